@@ -1,0 +1,195 @@
+//! Catalog: products (trade items, by GTIN) and lots, registered by the
+//! organization that owns them.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::Serialize;
+use waybill_types::gs1::{Gln, Gtin};
+use waybill_types::{Height, OrgId, PublicKey, TxId};
+
+use crate::access::{any_may_write, DataCategory};
+use crate::exec::{HandlerError, Rejection, Writes};
+use crate::identity::{active_signer, load_org};
+use crate::{decode_record, encode_record, keys, Execution, StateRead, StateReadError};
+
+/// A product (trade item).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Product {
+    /// Its GTIN.
+    pub gtin: Gtin,
+    /// Name.
+    pub name: String,
+    /// Brand.
+    pub brand: String,
+    /// Category.
+    pub category: String,
+    /// Country of origin (ISO 3166-1 alpha-2).
+    pub origin_country: String,
+    /// The owning organization.
+    pub owner: OrgId,
+    /// Who registered it.
+    pub registered_by: PublicKey,
+    /// When (height).
+    pub registered_at: Height,
+    /// When (block time, ms).
+    pub registered_time_ms: u64,
+    /// The registering transaction.
+    pub tx_id: TxId,
+}
+
+/// A lot (batch) of a product.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Lot {
+    /// The product.
+    pub gtin: Gtin,
+    /// Lot number.
+    pub lot: String,
+    /// Where it was harvested or produced.
+    pub origin_gln: Option<Gln>,
+    /// Harvest or production date.
+    pub produced_on: String,
+    /// Quantity.
+    pub quantity: u64,
+    /// Unit.
+    pub unit: String,
+    /// The owning organization.
+    pub owner: OrgId,
+    /// Who registered it.
+    pub registered_by: PublicKey,
+    /// When (height).
+    pub registered_at: Height,
+    /// When (block time, ms).
+    pub registered_time_ms: u64,
+    /// The registering transaction.
+    pub tx_id: TxId,
+}
+
+/// Load a product.
+pub fn load_product<S: StateRead + ?Sized>(state: &S, gtin: &Gtin) -> Result<Option<Product>, StateReadError> {
+    let k = keys::product(gtin);
+    state.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
+}
+
+/// Load a lot.
+pub fn load_lot<S: StateRead + ?Sized>(state: &S, gtin: &Gtin, lot: &str) -> Result<Option<Lot>, StateReadError> {
+    let k = keys::lot(gtin, lot);
+    state.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
+}
+
+pub(crate) struct NewProduct<'a> {
+    pub gtin: &'a Gtin,
+    pub name: &'a str,
+    pub brand: &'a str,
+    pub category: &'a str,
+    pub origin_country: &'a str,
+}
+
+pub(crate) struct NewLot<'a> {
+    pub gtin: &'a Gtin,
+    pub lot: &'a str,
+    pub origin_gln: Option<&'a Gln>,
+    pub produced_on: &'a str,
+    pub quantity: u64,
+    pub unit: &'a str,
+}
+
+fn production_writer<S: StateRead>(
+    ex: &Execution<S>,
+    signer: PublicKey,
+) -> Result<crate::identity::Member, HandlerError> {
+    let m = active_signer(ex, signer)?;
+    if !any_may_write(&m.roles, DataCategory::Production) {
+        let roles: Vec<&str> = m.roles.iter().map(|r| r.name()).collect();
+        return Err(Rejection::new(
+            "not_authorized",
+            format!(
+                "{signer} (roles: {}) may not write production data; it needs the producer or processor role",
+                roles.join(", ")
+            ),
+        )
+        .into());
+    }
+    Ok(m)
+}
+
+pub(crate) fn register_product<S: StateRead>(
+    ex: &Execution<S>,
+    signer: PublicKey,
+    tx_id: TxId,
+    p: NewProduct<'_>,
+) -> Result<Writes, HandlerError> {
+    let m = production_writer(ex, signer)?;
+    let org = load_org(ex, &m.org)?.ok_or_else(|| StateReadError::Corrupt {
+        key: keys::org(&m.org),
+        reason: format!("organization `{}` of member {signer} is missing", m.org),
+    })?;
+    if !org.company_prefixes.iter().any(|cp| p.gtin.company_prefix_matches(cp)) {
+        return Err(Rejection::new(
+            "prefix_not_owned",
+            format!(
+                "GTIN {} is not under a company prefix of `{}` (owns: {}); only the prefix owner registers it",
+                p.gtin,
+                org.id,
+                if org.company_prefixes.is_empty() { "none".to_string() } else { org.company_prefixes.join(", ") }
+            ),
+        )
+        .into());
+    }
+    if let Some(existing) = load_product(ex, p.gtin)? {
+        return Err(Rejection::new(
+            "duplicate",
+            format!("product {} is already registered (by `{}` at height {})", p.gtin, existing.owner, existing.registered_at),
+        )
+        .into());
+    }
+    let ctx = ex.context();
+    let product = Product {
+        gtin: p.gtin.clone(),
+        name: p.name.to_string(),
+        brand: p.brand.to_string(),
+        category: p.category.to_string(),
+        origin_country: p.origin_country.to_string(),
+        owner: org.id,
+        registered_by: signer,
+        registered_at: ctx.height,
+        registered_time_ms: ctx.time_ms,
+        tx_id,
+    };
+    Ok(vec![(keys::product(p.gtin), encode_record(&product))])
+}
+
+pub(crate) fn register_lot<S: StateRead>(
+    ex: &Execution<S>,
+    signer: PublicKey,
+    tx_id: TxId,
+    l: NewLot<'_>,
+) -> Result<Writes, HandlerError> {
+    let m = production_writer(ex, signer)?;
+    let product = load_product(ex, l.gtin)?.ok_or_else(|| {
+        Rejection::new("unknown_product", format!("product {} is not registered; register it first", l.gtin))
+    })?;
+    if product.owner != m.org {
+        return Err(Rejection::new(
+            "not_authorized",
+            format!("product {} belongs to `{}`; members of `{}` cannot register its lots", l.gtin, product.owner, m.org),
+        )
+        .into());
+    }
+    if load_lot(ex, l.gtin, l.lot)?.is_some() {
+        return Err(Rejection::new("duplicate", format!("lot {} of product {} is already registered", l.lot, l.gtin)).into());
+    }
+    let ctx = ex.context();
+    let lot = Lot {
+        gtin: l.gtin.clone(),
+        lot: l.lot.to_string(),
+        origin_gln: l.origin_gln.cloned(),
+        produced_on: l.produced_on.to_string(),
+        quantity: l.quantity,
+        unit: l.unit.to_string(),
+        owner: m.org,
+        registered_by: signer,
+        registered_at: ctx.height,
+        registered_time_ms: ctx.time_ms,
+        tx_id,
+    };
+    Ok(vec![(keys::lot(l.gtin, l.lot), encode_record(&lot))])
+}

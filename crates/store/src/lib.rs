@@ -1,0 +1,10 @@
+//! Persistence in redb: blocks, commit certificates, write sets, receipts, the
+//! transaction index and the state, each block committed in one write transaction.
+//!
+//! A crash never leaves half a block: either every table has block `h` or none does.
+//! [`verify`] re-checks what is stored and names the first record that is wrong.
+
+mod store;
+pub mod verify;
+
+pub use store::{Head, StateSnapshot, Store, StoreError, TxLocation, STORE_FORMAT_VERSION};

@@ -1,0 +1,86 @@
+//! SHA-256 digests.
+
+use sha2::{Digest, Sha256};
+
+/// A SHA-256 digest. Displayed and serialized to JSON as lowercase hex.
+#[derive(
+    Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, borsh::BorshSerialize, borsh::BorshDeserialize,
+)]
+pub struct Hash(pub [u8; 32]);
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> Hash {
+    Hash(Sha256::digest(data).into())
+}
+
+/// SHA-256 over several slices, as if concatenated.
+pub fn sha256_parts(parts: &[&[u8]]) -> Hash {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    Hash(h.finalize().into())
+}
+
+/// A hex string that is not a 32-byte digest.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("`{input}` is not a SHA-256 digest: expected 64 hex characters")]
+pub struct HashParseError {
+    /// The rejected input, truncated to 80 characters.
+    pub input: String,
+}
+
+impl Hash {
+    /// The all-zero hash, used as the parent of the first block.
+    pub const ZERO: Hash = Hash([0; 32]);
+
+    /// Lowercase hex.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parse 64 hex characters.
+    pub fn from_hex(s: &str) -> Result<Hash, HashParseError> {
+        let err = || HashParseError { input: s.chars().take(80).collect() };
+        let bytes = hex::decode(s).map_err(|_| err())?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| err())?;
+        Ok(Hash(arr))
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Hash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl std::fmt::Debug for Hash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Hash({})", &self.to_hex()[..16])
+    }
+}
+
+impl std::str::FromStr for Hash {
+    type Err = HashParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Hash::from_hex(s)
+    }
+}
+
+impl serde::Serialize for Hash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Hash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Hash::from_hex(&s).map_err(serde::de::Error::custom)
+    }
+}

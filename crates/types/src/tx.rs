@@ -1,0 +1,488 @@
+//! Transactions: what a member signs and the ledger orders.
+//!
+//! A [`Transaction`] is `{version, chain_id, signer, seq, payload}`; a [`SignedTx`]
+//! adds the signer's Ed25519 signature over `domain::TX ‖ encode(tx)`. Its id is the
+//! SHA-256 of the encoded signed transaction.
+
+use crate::codec::{self, CodecError};
+use crate::gs1::{Gln, Gtin};
+use crate::hash::{sha256, Hash};
+use crate::keys::{domain, KeyError, PublicKey, SecretKey, Signature};
+use crate::limits;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// A transaction id: SHA-256 of the encoded signed transaction.
+pub type TxId = Hash;
+
+/// The transaction format version this build writes and reads.
+pub const TX_VERSION: u8 = 1;
+
+/// An organization's id: 2–40 characters of `a-z`, `0-9` and `-`, e.g. `sichuan-orchard`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, Serialize)]
+#[serde(transparent)]
+pub struct OrgId(String);
+
+/// An id that does not follow the rules for organization ids.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("`{input}` is not a valid organization id: use 2-40 characters a-z, 0-9 and '-'")]
+pub struct OrgIdError {
+    /// The rejected input, truncated.
+    pub input: String,
+}
+
+impl OrgId {
+    /// Validate and wrap.
+    pub fn new(s: &str) -> Result<OrgId, OrgIdError> {
+        let ok = (2..=40).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(OrgId(s.to_string()))
+        } else {
+            Err(OrgIdError { input: s.chars().take(60).collect() })
+        }
+    }
+    /// The id text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for OrgId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl BorshDeserialize for OrgId {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+        let s = String::deserialize_reader(reader)?;
+        OrgId::new(&s).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
+    }
+}
+
+impl<'de> Deserialize<'de> for OrgId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <String as Deserialize>::deserialize(d)?;
+        OrgId::new(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a member may do. Each role grants write and read authority per data category.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[borsh(use_discriminant = true)]
+#[repr(u8)]
+pub enum Role {
+    /// Farms and factories: record harvests and production.
+    Producer = 0,
+    /// Packing plants and processors.
+    Processor = 1,
+    /// Warehouses: storage in and out.
+    Warehouse = 2,
+    /// Carriers: transport.
+    Carrier = 3,
+    /// E-commerce platforms: sales.
+    Platform = 4,
+    /// Customs authorities.
+    Customs = 5,
+    /// Quality inspectors.
+    Inspector = 6,
+    /// Regulators: read everything.
+    Regulator = 7,
+    /// Banks and other financiers.
+    Financier = 8,
+    /// Consumers.
+    Consumer = 9,
+}
+
+impl Role {
+    /// Every role, in order.
+    pub const ALL: [Role; 10] = [
+        Role::Producer,
+        Role::Processor,
+        Role::Warehouse,
+        Role::Carrier,
+        Role::Platform,
+        Role::Customs,
+        Role::Inspector,
+        Role::Regulator,
+        Role::Financier,
+        Role::Consumer,
+    ];
+    /// The snake_case name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Producer => "producer",
+            Role::Processor => "processor",
+            Role::Warehouse => "warehouse",
+            Role::Carrier => "carrier",
+            Role::Platform => "platform",
+            Role::Customs => "customs",
+            Role::Inspector => "inspector",
+            Role::Regulator => "regulator",
+            Role::Financier => "financier",
+            Role::Consumer => "consumer",
+        }
+    }
+}
+
+/// What a transaction asks the ledger to do. JSON form: `{"type": "register_lot", ...}`.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[borsh(use_discriminant = true)]
+#[repr(u8)]
+pub enum Payload {
+    /// An organization admin registers a member of its organization.
+    RegisterMember {
+        /// The new member's public key.
+        member: PublicKey,
+        /// A display name, e.g. "Li Wei, harvest team lead".
+        name: String,
+        /// Roles granted; each must be among the organization's roles.
+        roles: Vec<Role>,
+    } = 0,
+    /// An organization admin replaces a member's roles.
+    SetMemberRoles {
+        /// The member.
+        member: PublicKey,
+        /// The new roles.
+        roles: Vec<Role>,
+    } = 1,
+    /// An organization admin revokes a member: its later transactions are refused.
+    RevokeMember {
+        /// The member.
+        member: PublicKey,
+        /// Why, for the audit trail.
+        reason: String,
+    } = 2,
+    /// Register a product (trade item) under a company prefix the organization owns.
+    RegisterProduct {
+        /// The GTIN.
+        gtin: Gtin,
+        /// Name, e.g. "Navel oranges, 5 kg carton".
+        name: String,
+        /// Brand.
+        brand: String,
+        /// Category, e.g. "fresh fruit".
+        category: String,
+        /// Country of origin, ISO 3166-1 alpha-2 (e.g. "CN").
+        origin_country: String,
+    } = 3,
+    /// Register a lot (batch) of a product the organization owns.
+    RegisterLot {
+        /// The product's GTIN.
+        gtin: Gtin,
+        /// The lot number (GS1 AI 10): 1-20 characters.
+        lot: String,
+        /// Where it was harvested or produced.
+        origin_gln: Option<Gln>,
+        /// Harvest or production date, `YYYY-MM-DD`.
+        produced_on: String,
+        /// Quantity in `unit`.
+        quantity: u64,
+        /// Unit of `quantity`, e.g. "kg" or "carton".
+        unit: String,
+    } = 4,
+}
+
+impl Payload {
+    /// The snake_case name of this kind of payload.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Payload::RegisterMember { .. } => "register_member",
+            Payload::SetMemberRoles { .. } => "set_member_roles",
+            Payload::RevokeMember { .. } => "revoke_member",
+            Payload::RegisterProduct { .. } => "register_product",
+            Payload::RegisterLot { .. } => "register_lot",
+        }
+    }
+
+    /// Checks that need no state: lengths, formats, counts.
+    pub fn check(&self) -> Result<(), PayloadError> {
+        match self {
+            Payload::RegisterMember { name, roles, .. } => {
+                check_text("name", name, limits::NAME_BYTES_MAX, true)?;
+                check_roles(roles)
+            }
+            Payload::SetMemberRoles { roles, .. } => check_roles(roles),
+            Payload::RevokeMember { reason, .. } => check_text("reason", reason, limits::TEXT_BYTES_MAX, true),
+            Payload::RegisterProduct { name, brand, category, origin_country, .. } => {
+                check_text("name", name, limits::NAME_BYTES_MAX, true)?;
+                check_text("brand", brand, limits::NAME_BYTES_MAX, true)?;
+                check_text("category", category, limits::NAME_BYTES_MAX, true)?;
+                if origin_country.len() != 2 || !origin_country.bytes().all(|b| b.is_ascii_uppercase()) {
+                    return Err(PayloadError::Field {
+                        field: "origin_country",
+                        reason: format!("`{origin_country}` is not an ISO 3166-1 alpha-2 code such as CN"),
+                    });
+                }
+                Ok(())
+            }
+            Payload::RegisterLot { lot, produced_on, unit, quantity, .. } => {
+                check_lot(lot)?;
+                check_date("produced_on", produced_on)?;
+                check_text("unit", unit, limits::NAME_BYTES_MAX, true)?;
+                if *quantity == 0 {
+                    return Err(PayloadError::Field { field: "quantity", reason: "must be at least 1".into() });
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A payload field that breaks a stateless rule.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PayloadError {
+    /// The field named is invalid.
+    #[error("field `{field}`: {reason}")]
+    Field {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn check_text(field: &'static str, s: &str, max: usize, required: bool) -> Result<(), PayloadError> {
+    if required && s.trim().is_empty() {
+        return Err(PayloadError::Field { field, reason: "must not be empty".into() });
+    }
+    if s.len() > max {
+        return Err(PayloadError::Field { field, reason: format!("is {} bytes, over the limit of {max}", s.len()) });
+    }
+    if s.chars().any(|c| c.is_control()) {
+        return Err(PayloadError::Field { field, reason: "must not contain control characters".into() });
+    }
+    Ok(())
+}
+
+fn check_roles(roles: &[Role]) -> Result<(), PayloadError> {
+    if roles.is_empty() || roles.len() > limits::ROLES_MAX {
+        return Err(PayloadError::Field {
+            field: "roles",
+            reason: format!("must list 1 to {} roles, got {}", limits::ROLES_MAX, roles.len()),
+        });
+    }
+    let mut sorted = roles.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    if sorted.len() != roles.len() {
+        return Err(PayloadError::Field { field: "roles", reason: "lists a role twice".into() });
+    }
+    Ok(())
+}
+
+/// GS1 AI (10) lot: 1–20 characters of GS1 character set 82 (printable ASCII minus a few).
+fn check_lot(lot: &str) -> Result<(), PayloadError> {
+    let ok_char = |b: u8| b.is_ascii_alphanumeric() || b"!\"%&'()*+,-./:;<=>?_".contains(&b);
+    if lot.is_empty() || lot.len() > 20 || !lot.bytes().all(ok_char) {
+        return Err(PayloadError::Field {
+            field: "lot",
+            reason: format!("`{lot}` is not a GS1 lot number: 1-20 characters of GS1 character set 82"),
+        });
+    }
+    Ok(())
+}
+
+fn check_date(field: &'static str, s: &str) -> Result<(), PayloadError> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r.clone()).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let ok = b.len() == 10 && b[4] == b'-' && b[7] == b'-' && digits(0..4) && digits(5..7) && digits(8..10);
+    let (m, d) = if ok {
+        (s[5..7].parse::<u32>().unwrap_or(0), s[8..10].parse::<u32>().unwrap_or(0))
+    } else {
+        (0, 0)
+    };
+    if !ok || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(PayloadError::Field { field, reason: format!("`{s}` is not a date in the form YYYY-MM-DD") });
+    }
+    Ok(())
+}
+
+/// An unsigned transaction.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Transaction {
+    /// Format version, [`TX_VERSION`].
+    pub version: u8,
+    /// The chain this transaction is for; a transaction for another chain is refused.
+    pub chain_id: String,
+    /// The member who signs.
+    pub signer: PublicKey,
+    /// The signer's sequence number: 1 for its first transaction, then +1 each time.
+    pub seq: u64,
+    /// What to do.
+    pub payload: Payload,
+}
+
+/// A signed transaction, as submitted, gossiped and stored.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SignedTx {
+    /// The transaction.
+    pub tx: Transaction,
+    /// Ed25519 signature by `tx.signer` over `domain::TX ‖ encode(tx)`.
+    pub signature: Signature,
+}
+
+/// Why a signed transaction is not acceptable, before any state is consulted.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TxError {
+    /// The bytes could not be decoded.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// Unknown format version.
+    #[error("transaction version {found} is not supported; this node reads version {TX_VERSION}")]
+    Version {
+        /// The version found.
+        found: u8,
+    },
+    /// Signed for another chain.
+    #[error("transaction is for chain `{found}` but this node runs chain `{expected}`")]
+    WrongChain {
+        /// The chain id in the transaction.
+        found: String,
+        /// This node's chain id.
+        expected: String,
+    },
+    /// Sequence number zero is never valid.
+    #[error("sequence number must start at 1")]
+    ZeroSeq,
+    /// The signature does not verify.
+    #[error("bad signature: {0}")]
+    Signature(KeyError),
+    /// A payload field is invalid.
+    #[error("invalid {kind}: {source}")]
+    Payload {
+        /// The payload kind.
+        kind: &'static str,
+        /// The field error.
+        source: PayloadError,
+    },
+}
+
+impl Transaction {
+    /// Sign with `key`. The caller sets `signer` to `key.public()`.
+    pub fn sign(self, key: &SecretKey) -> SignedTx {
+        let signature = key.sign(domain::TX, &codec::encode(&self));
+        SignedTx { tx: self, signature }
+    }
+}
+
+impl SignedTx {
+    /// The canonical bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Decode from canonical bytes, bounded by [`limits::TX_BYTES_MAX`].
+    pub fn decode(bytes: &[u8]) -> Result<SignedTx, TxError> {
+        let stx: SignedTx = codec::decode(bytes, limits::TX_BYTES_MAX, "transaction")?;
+        if stx.tx.version != TX_VERSION {
+            return Err(TxError::Version { found: stx.tx.version });
+        }
+        Ok(stx)
+    }
+
+    /// The id of already-encoded bytes.
+    pub fn id_of(bytes: &[u8]) -> TxId {
+        sha256(bytes)
+    }
+
+    /// The id: SHA-256 of the canonical bytes.
+    pub fn id(&self) -> TxId {
+        sha256(&self.encode())
+    }
+
+    /// The bytes the signature covers (domain prefix included).
+    pub fn signed_message(&self) -> Vec<u8> {
+        let mut m = domain::TX.to_vec();
+        m.extend_from_slice(&codec::encode(&self.tx));
+        m
+    }
+
+    /// Stateless checks except the signature: chain, seq, payload fields.
+    pub fn check_stateless(&self, chain_id: &str) -> Result<(), TxError> {
+        if self.tx.chain_id != chain_id {
+            return Err(TxError::WrongChain { found: self.tx.chain_id.clone(), expected: chain_id.to_string() });
+        }
+        if self.tx.seq == 0 {
+            return Err(TxError::ZeroSeq);
+        }
+        self.tx.payload.check().map_err(|source| TxError::Payload { kind: self.tx.payload.kind(), source })
+    }
+
+    /// Verify the signature alone (use [`crate::keys::verify_batch`] for many).
+    pub fn verify_signature(&self) -> Result<(), TxError> {
+        self.tx
+            .signer
+            .verify(domain::TX, &codec::encode(&self.tx), &self.signature)
+            .map_err(TxError::Signature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(seq: u64) -> SignedTx {
+        let key = SecretKey::from_label("member");
+        Transaction {
+            version: TX_VERSION,
+            chain_id: "test".into(),
+            signer: key.public(),
+            seq,
+            payload: Payload::RevokeMember { member: key.public(), reason: "left".into() },
+        }
+        .sign(&key)
+    }
+
+    #[test]
+    fn round_trip_and_id() {
+        let stx = sample(1);
+        let bytes = stx.encode();
+        let back = SignedTx::decode(&bytes).expect("decodes");
+        assert_eq!(back, stx);
+        assert_eq!(back.id(), SignedTx::id_of(&bytes));
+        assert!(back.verify_signature().is_ok());
+    }
+
+    #[test]
+    fn any_flipped_byte_breaks_signature_or_decoding() {
+        let bytes = sample(7).encode();
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x01;
+            let ok = SignedTx::decode(&b).map(|s| s.verify_signature().is_ok()).unwrap_or(false);
+            assert!(!ok, "flip at byte {i} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_and_oversize_rejected() {
+        let mut bytes = sample(1).encode();
+        bytes.push(0);
+        assert!(SignedTx::decode(&bytes).is_err());
+        let big = vec![0u8; limits::TX_BYTES_MAX + 1];
+        assert!(matches!(SignedTx::decode(&big), Err(TxError::Codec(CodecError::TooLarge { .. }))));
+    }
+
+    #[test]
+    fn payload_json_shape() {
+        let p: Payload = serde_json::from_str(
+            r#"{"type":"register_lot","gtin":"06901234000014","lot":"L1","origin_gln":null,"produced_on":"2026-11-02","quantity":5,"unit":"kg"}"#,
+        )
+        .expect("parses");
+        assert_eq!(p.kind(), "register_lot");
+        assert!(p.check().is_ok());
+    }
+
+    #[test]
+    fn dates_checked() {
+        assert!(check_date("d", "2026-02-30").is_ok());
+        assert!(check_date("d", "2026-13-01").is_err());
+        assert!(check_date("d", "26-1-1").is_err());
+    }
+}
