@@ -1,1 +1,163 @@
-//! placeholder
+//! The Waybill SDK: key files, building and signing transactions, and an HTTP
+//! client for a node's API. The CLI is built on it; so can any integration.
+
+pub mod keyfile;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use std::time::Duration;
+use waybill_types::tx::TX_VERSION;
+use waybill_types::{Hash, Payload, PublicKey, SecretKey, SignedTx, Transaction};
+
+pub use keyfile::{KeyFile, KeyFileError};
+
+/// Sign `payload` as `key` for `chain_id` with sequence number `seq`.
+pub fn sign(key: &SecretKey, chain_id: &str, seq: u64, payload: Payload) -> SignedTx {
+    Transaction { version: TX_VERSION, chain_id: chain_id.to_string(), signer: key.public(), seq, payload }.sign(key)
+}
+
+/// A request to a node failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Could not reach the node.
+    #[error("cannot reach the node at {url}: {source}; is `waybill node` running there?")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// The cause.
+        source: reqwest::Error,
+    },
+    /// The node answered with an error.
+    #[error("node answered {status} {code}: {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Stable code.
+        code: String,
+        /// Message.
+        message: String,
+    },
+    /// The answer was not what the API promises.
+    #[error("unexpected answer from {url}: {reason}")]
+    Protocol {
+        /// The URL.
+        url: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl ClientError {
+    /// The API's error code, if the node answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// An HTTP client for one node.
+#[derive(Clone, Debug)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for the node at `base_url`, e.g. `http://127.0.0.1:8080`.
+    pub fn new(base_url: &str) -> Client {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(70))
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("a reqwest client with only a timeout always builds");
+        Client { base: base_url.trim_end_matches('/').to_string(), http }
+    }
+
+    /// The node's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder, url: &str) -> Result<(u16, Value), ClientError> {
+        let resp = req.send().await.map_err(|source| ClientError::Unreachable { url: url.to_string(), source })?;
+        let status = resp.status().as_u16();
+        let body: Value = resp
+            .json()
+            .await
+            .map_err(|e| ClientError::Protocol { url: url.to_string(), reason: format!("body is not JSON: {e}") })?;
+        if status >= 400 {
+            let code = body["error"]["code"].as_str().unwrap_or("unknown").to_string();
+            let message = body["error"]["message"].as_str().unwrap_or("").to_string();
+            return Err(ClientError::Api { status, code, message });
+        }
+        Ok((status, body))
+    }
+
+    /// GET a path such as `/v1/status`, as JSON.
+    pub async fn get(&self, path: &str) -> Result<Value, ClientError> {
+        let url = format!("{}{}", self.base, path);
+        Ok(self.send(self.http.get(&url), &url).await?.1)
+    }
+
+    /// The node's status.
+    pub async fn status(&self) -> Result<Value, ClientError> {
+        self.get("/v1/status").await
+    }
+
+    /// The chain id.
+    pub async fn chain_id(&self) -> Result<String, ClientError> {
+        let s = self.status().await?;
+        s["chain_id"].as_str().map(str::to_string).ok_or_else(|| ClientError::Protocol {
+            url: format!("{}/v1/status", self.base),
+            reason: "no chain_id".into(),
+        })
+    }
+
+    /// The next sequence number for `key` (last committed + 1).
+    pub async fn next_seq(&self, key: &PublicKey) -> Result<u64, ClientError> {
+        let v = self.get(&format!("/v1/members/{key}")).await?;
+        Ok(v["last_committed_seq"].as_u64().unwrap_or(0) + 1)
+    }
+
+    /// Submit one transaction; with `wait`, answer once it is committed (or dropped).
+    pub async fn submit(&self, tx: &SignedTx, wait: bool) -> Result<Value, ClientError> {
+        let url = format!("{}/v1/tx?wait={wait}", self.base);
+        let body = json!({ "tx": base64::engine::general_purpose::STANDARD.encode(tx.encode()) });
+        Ok(self.send(self.http.post(&url).json(&body), &url).await?.1)
+    }
+
+    /// Submit many transactions in one request; one result per transaction.
+    pub async fn submit_batch(&self, txs: &[SignedTx], wait: bool) -> Result<Vec<Value>, ClientError> {
+        let url = format!("{}/v1/txs?wait={wait}", self.base);
+        let enc: Vec<String> = txs.iter().map(|t| base64::engine::general_purpose::STANDARD.encode(t.encode())).collect();
+        let (_, body) = self.send(self.http.post(&url).json(&json!({ "txs": enc })), &url).await?;
+        body["results"]
+            .as_array()
+            .cloned()
+            .ok_or_else(|| ClientError::Protocol { url, reason: "no results array".into() })
+    }
+
+    /// A transaction by id.
+    pub async fn tx(&self, id: &Hash) -> Result<Value, ClientError> {
+        self.get(&format!("/v1/txs/{id}")).await
+    }
+
+    /// A block by height.
+    pub async fn block(&self, height: u64) -> Result<Value, ClientError> {
+        self.get(&format!("/v1/blocks/{height}")).await
+    }
+
+    /// Wait until the node answers its status, up to `timeout`.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<Value, ClientError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match self.status().await {
+                Ok(v) => return Ok(v),
+                Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+}

@@ -1,1 +1,13 @@
-//! placeholder
+//! The node: mempool, block execution and commit, the consensus integration
+//! (Malachite), catch-up, and the shared handle the API reads through.
+
+pub mod app;
+pub mod consensus;
+pub mod ledger;
+pub mod mempool;
+pub mod metrics;
+pub mod node;
+
+pub use ledger::{Ledger, Shared, SubmitError, TxOutcome};
+pub use mempool::Mempool;
+pub use node::{start, NodeOptions, RunningNode};

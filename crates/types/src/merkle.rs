@@ -19,8 +19,9 @@ pub type Digest32 = [u8; 32];
 
 /// The most hashes a verifier accepts in one inclusion or consistency proof.
 ///
-/// An inclusion proof in a tree of at most `2^64 - 1` leaves has at most 64 hashes; longer
-/// proofs are rejected before any hashing is done.
+/// An inclusion proof in a tree of at most `2^64 - 1` leaves has at most 64 hashes, and so
+/// does any consistency proof between trees of fewer than `2^63` leaves; longer proofs are
+/// rejected before any hashing is done.
 pub const PROOF_HASHES_MAX: usize = 64;
 
 /// Domain-separation prefix of a leaf hash.

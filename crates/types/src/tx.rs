@@ -472,7 +472,7 @@ mod tests {
     #[test]
     fn payload_json_shape() {
         let p: Payload = serde_json::from_str(
-            r#"{"type":"register_lot","gtin":"06901234000014","lot":"L1","origin_gln":null,"produced_on":"2026-11-02","quantity":5,"unit":"kg"}"#,
+            r#"{"type":"register_lot","gtin":"06901234000016","lot":"L1","origin_gln":null,"produced_on":"2026-11-02","quantity":5,"unit":"kg"}"#,
         )
         .expect("parses");
         assert_eq!(p.kind(), "register_lot");

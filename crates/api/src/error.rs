@@ -1,0 +1,87 @@
+//! The API's one error type: 4xx with a stable machine code and a message that
+//! says what to do; 5xx with a generic message, the cause logged.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine code, e.g. `unknown_product`.
+    pub code: &'static str,
+    /// Human message.
+    pub message: String,
+}
+
+impl ApiError {
+    /// 400 with `code`.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::BAD_REQUEST, code, message: message.into() }
+    }
+    /// 404 with `code`.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::NOT_FOUND, code, message: message.into() }
+    }
+    /// 500; the cause is logged, not shown.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%cause, "internal error answering a request");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: "internal error; the node's log has the cause".into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": { "code": self.code, "message": self.message } }))).into_response()
+    }
+}
+
+impl From<waybill_store::StoreError> for ApiError {
+    fn from(e: waybill_store::StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<waybill_state::StateReadError> for ApiError {
+    fn from(e: waybill_state::StateReadError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(r: axum::extract::rejection::JsonRejection) -> Self {
+        use axum::extract::rejection::JsonRejection as J;
+        match r {
+            J::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "body_too_large",
+                message: format!("request body is over the limit of {} bytes", waybill_types::limits::REQUEST_BODY_BYTES_MAX),
+            },
+            J::MissingJsonContentType(_) => ApiError {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code: "unsupported_media_type",
+                message: "send the body as JSON with `Content-Type: application/json`".into(),
+            },
+            other => ApiError::bad_request("malformed_json", other.body_text()),
+        }
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::bad_request("bad_query", r.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(r: axum::extract::rejection::PathRejection) -> Self {
+        ApiError::bad_request("bad_path", r.body_text())
+    }
+}

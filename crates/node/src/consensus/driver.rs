@@ -1,0 +1,680 @@
+//! The loop over Malachite's [`AppMsg`]s: turns consensus requests into
+//! [`Application`] calls and replies.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail};
+use bytes::Bytes;
+use malachitebft_app_channel::app::consensus::VoteExtensionError;
+use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
+use malachitebft_app_channel::app::streaming::StreamMessage;
+use malachitebft_app_channel::app::types::core::{
+    CommitCertificate, Context as _, LinearTimeouts, Round, Validity,
+};
+use malachitebft_app_channel::app::types::sync::RawDecidedValue;
+use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
+use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
+use tokio::sync::{mpsc, Notify};
+use tracing::{debug, error, info, warn};
+use waybill_types::limits::SYNC_BLOCKS_MAX;
+use waybill_types::{Block, Hash, SecretKey, Signature};
+
+use super::codec::{to_malachite_certificate, to_waybill_certificate};
+use super::context::{
+    Address, BlockValue, Height, ProposalInit, ProposalPart, ValidatorSet, WaybillContext,
+};
+use super::streaming::{stream_id, PartStreams, SignedParts};
+use super::SharedStatus;
+use crate::app::{AppError, Application};
+
+type Ctx = WaybillContext;
+
+/// Complete proposals for future heights kept until their height starts.
+const PENDING_MAX: usize = 16;
+/// How far ahead of the current height a complete proposal is kept.
+const PENDING_HEIGHTS_AHEAD: u64 = 2;
+/// Most proposals remembered per round of the current height.
+const KNOWN_PER_ROUND_MAX: usize = 8;
+
+pub(crate) struct Driver<A: Application> {
+    app: A,
+    ctx: WaybillContext,
+    key: SecretKey,
+    me: Address,
+    timeouts: LinearTimeouts,
+    empty_block_interval: Duration,
+    notify: Arc<Notify>,
+    status: Arc<SharedStatus>,
+
+    /// The height consensus works on (committed + 1).
+    current: Height,
+    validator_sets: Option<(Height, ValidatorSet)>,
+    streams: PartStreams,
+    /// Complete streams for heights not started yet.
+    pending: Vec<SignedParts>,
+    /// Proposals of the current height, verified and checked, by round.
+    known: BTreeMap<u32, Vec<ProposedValue<Ctx>>>,
+    /// Blocks of the current height the application has accepted or built.
+    accepted: HashSet<Hash>,
+    /// The block we built for a round of the current height.
+    built: HashMap<u32, Hash>,
+    /// Stream header and signature of every proposal of the current height, to re-stream it.
+    signed: HashMap<Hash, (ProposalInit, Signature)>,
+    /// Decided at this height without having the block: restart the height.
+    restart: Option<Height>,
+    stream_nonce: u64,
+}
+
+/// The engine's network actor is gone (expected during shutdown only).
+#[derive(Debug, thiserror::Error)]
+#[error("the consensus network actor stopped")]
+struct EngineGone;
+
+/// A failure that must stop the node.
+fn halt(what: &str, e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("consensus halted: {what}: {e}")
+}
+
+impl<A: Application> Driver<A> {
+    pub(crate) fn new(
+        app: A,
+        ctx: WaybillContext,
+        key: SecretKey,
+        timeouts: LinearTimeouts,
+        empty_block_interval: Duration,
+        status: Arc<SharedStatus>,
+    ) -> Self {
+        let notify = app.mempool_notify();
+        let me = Address(key.public());
+        Driver {
+            app,
+            ctx,
+            key,
+            me,
+            timeouts,
+            empty_block_interval,
+            notify,
+            status,
+            current: Height(1),
+            validator_sets: None,
+            streams: PartStreams::new(),
+            pending: Vec::new(),
+            known: BTreeMap::new(),
+            accepted: HashSet::new(),
+            built: HashMap::new(),
+            signed: HashMap::new(),
+            restart: None,
+            stream_nonce: 0,
+        }
+    }
+
+    /// Run an application method off the async worker (it may block on disk).
+    fn call<R>(&mut self, f: impl FnOnce(&mut A) -> R) -> R {
+        tokio::task::block_in_place(|| f(&mut self.app))
+    }
+
+    fn committed_height(&mut self) -> Height {
+        self.call(|a| a.committed_height()).into()
+    }
+
+    fn validator_set(&mut self, height: Height) -> anyhow::Result<ValidatorSet> {
+        if let Some((h, set)) = &self.validator_sets {
+            if *h == height {
+                return Ok(set.clone());
+            }
+        }
+        let infos = self.call(|a| a.validator_set(height.into()));
+        let set = ValidatorSet::new(&infos)
+            .map_err(|e| halt(&format!("validator set of height {height}"), e))?;
+        self.validator_sets = Some((height, set.clone()));
+        Ok(set)
+    }
+
+    fn height_params(&mut self, height: Height) -> anyhow::Result<HeightParams<Ctx>> {
+        Ok(HeightParams::new(
+            self.validator_set(height)?,
+            self.timeouts,
+            None,
+        ))
+    }
+
+    /// Move to `height`: forget everything about lower heights.
+    fn enter_height(&mut self, height: Height) {
+        if height == self.current {
+            return;
+        }
+        self.current = height;
+        self.known.clear();
+        self.accepted.clear();
+        self.built.clear();
+        self.signed.clear();
+        self.streams.set_min_height(height);
+        self.pending.retain(|p| p.init.height >= height);
+        self.status.height.store(height.0, Ordering::Relaxed);
+        self.status.round.store(-1, Ordering::Relaxed);
+    }
+
+    fn shutting_down(&self) -> bool {
+        self.status.shutting_down.load(Ordering::SeqCst)
+    }
+
+    pub(crate) async fn run(mut self, mut channels: Channels<Ctx>) -> anyhow::Result<()> {
+        while let Some(msg) = channels.consensus.recv().await {
+            if let Err(e) = self.handle(msg, &channels.network).await {
+                if self.shutting_down() && e.downcast_ref::<EngineGone>().is_some() {
+                    break;
+                }
+                return Err(e);
+            }
+        }
+        if self.shutting_down() {
+            return Ok(());
+        }
+        bail!("the consensus engine stopped")
+    }
+
+    async fn handle(
+        &mut self,
+        msg: AppMsg<Ctx>,
+        network: &mpsc::Sender<NetworkMsg<Ctx>>,
+    ) -> anyhow::Result<()> {
+        match msg {
+            AppMsg::ConsensusReady { reply } => {
+                let start = self.committed_height().0.saturating_add(1);
+                let start = Height(start);
+                self.current = Height(0);
+                self.enter_height(start);
+                let params = self.height_params(start)?;
+                info!(height = %start, validators = params.validator_set.validators().len(), "consensus ready");
+                send(reply.send((start, params)), "ConsensusReady");
+            }
+
+            AppMsg::StartedRound {
+                height,
+                round,
+                proposer,
+                role,
+                reply_value,
+            } => {
+                debug!(%height, %round, %proposer, ?role, "started round");
+                self.enter_height(height);
+                self.status.round.store(round.as_i64(), Ordering::Relaxed);
+                self.process_pending().await?;
+                let values = round
+                    .as_u32()
+                    .and_then(|r| self.known.get(&r))
+                    .cloned()
+                    .unwrap_or_default();
+                send(reply_value.send(values), "StartedRound");
+            }
+
+            AppMsg::GetValue {
+                height,
+                round,
+                timeout,
+                reply,
+            } => {
+                self.get_value(height, round, timeout, reply, network)
+                    .await?;
+            }
+
+            AppMsg::ExtendVote { reply, .. } => {
+                send(reply.send(None), "ExtendVote");
+            }
+
+            AppMsg::VerifyVoteExtensions {
+                extensions, reply, ..
+            } => {
+                // Extensions are disabled: none is acceptable.
+                let verdicts = extensions
+                    .into_iter()
+                    .map(|(addr, _)| (addr, Err(VoteExtensionError::InvalidVoteExtension)))
+                    .collect();
+                send(reply.send(verdicts), "VerifyVoteExtensions");
+            }
+
+            AppMsg::RestreamProposal {
+                height,
+                round,
+                valid_round,
+                address,
+                value_id,
+            } => {
+                self.restream(height, round, valid_round, address, value_id, network)
+                    .await?;
+            }
+
+            AppMsg::GetHistoryMinHeight { reply } => {
+                let h: Height = self.call(|a| a.history_min_height()).into();
+                send(reply.send(h), "GetHistoryMinHeight");
+            }
+
+            AppMsg::ReceivedProposalPart {
+                from,
+                published_by,
+                part,
+                reply,
+            } => {
+                let value = self
+                    .received_part(published_by.unwrap_or(from), part)
+                    .await?;
+                send(reply.send(value), "ReceivedProposalPart");
+            }
+
+            AppMsg::Decided {
+                certificate, reply, ..
+            } => {
+                self.decided(&certificate)?;
+                send(reply.send(()), "Decided");
+            }
+
+            AppMsg::Finalized {
+                certificate, reply, ..
+            } => {
+                let height = certificate.height;
+                let next = if self.restart == Some(height) {
+                    self.restart = None;
+                    warn!(%height, "restarting the height: the decided block was never received");
+                    Next::Restart(height, self.height_params(height)?)
+                } else {
+                    let committed = self.committed_height();
+                    if committed < height {
+                        return Err(halt(
+                            "finalize",
+                            format!("height {height} finalized but the ledger is at {committed}"),
+                        ));
+                    }
+                    let next = Height(committed.0 + 1);
+                    self.enter_height(next);
+                    Next::Start(next, self.height_params(next)?)
+                };
+                send(reply.send(next), "Finalized");
+            }
+
+            AppMsg::GetDecidedValues { range, reply } => {
+                let (start, end) = (range.start().0, range.end().0);
+                let end = end.min(start.saturating_add(SYNC_BLOCKS_MAX as u64 - 1));
+                let mut values = Vec::new();
+                for h in start..=end {
+                    let Some((bytes, cert)) =
+                        self.call(|a| a.committed_block(waybill_types::Height(h)))
+                    else {
+                        break;
+                    };
+                    values.push(RawDecidedValue::new(
+                        Bytes::from(bytes),
+                        to_malachite_certificate(&cert),
+                    ));
+                }
+                debug!(start, end, served = values.len(), "serving decided values");
+                send(reply.send(values), "GetDecidedValues");
+            }
+
+            AppMsg::ProcessSyncedValue {
+                height,
+                round,
+                proposer,
+                value_bytes,
+                reply,
+            } => {
+                let outcome = self.synced_value(height, round, proposer, &value_bytes)?;
+                send(reply.send(outcome), "ProcessSyncedValue");
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_value(
+        &mut self,
+        height: Height,
+        round: Round,
+        timeout: Duration,
+        reply: tokio::sync::oneshot::Sender<LocallyProposedValue<Ctx>>,
+        network: &mpsc::Sender<NetworkMsg<Ctx>>,
+    ) -> anyhow::Result<()> {
+        self.enter_height(height);
+        let Some(r) = round.as_u32() else {
+            warn!(%height, "GetValue for a nil round");
+            return Ok(());
+        };
+
+        // Propose the same block again if we already built one for this round.
+        let previous = self.built.get(&r).copied();
+        let block = match previous.and_then(|h| self.call(|a| a.proposal(&h))) {
+            Some(block) => block,
+            None => {
+                // Wait for transactions, so an idle chain does not spin out empty
+                // blocks, but leave the engine time to propose before its timeout.
+                let margin = (timeout / 4).max(Duration::from_millis(200));
+                let wait = self
+                    .empty_block_interval
+                    .min(timeout.saturating_sub(margin));
+                self.wait_for_transactions(wait).await;
+                let me = self.me.0;
+                match self.call(|a| a.build_block(height.into(), me)) {
+                    Ok(block) => block,
+                    Err(AppError::Internal(e)) => return Err(halt("build_block", e)),
+                    Err(AppError::InvalidBlock(e)) => {
+                        error!(%height, %round, error = %e, "could not build a block; not proposing this round");
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        let hash = block.hash();
+        info!(%height, %round, block = %hash, txs = block.txs.len(), "proposing");
+        send(
+            reply.send(LocallyProposedValue::new(
+                height,
+                round,
+                BlockValue::new(hash),
+            )),
+            "GetValue",
+        );
+
+        self.built.insert(r, hash);
+        self.accepted.insert(hash);
+        let init = ProposalInit {
+            height,
+            round,
+            proposer: self.me,
+            pol_round: Round::Nil,
+        };
+        let parts = SignedParts::sign(
+            self.ctx.chain_id(),
+            &self.key,
+            init,
+            Bytes::from(block.encode()),
+        );
+        self.signed
+            .insert(hash, (parts.init.clone(), parts.signature));
+        self.remember(ProposedValue {
+            height,
+            round,
+            valid_round: Round::Nil,
+            proposer: self.me,
+            value: BlockValue::new(hash),
+            validity: Validity::Valid,
+        });
+        self.publish(&parts, network).await
+    }
+
+    async fn wait_for_transactions(&mut self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        let notify = self.notify.clone();
+        loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.call(|a| a.mempool_len()) > 0 {
+                return;
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep_until(deadline) => return,
+            }
+        }
+    }
+
+    async fn publish(
+        &mut self,
+        parts: &SignedParts,
+        network: &mpsc::Sender<NetworkMsg<Ctx>>,
+    ) -> anyhow::Result<()> {
+        self.stream_nonce += 1;
+        let round = parts.init.round.as_u32().unwrap_or(0);
+        let id = stream_id(parts.init.height, round, self.stream_nonce);
+        for msg in parts.to_messages(id) {
+            if network
+                .send(NetworkMsg::PublishProposalPart(msg))
+                .await
+                .is_err()
+            {
+                return Err(EngineGone.into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn restream(
+        &mut self,
+        height: Height,
+        round: Round,
+        valid_round: Round,
+        address: Address,
+        value_id: Hash,
+        network: &mpsc::Sender<NetworkMsg<Ctx>>,
+    ) -> anyhow::Result<()> {
+        if height != self.current {
+            debug!(%height, "not re-streaming a proposal of another height");
+            return Ok(());
+        }
+        let Some(block) = self.call(|a| a.proposal(&value_id)) else {
+            debug!(%height, %round, block = %value_id, "cannot re-stream: block unknown");
+            return Ok(());
+        };
+        let bytes = Bytes::from(block.encode());
+        let parts = if address == self.me {
+            // Our proposal for this round: sign fresh parts for it.
+            let init = ProposalInit {
+                height,
+                round,
+                proposer: self.me,
+                pol_round: valid_round,
+            };
+            SignedParts::sign(self.ctx.chain_id(), &self.key, init, bytes)
+        } else if let Some((init, signature)) = self.signed.get(&value_id).cloned() {
+            // Someone else's: replay the parts as their proposer signed them.
+            SignedParts::with_signature(init, bytes, signature)
+        } else {
+            debug!(%height, %round, block = %value_id, "cannot re-stream: no signed parts");
+            return Ok(());
+        };
+        debug!(%height, %round, %valid_round, block = %value_id, "re-streaming proposal");
+        self.publish(&parts, network).await
+    }
+
+    async fn received_part(
+        &mut self,
+        publisher: PeerId,
+        part: StreamMessage<ProposalPart>,
+    ) -> anyhow::Result<Option<ProposedValue<Ctx>>> {
+        let parts = match self.streams.insert(publisher, part) {
+            Ok(Some(parts)) => parts,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                warn!(%publisher, error = %e, "dropping proposal stream");
+                return Ok(None);
+            }
+        };
+        let height = parts.init.height;
+        if height < self.current {
+            debug!(%height, "dropping proposal for a past height");
+            return Ok(None);
+        }
+        if height > self.current {
+            if height.0 > self.current.0 + PENDING_HEIGHTS_AHEAD {
+                debug!(%height, current = %self.current, "dropping proposal too far ahead");
+                return Ok(None);
+            }
+            if self.pending.len() >= PENDING_MAX {
+                self.pending.remove(0);
+            }
+            debug!(%height, round = %parts.init.round, "keeping proposal for a future height");
+            self.pending.push(parts);
+            return Ok(None);
+        }
+        self.check_proposal(parts)
+    }
+
+    async fn process_pending(&mut self) -> anyhow::Result<()> {
+        let current = self.current;
+        let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| p.init.height == current);
+        self.pending = later;
+        for parts in ready {
+            self.check_proposal(parts)?;
+        }
+        Ok(())
+    }
+
+    /// Verify a complete stream of the current height and have the application check
+    /// the block. `None` when the stream is not a proposal at all (wrong proposer,
+    /// bad signature, undecodable): nobody can be blamed for a vote on it.
+    fn check_proposal(&mut self, parts: SignedParts) -> anyhow::Result<Option<ProposedValue<Ctx>>> {
+        let init = parts.init.clone();
+        let (height, round) = (init.height, init.round);
+        let set = self.validator_set(height)?;
+        let expected = self.ctx.select_proposer(&set, height, round);
+        if expected.address != init.proposer {
+            warn!(%height, %round, proposer = %init.proposer, expected = %expected.address, "proposal from the wrong proposer");
+            return Ok(None);
+        }
+        if !parts.verify(self.ctx.chain_id(), &expected.public_key) {
+            warn!(%height, %round, proposer = %init.proposer, "proposal with a bad signature");
+            return Ok(None);
+        }
+        let block = match Block::decode(&parts.block_bytes()) {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(%height, %round, proposer = %init.proposer, error = %e, "undecodable proposed block");
+                return Ok(None);
+            }
+        };
+        let hash = block.hash();
+        let validity = if block.header.height != height.into()
+            || block.header.proposer != init.proposer.0
+        {
+            warn!(%height, %round, block = %hash, "proposed block's header disagrees with its proposal");
+            Validity::Invalid
+        } else if self.accepted.contains(&hash) {
+            Validity::Valid
+        } else {
+            match self.call(|a| a.accept_proposal(block)) {
+                Ok(()) => {
+                    self.accepted.insert(hash);
+                    Validity::Valid
+                }
+                Err(AppError::InvalidBlock(e)) => {
+                    warn!(%height, %round, block = %hash, error = %e, "invalid proposed block");
+                    Validity::Invalid
+                }
+                Err(AppError::Internal(e)) => return Err(halt("accept_proposal", e)),
+            }
+        };
+        debug!(%height, %round, block = %hash, ?validity, "received proposal");
+        self.signed
+            .entry(hash)
+            .or_insert((init.clone(), parts.signature));
+        let value = ProposedValue {
+            height,
+            round,
+            valid_round: init.pol_round,
+            proposer: init.proposer,
+            value: BlockValue::new(hash),
+            validity,
+        };
+        self.remember(value.clone());
+        Ok(Some(value))
+    }
+
+    fn remember(&mut self, value: ProposedValue<Ctx>) {
+        let Some(r) = value.round.as_u32() else {
+            return;
+        };
+        let entry = self.known.entry(r).or_default();
+        if entry.len() < KNOWN_PER_ROUND_MAX && !entry.contains(&value) {
+            entry.push(value);
+        }
+    }
+
+    fn decided(&mut self, certificate: &CommitCertificate<Ctx>) -> anyhow::Result<()> {
+        let height = certificate.height;
+        let hash = certificate.value_id;
+        let committed = self.committed_height();
+        if committed >= height {
+            debug!(%height, "decision for an already committed height");
+            return Ok(());
+        }
+        if committed.0 + 1 != height.0 {
+            return Err(halt(
+                "decide",
+                format!("decision for height {height} but the ledger is at {committed}"),
+            ));
+        }
+        let cert = to_waybill_certificate(certificate).map_err(|e| halt("decide", e))?;
+        if self.call(|a| a.proposal(&hash)).is_none() {
+            warn!(%height, block = %hash, "decided a block this node does not have");
+            self.restart = Some(height);
+            return Ok(());
+        }
+        let n_signatures = cert.signatures.len();
+        match self.call(|a| a.commit(hash, cert)) {
+            Ok(()) => {
+                info!(%height, round = %certificate.round, block = %hash, signatures = n_signatures, "committed");
+                Ok(())
+            }
+            Err(e) => Err(halt(
+                &format!("commit of block {hash} at height {height}"),
+                e,
+            )),
+        }
+    }
+
+    fn synced_value(
+        &mut self,
+        height: Height,
+        round: Round,
+        proposer: Address,
+        bytes: &[u8],
+    ) -> anyhow::Result<SyncedValueOutcome<Ctx>> {
+        let block = match Block::decode(bytes) {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(%height, error = %e, "undecodable synced block");
+                return Ok(SyncedValueOutcome::PeerFault);
+            }
+        };
+        let hash = block.hash();
+        let validity = if block.header.height != height.into() {
+            warn!(%height, block = %hash, "synced block has the wrong height");
+            Validity::Invalid
+        } else if self.accepted.contains(&hash) {
+            Validity::Valid
+        } else {
+            match self.call(|a| a.accept_proposal(block)) {
+                Ok(()) => {
+                    self.accepted.insert(hash);
+                    Validity::Valid
+                }
+                Err(AppError::InvalidBlock(e)) => {
+                    // If the hash matches the certificate, the engine reports a
+                    // certified block we consider invalid (a divergence); if not,
+                    // it blames the peer.
+                    warn!(%height, block = %hash, error = %e, "synced block is invalid");
+                    Validity::Invalid
+                }
+                Err(AppError::Internal(e)) => return Err(halt("accept_proposal (sync)", e)),
+            }
+        };
+        debug!(%height, %round, block = %hash, ?validity, "processed synced block");
+        Ok(SyncedValueOutcome::Verdict(ProposedValue {
+            height,
+            round,
+            valid_round: Round::Nil,
+            proposer,
+            value: BlockValue::new(hash),
+            validity,
+        }))
+    }
+}
+
+fn send<T>(result: Result<(), T>, what: &str) {
+    if result.is_err() {
+        warn!("consensus dropped the reply to {what}");
+    }
+}

@@ -1,0 +1,450 @@
+//! Consensus: Malachite (Tendermint BFT) driven through its channel API.
+//!
+//! [`run`] starts the engine (p2p, write-ahead log, consensus, value sync) and a
+//! task that answers the engine's requests with calls to an [`Application`].
+//! Blocks travel as signed proposal streams (chunks of at most 64 KiB); votes and
+//! certificates carry only block hashes. Precommit signatures are over
+//! `waybill_types::block::vote_sign_bytes`, so every certificate Malachite
+//! assembles is a [`waybill_types::CommitCertificate`] as it is.
+//!
+//! ```ignore
+//! let handle = consensus::run(ledger, ConsensusConfig::new(home, key, "/ip4/127.0.0.1/tcp/27000")).await?;
+//! // status endpoint:
+//! let status = handle.status();
+//! let peers = handle.peers_count().await?;
+//! // main: exit non-zero when consensus halts (e.g. a failed commit)
+//! if let Err(e) = handle.stopped().await { tracing::error!("{e:#}"); std::process::exit(1); }
+//! ```
+//!
+//! The application methods are called with `tokio::task::block_in_place`, so the
+//! node must run on a multi-threaded Tokio runtime.
+
+pub mod codec;
+pub mod context;
+mod driver;
+pub mod signing;
+pub mod streaming;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context as _};
+use bytesize::ByteSize;
+use malachitebft_app_channel::app::config::NodeConfig;
+use malachitebft_app_channel::app::config::{
+    ConsensusConfig as EngineConsensusConfig, P2pConfig, PubSubMaxSizePerTopic, PubSubProtocol,
+    ValuePayload, ValueSyncConfig,
+};
+use malachitebft_app_channel::app::net::Multiaddr;
+use malachitebft_app_channel::app::types::codec::Codec;
+use malachitebft_app_channel::app::types::core::LinearTimeouts;
+use malachitebft_app_channel::app::types::Keypair;
+use malachitebft_app_channel::{
+    ConsensusContext, EngineHandle, NetworkContext, NetworkIdentity, NetworkRequest,
+    RequestContext, Signer as _, SyncContext, WalContext,
+};
+use tokio::sync::{mpsc, watch};
+use tracing::{error, Instrument};
+use waybill_types::{sha256, SecretKey};
+
+use crate::app::Application;
+
+pub use self::codec::{WaybillCodec, SYNC_RESPONSE_BYTES_MAX};
+pub use self::context::{Address, BlockValue, Height, ValidatorSet, WaybillContext};
+
+pub use self::signing::{WaybillSigner, WaybillVerifier};
+
+/// Consensus timeouts. Each grows by its `*_delta` per round, up to `max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeoutConfig {
+    /// How long to wait for a proposal.
+    pub propose: Duration,
+    /// Added to `propose` per round.
+    pub propose_delta: Duration,
+    /// How long to wait after +2/3 prevotes for different values.
+    pub prevote: Duration,
+    /// Added to `prevote` per round.
+    pub prevote_delta: Duration,
+    /// How long to wait after +2/3 precommits for different values.
+    pub precommit: Duration,
+    /// Added to `precommit` per round.
+    pub precommit_delta: Duration,
+    /// Upper bound of every timeout.
+    pub max: Duration,
+}
+
+impl Default for TimeoutConfig {
+    fn default() -> Self {
+        TimeoutConfig {
+            propose: Duration::from_secs(2),
+            propose_delta: Duration::from_millis(500),
+            prevote: Duration::from_millis(500),
+            prevote_delta: Duration::from_millis(250),
+            precommit: Duration::from_millis(500),
+            precommit_delta: Duration::from_millis(250),
+            max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl TimeoutConfig {
+    /// The engine's timeouts. Round-state rebroadcast starts after one full round.
+    pub fn linear(&self) -> LinearTimeouts {
+        LinearTimeouts {
+            propose: self.propose,
+            propose_delta: self.propose_delta,
+            prevote: self.prevote,
+            prevote_delta: self.prevote_delta,
+            precommit: self.precommit,
+            precommit_delta: self.precommit_delta,
+            rebroadcast: self.propose + self.prevote + self.precommit,
+            max_timeout: self.max,
+        }
+    }
+}
+
+/// How consensus messages reach the other validators. Every node of a network must
+/// use the same mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PubSubMode {
+    /// Send every message straight to every connected peer. Needs every validator
+    /// connected to every other (list them all as persistent peers), which is how a
+    /// permissioned network is configured; lowest latency, and quiet when a node
+    /// runs alone.
+    #[default]
+    Broadcast,
+    /// GossipSub: peers relay messages, so validators need not all be connected to
+    /// each other. Logs an error for every message while a node has no peers.
+    Gossip,
+}
+
+/// How to run consensus.
+#[derive(Clone, Debug)]
+pub struct ConsensusConfig {
+    /// Node home directory; the write-ahead log is `home/consensus/wal`.
+    pub home: PathBuf,
+    /// The validator key (signs votes, proposals and proposal parts). The p2p
+    /// identity is derived from it, so the node's peer id is stable.
+    pub validator_key: SecretKey,
+    /// p2p listen address, a multiaddr such as `/ip4/127.0.0.1/tcp/27000`.
+    pub listen_addr: String,
+    /// Peers to stay connected to, multiaddrs such as `/ip4/10.0.0.2/tcp/27000`.
+    pub persistent_peers: Vec<String>,
+    /// Accept connections only from persistent peers.
+    pub persistent_peers_only: bool,
+    /// How messages are spread.
+    pub pubsub: PubSubMode,
+    /// Timeouts.
+    pub timeouts: TimeoutConfig,
+    /// As proposer with an empty mempool, how long to wait for transactions before
+    /// proposing an empty block (bounded by the engine's propose timeout).
+    pub empty_block_interval: Duration,
+    /// How often to tell peers our height (drives catch-up by value sync).
+    pub sync_status_interval: Duration,
+    /// Name in logs and metrics; defaults to `waybill-` and the key's short form.
+    pub moniker: Option<String>,
+}
+
+impl ConsensusConfig {
+    /// A configuration with default timeouts, no peers and a 1 s empty-block interval.
+    pub fn new(
+        home: impl Into<PathBuf>,
+        validator_key: SecretKey,
+        listen_addr: impl Into<String>,
+    ) -> Self {
+        ConsensusConfig {
+            home: home.into(),
+            validator_key,
+            listen_addr: listen_addr.into(),
+            persistent_peers: Vec::new(),
+            persistent_peers_only: false,
+            pubsub: PubSubMode::default(),
+            timeouts: TimeoutConfig::default(),
+            empty_block_interval: Duration::from_secs(1),
+            sync_status_interval: Duration::from_secs(2),
+            moniker: None,
+        }
+    }
+
+    /// The write-ahead log path.
+    pub fn wal_path(&self) -> PathBuf {
+        self.home.join("consensus").join("wal")
+    }
+}
+
+/// Consensus height and round, updated as the engine moves.
+#[derive(Debug)]
+pub(crate) struct SharedStatus {
+    pub(crate) height: AtomicU64,
+    pub(crate) round: AtomicI64,
+    /// Set by [`ConsensusHandle::shutdown`]: the engine stopping is then expected.
+    pub(crate) shutting_down: AtomicBool,
+}
+
+/// Where consensus is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConsensusStatus {
+    /// The height being decided.
+    pub height: u64,
+    /// The current round (`-1` before the first round of the height starts).
+    pub round: i64,
+}
+
+/// A running consensus engine and its application driver.
+pub struct ConsensusHandle {
+    status: Arc<SharedStatus>,
+    net_requests: mpsc::Sender<NetworkRequest>,
+    engine: EngineHandle,
+    driver: tokio::task::JoinHandle<()>,
+    outcome: watch::Receiver<Option<Result<(), String>>>,
+    peer_id: String,
+    address: Address,
+}
+
+impl std::fmt::Debug for ConsensusHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsensusHandle")
+            .field("address", &self.address)
+            .field("peer_id", &self.peer_id)
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+impl ConsensusHandle {
+    /// Current height and round.
+    pub fn status(&self) -> ConsensusStatus {
+        ConsensusStatus {
+            height: self.status.height.load(Ordering::Relaxed),
+            round: self.status.round.load(Ordering::Relaxed),
+        }
+    }
+
+    /// This node's libp2p peer id.
+    pub fn peer_id(&self) -> &str {
+        &self.peer_id
+    }
+
+    /// This node's consensus address (its validator key).
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// Number of connected peers.
+    pub async fn peers_count(&self) -> anyhow::Result<usize> {
+        let dump = NetworkRequest::dump_state(&self.net_requests)
+            .await
+            .map_err(|e| anyhow!("network state unavailable: {e}"))?;
+        Ok(dump.map_or(0, |d| d.peers.len()))
+    }
+
+    /// Resolves when consensus stops: `Err` if it halted (a failed commit, a broken
+    /// ledger, the engine dying). The node must then exit with a non-zero code.
+    pub async fn stopped(&self) -> anyhow::Result<()> {
+        let mut rx = self.outcome.clone();
+        let outcome = rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| anyhow!("consensus driver vanished"))?
+            .clone();
+        match outcome {
+            Some(Err(e)) => Err(anyhow!(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether consensus has stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.outcome.borrow().is_some()
+    }
+
+    /// Stop the driver and the engine.
+    pub async fn shutdown(mut self) {
+        self.status.shutting_down.store(true, Ordering::SeqCst);
+        let stop = self
+            .engine
+            .actor
+            .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(10)));
+        if stop.await.is_err() {
+            self.engine.actor.kill();
+        }
+        if tokio::time::timeout(Duration::from_secs(5), &mut self.driver)
+            .await
+            .is_err()
+        {
+            self.driver.abort();
+        }
+        self.engine.handle.abort();
+    }
+}
+
+struct EngineConfig {
+    moniker: String,
+    consensus: EngineConsensusConfig,
+    value_sync: ValueSyncConfig,
+}
+
+impl NodeConfig for EngineConfig {
+    fn moniker(&self) -> &str {
+        &self.moniker
+    }
+
+    fn consensus(&self) -> &EngineConsensusConfig {
+        &self.consensus
+    }
+
+    fn consensus_mut(&mut self) -> &mut EngineConsensusConfig {
+        &mut self.consensus
+    }
+
+    fn value_sync(&self) -> &ValueSyncConfig {
+        &self.value_sync
+    }
+
+    fn value_sync_mut(&mut self) -> &mut ValueSyncConfig {
+        &mut self.value_sync
+    }
+}
+
+fn parse_addr(s: &str) -> anyhow::Result<Multiaddr> {
+    s.parse()
+        .with_context(|| format!("`{s}` is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/27000)"))
+}
+
+fn engine_config(cfg: &ConsensusConfig, moniker: String) -> anyhow::Result<EngineConfig> {
+    let p2p = P2pConfig {
+        listen_addr: parse_addr(&cfg.listen_addr)?,
+        persistent_peers: cfg
+            .persistent_peers
+            .iter()
+            .map(|p| parse_addr(p))
+            .collect::<Result<_, _>>()?,
+        persistent_peers_only: cfg.persistent_peers_only,
+        // One sync response must hold at least one block of the largest size.
+        rpc_max_size: ByteSize::b((SYNC_RESPONSE_BYTES_MAX + 64 * 1024) as u64),
+        pubsub_max_size_per_topic: PubSubMaxSizePerTopic {
+            proposal_parts: Some(ByteSize::b(codec::PART_MSG_BYTES_MAX as u64 + 1024)),
+            ..PubSubMaxSizePerTopic::default()
+        },
+        protocol: match cfg.pubsub {
+            PubSubMode::Broadcast => PubSubProtocol::Broadcast,
+            PubSubMode::Gossip => PubSubProtocol::default(),
+        },
+        ..P2pConfig::default()
+    };
+    let consensus = EngineConsensusConfig {
+        value_payload: ValuePayload::ProposalAndParts,
+        p2p,
+        ..EngineConsensusConfig::default()
+    };
+
+    let value_sync = ValueSyncConfig {
+        enabled: true,
+        status_update_interval: cfg.sync_status_interval,
+        max_response_size: ByteSize::b(SYNC_RESPONSE_BYTES_MAX as u64),
+        ..ValueSyncConfig::default()
+    };
+    Ok(EngineConfig {
+        moniker,
+        consensus,
+        value_sync,
+    })
+}
+
+/// The libp2p identity key, derived from the validator key (so the peer id is stable
+/// across restarts) but never equal to it.
+fn network_keypair(key: &SecretKey) -> anyhow::Result<Keypair> {
+    let mut material = b"waybill/p2p-identity/v1\0".to_vec();
+    material.extend_from_slice(&key.seed());
+    let seed = sha256(&material).0;
+    Keypair::ed25519_from_bytes(seed).map_err(|e| anyhow!("p2p key: {e}"))
+}
+
+/// Start consensus for `app`: the Malachite engine and the task that drives the
+/// application. Returns once the engine is listening.
+pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result<ConsensusHandle> {
+    let chain_id = app.chain_id();
+    let ctx = WaybillContext::new(chain_id.clone());
+    let key = cfg.validator_key.clone();
+    let address = Address(key.public());
+    let moniker = cfg
+        .moniker
+        .clone()
+        .unwrap_or_else(|| format!("waybill-{}", key.public().short()));
+    let engine_cfg = engine_config(&cfg, moniker.clone())?;
+
+    let signer = WaybillSigner::new(chain_id.clone(), key.clone());
+    let keypair = network_keypair(&key)?;
+    let peer_id = keypair.public().to_peer_id();
+    let proof = signer
+        .sign_validator_proof(key.public().0.to_vec(), peer_id.to_bytes())
+        .await
+        .map_err(|e| anyhow!("signing the validator proof: {e}"))?;
+    let proof_bytes = WaybillCodec.encode(&proof)?;
+    let identity =
+        NetworkIdentity::new_validator(moniker.clone(), keypair, address.to_string(), proof_bytes);
+
+    let wal_path = cfg.wal_path();
+    if let Some(dir) = wal_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+
+    let span = tracing::info_span!("consensus", node = %moniker);
+    let (channels, engine) = malachitebft_app_channel::start_engine(
+        ctx.clone(),
+        engine_cfg,
+        WalContext::new(wal_path, WaybillCodec),
+        NetworkContext::new(identity, WaybillCodec),
+        ConsensusContext::new_validator(
+            address,
+            Box::new(WaybillVerifier::new(chain_id.clone())),
+            Box::new(signer),
+        ),
+        SyncContext::new(WaybillCodec),
+        RequestContext::new(100),
+    )
+    .instrument(span.clone())
+    .await
+    .map_err(|e| anyhow!("starting the consensus engine: {e:#}"))?;
+
+    let status = Arc::new(SharedStatus {
+        height: AtomicU64::new(0),
+        round: AtomicI64::new(-1),
+        shutting_down: AtomicBool::new(false),
+    });
+    let net_requests = channels.net_requests.clone();
+    let driver = driver::Driver::new(
+        app,
+        ctx,
+        key,
+        cfg.timeouts.linear(),
+        cfg.empty_block_interval,
+        status.clone(),
+    );
+    let (outcome_tx, outcome) = watch::channel(None);
+    let node_ref = engine.actor.clone();
+    let driver = tokio::spawn(
+        async move {
+            let result = driver.run(channels).await;
+            if let Err(e) = &result {
+                error!("{e:#}");
+                // Never keep voting after the ledger failed: stop the engine now.
+                node_ref.kill();
+            }
+            let _ = outcome_tx.send(Some(result.map_err(|e| format!("{e:#}"))));
+        }
+        .instrument(span),
+    );
+
+    Ok(ConsensusHandle {
+        status,
+        net_requests,
+        engine,
+        driver,
+        outcome,
+        peer_id: peer_id.to_string(),
+        address,
+    })
+}

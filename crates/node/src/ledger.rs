@@ -1,0 +1,482 @@
+//! The ledger: executes blocks with the state machine, commits them to the store,
+//! keeps the mempool in step and tells waiters what became of their transactions.
+//! It is the [`Application`] the consensus driver talks to.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{broadcast, oneshot, watch};
+use waybill_state::{BlockContext, Execution, StateRead, TxInvalid, WriteSet};
+use waybill_store::{Head, Store};
+use waybill_types::block::{validators_hash, ValidatorInfo, HEADER_VERSION};
+use waybill_types::keys::verify_batch;
+use waybill_types::{
+    limits, merkle, Block, BlockHeader, CommitCertificate, Genesis, Hash, Height, PublicKey, Receipt, SignedTx, TxId,
+};
+
+use crate::app::{AppError, Application};
+use crate::mempool::Mempool;
+use crate::metrics::Metrics;
+
+/// Most a proposer's clock may run ahead of ours before we refuse its block, in ms.
+pub const CLOCK_DRIFT_MS_MAX: u64 = 10_000;
+
+/// What became of a transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxOutcome {
+    /// Committed at `height` with this receipt.
+    Committed {
+        /// The block.
+        height: Height,
+        /// Index in the block.
+        index: u32,
+        /// The receipt.
+        receipt: Receipt,
+    },
+    /// Left out of every block and removed from the mempool.
+    Dropped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A committed block, announced to subscribers.
+#[derive(Clone, Debug)]
+pub struct CommittedBlock {
+    /// The block.
+    pub block: Arc<Block>,
+    /// Its receipts.
+    pub receipts: Arc<Vec<Receipt>>,
+}
+
+/// The parts of the node that the API and the consensus driver share.
+pub struct Shared {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The genesis.
+    pub genesis: Genesis,
+    /// The mempool.
+    pub mempool: Arc<Mempool>,
+    /// The last committed block.
+    pub head: watch::Receiver<Head>,
+    /// Committed blocks, as they commit.
+    pub commits: broadcast::Sender<CommittedBlock>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    waiters: Mutex<HashMap<TxId, Vec<oneshot::Sender<TxOutcome>>>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Shared({})", self.genesis.chain_id)
+    }
+}
+
+impl Shared {
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.genesis.chain_id
+    }
+
+    /// Wait for `id`'s outcome. Register before checking the store so a commit in
+    /// between is not missed.
+    pub fn watch_tx(&self, id: TxId) -> oneshot::Receiver<TxOutcome> {
+        let (tx, rx) = oneshot::channel();
+        self.waiters.lock().expect("waiters lock is never held across a panic").entry(id).or_default().push(tx);
+        rx
+    }
+
+    /// Forget waiters whose receivers are gone (a client gave up).
+    pub fn unwatch_tx(&self, id: &TxId) {
+        let mut w = self.waiters.lock().expect("waiters lock is never held across a panic");
+        if let Some(v) = w.get_mut(id) {
+            v.retain(|s| !s.is_closed());
+            if v.is_empty() {
+                w.remove(id);
+            }
+        }
+    }
+
+    fn resolve(&self, outcomes: impl IntoIterator<Item = (TxId, TxOutcome)>) {
+        let mut w = self.waiters.lock().expect("waiters lock is never held across a panic");
+        if w.is_empty() {
+            return;
+        }
+        for (id, outcome) in outcomes {
+            if let Some(senders) = w.remove(&id) {
+                for s in senders {
+                    let _ = s.send(outcome.clone());
+                }
+            }
+        }
+    }
+}
+
+/// An executed block waiting for its commit certificate.
+struct Executed {
+    block: Block,
+    tx_ids: Vec<TxId>,
+    writes: WriteSet,
+    receipts: Vec<Receipt>,
+}
+
+/// The ledger (see the module docs).
+pub struct Ledger {
+    shared: Arc<Shared>,
+    head_tx: watch::Sender<Head>,
+    executed: HashMap<Hash, Executed>,
+    validators: Vec<ValidatorInfo>,
+    /// Ids of transactions whose signatures were verified (mempool or earlier proposal).
+    verified: HashSet<TxId>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn internal(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(e.to_string())
+}
+
+impl Ledger {
+    /// A ledger over an opened store.
+    pub fn new(store: Arc<Store>, genesis: Genesis, mempool: Arc<Mempool>, metrics: Arc<Metrics>) -> Result<Ledger, AppError> {
+        let head = store.head().map_err(internal)?;
+        metrics.set_height(head.height.0);
+        let (head_tx, head_rx) = watch::channel(head);
+        let (commits, _) = broadcast::channel(256);
+        let validators = genesis.validator_set();
+        let shared = Arc::new(Shared {
+            store,
+            genesis,
+            mempool,
+            head: head_rx,
+            commits,
+            metrics,
+            waiters: Mutex::new(HashMap::new()),
+        });
+        Ok(Ledger { shared, head_tx, executed: HashMap::new(), validators, verified: HashSet::new() })
+    }
+
+    /// What the API shares.
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    fn head(&self) -> Head {
+        self.head_tx.borrow().clone()
+    }
+
+    fn context(&self, height: Height, time_ms: u64) -> BlockContext {
+        BlockContext { chain_id: self.shared.genesis.chain_id.clone(), height, time_ms }
+    }
+
+    fn header(&self, height: Height, time_ms: u64, proposer: PublicKey, txs_bytes: &[Vec<u8>], state_hash: Hash) -> BlockHeader {
+        let head = self.head();
+        let leaves: Vec<merkle::Digest32> = txs_bytes.iter().map(|b| merkle::leaf_hash(b)).collect();
+        BlockHeader {
+            version: HEADER_VERSION,
+            chain_id: self.shared.genesis.chain_id.clone(),
+            height,
+            prev_hash: head.block_hash,
+            time_ms,
+            proposer,
+            n_txs: u32::try_from(txs_bytes.len()).expect("bounded by BLOCK_TXS_MAX"),
+            tx_root: Hash(merkle::root_from_leaf_hashes(&leaves)),
+            open_root: Hash(merkle::empty_root()),
+            state_hash,
+            validators_hash: validators_hash(&self.validators),
+        }
+    }
+
+    fn drop_txs(&self, dropped: Vec<(TxId, PublicKey, String)>) {
+        if dropped.is_empty() {
+            return;
+        }
+        let ids: HashSet<TxId> = dropped.iter().map(|d| d.0).collect();
+        let signers: HashSet<PublicKey> = dropped.iter().map(|d| d.1).collect();
+        let cascaded = self.shared.mempool.remove(&ids, &signers);
+        tracing::info!(n_dropped = dropped.len(), n_cascaded = cascaded.len(), "dropped invalid transactions from the mempool");
+        self.shared.resolve(
+            dropped
+                .into_iter()
+                .map(|(id, _, reason)| (id, TxOutcome::Dropped { reason }))
+                .chain(cascaded.into_iter().map(|id| {
+                    (id, TxOutcome::Dropped { reason: "an earlier transaction from the same signer was dropped".into() })
+                })),
+        );
+    }
+}
+
+impl Application for Ledger {
+    fn chain_id(&self) -> String {
+        self.shared.genesis.chain_id.clone()
+    }
+
+    fn committed_height(&self) -> Height {
+        self.head().height
+    }
+
+    fn history_min_height(&self) -> Height {
+        Height(1)
+    }
+
+    fn validator_set(&self, _height: Height) -> Vec<ValidatorInfo> {
+        self.validators.clone()
+    }
+
+    fn mempool_notify(&self) -> Arc<tokio::sync::Notify> {
+        self.shared.mempool.notify()
+    }
+
+    fn mempool_len(&self) -> usize {
+        self.shared.mempool.len()
+    }
+
+    fn build_block(&mut self, height: Height, proposer: PublicKey) -> Result<Block, AppError> {
+        let head = self.head();
+        assert_eq!(height, head.height.next(), "consensus asks for the block after the head");
+        let time_ms = now_ms().max(head.time_ms + 1);
+        let candidates = self.shared.mempool.peek_batch(limits::BLOCK_TXS_MAX, limits::BLOCK_BYTES_MAX - 4096);
+        let snapshot = self.shared.store.snapshot().map_err(internal)?;
+        let mut ex = Execution::new(&snapshot, self.context(height, time_ms));
+        let mut txs = Vec::with_capacity(candidates.len());
+        let mut tx_ids = Vec::with_capacity(candidates.len());
+        let mut txs_bytes = Vec::with_capacity(candidates.len());
+        let mut dropped = Vec::new();
+        for ptx in candidates {
+            match ex.apply(&ptx.tx, ptx.id) {
+                Ok(_) => {
+                    txs_bytes.push(ptx.tx.encode());
+                    tx_ids.push(ptx.id);
+                    txs.push((*ptx.tx).clone());
+                }
+                Err(TxInvalid::State(e)) => return Err(internal(e)),
+                Err(e) => dropped.push((ptx.id, ptx.tx.tx.signer, e.to_string())),
+            }
+        }
+        let (writes, receipts) = ex.finish();
+        drop(snapshot);
+        self.drop_txs(dropped);
+        let state_hash = waybill_state::next_state_hash(&head.state_hash, &writes);
+        let header = self.header(height, time_ms, proposer, &txs_bytes, state_hash);
+        let block = Block { header, txs };
+        let hash = block.hash();
+        self.executed.insert(hash, Executed { block: block.clone(), tx_ids, writes, receipts });
+        Ok(block)
+    }
+
+    fn accept_proposal(&mut self, block: Block) -> Result<(), AppError> {
+        let hash = block.hash();
+        if self.executed.contains_key(&hash) {
+            return Ok(());
+        }
+        let head = self.head();
+        let h = &block.header;
+        let invalid = |m: String| Err(AppError::InvalidBlock(format!("block {} at height {}: {m}", hash, h.height)));
+        if h.height != head.height.next() {
+            return invalid(format!("expected height {}", head.height.next()));
+        }
+        if h.chain_id != self.shared.genesis.chain_id {
+            return invalid(format!("wrong chain id `{}`", h.chain_id));
+        }
+        if h.prev_hash != head.block_hash {
+            return invalid(format!("previous hash {} is not our head {}", h.prev_hash, head.block_hash));
+        }
+        if h.time_ms <= head.time_ms || h.time_ms > now_ms() + CLOCK_DRIFT_MS_MAX {
+            return invalid(format!("block time {} is not after {} or too far ahead of our clock", h.time_ms, head.time_ms));
+        }
+        if h.validators_hash != validators_hash(&self.validators) {
+            return invalid("validators hash does not match the validator set".into());
+        }
+        if h.open_root != Hash(merkle::empty_root()) {
+            return invalid("open-tier root must be the empty root".into());
+        }
+        if let Err(e) = block.check_body() {
+            return invalid(e.to_string());
+        }
+        let tx_ids: Vec<TxId> = block.tx_ids();
+        // Signatures: verify in one batch those this node has not verified before.
+        let unverified: Vec<_> = block
+            .txs
+            .iter()
+            .zip(&tx_ids)
+            .filter(|(_, id)| !self.verified.contains(id) && !self.shared.mempool.contains(id))
+            .map(|(t, _)| (t.tx.signer, t.signed_message(), t.signature))
+            .collect();
+        if let Err((i, e)) = verify_batch(&unverified) {
+            return invalid(format!("transaction signature {i}: {e}"));
+        }
+        let snapshot = self.shared.store.snapshot().map_err(internal)?;
+        let mut ex = Execution::new(&snapshot, self.context(h.height, h.time_ms));
+        for (i, (tx, id)) in block.txs.iter().zip(&tx_ids).enumerate() {
+            match ex.apply(tx, *id) {
+                Ok(_) => {}
+                Err(TxInvalid::State(e)) => return Err(internal(e)),
+                Err(e) => return invalid(format!("transaction {i} ({id}) cannot be in a block: {e}")),
+            }
+        }
+        let (writes, receipts) = ex.finish();
+        drop(snapshot);
+        let state_hash = waybill_state::next_state_hash(&head.state_hash, &writes);
+        if state_hash != h.state_hash {
+            return invalid(format!("state hash {} does not match execution {state_hash}", h.state_hash));
+        }
+        self.verified.extend(tx_ids.iter().copied());
+        self.executed.insert(hash, Executed { block, tx_ids, writes, receipts });
+        Ok(())
+    }
+
+    fn proposal(&self, block_hash: &Hash) -> Option<Block> {
+        self.executed.get(block_hash).map(|e| e.block.clone())
+    }
+
+    fn commit(&mut self, block_hash: Hash, certificate: CommitCertificate) -> Result<(), AppError> {
+        let ex = self
+            .executed
+            .remove(&block_hash)
+            .ok_or_else(|| AppError::Internal(format!("decided block {block_hash} was never built or received")))?;
+        let height = ex.block.header.height;
+        // The certificate is checked by consensus; check again: what we store is what proofs carry.
+        certificate
+            .verify(&self.shared.genesis.chain_id, height, block_hash, &self.validators)
+            .map_err(|e| AppError::Internal(format!("refusing to store block {height}: {e}")))?;
+        let started = std::time::Instant::now();
+        let head = self
+            .shared
+            .store
+            .commit_block(&ex.block, &certificate, &ex.writes, &ex.receipts, &ex.tx_ids)
+            .map_err(internal)?;
+        let commit_ms = started.elapsed().as_secs_f64() * 1000.0;
+        self.executed.retain(|_, e| e.block.header.height > height);
+        let ids: HashSet<TxId> = ex.tx_ids.iter().copied().collect();
+        self.shared.mempool.remove(&ids, &HashSet::new());
+        for id in &ex.tx_ids {
+            self.verified.remove(id);
+        }
+        self.head_tx.send_replace(head);
+        let m = &self.shared.metrics;
+        m.set_height(height.0);
+        m.add_committed(ex.tx_ids.len() as u64);
+        m.observe_commit_ms(commit_ms);
+        tracing::debug!(height = height.0, n_txs = ex.tx_ids.len(), commit_ms, "committed block");
+        let receipts = Arc::new(ex.receipts);
+        self.shared.resolve(ex.tx_ids.iter().zip(receipts.iter()).enumerate().map(|(i, (id, r))| {
+            (*id, TxOutcome::Committed { height, index: i as u32, receipt: r.clone() })
+        }));
+        let _ = self.shared.commits.send(CommittedBlock { block: Arc::new(ex.block), receipts });
+        Ok(())
+    }
+
+    fn committed_block(&self, height: Height) -> Option<(Vec<u8>, CommitCertificate)> {
+        let bytes = self.shared.store.block_bytes(height).ok()??;
+        let cert = self.shared.store.certificate(height).ok()??;
+        Some((bytes, cert))
+    }
+}
+
+/// Read a signer's last committed sequence number from a state view.
+pub fn committed_seq<S: StateRead>(state: &S, signer: &PublicKey) -> Result<u64, waybill_state::StateReadError> {
+    let key = waybill_state::keys::seq(signer);
+    Ok(state.get(&key)?.and_then(|b| b.as_slice().try_into().ok()).map(u64::from_le_bytes).unwrap_or(0))
+}
+
+/// Stateless checks, signature verification in one batch, then admission to the
+/// mempool. One result per input, in order. This is the path every submitted
+/// transaction takes, from the API or from a peer.
+pub fn submit_batch(shared: &Shared, raw: Vec<Vec<u8>>) -> Vec<Result<TxId, SubmitError>> {
+    let chain_id = shared.chain_id();
+    let mut decoded: Vec<Result<(SignedTx, TxId, usize), SubmitError>> = raw
+        .iter()
+        .map(|bytes| {
+            let stx = SignedTx::decode(bytes).map_err(|e| SubmitError::Invalid { code: "malformed_tx", message: e.to_string() })?;
+            stx.check_stateless(chain_id).map_err(|e| SubmitError::Invalid { code: "invalid_tx", message: e.to_string() })?;
+            Ok((stx, SignedTx::id_of(bytes), bytes.len()))
+        })
+        .collect();
+    // Batch-verify the signatures of everything that decoded.
+    let idx: Vec<usize> = decoded.iter().enumerate().filter(|(_, d)| d.is_ok()).map(|(i, _)| i).collect();
+    let items: Vec<_> = idx
+        .iter()
+        .filter_map(|&i| decoded[i].as_ref().ok())
+        .map(|(t, _, _)| (t.tx.signer, t.signed_message(), t.signature))
+        .collect();
+    if verify_batch(&items).is_err() {
+        for &i in &idx {
+            if let Ok((t, _, _)) = &decoded[i] {
+                if let Err(e) = t.verify_signature() {
+                    decoded[i] = Err(SubmitError::Invalid { code: "bad_signature", message: e.to_string() });
+                }
+            }
+        }
+    }
+    let snapshot = match shared.store.snapshot() {
+        Ok(s) => s,
+        Err(e) => return raw.iter().map(|_| Err(SubmitError::Internal(e.to_string()))).collect(),
+    };
+    let out = decoded
+        .into_iter()
+        .map(|d| {
+            let (stx, id, bytes) = d?;
+            let signer = stx.tx.signer;
+            match waybill_state::identity::load_member(&snapshot, &signer) {
+                Ok(Some(m)) if m.is_active() => {}
+                Ok(Some(_)) => {
+                    return Err(SubmitError::Invalid {
+                        code: "member_revoked",
+                        message: format!("signer {signer} was revoked; its transactions are refused"),
+                    })
+                }
+                Ok(None) => {
+                    return Err(SubmitError::Invalid {
+                        code: "unknown_signer",
+                        message: format!("signer {signer} is not a registered member; ask an organization admin to register the key"),
+                    })
+                }
+                Err(e) => return Err(SubmitError::Internal(e.to_string())),
+            }
+            if shared.store.tx_location(&id).map_err(|e| SubmitError::Internal(e.to_string()))?.is_some() {
+                return Err(SubmitError::Invalid { code: "already_committed", message: format!("transaction {id} is already committed") });
+            }
+            let committed = committed_seq(&snapshot, &signer).map_err(|e| SubmitError::Internal(e.to_string()))?;
+            shared
+                .mempool
+                .admit(crate::mempool::PoolTx { tx: Arc::new(stx), id, bytes }, committed)
+                .map_err(|e| SubmitError::Admit(e.code(), e.to_string()))?;
+            Ok(id)
+        })
+        .collect();
+    shared.metrics.set_mempool(shared.mempool.len() as u64);
+    out
+}
+
+/// Why a submitted transaction was not taken.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum SubmitError {
+    /// The transaction is wrong.
+    #[error("{message}")]
+    Invalid {
+        /// Stable code.
+        code: &'static str,
+        /// Message.
+        message: String,
+    },
+    /// The mempool refused it.
+    #[error("{1}")]
+    Admit(&'static str, String),
+    /// The node failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl SubmitError {
+    /// Stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SubmitError::Invalid { code, .. } => code,
+            SubmitError::Admit(code, _) => code,
+            SubmitError::Internal(_) => "internal",
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Starting a node: open and check the store, build the ledger, start consensus.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use waybill_store::verify::verify_recent;
+use waybill_store::Store;
+use waybill_types::{limits, Genesis, SecretKey};
+
+use crate::consensus::{self, ConsensusConfig, ConsensusHandle};
+use crate::ledger::{Ledger, Shared};
+use crate::mempool::Mempool;
+use crate::metrics::Metrics;
+
+/// Blocks re-checked at start-up (hash links, roots, signatures, certificates, write sets).
+pub const STARTUP_VERIFY_BLOCKS: u64 = 1_000;
+
+/// What a node needs to run.
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    /// The node's data directory: the store is `data_dir/waybill.redb`, the
+    /// consensus write-ahead log `data_dir/consensus/wal`.
+    pub data_dir: PathBuf,
+    /// The consortium's genesis.
+    pub genesis: Genesis,
+    /// This node's validator key.
+    pub validator_key: SecretKey,
+    /// p2p listen multiaddr, e.g. `/ip4/127.0.0.1/tcp/27000`.
+    pub p2p_listen: String,
+    /// Peers' p2p multiaddrs.
+    pub peers: Vec<String>,
+    /// Mempool transaction limit (capped by [`limits::MEMPOOL_TXS_MAX`]).
+    pub mempool_txs_max: usize,
+    /// Mempool byte limit (capped by [`limits::MEMPOOL_BYTES_MAX`]).
+    pub mempool_bytes_max: usize,
+    /// Blocks checked at start-up.
+    pub startup_verify_blocks: u64,
+}
+
+impl NodeOptions {
+    /// Options with default limits.
+    pub fn new(data_dir: impl Into<PathBuf>, genesis: Genesis, validator_key: SecretKey, p2p_listen: impl Into<String>) -> Self {
+        NodeOptions {
+            data_dir: data_dir.into(),
+            genesis,
+            validator_key,
+            p2p_listen: p2p_listen.into(),
+            peers: Vec::new(),
+            mempool_txs_max: limits::MEMPOOL_TXS_MAX,
+            mempool_bytes_max: limits::MEMPOOL_BYTES_MAX,
+            startup_verify_blocks: STARTUP_VERIFY_BLOCKS,
+        }
+    }
+
+    /// The store's path.
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join("waybill.redb")
+    }
+}
+
+/// A running node.
+pub struct RunningNode {
+    /// What the API reads.
+    pub shared: Arc<Shared>,
+    /// The consensus engine.
+    pub consensus: ConsensusHandle,
+}
+
+impl std::fmt::Debug for RunningNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RunningNode({:?})", self.shared)
+    }
+}
+
+/// Open the store (creating it from genesis the first time), verify its newest
+/// blocks, and start consensus. Refuses to start on a store that fails verification.
+pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
+    opts.genesis.check().context("genesis is invalid")?;
+    if !opts.genesis.validators.iter().any(|v| v.public_key == opts.validator_key.public()) {
+        bail!(
+            "validator key {} is not in the genesis validator set; pass the key of one of this consortium's validators",
+            opts.validator_key.public()
+        );
+    }
+    std::fs::create_dir_all(&opts.data_dir).with_context(|| format!("cannot create data directory {}", opts.data_dir.display()))?;
+    let store_path = opts.store_path();
+    let store = Store::open(&store_path, &opts.genesis).with_context(|| format!("cannot open store {}", store_path.display()))?;
+    let report = verify_recent(&store, opts.startup_verify_blocks).map_err(|e| {
+        anyhow::anyhow!(
+            "TAMPER ALERT: store {} failed verification and will not be served: {e}. Run `waybill verify --dir` for the full check; restore from a backup or resync from peers",
+            store_path.display()
+        )
+    })?;
+    tracing::info!(from = report.from.0, to = report.to.0, n_txs = report.n_txs, "start-up verification passed");
+    let store = Arc::new(store);
+    let metrics = Arc::new(Metrics::default());
+    let mempool = Arc::new(Mempool::new(opts.mempool_txs_max, opts.mempool_bytes_max));
+    let ledger = Ledger::new(store, opts.genesis.clone(), mempool, metrics).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let shared = ledger.shared();
+    let mut ccfg = ConsensusConfig::new(opts.data_dir.clone(), opts.validator_key.clone(), opts.p2p_listen.clone());
+    ccfg.persistent_peers = opts.peers.clone();
+    let consensus = consensus::run(ledger, ccfg).await.context("cannot start consensus")?;
+    Ok(RunningNode { shared, consensus })
+}
