@@ -20,11 +20,19 @@ pub struct ApiError {
 impl ApiError {
     /// 400 with `code`.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status: StatusCode::BAD_REQUEST, code, message: message.into() }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            message: message.into(),
+        }
     }
     /// 404 with `code`.
     pub fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status: StatusCode::NOT_FOUND, code, message: message.into() }
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            code,
+            message: message.into(),
+        }
     }
     /// 500; the cause is logged, not shown.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
@@ -39,7 +47,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": { "code": self.code, "message": self.message } }))).into_response()
+        (
+            self.status,
+            Json(json!({ "error": { "code": self.code, "message": self.message } })),
+        )
+            .into_response()
     }
 }
 
@@ -62,7 +74,10 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
             J::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError {
                 status: StatusCode::PAYLOAD_TOO_LARGE,
                 code: "body_too_large",
-                message: format!("request body is over the limit of {} bytes", waybill_types::limits::REQUEST_BODY_BYTES_MAX),
+                message: format!(
+                    "request body is over the limit of {} bytes",
+                    waybill_types::limits::REQUEST_BODY_BYTES_MAX
+                ),
             },
             J::MissingJsonContentType(_) => ApiError {
                 status: StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -81,34 +81,53 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/", get(pages::index))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared);
-    api.layer(DefaultBodyLimit::max(limits::REQUEST_BODY_BYTES_MAX)).layer(
-        tower::ServiceBuilder::new()
-            .layer(axum::error_handling::HandleErrorLayer::new(|e: tower::BoxError| async move {
-                if e.is::<tower::load_shed::error::Overloaded>() {
-                    ApiError {
-                        status: StatusCode::SERVICE_UNAVAILABLE,
-                        code: "busy",
-                        message: "the node is serving as many requests as it can; retry shortly".into(),
-                    }
-                } else if e.is::<tower::timeout::error::Elapsed>() {
-                    ApiError {
-                        status: StatusCode::SERVICE_UNAVAILABLE,
-                        code: "timeout",
-                        message: format!("request took longer than {REQUEST_TIMEOUT_MS} ms"),
-                    }
-                } else {
-                    ApiError::internal(e)
-                }
-            }))
-            .load_shed()
-            .concurrency_limit(CONCURRENT_REQUESTS_MAX)
-            .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS)),
-    )
+    api.layer(DefaultBodyLimit::max(limits::REQUEST_BODY_BYTES_MAX))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(
+                    |e: tower::BoxError| async move {
+                        if e.is::<tower::load_shed::error::Overloaded>() {
+                            ApiError {
+                                status: StatusCode::SERVICE_UNAVAILABLE,
+                                code: "busy",
+                                message:
+                                    "the node is serving as many requests as it can; retry shortly"
+                                        .into(),
+                            }
+                        } else if e.is::<tower::timeout::error::Elapsed>() {
+                            ApiError {
+                                status: StatusCode::SERVICE_UNAVAILABLE,
+                                code: "timeout",
+                                message: format!(
+                                    "request took longer than {REQUEST_TIMEOUT_MS} ms"
+                                ),
+                            }
+                        } else {
+                            ApiError::internal(e)
+                        }
+                    },
+                ))
+                .load_shed()
+                .concurrency_limit(CONCURRENT_REQUESTS_MAX)
+                .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS)),
+        )
 }
 
 async fn not_found() -> ApiError {
-    ApiError::not_found("no_such_route", "no such route; see /openapi.json for the API")
+    ApiError::not_found(
+        "no_such_route",
+        "no such route; see /openapi.json for the API",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        message: "this route does not take that HTTP method; see /openapi.json".into(),
+    }
 }
 
 async fn openapi() -> Response {
@@ -161,22 +180,42 @@ struct WaitQuery {
 }
 
 fn decode_b64(i: usize, s: &str) -> Result<Vec<u8>, SubmitError> {
-    if s.len() > limits::TX_BYTES_MAX * 4 / 3 + 4 {
-        return Err(SubmitError::Invalid {
-            code: "tx_too_large",
-            message: format!("transaction {i} is over the limit of {} bytes", limits::TX_BYTES_MAX),
-        });
+    let too_large = |bytes: usize| SubmitError::Invalid {
+        code: "tx_too_large",
+        message: format!(
+            "transaction {i} is {bytes} bytes, over the limit of {} bytes",
+            limits::TX_BYTES_MAX
+        ),
+    };
+    // Refuse clearly oversized text before decoding it, then check the exact size.
+    if s.len() > (limits::TX_BYTES_MAX / 3 + 1) * 4 {
+        return Err(too_large(s.len() / 4 * 3));
     }
-    base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| SubmitError::Invalid {
-        code: "malformed_tx",
-        message: format!("transaction {i} is not valid base64: {e}"),
-    })
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| SubmitError::Invalid {
+            code: "malformed_tx",
+            message: format!("transaction {i} is not valid base64: {e}"),
+        })?;
+    if bytes.len() > limits::TX_BYTES_MAX {
+        return Err(too_large(bytes.len()));
+    }
+    Ok(bytes)
 }
 
-async fn run_submit(s: &AppState, raw: Vec<Result<Vec<u8>, SubmitError>>) -> Result<Vec<Result<Hash, SubmitError>>, ApiError> {
-    let ok: Vec<Vec<u8>> = raw.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+async fn run_submit(
+    s: &AppState,
+    raw: Vec<Result<Vec<u8>, SubmitError>>,
+) -> Result<Vec<Result<Hash, SubmitError>>, ApiError> {
+    let ok: Vec<Vec<u8>> = raw
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
     let shared = s.clone();
-    let mut results = tokio::task::spawn_blocking(move || submit_batch(&shared, ok)).await.map_err(ApiError::internal)?.into_iter();
+    let mut results = tokio::task::spawn_blocking(move || submit_batch(&shared, ok))
+        .await
+        .map_err(ApiError::internal)?
+        .into_iter();
     let out: Vec<Result<Hash, SubmitError>> = raw
         .into_iter()
         .map(|r| match r {
@@ -192,7 +231,9 @@ async fn run_submit(s: &AppState, raw: Vec<Result<Vec<u8>, SubmitError>>) -> Res
 fn submit_error_status(e: &SubmitError) -> StatusCode {
     match e.code() {
         "busy" => StatusCode::SERVICE_UNAVAILABLE,
-        "duplicate" | "already_committed" | "replayed_seq" | "out_of_order_seq" => StatusCode::CONFLICT,
+        "duplicate" | "already_committed" | "replayed_seq" | "out_of_order_seq" => {
+            StatusCode::CONFLICT
+        }
         "tx_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "unknown_signer" | "member_revoked" => StatusCode::FORBIDDEN,
         "internal" => StatusCode::INTERNAL_SERVER_ERROR,
@@ -208,8 +249,14 @@ async fn wait_outcome(s: &AppState, id: Hash, timeout_ms: u64) -> Value {
         return v;
     }
     match tokio::time::timeout(Duration::from_millis(timeout_ms), rx).await {
-        Ok(Ok(TxOutcome::Committed { height, index, receipt })) => outcome_json(id, height, index, &receipt),
-        Ok(Ok(TxOutcome::Dropped { reason })) => json!({ "tx_id": id, "status": "dropped", "reason": reason }),
+        Ok(Ok(TxOutcome::Committed {
+            height,
+            index,
+            receipt,
+        })) => outcome_json(id, height, index, &receipt),
+        Ok(Ok(TxOutcome::Dropped { reason })) => {
+            json!({ "tx_id": id, "status": "dropped", "reason": reason })
+        }
         _ => {
             s.unwatch_tx(&id);
             json!({ "tx_id": id, "status": "pending", "message": format!("not committed within {timeout_ms} ms; ask GET /v1/txs/{id} later") })
@@ -230,9 +277,13 @@ fn outcome_json(id: Hash, height: Height, index: u32, receipt: &waybill_types::R
 }
 
 fn committed_view(s: &AppState, id: &Hash) -> Result<Option<Value>, ApiError> {
-    let Some(loc) = s.store.tx_location(id)? else { return Ok(None) };
+    let Some(loc) = s.store.tx_location(id)? else {
+        return Ok(None);
+    };
     let receipts = s.store.receipts(loc.height)?.unwrap_or_default();
-    let Some(r) = receipts.get(loc.index as usize) else { return Ok(None) };
+    let Some(r) = receipts.get(loc.index as usize) else {
+        return Ok(None);
+    };
     Ok(Some(outcome_json(*id, loc.height, loc.index, r)))
 }
 
@@ -244,14 +295,25 @@ async fn submit_one(
     let Query(q) = q?;
     let Json(body) = body?;
     let raw = vec![decode_b64(0, &body.tx)];
-    let result = run_submit(&s, raw).await?.pop().expect("one input, one result");
+    let result = run_submit(&s, raw)
+        .await?
+        .pop()
+        .expect("one input, one result");
     match result {
-        Err(e) => Ok((submit_error_status(&e), Json(json!({ "error": { "code": e.code(), "message": e.to_string() } }))).into_response()),
+        Err(e) => Ok((
+            submit_error_status(&e),
+            Json(json!({ "error": { "code": e.code(), "message": e.to_string() } })),
+        )
+            .into_response()),
         Ok(id) if q.wait => {
             let v = wait_outcome(&s, id, q.timeout_ms.unwrap_or(10_000).min(WAIT_MS_MAX)).await;
             Ok(Json(v).into_response())
         }
-        Ok(id) => Ok((StatusCode::ACCEPTED, Json(json!({ "tx_id": id, "status": "accepted" }))).into_response()),
+        Ok(id) => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "tx_id": id, "status": "accepted" })),
+        )
+            .into_response()),
     }
 }
 
@@ -266,17 +328,33 @@ async fn submit_many(
         return Err(ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             code: "batch_too_large",
-            message: format!("{} transactions in one batch; the limit is {}", body.txs.len(), limits::SUBMIT_BATCH_TXS_MAX),
+            message: format!(
+                "{} transactions in one batch; the limit is {}",
+                body.txs.len(),
+                limits::SUBMIT_BATCH_TXS_MAX
+            ),
         });
     }
-    let raw = body.txs.iter().enumerate().map(|(i, t)| decode_b64(i, t)).collect();
+    let raw = body
+        .txs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| decode_b64(i, t))
+        .collect();
     let results = run_submit(&s, raw).await?;
-    let timeout_ms = q.timeout_ms.unwrap_or(10_000).min(WAIT_MS_MAX);
+    // One deadline for the whole batch, however many transactions it holds.
+    let deadline = tokio::time::Instant::now()
+        + Duration::from_millis(q.timeout_ms.unwrap_or(10_000).min(WAIT_MS_MAX));
     let mut out = Vec::with_capacity(results.len());
     for r in results {
         out.push(match r {
             Err(e) => json!({ "error": { "code": e.code(), "message": e.to_string() } }),
-            Ok(id) if q.wait => wait_outcome(&s, id, timeout_ms).await,
+            Ok(id) if q.wait => {
+                let left_ms = deadline
+                    .saturating_duration_since(tokio::time::Instant::now())
+                    .as_millis() as u64;
+                wait_outcome(&s, id, left_ms).await
+            }
             Ok(id) => json!({ "tx_id": id, "status": "accepted" }),
         });
     }
@@ -292,11 +370,20 @@ async fn tx_by_id(State(s): State<AppState>, p: Result<Path<String>, PathRejecti
         if s.mempool.contains(&id) {
             return Ok(Json(json!({ "tx_id": id, "status": "pending" })));
         }
-        return Err(ApiError::not_found("unknown_tx", format!("transaction {id} is neither committed nor waiting")));
+        return Err(ApiError::not_found(
+            "unknown_tx",
+            format!("transaction {id} is neither committed nor waiting"),
+        ));
     };
-    let block = s.store.block(loc.height)?.ok_or_else(|| ApiError::internal(format!("block {} missing", loc.height)))?;
+    let block = s
+        .store
+        .block(loc.height)?
+        .ok_or_else(|| ApiError::internal(format!("block {} missing", loc.height)))?;
     let receipts = s.store.receipts(loc.height)?.unwrap_or_default();
-    let stx = block.txs.get(loc.index as usize).ok_or_else(|| ApiError::internal("tx index points past the block"))?;
+    let stx = block
+        .txs
+        .get(loc.index as usize)
+        .ok_or_else(|| ApiError::internal("tx index points past the block"))?;
     let mut v = views::tx(stx, receipts.get(loc.index as usize));
     v["height"] = json!(loc.height);
     v["index"] = json!(loc.index);
@@ -323,7 +410,12 @@ async fn blocks(State(s): State<AppState>, q: Result<Query<Page>, QueryRejection
     let head = s.head.borrow().height.0;
     // Newest first; `after` is a height: list blocks below it.
     let start = match &q.after {
-        Some(a) => a.parse::<u64>().map_err(|_| ApiError::bad_request("bad_cursor", format!("`after` must be a height, got `{a}`")))?.saturating_sub(1),
+        Some(a) => a
+            .parse::<u64>()
+            .map_err(|_| {
+                ApiError::bad_request("bad_cursor", format!("`after` must be a height, got `{a}`"))
+            })?
+            .saturating_sub(1),
         None => head,
     };
     let mut items = Vec::new();
@@ -334,22 +426,43 @@ async fn blocks(State(s): State<AppState>, q: Result<Query<Page>, QueryRejection
         }
         h -= 1;
     }
-    let next = if h >= 1 { Some((h + 1).to_string()) } else { None };
+    let next = if h >= 1 {
+        Some((h + 1).to_string())
+    } else {
+        None
+    };
     Ok(Json(json!({ "items": items, "next_after": next })))
 }
 
-async fn block_by_height(State(s): State<AppState>, p: Result<Path<String>, PathRejection>) -> ApiResult {
+async fn block_by_height(
+    State(s): State<AppState>,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult {
     let Path(h) = p?;
     let height = h
         .parse::<u64>()
         .map_err(|_| ApiError::bad_request("bad_height", format!("`{h}` is not a block height")))?;
     let bytes = s.store.block_bytes(Height(height))?.ok_or_else(|| {
-        ApiError::not_found("unknown_block", format!("no block at height {height}; the head is {}", s.head.borrow().height))
+        ApiError::not_found(
+            "unknown_block",
+            format!(
+                "no block at height {height}; the head is {}",
+                s.head.borrow().height
+            ),
+        )
     })?;
-    let block = s.store.block(Height(height))?.ok_or_else(|| ApiError::internal("block vanished"))?;
+    let block = s
+        .store
+        .block(Height(height))?
+        .ok_or_else(|| ApiError::internal("block vanished"))?;
     let cert = s.store.certificate(Height(height))?;
     let receipts = s.store.receipts(Height(height))?.unwrap_or_default();
-    let txs: Vec<Value> = block.txs.iter().enumerate().map(|(i, t)| views::tx(t, receipts.get(i))).collect();
+    let txs: Vec<Value> = block
+        .txs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| views::tx(t, receipts.get(i)))
+        .collect();
     Ok(Json(json!({
         "height": height,
         "hash": block.hash(),
@@ -371,11 +484,16 @@ fn parse_org(id: &str) -> Result<OrgId, ApiError> {
 }
 
 fn parse_gtin(g: &str) -> Result<Gtin, ApiError> {
-    g.parse::<Gtin>().map_err(|e| ApiError::bad_request("bad_gtin", e.to_string()))
+    g.parse::<Gtin>()
+        .map_err(|e| ApiError::bad_request("bad_gtin", e.to_string()))
 }
 
 /// A page of decoded records under a key prefix, with a cursor.
-fn list<T: borsh::BorshDeserialize + serde::Serialize>(s: &Shared, prefix: &[u8], page: &Page) -> ApiResult {
+fn list<T: borsh::BorshDeserialize + serde::Serialize>(
+    s: &Shared,
+    prefix: &[u8],
+    page: &Page,
+) -> ApiResult {
     let snap = s.store.snapshot()?;
     let start = match &page.after {
         Some(a) => {
@@ -394,19 +512,28 @@ fn list<T: borsh::BorshDeserialize + serde::Serialize>(s: &Shared, prefix: &[u8]
         items.push(serde_json::to_value(&rec).map_err(ApiError::internal)?);
         last = Some(k);
     }
-    let next = if more { last.map(|k| k.iter().map(|b| format!("{b:02x}")).collect::<String>()) } else { None };
+    let next = if more {
+        last.map(|k| k.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    } else {
+        None
+    };
     Ok(Json(json!({ "items": items, "next_after": next })))
 }
 
 fn hex_decode(s: &str) -> Result<Vec<u8>, ApiError> {
-    if s.len() % 2 != 0 || s.len() > 512 {
-        return Err(ApiError::bad_request("bad_cursor", "`after` must be a cursor from `next_after`"));
+    if !s.len().is_multiple_of(2) || s.len() > 512 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad_request(
+            "bad_cursor",
+            "`after` must be a cursor from `next_after`",
+        ));
     }
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16))
         .collect::<Result<Vec<u8>, _>>()
-        .map_err(|_| ApiError::bad_request("bad_cursor", "`after` must be a cursor from `next_after`"))
+        .map_err(|_| {
+            ApiError::bad_request("bad_cursor", "`after` must be a cursor from `next_after`")
+        })
 }
 
 async fn orgs(State(s): State<AppState>, q: Result<Query<Page>, QueryRejection>) -> ApiResult {
@@ -418,35 +545,61 @@ async fn org_by_id(State(s): State<AppState>, p: Result<Path<String>, PathReject
     let Path(id) = p?;
     let id = parse_org(&id)?;
     let snap = s.store.snapshot()?;
-    let org = identity::load_org(&snap, &id)?.ok_or_else(|| ApiError::not_found("unknown_org", format!("no organization `{id}`")))?;
+    let org = identity::load_org(&snap, &id)?
+        .ok_or_else(|| ApiError::not_found("unknown_org", format!("no organization `{id}`")))?;
     Ok(Json(serde_json::to_value(org).map_err(ApiError::internal)?))
 }
 
-async fn org_members(State(s): State<AppState>, p: Result<Path<String>, PathRejection>, q: Result<Query<Page>, QueryRejection>) -> ApiResult {
+async fn org_members(
+    State(s): State<AppState>,
+    p: Result<Path<String>, PathRejection>,
+    q: Result<Query<Page>, QueryRejection>,
+) -> ApiResult {
     let Path(id) = p?;
     let Query(q) = q?;
     let id = parse_org(&id)?;
     let snap = s.store.snapshot()?;
     if identity::load_org(&snap, &id)?.is_none() {
-        return Err(ApiError::not_found("unknown_org", format!("no organization `{id}`")));
+        return Err(ApiError::not_found(
+            "unknown_org",
+            format!("no organization `{id}`"),
+        ));
     }
     let prefix = keys::org_members(&id);
-    let rows = snap.scan_prefix(&prefix, limits::PAGE_ITEMS_MAX)?;
+    let start = match &q.after {
+        Some(a) => [prefix.as_slice(), &parse_key(a)?.0, &[0]].concat(),
+        None => prefix.clone(),
+    };
+    let rows = snap.scan_from(&prefix, &start, q.limit() + 1)?;
+    let more = rows.len() > q.limit();
     let mut items = Vec::new();
+    let mut last = None;
     for (k, _) in rows.into_iter().take(q.limit()) {
-        let key_bytes: [u8; 32] = k[prefix.len()..].try_into().map_err(|_| ApiError::internal("membership index key has the wrong length"))?;
+        let key_bytes: [u8; 32] = k[prefix.len()..]
+            .try_into()
+            .map_err(|_| ApiError::internal("membership index key has the wrong length"))?;
         if let Some(m) = identity::load_member(&snap, &PublicKey(key_bytes))? {
             items.push(serde_json::to_value(m).map_err(ApiError::internal)?);
         }
+        last = Some(PublicKey(key_bytes));
     }
-    Ok(Json(json!({ "items": items })))
+    let next = if more { last.map(|k| k.to_hex()) } else { None };
+    Ok(Json(json!({ "items": items, "next_after": next })))
 }
 
-async fn member_by_key(State(s): State<AppState>, p: Result<Path<String>, PathRejection>) -> ApiResult {
+async fn member_by_key(
+    State(s): State<AppState>,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult {
     let Path(k) = p?;
     let key = parse_key(&k)?;
     let snap = s.store.snapshot()?;
-    let m = identity::load_member(&snap, &key)?.ok_or_else(|| ApiError::not_found("unknown_member", format!("{key} is not a registered member")))?;
+    let m = identity::load_member(&snap, &key)?.ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_member",
+            format!("{key} is not a registered member"),
+        )
+    })?;
     let committed = waybill_node::ledger::committed_seq(&snap, &key)?;
     let mut v = serde_json::to_value(m).map_err(ApiError::internal)?;
     v["last_committed_seq"] = json!(committed);
@@ -458,32 +611,56 @@ async fn products(State(s): State<AppState>, q: Result<Query<Page>, QueryRejecti
     list::<catalog::Product>(&s, &[keys::PRODUCT], &q)
 }
 
-async fn product_by_gtin(State(s): State<AppState>, p: Result<Path<String>, PathRejection>) -> ApiResult {
+async fn product_by_gtin(
+    State(s): State<AppState>,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult {
     let Path(g) = p?;
     let gtin = parse_gtin(&g)?;
     let snap = s.store.snapshot()?;
-    let prod = catalog::load_product(&snap, &gtin)?.ok_or_else(|| ApiError::not_found("unknown_product", format!("product {gtin} is not registered")))?;
-    Ok(Json(serde_json::to_value(prod).map_err(ApiError::internal)?))
+    let prod = catalog::load_product(&snap, &gtin)?.ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_product",
+            format!("product {gtin} is not registered"),
+        )
+    })?;
+    Ok(Json(
+        serde_json::to_value(prod).map_err(ApiError::internal)?,
+    ))
 }
 
-async fn product_lots(State(s): State<AppState>, p: Result<Path<String>, PathRejection>, q: Result<Query<Page>, QueryRejection>) -> ApiResult {
+async fn product_lots(
+    State(s): State<AppState>,
+    p: Result<Path<String>, PathRejection>,
+    q: Result<Query<Page>, QueryRejection>,
+) -> ApiResult {
     let Path(g) = p?;
     let Query(q) = q?;
     let gtin = parse_gtin(&g)?;
     {
         let snap = s.store.snapshot()?;
         if catalog::load_product(&snap, &gtin)?.is_none() {
-            return Err(ApiError::not_found("unknown_product", format!("product {gtin} is not registered")));
+            return Err(ApiError::not_found(
+                "unknown_product",
+                format!("product {gtin} is not registered"),
+            ));
         }
     }
     list::<catalog::Lot>(&s, &keys::lots_of(&gtin), &q)
 }
 
-async fn lot_by_id(State(s): State<AppState>, p: Result<Path<(String, String)>, PathRejection>) -> ApiResult {
+async fn lot_by_id(
+    State(s): State<AppState>,
+    p: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult {
     let Path((g, lot)) = p?;
     let gtin = parse_gtin(&g)?;
     let snap = s.store.snapshot()?;
-    let l = catalog::load_lot(&snap, &gtin, &lot)?
-        .ok_or_else(|| ApiError::not_found("unknown_lot", format!("lot `{lot}` of product {gtin} is not registered")))?;
+    let l = catalog::load_lot(&snap, &gtin, &lot)?.ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_lot",
+            format!("lot `{lot}` of product {gtin} is not registered"),
+        )
+    })?;
     Ok(Json(serde_json::to_value(l).map_err(ApiError::internal)?))
 }

@@ -24,6 +24,19 @@ pub fn esc(s: &str) -> String {
     o
 }
 
+/// Percent-encode a path segment (everything but unreserved characters).
+pub fn percent_encode(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            o.push(b as char);
+        } else {
+            o.push_str(&format!("%{b:02X}"));
+        }
+    }
+    o
+}
+
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;line-height:1.45;color:#1d2a1d}\
 h1{color:#c25e00}table{border-collapse:collapse;width:100%;font-size:.92rem}td,th{border-bottom:1px solid #ddd;padding:.3rem .4rem;text-align:left;vertical-align:top}\
 code{font-size:.85rem;word-break:break-all}.muted{color:#667}";
@@ -63,8 +76,9 @@ pub(crate) async fn index(State(s): State<AppState>) -> Result<Html<String>, Api
         for (lk, lv) in snap.scan_prefix(&keys::lots_of(&p.gtin), 20)? {
             let l: catalog::Lot = waybill_state::decode_record(&lk, &lv)?;
             lots.push(format!(
-                "<a href=/v1/lots/{g}/{lot}>{lot}</a> <span class=muted>({q} {u}, {d})</span>",
+                "<a href=/v1/lots/{g}/{href}>{lot}</a> <span class=muted>({q} {u}, {d})</span>",
                 g = p.gtin,
+                href = percent_encode(&l.lot),
                 lot = esc(&l.lot),
                 q = l.quantity,
                 u = esc(&l.unit),

@@ -60,9 +60,16 @@ impl KeyFile {
         use std::io::Write;
         let p = path.display().to_string();
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| KeyFileError::Io { path: p.clone(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| KeyFileError::Io {
+                path: p.clone(),
+                source,
+            })?;
         }
-        let kf = KeyFile { label: label.to_string(), public_key: key.public(), secret_key: hex_encode(&key.seed()) };
+        let kf = KeyFile {
+            label: label.to_string(),
+            public_key: key.public(),
+            secret_key: hex_encode(&key.seed()),
+        };
         let json = serde_json::to_string_pretty(&kf).expect("a key file always serializes");
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
@@ -75,17 +82,28 @@ impl KeyFile {
             if source.kind() == std::io::ErrorKind::AlreadyExists {
                 KeyFileError::Exists { path: p.clone() }
             } else {
-                KeyFileError::Io { path: p.clone(), source }
+                KeyFileError::Io {
+                    path: p.clone(),
+                    source,
+                }
             }
         })?;
-        f.write_all(json.as_bytes()).map_err(|source| KeyFileError::Io { path: p.clone(), source })?;
-        f.sync_all().map_err(|source| KeyFileError::Io { path: p, source })
+        f.write_all(json.as_bytes())
+            .map_err(|source| KeyFileError::Io {
+                path: p.clone(),
+                source,
+            })?;
+        f.sync_all()
+            .map_err(|source| KeyFileError::Io { path: p, source })
     }
 
     /// Read a key file, refusing one that group or others can read.
     pub fn read(path: &Path) -> Result<(String, SecretKey), KeyFileError> {
         let p = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|source| KeyFileError::Io { path: p.clone(), source })?;
+        let meta = std::fs::metadata(path).map_err(|source| KeyFileError::Io {
+            path: p.clone(),
+            source,
+        })?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -94,13 +112,23 @@ impl KeyFile {
                 return Err(KeyFileError::Permissions { path: p, mode });
             }
         }
-        let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Io { path: p.clone(), source })?;
-        let kf: KeyFile =
-            serde_json::from_str(&text).map_err(|e| KeyFileError::Malformed { path: p.clone(), reason: e.to_string() })?;
-        let key = SecretKey::from_hex(&kf.secret_key)
-            .map_err(|e| KeyFileError::Malformed { path: p.clone(), reason: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        let kf: KeyFile = serde_json::from_str(&text).map_err(|e| KeyFileError::Malformed {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+        let key = SecretKey::from_hex(&kf.secret_key).map_err(|e| KeyFileError::Malformed {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
         if key.public() != kf.public_key {
-            return Err(KeyFileError::Malformed { path: p, reason: "public_key does not match secret_key".into() });
+            return Err(KeyFileError::Malformed {
+                path: p,
+                reason: "public_key does not match secret_key".into(),
+            });
         }
         Ok((kf.label, key))
     }
@@ -124,12 +152,18 @@ mod tests {
         let (label, back) = KeyFile::read(&path).expect("reads");
         assert_eq!(label, "test");
         assert_eq!(back.public(), key.public());
-        assert!(matches!(KeyFile::write(&path, "again", &key), Err(KeyFileError::Exists { .. })));
+        assert!(matches!(
+            KeyFile::write(&path, "again", &key),
+            Err(KeyFileError::Exists { .. })
+        ));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-            assert!(matches!(KeyFile::read(&path), Err(KeyFileError::Permissions { mode: 0o644, .. })));
+            assert!(matches!(
+                KeyFile::read(&path),
+                Err(KeyFileError::Permissions { mode: 0o644, .. })
+            ));
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -13,7 +13,14 @@ pub use keyfile::{KeyFile, KeyFileError};
 
 /// Sign `payload` as `key` for `chain_id` with sequence number `seq`.
 pub fn sign(key: &SecretKey, chain_id: &str, seq: u64, payload: Payload) -> SignedTx {
-    Transaction { version: TX_VERSION, chain_id: chain_id.to_string(), signer: key.public(), seq, payload }.sign(key)
+    Transaction {
+        version: TX_VERSION,
+        chain_id: chain_id.to_string(),
+        signer: key.public(),
+        seq,
+        payload,
+    }
+    .sign(key)
 }
 
 /// A request to a node failed.
@@ -72,7 +79,10 @@ impl Client {
             .pool_max_idle_per_host(64)
             .build()
             .expect("a reqwest client with only a timeout always builds");
-        Client { base: base_url.trim_end_matches('/').to_string(), http }
+        Client {
+            base: base_url.trim_end_matches('/').to_string(),
+            http,
+        }
     }
 
     /// The node's base URL.
@@ -80,17 +90,34 @@ impl Client {
         &self.base
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder, url: &str) -> Result<(u16, Value), ClientError> {
-        let resp = req.send().await.map_err(|source| ClientError::Unreachable { url: url.to_string(), source })?;
-        let status = resp.status().as_u16();
-        let body: Value = resp
-            .json()
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<(u16, Value), ClientError> {
+        let resp = req
+            .send()
             .await
-            .map_err(|e| ClientError::Protocol { url: url.to_string(), reason: format!("body is not JSON: {e}") })?;
+            .map_err(|source| ClientError::Unreachable {
+                url: url.to_string(),
+                source,
+            })?;
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.map_err(|e| ClientError::Protocol {
+            url: url.to_string(),
+            reason: format!("body is not JSON: {e}"),
+        })?;
         if status >= 400 {
-            let code = body["error"]["code"].as_str().unwrap_or("unknown").to_string();
+            let code = body["error"]["code"]
+                .as_str()
+                .unwrap_or("unknown")
+                .to_string();
             let message = body["error"]["message"].as_str().unwrap_or("").to_string();
-            return Err(ClientError::Api { status, code, message });
+            return Err(ClientError::Api {
+                status,
+                code,
+                message,
+            });
         }
         Ok((status, body))
     }
@@ -109,10 +136,13 @@ impl Client {
     /// The chain id.
     pub async fn chain_id(&self) -> Result<String, ClientError> {
         let s = self.status().await?;
-        s["chain_id"].as_str().map(str::to_string).ok_or_else(|| ClientError::Protocol {
-            url: format!("{}/v1/status", self.base),
-            reason: "no chain_id".into(),
-        })
+        s["chain_id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| ClientError::Protocol {
+                url: format!("{}/v1/status", self.base),
+                reason: "no chain_id".into(),
+            })
     }
 
     /// The next sequence number for `key` (last committed + 1).
@@ -129,14 +159,26 @@ impl Client {
     }
 
     /// Submit many transactions in one request; one result per transaction.
-    pub async fn submit_batch(&self, txs: &[SignedTx], wait: bool) -> Result<Vec<Value>, ClientError> {
+    pub async fn submit_batch(
+        &self,
+        txs: &[SignedTx],
+        wait: bool,
+    ) -> Result<Vec<Value>, ClientError> {
         let url = format!("{}/v1/txs?wait={wait}", self.base);
-        let enc: Vec<String> = txs.iter().map(|t| base64::engine::general_purpose::STANDARD.encode(t.encode())).collect();
-        let (_, body) = self.send(self.http.post(&url).json(&json!({ "txs": enc })), &url).await?;
+        let enc: Vec<String> = txs
+            .iter()
+            .map(|t| base64::engine::general_purpose::STANDARD.encode(t.encode()))
+            .collect();
+        let (_, body) = self
+            .send(self.http.post(&url).json(&json!({ "txs": enc })), &url)
+            .await?;
         body["results"]
             .as_array()
             .cloned()
-            .ok_or_else(|| ClientError::Protocol { url, reason: "no results array".into() })
+            .ok_or_else(|| ClientError::Protocol {
+                url,
+                reason: "no results array".into(),
+            })
     }
 
     /// A transaction by id.

@@ -12,7 +12,8 @@ use waybill_store::{Head, Store};
 use waybill_types::block::{validators_hash, ValidatorInfo, HEADER_VERSION};
 use waybill_types::keys::verify_batch;
 use waybill_types::{
-    limits, merkle, Block, BlockHeader, CommitCertificate, Genesis, Hash, Height, PublicKey, Receipt, SignedTx, TxId,
+    limits, merkle, Block, BlockHeader, CommitCertificate, Genesis, Hash, Height, PublicKey,
+    Receipt, SignedTx, TxId,
 };
 
 use crate::app::{AppError, Application};
@@ -83,13 +84,21 @@ impl Shared {
     /// between is not missed.
     pub fn watch_tx(&self, id: TxId) -> oneshot::Receiver<TxOutcome> {
         let (tx, rx) = oneshot::channel();
-        self.waiters.lock().expect("waiters lock is never held across a panic").entry(id).or_default().push(tx);
+        self.waiters
+            .lock()
+            .expect("waiters lock is never held across a panic")
+            .entry(id)
+            .or_default()
+            .push(tx);
         rx
     }
 
     /// Forget waiters whose receivers are gone (a client gave up).
     pub fn unwatch_tx(&self, id: &TxId) {
-        let mut w = self.waiters.lock().expect("waiters lock is never held across a panic");
+        let mut w = self
+            .waiters
+            .lock()
+            .expect("waiters lock is never held across a panic");
         if let Some(v) = w.get_mut(id) {
             v.retain(|s| !s.is_closed());
             if v.is_empty() {
@@ -99,7 +108,10 @@ impl Shared {
     }
 
     fn resolve(&self, outcomes: impl IntoIterator<Item = (TxId, TxOutcome)>) {
-        let mut w = self.waiters.lock().expect("waiters lock is never held across a panic");
+        let mut w = self
+            .waiters
+            .lock()
+            .expect("waiters lock is never held across a panic");
         if w.is_empty() {
             return;
         }
@@ -132,7 +144,10 @@ pub struct Ledger {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn internal(e: impl std::fmt::Display) -> AppError {
@@ -141,7 +156,12 @@ fn internal(e: impl std::fmt::Display) -> AppError {
 
 impl Ledger {
     /// A ledger over an opened store.
-    pub fn new(store: Arc<Store>, genesis: Genesis, mempool: Arc<Mempool>, metrics: Arc<Metrics>) -> Result<Ledger, AppError> {
+    pub fn new(
+        store: Arc<Store>,
+        genesis: Genesis,
+        mempool: Arc<Mempool>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Ledger, AppError> {
         let head = store.head().map_err(internal)?;
         metrics.set_height(head.height.0);
         let (head_tx, head_rx) = watch::channel(head);
@@ -156,7 +176,13 @@ impl Ledger {
             metrics,
             waiters: Mutex::new(HashMap::new()),
         });
-        Ok(Ledger { shared, head_tx, executed: HashMap::new(), validators, verified: HashSet::new() })
+        Ok(Ledger {
+            shared,
+            head_tx,
+            executed: HashMap::new(),
+            validators,
+            verified: HashSet::new(),
+        })
     }
 
     /// What the API shares.
@@ -169,12 +195,24 @@ impl Ledger {
     }
 
     fn context(&self, height: Height, time_ms: u64) -> BlockContext {
-        BlockContext { chain_id: self.shared.genesis.chain_id.clone(), height, time_ms }
+        BlockContext {
+            chain_id: self.shared.genesis.chain_id.clone(),
+            height,
+            time_ms,
+        }
     }
 
-    fn header(&self, height: Height, time_ms: u64, proposer: PublicKey, txs_bytes: &[Vec<u8>], state_hash: Hash) -> BlockHeader {
+    fn header(
+        &self,
+        height: Height,
+        time_ms: u64,
+        proposer: PublicKey,
+        txs_bytes: &[Vec<u8>],
+        state_hash: Hash,
+    ) -> BlockHeader {
         let head = self.head();
-        let leaves: Vec<merkle::Digest32> = txs_bytes.iter().map(|b| merkle::leaf_hash(b)).collect();
+        let leaves: Vec<merkle::Digest32> =
+            txs_bytes.iter().map(|b| merkle::leaf_hash(b)).collect();
         BlockHeader {
             version: HEADER_VERSION,
             chain_id: self.shared.genesis.chain_id.clone(),
@@ -197,13 +235,23 @@ impl Ledger {
         let ids: HashSet<TxId> = dropped.iter().map(|d| d.0).collect();
         let signers: HashSet<PublicKey> = dropped.iter().map(|d| d.1).collect();
         let cascaded = self.shared.mempool.remove(&ids, &signers);
-        tracing::info!(n_dropped = dropped.len(), n_cascaded = cascaded.len(), "dropped invalid transactions from the mempool");
+        tracing::info!(
+            n_dropped = dropped.len(),
+            n_cascaded = cascaded.len(),
+            "dropped invalid transactions from the mempool"
+        );
         self.shared.resolve(
             dropped
                 .into_iter()
                 .map(|(id, _, reason)| (id, TxOutcome::Dropped { reason }))
                 .chain(cascaded.into_iter().map(|id| {
-                    (id, TxOutcome::Dropped { reason: "an earlier transaction from the same signer was dropped".into() })
+                    (
+                        id,
+                        TxOutcome::Dropped {
+                            reason: "an earlier transaction from the same signer was dropped"
+                                .into(),
+                        },
+                    )
                 })),
         );
     }
@@ -236,9 +284,16 @@ impl Application for Ledger {
 
     fn build_block(&mut self, height: Height, proposer: PublicKey) -> Result<Block, AppError> {
         let head = self.head();
-        assert_eq!(height, head.height.next(), "consensus asks for the block after the head");
+        assert_eq!(
+            height,
+            head.height.next(),
+            "consensus asks for the block after the head"
+        );
         let time_ms = now_ms().max(head.time_ms + 1);
-        let candidates = self.shared.mempool.peek_batch(limits::BLOCK_TXS_MAX, limits::BLOCK_BYTES_MAX - 4096);
+        let candidates = self
+            .shared
+            .mempool
+            .peek_batch(limits::BLOCK_TXS_MAX, limits::BLOCK_BYTES_MAX - 4096);
         let snapshot = self.shared.store.snapshot().map_err(internal)?;
         let mut ex = Execution::new(&snapshot, self.context(height, time_ms));
         let mut txs = Vec::with_capacity(candidates.len());
@@ -263,7 +318,15 @@ impl Application for Ledger {
         let header = self.header(height, time_ms, proposer, &txs_bytes, state_hash);
         let block = Block { header, txs };
         let hash = block.hash();
-        self.executed.insert(hash, Executed { block: block.clone(), tx_ids, writes, receipts });
+        self.executed.insert(
+            hash,
+            Executed {
+                block: block.clone(),
+                tx_ids,
+                writes,
+                receipts,
+            },
+        );
         Ok(block)
     }
 
@@ -274,7 +337,12 @@ impl Application for Ledger {
         }
         let head = self.head();
         let h = &block.header;
-        let invalid = |m: String| Err(AppError::InvalidBlock(format!("block {} at height {}: {m}", hash, h.height)));
+        let invalid = |m: String| {
+            Err(AppError::InvalidBlock(format!(
+                "block {} at height {}: {m}",
+                hash, h.height
+            )))
+        };
         if h.height != head.height.next() {
             return invalid(format!("expected height {}", head.height.next()));
         }
@@ -282,10 +350,16 @@ impl Application for Ledger {
             return invalid(format!("wrong chain id `{}`", h.chain_id));
         }
         if h.prev_hash != head.block_hash {
-            return invalid(format!("previous hash {} is not our head {}", h.prev_hash, head.block_hash));
+            return invalid(format!(
+                "previous hash {} is not our head {}",
+                h.prev_hash, head.block_hash
+            ));
         }
         if h.time_ms <= head.time_ms || h.time_ms > now_ms() + CLOCK_DRIFT_MS_MAX {
-            return invalid(format!("block time {} is not after {} or too far ahead of our clock", h.time_ms, head.time_ms));
+            return invalid(format!(
+                "block time {} is not after {} or too far ahead of our clock",
+                h.time_ms, head.time_ms
+            ));
         }
         if h.validators_hash != validators_hash(&self.validators) {
             return invalid("validators hash does not match the validator set".into());
@@ -314,17 +388,30 @@ impl Application for Ledger {
             match ex.apply(tx, *id) {
                 Ok(_) => {}
                 Err(TxInvalid::State(e)) => return Err(internal(e)),
-                Err(e) => return invalid(format!("transaction {i} ({id}) cannot be in a block: {e}")),
+                Err(e) => {
+                    return invalid(format!("transaction {i} ({id}) cannot be in a block: {e}"))
+                }
             }
         }
         let (writes, receipts) = ex.finish();
         drop(snapshot);
         let state_hash = waybill_state::next_state_hash(&head.state_hash, &writes);
         if state_hash != h.state_hash {
-            return invalid(format!("state hash {} does not match execution {state_hash}", h.state_hash));
+            return invalid(format!(
+                "state hash {} does not match execution {state_hash}",
+                h.state_hash
+            ));
         }
         self.verified.extend(tx_ids.iter().copied());
-        self.executed.insert(hash, Executed { block, tx_ids, writes, receipts });
+        self.executed.insert(
+            hash,
+            Executed {
+                block,
+                tx_ids,
+                writes,
+                receipts,
+            },
+        );
         Ok(())
     }
 
@@ -333,20 +420,32 @@ impl Application for Ledger {
     }
 
     fn commit(&mut self, block_hash: Hash, certificate: CommitCertificate) -> Result<(), AppError> {
-        let ex = self
-            .executed
-            .remove(&block_hash)
-            .ok_or_else(|| AppError::Internal(format!("decided block {block_hash} was never built or received")))?;
+        let ex = self.executed.remove(&block_hash).ok_or_else(|| {
+            AppError::Internal(format!(
+                "decided block {block_hash} was never built or received"
+            ))
+        })?;
         let height = ex.block.header.height;
         // The certificate is checked by consensus; check again: what we store is what proofs carry.
         certificate
-            .verify(&self.shared.genesis.chain_id, height, block_hash, &self.validators)
+            .verify(
+                &self.shared.genesis.chain_id,
+                height,
+                block_hash,
+                &self.validators,
+            )
             .map_err(|e| AppError::Internal(format!("refusing to store block {height}: {e}")))?;
         let started = std::time::Instant::now();
         let head = self
             .shared
             .store
-            .commit_block(&ex.block, &certificate, &ex.writes, &ex.receipts, &ex.tx_ids)
+            .commit_block(
+                &ex.block,
+                &certificate,
+                &ex.writes,
+                &ex.receipts,
+                &ex.tx_ids,
+            )
             .map_err(internal)?;
         let commit_ms = started.elapsed().as_secs_f64() * 1000.0;
         self.executed.retain(|_, e| e.block.header.height > height);
@@ -360,12 +459,34 @@ impl Application for Ledger {
         m.set_height(height.0);
         m.add_committed(ex.tx_ids.len() as u64);
         m.observe_commit_ms(commit_ms);
-        tracing::debug!(height = height.0, n_txs = ex.tx_ids.len(), commit_ms, "committed block");
+        tracing::debug!(
+            height = height.0,
+            n_txs = ex.tx_ids.len(),
+            commit_ms,
+            "committed block"
+        );
         let receipts = Arc::new(ex.receipts);
-        self.shared.resolve(ex.tx_ids.iter().zip(receipts.iter()).enumerate().map(|(i, (id, r))| {
-            (*id, TxOutcome::Committed { height, index: i as u32, receipt: r.clone() })
-        }));
-        let _ = self.shared.commits.send(CommittedBlock { block: Arc::new(ex.block), receipts });
+        self.shared
+            .resolve(
+                ex.tx_ids
+                    .iter()
+                    .zip(receipts.iter())
+                    .enumerate()
+                    .map(|(i, (id, r))| {
+                        (
+                            *id,
+                            TxOutcome::Committed {
+                                height,
+                                index: i as u32,
+                                receipt: r.clone(),
+                            },
+                        )
+                    }),
+            );
+        let _ = self.shared.commits.send(CommittedBlock {
+            block: Arc::new(ex.block),
+            receipts,
+        });
         Ok(())
     }
 
@@ -377,9 +498,16 @@ impl Application for Ledger {
 }
 
 /// Read a signer's last committed sequence number from a state view.
-pub fn committed_seq<S: StateRead>(state: &S, signer: &PublicKey) -> Result<u64, waybill_state::StateReadError> {
+pub fn committed_seq<S: StateRead>(
+    state: &S,
+    signer: &PublicKey,
+) -> Result<u64, waybill_state::StateReadError> {
     let key = waybill_state::keys::seq(signer);
-    Ok(state.get(&key)?.and_then(|b| b.as_slice().try_into().ok()).map(u64::from_le_bytes).unwrap_or(0))
+    Ok(state
+        .get(&key)?
+        .and_then(|b| b.as_slice().try_into().ok())
+        .map(u64::from_le_bytes)
+        .unwrap_or(0))
 }
 
 /// Stateless checks, signature verification in one batch, then admission to the
@@ -390,13 +518,25 @@ pub fn submit_batch(shared: &Shared, raw: Vec<Vec<u8>>) -> Vec<Result<TxId, Subm
     let mut decoded: Vec<Result<(SignedTx, TxId, usize), SubmitError>> = raw
         .iter()
         .map(|bytes| {
-            let stx = SignedTx::decode(bytes).map_err(|e| SubmitError::Invalid { code: "malformed_tx", message: e.to_string() })?;
-            stx.check_stateless(chain_id).map_err(|e| SubmitError::Invalid { code: "invalid_tx", message: e.to_string() })?;
+            let stx = SignedTx::decode(bytes).map_err(|e| SubmitError::Invalid {
+                code: "malformed_tx",
+                message: e.to_string(),
+            })?;
+            stx.check_stateless(chain_id)
+                .map_err(|e| SubmitError::Invalid {
+                    code: "invalid_tx",
+                    message: e.to_string(),
+                })?;
             Ok((stx, SignedTx::id_of(bytes), bytes.len()))
         })
         .collect();
     // Batch-verify the signatures of everything that decoded.
-    let idx: Vec<usize> = decoded.iter().enumerate().filter(|(_, d)| d.is_ok()).map(|(i, _)| i).collect();
+    let idx: Vec<usize> = decoded
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.is_ok())
+        .map(|(i, _)| i)
+        .collect();
     let items: Vec<_> = idx
         .iter()
         .filter_map(|&i| decoded[i].as_ref().ok())
@@ -406,14 +546,22 @@ pub fn submit_batch(shared: &Shared, raw: Vec<Vec<u8>>) -> Vec<Result<TxId, Subm
         for &i in &idx {
             if let Ok((t, _, _)) = &decoded[i] {
                 if let Err(e) = t.verify_signature() {
-                    decoded[i] = Err(SubmitError::Invalid { code: "bad_signature", message: e.to_string() });
+                    decoded[i] = Err(SubmitError::Invalid {
+                        code: "bad_signature",
+                        message: e.to_string(),
+                    });
                 }
             }
         }
     }
     let snapshot = match shared.store.snapshot() {
         Ok(s) => s,
-        Err(e) => return raw.iter().map(|_| Err(SubmitError::Internal(e.to_string()))).collect(),
+        Err(e) => {
+            return raw
+                .iter()
+                .map(|_| Err(SubmitError::Internal(e.to_string())))
+                .collect()
+        }
     };
     let out = decoded
         .into_iter()

@@ -7,6 +7,7 @@ pub mod ledger;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
+pub mod testkit;
 
 pub use ledger::{Ledger, Shared, SubmitError, TxOutcome};
 pub use mempool::Mempool;

@@ -105,7 +105,9 @@ impl Mempool {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().expect("mempool lock is never held across a panic")
+        self.inner
+            .lock()
+            .expect("mempool lock is never held across a panic")
     }
 
     /// Wakes when transactions arrive.
@@ -142,16 +144,31 @@ impl Mempool {
             return Err(AdmitError::Duplicate(ptx.id));
         }
         if g.queue.len() >= self.txs_max || g.bytes + ptx.bytes > self.bytes_max {
-            return Err(AdmitError::Full { n_txs: g.queue.len(), bytes: g.bytes });
+            return Err(AdmitError::Full {
+                n_txs: g.queue.len(),
+                bytes: g.bytes,
+            });
         }
         let signer = ptx.tx.tx.signer;
-        let expected = g.next_seq.get(&signer).copied().unwrap_or(committed_seq.saturating_add(1));
+        let expected = g
+            .next_seq
+            .get(&signer)
+            .copied()
+            .unwrap_or(committed_seq.saturating_add(1));
         let got = ptx.tx.tx.seq;
         if got < expected {
-            return Err(AdmitError::Replayed { signer, expected, got });
+            return Err(AdmitError::Replayed {
+                signer,
+                expected,
+                got,
+            });
         }
         if got > expected {
-            return Err(AdmitError::OutOfOrder { signer, expected, got });
+            return Err(AdmitError::OutOfOrder {
+                signer,
+                expected,
+                got,
+            });
         }
         g.next_seq.insert(signer, got.saturating_add(1));
         *g.per_signer.entry(signer).or_insert(0) += 1;
@@ -188,7 +205,10 @@ impl Mempool {
     pub fn remove(&self, ids: &HashSet<TxId>, dropped_signers: &HashSet<PublicKey>) -> Vec<TxId> {
         let mut g = self.lock();
         let mut cascaded = Vec::new();
-        let mut to_remove: Vec<u64> = ids.iter().filter_map(|id| g.by_id.get(id).copied()).collect();
+        let mut to_remove: Vec<u64> = ids
+            .iter()
+            .filter_map(|id| g.by_id.get(id).copied())
+            .collect();
         if !dropped_signers.is_empty() {
             for (n, ptx) in &g.queue {
                 if dropped_signers.contains(&ptx.tx.tx.signer) && !ids.contains(&ptx.id) {
@@ -233,11 +253,18 @@ mod tests {
             chain_id: "t".into(),
             signer: key.public(),
             seq,
-            payload: Payload::RevokeMember { member: key.public(), reason: "x".into() },
+            payload: Payload::RevokeMember {
+                member: key.public(),
+                reason: "x".into(),
+            },
         }
         .sign(key);
         let bytes = tx.encode().len();
-        PoolTx { id: tx.id(), tx: Arc::new(tx), bytes }
+        PoolTx {
+            id: tx.id(),
+            tx: Arc::new(tx),
+            bytes,
+        }
     }
 
     #[test]
@@ -245,9 +272,18 @@ mod tests {
         let k = SecretKey::from_label("a");
         let m = Mempool::new(10, 1 << 20);
         assert!(m.admit(ptx(&k, 4), 3).is_ok());
-        assert!(matches!(m.admit(ptx(&k, 4), 3), Err(AdmitError::Duplicate(_))));
-        assert!(matches!(m.admit(ptx(&k, 3), 3), Err(AdmitError::Replayed { expected: 5, .. })));
-        assert!(matches!(m.admit(ptx(&k, 7), 3), Err(AdmitError::OutOfOrder { expected: 5, .. })));
+        assert!(matches!(
+            m.admit(ptx(&k, 4), 3),
+            Err(AdmitError::Duplicate(_))
+        ));
+        assert!(matches!(
+            m.admit(ptx(&k, 3), 3),
+            Err(AdmitError::Replayed { expected: 5, .. })
+        ));
+        assert!(matches!(
+            m.admit(ptx(&k, 7), 3),
+            Err(AdmitError::OutOfOrder { expected: 5, .. })
+        ));
         assert!(m.admit(ptx(&k, 5), 3).is_ok());
         assert_eq!(m.len(), 2);
     }
@@ -260,7 +296,10 @@ mod tests {
             assert!(m.admit(ptx(&k, 1), 0).is_ok(), "tx {i} fits");
         }
         let k = SecretKey::from_label("k3");
-        assert!(matches!(m.admit(ptx(&k, 1), 0), Err(AdmitError::Full { n_txs: 3, .. })));
+        assert!(matches!(
+            m.admit(ptx(&k, 1), 0),
+            Err(AdmitError::Full { n_txs: 3, .. })
+        ));
         assert_eq!(m.len(), 3);
     }
 
@@ -271,7 +310,10 @@ mod tests {
         let m = Mempool::new(100, one * 2);
         assert!(m.admit(ptx(&k, 1), 0).is_ok());
         assert!(m.admit(ptx(&k, 2), 0).is_ok());
-        assert!(matches!(m.admit(ptx(&k, 3), 0), Err(AdmitError::Full { .. })));
+        assert!(matches!(
+            m.admit(ptx(&k, 3), 0),
+            Err(AdmitError::Full { .. })
+        ));
     }
 
     #[test]

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Buckets of the commit-time and finality-latency histograms, in ms.
-const BUCKETS_MS: [f64; 12] = [1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0];
+const BUCKETS_MS: [f64; 12] = [
+    1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -30,7 +32,11 @@ impl Histogram {
         for (i, b) in BUCKETS_MS.iter().enumerate() {
             let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {}", self.counts[i]);
         }
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}", self.n, self.sum, self.n);
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}",
+            self.n, self.sum, self.n
+        );
     }
 }
 
@@ -74,7 +80,10 @@ impl Metrics {
     }
     /// Record how long a block's storage commit took.
     pub fn observe_commit_ms(&self, ms: f64) {
-        self.commit_ms.lock().expect("metrics lock is never held across a panic").observe(ms);
+        self.commit_ms
+            .lock()
+            .expect("metrics lock is never held across a panic")
+            .observe(ms);
     }
     /// Committed transactions so far.
     pub fn txs_committed(&self) -> u64 {
@@ -89,12 +98,38 @@ impl Metrics {
     pub fn render(&self, mempool_txs: u64) -> String {
         let mut out = String::new();
         let gauge = |out: &mut String, name: &str, help: &str, kind: &str, v: u64| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"));
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
+            ));
         };
-        gauge(&mut out, "waybill_height", "Height of the last committed block.", "gauge", self.height.load(Ordering::Relaxed));
-        gauge(&mut out, "waybill_txs_committed_total", "Transactions committed since start.", "counter", self.txs_committed());
-        gauge(&mut out, "waybill_mempool_txs", "Transactions waiting in the mempool.", "gauge", mempool_txs);
-        gauge(&mut out, "waybill_peers", "Connected consensus peers.", "gauge", self.peers());
+        gauge(
+            &mut out,
+            "waybill_height",
+            "Height of the last committed block.",
+            "gauge",
+            self.height.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "waybill_txs_committed_total",
+            "Transactions committed since start.",
+            "counter",
+            self.txs_committed(),
+        );
+        gauge(
+            &mut out,
+            "waybill_mempool_txs",
+            "Transactions waiting in the mempool.",
+            "gauge",
+            mempool_txs,
+        );
+        gauge(
+            &mut out,
+            "waybill_peers",
+            "Connected consensus peers.",
+            "gauge",
+            self.peers(),
+        );
         gauge(
             &mut out,
             "waybill_txs_refused_at_submit_total",
@@ -105,7 +140,11 @@ impl Metrics {
         self.commit_ms
             .lock()
             .expect("metrics lock is never held across a panic")
-            .render("waybill_block_commit_ms", "Time to commit a block to storage, ms.", &mut out);
+            .render(
+                "waybill_block_commit_ms",
+                "Time to commit a block to storage, ms.",
+                &mut out,
+            );
         out
     }
 }

@@ -40,7 +40,12 @@ pub struct NodeOptions {
 
 impl NodeOptions {
     /// Options with default limits.
-    pub fn new(data_dir: impl Into<PathBuf>, genesis: Genesis, validator_key: SecretKey, p2p_listen: impl Into<String>) -> Self {
+    pub fn new(
+        data_dir: impl Into<PathBuf>,
+        genesis: Genesis,
+        validator_key: SecretKey,
+        p2p_listen: impl Into<String>,
+    ) -> Self {
         NodeOptions {
             data_dir: data_dir.into(),
             genesis,
@@ -77,29 +82,48 @@ impl std::fmt::Debug for RunningNode {
 /// blocks, and start consensus. Refuses to start on a store that fails verification.
 pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     opts.genesis.check().context("genesis is invalid")?;
-    if !opts.genesis.validators.iter().any(|v| v.public_key == opts.validator_key.public()) {
+    if !opts
+        .genesis
+        .validators
+        .iter()
+        .any(|v| v.public_key == opts.validator_key.public())
+    {
         bail!(
             "validator key {} is not in the genesis validator set; pass the key of one of this consortium's validators",
             opts.validator_key.public()
         );
     }
-    std::fs::create_dir_all(&opts.data_dir).with_context(|| format!("cannot create data directory {}", opts.data_dir.display()))?;
+    std::fs::create_dir_all(&opts.data_dir)
+        .with_context(|| format!("cannot create data directory {}", opts.data_dir.display()))?;
     let store_path = opts.store_path();
-    let store = Store::open(&store_path, &opts.genesis).with_context(|| format!("cannot open store {}", store_path.display()))?;
+    let store = Store::open(&store_path, &opts.genesis)
+        .with_context(|| format!("cannot open store {}", store_path.display()))?;
     let report = verify_recent(&store, opts.startup_verify_blocks).map_err(|e| {
         anyhow::anyhow!(
             "TAMPER ALERT: store {} failed verification and will not be served: {e}. Run `waybill verify --dir` for the full check; restore from a backup or resync from peers",
             store_path.display()
         )
     })?;
-    tracing::info!(from = report.from.0, to = report.to.0, n_txs = report.n_txs, "start-up verification passed");
+    tracing::info!(
+        from = report.from.0,
+        to = report.to.0,
+        n_txs = report.n_txs,
+        "start-up verification passed"
+    );
     let store = Arc::new(store);
     let metrics = Arc::new(Metrics::default());
     let mempool = Arc::new(Mempool::new(opts.mempool_txs_max, opts.mempool_bytes_max));
-    let ledger = Ledger::new(store, opts.genesis.clone(), mempool, metrics).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ledger = Ledger::new(store, opts.genesis.clone(), mempool, metrics)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let shared = ledger.shared();
-    let mut ccfg = ConsensusConfig::new(opts.data_dir.clone(), opts.validator_key.clone(), opts.p2p_listen.clone());
+    let mut ccfg = ConsensusConfig::new(
+        opts.data_dir.clone(),
+        opts.validator_key.clone(),
+        opts.p2p_listen.clone(),
+    );
     ccfg.persistent_peers = opts.peers.clone();
-    let consensus = consensus::run(ledger, ccfg).await.context("cannot start consensus")?;
+    let consensus = consensus::run(ledger, ccfg)
+        .await
+        .context("cannot start consensus")?;
     Ok(RunningNode { shared, consensus })
 }

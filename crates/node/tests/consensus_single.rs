@@ -20,6 +20,13 @@ const CHAIN: &str = "waybill-consensus-test";
 struct Inner {
     committed: Vec<(Block, CommitCertificate)>,
     proposals: HashMap<Hash, Block>,
+    /// When the oldest waiting "transaction" was submitted.
+    submitted_at: Option<Instant>,
+    /// Submission-to-commit time of each block that carried a submission.
+    latencies: Vec<Duration>,
+    /// Make the commit of this height fail with an internal error.
+    fail_commit_at: Option<u64>,
+    carrying: Option<(Hash, Option<Instant>)>,
 }
 
 /// A small but real ledger: blocks chained by `prev_hash`, correct transaction
@@ -56,6 +63,7 @@ impl MemApp {
     }
 
     fn submit(&self) {
+        self.lock().submitted_at.get_or_insert_with(Instant::now);
         self.waiting.fetch_add(1, Ordering::SeqCst);
         self.notify.notify_waiters();
     }
@@ -110,8 +118,8 @@ impl Application for MemApp {
     }
 
     fn build_block(&mut self, height: Height, proposer: PublicKey) -> Result<Block, AppError> {
-        self.waiting.store(0, Ordering::SeqCst);
         let mut inner = self.lock();
+        let carried = self.waiting.swap(0, Ordering::SeqCst) > 0;
         if height.0 != inner.committed.len() as u64 + 1 {
             return Err(AppError::Internal(format!(
                 "asked to build height {height}"
@@ -122,6 +130,11 @@ impl Application for MemApp {
             txs: vec![],
         };
         inner.proposals.insert(block.hash(), block.clone());
+        if carried {
+            // The "transactions" are in this block: time its commit.
+            let submitted_at = inner.submitted_at.take();
+            inner.carrying = Some((block.hash(), submitted_at));
+        }
         Ok(block)
     }
 
@@ -169,6 +182,14 @@ impl Application for MemApp {
             })?;
         if block.header.height.0 != inner.committed.len() as u64 + 1 {
             return Err(AppError::Internal("commit out of order".into()));
+        }
+        if inner.fail_commit_at == Some(block.header.height.0) {
+            return Err(AppError::Internal("disk full".into()));
+        }
+        if let Some((hash, Some(t0))) = inner.carrying.take() {
+            if hash == block_hash {
+                inner.latencies.push(t0.elapsed());
+            }
         }
         inner.committed.push((block, certificate));
         inner.proposals.clear();
@@ -255,8 +276,7 @@ async fn single_validator_commits_blocks() {
         .expect("consensus starts");
 
     // Transactions arriving wake the proposer: measure submit -> commit.
-    let mut latencies = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..5 {
         let h = app.height();
         wait_until(
             Duration::from_secs(30),
@@ -264,25 +284,31 @@ async fn single_validator_commits_blocks() {
             || handle.status().height > h,
         )
         .await;
-        let t0 = Instant::now();
         app.submit();
         wait_until(
             Duration::from_secs(30),
             &format!("a block after height {h}"),
-            || app.height() > h,
+            || app.height() > h && app.lock().submitted_at.is_none(),
         )
         .await;
-        latencies.push(t0.elapsed());
     }
+    wait_until(
+        Duration::from_secs(30),
+        "the submissions to be committed",
+        || app.lock().carrying.is_none(),
+    )
+    .await;
+    let latencies = app.lock().latencies.clone();
     println!(
-        "single validator: first 3 heights in {:?}; submit->commit latencies {latencies:?}",
+        "single validator: {} heights in {:?}; submit->commit latencies {latencies:?}",
+        app.height(),
         started.elapsed()
     );
     verify_chain(&app, 3);
-    // A submission can race an idle empty block; at least one must show the fast path.
+    assert!(latencies.len() >= 3, "too few timed blocks: {latencies:?}");
     assert!(
-        latencies.iter().any(|l| *l < Duration::from_millis(300)),
-        "no fast commit: {latencies:?}"
+        latencies.iter().all(|l| *l < Duration::from_millis(200)),
+        "slow commits: {latencies:?}"
     );
 
     // Idle: empty blocks come no faster than the empty-block interval.
@@ -483,4 +509,36 @@ async fn stopped_validator_catches_up() {
     }
     shutdown_all(handles.into_iter().flatten().collect()).await;
     let _ = std::fs::remove_dir_all(&net.home);
+}
+
+/// A commit that fails inside the ledger halts consensus: `stopped()` reports the
+/// error and no further block is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failed_commit_halts() {
+    init_tracing();
+    let key = SecretKey::from_label("halting-validator");
+    let validators = vec![ValidatorInfo {
+        public_key: key.public(),
+        voting_power: 1,
+    }];
+    let app = MemApp::new(validators);
+    app.lock().fail_commit_at = Some(2);
+    let home = temp_home("halt");
+    let mut cfg = ConsensusConfig::new(&home, key, "/ip4/127.0.0.1/tcp/0");
+    cfg.empty_block_interval = Duration::from_millis(50);
+    let handle = consensus::run(app.clone(), cfg)
+        .await
+        .expect("consensus starts");
+
+    let outcome = tokio::time::timeout(Duration::from_secs(30), handle.stopped())
+        .await
+        .expect("consensus halts in time");
+    let err = outcome.expect_err("a failed commit is an error");
+    assert!(err.to_string().contains("disk full"), "{err:#}");
+    assert!(handle.is_stopped());
+    assert_eq!(app.height(), 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.height(), 1, "no block after the failed commit");
+    handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(home);
 }

@@ -43,7 +43,7 @@ pub fn may_write(role: Role, category: DataCategory) -> bool {
             | (Platform, PlatformTransactions)
             | (Customs | Inspector, CustomsQuality)
             | (Carrier | Warehouse, Transport)
-            | (Financier | Platform, Financial)
+            | (Financier, Financial)
     )
 }
 
@@ -56,9 +56,13 @@ pub fn may_read(role: Role, category: DataCategory) -> bool {
     }
     matches!(
         (role, category),
-        (Processor | Warehouse | Carrier | Platform | Inspector | Customs, Production)
-            | (Producer | Processor | Warehouse | Carrier, PlatformTransactions)
-            | (Producer | Processor | Platform, CustomsQuality)
+        (
+            Processor | Warehouse | Carrier | Platform | Inspector | Customs,
+            Production
+        ) | (
+            Producer | Processor | Warehouse | Carrier,
+            PlatformTransactions
+        ) | (Producer | Processor | Platform, CustomsQuality)
             | (Producer | Processor | Platform | Customs, Transport)
     )
 }
@@ -74,13 +78,19 @@ mod tests {
 
     #[test]
     fn cells_that_matter() {
-        assert!(!may_write(Role::Carrier, DataCategory::Production), "a carrier cannot record a harvest");
+        assert!(
+            !may_write(Role::Carrier, DataCategory::Production),
+            "a carrier cannot record a harvest"
+        );
         assert!(may_write(Role::Producer, DataCategory::Production));
         assert!(!may_read(Role::Platform, DataCategory::Financial));
         assert!(!may_read(Role::Consumer, DataCategory::CustomsQuality));
         for c in DataCategory::ALL {
             assert!(may_read(Role::Regulator, c), "regulators read {c:?}");
-            assert!(!may_write(Role::Regulator, c), "regulators do not write {c:?}");
+            assert!(
+                !may_write(Role::Regulator, c),
+                "regulators do not write {c:?}"
+            );
         }
     }
 }

@@ -64,13 +64,20 @@ pub struct Lot {
 }
 
 /// Load a product.
-pub fn load_product<S: StateRead + ?Sized>(state: &S, gtin: &Gtin) -> Result<Option<Product>, StateReadError> {
+pub fn load_product<S: StateRead + ?Sized>(
+    state: &S,
+    gtin: &Gtin,
+) -> Result<Option<Product>, StateReadError> {
     let k = keys::product(gtin);
     state.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
 }
 
 /// Load a lot.
-pub fn load_lot<S: StateRead + ?Sized>(state: &S, gtin: &Gtin, lot: &str) -> Result<Option<Lot>, StateReadError> {
+pub fn load_lot<S: StateRead + ?Sized>(
+    state: &S,
+    gtin: &Gtin,
+    lot: &str,
+) -> Result<Option<Lot>, StateReadError> {
     let k = keys::lot(gtin, lot);
     state.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
 }
@@ -122,7 +129,11 @@ pub(crate) fn register_product<S: StateRead>(
         key: keys::org(&m.org),
         reason: format!("organization `{}` of member {signer} is missing", m.org),
     })?;
-    if !org.company_prefixes.iter().any(|cp| p.gtin.company_prefix_matches(cp)) {
+    if !org
+        .company_prefixes
+        .iter()
+        .any(|cp| p.gtin.company_prefix_matches(cp))
+    {
         return Err(Rejection::new(
             "prefix_not_owned",
             format!(
@@ -137,7 +148,10 @@ pub(crate) fn register_product<S: StateRead>(
     if let Some(existing) = load_product(ex, p.gtin)? {
         return Err(Rejection::new(
             "duplicate",
-            format!("product {} is already registered (by `{}` at height {})", p.gtin, existing.owner, existing.registered_at),
+            format!(
+                "product {} is already registered (by `{}` at height {})",
+                p.gtin, existing.owner, existing.registered_at
+            ),
         )
         .into());
     }
@@ -165,17 +179,27 @@ pub(crate) fn register_lot<S: StateRead>(
 ) -> Result<Writes, HandlerError> {
     let m = production_writer(ex, signer)?;
     let product = load_product(ex, l.gtin)?.ok_or_else(|| {
-        Rejection::new("unknown_product", format!("product {} is not registered; register it first", l.gtin))
+        Rejection::new(
+            "unknown_product",
+            format!("product {} is not registered; register it first", l.gtin),
+        )
     })?;
     if product.owner != m.org {
         return Err(Rejection::new(
             "not_authorized",
-            format!("product {} belongs to `{}`; members of `{}` cannot register its lots", l.gtin, product.owner, m.org),
+            format!(
+                "product {} belongs to `{}`; members of `{}` cannot register its lots",
+                l.gtin, product.owner, m.org
+            ),
         )
         .into());
     }
     if load_lot(ex, l.gtin, l.lot)?.is_some() {
-        return Err(Rejection::new("duplicate", format!("lot {} of product {} is already registered", l.lot, l.gtin)).into());
+        return Err(Rejection::new(
+            "duplicate",
+            format!("lot {} of product {} is already registered", l.lot, l.gtin),
+        )
+        .into());
     }
     let ctx = ex.context();
     let lot = Lot {

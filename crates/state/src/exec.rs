@@ -87,7 +87,9 @@ pub struct BlockContext {
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum TxInvalid {
     /// The signer is not a registered member.
-    #[error("signer {signer} is not a registered member; ask an organization admin to register the key")]
+    #[error(
+        "signer {signer} is not a registered member; ask an organization admin to register the key"
+    )]
     UnknownSigner {
         /// The signer.
         signer: waybill_types::PublicKey,
@@ -133,7 +135,10 @@ pub struct Rejection {
 impl Rejection {
     /// A rejection with `code` and `message`.
     pub fn new(code: &'static str, message: impl Into<String>) -> Rejection {
-        Rejection { code, message: message.into() }
+        Rejection {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -170,7 +175,12 @@ pub struct Execution<'a, S: StateRead> {
 impl<'a, S: StateRead> Execution<'a, S> {
     /// Start executing a block on `base`.
     pub fn new(base: &'a S, ctx: BlockContext) -> Self {
-        Execution { base, ctx, writes: WriteSet::new(), receipts: Vec::new() }
+        Execution {
+            base,
+            ctx,
+            writes: WriteSet::new(),
+            receipts: Vec::new(),
+        }
     }
 
     /// The block context.
@@ -194,18 +204,29 @@ impl<'a, S: StateRead> Execution<'a, S> {
     /// receipt if it belongs in the block (applied or rejected); `Err` if it cannot
     /// be in a block at all, in which case nothing was written.
     pub fn apply(&mut self, stx: &SignedTx, tx_id: TxId) -> Result<&Receipt, TxInvalid> {
-        stx.check_stateless(&self.ctx.chain_id).map_err(|e| TxInvalid::Stateless(e.to_string()))?;
+        stx.check_stateless(&self.ctx.chain_id)
+            .map_err(|e| TxInvalid::Stateless(e.to_string()))?;
         let signer = stx.tx.signer;
         if self.get(&keys::member(&signer))?.is_none() {
             return Err(TxInvalid::UnknownSigner { signer });
         }
         let last = self.last_seq(&signer)?;
-        let expected = last.checked_add(1).ok_or(TxInvalid::Stateless("sequence number space exhausted".into()))?;
+        let expected = last.checked_add(1).ok_or(TxInvalid::Stateless(
+            "sequence number space exhausted".into(),
+        ))?;
         if stx.tx.seq < expected {
-            return Err(TxInvalid::Replayed { signer, expected, got: stx.tx.seq });
+            return Err(TxInvalid::Replayed {
+                signer,
+                expected,
+                got: stx.tx.seq,
+            });
         }
         if stx.tx.seq > expected {
-            return Err(TxInvalid::OutOfOrder { signer, expected, got: stx.tx.seq });
+            return Err(TxInvalid::OutOfOrder {
+                signer,
+                expected,
+                got: stx.tx.seq,
+            });
         }
         // Handlers only read and return their writes; a rejection writes nothing.
         let status = match self.dispatch(stx, tx_id) {
@@ -215,7 +236,10 @@ impl<'a, S: StateRead> Execution<'a, S> {
                 }
                 TxStatus::Applied
             }
-            Err(HandlerError::Reject(r)) => TxStatus::Rejected { code: r.code.to_string(), message: r.message },
+            Err(HandlerError::Reject(r)) => TxStatus::Rejected {
+                code: r.code.to_string(),
+                message: r.message,
+            },
             Err(HandlerError::State(e)) => return Err(TxInvalid::State(e)),
         };
         self.put(keys::seq(&signer), stx.tx.seq.to_le_bytes().to_vec());
@@ -229,10 +253,13 @@ impl<'a, S: StateRead> Execution<'a, S> {
         match self.get(&key)? {
             None => Ok(0),
             Some(b) => {
-                let arr: [u8; 8] = b.as_slice().try_into().map_err(|_| StateReadError::Corrupt {
-                    key: key.clone(),
-                    reason: format!("sequence number is {} bytes, expected 8", b.len()),
-                })?;
+                let arr: [u8; 8] =
+                    b.as_slice()
+                        .try_into()
+                        .map_err(|_| StateReadError::Corrupt {
+                            key: key.clone(),
+                            reason: format!("sequence number is {} bytes, expected 8", b.len()),
+                        })?;
                 Ok(u64::from_le_bytes(arr))
             }
         }
@@ -241,22 +268,54 @@ impl<'a, S: StateRead> Execution<'a, S> {
     fn dispatch(&self, stx: &SignedTx, tx_id: TxId) -> Result<Writes, HandlerError> {
         let signer = stx.tx.signer;
         match &stx.tx.payload {
-            Payload::RegisterMember { member, name, roles } => {
-                identity::register_member(self, signer, *member, name, roles)
+            Payload::RegisterMember {
+                member,
+                name,
+                roles,
+            } => identity::register_member(self, signer, *member, name, roles),
+            Payload::SetMemberRoles { member, roles } => {
+                identity::set_roles(self, signer, *member, roles)
             }
-            Payload::SetMemberRoles { member, roles } => identity::set_roles(self, signer, *member, roles),
-            Payload::RevokeMember { member, reason } => identity::revoke_member(self, signer, *member, reason),
-            Payload::RegisterProduct { gtin, name, brand, category, origin_country } => catalog::register_product(
+            Payload::RevokeMember { member, reason } => {
+                identity::revoke_member(self, signer, *member, reason)
+            }
+            Payload::RegisterProduct {
+                gtin,
+                name,
+                brand,
+                category,
+                origin_country,
+            } => catalog::register_product(
                 self,
                 signer,
                 tx_id,
-                catalog::NewProduct { gtin, name, brand, category, origin_country },
+                catalog::NewProduct {
+                    gtin,
+                    name,
+                    brand,
+                    category,
+                    origin_country,
+                },
             ),
-            Payload::RegisterLot { gtin, lot, origin_gln, produced_on, quantity, unit } => catalog::register_lot(
+            Payload::RegisterLot {
+                gtin,
+                lot,
+                origin_gln,
+                produced_on,
+                quantity,
+                unit,
+            } => catalog::register_lot(
                 self,
                 signer,
                 tx_id,
-                catalog::NewLot { gtin, lot, origin_gln: origin_gln.as_ref(), produced_on, quantity: *quantity, unit },
+                catalog::NewLot {
+                    gtin,
+                    lot,
+                    origin_gln: origin_gln.as_ref(),
+                    produced_on,
+                    quantity: *quantity,
+                    unit,
+                },
             ),
         }
     }

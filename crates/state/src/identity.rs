@@ -99,13 +99,19 @@ pub(crate) fn genesis_writes(genesis: &Genesis, w: &mut WriteSet) {
 }
 
 /// Load a member record.
-pub fn load_member<S: StateRead + ?Sized>(state: &S, key: &PublicKey) -> Result<Option<Member>, StateReadError> {
+pub fn load_member<S: StateRead + ?Sized>(
+    state: &S,
+    key: &PublicKey,
+) -> Result<Option<Member>, StateReadError> {
     let k = keys::member(key);
     state.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
 }
 
 /// Load an organization record.
-pub fn load_org<S: StateRead + ?Sized>(state: &S, id: &OrgId) -> Result<Option<Organization>, StateReadError> {
+pub fn load_org<S: StateRead + ?Sized>(
+    state: &S,
+    id: &OrgId,
+) -> Result<Option<Organization>, StateReadError> {
     let k = keys::org(id);
     state.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
 }
@@ -117,17 +123,31 @@ impl<S: StateRead> StateRead for Execution<'_, S> {
 }
 
 /// The signer as an active member, or a rejection.
-pub(crate) fn active_signer<S: StateRead>(ex: &Execution<S>, signer: PublicKey) -> Result<Member, HandlerError> {
-    let m = load_member(ex, &signer)?
-        .ok_or_else(|| Rejection::new("unknown_member", format!("{signer} is not a registered member")))?;
+pub(crate) fn active_signer<S: StateRead>(
+    ex: &Execution<S>,
+    signer: PublicKey,
+) -> Result<Member, HandlerError> {
+    let m = load_member(ex, &signer)?.ok_or_else(|| {
+        Rejection::new(
+            "unknown_member",
+            format!("{signer} is not a registered member"),
+        )
+    })?;
     if let MemberStatus::Revoked { at, reason } = &m.status {
-        return Err(Rejection::new("member_revoked", format!("{signer} was revoked at height {at}: {reason}")).into());
+        return Err(Rejection::new(
+            "member_revoked",
+            format!("{signer} was revoked at height {at}: {reason}"),
+        )
+        .into());
     }
     Ok(m)
 }
 
 /// The signer as the active admin of its organization, with the organization.
-fn admin_signer<S: StateRead>(ex: &Execution<S>, signer: PublicKey) -> Result<(Member, Organization), HandlerError> {
+fn admin_signer<S: StateRead>(
+    ex: &Execution<S>,
+    signer: PublicKey,
+) -> Result<(Member, Organization), HandlerError> {
     let m = active_signer(ex, signer)?;
     if !m.admin {
         return Err(Rejection::new(
@@ -138,7 +158,10 @@ fn admin_signer<S: StateRead>(ex: &Execution<S>, signer: PublicKey) -> Result<(M
     }
     let org = load_org(ex, &m.org)?.ok_or_else(|| StateReadError::Corrupt {
         key: keys::org(&m.org),
-        reason: format!("member {signer} names organization `{}`, which is missing", m.org),
+        reason: format!(
+            "member {signer} names organization `{}`, which is missing",
+            m.org
+        ),
     })?;
     Ok((m, org))
 }
@@ -148,7 +171,12 @@ fn check_roles_allowed(org: &Organization, roles: &[Role]) -> Result<(), Rejecti
         let allowed: Vec<&str> = org.roles.iter().map(|r| r.name()).collect();
         return Err(Rejection::new(
             "role_not_allowed",
-            format!("organization `{}` may not grant role `{}`; it may grant {}", org.id, r.name(), allowed.join(", ")),
+            format!(
+                "organization `{}` may not grant role `{}`; it may grant {}",
+                org.id,
+                r.name(),
+                allowed.join(", ")
+            ),
         ));
     }
     Ok(())
@@ -173,7 +201,10 @@ pub(crate) fn register_member<S: StateRead>(
     if let Some(existing) = load_member(ex, &member)? {
         return Err(Rejection::new(
             "already_registered",
-            format!("{member} is already a member of `{}`; use a new key", existing.org),
+            format!(
+                "{member} is already a member of `{}`; use a new key",
+                existing.org
+            ),
         )
         .into());
     }
@@ -187,7 +218,10 @@ pub(crate) fn register_member<S: StateRead>(
         registered_at: ex.context().height,
         registered_by: signer,
     };
-    Ok(vec![(keys::member(&member), encode_record(&m)), (keys::org_member(&org.id, &member), Vec::new())])
+    Ok(vec![
+        (keys::member(&member), encode_record(&m)),
+        (keys::org_member(&org.id, &member), Vec::new()),
+    ])
 }
 
 fn member_of_admins_org<S: StateRead>(
@@ -196,12 +230,19 @@ fn member_of_admins_org<S: StateRead>(
     member: PublicKey,
 ) -> Result<(Organization, Member), HandlerError> {
     let (_, org) = admin_signer(ex, signer)?;
-    let m = load_member(ex, &member)?
-        .ok_or_else(|| Rejection::new("unknown_member", format!("{member} is not a registered member")))?;
+    let m = load_member(ex, &member)?.ok_or_else(|| {
+        Rejection::new(
+            "unknown_member",
+            format!("{member} is not a registered member"),
+        )
+    })?;
     if m.org != org.id {
         return Err(Rejection::new(
             "not_authorized",
-            format!("{member} belongs to `{}`; only its own organization's admin manages it", m.org),
+            format!(
+                "{member} belongs to `{}`; only its own organization's admin manages it",
+                m.org
+            ),
         )
         .into());
     }
@@ -218,7 +259,11 @@ pub(crate) fn set_roles<S: StateRead>(
     let (org, mut m) = member_of_admins_org(ex, signer, member)?;
     check_roles_allowed(&org, roles)?;
     if !m.is_active() {
-        return Err(Rejection::new("member_revoked", format!("{member} is revoked; register a new key instead")).into());
+        return Err(Rejection::new(
+            "member_revoked",
+            format!("{member} is revoked; register a new key instead"),
+        )
+        .into());
     }
     m.roles = sorted(roles);
     Ok(vec![(keys::member(&member), encode_record(&m))])
@@ -240,8 +285,13 @@ pub(crate) fn revoke_member<S: StateRead>(
         .into());
     }
     if !m.is_active() {
-        return Err(Rejection::new("member_revoked", format!("{member} is already revoked")).into());
+        return Err(
+            Rejection::new("member_revoked", format!("{member} is already revoked")).into(),
+        );
     }
-    m.status = MemberStatus::Revoked { at: ex.context().height, reason: reason.to_string() };
+    m.status = MemberStatus::Revoked {
+        at: ex.context().height,
+        reason: reason.to_string(),
+    };
     Ok(vec![(keys::member(&member), encode_record(&m))])
 }

@@ -15,8 +15,8 @@ pub mod identity;
 pub mod keys;
 
 pub use exec::{
-    apply_genesis, genesis_state_hash, next_state_hash, write_set_digest, BlockContext, Execution, StateRead,
-    StateReadError, TxInvalid, WriteSet,
+    apply_genesis, genesis_state_hash, next_state_hash, write_set_digest, BlockContext, Execution,
+    StateRead, StateReadError, TxInvalid, WriteSet,
 };
 
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -24,7 +24,10 @@ use borsh::{BorshDeserialize, BorshSerialize};
 /// Decode a record stored in state. Records are written only by this crate, so a
 /// record that does not decode means the store was corrupted.
 pub fn decode_record<T: BorshDeserialize>(key: &[u8], bytes: &[u8]) -> Result<T, StateReadError> {
-    borsh::from_slice(bytes).map_err(|e| StateReadError::Corrupt { key: key.to_vec(), reason: e.to_string() })
+    borsh::from_slice(bytes).map_err(|e| StateReadError::Corrupt {
+        key: key.to_vec(),
+        reason: e.to_string(),
+    })
 }
 
 /// Encode a record for state.

@@ -7,4 +7,4 @@
 mod store;
 pub mod verify;
 
-pub use store::{Head, StateSnapshot, Store, StoreError, TxLocation, STORE_FORMAT_VERSION};
+pub use store::{Head, Rows, StateSnapshot, Store, StoreError, TxLocation, STORE_FORMAT_VERSION};

@@ -44,7 +44,9 @@ pub enum StoreError {
         source: CodecError,
     },
     /// Written by another version.
-    #[error("store {path} has format version {found}; this build reads version {STORE_FORMAT_VERSION}")]
+    #[error(
+        "store {path} has format version {found}; this build reads version {STORE_FORMAT_VERSION}"
+    )]
     Version {
         /// The file.
         path: String,
@@ -110,7 +112,10 @@ impl std::fmt::Debug for Store {
 }
 
 fn db_err(path: &str) -> impl Fn(redb::Error) -> StoreError + '_ {
-    move |e| StoreError::Db { path: path.to_string(), source: Box::new(e) }
+    move |e| StoreError::Db {
+        path: path.to_string(),
+        source: Box::new(e),
+    }
 }
 
 macro_rules! tryd {
@@ -137,7 +142,10 @@ impl Store {
             return Err(StoreError::NoGenesis { path: p });
         }
         let db = Database::create(path).map_err(|e| db_err(&p)(e.into()))?;
-        let store = Store { db, path: p.clone() };
+        let store = Store {
+            db,
+            path: p.clone(),
+        };
         let genesis = store.genesis()?.ok_or(StoreError::NoGenesis { path: p })?;
         Ok((store, genesis))
     }
@@ -145,21 +153,41 @@ impl Store {
     fn init(&self, genesis: &Genesis) -> Result<(), StoreError> {
         if let Some(stored) = self.genesis()? {
             if stored.hash() != genesis.hash() {
-                return Err(StoreError::GenesisMismatch { path: self.path.clone(), stored: stored.hash() });
+                return Err(StoreError::GenesisMismatch {
+                    path: self.path.clone(),
+                    stored: stored.hash(),
+                });
             }
             return Ok(());
         }
         let writes = waybill_state::apply_genesis(genesis);
         let state_hash = waybill_state::genesis_state_hash(genesis, &writes);
-        let head = Head { height: Height(0), block_hash: Hash::ZERO, state_hash, time_ms: genesis.genesis_time_ms };
+        let head = Head {
+            height: Height(0),
+            block_hash: Hash::ZERO,
+            state_hash,
+            time_ms: genesis.genesis_time_ms,
+        };
         let mut txn = tryd!(self, self.db.begin_write());
         tryd!(self, txn.set_durability(Durability::Immediate));
         {
             let mut meta = tryd!(self, txn.open_table(META));
-            tryd!(self, meta.insert(META_VERSION, STORE_FORMAT_VERSION.to_le_bytes().as_slice()));
-            tryd!(self, meta.insert(META_GENESIS, codec::encode(genesis).as_slice()));
-            tryd!(self, meta.insert(META_GENESIS_STATE_HASH, state_hash.0.as_slice()));
-            tryd!(self, meta.insert(META_HEAD, codec::encode(&head).as_slice()));
+            tryd!(
+                self,
+                meta.insert(META_VERSION, STORE_FORMAT_VERSION.to_le_bytes().as_slice())
+            );
+            tryd!(
+                self,
+                meta.insert(META_GENESIS, codec::encode(genesis).as_slice())
+            );
+            tryd!(
+                self,
+                meta.insert(META_GENESIS_STATE_HASH, state_hash.0.as_slice())
+            );
+            tryd!(
+                self,
+                meta.insert(META_HEAD, codec::encode(&head).as_slice())
+            );
             let mut state = tryd!(self, txn.open_table(STATE));
             for (k, v) in &writes {
                 if let Some(v) = v {
@@ -192,30 +220,50 @@ impl Store {
         if let Some(v) = self.meta(META_VERSION)? {
             let found = u64::from_le_bytes(v.as_slice().try_into().unwrap_or([0xff; 8]));
             if found != STORE_FORMAT_VERSION {
-                return Err(StoreError::Version { path: self.path.clone(), found });
+                return Err(StoreError::Version {
+                    path: self.path.clone(),
+                    found,
+                });
             }
         }
         self.meta(META_GENESIS)?
             .map(|b| codec::decode(&b, limits::GENESIS_BYTES_MAX, "genesis"))
             .transpose()
-            .map_err(|source| StoreError::Corrupt { what: "genesis", height: 0, source })
+            .map_err(|source| StoreError::Corrupt {
+                what: "genesis",
+                height: 0,
+                source,
+            })
     }
 
     /// The state hash at height 0.
     pub fn genesis_state_hash(&self) -> Result<Hash, StoreError> {
-        let b = self.meta(META_GENESIS_STATE_HASH)?.ok_or(StoreError::NoGenesis { path: self.path.clone() })?;
+        let b = self
+            .meta(META_GENESIS_STATE_HASH)?
+            .ok_or(StoreError::NoGenesis {
+                path: self.path.clone(),
+            })?;
         let arr: [u8; 32] = b.as_slice().try_into().map_err(|_| StoreError::Corrupt {
             what: "genesis state hash",
             height: 0,
-            source: CodecError::Malformed { what: "hash", reason: format!("{} bytes", b.len()) },
+            source: CodecError::Malformed {
+                what: "hash",
+                reason: format!("{} bytes", b.len()),
+            },
         })?;
         Ok(Hash(arr))
     }
 
     /// The last committed block.
     pub fn head(&self) -> Result<Head, StoreError> {
-        let b = self.meta(META_HEAD)?.ok_or(StoreError::NoGenesis { path: self.path.clone() })?;
-        codec::decode(&b, 1024, "head").map_err(|source| StoreError::Corrupt { what: "head", height: 0, source })
+        let b = self.meta(META_HEAD)?.ok_or(StoreError::NoGenesis {
+            path: self.path.clone(),
+        })?;
+        codec::decode(&b, 1024, "head").map_err(|source| StoreError::Corrupt {
+            what: "head",
+            height: 0,
+            source,
+        })
     }
 
     /// Commit a finalized block with everything derived from it, durably, in one
@@ -231,10 +279,17 @@ impl Store {
         let prev = self.head()?;
         let height = block.header.height;
         if height != prev.height.next() {
-            return Err(StoreError::OutOfOrder { expected: prev.height.next().0, got: height.0 });
+            return Err(StoreError::OutOfOrder {
+                expected: prev.height.next().0,
+                got: height.0,
+            });
         }
         assert_eq!(tx_ids.len(), block.txs.len(), "one id per transaction");
-        assert_eq!(receipts.len(), block.txs.len(), "one receipt per transaction");
+        assert_eq!(
+            receipts.len(),
+            block.txs.len(),
+            "one receipt per transaction"
+        );
         let head = Head {
             height,
             block_hash: block.hash(),
@@ -245,14 +300,28 @@ impl Store {
         tryd!(self, txn.set_durability(Durability::Immediate));
         {
             let h = height.0;
-            tryd!(self, tryd!(self, txn.open_table(BLOCKS)).insert(h, block.encode().as_slice()));
-            tryd!(self, tryd!(self, txn.open_table(CERTS)).insert(h, codec::encode(certificate).as_slice()));
+            tryd!(
+                self,
+                tryd!(self, txn.open_table(BLOCKS)).insert(h, block.encode().as_slice())
+            );
+            tryd!(
+                self,
+                tryd!(self, txn.open_table(CERTS)).insert(h, codec::encode(certificate).as_slice())
+            );
             let ws: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = writes.iter().collect();
-            tryd!(self, tryd!(self, txn.open_table(WRITESETS)).insert(h, codec::encode(&ws).as_slice()));
-            tryd!(self, tryd!(self, txn.open_table(RECEIPTS)).insert(h, codec::encode(&receipts.to_vec()).as_slice()));
+            tryd!(
+                self,
+                tryd!(self, txn.open_table(WRITESETS)).insert(h, codec::encode(&ws).as_slice())
+            );
+            tryd!(
+                self,
+                tryd!(self, txn.open_table(RECEIPTS))
+                    .insert(h, codec::encode(&receipts.to_vec()).as_slice())
+            );
             let mut idx = tryd!(self, txn.open_table(TX_INDEX));
             for (i, id) in tx_ids.iter().enumerate() {
-                let index = u32::try_from(i).expect("block transaction count is bounded by BLOCK_TXS_MAX");
+                let index =
+                    u32::try_from(i).expect("block transaction count is bounded by BLOCK_TXS_MAX");
                 tryd!(self, idx.insert(&id.0, (h, index)));
             }
             let mut state = tryd!(self, txn.open_table(STATE));
@@ -262,13 +331,21 @@ impl Store {
                     None => tryd!(self, state.remove(k.as_slice())),
                 };
             }
-            tryd!(self, tryd!(self, txn.open_table(META)).insert(META_HEAD, codec::encode(&head).as_slice()));
+            tryd!(
+                self,
+                tryd!(self, txn.open_table(META))
+                    .insert(META_HEAD, codec::encode(&head).as_slice())
+            );
         }
         tryd!(self, txn.commit());
         Ok(head)
     }
 
-    fn get_u64(&self, table: TableDefinition<u64, &[u8]>, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get_u64(
+        &self,
+        table: TableDefinition<u64, &[u8]>,
+        height: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = tryd!(self, self.db.begin_read());
         let t = tryd!(self, txn.open_table(table));
         Ok(tryd!(self, t.get(height)).map(|g| g.value().to_vec()))
@@ -283,8 +360,13 @@ impl Store {
     pub fn block(&self, height: Height) -> Result<Option<Block>, StoreError> {
         self.block_bytes(height)?
             .map(|b| {
-                codec::decode::<Block>(&b, limits::BLOCK_BYTES_MAX, "block")
-                    .map_err(|source| StoreError::Corrupt { what: "block", height: height.0, source })
+                codec::decode::<Block>(&b, limits::BLOCK_BYTES_MAX, "block").map_err(|source| {
+                    StoreError::Corrupt {
+                        what: "block",
+                        height: height.0,
+                        source,
+                    }
+                })
             })
             .transpose()
     }
@@ -293,8 +375,13 @@ impl Store {
     pub fn certificate(&self, height: Height) -> Result<Option<CommitCertificate>, StoreError> {
         self.get_u64(CERTS, height.0)?
             .map(|b| {
-                codec::decode(&b, limits::CERTIFICATE_BYTES_MAX, "certificate")
-                    .map_err(|source| StoreError::Corrupt { what: "certificate", height: height.0, source })
+                codec::decode(&b, limits::CERTIFICATE_BYTES_MAX, "certificate").map_err(|source| {
+                    StoreError::Corrupt {
+                        what: "certificate",
+                        height: height.0,
+                        source,
+                    }
+                })
             })
             .transpose()
     }
@@ -303,8 +390,13 @@ impl Store {
     pub fn receipts(&self, height: Height) -> Result<Option<Vec<Receipt>>, StoreError> {
         self.get_u64(RECEIPTS, height.0)?
             .map(|b| {
-                codec::decode(&b, limits::BLOCK_BYTES_MAX, "receipts")
-                    .map_err(|source| StoreError::Corrupt { what: "receipts", height: height.0, source })
+                codec::decode(&b, limits::BLOCK_BYTES_MAX, "receipts").map_err(|source| {
+                    StoreError::Corrupt {
+                        what: "receipts",
+                        height: height.0,
+                        source,
+                    }
+                })
             })
             .transpose()
     }
@@ -313,9 +405,17 @@ impl Store {
     pub fn write_set(&self, height: Height) -> Result<Option<WriteSet>, StoreError> {
         self.get_u64(WRITESETS, height.0)?
             .map(|b| {
-                codec::decode::<Vec<(Vec<u8>, Option<Vec<u8>>)>>(&b, limits::BLOCK_BYTES_MAX * 4, "write set")
-                    .map(|v| v.into_iter().collect())
-                    .map_err(|source| StoreError::Corrupt { what: "write set", height: height.0, source })
+                codec::decode::<Vec<(Vec<u8>, Option<Vec<u8>>)>>(
+                    &b,
+                    limits::BLOCK_BYTES_MAX * 4,
+                    "write set",
+                )
+                .map(|v| v.into_iter().collect())
+                .map_err(|source| StoreError::Corrupt {
+                    what: "write set",
+                    height: height.0,
+                    source,
+                })
             })
             .transpose()
     }
@@ -326,7 +426,10 @@ impl Store {
         let t = tryd!(self, txn.open_table(TX_INDEX));
         Ok(tryd!(self, t.get(&id.0)).map(|g| {
             let (h, i) = g.value();
-            TxLocation { height: Height(h), index: i }
+            TxLocation {
+                height: Height(h),
+                index: i,
+            }
         }))
     }
 
@@ -338,13 +441,17 @@ impl Store {
     }
 
     /// Every stored state entry, in key order (for `verify`).
-    pub fn state_entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn state_entries(&self) -> Result<Rows, StoreError> {
         let snap = self.snapshot()?;
-        snap.scan_prefix(&[], usize::MAX).map_err(|e| StoreError::Corrupt {
-            what: "state",
-            height: 0,
-            source: CodecError::Malformed { what: "state", reason: e.to_string() },
-        })
+        snap.scan_prefix(&[], usize::MAX)
+            .map_err(|e| StoreError::Corrupt {
+                what: "state",
+                height: 0,
+                source: CodecError::Malformed {
+                    what: "state",
+                    reason: e.to_string(),
+                },
+            })
     }
 
     /// The database file.
@@ -352,6 +459,9 @@ impl Store {
         &self.path
     }
 }
+
+/// Key-value rows, in key order.
+pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// A read-only snapshot of the state at one committed height.
 pub struct StateSnapshot {
@@ -361,15 +471,23 @@ pub struct StateSnapshot {
 
 impl StateSnapshot {
     /// Up to `max` entries whose key starts with `prefix`, in key order.
-    pub fn scan_prefix(&self, prefix: &[u8], max: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateReadError> {
+    pub fn scan_prefix(&self, prefix: &[u8], max: usize) -> Result<Rows, StateReadError> {
         self.scan_from(prefix, prefix, max)
     }
 
     /// Up to `max` entries with key prefix `prefix` and key `>= start`, in key order
     /// (for paging: pass the last key seen plus a zero byte).
-    pub fn scan_from(&self, prefix: &[u8], start: &[u8], max: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateReadError> {
+    pub fn scan_from(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        max: usize,
+    ) -> Result<Rows, StateReadError> {
         let mut out = Vec::new();
-        let range = self.table.range(start..).map_err(|e| StateReadError::Store(e.to_string()))?;
+        let range = self
+            .table
+            .range(start..)
+            .map_err(|e| StateReadError::Store(e.to_string()))?;
         for item in range {
             let (k, v) = item.map_err(|e| StateReadError::Store(e.to_string()))?;
             if !k.value().starts_with(prefix) {

@@ -57,7 +57,11 @@ impl VerifyError {
 }
 
 fn bad(height: u64, record: impl Into<String>, reason: impl Into<String>) -> VerifyError {
-    VerifyError::Bad { height, record: record.into(), reason: reason.into() }
+    VerifyError::Bad {
+        height,
+        record: record.into(),
+        reason: reason.into(),
+    }
 }
 
 /// The validator set in force at `height`. (Governance changes arrive with the
@@ -76,25 +80,51 @@ fn check_block(
     prev_state_hash: Hash,
 ) -> Result<(Block, WriteSet), VerifyError> {
     let h = height.0;
-    let bytes = store.block_bytes(height)?.ok_or_else(|| bad(h, "block", "missing"))?;
-    let block: Block = waybill_types::codec::decode(&bytes, waybill_types::limits::BLOCK_BYTES_MAX, "block")
-        .map_err(|e| bad(h, "block", format!("does not decode: {e}")))?;
+    let bytes = store
+        .block_bytes(height)?
+        .ok_or_else(|| bad(h, "block", "missing"))?;
+    let block: Block =
+        waybill_types::codec::decode(&bytes, waybill_types::limits::BLOCK_BYTES_MAX, "block")
+            .map_err(|e| bad(h, "block", format!("does not decode: {e}")))?;
     let hd = &block.header;
     if hd.height != height {
         return Err(bad(h, "block header", format!("says height {}", hd.height)));
     }
     if hd.chain_id != genesis.chain_id {
-        return Err(bad(h, "block header", format!("chain id `{}` is not `{}`", hd.chain_id, genesis.chain_id)));
+        return Err(bad(
+            h,
+            "block header",
+            format!("chain id `{}` is not `{}`", hd.chain_id, genesis.chain_id),
+        ));
     }
     if hd.prev_hash != prev_hash {
-        return Err(bad(h, "block header", format!("previous hash {} does not match block {} hash {prev_hash}", hd.prev_hash, h - 1)));
+        return Err(bad(
+            h,
+            "block header",
+            format!(
+                "previous hash {} does not match block {} hash {prev_hash}",
+                hd.prev_hash,
+                h - 1
+            ),
+        ));
     }
     if hd.time_ms <= prev_time_ms {
-        return Err(bad(h, "block header", format!("time {} is not after the previous block's {prev_time_ms}", hd.time_ms)));
+        return Err(bad(
+            h,
+            "block header",
+            format!(
+                "time {} is not after the previous block's {prev_time_ms}",
+                hd.time_ms
+            ),
+        ));
     }
     // Transactions: signatures first, so a flipped byte names its transaction.
     let encoded: Vec<Vec<u8>> = block.txs.iter().map(SignedTx::encode).collect();
-    let items: Vec<_> = block.txs.iter().map(|t| (t.tx.signer, t.signed_message(), t.signature)).collect();
+    let items: Vec<_> = block
+        .txs
+        .iter()
+        .map(|t| (t.tx.signer, t.signed_message(), t.signature))
+        .collect();
     if let Err((i, e)) = verify_batch(&items) {
         let id = SignedTx::id_of(&encoded[i]);
         return Err(bad(h, format!("transaction {i} (id {id})"), e.to_string()));
@@ -112,23 +142,37 @@ fn check_block(
             }
         }
     }
-    block.check_body().map_err(|e| bad(h, "block body", e.to_string()))?;
+    block
+        .check_body()
+        .map_err(|e| bad(h, "block body", e.to_string()))?;
     let vs = validator_set_at(genesis, height);
     if hd.validators_hash != validators_hash(&vs) {
-        return Err(bad(h, "block header", "validators hash does not match the validator set in force"));
+        return Err(bad(
+            h,
+            "block header",
+            "validators hash does not match the validator set in force",
+        ));
     }
     let cert = store
         .certificate(height)
         .map_err(|e| bad(h, "commit certificate", e.to_string()))?
         .ok_or_else(|| bad(h, "commit certificate", "missing"))?;
-    cert.verify(&genesis.chain_id, height, block.hash(), &vs).map_err(|e| bad(h, "commit certificate", e.to_string()))?;
+    cert.verify(&genesis.chain_id, height, block.hash(), &vs)
+        .map_err(|e| bad(h, "commit certificate", e.to_string()))?;
     let ws = store
         .write_set(height)
         .map_err(|e| bad(h, "write set", e.to_string()))?
         .ok_or_else(|| bad(h, "write set", "missing"))?;
     let state_hash = waybill_state::next_state_hash(&prev_state_hash, &ws);
     if state_hash != hd.state_hash {
-        return Err(bad(h, "write set", format!("gives state hash {state_hash}, header commits to {}", hd.state_hash)));
+        return Err(bad(
+            h,
+            "write set",
+            format!(
+                "gives state hash {state_hash}, header commits to {}",
+                hd.state_hash
+            ),
+        ));
     }
     Ok((block, ws))
 }
@@ -137,14 +181,27 @@ fn check_block(
 /// write-set digests) — the start-up check. `last_n = u64::MAX` checks all blocks
 /// without re-executing them.
 pub fn verify_recent(store: &Store, last_n: u64) -> Result<VerifyReport, VerifyError> {
-    let genesis = store.genesis()?.ok_or(StoreError::NoGenesis { path: store.path().to_string() })?;
+    let genesis = store.genesis()?.ok_or(StoreError::NoGenesis {
+        path: store.path().to_string(),
+    })?;
     let head = store.head()?;
-    let from = Height(head.height.0.saturating_sub(last_n.saturating_sub(1)).max(1));
+    let from = Height(
+        head.height
+            .0
+            .saturating_sub(last_n.saturating_sub(1))
+            .max(1),
+    );
     let (mut prev_hash, mut prev_time, mut prev_state) = if from.0 <= 1 {
-        (Hash::ZERO, genesis.genesis_time_ms, store.genesis_state_hash()?)
+        (
+            Hash::ZERO,
+            genesis.genesis_time_ms,
+            store.genesis_state_hash()?,
+        )
     } else {
         let p = Height(from.0 - 1);
-        let b = store.block(p)?.ok_or_else(|| bad(p.0, "block", "missing"))?;
+        let b = store
+            .block(p)?
+            .ok_or_else(|| bad(p.0, "block", "missing"))?;
         (b.hash(), b.header.time_ms, b.header.state_hash)
     };
     let mut n_txs = 0u64;
@@ -156,13 +213,29 @@ pub fn verify_recent(store: &Store, last_n: u64) -> Result<VerifyReport, VerifyE
         prev_state = block.header.state_hash;
     }
     check_head(store, head.height, prev_hash, prev_state)?;
-    Ok(VerifyReport { from, to: head.height, n_txs, replayed: false, n_state_entries: 0, state_hash: prev_state })
+    Ok(VerifyReport {
+        from,
+        to: head.height,
+        n_txs,
+        replayed: false,
+        n_state_entries: 0,
+        state_hash: prev_state,
+    })
 }
 
-fn check_head(store: &Store, height: Height, block_hash: Hash, state_hash: Hash) -> Result<(), VerifyError> {
+fn check_head(
+    store: &Store,
+    height: Height,
+    block_hash: Hash,
+    state_hash: Hash,
+) -> Result<(), VerifyError> {
     let head = store.head()?;
     if head.height.0 > 0 && (head.block_hash != block_hash || head.state_hash != state_hash) {
-        return Err(bad(height.0, "head record", "does not match the last block"));
+        return Err(bad(
+            height.0,
+            "head record",
+            "does not match the last block",
+        ));
     }
     Ok(())
 }
@@ -171,13 +244,19 @@ fn check_head(store: &Store, height: Height, block_hash: Hash, state_hash: Hash)
 /// every transaction from genesis (write sets and receipts must match what is
 /// stored), plus a comparison of the replayed state with the stored state.
 pub fn verify_full(store: &Store) -> Result<VerifyReport, VerifyError> {
-    let genesis = store.genesis()?.ok_or(StoreError::NoGenesis { path: store.path().to_string() })?;
+    let genesis = store.genesis()?.ok_or(StoreError::NoGenesis {
+        path: store.path().to_string(),
+    })?;
     let head = store.head()?;
     let mut state: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let genesis_writes = waybill_state::apply_genesis(&genesis);
     let mut prev_state = waybill_state::genesis_state_hash(&genesis, &genesis_writes);
     if prev_state != store.genesis_state_hash()? {
-        return Err(bad(0, "genesis", "stored genesis state hash does not match the genesis file"));
+        return Err(bad(
+            0,
+            "genesis",
+            "stored genesis state hash does not match the genesis file",
+        ));
     }
     apply_writes(&mut state, &genesis_writes);
     let mut prev_hash = Hash::ZERO;
@@ -185,20 +264,43 @@ pub fn verify_full(store: &Store) -> Result<VerifyReport, VerifyError> {
     let mut n_txs = 0u64;
     for h in 1..=head.height.0 {
         let height = Height(h);
-        let (block, stored_ws) = check_block(store, &genesis, height, prev_hash, prev_time, prev_state)?;
-        let ctx = BlockContext { chain_id: genesis.chain_id.clone(), height, time_ms: block.header.time_ms };
+        let (block, stored_ws) =
+            check_block(store, &genesis, height, prev_hash, prev_time, prev_state)?;
+        let ctx = BlockContext {
+            chain_id: genesis.chain_id.clone(),
+            height,
+            time_ms: block.header.time_ms,
+        };
         let mut ex = Execution::new(&state, ctx);
         for (i, tx) in block.txs.iter().enumerate() {
-            ex.apply(tx, tx.id()).map_err(|e| bad(h, format!("transaction {i} (id {})", tx.id()), format!("cannot be in a block: {e}")))?;
+            ex.apply(tx, tx.id()).map_err(|e| {
+                bad(
+                    h,
+                    format!("transaction {i} (id {})", tx.id()),
+                    format!("cannot be in a block: {e}"),
+                )
+            })?;
         }
         let (ws, receipts) = ex.finish();
         if ws != stored_ws {
             let first = first_difference(&ws, &stored_ws);
-            return Err(bad(h, "write set", format!("re-execution gives different writes (first at key {first})")));
+            return Err(bad(
+                h,
+                "write set",
+                format!("re-execution gives different writes (first at key {first})"),
+            ));
         }
-        let stored_receipts = store.receipts(height)?.ok_or_else(|| bad(h, "receipts", "missing"))?;
-        if let Some(i) = (0..receipts.len().max(stored_receipts.len())).find(|&i| receipts.get(i) != stored_receipts.get(i)) {
-            return Err(bad(h, format!("receipt {i}"), "does not match re-execution"));
+        let stored_receipts = store
+            .receipts(height)?
+            .ok_or_else(|| bad(h, "receipts", "missing"))?;
+        if let Some(i) = (0..receipts.len().max(stored_receipts.len()))
+            .find(|&i| receipts.get(i) != stored_receipts.get(i))
+        {
+            return Err(bad(
+                h,
+                format!("receipt {i}"),
+                "does not match re-execution",
+            ));
         }
         apply_writes(&mut state, &ws);
         n_txs += block.txs.len() as u64;
@@ -214,13 +316,27 @@ pub fn verify_full(store: &Store) -> Result<VerifyReport, VerifyError> {
             Some((rk, rv)) if rk == k && rv == v => {}
             Some((rk, _)) => {
                 let key = if rk == k { k } else { rk.min(k) };
-                return Err(bad(head.height.0, format!("state entry {i} (key {})", hex(key)), "does not match the replayed state"));
+                return Err(bad(
+                    head.height.0,
+                    format!("state entry {i} (key {})", hex(key)),
+                    "does not match the replayed state",
+                ));
             }
-            None => return Err(bad(head.height.0, format!("state entry {i} (key {})", hex(k)), "is not in the replayed state")),
+            None => {
+                return Err(bad(
+                    head.height.0,
+                    format!("state entry {i} (key {})", hex(k)),
+                    "is not in the replayed state",
+                ))
+            }
         }
     }
     if let Some((k, _)) = replayed.next() {
-        return Err(bad(head.height.0, format!("state key {}", hex(k)), "is missing from the stored state"));
+        return Err(bad(
+            head.height.0,
+            format!("state key {}", hex(k)),
+            "is missing from the stored state",
+        ));
     }
     Ok(VerifyReport {
         from: Height(1),
@@ -243,7 +359,10 @@ fn apply_writes(state: &mut BTreeMap<Vec<u8>, Vec<u8>>, ws: &WriteSet) {
 
 fn first_difference(a: &WriteSet, b: &WriteSet) -> String {
     let keys: std::collections::BTreeSet<&Vec<u8>> = a.keys().chain(b.keys()).collect();
-    keys.into_iter().find(|k| a.get(*k) != b.get(*k)).map(|k| hex(k)).unwrap_or_default()
+    keys.into_iter()
+        .find(|k| a.get(*k) != b.get(*k))
+        .map(|k| hex(k))
+        .unwrap_or_default()
 }
 
 fn hex(k: &[u8]) -> String {

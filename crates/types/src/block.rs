@@ -62,7 +62,9 @@ pub enum BlockError {
     #[error(transparent)]
     Codec(#[from] CodecError),
     /// Header version.
-    #[error("block header version {found} is not supported; this node reads version {HEADER_VERSION}")]
+    #[error(
+        "block header version {found} is not supported; this node reads version {HEADER_VERSION}"
+    )]
     Version {
         /// The version found.
         found: u8,
@@ -140,15 +142,27 @@ impl Block {
             return Err(BlockError::Version { found: h.version });
         }
         if self.txs.len() > limits::BLOCK_TXS_MAX {
-            return Err(BlockError::TooManyTxs { height: h.height, n_txs: self.txs.len(), max: limits::BLOCK_TXS_MAX });
+            return Err(BlockError::TooManyTxs {
+                height: h.height,
+                n_txs: self.txs.len(),
+                max: limits::BLOCK_TXS_MAX,
+            });
         }
         if self.txs.len() != h.n_txs as usize {
-            return Err(BlockError::TxCount { height: h.height, declared: h.n_txs, actual: self.txs.len() });
+            return Err(BlockError::TxCount {
+                height: h.height,
+                declared: h.n_txs,
+                actual: self.txs.len(),
+            });
         }
         let encoded: Vec<Vec<u8>> = self.txs.iter().map(SignedTx::encode).collect();
         let computed = tx_root(encoded.iter().map(Vec::as_slice));
         if computed != h.tx_root {
-            return Err(BlockError::TxRoot { height: h.height, declared: h.tx_root, computed });
+            return Err(BlockError::TxRoot {
+                height: h.height,
+                declared: h.tx_root,
+                computed,
+            });
         }
         Ok(())
     }
@@ -161,6 +175,23 @@ pub struct CommitSignature {
     pub validator: PublicKey,
     /// Its signature over [`precommit_sign_bytes`].
     pub signature: Signature,
+}
+
+impl CommitSignature {
+    /// `key`'s precommit signature for `block_hash` at `height` and `round`.
+    pub fn sign(
+        key: &crate::SecretKey,
+        chain_id: &str,
+        height: Height,
+        round: u32,
+        block_hash: Hash,
+    ) -> CommitSignature {
+        let msg = precommit_sign_bytes(chain_id, height, round, block_hash, key.public());
+        CommitSignature {
+            validator: key.public(),
+            signature: key.sign(domain::VOTE, &msg),
+        }
+    }
 }
 
 /// Proof that a block was finalized: precommits from validators holding more than
@@ -200,12 +231,32 @@ pub fn vote_sign_bytes(
     block_hash: Option<Hash>,
     validator: PublicKey,
 ) -> Vec<u8> {
-    codec::encode(&VoteSignBytes { chain_id, vote_type: u8::from(precommit), height, round, block_hash, validator })
+    codec::encode(&VoteSignBytes {
+        chain_id,
+        vote_type: u8::from(precommit),
+        height,
+        round,
+        block_hash,
+        validator,
+    })
 }
 
 /// The bytes a precommit for `block_hash` covers.
-pub fn precommit_sign_bytes(chain_id: &str, height: Height, round: u32, block_hash: Hash, validator: PublicKey) -> Vec<u8> {
-    vote_sign_bytes(chain_id, true, height.0, i64::from(round), Some(block_hash), validator)
+pub fn precommit_sign_bytes(
+    chain_id: &str,
+    height: Height,
+    round: u32,
+    block_hash: Hash,
+    validator: PublicKey,
+) -> Vec<u8> {
+    vote_sign_bytes(
+        chain_id,
+        true,
+        height.0,
+        i64::from(round),
+        Some(block_hash),
+        validator,
+    )
 }
 
 /// A validator and its voting power.
@@ -238,7 +289,9 @@ pub enum CertificateError {
         block: Hash,
     },
     /// Signer not in the set.
-    #[error("certificate for height {height} has a signature by {validator}, which is not a validator")]
+    #[error(
+        "certificate for height {height} has a signature by {validator}, which is not a validator"
+    )]
     UnknownValidator {
         /// Height.
         height: Height,
@@ -291,26 +344,41 @@ impl CommitCertificate {
                 block: block_hash,
             });
         }
-        let total: u64 = validators.iter().map(|v| v.voting_power).sum();
+        let total: u64 = validators
+            .iter()
+            .fold(0u64, |acc, v| acc.saturating_add(v.voting_power));
         let mut seen = std::collections::BTreeSet::new();
         let mut signed: u64 = 0;
         for cs in &self.signatures {
             let v = validators
                 .iter()
                 .find(|v| v.public_key == cs.validator)
-                .ok_or(CertificateError::UnknownValidator { height, validator: cs.validator })?;
+                .ok_or(CertificateError::UnknownValidator {
+                    height,
+                    validator: cs.validator,
+                })?;
             if !seen.insert(cs.validator) {
-                return Err(CertificateError::Duplicate { height, validator: cs.validator });
+                return Err(CertificateError::Duplicate {
+                    height,
+                    validator: cs.validator,
+                });
             }
             let msg = precommit_sign_bytes(chain_id, height, self.round, block_hash, cs.validator);
             cs.validator
                 .verify(domain::VOTE, &msg, &cs.signature)
-                .map_err(|_| CertificateError::BadSignature { height, validator: cs.validator })?;
+                .map_err(|_| CertificateError::BadSignature {
+                    height,
+                    validator: cs.validator,
+                })?;
             signed = signed.saturating_add(v.voting_power);
         }
         // signed > 2/3 total  <=>  3*signed > 2*total
         if u128::from(signed) * 3 <= u128::from(total) * 2 {
-            return Err(CertificateError::Insufficient { height, signed, total });
+            return Err(CertificateError::Insufficient {
+                height,
+                signed,
+                total,
+            });
         }
         Ok(())
     }

@@ -42,9 +42,20 @@ pub fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
 }
 
 /// Decode `bytes`, refusing more than `max_bytes` and any trailing bytes.
-pub fn decode<T: BorshDeserialize>(bytes: &[u8], max_bytes: usize, what: &'static str) -> Result<T, CodecError> {
+pub fn decode<T: BorshDeserialize>(
+    bytes: &[u8],
+    max_bytes: usize,
+    what: &'static str,
+) -> Result<T, CodecError> {
     if bytes.len() > max_bytes {
-        return Err(CodecError::TooLarge { what, bytes: bytes.len(), max: max_bytes });
+        return Err(CodecError::TooLarge {
+            what,
+            bytes: bytes.len(),
+            max: max_bytes,
+        });
     }
-    borsh::from_slice(bytes).map_err(|e| CodecError::Malformed { what, reason: e.to_string() })
+    borsh::from_slice(bytes).map_err(|e| CodecError::Malformed {
+        what,
+        reason: e.to_string(),
+    })
 }

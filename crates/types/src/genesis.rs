@@ -72,7 +72,10 @@ impl Genesis {
         let mut v: Vec<ValidatorInfo> = self
             .validators
             .iter()
-            .map(|g| ValidatorInfo { public_key: g.public_key, voting_power: g.voting_power })
+            .map(|g| ValidatorInfo {
+                public_key: g.public_key,
+                voting_power: g.voting_power,
+            })
             .collect();
         v.sort_by_key(|v| v.public_key);
         v
@@ -87,10 +90,16 @@ impl Genesis {
     pub fn check(&self) -> Result<(), GenesisError> {
         let bad = |m: String| Err(GenesisError::Invalid(m));
         if self.chain_id.is_empty() || self.chain_id.len() > limits::CHAIN_ID_BYTES_MAX {
-            return bad(format!("chain_id must be 1-{} bytes", limits::CHAIN_ID_BYTES_MAX));
+            return bad(format!(
+                "chain_id must be 1-{} bytes",
+                limits::CHAIN_ID_BYTES_MAX
+            ));
         }
         if self.organizations.is_empty() || self.organizations.len() > limits::GENESIS_ORGS_MAX {
-            return bad(format!("needs 1-{} organizations", limits::GENESIS_ORGS_MAX));
+            return bad(format!(
+                "needs 1-{} organizations",
+                limits::GENESIS_ORGS_MAX
+            ));
         }
         if self.validators.is_empty() || self.validators.len() > limits::VALIDATORS_MAX {
             return bad(format!("needs 1-{} validators", limits::VALIDATORS_MAX));
@@ -103,28 +112,46 @@ impl Genesis {
                 return bad(format!("organization `{}` appears twice", o.id));
             }
             if !admins.insert(o.admin) {
-                return bad(format!("admin key {} is used by two organizations", o.admin));
+                return bad(format!(
+                    "admin key {} is used by two organizations",
+                    o.admin
+                ));
             }
             if o.roles.is_empty() {
                 return bad(format!("organization `{}` has no roles", o.id));
             }
             if o.company_prefixes.len() > limits::COMPANY_PREFIXES_MAX {
-                return bad(format!("organization `{}` has too many company prefixes", o.id));
+                return bad(format!(
+                    "organization `{}` has too many company prefixes",
+                    o.id
+                ));
             }
             for p in &o.company_prefixes {
                 if !(4..=12).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_digit()) {
-                    return bad(format!("organization `{}`: company prefix `{p}` must be 4-12 digits", o.id));
+                    return bad(format!(
+                        "organization `{}`: company prefix `{p}` must be 4-12 digits",
+                        o.id
+                    ));
                 }
-                if !prefixes.insert(p.clone()) {
-                    return bad(format!("company prefix `{p}` is owned by two organizations"));
+                if let Some(other) = prefixes
+                    .iter()
+                    .find(|q: &&String| q.starts_with(p.as_str()) || p.starts_with(q.as_str()))
+                {
+                    return bad(format!(
+                        "company prefix `{p}` overlaps `{other}`: GS1 company prefixes never nest, so one GTIN would have two owners"
+                    ));
                 }
+                prefixes.insert(p.clone());
             }
         }
         let mut keys = std::collections::BTreeSet::new();
         let mut total: u64 = 0;
         for v in &self.validators {
             if !ids.contains(&v.org) {
-                return bad(format!("validator {} names unknown organization `{}`", v.public_key, v.org));
+                return bad(format!(
+                    "validator {} names unknown organization `{}`",
+                    v.public_key, v.org
+                ));
             }
             if !keys.insert(v.public_key) {
                 return bad(format!("validator key {} appears twice", v.public_key));
@@ -132,7 +159,9 @@ impl Genesis {
             if v.voting_power == 0 {
                 return bad(format!("validator {} has zero voting power", v.public_key));
             }
-            total = total.checked_add(v.voting_power).ok_or(GenesisError::Invalid("voting power overflows".into()))?;
+            total = total
+                .checked_add(v.voting_power)
+                .ok_or(GenesisError::Invalid("voting power overflows".into()))?;
         }
         Ok(())
     }

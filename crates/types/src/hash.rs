@@ -4,7 +4,16 @@ use sha2::{Digest, Sha256};
 
 /// A SHA-256 digest. Displayed and serialized to JSON as lowercase hex.
 #[derive(
-    Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, borsh::BorshSerialize, borsh::BorshDeserialize,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    borsh::BorshSerialize,
+    borsh::BorshDeserialize,
 )]
 pub struct Hash(pub [u8; 32]);
 
@@ -41,7 +50,9 @@ impl Hash {
 
     /// Parse 64 hex characters.
     pub fn from_hex(s: &str) -> Result<Hash, HashParseError> {
-        let err = || HashParseError { input: s.chars().take(80).collect() };
+        let err = || HashParseError {
+            input: s.chars().take(80).collect(),
+        };
         let bytes = hex::decode(s).map_err(|_| err())?;
         let arr: [u8; 32] = bytes.try_into().map_err(|_| err())?;
         Ok(Hash(arr))

@@ -19,12 +19,30 @@ pub mod domain {
 /// An Ed25519 public key (32 bytes). Members, organization admins and validators are
 /// all named by their public key. JSON form: lowercase hex.
 #[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, borsh::BorshSerialize, borsh::BorshDeserialize,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    borsh::BorshSerialize,
+    borsh::BorshDeserialize,
 )]
 pub struct PublicKey(pub [u8; 32]);
 
 /// An Ed25519 signature (64 bytes). JSON form: lowercase hex.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, borsh::BorshSerialize, borsh::BorshDeserialize)]
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    borsh::BorshSerialize,
+    borsh::BorshDeserialize,
+)]
 pub struct Signature(pub [u8; 64]);
 
 /// An Ed25519 secret key. Never serialized by `Debug`.
@@ -59,7 +77,11 @@ pub enum KeyError {
 }
 
 fn parse_hex<const N: usize>(s: &str, what: &'static str) -> Result<[u8; N], KeyError> {
-    let err = || KeyError::BadHex { what, input: s.chars().take(80).collect(), hex_chars: N * 2 };
+    let err = || KeyError::BadHex {
+        what,
+        input: s.chars().take(80).collect(),
+        hex_chars: N * 2,
+    };
     let v = hex::decode(s.trim()).map_err(|_| err())?;
     v.try_into().map_err(|_| err())
 }
@@ -79,13 +101,19 @@ impl PublicKey {
             .map_err(|_| KeyError::InvalidPoint { key: self.to_hex() })
     }
     /// Verify `signature` over `domain ‖ message` (strict: rejects malleable forms).
-    pub fn verify(&self, domain: &[u8], message: &[u8], signature: &Signature) -> Result<(), KeyError> {
+    pub fn verify(
+        &self,
+        domain: &[u8],
+        message: &[u8],
+        signature: &Signature,
+    ) -> Result<(), KeyError> {
         let vk = self.verifying_key()?;
         let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
         let mut buf = Vec::with_capacity(domain.len() + message.len());
         buf.extend_from_slice(domain);
         buf.extend_from_slice(message);
-        vk.verify_strict(&buf, &sig).map_err(|_| KeyError::BadSignature { key: self.to_hex() })
+        vk.verify_strict(&buf, &sig)
+            .map_err(|_| KeyError::BadSignature { key: self.to_hex() })
     }
     /// A short form for logs: the first 8 hex characters.
     pub fn short(&self) -> String {
@@ -156,8 +184,10 @@ pub fn verify_batch(items: &[(PublicKey, Vec<u8>, Signature)]) -> Result<(), (us
         keys.push(k.verifying_key().map_err(|e| (i, e))?);
     }
     let msgs: Vec<&[u8]> = items.iter().map(|(_, m, _)| m.as_slice()).collect();
-    let sigs: Vec<ed25519_dalek::Signature> =
-        items.iter().map(|(_, _, s)| ed25519_dalek::Signature::from_bytes(&s.0)).collect();
+    let sigs: Vec<ed25519_dalek::Signature> = items
+        .iter()
+        .map(|(_, _, s)| ed25519_dalek::Signature::from_bytes(&s.0))
+        .collect();
     if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
         // Batch verification is not strict about small-order components; re-check
         // the cheap malleability condition the strict verifier enforces.
@@ -176,7 +206,12 @@ pub fn verify_batch(items: &[(PublicKey, Vec<u8>, Signature)]) -> Result<(), (us
     }
     // The batch failed but every single check passed: cannot happen for valid
     // signatures; treat as failure of the first item to stay safe.
-    Err((0, KeyError::BadSignature { key: items[0].0.to_hex() }))
+    Err((
+        0,
+        KeyError::BadSignature {
+            key: items[0].0.to_hex(),
+        },
+    ))
 }
 
 macro_rules! hex_serde {
@@ -228,7 +263,9 @@ mod tests {
 
     #[test]
     fn batch_names_the_bad_signature() {
-        let keys: Vec<SecretKey> = (0..5).map(|i| SecretKey::from_label(&format!("k{i}"))).collect();
+        let keys: Vec<SecretKey> = (0..5)
+            .map(|i| SecretKey::from_label(&format!("k{i}")))
+            .collect();
         let mut items: Vec<(PublicKey, Vec<u8>, Signature)> = keys
             .iter()
             .map(|k| {

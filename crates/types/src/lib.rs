@@ -42,7 +42,11 @@ pub struct Height(pub u64);
 impl Height {
     /// The next height.
     pub fn next(self) -> Height {
-        Height(self.0.checked_add(1).expect("height overflow is unreachable in practice"))
+        Height(
+            self.0
+                .checked_add(1)
+                .expect("height overflow is unreachable in practice"),
+        )
     }
 }
 

@@ -19,9 +19,10 @@ pub const SUBMIT_BATCH_TXS_MAX: usize = 5_000;
 pub const PAGE_ITEMS_MAX: usize = 1_000;
 /// Longest chain id, in bytes.
 pub const CHAIN_ID_BYTES_MAX: usize = 64;
-/// Longest display name (organization, member, product), in bytes.
+/// Longest name-like field (organization, member, product names, brands,
+/// categories, units), in bytes.
 pub const NAME_BYTES_MAX: usize = 200;
-/// Longest free-text field (reasons, categories, units), in bytes.
+/// Longest free-text field (reasons, notes), in bytes.
 pub const TEXT_BYTES_MAX: usize = 1_000;
 /// Most roles one member holds.
 pub const ROLES_MAX: usize = 16;

@@ -35,11 +35,14 @@ impl OrgId {
     /// Validate and wrap.
     pub fn new(s: &str) -> Result<OrgId, OrgIdError> {
         let ok = (2..=40).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if ok {
             Ok(OrgId(s.to_string()))
         } else {
-            Err(OrgIdError { input: s.chars().take(60).collect() })
+            Err(OrgIdError {
+                input: s.chars().take(60).collect(),
+            })
         }
     }
     /// The id text.
@@ -57,7 +60,8 @@ impl std::fmt::Display for OrgId {
 impl BorshDeserialize for OrgId {
     fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
         let s = String::deserialize_reader(reader)?;
-        OrgId::new(&s).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
+        OrgId::new(&s)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
     }
 }
 
@@ -70,7 +74,18 @@ impl<'de> Deserialize<'de> for OrgId {
 
 /// What a member may do. Each role grants write and read authority per data category.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
 #[borsh(use_discriminant = true)]
@@ -208,25 +223,46 @@ impl Payload {
                 check_roles(roles)
             }
             Payload::SetMemberRoles { roles, .. } => check_roles(roles),
-            Payload::RevokeMember { reason, .. } => check_text("reason", reason, limits::TEXT_BYTES_MAX, true),
-            Payload::RegisterProduct { name, brand, category, origin_country, .. } => {
+            Payload::RevokeMember { reason, .. } => {
+                check_text("reason", reason, limits::TEXT_BYTES_MAX, true)
+            }
+            Payload::RegisterProduct {
+                name,
+                brand,
+                category,
+                origin_country,
+                ..
+            } => {
                 check_text("name", name, limits::NAME_BYTES_MAX, true)?;
                 check_text("brand", brand, limits::NAME_BYTES_MAX, true)?;
                 check_text("category", category, limits::NAME_BYTES_MAX, true)?;
-                if origin_country.len() != 2 || !origin_country.bytes().all(|b| b.is_ascii_uppercase()) {
+                if origin_country.len() != 2
+                    || !origin_country.bytes().all(|b| b.is_ascii_uppercase())
+                {
                     return Err(PayloadError::Field {
                         field: "origin_country",
-                        reason: format!("`{origin_country}` is not an ISO 3166-1 alpha-2 code such as CN"),
+                        reason: format!(
+                            "`{origin_country}` is not an ISO 3166-1 alpha-2 code such as CN"
+                        ),
                     });
                 }
                 Ok(())
             }
-            Payload::RegisterLot { lot, produced_on, unit, quantity, .. } => {
+            Payload::RegisterLot {
+                lot,
+                produced_on,
+                unit,
+                quantity,
+                ..
+            } => {
                 check_lot(lot)?;
                 check_date("produced_on", produced_on)?;
                 check_text("unit", unit, limits::NAME_BYTES_MAX, true)?;
                 if *quantity == 0 {
-                    return Err(PayloadError::Field { field: "quantity", reason: "must be at least 1".into() });
+                    return Err(PayloadError::Field {
+                        field: "quantity",
+                        reason: "must be at least 1".into(),
+                    });
                 }
                 Ok(())
             }
@@ -247,15 +283,29 @@ pub enum PayloadError {
     },
 }
 
-fn check_text(field: &'static str, s: &str, max: usize, required: bool) -> Result<(), PayloadError> {
+fn check_text(
+    field: &'static str,
+    s: &str,
+    max: usize,
+    required: bool,
+) -> Result<(), PayloadError> {
     if required && s.trim().is_empty() {
-        return Err(PayloadError::Field { field, reason: "must not be empty".into() });
+        return Err(PayloadError::Field {
+            field,
+            reason: "must not be empty".into(),
+        });
     }
     if s.len() > max {
-        return Err(PayloadError::Field { field, reason: format!("is {} bytes, over the limit of {max}", s.len()) });
+        return Err(PayloadError::Field {
+            field,
+            reason: format!("is {} bytes, over the limit of {max}", s.len()),
+        });
     }
     if s.chars().any(|c| c.is_control()) {
-        return Err(PayloadError::Field { field, reason: "must not contain control characters".into() });
+        return Err(PayloadError::Field {
+            field,
+            reason: "must not contain control characters".into(),
+        });
     }
     Ok(())
 }
@@ -264,14 +314,21 @@ fn check_roles(roles: &[Role]) -> Result<(), PayloadError> {
     if roles.is_empty() || roles.len() > limits::ROLES_MAX {
         return Err(PayloadError::Field {
             field: "roles",
-            reason: format!("must list 1 to {} roles, got {}", limits::ROLES_MAX, roles.len()),
+            reason: format!(
+                "must list 1 to {} roles, got {}",
+                limits::ROLES_MAX,
+                roles.len()
+            ),
         });
     }
     let mut sorted = roles.to_vec();
     sorted.sort();
     sorted.dedup();
     if sorted.len() != roles.len() {
-        return Err(PayloadError::Field { field: "roles", reason: "lists a role twice".into() });
+        return Err(PayloadError::Field {
+            field: "roles",
+            reason: "lists a role twice".into(),
+        });
     }
     Ok(())
 }
@@ -282,7 +339,9 @@ fn check_lot(lot: &str) -> Result<(), PayloadError> {
     if lot.is_empty() || lot.len() > 20 || !lot.bytes().all(ok_char) {
         return Err(PayloadError::Field {
             field: "lot",
-            reason: format!("`{lot}` is not a GS1 lot number: 1-20 characters of GS1 character set 82"),
+            reason: format!(
+                "`{lot}` is not a GS1 lot number: 1-20 characters of GS1 character set 82"
+            ),
         });
     }
     Ok(())
@@ -290,15 +349,29 @@ fn check_lot(lot: &str) -> Result<(), PayloadError> {
 
 fn check_date(field: &'static str, s: &str) -> Result<(), PayloadError> {
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r.clone()).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
-    let ok = b.len() == 10 && b[4] == b'-' && b[7] == b'-' && digits(0..4) && digits(5..7) && digits(8..10);
+    let digits = |r: std::ops::Range<usize>| {
+        b.get(r.clone())
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let ok = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && digits(0..4)
+        && digits(5..7)
+        && digits(8..10);
     let (m, d) = if ok {
-        (s[5..7].parse::<u32>().unwrap_or(0), s[8..10].parse::<u32>().unwrap_or(0))
+        (
+            s[5..7].parse::<u32>().unwrap_or(0),
+            s[8..10].parse::<u32>().unwrap_or(0),
+        )
     } else {
         (0, 0)
     };
     if !ok || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(PayloadError::Field { field, reason: format!("`{s}` is not a date in the form YYYY-MM-DD") });
+        return Err(PayloadError::Field {
+            field,
+            reason: format!("`{s}` is not a date in the form YYYY-MM-DD"),
+        });
     }
     Ok(())
 }
@@ -367,7 +440,10 @@ impl Transaction {
     /// Sign with `key`. The caller sets `signer` to `key.public()`.
     pub fn sign(self, key: &SecretKey) -> SignedTx {
         let signature = key.sign(domain::TX, &codec::encode(&self));
-        SignedTx { tx: self, signature }
+        SignedTx {
+            tx: self,
+            signature,
+        }
     }
 }
 
@@ -381,7 +457,9 @@ impl SignedTx {
     pub fn decode(bytes: &[u8]) -> Result<SignedTx, TxError> {
         let stx: SignedTx = codec::decode(bytes, limits::TX_BYTES_MAX, "transaction")?;
         if stx.tx.version != TX_VERSION {
-            return Err(TxError::Version { found: stx.tx.version });
+            return Err(TxError::Version {
+                found: stx.tx.version,
+            });
         }
         Ok(stx)
     }
@@ -406,12 +484,18 @@ impl SignedTx {
     /// Stateless checks except the signature: chain, seq, payload fields.
     pub fn check_stateless(&self, chain_id: &str) -> Result<(), TxError> {
         if self.tx.chain_id != chain_id {
-            return Err(TxError::WrongChain { found: self.tx.chain_id.clone(), expected: chain_id.to_string() });
+            return Err(TxError::WrongChain {
+                found: self.tx.chain_id.clone(),
+                expected: chain_id.to_string(),
+            });
         }
         if self.tx.seq == 0 {
             return Err(TxError::ZeroSeq);
         }
-        self.tx.payload.check().map_err(|source| TxError::Payload { kind: self.tx.payload.kind(), source })
+        self.tx.payload.check().map_err(|source| TxError::Payload {
+            kind: self.tx.payload.kind(),
+            source,
+        })
     }
 
     /// Verify the signature alone (use [`crate::keys::verify_batch`] for many).
@@ -434,7 +518,10 @@ mod tests {
             chain_id: "test".into(),
             signer: key.public(),
             seq,
-            payload: Payload::RevokeMember { member: key.public(), reason: "left".into() },
+            payload: Payload::RevokeMember {
+                member: key.public(),
+                reason: "left".into(),
+            },
         }
         .sign(&key)
     }
@@ -455,7 +542,9 @@ mod tests {
         for i in 0..bytes.len() {
             let mut b = bytes.clone();
             b[i] ^= 0x01;
-            let ok = SignedTx::decode(&b).map(|s| s.verify_signature().is_ok()).unwrap_or(false);
+            let ok = SignedTx::decode(&b)
+                .map(|s| s.verify_signature().is_ok())
+                .unwrap_or(false);
             assert!(!ok, "flip at byte {i} went unnoticed");
         }
     }
@@ -466,7 +555,10 @@ mod tests {
         bytes.push(0);
         assert!(SignedTx::decode(&bytes).is_err());
         let big = vec![0u8; limits::TX_BYTES_MAX + 1];
-        assert!(matches!(SignedTx::decode(&big), Err(TxError::Codec(CodecError::TooLarge { .. }))));
+        assert!(matches!(
+            SignedTx::decode(&big),
+            Err(TxError::Codec(CodecError::TooLarge { .. }))
+        ));
     }
 
     #[test]

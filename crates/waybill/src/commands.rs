@@ -13,7 +13,10 @@ use crate::serve::{self, Listen};
 pub fn init(dir: &Path, chain_id: &str) -> anyhow::Result<Home> {
     let home = Home::new(dir);
     if home.is_initialized() {
-        bail!("{} already holds a consortium (genesis.json exists); use another --dir or delete it", dir.display());
+        bail!(
+            "{} already holds a consortium (genesis.json exists); use another --dir or delete it",
+            dir.display()
+        );
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let validator = SecretKey::generate();
@@ -21,7 +24,11 @@ pub fn init(dir: &Path, chain_id: &str) -> anyhow::Result<Home> {
     let mut admins = Vec::new();
     for org in crate::demo::ORGS {
         let key = SecretKey::generate();
-        KeyFile::write(&home.org_admin_key(org.id), &format!("{} admin", org.name), &key)?;
+        KeyFile::write(
+            &home.org_admin_key(org.id),
+            &format!("{} admin", org.name),
+            &key,
+        )?;
         admins.push(key.public());
     }
     let genesis = crate::demo::genesis(chain_id, &admins, validator.public())?;
@@ -45,7 +52,12 @@ pub fn init(dir: &Path, chain_id: &str) -> anyhow::Result<Home> {
 }
 
 /// `waybill node`.
-pub async fn node(dir: &Path, listen: Option<String>, p2p: Option<String>, peers: Vec<String>) -> anyhow::Result<()> {
+pub async fn node(
+    dir: &Path,
+    listen: Option<String>,
+    p2p: Option<String>,
+    peers: Vec<String>,
+) -> anyhow::Result<()> {
     let home = Home::new(dir);
     let nf = home.read_node_file()?;
     let listen = Listen {
@@ -54,7 +66,10 @@ pub async fn node(dir: &Path, listen: Option<String>, p2p: Option<String>, peers
         peers: if peers.is_empty() { nf.peers } else { peers },
     };
     let served = serve::start(&home, listen).await?;
-    println!("Waybill node running: API http://{}/ (Ctrl-C to stop)", served.api_addr);
+    println!(
+        "Waybill node running: API http://{}/ (Ctrl-C to stop)",
+        served.api_addr
+    );
     served.run_until_stopped().await
 }
 
@@ -62,7 +77,10 @@ pub fn keys_new(out: &Path, label: &str) -> anyhow::Result<()> {
     let key = SecretKey::generate();
     KeyFile::write(out, label, &key)?;
     println!("{}", key.public());
-    eprintln!("wrote {} (mode 0600); give the public key above to your organization admin", out.display());
+    eprintln!(
+        "wrote {} (mode 0600); give the public key above to your organization admin",
+        out.display()
+    );
     Ok(())
 }
 
@@ -72,14 +90,23 @@ pub fn keys_show(file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn submit(key: &Path, payload: &Path, node: &str, seq: Option<u64>, wait: bool) -> anyhow::Result<()> {
+pub async fn submit(
+    key: &Path,
+    payload: &Path,
+    node: &str,
+    seq: Option<u64>,
+    wait: bool,
+) -> anyhow::Result<()> {
     let (_, key) = KeyFile::read(key)?;
     let text = if payload == Path::new("-") {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).context("cannot read the payload from standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("cannot read the payload from standard input")?;
         s
     } else {
-        std::fs::read_to_string(payload).with_context(|| format!("cannot read payload file {}", payload.display()))?
+        std::fs::read_to_string(payload)
+            .with_context(|| format!("cannot read payload file {}", payload.display()))?
     };
     let payload: Payload = serde_json::from_str(&text).with_context(|| {
         format!("payload {} is not a valid transaction payload; see `waybill submit --help` for an example", payload.display())
@@ -95,7 +122,11 @@ pub async fn submit(key: &Path, payload: &Path, node: &str, seq: Option<u64>, wa
     let answer = client.submit(&stx, wait).await?;
     println!("{}", serde_json::to_string_pretty(&answer)?);
     if answer["status"] == "rejected" || answer["status"] == "dropped" {
-        bail!("transaction {} was {}", stx.id(), answer["status"].as_str().unwrap_or("refused"));
+        bail!(
+            "transaction {} was {}",
+            stx.id(),
+            answer["status"].as_str().unwrap_or("refused")
+        );
     }
     Ok(())
 }
@@ -110,14 +141,25 @@ pub fn verify(dir: &Path, quick: bool) -> anyhow::Result<()> {
     let home = Home::new(dir);
     let path = home.store_path();
     if !path.exists() {
-        bail!("no store at {}; pass the --dir of a node that has run", path.display());
+        bail!(
+            "no store at {}; pass the --dir of a node that has run",
+            path.display()
+        );
     }
-    let (store, genesis) = waybill_store::Store::open_existing(&path)
-        .with_context(|| format!("cannot open {} (stop the node first: a running node holds the store)", path.display()))?;
+    let (store, genesis) = waybill_store::Store::open_existing(&path).with_context(|| {
+        format!(
+            "cannot open {} (stop the node first: a running node holds the store)",
+            path.display()
+        )
+    })?;
     if home.genesis_path().exists() {
         let file = home.read_genesis()?;
         if file.hash() != genesis.hash() {
-            bail!("store {} was made from a different genesis than {}", path.display(), home.genesis_path().display());
+            bail!(
+                "store {} was made from a different genesis than {}",
+                path.display(),
+                home.genesis_path().display()
+            );
         }
     }
     let started = std::time::Instant::now();

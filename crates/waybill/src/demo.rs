@@ -8,7 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 use waybill_client::{Client, KeyFile};
 use waybill_types::gs1::{with_check_digit, Gln, Gtin};
-use waybill_types::{Genesis, GenesisOrganization, GenesisValidator, OrgId, Payload, PublicKey, Role, SecretKey};
+use waybill_types::{
+    Genesis, GenesisOrganization, GenesisValidator, OrgId, Payload, PublicKey, Role, SecretKey,
+};
 
 use crate::home::Home;
 use crate::serve::{self, Listen};
@@ -22,17 +24,51 @@ pub struct DemoOrg {
 }
 
 pub const ORGS: &[DemoOrg] = &[
-    DemoOrg { id: "pujiang-orchard", name: "Pujiang Navel Orange Cooperative (Sichuan)", roles: &[Role::Producer], prefixes: &["6901234"] },
-    DemoOrg { id: "chengdu-packing", name: "Chengdu Fresh Packing Co.", roles: &[Role::Processor, Role::Warehouse], prefixes: &["6905678"] },
-    DemoOrg { id: "coldchain-express", name: "ColdChain Express Logistics", roles: &[Role::Carrier, Role::Warehouse], prefixes: &[] },
-    DemoOrg { id: "shopmart", name: "ShopMart Online Marketplace", roles: &[Role::Platform, Role::Financier], prefixes: &[] },
-    DemoOrg { id: "chengdu-customs", name: "Chengdu Customs District", roles: &[Role::Customs, Role::Inspector], prefixes: &[] },
-    DemoOrg { id: "sichuan-regulator", name: "Sichuan Market Regulation Administration", roles: &[Role::Regulator, Role::Inspector], prefixes: &[] },
+    DemoOrg {
+        id: "pujiang-orchard",
+        name: "Pujiang Navel Orange Cooperative (Sichuan)",
+        roles: &[Role::Producer],
+        prefixes: &["6901234"],
+    },
+    DemoOrg {
+        id: "chengdu-packing",
+        name: "Chengdu Fresh Packing Co.",
+        roles: &[Role::Processor, Role::Warehouse],
+        prefixes: &["6905678"],
+    },
+    DemoOrg {
+        id: "coldchain-express",
+        name: "ColdChain Express Logistics",
+        roles: &[Role::Carrier, Role::Warehouse],
+        prefixes: &[],
+    },
+    DemoOrg {
+        id: "shopmart",
+        name: "ShopMart Online Marketplace",
+        roles: &[Role::Platform, Role::Financier],
+        prefixes: &[],
+    },
+    DemoOrg {
+        id: "chengdu-customs",
+        name: "Chengdu Customs District",
+        roles: &[Role::Customs, Role::Inspector],
+        prefixes: &[],
+    },
+    DemoOrg {
+        id: "sichuan-regulator",
+        name: "Sichuan Market Regulation Administration",
+        roles: &[Role::Regulator, Role::Inspector],
+        prefixes: &[],
+    },
 ];
 
 /// The development genesis: the organizations above with `admins` (same order),
 /// one validator run by the platform.
-pub fn genesis(chain_id: &str, admins: &[PublicKey], validator: PublicKey) -> anyhow::Result<Genesis> {
+pub fn genesis(
+    chain_id: &str,
+    admins: &[PublicKey],
+    validator: PublicKey,
+) -> anyhow::Result<Genesis> {
     let organizations = ORGS
         .iter()
         .zip(admins)
@@ -46,12 +82,18 @@ pub fn genesis(chain_id: &str, admins: &[PublicKey], validator: PublicKey) -> an
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let genesis_time_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
+    let genesis_time_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as u64;
     let g = Genesis {
         chain_id: chain_id.to_string(),
         genesis_time_ms,
         organizations,
-        validators: vec![GenesisValidator { org: OrgId::new("shopmart")?, public_key: validator, voting_power: 1 }],
+        validators: vec![GenesisValidator {
+            org: OrgId::new("shopmart")?,
+            public_key: validator,
+            voting_power: 1,
+        }],
     };
     g.check()?;
     Ok(g)
@@ -65,14 +107,54 @@ struct DemoMember {
 }
 
 const MEMBERS: &[DemoMember] = &[
-    DemoMember { slug: "li-wei", org: "pujiang-orchard", name: "Li Wei, harvest team lead", roles: &[Role::Producer] },
-    DemoMember { slug: "zhang-min", org: "pujiang-orchard", name: "Zhang Min, farm records", roles: &[Role::Producer] },
-    DemoMember { slug: "wang-fang", org: "chengdu-packing", name: "Wang Fang, packing line supervisor", roles: &[Role::Processor] },
-    DemoMember { slug: "liu-yang", org: "chengdu-packing", name: "Liu Yang, cold store", roles: &[Role::Warehouse] },
-    DemoMember { slug: "chen-jie", org: "coldchain-express", name: "Chen Jie, reefer truck driver", roles: &[Role::Carrier] },
-    DemoMember { slug: "zhao-lei", org: "shopmart", name: "Zhao Lei, fresh produce category manager", roles: &[Role::Platform] },
-    DemoMember { slug: "sun-li", org: "chengdu-customs", name: "Sun Li, export inspection officer", roles: &[Role::Customs, Role::Inspector] },
-    DemoMember { slug: "guo-hua", org: "sichuan-regulator", name: "Guo Hua, food safety auditor", roles: &[Role::Regulator] },
+    DemoMember {
+        slug: "li-wei",
+        org: "pujiang-orchard",
+        name: "Li Wei, harvest team lead",
+        roles: &[Role::Producer],
+    },
+    DemoMember {
+        slug: "zhang-min",
+        org: "pujiang-orchard",
+        name: "Zhang Min, farm records",
+        roles: &[Role::Producer],
+    },
+    DemoMember {
+        slug: "wang-fang",
+        org: "chengdu-packing",
+        name: "Wang Fang, packing line supervisor",
+        roles: &[Role::Processor],
+    },
+    DemoMember {
+        slug: "liu-yang",
+        org: "chengdu-packing",
+        name: "Liu Yang, cold store",
+        roles: &[Role::Warehouse],
+    },
+    DemoMember {
+        slug: "chen-jie",
+        org: "coldchain-express",
+        name: "Chen Jie, reefer truck driver",
+        roles: &[Role::Carrier],
+    },
+    DemoMember {
+        slug: "zhao-lei",
+        org: "shopmart",
+        name: "Zhao Lei, fresh produce category manager",
+        roles: &[Role::Platform],
+    },
+    DemoMember {
+        slug: "sun-li",
+        org: "chengdu-customs",
+        name: "Sun Li, export inspection officer",
+        roles: &[Role::Customs, Role::Inspector],
+    },
+    DemoMember {
+        slug: "guo-hua",
+        org: "sichuan-regulator",
+        name: "Guo Hua, food safety auditor",
+        roles: &[Role::Regulator],
+    },
 ];
 
 fn gtin(data13: &str) -> anyhow::Result<Gtin> {
@@ -84,15 +166,28 @@ fn gln(data12: &str) -> anyhow::Result<Gln> {
 }
 
 /// Submit `payload` as `key` and wait for the receipt; fail unless applied.
-async fn apply(client: &Client, chain_id: &str, key: &SecretKey, payload: Payload) -> anyhow::Result<serde_json::Value> {
+async fn apply(
+    client: &Client,
+    chain_id: &str,
+    key: &SecretKey,
+    payload: Payload,
+) -> anyhow::Result<serde_json::Value> {
     let what = payload.kind();
     let seq = client.next_seq(&key.public()).await?;
     let tx = waybill_client::sign(key, chain_id, seq, payload);
-    let v = client.submit(&tx, true).await.with_context(|| format!("demo {what}"))?;
+    let v = client
+        .submit(&tx, true)
+        .await
+        .with_context(|| format!("demo {what}"))?;
     Ok(v)
 }
 
-async fn applied(client: &Client, chain_id: &str, key: &SecretKey, payload: Payload) -> anyhow::Result<()> {
+async fn applied(
+    client: &Client,
+    chain_id: &str,
+    key: &SecretKey,
+    payload: Payload,
+) -> anyhow::Result<()> {
     let what = payload.kind();
     let v = apply(client, chain_id, key, payload).await?;
     if v["status"] != "applied" {
@@ -128,11 +223,21 @@ pub async fn load(home: &Home, client: &Client) -> anyhow::Result<usize> {
             continue;
         }
         let (_, admin) = KeyFile::read(&home.org_admin_key(m.org))?;
-        applied(client, &chain_id, &admin, Payload::RegisterMember { member: key.public(), name: m.name.into(), roles: m.roles.to_vec() })
-            .await?;
+        applied(
+            client,
+            &chain_id,
+            &admin,
+            Payload::RegisterMember {
+                member: key.public(),
+                name: m.name.into(),
+                roles: m.roles.to_vec(),
+            },
+        )
+        .await?;
         n += 1;
     }
-    let member = |slug: &str| -> anyhow::Result<SecretKey> { Ok(KeyFile::read(&home.member_key(slug))?.1) };
+    let member =
+        |slug: &str| -> anyhow::Result<SecretKey> { Ok(KeyFile::read(&home.member_key(slug))?.1) };
     let li_wei = member("li-wei")?;
     let wang_fang = member("wang-fang")?;
     let orchard_gln = gln("690123400001")?;
@@ -141,9 +246,27 @@ pub async fn load(home: &Home, client: &Client) -> anyhow::Result<usize> {
     let blood = gtin("0690123400002")?;
     let juice = gtin("0690567800001")?;
     let products = [
-        (&li_wei, &navel, "Pujiang navel oranges, 5 kg carton", "Pujiang Gold", "fresh fruit / citrus"),
-        (&li_wei, &blood, "Pujiang blood oranges, 2.5 kg gift box", "Pujiang Gold", "fresh fruit / citrus"),
-        (&wang_fang, &juice, "Not-from-concentrate orange juice, 1 L", "Chengdu Fresh", "beverages / juice"),
+        (
+            &li_wei,
+            &navel,
+            "Pujiang navel oranges, 5 kg carton",
+            "Pujiang Gold",
+            "fresh fruit / citrus",
+        ),
+        (
+            &li_wei,
+            &blood,
+            "Pujiang blood oranges, 2.5 kg gift box",
+            "Pujiang Gold",
+            "fresh fruit / citrus",
+        ),
+        (
+            &wang_fang,
+            &juice,
+            "Not-from-concentrate orange juice, 1 L",
+            "Chengdu Fresh",
+            "beverages / juice",
+        ),
     ];
     for (key, g, name, brand, category) in products {
         if exists(client, &format!("/v1/products/{g}")).await? {
@@ -160,10 +283,42 @@ pub async fn load(home: &Home, client: &Client) -> anyhow::Result<usize> {
         n += 1;
     }
     let lots = [
-        (&li_wei, &navel, "PJ2611A", Some(orchard_gln.clone()), "2026-11-02", 12_000, "kg"),
-        (&li_wei, &navel, "PJ2611B", Some(orchard_gln.clone()), "2026-11-09", 9_500, "kg"),
-        (&li_wei, &blood, "PJB2611", Some(orchard_gln), "2026-11-05", 3_000, "kg"),
-        (&wang_fang, &juice, "JC261112", Some(packing_gln), "2026-11-12", 4_800, "bottle"),
+        (
+            &li_wei,
+            &navel,
+            "PJ2611A",
+            Some(orchard_gln.clone()),
+            "2026-11-02",
+            12_000,
+            "kg",
+        ),
+        (
+            &li_wei,
+            &navel,
+            "PJ2611B",
+            Some(orchard_gln.clone()),
+            "2026-11-09",
+            9_500,
+            "kg",
+        ),
+        (
+            &li_wei,
+            &blood,
+            "PJB2611",
+            Some(orchard_gln),
+            "2026-11-05",
+            3_000,
+            "kg",
+        ),
+        (
+            &wang_fang,
+            &juice,
+            "JC261112",
+            Some(packing_gln),
+            "2026-11-12",
+            4_800,
+            "bottle",
+        ),
     ];
     for (key, g, lot, origin, date, qty, unit) in lots {
         if exists(client, &format!("/v1/lots/{g}/{lot}")).await? {
@@ -191,11 +346,21 @@ pub async fn run(dir: &Path, listen: &str) -> anyhow::Result<()> {
         crate::commands::init(dir, "waybill-dev")?;
     }
     let nf = home.read_node_file()?;
-    let served = serve::start(&home, Listen { api: listen.to_string(), p2p: nf.p2p_listen, peers: nf.peers }).await?;
+    let served = serve::start(
+        &home,
+        Listen {
+            api: listen.to_string(),
+            p2p: nf.p2p_listen,
+            peers: nf.peers,
+        },
+    )
+    .await?;
     let url = format!("http://{}", served.api_addr);
     let client = Client::new(&url);
     client.wait_ready(Duration::from_secs(30)).await?;
-    let n = load(&home, &client).await.context("loading the demo data")?;
+    let n = load(&home, &client)
+        .await
+        .context("loading the demo data")?;
     let status = client.status().await?;
     let d = dir.display();
     println!(

@@ -36,7 +36,9 @@ pub struct NodeFile {
 
 impl Home {
     pub fn new(dir: &Path) -> Home {
-        Home { dir: dir.to_path_buf() }
+        Home {
+            dir: dir.to_path_buf(),
+        }
     }
     pub fn genesis_path(&self) -> PathBuf {
         self.dir.join("genesis.json")
@@ -48,10 +50,16 @@ impl Home {
         self.dir.join("keys").join("validator.json")
     }
     pub fn org_admin_key(&self, org: &str) -> PathBuf {
-        self.dir.join("keys").join("orgs").join(format!("{org}-admin.json"))
+        self.dir
+            .join("keys")
+            .join("orgs")
+            .join(format!("{org}-admin.json"))
     }
     pub fn member_key(&self, slug: &str) -> PathBuf {
-        self.dir.join("keys").join("members").join(format!("{slug}.json"))
+        self.dir
+            .join("keys")
+            .join("members")
+            .join(format!("{slug}.json"))
     }
     pub fn data_dir(&self) -> PathBuf {
         self.dir.join("data")
@@ -66,17 +74,29 @@ impl Home {
     pub fn read_genesis(&self) -> anyhow::Result<Genesis> {
         let p = self.genesis_path();
         let text = std::fs::read_to_string(&p).with_context(|| {
-            format!("genesis file {} not found; run `waybill init --dir {}` or pass the right --dir", p.display(), self.dir.display())
+            format!(
+                "genesis file {} not found; run `waybill init --dir {}` or pass the right --dir",
+                p.display(),
+                self.dir.display()
+            )
         })?;
-        let g: Genesis = serde_json::from_str(&text).with_context(|| format!("genesis file {} is malformed", p.display()))?;
-        g.check().with_context(|| format!("genesis file {}", p.display()))?;
+        let g: Genesis = serde_json::from_str(&text)
+            .with_context(|| format!("genesis file {} is malformed", p.display()))?;
+        g.check()
+            .with_context(|| format!("genesis file {}", p.display()))?;
         Ok(g)
     }
 
     pub fn read_node_file(&self) -> anyhow::Result<NodeFile> {
         let p = self.node_file();
-        let text = std::fs::read_to_string(&p)
-            .with_context(|| format!("node file {} not found; run `waybill init --dir {}`", p.display(), self.dir.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("node file {} is malformed", p.display()))
+        let text = std::fs::read_to_string(&p).with_context(|| {
+            format!(
+                "node file {} not found; run `waybill init --dir {}`",
+                p.display(),
+                self.dir.display()
+            )
+        })?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("node file {} is malformed", p.display()))
     }
 }

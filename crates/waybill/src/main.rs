@@ -14,7 +14,11 @@ const DEFAULT_DIR: &str = "waybill-data";
 const DEFAULT_NODE: &str = "http://127.0.0.1:8080";
 
 #[derive(Parser)]
-#[command(name = "waybill", version, about = "Waybill: the permissioned ledger an e-commerce supply chain runs together.")]
+#[command(
+    name = "waybill",
+    version,
+    about = "Waybill: the permissioned ledger an e-commerce supply chain runs together."
+)]
 struct Cli {
     /// Log as JSON lines instead of text.
     #[arg(long, global = true)]
@@ -65,8 +69,10 @@ enum Cmd {
     #[command(subcommand)]
     Keys(KeysCmd),
     /// Sign a transaction described in JSON as a member and send it to a node.
-    #[command(after_help = "Example (payload file):\n  waybill submit --key waybill-data/keys/members/li-wei.json lot.json\n\n\
-lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ-2611-C\",\"origin_gln\":null,\n   \"produced_on\":\"2026-11-20\",\"quantity\":800,\"unit\":\"kg\"}")]
+    #[command(
+        after_help = "Example (payload file):\n  waybill submit --key waybill-data/keys/members/li-wei.json lot.json\n\n\
+lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ-2611-C\",\"origin_gln\":null,\n   \"produced_on\":\"2026-11-20\",\"quantity\":800,\"unit\":\"kg\"}"
+    )]
     Submit {
         /// The member's key file.
         #[arg(long)]
@@ -97,7 +103,9 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         node: String,
     },
     /// Show a transaction.
-    #[command(after_help = "Example:\n  waybill tx 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
+    #[command(
+        after_help = "Example:\n  waybill tx 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    )]
     Tx {
         id: String,
         #[arg(long, default_value = DEFAULT_NODE)]
@@ -105,7 +113,9 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
     },
     /// Re-verify a stopped node's whole store: hash links, transaction roots,
     /// signatures, commit certificates, re-execution and the state.
-    #[command(after_help = "Example:\n  waybill verify --dir waybill-data\n\nExits 0 with a summary, or 1 naming the first bad height and record.")]
+    #[command(
+        after_help = "Example:\n  waybill verify --dir waybill-data\n\nExits 0 with a summary, or 1 naming the first bad height and record."
+    )]
     Verify {
         #[arg(long, default_value = DEFAULT_DIR)]
         dir: PathBuf,
@@ -137,7 +147,9 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
 #[derive(Subcommand)]
 enum KeysCmd {
     /// Generate a new Ed25519 key into a file readable only by you.
-    #[command(after_help = "Example:\n  waybill keys new --out alice.json --label \"Alice, packing line\"")]
+    #[command(
+        after_help = "Example:\n  waybill keys new --out alice.json --label \"Alice, packing line\""
+    )]
     New {
         /// File to write (never overwritten).
         #[arg(long)]
@@ -152,9 +164,12 @@ enum KeysCmd {
 }
 
 fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,waybill=info,waybill_node=info,waybill_api=info"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,waybill=info,waybill_node=info,waybill_api=info")
+    });
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         b.json().init();
     } else {
@@ -165,21 +180,50 @@ fn init_logging(json: bool) {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_json);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("the tokio runtime starts");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
     let result = rt.block_on(async move {
         match cli.cmd {
             Cmd::Init { dir, chain_id } => commands::init(&dir, &chain_id).map(|_| ()),
-            Cmd::Node { dir, listen, p2p_listen, peers } => commands::node(&dir, listen, p2p_listen, peers).await,
+            Cmd::Node {
+                dir,
+                listen,
+                p2p_listen,
+                peers,
+            } => commands::node(&dir, listen, p2p_listen, peers).await,
             Cmd::Demo { dir, listen } => demo::run(&dir, &listen).await,
             Cmd::Keys(KeysCmd::New { out, label }) => commands::keys_new(&out, &label),
             Cmd::Keys(KeysCmd::Show { file }) => commands::keys_show(&file),
-            Cmd::Submit { key, payload, node, seq, no_wait } => commands::submit(&key, &payload, &node, seq, !no_wait).await,
+            Cmd::Submit {
+                key,
+                payload,
+                node,
+                seq,
+                no_wait,
+            } => commands::submit(&key, &payload, &node, seq, !no_wait).await,
             Cmd::Status { node } => commands::print_get(&node, "/v1/status").await,
-            Cmd::Block { height, node } => commands::print_get(&node, &format!("/v1/blocks/{height}")).await,
+            Cmd::Block { height, node } => {
+                commands::print_get(&node, &format!("/v1/blocks/{height}")).await
+            }
             Cmd::Tx { id, node } => commands::print_get(&node, &format!("/v1/txs/{id}")).await,
             Cmd::Verify { dir, quick } => commands::verify(&dir, quick),
-            Cmd::Bench { txs, members, batch, concurrency, json } => {
-                bench::run(bench::BenchOptions { n_txs: txs, n_members: members, batch, concurrency, json }).await
+            Cmd::Bench {
+                txs,
+                members,
+                batch,
+                concurrency,
+                json,
+            } => {
+                bench::run(bench::BenchOptions {
+                    n_txs: txs,
+                    n_members: members,
+                    batch,
+                    concurrency,
+                    json,
+                })
+                .await
             }
         }
     });

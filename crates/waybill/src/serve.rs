@@ -2,9 +2,8 @@
 
 use anyhow::Context as _;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use waybill_client::KeyFile;
-use waybill_node::{NodeOptions, RunningNode, Shared};
+use waybill_node::{NodeOptions, RunningNode};
 
 use crate::home::Home;
 
@@ -23,8 +22,10 @@ pub struct Served {
 }
 
 impl Served {
-    pub fn shared(&self) -> Arc<Shared> {
-        self.node.shared.clone()
+    /// Stop the API server and consensus.
+    pub async fn run_shutdown(self) {
+        self.server.abort();
+        self.node.consensus.shutdown().await;
     }
 
     /// Run until Ctrl-C / SIGTERM (Ok) or until consensus or the server fails (Err).
@@ -52,11 +53,20 @@ pub async fn start(home: &Home, listen: Listen) -> anyhow::Result<Served> {
     // Bind the API first so a busy port fails fast, before consensus starts.
     let listener = tokio::net::TcpListener::bind(&listen.api)
         .await
-        .with_context(|| format!("cannot listen on {} for the API; is another node running? pass --listen", listen.api))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} for the API; is another node running? pass --listen",
+                listen.api
+            )
+        })?;
     let api_addr = listener.local_addr().context("listener address")?;
     let node = waybill_node::start(opts).await?;
     let app = waybill_api::app(node.shared.clone());
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     tracing::info!(%api_addr, p2p = %listen.p2p, "node started");
-    Ok(Served { node, api_addr, server })
+    Ok(Served {
+        node,
+        api_addr,
+        server,
+    })
 }

@@ -675,6 +675,6 @@ impl<A: Application> Driver<A> {
 
 fn send<T>(result: Result<(), T>, what: &str) {
     if result.is_err() {
-        warn!("consensus dropped the reply to {what}");
+        debug!("consensus dropped the reply to {what}");
     }
 }

@@ -53,7 +53,6 @@ use crate::app::Application;
 
 pub use self::codec::{WaybillCodec, SYNC_RESPONSE_BYTES_MAX};
 pub use self::context::{Address, BlockValue, Height, ValidatorSet, WaybillContext};
-
 pub use self::signing::{WaybillSigner, WaybillVerifier};
 
 /// Consensus timeouts. Each grows by its `*_delta` per round, up to `max`.
@@ -314,8 +313,15 @@ fn parse_addr(s: &str) -> anyhow::Result<Multiaddr> {
 }
 
 fn engine_config(cfg: &ConsensusConfig, moniker: String) -> anyhow::Result<EngineConfig> {
+    let listen_addr = parse_addr(&cfg.listen_addr)?;
+    let text = listen_addr.to_string();
+    if !text.contains("/tcp/") && !text.contains("/quic-v1") {
+        anyhow::bail!(
+            "p2p listen address `{text}` names no TCP or QUIC port (e.g. /ip4/127.0.0.1/tcp/27000)"
+        );
+    }
     let p2p = P2pConfig {
-        listen_addr: parse_addr(&cfg.listen_addr)?,
+        listen_addr,
         persistent_peers: cfg
             .persistent_peers
             .iter()
@@ -447,4 +453,42 @@ pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result
         peer_id: peer_id.to_string(),
         address,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_config_checks_addresses_and_sizes() {
+        let key = SecretKey::from_label("cfg");
+        let mut cfg = ConsensusConfig::new("/tmp/unused", key.clone(), "/ip4/127.0.0.1/tcp/27000");
+        cfg.persistent_peers = vec!["/ip4/127.0.0.1/tcp/27001".into()];
+        let ec = engine_config(&cfg, "n".into()).expect("valid config");
+        assert_eq!(ec.consensus.p2p.persistent_peers.len(), 1);
+        assert!(ec.value_sync.enabled);
+        assert!(
+            ec.value_sync.max_response_size.as_u64() as usize
+                > waybill_types::limits::BLOCK_BYTES_MAX
+        );
+        assert!(ec.consensus.p2p.rpc_max_size.as_u64() as usize > SYNC_RESPONSE_BYTES_MAX);
+
+        cfg.listen_addr = "/ip4/127.0.0.1".into();
+        assert!(engine_config(&cfg, "n".into()).is_err());
+        cfg.listen_addr = "127.0.0.1:27000".into();
+        assert!(engine_config(&cfg, "n".into()).is_err());
+    }
+
+    #[test]
+    fn network_key_is_stable_and_not_the_validator_key() {
+        let key = SecretKey::from_label("net");
+        let a = network_keypair(&key).expect("key").public().to_peer_id();
+        let b = network_keypair(&key).expect("key").public().to_peer_id();
+        assert_eq!(a, b);
+        let same_as_validator = Keypair::ed25519_from_bytes(key.seed())
+            .expect("key")
+            .public()
+            .to_peer_id();
+        assert_ne!(a, same_as_validator);
+    }
 }

@@ -1,0 +1,476 @@
+//! Fixtures for the API integration tests: a one-validator [`TestChain`] with two
+//! organizations, the router over it, signers that track their sequence numbers,
+//! and small helpers to send requests and read answers.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use base64::Engine as _;
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+use tower::ServiceExt as _;
+use waybill_node::testkit::{temp_dir, test_genesis, TestChain};
+use waybill_node::Shared;
+use waybill_types::gs1::{with_check_digit, Gtin};
+use waybill_types::{Payload, PublicKey, Role, SecretKey, SignedTx};
+
+/// The producer organization's id.
+pub const ORCHARD: &str = "pujiang-orchard";
+/// The carrier/warehouse organization's id.
+pub const COLDCHAIN: &str = "coldchain-express";
+/// The producer organization's GS1 company prefix.
+pub const PREFIX: &str = "6901234";
+
+/// An answer, fully read.
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The body as JSON (panics with the body text if it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}); status {}: {}",
+                self.status,
+                self.text()
+            )
+        })
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Assert the status and the error JSON shape `{"error":{"code","message"}}` with
+    /// `code`; returns the message.
+    #[track_caller]
+    pub fn assert_error(&self, status: StatusCode, code: &str) -> String {
+        assert_eq!(
+            self.status,
+            status,
+            "expected {status} `{code}`, got body {}",
+            self.text()
+        );
+        assert!(
+            self.content_type
+                .as_deref()
+                .is_some_and(|c| c.starts_with("application/json")),
+            "error answers are JSON, got content type {:?}",
+            self.content_type
+        );
+        let v = self.json();
+        let obj = v.as_object().expect("error answer is an object");
+        assert_eq!(obj.len(), 1, "error answer has only `error`: {v}");
+        let err = v["error"].as_object().expect("`error` is an object");
+        assert_eq!(
+            err.len(),
+            2,
+            "`error` has exactly `code` and `message`: {v}"
+        );
+        assert_eq!(v["error"]["code"], code, "error code; body {v}");
+        let message = v["error"]["message"]
+            .as_str()
+            .expect("message is a string")
+            .to_string();
+        assert!(
+            !message.trim().is_empty(),
+            "error message is not empty: {v}"
+        );
+        message
+    }
+}
+
+/// Send `req` through the router (a fresh clone, as a server would per connection).
+pub async fn send(app: &Router, req: Request<Body>) -> Answer {
+    let resp = app
+        .clone()
+        .oneshot(req)
+        .await
+        .expect("the router's error type is Infallible");
+    let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().expect("ASCII header").to_string());
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("body reads")
+        .to_bytes()
+        .to_vec();
+    Answer {
+        status,
+        content_type,
+        body,
+    }
+}
+
+/// A request with an optional content type.
+pub fn request(
+    method: Method,
+    uri: &str,
+    content_type: Option<&str>,
+    body: impl Into<Body>,
+) -> Request<Body> {
+    let mut b = Request::builder().method(method).uri(uri);
+    if let Some(ct) = content_type {
+        b = b.header(header::CONTENT_TYPE, ct);
+    }
+    b.body(body.into()).expect("request builds")
+}
+
+/// GET `uri`.
+pub async fn get(app: &Router, uri: &str) -> Answer {
+    send(app, request(Method::GET, uri, None, Body::empty())).await
+}
+
+/// Assert a 200 JSON answer and return its JSON.
+#[track_caller]
+pub fn ok_json(a: &Answer) -> Value {
+    assert_eq!(a.status, StatusCode::OK, "body: {}", a.text());
+    assert!(
+        a.content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("application/json")),
+        "content type {:?}",
+        a.content_type
+    );
+    a.json()
+}
+
+/// GET `uri` expecting 200 JSON.
+pub async fn get_ok(app: &Router, uri: &str) -> Value {
+    let a = get(app, uri).await;
+    assert_eq!(a.status, StatusCode::OK, "GET {uri}: {}", a.text());
+    ok_json(&a)
+}
+
+/// POST raw bytes with a content type.
+pub async fn post_raw(
+    app: &Router,
+    uri: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Answer {
+    send(app, request(Method::POST, uri, content_type, body)).await
+}
+
+/// POST JSON.
+pub async fn post_json(app: &Router, uri: &str, body: &Value) -> Answer {
+    post_raw(
+        app,
+        uri,
+        Some("application/json"),
+        serde_json::to_vec(body).expect("JSON encodes"),
+    )
+    .await
+}
+
+/// Standard base64.
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Decode standard base64.
+pub fn unb64(s: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .expect("valid base64")
+}
+
+/// A key that signs transactions and remembers its next sequence number.
+pub struct Signer {
+    /// The key.
+    pub key: SecretKey,
+    /// The sequence number the next [`Signer::sign`] uses.
+    pub next_seq: u64,
+}
+
+impl Signer {
+    /// A deterministic key from `label`, first sequence number 1.
+    pub fn new(label: &str) -> Signer {
+        Signer {
+            key: SecretKey::from_label(label),
+            next_seq: 1,
+        }
+    }
+
+    /// The public key.
+    pub fn public(&self) -> PublicKey {
+        self.key.public()
+    }
+
+    /// The public key, hex.
+    pub fn hex(&self) -> String {
+        self.key.public().to_hex()
+    }
+
+    /// Sign `payload` with the next sequence number and advance it.
+    pub fn sign(&mut self, payload: Payload) -> SignedTx {
+        let stx = waybill_client::sign(&self.key, CHAIN_ID, self.next_seq, payload);
+        self.next_seq += 1;
+        stx
+    }
+
+    /// Sign with an explicit sequence number; the counter does not move.
+    pub fn sign_seq(&self, seq: u64, payload: Payload) -> SignedTx {
+        waybill_client::sign(&self.key, CHAIN_ID, seq, payload)
+    }
+}
+
+/// The chain id [`test_genesis`] uses.
+pub const CHAIN_ID: &str = "waybill-test";
+
+/// A GTIN under the producer's prefix (or any other): the 13 data digits plus the
+/// check digit.
+pub fn gtin(data13: &str) -> String {
+    with_check_digit(data13).expect("13 data digits")
+}
+
+/// Parse a GTIN string.
+pub fn parse_gtin(g: &str) -> Gtin {
+    g.parse().expect("valid GTIN")
+}
+
+/// A `register_member` payload.
+pub fn member(key: PublicKey, name: &str, roles: &[Role]) -> Payload {
+    Payload::RegisterMember {
+        member: key,
+        name: name.to_string(),
+        roles: roles.to_vec(),
+    }
+}
+
+/// A `register_product` payload.
+pub fn product(g: &str, name: &str) -> Payload {
+    Payload::RegisterProduct {
+        gtin: parse_gtin(g),
+        name: name.to_string(),
+        brand: "Pujiang".into(),
+        category: "fresh fruit".into(),
+        origin_country: "CN".into(),
+    }
+}
+
+/// A `register_lot` payload.
+pub fn lot(g: &str, lot: &str) -> Payload {
+    Payload::RegisterLot {
+        gtin: parse_gtin(g),
+        lot: lot.to_string(),
+        origin_gln: None,
+        produced_on: "2026-11-02".into(),
+        quantity: 500,
+        unit: "kg".into(),
+    }
+}
+
+/// The JSON body of a single submission.
+pub fn tx_body(stx: &SignedTx) -> Value {
+    serde_json::json!({ "tx": b64(&stx.encode()) })
+}
+
+/// What must not change when a submission is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Status {
+    /// Committed height.
+    pub height: u64,
+    /// State hash at that height.
+    pub state_hash: String,
+    /// Latest block hash.
+    pub latest_block_hash: String,
+    /// Transactions waiting.
+    pub mempool_txs: u64,
+}
+
+/// A chain with two organizations and the router over it.
+pub struct Fixture {
+    /// The ledger.
+    pub chain: TestChain,
+    /// What the API reads.
+    pub shared: Arc<Shared>,
+    /// The router.
+    pub app: Router,
+    /// Admin of [`ORCHARD`] (roles: producer; prefix [`PREFIX`]).
+    pub admin1: Signer,
+    /// Admin of [`COLDCHAIN`] (roles: carrier, warehouse; no prefixes).
+    pub admin2: Signer,
+    /// The validator's key.
+    pub validator: PublicKey,
+}
+
+impl Fixture {
+    /// A fixture with the default mempool.
+    pub fn new() -> Fixture {
+        Self::build(None)
+    }
+
+    /// A fixture whose mempool holds at most `txs` transactions.
+    pub fn with_mempool(txs: usize) -> Fixture {
+        Self::build(Some(txs))
+    }
+
+    fn build(mempool_txs: Option<usize>) -> Fixture {
+        let admin1 = Signer::new("admin-pujiang-orchard");
+        let admin2 = Signer::new("admin-coldchain-express");
+        let validator = SecretKey::from_label("validator-1");
+        let genesis = test_genesis(
+            &[
+                (ORCHARD, &[Role::Producer], &[PREFIX], &admin1.key),
+                (
+                    COLDCHAIN,
+                    &[Role::Carrier, Role::Warehouse],
+                    &[],
+                    &admin2.key,
+                ),
+            ],
+            &validator,
+        );
+        assert_eq!(genesis.chain_id, CHAIN_ID);
+        let validator_pub = validator.public();
+        let chain = match mempool_txs {
+            None => TestChain::new(genesis, validator),
+            Some(n) => TestChain::open(&temp_dir("api-mempool"), genesis, validator, n, 1 << 30),
+        };
+        let shared = chain.shared();
+        let app = waybill_api::app(shared.clone());
+        Fixture {
+            chain,
+            shared,
+            app,
+            admin1,
+            admin2,
+            validator: validator_pub,
+        }
+    }
+
+    /// POST /v1/tx (no wait).
+    pub async fn submit(&self, stx: &SignedTx) -> Answer {
+        post_json(&self.app, "/v1/tx", &tx_body(stx)).await
+    }
+
+    /// POST /v1/tx, assert 202 accepted; returns the id.
+    pub async fn submit_ok(&self, stx: &SignedTx) -> String {
+        let a = self.submit(stx).await;
+        assert_eq!(
+            a.status,
+            StatusCode::ACCEPTED,
+            "submission refused: {}",
+            a.text()
+        );
+        let v = a.json();
+        assert_eq!(v["status"], "accepted", "{v}");
+        let id = v["tx_id"].as_str().expect("tx_id is a string").to_string();
+        assert_eq!(
+            id,
+            stx.id().to_hex(),
+            "tx_id is the SHA-256 of the canonical bytes"
+        );
+        id
+    }
+
+    /// Commit a block from the mempool; returns its height.
+    pub fn commit(&mut self) -> u64 {
+        self.chain.commit_block().expect("block commits").0
+    }
+
+    /// GET /v1/status.
+    pub async fn status_json(&self) -> Value {
+        get_ok(&self.app, "/v1/status").await
+    }
+
+    /// The parts of /v1/status a refused submission must not change.
+    pub async fn status(&self) -> Status {
+        let v = self.status_json().await;
+        Status {
+            height: v["height"].as_u64().expect("height"),
+            state_hash: v["state_hash"].as_str().expect("state_hash").to_string(),
+            latest_block_hash: v["latest_block_hash"]
+                .as_str()
+                .expect("latest_block_hash")
+                .to_string(),
+            mempool_txs: v["mempool_txs"].as_u64().expect("mempool_txs"),
+        }
+    }
+
+    /// A counter or gauge from /metrics.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let a = get(&self.app, "/metrics").await;
+        assert_eq!(a.status, StatusCode::OK);
+        metric_value(&a.text(), name)
+    }
+
+    /// Admin 1 registers `m` with `roles`, committed in a block of its own.
+    pub async fn register_orchard_member(
+        &mut self,
+        m: &Signer,
+        name: &str,
+        roles: &[Role],
+    ) -> String {
+        let stx = self.admin1.sign(member(m.public(), name, roles));
+        let id = self.submit_ok(&stx).await;
+        self.commit();
+        self.assert_applied(&id).await;
+        id
+    }
+
+    /// Admin 2 registers `m` with `roles`, committed in a block of its own.
+    pub async fn register_coldchain_member(
+        &mut self,
+        m: &Signer,
+        name: &str,
+        roles: &[Role],
+    ) -> String {
+        let stx = self.admin2.sign(member(m.public(), name, roles));
+        let id = self.submit_ok(&stx).await;
+        self.commit();
+        self.assert_applied(&id).await;
+        id
+    }
+
+    /// GET /v1/txs/{id}, assert committed and applied; returns the view.
+    pub async fn assert_applied(&self, id: &str) -> Value {
+        let v = get_ok(&self.app, &format!("/v1/txs/{id}")).await;
+        assert_eq!(v["receipt"]["status"], "applied", "{v}");
+        v
+    }
+
+    /// GET /v1/txs/{id}, assert committed and rejected with `code`; returns the view.
+    pub async fn assert_rejected(&self, id: &str, code: &str) -> Value {
+        let v = get_ok(&self.app, &format!("/v1/txs/{id}")).await;
+        assert_eq!(v["receipt"]["status"], "rejected", "{v}");
+        assert_eq!(v["receipt"]["code"], code, "{v}");
+        assert!(
+            v["receipt"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{v}"
+        );
+        assert!(
+            v["height"].as_u64().is_some(),
+            "a rejected transaction is still committed: {v}"
+        );
+        v
+    }
+}
+
+/// The value of an unlabelled sample `name` in a Prometheus text exposition.
+pub fn metric_value(text: &str, name: &str) -> u64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (n, v) = l.split_once(' ')?;
+            (n == name).then(|| v.trim().parse().expect("integer sample"))
+        })
+        .unwrap_or_else(|| panic!("metric {name} missing from:\n{text}"))
+}

@@ -1,0 +1,141 @@
+//! A ledger without consensus, for tests and tools that need committed blocks on
+//! demand: build a block from the mempool and commit it with a certificate signed
+//! by the (only) validator's key — exactly what a one-validator consensus does,
+//! minus the engine.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use waybill_store::Store;
+use waybill_types::{
+    CommitCertificate, CommitSignature, Genesis, GenesisOrganization, GenesisValidator, Height,
+    OrgId, Role, SecretKey,
+};
+
+use crate::app::{AppError, Application};
+use crate::ledger::{Ledger, Shared};
+use crate::mempool::Mempool;
+use crate::metrics::Metrics;
+
+/// A one-validator ledger in a temporary directory.
+pub struct TestChain {
+    /// The ledger.
+    pub ledger: Ledger,
+    /// The validator key.
+    pub validator: SecretKey,
+    /// The genesis.
+    pub genesis: Genesis,
+    /// The directory (removed on drop).
+    pub dir: PathBuf,
+}
+
+impl std::fmt::Debug for TestChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TestChain({})", self.dir.display())
+    }
+}
+
+/// An organization for [`test_genesis`]: id, roles, company prefixes, admin key.
+pub type TestOrg<'a> = (&'a str, &'a [Role], &'a [&'a str], &'a SecretKey);
+
+/// A genesis with the given organizations and one validator run by the first.
+pub fn test_genesis(orgs: &[TestOrg<'_>], validator: &SecretKey) -> Genesis {
+    Genesis {
+        chain_id: "waybill-test".into(),
+        genesis_time_ms: 1_700_000_000_000,
+        organizations: orgs
+            .iter()
+            .map(|(id, roles, prefixes, admin)| GenesisOrganization {
+                id: OrgId::new(id).expect("test org ids are valid"),
+                name: format!("{id} (test)"),
+                admin: admin.public(),
+                roles: roles.to_vec(),
+                company_prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+            })
+            .collect(),
+        validators: vec![GenesisValidator {
+            org: OrgId::new(orgs[0].0).expect("test org ids are valid"),
+            public_key: validator.public(),
+            voting_power: 1,
+        }],
+    }
+}
+
+/// A unique temporary directory.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("waybill-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir can be created");
+    d
+}
+
+impl TestChain {
+    /// A new chain from `genesis` in a fresh temporary directory.
+    pub fn new(genesis: Genesis, validator: SecretKey) -> TestChain {
+        let dir = temp_dir("testchain");
+        Self::open(&dir, genesis, validator, 10_000, 1 << 30)
+    }
+
+    /// A chain in `dir` (reopened if it exists) with mempool limits.
+    pub fn open(
+        dir: &Path,
+        genesis: Genesis,
+        validator: SecretKey,
+        mempool_txs: usize,
+        mempool_bytes: usize,
+    ) -> TestChain {
+        let store = Store::open(&dir.join("waybill.redb"), &genesis).expect("test store opens");
+        let ledger = Ledger::new(
+            Arc::new(store),
+            genesis.clone(),
+            Arc::new(Mempool::new(mempool_txs, mempool_bytes)),
+            Arc::new(Metrics::default()),
+        )
+        .expect("ledger starts");
+        TestChain {
+            ledger,
+            validator,
+            genesis,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Close the ledger and keep the directory (for tests that reopen or tamper with it).
+    pub fn close(mut self) -> PathBuf {
+        std::mem::take(&mut self.dir)
+    }
+
+    /// What the API reads.
+    pub fn shared(&self) -> Arc<Shared> {
+        self.ledger.shared()
+    }
+
+    /// Build a block from the mempool and commit it. Returns its height.
+    pub fn commit_block(&mut self) -> Result<Height, AppError> {
+        let height = self.ledger.committed_height().next();
+        let block = self.ledger.build_block(height, self.validator.public())?;
+        let hash = block.hash();
+        let sig = CommitSignature::sign(&self.validator, &self.genesis.chain_id, height, 0, hash);
+        self.ledger.commit(
+            hash,
+            CommitCertificate {
+                height,
+                round: 0,
+                block_hash: hash,
+                signatures: vec![sig],
+            },
+        )?;
+        Ok(height)
+    }
+}
+
+impl Drop for TestChain {
+    fn drop(&mut self) {
+        if !self.dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! Tamper detection: change one byte of a stored transaction, header, certificate
+//! or state record in the redb file; `verify` must name the height and record.
+
+use std::path::Path;
+
+use waybill_client::sign;
+use waybill_node::testkit::{test_genesis, TestChain};
+use waybill_node::Shared;
+use waybill_store::verify::{verify_full, verify_recent};
+use waybill_store::Store;
+use waybill_types::gs1::with_check_digit;
+use waybill_types::{codec, Genesis, Height, Payload, Role, SecretKey, SignedTx};
+
+/// A chain of 3 blocks with a few transactions each; returns its directory and genesis.
+fn build_chain() -> (std::path::PathBuf, Genesis, Vec<SignedTx>) {
+    let admin = SecretKey::from_label("tamper admin");
+    let validator = SecretKey::from_label("tamper validator");
+    let genesis = test_genesis(
+        &[("farm", &[Role::Producer], &["6901234"], &admin)],
+        &validator,
+    );
+    let mut chain = TestChain::new(genesis.clone(), validator);
+    let shared = chain.shared();
+    let members: Vec<SecretKey> = (0..4)
+        .map(|i| SecretKey::from_label(&format!("tamper member {i}")))
+        .collect();
+    let mut all = Vec::new();
+    let mut submit = |shared: &Shared, txs: Vec<SignedTx>| {
+        let raw = txs.iter().map(SignedTx::encode).collect();
+        for r in waybill_node::ledger::submit_batch(shared, raw) {
+            r.expect("test transaction is admitted");
+        }
+        all.extend(txs);
+    };
+    let chain_id = genesis.chain_id.clone();
+    submit(
+        &shared,
+        members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                sign(
+                    &admin,
+                    &chain_id,
+                    i as u64 + 1,
+                    Payload::RegisterMember {
+                        member: m.public(),
+                        name: format!("m{i}"),
+                        roles: vec![Role::Producer],
+                    },
+                )
+            })
+            .collect(),
+    );
+    chain.commit_block().expect("block 1 commits");
+    let gtin: waybill_types::gs1::Gtin = with_check_digit("0690123400001")
+        .expect("digits")
+        .parse()
+        .expect("gtin");
+    submit(
+        &shared,
+        vec![
+            sign(
+                &members[0],
+                &chain_id,
+                1,
+                Payload::RegisterProduct {
+                    gtin: gtin.clone(),
+                    name: "Navel oranges".into(),
+                    brand: "Pujiang".into(),
+                    category: "fruit".into(),
+                    origin_country: "CN".into(),
+                },
+            ),
+            sign(
+                &members[1],
+                &chain_id,
+                1,
+                Payload::RevokeMember {
+                    member: members[2].public(),
+                    reason: "not an admin".into(),
+                },
+            ),
+        ],
+    );
+    chain.commit_block().expect("block 2 commits");
+    submit(
+        &shared,
+        (1..4)
+            .map(|i| {
+                sign(
+                    &members[i],
+                    &chain_id,
+                    if i == 1 { 2 } else { 1 },
+                    Payload::RegisterLot {
+                        gtin: gtin.clone(),
+                        lot: format!("LOT{i}"),
+                        origin_gln: None,
+                        produced_on: "2026-11-02".into(),
+                        quantity: 100 + i as u64,
+                        unit: "kg".into(),
+                    },
+                )
+            })
+            .collect(),
+    );
+    chain.commit_block().expect("block 3 commits");
+    drop(shared);
+    (chain.close(), genesis, all)
+}
+
+/// Flip one bit in every occurrence of `needle` in the file, at `offset` within it.
+fn flip_in_file(path: &Path, needle: &[u8], offset: usize) -> usize {
+    let mut bytes = std::fs::read(path).expect("store file reads");
+    let mut n = 0;
+    let mut i = 0;
+    while i + needle.len() <= bytes.len() {
+        if &bytes[i..i + needle.len()] == needle {
+            bytes[i + offset] ^= 0x04;
+            n += 1;
+            i += needle.len();
+        } else {
+            i += 1;
+        }
+    }
+    std::fs::write(path, bytes).expect("store file writes");
+    n
+}
+
+fn db(dir: &Path) -> std::path::PathBuf {
+    dir.join("waybill.redb")
+}
+
+#[test]
+fn intact_chain_verifies() {
+    let (dir, genesis, txs) = build_chain();
+    let (store, g) = Store::open_existing(&db(&dir)).expect("opens");
+    assert_eq!(g, genesis);
+    let full = verify_full(&store).expect("intact chain verifies");
+    assert_eq!(full.to, Height(3));
+    assert_eq!(full.n_txs, txs.len() as u64);
+    assert!(full.replayed && full.n_state_entries > 0);
+    let quick = verify_recent(&store, 2).expect("recent blocks verify");
+    assert_eq!((quick.from, quick.to), (Height(2), Height(3)));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn flipped_byte_in_a_stored_transaction_is_named() {
+    let (dir, _, txs) = build_chain();
+    // Block 2's second transaction (index 1): flip a byte inside its signature.
+    let target = &txs[5];
+    let n = flip_in_file(&db(&dir), &target.signature.0, 17);
+    assert!(n >= 1, "the signature bytes are in the file");
+    let (store, _) = Store::open_existing(&db(&dir)).expect("opens");
+    let err = verify_full(&store)
+        .expect_err("tampering is detected")
+        .to_string();
+    assert!(
+        err.contains("height 2") && err.contains("transaction 1"),
+        "names height and record: {err}"
+    );
+    let err = verify_recent(&store, 10)
+        .expect_err("start-up check detects it too")
+        .to_string();
+    assert!(err.contains("height 2"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn flipped_byte_in_a_payload_is_named() {
+    let (dir, _, txs) = build_chain();
+    // Block 3, first transaction: change the lot number's last character.
+    let target = &txs[6];
+    let enc = codec::encode(&target.tx);
+    let lot = b"LOT1";
+    let pos = enc
+        .windows(lot.len())
+        .position(|w| w == lot)
+        .expect("lot in encoding");
+    let n = flip_in_file(&db(&dir), &enc, pos + 3);
+    assert!(n >= 1);
+    let (store, _) = Store::open_existing(&db(&dir)).expect("opens");
+    let err = verify_full(&store)
+        .expect_err("tampering is detected")
+        .to_string();
+    assert!(
+        err.contains("height 3") && err.contains("transaction 0"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn flipped_byte_in_a_header_is_named() {
+    let (dir, genesis, _) = build_chain();
+    let header = {
+        let store = Store::open(&db(&dir), &genesis).expect("opens");
+        store
+            .block(Height(2))
+            .expect("reads")
+            .expect("block 2")
+            .header
+    };
+    let enc = codec::encode(&header);
+    // Flip a byte of the state hash (the header's last-but-one field).
+    let n = flip_in_file(&db(&dir), &enc, enc.len() - 40);
+    assert!(n >= 1);
+    let (store, _) = Store::open_existing(&db(&dir)).expect("opens");
+    let err = verify_full(&store)
+        .expect_err("tampering is detected")
+        .to_string();
+    assert!(err.contains("height 2"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn flipped_byte_in_a_certificate_is_named() {
+    let (dir, genesis, _) = build_chain();
+    let cert = {
+        let store = Store::open(&db(&dir), &genesis).expect("opens");
+        store
+            .certificate(Height(3))
+            .expect("reads")
+            .expect("certificate 3")
+    };
+    let n = flip_in_file(&db(&dir), &cert.signatures[0].signature.0, 5);
+    assert!(n >= 1);
+    let (store, _) = Store::open_existing(&db(&dir)).expect("opens");
+    let err = verify_full(&store)
+        .expect_err("tampering is detected")
+        .to_string();
+    assert!(
+        err.contains("height 3") && err.contains("commit certificate"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn flipped_byte_in_the_state_is_named() {
+    let (dir, genesis, _) = build_chain();
+    let lot = {
+        let store = Store::open(&db(&dir), &genesis).expect("opens");
+        let snap = store.snapshot().expect("snapshot");
+        let gtin: waybill_types::gs1::Gtin = with_check_digit("0690123400001")
+            .expect("digits")
+            .parse()
+            .expect("gtin");
+        let l = waybill_state::catalog::load_lot(&snap, &gtin, "LOT2")
+            .expect("reads")
+            .expect("lot exists");
+        waybill_state::encode_record(&l)
+    };
+    // Change the quantity (8 bytes little endian, 102 → something else) in the state table.
+    let qty = 102u64.to_le_bytes();
+    let pos = lot
+        .windows(8)
+        .position(|w| w == qty)
+        .expect("quantity in record");
+    let n = flip_in_file(&db(&dir), &lot, pos);
+    assert!(n >= 1);
+    let (store, _) = Store::open_existing(&db(&dir)).expect("opens");
+    let err = verify_full(&store)
+        .expect_err("tampering is detected")
+        .to_string();
+    assert!(
+        err.contains("state entry") || err.contains("write set"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,1650 @@
+//! Tests of the deterministic state machine through its public API: identity,
+//! sequence numbers, catalog, determinism, the access matrix, and a property test
+//! over random transaction sequences.
+//!
+//! Everything runs on a small in-memory model chain: genesis writes applied to a
+//! `BTreeMap`, blocks executed with [`Execution`], their write sets applied
+//! (`None` deletes) and the state hash chained with [`next_state_hash`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use waybill_state::access::{any_may_write, may_read, may_write, DataCategory};
+use waybill_state::catalog::{load_lot, load_product};
+use waybill_state::identity::{load_member, load_org, Member, MemberStatus};
+use waybill_state::{
+    apply_genesis, genesis_state_hash, keys, next_state_hash, write_set_digest, BlockContext,
+    Execution, TxInvalid, WriteSet,
+};
+use waybill_types::gs1::{with_check_digit, Gln, Gtin};
+use waybill_types::tx::TX_VERSION;
+use waybill_types::{
+    Genesis, GenesisOrganization, GenesisValidator, Hash, Height, OrgId, Payload, PublicKey,
+    Receipt, Role, SecretKey, SignedTx, Transaction, TxStatus,
+};
+
+// ---------------------------------------------------------------------------
+// Fixture: a four-organization consortium.
+// ---------------------------------------------------------------------------
+
+const CHAIN: &str = "waybill-test";
+const GENESIS_TIME_MS: u64 = 1_767_225_600_000;
+
+type State = BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn key(label: &str) -> SecretKey {
+    SecretKey::from_label(label)
+}
+
+fn pk(label: &str) -> PublicKey {
+    key(label).public()
+}
+
+fn org(id: &str) -> OrgId {
+    OrgId::new(id).expect("test org id is valid")
+}
+
+/// A GTIN from its 13 data digits (the check digit is computed).
+fn gtin(data13: &str) -> Gtin {
+    with_check_digit(data13)
+        .expect("digits")
+        .parse()
+        .expect("valid GTIN")
+}
+
+/// A GLN from its 12 data digits.
+fn gln(data12: &str) -> Gln {
+    with_check_digit(data12)
+        .expect("digits")
+        .parse()
+        .expect("valid GLN")
+}
+
+/// Orchard owns company prefix 6901234.
+fn orchard_gtin() -> Gtin {
+    gtin("0690123400001")
+}
+
+/// Packer owns company prefix 6909999.
+fn packer_gtin() -> Gtin {
+    gtin("0690999900002")
+}
+
+/// Nobody owns company prefix 4000000.
+fn unowned_gtin() -> Gtin {
+    gtin("0400000000001")
+}
+
+/// - `orchard`: producer, processor, carrier; prefix 6901234.
+/// - `freight`: carrier, warehouse; no prefix.
+/// - `packer`: processor, producer; prefix 6909999.
+/// - `bazaar`: every role; prefix 6905555.
+///
+/// Roles are listed unsorted on purpose: genesis must sort them.
+fn genesis() -> Genesis {
+    Genesis {
+        chain_id: CHAIN.into(),
+        genesis_time_ms: GENESIS_TIME_MS,
+        organizations: vec![
+            GenesisOrganization {
+                id: org("orchard"),
+                name: "Sichuan Orchard".into(),
+                admin: pk("orchard-admin"),
+                roles: vec![Role::Carrier, Role::Producer, Role::Processor],
+                company_prefixes: vec!["6901234".into()],
+            },
+            GenesisOrganization {
+                id: org("freight"),
+                name: "Yangtze Freight".into(),
+                admin: pk("freight-admin"),
+                roles: vec![Role::Warehouse, Role::Carrier],
+                company_prefixes: vec![],
+            },
+            GenesisOrganization {
+                id: org("packer"),
+                name: "Chengdu Packing".into(),
+                admin: pk("packer-admin"),
+                roles: vec![Role::Processor, Role::Producer],
+                company_prefixes: vec!["6909999".into()],
+            },
+            GenesisOrganization {
+                id: org("bazaar"),
+                name: "Everything Bazaar".into(),
+                admin: pk("bazaar-admin"),
+                roles: Role::ALL.iter().rev().copied().collect(),
+                company_prefixes: vec!["6905555".into()],
+            },
+        ],
+        validators: vec![GenesisValidator {
+            org: org("orchard"),
+            public_key: pk("validator-0"),
+            voting_power: 1,
+        }],
+    }
+}
+
+fn signed(k: &SecretKey, seq: u64, payload: Payload) -> SignedTx {
+    Transaction {
+        version: TX_VERSION,
+        chain_id: CHAIN.into(),
+        signer: k.public(),
+        seq,
+        payload,
+    }
+    .sign(k)
+}
+
+fn reg_member(member: &SecretKey, roles: &[Role]) -> Payload {
+    Payload::RegisterMember {
+        member: member.public(),
+        name: "Li Wei, harvest team".into(),
+        roles: roles.to_vec(),
+    }
+}
+
+fn set_roles(member: &SecretKey, roles: &[Role]) -> Payload {
+    Payload::SetMemberRoles {
+        member: member.public(),
+        roles: roles.to_vec(),
+    }
+}
+
+fn revoke(member: &SecretKey, reason: &str) -> Payload {
+    Payload::RevokeMember {
+        member: member.public(),
+        reason: reason.into(),
+    }
+}
+
+fn product(g: &Gtin) -> Payload {
+    Payload::RegisterProduct {
+        gtin: g.clone(),
+        name: "Navel oranges, 5 kg carton".into(),
+        brand: "Orchard".into(),
+        category: "fresh fruit".into(),
+        origin_country: "CN".into(),
+    }
+}
+
+fn lot(g: &Gtin, lot: &str) -> Payload {
+    Payload::RegisterLot {
+        gtin: g.clone(),
+        lot: lot.into(),
+        origin_gln: Some(gln("690123400001")),
+        produced_on: "2026-11-20".into(),
+        quantity: 800,
+        unit: "kg".into(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Model chain.
+// ---------------------------------------------------------------------------
+
+fn apply_writes(state: &mut State, writes: &WriteSet) {
+    for (k, v) in writes {
+        match v {
+            Some(v) => {
+                state.insert(k.clone(), v.clone());
+            }
+            None => {
+                state.remove(k);
+            }
+        }
+    }
+}
+
+fn block_time(height: u64) -> u64 {
+    GENESIS_TIME_MS + height * 1_000
+}
+
+/// The outcome of executing one block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BlockRun {
+    /// One result per transaction offered, in order.
+    results: Vec<Result<Receipt, TxInvalid>>,
+    writes: WriteSet,
+    receipts: Vec<Receipt>,
+}
+
+impl BlockRun {
+    fn only(&self) -> &Result<Receipt, TxInvalid> {
+        assert_eq!(self.results.len(), 1, "one transaction was offered");
+        &self.results[0]
+    }
+
+    fn write_keys(&self) -> BTreeSet<Vec<u8>> {
+        self.writes.keys().cloned().collect()
+    }
+}
+
+fn run_block(state: &State, ctx: BlockContext, txs: &[SignedTx]) -> BlockRun {
+    let mut ex = Execution::new(state, ctx);
+    let results = txs.iter().map(|t| ex.apply(t, t.id()).cloned()).collect();
+    let (writes, receipts) = ex.finish();
+    BlockRun {
+        results,
+        writes,
+        receipts,
+    }
+}
+
+#[derive(Clone)]
+struct Chain {
+    state: State,
+    height: u64,
+    state_hash: Hash,
+}
+
+impl Chain {
+    fn new() -> Chain {
+        let genesis = genesis();
+        genesis.check().expect("the test genesis is valid");
+        Chain::with_genesis(&genesis)
+    }
+
+    /// A chain from `genesis`, whether or not it passes [`Genesis::check`].
+    fn with_genesis(genesis: &Genesis) -> Chain {
+        let writes = apply_genesis(genesis);
+        let mut state = State::new();
+        apply_writes(&mut state, &writes);
+        Chain {
+            state,
+            height: 0,
+            state_hash: genesis_state_hash(genesis, &writes),
+        }
+    }
+
+    fn next_ctx(&self) -> BlockContext {
+        let height = self.height + 1;
+        BlockContext {
+            chain_id: CHAIN.into(),
+            height: Height(height),
+            time_ms: block_time(height),
+        }
+    }
+
+    /// Execute `txs` as the next block without committing it.
+    fn execute(&self, txs: &[SignedTx]) -> BlockRun {
+        run_block(&self.state, self.next_ctx(), txs)
+    }
+
+    /// Execute `txs` as the next block and commit its writes.
+    fn commit(&mut self, txs: &[SignedTx]) -> BlockRun {
+        let run = self.execute(txs);
+        apply_writes(&mut self.state, &run.writes);
+        self.state_hash = next_state_hash(&self.state_hash, &run.writes);
+        self.height += 1;
+        run
+    }
+
+    fn last_seq(&self, signer: &PublicKey) -> u64 {
+        match self.state.get(&keys::seq(signer)) {
+            None => 0,
+            Some(b) => u64::from_le_bytes(b.as_slice().try_into().expect("seq is 8 bytes")),
+        }
+    }
+
+    /// A transaction from `k` with its next sequence number (per committed state).
+    fn tx(&self, k: &SecretKey, payload: Payload) -> SignedTx {
+        signed(k, self.last_seq(&k.public()) + 1, payload)
+    }
+
+    /// Commit a one-transaction block.
+    fn submit(&mut self, k: &SecretKey, payload: Payload) -> BlockRun {
+        let tx = self.tx(k, payload);
+        self.commit(&[tx])
+    }
+
+    fn member(&self, k: &SecretKey) -> Member {
+        load_member(&self.state, &k.public())
+            .expect("state reads")
+            .expect("is a member")
+    }
+}
+
+#[track_caller]
+fn assert_applied(run: &BlockRun) {
+    match run.only() {
+        Ok(Receipt {
+            status: TxStatus::Applied,
+            ..
+        }) => {}
+        other => panic!("expected Applied, got {other:?}"),
+    }
+    assert_eq!(run.receipts.len(), 1);
+}
+
+/// Asserts a one-transaction block was rejected with `code`, and that it wrote
+/// nothing but the signer's sequence number. Returns the message.
+#[track_caller]
+fn assert_rejected(run: &BlockRun, signer: &SecretKey, code: &str) -> String {
+    let message = match run.only() {
+        Ok(Receipt {
+            status: TxStatus::Rejected { code: c, message },
+            ..
+        }) => {
+            assert_eq!(c, code, "rejection code (message: {message})");
+            message.clone()
+        }
+        other => panic!("expected Rejected({code}), got {other:?}"),
+    };
+    assert_eq!(run.receipts.len(), 1);
+    assert_eq!(
+        run.write_keys(),
+        BTreeSet::from([keys::seq(&signer.public())]),
+        "a rejected transaction writes only its signer's sequence number"
+    );
+    assert!(!message.is_empty(), "a rejection explains itself");
+    message
+}
+
+// ---------------------------------------------------------------------------
+// Genesis.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn genesis_writes_orgs_admins_and_hash() {
+    let g = genesis();
+    let writes = apply_genesis(&g);
+    assert_eq!(
+        writes,
+        apply_genesis(&g),
+        "genesis writes are deterministic"
+    );
+    let mut expected = BTreeSet::from([keys::genesis_hash()]);
+    for o in &g.organizations {
+        expected.insert(keys::org(&o.id));
+        expected.insert(keys::member(&o.admin));
+        expected.insert(keys::org_member(&o.id, &o.admin));
+    }
+    assert_eq!(writes.keys().cloned().collect::<BTreeSet<_>>(), expected);
+    assert!(
+        writes.values().all(Option::is_some),
+        "genesis deletes nothing"
+    );
+    assert_eq!(
+        writes.get(&keys::genesis_hash()),
+        Some(&Some(g.hash().0.to_vec()))
+    );
+
+    let chain = Chain::new();
+    assert_eq!(chain.state_hash, next_state_hash(&g.hash(), &writes));
+    let o = load_org(&chain.state, &org("orchard"))
+        .expect("reads")
+        .expect("orchard exists");
+    assert_eq!(
+        o.roles,
+        vec![Role::Producer, Role::Processor, Role::Carrier]
+    );
+    assert_eq!(o.admin, pk("orchard-admin"));
+    assert_eq!(o.company_prefixes, vec!["6901234".to_string()]);
+    assert_eq!(o.joined_at, Height(0));
+
+    let admin = chain.member(&key("orchard-admin"));
+    assert!(admin.admin);
+    assert!(admin.is_active());
+    assert_eq!(admin.org, org("orchard"));
+    assert_eq!(
+        admin.roles, o.roles,
+        "the admin holds every role of its org"
+    );
+    assert_eq!(admin.registered_at, Height(0));
+    assert_eq!(admin.registered_by, pk("orchard-admin"));
+    assert_eq!(chain.last_seq(&pk("orchard-admin")), 0);
+}
+
+#[test]
+fn empty_block_writes_nothing_but_advances_the_state_hash() {
+    let mut chain = Chain::new();
+    let before = chain.state_hash;
+    let state_before = chain.state.clone();
+    let run = chain.commit(&[]);
+    assert!(run.writes.is_empty() && run.receipts.is_empty());
+    assert_eq!(chain.state, state_before);
+    assert_ne!(chain.state_hash, before);
+    assert_eq!(chain.state_hash, next_state_hash(&before, &WriteSet::new()));
+}
+
+// ---------------------------------------------------------------------------
+// 1. Identity.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn admin_registers_member_with_sorted_roles() {
+    let mut chain = Chain::new();
+    chain.commit(&[]); // height 1: so that registered_at (2) differs from the seq (1)
+    let admin = key("orchard-admin");
+    let picker = key("orchard-picker");
+    let run = chain.submit(
+        &admin,
+        reg_member(&picker, &[Role::Processor, Role::Producer]),
+    );
+    assert_applied(&run);
+    assert_eq!(
+        run.write_keys(),
+        BTreeSet::from([
+            keys::member(&picker.public()),
+            keys::org_member(&org("orchard"), &picker.public()),
+            keys::seq(&admin.public()),
+        ])
+    );
+    assert_eq!(
+        run.writes
+            .get(&keys::org_member(&org("orchard"), &picker.public())),
+        Some(&Some(Vec::new())),
+        "the membership index entry is empty"
+    );
+
+    let m = chain.member(&picker);
+    assert_eq!(m.key, picker.public());
+    assert_eq!(m.org, org("orchard"));
+    assert_eq!(m.name, "Li Wei, harvest team");
+    assert_eq!(m.roles, vec![Role::Producer, Role::Processor], "sorted");
+    assert!(!m.admin);
+    assert_eq!(m.status, MemberStatus::Active);
+    assert_eq!(m.registered_at, Height(2));
+    assert_eq!(m.registered_by, admin.public());
+    assert_eq!(chain.last_seq(&admin.public()), 1);
+    assert_eq!(chain.last_seq(&picker.public()), 0);
+}
+
+#[test]
+fn identity_rejections() {
+    let mut chain = Chain::new();
+    let admin = key("orchard-admin");
+    let picker = key("orchard-picker");
+    let trucker = key("freight-driver");
+    assert_applied(&chain.submit(&admin, reg_member(&picker, &[Role::Producer])));
+    assert_applied(&chain.submit(
+        &key("freight-admin"),
+        reg_member(&trucker, &[Role::Carrier]),
+    ));
+
+    // A member that is not an admin cannot register members.
+    let run = chain.submit(&picker, reg_member(&key("newcomer"), &[Role::Producer]));
+    assert_rejected(&run, &picker, "not_admin");
+    assert!(load_member(&chain.state, &pk("newcomer"))
+        .expect("reads")
+        .is_none());
+
+    // Orchard may not grant customs, alone or alongside an allowed role.
+    for roles in [&[Role::Customs][..], &[Role::Producer, Role::Customs][..]] {
+        let run = chain.submit(&admin, reg_member(&key("newcomer"), roles));
+        let msg = assert_rejected(&run, &admin, "role_not_allowed");
+        assert!(msg.contains("customs"), "{msg}");
+    }
+
+    // Existing keys: a member of this org, another org's member, another org's admin.
+    for existing in [&picker, &trucker, &key("freight-admin"), &admin] {
+        let run = chain.submit(&admin, reg_member(existing, &[Role::Producer]));
+        assert_rejected(&run, &admin, "already_registered");
+    }
+    assert_eq!(chain.member(&trucker).org, org("freight"), "unchanged");
+
+    // Acting on another organization's member.
+    let before = chain.member(&trucker);
+    let run = chain.submit(&admin, set_roles(&trucker, &[Role::Producer]));
+    assert_rejected(&run, &admin, "not_authorized");
+    let run = chain.submit(&admin, revoke(&trucker, "poaching"));
+    assert_rejected(&run, &admin, "not_authorized");
+    let run = chain.submit(&admin, revoke(&key("freight-admin"), "hostile"));
+    assert_rejected(&run, &admin, "not_authorized");
+    assert_eq!(chain.member(&trucker), before);
+
+    // Roles or revocation of a key that is not a member.
+    let run = chain.submit(&admin, set_roles(&key("nobody"), &[Role::Producer]));
+    assert_rejected(&run, &admin, "unknown_member");
+    let run = chain.submit(&admin, revoke(&key("nobody"), "who?"));
+    assert_rejected(&run, &admin, "unknown_member");
+
+    // Every rejection above consumed one sequence number: 1 registration + 11.
+    assert_eq!(chain.last_seq(&admin.public()), 12);
+}
+
+#[test]
+fn set_roles_then_revoke() {
+    let mut chain = Chain::new();
+    let admin = key("orchard-admin");
+    let picker = key("orchard-picker");
+    assert_applied(&chain.submit(&admin, reg_member(&picker, &[Role::Producer])));
+    let registered = chain.member(&picker);
+
+    // A producer may register a product.
+    assert_applied(&chain.submit(&picker, product(&orchard_gtin())));
+
+    let run = chain.submit(
+        &admin,
+        set_roles(&picker, &[Role::Carrier, Role::Processor]),
+    );
+    assert_applied(&run);
+    assert_eq!(
+        run.write_keys(),
+        BTreeSet::from([keys::member(&picker.public()), keys::seq(&admin.public())])
+    );
+    let m = chain.member(&picker);
+    assert_eq!(m.roles, vec![Role::Processor, Role::Carrier], "sorted");
+    assert_eq!(
+        Member {
+            roles: registered.roles.clone(),
+            ..m.clone()
+        },
+        registered,
+        "only the roles changed"
+    );
+
+    // A role the org may not grant leaves the roles as they were.
+    let run = chain.submit(&admin, set_roles(&picker, &[Role::Regulator]));
+    assert_rejected(&run, &admin, "role_not_allowed");
+    assert_eq!(chain.member(&picker).roles, m.roles);
+
+    // Roles take effect: a carrier-only member cannot write production data.
+    assert_applied(&chain.submit(&admin, set_roles(&picker, &[Role::Carrier])));
+    let run = chain.submit(&picker, lot(&orchard_gtin(), "L1"));
+    assert_rejected(&run, &picker, "not_authorized");
+
+    // Revoke.
+    let revoke_height = chain.height + 1;
+    let run = chain.submit(&admin, revoke(&picker, "left the company"));
+    assert_applied(&run);
+    assert_eq!(
+        run.write_keys(),
+        BTreeSet::from([keys::member(&picker.public()), keys::seq(&admin.public())])
+    );
+    let m = chain.member(&picker);
+    assert_eq!(
+        m.status,
+        MemberStatus::Revoked {
+            at: Height(revoke_height),
+            reason: "left the company".into()
+        }
+    );
+    assert!(!m.is_active());
+    assert_eq!(m.roles, vec![Role::Carrier], "revocation keeps the roles");
+
+    // The revoked member's key is still a member record, so its transactions still
+    // get into blocks -- as rejections, consuming its sequence numbers.
+    let seq_before = chain.last_seq(&picker.public());
+    for payload in [
+        product(&gtin("0690123400002")),
+        lot(&orchard_gtin(), "L2"),
+        reg_member(&key("newcomer"), &[Role::Producer]),
+    ] {
+        let run = chain.submit(&picker, payload);
+        let msg = assert_rejected(&run, &picker, "member_revoked");
+        assert!(msg.contains("left the company"), "{msg}");
+    }
+    assert_eq!(chain.last_seq(&picker.public()), seq_before + 3);
+
+    // Nothing more can be done to a revoked member.
+    let run = chain.submit(&admin, revoke(&picker, "again"));
+    assert_rejected(&run, &admin, "member_revoked");
+    let run = chain.submit(&admin, set_roles(&picker, &[Role::Producer]));
+    assert_rejected(&run, &admin, "member_revoked");
+    let run = chain.submit(&admin, reg_member(&picker, &[Role::Producer]));
+    assert_rejected(&run, &admin, "already_registered");
+    assert_eq!(chain.member(&picker), m);
+}
+
+#[test]
+fn admins_cannot_be_revoked_by_a_member_transaction() {
+    let mut chain = Chain::new();
+    let admin = key("orchard-admin");
+    let run = chain.submit(&admin, revoke(&admin, "self-destruct"));
+    assert_rejected(&run, &admin, "cannot_revoke_admin");
+    let m = chain.member(&admin);
+    assert!(m.admin && m.is_active());
+}
+
+#[test]
+fn unknown_signer_is_invalid_and_writes_nothing() {
+    let mut chain = Chain::new();
+    let stranger = key("stranger");
+    let run = chain.execute(&[signed(
+        &stranger,
+        1,
+        reg_member(&key("x"), &[Role::Producer]),
+    )]);
+    assert_eq!(
+        run.only(),
+        &Err(TxInvalid::UnknownSigner {
+            signer: stranger.public()
+        })
+    );
+    assert!(run.writes.is_empty() && run.receipts.is_empty());
+
+    // A key becomes a signer in the same block that registers it.
+    let admin = key("orchard-admin");
+    let newcomer = key("newcomer");
+    let txs = [
+        signed(&newcomer, 1, product(&orchard_gtin())),
+        chain.tx(&admin, reg_member(&newcomer, &[Role::Producer])),
+        signed(&newcomer, 1, product(&orchard_gtin())),
+    ];
+    let run = chain.commit(&txs);
+    assert!(matches!(
+        run.results[0],
+        Err(TxInvalid::UnknownSigner { .. })
+    ));
+    assert!(matches!(
+        run.results[1],
+        Ok(Receipt {
+            status: TxStatus::Applied,
+            ..
+        })
+    ));
+    assert!(matches!(
+        run.results[2],
+        Ok(Receipt {
+            status: TxStatus::Applied,
+            ..
+        })
+    ));
+    assert_eq!(run.receipts.len(), 2);
+    assert_eq!(run.receipts[1].tx_id, txs[2].id());
+}
+
+// ---------------------------------------------------------------------------
+// 2. Sequence numbers.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn sequence_numbers_must_be_last_plus_one() {
+    let mut chain = Chain::new();
+    let admin = key("orchard-admin");
+    let a = admin.public();
+    assert_applied(&chain.submit(&admin, reg_member(&key("m1"), &[Role::Producer])));
+    assert_eq!(chain.last_seq(&a), 1);
+
+    let replay = signed(&admin, 1, reg_member(&key("m2"), &[Role::Producer]));
+    let gap = signed(&admin, 3, reg_member(&key("m2"), &[Role::Producer]));
+    assert_eq!(
+        chain.execute(std::slice::from_ref(&replay)).only(),
+        &Err(TxInvalid::Replayed {
+            signer: a,
+            expected: 2,
+            got: 1
+        })
+    );
+    assert_eq!(
+        chain.execute(std::slice::from_ref(&gap)).only(),
+        &Err(TxInvalid::OutOfOrder {
+            signer: a,
+            expected: 2,
+            got: 3
+        })
+    );
+    let zero = signed(&admin, 0, reg_member(&key("m2"), &[Role::Producer]));
+    assert!(matches!(
+        chain.execute(&[zero]).only(),
+        Err(TxInvalid::Stateless(_))
+    ));
+
+    // An invalid transaction in the middle of a block changes nothing: the block
+    // with it equals the block without it.
+    let picker = key("picker");
+    let ok_a = chain.tx(&admin, reg_member(&picker, &[Role::Producer]));
+    let ok_b = signed(&picker, 1, product(&orchard_gtin()));
+    let replay_2 = signed(&admin, 2, reg_member(&key("m2"), &[Role::Producer]));
+    let gap_9 = signed(&admin, 9, reg_member(&key("m2"), &[Role::Producer]));
+    let stranger = signed(&key("stranger"), 1, product(&orchard_gtin()));
+    let with = chain.execute(&[
+        ok_a.clone(),
+        replay_2,
+        gap_9,
+        stranger,
+        replay.clone(),
+        ok_b.clone(),
+    ]);
+    let without = chain.execute(&[ok_a.clone(), ok_b.clone()]);
+    assert!(with.results[0].is_ok() && with.results[5].is_ok());
+    assert!(matches!(
+        with.results[1],
+        Err(TxInvalid::Replayed {
+            expected: 3,
+            got: 2,
+            ..
+        })
+    ));
+    assert!(matches!(
+        with.results[2],
+        Err(TxInvalid::OutOfOrder {
+            expected: 3,
+            got: 9,
+            ..
+        })
+    ));
+    assert!(matches!(
+        with.results[3],
+        Err(TxInvalid::UnknownSigner { .. })
+    ));
+    assert!(matches!(
+        with.results[4],
+        Err(TxInvalid::Replayed {
+            expected: 3,
+            got: 1,
+            ..
+        })
+    ));
+    assert_eq!(with.writes, without.writes);
+    assert_eq!(with.receipts, without.receipts);
+    assert_eq!(
+        write_set_digest(&with.writes),
+        write_set_digest(&without.writes)
+    );
+
+    // Within one block: seq 2 then 2 again (replay in the overlay), then 3.
+    let s2 = chain.tx(&admin, reg_member(&key("m3"), &[Role::Producer]));
+    let s2_again = signed(&admin, 2, reg_member(&key("m4"), &[Role::Producer]));
+    let s3 = signed(&admin, 3, reg_member(&key("m4"), &[Role::Producer]));
+    let run = chain.commit(&[s2, s2_again, s3]);
+    assert!(run.results[0].is_ok());
+    assert_eq!(
+        run.results[1],
+        Err(TxInvalid::Replayed {
+            signer: a,
+            expected: 3,
+            got: 2
+        })
+    );
+    assert!(run.results[2].is_ok());
+    assert_eq!(chain.last_seq(&a), 3);
+    assert_eq!(
+        chain.state.get(&keys::seq(&a)),
+        Some(&3u64.to_le_bytes().to_vec()),
+        "the last seq is stored as 8 little-endian bytes"
+    );
+}
+
+#[test]
+fn a_rejected_transaction_consumes_its_sequence_number() {
+    let mut chain = Chain::new();
+    let admin = key("orchard-admin");
+    let a = admin.public();
+    let run = chain.commit(&[signed(&admin, 1, reg_member(&key("m"), &[Role::Customs]))]);
+    assert_rejected(&run, &admin, "role_not_allowed");
+    assert_eq!(
+        run.writes.get(&keys::seq(&a)),
+        Some(&Some(1u64.to_le_bytes().to_vec()))
+    );
+    assert_eq!(
+        chain
+            .execute(&[signed(&admin, 1, reg_member(&key("m"), &[Role::Producer]))])
+            .only(),
+        &Err(TxInvalid::Replayed {
+            signer: a,
+            expected: 2,
+            got: 1
+        })
+    );
+    assert_applied(&chain.commit(&[signed(&admin, 2, reg_member(&key("m"), &[Role::Producer]))]));
+    assert_eq!(chain.last_seq(&a), 2);
+}
+
+#[test]
+fn stateless_failures_are_invalid_not_rejected() {
+    let chain = Chain::new();
+    let admin = key("orchard-admin");
+    let wrong_chain = Transaction {
+        version: TX_VERSION,
+        chain_id: "another-chain".into(),
+        signer: admin.public(),
+        seq: 1,
+        payload: product(&orchard_gtin()),
+    }
+    .sign(&admin);
+    let zero_quantity = signed(
+        &admin,
+        1,
+        Payload::RegisterLot {
+            gtin: orchard_gtin(),
+            lot: "L1".into(),
+            origin_gln: None,
+            produced_on: "2026-11-20".into(),
+            quantity: 0,
+            unit: "kg".into(),
+        },
+    );
+    let no_roles = signed(&admin, 1, reg_member(&key("m"), &[]));
+    let dup_roles = signed(
+        &admin,
+        1,
+        reg_member(&key("m"), &[Role::Producer, Role::Producer]),
+    );
+    let bad_country = signed(
+        &admin,
+        1,
+        Payload::RegisterProduct {
+            gtin: orchard_gtin(),
+            name: "x".into(),
+            brand: "x".into(),
+            category: "x".into(),
+            origin_country: "cn".into(),
+        },
+    );
+    // Stateless checks come first: an unknown signer with a bad payload is Stateless.
+    let stranger_bad = signed(&key("stranger"), 1, reg_member(&key("m"), &[]));
+    for tx in [
+        wrong_chain,
+        zero_quantity,
+        no_roles,
+        dup_roles,
+        bad_country,
+        stranger_bad,
+    ] {
+        let run = chain.execute(std::slice::from_ref(&tx));
+        assert!(
+            matches!(run.only(), Err(TxInvalid::Stateless(_))),
+            "{:?}: {:?}",
+            tx.tx.payload,
+            run.only()
+        );
+        assert!(run.writes.is_empty() && run.receipts.is_empty());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 3. Catalog.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn catalog_products_and_lots() {
+    let mut chain = Chain::new();
+    let orchard = key("orchard-admin");
+    let carrier = key("freight-admin");
+    let packer = key("packer-admin");
+    let driver = key("orchard-driver");
+    let line = key("orchard-line");
+    assert_applied(&chain.submit(&orchard, reg_member(&driver, &[Role::Carrier])));
+    assert_applied(&chain.submit(&orchard, reg_member(&line, &[Role::Processor])));
+    let g = orchard_gtin();
+
+    // A carrier cannot record a product or a harvest, whether or not the product exists.
+    let run = chain.submit(&carrier, product(&g));
+    assert_rejected(&run, &carrier, "not_authorized");
+    let run = chain.submit(&carrier, lot(&g, "L1"));
+    assert_rejected(&run, &carrier, "not_authorized");
+
+    // A producer registers under its own prefix.
+    let h = chain.height + 1;
+    let tx = chain.tx(&orchard, product(&g));
+    let run = chain.commit(std::slice::from_ref(&tx));
+    assert_applied(&run);
+    assert_eq!(
+        run.write_keys(),
+        BTreeSet::from([keys::product(&g), keys::seq(&orchard.public())])
+    );
+    let p = load_product(&chain.state, &g)
+        .expect("reads")
+        .expect("registered");
+    assert_eq!(p.gtin, g);
+    assert_eq!(p.owner, org("orchard"));
+    assert_eq!(p.registered_by, orchard.public());
+    assert_eq!(p.registered_at, Height(h));
+    assert_eq!(p.registered_time_ms, block_time(h));
+    assert_eq!(p.tx_id, tx.id());
+    assert_eq!(p.name, "Navel oranges, 5 kg carton");
+    assert_eq!(p.origin_country, "CN");
+
+    // The indicator digit of a GTIN-14 is not part of the company prefix.
+    assert_applied(&chain.submit(&orchard, product(&gtin("1690123400001"))));
+
+    // Outside the org's prefixes: unowned, and another org's.
+    for foreign in [unowned_gtin(), packer_gtin(), gtin("0690123500001")] {
+        let run = chain.submit(&orchard, product(&foreign));
+        assert_rejected(&run, &orchard, "prefix_not_owned");
+        assert!(load_product(&chain.state, &foreign)
+            .expect("reads")
+            .is_none());
+    }
+    // A carrier of the owning org still may not write production data.
+    let run = chain.submit(&driver, lot(&g, "L1"));
+    assert_rejected(&run, &driver, "not_authorized");
+
+    // Duplicate product (even from the org that owns it).
+    let run = chain.submit(&orchard, product(&g));
+    assert_rejected(&run, &orchard, "duplicate");
+    assert_eq!(
+        load_product(&chain.state, &g).expect("reads"),
+        Some(p),
+        "unchanged"
+    );
+
+    // Lots.
+    let run = chain.submit(&orchard, lot(&gtin("0690123400099"), "L1"));
+    assert_rejected(&run, &orchard, "unknown_product");
+
+    let run = chain.submit(&packer, lot(&g, "L1"));
+    assert_rejected(&run, &packer, "not_authorized");
+
+    let h = chain.height + 1;
+    let tx = chain.tx(&line, lot(&g, "L1"));
+    let run = chain.commit(std::slice::from_ref(&tx));
+    assert_applied(&run);
+    assert_eq!(
+        run.write_keys(),
+        BTreeSet::from([keys::lot(&g, "L1"), keys::seq(&line.public())])
+    );
+    let l = load_lot(&chain.state, &g, "L1")
+        .expect("reads")
+        .expect("registered");
+    assert_eq!(l.owner, org("orchard"));
+    assert_eq!(l.registered_by, line.public());
+    assert_eq!(l.registered_at, Height(h));
+    assert_eq!(l.registered_time_ms, block_time(h));
+    assert_eq!(l.tx_id, tx.id());
+    assert_eq!(l.quantity, 800);
+    assert_eq!(l.origin_gln, Some(gln("690123400001")));
+
+    let run = chain.submit(&orchard, lot(&g, "L1"));
+    assert_rejected(&run, &orchard, "duplicate");
+    assert_eq!(
+        load_lot(&chain.state, &g, "L1").expect("reads"),
+        Some(l),
+        "unchanged"
+    );
+
+    // Same lot number under another product is a different lot.
+    assert_applied(&chain.submit(&orchard, lot(&gtin("1690123400001"), "L1")));
+    // Lot numbers are case-sensitive.
+    assert_applied(&chain.submit(&orchard, lot(&g, "l1")));
+}
+
+#[test]
+#[ignore = "BUG: crates/types/src/genesis.rs:118 Genesis::check only refuses a company prefix \
+            listed twice verbatim, not one that is a prefix of another org's (`690123` vs \
+            `6901234`); GTINs under the overlap are then owned by both orgs and go to whoever \
+            registers first (catalog.rs prefix check), contradicting genesis.rs:25 \
+            \"products under them are its to register\""]
+fn overlapping_company_prefixes_are_refused_at_genesis() {
+    let mut g = genesis();
+    g.organizations[2].company_prefixes = vec!["690123".into()]; // packer, inside orchard's 6901234
+                                                                 // What the overlap allows: packer takes a GTIN under orchard's prefix first.
+    let mut chain = Chain::with_genesis(&g);
+    assert_applied(&chain.submit(&key("packer-admin"), product(&orchard_gtin())));
+    let orchard = key("orchard-admin");
+    assert_rejected(
+        &chain.submit(&orchard, product(&orchard_gtin())),
+        &orchard,
+        "duplicate",
+    );
+    assert!(
+        g.check().is_err(),
+        "genesis accepted overlapping company prefixes 6901234 (orchard) and 690123 (packer)"
+    );
+}
+
+#[test]
+fn only_production_writers_register_products_role_by_role() {
+    let mut chain = Chain::new();
+    let admin = key("bazaar-admin");
+    for (i, role) in Role::ALL.iter().enumerate() {
+        let member = key(&format!("bazaar-{}", role.name()));
+        assert_applied(&chain.submit(&admin, reg_member(&member, &[*role])));
+        let g = gtin(&format!("06905555000{i:02}"));
+        let run = chain.submit(&member, product(&g));
+        if intended_cell(*role, DataCategory::Production) == 'W' {
+            assert_applied(&run);
+        } else {
+            let msg = assert_rejected(&run, &member, "not_authorized");
+            assert!(msg.contains(role.name()), "{msg}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 4. Determinism.
+// ---------------------------------------------------------------------------
+
+fn busy_block(chain: &Chain) -> Vec<SignedTx> {
+    let orchard = key("orchard-admin");
+    let picker = key("orchard-picker");
+    vec![
+        chain.tx(&orchard, reg_member(&picker, &[Role::Producer])),
+        signed(&picker, 1, product(&orchard_gtin())),
+        signed(&picker, 2, lot(&orchard_gtin(), "L1")),
+        chain.tx(&key("freight-admin"), product(&orchard_gtin())),
+        chain.tx(&key("packer-admin"), product(&packer_gtin())),
+        signed(&picker, 3, lot(&orchard_gtin(), "L1")),
+    ]
+}
+
+#[test]
+fn same_block_same_state_same_result() {
+    let chain = Chain::new();
+    let txs = busy_block(&chain);
+    let first = chain.execute(&txs);
+    let second = chain.execute(&txs);
+    assert_eq!(first, second);
+    assert_eq!(
+        codec_bytes(&first.writes),
+        codec_bytes(&second.writes),
+        "byte-identical write sets"
+    );
+    assert_eq!(first.receipts.len(), txs.len());
+    let statuses: Vec<&str> = first
+        .receipts
+        .iter()
+        .map(|r| match &r.status {
+            TxStatus::Applied => "applied",
+            TxStatus::Rejected { code, .. } => code.as_str(),
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "applied",
+            "applied",
+            "applied",
+            "not_authorized",
+            "applied",
+            "duplicate"
+        ]
+    );
+    let ids: Vec<_> = txs.iter().map(SignedTx::id).collect();
+    let receipt_ids: Vec<_> = first.receipts.iter().map(|r| r.tx_id).collect();
+    assert_eq!(receipt_ids, ids, "receipts are in transaction order");
+
+    let (mut a, mut b) = (chain.clone(), chain.clone());
+    a.commit(&txs);
+    b.commit(&txs);
+    assert_eq!(a.state, b.state);
+    assert_eq!(a.state_hash, b.state_hash);
+}
+
+fn codec_bytes(w: &WriteSet) -> Vec<u8> {
+    waybill_state::encode_record(&w.iter().collect::<Vec<_>>())
+}
+
+#[test]
+fn different_order_different_outcome_different_hash() {
+    let mut chain = Chain::new();
+    let admin = key("orchard-admin");
+    let picker = key("orchard-picker");
+    assert_applied(&chain.submit(&admin, reg_member(&picker, &[Role::Producer])));
+    let make = chain.tx(&picker, product(&orchard_gtin()));
+    let fire = chain.tx(&admin, revoke(&picker, "left"));
+
+    // The product first: both apply.
+    let (mut a, mut b) = (chain.clone(), chain.clone());
+    let ra = a.commit(&[make.clone(), fire.clone()]);
+    assert!(ra.receipts.iter().all(|r| r.status == TxStatus::Applied));
+    assert!(load_product(&a.state, &orchard_gtin())
+        .expect("reads")
+        .is_some());
+    // The revocation first: the product is rejected.
+    let rb = b.commit(&[fire.clone(), make.clone()]);
+    assert_eq!(rb.receipts[0].status, TxStatus::Applied);
+    assert!(matches!(
+        &rb.receipts[1].status,
+        TxStatus::Rejected { code, .. } if code == "member_revoked"
+    ));
+    assert!(load_product(&b.state, &orchard_gtin())
+        .expect("reads")
+        .is_none());
+    assert_ne!(ra.writes, rb.writes);
+    assert_ne!(a.state_hash, b.state_hash);
+
+    // Within one signer, order is fixed by seq: swapped, the later seq is invalid.
+    let second = signed(&picker, 2, lot(&orchard_gtin(), "L1"));
+    let swapped = chain.execute(&[second.clone(), make.clone()]);
+    assert!(matches!(
+        swapped.results[0],
+        Err(TxInvalid::OutOfOrder { .. })
+    ));
+    assert!(swapped.results[1].is_ok());
+    let straight = chain.execute(&[make, second]);
+    assert!(straight.results.iter().all(Result::is_ok));
+    assert_ne!(swapped.writes, straight.writes);
+}
+
+/// The state hash commits to the write set only, not to receipts: two orders whose
+/// outcomes differ only in *which* rejection a transaction got write the same set and
+/// so have the same state hash (the order itself is committed by the header's tx_root).
+#[test]
+fn state_hash_covers_writes_not_rejection_codes() {
+    let chain = Chain::new();
+    let reg = chain.tx(&key("orchard-admin"), product(&orchard_gtin()));
+    let foreign_lot = chain.tx(&key("packer-admin"), lot(&orchard_gtin(), "L1"));
+    let (mut b, mut c) = (chain.clone(), chain.clone());
+    let rb = b.commit(&[foreign_lot.clone(), reg.clone()]);
+    let rc = c.commit(&[reg, foreign_lot]);
+    assert!(matches!(
+        &rb.receipts[0].status,
+        TxStatus::Rejected { code, .. } if code == "unknown_product"
+    ));
+    assert!(matches!(
+        &rc.receipts[1].status,
+        TxStatus::Rejected { code, .. } if code == "not_authorized"
+    ));
+    assert_ne!(rb.receipts, rc.receipts);
+    assert_eq!(rb.writes, rc.writes);
+    assert_eq!(b.state_hash, c.state_hash);
+}
+
+#[test]
+fn state_hash_depends_on_every_write() {
+    let prev = Hash([7; 32]);
+    let mut w = WriteSet::new();
+    w.insert(vec![1], Some(vec![1]));
+    let base = next_state_hash(&prev, &w);
+    let mut changed_value = w.clone();
+    changed_value.insert(vec![1], Some(vec![2]));
+    let mut deleted = w.clone();
+    deleted.insert(vec![1], None);
+    let mut extra = w.clone();
+    extra.insert(vec![2], Some(vec![]));
+    let hashes = BTreeSet::from([
+        base,
+        next_state_hash(&prev, &changed_value),
+        next_state_hash(&prev, &deleted),
+        next_state_hash(&prev, &extra),
+        next_state_hash(&Hash([8; 32]), &w),
+        next_state_hash(&prev, &WriteSet::new()),
+    ]);
+    assert_eq!(hashes.len(), 6);
+}
+
+// ---------------------------------------------------------------------------
+// 5. Access matrix.
+// ---------------------------------------------------------------------------
+
+/// The authority matrix, cell by cell. `W`: writes (and therefore reads); `R`: reads
+/// only; `-`: neither. Columns follow [`DataCategory::ALL`]:
+/// production, platform_transactions, customs_quality, transport, financial.
+const MATRIX: [(Role, &str); 10] = [
+    (Role::Producer, "W R R R -"),
+    (Role::Processor, "W R R R -"),
+    (Role::Warehouse, "R R - W -"),
+    (Role::Carrier, "R R - W -"),
+    (Role::Platform, "R W R R -"),
+    (Role::Customs, "R - W R -"),
+    (Role::Inspector, "R - W - -"),
+    (Role::Regulator, "R R R R R"),
+    (Role::Financier, "- - - - W"),
+    (Role::Consumer, "- - - - -"),
+];
+
+/// Cells that once disagreed with [`MATRIX`] (regression: platforms could write
+/// and so read financial data).
+const KNOWN_BUG_CELLS: [(Role, DataCategory); 1] = [(Role::Platform, DataCategory::Financial)];
+
+fn intended_cell(role: Role, category: DataCategory) -> char {
+    let (_, row) = MATRIX
+        .iter()
+        .find(|(r, _)| *r == role)
+        .expect("every role has a row");
+    let col = DataCategory::ALL
+        .iter()
+        .position(|c| *c == category)
+        .expect("every category has a column");
+    row.split_whitespace()
+        .nth(col)
+        .and_then(|s| s.chars().next())
+        .expect("row has a cell per category")
+}
+
+#[test]
+fn access_matrix_cell_by_cell() {
+    assert_eq!(
+        MATRIX.iter().map(|(r, _)| *r).collect::<Vec<_>>(),
+        Role::ALL.to_vec(),
+        "one row per role, in order"
+    );
+    let mut checked = 0;
+    for (role, row) in MATRIX {
+        assert_eq!(row.split_whitespace().count(), DataCategory::ALL.len());
+        for category in DataCategory::ALL {
+            let cell = intended_cell(role, category);
+            assert!(matches!(cell, 'W' | 'R' | '-'), "bad cell {cell:?}");
+            assert_eq!(
+                may_write(role, category),
+                cell == 'W',
+                "may_write({role:?}, {category:?})"
+            );
+            assert_eq!(
+                may_read(role, category),
+                cell != '-',
+                "may_read({role:?}, {category:?})"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 50);
+}
+
+#[test]
+fn access_matrix_known_bug_cells() {
+    for (role, category) in KNOWN_BUG_CELLS {
+        let cell = intended_cell(role, category);
+        assert_eq!(
+            may_write(role, category),
+            cell == 'W',
+            "may_write({role:?}, {category:?})"
+        );
+        assert_eq!(
+            may_read(role, category),
+            cell != '-',
+            "may_read({role:?}, {category:?})"
+        );
+    }
+}
+
+#[test]
+fn access_matrix_invariants() {
+    for category in DataCategory::ALL {
+        assert!(may_read(Role::Regulator, category));
+        assert!(!may_write(Role::Regulator, category));
+        assert!(
+            !may_read(Role::Consumer, category),
+            "consumers read nothing of the consortium tier"
+        );
+        assert!(!may_write(Role::Consumer, category));
+        assert!(
+            Role::ALL.iter().any(|r| may_write(*r, category)),
+            "{category:?} has a writer"
+        );
+        for role in Role::ALL {
+            if may_write(role, category) {
+                assert!(
+                    may_read(role, category),
+                    "{role:?} writes but cannot read {category:?}"
+                );
+            }
+        }
+    }
+    assert!(!any_may_write(&[], DataCategory::Production));
+    assert!(!any_may_write(
+        &[Role::Carrier, Role::Regulator],
+        DataCategory::Production
+    ));
+    assert!(any_may_write(
+        &[Role::Carrier, Role::Processor],
+        DataCategory::Production
+    ));
+}
+
+// ---------------------------------------------------------------------------
+// 6. Property test: random transaction sequences.
+// ---------------------------------------------------------------------------
+
+/// Signers the generator picks from; the last is never registered at setup.
+const SIGNERS: [&str; 9] = [
+    "orchard-admin",
+    "orchard-picker",
+    "orchard-driver",
+    "freight-admin",
+    "freight-driver",
+    "packer-admin",
+    "packer-line",
+    "bazaar-admin",
+    "stranger",
+];
+/// Keys a payload may name: every signer plus two fresh keys.
+const TARGETS: [&str; 11] = [
+    "orchard-admin",
+    "orchard-picker",
+    "orchard-driver",
+    "freight-admin",
+    "freight-driver",
+    "packer-admin",
+    "packer-line",
+    "bazaar-admin",
+    "stranger",
+    "newcomer-1",
+    "newcomer-2",
+];
+const ROLE_SETS: [&[Role]; 8] = [
+    &[Role::Producer],
+    &[Role::Carrier],
+    &[Role::Processor, Role::Producer],
+    &[Role::Warehouse],
+    &[Role::Customs],
+    &[Role::Regulator],
+    &[],                               // stateless failure
+    &[Role::Producer, Role::Producer], // stateless failure
+];
+/// 13 data digits: orchard, orchard with indicator 1, packer, bazaar, nobody.
+const GTINS: [&str; 5] = [
+    "0690123400001",
+    "1690123400001",
+    "0690999900002",
+    "0690555500003",
+    "0400000000001",
+];
+const LOTS: [&str; 2] = ["L1", "L2"];
+
+#[derive(Debug, Clone)]
+enum Op {
+    RegisterMember {
+        target: usize,
+        roles: usize,
+    },
+    SetRoles {
+        target: usize,
+        roles: usize,
+    },
+    Revoke {
+        target: usize,
+    },
+    Product {
+        gtin: usize,
+    },
+    Lot {
+        gtin: usize,
+        lot: usize,
+        quantity: u64,
+    },
+}
+
+impl Op {
+    fn payload(&self) -> Payload {
+        match *self {
+            Op::RegisterMember { target, roles } => {
+                reg_member(&key(TARGETS[target]), ROLE_SETS[roles])
+            }
+            Op::SetRoles { target, roles } => set_roles(&key(TARGETS[target]), ROLE_SETS[roles]),
+            Op::Revoke { target } => revoke(&key(TARGETS[target]), "property test"),
+            Op::Product { gtin: g } => product(&gtin(GTINS[g])),
+            Op::Lot {
+                gtin: g,
+                lot: l,
+                quantity,
+            } => Payload::RegisterLot {
+                gtin: gtin(GTINS[g]),
+                lot: LOTS[l].into(),
+                origin_gln: None,
+                produced_on: "2026-11-20".into(),
+                quantity,
+                unit: "kg".into(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Step {
+    signer: usize,
+    op: Op,
+    /// Offset from the correct sequence number.
+    seq_delta: i64,
+    /// Close the block after this step.
+    end_block: bool,
+}
+
+/// Indices into [`SIGNERS`] of the organization admins.
+const ADMINS: [usize; 4] = [0, 3, 5, 7];
+/// Indices into [`SIGNERS`] of members holding a production role.
+const PRODUCERS: [usize; 5] = [0, 1, 5, 6, 7];
+
+/// A signer: mostly one of `likely`, sometimes anyone (including the stranger).
+fn signer_strategy(likely: &'static [usize]) -> impl Strategy<Value = usize> {
+    prop_oneof![
+        3 => proptest::sample::select(likely),
+        1 => 0..SIGNERS.len(),
+    ]
+}
+
+/// An index into [`ROLE_SETS`]: mostly stateless-valid sets.
+fn roles_strategy() -> impl Strategy<Value = usize> {
+    prop_oneof![9 => 0..6usize, 1 => 6..ROLE_SETS.len()]
+}
+
+/// An index into [`GTINS`], weighted towards orchard's.
+fn gtin_strategy() -> impl Strategy<Value = usize> {
+    prop_oneof![5 => 0..2usize, 2 => 2..4usize, 1 => Just(4usize)]
+}
+
+/// A signer and what it asks for.
+fn op_strategy() -> impl Strategy<Value = (usize, Op)> {
+    let targets = 0..TARGETS.len();
+    prop_oneof![
+        2 => (signer_strategy(&ADMINS), targets.clone(), roles_strategy())
+            .prop_map(|(s, target, roles)| (s, Op::RegisterMember { target, roles })),
+        2 => (signer_strategy(&ADMINS), targets.clone(), roles_strategy())
+            .prop_map(|(s, target, roles)| (s, Op::SetRoles { target, roles })),
+        1 => (signer_strategy(&ADMINS), targets).prop_map(|(s, target)| (s, Op::Revoke { target })),
+        3 => (signer_strategy(&PRODUCERS), gtin_strategy())
+            .prop_map(|(s, gtin)| (s, Op::Product { gtin })),
+        4 => (
+            signer_strategy(&PRODUCERS),
+            gtin_strategy(),
+            0..LOTS.len(),
+            prop_oneof![12 => 1u64..1_000, 1 => Just(0u64)]
+        )
+            .prop_map(|(s, gtin, lot, quantity)| (s, Op::Lot { gtin, lot, quantity })),
+    ]
+}
+
+fn step_strategy() -> impl Strategy<Value = Step> {
+    (
+        op_strategy(),
+        prop_oneof![
+            12 => Just(0i64),
+            1 => Just(-1i64),
+            1 => Just(1i64),
+            1 => Just(-2i64),
+            1 => Just(2i64)
+        ],
+        proptest::bool::weighted(0.25),
+    )
+        .prop_map(|((signer, op), seq_delta, end_block)| Step {
+            signer,
+            op,
+            seq_delta,
+            end_block,
+        })
+}
+
+/// Genesis plus one block registering the non-admin members of [`SIGNERS`].
+fn setup_chain() -> Chain {
+    let mut chain = Chain::new();
+    let txs = [
+        signed(
+            &key("orchard-admin"),
+            1,
+            reg_member(&key("orchard-picker"), &[Role::Producer]),
+        ),
+        signed(
+            &key("orchard-admin"),
+            2,
+            reg_member(&key("orchard-driver"), &[Role::Carrier]),
+        ),
+        signed(
+            &key("freight-admin"),
+            1,
+            reg_member(&key("freight-driver"), &[Role::Carrier]),
+        ),
+        signed(
+            &key("packer-admin"),
+            1,
+            reg_member(&key("packer-line"), &[Role::Processor]),
+        ),
+    ];
+    let run = chain.commit(&txs);
+    assert!(
+        run.receipts.len() == txs.len()
+            && run.receipts.iter().all(|r| r.status == TxStatus::Applied),
+        "{run:?}"
+    );
+    chain
+}
+
+/// What one simulation produced.
+#[derive(Debug, PartialEq, Eq)]
+struct Sim {
+    state_hash: Hash,
+    /// The transactions each committed block contains, and its run.
+    blocks: Vec<(Vec<SignedTx>, WriteSet, Vec<Receipt>)>,
+    /// Receipts per signer.
+    receipts: BTreeMap<PublicKey, u64>,
+    chain_state: State,
+    seqs_after: BTreeMap<PublicKey, u64>,
+}
+
+/// Keys whose value differs between two write sets.
+fn changed_keys(before: &WriteSet, after: &WriteSet) -> BTreeSet<Vec<u8>> {
+    before
+        .keys()
+        .chain(after.keys())
+        .filter(|k| before.get(*k) != after.get(*k))
+        .cloned()
+        .collect()
+}
+
+/// Runs `steps` on the setup chain. Each step is offered to the block being built:
+/// the block's accepted prefix is re-executed on a fresh [`Execution`], then the new
+/// transaction, so that the write set before and after it can be compared.
+fn simulate(steps: &[Step]) -> Result<Sim, TestCaseError> {
+    let mut chain = setup_chain();
+    let mut receipts: BTreeMap<PublicKey, u64> = BTreeMap::new();
+    let mut blocks = Vec::new();
+    let mut accepted: Vec<SignedTx> = Vec::new();
+    let mut before: (WriteSet, Vec<Receipt>) = (WriteSet::new(), Vec::new());
+    for (i, step) in steps.iter().enumerate() {
+        let signer = key(SIGNERS[step.signer]);
+        let spk = signer.public();
+        let mut ex = Execution::new(&chain.state, chain.next_ctx());
+        for t in &accepted {
+            prop_assert!(ex.apply(t, t.id()).is_ok(), "an accepted tx re-applies");
+        }
+        let expected = ex.last_seq(&spk).expect("state reads") + 1;
+        let seq = u64::try_from((expected as i64 + step.seq_delta).max(0)).expect("non-negative");
+        let is_member = ex.get(&keys::member(&spk)).expect("state reads").is_some();
+        let stx = signed(&signer, seq, step.op.payload());
+        let stateless_ok = stx.check_stateless(CHAIN).is_ok();
+        let id = stx.id();
+        let result = ex.apply(&stx, id).cloned();
+        let (ws, rc) = ex.finish();
+        match result {
+            Ok(receipt) => {
+                prop_assert!(
+                    stateless_ok && is_member && seq == expected,
+                    "accepted a tx that should be invalid: {step:?} -> {receipt:?}"
+                );
+                prop_assert_eq!(rc.len(), before.1.len() + 1, "one receipt pushed");
+                prop_assert_eq!(&rc[..before.1.len()], &before.1[..]);
+                prop_assert_eq!(rc.last(), Some(&receipt));
+                prop_assert_eq!(receipt.tx_id, id);
+                prop_assert_eq!(
+                    ws.get(&keys::seq(&spk)),
+                    Some(&Some(seq.to_le_bytes().to_vec()))
+                );
+                let changed = changed_keys(&before.0, &ws);
+                prop_assert!(changed.contains(&keys::seq(&spk)));
+                match &receipt.status {
+                    TxStatus::Rejected { .. } => prop_assert_eq!(
+                        changed.len(),
+                        1,
+                        "a rejection changes only the seq: {:?}",
+                        receipt
+                    ),
+                    TxStatus::Applied => {
+                        // A transaction writes its own seq and domain records, never
+                        // organizations, chain records or another signer's seq.
+                        for k in &changed {
+                            prop_assert!(
+                                *k == keys::seq(&spk)
+                                    || [keys::MEMBER, keys::ORG_MEMBER, keys::PRODUCT, keys::LOT]
+                                        .contains(&k[0]),
+                                "{step:?} wrote key {k:?}"
+                            );
+                        }
+                    }
+                }
+                *receipts.entry(spk).or_default() += 1;
+                accepted.push(stx);
+                before = (ws, rc);
+            }
+            Err(e) => {
+                prop_assert_eq!(&ws, &before.0, "an invalid tx wrote something: {:?}", e);
+                prop_assert_eq!(&rc, &before.1, "an invalid tx pushed a receipt: {:?}", e);
+                if !stateless_ok {
+                    prop_assert!(matches!(e, TxInvalid::Stateless(_)), "{e:?}");
+                } else if !is_member {
+                    prop_assert_eq!(e, TxInvalid::UnknownSigner { signer: spk });
+                } else if seq < expected {
+                    prop_assert_eq!(
+                        e,
+                        TxInvalid::Replayed {
+                            signer: spk,
+                            expected,
+                            got: seq
+                        }
+                    );
+                } else if seq > expected {
+                    prop_assert_eq!(
+                        e,
+                        TxInvalid::OutOfOrder {
+                            signer: spk,
+                            expected,
+                            got: seq
+                        }
+                    );
+                } else {
+                    prop_assert!(false, "a valid tx was refused: {step:?} -> {e:?}");
+                }
+            }
+        }
+        if step.end_block || i + 1 == steps.len() {
+            let run = chain.commit(&accepted);
+            prop_assert!(run.results.iter().all(Result::is_ok));
+            prop_assert_eq!(&run.writes, &before.0, "the block equals its prefixes");
+            prop_assert_eq!(&run.receipts, &before.1);
+            blocks.push((std::mem::take(&mut accepted), run.writes, run.receipts));
+            before = (WriteSet::new(), Vec::new());
+        }
+    }
+    let seqs_after = SIGNERS
+        .iter()
+        .map(|s| (pk(s), chain.last_seq(&pk(s))))
+        .collect();
+    Ok(Sim {
+        state_hash: chain.state_hash,
+        blocks,
+        receipts,
+        chain_state: chain.state,
+        seqs_after,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn random_transaction_sequences(steps in vec(step_strategy(), 1..60)) {
+        let first = simulate(&steps)?;
+
+        // (d) each signer's stored seq = its seq after setup + its receipts.
+        let setup = setup_chain();
+        for s in SIGNERS {
+            let p = pk(s);
+            let got = first.receipts.get(&p).copied().unwrap_or(0);
+            prop_assert_eq!(
+                first.seqs_after[&p],
+                setup.last_seq(&p) + got,
+                "seq of {}", s
+            );
+        }
+
+        // (c) the same sequence from genesis gives the same everything.
+        let second = simulate(&steps)?;
+        prop_assert_eq!(&first, &second);
+
+        // Replaying the committed blocks, as a validator would, reproduces them.
+        let mut replay = setup_chain();
+        for (txs, writes, receipts) in &first.blocks {
+            let run = replay.commit(txs);
+            prop_assert!(run.results.iter().all(Result::is_ok));
+            prop_assert_eq!(&run.writes, writes);
+            prop_assert_eq!(&run.receipts, receipts);
+        }
+        prop_assert_eq!(replay.state_hash, first.state_hash);
+        prop_assert_eq!(&replay.state, &first.chain_state);
+    }
+}
