@@ -152,6 +152,7 @@ async fn status(State(s): State<AppState>) -> ApiResult {
         "txs_committed_since_start": s.metrics.txs_committed(),
         "peers": s.metrics.peers(),
         "validators": s.genesis.validator_set(),
+        "tamper_alert": s.tamper_alert(),
         "version": env!("CARGO_PKG_VERSION"),
     })))
 }

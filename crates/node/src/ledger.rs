@@ -65,6 +65,8 @@ pub struct Shared {
     pub commits: broadcast::Sender<CommittedBlock>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Set when verification finds a stored record that does not check out.
+    tamper_alert: watch::Sender<Option<String>>,
     waiters: Mutex<HashMap<TxId, Vec<oneshot::Sender<TxOutcome>>>>,
 }
 
@@ -78,6 +80,31 @@ impl Shared {
     /// The chain id.
     pub fn chain_id(&self) -> &str {
         &self.genesis.chain_id
+    }
+
+    /// Raise the tamper alert: the node stops serving and halts.
+    pub fn raise_tamper_alert(&self, message: String) {
+        tracing::error!(%message, "TAMPER ALERT");
+        self.tamper_alert.send_replace(Some(message));
+    }
+
+    /// The tamper alert, if raised.
+    pub fn tamper_alert(&self) -> Option<String> {
+        self.tamper_alert.borrow().clone()
+    }
+
+    /// Resolves when the tamper alert is raised, with its message.
+    pub async fn tamper_alert_raised(&self) -> String {
+        let mut rx = self.tamper_alert.subscribe();
+        let raised = rx
+            .wait_for(Option::is_some)
+            .await
+            .map(|v| v.clone().unwrap_or_default());
+        match raised {
+            Ok(message) => message,
+            // The sender lives in `self`; it cannot be dropped while we borrow it.
+            Err(_) => std::future::pending().await,
+        }
     }
 
     /// Wait for `id`'s outcome. Register before checking the store so a commit in
@@ -175,6 +202,7 @@ impl Ledger {
             commits,
             metrics,
             waiters: Mutex::new(HashMap::new()),
+            tamper_alert: watch::channel(None).0,
         });
         Ok(Ledger {
             shared,
@@ -283,6 +311,9 @@ impl Application for Ledger {
     }
 
     fn build_block(&mut self, height: Height, proposer: PublicKey) -> Result<Block, AppError> {
+        if let Some(alert) = self.shared.tamper_alert() {
+            return Err(AppError::Internal(format!("tamper alert: {alert}")));
+        }
         let head = self.head();
         assert_eq!(
             height,
@@ -420,6 +451,9 @@ impl Application for Ledger {
     }
 
     fn commit(&mut self, block_hash: Hash, certificate: CommitCertificate) -> Result<(), AppError> {
+        if let Some(alert) = self.shared.tamper_alert() {
+            return Err(AppError::Internal(format!("tamper alert: {alert}")));
+        }
         let ex = self.executed.remove(&block_hash).ok_or_else(|| {
             AppError::Internal(format!(
                 "decided block {block_hash} was never built or received"

@@ -13,8 +13,12 @@ use crate::ledger::{Ledger, Shared};
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 
-/// Blocks re-checked at start-up (hash links, roots, signatures, certificates, write sets).
+/// Blocks re-checked at start-up, before serving (hash links, roots, signatures,
+/// certificates, write sets).
 pub const STARTUP_VERIFY_BLOCKS: u64 = 1_000;
+/// How often the whole chain is re-checked in the background (it is also checked
+/// once right after start-up).
+pub const BACKGROUND_VERIFY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// What a node needs to run.
 #[derive(Clone, Debug)]
@@ -125,5 +129,36 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     let consensus = consensus::run(ledger, ccfg)
         .await
         .context("cannot start consensus")?;
+    spawn_background_verification(shared.clone());
     Ok(RunningNode { shared, consensus })
+}
+
+/// Re-check the whole chain now and then, off the commit path. A failure raises the
+/// tamper alert, which halts consensus and stops the node from serving.
+fn spawn_background_verification(shared: Arc<Shared>) {
+    tokio::spawn(async move {
+        loop {
+            let s = shared.clone();
+            let outcome =
+                tokio::task::spawn_blocking(move || verify_recent(&s.store, u64::MAX)).await;
+            match outcome {
+                Ok(Ok(report)) => {
+                    tracing::info!(
+                        to = report.to.0,
+                        n_txs = report.n_txs,
+                        "background verification passed"
+                    )
+                }
+                Ok(Err(e)) => {
+                    shared.raise_tamper_alert(format!(
+                        "store {} failed verification: {e}",
+                        shared.store.path()
+                    ));
+                    return;
+                }
+                Err(e) => tracing::warn!(%e, "background verification task failed to run"),
+            }
+            tokio::time::sleep(BACKGROUND_VERIFY_INTERVAL).await;
+        }
+    });
 }

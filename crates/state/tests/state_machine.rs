@@ -952,11 +952,6 @@ fn catalog_products_and_lots() {
 }
 
 #[test]
-#[ignore = "BUG: crates/types/src/genesis.rs:118 Genesis::check only refuses a company prefix \
-            listed twice verbatim, not one that is a prefix of another org's (`690123` vs \
-            `6901234`); GTINs under the overlap are then owned by both orgs and go to whoever \
-            registers first (catalog.rs prefix check), contradicting genesis.rs:25 \
-            \"products under them are its to register\""]
 fn overlapping_company_prefixes_are_refused_at_genesis() {
     let mut g = genesis();
     g.organizations[2].company_prefixes = vec!["690123".into()]; // packer, inside orchard's 6901234

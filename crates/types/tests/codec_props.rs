@@ -876,10 +876,6 @@ fn certificate_verify_does_not_panic_on_overflowing_power() {
 }
 
 #[test]
-#[ignore = "BUG (doc/code mismatch): crates/types/src/limits.rs:24 documents TEXT_BYTES_MAX \
-            (1000) as the limit of free-text fields \"reasons, categories, units\", but \
-            crates/types/src/tx.rs:215 and :227 check `category` and `unit` against \
-            NAME_BYTES_MAX (200); one of the two is wrong"]
 fn category_and_unit_follow_the_name_limit() {
     // Regression: limits.rs once documented categories and units as free text
     // (1000 bytes) while tx.rs checks them as names (200 bytes); names win.

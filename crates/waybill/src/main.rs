@@ -138,6 +138,9 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         /// Requests in flight at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// Measured runs (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -214,6 +217,7 @@ fn main() -> std::process::ExitCode {
                 members,
                 batch,
                 concurrency,
+                runs,
                 json,
             } => {
                 bench::run(bench::BenchOptions {
@@ -221,6 +225,7 @@ fn main() -> std::process::ExitCode {
                     n_members: members,
                     batch,
                     concurrency,
+                    runs,
                     json,
                 })
                 .await

@@ -35,6 +35,7 @@ impl Served {
         let outcome = tokio::select! {
             _ = tokio::signal::ctrl_c() => { eprintln!("\nstopping (Ctrl-C)…"); Ok(()) }
             _ = term.recv() => { eprintln!("stopping (SIGTERM)…"); Ok(()) }
+            alert = self.node.shared.tamper_alert_raised() => Err(anyhow::anyhow!("TAMPER ALERT: {alert}; the node stops serving. Run `waybill verify --dir` for the full check; restore from a backup or resync from peers")),
             r = self.node.consensus.stopped() => Err(r.err().unwrap_or_else(|| anyhow::anyhow!("consensus stopped"))).context("consensus halted; the node stops rather than diverge"),
         };
         self.server.abort();

@@ -139,6 +139,56 @@ async fn assert_committed(client: &Client, txs: &[SignedTx]) {
     }
 }
 
+/// Flip one bit of `tx`'s signature wherever it is stored.
+fn flip_signature(db: &Path, tx: &SignedTx) {
+    let mut bytes = std::fs::read(db).expect("store reads");
+    let sig = tx.signature.0;
+    let mut n = 0;
+    for i in 0..bytes.len().saturating_sub(64) {
+        if bytes[i..i + 64] == sig {
+            bytes[i + 10] ^= 0x01;
+            n += 1;
+        }
+    }
+    assert!(n >= 1, "signature found in the store file");
+    std::fs::write(db, bytes).expect("store writes");
+}
+
+/// Run `waybill node` on `dir`, expecting it to exit by itself within 60 s; its stderr.
+fn run_node_expecting_exit(dir: &Path) -> String {
+    let mut child = Command::new(BIN)
+        .args(["node", "--dir", dir.to_str().expect("utf-8")])
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            assert!(
+                !status.success(),
+                "a node on a tampered store must exit non-zero"
+            );
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("node kept running on a tampered store for 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut err = String::new();
+    use std::io::Read as _;
+    let _ = child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err);
+    err
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_commits_loses_nothing_acknowledged_and_verify_passes() {
     let dir = temp_dir("crash");
@@ -213,19 +263,10 @@ async fn sigkill_during_commits_loses_nothing_acknowledged_and_verify_passes() {
     );
     assert!(stdout.starts_with("OK"), "{stdout}");
 
-    // Now tamper with one acknowledged transaction's signature inside the store.
+    // Now tamper with one acknowledged transaction's signature inside the store: one
+    // in the middle of the chain (older than the start-up check's window).
     let db = dir.join("data/waybill.redb");
-    let mut bytes = std::fs::read(&db).expect("store reads");
-    let sig = acked[acked.len() / 2].signature.0;
-    let mut n = 0;
-    for i in 0..bytes.len().saturating_sub(64) {
-        if bytes[i..i + 64] == sig {
-            bytes[i + 10] ^= 0x01;
-            n += 1;
-        }
-    }
-    assert!(n >= 1, "signature found in the store file");
-    std::fs::write(&db, bytes).expect("store writes");
+    flip_signature(&db, &acked[acked.len() / 2]);
     let out = waybill(&["verify", "--dir", dir.to_str().expect("utf-8")]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -238,16 +279,17 @@ async fn sigkill_during_commits_loses_nothing_acknowledged_and_verify_passes() {
             && stderr.contains("transaction "),
         "{stderr}"
     );
-    // The node refuses to serve it.
-    let out = Command::new(BIN)
-        .args(["node", "--dir", dir.to_str().expect("utf-8")])
-        .output()
-        .expect("node runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The node finds it too: at start-up for recent blocks, in the background for
+    // older ones; either way it stops with a tamper alert instead of serving.
+    let stderr = run_node_expecting_exit(&dir);
     assert!(
-        !out.status.success() && stderr.contains("TAMPER ALERT"),
+        stderr.contains("TAMPER ALERT") && stderr.contains("height "),
         "node must refuse a tampered store: {stderr}"
     );
+    // A tampered recent block is refused before anything is served.
+    flip_signature(&db, acked.last().expect("acked"));
+    let stderr = run_node_expecting_exit(&dir);
+    assert!(stderr.contains("TAMPER ALERT"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -365,7 +365,7 @@ impl<A: Application> Driver<A> {
             }
         };
         let hash = block.hash();
-        info!(%height, %round, block = %hash, txs = block.txs.len(), "proposing");
+        debug!(%height, %round, block = %hash, txs = block.txs.len(), "proposing");
         send(
             reply.send(LocallyProposedValue::new(
                 height,
@@ -615,7 +615,7 @@ impl<A: Application> Driver<A> {
         let n_signatures = cert.signatures.len();
         match self.call(|a| a.commit(hash, cert)) {
             Ok(()) => {
-                info!(%height, round = %certificate.round, block = %hash, signatures = n_signatures, "committed");
+                debug!(%height, round = %certificate.round, block = %hash, signatures = n_signatures, "committed");
                 Ok(())
             }
             Err(e) => Err(halt(
