@@ -267,7 +267,13 @@ async fn run_node(o: &BenchOptions) -> anyhow::Result<Value> {
 /// The baseline: the same transactions through the ledger alone (no HTTP, no consensus).
 fn run_ledger(o: &BenchOptions) -> anyhow::Result<f64> {
     let w = workload(o)?;
-    let mut chain = TestChain::new(w.genesis.clone(), w.validator.clone());
+    let mut chain = TestChain::open(
+        &temp_dir("bench-baseline"),
+        w.genesis.clone(),
+        w.validator.clone(),
+        waybill_types::limits::MEMPOOL_TXS_MAX,
+        waybill_types::limits::MEMPOOL_BYTES_MAX,
+    );
     let shared = chain.shared();
     for chunk in w.setup.chunks(1000) {
         for r in waybill_node::ledger::submit_batch(
