@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use waybill_node::ledger::{submit_batch, SubmitError};
+use waybill_node::ledger::{submit_batch, submit_batch_from_peer, SubmitError};
 use waybill_node::{Shared, TxOutcome};
 use waybill_state::{catalog, identity, keys};
 use waybill_types::gs1::Gtin;
@@ -153,6 +153,7 @@ async fn status(State(s): State<AppState>) -> ApiResult {
         "peers": s.metrics.peers(),
         "validators": s.genesis.validator_set(),
         "tamper_alert": s.tamper_alert(),
+        "gossip_dropped_txs": s.gossip_dropped(),
         "version": env!("CARGO_PKG_VERSION"),
     })))
 }
@@ -178,6 +179,9 @@ struct WaitQuery {
     #[serde(default)]
     wait: bool,
     timeout_ms: Option<u64>,
+    /// Set by a peer node forwarding transactions: admit them but do not forward again.
+    #[serde(default)]
+    gossip: bool,
 }
 
 fn decode_b64(i: usize, s: &str) -> Result<Vec<u8>, SubmitError> {
@@ -207,16 +211,23 @@ fn decode_b64(i: usize, s: &str) -> Result<Vec<u8>, SubmitError> {
 async fn run_submit(
     s: &AppState,
     raw: Vec<Result<Vec<u8>, SubmitError>>,
+    from_peer: bool,
 ) -> Result<Vec<Result<Hash, SubmitError>>, ApiError> {
     let ok: Vec<Vec<u8>> = raw
         .iter()
         .filter_map(|r| r.as_ref().ok().cloned())
         .collect();
     let shared = s.clone();
-    let mut results = tokio::task::spawn_blocking(move || submit_batch(&shared, ok))
-        .await
-        .map_err(ApiError::internal)?
-        .into_iter();
+    let mut results = tokio::task::spawn_blocking(move || {
+        if from_peer {
+            submit_batch_from_peer(&shared, ok)
+        } else {
+            submit_batch(&shared, ok)
+        }
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .into_iter();
     let out: Vec<Result<Hash, SubmitError>> = raw
         .into_iter()
         .map(|r| match r {
@@ -296,7 +307,7 @@ async fn submit_one(
     let Query(q) = q?;
     let Json(body) = body?;
     let raw = vec![decode_b64(0, &body.tx)];
-    let result = run_submit(&s, raw)
+    let result = run_submit(&s, raw, q.gossip)
         .await?
         .pop()
         .expect("one input, one result");
@@ -342,7 +353,7 @@ async fn submit_many(
         .enumerate()
         .map(|(i, t)| decode_b64(i, t))
         .collect();
-    let results = run_submit(&s, raw).await?;
+    let results = run_submit(&s, raw, q.gossip).await?;
     // One deadline for the whole batch, however many transactions it holds.
     let deadline = tokio::time::Instant::now()
         + Duration::from_millis(q.timeout_ms.unwrap_or(10_000).min(WAIT_MS_MAX));

@@ -68,6 +68,8 @@ pub struct Shared {
     /// Set when verification finds a stored record that does not check out.
     tamper_alert: watch::Sender<Option<String>>,
     waiters: Mutex<HashMap<TxId, Vec<oneshot::Sender<TxOutcome>>>>,
+    /// Where transactions submitted by clients are forwarded to peers (multi-node).
+    gossip: std::sync::OnceLock<crate::gossip::Outbox>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -80,6 +82,16 @@ impl Shared {
     /// The chain id.
     pub fn chain_id(&self) -> &str {
         &self.genesis.chain_id
+    }
+
+    /// Forward client transactions through `outbox` from now on (set once, at start).
+    pub fn set_gossip(&self, outbox: crate::gossip::Outbox) {
+        let _ = self.gossip.set(outbox);
+    }
+
+    /// Transactions that could not be forwarded to peers (queues full, peers down).
+    pub fn gossip_dropped(&self) -> u64 {
+        self.gossip.get().map_or(0, |g| g.dropped())
     }
 
     /// Raise the tamper alert: the node stops serving and halts.
@@ -203,6 +215,7 @@ impl Ledger {
             metrics,
             waiters: Mutex::new(HashMap::new()),
             tamper_alert: watch::channel(None).0,
+            gossip: std::sync::OnceLock::new(),
         });
         Ok(Ledger {
             shared,
@@ -548,6 +561,19 @@ pub fn committed_seq<S: StateRead>(
 /// mempool. One result per input, in order. This is the path every submitted
 /// transaction takes, from the API or from a peer.
 pub fn submit_batch(shared: &Shared, raw: Vec<Vec<u8>>) -> Vec<Result<TxId, SubmitError>> {
+    submit(shared, raw, true)
+}
+
+/// As [`submit_batch`], for transactions a peer forwarded: admitted, not forwarded again.
+pub fn submit_batch_from_peer(
+    shared: &Shared,
+    raw: Vec<Vec<u8>>,
+) -> Vec<Result<TxId, SubmitError>> {
+    submit(shared, raw, false)
+}
+
+fn submit(shared: &Shared, raw: Vec<Vec<u8>>, forward: bool) -> Vec<Result<TxId, SubmitError>> {
+    let gossip = if forward { shared.gossip.get() } else { None };
     let chain_id = shared.chain_id();
     let mut decoded: Vec<Result<(SignedTx, TxId, usize), SubmitError>> = raw
         .iter()
@@ -599,7 +625,8 @@ pub fn submit_batch(shared: &Shared, raw: Vec<Vec<u8>>) -> Vec<Result<TxId, Subm
     };
     let out = decoded
         .into_iter()
-        .map(|d| {
+        .zip(raw)
+        .map(|(d, raw_bytes)| {
             let (stx, id, bytes) = d?;
             let signer = stx.tx.signer;
             match waybill_state::identity::load_member(&snapshot, &signer) {
@@ -626,6 +653,9 @@ pub fn submit_batch(shared: &Shared, raw: Vec<Vec<u8>>) -> Vec<Result<TxId, Subm
                 .mempool
                 .admit(crate::mempool::PoolTx { tx: Arc::new(stx), id, bytes }, committed)
                 .map_err(|e| SubmitError::Admit(e.code(), e.to_string()))?;
+            if let Some(g) = gossip {
+                g.push(raw_bytes);
+            }
             Ok(id)
         })
         .collect();

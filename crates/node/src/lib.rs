@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod consensus;
+pub mod gossip;
 pub mod ledger;
 pub mod mempool;
 pub mod metrics;

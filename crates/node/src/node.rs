@@ -37,6 +37,8 @@ pub struct NodeOptions {
     pub p2p_listen: String,
     /// Peers' p2p multiaddrs.
     pub peers: Vec<String>,
+    /// Peers' API base URLs, to which client transactions are gossiped.
+    pub peer_apis: Vec<String>,
     /// Mempool transaction limit (capped by [`limits::MEMPOOL_TXS_MAX`]).
     pub mempool_txs_max: usize,
     /// Mempool byte limit (capped by [`limits::MEMPOOL_BYTES_MAX`]).
@@ -59,6 +61,7 @@ impl NodeOptions {
             validator_key,
             p2p_listen: p2p_listen.into(),
             peers: Vec::new(),
+            peer_apis: Vec::new(),
             mempool_txs_max: limits::MEMPOOL_TXS_MAX,
             mempool_bytes_max: limits::MEMPOOL_BYTES_MAX,
             startup_verify_blocks: STARTUP_VERIFY_BLOCKS,
@@ -139,6 +142,9 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     let consensus = consensus::run(ledger, ccfg)
         .await
         .context("cannot start consensus")?;
+    if !opts.peer_apis.is_empty() {
+        shared.set_gossip(crate::gossip::start(opts.peer_apis.clone()));
+    }
     spawn_background_verification(shared.clone());
     Ok(RunningNode { shared, consensus })
 }

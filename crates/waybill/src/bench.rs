@@ -198,6 +198,7 @@ async fn run_node(o: &BenchOptions) -> anyhow::Result<Value> {
         api: "127.0.0.1:0".into(),
         p2p: format!("/ip4/127.0.0.1/tcp/{}", free_port()?),
         peers: vec![],
+        peer_apis: vec![],
     };
     let served = serve::start(&home, listen)
         .await

@@ -38,6 +38,7 @@ pub fn init(dir: &Path, chain_id: &str) -> anyhow::Result<Home> {
         api_listen: "127.0.0.1:8080".into(),
         p2p_listen: "/ip4/127.0.0.1/tcp/27000".into(),
         peers: Vec::new(),
+        peer_apis: Vec::new(),
     };
     std::fs::write(home.node_file(), serde_json::to_string_pretty(&node)?)
         .with_context(|| format!("cannot write {}", home.node_file().display()))?;
@@ -64,6 +65,7 @@ pub async fn node(
         api: listen.unwrap_or(nf.api_listen),
         p2p: p2p.unwrap_or(nf.p2p_listen),
         peers: if peers.is_empty() { nf.peers } else { peers },
+        peer_apis: nf.peer_apis,
     };
     let served = serve::start(&home, listen).await?;
     println!(

@@ -352,6 +352,7 @@ pub async fn run(dir: &Path, listen: &str) -> anyhow::Result<()> {
             api: listen.to_string(),
             p2p: nf.p2p_listen,
             peers: nf.peers,
+            peer_apis: nf.peer_apis,
         },
     )
     .await?;

@@ -32,6 +32,9 @@ pub struct NodeFile {
     /// Peers' p2p multiaddrs.
     #[serde(default)]
     pub peers: Vec<String>,
+    /// Peers' API base URLs, for transaction gossip.
+    #[serde(default)]
+    pub peer_apis: Vec<String>,
 }
 
 impl Home {

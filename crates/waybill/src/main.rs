@@ -6,6 +6,7 @@ mod commands;
 mod demo;
 mod home;
 mod serve;
+mod testnet;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -64,6 +65,22 @@ enum Cmd {
         /// HTTP API listen address.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+    },
+    /// Run a consortium of several organizations on this machine, one node process each.
+    #[command(after_help = "Example:\n  waybill testnet --nodes 4 --dir waybill-testnet")]
+    Testnet {
+        /// Number of organizations (each with a validator and a node).
+        #[arg(long, default_value_t = 4)]
+        nodes: usize,
+        /// Directory (one sub-directory per node).
+        #[arg(long, default_value = "waybill-testnet")]
+        dir: PathBuf,
+        /// API port of node 0; node i listens on this + i.
+        #[arg(long, default_value_t = 8080)]
+        api_port: u16,
+        /// p2p port of node 0; node i listens on this + i.
+        #[arg(long, default_value_t = 27000)]
+        p2p_port: u16,
     },
     /// Key management.
     #[command(subcommand)]
@@ -211,6 +228,12 @@ fn main() -> std::process::ExitCode {
                 commands::print_get(&node, &format!("/v1/blocks/{height}")).await
             }
             Cmd::Tx { id, node } => commands::print_get(&node, &format!("/v1/txs/{id}")).await,
+            Cmd::Testnet {
+                nodes,
+                dir,
+                api_port,
+                p2p_port,
+            } => testnet::run(&dir, nodes, api_port, p2p_port).await,
             Cmd::Verify { dir, quick } => commands::verify(&dir, quick),
             Cmd::Bench {
                 txs,

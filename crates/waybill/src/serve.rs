@@ -12,6 +12,7 @@ pub struct Listen {
     pub api: String,
     pub p2p: String,
     pub peers: Vec<String>,
+    pub peer_apis: Vec<String>,
 }
 
 /// A running node and its API server.
@@ -51,6 +52,7 @@ pub async fn start(home: &Home, listen: Listen) -> anyhow::Result<Served> {
         .with_context(|| format!("cannot read the validator key of {}", home.dir.display()))?;
     let mut opts = NodeOptions::new(home.data_dir(), genesis, validator_key, listen.p2p.clone());
     opts.peers = listen.peers;
+    opts.peer_apis = listen.peer_apis;
     // Bind the API first so a busy port fails fast, before consensus starts.
     let listener = tokio::net::TcpListener::bind(&listen.api)
         .await
