@@ -139,6 +139,18 @@ async fn metrics(State(s): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
+/// A node whose last block is older than this is not in sync: a live chain adds at
+/// least one (empty) block every 10 s.
+pub const IN_SYNC_BLOCK_AGE_MS_MAX: u64 = 30_000;
+
+fn in_sync(head_time_ms: u64) -> bool {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    now_ms.saturating_sub(head_time_ms) <= IN_SYNC_BLOCK_AGE_MS_MAX
+}
+
 async fn status(State(s): State<AppState>) -> ApiResult {
     let head = s.head.borrow().clone();
     Ok(Json(json!({
@@ -151,6 +163,7 @@ async fn status(State(s): State<AppState>) -> ApiResult {
         "mempool_txs": s.mempool.len(),
         "txs_committed_since_start": s.metrics.txs_committed(),
         "peers": s.metrics.peers(),
+        "in_sync": in_sync(head.time_ms),
         "validators": s.genesis.validator_set(),
         "tamper_alert": s.tamper_alert(),
         "gossip_dropped_txs": s.gossip_dropped(),

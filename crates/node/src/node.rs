@@ -142,6 +142,7 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     let consensus = consensus::run(ledger, ccfg)
         .await
         .context("cannot start consensus")?;
+    consensus.track_peers(shared.metrics.clone(), std::time::Duration::from_secs(2));
     if !opts.peer_apis.is_empty() {
         shared.set_gossip(crate::gossip::start(opts.peer_apis.clone()));
     }

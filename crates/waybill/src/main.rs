@@ -81,6 +81,9 @@ enum Cmd {
         /// p2p port of node 0; node i listens on this + i.
         #[arg(long, default_value_t = 27000)]
         p2p_port: u16,
+        /// Only create the directories and keys (run each node yourself with `waybill node --dir DIR/nodeI`).
+        #[arg(long)]
+        init_only: bool,
     },
     /// Key management.
     #[command(subcommand)]
@@ -233,7 +236,14 @@ fn main() -> std::process::ExitCode {
                 dir,
                 api_port,
                 p2p_port,
-            } => testnet::run(&dir, nodes, api_port, p2p_port).await,
+                init_only,
+            } => {
+                if init_only {
+                    testnet::init_only(&dir, nodes, api_port, p2p_port)
+                } else {
+                    testnet::run(&dir, nodes, api_port, p2p_port).await
+                }
+            }
             Cmd::Verify { dir, quick } => commands::verify(&dir, quick),
             Cmd::Bench {
                 txs,

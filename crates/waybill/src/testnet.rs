@@ -101,6 +101,27 @@ pub fn create(dir: &Path, n: usize, api_base_port: u16, p2p_base_port: u16) -> a
     Ok(())
 }
 
+/// `waybill testnet --init-only`: create, print where, exit.
+pub fn init_only(
+    dir: &Path,
+    n: usize,
+    api_base_port: u16,
+    p2p_base_port: u16,
+) -> anyhow::Result<()> {
+    if !existing_nodes(dir).is_empty() {
+        bail!(
+            "{} already holds a testnet; use another --dir",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    create(dir, n, api_base_port, p2p_base_port)?;
+    for d in existing_nodes(dir) {
+        println!("waybill node --dir {}", d.display());
+    }
+    Ok(())
+}
+
 /// The node directories of an existing testnet.
 fn existing_nodes(dir: &Path) -> Vec<PathBuf> {
     (0..TESTNET_NODES_MAX)

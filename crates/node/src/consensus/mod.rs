@@ -239,6 +239,21 @@ impl ConsensusHandle {
         Ok(dump.map_or(0, |d| d.peers.len()))
     }
 
+    /// Keep `metrics`' peer count current (every `every`), until consensus stops.
+    pub fn track_peers(&self, metrics: std::sync::Arc<crate::metrics::Metrics>, every: Duration) {
+        let requests = self.net_requests.clone();
+        tokio::spawn(async move {
+            loop {
+                match NetworkRequest::dump_state(&requests).await {
+                    Ok(dump) => metrics.set_peers(dump.map_or(0, |d| d.peers.len()) as u64),
+                    Err(malachitebft_app_channel::ConsensusRequestError::Closed) => return,
+                    Err(_) => {}
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
+
     /// Resolves when consensus stops: `Err` if it halted (a failed commit, a broken
     /// ledger, the engine dying). The node must then exit with a non-zero code.
     pub async fn stopped(&self) -> anyhow::Result<()> {

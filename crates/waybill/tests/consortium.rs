@@ -1,0 +1,334 @@
+//! A four-organization consortium as real processes on 127.0.0.1: transactions sent
+//! to any node are finalized; one node SIGKILLed → the other three go on, and it
+//! catches up when restarted; two stopped → no block is finalized and nothing forks,
+//! and finality resumes when they return; a node whose data directory was deleted
+//! resyncs from its peers and `waybill verify` passes. Every wait is bounded.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use waybill_client::{Client, KeyFile};
+use waybill_types::{Payload, Role, SecretKey, SignedTx};
+
+const BIN: &str = env!("CARGO_BIN_EXE_waybill");
+const N: usize = 4;
+
+fn free_port_block(n: usize) -> u16 {
+    // Find n consecutive free ports (best effort: bind them all, then release).
+    for _ in 0..50 {
+        let first = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        if first as usize + n >= 65_000 {
+            continue;
+        }
+        let held: Vec<_> = (0..n as u16)
+            .map(|i| std::net::TcpListener::bind(("127.0.0.1", first + i)))
+            .collect();
+        if held.iter().all(Result::is_ok) {
+            return first;
+        }
+    }
+    panic!("no block of {n} free ports");
+}
+
+struct Node {
+    dir: PathBuf,
+    child: Option<Child>,
+    client: Client,
+}
+
+impl Node {
+    fn start(&mut self) {
+        assert!(self.child.is_none(), "node already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("node.log"))
+            .expect("log file");
+        self.child = Some(
+            Command::new(BIN)
+                .args(["node", "--dir"])
+                .arg(&self.dir)
+                .env("RUST_LOG", "warn,waybill_node=info")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("node starts"),
+        );
+    }
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn height(c: &Client) -> Option<u64> {
+    c.status().await.ok().and_then(|s| s["height"].as_u64())
+}
+
+async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !f().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn block_hash(c: &Client, h: u64) -> Option<String> {
+    c.block(h)
+        .await
+        .ok()
+        .and_then(|b| b["hash"].as_str().map(str::to_string))
+}
+
+/// Every node has the same block hash (and so header and state hash) at every height
+/// up to `h`.
+async fn assert_same_chain(nodes: &[&Node], h: u64) {
+    for height in (1..=h)
+        .rev()
+        .step_by(((h / 40) as usize).max(1))
+        .chain(std::iter::once(h))
+    {
+        let mut hashes = Vec::new();
+        for n in nodes {
+            hashes.push(
+                block_hash(&n.client, height)
+                    .await
+                    .unwrap_or_else(|| panic!("{} has block {height}", n.dir.display())),
+            );
+        }
+        assert!(
+            hashes.windows(2).all(|w| w[0] == w[1]),
+            "fork at height {height}: {hashes:?}"
+        );
+    }
+}
+
+struct Member {
+    key: SecretKey,
+    seq: u64,
+}
+
+/// Register a fresh member through `via`, signed by `admin`; wait for the receipt.
+async fn register(via: &Client, chain_id: &str, admin: &mut Member) -> SignedTx {
+    admin.seq += 1;
+    let p = Payload::RegisterMember {
+        member: SecretKey::generate().public(),
+        name: format!("member {}", admin.seq),
+        roles: vec![Role::Processor],
+    };
+    let tx = waybill_client::sign(&admin.key, chain_id, admin.seq, p);
+    let v = via.submit(&tx, true).await.expect("submitted");
+    assert_eq!(v["status"], "applied", "{v}");
+    tx
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_validators_survive_a_crash_a_halt_and_data_loss() {
+    let root = std::env::temp_dir().join(format!("waybill-consortium-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let api = free_port_block(N);
+    let p2p = free_port_block(N);
+    let out = Command::new(BIN)
+        .args(["testnet", "--init-only", "--nodes", "4", "--dir"])
+        .arg(&root)
+        .args([
+            "--api-port",
+            &api.to_string(),
+            "--p2p-port",
+            &p2p.to_string(),
+        ])
+        .output()
+        .expect("testnet --init-only");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut nodes: Vec<Node> = (0..N)
+        .map(|i| Node {
+            dir: root.join(format!("node{i}")),
+            child: None,
+            client: Client::new(&format!("http://127.0.0.1:{}", api + i as u16)),
+        })
+        .collect();
+    for n in nodes.iter_mut() {
+        n.start();
+    }
+    for n in &nodes {
+        n.client
+            .wait_ready(Duration::from_secs(60))
+            .await
+            .expect("node answers");
+    }
+    let chain_id = nodes[0].client.chain_id().await.expect("chain id");
+    let (_, admin_key) = KeyFile::read(&root.join("node1/keys/orgs/chengdu-packing-admin.json"))
+        .expect("admin key of org 1");
+    let mut admin = Member {
+        key: admin_key,
+        seq: 0,
+    };
+    wait_until(
+        "all four finalize blocks together",
+        Duration::from_secs(60),
+        || async {
+            let mut ok = true;
+            for n in &nodes {
+                ok &= height(&n.client).await.is_some_and(|h| h >= 2);
+            }
+            ok
+        },
+    )
+    .await;
+
+    // A transaction submitted to each node is gossiped and finalized.
+    let mut txs = Vec::new();
+    for n in &nodes {
+        txs.push(register(&n.client, &chain_id, &mut admin).await);
+    }
+    for tx in &txs {
+        for n in &nodes {
+            let id = tx.id();
+            wait_until(
+                "every node has every transaction",
+                Duration::from_secs(30),
+                || async {
+                    n.client
+                        .tx(&id)
+                        .await
+                        .is_ok_and(|v| v["receipt"]["status"] == "applied")
+                },
+            )
+            .await;
+        }
+    }
+
+    // 1. One of four SIGKILLed: the other three keep finalizing.
+    nodes[3].kill();
+    let before = height(&nodes[0].client).await.expect("height");
+    for i in 0..3 {
+        register(&nodes[i].client, &chain_id, &mut admin).await;
+    }
+    wait_until(
+        "three of four keep finalizing",
+        Duration::from_secs(60),
+        || async {
+            height(&nodes[0].client)
+                .await
+                .is_some_and(|h| h >= before + 3)
+        },
+    )
+    .await;
+    // Restarted, it catches up to the same head.
+    nodes[3].start();
+    let target = height(&nodes[0].client).await.expect("height");
+    wait_until(
+        "the restarted node catches up",
+        Duration::from_secs(90),
+        || async { height(&nodes[3].client).await.is_some_and(|h| h >= target) },
+    )
+    .await;
+    assert_same_chain(&nodes.iter().collect::<Vec<_>>(), target).await;
+
+    // 2. Two of four stopped: no block is finalized, nothing forks.
+    nodes[2].kill();
+    nodes[3].kill();
+    tokio::time::sleep(Duration::from_secs(2)).await; // let any in-flight height settle
+    let stalled = height(&nodes[0].client).await.expect("height");
+    let pending_tx = {
+        admin.seq += 1;
+        let p = Payload::RegisterMember {
+            member: SecretKey::generate().public(),
+            name: "during the halt".into(),
+            roles: vec![Role::Processor],
+        };
+        let tx = waybill_client::sign(&admin.key, &chain_id, admin.seq, p);
+        let v = nodes[0]
+            .client
+            .submit(&tx, false)
+            .await
+            .expect("accepted into the mempool");
+        assert_eq!(v["status"], "accepted");
+        tx
+    };
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    for n in &nodes[..2] {
+        let h = height(&n.client).await.expect("height");
+        assert!(
+            h <= stalled + 1,
+            "{} finalized past {stalled} with only half the power: {h}",
+            n.dir.display()
+        );
+    }
+    let stalled = height(&nodes[0].client).await.expect("height");
+    assert_eq!(
+        height(&nodes[1].client).await,
+        Some(stalled),
+        "the two live nodes agree while halted"
+    );
+    // Restored: finality resumes and the waiting transaction commits.
+    nodes[2].start();
+    nodes[3].start();
+    let id = pending_tx.id();
+    wait_until(
+        "finality resumes and the pending transaction commits",
+        Duration::from_secs(120),
+        || async {
+            nodes[0]
+                .client
+                .tx(&id)
+                .await
+                .is_ok_and(|v| v["receipt"]["status"] == "applied")
+        },
+    )
+    .await;
+
+    // 3. A node's data directory deleted while it is down: it resyncs from its peers.
+    nodes[1].kill();
+    std::fs::remove_dir_all(nodes[1].dir.join("data")).expect("data dir deleted");
+    register(&nodes[0].client, &chain_id, &mut admin).await;
+    nodes[1].start();
+    let target = height(&nodes[0].client).await.expect("height");
+    wait_until(
+        "the emptied node resyncs from genesis",
+        Duration::from_secs(120),
+        || async { height(&nodes[1].client).await.is_some_and(|h| h >= target) },
+    )
+    .await;
+    assert_same_chain(&nodes.iter().collect::<Vec<_>>(), target).await;
+    nodes[1].kill();
+    let out = Command::new(BIN)
+        .args(["verify", "--dir"])
+        .arg(&nodes[1].dir)
+        .output()
+        .expect("verify runs");
+    assert!(
+        out.status.success(),
+        "verify of the resynced node: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for n in nodes.iter_mut() {
+        n.kill();
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
