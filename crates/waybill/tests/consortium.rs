@@ -225,8 +225,8 @@ async fn four_validators_survive_a_crash_a_halt_and_data_loss() {
     // 1. One of four SIGKILLed: the other three keep finalizing.
     nodes[3].kill();
     let before = height(&nodes[0].client).await.expect("height");
-    for i in 0..3 {
-        register(&nodes[i].client, &chain_id, &mut admin).await;
+    for n in &nodes[..3] {
+        register(&n.client, &chain_id, &mut admin).await;
     }
     wait_until(
         "three of four keep finalizing",
