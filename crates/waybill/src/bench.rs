@@ -31,6 +31,8 @@ pub struct BenchOptions {
     pub batch: usize,
     pub concurrency: usize,
     pub runs: usize,
+    pub n_nodes: usize,
+    pub rate_tx_per_s: u64,
     pub json: bool,
 }
 
@@ -66,15 +68,15 @@ fn round1(x: f64) -> f64 {
 /// transactions split into lanes (a member's transactions stay in one lane, in order).
 struct Workload {
     genesis: Genesis,
-    validator: SecretKey,
+    validators: Vec<SecretKey>,
     setup: Vec<SignedTx>,
     lanes: Vec<Vec<SignedTx>>,
     n_txs: usize,
 }
 
-fn workload(o: &BenchOptions) -> anyhow::Result<Workload> {
+fn workload(o: &BenchOptions, n_validators: usize) -> anyhow::Result<Workload> {
     let admin = SecretKey::generate();
-    let validator = SecretKey::generate();
+    let validators: Vec<SecretKey> = (0..n_validators).map(|_| SecretKey::generate()).collect();
     let org = OrgId::new("bench-farm")?;
     let genesis = Genesis {
         chain_id: "waybill-bench".into(),
@@ -88,11 +90,14 @@ fn workload(o: &BenchOptions) -> anyhow::Result<Workload> {
             roles: vec![Role::Producer],
             company_prefixes: vec!["6900001".into()],
         }],
-        validators: vec![GenesisValidator {
-            org,
-            public_key: validator.public(),
-            voting_power: 1,
-        }],
+        validators: validators
+            .iter()
+            .map(|v| GenesisValidator {
+                org: org.clone(),
+                public_key: v.public(),
+                voting_power: 1,
+            })
+            .collect(),
     };
     let chain_id = genesis.chain_id.clone();
     let members: Vec<SecretKey> = (0..o.n_members).map(|_| SecretKey::generate()).collect();
@@ -139,7 +144,7 @@ fn workload(o: &BenchOptions) -> anyhow::Result<Workload> {
     }
     Ok(Workload {
         genesis,
-        validator,
+        validators,
         setup,
         lanes,
         n_txs: per_member * o.n_members,
@@ -152,8 +157,17 @@ async fn submit_lane(
     txs: Vec<SignedTx>,
     batch: usize,
     sent_at: Arc<std::sync::Mutex<HashMap<TxId, Instant>>>,
+    lane_rate_tx_per_s: f64,
 ) -> anyhow::Result<()> {
+    let started = tokio::time::Instant::now();
+    let mut sent = 0usize;
     for chunk in txs.chunks(batch.max(1)) {
+        if lane_rate_tx_per_s > 0.0 {
+            // Open-loop pacing: this batch goes out when the lane's schedule says so.
+            let due = started + Duration::from_secs_f64(sent as f64 / lane_rate_tx_per_s);
+            tokio::time::sleep_until(due).await;
+        }
+        sent += chunk.len();
         {
             let now = Instant::now();
             let mut m = sent_at.lock().expect("bench lock is never poisoned");
@@ -187,29 +201,65 @@ async fn submit_lane(
     Ok(())
 }
 
-/// One measured run through HTTP and consensus.
-async fn run_node(o: &BenchOptions) -> anyhow::Result<Value> {
-    let w = workload(o)?;
-    let dir = temp_dir("bench");
-    let home = Home::new(&dir);
-    KeyFile::write(&home.validator_key(), "bench validator", &w.validator)?;
-    std::fs::write(home.genesis_path(), serde_json::to_string(&w.genesis)?)?;
-    let listen = Listen {
-        api: "127.0.0.1:0".into(),
-        p2p: format!("/ip4/127.0.0.1/tcp/{}", free_port()?),
-        peers: vec![],
-        peer_apis: vec![],
-    };
-    let served = serve::start(&home, listen)
-        .await
-        .context("starting the benchmark node")?;
-    let shared = served.node.shared.clone();
-    let client = Client::new(&format!("http://{}", served.api_addr));
+/// One measured run through HTTP and consensus on `o.n_nodes` validators (each a
+/// full node in this process, with its own store, ports and API; lanes submit to the
+/// nodes in turn; latency is measured to the commit on node 0).
+async fn run_network(o: &BenchOptions) -> anyhow::Result<Value> {
+    let n_nodes = o.n_nodes.max(1);
+    let w = workload(o, n_nodes)?;
+    let api_ports: Vec<u16> = (0..n_nodes)
+        .map(|_| free_port())
+        .collect::<anyhow::Result<_>>()?;
+    let p2p_ports: Vec<u16> = (0..n_nodes)
+        .map(|_| free_port())
+        .collect::<anyhow::Result<_>>()?;
+    let mut dirs = Vec::new();
+    let mut served = Vec::new();
+    for i in 0..n_nodes {
+        let dir = temp_dir("bench");
+        let home = Home::new(&dir);
+        KeyFile::write(&home.validator_key(), "bench validator", &w.validators[i])?;
+        std::fs::write(home.genesis_path(), serde_json::to_string(&w.genesis)?)?;
+        let others: Vec<usize> = (0..n_nodes).filter(|j| *j != i).collect();
+        let listen = Listen {
+            api: format!("127.0.0.1:{}", api_ports[i]),
+            p2p: format!("/ip4/127.0.0.1/tcp/{}", p2p_ports[i]),
+            peers: others
+                .iter()
+                .map(|j| format!("/ip4/127.0.0.1/tcp/{}", p2p_ports[*j]))
+                .collect(),
+            peer_apis: others
+                .iter()
+                .map(|j| format!("http://127.0.0.1:{}", api_ports[*j]))
+                .collect(),
+        };
+        served.push(
+            serve::start(&home, listen)
+                .await
+                .with_context(|| format!("starting benchmark node {i}"))?,
+        );
+        dirs.push(dir);
+    }
+    let shared = served[0].node.shared.clone();
+    let clients: Vec<Client> = served
+        .iter()
+        .map(|s| Client::new(&format!("http://{}", s.api_addr)))
+        .collect();
+    let client = clients[0].clone();
     for chunk in w.setup.chunks(1000) {
         let results = client.submit_batch(chunk, true).await?;
         if let Some(bad) = results.iter().find(|r| r["status"] != "applied") {
             bail!("benchmark setup failed: {bad}");
         }
+    }
+    // Every node has the setup before the clock starts.
+    let setup_height = shared.head.borrow().height.0;
+    for s in &served {
+        let mut head = s.node.shared.head.clone();
+        tokio::time::timeout(RUN_TIMEOUT, head.wait_for(|h| h.height.0 >= setup_height))
+            .await
+            .context("a benchmark node did not catch up with the setup")?
+            .context("node stopped")?;
     }
     let n_txs = w.n_txs;
     let sent_at = Arc::new(std::sync::Mutex::new(HashMap::with_capacity(n_txs)));
@@ -219,7 +269,17 @@ async fn run_node(o: &BenchOptions) -> anyhow::Result<Value> {
     let tasks: Vec<_> = w
         .lanes
         .into_iter()
-        .map(|txs| tokio::spawn(submit_lane(client.clone(), txs, o.batch, sent_at.clone())))
+        .enumerate()
+        .map(|(i, txs)| {
+            let lane_rate = o.rate_tx_per_s as f64 / o.concurrency.max(1) as f64;
+            tokio::spawn(submit_lane(
+                clients[i % n_nodes].clone(),
+                txs,
+                o.batch,
+                sent_at.clone(),
+                lane_rate,
+            ))
+        })
         .collect();
     let mut latencies_ms = Vec::with_capacity(n_txs);
     let mut n_rejected = 0usize;
@@ -250,8 +310,13 @@ async fn run_node(o: &BenchOptions) -> anyhow::Result<Value> {
         t.await.context("submit task")??;
     }
     let n_blocks = shared.head.borrow().height.0 - start_height;
-    served.run_shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(shared);
+    for s in served {
+        s.run_shutdown().await;
+    }
+    for d in dirs {
+        let _ = std::fs::remove_dir_all(d);
+    }
     if n_rejected > 0 {
         bail!("{n_rejected} benchmark transactions were rejected");
     }
@@ -267,11 +332,11 @@ async fn run_node(o: &BenchOptions) -> anyhow::Result<Value> {
 
 /// The baseline: the same transactions through the ledger alone (no HTTP, no consensus).
 fn run_ledger(o: &BenchOptions) -> anyhow::Result<f64> {
-    let w = workload(o)?;
+    let w = workload(o, 1)?;
     let mut chain = TestChain::open(
         &temp_dir("bench-baseline"),
         w.genesis.clone(),
-        w.validator.clone(),
+        w.validators[0].clone(),
         waybill_types::limits::MEMPOOL_TXS_MAX,
         waybill_types::limits::MEMPOOL_BYTES_MAX,
     );
@@ -322,7 +387,7 @@ pub async fn run(o: BenchOptions) -> anyhow::Result<()> {
     let mut runs = Vec::new();
     let mut baselines = Vec::new();
     for i in 0..o.runs {
-        let r = run_node(&o)
+        let r = run_network(&o)
             .await
             .with_context(|| format!("benchmark run {}", i + 1))?;
         if !o.json {
@@ -344,7 +409,9 @@ pub async fn run(o: BenchOptions) -> anyhow::Result<()> {
     let baseline = median(baselines.clone());
     let n_txs = (o.n_txs / o.n_members) * o.n_members;
     let result = json!({
-        "benchmark": "committed signed transactions (lot registrations), one validator, over HTTP",
+        "benchmark": "committed signed transactions (lot registrations) over HTTP",
+        "validators": o.n_nodes.max(1),
+        "offered_rate_tx_per_s": if o.rate_tx_per_s == 0 { json!("unlimited") } else { json!(o.rate_tx_per_s) },
         "txs": n_txs,
         "members": o.n_members,
         "batch": o.batch,

@@ -161,6 +161,12 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         /// Measured runs (medians are reported).
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Offered load in transactions per second, paced (0: as fast as the node takes them).
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
+        /// Validators, each a full node with its own store, ports and API, in this process.
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -251,6 +257,8 @@ fn main() -> std::process::ExitCode {
                 batch,
                 concurrency,
                 runs,
+                nodes,
+                rate,
                 json,
             } => {
                 bench::run(bench::BenchOptions {
@@ -259,6 +267,8 @@ fn main() -> std::process::ExitCode {
                     batch,
                     concurrency,
                     runs,
+                    n_nodes: nodes,
+                    rate_tx_per_s: rate,
                     json,
                 })
                 .await
