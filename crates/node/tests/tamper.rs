@@ -270,3 +270,48 @@ fn flipped_byte_in_the_state_is_named() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Regression: the background check ran while blocks were being committed and took
+/// the newer head for a mismatch ("head record does not match the last block"),
+/// raising a false tamper alert that halted a healthy node.
+#[test]
+fn verification_during_commits_is_not_a_tamper_alert() {
+    let admin = SecretKey::from_label("race admin");
+    let validator = SecretKey::from_label("race validator");
+    let genesis = test_genesis(
+        &[("farm", &[Role::Producer], &["6901234"], &admin)],
+        &validator,
+    );
+    let mut chain = TestChain::new(genesis.clone(), validator);
+    let shared = chain.shared();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let checker = {
+        let shared = shared.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                verify_recent(&shared.store, u64::MAX).expect("no false alarm while committing");
+                n += 1;
+            }
+            n
+        })
+    };
+    for i in 0..200u64 {
+        let p = Payload::RegisterMember {
+            member: SecretKey::from_label(&format!("race member {i}")).public(),
+            name: format!("m{i}"),
+            roles: vec![Role::Producer],
+        };
+        for r in waybill_node::ledger::submit_batch(
+            &shared,
+            vec![sign(&admin, &genesis.chain_id, i + 1, p).encode()],
+        ) {
+            r.expect("admitted");
+        }
+        chain.commit_block().expect("commits");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let n_checks = checker.join().expect("checker thread");
+    assert!(n_checks > 0);
+}

@@ -14,6 +14,9 @@ use waybill_types::{Payload, Role, SecretKey, SignedTx};
 const BIN: &str = env!("CARGO_BIN_EXE_waybill");
 const N: usize = 4;
 
+/// The tests here each run four node processes; on two cores they take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn free_port_block(n: usize) -> u16 {
     // Find n consecutive free ports (best effort: bind them all, then release).
     for _ in 0..50 {
@@ -142,9 +145,10 @@ async fn register(via: &Client, chain_id: &str, admin: &mut Member) -> SignedTx 
     tx
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn four_validators_survive_a_crash_a_halt_and_data_loss() {
-    let root = std::env::temp_dir().join(format!("waybill-consortium-{}", std::process::id()));
+/// A four-node testnet in a fresh directory, all nodes started and answering.
+async fn testnet(tag: &str) -> (PathBuf, Vec<Node>) {
+    let root =
+        std::env::temp_dir().join(format!("waybill-consortium-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let api = free_port_block(N);
     let p2p = free_port_block(N);
@@ -180,6 +184,13 @@ async fn four_validators_survive_a_crash_a_halt_and_data_loss() {
             .await
             .expect("node answers");
     }
+    (root, nodes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_validators_survive_a_crash_a_halt_and_data_loss() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (root, mut nodes) = testnet("faults").await;
     let chain_id = nodes[0].client.chain_id().await.expect("chain id");
     let (_, admin_key) = KeyFile::read(&root.join("node1/keys/orgs/chengdu-packing-admin.json"))
         .expect("admin key of org 1");
@@ -330,5 +341,167 @@ async fn four_validators_survive_a_crash_a_halt_and_data_loss() {
     for n in nodes.iter_mut() {
         n.kill();
     }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Small deterministic PRNG (the seed is printed so a failure can be replayed).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+/// Submit batches from every organization's admin to the nodes in turn until
+/// `stop`; keep every transaction whose commit was acknowledged.
+async fn steady_load(
+    clients: Vec<Client>,
+    chain_id: String,
+    admins: Vec<SecretKey>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<SignedTx> {
+    let mut acked = Vec::new();
+    let mut turn = 0usize;
+    while !*stop.borrow() {
+        turn += 1;
+        let client = &clients[turn % clients.len()];
+        let admin = &admins[turn % admins.len()];
+        let Ok(seq) = client.next_seq(&admin.public()).await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let txs: Vec<SignedTx> = (0..10)
+            .map(|i| {
+                let p = Payload::RegisterMember {
+                    member: SecretKey::generate().public(),
+                    name: format!("load {turn}-{i}"),
+                    roles: vec![Role::Processor],
+                };
+                waybill_client::sign(admin, &chain_id, seq + i, p)
+            })
+            .collect();
+        match client.submit_batch(&txs, true).await {
+            Ok(results) => {
+                for (tx, r) in txs.into_iter().zip(results) {
+                    if r["status"] == "applied" {
+                        acked.push(tx);
+                    }
+                }
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    acked
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_sigkills_under_load_lose_nothing_and_never_fork() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (root, mut nodes) = testnet("chaos").await;
+    let chain_id = nodes[0].client.chain_id().await.expect("chain id");
+    // The packing plant's admin registers processors, through every node in turn.
+    let admins: Vec<SecretKey> = ["node1/keys/orgs/chengdu-packing-admin.json"]
+        .iter()
+        .map(|p| KeyFile::read(&root.join(p)).expect("admin key").1)
+        .collect();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as u64;
+    eprintln!("chaos seed {seed}");
+    let mut rng = Lcg(seed);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let load = tokio::spawn(steady_load(
+        nodes.iter().map(|n| n.client.clone()).collect(),
+        chain_id,
+        admins,
+        stop_rx,
+    ));
+    let started = Instant::now();
+    let mut kills = 0;
+    while started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(2_000 + rng.next() % 3_000)).await;
+        let victim = (rng.next() % N as u64) as usize;
+        nodes[victim].kill();
+        kills += 1;
+        tokio::time::sleep(Duration::from_millis(1_000 + rng.next() % 3_000)).await;
+        nodes[victim].start();
+    }
+    let _ = stop_tx.send(true);
+    let acked = tokio::time::timeout(Duration::from_secs(60), load)
+        .await
+        .expect("load stops")
+        .expect("load task");
+    eprintln!(
+        "{kills} SIGKILLs in 60 s; {} transactions acknowledged",
+        acked.len()
+    );
+    assert!(kills >= 8, "at least eight kills ({kills})");
+    assert!(
+        acked.len() >= 100,
+        "the load kept committing ({} acknowledged)",
+        acked.len()
+    );
+    // All four converge on one head.
+    let mut target = 0;
+    for n in &nodes {
+        target = target.max(height(&n.client).await.unwrap_or(0));
+    }
+    for n in &nodes {
+        wait_until(
+            "every node reaches the same head",
+            Duration::from_secs(120),
+            || async { height(&n.client).await.is_some_and(|h| h >= target) },
+        )
+        .await;
+    }
+    for n in nodes.iter_mut() {
+        n.kill();
+    }
+    // Every acknowledged transaction is on every node, and every chain is identical.
+    let stores: Vec<waybill_store::Store> = nodes
+        .iter()
+        .map(|n| {
+            waybill_store::Store::open_existing(&n.dir.join("data/waybill.redb"))
+                .expect("store opens")
+                .0
+        })
+        .collect();
+    for (i, store) in stores.iter().enumerate() {
+        for tx in &acked {
+            let loc = store.tx_location(&tx.id()).expect("index reads");
+            assert!(
+                loc.is_some(),
+                "node{i} lacks acknowledged transaction {}",
+                tx.id()
+            );
+        }
+    }
+    let common = stores
+        .iter()
+        .map(|s| s.head().expect("head").height.0)
+        .min()
+        .expect("four stores");
+    assert!(common >= target, "every store holds the common head");
+    for h in 1..=common {
+        let hashes: Vec<_> = stores
+            .iter()
+            .map(|s| {
+                s.block(waybill_types::Height(h))
+                    .expect("reads")
+                    .expect("block")
+                    .hash()
+            })
+            .collect();
+        assert!(
+            hashes.windows(2).all(|w| w[0] == w[1]),
+            "fork at height {h}"
+        );
+    }
+    drop(stores);
     let _ = std::fs::remove_dir_all(&root);
 }
