@@ -15,7 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_waybill");
 const N: usize = 4;
 
 /// The tests here each run four node processes; on two cores they take turns.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn free_port_block(n: usize) -> u16 {
     // Find n consecutive free ports (best effort: bind them all, then release).
@@ -189,7 +189,7 @@ async fn testnet(tag: &str) -> (PathBuf, Vec<Node>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_validators_survive_a_crash_a_halt_and_data_loss() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (root, mut nodes) = testnet("faults").await;
     let chain_id = nodes[0].client.chain_id().await.expect("chain id");
     let (_, admin_key) = KeyFile::read(&root.join("node1/keys/orgs/chengdu-packing-admin.json"))
@@ -400,7 +400,7 @@ async fn steady_load(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_sigkills_under_load_lose_nothing_and_never_fork() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (root, mut nodes) = testnet("chaos").await;
     let chain_id = nodes[0].client.chain_id().await.expect("chain id");
     // The packing plant's admin registers processors, through every node in turn.
