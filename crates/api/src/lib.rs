@@ -164,7 +164,7 @@ async fn status(State(s): State<AppState>) -> ApiResult {
         "txs_committed_since_start": s.metrics.txs_committed(),
         "peers": s.metrics.peers(),
         "in_sync": in_sync(head.time_ms),
-        "validators": s.genesis.validator_set(),
+        "validators": waybill_state::governance::validator_set_at(&s.store.snapshot()?, head.height.next())?,
         "tamper_alert": s.tamper_alert(),
         "gossip_dropped_txs": s.gossip_dropped(),
         "version": env!("CARGO_PKG_VERSION"),

@@ -177,7 +177,6 @@ pub struct Ledger {
     shared: Arc<Shared>,
     head_tx: watch::Sender<Head>,
     executed: HashMap<Hash, Executed>,
-    validators: Vec<ValidatorInfo>,
     /// Ids of transactions whose signatures were verified (mempool or earlier proposal).
     verified: HashSet<TxId>,
 }
@@ -205,7 +204,6 @@ impl Ledger {
         metrics.set_height(head.height.0);
         let (head_tx, head_rx) = watch::channel(head);
         let (commits, _) = broadcast::channel(256);
-        let validators = genesis.validator_set();
         let shared = Arc::new(Shared {
             store,
             genesis,
@@ -221,7 +219,6 @@ impl Ledger {
             shared,
             head_tx,
             executed: HashMap::new(),
-            validators,
             verified: HashSet::new(),
         })
     }
@@ -250,6 +247,7 @@ impl Ledger {
         proposer: PublicKey,
         txs_bytes: &[Vec<u8>],
         state_hash: Hash,
+        validators_hash: Hash,
     ) -> BlockHeader {
         let head = self.head();
         let leaves: Vec<merkle::Digest32> =
@@ -265,8 +263,14 @@ impl Ledger {
             tx_root: Hash(merkle::root_from_leaf_hashes(&leaves)),
             open_root: Hash(merkle::empty_root()),
             state_hash,
-            validators_hash: validators_hash(&self.validators),
+            validators_hash,
         }
+    }
+
+    /// The validator set in force at `height`, from state.
+    fn validators_at(&self, height: Height) -> Result<Vec<ValidatorInfo>, AppError> {
+        let snap = self.shared.store.snapshot().map_err(internal)?;
+        waybill_state::governance::validator_infos_at(&snap, height).map_err(internal)
     }
 
     fn drop_txs(&self, dropped: Vec<(TxId, PublicKey, String)>) {
@@ -311,8 +315,13 @@ impl Application for Ledger {
         Height(1)
     }
 
-    fn validator_set(&self, _height: Height) -> Vec<ValidatorInfo> {
-        self.validators.clone()
+    fn validator_set(&self, height: Height) -> Vec<ValidatorInfo> {
+        // An empty set makes the consensus driver halt: a node that cannot read its
+        // validator set must not go on.
+        self.validators_at(height).unwrap_or_else(|e| {
+            tracing::error!(%height, error = %e, "cannot read the validator set");
+            Vec::new()
+        })
     }
 
     fn mempool_notify(&self) -> Arc<tokio::sync::Notify> {
@@ -359,7 +368,15 @@ impl Application for Ledger {
         drop(snapshot);
         self.drop_txs(dropped);
         let state_hash = waybill_state::next_state_hash(&head.state_hash, &writes);
-        let header = self.header(height, time_ms, proposer, &txs_bytes, state_hash);
+        let validators_hash = validators_hash(&self.validators_at(height)?);
+        let header = self.header(
+            height,
+            time_ms,
+            proposer,
+            &txs_bytes,
+            state_hash,
+            validators_hash,
+        );
         let block = Block { header, txs };
         let hash = block.hash();
         self.executed.insert(
@@ -405,7 +422,7 @@ impl Application for Ledger {
                 h.time_ms, head.time_ms
             ));
         }
-        if h.validators_hash != validators_hash(&self.validators) {
+        if h.validators_hash != validators_hash(&self.validators_at(h.height)?) {
             return invalid("validators hash does not match the validator set".into());
         }
         if h.open_root != Hash(merkle::empty_root()) {
@@ -479,7 +496,7 @@ impl Application for Ledger {
                 &self.shared.genesis.chain_id,
                 height,
                 block_hash,
-                &self.validators,
+                &self.validators_at(height)?,
             )
             .map_err(|e| AppError::Internal(format!("refusing to store block {height}: {e}")))?;
         let started = std::time::Instant::now();

@@ -23,6 +23,8 @@ pub struct TestChain {
     pub ledger: Ledger,
     /// The validator key.
     pub validator: SecretKey,
+    /// Further validator keys this chain signs with once governance adds them.
+    pub extra_signers: Vec<SecretKey>,
     /// The genesis.
     pub genesis: Genesis,
     /// The directory (removed on drop).
@@ -98,6 +100,7 @@ impl TestChain {
         TestChain {
             ledger,
             validator,
+            extra_signers: Vec::new(),
             genesis,
             dir: dir.to_path_buf(),
         }
@@ -118,14 +121,20 @@ impl TestChain {
         let height = self.ledger.committed_height().next();
         let block = self.ledger.build_block(height, self.validator.public())?;
         let hash = block.hash();
-        let sig = CommitSignature::sign(&self.validator, &self.genesis.chain_id, height, 0, hash);
+        // Every key of the set in force at this height that this chain holds signs.
+        let set = self.ledger.validator_set(height);
+        let signatures = std::iter::once(&self.validator)
+            .chain(&self.extra_signers)
+            .filter(|k| set.iter().any(|v| v.public_key == k.public()))
+            .map(|k| CommitSignature::sign(k, &self.genesis.chain_id, height, 0, hash))
+            .collect();
         self.ledger.commit(
             hash,
             CommitCertificate {
                 height,
                 round: 0,
                 block_hash: hash,
-                signatures: vec![sig],
+                signatures,
             },
         )?;
         Ok(height)

@@ -66,6 +66,7 @@ pub fn genesis_state_hash(genesis: &Genesis, writes: &WriteSet) -> Hash {
 pub fn apply_genesis(genesis: &Genesis) -> WriteSet {
     let mut w = WriteSet::new();
     identity::genesis_writes(genesis, &mut w);
+    crate::governance::genesis_writes(genesis, &mut w);
     w.insert(keys::genesis_hash(), Some(genesis.hash().0.to_vec()));
     w
 }
@@ -317,6 +318,12 @@ impl<'a, S: StateRead> Execution<'a, S> {
                     unit,
                 },
             ),
+            Payload::ProposeGovernance { action, reason } => {
+                crate::governance::propose(self, signer, action, reason)
+            }
+            Payload::ApproveGovernance { proposal } => {
+                crate::governance::approve(self, signer, *proposal)
+            }
         }
     }
 

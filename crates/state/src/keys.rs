@@ -18,6 +18,10 @@ pub const LOT: u8 = 0x05;
 pub const ORG_MEMBER: u8 = 0x06;
 /// Chain-wide records: `META ‖ name`.
 pub const META: u8 = 0x07;
+/// Governance proposals: `GOV_PROPOSAL ‖ id (u64 big endian)`.
+pub const GOV_PROPOSAL: u8 = 0x08;
+/// Validator sets: `VALIDATOR_SET ‖ effective height (u64 big endian)`.
+pub const VALIDATOR_SET: u8 = 0x09;
 
 /// Key of an organization.
 pub fn org(id: &OrgId) -> Vec<u8> {

@@ -11,6 +11,7 @@
 pub mod access;
 pub mod catalog;
 mod exec;
+pub mod governance;
 pub mod identity;
 pub mod keys;
 

@@ -64,10 +64,11 @@ fn bad(height: u64, record: impl Into<String>, reason: impl Into<String>) -> Ver
     }
 }
 
-/// The validator set in force at `height`. (Governance changes arrive with the
-/// consortium issue; until then it is the genesis set.)
-pub fn validator_set_at(genesis: &Genesis, _height: Height) -> Vec<ValidatorInfo> {
-    genesis.validator_set()
+/// The validator set in force at `height`, as the stored state records it.
+pub fn validator_set_at(store: &Store, height: Height) -> Result<Vec<ValidatorInfo>, VerifyError> {
+    let snap = store.snapshot()?;
+    waybill_state::governance::validator_infos_at(&snap, height)
+        .map_err(|e| bad(height.0, "validator set", e.to_string()))
 }
 
 /// Check one block against its predecessor's header facts, without executing it.
@@ -78,6 +79,7 @@ fn check_block(
     prev_hash: Hash,
     prev_time_ms: u64,
     prev_state_hash: Hash,
+    vs: &[ValidatorInfo],
 ) -> Result<(Block, WriteSet), VerifyError> {
     let h = height.0;
     let bytes = store
@@ -145,8 +147,7 @@ fn check_block(
     block
         .check_body()
         .map_err(|e| bad(h, "block body", e.to_string()))?;
-    let vs = validator_set_at(genesis, height);
-    if hd.validators_hash != validators_hash(&vs) {
+    if hd.validators_hash != validators_hash(vs) {
         return Err(bad(
             h,
             "block header",
@@ -157,7 +158,7 @@ fn check_block(
         .certificate(height)
         .map_err(|e| bad(h, "commit certificate", e.to_string()))?
         .ok_or_else(|| bad(h, "commit certificate", "missing"))?;
-    cert.verify(&genesis.chain_id, height, block.hash(), &vs)
+    cert.verify(&genesis.chain_id, height, block.hash(), vs)
         .map_err(|e| bad(h, "commit certificate", e.to_string()))?;
     let ws = store
         .write_set(height)
@@ -206,7 +207,16 @@ pub fn verify_recent(store: &Store, last_n: u64) -> Result<VerifyReport, VerifyE
     };
     let mut n_txs = 0u64;
     for h in from.0..=head.height.0 {
-        let (block, _) = check_block(store, &genesis, Height(h), prev_hash, prev_time, prev_state)?;
+        let vs = validator_set_at(store, Height(h))?;
+        let (block, _) = check_block(
+            store,
+            &genesis,
+            Height(h),
+            prev_hash,
+            prev_time,
+            prev_state,
+            &vs,
+        )?;
         n_txs += block.txs.len() as u64;
         prev_hash = block.hash();
         prev_time = block.header.time_ms;
@@ -273,8 +283,18 @@ pub fn verify_full(store: &Store) -> Result<VerifyReport, VerifyError> {
     let mut n_txs = 0u64;
     for h in 1..=head.height.0 {
         let height = Height(h);
-        let (block, stored_ws) =
-            check_block(store, &genesis, height, prev_hash, prev_time, prev_state)?;
+        // The validator set comes from the replayed state, not the stored one.
+        let replayed_vs = waybill_state::governance::validator_infos_at(&state, height)
+            .map_err(|e| bad(h, "validator set", e.to_string()))?;
+        let (block, stored_ws) = check_block(
+            store,
+            &genesis,
+            height,
+            prev_hash,
+            prev_time,
+            prev_state,
+            &replayed_vs,
+        )?;
         let ctx = BlockContext {
             chain_id: genesis.chain_id.clone(),
             height,

@@ -201,6 +201,57 @@ pub enum Payload {
         /// Unit of `quantity`, e.g. "kg" or "carton".
         unit: String,
     } = 4,
+    /// An organization admin proposes a change to the consortium; the proposer's
+    /// organization approves it by proposing.
+    ProposeGovernance {
+        /// What to change.
+        action: GovernanceAction,
+        /// Why, for the record.
+        reason: String,
+    } = 5,
+    /// An organization admin approves an open proposal. When more than half of the
+    /// organizations have approved, the action takes effect in the same block.
+    ApproveGovernance {
+        /// The proposal number.
+        proposal: u64,
+    } = 6,
+}
+
+/// A change to the consortium that needs a majority of organization admins.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[borsh(use_discriminant = true)]
+#[repr(u8)]
+pub enum GovernanceAction {
+    /// Admit a new organization, optionally with a validator.
+    AdmitOrganization {
+        /// Its id.
+        id: OrgId,
+        /// Display name.
+        name: String,
+        /// Its admin key.
+        admin: PublicKey,
+        /// Roles it may grant its members.
+        roles: Vec<Role>,
+        /// GS1 company prefixes it owns.
+        company_prefixes: Vec<String>,
+        /// Its validator key and voting power, if it runs a validator.
+        validator: Option<(PublicKey, u64)>,
+    } = 0,
+    /// Add a validator for an existing organization, or change its voting power.
+    SetValidator {
+        /// The organization that runs it.
+        org: OrgId,
+        /// Its consensus key.
+        public_key: PublicKey,
+        /// Its voting power (at least 1).
+        voting_power: u64,
+    } = 1,
+    /// Remove a validator.
+    RemoveValidator {
+        /// Its consensus key.
+        public_key: PublicKey,
+    } = 2,
 }
 
 impl Payload {
@@ -212,6 +263,8 @@ impl Payload {
             Payload::RevokeMember { .. } => "revoke_member",
             Payload::RegisterProduct { .. } => "register_product",
             Payload::RegisterLot { .. } => "register_lot",
+            Payload::ProposeGovernance { .. } => "propose_governance",
+            Payload::ApproveGovernance { .. } => "approve_governance",
         }
     }
 
@@ -266,6 +319,53 @@ impl Payload {
                 }
                 Ok(())
             }
+            Payload::ProposeGovernance { action, reason } => {
+                check_text("reason", reason, limits::TEXT_BYTES_MAX, true)?;
+                match action {
+                    GovernanceAction::AdmitOrganization {
+                        name,
+                        roles,
+                        company_prefixes,
+                        validator,
+                        ..
+                    } => {
+                        check_text("name", name, limits::NAME_BYTES_MAX, true)?;
+                        check_roles(roles)?;
+                        if company_prefixes.len() > limits::COMPANY_PREFIXES_MAX
+                            || company_prefixes.iter().any(|p| {
+                                !(4..=12).contains(&p.len())
+                                    || !p.bytes().all(|b| b.is_ascii_digit())
+                            })
+                        {
+                            return Err(PayloadError::Field {
+                                field: "company_prefixes",
+                                reason: format!(
+                                    "at most {} prefixes of 4-12 digits each",
+                                    limits::COMPANY_PREFIXES_MAX
+                                ),
+                            });
+                        }
+                        if validator.is_some_and(|(_, p)| p == 0) {
+                            return Err(PayloadError::Field {
+                                field: "validator",
+                                reason: "voting power must be at least 1".into(),
+                            });
+                        }
+                        Ok(())
+                    }
+                    GovernanceAction::SetValidator { voting_power, .. } => {
+                        if *voting_power == 0 {
+                            return Err(PayloadError::Field {
+                                field: "voting_power",
+                                reason: "must be at least 1".into(),
+                            });
+                        }
+                        Ok(())
+                    }
+                    GovernanceAction::RemoveValidator { .. } => Ok(()),
+                }
+            }
+            Payload::ApproveGovernance { .. } => Ok(()),
         }
     }
 }

@@ -1,0 +1,498 @@
+//! Governance: changes to the consortium itself — admitting an organization,
+//! adding, re-weighting or removing a validator — proposed by one organization's
+//! admin and taking effect when admins of more than half of the organizations have
+//! approved. Validator-set changes take effect [`VALIDATOR_CHANGE_DELAY_BLOCKS`]
+//! blocks after the approving block, so every node agrees in advance on the set that
+//! finalizes each height. Every validator set ever in force stays in state, so any
+//! height's set can be looked up (verification, proofs).
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::Serialize;
+use waybill_types::block::ValidatorInfo;
+use waybill_types::{limits, Genesis, GovernanceAction, Height, OrgId, PublicKey};
+
+use crate::exec::{HandlerError, Rejection, Writes};
+use crate::identity::{load_member, load_org, Member, MemberStatus, Organization};
+use crate::{decode_record, encode_record, keys, Execution, StateRead, StateReadError, WriteSet};
+
+/// A validator change approved at height `h` governs heights from `h + this` on.
+pub const VALIDATOR_CHANGE_DELAY_BLOCKS: u64 = 3;
+
+/// A validator as governance records it.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct ValidatorRecord {
+    /// Consensus key.
+    pub public_key: PublicKey,
+    /// Voting power.
+    pub voting_power: u64,
+    /// The organization that runs it.
+    pub org: OrgId,
+}
+
+/// Where a proposal stands.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ProposalStatus {
+    /// Collecting approvals.
+    Open,
+    /// Approved by a majority and carried out.
+    Executed {
+        /// The block that carried it out.
+        at: Height,
+    },
+}
+
+/// A governance proposal.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Proposal {
+    /// Its number.
+    pub id: u64,
+    /// What it changes.
+    pub action: GovernanceAction,
+    /// Why.
+    pub reason: String,
+    /// Who proposed it.
+    pub proposer: PublicKey,
+    /// When.
+    pub proposed_at: Height,
+    /// Organizations whose admins approved, in order.
+    pub approvals: Vec<OrgId>,
+    /// Open or executed.
+    #[serde(flatten)]
+    pub status: ProposalStatus,
+}
+
+fn key_u64(tag: u8, n: u64) -> Vec<u8> {
+    [&[tag][..], &n.to_be_bytes()].concat()
+}
+
+/// Key of proposal `id`.
+pub fn proposal_key(id: u64) -> Vec<u8> {
+    key_u64(keys::GOV_PROPOSAL, id)
+}
+
+fn vset_key(effective: u64) -> Vec<u8> {
+    key_u64(keys::VALIDATOR_SET, effective)
+}
+
+fn meta(name: &str) -> Vec<u8> {
+    [&[keys::META][..], name.as_bytes()].concat()
+}
+
+fn get<T: BorshDeserialize, S: StateRead + ?Sized>(
+    state: &S,
+    key: &[u8],
+) -> Result<Option<T>, StateReadError> {
+    state.get(key)?.map(|b| decode_record(key, &b)).transpose()
+}
+
+/// The ids of all organizations, in admission order.
+pub fn org_ids<S: StateRead + ?Sized>(state: &S) -> Result<Vec<OrgId>, StateReadError> {
+    Ok(get(state, &meta("org_ids"))?.unwrap_or_default())
+}
+
+/// The heights at which validator sets took (or take) effect, ascending.
+pub fn validator_set_heights<S: StateRead + ?Sized>(state: &S) -> Result<Vec<u64>, StateReadError> {
+    Ok(get(state, &meta("vset_heights"))?.unwrap_or_default())
+}
+
+/// The validator set recorded to take effect at `effective`.
+pub fn validator_set_from<S: StateRead + ?Sized>(
+    state: &S,
+    effective: u64,
+) -> Result<Vec<ValidatorRecord>, StateReadError> {
+    let k = vset_key(effective);
+    get(state, &k)?.ok_or(StateReadError::Corrupt {
+        key: k,
+        reason: "validator set listed but missing".into(),
+    })
+}
+
+/// The validator set that finalizes `height`, sorted by key.
+pub fn validator_set_at<S: StateRead + ?Sized>(
+    state: &S,
+    height: Height,
+) -> Result<Vec<ValidatorRecord>, StateReadError> {
+    let heights = validator_set_heights(state)?;
+    let effective = heights
+        .iter()
+        .rev()
+        .find(|h| **h <= height.0.max(1))
+        .copied()
+        .ok_or_else(|| StateReadError::Corrupt {
+            key: meta("vset_heights"),
+            reason: format!("no validator set in force at height {height}"),
+        })?;
+    validator_set_from(state, effective)
+}
+
+/// As [`validator_set_at`], in the form consensus and certificates use.
+pub fn validator_infos_at<S: StateRead + ?Sized>(
+    state: &S,
+    height: Height,
+) -> Result<Vec<ValidatorInfo>, StateReadError> {
+    Ok(validator_set_at(state, height)?
+        .into_iter()
+        .map(|v| ValidatorInfo {
+            public_key: v.public_key,
+            voting_power: v.voting_power,
+        })
+        .collect())
+}
+
+/// A proposal.
+pub fn load_proposal<S: StateRead + ?Sized>(
+    state: &S,
+    id: u64,
+) -> Result<Option<Proposal>, StateReadError> {
+    get(state, &proposal_key(id))
+}
+
+/// Number of proposals made so far (ids run from 1).
+pub fn proposal_count<S: StateRead + ?Sized>(state: &S) -> Result<u64, StateReadError> {
+    Ok(get(state, &meta("gov_count"))?.unwrap_or(0))
+}
+
+/// Genesis writes: the organization list and the validator set in force from height 1.
+pub(crate) fn genesis_writes(genesis: &Genesis, w: &mut WriteSet) {
+    let ids: Vec<OrgId> = genesis.organizations.iter().map(|o| o.id.clone()).collect();
+    w.insert(meta("org_ids"), Some(encode_record(&ids)));
+    let mut set: Vec<ValidatorRecord> = genesis
+        .validators
+        .iter()
+        .map(|v| ValidatorRecord {
+            public_key: v.public_key,
+            voting_power: v.voting_power,
+            org: v.org.clone(),
+        })
+        .collect();
+    set.sort_by_key(|v| v.public_key);
+    w.insert(vset_key(1), Some(encode_record(&set)));
+    w.insert(meta("vset_heights"), Some(encode_record(&vec![1u64])));
+}
+
+fn admin_of_org<S: StateRead>(
+    ex: &Execution<S>,
+    signer: PublicKey,
+) -> Result<Member, HandlerError> {
+    let m = crate::identity::active_signer(ex, signer)?;
+    if !m.admin {
+        return Err(Rejection::new(
+            "not_admin",
+            format!("{signer} is not an organization admin; only admins act on governance"),
+        )
+        .into());
+    }
+    Ok(m)
+}
+
+/// Propose; the proposer's organization approves by proposing.
+pub(crate) fn propose<S: StateRead>(
+    ex: &Execution<S>,
+    signer: PublicKey,
+    action: &GovernanceAction,
+    reason: &str,
+) -> Result<Writes, HandlerError> {
+    let m = admin_of_org(ex, signer)?;
+    // Refuse now what could never be carried out.
+    check_action(ex, action)?;
+    let id = proposal_count(ex)?
+        .checked_add(1)
+        .ok_or_else(|| Rejection::new("limit", "proposal numbers exhausted"))?;
+    let mut p = Proposal {
+        id,
+        action: action.clone(),
+        reason: reason.to_string(),
+        proposer: signer,
+        proposed_at: ex.context().height,
+        approvals: vec![m.org],
+        status: ProposalStatus::Open,
+    };
+    let mut w: Writes = vec![(meta("gov_count"), encode_record(&id))];
+    w.extend(settle(ex, &mut p)?);
+    w.push((proposal_key(id), encode_record(&p)));
+    Ok(w)
+}
+
+/// Approve an open proposal.
+pub(crate) fn approve<S: StateRead>(
+    ex: &Execution<S>,
+    signer: PublicKey,
+    id: u64,
+) -> Result<Writes, HandlerError> {
+    let m = admin_of_org(ex, signer)?;
+    let mut p = load_proposal(ex, id)?.ok_or_else(|| {
+        Rejection::new("unknown_proposal", format!("no governance proposal {id}"))
+    })?;
+    if p.status != ProposalStatus::Open {
+        return Err(Rejection::new(
+            "proposal_closed",
+            format!("proposal {id} was already carried out"),
+        )
+        .into());
+    }
+    if p.approvals.contains(&m.org) {
+        return Err(Rejection::new(
+            "already_approved",
+            format!("organization `{}` already approved proposal {id}", m.org),
+        )
+        .into());
+    }
+    p.approvals.push(m.org);
+    let mut w = settle(ex, &mut p)?;
+    w.push((proposal_key(id), encode_record(&p)));
+    Ok(w)
+}
+
+/// If more than half of the organizations approved, carry the action out.
+fn settle<S: StateRead>(ex: &Execution<S>, p: &mut Proposal) -> Result<Writes, HandlerError> {
+    let n_orgs = org_ids(ex)?.len();
+    if p.approvals.len() * 2 <= n_orgs {
+        return Ok(Vec::new());
+    }
+    let w = carry_out(ex, &p.action)?;
+    p.status = ProposalStatus::Executed {
+        at: ex.context().height,
+    };
+    Ok(w)
+}
+
+fn overlapping_prefix<S: StateRead>(
+    ex: &Execution<S>,
+    prefixes: &[String],
+) -> Result<Option<(String, OrgId)>, HandlerError> {
+    for id in org_ids(ex)? {
+        if let Some(o) = load_org(ex, &id)? {
+            for q in &o.company_prefixes {
+                if let Some(p) = prefixes
+                    .iter()
+                    .find(|p| p.starts_with(q.as_str()) || q.starts_with(p.as_str()))
+                {
+                    return Ok(Some((p.clone(), o.id.clone())));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The latest scheduled set (the one furthest in the future) and its height.
+fn latest_set<S: StateRead>(
+    ex: &Execution<S>,
+) -> Result<(u64, Vec<ValidatorRecord>), HandlerError> {
+    let heights = validator_set_heights(ex)?;
+    let last = *heights.last().ok_or_else(|| StateReadError::Corrupt {
+        key: meta("vset_heights"),
+        reason: "empty".into(),
+    })?;
+    Ok((last, validator_set_from(ex, last)?))
+}
+
+fn check_action<S: StateRead>(
+    ex: &Execution<S>,
+    action: &GovernanceAction,
+) -> Result<(), HandlerError> {
+    match action {
+        GovernanceAction::AdmitOrganization {
+            id,
+            admin,
+            company_prefixes,
+            validator,
+            ..
+        } => {
+            if load_org(ex, id)?.is_some() {
+                return Err(Rejection::new(
+                    "duplicate",
+                    format!("organization `{id}` already exists"),
+                )
+                .into());
+            }
+            if org_ids(ex)?.len() >= limits::GENESIS_ORGS_MAX {
+                return Err(Rejection::new(
+                    "limit",
+                    format!(
+                        "the consortium has {} organizations, the most it takes",
+                        limits::GENESIS_ORGS_MAX
+                    ),
+                )
+                .into());
+            }
+            if let Some(m) = load_member(ex, admin)? {
+                return Err(Rejection::new(
+                    "already_registered",
+                    format!("admin key {admin} is already a member of `{}`", m.org),
+                )
+                .into());
+            }
+            if let Some((p, other)) = overlapping_prefix(ex, company_prefixes)? {
+                return Err(Rejection::new(
+                    "prefix_taken",
+                    format!("company prefix `{p}` overlaps a prefix of `{other}`"),
+                )
+                .into());
+            }
+            if let Some((key, _)) = validator {
+                check_new_validator_key(ex, key)?;
+            }
+            Ok(())
+        }
+        GovernanceAction::SetValidator {
+            org, public_key, ..
+        } => {
+            if load_org(ex, org)?.is_none() {
+                return Err(
+                    Rejection::new("unknown_org", format!("no organization `{org}`")).into(),
+                );
+            }
+            let (_, set) = latest_set(ex)?;
+            if let Some(v) = set.iter().find(|v| v.public_key == *public_key) {
+                if v.org != *org {
+                    return Err(Rejection::new(
+                        "not_authorized",
+                        format!("validator {public_key} is run by `{}`, not `{org}`", v.org),
+                    )
+                    .into());
+                }
+            } else {
+                check_new_validator_key(ex, public_key)?;
+            }
+            Ok(())
+        }
+        GovernanceAction::RemoveValidator { public_key } => {
+            let (_, set) = latest_set(ex)?;
+            if !set.iter().any(|v| v.public_key == *public_key) {
+                return Err(Rejection::new(
+                    "unknown_validator",
+                    format!("{public_key} is not a validator"),
+                )
+                .into());
+            }
+            if set.len() == 1 {
+                return Err(Rejection::new(
+                    "last_validator",
+                    "the last validator cannot be removed",
+                )
+                .into());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn check_new_validator_key<S: StateRead>(
+    ex: &Execution<S>,
+    key: &PublicKey,
+) -> Result<(), HandlerError> {
+    let (_, set) = latest_set(ex)?;
+    if set.iter().any(|v| v.public_key == *key) {
+        return Err(Rejection::new("duplicate", format!("{key} is already a validator")).into());
+    }
+    if set.len() >= limits::VALIDATORS_MAX {
+        return Err(Rejection::new(
+            "limit",
+            format!(
+                "the validator set already has {} validators",
+                limits::VALIDATORS_MAX
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The writes that schedule `set` to take effect `VALIDATOR_CHANGE_DELAY_BLOCKS` after this block.
+fn schedule<S: StateRead>(
+    ex: &Execution<S>,
+    mut set: Vec<ValidatorRecord>,
+) -> Result<Writes, HandlerError> {
+    set.sort_by_key(|v| v.public_key);
+    let mut heights = validator_set_heights(ex)?;
+    let last = heights.last().copied().unwrap_or(1);
+    let effective = (ex.context().height.0 + VALIDATOR_CHANGE_DELAY_BLOCKS).max(last);
+    if heights.last() != Some(&effective) {
+        heights.push(effective);
+    }
+    Ok(vec![
+        (vset_key(effective), encode_record(&set)),
+        (meta("vset_heights"), encode_record(&heights)),
+    ])
+}
+
+fn carry_out<S: StateRead>(
+    ex: &Execution<S>,
+    action: &GovernanceAction,
+) -> Result<Writes, HandlerError> {
+    check_action(ex, action)?;
+    let height = ex.context().height;
+    match action {
+        GovernanceAction::AdmitOrganization {
+            id,
+            name,
+            admin,
+            roles,
+            company_prefixes,
+            validator,
+        } => {
+            let mut roles = roles.clone();
+            roles.sort();
+            roles.dedup();
+            let org = Organization {
+                id: id.clone(),
+                name: name.clone(),
+                admin: *admin,
+                roles: roles.clone(),
+                company_prefixes: company_prefixes.clone(),
+                joined_at: height,
+            };
+            let member = Member {
+                key: *admin,
+                org: id.clone(),
+                name: format!("{name} admin"),
+                roles,
+                admin: true,
+                status: MemberStatus::Active,
+                registered_at: height,
+                registered_by: *admin,
+            };
+            let mut ids = org_ids(ex)?;
+            ids.push(id.clone());
+            let mut w = vec![
+                (keys::org(id), encode_record(&org)),
+                (keys::member(admin), encode_record(&member)),
+                (keys::org_member(id, admin), Vec::new()),
+                (meta("org_ids"), encode_record(&ids)),
+            ];
+            if let Some((key, power)) = validator {
+                let (_, mut set) = latest_set(ex)?;
+                set.push(ValidatorRecord {
+                    public_key: *key,
+                    voting_power: *power,
+                    org: id.clone(),
+                });
+                w.extend(schedule(ex, set)?);
+            }
+            Ok(w)
+        }
+        GovernanceAction::SetValidator {
+            org,
+            public_key,
+            voting_power,
+        } => {
+            let (_, mut set) = latest_set(ex)?;
+            match set.iter_mut().find(|v| v.public_key == *public_key) {
+                Some(v) => v.voting_power = *voting_power,
+                None => set.push(ValidatorRecord {
+                    public_key: *public_key,
+                    voting_power: *voting_power,
+                    org: org.clone(),
+                }),
+            }
+            schedule(ex, set)
+        }
+        GovernanceAction::RemoveValidator { public_key } => {
+            let (_, mut set) = latest_set(ex)?;
+            set.retain(|v| v.public_key != *public_key);
+            schedule(ex, set)
+        }
+    }
+}
