@@ -3,6 +3,7 @@
 
 mod bench;
 mod commands;
+mod consortium;
 mod demo;
 mod home;
 mod serve;
@@ -31,7 +32,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Create a development consortium: genesis, organization admin keys, one validator key.
-    #[command(after_help = "Example:\n  waybill init --dir waybill-data")]
+    #[command(after_help = "Examples:\n  waybill init --dir waybill-data\n  waybill init --consortium examples/consortium.json --dir consortium   (see docs/DEPLOY.md)")]
     Init {
         /// Directory to create.
         #[arg(long, default_value = DEFAULT_DIR)]
@@ -39,6 +40,10 @@ enum Cmd {
         /// Chain id.
         #[arg(long, default_value = "waybill-dev")]
         chain_id: String,
+        /// A consortium file (organizations, hosts, public keys): write a genesis and
+        /// one bundle per organization into --dir instead of a development consortium.
+        #[arg(long)]
+        consortium: Option<PathBuf>,
     },
     /// Run a node from an initialized directory.
     #[command(after_help = "Example:\n  waybill node --dir waybill-data --listen 127.0.0.1:8080")]
@@ -215,7 +220,10 @@ fn main() -> std::process::ExitCode {
         .expect("the tokio runtime starts");
     let result = rt.block_on(async move {
         match cli.cmd {
-            Cmd::Init { dir, chain_id } => commands::init(&dir, &chain_id).map(|_| ()),
+            Cmd::Init { dir, chain_id, consortium } => match consortium {
+                Some(spec) => consortium::init(&spec, &dir),
+                None => commands::init(&dir, &chain_id).map(|_| ()),
+            },
             Cmd::Node {
                 dir,
                 listen,
