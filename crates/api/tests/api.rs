@@ -274,7 +274,7 @@ async fn happy_path_member_product_lot_and_every_read() {
     assert_eq!(s["txs_committed_since_start"], 3);
     assert_eq!(
         s["validators"],
-        json!([{ "public_key": f.validator.to_hex(), "voting_power": 1 }])
+        json!([{ "public_key": f.validator.to_hex(), "voting_power": 1, "org": "pujiang-orchard" }])
     );
     assert!(s["version"].as_str().is_some_and(|v| !v.is_empty()));
 }

@@ -353,7 +353,15 @@ fn genesis_writes_orgs_admins_and_hash() {
         apply_genesis(&g),
         "genesis writes are deterministic"
     );
-    let mut expected = BTreeSet::from([keys::genesis_hash()]);
+    // Governance: the organization list, the validator set in force from height 1,
+    // and the list of heights at which sets take effect.
+    let meta = |name: &str| [&[keys::META][..], name.as_bytes()].concat();
+    let mut expected = BTreeSet::from([
+        keys::genesis_hash(),
+        meta("org_ids"),
+        meta("vset_heights"),
+        [&[keys::VALIDATOR_SET][..], &1u64.to_be_bytes()].concat(),
+    ]);
     for o in &g.organizations {
         expected.insert(keys::org(&o.id));
         expected.insert(keys::member(&o.admin));

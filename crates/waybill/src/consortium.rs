@@ -10,7 +10,9 @@ use anyhow::{bail, Context as _};
 use serde::Deserialize;
 use std::path::Path;
 use waybill_client::KeyFile;
-use waybill_types::{Genesis, GenesisOrganization, GenesisValidator, OrgId, PublicKey, Role, SecretKey};
+use waybill_types::{
+    Genesis, GenesisOrganization, GenesisValidator, OrgId, PublicKey, Role, SecretKey,
+};
 
 use crate::home::{Home, NodeFile};
 
@@ -56,11 +58,19 @@ struct ConsortiumSpec {
 
 /// Write `dir/genesis.json` and `dir/<org>/` bundles (genesis, node.json, generated keys).
 pub fn init(spec_path: &Path, dir: &Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(spec_path).with_context(|| format!("cannot read {}", spec_path.display()))?;
-    let spec: ConsortiumSpec =
-        serde_json::from_str(&text).with_context(|| format!("{} is not a consortium file; see docs/DEPLOY.md", spec_path.display()))?;
+    let text = std::fs::read_to_string(spec_path)
+        .with_context(|| format!("cannot read {}", spec_path.display()))?;
+    let spec: ConsortiumSpec = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a consortium file; see docs/DEPLOY.md",
+            spec_path.display()
+        )
+    })?;
     if dir.join("genesis.json").exists() {
-        bail!("{} already holds a genesis; use another --dir", dir.display());
+        bail!(
+            "{} already holds a genesis; use another --dir",
+            dir.display()
+        );
     }
     let mut orgs = Vec::new();
     let mut validators = Vec::new();
@@ -70,7 +80,11 @@ pub fn init(spec_path: &Path, dir: &Path) -> anyhow::Result<()> {
             Some(k) => k,
             None => {
                 let k = SecretKey::generate();
-                KeyFile::write(&home.org_admin_key(o.id.as_str()), &format!("{} admin", o.name), &k)?;
+                KeyFile::write(
+                    &home.org_admin_key(o.id.as_str()),
+                    &format!("{} admin", o.name),
+                    &k,
+                )?;
                 k.public()
             }
         };
@@ -83,7 +97,11 @@ pub fn init(spec_path: &Path, dir: &Path) -> anyhow::Result<()> {
                     k.public()
                 }
             };
-            validators.push(GenesisValidator { org: o.id.clone(), public_key: key, voting_power: 1 });
+            validators.push(GenesisValidator {
+                org: o.id.clone(),
+                public_key: key,
+                voting_power: 1,
+            });
         }
         orgs.push(GenesisOrganization {
             id: o.id.clone(),
@@ -95,11 +113,15 @@ pub fn init(spec_path: &Path, dir: &Path) -> anyhow::Result<()> {
     }
     let genesis = Genesis {
         chain_id: spec.chain_id.clone(),
-        genesis_time_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64,
+        genesis_time_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis() as u64,
         organizations: orgs,
         validators,
     };
-    genesis.check().context("the consortium file does not make a valid genesis")?;
+    genesis
+        .check()
+        .context("the consortium file does not make a valid genesis")?;
     let text = serde_json::to_string_pretty(&genesis)?;
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("genesis.json"), &text)?;
@@ -111,8 +133,14 @@ pub fn init(spec_path: &Path, dir: &Path) -> anyhow::Result<()> {
         let nf = NodeFile {
             api_listen: format!("0.0.0.0:{}", o.api_port),
             p2p_listen: format!("/ip4/0.0.0.0/tcp/{}", o.p2p_port),
-            peers: others.iter().map(|p| multiaddr(&p.host, p.p2p_port)).collect(),
-            peer_apis: others.iter().map(|p| format!("http://{}:{}", p.host, p.api_port)).collect(),
+            peers: others
+                .iter()
+                .map(|p| multiaddr(&p.host, p.p2p_port))
+                .collect(),
+            peer_apis: others
+                .iter()
+                .map(|p| format!("http://{}:{}", p.host, p.api_port))
+                .collect(),
         };
         std::fs::write(home.node_file(), serde_json::to_string_pretty(&nf)?)?;
         println!("{:<24} bundle {}", o.id.as_str(), home.dir.display());

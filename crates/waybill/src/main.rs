@@ -32,7 +32,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Create a development consortium: genesis, organization admin keys, one validator key.
-    #[command(after_help = "Examples:\n  waybill init --dir waybill-data\n  waybill init --consortium examples/consortium.json --dir consortium   (see docs/DEPLOY.md)")]
+    #[command(
+        after_help = "Examples:\n  waybill init --dir waybill-data\n  waybill init --consortium examples/consortium.json --dir consortium   (see docs/DEPLOY.md)"
+    )]
     Init {
         /// Directory to create.
         #[arg(long, default_value = DEFAULT_DIR)]
@@ -220,7 +222,11 @@ fn main() -> std::process::ExitCode {
         .expect("the tokio runtime starts");
     let result = rt.block_on(async move {
         match cli.cmd {
-            Cmd::Init { dir, chain_id, consortium } => match consortium {
+            Cmd::Init {
+                dir,
+                chain_id,
+                consortium,
+            } => match consortium {
                 Some(spec) => consortium::init(&spec, &dir),
                 None => commands::init(&dir, &chain_id).map(|_| ()),
             },
