@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use waybill_store::verify::verify_recent;
 use waybill_store::Store;
 use waybill_types::{limits, Genesis, SecretKey};
@@ -98,9 +98,11 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
         .iter()
         .any(|v| v.public_key == opts.validator_key.public())
     {
-        bail!(
-            "validator key {} is not in the genesis validator set; pass the key of one of this consortium's validators",
-            opts.validator_key.public()
+        // Not a founding validator: the node follows the chain and votes from the
+        // height at which governance adds its key, if it ever does.
+        tracing::info!(
+            key = %opts.validator_key.public(),
+            "this node's key is not in the genesis validator set; it follows the chain and votes once governance adds it"
         );
     }
     std::fs::create_dir_all(&opts.data_dir)

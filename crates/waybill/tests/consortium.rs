@@ -505,3 +505,136 @@ async fn random_sigkills_under_load_lose_nothing_and_never_fork() {
     drop(stores);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_organization_admitted_by_majority_runs_a_validator_that_votes() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (root, mut nodes) = testnet("governance").await;
+    let chain_id = nodes[0].client.chain_id().await.expect("chain id");
+    // A fifth node, with a key no genesis knows: it follows the chain.
+    let dir4 = root.join("node4");
+    std::fs::create_dir_all(dir4.join("keys")).expect("dir");
+    std::fs::copy(root.join("genesis.json"), dir4.join("genesis.json")).expect("genesis");
+    let v4 = SecretKey::generate();
+    KeyFile::write(&dir4.join("keys/validator.json"), "customs validator", &v4).expect("key");
+    let api4 = free_port_block(1);
+    let p2p4 = free_port_block(1);
+    let peer_p2p: Vec<String> = (0..N)
+        .map(|i| {
+            let nf: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(root.join(format!("node{i}/node.json")))
+                    .expect("node.json"),
+            )
+            .expect("json");
+            nf["p2p_listen"].as_str().expect("p2p").to_string()
+        })
+        .collect();
+    let nf = serde_json::json!({
+        "api_listen": format!("127.0.0.1:{api4}"),
+        "p2p_listen": format!("/ip4/127.0.0.1/tcp/{p2p4}"),
+        "peers": peer_p2p,
+        "peer_apis": nodes.iter().map(|n| n.client.base_url().to_string()).collect::<Vec<_>>(),
+    });
+    std::fs::write(dir4.join("node.json"), nf.to_string()).expect("node.json");
+    nodes.push(Node {
+        dir: dir4,
+        child: None,
+        client: Client::new(&format!("http://127.0.0.1:{api4}")),
+    });
+    nodes[4].start();
+    nodes[4]
+        .client
+        .wait_ready(Duration::from_secs(60))
+        .await
+        .expect("fifth node answers");
+
+    // Three of four organizations approve admitting customs with that validator.
+    let admin_of = |i: usize, org: &str| {
+        KeyFile::read(&root.join(format!("node{i}/keys/orgs/{org}-admin.json")))
+            .expect("admin")
+            .1
+    };
+    let admins = [
+        admin_of(0, "pujiang-orchard"),
+        admin_of(1, "chengdu-packing"),
+        admin_of(2, "coldchain-express"),
+    ];
+    let customs_admin = SecretKey::generate();
+    let propose = Payload::ProposeGovernance {
+        action: waybill_types::GovernanceAction::AdmitOrganization {
+            id: waybill_types::OrgId::new("chengdu-customs").expect("id"),
+            name: "Chengdu Customs District".into(),
+            admin: customs_admin.public(),
+            roles: vec![Role::Customs, Role::Inspector],
+            company_prefixes: vec![],
+            validator: Some((v4.public(), 1)),
+        },
+        reason: "customs joins and runs a validator".into(),
+    };
+    let mut executed_at = 0;
+    for (i, admin) in admins.iter().enumerate() {
+        let payload = if i == 0 {
+            propose.clone()
+        } else {
+            Payload::ApproveGovernance { proposal: 1 }
+        };
+        let client = &nodes[i].client;
+        let seq = client.next_seq(&admin.public()).await.expect("seq");
+        let v = client
+            .submit(&waybill_client::sign(admin, &chain_id, seq, payload), true)
+            .await
+            .expect("submitted");
+        assert_eq!(v["status"], "applied", "{v}");
+        executed_at = v["height"].as_u64().expect("height");
+    }
+    let p = nodes[4]
+        .client
+        .get("/v1/governance/proposals/1")
+        .await
+        .expect("proposal");
+    assert_eq!(p["status"], "executed", "{p}");
+    let effective = executed_at + waybill_state::governance::VALIDATOR_CHANGE_DELAY_BLOCKS;
+    wait_until(
+        "the new validator set takes effect",
+        Duration::from_secs(60),
+        || async {
+            height(&nodes[0].client)
+                .await
+                .is_some_and(|h| h > effective)
+        },
+    )
+    .await;
+    let vals = nodes[4]
+        .client
+        .get("/v1/validators")
+        .await
+        .expect("validators");
+    assert_eq!(vals["in_force"].as_array().map(Vec::len), Some(5), "{vals}");
+
+    // With five validators, four must sign: kill a founder; the chain only goes on
+    // because the new validator votes.
+    nodes[0].kill();
+    let h0 = height(&nodes[1].client).await.expect("height");
+    wait_until(
+        "four of five keep finalizing",
+        Duration::from_secs(60),
+        || async { height(&nodes[1].client).await.is_some_and(|h| h >= h0 + 3) },
+    )
+    .await;
+    let h = height(&nodes[1].client).await.expect("height");
+    let block = nodes[4].client.block(h).await.expect("block");
+    let signers: Vec<&str> = block["certificate"]["signatures"]
+        .as_array()
+        .expect("signatures")
+        .iter()
+        .filter_map(|s| s["validator"].as_str())
+        .collect();
+    assert!(
+        signers.contains(&v4.public().to_hex().as_str()),
+        "the admitted validator signs: {signers:?}"
+    );
+    for n in nodes.iter_mut() {
+        n.kill();
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
