@@ -638,3 +638,147 @@ async fn a_new_organization_admitted_by_majority_runs_a_validator_that_votes() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A TCP proxy the test can cut and heal: `open = false` drops every connection
+/// through it and refuses new ones.
+struct Proxy {
+    open: tokio::sync::watch::Sender<bool>,
+    port: u16,
+}
+
+async fn proxy(to_port: u16) -> Proxy {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("proxy binds");
+    let port = listener.local_addr().expect("addr").port();
+    let (open, open_rx) = tokio::sync::watch::channel(true);
+    tokio::spawn(async move {
+        loop {
+            let Ok((inbound, _)) = listener.accept().await else {
+                return;
+            };
+            if !*open_rx.borrow() {
+                drop(inbound);
+                continue;
+            }
+            let mut rx = open_rx.clone();
+            tokio::spawn(async move {
+                let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", to_port)).await
+                else {
+                    return;
+                };
+                let (mut ri, mut wi) = inbound.into_split();
+                let (mut ro, mut wo) = outbound.into_split();
+                tokio::select! {
+                    _ = tokio::io::copy(&mut ri, &mut wo) => {}
+                    _ = tokio::io::copy(&mut ro, &mut wi) => {}
+                    _ = rx.wait_for(|o| !*o) => {}
+                }
+            });
+        }
+    });
+    Proxy { open, port }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_two_partition_stops_finality_and_heals_into_one_chain() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let root = std::env::temp_dir().join(format!(
+        "waybill-consortium-partition-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    let api = free_port_block(N);
+    let p2p = free_port_block(N);
+    let out = Command::new(BIN)
+        .args(["testnet", "--init-only", "--nodes", "4", "--dir"])
+        .arg(&root)
+        .args([
+            "--api-port",
+            &api.to_string(),
+            "--p2p-port",
+            &p2p.to_string(),
+        ])
+        .output()
+        .expect("testnet --init-only");
+    assert!(out.status.success());
+    // Every node reaches every other only through a proxy the test controls
+    // (discovery is off: nodes dial only their configured peers). No API gossip.
+    let mut proxies = std::collections::HashMap::new();
+    for i in 0..N {
+        let mut peers = Vec::new();
+        for j in (0..N).filter(|j| *j != i) {
+            let px = proxy(p2p + j as u16).await;
+            peers.push(format!("/ip4/127.0.0.1/tcp/{}", px.port));
+            proxies.insert((i, j), px);
+        }
+        let nf = serde_json::json!({
+            "api_listen": format!("127.0.0.1:{}", api + i as u16),
+            "p2p_listen": format!("/ip4/127.0.0.1/tcp/{}", p2p + i as u16),
+            "peers": peers,
+            "peer_apis": [],
+        });
+        std::fs::write(root.join(format!("node{i}/node.json")), nf.to_string()).expect("node.json");
+    }
+    let mut nodes: Vec<Node> = (0..N)
+        .map(|i| Node {
+            dir: root.join(format!("node{i}")),
+            child: None,
+            client: Client::new(&format!("http://127.0.0.1:{}", api + i as u16)),
+        })
+        .collect();
+    for n in nodes.iter_mut() {
+        n.start();
+    }
+    for n in &nodes {
+        n.client
+            .wait_ready(Duration::from_secs(60))
+            .await
+            .expect("node answers");
+        wait_until(
+            "the four finalize together",
+            Duration::from_secs(60),
+            || async { height(&n.client).await.is_some_and(|h| h >= 3) },
+        )
+        .await;
+    }
+    // Split {0,1} | {2,3}.
+    let cross = |i: usize, j: usize| (i < 2) != (j < 2);
+    for ((i, j), px) in &proxies {
+        if cross(*i, *j) {
+            px.open.send_replace(false);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await; // an in-flight height may complete
+    let mut split = Vec::new();
+    for n in &nodes {
+        split.push(height(&n.client).await.expect("height"));
+    }
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    for (i, n) in nodes.iter().enumerate() {
+        let h = height(&n.client).await.expect("height");
+        assert!(
+            h <= split[i] + 1,
+            "node{i} finalized from {} to {h} while split two and two",
+            split[i]
+        );
+    }
+    // Heal: finality resumes, one chain.
+    for px in proxies.values() {
+        px.open.send_replace(true);
+    }
+    let max_split = *split.iter().max().expect("four");
+    for n in &nodes {
+        wait_until(
+            "finality resumes after healing",
+            Duration::from_secs(120),
+            || async { height(&n.client).await.is_some_and(|h| h >= max_split + 3) },
+        )
+        .await;
+    }
+    assert_same_chain(&nodes.iter().collect::<Vec<_>>(), max_split + 3).await;
+    for n in nodes.iter_mut() {
+        n.kill();
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
