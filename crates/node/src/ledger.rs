@@ -523,6 +523,7 @@ impl Application for Ledger {
         m.set_height(height.0);
         m.add_committed(ex.tx_ids.len() as u64);
         m.observe_commit_ms(commit_ms);
+        m.observe_finality_ms(now_ms().saturating_sub(ex.block.header.time_ms) as f64);
         tracing::debug!(
             height = height.0,
             n_txs = ex.tx_ids.len(),

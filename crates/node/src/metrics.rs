@@ -49,6 +49,7 @@ pub struct Metrics {
     peers: AtomicU64,
     txs_rejected_at_submit: AtomicU64,
     commit_ms: Mutex<Histogram>,
+    finality_ms: Mutex<Histogram>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -81,6 +82,13 @@ impl Metrics {
     /// Record how long a block's storage commit took.
     pub fn observe_commit_ms(&self, ms: f64) {
         self.commit_ms
+            .lock()
+            .expect("metrics lock is never held across a panic")
+            .observe(ms);
+    }
+    /// Record how long after its proposal (block time) a block was committed here.
+    pub fn observe_finality_ms(&self, ms: f64) {
+        self.finality_ms
             .lock()
             .expect("metrics lock is never held across a panic")
             .observe(ms);
@@ -143,6 +151,14 @@ impl Metrics {
             .render(
                 "waybill_block_commit_ms",
                 "Time to commit a block to storage, ms.",
+                &mut out,
+            );
+        self.finality_ms
+            .lock()
+            .expect("metrics lock is never held across a panic")
+            .render(
+                "waybill_finality_ms",
+                "Time from a block's proposal (its block time) to its commit on this node, ms.",
                 &mut out,
             );
         out
