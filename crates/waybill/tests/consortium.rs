@@ -782,3 +782,98 @@ async fn a_two_two_partition_stops_finality_and_heals_into_one_chain() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn testnet_stops_cleanly_on_ctrl_c_and_resumes() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let root =
+        std::env::temp_dir().join(format!("waybill-consortium-ctrlc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let api = free_port_block(2);
+    let p2p = free_port_block(2);
+    let run = || {
+        Command::new(BIN)
+            .args(["testnet", "--nodes", "2", "--dir"])
+            .arg(&root)
+            .args([
+                "--api-port",
+                &api.to_string(),
+                "--p2p-port",
+                &p2p.to_string(),
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("testnet starts")
+    };
+    let clients: Vec<Client> = (0..2)
+        .map(|i| Client::new(&format!("http://127.0.0.1:{}", api + i)))
+        .collect();
+    let interrupt_and_wait = |mut child: Child| -> String {
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(s) = child.try_wait().expect("try_wait") {
+                assert!(s.success(), "testnet exits 0 on Ctrl-C, got {s}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "testnet stopped within 30 s of Ctrl-C"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let mut out = String::new();
+        use std::io::Read as _;
+        let _ = child
+            .stdout
+            .take()
+            .expect("stdout")
+            .read_to_string(&mut out);
+        out
+    };
+    let first = run();
+    for c in &clients {
+        c.wait_ready(Duration::from_secs(60))
+            .await
+            .expect("node answers");
+        wait_until("the two finalize", Duration::from_secs(60), || async {
+            height(c).await.is_some_and(|h| h >= 3)
+        })
+        .await;
+    }
+    let before = height(&clients[0]).await.expect("height");
+    let out = interrupt_and_wait(first);
+    assert!(out.contains("(new)"), "{out}");
+    for c in &clients {
+        assert!(
+            c.status().await.is_err(),
+            "every node process stopped with the testnet"
+        );
+    }
+    let second = run();
+    for c in &clients {
+        c.wait_ready(Duration::from_secs(60))
+            .await
+            .expect("node answers again");
+        wait_until(
+            "it resumes past the old head",
+            Duration::from_secs(60),
+            || async { height(c).await.is_some_and(|h| h > before) },
+        )
+        .await;
+    }
+    assert_eq!(
+        block_hash(&clients[0], before).await,
+        block_hash(&clients[1], before).await,
+        "the same chain, resumed from disk"
+    );
+    let out = interrupt_and_wait(second);
+    assert!(out.contains("(resumed)"), "{out}");
+    let _ = std::fs::remove_dir_all(&root);
+}
