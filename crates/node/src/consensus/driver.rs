@@ -120,6 +120,25 @@ impl<A: Application> Driver<A> {
         self.call(|a| a.committed_height()).into()
     }
 
+    /// Have the ledger check and execute a block (once per block hash).
+    fn accept(&mut self, block: Block, hash: Hash, origin: &str) -> anyhow::Result<Validity> {
+        if self.accepted.contains(&hash) {
+            return Ok(Validity::Valid);
+        }
+        let height = block.header.height;
+        match self.call(|a| a.accept_proposal(block)) {
+            Ok(()) => {
+                self.accepted.insert(hash);
+                Ok(Validity::Valid)
+            }
+            Err(AppError::InvalidBlock(e)) => {
+                warn!(%height, block = %hash, error = %e, "invalid {origin} block");
+                Ok(Validity::Invalid)
+            }
+            Err(AppError::Internal(e)) => Err(halt(&format!("accept_proposal ({origin})"), e)),
+        }
+    }
+
     fn validator_set(&mut self, height: Height) -> anyhow::Result<ValidatorSet> {
         if let Some((h, set)) = &self.validator_sets {
             if *h == height {
@@ -551,20 +570,8 @@ impl<A: Application> Driver<A> {
         {
             warn!(%height, %round, block = %hash, "proposed block's header disagrees with its proposal");
             Validity::Invalid
-        } else if self.accepted.contains(&hash) {
-            Validity::Valid
         } else {
-            match self.call(|a| a.accept_proposal(block)) {
-                Ok(()) => {
-                    self.accepted.insert(hash);
-                    Validity::Valid
-                }
-                Err(AppError::InvalidBlock(e)) => {
-                    warn!(%height, %round, block = %hash, error = %e, "invalid proposed block");
-                    Validity::Invalid
-                }
-                Err(AppError::Internal(e)) => return Err(halt("accept_proposal", e)),
-            }
+            self.accept(block, hash, "proposed")?
         };
         debug!(%height, %round, block = %hash, ?validity, "received proposal");
         self.signed
@@ -643,23 +650,10 @@ impl<A: Application> Driver<A> {
         let validity = if block.header.height != height.into() {
             warn!(%height, block = %hash, "synced block has the wrong height");
             Validity::Invalid
-        } else if self.accepted.contains(&hash) {
-            Validity::Valid
         } else {
-            match self.call(|a| a.accept_proposal(block)) {
-                Ok(()) => {
-                    self.accepted.insert(hash);
-                    Validity::Valid
-                }
-                Err(AppError::InvalidBlock(e)) => {
-                    // If the hash matches the certificate, the engine reports a
-                    // certified block we consider invalid (a divergence); if not,
-                    // it blames the peer.
-                    warn!(%height, block = %hash, error = %e, "synced block is invalid");
-                    Validity::Invalid
-                }
-                Err(AppError::Internal(e)) => return Err(halt("accept_proposal (sync)", e)),
-            }
+            // If the hash matches the certificate, the engine reports a certified
+            // block we consider invalid (a divergence); if not, it blames the peer.
+            self.accept(block, hash, "synced")?
         };
         debug!(%height, %round, block = %hash, ?validity, "processed synced block");
         Ok(SyncedValueOutcome::Verdict(ProposedValue {
