@@ -11,5 +11,6 @@ pub mod node;
 pub mod testkit;
 
 pub use ledger::{Ledger, Shared, SubmitError, TxOutcome};
+pub use malachitebft_engine_byzantine::{ByzantineConfig, Trigger};
 pub use mempool::Mempool;
 pub use node::{start, NodeOptions, RunningNode};

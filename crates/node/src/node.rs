@@ -45,6 +45,8 @@ pub struct NodeOptions {
     pub mempool_bytes_max: usize,
     /// Blocks checked at start-up.
     pub startup_verify_blocks: u64,
+    /// Fault injection for tests (see [`crate::consensus::ConsensusConfig::byzantine`]).
+    pub byzantine: Option<malachitebft_engine_byzantine::ByzantineConfig>,
 }
 
 impl NodeOptions {
@@ -65,6 +67,7 @@ impl NodeOptions {
             mempool_txs_max: limits::MEMPOOL_TXS_MAX,
             mempool_bytes_max: limits::MEMPOOL_BYTES_MAX,
             startup_verify_blocks: STARTUP_VERIFY_BLOCKS,
+            byzantine: None,
         }
     }
 
@@ -134,6 +137,7 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
         opts.p2p_listen.clone(),
     );
     ccfg.persistent_peers = opts.peers.clone();
+    ccfg.byzantine = opts.byzantine.clone();
     if opts.genesis.validators.len() == 1 {
         // One validator is always its own proposer: a long propose timeout costs
         // nothing, and an idle chain then adds one empty block per

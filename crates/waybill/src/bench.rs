@@ -232,6 +232,7 @@ async fn run_network(o: &BenchOptions) -> anyhow::Result<Value> {
                 .iter()
                 .map(|j| format!("http://127.0.0.1:{}", api_ports[*j]))
                 .collect(),
+            byzantine: None,
         };
         served.push(
             serve::start(&home, listen)

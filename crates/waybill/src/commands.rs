@@ -58,6 +58,7 @@ pub async fn node(
     listen: Option<String>,
     p2p: Option<String>,
     peers: Vec<String>,
+    byzantine: Option<String>,
 ) -> anyhow::Result<()> {
     let home = Home::new(dir);
     let nf = home.read_node_file()?;
@@ -66,6 +67,7 @@ pub async fn node(
         p2p: p2p.unwrap_or(nf.p2p_listen),
         peers: if peers.is_empty() { nf.peers } else { peers },
         peer_apis: nf.peer_apis,
+        byzantine: byzantine.as_deref().map(byzantine_config).transpose()?,
     };
     let served = serve::start(&home, listen).await?;
     println!(
@@ -186,4 +188,25 @@ pub fn verify(dir: &Path, quick: bool) -> anyhow::Result<()> {
         }
         Err(e) => bail!("TAMPERED or corrupt store {}: {e}", path.display()),
     }
+}
+
+/// The fault-injection modes of `waybill node --byzantine` (tests only).
+fn byzantine_config(mode: &str) -> anyhow::Result<waybill_node::ByzantineConfig> {
+    use waybill_node::Trigger::Always;
+    let mut c = waybill_node::ByzantineConfig::default();
+    match mode {
+        "equivocate" => {
+            c.equivocate_votes = Always;
+            c.equivocate_proposals = Always;
+        }
+        "silent" => {
+            c.drop_votes = Always;
+            c.drop_proposals = Always;
+        }
+        "precommit-nil" => c.force_precommit_nil = Always,
+        other => {
+            bail!("unknown --byzantine mode `{other}`; use equivocate, silent or precommit-nil")
+        }
+    }
+    Ok(c)
 }

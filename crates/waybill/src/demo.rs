@@ -353,6 +353,7 @@ pub async fn run(dir: &Path, listen: &str) -> anyhow::Result<()> {
             p2p: nf.p2p_listen,
             peers: nf.peers,
             peer_apis: nf.peer_apis,
+            byzantine: None,
         },
     )
     .await?;

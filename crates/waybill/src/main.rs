@@ -62,6 +62,10 @@ enum Cmd {
         /// A peer's p2p multiaddr; repeat for several (overrides node.json).
         #[arg(long = "peer")]
         peers: Vec<String>,
+        /// Fault injection for tests only: `equivocate` (conflicting votes and
+        /// proposals), `silent` (drops its votes and proposals), `precommit-nil`.
+        #[arg(long, hide = true)]
+        byzantine: Option<String>,
     },
     /// Start a node with a realistic demo supply chain (initializing the directory the first time).
     #[command(after_help = "Example:\n  waybill demo --dir waybill-data --listen 127.0.0.1:8080")]
@@ -235,7 +239,8 @@ fn main() -> std::process::ExitCode {
                 listen,
                 p2p_listen,
                 peers,
-            } => commands::node(&dir, listen, p2p_listen, peers).await,
+                byzantine,
+            } => commands::node(&dir, listen, p2p_listen, peers, byzantine).await,
             Cmd::Demo { dir, listen } => demo::run(&dir, &listen).await,
             Cmd::Keys(KeysCmd::New { out, label }) => commands::keys_new(&out, &label),
             Cmd::Keys(KeysCmd::Show { file }) => commands::keys_show(&file),

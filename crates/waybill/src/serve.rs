@@ -13,6 +13,8 @@ pub struct Listen {
     pub p2p: String,
     pub peers: Vec<String>,
     pub peer_apis: Vec<String>,
+    /// Fault injection for tests only.
+    pub byzantine: Option<waybill_node::ByzantineConfig>,
 }
 
 /// A running node and its API server.
@@ -53,6 +55,7 @@ pub async fn start(home: &Home, listen: Listen) -> anyhow::Result<Served> {
     let mut opts = NodeOptions::new(home.data_dir(), genesis, validator_key, listen.p2p.clone());
     opts.peers = listen.peers;
     opts.peer_apis = listen.peer_apis;
+    opts.byzantine = listen.byzantine;
     // Bind the API first so a busy port fails fast, before consensus starts.
     let listener = tokio::net::TcpListener::bind(&listen.api)
         .await

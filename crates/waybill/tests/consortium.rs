@@ -46,6 +46,9 @@ struct Node {
 
 impl Node {
     fn start(&mut self) {
+        self.start_with(&[]);
+    }
+    fn start_with(&mut self, extra_args: &[&str]) {
         assert!(self.child.is_none(), "node already running");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -56,6 +59,7 @@ impl Node {
             Command::new(BIN)
                 .args(["node", "--dir"])
                 .arg(&self.dir)
+                .args(extra_args)
                 .env("RUST_LOG", "warn,waybill_node=info")
                 .stdout(Stdio::null())
                 .stderr(log)
@@ -140,9 +144,24 @@ async fn register(via: &Client, chain_id: &str, admin: &mut Member) -> SignedTx 
         roles: vec![Role::Processor],
     };
     let tx = waybill_client::sign(&admin.key, chain_id, admin.seq, p);
-    let v = via.submit(&tx, true).await.expect("submitted");
-    assert_eq!(v["status"], "applied", "{v}");
-    tx
+    // The previous transaction may have gone through another node that committed
+    // it a moment before this one did: wait (bounded) for this node to catch up.
+    for _ in 0..100 {
+        match via.submit(&tx, true).await {
+            Err(e) if e.code() == Some("out_of_order_seq") => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Ok(v) => {
+                assert_eq!(v["status"], "applied", "{v}");
+                return tx;
+            }
+            Err(e) => panic!("submission failed: {e}"),
+        }
+    }
+    panic!(
+        "node {} never caught up with the signer's sequence",
+        via.base_url()
+    );
 }
 
 /// A four-node testnet in a fresh directory, all nodes started and answering.
@@ -875,5 +894,62 @@ async fn testnet_stops_cleanly_on_ctrl_c_and_resumes() {
     );
     let out = interrupt_and_wait(second);
     assert!(out.contains("(resumed)"), "{out}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_equivocating_validator_neither_forks_nor_stalls_the_others() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (root, mut nodes) = testnet("byzantine").await;
+    let chain_id = nodes[0].client.chain_id().await.expect("chain id");
+    // Node 3 turns Byzantine: it sends conflicting votes and conflicting proposals.
+    nodes[3].kill();
+    nodes[3].start_with(&["--byzantine", "equivocate"]);
+    nodes[3]
+        .client
+        .wait_ready(Duration::from_secs(60))
+        .await
+        .expect("byzantine node answers");
+    let log = std::fs::read_to_string(nodes[3].dir.join("node.log")).expect("node log");
+    assert!(
+        log.contains("BYZANTINE fault injection is on"),
+        "node 3 runs the Byzantine proxy"
+    );
+    let (_, admin_key) =
+        KeyFile::read(&root.join("node1/keys/orgs/chengdu-packing-admin.json")).expect("admin key");
+    let mut admin = Member {
+        key: admin_key,
+        seq: 0,
+    };
+    let h0 = height(&nodes[0].client).await.expect("height");
+    // The honest three keep finalizing, transactions included, for 20 s.
+    let started = Instant::now();
+    let mut n = 0;
+    while started.elapsed() < Duration::from_secs(20) {
+        register(&nodes[n % 3].client, &chain_id, &mut admin).await;
+        n += 1;
+    }
+    let h = height(&nodes[0].client).await.expect("height");
+    assert!(
+        h >= h0 + 10,
+        "honest nodes kept finalizing with an equivocating validator: {h0} -> {h}"
+    );
+    assert!(n >= 10, "transactions kept committing ({n})");
+    for n in &nodes[..3] {
+        wait_until(
+            "honest nodes agree on the head",
+            Duration::from_secs(30),
+            || async { height(&n.client).await.is_some_and(|x| x >= h) },
+        )
+        .await;
+    }
+    assert_same_chain(&nodes[..3].iter().collect::<Vec<_>>(), h).await;
+    // Nothing it sent made the Byzantine node's own store diverge either.
+    if height(&nodes[3].client).await.is_some_and(|x| x >= h) {
+        assert_same_chain(&nodes.iter().collect::<Vec<_>>(), h).await;
+    }
+    for n in nodes.iter_mut() {
+        n.kill();
+    }
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -144,6 +144,9 @@ pub struct ConsensusConfig {
     pub sync_status_interval: Duration,
     /// Name in logs and metrics; defaults to `waybill-` and the key's short form.
     pub moniker: Option<String>,
+    /// Fault injection for tests: make this validator misbehave (equivocate votes and
+    /// proposals, …) through Malachite's Byzantine network proxy. Never in production.
+    pub byzantine: Option<malachitebft_engine_byzantine::ByzantineConfig>,
 }
 
 impl ConsensusConfig {
@@ -164,6 +167,7 @@ impl ConsensusConfig {
             empty_block_interval: Duration::from_secs(1),
             sync_status_interval: Duration::from_secs(2),
             moniker: None,
+            byzantine: None,
         }
     }
 
@@ -413,21 +417,64 @@ pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result
     }
 
     let span = tracing::info_span!("consensus", node = %moniker);
-    let (channels, engine) = malachitebft_app_channel::start_engine(
-        ctx.clone(),
-        engine_cfg,
-        WalContext::new(wal_path, WaybillCodec),
-        NetworkContext::new(identity, WaybillCodec),
-        ConsensusContext::new_validator(
-            address,
-            Box::new(WaybillVerifier::new(chain_id.clone())),
-            Box::new(signer),
-        ),
-        SyncContext::new(WaybillCodec),
-        RequestContext::new(100),
-    )
-    .instrument(span.clone())
-    .await
+    let consensus_ctx = ConsensusContext::new_validator(
+        address,
+        Box::new(WaybillVerifier::new(chain_id.clone())),
+        Box::new(signer.clone()),
+    );
+    let (channels, engine) = match cfg.byzantine.clone() {
+        None => {
+            malachitebft_app_channel::start_engine(
+                ctx.clone(),
+                engine_cfg,
+                WalContext::new(wal_path, WaybillCodec),
+                NetworkContext::new(identity, WaybillCodec),
+                consensus_ctx,
+                SyncContext::new(WaybillCodec),
+                RequestContext::new(100),
+            )
+            .instrument(span.clone())
+            .await
+        }
+        Some(config) => {
+            tracing::warn!(
+                ?config,
+                "BYZANTINE fault injection is on: this validator misbehaves on purpose"
+            );
+            async {
+                malachitebft_app_channel::EngineBuilder::new(ctx.clone(), engine_cfg)
+                    .with_default_wal(WalContext::new(wal_path, WaybillCodec))
+                    .with_byzantine_network(malachitebft_app_channel::ByzantineContext {
+                        identity,
+                        codec: WaybillCodec,
+                        config,
+                        signer: Box::new(signer.clone()),
+                        address,
+                        // A conflicting block hash: the real one with its last byte flipped.
+                        conflicting_value_fn: Some(Box::new(|v: &BlockValue| {
+                            let mut h = v.block_hash;
+                            h.0[31] ^= 0xff;
+                            BlockValue::new(h)
+                        })),
+                        conflicting_vote_value_fn: Some(Box::new(
+                            |id: Option<&waybill_types::Hash>| {
+                                let mut h = id.copied().unwrap_or_default();
+                                h.0[31] ^= 0xff;
+                                h
+                            },
+                        )),
+                    })
+                    .await?
+                    .with_default_sync(SyncContext::new(WaybillCodec))
+                    .with_default_consensus(consensus_ctx)
+                    .with_default_request(RequestContext::new(100))
+                    .build()
+                    .await
+            }
+            .instrument(span.clone())
+            .await
+        }
+    }
     .map_err(|e| anyhow!("starting the consensus engine: {e:#}"))?;
 
     let status = Arc::new(SharedStatus {
