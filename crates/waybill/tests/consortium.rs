@@ -166,6 +166,14 @@ async fn register(via: &Client, chain_id: &str, admin: &mut Member) -> SignedTx 
 
 /// A four-node testnet in a fresh directory, all nodes started and answering.
 async fn testnet(tag: &str) -> (PathBuf, Vec<Node>) {
+    let (root, api, _) = layout(tag);
+    let nodes = start_all(&root, api).await;
+    (root, nodes)
+}
+
+/// A four-node testnet laid out (keys, genesis, node.json) in a fresh directory,
+/// not started: its directory and the first API and p2p ports.
+fn layout(tag: &str) -> (PathBuf, u16, u16) {
     let root =
         std::env::temp_dir().join(format!("waybill-consortium-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -187,6 +195,11 @@ async fn testnet(tag: &str) -> (PathBuf, Vec<Node>) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    (root, api, p2p)
+}
+
+/// Start the four nodes of `root` and wait until each answers.
+async fn start_all(root: &std::path::Path, api: u16) -> Vec<Node> {
     let mut nodes: Vec<Node> = (0..N)
         .map(|i| Node {
             dir: root.join(format!("node{i}")),
@@ -203,7 +216,7 @@ async fn testnet(tag: &str) -> (PathBuf, Vec<Node>) {
             .await
             .expect("node answers");
     }
-    (root, nodes)
+    nodes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -702,25 +715,7 @@ async fn proxy(to_port: u16) -> Proxy {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_two_two_partition_stops_finality_and_heals_into_one_chain() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let root = std::env::temp_dir().join(format!(
-        "waybill-consortium-partition-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&root);
-    let api = free_port_block(N);
-    let p2p = free_port_block(N);
-    let out = Command::new(BIN)
-        .args(["testnet", "--init-only", "--nodes", "4", "--dir"])
-        .arg(&root)
-        .args([
-            "--api-port",
-            &api.to_string(),
-            "--p2p-port",
-            &p2p.to_string(),
-        ])
-        .output()
-        .expect("testnet --init-only");
-    assert!(out.status.success());
+    let (root, api, p2p) = layout("partition");
     // Every node reaches every other only through a proxy the test controls
     // (discovery is off: nodes dial only their configured peers). No API gossip.
     let mut proxies = std::collections::HashMap::new();
@@ -739,21 +734,8 @@ async fn a_two_two_partition_stops_finality_and_heals_into_one_chain() {
         });
         std::fs::write(root.join(format!("node{i}/node.json")), nf.to_string()).expect("node.json");
     }
-    let mut nodes: Vec<Node> = (0..N)
-        .map(|i| Node {
-            dir: root.join(format!("node{i}")),
-            child: None,
-            client: Client::new(&format!("http://127.0.0.1:{}", api + i as u16)),
-        })
-        .collect();
-    for n in nodes.iter_mut() {
-        n.start();
-    }
+    let mut nodes = start_all(&root, api).await;
     for n in &nodes {
-        n.client
-            .wait_ready(Duration::from_secs(60))
-            .await
-            .expect("node answers");
         wait_until(
             "the four finalize together",
             Duration::from_secs(60),
