@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use waybill_client::{Client, KeyFile};
 use waybill_types::{Payload, Role, SecretKey, SignedTx};
 
+mod common;
+use common::Lcg;
+
 const BIN: &str = env!("CARGO_BIN_EXE_waybill");
 
 fn free_port() -> u16 {
@@ -74,18 +77,6 @@ async fn ready(client: &Client) {
         .wait_ready(Duration::from_secs(60))
         .await
         .expect("node answers within 60 s");
-}
-
-/// Small deterministic PRNG (the seed is printed so a failure can be replayed).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
 }
 
 /// Submit batches of member registrations until `stop`, recording every

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use waybill_client::{Client, KeyFile};
 use waybill_types::{Payload, Role, SecretKey, SignedTx};
 
+mod common;
+use common::Lcg;
+
 const BIN: &str = env!("CARGO_BIN_EXE_waybill");
 const N: usize = 4;
 
@@ -374,18 +377,6 @@ async fn four_validators_survive_a_crash_a_halt_and_data_loss() {
         n.kill();
     }
     let _ = std::fs::remove_dir_all(&root);
-}
-
-/// Small deterministic PRNG (the seed is printed so a failure can be replayed).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
 }
 
 /// Submit batches from every organization's admin to the nodes in turn until

@@ -1,0 +1,16 @@
+//! Helpers shared by the end-to-end test binaries.
+
+/// Small deterministic PRNG for fault schedules (the tests print the seed, so a
+/// failure can be replayed).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// The next pseudo-random number.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
