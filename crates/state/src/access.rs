@@ -3,35 +3,13 @@
 //! The matrix is data, not scattered `if`s, so that it can be printed in the docs
 //! and tested cell by cell.
 
-use serde::Serialize;
-use waybill_types::Role;
+use waybill_types::{OrgId, PublicKey, Role};
 
-/// A category of data, each with its own write and read authority.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DataCategory {
-    /// Products, lots, harvests, production and processing.
-    Production,
-    /// Sales platform transactions: orders, returns, reviews.
-    PlatformTransactions,
-    /// Customs declarations and quality-control inspections.
-    CustomsQuality,
-    /// Transport and storage: shipments, legs, readings.
-    Transport,
-    /// Payments, accounts, financing.
-    Financial,
-}
+use crate::exec::{HandlerError, Rejection, Writes};
+use crate::identity::{admin_signer, load_org, Member};
+use crate::{keys, Execution, StateRead, StateReadError};
 
-impl DataCategory {
-    /// Every category.
-    pub const ALL: [DataCategory; 5] = [
-        DataCategory::Production,
-        DataCategory::PlatformTransactions,
-        DataCategory::CustomsQuality,
-        DataCategory::Transport,
-        DataCategory::Financial,
-    ];
-}
+pub use waybill_types::DataCategory;
 
 /// May `role` write data of `category`?
 pub fn may_write(role: Role, category: DataCategory) -> bool {
@@ -62,7 +40,7 @@ pub fn may_read(role: Role, category: DataCategory) -> bool {
         ) | (
             Producer | Processor | Warehouse | Carrier,
             PlatformTransactions
-        ) | (Producer | Processor | Platform, CustomsQuality)
+        ) | (Producer | Processor, CustomsQuality)
             | (Producer | Processor | Platform | Customs, Transport)
     )
 }
@@ -70,6 +48,56 @@ pub fn may_read(role: Role, category: DataCategory) -> bool {
 /// Does any of `roles` grant writing `category`?
 pub fn any_may_write(roles: &[Role], category: DataCategory) -> bool {
     roles.iter().any(|r| may_write(*r, category))
+}
+
+/// May `reader` read data of `category` owned by (captured by) `owner`? Yes if it is
+/// the owner's own member, if one of its roles grants reading the category (regulators
+/// read everything), or if the owner granted its organization that category.
+pub fn member_may_read<S: StateRead + ?Sized>(
+    state: &S,
+    reader: &Member,
+    owner: &OrgId,
+    category: DataCategory,
+) -> Result<bool, StateReadError> {
+    if !reader.is_active() {
+        return Ok(false);
+    }
+    if &reader.org == owner || reader.roles.iter().any(|r| may_read(*r, category)) {
+        return Ok(true);
+    }
+    Ok(state
+        .get(&keys::read_grant(owner, &reader.org, category))?
+        .is_some_and(|v| v == [1]))
+}
+
+/// An organization admin grants (or withdraws) another organization reading its data
+/// of a category.
+pub(crate) fn grant_read<S: StateRead>(
+    ex: &Execution<S>,
+    signer: PublicKey,
+    grantee: &OrgId,
+    category: DataCategory,
+    allowed: bool,
+) -> Result<Writes, HandlerError> {
+    let (_, org) = admin_signer(ex, signer)?;
+    if load_org(ex, grantee)?.is_none() {
+        return Err(Rejection::new(
+            "unknown_org",
+            format!("organization `{grantee}` is not a member of the consortium"),
+        )
+        .into());
+    }
+    if grantee == &org.id {
+        return Err(Rejection::new(
+            "invalid",
+            format!("`{grantee}` always reads its own data"),
+        )
+        .into());
+    }
+    Ok(vec![(
+        keys::read_grant(&org.id, grantee, category),
+        vec![u8::from(allowed)],
+    )])
 }
 
 #[cfg(test)]
@@ -85,6 +113,10 @@ mod tests {
         assert!(may_write(Role::Producer, DataCategory::Production));
         assert!(!may_read(Role::Platform, DataCategory::Financial));
         assert!(!may_read(Role::Consumer, DataCategory::CustomsQuality));
+        assert!(
+            !may_read(Role::Platform, DataCategory::CustomsQuality),
+            "a platform does not read customs inspection details unless granted"
+        );
         for c in DataCategory::ALL {
             assert!(may_read(Role::Regulator, c), "regulators read {c:?}");
             assert!(

@@ -4,7 +4,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
 use waybill_types::gs1::{Gln, Gtin};
-use waybill_types::{Height, OrgId, PublicKey, TxId};
+use waybill_types::{Height, LotInput, LotRef, OrgId, PublicKey, TxId};
 
 use crate::access::{any_may_write, DataCategory};
 use crate::exec::{HandlerError, Rejection, Writes};
@@ -51,6 +51,12 @@ pub struct Lot {
     pub quantity: u64,
     /// Unit.
     pub unit: String,
+    /// Inputs used (fertilizers, pesticides, materials).
+    pub inputs: Vec<LotInput>,
+    /// Raw-material lots it was made from.
+    pub raw_materials: Vec<LotRef>,
+    /// Claims, each backed by a qualification valid when the lot was registered.
+    pub claims: Vec<String>,
     /// The owning organization.
     pub owner: OrgId,
     /// Who registered it.
@@ -97,6 +103,9 @@ pub(crate) struct NewLot<'a> {
     pub produced_on: &'a str,
     pub quantity: u64,
     pub unit: &'a str,
+    pub inputs: &'a [LotInput],
+    pub raw_materials: &'a [LotRef],
+    pub claims: &'a [String],
 }
 
 fn production_writer<S: StateRead>(
@@ -194,6 +203,31 @@ pub(crate) fn register_lot<S: StateRead>(
         )
         .into());
     }
+    if let Some(kind) = crate::credentials::requirement(ex, &product.category)? {
+        crate::credentials::require_valid(
+            ex,
+            &m.org,
+            &kind,
+            &format!("producing `{}` ({}) lot {}", product.category, l.gtin, l.lot),
+        )?;
+    }
+    for claim in l.claims {
+        crate::credentials::require_valid(
+            ex,
+            &m.org,
+            claim,
+            &format!("the `{claim}` claim on lot {} of {}", l.lot, l.gtin),
+        )?;
+    }
+    for r in l.raw_materials {
+        if load_lot(ex, &r.gtin, &r.lot)?.is_none() {
+            return Err(Rejection::new(
+                "unknown_lot",
+                format!("raw-material lot {} of {} is not registered", r.lot, r.gtin),
+            )
+            .into());
+        }
+    }
     if load_lot(ex, l.gtin, l.lot)?.is_some() {
         return Err(Rejection::new(
             "duplicate",
@@ -209,6 +243,9 @@ pub(crate) fn register_lot<S: StateRead>(
         produced_on: l.produced_on.to_string(),
         quantity: l.quantity,
         unit: l.unit.to_string(),
+        inputs: l.inputs.to_vec(),
+        raw_materials: l.raw_materials.to_vec(),
+        claims: l.claims.to_vec(),
         owner: m.org,
         registered_by: signer,
         registered_at: ctx.height,
@@ -216,4 +253,160 @@ pub(crate) fn register_lot<S: StateRead>(
         tx_id,
     };
     Ok(vec![(keys::lot(l.gtin, l.lot), encode_record(&lot))])
+}
+
+/// A location (GLN): a farm, plant, warehouse, customs office or store.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Location {
+    /// Its GLN.
+    pub gln: Gln,
+    /// Name.
+    pub name: String,
+    /// What it is.
+    pub kind: String,
+    /// Postal address.
+    pub address: String,
+    /// Country (ISO 3166-1 alpha-2).
+    pub country: String,
+    /// Latitude, decimal degrees.
+    pub latitude: Option<String>,
+    /// Longitude, decimal degrees.
+    pub longitude: Option<String>,
+    /// The owning organization.
+    pub owner: OrgId,
+    /// Who registered it.
+    pub registered_by: PublicKey,
+    /// When (height).
+    pub registered_at: Height,
+    /// The registering transaction.
+    pub tx_id: TxId,
+}
+
+/// Load a location.
+pub fn load_location<S: StateRead + ?Sized>(
+    state: &S,
+    gln: &Gln,
+) -> Result<Option<Location>, StateReadError> {
+    let k = keys::location(gln);
+    state.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
+}
+
+/// May `org` capture events at `gln`: is it the owner or a delegate? `Err` names why not.
+pub(crate) fn check_location_use<S: StateRead>(
+    ex: &Execution<S>,
+    gln: &Gln,
+    org: &OrgId,
+) -> Result<(), Rejection> {
+    let loc = match load_location(ex, gln) {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            return Err(Rejection::new(
+                "unknown_location",
+                format!("location {gln} is not registered; its owner registers it with register_location"),
+            ))
+        }
+        Err(e) => return Err(Rejection::new("state_error", e.to_string())),
+    };
+    if &loc.owner == org {
+        return Ok(());
+    }
+    match ex.get(&keys::location_delegate(gln, org)) {
+        Ok(Some(v)) if v == [1] => Ok(()),
+        Ok(_) => Err(Rejection::new(
+            "location_not_delegated",
+            format!(
+                "location {gln} ({}) belongs to `{}` and is not delegated to `{org}`",
+                loc.name, loc.owner
+            ),
+        )),
+        Err(e) => Err(Rejection::new("state_error", e.to_string())),
+    }
+}
+
+pub(crate) struct NewLocation<'a> {
+    pub gln: &'a Gln,
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub address: &'a str,
+    pub country: &'a str,
+    pub latitude: Option<&'a String>,
+    pub longitude: Option<&'a String>,
+}
+
+pub(crate) fn register_location<S: StateRead>(
+    ex: &Execution<S>,
+    signer: PublicKey,
+    tx_id: TxId,
+    l: NewLocation<'_>,
+) -> Result<Writes, HandlerError> {
+    let m = active_signer(ex, signer)?;
+    let org = load_org(ex, &m.org)?.ok_or_else(|| StateReadError::Corrupt {
+        key: keys::org(&m.org),
+        reason: format!("organization `{}` of member {signer} is missing", m.org),
+    })?;
+    if !org
+        .company_prefixes
+        .iter()
+        .any(|cp| l.gln.as_str().starts_with(cp.as_str()))
+    {
+        return Err(Rejection::new(
+            "prefix_not_owned",
+            format!(
+                "GLN {} is not under a company prefix of `{}` (owns: {}); only the prefix owner registers it",
+                l.gln,
+                org.id,
+                if org.company_prefixes.is_empty() { "none".to_string() } else { org.company_prefixes.join(", ") }
+            ),
+        )
+        .into());
+    }
+    if let Some(existing) = load_location(ex, l.gln)? {
+        return Err(Rejection::new(
+            "duplicate",
+            format!("location {} is already registered ({})", l.gln, existing.name),
+        )
+        .into());
+    }
+    let loc = Location {
+        gln: l.gln.clone(),
+        name: l.name.to_string(),
+        kind: l.kind.to_string(),
+        address: l.address.to_string(),
+        country: l.country.to_string(),
+        latitude: l.latitude.cloned(),
+        longitude: l.longitude.cloned(),
+        owner: org.id,
+        registered_by: signer,
+        registered_at: ex.context().height,
+        tx_id,
+    };
+    Ok(vec![(keys::location(l.gln), encode_record(&loc))])
+}
+
+pub(crate) fn set_delegate<S: StateRead>(
+    ex: &Execution<S>,
+    signer: PublicKey,
+    gln: &Gln,
+    org: &OrgId,
+    allowed: bool,
+) -> Result<Writes, HandlerError> {
+    let m = active_signer(ex, signer)?;
+    let loc = load_location(ex, gln)?.ok_or_else(|| {
+        Rejection::new("unknown_location", format!("location {gln} is not registered"))
+    })?;
+    if loc.owner != m.org {
+        return Err(Rejection::new(
+            "not_authorized",
+            format!("location {gln} belongs to `{}`; members of `{}` cannot delegate it", loc.owner, m.org),
+        )
+        .into());
+    }
+    if load_org(ex, org)?.is_none() {
+        return Err(Rejection::new(
+            "unknown_org",
+            format!("organization `{org}` is not a member of the consortium"),
+        )
+        .into());
+    }
+    Ok(vec![(keys::location_delegate(gln, org), vec![u8::from(allowed)])])
 }

@@ -7,7 +7,7 @@ use waybill_types::codec;
 use waybill_types::hash::{sha256_parts, Hash};
 use waybill_types::{Genesis, Height, Payload, Receipt, SignedTx, TxId};
 
-use crate::{catalog, identity, keys};
+use crate::{audit, catalog, credentials, identity, keys, trace};
 
 /// Reads committed state. Implemented by the store over a redb snapshot.
 pub trait StateRead {
@@ -235,6 +235,9 @@ impl<'a, S: StateRead> Execution<'a, S> {
                 for (k, v) in writes {
                     self.put(k, v);
                 }
+                for (k, v) in audit::product_entries(&stx.tx.payload, &self.ctx, tx_id, signer) {
+                    self.put(k, v);
+                }
                 TxStatus::Applied
             }
             Err(HandlerError::Reject(r)) => TxStatus::Rejected {
@@ -244,6 +247,10 @@ impl<'a, S: StateRead> Execution<'a, S> {
             Err(HandlerError::State(e)) => return Err(TxInvalid::State(e)),
         };
         self.put(keys::seq(&signer), stx.tx.seq.to_le_bytes().to_vec());
+        let org = identity::load_member(self, &signer)?.map(|m| m.org);
+        for (k, v) in audit::actor_entries(&stx.tx.payload, &self.ctx, tx_id, signer, org.as_ref(), &status) {
+            self.put(k, v);
+        }
         self.receipts.push(Receipt { tx_id, status });
         Ok(self.receipts.last().expect("a receipt was just pushed"))
     }
@@ -305,6 +312,9 @@ impl<'a, S: StateRead> Execution<'a, S> {
                 produced_on,
                 quantity,
                 unit,
+                inputs,
+                raw_materials,
+                claims,
             } => catalog::register_lot(
                 self,
                 signer,
@@ -316,6 +326,9 @@ impl<'a, S: StateRead> Execution<'a, S> {
                     produced_on,
                     quantity: *quantity,
                     unit,
+                    inputs,
+                    raw_materials,
+                    claims,
                 },
             ),
             Payload::ProposeGovernance { action, reason } => {
@@ -324,6 +337,68 @@ impl<'a, S: StateRead> Execution<'a, S> {
             Payload::ApproveGovernance { proposal } => {
                 crate::governance::approve(self, signer, *proposal)
             }
+            Payload::RegisterLocation {
+                gln,
+                name,
+                kind,
+                address,
+                country,
+                latitude,
+                longitude,
+            } => catalog::register_location(
+                self,
+                signer,
+                tx_id,
+                catalog::NewLocation {
+                    gln,
+                    name,
+                    kind,
+                    address,
+                    country,
+                    latitude: latitude.as_ref(),
+                    longitude: longitude.as_ref(),
+                },
+            ),
+            Payload::SetLocationDelegate { gln, org, allowed } => {
+                catalog::set_delegate(self, signer, gln, org, *allowed)
+            }
+            Payload::RecordQualification {
+                org,
+                kind,
+                issuer,
+                number,
+                scope,
+                valid_from,
+                valid_to,
+            } => credentials::record(
+                self,
+                signer,
+                tx_id,
+                credentials::NewQualification {
+                    org,
+                    kind,
+                    issuer,
+                    number,
+                    scope,
+                    valid_from,
+                    valid_to,
+                },
+            ),
+            Payload::RevokeQualification {
+                org,
+                number,
+                reason,
+            } => credentials::revoke(self, signer, org, number, reason),
+            Payload::RequireQualification {
+                product_category,
+                kind,
+            } => credentials::set_requirement(self, signer, product_category, kind.as_deref()),
+            Payload::GrantRead {
+                org,
+                category,
+                allowed,
+            } => crate::access::grant_read(self, signer, org, *category, *allowed),
+            Payload::CaptureEpcis { document } => trace::capture(self, signer, tx_id, document),
         }
     }
 

@@ -144,7 +144,7 @@ pub(crate) fn active_signer<S: StateRead>(
 }
 
 /// The signer as the active admin of its organization, with the organization.
-fn admin_signer<S: StateRead>(
+pub(crate) fn admin_signer<S: StateRead>(
     ex: &Execution<S>,
     signer: PublicKey,
 ) -> Result<(Member, Organization), HandlerError> {

@@ -59,3 +59,100 @@ pub fn org_member(id: &OrgId, key: &PublicKey) -> Vec<u8> {
 pub fn genesis_hash() -> Vec<u8> {
     [&[META][..], b"genesis_hash"].concat()
 }
+
+/// Locations: `LOCATION ‖ GLN-13`.
+pub const LOCATION: u8 = 0x0A;
+/// Location delegations: `LOCATION_DELEGATE ‖ GLN-13 ‖ org id` → empty.
+pub const LOCATION_DELEGATE: u8 = 0x0B;
+/// Qualifications: `QUALIFICATION ‖ org id ‖ 0x00 ‖ number`.
+pub const QUALIFICATION: u8 = 0x0C;
+/// Qualification requirements per product category: `REQUIREMENT ‖ category`.
+pub const REQUIREMENT: u8 = 0x0D;
+/// Read grants: `READ_GRANT ‖ owner org ‖ 0x00 ‖ grantee org ‖ 0x00 ‖ category`.
+pub const READ_GRANT: u8 = 0x0E;
+/// EPCIS events in capture order: `EVENT ‖ seq (u64 big endian)`.
+pub const EVENT: u8 = 0x10;
+/// Event Hash ID → seq: `EVENT_HASH ‖ digest (32) [‖ b'E' for error declarations]`.
+pub const EVENT_HASH: u8 = 0x11;
+/// eventID → seqs of the events with it: `EVENT_ID ‖ eventID` → Vec<u64>.
+pub const EVENT_ID: u8 = 0x12;
+/// Identifier → events: `EPC_EVENT ‖ canonical id ‖ 0x00 ‖ seq` → role byte.
+pub const EPC_EVENT: u8 = 0x13;
+/// Captures: `CAPTURE ‖ tx id`.
+pub const CAPTURE: u8 = 0x14;
+/// Audit trail: `AUDIT ‖ subject kind ‖ subject ‖ 0x00 ‖ height ‖ tx id`.
+pub const AUDIT: u8 = 0x15;
+
+/// Key of a location.
+pub fn location(gln: &waybill_types::gs1::Gln) -> Vec<u8> {
+    [&[LOCATION][..], gln.as_str().as_bytes()].concat()
+}
+/// Key of a location delegation.
+pub fn location_delegate(gln: &waybill_types::gs1::Gln, org: &OrgId) -> Vec<u8> {
+    [&[LOCATION_DELEGATE][..], gln.as_str().as_bytes(), org.as_str().as_bytes()].concat()
+}
+/// Prefix of an organization's qualifications.
+pub fn qualifications_of(org: &OrgId) -> Vec<u8> {
+    [&[QUALIFICATION][..], org.as_str().as_bytes(), &[0]].concat()
+}
+/// Key of a qualification.
+pub fn qualification(org: &OrgId, number: &str) -> Vec<u8> {
+    [qualifications_of(org).as_slice(), number.as_bytes()].concat()
+}
+/// Qualification numbers of a kind: `QUAL_KIND ‖ org id ‖ 0x00 ‖ kind` → numbers.
+pub const QUAL_KIND: u8 = 0x16;
+/// Key of an organization's qualification numbers of one kind.
+pub fn qualification_kind(org: &OrgId, kind: &str) -> Vec<u8> {
+    [&[QUAL_KIND][..], org.as_str().as_bytes(), &[0], kind.as_bytes()].concat()
+}
+/// Key of a product category's requirement.
+pub fn requirement(category: &str) -> Vec<u8> {
+    [&[REQUIREMENT][..], category.as_bytes()].concat()
+}
+/// Key of a read grant.
+pub fn read_grant(owner: &OrgId, grantee: &OrgId, category: waybill_types::DataCategory) -> Vec<u8> {
+    [
+        &[READ_GRANT][..],
+        owner.as_str().as_bytes(),
+        &[0],
+        grantee.as_str().as_bytes(),
+        &[0, category as u8],
+    ]
+    .concat()
+}
+/// Key of an event.
+pub fn event(seq: u64) -> Vec<u8> {
+    [&[EVENT][..], &seq.to_be_bytes()[..]].concat()
+}
+/// Key of an Event Hash ID.
+pub fn event_hash(digest: &[u8; 32], error_declaration: bool) -> Vec<u8> {
+    let mut k = [&[EVENT_HASH][..], &digest[..]].concat();
+    if error_declaration {
+        k.push(b'E');
+    }
+    k
+}
+/// Key of the list of events with an eventID.
+pub fn event_id(event_id: &str) -> Vec<u8> {
+    [&[EVENT_ID][..], event_id.as_bytes()].concat()
+}
+/// Prefix of the events naming an identifier.
+pub fn events_of(canonical_id: &str) -> Vec<u8> {
+    [&[EPC_EVENT][..], canonical_id.as_bytes(), &[0]].concat()
+}
+/// Key of a capture.
+pub fn capture(tx_id: &waybill_types::TxId) -> Vec<u8> {
+    [&[CAPTURE][..], &tx_id.0[..]].concat()
+}
+/// Prefix of an audit subject's entries. Kinds: b'm' member, b'o' org, b'p' product.
+pub fn audit_of(kind: u8, subject: &[u8]) -> Vec<u8> {
+    [&[AUDIT, kind][..], subject, &[0]].concat()
+}
+/// Key of an audit entry.
+pub fn audit(kind: u8, subject: &[u8], height: u64, tx_id: &waybill_types::TxId) -> Vec<u8> {
+    [audit_of(kind, subject).as_slice(), &height.to_be_bytes()[..], &tx_id.0[..]].concat()
+}
+/// Chain-wide counters and lists: `META ‖ name`.
+pub fn meta(name: &str) -> Vec<u8> {
+    [&[META][..], name.as_bytes()].concat()
+}

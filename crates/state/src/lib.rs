@@ -9,11 +9,14 @@
 //! (products, lots); [`access`] holds the authority matrix.
 
 pub mod access;
+pub mod audit;
 pub mod catalog;
+pub mod credentials;
 mod exec;
 pub mod governance;
 pub mod identity;
 pub mod keys;
+pub mod trace;
 
 pub use exec::{
     apply_genesis, genesis_state_hash, next_state_hash, write_set_digest, BlockContext, Execution,

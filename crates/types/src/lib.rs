@@ -18,7 +18,10 @@ pub use block::{Block, BlockHeader, CommitCertificate, CommitSignature, Receipt,
 pub use genesis::{Genesis, GenesisOrganization, GenesisValidator};
 pub use hash::{sha256, Hash};
 pub use keys::{PublicKey, SecretKey, Signature};
-pub use tx::{GovernanceAction, OrgId, Payload, Role, SignedTx, Transaction, TxId};
+pub use tx::{
+    DataCategory, GovernanceAction, LotInput, LotRef, OrgId, Payload, Role, SignedTx, Transaction,
+    TxId,
+};
 
 /// A block height. Height 0 is genesis; the first block is height 1.
 #[derive(

@@ -1,8 +1,14 @@
 //! Every size, count and queue that outside data can grow has a limit here.
 //! Configuration may lower a limit, never raise it past these constants.
 
-/// Largest encoded signed transaction, in bytes.
-pub const TX_BYTES_MAX: usize = 64 * 1024;
+/// Largest encoded signed transaction, in bytes (room for one EPCIS document).
+pub const TX_BYTES_MAX: usize = 1024 * 1024 + 4 * 1024;
+/// Largest EPCIS document captured in one transaction, in bytes of JSON.
+pub const EPCIS_DOCUMENT_BYTES_MAX: usize = 1024 * 1024;
+/// Most events in one captured EPCIS document.
+pub const EPCIS_EVENTS_MAX: usize = 1_000;
+/// Most inputs, raw-material lots or claims listed on a lot.
+pub const LOT_LIST_MAX: usize = 64;
 /// Most transactions in one block.
 pub const BLOCK_TXS_MAX: usize = 20_000;
 /// Largest encoded block (header and transactions), in bytes.

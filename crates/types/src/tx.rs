@@ -144,6 +144,84 @@ impl Role {
     }
 }
 
+/// A category of data, each with its own write and read authority per role.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[borsh(use_discriminant = true)]
+#[repr(u8)]
+pub enum DataCategory {
+    /// Products, lots, harvests, production and processing.
+    Production = 0,
+    /// Sales platform transactions: orders, returns, reviews.
+    PlatformTransactions = 1,
+    /// Customs declarations and quality-control inspections.
+    CustomsQuality = 2,
+    /// Transport and storage: shipments, legs, readings.
+    Transport = 3,
+    /// Payments, accounts, financing.
+    Financial = 4,
+}
+
+impl DataCategory {
+    /// Every category.
+    pub const ALL: [DataCategory; 5] = [
+        DataCategory::Production,
+        DataCategory::PlatformTransactions,
+        DataCategory::CustomsQuality,
+        DataCategory::Transport,
+        DataCategory::Financial,
+    ];
+    /// The snake_case name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataCategory::Production => "production",
+            DataCategory::PlatformTransactions => "platform_transactions",
+            DataCategory::CustomsQuality => "customs_quality",
+            DataCategory::Transport => "transport",
+            DataCategory::Financial => "financial",
+        }
+    }
+}
+
+/// An input applied to or used in a lot: a fertilizer, a pesticide, a feed, a material.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LotInput {
+    /// What kind of input, e.g. "fertilizer", "pesticide", "material".
+    pub kind: String,
+    /// Its name, e.g. "Organic compost (cow manure)".
+    pub name: String,
+    /// How much, as written on the record, e.g. "2 t/ha".
+    #[serde(default)]
+    pub amount: String,
+    /// When it was applied, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub applied_on: Option<String>,
+}
+
+/// A reference to a lot of a product.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LotRef {
+    /// The product.
+    pub gtin: Gtin,
+    /// The lot number.
+    pub lot: String,
+}
+
 /// What a transaction asks the ledger to do. JSON form: `{"type": "register_lot", ...}`.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -200,6 +278,15 @@ pub enum Payload {
         quantity: u64,
         /// Unit of `quantity`, e.g. "kg" or "carton".
         unit: String,
+        /// Inputs used: fertilizers, pesticides, materials.
+        #[serde(default)]
+        inputs: Vec<LotInput>,
+        /// Lots of raw material it was made from.
+        #[serde(default)]
+        raw_materials: Vec<LotRef>,
+        /// Claims such as "organic"; each needs the matching valid qualification.
+        #[serde(default)]
+        claims: Vec<String>,
     } = 4,
     /// An organization admin proposes a change to the consortium; the proposer's
     /// organization approves it by proposing.
@@ -215,6 +302,84 @@ pub enum Payload {
         /// The proposal number.
         proposal: u64,
     } = 6,
+    /// Register a location (GLN) under a company prefix the organization owns.
+    RegisterLocation {
+        /// The GLN.
+        gln: Gln,
+        /// Name, e.g. "Pujiang orchard, block 3".
+        name: String,
+        /// What it is: "farm", "plant", "warehouse", "customs office", "store", ...
+        kind: String,
+        /// Postal address.
+        address: String,
+        /// Country, ISO 3166-1 alpha-2.
+        country: String,
+        /// Latitude in decimal degrees, e.g. "30.4521" (text, to stay exact).
+        #[serde(default)]
+        latitude: Option<String>,
+        /// Longitude in decimal degrees, e.g. "103.5043".
+        #[serde(default)]
+        longitude: Option<String>,
+    } = 7,
+    /// The owner of a location lets another organization capture events there (or
+    /// withdraws that).
+    SetLocationDelegate {
+        /// The location.
+        gln: Gln,
+        /// The organization.
+        org: OrgId,
+        /// Allowed or not.
+        allowed: bool,
+    } = 8,
+    /// An inspector or regulator records a supplier's qualification after verifying it.
+    RecordQualification {
+        /// The organization qualified.
+        org: OrgId,
+        /// What kind, e.g. "organic", "food_production_license", "gap".
+        kind: String,
+        /// The issuing body, e.g. "China Organic Certification Center".
+        issuer: String,
+        /// The certificate or licence number (unique per organization).
+        number: String,
+        /// What it covers, e.g. "navel oranges, 120 ha".
+        scope: String,
+        /// First day valid, `YYYY-MM-DD`.
+        valid_from: String,
+        /// Last day valid, `YYYY-MM-DD`.
+        valid_to: String,
+    } = 9,
+    /// An inspector or regulator revokes a qualification.
+    RevokeQualification {
+        /// The organization.
+        org: OrgId,
+        /// The certificate number.
+        number: String,
+        /// Why.
+        reason: String,
+    } = 10,
+    /// A regulator makes (or, with `kind: null`, stops making) a qualification a
+    /// requirement for producing products of a category.
+    RequireQualification {
+        /// The product category, as registered on products, e.g. "fresh fruit".
+        product_category: String,
+        /// The qualification kind required.
+        kind: Option<String>,
+    } = 11,
+    /// An organization admin lets another organization's members read this
+    /// organization's data of a category beyond what their roles grant (or stops).
+    GrantRead {
+        /// The organization granted.
+        org: OrgId,
+        /// The category.
+        category: DataCategory,
+        /// Granted or withdrawn.
+        allowed: bool,
+    } = 12,
+    /// Capture a GS1 EPCIS 2.0 document (JSON/JSON-LD): all its events or none.
+    CaptureEpcis {
+        /// The document, as JSON text.
+        document: String,
+    } = 13,
 }
 
 /// A change to the consortium that needs a majority of organization admins.
@@ -265,6 +430,13 @@ impl Payload {
             Payload::RegisterLot { .. } => "register_lot",
             Payload::ProposeGovernance { .. } => "propose_governance",
             Payload::ApproveGovernance { .. } => "approve_governance",
+            Payload::RegisterLocation { .. } => "register_location",
+            Payload::SetLocationDelegate { .. } => "set_location_delegate",
+            Payload::RecordQualification { .. } => "record_qualification",
+            Payload::RevokeQualification { .. } => "revoke_qualification",
+            Payload::RequireQualification { .. } => "require_qualification",
+            Payload::GrantRead { .. } => "grant_read",
+            Payload::CaptureEpcis { .. } => "capture_epcis",
         }
     }
 
@@ -306,11 +478,40 @@ impl Payload {
                 produced_on,
                 unit,
                 quantity,
+                inputs,
+                raw_materials,
+                claims,
                 ..
             } => {
                 check_lot(lot)?;
                 check_date("produced_on", produced_on)?;
                 check_text("unit", unit, limits::NAME_BYTES_MAX, true)?;
+                for (field, n) in [
+                    ("inputs", inputs.len()),
+                    ("raw_materials", raw_materials.len()),
+                    ("claims", claims.len()),
+                ] {
+                    if n > limits::LOT_LIST_MAX {
+                        return Err(PayloadError::Field {
+                            field,
+                            reason: format!("lists {n} items, over the limit of {}", limits::LOT_LIST_MAX),
+                        });
+                    }
+                }
+                for i in inputs {
+                    check_text("inputs.kind", &i.kind, limits::NAME_BYTES_MAX, true)?;
+                    check_text("inputs.name", &i.name, limits::NAME_BYTES_MAX, true)?;
+                    check_text("inputs.amount", &i.amount, limits::NAME_BYTES_MAX, false)?;
+                    if let Some(d) = &i.applied_on {
+                        check_date("inputs.applied_on", d)?;
+                    }
+                }
+                for r in raw_materials {
+                    check_lot(&r.lot)?;
+                }
+                for c in claims {
+                    check_word("claims", c)?;
+                }
                 if *quantity == 0 {
                     return Err(PayloadError::Field {
                         field: "quantity",
@@ -366,7 +567,126 @@ impl Payload {
                 }
             }
             Payload::ApproveGovernance { .. } => Ok(()),
+            Payload::RegisterLocation {
+                name,
+                kind,
+                address,
+                country,
+                latitude,
+                longitude,
+                ..
+            } => {
+                check_text("name", name, limits::NAME_BYTES_MAX, true)?;
+                check_text("kind", kind, limits::NAME_BYTES_MAX, true)?;
+                check_text("address", address, limits::TEXT_BYTES_MAX, true)?;
+                check_country("country", country)?;
+                if let Some(l) = latitude {
+                    check_degrees("latitude", l, 90)?;
+                }
+                if let Some(l) = longitude {
+                    check_degrees("longitude", l, 180)?;
+                }
+                Ok(())
+            }
+            Payload::SetLocationDelegate { .. } => Ok(()),
+            Payload::RecordQualification {
+                kind,
+                issuer,
+                number,
+                scope,
+                valid_from,
+                valid_to,
+                ..
+            } => {
+                check_word("kind", kind)?;
+                check_text("issuer", issuer, limits::NAME_BYTES_MAX, true)?;
+                check_text("number", number, limits::NAME_BYTES_MAX, true)?;
+                check_text("scope", scope, limits::TEXT_BYTES_MAX, true)?;
+                check_date("valid_from", valid_from)?;
+                check_date("valid_to", valid_to)?;
+                if valid_to < valid_from {
+                    return Err(PayloadError::Field {
+                        field: "valid_to",
+                        reason: format!("{valid_to} is before valid_from {valid_from}"),
+                    });
+                }
+                Ok(())
+            }
+            Payload::RevokeQualification { number, reason, .. } => {
+                check_text("number", number, limits::NAME_BYTES_MAX, true)?;
+                check_text("reason", reason, limits::TEXT_BYTES_MAX, true)
+            }
+            Payload::RequireQualification {
+                product_category,
+                kind,
+            } => {
+                check_text("product_category", product_category, limits::NAME_BYTES_MAX, true)?;
+                if let Some(k) = kind {
+                    check_word("kind", k)?;
+                }
+                Ok(())
+            }
+            Payload::GrantRead { .. } => Ok(()),
+            Payload::CaptureEpcis { document } => {
+                if document.len() > limits::EPCIS_DOCUMENT_BYTES_MAX {
+                    return Err(PayloadError::Field {
+                        field: "document",
+                        reason: format!(
+                            "is {} bytes, over the limit of {} for one EPCIS document; split it",
+                            document.len(),
+                            limits::EPCIS_DOCUMENT_BYTES_MAX
+                        ),
+                    });
+                }
+                Ok(())
+            }
         }
+    }
+}
+
+/// A short machine word: 1-64 characters of `a-z`, `0-9`, `_` and `-`.
+fn check_word(field: &'static str, s: &str) -> Result<(), PayloadError> {
+    let ok = (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(PayloadError::Field {
+            field,
+            reason: format!("`{s}` must be 1-64 characters of a-z, 0-9, '_' and '-', e.g. organic"),
+        })
+    }
+}
+
+fn check_country(field: &'static str, s: &str) -> Result<(), PayloadError> {
+    if s.len() != 2 || !s.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(PayloadError::Field {
+            field,
+            reason: format!("`{s}` is not an ISO 3166-1 alpha-2 code such as CN"),
+        });
+    }
+    Ok(())
+}
+
+/// Decimal degrees as text: optional '-', up to 3 integer digits, up to 7 decimals,
+/// within ±`max`.
+fn check_degrees(field: &'static str, s: &str, max: u32) -> Result<(), PayloadError> {
+    let body = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let ok = (1..=3).contains(&int.len())
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.len() <= 7
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && !(body.contains('.') && frac.is_empty())
+        && int.parse::<u32>().is_ok_and(|v| v < max || (v == max && frac.bytes().all(|b| b == b'0')));
+    if ok {
+        Ok(())
+    } else {
+        Err(PayloadError::Field {
+            field,
+            reason: format!("`{s}` is not decimal degrees within ±{max}, e.g. 30.4521"),
+        })
     }
 }
 

@@ -1,0 +1,298 @@
+//! Supplier qualifications (certificates and licences) recorded by inspectors and
+//! regulators, and the product categories that require one.
+//!
+//! A qualification counts only on the days it is valid (by block time, UTC) and while
+//! it is not revoked. Whatever needs one — an "organic" claim on a lot, commissioning
+//! products of a licensed category — checks [`require_valid`] and is rejected with an
+//! error naming the missing qualification.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::Serialize;
+use waybill_types::{Height, OrgId, PublicKey, Role, TxId};
+
+use crate::exec::{HandlerError, Rejection, Writes};
+use crate::identity::{active_signer, load_org};
+use crate::{decode_record, encode_record, keys, Execution, StateRead, StateReadError};
+
+/// A qualification held by an organization.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Qualification {
+    /// The organization qualified.
+    pub org: OrgId,
+    /// Kind, e.g. "organic".
+    pub kind: String,
+    /// Issuing body.
+    pub issuer: String,
+    /// Certificate or licence number.
+    pub number: String,
+    /// What it covers.
+    pub scope: String,
+    /// First valid day.
+    pub valid_from: String,
+    /// Last valid day.
+    pub valid_to: String,
+    /// The inspector or regulator who verified and recorded it.
+    pub verified_by: PublicKey,
+    /// The verifier's organization.
+    pub verified_by_org: OrgId,
+    /// When recorded (height).
+    pub recorded_at: Height,
+    /// When recorded (block time, ms).
+    pub recorded_time_ms: u64,
+    /// The recording transaction.
+    pub tx_id: TxId,
+    /// Revocation, if revoked.
+    pub revoked: Option<Revocation>,
+}
+
+/// Why and when a qualification was revoked.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Revocation {
+    /// Who revoked it.
+    pub by: PublicKey,
+    /// When (height).
+    pub at: Height,
+    /// Why.
+    pub reason: String,
+}
+
+impl Qualification {
+    /// Its status on `date` (`YYYY-MM-DD`): "valid", "not_yet_valid", "expired" or
+    /// "revoked".
+    pub fn status_on(&self, date: &str) -> &'static str {
+        if self.revoked.is_some() {
+            "revoked"
+        } else if date < self.valid_from.as_str() {
+            "not_yet_valid"
+        } else if date > self.valid_to.as_str() {
+            "expired"
+        } else {
+            "valid"
+        }
+    }
+}
+
+/// The UTC calendar date (`YYYY-MM-DD`) of a time in ms since the Unix epoch.
+pub fn date_of_ms(ms: u64) -> String {
+    let days = (ms / 86_400_000) as i64;
+    // Civil-from-days (proleptic Gregorian), after H. Hinnant's algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Load one qualification.
+pub fn load_qualification<S: StateRead + ?Sized>(
+    state: &S,
+    org: &OrgId,
+    number: &str,
+) -> Result<Option<Qualification>, StateReadError> {
+    let k = keys::qualification(org, number);
+    state.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
+}
+
+/// The qualification kind required to produce products of `category`, if any.
+pub fn requirement<S: StateRead + ?Sized>(
+    state: &S,
+    category: &str,
+) -> Result<Option<String>, StateReadError> {
+    let k = keys::requirement(category);
+    match state.get(&k)? {
+        None => Ok(None),
+        Some(b) => decode_requirement(&k, &b),
+    }
+}
+
+/// The organization's qualifications of `kind`, listed in an index record so that a
+/// check needs no scan.
+fn kind_index_key(org: &OrgId, kind: &str) -> Vec<u8> {
+    keys::qualification_kind(org, kind)
+}
+
+fn numbers_of_kind<S: StateRead + ?Sized>(
+    state: &S,
+    org: &OrgId,
+    kind: &str,
+) -> Result<Vec<String>, StateReadError> {
+    let k = kind_index_key(org, kind);
+    Ok(state
+        .get(&k)?
+        .map(|b| decode_record(&k, &b))
+        .transpose()?
+        .unwrap_or_default())
+}
+
+/// Is there a valid qualification of `kind` for `org` on `date`? `Ok(())` if so, else
+/// a rejection that names what is missing and why each candidate does not count.
+pub(crate) fn require_valid<S: StateRead>(
+    ex: &Execution<S>,
+    org: &OrgId,
+    kind: &str,
+    needed_for: &str,
+) -> Result<(), HandlerError> {
+    let date = date_of_ms(ex.context().time_ms);
+    let mut seen = Vec::new();
+    for n in numbers_of_kind(ex, org, kind)? {
+        if let Some(q) = load_qualification(ex, org, &n)? {
+            let st = q.status_on(&date);
+            if st == "valid" {
+                return Ok(());
+            }
+            seen.push(format!("{} is {st} (valid {} to {})", q.number, q.valid_from, q.valid_to));
+        }
+    }
+    let detail = if seen.is_empty() {
+        "none is recorded".to_string()
+    } else {
+        seen.join("; ")
+    };
+    Err(Rejection::new(
+        "missing_qualification",
+        format!(
+            "{needed_for} needs a valid `{kind}` qualification of `{org}` on {date}: {detail}; an inspector or regulator records it with record_qualification"
+        ),
+    )
+    .into())
+}
+
+fn verifier<S: StateRead>(
+    ex: &Execution<S>,
+    signer: PublicKey,
+) -> Result<crate::identity::Member, HandlerError> {
+    let m = active_signer(ex, signer)?;
+    if !m
+        .roles
+        .iter()
+        .any(|r| matches!(r, Role::Inspector | Role::Regulator))
+    {
+        return Err(Rejection::new(
+            "not_authorized",
+            format!("{signer} is not an inspector or regulator; only they record and revoke qualifications"),
+        )
+        .into());
+    }
+    Ok(m)
+}
+
+pub(crate) struct NewQualification<'a> {
+    pub org: &'a OrgId,
+    pub kind: &'a str,
+    pub issuer: &'a str,
+    pub number: &'a str,
+    pub scope: &'a str,
+    pub valid_from: &'a str,
+    pub valid_to: &'a str,
+}
+
+pub(crate) fn record<S: StateRead>(
+    ex: &Execution<S>,
+    signer: PublicKey,
+    tx_id: TxId,
+    q: NewQualification<'_>,
+) -> Result<Writes, HandlerError> {
+    let m = verifier(ex, signer)?;
+    if load_org(ex, q.org)?.is_none() {
+        return Err(Rejection::new(
+            "unknown_org",
+            format!("organization `{}` is not a member of the consortium", q.org),
+        )
+        .into());
+    }
+    if let Some(existing) = load_qualification(ex, q.org, q.number)? {
+        return Err(Rejection::new(
+            "duplicate",
+            format!(
+                "qualification {} of `{}` is already recorded (at height {})",
+                q.number, q.org, existing.recorded_at
+            ),
+        )
+        .into());
+    }
+    let ctx = ex.context();
+    let rec = Qualification {
+        org: q.org.clone(),
+        kind: q.kind.to_string(),
+        issuer: q.issuer.to_string(),
+        number: q.number.to_string(),
+        scope: q.scope.to_string(),
+        valid_from: q.valid_from.to_string(),
+        valid_to: q.valid_to.to_string(),
+        verified_by: signer,
+        verified_by_org: m.org,
+        recorded_at: ctx.height,
+        recorded_time_ms: ctx.time_ms,
+        tx_id,
+        revoked: None,
+    };
+    let mut numbers = numbers_of_kind(ex, q.org, q.kind)?;
+    numbers.push(q.number.to_string());
+    Ok(vec![
+        (keys::qualification(q.org, q.number), encode_record(&rec)),
+        (kind_index_key(q.org, q.kind), encode_record(&numbers)),
+    ])
+}
+
+pub(crate) fn revoke<S: StateRead>(
+    ex: &Execution<S>,
+    signer: PublicKey,
+    org: &OrgId,
+    number: &str,
+    reason: &str,
+) -> Result<Writes, HandlerError> {
+    verifier(ex, signer)?;
+    let mut q = load_qualification(ex, org, number)?.ok_or_else(|| {
+        Rejection::new(
+            "unknown_qualification",
+            format!("`{org}` has no qualification numbered {number}"),
+        )
+    })?;
+    if q.revoked.is_some() {
+        return Err(Rejection::new(
+            "already_revoked",
+            format!("qualification {number} of `{org}` is already revoked"),
+        )
+        .into());
+    }
+    q.revoked = Some(Revocation {
+        by: signer,
+        at: ex.context().height,
+        reason: reason.to_string(),
+    });
+    Ok(vec![(keys::qualification(org, number), encode_record(&q))])
+}
+
+pub(crate) fn set_requirement<S: StateRead>(
+    ex: &Execution<S>,
+    signer: PublicKey,
+    category: &str,
+    kind: Option<&str>,
+) -> Result<Writes, HandlerError> {
+    let m = active_signer(ex, signer)?;
+    if !m.roles.contains(&Role::Regulator) {
+        return Err(Rejection::new(
+            "not_authorized",
+            format!("{signer} is not a regulator; only regulators set qualification requirements"),
+        )
+        .into());
+    }
+    match kind {
+        Some(k) => Ok(vec![(keys::requirement(category), encode_record(&k.to_string()))]),
+        // An empty record means "no requirement": handlers write, never delete.
+        None => Ok(vec![(keys::requirement(category), Vec::new())]),
+    }
+}
+
+/// Product categories and the qualification each requires (empty value: none).
+pub fn decode_requirement(key: &[u8], value: &[u8]) -> Result<Option<String>, StateReadError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    decode_record(key, value).map(Some)
+}

@@ -1,0 +1,596 @@
+//! Traceability: EPCIS 2.0 events captured on the ledger, their indexes, and the
+//! lineage walk (trace back to origins, forward to every place a lot reached).
+//!
+//! A captured document is one transaction: every event in it is checked (schema,
+//! CBV, check digits, the capturer's write authority for the event's data category,
+//! the business location, required qualifications) and stored, or the whole document
+//! is rejected with each offending event and field named by a JSON pointer.
+//! Re-sent events (same EPCIS Event Hash ID) are not stored twice; an error
+//! declaration (same eventID, with `errorDeclaration`) is stored and marks the event
+//! it corrects.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use waybill_epcis::context::Namespaces;
+use waybill_epcis::model::{summarize, EventSummary, IdRole};
+use waybill_types::gs1::Gln;
+use waybill_types::{limits, DataCategory, Height, OrgId, Payload, PublicKey, Role, TxId};
+
+use crate::access::may_write;
+use crate::catalog::{check_location_use, load_product};
+use crate::exec::{HandlerError, Rejection, Writes};
+use crate::identity::active_signer;
+use crate::{audit, decode_record, encode_record, keys, Execution, StateRead, StateReadError};
+
+/// A state that can also list keys by prefix (the store's snapshot; a map in tests).
+pub trait StateScan: StateRead {
+    /// Up to `max` entries with key prefix `prefix` and key `>= start`, in key order.
+    fn scan_from(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        max: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateReadError>;
+}
+
+impl StateScan for BTreeMap<Vec<u8>, Vec<u8>> {
+    fn scan_from(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        max: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateReadError> {
+        Ok(self
+            .range(start.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(max)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+}
+
+/// A stored event: its indexed facts, who captured it, and its JSON as captured.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct EventRecord {
+    /// Capture order, from 1.
+    pub seq: u64,
+    /// EPCIS Event Hash ID digest (SHA-256 of the canonical pre-hash string).
+    #[serde(serialize_with = "ser_hex")]
+    pub hash: [u8; 32],
+    /// Event type.
+    pub event_type: String,
+    /// Action.
+    pub action: Option<String>,
+    /// eventTime, ms since the Unix epoch.
+    pub event_time_ms: i64,
+    /// eventTime as written.
+    pub event_time: String,
+    /// Declared eventID.
+    pub event_id: Option<String>,
+    /// Business step (bare CBV word or URI).
+    pub biz_step: Option<String>,
+    /// Disposition (bare CBV word or URI).
+    pub disposition: Option<String>,
+    /// readPoint, canonical.
+    pub read_point: Option<String>,
+    /// bizLocation, canonical.
+    pub biz_location: Option<String>,
+    /// Identifiers and their role (role byte, canonical id).
+    pub ids: Vec<(u8, String)>,
+    /// Business transactions (type, id).
+    pub biz_transactions: Vec<(String, String)>,
+    /// Sources (type, id).
+    pub sources: Vec<(String, String)>,
+    /// Destinations (type, id).
+    pub destinations: Vec<(String, String)>,
+    /// Whether this event is an error declaration.
+    pub error_declaration: bool,
+    /// The seq of the error declaration that corrected this event, if any.
+    pub corrected_by: Option<u64>,
+    /// Data category (decides who may read it).
+    pub category: DataCategory,
+    /// The capturing organization.
+    pub org: OrgId,
+    /// The capturing member.
+    pub signer: PublicKey,
+    /// The capture transaction.
+    pub tx_id: TxId,
+    /// Block height.
+    pub height: Height,
+    /// recordTime: the block time, ms.
+    pub record_time_ms: u64,
+    /// The event as captured (compact JSON).
+    pub json: String,
+}
+
+fn ser_hex<S: serde::Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(h))
+}
+
+impl EventRecord {
+    /// The EPCIS Event Hash ID as an `ni:` URI.
+    pub fn hash_id(&self) -> String {
+        format!("ni:///sha-256;{}?ver=CBV2.0", hex::encode(self.hash))
+    }
+    /// Identifiers with their roles.
+    pub fn roles(&self) -> impl Iterator<Item = (IdRole, &str)> {
+        self.ids
+            .iter()
+            .filter_map(|(r, id)| IdRole::from_u8(*r).map(|r| (r, id.as_str())))
+    }
+}
+
+/// What a capture stored: per event, its seq and whether it was a re-sent duplicate.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct CaptureRecord {
+    /// The capturing organization.
+    pub org: OrgId,
+    /// The capturing member.
+    pub signer: PublicKey,
+    /// The document's `@context`, as JSON (used to export the events).
+    pub context: String,
+    /// Per event in document order: its seq, and whether it was already stored.
+    pub events: Vec<CapturedEvent>,
+}
+
+/// One event of a capture.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct CapturedEvent {
+    /// The stored event's seq (the earlier one for a duplicate).
+    pub seq: u64,
+    /// Re-sent: the same event (same Event Hash ID) was already stored.
+    pub duplicate: bool,
+    /// Its Event Hash ID.
+    pub hash_id: String,
+}
+
+/// The data category of an event, from its business step; events without a
+/// recognised step take the first category the capturer may write.
+pub fn category_of(biz_step: Option<&str>, roles: &[Role]) -> DataCategory {
+    use DataCategory::*;
+    let by_step = biz_step.and_then(|s| {
+        Some(match s {
+            "commissioning" | "decommissioning" | "creating_class_instance" | "assembling"
+            | "disassembling" | "encoding" | "packing" | "unpacking" | "repackaging"
+            | "destroying" | "killing" | "repairing" | "replacing" | "installing"
+            | "removing" | "sorting" => Production,
+            "shipping" | "receiving" | "arriving" | "departing" | "loading" | "unloading"
+            | "transporting" | "staging_outbound" | "storing" | "stocking" | "picking"
+            | "accepting" | "collecting" | "consigning" | "cycle_counting"
+            | "stock_taking" | "entering_exiting" | "void_shipping" | "reserving"
+            | "holding" | "sensor_reporting" => Transport,
+            "inspecting" | "sampling" => CustomsQuality,
+            "retail_selling" => PlatformTransactions,
+            _ => return None,
+        })
+    });
+    by_step.unwrap_or_else(|| {
+        [Production, Transport, CustomsQuality, PlatformTransactions]
+            .into_iter()
+            .find(|c| roles.iter().any(|r| may_write(*r, *c)))
+            .unwrap_or(Production)
+    })
+}
+
+/// The number of events stored so far.
+pub fn event_count<S: StateRead + ?Sized>(state: &S) -> Result<u64, StateReadError> {
+    let k = keys::meta("event_count");
+    Ok(state
+        .get(&k)?
+        .map(|b| decode_record(&k, &b))
+        .transpose()?
+        .unwrap_or(0))
+}
+
+/// Load an event by seq.
+pub fn load_event<S: StateRead + ?Sized>(
+    state: &S,
+    seq: u64,
+) -> Result<Option<EventRecord>, StateReadError> {
+    let k = keys::event(seq);
+    state.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
+}
+
+/// Load a capture record.
+pub fn load_capture<S: StateRead + ?Sized>(
+    state: &S,
+    tx_id: &TxId,
+) -> Result<Option<CaptureRecord>, StateReadError> {
+    let k = keys::capture(tx_id);
+    state.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
+}
+
+/// The seqs of events with this eventID (an original and its error declarations),
+/// or, for an `ni:` Event Hash ID, the event with that hash.
+pub fn events_by_id<S: StateScan + ?Sized>(
+    state: &S,
+    event_id: &str,
+) -> Result<Vec<u64>, StateReadError> {
+    let k = keys::event_id(event_id);
+    let mut out: Vec<u64> = state
+        .get(&k)?
+        .map(|b| decode_record(&k, &b))
+        .transpose()?
+        .unwrap_or_default();
+    if let Some(hex_digest) = event_id
+        .strip_prefix("ni:///sha-256;")
+        .and_then(|r| r.split('?').next())
+    {
+        if let Ok(d) = hex::decode(hex_digest) {
+            if let Ok(d) = <[u8; 32]>::try_from(d.as_slice()) {
+                for decl in [false, true] {
+                    let k = keys::event_hash(&d, decl);
+                    if let Some(b) = state.get(&k)? {
+                        let seq: u64 = decode_record(&k, &b)?;
+                        if !out.contains(&seq) {
+                            out.push(seq);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+fn event_id_list<S: StateRead>(
+    ex: &Execution<S>,
+    pending: &BTreeMap<String, Vec<u64>>,
+    eid: &str,
+) -> Result<Vec<u64>, StateReadError> {
+    if let Some(l) = pending.get(eid) {
+        return Ok(l.clone());
+    }
+    let k = keys::event_id(eid);
+    Ok(ex.get(&k)?.map(|b| decode_record(&k, &b)).transpose()?.unwrap_or_default())
+}
+
+
+fn seq_suffix(k: &[u8]) -> Result<u64, StateReadError> {
+    k.len()
+        .checked_sub(8)
+        .and_then(|i| k.get(i..))
+        .and_then(|s| <[u8; 8]>::try_from(s).ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| StateReadError::Corrupt {
+            key: k.to_vec(),
+            reason: "index key without a seq".into(),
+        })
+}
+
+/// The events that name `canonical_id`, with the role it has in each, in capture order.
+pub fn events_naming<S: StateScan + ?Sized>(
+    state: &S,
+    canonical_id: &str,
+    max: usize,
+) -> Result<Vec<(u64, IdRole)>, StateReadError> {
+    let prefix = keys::events_of(canonical_id);
+    state
+        .scan_from(&prefix, &prefix, max)?
+        .into_iter()
+        .filter(|(k, _)| k.len() == prefix.len() + 8)
+        .map(|(k, v)| {
+            let seq = seq_suffix(&k)?;
+            let role = v.first().copied().and_then(IdRole::from_u8).ok_or_else(|| {
+                StateReadError::Corrupt {
+                    key: k.clone(),
+                    reason: "unknown identifier role".into(),
+                }
+            })?;
+            Ok((seq, role))
+        })
+        .collect()
+}
+
+fn reject_problems(code: &'static str, what: &str, problems: &[String]) -> HandlerError {
+    let shown: Vec<&str> = problems.iter().take(20).map(String::as_str).collect();
+    let more = problems.len().saturating_sub(shown.len());
+    let mut msg = format!("{what}: {}", shown.join("; "));
+    if more > 0 {
+        msg.push_str(&format!("; and {more} more"));
+    }
+    Rejection::new(code, msg).into()
+}
+
+/// The events of an EPCIS document (`EPCISDocument` or `EPCISQueryDocument`) and the
+/// JSON pointer of the list.
+pub fn document_events(doc: &Value) -> (Option<&Vec<Value>>, &'static str) {
+    if let Some(Value::Array(a)) = doc.pointer("/epcisBody/eventList") {
+        return (Some(a), "/epcisBody/eventList");
+    }
+    if let Some(Value::Array(a)) = doc.pointer("/epcisBody/queryResults/resultsBody/eventList") {
+        return (Some(a), "/epcisBody/queryResults/resultsBody/eventList");
+    }
+    (None, "/epcisBody/eventList")
+}
+
+/// Capture an EPCIS document: all events or none.
+pub(crate) fn capture<S: StateRead>(
+    ex: &Execution<S>,
+    signer: PublicKey,
+    tx_id: TxId,
+    document: &str,
+) -> Result<Writes, HandlerError> {
+    let m = active_signer(ex, signer)?;
+    let doc: Value = serde_json::from_str(document).map_err(|e| {
+        Rejection::new(
+            "malformed_json",
+            format!("the EPCIS document is not valid JSON: {e}"),
+        )
+    })?;
+    if let Err(problems) = waybill_epcis::validate::validate_document(&doc) {
+        let p: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        return Err(reject_problems(
+            "invalid_epcis",
+            "the EPCIS document is not valid",
+            &p,
+        ));
+    }
+    let (events, list_ptr) = document_events(&doc);
+    let events = events.map(Vec::as_slice).unwrap_or_default();
+    if events.is_empty() {
+        return Err(Rejection::new("invalid_epcis", format!("{list_ptr}: the document has no events")).into());
+    }
+    if events.len() > limits::EPCIS_EVENTS_MAX {
+        return Err(Rejection::new(
+            "too_many_events",
+            format!(
+                "{list_ptr}: {} events, over the limit of {} per document; split it",
+                events.len(),
+                limits::EPCIS_EVENTS_MAX
+            ),
+        )
+        .into());
+    }
+    let context = doc.get("@context").cloned().unwrap_or(Value::Null);
+    let ns = Namespaces::from_context(&context);
+    let ctx = ex.context().clone();
+    let mut problems = Vec::new();
+    let mut writes: Writes = Vec::new();
+    let mut count = event_count(ex)?;
+    let mut captured = Vec::with_capacity(events.len());
+    // Events stored by this document so far, for duplicates within it.
+    let mut new_hashes: BTreeMap<([u8; 32], bool), u64> = BTreeMap::new();
+    let mut corrected: BTreeMap<u64, EventRecord> = BTreeMap::new();
+    let mut touched_gtins: BTreeSet<String> = BTreeSet::new();
+    let mut id_entries: Vec<(String, u64, IdRole)> = Vec::new();
+    let mut pending_ids: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut pending_records: BTreeMap<u64, EventRecord> = BTreeMap::new();
+    for (i, ev) in events.iter().enumerate() {
+        let ptr = format!("{list_ptr}/{i}");
+        let Some(obj) = ev.as_object() else {
+            problems.push(format!("{ptr}: an event must be a JSON object"));
+            continue;
+        };
+        let ens = ns.with_event(obj);
+        let digest = match waybill_epcis::hash_id::hash_digest(obj, &ens) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(format!("{ptr}: cannot compute the Event Hash ID: {e}"));
+                continue;
+            }
+        };
+        let s = match summarize(obj, &ptr) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(e.to_string());
+                continue;
+            }
+        };
+        let category = category_of(s.biz_step.as_deref(), &m.roles);
+        if !m.roles.iter().any(|r| may_write(*r, category)) {
+            let roles: Vec<&str> = m.roles.iter().map(|r| r.name()).collect();
+            problems.push(format!(
+                "{ptr}/bizStep: {} (roles: {}) may not write {} data{}",
+                signer,
+                roles.join(", "),
+                category.name(),
+                s.biz_step.as_deref().map(|b| format!(" such as a `{b}` event")).unwrap_or_default()
+            ));
+            continue;
+        }
+        if let Some(gln) = &s.biz_location_gln {
+            match gln.parse::<Gln>() {
+                Ok(gln) => {
+                    if let Err(r) = check_location_use(ex, &gln, &m.org) {
+                        problems.push(format!("{ptr}/bizLocation/id: {}", r.message));
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    problems.push(format!("{ptr}/bizLocation/id: {e}"));
+                    continue;
+                }
+            }
+        }
+        for (_, id) in &s.ids {
+            if let Some(g) = gtin_in(id) {
+                touched_gtins.insert(g.to_string());
+            }
+        }
+        if s.biz_step.as_deref() == Some("commissioning") && s.action.as_deref() != Some("DELETE") {
+            if let Some(e) = check_commissioning(ex, &s, &m.org, &ptr)? {
+                problems.push(e);
+                continue;
+            }
+        }
+        let key = (digest, s.error_declaration);
+        let existing = match new_hashes.get(&key) {
+            Some(seq) => Some(*seq),
+            None => match ex.get(&keys::event_hash(&digest, s.error_declaration))? {
+                Some(b) => Some(decode_record::<u64>(&keys::event_hash(&digest, s.error_declaration), &b)?),
+                None => None,
+            },
+        };
+        let hash_id = format!("ni:///sha-256;{}?ver=CBV2.0", hex::encode(digest));
+        if let Some(seq) = existing {
+            captured.push(CapturedEvent { seq, duplicate: true, hash_id });
+            continue;
+        }
+        count += 1;
+        let seq = count;
+        if s.error_declaration {
+            let Some(eid) = s.event_id.as_deref() else {
+                problems.push(format!("{ptr}/eventID: an error declaration must repeat the eventID of the event it corrects"));
+                continue;
+            };
+            let mut found = false;
+            let originals = event_id_list(ex, &pending_ids, eid)?;
+            for o in originals {
+                let rec = match corrected.get(&o) {
+                    Some(r) => Some(r.clone()),
+                    None => match pending_records.get(&o) {
+                        Some(r) => Some(r.clone()),
+                        None => load_event(ex, o)?,
+                    },
+                };
+                if let Some(mut rec) = rec {
+                    if !rec.error_declaration {
+                        rec.corrected_by = Some(seq);
+                        corrected.insert(o, rec);
+                        found = true;
+                    }
+                }
+            }
+            if !found {
+                problems.push(format!("{ptr}/eventID: the error declaration names eventID `{eid}`, but no event with that eventID is recorded"));
+                continue;
+            }
+        }
+        let rec = EventRecord {
+            seq,
+            hash: digest,
+            event_type: s.event_type.clone(),
+            action: s.action.clone(),
+            event_time_ms: s.event_time_ms,
+            event_time: s.event_time.clone(),
+            event_id: s.event_id.clone(),
+            biz_step: s.biz_step.clone(),
+            disposition: s.disposition.clone(),
+            read_point: s.read_point.clone(),
+            biz_location: s.biz_location.clone(),
+            ids: s.ids.iter().map(|(r, id)| (*r as u8, id.clone())).collect(),
+            biz_transactions: s.biz_transactions.clone(),
+            sources: s.sources.clone(),
+            destinations: s.destinations.clone(),
+            error_declaration: s.error_declaration,
+            corrected_by: None,
+            category,
+            org: m.org.clone(),
+            signer,
+            tx_id,
+            height: ctx.height,
+            record_time_ms: ctx.time_ms,
+            json: serde_json::to_string(ev).map_err(|e| Rejection::new("invalid_epcis", format!("{ptr}: {e}")))?,
+        };
+        new_hashes.insert(key, seq);
+        writes.push((keys::event_hash(&digest, s.error_declaration), encode_record(&seq)));
+        if let Some(eid) = &s.event_id {
+            let mut list = event_id_list(ex, &pending_ids, eid)?;
+            list.push(seq);
+            pending_ids.insert(eid.clone(), list);
+        }
+        for (role, id) in &s.ids {
+            id_entries.push((id.clone(), seq, *role));
+        }
+        pending_records.insert(seq, rec);
+        captured.push(CapturedEvent { seq, duplicate: false, hash_id });
+    }
+    if !problems.is_empty() {
+        return Err(reject_problems(
+            "invalid_epcis",
+            &format!("{} of {} events refused, nothing was stored", problems.len(), events.len()),
+            &problems,
+        ));
+    }
+    // One index entry per (identifier, event); the first role wins.
+    let mut seen = BTreeSet::new();
+    for (id, seq, role) in id_entries {
+        if seen.insert((id.clone(), seq)) {
+            let k = [keys::events_of(&id).as_slice(), &seq.to_be_bytes()].concat();
+            writes.push((k, vec![role as u8]));
+        }
+    }
+    for (seq, rec) in corrected {
+        pending_records.insert(seq, rec);
+    }
+    for (seq, rec) in pending_records {
+        writes.push((keys::event(seq), encode_record(&rec)));
+    }
+    for (eid, list) in pending_ids {
+        writes.push((keys::event_id(&eid), encode_record(&list)));
+    }
+    let payload_kind = Payload::CaptureEpcis { document: String::new() };
+    let new = captured.iter().filter(|c| !c.duplicate).count();
+    for g in touched_gtins {
+        writes.push(audit::capture_product_entry(
+            &payload_kind,
+            &ctx,
+            tx_id,
+            signer,
+            &m.org,
+            &g,
+            format!("captured {new} EPCIS event(s) naming {g}"),
+        ));
+    }
+    writes.push((keys::meta("event_count"), encode_record(&count)));
+    writes.push((
+        keys::capture(&tx_id),
+        encode_record(&CaptureRecord {
+            org: m.org,
+            signer,
+            context: serde_json::to_string(&context).unwrap_or_else(|_| "null".into()),
+            events: captured,
+        }),
+    ));
+    Ok(writes)
+}
+
+
+
+
+/// The GTIN in a canonical Digital Link, if any.
+fn gtin_in(id: &str) -> Option<&str> {
+    id.strip_prefix("https://id.gs1.org/01/")
+        .map(|r| r.split('/').next().unwrap_or(r))
+}
+
+fn check_commissioning<S: StateRead>(
+    ex: &Execution<S>,
+    s: &EventSummary,
+    org: &OrgId,
+    ptr: &str,
+) -> Result<Option<String>, StateReadError> {
+    let mut gtins: BTreeSet<&str> = BTreeSet::new();
+    for (role, id) in &s.ids {
+        if matches!(
+            role,
+            IdRole::Epc | IdRole::Quantity | IdRole::Output | IdRole::OutputQuantity
+        ) {
+            if let Some(g) = gtin_in(id) {
+                gtins.insert(g);
+            }
+        }
+    }
+    for g in gtins {
+        let Ok(gtin) = g.parse() else { continue };
+        let Some(product) = load_product(ex, &gtin)? else {
+            continue;
+        };
+        if let Some(kind) = crate::credentials::requirement(ex, &product.category)? {
+            let what = format!("commissioning {g} ({})", product.category);
+            match crate::credentials::require_valid(ex, org, &kind, &what) {
+                Ok(()) => {}
+                Err(HandlerError::Reject(r)) => {
+                    return Ok(Some(format!("{ptr}/bizStep: {}", r.message)))
+                }
+                Err(HandlerError::State(e)) => return Err(e),
+            }
+        }
+    }
+    Ok(None)
+}
