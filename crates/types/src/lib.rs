@@ -12,6 +12,7 @@ pub mod hash;
 pub mod keys;
 pub mod limits;
 pub mod merkle;
+pub mod qr;
 pub mod tx;
 
 pub use block::{Block, BlockHeader, CommitCertificate, CommitSignature, Receipt, TxStatus};
