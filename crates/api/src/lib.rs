@@ -3,6 +3,8 @@
 //! a small explorer page. Build it with [`app`]; every handler is reachable in
 //! tests with `app(shared).oneshot(request)`.
 
+pub mod auth;
+pub mod epcis;
 mod error;
 mod pages;
 mod views;
@@ -61,6 +63,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/governance/proposals/{id}"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
+    ("post", "/epcis/capture"),
+    ("get", "/epcis/capture/{id}"),
+    ("get", "/epcis/events"),
+    ("get", "/epcis/events/{eventID}"),
+    ("get", "/v1/trace/{id}"),
+    ("get", "/v1/audit"),
+    ("get", "/v1/locations"),
+    ("get", "/v1/locations/{gln}"),
+    ("get", "/v1/orgs/{id}/qualifications"),
 ];
 
 /// The router with its limits: body size, timeout, concurrency.
@@ -85,6 +96,15 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/governance/proposals/{id}", get(proposal_by_id))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .route("/epcis/capture", post(epcis::capture))
+        .route("/epcis/capture/{id}", get(epcis::capture_status))
+        .route("/epcis/events", get(epcis::events))
+        .route("/epcis/events/{eventID}", get(epcis::event_by_id))
+        .route("/v1/trace/{id}", get(epcis::trace_route))
+        .route("/v1/audit", get(epcis::audit_route))
+        .route("/v1/locations", get(epcis::locations))
+        .route("/v1/locations/{gln}", get(epcis::location_by_gln))
+        .route("/v1/orgs/{id}/qualifications", get(epcis::qualifications))
         .route("/", get(pages::index))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -259,7 +279,7 @@ async fn run_submit(
     Ok(out)
 }
 
-fn submit_error_status(e: &SubmitError) -> StatusCode {
+pub(crate) fn submit_error_status(e: &SubmitError) -> StatusCode {
     match e.code() {
         "busy" => StatusCode::SERVICE_UNAVAILABLE,
         "duplicate" | "already_committed" | "replayed_seq" | "out_of_order_seq" => {
@@ -272,7 +292,7 @@ fn submit_error_status(e: &SubmitError) -> StatusCode {
     }
 }
 
-async fn wait_outcome(s: &AppState, id: Hash, timeout_ms: u64) -> Value {
+pub(crate) async fn wait_outcome(s: &AppState, id: Hash, timeout_ms: u64) -> Value {
     let rx = s.watch_tx(id);
     // Already committed before we started watching?
     if let Ok(Some(v)) = committed_view(s, &id) {
@@ -307,7 +327,7 @@ fn outcome_json(id: Hash, height: Height, index: u32, receipt: &waybill_types::R
     v
 }
 
-fn committed_view(s: &AppState, id: &Hash) -> Result<Option<Value>, ApiError> {
+pub(crate) fn committed_view(s: &AppState, id: &Hash) -> Result<Option<Value>, ApiError> {
     let Some(loc) = s.store.tx_location(id)? else {
         return Ok(None);
     };
@@ -424,7 +444,7 @@ async fn tx_by_id(State(s): State<AppState>, p: Result<Path<String>, PathRejecti
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Page {
+pub(crate) struct Page {
     /// Start after this cursor (exclusive) — a height for blocks, a key for lists.
     after: Option<String>,
     limit: Option<usize>,
@@ -506,21 +526,21 @@ async fn block_by_height(
 
 // ---------- identity and catalog ----------
 
-fn parse_key(k: &str) -> Result<PublicKey, ApiError> {
+pub(crate) fn parse_key(k: &str) -> Result<PublicKey, ApiError> {
     PublicKey::from_hex(k).map_err(|e| ApiError::bad_request("bad_key", e.to_string()))
 }
 
-fn parse_org(id: &str) -> Result<OrgId, ApiError> {
+pub(crate) fn parse_org(id: &str) -> Result<OrgId, ApiError> {
     OrgId::new(id).map_err(|e| ApiError::bad_request("bad_org_id", e.to_string()))
 }
 
-fn parse_gtin(g: &str) -> Result<Gtin, ApiError> {
+pub(crate) fn parse_gtin(g: &str) -> Result<Gtin, ApiError> {
     g.parse::<Gtin>()
         .map_err(|e| ApiError::bad_request("bad_gtin", e.to_string()))
 }
 
 /// A page of decoded records under a key prefix, with a cursor.
-fn list<T: borsh::BorshDeserialize + serde::Serialize>(
+pub(crate) fn list<T: borsh::BorshDeserialize + serde::Serialize>(
     s: &Shared,
     prefix: &[u8],
     page: &Page,
@@ -551,7 +571,7 @@ fn list<T: borsh::BorshDeserialize + serde::Serialize>(
     Ok(Json(json!({ "items": items, "next_after": next })))
 }
 
-fn hex_decode(s: &str) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn hex_decode(s: &str) -> Result<Vec<u8>, ApiError> {
     if !s.len().is_multiple_of(2) || s.len() > 512 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::bad_request(
             "bad_cursor",

@@ -112,7 +112,16 @@ impl Client {
                 .as_str()
                 .unwrap_or("unknown")
                 .to_string();
-            let message = body["error"]["message"].as_str().unwrap_or("").to_string();
+            let mut message = body["error"]["message"].as_str().unwrap_or("").to_string();
+            if let Some(problems) = body["error"]["problems"].as_array() {
+                for p in problems {
+                    message.push_str(&format!(
+                        "\n  {}: {}",
+                        p["pointer"].as_str().unwrap_or(""),
+                        p["message"].as_str().unwrap_or("")
+                    ));
+                }
+            }
             return Err(ClientError::Api {
                 status,
                 code,
@@ -126,6 +135,56 @@ impl Client {
     pub async fn get(&self, path: &str) -> Result<Value, ClientError> {
         let url = format!("{}{}", self.base, path);
         Ok(self.send(self.http.get(&url), &url).await?.1)
+    }
+
+    /// GET a path as member `key`: the request carries a read signature
+    /// (`Authorization: Waybill key=…, ts=…, sig=…`).
+    pub async fn get_as(&self, path: &str, key: &SecretKey) -> Result<Value, ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let auth = waybill_types::keys::read_authorization(key, "GET", path, ts);
+        Ok(self
+            .send(self.http.get(&url).header("authorization", auth), &url)
+            .await?
+            .1)
+    }
+
+    /// Capture an EPCIS document as member `key` through `POST /epcis/capture`: the
+    /// document is sent as it is, with the member's signature over the capture
+    /// transaction in headers. With `wait`, returns the finished capture job.
+    pub async fn capture(
+        &self,
+        key: &SecretKey,
+        chain_id: &str,
+        seq: u64,
+        document: String,
+        wait: bool,
+    ) -> Result<Value, ClientError> {
+        let stx = sign(
+            key,
+            chain_id,
+            seq,
+            Payload::CaptureEpcis {
+                document: document.clone(),
+            },
+        );
+        let url = format!(
+            "{}/epcis/capture{}",
+            self.base,
+            if wait { "?wait=true&timeout_ms=30000" } else { "" }
+        );
+        let req = self
+            .http
+            .post(&url)
+            .header("content-type", "application/ld+json")
+            .header("waybill-signer", key.public().to_hex())
+            .header("waybill-seq", seq.to_string())
+            .header("waybill-signature", hex::encode(stx.signature.0))
+            .body(document);
+        Ok(self.send(req, &url).await?.1)
     }
 
     /// The node's status.

@@ -510,3 +510,14 @@ impl StateRead for StateSnapshot {
             .map_err(|e| StateReadError::Store(e.to_string()))
     }
 }
+
+impl waybill_state::trace::StateScan for StateSnapshot {
+    fn scan_from(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        max: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateReadError> {
+        StateSnapshot::scan_from(self, prefix, start, max)
+    }
+}

@@ -14,6 +14,23 @@ pub mod domain {
     pub const PROPOSAL_PART: &[u8] = b"waybill/proposal-part/v1\0";
     /// Vote extensions (unused; kept so the domain is reserved).
     pub const EXTENSION: &[u8] = b"waybill/extension/v1\0";
+    /// Authenticated API reads: `METHOD\npath?query\ntimestamp_ms`.
+    pub const READ: &[u8] = b"waybill/read/v1\0";
+}
+
+/// The message a member signs to authenticate an API read.
+pub fn read_message(method: &str, path_and_query: &str, ts_ms: u64) -> Vec<u8> {
+    format!("{method}\n{path_and_query}\n{ts_ms}").into_bytes()
+}
+
+/// The `Authorization` header value for an API read by `key` at `ts_ms`.
+pub fn read_authorization(key: &SecretKey, method: &str, path_and_query: &str, ts_ms: u64) -> String {
+    let sig = key.sign(domain::READ, &read_message(method, path_and_query, ts_ms));
+    format!(
+        "Waybill key={}, ts={ts_ms}, sig={}",
+        key.public().to_hex(),
+        hex::encode(sig.0)
+    )
 }
 
 /// An Ed25519 public key (32 bytes). Members, organization admins and validators are

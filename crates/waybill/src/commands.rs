@@ -22,10 +22,10 @@ pub fn init(dir: &Path, chain_id: &str) -> anyhow::Result<Home> {
     let validator = SecretKey::generate();
     KeyFile::write(&home.validator_key(), "validator", &validator)?;
     let mut admins = Vec::new();
-    for org in crate::demo::ORGS {
+    for org in crate::demo::manifest()?.organizations {
         let key = SecretKey::generate();
         KeyFile::write(
-            &home.org_admin_key(org.id),
+            &home.org_admin_key(&org.id),
             &format!("{} admin", org.name),
             &key,
         )?;

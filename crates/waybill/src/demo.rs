@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _};
 use std::path::Path;
 use std::time::Duration;
 use waybill_client::{Client, KeyFile};
-use waybill_types::gs1::{with_check_digit, Gln, Gtin};
+use serde::Deserialize;
 use waybill_types::{
     Genesis, GenesisOrganization, GenesisValidator, OrgId, Payload, PublicKey, Role, SecretKey,
 };
@@ -15,70 +15,76 @@ use waybill_types::{
 use crate::home::Home;
 use crate::serve::{self, Listen};
 
-/// A founding organization of the development consortium.
-pub struct DemoOrg {
-    pub id: &'static str,
-    pub name: &'static str,
-    pub roles: &'static [Role],
-    pub prefixes: &'static [&'static str],
+/// The demo's manifest: organizations (genesis), members, and the steps that load
+/// master data and EPCIS documents (see `crates/waybill/demo/README.md`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Founding organizations.
+    pub organizations: Vec<ManifestOrg>,
+    /// Members each organization's admin registers.
+    pub members: Vec<ManifestMember>,
+    /// What the members do, in order.
+    pub steps: Vec<Step>,
 }
 
-pub const ORGS: &[DemoOrg] = &[
-    DemoOrg {
-        id: "pujiang-orchard",
-        name: "Pujiang Navel Orange Cooperative (Sichuan)",
-        roles: &[Role::Producer],
-        prefixes: &["6901234"],
-    },
-    DemoOrg {
-        id: "chengdu-packing",
-        name: "Chengdu Fresh Packing Co.",
-        roles: &[Role::Processor, Role::Warehouse],
-        prefixes: &["6905678"],
-    },
-    DemoOrg {
-        id: "coldchain-express",
-        name: "ColdChain Express Logistics",
-        roles: &[Role::Carrier, Role::Warehouse],
-        prefixes: &[],
-    },
-    DemoOrg {
-        id: "shopmart",
-        name: "ShopMart Online Marketplace",
-        roles: &[Role::Platform, Role::Financier],
-        prefixes: &[],
-    },
-    DemoOrg {
-        id: "chengdu-customs",
-        name: "Chengdu Customs District",
-        roles: &[Role::Customs, Role::Inspector],
-        prefixes: &[],
-    },
-    DemoOrg {
-        id: "sichuan-regulator",
-        name: "Sichuan Market Regulation Administration",
-        roles: &[Role::Regulator, Role::Inspector],
-        prefixes: &[],
-    },
-];
+/// A founding organization.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestOrg {
+    pub id: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub company_prefixes: Vec<String>,
+}
 
-/// The development genesis: the organizations above with `admins` (same order),
-/// one validator run by the platform.
+/// A member.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestMember {
+    pub slug: String,
+    pub org: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+}
+
+/// One step: a transaction (`payload`) or an EPCIS document to capture, by `as`
+/// (a member slug or `admin:ORG`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    #[serde(rename = "as")]
+    pub who: String,
+    #[serde(default)]
+    pub payload: Option<Payload>,
+    #[serde(default)]
+    pub capture: Option<String>,
+}
+
+/// The embedded manifest.
+pub fn manifest() -> anyhow::Result<Manifest> {
+    serde_json::from_str(include_str!("../demo/manifest.json"))
+        .context("the embedded demo manifest is invalid")
+}
+
+/// The development genesis: the manifest's organizations with `admins` (same
+/// order), one validator run by the platform.
 pub fn genesis(
     chain_id: &str,
     admins: &[PublicKey],
     validator: PublicKey,
 ) -> anyhow::Result<Genesis> {
-    let organizations = ORGS
+    let organizations = manifest()?
+        .organizations
         .iter()
         .zip(admins)
         .map(|(o, admin)| {
             Ok(GenesisOrganization {
-                id: OrgId::new(o.id)?,
-                name: o.name.to_string(),
+                id: OrgId::new(&o.id)?,
+                name: o.name.clone(),
                 admin: *admin,
-                roles: o.roles.to_vec(),
-                company_prefixes: o.prefixes.iter().map(|p| p.to_string()).collect(),
+                roles: o.roles.clone(),
+                company_prefixes: o.company_prefixes.clone(),
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -97,72 +103,6 @@ pub fn genesis(
     };
     g.check()?;
     Ok(g)
-}
-
-struct DemoMember {
-    slug: &'static str,
-    org: &'static str,
-    name: &'static str,
-    roles: &'static [Role],
-}
-
-const MEMBERS: &[DemoMember] = &[
-    DemoMember {
-        slug: "li-wei",
-        org: "pujiang-orchard",
-        name: "Li Wei, harvest team lead",
-        roles: &[Role::Producer],
-    },
-    DemoMember {
-        slug: "zhang-min",
-        org: "pujiang-orchard",
-        name: "Zhang Min, farm records",
-        roles: &[Role::Producer],
-    },
-    DemoMember {
-        slug: "wang-fang",
-        org: "chengdu-packing",
-        name: "Wang Fang, packing line supervisor",
-        roles: &[Role::Processor],
-    },
-    DemoMember {
-        slug: "liu-yang",
-        org: "chengdu-packing",
-        name: "Liu Yang, cold store",
-        roles: &[Role::Warehouse],
-    },
-    DemoMember {
-        slug: "chen-jie",
-        org: "coldchain-express",
-        name: "Chen Jie, reefer truck driver",
-        roles: &[Role::Carrier],
-    },
-    DemoMember {
-        slug: "zhao-lei",
-        org: "shopmart",
-        name: "Zhao Lei, fresh produce category manager",
-        roles: &[Role::Platform],
-    },
-    DemoMember {
-        slug: "sun-li",
-        org: "chengdu-customs",
-        name: "Sun Li, export inspection officer",
-        roles: &[Role::Customs, Role::Inspector],
-    },
-    DemoMember {
-        slug: "guo-hua",
-        org: "sichuan-regulator",
-        name: "Guo Hua, food safety auditor",
-        roles: &[Role::Regulator],
-    },
-];
-
-fn gtin(data13: &str) -> anyhow::Result<Gtin> {
-    Ok(with_check_digit(data13)?.parse()?)
-}
-
-fn gln(data12: &str) -> anyhow::Result<Gln> {
-    Ok(with_check_digit(data12)?.parse()?)
 }
 
 /// Submit `payload` as `key` and wait for the receipt; fail unless applied.
@@ -204,136 +144,77 @@ async fn exists(client: &Client, path: &str) -> anyhow::Result<bool> {
     }
 }
 
-/// Load the demo data set into the node at `client` (skipping what exists).
-/// Returns the number of transactions submitted.
+/// Load the demo data set into the node at `client`: members, then the manifest's
+/// steps. Progress is kept in `DIR/demo-progress`, so a rerun resumes where the last
+/// one stopped; a step that finds its record already there (`duplicate`) counts as
+/// done. Returns the number of transactions submitted.
 pub async fn load(home: &Home, client: &Client) -> anyhow::Result<usize> {
+    let m = manifest()?;
     let chain_id = client.chain_id().await?;
     let mut n = 0;
     // Members: each org admin registers its people. Keys are kept so a user can act as them.
-    for m in MEMBERS {
-        let path = home.member_key(m.slug);
+    for mm in &m.members {
+        let path = home.member_key(&mm.slug);
         let key = if path.exists() {
             KeyFile::read(&path)?.1
         } else {
             let k = SecretKey::generate();
-            KeyFile::write(&path, m.name, &k)?;
+            KeyFile::write(&path, &mm.name, &k)?;
             k
         };
         if exists(client, &format!("/v1/members/{}", key.public())).await? {
             continue;
         }
-        let (_, admin) = KeyFile::read(&home.org_admin_key(m.org))?;
+        let (_, admin) = KeyFile::read(&home.org_admin_key(&mm.org))?;
         applied(
             client,
             &chain_id,
             &admin,
             Payload::RegisterMember {
                 member: key.public(),
-                name: m.name.into(),
-                roles: m.roles.to_vec(),
+                name: mm.name.clone(),
+                roles: mm.roles.clone(),
             },
         )
         .await?;
         n += 1;
     }
-    let member =
-        |slug: &str| -> anyhow::Result<SecretKey> { Ok(KeyFile::read(&home.member_key(slug))?.1) };
-    let li_wei = member("li-wei")?;
-    let wang_fang = member("wang-fang")?;
-    let orchard_gln = gln("690123400001")?;
-    let packing_gln = gln("690567800001")?;
-    let navel = gtin("0690123400001")?;
-    let blood = gtin("0690123400002")?;
-    let juice = gtin("0690567800001")?;
-    let products = [
-        (
-            &li_wei,
-            &navel,
-            "Pujiang navel oranges, 5 kg carton",
-            "Pujiang Gold",
-            "fresh fruit / citrus",
-        ),
-        (
-            &li_wei,
-            &blood,
-            "Pujiang blood oranges, 2.5 kg gift box",
-            "Pujiang Gold",
-            "fresh fruit / citrus",
-        ),
-        (
-            &wang_fang,
-            &juice,
-            "Not-from-concentrate orange juice, 1 L",
-            "Chengdu Fresh",
-            "beverages / juice",
-        ),
-    ];
-    for (key, g, name, brand, category) in products {
-        if exists(client, &format!("/v1/products/{g}")).await? {
-            continue;
+    let progress_path = &home.dir.join("demo-progress");
+    let done: usize = std::fs::read_to_string(&progress_path)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    for (i, step) in m.steps.iter().enumerate().skip(done) {
+        let key = crate::trace_cmds::member_key(&home.dir, &step.who)
+            .with_context(|| format!("demo step {}", i + 1))?;
+        match (&step.payload, &step.capture) {
+            (Some(p), None) => {
+                let v = apply(client, &chain_id, &key, p.clone()).await?;
+                let dup = v["reason"]["code"] == "duplicate";
+                if v["status"] != "applied" && !dup {
+                    bail!("demo step {} ({}) was not applied: {v}", i + 1, p.kind());
+                }
+            }
+            (None, Some(file)) => {
+                let doc = crate::demo_files::DOCUMENTS
+                    .iter()
+                    .find(|(f, _)| f == file)
+                    .map(|(_, d)| d.to_string())
+                    .with_context(|| format!("demo document {file} is not embedded"))?;
+                let seq = client.next_seq(&key.public()).await?;
+                let job = client
+                    .capture(&key, &chain_id, seq, doc, true)
+                    .await
+                    .with_context(|| format!("demo step {}: capturing {file}", i + 1))?;
+                if job["success"] != true {
+                    bail!("demo step {}: capturing {file} failed: {job}", i + 1);
+                }
+            }
+            _ => bail!("demo step {} needs exactly one of payload and capture", i + 1),
         }
-        let p = Payload::RegisterProduct {
-            gtin: g.clone(),
-            name: name.into(),
-            brand: brand.into(),
-            category: category.into(),
-            origin_country: "CN".into(),
-        };
-        applied(client, &chain_id, key, p).await?;
         n += 1;
-    }
-    let lots = [
-        (
-            &li_wei,
-            &navel,
-            "PJ2611A",
-            Some(orchard_gln.clone()),
-            "2026-11-02",
-            12_000,
-            "kg",
-        ),
-        (
-            &li_wei,
-            &navel,
-            "PJ2611B",
-            Some(orchard_gln.clone()),
-            "2026-11-09",
-            9_500,
-            "kg",
-        ),
-        (
-            &li_wei,
-            &blood,
-            "PJB2611",
-            Some(orchard_gln),
-            "2026-11-05",
-            3_000,
-            "kg",
-        ),
-        (
-            &wang_fang,
-            &juice,
-            "JC261112",
-            Some(packing_gln),
-            "2026-11-12",
-            4_800,
-            "bottle",
-        ),
-    ];
-    for (key, g, lot, origin, date, qty, unit) in lots {
-        if exists(client, &format!("/v1/lots/{g}/{lot}")).await? {
-            continue;
-        }
-        let p = Payload::RegisterLot {
-            gtin: g.clone(),
-            lot: lot.into(),
-            origin_gln: origin,
-            produced_on: date.into(),
-            quantity: qty,
-            unit: unit.into(),
-        };
-        applied(client, &chain_id, key, p).await?;
-        n += 1;
+        std::fs::write(&progress_path, (i + 1).to_string())
+            .with_context(|| format!("cannot write {}", progress_path.display()))?;
     }
     Ok(n)
 }

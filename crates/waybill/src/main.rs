@@ -5,9 +5,11 @@ mod bench;
 mod commands;
 mod consortium;
 mod demo;
+mod demo_files;
 mod home;
 mod serve;
 mod testnet;
+mod trace_cmds;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -154,6 +156,96 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         #[arg(long)]
         quick: bool,
     },
+    /// Capture a GS1 EPCIS 2.0 document (JSON/JSON-LD) as a member: all its events or none.
+    #[command(
+        after_help = "Example:\n  waybill capture harvest.jsonld --as li-wei\n\n--as takes a key file, a member name (DIR/keys/members/NAME.json) or admin:ORG."
+    )]
+    Capture {
+        /// The document, or `-` for standard input.
+        file: PathBuf,
+        /// The capturing member.
+        #[arg(long = "as")]
+        who: String,
+        /// Node directory holding the demo keys.
+        #[arg(long, default_value = DEFAULT_DIR)]
+        dir: PathBuf,
+        #[arg(long, default_value = DEFAULT_NODE)]
+        node: String,
+        /// Return once accepted, without waiting for the commit.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Query EPCIS events with the EPCIS 2.0 query parameters.
+    #[command(
+        after_help = "Example:\n  waybill events MATCH_epc=urn:epc:id:sscc:6905678.0000000011 eventType=ObjectEvent --as guo-hua"
+    )]
+    Events {
+        /// Query parameters NAME=VALUE (eventType, GE_eventTime, EQ_bizStep, MATCH_anyEPC, …).
+        params: Vec<String>,
+        #[arg(long = "as")]
+        who: String,
+        #[arg(long, default_value = DEFAULT_DIR)]
+        dir: PathBuf,
+        #[arg(long, default_value = DEFAULT_NODE)]
+        node: String,
+    },
+    /// Print the lineage of a product, lot, serial item or container as a tree: back
+    /// to its origins, or forward to everything it reached (a recall list).
+    #[command(
+        after_help = "Examples:\n  waybill trace https://id.gs1.org/01/06901234000016/21/0001 --as guo-hua\n  waybill trace 06901234000016/PJ2611A --forward --as guo-hua"
+    )]
+    Trace {
+        /// An EPC URI, a GS1 Digital Link, or GTIN/LOT.
+        id: String,
+        /// Walk forward (where it went) instead of back (where it came from).
+        #[arg(long)]
+        forward: bool,
+        #[arg(long = "as")]
+        who: String,
+        #[arg(long, default_value = DEFAULT_DIR)]
+        dir: PathBuf,
+        #[arg(long, default_value = DEFAULT_NODE)]
+        node: String,
+        /// Print the JSON answer instead of a tree.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Who did what, when, in which transaction and block.
+    #[command(after_help = "Example:\n  waybill audit --product 06901234000016 --as guo-hua")]
+    Audit {
+        #[arg(long)]
+        product: Option<String>,
+        #[arg(long)]
+        member: Option<String>,
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long = "as")]
+        who: String,
+        #[arg(long, default_value = DEFAULT_DIR)]
+        dir: PathBuf,
+        #[arg(long, default_value = DEFAULT_NODE)]
+        node: String,
+    },
+    /// EPCIS tools for partners' integrations.
+    #[command(subcommand)]
+    Epcis(EpcisCmd),
+    /// GS1 Digital Link tools.
+    #[command(subcommand)]
+    Dl(DlCmd),
+    /// Write a QR code (PNG, or SVG if the file ends in .svg) of a link.
+    #[command(
+        after_help = "Example:\n  waybill qr https://id.gs1.org/01/06901234000016/10/PJ2611A --out label.png"
+    )]
+    Qr {
+        /// The text, usually a GS1 Digital Link.
+        link: String,
+        /// Output file (.png or .svg).
+        #[arg(long)]
+        out: PathBuf,
+        /// Pixels per module.
+        #[arg(long, default_value_t = 8)]
+        scale: u32,
+    },
     /// Measure committed transactions per second and commit latency on a fresh one-node chain.
     #[command(after_help = "Example:\n  waybill bench --txs 100000 --members 1000 --json")]
     Bench {
@@ -183,6 +275,50 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum EpcisCmd {
+    /// Print the EPCIS Event Hash ID (CBV 2.0 §8.9) of each event in a document.
+    #[command(after_help = "Example:\n  waybill epcis hash-id shipment.jsonld")]
+    HashId {
+        /// The EPCIS document (JSON/JSON-LD), or `-` for standard input.
+        file: PathBuf,
+    },
+    /// Validate a document (EPCIS 2.0.1 schema rules, formats, CBV, check digits)
+    /// without capturing it; exits 1 listing each problem by JSON pointer.
+    #[command(after_help = "Example:\n  waybill epcis validate shipment.jsonld")]
+    Validate {
+        /// The EPCIS document, or `-` for standard input.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlCmd {
+    /// Print a GS1 Digital Link's elements as JSON (AI → value); exits 1 with the
+    /// reason if the URI is not a valid Digital Link.
+    #[command(after_help = "Example:\n  waybill dl parse https://id.gs1.org/01/06901234000016/10/PJ2611A")]
+    Parse {
+        /// The URI.
+        uri: String,
+    },
+    /// Print the canonical Digital Link URI for a GTIN, lot and serial.
+    #[command(after_help = "Example:\n  waybill dl make --gtin 06901234000016 --lot PJ2611A --serial 0001")]
+    Make {
+        /// GTIN (14 digits, or 8/12/13 padded to 14).
+        #[arg(long)]
+        gtin: String,
+        /// Lot (AI 10).
+        #[arg(long)]
+        lot: Option<String>,
+        /// Serial (AI 21).
+        #[arg(long)]
+        serial: Option<String>,
+        /// Domain and path before the AIs (default https://id.gs1.org).
+        #[arg(long)]
+        stem: Option<String>,
     },
 }
 
@@ -272,6 +408,58 @@ fn main() -> std::process::ExitCode {
                 }
             }
             Cmd::Verify { dir, quick } => commands::verify(&dir, quick),
+            Cmd::Capture {
+                file,
+                who,
+                dir,
+                node,
+                no_wait,
+            } => trace_cmds::capture(&node, &dir, &who, &file, !no_wait).await,
+            Cmd::Events {
+                params,
+                who,
+                dir,
+                node,
+            } => trace_cmds::events(&node, &dir, &who, &params).await,
+            Cmd::Trace {
+                id,
+                forward,
+                who,
+                dir,
+                node,
+                json,
+            } => trace_cmds::trace(&node, &dir, &who, &id, forward, json).await,
+            Cmd::Audit {
+                product,
+                member,
+                org,
+                who,
+                dir,
+                node,
+            } => {
+                let q = match (product, member, org) {
+                    (Some(p), None, None) => Some(format!("product={p}")),
+                    (None, Some(m), None) => Some(format!("member={m}")),
+                    (None, None, Some(o)) => Some(format!("org={o}")),
+                    _ => None,
+                };
+                match q {
+                    Some(q) => trace_cmds::audit(&node, &dir, &who, &q).await,
+                    None => Err(anyhow::anyhow!(
+                        "give exactly one of --product, --member, --org"
+                    )),
+                }
+            }
+            Cmd::Epcis(EpcisCmd::HashId { file }) => trace_cmds::hash_ids(&file),
+            Cmd::Epcis(EpcisCmd::Validate { file }) => trace_cmds::validate(&file),
+            Cmd::Dl(DlCmd::Parse { uri }) => trace_cmds::dl_parse(&uri),
+            Cmd::Dl(DlCmd::Make {
+                gtin,
+                lot,
+                serial,
+                stem,
+            }) => trace_cmds::dl_make(&gtin, lot.as_deref(), serial.as_deref(), stem.as_deref()),
+            Cmd::Qr { link, out, scale } => trace_cmds::qr(&link, &out, scale),
             Cmd::Bench {
                 txs,
                 members,

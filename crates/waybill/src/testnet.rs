@@ -15,12 +15,12 @@ use crate::home::{Home, NodeFile};
 pub const TESTNET_NODES_MAX: usize = 10;
 
 fn org_for(i: usize) -> anyhow::Result<(OrgId, String, Vec<Role>, Vec<String>)> {
-    Ok(match crate::demo::ORGS.get(i) {
+    Ok(match crate::demo::manifest()?.organizations.get(i) {
         Some(o) => (
-            OrgId::new(o.id)?,
-            o.name.to_string(),
-            o.roles.to_vec(),
-            o.prefixes.iter().map(|p| p.to_string()).collect(),
+            OrgId::new(&o.id)?,
+            o.name.clone(),
+            o.roles.clone(),
+            o.company_prefixes.clone(),
         ),
         None => (
             OrgId::new(&format!("org-{}", i + 1))?,

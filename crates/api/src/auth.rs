@@ -1,0 +1,153 @@
+//! Authenticated reads. A member signs `METHOD\npath?query\ntimestamp_ms` with its key
+//! (domain `waybill/read/v1`) and sends
+//! `Authorization: Waybill key=<hex>, ts=<ms>, sig=<hex>`. No passwords, nothing
+//! stored on the node; a signature is good for [`READ_SIGNATURE_MAX_AGE_MS`] either
+//! side of the node's clock. Requests without the header read as anonymous.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use waybill_state::access::member_may_read;
+use waybill_state::identity::{load_member, Member};
+use waybill_state::{StateRead, StateReadError};
+use waybill_types::keys::{domain, read_message};
+use waybill_types::{DataCategory, OrgId, PublicKey, Signature};
+
+use crate::{ApiError, AppState};
+
+/// How far a read signature's timestamp may be from the node's clock.
+pub const READ_SIGNATURE_MAX_AGE_MS: u64 = 300_000;
+
+/// Who is reading.
+#[derive(Clone, Debug)]
+pub enum Reader {
+    /// No credentials: public data only.
+    Anonymous,
+    /// An active member, authenticated by its signature.
+    Member(Member),
+}
+
+impl Reader {
+    /// May this reader read `category` data captured by `owner`?
+    pub fn may_read<S: StateRead + ?Sized>(
+        &self,
+        state: &S,
+        owner: &OrgId,
+        category: DataCategory,
+    ) -> Result<bool, StateReadError> {
+        match self {
+            Reader::Anonymous => Ok(false),
+            Reader::Member(m) => member_may_read(state, m, owner, category),
+        }
+    }
+
+    /// A short description for error messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Reader::Anonymous => "an anonymous reader (send a signed Authorization header)".into(),
+            Reader::Member(m) => format!(
+                "member {} of `{}` (roles: {})",
+                m.key,
+                m.org,
+                m.roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+}
+
+fn unauthorized(message: impl Into<String>) -> ApiError {
+    ApiError {
+        status: StatusCode::UNAUTHORIZED,
+        code: "unauthorized",
+        message: message.into(),
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Parse and check an `Authorization: Waybill …` header value.
+pub fn authenticate(
+    s: &AppState,
+    method: &str,
+    path_and_query: &str,
+    value: &str,
+) -> Result<Reader, ApiError> {
+    let rest = value.strip_prefix("Waybill ").ok_or_else(|| {
+        unauthorized("the Authorization header must be `Waybill key=<hex>, ts=<ms>, sig=<hex>`")
+    })?;
+    let (mut key, mut ts, mut sig) = (None, None, None);
+    for part in rest.split(',') {
+        let (k, v) = part.trim().split_once('=').ok_or_else(|| {
+            unauthorized(format!("Authorization part `{}` is not name=value", part.trim()))
+        })?;
+        match k {
+            "key" => key = Some(v),
+            "ts" => ts = Some(v),
+            "sig" => sig = Some(v),
+            other => return Err(unauthorized(format!("unknown Authorization part `{other}`"))),
+        }
+    }
+    let (Some(key), Some(ts), Some(sig)) = (key, ts, sig) else {
+        return Err(unauthorized("the Authorization header needs key, ts and sig"));
+    };
+    let key = PublicKey::from_hex(key).map_err(|e| unauthorized(format!("key: {e}")))?;
+    let ts: u64 = ts
+        .parse()
+        .map_err(|_| unauthorized(format!("ts `{ts}` is not a time in ms")))?;
+    let now = now_ms();
+    if now.abs_diff(ts) > READ_SIGNATURE_MAX_AGE_MS {
+        return Err(unauthorized(format!(
+            "the signature's time {ts} is more than {} s from the node's clock ({now}); sign each request afresh",
+            READ_SIGNATURE_MAX_AGE_MS / 1000
+        )));
+    }
+    let sig_bytes: [u8; 64] = hex::decode(sig)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| unauthorized("sig must be 128 hex digits (an Ed25519 signature)"))?;
+    key.verify(
+        domain::READ,
+        &read_message(method, path_and_query, ts),
+        &Signature(sig_bytes),
+    )
+    .map_err(|_| {
+        unauthorized(format!(
+            "the signature does not verify for {key} over `{method} {path_and_query}` at {ts}"
+        ))
+    })?;
+    let snap = s.store.snapshot()?;
+    let m = load_member(&snap, &key)?
+        .ok_or_else(|| unauthorized(format!("{key} is not a registered member")))?;
+    if !m.is_active() {
+        return Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "member_revoked",
+            message: format!("{key} was revoked and may no longer read"),
+        });
+    }
+    Ok(Reader::Member(m))
+}
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(v) = parts.headers.get(header::AUTHORIZATION) else {
+            return Ok(Reader::Anonymous);
+        };
+        let v = v
+            .to_str()
+            .map_err(|_| unauthorized("the Authorization header is not ASCII"))?;
+        let pq = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        authenticate(s, parts.method.as_str(), pq, v)
+    }
+}

@@ -1,0 +1,905 @@
+//! The GS1 EPCIS 2.0 REST binding (capture, capture jobs, event queries), lineage
+//! (`/v1/trace`), the audit trail, master data reads (locations, qualifications).
+//!
+//! Capture: the body is the EPCIS document exactly as the client's system produced
+//! it; the member signs the transaction that carries it and sends the signature in
+//! headers (`Waybill-Signer`, `Waybill-Seq`, `Waybill-Signature`), so the node never
+//! holds members' keys. The capture id is the transaction id.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use waybill_epcis::model::IdRole;
+use waybill_node::ledger::submit_batch;
+use waybill_state::trace::{self, Direction, EventRecord, StateScan};
+use waybill_state::{audit, catalog, credentials, keys, StateRead};
+use waybill_types::gs1::Gln;
+use waybill_types::keys::Signature;
+use waybill_types::tx::TX_VERSION;
+use waybill_types::{limits, Hash, OrgId, Payload, PublicKey, SignedTx, Transaction};
+
+use crate::auth::Reader;
+use crate::{parse_gtin, parse_key, parse_org, ApiError, ApiResult, AppState};
+
+/// The EPCIS context every exported document starts with.
+pub const EPCIS_CONTEXT: &str = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld";
+/// Default and largest page of events.
+pub const EVENTS_PER_PAGE_DEFAULT: usize = 30;
+/// Most events scanned for one query page before it returns with a page token.
+pub const EVENTS_SCANNED_MAX: usize = 50_000;
+
+/// RFC 3339 UTC time of ms since the Unix epoch, with milliseconds.
+pub fn rfc3339_ms(ms: u64) -> String {
+    let date = credentials::date_of_ms(ms);
+    let in_day = ms % 86_400_000;
+    let (h, m, s, milli) = (
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000,
+    );
+    format!("{date}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
+}
+
+fn epcis_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
+    h.get(name)
+        .ok_or_else(|| {
+            epcis_error(
+                StatusCode::UNAUTHORIZED,
+                "unsigned_capture",
+                format!("capture needs the headers Waybill-Signer, Waybill-Seq and Waybill-Signature (the member's signature over the capture transaction); `{name}` is missing — `waybill capture` does this for you"),
+            )
+        })?
+        .to_str()
+        .map_err(|_| ApiError::bad_request("bad_header", format!("header `{name}` is not ASCII")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CaptureQuery {
+    #[serde(default)]
+    wait: bool,
+    timeout_ms: Option<u64>,
+}
+
+/// `POST /epcis/capture`.
+pub(crate) async fn capture(
+    State(s): State<AppState>,
+    q: Result<Query<CaptureQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Query(q) = q?;
+    if body.len() > limits::EPCIS_DOCUMENT_BYTES_MAX {
+        return Err(epcis_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "document_too_large",
+            format!(
+                "the EPCIS document is {} bytes, over the limit of {}; split it",
+                body.len(),
+                limits::EPCIS_DOCUMENT_BYTES_MAX
+            ),
+        ));
+    }
+    let document = String::from_utf8(body.to_vec()).map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not UTF-8: {e}"))
+    })?;
+    // Check the document first, so that a bad one is answered at once and in full.
+    let doc: Value = serde_json::from_str(&document).map_err(|e| {
+        ApiError::bad_request(
+            "malformed_json",
+            format!("the EPCIS document is not valid JSON: {e}"),
+        )
+    })?;
+    if let Err(problems) = waybill_epcis::validate::validate_document(&doc) {
+        let n = problems.len();
+        let body = json!({ "error": {
+            "code": "invalid_epcis",
+            "message": format!("the EPCIS document is not valid ({n} problem(s)); nothing was captured"),
+            "problems": problems,
+        }});
+        return Ok((StatusCode::BAD_REQUEST, Json(body)).into_response());
+    }
+    let (events, list_ptr) = trace::document_events(&doc);
+    let n_events = events.map(Vec::len).unwrap_or(0);
+    if n_events > limits::EPCIS_EVENTS_MAX {
+        return Err(epcis_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_events",
+            format!("{list_ptr}: {n_events} events, over the limit of {} per document; split it", limits::EPCIS_EVENTS_MAX),
+        ));
+    }
+    let signer = PublicKey::from_hex(header_str(&headers, "waybill-signer")?)
+        .map_err(|e| ApiError::bad_request("bad_key", format!("Waybill-Signer: {e}")))?;
+    let seq_text = header_str(&headers, "waybill-seq")?;
+    let seq: u64 = seq_text.parse().map_err(|_| {
+        ApiError::bad_request("bad_seq", format!("Waybill-Seq `{seq_text}` is not a number"))
+    })?;
+    let sig: [u8; 64] = hex::decode(header_str(&headers, "waybill-signature")?)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            ApiError::bad_request("bad_signature", "Waybill-Signature must be 128 hex digits")
+        })?;
+    let stx = SignedTx {
+        tx: Transaction {
+            version: TX_VERSION,
+            chain_id: s.chain_id().to_string(),
+            signer,
+            seq,
+            payload: Payload::CaptureEpcis { document },
+        },
+        signature: Signature(sig),
+    };
+    let shared = s.clone();
+    let bytes = stx.encode();
+    let result = tokio::task::spawn_blocking(move || submit_batch(&shared, vec![bytes]))
+        .await
+        .map_err(ApiError::internal)?
+        .pop()
+        .ok_or_else(|| ApiError::internal("no submit result"))?;
+    let id = match result {
+        Ok(id) => id,
+        Err(e) => {
+            return Ok((
+                crate::submit_error_status(&e),
+                Json(json!({ "error": { "code": e.code(), "message": e.to_string() } })),
+            )
+                .into_response())
+        }
+    };
+    let location = format!("/epcis/capture/{id}");
+    if q.wait {
+        let _ = crate::wait_outcome(&s, id, q.timeout_ms.unwrap_or(10_000).min(crate::WAIT_MS_MAX)).await;
+        let job = capture_job(&s, &id)?;
+        return Ok(([(header::LOCATION, location)], Json(job)).into_response());
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location.clone())],
+        Json(json!({ "captureID": id, "location": location, "events": n_events })),
+    )
+        .into_response())
+}
+
+fn capture_job(s: &AppState, id: &Hash) -> Result<Value, ApiError> {
+    let mut job = json!({ "captureID": id, "captureErrorBehaviour": "rollback" });
+    match crate::committed_view(s, id)? {
+        None if s.mempool.contains(id) => {
+            job["running"] = json!(true);
+            job["success"] = json!(true);
+        }
+        None => {
+            return Err(ApiError::not_found(
+                "unknown_capture",
+                format!("no capture {id}: it is neither committed nor waiting"),
+            ))
+        }
+        Some(v) => {
+            job["running"] = json!(false);
+            job["height"] = v["height"].clone();
+            if v["status"] == "applied" {
+                job["success"] = json!(true);
+                let snap = s.store.snapshot()?;
+                if let Some(c) = trace::load_capture(&snap, id)? {
+                    let dup = c.events.iter().filter(|e| e.duplicate).count();
+                    job["eventsCaptured"] = json!(c.events.len() - dup);
+                    job["duplicatesSkipped"] = json!(dup);
+                    job["events"] = json!(c.events);
+                }
+            } else {
+                job["success"] = json!(false);
+                job["errors"] = json!([v["reason"].clone()]);
+            }
+        }
+    }
+    Ok(job)
+}
+
+/// `GET /epcis/capture/{id}`.
+pub(crate) async fn capture_status(
+    State(s): State<AppState>,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let Path(id) = p?;
+    let id = Hash::from_hex(&id)
+        .map_err(|e| ApiError::bad_request("bad_capture_id", format!("capture id: {e}")))?;
+    Ok(Json(capture_job(&s, &id)?))
+}
+
+/// An event as exported: its JSON with recordTime, and the Event Hash ID as eventID
+/// when it has none.
+pub fn export_event(rec: &EventRecord) -> Value {
+    let mut v: Value = serde_json::from_str(&rec.json).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("recordTime".into(), json!(rfc3339_ms(rec.record_time_ms)));
+        if !m.contains_key("eventID") {
+            m.insert("eventID".into(), json!(rec.hash_id()));
+        }
+    }
+    v
+}
+
+/// The `@context` for a set of events: the EPCIS context plus every namespace prefix
+/// their captures declared (first declaration of a prefix wins).
+fn merged_context<S: StateRead + ?Sized>(state: &S, recs: &[EventRecord]) -> Result<Value, ApiError> {
+    let mut prefixes = Map::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for r in recs {
+        if !seen.insert(r.tx_id) {
+            continue;
+        }
+        if let Some(c) = trace::load_capture(state, &r.tx_id)? {
+            let ctx: Value = serde_json::from_str(&c.context).unwrap_or(Value::Null);
+            let items = match ctx {
+                Value::Array(a) => a,
+                other => vec![other],
+            };
+            for it in items {
+                if let Value::Object(m) = it {
+                    for (k, v) in m {
+                        prefixes.entry(k).or_insert(v);
+                    }
+                }
+            }
+        }
+    }
+    let mut ctx = vec![json!(EPCIS_CONTEXT)];
+    if !prefixes.is_empty() {
+        ctx.push(Value::Object(prefixes));
+    }
+    Ok(Value::Array(ctx))
+}
+
+/// An EPCIS 2.0 query document holding `recs`.
+pub fn query_document<S: StateRead + ?Sized>(
+    state: &S,
+    recs: &[EventRecord],
+    now_ms: u64,
+) -> Result<Value, ApiError> {
+    Ok(json!({
+        "@context": merged_context(state, recs)?,
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": rfc3339_ms(now_ms),
+        "epcisBody": {
+            "queryResults": {
+                "queryName": "SimpleEventQuery",
+                "resultsBody": { "eventList": recs.iter().map(export_event).collect::<Vec<_>>() }
+            }
+        }
+    }))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn visible<S: StateRead + ?Sized>(state: &S, reader: &Reader, rec: &EventRecord) -> Result<bool, ApiError> {
+    Ok(reader.may_read(state, &rec.org, rec.category)?)
+}
+
+fn require_member(reader: &Reader, what: &str) -> Result<(), ApiError> {
+    if matches!(reader, Reader::Anonymous) {
+        return Err(epcis_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            format!("{what} is consortium data: sign the request with a member key (Authorization: Waybill key=…, ts=…, sig=…; `waybill … --as MEMBER` does this)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Canonical form of an identifier given by a user: an EPC URI, a Digital Link, or
+/// `GTIN/LOT`.
+pub fn canonical_id(input: &str) -> Result<String, ApiError> {
+    let input = input.trim();
+    if let Some((g, l)) = input.split_once('/') {
+        if g.len() == 14 && g.bytes().all(|b| b.is_ascii_digit()) && !l.contains('/') {
+            let gtin = parse_gtin(g)?;
+            return Ok(format!("https://id.gs1.org/01/{gtin}/10/{}", waybill_epcis::epc::escape_segment(l)));
+        }
+    }
+    waybill_epcis::epc::parse(input)
+        .map(|i| i.canonical)
+        .map_err(|e| ApiError::bad_request("bad_identifier", e.to_string()))
+}
+
+// ---------- queries ----------
+
+struct Filters {
+    types: Option<Vec<String>>,
+    ge_event: Option<i64>,
+    lt_event: Option<i64>,
+    ge_record: Option<u64>,
+    lt_record: Option<u64>,
+    biz_step: Option<Vec<String>>,
+    disposition: Option<Vec<String>>,
+    read_point: Option<Vec<String>>,
+    biz_location: Option<Vec<String>>,
+    event_id: Option<Vec<String>>,
+    /// (roles, values: canonical ids or class prefixes ending in '/')
+    matches: Vec<(&'static [IdRole], Vec<String>)>,
+    biz_tx: Vec<(String, Vec<String>)>,
+    sources: Vec<(String, Vec<String>)>,
+    destinations: Vec<(String, Vec<String>)>,
+}
+
+fn values(v: &str) -> Vec<String> {
+    v.split(['|', ',']).map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()
+}
+
+fn time_param(name: &str, v: &str) -> Result<i64, ApiError> {
+    waybill_epcis::time::parse_ms(v).ok_or_else(|| {
+        ApiError::bad_request(
+            "bad_query_parameter",
+            format!("{name}: `{v}` is not a date-time such as 2026-11-10T08:00:00+08:00"),
+        )
+    })
+}
+
+fn id_values(name: &str, v: &str) -> Result<Vec<String>, ApiError> {
+    values(v)
+        .into_iter()
+        .map(|x| {
+            if x.contains(":idpat:") || x.ends_with('*') {
+                // A pattern: match by class.
+                let trimmed = x.trim_end_matches(".*").trim_end_matches('*').trim_end_matches('.');
+                let class = trimmed.replace(":idpat:", ":id:");
+                let parsed = waybill_epcis::epc::parse(&x)
+                    .or_else(|_| waybill_epcis::epc::parse(&class))
+                    .map_err(|e| ApiError::bad_request("bad_query_parameter", format!("{name}: {e}")))?;
+                let base = parsed.class_level().unwrap_or(parsed.canonical);
+                Ok(format!("{base}/"))
+            } else {
+                canonical_id(&x).map_err(|e| {
+                    ApiError::bad_request("bad_query_parameter", format!("{name}: {}", e.message))
+                })
+            }
+        })
+        .collect()
+}
+
+fn vocab_values(v: &str, norm: fn(&str) -> Option<&'static str>) -> Vec<String> {
+    values(v)
+        .into_iter()
+        .map(|x| norm(&x).map(str::to_string).unwrap_or(x))
+        .collect()
+}
+
+fn parse_filters(params: &[(String, String)]) -> Result<(Filters, usize, Option<u64>), ApiError> {
+    use IdRole::*;
+    let mut f = Filters {
+        types: None,
+        ge_event: None,
+        lt_event: None,
+        ge_record: None,
+        lt_record: None,
+        biz_step: None,
+        disposition: None,
+        read_point: None,
+        biz_location: None,
+        event_id: None,
+        matches: Vec::new(),
+        biz_tx: Vec::new(),
+        sources: Vec::new(),
+        destinations: Vec::new(),
+    };
+    let mut per_page = EVENTS_PER_PAGE_DEFAULT;
+    let mut token = None;
+    for (k, v) in params {
+        match k.as_str() {
+            "eventType" => f.types = Some(values(v)),
+            "GE_eventTime" => f.ge_event = Some(time_param(k, v)?),
+            "LT_eventTime" => f.lt_event = Some(time_param(k, v)?),
+            "GE_recordTime" => f.ge_record = Some(time_param(k, v)?.max(0) as u64),
+            "LT_recordTime" => f.lt_record = Some(time_param(k, v)?.max(0) as u64),
+            "EQ_bizStep" => f.biz_step = Some(vocab_values(v, waybill_epcis::cbv::bizstep)),
+            "EQ_disposition" => f.disposition = Some(vocab_values(v, waybill_epcis::cbv::disposition)),
+            "EQ_readPoint" => f.read_point = Some(id_values(k, v)?),
+            "EQ_bizLocation" => f.biz_location = Some(id_values(k, v)?),
+            "EQ_eventID" | "eventID" => f.event_id = Some(values(v)),
+            "MATCH_epc" => f.matches.push((&[Epc, Child], id_values(k, v)?)),
+            "MATCH_parentID" => f.matches.push((&[Parent], id_values(k, v)?)),
+            "MATCH_inputEPC" => f.matches.push((&[Input], id_values(k, v)?)),
+            "MATCH_outputEPC" => f.matches.push((&[Output], id_values(k, v)?)),
+            "MATCH_anyEPC" => f.matches.push((&[Epc, Child, Input, Output, Parent], id_values(k, v)?)),
+            "MATCH_epcClass" => f.matches.push((&[Quantity, ChildQuantity], id_values(k, v)?)),
+            "MATCH_inputEPCClass" => f.matches.push((&[InputQuantity], id_values(k, v)?)),
+            "MATCH_outputEPCClass" => f.matches.push((&[OutputQuantity], id_values(k, v)?)),
+            "MATCH_anyEPCClass" => f.matches.push((&[Quantity, ChildQuantity, InputQuantity, OutputQuantity], id_values(k, v)?)),
+            "perPage" => {
+                per_page = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=limits::PAGE_ITEMS_MAX).contains(n))
+                    .ok_or_else(|| ApiError::bad_request("bad_query_parameter", format!("perPage must be 1 to {}, got `{v}`", limits::PAGE_ITEMS_MAX)))?
+            }
+            "nextPageToken" => {
+                token = Some(v.parse::<u64>().map_err(|_| {
+                    ApiError::bad_request("bad_query_parameter", format!("nextPageToken `{v}` did not come from this node"))
+                })?)
+            }
+            other => {
+                if let Some(t) = other.strip_prefix("EQ_bizTransaction_") {
+                    let t = waybill_epcis::cbv::biz_transaction_type(t).map(str::to_string).unwrap_or_else(|| t.to_string());
+                    f.biz_tx.push((t, values(v).into_iter().map(|x| canonical_id(&x).unwrap_or(x)).collect()));
+                } else if let Some(t) = other.strip_prefix("EQ_source_") {
+                    let t = waybill_epcis::cbv::source_dest_type(t).map(str::to_string).unwrap_or_else(|| t.to_string());
+                    f.sources.push((t, values(v).into_iter().map(|x| canonical_id(&x).unwrap_or(x)).collect()));
+                } else if let Some(t) = other.strip_prefix("EQ_destination_") {
+                    let t = waybill_epcis::cbv::source_dest_type(t).map(str::to_string).unwrap_or_else(|| t.to_string());
+                    f.destinations.push((t, values(v).into_iter().map(|x| canonical_id(&x).unwrap_or(x)).collect()));
+                } else {
+                    return Err(ApiError::bad_request(
+                        "bad_query_parameter",
+                        format!("unknown query parameter `{other}`; supported: eventType, GE_/LT_eventTime, GE_/LT_recordTime, EQ_bizStep, EQ_disposition, EQ_readPoint, EQ_bizLocation, EQ_eventID, MATCH_epc, MATCH_anyEPC, MATCH_parentID, MATCH_inputEPC, MATCH_outputEPC, MATCH_epcClass, MATCH_anyEPCClass, EQ_bizTransaction_<type>, EQ_source_<type>, EQ_destination_<type>, perPage, nextPageToken"),
+                    ))
+                }
+            }
+        }
+    }
+    Ok((f, per_page, token))
+}
+
+fn id_matches(id: &str, want: &str) -> bool {
+    if let Some(class) = want.strip_suffix('/') {
+        id == class || id.starts_with(want)
+    } else {
+        id == want
+    }
+}
+
+fn matches(f: &Filters, r: &EventRecord) -> bool {
+    let in_list = |list: &Option<Vec<String>>, v: Option<&String>| match list {
+        None => true,
+        Some(l) => v.is_some_and(|v| l.contains(v)),
+    };
+    if let Some(t) = &f.types {
+        if !t.contains(&r.event_type) {
+            return false;
+        }
+    }
+    if f.ge_event.is_some_and(|t| r.event_time_ms < t) || f.lt_event.is_some_and(|t| r.event_time_ms >= t) {
+        return false;
+    }
+    if f.ge_record.is_some_and(|t| r.record_time_ms < t) || f.lt_record.is_some_and(|t| r.record_time_ms >= t) {
+        return false;
+    }
+    if !in_list(&f.biz_step, r.biz_step.as_ref())
+        || !in_list(&f.disposition, r.disposition.as_ref())
+        || !in_list(&f.read_point, r.read_point.as_ref())
+        || !in_list(&f.biz_location, r.biz_location.as_ref())
+    {
+        return false;
+    }
+    if let Some(ids) = &f.event_id {
+        let hid = r.hash_id();
+        if !ids.iter().any(|i| r.event_id.as_ref() == Some(i) || *i == hid) {
+            return false;
+        }
+    }
+    for (roles, wants) in &f.matches {
+        let ok = r.roles().any(|(role, id)| roles.contains(&role) && wants.iter().any(|w| id_matches(id, w)));
+        if !ok {
+            return false;
+        }
+    }
+    let pair_ok = |list: &Vec<(String, Vec<String>)>, have: &Vec<(String, String)>| {
+        list.iter().all(|(t, ids)| have.iter().any(|(ht, hid)| ht == t && ids.contains(hid)))
+    };
+    pair_ok(&f.biz_tx, &r.biz_transactions) && pair_ok(&f.sources, &r.sources) && pair_ok(&f.destinations, &r.destinations)
+}
+
+/// `GET /epcis/events`.
+pub(crate) async fn events(
+    State(s): State<AppState>,
+    reader: Reader,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    require_member(&reader, "EPCIS events")?;
+    let Query(params) = q?;
+    let (f, per_page, token) = parse_filters(&params)?;
+    let snap = s.store.snapshot()?;
+    let start = token.unwrap_or(1);
+    let mut out = Vec::new();
+    let mut next = None;
+    // With an exact identifier to match, walk its index; otherwise scan in order.
+    let exact = f.matches.first().and_then(|(_, w)| (w.len() == 1 && !w[0].ends_with('/')).then(|| w[0].clone()));
+    let mut scanned = 0usize;
+    let mut consider = |rec: EventRecord, out: &mut Vec<EventRecord>| -> Result<bool, ApiError> {
+        if matches(&f, &rec) && visible(&snap, &reader, &rec)? {
+            out.push(rec);
+        }
+        Ok(out.len() >= per_page)
+    };
+    if let Some(id) = exact {
+        for (seq, _) in trace::events_naming(&snap, &id, usize::MAX)? {
+            if seq < start {
+                continue;
+            }
+            if out.len() >= per_page {
+                next = Some(seq);
+                break;
+            }
+            if let Some(rec) = trace::load_event(&snap, seq)? {
+                consider(rec, &mut out)?;
+            }
+        }
+    } else {
+        let prefix = [keys::EVENT];
+        let mut from = keys::event(start);
+        'scan: loop {
+            let rows = snap.scan_from(&prefix, &from, 1_000)?;
+            if rows.is_empty() {
+                break;
+            }
+            for (k, v) in &rows {
+                let rec: EventRecord = waybill_state::decode_record(k, v)?;
+                if out.len() >= per_page || scanned >= EVENTS_SCANNED_MAX {
+                    next = Some(rec.seq);
+                    break 'scan;
+                }
+                scanned += 1;
+                consider(rec, &mut out)?;
+            }
+            let Some((last, _)) = rows.last() else { break };
+            from = [last.as_slice(), &[0]].concat();
+        }
+    }
+    let doc = query_document(&snap, &out, now_ms())?;
+    let mut resp = ([(header::CONTENT_TYPE, "application/ld+json")], Json(doc)).into_response();
+    if let Some(n) = next {
+        let mut qs: Vec<String> = params
+            .iter()
+            .filter(|(k, _)| k != "nextPageToken")
+            .map(|(k, v)| format!("{}={}", crate::pages::percent_encode(k), crate::pages::percent_encode(v)))
+            .collect();
+        qs.push(format!("nextPageToken={n}"));
+        let link = format!("<{}?{}>; rel=\"next\"", uri.path(), qs.join("&"));
+        if let Ok(h) = link.parse() {
+            resp.headers_mut().insert(header::LINK, h);
+        }
+        if let Ok(h) = n.to_string().parse() {
+            resp.headers_mut().insert("GS1-Next-Page-Token", h);
+        }
+    }
+    Ok(resp)
+}
+
+/// `GET /epcis/events/{eventID}` (an eventID, or an Event Hash ID `ni:///sha-256;…`).
+pub(crate) async fn event_by_id(
+    State(s): State<AppState>,
+    reader: Reader,
+    p: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    require_member(&reader, "EPCIS events")?;
+    let Path(id) = p?;
+    let snap = s.store.snapshot()?;
+    let mut recs = Vec::new();
+    let mut hidden = 0;
+    for seq in trace::events_by_id(&snap, &id)? {
+        if let Some(r) = trace::load_event(&snap, seq)? {
+            if visible(&snap, &reader, &r)? {
+                recs.push(r);
+            } else {
+                hidden += 1;
+            }
+        }
+    }
+    if recs.is_empty() {
+        if hidden > 0 {
+            return Err(epcis_error(
+                StatusCode::FORBIDDEN,
+                "not_authorized",
+                format!("event `{id}` exists but {} may not read it", reader.describe()),
+            ));
+        }
+        return Err(ApiError::not_found("unknown_event", format!("no event with eventID `{id}`")));
+    }
+    let doc = query_document(&snap, &recs, now_ms())?;
+    Ok(([(header::CONTENT_TYPE, "application/ld+json")], Json(doc)).into_response())
+}
+
+// ---------- trace ----------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TraceQuery {
+    direction: Option<String>,
+}
+
+/// The lineage as JSON: identifiers reached, events, and (forward) the recall list.
+pub fn lineage_json<S: StateScan + ?Sized>(
+    state: &S,
+    start: &str,
+    lin: &trace::Lineage,
+) -> Result<Value, ApiError> {
+    let events: Vec<Value> = lin
+        .events
+        .iter()
+        .map(|e| {
+            json!({
+                "seq": e.seq,
+                "hash_id": e.hash_id(),
+                "event_id": e.event_id,
+                "type": e.event_type,
+                "action": e.action,
+                "event_time": e.event_time,
+                "biz_step": e.biz_step,
+                "disposition": e.disposition,
+                "read_point": e.read_point,
+                "biz_location": e.biz_location,
+                "ids": e.roles().map(|(r, i)| json!({"role": r, "id": i})).collect::<Vec<_>>(),
+                "biz_transactions": e.biz_transactions.iter().map(|(t, i)| json!({"type": t, "id": i})).collect::<Vec<_>>(),
+                "sources": e.sources.iter().map(|(t, i)| json!({"type": t, "id": i})).collect::<Vec<_>>(),
+                "destinations": e.destinations.iter().map(|(t, i)| json!({"type": t, "id": i})).collect::<Vec<_>>(),
+                "org": e.org,
+                "category": e.category,
+                "tx_id": e.tx_id,
+                "height": e.height,
+            })
+        })
+        .collect();
+    // What each identifier is, for a readable tree and the recall list.
+    let mut recall: BTreeMap<&str, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for n in &lin.nodes {
+        let kind = id_kind(&n.id);
+        recall.entry(kind).or_default().insert(n.id.clone());
+    }
+    let mut lots = Vec::new();
+    for n in &lin.nodes {
+        if let Some((g, l)) = trace::lot_of(&n.id) {
+            if let Ok(gtin) = g.parse() {
+                if let Some(lot) = catalog::load_lot(state, &gtin, &l)? {
+                    lots.push(serde_json::to_value(lot).map_err(ApiError::internal)?);
+                }
+            }
+        }
+    }
+    let mut v = json!({
+        "id": start,
+        "direction": lin.direction,
+        "nodes": lin.nodes,
+        "events": events,
+        "lots": lots,
+        "hidden_events": lin.hidden_events,
+        "corrected_events": lin.corrected_events,
+        "truncated": lin.truncated,
+    });
+    if lin.direction == Direction::Forward {
+        let mut orders = std::collections::BTreeSet::new();
+        let mut destinations = std::collections::BTreeSet::new();
+        let mut locations = std::collections::BTreeSet::new();
+        for e in &lin.events {
+            for (t, i) in &e.biz_transactions {
+                orders.insert(json!({"type": t, "id": i}).to_string());
+            }
+            for (t, i) in &e.destinations {
+                destinations.insert(json!({"type": t, "id": i}).to_string());
+            }
+            if let Some(l) = &e.biz_location {
+                locations.insert(l.clone());
+            }
+        }
+        let parse = |set: std::collections::BTreeSet<String>| -> Vec<Value> {
+            set.into_iter().filter_map(|s| serde_json::from_str(&s).ok()).collect()
+        };
+        v["recall"] = json!({
+            "items": recall.get("item").cloned().unwrap_or_default(),
+            "lots": recall.get("lot").cloned().unwrap_or_default(),
+            "containers": recall.get("container").cloned().unwrap_or_default(),
+            "business_transactions": parse(orders),
+            "destinations": parse(destinations),
+            "locations": locations,
+        });
+    }
+    Ok(v)
+}
+
+/// "item", "lot", "product", "container", "location" or "other".
+pub fn id_kind(id: &str) -> &'static str {
+    if id.starts_with("https://id.gs1.org/00/") {
+        "container"
+    } else if let Some(r) = id.strip_prefix("https://id.gs1.org/01/") {
+        if r.contains("/21/") {
+            "item"
+        } else if r.contains("/10/") {
+            "lot"
+        } else {
+            "product"
+        }
+    } else if id.starts_with("https://id.gs1.org/414/") {
+        "location"
+    } else {
+        "other"
+    }
+}
+
+/// `GET /v1/trace/{id}`.
+pub(crate) async fn trace_route(
+    State(s): State<AppState>,
+    reader: Reader,
+    p: Result<Path<String>, PathRejection>,
+    q: Result<Query<TraceQuery>, QueryRejection>,
+) -> ApiResult {
+    require_member(&reader, "the lineage")?;
+    let Path(id) = p?;
+    let Query(q) = q?;
+    let direction = match q.direction.as_deref() {
+        None | Some("back") | Some("backward") => Direction::Back,
+        Some("forward") => Direction::Forward,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "bad_direction",
+                format!("direction must be back or forward, got `{other}`"),
+            ))
+        }
+    };
+    let start = canonical_id(&id)?;
+    let snap = s.store.snapshot()?;
+    let lin = {
+        let mut vis = |r: &EventRecord| reader.may_read(&snap, &r.org, r.category);
+        trace::walk(&snap, &start, direction, &mut vis)?
+    };
+    if lin.events.is_empty() && lin.nodes.len() == 1 && lin.hidden_events == 0 {
+        let known_lot = trace::lot_of(&start)
+            .and_then(|(g, l)| g.parse().ok().map(|g| (g, l)))
+            .map(|(g, l)| catalog::load_lot(&snap, &g, &l))
+            .transpose()?
+            .flatten()
+            .is_some();
+        if !known_lot {
+            return Err(ApiError::not_found(
+                "unknown_identifier",
+                format!("no events name `{start}`"),
+            ));
+        }
+    }
+    Ok(Json(lineage_json(&snap, &start, &lin)?))
+}
+
+// ---------- audit ----------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    product: Option<String>,
+    member: Option<String>,
+    org: Option<String>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/audit?product=|member=|org=`.
+pub(crate) async fn audit_route(
+    State(s): State<AppState>,
+    reader: Reader,
+    q: Result<Query<AuditQuery>, QueryRejection>,
+) -> ApiResult {
+    require_member(&reader, "the audit trail")?;
+    let Query(q) = q?;
+    let (kind, subject, label) = match (&q.product, &q.member, &q.org) {
+        (Some(p), None, None) => (audit::subject::PRODUCT, parse_gtin(p)?.as_str().as_bytes().to_vec(), format!("product {p}")),
+        (None, Some(m), None) => (audit::subject::MEMBER, parse_key(m)?.0.to_vec(), format!("member {m}")),
+        (None, None, Some(o)) => (audit::subject::ORG, parse_org(o)?.as_str().as_bytes().to_vec(), format!("organization {o}")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "bad_query_parameter",
+                "give exactly one of product=GTIN, member=KEY, org=ID",
+            ))
+        }
+    };
+    // Who may read whose audit trail: regulators everything; members their own
+    // organization's; others the product trail (who touched a product is what a
+    // partner needs to know).
+    if let Reader::Member(m) = &reader {
+        let regulator = m.roles.contains(&waybill_types::Role::Regulator);
+        let own = match kind {
+            audit::subject::ORG => subject == m.org.as_str().as_bytes(),
+            audit::subject::MEMBER => {
+                let snap = s.store.snapshot()?;
+                let key = PublicKey(subject.clone().try_into().map_err(|_| ApiError::internal("key length"))?);
+                waybill_state::identity::load_member(&snap, &key)?.is_some_and(|x| x.org == m.org)
+            }
+            _ => true,
+        };
+        if !regulator && !own {
+            return Err(epcis_error(
+                StatusCode::FORBIDDEN,
+                "not_authorized",
+                format!("{} may read the audit trail of its own organization and its members, and of products; only regulators read other organizations'", reader.describe()),
+            ));
+        }
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, limits::PAGE_ITEMS_MAX);
+    let prefix = keys::audit_of(kind, &subject);
+    let start = match &q.after {
+        Some(a) => {
+            let mut k = crate::hex_decode(a)?;
+            k.push(0);
+            k
+        }
+        None => prefix.clone(),
+    };
+    let snap = s.store.snapshot()?;
+    let rows = snap.scan_from(&prefix, &start, limit + 1)?;
+    let more = rows.len() > limit;
+    let mut items = Vec::new();
+    let mut last = None;
+    for (k, v) in rows.into_iter().take(limit) {
+        let e: audit::AuditEntry = waybill_state::decode_record(&k, &v)?;
+        let mut j = serde_json::to_value(&e).map_err(ApiError::internal)?;
+        j["time"] = json!(rfc3339_ms(e.time_ms));
+        items.push(j);
+        last = Some(k);
+    }
+    let next = if more { last.map(hex::encode) } else { None };
+    Ok(Json(json!({ "subject": label, "items": items, "next_after": next })))
+}
+
+// ---------- master data ----------
+
+/// `GET /v1/locations`.
+pub(crate) async fn locations(
+    State(s): State<AppState>,
+    q: Result<Query<crate::Page>, QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q?;
+    crate::list::<catalog::Location>(&s, &[keys::LOCATION], &q)
+}
+
+/// `GET /v1/locations/{gln}`.
+pub(crate) async fn location_by_gln(
+    State(s): State<AppState>,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let Path(g) = p?;
+    let gln: Gln = g.parse().map_err(|e: waybill_types::gs1::Gs1Error| ApiError::bad_request("bad_gln", e.to_string()))?;
+    let snap = s.store.snapshot()?;
+    let loc = catalog::load_location(&snap, &gln)?
+        .ok_or_else(|| ApiError::not_found("unknown_location", format!("no location {gln}")))?;
+    Ok(Json(serde_json::to_value(loc).map_err(ApiError::internal)?))
+}
+
+/// `GET /v1/orgs/{id}/qualifications`: each with its status today.
+pub(crate) async fn qualifications(
+    State(s): State<AppState>,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let Path(id) = p?;
+    let org: OrgId = parse_org(&id)?;
+    let snap = s.store.snapshot()?;
+    if waybill_state::identity::load_org(&snap, &org)?.is_none() {
+        return Err(ApiError::not_found("unknown_org", format!("no organization `{org}`")));
+    }
+    let today = credentials::date_of_ms(now_ms());
+    let prefix = keys::qualifications_of(&org);
+    let mut items = Vec::new();
+    for (k, v) in snap.scan_from(&prefix, &prefix, limits::PAGE_ITEMS_MAX)? {
+        let q: credentials::Qualification = waybill_state::decode_record(&k, &v)?;
+        let mut j = serde_json::to_value(&q).map_err(ApiError::internal)?;
+        j["status"] = json!(q.status_on(&today));
+        items.push(j);
+    }
+    Ok(Json(json!({ "org": org, "date": today, "items": items })))
+}

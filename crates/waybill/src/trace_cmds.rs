@@ -1,0 +1,296 @@
+//! `waybill capture`, `events`, `trace`, `audit`, `epcis hash-id|validate`,
+//! `dl parse|make` and `qr`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use serde_json::{json, Value};
+use waybill_client::{Client, KeyFile};
+use waybill_types::digital_link::DigitalLink;
+use waybill_types::SecretKey;
+
+use crate::home::Home;
+
+/// A member's key: a key file path, a demo member slug (`DIR/keys/members/SLUG.json`)
+/// or `admin:ORG` (`DIR/keys/orgs/ORG-admin.json`).
+pub fn member_key(dir: &Path, who: &str) -> anyhow::Result<SecretKey> {
+    let home = Home::new(dir);
+    let path = if Path::new(who).is_file() {
+        PathBuf::from(who)
+    } else if let Some(org) = who.strip_prefix("admin:") {
+        home.org_admin_key(org)
+    } else {
+        home.member_key(who)
+    };
+    if !path.is_file() {
+        bail!(
+            "no key for `{who}`: give a key file, a member name with a key in {}/keys/members/, or admin:ORG",
+            dir.display()
+        );
+    }
+    Ok(KeyFile::read(&path)?.1)
+}
+
+fn read_doc(file: &Path) -> anyhow::Result<String> {
+    if file == Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))
+}
+
+/// `waybill capture DOC --as MEMBER`.
+pub async fn capture(node: &str, dir: &Path, who: &str, file: &Path, wait: bool) -> anyhow::Result<()> {
+    let key = member_key(dir, who)?;
+    let doc = read_doc(file)?;
+    let client = Client::new(node);
+    let chain_id = client.chain_id().await?;
+    let seq = client.next_seq(&key.public()).await?;
+    let job = client.capture(&key, &chain_id, seq, doc, wait).await?;
+    println!("{}", serde_json::to_string_pretty(&job)?);
+    if wait && job["success"] != json!(true) {
+        bail!("capture {} was rejected", job["captureID"]);
+    }
+    Ok(())
+}
+
+/// `waybill events [PARAM=VALUE…] --as MEMBER`.
+pub async fn events(node: &str, dir: &Path, who: &str, params: &[String]) -> anyhow::Result<()> {
+    let key = member_key(dir, who)?;
+    let mut q = Vec::new();
+    for p in params {
+        let (k, v) = p
+            .split_once('=')
+            .with_context(|| format!("`{p}` is not NAME=VALUE, e.g. MATCH_epc=urn:epc:id:sgtin:…"))?;
+        q.push(format!("{}={}", enc(k), enc(v)));
+    }
+    let path = if q.is_empty() { "/epcis/events".to_string() } else { format!("/epcis/events?{}", q.join("&")) };
+    let v = Client::new(node).get_as(&path, &key).await?;
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `waybill trace ID --as MEMBER [--forward] [--json]`.
+pub async fn trace(node: &str, dir: &Path, who: &str, id: &str, forward: bool, as_json: bool) -> anyhow::Result<()> {
+    let key = member_key(dir, who)?;
+    let path = format!(
+        "/v1/trace/{}?direction={}",
+        enc(id),
+        if forward { "forward" } else { "back" }
+    );
+    let v = Client::new(node).get_as(&path, &key).await?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print!("{}", render_tree(&v));
+    }
+    Ok(())
+}
+
+/// A readable tree of a lineage answer: each identifier under the one it was reached
+/// from, with the events that name it.
+pub fn render_tree(v: &Value) -> String {
+    let nodes = v["nodes"].as_array().cloned().unwrap_or_default();
+    let events = v["events"].as_array().cloned().unwrap_or_default();
+    let mut children: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for n in &nodes {
+        if let Some(f) = n["from"].as_str() {
+            children.entry(f.to_string()).or_default().push(n);
+        }
+    }
+    let mut by_id: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for e in &events {
+        let mut seen = std::collections::BTreeSet::new();
+        for i in e["ids"].as_array().into_iter().flatten() {
+            if let Some(id) = i["id"].as_str() {
+                if seen.insert(id.to_string()) {
+                    by_id.entry(id.to_string()).or_default().push(e);
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    let dir = v["direction"].as_str().unwrap_or("back");
+    out.push_str(&format!(
+        "{} {} ({} identifiers, {} events{}{})\n",
+        if dir == "forward" { "Forward from" } else { "Back from" },
+        v["id"].as_str().unwrap_or(""),
+        nodes.len(),
+        events.len(),
+        match v["hidden_events"].as_u64() {
+            Some(n) if n > 0 => format!(", {n} not readable by you"),
+            _ => String::new(),
+        },
+        if v["truncated"] == json!(true) { ", truncated" } else { "" }
+    ));
+    let start = v["id"].as_str().unwrap_or("").to_string();
+    let mut stack: Vec<(String, usize, Option<String>)> = vec![(start, 0, None)];
+    let mut shown = std::collections::BTreeSet::new();
+    while let Some((id, depth, rel)) = stack.pop() {
+        if !shown.insert(id.clone()) {
+            continue;
+        }
+        let pad = "  ".repeat(depth);
+        out.push_str(&format!(
+            "{pad}{}{}\n",
+            rel.map(|r| format!("{r} → ")).unwrap_or_default(),
+            id
+        ));
+        for e in by_id.get(&id).into_iter().flatten() {
+            out.push_str(&format!(
+                "{pad}    · {} {}{} {} by {}{}\n",
+                e["event_time"].as_str().unwrap_or(""),
+                e["type"].as_str().unwrap_or(""),
+                e["action"].as_str().map(|a| format!(" {a}")).unwrap_or_default(),
+                e["biz_step"].as_str().unwrap_or("-"),
+                e["org"].as_str().unwrap_or(""),
+                e["biz_location"].as_str().map(|l| format!(" at {l}")).unwrap_or_default(),
+            ));
+        }
+        for c in children.get(&id).into_iter().flatten().rev() {
+            stack.push((
+                c["id"].as_str().unwrap_or("").to_string(),
+                depth + 1,
+                c["relation"].as_str().map(str::to_string),
+            ));
+        }
+    }
+    if let Some(lots) = v["lots"].as_array() {
+        for l in lots {
+            out.push_str(&format!(
+                "lot {} of {}: produced {} at {}, {} {}\n",
+                l["lot"].as_str().unwrap_or(""),
+                l["gtin"].as_str().unwrap_or(""),
+                l["produced_on"].as_str().unwrap_or(""),
+                l["origin_gln"].as_str().unwrap_or("-"),
+                l["quantity"],
+                l["unit"].as_str().unwrap_or("")
+            ));
+            for i in l["inputs"].as_array().into_iter().flatten() {
+                out.push_str(&format!(
+                    "    input: {} {} {} {}\n",
+                    i["kind"].as_str().unwrap_or(""),
+                    i["name"].as_str().unwrap_or(""),
+                    i["amount"].as_str().unwrap_or(""),
+                    i["applied_on"].as_str().unwrap_or("")
+                ));
+            }
+        }
+    }
+    if let Some(r) = v.get("recall") {
+        out.push_str("Recall list:\n");
+        for k in ["items", "lots", "containers", "business_transactions", "destinations", "locations"] {
+            let list = r[k].as_array().cloned().unwrap_or_default();
+            out.push_str(&format!("  {k}: {}\n", list.len()));
+            for x in list {
+                out.push_str(&format!("    {}\n", match x {
+                    Value::String(s) => s,
+                    other => format!("{} {}", other["type"].as_str().unwrap_or(""), other["id"].as_str().unwrap_or("")),
+                }));
+            }
+        }
+    }
+    out
+}
+
+/// `waybill audit --product|--member|--org X --as MEMBER`.
+pub async fn audit(node: &str, dir: &Path, who: &str, query: &str) -> anyhow::Result<()> {
+    let key = member_key(dir, who)?;
+    let v = Client::new(node).get_as(&format!("/v1/audit?{query}"), &key).await?;
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
+}
+
+/// `waybill epcis hash-id DOC`: one Event Hash ID per event.
+pub fn hash_ids(file: &Path) -> anyhow::Result<()> {
+    let doc: Value = serde_json::from_str(&read_doc(file)?)
+        .with_context(|| format!("{} is not JSON", file.display()))?;
+    let ns = waybill_epcis::context::Namespaces::from_context(doc.get("@context").unwrap_or(&Value::Null));
+    let (events, ptr) = waybill_state::trace::document_events(&doc);
+    let Some(events) = events else {
+        bail!("{}: no event list at {ptr}", file.display());
+    };
+    for (i, e) in events.iter().enumerate() {
+        let obj = e.as_object().with_context(|| format!("{ptr}/{i} is not an object"))?;
+        let id = waybill_epcis::hash_id::event_hash_id(obj, &ns.with_event(obj))
+            .map_err(|err| anyhow::anyhow!("{ptr}/{i}: {err}"))?;
+        println!("{id}");
+    }
+    Ok(())
+}
+
+/// `waybill epcis validate DOC`: exit 0 if valid, else 1 listing every problem.
+pub fn validate(file: &Path) -> anyhow::Result<()> {
+    let text = read_doc(file)?;
+    let doc: Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not valid JSON: {e}", file.display()))?;
+    match waybill_epcis::validate::validate_document(&doc) {
+        Ok(()) => {
+            let (events, _) = waybill_state::trace::document_events(&doc);
+            println!("{}: valid EPCIS 2.0 ({} events)", file.display(), events.map(Vec::len).unwrap_or(0));
+            Ok(())
+        }
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{}: {}", p.pointer, p.message);
+            }
+            bail!("{}: {} problem(s); not valid", file.display(), problems.len())
+        }
+    }
+}
+
+/// `waybill dl parse URI`.
+pub fn dl_parse(uri: &str) -> anyhow::Result<()> {
+    let dl = DigitalLink::parse(uri).map_err(|e| anyhow::anyhow!("{uri}: {e}"))?;
+    let mut m = serde_json::Map::new();
+    for (ai, v) in &dl.elements {
+        m.insert(ai.clone(), json!(v));
+    }
+    println!("{}", serde_json::to_string_pretty(&Value::Object(m))?);
+    Ok(())
+}
+
+/// `waybill dl make --gtin … [--lot …] [--serial …]`.
+pub fn dl_make(gtin: &str, lot: Option<&str>, serial: Option<&str>, stem: Option<&str>) -> anyhow::Result<()> {
+    let mut el = vec![("01".to_string(), gtin.to_string())];
+    if let Some(l) = lot {
+        el.push(("10".into(), l.into()));
+    }
+    if let Some(s) = serial {
+        el.push(("21".into(), s.into()));
+    }
+    let uri = waybill_types::digital_link::generate(&el, stem).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{uri}");
+    Ok(())
+}
+
+/// `waybill qr LINK --out FILE` (PNG or SVG by extension).
+pub fn qr(link: &str, out: &Path, scale: u32) -> anyhow::Result<()> {
+    let opts = waybill_types::qr::QrOptions {
+        scale,
+        ..Default::default()
+    };
+    let svg = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
+    let bytes = if svg {
+        waybill_types::qr::svg(link, &opts)?.into_bytes()
+    } else {
+        waybill_types::qr::png(link, &opts)?
+    };
+    std::fs::write(out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    println!("wrote {} ({})", out.display(), if svg { "SVG" } else { "PNG" });
+    Ok(())
+}
