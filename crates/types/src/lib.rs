@@ -4,8 +4,10 @@
 //! Everything that is hashed or signed in Waybill is encoded with [`codec`] (borsh,
 //! decoded with a byte limit); JSON appears only at the API edge.
 
+pub mod ai;
 pub mod block;
 pub mod codec;
+pub mod digital_link;
 pub mod genesis;
 pub mod gs1;
 pub mod hash;
