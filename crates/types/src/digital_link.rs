@@ -263,7 +263,9 @@ pub enum DlError {
         elements: String,
     },
     /// A name that cannot be used for a non-AI query attribute.
-    #[error("`{name}` cannot name a non-AI query attribute: it must be non-empty and not all digits")]
+    #[error(
+        "`{name}` cannot name a non-AI query attribute: it must be non-empty and not all digits"
+    )]
     InvalidAttributeName {
         /// The rejected name.
         name: String,
@@ -359,7 +361,9 @@ fn path_ai(segment: &str, options: &ParseOptions) -> Option<(String, &'static Ai
         return ai::lookup(segment).map(|info| (segment.to_owned(), info));
     }
     if options.permit_convenience_alphas {
-        let (_, code) = CONVENIENCE_ALPHAS.iter().find(|(alpha, _)| *alpha == segment)?;
+        let (_, code) = CONVENIENCE_ALPHAS
+            .iter()
+            .find(|(alpha, _)| *alpha == segment)?;
         return ai::lookup(code).map(|info| ((*code).to_owned(), info));
     }
     None
@@ -504,7 +508,8 @@ impl DigitalLink {
 
         // The path elements: key, then qualifiers left to right.
         let mut elements: Vec<(String, String)> = Vec::new();
-        for (ai, raw) in std::iter::once((key.clone(), key_raw)).chain(qualifiers_rev.into_iter().rev())
+        for (ai, raw) in
+            std::iter::once((key.clone(), key_raw)).chain(qualifiers_rev.into_iter().rev())
         {
             let value = expand_gtin(&ai, decode_value(raw, UriComponent::Path, &ai)?, options);
             ai::validate_value(&ai, &value)?;
@@ -558,8 +563,11 @@ impl DigitalLink {
                     if !info.dl_data_attribute {
                         return Err(DlError::NotDataAttribute { ai: ai.to_owned() });
                     }
-                    let value =
-                        expand_gtin(ai, decode_value(raw_value, UriComponent::Query, ai)?, options);
+                    let value = expand_gtin(
+                        ai,
+                        decode_value(raw_value, UriComponent::Query, ai)?,
+                        options,
+                    );
                     info.validate(ai, &value)?;
                     if elements.iter().any(|(a, _)| a == ai) {
                         return Err(DlError::DuplicateAi { ai: ai.to_owned() });
@@ -706,7 +714,10 @@ impl DigitalLink {
     /// element order), then the non-AI query attributes in their original order. Values
     /// are percent-encoded with [`uri_escape`].
     pub fn to_uri(&self, stem: Option<&str>) -> String {
-        let mut out = stem.unwrap_or(DEFAULT_STEM).trim_end_matches('/').to_owned();
+        let mut out = stem
+            .unwrap_or(DEFAULT_STEM)
+            .trim_end_matches('/')
+            .to_owned();
         let path_len = self.path_len.min(self.elements.len());
         let (path, data) = self.elements.split_at(path_len);
         for (ai, value) in path {
@@ -719,10 +730,7 @@ impl DigitalLink {
         for predefined in [true, false] {
             for (ai, value) in data {
                 if has_predefined_length(ai) == predefined {
-                    query.push(format!(
-                        "{ai}={}",
-                        uri_escape(value, UriComponent::Query)
-                    ));
+                    query.push(format!("{ai}={}", uri_escape(value, UriComponent::Query)));
                 }
             }
         }
@@ -929,9 +937,15 @@ mod tests {
             .expect("valid");
         assert_eq!(dl.stem, "https://a/x");
         assert_eq!(dl.key(), Some(("01", "09521234543213")));
-        assert_eq!(dl.qualifiers(), pairs(&[("10", "L1"), ("21", "S1")]).as_slice());
+        assert_eq!(
+            dl.qualifiers(),
+            pairs(&[("10", "L1"), ("21", "S1")]).as_slice()
+        );
         assert_eq!(dl.data_attributes(), pairs(&[("17", "251231")]).as_slice());
-        assert_eq!((dl.lot(), dl.serial(), dl.gln()), (Some("L1"), Some("S1"), None));
+        assert_eq!(
+            (dl.lot(), dl.serial(), dl.gln()),
+            (Some("L1"), Some("S1"), None)
+        );
         assert_eq!(dl.element_string(), "^010952123454321310L1^21S1^17251231");
     }
 }
