@@ -516,22 +516,17 @@ fn check_character_pair(data: &str) -> Result<[char; 2], LintFailure> {
     }
     let mut sum: u32 = 0;
     for (i, c) in data.chars().enumerate() {
-        let value = CSET82_ORDER
-            .find(c)
-            .ok_or(LintFailure::BadCharacter {
-                position: i + 1,
-                found: c,
-                expected: "GS1 character set 82 characters",
-            })?;
+        let value = CSET82_ORDER.find(c).ok_or(LintFailure::BadCharacter {
+            position: i + 1,
+            found: c,
+            expected: "GS1 character set 82 characters",
+        })?;
         let weight = CSUM_ALPHA_WEIGHTS[len - 1 - i];
         // `value` < 82 and `weight` <= 83: no overflow for 23 terms.
         sum += u32::try_from(value).unwrap_or(0) * weight;
     }
     let sum = (sum % 1021) as usize;
-    Ok([
-        char::from(CSET32[sum >> 5]),
-        char::from(CSET32[sum & 31]),
-    ])
+    Ok([char::from(CSET32[sum >> 5]), char::from(CSET32[sum & 31])])
 }
 
 fn lint_csum_alpha(s: &str) -> Result<(), LintFailure> {
@@ -555,9 +550,9 @@ fn days_in_month(year: u64, month: u64, two_digit_year: bool) -> u64 {
     let leap = if two_digit_year {
         // The century is not known; every fourth year is a leap year within the window
         // (current year −49 to +50) the GS1 specifications use.
-        year % 4 == 0
+        year.is_multiple_of(4)
     } else {
-        (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
     };
     match month {
         2 if leap => 29,
@@ -903,7 +898,8 @@ impl AiInfo {
         part: &str,
         offset: usize,
     ) -> Result<(), AiError> {
-        for (i, c) in part.chars().enumerate() {
+        // `part` is ASCII (checked by `validate`), so byte and character positions agree.
+        for (i, c) in part.char_indices() {
             let trailing_padding = component.charset == Charset::Cset64
                 && c == '='
                 && part[i..].bytes().all(|b| b == b'=');
@@ -1149,12 +1145,36 @@ pub static TABLE: &[AiInfo] = &[
     measure!("3530", "3535", "AREA (in²), log", SSCC_OR_GTIN, "353n"),
     measure!("3540", "3545", "AREA (ft²), log", SSCC_OR_GTIN, "354n"),
     measure!("3550", "3555", "AREA (yd²), log", SSCC_OR_GTIN, "355n"),
-    measure!("3560", "3565", "NET WEIGHT (tr oz)", GTIN_OR_CONTENT, "356n"),
+    measure!(
+        "3560",
+        "3565",
+        "NET WEIGHT (tr oz)",
+        GTIN_OR_CONTENT,
+        "356n"
+    ),
     measure!("3570", "3575", "NET VOLUME (oz)", GTIN_OR_CONTENT, "357n"),
-    measure!("3600", "3605", "NET VOLUME (qt (US))", GTIN_OR_CONTENT, "360n"),
+    measure!(
+        "3600",
+        "3605",
+        "NET VOLUME (qt (US))",
+        GTIN_OR_CONTENT,
+        "360n"
+    ),
     measure!("3610", "3615", "NET VOLUME (gal.)", GTIN_OR_CONTENT, "361n"),
-    measure!("3620", "3625", "VOLUME (qt (US)), log", SSCC_OR_GTIN, "362n"),
-    measure!("3630", "3635", "VOLUME (gal (US)), log", SSCC_OR_GTIN, "363n"),
+    measure!(
+        "3620",
+        "3625",
+        "VOLUME (qt (US)), log",
+        SSCC_OR_GTIN,
+        "362n"
+    ),
+    measure!(
+        "3630",
+        "3635",
+        "VOLUME (gal (US)), log",
+        SSCC_OR_GTIN,
+        "363n"
+    ),
     measure!("3640", "3645", "NET VOLUME (in³)", GTIN_OR_CONTENT, "364n"),
     measure!("3650", "3655", "NET VOLUME (ft³)", GTIN_OR_CONTENT, "365n"),
     measure!("3660", "3665", "NET VOLUME (yd³)", GTIN_OR_CONTENT, "366n"),
@@ -1237,9 +1257,11 @@ pub static TABLE: &[AiInfo] = &[
     ai("426", "COUNTRY - FULL PROCESS", COUNTRY)
         .attr()
         .req(TRADE_ITEM_GTIN),
-    ai("427", "ORIGIN SUBDIVISION", &[xv(3)])
-        .attr()
-        .req(&[&["01", "422"], &["02", "422"], &["03", "422"]]),
+    ai("427", "ORIGIN SUBDIVISION", &[xv(3)]).attr().req(&[
+        &["01", "422"],
+        &["02", "422"],
+        &["03", "422"],
+    ]),
     ai("4300", "SHIP TO COMP", X35_PCENC).attr().req(SSCC_ONLY),
     ai("4301", "SHIP TO NAME", X35_PCENC).attr().req(SSCC_ONLY),
     ai("4302", "SHIP TO ADD1", X70_PCENC).attr().req(SSCC_ONLY),
@@ -1274,12 +1296,18 @@ pub static TABLE: &[AiInfo] = &[
         .req(SSCC_ONLY),
     ai("4318", "RTN TO POST", X20).attr().req(SSCC_ONLY),
     ai("4319", "RTN TO PHONE", X30).attr().req(SSCC_ONLY),
-    ai("4320", "SRV DESCRIPTION", X35_PCENC).attr().req(SSCC_ONLY),
+    ai("4320", "SRV DESCRIPTION", X35_PCENC)
+        .attr()
+        .req(SSCC_ONLY),
     ai("4321", "DANGEROUS GOODS", YES_NO).attr().req(SSCC_ONLY),
     ai("4322", "AUTH TO LEAVE", YES_NO).attr().req(SSCC_ONLY),
     ai("4323", "SIG REQUIRED", YES_NO).attr().req(SSCC_ONLY),
-    ai("4324", "NOT BEF DEL DT", DATE_TIME).attr().req(SSCC_ONLY),
-    ai("4325", "NOT AFT DEL DT", DATE_TIME).attr().req(SSCC_ONLY),
+    ai("4324", "NOT BEF DEL DT", DATE_TIME)
+        .attr()
+        .req(SSCC_ONLY),
+    ai("4325", "NOT AFT DEL DT", DATE_TIME)
+        .attr()
+        .req(SSCC_ONLY),
     ai("4326", "REL DATE", &[n(6).lint(&[Yymmdd])])
         .attr()
         .req(SSCC_ONLY),
@@ -1313,7 +1341,9 @@ pub static TABLE: &[AiInfo] = &[
     ai("7004", "ACTIVE POTENCY", &[nv(4)])
         .attr()
         .req(&[&["01", "10"], &["03", "10"]]),
-    ai("7005", "CATCH AREA", &[xv(12)]).attr().req(GTIN_OR_CONTENT),
+    ai("7005", "CATCH AREA", &[xv(12)])
+        .attr()
+        .req(GTIN_OR_CONTENT),
     ai("7006", "FIRST FREEZE DATE", &[n(6).lint(&[Yymmdd])])
         .attr()
         .req(GTIN_OR_CONTENT),
@@ -1394,16 +1424,36 @@ pub static TABLE: &[AiInfo] = &[
     ai("715", "NHRN NDC", X20).attr().req(GTIN_ONLY),
     ai("716", "NHRN AIC", X20).attr().req(GTIN_ONLY),
     ai("717", "NHRN SRN", X20).attr().req(GTIN_ONLY),
-    ai("7230", "CERT # 1", CERT).attr().req(&[&["01"], &["8004"]]),
-    ai("7231", "CERT # 2", CERT).attr().req(&[&["01"], &["8004"]]),
-    ai("7232", "CERT # 3", CERT).attr().req(&[&["01"], &["8004"]]),
-    ai("7233", "CERT # 4", CERT).attr().req(&[&["01"], &["8004"]]),
-    ai("7234", "CERT # 5", CERT).attr().req(&[&["01"], &["8004"]]),
-    ai("7235", "CERT # 6", CERT).attr().req(&[&["01"], &["8004"]]),
-    ai("7236", "CERT # 7", CERT).attr().req(&[&["01"], &["8004"]]),
-    ai("7237", "CERT # 8", CERT).attr().req(&[&["01"], &["8004"]]),
-    ai("7238", "CERT # 9", CERT).attr().req(&[&["01"], &["8004"]]),
-    ai("7239", "CERT # 10", CERT).attr().req(&[&["01"], &["8004"]]),
+    ai("7230", "CERT # 1", CERT)
+        .attr()
+        .req(&[&["01"], &["8004"]]),
+    ai("7231", "CERT # 2", CERT)
+        .attr()
+        .req(&[&["01"], &["8004"]]),
+    ai("7232", "CERT # 3", CERT)
+        .attr()
+        .req(&[&["01"], &["8004"]]),
+    ai("7233", "CERT # 4", CERT)
+        .attr()
+        .req(&[&["01"], &["8004"]]),
+    ai("7234", "CERT # 5", CERT)
+        .attr()
+        .req(&[&["01"], &["8004"]]),
+    ai("7235", "CERT # 6", CERT)
+        .attr()
+        .req(&[&["01"], &["8004"]]),
+    ai("7236", "CERT # 7", CERT)
+        .attr()
+        .req(&[&["01"], &["8004"]]),
+    ai("7237", "CERT # 8", CERT)
+        .attr()
+        .req(&[&["01"], &["8004"]]),
+    ai("7238", "CERT # 9", CERT)
+        .attr()
+        .req(&[&["01"], &["8004"]]),
+    ai("7239", "CERT # 10", CERT)
+        .attr()
+        .req(&[&["01"], &["8004"]]),
     ai("7240", "PROTOCOL", X20)
         .attr()
         .req(&[&["01"], &["8006"]])
@@ -1467,7 +1517,11 @@ pub static TABLE: &[AiInfo] = &[
     ai(
         "8003",
         "GRAI",
-        &[n(1).lint(&[Zero]), n(13).lint(&[Csum, GcpPos1]), xv(16).opt()],
+        &[
+            n(1).lint(&[Zero]),
+            n(13).lint(&[Csum, GcpPos1]),
+            xv(16).opt(),
+        ],
     )
     .attr()
     .key(&[]),
@@ -1677,7 +1731,7 @@ pub enum AiError {
         title: &'static str,
     },
     /// Fewer characters than the format needs.
-    #[error("{} value `{value}` is too short: {len} characters, at least {min} needed", describe(.ai))]
+    #[error("{} value `{value}` is too short: {}, at least {min} needed", describe(.ai), characters(*.len))]
     TooShort {
         /// The AI.
         ai: String,
@@ -1691,7 +1745,7 @@ pub enum AiError {
         min: usize,
     },
     /// More characters than the format allows.
-    #[error("{} value `{value}` is too long: {len} characters, at most {max} allowed", describe(.ai))]
+    #[error("{} value `{value}` is too long: {}, at most {max} allowed", describe(.ai), characters(*.len))]
     TooLong {
         /// The AI.
         ai: String,
@@ -1796,6 +1850,15 @@ pub enum AiError {
         /// Its value.
         value: String,
     },
+}
+
+/// `1 character`, `2 characters`.
+fn characters(n: usize) -> String {
+    if n == 1 {
+        String::from("1 character")
+    } else {
+        format!("{n} characters")
+    }
 }
 
 fn title_or_ai(title: &str, ai: &str) -> String {
@@ -2087,7 +2150,10 @@ mod tests {
             "AI 21 (SERIAL) requires AI 01 (GTIN), AI 03 (MTO GTIN) or AI 8006 (ITIP)"
         );
         let err = validate_associations(&els("(01)09521234543213(250)X")).expect_err("needs 21");
-        assert!(err.to_string().contains("AI 01 (GTIN) with AI 21 (SERIAL)"), "{err}");
+        assert!(
+            err.to_string().contains("AI 01 (GTIN) with AI 21 (SERIAL)"),
+            "{err}"
+        );
     }
 
     #[test]
