@@ -9,4 +9,6 @@ pub mod cbv;
 pub mod context;
 pub mod epc;
 pub mod hash_id;
+pub mod model;
+pub mod time;
 pub mod validate;
