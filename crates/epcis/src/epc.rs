@@ -670,7 +670,7 @@ fn parse_digital_link(input: &str, path: &str) -> Result<Option<Identifier>, Epc
         segments.pop();
     }
     let start = (0..segments.len()).find(|&i| {
-        (segments.len() - i) % 2 == 0
+        (segments.len() - i).is_multiple_of(2)
             && ai_of_segment(segments[i]).is_some_and(|key| {
                 let sequences = qualifier_sequences(key.ai);
                 segments[i + 2..].iter().step_by(2).all(|q| {
