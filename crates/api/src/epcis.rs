@@ -315,7 +315,7 @@ pub fn canonical_id(input: &str) -> Result<String, ApiError> {
     if let Some((g, l)) = input.split_once('/') {
         if g.len() == 14 && g.bytes().all(|b| b.is_ascii_digit()) && !l.contains('/') {
             let gtin = parse_gtin(g)?;
-            return Ok(format!("https://id.gs1.org/01/{gtin}/10/{}", waybill_epcis::epc::escape_segment(l)));
+            return Ok(format!("https://id.gs1.org/01/{gtin}/10/{}", waybill_types::digital_link::uri_escape(l, waybill_types::digital_link::UriComponent::Path)));
         }
     }
     waybill_epcis::epc::parse(input)

@@ -168,7 +168,7 @@ pub fn summarize(e: &Map<String, Value>, ptr: &str) -> Result<EventSummary, Mode
                 if matches!(role, IdRole::Epc | IdRole::Output) {
                     if let Ok(ident) = epc::parse(id) {
                         if let Some(g) = ident.gtin() {
-                            let l = format!("https://id.gs1.org/01/{g}/10/{}", crate::epc::escape_segment(lot));
+                            let l = format!("https://id.gs1.org/01/{g}/10/{}", waybill_types::digital_link::uri_escape(lot, waybill_types::digital_link::UriComponent::Path));
                             if !lots.contains(&l) {
                                 lots.push(l);
                             }
