@@ -481,6 +481,14 @@ fn all_digits(s: &str) -> bool {
 
 /// Checks the check digit of a digit string of at least two digits.
 fn check_csum(input: &str, key: &'static str, digits: &str) -> Result<(), EpcError> {
+    if digits.len() < 2 || !all_digits(digits) {
+        return Err(EpcError::KeyFormat {
+            input: input.to_owned(),
+            key,
+            value: digits.to_owned(),
+            expected: "digits with a check digit",
+        });
+    }
     let (data, last) = digits.split_at(digits.len() - 1);
     let expected = gs1::check_digit(data).map_err(|_| EpcError::KeyFormat {
         input: input.to_owned(),

@@ -36,6 +36,7 @@
 //! member); those at event level are sorted into the tail above, those inside
 //! `readPoint`, `bizLocation`, `sensorElement`, `sensorMetadata` and `sensorReport` go
 //! sorted after their parent's standard fields, and `ilmd` holds only such entries.
+//! A null value counts as absent; an empty string or object leaves just the name.
 //!
 //! Not hashed: `type` (written as `eventType`), `eventID`, `recordTime`,
 //! `errorDeclaration`, JSON-LD keywords (`@context`, …) and comments (`comment`,
@@ -636,6 +637,8 @@ impl Renderer<'_> {
             None => key.to_owned(),
         };
         match value {
+            // JSON-LD drops null values: the element is absent.
+            Value::Null => Ok(Vec::new()),
             Value::Array(items) => {
                 let mut out = Vec::new();
                 for (i, item) in items.iter().enumerate() {

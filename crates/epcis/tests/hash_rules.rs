@@ -1,0 +1,266 @@
+//! Event Hash ID rules and errors on hand-made events.
+
+use serde_json::{json, Map, Value};
+use waybill_epcis::context::Namespaces;
+use waybill_epcis::epc::EpcError;
+use waybill_epcis::hash_id::{
+    declared_ignore_fields, event_hash_id, hash_digest, pre_hash_string, pre_hash_string_ignoring,
+    HashIdError, EXTENSION_DEPTH_MAX,
+};
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+fn base() -> Map<String, Value> {
+    object(json!({
+        "type": "ObjectEvent",
+        "eventTime": "2024-03-01T12:00:00.000Z",
+        "eventTimeZoneOffset": "+01:00",
+        "epcList": ["urn:epc:id:sgtin:0614141.107346.2017"],
+        "action": "OBSERVE",
+        "bizStep": "shipping",
+        "readPoint": {"id": "urn:epc:id:sgln:0614141.00777.0"}
+    }))
+}
+
+fn with(field: &str, value: Value) -> Map<String, Value> {
+    let mut event = base();
+    event.insert(field.to_owned(), value);
+    event
+}
+
+fn ns() -> Namespaces {
+    Namespaces::from_context(&json!([
+        "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+        {"example": "https://ns.example.com/epcis/"}
+    ]))
+}
+
+fn hash(event: &Map<String, Value>) -> String {
+    event_hash_id(event, &ns()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn pre(event: &Map<String, Value>) -> String {
+    pre_hash_string(event, &ns()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn equivalent_spellings_hash_alike() {
+    let reference = hash(&base());
+    for (field, value) in [
+        ("bizStep", json!("https://ref.gs1.org/cbv/BizStep-shipping")),
+        ("bizStep", json!("urn:epcglobal:cbv:bizstep:shipping")),
+        ("bizStep", json!("cbv:BizStep-shipping")),
+        ("bizStep", json!("  shipping ")),
+        ("eventTime", json!("2024-03-01T13:00:00+01:00")),
+        ("eventTime", json!("2024-03-01T11:30:00.0001-00:30")),
+        (
+            "epcList",
+            json!(["https://brand.example/01/10614141073464/21/2017?x=1"]),
+        ),
+        (
+            "readPoint",
+            json!({"id": "https://id.gs1.org/gln/0614141007776"}),
+        ),
+        (
+            "readPoint",
+            json!({"id": "urn:epc:id:sgln:0614141.00777.0", "rdfs:comment": "ignored"}),
+        ),
+        ("recordTime", json!("2030-01-01T00:00:00Z")),
+        (
+            "eventID",
+            json!("urn:uuid:374d95fc-9457-4a51-bd6a-0bba133845a8"),
+        ),
+        (
+            "errorDeclaration",
+            json!({"declarationTime": "2024-03-02T00:00:00Z", "reason": "incorrect_data"}),
+        ),
+        ("comment", json!("a note")),
+        ("disposition", json!("")),
+        ("epcClassList", Value::Null),
+        ("bizTransactionList", json!([])),
+    ] {
+        let event = with(field, value.clone());
+        let rendered = pre(&event);
+        assert_eq!(hash(&event), reference, "{field} = {value}: {rendered}");
+    }
+}
+
+#[test]
+fn quantities_and_numbers() {
+    let quantity = |q: Value| {
+        with(
+            "quantityList",
+            json!([{"epcClass": "urn:epc:class:lgtin:4012345.012345.998877", "quantity": q, "uom": "KGM"}]),
+        )
+    };
+    let reference = pre(&quantity(json!(452)));
+    assert!(
+        reference.contains(
+            "quantityListquantityElementepcClass=https://id.gs1.org/01/04012345123456/10/998877quantity=452uom=KGM"
+        ),
+        "{reference}"
+    );
+    for q in [json!(452.0), json!("452.000"), json!(4.52e2), json!("+452")] {
+        assert_eq!(pre(&quantity(q.clone())), reference, "{q}");
+    }
+    assert_ne!(pre(&quantity(json!(452.5))), reference);
+}
+
+#[test]
+fn lists_are_sorted_and_typed_members_put_type_first() {
+    let event = with(
+        "bizTransactionList",
+        json!([
+            {"bizTransaction": "urn:epcglobal:cbv:bt:0614141000005:B", "type": "po"},
+            {"type": "inv", "bizTransaction": "urn:epcglobal:cbv:bt:0614141000005:A"}
+        ]),
+    );
+    assert!(pre(&event).ends_with(
+        "bizTransactionListtype=https://ref.gs1.org/cbv/BTT-invbizTransaction=urn:epcglobal:cbv:bt:0614141000005:A\
+         type=https://ref.gs1.org/cbv/BTT-pobizTransaction=urn:epcglobal:cbv:bt:0614141000005:B"
+    ));
+}
+
+#[test]
+fn tail_order_follows_the_reference_vectors() {
+    let mut event = base();
+    event.insert(
+        "sourceList".into(),
+        json!([{"type": "owning_party", "source": "urn:epc:id:pgln:0614141.00000"}]),
+    );
+    event.insert(
+        "ilmd".into(),
+        json!({"example:bestBefore": "2025-01-01", "example:grade": "A"}),
+    );
+    event.insert(
+        "example:z".into(),
+        json!({"example:b": "2", "example:a": ["1", "0"]}),
+    );
+    event.insert(
+        "sensorElementList".into(),
+        json!([{"sensorReport": [{"type": "Temperature", "value": 4.5, "uom": "CEL"}], "example:s": "x"}]),
+    );
+    let rendered = pre(&event);
+    let tail = rendered
+        .split_once("readPointid=https://id.gs1.org/414/0614141007776")
+        .expect("readPoint")
+        .1;
+    assert_eq!(
+        tail,
+        "sensorElementListsensorElementsensorReporttype=https://gs1.org/voc/Temperaturevalue=4.5uom=CEL\
+         {https://ns.example.com/epcis/}s=x\
+         ilmd{https://ns.example.com/epcis/}bestBefore=2025-01-01{https://ns.example.com/epcis/}grade=A\
+         sourceListtype=https://ref.gs1.org/cbv/SDT-owning_partysource=https://id.gs1.org/417/0614141000005\
+         {https://ns.example.com/epcis/}z{https://ns.example.com/epcis/}a=0{https://ns.example.com/epcis/}a=1\
+         {https://ns.example.com/epcis/}b=2"
+    );
+}
+
+#[test]
+fn event_context_and_ignore_fields() {
+    let mut event = with("example:f", json!("v"));
+    assert!(pre(&event).ends_with("{https://ns.example.com/epcis/}f=v"));
+    event.insert(
+        "@context".into(),
+        json!({"example": "https://other.example/"}),
+    );
+    assert!(pre(&event).ends_with("{https://other.example/}f=v"));
+
+    let doc = object(json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+                     {"example": "https://ns.example.com/epcis/", "repo": "https://repo.example/"}],
+        "repo:ignoreFields": ["example:f", "repo:hash"],
+        "epcisBody": {"eventList": []}
+    }));
+    let doc_ns = Namespaces::from_context(&doc["@context"]);
+    let ignored = declared_ignore_fields(&doc, &doc_ns);
+    assert_eq!(
+        ignored,
+        [
+            "https://ns.example.com/epcis/f",
+            "https://repo.example/hash"
+        ]
+    );
+    let event = with("example:f", json!("v"));
+    assert_eq!(
+        pre_hash_string_ignoring(&event, &doc_ns, &ignored).expect("hashes"),
+        pre_hash_string(&base(), &doc_ns).expect("hashes")
+    );
+    assert_eq!(
+        hash_digest(&base(), &doc_ns)
+            .map(hex::encode)
+            .expect("hashes"),
+        hash(&base())
+            .trim_start_matches("ni:///sha-256;")
+            .trim_end_matches("?ver=CBV2.0")
+    );
+}
+
+#[test]
+fn errors_say_where() {
+    let mut no_type = base();
+    no_type.remove("type");
+    assert_eq!(
+        pre_hash_string(&no_type, &ns()),
+        Err(HashIdError::MissingType)
+    );
+
+    let err = pre_hash_string(&with("eventTime", json!("2024-03-01T12:00:00")), &ns())
+        .expect_err("no offset");
+    assert!(
+        matches!(&err, HashIdError::Timestamp { path, .. } if path == "eventTime"),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "eventTime: timestamp \"2024-03-01T12:00:00\" has no UTC offset (Z or +hh:mm/-hh:mm)"
+    );
+
+    let err = pre_hash_string(
+        &with(
+            "epcList",
+            json!(["urn:uuid:1", "https://id.gs1.org/01/10614141073465/21/1"]),
+        ),
+        &ns(),
+    )
+    .expect_err("check digit");
+    assert!(
+        matches!(&err, HashIdError::Identifier { path, source: EpcError::CheckDigit { .. } } if path == "epcList[1]"),
+        "{err}"
+    );
+
+    // Outside identifier fields a malformed GS1 identifier is hashed as written.
+    let lenient = with(
+        "bizTransactionList",
+        json!([{"type": "po", "bizTransaction": "https://id.gs1.org/253/4012345000055"}]),
+    );
+    assert!(pre(&lenient).contains("bizTransaction=https://id.gs1.org/253/4012345000055"));
+
+    let err =
+        pre_hash_string(&with("epcList", json!("urn:uuid:1")), &ns()).expect_err("not a list");
+    assert!(matches!(
+        err,
+        HashIdError::UnexpectedValue {
+            expected: "an array of identifiers",
+            ..
+        }
+    ));
+    let err =
+        pre_hash_string(&with("readPoint", json!("urn:uuid:1")), &ns()).expect_err("not an object");
+    assert_eq!(
+        err.to_string(),
+        "readPoint: expected an object, found a string"
+    );
+
+    let mut deep = json!("leaf");
+    for _ in 0..=EXTENSION_DEPTH_MAX {
+        deep = json!({ "example:n": deep });
+    }
+    let err = pre_hash_string(&with("example:n", deep), &ns()).expect_err("too deep");
+    assert!(matches!(err, HashIdError::TooDeep { .. }), "{err}");
+}
