@@ -1632,13 +1632,11 @@ impl Schema {
                 "stringValue" | "uom" => {
                     self.string(v, &pp, &field);
                 }
-                "booleanValue" => {
-                    if !v.is_boolean() {
-                        self.push(
-                            &pp,
-                            format!("{field} must be a boolean, found {}", json_type(v)),
-                        );
-                    }
+                "booleanValue" if !v.is_boolean() => {
+                    self.push(
+                        &pp,
+                        format!("{field} must be a boolean, found {}", json_type(v)),
+                    );
                 }
                 "hexBinaryValue" => self.pattern(
                     v,
