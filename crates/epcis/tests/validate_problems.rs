@@ -296,6 +296,8 @@ fn wrong_check_digits_in_digital_link_uris() {
         "https://id.gs1.org/414/9506000134307/254/1",
         "https://id.gs1.org/8003/040123450007718765",
         "https://example.com/01/not-a-digital-link/extra",
+        "https://example.com/01/not-a-digital-link",
+        "https://example.com/archive/2024/01/15",
     ] {
         let doc = with("/epcisBody/eventList/0/epcList/0", json!(ok));
         assert_eq!(validate_document(&doc), Ok(()), "{ok}");
@@ -429,4 +431,38 @@ fn quantities_are_not_negative() {
         &["/epcisBody/eventList/2/quantityList/1/quantity"],
     );
     assert!(p[0].message.contains("negative"));
+}
+
+#[test]
+fn digital_link_vectors_that_gs1_accepts_pass_our_rules() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/conformance/digital-link/dl_parse_uri.jsonl"
+    );
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let (mut accepted, mut rejected, mut flagged) = (0, 0, 0);
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        let uri = v["uri"].as_str().unwrap_or_default();
+        let default_options = v["options"].as_object().is_some_and(|o| o.is_empty());
+        if !default_options {
+            continue;
+        }
+        let mut doc = document();
+        doc["epcisBody"]["eventList"][0]["example:link"] = json!(uri);
+        let problems = check_waybill_rules(&doc);
+        if v["valid"].as_bool() == Some(true) {
+            accepted += 1;
+            assert_eq!(problems, vec![], "{uri} is a valid Digital Link URI");
+        } else {
+            rejected += 1;
+            flagged += usize::from(!problems.is_empty());
+        }
+    }
+    println!(
+        "{accepted} valid Digital Link URIs pass; {flagged} of {rejected} invalid ones are \
+         flagged (the others fail on syntax the EPCIS rules do not check)"
+    );
+    assert!(accepted > 40, "only {accepted} valid vectors");
+    assert!(flagged > 0);
 }
