@@ -1632,13 +1632,11 @@ impl Schema {
                 "stringValue" | "uom" => {
                     self.string(v, &pp, &field);
                 }
-                "booleanValue" => {
-                    if !v.is_boolean() {
-                        self.push(
-                            &pp,
-                            format!("{field} must be a boolean, found {}", json_type(v)),
-                        );
-                    }
+                "booleanValue" if !v.is_boolean() => {
+                    self.push(
+                        &pp,
+                        format!("{field} must be a boolean, found {}", json_type(v)),
+                    );
                 }
                 "hexBinaryValue" => self.pattern(
                     v,
@@ -1988,7 +1986,17 @@ const DL_PRIMARY_KEYS: &[&str] = &[
     "8017", "8018",
 ];
 
+/// Primary keys whose value starts with digits.
+const DL_NUMERIC_KEYS: &[&str] = &[
+    "00", "01", "253", "255", "402", "414", "417", "8003", "8006", "8017", "8018",
+];
+
 /// The problem of `uri` as a GS1 Digital Link URI (`…/01/{gtin}/21/{serial}`), if it is one.
+///
+/// The rightmost primary key AI followed by its value and (AI, value) pairs makes the
+/// Digital Link; on `id.gs1.org` every path of the form `…/{primary key AI}/{value}[/{AI}/{value}]…` is
+/// taken for a Digital Link. On other hosts a numeric primary key must also be followed by
+/// at least 8 digits, so that ordinary paths such as `/2024/01/15` are left alone.
 fn digital_link_problem(uri: &str) -> Option<String> {
     if !is_uri(uri) {
         return None;
@@ -1997,16 +2005,22 @@ fn digital_link_problem(uri: &str) -> Option<String> {
         .strip_prefix("https://")
         .or_else(|| uri.strip_prefix("http://"))?;
     let rest = rest.split(['?', '#']).next().unwrap_or_default();
-    let (_, path) = rest.split_once('/')?;
+    let (authority, path) = rest.split_once('/')?;
+    let gs1_resolver = authority.eq_ignore_ascii_case("id.gs1.org");
     let segments: Vec<&str> = path.split('/').collect();
     let is_ai = |s: &str| (2..=4).contains(&s.len()) && all_digits(s);
-    for (i, seg) in segments.iter().enumerate() {
+    // Like GS1's parsers, take the rightmost primary key: what precedes it is a path stem.
+    for (i, seg) in segments.iter().enumerate().rev() {
         if !DL_PRIMARY_KEYS.contains(seg) {
             continue;
         }
         let tail = &segments[i + 1..];
         // The key's value, then pairs of (AI, value).
         if tail.len() % 2 != 1 || !tail[1..].chunks(2).all(|pair| is_ai(pair[0])) {
+            continue;
+        }
+        let leading_digits = tail[0].bytes().take_while(u8::is_ascii_digit).count();
+        if !gs1_resolver && DL_NUMERIC_KEYS.contains(seg) && leading_digits < 8 {
             continue;
         }
         let mut elements = vec![(*seg, tail[0])];
@@ -2195,7 +2209,10 @@ mod tests {
         assert!(digital_link_problem("https://id.gs1.org/01/09521234543213/21/x").is_none());
         assert!(digital_link_problem("https://id.gs1.org/01/09521234543214").is_some());
         assert!(digital_link_problem("https://example.com/a/b/414/9506000134307").is_none());
-        assert!(digital_link_problem("https://example.com/01/0952").is_some());
+        assert!(digital_link_problem("https://id.gs1.org/01/0952").is_some());
+        assert!(digital_link_problem("https://example.com/01/0952").is_none());
+        assert!(digital_link_problem("https://example.com/news/2024/01/15").is_none());
+        assert!(digital_link_problem("https://example.com/01/095212345432").is_some());
         assert!(epc_urn_problem("id:sgtin:0614141.107346.2017").is_none());
         assert!(epc_urn_problem("id:sgtin:0614141.10734.2017").is_some());
         assert!(epc_urn_problem("idpat:sgtin:4012345.066666.*").is_none());
