@@ -49,7 +49,11 @@ impl Reader {
                 "member {} of `{}` (roles: {})",
                 m.key,
                 m.org,
-                m.roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")
+                m.roles
+                    .iter()
+                    .map(|r| r.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }
@@ -83,17 +87,26 @@ pub fn authenticate(
     let (mut key, mut ts, mut sig) = (None, None, None);
     for part in rest.split(',') {
         let (k, v) = part.trim().split_once('=').ok_or_else(|| {
-            unauthorized(format!("Authorization part `{}` is not name=value", part.trim()))
+            unauthorized(format!(
+                "Authorization part `{}` is not name=value",
+                part.trim()
+            ))
         })?;
         match k {
             "key" => key = Some(v),
             "ts" => ts = Some(v),
             "sig" => sig = Some(v),
-            other => return Err(unauthorized(format!("unknown Authorization part `{other}`"))),
+            other => {
+                return Err(unauthorized(format!(
+                    "unknown Authorization part `{other}`"
+                )))
+            }
         }
     }
     let (Some(key), Some(ts), Some(sig)) = (key, ts, sig) else {
-        return Err(unauthorized("the Authorization header needs key, ts and sig"));
+        return Err(unauthorized(
+            "the Authorization header needs key, ts and sig",
+        ));
     };
     let key = PublicKey::from_hex(key).map_err(|e| unauthorized(format!("key: {e}")))?;
     let ts: u64 = ts

@@ -121,14 +121,20 @@ pub(crate) async fn capture(
         return Err(epcis_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_many_events",
-            format!("{list_ptr}: {n_events} events, over the limit of {} per document; split it", limits::EPCIS_EVENTS_MAX),
+            format!(
+                "{list_ptr}: {n_events} events, over the limit of {} per document; split it",
+                limits::EPCIS_EVENTS_MAX
+            ),
         ));
     }
     let signer = PublicKey::from_hex(header_str(&headers, "waybill-signer")?)
         .map_err(|e| ApiError::bad_request("bad_key", format!("Waybill-Signer: {e}")))?;
     let seq_text = header_str(&headers, "waybill-seq")?;
     let seq: u64 = seq_text.parse().map_err(|_| {
-        ApiError::bad_request("bad_seq", format!("Waybill-Seq `{seq_text}` is not a number"))
+        ApiError::bad_request(
+            "bad_seq",
+            format!("Waybill-Seq `{seq_text}` is not a number"),
+        )
     })?;
     let sig: [u8; 64] = hex::decode(header_str(&headers, "waybill-signature")?)
         .ok()
@@ -165,7 +171,12 @@ pub(crate) async fn capture(
     };
     let location = format!("/epcis/capture/{id}");
     if q.wait {
-        let _ = crate::wait_outcome(&s, id, q.timeout_ms.unwrap_or(10_000).min(crate::WAIT_MS_MAX)).await;
+        let _ = crate::wait_outcome(
+            &s,
+            id,
+            q.timeout_ms.unwrap_or(10_000).min(crate::WAIT_MS_MAX),
+        )
+        .await;
         let job = capture_job(&s, &id)?;
         return Ok(([(header::LOCATION, location)], Json(job)).into_response());
     }
@@ -237,7 +248,10 @@ pub fn export_event(rec: &EventRecord) -> Value {
 
 /// The `@context` for a set of events: the EPCIS context plus every namespace prefix
 /// their captures declared (first declaration of a prefix wins).
-fn merged_context<S: StateRead + ?Sized>(state: &S, recs: &[EventRecord]) -> Result<Value, ApiError> {
+fn merged_context<S: StateRead + ?Sized>(
+    state: &S,
+    recs: &[EventRecord],
+) -> Result<Value, ApiError> {
     let mut prefixes = Map::new();
     let mut seen = std::collections::BTreeSet::new();
     for r in recs {
@@ -293,7 +307,11 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn visible<S: StateRead + ?Sized>(state: &S, reader: &Reader, rec: &EventRecord) -> Result<bool, ApiError> {
+fn visible<S: StateRead + ?Sized>(
+    state: &S,
+    reader: &Reader,
+    rec: &EventRecord,
+) -> Result<bool, ApiError> {
     Ok(reader.may_read(state, &rec.org, rec.category)?)
 }
 
@@ -315,7 +333,13 @@ pub fn canonical_id(input: &str) -> Result<String, ApiError> {
     if let Some((g, l)) = input.split_once('/') {
         if g.len() == 14 && g.bytes().all(|b| b.is_ascii_digit()) && !l.contains('/') {
             let gtin = parse_gtin(g)?;
-            return Ok(format!("https://id.gs1.org/01/{gtin}/10/{}", waybill_types::digital_link::uri_escape(l, waybill_types::digital_link::UriComponent::Path)));
+            return Ok(format!(
+                "https://id.gs1.org/01/{gtin}/10/{}",
+                waybill_types::digital_link::uri_escape(
+                    l,
+                    waybill_types::digital_link::UriComponent::Path
+                )
+            ));
         }
     }
     waybill_epcis::epc::parse(input)
@@ -344,7 +368,10 @@ struct Filters {
 }
 
 fn values(v: &str) -> Vec<String> {
-    v.split(['|', ',']).map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()
+    v.split(['|', ','])
+        .map(|x| x.trim().to_string())
+        .filter(|x| !x.is_empty())
+        .collect()
 }
 
 fn time_param(name: &str, v: &str) -> Result<i64, ApiError> {
@@ -362,11 +389,16 @@ fn id_values(name: &str, v: &str) -> Result<Vec<String>, ApiError> {
         .map(|x| {
             if x.contains(":idpat:") || x.ends_with('*') {
                 // A pattern: match by class.
-                let trimmed = x.trim_end_matches(".*").trim_end_matches('*').trim_end_matches('.');
+                let trimmed = x
+                    .trim_end_matches(".*")
+                    .trim_end_matches('*')
+                    .trim_end_matches('.');
                 let class = trimmed.replace(":idpat:", ":id:");
                 let parsed = waybill_epcis::epc::parse(&x)
                     .or_else(|_| waybill_epcis::epc::parse(&class))
-                    .map_err(|e| ApiError::bad_request("bad_query_parameter", format!("{name}: {e}")))?;
+                    .map_err(|e| {
+                        ApiError::bad_request("bad_query_parameter", format!("{name}: {e}"))
+                    })?;
                 let base = parsed.class_level().unwrap_or(parsed.canonical);
                 Ok(format!("{base}/"))
             } else {
@@ -413,7 +445,9 @@ fn parse_filters(params: &[(String, String)]) -> Result<(Filters, usize, Option<
             "GE_recordTime" => f.ge_record = Some(time_param(k, v)?.max(0) as u64),
             "LT_recordTime" => f.lt_record = Some(time_param(k, v)?.max(0) as u64),
             "EQ_bizStep" => f.biz_step = Some(vocab_values(v, waybill_epcis::cbv::bizstep)),
-            "EQ_disposition" => f.disposition = Some(vocab_values(v, waybill_epcis::cbv::disposition)),
+            "EQ_disposition" => {
+                f.disposition = Some(vocab_values(v, waybill_epcis::cbv::disposition))
+            }
             "EQ_readPoint" => f.read_point = Some(id_values(k, v)?),
             "EQ_bizLocation" => f.biz_location = Some(id_values(k, v)?),
             "EQ_eventID" | "eventID" => f.event_id = Some(values(v)),
@@ -421,38 +455,77 @@ fn parse_filters(params: &[(String, String)]) -> Result<(Filters, usize, Option<
             "MATCH_parentID" => f.matches.push((&[Parent], id_values(k, v)?)),
             "MATCH_inputEPC" => f.matches.push((&[Input], id_values(k, v)?)),
             "MATCH_outputEPC" => f.matches.push((&[Output], id_values(k, v)?)),
-            "MATCH_anyEPC" => f.matches.push((&[Epc, Child, Input, Output, Parent], id_values(k, v)?)),
-            "MATCH_epcClass" => f.matches.push((&[Quantity, ChildQuantity], id_values(k, v)?)),
+            "MATCH_anyEPC" => f
+                .matches
+                .push((&[Epc, Child, Input, Output, Parent], id_values(k, v)?)),
+            "MATCH_epcClass" => f
+                .matches
+                .push((&[Quantity, ChildQuantity], id_values(k, v)?)),
             "MATCH_inputEPCClass" => f.matches.push((&[InputQuantity], id_values(k, v)?)),
             "MATCH_outputEPCClass" => f.matches.push((&[OutputQuantity], id_values(k, v)?)),
-            "MATCH_anyEPCClass" => f.matches.push((&[Quantity, ChildQuantity, InputQuantity, OutputQuantity], id_values(k, v)?)),
+            "MATCH_anyEPCClass" => f.matches.push((
+                &[Quantity, ChildQuantity, InputQuantity, OutputQuantity],
+                id_values(k, v)?,
+            )),
             "perPage" => {
                 per_page = v
                     .parse::<usize>()
                     .ok()
                     .filter(|n| (1..=limits::PAGE_ITEMS_MAX).contains(n))
-                    .ok_or_else(|| ApiError::bad_request("bad_query_parameter", format!("perPage must be 1 to {}, got `{v}`", limits::PAGE_ITEMS_MAX)))?
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "bad_query_parameter",
+                            format!("perPage must be 1 to {}, got `{v}`", limits::PAGE_ITEMS_MAX),
+                        )
+                    })?
             }
             "nextPageToken" => {
                 token = Some(v.parse::<u64>().map_err(|_| {
-                    ApiError::bad_request("bad_query_parameter", format!("nextPageToken `{v}` did not come from this node"))
+                    ApiError::bad_request(
+                        "bad_query_parameter",
+                        format!("nextPageToken `{v}` did not come from this node"),
+                    )
                 })?)
             }
             other => {
                 if let Some(t) = other.strip_prefix("EQ_bizTransaction_") {
-                    let t = waybill_epcis::cbv::biz_transaction_type(t).map(str::to_string).unwrap_or_else(|| t.to_string());
-                    f.biz_tx.push((t, values(v).into_iter().map(|x| canonical_id(&x).unwrap_or(x)).collect()));
+                    let t = waybill_epcis::cbv::biz_transaction_type(t)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| t.to_string());
+                    f.biz_tx.push((
+                        t,
+                        values(v)
+                            .into_iter()
+                            .map(|x| canonical_id(&x).unwrap_or(x))
+                            .collect(),
+                    ));
                 } else if let Some(t) = other.strip_prefix("EQ_source_") {
-                    let t = waybill_epcis::cbv::source_dest_type(t).map(str::to_string).unwrap_or_else(|| t.to_string());
-                    f.sources.push((t, values(v).into_iter().map(|x| canonical_id(&x).unwrap_or(x)).collect()));
+                    let t = waybill_epcis::cbv::source_dest_type(t)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| t.to_string());
+                    f.sources.push((
+                        t,
+                        values(v)
+                            .into_iter()
+                            .map(|x| canonical_id(&x).unwrap_or(x))
+                            .collect(),
+                    ));
                 } else if let Some(t) = other.strip_prefix("EQ_destination_") {
-                    let t = waybill_epcis::cbv::source_dest_type(t).map(str::to_string).unwrap_or_else(|| t.to_string());
-                    f.destinations.push((t, values(v).into_iter().map(|x| canonical_id(&x).unwrap_or(x)).collect()));
+                    let t = waybill_epcis::cbv::source_dest_type(t)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| t.to_string());
+                    f.destinations.push((
+                        t,
+                        values(v)
+                            .into_iter()
+                            .map(|x| canonical_id(&x).unwrap_or(x))
+                            .collect(),
+                    ));
                 } else {
                     return Err(ApiError::bad_request(
                         "bad_query_parameter",
                         format!("unknown query parameter `{other}`; supported: eventType, GE_/LT_eventTime, GE_/LT_recordTime, EQ_bizStep, EQ_disposition, EQ_readPoint, EQ_bizLocation, EQ_eventID, MATCH_epc, MATCH_anyEPC, MATCH_parentID, MATCH_inputEPC, MATCH_outputEPC, MATCH_epcClass, MATCH_anyEPCClass, EQ_bizTransaction_<type>, EQ_source_<type>, EQ_destination_<type>, perPage, nextPageToken"),
-                    ))
+                    ));
                 }
             }
         }
@@ -478,10 +551,14 @@ fn matches(f: &Filters, r: &EventRecord) -> bool {
             return false;
         }
     }
-    if f.ge_event.is_some_and(|t| r.event_time_ms < t) || f.lt_event.is_some_and(|t| r.event_time_ms >= t) {
+    if f.ge_event.is_some_and(|t| r.event_time_ms < t)
+        || f.lt_event.is_some_and(|t| r.event_time_ms >= t)
+    {
         return false;
     }
-    if f.ge_record.is_some_and(|t| r.record_time_ms < t) || f.lt_record.is_some_and(|t| r.record_time_ms >= t) {
+    if f.ge_record.is_some_and(|t| r.record_time_ms < t)
+        || f.lt_record.is_some_and(|t| r.record_time_ms >= t)
+    {
         return false;
     }
     if !in_list(&f.biz_step, r.biz_step.as_ref())
@@ -493,20 +570,28 @@ fn matches(f: &Filters, r: &EventRecord) -> bool {
     }
     if let Some(ids) = &f.event_id {
         let hid = r.hash_id();
-        if !ids.iter().any(|i| r.event_id.as_ref() == Some(i) || *i == hid) {
+        if !ids
+            .iter()
+            .any(|i| r.event_id.as_ref() == Some(i) || *i == hid)
+        {
             return false;
         }
     }
     for (roles, wants) in &f.matches {
-        let ok = r.roles().any(|(role, id)| roles.contains(&role) && wants.iter().any(|w| id_matches(id, w)));
+        let ok = r
+            .roles()
+            .any(|(role, id)| roles.contains(&role) && wants.iter().any(|w| id_matches(id, w)));
         if !ok {
             return false;
         }
     }
     let pair_ok = |list: &Vec<(String, Vec<String>)>, have: &Vec<(String, String)>| {
-        list.iter().all(|(t, ids)| have.iter().any(|(ht, hid)| ht == t && ids.contains(hid)))
+        list.iter()
+            .all(|(t, ids)| have.iter().any(|(ht, hid)| ht == t && ids.contains(hid)))
     };
-    pair_ok(&f.biz_tx, &r.biz_transactions) && pair_ok(&f.sources, &r.sources) && pair_ok(&f.destinations, &r.destinations)
+    pair_ok(&f.biz_tx, &r.biz_transactions)
+        && pair_ok(&f.sources, &r.sources)
+        && pair_ok(&f.destinations, &r.destinations)
 }
 
 /// `GET /epcis/events`.
@@ -524,9 +609,12 @@ pub(crate) async fn events(
     let mut out = Vec::new();
     let mut next = None;
     // With an exact identifier to match, walk its index; otherwise scan in order.
-    let exact = f.matches.first().and_then(|(_, w)| (w.len() == 1 && !w[0].ends_with('/')).then(|| w[0].clone()));
+    let exact = f
+        .matches
+        .first()
+        .and_then(|(_, w)| (w.len() == 1 && !w[0].ends_with('/')).then(|| w[0].clone()));
     let mut scanned = 0usize;
-    let mut consider = |rec: EventRecord, out: &mut Vec<EventRecord>| -> Result<bool, ApiError> {
+    let consider = |rec: EventRecord, out: &mut Vec<EventRecord>| -> Result<bool, ApiError> {
         if matches(&f, &rec) && visible(&snap, &reader, &rec)? {
             out.push(rec);
         }
@@ -572,7 +660,13 @@ pub(crate) async fn events(
         let mut qs: Vec<String> = params
             .iter()
             .filter(|(k, _)| k != "nextPageToken")
-            .map(|(k, v)| format!("{}={}", crate::pages::percent_encode(k), crate::pages::percent_encode(v)))
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    crate::pages::percent_encode(k),
+                    crate::pages::percent_encode(v)
+                )
+            })
             .collect();
         qs.push(format!("nextPageToken={n}"));
         let link = format!("<{}?{}>; rel=\"next\"", uri.path(), qs.join("&"));
@@ -611,10 +705,16 @@ pub(crate) async fn event_by_id(
             return Err(epcis_error(
                 StatusCode::FORBIDDEN,
                 "not_authorized",
-                format!("event `{id}` exists but {} may not read it", reader.describe()),
+                format!(
+                    "event `{id}` exists but {} may not read it",
+                    reader.describe()
+                ),
             ));
         }
-        return Err(ApiError::not_found("unknown_event", format!("no event with eventID `{id}`")));
+        return Err(ApiError::not_found(
+            "unknown_event",
+            format!("no event with eventID `{id}`"),
+        ));
     }
     let doc = query_document(&snap, &recs, now_ms())?;
     Ok(([(header::CONTENT_TYPE, "application/ld+json")], Json(doc)).into_response())
@@ -702,7 +802,9 @@ pub fn lineage_json<S: StateScan + ?Sized>(
             }
         }
         let parse = |set: std::collections::BTreeSet<String>| -> Vec<Value> {
-            set.into_iter().filter_map(|s| serde_json::from_str(&s).ok()).collect()
+            set.into_iter()
+                .filter_map(|s| serde_json::from_str(&s).ok())
+                .collect()
         };
         v["recall"] = json!({
             "items": recall.get("item").cloned().unwrap_or_default(),
@@ -799,9 +901,21 @@ pub(crate) async fn audit_route(
     require_member(&reader, "the audit trail")?;
     let Query(q) = q?;
     let (kind, subject, label) = match (&q.product, &q.member, &q.org) {
-        (Some(p), None, None) => (audit::subject::PRODUCT, parse_gtin(p)?.as_str().as_bytes().to_vec(), format!("product {p}")),
-        (None, Some(m), None) => (audit::subject::MEMBER, parse_key(m)?.0.to_vec(), format!("member {m}")),
-        (None, None, Some(o)) => (audit::subject::ORG, parse_org(o)?.as_str().as_bytes().to_vec(), format!("organization {o}")),
+        (Some(p), None, None) => (
+            audit::subject::PRODUCT,
+            parse_gtin(p)?.as_str().as_bytes().to_vec(),
+            format!("product {p}"),
+        ),
+        (None, Some(m), None) => (
+            audit::subject::MEMBER,
+            parse_key(m)?.0.to_vec(),
+            format!("member {m}"),
+        ),
+        (None, None, Some(o)) => (
+            audit::subject::ORG,
+            parse_org(o)?.as_str().as_bytes().to_vec(),
+            format!("organization {o}"),
+        ),
         _ => {
             return Err(ApiError::bad_request(
                 "bad_query_parameter",
@@ -818,7 +932,12 @@ pub(crate) async fn audit_route(
             audit::subject::ORG => subject == m.org.as_str().as_bytes(),
             audit::subject::MEMBER => {
                 let snap = s.store.snapshot()?;
-                let key = PublicKey(subject.clone().try_into().map_err(|_| ApiError::internal("key length"))?);
+                let key = PublicKey(
+                    subject
+                        .clone()
+                        .try_into()
+                        .map_err(|_| ApiError::internal("key length"))?,
+                );
                 waybill_state::identity::load_member(&snap, &key)?.is_some_and(|x| x.org == m.org)
             }
             _ => true,
@@ -854,7 +973,9 @@ pub(crate) async fn audit_route(
         last = Some(k);
     }
     let next = if more { last.map(hex::encode) } else { None };
-    Ok(Json(json!({ "subject": label, "items": items, "next_after": next })))
+    Ok(Json(
+        json!({ "subject": label, "items": items, "next_after": next }),
+    ))
 }
 
 // ---------- master data ----------
@@ -874,7 +995,9 @@ pub(crate) async fn location_by_gln(
     p: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
     let Path(g) = p?;
-    let gln: Gln = g.parse().map_err(|e: waybill_types::gs1::Gs1Error| ApiError::bad_request("bad_gln", e.to_string()))?;
+    let gln: Gln = g.parse().map_err(|e: waybill_types::gs1::Gs1Error| {
+        ApiError::bad_request("bad_gln", e.to_string())
+    })?;
     let snap = s.store.snapshot()?;
     let loc = catalog::load_location(&snap, &gln)?
         .ok_or_else(|| ApiError::not_found("unknown_location", format!("no location {gln}")))?;
@@ -890,7 +1013,10 @@ pub(crate) async fn qualifications(
     let org: OrgId = parse_org(&id)?;
     let snap = s.store.snapshot()?;
     if waybill_state::identity::load_org(&snap, &org)?.is_none() {
-        return Err(ApiError::not_found("unknown_org", format!("no organization `{org}`")));
+        return Err(ApiError::not_found(
+            "unknown_org",
+            format!("no organization `{org}`"),
+        ));
     }
     let today = credentials::date_of_ms(now_ms());
     let prefix = keys::qualifications_of(&org);

@@ -174,7 +174,11 @@ impl Client {
         let url = format!(
             "{}/epcis/capture{}",
             self.base,
-            if wait { "?wait=true&timeout_ms=30000" } else { "" }
+            if wait {
+                "?wait=true&timeout_ms=30000"
+            } else {
+                ""
+            }
         );
         let req = self
             .http

@@ -168,7 +168,13 @@ pub fn summarize(e: &Map<String, Value>, ptr: &str) -> Result<EventSummary, Mode
                 if matches!(role, IdRole::Epc | IdRole::Output) {
                     if let Ok(ident) = epc::parse(id) {
                         if let Some(g) = ident.gtin() {
-                            let l = format!("https://id.gs1.org/01/{g}/10/{}", waybill_types::digital_link::uri_escape(lot, waybill_types::digital_link::UriComponent::Path));
+                            let l = format!(
+                                "https://id.gs1.org/01/{g}/10/{}",
+                                waybill_types::digital_link::uri_escape(
+                                    lot,
+                                    waybill_types::digital_link::UriComponent::Path
+                                )
+                            );
                             if !lots.contains(&l) {
                                 lots.push(l);
                             }
@@ -179,36 +185,51 @@ pub fn summarize(e: &Map<String, Value>, ptr: &str) -> Result<EventSummary, Mode
             ids.extend(lots.into_iter().map(|l| (IdRole::IlmdLot, l)));
         }
     }
-    let read_point = match e.get("readPoint").and_then(|r| r.get("id")).and_then(Value::as_str) {
+    let read_point = match e
+        .get("readPoint")
+        .and_then(|r| r.get("id"))
+        .and_then(Value::as_str)
+    {
         Some(s) => Some(canon(s, format!("{ptr}/readPoint/id"))?),
         None => None,
     };
-    let (biz_location, biz_location_gln) =
-        match e.get("bizLocation").and_then(|r| r.get("id")).and_then(Value::as_str) {
-            Some(s) => {
-                let ident = epc::parse(s).map_err(|err| ModelError {
-                    pointer: format!("{ptr}/bizLocation/id"),
-                    message: err.to_string(),
-                })?;
-                let gln = ident.gln().map(str::to_string);
-                (Some(ident.canonical), gln)
-            }
-            None => (None, None),
-        };
+    let (biz_location, biz_location_gln) = match e
+        .get("bizLocation")
+        .and_then(|r| r.get("id"))
+        .and_then(Value::as_str)
+    {
+        Some(s) => {
+            let ident = epc::parse(s).map_err(|err| ModelError {
+                pointer: format!("{ptr}/bizLocation/id"),
+                message: err.to_string(),
+            })?;
+            let gln = ident.gln().map(str::to_string);
+            (Some(ident.canonical), gln)
+        }
+        None => (None, None),
+    };
     let pairs = |field: &str, id_key: &str, norm: fn(&str) -> Option<&'static str>| {
         let mut out = Vec::new();
         if let Some(Value::Array(a)) = e.get(field) {
             for x in a {
                 let id = x.get(id_key).and_then(Value::as_str).unwrap_or_default();
                 let ty = x.get("type").and_then(Value::as_str).unwrap_or_default();
-                let ty = norm(ty).map(str::to_string).unwrap_or_else(|| ty.to_string());
-                let id = epc::parse(id).map(|i| i.canonical).unwrap_or_else(|_| id.to_string());
+                let ty = norm(ty)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| ty.to_string());
+                let id = epc::parse(id)
+                    .map(|i| i.canonical)
+                    .unwrap_or_else(|_| id.to_string());
                 out.push((ty, id));
             }
         }
         out
     };
-    let biz_transactions = pairs("bizTransactionList", "bizTransaction", cbv::biz_transaction_type);
+    let biz_transactions = pairs(
+        "bizTransactionList",
+        "bizTransaction",
+        cbv::biz_transaction_type,
+    );
     let sources = pairs("sourceList", "source", cbv::source_dest_type);
     let destinations = pairs("destinationList", "destination", cbv::source_dest_type);
     let vocab = |k: &str, norm: fn(&str) -> Option<&'static str>| {

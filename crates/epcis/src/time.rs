@@ -33,12 +33,24 @@ pub fn parse_ms(s: &str) -> Option<i64> {
         }
         std::str::from_utf8(part).ok()?.parse().ok()
     };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let (y, mo, d) = (num(0..4)?, num(5..7)? as u32, num(8..10)? as u32);
     let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59 {
+    if !(1..=12).contains(&mo)
+        || d == 0
+        || d > days_in_month(y, mo)
+        || h > 23
+        || mi > 59
+        || sec > 59
+    {
         return None;
     }
     let mut i = 19;
@@ -95,8 +107,18 @@ mod tests {
         assert_eq!(parse_ms("1970-01-01T08:00:00+08:00"), Some(0));
         assert_eq!(parse_ms("1970-01-01T00:00:00.1415Z"), Some(142));
         assert_eq!(parse_ms("1970-01-01T00:00:00.1425Z"), Some(143));
-        assert_eq!(parse_ms("2026-11-10T07:30:00.000+08:00"), Some(1_794_267_000_000));
-        for bad in ["2026-02-30T00:00:00Z", "2026-11-10T07:30:00", "2026-11-10t07:30:00Z", "2026-11-10T24:00:00Z", "2026-11-10T07:30:60Z", "2026-11-10T07:30:00.Z"] {
+        assert_eq!(
+            parse_ms("2026-11-10T07:30:00.000+08:00"),
+            Some(1_794_267_000_000)
+        );
+        for bad in [
+            "2026-02-30T00:00:00Z",
+            "2026-11-10T07:30:00",
+            "2026-11-10t07:30:00Z",
+            "2026-11-10T24:00:00Z",
+            "2026-11-10T07:30:60Z",
+            "2026-11-10T07:30:00.Z",
+        ] {
             assert_eq!(parse_ms(bad), None, "{bad}");
         }
         assert!(parse_ms("2024-02-29T00:00:00Z").is_some());

@@ -99,6 +99,9 @@ fn build_chain() -> (std::path::PathBuf, Genesis, Vec<SignedTx>) {
                         produced_on: "2026-11-02".into(),
                         quantity: 100 + i as u64,
                         unit: "kg".into(),
+                        inputs: vec![],
+                        raw_materials: vec![],
+                        claims: vec![],
                     },
                 )
             })

@@ -88,11 +88,9 @@ pub(crate) fn grant_read<S: StateRead>(
         .into());
     }
     if grantee == &org.id {
-        return Err(Rejection::new(
-            "invalid",
-            format!("`{grantee}` always reads its own data"),
-        )
-        .into());
+        return Err(
+            Rejection::new("invalid", format!("`{grantee}` always reads its own data")).into(),
+        );
     }
     Ok(vec![(
         keys::read_grant(&org.id, grantee, category),

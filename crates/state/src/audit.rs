@@ -44,35 +44,68 @@ pub struct AuditEntry {
 /// A one-line description of a payload for the audit trail.
 pub fn describe(p: &Payload) -> String {
     match p {
-        Payload::RegisterMember { member, name, roles } => format!(
+        Payload::RegisterMember {
+            member,
+            name,
+            roles,
+        } => format!(
             "registered member {member} ({name}) with roles {}",
-            roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")
+            roles
+                .iter()
+                .map(|r| r.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Payload::SetMemberRoles { member, roles } => format!(
             "set roles of {member} to {}",
-            roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")
+            roles
+                .iter()
+                .map(|r| r.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Payload::RevokeMember { member, reason } => format!("revoked member {member}: {reason}"),
-        Payload::RegisterProduct { gtin, name, .. } => format!("registered product {gtin} ({name})"),
+        Payload::RegisterProduct { gtin, name, .. } => {
+            format!("registered product {gtin} ({name})")
+        }
         Payload::RegisterLot { gtin, lot, .. } => format!("registered lot {lot} of {gtin}"),
         Payload::ProposeGovernance { action, .. } => format!("proposed {action:?}"),
         Payload::ApproveGovernance { proposal } => format!("approved proposal {proposal}"),
-        Payload::RegisterLocation { gln, name, .. } => format!("registered location {gln} ({name})"),
+        Payload::RegisterLocation { gln, name, .. } => {
+            format!("registered location {gln} ({name})")
+        }
         Payload::SetLocationDelegate { gln, org, allowed } => format!(
             "{} `{org}` to capture at {gln}",
-            if *allowed { "delegated" } else { "withdrew delegation from" }
+            if *allowed {
+                "delegated"
+            } else {
+                "withdrew delegation from"
+            }
         ),
-        Payload::RecordQualification { org, kind, number, .. } => {
+        Payload::RecordQualification {
+            org, kind, number, ..
+        } => {
             format!("recorded `{kind}` qualification {number} of `{org}`")
         }
-        Payload::RevokeQualification { org, number, reason } => {
+        Payload::RevokeQualification {
+            org,
+            number,
+            reason,
+        } => {
             format!("revoked qualification {number} of `{org}`: {reason}")
         }
-        Payload::RequireQualification { product_category, kind } => match kind {
+        Payload::RequireQualification {
+            product_category,
+            kind,
+        } => match kind {
             Some(k) => format!("required `{k}` for products of `{product_category}`"),
             None => format!("dropped the requirement for products of `{product_category}`"),
         },
-        Payload::GrantRead { org, category, allowed } => format!(
+        Payload::GrantRead {
+            org,
+            category,
+            allowed,
+        } => format!(
             "{} `{org}` reading {} data",
             if *allowed { "granted" } else { "withdrew from" },
             category.name()
@@ -83,7 +116,14 @@ pub fn describe(p: &Payload) -> String {
     }
 }
 
-fn entry(p: &Payload, ctx: &BlockContext, tx_id: TxId, signer: PublicKey, org: Option<&OrgId>, outcome: String) -> Vec<u8> {
+fn entry(
+    p: &Payload,
+    ctx: &BlockContext,
+    tx_id: TxId,
+    signer: PublicKey,
+    org: Option<&OrgId>,
+    outcome: String,
+) -> Vec<u8> {
     encode_record(&AuditEntry {
         height: ctx.height,
         time_ms: ctx.time_ms,
@@ -110,9 +150,15 @@ pub(crate) fn actor_entries(
         TxStatus::Rejected { code, .. } => format!("rejected: {code}"),
     };
     let v = entry(p, ctx, tx_id, signer, org, outcome);
-    let mut out = vec![(keys::audit(subject::MEMBER, &signer.0, ctx.height.0, &tx_id), v.clone())];
+    let mut out = vec![(
+        keys::audit(subject::MEMBER, &signer.0, ctx.height.0, &tx_id),
+        v.clone(),
+    )];
     if let Some(o) = org {
-        out.push((keys::audit(subject::ORG, o.as_str().as_bytes(), ctx.height.0, &tx_id), v));
+        out.push((
+            keys::audit(subject::ORG, o.as_str().as_bytes(), ctx.height.0, &tx_id),
+            v,
+        ));
     }
     out
 }
@@ -130,7 +176,12 @@ pub(crate) fn product_entries(
         _ => return Vec::new(),
     };
     vec![(
-        keys::audit(subject::PRODUCT, gtin.as_str().as_bytes(), ctx.height.0, &tx_id),
+        keys::audit(
+            subject::PRODUCT,
+            gtin.as_str().as_bytes(),
+            ctx.height.0,
+            &tx_id,
+        ),
         entry(p, ctx, tx_id, signer, None, "applied".into()),
     )]
 }

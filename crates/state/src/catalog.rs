@@ -208,7 +208,10 @@ pub(crate) fn register_lot<S: StateRead>(
             ex,
             &m.org,
             &kind,
-            &format!("producing `{}` ({}) lot {}", product.category, l.gtin, l.lot),
+            &format!(
+                "producing `{}` ({}) lot {}",
+                product.category, l.gtin, l.lot
+            ),
         )?;
     }
     for claim in l.claims {
@@ -302,7 +305,9 @@ pub(crate) fn check_location_use<S: StateRead>(
         Ok(None) => {
             return Err(Rejection::new(
                 "unknown_location",
-                format!("location {gln} is not registered; its owner registers it with register_location"),
+                format!(
+                "location {gln} is not registered; its owner registers it with register_location"
+            ),
             ))
         }
         Err(e) => return Err(Rejection::new("state_error", e.to_string())),
@@ -363,7 +368,10 @@ pub(crate) fn register_location<S: StateRead>(
     if let Some(existing) = load_location(ex, l.gln)? {
         return Err(Rejection::new(
             "duplicate",
-            format!("location {} is already registered ({})", l.gln, existing.name),
+            format!(
+                "location {} is already registered ({})",
+                l.gln, existing.name
+            ),
         )
         .into());
     }
@@ -392,12 +400,18 @@ pub(crate) fn set_delegate<S: StateRead>(
 ) -> Result<Writes, HandlerError> {
     let m = active_signer(ex, signer)?;
     let loc = load_location(ex, gln)?.ok_or_else(|| {
-        Rejection::new("unknown_location", format!("location {gln} is not registered"))
+        Rejection::new(
+            "unknown_location",
+            format!("location {gln} is not registered"),
+        )
     })?;
     if loc.owner != m.org {
         return Err(Rejection::new(
             "not_authorized",
-            format!("location {gln} belongs to `{}`; members of `{}` cannot delegate it", loc.owner, m.org),
+            format!(
+                "location {gln} belongs to `{}`; members of `{}` cannot delegate it",
+                loc.owner, m.org
+            ),
         )
         .into());
     }
@@ -408,5 +422,8 @@ pub(crate) fn set_delegate<S: StateRead>(
         )
         .into());
     }
-    Ok(vec![(keys::location_delegate(gln, org), vec![u8::from(allowed)])])
+    Ok(vec![(
+        keys::location_delegate(gln, org),
+        vec![u8::from(allowed)],
+    )])
 }

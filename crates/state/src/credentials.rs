@@ -145,7 +145,10 @@ pub(crate) fn require_valid<S: StateRead>(
             if st == "valid" {
                 return Ok(());
             }
-            seen.push(format!("{} is {st} (valid {} to {})", q.number, q.valid_from, q.valid_to));
+            seen.push(format!(
+                "{} is {st} (valid {} to {})",
+                q.number, q.valid_from, q.valid_to
+            ));
         }
     }
     let detail = if seen.is_empty() {
@@ -283,7 +286,10 @@ pub(crate) fn set_requirement<S: StateRead>(
         .into());
     }
     match kind {
-        Some(k) => Ok(vec![(keys::requirement(category), encode_record(&k.to_string()))]),
+        Some(k) => Ok(vec![(
+            keys::requirement(category),
+            encode_record(&k.to_string()),
+        )]),
         // An empty record means "no requirement": handlers write, never delete.
         None => Ok(vec![(keys::requirement(category), Vec::new())]),
     }

@@ -248,7 +248,14 @@ impl<'a, S: StateRead> Execution<'a, S> {
         };
         self.put(keys::seq(&signer), stx.tx.seq.to_le_bytes().to_vec());
         let org = identity::load_member(self, &signer)?.map(|m| m.org);
-        for (k, v) in audit::actor_entries(&stx.tx.payload, &self.ctx, tx_id, signer, org.as_ref(), &status) {
+        for (k, v) in audit::actor_entries(
+            &stx.tx.payload,
+            &self.ctx,
+            tx_id,
+            signer,
+            org.as_ref(),
+            &status,
+        ) {
             self.put(k, v);
         }
         self.receipts.push(Receipt { tx_id, status });

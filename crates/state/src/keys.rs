@@ -89,7 +89,12 @@ pub fn location(gln: &waybill_types::gs1::Gln) -> Vec<u8> {
 }
 /// Key of a location delegation.
 pub fn location_delegate(gln: &waybill_types::gs1::Gln, org: &OrgId) -> Vec<u8> {
-    [&[LOCATION_DELEGATE][..], gln.as_str().as_bytes(), org.as_str().as_bytes()].concat()
+    [
+        &[LOCATION_DELEGATE][..],
+        gln.as_str().as_bytes(),
+        org.as_str().as_bytes(),
+    ]
+    .concat()
 }
 /// Prefix of an organization's qualifications.
 pub fn qualifications_of(org: &OrgId) -> Vec<u8> {
@@ -103,14 +108,24 @@ pub fn qualification(org: &OrgId, number: &str) -> Vec<u8> {
 pub const QUAL_KIND: u8 = 0x16;
 /// Key of an organization's qualification numbers of one kind.
 pub fn qualification_kind(org: &OrgId, kind: &str) -> Vec<u8> {
-    [&[QUAL_KIND][..], org.as_str().as_bytes(), &[0], kind.as_bytes()].concat()
+    [
+        &[QUAL_KIND][..],
+        org.as_str().as_bytes(),
+        &[0],
+        kind.as_bytes(),
+    ]
+    .concat()
 }
 /// Key of a product category's requirement.
 pub fn requirement(category: &str) -> Vec<u8> {
     [&[REQUIREMENT][..], category.as_bytes()].concat()
 }
 /// Key of a read grant.
-pub fn read_grant(owner: &OrgId, grantee: &OrgId, category: waybill_types::DataCategory) -> Vec<u8> {
+pub fn read_grant(
+    owner: &OrgId,
+    grantee: &OrgId,
+    category: waybill_types::DataCategory,
+) -> Vec<u8> {
     [
         &[READ_GRANT][..],
         owner.as_str().as_bytes(),
@@ -150,7 +165,12 @@ pub fn audit_of(kind: u8, subject: &[u8]) -> Vec<u8> {
 }
 /// Key of an audit entry.
 pub fn audit(kind: u8, subject: &[u8], height: u64, tx_id: &waybill_types::TxId) -> Vec<u8> {
-    [audit_of(kind, subject).as_slice(), &height.to_be_bytes()[..], &tx_id.0[..]].concat()
+    [
+        audit_of(kind, subject).as_slice(),
+        &height.to_be_bytes()[..],
+        &tx_id.0[..],
+    ]
+    .concat()
 }
 /// Chain-wide counters and lists: `META ‖ name`.
 pub fn meta(name: &str) -> Vec<u8> {

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use waybill_epcis::context::Namespaces;
 use waybill_epcis::model::{summarize, EventSummary, IdRole};
 use waybill_types::gs1::Gln;
@@ -153,15 +153,27 @@ pub fn category_of(biz_step: Option<&str>, roles: &[Role]) -> DataCategory {
     use DataCategory::*;
     let by_step = biz_step.and_then(|s| {
         Some(match s {
-            "commissioning" | "decommissioning" | "creating_class_instance" | "assembling"
-            | "disassembling" | "encoding" | "packing" | "unpacking" | "repackaging"
-            | "destroying" | "killing" | "repairing" | "replacing" | "installing"
-            | "removing" | "sorting" => Production,
+            "commissioning"
+            | "decommissioning"
+            | "creating_class_instance"
+            | "assembling"
+            | "disassembling"
+            | "encoding"
+            | "packing"
+            | "unpacking"
+            | "repackaging"
+            | "destroying"
+            | "killing"
+            | "repairing"
+            | "replacing"
+            | "installing"
+            | "removing"
+            | "sorting" => Production,
             "shipping" | "receiving" | "arriving" | "departing" | "loading" | "unloading"
             | "transporting" | "staging_outbound" | "storing" | "stocking" | "picking"
-            | "accepting" | "collecting" | "consigning" | "cycle_counting"
-            | "stock_taking" | "entering_exiting" | "void_shipping" | "reserving"
-            | "holding" | "sensor_reporting" => Transport,
+            | "accepting" | "collecting" | "consigning" | "cycle_counting" | "stock_taking"
+            | "entering_exiting" | "void_shipping" | "reserving" | "holding"
+            | "sensor_reporting" => Transport,
             "inspecting" | "sampling" => CustomsQuality,
             "retail_selling" => PlatformTransactions,
             _ => return None,
@@ -246,9 +258,12 @@ fn event_id_list<S: StateRead>(
         return Ok(l.clone());
     }
     let k = keys::event_id(eid);
-    Ok(ex.get(&k)?.map(|b| decode_record(&k, &b)).transpose()?.unwrap_or_default())
+    Ok(ex
+        .get(&k)?
+        .map(|b| decode_record(&k, &b))
+        .transpose()?
+        .unwrap_or_default())
 }
-
 
 fn seq_suffix(k: &[u8]) -> Result<u64, StateReadError> {
     k.len()
@@ -275,12 +290,14 @@ pub fn events_naming<S: StateScan + ?Sized>(
         .filter(|(k, _)| k.len() == prefix.len() + 8)
         .map(|(k, v)| {
             let seq = seq_suffix(&k)?;
-            let role = v.first().copied().and_then(IdRole::from_u8).ok_or_else(|| {
-                StateReadError::Corrupt {
+            let role = v
+                .first()
+                .copied()
+                .and_then(IdRole::from_u8)
+                .ok_or_else(|| StateReadError::Corrupt {
                     key: k.clone(),
                     reason: "unknown identifier role".into(),
-                }
-            })?;
+                })?;
             Ok((seq, role))
         })
         .collect()
@@ -333,7 +350,11 @@ pub(crate) fn capture<S: StateRead>(
     let (events, list_ptr) = document_events(&doc);
     let events = events.map(Vec::as_slice).unwrap_or_default();
     if events.is_empty() {
-        return Err(Rejection::new("invalid_epcis", format!("{list_ptr}: the document has no events")).into());
+        return Err(Rejection::new(
+            "invalid_epcis",
+            format!("{list_ptr}: the document has no events"),
+        )
+        .into());
     }
     if events.len() > limits::EPCIS_EVENTS_MAX {
         return Err(Rejection::new(
@@ -389,7 +410,10 @@ pub(crate) fn capture<S: StateRead>(
                 signer,
                 roles.join(", "),
                 category.name(),
-                s.biz_step.as_deref().map(|b| format!(" such as a `{b}` event")).unwrap_or_default()
+                s.biz_step
+                    .as_deref()
+                    .map(|b| format!(" such as a `{b}` event"))
+                    .unwrap_or_default()
             ));
             continue;
         }
@@ -422,13 +446,20 @@ pub(crate) fn capture<S: StateRead>(
         let existing = match new_hashes.get(&key) {
             Some(seq) => Some(*seq),
             None => match ex.get(&keys::event_hash(&digest, s.error_declaration))? {
-                Some(b) => Some(decode_record::<u64>(&keys::event_hash(&digest, s.error_declaration), &b)?),
+                Some(b) => Some(decode_record::<u64>(
+                    &keys::event_hash(&digest, s.error_declaration),
+                    &b,
+                )?),
                 None => None,
             },
         };
         let hash_id = format!("ni:///sha-256;{}?ver=CBV2.0", hex::encode(digest));
         if let Some(seq) = existing {
-            captured.push(CapturedEvent { seq, duplicate: true, hash_id });
+            captured.push(CapturedEvent {
+                seq,
+                duplicate: true,
+                hash_id,
+            });
             continue;
         }
         count += 1;
@@ -485,10 +516,14 @@ pub(crate) fn capture<S: StateRead>(
             tx_id,
             height: ctx.height,
             record_time_ms: ctx.time_ms,
-            json: serde_json::to_string(ev).map_err(|e| Rejection::new("invalid_epcis", format!("{ptr}: {e}")))?,
+            json: serde_json::to_string(ev)
+                .map_err(|e| Rejection::new("invalid_epcis", format!("{ptr}: {e}")))?,
         };
         new_hashes.insert(key, seq);
-        writes.push((keys::event_hash(&digest, s.error_declaration), encode_record(&seq)));
+        writes.push((
+            keys::event_hash(&digest, s.error_declaration),
+            encode_record(&seq),
+        ));
         if let Some(eid) = &s.event_id {
             let mut list = event_id_list(ex, &pending_ids, eid)?;
             list.push(seq);
@@ -498,12 +533,20 @@ pub(crate) fn capture<S: StateRead>(
             id_entries.push((id.clone(), seq, *role));
         }
         pending_records.insert(seq, rec);
-        captured.push(CapturedEvent { seq, duplicate: false, hash_id });
+        captured.push(CapturedEvent {
+            seq,
+            duplicate: false,
+            hash_id,
+        });
     }
     if !problems.is_empty() {
         return Err(reject_problems(
             "invalid_epcis",
-            &format!("{} of {} events refused, nothing was stored", problems.len(), events.len()),
+            &format!(
+                "{} of {} events refused, nothing was stored",
+                problems.len(),
+                events.len()
+            ),
             &problems,
         ));
     }
@@ -524,7 +567,9 @@ pub(crate) fn capture<S: StateRead>(
     for (eid, list) in pending_ids {
         writes.push((keys::event_id(&eid), encode_record(&list)));
     }
-    let payload_kind = Payload::CaptureEpcis { document: String::new() };
+    let payload_kind = Payload::CaptureEpcis {
+        document: String::new(),
+    };
     let new = captured.iter().filter(|c| !c.duplicate).count();
     for g in touched_gtins {
         writes.push(audit::capture_product_entry(
@@ -549,9 +594,6 @@ pub(crate) fn capture<S: StateRead>(
     ));
     Ok(writes)
 }
-
-
-
 
 /// The GTIN in a canonical Digital Link, if any.
 fn gtin_in(id: &str) -> Option<&str> {
@@ -734,48 +776,110 @@ pub fn walk<S: StateScan + ?Sized>(
             let mut ok = true;
             match direction {
                 Direction::Back => {
-                    if matches!(role, IdRole::Output | IdRole::OutputQuantity)
-                        && is_transformation
+                    if matches!(role, IdRole::Output | IdRole::OutputQuantity) && is_transformation
                     {
                         for next in with_role(&[IdRole::Input, IdRole::InputQuantity]) {
-                            ok &= push(&mut nodes, &mut queue, &next, "made_from", Some(seq), i64::MIN, t.saturating_add(1));
+                            ok &= push(
+                                &mut nodes,
+                                &mut queue,
+                                &next,
+                                "made_from",
+                                Some(seq),
+                                i64::MIN,
+                                t.saturating_add(1),
+                            );
                         }
                     }
-                    if matches!(role, IdRole::Output | IdRole::OutputQuantity) && !is_transformation && action == Some("ADD") {
+                    if matches!(role, IdRole::Output | IdRole::OutputQuantity)
+                        && !is_transformation
+                        && action == Some("ADD")
+                    {
                         // Objects made by an ObjectEvent ADD with inputs are rare; nothing to follow.
                     }
-                    if matches!(role, IdRole::Child | IdRole::ChildQuantity) && action == Some("ADD") {
+                    if matches!(role, IdRole::Child | IdRole::ChildQuantity)
+                        && action == Some("ADD")
+                    {
                         for parent in with_role(&[IdRole::Parent]) {
                             let until = aggregation_end(state, &id, &parent, t)?;
-                            ok &= push(&mut nodes, &mut queue, &parent, "contained_in", Some(seq), t, until);
+                            ok &= push(
+                                &mut nodes,
+                                &mut queue,
+                                &parent,
+                                "contained_in",
+                                Some(seq),
+                                t,
+                                until,
+                            );
                         }
                     }
                     if matches!(role, IdRole::Epc | IdRole::Output) {
                         for lot in with_role(&[IdRole::IlmdLot]) {
-                            ok &= push(&mut nodes, &mut queue, &lot, "of_lot", Some(seq), i64::MIN, i64::MAX);
+                            ok &= push(
+                                &mut nodes,
+                                &mut queue,
+                                &lot,
+                                "of_lot",
+                                Some(seq),
+                                i64::MIN,
+                                i64::MAX,
+                            );
                         }
                     }
                     if role == IdRole::Parent && node_ix == 0 && action != Some("DELETE") {
                         for child in with_role(&[IdRole::Child, IdRole::ChildQuantity]) {
-                            ok &= push(&mut nodes, &mut queue, &child, "contains", Some(seq), i64::MIN, i64::MAX);
+                            ok &= push(
+                                &mut nodes,
+                                &mut queue,
+                                &child,
+                                "contains",
+                                Some(seq),
+                                i64::MIN,
+                                i64::MAX,
+                            );
                         }
                     }
                 }
                 Direction::Forward => {
                     if matches!(role, IdRole::Input | IdRole::InputQuantity) && is_transformation {
                         for next in with_role(&[IdRole::Output, IdRole::OutputQuantity]) {
-                            ok &= push(&mut nodes, &mut queue, &next, "made_into", Some(seq), t, i64::MAX);
+                            ok &= push(
+                                &mut nodes,
+                                &mut queue,
+                                &next,
+                                "made_into",
+                                Some(seq),
+                                t,
+                                i64::MAX,
+                            );
                         }
                     }
-                    if matches!(role, IdRole::Child | IdRole::ChildQuantity) && action == Some("ADD") {
+                    if matches!(role, IdRole::Child | IdRole::ChildQuantity)
+                        && action == Some("ADD")
+                    {
                         for parent in with_role(&[IdRole::Parent]) {
                             let until = aggregation_end(state, &id, &parent, t)?;
-                            ok &= push(&mut nodes, &mut queue, &parent, "packed_into", Some(seq), t, until);
+                            ok &= push(
+                                &mut nodes,
+                                &mut queue,
+                                &parent,
+                                "packed_into",
+                                Some(seq),
+                                t,
+                                until,
+                            );
                         }
                     }
                     if role == IdRole::IlmdLot {
                         for item in with_role(&[IdRole::Epc, IdRole::Output]) {
-                            ok &= push(&mut nodes, &mut queue, &item, "instance", Some(seq), t, i64::MAX);
+                            ok &= push(
+                                &mut nodes,
+                                &mut queue,
+                                &item,
+                                "instance",
+                                Some(seq),
+                                t,
+                                i64::MAX,
+                            );
                         }
                     }
                 }
@@ -792,7 +896,15 @@ pub fn walk<S: StateScan + ?Sized>(
                     if let Some(lot) = crate::catalog::load_lot(state, &gtin, &l)? {
                         for r in lot.raw_materials {
                             let next = format!("https://id.gs1.org/01/{}/10/{}", r.gtin, r.lot);
-                            if !push(&mut nodes, &mut queue, &next, "raw_material", None, i64::MIN, i64::MAX) {
+                            if !push(
+                                &mut nodes,
+                                &mut queue,
+                                &next,
+                                "raw_material",
+                                None,
+                                i64::MIN,
+                                i64::MAX,
+                            ) {
                                 truncated = true;
                             }
                         }
@@ -826,7 +938,9 @@ fn aggregation_end<S: StateScan + ?Sized>(
         if role != IdRole::Parent {
             continue;
         }
-        let Some(rec) = load_event(state, seq)? else { continue };
+        let Some(rec) = load_event(state, seq)? else {
+            continue;
+        };
         if rec.event_type != "AggregationEvent"
             || rec.action.as_deref() != Some("DELETE")
             || rec.event_time_ms <= from

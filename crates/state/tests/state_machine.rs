@@ -175,6 +175,9 @@ fn lot(g: &Gtin, lot: &str) -> Payload {
         produced_on: "2026-11-20".into(),
         quantity: 800,
         unit: "kg".into(),
+        inputs: vec![],
+        raw_materials: vec![],
+        claims: vec![],
     }
 }
 
@@ -812,6 +815,9 @@ fn stateless_failures_are_invalid_not_rejected() {
             produced_on: "2026-11-20".into(),
             quantity: 0,
             unit: "kg".into(),
+            inputs: vec![],
+            raw_materials: vec![],
+            claims: vec![],
         },
     );
     let no_roles = signed(&admin, 1, reg_member(&key("m"), &[]));
@@ -1361,6 +1367,9 @@ impl Op {
                 produced_on: "2026-11-20".into(),
                 quantity,
                 unit: "kg".into(),
+                inputs: vec![],
+                raw_materials: vec![],
+                claims: vec![],
             },
         }
     }

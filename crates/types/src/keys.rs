@@ -24,7 +24,12 @@ pub fn read_message(method: &str, path_and_query: &str, ts_ms: u64) -> Vec<u8> {
 }
 
 /// The `Authorization` header value for an API read by `key` at `ts_ms`.
-pub fn read_authorization(key: &SecretKey, method: &str, path_and_query: &str, ts_ms: u64) -> String {
+pub fn read_authorization(
+    key: &SecretKey,
+    method: &str,
+    path_and_query: &str,
+    ts_ms: u64,
+) -> String {
     let sig = key.sign(domain::READ, &read_message(method, path_and_query, ts_ms));
     format!(
         "Waybill key={}, ts={ts_ms}, sig={}",

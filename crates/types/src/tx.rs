@@ -494,7 +494,10 @@ impl Payload {
                     if n > limits::LOT_LIST_MAX {
                         return Err(PayloadError::Field {
                             field,
-                            reason: format!("lists {n} items, over the limit of {}", limits::LOT_LIST_MAX),
+                            reason: format!(
+                                "lists {n} items, over the limit of {}",
+                                limits::LOT_LIST_MAX
+                            ),
                         });
                     }
                 }
@@ -620,7 +623,12 @@ impl Payload {
                 product_category,
                 kind,
             } => {
-                check_text("product_category", product_category, limits::NAME_BYTES_MAX, true)?;
+                check_text(
+                    "product_category",
+                    product_category,
+                    limits::NAME_BYTES_MAX,
+                    true,
+                )?;
                 if let Some(k) = kind {
                     check_word("kind", k)?;
                 }
@@ -679,7 +687,9 @@ fn check_degrees(field: &'static str, s: &str, max: u32) -> Result<(), PayloadEr
         && frac.len() <= 7
         && frac.bytes().all(|b| b.is_ascii_digit())
         && !(body.contains('.') && frac.is_empty())
-        && int.parse::<u32>().is_ok_and(|v| v < max || (v == max && frac.bytes().all(|b| b == b'0')));
+        && int
+            .parse::<u32>()
+            .is_ok_and(|v| v < max || (v == max && frac.bytes().all(|b| b == b'0')));
     if ok {
         Ok(())
     } else {

@@ -257,6 +257,9 @@ fn sample_tx(seq: u64) -> SignedTx {
             produced_on: "2026-11-20".into(),
             quantity: 800,
             unit: "kg".into(),
+            inputs: vec![],
+            raw_materials: vec![],
+            claims: vec![],
         },
     }
     .sign(&key)
@@ -904,6 +907,9 @@ fn category_and_unit_follow_the_name_limit() {
         produced_on: "2026-11-20".into(),
         quantity: 1,
         unit: unit.into(),
+        inputs: vec![],
+        raw_materials: vec![],
+        claims: vec![],
     };
     assert_eq!(lot(&at).check(), Ok(()), "unit of NAME_BYTES_MAX bytes");
     assert!(

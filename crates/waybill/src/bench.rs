@@ -138,6 +138,9 @@ fn workload(o: &BenchOptions, n_validators: usize) -> anyhow::Result<Workload> {
                 produced_on: "2026-11-21".into(),
                 quantity: 1,
                 unit: "kg".into(),
+                inputs: vec![],
+                raw_materials: vec![],
+                claims: vec![],
             };
             lanes[i % n_lanes].push(waybill_client::sign(m, &chain_id, s, p));
         }

@@ -4,10 +4,10 @@
 //! exactly as any client would. Loading is idempotent: what exists is skipped.
 
 use anyhow::{bail, Context as _};
+use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
 use waybill_client::{Client, KeyFile};
-use serde::Deserialize;
 use waybill_types::{
     Genesis, GenesisOrganization, GenesisValidator, OrgId, Payload, PublicKey, Role, SecretKey,
 };
@@ -210,7 +210,10 @@ pub async fn load(home: &Home, client: &Client) -> anyhow::Result<usize> {
                     bail!("demo step {}: capturing {file} failed: {job}", i + 1);
                 }
             }
-            _ => bail!("demo step {} needs exactly one of payload and capture", i + 1),
+            _ => bail!(
+                "demo step {} needs exactly one of payload and capture",
+                i + 1
+            ),
         }
         n += 1;
         std::fs::write(&progress_path, (i + 1).to_string())

@@ -299,13 +299,17 @@ enum EpcisCmd {
 enum DlCmd {
     /// Print a GS1 Digital Link's elements as JSON (AI → value); exits 1 with the
     /// reason if the URI is not a valid Digital Link.
-    #[command(after_help = "Example:\n  waybill dl parse https://id.gs1.org/01/06901234000016/10/PJ2611A")]
+    #[command(
+        after_help = "Example:\n  waybill dl parse https://id.gs1.org/01/06901234000016/10/PJ2611A"
+    )]
     Parse {
         /// The URI.
         uri: String,
     },
     /// Print the canonical Digital Link URI for a GTIN, lot and serial.
-    #[command(after_help = "Example:\n  waybill dl make --gtin 06901234000016 --lot PJ2611A --serial 0001")]
+    #[command(
+        after_help = "Example:\n  waybill dl make --gtin 06901234000016 --lot PJ2611A --serial 0001"
+    )]
     Make {
         /// GTIN (14 digits, or 8/12/13 padded to 14).
         #[arg(long)]

@@ -42,7 +42,13 @@ fn read_doc(file: &Path) -> anyhow::Result<String> {
 }
 
 /// `waybill capture DOC --as MEMBER`.
-pub async fn capture(node: &str, dir: &Path, who: &str, file: &Path, wait: bool) -> anyhow::Result<()> {
+pub async fn capture(
+    node: &str,
+    dir: &Path,
+    who: &str,
+    file: &Path,
+    wait: bool,
+) -> anyhow::Result<()> {
     let key = member_key(dir, who)?;
     let doc = read_doc(file)?;
     let client = Client::new(node);
@@ -61,12 +67,16 @@ pub async fn events(node: &str, dir: &Path, who: &str, params: &[String]) -> any
     let key = member_key(dir, who)?;
     let mut q = Vec::new();
     for p in params {
-        let (k, v) = p
-            .split_once('=')
-            .with_context(|| format!("`{p}` is not NAME=VALUE, e.g. MATCH_epc=urn:epc:id:sgtin:…"))?;
+        let (k, v) = p.split_once('=').with_context(|| {
+            format!("`{p}` is not NAME=VALUE, e.g. MATCH_epc=urn:epc:id:sgtin:…")
+        })?;
         q.push(format!("{}={}", enc(k), enc(v)));
     }
-    let path = if q.is_empty() { "/epcis/events".to_string() } else { format!("/epcis/events?{}", q.join("&")) };
+    let path = if q.is_empty() {
+        "/epcis/events".to_string()
+    } else {
+        format!("/epcis/events?{}", q.join("&"))
+    };
     let v = Client::new(node).get_as(&path, &key).await?;
     println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
@@ -85,7 +95,14 @@ fn enc(s: &str) -> String {
 }
 
 /// `waybill trace ID --as MEMBER [--forward] [--json]`.
-pub async fn trace(node: &str, dir: &Path, who: &str, id: &str, forward: bool, as_json: bool) -> anyhow::Result<()> {
+pub async fn trace(
+    node: &str,
+    dir: &Path,
+    who: &str,
+    id: &str,
+    forward: bool,
+    as_json: bool,
+) -> anyhow::Result<()> {
     let key = member_key(dir, who)?;
     let path = format!(
         "/v1/trace/{}?direction={}",
@@ -127,7 +144,11 @@ pub fn render_tree(v: &Value) -> String {
     let dir = v["direction"].as_str().unwrap_or("back");
     out.push_str(&format!(
         "{} {} ({} identifiers, {} events{}{})\n",
-        if dir == "forward" { "Forward from" } else { "Back from" },
+        if dir == "forward" {
+            "Forward from"
+        } else {
+            "Back from"
+        },
         v["id"].as_str().unwrap_or(""),
         nodes.len(),
         events.len(),
@@ -135,7 +156,11 @@ pub fn render_tree(v: &Value) -> String {
             Some(n) if n > 0 => format!(", {n} not readable by you"),
             _ => String::new(),
         },
-        if v["truncated"] == json!(true) { ", truncated" } else { "" }
+        if v["truncated"] == json!(true) {
+            ", truncated"
+        } else {
+            ""
+        }
     ));
     let start = v["id"].as_str().unwrap_or("").to_string();
     let mut stack: Vec<(String, usize, Option<String>)> = vec![(start, 0, None)];
@@ -155,10 +180,16 @@ pub fn render_tree(v: &Value) -> String {
                 "{pad}    · {} {}{} {} by {}{}\n",
                 e["event_time"].as_str().unwrap_or(""),
                 e["type"].as_str().unwrap_or(""),
-                e["action"].as_str().map(|a| format!(" {a}")).unwrap_or_default(),
+                e["action"]
+                    .as_str()
+                    .map(|a| format!(" {a}"))
+                    .unwrap_or_default(),
                 e["biz_step"].as_str().unwrap_or("-"),
                 e["org"].as_str().unwrap_or(""),
-                e["biz_location"].as_str().map(|l| format!(" at {l}")).unwrap_or_default(),
+                e["biz_location"]
+                    .as_str()
+                    .map(|l| format!(" at {l}"))
+                    .unwrap_or_default(),
             ));
         }
         for c in children.get(&id).into_iter().flatten().rev() {
@@ -193,14 +224,28 @@ pub fn render_tree(v: &Value) -> String {
     }
     if let Some(r) = v.get("recall") {
         out.push_str("Recall list:\n");
-        for k in ["items", "lots", "containers", "business_transactions", "destinations", "locations"] {
+        for k in [
+            "items",
+            "lots",
+            "containers",
+            "business_transactions",
+            "destinations",
+            "locations",
+        ] {
             let list = r[k].as_array().cloned().unwrap_or_default();
             out.push_str(&format!("  {k}: {}\n", list.len()));
             for x in list {
-                out.push_str(&format!("    {}\n", match x {
-                    Value::String(s) => s,
-                    other => format!("{} {}", other["type"].as_str().unwrap_or(""), other["id"].as_str().unwrap_or("")),
-                }));
+                out.push_str(&format!(
+                    "    {}\n",
+                    match x {
+                        Value::String(s) => s,
+                        other => format!(
+                            "{} {}",
+                            other["type"].as_str().unwrap_or(""),
+                            other["id"].as_str().unwrap_or("")
+                        ),
+                    }
+                ));
             }
         }
     }
@@ -210,7 +255,9 @@ pub fn render_tree(v: &Value) -> String {
 /// `waybill audit --product|--member|--org X --as MEMBER`.
 pub async fn audit(node: &str, dir: &Path, who: &str, query: &str) -> anyhow::Result<()> {
     let key = member_key(dir, who)?;
-    let v = Client::new(node).get_as(&format!("/v1/audit?{query}"), &key).await?;
+    let v = Client::new(node)
+        .get_as(&format!("/v1/audit?{query}"), &key)
+        .await?;
     println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
 }
@@ -219,13 +266,17 @@ pub async fn audit(node: &str, dir: &Path, who: &str, query: &str) -> anyhow::Re
 pub fn hash_ids(file: &Path) -> anyhow::Result<()> {
     let doc: Value = serde_json::from_str(&read_doc(file)?)
         .with_context(|| format!("{} is not JSON", file.display()))?;
-    let ns = waybill_epcis::context::Namespaces::from_context(doc.get("@context").unwrap_or(&Value::Null));
+    let ns = waybill_epcis::context::Namespaces::from_context(
+        doc.get("@context").unwrap_or(&Value::Null),
+    );
     let (events, ptr) = waybill_state::trace::document_events(&doc);
     let Some(events) = events else {
         bail!("{}: no event list at {ptr}", file.display());
     };
     for (i, e) in events.iter().enumerate() {
-        let obj = e.as_object().with_context(|| format!("{ptr}/{i} is not an object"))?;
+        let obj = e
+            .as_object()
+            .with_context(|| format!("{ptr}/{i} is not an object"))?;
         let id = waybill_epcis::hash_id::event_hash_id(obj, &ns.with_event(obj))
             .map_err(|err| anyhow::anyhow!("{ptr}/{i}: {err}"))?;
         println!("{id}");
@@ -241,14 +292,22 @@ pub fn validate(file: &Path) -> anyhow::Result<()> {
     match waybill_epcis::validate::validate_document(&doc) {
         Ok(()) => {
             let (events, _) = waybill_state::trace::document_events(&doc);
-            println!("{}: valid EPCIS 2.0 ({} events)", file.display(), events.map(Vec::len).unwrap_or(0));
+            println!(
+                "{}: valid EPCIS 2.0 ({} events)",
+                file.display(),
+                events.map(Vec::len).unwrap_or(0)
+            );
             Ok(())
         }
         Err(problems) => {
             for p in &problems {
                 eprintln!("{}: {}", p.pointer, p.message);
             }
-            bail!("{}: {} problem(s); not valid", file.display(), problems.len())
+            bail!(
+                "{}: {} problem(s); not valid",
+                file.display(),
+                problems.len()
+            )
         }
     }
 }
@@ -265,7 +324,12 @@ pub fn dl_parse(uri: &str) -> anyhow::Result<()> {
 }
 
 /// `waybill dl make --gtin … [--lot …] [--serial …]`.
-pub fn dl_make(gtin: &str, lot: Option<&str>, serial: Option<&str>, stem: Option<&str>) -> anyhow::Result<()> {
+pub fn dl_make(
+    gtin: &str,
+    lot: Option<&str>,
+    serial: Option<&str>,
+    stem: Option<&str>,
+) -> anyhow::Result<()> {
     let mut el = vec![("01".to_string(), gtin.to_string())];
     if let Some(l) = lot {
         el.push(("10".into(), l.into()));
@@ -273,7 +337,8 @@ pub fn dl_make(gtin: &str, lot: Option<&str>, serial: Option<&str>, stem: Option
     if let Some(s) = serial {
         el.push(("21".into(), s.into()));
     }
-    let uri = waybill_types::digital_link::generate(&el, stem).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let uri =
+        waybill_types::digital_link::generate(&el, stem).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{uri}");
     Ok(())
 }
@@ -284,13 +349,19 @@ pub fn qr(link: &str, out: &Path, scale: u32) -> anyhow::Result<()> {
         scale,
         ..Default::default()
     };
-    let svg = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
+    let svg = out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
     let bytes = if svg {
         waybill_types::qr::svg(link, &opts)?.into_bytes()
     } else {
         waybill_types::qr::png(link, &opts)?
     };
     std::fs::write(out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
-    println!("wrote {} ({})", out.display(), if svg { "SVG" } else { "PNG" });
+    println!(
+        "wrote {} ({})",
+        out.display(),
+        if svg { "SVG" } else { "PNG" }
+    );
     Ok(())
 }

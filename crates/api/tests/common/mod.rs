@@ -272,6 +272,9 @@ pub fn lot(g: &str, lot: &str) -> Payload {
         produced_on: "2026-11-02".into(),
         quantity: 500,
         unit: "kg".into(),
+        inputs: vec![],
+        raw_materials: vec![],
+        claims: vec![],
     }
 }
 
