@@ -7,6 +7,7 @@ pub mod auth;
 pub mod epcis;
 mod error;
 mod pages;
+mod resolver;
 mod views;
 
 use std::sync::Arc;
@@ -72,6 +73,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/locations"),
     ("get", "/v1/locations/{gln}"),
     ("get", "/v1/orgs/{id}/qualifications"),
+    ("get", "/v1/qr"),
+    ("get", "/01/{gtin}"),
+    ("get", "/01/{gtin}/{qualifiers}"),
 ];
 
 /// The router with its limits: body size, timeout, concurrency.
@@ -105,6 +109,9 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/locations", get(epcis::locations))
         .route("/v1/locations/{gln}", get(epcis::location_by_gln))
         .route("/v1/orgs/{id}/qualifications", get(epcis::qualifications))
+        .route("/v1/qr", get(resolver::qr))
+        .route("/01/{gtin}", get(resolver::resolve))
+        .route("/01/{gtin}/{*qualifiers}", get(resolver::resolve))
         .route("/", get(pages::index))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
