@@ -1029,3 +1029,50 @@ pub(crate) async fn qualifications(
     }
     Ok(Json(json!({ "org": org, "date": today, "items": items })))
 }
+
+/// May `reader` see the EPCIS document a transaction carries? Other payloads are not
+/// consortium-tier data. The capturing organization, regulators, and readers allowed
+/// to read every event the capture stored may.
+pub(crate) fn payload_visible<S: StateRead + ?Sized>(
+    state: &S,
+    reader: &Reader,
+    stx: &SignedTx,
+) -> Result<bool, ApiError> {
+    if !matches!(stx.tx.payload, Payload::CaptureEpcis { .. }) {
+        return Ok(true);
+    }
+    let Reader::Member(m) = reader else {
+        return Ok(false);
+    };
+    if m.roles.contains(&waybill_types::Role::Regulator) {
+        return Ok(true);
+    }
+    let signer_org = waybill_state::identity::load_member(state, &stx.tx.signer)?.map(|x| x.org);
+    if signer_org.as_ref() == Some(&m.org) {
+        return Ok(true);
+    }
+    let Some(c) = trace::load_capture(state, &stx.id())? else {
+        return Ok(false);
+    };
+    for e in &c.events {
+        match trace::load_event(state, e.seq)? {
+            Some(r) if reader.may_read(state, &r.org, r.category)? => {}
+            _ => return Ok(false),
+        }
+    }
+    Ok(true)
+}
+
+/// Replace an EPCIS payload the reader may not see by a note (and drop the bytes).
+pub(crate) fn redact(v: &mut Value, reader: &Reader) {
+    let n = v["payload"]["document"].as_str().map(str::len).unwrap_or(0);
+    v["payload"] = json!({
+        "type": "capture_epcis",
+        "redacted": true,
+        "document_bytes": n,
+        "reason": format!("EPCIS events are consortium data by category; {} may not read this capture", reader.describe()),
+    });
+    if let Value::Object(m) = v {
+        m.remove("bytes_base64");
+    }
+}

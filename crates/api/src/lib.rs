@@ -421,7 +421,11 @@ async fn submit_many(
 
 // ---------- chain ----------
 
-async fn tx_by_id(State(s): State<AppState>, p: Result<Path<String>, PathRejection>) -> ApiResult {
+async fn tx_by_id(
+    State(s): State<AppState>,
+    reader: auth::Reader,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult {
     let Path(id) = p?;
     let id = Hash::from_hex(&id).map_err(|e| ApiError::bad_request("bad_tx_id", e.to_string()))?;
     let Some(loc) = s.store.tx_location(&id)? else {
@@ -443,6 +447,9 @@ async fn tx_by_id(State(s): State<AppState>, p: Result<Path<String>, PathRejecti
         .get(loc.index as usize)
         .ok_or_else(|| ApiError::internal("tx index points past the block"))?;
     let mut v = views::tx(stx, receipts.get(loc.index as usize));
+    if !epcis::payload_visible(&s.store.snapshot()?, &reader, stx)? {
+        epcis::redact(&mut v, &reader);
+    }
     v["height"] = json!(loc.height);
     v["index"] = json!(loc.index);
     v["block_hash"] = json!(block.hash());
@@ -494,6 +501,7 @@ async fn blocks(State(s): State<AppState>, q: Result<Query<Page>, QueryRejection
 
 async fn block_by_height(
     State(s): State<AppState>,
+    reader: auth::Reader,
     p: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
     let Path(h) = p?;
@@ -515,20 +523,28 @@ async fn block_by_height(
         .ok_or_else(|| ApiError::internal("block vanished"))?;
     let cert = s.store.certificate(Height(height))?;
     let receipts = s.store.receipts(Height(height))?.unwrap_or_default();
-    let txs: Vec<Value> = block
-        .txs
-        .iter()
-        .enumerate()
-        .map(|(i, t)| views::tx(t, receipts.get(i)))
-        .collect();
-    Ok(Json(json!({
+    let snap = s.store.snapshot()?;
+    let mut redacted = false;
+    let mut txs = Vec::with_capacity(block.txs.len());
+    for (i, t) in block.txs.iter().enumerate() {
+        let mut v = views::tx(t, receipts.get(i));
+        if !epcis::payload_visible(&snap, &reader, t)? {
+            epcis::redact(&mut v, &reader);
+            redacted = true;
+        }
+        txs.push(v);
+    }
+    let mut v = json!({
         "height": height,
         "hash": block.hash(),
         "header": block.header,
         "certificate": cert,
         "txs": txs,
-        "bytes_base64": base64::engine::general_purpose::STANDARD.encode(bytes),
-    })))
+    });
+    if !redacted {
+        v["bytes_base64"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes));
+    }
+    Ok(Json(v))
 }
 
 // ---------- identity and catalog ----------

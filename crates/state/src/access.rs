@@ -124,3 +124,33 @@ mod tests {
         }
     }
 }
+
+/// The authority matrix as a Markdown table (rows: roles; columns: categories; `W`
+/// write and read, `R` read, `–` neither). The docs carry this table; a test checks
+/// they agree.
+pub fn matrix_markdown() -> String {
+    let mut s = String::from("| role |");
+    for c in DataCategory::ALL {
+        s.push_str(&format!(" {} |", c.name()));
+    }
+    s.push_str("\n|---|");
+    for _ in DataCategory::ALL {
+        s.push_str("---|");
+    }
+    s.push('\n');
+    for r in Role::ALL {
+        s.push_str(&format!("| {} |", r.name()));
+        for c in DataCategory::ALL {
+            let cell = if may_write(r, c) {
+                "W"
+            } else if may_read(r, c) {
+                "R"
+            } else {
+                "–"
+            };
+            s.push_str(&format!(" {cell} |"));
+        }
+        s.push('\n');
+    }
+    s
+}
