@@ -98,33 +98,6 @@ pub(crate) fn grant_read<S: StateRead>(
     )])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cells_that_matter() {
-        assert!(
-            !may_write(Role::Carrier, DataCategory::Production),
-            "a carrier cannot record a harvest"
-        );
-        assert!(may_write(Role::Producer, DataCategory::Production));
-        assert!(!may_read(Role::Platform, DataCategory::Financial));
-        assert!(!may_read(Role::Consumer, DataCategory::CustomsQuality));
-        assert!(
-            !may_read(Role::Platform, DataCategory::CustomsQuality),
-            "a platform does not read customs inspection details unless granted"
-        );
-        for c in DataCategory::ALL {
-            assert!(may_read(Role::Regulator, c), "regulators read {c:?}");
-            assert!(
-                !may_write(Role::Regulator, c),
-                "regulators do not write {c:?}"
-            );
-        }
-    }
-}
-
 /// The authority matrix as a Markdown table (rows: roles; columns: categories; `W`
 /// write and read, `R` read, `–` neither). The docs carry this table; a test checks
 /// they agree.
@@ -153,4 +126,31 @@ pub fn matrix_markdown() -> String {
         s.push('\n');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_that_matter() {
+        assert!(
+            !may_write(Role::Carrier, DataCategory::Production),
+            "a carrier cannot record a harvest"
+        );
+        assert!(may_write(Role::Producer, DataCategory::Production));
+        assert!(!may_read(Role::Platform, DataCategory::Financial));
+        assert!(!may_read(Role::Consumer, DataCategory::CustomsQuality));
+        assert!(
+            !may_read(Role::Platform, DataCategory::CustomsQuality),
+            "a platform does not read customs inspection details unless granted"
+        );
+        for c in DataCategory::ALL {
+            assert!(may_read(Role::Regulator, c), "regulators read {c:?}");
+            assert!(
+                !may_write(Role::Regulator, c),
+                "regulators do not write {c:?}"
+            );
+        }
+    }
 }

@@ -25,24 +25,17 @@ use crate::exec::{HandlerError, Rejection, Writes};
 use crate::identity::active_signer;
 use crate::{audit, decode_record, encode_record, keys, Execution, StateRead, StateReadError};
 
+/// Rows of a key range scan.
+pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A state that can also list keys by prefix (the store's snapshot; a map in tests).
 pub trait StateScan: StateRead {
     /// Up to `max` entries with key prefix `prefix` and key `>= start`, in key order.
-    fn scan_from(
-        &self,
-        prefix: &[u8],
-        start: &[u8],
-        max: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateReadError>;
+    fn scan_from(&self, prefix: &[u8], start: &[u8], max: usize) -> Result<Rows, StateReadError>;
 }
 
 impl StateScan for BTreeMap<Vec<u8>, Vec<u8>> {
-    fn scan_from(
-        &self,
-        prefix: &[u8],
-        start: &[u8],
-        max: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateReadError> {
+    fn scan_from(&self, prefix: &[u8], start: &[u8], max: usize) -> Result<Rows, StateReadError> {
         Ok(self
             .range(start.to_vec()..)
             .take_while(|(k, _)| k.starts_with(prefix))
@@ -972,19 +965,9 @@ pub fn lot_of(id: &str) -> Option<(String, String)> {
 }
 
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let bytes = waybill_types::digital_link::uri_unescape(
+        s,
+        waybill_types::digital_link::UriComponent::Path,
+    );
+    String::from_utf8_lossy(&bytes).into_owned()
 }

@@ -128,18 +128,91 @@ fn payload() -> impl Strategy<Value = Payload> {
             proptest::option::of(gln()),
             date(),
             1u64..=u64::MAX,
-            text(NAME_BYTES_MAX)
+            text(NAME_BYTES_MAX),
+            vec(
+                (
+                    "[a-z]{1,12}",
+                    text(60),
+                    "[0-9a-z /]{0,12}",
+                    proptest::option::of(date())
+                ),
+                0..4
+            ),
+            vec((gtin(), "[A-Z0-9]{1,20}"), 0..3),
+            vec("[a-z_]{1,20}", 0..3),
         )
-            .prop_map(|(gtin, lot, origin_gln, produced_on, quantity, unit)| {
-                Payload::RegisterLot {
-                    gtin,
-                    lot,
-                    origin_gln,
-                    produced_on,
-                    quantity,
-                    unit,
+            .prop_map(
+                |(gtin, lot, origin_gln, produced_on, quantity, unit, inputs, raw, claims)| {
+                    Payload::RegisterLot {
+                        gtin,
+                        lot,
+                        origin_gln,
+                        produced_on,
+                        quantity,
+                        unit,
+                        inputs: inputs
+                            .into_iter()
+                            .map(|(kind, name, amount, applied_on)| waybill_types::LotInput {
+                                kind,
+                                name,
+                                amount,
+                                applied_on,
+                            })
+                            .collect(),
+                        raw_materials: raw
+                            .into_iter()
+                            .map(|(gtin, lot)| waybill_types::LotRef { gtin, lot })
+                            .collect(),
+                        claims,
+                    }
+                }
+            ),
+        (
+            gln(),
+            text(NAME_BYTES_MAX),
+            "[a-z]{1,10}",
+            text(300),
+            "[A-Z]{2}",
+            proptest::option::of("-?[0-8][0-9]\\.[0-9]{1,7}")
+        )
+            .prop_map(|(gln, name, kind, address, country, latitude)| {
+                Payload::RegisterLocation {
+                    gln,
+                    name,
+                    kind,
+                    address,
+                    country,
+                    latitude,
+                    longitude: Some("103.5".into()),
                 }
             }),
+        (
+            "[a-z][a-z0-9-]{1,20}",
+            "[a-z_]{1,20}",
+            text(60),
+            "[A-Z0-9-]{1,20}",
+            text(200),
+            date()
+        )
+            .prop_map(|(org, kind, issuer, number, scope, from)| {
+                Payload::RecordQualification {
+                    org: waybill_types::OrgId::new(&org).expect("valid org id"),
+                    kind,
+                    issuer,
+                    number,
+                    scope,
+                    valid_from: from.clone(),
+                    valid_to: from,
+                }
+            }),
+        ("[a-z][a-z0-9-]{1,20}", 0usize..5, any::<bool>()).prop_map(|(org, c, allowed)| {
+            Payload::GrantRead {
+                org: waybill_types::OrgId::new(&org).expect("valid org id"),
+                category: waybill_types::DataCategory::ALL[c],
+                allowed,
+            }
+        }),
+        "\\PC{0,400}".prop_map(|document| Payload::CaptureEpcis { document }),
     ]
 }
 

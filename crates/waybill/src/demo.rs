@@ -179,7 +179,7 @@ pub async fn load(home: &Home, client: &Client) -> anyhow::Result<usize> {
         .await?;
         n += 1;
     }
-    let progress_path = &home.dir.join("demo-progress");
+    let progress_path = home.dir.join("demo-progress");
     let done: usize = std::fs::read_to_string(&progress_path)
         .ok()
         .and_then(|s| s.trim().parse().ok())
