@@ -249,16 +249,29 @@ pub async fn run(dir: &Path, listen: &str) -> anyhow::Result<()> {
         .context("loading the demo data")?;
     let status = client.status().await?;
     let d = dir.display();
+    let carton = "https://id.gs1.org/01/06901234000016/21/261103015";
+    let lot_page = format!("{url}/01/06901234000016/10/PJ2611A");
     println!(
         "\nWaybill demo is running ({}).\n  chain `{}`, height {}, {} demo transactions {}\n\n\
-Open in a browser:\n  {url}/                      explorer: organizations, products, lots, blocks\n  {url}/v1/status             chain status (JSON)\n  {url}/v1/products           products · {url}/openapi.json  the API\n\n\
-Try, in another terminal:\n  cargo run --release -- status\n  cargo run --release -- block 1\n  cargo run --release -- submit --key {d}/keys/members/li-wei.json examples/register-lot.json\n  \
-(after Ctrl-C) cargo run --release -- verify --dir {d}\n\nCtrl-C stops the node; running the demo again resumes from {d}.",
+Open in a browser:\n  {url}/                                explorer: organizations, products, lots, blocks\n  \
+{lot_page}   the orange lot's public page (GS1 Digital Link)\n  \
+{url}/v1/qr?link={lot_qr}   its QR code\n  \
+{url}/openapi.json                    the API\n\n\
+Try, in another terminal:\n  \
+cargo run --release -- trace {carton} --as guo-hua --dir {d}\n      the carton's journey back to the orchard (as the regulator)\n  \
+cargo run --release -- trace 06901234000016/PJ2611A --forward --as guo-hua --dir {d}\n      recall: everywhere lot PJ2611A went\n  \
+cargo run --release -- trace {carton} --as zhao-lei --dir {d}\n      the same as the platform: customs inspections are not readable by it\n  \
+cargo run --release -- events EQ_bizStep=inspecting --as sun-li --dir {d}\n  \
+cargo run --release -- audit --product 06901234000016 --as guo-hua --dir {d}\n  \
+cargo run --release -- capture my-events.jsonld --as li-wei --dir {d}\n  \
+cargo run --release -- status · block 1 · verify --dir {d} (after Ctrl-C)\n\n\
+Ctrl-C stops the node; running the demo again resumes from {d}.",
         if fresh { "new consortium" } else { "resumed" },
         status["chain_id"].as_str().unwrap_or("?"),
         status["height"],
         n,
         if n == 0 { "needed (already loaded)" } else { "submitted" },
+        lot_qr = "https%3A%2F%2Fid.gs1.org%2F01%2F06901234000016%2F10%2FPJ2611A",
     );
     served.run_until_stopped().await
 }
