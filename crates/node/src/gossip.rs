@@ -19,7 +19,10 @@ pub const GOSSIP_QUEUE_TXS_MAX: usize = 100_000;
 pub const GOSSIP_PEER_BATCHES_MAX: usize = 64;
 /// Most transactions in one gossip batch.
 pub const GOSSIP_BATCH_TXS_MAX: usize = 1_000;
-/// How long a batch may wait to fill up.
+/// Most transaction bytes in one forwarded batch: base64 of this stays well under the
+/// peer's request body limit, even with 1 MiB EPCIS captures.
+pub const GOSSIP_BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// How long a batch waits to fill.
 pub const GOSSIP_BATCH_WAIT: Duration = Duration::from_millis(5);
 /// Longest a forward to one peer may take.
 pub const GOSSIP_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -54,12 +57,28 @@ pub fn start(peer_apis: Vec<String>) -> Outbox {
         .map(|url| spawn_peer(url, dropped.clone()))
         .collect();
     tokio::spawn(async move {
-        while let Some(first) = rx.recv().await {
+        let mut carried: Option<Vec<u8>> = None;
+        loop {
+            let first = match carried.take() {
+                Some(b) => b,
+                None => match rx.recv().await {
+                    Some(b) => b,
+                    None => break,
+                },
+            };
+            let mut bytes = first.len();
             let mut batch = vec![first];
             let deadline = tokio::time::Instant::now() + GOSSIP_BATCH_WAIT;
             while batch.len() < GOSSIP_BATCH_TXS_MAX {
                 match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(b)) => batch.push(b),
+                    Ok(Some(b)) if bytes + b.len() > GOSSIP_BATCH_BYTES_MAX => {
+                        carried = Some(b);
+                        break;
+                    }
+                    Ok(Some(b)) => {
+                        bytes += b.len();
+                        batch.push(b);
+                    }
                     _ => break,
                 }
             }
