@@ -10,6 +10,7 @@
 //! it corrects.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::rc::Rc;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
@@ -689,7 +690,7 @@ pub fn walk<S: StateScan + ?Sized>(
 ) -> Result<Lineage, StateReadError> {
     let mut nodes: Vec<TraceNode> = Vec::new();
     let mut seen_ids: BTreeSet<String> = BTreeSet::new();
-    let mut events: BTreeMap<u64, EventRecord> = BTreeMap::new();
+    let mut events: BTreeMap<u64, Rc<EventRecord>> = BTreeMap::new();
     let mut looked_at: BTreeSet<u64> = BTreeSet::new();
     let mut hidden = BTreeSet::new();
     let mut corrected = BTreeSet::new();
@@ -705,7 +706,8 @@ pub fn walk<S: StateScan + ?Sized>(
         via_event: None,
     });
     queue.push_back((start.to_string(), i64::MIN, i64::MAX, 0));
-    let mut cache: BTreeMap<u64, Option<EventRecord>> = BTreeMap::new();
+    let mut cache: BTreeMap<u64, Option<Rc<EventRecord>>> = BTreeMap::new();
+    let mut deletes_cache: BTreeMap<String, Deletes> = BTreeMap::new();
     while let Some((id, lo, hi, node_ix)) = queue.pop_front() {
         let depth = nodes[node_ix].depth;
         let mut push = |nodes: &mut Vec<TraceNode>,
@@ -740,7 +742,7 @@ pub fn walk<S: StateScan + ?Sized>(
             let rec = match cache.get(&seq) {
                 Some(r) => r.clone(),
                 None => {
-                    let r = load_event(state, seq)?;
+                    let r = load_event(state, seq)?.map(Rc::new);
                     cache.insert(seq, r.clone());
                     r
                 }
@@ -793,7 +795,8 @@ pub fn walk<S: StateScan + ?Sized>(
                         && action == Some("ADD")
                     {
                         for parent in with_role(&[IdRole::Parent]) {
-                            let until = aggregation_end(state, &id, &parent, t)?;
+                            let until =
+                                aggregation_end(state, &mut deletes_cache, &id, &parent, t)?;
                             ok &= push(
                                 &mut nodes,
                                 &mut queue,
@@ -850,7 +853,8 @@ pub fn walk<S: StateScan + ?Sized>(
                         && action == Some("ADD")
                     {
                         for parent in with_role(&[IdRole::Parent]) {
-                            let until = aggregation_end(state, &id, &parent, t)?;
+                            let until =
+                                aggregation_end(state, &mut deletes_cache, &id, &parent, t)?;
                             ok &= push(
                                 &mut nodes,
                                 &mut queue,
@@ -906,7 +910,11 @@ pub fn walk<S: StateScan + ?Sized>(
             }
         }
     }
-    let mut events: Vec<EventRecord> = events.into_values().collect();
+    drop(cache);
+    let mut events: Vec<EventRecord> = events
+        .into_values()
+        .map(|r| Rc::try_unwrap(r).unwrap_or_else(|r| (*r).clone()))
+        .collect();
     events.sort_by_key(|e| (e.event_time_ms, e.seq));
     Ok(Lineage {
         direction,
@@ -918,36 +926,47 @@ pub fn walk<S: StateScan + ?Sized>(
     })
 }
 
+/// The aggregation DELETEs that name `parent`: (time, children named; empty = all).
+type Deletes = Vec<(i64, Vec<String>)>;
+
 /// When `child` left `parent`: the first aggregation DELETE after `from` that names
-/// both, or that empties the parent; `i64::MAX` if it never did.
+/// both, or that empties the parent; `i64::MAX` if it never did. A parent's DELETEs
+/// are read once per walk (`cache`).
 fn aggregation_end<S: StateScan + ?Sized>(
     state: &S,
+    cache: &mut BTreeMap<String, Deletes>,
     child: &str,
     parent: &str,
     from: i64,
 ) -> Result<i64, StateReadError> {
+    if !cache.contains_key(parent) {
+        let mut deletes = Vec::new();
+        for (seq, role) in events_naming(state, parent, TRACE_EVENTS_MAX)? {
+            if role != IdRole::Parent {
+                continue;
+            }
+            let Some(rec) = load_event(state, seq)? else {
+                continue;
+            };
+            if rec.event_type != "AggregationEvent"
+                || rec.action.as_deref() != Some("DELETE")
+                || rec.corrected_by.is_some()
+            {
+                continue;
+            }
+            let children = rec
+                .roles()
+                .filter(|(r, _)| matches!(r, IdRole::Child | IdRole::ChildQuantity))
+                .map(|(_, i)| i.to_string())
+                .collect();
+            deletes.push((rec.event_time_ms, children));
+        }
+        cache.insert(parent.to_string(), deletes);
+    }
     let mut end = i64::MAX;
-    for (seq, role) in events_naming(state, parent, TRACE_EVENTS_MAX)? {
-        if role != IdRole::Parent {
-            continue;
-        }
-        let Some(rec) = load_event(state, seq)? else {
-            continue;
-        };
-        if rec.event_type != "AggregationEvent"
-            || rec.action.as_deref() != Some("DELETE")
-            || rec.event_time_ms <= from
-            || rec.corrected_by.is_some()
-        {
-            continue;
-        }
-        let children: Vec<&str> = rec
-            .roles()
-            .filter(|(r, _)| matches!(r, IdRole::Child | IdRole::ChildQuantity))
-            .map(|(_, i)| i)
-            .collect();
-        if children.is_empty() || children.contains(&child) {
-            end = end.min(rec.event_time_ms);
+    for (t, children) in cache.get(parent).into_iter().flatten() {
+        if *t > from && (children.is_empty() || children.iter().any(|c| c == child)) {
+            end = end.min(*t);
         }
     }
     Ok(end)
