@@ -1,0 +1,912 @@
+//! Traceability through real transactions: the authority matrix per data category,
+//! locations and their delegation, qualifications and category requirements, EPCIS
+//! capture (atomicity, duplicates, error declarations, extensions, limits), the
+//! lineage walk, the audit trail and determinism.
+//!
+//! The fixture is a small consortium modelled on the demo journey (same company
+//! prefixes and locations, so the demo's EPCIS documents can be captured as they are),
+//! plus an organization that may grant every role, for the role-by-role matrix.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+use waybill_state::access::{may_read, may_write, member_may_read, DataCategory};
+use waybill_state::audit::{subject, AuditEntry};
+use waybill_state::catalog::{load_location, load_lot};
+use waybill_state::credentials::load_qualification;
+use waybill_state::identity::{load_member, Member};
+use waybill_state::trace::{self, Direction, EventRecord, Lineage};
+use waybill_state::{
+    apply_genesis, decode_record, genesis_state_hash, keys, next_state_hash, BlockContext,
+    Execution, TxInvalid, WriteSet,
+};
+use waybill_types::gs1::{with_check_digit, Gln, Gtin};
+use waybill_types::tx::TX_VERSION;
+use waybill_types::{
+    limits, Genesis, GenesisOrganization, GenesisValidator, Hash, Height, LotRef, OrgId, Payload,
+    Receipt, Role, SecretKey, SignedTx, Transaction, TxId, TxStatus,
+};
+
+// ---------------------------------------------------------------------------
+// Fixture.
+// ---------------------------------------------------------------------------
+
+const CHAIN: &str = "waybill-trace-test";
+/// 2026-01-01T00:00:00Z.
+const T0: u64 = 1_767_225_600_000;
+const DAY_MS: u64 = 86_400_000;
+
+type State = BTreeMap<Vec<u8>, Vec<u8>>;
+
+const ORCHARD: &str = "pujiang-orchard";
+const PACKING: &str = "chengdu-packing";
+const COLDCHAIN: &str = "coldchain-express";
+const SHOPMART: &str = "shopmart";
+const CUSTOMS: &str = "chengdu-customs";
+const REGULATOR: &str = "sichuan-regulator";
+const CONSUMERS: &str = "consumer-panel";
+const EVERY: &str = "every-role";
+
+/// (id, roles, company prefixes).
+const ORGS: &[(&str, &[Role], &[&str])] = &[
+    (ORCHARD, &[Role::Producer], &["6901234"]),
+    (PACKING, &[Role::Processor, Role::Warehouse], &["6905678"]),
+    (COLDCHAIN, &[Role::Carrier, Role::Warehouse], &["6907001"]),
+    (SHOPMART, &[Role::Platform, Role::Financier], &["6908001"]),
+    (CUSTOMS, &[Role::Customs, Role::Inspector], &["6909001"]),
+    (REGULATOR, &[Role::Regulator, Role::Inspector], &["6909901"]),
+    (CONSUMERS, &[Role::Consumer], &[]),
+    (EVERY, &Role::ALL, &["6905555"]),
+];
+
+/// (key label, org, roles) of the members registered at height 1.
+const MEMBERS: &[(&str, &str, &[Role])] = &[
+    ("grower", ORCHARD, &[Role::Producer]),
+    ("packer", PACKING, &[Role::Processor]),
+    ("storekeeper", PACKING, &[Role::Warehouse]),
+    ("driver", COLDCHAIN, &[Role::Carrier]),
+    ("coldstore", COLDCHAIN, &[Role::Warehouse]),
+    ("seller", SHOPMART, &[Role::Platform]),
+    ("banker", SHOPMART, &[Role::Financier]),
+    ("officer", CUSTOMS, &[Role::Customs]),
+    ("qc", CUSTOMS, &[Role::Inspector]),
+    ("auditor", REGULATOR, &[Role::Regulator]),
+    ("field-inspector", REGULATOR, &[Role::Inspector]),
+    ("shopper", CONSUMERS, &[Role::Consumer]),
+];
+
+fn key(label: &str) -> SecretKey {
+    SecretKey::from_label(&format!("trace-{label}"))
+}
+
+fn admin(org_id: &str) -> SecretKey {
+    key(&format!("{org_id}-admin"))
+}
+
+/// The member of [`EVERY`] that holds only `role`.
+fn only(role: Role) -> SecretKey {
+    key(&format!("only-{}", role.name()))
+}
+
+fn org(id: &str) -> OrgId {
+    OrgId::new(id).expect("test org id is valid")
+}
+
+fn gtin(data13: &str) -> Gtin {
+    with_check_digit(data13)
+        .expect("digits")
+        .parse()
+        .expect("valid GTIN")
+}
+
+fn gln(data12: &str) -> Gln {
+    with_check_digit(data12)
+        .expect("digits")
+        .parse()
+        .expect("valid GLN")
+}
+
+/// Bulk oranges, by the kg (orchard).
+fn bulk() -> Gtin {
+    gtin("0690123400001")
+}
+/// Orange cartons, serialised (orchard's brand, packed by the packing house).
+fn carton() -> Gtin {
+    gtin("0690123400002")
+}
+/// Compost, a raw material of the orchard's lots.
+fn compost() -> Gtin {
+    gtin("0690123400003")
+}
+/// Juice (packing house).
+fn juice() -> Gtin {
+    gtin("0690567800001")
+}
+
+/// The orchard (demo: `urn:epc:id:sgln:6901234.00001.0`).
+fn farm() -> Gln {
+    gln("690123400001")
+}
+/// The packing plant (demo: `urn:epc:id:sgln:6905678.00001.0`).
+fn plant() -> Gln {
+    gln("690567800001")
+}
+/// The packing house's distribution centre.
+fn dc() -> Gln {
+    gln("690567800002")
+}
+/// The carrier's cold store.
+fn hub() -> Gln {
+    gln("690700100012")
+}
+/// Under the orchard's prefix, never registered.
+fn unregistered() -> Gln {
+    gln("690123400009")
+}
+
+fn genesis() -> Genesis {
+    Genesis {
+        chain_id: CHAIN.into(),
+        genesis_time_ms: T0,
+        organizations: ORGS
+            .iter()
+            .map(|(id, roles, prefixes)| GenesisOrganization {
+                id: org(id),
+                name: format!("{id} (test)"),
+                admin: admin(id).public(),
+                roles: roles.to_vec(),
+                company_prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+            })
+            .collect(),
+        validators: vec![GenesisValidator {
+            org: org(REGULATOR),
+            public_key: key("validator").public(),
+            voting_power: 1,
+        }],
+    }
+}
+
+fn location(g: &Gln, name: &str) -> Payload {
+    Payload::RegisterLocation {
+        gln: g.clone(),
+        name: name.into(),
+        kind: "site".into(),
+        address: "1 Test Road, Chengdu".into(),
+        country: "CN".into(),
+        latitude: Some("30.6829".into()),
+        longitude: Some("103.8552".into()),
+    }
+}
+
+fn product(g: &Gtin, category: &str) -> Payload {
+    Payload::RegisterProduct {
+        gtin: g.clone(),
+        name: "Navel oranges".into(),
+        brand: "Pujiang Gold".into(),
+        category: category.into(),
+        origin_country: "CN".into(),
+    }
+}
+
+fn lot(g: &Gtin, lot: &str, claims: &[&str], raw: &[(Gtin, &str)]) -> Payload {
+    Payload::RegisterLot {
+        gtin: g.clone(),
+        lot: lot.into(),
+        origin_gln: Some(farm()),
+        produced_on: "2025-12-30".into(),
+        quantity: 500,
+        unit: "kg".into(),
+        inputs: vec![],
+        raw_materials: raw
+            .iter()
+            .map(|(g, l)| LotRef {
+                gtin: g.clone(),
+                lot: l.to_string(),
+            })
+            .collect(),
+        claims: claims.iter().map(|c| c.to_string()).collect(),
+    }
+}
+
+fn qualification(o: &str, kind: &str, number: &str, from: &str, to: &str) -> Payload {
+    Payload::RecordQualification {
+        org: org(o),
+        kind: kind.into(),
+        issuer: "China Organic Certification Center".into(),
+        number: number.into(),
+        scope: "navel oranges, 120 ha".into(),
+        valid_from: from.into(),
+        valid_to: to.into(),
+    }
+}
+
+fn capture(document: &str) -> Payload {
+    Payload::CaptureEpcis {
+        document: document.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// EPCIS documents.
+// ---------------------------------------------------------------------------
+
+const ACME: &str = "https://acme.example/epcis/";
+
+fn doc_value(events: Vec<Value>) -> Value {
+    json!({
+        "@context": [
+            "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+            { "acme": ACME }
+        ],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-01-01T00:00:00Z",
+        "epcisBody": { "eventList": events }
+    })
+}
+
+fn doc(events: Vec<Value>) -> String {
+    doc_value(events).to_string()
+}
+
+/// 2026-01-01 at `minute` minutes past midnight (UTC), plus `extra` days.
+fn at(day: u32, minute: u32) -> String {
+    format!(
+        "2026-01-{:02}T{:02}:{:02}:00Z",
+        1 + day,
+        minute / 60,
+        minute % 60
+    )
+}
+
+/// An event of `ty` at `time` with `fields` merged in.
+fn event(ty: &str, time: &str, fields: Value) -> Value {
+    let mut e = json!({ "type": ty, "eventTime": time, "eventTimeZoneOffset": "+00:00" });
+    let m = e.as_object_mut().expect("object");
+    for (k, v) in fields.as_object().expect("fields are an object") {
+        m.insert(k.clone(), v.clone());
+    }
+    e
+}
+
+/// An ObjectEvent naming `epcs`, with `biz_step` (if any) at `loc` (if any).
+fn object(time: &str, action: &str, biz_step: Option<&str>, epcs: &[String], loc: Option<&Gln>) -> Value {
+    let mut f = json!({ "action": action, "epcList": epcs });
+    if let Some(b) = biz_step {
+        f["bizStep"] = json!(b);
+    }
+    if let Some(l) = loc {
+        f["bizLocation"] = json!({ "id": loc_id(l) });
+    }
+    event("ObjectEvent", time, f)
+}
+
+fn sgtin(g: &Gtin, serial: &str) -> String {
+    format!("https://id.gs1.org/01/{g}/21/{serial}")
+}
+
+fn lgtin(g: &Gtin, lot: &str) -> String {
+    format!("https://id.gs1.org/01/{g}/10/{lot}")
+}
+
+/// An SSCC under the packing house's prefix.
+fn sscc(serial_ref: u32) -> String {
+    let s = with_check_digit(&format!("06905678{serial_ref:09}")).expect("digits");
+    format!("https://id.gs1.org/00/{s}")
+}
+
+fn loc_id(g: &Gln) -> String {
+    format!("https://id.gs1.org/414/{g}")
+}
+
+fn demo(path: &str) -> String {
+    let p = format!(
+        "{}/../waybill/demo/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {p}: {e}"))
+}
+
+// ---------------------------------------------------------------------------
+// Model chain.
+// ---------------------------------------------------------------------------
+
+fn apply_writes(state: &mut State, writes: &WriteSet) {
+    for (k, v) in writes {
+        match v {
+            Some(v) => {
+                state.insert(k.clone(), v.clone());
+            }
+            None => {
+                state.remove(k);
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BlockRun {
+    height: u64,
+    results: Vec<Result<Receipt, TxInvalid>>,
+    writes: WriteSet,
+    receipts: Vec<Receipt>,
+}
+
+impl BlockRun {
+    fn only(&self) -> &Receipt {
+        assert_eq!(self.results.len(), 1, "one transaction was offered");
+        self.results[0].as_ref().expect("the transaction belongs in a block")
+    }
+    fn tx_id(&self) -> TxId {
+        self.only().tx_id
+    }
+}
+
+fn run_block(state: &State, ctx: BlockContext, txs: &[SignedTx]) -> BlockRun {
+    let height = ctx.height.0;
+    let mut ex = Execution::new(state, ctx);
+    let results = txs.iter().map(|t| ex.apply(t, t.id()).cloned()).collect();
+    let (writes, receipts) = ex.finish();
+    BlockRun {
+        height,
+        results,
+        writes,
+        receipts,
+    }
+}
+
+#[derive(Clone)]
+struct Chain {
+    state: State,
+    height: u64,
+    /// The time of the last block.
+    time_ms: u64,
+    state_hash: Hash,
+}
+
+impl Chain {
+    /// Genesis, then the members (height 1) and the locations (height 2).
+    fn new() -> Chain {
+        let g = genesis();
+        g.check().expect("the test genesis is valid");
+        let writes = apply_genesis(&g);
+        let mut state = State::new();
+        apply_writes(&mut state, &writes);
+        let mut c = Chain {
+            state,
+            height: 0,
+            time_ms: T0,
+            state_hash: genesis_state_hash(&g, &writes),
+        };
+        let mut regs: Vec<(SecretKey, Payload)> = MEMBERS
+            .iter()
+            .map(|(label, o, roles)| {
+                (
+                    admin(o),
+                    Payload::RegisterMember {
+                        member: key(label).public(),
+                        name: format!("{label} of {o}"),
+                        roles: roles.to_vec(),
+                    },
+                )
+            })
+            .collect();
+        for r in Role::ALL {
+            regs.push((
+                admin(EVERY),
+                Payload::RegisterMember {
+                    member: only(r).public(),
+                    name: format!("{} only", r.name()),
+                    roles: vec![r],
+                },
+            ));
+        }
+        c.commit_all(&regs);
+        c.commit_all(&[
+            (key("grower"), location(&farm(), "Pujiang orchard")),
+            (key("storekeeper"), location(&plant(), "Chengdu packing plant")),
+            (key("storekeeper"), location(&dc(), "Chengdu distribution centre")),
+            (key("coldstore"), location(&hub(), "Kwai Chung cold store")),
+        ]);
+        c
+    }
+
+    fn next_ctx(&self) -> BlockContext {
+        BlockContext {
+            chain_id: CHAIN.into(),
+            height: Height(self.height + 1),
+            time_ms: self.time_ms + 1_000,
+        }
+    }
+
+    /// Make the next block's time `time_ms`.
+    fn set_next_time(&mut self, time_ms: u64) {
+        assert!(time_ms > self.time_ms, "block time moves forward");
+        self.time_ms = time_ms - 1_000;
+    }
+
+    fn last_seq(&self, k: &SecretKey) -> u64 {
+        self.state
+            .get(&keys::seq(&k.public()))
+            .map(|b| u64::from_le_bytes(b.as_slice().try_into().expect("8 bytes")))
+            .unwrap_or(0)
+    }
+
+    /// Sign `items` in order, numbering each signer's transactions from its committed
+    /// sequence number.
+    fn sign_all(&self, items: &[(SecretKey, Payload)]) -> Vec<SignedTx> {
+        let mut next: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        items
+            .iter()
+            .map(|(k, p)| {
+                let pk = k.public().0.to_vec();
+                let seq = *next
+                    .entry(pk.clone())
+                    .or_insert_with(|| self.last_seq(k) + 1);
+                next.insert(pk, seq + 1);
+                Transaction {
+                    version: TX_VERSION,
+                    chain_id: CHAIN.into(),
+                    signer: k.public(),
+                    seq,
+                    payload: p.clone(),
+                }
+                .sign(k)
+            })
+            .collect()
+    }
+
+    fn execute(&self, txs: &[SignedTx]) -> BlockRun {
+        run_block(&self.state, self.next_ctx(), txs)
+    }
+
+    fn commit(&mut self, txs: &[SignedTx]) -> BlockRun {
+        let ctx = self.next_ctx();
+        let run = run_block(&self.state, ctx.clone(), txs);
+        apply_writes(&mut self.state, &run.writes);
+        self.state_hash = next_state_hash(&self.state_hash, &run.writes);
+        self.height = ctx.height.0;
+        self.time_ms = ctx.time_ms;
+        run
+    }
+
+    /// Commit one block of `items`; every one must be applied.
+    fn commit_all(&mut self, items: &[(SecretKey, Payload)]) -> BlockRun {
+        let txs = self.sign_all(items);
+        let run = self.commit(&txs);
+        for (r, (_, p)) in run.results.iter().zip(items) {
+            match r {
+                Ok(Receipt {
+                    status: TxStatus::Applied,
+                    ..
+                }) => {}
+                other => panic!("{} was not applied: {other:?}", p.kind()),
+            }
+        }
+        run
+    }
+
+    fn submit(&mut self, k: &SecretKey, payload: Payload) -> BlockRun {
+        let txs = self.sign_all(&[(k.clone(), payload)]);
+        self.commit(&txs)
+    }
+
+    fn capture(&mut self, k: &SecretKey, document: &str) -> BlockRun {
+        self.submit(k, capture(document))
+    }
+
+    fn member(&self, k: &SecretKey) -> Member {
+        load_member(&self.state, &k.public())
+            .expect("reads")
+            .expect("is a member")
+    }
+
+    fn event_count(&self) -> u64 {
+        trace::event_count(&self.state).expect("reads")
+    }
+
+    fn event(&self, seq: u64) -> EventRecord {
+        trace::load_event(&self.state, seq)
+            .expect("reads")
+            .unwrap_or_else(|| panic!("event {seq} is stored"))
+    }
+
+    /// The seqs a capture stored (new ones, not duplicates).
+    fn captured_seqs(&self, run: &BlockRun) -> Vec<u64> {
+        trace::load_capture(&self.state, &run.tx_id())
+            .expect("reads")
+            .expect("capture record")
+            .events
+            .iter()
+            .filter(|e| !e.duplicate)
+            .map(|e| e.seq)
+            .collect()
+    }
+}
+
+#[track_caller]
+fn assert_applied(run: &BlockRun) {
+    match run.only().status {
+        TxStatus::Applied => {}
+        ref other => panic!("expected Applied, got {other:?}"),
+    }
+}
+
+/// Asserts a one-transaction block was rejected with `code` and wrote nothing but the
+/// signer's sequence number and its two audit entries. Returns the message.
+#[track_caller]
+fn assert_rejected(run: &BlockRun, signer: &SecretKey, code: &str) -> String {
+    let r = run.only();
+    let message = match &r.status {
+        TxStatus::Rejected { code: c, message } => {
+            assert_eq!(c, code, "rejection code (message: {message})");
+            message.clone()
+        }
+        other => panic!("expected Rejected({code}), got {other:?}"),
+    };
+    let signer_pk = signer.public();
+    let org_id = MEMBERS
+        .iter()
+        .find(|(l, _, _)| key(l).public() == signer_pk)
+        .map(|(_, o, _)| *o)
+        .or_else(|| {
+            ORGS.iter()
+                .find(|(o, _, _)| admin(o).public() == signer_pk)
+                .map(|(o, _, _)| *o)
+        })
+        .unwrap_or(EVERY);
+    let expected = BTreeSet::from([
+        keys::seq(&signer_pk),
+        keys::audit(subject::MEMBER, &signer_pk.0, run.height, &r.tx_id),
+        keys::audit(subject::ORG, org_id.as_bytes(), run.height, &r.tx_id),
+    ]);
+    assert_eq!(
+        run.writes.keys().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "a rejected transaction writes only its signer's sequence number and audit entries"
+    );
+    assert!(!message.is_empty(), "a rejection explains itself");
+    message
+}
+
+#[track_caller]
+fn assert_contains(haystack: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(haystack.contains(n), "`{n}` missing from: {haystack}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 1. Authority per data category.
+// ---------------------------------------------------------------------------
+
+/// A representative event of each EPCIS-writable category, unique per `tag`.
+fn event_of(category: DataCategory, tag: &str, minute: u32) -> Value {
+    let item = [sgtin(&carton(), &format!("M-{tag}"))];
+    let t = at(0, minute);
+    match category {
+        DataCategory::Production => object(&t, "ADD", Some("commissioning"), &item, None),
+        DataCategory::PlatformTransactions => {
+            object(&t, "OBSERVE", Some("retail_selling"), &item, None)
+        }
+        DataCategory::CustomsQuality => object(&t, "OBSERVE", Some("inspecting"), &item, None),
+        DataCategory::Transport => object(&t, "OBSERVE", Some("storing"), &item, None),
+        // No CBV business step is financial: the closest a capturer can get is a step
+        // of its own (a URI), which takes the capturer's first writable category.
+        DataCategory::Financial => object(
+            &t,
+            "OBSERVE",
+            Some("https://acme.example/bizstep/invoicing"),
+            &item,
+            None,
+        ),
+    }
+}
+
+#[test]
+fn capture_authority_per_role_and_category() {
+    let mut c = Chain::new();
+    let harvest = doc(vec![object(
+        &at(0, 60),
+        "ADD",
+        Some("commissioning"),
+        &[lgtin(&bulk(), "H1")],
+        Some(&farm()),
+    )]);
+
+    // A carrier cannot record a harvest: the message names the event's bizStep and
+    // the authority it lacks.
+    let before = c.event_count();
+    let run = c.capture(&key("driver"), &harvest);
+    let msg = assert_rejected(&run, &key("driver"), "invalid_epcis");
+    assert_contains(
+        &msg,
+        &[
+            "/epcisBody/eventList/0/bizStep",
+            "carrier",
+            "may not write production data",
+            "commissioning",
+        ],
+    );
+    assert_eq!(c.event_count(), before, "nothing stored");
+
+    // The producer can, at its own farm.
+    let run = c.capture(&key("grower"), &harvest);
+    assert_applied(&run);
+    let seq = c.captured_seqs(&run)[0];
+    assert_eq!(c.event(seq).category, DataCategory::Production);
+    assert_eq!(c.event(seq).org, org(ORCHARD));
+
+    // Customs and inspectors capture inspections; a platform sells but does not
+    // inspect; a warehouse stores.
+    let cases: &[(&str, DataCategory, bool)] = &[
+        ("officer", DataCategory::CustomsQuality, true),
+        ("qc", DataCategory::CustomsQuality, true),
+        ("field-inspector", DataCategory::CustomsQuality, true),
+        ("seller", DataCategory::PlatformTransactions, true),
+        ("seller", DataCategory::CustomsQuality, false),
+        ("seller", DataCategory::Production, false),
+        ("coldstore", DataCategory::Transport, true),
+        ("storekeeper", DataCategory::Transport, true),
+        ("driver", DataCategory::Transport, true),
+        ("officer", DataCategory::Transport, false),
+        ("auditor", DataCategory::CustomsQuality, false),
+        ("shopper", DataCategory::PlatformTransactions, false),
+        ("packer", DataCategory::Production, true),
+        ("packer", DataCategory::PlatformTransactions, false),
+    ];
+    for (i, (label, category, allowed)) in cases.iter().enumerate() {
+        let k = key(label);
+        let d = doc(vec![event_of(*category, &format!("case{i}"), 100 + i as u32)]);
+        let run = c.capture(&k, &d);
+        if *allowed {
+            assert_applied(&run);
+            let seq = c.captured_seqs(&run)[0];
+            let rec = c.event(seq);
+            assert_eq!(rec.category, *category, "{label} {category:?}");
+            assert_eq!(rec.signer, k.public());
+        } else {
+            let msg = assert_rejected(&run, &k, "invalid_epcis");
+            assert_contains(
+                &msg,
+                &[
+                    "/epcisBody/eventList/0/bizStep",
+                    &format!("may not write {} data", category.name()),
+                ],
+            );
+        }
+    }
+
+    // The offending event is named by its index when it is not the first.
+    let d = doc(vec![
+        event_of(DataCategory::PlatformTransactions, "ok-sale", 200),
+        event_of(DataCategory::CustomsQuality, "bad-inspection", 201),
+    ]);
+    let msg = assert_rejected(&c.capture(&key("seller"), &d), &key("seller"), "invalid_epcis");
+    assert_contains(&msg, &["/epcisBody/eventList/1/bizStep", "customs_quality"]);
+    assert!(!msg.contains("/epcisBody/eventList/0"), "{msg}");
+
+    // No role writes financial data through EPCIS: a financier's own step is refused,
+    // and whatever another role captures under its own step is not financial.
+    let msg = assert_rejected(
+        &c.capture(&key("banker"), &doc(vec![event_of(DataCategory::Financial, "bank", 300)])),
+        &key("banker"),
+        "invalid_epcis",
+    );
+    assert_contains(&msg, &["financier", "/epcisBody/eventList/0/bizStep"]);
+    let run = c.capture(
+        &key("seller"),
+        &doc(vec![event_of(DataCategory::Financial, "shop", 301)]),
+    );
+    assert_applied(&run);
+    assert_eq!(
+        c.event(c.captured_seqs(&run)[0]).category,
+        DataCategory::PlatformTransactions
+    );
+    for r in Role::ALL {
+        assert_ne!(
+            trace::category_of(None, &[r]),
+            DataCategory::Financial,
+            "{r:?} without a step"
+        );
+    }
+}
+
+#[test]
+fn read_authority_and_grants() {
+    let mut c = Chain::new();
+    // Role cells.
+    assert!(!may_read(Role::Platform, DataCategory::CustomsQuality));
+    assert!(may_read(Role::Platform, DataCategory::Production));
+    assert!(may_read(Role::Producer, DataCategory::CustomsQuality));
+    assert!(!may_read(Role::Carrier, DataCategory::CustomsQuality));
+    assert!(!may_read(Role::Financier, DataCategory::Production));
+    for cat in DataCategory::ALL {
+        assert!(may_read(Role::Regulator, cat), "regulators read {cat:?}");
+        assert!(!may_read(Role::Consumer, cat), "consumers read no {cat:?}");
+        assert!(!may_write(Role::Consumer, cat));
+    }
+
+    let read = |c: &Chain, reader: &str, owner: &str, cat: DataCategory| -> bool {
+        member_may_read(&c.state, &c.member(&key(reader)), &org(owner), cat).expect("reads")
+    };
+    // A platform does not read customs' inspections ...
+    assert!(!read(&c, "seller", CUSTOMS, DataCategory::CustomsQuality));
+    // ... a member other than the admin cannot grant it ...
+    let run = c.submit(
+        &key("officer"),
+        Payload::GrantRead {
+            org: org(SHOPMART),
+            category: DataCategory::CustomsQuality,
+            allowed: true,
+        },
+    );
+    assert_rejected(&run, &key("officer"), "not_admin");
+    assert!(!read(&c, "seller", CUSTOMS, DataCategory::CustomsQuality));
+    // ... nor can another organization's admin grant reading customs' data.
+    let run = c.submit(
+        &admin(SHOPMART),
+        Payload::GrantRead {
+            org: org(SHOPMART),
+            category: DataCategory::CustomsQuality,
+            allowed: true,
+        },
+    );
+    assert_rejected(&run, &admin(SHOPMART), "invalid");
+    assert!(!read(&c, "seller", CUSTOMS, DataCategory::CustomsQuality));
+    // The owner's admin grants it: now it reads customs' data, and only customs'.
+    assert_applied(&c.submit(
+        &admin(CUSTOMS),
+        Payload::GrantRead {
+            org: org(SHOPMART),
+            category: DataCategory::CustomsQuality,
+            allowed: true,
+        },
+    ));
+    assert!(read(&c, "seller", CUSTOMS, DataCategory::CustomsQuality));
+    assert!(read(&c, "banker", CUSTOMS, DataCategory::CustomsQuality), "the grant is to the organization");
+    assert!(!read(&c, "seller", REGULATOR, DataCategory::CustomsQuality));
+    assert!(!read(&c, "driver", CUSTOMS, DataCategory::CustomsQuality));
+    // Withdrawn: reading stops.
+    assert_applied(&c.submit(
+        &admin(CUSTOMS),
+        Payload::GrantRead {
+            org: org(SHOPMART),
+            category: DataCategory::CustomsQuality,
+            allowed: false,
+        },
+    ));
+    assert!(!read(&c, "seller", CUSTOMS, DataCategory::CustomsQuality));
+    // Granting an unknown organization is refused.
+    let run = c.submit(
+        &admin(CUSTOMS),
+        Payload::GrantRead {
+            org: org("nobody"),
+            category: DataCategory::CustomsQuality,
+            allowed: true,
+        },
+    );
+    assert_rejected(&run, &admin(CUSTOMS), "unknown_org");
+
+    for cat in DataCategory::ALL {
+        for (owner, _, _) in ORGS {
+            // Regulators read every category of everyone.
+            assert!(read(&c, "auditor", owner, cat), "regulator reads {owner} {cat:?}");
+            // Consumers read nothing of the consortium tier (except their own org's).
+            if *owner != CONSUMERS {
+                assert!(!read(&c, "shopper", owner, cat), "consumer reads {owner} {cat:?}");
+            }
+        }
+        // An organization reads its own data, whatever its roles.
+        assert!(read(&c, "driver", COLDCHAIN, cat), "own {cat:?}");
+        assert!(read(&c, "seller", SHOPMART, cat), "own {cat:?}");
+    }
+    // Financial data of another organization: only regulators and financiers.
+    assert!(!read(&c, "seller", COLDCHAIN, DataCategory::Financial));
+    assert!(read(&c, "banker", COLDCHAIN, DataCategory::Financial));
+    assert!(!read(&c, "driver", SHOPMART, DataCategory::Financial));
+}
+
+#[test]
+fn authority_matrix_through_transactions() {
+    let mut c = Chain::new();
+    let cats = [
+        DataCategory::Production,
+        DataCategory::PlatformTransactions,
+        DataCategory::CustomsQuality,
+        DataCategory::Transport,
+        DataCategory::Financial,
+    ];
+    // Every single-role member of `every-role` captures one event of each category,
+    // all in one block.
+    let mut items = Vec::new();
+    for (ri, r) in Role::ALL.iter().enumerate() {
+        for (ci, cat) in cats.iter().enumerate() {
+            let tag = format!("R{ri}C{ci}");
+            let minute = (ri * 10 + ci) as u32;
+            items.push((only(*r), capture(&doc(vec![event_of(*cat, &tag, minute)]))));
+        }
+    }
+    let txs = c.sign_all(&items);
+    let run = c.commit(&txs);
+    // Letters: P production, S platform transactions (sales), Q customs & quality,
+    // T transport, F financial. The capture column shows the category an event was
+    // stored under, or `-` if the capture was refused.
+    let letter = |c: DataCategory| match c {
+        DataCategory::Production => " P",
+        DataCategory::PlatformTransactions => " S",
+        DataCategory::CustomsQuality => " Q",
+        DataCategory::Transport => " T",
+        DataCategory::Financial => " F",
+    };
+    let mut table = String::from(
+        "role        | captured as P S Q T F | may_write P S Q T F | may_read P S Q T F\n",
+    );
+    let mut written: BTreeMap<(Role, DataCategory), Option<DataCategory>> = BTreeMap::new();
+    for (ri, r) in Role::ALL.iter().enumerate() {
+        let mut cap = String::new();
+        let mut w = String::new();
+        let mut rd = String::new();
+        for (ci, cat) in cats.iter().enumerate() {
+            let receipt = run.results[ri * cats.len() + ci].as_ref().expect("in block");
+            let stored = match &receipt.status {
+                TxStatus::Applied => {
+                    let rec = trace::load_capture(&c.state, &receipt.tx_id)
+                        .expect("reads")
+                        .expect("capture");
+                    Some(c.event(rec.events[0].seq).category)
+                }
+                TxStatus::Rejected { code, message } => {
+                    assert_eq!(code, "invalid_epcis", "{message}");
+                    assert_contains(message, &["/epcisBody/eventList/0/bizStep", "may not write"]);
+                    None
+                }
+            };
+            written.insert((*r, *cat), stored);
+            cap.push_str(stored.map(letter).unwrap_or(" -"));
+            w.push_str(if may_write(*r, *cat) { " W" } else { " -" });
+            rd.push_str(if may_read(*r, *cat) { " R" } else { " -" });
+        }
+        table.push_str(&format!(
+            "{:<11} |            {cap} |          {w} |         {rd}\n",
+            r.name()
+        ));
+    }
+    println!("{table}");
+
+    for r in Role::ALL {
+        for cat in &cats[..4] {
+            // Through a transaction, exactly the matrix: stored under that category.
+            let expect = may_write(r, *cat).then_some(*cat);
+            assert_eq!(written[&(r, *cat)], expect, "capture by {r:?} of {cat:?}");
+        }
+        let fin = written[&(r, DataCategory::Financial)];
+        assert_ne!(fin, Some(DataCategory::Financial), "{r:?} wrote financial data");
+        assert_eq!(
+            fin.is_some(),
+            DataCategory::ALL[..4].iter().any(|c| may_write(r, *c)),
+            "an own step is stored iff {r:?} writes some EPCIS category"
+        );
+    }
+    // Fixed cells.
+    assert_eq!(written[&(Role::Producer, DataCategory::Production)], Some(DataCategory::Production));
+    assert_eq!(written[&(Role::Carrier, DataCategory::Production)], None);
+    assert_eq!(written[&(Role::Customs, DataCategory::CustomsQuality)], Some(DataCategory::CustomsQuality));
+    assert_eq!(written[&(Role::Inspector, DataCategory::CustomsQuality)], Some(DataCategory::CustomsQuality));
+    assert_eq!(written[&(Role::Platform, DataCategory::PlatformTransactions)], Some(DataCategory::PlatformTransactions));
+    assert_eq!(written[&(Role::Platform, DataCategory::CustomsQuality)], None);
+    assert_eq!(written[&(Role::Warehouse, DataCategory::Transport)], Some(DataCategory::Transport));
+    assert_eq!(written[&(Role::Financier, DataCategory::Financial)], None);
+    assert_eq!(written[&(Role::Regulator, DataCategory::CustomsQuality)], None);
+    assert!(may_write(Role::Financier, DataCategory::Financial));
+    assert!(!may_read(Role::Platform, DataCategory::Financial));
+    assert!(may_read(Role::Processor, DataCategory::CustomsQuality));
+    for cat in DataCategory::ALL {
+        assert!(may_read(Role::Regulator, cat) && !may_write(Role::Regulator, cat));
+        assert!(!may_read(Role::Consumer, cat) && !may_write(Role::Consumer, cat));
+        assert!(
+            Role::ALL.iter().all(|r| !may_write(*r, cat) || may_read(*r, cat)),
+            "whoever writes {cat:?} reads it"
+        );
+    }
+}
