@@ -910,3 +910,380 @@ fn authority_matrix_through_transactions() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// 2. Locations.
+// ---------------------------------------------------------------------------
+
+fn delegate(g: &Gln, to: &str, allowed: bool) -> Payload {
+    Payload::SetLocationDelegate {
+        gln: g.clone(),
+        org: org(to),
+        allowed,
+    }
+}
+
+#[test]
+fn locations_are_registered_by_the_prefix_owner_and_delegated_by_it() {
+    let mut c = Chain::new();
+    let orchard_office = gln("690123400002");
+
+    // Registered by the owner of the company prefix, any member.
+    assert_applied(&c.submit(&key("grower"), location(&orchard_office, "Orchard office")));
+    let l = load_location(&c.state, &orchard_office)
+        .expect("reads")
+        .expect("registered");
+    assert_eq!(l.owner, org(ORCHARD));
+    assert_eq!(l.registered_by, key("grower").public());
+    // Not under the registrant's prefix.
+    let msg = assert_rejected(
+        &c.submit(&key("driver"), location(&gln("690123400003"), "Not ours")),
+        &key("driver"),
+        "prefix_not_owned",
+    );
+    assert_contains(&msg, &["6901234000030", COLDCHAIN, "6907001"]);
+    let msg = assert_rejected(
+        &c.submit(&key("shopper"), location(&gln("690123400003"), "Not ours")),
+        &key("shopper"),
+        "prefix_not_owned",
+    );
+    assert_contains(&msg, &["none"]);
+    assert!(load_location(&c.state, &gln("690123400003")).expect("reads").is_none());
+    // Registered twice.
+    let msg = assert_rejected(
+        &c.submit(&key("grower"), location(&farm(), "Again")),
+        &key("grower"),
+        "duplicate",
+    );
+    assert_contains(&msg, &[farm().as_str(), "Pujiang orchard"]);
+
+    // Customs captures the demo's export inspection at the packing plant, which is
+    // the packing house's: refused, both events named, until the plant is delegated.
+    let inspection = demo("orange/05-export-inspection.jsonld");
+    let before = c.event_count();
+    let msg = assert_rejected(
+        &c.capture(&key("officer"), &inspection),
+        &key("officer"),
+        "invalid_epcis",
+    );
+    assert_contains(
+        &msg,
+        &[
+            "/epcisBody/eventList/0/bizLocation/id",
+            "/epcisBody/eventList/1/bizLocation/id",
+            plant().as_str(),
+            &format!("belongs to `{PACKING}` and is not delegated to `{CUSTOMS}`"),
+        ],
+    );
+    assert_eq!(c.event_count(), before);
+
+    // Only the owner delegates.
+    for (who, code) in [("officer", "not_authorized"), ("driver", "not_authorized")] {
+        let msg = assert_rejected(&c.submit(&key(who), delegate(&plant(), CUSTOMS, true)), &key(who), code);
+        assert_contains(&msg, &[PACKING]);
+    }
+    assert_rejected(
+        &c.submit(&key("storekeeper"), delegate(&plant(), "nobody", true)),
+        &key("storekeeper"),
+        "unknown_org",
+    );
+    assert_rejected(
+        &c.submit(&key("grower"), delegate(&unregistered(), CUSTOMS, true)),
+        &key("grower"),
+        "unknown_location",
+    );
+    assert_applied(&c.submit(&key("storekeeper"), delegate(&plant(), CUSTOMS, true)));
+    let run = c.capture(&key("officer"), &inspection);
+    assert_applied(&run);
+    let seqs = c.captured_seqs(&run);
+    assert_eq!(seqs.len(), 2);
+    for s in &seqs {
+        let e = c.event(*s);
+        assert_eq!(e.biz_location.as_deref(), Some(loc_id(&plant()).as_str()));
+        assert_eq!(e.org, org(CUSTOMS));
+        assert_eq!(e.category, DataCategory::CustomsQuality);
+    }
+    // The delegation is to customs, not to everyone.
+    let store_at_plant = doc(vec![object(
+        &at(0, 30),
+        "OBSERVE",
+        Some("storing"),
+        &[sscc(1)],
+        Some(&plant()),
+    )]);
+    let msg = assert_rejected(
+        &c.capture(&key("coldstore"), &store_at_plant),
+        &key("coldstore"),
+        "invalid_epcis",
+    );
+    assert_contains(&msg, &["/epcisBody/eventList/0/bizLocation/id", "not delegated", COLDCHAIN]);
+    // The owner's own members need no delegation.
+    assert_applied(&c.capture(&key("storekeeper"), &store_at_plant));
+
+    // Withdrawn: refused again.
+    assert_applied(&c.submit(&key("storekeeper"), delegate(&plant(), CUSTOMS, false)));
+    let later = doc(vec![object(
+        &at(0, 31),
+        "OBSERVE",
+        Some("inspecting"),
+        &[sscc(1)],
+        Some(&plant()),
+    )]);
+    let msg = assert_rejected(&c.capture(&key("officer"), &later), &key("officer"), "invalid_epcis");
+    assert_contains(&msg, &["not delegated"]);
+
+    // An unregistered bizLocation is refused, even under the capturer's own prefix;
+    // the readPoint alone is not checked.
+    let nowhere = doc(vec![object(
+        &at(0, 40),
+        "ADD",
+        Some("commissioning"),
+        &[lgtin(&bulk(), "X1")],
+        Some(&unregistered()),
+    )]);
+    let msg = assert_rejected(&c.capture(&key("grower"), &nowhere), &key("grower"), "invalid_epcis");
+    assert_contains(
+        &msg,
+        &["/epcisBody/eventList/0/bizLocation/id", unregistered().as_str(), "is not registered"],
+    );
+    let mut read_point_only = object(&at(0, 41), "ADD", Some("commissioning"), &[lgtin(&bulk(), "X1")], None);
+    read_point_only["readPoint"] = json!({ "id": loc_id(&unregistered()) });
+    assert_applied(&c.capture(&key("grower"), &doc(vec![read_point_only])));
+    // An SGLN URN and a Digital Link name the same registered location.
+    let urn = doc(vec![object(&at(0, 42), "OBSERVE", Some("storing"), &[sscc(2)], None)]);
+    let mut v: Value = serde_json::from_str(&urn).expect("json");
+    v["epcisBody"]["eventList"][0]["bizLocation"] = json!({ "id": "urn:epc:id:sgln:6907001.00012.0" });
+    let run = c.capture(&key("coldstore"), &v.to_string());
+    assert_applied(&run);
+    assert_eq!(
+        c.event(c.captured_seqs(&run)[0]).biz_location.as_deref(),
+        Some(loc_id(&hub()).as_str())
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 3. Qualifications.
+// ---------------------------------------------------------------------------
+
+fn revoke_qualification(o: &str, number: &str) -> Payload {
+    Payload::RevokeQualification {
+        org: org(o),
+        number: number.into(),
+        reason: "certificate withdrawn by the issuer".into(),
+    }
+}
+
+fn require(category: &str, kind: Option<&str>) -> Payload {
+    Payload::RequireQualification {
+        product_category: category.into(),
+        kind: kind.map(str::to_string),
+    }
+}
+
+#[test]
+fn only_inspectors_and_regulators_record_and_revoke_qualifications() {
+    let mut c = Chain::new();
+    let organic = |n: &str| qualification(ORCHARD, "organic", n, "2026-01-01", "2026-12-31");
+    for who in ["grower", "officer", "seller", "driver", "banker", "shopper"] {
+        let msg = assert_rejected(&c.submit(&key(who), organic("Q-X")), &key(who), "not_authorized");
+        assert_contains(&msg, &["inspector or regulator"]);
+    }
+    assert!(load_qualification(&c.state, &org(ORCHARD), "Q-X").expect("reads").is_none());
+    assert_applied(&c.submit(&key("qc"), organic("Q-1")));
+    assert_applied(&c.submit(&key("auditor"), organic("Q-2")));
+    assert_applied(&c.submit(&key("field-inspector"), organic("Q-3")));
+    let q = load_qualification(&c.state, &org(ORCHARD), "Q-2")
+        .expect("reads")
+        .expect("recorded");
+    assert_eq!(q.verified_by, key("auditor").public());
+    assert_eq!(q.verified_by_org, org(REGULATOR));
+    assert_eq!(q.kind, "organic");
+    assert!(q.revoked.is_none());
+    assert_rejected(&c.submit(&key("qc"), organic("Q-1")), &key("qc"), "duplicate");
+    assert_rejected(
+        &c.submit(&key("qc"), qualification("nobody", "organic", "Q-9", "2026-01-01", "2026-12-31")),
+        &key("qc"),
+        "unknown_org",
+    );
+
+    for who in ["grower", "officer", "seller"] {
+        assert_rejected(&c.submit(&key(who), revoke_qualification(ORCHARD, "Q-1")), &key(who), "not_authorized");
+    }
+    assert_applied(&c.submit(&key("field-inspector"), revoke_qualification(ORCHARD, "Q-1")));
+    let q = load_qualification(&c.state, &org(ORCHARD), "Q-1").expect("reads").expect("kept");
+    assert_eq!(q.revoked.as_ref().map(|r| r.by), Some(key("field-inspector").public()));
+    assert_rejected(
+        &c.submit(&key("qc"), revoke_qualification(ORCHARD, "Q-1")),
+        &key("qc"),
+        "already_revoked",
+    );
+    assert_rejected(
+        &c.submit(&key("qc"), revoke_qualification(ORCHARD, "Q-404")),
+        &key("qc"),
+        "unknown_qualification",
+    );
+}
+
+/// Midnight UTC of a 2026 day (`month`, `day`), in ms.
+fn utc_2026(month: u32, day: u32) -> u64 {
+    let days_before: [u64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    T0 + (days_before[month as usize - 1] + u64::from(day) - 1) * DAY_MS
+}
+
+#[test]
+fn an_organic_claim_needs_a_qualification_valid_on_the_block_date() {
+    let mut c = Chain::new();
+    c.commit_all(&[
+        (key("grower"), product(&bulk(), "fresh fruit")),
+        (key("grower"), product(&compost(), "fertilizer")),
+    ]);
+    let claim = |l: &str| lot(&bulk(), l, &["organic"], &[]);
+
+    // None recorded.
+    let msg = assert_rejected(&c.submit(&key("grower"), claim("A")), &key("grower"), "missing_qualification");
+    assert_contains(&msg, &["`organic`", &format!("`{ORCHARD}`"), "none is recorded", "2026-01-01"]);
+    assert!(load_lot(&c.state, &bulk(), "A").expect("reads").is_none());
+    // Lots without claims need none.
+    assert_applied(&c.submit(&key("grower"), lot(&bulk(), "PLAIN", &[], &[])));
+
+    // Valid from February to June.
+    assert_applied(&c.submit(
+        &key("qc"),
+        qualification(ORCHARD, "organic", "ORG-1", "2026-02-01", "2026-06-30"),
+    ));
+    let msg = assert_rejected(&c.submit(&key("grower"), claim("A")), &key("grower"), "missing_qualification");
+    assert_contains(&msg, &["ORG-1 is not_yet_valid", "2026-02-01"]);
+
+    c.set_next_time(utc_2026(2, 1));
+    assert_applied(&c.submit(&key("grower"), claim("B")));
+    let l = load_lot(&c.state, &bulk(), "B").expect("reads").expect("registered");
+    assert_eq!(l.claims, vec!["organic".to_string()]);
+
+    c.set_next_time(utc_2026(7, 1) - 1_000);
+    assert_applied(&c.submit(&key("grower"), claim("C")));
+
+    c.set_next_time(utc_2026(7, 1));
+    let msg = assert_rejected(&c.submit(&key("grower"), claim("D")), &key("grower"), "missing_qualification");
+    assert_contains(&msg, &["ORG-1 is expired", "2026-07-01"]);
+
+    // Another organization's certificate does not count.
+    assert_applied(&c.submit(
+        &key("qc"),
+        qualification(PACKING, "organic", "ORG-P", "2026-01-01", "2027-12-31"),
+    ));
+    assert_rejected(&c.submit(&key("grower"), claim("D")), &key("grower"), "missing_qualification");
+    // Nor does another kind.
+    assert_applied(&c.submit(
+        &key("qc"),
+        qualification(ORCHARD, "gap", "GAP-1", "2026-01-01", "2027-12-31"),
+    ));
+    assert_rejected(&c.submit(&key("grower"), claim("D")), &key("grower"), "missing_qualification");
+
+    // Renewed: accepted; revoked: refused again, the message saying why.
+    assert_applied(&c.submit(
+        &key("qc"),
+        qualification(ORCHARD, "organic", "ORG-2", "2026-07-01", "2027-06-30"),
+    ));
+    assert_applied(&c.submit(&key("grower"), claim("D")));
+    assert_applied(&c.submit(&key("qc"), revoke_qualification(ORCHARD, "ORG-2")));
+    let msg = assert_rejected(&c.submit(&key("grower"), claim("E")), &key("grower"), "missing_qualification");
+    assert_contains(&msg, &["ORG-1 is expired", "ORG-2 is revoked"]);
+    // A claim needs every qualification it names.
+    assert_rejected(
+        &c.submit(&key("grower"), lot(&bulk(), "F", &["gap", "organic"], &[])),
+        &key("grower"),
+        "missing_qualification",
+    );
+    assert_applied(&c.submit(&key("grower"), lot(&bulk(), "G", &["gap"], &[])));
+}
+
+#[test]
+fn a_category_requirement_blocks_lots_and_commissioning_until_qualified() {
+    let mut c = Chain::new();
+    c.commit_all(&[
+        (key("grower"), product(&bulk(), "fresh fruit")),
+        (key("grower"), product(&carton(), "fresh fruit")),
+        (key("packer"), product(&juice(), "juice")),
+    ]);
+    let license = "food_production_license";
+
+    // Only regulators set requirements.
+    for who in ["qc", "field-inspector", "grower", "officer"] {
+        let msg = assert_rejected(&c.submit(&key(who), require("fresh fruit", Some(license))), &key(who), "not_authorized");
+        assert_contains(&msg, &["regulator"]);
+    }
+    assert_eq!(waybill_state::credentials::requirement(&c.state, "fresh fruit").expect("reads"), None);
+    assert_applied(&c.submit(&key("auditor"), require("fresh fruit", Some(license))));
+    assert_eq!(
+        waybill_state::credentials::requirement(&c.state, "fresh fruit").expect("reads"),
+        Some(license.to_string())
+    );
+
+    // Lots of products in the category.
+    let msg = assert_rejected(
+        &c.submit(&key("grower"), lot(&bulk(), "L1", &[], &[])),
+        &key("grower"),
+        "missing_qualification",
+    );
+    assert_contains(&msg, &[&format!("`{license}`"), "fresh fruit", ORCHARD]);
+    // EPCIS commissioning of products in the category: a harvest (quantity) and a
+    // packing transformation (outputs).
+    let harvest = doc(vec![object(
+        &at(0, 60),
+        "ADD",
+        Some("commissioning"),
+        &[lgtin(&bulk(), "L1")],
+        Some(&farm()),
+    )]);
+    let msg = assert_rejected(&c.capture(&key("grower"), &harvest), &key("grower"), "invalid_epcis");
+    assert_contains(&msg, &["/epcisBody/eventList/0/bizStep", license, "fresh fruit"]);
+    let packing = doc(vec![event(
+        "TransformationEvent",
+        &at(0, 120),
+        json!({
+            "inputQuantityList": [{ "epcClass": lgtin(&bulk(), "L1"), "quantity": 10, "uom": "KGM" }],
+            "outputEPCList": [sgtin(&carton(), "REQ-1")],
+            "bizStep": "commissioning",
+            "bizLocation": { "id": loc_id(&plant()) },
+        }),
+    )]);
+    let msg = assert_rejected(&c.capture(&key("packer"), &packing), &key("packer"), "invalid_epcis");
+    assert_contains(&msg, &["/epcisBody/eventList/0/bizStep", license, PACKING]);
+    // Other steps, other categories and unregistered products are not affected.
+    assert_applied(&c.capture(
+        &key("storekeeper"),
+        &doc(vec![object(&at(0, 130), "OBSERVE", Some("storing"), &[sgtin(&carton(), "REQ-0")], Some(&plant()))]),
+    ));
+    assert_applied(&c.capture(
+        &key("packer"),
+        &doc(vec![object(&at(0, 131), "ADD", Some("commissioning"), &[sgtin(&juice(), "J-1")], Some(&plant()))]),
+    ));
+    assert_applied(&c.capture(
+        &key("grower"),
+        &doc(vec![object(&at(0, 132), "ADD", Some("commissioning"), &[sgtin(&gtin("0690123400009"), "U-1")], Some(&farm()))]),
+    ));
+
+    // Qualified: the orchard may; the packing house still may not.
+    assert_applied(&c.submit(
+        &key("auditor"),
+        qualification(ORCHARD, license, "SC-FPL-1", "2025-01-01", "2028-12-31"),
+    ));
+    assert_applied(&c.submit(&key("grower"), lot(&bulk(), "L1", &[], &[])));
+    assert_applied(&c.capture(&key("grower"), &harvest));
+    assert_rejected(&c.capture(&key("packer"), &packing), &key("packer"), "invalid_epcis");
+
+    // Lifted: anyone may again.
+    let msg = assert_rejected(&c.submit(&key("qc"), require("fresh fruit", None)), &key("qc"), "not_authorized");
+    assert_contains(&msg, &["regulator"]);
+    assert_applied(&c.submit(&key("auditor"), require("fresh fruit", None)));
+    assert_eq!(waybill_state::credentials::requirement(&c.state, "fresh fruit").expect("reads"), None);
+    assert_applied(&c.capture(&key("packer"), &packing));
+    // A requirement on one category leaves the others alone.
+    assert_applied(&c.submit(&key("auditor"), require("juice", Some(license))));
+    assert_applied(&c.submit(&key("grower"), lot(&bulk(), "L2", &[], &[])));
+    assert_rejected(
+        &c.capture(&key("packer"), &doc(vec![object(&at(0, 200), "ADD", Some("commissioning"), &[sgtin(&juice(), "J-2")], Some(&plant()))])),
+        &key("packer"),
+        "invalid_epcis",
+    );
+}
