@@ -1287,3 +1287,392 @@ fn a_category_requirement_blocks_lots_and_commissioning_until_qualified() {
         "invalid_epcis",
     );
 }
+
+// ---------------------------------------------------------------------------
+// 4. Capture.
+// ---------------------------------------------------------------------------
+
+fn events_of(document: &str) -> Vec<Value> {
+    let v: Value = serde_json::from_str(document).expect("json");
+    v["epcisBody"]["eventList"].as_array().expect("event list").clone()
+}
+
+/// The Event Hash ID of each event of `document`, computed here from the document.
+fn hash_ids(document: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(document).expect("json");
+    let ns = waybill_epcis::context::Namespaces::from_context(&v["@context"]);
+    events_of(document)
+        .iter()
+        .map(|e| {
+            let obj = e.as_object().expect("object");
+            waybill_epcis::hash_id::event_hash_id(obj, &ns.with_event(obj)).expect("hash id")
+        })
+        .collect()
+}
+
+fn canonical(id: &str) -> String {
+    waybill_epcis::epc::parse(id).expect("identifier").canonical
+}
+
+/// The keys under table `tag` in a write set.
+fn written_in(writes: &WriteSet, tag: u8) -> usize {
+    writes.keys().filter(|k| k.first() == Some(&tag)).count()
+}
+
+#[test]
+fn capture_stores_every_event_of_the_demo_documents() {
+    let mut c = Chain::new();
+    let journey = [
+        ("grower", "orange/01-harvest-PJ2611A.jsonld", ORCHARD),
+        ("packer", "orange/03-packing-cartons.jsonld", PACKING),
+        ("packer", "orange/04-palletising.jsonld", PACKING),
+    ];
+    let mut expected_seq = 0u64;
+    for (who, path, org_id) in journey {
+        let text = demo(path);
+        let originals = events_of(&text);
+        let ids = hash_ids(&text);
+        let run = c.capture(&key(who), &text);
+        assert_applied(&run);
+        assert_eq!(written_in(&run.writes, keys::EVENT), originals.len(), "{path}");
+        let rec = trace::load_capture(&c.state, &run.tx_id())
+            .expect("reads")
+            .expect("capture record");
+        assert_eq!(rec.org, org(org_id));
+        assert_eq!(rec.signer, key(who).public());
+        let ctx: Value = serde_json::from_str(&rec.context).expect("context json");
+        let doc_v: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(ctx, doc_v["@context"], "the context is kept for export");
+        assert_eq!(rec.events.len(), originals.len());
+        for (i, (ce, original)) in rec.events.iter().zip(&originals).enumerate() {
+            expected_seq += 1;
+            assert_eq!(ce.seq, expected_seq, "{path} event {i}: seqs follow capture order");
+            assert!(!ce.duplicate);
+            assert_eq!(ce.hash_id, ids[i]);
+            let e = c.event(ce.seq);
+            assert_eq!(e.hash_id(), ids[i]);
+            assert_eq!(e.seq, ce.seq);
+            assert_eq!(e.org, org(org_id));
+            assert_eq!(e.signer, key(who).public());
+            assert_eq!(e.tx_id, run.tx_id());
+            assert_eq!(e.height, Height(run.height));
+            assert_eq!(e.record_time_ms, c.time_ms, "recordTime is the block time");
+            assert_eq!(e.event_type, original["type"].as_str().expect("type"));
+            assert_eq!(e.event_time, original["eventTime"].as_str().expect("time"));
+            assert_eq!(e.biz_step.as_deref(), original["bizStep"].as_str());
+            assert_eq!(e.category, DataCategory::Production);
+            assert!(!e.error_declaration && e.corrected_by.is_none());
+            let stored: Value = serde_json::from_str(&e.json).expect("stored json");
+            assert_eq!(&stored, original, "{path} event {i} is stored as captured");
+        }
+        assert_eq!(c.event_count(), expected_seq);
+    }
+    // Indexed facts, against identifiers canonicalised here.
+    let harvest = c.event(1);
+    assert_eq!(harvest.action.as_deref(), Some("ADD"));
+    assert_eq!(
+        harvest.biz_location.as_deref(),
+        Some(loc_id(&farm()).as_str()),
+        "urn:epc:id:sgln:6901234.00001.0 is the farm"
+    );
+    assert_eq!(harvest.event_time_ms, 1_793_608_200_000, "2026-11-02T16:30:00+08:00");
+    let lot_id = canonical("urn:epc:class:lgtin:6901234.000001.PJ2611A");
+    assert_eq!(lot_id, lgtin(&bulk(), "PJ2611A"));
+    assert!(harvest.ids.contains(&(5, lot_id.clone())), "{:?}", harvest.ids);
+    let packing = c.event(2);
+    assert_eq!(packing.ids.iter().filter(|(r, _)| *r == 4).count(), 24, "24 cartons out");
+    assert!(packing.ids.contains(&(7, lot_id.clone())), "the lot in");
+    let pallets = c.event(3);
+    assert_eq!(
+        pallets.ids.iter().find(|(r, _)| *r == 1).map(|(_, i)| i.clone()),
+        Some(canonical("urn:epc:id:sscc:6905678.0000001101"))
+    );
+    assert_eq!(pallets.ids.iter().filter(|(r, _)| *r == 2).count(), 12);
+    let first_carton = canonical("urn:epc:id:sgtin:6901234.000001.261103001");
+    let named: Vec<u64> = trace::events_naming(&c.state, &first_carton, 100)
+        .expect("reads")
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(named, vec![2, 3]);
+    assert_eq!(
+        trace::events_naming(&c.state, &lot_id, 100).expect("reads").len(),
+        2,
+        "harvest and packing name the lot"
+    );
+}
+
+#[test]
+fn capture_is_all_or_nothing_and_names_each_offending_event() {
+    let mut c = Chain::new();
+    let good = object(&at(0, 10), "OBSERVE", Some("storing"), &[sscc(7)], Some(&plant()));
+    let d = doc(vec![
+        good.clone(),
+        object(&at(0, 11), "OBSERVE", Some("storing"), &[sscc(8)], Some(&unregistered())),
+        object(&at(0, 12), "ADD", Some("commissioning"), &[sgtin(&carton(), "Z")], Some(&plant())),
+        object(&at(0, 13), "OBSERVE", Some("shipping"), &[sscc(9)], Some(&plant())),
+    ]);
+    let msg = assert_rejected(&c.capture(&key("storekeeper"), &d), &key("storekeeper"), "invalid_epcis");
+    assert_contains(
+        &msg,
+        &[
+            "2 of 4 events refused, nothing was stored",
+            "/epcisBody/eventList/1/bizLocation/id",
+            "/epcisBody/eventList/2/bizStep",
+        ],
+    );
+    assert!(!msg.contains("/epcisBody/eventList/0"), "{msg}");
+    assert!(!msg.contains("/epcisBody/eventList/3"), "{msg}");
+    assert_eq!(c.event_count(), 0);
+    assert!(trace::events_naming(&c.state, &sscc(7), 10).expect("reads").is_empty());
+    // The good events alone go in.
+    let run = c.capture(&key("storekeeper"), &doc(vec![good]));
+    assert_applied(&run);
+    assert_eq!(c.event_count(), 1);
+
+    // Malformed JSON.
+    let msg = assert_rejected(
+        &c.capture(&key("storekeeper"), "{\"type\": \"EPCISDocument\", "),
+        &key("storekeeper"),
+        "malformed_json",
+    );
+    assert_contains(&msg, &["not valid JSON"]);
+    // Schema and GS1 rules: every problem with its pointer.
+    let mut bad_action = object(&at(0, 20), "MOVE", Some("storing"), &[sscc(7)], None);
+    bad_action["acme:ok"] = json!(true);
+    let mut no_time = object(&at(0, 21), "OBSERVE", Some("storing"), &[sscc(7)], None);
+    no_time.as_object_mut().expect("object").remove("eventTime");
+    let bad_digit = object(
+        &at(0, 22),
+        "OBSERVE",
+        Some("storing"),
+        &["https://id.gs1.org/01/06901234000017/21/A".to_string()],
+        None,
+    );
+    let msg = assert_rejected(
+        &c.capture(&key("storekeeper"), &doc(vec![bad_action, no_time, bad_digit])),
+        &key("storekeeper"),
+        "invalid_epcis",
+    );
+    assert_contains(
+        &msg,
+        &[
+            "/epcisBody/eventList/0/action",
+            "/epcisBody/eventList/1",
+            "eventTime",
+            "/epcisBody/eventList/2/epcList/0",
+        ],
+    );
+    let mut not_a_doc = doc_value(vec![]);
+    not_a_doc["type"] = json!("EPCISMasterDataDocument");
+    let msg = assert_rejected(&c.capture(&key("storekeeper"), &not_a_doc.to_string()), &key("storekeeper"), "invalid_epcis");
+    assert!(!msg.is_empty());
+    let msg = assert_rejected(&c.capture(&key("storekeeper"), &doc(vec![])), &key("storekeeper"), "invalid_epcis");
+    assert_contains(&msg, &["/epcisBody/eventList", "no events"]);
+    assert_eq!(c.event_count(), 1, "no refused capture stored anything");
+}
+
+#[test]
+fn resending_a_document_stores_nothing_new() {
+    let mut c = Chain::new();
+    let mut named = object(&at(0, 30), "OBSERVE", Some("storing"), &[sscc(30)], Some(&hub()));
+    named["eventID"] = json!("urn:uuid:6f1c2d9e-3b7a-4c1e-9a55-0d2f4e6b8a10");
+    let events = vec![
+        object(&at(0, 10), "OBSERVE", Some("receiving"), &[sscc(10)], Some(&hub())),
+        object(&at(0, 20), "OBSERVE", Some("storing"), &[sscc(10), sscc(20)], Some(&hub())),
+        named,
+    ];
+    let text = doc(events.clone());
+    let first = c.capture(&key("coldstore"), &text);
+    assert_applied(&first);
+    let first_rec = trace::load_capture(&c.state, &first.tx_id()).expect("reads").expect("record");
+    assert_eq!(c.event_count(), 3);
+
+    let again = c.capture(&key("coldstore"), &text);
+    assert_applied(&again);
+    let rec = trace::load_capture(&c.state, &again.tx_id()).expect("reads").expect("record");
+    assert_eq!(rec.events.len(), 3);
+    for (a, b) in rec.events.iter().zip(&first_rec.events) {
+        assert!(a.duplicate, "every event is marked duplicate");
+        assert_eq!(a.seq, b.seq, "it points at the stored event");
+        assert_eq!(a.hash_id, b.hash_id, "same Event Hash ID");
+    }
+    assert_eq!(c.event_count(), 3);
+    assert_eq!(written_in(&again.writes, keys::EVENT), 0);
+    assert_eq!(written_in(&again.writes, keys::EVENT_HASH), 0);
+    assert_eq!(written_in(&again.writes, keys::EPC_EVENT), 0);
+    assert_eq!(
+        trace::events_by_id(&c.state, "urn:uuid:6f1c2d9e-3b7a-4c1e-9a55-0d2f4e6b8a10").expect("reads"),
+        vec![3]
+    );
+
+    // The same events written differently (EPC URNs for Digital Links, keys in
+    // another order, another eventID, other capturer) are the same events.
+    let mut rewritten: Vec<Value> = Vec::new();
+    for e in &events {
+        let mut m = serde_json::Map::new();
+        let obj = e.as_object().expect("object");
+        for k in obj.keys().rev() {
+            m.insert(k.clone(), obj[k].clone());
+        }
+        let urns: Vec<Value> = obj["epcList"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|id| {
+                let s = id.as_str().expect("id");
+                let digits = s.rsplit('/').next().expect("digits");
+                // SSCC 0 6905678 SSSSSSSSS C -> urn:epc:id:sscc:6905678.0SSSSSSSSS
+                json!(format!("urn:epc:id:sscc:{}.{}{}", &digits[1..8], &digits[0..1], &digits[8..17]))
+            })
+            .collect();
+        m.insert("epcList".into(), Value::Array(urns));
+        if m.contains_key("eventID") {
+            m.insert("eventID".into(), json!("urn:uuid:00000000-0000-4000-8000-000000000000"));
+        }
+        rewritten.push(Value::Object(m));
+    }
+    let run = c.capture(&key("driver"), &doc(rewritten));
+    assert_applied(&run);
+    let rec = trace::load_capture(&c.state, &run.tx_id()).expect("reads").expect("record");
+    assert!(rec.events.iter().all(|e| e.duplicate), "{rec:?}");
+    assert_eq!(
+        rec.events.iter().map(|e| e.hash_id.clone()).collect::<Vec<_>>(),
+        first_rec.events.iter().map(|e| e.hash_id.clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(c.event_count(), 3);
+
+    // Twice in one document: stored once; a changed event is new.
+    let new = object(&at(0, 40), "OBSERVE", Some("storing"), &[sscc(40)], Some(&hub()));
+    let mut changed = events[0].clone();
+    changed["disposition"] = json!("in_progress");
+    let run = c.capture(&key("coldstore"), &doc(vec![new.clone(), new, changed]));
+    assert_applied(&run);
+    let rec = trace::load_capture(&c.state, &run.tx_id()).expect("reads").expect("record");
+    assert_eq!(
+        rec.events.iter().map(|e| (e.seq, e.duplicate)).collect::<Vec<_>>(),
+        vec![(4, false), (4, true), (5, false)]
+    );
+    assert_eq!(c.event_count(), 5);
+}
+
+#[test]
+fn an_error_declaration_is_stored_and_marks_the_event_it_corrects() {
+    let mut c = Chain::new();
+    let eid = "urn:uuid:1b0e7e34-5f3c-4b8e-8d0e-2c6f1e9a7b01";
+    let mut original = object(&at(0, 10), "OBSERVE", Some("storing"), &[sscc(50)], Some(&hub()));
+    original["eventID"] = json!(eid);
+    let run = c.capture(&key("coldstore"), &doc(vec![original.clone()]));
+    assert_applied(&run);
+    assert_eq!(c.event_count(), 1);
+
+    let mut declaration = original.clone();
+    declaration["errorDeclaration"] = json!({
+        "declarationTime": "2026-01-01T12:00:00Z",
+        "reason": "incorrect_data",
+    });
+    let run = c.capture(&key("coldstore"), &doc(vec![declaration.clone()]));
+    assert_applied(&run);
+    assert_eq!(c.event_count(), 2, "the declaration is a new event");
+    let decl = c.event(2);
+    assert!(decl.error_declaration);
+    assert_eq!(decl.event_id.as_deref(), Some(eid));
+    let orig = c.event(1);
+    assert_eq!(orig.corrected_by, Some(2));
+    assert!(!orig.error_declaration);
+    assert_eq!(orig.hash, decl.hash, "the Event Hash ID leaves out errorDeclaration");
+    assert_eq!(trace::events_by_id(&c.state, eid).expect("reads"), vec![1, 2]);
+    let stored: Value = serde_json::from_str(&decl.json).expect("json");
+    assert_eq!(stored, declaration);
+
+    // Re-sent, the declaration is a duplicate of itself.
+    let run = c.capture(&key("coldstore"), &doc(vec![declaration]));
+    assert_applied(&run);
+    assert_eq!(c.captured_seqs(&run), Vec::<u64>::new());
+    assert_eq!(c.event_count(), 2);
+
+    // An event and its declaration in one document.
+    let eid2 = "urn:uuid:1b0e7e34-5f3c-4b8e-8d0e-2c6f1e9a7b02";
+    let mut o2 = object(&at(0, 20), "OBSERVE", Some("storing"), &[sscc(51)], Some(&hub()));
+    o2["eventID"] = json!(eid2);
+    let mut d2 = o2.clone();
+    d2["errorDeclaration"] = json!({ "declarationTime": "2026-01-01T12:30:00Z", "reason": "did_not_occur" });
+    let run = c.capture(&key("coldstore"), &doc(vec![o2, d2]));
+    assert_applied(&run);
+    assert_eq!(c.event(3).corrected_by, Some(4));
+    assert!(c.event(4).error_declaration);
+
+    // Naming no recorded event, or no eventID at all: refused.
+    let mut unknown = object(&at(0, 30), "OBSERVE", Some("storing"), &[sscc(52)], Some(&hub()));
+    unknown["eventID"] = json!("urn:uuid:1b0e7e34-5f3c-4b8e-8d0e-2c6f1e9a7bff");
+    unknown["errorDeclaration"] = json!({ "declarationTime": "2026-01-01T13:00:00Z" });
+    let mut anonymous = unknown.clone();
+    anonymous.as_object_mut().expect("object").remove("eventID");
+    anonymous["eventTime"] = json!(at(0, 31));
+    let msg = assert_rejected(
+        &c.capture(&key("coldstore"), &doc(vec![unknown, anonymous])),
+        &key("coldstore"),
+        "invalid_epcis",
+    );
+    assert_contains(
+        &msg,
+        &[
+            "/epcisBody/eventList/0/eventID",
+            "urn:uuid:1b0e7e34-5f3c-4b8e-8d0e-2c6f1e9a7bff",
+            "no event with that eventID",
+            "/epcisBody/eventList/1/eventID",
+        ],
+    );
+    assert_eq!(c.event_count(), 4);
+    assert_eq!(c.event(1).corrected_by, Some(2), "the refused capture changed nothing");
+}
+
+#[test]
+fn user_extensions_are_stored_exactly_as_captured() {
+    let mut c = Chain::new();
+    let mut e = object(&at(0, 10), "ADD", Some("commissioning"), &[sgtin(&carton(), "EXT-1")], Some(&farm()));
+    e["acme:temperature"] = json!({ "acme:value": 3.5, "acme:uom": "CEL" });
+    e["acme:tags"] = json!(["first", 1, true, null, -0.001, 12345678901234567u64]);
+    e["acme:deep"] = json!({ "acme:list": [{ "acme:x": { "acme:y": [[], {}] } }] });
+    e["acme:note"] = json!("冷链 ✓ \"quoted\" \\ back\nslash");
+    e["ilmd"] = json!({ "cbvmda:lotNumber": "EXT", "acme:grade": "Class I", "acme:brix": 12.6 });
+    e["readPoint"] = json!({ "id": loc_id(&farm()), "acme:dock": "3" });
+    let text = doc(vec![e.clone()]);
+    let run = c.capture(&key("grower"), &text);
+    assert_applied(&run);
+    let rec = c.event(c.captured_seqs(&run)[0]);
+    let stored: Value = serde_json::from_str(&rec.json).expect("json");
+    assert_eq!(stored, e, "every extension kept, values and nesting unchanged");
+    assert_eq!(rec.json, serde_json::to_string(&e).expect("json"), "and in the same key order");
+    // The demo's own extensions (ILMD and event-level) survive as well.
+    let text = demo("orange/02-receiving-PJ2611A-at-plant.jsonld");
+    let run = c.capture(&key("storekeeper"), &text);
+    assert_applied(&run);
+    let rec = c.event(c.captured_seqs(&run)[0]);
+    let stored: Value = serde_json::from_str(&rec.json).expect("json");
+    assert_eq!(stored, events_of(&text)[0]);
+    assert_eq!(stored["wb:arrivalPulpTemperature"]["wb:value"], json!(14.5));
+}
+
+#[test]
+fn more_events_than_the_limit_are_refused() {
+    let mut c = Chain::new();
+    let events = |n: usize| -> String {
+        doc((0..n)
+            .map(|i| object(&at((i / 1440) as u32, (i % 1440) as u32), "OBSERVE", Some("storing"), &[sscc(1000 + i as u32)], None))
+            .collect())
+    };
+    let msg = assert_rejected(
+        &c.capture(&key("coldstore"), &events(limits::EPCIS_EVENTS_MAX + 1)),
+        &key("coldstore"),
+        "too_many_events",
+    );
+    assert_contains(
+        &msg,
+        &["/epcisBody/eventList", &format!("{}", limits::EPCIS_EVENTS_MAX + 1), &format!("{}", limits::EPCIS_EVENTS_MAX)],
+    );
+    assert_eq!(c.event_count(), 0);
+    let run = c.capture(&key("coldstore"), &events(limits::EPCIS_EVENTS_MAX));
+    assert_applied(&run);
+    assert_eq!(c.event_count(), limits::EPCIS_EVENTS_MAX as u64);
+}
