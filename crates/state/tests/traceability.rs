@@ -1676,3 +1676,295 @@ fn more_events_than_the_limit_are_refused() {
     assert_applied(&run);
     assert_eq!(c.event_count(), limits::EPCIS_EVENTS_MAX as u64);
 }
+
+// ---------------------------------------------------------------------------
+// 5. Lineage.
+// ---------------------------------------------------------------------------
+
+/// The chain of custody of lot L1 (and, beside it, lot L2), captured event by event.
+/// `seq[name]` is the seq of each named event.
+struct Journey {
+    chain: Chain,
+    seq: BTreeMap<&'static str, u64>,
+}
+
+fn cartons(lot: &str, n: usize) -> Vec<String> {
+    (1..=n).map(|i| sgtin(&carton(), &format!("{lot}-{i:03}"))).collect()
+}
+
+fn pallet(n: u32) -> String {
+    sscc(100 + n)
+}
+
+fn journey() -> Journey {
+    let mut c = Chain::new();
+    c.commit_all(&[
+        (key("grower"), product(&compost(), "fertilizer")),
+        (key("grower"), product(&bulk(), "fresh fruit")),
+        (key("grower"), product(&carton(), "fresh fruit")),
+        (key("packer"), product(&juice(), "juice")),
+    ]);
+    c.commit_all(&[(key("grower"), lot(&compost(), "C7", &[], &[]))]);
+    c.commit_all(&[
+        (key("grower"), lot(&bulk(), "L1", &[], &[(compost(), "C7")])),
+        (key("grower"), lot(&bulk(), "L2", &[], &[])),
+    ]);
+    let l1 = lgtin(&bulk(), "L1");
+    let l2 = lgtin(&bulk(), "L2");
+    let qty = |id: &str, kg: u32| json!([{ "epcClass": id, "quantity": kg, "uom": "KGM" }]);
+    let transformation = |minute: u32, input: &str, outputs: &[String], lot: &str| {
+        event(
+            "TransformationEvent",
+            &at(0, minute),
+            json!({
+                "inputQuantityList": qty(input, 15),
+                "outputEPCList": outputs,
+                "bizStep": "commissioning",
+                "bizLocation": { "id": loc_id(&plant()) },
+                "ilmd": { "cbvmda:lotNumber": lot },
+            }),
+        )
+    };
+    let aggregation = |minute: u32, action: &str, step: &str, parent: &str, children: &[String], loc: &Gln| {
+        event(
+            "AggregationEvent",
+            &at(0, minute),
+            json!({
+                "action": action,
+                "parentID": parent,
+                "childEPCs": children,
+                "bizStep": step,
+                "bizLocation": { "id": loc_id(loc) },
+            }),
+        )
+    };
+    let steps: Vec<(&'static str, &str, Value)> = vec![
+        (
+            "harvest L1",
+            "grower",
+            event("ObjectEvent", &at(0, 6 * 60), json!({
+                "action": "ADD", "bizStep": "commissioning", "quantityList": qty(&l1, 500),
+                "bizLocation": { "id": loc_id(&farm()) },
+            })),
+        ),
+        (
+            "harvest L2",
+            "grower",
+            event("ObjectEvent", &at(0, 6 * 60 + 10), json!({
+                "action": "ADD", "bizStep": "commissioning", "quantityList": qty(&l2, 400),
+                "bizLocation": { "id": loc_id(&farm()) },
+            })),
+        ),
+        ("pack L1", "packer", transformation(8 * 60, &l1, &cartons("L1", 3), "L1")),
+        ("pack L2", "packer", transformation(8 * 60 + 5, &l2, &cartons("L2", 2), "L2")),
+        ("palletise P1", "packer", aggregation(9 * 60, "ADD", "packing", &pallet(1), &cartons("L1", 3), &plant())),
+        ("palletise P2", "packer", aggregation(9 * 60 + 5, "ADD", "packing", &pallet(2), &cartons("L2", 2), &plant())),
+        (
+            "inspect P1",
+            "officer",
+            object(&at(0, 9 * 60 + 30), "OBSERVE", Some("inspecting"), &[pallet(1)], None),
+        ),
+        (
+            "ship P1 P2",
+            "storekeeper",
+            object(&at(0, 10 * 60), "OBSERVE", Some("shipping"), &[pallet(1), pallet(2)], Some(&plant())),
+        ),
+        ("depalletise P1", "packer", aggregation(14 * 60, "DELETE", "unpacking", &pallet(1), &cartons("L1", 3), &dc())),
+        (
+            "deliver C1",
+            "driver",
+            {
+                let mut e = object(&at(0, 15 * 60), "OBSERVE", Some("arriving"), &cartons("L1", 1), None);
+                e["eventID"] = json!("urn:uuid:2d1f7c4a-8e3b-4f6d-9a1c-5b7e0f3d2c91");
+                e
+            },
+        ),
+        (
+            "store empty P1",
+            "storekeeper",
+            object(&at(0, 16 * 60), "OBSERVE", Some("storing"), &[pallet(1)], Some(&dc())),
+        ),
+        (
+            "press L1",
+            "packer",
+            event("TransformationEvent", &at(0, 17 * 60), json!({
+                "inputQuantityList": qty(&l1, 100),
+                "outputQuantityList": [{ "epcClass": lgtin(&juice(), "J1"), "quantity": 60, "uom": "LTR" }],
+                "bizStep": "commissioning",
+                "bizLocation": { "id": loc_id(&plant()) },
+            })),
+        ),
+    ];
+    let mut seq = BTreeMap::new();
+    for (name, who, e) in steps {
+        let run = c.capture(&key(who), &doc(vec![e]));
+        match &run.only().status {
+            TxStatus::Applied => {}
+            other => panic!("{name}: {other:?}"),
+        }
+        seq.insert(name, c.captured_seqs(&run)[0]);
+    }
+    Journey { chain: c, seq }
+}
+
+impl Journey {
+    fn walk(&self, start: &str, d: Direction) -> Lineage {
+        trace::walk(&self.chain.state, start, d, &mut |_| Ok(true)).expect("walks")
+    }
+    fn seqs(&self, names: &[&str]) -> BTreeSet<u64> {
+        names.iter().map(|n| self.seq[n]).collect()
+    }
+}
+
+fn event_seqs(l: &Lineage) -> BTreeSet<u64> {
+    l.events.iter().map(|e| e.seq).collect()
+}
+
+fn node<'a>(l: &'a Lineage, id: &str) -> Option<&'a trace::TraceNode> {
+    l.nodes.iter().find(|n| n.id == id)
+}
+
+#[test]
+fn trace_back_from_a_carton_and_forward_from_its_lot() {
+    let j = journey();
+    let c1 = &cartons("L1", 1)[0];
+    let l1 = lgtin(&bulk(), "L1");
+
+    let back = j.walk(c1, Direction::Back);
+    assert_eq!(back.direction, Direction::Back);
+    assert!(!back.truncated);
+    assert_eq!(back.hidden_events, 0);
+    assert_eq!(back.nodes[0].id, *c1);
+    assert_eq!(back.nodes[0].depth, 0);
+    let p1 = node(&back, &pallet(1)).expect("reaches the pallet");
+    assert_eq!(p1.relation, Some("contained_in"));
+    assert_eq!(p1.from.as_deref(), Some(c1.as_str()));
+    assert_eq!(p1.via_event, Some(j.seq["palletise P1"]));
+    let lot = node(&back, &l1).expect("reaches the input lot");
+    assert_eq!(lot.relation, Some("made_from"));
+    assert_eq!(lot.via_event, Some(j.seq["pack L1"]));
+    assert_eq!(
+        node(&back, &lgtin(&carton(), "L1")).and_then(|n| n.relation),
+        Some("of_lot"),
+        "the cartons' own lot, from the ILMD"
+    );
+    let compost_lot = node(&back, &lgtin(&compost(), "C7")).expect("raw material from master data");
+    assert_eq!(compost_lot.relation, Some("raw_material"));
+    assert_eq!(compost_lot.from.as_deref(), Some(l1.as_str()));
+    assert_eq!(compost_lot.depth, 2);
+    for other in [pallet(2), cartons("L2", 1)[0].clone(), cartons("L1", 2)[1].clone(), lgtin(&bulk(), "L2")] {
+        assert!(node(&back, &other).is_none(), "{other} is not upstream of C1");
+    }
+    // Exactly the pallet's events while the carton was on it: the inspection and the
+    // shipment, not the empty pallet's storage after the DELETE; the lot's events up
+    // to the packing, not the later pressing.
+    assert_eq!(
+        event_seqs(&back),
+        j.seqs(&[
+            "harvest L1",
+            "pack L1",
+            "palletise P1",
+            "inspect P1",
+            "ship P1 P2",
+            "depalletise P1",
+            "deliver C1",
+        ])
+    );
+    let times: Vec<i64> = back.events.iter().map(|e| e.event_time_ms).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "events by eventTime");
+
+    let fwd = j.walk(&l1, Direction::Forward);
+    for c in cartons("L1", 3) {
+        let n = node(&fwd, &c).expect("every carton of the lot");
+        assert_eq!(n.relation, Some("made_into"));
+        assert_eq!(n.via_event, Some(j.seq["pack L1"]));
+    }
+    assert_eq!(node(&fwd, &pallet(1)).and_then(|n| n.relation), Some("packed_into"));
+    assert_eq!(node(&fwd, &lgtin(&juice(), "J1")).and_then(|n| n.relation), Some("made_into"));
+    for other in [pallet(2), cartons("L2", 1)[0].clone(), cartons("L2", 2)[1].clone(), lgtin(&bulk(), "L2")] {
+        assert!(node(&fwd, &other).is_none(), "{other} is not downstream of L1");
+    }
+    assert_eq!(fwd.nodes.len(), 1 + 3 + 1 + 1, "{:?}", fwd.nodes);
+    let seqs = event_seqs(&fwd);
+    assert!(!seqs.contains(&j.seq["store empty P1"]), "not after the cartons left");
+    assert!(!seqs.contains(&j.seq["palletise P2"]));
+    assert!(seqs.is_superset(&j.seqs(&["pack L1", "palletise P1", "ship P1 P2", "deliver C1", "press L1"])));
+
+    // From the pallet: its contents while loaded, and nothing after it was emptied.
+    let from_pallet = j.walk(&pallet(1), Direction::Back);
+    for c in cartons("L1", 3) {
+        assert_eq!(node(&from_pallet, &c).and_then(|n| n.relation), Some("contains"));
+    }
+    assert!(node(&from_pallet, &cartons("L2", 1)[0]).is_none());
+}
+
+#[test]
+fn trace_hides_what_the_reader_may_not_read_and_does_not_follow_it() {
+    let mut j = journey();
+    let c1 = cartons("L1", 1)[0].clone();
+    let walk_as = |j: &Journey, reader: &str, start: &str, d: Direction| {
+        let m = j.chain.member(&key(reader));
+        trace::walk(&j.chain.state, start, d, &mut |r: &EventRecord| {
+            member_may_read(&j.chain.state, &m, &r.org, r.category)
+        })
+        .expect("walks")
+    };
+    // The platform does not read customs' inspection: hidden, counted.
+    let l = walk_as(&j, "seller", &c1, Direction::Back);
+    assert_eq!(l.hidden_events, 1);
+    assert!(!event_seqs(&l).contains(&j.seq["inspect P1"]));
+    assert_eq!(event_seqs(&l).len(), 6);
+    // Granted, it does.
+    assert_applied(&j.chain.submit(
+        &admin(CUSTOMS),
+        Payload::GrantRead {
+            org: org(SHOPMART),
+            category: DataCategory::CustomsQuality,
+            allowed: true,
+        },
+    ));
+    let l = walk_as(&j, "seller", &c1, Direction::Back);
+    assert_eq!(l.hidden_events, 0);
+    assert!(event_seqs(&l).contains(&j.seq["inspect P1"]));
+    // Regulators see everything; consumers nothing, and the walk goes nowhere.
+    assert_eq!(walk_as(&j, "auditor", &c1, Direction::Back).hidden_events, 0);
+    let l = walk_as(&j, "shopper", &c1, Direction::Back);
+    assert_eq!(l.nodes.len(), 1);
+    assert!(l.events.is_empty());
+    assert_eq!(l.hidden_events, 4, "the carton's own four events");
+
+    // A hidden aggregation is not followed: no pallet, none of its events.
+    let hide = j.seq["palletise P1"];
+    let l = trace::walk(&j.chain.state, &c1, Direction::Back, &mut |r| Ok(r.seq != hide))
+        .expect("walks");
+    assert_eq!(l.hidden_events, 1);
+    assert!(node(&l, &pallet(1)).is_none());
+    assert!(!event_seqs(&l).contains(&j.seq["ship P1 P2"]));
+    assert!(!event_seqs(&l).contains(&j.seq["inspect P1"]));
+    assert!(node(&l, &lgtin(&bulk(), "L1")).is_some(), "other edges still followed");
+    let hide = j.seq["pack L1"];
+    let l = trace::walk(&j.chain.state, &lgtin(&bulk(), "L1"), Direction::Forward, &mut |r| Ok(r.seq != hide))
+        .expect("walks");
+    assert_eq!(l.hidden_events, 1);
+    assert!(cartons("L1", 3).iter().all(|c| node(&l, c).is_none()));
+    assert!(node(&l, &pallet(1)).is_none());
+}
+
+#[test]
+fn trace_skips_corrected_events() {
+    let mut j = journey();
+    let c1 = cartons("L1", 1)[0].clone();
+    // The carrier declares its delivery of C1 in error.
+    let delivered = j.chain.event(j.seq["deliver C1"]);
+    let mut declaration: Value = serde_json::from_str(&delivered.json).expect("json");
+    declaration["errorDeclaration"] = json!({ "declarationTime": "2026-01-01T18:00:00Z", "reason": "did_not_occur" });
+    let run = j.chain.capture(&key("driver"), &doc(vec![declaration]));
+    assert_applied(&run);
+    let decl = j.chain.captured_seqs(&run)[0];
+    assert_eq!(j.chain.event(j.seq["deliver C1"]).corrected_by, Some(decl));
+    let l = j.walk(&c1, Direction::Back);
+    assert_eq!(l.corrected_events, 2, "the delivery and its declaration");
+    assert!(!event_seqs(&l).contains(&j.seq["deliver C1"]));
+    assert!(!event_seqs(&l).contains(&decl));
+    assert!(event_seqs(&l).contains(&j.seq["pack L1"]));
+}
