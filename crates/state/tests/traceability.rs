@@ -1968,3 +1968,192 @@ fn trace_skips_corrected_events() {
     assert!(!event_seqs(&l).contains(&decl));
     assert!(event_seqs(&l).contains(&j.seq["pack L1"]));
 }
+
+// ---------------------------------------------------------------------------
+// 6. Audit trail.
+// ---------------------------------------------------------------------------
+
+/// The audit entries of a subject, in key order (height, then tx id), from `height` on.
+fn audit_of(c: &Chain, kind: u8, subject: &[u8], from_height: u64) -> Vec<AuditEntry> {
+    let prefix = keys::audit_of(kind, subject);
+    c.state
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .map(|(k, v)| {
+            let e: AuditEntry = decode_record(k, v).expect("audit entry decodes");
+            assert_eq!(*k, keys::audit(kind, subject, e.height.0, &e.tx_id), "key names height and tx");
+            e
+        })
+        .filter(|e| e.height.0 >= from_height)
+        .collect()
+}
+
+fn outcomes(entries: &[AuditEntry]) -> Vec<(u64, TxId, &str, &str)> {
+    entries
+        .iter()
+        .map(|e| (e.height.0, e.tx_id, e.action.as_str(), e.outcome.as_str()))
+        .collect()
+}
+
+fn sorted_by_tx(mut v: Vec<(u64, TxId, &'static str, &'static str)>) -> Vec<(u64, TxId, &'static str, &'static str)> {
+    v.sort_by(|a, b| (a.0, a.1 .0).cmp(&(b.0, b.1 .0)));
+    v
+}
+
+#[test]
+fn every_transaction_leaves_an_audit_trail() {
+    let mut c = Chain::new();
+    let start = c.height + 1;
+    // One block: two applied, two rejected.
+    let txs = c.sign_all(&[
+        (key("grower"), product(&bulk(), "fresh fruit")),
+        (key("grower"), lot(&bulk(), "A1", &[], &[])),
+        (key("driver"), lot(&bulk(), "A2", &[], &[])),
+        (key("grower"), lot(&compost(), "A3", &[], &[])),
+    ]);
+    let run1 = c.commit(&txs);
+    let ids1: Vec<TxId> = txs.iter().map(SignedTx::id).collect();
+    let status: Vec<String> = run1
+        .results
+        .iter()
+        .map(|r| match &r.as_ref().expect("in block").status {
+            TxStatus::Applied => "applied".to_string(),
+            TxStatus::Rejected { code, .. } => format!("rejected: {code}"),
+        })
+        .collect();
+    assert_eq!(status, ["applied", "applied", "rejected: not_authorized", "rejected: unknown_product"]);
+    let h1 = run1.height;
+
+    // Captures: one naming cartons, one naming only a pallet, one refused.
+    let named = c.capture(
+        &key("packer"),
+        &doc(vec![object(&at(0, 1), "ADD", Some("commissioning"), &cartons("AU", 2), Some(&plant()))]),
+    );
+    assert_applied(&named);
+    let pallet_only = c.capture(
+        &key("storekeeper"),
+        &doc(vec![object(&at(0, 2), "OBSERVE", Some("storing"), &[pallet(9)], Some(&plant()))]),
+    );
+    assert_applied(&pallet_only);
+    let refused = c.capture(
+        &key("driver"),
+        &doc(vec![object(&at(0, 3), "ADD", Some("commissioning"), &cartons("AX", 1), None)]),
+    );
+    assert_rejected(&refused, &key("driver"), "invalid_epcis");
+
+    // Per signer.
+    let grower = audit_of(&c, subject::MEMBER, &key("grower").public().0, start);
+    assert_eq!(
+        outcomes(&grower),
+        sorted_by_tx(vec![
+            (h1, ids1[0], "register_product", "applied"),
+            (h1, ids1[1], "register_lot", "applied"),
+            (h1, ids1[3], "register_lot", "rejected: unknown_product"),
+        ])
+    );
+    for e in &grower {
+        assert_eq!(e.signer, key("grower").public());
+        assert_eq!(e.org, Some(org(ORCHARD)));
+        assert_eq!(e.time_ms, T0 + h1 * 1_000);
+    }
+    assert!(grower.iter().any(|e| e.summary.contains("registered lot A1")));
+    let driver = audit_of(&c, subject::MEMBER, &key("driver").public().0, start);
+    assert_eq!(
+        outcomes(&driver),
+        vec![
+            (h1, ids1[2], "register_lot", "rejected: not_authorized"),
+            (refused.height, refused.tx_id(), "capture_epcis", "rejected: invalid_epcis"),
+        ]
+    );
+    let packer = audit_of(&c, subject::MEMBER, &key("packer").public().0, start);
+    assert_eq!(outcomes(&packer), vec![(named.height, named.tx_id(), "capture_epcis", "applied")]);
+
+    // Per organization: every member's transactions.
+    assert_eq!(outcomes(&audit_of(&c, subject::ORG, ORCHARD.as_bytes(), start)), outcomes(&grower));
+    assert_eq!(outcomes(&audit_of(&c, subject::ORG, COLDCHAIN.as_bytes(), start)), outcomes(&driver));
+    assert_eq!(
+        outcomes(&audit_of(&c, subject::ORG, PACKING.as_bytes(), start)),
+        vec![
+            (named.height, named.tx_id(), "capture_epcis", "applied"),
+            (pallet_only.height, pallet_only.tx_id(), "capture_epcis", "applied"),
+        ]
+    );
+    // The setup left entries too: the admins' registrations at height 1.
+    let admin_entries = audit_of(&c, subject::MEMBER, &admin(ORCHARD).public().0, 0);
+    assert_eq!(outcomes(&admin_entries).len(), 1);
+    assert_eq!(admin_entries[0].action, "register_member");
+    assert_eq!(admin_entries[0].height, Height(1));
+
+    // Per product: applied product, lot and capture transactions only.
+    let bulk_entries = audit_of(&c, subject::PRODUCT, bulk().as_str().as_bytes(), 0);
+    assert_eq!(
+        outcomes(&bulk_entries),
+        sorted_by_tx(vec![
+            (h1, ids1[0], "register_product", "applied"),
+            (h1, ids1[1], "register_lot", "applied"),
+        ])
+    );
+    assert!(audit_of(&c, subject::PRODUCT, compost().as_str().as_bytes(), 0).is_empty());
+    let carton_entries = audit_of(&c, subject::PRODUCT, carton().as_str().as_bytes(), 0);
+    assert_eq!(outcomes(&carton_entries), vec![(named.height, named.tx_id(), "capture_epcis", "applied")]);
+    assert_eq!(carton_entries[0].org, Some(org(PACKING)));
+    assert_contains(&carton_entries[0].summary, &["1 EPCIS event", carton().as_str()]);
+}
+
+// ---------------------------------------------------------------------------
+// 7. Determinism.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn the_same_block_on_the_same_state_writes_the_same() {
+    let mut j = journey();
+    // The journey itself (fifteen blocks, a dozen captures) replays identically.
+    let replay = journey();
+    assert_eq!(replay.chain.state_hash, j.chain.state_hash);
+    assert_eq!(replay.chain.state, j.chain.state);
+    let c = &mut j.chain;
+    assert_applied(&c.submit(&key("qc"), qualification(ORCHARD, "organic", "ORG-D", "2026-01-01", "2026-12-31")));
+    let delivered = c.event(j.seq["deliver C1"]);
+    let mut declaration: Value = serde_json::from_str(&delivered.json).expect("json");
+    declaration["errorDeclaration"] = json!({ "declarationTime": "2026-01-01T18:00:00Z" });
+    let fresh = doc(vec![
+        object(&at(1, 10), "OBSERVE", Some("storing"), &[pallet(1), pallet(2)], Some(&hub())),
+        event(
+            "AggregationEvent",
+            &at(1, 20),
+            json!({ "action": "ADD", "parentID": pallet(3), "childEPCs": cartons("L2", 2), "bizStep": "loading" }),
+        ),
+    ]);
+    let items = vec![
+        (key("coldstore"), capture(&fresh)),
+        (key("coldstore"), capture(&fresh)),
+        (key("driver"), capture(&doc(vec![declaration]))),
+        (key("packer"), capture(&demo("orange/04-palletising.jsonld"))),
+        (key("driver"), capture(&doc(vec![object(&at(1, 30), "ADD", Some("commissioning"), &[pallet(4)], None)]))),
+        (key("grower"), lot(&bulk(), "ORG-LOT", &["organic"], &[])),
+        (admin(CUSTOMS), Payload::GrantRead { org: org(SHOPMART), category: DataCategory::CustomsQuality, allowed: true }),
+        (key("auditor"), require("juice", Some("food_production_license"))),
+    ];
+    let txs = c.sign_all(&items);
+    let a = c.execute(&txs);
+    let b = c.execute(&txs);
+    assert_eq!(a, b, "same writes, same receipts");
+    assert_eq!(
+        next_state_hash(&c.state_hash, &a.writes),
+        next_state_hash(&c.state_hash, &b.writes)
+    );
+    let applied = a.receipts.iter().filter(|r| r.status == TxStatus::Applied).count();
+    assert_eq!(applied, items.len() - 1, "{:?}", a.receipts);
+    assert!(written_in(&a.writes, keys::EVENT) >= 4, "events were written");
+    // A copy of the state gives the same result too.
+    let copy = c.state.clone();
+    let again = run_block(&copy, c.next_ctx(), &txs);
+    assert_eq!(again, a);
+    // Committed, the next block sees the first one's effects: the re-sent capture
+    // was a duplicate within the block, and the declaration corrected the delivery.
+    let run = c.commit(&txs);
+    assert_eq!(run, a);
+    let second = trace::load_capture(&c.state, &txs[1].id()).expect("reads").expect("record");
+    assert!(second.events.iter().all(|e| e.duplicate));
+    assert!(c.event(j.seq["deliver C1"]).corrected_by.is_some());
+}
