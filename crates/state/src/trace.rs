@@ -25,15 +25,14 @@ use crate::exec::{HandlerError, Rejection, Writes};
 use crate::identity::active_signer;
 use crate::{audit, decode_record, encode_record, keys, Execution, StateRead, StateReadError};
 
+/// Key-value entries, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A state that can also list keys by prefix (the store's snapshot; a map in tests).
 pub trait StateScan: StateRead {
     /// Up to `max` entries with key prefix `prefix` and key `>= start`, in key order.
-    fn scan_from(
-        &self,
-        prefix: &[u8],
-        start: &[u8],
-        max: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateReadError>;
+    fn scan_from(&self, prefix: &[u8], start: &[u8], max: usize)
+        -> Result<Entries, StateReadError>;
 }
 
 impl StateScan for BTreeMap<Vec<u8>, Vec<u8>> {
@@ -470,6 +469,9 @@ pub(crate) fn capture<S: StateRead>(
                 continue;
             };
             let mut found = false;
+            // Only the organization that captured an event declares it in error;
+            // anyone else could otherwise void (and hide from traces) its records.
+            let mut others: BTreeSet<OrgId> = BTreeSet::new();
             let originals = event_id_list(ex, &pending_ids, eid)?;
             for o in originals {
                 let rec = match corrected.get(&o) {
@@ -480,15 +482,25 @@ pub(crate) fn capture<S: StateRead>(
                     },
                 };
                 if let Some(mut rec) = rec {
-                    if !rec.error_declaration {
-                        rec.corrected_by = Some(seq);
-                        corrected.insert(o, rec);
-                        found = true;
+                    if rec.error_declaration {
+                        continue;
                     }
+                    if rec.org != m.org {
+                        others.insert(rec.org);
+                        continue;
+                    }
+                    rec.corrected_by = Some(seq);
+                    corrected.insert(o, rec);
+                    found = true;
                 }
             }
             if !found {
-                problems.push(format!("{ptr}/eventID: the error declaration names eventID `{eid}`, but no event with that eventID is recorded"));
+                if others.is_empty() {
+                    problems.push(format!("{ptr}/eventID: the error declaration names eventID `{eid}`, but no event with that eventID is recorded"));
+                } else {
+                    let others: Vec<&str> = others.iter().map(OrgId::as_str).collect();
+                    problems.push(format!("{ptr}/eventID: the error declaration names eventID `{eid}`, whose events were captured by `{}`; only the capturing organization declares its events in error", others.join("`, `")));
+                }
                 continue;
             }
         }
@@ -973,12 +985,14 @@ pub fn lot_of(id: &str) -> Option<(String, String)> {
 
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16);
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
+        // Work on bytes: slicing the text at i + 3 could split a character.
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
                 i += 3;
                 continue;
             }

@@ -270,7 +270,13 @@ fn event(ty: &str, time: &str, fields: Value) -> Value {
 }
 
 /// An ObjectEvent naming `epcs`, with `biz_step` (if any) at `loc` (if any).
-fn object(time: &str, action: &str, biz_step: Option<&str>, epcs: &[String], loc: Option<&Gln>) -> Value {
+fn object(
+    time: &str,
+    action: &str,
+    biz_step: Option<&str>,
+    epcs: &[String],
+    loc: Option<&Gln>,
+) -> Value {
     let mut f = json!({ "action": action, "epcList": epcs });
     if let Some(b) = biz_step {
         f["bizStep"] = json!(b);
@@ -300,10 +306,7 @@ fn loc_id(g: &Gln) -> String {
 }
 
 fn demo(path: &str) -> String {
-    let p = format!(
-        "{}/../waybill/demo/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let p = format!("{}/../waybill/demo/{path}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {p}: {e}"))
 }
 
@@ -335,7 +338,9 @@ struct BlockRun {
 impl BlockRun {
     fn only(&self) -> &Receipt {
         assert_eq!(self.results.len(), 1, "one transaction was offered");
-        self.results[0].as_ref().expect("the transaction belongs in a block")
+        self.results[0]
+            .as_ref()
+            .expect("the transaction belongs in a block")
     }
     fn tx_id(&self) -> TxId {
         self.only().tx_id
@@ -404,8 +409,14 @@ impl Chain {
         c.commit_all(&regs);
         c.commit_all(&[
             (key("grower"), location(&farm(), "Pujiang orchard")),
-            (key("storekeeper"), location(&plant(), "Chengdu packing plant")),
-            (key("storekeeper"), location(&dc(), "Chengdu distribution centre")),
+            (
+                key("storekeeper"),
+                location(&plant(), "Chengdu packing plant"),
+            ),
+            (
+                key("storekeeper"),
+                location(&dc(), "Chengdu distribution centre"),
+            ),
             (key("coldstore"), location(&hub(), "Kwai Chung cold store")),
         ]);
         c
@@ -657,7 +668,11 @@ fn capture_authority_per_role_and_category() {
     ];
     for (i, (label, category, allowed)) in cases.iter().enumerate() {
         let k = key(label);
-        let d = doc(vec![event_of(*category, &format!("case{i}"), 100 + i as u32)]);
+        let d = doc(vec![event_of(
+            *category,
+            &format!("case{i}"),
+            100 + i as u32,
+        )]);
         let run = c.capture(&k, &d);
         if *allowed {
             assert_applied(&run);
@@ -682,14 +697,21 @@ fn capture_authority_per_role_and_category() {
         event_of(DataCategory::PlatformTransactions, "ok-sale", 200),
         event_of(DataCategory::CustomsQuality, "bad-inspection", 201),
     ]);
-    let msg = assert_rejected(&c.capture(&key("seller"), &d), &key("seller"), "invalid_epcis");
+    let msg = assert_rejected(
+        &c.capture(&key("seller"), &d),
+        &key("seller"),
+        "invalid_epcis",
+    );
     assert_contains(&msg, &["/epcisBody/eventList/1/bizStep", "customs_quality"]);
     assert!(!msg.contains("/epcisBody/eventList/0"), "{msg}");
 
     // No role writes financial data through EPCIS: a financier's own step is refused,
     // and whatever another role captures under its own step is not financial.
     let msg = assert_rejected(
-        &c.capture(&key("banker"), &doc(vec![event_of(DataCategory::Financial, "bank", 300)])),
+        &c.capture(
+            &key("banker"),
+            &doc(vec![event_of(DataCategory::Financial, "bank", 300)]),
+        ),
         &key("banker"),
         "invalid_epcis",
     );
@@ -764,7 +786,10 @@ fn read_authority_and_grants() {
         },
     ));
     assert!(read(&c, "seller", CUSTOMS, DataCategory::CustomsQuality));
-    assert!(read(&c, "banker", CUSTOMS, DataCategory::CustomsQuality), "the grant is to the organization");
+    assert!(
+        read(&c, "banker", CUSTOMS, DataCategory::CustomsQuality),
+        "the grant is to the organization"
+    );
     assert!(!read(&c, "seller", REGULATOR, DataCategory::CustomsQuality));
     assert!(!read(&c, "driver", CUSTOMS, DataCategory::CustomsQuality));
     // Withdrawn: reading stops.
@@ -791,10 +816,16 @@ fn read_authority_and_grants() {
     for cat in DataCategory::ALL {
         for (owner, _, _) in ORGS {
             // Regulators read every category of everyone.
-            assert!(read(&c, "auditor", owner, cat), "regulator reads {owner} {cat:?}");
+            assert!(
+                read(&c, "auditor", owner, cat),
+                "regulator reads {owner} {cat:?}"
+            );
             // Consumers read nothing of the consortium tier (except their own org's).
             if *owner != CONSUMERS {
-                assert!(!read(&c, "shopper", owner, cat), "consumer reads {owner} {cat:?}");
+                assert!(
+                    !read(&c, "shopper", owner, cat),
+                    "consumer reads {owner} {cat:?}"
+                );
             }
         }
         // An organization reads its own data, whatever its roles.
@@ -848,7 +879,9 @@ fn authority_matrix_through_transactions() {
         let mut w = String::new();
         let mut rd = String::new();
         for (ci, cat) in cats.iter().enumerate() {
-            let receipt = run.results[ri * cats.len() + ci].as_ref().expect("in block");
+            let receipt = run.results[ri * cats.len() + ci]
+                .as_ref()
+                .expect("in block");
             let stored = match &receipt.status {
                 TxStatus::Applied => {
                     let rec = trace::load_capture(&c.state, &receipt.tx_id)
@@ -858,7 +891,10 @@ fn authority_matrix_through_transactions() {
                 }
                 TxStatus::Rejected { code, message } => {
                     assert_eq!(code, "invalid_epcis", "{message}");
-                    assert_contains(message, &["/epcisBody/eventList/0/bizStep", "may not write"]);
+                    assert_contains(
+                        message,
+                        &["/epcisBody/eventList/0/bizStep", "may not write"],
+                    );
                     None
                 }
             };
@@ -881,7 +917,11 @@ fn authority_matrix_through_transactions() {
             assert_eq!(written[&(r, *cat)], expect, "capture by {r:?} of {cat:?}");
         }
         let fin = written[&(r, DataCategory::Financial)];
-        assert_ne!(fin, Some(DataCategory::Financial), "{r:?} wrote financial data");
+        assert_ne!(
+            fin,
+            Some(DataCategory::Financial),
+            "{r:?} wrote financial data"
+        );
         assert_eq!(
             fin.is_some(),
             DataCategory::ALL[..4].iter().any(|c| may_write(r, *c)),
@@ -889,15 +929,36 @@ fn authority_matrix_through_transactions() {
         );
     }
     // Fixed cells.
-    assert_eq!(written[&(Role::Producer, DataCategory::Production)], Some(DataCategory::Production));
+    assert_eq!(
+        written[&(Role::Producer, DataCategory::Production)],
+        Some(DataCategory::Production)
+    );
     assert_eq!(written[&(Role::Carrier, DataCategory::Production)], None);
-    assert_eq!(written[&(Role::Customs, DataCategory::CustomsQuality)], Some(DataCategory::CustomsQuality));
-    assert_eq!(written[&(Role::Inspector, DataCategory::CustomsQuality)], Some(DataCategory::CustomsQuality));
-    assert_eq!(written[&(Role::Platform, DataCategory::PlatformTransactions)], Some(DataCategory::PlatformTransactions));
-    assert_eq!(written[&(Role::Platform, DataCategory::CustomsQuality)], None);
-    assert_eq!(written[&(Role::Warehouse, DataCategory::Transport)], Some(DataCategory::Transport));
+    assert_eq!(
+        written[&(Role::Customs, DataCategory::CustomsQuality)],
+        Some(DataCategory::CustomsQuality)
+    );
+    assert_eq!(
+        written[&(Role::Inspector, DataCategory::CustomsQuality)],
+        Some(DataCategory::CustomsQuality)
+    );
+    assert_eq!(
+        written[&(Role::Platform, DataCategory::PlatformTransactions)],
+        Some(DataCategory::PlatformTransactions)
+    );
+    assert_eq!(
+        written[&(Role::Platform, DataCategory::CustomsQuality)],
+        None
+    );
+    assert_eq!(
+        written[&(Role::Warehouse, DataCategory::Transport)],
+        Some(DataCategory::Transport)
+    );
     assert_eq!(written[&(Role::Financier, DataCategory::Financial)], None);
-    assert_eq!(written[&(Role::Regulator, DataCategory::CustomsQuality)], None);
+    assert_eq!(
+        written[&(Role::Regulator, DataCategory::CustomsQuality)],
+        None
+    );
     assert!(may_write(Role::Financier, DataCategory::Financial));
     assert!(!may_read(Role::Platform, DataCategory::Financial));
     assert!(may_read(Role::Processor, DataCategory::CustomsQuality));
@@ -905,7 +966,9 @@ fn authority_matrix_through_transactions() {
         assert!(may_read(Role::Regulator, cat) && !may_write(Role::Regulator, cat));
         assert!(!may_read(Role::Consumer, cat) && !may_write(Role::Consumer, cat));
         assert!(
-            Role::ALL.iter().all(|r| !may_write(*r, cat) || may_read(*r, cat)),
+            Role::ALL
+                .iter()
+                .all(|r| !may_write(*r, cat) || may_read(*r, cat)),
             "whoever writes {cat:?} reads it"
         );
     }
@@ -948,7 +1011,9 @@ fn locations_are_registered_by_the_prefix_owner_and_delegated_by_it() {
         "prefix_not_owned",
     );
     assert_contains(&msg, &["none"]);
-    assert!(load_location(&c.state, &gln("690123400003")).expect("reads").is_none());
+    assert!(load_location(&c.state, &gln("690123400003"))
+        .expect("reads")
+        .is_none());
     // Registered twice.
     let msg = assert_rejected(
         &c.submit(&key("grower"), location(&farm(), "Again")),
@@ -979,7 +1044,11 @@ fn locations_are_registered_by_the_prefix_owner_and_delegated_by_it() {
 
     // Only the owner delegates.
     for (who, code) in [("officer", "not_authorized"), ("driver", "not_authorized")] {
-        let msg = assert_rejected(&c.submit(&key(who), delegate(&plant(), CUSTOMS, true)), &key(who), code);
+        let msg = assert_rejected(
+            &c.submit(&key(who), delegate(&plant(), CUSTOMS, true)),
+            &key(who),
+            code,
+        );
         assert_contains(&msg, &[PACKING]);
     }
     assert_rejected(
@@ -1016,7 +1085,14 @@ fn locations_are_registered_by_the_prefix_owner_and_delegated_by_it() {
         &key("coldstore"),
         "invalid_epcis",
     );
-    assert_contains(&msg, &["/epcisBody/eventList/0/bizLocation/id", "not delegated", COLDCHAIN]);
+    assert_contains(
+        &msg,
+        &[
+            "/epcisBody/eventList/0/bizLocation/id",
+            "not delegated",
+            COLDCHAIN,
+        ],
+    );
     // The owner's own members need no delegation.
     assert_applied(&c.capture(&key("storekeeper"), &store_at_plant));
 
@@ -1029,7 +1105,11 @@ fn locations_are_registered_by_the_prefix_owner_and_delegated_by_it() {
         &[sscc(1)],
         Some(&plant()),
     )]);
-    let msg = assert_rejected(&c.capture(&key("officer"), &later), &key("officer"), "invalid_epcis");
+    let msg = assert_rejected(
+        &c.capture(&key("officer"), &later),
+        &key("officer"),
+        "invalid_epcis",
+    );
     assert_contains(&msg, &["not delegated"]);
 
     // An unregistered bizLocation is refused, even under the capturer's own prefix;
@@ -1041,18 +1121,39 @@ fn locations_are_registered_by_the_prefix_owner_and_delegated_by_it() {
         &[lgtin(&bulk(), "X1")],
         Some(&unregistered()),
     )]);
-    let msg = assert_rejected(&c.capture(&key("grower"), &nowhere), &key("grower"), "invalid_epcis");
+    let msg = assert_rejected(
+        &c.capture(&key("grower"), &nowhere),
+        &key("grower"),
+        "invalid_epcis",
+    );
     assert_contains(
         &msg,
-        &["/epcisBody/eventList/0/bizLocation/id", unregistered().as_str(), "is not registered"],
+        &[
+            "/epcisBody/eventList/0/bizLocation/id",
+            unregistered().as_str(),
+            "is not registered",
+        ],
     );
-    let mut read_point_only = object(&at(0, 41), "ADD", Some("commissioning"), &[lgtin(&bulk(), "X1")], None);
+    let mut read_point_only = object(
+        &at(0, 41),
+        "ADD",
+        Some("commissioning"),
+        &[lgtin(&bulk(), "X1")],
+        None,
+    );
     read_point_only["readPoint"] = json!({ "id": loc_id(&unregistered()) });
     assert_applied(&c.capture(&key("grower"), &doc(vec![read_point_only])));
     // An SGLN URN and a Digital Link name the same registered location.
-    let urn = doc(vec![object(&at(0, 42), "OBSERVE", Some("storing"), &[sscc(2)], None)]);
+    let urn = doc(vec![object(
+        &at(0, 42),
+        "OBSERVE",
+        Some("storing"),
+        &[sscc(2)],
+        None,
+    )]);
     let mut v: Value = serde_json::from_str(&urn).expect("json");
-    v["epcisBody"]["eventList"][0]["bizLocation"] = json!({ "id": "urn:epc:id:sgln:6907001.00012.0" });
+    v["epcisBody"]["eventList"][0]["bizLocation"] =
+        json!({ "id": "urn:epc:id:sgln:6907001.00012.0" });
     let run = c.capture(&key("coldstore"), &v.to_string());
     assert_applied(&run);
     assert_eq!(
@@ -1085,10 +1186,16 @@ fn only_inspectors_and_regulators_record_and_revoke_qualifications() {
     let mut c = Chain::new();
     let organic = |n: &str| qualification(ORCHARD, "organic", n, "2026-01-01", "2026-12-31");
     for who in ["grower", "officer", "seller", "driver", "banker", "shopper"] {
-        let msg = assert_rejected(&c.submit(&key(who), organic("Q-X")), &key(who), "not_authorized");
+        let msg = assert_rejected(
+            &c.submit(&key(who), organic("Q-X")),
+            &key(who),
+            "not_authorized",
+        );
         assert_contains(&msg, &["inspector or regulator"]);
     }
-    assert!(load_qualification(&c.state, &org(ORCHARD), "Q-X").expect("reads").is_none());
+    assert!(load_qualification(&c.state, &org(ORCHARD), "Q-X")
+        .expect("reads")
+        .is_none());
     assert_applied(&c.submit(&key("qc"), organic("Q-1")));
     assert_applied(&c.submit(&key("auditor"), organic("Q-2")));
     assert_applied(&c.submit(&key("field-inspector"), organic("Q-3")));
@@ -1099,19 +1206,38 @@ fn only_inspectors_and_regulators_record_and_revoke_qualifications() {
     assert_eq!(q.verified_by_org, org(REGULATOR));
     assert_eq!(q.kind, "organic");
     assert!(q.revoked.is_none());
-    assert_rejected(&c.submit(&key("qc"), organic("Q-1")), &key("qc"), "duplicate");
     assert_rejected(
-        &c.submit(&key("qc"), qualification("nobody", "organic", "Q-9", "2026-01-01", "2026-12-31")),
+        &c.submit(&key("qc"), organic("Q-1")),
+        &key("qc"),
+        "duplicate",
+    );
+    assert_rejected(
+        &c.submit(
+            &key("qc"),
+            qualification("nobody", "organic", "Q-9", "2026-01-01", "2026-12-31"),
+        ),
         &key("qc"),
         "unknown_org",
     );
 
     for who in ["grower", "officer", "seller"] {
-        assert_rejected(&c.submit(&key(who), revoke_qualification(ORCHARD, "Q-1")), &key(who), "not_authorized");
+        assert_rejected(
+            &c.submit(&key(who), revoke_qualification(ORCHARD, "Q-1")),
+            &key(who),
+            "not_authorized",
+        );
     }
-    assert_applied(&c.submit(&key("field-inspector"), revoke_qualification(ORCHARD, "Q-1")));
-    let q = load_qualification(&c.state, &org(ORCHARD), "Q-1").expect("reads").expect("kept");
-    assert_eq!(q.revoked.as_ref().map(|r| r.by), Some(key("field-inspector").public()));
+    assert_applied(&c.submit(
+        &key("field-inspector"),
+        revoke_qualification(ORCHARD, "Q-1"),
+    ));
+    let q = load_qualification(&c.state, &org(ORCHARD), "Q-1")
+        .expect("reads")
+        .expect("kept");
+    assert_eq!(
+        q.revoked.as_ref().map(|r| r.by),
+        Some(key("field-inspector").public())
+    );
     assert_rejected(
         &c.submit(&key("qc"), revoke_qualification(ORCHARD, "Q-1")),
         &key("qc"),
@@ -1140,8 +1266,20 @@ fn an_organic_claim_needs_a_qualification_valid_on_the_block_date() {
     let claim = |l: &str| lot(&bulk(), l, &["organic"], &[]);
 
     // None recorded.
-    let msg = assert_rejected(&c.submit(&key("grower"), claim("A")), &key("grower"), "missing_qualification");
-    assert_contains(&msg, &["`organic`", &format!("`{ORCHARD}`"), "none is recorded", "2026-01-01"]);
+    let msg = assert_rejected(
+        &c.submit(&key("grower"), claim("A")),
+        &key("grower"),
+        "missing_qualification",
+    );
+    assert_contains(
+        &msg,
+        &[
+            "`organic`",
+            &format!("`{ORCHARD}`"),
+            "none is recorded",
+            "2026-01-01",
+        ],
+    );
     assert!(load_lot(&c.state, &bulk(), "A").expect("reads").is_none());
     // Lots without claims need none.
     assert_applied(&c.submit(&key("grower"), lot(&bulk(), "PLAIN", &[], &[])));
@@ -1151,19 +1289,29 @@ fn an_organic_claim_needs_a_qualification_valid_on_the_block_date() {
         &key("qc"),
         qualification(ORCHARD, "organic", "ORG-1", "2026-02-01", "2026-06-30"),
     ));
-    let msg = assert_rejected(&c.submit(&key("grower"), claim("A")), &key("grower"), "missing_qualification");
+    let msg = assert_rejected(
+        &c.submit(&key("grower"), claim("A")),
+        &key("grower"),
+        "missing_qualification",
+    );
     assert_contains(&msg, &["ORG-1 is not_yet_valid", "2026-02-01"]);
 
     c.set_next_time(utc_2026(2, 1));
     assert_applied(&c.submit(&key("grower"), claim("B")));
-    let l = load_lot(&c.state, &bulk(), "B").expect("reads").expect("registered");
+    let l = load_lot(&c.state, &bulk(), "B")
+        .expect("reads")
+        .expect("registered");
     assert_eq!(l.claims, vec!["organic".to_string()]);
 
     c.set_next_time(utc_2026(7, 1) - 1_000);
     assert_applied(&c.submit(&key("grower"), claim("C")));
 
     c.set_next_time(utc_2026(7, 1));
-    let msg = assert_rejected(&c.submit(&key("grower"), claim("D")), &key("grower"), "missing_qualification");
+    let msg = assert_rejected(
+        &c.submit(&key("grower"), claim("D")),
+        &key("grower"),
+        "missing_qualification",
+    );
     assert_contains(&msg, &["ORG-1 is expired", "2026-07-01"]);
 
     // Another organization's certificate does not count.
@@ -1171,13 +1319,21 @@ fn an_organic_claim_needs_a_qualification_valid_on_the_block_date() {
         &key("qc"),
         qualification(PACKING, "organic", "ORG-P", "2026-01-01", "2027-12-31"),
     ));
-    assert_rejected(&c.submit(&key("grower"), claim("D")), &key("grower"), "missing_qualification");
+    assert_rejected(
+        &c.submit(&key("grower"), claim("D")),
+        &key("grower"),
+        "missing_qualification",
+    );
     // Nor does another kind.
     assert_applied(&c.submit(
         &key("qc"),
         qualification(ORCHARD, "gap", "GAP-1", "2026-01-01", "2027-12-31"),
     ));
-    assert_rejected(&c.submit(&key("grower"), claim("D")), &key("grower"), "missing_qualification");
+    assert_rejected(
+        &c.submit(&key("grower"), claim("D")),
+        &key("grower"),
+        "missing_qualification",
+    );
 
     // Renewed: accepted; revoked: refused again, the message saying why.
     assert_applied(&c.submit(
@@ -1186,7 +1342,11 @@ fn an_organic_claim_needs_a_qualification_valid_on_the_block_date() {
     ));
     assert_applied(&c.submit(&key("grower"), claim("D")));
     assert_applied(&c.submit(&key("qc"), revoke_qualification(ORCHARD, "ORG-2")));
-    let msg = assert_rejected(&c.submit(&key("grower"), claim("E")), &key("grower"), "missing_qualification");
+    let msg = assert_rejected(
+        &c.submit(&key("grower"), claim("E")),
+        &key("grower"),
+        "missing_qualification",
+    );
     assert_contains(&msg, &["ORG-1 is expired", "ORG-2 is revoked"]);
     // A claim needs every qualification it names.
     assert_rejected(
@@ -1209,10 +1369,17 @@ fn a_category_requirement_blocks_lots_and_commissioning_until_qualified() {
 
     // Only regulators set requirements.
     for who in ["qc", "field-inspector", "grower", "officer"] {
-        let msg = assert_rejected(&c.submit(&key(who), require("fresh fruit", Some(license))), &key(who), "not_authorized");
+        let msg = assert_rejected(
+            &c.submit(&key(who), require("fresh fruit", Some(license))),
+            &key(who),
+            "not_authorized",
+        );
         assert_contains(&msg, &["regulator"]);
     }
-    assert_eq!(waybill_state::credentials::requirement(&c.state, "fresh fruit").expect("reads"), None);
+    assert_eq!(
+        waybill_state::credentials::requirement(&c.state, "fresh fruit").expect("reads"),
+        None
+    );
     assert_applied(&c.submit(&key("auditor"), require("fresh fruit", Some(license))));
     assert_eq!(
         waybill_state::credentials::requirement(&c.state, "fresh fruit").expect("reads"),
@@ -1235,8 +1402,15 @@ fn a_category_requirement_blocks_lots_and_commissioning_until_qualified() {
         &[lgtin(&bulk(), "L1")],
         Some(&farm()),
     )]);
-    let msg = assert_rejected(&c.capture(&key("grower"), &harvest), &key("grower"), "invalid_epcis");
-    assert_contains(&msg, &["/epcisBody/eventList/0/bizStep", license, "fresh fruit"]);
+    let msg = assert_rejected(
+        &c.capture(&key("grower"), &harvest),
+        &key("grower"),
+        "invalid_epcis",
+    );
+    assert_contains(
+        &msg,
+        &["/epcisBody/eventList/0/bizStep", license, "fresh fruit"],
+    );
     let packing = doc(vec![event(
         "TransformationEvent",
         &at(0, 120),
@@ -1247,20 +1421,42 @@ fn a_category_requirement_blocks_lots_and_commissioning_until_qualified() {
             "bizLocation": { "id": loc_id(&plant()) },
         }),
     )]);
-    let msg = assert_rejected(&c.capture(&key("packer"), &packing), &key("packer"), "invalid_epcis");
+    let msg = assert_rejected(
+        &c.capture(&key("packer"), &packing),
+        &key("packer"),
+        "invalid_epcis",
+    );
     assert_contains(&msg, &["/epcisBody/eventList/0/bizStep", license, PACKING]);
     // Other steps, other categories and unregistered products are not affected.
     assert_applied(&c.capture(
         &key("storekeeper"),
-        &doc(vec![object(&at(0, 130), "OBSERVE", Some("storing"), &[sgtin(&carton(), "REQ-0")], Some(&plant()))]),
+        &doc(vec![object(
+            &at(0, 130),
+            "OBSERVE",
+            Some("storing"),
+            &[sgtin(&carton(), "REQ-0")],
+            Some(&plant()),
+        )]),
     ));
     assert_applied(&c.capture(
         &key("packer"),
-        &doc(vec![object(&at(0, 131), "ADD", Some("commissioning"), &[sgtin(&juice(), "J-1")], Some(&plant()))]),
+        &doc(vec![object(
+            &at(0, 131),
+            "ADD",
+            Some("commissioning"),
+            &[sgtin(&juice(), "J-1")],
+            Some(&plant()),
+        )]),
     ));
     assert_applied(&c.capture(
         &key("grower"),
-        &doc(vec![object(&at(0, 132), "ADD", Some("commissioning"), &[sgtin(&gtin("0690123400009"), "U-1")], Some(&farm()))]),
+        &doc(vec![object(
+            &at(0, 132),
+            "ADD",
+            Some("commissioning"),
+            &[sgtin(&gtin("0690123400009"), "U-1")],
+            Some(&farm()),
+        )]),
     ));
 
     // Qualified: the orchard may; the packing house still may not.
@@ -1270,19 +1466,39 @@ fn a_category_requirement_blocks_lots_and_commissioning_until_qualified() {
     ));
     assert_applied(&c.submit(&key("grower"), lot(&bulk(), "L1", &[], &[])));
     assert_applied(&c.capture(&key("grower"), &harvest));
-    assert_rejected(&c.capture(&key("packer"), &packing), &key("packer"), "invalid_epcis");
+    assert_rejected(
+        &c.capture(&key("packer"), &packing),
+        &key("packer"),
+        "invalid_epcis",
+    );
 
     // Lifted: anyone may again.
-    let msg = assert_rejected(&c.submit(&key("qc"), require("fresh fruit", None)), &key("qc"), "not_authorized");
+    let msg = assert_rejected(
+        &c.submit(&key("qc"), require("fresh fruit", None)),
+        &key("qc"),
+        "not_authorized",
+    );
     assert_contains(&msg, &["regulator"]);
     assert_applied(&c.submit(&key("auditor"), require("fresh fruit", None)));
-    assert_eq!(waybill_state::credentials::requirement(&c.state, "fresh fruit").expect("reads"), None);
+    assert_eq!(
+        waybill_state::credentials::requirement(&c.state, "fresh fruit").expect("reads"),
+        None
+    );
     assert_applied(&c.capture(&key("packer"), &packing));
     // A requirement on one category leaves the others alone.
     assert_applied(&c.submit(&key("auditor"), require("juice", Some(license))));
     assert_applied(&c.submit(&key("grower"), lot(&bulk(), "L2", &[], &[])));
     assert_rejected(
-        &c.capture(&key("packer"), &doc(vec![object(&at(0, 200), "ADD", Some("commissioning"), &[sgtin(&juice(), "J-2")], Some(&plant()))])),
+        &c.capture(
+            &key("packer"),
+            &doc(vec![object(
+                &at(0, 200),
+                "ADD",
+                Some("commissioning"),
+                &[sgtin(&juice(), "J-2")],
+                Some(&plant()),
+            )]),
+        ),
         &key("packer"),
         "invalid_epcis",
     );
@@ -1294,7 +1510,10 @@ fn a_category_requirement_blocks_lots_and_commissioning_until_qualified() {
 
 fn events_of(document: &str) -> Vec<Value> {
     let v: Value = serde_json::from_str(document).expect("json");
-    v["epcisBody"]["eventList"].as_array().expect("event list").clone()
+    v["epcisBody"]["eventList"]
+        .as_array()
+        .expect("event list")
+        .clone()
 }
 
 /// The Event Hash ID of each event of `document`, computed here from the document.
@@ -1334,7 +1553,11 @@ fn capture_stores_every_event_of_the_demo_documents() {
         let ids = hash_ids(&text);
         let run = c.capture(&key(who), &text);
         assert_applied(&run);
-        assert_eq!(written_in(&run.writes, keys::EVENT), originals.len(), "{path}");
+        assert_eq!(
+            written_in(&run.writes, keys::EVENT),
+            originals.len(),
+            "{path}"
+        );
         let rec = trace::load_capture(&c.state, &run.tx_id())
             .expect("reads")
             .expect("capture record");
@@ -1346,7 +1569,10 @@ fn capture_stores_every_event_of_the_demo_documents() {
         assert_eq!(rec.events.len(), originals.len());
         for (i, (ce, original)) in rec.events.iter().zip(&originals).enumerate() {
             expected_seq += 1;
-            assert_eq!(ce.seq, expected_seq, "{path} event {i}: seqs follow capture order");
+            assert_eq!(
+                ce.seq, expected_seq,
+                "{path} event {i}: seqs follow capture order"
+            );
             assert!(!ce.duplicate);
             assert_eq!(ce.hash_id, ids[i]);
             let e = c.event(ce.seq);
@@ -1375,16 +1601,31 @@ fn capture_stores_every_event_of_the_demo_documents() {
         Some(loc_id(&farm()).as_str()),
         "urn:epc:id:sgln:6901234.00001.0 is the farm"
     );
-    assert_eq!(harvest.event_time_ms, 1_793_608_200_000, "2026-11-02T16:30:00+08:00");
+    assert_eq!(
+        harvest.event_time_ms, 1_793_608_200_000,
+        "2026-11-02T16:30:00+08:00"
+    );
     let lot_id = canonical("urn:epc:class:lgtin:6901234.000001.PJ2611A");
     assert_eq!(lot_id, lgtin(&bulk(), "PJ2611A"));
-    assert!(harvest.ids.contains(&(5, lot_id.clone())), "{:?}", harvest.ids);
+    assert!(
+        harvest.ids.contains(&(5, lot_id.clone())),
+        "{:?}",
+        harvest.ids
+    );
     let packing = c.event(2);
-    assert_eq!(packing.ids.iter().filter(|(r, _)| *r == 4).count(), 24, "24 cartons out");
+    assert_eq!(
+        packing.ids.iter().filter(|(r, _)| *r == 4).count(),
+        24,
+        "24 cartons out"
+    );
     assert!(packing.ids.contains(&(7, lot_id.clone())), "the lot in");
     let pallets = c.event(3);
     assert_eq!(
-        pallets.ids.iter().find(|(r, _)| *r == 1).map(|(_, i)| i.clone()),
+        pallets
+            .ids
+            .iter()
+            .find(|(r, _)| *r == 1)
+            .map(|(_, i)| i.clone()),
         Some(canonical("urn:epc:id:sscc:6905678.0000001101"))
     );
     assert_eq!(pallets.ids.iter().filter(|(r, _)| *r == 2).count(), 12);
@@ -1396,7 +1637,9 @@ fn capture_stores_every_event_of_the_demo_documents() {
         .collect();
     assert_eq!(named, vec![2, 3]);
     assert_eq!(
-        trace::events_naming(&c.state, &lot_id, 100).expect("reads").len(),
+        trace::events_naming(&c.state, &lot_id, 100)
+            .expect("reads")
+            .len(),
         2,
         "harvest and packing name the lot"
     );
@@ -1405,14 +1648,42 @@ fn capture_stores_every_event_of_the_demo_documents() {
 #[test]
 fn capture_is_all_or_nothing_and_names_each_offending_event() {
     let mut c = Chain::new();
-    let good = object(&at(0, 10), "OBSERVE", Some("storing"), &[sscc(7)], Some(&plant()));
+    let good = object(
+        &at(0, 10),
+        "OBSERVE",
+        Some("storing"),
+        &[sscc(7)],
+        Some(&plant()),
+    );
     let d = doc(vec![
         good.clone(),
-        object(&at(0, 11), "OBSERVE", Some("storing"), &[sscc(8)], Some(&unregistered())),
-        object(&at(0, 12), "ADD", Some("commissioning"), &[sgtin(&carton(), "Z")], Some(&plant())),
-        object(&at(0, 13), "OBSERVE", Some("shipping"), &[sscc(9)], Some(&plant())),
+        object(
+            &at(0, 11),
+            "OBSERVE",
+            Some("storing"),
+            &[sscc(8)],
+            Some(&unregistered()),
+        ),
+        object(
+            &at(0, 12),
+            "ADD",
+            Some("commissioning"),
+            &[sgtin(&carton(), "Z")],
+            Some(&plant()),
+        ),
+        object(
+            &at(0, 13),
+            "OBSERVE",
+            Some("shipping"),
+            &[sscc(9)],
+            Some(&plant()),
+        ),
     ]);
-    let msg = assert_rejected(&c.capture(&key("storekeeper"), &d), &key("storekeeper"), "invalid_epcis");
+    let msg = assert_rejected(
+        &c.capture(&key("storekeeper"), &d),
+        &key("storekeeper"),
+        "invalid_epcis",
+    );
     assert_contains(
         &msg,
         &[
@@ -1424,7 +1695,9 @@ fn capture_is_all_or_nothing_and_names_each_offending_event() {
     assert!(!msg.contains("/epcisBody/eventList/0"), "{msg}");
     assert!(!msg.contains("/epcisBody/eventList/3"), "{msg}");
     assert_eq!(c.event_count(), 0);
-    assert!(trace::events_naming(&c.state, &sscc(7), 10).expect("reads").is_empty());
+    assert!(trace::events_naming(&c.state, &sscc(7), 10)
+        .expect("reads")
+        .is_empty());
     // The good events alone go in.
     let run = c.capture(&key("storekeeper"), &doc(vec![good]));
     assert_applied(&run);
@@ -1450,7 +1723,10 @@ fn capture_is_all_or_nothing_and_names_each_offending_event() {
         None,
     );
     let msg = assert_rejected(
-        &c.capture(&key("storekeeper"), &doc(vec![bad_action, no_time, bad_digit])),
+        &c.capture(
+            &key("storekeeper"),
+            &doc(vec![bad_action, no_time, bad_digit]),
+        ),
         &key("storekeeper"),
         "invalid_epcis",
     );
@@ -1465,9 +1741,17 @@ fn capture_is_all_or_nothing_and_names_each_offending_event() {
     );
     let mut not_a_doc = doc_value(vec![]);
     not_a_doc["type"] = json!("EPCISMasterDataDocument");
-    let msg = assert_rejected(&c.capture(&key("storekeeper"), &not_a_doc.to_string()), &key("storekeeper"), "invalid_epcis");
+    let msg = assert_rejected(
+        &c.capture(&key("storekeeper"), &not_a_doc.to_string()),
+        &key("storekeeper"),
+        "invalid_epcis",
+    );
     assert!(!msg.is_empty());
-    let msg = assert_rejected(&c.capture(&key("storekeeper"), &doc(vec![])), &key("storekeeper"), "invalid_epcis");
+    let msg = assert_rejected(
+        &c.capture(&key("storekeeper"), &doc(vec![])),
+        &key("storekeeper"),
+        "invalid_epcis",
+    );
     assert_contains(&msg, &["/epcisBody/eventList", "no events"]);
     assert_eq!(c.event_count(), 1, "no refused capture stored anything");
 }
@@ -1475,22 +1759,44 @@ fn capture_is_all_or_nothing_and_names_each_offending_event() {
 #[test]
 fn resending_a_document_stores_nothing_new() {
     let mut c = Chain::new();
-    let mut named = object(&at(0, 30), "OBSERVE", Some("storing"), &[sscc(30)], Some(&hub()));
+    let mut named = object(
+        &at(0, 30),
+        "OBSERVE",
+        Some("storing"),
+        &[sscc(30)],
+        Some(&hub()),
+    );
     named["eventID"] = json!("urn:uuid:6f1c2d9e-3b7a-4c1e-9a55-0d2f4e6b8a10");
     let events = vec![
-        object(&at(0, 10), "OBSERVE", Some("receiving"), &[sscc(10)], Some(&hub())),
-        object(&at(0, 20), "OBSERVE", Some("storing"), &[sscc(10), sscc(20)], Some(&hub())),
+        object(
+            &at(0, 10),
+            "OBSERVE",
+            Some("receiving"),
+            &[sscc(10)],
+            Some(&hub()),
+        ),
+        object(
+            &at(0, 20),
+            "OBSERVE",
+            Some("storing"),
+            &[sscc(10), sscc(20)],
+            Some(&hub()),
+        ),
         named,
     ];
     let text = doc(events.clone());
     let first = c.capture(&key("coldstore"), &text);
     assert_applied(&first);
-    let first_rec = trace::load_capture(&c.state, &first.tx_id()).expect("reads").expect("record");
+    let first_rec = trace::load_capture(&c.state, &first.tx_id())
+        .expect("reads")
+        .expect("record");
     assert_eq!(c.event_count(), 3);
 
     let again = c.capture(&key("coldstore"), &text);
     assert_applied(&again);
-    let rec = trace::load_capture(&c.state, &again.tx_id()).expect("reads").expect("record");
+    let rec = trace::load_capture(&c.state, &again.tx_id())
+        .expect("reads")
+        .expect("record");
     assert_eq!(rec.events.len(), 3);
     for (a, b) in rec.events.iter().zip(&first_rec.events) {
         assert!(a.duplicate, "every event is marked duplicate");
@@ -1502,7 +1808,8 @@ fn resending_a_document_stores_nothing_new() {
     assert_eq!(written_in(&again.writes, keys::EVENT_HASH), 0);
     assert_eq!(written_in(&again.writes, keys::EPC_EVENT), 0);
     assert_eq!(
-        trace::events_by_id(&c.state, "urn:uuid:6f1c2d9e-3b7a-4c1e-9a55-0d2f4e6b8a10").expect("reads"),
+        trace::events_by_id(&c.state, "urn:uuid:6f1c2d9e-3b7a-4c1e-9a55-0d2f4e6b8a10")
+            .expect("reads"),
         vec![3]
     );
 
@@ -1523,34 +1830,62 @@ fn resending_a_document_stores_nothing_new() {
                 let s = id.as_str().expect("id");
                 let digits = s.rsplit('/').next().expect("digits");
                 // SSCC 0 6905678 SSSSSSSSS C -> urn:epc:id:sscc:6905678.0SSSSSSSSS
-                json!(format!("urn:epc:id:sscc:{}.{}{}", &digits[1..8], &digits[0..1], &digits[8..17]))
+                json!(format!(
+                    "urn:epc:id:sscc:{}.{}{}",
+                    &digits[1..8],
+                    &digits[0..1],
+                    &digits[8..17]
+                ))
             })
             .collect();
         m.insert("epcList".into(), Value::Array(urns));
         if m.contains_key("eventID") {
-            m.insert("eventID".into(), json!("urn:uuid:00000000-0000-4000-8000-000000000000"));
+            m.insert(
+                "eventID".into(),
+                json!("urn:uuid:00000000-0000-4000-8000-000000000000"),
+            );
         }
         rewritten.push(Value::Object(m));
     }
     let run = c.capture(&key("driver"), &doc(rewritten));
     assert_applied(&run);
-    let rec = trace::load_capture(&c.state, &run.tx_id()).expect("reads").expect("record");
+    let rec = trace::load_capture(&c.state, &run.tx_id())
+        .expect("reads")
+        .expect("record");
     assert!(rec.events.iter().all(|e| e.duplicate), "{rec:?}");
     assert_eq!(
-        rec.events.iter().map(|e| e.hash_id.clone()).collect::<Vec<_>>(),
-        first_rec.events.iter().map(|e| e.hash_id.clone()).collect::<Vec<_>>()
+        rec.events
+            .iter()
+            .map(|e| e.hash_id.clone())
+            .collect::<Vec<_>>(),
+        first_rec
+            .events
+            .iter()
+            .map(|e| e.hash_id.clone())
+            .collect::<Vec<_>>()
     );
     assert_eq!(c.event_count(), 3);
 
     // Twice in one document: stored once; a changed event is new.
-    let new = object(&at(0, 40), "OBSERVE", Some("storing"), &[sscc(40)], Some(&hub()));
+    let new = object(
+        &at(0, 40),
+        "OBSERVE",
+        Some("storing"),
+        &[sscc(40)],
+        Some(&hub()),
+    );
     let mut changed = events[0].clone();
     changed["disposition"] = json!("in_progress");
     let run = c.capture(&key("coldstore"), &doc(vec![new.clone(), new, changed]));
     assert_applied(&run);
-    let rec = trace::load_capture(&c.state, &run.tx_id()).expect("reads").expect("record");
+    let rec = trace::load_capture(&c.state, &run.tx_id())
+        .expect("reads")
+        .expect("record");
     assert_eq!(
-        rec.events.iter().map(|e| (e.seq, e.duplicate)).collect::<Vec<_>>(),
+        rec.events
+            .iter()
+            .map(|e| (e.seq, e.duplicate))
+            .collect::<Vec<_>>(),
         vec![(4, false), (4, true), (5, false)]
     );
     assert_eq!(c.event_count(), 5);
@@ -1560,7 +1895,13 @@ fn resending_a_document_stores_nothing_new() {
 fn an_error_declaration_is_stored_and_marks_the_event_it_corrects() {
     let mut c = Chain::new();
     let eid = "urn:uuid:1b0e7e34-5f3c-4b8e-8d0e-2c6f1e9a7b01";
-    let mut original = object(&at(0, 10), "OBSERVE", Some("storing"), &[sscc(50)], Some(&hub()));
+    let mut original = object(
+        &at(0, 10),
+        "OBSERVE",
+        Some("storing"),
+        &[sscc(50)],
+        Some(&hub()),
+    );
     original["eventID"] = json!(eid);
     let run = c.capture(&key("coldstore"), &doc(vec![original.clone()]));
     assert_applied(&run);
@@ -1580,8 +1921,14 @@ fn an_error_declaration_is_stored_and_marks_the_event_it_corrects() {
     let orig = c.event(1);
     assert_eq!(orig.corrected_by, Some(2));
     assert!(!orig.error_declaration);
-    assert_eq!(orig.hash, decl.hash, "the Event Hash ID leaves out errorDeclaration");
-    assert_eq!(trace::events_by_id(&c.state, eid).expect("reads"), vec![1, 2]);
+    assert_eq!(
+        orig.hash, decl.hash,
+        "the Event Hash ID leaves out errorDeclaration"
+    );
+    assert_eq!(
+        trace::events_by_id(&c.state, eid).expect("reads"),
+        vec![1, 2]
+    );
     let stored: Value = serde_json::from_str(&decl.json).expect("json");
     assert_eq!(stored, declaration);
 
@@ -1593,17 +1940,30 @@ fn an_error_declaration_is_stored_and_marks_the_event_it_corrects() {
 
     // An event and its declaration in one document.
     let eid2 = "urn:uuid:1b0e7e34-5f3c-4b8e-8d0e-2c6f1e9a7b02";
-    let mut o2 = object(&at(0, 20), "OBSERVE", Some("storing"), &[sscc(51)], Some(&hub()));
+    let mut o2 = object(
+        &at(0, 20),
+        "OBSERVE",
+        Some("storing"),
+        &[sscc(51)],
+        Some(&hub()),
+    );
     o2["eventID"] = json!(eid2);
     let mut d2 = o2.clone();
-    d2["errorDeclaration"] = json!({ "declarationTime": "2026-01-01T12:30:00Z", "reason": "did_not_occur" });
+    d2["errorDeclaration"] =
+        json!({ "declarationTime": "2026-01-01T12:30:00Z", "reason": "did_not_occur" });
     let run = c.capture(&key("coldstore"), &doc(vec![o2, d2]));
     assert_applied(&run);
     assert_eq!(c.event(3).corrected_by, Some(4));
     assert!(c.event(4).error_declaration);
 
     // Naming no recorded event, or no eventID at all: refused.
-    let mut unknown = object(&at(0, 30), "OBSERVE", Some("storing"), &[sscc(52)], Some(&hub()));
+    let mut unknown = object(
+        &at(0, 30),
+        "OBSERVE",
+        Some("storing"),
+        &[sscc(52)],
+        Some(&hub()),
+    );
     unknown["eventID"] = json!("urn:uuid:1b0e7e34-5f3c-4b8e-8d0e-2c6f1e9a7bff");
     unknown["errorDeclaration"] = json!({ "declarationTime": "2026-01-01T13:00:00Z" });
     let mut anonymous = unknown.clone();
@@ -1624,13 +1984,23 @@ fn an_error_declaration_is_stored_and_marks_the_event_it_corrects() {
         ],
     );
     assert_eq!(c.event_count(), 4);
-    assert_eq!(c.event(1).corrected_by, Some(2), "the refused capture changed nothing");
+    assert_eq!(
+        c.event(1).corrected_by,
+        Some(2),
+        "the refused capture changed nothing"
+    );
 }
 
 #[test]
 fn user_extensions_are_stored_exactly_as_captured() {
     let mut c = Chain::new();
-    let mut e = object(&at(0, 10), "ADD", Some("commissioning"), &[sgtin(&carton(), "EXT-1")], Some(&farm()));
+    let mut e = object(
+        &at(0, 10),
+        "ADD",
+        Some("commissioning"),
+        &[sgtin(&carton(), "EXT-1")],
+        Some(&farm()),
+    );
     e["acme:temperature"] = json!({ "acme:value": 3.5, "acme:uom": "CEL" });
     e["acme:tags"] = json!(["first", 1, true, null, -0.001, 12345678901234567u64]);
     e["acme:deep"] = json!({ "acme:list": [{ "acme:x": { "acme:y": [[], {}] } }] });
@@ -1642,8 +2012,15 @@ fn user_extensions_are_stored_exactly_as_captured() {
     assert_applied(&run);
     let rec = c.event(c.captured_seqs(&run)[0]);
     let stored: Value = serde_json::from_str(&rec.json).expect("json");
-    assert_eq!(stored, e, "every extension kept, values and nesting unchanged");
-    assert_eq!(rec.json, serde_json::to_string(&e).expect("json"), "and in the same key order");
+    assert_eq!(
+        stored, e,
+        "every extension kept, values and nesting unchanged"
+    );
+    assert_eq!(
+        rec.json,
+        serde_json::to_string(&e).expect("json"),
+        "and in the same key order"
+    );
     // The demo's own extensions (ILMD and event-level) survive as well.
     let text = demo("orange/02-receiving-PJ2611A-at-plant.jsonld");
     let run = c.capture(&key("storekeeper"), &text);
@@ -1659,7 +2036,15 @@ fn more_events_than_the_limit_are_refused() {
     let mut c = Chain::new();
     let events = |n: usize| -> String {
         doc((0..n)
-            .map(|i| object(&at((i / 1440) as u32, (i % 1440) as u32), "OBSERVE", Some("storing"), &[sscc(1000 + i as u32)], None))
+            .map(|i| {
+                object(
+                    &at((i / 1440) as u32, (i % 1440) as u32),
+                    "OBSERVE",
+                    Some("storing"),
+                    &[sscc(1000 + i as u32)],
+                    None,
+                )
+            })
             .collect())
     };
     let msg = assert_rejected(
@@ -1669,7 +2054,11 @@ fn more_events_than_the_limit_are_refused() {
     );
     assert_contains(
         &msg,
-        &["/epcisBody/eventList", &format!("{}", limits::EPCIS_EVENTS_MAX + 1), &format!("{}", limits::EPCIS_EVENTS_MAX)],
+        &[
+            "/epcisBody/eventList",
+            &format!("{}", limits::EPCIS_EVENTS_MAX + 1),
+            &format!("{}", limits::EPCIS_EVENTS_MAX),
+        ],
     );
     assert_eq!(c.event_count(), 0);
     let run = c.capture(&key("coldstore"), &events(limits::EPCIS_EVENTS_MAX));
@@ -1689,7 +2078,9 @@ struct Journey {
 }
 
 fn cartons(lot: &str, n: usize) -> Vec<String> {
-    (1..=n).map(|i| sgtin(&carton(), &format!("{lot}-{i:03}"))).collect()
+    (1..=n)
+        .map(|i| sgtin(&carton(), &format!("{lot}-{i:03}")))
+        .collect()
 }
 
 fn pallet(n: u32) -> String {
@@ -1725,74 +2116,148 @@ fn journey() -> Journey {
             }),
         )
     };
-    let aggregation = |minute: u32, action: &str, step: &str, parent: &str, children: &[String], loc: &Gln| {
-        event(
-            "AggregationEvent",
-            &at(0, minute),
-            json!({
-                "action": action,
-                "parentID": parent,
-                "childEPCs": children,
-                "bizStep": step,
-                "bizLocation": { "id": loc_id(loc) },
-            }),
-        )
-    };
+    let aggregation =
+        |minute: u32, action: &str, step: &str, parent: &str, children: &[String], loc: &Gln| {
+            event(
+                "AggregationEvent",
+                &at(0, minute),
+                json!({
+                    "action": action,
+                    "parentID": parent,
+                    "childEPCs": children,
+                    "bizStep": step,
+                    "bizLocation": { "id": loc_id(loc) },
+                }),
+            )
+        };
     let steps: Vec<(&'static str, &str, Value)> = vec![
         (
             "harvest L1",
             "grower",
-            event("ObjectEvent", &at(0, 6 * 60), json!({
-                "action": "ADD", "bizStep": "commissioning", "quantityList": qty(&l1, 500),
-                "bizLocation": { "id": loc_id(&farm()) },
-            })),
+            event(
+                "ObjectEvent",
+                &at(0, 6 * 60),
+                json!({
+                    "action": "ADD", "bizStep": "commissioning", "quantityList": qty(&l1, 500),
+                    "bizLocation": { "id": loc_id(&farm()) },
+                }),
+            ),
         ),
         (
             "harvest L2",
             "grower",
-            event("ObjectEvent", &at(0, 6 * 60 + 10), json!({
-                "action": "ADD", "bizStep": "commissioning", "quantityList": qty(&l2, 400),
-                "bizLocation": { "id": loc_id(&farm()) },
-            })),
+            event(
+                "ObjectEvent",
+                &at(0, 6 * 60 + 10),
+                json!({
+                    "action": "ADD", "bizStep": "commissioning", "quantityList": qty(&l2, 400),
+                    "bizLocation": { "id": loc_id(&farm()) },
+                }),
+            ),
         ),
-        ("pack L1", "packer", transformation(8 * 60, &l1, &cartons("L1", 3), "L1")),
-        ("pack L2", "packer", transformation(8 * 60 + 5, &l2, &cartons("L2", 2), "L2")),
-        ("palletise P1", "packer", aggregation(9 * 60, "ADD", "packing", &pallet(1), &cartons("L1", 3), &plant())),
-        ("palletise P2", "packer", aggregation(9 * 60 + 5, "ADD", "packing", &pallet(2), &cartons("L2", 2), &plant())),
+        (
+            "pack L1",
+            "packer",
+            transformation(8 * 60, &l1, &cartons("L1", 3), "L1"),
+        ),
+        (
+            "pack L2",
+            "packer",
+            transformation(8 * 60 + 5, &l2, &cartons("L2", 2), "L2"),
+        ),
+        (
+            "palletise P1",
+            "packer",
+            aggregation(
+                9 * 60,
+                "ADD",
+                "packing",
+                &pallet(1),
+                &cartons("L1", 3),
+                &plant(),
+            ),
+        ),
+        (
+            "palletise P2",
+            "packer",
+            aggregation(
+                9 * 60 + 5,
+                "ADD",
+                "packing",
+                &pallet(2),
+                &cartons("L2", 2),
+                &plant(),
+            ),
+        ),
         (
             "inspect P1",
             "officer",
-            object(&at(0, 9 * 60 + 30), "OBSERVE", Some("inspecting"), &[pallet(1)], None),
+            object(
+                &at(0, 9 * 60 + 30),
+                "OBSERVE",
+                Some("inspecting"),
+                &[pallet(1)],
+                None,
+            ),
         ),
         (
             "ship P1 P2",
             "storekeeper",
-            object(&at(0, 10 * 60), "OBSERVE", Some("shipping"), &[pallet(1), pallet(2)], Some(&plant())),
+            object(
+                &at(0, 10 * 60),
+                "OBSERVE",
+                Some("shipping"),
+                &[pallet(1), pallet(2)],
+                Some(&plant()),
+            ),
         ),
-        ("depalletise P1", "packer", aggregation(14 * 60, "DELETE", "unpacking", &pallet(1), &cartons("L1", 3), &dc())),
         (
-            "deliver C1",
-            "driver",
-            {
-                let mut e = object(&at(0, 15 * 60), "OBSERVE", Some("arriving"), &cartons("L1", 1), None);
-                e["eventID"] = json!("urn:uuid:2d1f7c4a-8e3b-4f6d-9a1c-5b7e0f3d2c91");
-                e
-            },
+            "depalletise P1",
+            "packer",
+            aggregation(
+                14 * 60,
+                "DELETE",
+                "unpacking",
+                &pallet(1),
+                &cartons("L1", 3),
+                &dc(),
+            ),
         ),
+        ("deliver C1", "driver", {
+            let mut e = object(
+                &at(0, 15 * 60),
+                "OBSERVE",
+                Some("arriving"),
+                &cartons("L1", 1),
+                None,
+            );
+            e["eventID"] = json!("urn:uuid:2d1f7c4a-8e3b-4f6d-9a1c-5b7e0f3d2c91");
+            e
+        }),
         (
             "store empty P1",
             "storekeeper",
-            object(&at(0, 16 * 60), "OBSERVE", Some("storing"), &[pallet(1)], Some(&dc())),
+            object(
+                &at(0, 16 * 60),
+                "OBSERVE",
+                Some("storing"),
+                &[pallet(1)],
+                Some(&dc()),
+            ),
         ),
         (
             "press L1",
             "packer",
-            event("TransformationEvent", &at(0, 17 * 60), json!({
-                "inputQuantityList": qty(&l1, 100),
-                "outputQuantityList": [{ "epcClass": lgtin(&juice(), "J1"), "quantity": 60, "uom": "LTR" }],
-                "bizStep": "commissioning",
-                "bizLocation": { "id": loc_id(&plant()) },
-            })),
+            event(
+                "TransformationEvent",
+                &at(0, 17 * 60),
+                json!({
+                    "inputQuantityList": qty(&l1, 100),
+                    "outputQuantityList": [{ "epcClass": lgtin(&juice(), "J1"), "quantity": 60, "uom": "LTR" }],
+                    "bizStep": "commissioning",
+                    "bizLocation": { "id": loc_id(&plant()) },
+                }),
+            ),
         ),
     ];
     let mut seq = BTreeMap::new();
@@ -1852,8 +2317,16 @@ fn trace_back_from_a_carton_and_forward_from_its_lot() {
     assert_eq!(compost_lot.relation, Some("raw_material"));
     assert_eq!(compost_lot.from.as_deref(), Some(l1.as_str()));
     assert_eq!(compost_lot.depth, 2);
-    for other in [pallet(2), cartons("L2", 1)[0].clone(), cartons("L1", 2)[1].clone(), lgtin(&bulk(), "L2")] {
-        assert!(node(&back, &other).is_none(), "{other} is not upstream of C1");
+    for other in [
+        pallet(2),
+        cartons("L2", 1)[0].clone(),
+        cartons("L1", 2)[1].clone(),
+        lgtin(&bulk(), "L2"),
+    ] {
+        assert!(
+            node(&back, &other).is_none(),
+            "{other} is not upstream of C1"
+        );
     }
     // Exactly the pallet's events while the carton was on it: the inspection and the
     // shipment, not the empty pallet's storage after the DELETE; the lot's events up
@@ -1871,7 +2344,10 @@ fn trace_back_from_a_carton_and_forward_from_its_lot() {
         ])
     );
     let times: Vec<i64> = back.events.iter().map(|e| e.event_time_ms).collect();
-    assert!(times.windows(2).all(|w| w[0] <= w[1]), "events by eventTime");
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "events by eventTime"
+    );
 
     let fwd = j.walk(&l1, Direction::Forward);
     for c in cartons("L1", 3) {
@@ -1879,21 +2355,47 @@ fn trace_back_from_a_carton_and_forward_from_its_lot() {
         assert_eq!(n.relation, Some("made_into"));
         assert_eq!(n.via_event, Some(j.seq["pack L1"]));
     }
-    assert_eq!(node(&fwd, &pallet(1)).and_then(|n| n.relation), Some("packed_into"));
-    assert_eq!(node(&fwd, &lgtin(&juice(), "J1")).and_then(|n| n.relation), Some("made_into"));
-    for other in [pallet(2), cartons("L2", 1)[0].clone(), cartons("L2", 2)[1].clone(), lgtin(&bulk(), "L2")] {
-        assert!(node(&fwd, &other).is_none(), "{other} is not downstream of L1");
+    assert_eq!(
+        node(&fwd, &pallet(1)).and_then(|n| n.relation),
+        Some("packed_into")
+    );
+    assert_eq!(
+        node(&fwd, &lgtin(&juice(), "J1")).and_then(|n| n.relation),
+        Some("made_into")
+    );
+    for other in [
+        pallet(2),
+        cartons("L2", 1)[0].clone(),
+        cartons("L2", 2)[1].clone(),
+        lgtin(&bulk(), "L2"),
+    ] {
+        assert!(
+            node(&fwd, &other).is_none(),
+            "{other} is not downstream of L1"
+        );
     }
     assert_eq!(fwd.nodes.len(), 1 + 3 + 1 + 1, "{:?}", fwd.nodes);
     let seqs = event_seqs(&fwd);
-    assert!(!seqs.contains(&j.seq["store empty P1"]), "not after the cartons left");
+    assert!(
+        !seqs.contains(&j.seq["store empty P1"]),
+        "not after the cartons left"
+    );
     assert!(!seqs.contains(&j.seq["palletise P2"]));
-    assert!(seqs.is_superset(&j.seqs(&["pack L1", "palletise P1", "ship P1 P2", "deliver C1", "press L1"])));
+    assert!(seqs.is_superset(&j.seqs(&[
+        "pack L1",
+        "palletise P1",
+        "ship P1 P2",
+        "deliver C1",
+        "press L1"
+    ])));
 
     // From the pallet: its contents while loaded, and nothing after it was emptied.
     let from_pallet = j.walk(&pallet(1), Direction::Back);
     for c in cartons("L1", 3) {
-        assert_eq!(node(&from_pallet, &c).and_then(|n| n.relation), Some("contains"));
+        assert_eq!(
+            node(&from_pallet, &c).and_then(|n| n.relation),
+            Some("contains")
+        );
     }
     assert!(node(&from_pallet, &cartons("L2", 1)[0]).is_none());
 }
@@ -1927,7 +2429,10 @@ fn trace_hides_what_the_reader_may_not_read_and_does_not_follow_it() {
     assert_eq!(l.hidden_events, 0);
     assert!(event_seqs(&l).contains(&j.seq["inspect P1"]));
     // Regulators see everything; consumers nothing, and the walk goes nowhere.
-    assert_eq!(walk_as(&j, "auditor", &c1, Direction::Back).hidden_events, 0);
+    assert_eq!(
+        walk_as(&j, "auditor", &c1, Direction::Back).hidden_events,
+        0
+    );
     let l = walk_as(&j, "shopper", &c1, Direction::Back);
     assert_eq!(l.nodes.len(), 1);
     assert!(l.events.is_empty());
@@ -1935,16 +2440,26 @@ fn trace_hides_what_the_reader_may_not_read_and_does_not_follow_it() {
 
     // A hidden aggregation is not followed: no pallet, none of its events.
     let hide = j.seq["palletise P1"];
-    let l = trace::walk(&j.chain.state, &c1, Direction::Back, &mut |r| Ok(r.seq != hide))
-        .expect("walks");
+    let l = trace::walk(&j.chain.state, &c1, Direction::Back, &mut |r| {
+        Ok(r.seq != hide)
+    })
+    .expect("walks");
     assert_eq!(l.hidden_events, 1);
     assert!(node(&l, &pallet(1)).is_none());
     assert!(!event_seqs(&l).contains(&j.seq["ship P1 P2"]));
     assert!(!event_seqs(&l).contains(&j.seq["inspect P1"]));
-    assert!(node(&l, &lgtin(&bulk(), "L1")).is_some(), "other edges still followed");
+    assert!(
+        node(&l, &lgtin(&bulk(), "L1")).is_some(),
+        "other edges still followed"
+    );
     let hide = j.seq["pack L1"];
-    let l = trace::walk(&j.chain.state, &lgtin(&bulk(), "L1"), Direction::Forward, &mut |r| Ok(r.seq != hide))
-        .expect("walks");
+    let l = trace::walk(
+        &j.chain.state,
+        &lgtin(&bulk(), "L1"),
+        Direction::Forward,
+        &mut |r| Ok(r.seq != hide),
+    )
+    .expect("walks");
     assert_eq!(l.hidden_events, 1);
     assert!(cartons("L1", 3).iter().all(|c| node(&l, c).is_none()));
     assert!(node(&l, &pallet(1)).is_none());
@@ -1957,7 +2472,8 @@ fn trace_skips_corrected_events() {
     // The carrier declares its delivery of C1 in error.
     let delivered = j.chain.event(j.seq["deliver C1"]);
     let mut declaration: Value = serde_json::from_str(&delivered.json).expect("json");
-    declaration["errorDeclaration"] = json!({ "declarationTime": "2026-01-01T18:00:00Z", "reason": "did_not_occur" });
+    declaration["errorDeclaration"] =
+        json!({ "declarationTime": "2026-01-01T18:00:00Z", "reason": "did_not_occur" });
     let run = j.chain.capture(&key("driver"), &doc(vec![declaration]));
     assert_applied(&run);
     let decl = j.chain.captured_seqs(&run)[0];
@@ -1981,7 +2497,11 @@ fn audit_of(c: &Chain, kind: u8, subject: &[u8], from_height: u64) -> Vec<AuditE
         .take_while(|(k, _)| k.starts_with(&prefix))
         .map(|(k, v)| {
             let e: AuditEntry = decode_record(k, v).expect("audit entry decodes");
-            assert_eq!(*k, keys::audit(kind, subject, e.height.0, &e.tx_id), "key names height and tx");
+            assert_eq!(
+                *k,
+                keys::audit(kind, subject, e.height.0, &e.tx_id),
+                "key names height and tx"
+            );
             e
         })
         .filter(|e| e.height.0 >= from_height)
@@ -1995,8 +2515,10 @@ fn outcomes(entries: &[AuditEntry]) -> Vec<(u64, TxId, &str, &str)> {
         .collect()
 }
 
-fn sorted_by_tx(mut v: Vec<(u64, TxId, &'static str, &'static str)>) -> Vec<(u64, TxId, &'static str, &'static str)> {
-    v.sort_by(|a, b| (a.0, a.1 .0).cmp(&(b.0, b.1 .0)));
+fn sorted_by_tx(
+    mut v: Vec<(u64, TxId, &'static str, &'static str)>,
+) -> Vec<(u64, TxId, &'static str, &'static str)> {
+    v.sort_by_key(|a| (a.0, a.1 .0));
     v
 }
 
@@ -2021,23 +2543,49 @@ fn every_transaction_leaves_an_audit_trail() {
             TxStatus::Rejected { code, .. } => format!("rejected: {code}"),
         })
         .collect();
-    assert_eq!(status, ["applied", "applied", "rejected: not_authorized", "rejected: unknown_product"]);
+    assert_eq!(
+        status,
+        [
+            "applied",
+            "applied",
+            "rejected: not_authorized",
+            "rejected: unknown_product"
+        ]
+    );
     let h1 = run1.height;
 
     // Captures: one naming cartons, one naming only a pallet, one refused.
     let named = c.capture(
         &key("packer"),
-        &doc(vec![object(&at(0, 1), "ADD", Some("commissioning"), &cartons("AU", 2), Some(&plant()))]),
+        &doc(vec![object(
+            &at(0, 1),
+            "ADD",
+            Some("commissioning"),
+            &cartons("AU", 2),
+            Some(&plant()),
+        )]),
     );
     assert_applied(&named);
     let pallet_only = c.capture(
         &key("storekeeper"),
-        &doc(vec![object(&at(0, 2), "OBSERVE", Some("storing"), &[pallet(9)], Some(&plant()))]),
+        &doc(vec![object(
+            &at(0, 2),
+            "OBSERVE",
+            Some("storing"),
+            &[pallet(9)],
+            Some(&plant()),
+        )]),
     );
     assert_applied(&pallet_only);
     let refused = c.capture(
         &key("driver"),
-        &doc(vec![object(&at(0, 3), "ADD", Some("commissioning"), &cartons("AX", 1), None)]),
+        &doc(vec![object(
+            &at(0, 3),
+            "ADD",
+            Some("commissioning"),
+            &cartons("AX", 1),
+            None,
+        )]),
     );
     assert_rejected(&refused, &key("driver"), "invalid_epcis");
 
@@ -2056,26 +2604,47 @@ fn every_transaction_leaves_an_audit_trail() {
         assert_eq!(e.org, Some(org(ORCHARD)));
         assert_eq!(e.time_ms, T0 + h1 * 1_000);
     }
-    assert!(grower.iter().any(|e| e.summary.contains("registered lot A1")));
+    assert!(grower
+        .iter()
+        .any(|e| e.summary.contains("registered lot A1")));
     let driver = audit_of(&c, subject::MEMBER, &key("driver").public().0, start);
     assert_eq!(
         outcomes(&driver),
         vec![
             (h1, ids1[2], "register_lot", "rejected: not_authorized"),
-            (refused.height, refused.tx_id(), "capture_epcis", "rejected: invalid_epcis"),
+            (
+                refused.height,
+                refused.tx_id(),
+                "capture_epcis",
+                "rejected: invalid_epcis"
+            ),
         ]
     );
     let packer = audit_of(&c, subject::MEMBER, &key("packer").public().0, start);
-    assert_eq!(outcomes(&packer), vec![(named.height, named.tx_id(), "capture_epcis", "applied")]);
+    assert_eq!(
+        outcomes(&packer),
+        vec![(named.height, named.tx_id(), "capture_epcis", "applied")]
+    );
 
     // Per organization: every member's transactions.
-    assert_eq!(outcomes(&audit_of(&c, subject::ORG, ORCHARD.as_bytes(), start)), outcomes(&grower));
-    assert_eq!(outcomes(&audit_of(&c, subject::ORG, COLDCHAIN.as_bytes(), start)), outcomes(&driver));
+    assert_eq!(
+        outcomes(&audit_of(&c, subject::ORG, ORCHARD.as_bytes(), start)),
+        outcomes(&grower)
+    );
+    assert_eq!(
+        outcomes(&audit_of(&c, subject::ORG, COLDCHAIN.as_bytes(), start)),
+        outcomes(&driver)
+    );
     assert_eq!(
         outcomes(&audit_of(&c, subject::ORG, PACKING.as_bytes(), start)),
         vec![
             (named.height, named.tx_id(), "capture_epcis", "applied"),
-            (pallet_only.height, pallet_only.tx_id(), "capture_epcis", "applied"),
+            (
+                pallet_only.height,
+                pallet_only.tx_id(),
+                "capture_epcis",
+                "applied"
+            ),
         ]
     );
     // The setup left entries too: the admins' registrations at height 1.
@@ -2095,9 +2664,15 @@ fn every_transaction_leaves_an_audit_trail() {
     );
     assert!(audit_of(&c, subject::PRODUCT, compost().as_str().as_bytes(), 0).is_empty());
     let carton_entries = audit_of(&c, subject::PRODUCT, carton().as_str().as_bytes(), 0);
-    assert_eq!(outcomes(&carton_entries), vec![(named.height, named.tx_id(), "capture_epcis", "applied")]);
+    assert_eq!(
+        outcomes(&carton_entries),
+        vec![(named.height, named.tx_id(), "capture_epcis", "applied")]
+    );
     assert_eq!(carton_entries[0].org, Some(org(PACKING)));
-    assert_contains(&carton_entries[0].summary, &["1 EPCIS event", carton().as_str()]);
+    assert_contains(
+        &carton_entries[0].summary,
+        &["1 EPCIS event", carton().as_str()],
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -2112,12 +2687,21 @@ fn the_same_block_on_the_same_state_writes_the_same() {
     assert_eq!(replay.chain.state_hash, j.chain.state_hash);
     assert_eq!(replay.chain.state, j.chain.state);
     let c = &mut j.chain;
-    assert_applied(&c.submit(&key("qc"), qualification(ORCHARD, "organic", "ORG-D", "2026-01-01", "2026-12-31")));
+    assert_applied(&c.submit(
+        &key("qc"),
+        qualification(ORCHARD, "organic", "ORG-D", "2026-01-01", "2026-12-31"),
+    ));
     let delivered = c.event(j.seq["deliver C1"]);
     let mut declaration: Value = serde_json::from_str(&delivered.json).expect("json");
     declaration["errorDeclaration"] = json!({ "declarationTime": "2026-01-01T18:00:00Z" });
     let fresh = doc(vec![
-        object(&at(1, 10), "OBSERVE", Some("storing"), &[pallet(1), pallet(2)], Some(&hub())),
+        object(
+            &at(1, 10),
+            "OBSERVE",
+            Some("storing"),
+            &[pallet(1), pallet(2)],
+            Some(&hub()),
+        ),
         event(
             "AggregationEvent",
             &at(1, 20),
@@ -2128,11 +2712,33 @@ fn the_same_block_on_the_same_state_writes_the_same() {
         (key("coldstore"), capture(&fresh)),
         (key("coldstore"), capture(&fresh)),
         (key("driver"), capture(&doc(vec![declaration]))),
-        (key("packer"), capture(&demo("orange/04-palletising.jsonld"))),
-        (key("driver"), capture(&doc(vec![object(&at(1, 30), "ADD", Some("commissioning"), &[pallet(4)], None)]))),
+        (
+            key("packer"),
+            capture(&demo("orange/04-palletising.jsonld")),
+        ),
+        (
+            key("driver"),
+            capture(&doc(vec![object(
+                &at(1, 30),
+                "ADD",
+                Some("commissioning"),
+                &[pallet(4)],
+                None,
+            )])),
+        ),
         (key("grower"), lot(&bulk(), "ORG-LOT", &["organic"], &[])),
-        (admin(CUSTOMS), Payload::GrantRead { org: org(SHOPMART), category: DataCategory::CustomsQuality, allowed: true }),
-        (key("auditor"), require("juice", Some("food_production_license"))),
+        (
+            admin(CUSTOMS),
+            Payload::GrantRead {
+                org: org(SHOPMART),
+                category: DataCategory::CustomsQuality,
+                allowed: true,
+            },
+        ),
+        (
+            key("auditor"),
+            require("juice", Some("food_production_license")),
+        ),
     ];
     let txs = c.sign_all(&items);
     let a = c.execute(&txs);
@@ -2142,9 +2748,16 @@ fn the_same_block_on_the_same_state_writes_the_same() {
         next_state_hash(&c.state_hash, &a.writes),
         next_state_hash(&c.state_hash, &b.writes)
     );
-    let applied = a.receipts.iter().filter(|r| r.status == TxStatus::Applied).count();
+    let applied = a
+        .receipts
+        .iter()
+        .filter(|r| r.status == TxStatus::Applied)
+        .count();
     assert_eq!(applied, items.len() - 1, "{:?}", a.receipts);
-    assert!(written_in(&a.writes, keys::EVENT) >= 4, "events were written");
+    assert!(
+        written_in(&a.writes, keys::EVENT) >= 4,
+        "events were written"
+    );
     // A copy of the state gives the same result too.
     let copy = c.state.clone();
     let again = run_block(&copy, c.next_ctx(), &txs);
@@ -2153,7 +2766,75 @@ fn the_same_block_on_the_same_state_writes_the_same() {
     // was a duplicate within the block, and the declaration corrected the delivery.
     let run = c.commit(&txs);
     assert_eq!(run, a);
-    let second = trace::load_capture(&c.state, &txs[1].id()).expect("reads").expect("record");
+    let second = trace::load_capture(&c.state, &txs[1].id())
+        .expect("reads")
+        .expect("record");
     assert!(second.events.iter().all(|e| e.duplicate));
     assert!(c.event(j.seq["deliver C1"]).corrected_by.is_some());
+}
+
+// ---------------------------------------------------------------------------
+// Found while writing these tests.
+// ---------------------------------------------------------------------------
+
+/// An organization may declare in error only the events it captured itself: otherwise
+/// any member with write authority could void a competitor's records (and so hide them
+/// from every trace) by naming their eventID.
+#[test]
+fn only_the_capturing_organization_declares_its_events_in_error() {
+    let mut c = Chain::new();
+    let eid = "urn:uuid:9c3e1a7b-4d2f-4e8a-b6c1-7f0e2d5a9b34";
+    let mut harvest = object(
+        &at(0, 10),
+        "ADD",
+        Some("commissioning"),
+        &[lgtin(&bulk(), "H9")],
+        None,
+    );
+    harvest["eventID"] = json!(eid);
+    assert_applied(&c.capture(&key("grower"), &doc(vec![harvest.clone()])));
+    let mut declaration = harvest.clone();
+    declaration["errorDeclaration"] =
+        json!({ "declarationTime": "2026-01-01T12:00:00Z", "reason": "did_not_occur" });
+    // The packing house may write production data, but this harvest is not its own.
+    let msg = assert_rejected(
+        &c.capture(&key("packer"), &doc(vec![declaration.clone()])),
+        &key("packer"),
+        "invalid_epcis",
+    );
+    assert_contains(&msg, &["/epcisBody/eventList/0/eventID", eid, ORCHARD]);
+    assert_eq!(c.event(1).corrected_by, None);
+    assert_eq!(c.event_count(), 1);
+    // The orchard may.
+    assert_applied(&c.capture(&key("grower"), &doc(vec![declaration])));
+    assert_eq!(c.event(1).corrected_by, Some(2));
+}
+
+#[test]
+fn product_audit_entries_name_the_signers_organization() {
+    let mut c = Chain::new();
+    let run = c.submit(&key("grower"), product(&bulk(), "fresh fruit"));
+    assert_applied(&run);
+    let entries = audit_of(&c, subject::PRODUCT, bulk().as_str().as_bytes(), 0);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].signer, key("grower").public());
+    assert_eq!(entries[0].org, Some(org(ORCHARD)));
+}
+
+#[test]
+fn lot_of_decodes_percent_escapes_and_never_panics() {
+    let g = bulk();
+    assert_eq!(
+        trace::lot_of(&format!("https://id.gs1.org/01/{g}/10/A%2BB%25")),
+        Some((g.as_str().to_string(), "A+B%".to_string()))
+    );
+    assert_eq!(
+        trace::lot_of(&format!("https://id.gs1.org/01/{g}/21/S1")),
+        None
+    );
+    // Not canonical, but a public function must not panic on it.
+    for odd in ["%", "%4", "%zz", "%aé", "%é", "a%"] {
+        let got = trace::lot_of(&format!("https://id.gs1.org/01/{g}/10/{odd}"));
+        assert!(got.is_some(), "{odd}");
+    }
 }
