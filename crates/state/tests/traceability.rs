@@ -2245,6 +2245,32 @@ fn journey() -> Journey {
                 Some(&dc()),
             ),
         ),
+        // P2 is emptied without listing its children.
+        (
+            "empty P2",
+            "packer",
+            event(
+                "AggregationEvent",
+                &at(0, 13 * 60),
+                json!({
+                    "action": "DELETE",
+                    "parentID": pallet(2),
+                    "bizStep": "unpacking",
+                    "bizLocation": { "id": loc_id(&dc()) },
+                }),
+            ),
+        ),
+        (
+            "store empty P2",
+            "storekeeper",
+            object(
+                &at(0, 16 * 60 + 30),
+                "OBSERVE",
+                Some("storing"),
+                &[pallet(2)],
+                Some(&dc()),
+            ),
+        ),
         (
             "press L1",
             "packer",
@@ -2388,6 +2414,18 @@ fn trace_back_from_a_carton_and_forward_from_its_lot() {
         "deliver C1",
         "press L1"
     ])));
+
+    // A pallet emptied without naming its children: the carton left it then too.
+    let d1 = &cartons("L2", 1)[0];
+    let back = j.walk(d1, Direction::Back);
+    assert_eq!(
+        node(&back, &pallet(2)).and_then(|n| n.relation),
+        Some("contained_in")
+    );
+    assert_eq!(
+        event_seqs(&back),
+        j.seqs(&["harvest L2", "pack L2", "palletise P2", "ship P1 P2"])
+    );
 
     // From the pallet: its contents while loaded, and nothing after it was emptied.
     let from_pallet = j.walk(&pallet(1), Direction::Back);
