@@ -56,7 +56,8 @@ const ORGS: &[(&str, &[Role], &[&str])] = &[
     (CUSTOMS, &[Role::Customs, Role::Inspector], &["6909001"]),
     (REGULATOR, &[Role::Regulator, Role::Inspector], &["6909901"]),
     (CONSUMERS, &[Role::Consumer], &[]),
-    (EVERY, &Role::ALL, &["6905555"]),
+    // Also the prefix of the GS1 example location in the conformance documents.
+    (EVERY, &Role::ALL, &["6905555", "0012345"]),
 ];
 
 /// (key label, org, roles) of the members registered at height 1.
@@ -2875,4 +2876,90 @@ fn lot_of_decodes_percent_escapes_and_never_panics() {
         let got = trace::lot_of(&format!("https://id.gs1.org/01/{g}/10/{odd}"));
         assert!(got.is_some(), "{odd}");
     }
+}
+
+// ---------------------------------------------------------------------------
+// Conformance: the GS1 Event Hash ID vectors, captured through transactions.
+// ---------------------------------------------------------------------------
+
+const CONFORMANCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance");
+
+#[test]
+fn captured_events_carry_the_reference_event_hash_ids() {
+    let mut c = Chain::new();
+    let dir = std::path::Path::new(CONFORMANCE).join("epcis/event-hash-id");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonld"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "the vectors are there");
+    // The example location some of them use, registered by its prefix's owner.
+    let example = gln("001234511111");
+    assert_applied(&c.submit(&admin(EVERY), location(&example, "GS1 example site")));
+    let capturer = admin(EVERY);
+    let mut checked = 0;
+    for path in files {
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
+        let text = std::fs::read_to_string(&path).expect("read");
+        let mut expected: Vec<String> = std::fs::read_to_string(path.with_extension("hashes"))
+            .expect("hashes")
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        if text.contains("ignoreFields") {
+            // The ledger does not honour a document's `ignoreFields`: it hashes every
+            // field it stores, so an exported event re-hashes to its stored ID. The two
+            // events, which differ only in the fields the document would ignore, are
+            // two events here.
+            expected = hash_ids(&text);
+            assert_eq!(expected.len(), 2);
+            assert_ne!(expected[0], expected[1]);
+        }
+        let mut corrects = None;
+        if text.contains("errorDeclaration") {
+            // It corrects an event this chain never recorded: refused ...
+            let msg = assert_rejected(&c.capture(&capturer, &text), &capturer, "invalid_epcis");
+            assert_contains(
+                &msg,
+                &["/eventID", "no event with that eventID is recorded"],
+            );
+            // ... until the event it corrects is captured; both have the vector's ID.
+            let mut original: Value = serde_json::from_str(&text).expect("json");
+            for e in original["epcisBody"]["eventList"]
+                .as_array_mut()
+                .expect("events")
+            {
+                e.as_object_mut().expect("event").remove("errorDeclaration");
+            }
+            let first = c.capture(&capturer, &original.to_string());
+            assert_applied(&first);
+            let seq = c.captured_seqs(&first)[0];
+            assert_eq!(c.event(seq).hash_id(), expected[0], "{name}: the original");
+            corrects = Some(seq);
+        }
+        let run = c.capture(&capturer, &text);
+        match &run.only().status {
+            TxStatus::Applied => {}
+            other => panic!("{name}: {other:?}"),
+        }
+        let rec = trace::load_capture(&c.state, &run.tx_id())
+            .expect("reads")
+            .expect("record");
+        let got: Vec<String> = rec.events.iter().map(|e| e.hash_id.clone()).collect();
+        assert_eq!(got, expected, "{name}");
+        for e in rec.events.iter().filter(|e| !e.duplicate) {
+            assert_eq!(c.event(e.seq).hash_id(), e.hash_id, "{name}");
+        }
+        if let Some(original) = corrects {
+            assert_eq!(c.event(original).corrected_by, Some(rec.events[0].seq));
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "{checked} documents checked");
 }
