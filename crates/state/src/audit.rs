@@ -170,6 +170,7 @@ pub(crate) fn product_entries(
     ctx: &BlockContext,
     tx_id: TxId,
     signer: PublicKey,
+    org: Option<&OrgId>,
 ) -> Vec<(Vec<u8>, Vec<u8>)> {
     let gtin = match p {
         Payload::RegisterProduct { gtin, .. } | Payload::RegisterLot { gtin, .. } => gtin,
@@ -182,7 +183,7 @@ pub(crate) fn product_entries(
             ctx.height.0,
             &tx_id,
         ),
-        entry(p, ctx, tx_id, signer, None, "applied".into()),
+        entry(p, ctx, tx_id, signer, org, "applied".into()),
     )]
 }
 

@@ -230,12 +230,16 @@ impl<'a, S: StateRead> Execution<'a, S> {
             });
         }
         // Handlers only read and return their writes; a rejection writes nothing.
+        // The signer's organization as it was before the transaction.
+        let org = identity::load_member(self, &signer)?.map(|m| m.org);
         let status = match self.dispatch(stx, tx_id) {
             Ok(writes) => {
                 for (k, v) in writes {
                     self.put(k, v);
                 }
-                for (k, v) in audit::product_entries(&stx.tx.payload, &self.ctx, tx_id, signer) {
+                for (k, v) in
+                    audit::product_entries(&stx.tx.payload, &self.ctx, tx_id, signer, org.as_ref())
+                {
                     self.put(k, v);
                 }
                 TxStatus::Applied
@@ -247,7 +251,6 @@ impl<'a, S: StateRead> Execution<'a, S> {
             Err(HandlerError::State(e)) => return Err(TxInvalid::State(e)),
         };
         self.put(keys::seq(&signer), stx.tx.seq.to_le_bytes().to_vec());
-        let org = identity::load_member(self, &signer)?.map(|m| m.org);
         for (k, v) in audit::actor_entries(
             &stx.tx.payload,
             &self.ctx,

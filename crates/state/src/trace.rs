@@ -464,6 +464,9 @@ pub(crate) fn capture<S: StateRead>(
                 continue;
             };
             let mut found = false;
+            // Only the organization that captured an event declares it in error;
+            // anyone else could otherwise void (and hide from traces) its records.
+            let mut others: BTreeSet<OrgId> = BTreeSet::new();
             let originals = event_id_list(ex, &pending_ids, eid)?;
             for o in originals {
                 let rec = match corrected.get(&o) {
@@ -474,15 +477,25 @@ pub(crate) fn capture<S: StateRead>(
                     },
                 };
                 if let Some(mut rec) = rec {
-                    if !rec.error_declaration {
-                        rec.corrected_by = Some(seq);
-                        corrected.insert(o, rec);
-                        found = true;
+                    if rec.error_declaration {
+                        continue;
                     }
+                    if rec.org != m.org {
+                        others.insert(rec.org);
+                        continue;
+                    }
+                    rec.corrected_by = Some(seq);
+                    corrected.insert(o, rec);
+                    found = true;
                 }
             }
             if !found {
-                problems.push(format!("{ptr}/eventID: the error declaration names eventID `{eid}`, but no event with that eventID is recorded"));
+                if others.is_empty() {
+                    problems.push(format!("{ptr}/eventID: the error declaration names eventID `{eid}`, but no event with that eventID is recorded"));
+                } else {
+                    let others: Vec<&str> = others.iter().map(OrgId::as_str).collect();
+                    problems.push(format!("{ptr}/eventID: the error declaration names eventID `{eid}`, whose events were captured by `{}`; only the capturing organization declares its events in error", others.join("`, `")));
+                }
                 continue;
             }
         }
