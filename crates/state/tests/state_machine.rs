@@ -217,8 +217,23 @@ impl BlockRun {
         &self.results[0]
     }
 
+    /// Keys written, other than the audit trail's (every transaction, applied or
+    /// rejected, leaves audit entries; see [`BlockRun::audit_keys`]).
     fn write_keys(&self) -> BTreeSet<Vec<u8>> {
-        self.writes.keys().cloned().collect()
+        self.writes
+            .keys()
+            .filter(|k| k.first() != Some(&keys::AUDIT))
+            .cloned()
+            .collect()
+    }
+
+    /// The audit-trail keys written.
+    fn audit_keys(&self) -> BTreeSet<Vec<u8>> {
+        self.writes
+            .keys()
+            .filter(|k| k.first() == Some(&keys::AUDIT))
+            .cloned()
+            .collect()
     }
 }
 
@@ -338,6 +353,13 @@ fn assert_rejected(run: &BlockRun, signer: &SecretKey, code: &str) -> String {
         run.write_keys(),
         BTreeSet::from([keys::seq(&signer.public())]),
         "a rejected transaction writes only its signer's sequence number"
+    );
+    let member_prefix = keys::audit_of(b'm', &signer.public().0);
+    assert!(
+        run.audit_keys()
+            .iter()
+            .any(|k| k.starts_with(&member_prefix)),
+        "a rejected transaction is on the signer's audit trail"
     );
     assert!(!message.is_empty(), "a rejection explains itself");
     message
@@ -1108,11 +1130,11 @@ fn different_order_different_outcome_different_hash() {
     assert_ne!(swapped.writes, straight.writes);
 }
 
-/// The state hash commits to the write set only, not to receipts: two orders whose
-/// outcomes differ only in *which* rejection a transaction got write the same set and
-/// so have the same state hash (the order itself is committed by the header's tx_root).
+/// The state hash commits to the write set, not to receipts' messages: two orders
+/// whose outcomes differ only in *which* rejection a transaction got write the same
+/// records, except the audit trail, which keeps the rejection code (not the message).
 #[test]
-fn state_hash_covers_writes_not_rejection_codes() {
+fn state_hash_covers_writes_and_audited_rejection_codes() {
     let chain = Chain::new();
     let reg = chain.tx(&key("orchard-admin"), product(&orchard_gtin()));
     let foreign_lot = chain.tx(&key("packer-admin"), lot(&orchard_gtin(), "L1"));
@@ -1128,8 +1150,20 @@ fn state_hash_covers_writes_not_rejection_codes() {
         TxStatus::Rejected { code, .. } if code == "not_authorized"
     ));
     assert_ne!(rb.receipts, rc.receipts);
-    assert_eq!(rb.writes, rc.writes);
-    assert_eq!(b.state_hash, c.state_hash);
+    assert_eq!(rb.write_keys(), rc.write_keys());
+    let non_audit = |w: &WriteSet| -> WriteSet {
+        w.iter()
+            .filter(|(k, _)| k.first() != Some(&keys::AUDIT))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    assert_eq!(non_audit(&rb.writes), non_audit(&rc.writes));
+    assert_eq!(rb.audit_keys(), rc.audit_keys());
+    assert_ne!(
+        rb.writes, rc.writes,
+        "the audit entries record different rejection codes"
+    );
+    assert_ne!(b.state_hash, c.state_hash);
 }
 
 #[test]
@@ -1167,7 +1201,7 @@ const MATRIX: [(Role, &str); 10] = [
     (Role::Processor, "W R R R -"),
     (Role::Warehouse, "R R - W -"),
     (Role::Carrier, "R R - W -"),
-    (Role::Platform, "R W R R -"),
+    (Role::Platform, "R W - R -"),
     (Role::Customs, "R - W R -"),
     (Role::Inspector, "R - W - -"),
     (Role::Regulator, "R R R R R"),
@@ -1547,9 +1581,12 @@ fn simulate(steps: &[Step]) -> Result<Sim, TestCaseError> {
                 prop_assert!(changed.contains(&keys::seq(&spk)));
                 match &receipt.status {
                     TxStatus::Rejected { .. } => prop_assert_eq!(
-                        changed.len(),
+                        changed
+                            .iter()
+                            .filter(|k| k.first() != Some(&keys::AUDIT))
+                            .count(),
                         1,
-                        "a rejection changes only the seq: {:?}",
+                        "a rejection changes only the seq (and the audit trail): {:?}",
                         receipt
                     ),
                     TxStatus::Applied => {
@@ -1558,8 +1595,14 @@ fn simulate(steps: &[Step]) -> Result<Sim, TestCaseError> {
                         for k in &changed {
                             prop_assert!(
                                 *k == keys::seq(&spk)
-                                    || [keys::MEMBER, keys::ORG_MEMBER, keys::PRODUCT, keys::LOT]
-                                        .contains(&k[0]),
+                                    || [
+                                        keys::MEMBER,
+                                        keys::ORG_MEMBER,
+                                        keys::PRODUCT,
+                                        keys::LOT,
+                                        keys::AUDIT
+                                    ]
+                                    .contains(&k[0]),
                                 "{step:?} wrote key {k:?}"
                             );
                         }
