@@ -247,6 +247,7 @@ impl Ledger {
         proposer: PublicKey,
         txs_bytes: &[Vec<u8>],
         state_hash: Hash,
+        open_root: Hash,
         validators_hash: Hash,
     ) -> BlockHeader {
         let head = self.head();
@@ -261,7 +262,7 @@ impl Ledger {
             proposer,
             n_txs: u32::try_from(txs_bytes.len()).expect("bounded by BLOCK_TXS_MAX"),
             tx_root: Hash(merkle::root_from_leaf_hashes(&leaves)),
-            open_root: Hash(merkle::empty_root()),
+            open_root,
             state_hash,
             validators_hash,
         }
@@ -368,6 +369,7 @@ impl Application for Ledger {
         drop(snapshot);
         self.drop_txs(dropped);
         let state_hash = waybill_state::next_state_hash(&head.state_hash, &writes);
+        let open_root = waybill_state::open::open_root(&writes, height.0);
         let validators_hash = validators_hash(&self.validators_at(height)?);
         let header = self.header(
             height,
@@ -375,6 +377,7 @@ impl Application for Ledger {
             proposer,
             &txs_bytes,
             state_hash,
+            open_root,
             validators_hash,
         );
         let block = Block { header, txs };
@@ -425,9 +428,6 @@ impl Application for Ledger {
         if h.validators_hash != validators_hash(&self.validators_at(h.height)?) {
             return invalid("validators hash does not match the validator set".into());
         }
-        if h.open_root != Hash(merkle::empty_root()) {
-            return invalid("open-tier root must be the empty root".into());
-        }
         if let Err(e) = block.check_body() {
             return invalid(e.to_string());
         }
@@ -461,6 +461,13 @@ impl Application for Ledger {
             return invalid(format!(
                 "state hash {} does not match execution {state_hash}",
                 h.state_hash
+            ));
+        }
+        let open_root = waybill_state::open::open_root(&writes, h.height.0);
+        if open_root != h.open_root {
+            return invalid(format!(
+                "open-tier root {} does not match execution {open_root}",
+                h.open_root
             ));
         }
         self.verified.extend(tx_ids.iter().copied());

@@ -9,6 +9,7 @@ use waybill_types::{Height, LotInput, LotRef, OrgId, PublicKey, TxId};
 use crate::access::{any_may_write, DataCategory};
 use crate::exec::{HandlerError, Rejection, Writes};
 use crate::identity::{active_signer, load_org};
+use crate::open::{OpenRecord, Publisher};
 use crate::{decode_record, encode_record, keys, Execution, StateRead, StateReadError};
 
 /// A product (trade item).
@@ -165,6 +166,23 @@ pub(crate) fn register_product<S: StateRead>(
         .into());
     }
     let ctx = ex.context();
+    let mut w: Writes = Vec::new();
+    let mut publisher = Publisher::new(ex, ctx.height.0)?;
+    publisher.publish(
+        &mut w,
+        &OpenRecord::Product {
+            gtin: p.gtin.as_str(),
+            name: p.name,
+            brand: p.brand,
+            category: p.category,
+            origin_country: p.origin_country,
+            owner: org.id.as_str(),
+            owner_name: &org.name,
+            source: tx_id.to_string(),
+        },
+        &[product_id(p.gtin)],
+    );
+    publisher.finish(&mut w);
     let product = Product {
         gtin: p.gtin.clone(),
         name: p.name.to_string(),
@@ -177,7 +195,8 @@ pub(crate) fn register_product<S: StateRead>(
         registered_time_ms: ctx.time_ms,
         tx_id,
     };
-    Ok(vec![(keys::product(p.gtin), encode_record(&product))])
+    w.push((keys::product(p.gtin), encode_record(&product)));
+    Ok(w)
 }
 
 pub(crate) fn register_lot<S: StateRead>(
@@ -239,6 +258,27 @@ pub(crate) fn register_lot<S: StateRead>(
         .into());
     }
     let ctx = ex.context();
+    let mut w: Writes = Vec::new();
+    let mut publisher = Publisher::new(ex, ctx.height.0)?;
+    let origin = l.origin_gln.map(|g| g.as_str().to_string());
+    publisher.publish(
+        &mut w,
+        &OpenRecord::Lot {
+            gtin: l.gtin.as_str(),
+            lot: l.lot,
+            origin_gln: origin.as_deref(),
+            produced_on: l.produced_on,
+            quantity: l.quantity,
+            unit: l.unit,
+            inputs: l.inputs,
+            raw_materials: l.raw_materials,
+            claims: l.claims,
+            owner: m.org.as_str(),
+            source: tx_id.to_string(),
+        },
+        &[lot_id(l.gtin, l.lot), product_id(l.gtin)],
+    );
+    publisher.finish(&mut w);
     let lot = Lot {
         gtin: l.gtin.clone(),
         lot: l.lot.to_string(),
@@ -255,7 +295,8 @@ pub(crate) fn register_lot<S: StateRead>(
         registered_time_ms: ctx.time_ms,
         tx_id,
     };
-    Ok(vec![(keys::lot(l.gtin, l.lot), encode_record(&lot))])
+    w.push((keys::lot(l.gtin, l.lot), encode_record(&lot)));
+    Ok(w)
 }
 
 /// A location (GLN): a farm, plant, warehouse, customs office or store.
@@ -375,6 +416,24 @@ pub(crate) fn register_location<S: StateRead>(
         )
         .into());
     }
+    let mut w: Writes = Vec::new();
+    let mut publisher = Publisher::new(ex, ex.context().height.0)?;
+    publisher.publish(
+        &mut w,
+        &OpenRecord::Location {
+            gln: l.gln.as_str(),
+            name: l.name,
+            location_kind: l.kind,
+            address: l.address,
+            country: l.country,
+            latitude: l.latitude.map(String::as_str),
+            longitude: l.longitude.map(String::as_str),
+            owner: org.id.as_str(),
+            source: tx_id.to_string(),
+        },
+        &[location_id(l.gln)],
+    );
+    publisher.finish(&mut w);
     let loc = Location {
         gln: l.gln.clone(),
         name: l.name.to_string(),
@@ -388,7 +447,8 @@ pub(crate) fn register_location<S: StateRead>(
         registered_at: ex.context().height,
         tx_id,
     };
-    Ok(vec![(keys::location(l.gln), encode_record(&loc))])
+    w.push((keys::location(l.gln), encode_record(&loc)));
+    Ok(w)
 }
 
 pub(crate) fn set_delegate<S: StateRead>(
@@ -426,4 +486,25 @@ pub(crate) fn set_delegate<S: StateRead>(
         keys::location_delegate(gln, org),
         vec![u8::from(allowed)],
     )])
+}
+
+/// The canonical Digital Link of a product (GTIN level).
+pub fn product_id(gtin: &Gtin) -> String {
+    format!("https://id.gs1.org/01/{gtin}")
+}
+
+/// The canonical Digital Link of a lot.
+pub fn lot_id(gtin: &Gtin, lot: &str) -> String {
+    format!(
+        "https://id.gs1.org/01/{gtin}/10/{}",
+        waybill_types::digital_link::uri_escape(
+            lot,
+            waybill_types::digital_link::UriComponent::Path
+        )
+    )
+}
+
+/// The canonical Digital Link of a location.
+pub fn location_id(gln: &Gln) -> String {
+    format!("https://id.gs1.org/414/{gln}")
 }

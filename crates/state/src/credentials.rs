@@ -12,6 +12,7 @@ use waybill_types::{Height, OrgId, PublicKey, Role, TxId};
 
 use crate::exec::{HandlerError, Rejection, Writes};
 use crate::identity::{active_signer, load_org};
+use crate::open::{OpenRecord, Publisher};
 use crate::{decode_record, encode_record, keys, Execution, StateRead, StateReadError};
 
 /// A qualification held by an organization.
@@ -236,10 +237,13 @@ pub(crate) fn record<S: StateRead>(
     };
     let mut numbers = numbers_of_kind(ex, q.org, q.kind)?;
     numbers.push(q.number.to_string());
-    Ok(vec![
-        (keys::qualification(q.org, q.number), encode_record(&rec)),
-        (kind_index_key(q.org, q.kind), encode_record(&numbers)),
-    ])
+    let mut w: Writes = Vec::new();
+    let mut publisher = Publisher::new(ex, ctx.height.0)?;
+    publisher.publish(&mut w, &open_record(&rec, None), &[org_id(q.org)]);
+    publisher.finish(&mut w);
+    w.push((keys::qualification(q.org, q.number), encode_record(&rec)));
+    w.push((kind_index_key(q.org, q.kind), encode_record(&numbers)));
+    Ok(w)
 }
 
 pub(crate) fn revoke<S: StateRead>(
@@ -268,7 +272,12 @@ pub(crate) fn revoke<S: StateRead>(
         at: ex.context().height,
         reason: reason.to_string(),
     });
-    Ok(vec![(keys::qualification(org, number), encode_record(&q))])
+    let mut w: Writes = Vec::new();
+    let mut publisher = Publisher::new(ex, ex.context().height.0)?;
+    publisher.publish(&mut w, &open_record(&q, Some(reason)), &[org_id(org)]);
+    publisher.finish(&mut w);
+    w.push((keys::qualification(org, number), encode_record(&q)));
+    Ok(w)
 }
 
 pub(crate) fn set_requirement<S: StateRead>(
@@ -301,4 +310,24 @@ pub fn decode_requirement(key: &[u8], value: &[u8]) -> Result<Option<String>, St
         return Ok(None);
     }
     decode_record(key, value).map(Some)
+}
+
+/// The open-tier identifier of an organization (its qualifications are indexed under it).
+pub fn org_id(org: &OrgId) -> String {
+    format!("org:{org}")
+}
+
+fn open_record<'a>(q: &'a Qualification, revoked: Option<&'a str>) -> OpenRecord<'a> {
+    OpenRecord::Qualification {
+        org: q.org.as_str(),
+        qualification_kind: &q.kind,
+        issuer: &q.issuer,
+        number: &q.number,
+        scope: &q.scope,
+        valid_from: &q.valid_from,
+        valid_to: &q.valid_to,
+        verified_by: q.verified_by_org.as_str(),
+        revoked,
+        source: q.tx_id.to_string(),
+    }
 }

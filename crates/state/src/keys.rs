@@ -176,3 +176,22 @@ pub fn audit(kind: u8, subject: &[u8], height: u64, tx_id: &waybill_types::TxId)
 pub fn meta(name: &str) -> Vec<u8> {
     [&[META][..], name.as_bytes()].concat()
 }
+
+/// Open-tier records: `OPEN ‖ height (u64 BE) ‖ index (u32 BE)` → record bytes. The
+/// header's `open_root` is the RFC 6962 root over a block's records in key order.
+pub const OPEN: u8 = 0x17;
+/// Identifier → open-tier records: `OPEN_BY_ID ‖ canonical id ‖ 0x00 ‖ height ‖ index`.
+pub const OPEN_BY_ID: u8 = 0x18;
+
+/// Prefix of one block's open-tier records.
+pub fn open_at(height: u64) -> Vec<u8> {
+    [&[OPEN][..], &height.to_be_bytes()[..]].concat()
+}
+/// Key of an open-tier record.
+pub fn open(height: u64, index: u32) -> Vec<u8> {
+    [open_at(height).as_slice(), &index.to_be_bytes()[..]].concat()
+}
+/// Prefix of the open-tier records naming an identifier.
+pub fn open_of(canonical_id: &str) -> Vec<u8> {
+    [&[OPEN_BY_ID][..], canonical_id.as_bytes(), &[0]].concat()
+}

@@ -16,6 +16,7 @@ mod exec;
 pub mod governance;
 pub mod identity;
 pub mod keys;
+pub mod open;
 pub mod trace;
 
 pub use exec::{

@@ -218,11 +218,12 @@ impl BlockRun {
     }
 
     /// Keys written, other than the audit trail's (every transaction, applied or
-    /// rejected, leaves audit entries; see [`BlockRun::audit_keys`]).
+    /// rejected, leaves audit entries; see [`BlockRun::audit_keys`]) and the open
+    /// tier's (published facts; tested in `open_tier.rs`).
     fn write_keys(&self) -> BTreeSet<Vec<u8>> {
         self.writes
             .keys()
-            .filter(|k| k.first() != Some(&keys::AUDIT))
+            .filter(|k| !is_trail(k))
             .cloned()
             .collect()
     }
@@ -1530,6 +1531,14 @@ struct Sim {
 }
 
 /// Keys whose value differs between two write sets.
+/// Audit-trail, open-tier and open-tier bookkeeping keys.
+fn is_trail(k: &[u8]) -> bool {
+    matches!(
+        k.first(),
+        Some(&keys::AUDIT) | Some(&keys::OPEN) | Some(&keys::OPEN_BY_ID)
+    ) || k == keys::meta("open_next").as_slice()
+}
+
 fn changed_keys(before: &WriteSet, after: &WriteSet) -> BTreeSet<Vec<u8>> {
     before
         .keys()
@@ -1595,6 +1604,7 @@ fn simulate(steps: &[Step]) -> Result<Sim, TestCaseError> {
                         for k in &changed {
                             prop_assert!(
                                 *k == keys::seq(&spk)
+                                    || is_trail(k)
                                     || [
                                         keys::MEMBER,
                                         keys::ORG_MEMBER,

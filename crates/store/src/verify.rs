@@ -175,6 +175,17 @@ fn check_block(
             ),
         ));
     }
+    let open_root = waybill_state::open::open_root(&ws, h);
+    if open_root != hd.open_root {
+        return Err(bad(
+            h,
+            "open-tier root",
+            format!(
+                "the write set's open records give {open_root}, header commits to {}",
+                hd.open_root
+            ),
+        ));
+    }
     Ok((block, ws))
 }
 
