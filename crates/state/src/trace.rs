@@ -6,8 +6,8 @@
 //! the business location, required qualifications) and stored, or the whole document
 //! is rejected with each offending event and field named by a JSON pointer.
 //! Re-sent events (same EPCIS Event Hash ID) are not stored twice; an error
-//! declaration (same eventID, with `errorDeclaration`) is stored and marks the event
-//! it corrects.
+//! declaration (same eventID, or the same Event Hash ID for an event without one,
+//! with `errorDeclaration`) is stored and marks the event it corrects.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -28,6 +28,7 @@ use crate::{audit, decode_record, encode_record, keys, Execution, StateRead, Sta
 /// A state that can also list keys by prefix (the store's snapshot; a map in tests).
 pub trait StateScan: StateRead {
     /// Up to `max` entries with key prefix `prefix` and key `>= start`, in key order.
+    #[allow(clippy::type_complexity)]
     fn scan_from(
         &self,
         prefix: &[u8],
@@ -465,12 +466,23 @@ pub(crate) fn capture<S: StateRead>(
         count += 1;
         let seq = count;
         if s.error_declaration {
-            let Some(eid) = s.event_id.as_deref() else {
-                problems.push(format!("{ptr}/eventID: an error declaration must repeat the eventID of the event it corrects"));
-                continue;
+            // The event corrected: by eventID, or, for an event captured without one,
+            // by its Event Hash ID (which leaves `errorDeclaration` out).
+            let originals = match s.event_id.as_deref() {
+                Some(eid) => event_id_list(ex, &pending_ids, eid)?,
+                None => match new_hashes.get(&(digest, false)) {
+                    Some(seq) => vec![*seq],
+                    None => {
+                        let k = keys::event_hash(&digest, false);
+                        ex.get(&k)?
+                            .map(|b| decode_record::<u64>(&k, &b))
+                            .transpose()?
+                            .into_iter()
+                            .collect()
+                    }
+                },
             };
             let mut found = false;
-            let originals = event_id_list(ex, &pending_ids, eid)?;
             for o in originals {
                 let rec = match corrected.get(&o) {
                     Some(r) => Some(r.clone()),
@@ -488,7 +500,10 @@ pub(crate) fn capture<S: StateRead>(
                 }
             }
             if !found {
-                problems.push(format!("{ptr}/eventID: the error declaration names eventID `{eid}`, but no event with that eventID is recorded"));
+                problems.push(match s.event_id.as_deref() {
+                    Some(eid) => format!("{ptr}/eventID: the error declaration names eventID `{eid}`, but no event with that eventID is recorded"),
+                    None => format!("{ptr}/errorDeclaration: the error declaration has no eventID and no event with its Event Hash ID {hash_id} is recorded"),
+                });
                 continue;
             }
         }
@@ -976,7 +991,7 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 {
+        if b[i] == b'%' && i + 2 < b.len() {
             if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
                 out.push(v);
                 i += 3;
