@@ -1376,6 +1376,10 @@ async fn query_parameters_filter_and_page() {
         ["cartons"]
     );
     assert_eq!(
+        query(&j, k, &format!("MATCH_inputEPC={}", pct(&carton(1)))).await,
+        Vec::<&str>::new()
+    );
+    assert_eq!(
         query(&j, k, &format!("MATCH_outputEPC={}", pct(&carton(4)))).await,
         ["cartons"]
     );
@@ -1722,6 +1726,29 @@ async fn capture_errors_and_capture_jobs() {
     assert_eq!(job["events"][0]["duplicate"], false);
     assert_eq!(count(&j).await, 10);
 
+    // A sequence number already used, or one that leaves a gap.
+    let used = j.carrier.next_seq - 1;
+    let other = storing_doc(5, "2026-11-07T08:30:00.000+08:00");
+    call(&app, capture_request(&key, used, &other, ""))
+        .await
+        .0
+        .assert_error(StatusCode::CONFLICT, "replayed_seq");
+    call(&app, capture_request(&key, used + 5, &other, ""))
+        .await
+        .0
+        .assert_error(StatusCode::CONFLICT, "out_of_order_seq");
+    // The same capture twice while it waits.
+    let seq_now = j.carrier.next_seq;
+    let (a, _) = call(&app, capture_request(&key, seq_now, &other, "")).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text());
+    call(&app, capture_request(&key, seq_now, &other, ""))
+        .await
+        .0
+        .assert_error(StatusCode::CONFLICT, "duplicate");
+    j.carrier.next_seq += 1;
+    j.net.commit();
+    assert_eq!(count(&j).await, 11);
+
     // Rejected at commit: a carrier may not commission; a location must be registered
     // and be the capturer's or delegated to it; an error declaration needs its event.
     let commissioning = epcis_doc(vec![ev(
@@ -1796,7 +1823,20 @@ async fn capture_errors_and_capture_jobs() {
         let tx = common::get_ok(&app, &format!("/v1/txs/{id}")).await;
         assert_eq!(tx["receipt"]["status"], "rejected", "{tx}");
     }
-    assert_eq!(count(&j).await, 10, "a rejected capture stores nothing");
+    assert_eq!(count(&j).await, 11, "a rejected capture stores nothing");
+
+    // A document without events stores nothing either.
+    let empty = epcis_doc(vec![]).to_string();
+    let (a, _) = call(&app, capture_request(&key, j.carrier.next_seq, &empty, "")).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
+    let v = a.json();
+    assert_eq!(v["error"]["code"], "invalid_epcis", "{v}");
+    assert_eq!(
+        v["error"]["problems"][0]["pointer"], "/epcisBody/eventList",
+        "{v}"
+    );
+    assert_eq!(j.net.shared.mempool.len(), 0);
+    assert_eq!(count(&j).await, 11);
 
     // Unknown and malformed capture ids.
     get_anon(&app, &format!("/epcis/capture/{}", "ab".repeat(32)))
@@ -2190,6 +2230,15 @@ async fn trace_back_and_forward_through_the_journey() {
             (carton_gtin().as_str(), "L2611"),
             (fruit_gtin().as_str(), "H2611")
         ]
+    );
+    // Back from the pallet: what it contained.
+    let v = get_as_ok(&app, k, &format!("/v1/trace/{}", pct(P1))).await;
+    let first: Vec<_> = nodes(&j, &v).into_iter().skip(1).take(4).collect();
+    assert_eq!(
+        first,
+        (1..=4)
+            .map(|n| (canon(&carton(n)), s("contains"), s(&p1), Some("pallet"), 1))
+            .collect::<Vec<_>>()
     );
     let default = get_as_ok(&app, k, &format!("/v1/trace/{}", pct(&carton(1)))).await;
     assert_eq!(default["nodes"], back["nodes"]);
@@ -2750,4 +2799,121 @@ async fn master_data_locations_and_qualifications() {
     get_anon(&app, "/v1/orgs/Not%20An%20Id/qualifications")
         .await
         .assert_error(StatusCode::BAD_REQUEST, "bad_org_id");
+}
+
+/// A lot number with characters that canonical identifiers keep as they are (`;`,
+/// `=`, `'`) names one lot whether it comes from an ILMD `lotNumber`, a class
+/// identifier or `GTIN/LOT`.
+#[tokio::test]
+async fn lot_numbers_with_reserved_characters_name_one_lot() {
+    let mut j = journey().await;
+    let app = j.net.app.clone();
+    let lot = "A;1='2";
+    let g = carton_gtin();
+    let made = epcis_doc(vec![
+        ev(
+            "ObjectEvent",
+            "2026-11-08T08:00:00.000+08:00",
+            json!({
+                "action": "ADD", "epcList": [carton(20)], "bizStep": "commissioning",
+                "ilmd": {"cbvmda:lotNumber": lot}
+            }),
+        ),
+        ev(
+            "TransformationEvent",
+            "2026-11-08T09:00:00.000+08:00",
+            json!({
+                "inputQuantityList": [{"epcClass": format!("https://id.gs1.org/01/{g}/10/{lot}"), "quantity": 5, "uom": "KGM"}],
+                "outputEPCList": [carton(21)], "bizStep": "commissioning"
+            }),
+        ),
+    ]);
+    j.net.capture_ok(&mut j.producer, &made).await;
+    let k = &j.producer.key;
+    let mut reached = Vec::new();
+    for start in [
+        format!("{g}/{lot}"),
+        format!("https://id.gs1.org/01/{g}/10/{lot}"),
+    ] {
+        let v = get_as_ok(
+            &app,
+            k,
+            &format!("/v1/trace/{}?direction=forward", pct(&start)),
+        )
+        .await;
+        let ids: BTreeSet<String> = v["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| n["id"].as_str().expect("id").to_string())
+            .collect();
+        assert!(
+            ids.contains(&canon(&carton(20))),
+            "{start}: the commissioned carton: {v}"
+        );
+        assert!(
+            ids.contains(&canon(&carton(21))),
+            "{start}: what it was made into: {v}"
+        );
+        reached.push((v["id"].clone(), ids));
+    }
+    assert_eq!(reached[0], reached[1]);
+}
+
+/// Two captures that bind the same prefix to different namespaces: each exported event
+/// keeps the meaning (and so the Event Hash ID) it was captured with.
+#[tokio::test]
+async fn exported_events_keep_the_namespaces_they_were_captured_with() {
+    let admin = Signer::new("ns-admin");
+    let mut capturer = Signer::new("ns-capturer");
+    let mut net = Net::new(&[("ns-test", WRITERS, &[], &admin.key)]);
+    let mut admin = admin;
+    net.apply_all(&[admin.sign(member(capturer.public(), "capture", WRITERS))])
+        .await;
+    let validator = schema_validator();
+    let doc = |ns: &str, serial: &str| {
+        let mut d = epcis_doc(vec![ev(
+            "ObjectEvent",
+            "2026-11-08T08:00:00.000+08:00",
+            json!({
+                "action": "OBSERVE", "epcList": [format!("urn:epc:id:sgtin:4012345.011111.{serial}")],
+                "bizStep": "receiving", "ex:grade": "A", "ex:lab": {"ex:name": "lab 1"}
+            }),
+        )]);
+        d["@context"] =
+            json!(["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"ex": ns}]);
+        d
+    };
+    let docs = [
+        doc("https://a.example/ns/", "1"),
+        doc("https://b.example/ns/", "1"),
+        doc("https://a.example/ns/", "2"),
+    ];
+    let mut expected = Vec::new();
+    for d in &docs {
+        let job = net.capture_ok(&mut capturer, d).await;
+        assert_eq!(job["eventsCaptured"], 1, "{job}");
+        expected.extend(hash_ids(d));
+    }
+    assert_eq!(
+        expected.iter().collect::<BTreeSet<_>>().len(),
+        3,
+        "three different events"
+    );
+    let v = get_as_ok(&net.app, &capturer.key, "/epcis/events").await;
+    assert_valid_export(&validator, "mixed namespaces", &v);
+    assert_eq!(hash_ids(&v), expected);
+    for (e, h) in events_of(&v).iter().zip(&expected) {
+        let one = get_as_ok(
+            &net.app,
+            &capturer.key,
+            &format!(
+                "/epcis/events/{}",
+                pct(e["eventID"].as_str().expect("eventID"))
+            ),
+        )
+        .await;
+        assert_valid_export(&validator, "one event", &one);
+        assert_eq!(hash_ids(&one), [h.clone()]);
+    }
 }
