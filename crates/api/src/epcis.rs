@@ -117,6 +117,15 @@ pub(crate) async fn capture(
     }
     let (events, list_ptr) = trace::document_events(&doc);
     let n_events = events.map(Vec::len).unwrap_or(0);
+    if n_events == 0 {
+        // The ledger refuses a document without events; say so now.
+        let body = json!({ "error": {
+            "code": "invalid_epcis",
+            "message": "the EPCIS document has no events; nothing was captured",
+            "problems": [{ "pointer": list_ptr, "message": "the document has no events" }],
+        }});
+        return Ok((StatusCode::BAD_REQUEST, Json(body)).into_response());
+    }
     if n_events > limits::EPCIS_EVENTS_MAX {
         return Err(epcis_error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -247,17 +256,23 @@ pub fn export_event(rec: &EventRecord) -> Value {
 }
 
 /// The `@context` for a set of events: the EPCIS context plus every namespace prefix
-/// their captures declared (first declaration of a prefix wins).
+/// their captures declared (first declaration of a prefix wins); and, for each capture
+/// that bound a prefix differently, its own prefixes, to be given to its events as an
+/// event-level `@context` so that they keep their meaning (and Event Hash ID).
 fn merged_context<S: StateRead + ?Sized>(
     state: &S,
     recs: &[EventRecord],
-) -> Result<Value, ApiError> {
+) -> Result<(Value, BTreeMap<Hash, Value>), ApiError> {
     let mut prefixes = Map::new();
+    let mut captures = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for r in recs {
         if !seen.insert(r.tx_id) {
             continue;
         }
+        // This capture's prefixes, a later definition overriding an earlier one as in
+        // JSON-LD.
+        let mut own = Map::new();
         if let Some(c) = trace::load_capture(state, &r.tx_id)? {
             let ctx: Value = serde_json::from_str(&c.context).unwrap_or(Value::Null);
             let items = match ctx {
@@ -266,18 +281,25 @@ fn merged_context<S: StateRead + ?Sized>(
             };
             for it in items {
                 if let Value::Object(m) = it {
-                    for (k, v) in m {
-                        prefixes.entry(k).or_insert(v);
-                    }
+                    own.extend(m);
                 }
             }
         }
+        for (k, v) in &own {
+            prefixes.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        captures.push((r.tx_id, own));
     }
+    let overrides = captures
+        .into_iter()
+        .filter(|(_, own)| own.iter().any(|(k, v)| prefixes.get(k) != Some(v)))
+        .map(|(id, own)| (id, Value::Object(own)))
+        .collect();
     let mut ctx = vec![json!(EPCIS_CONTEXT)];
     if !prefixes.is_empty() {
         ctx.push(Value::Object(prefixes));
     }
-    Ok(Value::Array(ctx))
+    Ok((Value::Array(ctx), overrides))
 }
 
 /// An EPCIS 2.0 query document holding `recs`.
@@ -286,15 +308,34 @@ pub fn query_document<S: StateRead + ?Sized>(
     recs: &[EventRecord],
     now_ms: u64,
 ) -> Result<Value, ApiError> {
+    let (context, overrides) = merged_context(state, recs)?;
+    let events: Vec<Value> = recs
+        .iter()
+        .map(|r| {
+            let mut e = export_event(r);
+            if let (Some(own), Value::Object(m)) = (overrides.get(&r.tx_id), &mut e) {
+                let ctx = match m.remove("@context") {
+                    None => own.clone(),
+                    Some(Value::Array(mut a)) => {
+                        a.insert(0, own.clone());
+                        Value::Array(a)
+                    }
+                    Some(other) => json!([own.clone(), other]),
+                };
+                m.insert("@context".into(), ctx);
+            }
+            e
+        })
+        .collect();
     Ok(json!({
-        "@context": merged_context(state, recs)?,
+        "@context": context,
         "type": "EPCISQueryDocument",
         "schemaVersion": "2.0",
         "creationDate": rfc3339_ms(now_ms),
         "epcisBody": {
             "queryResults": {
                 "queryName": "SimpleEventQuery",
-                "resultsBody": { "eventList": recs.iter().map(export_event).collect::<Vec<_>>() }
+                "resultsBody": { "eventList": events }
             }
         }
     }))
@@ -333,13 +374,7 @@ pub fn canonical_id(input: &str) -> Result<String, ApiError> {
     if let Some((g, l)) = input.split_once('/') {
         if g.len() == 14 && g.bytes().all(|b| b.is_ascii_digit()) && !l.contains('/') {
             let gtin = parse_gtin(g)?;
-            return Ok(format!(
-                "https://id.gs1.org/01/{gtin}/10/{}",
-                waybill_types::digital_link::uri_escape(
-                    l,
-                    waybill_types::digital_link::UriComponent::Path
-                )
-            ));
+            return Ok(waybill_epcis::model::lot_identifier(gtin.as_str(), l));
         }
     }
     waybill_epcis::epc::parse(input)

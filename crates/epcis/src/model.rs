@@ -114,6 +114,22 @@ fn str_at<'a>(e: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
     e.get(k).and_then(Value::as_str)
 }
 
+/// The canonical identifier of lot `lot` of the 14-digit GTIN `gtin`: the same string
+/// [`epc::parse`] gives for its LGTIN or Digital Link, so that a lot assigned by an ILMD
+/// `lotNumber` and the same lot named as a class meet in one index entry. A lot
+/// number that is not a valid GS1 lot is kept percent-encoded.
+pub fn lot_identifier(gtin: &str, lot: &str) -> String {
+    let dl = format!(
+        "{}/01/{gtin}/10/{}",
+        epc::CANONICAL_DL_BASE,
+        waybill_types::digital_link::uri_escape(
+            lot,
+            waybill_types::digital_link::UriComponent::Path
+        )
+    );
+    epc::parse(&dl).map(|i| i.canonical).unwrap_or(dl)
+}
+
 /// Summarise a (validated) event at JSON pointer `ptr`.
 pub fn summarize(e: &Map<String, Value>, ptr: &str) -> Result<EventSummary, ModelError> {
     let event_type = str_at(e, "type").unwrap_or_default().to_string();
@@ -168,13 +184,7 @@ pub fn summarize(e: &Map<String, Value>, ptr: &str) -> Result<EventSummary, Mode
                 if matches!(role, IdRole::Epc | IdRole::Output) {
                     if let Ok(ident) = epc::parse(id) {
                         if let Some(g) = ident.gtin() {
-                            let l = format!(
-                                "https://id.gs1.org/01/{g}/10/{}",
-                                waybill_types::digital_link::uri_escape(
-                                    lot,
-                                    waybill_types::digital_link::UriComponent::Path
-                                )
-                            );
+                            let l = lot_identifier(g, lot);
                             if !lots.contains(&l) {
                                 lots.push(l);
                             }

@@ -6,8 +6,8 @@
 //! the business location, required qualifications) and stored, or the whole document
 //! is rejected with each offending event and field named by a JSON pointer.
 //! Re-sent events (same EPCIS Event Hash ID) are not stored twice; an error
-//! declaration (same eventID, with `errorDeclaration`) is stored and marks the event
-//! it corrects.
+//! declaration (same eventID, or the same Event Hash ID for an event without one,
+//! with `errorDeclaration`) is stored and marks the event it corrects.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
@@ -459,15 +459,26 @@ pub(crate) fn capture<S: StateRead>(
         count += 1;
         let seq = count;
         if s.error_declaration {
-            let Some(eid) = s.event_id.as_deref() else {
-                problems.push(format!("{ptr}/eventID: an error declaration must repeat the eventID of the event it corrects"));
-                continue;
+            // The event corrected: by eventID, or, for an event captured without one,
+            // by its Event Hash ID (which leaves `errorDeclaration` out).
+            let originals = match s.event_id.as_deref() {
+                Some(eid) => event_id_list(ex, &pending_ids, eid)?,
+                None => match new_hashes.get(&(digest, false)) {
+                    Some(seq) => vec![*seq],
+                    None => {
+                        let k = keys::event_hash(&digest, false);
+                        ex.get(&k)?
+                            .map(|b| decode_record::<u64>(&k, &b))
+                            .transpose()?
+                            .into_iter()
+                            .collect()
+                    }
+                },
             };
             let mut found = false;
             // Only the organization that captured an event declares it in error;
             // anyone else could otherwise void (and hide from traces) its records.
             let mut others: BTreeSet<OrgId> = BTreeSet::new();
-            let originals = event_id_list(ex, &pending_ids, eid)?;
             for o in originals {
                 let rec = match corrected.get(&o) {
                     Some(r) => Some(r.clone()),
@@ -491,10 +502,18 @@ pub(crate) fn capture<S: StateRead>(
             }
             if !found {
                 if others.is_empty() {
-                    problems.push(format!("{ptr}/eventID: the error declaration names eventID `{eid}`, but no event with that eventID is recorded"));
+                    problems.push(match s.event_id.as_deref() {
+                        Some(eid) => format!("{ptr}/eventID: the error declaration names eventID `{eid}`, but no event with that eventID is recorded"),
+                        None => format!("{ptr}/errorDeclaration: the error declaration has no eventID and no event with its Event Hash ID {hash_id} is recorded"),
+                    });
                 } else {
                     let others: Vec<&str> = others.iter().map(OrgId::as_str).collect();
-                    problems.push(format!("{ptr}/eventID: the error declaration names eventID `{eid}`, whose events were captured by `{}`; only the capturing organization declares its events in error", others.join("`, `")));
+                    let what = s
+                        .event_id
+                        .as_deref()
+                        .map(|e| format!("eventID `{e}`"))
+                        .unwrap_or_else(|| format!("Event Hash ID {hash_id}"));
+                    problems.push(format!("{ptr}/eventID: the error declaration names {what}, whose event was captured by `{}`; only the capturing organization declares its events in error", others.join("`, `")));
                 }
                 continue;
             }

@@ -1981,7 +1981,10 @@ fn an_error_declaration_is_stored_and_marks_the_event_it_corrects() {
             "/epcisBody/eventList/0/eventID",
             "urn:uuid:1b0e7e34-5f3c-4b8e-8d0e-2c6f1e9a7bff",
             "no event with that eventID",
-            "/epcisBody/eventList/1/eventID",
+            "/epcisBody/errorDeclaration"
+                .replace("/errorDeclaration", "/eventList/1/errorDeclaration")
+                .as_str(),
+            "no eventID and no event with its Event Hash ID",
         ],
     );
     assert_eq!(c.event_count(), 4);

@@ -1,0 +1,2919 @@
+//! The GS1 EPCIS 2.0 REST binding, lineage, audit trail and master data reads, end to
+//! end: every request goes through `waybill_api::app(..)` with `oneshot` over a
+//! one-validator `TestChain` that commits blocks on demand.
+//!
+//! - the 47 GS1 example documents: captured, exported, checked against the ratified
+//!   JSON schema and our own validation, Event Hash IDs preserved, found by eventID,
+//!   re-captured as duplicates;
+//! - a small journey (harvest → lot → cartons → pallet → shipping → unloading →
+//!   delivery → sale, plus a customs inspection) for the query parameters, paging,
+//!   read authorization, the lineage, the audit trail and master data;
+//! - capture errors and capture jobs.
+
+#![recursion_limit = "256"]
+
+#[allow(dead_code)]
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt as _;
+use serde_json::{json, Value};
+use tower::ServiceExt as _;
+use waybill_epcis::context::Namespaces;
+use waybill_node::testkit::{test_genesis, TestChain};
+use waybill_node::Shared;
+use waybill_types::gs1::Gln;
+use waybill_types::keys::read_authorization;
+use waybill_types::tx::LotRef;
+use waybill_types::{DataCategory, OrgId, Payload, Role, SecretKey, SignedTx};
+
+use common::{gtin, member, parse_gtin, post_json, product, tx_body, Answer, Signer, CHAIN_ID};
+
+/// `shared/conformance` beside the project root.
+const CONFORMANCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance");
+
+/// Every role that writes some category of data.
+const WRITERS: &[Role] = &[
+    Role::Producer,
+    Role::Processor,
+    Role::Warehouse,
+    Role::Carrier,
+    Role::Platform,
+    Role::Customs,
+    Role::Inspector,
+    Role::Financier,
+];
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Percent-encode everything but unreserved characters.
+fn pct(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            o.push(b as char);
+        } else {
+            o.push_str(&format!("%{b:02X}"));
+        }
+    }
+    o
+}
+
+/// Send a request; the answer and its headers.
+async fn call(app: &Router, req: Request<Body>) -> (Answer, HeaderMap) {
+    let resp = app
+        .clone()
+        .oneshot(req)
+        .await
+        .expect("the router's error type is Infallible");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().expect("ASCII header").to_string());
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("body reads")
+        .to_bytes()
+        .to_vec();
+    (
+        Answer {
+            status,
+            content_type,
+            body,
+        },
+        headers,
+    )
+}
+
+/// A GET signed by `key` at `ts_ms`.
+fn signed_get_at(key: &SecretKey, path_and_query: &str, ts_ms: u64) -> Request<Body> {
+    Request::builder()
+        .method(Method::GET)
+        .uri(path_and_query)
+        .header(
+            header::AUTHORIZATION,
+            read_authorization(key, "GET", path_and_query, ts_ms),
+        )
+        .body(Body::empty())
+        .expect("request builds")
+}
+
+/// A signed GET, answered.
+async fn get_as(app: &Router, key: &SecretKey, path_and_query: &str) -> (Answer, HeaderMap) {
+    call(app, signed_get_at(key, path_and_query, now_ms())).await
+}
+
+/// A signed GET that must answer 200 with JSON (or JSON-LD).
+async fn get_as_ok(app: &Router, key: &SecretKey, path_and_query: &str) -> Value {
+    let (a, _) = get_as(app, key, path_and_query).await;
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "GET {path_and_query}: {}",
+        a.text()
+    );
+    assert!(
+        a.content_type.as_deref().is_some_and(
+            |c| c.starts_with("application/json") || c.starts_with("application/ld+json")
+        ),
+        "GET {path_and_query}: content type {:?}",
+        a.content_type
+    );
+    a.json()
+}
+
+/// An unsigned GET.
+async fn get_anon(app: &Router, path_and_query: &str) -> Answer {
+    common::get(app, path_and_query).await
+}
+
+/// `POST /epcis/capture{query}` of `body`, signed by `key` with sequence number `seq`.
+fn capture_request(key: &SecretKey, seq: u64, body: &str, query: &str) -> Request<Body> {
+    let stx = waybill_client::sign(
+        key,
+        CHAIN_ID,
+        seq,
+        Payload::CaptureEpcis {
+            document: body.to_string(),
+        },
+    );
+    Request::builder()
+        .method(Method::POST)
+        .uri(format!("/epcis/capture{query}"))
+        .header(header::CONTENT_TYPE, "application/ld+json")
+        .header("waybill-signer", key.public().to_hex())
+        .header("waybill-seq", seq.to_string())
+        .header("waybill-signature", hex::encode(stx.signature.0))
+        .body(Body::from(body.to_string()))
+        .expect("request builds")
+}
+
+/// The events of a document (an EPCISDocument or an EPCISQueryDocument).
+fn events_of(doc: &Value) -> Vec<Value> {
+    waybill_state::trace::document_events(doc)
+        .0
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The Event Hash ID of each event of `doc`, under the document's `@context`.
+fn hash_ids(doc: &Value) -> Vec<String> {
+    let ns = Namespaces::from_context(doc.get("@context").unwrap_or(&Value::Null));
+    events_of(doc)
+        .iter()
+        .map(|e| {
+            waybill_epcis::hash_id::event_hash_id(e.as_object().expect("event object"), &ns)
+                .unwrap_or_else(|err| panic!("hash of {e}: {err}"))
+        })
+        .collect()
+}
+
+/// The canonical form of an identifier.
+fn canon(id: &str) -> String {
+    waybill_epcis::epc::parse(id)
+        .unwrap_or_else(|e| panic!("{id}: {e}"))
+        .canonical
+}
+
+/// The GLN of an SGLN or Digital Link location.
+fn gln_of(id: &str) -> Gln {
+    waybill_epcis::epc::parse(id)
+        .unwrap_or_else(|e| panic!("{id}: {e}"))
+        .gln()
+        .unwrap_or_else(|| panic!("{id} names no GLN"))
+        .parse()
+        .expect("valid GLN")
+}
+
+/// A `register_location` payload.
+fn location(gln: Gln, name: &str, kind: &str, country: &str) -> Payload {
+    Payload::RegisterLocation {
+        gln,
+        name: name.to_string(),
+        kind: kind.to_string(),
+        address: format!("{name}, test address"),
+        country: country.to_string(),
+        latitude: None,
+        longitude: None,
+    }
+}
+
+fn org_id(s: &str) -> OrgId {
+    OrgId::new(s).expect("valid org id")
+}
+
+/// The EPCIS draft-07 schema validator with string formats enforced.
+fn schema_validator() -> jsonschema::Validator {
+    let path = Path::new(CONFORMANCE).join("epcis/schema/epcis-json-schema.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("the EPCIS schema does not compile: {e}"))
+}
+
+/// Assert that an exported document is valid EPCIS: the ratified schema and ours.
+#[track_caller]
+fn assert_valid_export(validator: &jsonschema::Validator, what: &str, doc: &Value) {
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what}: the exported document fails the EPCIS schema: {errors:#?}\n{doc:#}"
+    );
+    if let Err(problems) = waybill_epcis::validate::validate_document(doc) {
+        panic!("{what}: the exported document fails validate_document: {problems:#?}\n{doc:#}");
+    }
+    assert_eq!(doc["type"], "EPCISQueryDocument", "{what}");
+}
+
+/// A ledger and its router.
+struct Net {
+    chain: TestChain,
+    shared: Arc<Shared>,
+    app: Router,
+}
+
+impl Net {
+    fn new(orgs: &[(&str, &[Role], &[&str], &SecretKey)]) -> Net {
+        let validator = SecretKey::from_label("epcis-validator");
+        let genesis = test_genesis(orgs, &validator);
+        assert_eq!(genesis.chain_id, CHAIN_ID);
+        let chain = TestChain::new(genesis, validator);
+        let shared = chain.shared();
+        let app = waybill_api::app(shared.clone());
+        Net { chain, shared, app }
+    }
+
+    fn commit(&mut self) -> u64 {
+        self.chain.commit_block().expect("block commits").0
+    }
+
+    /// POST /v1/tx, assert accepted; the id.
+    async fn submit(&self, stx: &SignedTx) -> String {
+        let a = post_json(&self.app, "/v1/tx", &tx_body(stx)).await;
+        assert_eq!(
+            a.status,
+            StatusCode::ACCEPTED,
+            "submission refused: {}",
+            a.text()
+        );
+        a.json()["tx_id"].as_str().expect("tx_id").to_string()
+    }
+
+    /// Submit all, commit one block, assert every one applied; the height.
+    async fn apply_all(&mut self, stxs: &[SignedTx]) -> u64 {
+        let mut ids = Vec::new();
+        for s in stxs {
+            ids.push(self.submit(s).await);
+        }
+        let h = self.commit();
+        for (id, s) in ids.iter().zip(stxs) {
+            let v = common::get_ok(&self.app, &format!("/v1/txs/{id}")).await;
+            assert_eq!(
+                v["receipt"]["status"],
+                "applied",
+                "{} was not applied: {v}",
+                s.tx.payload.kind()
+            );
+            assert_eq!(v["height"], h);
+        }
+        h
+    }
+
+    /// Capture `body` as `signer` (no wait): 202 with the capture id, the Location
+    /// header and the number of events. Not committed yet.
+    async fn capture(&self, signer: &mut Signer, body: &str) -> String {
+        let seq = signer.next_seq;
+        let (a, h) = call(&self.app, capture_request(&signer.key, seq, body, "")).await;
+        assert_eq!(
+            a.status,
+            StatusCode::ACCEPTED,
+            "capture refused: {}",
+            a.text()
+        );
+        signer.next_seq += 1;
+        let v = a.json();
+        let id = v["captureID"].as_str().expect("captureID").to_string();
+        assert_eq!(id.len(), 64, "{v}");
+        let location = format!("/epcis/capture/{id}");
+        assert_eq!(v["location"], location);
+        assert_eq!(
+            h.get(header::LOCATION).and_then(|l| l.to_str().ok()),
+            Some(location.as_str())
+        );
+        let doc: Value = serde_json::from_str(body).expect("JSON");
+        assert_eq!(v["events"], events_of(&doc).len());
+        id
+    }
+
+    /// GET /epcis/capture/{id}.
+    async fn job(&self, id: &str) -> Value {
+        common::get_ok(&self.app, &format!("/epcis/capture/{id}")).await
+    }
+
+    /// Capture, commit, and assert the capture job succeeded; the job.
+    async fn capture_ok(&mut self, signer: &mut Signer, doc: &Value) -> Value {
+        let id = self.capture(signer, &doc.to_string()).await;
+        let h = self.commit();
+        let job = self.job(&id).await;
+        assert_eq!(job["captureID"], id);
+        assert_eq!(job["running"], false, "{job}");
+        assert_eq!(job["success"], true, "capture failed: {job}");
+        assert_eq!(job["height"], h, "{job}");
+        job
+    }
+
+    /// The time of block `h`, ms.
+    async fn block_time(&self, h: u64) -> u64 {
+        common::get_ok(&self.app, &format!("/v1/blocks/{h}")).await["header"]["time_ms"]
+            .as_u64()
+            .expect("time_ms")
+    }
+
+    /// The committed height and state hash.
+    async fn head(&self) -> (u64, String, u64) {
+        let v = common::get_ok(&self.app, "/v1/status").await;
+        (
+            v["height"].as_u64().expect("height"),
+            v["state_hash"].as_str().expect("state_hash").to_string(),
+            v["mempool_txs"].as_u64().expect("mempool_txs"),
+        )
+    }
+}
+
+/// An EPCIS document with the standard context.
+fn epcis_doc(events: Vec<Value>) -> Value {
+    json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-06T12:00:00.000Z",
+        "epcisBody": { "eventList": events }
+    })
+}
+
+/// Every page of `GET /epcis/events?{query}` as `key`, following the `Link` header
+/// (or, with `by_token`, the `GS1-Next-Page-Token` header); the events in order.
+async fn all_pages(
+    app: &Router,
+    key: &SecretKey,
+    query: &str,
+    by_token: bool,
+) -> (Vec<Value>, usize) {
+    let mut out = Vec::new();
+    let mut pages = 0;
+    let mut next = Some(format!("/epcis/events?{query}"));
+    while let Some(uri) = next.take() {
+        pages += 1;
+        assert!(pages < 100, "paging does not end");
+        let (a, h) = get_as(app, key, &uri).await;
+        assert_eq!(a.status, StatusCode::OK, "GET {uri}: {}", a.text());
+        let doc = a.json();
+        out.extend(events_of(&doc));
+        let link = h
+            .get(header::LINK)
+            .map(|l| l.to_str().expect("ASCII").to_string());
+        let token = h
+            .get("gs1-next-page-token")
+            .map(|t| t.to_str().expect("ASCII").to_string());
+        assert_eq!(
+            link.is_some(),
+            token.is_some(),
+            "Link and GS1-Next-Page-Token go together"
+        );
+        if let (Some(link), Some(token)) = (link, token) {
+            let target = link
+                .strip_prefix('<')
+                .and_then(|l| l.split_once('>'))
+                .map(|(t, rest)| {
+                    assert_eq!(rest, "; rel=\"next\"", "{link}");
+                    t.to_string()
+                })
+                .unwrap_or_else(|| panic!("Link header `{link}` is not <uri>; rel=\"next\""));
+            assert!(target.starts_with("/epcis/events?"), "{target}");
+            assert!(
+                target.ends_with(&format!("nextPageToken={token}")),
+                "{target}"
+            );
+            next = Some(if by_token {
+                format!("/epcis/events?{query}&nextPageToken={token}")
+            } else {
+                target
+            });
+        }
+    }
+    (out, pages)
+}
+
+// ---------------------------------------------------------------------------
+// 1. The GS1 examples
+// ---------------------------------------------------------------------------
+
+/// Every `*.jsonld` under `epcis/examples/JSON`, sorted: (relative name, text).
+fn gs1_examples() -> Vec<(String, String)> {
+    fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                collect(&path, out);
+            } else if path.extension().is_some_and(|x| x == "jsonld") {
+                out.push(path);
+            }
+        }
+    }
+    let root = Path::new(CONFORMANCE).join("epcis/examples/JSON");
+    let mut files = Vec::new();
+    collect(&root, &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            let name = f
+                .strip_prefix(&root)
+                .expect("under root")
+                .display()
+                .to_string();
+            let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, text)
+        })
+        .collect()
+}
+
+/// The company prefix of a location identifier: the SGLN's, else the first 7 digits.
+fn company_prefix(id: &str, gln: &str) -> String {
+    match id.strip_prefix("urn:epc:id:sgln:") {
+        Some(rest) => rest.split('.').next().expect("split").to_string(),
+        None => gln[..7].to_string(),
+    }
+}
+
+/// What capturing one example showed.
+struct ExampleOutcome {
+    events: usize,
+    with_originals: usize,
+    query_document: bool,
+}
+
+async fn check_example(
+    validator: &jsonschema::Validator,
+    name: &str,
+    text: &str,
+) -> ExampleOutcome {
+    let doc: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let events = events_of(&doc);
+    assert!(!events.is_empty(), "{name} has events");
+    let input_hashes = hash_ids(&doc);
+
+    // The organization owns the company prefixes of the bizLocations; its locations
+    // are registered; a member holds every writer role.
+    let mut glns = BTreeSet::new();
+    let mut prefixes = BTreeSet::new();
+    for e in &events {
+        if let Some(id) = e.pointer("/bizLocation/id").and_then(Value::as_str) {
+            let gln = gln_of(id);
+            prefixes.insert(company_prefix(id, gln.as_str()));
+            glns.insert(gln.as_str().to_string());
+        }
+    }
+    // GS1 company prefixes never nest: keep the shortest.
+    let prefixes: Vec<String> = prefixes
+        .iter()
+        .filter(|p| {
+            !prefixes
+                .iter()
+                .any(|q| q != *p && p.starts_with(q.as_str()))
+        })
+        .cloned()
+        .collect();
+    let prefix_refs: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+    let mut admin = Signer::new("gs1-examples-admin");
+    let mut capturer = Signer::new("gs1-examples-capturer");
+    let mut net = Net::new(&[("gs1-examples", WRITERS, &prefix_refs, &admin.key)]);
+    let mut setup = vec![admin.sign(member(capturer.public(), "EPCIS capture", WRITERS))];
+    for g in &glns {
+        setup.push(admin.sign(location(
+            g.parse().expect("GLN"),
+            &format!("site {g}"),
+            "site",
+            "DE",
+        )));
+    }
+    net.apply_all(&setup).await;
+
+    // An error declaration corrects an event already recorded: capture those first
+    // (the same event without `errorDeclaration`), unless the document carries them.
+    let originals: Vec<Value> = events
+        .iter()
+        .filter(|e| e.get("errorDeclaration").is_some())
+        .filter(|e| {
+            let eid = e.get("eventID");
+            eid.is_none()
+                || !events
+                    .iter()
+                    .any(|o| o.get("errorDeclaration").is_none() && o.get("eventID") == eid)
+        })
+        .map(|e| {
+            let mut o = e.clone();
+            o.as_object_mut()
+                .expect("object")
+                .remove("errorDeclaration");
+            o
+        })
+        .collect();
+    let mut expected_hashes = Vec::new();
+    if !originals.is_empty() {
+        let mut od = doc.clone();
+        od["type"] = json!("EPCISDocument");
+        od.as_object_mut().expect("object").remove("epcisBody");
+        od["epcisBody"] = json!({ "eventList": originals });
+        let job = net.capture_ok(&mut capturer, &od).await;
+        assert_eq!(job["eventsCaptured"], originals.len(), "{name}: {job}");
+        expected_hashes.extend(hash_ids(&od));
+    }
+
+    // Capture the example exactly as published.
+    let id = net.capture(&mut capturer, text).await;
+    let pending = net.job(&id).await;
+    assert_eq!(pending["running"], true, "{name}: {pending}");
+    let h = net.commit();
+    let job = net.job(&id).await;
+    assert_eq!(job["success"], true, "{name}: capture failed: {job}");
+    assert_eq!(job["running"], false, "{name}");
+    assert_eq!(job["height"], h, "{name}");
+    assert_eq!(job["captureErrorBehaviour"], "rollback", "{name}");
+    let mut seen = BTreeSet::new();
+    let mut new_hashes = Vec::new();
+    for (i, (e, hid)) in events.iter().zip(&input_hashes).enumerate() {
+        let decl = e.get("errorDeclaration").is_some();
+        let dup = !seen.insert((hid.clone(), decl));
+        assert_eq!(
+            job["events"][i]["hash_id"], *hid,
+            "{name}: event {i}: {job}"
+        );
+        assert_eq!(
+            job["events"][i]["duplicate"], dup,
+            "{name}: event {i}: {job}"
+        );
+        if !dup {
+            new_hashes.push(hid.clone());
+        }
+    }
+    assert_eq!(job["eventsCaptured"], new_hashes.len(), "{name}: {job}");
+    assert_eq!(
+        job["duplicatesSkipped"],
+        events.len() - new_hashes.len(),
+        "{name}"
+    );
+    expected_hashes.extend(new_hashes.iter().cloned());
+
+    // Export: valid EPCIS, the same events with the same Event Hash IDs.
+    let (a, h) = get_as(&net.app, &capturer.key, "/epcis/events?perPage=1000").await;
+    assert_eq!(a.status, StatusCode::OK, "{name}: {}", a.text());
+    assert_eq!(
+        a.content_type.as_deref(),
+        Some("application/ld+json"),
+        "{name}"
+    );
+    assert!(
+        h.get(header::LINK).is_none(),
+        "{name}: one page holds everything"
+    );
+    let exported = a.json();
+    assert_valid_export(validator, name, &exported);
+    let out_hashes = hash_ids(&exported);
+    assert_eq!(
+        out_hashes, expected_hashes,
+        "{name}: exported Event Hash IDs"
+    );
+    let out_events = events_of(&exported);
+    let record_time = waybill_api::epcis::rfc3339_ms(net.block_time(h_of(&job)).await);
+    let skip = out_events.len() - new_hashes.len();
+    let firsts: Vec<&Value> = {
+        let mut s = BTreeSet::new();
+        events
+            .iter()
+            .zip(&input_hashes)
+            .filter(|(e, hid)| s.insert(((*hid).clone(), e.get("errorDeclaration").is_some())))
+            .map(|(e, _)| e)
+            .collect()
+    };
+    for (input, out) in firsts.iter().zip(&out_events[skip..]) {
+        let mut out = out.as_object().expect("object").clone();
+        assert_eq!(
+            out["recordTime"], record_time,
+            "{name}: recordTime is the block time"
+        );
+        let eid = out
+            .remove("eventID")
+            .expect("every exported event has an eventID");
+        match input.get("eventID") {
+            Some(i) => assert_eq!(&eid, i, "{name}: eventID kept"),
+            None => assert_eq!(
+                eid,
+                json!(waybill_epcis::hash_id::event_hash_id(
+                    input.as_object().expect("object"),
+                    &Namespaces::from_context(&doc["@context"])
+                )
+                .expect("hash")),
+                "{name}: an event without eventID is exported with its Event Hash ID"
+            ),
+        }
+        out.remove("recordTime");
+        let mut inp = input.as_object().expect("object").clone();
+        inp.remove("eventID");
+        inp.remove("recordTime");
+        assert_eq!(
+            Value::Object(out),
+            Value::Object(inp),
+            "{name}: the event as captured"
+        );
+    }
+
+    // Each exported event by its eventID.
+    for (e, hid) in out_events.iter().zip(&out_hashes) {
+        let eid = e["eventID"].as_str().expect("eventID");
+        let v = get_as_ok(
+            &net.app,
+            &capturer.key,
+            &format!("/epcis/events/{}", pct(eid)),
+        )
+        .await;
+        assert_eq!(v["type"], "EPCISQueryDocument", "{name}");
+        assert!(
+            hash_ids(&v).contains(hid),
+            "{name}: GET /epcis/events/{eid} does not hold {hid}: {v}"
+        );
+        assert!(
+            events_of(&v).iter().all(|x| x["eventID"] == eid),
+            "{name}: GET /epcis/events/{eid}: {v}"
+        );
+    }
+
+    // Capturing it again stores nothing new.
+    let again = net.capture_ok(&mut capturer, &doc).await;
+    assert_eq!(again["eventsCaptured"], 0, "{name}: {again}");
+    assert_eq!(again["duplicatesSkipped"], events.len(), "{name}: {again}");
+    assert!(
+        again["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .all(|e| e["duplicate"] == true),
+        "{name}: {again}"
+    );
+    let after = get_as_ok(&net.app, &capturer.key, "/epcis/events?perPage=1000").await;
+    assert_eq!(
+        hash_ids(&after),
+        expected_hashes,
+        "{name}: nothing new stored"
+    );
+
+    ExampleOutcome {
+        events: events.len(),
+        with_originals: originals.len(),
+        query_document: doc["type"] == "EPCISQueryDocument",
+    }
+}
+
+fn h_of(job: &Value) -> u64 {
+    job["height"].as_u64().expect("height")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gs1_examples_capture_export_and_recapture() {
+    let validator = Arc::new(schema_validator());
+    let examples = gs1_examples();
+    assert_eq!(
+        examples.len(),
+        47,
+        "the conformance set has 47 JSON examples"
+    );
+    // Two at a time: each on a chain of its own.
+    let mut outcomes = BTreeMap::new();
+    for pair in examples.chunks(2) {
+        let mut handles = Vec::new();
+        for (name, text) in pair.iter().cloned() {
+            let v = validator.clone();
+            handles.push(tokio::spawn(async move {
+                let o = check_example(&v, &name, &text).await;
+                (name, o)
+            }));
+        }
+        for h in handles {
+            let (name, o) = h.await.expect("example check panicked");
+            outcomes.insert(name, o);
+        }
+    }
+    assert_eq!(outcomes.len(), 47);
+    let query_docs: Vec<&String> = outcomes
+        .iter()
+        .filter(|(_, o)| o.query_document)
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(query_docs, ["EPCISQueryDocument.jsonld"]);
+    let events: usize = outcomes.values().map(|o| o.events).sum();
+    assert!(events >= 55, "{events} events in the examples");
+    assert!(
+        outcomes.values().filter(|o| o.with_originals > 0).count() >= 5,
+        "the error declaration examples are exercised"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The journey
+// ---------------------------------------------------------------------------
+
+const ORCH: &str = "pujiang-orchard";
+const COLD: &str = "coldchain-express";
+const SHOP: &str = "tmall-fresh";
+const CUST: &str = "ningbo-customs";
+const REG: &str = "samr";
+
+const B1: &str = "urn:epc:id:sgtin:6901234.000001.B1";
+const P1: &str = "urn:epc:id:sscc:6901234.0000000001";
+const FRUIT_CLASS: &str = "urn:epc:class:lgtin:6901234.000001.H2611";
+const FARM: &str = "urn:epc:id:sgln:6901234.00001.0";
+const PACKHOUSE: &str = "urn:epc:id:sgln:6901234.00002.0";
+const WAREHOUSE: &str = "urn:epc:id:sgln:6905555.00001.0";
+const STORE: &str = "urn:epc:id:sgln:6907777.00001.0";
+const CUSTOMS_OFFICE: &str = "urn:epc:id:sgln:6908888.00001.0";
+const PO: &str = "https://tmall-fresh.example/po/PO-1001";
+const ORDER: &str = "https://tmall-fresh.example/order/TM-77";
+const INSPECTION_ID: &str = "urn:uuid:0c5b6d3e-2f43-4a57-9d1c-7a3b9e1f0e06";
+
+/// Carton `n` (serialised, GTIN 0690123400002x).
+fn carton(n: u32) -> String {
+    format!("urn:epc:id:sgtin:6901234.000002.C{n}")
+}
+
+/// The fruit GTIN and the carton GTIN.
+fn fruit_gtin() -> String {
+    gtin("0690123400001")
+}
+fn carton_gtin() -> String {
+    gtin("0690123400002")
+}
+
+/// Canonical lot identifiers.
+fn fruit_lot() -> String {
+    format!("https://id.gs1.org/01/{}/10/H2611", fruit_gtin())
+}
+fn carton_lot() -> String {
+    format!("https://id.gs1.org/01/{}/10/L2611", carton_gtin())
+}
+
+fn ev(kind: &str, time: &str, fields: Value) -> Value {
+    let mut e = json!({ "type": kind, "eventTime": time, "eventTimeZoneOffset": "+08:00" });
+    for (k, v) in fields.as_object().expect("fields").clone() {
+        e[k] = v;
+    }
+    e
+}
+
+/// The journey's events by label.
+fn journey_events() -> BTreeMap<&'static str, Value> {
+    let cartons: Vec<String> = (1..=4).map(carton).collect();
+    BTreeMap::from([
+        // The producer harvests a bin of fruit (lot H2611).
+        (
+            "harvest",
+            ev(
+                "ObjectEvent",
+                "2026-11-01T06:00:00.000+08:00",
+                json!({
+                    "eventID": "urn:uuid:6f1c0c4e-1b2a-4c3d-8e4f-000000000001",
+                    "action": "ADD", "epcList": [B1], "bizStep": "commissioning", "disposition": "active",
+                    "readPoint": {"id": FARM}, "bizLocation": {"id": FARM},
+                    "ilmd": {"cbvmda:lotNumber": "H2611"}
+                }),
+            ),
+        ),
+        // Sorts the fruit lot by weight.
+        (
+            "sorting",
+            ev(
+                "ObjectEvent",
+                "2026-11-02T07:00:00.000+08:00",
+                json!({
+                    "action": "OBSERVE", "bizStep": "repackaging",
+                    "quantityList": [{"epcClass": FRUIT_CLASS, "quantity": 480, "uom": "KGM"}],
+                    "readPoint": {"id": PACKHOUSE}, "bizLocation": {"id": PACKHOUSE}
+                }),
+            ),
+        ),
+        // Packs it into four cartons of lot L2611.
+        (
+            "cartons",
+            ev(
+                "TransformationEvent",
+                "2026-11-02T08:00:00.000+08:00",
+                json!({
+                    "inputEPCList": [B1], "outputEPCList": cartons,
+                    "bizStep": "commissioning", "disposition": "active",
+                    "readPoint": {"id": PACKHOUSE}, "bizLocation": {"id": PACKHOUSE},
+                    "ilmd": {"cbvmda:lotNumber": "L2611"}
+                }),
+            ),
+        ),
+        // Puts the cartons on a pallet.
+        (
+            "pallet",
+            ev(
+                "AggregationEvent",
+                "2026-11-02T09:00:00.000+08:00",
+                json!({
+                    "action": "ADD", "parentID": P1, "childEPCs": cartons,
+                    "bizStep": "packing", "disposition": "in_progress",
+                    "readPoint": {"id": PACKHOUSE}, "bizLocation": {"id": PACKHOUSE}
+                }),
+            ),
+        ),
+        // The carrier ships the pallet from the packhouse (delegated) to the store.
+        (
+            "shipping",
+            ev(
+                "ObjectEvent",
+                "2026-11-03T10:00:00.000+08:00",
+                json!({
+                    "action": "OBSERVE", "epcList": [P1],
+                    "bizStep": "shipping", "disposition": "in_transit",
+                    "readPoint": {"id": PACKHOUSE}, "bizLocation": {"id": PACKHOUSE},
+                    "bizTransactionList": [{"type": "po", "bizTransaction": PO}],
+                    "sourceList": [{"type": "location", "source": PACKHOUSE}],
+                    "destinationList": [{"type": "location", "destination": STORE}]
+                }),
+            ),
+        ),
+        // Customs inspects the pallet.
+        (
+            "inspection",
+            ev(
+                "ObjectEvent",
+                "2026-11-04T10:00:00.000+08:00",
+                json!({
+                    "eventID": INSPECTION_ID,
+                    "action": "OBSERVE", "epcList": [P1],
+                    "bizStep": "inspecting", "disposition": "conformant",
+                    "readPoint": {"id": CUSTOMS_OFFICE}, "bizLocation": {"id": CUSTOMS_OFFICE}
+                }),
+            ),
+        ),
+        // The warehouse breaks the pallet down.
+        (
+            "unloading",
+            ev(
+                "AggregationEvent",
+                "2026-11-04T14:00:00.000+08:00",
+                json!({
+                    "action": "DELETE", "parentID": P1, "childEPCs": cartons,
+                    "bizStep": "unloading", "disposition": "in_progress",
+                    "readPoint": {"id": WAREHOUSE}, "bizLocation": {"id": WAREHOUSE}
+                }),
+            ),
+        ),
+        // The carrier delivers two cartons to the store (delegated).
+        (
+            "delivery",
+            ev(
+                "ObjectEvent",
+                "2026-11-05T09:00:00.000+08:00",
+                json!({
+                    "action": "OBSERVE", "epcList": [carton(1), carton(2)],
+                    "bizStep": "receiving", "disposition": "in_progress",
+                    "readPoint": {"id": STORE}, "bizLocation": {"id": STORE},
+                    "bizTransactionList": [{"type": "https://ref.gs1.org/cbv/BTT-po", "bizTransaction": PO}],
+                    "destinationList": [{"type": "location", "destination": STORE}]
+                }),
+            ),
+        ),
+        // The platform sells one.
+        (
+            "sale",
+            ev(
+                "ObjectEvent",
+                "2026-11-06T12:00:00.000+08:00",
+                json!({
+                    "action": "OBSERVE", "epcList": [carton(1)],
+                    "bizStep": "retail_selling", "disposition": "retail_sold",
+                    "readPoint": {"id": STORE}, "bizLocation": {"id": STORE},
+                    "bizTransactionList": [{"type": "inv", "bizTransaction": ORDER}]
+                }),
+            ),
+        ),
+    ])
+}
+
+/// Every label, in capture order.
+const ALL: &[&str] = &[
+    "harvest",
+    "sorting",
+    "cartons",
+    "pallet",
+    "shipping",
+    "inspection",
+    "unloading",
+    "delivery",
+    "sale",
+];
+
+struct Journey {
+    net: Net,
+    admins: BTreeMap<&'static str, Signer>,
+    producer: Signer,
+    carrier: Signer,
+    shop: Signer,
+    inspector: Signer,
+    regulator: Signer,
+    /// Label → Event Hash ID.
+    hashes: BTreeMap<&'static str, String>,
+    /// Heights: "setup", "production", "transport", "retail".
+    heights: BTreeMap<&'static str, u64>,
+    /// Transaction ids by name.
+    txs: BTreeMap<&'static str, String>,
+}
+
+impl Journey {
+    fn admin(&mut self, org: &str) -> &mut Signer {
+        self.admins.get_mut(org).expect("known org")
+    }
+
+    /// Label → hash lookup the other way round.
+    fn labels(&self, doc: &Value) -> Vec<&'static str> {
+        hash_ids(doc)
+            .iter()
+            .map(|h| {
+                *self
+                    .hashes
+                    .iter()
+                    .find(|(_, v)| *v == h)
+                    .unwrap_or_else(|| panic!("unknown event {h}"))
+                    .0
+            })
+            .collect()
+    }
+}
+
+async fn journey() -> Journey {
+    let mut admins: BTreeMap<&'static str, Signer> = [ORCH, COLD, SHOP, CUST, REG]
+        .into_iter()
+        .map(|o| (o, Signer::new(&format!("admin-{o}"))))
+        .collect();
+    let mut net = Net::new(&[
+        (
+            ORCH,
+            &[Role::Producer, Role::Processor],
+            &["6901234"],
+            &admins[ORCH].key,
+        ),
+        (
+            COLD,
+            &[Role::Carrier, Role::Warehouse],
+            &["6905555"],
+            &admins[COLD].key,
+        ),
+        (SHOP, &[Role::Platform], &["6907777"], &admins[SHOP].key),
+        (
+            CUST,
+            &[Role::Customs, Role::Inspector],
+            &["6908888"],
+            &admins[CUST].key,
+        ),
+        (REG, &[Role::Regulator], &[], &admins[REG].key),
+    ]);
+    let mut producer = Signer::new("li-wei");
+    let mut carrier = Signer::new("zhang-min");
+    let mut shop = Signer::new("tmall-ops");
+    let mut inspector = Signer::new("customs-inspector");
+    let regulator = Signer::new("samr-auditor");
+    let mut txs = BTreeMap::new();
+
+    // Members and locations.
+    let a = admins.get_mut(ORCH).expect("admin");
+    let mut setup = vec![
+        a.sign(member(
+            producer.public(),
+            "Li Wei",
+            &[Role::Producer, Role::Processor],
+        )),
+        a.sign(location(
+            gln_of(FARM),
+            "Pujiang orchard, block 3",
+            "farm",
+            "CN",
+        )),
+        a.sign(location(
+            gln_of(PACKHOUSE),
+            "Pujiang packhouse",
+            "plant",
+            "CN",
+        )),
+    ];
+    let a = admins.get_mut(COLD).expect("admin");
+    setup.push(a.sign(member(
+        carrier.public(),
+        "Zhang Min",
+        &[Role::Carrier, Role::Warehouse],
+    )));
+    setup.push(a.sign(location(
+        gln_of(WAREHOUSE),
+        "Ningbo cold store",
+        "warehouse",
+        "CN",
+    )));
+    let a = admins.get_mut(SHOP).expect("admin");
+    setup.push(a.sign(member(
+        shop.public(),
+        "Tmall Fresh operations",
+        &[Role::Platform],
+    )));
+    setup.push(a.sign(location(
+        gln_of(STORE),
+        "Tmall Fresh Hangzhou hub",
+        "store",
+        "CN",
+    )));
+    let a = admins.get_mut(CUST).expect("admin");
+    setup.push(a.sign(member(
+        inspector.public(),
+        "Inspector Wu",
+        &[Role::Customs, Role::Inspector],
+    )));
+    setup.push(a.sign(location(
+        gln_of(CUSTOMS_OFFICE),
+        "Ningbo customs",
+        "customs office",
+        "CN",
+    )));
+    let a = admins.get_mut(REG).expect("admin");
+    setup.push(a.sign(member(
+        regulator.public(),
+        "SAMR auditor",
+        &[Role::Regulator],
+    )));
+    let h_setup = net.apply_all(&setup).await;
+
+    // Products, delegations; then lots.
+    let p_fruit = producer.sign(product(&fruit_gtin(), "Navel oranges, bulk"));
+    let p_carton = producer.sign(product(&carton_gtin(), "Navel oranges, 5 kg carton"));
+    txs.insert("product_fruit", p_fruit.id().to_hex());
+    txs.insert("product_carton", p_carton.id().to_hex());
+    let d1 = admins
+        .get_mut(ORCH)
+        .expect("admin")
+        .sign(Payload::SetLocationDelegate {
+            gln: gln_of(PACKHOUSE),
+            org: org_id(COLD),
+            allowed: true,
+        });
+    let d2 = admins
+        .get_mut(SHOP)
+        .expect("admin")
+        .sign(Payload::SetLocationDelegate {
+            gln: gln_of(STORE),
+            org: org_id(COLD),
+            allowed: true,
+        });
+    net.apply_all(&[p_fruit, p_carton, d1, d2]).await;
+    let lot = |g: &str, l: &str, raw: Vec<LotRef>| Payload::RegisterLot {
+        gtin: parse_gtin(g),
+        lot: l.to_string(),
+        origin_gln: Some(gln_of(FARM)),
+        produced_on: "2026-11-01".into(),
+        quantity: 500,
+        unit: "kg".into(),
+        inputs: vec![],
+        raw_materials: raw,
+        claims: vec![],
+    };
+    let l_fruit = producer.sign(lot(&fruit_gtin(), "H2611", vec![]));
+    net.apply_all(std::slice::from_ref(&l_fruit)).await;
+    let l_carton = producer.sign(lot(
+        &carton_gtin(),
+        "L2611",
+        vec![LotRef {
+            gtin: parse_gtin(&fruit_gtin()),
+            lot: "H2611".into(),
+        }],
+    ));
+    net.apply_all(std::slice::from_ref(&l_carton)).await;
+    txs.insert("lot_fruit", l_fruit.id().to_hex());
+    txs.insert("lot_carton", l_carton.id().to_hex());
+
+    // The captures, in three blocks.
+    let events = journey_events();
+    let docs = |labels: &[&str]| epcis_doc(labels.iter().map(|l| events[l].clone()).collect());
+    let mut hashes = BTreeMap::new();
+    let mut record = |labels: &[&'static str], hs: Vec<String>| {
+        for (l, h) in labels.iter().zip(hs) {
+            hashes.insert(*l, h);
+        }
+    };
+    let production = ["harvest", "sorting", "cartons", "pallet"];
+    let d = docs(&production);
+    record(&production, hash_ids(&d));
+    let id = net.capture(&mut producer, &d.to_string()).await;
+    txs.insert("capture_production", id.clone());
+    let h_production = net.commit();
+    assert_eq!(net.job(&id).await["success"], true);
+
+    let transport = ["shipping", "unloading"];
+    let d = docs(&transport);
+    record(&transport, hash_ids(&d));
+    let id_t = net.capture(&mut carrier, &d.to_string()).await;
+    let d = docs(&["inspection"]);
+    record(&["inspection"], hash_ids(&d));
+    let id_i = net.capture(&mut inspector, &d.to_string()).await;
+    let h_transport = net.commit();
+    for id in [&id_t, &id_i] {
+        let job = net.job(id).await;
+        assert_eq!(job["success"], true, "{job}");
+    }
+    txs.insert("capture_transport", id_t);
+    txs.insert("capture_inspection", id_i);
+
+    let d = docs(&["delivery"]);
+    record(&["delivery"], hash_ids(&d));
+    let id_d = net.capture(&mut carrier, &d.to_string()).await;
+    let d = docs(&["sale"]);
+    record(&["sale"], hash_ids(&d));
+    let id_s = net.capture(&mut shop, &d.to_string()).await;
+    let h_retail = net.commit();
+    for id in [&id_d, &id_s] {
+        let job = net.job(id).await;
+        assert_eq!(job["success"], true, "{job}");
+    }
+    txs.insert("capture_delivery", id_d);
+    txs.insert("capture_sale", id_s);
+    assert_eq!(hashes.len(), ALL.len());
+
+    Journey {
+        net,
+        admins,
+        producer,
+        carrier,
+        shop,
+        inspector,
+        regulator,
+        hashes,
+        heights: BTreeMap::from([
+            ("setup", h_setup),
+            ("production", h_production),
+            ("transport", h_transport),
+            ("retail", h_retail),
+        ]),
+        txs,
+    }
+}
+
+/// The labels of the events `GET /epcis/events?{query}` returns to `key`, sorted.
+async fn query(j: &Journey, key: &SecretKey, query: &str) -> Vec<&'static str> {
+    let (a, h) = get_as(&j.net.app, key, &format!("/epcis/events?{query}")).await;
+    assert_eq!(a.status, StatusCode::OK, "?{query}: {}", a.text());
+    assert!(h.get(header::LINK).is_none(), "?{query}: one page");
+    let mut l = j.labels(&a.json());
+    l.sort_unstable();
+    l
+}
+
+fn sorted(mut v: Vec<&'static str>) -> Vec<&'static str> {
+    v.sort_unstable();
+    v
+}
+
+// ---------------------------------------------------------------------------
+// 2. Query parameters and paging
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn query_parameters_filter_and_page() {
+    let j = journey().await;
+    let k = &j.regulator.key;
+    let all = sorted(ALL.to_vec());
+    assert_eq!(query(&j, k, "").await, all);
+    assert_eq!(query(&j, k, "perPage=100").await, all);
+
+    // eventType, one or several.
+    assert_eq!(
+        query(&j, k, "eventType=AggregationEvent").await,
+        sorted(vec!["pallet", "unloading"])
+    );
+    assert_eq!(
+        query(&j, k, "eventType=TransformationEvent|AggregationEvent").await,
+        sorted(vec!["cartons", "pallet", "unloading"])
+    );
+
+    // Event time: GE inclusive, LT exclusive, any offset.
+    let t = pct("2026-11-02T08:00:00+08:00");
+    assert_eq!(
+        query(&j, k, &format!("LT_eventTime={t}")).await,
+        sorted(vec!["harvest", "sorting"])
+    );
+    assert_eq!(
+        query(
+            &j,
+            k,
+            &format!(
+                "GE_eventTime={t}&LT_eventTime={}",
+                pct("2026-11-03T02:00:00.001Z")
+            )
+        )
+        .await,
+        sorted(vec!["cartons", "pallet", "shipping"])
+    );
+    assert_eq!(
+        query(
+            &j,
+            k,
+            &format!("GE_eventTime={}", pct("2026-11-04T06:00:00Z"))
+        )
+        .await,
+        sorted(vec!["unloading", "delivery", "sale"])
+    );
+
+    // Record time: the block times.
+    let t_transport = j.net.block_time(j.heights["transport"]).await;
+    let t_retail = j.net.block_time(j.heights["retail"]).await;
+    let rt = |ms: u64| pct(&waybill_api::epcis::rfc3339_ms(ms));
+    assert_eq!(
+        query(&j, k, &format!("LT_recordTime={}", rt(t_transport))).await,
+        sorted(vec!["harvest", "sorting", "cartons", "pallet"])
+    );
+    assert_eq!(
+        query(
+            &j,
+            k,
+            &format!(
+                "GE_recordTime={}&LT_recordTime={}",
+                rt(t_transport),
+                rt(t_retail)
+            )
+        )
+        .await,
+        sorted(vec!["shipping", "inspection", "unloading"])
+    );
+    assert_eq!(
+        query(&j, k, &format!("GE_recordTime={}", rt(t_retail))).await,
+        sorted(vec!["delivery", "sale"])
+    );
+
+    // Vocabulary: bare word, web URI, URN.
+    for step in [
+        "shipping",
+        "https://ref.gs1.org/cbv/BizStep-shipping",
+        "urn:epcglobal:cbv:bizstep:shipping",
+    ] {
+        assert_eq!(
+            query(&j, k, &format!("EQ_bizStep={}", pct(step))).await,
+            ["shipping"],
+            "{step}"
+        );
+    }
+    assert_eq!(
+        query(&j, k, "EQ_bizStep=shipping|receiving").await,
+        sorted(vec!["shipping", "delivery"])
+    );
+    assert_eq!(
+        query(&j, k, "EQ_bizStep=destroying").await,
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        query(&j, k, "EQ_disposition=in_transit").await,
+        ["shipping"]
+    );
+    assert_eq!(
+        query(
+            &j,
+            k,
+            &format!(
+                "EQ_disposition={}",
+                pct("https://ref.gs1.org/cbv/Disp-in_progress")
+            )
+        )
+        .await,
+        sorted(vec!["pallet", "unloading", "delivery"])
+    );
+
+    // Locations, as SGLN or Digital Link.
+    assert_eq!(
+        query(&j, k, &format!("EQ_readPoint={}", pct(PACKHOUSE))).await,
+        sorted(vec!["sorting", "cartons", "pallet", "shipping"])
+    );
+    assert_eq!(
+        query(&j, k, &format!("EQ_bizLocation={}", pct(&canon(WAREHOUSE)))).await,
+        ["unloading"]
+    );
+    assert_eq!(
+        query(&j, k, &format!("EQ_bizLocation={}", pct(STORE))).await,
+        sorted(vec!["delivery", "sale"])
+    );
+
+    // Identifiers by role; EPC URN, Digital Link and pattern forms.
+    let c1 = carton(1);
+    assert_eq!(
+        query(&j, k, &format!("MATCH_epc={}", pct(&c1))).await,
+        sorted(vec!["pallet", "unloading", "delivery", "sale"])
+    );
+    assert_eq!(
+        query(&j, k, &format!("MATCH_epc={}", pct(&canon(&c1)))).await,
+        sorted(vec!["pallet", "unloading", "delivery", "sale"])
+    );
+    assert_eq!(
+        query(
+            &j,
+            k,
+            &format!("MATCH_epc={}", pct("urn:epc:idpat:sgtin:6901234.000002.*"))
+        )
+        .await,
+        sorted(vec!["pallet", "unloading", "delivery", "sale"])
+    );
+    assert_eq!(
+        query(&j, k, &format!("MATCH_epc={}", pct(&carton(3)))).await,
+        sorted(vec!["pallet", "unloading"])
+    );
+    assert_eq!(
+        query(&j, k, &format!("MATCH_anyEPC={}", pct(&c1))).await,
+        sorted(vec!["cartons", "pallet", "unloading", "delivery", "sale"])
+    );
+    assert_eq!(
+        query(&j, k, &format!("MATCH_anyEPC={}", pct(P1))).await,
+        sorted(vec!["pallet", "shipping", "inspection", "unloading"])
+    );
+    assert_eq!(
+        query(&j, k, &format!("MATCH_parentID={}", pct(P1))).await,
+        sorted(vec!["pallet", "unloading"])
+    );
+    assert_eq!(
+        query(&j, k, &format!("MATCH_parentID={}", pct(&c1))).await,
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        query(&j, k, &format!("MATCH_inputEPC={}", pct(B1))).await,
+        ["cartons"]
+    );
+    assert_eq!(
+        query(&j, k, &format!("MATCH_inputEPC={}", pct(&carton(1)))).await,
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        query(&j, k, &format!("MATCH_outputEPC={}", pct(&carton(4)))).await,
+        ["cartons"]
+    );
+    assert_eq!(
+        query(&j, k, &format!("MATCH_outputEPC={}", pct(B1))).await,
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        query(&j, k, &format!("MATCH_epcClass={}", pct(FRUIT_CLASS))).await,
+        ["sorting"]
+    );
+    assert_eq!(
+        query(
+            &j,
+            k,
+            &format!(
+                "MATCH_epcClass={}",
+                pct("urn:epc:idpat:sgtin:6901234.000001.*")
+            )
+        )
+        .await,
+        ["sorting"]
+    );
+    assert_eq!(
+        query(
+            &j,
+            k,
+            &format!("MATCH_epcClass={}", pct(&format!("{}/H2611", fruit_gtin())))
+        )
+        .await,
+        ["sorting"],
+        "GTIN/LOT names the class too"
+    );
+
+    // Business transactions by type (bare word or URI).
+    assert_eq!(
+        query(&j, k, &format!("EQ_bizTransaction_po={}", pct(PO))).await,
+        sorted(vec!["shipping", "delivery"])
+    );
+    assert_eq!(
+        query(&j, k, &format!("EQ_bizTransaction_inv={}", pct(ORDER))).await,
+        ["sale"]
+    );
+    assert_eq!(
+        query(&j, k, &format!("EQ_bizTransaction_inv={}", pct(PO))).await,
+        Vec::<&str>::new()
+    );
+
+    // Together: every parameter must hold.
+    assert_eq!(
+        query(
+            &j,
+            k,
+            &format!("MATCH_epc={}&EQ_bizStep=receiving", pct(&c1))
+        )
+        .await,
+        ["delivery"]
+    );
+    assert_eq!(
+        query(
+            &j,
+            k,
+            &format!(
+                "MATCH_anyEPC={}&eventType=ObjectEvent&EQ_bizLocation={}",
+                pct(P1),
+                pct(CUSTOMS_OFFICE)
+            )
+        )
+        .await,
+        ["inspection"]
+    );
+
+    // Paging by perPage: the Link header, then the token, until done.
+    for (q, expected) in [
+        ("perPage=2".to_string(), all.clone()),
+        ("perPage=1".to_string(), all.clone()),
+        (
+            format!("perPage=2&MATCH_anyEPC={}", pct(&c1)),
+            sorted(vec!["cartons", "pallet", "unloading", "delivery", "sale"]),
+        ),
+        (
+            format!(
+                "perPage=2&GE_eventTime={}",
+                pct("2026-11-02T08:00:00+08:00")
+            ),
+            sorted(vec![
+                "cartons",
+                "pallet",
+                "shipping",
+                "inspection",
+                "unloading",
+                "delivery",
+                "sale",
+            ]),
+        ),
+    ] {
+        for by_token in [false, true] {
+            let (events, pages) = all_pages(&j.net.app, k, &q, by_token).await;
+            let doc = epcis_doc(events);
+            let labels = j.labels(&doc);
+            let per_page: usize = q
+                .split('&')
+                .find_map(|p| p.strip_prefix("perPage="))
+                .and_then(|n| n.parse().ok())
+                .expect("perPage");
+            assert!(
+                pages >= expected.len().div_ceil(per_page),
+                "?{q}: {pages} pages"
+            );
+            let unique: BTreeSet<&str> = labels.iter().copied().collect();
+            assert_eq!(
+                unique.len(),
+                labels.len(),
+                "?{q}: an event came twice: {labels:?}"
+            );
+            assert_eq!(sorted(labels), expected, "?{q} (by token: {by_token})");
+        }
+    }
+    // In capture order across pages.
+    let (events, _) = all_pages(&j.net.app, k, "perPage=4", false).await;
+    let order = j.labels(&epcis_doc(events));
+    assert_eq!(&order[..4], ["harvest", "sorting", "cartons", "pallet"]);
+    assert_eq!(sorted(order[7..].to_vec()), ["delivery", "sale"]);
+
+    // Bad parameters.
+    for (q, names) in [
+        ("EQ_colour=red", "EQ_colour"),
+        ("MATCH_everything=x", "MATCH_everything"),
+        ("perPage=2&orderBy=eventTime", "orderBy"),
+    ] {
+        let (a, _) = get_as(&j.net.app, k, &format!("/epcis/events?{q}")).await;
+        let m = a.assert_error(StatusCode::BAD_REQUEST, "bad_query_parameter");
+        assert!(m.contains(names), "{q}: {m}");
+    }
+    for q in [
+        "GE_eventTime=yesterday",
+        "LT_eventTime=2026-11-02",
+        "GE_recordTime=2026-13-01T00:00:00Z",
+        "LT_recordTime=2026-11-02T08:00:00",
+    ] {
+        let (a, _) = get_as(&j.net.app, k, &format!("/epcis/events?{q}")).await;
+        let m = a.assert_error(StatusCode::BAD_REQUEST, "bad_query_parameter");
+        let name = q.split('=').next().expect("name");
+        assert!(m.contains(name), "{q}: {m}");
+    }
+    for q in [
+        "perPage=0",
+        "perPage=1001",
+        "perPage=ten",
+        "nextPageToken=abc",
+    ] {
+        let (a, _) = get_as(&j.net.app, k, &format!("/epcis/events?{q}")).await;
+        a.assert_error(StatusCode::BAD_REQUEST, "bad_query_parameter");
+    }
+    let (a, _) = get_as(
+        &j.net.app,
+        k,
+        "/epcis/events?MATCH_epc=urn:epc:id:sgtin:123",
+    )
+    .await;
+    a.assert_error(StatusCode::BAD_REQUEST, "bad_query_parameter");
+}
+
+// ---------------------------------------------------------------------------
+// 3. Capture errors and capture jobs
+// ---------------------------------------------------------------------------
+
+/// A storing event at the warehouse, for the carrier.
+fn storing_doc(serial: u32, time: &str) -> String {
+    epcis_doc(vec![ev(
+        "ObjectEvent",
+        time,
+        json!({
+            "action": "OBSERVE", "epcList": [carton(serial)], "bizStep": "storing",
+            "readPoint": {"id": WAREHOUSE}, "bizLocation": {"id": WAREHOUSE}
+        }),
+    )])
+    .to_string()
+}
+
+/// How many events the regulator sees.
+async fn count(j: &Journey) -> usize {
+    let v = get_as_ok(&j.net.app, &j.regulator.key, "/epcis/events?perPage=1000").await;
+    events_of(&v).len()
+}
+
+#[tokio::test]
+async fn capture_errors_and_capture_jobs() {
+    let mut j = journey().await;
+    let app = j.net.app.clone();
+    assert_eq!(count(&j).await, 9);
+    let head = j.net.head().await;
+    let good = storing_doc(3, "2026-11-07T08:00:00.000+08:00");
+    let key = j.carrier.key.clone();
+    let seq = j.carrier.next_seq;
+
+    // Not JSON.
+    for body in ["{\"type\": \"EPCISDocument\", ", "", "EPCISDocument"] {
+        let (a, _) = call(&app, capture_request(&key, seq, body, "")).await;
+        let m = a.assert_error(StatusCode::BAD_REQUEST, "malformed_json");
+        assert!(m.contains("not valid JSON"), "{m}");
+    }
+    let mut not_utf8 = capture_request(&key, seq, &good, "");
+    *not_utf8.body_mut() = Body::from(vec![b'{', 0xff, b'}']);
+    call(&app, not_utf8)
+        .await
+        .0
+        .assert_error(StatusCode::BAD_REQUEST, "malformed_json");
+
+    // Not valid EPCIS: every problem with its JSON pointer.
+    let mut doc: Value = serde_json::from_str(&good).expect("JSON");
+    doc.as_object_mut().expect("object").remove("schemaVersion");
+    let e = &mut doc["epcisBody"]["eventList"][0];
+    e.as_object_mut().expect("object").remove("eventTime");
+    e["bizStep"] = json!(42);
+    e["epcList"] = json!(["urn:epc:id:sgtin:6901234.000002"]);
+    let (a, _) = call(&app, capture_request(&key, seq, &doc.to_string(), "")).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
+    let v = a.json();
+    assert_eq!(v["error"]["code"], "invalid_epcis", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nothing was captured")),
+        "{v}"
+    );
+    let problems = v["error"]["problems"].as_array().expect("problems");
+    let pointers: BTreeSet<&str> = problems
+        .iter()
+        .map(|p| {
+            assert!(p["message"].as_str().is_some_and(|m| !m.is_empty()), "{p}");
+            p["pointer"].as_str().expect("pointer")
+        })
+        .collect();
+    for p in &pointers {
+        assert!(
+            p.is_empty() || p.starts_with('/'),
+            "`{p}` is a JSON pointer"
+        );
+    }
+    assert!(
+        pointers.contains("/epcisBody/eventList/0/bizStep"),
+        "{pointers:?}"
+    );
+    assert!(
+        pointers
+            .iter()
+            .any(|p| p.starts_with("/epcisBody/eventList/0/epcList")),
+        "{pointers:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("eventTime"))),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("schemaVersion"))),
+        "{problems:?}"
+    );
+
+    // Unsigned: each header is required.
+    for missing in ["waybill-signer", "waybill-seq", "waybill-signature"] {
+        let mut req = capture_request(&key, seq, &good, "");
+        req.headers_mut().remove(missing);
+        let m = call(&app, req)
+            .await
+            .0
+            .assert_error(StatusCode::UNAUTHORIZED, "unsigned_capture");
+        assert!(m.to_lowercase().contains(missing), "{m}");
+    }
+    for (name, value, code) in [
+        ("waybill-signer", "not-a-key", "bad_key"),
+        ("waybill-seq", "seven", "bad_seq"),
+        ("waybill-signature", "abcd", "bad_signature"),
+    ] {
+        let mut req = capture_request(&key, seq, &good, "");
+        req.headers_mut()
+            .insert(name, value.parse().expect("header value"));
+        call(&app, req)
+            .await
+            .0
+            .assert_error(StatusCode::BAD_REQUEST, code);
+    }
+
+    // A signature that is not over this document, this sequence number or this key.
+    let other = storing_doc(4, "2026-11-07T08:00:00.000+08:00");
+    let mut wrong_doc = capture_request(&key, seq, &other, "");
+    *wrong_doc.body_mut() = Body::from(good.clone());
+    let mut wrong_seq = capture_request(&key, seq + 1, &good, "");
+    wrong_seq
+        .headers_mut()
+        .insert("waybill-seq", seq.to_string().parse().expect("value"));
+    let mut wrong_key = capture_request(&j.shop.key, seq, &good, "");
+    wrong_key.headers_mut().insert(
+        "waybill-signer",
+        key.public().to_hex().parse().expect("value"),
+    );
+    for req in [wrong_doc, wrong_seq, wrong_key] {
+        let m = call(&app, req)
+            .await
+            .0
+            .assert_error(StatusCode::BAD_REQUEST, "bad_signature");
+        assert!(m.to_lowercase().contains("signature"), "{m}");
+    }
+
+    // Over the document limit.
+    let mut big = good.clone();
+    big.push_str(&" ".repeat(waybill_types::limits::EPCIS_DOCUMENT_BYTES_MAX));
+    let m = call(&app, capture_request(&key, seq, &big, ""))
+        .await
+        .0
+        .assert_error(StatusCode::PAYLOAD_TOO_LARGE, "document_too_large");
+    assert!(
+        m.contains(&waybill_types::limits::EPCIS_DOCUMENT_BYTES_MAX.to_string()),
+        "{m}"
+    );
+
+    // An unknown signer.
+    let stranger = SecretKey::from_label("stranger");
+    let m = call(&app, capture_request(&stranger, 1, &good, ""))
+        .await
+        .0
+        .assert_error(StatusCode::FORBIDDEN, "unknown_signer");
+    assert!(m.contains(&stranger.public().to_hex()), "{m}");
+
+    // Nothing was stored or queued.
+    assert_eq!(j.net.head().await, head);
+    assert_eq!(j.net.commit(), head.0 + 1);
+    assert_eq!(count(&j).await, 9);
+
+    // A committed capture.
+    let job = j
+        .net
+        .capture_ok(&mut j.carrier, &serde_json::from_str(&good).expect("JSON"))
+        .await;
+    assert_eq!(job["eventsCaptured"], 1, "{job}");
+    assert_eq!(job["duplicatesSkipped"], 0, "{job}");
+    assert_eq!(job["captureErrorBehaviour"], "rollback");
+    let doc: Value = serde_json::from_str(&good).expect("JSON");
+    assert_eq!(job["events"][0]["hash_id"], hash_ids(&doc)[0]);
+    assert_eq!(job["events"][0]["duplicate"], false);
+    assert_eq!(count(&j).await, 10);
+
+    // A sequence number already used, or one that leaves a gap.
+    let used = j.carrier.next_seq - 1;
+    let other = storing_doc(5, "2026-11-07T08:30:00.000+08:00");
+    call(&app, capture_request(&key, used, &other, ""))
+        .await
+        .0
+        .assert_error(StatusCode::CONFLICT, "replayed_seq");
+    call(&app, capture_request(&key, used + 5, &other, ""))
+        .await
+        .0
+        .assert_error(StatusCode::CONFLICT, "out_of_order_seq");
+    // The same capture twice while it waits.
+    let seq_now = j.carrier.next_seq;
+    let (a, _) = call(&app, capture_request(&key, seq_now, &other, "")).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text());
+    call(&app, capture_request(&key, seq_now, &other, ""))
+        .await
+        .0
+        .assert_error(StatusCode::CONFLICT, "duplicate");
+    j.carrier.next_seq += 1;
+    j.net.commit();
+    assert_eq!(count(&j).await, 11);
+
+    // Rejected at commit: a carrier may not commission; a location must be registered
+    // and be the capturer's or delegated to it; an error declaration needs its event.
+    let commissioning = epcis_doc(vec![ev(
+        "ObjectEvent",
+        "2026-11-07T09:00:00.000+08:00",
+        json!({
+            "action": "ADD", "epcList": [carton(9)], "bizStep": "commissioning",
+            "bizLocation": {"id": WAREHOUSE}
+        }),
+    )]);
+    let unregistered = epcis_doc(vec![ev(
+        "ObjectEvent",
+        "2026-11-07T09:00:00.000+08:00",
+        json!({
+            "action": "OBSERVE", "epcList": [carton(3)], "bizStep": "storing",
+            "bizLocation": {"id": "urn:epc:id:sgln:6905555.00099.0"}
+        }),
+    )]);
+    let not_delegated = epcis_doc(vec![ev(
+        "ObjectEvent",
+        "2026-11-07T09:00:00.000+08:00",
+        json!({
+            "action": "ADD", "epcList": [carton(9)], "bizStep": "commissioning",
+            "bizLocation": {"id": WAREHOUSE}
+        }),
+    )]);
+    let lone_declaration = epcis_doc(vec![ev(
+        "ObjectEvent",
+        "2026-11-07T09:00:00.000+08:00",
+        json!({
+            "eventID": "urn:uuid:9d0b3c4e-0000-4000-8000-0000000000ff",
+            "action": "OBSERVE", "epcList": [carton(3)], "bizStep": "storing",
+            "errorDeclaration": {"declarationTime": "2026-11-08T09:00:00.000+08:00", "reason": "incorrect_data"}
+        }),
+    )]);
+    let mut rejected = Vec::new();
+    rejected.push((
+        j.net
+            .capture(&mut j.carrier, &commissioning.to_string())
+            .await,
+        "may not write production",
+    ));
+    rejected.push((
+        j.net
+            .capture(&mut j.carrier, &unregistered.to_string())
+            .await,
+        "is not registered",
+    ));
+    rejected.push((
+        j.net
+            .capture(&mut j.producer, &not_delegated.to_string())
+            .await,
+        "is not delegated",
+    ));
+    rejected.push((
+        j.net
+            .capture(&mut j.carrier, &lone_declaration.to_string())
+            .await,
+        "no event with that eventID",
+    ));
+    let h = j.net.commit();
+    for (id, reason) in &rejected {
+        let job = j.net.job(id).await;
+        assert_eq!(job["success"], false, "{job}");
+        assert_eq!(job["running"], false, "{job}");
+        assert_eq!(job["height"], h, "{job}");
+        assert_eq!(job["errors"][0]["code"], "invalid_epcis", "{job}");
+        let m = job["errors"][0]["message"].as_str().expect("message");
+        assert!(m.contains(reason), "expected `{reason}` in {m}");
+        assert!(m.contains("/epcisBody/eventList/0"), "{m}");
+        assert!(job.get("eventsCaptured").is_none(), "{job}");
+        let tx = common::get_ok(&app, &format!("/v1/txs/{id}")).await;
+        assert_eq!(tx["receipt"]["status"], "rejected", "{tx}");
+    }
+    assert_eq!(count(&j).await, 11, "a rejected capture stores nothing");
+
+    // A document without events stores nothing either.
+    let empty = epcis_doc(vec![]).to_string();
+    let (a, _) = call(&app, capture_request(&key, j.carrier.next_seq, &empty, "")).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
+    let v = a.json();
+    assert_eq!(v["error"]["code"], "invalid_epcis", "{v}");
+    assert_eq!(
+        v["error"]["problems"][0]["pointer"], "/epcisBody/eventList",
+        "{v}"
+    );
+    assert_eq!(j.net.shared.mempool.len(), 0);
+    assert_eq!(count(&j).await, 11);
+
+    // Unknown and malformed capture ids.
+    get_anon(&app, &format!("/epcis/capture/{}", "ab".repeat(32)))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "unknown_capture");
+    get_anon(&app, "/epcis/capture/not-an-id")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "bad_capture_id");
+    // An unknown query parameter on capture.
+    call(
+        &app,
+        capture_request(&key, j.carrier.next_seq, &good, "?sync=1"),
+    )
+    .await
+    .0
+    .assert_error(StatusCode::BAD_REQUEST, "bad_query");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_with_wait_answers_with_the_finished_job() {
+    let mut j = journey().await;
+    let app = j.net.app.clone();
+    let good = storing_doc(2, "2026-11-07T08:00:00.000+08:00");
+    let req = capture_request(
+        &j.carrier.key,
+        j.carrier.next_seq,
+        &good,
+        "?wait=true&timeout_ms=20000",
+    );
+    j.carrier.next_seq += 1;
+    let a2 = app.clone();
+    let waiting = tokio::spawn(async move { call(&a2, req).await });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while j.net.shared.mempool.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the capture never reached the mempool"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !waiting.is_finished(),
+        "wait=true answered before the commit"
+    );
+    let h = j.net.commit();
+    let (a, hdrs) = tokio::time::timeout(Duration::from_secs(20), waiting)
+        .await
+        .expect("answered after the commit")
+        .expect("no panic");
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let job = a.json();
+    assert_eq!(job["success"], true, "{job}");
+    assert_eq!(job["running"], false, "{job}");
+    assert_eq!(job["height"], h, "{job}");
+    assert_eq!(job["eventsCaptured"], 1, "{job}");
+    let id = job["captureID"].as_str().expect("captureID");
+    assert_eq!(
+        hdrs.get(header::LOCATION).and_then(|l| l.to_str().ok()),
+        Some(format!("/epcis/capture/{id}").as_str())
+    );
+
+    // Nothing commits in time: the job is still running.
+    let other = storing_doc(4, "2026-11-07T08:00:00.000+08:00");
+    let (a, _) = call(
+        &app,
+        capture_request(
+            &j.carrier.key,
+            j.carrier.next_seq,
+            &other,
+            "?wait=true&timeout_ms=30",
+        ),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    assert_eq!(a.json()["running"], true, "{}", a.text());
+}
+
+// ---------------------------------------------------------------------------
+// 4. Read authorization
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn reads_need_a_member_signature_and_respect_data_categories() {
+    let mut j = journey().await;
+    let app = j.net.app.clone();
+    let hid = |j: &Journey, l: &str| j.hashes[l].clone();
+
+    // No signature.
+    for path in [
+        "/epcis/events".to_string(),
+        "/epcis/events?perPage=5".to_string(),
+        format!("/epcis/events/{}", pct(INSPECTION_ID)),
+        format!("/v1/trace/{}", pct(P1)),
+        format!(
+            "/v1/trace/{}?direction=forward",
+            pct(&format!("{}/L2611", carton_gtin()))
+        ),
+        format!("/v1/audit?org={ORCH}"),
+        format!("/v1/audit?product={}", carton_gtin()),
+    ] {
+        let m = get_anon(&app, &path)
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+        assert!(m.contains("sign"), "{path}: {m}");
+        assert!(m.contains("Authorization"), "{path}: {m}");
+    }
+
+    // Bad signatures.
+    let path = "/epcis/events?perPage=5";
+    let k = j.producer.key.clone();
+    for (what, ts, expect) in [
+        ("expired", now_ms() - 10 * 60_000, "clock"),
+        ("from the future", now_ms() + 10 * 60_000, "clock"),
+    ] {
+        let m = call(&app, signed_get_at(&k, path, ts))
+            .await
+            .0
+            .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+        assert!(m.contains(expect), "{what}: {m}");
+    }
+    let mut other_path = signed_get_at(&k, "/epcis/events?perPage=6", now_ms());
+    *other_path.uri_mut() = path.parse().expect("uri");
+    let mut other_method = signed_get_at(&k, path, now_ms());
+    other_method.headers_mut().insert(
+        header::AUTHORIZATION,
+        read_authorization(&k, "POST", path, now_ms())
+            .parse()
+            .expect("value"),
+    );
+    let mut other_key = signed_get_at(&j.shop.key, path, now_ms());
+    let forged = read_authorization(&j.shop.key, "GET", path, now_ms())
+        .replace(&j.shop.hex(), &j.producer.hex());
+    other_key
+        .headers_mut()
+        .insert(header::AUTHORIZATION, forged.parse().expect("value"));
+    for (what, req) in [
+        ("other path", other_path),
+        ("other method", other_method),
+        ("other key", other_key),
+    ] {
+        let m = call(&app, req)
+            .await
+            .0
+            .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+        assert!(m.contains("does not verify"), "{what}: {m}");
+    }
+    let stranger = SecretKey::from_label("stranger");
+    let m = call(&app, signed_get_at(&stranger, path, now_ms()))
+        .await
+        .0
+        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    assert!(m.contains("not a registered member"), "{m}");
+    for value in [
+        "Bearer abc".to_string(),
+        "Waybill key=zz, ts=1, sig=00".to_string(),
+        format!("Waybill key={}, ts={}", j.producer.hex(), now_ms()),
+        format!(
+            "Waybill key={}, ts=soon, sig={}",
+            j.producer.hex(),
+            "00".repeat(64)
+        ),
+    ] {
+        let req = Request::builder()
+            .uri(path)
+            .header(header::AUTHORIZATION, value.as_str())
+            .body(Body::empty())
+            .expect("request");
+        call(&app, req)
+            .await
+            .0
+            .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+
+    // Who sees what: customs inspection data is not the platform's or the carrier's;
+    // platform sales are not customs'; regulators and the producer see everything.
+    let all = sorted(ALL.to_vec());
+    let without = |l: &str| all.iter().copied().filter(|x| *x != l).collect::<Vec<_>>();
+    assert_eq!(query(&j, &j.regulator.key, "perPage=100").await, all);
+    assert_eq!(query(&j, &j.producer.key, "perPage=100").await, all);
+    assert_eq!(
+        query(&j, &j.shop.key, "perPage=100").await,
+        without("inspection")
+    );
+    assert_eq!(
+        query(&j, &j.carrier.key, "perPage=100").await,
+        without("inspection")
+    );
+    assert_eq!(
+        query(&j, &j.inspector.key, "perPage=100").await,
+        without("sale")
+    );
+    assert_eq!(
+        query(&j, &j.shop.key, &format!("MATCH_anyEPC={}", pct(P1))).await,
+        sorted(vec!["pallet", "shipping", "unloading"])
+    );
+    for id in [INSPECTION_ID.to_string(), hid(&j, "inspection")] {
+        let (a, _) = get_as(&app, &j.shop.key, &format!("/epcis/events/{}", pct(&id))).await;
+        let m = a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
+        assert!(m.contains(&j.shop.hex()), "{m}");
+        let v = get_as_ok(
+            &app,
+            &j.regulator.key,
+            &format!("/epcis/events/{}", pct(&id)),
+        )
+        .await;
+        assert_eq!(j.labels(&v), ["inspection"]);
+    }
+    let (a, _) = get_as(
+        &app,
+        &j.shop.key,
+        &format!(
+            "/epcis/events/{}",
+            pct("urn:uuid:00000000-0000-4000-8000-000000000000")
+        ),
+    )
+    .await;
+    a.assert_error(StatusCode::NOT_FOUND, "unknown_event");
+    let shop_trace = get_as_ok(&app, &j.shop.key, &format!("/v1/trace/{}", pct(&carton(1)))).await;
+    assert_eq!(shop_trace["hidden_events"], 1, "{shop_trace}");
+    assert_eq!(shop_trace["events"].as_array().expect("events").len(), 8);
+
+    // The customs admin lets the platform read its inspections; then withdraws it.
+    let grant = |allowed| Payload::GrantRead {
+        org: org_id(SHOP),
+        category: DataCategory::CustomsQuality,
+        allowed,
+    };
+    let g = j.admin(CUST).sign(grant(true));
+    j.net.apply_all(&[g]).await;
+    assert_eq!(query(&j, &j.shop.key, "perPage=100").await, all);
+    assert_eq!(
+        query(&j, &j.carrier.key, "perPage=100").await,
+        without("inspection")
+    );
+    let v = get_as_ok(
+        &app,
+        &j.shop.key,
+        &format!("/epcis/events/{}", pct(INSPECTION_ID)),
+    )
+    .await;
+    assert_eq!(j.labels(&v), ["inspection"]);
+    let shop_trace = get_as_ok(&app, &j.shop.key, &format!("/v1/trace/{}", pct(&carton(1)))).await;
+    assert_eq!(shop_trace["hidden_events"], 0, "{shop_trace}");
+    let g = j.admin(CUST).sign(grant(false));
+    j.net.apply_all(&[g]).await;
+    assert_eq!(
+        query(&j, &j.shop.key, "perPage=100").await,
+        without("inspection")
+    );
+
+    // A revoked member reads nothing.
+    let shop_key = j.shop.public();
+    let r = j.admin(SHOP).sign(Payload::RevokeMember {
+        member: shop_key,
+        reason: "left the company".into(),
+    });
+    j.net.apply_all(&[r]).await;
+    get_as(&app, &j.shop.key, "/epcis/events")
+        .await
+        .0
+        .assert_error(StatusCode::FORBIDDEN, "member_revoked");
+}
+
+// ---------------------------------------------------------------------------
+// 5. Trace
+// ---------------------------------------------------------------------------
+
+/// A lineage node: (id, relation, from, via event label, depth).
+type TraceNodeView = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<&'static str>,
+    u64,
+);
+
+/// Each node of a lineage.
+fn nodes(j: &Journey, v: &Value) -> Vec<TraceNodeView> {
+    let by_seq: BTreeMap<u64, &'static str> = v["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            let h = e["hash_id"].as_str().expect("hash_id");
+            let label = j
+                .hashes
+                .iter()
+                .find(|(_, x)| *x == h)
+                .expect("known event")
+                .0;
+            (e["seq"].as_u64().expect("seq"), *label)
+        })
+        .collect();
+    v["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| {
+            (
+                n["id"].as_str().expect("id").to_string(),
+                n["relation"].as_str().map(str::to_string),
+                n["from"].as_str().map(str::to_string),
+                n["via_event"].as_u64().map(|s| by_seq[&s]),
+                n["depth"].as_u64().expect("depth"),
+            )
+        })
+        .collect()
+}
+
+/// The labels of a lineage's events, in its order.
+fn trace_events(j: &Journey, v: &Value) -> Vec<&'static str> {
+    v["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            let h = e["hash_id"].as_str().expect("hash_id");
+            *j.hashes
+                .iter()
+                .find(|(_, x)| *x == h)
+                .expect("known event")
+                .0
+        })
+        .collect()
+}
+
+fn strings(v: &Value) -> BTreeSet<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| {
+            x.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| x.to_string())
+        })
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test]
+async fn trace_back_and_forward_through_the_journey() {
+    let j = journey().await;
+    let app = j.net.app.clone();
+    let k = &j.producer.key;
+    let (c1, p1, b1) = (canon(&carton(1)), canon(P1), canon(B1));
+    let (clot, flot) = (carton_lot(), fruit_lot());
+    let s = |x: &str| Some(x.to_string());
+
+    // Back from carton 1 (EPC URN; back is the default direction).
+    let back = get_as_ok(
+        &app,
+        k,
+        &format!("/v1/trace/{}?direction=back", pct(&carton(1))),
+    )
+    .await;
+    assert_eq!(back["id"], c1);
+    assert_eq!(back["direction"], "back");
+    assert_eq!(
+        nodes(&j, &back),
+        vec![
+            (c1.clone(), None, None, None, 0),
+            (b1.clone(), s("made_from"), s(&c1), Some("cartons"), 1),
+            (clot.clone(), s("of_lot"), s(&c1), Some("cartons"), 1),
+            (p1.clone(), s("contained_in"), s(&c1), Some("pallet"), 1),
+            (flot.clone(), s("of_lot"), s(&b1), Some("harvest"), 2),
+        ]
+    );
+    assert_eq!(trace_events(&j, &back), ALL, "every event, by eventTime");
+    assert_eq!(back["hidden_events"], 0);
+    assert_eq!(back["corrected_events"], 0);
+    assert_eq!(back["truncated"], false);
+    assert!(back.get("recall").is_none(), "{back}");
+    let lots: Vec<(&str, &str)> = back["lots"]
+        .as_array()
+        .expect("lots")
+        .iter()
+        .map(|l| {
+            (
+                l["gtin"].as_str().expect("gtin"),
+                l["lot"].as_str().expect("lot"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lots,
+        [
+            (carton_gtin().as_str(), "L2611"),
+            (fruit_gtin().as_str(), "H2611")
+        ]
+    );
+    // Back from the pallet: what it contained.
+    let v = get_as_ok(&app, k, &format!("/v1/trace/{}", pct(P1))).await;
+    let first: Vec<_> = nodes(&j, &v).into_iter().skip(1).take(4).collect();
+    assert_eq!(
+        first,
+        (1..=4)
+            .map(|n| (canon(&carton(n)), s("contains"), s(&p1), Some("pallet"), 1))
+            .collect::<Vec<_>>()
+    );
+    let default = get_as_ok(&app, k, &format!("/v1/trace/{}", pct(&carton(1)))).await;
+    assert_eq!(default["nodes"], back["nodes"]);
+
+    // Back from the carton lot (GTIN/LOT): its raw-material lot from master data.
+    let v = get_as_ok(
+        &app,
+        k,
+        &format!(
+            "/v1/trace/{}?direction=back",
+            pct(&format!("{}/L2611", carton_gtin()))
+        ),
+    )
+    .await;
+    assert_eq!(v["id"], clot);
+    assert_eq!(
+        nodes(&j, &v),
+        vec![
+            (clot.clone(), None, None, None, 0),
+            (flot.clone(), s("raw_material"), s(&clot), None, 1)
+        ]
+    );
+    assert_eq!(trace_events(&j, &v), ["harvest", "sorting", "cartons"]);
+
+    // Forward from the carton lot: its cartons, the pallet, and the recall list.
+    let fwd = get_as_ok(
+        &app,
+        k,
+        &format!(
+            "/v1/trace/{}?direction=forward",
+            pct(&format!("{}/L2611", carton_gtin()))
+        ),
+    )
+    .await;
+    assert_eq!(fwd["id"], clot);
+    assert_eq!(fwd["direction"], "forward");
+    let mut expected = vec![(clot.clone(), None, None, None, 0)];
+    for n in 1..=4 {
+        expected.push((
+            canon(&carton(n)),
+            s("instance"),
+            s(&clot),
+            Some("cartons"),
+            1,
+        ));
+    }
+    expected.push((p1.clone(), s("packed_into"), s(&c1), Some("pallet"), 2));
+    assert_eq!(nodes(&j, &fwd), expected);
+    assert_eq!(
+        trace_events(&j, &fwd),
+        [
+            "cartons",
+            "pallet",
+            "shipping",
+            "inspection",
+            "unloading",
+            "delivery",
+            "sale"
+        ]
+    );
+    let recall = &fwd["recall"];
+    let cartons: Vec<String> = (1..=4).map(|n| canon(&carton(n))).collect();
+    assert_eq!(strings(&recall["items"]), cartons.iter().cloned().collect());
+    assert_eq!(strings(&recall["lots"]), set(&[&clot]));
+    assert_eq!(strings(&recall["containers"]), set(&[&p1]));
+    assert_eq!(
+        recall["business_transactions"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(Value::to_string)
+            .collect::<BTreeSet<String>>(),
+        BTreeSet::from([
+            json!({"type": "po", "id": PO}).to_string(),
+            json!({"type": "inv", "id": ORDER}).to_string()
+        ])
+    );
+    assert_eq!(
+        recall["destinations"],
+        json!([{"type": "location", "id": canon(STORE)}])
+    );
+    assert_eq!(
+        strings(&recall["locations"]),
+        set(&[
+            &canon(PACKHOUSE),
+            &canon(CUSTOMS_OFFICE),
+            &canon(WAREHOUSE),
+            &canon(STORE)
+        ])
+    );
+    // The event details.
+    let shipping = fwd["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["hash_id"] == j.hashes["shipping"])
+        .expect("shipping");
+    assert_eq!(shipping["type"], "ObjectEvent");
+    assert_eq!(shipping["biz_step"], "shipping");
+    assert_eq!(shipping["disposition"], "in_transit");
+    assert_eq!(shipping["biz_location"], canon(PACKHOUSE));
+    assert_eq!(shipping["org"], COLD);
+    assert_eq!(shipping["category"], "transport");
+    assert_eq!(shipping["tx_id"], j.txs["capture_transport"]);
+    assert_eq!(shipping["height"], j.heights["transport"]);
+    assert_eq!(shipping["ids"], json!([{"role": "epc", "id": p1}]));
+
+    // Forward from carton 1 by its Digital Link (percent-encoded, any domain).
+    for dl in [
+        c1.clone(),
+        format!("https://shop.example/01/{}/21/C1?src=qr", carton_gtin()),
+    ] {
+        let v = get_as_ok(
+            &app,
+            k,
+            &format!("/v1/trace/{}?direction=forward", pct(&dl)),
+        )
+        .await;
+        assert_eq!(v["id"], c1, "{dl}");
+        assert_eq!(
+            nodes(&j, &v),
+            vec![
+                (c1.clone(), None, None, None, 0),
+                (p1.clone(), s("packed_into"), s(&c1), Some("pallet"), 1)
+            ],
+            "{dl}"
+        );
+        assert_eq!(strings(&v["recall"]["items"]), set(&[&c1]));
+        assert_eq!(strings(&v["recall"]["lots"]), BTreeSet::new());
+        assert_eq!(
+            trace_events(&j, &v),
+            [
+                "cartons",
+                "pallet",
+                "shipping",
+                "inspection",
+                "unloading",
+                "delivery",
+                "sale"
+            ]
+        );
+    }
+    // Forward from the fruit lot: the bin, then what it was made into.
+    let v = get_as_ok(
+        &app,
+        k,
+        &format!("/v1/trace/{}?direction=forward", pct(FRUIT_CLASS)),
+    )
+    .await;
+    let reached: Vec<String> = nodes(&j, &v).into_iter().map(|n| n.0).collect();
+    assert_eq!(&reached[..2], [flot.clone(), b1.clone()]);
+    assert!(cartons.iter().all(|c| reached.contains(c)), "{reached:?}");
+    assert!(reached.contains(&p1), "{reached:?}");
+
+    // Unknown and malformed.
+    for id in [
+        format!("{}/NOPE", carton_gtin()),
+        carton(99),
+        P1.replace("0000000001", "0000000002"),
+    ] {
+        let (a, _) = get_as(&app, k, &format!("/v1/trace/{}", pct(&id))).await;
+        a.assert_error(StatusCode::NOT_FOUND, "unknown_identifier");
+    }
+    let (a, _) = get_as(
+        &app,
+        k,
+        &format!("/v1/trace/{}?direction=sideways", pct(&carton(1))),
+    )
+    .await;
+    let m = a.assert_error(StatusCode::BAD_REQUEST, "bad_direction");
+    assert!(m.contains("sideways"), "{m}");
+    let (a, _) = get_as(
+        &app,
+        k,
+        &format!("/v1/trace/{}", pct("urn:epc:id:sgtin:6901234.1")),
+    )
+    .await;
+    a.assert_error(StatusCode::BAD_REQUEST, "bad_identifier");
+    let (a, _) = get_as(&app, k, &format!("/v1/trace/{}?depth=3", pct(&carton(1)))).await;
+    a.assert_error(StatusCode::BAD_REQUEST, "bad_query");
+}
+
+// ---------------------------------------------------------------------------
+// 6. Audit
+// ---------------------------------------------------------------------------
+
+/// The audit items for `query` as `key`, following `next_after` with `limit`.
+async fn audit(app: &Router, key: &SecretKey, query: &str, limit: Option<usize>) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut uri = format!("/v1/audit?{query}");
+        if let Some(l) = limit {
+            uri.push_str(&format!("&limit={l}"));
+        }
+        if let Some(a) = &after {
+            uri.push_str(&format!("&after={a}"));
+        }
+        let v = get_as_ok(app, key, &uri).await;
+        let page = v["items"].as_array().expect("items").clone();
+        if let Some(l) = limit {
+            assert!(page.len() <= l);
+        }
+        items.extend(page);
+        match v["next_after"].as_str() {
+            Some(n) => after = Some(n.to_string()),
+            None => break,
+        }
+    }
+    items
+}
+
+fn tx_ids(items: &[Value]) -> BTreeSet<String> {
+    items
+        .iter()
+        .map(|i| i["tx_id"].as_str().expect("tx_id").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn audit_trail_by_product_member_and_org() {
+    let mut j = journey().await;
+    let app = j.net.app.clone();
+    let t =
+        |names: &[&str]| -> BTreeSet<String> { names.iter().map(|n| j.txs[n].clone()).collect() };
+
+    // Who touched the carton product: any member may ask.
+    let q = format!("product={}", carton_gtin());
+    let v = get_as_ok(&app, &j.shop.key, &format!("/v1/audit?{q}")).await;
+    assert_eq!(v["subject"], format!("product {}", carton_gtin()));
+    let items = audit(&app, &j.shop.key, &q, None).await;
+    assert_eq!(
+        tx_ids(&items),
+        t(&[
+            "product_carton",
+            "lot_carton",
+            "capture_production",
+            "capture_transport",
+            "capture_delivery",
+            "capture_sale"
+        ])
+    );
+    assert_eq!(audit(&app, &j.shop.key, &q, Some(2)).await, items, "paging");
+    assert_eq!(
+        audit(
+            &app,
+            &j.shop.key,
+            &format!("product={}", &carton_gtin()[1..]),
+            None
+        )
+        .await,
+        items,
+        "GTIN-13 form"
+    );
+    let mut last = 0;
+    for i in &items {
+        let id = i["tx_id"].as_str().expect("tx_id");
+        let tx = common::get_ok(&app, &format!("/v1/txs/{id}")).await;
+        assert_eq!(i["height"], tx["height"], "{i}");
+        assert_eq!(i["signer"], tx["signer"], "{i}");
+        assert_eq!(i["action"], tx["payload"]["type"], "{i}");
+        assert_eq!(i["outcome"], "applied", "{i}");
+        let h = i["height"].as_u64().expect("height");
+        assert!(h >= last, "by height");
+        last = h;
+        let time = i["time"].as_str().expect("time");
+        assert_eq!(
+            time,
+            waybill_api::epcis::rfc3339_ms(i["time_ms"].as_u64().expect("time_ms"))
+        );
+        let block_time = j.net.block_time(h).await;
+        assert_eq!(i["time_ms"], block_time);
+    }
+    let captures: Vec<&Value> = items
+        .iter()
+        .filter(|i| i["action"] == "capture_epcis")
+        .collect();
+    assert_eq!(captures.len(), 4);
+    for c in captures {
+        assert!(
+            c["summary"]
+                .as_str()
+                .is_some_and(|s| s.contains(&carton_gtin())),
+            "{c}"
+        );
+        assert!(c["org"].is_string(), "{c}");
+    }
+    let sale = items
+        .iter()
+        .find(|i| i["tx_id"] == j.txs["capture_sale"])
+        .expect("sale");
+    assert_eq!(sale["org"], SHOP);
+    assert_eq!(sale["signer"], j.shop.hex());
+    assert_eq!(sale["height"], j.heights["retail"]);
+    assert_eq!(
+        tx_ids(
+            &audit(
+                &app,
+                &j.carrier.key,
+                &format!("product={}", fruit_gtin()),
+                None
+            )
+            .await
+        ),
+        t(&["product_fruit", "lot_fruit", "capture_production"])
+    );
+
+    // A member's trail: its own organization, or a regulator.
+    let q = format!("member={}", j.producer.hex());
+    let own = audit(&app, &j.producer.key, &q, None).await;
+    assert_eq!(
+        tx_ids(&own),
+        t(&[
+            "product_fruit",
+            "product_carton",
+            "lot_fruit",
+            "lot_carton",
+            "capture_production"
+        ])
+    );
+    assert!(own
+        .iter()
+        .all(|i| i["signer"] == j.producer.hex() && i["org"] == ORCH));
+    assert_eq!(
+        audit(&app, &j.admins[ORCH].key, &q, None).await,
+        own,
+        "the org admin"
+    );
+    assert_eq!(
+        audit(&app, &j.regulator.key, &q, None).await,
+        own,
+        "a regulator"
+    );
+    let (a, _) = get_as(&app, &j.shop.key, &format!("/v1/audit?{q}")).await;
+    let m = a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
+    assert!(m.contains("regulator"), "{m}");
+
+    // An organization's trail: every member's transactions, the admin's too.
+    let q = format!("org={ORCH}");
+    let org = audit(&app, &j.producer.key, &q, None).await;
+    assert_eq!(
+        org.len(),
+        own.len() + 4,
+        "admin: member, two locations, a delegation"
+    );
+    assert!(tx_ids(&own).is_subset(&tx_ids(&org)));
+    let admin_entries: Vec<&Value> = org
+        .iter()
+        .filter(|i| i["signer"] == j.admins[ORCH].hex())
+        .collect();
+    assert_eq!(
+        admin_entries
+            .iter()
+            .map(|i| i["action"].as_str().expect("action"))
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from([
+            "register_member",
+            "register_location",
+            "set_location_delegate"
+        ])
+    );
+    assert_eq!(audit(&app, &j.regulator.key, &q, None).await, org);
+    for key in [&j.shop.key, &j.carrier.key, &j.inspector.key] {
+        let (a, _) = get_as(&app, key, &format!("/v1/audit?{q}")).await;
+        a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
+    }
+
+    // Rejected transactions are in the trail too.
+    let bad = epcis_doc(vec![ev(
+        "ObjectEvent",
+        "2026-11-07T09:00:00.000+08:00",
+        json!({
+            "action": "ADD", "epcList": [carton(9)], "bizStep": "commissioning"
+        }),
+    )]);
+    let id = j.net.capture(&mut j.carrier, &bad.to_string()).await;
+    let h = j.net.commit();
+    let trail = audit(
+        &app,
+        &j.carrier.key,
+        &format!("member={}", j.carrier.hex()),
+        None,
+    )
+    .await;
+    let last = trail.last().expect("entries");
+    assert_eq!(last["tx_id"], id);
+    assert_eq!(last["height"], h);
+    assert_eq!(last["outcome"], "rejected: invalid_epcis");
+
+    // Exactly one subject.
+    for q in [
+        format!("product={}&org={ORCH}", carton_gtin()),
+        format!("member={}&org={ORCH}", j.producer.hex()),
+        String::new(),
+    ] {
+        let (a, _) = get_as(&app, &j.regulator.key, &format!("/v1/audit?{q}")).await;
+        let m = a.assert_error(StatusCode::BAD_REQUEST, "bad_query_parameter");
+        assert!(m.contains("exactly one"), "{m}");
+    }
+    let (a, _) = get_as(&app, &j.regulator.key, "/v1/audit?product=123").await;
+    a.assert_error(StatusCode::BAD_REQUEST, "bad_gtin");
+    let (a, _) = get_as(&app, &j.regulator.key, "/v1/audit?gtin=06901234000025").await;
+    a.assert_error(StatusCode::BAD_REQUEST, "bad_query");
+}
+
+// ---------------------------------------------------------------------------
+// 7. Master data
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn master_data_locations_and_qualifications() {
+    let mut j = journey().await;
+    let app = j.net.app.clone();
+
+    // Locations: anyone may read them.
+    let v = common::get_ok(&app, "/v1/locations").await;
+    assert_eq!(v["next_after"], Value::Null);
+    let owners: BTreeMap<String, String> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|l| {
+            (
+                l["gln"].as_str().expect("gln").to_string(),
+                l["owner"].as_str().expect("owner").to_string(),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, String> = [
+        (FARM, ORCH),
+        (PACKHOUSE, ORCH),
+        (WAREHOUSE, COLD),
+        (STORE, SHOP),
+        (CUSTOMS_OFFICE, CUST),
+    ]
+    .into_iter()
+    .map(|(l, o)| (gln_of(l).as_str().to_string(), o.to_string()))
+    .collect();
+    assert_eq!(owners, expected);
+    let mut paged = Vec::new();
+    let mut uri = "/v1/locations?limit=2".to_string();
+    loop {
+        let p = common::get_ok(&app, &uri).await;
+        paged.extend(p["items"].as_array().expect("items").clone());
+        match p["next_after"].as_str() {
+            Some(n) => uri = format!("/v1/locations?limit=2&after={n}"),
+            None => break,
+        }
+    }
+    assert_eq!(Value::Array(paged), v["items"]);
+    let gln = gln_of(PACKHOUSE);
+    let loc = common::get_ok(&app, &format!("/v1/locations/{gln}")).await;
+    assert_eq!(loc["gln"], gln.as_str());
+    assert_eq!(loc["name"], "Pujiang packhouse");
+    assert_eq!(loc["kind"], "plant");
+    assert_eq!(loc["country"], "CN");
+    assert_eq!(loc["owner"], ORCH);
+    assert_eq!(loc["registered_by"], j.admins[ORCH].hex());
+    assert_eq!(loc["registered_at"], j.heights["setup"]);
+    let tx = common::get_ok(
+        &app,
+        &format!("/v1/txs/{}", loc["tx_id"].as_str().expect("tx_id")),
+    )
+    .await;
+    assert_eq!(tx["payload"]["type"], "register_location");
+    get_anon(
+        &app,
+        &format!(
+            "/v1/locations/{}",
+            gln_of("urn:epc:id:sgln:6901234.00099.0")
+        ),
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "unknown_location");
+    get_anon(&app, "/v1/locations/6901234000012")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "bad_gln");
+
+    // Qualifications with their status today.
+    let q = |kind: &str, number: &str, from: &str, to: &str| Payload::RecordQualification {
+        org: org_id(ORCH),
+        kind: kind.into(),
+        issuer: "China Organic Certification Center".into(),
+        number: number.into(),
+        scope: "navel oranges, 120 ha".into(),
+        valid_from: from.into(),
+        valid_to: to.into(),
+    };
+    let recs = vec![
+        j.inspector
+            .sign(q("organic", "COC-1", "2020-01-01", "2099-12-31")),
+        j.inspector
+            .sign(q("gap", "GAP-7", "2019-01-01", "2019-12-31")),
+        j.inspector
+            .sign(q("export_license", "EXP-3", "2099-01-01", "2099-12-31")),
+        j.inspector
+            .sign(q("haccp", "HACCP-2", "2020-01-01", "2099-12-31")),
+    ];
+    let h = j.net.apply_all(&recs).await;
+    let revoke = j.inspector.sign(Payload::RevokeQualification {
+        org: org_id(ORCH),
+        number: "HACCP-2".into(),
+        reason: "plant failed the follow-up audit".into(),
+    });
+    let h_revoke = j.net.apply_all(&[revoke]).await;
+    let v = common::get_ok(&app, &format!("/v1/orgs/{ORCH}/qualifications")).await;
+    assert_eq!(v["org"], ORCH);
+    let today = waybill_state::credentials::date_of_ms(now_ms());
+    assert_eq!(v["date"], today);
+    let statuses: BTreeMap<&str, &str> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            (
+                i["number"].as_str().expect("number"),
+                i["status"].as_str().expect("status"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        BTreeMap::from([
+            ("COC-1", "valid"),
+            ("GAP-7", "expired"),
+            ("EXP-3", "not_yet_valid"),
+            ("HACCP-2", "revoked")
+        ])
+    );
+    let coc = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["number"] == "COC-1")
+        .expect("COC-1");
+    assert_eq!(coc["kind"], "organic");
+    assert_eq!(coc["valid_from"], "2020-01-01");
+    assert_eq!(coc["valid_to"], "2099-12-31");
+    assert_eq!(coc["verified_by"], j.inspector.hex());
+    assert_eq!(coc["verified_by_org"], CUST);
+    assert_eq!(coc["recorded_at"], h);
+    assert_eq!(coc["revoked"], Value::Null);
+    let haccp = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["number"] == "HACCP-2")
+        .expect("HACCP-2");
+    assert_eq!(haccp["revoked"]["at"], h_revoke);
+    assert_eq!(haccp["revoked"]["by"], j.inspector.hex());
+    assert_eq!(
+        common::get_ok(&app, &format!("/v1/orgs/{COLD}/qualifications")).await["items"],
+        json!([])
+    );
+    get_anon(&app, "/v1/orgs/nobody/qualifications")
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "unknown_org");
+    get_anon(&app, "/v1/orgs/Not%20An%20Id/qualifications")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "bad_org_id");
+}
+
+/// A lot number with characters that canonical identifiers keep as they are (`;`,
+/// `=`, `'`) names one lot whether it comes from an ILMD `lotNumber`, a class
+/// identifier or `GTIN/LOT`.
+#[tokio::test]
+async fn lot_numbers_with_reserved_characters_name_one_lot() {
+    let mut j = journey().await;
+    let app = j.net.app.clone();
+    let lot = "A;1='2";
+    let g = carton_gtin();
+    let made = epcis_doc(vec![
+        ev(
+            "ObjectEvent",
+            "2026-11-08T08:00:00.000+08:00",
+            json!({
+                "action": "ADD", "epcList": [carton(20)], "bizStep": "commissioning",
+                "ilmd": {"cbvmda:lotNumber": lot}
+            }),
+        ),
+        ev(
+            "TransformationEvent",
+            "2026-11-08T09:00:00.000+08:00",
+            json!({
+                "inputQuantityList": [{"epcClass": format!("https://id.gs1.org/01/{g}/10/{lot}"), "quantity": 5, "uom": "KGM"}],
+                "outputEPCList": [carton(21)], "bizStep": "commissioning"
+            }),
+        ),
+    ]);
+    j.net.capture_ok(&mut j.producer, &made).await;
+    let k = &j.producer.key;
+    let mut reached = Vec::new();
+    for start in [
+        format!("{g}/{lot}"),
+        format!("https://id.gs1.org/01/{g}/10/{lot}"),
+    ] {
+        let v = get_as_ok(
+            &app,
+            k,
+            &format!("/v1/trace/{}?direction=forward", pct(&start)),
+        )
+        .await;
+        let ids: BTreeSet<String> = v["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| n["id"].as_str().expect("id").to_string())
+            .collect();
+        assert!(
+            ids.contains(&canon(&carton(20))),
+            "{start}: the commissioned carton: {v}"
+        );
+        assert!(
+            ids.contains(&canon(&carton(21))),
+            "{start}: what it was made into: {v}"
+        );
+        reached.push((v["id"].clone(), ids));
+    }
+    assert_eq!(reached[0], reached[1]);
+}
+
+/// Two captures that bind the same prefix to different namespaces: each exported event
+/// keeps the meaning (and so the Event Hash ID) it was captured with.
+#[tokio::test]
+async fn exported_events_keep_the_namespaces_they_were_captured_with() {
+    let admin = Signer::new("ns-admin");
+    let mut capturer = Signer::new("ns-capturer");
+    let mut net = Net::new(&[("ns-test", WRITERS, &[], &admin.key)]);
+    let mut admin = admin;
+    net.apply_all(&[admin.sign(member(capturer.public(), "capture", WRITERS))])
+        .await;
+    let validator = schema_validator();
+    let doc = |ns: &str, serial: &str| {
+        let mut d = epcis_doc(vec![ev(
+            "ObjectEvent",
+            "2026-11-08T08:00:00.000+08:00",
+            json!({
+                "action": "OBSERVE", "epcList": [format!("urn:epc:id:sgtin:4012345.011111.{serial}")],
+                "bizStep": "receiving", "ex:grade": "A", "ex:lab": {"ex:name": "lab 1"}
+            }),
+        )]);
+        d["@context"] =
+            json!(["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"ex": ns}]);
+        d
+    };
+    let docs = [
+        doc("https://a.example/ns/", "1"),
+        doc("https://b.example/ns/", "1"),
+        doc("https://a.example/ns/", "2"),
+    ];
+    let mut expected = Vec::new();
+    for d in &docs {
+        let job = net.capture_ok(&mut capturer, d).await;
+        assert_eq!(job["eventsCaptured"], 1, "{job}");
+        expected.extend(hash_ids(d));
+    }
+    assert_eq!(
+        expected.iter().collect::<BTreeSet<_>>().len(),
+        3,
+        "three different events"
+    );
+    let v = get_as_ok(&net.app, &capturer.key, "/epcis/events").await;
+    assert_valid_export(&validator, "mixed namespaces", &v);
+    assert_eq!(hash_ids(&v), expected);
+    for (e, h) in events_of(&v).iter().zip(&expected) {
+        let one = get_as_ok(
+            &net.app,
+            &capturer.key,
+            &format!(
+                "/epcis/events/{}",
+                pct(e["eventID"].as_str().expect("eventID"))
+            ),
+        )
+        .await;
+        assert_valid_export(&validator, "one event", &one);
+        assert_eq!(hash_ids(&one), std::slice::from_ref(h));
+    }
+}
