@@ -246,11 +246,12 @@ impl Ledger {
         time_ms: u64,
         proposer: PublicKey,
         txs_bytes: &[Vec<u8>],
-        state_hash: Hash,
-        open_root: Hash,
+        writes: &waybill_state::WriteSet,
         validators_hash: Hash,
     ) -> BlockHeader {
         let head = self.head();
+        let state_hash = waybill_state::next_state_hash(&head.state_hash, writes);
+        let open_root = waybill_state::open::open_root(writes, height.0);
         let leaves: Vec<merkle::Digest32> =
             txs_bytes.iter().map(|b| merkle::leaf_hash(b)).collect();
         BlockHeader {
@@ -368,16 +369,13 @@ impl Application for Ledger {
         let (writes, receipts) = ex.finish();
         drop(snapshot);
         self.drop_txs(dropped);
-        let state_hash = waybill_state::next_state_hash(&head.state_hash, &writes);
-        let open_root = waybill_state::open::open_root(&writes, height.0);
         let validators_hash = validators_hash(&self.validators_at(height)?);
         let header = self.header(
             height,
             time_ms,
             proposer,
             &txs_bytes,
-            state_hash,
-            open_root,
+            &writes,
             validators_hash,
         );
         let block = Block { header, txs };

@@ -255,7 +255,7 @@ pub async fn run(dir: &Path, listen: &str) -> anyhow::Result<()> {
         "\nWaybill demo is running ({}).\n  chain `{}`, height {}, {} demo transactions {}\n\n\
 Open in a browser:\n  {url}/                                explorer: organizations, products, lots, blocks\n  \
 {lot_page}   the orange lot's public page (GS1 Digital Link)\n  \
-{url}/v1/qr?link={lot_qr}   its QR code\n  \
+{url}/v1/qr?link=https%3A%2F%2Fid.gs1.org%2F01%2F06901234000016%2F10%2FPJ2611A   its QR code\n  \
 {url}/openapi.json                    the API\n\n\
 Try, in another terminal:\n  \
 cargo run --release -- trace {carton} --as guo-hua --dir {d}\n      the carton's journey back to the orchard (as the regulator)\n  \
@@ -271,7 +271,6 @@ Ctrl-C stops the node; running the demo again resumes from {d}.",
         status["height"],
         n,
         if n == 0 { "needed (already loaded)" } else { "submitted" },
-        lot_qr = "https%3A%2F%2Fid.gs1.org%2F01%2F06901234000016%2F10%2FPJ2611A",
     );
     served.run_until_stopped().await
 }
