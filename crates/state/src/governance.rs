@@ -250,7 +250,41 @@ fn settle<S: StateRead>(ex: &Execution<S>, p: &mut Proposal) -> Result<Writes, H
     if p.approvals.len() * 2 <= n_orgs {
         return Ok(Vec::new());
     }
-    let w = carry_out(ex, &p.action)?;
+    let mut w = carry_out(ex, &p.action)?;
+    // Publish each newly scheduled validator set in the open tier, so that a
+    // consumer's proof can follow the sets from genesis.
+    let scheduled: Vec<(u64, Vec<ValidatorRecord>)> = w
+        .iter()
+        .filter(|(k, _)| k.len() == 9 && k[0] == keys::VALIDATOR_SET)
+        .filter_map(|(k, v)| {
+            let h = u64::from_be_bytes(k[1..9].try_into().ok()?);
+            let set: Vec<ValidatorRecord> = borsh::from_slice(v).ok()?;
+            Some((h, set))
+        })
+        .collect();
+    if !scheduled.is_empty() {
+        let mut publisher = crate::open::Publisher::new(ex, ex.context().height.0)?;
+        for (effective_height, set) in scheduled {
+            let validators: Vec<ValidatorInfo> = set
+                .iter()
+                .map(|v| ValidatorInfo {
+                    public_key: v.public_key,
+                    voting_power: v.voting_power,
+                })
+                .collect();
+            publisher.publish(
+                &mut w,
+                &crate::open::OpenRecord::ValidatorSet {
+                    effective_height,
+                    validators: &validators,
+                    proposal: p.id,
+                    source: format!("proposal:{}", p.id),
+                },
+                &["validators".to_string()],
+            );
+        }
+        publisher.finish(&mut w);
+    }
     p.status = ProposalStatus::Executed {
         at: ex.context().height,
     };

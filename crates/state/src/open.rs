@@ -56,13 +56,13 @@ impl Publisher {
         Ok(Publisher { height, next })
     }
 
-    /// Publish `record`, naming `ids` (canonical identifiers).
+    /// Publish `record`, naming `ids` (canonical identifiers); returns its index.
     pub(crate) fn publish<T: Serialize>(
         &mut self,
         writes: &mut Writes,
         record: &T,
         ids: &[String],
-    ) {
+    ) -> u32 {
         let bytes = serde_json::to_vec(record).unwrap_or_default();
         let index = self.next;
         self.next += 1;
@@ -79,6 +79,7 @@ impl Publisher {
                 writes.push((k, Vec::new()));
             }
         }
+        index
     }
 
     /// Record the next free index (call once, after the last `publish`).
@@ -90,6 +91,65 @@ impl Publisher {
             ));
         }
     }
+}
+
+/// An identifier named by an event, with its role.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RoleId<'a> {
+    /// How it appears in the event.
+    pub role: waybill_epcis::model::IdRole,
+    /// Canonical identifier.
+    pub id: &'a str,
+}
+
+/// Sensor data screened from an event for the open tier.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SensorData {
+    /// Readings: `{"time", "type", "value", "uom"}` (numbers as sent).
+    pub readings: Vec<serde_json::Value>,
+    /// An allowed range the capturer declared (an extension whose local name is
+    /// `allowedTemperature`), as sent.
+    pub allowed_range: Option<serde_json::Value>,
+}
+
+/// Categories whose events consumers see: production, transport, customs and quality
+/// outcomes. Platform transactions (orders) and financial data stay in the consortium.
+pub fn is_public(category: waybill_types::DataCategory) -> bool {
+    use waybill_types::DataCategory::*;
+    matches!(category, Production | Transport | CustomsQuality)
+}
+
+/// The readings of an event's `sensorElementList` (time, type, value, unit) and a
+/// declared allowed temperature range; nothing else of the event's sensor metadata.
+pub fn screen_sensor_data(event: &serde_json::Map<String, serde_json::Value>) -> SensorData {
+    use serde_json::{json, Value};
+    let mut out = SensorData::default();
+    if let Some(Value::Array(elements)) = event.get("sensorElementList") {
+        for el in elements {
+            let meta_time = el.pointer("/sensorMetadata/time").cloned();
+            for r in el
+                .get("sensorReport")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let Some(value) = r.get("value").filter(|v| v.is_number()) else {
+                    continue;
+                };
+                out.readings.push(json!({
+                    "time": r.get("time").cloned().or_else(|| meta_time.clone()).unwrap_or(Value::Null),
+                    "type": r.get("type").cloned().unwrap_or(Value::Null),
+                    "value": value,
+                    "uom": r.get("uom").cloned().unwrap_or(Value::Null),
+                }));
+            }
+        }
+    }
+    out.allowed_range = event
+        .iter()
+        .find(|(k, v)| k.rsplit(':').next() == Some("allowedTemperature") && v.is_object())
+        .map(|(_, v)| v.clone());
+    out
 }
 
 /// A published fact. JSON: `{"kind": "...", ...}`; `source` names the consortium
@@ -160,6 +220,57 @@ pub enum OpenRecord<'a> {
         /// Owner organization id.
         owner: &'a str,
         /// Registering transaction.
+        source: String,
+    },
+    /// A screened EPCIS event.
+    Event {
+        /// Its EPCIS Event Hash ID (links to the consortium record).
+        hash_id: String,
+        /// Event type.
+        event_type: &'a str,
+        /// Action.
+        action: Option<&'a str>,
+        /// eventTime as written.
+        event_time: &'a str,
+        /// Business step.
+        biz_step: Option<&'a str>,
+        /// Disposition.
+        disposition: Option<&'a str>,
+        /// readPoint (canonical).
+        read_point: Option<&'a str>,
+        /// bizLocation (canonical).
+        biz_location: Option<&'a str>,
+        /// Identifiers and roles.
+        ids: Vec<RoleId<'a>>,
+        /// The capturing organization.
+        org: &'a str,
+        /// Sensor readings.
+        readings: &'a [serde_json::Value],
+        /// Declared allowed range.
+        allowed_range: Option<&'a serde_json::Value>,
+        /// The consortium record (Event Hash ID).
+        source: String,
+    },
+    /// An error declaration: the events it corrects are no longer part of the history.
+    Correction {
+        /// The declaration's Event Hash ID.
+        hash_id: String,
+        /// Event Hash IDs of the corrected events.
+        corrects: &'a [String],
+        /// The declaring (and capturing) organization.
+        declared_by: &'a str,
+        /// The consortium record.
+        source: String,
+    },
+    /// A validator set that a governance decision puts in force.
+    ValidatorSet {
+        /// First height it finalizes.
+        effective_height: u64,
+        /// Its validators (sorted by key) with their voting power.
+        validators: &'a [waybill_types::block::ValidatorInfo],
+        /// The governance proposal that decided it.
+        proposal: u64,
+        /// The approving transaction.
         source: String,
     },
     /// A qualification as verified (or its revocation).

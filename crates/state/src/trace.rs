@@ -84,6 +84,8 @@ pub struct EventRecord {
     pub error_declaration: bool,
     /// The seq of the error declaration that corrected this event, if any.
     pub corrected_by: Option<u64>,
+    /// Its open-tier record (height, index), if it was published.
+    pub open: Option<(u64, u32)>,
     /// Data category (decides who may read it).
     pub category: DataCategory,
     /// The capturing organization.
@@ -375,6 +377,7 @@ pub(crate) fn capture<S: StateRead>(
     let mut id_entries: Vec<(String, u64, IdRole)> = Vec::new();
     let mut pending_ids: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     let mut pending_records: BTreeMap<u64, EventRecord> = BTreeMap::new();
+    let mut readings: BTreeMap<u64, crate::open::SensorData> = BTreeMap::new();
     for (i, ev) in events.iter().enumerate() {
         let ptr = format!("{list_ptr}/{i}");
         let Some(obj) = ev.as_object() else {
@@ -536,6 +539,7 @@ pub(crate) fn capture<S: StateRead>(
             destinations: s.destinations.clone(),
             error_declaration: s.error_declaration,
             corrected_by: None,
+            open: None,
             category,
             org: m.org.clone(),
             signer,
@@ -558,6 +562,7 @@ pub(crate) fn capture<S: StateRead>(
         for (role, id) in &s.ids {
             id_entries.push((id.clone(), seq, *role));
         }
+        readings.insert(seq, crate::open::screen_sensor_data(obj));
         pending_records.insert(seq, rec);
         captured.push(CapturedEvent {
             seq,
@@ -587,6 +592,67 @@ pub(crate) fn capture<S: StateRead>(
     for (seq, rec) in corrected {
         pending_records.insert(seq, rec);
     }
+    // The open tier: consumer-relevant events (production, transport, customs and
+    // quality outcomes) are published, screened; corrections are published too.
+    let mut publisher = crate::open::Publisher::new(ex, ctx.height.0)?;
+    for c in captured.iter().filter(|c| !c.duplicate) {
+        let Some(rec) = pending_records.get(&c.seq) else {
+            continue;
+        };
+        if rec.error_declaration {
+            let corrects: Vec<String> = pending_records
+                .values()
+                .filter(|o| o.corrected_by == Some(c.seq))
+                .map(EventRecord::hash_id)
+                .collect();
+            let ids: Vec<String> = rec.ids.iter().map(|(_, i)| i.clone()).collect();
+            let index = publisher.publish(
+                &mut writes,
+                &crate::open::OpenRecord::Correction {
+                    hash_id: rec.hash_id(),
+                    corrects: &corrects,
+                    declared_by: rec.org.as_str(),
+                    source: rec.hash_id(),
+                },
+                &ids,
+            );
+            if let Some(r) = pending_records.get_mut(&c.seq) {
+                r.open = Some((ctx.height.0, index));
+            }
+            continue;
+        }
+        if !crate::open::is_public(rec.category) {
+            continue;
+        }
+        let ids: Vec<String> = rec.ids.iter().map(|(_, i)| i.clone()).collect();
+        let sensor = readings.remove(&c.seq).unwrap_or_default();
+        let index = publisher.publish(
+            &mut writes,
+            &crate::open::OpenRecord::Event {
+                hash_id: rec.hash_id(),
+                event_type: &rec.event_type,
+                action: rec.action.as_deref(),
+                event_time: &rec.event_time,
+                biz_step: rec.biz_step.as_deref(),
+                disposition: rec.disposition.as_deref(),
+                read_point: rec.read_point.as_deref(),
+                biz_location: rec.biz_location.as_deref(),
+                ids: rec
+                    .roles()
+                    .map(|(r, i)| crate::open::RoleId { role: r, id: i })
+                    .collect(),
+                org: rec.org.as_str(),
+                readings: &sensor.readings,
+                allowed_range: sensor.allowed_range.as_ref(),
+                source: rec.hash_id(),
+            },
+            &ids,
+        );
+        if let Some(r) = pending_records.get_mut(&c.seq) {
+            r.open = Some((ctx.height.0, index));
+        }
+    }
+    publisher.finish(&mut writes);
     for (seq, rec) in pending_records {
         writes.push((keys::event(seq), encode_record(&rec)));
     }
