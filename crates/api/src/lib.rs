@@ -7,6 +7,7 @@ pub mod auth;
 pub mod epcis;
 mod error;
 mod pages;
+pub mod proofs;
 mod resolver;
 mod views;
 
@@ -74,6 +75,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/locations/{gln}"),
     ("get", "/v1/orgs/{id}/qualifications"),
     ("get", "/v1/qr"),
+    ("get", "/v1/proofs/{link}"),
     ("get", "/01/{gtin}"),
     ("get", "/01/{gtin}/{qualifiers}"),
 ];
@@ -110,6 +112,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/locations/{gln}", get(epcis::location_by_gln))
         .route("/v1/orgs/{id}/qualifications", get(epcis::qualifications))
         .route("/v1/qr", get(resolver::qr))
+        .route("/v1/proofs/{*link}", get(proofs::proof_route))
         .route("/01/{gtin}", get(resolver::resolve))
         .route("/01/{gtin}/{*qualifiers}", get(resolver::resolve))
         .route("/", get(pages::index))

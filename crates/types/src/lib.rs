@@ -14,6 +14,7 @@ pub mod hash;
 pub mod keys;
 pub mod limits;
 pub mod merkle;
+pub mod proof;
 pub mod qr;
 pub mod tx;
 

@@ -226,6 +226,34 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         #[arg(long, default_value = DEFAULT_NODE)]
         node: String,
     },
+    /// Download the proof bundle of a product, lot or item (see docs/PROOFS.md).
+    #[command(
+        after_help = "Example:\n  waybill proof https://id.gs1.org/01/06901234000016/21/261103015 --out bundle.json"
+    )]
+    Proof {
+        /// The GS1 Digital Link.
+        link: String,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, default_value = DEFAULT_NODE)]
+        node: String,
+    },
+    /// Verify a proof bundle offline against the consortium's genesis or fingerprint;
+    /// exits 1 naming the first check that fails.
+    #[command(
+        after_help = "Example:\n  waybill verify-proof bundle.json --genesis waybill-data/genesis.json"
+    )]
+    VerifyProof {
+        /// The bundle file.
+        file: PathBuf,
+        /// The consortium's genesis.json (the trust root).
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+        /// The consortium fingerprint (the `wb` attribute of the QR code's link).
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
     /// EPCIS tools for partners' integrations.
     #[command(subcommand)]
     Epcis(EpcisCmd),
@@ -464,6 +492,12 @@ fn main() -> std::process::ExitCode {
                 stem,
             }) => trace_cmds::dl_make(&gtin, lot.as_deref(), serial.as_deref(), stem.as_deref()),
             Cmd::Qr { link, out, scale } => trace_cmds::qr(&link, &out, scale),
+            Cmd::Proof { link, out, node } => trace_cmds::proof(&node, &link, out.as_deref()).await,
+            Cmd::VerifyProof {
+                file,
+                genesis,
+                fingerprint,
+            } => trace_cmds::verify_proof(&file, genesis.as_deref(), fingerprint.as_deref()),
             Cmd::Bench {
                 txs,
                 members,

@@ -365,3 +365,73 @@ pub fn qr(link: &str, out: &Path, scale: u32) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `waybill proof LINK [--out FILE]`: fetch a product's proof bundle.
+pub async fn proof(node: &str, link: &str, out: Option<&Path>) -> anyhow::Result<()> {
+    let v = Client::new(node)
+        .get(&format!("/v1/proofs/{}", enc(link)))
+        .await?;
+    let text = serde_json::to_string_pretty(&v)?;
+    match out {
+        Some(p) => {
+            std::fs::write(p, &text).with_context(|| format!("cannot write {}", p.display()))?;
+            println!(
+                "wrote {} ({} records, {} headers)",
+                p.display(),
+                v["records"].as_array().map(Vec::len).unwrap_or(0),
+                v["headers"].as_array().map(Vec::len).unwrap_or(0)
+            );
+        }
+        None => println!("{text}"),
+    }
+    Ok(())
+}
+
+/// `waybill verify-proof BUNDLE [--genesis FILE] [--fingerprint HEX]`: exit 0 if every
+/// check passes, else 1 naming the first that fails.
+pub fn verify_proof(
+    file: &Path,
+    genesis: Option<&Path>,
+    fingerprint: Option<&str>,
+) -> anyhow::Result<()> {
+    use waybill_types::proof::{verify, ProofBundle, PROOF_BUNDLE_BYTES_MAX};
+    let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if text.len() > PROOF_BUNDLE_BYTES_MAX {
+        bail!(
+            "{}: {} bytes, over the limit of {PROOF_BUNDLE_BYTES_MAX}",
+            file.display(),
+            text.len()
+        );
+    }
+    let bundle: ProofBundle = serde_json::from_slice(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not a proof bundle: {e}", file.display()))?;
+    let trusted = match genesis {
+        Some(g) => {
+            let t = std::fs::read_to_string(g)
+                .with_context(|| format!("cannot read {}", g.display()))?;
+            Some(
+                serde_json::from_str::<waybill_types::Genesis>(&t)
+                    .map_err(|e| anyhow::anyhow!("{}: not a genesis file: {e}", g.display()))?,
+            )
+        }
+        None => None,
+    };
+    // Without an explicit fingerprint, the subject's Digital Link may carry one (`wb`).
+    let fp = fingerprint.map(str::to_string).or_else(|| {
+        DigitalLink::parse(&bundle.subject)
+            .ok()
+            .and_then(|d| d.attribute("wb").map(str::to_string))
+    });
+    let v = verify(&bundle, fp.as_deref(), trusted.as_ref())
+        .map_err(|e| anyhow::anyhow!("proof does NOT verify — {e}"))?;
+    println!(
+        "proof verified: {} records of {} on chain `{}` (genesis {}), {} certified headers signed by {} validator(s)",
+        v.records.len(),
+        bundle.subject,
+        v.chain_id,
+        v.genesis_hash,
+        v.headers,
+        v.signers.len()
+    );
+    Ok(())
+}
