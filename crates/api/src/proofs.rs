@@ -63,10 +63,10 @@ pub fn build_bundle(s: &AppState, subject: &str) -> Result<ProofBundle, ApiError
             wanted.insert(*p);
         }
     };
-    take_latest(
-        open_positions(&snap, &catalog::product_id(&gtin))?,
-        &mut wanted,
-    );
+    // The product's master-data record is the first that names it (lots name it too).
+    if let Some(p) = open_positions(&snap, &catalog::product_id(&gtin))?.first() {
+        wanted.insert(*p);
+    }
     // The public history: the lineage through published events only.
     let lineage = {
         let mut vis = |r: &trace::EventRecord| Ok(r.open.is_some());

@@ -2917,3 +2917,107 @@ async fn exported_events_keep_the_namespaces_they_were_captured_with() {
         assert_eq!(hash_ids(&one), std::slice::from_ref(h));
     }
 }
+
+/// Proof bundles (docs/PROOFS.md): the bundle of a carton verifies offline against the
+/// genesis and the fingerprint; every part mutated is rejected at the right step.
+#[tokio::test]
+async fn proof_bundle_verifies_and_every_mutation_is_caught() {
+    use waybill_types::proof::{verify, ProofBundle};
+    let j = journey().await;
+    let subject = format!("https://id.gs1.org/01/{}/21/C1", carton_gtin());
+    let a = common::get(
+        &j.net.app,
+        &format!("/v1/proofs/01/{}/21/C1", carton_gtin()),
+    )
+    .await;
+    let bundle: ProofBundle = serde_json::from_value(common::ok_json(&a)).expect("bundle JSON");
+    assert_eq!(bundle.subject, subject);
+    let genesis = j.net.shared.genesis.clone();
+    let fp = waybill_types::proof::fingerprint(&genesis);
+    assert_eq!(bundle.fingerprint, fp);
+    let ok = verify(&bundle, Some(&fp), Some(&genesis)).expect("the bundle verifies");
+    let kinds: BTreeSet<String> = ok
+        .records
+        .iter()
+        .map(|r| r.record["kind"].as_str().expect("kind").to_string())
+        .collect();
+    for k in ["product", "lot", "event"] {
+        assert!(kinds.contains(k), "bundle has {k} records: {kinds:?}");
+    }
+    // Orders are platform transactions: never in the open tier.
+    let text = serde_json::to_string(&bundle).expect("json");
+    let decoded: String = bundle
+        .records
+        .iter()
+        .map(|r| String::from_utf8(common::unb64(&r.record)).expect("utf-8"))
+        .collect();
+    assert!(
+        !decoded.contains(ORDER) && !decoded.contains(PO),
+        "orders are not published"
+    );
+    assert!(text.len() < 1_000_000);
+
+    let flip_b64 = |s: &str, at: usize| -> String {
+        let mut b = common::unb64(s);
+        let i = at.min(b.len() - 1);
+        b[i] ^= 0x01;
+        common::b64(&b)
+    };
+    let expect_step = |b: &ProofBundle, step: &str| {
+        let e = verify(b, Some(&fp), Some(&genesis)).expect_err("mutation is caught");
+        assert_eq!(e.step, step, "{e}");
+    };
+    // A record byte.
+    let mut m = bundle.clone();
+    m.records[0].record = flip_b64(&m.records[0].record, 5);
+    expect_step(&m, "inclusion");
+    // A proof hash (take a record whose proof is not empty).
+    let mut m = bundle.clone();
+    let r = m
+        .records
+        .iter_mut()
+        .find(|r| !r.proof.is_empty())
+        .expect("a record with a proof");
+    let mut h = hex::decode(&r.proof[0]).expect("hex");
+    h[0] ^= 0x80;
+    r.proof[0] = hex::encode(h);
+    expect_step(&m, "inclusion");
+    // A header field (its time): the certificate no longer signs it.
+    let mut m = bundle.clone();
+    let mut hd: waybill_types::BlockHeader =
+        waybill_types::codec::decode(&common::unb64(&m.headers[0].header), 1 << 16, "header")
+            .expect("header");
+    hd.time_ms += 1;
+    m.headers[0].header = common::b64(&waybill_types::codec::encode(&hd));
+    let e = verify(&m, Some(&fp), Some(&genesis)).expect_err("caught");
+    assert!(matches!(e.step, "certificate" | "inclusion"), "{e}");
+    // The open root of a header: its records no longer prove, and the signature breaks.
+    let mut m = bundle.clone();
+    let mut cert: waybill_types::CommitCertificate =
+        waybill_types::codec::decode(&common::unb64(&m.headers[0].certificate), 1 << 16, "cert")
+            .expect("cert");
+    cert.signatures[0].signature.0[7] ^= 0x01;
+    m.headers[0].certificate = common::b64(&waybill_types::codec::encode(&cert));
+    expect_step(&m, "certificate");
+    // A validator key in the genesis: the fingerprint no longer matches.
+    let mut g2 = genesis.clone();
+    g2.validators[0].public_key = SecretKey::from_label("impostor").public();
+    let mut m = bundle.clone();
+    m.genesis = common::b64(&waybill_types::codec::encode(&g2));
+    expect_step(&m, "fingerprint");
+    // ... and against the trusted genesis alone.
+    let e = verify(&m, None, Some(&genesis)).expect_err("caught");
+    assert_eq!(e.step, "genesis", "{e}");
+    // A forged validator set with a consistent fingerprint of its own is still not
+    // the consortium: the trusted fingerprint differs.
+    let e = verify(&bundle, Some("0123456789abcdef"), None).expect_err("caught");
+    assert_eq!(e.step, "fingerprint", "{e}");
+    // A record citing a height whose header was dropped.
+    let mut m = bundle.clone();
+    let h0 = m.records[0].height;
+    m.headers.retain(|h| h.height != h0);
+    expect_step(&m, "record");
+    // No trust root at all.
+    let e = verify(&bundle, None, None).expect_err("caught");
+    assert_eq!(e.step, "fingerprint");
+}
