@@ -204,10 +204,11 @@ pub(crate) async fn resolve(
         .unwrap_or_default();
     let _ = write!(
         h,
-        "<div class=card qr><div class=qr>{qr}</div><p class=muted>GS1 Digital Link <code>{c}</code></p></div>\
+        "<div class=card qr><div class=qr>{qr}</div><p class=muted>GS1 Digital Link <code>{c}</code></p><p class=muted><a href='/v1/proofs/{pl}'>Proof bundle</a> — check it offline with <code>waybill verify-proof</code></p></div>\
 <p class=muted>Members of the consortium see the full lineage at <code>/v1/trace/…</code> (signed requests). <a href='{lp}' type=application/linkset+json>Linkset</a></p></body></html>",
-        c = esc(&canonical),
+        c = esc(&qr_link),
         lp = esc(local_path),
+        pl = esc(local_path.trim_start_matches('/')),
     );
     Ok(([(header::VARY, "Accept")], Html(h)).into_response())
 }
