@@ -200,7 +200,13 @@ pub(crate) async fn resolve(
         }
         h.push_str("</ul></div>");
     }
-    let qr = waybill_types::qr::svg(&canonical, &waybill_types::qr::QrOptions::default())
+    // The QR code's link carries the consortium fingerprint (`wb`): the trust root a
+    // phone checks proofs against (docs/PROOFS.md).
+    let qr_link = format!(
+        "{canonical}?wb={}",
+        waybill_types::proof::fingerprint(&s.genesis)
+    );
+    let qr = waybill_types::qr::svg(&qr_link, &waybill_types::qr::QrOptions::default())
         .unwrap_or_default();
     let _ = write!(
         h,
