@@ -385,6 +385,71 @@ async fn demo_loads_once_and_resumes() {
     ] {
         assert!(tree.contains(want), "trace shows `{want}`:\n{tree}");
     }
+    // The carton's proof bundle, checked offline against the genesis; a tampered copy
+    // is refused, naming the failed check.
+    let bundle = dir.join("bundle.json");
+    let out = Command::new(BIN)
+        .args([
+            "proof",
+            "https://id.gs1.org/01/06901234000016/21/261103015",
+            "--out",
+            bundle.to_str().expect("utf-8"),
+            "--node",
+            &url,
+        ])
+        .output()
+        .expect("proof runs");
+    assert!(
+        out.status.success(),
+        "proof: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let genesis = dir.join("genesis.json");
+    let verify_proof = |file: &Path| {
+        Command::new(BIN)
+            .args([
+                "verify-proof",
+                file.to_str().expect("utf-8"),
+                "--genesis",
+                genesis.to_str().expect("utf-8"),
+            ])
+            .output()
+            .expect("verify-proof runs")
+    };
+    let out = verify_proof(&bundle);
+    assert!(
+        out.status.success(),
+        "verify-proof: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("proof verified"));
+    let mut b: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&bundle).expect("bundle")).expect("JSON");
+    let ix = b["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .position(|r| r["proof"].as_array().is_some_and(|p| !p.is_empty()))
+        .expect("a record with a proof");
+    let proof0 = b["records"][ix]["proof"][0]
+        .as_str()
+        .expect("a proof hash")
+        .to_string();
+    let flipped = format!(
+        "{}{}",
+        if proof0.starts_with('0') { "1" } else { "0" },
+        &proof0[1..]
+    );
+    b["records"][ix]["proof"][0] = serde_json::json!(flipped);
+    let tampered = dir.join("tampered.json");
+    std::fs::write(&tampered, b.to_string()).expect("write");
+    let out = verify_proof(&tampered);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("inclusion"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A platform member may not read customs inspections: hidden, and said so.
     let out = Command::new(BIN)
         .args([
@@ -467,6 +532,8 @@ fn every_command_has_help_with_an_example() {
         &["dl", "parse"],
         &["dl", "make"],
         &["qr"],
+        &["proof"],
+        &["verify-proof"],
     ] {
         let mut args = sub.to_vec();
         args.push("--help");
