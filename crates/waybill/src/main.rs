@@ -2,6 +2,7 @@
 //! block, tx, verify, bench. Thin: the work is in the library crates.
 
 mod bench;
+mod bench_epcis;
 mod commands;
 mod consortium;
 mod demo;
@@ -274,21 +275,39 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         #[arg(long, default_value_t = 8)]
         scale: u32,
     },
-    /// Measure committed transactions per second and commit latency on a fresh one-node chain.
-    #[command(after_help = "Example:\n  waybill bench --txs 100000 --members 1000 --json")]
+    /// Measure committed transactions per second and commit latency on a fresh one-node
+    /// chain (`--workload tx`), or EPCIS capture throughput and lineage trace latency
+    /// (`--workload epcis`).
+    #[command(
+        after_help = "Examples:\n  waybill bench --txs 100000 --members 1000 --json\n  waybill bench --workload epcis --runs 3"
+    )]
     Bench {
-        /// Transactions to commit.
+        /// What to measure: `tx` (signed lot registrations through POST /v1/txs) or
+        /// `epcis` (EPCIS documents through POST /epcis/capture, then GET /v1/trace).
+        #[arg(long, value_enum, default_value_t = Workload::Tx)]
+        workload: Workload,
+        /// Transactions to commit (tx).
         #[arg(long, default_value_t = 60_000)]
         txs: usize,
-        /// Distinct signing members.
-        #[arg(long, default_value_t = 500)]
-        members: usize,
-        /// Transactions per HTTP request (default 1000 on one node, 200 on several).
+        /// Distinct signing members (default 500 for tx; capturing members, 8, for epcis).
+        #[arg(long)]
+        members: Option<usize>,
+        /// Transactions per HTTP request (tx; default 1000 on one node, 200 on several).
         #[arg(long)]
         batch: Option<usize>,
-        /// Requests in flight at once.
-        #[arg(long, default_value_t = 4)]
-        concurrency: usize,
+        /// Requests in flight at once (tx, default 4); documents each member has sent
+        /// and not yet seen committed (epcis, default 2).
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Documents each member captures (epcis).
+        #[arg(long, default_value_t = 25)]
+        docs: usize,
+        /// Events per captured document (epcis; at most 1000).
+        #[arg(long, default_value_t = 100)]
+        doc_events: usize,
+        /// Timed trace requests per direction per run (epcis).
+        #[arg(long, default_value_t = 200)]
+        trace_reps: usize,
         /// Measured runs (medians are reported).
         #[arg(long, default_value_t = 3)]
         runs: usize,
@@ -304,6 +323,15 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What `waybill bench` measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Workload {
+    /// Committed signed transactions (lot registrations).
+    Tx,
+    /// EPCIS capture throughput and lineage trace latency.
+    Epcis,
 }
 
 #[derive(Subcommand)]
@@ -499,6 +527,36 @@ fn main() -> std::process::ExitCode {
                 fingerprint,
             } => trace_cmds::verify_proof(&file, genesis.as_deref(), fingerprint.as_deref()),
             Cmd::Bench {
+                workload: Workload::Epcis,
+                members,
+                concurrency,
+                docs,
+                doc_events,
+                trace_reps,
+                runs,
+                nodes,
+                json,
+                ..
+            } => {
+                if nodes != 1 {
+                    Err(anyhow::anyhow!(
+                        "--workload epcis runs on one validator; drop --nodes"
+                    ))
+                } else {
+                    bench_epcis::run(bench_epcis::EpcisBenchOptions {
+                        n_members: members.unwrap_or(8),
+                        docs_per_member: docs,
+                        doc_events,
+                        in_flight: concurrency.unwrap_or(2),
+                        trace_reps,
+                        runs,
+                        json,
+                    })
+                    .await
+                }
+            }
+            Cmd::Bench {
+                workload: Workload::Tx,
                 txs,
                 members,
                 batch,
@@ -507,12 +565,13 @@ fn main() -> std::process::ExitCode {
                 nodes,
                 rate,
                 json,
+                ..
             } => {
                 bench::run(bench::BenchOptions {
                     n_txs: txs,
-                    n_members: members,
+                    n_members: members.unwrap_or(500),
                     batch: batch.unwrap_or(if nodes > 1 { 200 } else { 1_000 }),
-                    concurrency,
+                    concurrency: concurrency.unwrap_or(4),
                     runs,
                     n_nodes: nodes,
                     rate_tx_per_s: rate.unwrap_or(if nodes > 1 { 10_000 } else { 0 }),
