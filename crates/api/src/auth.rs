@@ -13,7 +13,7 @@ use waybill_state::{StateRead, StateReadError};
 use waybill_types::keys::{domain, read_message};
 use waybill_types::{DataCategory, OrgId, PublicKey, Signature};
 
-use crate::{ApiError, AppState};
+use crate::{now_ms, ApiError, AppState};
 
 /// How far a read signature's timestamp may be from the node's clock.
 pub const READ_SIGNATURE_MAX_AGE_MS: u64 = 300_000;
@@ -65,13 +65,6 @@ fn unauthorized(message: impl Into<String>) -> ApiError {
         code: "unauthorized",
         message: message.into(),
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// Parse and check an `Authorization: Waybill …` header value.

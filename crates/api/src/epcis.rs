@@ -26,7 +26,7 @@ use waybill_types::tx::TX_VERSION;
 use waybill_types::{limits, Hash, OrgId, Payload, PublicKey, SignedTx, Transaction};
 
 use crate::auth::Reader;
-use crate::{parse_gtin, parse_key, parse_org, ApiError, ApiResult, AppState};
+use crate::{now_ms, parse_gtin, parse_key, parse_org, ApiError, ApiResult, AppState};
 
 /// The EPCIS context every exported document starts with.
 pub const EPCIS_CONTEXT: &str = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld";
@@ -350,13 +350,6 @@ pub fn query_document<S: StateRead + ?Sized>(
             }
         }
     }))
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn visible<S: StateRead + ?Sized>(

@@ -179,12 +179,16 @@ async fn metrics(State(s): State<AppState>) -> Response {
 /// least one (empty) block every 10 s.
 pub const IN_SYNC_BLOCK_AGE_MS_MAX: u64 = 30_000;
 
-fn in_sync(head_time_ms: u64) -> bool {
-    let now_ms = std::time::SystemTime::now()
+/// The node's clock, ms since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    now_ms.saturating_sub(head_time_ms) <= IN_SYNC_BLOCK_AGE_MS_MAX
+        .unwrap_or(0)
+}
+
+fn in_sync(head_time_ms: u64) -> bool {
+    now_ms().saturating_sub(head_time_ms) <= IN_SYNC_BLOCK_AGE_MS_MAX
 }
 
 async fn status(State(s): State<AppState>) -> ApiResult {

@@ -17,14 +17,7 @@ use waybill_types::digital_link::DigitalLink;
 use waybill_types::gs1::Gtin;
 
 use crate::pages::{esc, percent_encode};
-use crate::{ApiError, AppState};
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+use crate::{now_ms, ApiError, AppState};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:42rem;margin:0 auto;padding:1rem;line-height:1.5;color:#1d2a1d;font-size:1.05rem}\
 h1{color:#c25e00;font-size:1.5rem;margin:.2rem 0}dl{display:grid;grid-template-columns:auto 1fr;gap:.2rem .8rem}dt{color:#667}dd{margin:0;overflow-wrap:anywhere}\

@@ -128,6 +128,38 @@ fn production_writer<S: StateRead>(
     Ok(m)
 }
 
+/// The signer's organization, if it owns a company prefix that `owns` accepts for
+/// the `what` (GTIN, GLN) `value`; only the prefix owner registers what is under it.
+fn prefix_owner<S: StateRead>(
+    ex: &Execution<S>,
+    m: &crate::identity::Member,
+    signer: PublicKey,
+    what: &str,
+    value: &str,
+    owns: impl Fn(&str) -> bool,
+) -> Result<crate::identity::Organization, HandlerError> {
+    let org = load_org(ex, &m.org)?.ok_or_else(|| StateReadError::Corrupt {
+        key: keys::org(&m.org),
+        reason: format!("organization `{}` of member {signer} is missing", m.org),
+    })?;
+    if !org.company_prefixes.iter().any(|cp| owns(cp)) {
+        let owned = if org.company_prefixes.is_empty() {
+            "none".to_string()
+        } else {
+            org.company_prefixes.join(", ")
+        };
+        return Err(Rejection::new(
+            "prefix_not_owned",
+            format!(
+                "{what} {value} is not under a company prefix of `{}` (owns: {owned}); only the prefix owner registers it",
+                org.id
+            ),
+        )
+        .into());
+    }
+    Ok(org)
+}
+
 pub(crate) fn register_product<S: StateRead>(
     ex: &Execution<S>,
     signer: PublicKey,
@@ -135,26 +167,9 @@ pub(crate) fn register_product<S: StateRead>(
     p: NewProduct<'_>,
 ) -> Result<Writes, HandlerError> {
     let m = production_writer(ex, signer)?;
-    let org = load_org(ex, &m.org)?.ok_or_else(|| StateReadError::Corrupt {
-        key: keys::org(&m.org),
-        reason: format!("organization `{}` of member {signer} is missing", m.org),
+    let org = prefix_owner(ex, &m, signer, "GTIN", p.gtin.as_str(), |cp| {
+        p.gtin.company_prefix_matches(cp)
     })?;
-    if !org
-        .company_prefixes
-        .iter()
-        .any(|cp| p.gtin.company_prefix_matches(cp))
-    {
-        return Err(Rejection::new(
-            "prefix_not_owned",
-            format!(
-                "GTIN {} is not under a company prefix of `{}` (owns: {}); only the prefix owner registers it",
-                p.gtin,
-                org.id,
-                if org.company_prefixes.is_empty() { "none".to_string() } else { org.company_prefixes.join(", ") }
-            ),
-        )
-        .into());
-    }
     if let Some(existing) = load_product(ex, p.gtin)? {
         return Err(Rejection::new(
             "duplicate",
@@ -386,26 +401,9 @@ pub(crate) fn register_location<S: StateRead>(
     l: NewLocation<'_>,
 ) -> Result<Writes, HandlerError> {
     let m = active_signer(ex, signer)?;
-    let org = load_org(ex, &m.org)?.ok_or_else(|| StateReadError::Corrupt {
-        key: keys::org(&m.org),
-        reason: format!("organization `{}` of member {signer} is missing", m.org),
+    let org = prefix_owner(ex, &m, signer, "GLN", l.gln.as_str(), |cp| {
+        l.gln.as_str().starts_with(cp)
     })?;
-    if !org
-        .company_prefixes
-        .iter()
-        .any(|cp| l.gln.as_str().starts_with(cp.as_str()))
-    {
-        return Err(Rejection::new(
-            "prefix_not_owned",
-            format!(
-                "GLN {} is not under a company prefix of `{}` (owns: {}); only the prefix owner registers it",
-                l.gln,
-                org.id,
-                if org.company_prefixes.is_empty() { "none".to_string() } else { org.company_prefixes.join(", ") }
-            ),
-        )
-        .into());
-    }
     if let Some(existing) = load_location(ex, l.gln)? {
         return Err(Rejection::new(
             "duplicate",

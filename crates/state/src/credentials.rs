@@ -73,21 +73,7 @@ impl Qualification {
     }
 }
 
-/// The UTC calendar date (`YYYY-MM-DD`) of a time in ms since the Unix epoch.
-pub fn date_of_ms(ms: u64) -> String {
-    let days = (ms / 86_400_000) as i64;
-    // Civil-from-days (proleptic Gregorian), after H. Hinnant's algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
+pub use waybill_epcis::time::date_of_ms;
 
 /// Load one qualification.
 pub fn load_qualification<S: StateRead + ?Sized>(
