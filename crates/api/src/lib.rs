@@ -4,6 +4,7 @@
 //! tests with `app(shared).oneshot(request)`.
 
 pub mod auth;
+pub mod consumer;
 pub mod epcis;
 mod error;
 mod pages;
@@ -78,6 +79,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/proofs/{link}"),
     ("get", "/01/{gtin}"),
     ("get", "/01/{gtin}/{qualifiers}"),
+    ("get", "/labels"),
+    ("get", "/assets/{name}"),
 ];
 
 /// The router with its limits: body size, timeout, concurrency.
@@ -115,6 +118,8 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/proofs/{*link}", get(proofs::proof_route))
         .route("/01/{gtin}", get(resolver::resolve))
         .route("/01/{gtin}/{*qualifiers}", get(resolver::resolve))
+        .route("/labels", get(consumer::labels))
+        .route("/assets/{name}", get(consumer::asset))
         .route("/", get(pages::index))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

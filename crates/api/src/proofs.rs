@@ -178,7 +178,7 @@ pub(crate) async fn proof_route(
     State(s): State<AppState>,
     Path(link): Path<String>,
     uri: Uri,
-) -> Result<Json<ProofBundle>, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let link = if link.starts_with("http://") || link.starts_with("https://") {
         link
     } else {
@@ -193,5 +193,10 @@ pub(crate) async fn proof_route(
     let bundle = tokio::task::spawn_blocking(move || build_bundle(&s2, &subject))
         .await
         .map_err(ApiError::internal)??;
-    Ok(Json(bundle))
+    // Any page may fetch a bundle: the data is public and the reader verifies it
+    // (an independently hosted verifier can check any node's answer).
+    Ok((
+        [(axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
+        Json(bundle),
+    ))
 }

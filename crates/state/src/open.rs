@@ -244,6 +244,8 @@ pub enum OpenRecord<'a> {
         ids: Vec<RoleId<'a>>,
         /// The capturing organization.
         org: &'a str,
+        /// Its name.
+        org_name: &'a str,
         /// Sensor readings.
         readings: &'a [serde_json::Value],
         /// Declared allowed range.

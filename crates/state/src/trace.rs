@@ -595,6 +595,7 @@ pub(crate) fn capture<S: StateRead>(
     // The open tier: consumer-relevant events (production, transport, customs and
     // quality outcomes) are published, screened; corrections are published too.
     let mut publisher = crate::open::Publisher::new(ex, ctx.height.0)?;
+    let mut org_names: BTreeMap<String, String> = BTreeMap::new();
     for c in captured.iter().filter(|c| !c.duplicate) {
         let Some(rec) = pending_records.get(&c.seq) else {
             continue;
@@ -626,6 +627,16 @@ pub(crate) fn capture<S: StateRead>(
         }
         let ids: Vec<String> = rec.ids.iter().map(|(_, i)| i.clone()).collect();
         let sensor = readings.remove(&c.seq).unwrap_or_default();
+        if !org_names.contains_key(rec.org.as_str()) {
+            let name = crate::identity::load_org(ex, &rec.org)?
+                .map(|o| o.name)
+                .unwrap_or_else(|| rec.org.to_string());
+            org_names.insert(rec.org.to_string(), name);
+        }
+        let org_name = org_names
+            .get(rec.org.as_str())
+            .map(String::as_str)
+            .unwrap_or("");
         let index = publisher.publish(
             &mut writes,
             &crate::open::OpenRecord::Event {
@@ -642,6 +653,7 @@ pub(crate) fn capture<S: StateRead>(
                     .map(|(r, i)| crate::open::RoleId { role: r, id: i })
                     .collect(),
                 org: rec.org.as_str(),
+                org_name,
                 readings: &sensor.readings,
                 allowed_range: sensor.allowed_range.as_ref(),
                 source: rec.hash_id(),

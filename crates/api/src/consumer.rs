@@ -1,0 +1,499 @@
+//! The consumer page behind a product's QR code (`GET /01/…` from a browser), the
+//! label sheet of QR codes (`GET /labels`), and the two scripts the page runs
+//! (`GET /assets/{name}`).
+//!
+//! The page carries the product's proof bundle (docs/PROOFS.md) and renders its
+//! records twice: here, as plain HTML marked "not verified" (what a browser without
+//! JavaScript shows), and in the browser by `consumer.js`, which first removes that
+//! copy, checks the bundle with `waybill-proof.js` (WebCrypto SHA-256 and Ed25519)
+//! against the fingerprint in the scanned link, and draws the history again from the
+//! verified bytes only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use base64::Engine as _;
+use serde_json::Value;
+use waybill_state::trace::{self, Direction};
+use waybill_state::{catalog, keys};
+use waybill_types::proof::ProofBundle;
+
+use crate::pages::{esc, percent_encode};
+use crate::{ApiError, AppState};
+
+/// The proof verifier the page runs (plain JavaScript, no build step).
+pub const PROOF_JS: &str = include_str!("../assets/waybill-proof.js");
+/// The page's script: verify, then draw from verified records.
+pub const CONSUMER_JS: &str = include_str!("../assets/consumer.js");
+
+const STYLE: &str = "*{box-sizing:border-box}body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:42rem;margin:0 auto;padding:.8rem;line-height:1.5;color:#1d2a1d;font-size:1.05rem;background:#fbfaf7}\
+header h1{color:#b45300;font-size:1.45rem;margin:.1rem 0 .4rem}.brand{margin:0;color:#667;font-size:.85rem}\
+h2{font-size:1.1rem;margin:.2rem 0 .4rem}h3{font-size:1rem;margin:.6rem 0 .2rem}\
+dl{display:grid;grid-template-columns:minmax(5rem,auto) 1fr;gap:.15rem .8rem;margin:0}dt{color:#667}dd{margin:0;overflow-wrap:anywhere}\
+.card{background:#fff;border:1px solid #e4e2dc;border-radius:.7rem;padding:.7rem .9rem;margin:.7rem 0;overflow-wrap:anywhere}\
+.muted{color:#667;font-size:.9rem}code{overflow-wrap:anywhere;word-break:break-all;font-size:.85rem}ul{padding-left:1.2rem;margin:.2rem 0}\
+.badge{border-radius:.7rem;padding:.6rem .9rem;margin:.6rem 0;border:2px solid #999;background:#f1f1f1}.badge strong{display:block;font-size:1.1rem}.badge .why{display:block;font-size:.9rem;overflow-wrap:anywhere}\
+.badge.verified{border-color:#1e7b34;background:#e6f5e9;color:#10501f}.badge.failed{border-color:#b3261e;background:#fdecea;color:#7a1610}\
+.badge.unverified{border-color:#b7791f;background:#fff6e0;color:#6b4a0b}.badge.checking{border-color:#888;background:#f3f3f3}\
+.unverified .card{border-style:dashed}.tag{font-size:.75rem;font-weight:700;color:#6b4a0b;background:#fff0c2;border-radius:.3rem;padding:0 .3rem;margin-left:.4rem;vertical-align:middle}\
+ol.timeline{list-style:none;padding:0;margin:0;border-left:3px solid #f0a050;margin-left:.4rem}ol.timeline li{position:relative;padding:0 0 .8rem .9rem}\
+ol.timeline li::before{content:'';position:absolute;left:-.5rem;top:.45rem;width:.7rem;height:.7rem;border-radius:50%;background:#f08a24}\
+ol.timeline time{display:block;color:#667;font-size:.85rem}.temps{font-size:.9rem;color:#1e5a7b}.temps.warn{color:#b3261e;font-weight:600}\
+.lapsed{color:#667}.chart{width:100%;height:auto;display:block}.chart .band{fill:#dff3e3}.chart .limit{stroke:#1e7b34;stroke-dasharray:4 3}\
+.chart .axis{stroke:#999}.chart .line{fill:none;stroke:#1e5a7b;stroke-width:2}.chart .dot{fill:#1e5a7b}.chart .dot.out{fill:#b3261e}.chart .tick{font-size:12px;fill:#556}\
+.qr svg{width:9rem;height:9rem;display:block}details summary{cursor:pointer;font-weight:600}a{color:#0b5cad}";
+
+/// `GET /assets/{name}`: the page's scripts.
+pub(crate) async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
+    let body = match name.as_str() {
+        "waybill-proof.js" => PROOF_JS,
+        "consumer.js" => CONSUMER_JS,
+        _ => {
+            return Err(ApiError::not_found(
+                "unknown_asset",
+                format!("no asset `{name}`; there are waybill-proof.js and consumer.js"),
+            ))
+        }
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// The scheme and host the browser used, for links and QR codes that must come back
+/// to this node.
+pub(crate) fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .filter(|p| *p == "https")
+        .unwrap_or("http");
+    format!("{proto}://{host}")
+}
+
+/// A consortium fingerprint as it may appear in a link (`wb`): hex only.
+pub(crate) fn clean_fingerprint(wb: Option<&str>) -> Option<String> {
+    wb.filter(|w| (8..=64).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_ascii_lowercase)
+}
+
+/// The records of a bundle, decoded but NOT verified (for the no-JavaScript view).
+fn unverified_records(bundle: &ProofBundle) -> Vec<Value> {
+    bundle
+        .records
+        .iter()
+        .filter_map(|r| {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&r.record)
+                .ok()?;
+            serde_json::from_slice(&bytes).ok()
+        })
+        .collect()
+}
+
+fn txt<'a>(v: &'a Value, k: &str) -> &'a str {
+    v[k].as_str().unwrap_or("")
+}
+
+fn local_name(s: &str) -> &str {
+    s.rsplit(['/', ':', '#']).next().unwrap_or(s)
+}
+
+fn step_label(ev: &Value, place_kind: Option<&str>) -> String {
+    let step = local_name(txt(ev, "biz_step"));
+    if txt(ev, "event_type") == "TransformationEvent" {
+        return "Processed".into();
+    }
+    match (step, place_kind) {
+        ("commissioning", Some("farm")) => return "Harvested".into(),
+        ("inspecting", Some(k)) if k.contains("customs") => return "Customs inspection".into(),
+        _ => {}
+    }
+    let known = [
+        ("commissioning", "Produced"),
+        ("receiving", "Received"),
+        ("inspecting", "Inspected"),
+        ("shipping", "Shipped"),
+        ("departing", "Departed"),
+        ("transporting", "In transit"),
+        ("arriving", "Arrived"),
+        ("storing", "Stored"),
+        ("picking", "Picked"),
+        ("packing", "Packed"),
+        ("unpacking", "Unpacked"),
+        ("accepting", "Accepted"),
+        ("loading", "Loaded"),
+        ("unloading", "Unloaded"),
+        ("retail_selling", "Sold"),
+    ];
+    known
+        .iter()
+        .find(|(k, _)| *k == step)
+        .map(|(_, l)| (*l).to_string())
+        .unwrap_or_else(|| step.replace('_', " "))
+}
+
+fn gln_of(uri: &str) -> Option<&str> {
+    let i = uri.find("/414/")?;
+    uri.get(i + 5..i + 18)
+}
+
+/// The page for `subject` (a canonical Digital Link without query), as HTML.
+pub(crate) fn page(
+    state: &AppState,
+    subject: &str,
+    local_path: &str,
+    base: &str,
+    wb: Option<&str>,
+) -> Result<String, ApiError> {
+    let bundle = crate::proofs::build_bundle(state, subject)?;
+    let records = unverified_records(&bundle);
+    let fp = waybill_types::proof::fingerprint(&state.genesis);
+    let with_wb = |href: &str| match wb {
+        Some(w) => format!("{href}?wb={w}"),
+        None => href.to_string(),
+    };
+
+    let mut product: Option<&Value> = None;
+    let mut lots: Vec<&Value> = Vec::new();
+    let mut locations: BTreeMap<&str, &Value> = BTreeMap::new();
+    let mut quals: BTreeMap<String, &Value> = BTreeMap::new();
+    let mut events: Vec<&Value> = Vec::new();
+    let mut corrected: BTreeSet<&str> = BTreeSet::new();
+    let dl = waybill_types::digital_link::DigitalLink::parse(subject)
+        .map_err(|e| ApiError::bad_request("bad_digital_link", e.to_string()))?;
+    let gtin = dl.gtin().unwrap_or("");
+    for r in &records {
+        match txt(r, "kind") {
+            "product" if txt(r, "gtin") == gtin && product.is_none() => product = Some(r),
+            "lot" => lots.push(r),
+            "location" => {
+                locations.insert(txt(r, "gln"), r);
+            }
+            "qualification" => {
+                quals.insert(
+                    format!(
+                        "{}|{}|{}",
+                        txt(r, "org"),
+                        txt(r, "qualification_kind"),
+                        txt(r, "number")
+                    ),
+                    r,
+                );
+            }
+            "event" => events.push(r),
+            "correction" => {
+                for h in r["corrects"].as_array().into_iter().flatten() {
+                    corrected.extend(h.as_str());
+                }
+            }
+            _ => {}
+        }
+    }
+    events.retain(|e| !corrected.contains(txt(e, "hash_id")));
+    events.sort_by_key(|e| waybill_epcis::time::parse_ms(txt(e, "event_time")).unwrap_or(i64::MAX));
+
+    let name = product.map(|p| txt(p, "name")).unwrap_or("Product history");
+    let mut h = String::with_capacity(16 * 1024);
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>\
+<title>{title}</title><style>{STYLE}</style></head><body><header><p class=brand>Waybill · consortium <code>{chain}</code></p><h1 id=title>{title}</h1></header>\
+<div id=badge class='badge unverified' data-state=unverified role=status aria-live=polite><strong>Not verified</strong>\
+<span class=why>This history is shown as this node reports it. With JavaScript on, your browser checks every record against the consortium's validators.</span></div>\
+<main><div id=history class=unverified>",
+        title = esc(name),
+        chain = esc(&bundle.chain_id),
+    );
+    // What it is.
+    h.push_str("<section class=card><h2>What it is<span class=tag>not verified</span></h2><dl>");
+    if let Some(p) = product {
+        let _ = write!(
+            h,
+            "<dt>Product</dt><dd>{}</dd><dt>Brand</dt><dd>{}</dd><dt>Made by</dt><dd>{}</dd><dt>GTIN</dt><dd>{}</dd>",
+            esc(txt(p, "name")),
+            esc(txt(p, "brand")),
+            esc(txt(p, "owner_name")),
+            esc(txt(p, "gtin"))
+        );
+    }
+    if let Some(l) = dl.lot() {
+        let _ = write!(h, "<dt>Lot</dt><dd>{}</dd>", esc(l));
+    }
+    if let Some(sr) = dl.serial() {
+        let _ = write!(h, "<dt>Serial</dt><dd>{}</dd>", esc(sr));
+    }
+    h.push_str("</dl></section>");
+    // Origin.
+    let mine: Vec<&&Value> = lots
+        .iter()
+        .filter(|l| txt(l, "gtin") == gtin && dl.lot().is_none_or(|x| txt(l, "lot") == x))
+        .collect();
+    let origin_lots: Vec<&&Value> = if mine.is_empty() {
+        lots.iter().collect()
+    } else {
+        mine
+    };
+    for l in origin_lots.into_iter().take(3) {
+        let origin = locations.get(txt(l, "origin_gln"));
+        let _ = write!(
+            h,
+            "<section class=card><h2>Origin — lot {}<span class=tag>not verified</span></h2><dl><dt>{}</dt><dd>{}</dd>",
+            esc(txt(l, "lot")),
+            if origin.is_some_and(|o| txt(o, "location_kind") == "farm") {
+                "Harvested"
+            } else {
+                "Made"
+            },
+            esc(txt(l, "produced_on"))
+        );
+        if let Some(o) = origin {
+            let _ = write!(
+                h,
+                "<dt>Where</dt><dd>{}<br><span class=muted>{}</span></dd>",
+                esc(txt(o, "name")),
+                esc(txt(o, "address"))
+            );
+        }
+        let _ = write!(
+            h,
+            "<dt>Quantity</dt><dd>{} {}</dd></dl>",
+            l["quantity"],
+            esc(txt(l, "unit"))
+        );
+        if let Some(inputs) = l["inputs"].as_array().filter(|a| !a.is_empty()) {
+            let _ = write!(
+                h,
+                "<details><summary>Inputs used ({})</summary><ul>",
+                inputs.len()
+            );
+            for i in inputs {
+                let _ = write!(
+                    h,
+                    "<li>{}: {} — {} <span class=muted>{}</span></li>",
+                    esc(&txt(i, "kind").replace('_', " ")),
+                    esc(txt(i, "name")),
+                    esc(txt(i, "amount")),
+                    esc(txt(i, "applied_on"))
+                );
+            }
+            h.push_str("</ul></details>");
+        }
+        if let Some(raw) = l["raw_materials"].as_array().filter(|a| !a.is_empty()) {
+            h.push_str("<h3>Made from</h3><ul>");
+            for r in raw {
+                let _ = write!(
+                    h,
+                    "<li><a href='{}'>lot {} of {}</a></li>",
+                    esc(&with_wb(&format!(
+                        "/01/{}/10/{}",
+                        txt(r, "gtin"),
+                        percent_encode(txt(r, "lot"))
+                    ))),
+                    esc(txt(r, "lot")),
+                    esc(txt(r, "gtin"))
+                );
+            }
+            h.push_str("</ul>");
+        }
+        h.push_str("</section>");
+    }
+    // Journey.
+    h.push_str("<section class=card><h2>Journey<span class=tag>not verified</span></h2><ol class=timeline>");
+    for e in &events {
+        let loc = gln_of(txt(e, "biz_location"))
+            .or_else(|| gln_of(txt(e, "read_point")))
+            .and_then(|g| locations.get(g));
+        let place = match loc {
+            Some(l) => txt(l, "name").to_string(),
+            None => match txt(e, "read_point").split_once("/8004/") {
+                Some((_, asset)) => format!("vehicle {asset}"),
+                None => txt(e, "read_point").to_string(),
+            },
+        };
+        let label = step_label(e, loc.map(|l| txt(l, "location_kind")));
+        let org = if txt(e, "org_name").is_empty() {
+            txt(e, "org")
+        } else {
+            txt(e, "org_name")
+        };
+        let _ = write!(
+            h,
+            "<li><time>{}</time><b>{}</b> — {}<div>{} <span class=muted>· {}</span></div>",
+            esc(txt(e, "event_time")),
+            esc(&label),
+            esc(&local_name(txt(e, "disposition")).replace('_', " ")),
+            esc(&place),
+            esc(org)
+        );
+        let temps: Vec<f64> = e["readings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| txt(r, "type").to_ascii_lowercase().contains("temperature"))
+            .filter_map(|r| r["value"].as_f64())
+            .collect();
+        if !temps.is_empty() {
+            let lo = temps.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = temps.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let _ = write!(
+                h,
+                "<div class=temps>{} temperature readings, {lo} to {hi}</div>",
+                temps.len()
+            );
+        }
+        h.push_str("</li>");
+    }
+    if events.is_empty() {
+        h.push_str("<li>No published events yet.</li>");
+    }
+    h.push_str("</ol></section>");
+    // Certificates.
+    if !quals.is_empty() {
+        h.push_str(
+            "<section class=card><h2>Certificates<span class=tag>not verified</span></h2><ul>",
+        );
+        for q in quals.values() {
+            let _ = write!(
+                h,
+                "<li><b>{}</b> {} — {}, {} to {}{}</li>",
+                esc(&txt(q, "qualification_kind").replace('_', " ")),
+                esc(txt(q, "number")),
+                esc(txt(q, "issuer")),
+                esc(txt(q, "valid_from")),
+                esc(txt(q, "valid_to")),
+                q["revoked"]
+                    .as_str()
+                    .map(|r| format!(" <b>revoked: {}</b>", esc(r)))
+                    .unwrap_or_default()
+            );
+        }
+        h.push_str("</ul></section>");
+    }
+    h.push_str("</div><div id=verified hidden></div>");
+    // The QR code: this page's link with the consortium fingerprint (the trust root).
+    let qr_link = format!("{base}{local_path}?wb={fp}");
+    let qr = waybill_types::qr::svg(&qr_link, &waybill_types::qr::QrOptions::default())
+        .unwrap_or_default();
+    let proof_path = format!("/v1/proofs/{}", local_path.trim_start_matches('/'));
+    let _ = write!(
+        h,
+        "<section class='card'><div class=qr>{qr}</div><p class=muted>GS1 Digital Link <code>{link}</code>, consortium fingerprint <code>{fp}</code>.</p>\
+<p class=muted><a href='{proof}' download>Download the proof bundle</a> and check it on any computer: <code>waybill verify-proof bundle.json --fingerprint {fp}</code> (docs/PROOFS.md).</p></section></main>",
+        link = esc(&qr_link),
+        proof = esc(&proof_path),
+    );
+    // The bundle, for the script (`<` escaped so no string can end the element).
+    let json = serde_json::to_string(&bundle)
+        .map_err(ApiError::internal)?
+        .replace('<', "\\u003c");
+    let _ = write!(
+        h,
+        "<script type=application/json id=wb-bundle>{json}</script><script src=/assets/waybill-proof.js></script><script src=/assets/consumer.js></script></body></html>"
+    );
+    Ok(h)
+}
+
+/// `GET /labels`: a sheet of QR codes for the registered products, their lots and a
+/// few serialised items of each lot: what a producer prints, and what the demo shows.
+pub(crate) async fn labels(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let base = base_url(&headers);
+    let s2 = s.clone();
+    let html = tokio::task::spawn_blocking(move || labels_html(&s2, &base))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok((StatusCode::OK, Html(html)).into_response())
+}
+
+const LABEL_PRODUCTS_MAX: usize = 50;
+const LABEL_LOTS_MAX: usize = 10;
+const LABEL_ITEMS_MAX: usize = 4;
+
+fn labels_html(s: &AppState, base: &str) -> Result<String, ApiError> {
+    let snap = s.store.snapshot()?;
+    let fp = waybill_types::proof::fingerprint(&s.genesis);
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>\
+<title>Labels — {chain}</title><style>{STYLE}.labels{{display:grid;grid-template-columns:repeat(auto-fill,minmax(11rem,1fr));gap:.7rem}}.label{{text-align:center}}.label svg{{width:100%;max-width:10rem;height:auto}}</style></head>\
+<body><header><p class=brand>Waybill · consortium <code>{chain}</code> · fingerprint <code>{fp}</code></p><h1>Product labels</h1></header>\
+<p>Scan a code with a phone camera (or open its link): the product's page shows its history and checks it against the consortium's validators.</p>",
+        chain = esc(s.chain_id()),
+    );
+    let label = |h: &mut String, path: &str, title: &str, sub: &str| {
+        let link = format!("{base}{path}?wb={fp}");
+        let qr = waybill_types::qr::svg(&link, &waybill_types::qr::QrOptions::default())
+            .unwrap_or_default();
+        let _ = write!(
+            h,
+            "<div class='card label'><a href='{href}'>{qr}</a><div><b>{title}</b></div><div class=muted>{sub}</div><div><a href='{href}'><code>{path}</code></a></div></div>",
+            href = esc(&link),
+            title = esc(title),
+            sub = esc(sub),
+            path = esc(path),
+        );
+    };
+    for (k, v) in snap.scan_prefix(&[keys::PRODUCT], LABEL_PRODUCTS_MAX)? {
+        let p: catalog::Product = waybill_state::decode_record(&k, &v)?;
+        let _ = write!(
+            h,
+            "<section class=card><h2>{}</h2><p class=muted>{} · GTIN {}</p><div class=labels>",
+            esc(&p.name),
+            esc(&p.brand),
+            p.gtin
+        );
+        for (lk, lv) in snap.scan_prefix(&keys::lots_of(&p.gtin), LABEL_LOTS_MAX)? {
+            let l: catalog::Lot = waybill_state::decode_record(&lk, &lv)?;
+            let lot_path = format!("/01/{}/10/{}", p.gtin, percent_encode(&l.lot));
+            label(
+                &mut h,
+                &lot_path,
+                &format!("Lot {}", l.lot),
+                &format!("{} {} · {}", l.quantity, l.unit, l.produced_on),
+            );
+            // A few serialised items made from the lot.
+            let lot_id = format!("https://id.gs1.org{lot_path}");
+            let mut published = |r: &trace::EventRecord| Ok(r.open.is_some());
+            let walk = trace::walk(&snap, &lot_id, Direction::Forward, &mut published)?;
+            let prefix = format!("https://id.gs1.org/01/{}/21/", p.gtin);
+            for n in walk
+                .nodes
+                .iter()
+                .filter(|n| n.id.starts_with(&prefix))
+                .take(LABEL_ITEMS_MAX)
+            {
+                let path = n.id.trim_start_matches("https://id.gs1.org");
+                let serial = n.id[prefix.len()..].to_string();
+                label(
+                    &mut h,
+                    path,
+                    &format!("Item {serial}"),
+                    &format!("from lot {}", l.lot),
+                );
+            }
+        }
+        h.push_str("</div></section>");
+    }
+    h.push_str("</body></html>");
+    Ok(h)
+}
