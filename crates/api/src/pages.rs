@@ -50,7 +50,7 @@ pub(crate) async fn index(State(s): State<AppState>) -> Result<Html<String>, Api
         "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>\
 <title>Waybill — {chain}</title><style>{STYLE}</style></head><body><h1>Waybill</h1>\
 <p>Chain <code>{chain}</code> · height <b>{height}</b> · latest block <code>{hash}</code> · mempool {mempool} · \
-<a href=/v1/status>status</a> · <a href=/openapi.json>API</a> · <a href=/metrics>metrics</a></p>",
+<a href=/labels>product labels (QR codes)</a> · <a href=/v1/status>status</a> · <a href=/openapi.json>API</a> · <a href=/metrics>metrics</a></p>",
         chain = esc(s.chain_id()),
         height = head.height,
         hash = head.block_hash,

@@ -3021,3 +3021,129 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
     let e = verify(&bundle, None, None).expect_err("caught");
     assert_eq!(e.step, "fingerprint");
 }
+
+/// The consumer page carries the product's bundle (which verifies), renders the same
+/// records for browsers without JavaScript marked "not verified", links its QR code
+/// back to this node with the consortium fingerprint, and loads the two scripts; the
+/// label sheet and the assets are served; bad links are refused by name.
+#[tokio::test]
+async fn consumer_page_embeds_a_verifiable_bundle_and_marks_the_fallback_unverified() {
+    use axum::http::{header, Method, Request, StatusCode};
+    use waybill_types::proof::{verify, ProofBundle};
+    let j = journey().await;
+    let genesis = j.net.shared.genesis.clone();
+    let fp = waybill_types::proof::fingerprint(&genesis);
+    let page_req = |uri: &str| {
+        Request::builder()
+            .method(Method::GET)
+            .uri(uri)
+            .header(header::HOST, "shop.example:8080")
+            .header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8")
+            .body(axum::body::Body::empty())
+            .expect("request")
+    };
+    let path = format!("/01/{}/21/C1", carton_gtin());
+    let a = common::send(&j.net.app, page_req(&format!("{path}?wb={fp}"))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let html = a.text();
+    // The embedded bundle is the product's, and it verifies against the fingerprint.
+    let start = html
+        .find("<script type=application/json id=wb-bundle>")
+        .expect("the page embeds the bundle")
+        + "<script type=application/json id=wb-bundle>".len();
+    let end = start + html[start..].find("</script>").expect("closed");
+    let bundle: ProofBundle = serde_json::from_str(&html[start..end]).expect("bundle JSON");
+    assert_eq!(
+        bundle.subject,
+        format!("https://id.gs1.org/01/{}/21/C1", carton_gtin())
+    );
+    let verified = verify(&bundle, Some(&fp), Some(&genesis)).expect("embedded bundle verifies");
+    let events = verified
+        .records
+        .iter()
+        .filter(|r| r.record["kind"] == "event")
+        .count();
+    assert!(events >= 3, "the carton's public events are in the bundle");
+    // The no-JavaScript view: the same history, every section marked not verified.
+    assert!(
+        html.contains("data-state=unverified"),
+        "badge starts unverified"
+    );
+    assert!(html.contains("<strong>Not verified</strong>"));
+    let sections = html.matches("<section class=card><h2>").count();
+    let tags = html.matches("<span class=tag>not verified</span>").count();
+    assert!(
+        sections >= 3 && tags == sections,
+        "{sections} sections, {tags} tags"
+    );
+    assert_eq!(html.matches("<ol class=timeline><li>").count(), 1);
+    assert!(
+        html.matches("<li><time>").count() >= events.min(3),
+        "timeline entries"
+    );
+    assert!(
+        html.contains("id=verified hidden"),
+        "the verified view is empty until checked"
+    );
+    // Scripts, and the QR code's link back to this node with the fingerprint.
+    assert!(html.contains("<script src=/assets/waybill-proof.js></script>"));
+    assert!(html.contains("<script src=/assets/consumer.js></script>"));
+    assert!(
+        html.contains(&format!("http://shop.example:8080{path}?wb={fp}")),
+        "QR link names this node and the fingerprint"
+    );
+    assert!(html.contains(&format!("--fingerprint {fp}")));
+    assert!(html.contains("width=device-width"), "phone viewport");
+    // A value that is not a fingerprint is not echoed into links.
+    let a = common::send(
+        &j.net.app,
+        page_req(&format!("{path}?wb=%3Cscript%3Ealert(1)%3C/script%3E")),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(!a.text().contains("<script>alert"), "no injection");
+    // The linkset is still there for machines.
+    let a = common::send(
+        &j.net.app,
+        Request::builder()
+            .uri(&path)
+            .header(header::ACCEPT, "application/linkset+json")
+            .body(axum::body::Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(a.content_type.as_deref(), Some("application/linkset+json"));
+    // Unknown products and bad links are refused by name.
+    common::get(&j.net.app, "/01/06901234999990")
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "unknown_product");
+    common::get(&j.net.app, "/01/06901234000017")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "bad_digital_link");
+    // Assets.
+    for name in ["waybill-proof.js", "consumer.js"] {
+        let a = common::get(&j.net.app, &format!("/assets/{name}")).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert!(a
+            .content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("text/javascript")));
+        assert!(a.text().contains("use strict"));
+    }
+    common::get(&j.net.app, "/assets/..%2F..%2Fetc%2Fpasswd")
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "unknown_asset");
+    common::get(&j.net.app, "/assets/app.js")
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "unknown_asset");
+    // The label sheet: a QR code per product, lot and a few items, each linking to its
+    // page on this node with the fingerprint.
+    let a = common::send(&j.net.app, page_req("/labels")).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let labels = a.text();
+    assert!(
+        labels.contains(&format!("http://shop.example:8080{path}?wb={fp}")),
+        "the carton's label"
+    );
+    assert!(labels.matches("<svg").count() >= 2);
+}

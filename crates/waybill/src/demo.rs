@@ -250,12 +250,13 @@ pub async fn run(dir: &Path, listen: &str) -> anyhow::Result<()> {
     let status = client.status().await?;
     let d = dir.display();
     let carton = "https://id.gs1.org/01/06901234000016/21/261103015";
-    let lot_page = format!("{url}/01/06901234000016/10/PJ2611A");
+    let fp = waybill_types::proof::fingerprint(&home.read_genesis()?);
+    let carton_page = format!("{url}/01/06901234000016/21/261103015?wb={fp}");
     println!(
         "\nWaybill demo is running ({}).\n  chain `{}`, height {}, {} demo transactions {}\n\n\
-Open in a browser:\n  {url}/                                explorer: organizations, products, lots, blocks\n  \
-{lot_page}   the orange lot's public page (GS1 Digital Link)\n  \
-{url}/v1/qr?link=https%3A%2F%2Fid.gs1.org%2F01%2F06901234000016%2F10%2FPJ2611A   its QR code\n  \
+Open in a browser:\n  {url}/labels                          the products' QR codes: scan one with a phone, or click it\n  \
+{carton_page}\n      one carton's page: the orange's journey from the orchard, checked in your browser\n  \
+{url}/                                explorer: organizations, products, lots, blocks\n  \
 {url}/openapi.json                    the API\n\n\
 Try, in another terminal:\n  \
 cargo run --release -- trace {carton} --as guo-hua --dir {d}\n      the carton's journey back to the orchard (as the regulator)\n  \
