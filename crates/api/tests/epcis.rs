@@ -3017,6 +3017,13 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
     let h0 = m.records[0].height;
     m.headers.retain(|h| h.height != h0);
     expect_step(&m, "record");
+    // Another item's genuine history relabelled: the records are not about the subject.
+    let mut m = bundle.clone();
+    m.subject = format!("https://id.gs1.org/01/{}/21/C999", carton_gtin());
+    expect_step(&m, "subject");
+    let mut m = bundle.clone();
+    m.subject = "https://id.gs1.org/01/06901234999990".into();
+    expect_step(&m, "subject");
     // No trust root at all.
     let e = verify(&bundle, None, None).expect_err("caught");
     assert_eq!(e.step, "fingerprint");

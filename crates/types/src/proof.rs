@@ -111,7 +111,7 @@ pub struct Verified {
 #[error("{step}: {detail}")]
 pub struct ProofError {
     /// Which check: "format", "genesis", "fingerprint", "header", "validator set",
-    /// "certificate", "record", "inclusion".
+    /// "certificate", "record", "inclusion", "subject".
     pub step: &'static str,
     /// What was wrong.
     pub detail: String,
@@ -138,6 +138,53 @@ fn validator_set_record(v: &serde_json::Value) -> Option<(u64, Vec<ValidatorInfo
     let h = v["effective_height"].as_u64()?;
     let set: Vec<ValidatorInfo> = serde_json::from_value(v["validators"].clone()).ok()?;
     Some((h, set))
+}
+
+/// The proven records must be about what the bundle says it is about: the product
+/// record of the subject's GTIN, the record of its lot, and an event naming its serial
+/// (otherwise a node could pass off another product's genuine history).
+fn check_subject(subject: &str, records: &[VerifiedRecord]) -> Result<(), ProofError> {
+    let dl = crate::digital_link::DigitalLink::parse(subject)
+        .map_err(|e| err("subject", format!("`{subject}` is not a Digital Link: {e}")))?;
+    let gtin = dl
+        .gtin()
+        .ok_or_else(|| err("subject", format!("`{subject}` names no GTIN")))?;
+    let of_kind = |k: &'static str| {
+        records
+            .iter()
+            .map(|r| &r.record)
+            .filter(move |r| r["kind"] == k)
+    };
+    if !of_kind("product").any(|r| r["gtin"] == gtin) {
+        return Err(err(
+            "subject",
+            format!("the bundle proves no product record for GTIN {gtin}"),
+        ));
+    }
+    if let Some(lot) = dl.lot() {
+        if !of_kind("lot").any(|r| r["gtin"] == gtin && r["lot"] == lot) {
+            return Err(err(
+                "subject",
+                format!("the bundle proves no record of lot {lot} of {gtin}"),
+            ));
+        }
+    }
+    if let Some(serial) = dl.serial() {
+        let id = dl.to_uri(None);
+        let id = id.split('?').next().unwrap_or(&id);
+        let named = of_kind("event").any(|r| {
+            r["ids"]
+                .as_array()
+                .is_some_and(|ids| ids.iter().any(|x| x["id"] == id))
+        });
+        if !named {
+            return Err(err(
+                "subject",
+                format!("no proven event names serial {serial} ({id})"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Verify `bundle` against a trust root: the expected genesis hash prefix
@@ -312,6 +359,7 @@ pub fn verify(
             .map_err(|e| err("certificate", e.to_string()))?;
         signers.extend(cert.signatures.iter().map(|s| s.validator));
     }
+    check_subject(&bundle.subject, &decoded)?;
     Ok(Verified {
         chain_id: genesis.chain_id,
         genesis_hash,
