@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every crate's unit and integration
 # tests (conformance vectors from ../shared/conformance, crash and tamper tests,
-# the CLI end to end). Installs nothing today: the suite needs only Rust.
+# the CLI end to end, browser tests). Installs what the tests need beyond Rust
+# first: Chromium and chromedriver, via scripts/install-test-tools.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,9 @@ if [ ! -d ../shared/conformance ]; then
   echo "error: ../shared/conformance is missing; the conformance tests read their vectors from it" >&2
   exit 1
 fi
+
+echo "== test tools (chromium, chromedriver)"
+./scripts/install-test-tools.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
