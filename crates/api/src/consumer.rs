@@ -394,7 +394,7 @@ pub(crate) fn page(
     let proof_path = format!("/v1/proofs/{}", local_path.trim_start_matches('/'));
     let _ = write!(
         h,
-        "<section class='card'><div class=qr>{qr}</div><p class=muted>GS1 Digital Link <code>{link}</code>, consortium fingerprint <code>{fp}</code>.</p>\
+        "<section class='card'><div class=qr>{qr}</div><p class=muted>GS1 Digital Link <code>{link}</code>, with the consortium fingerprint this node reports (<code>{fp}</code>; the badge checks the one in the link you scanned).</p>\
 <p class=muted><a href='{proof}' download>Download the proof bundle</a> and check it on any computer: <code>waybill verify-proof bundle.json --fingerprint {fp}</code> (docs/PROOFS.md).</p></section></main>",
         link = esc(&qr_link),
         proof = esc(&proof_path),
@@ -475,15 +475,27 @@ fn labels_html(s: &AppState, base: &str) -> Result<String, ApiError> {
             let lot_id = format!("https://id.gs1.org{lot_path}");
             let mut published = |r: &trace::EventRecord| Ok(r.open.is_some());
             let walk = trace::walk(&snap, &lot_id, Direction::Forward, &mut published)?;
+            // The items with the longest public journeys first (the ones that
+            // travelled furthest), then in the order reached.
             let prefix = format!("https://id.gs1.org/01/{}/21/", p.gtin);
-            for n in walk
+            let mut items: Vec<(usize, usize, &str)> = walk
                 .nodes
                 .iter()
-                .filter(|n| n.id.starts_with(&prefix))
-                .take(LABEL_ITEMS_MAX)
-            {
-                let path = n.id.trim_start_matches("https://id.gs1.org");
-                let serial = n.id[prefix.len()..].to_string();
+                .enumerate()
+                .filter(|(_, n)| n.id.starts_with(&prefix))
+                .map(|(i, n)| {
+                    let named = walk
+                        .events
+                        .iter()
+                        .filter(|e| e.ids.iter().any(|(_, id)| *id == n.id))
+                        .count();
+                    (named, i, n.id.as_str())
+                })
+                .collect();
+            items.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            for (_, _, id) in items.into_iter().take(LABEL_ITEMS_MAX) {
+                let path = id.trim_start_matches("https://id.gs1.org");
+                let serial = id[prefix.len()..].to_string();
                 label(
                     &mut h,
                     path,

@@ -1,0 +1,476 @@
+//! The consumer page in a real browser (Debian's Chromium, headless, driven through
+//! chromedriver): a new user's path from the demo's QR code to the verified history,
+//! on a phone screen and without JavaScript; and a lying node — one that serves a
+//! tampered record, a forged signature, a forged validator set or another product's
+//! genuine history — caught by the page, which turns red and names the failed check.
+//!
+//! Screenshots are kept in `target/test-artifacts/`. A missing Chromium fails the
+//! test (run ./scripts/install-test-tools.sh); it never skips.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, Request, Response, StatusCode};
+use base64::Engine as _;
+use common::webdriver::{Browser, Options};
+use waybill_types::block::{validators_hash, CommitSignature, ValidatorInfo};
+use waybill_types::proof::ProofBundle;
+use waybill_types::{codec, BlockHeader, CommitCertificate, Genesis, SecretKey};
+
+const BIN: &str = env!("CARGO_BIN_EXE_waybill");
+const DEMO_STEPS: &str = "64";
+const CARTON: &str = "/01/06901234000016/21/261103015";
+const JUICE_LOT: &str = "/01/06901234000023/10/PJB2611";
+
+fn artifacts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts")
+}
+
+struct Demo {
+    child: Child,
+    dir: PathBuf,
+    url: String,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// `waybill demo`, as the README starts it, waited for until every step is loaded.
+async fn start_demo() -> Demo {
+    let dir = std::env::temp_dir().join(format!("waybill-browser-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(BIN)
+        .args([
+            "demo",
+            "--dir",
+            dir.to_str().expect("utf-8"),
+            "--listen",
+            &listen,
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("demo starts");
+    let demo = Demo {
+        child,
+        dir,
+        url: format!("http://{listen}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let progress = std::fs::read_to_string(demo.dir.join("demo-progress")).unwrap_or_default();
+        if progress.trim() == DEMO_STEPS {
+            break;
+        }
+        assert!(Instant::now() < deadline, "demo data loaded within 90 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    demo
+}
+
+/// How a lying node changes the bundle it embeds in a page.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Lie {
+    /// A temperature reading lowered (the alarm hidden) in one record.
+    TamperedRecord,
+    /// One byte of a validator's precommit signature changed.
+    ForgedSignature,
+    /// The validators replaced by the node's own key, every certificate re-signed: an
+    /// internally consistent chain, but not the consortium's.
+    WrongValidatorSet,
+    /// Another product's genuine, fully certified history.
+    OtherProduct,
+}
+
+fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+fn unb64(s: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .expect("base64")
+}
+
+fn embedded_bundle(html: &str) -> (usize, usize, ProofBundle) {
+    let open = "<script type=application/json id=wb-bundle>";
+    let start = html.find(open).expect("page embeds a bundle") + open.len();
+    let end = start + html[start..].find("</script>").expect("closed");
+    let b = serde_json::from_str(&html[start..end]).expect("bundle");
+    (start, end, b)
+}
+
+fn lie(mut b: ProofBundle, how: Lie, other: &ProofBundle) -> ProofBundle {
+    match how {
+        Lie::TamperedRecord => {
+            let r = b
+                .records
+                .iter_mut()
+                .find(|r| String::from_utf8_lossy(&unb64(&r.record)).contains("\"value\":8.6"))
+                .expect("the record with the 8.6 °C reading");
+            let text = String::from_utf8(unb64(&r.record)).expect("utf-8");
+            r.record = b64(text.replace("\"value\":8.6", "\"value\":5.6").as_bytes());
+        }
+        Lie::ForgedSignature => {
+            let h = b.headers.last_mut().expect("a header");
+            let mut cert: CommitCertificate =
+                codec::decode(&unb64(&h.certificate), 1 << 20, "certificate").expect("cert");
+            cert.signatures[0].signature.0[10] ^= 0x20;
+            h.certificate = b64(&codec::encode(&cert));
+        }
+        Lie::WrongValidatorSet => {
+            let impostor = SecretKey::from_label("lying-node");
+            let mut genesis: Genesis =
+                codec::decode(&unb64(&b.genesis), 1 << 24, "genesis").expect("genesis");
+            for v in &mut genesis.validators {
+                v.public_key = impostor.public();
+            }
+            genesis.validators.truncate(1);
+            let set = vec![ValidatorInfo {
+                public_key: impostor.public(),
+                voting_power: 1,
+            }];
+            genesis.validators[0].voting_power = 1;
+            for h in &mut b.headers {
+                let mut header: BlockHeader =
+                    codec::decode(&unb64(&h.header), 1 << 20, "header").expect("header");
+                header.validators_hash = validators_hash(&set);
+                let mut cert: CommitCertificate =
+                    codec::decode(&unb64(&h.certificate), 1 << 20, "certificate").expect("cert");
+                cert.block_hash = header.hash();
+                cert.signatures = vec![CommitSignature::sign(
+                    &impostor,
+                    &genesis.chain_id,
+                    header.height,
+                    cert.round,
+                    header.hash(),
+                )];
+                h.header = b64(&codec::encode(&header));
+                h.certificate = b64(&codec::encode(&cert));
+            }
+            b.fingerprint = waybill_types::proof::fingerprint(&genesis);
+            b.genesis = b64(&codec::encode(&genesis));
+            // Consistent on its own terms: it verifies against its own fingerprint.
+            let own = b.fingerprint.clone();
+            waybill_types::proof::verify(&b, Some(&own), None)
+                .expect("the forgery is internally consistent");
+        }
+        Lie::OtherProduct => {
+            let subject = b.subject.clone();
+            b = other.clone();
+            b.subject = subject;
+        }
+    }
+    b
+}
+
+#[derive(Clone)]
+struct Liar {
+    upstream: String,
+    lie: Arc<Mutex<Lie>>,
+    http: reqwest::Client,
+}
+
+/// A node that lies: forwards every request to the honest node and rewrites the bundle
+/// embedded in consumer pages.
+async fn lying_proxy(State(l): State<Liar>, req: Request<Body>) -> Response<Body> {
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let up = l
+        .http
+        .get(format!("{}{pq}", l.upstream))
+        .header(header::ACCEPT, "text/html")
+        .send()
+        .await
+        .expect("upstream answers");
+    let status = up.status().as_u16();
+    let ct = up
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("text/plain")
+        .to_string();
+    let mut body = up.bytes().await.expect("body").to_vec();
+    if pq.starts_with("/01/") && ct.starts_with("text/html") {
+        let html = String::from_utf8(body).expect("utf-8");
+        let (start, end, bundle) = embedded_bundle(&html);
+        let how = *l.lie.lock().expect("lock");
+        let other_html = l
+            .http
+            .get(format!("{}{JUICE_LOT}", l.upstream))
+            .header(header::ACCEPT, "text/html")
+            .send()
+            .await
+            .expect("upstream")
+            .text()
+            .await
+            .expect("html");
+        let (_, _, other) = embedded_bundle(&other_html);
+        let forged = lie(bundle, how, &other);
+        let json = serde_json::to_string(&forged)
+            .expect("json")
+            .replace('<', "\\u003c");
+        body = format!("{}{json}{}", &html[..start], &html[end..]).into_bytes();
+    }
+    Response::builder()
+        .status(StatusCode::from_u16(status).expect("status"))
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .expect("response")
+}
+
+const BADGE_DONE: &str = "const b = document.getElementById('badge'); \
+return b && (b.dataset.state === 'verified' || b.dataset.state === 'failed') ? b.dataset.state : null;";
+
+/// Rasterize the label's inline SVG QR code in the browser and hand the grey levels
+/// to a standard decoder (rqrr).
+async fn decode_label_qr(browser: &Browser, href_contains: &str) -> String {
+    let script = "const a = [...document.querySelectorAll('.label a')].find(a => a.href.includes(arguments[0]) && a.querySelector('svg'));\
+if (!a) return null; const xml = new XMLSerializer().serializeToString(a.querySelector('svg')); const size = 480;\
+return new Promise((ok, no) => { const img = new Image(); img.onload = () => { const c = document.createElement('canvas'); c.width = size; c.height = size;\
+const g = c.getContext('2d'); g.fillStyle = '#fff'; g.fillRect(0, 0, size, size); g.drawImage(img, 0, 0, size, size);\
+const d = g.getImageData(0, 0, size, size).data; const out = new Array(size * size); for (let i = 0; i < out.length; i++) out[i] = d[4 * i]; ok(out); };\
+img.onerror = () => no('the SVG did not load'); img.src = 'data:image/svg+xml;base64,' + btoa(xml); });";
+    let v = browser
+        .execute(script, serde_json::json!([href_contains]))
+        .await
+        .expect("rasterized");
+    let luma: Vec<u8> = v
+        .as_array()
+        .unwrap_or_else(|| panic!("no label links to {href_contains}"))
+        .iter()
+        .map(|x| x.as_u64().expect("grey level") as u8)
+        .collect();
+    let side = (luma.len() as f64).sqrt() as usize;
+    let mut img =
+        rqrr::PreparedImage::prepare_from_greyscale(side, side, |x, y| luma[y * side + x]);
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the label");
+    let (_, text) = grids[0].decode().expect("the QR code decodes");
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_page_in_chromium_from_qr_code_to_verified_history_and_lying_nodes() {
+    let demo = start_demo().await;
+    let out = artifacts();
+    std::fs::create_dir_all(&out).expect("artifacts dir");
+    let genesis: Genesis =
+        serde_json::from_slice(&std::fs::read(demo.dir.join("genesis.json")).expect("genesis"))
+            .expect("genesis JSON");
+    let fp = waybill_types::proof::fingerprint(&genesis);
+
+    // 1. On a phone: the label sheet, the carton's QR code decoded, its link opened.
+    let phone = Browser::start(Options {
+        mobile: true,
+        javascript: true,
+        width: 390,
+        height: 844,
+    })
+    .await
+    .expect("Chromium and chromedriver (run ./scripts/install-test-tools.sh)");
+    phone
+        .goto(&format!("{}/labels", demo.url))
+        .await
+        .expect("labels page");
+    let link = decode_label_qr(&phone, CARTON).await;
+    assert_eq!(
+        link,
+        format!("{}{CARTON}?wb={fp}", demo.url),
+        "the QR code names this node, the carton and the consortium fingerprint"
+    );
+    phone.goto(&link).await.expect("consumer page");
+    let state = phone
+        .wait_for(BADGE_DONE, Duration::from_secs(30))
+        .await
+        .expect("the badge settles");
+    let text = phone.page_text().await.expect("text");
+    assert_eq!(state, "verified", "badge: {text}");
+    for want in [
+        "Navel oranges, 5 kg carton",
+        "Pujiang Gold navel orange orchard",
+        "Harvested",
+        "Customs inspection",
+        "In transit",
+        "Cold chain",
+        "1 outside the allowed range",
+        "food production license",
+        "signed by the consortium's validators",
+        &fp,
+    ] {
+        assert!(text.contains(want), "page shows `{want}`:\n{text}");
+    }
+    let facts = phone
+        .execute(
+            "return { fallback: !!document.getElementById('history'), \
+steps: document.querySelectorAll('#timeline li').length, \
+dots: document.querySelectorAll('#coldchain svg circle').length, \
+out: document.querySelectorAll('#coldchain svg circle.out').length, \
+band: document.querySelectorAll('#coldchain svg rect.band').length, \
+scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, \
+fontPx: parseFloat(getComputedStyle(document.body).fontSize), \
+verifyMs: Number(document.body.dataset.verifyMs) };",
+            serde_json::json!([]),
+        )
+        .await
+        .expect("facts");
+    assert_eq!(facts["fallback"], false, "the unverified copy is gone");
+    assert!(facts["steps"].as_u64() >= Some(15), "{facts}");
+    assert!(
+        facts["dots"].as_u64() >= Some(15),
+        "temperature chart: {facts}"
+    );
+    assert_eq!(facts["out"], 1, "the 8.6 °C reading is marked: {facts}");
+    assert_eq!(facts["band"], 1, "allowed range drawn: {facts}");
+    assert_eq!(facts["innerWidth"], 390, "{facts}");
+    assert!(
+        facts["scrollWidth"].as_u64() <= facts["innerWidth"].as_u64(),
+        "no horizontal scrolling on a phone: {facts}"
+    );
+    assert!(
+        facts["fontPx"].as_f64() >= Some(16.0),
+        "readable type: {facts}"
+    );
+    println!("in-browser verification took {} ms", facts["verifyMs"]);
+    phone
+        .screenshot(&out.join("consumer-page-phone.png"))
+        .await
+        .expect("screenshot");
+    phone
+        .execute(
+            "document.getElementById('coldchain').scrollIntoView(); return true;",
+            serde_json::json!([]),
+        )
+        .await
+        .expect("scroll");
+    phone
+        .screenshot(&out.join("consumer-page-phone-coldchain.png"))
+        .await
+        .expect("screenshot");
+    // A link without the fingerprint has no trust root: not green.
+    phone
+        .goto(&format!("{}{CARTON}", demo.url))
+        .await
+        .expect("page");
+    phone
+        .wait_for(BADGE_DONE, Duration::from_secs(30))
+        .await
+        .expect("badge settles");
+    let text = phone.page_text().await.expect("text");
+    assert!(
+        text.contains("check failed: fingerprint"),
+        "no fingerprint, no green badge:\n{text}"
+    );
+    drop(phone);
+
+    // 2. Without JavaScript: the history is there, marked not verified.
+    let nojs = Browser::start(Options {
+        mobile: true,
+        javascript: false,
+        width: 390,
+        height: 844,
+    })
+    .await
+    .expect("browser");
+    nojs.goto(&link).await.expect("page");
+    let text = nojs.page_text().await.expect("text");
+    for want in [
+        "Not verified",
+        "NOT VERIFIED",
+        "Harvested",
+        "Customs inspection",
+        "Pujiang Gold navel orange orchard",
+        "temperature readings",
+    ] {
+        assert!(
+            text.to_uppercase().contains(&want.to_uppercase()),
+            "no-JS page shows `{want}`:\n{text}"
+        );
+    }
+    assert!(!text.contains("✔ Verified"), "{text}");
+    nojs.screenshot(&out.join("consumer-page-nojs.png"))
+        .await
+        .expect("screenshot");
+    drop(nojs);
+
+    // 3. A lying node: each lie turns the badge red and names the check.
+    let liar = Liar {
+        upstream: demo.url.clone(),
+        lie: Arc::new(Mutex::new(Lie::TamperedRecord)),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let liar_url = format!("http://{}", listener.local_addr().expect("addr"));
+    let app = axum::Router::new()
+        .fallback(lying_proxy)
+        .with_state(liar.clone());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let desktop = Browser::start(Options::default()).await.expect("browser");
+    for (how, step) in [
+        (Lie::TamperedRecord, "inclusion"),
+        (Lie::ForgedSignature, "certificate"),
+        (Lie::WrongValidatorSet, "fingerprint"),
+        (Lie::OtherProduct, "subject"),
+    ] {
+        *liar.lie.lock().expect("lock") = how;
+        desktop
+            .goto(&format!("{liar_url}{CARTON}?wb={fp}"))
+            .await
+            .expect("page");
+        let state = desktop
+            .wait_for(BADGE_DONE, Duration::from_secs(30))
+            .await
+            .expect("badge settles");
+        let text = desktop.page_text().await.expect("text");
+        assert_eq!(state, "failed", "{how:?} is caught:\n{text}");
+        assert!(
+            text.contains(&format!("check failed: {step}")),
+            "{how:?} names `{step}`:\n{text}"
+        );
+        let shown = desktop
+            .execute(
+                "return document.querySelectorAll('#timeline li, #history').length;",
+                serde_json::json!([]),
+            )
+            .await
+            .expect("count");
+        assert_eq!(shown, 0, "{how:?}: no unverified history is shown");
+        desktop
+            .screenshot(&out.join(format!("consumer-page-lie-{how:?}.png")))
+            .await
+            .expect("screenshot");
+    }
+    drop(desktop);
+    server.abort();
+    drop(demo);
+}
