@@ -64,6 +64,38 @@ pub(crate) fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
+/// The median over `runs` of the number at JSON pointer `ptr` (0 where missing).
+pub(crate) fn median_at(runs: &[Value], ptr: &str) -> f64 {
+    median(
+        runs.iter()
+            .map(|r| r.pointer(ptr).and_then(Value::as_f64).unwrap_or(0.0))
+            .collect(),
+    )
+}
+
+/// `once`, `runs` times in a row (each result printed to stderr unless `json`).
+pub(crate) async fn repeat_runs<F, Fut>(
+    runs: usize,
+    json: bool,
+    mut once: F,
+) -> anyhow::Result<Vec<Value>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Value>>,
+{
+    let mut out = Vec::with_capacity(runs);
+    for i in 0..runs {
+        let r = once()
+            .await
+            .with_context(|| format!("benchmark run {}", i + 1))?;
+        if !json {
+            eprintln!("run {}: {r}", i + 1);
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
 /// One run's transactions: genesis, setup (members and a product), and the measured
 /// transactions split into lanes (a member's transactions stay in one lane, in order).
 struct Workload {

@@ -26,6 +26,9 @@
 //!    parses the JSON). The baseline is `trace::walk` on a store snapshot in process;
 //!    the rest of the answer is timed in its parts too (`lineage_json`, serialising,
 //!    parsing).
+//!
+//! The consortium, the documents' building blocks and the lot's way into cartons also
+//! serve `bench_consumer` (the consumer page of one carton).
 
 use anyhow::{bail, ensure, Context as _};
 use serde_json::{json, Value};
@@ -43,7 +46,7 @@ use waybill_types::{
     TxId, TxStatus,
 };
 
-use crate::bench::{free_port, median, percentile, round1};
+use crate::bench::{free_port, median_at, percentile, repeat_runs, round1};
 use crate::home::Home;
 use crate::serve::{self, Listen};
 
@@ -73,8 +76,9 @@ const TRACE_EVENTS_MIN: usize = 1_000;
 
 const FARM: &str = "6900001";
 const PACKER: &str = "6900002";
-const CARRIER: &str = "6900003";
+pub(crate) const CARRIER: &str = "6900003";
 const DC: &str = "6900004";
+pub(crate) const CUSTOMS: &str = "6900005";
 /// Bulk oranges (the farm's lot) and the 5 kg carton (the plant's serialised item).
 const BULK_ITEM: &str = "000001";
 const CARTON_ITEM: &str = "000002";
@@ -83,29 +87,32 @@ const TRACE_CARTONS: usize = 200;
 const TRACE_PALLETS: usize = 10;
 /// 2026-11-03T00:00:00Z: throughput events start here, the traced lot a week later.
 const T0_MS: i64 = 1_793_664_000_000;
-const TRACE_T0_MS: i64 = T0_MS + 7 * 86_400_000;
-const MIN: i64 = 60_000;
+pub(crate) const TRACE_T0_MS: i64 = T0_MS + 7 * 86_400_000;
+pub(crate) const MIN: i64 = 60_000;
 
 const CONTEXT_EXT: &str = "https://waybill.example/epcis/";
 
 /// Who captures a document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Kind {
+pub(crate) enum Kind {
     Farm,
     Packer,
     Carrier,
     Dc,
+    /// Customs (only in the consumer workload's consortium).
+    Customs,
 }
 
 impl Kind {
     const CAPTURERS: [Kind; 3] = [Kind::Packer, Kind::Carrier, Kind::Dc];
 
-    fn org(self) -> &'static str {
+    pub(crate) fn org(self) -> &'static str {
         match self {
             Kind::Farm => "bench-farm",
             Kind::Packer => "bench-packer",
             Kind::Carrier => "bench-carrier",
             Kind::Dc => "bench-dc",
+            Kind::Customs => "bench-customs",
         }
     }
     fn prefix(self) -> &'static str {
@@ -114,6 +121,7 @@ impl Kind {
             Kind::Packer => PACKER,
             Kind::Carrier => CARRIER,
             Kind::Dc => DC,
+            Kind::Customs => CUSTOMS,
         }
     }
     fn roles(self) -> Vec<Role> {
@@ -122,8 +130,10 @@ impl Kind {
             Kind::Packer => vec![Role::Processor, Role::Warehouse],
             Kind::Carrier => vec![Role::Carrier],
             Kind::Dc => vec![Role::Warehouse, Role::Processor],
+            Kind::Customs => vec![Role::Customs],
         }
     }
+    /// The organizations of the EPCIS workload.
     fn all() -> [Kind; 4] {
         [Kind::Farm, Kind::Packer, Kind::Carrier, Kind::Dc]
     }
@@ -131,11 +141,11 @@ impl Kind {
 
 // ---------- identifiers and times ----------
 
-fn sgln(prefix: &str, loc: u32, ext: &str) -> String {
+pub(crate) fn sgln(prefix: &str, loc: u32, ext: &str) -> String {
     format!("urn:epc:id:sgln:{prefix}.{loc:05}.{ext}")
 }
 
-fn site(kind: Kind, loc: u32) -> String {
+pub(crate) fn site(kind: Kind, loc: u32) -> String {
     sgln(kind.prefix(), loc, "0")
 }
 
@@ -152,7 +162,7 @@ fn sgtin(serial: &str) -> String {
     format!("urn:epc:id:sgtin:{PACKER}.{CARTON_ITEM}.{serial}")
 }
 
-fn sscc(serial: u64) -> String {
+pub(crate) fn sscc(serial: u64) -> String {
     format!("urn:epc:id:sscc:{PACKER}.{serial:010}")
 }
 
@@ -160,11 +170,11 @@ fn pgln(kind: Kind) -> String {
     format!("urn:epc:id:pgln:{}.00000", kind.prefix())
 }
 
-fn giai(kind: Kind, asset: &str) -> String {
+pub(crate) fn giai(kind: Kind, asset: &str) -> String {
     format!("urn:epc:id:giai:{}.{asset}", kind.prefix())
 }
 
-fn bt(kind: Kind, id: &str) -> String {
+pub(crate) fn bt(kind: Kind, id: &str) -> String {
     let party = with_check_digit(&format!("{}00000", kind.prefix())).unwrap_or_default();
     format!("urn:epcglobal:cbv:bt:{party}:{id}")
 }
@@ -182,7 +192,7 @@ fn at(ms: i64) -> String {
     )
 }
 
-fn document(created_ms: i64, events: Vec<Value>) -> String {
+pub(crate) fn document(created_ms: i64, events: Vec<Value>) -> String {
     json!({
         "@context": [
             "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
@@ -198,7 +208,7 @@ fn document(created_ms: i64, events: Vec<Value>) -> String {
 
 /// An ObjectEvent: `[action, bizStep, disposition]`, its EPCs, `(readPoint,
 /// bizLocation)`; `extra` fields are merged in.
-fn object_event(
+pub(crate) fn object_event(
     t: i64,
     [action, biz_step, disposition]: [&str; 3],
     epcs: &[String],
@@ -252,19 +262,19 @@ fn aggregation_event(
     })
 }
 
-fn merge(e: &mut Value, extra: Value) {
+pub(crate) fn merge(e: &mut Value, extra: Value) {
     if let (Value::Object(m), Value::Object(x)) = (e, extra) {
         m.extend(x);
     }
 }
 
-/// A reefer's temperature and humidity log: `n` readings an hour apart from `t`.
-fn sensor_log(t: i64, n: usize, device: &str, seed: u64) -> Value {
+/// A reefer's temperature and humidity log: `n` readings `every` ms apart from `t`.
+pub(crate) fn sensor_log(t: i64, (n, every): (usize, i64), device: &str, seed: u64) -> Value {
     let elements: Vec<Value> = (0..n)
         .map(|k| {
             let wiggle = ((seed + k as u64) % 7) as f64 / 10.0;
             json!({
-                "sensorMetadata": { "time": at(t + k as i64 * 60 * MIN), "deviceID": device },
+                "sensorMetadata": { "time": at(t + k as i64 * every), "deviceID": device },
                 "sensorReport": [
                     { "type": "Temperature", "value": round1(3.6 + wiggle), "uom": "CEL" },
                     { "type": "RelativeHumidity", "value": 86 + (seed + k as u64) % 5, "uom": "P1" }
@@ -347,7 +357,7 @@ fn capture_document(kind: Kind, m: usize, d: usize, n: usize) -> String {
                         "transporting"
                     } else {
                         "sensor_reporting"
-                    }, "in_transit"], &[pallet(i), pallet(i + 5)], (&giai(Kind::Carrier, &format!("TRK{:04}", m * 10 + d % 10)), None), sensor_log(t, if i % 5 == 1 { 3 } else { 1 }, &giai(Kind::Carrier, "TL40117"), seed)),
+                    }, "in_transit"], &[pallet(i), pallet(i + 5)], (&giai(Kind::Carrier, &format!("TRK{:04}", m * 10 + d % 10)), None), sensor_log(t, (if i % 5 == 1 { 3 } else { 1 }, 60 * MIN), &giai(Kind::Carrier, "TL40117"), seed)),
                 (Kind::Carrier, 3) => object_event(t, ["OBSERVE", "arriving", "in_transit"], &[pallet(i), pallet(i + 5)], (&sgln(CARRIER, 2, "1"), Some(&site(Kind::Carrier, 2))), json!({ "wb:note": "dock 4, seal intact" })),
                 (Kind::Carrier, _) => object_event(t, ["OBSERVE", "unloading", "in_progress"], &[pallet(i), pallet(i + 5)], (&sgln(CARRIER, 2, "2"), Some(&site(Kind::Carrier, 2))), json!({})),
                 // Distribution centre: receive, break down, store, pick, ship.
@@ -380,7 +390,7 @@ fn capture_document(kind: Kind, m: usize, d: usize, n: usize) -> String {
                     merge(&mut x, po_and_desadv(seed));
                     object_event(t, ["OBSERVE", "shipping", "in_transit"], &cartons(i - 3, 2), (&sgln(DC, 1, "4"), Some(&site(Kind::Dc, 1))), x)
                 }
-                (Kind::Farm, _) => unreachable!("the farm does not capture in the throughput phase"),
+                (Kind::Farm | Kind::Customs, _) => unreachable!("only the plant, carrier and DC capture in the throughput phase"),
             }
         })
         .collect();
@@ -396,7 +406,7 @@ fn trace_lot_id() -> anyhow::Result<String> {
     ))
 }
 
-fn trace_carton(c: usize) -> String {
+pub(crate) fn trace_carton(c: usize) -> String {
     sgtin(&format!("T{c:04}"))
 }
 
@@ -404,18 +414,12 @@ fn trace_pallet(p: usize) -> String {
     sscc(9_000_000_000 + p as u64)
 }
 
-/// The documents that build the traced lineage, each with its capturer. Forward from
-/// the lot: 3 lot events, 10 × 8 pallet events, 10 unpackings, 200 × 5 carton events.
-fn trace_documents() -> Vec<(Kind, String)> {
-    let t = TRACE_T0_MS;
+/// A lot's way into serialised cartons: commissioned (harvested) at the farm at `t`,
+/// received at the plant five hours later, transformed into `cartons` 100 minutes after
+/// that. The farm's event, then the plant's two.
+pub(crate) fn lot_into_cartons(t: i64, cartons: &[String]) -> (Value, [Value; 2]) {
     let lot_class = format!("urn:epc:class:lgtin:{FARM}.{BULK_ITEM}.{TRACE_LOT}");
-    let per_pallet = TRACE_CARTONS / TRACE_PALLETS;
-    let cartons_of = |p: usize| -> Vec<String> {
-        (p * per_pallet..(p + 1) * per_pallet)
-            .map(trace_carton)
-            .collect()
-    };
-    let farm = vec![object_event(
+    let harvest = object_event(
         t,
         ["ADD", "commissioning", "active"],
         &[],
@@ -430,8 +434,7 @@ fn trace_documents() -> Vec<(Kind, String)> {
                 "wb:brix": 12.6
             }
         }),
-    )];
-    let mut packer = Vec::new();
+    );
     let mut x = handover(
         Kind::Farm,
         Kind::Packer,
@@ -445,20 +448,19 @@ fn trace_documents() -> Vec<(Kind, String)> {
             "wb:arrivalPulpTemperature": { "wb:value": 14.5, "wb:uom": "CEL" }
         }),
     );
-    packer.push(object_event(
+    let received = object_event(
         t + 300 * MIN,
         ["OBSERVE", "receiving", "in_progress"],
         &[],
         (&sgln(PACKER, 1, "1"), Some(&site(Kind::Packer, 1))),
         x,
-    ));
-    let all_cartons: Vec<String> = (0..TRACE_CARTONS).map(trace_carton).collect();
-    packer.push(json!({
+    );
+    let transformed = json!({
         "type": "TransformationEvent",
         "eventTime": at(t + 400 * MIN),
         "eventTimeZoneOffset": "+08:00",
         "inputQuantityList": [{ "epcClass": lot_class, "quantity": 1100, "uom": "KGM" }],
-        "outputEPCList": all_cartons,
+        "outputEPCList": cartons,
         "transformationID": "urn:uuid:5f0c8d2e-1b7a-4c3e-9d2f-6a1e0b7c4d91",
         "bizStep": "commissioning",
         "disposition": "active",
@@ -472,43 +474,166 @@ fn trace_documents() -> Vec<(Kind, String)> {
             "wb:netWeightPerCarton": { "wb:value": 5, "wb:uom": "KGM" }
         },
         "wb:gradingLoss": { "wb:value": 100, "wb:uom": "KGM", "wb:reason": "undersize fruit to juice" }
-    }));
+    });
+    (harvest, [received, transformed])
+}
+
+/// Pallet `p` leaving the plant: `cartons` packed onto it at `t`, staged half an hour
+/// later, handed to the carrier an hour later (the plant's events).
+pub(crate) fn pallet_out(p: usize, pallet: &str, cartons: &[String], t: i64) -> [Value; 3] {
+    let pal = [pallet.to_string()];
+    let mut x = po_and_desadv(p as u64);
+    merge(
+        &mut x,
+        handover(
+            Kind::Packer,
+            Kind::Carrier,
+            &site(Kind::Packer, 1),
+            &site(Kind::Carrier, 1),
+        ),
+    );
+    [
+        aggregation_event(
+            t,
+            ["ADD", "packing", "container_closed"],
+            pallet,
+            cartons,
+            (&sgln(PACKER, 1, "20"), &site(Kind::Packer, 1)),
+        ),
+        object_event(
+            t + 30 * MIN,
+            ["OBSERVE", "staging_outbound", "in_progress"],
+            &pal,
+            (&sgln(PACKER, 1, "30"), Some(&site(Kind::Packer, 1))),
+            json!({}),
+        ),
+        object_event(
+            t + 60 * MIN,
+            ["OBSERVE", "shipping", "in_transit"],
+            &pal,
+            (&sgln(PACKER, 1, "5"), Some(&site(Kind::Packer, 1))),
+            x,
+        ),
+    ]
+}
+
+/// Pallet `p` received at the distribution centre from the carrier at `t` and broken
+/// down into `cartons` an hour later (the DC's events).
+pub(crate) fn pallet_in(p: usize, pallet: &str, cartons: &[String], t: i64) -> [Value; 2] {
+    let mut x = handover(
+        Kind::Carrier,
+        Kind::Dc,
+        &site(Kind::Carrier, 2),
+        &site(Kind::Dc, 1),
+    );
+    merge(&mut x, po_and_desadv(p as u64));
+    [
+        object_event(
+            t,
+            ["OBSERVE", "receiving", "in_progress"],
+            &[pallet.to_string()],
+            (&sgln(DC, 1, "1"), Some(&site(Kind::Dc, 1))),
+            x,
+        ),
+        aggregation_event(
+            t + 60 * MIN,
+            ["DELETE", "unpacking", "in_progress"],
+            pallet,
+            cartons,
+            (&sgln(DC, 1, "2"), &site(Kind::Dc, 1)),
+        ),
+    ]
+}
+
+/// Carton `c` on its way to a customer: stored at the DC at `t`, picked a day later for
+/// an order, shipped, carried by van (two readings) and handed over. The DC's three
+/// events, then the carrier's two.
+pub(crate) fn carton_out(c: usize, t: i64) -> ([Value; 3], [Value; 2]) {
+    let carton = [trace_carton(c)];
+    let order = bt(Kind::Dc, &format!("SO-T{c:05}"));
+    let order_ref = json!({ "bizTransactionList": [{ "type": "po", "bizTransaction": order }] });
+    let mut shipped = handover(
+        Kind::Dc,
+        Kind::Carrier,
+        &site(Kind::Dc, 1),
+        &site(Kind::Carrier, 1),
+    );
+    merge(&mut shipped, order_ref.clone());
+    let van = giai(Kind::Carrier, &format!("VAN{:03}", c % 12));
+    let mut carried = sensor_log(
+        t + 1_560 * MIN,
+        (2, 60 * MIN),
+        &giai(Kind::Carrier, "TL50020"),
+        c as u64,
+    );
+    merge(&mut carried, order_ref.clone());
+    let dc = [
+        object_event(
+            t,
+            ["OBSERVE", "storing", "sellable_not_accessible"],
+            &carton,
+            (
+                &sgln(DC, 1, &format!("{}", 100 + c % 40)),
+                Some(&site(Kind::Dc, 1)),
+            ),
+            json!({}),
+        ),
+        object_event(
+            t + 1_440 * MIN,
+            ["OBSERVE", "picking", "in_progress"],
+            &carton,
+            (&sgln(DC, 1, "3"), Some(&site(Kind::Dc, 1))),
+            order_ref,
+        ),
+        object_event(
+            t + 1_500 * MIN,
+            ["OBSERVE", "shipping", "in_transit"],
+            &carton,
+            (&sgln(DC, 1, "4"), Some(&site(Kind::Dc, 1))),
+            shipped,
+        ),
+    ];
+    let carrier = [
+        object_event(
+            t + 1_620 * MIN,
+            ["OBSERVE", "transporting", "in_transit"],
+            &carton,
+            (&van, None),
+            carried,
+        ),
+        object_event(
+            t + 1_700 * MIN,
+            ["OBSERVE", "arriving", "in_transit"],
+            &carton,
+            (&van, None),
+            json!({
+                "destinationList": [{ "type": "owning_party", "destination": format!("urn:epc:id:pgln:{DC}.{:05}", 10 + c % 90) }],
+                "wb:note": "handed to the customer"
+            }),
+        ),
+    ];
+    (dc, carrier)
+}
+
+/// The documents that build the traced lineage, each with its capturer. Forward from
+/// the lot: 3 lot events, 10 × 8 pallet events, 10 unpackings, 200 × 5 carton events.
+fn trace_documents() -> Vec<(Kind, String)> {
+    let t = TRACE_T0_MS;
+    let per_pallet = TRACE_CARTONS / TRACE_PALLETS;
+    let cartons_of = |p: usize| -> Vec<String> {
+        (p * per_pallet..(p + 1) * per_pallet)
+            .map(trace_carton)
+            .collect()
+    };
+    let all_cartons: Vec<String> = (0..TRACE_CARTONS).map(trace_carton).collect();
+    let (harvest, plant) = lot_into_cartons(t, &all_cartons);
+    let mut packer = Vec::from(plant);
     let mut carrier = Vec::new();
     let mut dc = Vec::new();
     for p in 0..TRACE_PALLETS {
         let pal = trace_pallet(p);
         let tp = t + 450 * MIN + p as i64 * MIN;
-        packer.push(aggregation_event(
-            tp,
-            ["ADD", "packing", "container_closed"],
-            &pal,
-            &cartons_of(p),
-            (&sgln(PACKER, 1, "20"), &site(Kind::Packer, 1)),
-        ));
-        packer.push(object_event(
-            tp + 30 * MIN,
-            ["OBSERVE", "staging_outbound", "in_progress"],
-            std::slice::from_ref(&pal),
-            (&sgln(PACKER, 1, "30"), Some(&site(Kind::Packer, 1))),
-            json!({}),
-        ));
-        let mut x = po_and_desadv(p as u64);
-        merge(
-            &mut x,
-            handover(
-                Kind::Packer,
-                Kind::Carrier,
-                &site(Kind::Packer, 1),
-                &site(Kind::Carrier, 1),
-            ),
-        );
-        packer.push(object_event(
-            tp + 60 * MIN,
-            ["OBSERVE", "shipping", "in_transit"],
-            std::slice::from_ref(&pal),
-            (&sgln(PACKER, 1, "5"), Some(&site(Kind::Packer, 1))),
-            x,
-        ));
+        packer.extend(pallet_out(p, &pal, &cartons_of(p), tp));
         let truck = giai(Kind::Carrier, &format!("TRK{:04}", 100 + p / 2));
         carrier.push(object_event(
             tp + 90 * MIN,
@@ -535,7 +660,7 @@ fn trace_documents() -> Vec<(Kind, String)> {
                 (&truck, None),
                 sensor_log(
                     tp + (90 + leg * 180) * MIN,
-                    3,
+                    (3, 60 * MIN),
                     &giai(Kind::Carrier, "TL40117"),
                     p as u64,
                 ),
@@ -548,92 +673,16 @@ fn trace_documents() -> Vec<(Kind, String)> {
             (&sgln(CARRIER, 2, "1"), Some(&site(Kind::Carrier, 2))),
             json!({}),
         ));
-        let mut x = handover(
-            Kind::Carrier,
-            Kind::Dc,
-            &site(Kind::Carrier, 2),
-            &site(Kind::Dc, 1),
-        );
-        merge(&mut x, po_and_desadv(p as u64));
-        dc.push(object_event(
-            tp + 900 * MIN,
-            ["OBSERVE", "receiving", "in_progress"],
-            std::slice::from_ref(&pal),
-            (&sgln(DC, 1, "1"), Some(&site(Kind::Dc, 1))),
-            x,
-        ));
-        dc.push(aggregation_event(
-            tp + 960 * MIN,
-            ["DELETE", "unpacking", "in_progress"],
-            &pal,
-            &cartons_of(p),
-            (&sgln(DC, 1, "2"), &site(Kind::Dc, 1)),
-        ));
+        dc.extend(pallet_in(p, &pal, &cartons_of(p), tp + 900 * MIN));
     }
     for c in 0..TRACE_CARTONS {
-        let carton = [trace_carton(c)];
-        let tc = t + 1_500 * MIN + c as i64 * MIN;
-        dc.push(object_event(
-            tc,
-            ["OBSERVE", "storing", "sellable_not_accessible"],
-            &carton,
-            (
-                &sgln(DC, 1, &format!("{}", 100 + c % 40)),
-                Some(&site(Kind::Dc, 1)),
-            ),
-            json!({}),
-        ));
-        let order = bt(Kind::Dc, &format!("SO-T{c:05}"));
-        dc.push(object_event(
-            tc + 1_440 * MIN,
-            ["OBSERVE", "picking", "in_progress"],
-            &carton,
-            (&sgln(DC, 1, "3"), Some(&site(Kind::Dc, 1))),
-            json!({ "bizTransactionList": [{ "type": "po", "bizTransaction": order }] }),
-        ));
-        let mut x = handover(
-            Kind::Dc,
-            Kind::Carrier,
-            &site(Kind::Dc, 1),
-            &site(Kind::Carrier, 1),
-        );
-        merge(
-            &mut x,
-            json!({ "bizTransactionList": [{ "type": "po", "bizTransaction": order }] }),
-        );
-        dc.push(object_event(
-            tc + 1_500 * MIN,
-            ["OBSERVE", "shipping", "in_transit"],
-            &carton,
-            (&sgln(DC, 1, "4"), Some(&site(Kind::Dc, 1))),
-            x,
-        ));
-        let van = giai(Kind::Carrier, &format!("VAN{:03}", c % 12));
-        let mut x = sensor_log(
-            tc + 1_560 * MIN,
-            2,
-            &giai(Kind::Carrier, "TL50020"),
-            c as u64,
-        );
-        merge(
-            &mut x,
-            json!({ "bizTransactionList": [{ "type": "po", "bizTransaction": order }] }),
-        );
-        carrier.push(object_event(
-            tc + 1_620 * MIN,
-            ["OBSERVE", "transporting", "in_transit"],
-            &carton,
-            (&van, None),
-            x,
-        ));
-        carrier.push(object_event(tc + 1_700 * MIN, ["OBSERVE", "arriving", "in_transit"], &carton, (&van, None), json!({
-                "destinationList": [{ "type": "owning_party", "destination": format!("urn:epc:id:pgln:{DC}.{:05}", 10 + c % 90) }],
-                "wb:note": "handed to the customer"
-            })));
+        let (at_dc, by_carrier) = carton_out(c, t + 1_500 * MIN + c as i64 * MIN);
+        dc.extend(at_dc);
+        carrier.extend(by_carrier);
     }
     let end = t + 5_000 * MIN;
     vec![
-        (Kind::Farm, document(t + 10 * MIN, farm)),
+        (Kind::Farm, document(t + 10 * MIN, vec![harvest])),
         (Kind::Packer, document(end, packer)),
         (Kind::Carrier, document(end, carrier)),
         (Kind::Dc, document(end, dc)),
@@ -642,31 +691,32 @@ fn trace_documents() -> Vec<(Kind, String)> {
 
 // ---------- one run ----------
 
-struct Setup {
-    genesis: Genesis,
+pub(crate) struct Setup {
+    pub(crate) genesis: Genesis,
     validator: SecretKey,
     /// Admins' transactions (members, locations, products, lots), in sequence order.
     txs: Vec<SignedTx>,
     /// Capturing members and their kind.
     capturers: Vec<(SecretKey, Kind)>,
     /// One member per organization for the traced lineage; the packer's also reads it.
-    tracers: HashMap<Kind, SecretKey>,
+    pub(crate) tracers: HashMap<Kind, SecretKey>,
 }
 
-fn setup(o: &EpcisBenchOptions) -> anyhow::Result<Setup> {
-    let admins: HashMap<Kind, SecretKey> = Kind::all()
-        .into_iter()
-        .map(|k| (k, SecretKey::generate()))
-        .collect();
+/// A consortium of `kinds` (each organization with a member for the traced lineage and
+/// its registered sites; the carrier and customs have two), the farm's bulk product and
+/// lot and the plant's carton product and lot, and `n_capturers` capturing members.
+pub(crate) fn setup(chain_id: &str, kinds: &[Kind], n_capturers: usize) -> anyhow::Result<Setup> {
+    let admins: HashMap<Kind, SecretKey> =
+        kinds.iter().map(|k| (*k, SecretKey::generate())).collect();
     let validator = SecretKey::generate();
     let genesis = Genesis {
-        chain_id: "waybill-bench-epcis".into(),
+        chain_id: chain_id.into(),
         genesis_time_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_millis() as u64,
-        organizations: Kind::all()
-            .into_iter()
-            .map(|k| {
+        organizations: kinds
+            .iter()
+            .map(|&k| {
                 Ok(GenesisOrganization {
                     id: OrgId::new(k.org())?,
                     name: format!("Benchmark {}", k.org()),
@@ -684,7 +734,7 @@ fn setup(o: &EpcisBenchOptions) -> anyhow::Result<Setup> {
     };
     genesis.check()?;
     let chain_id = genesis.chain_id.clone();
-    let capturers: Vec<(SecretKey, Kind)> = (0..o.n_members)
+    let capturers: Vec<(SecretKey, Kind)> = (0..n_capturers)
         .map(|i| {
             (
                 SecretKey::generate(),
@@ -692,10 +742,8 @@ fn setup(o: &EpcisBenchOptions) -> anyhow::Result<Setup> {
             )
         })
         .collect();
-    let tracers: HashMap<Kind, SecretKey> = Kind::all()
-        .into_iter()
-        .map(|k| (k, SecretKey::generate()))
-        .collect();
+    let tracers: HashMap<Kind, SecretKey> =
+        kinds.iter().map(|k| (*k, SecretKey::generate())).collect();
     let mut per_admin: HashMap<Kind, Vec<Payload>> = HashMap::new();
     let mut add = |k: Kind, p: Payload| per_admin.entry(k).or_default().push(p);
     for (i, (m, k)) in capturers.iter().enumerate() {
@@ -708,7 +756,7 @@ fn setup(o: &EpcisBenchOptions) -> anyhow::Result<Setup> {
             },
         );
     }
-    for k in Kind::all() {
+    for &k in kinds {
         add(
             k,
             Payload::RegisterMember {
@@ -717,7 +765,11 @@ fn setup(o: &EpcisBenchOptions) -> anyhow::Result<Setup> {
                 roles: k.roles(),
             },
         );
-        let n_sites = if k == Kind::Carrier { 2 } else { 1 };
+        let n_sites = if matches!(k, Kind::Carrier | Kind::Customs) {
+            2
+        } else {
+            1
+        };
         for loc in 1..=n_sites {
             add(
                 k,
@@ -729,6 +781,7 @@ fn setup(o: &EpcisBenchOptions) -> anyhow::Result<Setup> {
                         Kind::Packer => "plant",
                         Kind::Carrier => "cross-dock",
                         Kind::Dc => "warehouse",
+                        Kind::Customs => "customs inspection site",
                     }
                     .into(),
                     address: format!("{loc} Benchmark Road, Chengdu"),
@@ -794,7 +847,7 @@ fn setup(o: &EpcisBenchOptions) -> anyhow::Result<Setup> {
     );
     // Farm first: the plant's carton lot names the farm's lot as its raw material.
     let mut txs = Vec::new();
-    for k in Kind::all() {
+    for &k in kinds {
         for (i, p) in per_admin
             .remove(&k)
             .unwrap_or_default()
@@ -891,7 +944,7 @@ async fn capture_lane(
 }
 
 /// Check a finished capture job: applied, every event stored, none a duplicate.
-fn check_job(job: &Value, events: usize) -> anyhow::Result<()> {
+pub(crate) fn check_job(job: &Value, events: usize) -> anyhow::Result<()> {
     ensure!(
         job["success"] == true
             && job["running"] == false
@@ -948,11 +1001,11 @@ fn enc(s: &str) -> String {
     out
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn stats(mut v: Vec<f64>) -> (f64, f64) {
+pub(crate) fn stats(mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(|a, b| a.total_cmp(b));
     (percentile(&v, 0.5), percentile(&v, 0.99))
 }
@@ -960,13 +1013,13 @@ fn stats(mut v: Vec<f64>) -> (f64, f64) {
 /// A bare HTTP/1.1 keep-alive connection: times a GET to the last byte of the answer
 /// without parsing its body, which is what the API itself costs (the SDK's
 /// `Client::get_as` also parses the JSON into a `Value`; that is timed separately).
-struct RawHttp {
+pub(crate) struct RawHttp {
     conn: tokio::io::BufReader<tokio::net::TcpStream>,
     host: String,
 }
 
 impl RawHttp {
-    async fn connect(addr: std::net::SocketAddr) -> anyhow::Result<RawHttp> {
+    pub(crate) async fn connect(addr: std::net::SocketAddr) -> anyhow::Result<RawHttp> {
         let stream = tokio::net::TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         Ok(RawHttp {
@@ -975,13 +1028,17 @@ impl RawHttp {
         })
     }
 
-    /// GET `path` with an `Authorization` header: the status and the body.
-    async fn get(&mut self, path: &str, authorization: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+    /// GET `path`, with an `Authorization` header if given: the status and the body.
+    pub(crate) async fn get(
+        &mut self,
+        path: &str,
+        authorization: Option<&str>,
+    ) -> anyhow::Result<(u16, Vec<u8>)> {
         use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
-        let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {authorization}\r\n\r\n",
-            self.host
-        );
+        let auth = authorization
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n{auth}\r\n", self.host);
         self.conn.get_mut().write_all(req.as_bytes()).await?;
         let mut line = String::new();
         self.conn.read_line(&mut line).await?;
@@ -1051,7 +1108,7 @@ async fn time_trace(
     for i in 0..TRACE_WARMUP + reps {
         let auth = waybill_types::keys::read_authorization(reader, "GET", &path, now_ms());
         let t = Instant::now();
-        let (status, body) = raw.get(&path, &auth).await?;
+        let (status, body) = raw.get(&path, Some(&auth)).await?;
         let elapsed = ms(t.elapsed());
         ensure!(status == 200, "trace answered {status}");
         // The answer's size varies only with the JSON numbers' widths, not its events.
@@ -1129,10 +1186,13 @@ async fn time_trace(
     }))
 }
 
-async fn run_once(o: &EpcisBenchOptions) -> anyhow::Result<Value> {
-    let s = setup(o)?;
-    let chain_id = s.genesis.chain_id.clone();
-    let dir = temp_dir("bench-epcis");
+/// Start a fresh one-validator node for `s` in a temporary directory (its path is
+/// returned for removal after the node stops) and apply the setup transactions.
+pub(crate) async fn start_node(
+    s: &Setup,
+    tag: &str,
+) -> anyhow::Result<(serve::Served, std::path::PathBuf)> {
+    let dir = temp_dir(tag);
     let home = Home::new(&dir);
     KeyFile::write(&home.validator_key(), "bench validator", &s.validator)?;
     std::fs::write(home.genesis_path(), serde_json::to_string(&s.genesis)?)?;
@@ -1146,6 +1206,28 @@ async fn run_once(o: &EpcisBenchOptions) -> anyhow::Result<Value> {
     let served = serve::start(&home, listen)
         .await
         .context("starting the benchmark node")?;
+    let client = Client::new(&format!("http://{}", served.api_addr));
+    let applied = async {
+        for r in client.submit_batch(&s.txs, true).await? {
+            if r["status"] != "applied" {
+                bail!("benchmark setup failed: {r}");
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(e) = applied {
+        served.run_shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(e);
+    }
+    Ok((served, dir))
+}
+
+async fn run_once(o: &EpcisBenchOptions) -> anyhow::Result<Value> {
+    let s = setup("waybill-bench-epcis", &Kind::all(), o.n_members)?;
+    let chain_id = s.genesis.chain_id.clone();
+    let (served, dir) = start_node(&s, "bench-epcis").await?;
     let result = measure(o, &s, &chain_id, &served).await;
     served.run_shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
@@ -1160,11 +1242,6 @@ async fn measure(
 ) -> anyhow::Result<Value> {
     let shared = served.node.shared.clone();
     let client = Client::new(&format!("http://{}", served.api_addr));
-    for r in client.submit_batch(&s.txs, true).await? {
-        if r["status"] != "applied" {
-            bail!("benchmark setup failed: {r}");
-        }
-    }
     // Documents, signed (for their ids) before the clock starts.
     let lanes: Vec<Vec<Capture>> = s
         .capturers
@@ -1333,23 +1410,8 @@ pub async fn run(o: EpcisBenchOptions) -> anyhow::Result<()> {
             waybill_types::limits::EPCIS_EVENTS_MAX
         );
     }
-    let mut runs = Vec::new();
-    for i in 0..o.runs {
-        let r = run_once(&o)
-            .await
-            .with_context(|| format!("benchmark run {}", i + 1))?;
-        if !o.json {
-            eprintln!("run {}: {r}", i + 1);
-        }
-        runs.push(r);
-    }
-    let col = |ptr: &str| -> f64 {
-        median(
-            runs.iter()
-                .map(|r| r.pointer(ptr).and_then(Value::as_f64).unwrap_or(0.0))
-                .collect(),
-        )
-    };
+    let runs = repeat_runs(o.runs, o.json, || run_once(&o)).await?;
+    let col = |ptr: &str| median_at(&runs, ptr);
     let eps = col("/capture/events_per_s");
     let base = col("/capture/baseline_validate_hash_events_per_s");
     let r3 = |x: f64| (x * 1000.0).round() / 1000.0;

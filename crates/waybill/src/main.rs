@@ -2,6 +2,7 @@
 //! block, tx, verify, bench. Thin: the work is in the library crates.
 
 mod bench;
+mod bench_consumer;
 mod bench_epcis;
 mod commands;
 mod consortium;
@@ -276,14 +277,16 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         scale: u32,
     },
     /// Measure committed transactions per second and commit latency on a fresh one-node
-    /// chain (`--workload tx`), or EPCIS capture throughput and lineage trace latency
-    /// (`--workload epcis`).
+    /// chain (`--workload tx`), EPCIS capture throughput and lineage trace latency
+    /// (`--workload epcis`), or the consumer page and proof bundle of a 200-event product,
+    /// served and verified in headless Chromium (`--workload consumer`).
     #[command(
-        after_help = "Examples:\n  waybill bench --txs 100000 --members 1000 --json\n  waybill bench --workload epcis --runs 3"
+        after_help = "Examples:\n  waybill bench --txs 100000 --members 1000 --json\n  waybill bench --workload epcis --runs 3\n  waybill bench --workload consumer --runs 3"
     )]
     Bench {
-        /// What to measure: `tx` (signed lot registrations through POST /v1/txs) or
-        /// `epcis` (EPCIS documents through POST /epcis/capture, then GET /v1/trace).
+        /// What to measure: `tx` (signed lot registrations through POST /v1/txs),
+        /// `epcis` (EPCIS documents through POST /epcis/capture, then GET /v1/trace) or
+        /// `consumer` (GET /01/… and GET /v1/proofs/…, then the page in Chromium).
         #[arg(long, value_enum, default_value_t = Workload::Tx)]
         workload: Workload,
         /// Transactions to commit (tx).
@@ -302,12 +305,20 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         /// Documents each member captures (epcis).
         #[arg(long, default_value_t = 25)]
         docs: usize,
-        /// Events per captured document (epcis; at most 1000).
-        #[arg(long, default_value_t = 100)]
-        doc_events: usize,
+        /// Events per captured document (epcis, default 100; at most 1000); reefer journey
+        /// events per captured document (consumer, default 1: a capture, and a block, an
+        /// hour).
+        #[arg(long)]
+        doc_events: Option<usize>,
         /// Timed trace requests per direction per run (epcis).
         #[arg(long, default_value_t = 200)]
         trace_reps: usize,
+        /// Timed requests of the page and of the bundle per run (consumer).
+        #[arg(long, default_value_t = 50)]
+        reps: usize,
+        /// Loads of the page in headless Chromium per run (consumer).
+        #[arg(long, default_value_t = 5)]
+        browser_loads: usize,
         /// Measured runs (medians are reported).
         #[arg(long, default_value_t = 3)]
         runs: usize,
@@ -332,6 +343,8 @@ enum Workload {
     Tx,
     /// EPCIS capture throughput and lineage trace latency.
     Epcis,
+    /// The consumer page and proof bundle, at the node and in a browser.
+    Consumer,
 }
 
 #[derive(Subcommand)]
@@ -527,6 +540,12 @@ fn main() -> std::process::ExitCode {
                 fingerprint,
             } => trace_cmds::verify_proof(&file, genesis.as_deref(), fingerprint.as_deref()),
             Cmd::Bench {
+                workload, nodes, ..
+            } if workload != Workload::Tx && nodes != 1 => Err(anyhow::anyhow!(
+                "--workload {} runs on one validator; drop --nodes",
+                format!("{workload:?}").to_lowercase()
+            )),
+            Cmd::Bench {
                 workload: Workload::Epcis,
                 members,
                 concurrency,
@@ -534,26 +553,37 @@ fn main() -> std::process::ExitCode {
                 doc_events,
                 trace_reps,
                 runs,
-                nodes,
                 json,
                 ..
             } => {
-                if nodes != 1 {
-                    Err(anyhow::anyhow!(
-                        "--workload epcis runs on one validator; drop --nodes"
-                    ))
-                } else {
-                    bench_epcis::run(bench_epcis::EpcisBenchOptions {
-                        n_members: members.unwrap_or(8),
-                        docs_per_member: docs,
-                        doc_events,
-                        in_flight: concurrency.unwrap_or(2),
-                        trace_reps,
-                        runs,
-                        json,
-                    })
-                    .await
-                }
+                bench_epcis::run(bench_epcis::EpcisBenchOptions {
+                    n_members: members.unwrap_or(8),
+                    docs_per_member: docs,
+                    doc_events: doc_events.unwrap_or(100),
+                    in_flight: concurrency.unwrap_or(2),
+                    trace_reps,
+                    runs,
+                    json,
+                })
+                .await
+            }
+            Cmd::Bench {
+                workload: Workload::Consumer,
+                doc_events,
+                reps,
+                browser_loads,
+                runs,
+                json,
+                ..
+            } => {
+                bench_consumer::run(bench_consumer::ConsumerBenchOptions {
+                    reps,
+                    browser_loads,
+                    journey_doc_events: doc_events.unwrap_or(1),
+                    runs,
+                    json,
+                })
+                .await
             }
             Cmd::Bench {
                 workload: Workload::Tx,
