@@ -273,6 +273,26 @@ img.onerror = () => no('the SVG did not load'); img.src = 'data:image/svg+xml;ba
     text
 }
 
+/// `conformance/merkle/testdata/inclusion/**.json`, as `[name, vector]` pairs.
+fn inclusion_vectors() -> Vec<(String, serde_json::Value)> {
+    fn walk(dir: &Path, out: &mut Vec<(String, serde_json::Value)>) {
+        for e in std::fs::read_dir(dir).expect("conformance vectors (../shared/conformance)") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "json") {
+                let v = serde_json::from_slice(&std::fs::read(&p).expect("read")).expect("JSON");
+                out.push((p.display().to_string(), v));
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/conformance/merkle/testdata/inclusion");
+    let mut out = Vec::new();
+    walk(&root, &mut out);
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumer_page_in_chromium_from_qr_code_to_verified_history_and_lying_nodes() {
     let demo = start_demo().await;
@@ -370,6 +390,28 @@ verifyMs: Number(document.body.dataset.verifyMs) };",
         .screenshot(&out.join("consumer-page-phone-coldchain.png"))
         .await
         .expect("screenshot");
+    // The page's Merkle code against every RFC 6962 inclusion vector of the
+    // conformance suite (the same vectors the Rust verifier passes).
+    let vectors = inclusion_vectors();
+    assert!(vectors.len() >= 90, "{} inclusion vectors", vectors.len());
+    let wrong = phone
+        .execute(
+            "const b64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));\
+return Promise.all(arguments[0].map(async ([name, v]) => {\
+  const hashes = [v.leafHash, v.root, ...(v.proof || [])].map(b64);\
+  let err = hashes.some((h) => h.length !== 32) ? 'not 32 bytes' : null;\
+  if (!err) err = await WaybillProof.verifyInclusion(hashes[0], v.leafIdx, v.treeSize, hashes.slice(2), hashes[1]);\
+  return (!!err === !!v.wantErr) ? null : name + ': ' + (err || 'accepted');\
+})).then((r) => r.filter(Boolean));",
+            serde_json::json!([vectors]),
+        )
+        .await
+        .expect("vectors run");
+    assert_eq!(
+        wrong,
+        serde_json::json!([]),
+        "JS inclusion verifier vs vectors"
+    );
     // A link without the fingerprint has no trust root: not green.
     phone
         .goto(&format!("{}{CARTON}", demo.url))
