@@ -101,6 +101,176 @@ enum Lie {
     WrongValidatorSet,
     /// Another product's genuine, fully certified history.
     OtherProduct,
+    /// A synthetic four-validator chain (see [`Synthetic`]), served as the carton's
+    /// bundle; opened with the synthetic chain's own fingerprint.
+    Synthetic(Synthetic),
+}
+
+/// Synthetic chains with uneven voting power (4, 3, 2, 1 of 10) and a governed change
+/// of the whole validator set at height 5, built here so that the browser's verifier
+/// and the Rust one can be compared on what the demo's one-validator chain cannot
+/// show: weighted quorums and validator-set changes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Synthetic {
+    /// Quorums of 7/10 (two validators); the change published and proven: valid.
+    Valid,
+    /// Three of four validators sign, but only 6/10 of the power: not final.
+    ThreeSignersTooLittlePower,
+    /// The change record left out: the new set's headers name a set the verifier
+    /// cannot derive from genesis.
+    ChangeOmitted,
+    /// The old validators sign a block after the handover.
+    OldSetSignsAfterChange,
+}
+
+const SYNTH_CHANGE_AT: u64 = 5;
+
+fn synth_keys(tag: &str) -> Vec<(SecretKey, u64)> {
+    [4, 3, 2, 1]
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (SecretKey::from_label(&format!("synthetic-{tag}-{i}")), p))
+        .collect()
+}
+
+fn synth_set(keys: &[(SecretKey, u64)]) -> Vec<ValidatorInfo> {
+    let mut set: Vec<ValidatorInfo> = keys
+        .iter()
+        .map(|(k, p)| ValidatorInfo {
+            public_key: k.public(),
+            voting_power: *p,
+        })
+        .collect();
+    set.sort_by_key(|v| v.public_key);
+    set
+}
+
+/// Build the synthetic bundle for the carton (`subject`), and its fingerprint.
+fn synthetic_bundle(case: Synthetic, subject: &str) -> (ProofBundle, String) {
+    use waybill_types::{merkle, GenesisOrganization, GenesisValidator, Hash, Height, OrgId, Role};
+    let old = synth_keys("old");
+    let new = synth_keys("new");
+    let admin = SecretKey::from_label("synthetic-admin");
+    let genesis = Genesis {
+        chain_id: "synthetic".into(),
+        genesis_time_ms: 1_700_000_000_000,
+        organizations: vec![GenesisOrganization {
+            id: OrgId::new("farm").expect("org id"),
+            name: "Synthetic farm".into(),
+            admin: admin.public(),
+            roles: vec![Role::Producer],
+            company_prefixes: vec!["6901234".into()],
+        }],
+        validators: old
+            .iter()
+            .map(|(k, p)| GenesisValidator {
+                org: OrgId::new("farm").expect("org id"),
+                public_key: k.public(),
+                voting_power: *p,
+            })
+            .collect(),
+    };
+    let gtin = "06901234000016";
+    let event = |h: u64| {
+        serde_json::json!({"kind": "event", "hash_id": format!("ni:///sha-256;{h:064x}?ver=CBV2.0"),
+            "event_type": "ObjectEvent", "action": "OBSERVE", "event_time": format!("2026-11-0{h}T10:00:00+08:00"),
+            "biz_step": "shipping", "disposition": "in_transit", "read_point": null, "biz_location": null,
+            "ids": [{"role": "epc", "id": subject}], "org": "farm", "org_name": "Synthetic farm",
+            "readings": [], "allowed_range": null, "source": "x"})
+    };
+    let change = serde_json::json!({"kind": "validator_set", "effective_height": SYNTH_CHANGE_AT,
+        "validators": synth_set(&new), "proposal": 1, "source": "governance"});
+    let mut blocks: Vec<Vec<serde_json::Value>> = vec![
+        vec![],
+        vec![
+            serde_json::json!({"kind": "product", "gtin": gtin, "name": "Synthetic oranges",
+            "brand": "Synthetic", "category": "fresh fruit", "origin_country": "CN", "owner": "farm",
+            "owner_name": "Synthetic farm", "source": "x"}),
+        ],
+        vec![event(3), change],
+        vec![],
+        vec![event(5)],
+    ];
+    if case == Synthetic::ChangeOmitted {
+        blocks[2].truncate(1);
+    }
+    let mut bundle = ProofBundle {
+        format: waybill_types::proof::PROOF_FORMAT.into(),
+        subject: subject.into(),
+        chain_id: genesis.chain_id.clone(),
+        genesis: b64(&codec::encode(&genesis)),
+        fingerprint: waybill_types::proof::fingerprint(&genesis),
+        headers: vec![],
+        records: vec![],
+    };
+    let mut prev = Hash::ZERO;
+    for (i, records) in blocks.iter().enumerate() {
+        let height = i as u64 + 1;
+        let in_force = if height >= SYNTH_CHANGE_AT {
+            &new
+        } else {
+            &old
+        };
+        let bytes: Vec<Vec<u8>> = records
+            .iter()
+            .map(|r| serde_json::to_vec(r).expect("json"))
+            .collect();
+        let leaves: Vec<merkle::Digest32> = bytes.iter().map(|b| merkle::leaf_hash(b)).collect();
+        let header = BlockHeader {
+            version: waybill_types::block::HEADER_VERSION,
+            chain_id: genesis.chain_id.clone(),
+            height: Height(height),
+            prev_hash: prev,
+            time_ms: genesis.genesis_time_ms + height * 1000,
+            proposer: in_force[0].0.public(),
+            n_txs: 0,
+            tx_root: Hash(merkle::empty_root()),
+            open_root: Hash(merkle::root_from_leaf_hashes(&leaves)),
+            state_hash: Hash::ZERO,
+            validators_hash: validators_hash(&synth_set(in_force)),
+        };
+        prev = header.hash();
+        // Who signs: the two most powerful (7/10), or the three least (6/10); after
+        // the change, the new set — or the old one, wrongly.
+        let signers: Vec<&SecretKey> = match case {
+            Synthetic::ThreeSignersTooLittlePower => in_force[1..].iter().map(|(k, _)| k).collect(),
+            Synthetic::OldSetSignsAfterChange if height >= SYNTH_CHANGE_AT => {
+                old[..2].iter().map(|(k, _)| k).collect()
+            }
+            _ => in_force[..2].iter().map(|(k, _)| k).collect(),
+        };
+        let cert = CommitCertificate {
+            height: Height(height),
+            round: 0,
+            block_hash: header.hash(),
+            signatures: signers
+                .into_iter()
+                .map(|k| {
+                    CommitSignature::sign(k, &genesis.chain_id, Height(height), 0, header.hash())
+                })
+                .collect(),
+        };
+        if records.is_empty() {
+            continue;
+        }
+        for (index, b) in bytes.iter().enumerate() {
+            let proof = merkle::inclusion_proof(&leaves, index as u64).expect("proof");
+            bundle.records.push(waybill_types::proof::ProvenRecord {
+                height,
+                index: index as u64,
+                tree_size: leaves.len() as u64,
+                record: b64(b),
+                proof: proof.iter().map(hex::encode).collect(),
+            });
+        }
+        bundle.headers.push(waybill_types::proof::CertifiedHeader {
+            height,
+            header: b64(&codec::encode(&header)),
+            certificate: b64(&codec::encode(&cert)),
+        });
+    }
+    let fp = bundle.fingerprint.clone();
+    (bundle, fp)
 }
 
 fn b64(b: &[u8]) -> String {
@@ -180,6 +350,7 @@ fn lie(mut b: ProofBundle, how: Lie, other: &ProofBundle) -> ProofBundle {
             b = other.clone();
             b.subject = subject;
         }
+        Lie::Synthetic(case) => b = synthetic_bundle(case, &b.subject).0,
     }
     b
 }
@@ -511,6 +682,59 @@ return Promise.all(arguments[0].map(async ([name, v]) => {\
             .screenshot(&out.join(format!("consumer-page-lie-{how:?}.png")))
             .await
             .expect("screenshot");
+    }
+    // Synthetic four-validator chains: the browser and the Rust verifier agree on
+    // weighted quorums and on validator-set changes.
+    let subject = format!("https://id.gs1.org{CARTON}");
+    for (case, step) in [
+        (Synthetic::Valid, None),
+        (Synthetic::ThreeSignersTooLittlePower, Some("certificate")),
+        (Synthetic::ChangeOmitted, Some("validator set")),
+        (Synthetic::OldSetSignsAfterChange, Some("certificate")),
+    ] {
+        let (bundle, synth_fp) = synthetic_bundle(case, &subject);
+        let rust = waybill_types::proof::verify(&bundle, Some(&synth_fp), None);
+        assert_eq!(
+            rust.as_ref().err().map(|e| e.step),
+            step,
+            "Rust verifier, {case:?}: {rust:?}"
+        );
+        *liar.lie.lock().expect("lock") = Lie::Synthetic(case);
+        desktop
+            .goto(&format!("{liar_url}{CARTON}?wb={synth_fp}"))
+            .await
+            .expect("page");
+        let state = desktop
+            .wait_for(BADGE_DONE, Duration::from_secs(30))
+            .await
+            .expect("badge settles");
+        let text = desktop.page_text().await.expect("text");
+        match step {
+            None => {
+                assert_eq!(state, "verified", "{case:?}:\n{text}");
+                assert!(text.contains("4 records in 3 blocks"), "{case:?}:\n{text}");
+                let checks = desktop
+                    .execute(
+                        "return document.getElementById('checks').textContent;",
+                        serde_json::json!([]),
+                    )
+                    .await
+                    .expect("checks");
+                assert!(
+                    checks
+                        .as_str()
+                        .is_some_and(|c| c.contains("1 governed change")),
+                    "{checks}"
+                );
+            }
+            Some(step) => {
+                assert_eq!(state, "failed", "{case:?}:\n{text}");
+                assert!(
+                    text.contains(&format!("check failed: {step}")),
+                    "{case:?} names `{step}`:\n{text}"
+                );
+            }
+        }
     }
     drop(desktop);
     server.abort();
