@@ -464,6 +464,16 @@ fn inclusion_vectors() -> Vec<(String, serde_json::Value)> {
     out
 }
 
+/// Open `url` and wait until the badge settles; its state and the page's text.
+async fn open_page(browser: &Browser, url: &str) -> (serde_json::Value, String) {
+    browser.goto(url).await.expect("page loads");
+    let state = browser
+        .wait_for(BADGE_DONE, Duration::from_secs(30))
+        .await
+        .expect("the badge settles");
+    (state, browser.page_text().await.expect("text"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumer_page_in_chromium_from_qr_code_to_verified_history_and_lying_nodes() {
     let demo = start_demo().await;
@@ -493,12 +503,7 @@ async fn consumer_page_in_chromium_from_qr_code_to_verified_history_and_lying_no
         format!("{}{CARTON}?wb={fp}", demo.url),
         "the QR code names this node, the carton and the consortium fingerprint"
     );
-    phone.goto(&link).await.expect("consumer page");
-    let state = phone
-        .wait_for(BADGE_DONE, Duration::from_secs(30))
-        .await
-        .expect("the badge settles");
-    let text = phone.page_text().await.expect("text");
+    let (state, text) = open_page(&phone, &link).await;
     assert_eq!(state, "verified", "badge: {text}");
     for want in [
         "Navel oranges, 5 kg carton",
@@ -584,15 +589,7 @@ return Promise.all(arguments[0].map(async ([name, v]) => {\
         "JS inclusion verifier vs vectors"
     );
     // A link without the fingerprint has no trust root: not green.
-    phone
-        .goto(&format!("{}{CARTON}", demo.url))
-        .await
-        .expect("page");
-    phone
-        .wait_for(BADGE_DONE, Duration::from_secs(30))
-        .await
-        .expect("badge settles");
-    let text = phone.page_text().await.expect("text");
+    let (_, text) = open_page(&phone, &format!("{}{CARTON}", demo.url)).await;
     assert!(
         text.contains("check failed: fingerprint"),
         "no fingerprint, no green badge:\n{text}"
@@ -656,15 +653,7 @@ return Promise.all(arguments[0].map(async ([name, v]) => {\
         (Lie::OtherProduct, "subject"),
     ] {
         *liar.lie.lock().expect("lock") = how;
-        desktop
-            .goto(&format!("{liar_url}{CARTON}?wb={fp}"))
-            .await
-            .expect("page");
-        let state = desktop
-            .wait_for(BADGE_DONE, Duration::from_secs(30))
-            .await
-            .expect("badge settles");
-        let text = desktop.page_text().await.expect("text");
+        let (state, text) = open_page(&desktop, &format!("{liar_url}{CARTON}?wb={fp}")).await;
         assert_eq!(state, "failed", "{how:?} is caught:\n{text}");
         assert!(
             text.contains(&format!("check failed: {step}")),
@@ -700,15 +689,7 @@ return Promise.all(arguments[0].map(async ([name, v]) => {\
             "Rust verifier, {case:?}: {rust:?}"
         );
         *liar.lie.lock().expect("lock") = Lie::Synthetic(case);
-        desktop
-            .goto(&format!("{liar_url}{CARTON}?wb={synth_fp}"))
-            .await
-            .expect("page");
-        let state = desktop
-            .wait_for(BADGE_DONE, Duration::from_secs(30))
-            .await
-            .expect("badge settles");
-        let text = desktop.page_text().await.expect("text");
+        let (state, text) = open_page(&desktop, &format!("{liar_url}{CARTON}?wb={synth_fp}")).await;
         match step {
             None => {
                 assert_eq!(state, "verified", "{case:?}:\n{text}");
