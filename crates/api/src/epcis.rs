@@ -767,96 +767,165 @@ pub(crate) struct TraceQuery {
     direction: Option<String>,
 }
 
-/// The lineage as JSON: identifiers reached, events, and (forward) the recall list.
-pub fn lineage_json<S: StateScan + ?Sized>(
+/// Pairs `(type, id)` as `[{"type", "id"}]`, serialised straight from the record.
+struct TypedIds<'a>(&'a [(String, String)]);
+
+impl serde::Serialize for TypedIds<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct One<'a> {
+            #[serde(rename = "type")]
+            t: &'a str,
+            id: &'a str,
+        }
+        s.collect_seq(self.0.iter().map(|(t, id)| One { t, id }))
+    }
+}
+
+/// An event of a lineage answer, borrowed from its record.
+struct EventView<'a>(&'a EventRecord);
+
+impl serde::Serialize for EventView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct RoleId<'a> {
+            role: IdRole,
+            id: &'a str,
+        }
+        struct Ids<'a>(&'a EventRecord);
+        impl serde::Serialize for Ids<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.roles().map(|(role, id)| RoleId { role, id }))
+            }
+        }
+        #[derive(serde::Serialize)]
+        struct View<'a> {
+            seq: u64,
+            hash_id: String,
+            event_id: &'a Option<String>,
+            #[serde(rename = "type")]
+            event_type: &'a str,
+            action: &'a Option<String>,
+            event_time: &'a str,
+            biz_step: &'a Option<String>,
+            disposition: &'a Option<String>,
+            read_point: &'a Option<String>,
+            biz_location: &'a Option<String>,
+            ids: Ids<'a>,
+            biz_transactions: TypedIds<'a>,
+            sources: TypedIds<'a>,
+            destinations: TypedIds<'a>,
+            org: &'a OrgId,
+            category: waybill_types::DataCategory,
+            tx_id: &'a waybill_types::TxId,
+            height: waybill_types::Height,
+        }
+        let e = self.0;
+        View {
+            seq: e.seq,
+            hash_id: e.hash_id(),
+            event_id: &e.event_id,
+            event_type: &e.event_type,
+            action: &e.action,
+            event_time: &e.event_time,
+            biz_step: &e.biz_step,
+            disposition: &e.disposition,
+            read_point: &e.read_point,
+            biz_location: &e.biz_location,
+            ids: Ids(e),
+            biz_transactions: TypedIds(&e.biz_transactions),
+            sources: TypedIds(&e.sources),
+            destinations: TypedIds(&e.destinations),
+            org: &e.org,
+            category: e.category,
+            tx_id: &e.tx_id,
+            height: e.height,
+        }
+        .serialize(s)
+    }
+}
+
+struct EventsView<'a>(&'a [EventRecord]);
+
+impl serde::Serialize for EventsView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(EventView))
+    }
+}
+
+/// The answer of `GET /v1/trace/{id}`: borrowed from the walk and serialised straight
+/// to JSON (a forward lineage can hold thousands of events; building a `Value` tree
+/// first cost more than the walk).
+#[derive(serde::Serialize)]
+pub struct LineageAnswer<'a> {
+    id: &'a str,
+    direction: Direction,
+    nodes: &'a [trace::TraceNode],
+    events: EventsView<'a>,
+    lots: Vec<catalog::Lot>,
+    hidden_events: u64,
+    corrected_events: u64,
+    truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recall: Option<Value>,
+}
+
+/// The lineage answer for `start` (see [`LineageAnswer`]); forward answers carry the
+/// recall list.
+pub fn lineage_answer<'a, S: StateScan + ?Sized>(
     state: &S,
-    start: &str,
-    lin: &trace::Lineage,
-) -> Result<Value, ApiError> {
-    let events: Vec<Value> = lin
-        .events
-        .iter()
-        .map(|e| {
-            json!({
-                "seq": e.seq,
-                "hash_id": e.hash_id(),
-                "event_id": e.event_id,
-                "type": e.event_type,
-                "action": e.action,
-                "event_time": e.event_time,
-                "biz_step": e.biz_step,
-                "disposition": e.disposition,
-                "read_point": e.read_point,
-                "biz_location": e.biz_location,
-                "ids": e.roles().map(|(r, i)| json!({"role": r, "id": i})).collect::<Vec<_>>(),
-                "biz_transactions": e.biz_transactions.iter().map(|(t, i)| json!({"type": t, "id": i})).collect::<Vec<_>>(),
-                "sources": e.sources.iter().map(|(t, i)| json!({"type": t, "id": i})).collect::<Vec<_>>(),
-                "destinations": e.destinations.iter().map(|(t, i)| json!({"type": t, "id": i})).collect::<Vec<_>>(),
-                "org": e.org,
-                "category": e.category,
-                "tx_id": e.tx_id,
-                "height": e.height,
-            })
-        })
-        .collect();
+    start: &'a str,
+    lin: &'a trace::Lineage,
+) -> Result<LineageAnswer<'a>, ApiError> {
     // What each identifier is, for a readable tree and the recall list.
-    let mut recall: BTreeMap<&str, std::collections::BTreeSet<String>> = BTreeMap::new();
+    let mut recall: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
     for n in &lin.nodes {
-        let kind = id_kind(&n.id);
-        recall.entry(kind).or_default().insert(n.id.clone());
+        recall.entry(id_kind(&n.id)).or_default().insert(&n.id);
     }
     let mut lots = Vec::new();
     for n in &lin.nodes {
         if let Some((g, l)) = trace::lot_of(&n.id) {
             if let Ok(gtin) = g.parse() {
                 if let Some(lot) = catalog::load_lot(state, &gtin, &l)? {
-                    lots.push(serde_json::to_value(lot).map_err(ApiError::internal)?);
+                    lots.push(lot);
                 }
             }
         }
     }
-    let mut v = json!({
-        "id": start,
-        "direction": lin.direction,
-        "nodes": lin.nodes,
-        "events": Value::Null,
-        "lots": lots,
-        "hidden_events": lin.hidden_events,
-        "corrected_events": lin.corrected_events,
-        "truncated": lin.truncated,
-    });
-    // Moved in, not copied: a forward lineage can hold thousands of events.
-    v["events"] = Value::Array(events);
-    if lin.direction == Direction::Forward {
+    let recall = (lin.direction == Direction::Forward).then(|| {
         let mut orders = std::collections::BTreeSet::new();
         let mut destinations = std::collections::BTreeSet::new();
         let mut locations = std::collections::BTreeSet::new();
         for e in &lin.events {
-            for (t, i) in &e.biz_transactions {
-                orders.insert(json!({"type": t, "id": i}).to_string());
-            }
-            for (t, i) in &e.destinations {
-                destinations.insert(json!({"type": t, "id": i}).to_string());
-            }
-            if let Some(l) = &e.biz_location {
-                locations.insert(l.clone());
-            }
+            orders.extend(e.biz_transactions.iter());
+            destinations.extend(e.destinations.iter());
+            locations.extend(e.biz_location.as_deref());
         }
-        let parse = |set: std::collections::BTreeSet<String>| -> Vec<Value> {
+        let typed = |set: std::collections::BTreeSet<&(String, String)>| -> Vec<Value> {
             set.into_iter()
-                .filter_map(|s| serde_json::from_str(&s).ok())
+                .map(|(t, i)| json!({"type": t, "id": i}))
                 .collect()
         };
-        v["recall"] = json!({
+        json!({
             "items": recall.get("item").cloned().unwrap_or_default(),
             "lots": recall.get("lot").cloned().unwrap_or_default(),
             "containers": recall.get("container").cloned().unwrap_or_default(),
-            "business_transactions": parse(orders),
-            "destinations": parse(destinations),
+            "business_transactions": typed(orders),
+            "destinations": typed(destinations),
             "locations": locations,
-        });
-    }
-    Ok(v)
+        })
+    });
+    Ok(LineageAnswer {
+        id: start,
+        direction: lin.direction,
+        nodes: &lin.nodes,
+        events: EventsView(&lin.events),
+        lots,
+        hidden_events: lin.hidden_events,
+        corrected_events: lin.corrected_events,
+        truncated: lin.truncated,
+        recall,
+    })
 }
 
 /// "item", "lot", "product", "container", "location" or "other".
@@ -884,7 +953,7 @@ pub(crate) async fn trace_route(
     reader: Reader,
     p: Result<Path<String>, PathRejection>,
     q: Result<Query<TraceQuery>, QueryRejection>,
-) -> ApiResult {
+) -> Result<Response, ApiError> {
     require_member(&reader, "the lineage")?;
     let Path(id) = p?;
     let Query(q) = q?;
@@ -918,7 +987,7 @@ pub(crate) async fn trace_route(
             ));
         }
     }
-    Ok(Json(lineage_json(&snap, &start, &lin)?))
+    Ok(Json(lineage_answer(&snap, &start, &lin)?).into_response())
 }
 
 // ---------- audit ----------
