@@ -326,7 +326,7 @@
       fail(
         "fingerprint",
         "the validators' genesis hashes to " +
-          genesisHash.slice(0, 16) +
+          genesisHash.slice(0, fp.length) +
           "…, not to the consortium fingerprint " +
           fp +
           " in the QR code",

@@ -22,8 +22,10 @@ use crate::{codec, limits, merkle, Genesis, Height, PublicKey};
 
 /// The bundle format this build writes and reads.
 pub const PROOF_FORMAT: &str = "waybill-proof/1";
-/// Hex characters of the genesis hash used as the consortium fingerprint.
-pub const FINGERPRINT_HEX_LEN: usize = 16;
+/// Hex characters of the genesis hash used as the consortium fingerprint: 128 bits,
+/// so forging a genesis (validator keys of one's own) that matches it is a 2^128
+/// second-preimage search; 64 bits would be within reach of a GPU cluster.
+pub const FINGERPRINT_HEX_LEN: usize = 32;
 /// Largest bundle accepted, in bytes of JSON.
 pub const PROOF_BUNDLE_BYTES_MAX: usize = 8 * 1024 * 1024;
 
