@@ -319,7 +319,8 @@
       const readings = (ev.readings || []).filter(isTemperature);
       temps.push(...readings);
       range = range || rangeOf(ev.allowed_range);
-      const disp = DISPOSITION[localName(ev.disposition)] || words(localName(ev.disposition));
+      const dispKey = localName(ev.disposition);
+      const disp = Object.hasOwn(DISPOSITION, dispKey) ? DISPOSITION[dispKey] : words(dispKey);
       const li = el(
         "li",
         { class: "step", "data-step": localName(ev.biz_step) },

@@ -333,12 +333,18 @@ pub(crate) fn page(
         } else {
             txt(e, "org_name")
         };
+        let disposition = match local_name(txt(e, "disposition")) {
+            "" | "active" => String::new(),
+            "conformant" => " — passed".into(),
+            "non_conformant" => " — failed".into(),
+            d => format!(" — {}", d.replace('_', " ")),
+        };
         let _ = write!(
             h,
-            "<li><time>{}</time><b>{}</b> — {}<div>{} <span class=muted>· {}</span></div>",
+            "<li><time>{}</time><b>{}</b>{}<div>{} <span class=muted>· {}</span></div>",
             esc(txt(e, "event_time")),
             esc(&label),
-            esc(&local_name(txt(e, "disposition")).replace('_', " ")),
+            esc(&disposition),
             esc(&place),
             esc(org)
         );
