@@ -26,15 +26,7 @@ pub fn esc(s: &str) -> String {
 
 /// Percent-encode a path segment (everything but unreserved characters).
 pub fn percent_encode(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            o.push(b as char);
-        } else {
-            o.push_str(&format!("%{b:02X}"));
-        }
-    }
-    o
+    waybill_types::digital_link::uri_escape(s, waybill_types::digital_link::UriComponent::Path)
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;line-height:1.45;color:#1d2a1d}\

@@ -989,16 +989,9 @@ fn validate_and_hash(docs: &[&str]) -> anyhow::Result<(usize, f64)> {
     Ok((n, started.elapsed().as_secs_f64()))
 }
 
+/// Percent-encode a path segment or query value (unreserved characters kept).
 fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    waybill_types::digital_link::uri_escape(s, waybill_types::digital_link::UriComponent::Path)
 }
 
 pub(crate) fn ms(d: Duration) -> f64 {

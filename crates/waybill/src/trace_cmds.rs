@@ -82,16 +82,9 @@ pub async fn events(node: &str, dir: &Path, who: &str, params: &[String]) -> any
     Ok(())
 }
 
+/// Percent-encode a path segment or query value (unreserved characters kept).
 fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    waybill_types::digital_link::uri_escape(s, waybill_types::digital_link::UriComponent::Path)
 }
 
 /// `waybill trace ID --as MEMBER [--forward] [--json]`.
