@@ -188,6 +188,16 @@ pub(crate) fn record<S: StateRead>(
     q: NewQualification<'_>,
 ) -> Result<Writes, HandlerError> {
     let m = verifier(ex, signer)?;
+    if m.org == *q.org {
+        return Err(Rejection::new(
+            "self_certification",
+            format!(
+                "`{}` cannot verify its own qualification; an inspector or regulator of another organization must record it",
+                q.org
+            ),
+        )
+        .into());
+    }
     if load_org(ex, q.org)?.is_none() {
         return Err(Rejection::new(
             "unknown_org",

@@ -1220,6 +1220,25 @@ fn only_inspectors_and_regulators_record_and_revoke_qualifications() {
         &key("qc"),
         "unknown_org",
     );
+    // Nobody certifies themselves, whatever roles their organization holds.
+    let msg = assert_rejected(
+        &c.submit(
+            &key("auditor"),
+            qualification(
+                REGULATOR,
+                "lab_accreditation",
+                "Q-S",
+                "2026-01-01",
+                "2026-12-31",
+            ),
+        ),
+        &key("auditor"),
+        "self_certification",
+    );
+    assert_contains(&msg, &["its own qualification", "another organization"]);
+    assert!(load_qualification(&c.state, &org(REGULATOR), "Q-S")
+        .expect("reads")
+        .is_none());
 
     for who in ["grower", "officer", "seller"] {
         assert_rejected(
