@@ -421,6 +421,19 @@
   }
 
   async function main() {
+    // WebCrypto exists only in secure contexts (HTTPS, or localhost). Over plain HTTP
+    // from another host (a phone on the network reaching a node directly) nothing can
+    // be checked: say so, and leave the node's copy, which is marked not verified.
+    if (!window.isSecureContext || !window.crypto || !crypto.subtle) {
+      badge(
+        "unverified",
+        "Not verified — this browser cannot check it here",
+        "Browsers check signatures only on pages served over HTTPS; this page came over plain HTTP from " +
+          location.host + ". The history below is shown as the node reports it. Open the page over HTTPS, " +
+          "or download the proof bundle and check it with waybill verify-proof.",
+      );
+      return;
+    }
     const fallback = $("history");
     if (fallback) fallback.remove();
     $("title").textContent = "Product history";

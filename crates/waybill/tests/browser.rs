@@ -490,6 +490,7 @@ async fn consumer_page_in_chromium_from_qr_code_to_verified_history_and_lying_no
         javascript: true,
         width: 390,
         height: 844,
+        ..Default::default()
     })
     .await
     .expect("Chromium and chromedriver (run ./scripts/install-test-tools.sh)");
@@ -602,6 +603,7 @@ return Promise.all(arguments[0].map(async ([name, v]) => {\
         javascript: false,
         width: 390,
         height: 844,
+        ..Default::default()
     })
     .await
     .expect("browser");
@@ -626,7 +628,42 @@ return Promise.all(arguments[0].map(async ([name, v]) => {\
         .expect("screenshot");
     drop(nojs);
 
-    // 3. A lying node: each lie turns the badge red and names the check.
+    // 3. Over plain HTTP from a host that is not localhost (a phone on the network):
+    // no WebCrypto, so nothing can be checked — the page says so and keeps the
+    // node's copy marked not verified; it neither claims green nor hides the history.
+    let lan = Browser::start(Options {
+        mobile: true,
+        host_rules: Some("MAP waybill.test 127.0.0.1".into()),
+        width: 390,
+        height: 844,
+        ..Default::default()
+    })
+    .await
+    .expect("browser");
+    let port = demo.url.rsplit(':').next().expect("port");
+    lan.goto(&format!("http://waybill.test:{port}{CARTON}?wb={fp}"))
+        .await
+        .expect("page over plain HTTP");
+    let state = lan
+        .wait_for(
+            "const b = document.getElementById('badge'); return b && b.textContent.includes('HTTPS') ? b.dataset.state : null;",
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("the page explains why it cannot check");
+    let text = lan.page_text().await.expect("text");
+    assert_eq!(state, "unverified", "{text}");
+    assert!(
+        text.contains("Customs inspection") && text.contains("not verified"),
+        "{text}"
+    );
+    assert!(!text.contains("✔ Verified"), "{text}");
+    lan.screenshot(&out.join("consumer-page-plain-http.png"))
+        .await
+        .expect("screenshot");
+    drop(lan);
+
+    // 4. A lying node: each lie turns the badge red and names the check.
     let liar = Liar {
         upstream: demo.url.clone(),
         lie: Arc::new(Mutex::new(Lie::TamperedRecord)),

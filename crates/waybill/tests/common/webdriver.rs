@@ -53,6 +53,10 @@ pub struct Options {
     /// (invisible) toolbars, so the viewport is shorter (1280x900 gives a
     /// 1280x761 viewport with Chromium 148).
     pub height: u32,
+    /// Chromium `--host-resolver-rules`, e.g. `MAP waybill.test 127.0.0.1`: reach a
+    /// local server under a name that is not `localhost`, as a phone on the network
+    /// would (such an `http://` page is not a secure context).
+    pub host_rules: Option<String>,
 }
 
 impl Default for Options {
@@ -62,6 +66,7 @@ impl Default for Options {
             javascript: true,
             width: 1280,
             height: 900,
+            host_rules: None,
         }
     }
 }
@@ -447,6 +452,9 @@ fn capabilities(opts: &Options, chromium: &Path, profile: &Path) -> Value {
             format!("--user-data-dir={}", profile.display()),
         ],
     });
+    if let (Some(rules), Some(args)) = (&opts.host_rules, chrome["args"].as_array_mut()) {
+        args.push(json!(format!("--host-resolver-rules={rules}")));
+    }
     if opts.mobile {
         chrome["mobileEmulation"] = json!({
             "deviceMetrics": {
