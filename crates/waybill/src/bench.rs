@@ -39,7 +39,25 @@ pub struct BenchOptions {
 /// Retries of a batch refused as busy.
 const BUSY_RETRIES_MAX: usize = 500;
 /// Longest one measured run may take.
-const RUN_TIMEOUT: Duration = Duration::from_secs(600);
+pub(crate) const RUN_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The next committed block, or an error: missed notifications, the node gone, or
+/// `deadline` passed (`timed_out` says how far the run got).
+pub(crate) async fn next_commit(
+    commits: &mut tokio::sync::broadcast::Receiver<waybill_node::ledger::CommittedBlock>,
+    deadline: Instant,
+    timed_out: impl FnOnce() -> String,
+) -> anyhow::Result<waybill_node::ledger::CommittedBlock> {
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(remaining, commits.recv()).await {
+        Ok(Ok(cb)) => Ok(cb),
+        Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
+            bail!("benchmark missed {n} commit notifications")
+        }
+        Ok(Err(e)) => bail!("commit notifications ended: {e}"),
+        Err(_) => bail!("{}", timed_out()),
+    }
+}
 
 pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -320,18 +338,13 @@ async fn run_network(o: &BenchOptions) -> anyhow::Result<Value> {
     let mut latencies_ms = Vec::with_capacity(n_txs);
     let mut n_rejected = 0usize;
     while latencies_ms.len() < n_txs {
-        let remaining = (started + RUN_TIMEOUT).saturating_duration_since(Instant::now());
-        let cb = match tokio::time::timeout(remaining, commits.recv()).await {
-            Ok(Ok(cb)) => cb,
-            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
-                bail!("benchmark missed {n} commit notifications")
-            }
-            Ok(Err(e)) => bail!("commit notifications ended: {e}"),
-            Err(_) => bail!(
+        let cb = next_commit(&mut commits, started + RUN_TIMEOUT, || {
+            format!(
                 "run timed out with {} of {n_txs} committed",
                 latencies_ms.len()
-            ),
-        };
+            )
+        })
+        .await?;
         let now = Instant::now();
         let sent = sent_at.lock().expect("bench lock is never poisoned");
         for r in cb.receipts.iter() {

@@ -46,7 +46,7 @@ use waybill_types::{
     TxId, TxStatus,
 };
 
-use crate::bench::{free_port, median_at, percentile, repeat_runs, round1};
+use crate::bench::{free_port, median_at, percentile, repeat_runs, round1, RUN_TIMEOUT};
 use crate::home::Home;
 use crate::serve::{self, Listen};
 
@@ -68,7 +68,6 @@ pub struct EpcisBenchOptions {
 /// Retries of a capture refused as busy.
 const BUSY_RETRIES_MAX: usize = 500;
 /// Longest the capture phase of one run may take.
-const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 /// Untimed trace requests before the timed ones.
 const TRACE_WARMUP: usize = 5;
 /// The forward lineage of the lot must name at least this many events.
@@ -1286,18 +1285,13 @@ async fn measure(
     let mut latencies_ms = Vec::with_capacity(n_docs);
     let mut rejected = Vec::new();
     while latencies_ms.len() < n_docs {
-        let remaining = (started + RUN_TIMEOUT).saturating_duration_since(Instant::now());
-        let cb = match tokio::time::timeout(remaining, commits.recv()).await {
-            Ok(Ok(cb)) => cb,
-            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
-                bail!("benchmark missed {n} commit notifications")
-            }
-            Ok(Err(e)) => bail!("commit notifications ended: {e}"),
-            Err(_) => bail!(
+        let cb = crate::bench::next_commit(&mut commits, started + RUN_TIMEOUT, || {
+            format!(
                 "capture timed out with {} of {n_docs} documents committed",
                 latencies_ms.len()
-            ),
-        };
+            )
+        })
+        .await?;
         let now = Instant::now();
         let sent = sent_at.lock().expect("bench lock is never poisoned");
         for r in cb.receipts.iter() {
