@@ -10,7 +10,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,12 +18,12 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, Request, Response, StatusCode};
 use base64::Engine as _;
+use common::free_port;
 use common::webdriver::{Browser, Options};
 use waybill_types::block::{validators_hash, CommitSignature, ValidatorInfo};
 use waybill_types::proof::ProofBundle;
 use waybill_types::{codec, BlockHeader, CommitCertificate, Genesis, SecretKey};
 
-const BIN: &str = env!("CARGO_BIN_EXE_waybill");
 const DEMO_STEPS: &str = "64";
 const CARTON: &str = "/01/06901234000016/21/261103015";
 const JUICE_LOT: &str = "/01/06901234000023/10/PJB2611";
@@ -46,32 +46,12 @@ impl Drop for Demo {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// `waybill demo`, as the README starts it, waited for until every step is loaded.
 async fn start_demo() -> Demo {
     let dir = std::env::temp_dir().join(format!("waybill-browser-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let listen = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(BIN)
-        .args([
-            "demo",
-            "--dir",
-            dir.to_str().expect("utf-8"),
-            "--listen",
-            &listen,
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("demo starts");
+    let child = common::spawn_demo(&dir, &listen, Stdio::null());
     let demo = Demo {
         child,
         dir,

@@ -10,17 +10,9 @@ use waybill_client::{Client, KeyFile};
 use waybill_types::{Payload, Role, SecretKey, SignedTx};
 
 mod common;
-use common::Lcg;
+use common::{free_port, Lcg};
 
 const BIN: &str = env!("CARGO_BIN_EXE_waybill");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
 
 fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("waybill-cli-{tag}-{}", std::process::id()));
@@ -291,23 +283,7 @@ async fn demo_loads_once_and_resumes() {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let url = format!("http://{listen}");
-    let run_demo = || {
-        Proc(
-            Command::new(BIN)
-                .args([
-                    "demo",
-                    "--dir",
-                    dir.to_str().expect("utf-8"),
-                    "--listen",
-                    &listen,
-                ])
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("demo starts"),
-        )
-    };
+    let run_demo = || Proc(common::spawn_demo(&dir, &listen, Stdio::piped()));
     let client = Client::new(&url);
     let progress_file = dir.join("demo-progress");
     let wait_loaded = |client: Client| {

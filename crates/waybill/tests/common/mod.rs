@@ -18,3 +18,36 @@ impl Lcg {
         self.0 >> 33
     }
 }
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+#[allow(dead_code)]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// `waybill demo --dir DIR --listen ADDR`, as the README starts it (warnings only on
+/// its log, which is dropped; `stdout` as given).
+#[allow(dead_code)]
+pub fn spawn_demo(
+    dir: &std::path::Path,
+    listen: &str,
+    stdout: std::process::Stdio,
+) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_waybill"))
+        .args([
+            "demo",
+            "--dir",
+            dir.to_str().expect("utf-8"),
+            "--listen",
+            listen,
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(stdout)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("demo starts")
+}
