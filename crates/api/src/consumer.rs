@@ -484,18 +484,23 @@ fn labels_html(s: &AppState, base: &str) -> Result<String, ApiError> {
             // The items with the longest public journeys first (the ones that
             // travelled furthest), then in the order reached.
             let prefix = format!("https://id.gs1.org/01/{}/21/", p.gtin);
+            let mut named: BTreeMap<&str, usize> = BTreeMap::new();
+            for e in &walk.events {
+                for (_, id) in e.ids.iter().filter(|(_, id)| id.starts_with(&prefix)) {
+                    *named.entry(id.as_str()).or_default() += 1;
+                }
+            }
             let mut items: Vec<(usize, usize, &str)> = walk
                 .nodes
                 .iter()
                 .enumerate()
                 .filter(|(_, n)| n.id.starts_with(&prefix))
                 .map(|(i, n)| {
-                    let named = walk
-                        .events
-                        .iter()
-                        .filter(|e| e.ids.iter().any(|(_, id)| *id == n.id))
-                        .count();
-                    (named, i, n.id.as_str())
+                    (
+                        named.get(n.id.as_str()).copied().unwrap_or(0),
+                        i,
+                        n.id.as_str(),
+                    )
                 })
                 .collect();
             items.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
