@@ -3,7 +3,7 @@
 //!
 //! Capture: the body is the EPCIS document exactly as the client's system produced
 //! it; the member signs the transaction that carries it and sends the signature in
-//! headers (`Waybill-Signer`, `Waybill-Seq`, `Waybill-Signature`), so the node never
+//! headers (`Waybill-Signer`, `Waybill-Nonce`, `Waybill-Expires`, `Waybill-Signature`), so the node never
 //! holds members' keys. The capture id is the transaction id.
 
 use std::collections::BTreeMap;
@@ -62,7 +62,7 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
             epcis_error(
                 StatusCode::UNAUTHORIZED,
                 "unsigned_capture",
-                format!("capture needs the headers Waybill-Signer, Waybill-Seq and Waybill-Signature (the member's signature over the capture transaction); `{name}` is missing — `waybill capture` does this for you"),
+                format!("capture needs the headers Waybill-Signer, Waybill-Nonce, Waybill-Expires and Waybill-Signature (the member's signature over the capture transaction); `{name}` is missing — `waybill capture` does this for you"),
             )
         })?
         .to_str()
@@ -149,13 +149,20 @@ pub(crate) async fn capture(
     }
     let signer = PublicKey::from_hex(header_str(&headers, "waybill-signer")?)
         .map_err(|e| ApiError::bad_request("bad_key", format!("Waybill-Signer: {e}")))?;
-    let seq_text = header_str(&headers, "waybill-seq")?;
-    let seq: u64 = seq_text.parse().map_err(|_| {
-        ApiError::bad_request(
-            "bad_seq",
-            format!("Waybill-Seq `{seq_text}` is not a number"),
-        )
-    })?;
+    let header_u64 = |name: &str, what: &str| -> Result<u64, ApiError> {
+        let text = header_str(&headers, name)?;
+        text.parse().map_err(|_| {
+            ApiError::bad_request(
+                "bad_header",
+                format!("header `{name}` `{text}` is not {what}"),
+            )
+        })
+    };
+    let nonce = header_u64("waybill-nonce", "a decimal u64 nonce")?;
+    let expires_at_ms = header_u64(
+        "waybill-expires",
+        "an expiry in ms since the Unix epoch (decimal)",
+    )?;
     let sig: [u8; 64] = hex::decode(header_str(&headers, "waybill-signature")?)
         .ok()
         .and_then(|b| b.try_into().ok())
@@ -167,7 +174,8 @@ pub(crate) async fn capture(
             version: TX_VERSION,
             chain_id: s.chain_id().to_string(),
             signer,
-            seq,
+            nonce,
+            expires_at_ms,
             payload: Payload::CaptureEpcis { document },
         },
         signature: Signature(sig),

@@ -301,9 +301,7 @@ async fn run_submit(
 pub(crate) fn submit_error_status(e: &SubmitError) -> StatusCode {
     match e.code() {
         "busy" => StatusCode::SERVICE_UNAVAILABLE,
-        "duplicate" | "already_committed" | "replayed_seq" | "out_of_order_seq" => {
-            StatusCode::CONFLICT
-        }
+        "duplicate" | "already_committed" | "replayed_tx" => StatusCode::CONFLICT,
         "tx_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "unknown_signer" | "member_revoked" => StatusCode::FORBIDDEN,
         "internal" => StatusCode::INTERNAL_SERVER_ERROR,
@@ -686,9 +684,7 @@ async fn member_by_key(
             format!("{key} is not a registered member"),
         )
     })?;
-    let committed = waybill_node::ledger::committed_seq(&snap, &key)?;
-    let mut v = serde_json::to_value(m).map_err(ApiError::internal)?;
-    v["last_committed_seq"] = json!(committed);
+    let v = serde_json::to_value(m).map_err(ApiError::internal)?;
     Ok(Json(v))
 }
 

@@ -10,7 +10,8 @@ pub fn tx(stx: &SignedTx, receipt: Option<&Receipt>) -> Value {
     json!({
         "id": SignedTx::id_of(&bytes),
         "signer": stx.tx.signer,
-        "seq": stx.tx.seq,
+        "nonce": stx.tx.nonce,
+        "expires_at_ms": stx.tx.expires_at_ms,
         "chain_id": stx.tx.chain_id,
         "payload": stx.tx.payload,
         "signature": stx.signature,

@@ -45,7 +45,8 @@ async fn happy_path_member_product_lot_and_every_read() {
     assert_eq!(v["index"], 0);
     assert_eq!(v["block_hash"], block1["hash"]);
     assert_eq!(v["signer"], f.admin1.hex());
-    assert_eq!(v["seq"], 1);
+    assert_eq!(v["nonce"], 1);
+    assert_eq!(v["expires_at_ms"], common::test_expiry_ms());
     assert_eq!(v["chain_id"], CHAIN_ID);
     assert_eq!(
         v["payload"],
@@ -67,7 +68,7 @@ async fn happy_path_member_product_lot_and_every_read() {
         reg
     );
 
-    // The new member, and the admin's sequence number.
+    // The new member.
     let m = get_ok(&f.app, &format!("/v1/members/{}", producer.hex())).await;
     assert_eq!(m["key"], producer.hex());
     assert_eq!(m["org"], ORCHARD);
@@ -77,12 +78,10 @@ async fn happy_path_member_product_lot_and_every_read() {
     assert_eq!(m["status"], "active");
     assert_eq!(m["registered_at"], 1);
     assert_eq!(m["registered_by"], f.admin1.hex());
-    assert_eq!(m["last_committed_seq"], 0);
     let a = get_ok(&f.app, &format!("/v1/members/{}", f.admin1.hex())).await;
     assert_eq!(a["admin"], true);
     assert_eq!(a["org"], ORCHARD);
     assert_eq!(a["registered_at"], 0);
-    assert_eq!(a["last_committed_seq"], 1);
 
     // The member registers a product and a lot of it, in one block.
     let g = gtin("0690123400001");
@@ -202,10 +201,6 @@ async fn happy_path_member_product_lot_and_every_read() {
     let cc_members = get_ok(&f.app, &format!("/v1/orgs/{COLDCHAIN}/members")).await;
     assert_eq!(cc_members["items"].as_array().expect("items").len(), 1);
     assert_eq!(cc_members["items"][0]["key"], f.admin2.hex());
-    assert_eq!(
-        get_ok(&f.app, &format!("/v1/members/{}", producer.hex())).await["last_committed_seq"],
-        2
-    );
 
     // The block: header, certificate, transactions with receipts, canonical bytes.
     assert_eq!(block2["height"], 2);
@@ -554,18 +549,6 @@ async fn rejections_are_committed_with_reason_codes_and_change_nothing_else() {
         get_ok(&f.app, &format!("/v1/members/{}", producer.hex())).await["name"],
         "Li Wei"
     );
-    assert_eq!(
-        get_ok(&f.app, &format!("/v1/members/{}", producer.hex())).await["last_committed_seq"],
-        producer.next_seq - 1
-    );
-    assert_eq!(
-        get_ok(&f.app, &format!("/v1/members/{}", carrier.hex())).await["last_committed_seq"],
-        1
-    );
-    assert_eq!(
-        get_ok(&f.app, &format!("/v1/members/{}", f.admin2.hex())).await["last_committed_seq"],
-        2
-    );
     // A rejected transaction is committed: resubmitting it is refused as such.
     let again = f.submit(&cases[0].0).await;
     again.assert_error(StatusCode::CONFLICT, "already_committed");
@@ -595,7 +578,6 @@ async fn revoked_member_is_rejected_in_blocks_and_refused_at_submission() {
     assert_eq!(m["status"], "revoked");
     assert_eq!(m["at"], 2);
     assert_eq!(m["reason"], "left the company");
-    assert_eq!(m["last_committed_seq"], 1);
 
     // From now on the member's transactions are refused at the door.
     let before = f.status().await;
@@ -637,7 +619,7 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
         .await;
     let reg = f
         .admin1
-        .sign_seq(1, member(producer.public(), "Li Wei", &[Role::Producer]));
+        .sign_nonce(1, member(producer.public(), "Li Wei", &[Role::Producer]));
     assert_eq!(reg.id().to_hex(), reg_id, "re-signing is deterministic");
     // One transaction waits in the mempool throughout.
     let pending = producer.sign(product(&gtin("0690123400001"), "Navel oranges"));
@@ -648,7 +630,7 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
     let refused_before = f.metric("waybill_txs_refused_at_submit_total").await;
     let mut refused_at_submit = 0;
 
-    let next = || producer.sign_seq(2, product(&gtin("0690123400002"), "Mandarins"));
+    let next = || producer.sign_nonce(2, product(&gtin("0690123400002"), "Mandarins"));
     let valid_body = tx_body(&next());
     let app = f.app.clone();
 
@@ -778,10 +760,11 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
             "unknown version",
             tx_body(
                 &Transaction {
-                    version: 2,
+                    version: 1,
                     chain_id: CHAIN_ID.into(),
                     signer: producer.public(),
-                    seq: 2,
+                    nonce: 2,
+                    expires_at_ms: common::test_expiry_ms(),
                     payload: product(&gtin("0690123400002"), "x"),
                 }
                 .sign(&producer.key),
@@ -803,16 +786,30 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
     flipped[last] ^= 0x01;
     let mut forged = next();
     forged.signature = Signer::new("stranger")
-        .sign_seq(2, product(&gtin("0690123400002"), "Mandarins"))
+        .sign_nonce(2, product(&gtin("0690123400002"), "Mandarins"))
         .signature;
-    let wrong_chain = waybill_client::sign(
+    let wrong_chain = waybill_client::sign_with(
         &producer.key,
         "another-chain",
         2,
+        common::test_expiry_ms(),
         product(&gtin("0690123400002"), "Mandarins"),
     );
-    let zero_seq = producer.sign_seq(0, product(&gtin("0690123400002"), "Mandarins"));
-    let bad_field = producer.sign_seq(
+    let with_expiry = |expires_at_ms: u64| {
+        waybill_client::sign_with(
+            &producer.key,
+            CHAIN_ID,
+            2,
+            expires_at_ms,
+            product(&gtin("0690123400002"), "Mandarins"),
+        )
+    };
+    let no_expiry = with_expiry(0);
+    let expired = with_expiry(waybill_client::now_ms() - 1);
+    let too_far = with_expiry(
+        waybill_client::now_ms() + waybill_types::limits::TX_EXPIRY_WINDOW_MS_MAX + 60_000,
+    );
+    let bad_field = producer.sign_nonce(
         2,
         waybill_types::Payload::RegisterProduct {
             gtin: parse_gtin(&gtin("0690123400002")),
@@ -823,7 +820,7 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
         },
     );
     let unknown_signer =
-        Signer::new("nobody").sign_seq(1, product(&gtin("0690123400002"), "Mandarins"));
+        Signer::new("nobody").sign_nonce(1, product(&gtin("0690123400002"), "Mandarins"));
     let cases: Vec<(Value, StatusCode, &str)> = vec![
         (
             json!({ "tx": b64(&flipped) }),
@@ -832,7 +829,9 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
         ),
         (tx_body(&forged), StatusCode::BAD_REQUEST, "bad_signature"),
         (tx_body(&wrong_chain), StatusCode::BAD_REQUEST, "invalid_tx"),
-        (tx_body(&zero_seq), StatusCode::BAD_REQUEST, "invalid_tx"),
+        (tx_body(&no_expiry), StatusCode::BAD_REQUEST, "invalid_tx"),
+        (tx_body(&expired), StatusCode::BAD_REQUEST, "expired_tx"),
+        (tx_body(&too_far), StatusCode::BAD_REQUEST, "expiry_too_far"),
         (tx_body(&bad_field), StatusCode::BAD_REQUEST, "invalid_tx"),
         (
             tx_body(&unknown_signer),
@@ -841,37 +840,8 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
         ),
         // The exact committed transaction again.
         (tx_body(&reg), StatusCode::CONFLICT, "already_committed"),
-        // A different transaction with the admin's used sequence number.
-        (
-            tx_body(
-                &f.admin1
-                    .sign_seq(1, member(Signer::new("x").public(), "X", &[Role::Producer])),
-            ),
-            StatusCode::CONFLICT,
-            "replayed_seq",
-        ),
-        // The admin's next is 2: 3 skips ahead.
-        (
-            tx_body(
-                &f.admin1
-                    .sign_seq(3, member(Signer::new("x").public(), "X", &[Role::Producer])),
-            ),
-            StatusCode::CONFLICT,
-            "out_of_order_seq",
-        ),
         // The waiting transaction again.
         (tx_body(&pending), StatusCode::CONFLICT, "duplicate"),
-        // Against the mempool: 1 is waiting, so 1 is used and 3 skips 2.
-        (
-            tx_body(&producer.sign_seq(1, product(&gtin("0690123400002"), "Other"))),
-            StatusCode::CONFLICT,
-            "replayed_seq",
-        ),
-        (
-            tx_body(&producer.sign_seq(3, product(&gtin("0690123400002"), "Other"))),
-            StatusCode::CONFLICT,
-            "out_of_order_seq",
-        ),
     ];
     for (body, status, code) in cases {
         let a = post_json(&app, "/v1/tx", &body).await;
@@ -884,9 +854,8 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
         "each refused transaction is counted once"
     );
 
-    // None of it disturbed the mempool: the right next transaction is taken and both commit.
+    // None of it disturbed the mempool: the next transaction is taken and both commit.
     let next_tx = next();
-    producer.next_seq = 3;
     let next_id = f.submit_ok(&next_tx).await;
     assert_eq!(f.commit(), 2);
     let v1 = f.assert_applied(&pending_id).await;
@@ -894,10 +863,6 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
     assert_eq!(
         (v1["index"].clone(), v2["index"].clone()),
         (json!(0), json!(1))
-    );
-    assert_eq!(
-        get_ok(&f.app, &format!("/v1/members/{}", producer.hex())).await["last_committed_seq"],
-        2
     );
     assert_eq!(get_ok(&f.app, "/v1/blocks/2").await["header"]["n_txs"], 2);
 }
@@ -912,11 +877,11 @@ async fn batch_submission_answers_one_result_per_transaction_in_order() {
     let a = producer.sign(product(&gtin("0690123400001"), "A"));
     let b = producer.sign(product(&gtin("0690123400002"), "B"));
     let mut bad_sig = producer
-        .sign_seq(3, product(&gtin("0690123400003"), "C"))
+        .sign_nonce(3, product(&gtin("0690123400003"), "C"))
         .encode();
     let n = bad_sig.len();
     bad_sig[n - 10] ^= 0x40;
-    let stranger = Signer::new("nobody").sign_seq(1, product(&gtin("0690123400003"), "C"));
+    let stranger = Signer::new("nobody").sign_nonce(1, product(&gtin("0690123400003"), "C"));
     let body = json!({ "txs": [
         b64(&a.encode()),
         b64(&bad_sig),

@@ -146,12 +146,24 @@ async fn get_anon(app: &Router, path_and_query: &str) -> Answer {
     common::get(app, path_and_query).await
 }
 
-/// `POST /epcis/capture{query}` of `body`, signed by `key` with sequence number `seq`.
-fn capture_request(key: &SecretKey, seq: u64, body: &str, query: &str) -> Request<Body> {
-    let stx = waybill_client::sign(
+/// `POST /epcis/capture{query}` of `body`, signed by `key` with nonce `nonce` (and
+/// the tests' fixed expiry).
+fn capture_request(key: &SecretKey, nonce: u64, body: &str, query: &str) -> Request<Body> {
+    capture_request_until(key, nonce, common::test_expiry_ms(), body, query)
+}
+
+fn capture_request_until(
+    key: &SecretKey,
+    nonce: u64,
+    expires_at_ms: u64,
+    body: &str,
+    query: &str,
+) -> Request<Body> {
+    let stx = waybill_client::sign_with(
         key,
         CHAIN_ID,
-        seq,
+        nonce,
+        expires_at_ms,
         Payload::CaptureEpcis {
             document: body.to_string(),
         },
@@ -161,7 +173,8 @@ fn capture_request(key: &SecretKey, seq: u64, body: &str, query: &str) -> Reques
         .uri(format!("/epcis/capture{query}"))
         .header(header::CONTENT_TYPE, "application/ld+json")
         .header("waybill-signer", key.public().to_hex())
-        .header("waybill-seq", seq.to_string())
+        .header("waybill-nonce", nonce.to_string())
+        .header("waybill-expires", expires_at_ms.to_string())
         .header("waybill-signature", hex::encode(stx.signature.0))
         .body(Body::from(body.to_string()))
         .expect("request builds")
@@ -308,15 +321,15 @@ impl Net {
     /// Capture `body` as `signer` (no wait): 202 with the capture id, the Location
     /// header and the number of events. Not committed yet.
     async fn capture(&self, signer: &mut Signer, body: &str) -> String {
-        let seq = signer.next_seq;
-        let (a, h) = call(&self.app, capture_request(&signer.key, seq, body, "")).await;
+        let nonce = signer.next_nonce;
+        let (a, h) = call(&self.app, capture_request(&signer.key, nonce, body, "")).await;
         assert_eq!(
             a.status,
             StatusCode::ACCEPTED,
             "capture refused: {}",
             a.text()
         );
-        signer.next_seq += 1;
+        signer.next_nonce += 1;
         let v = a.json();
         let id = v["captureID"].as_str().expect("captureID").to_string();
         assert_eq!(id.len(), 64, "{v}");
@@ -1574,7 +1587,7 @@ async fn capture_errors_and_capture_jobs() {
     let head = j.net.head().await;
     let good = storing_doc(3, "2026-11-07T08:00:00.000+08:00");
     let key = j.carrier.key.clone();
-    let seq = j.carrier.next_seq;
+    let seq = j.carrier.next_nonce;
 
     // Not JSON.
     for body in ["{\"type\": \"EPCISDocument\", ", "", "EPCISDocument"] {
@@ -1644,7 +1657,12 @@ async fn capture_errors_and_capture_jobs() {
     );
 
     // Unsigned: each header is required.
-    for missing in ["waybill-signer", "waybill-seq", "waybill-signature"] {
+    for missing in [
+        "waybill-signer",
+        "waybill-nonce",
+        "waybill-expires",
+        "waybill-signature",
+    ] {
         let mut req = capture_request(&key, seq, &good, "");
         req.headers_mut().remove(missing);
         let m = call(&app, req)
@@ -1655,7 +1673,8 @@ async fn capture_errors_and_capture_jobs() {
     }
     for (name, value, code) in [
         ("waybill-signer", "not-a-key", "bad_key"),
-        ("waybill-seq", "seven", "bad_seq"),
+        ("waybill-nonce", "seven", "bad_header"),
+        ("waybill-expires", "soon", "bad_header"),
         ("waybill-signature", "abcd", "bad_signature"),
     ] {
         let mut req = capture_request(&key, seq, &good, "");
@@ -1667,14 +1686,14 @@ async fn capture_errors_and_capture_jobs() {
             .assert_error(StatusCode::BAD_REQUEST, code);
     }
 
-    // A signature that is not over this document, this sequence number or this key.
+    // A signature that is not over this document, this nonce or this key.
     let other = storing_doc(4, "2026-11-07T08:00:00.000+08:00");
     let mut wrong_doc = capture_request(&key, seq, &other, "");
     *wrong_doc.body_mut() = Body::from(good.clone());
     let mut wrong_seq = capture_request(&key, seq + 1, &good, "");
     wrong_seq
         .headers_mut()
-        .insert("waybill-seq", seq.to_string().parse().expect("value"));
+        .insert("waybill-nonce", seq.to_string().parse().expect("value"));
     let mut wrong_key = capture_request(&j.shop.key, seq, &good, "");
     wrong_key.headers_mut().insert(
         "waybill-signer",
@@ -1726,26 +1745,41 @@ async fn capture_errors_and_capture_jobs() {
     assert_eq!(job["events"][0]["duplicate"], false);
     assert_eq!(count(&j).await, 10);
 
-    // A sequence number already used, or one that leaves a gap.
-    let used = j.carrier.next_seq - 1;
+    // The committed capture again; one expired, or expiring beyond the window.
+    let used = j.carrier.next_nonce - 1;
+    call(&app, capture_request(&key, used, &good, ""))
+        .await
+        .0
+        .assert_error(StatusCode::CONFLICT, "already_committed");
     let other = storing_doc(5, "2026-11-07T08:30:00.000+08:00");
-    call(&app, capture_request(&key, used, &other, ""))
+    let now = waybill_client::now_ms();
+    let m = call(&app, capture_request_until(&key, 77, now - 1, &other, ""))
         .await
         .0
-        .assert_error(StatusCode::CONFLICT, "replayed_seq");
-    call(&app, capture_request(&key, used + 5, &other, ""))
-        .await
-        .0
-        .assert_error(StatusCode::CONFLICT, "out_of_order_seq");
+        .assert_error(StatusCode::BAD_REQUEST, "expired_tx");
+    assert!(m.contains("later expiry"), "{m}");
+    call(
+        &app,
+        capture_request_until(
+            &key,
+            77,
+            now + waybill_types::limits::TX_EXPIRY_WINDOW_MS_MAX + 60_000,
+            &other,
+            "",
+        ),
+    )
+    .await
+    .0
+    .assert_error(StatusCode::BAD_REQUEST, "expiry_too_far");
     // The same capture twice while it waits.
-    let seq_now = j.carrier.next_seq;
+    let seq_now = j.carrier.next_nonce;
     let (a, _) = call(&app, capture_request(&key, seq_now, &other, "")).await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text());
     call(&app, capture_request(&key, seq_now, &other, ""))
         .await
         .0
         .assert_error(StatusCode::CONFLICT, "duplicate");
-    j.carrier.next_seq += 1;
+    j.carrier.next_nonce += 1;
     j.net.commit();
     assert_eq!(count(&j).await, 11);
 
@@ -1827,7 +1861,7 @@ async fn capture_errors_and_capture_jobs() {
 
     // A document without events stores nothing either.
     let empty = epcis_doc(vec![]).to_string();
-    let (a, _) = call(&app, capture_request(&key, j.carrier.next_seq, &empty, "")).await;
+    let (a, _) = call(&app, capture_request(&key, j.carrier.next_nonce, &empty, "")).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
     let v = a.json();
     assert_eq!(v["error"]["code"], "invalid_epcis", "{v}");
@@ -1848,7 +1882,7 @@ async fn capture_errors_and_capture_jobs() {
     // An unknown query parameter on capture.
     call(
         &app,
-        capture_request(&key, j.carrier.next_seq, &good, "?sync=1"),
+        capture_request(&key, j.carrier.next_nonce, &good, "?sync=1"),
     )
     .await
     .0
@@ -1862,11 +1896,11 @@ async fn capture_with_wait_answers_with_the_finished_job() {
     let good = storing_doc(2, "2026-11-07T08:00:00.000+08:00");
     let req = capture_request(
         &j.carrier.key,
-        j.carrier.next_seq,
+        j.carrier.next_nonce,
         &good,
         "?wait=true&timeout_ms=20000",
     );
-    j.carrier.next_seq += 1;
+    j.carrier.next_nonce += 1;
     let a2 = app.clone();
     let waiting = tokio::spawn(async move { call(&a2, req).await });
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -1905,7 +1939,7 @@ async fn capture_with_wait_answers_with_the_finished_job() {
         &app,
         capture_request(
             &j.carrier.key,
-            j.carrier.next_seq,
+            j.carrier.next_nonce,
             &other,
             "?wait=true&timeout_ms=30",
         ),
@@ -1913,6 +1947,33 @@ async fn capture_with_wait_answers_with_the_finished_job() {
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
     assert_eq!(a.json()["running"], true, "{}", a.text());
+}
+
+/// Two scanners hold one member key and capture at the same moment, each signing
+/// offline with its own random nonce: both captures are taken and both commit (with
+/// a per-signer sequence the second collided: `409 replayed_seq`).
+#[tokio::test]
+async fn two_scanners_with_one_key_capture_at_once_and_both_commit() {
+    let mut j = journey().await;
+    let app = j.net.app.clone();
+    let before = count(&j).await;
+    let key = j.carrier.key.clone();
+    let scanner = |serial: u32| {
+        let doc = storing_doc(serial, "2026-11-07T08:00:00.000+08:00");
+        capture_request(&key, waybill_types::tx::random_nonce(), &doc, "")
+    };
+    let (a, b) = tokio::join!(call(&app, scanner(11)), call(&app, scanner(12)));
+    for (a, _) in [&a, &b] {
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text());
+    }
+    j.net.commit();
+    for (a, _) in [a, b] {
+        let id = a.json()["captureID"].as_str().expect("captureID").to_string();
+        let job = get_as_ok(&app, &key, &format!("/epcis/capture/{id}")).await;
+        assert_eq!(job["success"], true, "{job}");
+        assert_eq!(job["running"], false, "{job}");
+    }
+    assert_eq!(count(&j).await, before + 2);
 }
 
 // ---------------------------------------------------------------------------

@@ -7,17 +7,51 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use std::time::Duration;
 use waybill_types::tx::TX_VERSION;
-use waybill_types::{Hash, Payload, PublicKey, SecretKey, SignedTx, Transaction};
+use waybill_types::{Hash, Payload, SecretKey, SignedTx, Transaction};
 
 pub use keyfile::{KeyFile, KeyFileError};
 
-/// Sign `payload` as `key` for `chain_id` with sequence number `seq`.
-pub fn sign(key: &SecretKey, chain_id: &str, seq: u64, payload: Payload) -> SignedTx {
+/// How long after signing a transaction signed by [`sign`] may still be included in a
+/// block: 10 minutes. Within it a lost answer can be retried with the same bytes (the
+/// ledger takes a transaction once); after it the transaction is void.
+pub const TX_EXPIRY_MS_DEFAULT: u64 = 10 * 60 * 1000;
+
+/// Milliseconds since the Unix epoch by this machine's clock.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Sign `payload` as `key` for `chain_id`: a random nonce, valid for
+/// [`TX_EXPIRY_MS_DEFAULT`] from now. Needs nothing from a node, so any number of
+/// processes can sign with one key at once.
+pub fn sign(key: &SecretKey, chain_id: &str, payload: Payload) -> SignedTx {
+    sign_with(
+        key,
+        chain_id,
+        waybill_types::tx::random_nonce(),
+        now_ms().saturating_add(TX_EXPIRY_MS_DEFAULT),
+        payload,
+    )
+}
+
+/// Sign `payload` with a chosen nonce and expiry (block time, ms since the Unix
+/// epoch; at most `limits::TX_EXPIRY_WINDOW_MS_MAX` after the block that includes it).
+pub fn sign_with(
+    key: &SecretKey,
+    chain_id: &str,
+    nonce: u64,
+    expires_at_ms: u64,
+    payload: Payload,
+) -> SignedTx {
     Transaction {
         version: TX_VERSION,
         chain_id: chain_id.to_string(),
         signer: key.public(),
-        seq,
+        nonce,
+        expires_at_ms,
         payload,
     }
     .sign(key)
@@ -154,23 +188,39 @@ impl Client {
 
     /// Capture an EPCIS document as member `key` through `POST /epcis/capture`: the
     /// document is sent as it is, with the member's signature over the capture
-    /// transaction in headers. With `wait`, returns the finished capture job.
+    /// transaction in headers (`Waybill-Signer`, `Waybill-Nonce`, `Waybill-Expires`,
+    /// `Waybill-Signature`). With `wait`, returns the finished capture job.
     pub async fn capture(
         &self,
         key: &SecretKey,
         chain_id: &str,
-        seq: u64,
         document: String,
         wait: bool,
     ) -> Result<Value, ClientError> {
         let stx = sign(
             key,
             chain_id,
-            seq,
             Payload::CaptureEpcis {
                 document: document.clone(),
             },
         );
+        self.capture_signed(&stx, wait).await
+    }
+
+    /// Send a capture transaction signed beforehand (offline, or by another process)
+    /// through `POST /epcis/capture`; its payload must be `capture_epcis`.
+    pub async fn capture_signed(&self, stx: &SignedTx, wait: bool) -> Result<Value, ClientError> {
+        let Payload::CaptureEpcis { document } = &stx.tx.payload else {
+            return Err(ClientError::Protocol {
+                url: format!("{}/epcis/capture", self.base),
+                reason: format!(
+                    "a capture carries a capture_epcis transaction, not {}",
+                    stx.tx.payload.kind()
+                ),
+            });
+        };
+        let document = document.clone();
+        let key_hex = stx.tx.signer.to_hex();
         let url = format!(
             "{}/epcis/capture{}",
             self.base,
@@ -184,8 +234,9 @@ impl Client {
             .http
             .post(&url)
             .header("content-type", "application/ld+json")
-            .header("waybill-signer", key.public().to_hex())
-            .header("waybill-seq", seq.to_string())
+            .header("waybill-signer", key_hex)
+            .header("waybill-nonce", stx.tx.nonce.to_string())
+            .header("waybill-expires", stx.tx.expires_at_ms.to_string())
             .header("waybill-signature", hex::encode(stx.signature.0))
             .body(document);
         Ok(self.send(req, &url).await?.1)
@@ -206,12 +257,6 @@ impl Client {
                 url: format!("{}/v1/status", self.base),
                 reason: "no chain_id".into(),
             })
-    }
-
-    /// The next sequence number for `key` (last committed + 1).
-    pub async fn next_seq(&self, key: &PublicKey) -> Result<u64, ClientError> {
-        let v = self.get(&format!("/v1/members/{key}")).await?;
-        Ok(v["last_committed_seq"].as_u64().unwrap_or(0) + 1)
     }
 
     /// Submit one transaction; with `wait`, answer once it is committed (or dropped).

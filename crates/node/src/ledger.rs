@@ -275,31 +275,20 @@ impl Ledger {
         waybill_state::governance::validator_infos_at(&snap, height).map_err(internal)
     }
 
-    fn drop_txs(&self, dropped: Vec<(TxId, PublicKey, String)>) {
+    fn drop_txs(&self, dropped: Vec<(TxId, String)>) {
         if dropped.is_empty() {
             return;
         }
         let ids: HashSet<TxId> = dropped.iter().map(|d| d.0).collect();
-        let signers: HashSet<PublicKey> = dropped.iter().map(|d| d.1).collect();
-        let cascaded = self.shared.mempool.remove(&ids, &signers);
+        self.shared.mempool.remove(&ids);
         tracing::info!(
             n_dropped = dropped.len(),
-            n_cascaded = cascaded.len(),
             "dropped invalid transactions from the mempool"
         );
         self.shared.resolve(
             dropped
                 .into_iter()
-                .map(|(id, _, reason)| (id, TxOutcome::Dropped { reason }))
-                .chain(cascaded.into_iter().map(|id| {
-                    (
-                        id,
-                        TxOutcome::Dropped {
-                            reason: "an earlier transaction from the same signer was dropped"
-                                .into(),
-                        },
-                    )
-                })),
+                .map(|(id, reason)| (id, TxOutcome::Dropped { reason })),
         );
     }
 }
@@ -350,7 +339,8 @@ impl Application for Ledger {
             .mempool
             .peek_batch(limits::BLOCK_TXS_MAX, limits::BLOCK_BYTES_MAX - 4096);
         let snapshot = self.shared.store.snapshot().map_err(internal)?;
-        let mut ex = Execution::new(&snapshot, self.context(height, time_ms));
+        let mut ex =
+            Execution::begin(&snapshot, self.context(height, time_ms)).map_err(internal)?;
         let mut txs = Vec::with_capacity(candidates.len());
         let mut tx_ids = Vec::with_capacity(candidates.len());
         let mut txs_bytes = Vec::with_capacity(candidates.len());
@@ -363,7 +353,7 @@ impl Application for Ledger {
                     txs.push((*ptx.tx).clone());
                 }
                 Err(TxInvalid::State(e)) => return Err(internal(e)),
-                Err(e) => dropped.push((ptx.id, ptx.tx.tx.signer, e.to_string())),
+                Err(e) => dropped.push((ptx.id, e.to_string())),
             }
         }
         let (writes, receipts) = ex.finish();
@@ -442,7 +432,8 @@ impl Application for Ledger {
             return invalid(format!("transaction signature {i}: {e}"));
         }
         let snapshot = self.shared.store.snapshot().map_err(internal)?;
-        let mut ex = Execution::new(&snapshot, self.context(h.height, h.time_ms));
+        let mut ex =
+            Execution::begin(&snapshot, self.context(h.height, h.time_ms)).map_err(internal)?;
         for (i, (tx, id)) in block.txs.iter().zip(&tx_ids).enumerate() {
             match ex.apply(tx, *id) {
                 Ok(_) => {}
@@ -519,7 +510,7 @@ impl Application for Ledger {
         let commit_ms = started.elapsed().as_secs_f64() * 1000.0;
         self.executed.retain(|_, e| e.block.header.height > height);
         let ids: HashSet<TxId> = ex.tx_ids.iter().copied().collect();
-        self.shared.mempool.remove(&ids, &HashSet::new());
+        self.shared.mempool.remove(&ids);
         for id in &ex.tx_ids {
             self.verified.remove(id);
         }
@@ -565,19 +556,6 @@ impl Application for Ledger {
         let cert = self.shared.store.certificate(height).ok()??;
         Some((bytes, cert))
     }
-}
-
-/// Read a signer's last committed sequence number from a state view.
-pub fn committed_seq<S: StateRead>(
-    state: &S,
-    signer: &PublicKey,
-) -> Result<u64, waybill_state::StateReadError> {
-    let key = waybill_state::keys::seq(signer);
-    Ok(state
-        .get(&key)?
-        .and_then(|b| b.as_slice().try_into().ok())
-        .map(u64::from_le_bytes)
-        .unwrap_or(0))
 }
 
 /// Stateless checks, signature verification in one batch, then admission to the
@@ -637,6 +615,7 @@ fn submit(shared: &Shared, raw: Vec<Vec<u8>>, forward: bool) -> Vec<Result<TxId,
             }
         }
     }
+    let head_time_ms = shared.head.borrow().time_ms;
     let snapshot = match shared.store.snapshot() {
         Ok(s) => s,
         Err(e) => {
@@ -671,10 +650,14 @@ fn submit(shared: &Shared, raw: Vec<Vec<u8>>, forward: bool) -> Vec<Result<TxId,
             if shared.store.tx_location(&id).map_err(|e| SubmitError::Internal(e.to_string()))?.is_some() {
                 return Err(SubmitError::Invalid { code: "already_committed", message: format!("transaction {id} is already committed") });
             }
-            let committed = committed_seq(&snapshot, &signer).map_err(|e| SubmitError::Internal(e.to_string()))?;
+            check_expiry(&stx, head_time_ms, now_ms())?;
+            let replay_key = waybill_state::keys::replay(stx.tx.expires_at_ms, &stx.tx.replay_id());
+            if snapshot.get(&replay_key).map_err(|e| SubmitError::Internal(e.to_string()))?.is_some() {
+                return Err(SubmitError::Invalid { code: "replayed_tx", message: format!("a transaction with the same content, nonce and expiry from {signer} is already committed (a replay); sign a new one with another nonce") });
+            }
             shared
                 .mempool
-                .admit(crate::mempool::PoolTx { tx: Arc::new(stx), id, bytes }, committed)
+                .admit(crate::mempool::PoolTx { tx: Arc::new(stx), id, bytes })
                 .map_err(|e| SubmitError::Admit(e.code(), e.to_string()))?;
             if let Some(g) = gossip {
                 g.push(raw_bytes);
@@ -684,6 +667,33 @@ fn submit(shared: &Shared, raw: Vec<Vec<u8>>, forward: bool) -> Vec<Result<TxId,
         .collect();
     shared.metrics.set_mempool(shared.mempool.len() as u64);
     out
+}
+
+/// A submitted transaction's expiry must leave it a chance to be included: after the
+/// last block's time and after our clock, and within the replay window of both (a
+/// block's time is at least the last one's and at most our clock plus the allowed
+/// drift, so a transaction refused here could not be in the next block either).
+fn check_expiry(stx: &SignedTx, head_time_ms: u64, now_ms: u64) -> Result<(), SubmitError> {
+    let exp = stx.tx.expires_at_ms;
+    let earliest_block_ms = head_time_ms.saturating_add(1).max(now_ms);
+    if exp <= earliest_block_ms {
+        return Err(SubmitError::Invalid {
+            code: "expired_tx",
+            message: format!(
+                "the transaction expired at {exp} ms, not after the next block's time (≥ {earliest_block_ms} ms); sign it again with a later expiry"
+            ),
+        });
+    }
+    let window = limits::TX_EXPIRY_WINDOW_MS_MAX;
+    if exp - earliest_block_ms > window {
+        return Err(SubmitError::Invalid {
+            code: "expiry_too_far",
+            message: format!(
+                "the transaction expires at {exp} ms, more than {window} ms (the replay window) after the next block's time {earliest_block_ms} ms; choose a nearer expiry (is the signer's clock right?)"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Why a submitted transaction was not taken.

@@ -1,10 +1,12 @@
 //! The mempool: signed transactions waiting to be ordered, bounded in count and
-//! bytes, de-duplicated by id, with per-signer sequence numbers kept contiguous.
+//! bytes, de-duplicated by id, in arrival order. There is no per-signer order to keep:
+//! transactions carry a nonce and an expiry (replay protection is the ledger's, by
+//! replay id), so one signer's transactions are independent of each other.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use waybill_types::{limits, PublicKey, SignedTx, TxId};
+use waybill_types::{limits, SignedTx, TxId};
 
 /// Why the mempool did not take a transaction.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -20,26 +22,6 @@ pub enum AdmitError {
     /// Already waiting.
     #[error("transaction {0} is already in the mempool")]
     Duplicate(TxId),
-    /// Sequence number already used.
-    #[error("sequence number {got} was already used by {signer}; the next one is {expected}")]
-    Replayed {
-        /// Signer.
-        signer: PublicKey,
-        /// Next valid.
-        expected: u64,
-        /// Offered.
-        got: u64,
-    },
-    /// Sequence number skips ahead.
-    #[error("sequence number {got} from {signer} is out of order; the next one is {expected}")]
-    OutOfOrder {
-        /// Signer.
-        signer: PublicKey,
-        /// Next valid.
-        expected: u64,
-        /// Offered.
-        got: u64,
-    },
 }
 
 impl AdmitError {
@@ -48,8 +30,6 @@ impl AdmitError {
         match self {
             AdmitError::Full { .. } => "busy",
             AdmitError::Duplicate(_) => "duplicate",
-            AdmitError::Replayed { .. } => "replayed_seq",
-            AdmitError::OutOfOrder { .. } => "out_of_order_seq",
         }
     }
 }
@@ -71,10 +51,6 @@ struct Inner {
     queue: BTreeMap<u64, PoolTx>,
     /// Id → arrival number.
     by_id: HashMap<TxId, u64>,
-    /// Next expected sequence number per signer with transactions waiting.
-    next_seq: HashMap<PublicKey, u64>,
-    /// Waiting transactions per signer.
-    per_signer: HashMap<PublicKey, usize>,
     next_arrival: u64,
     bytes: usize,
 }
@@ -136,9 +112,7 @@ impl Mempool {
     }
 
     /// Admit a transaction whose signature and stateless rules were checked.
-    /// `committed_seq` is the signer's last committed sequence number, read from
-    /// state by the caller (used when the signer has nothing waiting).
-    pub fn admit(&self, ptx: PoolTx, committed_seq: u64) -> Result<(), AdmitError> {
+    pub fn admit(&self, ptx: PoolTx) -> Result<(), AdmitError> {
         let mut g = self.lock();
         if g.by_id.contains_key(&ptx.id) {
             return Err(AdmitError::Duplicate(ptx.id));
@@ -149,29 +123,6 @@ impl Mempool {
                 bytes: g.bytes,
             });
         }
-        let signer = ptx.tx.tx.signer;
-        let expected = g
-            .next_seq
-            .get(&signer)
-            .copied()
-            .unwrap_or(committed_seq.saturating_add(1));
-        let got = ptx.tx.tx.seq;
-        if got < expected {
-            return Err(AdmitError::Replayed {
-                signer,
-                expected,
-                got,
-            });
-        }
-        if got > expected {
-            return Err(AdmitError::OutOfOrder {
-                signer,
-                expected,
-                got,
-            });
-        }
-        g.next_seq.insert(signer, got.saturating_add(1));
-        *g.per_signer.entry(signer).or_insert(0) += 1;
         let n = g.next_arrival;
         g.next_arrival += 1;
         g.bytes += ptx.bytes;
@@ -198,46 +149,16 @@ impl Mempool {
         out
     }
 
-    /// Remove transactions (committed, or dropped as invalid). Signers left with
-    /// nothing waiting fall back to the committed sequence number; a signer that
-    /// had a transaction dropped has its later ones dropped too (they can never be
-    /// in order), and they are returned so their submitters can be told.
-    pub fn remove(&self, ids: &HashSet<TxId>, dropped_signers: &HashSet<PublicKey>) -> Vec<TxId> {
+    /// Remove transactions (committed, or dropped as invalid).
+    pub fn remove(&self, ids: &HashSet<TxId>) {
         let mut g = self.lock();
-        let mut cascaded = Vec::new();
-        let mut to_remove: Vec<u64> = ids
-            .iter()
-            .filter_map(|id| g.by_id.get(id).copied())
-            .collect();
-        if !dropped_signers.is_empty() {
-            for (n, ptx) in &g.queue {
-                if dropped_signers.contains(&ptx.tx.tx.signer) && !ids.contains(&ptx.id) {
-                    to_remove.push(*n);
-                    cascaded.push(ptx.id);
+        for id in ids {
+            if let Some(n) = g.by_id.remove(id) {
+                if let Some(ptx) = g.queue.remove(&n) {
+                    g.bytes -= ptx.bytes;
                 }
             }
         }
-        for n in to_remove {
-            if let Some(ptx) = g.queue.remove(&n) {
-                g.by_id.remove(&ptx.id);
-                g.bytes -= ptx.bytes;
-                let signer = ptx.tx.tx.signer;
-                let left = g.per_signer.get_mut(&signer).map(|c| {
-                    *c -= 1;
-                    *c
-                });
-                if left == Some(0) {
-                    g.per_signer.remove(&signer);
-                    g.next_seq.remove(&signer);
-                }
-            }
-        }
-        for s in dropped_signers {
-            if !g.per_signer.contains_key(s) {
-                g.next_seq.remove(s);
-            }
-        }
-        cascaded
     }
 }
 
@@ -247,12 +168,13 @@ mod tests {
     use waybill_types::tx::TX_VERSION;
     use waybill_types::{Payload, SecretKey, Transaction};
 
-    fn ptx(key: &SecretKey, seq: u64) -> PoolTx {
+    fn ptx(key: &SecretKey, nonce: u64) -> PoolTx {
         let tx = Transaction {
             version: TX_VERSION,
             chain_id: "t".into(),
             signer: key.public(),
-            seq,
+            nonce,
+            expires_at_ms: 1_800_000_000_000,
             payload: Payload::RevokeMember {
                 member: key.public(),
                 reason: "x".into(),
@@ -268,24 +190,17 @@ mod tests {
     }
 
     #[test]
-    fn sequence_numbers_must_be_contiguous() {
+    fn one_signer_any_nonces_in_any_order() {
         let k = SecretKey::from_label("a");
         let m = Mempool::new(10, 1 << 20);
-        assert!(m.admit(ptx(&k, 4), 3).is_ok());
+        for nonce in [9, 3, 77, 4] {
+            assert!(m.admit(ptx(&k, nonce)).is_ok(), "nonce {nonce}");
+        }
         assert!(matches!(
-            m.admit(ptx(&k, 4), 3),
+            m.admit(ptx(&k, 3)),
             Err(AdmitError::Duplicate(_))
         ));
-        assert!(matches!(
-            m.admit(ptx(&k, 3), 3),
-            Err(AdmitError::Replayed { expected: 5, .. })
-        ));
-        assert!(matches!(
-            m.admit(ptx(&k, 7), 3),
-            Err(AdmitError::OutOfOrder { expected: 5, .. })
-        ));
-        assert!(m.admit(ptx(&k, 5), 3).is_ok());
-        assert_eq!(m.len(), 2);
+        assert_eq!(m.len(), 4);
     }
 
     #[test]
@@ -293,11 +208,11 @@ mod tests {
         let m = Mempool::new(3, 1 << 20);
         for i in 0..3 {
             let k = SecretKey::from_label(&format!("k{i}"));
-            assert!(m.admit(ptx(&k, 1), 0).is_ok(), "tx {i} fits");
+            assert!(m.admit(ptx(&k, 1)).is_ok(), "tx {i} fits");
         }
         let k = SecretKey::from_label("k3");
         assert!(matches!(
-            m.admit(ptx(&k, 1), 0),
+            m.admit(ptx(&k, 1)),
             Err(AdmitError::Full { n_txs: 3, .. })
         ));
         assert_eq!(m.len(), 3);
@@ -308,16 +223,13 @@ mod tests {
         let k = SecretKey::from_label("a");
         let one = ptx(&k, 1).bytes;
         let m = Mempool::new(100, one * 2);
-        assert!(m.admit(ptx(&k, 1), 0).is_ok());
-        assert!(m.admit(ptx(&k, 2), 0).is_ok());
-        assert!(matches!(
-            m.admit(ptx(&k, 3), 0),
-            Err(AdmitError::Full { .. })
-        ));
+        assert!(m.admit(ptx(&k, 1)).is_ok());
+        assert!(m.admit(ptx(&k, 2)).is_ok());
+        assert!(matches!(m.admit(ptx(&k, 3)), Err(AdmitError::Full { .. })));
     }
 
     #[test]
-    fn remove_committed_and_cascade_dropped() {
+    fn remove_leaves_the_others_in_order() {
         let a = SecretKey::from_label("a");
         let b = SecretKey::from_label("b");
         let m = Mempool::new(100, 1 << 20);
@@ -325,12 +237,11 @@ mod tests {
         let a2 = ptx(&a, 2);
         let b1 = ptx(&b, 1);
         for p in [a1.clone(), a2.clone(), b1.clone()] {
-            m.admit(p, 0).expect("admits");
+            m.admit(p).expect("admits");
         }
-        let cascaded = m.remove(&HashSet::from([a1.id]), &HashSet::from([a.public()]));
-        assert_eq!(cascaded, vec![a2.id]);
-        assert_eq!(m.len(), 1);
-        // `a` has nothing waiting: its next sequence comes from state again.
-        assert!(m.admit(ptx(&a, 1), 0).is_ok());
+        m.remove(&HashSet::from([a1.id]));
+        let left: Vec<TxId> = m.peek_batch(10, 1 << 20).iter().map(|p| p.id).collect();
+        assert_eq!(left, vec![a2.id, b1.id]);
+        assert_eq!(m.bytes(), a2.bytes + b1.bytes);
     }
 }

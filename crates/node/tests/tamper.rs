@@ -42,7 +42,6 @@ fn build_chain() -> (std::path::PathBuf, Genesis, Vec<SignedTx>) {
                 sign(
                     &admin,
                     &chain_id,
-                    i as u64 + 1,
                     Payload::RegisterMember {
                         member: m.public(),
                         name: format!("m{i}"),
@@ -63,7 +62,6 @@ fn build_chain() -> (std::path::PathBuf, Genesis, Vec<SignedTx>) {
             sign(
                 &members[0],
                 &chain_id,
-                1,
                 Payload::RegisterProduct {
                     gtin: gtin.clone(),
                     name: "Navel oranges".into(),
@@ -75,7 +73,6 @@ fn build_chain() -> (std::path::PathBuf, Genesis, Vec<SignedTx>) {
             sign(
                 &members[1],
                 &chain_id,
-                1,
                 Payload::RevokeMember {
                     member: members[2].public(),
                     reason: "not an admin".into(),
@@ -91,7 +88,6 @@ fn build_chain() -> (std::path::PathBuf, Genesis, Vec<SignedTx>) {
                 sign(
                     &members[i],
                     &chain_id,
-                    if i == 1 { 2 } else { 1 },
                     Payload::RegisterLot {
                         gtin: gtin.clone(),
                         lot: format!("LOT{i}"),
@@ -308,7 +304,7 @@ fn verification_during_commits_is_not_a_tamper_alert() {
         };
         for r in waybill_node::ledger::submit_batch(
             &shared,
-            vec![sign(&admin, &genesis.chain_id, i + 1, p).encode()],
+            vec![sign(&admin, &genesis.chain_id, p).encode()],
         ) {
             r.expect("admitted");
         }

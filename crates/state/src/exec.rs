@@ -7,6 +7,7 @@ use waybill_types::codec;
 use waybill_types::hash::{sha256_parts, Hash};
 use waybill_types::{Genesis, Height, Payload, Receipt, SignedTx, TxId};
 
+use crate::trace::StateScan;
 use crate::{audit, catalog, credentials, identity, keys, trace};
 
 /// Reads committed state. Implemented by the store over a redb snapshot.
@@ -95,25 +96,35 @@ pub enum TxInvalid {
         /// The signer.
         signer: waybill_types::PublicKey,
     },
-    /// Already used.
-    #[error("sequence number {got} was already used by {signer}; the next one is {expected}")]
+    /// Its replay id is already in state: the same transaction was committed before.
+    #[error("transaction {replay_id} from {signer} was already committed (a replay); to do it again, sign a new transaction (another nonce)")]
     Replayed {
         /// The signer.
         signer: waybill_types::PublicKey,
-        /// The next valid number.
-        expected: u64,
-        /// The number in the transaction.
-        got: u64,
+        /// [`waybill_types::Transaction::replay_id`].
+        replay_id: Hash,
     },
-    /// Skips ahead.
-    #[error("sequence number {got} from {signer} is out of order; the next one is {expected}")]
-    OutOfOrder {
+    /// Its expiry is not after the block's time.
+    #[error("transaction from {signer} expired at {expires_at_ms} ms, not after the block time {block_time_ms} ms; sign it again with a later expiry")]
+    Expired {
         /// The signer.
         signer: waybill_types::PublicKey,
-        /// The next valid number.
-        expected: u64,
-        /// The number in the transaction.
-        got: u64,
+        /// The transaction's expiry.
+        expires_at_ms: u64,
+        /// The block's time.
+        block_time_ms: u64,
+    },
+    /// Its expiry lies further after the block's time than the replay window allows.
+    #[error("transaction from {signer} expires at {expires_at_ms} ms, more than {window_ms} ms after the block time {block_time_ms} ms; choose an expiry within the window (is the signer's clock right?)")]
+    ExpiryTooFar {
+        /// The signer.
+        signer: waybill_types::PublicKey,
+        /// The transaction's expiry.
+        expires_at_ms: u64,
+        /// The block's time.
+        block_time_ms: u64,
+        /// [`waybill_types::limits::TX_EXPIRY_WINDOW_MS_MAX`].
+        window_ms: u64,
     },
     /// Fails a stateless rule (wrong chain, bad field).
     #[error("{0}")]
@@ -124,7 +135,7 @@ pub enum TxInvalid {
 }
 
 /// A rejection: recorded in the block with a code and message; nothing changes but
-/// the signer's sequence number.
+/// the transaction's replay id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     /// Stable machine code.
@@ -173,8 +184,58 @@ pub struct Execution<'a, S: StateRead> {
     receipts: Vec<Receipt>,
 }
 
+impl<'a, S: StateScan> Execution<'a, S> {
+    /// Start executing a block on `base`: first the work due at the start of every
+    /// block, before its transactions — replay ids whose expiry is not after the
+    /// block time are removed, oldest first, at most
+    /// [`REPLAY_IDS_EXPIRED_PER_BLOCK_MAX`](waybill_types::limits::REPLAY_IDS_EXPIRED_PER_BLOCK_MAX)
+    /// (the rest roll over to the next block; an expired transaction is refused by
+    /// its expiry whether or not its id is still kept).
+    pub fn begin(base: &'a S, ctx: BlockContext) -> Result<Self, StateReadError> {
+        let mut ex = Execution::new(base, ctx);
+        ex.expire_replay_ids()?;
+        Ok(ex)
+    }
+
+    fn expire_replay_ids(&mut self) -> Result<(), StateReadError> {
+        const CHUNK: usize = 256;
+        let max = waybill_types::limits::REPLAY_IDS_EXPIRED_PER_BLOCK_MAX;
+        let prefix = [keys::REPLAY];
+        let mut start = prefix.to_vec();
+        let mut expired = Vec::new();
+        'scan: loop {
+            let rows = self.base.scan_from(&prefix, &start, CHUNK)?;
+            let n_rows = rows.len();
+            for (k, _) in rows {
+                let expires_at_ms = k
+                    .get(1..9)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| StateReadError::Corrupt {
+                        key: k.clone(),
+                        reason: "replay key shorter than its expiry".into(),
+                    })?;
+                if expires_at_ms > self.ctx.time_ms || expired.len() >= max {
+                    break 'scan;
+                }
+                start = [k.as_slice(), &[0]].concat();
+                expired.push(k);
+            }
+            if n_rows < CHUNK {
+                break;
+            }
+        }
+        for k in expired {
+            self.writes.insert(k, None);
+        }
+        Ok(())
+    }
+}
+
 impl<'a, S: StateRead> Execution<'a, S> {
-    /// Start executing a block on `base`.
+    /// Start executing a block on `base` without the start-of-block work (for reads
+    /// and tests that apply transactions to a state directly); blocks use
+    /// [`Execution::begin`].
     pub fn new(base: &'a S, ctx: BlockContext) -> Self {
         Execution {
             base,
@@ -211,23 +272,28 @@ impl<'a, S: StateRead> Execution<'a, S> {
         if self.get(&keys::member(&signer))?.is_none() {
             return Err(TxInvalid::UnknownSigner { signer });
         }
-        let last = self.last_seq(&signer)?;
-        let expected = last.checked_add(1).ok_or(TxInvalid::Stateless(
-            "sequence number space exhausted".into(),
-        ))?;
-        if stx.tx.seq < expected {
-            return Err(TxInvalid::Replayed {
+        let block_time_ms = self.ctx.time_ms;
+        let expires_at_ms = stx.tx.expires_at_ms;
+        if expires_at_ms <= block_time_ms {
+            return Err(TxInvalid::Expired {
                 signer,
-                expected,
-                got: stx.tx.seq,
+                expires_at_ms,
+                block_time_ms,
             });
         }
-        if stx.tx.seq > expected {
-            return Err(TxInvalid::OutOfOrder {
+        let window_ms = waybill_types::limits::TX_EXPIRY_WINDOW_MS_MAX;
+        if expires_at_ms - block_time_ms > window_ms {
+            return Err(TxInvalid::ExpiryTooFar {
                 signer,
-                expected,
-                got: stx.tx.seq,
+                expires_at_ms,
+                block_time_ms,
+                window_ms,
             });
+        }
+        let replay_id = stx.tx.replay_id();
+        let replay_key = keys::replay(expires_at_ms, &replay_id);
+        if self.get(&replay_key)?.is_some() {
+            return Err(TxInvalid::Replayed { signer, replay_id });
         }
         // Handlers only read and return their writes; a rejection writes nothing.
         // The signer's organization as it was before the transaction.
@@ -250,7 +316,8 @@ impl<'a, S: StateRead> Execution<'a, S> {
             },
             Err(HandlerError::State(e)) => return Err(TxInvalid::State(e)),
         };
-        self.put(keys::seq(&signer), stx.tx.seq.to_le_bytes().to_vec());
+        // Kept until the expiry passes (see `begin`), whatever the outcome.
+        self.put(replay_key, Vec::new());
         for (k, v) in audit::actor_entries(
             &stx.tx.payload,
             &self.ctx,
@@ -263,24 +330,6 @@ impl<'a, S: StateRead> Execution<'a, S> {
         }
         self.receipts.push(Receipt { tx_id, status });
         Ok(self.receipts.last().expect("a receipt was just pushed"))
-    }
-
-    /// The last sequence number `signer` used (0 if none).
-    pub fn last_seq(&self, signer: &waybill_types::PublicKey) -> Result<u64, StateReadError> {
-        let key = keys::seq(signer);
-        match self.get(&key)? {
-            None => Ok(0),
-            Some(b) => {
-                let arr: [u8; 8] =
-                    b.as_slice()
-                        .try_into()
-                        .map_err(|_| StateReadError::Corrupt {
-                            key: key.clone(),
-                            reason: format!("sequence number is {} bytes, expected 8", b.len()),
-                        })?;
-                Ok(u64::from_le_bytes(arr))
-            }
-        }
     }
 
     fn dispatch(&self, stx: &SignedTx, tx_id: TxId) -> Result<Writes, HandlerError> {

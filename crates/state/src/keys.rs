@@ -8,8 +8,10 @@ use waybill_types::{OrgId, PublicKey};
 pub const ORG: u8 = 0x01;
 /// Member records: `MEMBER ‖ public key`.
 pub const MEMBER: u8 = 0x02;
-/// Last sequence number used by a signer: `SEQ ‖ public key` → u64 (little endian).
-pub const SEQ: u8 = 0x03;
+/// Replay ids of transactions not yet expired:
+/// `REPLAY ‖ expires_at_ms (u64 BE) ‖ replay id (32)` → empty. Keyed by expiry first,
+/// so the expired ones are a prefix range, removed at the start of each block.
+pub const REPLAY: u8 = 0x03;
 /// Product records: `PRODUCT ‖ GTIN-14`.
 pub const PRODUCT: u8 = 0x04;
 /// Lot records: `LOT ‖ GTIN-14 ‖ lot`.
@@ -31,9 +33,9 @@ pub fn org(id: &OrgId) -> Vec<u8> {
 pub fn member(key: &PublicKey) -> Vec<u8> {
     [&[MEMBER][..], &key.0[..]].concat()
 }
-/// Key of a signer's last sequence number.
-pub fn seq(key: &PublicKey) -> Vec<u8> {
-    [&[SEQ][..], &key.0[..]].concat()
+/// Key of a transaction's replay id.
+pub fn replay(expires_at_ms: u64, replay_id: &waybill_types::Hash) -> Vec<u8> {
+    [&[REPLAY][..], &expires_at_ms.to_be_bytes()[..], &replay_id.0[..]].concat()
 }
 /// Key of a product.
 pub fn product(gtin: &Gtin) -> Vec<u8> {

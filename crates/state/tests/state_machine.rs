@@ -1,5 +1,5 @@
 //! Tests of the deterministic state machine through its public API: identity,
-//! sequence numbers, catalog, determinism, the access matrix, and a property test
+//! replay protection (nonces, expiry, replay ids), catalog, determinism, the access matrix, and a property test
 //! over random transaction sequences.
 //!
 //! Everything runs on a small in-memory model chain: genesis writes applied to a
@@ -124,15 +124,36 @@ fn genesis() -> Genesis {
     }
 }
 
-fn signed(k: &SecretKey, seq: u64, payload: Payload) -> SignedTx {
+/// Expiry of the test transactions: 12 hours after genesis, within the replay window
+/// of every block these tests make.
+const EXPIRES_AT_MS: u64 = GENESIS_TIME_MS + 12 * 3_600_000;
+
+/// A transaction from `k` with nonce `nonce`, expiring at [`EXPIRES_AT_MS`].
+fn signed(k: &SecretKey, nonce: u64, payload: Payload) -> SignedTx {
+    signed_until(k, nonce, EXPIRES_AT_MS, payload)
+}
+
+fn signed_until(k: &SecretKey, nonce: u64, expires_at_ms: u64, payload: Payload) -> SignedTx {
     Transaction {
         version: TX_VERSION,
         chain_id: CHAIN.into(),
         signer: k.public(),
-        seq,
+        nonce,
+        expires_at_ms,
         payload,
     }
     .sign(k)
+}
+
+/// A nonce no other transaction of these tests uses.
+fn fresh_nonce() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 40);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The state key under which `tx`'s replay id is kept until it expires.
+fn replay_key(tx: &SignedTx) -> Vec<u8> {
+    keys::replay(tx.tx.expires_at_ms, &tx.tx.replay_id())
 }
 
 fn reg_member(member: &SecretKey, roles: &[Role]) -> Payload {
@@ -209,6 +230,8 @@ struct BlockRun {
     results: Vec<Result<Receipt, TxInvalid>>,
     writes: WriteSet,
     receipts: Vec<Receipt>,
+    /// The replay-id key of each transaction offered, in order.
+    replay_keys: Vec<Vec<u8>>,
 }
 
 impl BlockRun {
@@ -239,13 +262,14 @@ impl BlockRun {
 }
 
 fn run_block(state: &State, ctx: BlockContext, txs: &[SignedTx]) -> BlockRun {
-    let mut ex = Execution::new(state, ctx);
+    let mut ex = Execution::begin(state, ctx).expect("the in-memory state reads");
     let results = txs.iter().map(|t| ex.apply(t, t.id()).cloned()).collect();
     let (writes, receipts) = ex.finish();
     BlockRun {
         results,
         writes,
         receipts,
+        replay_keys: txs.iter().map(replay_key).collect(),
     }
 }
 
@@ -298,16 +322,17 @@ impl Chain {
         run
     }
 
-    fn last_seq(&self, signer: &PublicKey) -> u64 {
-        match self.state.get(&keys::seq(signer)) {
-            None => 0,
-            Some(b) => u64::from_le_bytes(b.as_slice().try_into().expect("seq is 8 bytes")),
-        }
+    /// Replay ids kept in state (transactions committed and not yet expired).
+    fn n_replay_ids(&self) -> usize {
+        self.state
+            .keys()
+            .filter(|k| k.first() == Some(&keys::REPLAY))
+            .count()
     }
 
-    /// A transaction from `k` with its next sequence number (per committed state).
+    /// A transaction from `k` with a fresh nonce.
     fn tx(&self, k: &SecretKey, payload: Payload) -> SignedTx {
-        signed(k, self.last_seq(&k.public()) + 1, payload)
+        signed(k, fresh_nonce(), payload)
     }
 
     /// Commit a one-transaction block.
@@ -336,7 +361,7 @@ fn assert_applied(run: &BlockRun) {
 }
 
 /// Asserts a one-transaction block was rejected with `code`, and that it wrote
-/// nothing but the signer's sequence number. Returns the message.
+/// nothing but the transaction's replay id. Returns the message.
 #[track_caller]
 fn assert_rejected(run: &BlockRun, signer: &SecretKey, code: &str) -> String {
     let message = match run.only() {
@@ -352,8 +377,8 @@ fn assert_rejected(run: &BlockRun, signer: &SecretKey, code: &str) -> String {
     assert_eq!(run.receipts.len(), 1);
     assert_eq!(
         run.write_keys(),
-        BTreeSet::from([keys::seq(&signer.public())]),
-        "a rejected transaction writes only its signer's sequence number"
+        BTreeSet::from([run.replay_keys[0].clone()]),
+        "a rejected transaction writes only its replay id"
     );
     let member_prefix = keys::audit_of(b'm', &signer.public().0);
     assert!(
@@ -426,7 +451,7 @@ fn genesis_writes_orgs_admins_and_hash() {
     );
     assert_eq!(admin.registered_at, Height(0));
     assert_eq!(admin.registered_by, pk("orchard-admin"));
-    assert_eq!(chain.last_seq(&pk("orchard-admin")), 0);
+    assert_eq!(chain.n_replay_ids(), 0);
 }
 
 #[test]
@@ -448,7 +473,7 @@ fn empty_block_writes_nothing_but_advances_the_state_hash() {
 #[test]
 fn admin_registers_member_with_sorted_roles() {
     let mut chain = Chain::new();
-    chain.commit(&[]); // height 1: so that registered_at (2) differs from the seq (1)
+    chain.commit(&[]); // height 1: so that registered_at is 2
     let admin = key("orchard-admin");
     let picker = key("orchard-picker");
     let run = chain.submit(
@@ -461,7 +486,7 @@ fn admin_registers_member_with_sorted_roles() {
         BTreeSet::from([
             keys::member(&picker.public()),
             keys::org_member(&org("orchard"), &picker.public()),
-            keys::seq(&admin.public()),
+            run.replay_keys[0].clone(),
         ])
     );
     assert_eq!(
@@ -480,8 +505,7 @@ fn admin_registers_member_with_sorted_roles() {
     assert_eq!(m.status, MemberStatus::Active);
     assert_eq!(m.registered_at, Height(2));
     assert_eq!(m.registered_by, admin.public());
-    assert_eq!(chain.last_seq(&admin.public()), 1);
-    assert_eq!(chain.last_seq(&picker.public()), 0);
+    assert_eq!(chain.n_replay_ids(), 1);
 }
 
 #[test]
@@ -533,8 +557,9 @@ fn identity_rejections() {
     let run = chain.submit(&admin, revoke(&key("nobody"), "who?"));
     assert_rejected(&run, &admin, "unknown_member");
 
-    // Every rejection above consumed one sequence number: 1 registration + 11.
-    assert_eq!(chain.last_seq(&admin.public()), 12);
+    // Every transaction above, applied or rejected, left its replay id: 2
+    // registrations + 12 rejections.
+    assert_eq!(chain.n_replay_ids(), 14);
 }
 
 #[test]
@@ -555,7 +580,7 @@ fn set_roles_then_revoke() {
     assert_applied(&run);
     assert_eq!(
         run.write_keys(),
-        BTreeSet::from([keys::member(&picker.public()), keys::seq(&admin.public())])
+        BTreeSet::from([keys::member(&picker.public()), run.replay_keys[0].clone()])
     );
     let m = chain.member(&picker);
     assert_eq!(m.roles, vec![Role::Processor, Role::Carrier], "sorted");
@@ -584,7 +609,7 @@ fn set_roles_then_revoke() {
     assert_applied(&run);
     assert_eq!(
         run.write_keys(),
-        BTreeSet::from([keys::member(&picker.public()), keys::seq(&admin.public())])
+        BTreeSet::from([keys::member(&picker.public()), run.replay_keys[0].clone()])
     );
     let m = chain.member(&picker);
     assert_eq!(
@@ -598,8 +623,8 @@ fn set_roles_then_revoke() {
     assert_eq!(m.roles, vec![Role::Carrier], "revocation keeps the roles");
 
     // The revoked member's key is still a member record, so its transactions still
-    // get into blocks -- as rejections, consuming its sequence numbers.
-    let seq_before = chain.last_seq(&picker.public());
+    // get into blocks -- as rejections, each keeping its replay id.
+    let ids_before = chain.n_replay_ids();
     for payload in [
         product(&gtin("0690123400002")),
         lot(&orchard_gtin(), "L2"),
@@ -609,7 +634,7 @@ fn set_roles_then_revoke() {
         let msg = assert_rejected(&run, &picker, "member_revoked");
         assert!(msg.contains("left the company"), "{msg}");
     }
-    assert_eq!(chain.last_seq(&picker.public()), seq_before + 3);
+    assert_eq!(chain.n_replay_ids(), ids_before + 3);
 
     // Nothing more can be done to a revoked member.
     let run = chain.submit(&admin, revoke(&picker, "again"));
@@ -680,140 +705,243 @@ fn unknown_signer_is_invalid_and_writes_nothing() {
 }
 
 // ---------------------------------------------------------------------------
-// 2. Sequence numbers.
+// 2. Replay protection: nonces, expiry, replay ids.
 // ---------------------------------------------------------------------------
 
+/// Two processes holding one member key sign at once, each with its own random
+/// nonce, asking nothing of the ledger: both transactions commit, in one block or in
+/// two, in either order. (With the strict per-signer sequence this replaced, the
+/// second of two transactions signed from the same state was refused.)
 #[test]
-fn sequence_numbers_must_be_last_plus_one() {
+fn one_key_signing_in_two_processes_commits_both() {
     let mut chain = Chain::new();
     let admin = key("orchard-admin");
-    let a = admin.public();
-    assert_applied(&chain.submit(&admin, reg_member(&key("m1"), &[Role::Producer])));
-    assert_eq!(chain.last_seq(&a), 1);
+    let scanner_a = signed(&admin, 0x5eed_0001, reg_member(&key("m1"), &[Role::Producer]));
+    let scanner_b = signed(&admin, 0x5eed_0002, reg_member(&key("m2"), &[Role::Producer]));
+    for order in [[&scanner_a, &scanner_b], [&scanner_b, &scanner_a]] {
+        let run = chain.execute(&[order[0].clone(), order[1].clone()]);
+        assert_eq!(run.receipts.len(), 2);
+        assert!(run
+            .receipts
+            .iter()
+            .all(|r| r.status == TxStatus::Applied));
+    }
+    // In two blocks, the later-signed first.
+    assert_applied(&chain.commit(std::slice::from_ref(&scanner_b)));
+    assert_applied(&chain.commit(std::slice::from_ref(&scanner_a)));
+    assert!(load_member(&chain.state, &pk("m1")).expect("reads").is_some());
+    assert!(load_member(&chain.state, &pk("m2")).expect("reads").is_some());
+    // The same payload with another nonce is another transaction.
+    let again = chain.tx(&admin, reg_member(&key("m1"), &[Role::Producer]));
+    assert_rejected(&chain.commit(&[again]), &admin, "already_registered");
+}
 
-    let replay = signed(&admin, 1, reg_member(&key("m2"), &[Role::Producer]));
-    let gap = signed(&admin, 3, reg_member(&key("m2"), &[Role::Producer]));
+#[test]
+fn a_transaction_is_taken_once_in_the_block_and_after() {
+    let mut chain = Chain::new();
+    let admin = key("orchard-admin");
+    let tx = chain.tx(&admin, reg_member(&key("m1"), &[Role::Producer]));
+    let replay_id = tx.tx.replay_id();
+    let run = chain.commit(&[tx.clone(), tx.clone()]);
+    assert!(run.results[0].is_ok());
     assert_eq!(
-        chain.execute(std::slice::from_ref(&replay)).only(),
-        &Err(TxInvalid::Replayed {
-            signer: a,
-            expected: 2,
-            got: 1
+        run.results[1],
+        Err(TxInvalid::Replayed {
+            signer: admin.public(),
+            replay_id
+        }),
+        "the replay in the same block is seen through the block's own writes"
+    );
+    assert_eq!(run.receipts.len(), 1);
+    assert_eq!(
+        chain.state.get(&replay_key(&tx)),
+        Some(&Vec::new()),
+        "the replay id is kept under its expiry"
+    );
+    for _ in 0..3 {
+        chain.commit(&[]);
+        assert_eq!(
+            chain.execute(std::slice::from_ref(&tx)).only(),
+            &Err(TxInvalid::Replayed {
+                signer: admin.public(),
+                replay_id
+            })
+        );
+    }
+    // A second signature over the same content is the same transaction: the replay id
+    // is over what is signed, not over the signature bytes.
+    let mut resigned = tx.clone();
+    resigned.signature = waybill_types::keys::Signature([9; 64]);
+    assert_eq!(resigned.tx.replay_id(), replay_id);
+    assert_ne!(resigned.id(), tx.id());
+}
+
+#[test]
+fn expiry_must_lie_after_the_block_and_within_the_window() {
+    let chain = Chain::new();
+    let admin = key("orchard-admin");
+    let t = chain.next_ctx().time_ms;
+    let window = waybill_types::limits::TX_EXPIRY_WINDOW_MS_MAX;
+    let at = |expires_at_ms: u64| {
+        let tx = signed_until(
+            &admin,
+            fresh_nonce(),
+            expires_at_ms,
+            reg_member(&key("m1"), &[Role::Producer]),
+        );
+        chain.execute(&[tx]).only().clone()
+    };
+    for exp in [t - 1, t] {
+        assert_eq!(
+            at(exp),
+            Err(TxInvalid::Expired {
+                signer: admin.public(),
+                expires_at_ms: exp,
+                block_time_ms: t
+            }),
+            "expiry {exp} at block time {t}"
+        );
+    }
+    assert!(at(t + 1).is_ok(), "one ms after the block is in time");
+    assert!(at(t + window).is_ok(), "the far end of the window is in");
+    assert_eq!(
+        at(t + window + 1),
+        Err(TxInvalid::ExpiryTooFar {
+            signer: admin.public(),
+            expires_at_ms: t + window + 1,
+            block_time_ms: t,
+            window_ms: window
         })
     );
-    assert_eq!(
-        chain.execute(std::slice::from_ref(&gap)).only(),
-        &Err(TxInvalid::OutOfOrder {
-            signer: a,
-            expected: 2,
-            got: 3
-        })
+    let err = at(t).expect_err("expired");
+    assert!(err.to_string().contains("sign it again"), "{err}");
+}
+
+/// A replay id is kept until its expiry passes, then removed at the start of the
+/// first block whose time reaches it; the transaction is then refused by its expiry,
+/// so it can never be taken again.
+#[test]
+fn replay_ids_are_removed_when_they_expire_and_the_tx_stays_refused() {
+    let mut chain = Chain::new();
+    let admin = key("orchard-admin");
+    // Block 1 runs at block_time(1); expire 2.5 blocks later.
+    let exp = block_time(1) + 2_500;
+    let tx = signed_until(
+        &admin,
+        fresh_nonce(),
+        exp,
+        reg_member(&key("m1"), &[Role::Producer]),
     );
-    let zero = signed(&admin, 0, reg_member(&key("m2"), &[Role::Producer]));
+    assert_applied(&chain.commit(std::slice::from_ref(&tx)));
+    chain.commit(&[]); // block 2: exp is still ahead
+    let run = chain.commit(&[]); // block 3: exp is still ahead (t = exp - 500)
+    assert!(run.writes.is_empty(), "nothing expired yet");
+    assert!(chain.state.contains_key(&replay_key(&tx)));
+    let run = chain.commit(&[]); // block 4: t = exp + 500
+    assert_eq!(
+        run.writes,
+        WriteSet::from([(replay_key(&tx), None)]),
+        "the expired replay id is removed, and nothing else"
+    );
+    assert_eq!(chain.n_replay_ids(), 0);
     assert!(matches!(
-        chain.execute(&[zero]).only(),
-        Err(TxInvalid::Stateless(_))
+        chain.execute(std::slice::from_ref(&tx)).only(),
+        Err(TxInvalid::Expired { .. })
     ));
+}
 
-    // An invalid transaction in the middle of a block changes nothing: the block
-    // with it equals the block without it.
+/// At most `REPLAY_IDS_EXPIRED_PER_BLOCK_MAX` expired ids go per block, oldest
+/// first; the rest go in the next block. Every replica removes the same ones.
+#[test]
+fn expired_replay_ids_are_removed_oldest_first_with_a_cap_per_block() {
+    let max = waybill_types::limits::REPLAY_IDS_EXPIRED_PER_BLOCK_MAX;
+    let mut chain = Chain::new();
+    let t = chain.next_ctx().time_ms;
+    let id = |i: u64| waybill_types::sha256(&i.to_be_bytes());
+    // max + 5 expired ids (expiries t - n .. t), and 3 that live for hours yet.
+    let n_expired = max as u64 + 5;
+    for i in 0..n_expired {
+        chain
+            .state
+            .insert(keys::replay(t - n_expired + i, &id(i)), Vec::new());
+    }
+    for i in 0..3 {
+        chain
+            .state
+            .insert(keys::replay(t + 3_600_000 + i, &id(1_000_000 + i)), Vec::new());
+    }
+    let run = chain.commit(&[]);
+    assert_eq!(run.writes.len(), max);
+    assert!(run.writes.values().all(Option::is_none));
+    // The oldest went; the 5 newest expired ones and the live ones are left.
+    assert!(!chain.state.contains_key(&keys::replay(t - n_expired, &id(0))));
+    assert_eq!(chain.n_replay_ids(), 5 + 3);
+    let run = chain.commit(&[]);
+    assert_eq!(run.writes.len(), 5, "the rest go in the next block");
+    assert_eq!(chain.n_replay_ids(), 3);
+}
+
+#[test]
+fn a_rejected_transaction_keeps_its_replay_id() {
+    let mut chain = Chain::new();
+    let admin = key("orchard-admin");
+    let tx = signed(&admin, 1, reg_member(&key("m"), &[Role::Customs]));
+    let run = chain.commit(std::slice::from_ref(&tx));
+    assert_rejected(&run, &admin, "role_not_allowed");
+    assert_eq!(run.writes.get(&replay_key(&tx)), Some(&Some(Vec::new())));
+    assert!(matches!(
+        chain.execute(std::slice::from_ref(&tx)).only(),
+        Err(TxInvalid::Replayed { .. })
+    ));
+    // The same nonce with another payload is another transaction.
+    assert_applied(&chain.commit(&[signed(&admin, 1, reg_member(&key("m"), &[Role::Producer]))]));
+}
+
+/// Invalid transactions in the middle of a block change nothing: the block with them
+/// equals the block without them.
+#[test]
+fn invalid_transactions_leave_no_trace_in_the_block() {
+    let mut chain = Chain::new();
+    let admin = key("orchard-admin");
+    let committed = chain.tx(&admin, reg_member(&key("m1"), &[Role::Producer]));
+    assert_applied(&chain.commit(std::slice::from_ref(&committed)));
+    let t = chain.next_ctx().time_ms;
     let picker = key("picker");
     let ok_a = chain.tx(&admin, reg_member(&picker, &[Role::Producer]));
-    let ok_b = signed(&picker, 1, product(&orchard_gtin()));
-    let replay_2 = signed(&admin, 2, reg_member(&key("m2"), &[Role::Producer]));
-    let gap_9 = signed(&admin, 9, reg_member(&key("m2"), &[Role::Producer]));
-    let stranger = signed(&key("stranger"), 1, product(&orchard_gtin()));
+    let ok_b = chain.tx(&picker, product(&orchard_gtin()));
+    let expired = signed_until(&admin, fresh_nonce(), t, reg_member(&key("m2"), &[Role::Producer]));
+    let too_far = signed_until(
+        &admin,
+        fresh_nonce(),
+        t + waybill_types::limits::TX_EXPIRY_WINDOW_MS_MAX + 1,
+        reg_member(&key("m2"), &[Role::Producer]),
+    );
+    let stranger = chain.tx(&key("stranger"), product(&orchard_gtin()));
     let with = chain.execute(&[
         ok_a.clone(),
-        replay_2,
-        gap_9,
+        committed.clone(),
+        expired,
+        too_far,
         stranger,
-        replay.clone(),
+        ok_a.clone(),
         ok_b.clone(),
     ]);
     let without = chain.execute(&[ok_a.clone(), ok_b.clone()]);
-    assert!(with.results[0].is_ok() && with.results[5].is_ok());
-    assert!(matches!(
-        with.results[1],
-        Err(TxInvalid::Replayed {
-            expected: 3,
-            got: 2,
-            ..
-        })
-    ));
-    assert!(matches!(
-        with.results[2],
-        Err(TxInvalid::OutOfOrder {
-            expected: 3,
-            got: 9,
-            ..
-        })
-    ));
-    assert!(matches!(
-        with.results[3],
-        Err(TxInvalid::UnknownSigner { .. })
-    ));
+    assert!(with.results[0].is_ok() && with.results[6].is_ok());
+    assert!(matches!(with.results[1], Err(TxInvalid::Replayed { .. })));
+    assert!(matches!(with.results[2], Err(TxInvalid::Expired { .. })));
+    assert!(matches!(with.results[3], Err(TxInvalid::ExpiryTooFar { .. })));
     assert!(matches!(
         with.results[4],
-        Err(TxInvalid::Replayed {
-            expected: 3,
-            got: 1,
-            ..
-        })
+        Err(TxInvalid::UnknownSigner { .. })
     ));
+    assert!(matches!(with.results[5], Err(TxInvalid::Replayed { .. })));
     assert_eq!(with.writes, without.writes);
     assert_eq!(with.receipts, without.receipts);
     assert_eq!(
         write_set_digest(&with.writes),
         write_set_digest(&without.writes)
     );
-
-    // Within one block: seq 2 then 2 again (replay in the overlay), then 3.
-    let s2 = chain.tx(&admin, reg_member(&key("m3"), &[Role::Producer]));
-    let s2_again = signed(&admin, 2, reg_member(&key("m4"), &[Role::Producer]));
-    let s3 = signed(&admin, 3, reg_member(&key("m4"), &[Role::Producer]));
-    let run = chain.commit(&[s2, s2_again, s3]);
-    assert!(run.results[0].is_ok());
-    assert_eq!(
-        run.results[1],
-        Err(TxInvalid::Replayed {
-            signer: a,
-            expected: 3,
-            got: 2
-        })
-    );
-    assert!(run.results[2].is_ok());
-    assert_eq!(chain.last_seq(&a), 3);
-    assert_eq!(
-        chain.state.get(&keys::seq(&a)),
-        Some(&3u64.to_le_bytes().to_vec()),
-        "the last seq is stored as 8 little-endian bytes"
-    );
-}
-
-#[test]
-fn a_rejected_transaction_consumes_its_sequence_number() {
-    let mut chain = Chain::new();
-    let admin = key("orchard-admin");
-    let a = admin.public();
-    let run = chain.commit(&[signed(&admin, 1, reg_member(&key("m"), &[Role::Customs]))]);
-    assert_rejected(&run, &admin, "role_not_allowed");
-    assert_eq!(
-        run.writes.get(&keys::seq(&a)),
-        Some(&Some(1u64.to_le_bytes().to_vec()))
-    );
-    assert_eq!(
-        chain
-            .execute(&[signed(&admin, 1, reg_member(&key("m"), &[Role::Producer]))])
-            .only(),
-        &Err(TxInvalid::Replayed {
-            signer: a,
-            expected: 2,
-            got: 1
-        })
-    );
-    assert_applied(&chain.commit(&[signed(&admin, 2, reg_member(&key("m"), &[Role::Producer]))]));
-    assert_eq!(chain.last_seq(&a), 2);
 }
 
 #[test]
@@ -824,7 +952,8 @@ fn stateless_failures_are_invalid_not_rejected() {
         version: TX_VERSION,
         chain_id: "another-chain".into(),
         signer: admin.public(),
-        seq: 1,
+        nonce: 1,
+        expires_at_ms: EXPIRES_AT_MS,
         payload: product(&orchard_gtin()),
     }
     .sign(&admin);
@@ -910,7 +1039,7 @@ fn catalog_products_and_lots() {
     assert_applied(&run);
     assert_eq!(
         run.write_keys(),
-        BTreeSet::from([keys::product(&g), keys::seq(&orchard.public())])
+        BTreeSet::from([keys::product(&g), run.replay_keys[0].clone()])
     );
     let p = load_product(&chain.state, &g)
         .expect("reads")
@@ -961,7 +1090,7 @@ fn catalog_products_and_lots() {
     assert_applied(&run);
     assert_eq!(
         run.write_keys(),
-        BTreeSet::from([keys::lot(&g, "L1"), keys::seq(&line.public())])
+        BTreeSet::from([keys::lot(&g, "L1"), run.replay_keys[0].clone()])
     );
     let l = load_lot(&chain.state, &g, "L1")
         .expect("reads")
@@ -1118,16 +1247,20 @@ fn different_order_different_outcome_different_hash() {
     assert_ne!(ra.writes, rb.writes);
     assert_ne!(a.state_hash, b.state_hash);
 
-    // Within one signer, order is fixed by seq: swapped, the later seq is invalid.
-    let second = signed(&picker, 2, lot(&orchard_gtin(), "L1"));
+    // Within one signer, order matters as between signers: a lot before its
+    // product is rejected, after it applied; both orders are valid blocks.
+    let second = chain.tx(&picker, lot(&orchard_gtin(), "L1"));
     let swapped = chain.execute(&[second.clone(), make.clone()]);
+    assert!(swapped.results.iter().all(Result::is_ok));
     assert!(matches!(
-        swapped.results[0],
-        Err(TxInvalid::OutOfOrder { .. })
+        &swapped.receipts[0].status,
+        TxStatus::Rejected { code, .. } if code == "unknown_product"
     ));
-    assert!(swapped.results[1].is_ok());
     let straight = chain.execute(&[make, second]);
-    assert!(straight.results.iter().all(Result::is_ok));
+    assert!(straight
+        .receipts
+        .iter()
+        .all(|r| r.status == TxStatus::Applied));
     assert_ne!(swapped.writes, straight.writes);
 }
 
@@ -1410,12 +1543,23 @@ impl Op {
     }
 }
 
+/// Which transaction a step offers.
+#[derive(Debug, Clone, Copy)]
+enum Offer {
+    /// A new transaction (its nonce is the step's index).
+    Fresh,
+    /// Exactly the transaction offered this many steps before (a replay if that one
+    /// was taken).
+    Again(usize),
+    /// A new transaction whose expiry is the block's time (too late).
+    Expired,
+}
+
 #[derive(Debug, Clone)]
 struct Step {
     signer: usize,
     op: Op,
-    /// Offset from the correct sequence number.
-    seq_delta: i64,
+    offer: Offer,
     /// Close the block after this step.
     end_block: bool,
 }
@@ -1468,44 +1612,44 @@ fn step_strategy() -> impl Strategy<Value = Step> {
     (
         op_strategy(),
         prop_oneof![
-            12 => Just(0i64),
-            1 => Just(-1i64),
-            1 => Just(1i64),
-            1 => Just(-2i64),
-            1 => Just(2i64)
+            12 => Just(Offer::Fresh),
+            3 => (1usize..6).prop_map(Offer::Again),
+            1 => Just(Offer::Expired),
         ],
         proptest::bool::weighted(0.25),
     )
-        .prop_map(|((signer, op), seq_delta, end_block)| Step {
+        .prop_map(|((signer, op), offer, end_block)| Step {
             signer,
             op,
-            seq_delta,
+            offer,
             end_block,
         })
 }
 
 /// Genesis plus one block registering the non-admin members of [`SIGNERS`].
 fn setup_chain() -> Chain {
+    // Nonces apart from the simulation's (its step indexes), fixed so that every run
+    // of the setup makes the same transactions.
     let mut chain = Chain::new();
     let txs = [
         signed(
             &key("orchard-admin"),
-            1,
+            1_000_001,
             reg_member(&key("orchard-picker"), &[Role::Producer]),
         ),
         signed(
             &key("orchard-admin"),
-            2,
+            1_000_002,
             reg_member(&key("orchard-driver"), &[Role::Carrier]),
         ),
         signed(
             &key("freight-admin"),
-            1,
+            1_000_003,
             reg_member(&key("freight-driver"), &[Role::Carrier]),
         ),
         signed(
             &key("packer-admin"),
-            1,
+            1_000_004,
             reg_member(&key("packer-line"), &[Role::Processor]),
         ),
     ];
@@ -1527,7 +1671,8 @@ struct Sim {
     /// Receipts per signer.
     receipts: BTreeMap<PublicKey, u64>,
     chain_state: State,
-    seqs_after: BTreeMap<PublicKey, u64>,
+    /// Replay ids kept in state at the end.
+    replay_ids_after: usize,
 }
 
 /// Keys whose value differs between two write sets.
@@ -1557,17 +1702,26 @@ fn simulate(steps: &[Step]) -> Result<Sim, TestCaseError> {
     let mut blocks = Vec::new();
     let mut accepted: Vec<SignedTx> = Vec::new();
     let mut before: (WriteSet, Vec<Receipt>) = (WriteSet::new(), Vec::new());
+    let mut offered: Vec<SignedTx> = Vec::new();
+    let mut taken: BTreeSet<Hash> = BTreeSet::new();
     for (i, step) in steps.iter().enumerate() {
         let signer = key(SIGNERS[step.signer]);
-        let spk = signer.public();
-        let mut ex = Execution::new(&chain.state, chain.next_ctx());
+        let ctx = chain.next_ctx();
+        let mut ex = Execution::begin(&chain.state, ctx.clone()).expect("state reads");
         for t in &accepted {
             prop_assert!(ex.apply(t, t.id()).is_ok(), "an accepted tx re-applies");
         }
-        let expected = ex.last_seq(&spk).expect("state reads") + 1;
-        let seq = u64::try_from((expected as i64 + step.seq_delta).max(0)).expect("non-negative");
+        let nonce = i as u64;
+        let stx = match step.offer {
+            Offer::Again(back) if back <= offered.len() => offered[offered.len() - back].clone(),
+            Offer::Expired => signed_until(&signer, nonce, ctx.time_ms, step.op.payload()),
+            _ => signed(&signer, nonce, step.op.payload()),
+        };
+        offered.push(stx.clone());
+        let spk = stx.tx.signer;
         let is_member = ex.get(&keys::member(&spk)).expect("state reads").is_some();
-        let stx = signed(&signer, seq, step.op.payload());
+        let expired = stx.tx.expires_at_ms <= ctx.time_ms;
+        let replayed = taken.contains(&stx.tx.replay_id());
         let stateless_ok = stx.check_stateless(CHAIN).is_ok();
         let id = stx.id();
         let result = ex.apply(&stx, id).cloned();
@@ -1575,19 +1729,16 @@ fn simulate(steps: &[Step]) -> Result<Sim, TestCaseError> {
         match result {
             Ok(receipt) => {
                 prop_assert!(
-                    stateless_ok && is_member && seq == expected,
+                    stateless_ok && is_member && !expired && !replayed,
                     "accepted a tx that should be invalid: {step:?} -> {receipt:?}"
                 );
                 prop_assert_eq!(rc.len(), before.1.len() + 1, "one receipt pushed");
                 prop_assert_eq!(&rc[..before.1.len()], &before.1[..]);
                 prop_assert_eq!(rc.last(), Some(&receipt));
                 prop_assert_eq!(receipt.tx_id, id);
-                prop_assert_eq!(
-                    ws.get(&keys::seq(&spk)),
-                    Some(&Some(seq.to_le_bytes().to_vec()))
-                );
+                prop_assert_eq!(ws.get(&replay_key(&stx)), Some(&Some(Vec::new())));
                 let changed = changed_keys(&before.0, &ws);
-                prop_assert!(changed.contains(&keys::seq(&spk)));
+                prop_assert!(changed.contains(&replay_key(&stx)));
                 match &receipt.status {
                     TxStatus::Rejected { .. } => prop_assert_eq!(
                         changed
@@ -1595,15 +1746,15 @@ fn simulate(steps: &[Step]) -> Result<Sim, TestCaseError> {
                             .filter(|k| k.first() != Some(&keys::AUDIT))
                             .count(),
                         1,
-                        "a rejection changes only the seq (and the audit trail): {:?}",
+                        "a rejection changes only the replay id (and the audit trail): {:?}",
                         receipt
                     ),
                     TxStatus::Applied => {
-                        // A transaction writes its own seq and domain records, never
-                        // organizations, chain records or another signer's seq.
+                        // A transaction writes its own replay id and domain records,
+                        // never organizations or chain records.
                         for k in &changed {
                             prop_assert!(
-                                *k == keys::seq(&spk)
+                                *k == replay_key(&stx)
                                     || is_trail(k)
                                     || [
                                         keys::MEMBER,
@@ -1619,6 +1770,7 @@ fn simulate(steps: &[Step]) -> Result<Sim, TestCaseError> {
                     }
                 }
                 *receipts.entry(spk).or_default() += 1;
+                taken.insert(stx.tx.replay_id());
                 accepted.push(stx);
                 before = (ws, rc);
             }
@@ -1629,22 +1781,21 @@ fn simulate(steps: &[Step]) -> Result<Sim, TestCaseError> {
                     prop_assert!(matches!(e, TxInvalid::Stateless(_)), "{e:?}");
                 } else if !is_member {
                     prop_assert_eq!(e, TxInvalid::UnknownSigner { signer: spk });
-                } else if seq < expected {
+                } else if expired {
+                    prop_assert_eq!(
+                        e,
+                        TxInvalid::Expired {
+                            signer: spk,
+                            expires_at_ms: stx.tx.expires_at_ms,
+                            block_time_ms: ctx.time_ms
+                        }
+                    );
+                } else if replayed {
                     prop_assert_eq!(
                         e,
                         TxInvalid::Replayed {
                             signer: spk,
-                            expected,
-                            got: seq
-                        }
-                    );
-                } else if seq > expected {
-                    prop_assert_eq!(
-                        e,
-                        TxInvalid::OutOfOrder {
-                            signer: spk,
-                            expected,
-                            got: seq
+                            replay_id: stx.tx.replay_id()
                         }
                     );
                 } else {
@@ -1661,16 +1812,22 @@ fn simulate(steps: &[Step]) -> Result<Sim, TestCaseError> {
             before = (WriteSet::new(), Vec::new());
         }
     }
-    let seqs_after = SIGNERS
-        .iter()
-        .map(|s| (pk(s), chain.last_seq(&pk(s))))
-        .collect();
+    let replay_ids_after = chain.n_replay_ids();
+    for id in &taken {
+        prop_assert!(
+            chain
+                .state
+                .keys()
+                .any(|k| k.first() == Some(&keys::REPLAY) && k.ends_with(&id.0)),
+            "every transaction taken keeps its replay id"
+        );
+    }
     Ok(Sim {
         state_hash: chain.state_hash,
         blocks,
         receipts,
         chain_state: chain.state,
-        seqs_after,
+        replay_ids_after,
     })
 }
 
@@ -1685,17 +1842,13 @@ proptest! {
     fn random_transaction_sequences(steps in vec(step_strategy(), 1..60)) {
         let first = simulate(&steps)?;
 
-        // (d) each signer's stored seq = its seq after setup + its receipts.
+        // (d) one replay id per receipt, kept (nothing expires within the test).
         let setup = setup_chain();
-        for s in SIGNERS {
-            let p = pk(s);
-            let got = first.receipts.get(&p).copied().unwrap_or(0);
-            prop_assert_eq!(
-                first.seqs_after[&p],
-                setup.last_seq(&p) + got,
-                "seq of {}", s
-            );
-        }
+        let n_receipts: u64 = first.receipts.values().sum();
+        prop_assert_eq!(
+            first.replay_ids_after as u64,
+            setup.n_replay_ids() as u64 + n_receipts
+        );
 
         // (c) the same sequence from genesis gives the same everything.
         let second = simulate(&steps)?;

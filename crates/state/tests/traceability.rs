@@ -350,7 +350,7 @@ impl BlockRun {
 
 fn run_block(state: &State, ctx: BlockContext, txs: &[SignedTx]) -> BlockRun {
     let height = ctx.height.0;
-    let mut ex = Execution::new(state, ctx);
+    let mut ex = Execution::begin(state, ctx).expect("the in-memory state reads");
     let results = txs.iter().map(|t| ex.apply(t, t.id()).cloned()).collect();
     let (writes, receipts) = ex.finish();
     BlockRun {
@@ -368,6 +368,9 @@ struct Chain {
     /// The time of the last block.
     time_ms: u64,
     state_hash: Hash,
+    /// The next transaction nonce: each chain numbers its own, so that two chains
+    /// built the same way sign the same transactions.
+    next_nonce: std::cell::Cell<u64>,
 }
 
 impl Chain {
@@ -383,6 +386,7 @@ impl Chain {
             height: 0,
             time_ms: T0,
             state_hash: genesis_state_hash(&g, &writes),
+            next_nonce: std::cell::Cell::new(1),
         };
         let mut regs: Vec<(SecretKey, Payload)> = MEMBERS
             .iter()
@@ -437,30 +441,22 @@ impl Chain {
         self.time_ms = time_ms - 1_000;
     }
 
-    fn last_seq(&self, k: &SecretKey) -> u64 {
-        self.state
-            .get(&keys::seq(&k.public()))
-            .map(|b| u64::from_le_bytes(b.as_slice().try_into().expect("8 bytes")))
-            .unwrap_or(0)
-    }
-
-    /// Sign `items` in order, numbering each signer's transactions from its committed
-    /// sequence number.
+    /// Sign `items` in order, each with a nonce of its own, expiring as late as the
+    /// replay window allows after the next block.
     fn sign_all(&self, items: &[(SecretKey, Payload)]) -> Vec<SignedTx> {
-        let mut next: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        let expires_at_ms =
+            self.next_ctx().time_ms + waybill_types::limits::TX_EXPIRY_WINDOW_MS_MAX;
         items
             .iter()
             .map(|(k, p)| {
-                let pk = k.public().0.to_vec();
-                let seq = *next
-                    .entry(pk.clone())
-                    .or_insert_with(|| self.last_seq(k) + 1);
-                next.insert(pk, seq + 1);
+                let nonce = self.next_nonce.get();
+                self.next_nonce.set(nonce + 1);
                 Transaction {
                     version: TX_VERSION,
                     chain_id: CHAIN.into(),
                     signer: k.public(),
-                    seq,
+                    nonce,
+                    expires_at_ms,
                     payload: p.clone(),
                 }
                 .sign(k)
@@ -545,7 +541,7 @@ fn assert_applied(run: &BlockRun) {
 }
 
 /// Asserts a one-transaction block was rejected with `code` and wrote nothing but the
-/// signer's sequence number and its two audit entries. Returns the message.
+/// transaction's replay id and its two audit entries. Returns the message.
 #[track_caller]
 fn assert_rejected(run: &BlockRun, signer: &SecretKey, code: &str) -> String {
     let r = run.only();
@@ -567,15 +563,22 @@ fn assert_rejected(run: &BlockRun, signer: &SecretKey, code: &str) -> String {
                 .map(|(o, _, _)| *o)
         })
         .unwrap_or(EVERY);
+    let replay_keys: Vec<Vec<u8>> = run
+        .writes
+        .keys()
+        .filter(|k| k.first() == Some(&keys::REPLAY))
+        .cloned()
+        .collect();
+    assert_eq!(replay_keys.len(), 1, "one replay id: {replay_keys:?}");
     let expected = BTreeSet::from([
-        keys::seq(&signer_pk),
+        replay_keys[0].clone(),
         keys::audit(subject::MEMBER, &signer_pk.0, run.height, &r.tx_id),
         keys::audit(subject::ORG, org_id.as_bytes(), run.height, &r.tx_id),
     ]);
     assert_eq!(
         run.writes.keys().cloned().collect::<BTreeSet<_>>(),
         expected,
-        "a rejected transaction writes only its signer's sequence number and audit entries"
+        "a rejected transaction writes only its replay id and audit entries"
     );
     assert!(!message.is_empty(), "a rejection explains itself");
     message

@@ -311,7 +311,8 @@ pub fn verify_full(store: &Store) -> Result<VerifyReport, VerifyError> {
             height,
             time_ms: block.header.time_ms,
         };
-        let mut ex = Execution::new(&state, ctx);
+        let mut ex = Execution::begin(&state, ctx)
+            .map_err(|e| bad(h, "state", format!("cannot be read: {e}")))?;
         for (i, tx) in block.txs.iter().enumerate() {
             ex.apply(tx, tx.id()).map_err(|e| {
                 bad(

@@ -391,7 +391,7 @@ pub enum TxStatus {
     /// Applied.
     Applied,
     /// Ordered and recorded, but refused by the state machine; nothing changed
-    /// except the signer's sequence number.
+    /// except that the transaction's replay id is kept (it cannot be taken again).
     Rejected {
         /// Stable machine code, e.g. `not_authorized`.
         code: String,

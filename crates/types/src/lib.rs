@@ -16,6 +16,7 @@ pub mod limits;
 pub mod merkle;
 pub mod proof;
 pub mod qr;
+pub mod smt;
 pub mod tx;
 
 pub use block::{Block, BlockHeader, CommitCertificate, CommitSignature, Receipt, TxStatus};

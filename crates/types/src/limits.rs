@@ -9,6 +9,15 @@ pub const EPCIS_DOCUMENT_BYTES_MAX: usize = 1024 * 1024;
 pub const EPCIS_EVENTS_MAX: usize = 1_000;
 /// Most inputs, raw-material lots or claims listed on a lot.
 pub const LOT_LIST_MAX: usize = 64;
+/// Furthest a transaction's expiry may lie after the block that includes it, in ms
+/// (24 h). Replay protection keeps each transaction's id in consensus state until it
+/// expires, so this bounds that state (rate × window); clients choose shorter
+/// expiries (the SDK's default is 10 minutes).
+pub const TX_EXPIRY_WINDOW_MS_MAX: u64 = 24 * 60 * 60 * 1000;
+/// Most expired replay ids removed at the start of one block; the rest wait for the
+/// next block (an expired id is refused by its expiry anyway, so keeping it longer
+/// is harmless).
+pub const REPLAY_IDS_EXPIRED_PER_BLOCK_MAX: usize = 2 * BLOCK_TXS_MAX;
 /// Most transactions in one block.
 pub const BLOCK_TXS_MAX: usize = 20_000;
 /// Largest encoded block (header and transactions), in bytes.

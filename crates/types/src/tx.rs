@@ -1,8 +1,14 @@
 //! Transactions: what a member signs and the ledger orders.
 //!
-//! A [`Transaction`] is `{version, chain_id, signer, seq, payload}`; a [`SignedTx`]
-//! adds the signer's Ed25519 signature over `domain::TX ‖ encode(tx)`. Its id is the
-//! SHA-256 of the encoded signed transaction.
+//! A [`Transaction`] is `{version, chain_id, signer, nonce, expires_at_ms, payload}`;
+//! a [`SignedTx`] adds the signer's Ed25519 signature over `domain::TX ‖ encode(tx)`.
+//! Its id is the SHA-256 of the encoded signed transaction.
+//!
+//! Replay protection (DESIGN "Transaction"): no per-signer sequence. Each transaction
+//! carries a client-chosen `nonce` and an expiry in block time; the ledger keeps its
+//! [`Transaction::replay_id`] in consensus state until the expiry passes and refuses
+//! it a second time. So one key can sign from several processes at once, offline,
+//! without asking a node for anything.
 
 use crate::codec::{self, CodecError};
 use crate::gs1::{Gln, Gtin};
@@ -15,8 +21,10 @@ use serde::{Deserialize, Serialize};
 /// A transaction id: SHA-256 of the encoded signed transaction.
 pub type TxId = Hash;
 
-/// The transaction format version this build writes and reads.
-pub const TX_VERSION: u8 = 1;
+/// The transaction format version this build writes and reads. Version 1 carried a
+/// strict per-signer sequence number instead of `nonce` and `expires_at_ms`; it is
+/// no longer read.
+pub const TX_VERSION: u8 = 2;
 
 /// An organization's id: 2–40 characters of `a-z`, `0-9` and `-`, e.g. `sichuan-orchard`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, Serialize)]
@@ -815,8 +823,14 @@ pub struct Transaction {
     pub chain_id: String,
     /// The member who signs.
     pub signer: PublicKey,
-    /// The signer's sequence number: 1 for its first transaction, then +1 each time.
-    pub seq: u64,
+    /// Chosen by the client to tell apart transactions with the same content (the
+    /// SDK takes 64 random bits). Two transactions with the same content, nonce and
+    /// expiry are the same transaction: the second is a replay.
+    pub nonce: u64,
+    /// Block time (ms since the Unix epoch) from which on this transaction can no
+    /// longer be included: a block at time `t` takes it only if
+    /// `t < expires_at_ms <= t + TX_EXPIRY_WINDOW_MS_MAX`.
+    pub expires_at_ms: u64,
     /// What to do.
     pub payload: Payload,
 }
@@ -850,9 +864,9 @@ pub enum TxError {
         /// This node's chain id.
         expected: String,
     },
-    /// Sequence number zero is never valid.
-    #[error("sequence number must start at 1")]
-    ZeroSeq,
+    /// No expiry.
+    #[error("expires_at_ms must be set: a block time in ms after which the transaction is void")]
+    NoExpiry,
     /// The signature does not verify.
     #[error("bad signature: {0}")]
     Signature(KeyError),
@@ -866,7 +880,20 @@ pub enum TxError {
     },
 }
 
+/// 64 random bits from the operating system, for [`Transaction::nonce`].
+pub fn random_nonce() -> u64 {
+    use rand_core::RngCore as _;
+    rand_core::OsRng.next_u64()
+}
+
 impl Transaction {
+    /// The replay id: SHA-256 of the exact bytes the signature covers
+    /// (`domain::TX ‖ encode(tx)`). It does not depend on the signature, so no
+    /// second signature over the same content can pass as a new transaction.
+    pub fn replay_id(&self) -> Hash {
+        crate::hash::sha256_parts(&[domain::TX, &codec::encode(self)])
+    }
+
     /// Sign with `key`. The caller sets `signer` to `key.public()`.
     pub fn sign(self, key: &SecretKey) -> SignedTx {
         let signature = key.sign(domain::TX, &codec::encode(&self));
@@ -911,7 +938,8 @@ impl SignedTx {
         m
     }
 
-    /// Stateless checks except the signature: chain, seq, payload fields.
+    /// Stateless checks except the signature: chain, expiry set, payload fields.
+    /// (Whether the expiry suits a block's time is checked against that block.)
     pub fn check_stateless(&self, chain_id: &str) -> Result<(), TxError> {
         if self.tx.chain_id != chain_id {
             return Err(TxError::WrongChain {
@@ -919,8 +947,8 @@ impl SignedTx {
                 expected: chain_id.to_string(),
             });
         }
-        if self.tx.seq == 0 {
-            return Err(TxError::ZeroSeq);
+        if self.tx.expires_at_ms == 0 {
+            return Err(TxError::NoExpiry);
         }
         self.tx.payload.check().map_err(|source| TxError::Payload {
             kind: self.tx.payload.kind(),
@@ -941,13 +969,14 @@ impl SignedTx {
 mod tests {
     use super::*;
 
-    fn sample(seq: u64) -> SignedTx {
+    fn sample(nonce: u64) -> SignedTx {
         let key = SecretKey::from_label("member");
         Transaction {
             version: TX_VERSION,
             chain_id: "test".into(),
             signer: key.public(),
-            seq,
+            nonce,
+            expires_at_ms: 1_800_000_000_000,
             payload: Payload::RevokeMember {
                 member: key.public(),
                 reason: "left".into(),
@@ -977,6 +1006,37 @@ mod tests {
                 .unwrap_or(false);
             assert!(!ok, "flip at byte {i} went unnoticed");
         }
+    }
+
+    #[test]
+    fn replay_id_ignores_the_signature_and_covers_every_field() {
+        let stx = sample(1);
+        let mut other = stx.clone();
+        other.signature = Signature([7; 64]);
+        assert_eq!(stx.tx.replay_id(), other.tx.replay_id());
+        assert_ne!(stx.tx.replay_id(), sample(2).tx.replay_id(), "nonce");
+        let mut later = stx.tx.clone();
+        later.expires_at_ms += 1;
+        assert_ne!(stx.tx.replay_id(), later.replay_id(), "expiry");
+        assert_eq!(stx.tx.replay_id(), crate::hash::sha256(&stx.signed_message()));
+    }
+
+    #[test]
+    fn zero_expiry_refused_statelessly() {
+        let mut stx = sample(1);
+        stx.tx.expires_at_ms = 0;
+        assert_eq!(stx.check_stateless("test"), Err(TxError::NoExpiry));
+        assert!(sample(1).check_stateless("test").is_ok());
+    }
+
+    #[test]
+    fn version_1_is_no_longer_read() {
+        let mut stx = sample(1);
+        stx.tx.version = 1;
+        assert_eq!(
+            SignedTx::decode(&stx.encode()),
+            Err(TxError::Version { found: 1 })
+        );
     }
 
     #[test]

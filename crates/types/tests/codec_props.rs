@@ -221,16 +221,18 @@ fn signed_tx() -> impl Strategy<Value = SignedTx> {
     (
         any::<[u8; 32]>(),
         "[a-z0-9-]{1,64}",
+        any::<u64>(),
         1u64..=u64::MAX,
         payload(),
     )
-        .prop_map(|(seed, chain_id, seq, payload)| {
+        .prop_map(|(seed, chain_id, nonce, expires_at_ms, payload)| {
             let key = SecretKey::from_seed(seed);
             Transaction {
                 version: TX_VERSION,
                 chain_id,
                 signer: key.public(),
-                seq,
+                nonce,
+                expires_at_ms,
                 payload,
             }
             .sign(&key)
@@ -316,13 +318,14 @@ fn block() -> impl Strategy<Value = Block> {
     (vec(signed_tx(), 0..6), 1u64..1_000_000).prop_map(|(txs, h)| block_of(txs, h))
 }
 
-fn sample_tx(seq: u64) -> SignedTx {
+fn sample_tx(nonce: u64) -> SignedTx {
     let key = SecretKey::from_label("member");
     Transaction {
         version: TX_VERSION,
         chain_id: "codec-test".into(),
         signer: key.public(),
-        seq,
+        nonce,
+        expires_at_ms: 1_800_000_000_000,
         payload: Payload::RegisterLot {
             gtin: "06901234000016".parse().expect("valid"),
             lot: "PJ2611C".into(),
@@ -523,7 +526,8 @@ fn tx_of_len(len: usize) -> SignedTx {
             version: TX_VERSION,
             chain_id,
             signer: key.public(),
-            seq: 1,
+            nonce: 1,
+            expires_at_ms: 1_800_000_000_000,
             payload: Payload::RevokeMember {
                 member: key.public(),
                 reason: "r".into(),

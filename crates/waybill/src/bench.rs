@@ -161,13 +161,12 @@ fn workload(o: &BenchOptions, n_validators: usize) -> anyhow::Result<Workload> {
                 name: format!("bench member {i}"),
                 roles: vec![Role::Producer],
             };
-            waybill_client::sign(&admin, &chain_id, i as u64 + 1, p)
+            waybill_client::sign(&admin, &chain_id, p)
         })
         .collect();
     setup.push(waybill_client::sign(
         &admin,
         &chain_id,
-        o.n_members as u64 + 1,
         Payload::RegisterProduct {
             gtin: gtin.clone(),
             name: "Benchmark oranges".into(),
@@ -192,7 +191,7 @@ fn workload(o: &BenchOptions, n_validators: usize) -> anyhow::Result<Workload> {
                 raw_materials: vec![],
                 claims: vec![],
             };
-            lanes[i % n_lanes].push(waybill_client::sign(m, &chain_id, s, p));
+            lanes[i % n_lanes].push(waybill_client::sign(m, &chain_id, p));
         }
     }
     Ok(Workload {
@@ -228,8 +227,7 @@ async fn submit_lane(
                 m.insert(t.id(), now);
             }
         }
-        // A refused-as-busy transaction also makes its signer's later ones out of
-        // order: resend both, in order, after a pause.
+        // Refused as busy: resend after a pause.
         let mut pending: Vec<SignedTx> = chunk.to_vec();
         for attempt in 0..BUSY_RETRIES_MAX {
             let results = client.submit_batch(&pending, false).await?;
@@ -237,7 +235,7 @@ async fn submit_lane(
             for (tx, r) in pending.iter().zip(&results) {
                 match r["error"]["code"].as_str() {
                     None => {}
-                    Some("busy") | Some("out_of_order_seq") => again.push(tx.clone()),
+                    Some("busy") => again.push(tx.clone()),
                     Some(_) => bail!("a benchmark transaction was refused: {r}"),
                 }
             }

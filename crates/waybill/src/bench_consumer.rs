@@ -196,19 +196,16 @@ async fn capture_history(
     chain_id: &str,
     journey_doc_events: usize,
 ) -> anyhow::Result<(usize, usize)> {
-    let mut seqs: HashMap<Kind, u64> = HashMap::new();
     let captures = history(journey_doc_events);
     let n_captures = captures.len();
     let mut n_events = 0;
     for (kind, events) in captures {
-        let seq = seqs.entry(kind).or_default();
-        *seq += 1;
         let n = events.len();
         let key = tracers
             .get(&kind)
             .with_context(|| format!("no member of {}", kind.org()))?;
         let job = client
-            .capture(key, chain_id, *seq, document(CREATED_MS, events), true)
+            .capture(key, chain_id, document(CREATED_MS, events), true)
             .await
             .with_context(|| format!("capturing the carton's history as {}", kind.org()))?;
         check_job(&job, n)?;

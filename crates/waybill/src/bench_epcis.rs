@@ -847,18 +847,8 @@ pub(crate) fn setup(chain_id: &str, kinds: &[Kind], n_capturers: usize) -> anyho
     // Farm first: the plant's carton lot names the farm's lot as its raw material.
     let mut txs = Vec::new();
     for &k in kinds {
-        for (i, p) in per_admin
-            .remove(&k)
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-        {
-            txs.push(waybill_client::sign(
-                &admins[&k],
-                &chain_id,
-                i as u64 + 1,
-                p,
-            ));
+        for p in per_admin.remove(&k).unwrap_or_default() {
+            txs.push(waybill_client::sign(&admins[&k], &chain_id, p));
         }
     }
     Ok(Setup {
@@ -870,44 +860,42 @@ pub(crate) fn setup(chain_id: &str, kinds: &[Kind], n_capturers: usize) -> anyho
     })
 }
 
-/// One document to capture: its signer's sequence number, the capture id, the text.
+/// One document to capture, signed: the transaction, its id (the capture id), its
+/// number of events.
 struct Capture {
-    seq: u64,
+    stx: SignedTx,
     id: TxId,
-    document: String,
     events: usize,
 }
 
-fn signed_capture(key: &SecretKey, chain_id: &str, seq: u64, document: String) -> Capture {
-    let id = waybill_client::sign(
-        key,
-        chain_id,
-        seq,
-        Payload::CaptureEpcis {
-            document: document.clone(),
-        },
-    )
-    .id();
+impl Capture {
+    fn document(&self) -> &str {
+        match &self.stx.tx.payload {
+            Payload::CaptureEpcis { document } => document,
+            _ => unreachable!("signed_capture builds capture transactions only"),
+        }
+    }
+}
+
+fn signed_capture(key: &SecretKey, chain_id: &str, document: String) -> Capture {
     let events = serde_json::from_str::<Value>(&document)
         .ok()
         .and_then(|d| trace::document_events(&d).0.map(Vec::len))
         .unwrap_or(0);
+    let stx = waybill_client::sign(key, chain_id, Payload::CaptureEpcis { document });
     Capture {
-        seq,
-        id,
-        document,
+        id: stx.id(),
+        stx,
         events,
     }
 }
 
 type SentAt = Arc<Mutex<HashMap<TxId, (Instant, usize)>>>;
 
-/// Post a member's documents in sequence order, at most `permits` uncommitted at once
+/// Post a member's documents in order, at most `permits` uncommitted at once
 /// (the commit watcher gives permits back).
 async fn capture_lane(
     client: Client,
-    key: SecretKey,
-    chain_id: String,
     lane: usize,
     docs: Vec<Capture>,
     permits: Arc<Semaphore>,
@@ -921,10 +909,7 @@ async fn capture_lane(
             .insert(c.id, (Instant::now(), lane));
         let mut attempt = 0;
         let answer = loop {
-            match client
-                .capture(&key, &chain_id, c.seq, c.document.clone(), false)
-                .await
-            {
+            match client.capture_signed(&c.stx, false).await {
                 Ok(v) => break v,
                 Err(e) if e.code() == Some("busy") && attempt + 1 < BUSY_RETRIES_MAX => {
                     attempt += 1;
@@ -1242,12 +1227,7 @@ async fn measure(
         .map(|(m, (key, kind))| {
             (0..o.docs_per_member)
                 .map(|d| {
-                    signed_capture(
-                        key,
-                        chain_id,
-                        d as u64 + 1,
-                        capture_document(*kind, m, d, o.doc_events),
-                    )
+                    signed_capture(key, chain_id, capture_document(*kind, m, d, o.doc_events))
                 })
                 .collect()
         })
@@ -1255,8 +1235,12 @@ async fn measure(
     let expected: HashMap<TxId, usize> = lanes.iter().flatten().map(|c| (c.id, c.events)).collect();
     let n_docs = expected.len();
     let n_events: usize = expected.values().sum();
-    let doc_bytes: usize = lanes.iter().flatten().map(|c| c.document.len()).sum();
-    let texts: Vec<String> = lanes.iter().flatten().map(|c| c.document.clone()).collect();
+    let doc_bytes: usize = lanes.iter().flatten().map(|c| c.document().len()).sum();
+    let texts: Vec<String> = lanes
+        .iter()
+        .flatten()
+        .map(|c| c.document().to_string())
+        .collect();
     let events_before = trace::event_count(&shared.store.snapshot()?)?;
 
     // 1. Capture throughput.
@@ -1273,8 +1257,6 @@ async fn measure(
         .map(|(i, docs)| {
             tokio::spawn(capture_lane(
                 client.clone(),
-                s.capturers[i].0.clone(),
-                chain_id.to_string(),
                 i,
                 docs,
                 permits[i].clone(),
@@ -1342,13 +1324,13 @@ async fn measure(
 
     // 2. The traced lineage, then its timing.
     for (kind, doc) in trace_documents() {
-        let c = signed_capture(&s.tracers[&kind], chain_id, 1, doc);
+        let c = signed_capture(&s.tracers[&kind], chain_id, doc);
         ensure!(
-            c.document.len() <= waybill_types::limits::EPCIS_DOCUMENT_BYTES_MAX,
+            c.document().len() <= waybill_types::limits::EPCIS_DOCUMENT_BYTES_MAX,
             "a trace document is too large"
         );
         let job = client
-            .capture(&s.tracers[&kind], chain_id, 1, c.document.clone(), true)
+            .capture_signed(&c.stx, true)
             .await
             .with_context(|| format!("capturing the traced lineage as {}", kind.org()))?;
         check_job(&job, c.events)?;

@@ -98,7 +98,8 @@ pub async fn submit(
     key: &Path,
     payload: &Path,
     node: &str,
-    seq: Option<u64>,
+    nonce: Option<u64>,
+    expires_in_s: Option<u64>,
     wait: bool,
 ) -> anyhow::Result<()> {
     let (_, key) = KeyFile::read(key)?;
@@ -118,11 +119,17 @@ pub async fn submit(
     payload.check().context("payload is invalid")?;
     let client = Client::new(node);
     let chain_id = client.chain_id().await?;
-    let seq = match seq {
-        Some(s) => s,
-        None => client.next_seq(&key.public()).await?,
-    };
-    let stx = waybill_client::sign(&key, &chain_id, seq, payload);
+    let nonce = nonce.unwrap_or_else(waybill_types::tx::random_nonce);
+    let expires_in_ms = expires_in_s.map_or(waybill_client::TX_EXPIRY_MS_DEFAULT, |s| {
+        s.saturating_mul(1000)
+    });
+    let stx = waybill_client::sign_with(
+        &key,
+        &chain_id,
+        nonce,
+        waybill_client::now_ms().saturating_add(expires_in_ms),
+        payload,
+    );
     let answer = client.submit(&stx, wait).await?;
     println!("{}", serde_json::to_string_pretty(&answer)?);
     if answer["status"] == "rejected" || answer["status"] == "dropped" {

@@ -113,8 +113,7 @@ async fn apply(
     payload: Payload,
 ) -> anyhow::Result<serde_json::Value> {
     let what = payload.kind();
-    let seq = client.next_seq(&key.public()).await?;
-    let tx = waybill_client::sign(key, chain_id, seq, payload);
+    let tx = waybill_client::sign(key, chain_id, payload);
     let v = client
         .submit(&tx, true)
         .await
@@ -201,9 +200,8 @@ pub async fn load(home: &Home, client: &Client) -> anyhow::Result<usize> {
                     .find(|(f, _)| f == file)
                     .map(|(_, d)| d.to_string())
                     .with_context(|| format!("demo document {file} is not embedded"))?;
-                let seq = client.next_seq(&key.public()).await?;
                 let job = client
-                    .capture(&key, &chain_id, seq, doc, true)
+                    .capture(&key, &chain_id, doc, true)
                     .await
                     .with_context(|| format!("demo step {}: capturing {file}", i + 1))?;
                 if job["success"] != true {

@@ -117,9 +117,15 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         /// The node's API.
         #[arg(long, default_value = DEFAULT_NODE)]
         node: String,
-        /// Sequence number (default: the next one, asked from the node).
+        /// The transaction's nonce (default: 64 random bits). Signing the same payload
+        /// with the same nonce and expiry again gives the same transaction, which the
+        /// ledger takes once.
         #[arg(long)]
-        seq: Option<u64>,
+        nonce: Option<u64>,
+        /// Seconds from now until the transaction expires if not yet in a block
+        /// (default 600; at most 86400).
+        #[arg(long)]
+        expires_in: Option<u64>,
         /// Return once accepted, without waiting for the commit.
         #[arg(long)]
         no_wait: bool,
@@ -459,9 +465,10 @@ fn main() -> std::process::ExitCode {
                 key,
                 payload,
                 node,
-                seq,
+                nonce,
+                expires_in,
                 no_wait,
-            } => commands::submit(&key, &payload, &node, seq, !no_wait).await,
+            } => commands::submit(&key, &payload, &node, nonce, expires_in, !no_wait).await,
             Cmd::Status { node } => commands::print_get(&node, "/v1/status").await,
             Cmd::Block { height, node } => {
                 commands::print_get(&node, &format!("/v1/blocks/{height}")).await

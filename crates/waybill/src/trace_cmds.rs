@@ -53,8 +53,7 @@ pub async fn capture(
     let doc = read_doc(file)?;
     let client = Client::new(node);
     let chain_id = client.chain_id().await?;
-    let seq = client.next_seq(&key.public()).await?;
-    let job = client.capture(&key, &chain_id, seq, doc, wait).await?;
+    let job = client.capture(&key, &chain_id, doc, wait).await?;
     println!("{}", serde_json::to_string_pretty(&job)?);
     if wait && job["success"] != json!(true) {
         bail!("capture {} was rejected", job["captureID"]);

@@ -189,20 +189,28 @@ pub fn unb64(s: &str) -> Vec<u8> {
         .expect("valid base64")
 }
 
-/// A key that signs transactions and remembers its next sequence number.
+/// The expiry every test transaction carries: an hour after the test process
+/// started (so that signing the same payload with the same nonce gives the same
+/// transaction throughout a test).
+pub fn test_expiry_ms() -> u64 {
+    static EXPIRY: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *EXPIRY.get_or_init(|| waybill_client::now_ms() + 3_600_000)
+}
+
+/// A key that signs transactions, numbering its nonces 1, 2, 3, …
 pub struct Signer {
     /// The key.
     pub key: SecretKey,
-    /// The sequence number the next [`Signer::sign`] uses.
-    pub next_seq: u64,
+    /// The nonce the next [`Signer::sign`] uses.
+    pub next_nonce: u64,
 }
 
 impl Signer {
-    /// A deterministic key from `label`, first sequence number 1.
+    /// A deterministic key from `label`, first nonce 1.
     pub fn new(label: &str) -> Signer {
         Signer {
             key: SecretKey::from_label(label),
-            next_seq: 1,
+            next_nonce: 1,
         }
     }
 
@@ -216,16 +224,17 @@ impl Signer {
         self.key.public().to_hex()
     }
 
-    /// Sign `payload` with the next sequence number and advance it.
+    /// Sign `payload` with the next nonce and advance it.
     pub fn sign(&mut self, payload: Payload) -> SignedTx {
-        let stx = waybill_client::sign(&self.key, CHAIN_ID, self.next_seq, payload);
-        self.next_seq += 1;
+        let stx = self.sign_nonce(self.next_nonce, payload);
+        self.next_nonce += 1;
         stx
     }
 
-    /// Sign with an explicit sequence number; the counter does not move.
-    pub fn sign_seq(&self, seq: u64, payload: Payload) -> SignedTx {
-        waybill_client::sign(&self.key, CHAIN_ID, seq, payload)
+    /// Sign with an explicit nonce (and [`test_expiry_ms`]); the counter does not
+    /// move. The same nonce and payload give the same transaction.
+    pub fn sign_nonce(&self, nonce: u64, payload: Payload) -> SignedTx {
+        waybill_client::sign_with(&self.key, CHAIN_ID, nonce, test_expiry_ms(), payload)
     }
 }
 
