@@ -116,6 +116,107 @@
     return { min, max, uom: out.uom || "CEL" };
   }
 
+  // ---- which events the history shows ---------------------------------------------
+  // The verified history holds every record of every chain (the pallet's whole life,
+  // every event of the lot). The timeline shows the item's own events, a container's
+  // events while it held the item, an input's events up to its transformation, and a
+  // lot's events about the lot itself (not its other items' commissioning) — each
+  // marked with what it is about. consumer.rs renders the no-JS copy the same way.
+  const FOREVER = [[-Infinity, Infinity]];
+  function clip(windows, lo, hi) {
+    const out = [];
+    for (const [a, b] of windows) {
+      const x = Math.max(a, lo);
+      const y = Math.min(b, hi);
+      if (x < y || (x === y && lo === hi)) out.push([x, y]);
+    }
+    return out;
+  }
+  const within = (t, windows) => windows.some(([a, b]) => t >= a && (t < b || (a === b && t === a)));
+  function timeline(result) {
+    const byPos = new Map(result.records.map((r) => [r.height + "/" + r.index, r.record]));
+    const corrected = new Set();
+    for (const r of byPos.values()) if (r.kind === "correction") for (const h of r.corrects || []) corrected.add(h);
+    const roots = new Set(result.subject.roots);
+    const reach = new Map(); // subject -> { windows, relation }
+    for (const r of roots) reach.set(r, { windows: FOREVER, relation: null });
+    const shown = new Map();
+    const order = [];
+    for (const [s, chain] of result.history.chains) {
+      const how = reach.get(s);
+      if (!how) continue;
+      const events = chain
+        .map(([h, i]) => ({ pos: h + "/" + i, r: byPos.get(h + "/" + i) }))
+        .filter((x) => x.r && (x.r.kind === "event" || x.r.kind === "inspection") && !corrected.has(x.r.hash_id))
+        .map((x) => ({ ...x, t: Date.parse(x.r.event_time) }))
+        .sort((a, b) => a.t - b.t);
+      const open = new Map(); // parent -> start time
+      const held = new Map(); // parent -> [[start, end)]
+      for (const x of events) {
+        const roles = new Set((x.r.ids || []).filter((y) => y.id === s).map((y) => y.role));
+        const onlyLot = roles.size > 0 && [...roles].every((r) => r === "ilmd_lot");
+        if (within(x.t, how.windows) && !(how.relation === "lot" && onlyLot) && !shown.has(x.pos)) {
+          shown.set(x.pos, { r: x.r, t: x.t, via: roots.has(s) ? null : { subject: s, relation: how.relation } });
+          order.push(x.pos);
+        }
+        const ids = x.r.ids || [];
+        const reachAs = (t, windows, relation) => {
+          if (!reach.has(t)) reach.set(t, { windows, relation });
+        };
+        if (roles.has("child") || roles.has("child_quantity")) {
+          for (const p of ids.filter((y) => y.role === "parent").map((y) => y.id)) {
+            if (x.r.action === "DELETE") {
+              if (open.has(p)) {
+                held.set(p, (held.get(p) || []).concat([[open.get(p), x.t]]));
+                open.delete(p);
+              }
+            } else if (!open.has(p)) open.set(p, x.t);
+          }
+        }
+        if (roles.has("output") || roles.has("output_quantity")) {
+          for (const y of ids.filter((y) => y.role === "input" || y.role === "input_quantity")) {
+            reachAs(y.id, clip(how.windows, -Infinity, x.t), "input");
+          }
+        }
+        if (roles.has("epc") || roles.has("quantity")) {
+          for (const y of ids.filter((y) => y.role === "ilmd_lot")) reachAs(y.id, how.windows, "lot");
+        }
+      }
+      for (const [p, t] of open) held.set(p, (held.get(p) || []).concat([[t, Infinity]]));
+      for (const [p, ws] of held) {
+        const windows = ws.flatMap(([a, b]) => clip(how.windows, a, b));
+        if (!reach.has(p)) reach.set(p, { windows, relation: "held" });
+      }
+      // A lot's own record leads to the lots it was made from.
+      for (const [h, i] of chain) {
+        const r = byPos.get(h + "/" + i);
+        if (r && r.kind === "lot" && r.id === s) {
+          for (const id of r.raw_material_ids || []) {
+            if (!reach.has(id)) reach.set(id, { windows: how.windows, relation: "input" });
+          }
+        }
+      }
+    }
+    return order.map((p) => shown.get(p)).sort((a, b) => a.t - b.t);
+  }
+  function shortId(id) {
+    const sscc = /\/00\/(\d{18})/.exec(id);
+    if (sscc) return "pallet " + sscc[1];
+    const lot = /\/01\/(\d{14})\/10\/([^/]+)/.exec(id);
+    if (lot) return "lot " + decodeURIComponent(lot[2]);
+    const item = /\/01\/(\d{14})\/21\/([^/]+)/.exec(id);
+    if (item) return "item " + decodeURIComponent(item[2]);
+    return id;
+  }
+  function viaText(via) {
+    if (!via) return null;
+    const what = shortId(via.subject);
+    if (via.relation === "held") return what + ", which held this item";
+    if (via.relation === "lot") return what + ", which this item belongs to";
+    if (via.relation === "input") return what + ", which it was made from";
+    return what;
+  }
+
   // ---- the model from verified records ---------------------------------------------
   function model(records, subject) {
     const m = {
@@ -143,6 +244,7 @@
           m.qualifications.set(r.org + "|" + r.qualification_kind + "|" + r.number, r);
           break;
         case "event":
+        case "inspection":
           m.events.push(r);
           break;
         case "correction":
@@ -169,17 +271,14 @@
     return { loc: null, text: ev.biz_location || ev.read_point || "" };
   }
 
-  // The records must be about what the link names: a node cannot pass off another
-  // product's genuine history.
-  function checkSubject(m, subject) {
-    if (!m.product) return "the bundle proves no product record for GTIN " + subject.gtin;
-    if (subject.lot && !m.lots.some((l) => l.gtin === subject.gtin && l.lot === subject.lot)) {
-      return "the bundle proves no record of lot " + subject.lot + " of " + subject.gtin;
-    }
-    if (subject.serial) {
-      const id = "/01/" + subject.gtin + "/21/" + encodeURIComponent(subject.serial);
-      const named = m.events.some((e) => (e.ids || []).some((x) => String(x.id).endsWith(id)));
-      if (!named) return "no verified event names serial " + subject.serial;
+  // The verified history must be the one the scanned link names (the verifier checked
+  // that it is the bundle's own subject and nothing else): a node cannot pass off
+  // another product's genuine history.
+  function checkSubject(result, linked) {
+    const s = result.subject;
+    const dec = (x) => (x === null || x === undefined ? null : decodeURIComponent(x));
+    if (s.gtin !== linked.gtin || dec(s.lot) !== dec(linked.lot) || dec(s.serial) !== dec(linked.serial)) {
+      return "the history is of " + result.subject.itemId + (s.lotId ? " " + s.lotId : "") + " (GTIN " + s.gtin + "), not of what the link names";
     }
     return null;
   }
@@ -313,13 +412,14 @@
     const temps = [];
     let range = null;
     const tl = el("ol", { class: "timeline", id: "timeline" });
-    for (const ev of m.events) {
+    const steps = timeline(result);
+    for (const { r: ev, via } of steps) {
       const place = placeOf(m, ev);
       const label = stepLabel(ev, place.loc);
       const readings = (ev.readings || []).filter(isTemperature);
       temps.push(...readings);
       range = range || rangeOf(ev.allowed_range);
-      const dispKey = localName(ev.disposition);
+      const dispKey = localName(ev.kind === "inspection" ? ev.outcome : ev.disposition);
       const disp = Object.hasOwn(DISPOSITION, dispKey) ? DISPOSITION[dispKey] : words(dispKey);
       const li = el(
         "li",
@@ -328,6 +428,7 @@
         el("b", {}, label),
         disp ? el("span", { class: "disp" }, " — " + disp) : null,
         el("div", {}, place.text, el("span", { class: "muted" }, " · " + (ev.org_name || ev.org))),
+        via ? el("div", { class: "via muted" }, viaText(via)) : null,
       );
       if (readings.length) {
         const vals = readings.map((r) => Number(r.value));
@@ -344,7 +445,12 @@
       }
       tl.append(li);
     }
-    out.append(el("section", { class: "card", id: "journey" }, el("h2", {}, "Journey"), m.events.length ? tl : el("p", {}, "No published events yet.")));
+    const complete = el(
+      "p",
+      { class: "muted", id: "complete" },
+      "Complete up to block " + result.anchorHeight + ", " + new Date(result.anchorTimeMs).toISOString().slice(0, 16).replace("T", " ") + " UTC: every record of this history up to then is here.",
+    );
+    out.append(el("section", { class: "card", id: "journey" }, el("h2", {}, "Journey"), steps.length ? tl : el("p", {}, "No published events yet."), complete));
     if (m.corrections.length) {
       out.append(el("p", { class: "muted" }, m.corrected.size + " event(s) were declared in error by their recorder and are not shown."));
     }
@@ -402,9 +508,10 @@
         {},
         el("li", {}, "Consortium: chain ", el("code", {}, result.chainId), ", genesis ", el("code", {}, result.genesisHash.slice(0, 16) + "…"), " matches the fingerprint ", el("code", {}, result.fingerprint), " in the scanned link."),
         el("li", {}, result.records.length + " records, each proven by an RFC 6962 Merkle path to its block's open-tier root."),
+        el("li", {}, "Complete: the latest record of each of the " + result.history.chains.length + " subjects of this history (the item, what held it, what it was made from, places, certificates, validators) proven from block " + result.anchorHeight + "'s heads root, and every record back from it linked and present."),
         el("li", {}, result.headers + " block headers, each with a commit certificate signed by validators holding more than two thirds of the voting power (Ed25519, checked here)."),
         el("li", {}, "Validators: " + result.validators.map((v) => v.key.slice(0, 12) + "… (power " + v.power + ")").join(", ") + (result.validatorSetChanges ? "; then " + result.validatorSetChanges + " governed change(s), each proven" : "") + "."),
-        el("li", {}, "Newest block in this proof: " + result.newestHeight + ". Checked in this browser in " + Math.round(result.ms) + " ms."),
+        el("li", {}, "Complete up to block " + result.anchorHeight + ". Checked in this browser in " + Math.round(result.ms) + " ms."),
       ),
     );
     out.append(details);
@@ -439,7 +546,7 @@
     $("title").textContent = "Product history";
     badge("checking", "Checking…", "verifying this history against the consortium's validators");
     const wb = new URLSearchParams(location.search).get("wb");
-    const subject = subjectOf(location.pathname);
+    const linked = subjectOf(location.pathname);
     let bundle;
     try {
       bundle = JSON.parse($("wb-bundle").textContent);
@@ -455,19 +562,19 @@
       $("verified").append(el("p", { class: "card" }, "The history this node served is not shown: it did not pass the check above."));
       return;
     }
-    const m = model(result.records, subject);
-    const why = checkSubject(m, subject);
+    const why = checkSubject(result, linked);
     if (why) {
       badge("failed", "Not verified — check failed: subject", why);
       return;
     }
-    render(m, result, subject, wb);
+    const m = model(result.records, linked);
+    render(m, result, linked, wb);
     const ms = Math.round(performance.now() - t0);
     document.body.dataset.verifyMs = String(ms);
     badge(
       "verified",
       "✔ Verified",
-      result.records.length + " records in " + result.headers + " blocks, signed by the consortium's validators (" +
+      "complete up to block " + result.anchorHeight + "; " + result.records.length + " records in " + result.headers + " blocks, signed by the consortium's validators (" +
         result.signers.length + " of " + result.validators.length + " signing, ≥ 2/3 of voting power); consortium " +
         result.fingerprint + " from the QR code. Checked here in " + ms + " ms.",
     );

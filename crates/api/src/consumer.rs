@@ -93,8 +93,9 @@ pub(crate) fn clean_fingerprint(wb: Option<&str>) -> Option<String> {
         .map(str::to_ascii_lowercase)
 }
 
-/// The records of a bundle, decoded but NOT verified (for the no-JavaScript view).
-fn unverified_records(bundle: &ProofBundle) -> Vec<Value> {
+/// The records of a bundle by position, decoded but NOT verified (for the
+/// no-JavaScript view).
+fn unverified_records(bundle: &ProofBundle) -> BTreeMap<(u64, u64), Value> {
     bundle
         .records
         .iter()
@@ -102,9 +103,176 @@ fn unverified_records(bundle: &ProofBundle) -> Vec<Value> {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(&r.record)
                 .ok()?;
-            serde_json::from_slice(&bytes).ok()
+            Some(((r.height, r.index), serde_json::from_slice(&bytes).ok()?))
         })
         .collect()
+}
+
+/// How a shown event relates to the page's subject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Relation {
+    /// A container, while it held the item.
+    Held,
+    /// The lot the item belongs to.
+    Lot,
+    /// Something it was made from.
+    Input,
+}
+
+/// A timeline step: the event, its time, and — if it is about another subject of the
+/// history — which, and how.
+struct Step<'a> {
+    record: &'a Value,
+    time_ms: i64,
+    via: Option<(&'a str, Relation)>,
+}
+
+type Windows = Vec<(i64, i64)>;
+
+fn clip(windows: &[(i64, i64)], lo: i64, hi: i64) -> Windows {
+    windows
+        .iter()
+        .filter_map(|&(a, b)| {
+            let (x, y) = (a.max(lo), b.min(hi));
+            (x < y || (x == y && lo == hi)).then_some((x, y))
+        })
+        .collect()
+}
+
+fn within(t: i64, windows: &[(i64, i64)]) -> bool {
+    windows
+        .iter()
+        .any(|&(a, b)| t >= a && (t < b || (a == b && t == a)))
+}
+
+/// Which events the page shows, in time order: the item's own, a container's while it
+/// held the item, an input's up to its transformation, a lot's about the lot itself.
+/// The same selection as `timeline` in `assets/consumer.js`.
+fn timeline<'a>(
+    roots: &[String],
+    history: &'a waybill_types::proof::History,
+    records: &'a BTreeMap<(u64, u64), Value>,
+) -> Vec<Step<'a>> {
+    let corrected: BTreeSet<&str> = records
+        .values()
+        .filter(|r| r["kind"] == "correction")
+        .flat_map(|r| r["corrects"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect();
+    let mut reach: BTreeMap<String, (Windows, Option<Relation>)> = roots
+        .iter()
+        .map(|r| (r.clone(), (vec![(i64::MIN, i64::MAX)], None)))
+        .collect();
+    let mut shown: BTreeMap<(u64, u64), Step<'a>> = BTreeMap::new();
+    for (s, chain) in &history.chains {
+        let Some((windows, relation)) = reach.get(s).cloned() else {
+            continue;
+        };
+        let mut events: Vec<((u64, u64), &Value, i64)> = chain
+            .iter()
+            .filter_map(|p| Some((*p, records.get(p)?)))
+            .filter(|(_, r)| {
+                (r["kind"] == "event" || r["kind"] == "inspection")
+                    && !corrected.contains(txt(r, "hash_id"))
+            })
+            .filter_map(|(p, r)| {
+                Some((p, r, waybill_epcis::time::parse_ms(txt(r, "event_time"))?))
+            })
+            .collect();
+        events.sort_by_key(|e| e.2);
+        let mut open: BTreeMap<&str, i64> = BTreeMap::new();
+        let mut held: BTreeMap<&str, Windows> = BTreeMap::new();
+        for (pos, r, t) in events {
+            let ids: Vec<(&str, &str)> = r["ids"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| Some((x["role"].as_str()?, x["id"].as_str()?)))
+                .collect();
+            let roles: BTreeSet<&str> = ids
+                .iter()
+                .filter(|(_, id)| id == s)
+                .map(|(r, _)| *r)
+                .collect();
+            let only_lot = !roles.is_empty() && roles.iter().all(|r| *r == "ilmd_lot");
+            if within(t, &windows) && !(relation == Some(Relation::Lot) && only_lot) {
+                shown.entry(pos).or_insert(Step {
+                    record: r,
+                    time_ms: t,
+                    via: (!roots.contains(s)).then(|| (s.as_str(), relation.unwrap_or(Relation::Held))),
+                });
+            }
+            if roles.contains("child") || roles.contains("child_quantity") {
+                for (_, p) in ids.iter().filter(|(r, _)| *r == "parent") {
+                    if r["action"] == "DELETE" {
+                        if let Some(start) = open.remove(p) {
+                            held.entry(p).or_default().push((start, t));
+                        }
+                    } else {
+                        open.entry(p).or_insert(t);
+                    }
+                }
+            }
+            if roles.contains("output") || roles.contains("output_quantity") {
+                for (_, i) in ids.iter().filter(|(r, _)| *r == "input" || *r == "input_quantity") {
+                    reach
+                        .entry(i.to_string())
+                        .or_insert_with(|| (clip(&windows, i64::MIN, t), Some(Relation::Input)));
+                }
+            }
+            if roles.contains("epc") || roles.contains("quantity") {
+                for (_, l) in ids.iter().filter(|(r, _)| *r == "ilmd_lot") {
+                    reach
+                        .entry(l.to_string())
+                        .or_insert_with(|| (windows.clone(), Some(Relation::Lot)));
+                }
+            }
+        }
+        for (p, start) in open {
+            held.entry(p).or_default().push((start, i64::MAX));
+        }
+        for (p, ws) in held {
+            let w: Windows = ws.iter().flat_map(|&(a, b)| clip(&windows, a, b)).collect();
+            reach
+                .entry(p.to_string())
+                .or_insert((w, Some(Relation::Held)));
+        }
+        for p in chain {
+            if let Some(r) = records.get(p).filter(|r| r["kind"] == "lot" && r["id"] == s.as_str()) {
+                for id in r["raw_material_ids"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                    reach
+                        .entry(id.to_string())
+                        .or_insert_with(|| (windows.clone(), Some(Relation::Input)));
+                }
+            }
+        }
+    }
+    let mut steps: Vec<Step<'a>> = shown.into_values().collect();
+    steps.sort_by_key(|s| s.time_ms);
+    steps
+}
+
+/// What a subject of the history is, in a few words ("pallet 0690…", "lot PJ2611A").
+fn short_id(id: &str) -> String {
+    if let Some(i) = id.find("/00/") {
+        return format!("pallet {}", &id[i + 4..]);
+    }
+    if let Some(i) = id.find("/10/") {
+        return format!("lot {}", &id[i + 4..]);
+    }
+    if let Some(i) = id.find("/21/") {
+        return format!("item {}", &id[i + 4..]);
+    }
+    id.to_string()
+}
+
+fn via_text(subject: &str, relation: Relation) -> String {
+    let what = short_id(subject);
+    match relation {
+        Relation::Held => format!("{what}, which held this item"),
+        Relation::Lot => format!("{what}, which this item belongs to"),
+        Relation::Input => format!("{what}, which it was made from"),
+    }
 }
 
 fn txt<'a>(v: &'a Value, k: &str) -> &'a str {
@@ -162,8 +330,11 @@ pub(crate) fn page(
     base: &str,
     wb: Option<&str>,
 ) -> Result<String, ApiError> {
-    let bundle = crate::proofs::build_bundle(state, subject)?;
+    let (bundle, history) = crate::proofs::build_bundle_with_history(state, subject)?;
     let records = unverified_records(&bundle);
+    let roots = waybill_types::proof::Subject::parse(subject)
+        .map_err(|e| ApiError::bad_request("bad_digital_link", e))?
+        .roots();
     let fp = waybill_types::proof::fingerprint(&state.genesis);
     let with_wb = |href: &str| match wb {
         Some(w) => format!("{href}?wb={w}"),
@@ -174,12 +345,10 @@ pub(crate) fn page(
     let mut lots: Vec<&Value> = Vec::new();
     let mut locations: BTreeMap<&str, &Value> = BTreeMap::new();
     let mut quals: BTreeMap<String, &Value> = BTreeMap::new();
-    let mut events: Vec<&Value> = Vec::new();
-    let mut corrected: BTreeSet<&str> = BTreeSet::new();
     let dl = waybill_types::digital_link::DigitalLink::parse(subject)
         .map_err(|e| ApiError::bad_request("bad_digital_link", e.to_string()))?;
     let gtin = dl.gtin().unwrap_or("");
-    for r in &records {
+    for r in records.values() {
         match txt(r, "kind") {
             "product" if txt(r, "gtin") == gtin && product.is_none() => product = Some(r),
             "lot" => lots.push(r),
@@ -197,17 +366,10 @@ pub(crate) fn page(
                     r,
                 );
             }
-            "event" => events.push(r),
-            "correction" => {
-                for h in r["corrects"].as_array().into_iter().flatten() {
-                    corrected.extend(h.as_str());
-                }
-            }
             _ => {}
         }
     }
-    events.retain(|e| !corrected.contains(txt(e, "hash_id")));
-    events.sort_by_key(|e| waybill_epcis::time::parse_ms(txt(e, "event_time")).unwrap_or(i64::MAX));
+    let steps = timeline(&roots, &history, &records);
 
     let name = product.map(|p| txt(p, "name")).unwrap_or("Product history");
     let mut h = String::with_capacity(16 * 1024);
@@ -316,7 +478,8 @@ pub(crate) fn page(
     }
     // Journey.
     h.push_str("<section class=card><h2>Journey<span class=tag>not verified</span></h2><ol class=timeline>");
-    for e in &events {
+    for step in &steps {
+        let e = step.record;
         let loc = gln_of(txt(e, "biz_location"))
             .or_else(|| gln_of(txt(e, "read_point")))
             .and_then(|g| locations.get(g));
@@ -333,7 +496,14 @@ pub(crate) fn page(
         } else {
             txt(e, "org_name")
         };
-        let disposition = match local_name(txt(e, "disposition")) {
+        let disposition = match local_name(txt(
+            e,
+            if e["kind"] == "inspection" {
+                "outcome"
+            } else {
+                "disposition"
+            },
+        )) {
             "" | "active" => String::new(),
             "conformant" => " — passed".into(),
             "non_conformant" => " — failed".into(),
@@ -348,6 +518,9 @@ pub(crate) fn page(
             esc(&place),
             esc(org)
         );
+        if let Some((s, relation)) = step.via {
+            let _ = write!(h, "<div class='via muted'>{}</div>", esc(&via_text(s, relation)));
+        }
         let temps: Vec<f64> = e["readings"]
             .as_array()
             .into_iter()
@@ -366,10 +539,22 @@ pub(crate) fn page(
         }
         h.push_str("</li>");
     }
-    if events.is_empty() {
+    if steps.is_empty() {
         h.push_str("<li>No published events yet.</li>");
     }
-    h.push_str("</ol></section>");
+    let anchor_time = bundle
+        .headers
+        .last()
+        .and_then(|c| base64::engine::general_purpose::STANDARD.decode(&c.header).ok())
+        .and_then(|b| waybill_types::codec::decode::<waybill_types::BlockHeader>(&b, 64 * 1024, "header").ok())
+        .map(|hd| crate::epcis::rfc3339_ms(hd.time_ms))
+        .unwrap_or_default();
+    let _ = write!(
+        h,
+        "</ol><p class=muted>Complete up to block {}, {} (as this node reports it).</p></section>",
+        bundle.anchor,
+        esc(&anchor_time)
+    );
     // Certificates.
     if !quals.is_empty() {
         h.push_str(

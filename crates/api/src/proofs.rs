@@ -1,151 +1,189 @@
-//! `GET /v1/proofs/{digital link}`: the proof bundle of a product, lot or item — the
-//! open-tier records a consumer is shown (product, lots, origin and event locations,
-//! the producer's qualifications, the screened events of its history, validator-set
-//! changes), each with its inclusion proof, the certified headers, and the genesis.
+//! `GET /v1/proofs/{digital link}`: the proof bundle of a product, lot or item — every
+//! open-tier record of its history (the item's, the containers', the lots' it was made
+//! from, their locations, the owners' qualifications, the validator sets), each with
+//! its inclusion proof, each history's head proven from the newest certified header,
+//! and the genesis (docs/PROOFS.md).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::Json;
 use base64::Engine as _;
-use waybill_state::trace::{self, Direction, StateScan};
-use waybill_state::{catalog, keys};
+use serde_json::Value;
+use waybill_state::{catalog, keys, open, StateRead};
+use waybill_store::StateSnapshot;
 use waybill_types::digital_link::DigitalLink;
-use waybill_types::proof::{fingerprint, CertifiedHeader, ProofBundle, ProvenRecord, PROOF_FORMAT};
+use waybill_types::proof::{
+    fingerprint, walk_history, CertifiedHeader, HistorySource, ProofBundle, ProvenRecord,
+    Subject, SubjectHead, WalkError, PROOF_FORMAT,
+};
+use waybill_types::smt::Terminal;
 use waybill_types::{codec, merkle, Height};
 
 use crate::{ApiError, AppState};
-
-/// Most records one bundle carries.
-pub const PROOF_RECORDS_MAX: usize = 5_000;
 
 fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
-/// Open-tier record positions naming `id` (newest last).
-fn open_positions<S: StateScan + ?Sized>(state: &S, id: &str) -> Result<Vec<(u64, u32)>, ApiError> {
-    let prefix = keys::open_of(id);
-    let rows = state.scan_from(&prefix, &prefix, PROOF_RECORDS_MAX)?;
-    Ok(rows
-        .into_iter()
-        .filter(|(k, _)| k.len() == prefix.len() + 12)
-        .filter_map(|(k, _)| {
-            let h = u64::from_be_bytes(k[prefix.len()..prefix.len() + 8].try_into().ok()?);
-            let i = u32::from_be_bytes(k[prefix.len() + 8..].try_into().ok()?);
-            Some((h, i))
-        })
-        .collect())
+/// The node's state as a source for the history walk.
+struct StateSource<'a> {
+    snap: &'a StateSnapshot,
+    /// Records read, by position (each read once).
+    records: BTreeMap<(u64, u64), Value>,
 }
 
-/// Build the bundle for `subject` (a canonical Digital Link).
-pub fn build_bundle(s: &AppState, subject: &str) -> Result<ProofBundle, ApiError> {
-    let snap = s.store.snapshot()?;
-    let dl = DigitalLink::parse(subject)
-        .map_err(|e| ApiError::bad_request("bad_digital_link", format!("`{subject}`: {e}")))?;
-    let gtin: waybill_types::gs1::Gtin = dl
-        .gtin()
-        .ok_or_else(|| ApiError::bad_request("bad_digital_link", "the link names no GTIN (AI 01)"))?
-        .parse()
-        .map_err(|e: waybill_types::gs1::Gs1Error| {
-            ApiError::bad_request("bad_gtin", e.to_string())
+fn source_err(e: impl std::fmt::Display) -> WalkError<String> {
+    WalkError::Source(e.to_string())
+}
+
+impl HistorySource for StateSource<'_> {
+    type Error = String;
+    fn head(&mut self, subject: &str) -> Result<Option<(u64, u64)>, WalkError<String>> {
+        Ok(open::load_head(self.snap, subject)
+            .map_err(source_err)?
+            .map(|h| (h.height, u64::from(h.index))))
+    }
+    fn record(&mut self, height: u64, index: u64) -> Result<Value, WalkError<String>> {
+        if let Some(v) = self.records.get(&(height, index)) {
+            return Ok(v.clone());
+        }
+        let i = u32::try_from(index).map_err(source_err)?;
+        let bytes = self
+            .snap
+            .get(&keys::open(height, i))
+            .map_err(source_err)?
+            .ok_or(WalkError::Missing {
+                subject: String::new(),
+                height,
+                index,
+            })?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            source_err(format!("open record {height}/{index} is not JSON: {e}"))
         })?;
-    let product = catalog::load_product(&snap, &gtin)?.ok_or_else(|| {
-        ApiError::not_found(
+        self.records.insert((height, index), v.clone());
+        Ok(v)
+    }
+    fn product(&mut self, gtin: &str) -> Result<Option<(u64, u64, Value)>, WalkError<String>> {
+        // The master record is the product's first record.
+        let prefix = keys::open_of(&format!("https://id.gs1.org/01/{gtin}"));
+        let rows = self.snap.scan_from(&prefix, &prefix, 1).map_err(source_err)?;
+        let Some((k, _)) = rows.first() else {
+            return Ok(None);
+        };
+        let pos = k
+            .get(prefix.len()..prefix.len() + 12)
+            .map(|b| {
+                let (h, i) = b.split_at(8);
+                (
+                    u64::from_be_bytes(h.try_into().unwrap_or([0; 8])),
+                    u64::from(u32::from_be_bytes(i.try_into().unwrap_or([0; 4]))),
+                )
+            })
+            .ok_or_else(|| source_err(format!("open index key of {gtin} is too short")))?;
+        let rec = self.record(pos.0, pos.1)?;
+        Ok((rec["kind"] == "product").then_some((pos.0, pos.1, rec)))
+    }
+}
+
+/// Build the bundle for `subject` (a canonical Digital Link): the walked history
+/// (`proof::walk_history`, the same walk the verifier makes), each chain's head proven
+/// from the newest header, every record with its inclusion proof.
+pub fn build_bundle(s: &AppState, subject: &str) -> Result<ProofBundle, ApiError> {
+    build_bundle_with_history(s, subject).map(|(b, _)| b)
+}
+
+/// [`build_bundle`], with the history it walked (what the page draws).
+pub fn build_bundle_with_history(
+    s: &AppState,
+    subject: &str,
+) -> Result<(ProofBundle, waybill_types::proof::History), ApiError> {
+    let snap = s.store.snapshot()?;
+    let anchor = snap.head()?.height.0;
+    let subj = Subject::parse(subject)
+        .map_err(|e| ApiError::bad_request("bad_digital_link", e))?;
+    let gtin: waybill_types::gs1::Gtin = subj.gtin.parse().map_err(
+        |e: waybill_types::gs1::Gs1Error| ApiError::bad_request("bad_gtin", e.to_string()),
+    )?;
+    if catalog::load_product(&snap, &gtin)?.is_none() {
+        return Err(ApiError::not_found(
             "unknown_product",
             format!("product {gtin} is not registered"),
-        )
-    })?;
-    let mut wanted: BTreeSet<(u64, u32)> = BTreeSet::new();
-    let take_latest = |positions: Vec<(u64, u32)>, wanted: &mut BTreeSet<(u64, u32)>| {
-        if let Some(p) = positions.last() {
-            wanted.insert(*p);
-        }
-    };
-    // The product's master-data record is the first that names it (lots name it too).
-    if let Some(p) = open_positions(&snap, &catalog::product_id(&gtin))?.first() {
-        wanted.insert(*p);
-    }
-    // The public history: the lineage through published events only.
-    let lineage = {
-        let mut vis = |r: &trace::EventRecord| Ok(r.open.is_some());
-        trace::walk(&snap, subject, Direction::Back, &mut vis)?
-    };
-    let mut locations: BTreeSet<String> = BTreeSet::new();
-    let mut orgs: BTreeSet<String> = BTreeSet::from([product.owner.to_string()]);
-    for e in &lineage.events {
-        if let Some(p) = e.open {
-            wanted.insert(p);
-        }
-        if let Some(l) = &e.biz_location {
-            locations.insert(l.clone());
-        }
-    }
-    for n in &lineage.nodes {
-        if let Some((g, l)) = trace::lot_of(&n.id) {
-            let positions = open_positions(&snap, &n.id)?;
-            // The lot's master-data record is the one that names it first.
-            if let Some(p) = positions.first() {
-                wanted.insert(*p);
-            }
-            if let Ok(g) = g.parse() {
-                if let Some(lot) = catalog::load_lot(&snap, &g, &l)? {
-                    if let Some(o) = &lot.origin_gln {
-                        locations.insert(catalog::location_id(o));
-                    }
-                    orgs.insert(lot.owner.to_string());
-                }
-            }
-        }
-    }
-    for l in &locations {
-        take_latest(open_positions(&snap, l)?, &mut wanted);
-    }
-    for o in &orgs {
-        for p in open_positions(&snap, &format!("org:{o}"))? {
-            wanted.insert(p);
-        }
-    }
-    for p in open_positions(&snap, "validators")? {
-        wanted.insert(p);
-    }
-    if wanted.len() > PROOF_RECORDS_MAX {
-        return Err(ApiError::bad_request(
-            "too_many_records",
-            format!(
-                "the history of {subject} has {} records, over {PROOF_RECORDS_MAX}",
-                wanted.len()
-            ),
         ));
     }
-    // Proofs, per block.
-    let mut by_height: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
-    for (h, i) in wanted {
+    if anchor == 0 {
+        return Err(ApiError::not_found(
+            "no_history",
+            "the chain has no block yet; nothing can be proven",
+        ));
+    }
+    let mut src = StateSource {
+        snap: &snap,
+        records: BTreeMap::new(),
+    };
+    let history = walk_history(&mut src, &subj).map_err(|e| match e {
+        WalkError::TooLarge(m) => ApiError::bad_request(
+            "too_many_records",
+            format!("the history of {subject} is too large for one bundle: {m}"),
+        ),
+        other => ApiError::internal(format!("walking the history of {subject}: {other}")),
+    })?;
+    for root in subj.roots() {
+        let empty = history
+            .chains
+            .iter()
+            .find(|(s, _)| *s == root)
+            .is_none_or(|(_, c)| c.is_empty());
+        if empty {
+            return Err(ApiError::not_found(
+                "unknown_item",
+                format!("nothing is recorded about {root}"),
+            ));
+        }
+    }
+    // Heads of every subject walked, proven from the anchor's heads root.
+    let mut heads = Vec::with_capacity(history.chains.len());
+    for (subject_id, chain) in &history.chains {
+        let p = open::prove_head(&snap, subject_id)?;
+        let other = match p.terminal {
+            Terminal::Other { key, value } => Some([hex::encode(key), hex::encode(value)]),
+            _ => None,
+        };
+        heads.push(SubjectHead {
+            subject: subject_id.clone(),
+            at: chain.first().map(|(h, i)| [*h, *i]),
+            proof: p.siblings.iter().map(hex::encode).collect(),
+            other,
+        });
+    }
+    // Proofs, per block; the anchor's header even if it published nothing of these.
+    let mut by_height: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for (h, i) in history.positions() {
         by_height.entry(h).or_default().push(i);
     }
+    by_height.entry(anchor).or_default();
     let mut records = Vec::new();
     let mut headers = Vec::new();
     for (h, indexes) in by_height {
-        let prefix = keys::open_at(h);
-        let rows = snap.scan_from(&prefix, &prefix, usize::MAX)?;
-        let leaves: Vec<merkle::Digest32> =
-            rows.iter().map(|(_, v)| merkle::leaf_hash(v)).collect();
-        for i in indexes {
-            let Some((_, bytes)) = rows.get(i as usize) else {
-                return Err(ApiError::internal(format!(
-                    "open record {h}/{i} is missing"
-                )));
-            };
-            let proof =
-                merkle::inclusion_proof(&leaves, u64::from(i)).map_err(ApiError::internal)?;
-            records.push(ProvenRecord {
-                height: h,
-                index: u64::from(i),
-                tree_size: leaves.len() as u64,
-                record: b64(bytes),
-                proof: proof.iter().map(hex::encode).collect(),
-            });
+        if !indexes.is_empty() {
+            let prefix = keys::open_at(h);
+            let rows = snap.scan_from(&prefix, &prefix, usize::MAX)?;
+            let leaves: Vec<merkle::Digest32> =
+                rows.iter().map(|(_, v)| merkle::leaf_hash(v)).collect();
+            for i in indexes {
+                let Some((_, bytes)) = usize::try_from(i).ok().and_then(|i| rows.get(i)) else {
+                    return Err(ApiError::internal(format!("open record {h}/{i} is missing")));
+                };
+                let proof = merkle::inclusion_proof(&leaves, i).map_err(ApiError::internal)?;
+                records.push(ProvenRecord {
+                    height: h,
+                    index: i,
+                    tree_size: leaves.len() as u64,
+                    record: b64(bytes),
+                    proof: proof.iter().map(hex::encode).collect(),
+                });
+            }
         }
         let block = s
             .store
@@ -161,15 +199,18 @@ pub fn build_bundle(s: &AppState, subject: &str) -> Result<ProofBundle, ApiError
             certificate: b64(&codec::encode(&cert)),
         });
     }
-    Ok(ProofBundle {
+    let bundle = ProofBundle {
         format: PROOF_FORMAT.to_string(),
         subject: subject.to_string(),
         chain_id: s.genesis.chain_id.clone(),
         genesis: b64(&codec::encode(&s.genesis)),
         fingerprint: fingerprint(&s.genesis),
+        anchor,
         headers,
+        heads,
         records,
-    })
+    };
+    Ok((bundle, history))
 }
 
 /// `GET /v1/proofs/{*link}`: `link` is a Digital Link URI (percent-encoded) or its

@@ -206,7 +206,7 @@ async fn happy_path_member_product_lot_and_every_read() {
     assert_eq!(block2["height"], 2);
     let h2 = block2["hash"].as_str().expect("hash").to_string();
     let header = &block2["header"];
-    assert_eq!(header["version"], 1);
+    assert_eq!(header["version"], 2);
     assert_eq!(header["chain_id"], CHAIN_ID);
     assert_eq!(header["height"], 2);
     assert_eq!(header["prev_hash"], block1["hash"]);

@@ -2983,27 +2983,73 @@ async fn exported_events_keep_the_namespaces_they_were_captured_with() {
 /// genesis and the fingerprint; every part mutated is rejected at the right step.
 #[tokio::test]
 async fn proof_bundle_verifies_and_every_mutation_is_caught() {
-    use waybill_types::proof::{verify, ProofBundle};
-    let j = journey().await;
+    use waybill_types::proof::{verify, ProofBundle, TrustFile, TrustRoot, TRUST_FORMAT};
+    let mut j = journey().await;
+    // A sibling carton's own event: genuine, certified, and not part of C1's history.
+    let c3_alone = storing_doc(3, "2026-11-07T08:00:00.000+08:00");
+    j.net
+        .capture_ok(&mut j.carrier, &serde_json::from_str(&c3_alone).expect("JSON"))
+        .await;
+    let fetch = |serial: &'static str| {
+        let app = j.net.app.clone();
+        async move {
+            let a = common::get(&app, &format!("/v1/proofs/01/{}/21/{serial}", carton_gtin())).await;
+            serde_json::from_value::<ProofBundle>(common::ok_json(&a)).expect("bundle JSON")
+        }
+    };
+    let bundle = fetch("C1").await;
+    let sibling = fetch("C3").await;
     let subject = format!("https://id.gs1.org/01/{}/21/C1", carton_gtin());
-    let a = common::get(
-        &j.net.app,
-        &format!("/v1/proofs/01/{}/21/C1", carton_gtin()),
-    )
-    .await;
-    let bundle: ProofBundle = serde_json::from_value(common::ok_json(&a)).expect("bundle JSON");
     assert_eq!(bundle.subject, subject);
     let genesis = j.net.shared.genesis.clone();
     let fp = waybill_types::proof::fingerprint(&genesis);
     assert_eq!(bundle.fingerprint, fp);
-    let ok = verify(&bundle, Some(&fp), Some(&genesis)).expect("the bundle verifies");
+    let root = TrustRoot::Fingerprint(fp.clone());
+    let ok = verify(&bundle, &root).expect("the bundle verifies");
+    assert_eq!(ok.anchor_height, j.net.head().await.0, "complete up to the head");
+    // The same bundle against the genesis and against a saved trust file.
+    verify(&bundle, &TrustRoot::Genesis(Box::new(genesis.clone()))).expect("genesis root");
+    let trust = TrustFile {
+        format: TRUST_FORMAT.into(),
+        chain_id: genesis.chain_id.clone(),
+        genesis_hash: genesis.hash(),
+    };
+    verify(&bundle, &TrustRoot::Trust(trust.clone())).expect("trust file root");
     let kinds: BTreeSet<String> = ok
         .records
         .iter()
         .map(|r| r.record["kind"].as_str().expect("kind").to_string())
         .collect();
-    for k in ["product", "lot", "event"] {
+    for k in ["product", "lot", "event", "inspection", "location"] {
         assert!(kinds.contains(k), "bundle has {k} records: {kinds:?}");
+    }
+    // The history: the carton, the pallet that held it, the bin it was made from, the
+    // lots, the places, the owners' qualifications, the validator sets.
+    let chain_of = |id: &str| -> Vec<(u64, u64)> {
+        ok.history
+            .chains
+            .iter()
+            .find(|(s, _)| s == id)
+            .map(|(_, c)| c.clone())
+            .unwrap_or_else(|| panic!("{id} is part of the history: {:?}", ok.history.chains))
+    };
+    let dl = |urn: &str| waybill_epcis::epc::parse(urn).expect("EPC").canonical;
+    let carton_chain = chain_of(&subject);
+    let pallet_chain = chain_of(&dl(P1));
+    chain_of(&dl(B1));
+    chain_of("validators");
+    assert!(ok.history.chains.iter().any(|(s, _)| s.starts_with("org:")));
+    assert!(carton_chain.len() >= 3, "{carton_chain:?}");
+    // The customs inspection of the pallet is published as its outcome only.
+    let inspection = ok
+        .records
+        .iter()
+        .find(|r| r.record["kind"] == "inspection")
+        .expect("the inspection outcome");
+    assert_eq!(inspection.record["outcome"], "conformant");
+    assert!(pallet_chain.contains(&(inspection.height, inspection.index)));
+    for hidden in ["readings", "read_point", "action", "allowed_range"] {
+        assert!(inspection.record.get(hidden).is_none(), "{hidden}: {}", inspection.record);
     }
     // Orders are platform transactions: never in the open tier.
     let text = serde_json::to_string(&bundle).expect("json");
@@ -3025,8 +3071,15 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
         common::b64(&b)
     };
     let expect_step = |b: &ProofBundle, step: &str| {
-        let e = verify(b, Some(&fp), Some(&genesis)).expect_err("mutation is caught");
+        let e = verify(b, &root).expect_err("mutation is caught");
         assert_eq!(e.step, step, "{e}");
+        e
+    };
+    let pos_of = |b: &ProofBundle, p: (u64, u64)| {
+        b.records
+            .iter()
+            .position(|r| (r.height, r.index) == p)
+            .expect("record in bundle")
     };
     // A record byte.
     let mut m = bundle.clone();
@@ -3050,9 +3103,9 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
             .expect("header");
     hd.time_ms += 1;
     m.headers[0].header = common::b64(&waybill_types::codec::encode(&hd));
-    let e = verify(&m, Some(&fp), Some(&genesis)).expect_err("caught");
+    let e = verify(&m, &root).expect_err("caught");
     assert!(matches!(e.step, "certificate" | "inclusion"), "{e}");
-    // The open root of a header: its records no longer prove, and the signature breaks.
+    // A signature.
     let mut m = bundle.clone();
     let mut cert: waybill_types::CommitCertificate =
         waybill_types::codec::decode(&common::unb64(&m.headers[0].certificate), 1 << 16, "cert")
@@ -3060,34 +3113,215 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
     cert.signatures[0].signature.0[7] ^= 0x01;
     m.headers[0].certificate = common::b64(&waybill_types::codec::encode(&cert));
     expect_step(&m, "certificate");
-    // A validator key in the genesis: the fingerprint no longer matches.
+    // A validator key in the genesis: no trust root the verifier holds accepts it.
     let mut g2 = genesis.clone();
     g2.validators[0].public_key = SecretKey::from_label("impostor").public();
     let mut m = bundle.clone();
     m.genesis = common::b64(&waybill_types::codec::encode(&g2));
     expect_step(&m, "fingerprint");
-    // ... and against the trusted genesis alone.
-    let e = verify(&m, None, Some(&genesis)).expect_err("caught");
-    assert_eq!(e.step, "genesis", "{e}");
-    // A forged validator set with a consistent fingerprint of its own is still not
-    // the consortium: the trusted fingerprint differs.
-    let e = verify(&bundle, Some("0123456789abcdef"), None).expect_err("caught");
+    for r in [
+        TrustRoot::Genesis(Box::new(genesis.clone())),
+        TrustRoot::Trust(trust.clone()),
+    ] {
+        assert_eq!(verify(&m, &r).expect_err("caught").step, "genesis");
+    }
+    // The bundle's own fingerprint is no trust root, and a short fingerprint is none
+    // either: 16 hex digits (64 bits) are within reach of a second-preimage search.
+    let e = verify(&bundle, &TrustRoot::Fingerprint(fp[..16].to_string())).expect_err("short");
+    assert_eq!(e.step, "fingerprint");
+    assert!(e.detail.contains("32"), "{e}");
+    let e = verify(&bundle, &TrustRoot::Fingerprint("0123456789abcdef0123456789abcdef".into()))
+        .expect_err("caught");
     assert_eq!(e.step, "fingerprint", "{e}");
     // A record citing a height whose header was dropped.
     let mut m = bundle.clone();
     let h0 = m.records[0].height;
     m.headers.retain(|h| h.height != h0);
     expect_step(&m, "record");
-    // Another item's genuine history relabelled: the records are not about the subject.
+    // Another item's genuine history relabelled.
     let mut m = bundle.clone();
     m.subject = format!("https://id.gs1.org/01/{}/21/C999", carton_gtin());
-    expect_step(&m, "subject");
+    expect_step(&m, "completeness");
     let mut m = bundle.clone();
     m.subject = "https://id.gs1.org/01/06901234999990".into();
     expect_step(&m, "subject");
-    // No trust root at all.
-    let e = verify(&bundle, None, None).expect_err("caught");
-    assert_eq!(e.step, "fingerprint");
+    // The sibling's bundle (genuine, complete) presented as C1's.
+    let mut m = sibling.clone();
+    m.subject = subject.clone();
+    expect_step(&m, "completeness");
+    // A genuine record of the sibling carton spliced in (with its header).
+    let extra = sibling
+        .records
+        .iter()
+        .find(|r| !bundle.records.iter().any(|x| (x.height, x.index) == (r.height, r.index)))
+        .expect("the sibling has a record of its own")
+        .clone();
+    let mut m = bundle.clone();
+    if !m.headers.iter().any(|h| h.height == extra.height) {
+        let h = sibling
+            .headers
+            .iter()
+            .find(|h| h.height == extra.height)
+            .expect("header")
+            .clone();
+        m.headers.push(h);
+        m.headers.sort_by_key(|h| h.height);
+    }
+    m.records.push(extra.clone());
+    m.records.sort_by_key(|r| (r.height, r.index));
+    let e = expect_step(&m, "subject");
+    assert!(e.detail.contains("not part of the history"), "{e}");
+    // The sibling's head listed too.
+    let mut m = bundle.clone();
+    let c3_head = sibling
+        .heads
+        .iter()
+        .find(|h| h.subject.ends_with("/21/C3"))
+        .expect("C3's head")
+        .clone();
+    m.heads.push(c3_head.clone());
+    expect_step(&m, "completeness");
+    // ... with its record and header too: still not part of this history.
+    let mut m2 = bundle.clone();
+    m2.heads.push(c3_head);
+    let c3_last = sibling
+        .records
+        .iter()
+        .find(|r| Some([r.height, r.index]) == m2.heads.last().and_then(|h| h.at))
+        .expect("C3's last record")
+        .clone();
+    if !m2.headers.iter().any(|h| h.height == c3_last.height) {
+        let h = sibling
+            .headers
+            .iter()
+            .find(|h| h.height == c3_last.height)
+            .expect("header")
+            .clone();
+        m2.headers.push(h);
+        m2.headers.sort_by_key(|h| h.height);
+    }
+    if !m2.records.iter().any(|r| (r.height, r.index) == (c3_last.height, c3_last.index)) {
+        m2.records.push(c3_last);
+        m2.records.sort_by_key(|r| (r.height, r.index));
+    }
+    expect_step(&m2, "subject");
+    // A record repeated, or two records swapped.
+    let mut m = bundle.clone();
+    let dup = m.records[1].clone();
+    m.records.insert(1, dup);
+    expect_step(&m, "order");
+    let mut m = bundle.clone();
+    m.records.swap(1, 2);
+    expect_step(&m, "order");
+    // A record dropped from the middle of the carton's history (the packing on the
+    // pallet): a gap in the chain.
+    let middle = carton_chain[carton_chain.len() / 2];
+    assert_ne!(middle, carton_chain[0], "a middle record");
+    let mut m = bundle.clone();
+    m.records.remove(pos_of(&m, middle));
+    let e = expect_step(&m, "completeness");
+    assert!(e.detail.contains("missing"), "{e}");
+    // The customs inspection dropped (an inconvenient outcome).
+    let mut m = bundle.clone();
+    m.records
+        .remove(pos_of(&m, (inspection.height, inspection.index)));
+    expect_step(&m, "completeness");
+    // The last record dropped: the head names it.
+    let mut m = bundle.clone();
+    m.records.remove(pos_of(&m, carton_chain[0]));
+    expect_step(&m, "completeness");
+    // ... and the head moved back to the record before it: not what the block commits to.
+    let head_i = m
+        .heads
+        .iter()
+        .position(|h| h.subject == subject)
+        .expect("carton head");
+    m.heads[head_i].at = Some([carton_chain[1].0, carton_chain[1].1]);
+    expect_step(&m, "heads");
+    // ... or the head left out.
+    let mut m = bundle.clone();
+    m.heads.retain(|h| h.subject != subject);
+    expect_step(&m, "completeness");
+    // A head proof altered.
+    let mut m = bundle.clone();
+    let mut sib = hex::decode(&m.heads[0].proof[0]).expect("hex");
+    sib[3] ^= 1;
+    m.heads[0].proof[0] = hex::encode(sib);
+    expect_step(&m, "heads");
+    // The anchor misstated.
+    let mut m = bundle.clone();
+    m.anchor -= 1;
+    expect_step(&m, "anchor");
+}
+
+/// The open tier publishes exactly what the matrix's last row says, in proof bundles
+/// and on the consumer page alike: production and transport events screened, customs
+/// and quality events as their outcome only, platform transactions not at all — while
+/// the consortium tier still refuses the platform the inspection's record.
+#[tokio::test]
+async fn open_tier_follows_the_matrix_in_bundles_and_pages() {
+    use waybill_state::open::{open_form, OpenForm};
+    use waybill_types::proof::ProofBundle;
+    let j = journey().await;
+    let app = j.net.app.clone();
+    let a = common::get(&app, &format!("/v1/proofs/01/{}/21/C1", carton_gtin())).await;
+    let bundle: ProofBundle = serde_json::from_value(common::ok_json(&a)).expect("bundle");
+    let records: Vec<Value> = bundle
+        .records
+        .iter()
+        .map(|r| serde_json::from_slice(&common::unb64(&r.record)).expect("json"))
+        .collect();
+    let page = common::send(
+        &app,
+        Request::builder()
+            .uri(format!("/01/{}/21/C1", carton_gtin()))
+            .header(header::ACCEPT, "text/html")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await
+    .text();
+    let mut seen = BTreeSet::new();
+    for (label, event) in journey_events() {
+        let step = event["bizStep"].as_str();
+        let category = waybill_state::trace::category_of(step, &[]);
+        let hash_id = j.hashes[label].clone();
+        let published = records.iter().find(|r| r["hash_id"] == hash_id.as_str());
+        match open_form(category) {
+            None => assert!(
+                published.is_none(),
+                "{label} ({category:?}) is not published: {published:?}"
+            ),
+            Some(OpenForm::Event) => {
+                let r = published.unwrap_or_else(|| panic!("{label} ({category:?}) is published"));
+                assert_eq!(r["kind"], "event", "{label}");
+                seen.insert("event");
+            }
+            Some(OpenForm::Outcome) => {
+                let r = published.unwrap_or_else(|| panic!("{label} ({category:?}) is published"));
+                assert_eq!(r["kind"], "inspection", "{label}: {r}");
+                let fields: BTreeSet<&str> =
+                    r.as_object().expect("object").keys().map(String::as_str).collect();
+                assert_eq!(
+                    fields,
+                    BTreeSet::from([
+                        "kind", "hash_id", "event_type", "event_time", "biz_step", "outcome",
+                        "biz_location", "ids", "org", "org_name", "source", "prev"
+                    ]),
+                    "an outcome and nothing of the report"
+                );
+                seen.insert("outcome");
+            }
+        }
+    }
+    assert_eq!(seen, BTreeSet::from(["event", "outcome"]));
+    // The page (no-JS copy, drawn from the same records) shows the inspection's result,
+    // and nothing of the sale.
+    assert!(page.contains("Inspected</b> — passed"), "the inspection outcome on the page");
+    assert!(!page.contains("Sold"), "platform transactions are not on the page");
+    // The consortium tier: the platform still may not read the inspection itself.
+    let (a, _) = get_as(&app, &j.shop.key, &format!("/epcis/events/{}", pct(INSPECTION_ID))).await;
+    a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
 }
 
 /// The consumer page carries the product's bundle (which verifies), renders the same
@@ -3097,7 +3331,7 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
 #[tokio::test]
 async fn consumer_page_embeds_a_verifiable_bundle_and_marks_the_fallback_unverified() {
     use axum::http::{header, Method, Request, StatusCode};
-    use waybill_types::proof::{verify, ProofBundle};
+    use waybill_types::proof::{verify, ProofBundle, TrustRoot};
     let j = journey().await;
     let genesis = j.net.shared.genesis.clone();
     let fp = waybill_types::proof::fingerprint(&genesis);
@@ -3125,12 +3359,18 @@ async fn consumer_page_embeds_a_verifiable_bundle_and_marks_the_fallback_unverif
         bundle.subject,
         format!("https://id.gs1.org/01/{}/21/C1", carton_gtin())
     );
-    let verified = verify(&bundle, Some(&fp), Some(&genesis)).expect("embedded bundle verifies");
+    let verified =
+        verify(&bundle, &TrustRoot::Fingerprint(fp.clone())).expect("embedded bundle verifies");
     let events = verified
         .records
         .iter()
         .filter(|r| r.record["kind"] == "event")
         .count();
+    // The page says how far the history is proven complete.
+    assert!(
+        html.contains(&format!("Complete up to block {}", bundle.anchor)),
+        "completeness stated"
+    );
     assert!(events >= 3, "the carton's public events are in the bundle");
     // The no-JavaScript view: the same history, every section marked not verified.
     assert!(

@@ -240,6 +240,7 @@ impl Ledger {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn header(
         &self,
         height: Height,
@@ -247,6 +248,7 @@ impl Ledger {
         proposer: PublicKey,
         txs_bytes: &[Vec<u8>],
         writes: &waybill_state::WriteSet,
+        heads_root: Hash,
         validators_hash: Hash,
     ) -> BlockHeader {
         let head = self.head();
@@ -264,6 +266,7 @@ impl Ledger {
             n_txs: u32::try_from(txs_bytes.len()).expect("bounded by BLOCK_TXS_MAX"),
             tx_root: Hash(merkle::root_from_leaf_hashes(&leaves)),
             open_root,
+            heads_root,
             state_hash,
             validators_hash,
         }
@@ -356,7 +359,9 @@ impl Application for Ledger {
                 Err(e) => dropped.push((ptx.id, e.to_string())),
             }
         }
-        let (writes, receipts) = ex.finish();
+        let (writes, receipts) = ex.finish().map_err(internal)?;
+        let heads_root =
+            waybill_state::open::heads_root(&snapshot, &writes).map_err(internal)?;
         drop(snapshot);
         self.drop_txs(dropped);
         let validators_hash = validators_hash(&self.validators_at(height)?);
@@ -366,6 +371,7 @@ impl Application for Ledger {
             proposer,
             &txs_bytes,
             &writes,
+            heads_root,
             validators_hash,
         );
         let block = Block { header, txs };
@@ -443,8 +449,16 @@ impl Application for Ledger {
                 }
             }
         }
-        let (writes, receipts) = ex.finish();
+        let (writes, receipts) = ex.finish().map_err(internal)?;
+        let heads_root =
+            waybill_state::open::heads_root(&snapshot, &writes).map_err(internal)?;
         drop(snapshot);
+        if heads_root != h.heads_root {
+            return invalid(format!(
+                "heads root {} does not match execution {heads_root}",
+                h.heads_root
+            ));
+        }
         let state_hash = waybill_state::next_state_hash(&head.state_hash, &writes);
         if state_hash != h.state_hash {
             return invalid(format!(

@@ -86,6 +86,7 @@ impl MemApp {
             n_txs: 0,
             tx_root: tx_root(std::iter::empty()),
             open_root: tx_root(std::iter::empty()),
+            heads_root: Hash(waybill_types::smt::EMPTY),
             state_hash: prev_hash,
             validators_hash: validators_hash(&self.validators),
         }

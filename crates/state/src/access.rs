@@ -125,6 +125,17 @@ pub fn matrix_markdown() -> String {
         }
         s.push('\n');
     }
+    // What anyone — a consumer with no key — reads: the open tier.
+    s.push_str("| anyone (open tier) |");
+    for c in DataCategory::ALL {
+        let cell = match crate::open::open_form(c) {
+            Some(crate::open::OpenForm::Event) => "event",
+            Some(crate::open::OpenForm::Outcome) => "outcome",
+            None => "–",
+        };
+        s.push_str(&format!(" {cell} |"));
+    }
+    s.push('\n');
     s
 }
 

@@ -183,9 +183,11 @@ pub(crate) fn register_product<S: StateRead>(
     let ctx = ex.context();
     let mut w: Writes = Vec::new();
     let mut publisher = Publisher::new(ex, ctx.height.0)?;
+    let id = product_id(p.gtin);
     publisher.publish(
         &mut w,
         &OpenRecord::Product {
+            id: &id,
             gtin: p.gtin.as_str(),
             name: p.name,
             brand: p.brand,
@@ -195,8 +197,8 @@ pub(crate) fn register_product<S: StateRead>(
             owner_name: &org.name,
             source: tx_id.to_string(),
         },
-        &[product_id(p.gtin)],
-    );
+        &[id.clone()],
+    )?;
     publisher.finish(&mut w);
     let product = Product {
         gtin: p.gtin.clone(),
@@ -276,9 +278,21 @@ pub(crate) fn register_lot<S: StateRead>(
     let mut w: Writes = Vec::new();
     let mut publisher = Publisher::new(ex, ctx.height.0)?;
     let origin = l.origin_gln.map(|g| g.as_str().to_string());
+    let id = lot_id(l.gtin, l.lot);
+    let raw_material_ids: Vec<String> = l
+        .raw_materials
+        .iter()
+        .map(|r| lot_id(&r.gtin, &r.lot))
+        .collect();
+    // The record is about the lot, its product and the lots it was made from.
+    let subjects: Vec<String> = [id.clone(), product_id(l.gtin)]
+        .into_iter()
+        .chain(raw_material_ids.iter().cloned())
+        .collect();
     publisher.publish(
         &mut w,
         &OpenRecord::Lot {
+            id: &id,
             gtin: l.gtin.as_str(),
             lot: l.lot,
             origin_gln: origin.as_deref(),
@@ -287,12 +301,13 @@ pub(crate) fn register_lot<S: StateRead>(
             unit: l.unit,
             inputs: l.inputs,
             raw_materials: l.raw_materials,
+            raw_material_ids: &raw_material_ids,
             claims: l.claims,
             owner: m.org.as_str(),
             source: tx_id.to_string(),
         },
-        &[lot_id(l.gtin, l.lot), product_id(l.gtin)],
-    );
+        &subjects,
+    )?;
     publisher.finish(&mut w);
     let lot = Lot {
         gtin: l.gtin.clone(),
@@ -416,9 +431,11 @@ pub(crate) fn register_location<S: StateRead>(
     }
     let mut w: Writes = Vec::new();
     let mut publisher = Publisher::new(ex, ex.context().height.0)?;
+    let id = location_id(l.gln);
     publisher.publish(
         &mut w,
         &OpenRecord::Location {
+            id: &id,
             gln: l.gln.as_str(),
             name: l.name,
             location_kind: l.kind,
@@ -429,8 +446,8 @@ pub(crate) fn register_location<S: StateRead>(
             owner: org.id.as_str(),
             source: tx_id.to_string(),
         },
-        &[location_id(l.gln)],
-    );
+        &[id.clone()],
+    )?;
     publisher.finish(&mut w);
     let loc = Location {
         gln: l.gln.clone(),

@@ -235,7 +235,7 @@ pub(crate) fn record<S: StateRead>(
     numbers.push(q.number.to_string());
     let mut w: Writes = Vec::new();
     let mut publisher = Publisher::new(ex, ctx.height.0)?;
-    publisher.publish(&mut w, &open_record(&rec, None), &[org_id(q.org)]);
+    publisher.publish(&mut w, &open_record(&rec, None), &[org_id(q.org)])?;
     publisher.finish(&mut w);
     w.push((keys::qualification(q.org, q.number), encode_record(&rec)));
     w.push((kind_index_key(q.org, q.kind), encode_record(&numbers)));
@@ -270,7 +270,7 @@ pub(crate) fn revoke<S: StateRead>(
     });
     let mut w: Writes = Vec::new();
     let mut publisher = Publisher::new(ex, ex.context().height.0)?;
-    publisher.publish(&mut w, &open_record(&q, Some(reason)), &[org_id(org)]);
+    publisher.publish(&mut w, &open_record(&q, Some(reason)), &[org_id(org)])?;
     publisher.finish(&mut w);
     w.push((keys::qualification(org, number), encode_record(&q)));
     Ok(w)

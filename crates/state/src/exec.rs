@@ -461,8 +461,12 @@ impl<'a, S: StateRead> Execution<'a, S> {
         }
     }
 
-    /// Finish: the write set and the receipts, in transaction order.
-    pub fn finish(self) -> (WriteSet, Vec<Receipt>) {
-        (self.writes, self.receipts)
+    /// Finish the block: the work due at its end (the subjects whose heads moved are
+    /// folded into the heads tree, whose root the header commits to — see
+    /// [`crate::open::heads_root`]), then the write set and the receipts, in
+    /// transaction order.
+    pub fn finish(mut self) -> Result<(WriteSet, Vec<Receipt>), StateReadError> {
+        crate::open::update_heads_tree(self.base, &mut self.writes)?;
+        Ok((self.writes, self.receipts))
     }
 }

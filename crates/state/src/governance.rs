@@ -281,7 +281,7 @@ fn settle<S: StateRead>(ex: &Execution<S>, p: &mut Proposal) -> Result<Writes, H
                     source: format!("proposal:{}", p.id),
                 },
                 &["validators".to_string()],
-            );
+            )?;
         }
         publisher.finish(&mut w);
     }

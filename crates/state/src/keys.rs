@@ -197,3 +197,21 @@ pub fn open(height: u64, index: u32) -> Vec<u8> {
 pub fn open_of(canonical_id: &str) -> Vec<u8> {
     [&[OPEN_BY_ID][..], canonical_id.as_bytes(), &[0]].concat()
 }
+
+/// Subject heads: `HEAD ‖ subject id` → the subject's latest open-tier record,
+/// `height (u64 BE) ‖ index (u32 BE) ‖ leaf hash (32)`.
+pub const HEAD: u8 = 0x19;
+/// Nodes of the sparse Merkle tree over subject heads (`waybill_types::smt`):
+/// `SMT ‖ depth (u16 BE) ‖ path (32)` → node (65 bytes). Its root is the header's
+/// `heads_root`.
+pub const SMT: u8 = 0x1A;
+
+/// Key of a subject's head.
+pub fn head(subject: &str) -> Vec<u8> {
+    [&[HEAD][..], subject.as_bytes()].concat()
+}
+/// Key of a sparse-Merkle-tree node.
+pub fn smt_node(depth: usize, path: &[u8; 32]) -> Vec<u8> {
+    let depth = u16::try_from(depth).expect("a tree position is at most 256 deep");
+    [&[SMT][..], &depth.to_be_bytes()[..], &path[..]].concat()
+}

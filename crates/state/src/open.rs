@@ -9,6 +9,8 @@
 //! identifier they name; the root of a block's records is computed from its write set,
 //! so `verify` re-derives it.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use waybill_types::hash::Hash;
 use waybill_types::merkle;
@@ -28,19 +30,82 @@ pub fn open_root(writes: &WriteSet, height: u64) -> Hash {
     Hash(merkle::root_from_leaf_hashes(&leaves))
 }
 
-/// Appends open-tier records within one transaction's writes. The next free index of
-/// the block is kept in `META open_next` as (height, index).
-pub(crate) struct Publisher {
-    height: u64,
-    next: u32,
+/// Where a subject's latest open-tier record is: block, index, leaf hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// The block that published it.
+    pub height: u64,
+    /// Its index among the block's records.
+    pub index: u32,
+    /// Its leaf hash, `SHA-256(0x00 ‖ record bytes)`.
+    pub leaf: merkle::Digest32,
 }
 
-impl Publisher {
-    /// Start publishing in block `height`.
-    pub(crate) fn new<S: StateRead + ?Sized>(
-        state: &S,
-        height: u64,
-    ) -> Result<Publisher, StateReadError> {
+impl Head {
+    fn encode(&self) -> Vec<u8> {
+        [
+            &self.height.to_be_bytes()[..],
+            &self.index.to_be_bytes()[..],
+            &self.leaf[..],
+        ]
+        .concat()
+    }
+
+    fn decode(key: &[u8], b: &[u8]) -> Result<Head, StateReadError> {
+        let corrupt = || StateReadError::Corrupt {
+            key: key.to_vec(),
+            reason: format!("a subject head is 44 bytes, this one {}", b.len()),
+        };
+        if b.len() != 44 {
+            return Err(corrupt());
+        }
+        Ok(Head {
+            height: u64::from_be_bytes(b[0..8].try_into().map_err(|_| corrupt())?),
+            index: u32::from_be_bytes(b[8..12].try_into().map_err(|_| corrupt())?),
+            leaf: b[12..44].try_into().map_err(|_| corrupt())?,
+        })
+    }
+
+    /// The value the heads tree keeps for the subject
+    /// ([`waybill_types::smt::head_value`]).
+    pub fn value(&self) -> merkle::Digest32 {
+        waybill_types::smt::head_value(self.height, self.index, &self.leaf)
+    }
+}
+
+/// The head of `subject`: where its latest open-tier record is, if it has any.
+pub fn load_head<S: StateRead + ?Sized>(
+    state: &S,
+    subject: &str,
+) -> Result<Option<Head>, StateReadError> {
+    let k = keys::head(subject);
+    state.get(&k)?.map(|b| Head::decode(&k, &b)).transpose()
+}
+
+/// A record as published: its fields, then `prev` — for every subject it names, the
+/// position `[height, index]` of that subject's previous record (`null` for its
+/// first). So each subject's records form a chain back from its head.
+#[derive(Serialize)]
+struct Linked<'r, T: Serialize> {
+    #[serde(flatten)]
+    record: &'r T,
+    prev: &'r BTreeMap<String, Option<[u64; 2]>>,
+}
+
+/// Appends open-tier records within one transaction's writes. The next free index of
+/// the block is kept in `META open_next` as (height, index); each record names its
+/// subjects, links to each one's previous record and becomes its head.
+pub(crate) struct Publisher<'s, S: StateRead + ?Sized> {
+    state: &'s S,
+    height: u64,
+    next: u32,
+    /// Heads moved by this transaction's earlier records.
+    heads: BTreeMap<String, Head>,
+}
+
+impl<'s, S: StateRead + ?Sized> Publisher<'s, S> {
+    /// Start publishing in block `height`, reading through `state`.
+    pub(crate) fn new(state: &'s S, height: u64) -> Result<Self, StateReadError> {
         let k = keys::meta("open_next");
         let next = match state.get(&k)? {
             Some(b) => {
@@ -53,33 +118,64 @@ impl Publisher {
             }
             None => 0,
         };
-        Ok(Publisher { height, next })
+        Ok(Publisher {
+            state,
+            height,
+            next,
+            heads: BTreeMap::new(),
+        })
     }
 
-    /// Publish `record`, naming `ids` (canonical identifiers); returns its index.
+    /// Publish `record` about `subjects` (canonical identifiers; repeats ignored);
+    /// returns its index.
     pub(crate) fn publish<T: Serialize>(
         &mut self,
         writes: &mut Writes,
         record: &T,
-        ids: &[String],
-    ) -> u32 {
-        let bytes = serde_json::to_vec(record).unwrap_or_default();
-        let index = self.next;
-        self.next += 1;
-        writes.push((keys::open(self.height, index), bytes));
-        let mut seen = std::collections::BTreeSet::new();
-        for id in ids {
-            if seen.insert(id.as_str()) {
-                let k = [
-                    keys::open_of(id).as_slice(),
-                    &self.height.to_be_bytes(),
-                    &index.to_be_bytes(),
-                ]
-                .concat();
-                writes.push((k, Vec::new()));
+        subjects: &[String],
+    ) -> Result<u32, StateReadError> {
+        let mut prev: BTreeMap<String, Option<[u64; 2]>> = BTreeMap::new();
+        for id in subjects {
+            if prev.contains_key(id) {
+                continue;
             }
+            let head = match self.heads.get(id) {
+                Some(h) => Some(*h),
+                None => load_head(self.state, id)?,
+            };
+            prev.insert(
+                id.clone(),
+                head.map(|h| [h.height, u64::from(h.index)]),
+            );
         }
-        index
+        let bytes = serde_json::to_vec(&Linked {
+            record,
+            prev: &prev,
+        })
+        .expect("open-tier records are plain structs of strings, numbers and lists");
+        let index = self.next;
+        self.next = self
+            .next
+            .checked_add(1)
+            .expect("a block publishes fewer than 2^32 records (bounded by its bytes)");
+        let head = Head {
+            height: self.height,
+            index,
+            leaf: merkle::leaf_hash(&bytes),
+        };
+        writes.push((keys::open(self.height, index), bytes));
+        for id in prev.keys() {
+            let k = [
+                keys::open_of(id).as_slice(),
+                &self.height.to_be_bytes(),
+                &index.to_be_bytes(),
+            ]
+            .concat();
+            writes.push((k, Vec::new()));
+            writes.push((keys::head(id), head.encode()));
+            self.heads.insert(id.clone(), head);
+        }
+        Ok(index)
     }
 
     /// Record the next free index (call once, after the last `publish`).
@@ -91,6 +187,120 @@ impl Publisher {
             ));
         }
     }
+}
+
+/// The heads tree over a state and a block's writes on top of it: reads through the
+/// writes, writes into them.
+struct HeadsTree<'a, S: StateRead + ?Sized> {
+    base: &'a S,
+    writes: &'a mut WriteSet,
+}
+
+impl<S: StateRead + ?Sized> waybill_types::smt::NodeStore for HeadsTree<'_, S> {
+    type Error = StateReadError;
+    fn get(
+        &self,
+        depth: usize,
+        path: &merkle::Digest32,
+    ) -> Result<Option<waybill_types::smt::Node>, StateReadError> {
+        read_node(self.base, Some(self.writes), depth, path)
+    }
+    fn put(&mut self, depth: usize, path: &merkle::Digest32, node: Option<waybill_types::smt::Node>) {
+        self.writes
+            .insert(keys::smt_node(depth, path), node.map(|n| n.encode()));
+    }
+}
+
+fn read_node<S: StateRead + ?Sized>(
+    base: &S,
+    writes: Option<&WriteSet>,
+    depth: usize,
+    path: &merkle::Digest32,
+) -> Result<Option<waybill_types::smt::Node>, StateReadError> {
+    let k = keys::smt_node(depth, path);
+    let bytes = match writes.and_then(|w| w.get(&k)) {
+        Some(v) => v.clone(),
+        None => base.get(&k)?,
+    };
+    bytes
+        .map(|b| {
+            waybill_types::smt::Node::decode(&b).ok_or_else(|| StateReadError::Corrupt {
+                key: k.clone(),
+                reason: format!("a heads-tree node is 65 bytes tagged 0 or 1, this one {} bytes", b.len()),
+            })
+        })
+        .transpose()
+}
+
+/// Fold the heads this block moved into the heads tree (called once, when the block's
+/// transactions are done): every `HEAD` write becomes an update of its subject's entry.
+pub(crate) fn update_heads_tree<S: StateRead + ?Sized>(
+    base: &S,
+    writes: &mut WriteSet,
+) -> Result<(), StateReadError> {
+    let mut updates = Vec::new();
+    for (k, v) in writes.range(vec![keys::HEAD]..vec![keys::HEAD + 1]) {
+        let Some(v) = v else {
+            unreachable!("heads are never deleted");
+        };
+        let subject = std::str::from_utf8(&k[1..]).map_err(|_| StateReadError::Corrupt {
+            key: k.clone(),
+            reason: "a subject id is not UTF-8".into(),
+        })?;
+        let head = Head::decode(k, v)?;
+        updates.push((waybill_types::smt::subject_key(subject), head.value()));
+    }
+    if updates.is_empty() {
+        return Ok(());
+    }
+    updates.sort_unstable();
+    let mut tree = HeadsTree { base, writes };
+    waybill_types::smt::update(&mut tree, &updates)?;
+    Ok(())
+}
+
+/// The heads-tree root after a block: `writes` over `base` (the state before it).
+pub fn heads_root<S: StateRead + ?Sized>(base: &S, writes: &WriteSet) -> Result<Hash, StateReadError> {
+    Ok(Hash(
+        read_node(base, Some(writes), 0, &waybill_types::smt::EMPTY)?
+            .map_or(waybill_types::smt::EMPTY, |n| n.hash()),
+    ))
+}
+
+/// The heads-tree root written by a block, if the block moved any head (otherwise the
+/// root is the previous block's). For checks that have the write set but not the state.
+pub fn heads_root_written(writes: &WriteSet) -> Option<Hash> {
+    writes
+        .get(&keys::smt_node(0, &waybill_types::smt::EMPTY))
+        .map(|v| {
+            Hash(
+                v.as_deref()
+                    .and_then(waybill_types::smt::Node::decode)
+                    .map_or(waybill_types::smt::EMPTY, |n| n.hash()),
+            )
+        })
+}
+
+/// The proof of `subject`'s entry (or absence) in the heads tree of `state`.
+pub fn prove_head<S: StateRead + ?Sized>(
+    state: &S,
+    subject: &str,
+) -> Result<waybill_types::smt::Proof, StateReadError> {
+    struct View<'a, S: StateRead + ?Sized>(&'a S);
+    impl<S: StateRead + ?Sized> waybill_types::smt::NodeStore for View<'_, S> {
+        type Error = StateReadError;
+        fn get(
+            &self,
+            depth: usize,
+            path: &merkle::Digest32,
+        ) -> Result<Option<waybill_types::smt::Node>, StateReadError> {
+            read_node(self.0, None, depth, path)
+        }
+        fn put(&mut self, _: usize, _: &merkle::Digest32, _: Option<waybill_types::smt::Node>) {
+            unreachable!("a proof only reads");
+        }
+    }
+    waybill_types::smt::prove(&View(state), &waybill_types::smt::subject_key(subject))
 }
 
 /// An identifier named by an event, with its role.
@@ -112,11 +322,28 @@ pub struct SensorData {
     pub allowed_range: Option<serde_json::Value>,
 }
 
-/// Categories whose events consumers see: production, transport, customs and quality
-/// outcomes. Platform transactions (orders) and financial data stay in the consortium.
-pub fn is_public(category: waybill_types::DataCategory) -> bool {
+/// What the open tier publishes of an event of a category.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenForm {
+    /// The screened event (`OpenRecord::Event`): steps, places, parties, readings.
+    Event,
+    /// Its outcome only (`OpenRecord::Inspection`): that it happened, when, where, by
+    /// whom and how it ended. The report stays on the consortium tier.
+    Outcome,
+}
+
+/// The open tier of each category: production and transport events are published,
+/// screened; customs and quality events as their outcome (the authority matrix keeps
+/// their reports to customs, inspectors and regulators); platform transactions
+/// (orders) and financial data are not published at all. The same table is in
+/// docs/TRACEABILITY.md (`access::matrix_markdown`'s last row) and docs/PROOFS.md.
+pub fn open_form(category: waybill_types::DataCategory) -> Option<OpenForm> {
     use waybill_types::DataCategory::*;
-    matches!(category, Production | Transport | CustomsQuality)
+    match category {
+        Production | Transport => Some(OpenForm::Event),
+        CustomsQuality => Some(OpenForm::Outcome),
+        PlatformTransactions | Financial => None,
+    }
 }
 
 /// The readings of an event's `sensorElementList` (time, type, value, unit) and a
@@ -159,6 +386,8 @@ pub fn screen_sensor_data(event: &serde_json::Map<String, serde_json::Value>) ->
 pub enum OpenRecord<'a> {
     /// A product's master data.
     Product {
+        /// Its identifier, `https://id.gs1.org/01/{gtin}`.
+        id: &'a str,
         /// GTIN.
         gtin: &'a str,
         /// Name.
@@ -178,6 +407,8 @@ pub enum OpenRecord<'a> {
     },
     /// A lot's master data.
     Lot {
+        /// Its identifier, `https://id.gs1.org/01/{gtin}/10/{lot}`.
+        id: &'a str,
         /// GTIN.
         gtin: &'a str,
         /// Lot number.
@@ -194,6 +425,8 @@ pub enum OpenRecord<'a> {
         inputs: &'a [waybill_types::LotInput],
         /// Raw-material lots.
         raw_materials: &'a [waybill_types::LotRef],
+        /// Their identifiers (the lot's history leads back to theirs).
+        raw_material_ids: &'a [String],
         /// Claims backed by valid qualifications.
         claims: &'a [String],
         /// Owner organization id.
@@ -203,6 +436,8 @@ pub enum OpenRecord<'a> {
     },
     /// A location's master data.
     Location {
+        /// Its identifier, `https://id.gs1.org/414/{gln}`.
+        id: &'a str,
         /// GLN.
         gln: &'a str,
         /// Name.
@@ -250,6 +485,33 @@ pub enum OpenRecord<'a> {
         readings: &'a [serde_json::Value],
         /// Declared allowed range.
         allowed_range: Option<&'a serde_json::Value>,
+        /// The consortium record (Event Hash ID).
+        source: String,
+    },
+    /// A customs or quality inspection, screened to its outcome: that it happened,
+    /// when, where, by which authority, and how it ended (the disposition). The
+    /// report itself — readings, extensions, certification details, business
+    /// transactions — stays on the consortium tier.
+    Inspection {
+        /// Its EPCIS Event Hash ID (links to the consortium record).
+        hash_id: String,
+        /// Event type.
+        event_type: &'a str,
+        /// eventTime as written.
+        event_time: &'a str,
+        /// Business step, e.g. `inspecting`, `clearing` (customs).
+        biz_step: Option<&'a str>,
+        /// The outcome, as a CBV disposition, e.g. `conformant`, `non_conformant`,
+        /// `in_progress`, `needs_replacement`.
+        outcome: Option<&'a str>,
+        /// bizLocation (canonical).
+        biz_location: Option<&'a str>,
+        /// Identifiers and roles.
+        ids: Vec<RoleId<'a>>,
+        /// The authority (capturing organization).
+        org: &'a str,
+        /// Its name.
+        org_name: &'a str,
         /// The consortium record (Event Hash ID).
         source: String,
     },

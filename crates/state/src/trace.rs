@@ -616,15 +616,15 @@ pub(crate) fn capture<S: StateRead>(
                     source: rec.hash_id(),
                 },
                 &ids,
-            );
+            )?;
             if let Some(r) = pending_records.get_mut(&c.seq) {
                 r.open = Some((ctx.height.0, index));
             }
             continue;
         }
-        if !crate::open::is_public(rec.category) {
+        let Some(form) = crate::open::open_form(rec.category) else {
             continue;
-        }
+        };
         let ids: Vec<String> = rec.ids.iter().map(|(_, i)| i.clone()).collect();
         let sensor = readings.remove(&c.seq).unwrap_or_default();
         if !org_names.contains_key(rec.org.as_str()) {
@@ -637,9 +637,28 @@ pub(crate) fn capture<S: StateRead>(
             .get(rec.org.as_str())
             .map(String::as_str)
             .unwrap_or("");
-        let index = publisher.publish(
-            &mut writes,
-            &crate::open::OpenRecord::Event {
+        let ids_roles = || {
+            rec.roles()
+                .map(|(r, i)| crate::open::RoleId { role: r, id: i })
+                .collect()
+        };
+        // Customs and quality events are published as their outcome only (the
+        // authority matrix keeps the reports on the consortium tier).
+        let record = if form == crate::open::OpenForm::Outcome {
+            crate::open::OpenRecord::Inspection {
+                hash_id: rec.hash_id(),
+                event_type: &rec.event_type,
+                event_time: &rec.event_time,
+                biz_step: rec.biz_step.as_deref(),
+                outcome: rec.disposition.as_deref(),
+                biz_location: rec.biz_location.as_deref(),
+                ids: ids_roles(),
+                org: rec.org.as_str(),
+                org_name,
+                source: rec.hash_id(),
+            }
+        } else {
+            crate::open::OpenRecord::Event {
                 hash_id: rec.hash_id(),
                 event_type: &rec.event_type,
                 action: rec.action.as_deref(),
@@ -648,18 +667,15 @@ pub(crate) fn capture<S: StateRead>(
                 disposition: rec.disposition.as_deref(),
                 read_point: rec.read_point.as_deref(),
                 biz_location: rec.biz_location.as_deref(),
-                ids: rec
-                    .roles()
-                    .map(|(r, i)| crate::open::RoleId { role: r, id: i })
-                    .collect(),
+                ids: ids_roles(),
                 org: rec.org.as_str(),
                 org_name,
                 readings: &sensor.readings,
                 allowed_range: sensor.allowed_range.as_ref(),
                 source: rec.hash_id(),
-            },
-            &ids,
-        );
+            }
+        };
+        let index = publisher.publish(&mut writes, &record, &ids)?;
         if let Some(r) = pending_records.get_mut(&c.seq) {
             r.open = Some((ctx.height.0, index));
         }

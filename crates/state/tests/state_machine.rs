@@ -264,7 +264,7 @@ impl BlockRun {
 fn run_block(state: &State, ctx: BlockContext, txs: &[SignedTx]) -> BlockRun {
     let mut ex = Execution::begin(state, ctx).expect("the in-memory state reads");
     let results = txs.iter().map(|t| ex.apply(t, t.id()).cloned()).collect();
-    let (writes, receipts) = ex.finish();
+    let (writes, receipts) = ex.finish().expect("the in-memory state reads");
     BlockRun {
         results,
         writes,
@@ -1676,11 +1676,16 @@ struct Sim {
 }
 
 /// Keys whose value differs between two write sets.
-/// Audit-trail, open-tier and open-tier bookkeeping keys.
+/// Audit-trail, open-tier and open-tier bookkeeping keys (subject heads and the
+/// heads tree).
 fn is_trail(k: &[u8]) -> bool {
     matches!(
         k.first(),
-        Some(&keys::AUDIT) | Some(&keys::OPEN) | Some(&keys::OPEN_BY_ID)
+        Some(&keys::AUDIT)
+            | Some(&keys::OPEN)
+            | Some(&keys::OPEN_BY_ID)
+            | Some(&keys::HEAD)
+            | Some(&keys::SMT)
     ) || k == keys::meta("open_next").as_slice()
 }
 
@@ -1725,7 +1730,7 @@ fn simulate(steps: &[Step]) -> Result<Sim, TestCaseError> {
         let stateless_ok = stx.check_stateless(CHAIN).is_ok();
         let id = stx.id();
         let result = ex.apply(&stx, id).cloned();
-        let (ws, rc) = ex.finish();
+        let (ws, rc) = ex.finish().expect("the in-memory state reads");
         match result {
             Ok(receipt) => {
                 prop_assert!(

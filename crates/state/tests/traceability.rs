@@ -352,7 +352,7 @@ fn run_block(state: &State, ctx: BlockContext, txs: &[SignedTx]) -> BlockRun {
     let height = ctx.height.0;
     let mut ex = Execution::begin(state, ctx).expect("the in-memory state reads");
     let results = txs.iter().map(|t| ex.apply(t, t.id()).cloned()).collect();
-    let (writes, receipts) = ex.finish();
+    let (writes, receipts) = ex.finish().expect("the in-memory state reads");
     BlockRun {
         height,
         results,
@@ -2987,4 +2987,152 @@ fn captured_events_carry_the_reference_event_hash_ids() {
         checked += 1;
     }
     assert!(checked >= 10, "{checked} documents checked");
+}
+
+// ---------------------------------------------------------------------------
+// 7. Complete histories: subject chains and the heads tree.
+// ---------------------------------------------------------------------------
+
+/// Every subject's records form a chain from its head back to its first record through
+/// the `prev` links — the same records the identifier index lists, none skipped, none
+/// extra — and the heads tree in state has the root of the set of heads, recomputed
+/// from scratch.
+#[test]
+fn every_subject_chain_is_complete_and_the_heads_tree_commits_to_the_heads() {
+    use waybill_state::open;
+    use waybill_types::smt;
+    let j = journey();
+    let state = &j.chain.state;
+    let heads: Vec<(String, open::Head)> = state
+        .iter()
+        .filter(|(k, _)| k.first() == Some(&keys::HEAD))
+        .map(|(k, _)| {
+            let s = String::from_utf8(k[1..].to_vec()).expect("utf-8 subject");
+            let h = open::load_head(state, &s).expect("reads").expect("head");
+            (s, h)
+        })
+        .collect();
+    assert!(heads.len() >= 10, "{} subjects", heads.len());
+    for (s, head) in &heads {
+        // The chain, newest first, by the links.
+        let mut chain = Vec::new();
+        let mut at = Some((head.height, u64::from(head.index)));
+        while let Some((h, i)) = at {
+            let bytes = state
+                .get(&keys::open(h, u32::try_from(i).expect("index")))
+                .unwrap_or_else(|| panic!("{s}: record {h}/{i} is stored"));
+            if chain.is_empty() {
+                assert_eq!(
+                    waybill_types::merkle::leaf_hash(bytes),
+                    head.leaf,
+                    "{s}: the head names its record's leaf"
+                );
+            }
+            let rec: Value = serde_json::from_slice(bytes).expect("json");
+            let prev = rec["prev"].get(s.as_str()).unwrap_or_else(|| panic!("{s}: {rec}"));
+            chain.push((h, i));
+            at = prev.as_array().map(|a| {
+                let p = (a[0].as_u64().expect("h"), a[1].as_u64().expect("i"));
+                assert!(p < (h, i), "{s}: links go back");
+                p
+            });
+        }
+        // The index of records naming the subject, oldest first.
+        let prefix = keys::open_of(s);
+        let mut indexed: Vec<(u64, u64)> = state
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(k, _)| k.len() == prefix.len() + 12)
+            .map(|(k, _)| {
+                let t = &k[prefix.len()..];
+                (
+                    u64::from_be_bytes(t[..8].try_into().expect("8")),
+                    u64::from(u32::from_be_bytes(t[8..].try_into().expect("4"))),
+                )
+            })
+            .collect();
+        indexed.reverse();
+        assert_eq!(chain, indexed, "{s}: the chain is every record naming it");
+    }
+    // The heads tree: rebuilt from the heads alone, same root.
+    #[derive(Default)]
+    struct Mem(BTreeMap<(usize, [u8; 32]), smt::Node>);
+    impl smt::NodeStore for Mem {
+        type Error = std::convert::Infallible;
+        fn get(&self, d: usize, p: &[u8; 32]) -> Result<Option<smt::Node>, Self::Error> {
+            Ok(self.0.get(&(d, *p)).copied())
+        }
+        fn put(&mut self, d: usize, p: &[u8; 32], n: Option<smt::Node>) {
+            match n {
+                Some(n) => self.0.insert((d, *p), n),
+                None => self.0.remove(&(d, *p)),
+            };
+        }
+    }
+    let mut entries: Vec<([u8; 32], [u8; 32])> = heads
+        .iter()
+        .map(|(s, h)| (smt::subject_key(s), h.value()))
+        .collect();
+    entries.sort();
+    let mut fresh = Mem::default();
+    let Ok(root) = smt::update(&mut fresh, &entries);
+    assert_eq!(
+        open::heads_root(state, &WriteSet::new()).expect("reads").0,
+        root
+    );
+    // Every head proves against it; an unknown subject proves absent.
+    for (s, h) in &heads {
+        let p = open::prove_head(state, s).expect("reads");
+        assert_eq!(
+            smt::verify(&root, &smt::subject_key(s), &p),
+            Ok(Some(h.value()))
+        );
+    }
+    let p = open::prove_head(state, "https://id.gs1.org/01/06901234999990/21/nobody").expect("reads");
+    assert_eq!(
+        smt::verify(&root, &smt::subject_key("https://id.gs1.org/01/06901234999990/21/nobody"), &p),
+        Ok(None)
+    );
+}
+
+/// A block that publishes nothing leaves the heads tree as it was; one that does
+/// moves exactly the heads of the subjects it names.
+#[test]
+fn heads_move_only_for_the_subjects_a_block_names() {
+    use waybill_state::open;
+    let mut j = journey();
+    let before = open::heads_root(&j.chain.state, &WriteSet::new()).expect("reads");
+    let run = j.chain.commit(&[]);
+    assert!(run.writes.is_empty());
+    assert_eq!(
+        open::heads_root(&j.chain.state, &WriteSet::new()).expect("reads"),
+        before
+    );
+    let item = sgtin(&carton(), "L1-001");
+    let item_dl = canonical(&item);
+    let head_before = open::load_head(&j.chain.state, &item_dl).expect("reads").expect("head");
+    let run = j.chain.capture(
+        &key("coldstore"),
+        &doc(vec![object(
+            &at(9, 0),
+            "OBSERVE",
+            Some("storing"),
+            std::slice::from_ref(&item),
+            Some(&hub()),
+        )]),
+    );
+    assert_applied(&run);
+    let moved: Vec<String> = run
+        .writes
+        .keys()
+        .filter(|k| k.first() == Some(&keys::HEAD))
+        .map(|k| String::from_utf8(k[1..].to_vec()).expect("utf-8"))
+        .collect();
+    assert_eq!(moved, vec![item_dl.clone()]);
+    let head = open::load_head(&j.chain.state, &item_dl).expect("reads").expect("head");
+    assert!((head.height, head.index) > (head_before.height, head_before.index));
+    assert_ne!(
+        open::heads_root(&j.chain.state, &WriteSet::new()).expect("reads"),
+        before
+    );
 }

@@ -470,6 +470,24 @@ pub struct StateSnapshot {
 }
 
 impl StateSnapshot {
+    /// The head as of this snapshot: the state it shows is the state after this block.
+    pub fn head(&self) -> Result<Head, StateReadError> {
+        let meta = self
+            ._txn
+            .open_table(META)
+            .map_err(|e| StateReadError::Store(e.to_string()))?;
+        let b = meta
+            .get(META_HEAD)
+            .map_err(|e| StateReadError::Store(e.to_string()))?
+            .ok_or_else(|| StateReadError::Store("the store has no head".into()))?
+            .value()
+            .to_vec();
+        codec::decode(&b, 1024, "head").map_err(|e| StateReadError::Corrupt {
+            key: META_HEAD.as_bytes().to_vec(),
+            reason: e.to_string(),
+        })
+    }
+
     /// Up to `max` entries whose key starts with `prefix`, in key order.
     pub fn scan_prefix(&self, prefix: &[u8], max: usize) -> Result<Rows, StateReadError> {
         self.scan_from(prefix, prefix, max)

@@ -186,6 +186,29 @@ fn check_block(
             ),
         ));
     }
+    // The heads tree's root: written by this block if it moved a head, else the
+    // previous block's.
+    let heads_root = match waybill_state::open::heads_root_written(&ws) {
+        Some(r) => r,
+        None if h == 1 => Hash(waybill_types::smt::EMPTY),
+        None => {
+            store
+                .block(Height(h - 1))?
+                .ok_or_else(|| bad(h - 1, "block", "missing"))?
+                .header
+                .heads_root
+        }
+    };
+    if heads_root != hd.heads_root {
+        return Err(bad(
+            h,
+            "heads root",
+            format!(
+                "the write set's heads tree gives {heads_root}, header commits to {}",
+                hd.heads_root
+            ),
+        ));
+    }
     Ok((block, ws))
 }
 
@@ -322,7 +345,9 @@ pub fn verify_full(store: &Store) -> Result<VerifyReport, VerifyError> {
                 )
             })?;
         }
-        let (ws, receipts) = ex.finish();
+        let (ws, receipts) = ex
+            .finish()
+            .map_err(|e| bad(h, "state", format!("cannot be read: {e}")))?;
         if ws != stored_ws {
             let first = first_difference(&ws, &stored_ws);
             return Err(bad(

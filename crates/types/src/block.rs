@@ -8,8 +8,9 @@ use crate::{limits, merkle, Height};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-/// The block header format version this build writes and reads.
-pub const HEADER_VERSION: u8 = 1;
+/// The block header format version this build writes and reads. Version 2 added
+/// `heads_root`; version 1 is no longer read.
+pub const HEADER_VERSION: u8 = 2;
 
 /// A block header. Its hash (SHA-256 of its canonical encoding) names the block.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -33,6 +34,10 @@ pub struct BlockHeader {
     /// RFC 6962 Merkle root of the open-tier records published by this block
     /// (the empty tree until screening exists).
     pub open_root: Hash,
+    /// Root of the sparse Merkle tree (`smt`) from each subject (product, lot, item,
+    /// container, location, organization, `validators`) to its latest open-tier
+    /// record, after this block: what lets a proof show a history is complete.
+    pub heads_root: Hash,
     /// `SHA-256(state_hash(h-1) ‖ digest of this block's ordered write set)`.
     pub state_hash: Hash,
     /// Hash of the validator set that finalizes this block.

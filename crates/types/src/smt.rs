@@ -34,6 +34,19 @@ pub fn subject_key(id: &str) -> Digest32 {
     sha256_parts(&[b"waybill/subject/v1\0", id.as_bytes()]).0
 }
 
+/// The value the heads tree keeps for a subject whose latest open-tier record is at
+/// `(height, index)` with leaf hash `leaf`:
+/// `SHA-256("waybill/head/v1\0" ‖ height (u64 BE) ‖ index (u32 BE) ‖ leaf)`.
+pub fn head_value(height: u64, index: u32, leaf: &Digest32) -> Digest32 {
+    sha256_parts(&[
+        b"waybill/head/v1\0",
+        &height.to_be_bytes(),
+        &index.to_be_bytes(),
+        leaf,
+    ])
+    .0
+}
+
 /// `SHA-256(0x00 ‖ key ‖ value)`.
 pub fn leaf_hash(key: &Digest32, value: &Digest32) -> Digest32 {
     sha256_parts(&[&[0x00], key, value]).0

@@ -248,12 +248,20 @@ fn header() -> impl Strategy<Value = BlockHeader> {
             hash(),
             any::<u64>(),
         ),
-        (public_key(), any::<u32>(), hash(), hash(), hash(), hash()),
+        (
+            public_key(),
+            any::<u32>(),
+            hash(),
+            hash(),
+            hash(),
+            hash(),
+            hash(),
+        ),
     )
         .prop_map(
             |(
                 (version, chain_id, height, prev_hash, time_ms),
-                (proposer, n_txs, tx_root, open_root, state_hash, validators_hash),
+                (proposer, n_txs, tx_root, open_root, heads_root, state_hash, validators_hash),
             )| BlockHeader {
                 version,
                 chain_id,
@@ -264,6 +272,7 @@ fn header() -> impl Strategy<Value = BlockHeader> {
                 n_txs,
                 tx_root,
                 open_root,
+                heads_root,
                 state_hash,
                 validators_hash,
             },
@@ -307,6 +316,7 @@ fn block_of(txs: Vec<SignedTx>, height: u64) -> Block {
             n_txs: u32::try_from(txs.len()).expect("fits"),
             tx_root: tx_root(encoded.iter().map(Vec::as_slice)),
             open_root: Hash([2; 32]),
+            heads_root: Hash([5; 32]),
             state_hash: Hash([3; 32]),
             validators_hash: Hash([4; 32]),
         },

@@ -415,7 +415,7 @@ async fn measure(
     let (bundle_ms, bundle_body) = time_get(&mut raw, &bundle_path, o.reps).await?;
     let bundle: ProofBundle =
         serde_json::from_slice(&bundle_body).context("the proof bundle is not a bundle")?;
-    let verified = proof::verify(&bundle, Some(&fp), None)
+    let verified = proof::verify(&bundle, &proof::TrustRoot::Fingerprint(fp.clone()))
         .map_err(|e| anyhow::anyhow!("the served proof bundle does not verify: {e}"))?;
     let mut by_kind: std::collections::BTreeMap<String, usize> = Default::default();
     for r in &verified.records {

@@ -247,20 +247,39 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         #[arg(long, default_value = DEFAULT_NODE)]
         node: String,
     },
-    /// Verify a proof bundle offline against the consortium's genesis or fingerprint;
+    /// Verify a proof bundle offline against a trust root you give — the consortium's
+    /// genesis, its fingerprint, or a saved trust file (never one the bundle carries);
     /// exits 1 naming the first check that fails.
     #[command(
-        after_help = "Example:\n  waybill verify-proof bundle.json --genesis waybill-data/genesis.json"
+        after_help = "Examples:\n  waybill verify-proof bundle.json --genesis waybill-data/genesis.json\n  waybill verify-proof bundle.json --fingerprint 9ccd7bc328b684c05e1f7a2d03b6c9e4\n  waybill verify-proof bundle.json --trust consortium.trust.json"
     )]
+    #[command(group(clap::ArgGroup::new("trust_root").required(true).args(["genesis", "fingerprint", "trust"])))]
     VerifyProof {
         /// The bundle file.
         file: PathBuf,
-        /// The consortium's genesis.json (the trust root).
+        /// The consortium's genesis.json.
         #[arg(long)]
         genesis: Option<PathBuf>,
-        /// The consortium fingerprint (the `wb` attribute of the QR code's link).
+        /// The consortium fingerprint (the `wb` attribute of the QR code's link): at
+        /// least 32 hex digits of the genesis hash.
         #[arg(long)]
         fingerprint: Option<String>,
+        /// A trust file saved by `waybill trust`.
+        #[arg(long)]
+        trust: Option<PathBuf>,
+    },
+    /// Save a consortium's trust root (chain id and full genesis hash) to a file, for
+    /// `verify-proof --trust`.
+    #[command(
+        after_help = "Example:\n  waybill trust --genesis waybill-data/genesis.json --out consortium.trust.json"
+    )]
+    Trust {
+        /// The consortium's genesis.json, obtained from a source you trust.
+        #[arg(long)]
+        genesis: PathBuf,
+        /// Where to write the trust file.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// EPCIS tools for partners' integrations.
     #[command(subcommand)]
@@ -545,7 +564,14 @@ fn main() -> std::process::ExitCode {
                 file,
                 genesis,
                 fingerprint,
-            } => trace_cmds::verify_proof(&file, genesis.as_deref(), fingerprint.as_deref()),
+                trust,
+            } => trace_cmds::verify_proof(
+                &file,
+                genesis.as_deref(),
+                fingerprint.as_deref(),
+                trust.as_deref(),
+            ),
+            Cmd::Trust { genesis, out } => trace_cmds::save_trust(&genesis, &out),
             Cmd::Bench {
                 workload, nodes, ..
             } if workload != Workload::Tx && nodes != 1 => Err(anyhow::anyhow!(

@@ -379,14 +379,57 @@ pub async fn proof(node: &str, link: &str, out: Option<&Path>) -> anyhow::Result
     Ok(())
 }
 
-/// `waybill verify-proof BUNDLE [--genesis FILE] [--fingerprint HEX]`: exit 0 if every
-/// check passes, else 1 naming the first that fails.
+fn read_genesis(g: &Path) -> anyhow::Result<waybill_types::Genesis> {
+    let t = std::fs::read_to_string(g).with_context(|| format!("cannot read {}", g.display()))?;
+    serde_json::from_str::<waybill_types::Genesis>(&t)
+        .map_err(|e| anyhow::anyhow!("{}: not a genesis file: {e}", g.display()))
+}
+
+/// `waybill trust --genesis FILE --out FILE`: save the chain id and full genesis hash.
+pub fn save_trust(genesis: &Path, out: &Path) -> anyhow::Result<()> {
+    use waybill_types::proof::{TrustFile, TRUST_FORMAT};
+    let g = read_genesis(genesis)?;
+    let t = TrustFile {
+        format: TRUST_FORMAT.to_string(),
+        chain_id: g.chain_id.clone(),
+        genesis_hash: g.hash(),
+    };
+    std::fs::write(out, serde_json::to_string_pretty(&t)? + "\n")
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    println!(
+        "wrote {}: chain `{}`, genesis {} (fingerprint {})",
+        out.display(),
+        t.chain_id,
+        t.genesis_hash,
+        waybill_types::proof::fingerprint(&g)
+    );
+    Ok(())
+}
+
+/// `waybill verify-proof BUNDLE --genesis FILE | --fingerprint HEX | --trust FILE`:
+/// exit 0 if every check passes, else 1 naming the first that fails. The trust root
+/// is the verifier's own, never taken from the bundle.
 pub fn verify_proof(
     file: &Path,
     genesis: Option<&Path>,
     fingerprint: Option<&str>,
+    trust: Option<&Path>,
 ) -> anyhow::Result<()> {
-    use waybill_types::proof::{verify, ProofBundle, PROOF_BUNDLE_BYTES_MAX};
+    use waybill_types::proof::{verify, ProofBundle, TrustFile, TrustRoot, PROOF_BUNDLE_BYTES_MAX};
+    let root = match (genesis, fingerprint, trust) {
+        (Some(g), None, None) => TrustRoot::Genesis(Box::new(read_genesis(g)?)),
+        (None, Some(f), None) => TrustRoot::Fingerprint(f.to_string()),
+        (None, None, Some(t)) => {
+            let text =
+                std::fs::read_to_string(t).with_context(|| format!("cannot read {}", t.display()))?;
+            TrustRoot::Trust(serde_json::from_str::<TrustFile>(&text).map_err(|e| {
+                anyhow::anyhow!("{}: not a trust file (`waybill trust` writes one): {e}", t.display())
+            })?)
+        }
+        _ => bail!(
+            "give exactly one trust root: --genesis FILE, --fingerprint HEX or --trust FILE (the bundle's own is never trusted)"
+        ),
+    };
     let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     if text.len() > PROOF_BUNDLE_BYTES_MAX {
         bail!(
@@ -397,29 +440,14 @@ pub fn verify_proof(
     }
     let bundle: ProofBundle = serde_json::from_slice(&text)
         .map_err(|e| anyhow::anyhow!("{}: not a proof bundle: {e}", file.display()))?;
-    let trusted = match genesis {
-        Some(g) => {
-            let t = std::fs::read_to_string(g)
-                .with_context(|| format!("cannot read {}", g.display()))?;
-            Some(
-                serde_json::from_str::<waybill_types::Genesis>(&t)
-                    .map_err(|e| anyhow::anyhow!("{}: not a genesis file: {e}", g.display()))?,
-            )
-        }
-        None => None,
-    };
-    // Without an explicit fingerprint, the subject's Digital Link may carry one (`wb`).
-    let fp = fingerprint.map(str::to_string).or_else(|| {
-        DigitalLink::parse(&bundle.subject)
-            .ok()
-            .and_then(|d| d.attribute("wb").map(str::to_string))
-    });
-    let v = verify(&bundle, fp.as_deref(), trusted.as_ref())
-        .map_err(|e| anyhow::anyhow!("proof does NOT verify — {e}"))?;
+    let v = verify(&bundle, &root).map_err(|e| anyhow::anyhow!("proof does NOT verify — {e}"))?;
     println!(
-        "proof verified: {} records of {} on chain `{}` (genesis {}), {} certified headers signed by {} validator(s)",
-        v.records.len(),
+        "proof verified: the history of {} — {} records of {} subjects — is complete up to block {} ({}) on chain `{}` (genesis {}), {} certified headers signed by {} validator(s)",
         bundle.subject,
+        v.records.len(),
+        v.history.chains.len(),
+        v.anchor_height,
+        waybill_api::epcis::rfc3339_ms(v.anchor_time_ms),
         v.chain_id,
         v.genesis_hash,
         v.headers,

@@ -79,8 +79,14 @@ enum Lie {
     /// The validators replaced by the node's own key, every certificate re-signed: an
     /// internally consistent chain, but not the consortium's.
     WrongValidatorSet,
-    /// Another product's genuine, fully certified history.
+    /// Another product's genuine, fully certified history, served as it is.
     OtherProduct,
+    /// The record with the temperature alarm left out (an inconvenient record).
+    DroppedExcursion,
+    /// A genuine record of another product spliced into the history.
+    SplicedRecord,
+    /// Two records swapped.
+    Reordered,
     /// A synthetic four-validator chain (see [`Synthetic`]), served as the carton's
     /// bundle; opened with the synthetic chain's own fingerprint.
     Synthetic(Synthetic),
@@ -125,8 +131,29 @@ fn synth_set(keys: &[(SecretKey, u64)]) -> Vec<ValidatorInfo> {
     set
 }
 
-/// Build the synthetic bundle for the carton (`subject`), and its fingerprint.
+/// An in-memory heads tree (the node keeps its nodes in state).
+#[derive(Default)]
+struct MemTree(std::collections::BTreeMap<(usize, [u8; 32]), waybill_types::smt::Node>);
+
+impl waybill_types::smt::NodeStore for MemTree {
+    type Error = std::convert::Infallible;
+    fn get(&self, d: usize, p: &[u8; 32]) -> Result<Option<waybill_types::smt::Node>, Self::Error> {
+        Ok(self.0.get(&(d, *p)).copied())
+    }
+    fn put(&mut self, d: usize, p: &[u8; 32], n: Option<waybill_types::smt::Node>) {
+        match n {
+            Some(n) => self.0.insert((d, *p), n),
+            None => self.0.remove(&(d, *p)),
+        };
+    }
+}
+
+/// Build the synthetic bundle for the carton (`subject`), and its fingerprint: the
+/// records linked as the state machine links them, a heads tree per block, the heads
+/// proven from the newest header.
 fn synthetic_bundle(case: Synthetic, subject: &str) -> (ProofBundle, String) {
+    use waybill_types::proof::SubjectHead;
+    use waybill_types::smt;
     use waybill_types::{merkle, GenesisOrganization, GenesisValidator, Hash, Height, OrgId, Role};
     let old = synth_keys("old");
     let new = synth_keys("new");
@@ -151,25 +178,29 @@ fn synthetic_bundle(case: Synthetic, subject: &str) -> (ProofBundle, String) {
             .collect(),
     };
     let gtin = "06901234000016";
-    let event = |h: u64| {
+    let product_id = format!("https://id.gs1.org/01/{gtin}");
+    let event = |h: u64, prev: serde_json::Value| {
         serde_json::json!({"kind": "event", "hash_id": format!("ni:///sha-256;{h:064x}?ver=CBV2.0"),
             "event_type": "ObjectEvent", "action": "OBSERVE", "event_time": format!("2026-11-0{h}T10:00:00+08:00"),
             "biz_step": "shipping", "disposition": "in_transit", "read_point": null, "biz_location": null,
             "ids": [{"role": "epc", "id": subject}], "org": "farm", "org_name": "Synthetic farm",
-            "readings": [], "allowed_range": null, "source": "x"})
+            "readings": [], "allowed_range": null, "source": "x", "prev": {subject: prev}})
     };
     let change = serde_json::json!({"kind": "validator_set", "effective_height": SYNTH_CHANGE_AT,
-        "validators": synth_set(&new), "proposal": 1, "source": "governance"});
-    let mut blocks: Vec<Vec<serde_json::Value>> = vec![
+        "validators": synth_set(&new), "proposal": 1, "source": "governance",
+        "prev": {"validators": null}});
+    let mut blocks: Vec<Vec<(serde_json::Value, &str)>> = vec![
         vec![],
-        vec![
-            serde_json::json!({"kind": "product", "gtin": gtin, "name": "Synthetic oranges",
-            "brand": "Synthetic", "category": "fresh fruit", "origin_country": "CN", "owner": "farm",
-            "owner_name": "Synthetic farm", "source": "x"}),
-        ],
-        vec![event(3), change],
+        vec![(
+            serde_json::json!({"kind": "product", "id": product_id, "gtin": gtin,
+            "name": "Synthetic oranges", "brand": "Synthetic", "category": "fresh fruit",
+            "origin_country": "CN", "owner": "farm", "owner_name": "Synthetic farm", "source": "x",
+            "prev": {product_id.as_str(): null}}),
+            product_id.as_str(),
+        )],
+        vec![(event(3, serde_json::Value::Null), subject), (change, "validators")],
         vec![],
-        vec![event(5)],
+        vec![(event(5, serde_json::json!([3, 0])), subject)],
     ];
     if case == Synthetic::ChangeOmitted {
         blocks[2].truncate(1);
@@ -180,9 +211,13 @@ fn synthetic_bundle(case: Synthetic, subject: &str) -> (ProofBundle, String) {
         chain_id: genesis.chain_id.clone(),
         genesis: b64(&codec::encode(&genesis)),
         fingerprint: waybill_types::proof::fingerprint(&genesis),
+        anchor: blocks.len() as u64,
         headers: vec![],
+        heads: vec![],
         records: vec![],
     };
+    let mut tree = MemTree::default();
+    let mut heads: std::collections::BTreeMap<String, [u64; 2]> = Default::default();
     let mut prev = Hash::ZERO;
     for (i, records) in blocks.iter().enumerate() {
         let height = i as u64 + 1;
@@ -193,9 +228,23 @@ fn synthetic_bundle(case: Synthetic, subject: &str) -> (ProofBundle, String) {
         };
         let bytes: Vec<Vec<u8>> = records
             .iter()
-            .map(|r| serde_json::to_vec(r).expect("json"))
+            .map(|(r, _)| serde_json::to_vec(r).expect("json"))
             .collect();
         let leaves: Vec<merkle::Digest32> = bytes.iter().map(|b| merkle::leaf_hash(b)).collect();
+        let mut updates: Vec<([u8; 32], [u8; 32])> = records
+            .iter()
+            .zip(&leaves)
+            .enumerate()
+            .map(|(index, ((_, s), leaf))| {
+                heads.insert(s.to_string(), [height, index as u64]);
+                (
+                    smt::subject_key(s),
+                    smt::head_value(height, index as u32, leaf),
+                )
+            })
+            .collect();
+        updates.sort();
+        let Ok(heads_root) = smt::update(&mut tree, &updates);
         let header = BlockHeader {
             version: waybill_types::block::HEADER_VERSION,
             chain_id: genesis.chain_id.clone(),
@@ -206,6 +255,7 @@ fn synthetic_bundle(case: Synthetic, subject: &str) -> (ProofBundle, String) {
             n_txs: 0,
             tx_root: Hash(merkle::empty_root()),
             open_root: Hash(merkle::root_from_leaf_hashes(&leaves)),
+            heads_root: Hash(heads_root),
             state_hash: Hash::ZERO,
             validators_hash: validators_hash(&synth_set(in_force)),
         };
@@ -247,6 +297,21 @@ fn synthetic_bundle(case: Synthetic, subject: &str) -> (ProofBundle, String) {
             height,
             header: b64(&codec::encode(&header)),
             certificate: b64(&codec::encode(&cert)),
+        });
+    }
+    // The heads of the history's subjects, proven from the newest header (the farm has
+    // no qualifications: its head proves absent).
+    for s in [subject, "validators", "org:farm"] {
+        let Ok(p) = smt::prove(&tree, &smt::subject_key(s));
+        let other = match p.terminal {
+            smt::Terminal::Other { key, value } => Some([hex::encode(key), hex::encode(value)]),
+            _ => None,
+        };
+        bundle.heads.push(SubjectHead {
+            subject: s.to_string(),
+            at: heads.get(s).copied(),
+            proof: p.siblings.iter().map(hex::encode).collect(),
+            other,
         });
     }
     let fp = bundle.fingerprint.clone();
@@ -322,14 +387,42 @@ fn lie(mut b: ProofBundle, how: Lie, other: &ProofBundle) -> ProofBundle {
             b.genesis = b64(&codec::encode(&genesis));
             // Consistent on its own terms: it verifies against its own fingerprint.
             let own = b.fingerprint.clone();
-            waybill_types::proof::verify(&b, Some(&own), None)
+            waybill_types::proof::verify(&b, &waybill_types::proof::TrustRoot::Fingerprint(own))
                 .expect("the forgery is internally consistent");
         }
-        Lie::OtherProduct => {
-            let subject = b.subject.clone();
-            b = other.clone();
-            b.subject = subject;
+        Lie::OtherProduct => b = other.clone(),
+        Lie::DroppedExcursion => {
+            let i = b
+                .records
+                .iter()
+                .position(|r| String::from_utf8_lossy(&unb64(&r.record)).contains("\"value\":8.6"))
+                .expect("the record with the 8.6 °C reading");
+            b.records.remove(i);
         }
+        Lie::SplicedRecord => {
+            let extra = other
+                .records
+                .iter()
+                .find(|r| {
+                    r.height <= b.anchor
+                        && !b.records.iter().any(|x| (x.height, x.index) == (r.height, r.index))
+                })
+                .expect("the other product has a record of its own")
+                .clone();
+            if !b.headers.iter().any(|h| h.height == extra.height) {
+                let h = other
+                    .headers
+                    .iter()
+                    .find(|h| h.height == extra.height)
+                    .expect("its header")
+                    .clone();
+                b.headers.push(h);
+                b.headers.sort_by_key(|h| h.height);
+            }
+            b.records.push(extra);
+            b.records.sort_by_key(|r| (r.height, r.index));
+        }
+        Lie::Reordered => b.records.swap(1, 2),
         Lie::Synthetic(case) => b = synthetic_bundle(case, &b.subject).0,
     }
     b
@@ -668,6 +761,9 @@ return Promise.all(arguments[0].map(async ([name, v]) => {\
         (Lie::ForgedSignature, "certificate"),
         (Lie::WrongValidatorSet, "fingerprint"),
         (Lie::OtherProduct, "subject"),
+        (Lie::DroppedExcursion, "completeness"),
+        (Lie::SplicedRecord, "subject"),
+        (Lie::Reordered, "order"),
     ] {
         *liar.lie.lock().expect("lock") = how;
         let (state, text) = open_page(&desktop, &format!("{liar_url}{CARTON}?wb={fp}")).await;
@@ -699,7 +795,10 @@ return Promise.all(arguments[0].map(async ([name, v]) => {\
         (Synthetic::OldSetSignsAfterChange, Some("certificate")),
     ] {
         let (bundle, synth_fp) = synthetic_bundle(case, &subject);
-        let rust = waybill_types::proof::verify(&bundle, Some(&synth_fp), None);
+        let rust = waybill_types::proof::verify(
+            &bundle,
+            &waybill_types::proof::TrustRoot::Fingerprint(synth_fp.clone()),
+        );
         assert_eq!(
             rust.as_ref().err().map(|e| e.step),
             step,

@@ -425,6 +425,76 @@ async fn demo_loads_once_and_resumes() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The trust root comes from the verifier, never from the bundle: a bundle whose
+    // subject link carries its own `wb` fingerprint does not verify without a flag.
+    let mut own_wb: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&bundle).expect("bundle")).expect("JSON");
+    let fp = own_wb["fingerprint"].as_str().expect("fingerprint").to_string();
+    own_wb["subject"] = serde_json::json!(format!(
+        "{}?wb={fp}",
+        own_wb["subject"].as_str().expect("subject")
+    ));
+    let self_vouched = dir.join("self-vouched.json");
+    std::fs::write(&self_vouched, own_wb.to_string()).expect("write");
+    let no_root = Command::new(BIN)
+        .args(["verify-proof", self_vouched.to_str().expect("utf-8")])
+        .output()
+        .expect("verify-proof runs");
+    assert!(!no_root.status.success(), "no trust root, no verification");
+    let no_root_bundle = Command::new(BIN)
+        .args(["verify-proof", bundle.to_str().expect("utf-8")])
+        .output()
+        .expect("verify-proof runs");
+    assert!(!no_root_bundle.status.success());
+    assert!(
+        String::from_utf8_lossy(&no_root_bundle.stderr).contains("--fingerprint"),
+        "{}",
+        String::from_utf8_lossy(&no_root_bundle.stderr)
+    );
+    // A fingerprint shorter than 32 hex digits is refused; the full one verifies; a
+    // saved trust file verifies.
+    let with_fp = |fp: &str| {
+        Command::new(BIN)
+            .args([
+                "verify-proof",
+                bundle.to_str().expect("utf-8"),
+                "--fingerprint",
+                fp,
+            ])
+            .output()
+            .expect("verify-proof runs")
+    };
+    let short = with_fp(&fp[..16]);
+    assert!(!short.status.success());
+    assert!(
+        String::from_utf8_lossy(&short.stderr).contains("fingerprint"),
+        "{}",
+        String::from_utf8_lossy(&short.stderr)
+    );
+    assert!(with_fp(&fp).status.success());
+    let trust = dir.join("consortium.trust.json");
+    let out = Command::new(BIN)
+        .args([
+            "trust",
+            "--genesis",
+            genesis.to_str().expect("utf-8"),
+            "--out",
+            trust.to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("trust runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args([
+            "verify-proof",
+            bundle.to_str().expect("utf-8"),
+            "--trust",
+            trust.to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("verify-proof runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("complete up to block"));
     // A platform member may not read customs inspections: hidden, and said so.
     let out = Command::new(BIN)
         .args([
