@@ -175,9 +175,7 @@ fn timeline<'a>(
                 (r["kind"] == "event" || r["kind"] == "inspection")
                     && !corrected.contains(txt(r, "hash_id"))
             })
-            .filter_map(|(p, r)| {
-                Some((p, r, waybill_epcis::time::parse_ms(txt(r, "event_time"))?))
-            })
+            .filter_map(|(p, r)| Some((p, r, waybill_epcis::time::parse_ms(txt(r, "event_time"))?)))
             .collect();
         events.sort_by_key(|e| e.2);
         let mut open: BTreeMap<&str, i64> = BTreeMap::new();
@@ -199,7 +197,8 @@ fn timeline<'a>(
                 shown.entry(pos).or_insert(Step {
                     record: r,
                     time_ms: t,
-                    via: (!roots.contains(s)).then(|| (s.as_str(), relation.unwrap_or(Relation::Held))),
+                    via: (!roots.contains(s))
+                        .then(|| (s.as_str(), relation.unwrap_or(Relation::Held))),
                 });
             }
             if roles.contains("child") || roles.contains("child_quantity") {
@@ -214,7 +213,10 @@ fn timeline<'a>(
                 }
             }
             if roles.contains("output") || roles.contains("output_quantity") {
-                for (_, i) in ids.iter().filter(|(r, _)| *r == "input" || *r == "input_quantity") {
+                for (_, i) in ids
+                    .iter()
+                    .filter(|(r, _)| *r == "input" || *r == "input_quantity")
+                {
                     reach
                         .entry(i.to_string())
                         .or_insert_with(|| (clip(&windows, i64::MIN, t), Some(Relation::Input)));
@@ -238,8 +240,16 @@ fn timeline<'a>(
                 .or_insert((w, Some(Relation::Held)));
         }
         for p in chain {
-            if let Some(r) = records.get(p).filter(|r| r["kind"] == "lot" && r["id"] == s.as_str()) {
-                for id in r["raw_material_ids"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            if let Some(r) = records
+                .get(p)
+                .filter(|r| r["kind"] == "lot" && r["id"] == s.as_str())
+            {
+                for id in r["raw_material_ids"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
                     reach
                         .entry(id.to_string())
                         .or_insert_with(|| (windows.clone(), Some(Relation::Input)));
@@ -519,7 +529,11 @@ pub(crate) fn page(
             esc(org)
         );
         if let Some((s, relation)) = step.via {
-            let _ = write!(h, "<div class='via muted'>{}</div>", esc(&via_text(s, relation)));
+            let _ = write!(
+                h,
+                "<div class='via muted'>{}</div>",
+                esc(&via_text(s, relation))
+            );
         }
         let temps: Vec<f64> = e["readings"]
             .as_array()
@@ -545,8 +559,14 @@ pub(crate) fn page(
     let anchor_time = bundle
         .headers
         .last()
-        .and_then(|c| base64::engine::general_purpose::STANDARD.decode(&c.header).ok())
-        .and_then(|b| waybill_types::codec::decode::<waybill_types::BlockHeader>(&b, 64 * 1024, "header").ok())
+        .and_then(|c| {
+            base64::engine::general_purpose::STANDARD
+                .decode(&c.header)
+                .ok()
+        })
+        .and_then(|b| {
+            waybill_types::codec::decode::<waybill_types::BlockHeader>(&b, 64 * 1024, "header").ok()
+        })
         .map(|hd| crate::epcis::rfc3339_ms(hd.time_ms))
         .unwrap_or_default();
     let _ = write!(

@@ -15,8 +15,8 @@ use waybill_state::{catalog, keys, open, StateRead};
 use waybill_store::StateSnapshot;
 use waybill_types::digital_link::DigitalLink;
 use waybill_types::proof::{
-    fingerprint, walk_history, CertifiedHeader, HistorySource, ProofBundle, ProvenRecord,
-    Subject, SubjectHead, WalkError, PROOF_FORMAT,
+    fingerprint, walk_history, CertifiedHeader, HistorySource, ProofBundle, ProvenRecord, Subject,
+    SubjectHead, WalkError, PROOF_FORMAT,
 };
 use waybill_types::smt::Terminal;
 use waybill_types::{codec, merkle, Height};
@@ -59,16 +59,21 @@ impl HistorySource for StateSource<'_> {
                 height,
                 index,
             })?;
-        let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            source_err(format!("open record {height}/{index} is not JSON: {e}"))
-        })?;
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| source_err(format!("open record {height}/{index} is not JSON: {e}")))?;
         self.records.insert((height, index), v.clone());
         Ok(v)
     }
-    fn product(&mut self, gtin: &str) -> Result<Option<(u64, u64, Value)>, WalkError<String>> {
+    fn product(
+        &mut self,
+        gtin: &str,
+    ) -> Result<Option<waybill_types::proof::PlacedRecord>, WalkError<String>> {
         // The master record is the product's first record.
         let prefix = keys::open_of(&format!("https://id.gs1.org/01/{gtin}"));
-        let rows = self.snap.scan_from(&prefix, &prefix, 1).map_err(source_err)?;
+        let rows = self
+            .snap
+            .scan_from(&prefix, &prefix, 1)
+            .map_err(source_err)?;
         let Some((k, _)) = rows.first() else {
             return Ok(None);
         };
@@ -101,11 +106,13 @@ pub fn build_bundle_with_history(
 ) -> Result<(ProofBundle, waybill_types::proof::History), ApiError> {
     let snap = s.store.snapshot()?;
     let anchor = snap.head()?.height.0;
-    let subj = Subject::parse(subject)
-        .map_err(|e| ApiError::bad_request("bad_digital_link", e))?;
-    let gtin: waybill_types::gs1::Gtin = subj.gtin.parse().map_err(
-        |e: waybill_types::gs1::Gs1Error| ApiError::bad_request("bad_gtin", e.to_string()),
-    )?;
+    let subj = Subject::parse(subject).map_err(|e| ApiError::bad_request("bad_digital_link", e))?;
+    let gtin: waybill_types::gs1::Gtin =
+        subj.gtin
+            .parse()
+            .map_err(|e: waybill_types::gs1::Gs1Error| {
+                ApiError::bad_request("bad_gtin", e.to_string())
+            })?;
     if catalog::load_product(&snap, &gtin)?.is_none() {
         return Err(ApiError::not_found(
             "unknown_product",
@@ -173,7 +180,9 @@ pub fn build_bundle_with_history(
                 rows.iter().map(|(_, v)| merkle::leaf_hash(v)).collect();
             for i in indexes {
                 let Some((_, bytes)) = usize::try_from(i).ok().and_then(|i| rows.get(i)) else {
-                    return Err(ApiError::internal(format!("open record {h}/{i} is missing")));
+                    return Err(ApiError::internal(format!(
+                        "open record {h}/{i} is missing"
+                    )));
                 };
                 let proof = merkle::inclusion_proof(&leaves, i).map_err(ApiError::internal)?;
                 records.push(ProvenRecord {

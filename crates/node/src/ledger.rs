@@ -360,8 +360,7 @@ impl Application for Ledger {
             }
         }
         let (writes, receipts) = ex.finish().map_err(internal)?;
-        let heads_root =
-            waybill_state::open::heads_root(&snapshot, &writes).map_err(internal)?;
+        let heads_root = waybill_state::open::heads_root(&snapshot, &writes).map_err(internal)?;
         drop(snapshot);
         self.drop_txs(dropped);
         let validators_hash = validators_hash(&self.validators_at(height)?);
@@ -450,8 +449,7 @@ impl Application for Ledger {
             }
         }
         let (writes, receipts) = ex.finish().map_err(internal)?;
-        let heads_root =
-            waybill_state::open::heads_root(&snapshot, &writes).map_err(internal)?;
+        let heads_root = waybill_state::open::heads_root(&snapshot, &writes).map_err(internal)?;
         drop(snapshot);
         if heads_root != h.heads_root {
             return invalid(format!(

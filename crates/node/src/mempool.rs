@@ -196,10 +196,7 @@ mod tests {
         for nonce in [9, 3, 77, 4] {
             assert!(m.admit(ptx(&k, nonce)).is_ok(), "nonce {nonce}");
         }
-        assert!(matches!(
-            m.admit(ptx(&k, 3)),
-            Err(AdmitError::Duplicate(_))
-        ));
+        assert!(matches!(m.admit(ptx(&k, 3)), Err(AdmitError::Duplicate(_))));
         assert_eq!(m.len(), 4);
     }
 

@@ -68,9 +68,7 @@ fn admitting_an_organization_with_a_validator_needs_a_majority_and_takes_effect_
     let chain_id = genesis.chain_id.clone();
     let mut chain = TestChain::new(genesis, validator.clone());
     let shared = chain.shared();
-    let mut admins = Admins {
-        keys,
-    };
+    let mut admins = Admins { keys };
     let new_admin = SecretKey::from_label("customs admin");
     let new_validator = SecretKey::from_label("customs validator");
     chain.extra_signers.push(new_validator.clone());

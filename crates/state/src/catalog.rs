@@ -197,7 +197,7 @@ pub(crate) fn register_product<S: StateRead>(
             owner_name: &org.name,
             source: tx_id.to_string(),
         },
-        &[id.clone()],
+        std::slice::from_ref(&id),
     )?;
     publisher.finish(&mut w);
     let product = Product {
@@ -446,7 +446,7 @@ pub(crate) fn register_location<S: StateRead>(
             owner: org.id.as_str(),
             source: tx_id.to_string(),
         },
-        &[id.clone()],
+        std::slice::from_ref(&id),
     )?;
     publisher.finish(&mut w);
     let loc = Location {

@@ -35,7 +35,12 @@ pub fn member(key: &PublicKey) -> Vec<u8> {
 }
 /// Key of a transaction's replay id.
 pub fn replay(expires_at_ms: u64, replay_id: &waybill_types::Hash) -> Vec<u8> {
-    [&[REPLAY][..], &expires_at_ms.to_be_bytes()[..], &replay_id.0[..]].concat()
+    [
+        &[REPLAY][..],
+        &expires_at_ms.to_be_bytes()[..],
+        &replay_id.0[..],
+    ]
+    .concat()
 }
 /// Key of a product.
 pub fn product(gtin: &Gtin) -> Vec<u8> {

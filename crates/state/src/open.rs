@@ -143,10 +143,7 @@ impl<'s, S: StateRead + ?Sized> Publisher<'s, S> {
                 Some(h) => Some(*h),
                 None => load_head(self.state, id)?,
             };
-            prev.insert(
-                id.clone(),
-                head.map(|h| [h.height, u64::from(h.index)]),
-            );
+            prev.insert(id.clone(), head.map(|h| [h.height, u64::from(h.index)]));
         }
         let bytes = serde_json::to_vec(&Linked {
             record,
@@ -205,7 +202,12 @@ impl<S: StateRead + ?Sized> waybill_types::smt::NodeStore for HeadsTree<'_, S> {
     ) -> Result<Option<waybill_types::smt::Node>, StateReadError> {
         read_node(self.base, Some(self.writes), depth, path)
     }
-    fn put(&mut self, depth: usize, path: &merkle::Digest32, node: Option<waybill_types::smt::Node>) {
+    fn put(
+        &mut self,
+        depth: usize,
+        path: &merkle::Digest32,
+        node: Option<waybill_types::smt::Node>,
+    ) {
         self.writes
             .insert(keys::smt_node(depth, path), node.map(|n| n.encode()));
     }
@@ -226,7 +228,10 @@ fn read_node<S: StateRead + ?Sized>(
         .map(|b| {
             waybill_types::smt::Node::decode(&b).ok_or_else(|| StateReadError::Corrupt {
                 key: k.clone(),
-                reason: format!("a heads-tree node is 65 bytes tagged 0 or 1, this one {} bytes", b.len()),
+                reason: format!(
+                    "a heads-tree node is 65 bytes tagged 0 or 1, this one {} bytes",
+                    b.len()
+                ),
             })
         })
         .transpose()
@@ -260,7 +265,10 @@ pub(crate) fn update_heads_tree<S: StateRead + ?Sized>(
 }
 
 /// The heads-tree root after a block: `writes` over `base` (the state before it).
-pub fn heads_root<S: StateRead + ?Sized>(base: &S, writes: &WriteSet) -> Result<Hash, StateReadError> {
+pub fn heads_root<S: StateRead + ?Sized>(
+    base: &S,
+    writes: &WriteSet,
+) -> Result<Hash, StateReadError> {
     Ok(Hash(
         read_node(base, Some(writes), 0, &waybill_types::smt::EMPTY)?
             .map_or(waybill_types::smt::EMPTY, |n| n.hash()),

@@ -716,21 +716,30 @@ fn unknown_signer_is_invalid_and_writes_nothing() {
 fn one_key_signing_in_two_processes_commits_both() {
     let mut chain = Chain::new();
     let admin = key("orchard-admin");
-    let scanner_a = signed(&admin, 0x5eed_0001, reg_member(&key("m1"), &[Role::Producer]));
-    let scanner_b = signed(&admin, 0x5eed_0002, reg_member(&key("m2"), &[Role::Producer]));
+    let scanner_a = signed(
+        &admin,
+        0x5eed_0001,
+        reg_member(&key("m1"), &[Role::Producer]),
+    );
+    let scanner_b = signed(
+        &admin,
+        0x5eed_0002,
+        reg_member(&key("m2"), &[Role::Producer]),
+    );
     for order in [[&scanner_a, &scanner_b], [&scanner_b, &scanner_a]] {
         let run = chain.execute(&[order[0].clone(), order[1].clone()]);
         assert_eq!(run.receipts.len(), 2);
-        assert!(run
-            .receipts
-            .iter()
-            .all(|r| r.status == TxStatus::Applied));
+        assert!(run.receipts.iter().all(|r| r.status == TxStatus::Applied));
     }
     // In two blocks, the later-signed first.
     assert_applied(&chain.commit(std::slice::from_ref(&scanner_b)));
     assert_applied(&chain.commit(std::slice::from_ref(&scanner_a)));
-    assert!(load_member(&chain.state, &pk("m1")).expect("reads").is_some());
-    assert!(load_member(&chain.state, &pk("m2")).expect("reads").is_some());
+    assert!(load_member(&chain.state, &pk("m1"))
+        .expect("reads")
+        .is_some());
+    assert!(load_member(&chain.state, &pk("m2"))
+        .expect("reads")
+        .is_some());
     // The same payload with another nonce is another transaction.
     let again = chain.tx(&admin, reg_member(&key("m1"), &[Role::Producer]));
     assert_rejected(&chain.commit(&[again]), &admin, "already_registered");
@@ -866,15 +875,18 @@ fn expired_replay_ids_are_removed_oldest_first_with_a_cap_per_block() {
             .insert(keys::replay(t - n_expired + i, &id(i)), Vec::new());
     }
     for i in 0..3 {
-        chain
-            .state
-            .insert(keys::replay(t + 3_600_000 + i, &id(1_000_000 + i)), Vec::new());
+        chain.state.insert(
+            keys::replay(t + 3_600_000 + i, &id(1_000_000 + i)),
+            Vec::new(),
+        );
     }
     let run = chain.commit(&[]);
     assert_eq!(run.writes.len(), max);
     assert!(run.writes.values().all(Option::is_none));
     // The oldest went; the 5 newest expired ones and the live ones are left.
-    assert!(!chain.state.contains_key(&keys::replay(t - n_expired, &id(0))));
+    assert!(!chain
+        .state
+        .contains_key(&keys::replay(t - n_expired, &id(0))));
     assert_eq!(chain.n_replay_ids(), 5 + 3);
     let run = chain.commit(&[]);
     assert_eq!(run.writes.len(), 5, "the rest go in the next block");
@@ -909,7 +921,12 @@ fn invalid_transactions_leave_no_trace_in_the_block() {
     let picker = key("picker");
     let ok_a = chain.tx(&admin, reg_member(&picker, &[Role::Producer]));
     let ok_b = chain.tx(&picker, product(&orchard_gtin()));
-    let expired = signed_until(&admin, fresh_nonce(), t, reg_member(&key("m2"), &[Role::Producer]));
+    let expired = signed_until(
+        &admin,
+        fresh_nonce(),
+        t,
+        reg_member(&key("m2"), &[Role::Producer]),
+    );
     let too_far = signed_until(
         &admin,
         fresh_nonce(),
@@ -930,7 +947,10 @@ fn invalid_transactions_leave_no_trace_in_the_block() {
     assert!(with.results[0].is_ok() && with.results[6].is_ok());
     assert!(matches!(with.results[1], Err(TxInvalid::Replayed { .. })));
     assert!(matches!(with.results[2], Err(TxInvalid::Expired { .. })));
-    assert!(matches!(with.results[3], Err(TxInvalid::ExpiryTooFar { .. })));
+    assert!(matches!(
+        with.results[3],
+        Err(TxInvalid::ExpiryTooFar { .. })
+    ));
     assert!(matches!(
         with.results[4],
         Err(TxInvalid::UnknownSigner { .. })

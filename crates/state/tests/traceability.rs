@@ -3029,7 +3029,9 @@ fn every_subject_chain_is_complete_and_the_heads_tree_commits_to_the_heads() {
                 );
             }
             let rec: Value = serde_json::from_slice(bytes).expect("json");
-            let prev = rec["prev"].get(s.as_str()).unwrap_or_else(|| panic!("{s}: {rec}"));
+            let prev = rec["prev"]
+                .get(s.as_str())
+                .unwrap_or_else(|| panic!("{s}: {rec}"));
             chain.push((h, i));
             at = prev.as_array().map(|a| {
                 let p = (a[0].as_u64().expect("h"), a[1].as_u64().expect("i"));
@@ -3088,9 +3090,14 @@ fn every_subject_chain_is_complete_and_the_heads_tree_commits_to_the_heads() {
             Ok(Some(h.value()))
         );
     }
-    let p = open::prove_head(state, "https://id.gs1.org/01/06901234999990/21/nobody").expect("reads");
+    let p =
+        open::prove_head(state, "https://id.gs1.org/01/06901234999990/21/nobody").expect("reads");
     assert_eq!(
-        smt::verify(&root, &smt::subject_key("https://id.gs1.org/01/06901234999990/21/nobody"), &p),
+        smt::verify(
+            &root,
+            &smt::subject_key("https://id.gs1.org/01/06901234999990/21/nobody"),
+            &p
+        ),
         Ok(None)
     );
 }
@@ -3110,7 +3117,9 @@ fn heads_move_only_for_the_subjects_a_block_names() {
     );
     let item = sgtin(&carton(), "L1-001");
     let item_dl = canonical(&item);
-    let head_before = open::load_head(&j.chain.state, &item_dl).expect("reads").expect("head");
+    let head_before = open::load_head(&j.chain.state, &item_dl)
+        .expect("reads")
+        .expect("head");
     let run = j.chain.capture(
         &key("coldstore"),
         &doc(vec![object(
@@ -3129,7 +3138,9 @@ fn heads_move_only_for_the_subjects_a_block_names() {
         .map(|k| String::from_utf8(k[1..].to_vec()).expect("utf-8"))
         .collect();
     assert_eq!(moved, vec![item_dl.clone()]);
-    let head = open::load_head(&j.chain.state, &item_dl).expect("reads").expect("head");
+    let head = open::load_head(&j.chain.state, &item_dl)
+        .expect("reads")
+        .expect("head");
     assert!((head.height, head.index) > (head_before.height, head_before.index));
     assert_ne!(
         open::heads_root(&j.chain.state, &WriteSet::new()).expect("reads"),

@@ -369,6 +369,9 @@ pub fn lineage_edges(subject: &str, record: &Value) -> Vec<String> {
     out
 }
 
+/// A record's position and its parsed JSON.
+pub type PlacedRecord = (u64, u64, Value);
+
 /// Where the history walk gets its facts: the node's state, or a bundle.
 pub trait HistorySource {
     /// The source's error.
@@ -380,7 +383,7 @@ pub trait HistorySource {
     fn record(&mut self, height: u64, index: u64) -> Result<Value, WalkError<Self::Error>>;
     /// The position and record of the product master record of `gtin` (its first
     /// record), if the source has it.
-    fn product(&mut self, gtin: &str) -> Result<Option<(u64, u64, Value)>, WalkError<Self::Error>>;
+    fn product(&mut self, gtin: &str) -> Result<Option<PlacedRecord>, WalkError<Self::Error>>;
 }
 
 /// Why a history could not be walked.
@@ -531,7 +534,11 @@ pub fn walk_history<S: HistorySource>(
         }
         history.chains.push((s, chain));
         // Product masters of GTINs met so far, and their owners' qualifications.
-        while let Some(g) = gtins.iter().find(|g| !history.products.contains_key(*g)).cloned() {
+        while let Some(g) = gtins
+            .iter()
+            .find(|g| !history.products.contains_key(*g))
+            .cloned()
+        {
             match src.product(&g)? {
                 Some((h, i, rec)) => {
                     history.products.insert(g.clone(), (h, i));
@@ -590,13 +597,15 @@ impl HistorySource for BundleSource<'_> {
                 index,
             })
     }
-    fn product(&mut self, gtin: &str) -> Result<Option<(u64, u64, Value)>, WalkError<Self::Error>> {
+    fn product(&mut self, gtin: &str) -> Result<Option<PlacedRecord>, WalkError<Self::Error>> {
         let id = format!("{DL_PREFIX}{gtin}");
         Ok(self
             .records
             .iter()
             .find(|(_, r)| {
-                r["kind"] == "product" && r["id"] == id.as_str() && r["prev"].get(&id) == Some(&Value::Null)
+                r["kind"] == "product"
+                    && r["id"] == id.as_str()
+                    && r["prev"].get(&id) == Some(&Value::Null)
             })
             .map(|((h, i), r)| (*h, *i, r.clone())))
     }
@@ -844,8 +853,12 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot) -> Result<Verified, Proof
                         ),
                     )
                 })?;
-                let index = u32::try_from(*i)
-                    .map_err(|_| err("heads", format!("head of {}: index {i} too large", hd.subject)))?;
+                let index = u32::try_from(*i).map_err(|_| {
+                    err(
+                        "heads",
+                        format!("head of {}: index {i} too large", hd.subject),
+                    )
+                })?;
                 smt::Terminal::Found(smt::head_value(*h, index, leaf))
             }
             (None, None) => smt::Terminal::Empty,
@@ -863,10 +876,7 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot) -> Result<Verified, Proof
         smt::verify(
             &anchor.heads_root.0,
             &key,
-            &smt::Proof {
-                siblings,
-                terminal,
-            },
+            &smt::Proof { siblings, terminal },
         )
         .map_err(|e| {
             err(
@@ -893,7 +903,8 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot) -> Result<Verified, Proof
         heads: &heads,
         records: &by_pos,
     };
-    let history = walk_history(&mut src, &subject).map_err(|e| err("completeness", e.to_string()))?;
+    let history =
+        walk_history(&mut src, &subject).map_err(|e| err("completeness", e.to_string()))?;
     check_subject(&subject, &history, &by_pos)?;
     // Nothing else: a record the history does not use, or a head it does not ask for,
     // is someone else's.
@@ -912,7 +923,10 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot) -> Result<Verified, Proof
     if let Some(extra) = heads.keys().find(|s| !walked.contains(s.as_str())) {
         return Err(err(
             "subject",
-            format!("the head of {extra} is not part of the history of {}", bundle.subject),
+            format!(
+                "the head of {extra} is not part of the history of {}",
+                bundle.subject
+            ),
         ));
     }
     Ok(Verified {
@@ -1006,7 +1020,10 @@ mod tests {
             location_subject("https://id.gs1.org/414/6901234000016").as_deref(),
             Some("https://id.gs1.org/414/6901234000016")
         );
-        assert_eq!(location_subject("https://id.gs1.org/414/690123400001"), None);
+        assert_eq!(
+            location_subject("https://id.gs1.org/414/690123400001"),
+            None
+        );
         assert_eq!(location_subject("urn:epc:id:sgln:6901234.00001.0"), None);
     }
 
@@ -1023,7 +1040,10 @@ mod tests {
         });
         assert_eq!(
             lineage_edges(carton, &packing),
-            vec![pallet.to_string(), "https://id.gs1.org/414/6901234000016".to_string()]
+            vec![
+                pallet.to_string(),
+                "https://id.gs1.org/414/6901234000016".to_string()
+            ]
         );
         // From the pallet's side the same event leads nowhere new but its location.
         assert_eq!(

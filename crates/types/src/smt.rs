@@ -67,7 +67,7 @@ pub fn path(key: &Digest32, depth: usize) -> Digest32 {
     let mut p = [0u8; 32];
     let full = depth / 8;
     p[..full].copy_from_slice(&key[..full]);
-    if depth % 8 != 0 {
+    if !depth.is_multiple_of(8) {
         p[full] = key[full] & (0xffu8 << (8 - depth % 8));
     }
     p

@@ -1018,7 +1018,10 @@ mod tests {
         let mut later = stx.tx.clone();
         later.expires_at_ms += 1;
         assert_ne!(stx.tx.replay_id(), later.replay_id(), "expiry");
-        assert_eq!(stx.tx.replay_id(), crate::hash::sha256(&stx.signed_message()));
+        assert_eq!(
+            stx.tx.replay_id(),
+            crate::hash::sha256(&stx.signed_message())
+        );
     }
 
     #[test]

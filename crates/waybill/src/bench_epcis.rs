@@ -1226,9 +1226,7 @@ async fn measure(
         .enumerate()
         .map(|(m, (key, kind))| {
             (0..o.docs_per_member)
-                .map(|d| {
-                    signed_capture(key, chain_id, capture_document(*kind, m, d, o.doc_events))
-                })
+                .map(|d| signed_capture(key, chain_id, capture_document(*kind, m, d, o.doc_events)))
                 .collect()
         })
         .collect();

@@ -198,7 +198,10 @@ fn synthetic_bundle(case: Synthetic, subject: &str) -> (ProofBundle, String) {
             "prev": {product_id.as_str(): null}}),
             product_id.as_str(),
         )],
-        vec![(event(3, serde_json::Value::Null), subject), (change, "validators")],
+        vec![
+            (event(3, serde_json::Value::Null), subject),
+            (change, "validators"),
+        ],
         vec![],
         vec![(event(5, serde_json::json!([3, 0])), subject)],
     ];
@@ -405,7 +408,10 @@ fn lie(mut b: ProofBundle, how: Lie, other: &ProofBundle) -> ProofBundle {
                 .iter()
                 .find(|r| {
                     r.height <= b.anchor
-                        && !b.records.iter().any(|x| (x.height, x.index) == (r.height, r.index))
+                        && !b
+                            .records
+                            .iter()
+                            .any(|x| (x.height, x.index) == (r.height, r.index))
                 })
                 .expect("the other product has a record of its own")
                 .clone();

@@ -429,7 +429,10 @@ async fn demo_loads_once_and_resumes() {
     // subject link carries its own `wb` fingerprint does not verify without a flag.
     let mut own_wb: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&bundle).expect("bundle")).expect("JSON");
-    let fp = own_wb["fingerprint"].as_str().expect("fingerprint").to_string();
+    let fp = own_wb["fingerprint"]
+        .as_str()
+        .expect("fingerprint")
+        .to_string();
     own_wb["subject"] = serde_json::json!(format!(
         "{}?wb={fp}",
         own_wb["subject"].as_str().expect("subject")
@@ -483,7 +486,11 @@ async fn demo_loads_once_and_resumes() {
         ])
         .output()
         .expect("trust runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = Command::new(BIN)
         .args([
             "verify-proof",
@@ -493,7 +500,11 @@ async fn demo_loads_once_and_resumes() {
         ])
         .output()
         .expect("verify-proof runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("complete up to block"));
     // A platform member may not read customs inspections: hidden, and said so.
     let out = Command::new(BIN)
