@@ -182,6 +182,7 @@ pub(crate) async fn capture(
     };
     let shared = s.clone();
     let bytes = stx.encode();
+    let tx_bytes = bytes.clone();
     let result = tokio::task::spawn_blocking(move || submit_batch(&shared, vec![bytes]))
         .await
         .map_err(ApiError::internal)?
@@ -197,6 +198,26 @@ pub(crate) async fn capture(
                 .into_response())
         }
     };
+    // The job is durable before the client hears 202: a restart or a crash before the
+    // commit resubmits it, and a failure is recorded, never forgotten.
+    let created_at_ms = now_ms();
+    let shared = s.clone();
+    tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
+        let org = waybill_state::identity::load_member(&shared.store.snapshot()?, &signer)?
+            .map(|m| m.org)
+            .ok_or_else(|| ApiError::internal("an admitted signer is a member"))?;
+        let job = waybill_store::CaptureJob {
+            signer,
+            org,
+            created_at_ms,
+            n_events: u32::try_from(n_events).unwrap_or(u32::MAX),
+            tx: tx_bytes,
+            failed: None,
+        };
+        Ok(shared.store.put_capture_job(&id, &job)?)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     let location = format!("/epcis/capture/{id}");
     if q.wait {
         let _ = crate::wait_outcome(
@@ -211,29 +232,62 @@ pub(crate) async fn capture(
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, location.clone())],
-        Json(json!({ "captureID": id, "location": location, "events": n_events })),
+        Json(json!({
+            "captureID": id,
+            "location": location,
+            "events": n_events,
+            "createdAt": rfc3339_ms(created_at_ms),
+        })),
     )
         .into_response())
 }
 
+/// The per-event errors of a rejected capture (the receipt's message lists them as
+/// `pointer: problem`, `; `-separated), as the REST binding's `errors`.
+fn job_errors(code: &str, message: &str) -> Value {
+    let (what, list) = message.split_once(": ").unwrap_or(("", message));
+    let problems: Vec<Value> = list
+        .split("; ")
+        .map(|p| match p.split_once(": ") {
+            Some((ptr, detail)) if ptr.starts_with('/') => {
+                json!({ "type": code, "pointer": ptr, "detail": detail })
+            }
+            _ => json!({ "type": code, "detail": p }),
+        })
+        .collect();
+    if problems.is_empty() || what.is_empty() {
+        json!([{ "type": code, "detail": message }])
+    } else {
+        json!(problems)
+    }
+}
+
+/// The capture job of `id` (EPCIS 2.0 REST binding): `createdAt`, `finishedAt`,
+/// `running`, `success`, `captureErrorBehaviour`, `errors`, and — once committed — the
+/// events captured. From the node's job record and the chain.
 fn capture_job(s: &AppState, id: &Hash) -> Result<Value, ApiError> {
+    let record = s.store.capture_job(id)?;
     let mut job = json!({ "captureID": id, "captureErrorBehaviour": "rollback" });
+    if let Some(r) = &record {
+        job["createdAt"] = json!(rfc3339_ms(r.created_at_ms));
+    }
     match crate::committed_view(s, id)? {
-        None if s.mempool.contains(id) => {
-            job["running"] = json!(true);
-            job["success"] = json!(true);
-        }
-        None => {
-            return Err(ApiError::not_found(
-                "unknown_capture",
-                format!("no capture {id}: it is neither committed nor waiting"),
-            ))
-        }
         Some(v) => {
+            let height = v["height"].as_u64().unwrap_or(0);
+            let finished = s
+                .store
+                .block(waybill_types::Height(height))?
+                .map(|b| rfc3339_ms(b.header.time_ms));
             job["running"] = json!(false);
             job["height"] = v["height"].clone();
+            job["finishedAt"] = json!(finished);
+            if record.is_none() {
+                // Submitted as a plain transaction: the block is all we know.
+                job["createdAt"] = job["finishedAt"].clone();
+            }
             if v["status"] == "applied" {
                 job["success"] = json!(true);
+                job["errors"] = json!([]);
                 let snap = s.store.snapshot()?;
                 if let Some(c) = trace::load_capture(&snap, id)? {
                     let dup = c.events.iter().filter(|e| e.duplicate).count();
@@ -243,22 +297,87 @@ fn capture_job(s: &AppState, id: &Hash) -> Result<Value, ApiError> {
                 }
             } else {
                 job["success"] = json!(false);
-                job["errors"] = json!([v["reason"].clone()]);
+                let code = v["reason"]["code"].as_str().unwrap_or("rejected");
+                let reason = v["reason"]["message"].as_str().unwrap_or("");
+                job["errors"] = job_errors(code, reason);
             }
         }
+        None => match record.as_ref().and_then(|r| r.failed.as_ref()) {
+            Some(f) => {
+                job["running"] = json!(false);
+                job["success"] = json!(false);
+                job["finishedAt"] = json!(rfc3339_ms(f.at_ms));
+                job["errors"] = json!([{ "type": f.code, "detail": f.reason }]);
+            }
+            None if record.is_some() || s.mempool.contains(id) => {
+                job["running"] = json!(true);
+                job["success"] = json!(true);
+                job["errors"] = json!([]);
+            }
+            None => return Err(ApiError::not_found(
+                "unknown_capture",
+                format!(
+                    "no capture {id}: this node accepted none with that id, and none is committed"
+                ),
+            )),
+        },
     }
     Ok(job)
 }
 
-/// `GET /epcis/capture/{id}`.
+/// `GET /epcis/capture/{id}`: readable only by a member of the organization that
+/// submitted the capture (signed read).
 pub(crate) async fn capture_status(
     State(s): State<AppState>,
+    reader: Reader,
     p: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
     let Path(id) = p?;
     let id = Hash::from_hex(&id)
         .map_err(|e| ApiError::bad_request("bad_capture_id", format!("capture id: {e}")))?;
-    Ok(Json(capture_job(&s, &id)?))
+    let Reader::Member(m) = reader else {
+        return Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: "a capture job is read by its submitter's organization: sign the request (`waybill capture-job ID --as MEMBER`)".into(),
+        });
+    };
+    let s2 = s.clone();
+    let (job, owner) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let job = capture_job(&s2, &id)?;
+        let owner = match s2.store.capture_job(&id)? {
+            Some(r) => Some(r.org),
+            None => submitter_org(&s2, &id)?,
+        };
+        Ok((job, owner))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    if owner.as_ref() != Some(&m.org) {
+        return Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "not_authorized",
+            message: format!(
+                "capture {id} was submitted by another organization; only its members read the job (you are {} of `{}`)",
+                m.key, m.org
+            ),
+        });
+    }
+    Ok(Json(job))
+}
+
+/// The organization of a transaction's signer, for a capture this node has no job of
+/// (committed, or waiting in the mempool after arriving another way).
+fn submitter_org(s: &AppState, id: &Hash) -> Result<Option<OrgId>, ApiError> {
+    let stx = match s.store.tx_location(id)? {
+        Some(loc) => s
+            .store
+            .block(loc.height)?
+            .and_then(|b| b.txs.into_iter().nth(loc.index as usize)),
+        None => s.mempool.get(id).map(|p| (*p.tx).clone()),
+    };
+    let Some(stx) = stx else { return Ok(None) };
+    Ok(waybill_state::identity::load_member(&s.store.snapshot()?, &stx.tx.signer)?.map(|m| m.org))
 }
 
 /// An event as exported: its JSON with recordTime, and the Event Hash ID as eventID

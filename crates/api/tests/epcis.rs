@@ -269,6 +269,8 @@ struct Net {
     chain: TestChain,
     shared: Arc<Shared>,
     app: Router,
+    /// Who captured what: a job is read by its submitter's organization.
+    submitters: std::sync::Mutex<BTreeMap<String, SecretKey>>,
 }
 
 impl Net {
@@ -279,7 +281,12 @@ impl Net {
         let chain = TestChain::new(genesis, validator);
         let shared = chain.shared();
         let app = waybill_api::app(shared.clone());
-        Net { chain, shared, app }
+        Net {
+            chain,
+            shared,
+            app,
+            submitters: Default::default(),
+        }
     }
 
     fn commit(&mut self) -> u64 {
@@ -332,6 +339,10 @@ impl Net {
         signer.next_nonce += 1;
         let v = a.json();
         let id = v["captureID"].as_str().expect("captureID").to_string();
+        self.submitters
+            .lock()
+            .expect("lock")
+            .insert(id.clone(), signer.key.clone());
         assert_eq!(id.len(), 64, "{v}");
         let location = format!("/epcis/capture/{id}");
         assert_eq!(v["location"], location);
@@ -344,9 +355,10 @@ impl Net {
         id
     }
 
-    /// GET /epcis/capture/{id}.
+    /// GET /epcis/capture/{id}, signed by the member that captured it.
     async fn job(&self, id: &str) -> Value {
-        common::get_ok(&self.app, &format!("/epcis/capture/{id}")).await
+        let key = self.submitters.lock().expect("lock")[id].clone();
+        get_as_ok(&self.app, &key, &format!("/epcis/capture/{id}")).await
     }
 
     /// Capture, commit, and assert the capture job succeeded; the job.
@@ -1849,10 +1861,23 @@ async fn capture_errors_and_capture_jobs() {
         assert_eq!(job["success"], false, "{job}");
         assert_eq!(job["running"], false, "{job}");
         assert_eq!(job["height"], h, "{job}");
-        assert_eq!(job["errors"][0]["code"], "invalid_epcis", "{job}");
-        let m = job["errors"][0]["message"].as_str().expect("message");
+        // Per-event errors, each with its pointer (the REST binding's `errors`).
+        let e0 = &job["errors"][0];
+        assert_eq!(e0["type"], "invalid_epcis", "{job}");
+        let m = e0["detail"].as_str().expect("detail");
         assert!(m.contains(reason), "expected `{reason}` in {m}");
-        assert!(m.contains("/epcisBody/eventList/0"), "{m}");
+        assert!(
+            e0["pointer"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/epcisBody/eventList/0")),
+            "{job}"
+        );
+        for t in ["createdAt", "finishedAt"] {
+            assert!(
+                job[t].as_str().is_some_and(|t| t.ends_with('Z')),
+                "{t}: {job}"
+            );
+        }
         assert!(job.get("eventsCaptured").is_none(), "{job}");
         let tx = common::get_ok(&app, &format!("/v1/txs/{id}")).await;
         assert_eq!(tx["receipt"]["status"], "rejected", "{tx}");
@@ -1877,8 +1902,9 @@ async fn capture_errors_and_capture_jobs() {
     assert_eq!(count(&j).await, 11);
 
     // Unknown and malformed capture ids.
-    get_anon(&app, &format!("/epcis/capture/{}", "ab".repeat(32)))
+    get_as(&app, &key, &format!("/epcis/capture/{}", "ab".repeat(32)))
         .await
+        .0
         .assert_error(StatusCode::NOT_FOUND, "unknown_capture");
     get_anon(&app, "/epcis/capture/not-an-id")
         .await
@@ -1951,6 +1977,44 @@ async fn capture_with_wait_answers_with_the_finished_job() {
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
     assert_eq!(a.json()["running"], true, "{}", a.text());
+}
+
+/// A capture job is its submitter's organization's: another organization's member is
+/// refused, an anonymous reader asked to sign; the job says when it was created and
+/// finished. (Durability across restarts: crates/waybill/tests/cli.rs.)
+#[tokio::test]
+async fn capture_jobs_are_read_by_the_submitters_organization_only() {
+    let mut j = journey().await;
+    let app = j.net.app.clone();
+    let doc = storing_doc(2, "2026-11-07T08:00:00.000+08:00");
+    let id = j.net.capture(&mut j.carrier, &doc).await;
+    let running = j.net.job(&id).await;
+    assert_eq!(running["running"], true, "{running}");
+    assert!(running["createdAt"].as_str().is_some(), "{running}");
+    assert!(running.get("finishedAt").is_none(), "{running}");
+    let path = format!("/epcis/capture/{id}");
+    get_anon(&app, &path)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    let m = get_as(&app, &j.shop.key, &path)
+        .await
+        .0
+        .assert_error(StatusCode::FORBIDDEN, "not_authorized");
+    assert!(m.contains("another organization"), "{m}");
+    j.net.commit();
+    let done = j.net.job(&id).await;
+    assert_eq!(done["success"], true, "{done}");
+    assert_eq!(done["createdAt"], running["createdAt"]);
+    assert!(done["finishedAt"].as_str().is_some(), "{done}");
+    // The carrier's other members read it too (same organization).
+    let colleague = j.admin(COLD).sign(member(
+        SecretKey::from_label("carrier colleague").public(),
+        "Colleague",
+        &[Role::Carrier],
+    ));
+    j.net.apply_all(&[colleague]).await;
+    let v = get_as_ok(&app, &SecretKey::from_label("carrier colleague"), &path).await;
+    assert_eq!(v["captureID"], id);
 }
 
 /// Two scanners hold one member key and capture at the same moment, each signing

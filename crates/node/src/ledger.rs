@@ -179,7 +179,13 @@ pub struct Ledger {
     executed: HashMap<Hash, Executed>,
     /// Ids of transactions whose signatures were verified (mempool or earlier proposal).
     verified: HashSet<TxId>,
+    /// Test hook: while this file exists, blocks take no transactions (so a test can
+    /// stop the node between accepting a transaction and committing it).
+    hold_file: Option<std::path::PathBuf>,
 }
+
+/// The environment variable that sets [`Ledger::hold_blocks_while`] at start (tests).
+pub const HOLD_BLOCKS_ENV: &str = "WAYBILL_TEST_HOLD_BLOCKS_FILE";
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -220,7 +226,18 @@ impl Ledger {
             head_tx,
             executed: HashMap::new(),
             verified: HashSet::new(),
+            hold_file: None,
         })
+    }
+
+    /// Test hook: while `file` exists, blocks take no transactions from the mempool.
+    pub fn hold_blocks_while(&mut self, file: std::path::PathBuf) {
+        tracing::warn!(file = %file.display(), "TEST HOOK: blocks take no transactions while this file exists");
+        self.hold_file = Some(file);
+    }
+
+    fn held(&self) -> bool {
+        self.hold_file.as_ref().is_some_and(|f| f.exists())
     }
 
     /// What the API shares.
@@ -278,7 +295,7 @@ impl Ledger {
         waybill_state::governance::validator_infos_at(&snap, height).map_err(internal)
     }
 
-    fn drop_txs(&self, dropped: Vec<(TxId, String)>) {
+    fn drop_txs(&self, dropped: Vec<(TxId, &'static str, String)>) {
         if dropped.is_empty() {
             return;
         }
@@ -288,10 +305,28 @@ impl Ledger {
             n_dropped = dropped.len(),
             "dropped invalid transactions from the mempool"
         );
+        // Capture jobs of dropped transactions read back as failed, with the reason.
+        let at_ms = now_ms();
+        let failures: Vec<(TxId, waybill_store::JobFailure)> = dropped
+            .iter()
+            .map(|(id, code, reason)| {
+                (
+                    *id,
+                    waybill_store::JobFailure {
+                        at_ms,
+                        code: (*code).to_string(),
+                        reason: format!("dropped before it was committed: {reason}"),
+                    },
+                )
+            })
+            .collect();
+        if let Err(e) = self.shared.store.fail_capture_jobs(&failures) {
+            tracing::error!(%e, "cannot record failed capture jobs");
+        }
         self.shared.resolve(
             dropped
                 .into_iter()
-                .map(|(id, reason)| (id, TxOutcome::Dropped { reason })),
+                .map(|(id, _, reason)| (id, TxOutcome::Dropped { reason })),
         );
     }
 }
@@ -323,6 +358,9 @@ impl Application for Ledger {
     }
 
     fn mempool_len(&self) -> usize {
+        if self.held() {
+            return 0;
+        }
         self.shared.mempool.len()
     }
 
@@ -337,10 +375,13 @@ impl Application for Ledger {
             "consensus asks for the block after the head"
         );
         let time_ms = now_ms().max(head.time_ms + 1);
-        let candidates = self
-            .shared
-            .mempool
-            .peek_batch(limits::BLOCK_TXS_MAX, limits::BLOCK_BYTES_MAX - 4096);
+        let candidates = if self.held() {
+            Vec::new()
+        } else {
+            self.shared
+                .mempool
+                .peek_batch(limits::BLOCK_TXS_MAX, limits::BLOCK_BYTES_MAX - 4096)
+        };
         let snapshot = self.shared.store.snapshot().map_err(internal)?;
         let mut ex =
             Execution::begin(&snapshot, self.context(height, time_ms)).map_err(internal)?;
@@ -356,7 +397,7 @@ impl Application for Ledger {
                     txs.push((*ptx.tx).clone());
                 }
                 Err(TxInvalid::State(e)) => return Err(internal(e)),
-                Err(e) => dropped.push((ptx.id, e.to_string())),
+                Err(e) => dropped.push((ptx.id, e.code(), e.to_string())),
             }
         }
         let (writes, receipts) = ex.finish().map_err(internal)?;
@@ -523,6 +564,18 @@ impl Application for Ledger {
         self.executed.retain(|_, e| e.block.header.height > height);
         let ids: HashSet<TxId> = ex.tx_ids.iter().copied().collect();
         self.shared.mempool.remove(&ids);
+        // Committed captures: their jobs no longer need the transaction's bytes.
+        let captures: Vec<TxId> = ex
+            .block
+            .txs
+            .iter()
+            .zip(&ex.tx_ids)
+            .filter(|(t, _)| matches!(t.tx.payload, waybill_types::Payload::CaptureEpcis { .. }))
+            .map(|(_, id)| *id)
+            .collect();
+        if let Err(e) = self.shared.store.settle_capture_jobs(&captures) {
+            tracing::warn!(%e, "cannot settle capture jobs (they are settled at the next start)");
+        }
         for id in &ex.tx_ids {
             self.verified.remove(id);
         }

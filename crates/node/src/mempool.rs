@@ -111,6 +111,12 @@ impl Mempool {
         self.lock().by_id.contains_key(id)
     }
 
+    /// The waiting transaction `id`, if any.
+    pub fn get(&self, id: &TxId) -> Option<PoolTx> {
+        let g = self.lock();
+        g.by_id.get(id).and_then(|n| g.queue.get(n)).cloned()
+    }
+
     /// Admit a transaction whose signature and stateless rules were checked.
     pub fn admit(&self, ptx: PoolTx) -> Result<(), AdmitError> {
         let mut g = self.lock();

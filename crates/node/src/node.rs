@@ -128,8 +128,11 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     let store = Arc::new(store);
     let metrics = Arc::new(Metrics::default());
     let mempool = Arc::new(Mempool::new(opts.mempool_txs_max, opts.mempool_bytes_max));
-    let ledger = Ledger::new(store, opts.genesis.clone(), mempool, metrics)
+    let mut ledger = Ledger::new(store, opts.genesis.clone(), mempool, metrics)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(f) = std::env::var_os(crate::ledger::HOLD_BLOCKS_ENV) {
+        ledger.hold_blocks_while(PathBuf::from(f));
+    }
     let shared = ledger.shared();
     let mut ccfg = ConsensusConfig::new(
         opts.data_dir.clone(),
@@ -152,8 +155,67 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     if !opts.peer_apis.is_empty() {
         shared.set_gossip(crate::gossip::start(opts.peer_apis.clone()));
     }
+    resume_capture_jobs(&shared);
     spawn_background_verification(shared.clone());
     Ok(RunningNode { shared, consensus })
+}
+
+/// Capture jobs accepted before a restart whose transactions are not committed go back
+/// into the mempool; those that can no longer commit (expired, a revoked signer)
+/// record why.
+fn resume_capture_jobs(shared: &Shared) {
+    let open = match shared.store.open_capture_jobs() {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(%e, "cannot read capture jobs to resume");
+            return;
+        }
+    };
+    let mut committed = Vec::new();
+    let mut resubmit = Vec::new();
+    for (id, job) in open {
+        match shared.store.tx_location(&id) {
+            Ok(Some(_)) => committed.push(id),
+            Ok(None) => resubmit.push((id, job.tx)),
+            Err(e) => tracing::error!(%e, %id, "cannot look up a capture job's transaction"),
+        }
+    }
+    if let Err(e) = shared.store.settle_capture_jobs(&committed) {
+        tracing::warn!(%e, "cannot settle committed capture jobs");
+    }
+    if resubmit.is_empty() {
+        return;
+    }
+    let (ids, txs): (Vec<_>, Vec<_>) = resubmit.into_iter().unzip();
+    let results = crate::ledger::submit_batch(shared, txs);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    let mut failed = Vec::new();
+    let mut resumed = 0;
+    for (id, r) in ids.into_iter().zip(results) {
+        match r {
+            Ok(_) => resumed += 1,
+            Err(e) if e.code() == "duplicate" || e.code() == "already_committed" => resumed += 1,
+            Err(e) => failed.push((
+                id,
+                waybill_store::JobFailure {
+                    at_ms: now,
+                    code: e.code().to_string(),
+                    reason: format!("could not be resubmitted after a restart: {e}"),
+                },
+            )),
+        }
+    }
+    tracing::info!(
+        resumed,
+        n_failed = failed.len(),
+        "capture jobs resumed after a restart"
+    );
+    if let Err(e) = shared.store.fail_capture_jobs(&failed) {
+        tracing::error!(%e, "cannot record failed capture jobs");
+    }
 }
 
 /// Re-check the whole chain now and then, off the commit path. A failure raises the

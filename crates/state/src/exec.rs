@@ -134,6 +134,20 @@ pub enum TxInvalid {
     State(#[from] StateReadError),
 }
 
+impl TxInvalid {
+    /// Stable machine code (the API's code for the same refusal at submission).
+    pub fn code(&self) -> &'static str {
+        match self {
+            TxInvalid::UnknownSigner { .. } => "unknown_signer",
+            TxInvalid::Replayed { .. } => "replayed_tx",
+            TxInvalid::Expired { .. } => "expired_tx",
+            TxInvalid::ExpiryTooFar { .. } => "expiry_too_far",
+            TxInvalid::Stateless(_) => "invalid_tx",
+            TxInvalid::State(_) => "internal",
+        }
+    }
+}
+
 /// A rejection: recorded in the block with a code and message; nothing changes but
 /// the transaction's replay id.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,9 @@
 //! A crash never leaves half a block: either every table has block `h` or none does.
 //! [`verify`] re-checks what is stored and names the first record that is wrong.
 
+mod jobs;
 mod store;
 pub mod verify;
 
+pub use jobs::{CaptureJob, JobFailure};
 pub use store::{Head, Rows, StateSnapshot, Store, StoreError, TxLocation, STORE_FORMAT_VERSION};

@@ -458,6 +458,11 @@ impl Store {
     pub fn path(&self) -> &str {
         &self.path
     }
+
+    /// The database, for the store's other modules.
+    pub(crate) fn db(&self) -> &Database {
+        &self.db
+    }
 }
 
 /// Key-value rows, in key order.

@@ -1,0 +1,174 @@
+//! Capture jobs (the EPCIS REST binding's `/capture/{id}`): what this node promised a
+//! client when it answered `202 Accepted`. A job is written durably *before* that
+//! answer, with the signed transaction, so that a restart or a crash between the
+//! answer and the commit loses nothing: the node resubmits a job's transaction when it
+//! starts, and a job whose transaction can no longer commit (expired, dropped, refused)
+//! records why. A job is node-local (not consensus state); its outcome, once
+//! committed, is the transaction's receipt on the chain.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use redb::{Durability, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+use waybill_types::{codec, OrgId, PublicKey, TxId};
+
+use crate::store::{Store, StoreError};
+
+const JOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("capture_jobs");
+
+/// Largest stored job record (the signed transaction plus a little).
+const JOB_BYTES_MAX: usize = waybill_types::limits::TX_BYTES_MAX + 64 * 1024;
+
+/// Why a job's transaction will never commit.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct JobFailure {
+    /// When this node found out, ms since the Unix epoch.
+    pub at_ms: u64,
+    /// A stable code (`expired_tx`, `dropped`, …).
+    pub code: String,
+    /// What happened.
+    pub reason: String,
+}
+
+/// A capture job.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct CaptureJob {
+    /// The member who signed the capture.
+    pub signer: PublicKey,
+    /// Its organization: the only one that may read the job.
+    pub org: OrgId,
+    /// When the node accepted it, ms since the Unix epoch.
+    pub created_at_ms: u64,
+    /// Events in the document.
+    pub n_events: u32,
+    /// The signed transaction while it is not committed (to resubmit after a restart);
+    /// emptied once it is.
+    pub tx: Vec<u8>,
+    /// Set when the transaction can no longer commit.
+    pub failed: Option<JobFailure>,
+}
+
+fn db_err(store: &Store) -> impl Fn(redb::Error) -> StoreError + '_ {
+    move |e| StoreError::Db {
+        path: store.path().to_string(),
+        source: Box::new(e),
+    }
+}
+
+impl Store {
+    /// Record a job durably (fsynced before this returns).
+    pub fn put_capture_job(&self, id: &TxId, job: &CaptureJob) -> Result<(), StoreError> {
+        self.write_jobs(Durability::Immediate, |t| {
+            t.insert(&id.0, codec::encode(job).as_slice())?;
+            Ok(())
+        })
+    }
+
+    /// The job of capture `id`, if this node accepted it.
+    pub fn capture_job(&self, id: &TxId) -> Result<Option<CaptureJob>, StoreError> {
+        let e = db_err(self);
+        let txn = self.db().begin_read().map_err(|x| e(x.into()))?;
+        let t = match txn.open_table(JOBS) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(x) => return Err(e(x.into())),
+        };
+        let Some(v) = t.get(&id.0).map_err(|x| e(x.into()))? else {
+            return Ok(None);
+        };
+        codec::decode(v.value(), JOB_BYTES_MAX, "capture job")
+            .map(Some)
+            .map_err(|source| StoreError::Corrupt {
+                what: "capture job",
+                height: 0,
+                source,
+            })
+    }
+
+    /// Jobs whose transaction is neither committed (by the transaction index) nor
+    /// known to have failed: what a starting node resubmits.
+    pub fn open_capture_jobs(&self) -> Result<Vec<(TxId, CaptureJob)>, StoreError> {
+        let e = db_err(self);
+        let txn = self.db().begin_read().map_err(|x| e(x.into()))?;
+        let t = match txn.open_table(JOBS) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(x) => return Err(e(x.into())),
+        };
+        let mut out = Vec::new();
+        for item in t.iter().map_err(|x| e(x.into()))? {
+            let (k, v) = item.map_err(|x| e(x.into()))?;
+            let job: CaptureJob =
+                codec::decode(v.value(), JOB_BYTES_MAX, "capture job").map_err(|source| {
+                    StoreError::Corrupt {
+                        what: "capture job",
+                        height: 0,
+                        source,
+                    }
+                })?;
+            if job.failed.is_none() && !job.tx.is_empty() {
+                out.push((waybill_types::Hash(*k.value()), job));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Forget the transaction bytes of jobs whose transactions committed (the chain
+    /// has them). Not fsynced: after a crash, a starting node finds them committed.
+    pub fn settle_capture_jobs(&self, committed: &[TxId]) -> Result<(), StoreError> {
+        self.update_jobs(Durability::None, committed, |_, job| job.tx = Vec::new())
+    }
+
+    /// Record that jobs' transactions will never commit, and why.
+    pub fn fail_capture_jobs(&self, failed: &[(TxId, JobFailure)]) -> Result<(), StoreError> {
+        let by_id: std::collections::BTreeMap<TxId, &JobFailure> =
+            failed.iter().map(|(id, f)| (*id, f)).collect();
+        let ids: Vec<TxId> = by_id.keys().copied().collect();
+        self.update_jobs(Durability::Immediate, &ids, |id, job| {
+            if let Some(f) = by_id.get(id) {
+                job.failed = Some((*f).clone());
+                job.tx = Vec::new();
+            }
+        })
+    }
+
+    /// Apply `change` to the job of each of `ids` that has one.
+    fn update_jobs(
+        &self,
+        durability: Durability,
+        ids: &[TxId],
+        mut change: impl FnMut(&TxId, &mut CaptureJob),
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.write_jobs(durability, |t| {
+            for id in ids {
+                let Some(bytes) = t.get(&id.0)?.map(|v| v.value().to_vec()) else {
+                    continue;
+                };
+                let Ok(mut job) = codec::decode::<CaptureJob>(&bytes, JOB_BYTES_MAX, "capture job")
+                else {
+                    // A damaged job record is left as it is; reading it reports it.
+                    continue;
+                };
+                change(id, &mut job);
+                t.insert(&id.0, codec::encode(&job).as_slice())?;
+            }
+            Ok(())
+        })
+    }
+
+    fn write_jobs(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&mut redb::Table<&[u8; 32], &[u8]>) -> Result<(), redb::Error>,
+    ) -> Result<(), StoreError> {
+        let e = db_err(self);
+        let mut txn = self.db().begin_write().map_err(|x| e(x.into()))?;
+        txn.set_durability(durability).map_err(|x| e(x.into()))?;
+        {
+            let mut t = txn.open_table(JOBS).map_err(|x| e(x.into()))?;
+            f(&mut t).map_err(&e)?;
+        }
+        txn.commit().map_err(|x| e(x.into()))
+    }
+}
