@@ -477,7 +477,7 @@ impl Renderer<'_> {
         };
         let mut out = format!("eventType={event_type}");
         for (name, kind) in EVENT_FIELDS {
-            if let Some(value) = event.get(*name) {
+            if let Some(value) = event.get(name) {
                 out.push_str(&self.field(name, *kind, value, name)?);
             }
         }
@@ -633,7 +633,7 @@ impl Renderer<'_> {
         };
         let mut out = String::new();
         for (name, kind) in fields {
-            let Some(field_value) = map.get(*name) else {
+            let Some(field_value) = map.get(name) else {
                 continue;
             };
             let field_path = child_path(path, name);
