@@ -9,6 +9,9 @@
 #     and the algorithm's equivalences must keep it. CI runs 10,000 cases with a fixed
 #     seed; here WAYBILL_HASH_CASES cases (default 1,000,000) with WAYBILL_HASH_SEED
 #     (default: a new seed each run, printed, so that a failure can be replayed).
+#   - The hash-ID code's JSON reader against serde_json (crates/epcis/tests/exact_json.rs):
+#     byte-level mutations of the GS1 examples must be accepted or refused alike and
+#     read alike. CI runs 3,000; here WAYBILL_JSON_CASES (default 1,000,000).
 #
 # Usage: scripts/long-checks.sh
 #        WAYBILL_HASH_CASES=5000000 WAYBILL_HASH_SEED=42 scripts/long-checks.sh
@@ -26,4 +29,8 @@ echo "== Event Hash ID property: ${cases} mutations, seed ${seed}"
 WAYBILL_HASH_CASES="$cases" WAYBILL_HASH_SEED="$seed" \
   cargo test --release -p waybill-epcis --test hash_vectors \
   the_id_changes_exactly_when_the_canonical_pre_hash_changes -- --nocapture
+json_cases="${WAYBILL_JSON_CASES:-1000000}"
+echo "== exact JSON reader vs serde_json: ${json_cases} mutations"
+WAYBILL_JSON_CASES="$json_cases" \
+  cargo test --release -p waybill-epcis --test exact_json -- --nocapture
 echo "== long checks passed"
