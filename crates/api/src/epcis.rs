@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use waybill_epcis::hash_id::json::{self as exact_json, Json as ExactJson, JsonObject};
 use waybill_epcis::model::IdRole;
 use waybill_node::ledger::submit_batch;
 use waybill_state::trace::{self, Direction, EventRecord, StateScan};
@@ -101,10 +102,19 @@ pub(crate) async fn capture(
     })?;
     // Check the document first, so that a bad one is answered at once and in full
     // (off the async workers: parsing and validating 1 MiB takes milliseconds).
+    // Event times are checked against this node's clock here; the ledger checks them
+    // again against the block time, which decides.
+    let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
     let (document, doc, problems) = tokio::task::spawn_blocking(move || {
         let parsed = serde_json::from_str::<Value>(&document);
         let problems = match &parsed {
-            Ok(d) => waybill_epcis::validate::validate_document(d).err(),
+            Ok(d) => {
+                let mut p = waybill_epcis::validate::validate_document(d)
+                    .err()
+                    .unwrap_or_default();
+                p.extend(waybill_epcis::validate::check_document_times(d, now));
+                (!p.is_empty()).then_some(p)
+            }
             Err(_) => None,
         };
         (document, parsed, problems)
@@ -243,23 +253,40 @@ pub(crate) async fn capture(
 }
 
 /// The per-event errors of a rejected capture (the receipt's message lists them as
-/// `pointer: problem`, `; `-separated), as the REST binding's `errors`.
+/// `pointer: problem`, `; `-separated), as the REST binding's `errors`. A problem's
+/// own text may contain `; `: only a piece that starts with a JSON pointer begins a
+/// new error.
 fn job_errors(code: &str, message: &str) -> Value {
-    let (what, list) = message.split_once(": ").unwrap_or(("", message));
-    let problems: Vec<Value> = list
-        .split("; ")
-        .map(|p| match p.split_once(": ") {
+    let Some((_, list)) = message.split_once(": ") else {
+        return json!([{ "type": code, "detail": message }]);
+    };
+    let mut problems: Vec<(Option<&str>, String)> = Vec::new();
+    for piece in list.split("; ") {
+        match piece.split_once(": ") {
             Some((ptr, detail)) if ptr.starts_with('/') => {
-                json!({ "type": code, "pointer": ptr, "detail": detail })
+                problems.push((Some(ptr), detail.to_string()));
             }
-            _ => json!({ "type": code, "detail": p }),
-        })
-        .collect();
-    if problems.is_empty() || what.is_empty() {
-        json!([{ "type": code, "detail": message }])
-    } else {
-        json!(problems)
+            _ => match problems.last_mut() {
+                Some((_, detail)) => {
+                    detail.push_str("; ");
+                    detail.push_str(piece);
+                }
+                None => problems.push((None, piece.to_string())),
+            },
+        }
     }
+    if problems.iter().all(|(ptr, _)| ptr.is_none()) {
+        return json!([{ "type": code, "detail": message }]);
+    }
+    Value::Array(
+        problems
+            .into_iter()
+            .map(|(ptr, detail)| match ptr {
+                Some(ptr) => json!({ "type": code, "pointer": ptr, "detail": detail }),
+                None => json!({ "type": code, "detail": detail }),
+            })
+            .collect(),
+    )
 }
 
 /// The capture job of `id` (EPCIS 2.0 REST binding): `createdAt`, `finishedAt`,
@@ -314,12 +341,14 @@ fn capture_job(s: &AppState, id: &Hash) -> Result<Value, ApiError> {
                 job["success"] = json!(true);
                 job["errors"] = json!([]);
             }
-            None => return Err(ApiError::not_found(
-                "unknown_capture",
-                format!(
+            None => {
+                return Err(ApiError::not_found(
+                    "unknown_capture",
+                    format!(
                     "no capture {id}: this node accepted none with that id, and none is committed"
                 ),
-            )),
+                ))
+            }
         },
     }
     Ok(job)
@@ -380,14 +409,18 @@ fn submitter_org(s: &AppState, id: &Hash) -> Result<Option<OrgId>, ApiError> {
     Ok(waybill_state::identity::load_member(&s.store.snapshot()?, &stx.tx.signer)?.map(|m| m.org))
 }
 
-/// An event as exported: its JSON with recordTime, and the Event Hash ID as eventID
+/// An event as exported: its JSON as captured (numbers exactly as written, so that it
+/// hashes to its Event Hash ID again) with recordTime, and the Event Hash ID as eventID
 /// when it has none.
-pub fn export_event(rec: &EventRecord) -> Value {
-    let mut v: Value = serde_json::from_str(&rec.json).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut v {
-        m.insert("recordTime".into(), json!(rfc3339_ms(rec.record_time_ms)));
-        if !m.contains_key("eventID") {
-            m.insert("eventID".into(), json!(rec.hash_id()));
+pub fn export_event(rec: &EventRecord) -> ExactJson {
+    let mut v = exact_json::parse(&rec.json).unwrap_or(ExactJson::Null);
+    if let ExactJson::Object(m) = &mut v {
+        m.insert(
+            "recordTime",
+            ExactJson::String(rfc3339_ms(rec.record_time_ms)),
+        );
+        if m.get("eventID").is_none() {
+            m.insert("eventID", ExactJson::String(rec.hash_id()));
         }
     }
     v
@@ -440,43 +473,56 @@ fn merged_context<S: StateRead + ?Sized>(
     Ok((Value::Array(ctx), overrides))
 }
 
-/// An EPCIS 2.0 query document holding `recs`.
+/// An EPCIS 2.0 query document holding `recs`, numbers exactly as captured: answer it
+/// with [`ExactJson::to_json_string`].
 pub fn query_document<S: StateRead + ?Sized>(
     state: &S,
     recs: &[EventRecord],
     now_ms: u64,
-) -> Result<Value, ApiError> {
+) -> Result<ExactJson, ApiError> {
     let (context, overrides) = merged_context(state, recs)?;
-    let events: Vec<Value> = recs
+    let events: Vec<ExactJson> = recs
         .iter()
         .map(|r| {
             let mut e = export_event(r);
-            if let (Some(own), Value::Object(m)) = (overrides.get(&r.tx_id), &mut e) {
+            if let (Some(own), ExactJson::Object(m)) = (overrides.get(&r.tx_id), &mut e) {
+                let own = ExactJson::from(own);
                 let ctx = match m.remove("@context") {
-                    None => own.clone(),
-                    Some(Value::Array(mut a)) => {
-                        a.insert(0, own.clone());
-                        Value::Array(a)
+                    None => own,
+                    Some(ExactJson::Array(mut a)) => {
+                        a.insert(0, own);
+                        ExactJson::Array(a)
                     }
-                    Some(other) => json!([own.clone(), other]),
+                    Some(other) => ExactJson::Array(vec![own, other]),
                 };
-                m.insert("@context".into(), ctx);
+                m.insert("@context", ctx);
             }
             e
         })
         .collect();
-    Ok(json!({
-        "@context": context,
-        "type": "EPCISQueryDocument",
-        "schemaVersion": "2.0",
-        "creationDate": rfc3339_ms(now_ms),
-        "epcisBody": {
-            "queryResults": {
-                "queryName": "SimpleEventQuery",
-                "resultsBody": { "eventList": events }
-            }
-        }
-    }))
+    let mut results_body = JsonObject::default();
+    results_body.insert("eventList", ExactJson::Array(events));
+    let mut query_results = JsonObject::default();
+    query_results.insert("queryName", ExactJson::String("SimpleEventQuery".into()));
+    query_results.insert("resultsBody", ExactJson::Object(results_body));
+    let mut body = JsonObject::default();
+    body.insert("queryResults", ExactJson::Object(query_results));
+    let mut doc = JsonObject::default();
+    doc.insert("@context", ExactJson::from(&context));
+    doc.insert("type", ExactJson::String("EPCISQueryDocument".into()));
+    doc.insert("schemaVersion", ExactJson::String("2.0".into()));
+    doc.insert("creationDate", ExactJson::String(rfc3339_ms(now_ms)));
+    doc.insert("epcisBody", ExactJson::Object(body));
+    Ok(ExactJson::Object(doc))
+}
+
+/// A JSON-LD answer whose body is `doc` written out exactly.
+fn json_ld(doc: &ExactJson) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/ld+json")],
+        doc.to_json_string(),
+    )
+        .into_response()
 }
 
 fn visible<S: StateRead + ?Sized>(
@@ -821,7 +867,7 @@ pub(crate) async fn events(
         }
     }
     let doc = query_document(&snap, &out, now_ms())?;
-    let mut resp = ([(header::CONTENT_TYPE, "application/ld+json")], Json(doc)).into_response();
+    let mut resp = json_ld(&doc);
     if let Some(n) = next {
         let mut qs: Vec<String> = params
             .iter()
@@ -883,7 +929,7 @@ pub(crate) async fn event_by_id(
         ));
     }
     let doc = query_document(&snap, &recs, now_ms())?;
-    Ok(([(header::CONTENT_TYPE, "application/ld+json")], Json(doc)).into_response())
+    Ok(json_ld(&doc))
 }
 
 // ---------- trace ----------

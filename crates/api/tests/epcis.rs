@@ -3578,3 +3578,107 @@ async fn consumer_page_embeds_a_verifiable_bundle_and_marks_the_fallback_unverif
     );
     assert!(labels.matches("<svg").count() >= 2);
 }
+
+/// Issue 12: an eventID is its first capturer's (another organization's capture under
+/// it is refused with `event_id_taken`, and `GET /epcis/events/{eventID}` answers the
+/// one event); events come back with their numbers as written, so that they hash to
+/// their Event Hash IDs again; an eventTime more than a day ahead is refused at once.
+#[tokio::test]
+async fn event_ids_are_not_reused_and_events_come_back_exactly() {
+    let mut j = journey().await;
+    let app = j.net.app.clone();
+    let eid = "urn:uuid:5c0e9a1d-2b3f-4c6d-8e7f-90a1b2c3d4e5";
+    let mut stored = ev(
+        "ObjectEvent",
+        "2026-11-07T10:00:00.000+08:00",
+        json!({
+            "eventID": eid, "action": "OBSERVE", "epcList": [carton(3)], "bizStep": "storing",
+            "readPoint": {"id": WAREHOUSE}, "bizLocation": {"id": WAREHOUSE},
+            "https://ns.example.com/epcis/weight": "WEIGHT"
+        }),
+    );
+    let text = epcis_doc(vec![stored.clone()])
+        .to_string()
+        .replace("\"WEIGHT\"", "340123450000000000017.250");
+    let id = j.net.capture(&mut j.carrier, &text).await;
+    j.net.commit();
+    let job = j.net.job(&id).await;
+    assert_eq!(job["success"], true, "{job}");
+    let hash_id = job["events"][0]["hash_id"]
+        .as_str()
+        .expect("hash id")
+        .to_string();
+
+    // Another organization, another event, the same eventID.
+    stored["bizStep"] = json!("packing");
+    stored["eventTime"] = json!("2026-11-07T10:05:00.000+08:00");
+    for field in [
+        "readPoint",
+        "bizLocation",
+        "https://ns.example.com/epcis/weight",
+    ] {
+        stored.as_object_mut().expect("object").remove(field);
+    }
+    let id = j
+        .net
+        .capture(&mut j.producer, &epcis_doc(vec![stored]).to_string())
+        .await;
+    j.net.commit();
+    let job = j.net.job(&id).await;
+    assert_eq!(job["success"], false, "{job}");
+    assert_eq!(job["errors"].as_array().map(Vec::len), Some(1), "{job}");
+    assert_eq!(job["errors"][0]["type"], "event_id_taken", "{job}");
+    assert_eq!(
+        job["errors"][0]["pointer"], "/epcisBody/eventList/0/eventID",
+        "{job}"
+    );
+    let m = job["errors"][0]["detail"].as_str().expect("detail");
+    for needle in [eid, COLD, &hash_id, "error declaration"] {
+        assert!(m.contains(needle), "`{needle}` missing from {m}");
+    }
+
+    // The one event, as captured: its number exact, its Event Hash ID reproducible.
+    let (a, _) = get_as(
+        &app,
+        &j.regulator.key,
+        &format!("/epcis/events/{}", pct(eid)),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let body = a.text();
+    assert!(
+        body.contains("\"https://ns.example.com/epcis/weight\":340123450000000000017.250"),
+        "{body}"
+    );
+    let exported = waybill_epcis::hash_id::ExactDocument::parse(&body).expect("the answer is JSON");
+    assert_eq!(exported.events().len(), 1, "{body}");
+    let event = exported.events()[0].as_object().expect("an event");
+    assert_eq!(
+        exported.event_hash_id(event).expect("hashes"),
+        hash_id,
+        "the exported event hashes to its ID"
+    );
+
+    // More than a day ahead of the node's clock: refused before anything is signed.
+    let ahead = waybill_epcis::time::format_ms((now_ms() + 2 * 86_400_000) as i64);
+    let late = storing_doc(3, &ahead);
+    let (a, _) = call(
+        &app,
+        capture_request(&j.carrier.key, j.carrier.next_nonce, &late, ""),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
+    let v = a.json();
+    assert_eq!(v["error"]["code"], "invalid_epcis", "{v}");
+    assert_eq!(
+        v["error"]["problems"][0]["pointer"], "/epcisBody/eventList/0/eventTime",
+        "{v}"
+    );
+    let m = v["error"]["problems"][0]["message"]
+        .as_str()
+        .expect("message");
+    assert!(
+        m.contains(&ahead) && m.contains("1970-01-01T00:00:00.000Z to"),
+        "{m}"
+    );
+}

@@ -80,6 +80,13 @@ impl Namespaces {
         ns
     }
 
+    /// These namespaces with a further `@context` value layered on top.
+    pub fn with_context(&self, context: &Value) -> Namespaces {
+        let mut ns = self.clone();
+        ns.add_context(context);
+        ns
+    }
+
     fn add_context(&mut self, context: &Value) {
         match context {
             Value::String(url) => self.add_remote(url),

@@ -47,6 +47,19 @@ pub fn date_of_ms(ms: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// A time in ms since the Unix epoch as `YYYY-MM-DDThh:mm:ss.sssZ` (UTC).
+pub fn format_ms(ms: i64) -> String {
+    let (y, m, d) = civil_from_days(ms.div_euclid(86_400_000));
+    let of_day = ms.rem_euclid(86_400_000);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        of_day / 3_600_000,
+        of_day / 60_000 % 60,
+        of_day / 1000 % 60,
+        of_day % 1000
+    )
+}
+
 /// Parse a date-time with a time zone (`Z` or `±HH:MM`) to ms since the Unix epoch,
 /// with fractional seconds rounded to the nearest millisecond (half up). `None` if it
 /// is not such a time (a missing zone, a day that does not exist, a leap second).
@@ -148,5 +161,9 @@ mod tests {
             assert_eq!(parse_ms(bad), None, "{bad}");
         }
         assert!(parse_ms("2024-02-29T00:00:00Z").is_some());
+        for ms in [0, -1, 1_794_267_000_123, 86_399_999] {
+            assert_eq!(parse_ms(&format_ms(ms)), Some(ms), "{ms}");
+        }
+        assert_eq!(format_ms(-1), "1969-12-31T23:59:59.999Z");
     }
 }

@@ -98,6 +98,101 @@ pub fn validate_event(event: &Value, pointer: &str) -> Vec<Problem> {
     out
 }
 
+/// The problems with the times an event says something happened: `eventTime`,
+/// `errorDeclaration.declarationTime` and the sensor `time`, `startTime` and `endTime`
+/// must lie from 1970-01-01T00:00:00Z ([`limits::EVENT_TIME_MS_MIN`]) to one day past
+/// `now_ms` ([`limits::EVENT_TIME_AHEAD_MS_MAX`]), milliseconds rounded as the Event
+/// Hash ID rounds them. The ledger passes the block time; the API's quick check before
+/// submitting passes its clock. `recordTime` is not checked: the ledger sets it. Values
+/// that are not date-times are left to [`check_schema`]. `pointer` is the event's.
+///
+/// [`limits::EVENT_TIME_MS_MIN`]: waybill_types::limits::EVENT_TIME_MS_MIN
+/// [`limits::EVENT_TIME_AHEAD_MS_MAX`]: waybill_types::limits::EVENT_TIME_AHEAD_MS_MAX
+pub fn check_event_times(event: &Value, pointer: &str, now_ms: i64) -> Vec<Problem> {
+    use waybill_types::limits::{EVENT_TIME_AHEAD_MS_MAX, EVENT_TIME_MS_MIN};
+    let Value::Object(m) = event else {
+        return Vec::new();
+    };
+    let max = now_ms.saturating_add(EVENT_TIME_AHEAD_MS_MAX);
+    let mut out = Vec::new();
+    let mut check = |v: Option<&Value>, p: String, name: &str| {
+        let Some(Value::String(s)) = v else {
+            return;
+        };
+        let Some(ms) = crate::time::parse_ms(s) else {
+            return;
+        };
+        if (EVENT_TIME_MS_MIN..=max).contains(&ms) {
+            return;
+        }
+        let when = if ms < EVENT_TIME_MS_MIN {
+            "before"
+        } else {
+            "after"
+        };
+        out.push(Problem {
+            pointer: p,
+            message: format!(
+                "`{name}` {} is {when} the allowed range {} to {} (the current time, {}, plus \
+                 one day); event times must be real and not in the future",
+                show_str(s),
+                crate::time::format_ms(EVENT_TIME_MS_MIN),
+                crate::time::format_ms(max),
+                crate::time::format_ms(now_ms),
+            ),
+        });
+    };
+    check(m.get("eventTime"), join(pointer, "eventTime"), "eventTime");
+    if let Some(Value::Object(ed)) = m.get("errorDeclaration") {
+        let pe = join(pointer, "errorDeclaration");
+        check(
+            ed.get("declarationTime"),
+            join(&pe, "declarationTime"),
+            "declarationTime",
+        );
+    }
+    if let Some(Value::Array(elements)) = m.get("sensorElementList") {
+        let pl = join(pointer, "sensorElementList");
+        for (i, element) in elements.iter().enumerate() {
+            let pi = join_index(&pl, i);
+            if let Some(Value::Object(md)) = element.get("sensorMetadata") {
+                let pm = join(&pi, "sensorMetadata");
+                for key in ["time", "startTime", "endTime"] {
+                    check(md.get(key), join(&pm, key), key);
+                }
+            }
+            if let Some(Value::Array(reports)) = element.get("sensorReport") {
+                let pr = join(&pi, "sensorReport");
+                for (j, report) in reports.iter().enumerate() {
+                    check(
+                        report.get("time"),
+                        join(&join_index(&pr, j), "time"),
+                        "time",
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+/// [`check_event_times`] for every event of an EPCISDocument or EPCISQueryDocument.
+pub fn check_document_times(doc: &Value, now_ms: i64) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for list in [
+        "/epcisBody/eventList",
+        "/epcisBody/queryResults/resultsBody/eventList",
+    ] {
+        if let Some(Value::Array(events)) = doc.pointer(list) {
+            for (i, event) in events.iter().enumerate() {
+                out.extend(check_event_times(event, &join_index(list, i), now_ms));
+            }
+            break;
+        }
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------------------
 // JSON pointers and messages
 

@@ -4,8 +4,8 @@ use serde_json::{json, Map, Value};
 use waybill_epcis::context::Namespaces;
 use waybill_epcis::epc::EpcError;
 use waybill_epcis::hash_id::{
-    declared_ignore_fields, event_hash_id, hash_digest, pre_hash_string, pre_hash_string_ignoring,
-    HashIdError, EXTENSION_DEPTH_MAX,
+    declared_ignore_fields, event_hash_id, hash_digest, hash_id_of_pre_hash, pre_hash_string,
+    pre_hash_string_ignoring, ExactDocument, HashIdError, EXTENSION_DEPTH_MAX,
 };
 
 fn object(value: Value) -> Map<String, Value> {
@@ -105,10 +105,82 @@ fn quantities_and_numbers() {
         ),
         "{reference}"
     );
-    for q in [json!(452.0), json!("452.000"), json!(4.52e2), json!("+452")] {
+    for q in [json!(452.0), json!(4.52e2), json!(452u64)] {
         assert_eq!(pre(&quantity(q.clone())), reference, "{q}");
     }
     assert_ne!(pre(&quantity(json!(452.5))), reference);
+    // A string is hashed as written, not re-spelled as a number (the pre-hash string
+    // is text: the string "452" and the number 452 both read `quantity=452`).
+    assert_eq!(pre(&quantity(json!("452"))), reference);
+    for q in [json!("452.000"), json!("+452"), json!("4.52e2")] {
+        assert_ne!(pre(&quantity(q.clone())), reference, "{q}");
+    }
+    // Small numbers in plain notation, not `5e-05`.
+    assert!(pre(&quantity(json!(0.00005))).contains("quantity=0.00005uom"));
+}
+
+/// Numbers beyond what a `u64` or an `f64` holds are hashed in their exact decimal
+/// form when the event is read from its text.
+#[test]
+fn numbers_beyond_u64_and_f64_are_hashed_exactly() {
+    let text = |q: &str| {
+        format!(
+            r#"{{"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+                             {{"example": "https://ns.example.com/epcis/"}}],
+                "type": "EPCISDocument", "schemaVersion": "2.0",
+                "creationDate": "2024-03-01T12:00:00Z",
+                "epcisBody": {{"eventList": [{{
+                  "type": "ObjectEvent", "eventTime": "2024-03-01T12:00:00.000Z",
+                  "eventTimeZoneOffset": "+01:00", "action": "OBSERVE",
+                  "quantityList": [{{"epcClass": "urn:epc:class:lgtin:4012345.012345.998877",
+                                    "quantity": {q}, "uom": "KGM"}}],
+                  "example:reading": {q}
+                }}]}}}}"#
+        )
+    };
+    let pre_of = |q: &str| {
+        let doc = ExactDocument::parse(&text(q)).expect("valid JSON");
+        let event = doc.events()[0].as_object().expect("an event").clone();
+        doc.pre_hash_string(&event).expect("hashes")
+    };
+    for (written, exact) in [
+        // Beyond u64::MAX (18446744073709551615).
+        ("340123450000000000017", "340123450000000000017"),
+        ("340123450000000000024", "340123450000000000024"),
+        // Beyond f64 precision (17 significant digits).
+        ("12345678901234567.25", "12345678901234567.25"),
+        ("0.10000000000000000001", "0.10000000000000000001"),
+        (
+            "1.0000000000000000000000000001e25",
+            "10000000000000000000000000.001",
+        ),
+        ("3.40123450000000000017E20", "340123450000000000017"),
+        ("452.000", "452"),
+        ("-0.0", "0"),
+    ] {
+        let pre = pre_of(written);
+        assert!(
+            pre.contains(&format!("quantity={exact}uom=KGM"))
+                && pre.ends_with(&format!("{{https://ns.example.com/epcis/}}reading={exact}")),
+            "{written}: {pre}"
+        );
+    }
+    assert_ne!(
+        hash_id_of_pre_hash(&pre_of("340123450000000000017")),
+        hash_id_of_pre_hash(&pre_of("340123450000000000024"))
+    );
+    assert_ne!(
+        pre_of("0.10000000000000000001"),
+        pre_of("0.10000000000000000002")
+    );
+    // Too far from 1 to write out: refused, not rounded.
+    let doc = ExactDocument::parse(&text("1e-500")).expect("valid JSON");
+    let event = doc.events()[0].as_object().expect("an event").clone();
+    let err = doc.pre_hash_string(&event).expect_err("too many zeros");
+    assert!(
+        matches!(&err, HashIdError::NumberTooLong { path, .. } if path == "quantityList[0].quantity"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -263,4 +335,92 @@ fn errors_say_where() {
     }
     let err = pre_hash_string(&with("example:n", deep), &ns()).expect_err("too deep");
     assert!(matches!(err, HashIdError::TooDeep { .. }), "{err}");
+}
+
+/// Issue 12: two events that differ only in a numeric-looking extension string
+/// collided when such strings were canonicalised through a float.
+#[test]
+fn numeric_strings_stay_strings_weigh_ticket() {
+    let a = with("example:weighTicket", json!("340123450000000017"));
+    let b = with("example:weighTicket", json!("340123450000000024"));
+    assert!(
+        pre(&a).ends_with("{https://ns.example.com/epcis/}weighTicket=340123450000000017"),
+        "{}",
+        pre(&a)
+    );
+    assert_ne!(pre(&a), pre(&b));
+    assert_ne!(hash(&a), hash(&b));
+    // A string is hashed as written (trimmed), never re-spelled as a number.
+    for (written, rendered) in [
+        ("0042", "0042"),
+        ("1.50", "1.50"),
+        ("+7", "+7"),
+        ("1e3", "1e3"),
+        (" 12 ", "12"),
+    ] {
+        let e = with("example:code", json!(written));
+        assert!(
+            pre(&e).ends_with(&format!("{{https://ns.example.com/epcis/}}code={rendered}")),
+            "{written}: {}",
+            pre(&e)
+        );
+    }
+}
+
+/// `ignoreFields` (the published vector `epcisDocHavingEventWithIgnoreFields`) leaves
+/// out user extension fields only: naming a standard field changes nothing.
+#[test]
+fn ignore_fields_leave_out_user_extensions_only() {
+    let text = |ignore: &str| {
+        format!(
+            r#"{{"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+                             {{"example": "https://ns.example.com/epcis/",
+                               "repo": "https://repository-x.example.com/"}}],
+                "type": "EPCISDocument", "schemaVersion": "2.0",
+                "creationDate": "2024-03-01T12:00:00Z",
+                "repo:ignoreFields": {ignore},
+                "epcisBody": {{"eventList": [{{
+                  "type": "ObjectEvent", "eventTime": "2024-03-01T12:00:00.000Z",
+                  "eventTimeZoneOffset": "+01:00", "action": "ADD",
+                  "epcList": ["urn:epc:id:sgtin:0614141.107346.2017"],
+                  "bizStep": "commissioning",
+                  "bizTransactionList": [{{"type": "po", "bizTransaction": "urn:epcglobal:cbv:bt:0614141000005:PO-1"}}],
+                  "ilmd": {{"cbvmda:lotNumber": "LOT-1"}},
+                  "example:captureID": "cc90bbe4",
+                  "repo:hash": "ni:///sha-256;00?ver=CBV2.0"
+                }}]}}}}"#
+        )
+    };
+    let pre_of = |ignore: &str| {
+        let doc = ExactDocument::parse(&text(ignore)).expect("valid JSON");
+        let event = doc.events()[0].as_object().expect("an event").clone();
+        doc.pre_hash_string(&event).expect("hashes")
+    };
+    let all = pre_of("[]");
+    assert!(
+        all.contains("{https://ns.example.com/epcis/}captureID=cc90bbe4"),
+        "{all}"
+    );
+    let without = pre_of(r#"["example:captureID", "repo:hash"]"#);
+    assert!(
+        !without.contains("captureID") && !without.contains("repository-x"),
+        "{without}"
+    );
+    assert_eq!(
+        without,
+        pre_of(
+            r#"["https://ns.example.com/epcis/captureID", "https://repository-x.example.com/hash"]"#
+        ),
+        "named by prefix or by full IRI"
+    );
+    // Standard fields stay in, whatever the document says.
+    let standard = pre_of(
+        r#"["ilmd", "bizTransactionList", "epcList", "bizStep", "eventTime", "cbvmda:lotNumber", "type"]"#,
+    );
+    assert_eq!(standard, all);
+    assert!(
+        standard.contains("ilmd{urn:epcglobal:cbv:mda:}lotNumber=LOT-1"),
+        "{standard}"
+    );
+    assert!(standard.contains("bizTransactionListtype="), "{standard}");
 }

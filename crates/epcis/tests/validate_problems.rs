@@ -466,3 +466,82 @@ fn digital_link_vectors_that_gs1_accepts_pass_our_rules() {
     assert!(accepted > 40, "only {accepted} valid vectors");
     assert!(flagged > 0);
 }
+
+/// Event times lie from 1970-01-01 to one day past the current time: at each limit and
+/// one millisecond past it.
+#[test]
+fn event_times_from_1970_to_one_day_ahead() {
+    use waybill_epcis::validate::{check_document_times, check_event_times};
+    // 2024-03-01T09:00:00Z, the base document's eventTime.
+    let now: i64 = 1_709_283_600_000;
+    assert_eq!(check_document_times(&document(), now), []);
+    let day = 86_400_000;
+    let at = |time: &str| with("/epcisBody/eventList/1/eventTime", json!(time));
+    for ok in [
+        "2024-03-02T09:00:00.000Z",
+        "2024-03-02T10:00:00.000+01:00",
+        "2024-03-02T09:00:00.0004Z",
+        "1970-01-01T00:00:00Z",
+        "1970-01-01T01:00:00+01:00",
+        "1969-12-31T23:59:59.9995Z",
+    ] {
+        assert_eq!(check_document_times(&at(ok), now), [], "{ok}");
+    }
+    for (bad, when) in [
+        ("2024-03-02T09:00:00.001Z", "after"),
+        ("2024-03-02T09:00:00.0005Z", "after"),
+        ("2024-03-02T10:00:00.001+01:00", "after"),
+        ("2030-01-01T00:00:00Z", "after"),
+        ("1969-12-31T23:59:59.999Z", "before"),
+        ("1970-01-01T00:59:59.999+01:00", "before"),
+        ("0001-01-01T00:00:00Z", "before"),
+    ] {
+        let problems = check_document_times(&at(bad), now);
+        assert_eq!(
+            pointers(&problems),
+            ["/epcisBody/eventList/1/eventTime"],
+            "{bad}"
+        );
+        let message = &problems[0].message;
+        for needle in [
+            bad,
+            when,
+            "1970-01-01T00:00:00.000Z to 2024-03-02T09:00:00.000Z",
+            "2024-03-01T09:00:00.000Z",
+        ] {
+            assert!(
+                message.contains(needle),
+                "{bad}: `{needle}` missing from {message}"
+            );
+        }
+    }
+    // Declaration and sensor times too; recordTime is the ledger's to set.
+    let mut e = event(1);
+    e["recordTime"] = json!("2099-01-01T00:00:00Z");
+    e["errorDeclaration"] = json!({"declarationTime": "2024-03-03T00:00:00Z"});
+    e["sensorElementList"] = json!([{
+        "sensorMetadata": {"time": "1960-01-01T00:00:00Z", "startTime": "2024-03-01T00:00:00Z",
+                           "endTime": "2024-03-09T00:00:00Z"},
+        "sensorReport": [{"type": "Temperature", "value": 4, "uom": "CEL"},
+                         {"type": "Temperature", "value": 5, "uom": "CEL", "time": "2024-03-05T00:00:00Z"}]
+    }]);
+    assert_eq!(
+        pointers(&check_event_times(&e, "/e", now)),
+        [
+            "/e/errorDeclaration/declarationTime",
+            "/e/sensorElementList/0/sensorMetadata/time",
+            "/e/sensorElementList/0/sensorMetadata/endTime",
+            "/e/sensorElementList/0/sensorReport/1/time",
+        ]
+    );
+    assert_eq!(
+        check_event_times(&e, "/e", now + 7 * day).len(),
+        1,
+        "only 1960 is left"
+    );
+    // Not a date-time: the schema's problem, not this one's.
+    assert_eq!(
+        check_event_times(&json!({"eventTime": "soon"}), "", now),
+        []
+    );
+}

@@ -45,6 +45,15 @@ pub fn may_read(role: Role, category: DataCategory) -> bool {
     )
 }
 
+/// May `role` declare in error (an EPCIS `errorDeclaration`) an event of `category` that
+/// another organization captured? Regulators may, for every category: a supervisory
+/// correction, on the record under the regulator's name. Everyone else declares only
+/// its own organization's events in error (otherwise a competitor could void, and hide
+/// from traces, another's records).
+pub fn may_correct_others(role: Role, category: DataCategory) -> bool {
+    matches!((role, category), (Role::Regulator, _))
+}
+
 /// Does any of `roles` grant writing `category`?
 pub fn any_may_write(roles: &[Role], category: DataCategory) -> bool {
     roles.iter().any(|r| may_write(*r, category))
@@ -157,6 +166,17 @@ mod tests {
             "a platform does not read customs inspection details unless granted"
         );
         for c in DataCategory::ALL {
+            assert!(
+                may_correct_others(Role::Regulator, c),
+                "regulators correct {c:?}"
+            );
+            for r in Role::ALL {
+                assert_eq!(
+                    may_correct_others(r, c),
+                    r == Role::Regulator,
+                    "{r:?} correcting another's {c:?}"
+                );
+            }
             assert!(may_read(Role::Regulator, c), "regulators read {c:?}");
             assert!(
                 !may_write(Role::Regulator, c),

@@ -2,12 +2,21 @@
 //! lineage walk (trace back to origins, forward to every place a lot reached).
 //!
 //! A captured document is one transaction: every event in it is checked (schema,
-//! CBV, check digits, the capturer's write authority for the event's data category,
-//! the business location, required qualifications) and stored, or the whole document
-//! is rejected with each offending event and field named by a JSON pointer.
-//! Re-sent events (same EPCIS Event Hash ID) are not stored twice; an error
-//! declaration (same eventID, or the same Event Hash ID for an event without one,
-//! with `errorDeclaration`) is stored and marks the event it corrects.
+//! CBV, check digits, event times from 1970 to a day past the block time, the
+//! capturer's write authority for the event's data category, the business location,
+//! required qualifications, its eventID) and stored, or the whole document is rejected
+//! with each offending event and field named by a JSON pointer.
+//!
+//! Events are hashed (EPCIS Event Hash ID) from the document's text, numbers exactly
+//! as written and the document's `ignoreFields` honoured, and stored as written. An
+//! eventID belongs to the organization that first captured an event under it (block
+//! order decides within a block): the same organization sending the same event again
+//! (same Event Hash ID) is a duplicate, skipped and reported; any other event under a
+//! taken eventID is refused (`event_id_taken`). Re-sent events without an eventID are
+//! found by their Event Hash ID and not stored twice. An error declaration (same
+//! eventID, or the same Event Hash ID for an event without one, with
+//! `errorDeclaration`) is stored and marks the event it corrects; it is the capturing
+//! organization's to make, or a regulator's (`access::may_correct_others`).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
@@ -15,12 +24,12 @@ use std::rc::Rc;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
 use serde_json::Value;
-use waybill_epcis::context::Namespaces;
+use waybill_epcis::hash_id::ExactDocument;
 use waybill_epcis::model::{summarize, EventSummary, IdRole};
 use waybill_types::gs1::Gln;
 use waybill_types::{limits, DataCategory, Height, OrgId, Payload, PublicKey, Role, TxId};
 
-use crate::access::may_write;
+use crate::access::{may_correct_others, may_write};
 use crate::catalog::{check_location_use, load_product};
 use crate::exec::{HandlerError, Rejection, Writes};
 use crate::identity::active_signer;
@@ -223,26 +232,91 @@ pub fn events_by_id<S: StateScan + ?Sized>(
         .map(|b| decode_record(&k, &b))
         .transpose()?
         .unwrap_or_default();
-    if let Some(hex_digest) = event_id
-        .strip_prefix("ni:///sha-256;")
-        .and_then(|r| r.split('?').next())
-    {
-        if let Ok(d) = hex::decode(hex_digest) {
-            if let Ok(d) = <[u8; 32]>::try_from(d.as_slice()) {
-                for decl in [false, true] {
-                    let k = keys::event_hash(&d, decl);
-                    if let Some(b) = state.get(&k)? {
-                        let seq: u64 = decode_record(&k, &b)?;
-                        if !out.contains(&seq) {
-                            out.push(seq);
-                        }
-                    }
+    if let Some(d) = named_digest(event_id) {
+        for decl in [false, true] {
+            let k = keys::event_hash(&d, decl);
+            if let Some(b) = state.get(&k)? {
+                let seq: u64 = decode_record(&k, &b)?;
+                if !out.contains(&seq) {
+                    out.push(seq);
                 }
             }
         }
     }
     out.sort_unstable();
     Ok(out)
+}
+
+/// The Event Hash ID digest an `ni:///sha-256;…` eventID names, if it is one.
+fn named_digest(event_id: &str) -> Option<[u8; 32]> {
+    let hex_digest = event_id
+        .strip_prefix("ni:///sha-256;")
+        .and_then(|r| r.split('?').next())?;
+    <[u8; 32]>::try_from(hex::decode(hex_digest).ok()?.as_slice()).ok()
+}
+
+/// What a capture has decided so far, before its writes exist.
+#[derive(Default)]
+struct Pending {
+    /// Event Hash ID (and whether a declaration) → seq, for events stored by this
+    /// document.
+    hashes: BTreeMap<([u8; 32], bool), u64>,
+    /// eventID → seqs, as they will be written.
+    ids: BTreeMap<String, Vec<u64>>,
+    /// Events stored by this document.
+    records: BTreeMap<u64, EventRecord>,
+}
+
+/// The seq stored under an Event Hash ID, by this document or before it.
+fn stored_hash<S: StateRead>(
+    ex: &Execution<S>,
+    pending: &Pending,
+    digest: &[u8; 32],
+    declaration: bool,
+) -> Result<Option<u64>, StateReadError> {
+    if let Some(seq) = pending.hashes.get(&(*digest, declaration)) {
+        return Ok(Some(*seq));
+    }
+    let k = keys::event_hash(digest, declaration);
+    ex.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
+}
+
+/// The stored events (not error declarations) that hold `event_id`: those captured
+/// with it, and, for an `ni:` Event Hash ID, the event with that hash (which is
+/// exported with it as its eventID).
+fn holders_of<S: StateRead>(
+    ex: &Execution<S>,
+    pending: &Pending,
+    event_id: &str,
+) -> Result<Vec<EventRecord>, StateReadError> {
+    let mut seqs = event_id_list(ex, &pending.ids, event_id)?;
+    if let Some(digest) = named_digest(event_id) {
+        if let Some(seq) = stored_hash(ex, pending, &digest, false)? {
+            if !seqs.contains(&seq) {
+                seqs.push(seq);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for seq in seqs {
+        let rec = match pending.records.get(&seq) {
+            Some(r) => Some(r.clone()),
+            None => load_event(ex, seq)?,
+        };
+        if let Some(rec) = rec.filter(|r| !r.error_declaration) {
+            out.push(rec);
+        }
+    }
+    Ok(out)
+}
+
+/// `a`, `b` and `c` as "`a`, `b`, `c`".
+fn quoted_orgs(recs: &[EventRecord]) -> String {
+    let orgs: BTreeSet<&str> = recs.iter().map(|r| r.org.as_str()).collect();
+    orgs.into_iter()
+        .map(|o| format!("`{o}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn event_id_list<S: StateRead>(
@@ -299,6 +373,12 @@ pub fn events_naming<S: StateScan + ?Sized>(
         .collect()
 }
 
+/// A capture's rejection code when every refused event was refused for its eventID: it
+/// is another's (or, for an error declaration, it names another organization's event).
+const EVENT_ID_TAKEN: &str = "event_id_taken";
+/// A capture's rejection code for any other problem (and for a mix of problems).
+const INVALID_EPCIS: &str = "invalid_epcis";
+
 fn reject_problems(code: &'static str, what: &str, problems: &[String]) -> HandlerError {
     let shown: Vec<&str> = problems.iter().take(20).map(String::as_str).collect();
     let more = problems.len().saturating_sub(shown.len());
@@ -338,7 +418,7 @@ pub(crate) fn capture<S: StateRead>(
     if let Err(problems) = waybill_epcis::validate::validate_document(&doc) {
         let p: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         return Err(reject_problems(
-            "invalid_epcis",
+            INVALID_EPCIS,
             "the EPCIS document is not valid",
             &p,
         ));
@@ -347,7 +427,7 @@ pub(crate) fn capture<S: StateRead>(
     let events = events.map(Vec::as_slice).unwrap_or_default();
     if events.is_empty() {
         return Err(Rejection::new(
-            "invalid_epcis",
+            INVALID_EPCIS,
             format!("{list_ptr}: the document has no events"),
         )
         .into());
@@ -363,67 +443,121 @@ pub(crate) fn capture<S: StateRead>(
         )
         .into());
     }
+    // The same text read for hashing and storing: numbers exactly as written, the
+    // document's `ignoreFields` in force. Both readers accept the same texts, so the
+    // event lists match; should they not, the document is refused, never misread.
+    let exact = ExactDocument::parse(document).map_err(|e| {
+        Rejection::new(
+            "malformed_json",
+            format!("the EPCIS document is not valid JSON: {e}"),
+        )
+    })?;
+    let exact_events = exact.events();
+    if exact_events.len() != events.len() {
+        return Err(Rejection::new(
+            "malformed_json",
+            format!(
+                "{list_ptr}: {} events read for validation but {} for hashing; the JSON is ambiguous",
+                events.len(),
+                exact_events.len()
+            ),
+        )
+        .into());
+    }
     let context = doc.get("@context").cloned().unwrap_or(Value::Null);
-    let ns = Namespaces::from_context(&context);
     let ctx = ex.context().clone();
-    let mut problems = Vec::new();
+    let now_ms = i64::try_from(ctx.time_ms).unwrap_or(i64::MAX);
+    // Why events are refused: (event index, rejection code, reason).
+    let mut problems: Vec<(usize, &'static str, String)> = Vec::new();
     let mut writes: Writes = Vec::new();
     let mut count = event_count(ex)?;
     let mut captured = Vec::with_capacity(events.len());
-    // Events stored by this document so far, for duplicates within it.
-    let mut new_hashes: BTreeMap<([u8; 32], bool), u64> = BTreeMap::new();
+    let mut pending = Pending::default();
     let mut corrected: BTreeMap<u64, EventRecord> = BTreeMap::new();
     let mut touched_gtins: BTreeSet<String> = BTreeSet::new();
     let mut id_entries: Vec<(String, u64, IdRole)> = Vec::new();
-    let mut pending_ids: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    let mut pending_records: BTreeMap<u64, EventRecord> = BTreeMap::new();
     let mut readings: BTreeMap<u64, crate::open::SensorData> = BTreeMap::new();
     for (i, ev) in events.iter().enumerate() {
         let ptr = format!("{list_ptr}/{i}");
-        let Some(obj) = ev.as_object() else {
-            problems.push(format!("{ptr}: an event must be a JSON object"));
+        let (Some(obj), Some(exact_obj)) = (ev.as_object(), exact_events[i].as_object()) else {
+            problems.push((
+                i,
+                INVALID_EPCIS,
+                format!("{ptr}: an event must be a JSON object"),
+            ));
             continue;
         };
-        let ens = ns.with_event(obj);
-        let digest = match waybill_epcis::hash_id::hash_digest(obj, &ens) {
+        let digest = match exact.hash_digest(exact_obj) {
             Ok(d) => d,
             Err(e) => {
-                problems.push(format!("{ptr}: cannot compute the Event Hash ID: {e}"));
+                problems.push((
+                    i,
+                    INVALID_EPCIS,
+                    format!("{ptr}: cannot compute the Event Hash ID: {e}"),
+                ));
                 continue;
             }
         };
+        let times = waybill_epcis::validate::check_event_times(ev, &ptr, now_ms);
+        if !times.is_empty() {
+            problems.extend(times.iter().map(|p| (i, INVALID_EPCIS, p.to_string())));
+            continue;
+        }
         let s = match summarize(obj, &ptr) {
             Ok(s) => s,
             Err(e) => {
-                problems.push(e.to_string());
+                problems.push((i, INVALID_EPCIS, e.to_string()));
                 continue;
             }
         };
         let category = category_of(s.biz_step.as_deref(), &m.roles);
-        if !m.roles.iter().any(|r| may_write(*r, category)) {
+        let writes_category = m.roles.iter().any(|r| may_write(*r, category));
+        let corrects_others =
+            s.error_declaration && m.roles.iter().any(|r| may_correct_others(*r, category));
+        if !writes_category && !corrects_others {
             let roles: Vec<&str> = m.roles.iter().map(|r| r.name()).collect();
-            problems.push(format!(
-                "{ptr}/bizStep: {} (roles: {}) may not write {} data{}",
-                signer,
-                roles.join(", "),
-                category.name(),
-                s.biz_step
-                    .as_deref()
-                    .map(|b| format!(" such as a `{b}` event"))
-                    .unwrap_or_default()
+            problems.push((
+                i,
+                INVALID_EPCIS,
+                format!(
+                    "{ptr}/bizStep: {} (roles: {}) may not write {} data{}",
+                    signer,
+                    roles.join(", "),
+                    category.name(),
+                    s.biz_step
+                        .as_deref()
+                        .map(|b| format!(" such as a `{b}` event"))
+                        .unwrap_or_default()
+                ),
             ));
             continue;
         }
-        if let Some(gln) = &s.biz_location_gln {
-            match gln.parse::<Gln>() {
-                Ok(gln) => {
-                    if let Err(r) = check_location_use(ex, &gln, &m.org) {
-                        problems.push(format!("{ptr}/bizLocation/id: {}", r.message));
+        // An error declaration records no new fact, only withdraws one: the rules for
+        // where and what may be recorded apply to the event it corrects.
+        if !s.error_declaration {
+            if let Some(gln) = &s.biz_location_gln {
+                match gln.parse::<Gln>() {
+                    Ok(gln) => {
+                        if let Err(r) = check_location_use(ex, &gln, &m.org) {
+                            problems.push((
+                                i,
+                                INVALID_EPCIS,
+                                format!("{ptr}/bizLocation/id: {}", r.message),
+                            ));
+                            continue;
+                        }
+                    }
+                    Err(e) => {
+                        problems.push((i, INVALID_EPCIS, format!("{ptr}/bizLocation/id: {e}")));
                         continue;
                     }
                 }
-                Err(e) => {
-                    problems.push(format!("{ptr}/bizLocation/id: {e}"));
+            }
+            if s.biz_step.as_deref() == Some("commissioning")
+                && s.action.as_deref() != Some("DELETE")
+            {
+                if let Some(e) = check_commissioning(ex, &s, &m.org, &ptr)? {
+                    problems.push((i, INVALID_EPCIS, e));
                     continue;
                 }
             }
@@ -433,25 +567,70 @@ pub(crate) fn capture<S: StateRead>(
                 touched_gtins.insert(g.to_string());
             }
         }
-        if s.biz_step.as_deref() == Some("commissioning") && s.action.as_deref() != Some("DELETE") {
-            if let Some(e) = check_commissioning(ex, &s, &m.org, &ptr)? {
-                problems.push(e);
+        let hash_id = format!("ni:///sha-256;{}?ver=CBV2.0", hex::encode(digest));
+        // The events an error declaration corrects: by eventID, or, for an event
+        // captured without one, by its Event Hash ID (which leaves `errorDeclaration`
+        // out). Decided before duplicates, so that re-sending another's declaration
+        // is refused like sending it.
+        let mut corrects: Vec<u64> = Vec::new();
+        if s.error_declaration {
+            let originals = match s.event_id.as_deref() {
+                Some(eid) => holders_of(ex, &pending, eid)?,
+                None => match stored_hash(ex, &pending, &digest, false)? {
+                    Some(seq) => match pending.records.get(&seq) {
+                        Some(r) => vec![r.clone()],
+                        None => load_event(ex, seq)?.into_iter().collect(),
+                    },
+                    None => Vec::new(),
+                },
+            };
+            if originals.is_empty() {
+                problems.push((i, INVALID_EPCIS, match s.event_id.as_deref() {
+                    Some(eid) => format!("{ptr}/eventID: the error declaration names eventID `{eid}`, but no event with that eventID is recorded"),
+                    None => format!("{ptr}/errorDeclaration: the error declaration has no eventID and no event with its Event Hash ID {hash_id} is recorded"),
+                }));
+                continue;
+            }
+            corrects = originals
+                .iter()
+                .filter(|o| {
+                    o.org == m.org || m.roles.iter().any(|r| may_correct_others(*r, o.category))
+                })
+                .map(|o| o.seq)
+                .collect();
+            if corrects.is_empty() {
+                let what = s
+                    .event_id
+                    .as_deref()
+                    .map(|e| format!("eventID `{e}`"))
+                    .unwrap_or_else(|| format!("Event Hash ID {hash_id}"));
+                problems.push((i, EVENT_ID_TAKEN, format!("{ptr}/eventID: the error declaration names {what}, whose event was captured by {}; only the capturing organization (or a regulator) declares an event in error", quoted_orgs(&originals))));
+                continue;
+            }
+        } else if let Some(eid) = s.event_id.as_deref() {
+            // An eventID is its first capturer's: the same event again from the same
+            // organization is a duplicate; anything else under it is refused.
+            let holders = holders_of(ex, &pending, eid)?;
+            if let Some(same) = holders.iter().find(|h| h.org == m.org && h.hash == digest) {
+                captured.push(CapturedEvent {
+                    seq: same.seq,
+                    duplicate: true,
+                    hash_id,
+                });
+                continue;
+            }
+            if !holders.is_empty() {
+                let held: Vec<String> = holders.iter().map(EventRecord::hash_id).collect();
+                problems.push((i, EVENT_ID_TAKEN, format!(
+                    "{ptr}/eventID: eventID `{eid}` is taken: {} captured event {} under it; this event (Event Hash ID {hash_id}) needs an eventID of its own, or, to correct that event, an error declaration by its capturer",
+                    quoted_orgs(&holders),
+                    held.join(", ")
+                )));
                 continue;
             }
         }
         let key = (digest, s.error_declaration);
-        let existing = match new_hashes.get(&key) {
-            Some(seq) => Some(*seq),
-            None => match ex.get(&keys::event_hash(&digest, s.error_declaration))? {
-                Some(b) => Some(decode_record::<u64>(
-                    &keys::event_hash(&digest, s.error_declaration),
-                    &b,
-                )?),
-                None => None,
-            },
-        };
-        let hash_id = format!("ni:///sha-256;{}?ver=CBV2.0", hex::encode(digest));
-        if let Some(seq) = existing {
+        if let Some(seq) = stored_hash(ex, &pending, &digest, s.error_declaration)? {
             captured.push(CapturedEvent {
                 seq,
                 duplicate: true,
@@ -461,64 +640,17 @@ pub(crate) fn capture<S: StateRead>(
         }
         count += 1;
         let seq = count;
-        if s.error_declaration {
-            // The event corrected: by eventID, or, for an event captured without one,
-            // by its Event Hash ID (which leaves `errorDeclaration` out).
-            let originals = match s.event_id.as_deref() {
-                Some(eid) => event_id_list(ex, &pending_ids, eid)?,
-                None => match new_hashes.get(&(digest, false)) {
-                    Some(seq) => vec![*seq],
-                    None => {
-                        let k = keys::event_hash(&digest, false);
-                        ex.get(&k)?
-                            .map(|b| decode_record::<u64>(&k, &b))
-                            .transpose()?
-                            .into_iter()
-                            .collect()
-                    }
+        for o in corrects {
+            let rec = match corrected.remove(&o) {
+                Some(r) => Some(r),
+                None => match pending.records.get(&o) {
+                    Some(r) => Some(r.clone()),
+                    None => load_event(ex, o)?,
                 },
             };
-            let mut found = false;
-            // Only the organization that captured an event declares it in error;
-            // anyone else could otherwise void (and hide from traces) its records.
-            let mut others: BTreeSet<OrgId> = BTreeSet::new();
-            for o in originals {
-                let rec = match corrected.get(&o) {
-                    Some(r) => Some(r.clone()),
-                    None => match pending_records.get(&o) {
-                        Some(r) => Some(r.clone()),
-                        None => load_event(ex, o)?,
-                    },
-                };
-                if let Some(mut rec) = rec {
-                    if rec.error_declaration {
-                        continue;
-                    }
-                    if rec.org != m.org {
-                        others.insert(rec.org);
-                        continue;
-                    }
-                    rec.corrected_by = Some(seq);
-                    corrected.insert(o, rec);
-                    found = true;
-                }
-            }
-            if !found {
-                if others.is_empty() {
-                    problems.push(match s.event_id.as_deref() {
-                        Some(eid) => format!("{ptr}/eventID: the error declaration names eventID `{eid}`, but no event with that eventID is recorded"),
-                        None => format!("{ptr}/errorDeclaration: the error declaration has no eventID and no event with its Event Hash ID {hash_id} is recorded"),
-                    });
-                } else {
-                    let others: Vec<&str> = others.iter().map(OrgId::as_str).collect();
-                    let what = s
-                        .event_id
-                        .as_deref()
-                        .map(|e| format!("eventID `{e}`"))
-                        .unwrap_or_else(|| format!("Event Hash ID {hash_id}"));
-                    problems.push(format!("{ptr}/eventID: the error declaration names {what}, whose event was captured by `{}`; only the capturing organization declares its events in error", others.join("`, `")));
-                }
-                continue;
+            if let Some(mut rec) = rec {
+                rec.corrected_by = Some(seq);
+                corrected.insert(o, rec);
             }
         }
         let rec = EventRecord {
@@ -546,24 +678,25 @@ pub(crate) fn capture<S: StateRead>(
             tx_id,
             height: ctx.height,
             record_time_ms: ctx.time_ms,
-            json: serde_json::to_string(ev)
-                .map_err(|e| Rejection::new("invalid_epcis", format!("{ptr}: {e}")))?,
+            // As written: numbers keep their digits, so the exported event hashes to
+            // the same ID.
+            json: exact_events[i].to_json_string(),
         };
-        new_hashes.insert(key, seq);
+        pending.hashes.insert(key, seq);
         writes.push((
             keys::event_hash(&digest, s.error_declaration),
             encode_record(&seq),
         ));
         if let Some(eid) = &s.event_id {
-            let mut list = event_id_list(ex, &pending_ids, eid)?;
+            let mut list = event_id_list(ex, &pending.ids, eid)?;
             list.push(seq);
-            pending_ids.insert(eid.clone(), list);
+            pending.ids.insert(eid.clone(), list);
         }
         for (role, id) in &s.ids {
             id_entries.push((id.clone(), seq, *role));
         }
         readings.insert(seq, crate::open::screen_sensor_data(obj));
-        pending_records.insert(seq, rec);
+        pending.records.insert(seq, rec);
         captured.push(CapturedEvent {
             seq,
             duplicate: false,
@@ -571,16 +704,25 @@ pub(crate) fn capture<S: StateRead>(
         });
     }
     if !problems.is_empty() {
+        let code = if problems.iter().all(|(_, c, _)| *c == EVENT_ID_TAKEN) {
+            EVENT_ID_TAKEN
+        } else {
+            INVALID_EPCIS
+        };
+        let refused: BTreeSet<usize> = problems.iter().map(|(i, _, _)| *i).collect();
+        let messages: Vec<String> = problems.into_iter().map(|(_, _, p)| p).collect();
         return Err(reject_problems(
-            "invalid_epcis",
+            code,
             &format!(
                 "{} of {} events refused, nothing was stored",
-                problems.len(),
+                refused.len(),
                 events.len()
             ),
-            &problems,
+            &messages,
         ));
     }
+    let mut pending_records = pending.records;
+    let pending_ids = pending.ids;
     // One index entry per (identifier, event); the first role wins.
     let mut seen = BTreeSet::new();
     for (id, seq, role) in id_entries {

@@ -35,6 +35,9 @@ const CHAIN: &str = "waybill-trace-test";
 /// 2026-01-01T00:00:00Z.
 const T0: u64 = 1_767_225_600_000;
 const DAY_MS: u64 = 86_400_000;
+/// 2026-11-20T00:00:00Z: a block time after every event of the demo documents (event
+/// times may lie at most a day past the block time).
+const AFTER_DEMO_MS: u64 = T0 + 323 * DAY_MS;
 
 type State = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -541,7 +544,8 @@ fn assert_applied(run: &BlockRun) {
 }
 
 /// Asserts a one-transaction block was rejected with `code` and wrote nothing but the
-/// transaction's replay id and its two audit entries. Returns the message.
+/// transaction's replay id and its two audit entries (besides removing replay ids that
+/// expired before the block). Returns the message.
 #[track_caller]
 fn assert_rejected(run: &BlockRun, signer: &SecretKey, code: &str) -> String {
     let r = run.only();
@@ -563,11 +567,13 @@ fn assert_rejected(run: &BlockRun, signer: &SecretKey, code: &str) -> String {
                 .map(|(o, _, _)| *o)
         })
         .unwrap_or(EVERY);
+    let is_expiry =
+        |k: &Vec<u8>, v: &Option<Vec<u8>>| k.first() == Some(&keys::REPLAY) && v.is_none();
     let replay_keys: Vec<Vec<u8>> = run
         .writes
-        .keys()
-        .filter(|k| k.first() == Some(&keys::REPLAY))
-        .cloned()
+        .iter()
+        .filter(|(k, v)| k.first() == Some(&keys::REPLAY) && !is_expiry(k, v))
+        .map(|(k, _)| k.clone())
         .collect();
     assert_eq!(replay_keys.len(), 1, "one replay id: {replay_keys:?}");
     let expected = BTreeSet::from([
@@ -576,7 +582,11 @@ fn assert_rejected(run: &BlockRun, signer: &SecretKey, code: &str) -> String {
         keys::audit(subject::ORG, org_id.as_bytes(), run.height, &r.tx_id),
     ]);
     assert_eq!(
-        run.writes.keys().cloned().collect::<BTreeSet<_>>(),
+        run.writes
+            .iter()
+            .filter(|(k, v)| !is_expiry(k, v))
+            .map(|(k, _)| k.clone())
+            .collect::<BTreeSet<_>>(),
         expected,
         "a rejected transaction writes only its replay id and audit entries"
     );
@@ -1029,6 +1039,7 @@ fn locations_are_registered_by_the_prefix_owner_and_delegated_by_it() {
     // Customs captures the demo's export inspection at the packing plant, which is
     // the packing house's: refused, both events named, until the plant is delegated.
     let inspection = demo("orange/05-export-inspection.jsonld");
+    c.set_next_time(AFTER_DEMO_MS);
     let before = c.event_count();
     let msg = assert_rejected(
         &c.capture(&key("officer"), &inspection),
@@ -1564,6 +1575,7 @@ fn written_in(writes: &WriteSet, tag: u8) -> usize {
 #[test]
 fn capture_stores_every_event_of_the_demo_documents() {
     let mut c = Chain::new();
+    c.set_next_time(AFTER_DEMO_MS);
     let journey = [
         ("grower", "orange/01-harvest-PJ2611A.jsonld", ORCHARD),
         ("packer", "orange/03-packing-cartons.jsonld", PACKING),
@@ -2049,6 +2061,7 @@ fn user_extensions_are_stored_exactly_as_captured() {
     );
     // The demo's own extensions (ILMD and event-level) survive as well.
     let text = demo("orange/02-receiving-PJ2611A-at-plant.jsonld");
+    c.set_next_time(AFTER_DEMO_MS);
     let run = c.capture(&key("storekeeper"), &text);
     assert_applied(&run);
     let rec = c.event(c.captured_seqs(&run)[0]);
@@ -2751,6 +2764,8 @@ fn the_same_block_on_the_same_state_writes_the_same() {
     assert_eq!(replay.chain.state_hash, j.chain.state_hash);
     assert_eq!(replay.chain.state, j.chain.state);
     let c = &mut j.chain;
+    // The block below captures demo documents: its time is after their events.
+    c.set_next_time(AFTER_DEMO_MS);
     assert_applied(&c.submit(
         &key("qc"),
         qualification(ORCHARD, "organic", "ORG-D", "2026-01-01", "2026-12-31"),
@@ -2864,7 +2879,7 @@ fn only_the_capturing_organization_declares_its_events_in_error() {
     let msg = assert_rejected(
         &c.capture(&key("packer"), &doc(vec![declaration.clone()])),
         &key("packer"),
-        "invalid_epcis",
+        "event_id_taken",
     );
     assert_contains(&msg, &["/epcisBody/eventList/0/eventID", eid, ORCHARD]);
     assert_eq!(c.event(1).corrected_by, None);
@@ -2932,19 +2947,16 @@ fn captured_events_carry_the_reference_event_hash_ids() {
             .to_string_lossy()
             .to_string();
         let text = std::fs::read_to_string(&path).expect("read");
-        let mut expected: Vec<String> = std::fs::read_to_string(path.with_extension("hashes"))
+        let expected: Vec<String> = std::fs::read_to_string(path.with_extension("hashes"))
             .expect("hashes")
             .split_whitespace()
             .map(str::to_string)
             .collect();
         if text.contains("ignoreFields") {
-            // The ledger does not honour a document's `ignoreFields`: it hashes every
-            // field it stores, so an exported event re-hashes to its stored ID. The two
-            // events, which differ only in the fields the document would ignore, are
-            // two events here.
-            expected = hash_ids(&text);
+            // The two events differ only in the fields the document ignores: one event,
+            // the second a duplicate, both with the vector's ID.
             assert_eq!(expected.len(), 2);
-            assert_ne!(expected[0], expected[1]);
+            assert_eq!(expected[0], expected[1]);
         }
         let mut corrects = None;
         if text.contains("errorDeclaration") {
@@ -3120,6 +3132,7 @@ fn heads_move_only_for_the_subjects_a_block_names() {
     let head_before = open::load_head(&j.chain.state, &item_dl)
         .expect("reads")
         .expect("head");
+    j.chain.set_next_time(T0 + 10 * DAY_MS);
     let run = j.chain.capture(
         &key("coldstore"),
         &doc(vec![object(
@@ -3146,4 +3159,364 @@ fn heads_move_only_for_the_subjects_a_block_names() {
         open::heads_root(&j.chain.state, &WriteSet::new()).expect("reads"),
         before
     );
+}
+
+// ---------------------------------------------------------------------------
+// Issue 12: Event Hash ID collisions, eventID reuse, event time bounds.
+// ---------------------------------------------------------------------------
+
+/// A transport event (no business location to check) naming one pallet.
+fn stored(minute: u32, pallet: u32) -> Value {
+    object(
+        &at(0, minute),
+        "OBSERVE",
+        Some("storing"),
+        &[sscc(pallet)],
+        None,
+    )
+}
+
+fn with_event_id(mut e: Value, eid: &str) -> Value {
+    e["eventID"] = json!(eid);
+    e
+}
+
+fn declared_in_error(mut e: Value) -> Value {
+    e["errorDeclaration"] =
+        json!({ "declarationTime": "2026-01-01T00:30:00Z", "reason": "incorrect_data" });
+    e
+}
+
+fn capture_record(c: &Chain, run: &BlockRun) -> trace::CaptureRecord {
+    trace::load_capture(&c.state, &run.tx_id())
+        .expect("reads")
+        .expect("capture record")
+}
+
+/// Two events that differ only in a numeric-looking extension string (or a number
+/// beyond what an f64 holds) are two events, not a duplicate.
+#[test]
+fn events_differing_only_in_a_numeric_extension_are_two_events() {
+    let mut c = Chain::new();
+    let weighed = |ticket: Value| {
+        let mut e = stored(10, 90);
+        e["acme:weighTicket"] = ticket;
+        e
+    };
+    let text = doc(vec![
+        weighed(json!("340123450000000017")),
+        weighed(json!("340123450000000024")),
+    ]);
+    let run = c.capture(&key("coldstore"), &text);
+    assert_applied(&run);
+    let rec = capture_record(&c, &run);
+    assert!(rec.events.iter().all(|e| !e.duplicate), "{rec:?}");
+    assert_ne!(rec.events[0].hash_id, rec.events[1].hash_id);
+    assert_eq!(c.event_count(), 2);
+
+    // Numbers beyond u64 and f64, written into the JSON text.
+    let text = doc(vec![weighed(json!("TICKET-A")), weighed(json!("TICKET-B"))])
+        .replace("\"TICKET-A\"", "340123450000000000017")
+        .replace("\"TICKET-B\"", "340123450000000000024");
+    let run = c.capture(&key("coldstore"), &text);
+    assert_applied(&run);
+    let rec = capture_record(&c, &run);
+    assert!(rec.events.iter().all(|e| !e.duplicate), "{rec:?}");
+    assert_ne!(rec.events[0].hash_id, rec.events[1].hash_id);
+    // Stored as written, so that the exported event hashes to its ID again.
+    let stored_json = &c.event(rec.events[1].seq).json;
+    assert!(
+        stored_json.contains("\"acme:weighTicket\":340123450000000000024"),
+        "{stored_json}"
+    );
+    assert_eq!(c.event_count(), 4);
+}
+
+/// A document's `ignoreFields` is honoured: events differing only in the fields it
+/// names are one event.
+#[test]
+fn ignore_fields_are_honoured_at_capture() {
+    let mut c = Chain::new();
+    let mut value = doc_value(vec![
+        {
+            let mut e = stored(10, 91);
+            e["acme:captureID"] = json!("cc90bbe4-1");
+            e
+        },
+        {
+            let mut e = stored(10, 91);
+            e["acme:captureID"] = json!("cc90bbe4-2");
+            e
+        },
+    ]);
+    value["acme:ignoreFields"] = json!(["acme:captureID"]);
+    let run = c.capture(&key("coldstore"), &value.to_string());
+    assert_applied(&run);
+    let rec = capture_record(&c, &run);
+    assert_eq!(
+        rec.events
+            .iter()
+            .map(|e| (e.seq, e.duplicate))
+            .collect::<Vec<_>>(),
+        [(1, false), (1, true)]
+    );
+    assert_eq!(rec.events[0].hash_id, rec.events[1].hash_id);
+    // The stored event keeps the ignored field.
+    assert!(c.event(1).json.contains("cc90bbe4-1"));
+    assert_eq!(c.event_count(), 1);
+}
+
+#[test]
+fn an_event_id_belongs_to_the_organization_that_first_captured_it() {
+    let mut c = Chain::new();
+    let eid = "urn:uuid:4a1f0c2e-6b3d-4f8a-9c7e-1d2b3a4c5e01";
+    let original = with_event_id(stored(10, 60), eid);
+    let run = c.capture(&key("coldstore"), &doc(vec![original.clone()]));
+    assert_applied(&run);
+    let seq = c.captured_seqs(&run)[0];
+    let hash_id = c.event(seq).hash_id();
+
+    // The same organization (another of its members) sends the same event: a
+    // duplicate, reported as such.
+    let run = c.capture(&key("driver"), &doc(vec![original.clone()]));
+    assert_applied(&run);
+    assert_eq!(
+        capture_record(&c, &run).events,
+        [trace::CapturedEvent {
+            seq,
+            duplicate: true,
+            hash_id: hash_id.clone(),
+        }]
+    );
+
+    // The same organization, another event under that eventID: refused.
+    let other = with_event_id(stored(11, 60), eid);
+    let msg = assert_rejected(
+        &c.capture(&key("coldstore"), &doc(vec![other.clone()])),
+        &key("coldstore"),
+        "event_id_taken",
+    );
+    assert_contains(
+        &msg,
+        &["/epcisBody/eventList/0/eventID", eid, COLDCHAIN, &hash_id],
+    );
+
+    // Another organization: refused, for another event and for the very same one.
+    for e in [other, original.clone()] {
+        let msg = assert_rejected(
+            &c.capture(&key("storekeeper"), &doc(vec![e])),
+            &key("storekeeper"),
+            "event_id_taken",
+        );
+        assert_contains(&msg, &["/epcisBody/eventList/0/eventID", eid, COLDCHAIN]);
+    }
+    // Nor may it take the event's Event Hash ID as its own eventID.
+    let msg = assert_rejected(
+        &c.capture(
+            &key("storekeeper"),
+            &doc(vec![with_event_id(stored(12, 61), &hash_id)]),
+        ),
+        &key("storekeeper"),
+        "event_id_taken",
+    );
+    assert_contains(&msg, &[&hash_id, COLDCHAIN]);
+    // GET /epcis/events/{eventID} finds the one event.
+    assert_eq!(trace::events_by_id(&c.state, eid).expect("reads"), [seq]);
+    assert_eq!(c.event_count(), 1);
+
+    // Twice in one document: the second is refused, by its pointer.
+    let eid2 = "urn:uuid:4a1f0c2e-6b3d-4f8a-9c7e-1d2b3a4c5e02";
+    let msg = assert_rejected(
+        &c.capture(
+            &key("coldstore"),
+            &doc(vec![
+                with_event_id(stored(20, 62), eid2),
+                with_event_id(stored(21, 62), eid2),
+            ]),
+        ),
+        &key("coldstore"),
+        "event_id_taken",
+    );
+    assert_contains(&msg, &["/epcisBody/eventList/1/eventID", eid2]);
+    assert!(!msg.contains("/eventList/0/"), "{msg}");
+    // With another problem in the document, the code is the general one; both are named.
+    let mut elsewhere = stored(22, 63);
+    elsewhere["bizLocation"] = json!({ "id": loc_id(&unregistered()) });
+    let msg = assert_rejected(
+        &c.capture(
+            &key("coldstore"),
+            &doc(vec![with_event_id(stored(11, 60), eid), elsewhere]),
+        ),
+        &key("coldstore"),
+        "invalid_epcis",
+    );
+    assert_contains(
+        &msg,
+        &[
+            "/epcisBody/eventList/0/eventID",
+            "/epcisBody/eventList/1/bizLocation/id",
+        ],
+    );
+
+    // Error declarations: another organization's is refused ...
+    let declaration = declared_in_error(original);
+    let msg = assert_rejected(
+        &c.capture(&key("storekeeper"), &doc(vec![declaration.clone()])),
+        &key("storekeeper"),
+        "event_id_taken",
+    );
+    assert_contains(
+        &msg,
+        &["/epcisBody/eventList/0/eventID", eid, COLDCHAIN, "in error"],
+    );
+    assert_eq!(c.event(seq).corrected_by, None);
+    // ... the capturer's is stored and marks the event ...
+    let run = c.capture(&key("driver"), &doc(vec![declaration.clone()]));
+    assert_applied(&run);
+    let decl = c.captured_seqs(&run)[0];
+    assert_eq!(c.event(seq).corrected_by, Some(decl));
+    assert_eq!(
+        trace::events_by_id(&c.state, eid).expect("reads"),
+        [seq, decl]
+    );
+    // ... and a regulator's too, as the authority matrix allows.
+    let eid3 = "urn:uuid:4a1f0c2e-6b3d-4f8a-9c7e-1d2b3a4c5e03";
+    let third = with_event_id(stored(30, 64), eid3);
+    let run = c.capture(&key("coldstore"), &doc(vec![third.clone()]));
+    assert_applied(&run);
+    let third_seq = c.captured_seqs(&run)[0];
+    // Not the regulator's inspector: correcting others is the regulator role's.
+    let msg = assert_rejected(
+        &c.capture(
+            &key("field-inspector"),
+            &doc(vec![declared_in_error(third.clone())]),
+        ),
+        &key("field-inspector"),
+        "invalid_epcis",
+    );
+    assert_contains(&msg, &["/epcisBody/eventList/0/bizStep", "may not write"]);
+    let run = c.capture(&key("auditor"), &doc(vec![declared_in_error(third)]));
+    assert_applied(&run);
+    let by_regulator = c.captured_seqs(&run)[0];
+    assert_eq!(c.event(third_seq).corrected_by, Some(by_regulator));
+    assert_eq!(c.event(by_regulator).org, org(REGULATOR));
+    assert!(c.event(by_regulator).error_declaration);
+}
+
+/// Two captures of one eventID in the same block: block order decides.
+#[test]
+fn two_captures_of_one_event_id_in_a_block_the_first_wins() {
+    let c = Chain::new();
+    let eid = "urn:uuid:7e2d1c0b-5a4f-4e3d-8c2b-1a0f9e8d7c01";
+    let a = capture(&doc(vec![with_event_id(stored(10, 70), eid)]));
+    let b = capture(&doc(vec![with_event_id(stored(11, 71), eid)]));
+    for (first, second) in [
+        (
+            (key("coldstore"), a.clone()),
+            (key("storekeeper"), b.clone()),
+        ),
+        ((key("storekeeper"), b), (key("coldstore"), a.clone())),
+    ] {
+        let txs = c.sign_all(&[first.clone(), second.clone()]);
+        let run = c.execute(&txs);
+        let status = |i: usize| {
+            run.results[i]
+                .as_ref()
+                .expect("belongs in the block")
+                .status
+                .clone()
+        };
+        assert_eq!(status(0), TxStatus::Applied);
+        match status(1) {
+            TxStatus::Rejected { code, message } => {
+                assert_eq!(code, "event_id_taken");
+                assert_contains(&message, &[eid]);
+            }
+            other => panic!("the second capture must be refused: {other:?}"),
+        }
+    }
+    // The same organization sending the same event twice in a block: a duplicate.
+    let txs = c.sign_all(&[(key("coldstore"), a.clone()), (key("driver"), a)]);
+    let run = c.execute(&txs);
+    for r in &run.results {
+        assert_eq!(r.as_ref().expect("in the block").status, TxStatus::Applied);
+    }
+}
+
+/// eventTime (and declaration and sensor times) from 1970-01-01 to one day past the
+/// block time: at each limit and one millisecond past it.
+#[test]
+fn event_times_lie_between_1970_and_a_day_after_the_block() {
+    use waybill_epcis::time::format_ms;
+    let mut c = Chain::new();
+    let day = DAY_MS as i64;
+    let at_ms = |ms: i64, pallet: u32| {
+        object(
+            &format_ms(ms),
+            "OBSERVE",
+            Some("storing"),
+            &[sscc(pallet)],
+            None,
+        )
+    };
+    let block_time = |c: &Chain| c.next_ctx().time_ms as i64;
+
+    let late = block_time(&c) + day + 1;
+    let msg = assert_rejected(
+        &c.capture(
+            &key("coldstore"),
+            &doc(vec![stored(1, 80), at_ms(late, 81)]),
+        ),
+        &key("coldstore"),
+        "invalid_epcis",
+    );
+    assert_contains(
+        &msg,
+        &[
+            "/epcisBody/eventList/1/eventTime",
+            &format_ms(late),
+            "after the allowed range 1970-01-01T00:00:00.000Z to",
+            &format_ms(late - 1),
+        ],
+    );
+    let limit = block_time(&c) + day;
+    assert_applied(&c.capture(&key("coldstore"), &doc(vec![at_ms(limit, 82)])));
+
+    let msg = assert_rejected(
+        &c.capture(&key("coldstore"), &doc(vec![at_ms(-1, 83)])),
+        &key("coldstore"),
+        "invalid_epcis",
+    );
+    assert_contains(
+        &msg,
+        &[
+            "/epcisBody/eventList/0/eventTime",
+            "1969-12-31T23:59:59.999Z",
+            "before",
+        ],
+    );
+    assert_applied(&c.capture(&key("coldstore"), &doc(vec![at_ms(0, 84)])));
+
+    // A declaration dated in the future, a sensor reading from before 1970.
+    let mut declaration = at_ms(0, 84);
+    declaration["errorDeclaration"] =
+        json!({ "declarationTime": format_ms(block_time(&c) + day + 1) });
+    let mut reading = stored(2, 85);
+    reading["sensorElementList"] = json!([{
+        "sensorReport": [{ "type": "Temperature", "value": 4.5, "uom": "CEL",
+                           "time": "1969-07-20T20:17:40Z" }]
+    }]);
+    let msg = assert_rejected(
+        &c.capture(&key("coldstore"), &doc(vec![declaration, reading])),
+        &key("coldstore"),
+        "invalid_epcis",
+    );
+    assert_contains(
+        &msg,
+        &[
+            "/epcisBody/eventList/0/errorDeclaration/declarationTime",
+            "/epcisBody/eventList/1/sensorElementList/0/sensorReport/0/time",
+        ],
+    );
+    assert_eq!(c.event_count(), 2);
 }

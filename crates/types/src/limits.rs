@@ -7,6 +7,12 @@ pub const TX_BYTES_MAX: usize = 1024 * 1024 + 4 * 1024;
 pub const EPCIS_DOCUMENT_BYTES_MAX: usize = 1024 * 1024;
 /// Most events in one captured EPCIS document.
 pub const EPCIS_EVENTS_MAX: usize = 1_000;
+/// Earliest time an EPCIS event may say something happened (`eventTime`,
+/// `declarationTime`, sensor times), ms since the Unix epoch: 1970-01-01T00:00:00Z.
+pub const EVENT_TIME_MS_MIN: i64 = 0;
+/// How far past the current time (the block time) an EPCIS event time may lie, ms: one
+/// day, for clocks and time zones that are slightly off, not for events yet to happen.
+pub const EVENT_TIME_AHEAD_MS_MAX: i64 = 86_400_000;
 /// Most inputs, raw-material lots or claims listed on a lot.
 pub const LOT_LIST_MAX: usize = 64;
 /// Furthest a transaction's expiry may lie after the block that includes it, in ms

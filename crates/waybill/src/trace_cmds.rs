@@ -254,22 +254,24 @@ pub async fn audit(node: &str, dir: &Path, who: &str, query: &str) -> anyhow::Re
     Ok(())
 }
 
-/// `waybill epcis hash-id DOC`: one Event Hash ID per event.
+/// `waybill epcis hash-id DOC`: one Event Hash ID per event, computed as the ledger
+/// computes it (from the text: numbers exactly as written, `ignoreFields` honoured).
 pub fn hash_ids(file: &Path) -> anyhow::Result<()> {
-    let doc: Value = serde_json::from_str(&read_doc(file)?)
-        .with_context(|| format!("{} is not JSON", file.display()))?;
-    let ns = waybill_epcis::context::Namespaces::from_context(
-        doc.get("@context").unwrap_or(&Value::Null),
-    );
+    let text = read_doc(file)?;
+    let doc: Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
     let (events, ptr) = waybill_state::trace::document_events(&doc);
-    let Some(events) = events else {
+    if events.is_none() {
         bail!("{}: no event list at {ptr}", file.display());
-    };
-    for (i, e) in events.iter().enumerate() {
+    }
+    let exact = waybill_epcis::hash_id::ExactDocument::parse(&text)
+        .with_context(|| format!("{} is not JSON", file.display()))?;
+    for (i, e) in exact.events().iter().enumerate() {
         let obj = e
             .as_object()
             .with_context(|| format!("{ptr}/{i} is not an object"))?;
-        let id = waybill_epcis::hash_id::event_hash_id(obj, &ns.with_event(obj))
+        let id = exact
+            .event_hash_id(obj)
             .map_err(|err| anyhow::anyhow!("{ptr}/{i}: {err}"))?;
         println!("{id}");
     }
@@ -281,7 +283,26 @@ pub fn validate(file: &Path) -> anyhow::Result<()> {
     let text = read_doc(file)?;
     let doc: Value = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: not valid JSON: {e}", file.display()))?;
-    match waybill_epcis::validate::validate_document(&doc) {
+    // Event times against this machine's clock (the ledger uses the block time).
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let checked = match waybill_epcis::validate::validate_document(&doc) {
+        Ok(()) => {
+            let times = waybill_epcis::validate::check_document_times(&doc, now_ms);
+            if times.is_empty() {
+                Ok(())
+            } else {
+                Err(times)
+            }
+        }
+        Err(mut problems) => {
+            problems.extend(waybill_epcis::validate::check_document_times(&doc, now_ms));
+            Err(problems)
+        }
+    };
+    match checked {
         Ok(()) => {
             let (events, _) = waybill_state::trace::document_events(&doc);
             println!(

@@ -24,8 +24,12 @@
 //! `disposition`/`set`/`unset` → `Disp-x`, business transaction type → `BTT-x`,
 //! source/destination type → `SDT-x`, sensor `component` → `Comp-x`, all under
 //! `https://ref.gs1.org/cbv/`; sensor `type` and `exception` under
-//! `https://gs1.org/voc/`); numbers (and strings that are decimal numbers) without
-//! trailing zeros; booleans as `true`/`false`; GS1 identifiers as constrained canonical
+//! `https://gs1.org/voc/`); JSON numbers in their exact decimal form (plain notation,
+//! no exponent, no `+`, no leading or trailing zeros: `4.520e2` → `452`, and
+//! `340123450000000000017` as it is, beyond what a `u64` or an `f64` holds); booleans
+//! as `true`/`false`; a string stays a string, even one that looks like a number
+//! (`"0042"`, `"340123450000000017"` are hashed as written, trimmed); GS1 identifiers as
+//! constrained canonical
 //! GS1 Digital Link URIs ([`crate::epc`]); timestamps of `eventTime` and the sensor
 //! `time`/`startTime`/`endTime` in UTC with milliseconds, rounded half up. Lists are
 //! sorted by the strings of their members; a business transaction, source or
@@ -40,24 +44,39 @@
 //!
 //! Not hashed: `type` (written as `eventType`), `eventID`, `recordTime`,
 //! `errorDeclaration`, JSON-LD keywords (`@context`, …) and comments (`comment`,
-//! `rdfs:comment`).
+//! `rdfs:comment`); and the user extension fields a document lists in its
+//! `ignoreFields` (a document-level key of that local name in any namespace, as in the
+//! published vector `epcisDocHavingEventWithIgnoreFields`). `ignoreFields` never removes
+//! a standard EPCIS field (`epcList`, `ilmd`, `bizTransactionList`, …).
+//!
+//! Numbers are only exact when the JSON text is read here: [`ExactDocument`] (and
+//! [`json::parse`]) keep each number's text, while the functions that take a
+//! `serde_json` value hash the number that value holds (a `u64`, `i64` or the `f64`
+//! nearest to what was written). The ledger hashes from the text.
 //!
 //! Identifiers in `epcList`, `inputEPCList`, `outputEPCList`, `childEPCs`, `parentID`,
 //! `epcClass`, `readPoint`/`bizLocation` `id`, `source` and `destination` that look like
 //! GS1 identifiers but are malformed (for example a wrong check digit) make the hash an
 //! error; anywhere else such a value is hashed as written.
 
-use serde_json::{Map, Number, Value};
+pub mod json;
+
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::context::Namespaces;
 use crate::epc::{self, EpcError};
+use json::{Json, JsonError, JsonObject};
 
 /// The CBV version that names this algorithm in the hash ID.
 pub const HASH_ID_VERSION: &str = "CBV2.0";
 
 /// How deeply user extension elements may nest before the event is rejected.
 pub const EXTENSION_DEPTH_MAX: usize = 32;
+
+/// The most zeros the exact decimal form of a number may add to the digits written
+/// (`1e400` needs 400; every finite `f64` needs fewer than 330).
+pub const DECIMAL_ZEROS_MAX: usize = 400;
 
 /// Why no Event Hash ID could be computed for an event.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,6 +112,16 @@ pub enum HashIdError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// A number whose exact decimal form needs more than [`DECIMAL_ZEROS_MAX`] zeros.
+    #[error("{path}: number {literal} is too far from 1 to write out exactly (more than {max} zeros); write it as a string")]
+    NumberTooLong {
+        /// Where in the event.
+        path: String,
+        /// The number as written (at most 40 characters of it).
+        literal: String,
+        /// [`DECIMAL_ZEROS_MAX`].
+        max: usize,
+    },
     /// User extensions nested deeper than [`EXTENSION_DEPTH_MAX`].
     #[error("{path}: user extensions nest deeper than {max} levels")]
     TooDeep {
@@ -104,20 +133,35 @@ pub enum HashIdError {
 }
 
 /// The canonical pre-hash string of `event` under the namespaces `ns` (merged with the
-/// event's own `@context`, if any).
+/// event's own `@context`, if any). Numbers are those `event` holds; see
+/// [`ExactDocument`] for numbers exactly as written.
 pub fn pre_hash_string(event: &Map<String, Value>, ns: &Namespaces) -> Result<String, HashIdError> {
     pre_hash_string_ignoring(event, ns, &[])
 }
 
-/// As [`pre_hash_string`], leaving out the event-level fields named in `ignored`, each
-/// either exactly as the event's key is written or as the full IRI it expands to (see
-/// [`declared_ignore_fields`]).
+/// As [`pre_hash_string`], leaving out the user extension fields named in `ignored`,
+/// each either exactly as the event's key is written or as the full IRI it expands to
+/// (see [`declared_ignore_fields`]).
 pub fn pre_hash_string_ignoring(
     event: &Map<String, Value>,
     ns: &Namespaces,
     ignored: &[String],
 ) -> Result<String, HashIdError> {
-    let ns = ns.with_event(event);
+    exact_pre_hash_string(&JsonObject::from(event), ns, ignored)
+}
+
+/// The canonical pre-hash string of an event read with [`json::parse`] (numbers exactly
+/// as written), under the document's namespaces `ns` (merged with the event's own
+/// `@context`), leaving out the user extension fields named in `ignored`.
+pub fn exact_pre_hash_string(
+    event: &JsonObject,
+    ns: &Namespaces,
+    ignored: &[String],
+) -> Result<String, HashIdError> {
+    let ns = match event.get("@context") {
+        Some(context) => ns.with_context(&context.to_value()),
+        None => ns.clone(),
+    };
     Renderer { ns: &ns }.event(event, ignored)
 }
 
@@ -129,6 +173,84 @@ pub fn hash_digest(event: &Map<String, Value>, ns: &Namespaces) -> Result<[u8; 3
 /// The EPCIS Event Hash ID of `event`: `ni:///sha-256;<hex>?ver=CBV2.0`.
 pub fn event_hash_id(event: &Map<String, Value>, ns: &Namespaces) -> Result<String, HashIdError> {
     Ok(hash_id_of_pre_hash(&pre_hash_string(event, ns)?))
+}
+
+/// An EPCIS document (`EPCISDocument` or `EPCISQueryDocument`) read from its JSON text
+/// for hashing its events: numbers exactly as written, the document's `@context`
+/// prefixes and its `ignoreFields` in force. This is how the ledger hashes.
+#[derive(Debug, Clone)]
+pub struct ExactDocument {
+    root: Json,
+    ns: Namespaces,
+    ignored: Vec<String>,
+}
+
+/// Where an EPCIS document keeps its events (RFC 6901 pointers), in the order looked at.
+pub const EVENT_LIST_POINTERS: [&str; 2] = [
+    "/epcisBody/eventList",
+    "/epcisBody/queryResults/resultsBody/eventList",
+];
+
+impl ExactDocument {
+    /// Read a document from its JSON text.
+    pub fn parse(text: &str) -> Result<ExactDocument, JsonError> {
+        let root = json::parse(text)?;
+        let ns = Namespaces::from_context(
+            &root
+                .as_object()
+                .and_then(|m| m.get("@context"))
+                .map(Json::to_value)
+                .unwrap_or(Value::Null),
+        );
+        let ignored = match &root {
+            Json::Object(map) => exact_ignore_fields(map, &ns),
+            _ => Vec::new(),
+        };
+        Ok(ExactDocument { root, ns, ignored })
+    }
+
+    /// The whole document.
+    pub fn root(&self) -> &Json {
+        &self.root
+    }
+
+    /// The document's namespaces (its `@context` on top of the standard prefixes).
+    pub fn namespaces(&self) -> &Namespaces {
+        &self.ns
+    }
+
+    /// The user extension fields the document's `ignoreFields` leaves out of every
+    /// event's hash, as full IRIs where their prefix is known.
+    pub fn ignored_fields(&self) -> &[String] {
+        &self.ignored
+    }
+
+    /// The events, from the first of [`EVENT_LIST_POINTERS`] that holds an array
+    /// (empty if none does).
+    pub fn events(&self) -> &[Json] {
+        EVENT_LIST_POINTERS
+            .iter()
+            .find_map(|p| match self.root.pointer(p) {
+                Some(Json::Array(items)) => Some(items.as_slice()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    /// The canonical pre-hash string of one of its events.
+    pub fn pre_hash_string(&self, event: &JsonObject) -> Result<String, HashIdError> {
+        exact_pre_hash_string(event, &self.ns, &self.ignored)
+    }
+
+    /// The SHA-256 digest of one of its events' pre-hash string.
+    pub fn hash_digest(&self, event: &JsonObject) -> Result<[u8; 32], HashIdError> {
+        Ok(digest_of_pre_hash(&self.pre_hash_string(event)?))
+    }
+
+    /// The Event Hash ID of one of its events.
+    pub fn event_hash_id(&self, event: &JsonObject) -> Result<String, HashIdError> {
+        Ok(hash_id_of_pre_hash(&self.pre_hash_string(event)?))
+    }
 }
 
 /// The SHA-256 digest of a pre-hash string's UTF-8 bytes.
@@ -147,16 +269,21 @@ pub fn hash_id_of_pre_hash(pre_hash: &str) -> String {
 /// The fields a document asks to leave out of its events' hashes: the string members
 /// of a document-level key whose local name is `ignoreFields` (in any namespace; for a
 /// query document, also inside `epcisBody.queryResults`), each expanded to a full IRI
-/// where its prefix is known. Pass them to [`pre_hash_string_ignoring`]; whether to honour
-/// them is the caller's decision.
+/// where its prefix is known. Pass them to [`pre_hash_string_ignoring`];
+/// [`ExactDocument`] honours them itself.
 pub fn declared_ignore_fields(document: &Map<String, Value>, ns: &Namespaces) -> Vec<String> {
+    exact_ignore_fields(&JsonObject::from(document), ns)
+}
+
+fn exact_ignore_fields(document: &JsonObject, ns: &Namespaces) -> Vec<String> {
     let mut out = Vec::new();
     let query_results = document
         .get("epcisBody")
+        .and_then(Json::as_object)
         .and_then(|b| b.get("queryResults"))
-        .and_then(Value::as_object);
+        .and_then(Json::as_object);
     for map in std::iter::once(document).chain(query_results) {
-        for (key, value) in map {
+        for (key, value) in map.iter() {
             let is_ignore_key = ns
                 .expand(key)
                 .is_some_and(|(_, local)| local == "ignoreFields");
@@ -164,8 +291,8 @@ pub fn declared_ignore_fields(document: &Map<String, Value>, ns: &Namespaces) ->
                 continue;
             }
             let names = match value {
-                Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
-                Value::String(s) => vec![s.as_str()],
+                Json::Array(items) => items.iter().filter_map(Json::as_str).collect(),
+                Json::String(s) => vec![s.as_str()],
                 _ => Vec::new(),
             };
             for name in names {
@@ -311,18 +438,18 @@ const TYPED_LISTS: &[(&str, &str, Kind, &str)] = &[
 
 const RDFS: &str = "http://www.w3.org/2000/01/rdf-schema#";
 
-fn kind_name(value: &Value) -> &'static str {
+fn kind_name(value: &Json) -> &'static str {
     match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
     }
 }
 
-fn unexpected(path: &str, expected: &'static str, value: &Value) -> HashIdError {
+fn unexpected(path: &str, expected: &'static str, value: &Json) -> HashIdError {
     HashIdError::UnexpectedValue {
         path: path.to_owned(),
         expected,
@@ -343,34 +470,34 @@ struct Renderer<'a> {
 }
 
 impl Renderer<'_> {
-    fn event(&self, event: &Map<String, Value>, ignored: &[String]) -> Result<String, HashIdError> {
+    fn event(&self, event: &JsonObject, ignored: &[String]) -> Result<String, HashIdError> {
         let event_type = match event.get("type") {
-            Some(Value::String(t)) if !t.trim().is_empty() => t.trim(),
+            Some(Json::String(t)) if !t.trim().is_empty() => t.trim(),
             _ => return Err(HashIdError::MissingType),
         };
         let mut out = format!("eventType={event_type}");
         for (name, kind) in EVENT_FIELDS {
-            if let Some(value) = event.get(*name) {
+            if let Some(value) = event.get(name) {
                 out.push_str(&self.field(name, *kind, value, name)?);
             }
         }
         let mut tail = Vec::new();
-        for (key, value) in event {
-            if EVENT_FIELDS.iter().any(|(name, _)| name == key)
-                || EVENT_IGNORED.contains(&key.as_str())
+        for (key, value) in event.iter() {
+            if EVENT_FIELDS.iter().any(|(name, _)| *name == key)
+                || EVENT_IGNORED.contains(&key)
                 || self.is_ignorable(key)
-                || self.is_listed(key, ignored)
             {
                 continue;
             }
             if let Some((_, member, kind, vocab)) =
-                TYPED_LISTS.iter().find(|(list, ..)| list == key)
+                TYPED_LISTS.iter().find(|(list, ..)| *list == key)
             {
                 let rendered = self.typed_list(key, member, *kind, vocab, value)?;
                 tail.extend(rendered);
             } else if key == "ilmd" {
                 tail.extend(self.ilmd(value)?);
-            } else {
+            } else if !self.is_listed(key, ignored) {
+                // Only user extensions can be left out by `ignoreFields`.
                 tail.extend(self.extension(key, value, 0, key)?);
             }
         }
@@ -407,12 +534,12 @@ impl Renderer<'_> {
         &self,
         name: &str,
         kind: Kind,
-        value: &Value,
+        value: &Json,
         path: &str,
     ) -> Result<String, HashIdError> {
         match kind {
             Kind::Plain | Kind::Time | Kind::Vocab(_) | Kind::StrictId => {
-                if value.is_array() {
+                if matches!(value, Json::Array(_)) {
                     return Err(unexpected(path, "a single value", value));
                 }
                 Ok(self
@@ -432,13 +559,13 @@ impl Renderer<'_> {
                 Ok(parts.concat())
             }
             Kind::EpcList => {
-                let Value::Array(items) = value else {
+                let Json::Array(items) = value else {
                     return Err(unexpected(path, "an array of identifiers", value));
                 };
                 let mut parts = Vec::new();
                 for (i, item) in items.iter().enumerate() {
                     let item_path = format!("{path}[{i}]");
-                    if !item.is_string() {
+                    if !matches!(item, Json::String(_)) {
                         return Err(unexpected(&item_path, "an identifier string", item));
                     }
                     if let Some(v) = self.scalar(Kind::StrictId, item, &item_path)? {
@@ -448,7 +575,7 @@ impl Renderer<'_> {
                 Ok(with_name(name, parts))
             }
             Kind::QuantityList => {
-                let Value::Array(items) = value else {
+                let Json::Array(items) = value else {
                     return Err(unexpected(path, "an array of quantity elements", value));
                 };
                 let mut parts = Vec::new();
@@ -478,7 +605,7 @@ impl Renderer<'_> {
                 })
             }
             Kind::SensorElementList => {
-                let Value::Array(items) = value else {
+                let Json::Array(items) = value else {
                     return Err(unexpected(path, "an array of sensor elements", value));
                 };
                 let mut parts = Vec::new();
@@ -497,22 +624,22 @@ impl Renderer<'_> {
     /// sorted, then its other members (user extensions) sorted.
     fn object(
         &self,
-        value: &Value,
+        value: &Json,
         fields: &[(&str, Kind)],
         path: &str,
     ) -> Result<String, HashIdError> {
-        let Value::Object(map) = value else {
+        let Json::Object(map) = value else {
             return Err(unexpected(path, "an object", value));
         };
         let mut out = String::new();
         for (name, kind) in fields {
-            let Some(field_value) = map.get(*name) else {
+            let Some(field_value) = map.get(name) else {
                 continue;
             };
             let field_path = child_path(path, name);
             let mut parts = Vec::new();
             for (i, item) in as_items(field_value).iter().enumerate() {
-                let item_path = if field_value.is_array() {
+                let item_path = if matches!(field_value, Json::Array(_)) {
                     format!("{field_path}[{i}]")
                 } else {
                     field_path.clone()
@@ -531,13 +658,13 @@ impl Renderer<'_> {
     /// The members of `map` not in `fields`, rendered as user extensions and sorted.
     fn extras(
         &self,
-        map: &Map<String, Value>,
+        map: &JsonObject,
         fields: &[(&str, Kind)],
         path: &str,
     ) -> Result<Vec<String>, HashIdError> {
         let mut extras = Vec::new();
-        for (key, value) in map {
-            if fields.iter().any(|(name, _)| name == key) || self.is_ignorable(key) {
+        for (key, value) in map.iter() {
+            if fields.iter().any(|(name, _)| *name == key) || self.is_ignorable(key) {
                 continue;
             }
             extras.extend(self.extension(key, value, 1, &child_path(path, key))?);
@@ -546,8 +673,8 @@ impl Renderer<'_> {
         Ok(extras)
     }
 
-    fn sensor_element(&self, value: &Value, path: &str) -> Result<String, HashIdError> {
-        let Value::Object(map) = value else {
+    fn sensor_element(&self, value: &Json, path: &str) -> Result<String, HashIdError> {
+        let Json::Object(map) = value else {
             return Err(unexpected(path, "a sensor element object", value));
         };
         let mut out = String::new();
@@ -592,9 +719,9 @@ impl Renderer<'_> {
         member: &str,
         kind: Kind,
         vocab: &'static str,
-        value: &Value,
+        value: &Json,
     ) -> Result<Option<String>, HashIdError> {
-        let Value::Array(items) = value else {
+        let Json::Array(items) = value else {
             return Err(unexpected(name, "an array", value));
         };
         let fields = [("type", Kind::Vocab(vocab)), (member, kind)];
@@ -609,8 +736,8 @@ impl Renderer<'_> {
         Ok((!rendered.is_empty()).then_some(rendered))
     }
 
-    fn ilmd(&self, value: &Value) -> Result<Option<String>, HashIdError> {
-        let Value::Object(map) = value else {
+    fn ilmd(&self, value: &Json) -> Result<Option<String>, HashIdError> {
+        let Json::Object(map) = value else {
             return Err(unexpected("ilmd", "an object", value));
         };
         let parts = self.extras(map, &[], "ilmd")?;
@@ -622,7 +749,7 @@ impl Renderer<'_> {
     fn extension(
         &self,
         key: &str,
-        value: &Value,
+        value: &Json,
         depth: usize,
         path: &str,
     ) -> Result<Vec<String>, HashIdError> {
@@ -638,17 +765,17 @@ impl Renderer<'_> {
         };
         match value {
             // JSON-LD drops null values: the element is absent.
-            Value::Null => Ok(Vec::new()),
-            Value::Array(items) => {
+            Json::Null => Ok(Vec::new()),
+            Json::Array(items) => {
                 let mut out = Vec::new();
                 for (i, item) in items.iter().enumerate() {
                     out.extend(self.extension(key, item, depth + 1, &format!("{path}[{i}]"))?);
                 }
                 Ok(out)
             }
-            Value::Object(map) => {
+            Json::Object(map) => {
                 let mut children = Vec::new();
-                for (child_key, child) in map {
+                for (child_key, child) in map.iter() {
                     if self.is_ignorable(child_key) {
                         continue;
                     }
@@ -670,13 +797,21 @@ impl Renderer<'_> {
     }
 
     /// The canonical text of a scalar; `None` for null or an empty string.
-    fn scalar(&self, kind: Kind, value: &Value, path: &str) -> Result<Option<String>, HashIdError> {
+    fn scalar(&self, kind: Kind, value: &Json, path: &str) -> Result<Option<String>, HashIdError> {
         let text = match value {
-            Value::Null => return Ok(None),
-            Value::Bool(b) => return Ok(Some(b.to_string())),
-            Value::Number(n) => return Ok(Some(format_json_number(n))),
-            Value::String(s) => s.trim(),
-            Value::Array(_) | Value::Object(_) => {
+            Json::Null => return Ok(None),
+            Json::Bool(b) => return Ok(Some(b.to_string())),
+            Json::Number(n) => {
+                return n.exact_decimal(DECIMAL_ZEROS_MAX).map(Some).ok_or_else(|| {
+                    HashIdError::NumberTooLong {
+                        path: path.to_owned(),
+                        literal: n.literal().chars().take(40).collect(),
+                        max: DECIMAL_ZEROS_MAX,
+                    }
+                })
+            }
+            Json::String(s) => s.trim(),
+            Json::Array(_) | Json::Object(_) => {
                 return Err(unexpected(path, "a single value", value))
             }
         };
@@ -704,9 +839,6 @@ impl Renderer<'_> {
                 return Ok(Some(format!("{base}{text}")));
             }
         }
-        if let Some(number) = canonical_decimal(text) {
-            return Ok(Some(number));
-        }
         match epc::parse(text) {
             Ok(id) => Ok(Some(id.canonical)),
             Err(source) => match kind {
@@ -730,9 +862,9 @@ fn with_name(name: &str, mut parts: Vec<String>) -> String {
 }
 
 /// The members of an array, or the value itself as a one-member list.
-fn as_items(value: &Value) -> Vec<&Value> {
+fn as_items(value: &Json) -> Vec<&Json> {
     match value {
-        Value::Array(items) => items.iter().collect(),
+        Json::Array(items) => items.iter().collect(),
         other => vec![other],
     }
 }
@@ -740,67 +872,6 @@ fn as_items(value: &Value) -> Vec<&Value> {
 /// A CBV bare word: no scheme separator, no path, no whitespace.
 fn is_bare_word(text: &str) -> bool {
     !text.is_empty() && !text.contains([':', '/']) && !text.chars().any(char::is_whitespace)
-}
-
-// ---------------------------------------------------------------------------------------
-// Numbers
-// ---------------------------------------------------------------------------------------
-
-fn format_json_number(n: &Number) -> String {
-    if let Some(i) = n.as_i64() {
-        return i.to_string();
-    }
-    if let Some(u) = n.as_u64() {
-        return u.to_string();
-    }
-    n.as_f64().map(format_f64).unwrap_or_else(|| n.to_string())
-}
-
-/// A number without trailing zeros: integral values as integers, others in the shortest
-/// form that reads back to the same double (exponent form below 1e-4, as the reference
-/// implementation writes them).
-fn format_f64(f: f64) -> String {
-    if f == 0.0 {
-        return "0".to_owned();
-    }
-    if f.fract() == 0.0 {
-        return format!("{f:.0}");
-    }
-    if f.abs() >= 1e-4 {
-        return format!("{f}");
-    }
-    let exp_form = format!("{f:e}");
-    match exp_form.split_once('e') {
-        Some((mantissa, exp)) => {
-            let exp: i32 = exp.parse().unwrap_or(0);
-            let sign = if exp < 0 { '-' } else { '+' };
-            format!("{mantissa}e{sign}{:02}", exp.unsigned_abs())
-        }
-        None => exp_form,
-    }
-}
-
-/// The canonical form of a string that is a decimal number (`[+-]digits[.digits][e±n]`);
-/// `None` for anything else.
-fn canonical_decimal(text: &str) -> Option<String> {
-    let body = text.strip_prefix(['+', '-']).unwrap_or(text);
-    let (mantissa, exponent) = match body.find(['e', 'E']) {
-        Some(i) => (&body[..i], Some(&body[i + 1..])),
-        None => (body, None),
-    };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if int.len() + frac.len() == 0 || !digits_ok(int) || !digits_ok(frac) {
-        return None;
-    }
-    if let Some(exp) = exponent {
-        let exp = exp.strip_prefix(['+', '-']).unwrap_or(exp);
-        if exp.is_empty() || !digits_ok(exp) {
-            return None;
-        }
-    }
-    let value: f64 = text.parse().ok()?;
-    value.is_finite().then(|| format_f64(value))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -960,26 +1031,5 @@ mod tests {
         }
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    }
-
-    #[test]
-    fn numbers_lose_trailing_zeros() {
-        assert_eq!(format_f64(452.0), "452");
-        assert_eq!(format_f64(42.698334), "42.698334");
-        assert_eq!(format_f64(-0.0), "0");
-        assert_eq!(format_f64(0.00005), "5e-05");
-        assert_eq!(format_f64(1.5e-7), "1.5e-07");
-        assert_eq!(format_f64(1e21), "1000000000000000000000");
-        assert_eq!(canonical_decimal("1.0").as_deref(), Some("1"));
-        assert_eq!(canonical_decimal("0.3434000").as_deref(), Some("0.3434"));
-        assert_eq!(canonical_decimal("+12").as_deref(), Some("12"));
-        assert_eq!(canonical_decimal("007").as_deref(), Some("7"));
-        assert_eq!(canonical_decimal("-1.5E2").as_deref(), Some("-150"));
-        assert_eq!(canonical_decimal(".5").as_deref(), Some("0.5"));
-        for not_a_number in [
-            "", ".", "+", "1e", "1.2.3", "inf", "NaN", "0x10", "1_000", "12a", "+01:00",
-        ] {
-            assert_eq!(canonical_decimal(not_a_number), None, "{not_a_number}");
-        }
     }
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Checks too slow for every CI run, run before a release or after touching what they
+# cover. Each is a test that CI runs in a small, seeded form; here it runs long.
+#
+#   - Event Hash ID property (crates/epcis/tests/hash_vectors.rs,
+#     the_id_changes_exactly_when_the_canonical_pre_hash_changes): mutations of the
+#     events of the 47 GS1 example documents; the ID must change exactly when the
+#     canonical pre-hash string does, every change of a hashed value must change it,
+#     and the algorithm's equivalences must keep it. CI runs 10,000 cases with a fixed
+#     seed; here WAYBILL_HASH_CASES cases (default 1,000,000) with WAYBILL_HASH_SEED
+#     (default: a new seed each run, printed, so that a failure can be replayed).
+#   - The hash-ID code's JSON reader against serde_json (crates/epcis/tests/exact_json.rs):
+#     byte-level mutations of the GS1 examples must be accepted or refused alike and
+#     read alike. CI runs 3,000; here WAYBILL_JSON_CASES (default 1,000,000).
+#
+# Usage: scripts/long-checks.sh
+#        WAYBILL_HASH_CASES=5000000 WAYBILL_HASH_SEED=42 scripts/long-checks.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d ../shared/conformance ]; then
+  echo "error: ../shared/conformance is missing; the checks read the GS1 examples from it" >&2
+  exit 1
+fi
+
+cases="${WAYBILL_HASH_CASES:-1000000}"
+seed="${WAYBILL_HASH_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"
+echo "== Event Hash ID property: ${cases} mutations, seed ${seed}"
+WAYBILL_HASH_CASES="$cases" WAYBILL_HASH_SEED="$seed" \
+  cargo test --release -p waybill-epcis --test hash_vectors \
+  the_id_changes_exactly_when_the_canonical_pre_hash_changes -- --nocapture
+json_cases="${WAYBILL_JSON_CASES:-1000000}"
+echo "== exact JSON reader vs serde_json: ${json_cases} mutations"
+WAYBILL_JSON_CASES="$json_cases" \
+  cargo test --release -p waybill-epcis --test exact_json -- --nocapture
+echo "== long checks passed"
