@@ -56,6 +56,14 @@ fn epcis_error(status: StatusCode, code: &'static str, message: impl Into<String
     }
 }
 
+/// A 400 `invalid_epcis` problem document with the validation `problems` (each a JSON
+/// pointer and a message) as an extension member.
+fn invalid_epcis(detail: String, problems: Value) -> Response {
+    let mut ext = serde_json::Map::new();
+    ext.insert("problems".into(), problems);
+    crate::error::problem_response(StatusCode::BAD_REQUEST, "invalid_epcis", &detail, Some(ext))
+}
+
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
     h.get(name)
         .ok_or_else(|| {
@@ -119,23 +127,19 @@ pub(crate) async fn capture(
     })?;
     if let Some(problems) = problems {
         let n = problems.len();
-        let body = json!({ "error": {
-            "code": "invalid_epcis",
-            "message": format!("the EPCIS document is not valid ({n} problem(s)); nothing was captured"),
-            "problems": problems,
-        }});
-        return Ok((StatusCode::BAD_REQUEST, Json(body)).into_response());
+        return Ok(invalid_epcis(
+            format!("the EPCIS document is not valid ({n} problem(s)); nothing was captured"),
+            json!(problems),
+        ));
     }
     let (events, list_ptr) = trace::document_events(&doc);
     let n_events = events.map(Vec::len).unwrap_or(0);
     if n_events == 0 {
         // The ledger refuses a document without events; say so now.
-        let body = json!({ "error": {
-            "code": "invalid_epcis",
-            "message": "the EPCIS document has no events; nothing was captured",
-            "problems": [{ "pointer": list_ptr, "message": "the document has no events" }],
-        }});
-        return Ok((StatusCode::BAD_REQUEST, Json(body)).into_response());
+        return Ok(invalid_epcis(
+            "the EPCIS document has no events; nothing was captured".into(),
+            json!([{ "pointer": list_ptr, "message": "the document has no events" }]),
+        ));
     }
     if n_events > limits::EPCIS_EVENTS_MAX {
         return Err(epcis_error(
@@ -182,11 +186,12 @@ pub(crate) async fn capture(
     let id = match result {
         Ok(id) => id,
         Err(e) => {
-            return Ok((
+            return Ok(crate::error::problem_response(
                 crate::submit_error_status(&e),
-                Json(json!({ "error": { "code": e.code(), "message": e.to_string() } })),
-            )
-                .into_response())
+                e.code(),
+                &e.to_string(),
+                None,
+            ))
         }
     };
     let location = format!("/epcis/capture/{id}");

@@ -64,6 +64,44 @@ impl ClientError {
     }
 }
 
+/// The error a node answered: an RFC 9457 problem document (`code` is our stable
+/// machine code, `detail` the message; EPCIS validation adds `problems`, one per JSON
+/// pointer). A body that is not one (a proxy's page) is quoted.
+fn api_error(status: u16, body: Option<Value>, text: &str) -> ClientError {
+    let Some(body) = body.filter(|b| b["code"].is_string()) else {
+        let quoted: String = text.trim().chars().take(300).collect();
+        return ClientError::Api {
+            status,
+            code: "unknown".into(),
+            message: if quoted.is_empty() {
+                "(no body)".into()
+            } else {
+                quoted
+            },
+        };
+    };
+    let code = body["code"].as_str().unwrap_or("unknown").to_string();
+    let mut message = body["detail"]
+        .as_str()
+        .or_else(|| body["title"].as_str())
+        .unwrap_or("")
+        .to_string();
+    if let Some(problems) = body["problems"].as_array() {
+        for p in problems {
+            message.push_str(&format!(
+                "\n  {}: {}",
+                p["pointer"].as_str().unwrap_or(""),
+                p["message"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    ClientError::Api {
+        status,
+        code,
+        message,
+    }
+}
+
 /// An HTTP client for one node.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -103,31 +141,18 @@ impl Client {
                 source,
             })?;
         let status = resp.status().as_u16();
-        let body: Value = resp.json().await.map_err(|e| ClientError::Protocol {
+        let text = resp.text().await.map_err(|e| ClientError::Protocol {
+            url: url.to_string(),
+            reason: format!("cannot read the body: {e}"),
+        })?;
+        let body: Result<Value, _> = serde_json::from_str(&text);
+        if status >= 400 {
+            return Err(api_error(status, body.ok(), &text));
+        }
+        let body = body.map_err(|e| ClientError::Protocol {
             url: url.to_string(),
             reason: format!("body is not JSON: {e}"),
         })?;
-        if status >= 400 {
-            let code = body["error"]["code"]
-                .as_str()
-                .unwrap_or("unknown")
-                .to_string();
-            let mut message = body["error"]["message"].as_str().unwrap_or("").to_string();
-            if let Some(problems) = body["error"]["problems"].as_array() {
-                for p in problems {
-                    message.push_str(&format!(
-                        "\n  {}: {}",
-                        p["pointer"].as_str().unwrap_or(""),
-                        p["message"].as_str().unwrap_or("")
-                    ));
-                }
-            }
-            return Err(ClientError::Api {
-                status,
-                code,
-                message,
-            });
-        }
         Ok((status, body))
     }
 
