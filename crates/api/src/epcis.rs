@@ -1119,12 +1119,15 @@ pub(crate) async fn location_by_gln(
     Ok(Json(serde_json::to_value(loc).map_err(ApiError::internal)?))
 }
 
-/// `GET /v1/orgs/{id}/qualifications`: each with its status today.
+/// `GET /v1/orgs/{id}/qualifications`: each with its status today, a page at a time
+/// (`after`, `limit`; `next_after` when more remain).
 pub(crate) async fn qualifications(
     State(s): State<AppState>,
     p: Result<Path<String>, PathRejection>,
+    q: Result<Query<crate::Page>, QueryRejection>,
 ) -> ApiResult {
     let Path(id) = p?;
+    let Query(page) = q?;
     let org: OrgId = parse_org(&id)?;
     let snap = s.store.snapshot()?;
     if waybill_state::identity::load_org(&snap, &org)?.is_none() {
@@ -1135,14 +1138,26 @@ pub(crate) async fn qualifications(
     }
     let today = credentials::date_of_ms(now_ms());
     let prefix = keys::qualifications_of(&org);
+    let start = match &page.after {
+        Some(a) => [crate::hex_decode(a)?, vec![0]].concat(),
+        None => prefix.clone(),
+    };
+    let limit = page.limit();
+    let rows = snap.scan_from(&prefix, &start, limit + 1)?;
+    let more = rows.len() > limit;
     let mut items = Vec::new();
-    for (k, v) in snap.scan_from(&prefix, &prefix, limits::PAGE_ITEMS_MAX)? {
+    let mut last = None;
+    for (k, v) in rows.into_iter().take(limit) {
         let q: credentials::Qualification = waybill_state::decode_record(&k, &v)?;
         let mut j = serde_json::to_value(&q).map_err(ApiError::internal)?;
         j["status"] = json!(q.status_on(&today));
         items.push(j);
+        last = Some(k);
     }
-    Ok(Json(json!({ "org": org, "date": today, "items": items })))
+    let next = if more { last.map(hex::encode) } else { None };
+    Ok(Json(
+        json!({ "org": org, "date": today, "items": items, "next_after": next }),
+    ))
 }
 
 /// May `reader` see the EPCIS document a transaction carries? Other payloads are not

@@ -2761,6 +2761,21 @@ async fn master_data_locations_and_qualifications() {
             ("HACCP-2", "revoked")
         ])
     );
+    // The list pages like every other list: one at a time, all four, then no cursor.
+    assert_eq!(v["next_after"], Value::Null);
+    let mut paged = Vec::new();
+    let mut uri = format!("/v1/orgs/{ORCH}/qualifications?limit=1");
+    loop {
+        let p = common::get_ok(&app, &uri).await;
+        let items = p["items"].as_array().expect("items");
+        assert!(items.len() <= 1, "a page holds at most `limit` items: {p}");
+        paged.extend(items.clone());
+        match p["next_after"].as_str() {
+            Some(n) => uri = format!("/v1/orgs/{ORCH}/qualifications?limit=1&after={n}"),
+            None => break,
+        }
+    }
+    assert_eq!(Value::Array(paged), v["items"]);
     let coc = v["items"]
         .as_array()
         .expect("items")

@@ -133,6 +133,15 @@ impl Client {
         req: reqwest::RequestBuilder,
         url: &str,
     ) -> Result<(u16, Value), ClientError> {
+        let (status, _, body) = self.send_full(req, url).await?;
+        Ok((status, body))
+    }
+
+    async fn send_full(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<(u16, reqwest::header::HeaderMap, Value), ClientError> {
         let resp = req
             .send()
             .await
@@ -141,6 +150,7 @@ impl Client {
                 source,
             })?;
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let text = resp.text().await.map_err(|e| ClientError::Protocol {
             url: url.to_string(),
             reason: format!("cannot read the body: {e}"),
@@ -153,7 +163,7 @@ impl Client {
             url: url.to_string(),
             reason: format!("body is not JSON: {e}"),
         })?;
-        Ok((status, body))
+        Ok((status, headers, body))
     }
 
     /// GET a path such as `/v1/status`, as JSON.
@@ -175,6 +185,32 @@ impl Client {
             .send(self.http.get(&url).header("authorization", auth), &url)
             .await?
             .1)
+    }
+
+    /// GET one page of a list as member `key`: the body and, when more remain, the
+    /// path and query of the next page (from `Link: <…>; rel="next"`).
+    pub async fn get_page_as(
+        &self,
+        path: &str,
+        key: &SecretKey,
+    ) -> Result<(Value, Option<String>), ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let auth = waybill_types::keys::read_authorization(key, "GET", path, ts);
+        let (_, headers, body) = self
+            .send_full(self.http.get(&url).header("authorization", auth), &url)
+            .await?;
+        let next = headers
+            .get_all(reqwest::header::LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .find(|l| l.contains("rel=\"next\""))
+            .and_then(|l| Some(l.split_once('<')?.1.split_once('>')?.0.trim().to_string()));
+        Ok((body, next))
     }
 
     /// Capture an EPCIS document as member `key` through `POST /epcis/capture`: the

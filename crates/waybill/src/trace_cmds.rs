@@ -62,24 +62,101 @@ pub async fn capture(
     Ok(())
 }
 
-/// `waybill events [PARAM=VALUE…] --as MEMBER`.
-pub async fn events(node: &str, dir: &Path, who: &str, params: &[String]) -> anyhow::Result<()> {
+/// How a list command pages: items per request, and most items printed.
+#[derive(Clone, Copy, Debug)]
+pub struct Paging {
+    /// Items asked for per request.
+    pub page_size: usize,
+    /// Most items printed.
+    pub max: usize,
+}
+
+/// `waybill events [PARAM=VALUE…] --as MEMBER`: every page of the EPCIS query (up to
+/// `paging.max` events), as one query document; if more remain, says so on standard
+/// error with the page token to go on from.
+pub async fn events(
+    node: &str,
+    dir: &Path,
+    who: &str,
+    params: &[String],
+    paging: Paging,
+) -> anyhow::Result<()> {
     let key = member_key(dir, who)?;
     let mut q = Vec::new();
     for p in params {
         let (k, v) = p.split_once('=').with_context(|| {
             format!("`{p}` is not NAME=VALUE, e.g. MATCH_epc=urn:epc:id:sgtin:…")
         })?;
+        if k == "perPage" {
+            bail!("give the page size with --page-size, not perPage=");
+        }
         q.push(format!("{}={}", enc(k), enc(v)));
     }
-    let path = if q.is_empty() {
-        "/epcis/events".to_string()
-    } else {
-        format!("/epcis/events?{}", q.join("&"))
+    let client = Client::new(node);
+    let mut doc: Option<Value> = None;
+    let mut n = 0usize;
+    let mut next = None;
+    let first = |per_page: usize| {
+        let mut all = q.clone();
+        all.push(format!("perPage={per_page}"));
+        format!("/epcis/events?{}", all.join("&"))
     };
-    let v = Client::new(node).get_as(&path, &key).await?;
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    let mut path = Some(first(paging.page_size.min(paging.max.max(1))));
+    while let Some(p) = path.take() {
+        if n >= paging.max {
+            next = Some(p);
+            break;
+        }
+        let (page, more) = client.get_page_as(&p, &key).await?;
+        let events = page["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        n += events.len();
+        match doc.as_mut() {
+            None => doc = Some(page),
+            Some(d) => {
+                if let Some(list) =
+                    d["epcisBody"]["queryResults"]["resultsBody"]["eventList"].as_array_mut()
+                {
+                    list.extend(events);
+                }
+            }
+        }
+        // Ask the next page for no more than what may still be printed.
+        path = more.map(|m| {
+            with_per_page(
+                &m,
+                paging.page_size.min(paging.max.saturating_sub(n).max(1)),
+            )
+        });
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&doc.unwrap_or(Value::Null))?
+    );
+    if let Some(p) = next {
+        let token = p
+            .split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix("nextPageToken="))
+            .unwrap_or("");
+        eprintln!(
+            "{n} events shown; more remain: pass a larger --max, or add nextPageToken={token} to go on from here"
+        );
+    }
     Ok(())
+}
+
+/// `path` (with a query) with its `perPage` set to `n`.
+fn with_per_page(path: &str, n: usize) -> String {
+    let (base, query) = path.split_once('?').unwrap_or((path, ""));
+    let mut kept: Vec<String> = query
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("perPage="))
+        .map(str::to_string)
+        .collect();
+    kept.push(format!("perPage={n}"));
+    format!("{base}?{}", kept.join("&"))
 }
 
 /// Percent-encode a path segment or query value (unreserved characters kept).
@@ -245,13 +322,51 @@ pub fn render_tree(v: &Value) -> String {
     out
 }
 
-/// `waybill audit --product|--member|--org X --as MEMBER`.
-pub async fn audit(node: &str, dir: &Path, who: &str, query: &str) -> anyhow::Result<()> {
+/// `waybill audit --product|--member|--org X --as MEMBER`: every page of the trail
+/// (up to `paging.max` entries), as one answer whose `next_after` is the cursor to go on
+/// from when more remain (said on standard error too), `null` when none do.
+pub async fn audit(
+    node: &str,
+    dir: &Path,
+    who: &str,
+    query: &str,
+    after: Option<&str>,
+    paging: Paging,
+) -> anyhow::Result<()> {
     let key = member_key(dir, who)?;
-    let v = Client::new(node)
-        .get_as(&format!("/v1/audit?{query}"), &key)
-        .await?;
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    let client = Client::new(node);
+    let mut items: Vec<Value> = Vec::new();
+    let mut subject = Value::Null;
+    let mut cursor: Option<String> = after.map(str::to_string);
+    loop {
+        let want = paging.page_size.min(paging.max.saturating_sub(items.len()));
+        if want == 0 {
+            break;
+        }
+        let mut path = format!("/v1/audit?{query}&limit={want}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&after={}", enc(c)));
+        }
+        let page = client.get_as(&path, &key).await?;
+        subject = page["subject"].clone();
+        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+        cursor = page["next_after"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(
+            &json!({ "subject": subject, "items": items, "next_after": cursor })
+        )?
+    );
+    if let Some(c) = &cursor {
+        eprintln!(
+            "{} entries shown; more remain: pass a larger --max, or --after {c} to go on from here",
+            items.len()
+        );
+    }
     Ok(())
 }
 
