@@ -75,10 +75,7 @@ fn problem_type(code: &str, status: StatusCode) -> (&'static str, &'static str) 
             "epcisException:CaptureLimitExceededException",
             "The EPCIS document is over a capture limit",
         ),
-        _ => (
-            "about:blank",
-            status.canonical_reason().unwrap_or("Error"),
-        ),
+        _ => ("about:blank", status.canonical_reason().unwrap_or("Error")),
     }
 }
 
@@ -272,11 +269,22 @@ mod tests {
     #[test]
     fn problem_documents_have_the_rfc_9457_members_and_our_code() {
         let mut ext = Map::new();
-        ext.insert("problems".into(), json!([{"pointer": "/a", "message": "m"}]));
+        ext.insert(
+            "problems".into(),
+            json!([{"pointer": "/a", "message": "m"}]),
+        );
         ext.insert("status".into(), json!(999));
-        let v = problem_body(StatusCode::BAD_REQUEST, "invalid_epcis", "bad doc", Some(ext));
+        let v = problem_body(
+            StatusCode::BAD_REQUEST,
+            "invalid_epcis",
+            "bad doc",
+            Some(ext),
+        );
         assert_eq!(v["type"], "epcisException:ValidationException");
-        assert_eq!(v["status"], 400, "an extension cannot replace a standard member");
+        assert_eq!(
+            v["status"], 400,
+            "an extension cannot replace a standard member"
+        );
         assert_eq!(v["detail"], "bad doc");
         assert_eq!(v["code"], "invalid_epcis");
         assert_eq!(v["problems"][0]["pointer"], "/a");

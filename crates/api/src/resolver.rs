@@ -178,11 +178,9 @@ fn links_of(
     let mut links = Vec::new();
     match key {
         "01" => {
-            let gtin: Gtin = value
-                .parse()
-                .map_err(|e: waybill_types::gs1::Gs1Error| {
-                    ApiError::bad_request("bad_gtin", e.to_string())
-                })?;
+            let gtin: Gtin = value.parse().map_err(|e: waybill_types::gs1::Gs1Error| {
+                ApiError::bad_request("bad_gtin", e.to_string())
+            })?;
             let name = catalog::load_product(&s.store.snapshot()?, &gtin)?
                 .map(|p| p.name)
                 .unwrap_or_default();

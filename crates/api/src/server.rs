@@ -335,7 +335,10 @@ fn replace_automatic_answer(buf: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let detail = match status.as_u16() {
-        400 => "the request is not valid HTTP/1.1: its request line or a header field cannot be parsed".to_string(),
+        400 => {
+            "the request is not valid HTTP/1.1: its request line or a header field cannot be parsed"
+                .to_string()
+        }
         414 => format!(
             "the request target is over the limit of {} bytes",
             limits::REQUEST_TARGET_BYTES_MAX
@@ -471,8 +474,7 @@ pub(crate) async fn request_limits(req: Request, next: Next) -> Response {
         .iter()
         .map(|(n, v)| n.as_str().len() + v.as_bytes().len() + 4)
         .sum();
-    if n_headers > limits::REQUEST_HEADERS_MAX || header_bytes > limits::REQUEST_HEADER_BYTES_MAX
-    {
+    if n_headers > limits::REQUEST_HEADERS_MAX || header_bytes > limits::REQUEST_HEADER_BYTES_MAX {
         return problem_response(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "headers_too_large",

@@ -2,6 +2,7 @@
 //! `TestChain` commits blocks on demand (no consensus engine), and every request
 //! goes through `waybill_api::app(..)` with `oneshot`, as a server would send it.
 
+#[allow(dead_code)] // each test binary uses part of the fixtures
 mod common;
 
 use std::collections::BTreeSet;

@@ -156,9 +156,12 @@ async fn errors_made_by_the_http_stack_are_problem_documents_on_the_wire() {
     exchange(addr, get_request("/nope", ""))
         .await
         .assert_problem(404, "no_such_route");
-    exchange(addr, b"DELETE /v1/status HTTP/1.1\r\nhost: t\r\n\r\n".to_vec())
-        .await
-        .assert_problem(405, "method_not_allowed");
+    exchange(
+        addr,
+        b"DELETE /v1/status HTTP/1.1\r\nhost: t\r\n\r\n".to_vec(),
+    )
+    .await
+    .assert_problem(405, "method_not_allowed");
     // A percent-encoding that does not decode to UTF-8, in a path parameter.
     exchange(addr, get_request("/v1/proofs/01/%FF%FE", ""))
         .await
@@ -171,14 +174,17 @@ async fn errors_made_by_the_http_stack_are_problem_documents_on_the_wire() {
         .assert_problem(400, "bad_query");
 
     // Request targets: over our limit, and over hyper's own (64 KiB).
-    let long = format!("/v1/status?pad={}", "a".repeat(waybill_types::limits::REQUEST_TARGET_BYTES_MAX));
+    let long = format!(
+        "/v1/status?pad={}",
+        "a".repeat(waybill_types::limits::REQUEST_TARGET_BYTES_MAX)
+    );
     let v = exchange(addr, get_request(&long, ""))
         .await
         .assert_problem(414, "uri_too_long");
     assert!(
-        v["detail"].as_str().is_some_and(|d| d.contains(
-            &waybill_types::limits::REQUEST_TARGET_BYTES_MAX.to_string()
-        )),
+        v["detail"].as_str().is_some_and(
+            |d| d.contains(&waybill_types::limits::REQUEST_TARGET_BYTES_MAX.to_string())
+        ),
         "the detail names the limit: {v}"
     );
     let huge = format!("/v1/status?pad={}", "a".repeat(70_000));
@@ -219,9 +225,12 @@ async fn errors_made_by_the_http_stack_are_problem_documents_on_the_wire() {
     exchange(addr, b"NOT AN HTTP REQUEST\r\n\r\n".to_vec())
         .await
         .assert_problem(400, "bad_request");
-    exchange(addr, b"GET /v1/status HTTP/1.1\r\nbad header\r\n\r\n".to_vec())
-        .await
-        .assert_problem(400, "bad_request");
+    exchange(
+        addr,
+        b"GET /v1/status HTTP/1.1\r\nbad header\r\n\r\n".to_vec(),
+    )
+    .await
+    .assert_problem(400, "bad_request");
 
     // A chunked body that grows past the body limit.
     let chunk = vec![b'x'; 1024 * 1024];

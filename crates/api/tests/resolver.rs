@@ -154,7 +154,10 @@ async fn trade_items_resolve_with_short_gtins_and_unknown_serials_are_404() {
         "{link}"
     );
     // GTIN-8 and GTIN-12 are accepted and padded (these products are not registered).
-    for (short, full) in [("12345670", "00000012345670"), ("614141000036", "00614141000036")] {
+    for (short, full) in [
+        ("12345670", "00000012345670"),
+        ("614141000036", "00614141000036"),
+    ] {
         let (a, _) = fetch(app, &format!("/01/{short}"), HTML).await;
         let msg = a.assert_error(StatusCode::NOT_FOUND, "unknown_product");
         assert!(msg.contains(full), "{msg}");
@@ -229,7 +232,10 @@ async fn sscc_gln_and_giai_resolve_or_answer_404() {
             v["linkset"][0]["anchor"],
             format!("https://id.gs1.org/00/{}", sscc("000000001"))
         );
-        assert!(v["linkset"][0]["https://gs1.org/voc/traceability"].is_array(), "{v}");
+        assert!(
+            v["linkset"][0]["https://gs1.org/voc/traceability"].is_array(),
+            "{v}"
+        );
         assert_eq!(header(&h, "access-control-allow-origin"), "*");
         assert!(header(&h, "link").contains("rel=\"linkset\""));
     }
@@ -239,7 +245,11 @@ async fn sscc_gln_and_giai_resolve_or_answer_404() {
     assert!(msg.contains(&unknown), "{msg}");
     let mut bad_check = unknown.clone();
     let last = bad_check.pop().expect("digit");
-    bad_check.push(if last == '9' { '0' } else { char::from(last as u8 + 1) });
+    bad_check.push(if last == '9' {
+        '0'
+    } else {
+        char::from(last as u8 + 1)
+    });
     let (a, _) = fetch(app, &format!("/00/{bad_check}"), LINKSET).await;
     a.assert_error(StatusCode::BAD_REQUEST, "bad_digital_link");
 
@@ -304,7 +314,10 @@ async fn link_type_redirects_to_one_link_or_answers_the_linkset() {
     // A type the item does not have: 404 naming those it has.
     let (a, _) = fetch(app, &format!("/01/{g}?linkType=gs1:recipeInfo"), HTML).await;
     let msg = a.assert_error(StatusCode::NOT_FOUND, "no_such_link_type");
-    assert!(msg.contains("recipeInfo") && msg.contains("gs1:pip"), "{msg}");
+    assert!(
+        msg.contains("recipeInfo") && msg.contains("gs1:pip"),
+        "{msg}"
+    );
     // Unknown items are 404 before any link type is considered.
     let (a, _) = fetch(app, &format!("/01/{g}/21/NOT-MADE?linkType=all"), HTML).await;
     a.assert_error(StatusCode::NOT_FOUND, "unknown_item");

@@ -1,4 +1,3 @@
-#![allow(dead_code)] // each test binary uses part of the fixtures
 //! Fixtures for the API integration tests: a one-validator [`TestChain`] with two
 //! organizations, the router over it, signers that track their sequence numbers,
 //! and small helpers to send requests and read answers.
