@@ -422,7 +422,12 @@ pub fn validate(file: &Path) -> anyhow::Result<()> {
 
 /// `waybill dl parse URI`.
 pub fn dl_parse(uri: &str) -> anyhow::Result<()> {
-    let dl = DigitalLink::parse(uri).map_err(|e| anyhow::anyhow!("{uri}: {e}"))?;
+    // As the resolver reads links: GTIN-8, -12 and -13 are padded to 14 digits.
+    let options = waybill_types::digital_link::ParseOptions {
+        permit_zero_suppressed_gtin: true,
+        ..Default::default()
+    };
+    let dl = DigitalLink::parse_with(uri, &options).map_err(|e| anyhow::anyhow!("{uri}: {e}"))?;
     let mut m = serde_json::Map::new();
     for (ai, v) in &dl.elements {
         m.insert(ai.clone(), json!(v));
@@ -438,7 +443,13 @@ pub fn dl_make(
     serial: Option<&str>,
     stem: Option<&str>,
 ) -> anyhow::Result<()> {
-    let mut el = vec![("01".to_string(), gtin.to_string())];
+    // A GTIN-8, -12 or -13 is the GTIN-14 with leading zeros dropped.
+    let gtin = if matches!(gtin.len(), 8 | 12 | 13) && gtin.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{gtin:0>14}")
+    } else {
+        gtin.to_string()
+    };
+    let mut el = vec![("01".to_string(), gtin)];
     if let Some(l) = lot {
         el.push(("10".into(), l.into()));
     }
