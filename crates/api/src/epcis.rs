@@ -57,6 +57,14 @@ fn epcis_error(status: StatusCode, code: &'static str, message: impl Into<String
     }
 }
 
+/// A 400 `invalid_epcis` problem document with the validation `problems` (each a JSON
+/// pointer and a message) as an extension member.
+fn invalid_epcis(detail: String, problems: Value) -> Response {
+    let mut ext = serde_json::Map::new();
+    ext.insert("problems".into(), problems);
+    crate::error::problem_response(StatusCode::BAD_REQUEST, "invalid_epcis", &detail, Some(ext))
+}
+
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
     h.get(name)
         .ok_or_else(|| {
@@ -129,23 +137,19 @@ pub(crate) async fn capture(
     })?;
     if let Some(problems) = problems {
         let n = problems.len();
-        let body = json!({ "error": {
-            "code": "invalid_epcis",
-            "message": format!("the EPCIS document is not valid ({n} problem(s)); nothing was captured"),
-            "problems": problems,
-        }});
-        return Ok((StatusCode::BAD_REQUEST, Json(body)).into_response());
+        return Ok(invalid_epcis(
+            format!("the EPCIS document is not valid ({n} problem(s)); nothing was captured"),
+            json!(problems),
+        ));
     }
     let (events, list_ptr) = trace::document_events(&doc);
     let n_events = events.map(Vec::len).unwrap_or(0);
     if n_events == 0 {
         // The ledger refuses a document without events; say so now.
-        let body = json!({ "error": {
-            "code": "invalid_epcis",
-            "message": "the EPCIS document has no events; nothing was captured",
-            "problems": [{ "pointer": list_ptr, "message": "the document has no events" }],
-        }});
-        return Ok((StatusCode::BAD_REQUEST, Json(body)).into_response());
+        return Ok(invalid_epcis(
+            "the EPCIS document has no events; nothing was captured".into(),
+            json!([{ "pointer": list_ptr, "message": "the document has no events" }]),
+        ));
     }
     if n_events > limits::EPCIS_EVENTS_MAX {
         return Err(epcis_error(
@@ -201,11 +205,12 @@ pub(crate) async fn capture(
     let id = match result {
         Ok(id) => id,
         Err(e) => {
-            return Ok((
+            return Ok(crate::error::problem_response(
                 crate::submit_error_status(&e),
-                Json(json!({ "error": { "code": e.code(), "message": e.to_string() } })),
-            )
-                .into_response())
+                e.code(),
+                &e.to_string(),
+                None,
+            ))
         }
     };
     // The job is durable before the client hears 202: a restart or a crash before the
@@ -1287,12 +1292,15 @@ pub(crate) async fn location_by_gln(
     Ok(Json(serde_json::to_value(loc).map_err(ApiError::internal)?))
 }
 
-/// `GET /v1/orgs/{id}/qualifications`: each with its status today.
+/// `GET /v1/orgs/{id}/qualifications`: each with its status today, a page at a time
+/// (`after`, `limit`; `next_after` when more remain).
 pub(crate) async fn qualifications(
     State(s): State<AppState>,
     p: Result<Path<String>, PathRejection>,
+    q: Result<Query<crate::Page>, QueryRejection>,
 ) -> ApiResult {
     let Path(id) = p?;
+    let Query(page) = q?;
     let org: OrgId = parse_org(&id)?;
     let snap = s.store.snapshot()?;
     if waybill_state::identity::load_org(&snap, &org)?.is_none() {
@@ -1303,14 +1311,26 @@ pub(crate) async fn qualifications(
     }
     let today = credentials::date_of_ms(now_ms());
     let prefix = keys::qualifications_of(&org);
+    let start = match &page.after {
+        Some(a) => [crate::hex_decode(a)?, vec![0]].concat(),
+        None => prefix.clone(),
+    };
+    let limit = page.limit();
+    let rows = snap.scan_from(&prefix, &start, limit + 1)?;
+    let more = rows.len() > limit;
     let mut items = Vec::new();
-    for (k, v) in snap.scan_from(&prefix, &prefix, limits::PAGE_ITEMS_MAX)? {
+    let mut last = None;
+    for (k, v) in rows.into_iter().take(limit) {
         let q: credentials::Qualification = waybill_state::decode_record(&k, &v)?;
         let mut j = serde_json::to_value(&q).map_err(ApiError::internal)?;
         j["status"] = json!(q.status_on(&today));
         items.push(j);
+        last = Some(k);
     }
-    Ok(Json(json!({ "org": org, "date": today, "items": items })))
+    let next = if more { last.map(hex::encode) } else { None };
+    Ok(Json(
+        json!({ "org": org, "date": today, "items": items, "next_after": next }),
+    ))
 }
 
 /// May `reader` see the EPCIS document a transaction carries? Other payloads are not

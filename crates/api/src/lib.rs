@@ -10,6 +10,7 @@ mod error;
 mod pages;
 pub mod proofs;
 mod resolver;
+mod server;
 mod views;
 
 use std::sync::Arc;
@@ -30,7 +31,11 @@ use waybill_state::{catalog, identity, keys};
 use waybill_types::gs1::Gtin;
 use waybill_types::{limits, Hash, Height, OrgId, PublicKey};
 
-pub use error::ApiError;
+pub use error::{ApiError, PROBLEM_JSON};
+pub use server::{
+    ConnectionCount, HttpServer, ServerLimits, HEADER_READ_TIMEOUT_MS, SHUTDOWN_GRACE_MS,
+    WRITE_STALL_TIMEOUT_MS,
+};
 
 /// Longest a request may take, including `wait=true` submissions.
 pub const REQUEST_TIMEOUT_MS: u64 = 60_000;
@@ -79,6 +84,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/proofs/{link}"),
     ("get", "/01/{gtin}"),
     ("get", "/01/{gtin}/{qualifiers}"),
+    ("get", "/00/{sscc}"),
+    ("get", "/414/{gln}"),
+    ("get", "/8004/{giai}"),
     ("get", "/labels"),
     ("get", "/assets/{name}"),
 ];
@@ -116,11 +124,10 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/orgs/{id}/qualifications", get(epcis::qualifications))
         .route("/v1/qr", get(resolver::qr))
         .route("/v1/proofs/{*link}", get(proofs::proof_route))
-        .route("/01/{gtin}", get(resolver::resolve))
-        .route("/01/{gtin}/{*qualifiers}", get(resolver::resolve))
         .route("/labels", get(consumer::labels))
         .route("/assets/{name}", get(consumer::asset))
         .route("/", get(pages::index))
+        .merge(resolver_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared);
@@ -154,6 +161,22 @@ pub fn app(shared: Arc<Shared>) -> Router {
                 .concurrency_limit(CONCURRENT_REQUESTS_MAX)
                 .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS)),
         )
+        // Oversized targets, heads and announced bodies are refused before they take
+        // a request slot or a byte of the body is read.
+        .layer(axum::middleware::from_fn(server::request_limits))
+        // Outermost: whatever answered with an error, the body is a problem document.
+        .layer(axum::middleware::map_response(error::ensure_problem))
+}
+
+/// The Digital Link resolver's routes (one per primary key it resolves), open to
+/// pages on any origin.
+fn resolver_routes() -> Router<AppState> {
+    Router::new()
+        .route("/01/{*link}", get(resolver::resolve))
+        .route("/00/{*link}", get(resolver::resolve))
+        .route("/414/{*link}", get(resolver::resolve))
+        .route("/8004/{*link}", get(resolver::resolve))
+        .route_layer(axum::middleware::map_response(resolver::cors))
 }
 
 async fn not_found() -> ApiError {
@@ -368,11 +391,12 @@ async fn submit_one(
         .pop()
         .expect("one input, one result");
     match result {
-        Err(e) => Ok((
+        Err(e) => Ok(error::problem_response(
             submit_error_status(&e),
-            Json(json!({ "error": { "code": e.code(), "message": e.to_string() } })),
-        )
-            .into_response()),
+            e.code(),
+            &e.to_string(),
+            None,
+        )),
         Ok(id) if q.wait => {
             let v = wait_outcome(&s, id, q.timeout_ms.unwrap_or(10_000).min(WAIT_MS_MAX)).await;
             Ok(Json(v).into_response())

@@ -6,14 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::Uri;
 use axum::Json;
 use base64::Engine as _;
 use serde_json::Value;
 use waybill_state::{catalog, keys, open, StateRead};
 use waybill_store::StateSnapshot;
-use waybill_types::digital_link::DigitalLink;
 use waybill_types::proof::{
     fingerprint, walk_history, CertifiedHeader, HistorySource, ProofBundle, ProvenRecord, Subject,
     SubjectHead, WalkError, PROOF_FORMAT,
@@ -222,22 +221,35 @@ pub fn build_bundle_with_history(
     Ok((bundle, history))
 }
 
-/// `GET /v1/proofs/{*link}`: `link` is a Digital Link URI (percent-encoded) or its
-/// path (`01/{gtin}/10/{lot}/21/{serial}`).
+/// `GET /v1/proofs/{*link}`: `link` is a Digital Link URI, percent-encoded as one
+/// segment (`https%3A%2F%2Fid.gs1.org%2F01%2F…`), or its path as it is
+/// (`01/{gtin}/10/{lot}/21/{serial}`). The path is read raw, so its values are
+/// percent-decoded once, by the Digital Link parser.
 pub(crate) async fn proof_route(
     State(s): State<AppState>,
-    Path(link): Path<String>,
     uri: Uri,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
-    let link = if link.starts_with("http://") || link.starts_with("https://") {
-        link
+    let raw = uri.path().strip_prefix("/v1/proofs/").unwrap_or_default();
+    let lower = raw.to_ascii_lowercase();
+    let link = if lower.starts_with("http%3a") || lower.starts_with("https%3a") {
+        // One encoded segment: decode it once; what it holds is itself a URI.
+        let bytes = waybill_types::digital_link::uri_unescape(
+            raw,
+            waybill_types::digital_link::UriComponent::Path,
+        );
+        String::from_utf8(bytes).map_err(|_| {
+            ApiError::bad_request(
+                "bad_digital_link",
+                format!("`{raw}` does not percent-decode to UTF-8"),
+            )
+        })?
     } else {
         let q = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-        format!("https://id.gs1.org/{}{q}", link.trim_start_matches('/'))
+        format!("https://id.gs1.org/{}{q}", raw.trim_start_matches('/'))
     };
-    let dl = DigitalLink::parse(&link)
-        .map_err(|e| ApiError::bad_request("bad_digital_link", format!("`{link}`: {e}")))?;
-    let subject = dl.to_uri(None);
+    let dl = crate::resolver::parse_link(&link)?;
+    crate::resolver::check_known(&s, &dl)?;
+    let subject = crate::resolver::canonical_item(&dl)?;
     let subject = subject.split('?').next().unwrap_or(&subject).to_string();
     let s2 = s.clone();
     let bundle = tokio::task::spawn_blocking(move || build_bundle(&s2, &subject))

@@ -1,113 +1,402 @@
-//! GS1 Digital Link resolution: `GET /01/{gtin}[/22/…][/10/{lot}][/21/{serial}]`
-//! answers a browser with the product's public page and a machine asking for
-//! `application/linkset+json` with a linkset (RFC 9264) of what this node offers about
-//! the item; `GET /v1/qr` draws a QR code (PNG or SVG) of a link.
+//! GS1 Digital Link resolution (GS1-Conformant Resolver behaviour) for the primary
+//! keys this ledger knows: `GET /01/{gtin}[/22/…][/10/{lot}][/21/{serial}]` (trade
+//! items), `/00/{sscc}` (logistic units), `/414/{gln}[/254/…]` (locations) and
+//! `/8004/{giai}` (assets).
+//!
+//! - A link is parsed with GS1's rules ([`parse_link`]): a GTIN-8, -12 or -13 is
+//!   padded to 14 digits; values are percent-decoded as
+//!   [`waybill_types::digital_link::uri_unescape`] does; an unknown AI is refused by
+//!   name.
+//! - An item the ledger does not know (a product, lot or location not registered; a
+//!   serial, SSCC or GIAI that no event names) answers 404, whatever was asked.
+//! - `linkType=all`, or an `Accept` that asks for `application/linkset+json` (or JSON
+//!   and not HTML), answers the item's linkset (RFC 9264); `linkType=gs1:X` (or the
+//!   full `https://gs1.org/voc/X`) answers 307 to that link, or 404 naming the types
+//!   there are; otherwise a trade item answers its consumer page, a location 307 to
+//!   its master data, and an SSCC or GIAI (whose links all need a member's signature)
+//!   its linkset.
+//! - Every answer carries `Link` (the item's links and its linkset), `Vary: Accept`
+//!   and `Access-Control-Allow-Origin: *`, so a page on any site can resolve links.
+//!
+//! `GET /v1/qr` draws a QR code (PNG or SVG) of a link.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
-use waybill_state::catalog;
-use waybill_types::digital_link::DigitalLink;
-use waybill_types::gs1::Gtin;
+use serde_json::{json, Map, Value};
+use waybill_state::{catalog, trace};
+use waybill_types::digital_link::{DigitalLink, ParseOptions};
+use waybill_types::gs1::{Gln, Gtin};
 
 use crate::pages::percent_encode;
 use crate::{ApiError, AppState};
 
-/// `GET /01/…`: resolve a GS1 Digital Link.
+/// The vocabulary of GS1 link types; `gs1:pip` is `https://gs1.org/voc/pip`.
+const GS1_VOC: &str = "https://gs1.org/voc/";
+
+/// How this node parses Digital Links: GS1's strict rules, except that a GTIN-8, -12
+/// or -13 is accepted and padded with zeros to 14 digits (labels print them short).
+pub(crate) fn link_options() -> ParseOptions {
+    ParseOptions {
+        permit_zero_suppressed_gtin: true,
+        ..ParseOptions::default()
+    }
+}
+
+/// Parse a Digital Link (a full URI) with [`link_options`]; refusals name the problem.
+pub(crate) fn parse_link(link: &str) -> Result<DigitalLink, ApiError> {
+    DigitalLink::parse_with(link, &link_options()).map_err(|e| {
+        ApiError::bad_request(
+            "bad_digital_link",
+            format!("`{link}` is not a valid GS1 Digital Link: {e}"),
+        )
+    })
+}
+
+/// The canonical URI of a link's AI data (key, qualifiers, AI attributes; no other
+/// query parameters), e.g. `https://id.gs1.org/01/00000012345670/21/7`.
+pub(crate) fn canonical_item(dl: &DigitalLink) -> Result<String, ApiError> {
+    DigitalLink::from_elements_with(&dl.elements, None, &link_options())
+        .map(|c| c.to_uri(None))
+        .map_err(|e| ApiError::bad_request("bad_digital_link", e.to_string()))
+}
+
+/// Whether the ledger knows the item a link names; `Err` is the 404 (or 400) to
+/// answer. Trade items: the product, the lot if named, and a serial named by some
+/// event. SSCCs and GIAIs: named by some event. GLNs: a registered location.
+pub(crate) fn check_known(s: &AppState, dl: &DigitalLink) -> Result<(), ApiError> {
+    let (key, value) = dl
+        .key()
+        .ok_or_else(|| ApiError::bad_request("bad_digital_link", "the link has no primary key"))?;
+    let snap = s.store.snapshot()?;
+    let named_by_an_event = |snap: &waybill_store::StateSnapshot| -> Result<bool, ApiError> {
+        let anchor = canonical_item(dl)?;
+        let id = waybill_epcis::epc::parse(&anchor)
+            .map_err(|e| ApiError::bad_request("bad_digital_link", e.to_string()))?
+            .canonical;
+        Ok(!trace::events_naming(snap, &id, 1)?.is_empty())
+    };
+    match key {
+        "01" => {
+            let gtin: Gtin = value
+                .parse()
+                .map_err(|e: waybill_types::gs1::Gs1Error| {
+                    ApiError::bad_request("bad_gtin", e.to_string())
+                })?;
+            if catalog::load_product(&snap, &gtin)?.is_none() {
+                return Err(ApiError::not_found(
+                    "unknown_product",
+                    format!("product {gtin} is not registered on this consortium's ledger"),
+                ));
+            }
+            if let Some(l) = dl.lot() {
+                if catalog::load_lot(&snap, &gtin, l)?.is_none() {
+                    return Err(ApiError::not_found(
+                        "unknown_lot",
+                        format!("lot {l} of product {gtin} is not registered"),
+                    ));
+                }
+            }
+            if let Some(serial) = dl.serial() {
+                if !named_by_an_event(&snap)? {
+                    return Err(ApiError::not_found(
+                        "unknown_item",
+                        format!(
+                            "no event on this consortium's ledger names item {serial} of product {gtin}: the serial is unknown here (check the label)"
+                        ),
+                    ));
+                }
+            }
+        }
+        "00" | "8004" => {
+            if !named_by_an_event(&snap)? {
+                let (code, what) = if key == "00" {
+                    ("unknown_sscc", "logistic unit (SSCC)")
+                } else {
+                    ("unknown_giai", "asset (GIAI)")
+                };
+                return Err(ApiError::not_found(
+                    code,
+                    format!("no event on this consortium's ledger names {what} {value}"),
+                ));
+            }
+        }
+        "414" => {
+            let gln: Gln = value
+                .parse()
+                .map_err(|e: waybill_types::gs1::Gs1Error| {
+                    ApiError::bad_request("bad_gln", e.to_string())
+                })?;
+            if catalog::load_location(&snap, &gln)?.is_none() {
+                return Err(ApiError::not_found(
+                    "unknown_location",
+                    format!("location {gln} is not registered on this consortium's ledger"),
+                ));
+            }
+        }
+        other => {
+            return Err(ApiError::not_found(
+                "unresolved_key",
+                format!(
+                    "this node resolves GTINs (01), SSCCs (00), GLNs (414) and GIAIs (8004), not AI {other}"
+                ),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// One link of an item's linkset.
+struct Link {
+    /// Link type, short form (`pip` for `https://gs1.org/voc/pip`).
+    rel: &'static str,
+    href: String,
+    title: String,
+    media_type: &'static str,
+}
+
+/// The links this node offers about an item, the default link first when there is
+/// one.
+fn links_of(
+    s: &AppState,
+    dl: &DigitalLink,
+    anchor: &str,
+    base: &str,
+) -> Result<Vec<Link>, ApiError> {
+    let (key, value) = dl.key().unwrap_or(("", ""));
+    let local_path = anchor.trim_start_matches(waybill_types::digital_link::DEFAULT_STEM);
+    let local_path = local_path.split('?').next().unwrap_or(local_path);
+    let trace_id = percent_encode(anchor);
+    let signed = |rel, href: String, title: &str, media_type| Link {
+        rel,
+        href,
+        title: format!("{title} (members sign the request)"),
+        media_type,
+    };
+    let mut links = Vec::new();
+    match key {
+        "01" => {
+            let gtin: Gtin = value.parse().map_err(|e: waybill_types::gs1::Gs1Error| {
+                ApiError::bad_request("bad_gtin", e.to_string())
+            })?;
+            let name = catalog::load_product(&s.store.snapshot()?, &gtin)?
+                .map(|p| p.name)
+                .unwrap_or_default();
+            let page = format!("{base}{local_path}");
+            links.push(Link {
+                rel: "defaultLink",
+                href: page.clone(),
+                title: name.clone(),
+                media_type: "text/html",
+            });
+            links.push(Link {
+                rel: "pip",
+                href: page,
+                title: format!("{name} — product information and history"),
+                media_type: "text/html",
+            });
+            links.push(Link {
+                rel: "masterData",
+                href: format!("{base}/v1/products/{gtin}"),
+                title: "Product master data".into(),
+                media_type: "application/json",
+            });
+        }
+        "414" => {
+            links.push(Link {
+                rel: "defaultLink",
+                href: format!("{base}/v1/locations/{value}"),
+                title: "Location master data".into(),
+                media_type: "application/json",
+            });
+            links.push(Link {
+                rel: "masterData",
+                href: format!("{base}/v1/locations/{value}"),
+                title: "Location master data".into(),
+                media_type: "application/json",
+            });
+        }
+        _ => {}
+    }
+    if key != "414" {
+        links.push(signed(
+            "traceability",
+            format!("{base}/v1/trace/{trace_id}?direction=back"),
+            "Lineage",
+            "application/json",
+        ));
+    }
+    links.push(signed(
+        "epcis",
+        format!("{base}/epcis/events?MATCH_anyEPC={trace_id}"),
+        "EPCIS events",
+        "application/ld+json",
+    ));
+    Ok(links)
+}
+
+/// The linkset document (RFC 9264 §4.2, GS1 resolver profile).
+fn linkset(anchor: &str, links: &[Link]) -> Value {
+    let mut set = Map::new();
+    set.insert("anchor".into(), json!(anchor));
+    for l in links {
+        let entry = json!({ "href": l.href, "title": l.title, "type": l.media_type });
+        match set
+            .entry(format!("{GS1_VOC}{}", l.rel))
+            .or_insert_with(|| json!([]))
+        {
+            Value::Array(a) => a.push(entry),
+            other => *other = json!([entry]),
+        }
+    }
+    json!({ "linkset": [Value::Object(set)] })
+}
+
+/// The `Link` header: every link, and the linkset itself.
+fn link_header(links: &[Link], linkset_href: &str) -> Option<HeaderValue> {
+    let mut parts: Vec<String> = links
+        .iter()
+        .map(|l| {
+            format!(
+                "<{}>; rel=\"{GS1_VOC}{}\"; type=\"{}\"",
+                l.href, l.rel, l.media_type
+            )
+        })
+        .collect();
+    parts.push(format!(
+        "<{linkset_href}>; rel=\"linkset\"; type=\"application/linkset+json\""
+    ));
+    HeaderValue::from_str(&parts.join(", ")).ok()
+}
+
+/// `linkType` as a short GS1 type (`gs1:pip` and `https://gs1.org/voc/pip` are `pip`);
+/// `all` stays `all`.
+fn short_link_type(t: &str) -> &str {
+    t.strip_prefix("gs1:")
+        .or_else(|| t.strip_prefix(GS1_VOC))
+        .unwrap_or(t)
+}
+
+/// Does the client ask for the linkset rather than a page?
+fn wants_linkset(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    accept.contains("application/linkset+json")
+        || accept.contains("application/json") && !accept.contains("text/html")
+}
+
+/// `GET /01/…`, `/00/…`, `/414/…`, `/8004/…`: resolve a GS1 Digital Link.
 pub(crate) async fn resolve(
     State(s): State<AppState>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let path_q = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let dl = DigitalLink::parse(&format!("https://id.gs1.org{path_q}")).map_err(|e| {
-        ApiError::bad_request(
-            "bad_digital_link",
-            format!("`{path_q}` is not a valid GS1 Digital Link: {e}"),
-        )
-    })?;
-    let gtin: Gtin = dl
-        .gtin()
-        .ok_or_else(|| ApiError::bad_request("bad_digital_link", "the link names no GTIN (AI 01)"))?
-        .parse()
-        .map_err(|e: waybill_types::gs1::Gs1Error| {
-            ApiError::bad_request("bad_gtin", e.to_string())
-        })?;
-    let snap = s.store.snapshot()?;
-    let product = catalog::load_product(&snap, &gtin)?.ok_or_else(|| {
-        ApiError::not_found(
-            "unknown_product",
-            format!("product {gtin} is not registered on this consortium's ledger"),
-        )
-    })?;
-    if let Some(l) = dl.lot() {
-        catalog::load_lot(&snap, &gtin, l)?.ok_or_else(|| {
-            ApiError::not_found(
-                "unknown_lot",
-                format!("lot {l} of product {gtin} is not registered"),
-            )
-        })?;
-    }
-    let canonical = dl.to_uri(None);
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let local_path = canonical.trim_start_matches("https://id.gs1.org");
-    if accept.contains("application/linkset+json")
-        || accept.contains("application/json") && !accept.contains("text/html")
-    {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        let base = format!("http://{host}");
-        let trace_id = percent_encode(&canonical);
-        let linkset = json!({ "linkset": [{
-            "anchor": canonical,
-            "https://gs1.org/voc/pip": [{ "href": format!("{base}{local_path}"), "title": format!("{} — product information", product.name), "type": "text/html", "hreflang": ["en"] }],
-            "https://gs1.org/voc/defaultLink": [{ "href": format!("{base}{local_path}"), "title": product.name, "type": "text/html" }],
-            "https://gs1.org/voc/traceability": [{ "href": format!("{base}/v1/trace/{trace_id}?direction=back"), "title": "Lineage (members sign the request)", "type": "application/json" }],
-            "https://gs1.org/voc/epcis": [{ "href": format!("{base}/epcis/events?MATCH_anyEPC={trace_id}"), "title": "EPCIS events (members sign the request)", "type": "application/ld+json" }],
-            "https://gs1.org/voc/masterData": [{ "href": format!("{base}/v1/products/{gtin}"), "title": "Product master data", "type": "application/json" }],
-        }]});
-        return Ok((
-            [(header::CONTENT_TYPE, "application/linkset+json")],
-            Json(linkset),
-        )
-            .into_response());
-    }
-    drop(snap);
+    let dl = parse_link(&format!("https://id.gs1.org{path_q}"))?;
+    check_known(&s, &dl)?;
+    let anchor = canonical_item(&dl)?;
     let base = crate::consumer::base_url(&headers);
-    let wb = crate::consumer::clean_fingerprint(
-        uri.query()
-            .into_iter()
-            .flat_map(|q| q.split('&'))
-            .find_map(|kv| kv.strip_prefix("wb=")),
-    );
-    let subject = canonical
-        .split('?')
-        .next()
-        .unwrap_or(&canonical)
+    let local_path = anchor
+        .trim_start_matches(waybill_types::digital_link::DEFAULT_STEM)
         .to_string();
-    let local_path = subject.trim_start_matches("https://id.gs1.org").to_string();
+    let links = links_of(&s, &dl, &anchor, &base)?;
+    let linkset_href = format!(
+        "{base}{local_path}{}linkType=all",
+        if local_path.contains('?') { "&" } else { "?" }
+    );
+    let wb = crate::consumer::clean_fingerprint(dl.attribute("wb"));
+    let with_headers = |mut resp: Response| -> Response {
+        let h = resp.headers_mut();
+        if let Some(v) = link_header(&links, &linkset_href) {
+            h.insert(header::LINK, v);
+        }
+        h.insert(header::VARY, HeaderValue::from_static("Accept"));
+        resp
+    };
+    let linkset_answer = || {
+        (
+            [(header::CONTENT_TYPE, "application/linkset+json")],
+            linkset(&anchor, &links).to_string(),
+        )
+            .into_response()
+    };
+    let (key, _) = dl.key().unwrap_or(("", ""));
+    match dl.attribute("linkType").map(short_link_type) {
+        Some("all") => return Ok(with_headers(linkset_answer())),
+        Some(t) => {
+            let Some(link) = links.iter().find(|l| l.rel == t) else {
+                let there: Vec<String> = links.iter().map(|l| format!("gs1:{}", l.rel)).collect();
+                return Err(ApiError::not_found(
+                    "no_such_link_type",
+                    format!(
+                        "{anchor} has no link of type `{t}`; it has {} (or linkType=all for the linkset)",
+                        there.join(", ")
+                    ),
+                ));
+            };
+            let mut href = link.href.clone();
+            if link.media_type == "text/html" {
+                if let Some(w) = &wb {
+                    href.push_str(if href.contains('?') { "&wb=" } else { "?wb=" });
+                    href.push_str(w);
+                }
+            }
+            let location = HeaderValue::from_str(&href).map_err(ApiError::internal)?;
+            let mut resp = StatusCode::TEMPORARY_REDIRECT.into_response();
+            resp.headers_mut().insert(header::LOCATION, location);
+            return Ok(with_headers(resp));
+        }
+        None => {}
+    }
+    if wants_linkset(&headers) || key == "00" || key == "8004" {
+        return Ok(with_headers(linkset_answer()));
+    }
+    if key == "414" {
+        let default = links
+            .iter()
+            .find(|l| l.rel == "defaultLink")
+            .map(|l| l.href.clone())
+            .unwrap_or_default();
+        let mut resp = StatusCode::TEMPORARY_REDIRECT.into_response();
+        resp.headers_mut().insert(
+            header::LOCATION,
+            HeaderValue::from_str(&default).map_err(ApiError::internal)?,
+        );
+        return Ok(with_headers(resp));
+    }
+    // A trade item: its consumer page.
+    let subject = anchor.split('?').next().unwrap_or(&anchor).to_string();
+    let page_path = subject
+        .trim_start_matches(waybill_types::digital_link::DEFAULT_STEM)
+        .to_string();
     let html = tokio::task::spawn_blocking(move || {
-        crate::consumer::page(&s, &subject, &local_path, &base, wb.as_deref())
+        crate::consumer::page(&s, &subject, &page_path, &base, wb.as_deref())
     })
     .await
     .map_err(ApiError::internal)??;
-    Ok((
-        [
-            (header::VARY, "Accept"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        Html(html),
-    )
-        .into_response())
+    let mut resp = Html(html).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(with_headers(resp))
+}
+
+/// Middleware for the resolver's routes: any page may resolve a link (and read why
+/// one did not resolve).
+pub(crate) async fn cors(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Link, Location"),
+    );
+    resp
 }
 
 #[derive(Deserialize)]

@@ -98,6 +98,44 @@ impl ClientError {
     }
 }
 
+/// The error a node answered: an RFC 9457 problem document (`code` is our stable
+/// machine code, `detail` the message; EPCIS validation adds `problems`, one per JSON
+/// pointer). A body that is not one (a proxy's page) is quoted.
+fn api_error(status: u16, body: Option<Value>, text: &str) -> ClientError {
+    let Some(body) = body.filter(|b| b["code"].is_string()) else {
+        let quoted: String = text.trim().chars().take(300).collect();
+        return ClientError::Api {
+            status,
+            code: "unknown".into(),
+            message: if quoted.is_empty() {
+                "(no body)".into()
+            } else {
+                quoted
+            },
+        };
+    };
+    let code = body["code"].as_str().unwrap_or("unknown").to_string();
+    let mut message = body["detail"]
+        .as_str()
+        .or_else(|| body["title"].as_str())
+        .unwrap_or("")
+        .to_string();
+    if let Some(problems) = body["problems"].as_array() {
+        for p in problems {
+            message.push_str(&format!(
+                "\n  {}: {}",
+                p["pointer"].as_str().unwrap_or(""),
+                p["message"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    ClientError::Api {
+        status,
+        code,
+        message,
+    }
+}
+
 /// An HTTP client for one node.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -129,6 +167,15 @@ impl Client {
         req: reqwest::RequestBuilder,
         url: &str,
     ) -> Result<(u16, Value), ClientError> {
+        let (status, _, body) = self.send_full(req, url).await?;
+        Ok((status, body))
+    }
+
+    async fn send_full(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<(u16, reqwest::header::HeaderMap, Value), ClientError> {
         let resp = req
             .send()
             .await
@@ -137,32 +184,20 @@ impl Client {
                 source,
             })?;
         let status = resp.status().as_u16();
-        let body: Value = resp.json().await.map_err(|e| ClientError::Protocol {
+        let headers = resp.headers().clone();
+        let text = resp.text().await.map_err(|e| ClientError::Protocol {
+            url: url.to_string(),
+            reason: format!("cannot read the body: {e}"),
+        })?;
+        let body: Result<Value, _> = serde_json::from_str(&text);
+        if status >= 400 {
+            return Err(api_error(status, body.ok(), &text));
+        }
+        let body = body.map_err(|e| ClientError::Protocol {
             url: url.to_string(),
             reason: format!("body is not JSON: {e}"),
         })?;
-        if status >= 400 {
-            let code = body["error"]["code"]
-                .as_str()
-                .unwrap_or("unknown")
-                .to_string();
-            let mut message = body["error"]["message"].as_str().unwrap_or("").to_string();
-            if let Some(problems) = body["error"]["problems"].as_array() {
-                for p in problems {
-                    message.push_str(&format!(
-                        "\n  {}: {}",
-                        p["pointer"].as_str().unwrap_or(""),
-                        p["message"].as_str().unwrap_or("")
-                    ));
-                }
-            }
-            return Err(ClientError::Api {
-                status,
-                code,
-                message,
-            });
-        }
-        Ok((status, body))
+        Ok((status, headers, body))
     }
 
     /// GET a path such as `/v1/status`, as JSON.
@@ -184,6 +219,32 @@ impl Client {
             .send(self.http.get(&url).header("authorization", auth), &url)
             .await?
             .1)
+    }
+
+    /// GET one page of a list as member `key`: the body and, when more remain, the
+    /// path and query of the next page (from `Link: <…>; rel="next"`).
+    pub async fn get_page_as(
+        &self,
+        path: &str,
+        key: &SecretKey,
+    ) -> Result<(Value, Option<String>), ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let auth = waybill_types::keys::read_authorization(key, "GET", path, ts);
+        let (_, headers, body) = self
+            .send_full(self.http.get(&url).header("authorization", auth), &url)
+            .await?;
+        let next = headers
+            .get_all(reqwest::header::LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .find(|l| l.contains("rel=\"next\""))
+            .and_then(|l| Some(l.split_once('<')?.1.split_once('>')?.0.trim().to_string()));
+        Ok((body, next))
     }
 
     /// Capture an EPCIS document as member `key` through `POST /epcis/capture`: the

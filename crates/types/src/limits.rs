@@ -34,6 +34,14 @@ pub const MEMPOOL_TXS_MAX: usize = 200_000;
 pub const MEMPOOL_BYTES_MAX: usize = 512 * 1024 * 1024;
 /// Largest HTTP request body, in bytes (a batch of transactions fits).
 pub const REQUEST_BODY_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Longest HTTP request target (path and query), in bytes.
+pub const REQUEST_TARGET_BYTES_MAX: usize = 8 * 1024;
+/// Most bytes of HTTP request header fields (names, values and their separators).
+pub const REQUEST_HEADER_BYTES_MAX: usize = 32 * 1024;
+/// Most HTTP request header fields.
+pub const REQUEST_HEADERS_MAX: usize = 100;
+/// Most HTTP connections open at once; more wait to be accepted.
+pub const CONNECTIONS_MAX: usize = 4_096;
 /// Most transactions in one batch submission.
 pub const SUBMIT_BATCH_TXS_MAX: usize = 5_000;
 /// Most items in one page of a list answer.

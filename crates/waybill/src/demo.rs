@@ -220,25 +220,70 @@ pub async fn load(home: &Home, client: &Client) -> anyhow::Result<usize> {
     Ok(n)
 }
 
-/// `waybill demo`.
-pub async fn run(dir: &Path, listen: &str) -> anyhow::Result<()> {
+/// A free TCP port on `ip`, as a p2p multiaddr.
+fn free_p2p_addr(ip: std::net::IpAddr) -> anyhow::Result<String> {
+    let port = std::net::TcpListener::bind((ip, 0))
+        .and_then(|l| l.local_addr())
+        .with_context(|| format!("cannot find a free TCP port on {ip} for p2p"))?
+        .port();
+    Ok(match ip {
+        std::net::IpAddr::V4(a) => format!("/ip4/{a}/tcp/{port}"),
+        std::net::IpAddr::V6(a) => format!("/ip6/{a}/tcp/{port}"),
+    })
+}
+
+/// The p2p address a demo uses: `--p2p-listen`; else node.json's, unless `--listen`
+/// moved the API elsewhere, in which case a free port on the API's host (so that a
+/// second demo never shares the first one's p2p port).
+fn demo_p2p(
+    listen: Option<&str>,
+    p2p_listen: Option<&str>,
+    nf: &crate::home::NodeFile,
+) -> anyhow::Result<String> {
+    if let Some(p) = p2p_listen {
+        return Ok(p.to_string());
+    }
+    match listen {
+        Some(l) if l != nf.api_listen => {
+            let ip = l
+                .parse::<std::net::SocketAddr>()
+                .map(|a| a.ip())
+                .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+            free_p2p_addr(ip)
+        }
+        _ => Ok(nf.p2p_listen.clone()),
+    }
+}
+
+/// `waybill demo`: `listen` and `p2p_listen` override node.json; what the demo listens
+/// on is written back to it (so `waybill status --dir DIR` finds it).
+pub async fn run(dir: &Path, listen: Option<&str>, p2p_listen: Option<&str>) -> anyhow::Result<()> {
     let home = Home::new(dir);
     let fresh = !home.is_initialized();
     if fresh {
         crate::commands::init(dir, "waybill-dev")?;
     }
-    let nf = home.read_node_file()?;
+    let mut nf = home.read_node_file()?;
+    let p2p = demo_p2p(listen, p2p_listen, &nf)?;
+    let api = listen.map_or_else(|| nf.api_listen.clone(), str::to_string);
     let served = serve::start(
         &home,
         Listen {
-            api: listen.to_string(),
-            p2p: nf.p2p_listen,
-            peers: nf.peers,
-            peer_apis: nf.peer_apis,
+            api: api.clone(),
+            p2p: p2p.clone(),
+            peers: nf.peers.clone(),
+            peer_apis: nf.peer_apis.clone(),
             byzantine: None,
         },
     )
     .await?;
+    let bound = served.api_addr.to_string();
+    let api_recorded = if api.ends_with(":0") { bound } else { api };
+    if nf.api_listen != api_recorded || nf.p2p_listen != p2p {
+        nf.api_listen = api_recorded;
+        nf.p2p_listen = p2p.clone();
+        crate::home::write_node_file(&home, &nf)?;
+    }
     let url = format!("http://{}", served.api_addr);
     let client = Client::new(&url);
     client.wait_ready(Duration::from_secs(30)).await?;
@@ -251,7 +296,7 @@ pub async fn run(dir: &Path, listen: &str) -> anyhow::Result<()> {
     let fp = waybill_types::proof::fingerprint(&home.read_genesis()?);
     let carton_page = format!("{url}/01/06901234000016/21/261103015?wb={fp}");
     println!(
-        "\nWaybill demo is running ({}).\n  chain `{}`, height {}, {} demo transactions {}\n\n\
+        "\nWaybill demo is running ({}).\n  chain `{}`, height {}, {} demo transactions {}\n  API {url}, p2p {p2p} (recorded in {d}/node.json)\n\n\
 Open in a browser:\n  {url}/labels                          the products' QR codes: scan one with a phone, or click it\n  \
 {carton_page}\n      one carton's page: the orange's journey from the orchard, checked in your browser\n  \
 {url}/                                explorer: organizations, products, lots, blocks\n  \

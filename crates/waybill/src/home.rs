@@ -103,3 +103,86 @@ impl Home {
             .with_context(|| format!("node file {} is malformed", p.display()))
     }
 }
+
+/// The address to reach an API that listens on `listen`: an unspecified address
+/// (`0.0.0.0`, `[::]`) is reached on loopback.
+fn reachable(listen: &str) -> String {
+    match listen.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.ip().is_unspecified() => {
+            let ip: std::net::IpAddr = if a.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            };
+            std::net::SocketAddr::new(ip, a.port()).to_string()
+        }
+        _ => listen.to_string(),
+    }
+}
+
+/// The URL of the node a command talks to: `--node` if given; otherwise the
+/// `api_listen` of `DIR/node.json` (`--dir`, default `./waybill-data`); otherwise, when
+/// no `--dir` was given and the default directory has no `node.json`, the default
+/// `http://127.0.0.1:8080`.
+pub fn node_url(node: Option<&str>, dir: Option<&Path>) -> anyhow::Result<String> {
+    if let Some(n) = node {
+        return Ok(n.trim_end_matches('/').to_string());
+    }
+    let home = Home::new(dir.unwrap_or(Path::new(crate::DEFAULT_DIR)));
+    if !home.node_file().exists() {
+        if dir.is_none() {
+            return Ok(crate::DEFAULT_NODE.to_string());
+        }
+        anyhow::bail!(
+            "{} has no node.json to read the node's address from; pass --node URL (e.g. {}) or the --dir of a node",
+            home.dir.display(),
+            crate::DEFAULT_NODE
+        );
+    }
+    let nf = home.read_node_file()?;
+    Ok(format!("http://{}", reachable(&nf.api_listen)))
+}
+
+/// Write `node.json`.
+pub fn write_node_file(home: &Home, nf: &NodeFile) -> anyhow::Result<()> {
+    let p = home.node_file();
+    std::fs::write(&p, serde_json::to_string_pretty(nf)?)
+        .with_context(|| format!("cannot write {}", p.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unspecified_listen_addresses_are_reached_on_loopback() {
+        assert_eq!(reachable("0.0.0.0:9000"), "127.0.0.1:9000");
+        assert_eq!(reachable("[::]:9000"), "[::1]:9000");
+        assert_eq!(reachable("10.1.2.3:9000"), "10.1.2.3:9000");
+        assert_eq!(reachable("node.example:9000"), "node.example:9000");
+    }
+
+    #[test]
+    fn node_url_prefers_the_flag_then_the_directory() {
+        let dir = std::env::temp_dir().join(format!("waybill-home-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        assert_eq!(
+            node_url(Some("http://h:1/"), Some(&dir)).expect("flag"),
+            "http://h:1"
+        );
+        let e = node_url(None, Some(&dir)).expect_err("no node.json");
+        assert!(e.to_string().contains("--node"), "{e}");
+        let nf = NodeFile {
+            api_listen: "0.0.0.0:8181".into(),
+            p2p_listen: "/ip4/0.0.0.0/tcp/27181".into(),
+            peers: vec![],
+            peer_apis: vec![],
+        };
+        write_node_file(&Home::new(&dir), &nf).expect("write");
+        assert_eq!(
+            node_url(None, Some(&dir)).expect("dir"),
+            "http://127.0.0.1:8181"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

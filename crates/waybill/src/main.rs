@@ -19,6 +19,52 @@ use std::path::PathBuf;
 const DEFAULT_DIR: &str = "waybill-data";
 const DEFAULT_NODE: &str = "http://127.0.0.1:8080";
 
+/// Which node a command talks to.
+#[derive(clap::Args, Clone, Debug)]
+struct Target {
+    /// The node's API URL, e.g. http://127.0.0.1:8080 (default: the `api_listen` in
+    /// --dir's node.json).
+    #[arg(long)]
+    node: Option<String>,
+    /// Node directory: its node.json gives the node's address, its keys/ the members'
+    /// keys (default ./waybill-data).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+impl From<Paging> for trace_cmds::Paging {
+    fn from(p: Paging) -> Self {
+        trace_cmds::Paging {
+            page_size: p.page_size.clamp(1, waybill_types::limits::PAGE_ITEMS_MAX),
+            max: p.max,
+        }
+    }
+}
+
+impl Target {
+    /// The node's URL (see [`home::node_url`]).
+    fn url(&self) -> anyhow::Result<String> {
+        home::node_url(self.node.as_deref(), self.dir.as_deref())
+    }
+    /// The directory holding the keys.
+    fn keys_dir(&self) -> PathBuf {
+        self.dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR))
+    }
+}
+
+/// How a list command pages.
+#[derive(clap::Args, Clone, Copy, Debug)]
+struct Paging {
+    /// Items asked for per request (1 to 1000).
+    #[arg(long, default_value_t = 1_000)]
+    page_size: usize,
+    /// Most items to print; if more remain, says so and how to go on.
+    #[arg(long, default_value_t = 10_000)]
+    max: usize,
+}
+
 #[derive(Parser)]
 #[command(
     name = "waybill",
@@ -72,14 +118,22 @@ enum Cmd {
         byzantine: Option<String>,
     },
     /// Start a node with a realistic demo supply chain (initializing the directory the first time).
-    #[command(after_help = "Example:\n  waybill demo --dir waybill-data --listen 127.0.0.1:8080")]
+    #[command(
+        after_help = "Examples:\n  waybill demo --dir waybill-data\n  waybill demo --dir demo2 --listen 127.0.0.1:9090   (a second demo: its p2p port moves too)"
+    )]
     Demo {
         /// Node directory.
         #[arg(long, default_value = DEFAULT_DIR)]
         dir: PathBuf,
-        /// HTTP API listen address.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
+        /// HTTP API listen address (default: node.json's, 127.0.0.1:8080 at first). Given,
+        /// the p2p port moves too (a free one on the same host), so demos run side by
+        /// side; both are written to node.json.
+        #[arg(long)]
+        listen: Option<String>,
+        /// p2p listen multiaddr, e.g. /ip4/127.0.0.1/tcp/27100 (default: node.json's, or
+        /// a free port when --listen is given). A port in use is refused.
+        #[arg(long)]
+        p2p_listen: Option<String>,
     },
     /// Run a consortium of several organizations on this machine, one node process each.
     #[command(after_help = "Example:\n  waybill testnet --nodes 4 --dir waybill-testnet")]
@@ -114,9 +168,8 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         key: PathBuf,
         /// The payload: a JSON file, or `-` for standard input.
         payload: PathBuf,
-        /// The node's API.
-        #[arg(long, default_value = DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        target: Target,
         /// The transaction's nonce (default: 64 random bits). Signing the same payload
         /// with the same nonce and expiry again gives the same transaction, which the
         /// ledger takes once.
@@ -131,17 +184,19 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         no_wait: bool,
     },
     /// Show a node's status.
-    #[command(after_help = "Example:\n  waybill status --node http://127.0.0.1:8080")]
+    #[command(
+        after_help = "Examples:\n  waybill status --dir waybill-data\n  waybill status --node http://127.0.0.1:8080"
+    )]
     Status {
-        #[arg(long, default_value = DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        target: Target,
     },
     /// Show a block.
-    #[command(after_help = "Example:\n  waybill block 3 --node http://127.0.0.1:8080")]
+    #[command(after_help = "Example:\n  waybill block 3 --dir waybill-data")]
     Block {
         height: u64,
-        #[arg(long, default_value = DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        target: Target,
     },
     /// Show a transaction.
     #[command(
@@ -149,8 +204,8 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
     )]
     Tx {
         id: String,
-        #[arg(long, default_value = DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        target: Target,
     },
     /// Re-verify a stopped node's whole store: hash links, transaction roots,
     /// signatures, commit certificates, re-execution and the state.
@@ -174,14 +229,29 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         /// The capturing member.
         #[arg(long = "as")]
         who: String,
-        /// Node directory holding the demo keys.
-        #[arg(long, default_value = DEFAULT_DIR)]
-        dir: PathBuf,
-        #[arg(long, default_value = DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        target: Target,
+        /// Seconds from now until the capture expires if not yet in a block
+        /// (default 600; at most 86400). An expired capture's job fails, naming it.
+        #[arg(long)]
+        expires_in: Option<u64>,
         /// Return once accepted, without waiting for the commit.
         #[arg(long)]
         no_wait: bool,
+    },
+    /// A capture job: running, or finished with success or per-event errors. Read by a
+    /// member of the organization that submitted the capture (a signed request).
+    #[command(
+        after_help = "Example:\n  waybill capture-job 59a0da029691f2ac1c51230bb896930e10671189465a73ea94f4517ecca28ff5 --as li-wei\n\nExits 1 if the job failed."
+    )]
+    CaptureJob {
+        /// The capture id (`captureID`, as `waybill capture` printed it).
+        id: String,
+        /// A member of the submitting organization.
+        #[arg(long = "as")]
+        who: String,
+        #[command(flatten)]
+        target: Target,
     },
     /// Query EPCIS events with the EPCIS 2.0 query parameters.
     #[command(
@@ -192,10 +262,10 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         params: Vec<String>,
         #[arg(long = "as")]
         who: String,
-        #[arg(long, default_value = DEFAULT_DIR)]
-        dir: PathBuf,
-        #[arg(long, default_value = DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        paging: Paging,
     },
     /// Print the lineage of a product, lot, serial item or container as a tree: back
     /// to its origins, or forward to everything it reached (a recall list).
@@ -210,10 +280,8 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         forward: bool,
         #[arg(long = "as")]
         who: String,
-        #[arg(long, default_value = DEFAULT_DIR)]
-        dir: PathBuf,
-        #[arg(long, default_value = DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        target: Target,
         /// Print the JSON answer instead of a tree.
         #[arg(long)]
         json: bool,
@@ -229,10 +297,13 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         org: Option<String>,
         #[arg(long = "as")]
         who: String,
-        #[arg(long, default_value = DEFAULT_DIR)]
-        dir: PathBuf,
-        #[arg(long, default_value = DEFAULT_NODE)]
-        node: String,
+        /// Start after this cursor (the `next_after` of an earlier answer).
+        #[arg(long)]
+        after: Option<String>,
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        paging: Paging,
     },
     /// Download the proof bundle of a product, lot or item (see docs/PROOFS.md).
     #[command(
@@ -244,8 +315,8 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         /// Write to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
-        #[arg(long, default_value = DEFAULT_NODE)]
-        node: String,
+        #[command(flatten)]
+        target: Target,
     },
     /// Verify a proof bundle offline against a trust root you give — the consortium's
     /// genesis, its fingerprint, or a saved trust file (never one the bundle carries);
@@ -477,22 +548,30 @@ fn main() -> std::process::ExitCode {
                 peers,
                 byzantine,
             } => commands::node(&dir, listen, p2p_listen, peers, byzantine).await,
-            Cmd::Demo { dir, listen } => demo::run(&dir, &listen).await,
+            Cmd::Demo {
+                dir,
+                listen,
+                p2p_listen,
+            } => demo::run(&dir, listen.as_deref(), p2p_listen.as_deref()).await,
             Cmd::Keys(KeysCmd::New { out, label }) => commands::keys_new(&out, &label),
             Cmd::Keys(KeysCmd::Show { file }) => commands::keys_show(&file),
             Cmd::Submit {
                 key,
                 payload,
-                node,
+                target,
                 nonce,
                 expires_in,
                 no_wait,
-            } => commands::submit(&key, &payload, &node, nonce, expires_in, !no_wait).await,
-            Cmd::Status { node } => commands::print_get(&node, "/v1/status").await,
-            Cmd::Block { height, node } => {
-                commands::print_get(&node, &format!("/v1/blocks/{height}")).await
+            } => {
+                commands::submit(&key, &payload, &target.url()?, nonce, expires_in, !no_wait).await
             }
-            Cmd::Tx { id, node } => commands::print_get(&node, &format!("/v1/txs/{id}")).await,
+            Cmd::Status { target } => commands::print_get(&target.url()?, "/v1/status").await,
+            Cmd::Block { height, target } => {
+                commands::print_get(&target.url()?, &format!("/v1/blocks/{height}")).await
+            }
+            Cmd::Tx { id, target } => {
+                commands::print_get(&target.url()?, &format!("/v1/txs/{id}")).await
+            }
             Cmd::Testnet {
                 nodes,
                 dir,
@@ -510,31 +589,56 @@ fn main() -> std::process::ExitCode {
             Cmd::Capture {
                 file,
                 who,
-                dir,
-                node,
+                target,
+                expires_in,
                 no_wait,
-            } => trace_cmds::capture(&node, &dir, &who, &file, !no_wait).await,
+            } => {
+                trace_cmds::capture(
+                    &target.url()?,
+                    &target.keys_dir(),
+                    &who,
+                    &file,
+                    expires_in,
+                    !no_wait,
+                )
+                .await
+            }
+            Cmd::CaptureJob { id, who, target } => {
+                trace_cmds::capture_job(&target.url()?, &target.keys_dir(), &who, &id).await
+            }
             Cmd::Events {
                 params,
                 who,
-                dir,
-                node,
-            } => trace_cmds::events(&node, &dir, &who, &params).await,
+                target,
+                paging,
+            } => {
+                trace_cmds::events(
+                    &target.url()?,
+                    &target.keys_dir(),
+                    &who,
+                    &params,
+                    paging.into(),
+                )
+                .await
+            }
             Cmd::Trace {
                 id,
                 forward,
                 who,
-                dir,
-                node,
+                target,
                 json,
-            } => trace_cmds::trace(&node, &dir, &who, &id, forward, json).await,
+            } => {
+                trace_cmds::trace(&target.url()?, &target.keys_dir(), &who, &id, forward, json)
+                    .await
+            }
             Cmd::Audit {
                 product,
                 member,
                 org,
                 who,
-                dir,
-                node,
+                after,
+                target,
+                paging,
             } => {
                 let q = match (product, member, org) {
                     (Some(p), None, None) => Some(format!("product={p}")),
@@ -543,7 +647,17 @@ fn main() -> std::process::ExitCode {
                     _ => None,
                 };
                 match q {
-                    Some(q) => trace_cmds::audit(&node, &dir, &who, &q).await,
+                    Some(q) => {
+                        trace_cmds::audit(
+                            &target.url()?,
+                            &target.keys_dir(),
+                            &who,
+                            &q,
+                            after.as_deref(),
+                            paging.into(),
+                        )
+                        .await
+                    }
                     None => Err(anyhow::anyhow!(
                         "give exactly one of --product, --member, --org"
                     )),
@@ -559,7 +673,9 @@ fn main() -> std::process::ExitCode {
                 stem,
             }) => trace_cmds::dl_make(&gtin, lot.as_deref(), serial.as_deref(), stem.as_deref()),
             Cmd::Qr { link, out, scale } => trace_cmds::qr(&link, &out, scale),
-            Cmd::Proof { link, out, node } => trace_cmds::proof(&node, &link, out.as_deref()).await,
+            Cmd::Proof { link, out, target } => {
+                trace_cmds::proof(&target.url()?, &link, out.as_deref()).await
+            }
             Cmd::VerifyProof {
                 file,
                 genesis,

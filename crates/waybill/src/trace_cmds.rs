@@ -41,19 +41,30 @@ fn read_doc(file: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))
 }
 
-/// `waybill capture DOC --as MEMBER`.
+/// `waybill capture DOC --as MEMBER [--expires-in SECONDS]`.
 pub async fn capture(
     node: &str,
     dir: &Path,
     who: &str,
     file: &Path,
+    expires_in_s: Option<u64>,
     wait: bool,
 ) -> anyhow::Result<()> {
     let key = member_key(dir, who)?;
     let doc = read_doc(file)?;
     let client = Client::new(node);
     let chain_id = client.chain_id().await?;
-    let job = client.capture(&key, &chain_id, doc, wait).await?;
+    let expires_in_ms = expires_in_s.map_or(waybill_client::TX_EXPIRY_MS_DEFAULT, |s| {
+        s.saturating_mul(1000)
+    });
+    let stx = waybill_client::sign_with(
+        &key,
+        &chain_id,
+        waybill_types::tx::random_nonce(),
+        waybill_client::now_ms().saturating_add(expires_in_ms),
+        waybill_types::Payload::CaptureEpcis { document: doc },
+    );
+    let job = client.capture_signed(&stx, wait).await?;
     println!("{}", serde_json::to_string_pretty(&job)?);
     if wait && job["success"] != json!(true) {
         bail!("capture {} was rejected", job["captureID"]);
@@ -61,24 +72,120 @@ pub async fn capture(
     Ok(())
 }
 
-/// `waybill events [PARAM=VALUE…] --as MEMBER`.
-pub async fn events(node: &str, dir: &Path, who: &str, params: &[String]) -> anyhow::Result<()> {
+/// `waybill capture-job ID --as MEMBER`: the capture job, read with a signed request
+/// by a member of the organization that submitted it. Exits 1 if the job failed.
+pub async fn capture_job(node: &str, dir: &Path, who: &str, id: &str) -> anyhow::Result<()> {
+    let key = member_key(dir, who)?;
+    let id = id.trim();
+    if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("`{id}` is not a capture id (64 hex digits, as `waybill capture` printed it)");
+    }
+    let client = Client::new(node);
+    let job = client
+        .get_as(&format!("/epcis/capture/{}", id.to_ascii_lowercase()), &key)
+        .await?;
+    println!("{}", serde_json::to_string_pretty(&job)?);
+    if job["success"] == json!(false) {
+        bail!("capture {id} failed");
+    }
+    Ok(())
+}
+
+/// How a list command pages: items per request, and most items printed.
+#[derive(Clone, Copy, Debug)]
+pub struct Paging {
+    /// Items asked for per request.
+    pub page_size: usize,
+    /// Most items printed.
+    pub max: usize,
+}
+
+/// `waybill events [PARAM=VALUE…] --as MEMBER`: every page of the EPCIS query (up to
+/// `paging.max` events), as one query document; if more remain, says so on standard
+/// error with the page token to go on from.
+pub async fn events(
+    node: &str,
+    dir: &Path,
+    who: &str,
+    params: &[String],
+    paging: Paging,
+) -> anyhow::Result<()> {
     let key = member_key(dir, who)?;
     let mut q = Vec::new();
     for p in params {
         let (k, v) = p.split_once('=').with_context(|| {
             format!("`{p}` is not NAME=VALUE, e.g. MATCH_epc=urn:epc:id:sgtin:…")
         })?;
+        if k == "perPage" {
+            bail!("give the page size with --page-size, not perPage=");
+        }
         q.push(format!("{}={}", enc(k), enc(v)));
     }
-    let path = if q.is_empty() {
-        "/epcis/events".to_string()
-    } else {
-        format!("/epcis/events?{}", q.join("&"))
+    let client = Client::new(node);
+    let mut doc: Option<Value> = None;
+    let mut n = 0usize;
+    let mut next = None;
+    let first = |per_page: usize| {
+        let mut all = q.clone();
+        all.push(format!("perPage={per_page}"));
+        format!("/epcis/events?{}", all.join("&"))
     };
-    let v = Client::new(node).get_as(&path, &key).await?;
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    let mut path = Some(first(paging.page_size.min(paging.max.max(1))));
+    while let Some(p) = path.take() {
+        if n >= paging.max {
+            next = Some(p);
+            break;
+        }
+        let (page, more) = client.get_page_as(&p, &key).await?;
+        let events = page["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        n += events.len();
+        match doc.as_mut() {
+            None => doc = Some(page),
+            Some(d) => {
+                if let Some(list) =
+                    d["epcisBody"]["queryResults"]["resultsBody"]["eventList"].as_array_mut()
+                {
+                    list.extend(events);
+                }
+            }
+        }
+        // Ask the next page for no more than what may still be printed.
+        path = more.map(|m| {
+            with_per_page(
+                &m,
+                paging.page_size.min(paging.max.saturating_sub(n).max(1)),
+            )
+        });
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&doc.unwrap_or(Value::Null))?
+    );
+    if let Some(p) = next {
+        let token = p
+            .split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix("nextPageToken="))
+            .unwrap_or("");
+        eprintln!(
+            "{n} events shown; more remain: pass a larger --max, or add nextPageToken={token} to go on from here"
+        );
+    }
     Ok(())
+}
+
+/// `path` (with a query) with its `perPage` set to `n`.
+fn with_per_page(path: &str, n: usize) -> String {
+    let (base, query) = path.split_once('?').unwrap_or((path, ""));
+    let mut kept: Vec<String> = query
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("perPage="))
+        .map(str::to_string)
+        .collect();
+    kept.push(format!("perPage={n}"));
+    format!("{base}?{}", kept.join("&"))
 }
 
 /// Percent-encode a path segment or query value (unreserved characters kept).
@@ -244,13 +351,51 @@ pub fn render_tree(v: &Value) -> String {
     out
 }
 
-/// `waybill audit --product|--member|--org X --as MEMBER`.
-pub async fn audit(node: &str, dir: &Path, who: &str, query: &str) -> anyhow::Result<()> {
+/// `waybill audit --product|--member|--org X --as MEMBER`: every page of the trail
+/// (up to `paging.max` entries), as one answer whose `next_after` is the cursor to go on
+/// from when more remain (said on standard error too), `null` when none do.
+pub async fn audit(
+    node: &str,
+    dir: &Path,
+    who: &str,
+    query: &str,
+    after: Option<&str>,
+    paging: Paging,
+) -> anyhow::Result<()> {
     let key = member_key(dir, who)?;
-    let v = Client::new(node)
-        .get_as(&format!("/v1/audit?{query}"), &key)
-        .await?;
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    let client = Client::new(node);
+    let mut items: Vec<Value> = Vec::new();
+    let mut subject = Value::Null;
+    let mut cursor: Option<String> = after.map(str::to_string);
+    loop {
+        let want = paging.page_size.min(paging.max.saturating_sub(items.len()));
+        if want == 0 {
+            break;
+        }
+        let mut path = format!("/v1/audit?{query}&limit={want}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&after={}", enc(c)));
+        }
+        let page = client.get_as(&path, &key).await?;
+        subject = page["subject"].clone();
+        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+        cursor = page["next_after"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(
+            &json!({ "subject": subject, "items": items, "next_after": cursor })
+        )?
+    );
+    if let Some(c) = &cursor {
+        eprintln!(
+            "{} entries shown; more remain: pass a larger --max, or --after {c} to go on from here",
+            items.len()
+        );
+    }
     Ok(())
 }
 
@@ -327,7 +472,12 @@ pub fn validate(file: &Path) -> anyhow::Result<()> {
 
 /// `waybill dl parse URI`.
 pub fn dl_parse(uri: &str) -> anyhow::Result<()> {
-    let dl = DigitalLink::parse(uri).map_err(|e| anyhow::anyhow!("{uri}: {e}"))?;
+    // As the resolver reads links: GTIN-8, -12 and -13 are padded to 14 digits.
+    let options = waybill_types::digital_link::ParseOptions {
+        permit_zero_suppressed_gtin: true,
+        ..Default::default()
+    };
+    let dl = DigitalLink::parse_with(uri, &options).map_err(|e| anyhow::anyhow!("{uri}: {e}"))?;
     let mut m = serde_json::Map::new();
     for (ai, v) in &dl.elements {
         m.insert(ai.clone(), json!(v));
@@ -343,7 +493,13 @@ pub fn dl_make(
     serial: Option<&str>,
     stem: Option<&str>,
 ) -> anyhow::Result<()> {
-    let mut el = vec![("01".to_string(), gtin.to_string())];
+    // A GTIN-8, -12 or -13 is the GTIN-14 with leading zeros dropped.
+    let gtin = if matches!(gtin.len(), 8 | 12 | 13) && gtin.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{gtin:0>14}")
+    } else {
+        gtin.to_string()
+    };
+    let mut el = vec![("01".to_string(), gtin)];
     if let Some(l) = lot {
         el.push(("10".into(), l.into()));
     }

@@ -621,6 +621,31 @@ fn partner_tools_digital_link_epcis_and_qr() {
     let out = waybill(&["dl", "parse", "https://id.gs1.org/01/06901234000017"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("check digit"));
+    // GTIN-8, -12 and -13 are taken and padded to 14 digits, in parse and make.
+    for (short, full) in [
+        ("12345670", "00000012345670"),
+        ("614141000036", "00614141000036"),
+        ("6901234000016", "06901234000016"),
+    ] {
+        let out = waybill(&["dl", "parse", &format!("https://id.gs1.org/01/{short}")]);
+        assert!(
+            out.status.success(),
+            "dl parse {short}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(v["01"], full);
+        let out = waybill(&["dl", "make", "--gtin", short]);
+        assert!(
+            out.status.success(),
+            "dl make --gtin {short}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("https://id.gs1.org/01/{full}")
+        );
+    }
     // dl make: the canonical URI.
     let out = waybill(&[
         "dl",

@@ -51,8 +51,9 @@ impl Answer {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    /// Assert the status and the error JSON shape `{"error":{"code","message"}}` with
-    /// `code`; returns the message.
+    /// Assert the status and an RFC 9457 problem document (`application/problem+json`
+    /// with `type`, `title`, `status`, `detail` and our stable `code`) with `code`;
+    /// returns the detail.
     #[track_caller]
     pub fn assert_error(&self, status: StatusCode, code: &str) -> String {
         assert_eq!(
@@ -61,33 +62,37 @@ impl Answer {
             "expected {status} `{code}`, got body {}",
             self.text()
         );
-        assert!(
-            self.content_type
-                .as_deref()
-                .is_some_and(|c| c.starts_with("application/json")),
-            "error answers are JSON, got content type {:?}",
-            self.content_type
+        assert_eq!(
+            self.content_type.as_deref(),
+            Some(waybill_api::PROBLEM_JSON),
+            "error answers are problem documents; body {}",
+            self.text()
         );
         let v = self.json();
-        let obj = v.as_object().expect("error answer is an object");
-        assert_eq!(obj.len(), 1, "error answer has only `error`: {v}");
-        let err = v["error"].as_object().expect("`error` is an object");
-        assert_eq!(
-            err.len(),
-            2,
-            "`error` has exactly `code` and `message`: {v}"
-        );
-        assert_eq!(v["error"]["code"], code, "error code; body {v}");
-        let message = v["error"]["message"]
-            .as_str()
-            .expect("message is a string")
-            .to_string();
+        assert_eq!(error_code(&v), code, "error code; body {v}");
+        assert_eq!(v["status"], status.as_u16(), "problem status; body {v}");
         assert!(
-            !message.trim().is_empty(),
-            "error message is not empty: {v}"
+            v["type"].as_str().is_some_and(|t| !t.is_empty())
+                && v["title"].as_str().is_some_and(|t| !t.is_empty()),
+            "problem type and title: {v}"
         );
-        message
+        let detail = v["detail"]
+            .as_str()
+            .expect("detail is a string")
+            .to_string();
+        assert!(!detail.trim().is_empty(), "detail is not empty: {v}");
+        detail
     }
+}
+
+/// The stable machine code of an error body (a problem document's `code`).
+pub fn error_code(body: &Value) -> &str {
+    body["code"].as_str().unwrap_or("")
+}
+
+/// The detail (human message) of an error body.
+pub fn error_detail(body: &Value) -> &str {
+    body["detail"].as_str().unwrap_or("")
 }
 
 /// Send `req` through the router (a fresh clone, as a server would per connection).
@@ -485,4 +490,50 @@ pub fn metric_value(text: &str, name: &str) -> u64 {
             (n == name).then(|| v.trim().parse().expect("integer sample"))
         })
         .unwrap_or_else(|| panic!("metric {name} missing from:\n{text}"))
+}
+
+/// A server on 127.0.0.1 over a router, as `waybill node` runs one.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    connections: waybill_api::ConnectionCount,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.connections.get()
+    }
+
+    /// Stop it and wait until it has.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(std::time::Duration::from_secs(10), self.task)
+            .await
+            .expect("the server stops within 10 s")
+            .expect("server task")
+            .expect("server ran");
+    }
+}
+
+/// Serve `app` with `limits` on a free port of 127.0.0.1.
+pub async fn spawn_server(app: Router, limits: waybill_api::ServerLimits) -> TestServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local address");
+    let server = waybill_api::HttpServer::new(listener, app, limits);
+    let connections = server.connections();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    TestServer {
+        addr,
+        connections,
+        stop,
+        task,
+    }
 }

@@ -181,7 +181,15 @@ impl<A: Application> Driver<A> {
     }
 
     pub(crate) async fn run(mut self, mut channels: Channels<Ctx>) -> anyhow::Result<()> {
-        while let Some(msg) = channels.consensus.recv().await {
+        let mut stop = self.status.stop_driver.subscribe();
+        loop {
+            // Between messages only: a message in hand (a commit) is always finished.
+            let msg = tokio::select! {
+                biased;
+                _ = stop.wait_for(|s| *s >= super::STOP_DRIVER) => return Ok(()),
+                msg = channels.consensus.recv() => msg,
+            };
+            let Some(msg) = msg else { break };
             if let Err(e) = self.handle(msg, &channels.network).await {
                 if self.shutting_down() && e.downcast_ref::<EngineGone>().is_some() {
                     break;
@@ -424,6 +432,7 @@ impl<A: Application> Driver<A> {
     async fn wait_for_transactions(&mut self, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;
         let notify = self.notify.clone();
+        let mut stop = self.status.stop_driver.subscribe();
         loop {
             let notified = notify.notified();
             tokio::pin!(notified);
@@ -434,6 +443,7 @@ impl<A: Application> Driver<A> {
             tokio::select! {
                 _ = &mut notified => {}
                 _ = tokio::time::sleep_until(deadline) => return,
+                _ = stop.wait_for(|s| *s >= super::STOP_WAITING) => return,
             }
         }
     }
@@ -443,6 +453,11 @@ impl<A: Application> Driver<A> {
         parts: &SignedParts,
         network: &mpsc::Sender<NetworkMsg<Ctx>>,
     ) -> anyhow::Result<()> {
+        // Once shutdown began the network actor may already be gone, and a part sent
+        // to it then makes the engine log an error; nobody would receive it anyway.
+        if *self.status.stop_driver.borrow() >= super::STOP_WAITING {
+            return Ok(());
+        }
         self.stream_nonce += 1;
         let round = parts.init.round.as_u32().unwrap_or(0);
         let id = stream_id(parts.init.height, round, self.stream_nonce);

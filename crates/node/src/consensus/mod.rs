@@ -184,6 +184,10 @@ pub(crate) struct SharedStatus {
     pub(crate) round: AtomicI64,
     /// Set by [`ConsensusHandle::shutdown`]: the engine stopping is then expected.
     pub(crate) shutting_down: AtomicBool,
+    /// Where shutdown is, for the driver: [`STOP_WAITING`] (a proposer waiting for
+    /// transactions stops waiting, so the engine's requests are answered at once), then
+    /// [`STOP_DRIVER`] (return once the message in hand is finished).
+    pub(crate) stop_driver: watch::Sender<u8>,
 }
 
 /// Where consensus is.
@@ -246,8 +250,13 @@ impl ConsensusHandle {
     /// Keep `metrics`' peer count current (every `every`), until consensus stops.
     pub fn track_peers(&self, metrics: std::sync::Arc<crate::metrics::Metrics>, every: Duration) {
         let requests = self.net_requests.clone();
+        let status = self.status.clone();
         tokio::spawn(async move {
             loop {
+                // Asking a network that is stopping makes the engine log errors.
+                if status.shutting_down.load(Ordering::SeqCst) {
+                    return;
+                }
                 match NetworkRequest::dump_state(&requests).await {
                     Ok(dump) => metrics.set_peers(dump.map_or(0, |d| d.peers.len()) as u64),
                     Err(malachitebft_app_channel::ConsensusRequestError::Closed) => return,
@@ -278,25 +287,83 @@ impl ConsensusHandle {
         self.outcome.borrow().is_some()
     }
 
-    /// Stop the driver and the engine.
+    /// Stop the engine, then the driver, each within a bound ([`SHUTDOWN_ACTORS_MS`],
+    /// [`SHUTDOWN_DRIVER_MS`]).
+    ///
+    /// The driver first stops waiting for transactions, so the engine's requests in
+    /// flight are answered. The engine's actors are stopped one at a time, newest first (sync, consensus,
+    /// host, WAL, network: each depends only on those started before it), after being
+    /// unlinked from their supervisor, and then the supervisor. Stopping only the
+    /// supervisor would kill its children without their clean-up (the sync actor's
+    /// tickers then log errors against the dead actor), and a supervised child that
+    /// stops makes the supervisor kill its siblings mid-message (a WAL flush then
+    /// cannot answer). The driver finishes the message in hand (a commit completes)
+    /// and returns.
     pub async fn shutdown(mut self) {
         self.status.shutting_down.store(true, Ordering::SeqCst);
-        let stop = self
+        self.status.stop_driver.send_replace(STOP_WAITING);
+        let started = std::time::Instant::now();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(SHUTDOWN_ACTORS_MS);
+        let node = self.engine.actor.get_cell();
+        let mut children = node.get_children();
+        // Actor ids grow in spawn order.
+        children.sort_by_key(|c| std::cmp::Reverse(c.get_id()));
+        for child in children {
+            child.unlink(node.clone());
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if child
+                .stop_and_wait(Some("shutdown".into()), Some(left))
+                .await
+                .is_err()
+            {
+                tracing::warn!(actor = %child.get_id(), "a consensus actor did not stop in time; killing it");
+                child.kill();
+            }
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if self
             .engine
             .actor
-            .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(10)));
-        if stop.await.is_err() {
-            self.engine.actor.kill();
-        }
-        if tokio::time::timeout(Duration::from_secs(5), &mut self.driver)
+            .stop_and_wait(
+                Some("shutdown".into()),
+                Some(left.max(Duration::from_millis(100))),
+            )
             .await
             .is_err()
         {
+            self.engine.actor.kill();
+        }
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "consensus engine stopped"
+        );
+        self.status.stop_driver.send_replace(STOP_DRIVER);
+        if tokio::time::timeout(Duration::from_millis(SHUTDOWN_DRIVER_MS), &mut self.driver)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the consensus driver did not stop in time; aborting it");
             self.driver.abort();
         }
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "consensus driver stopped"
+        );
         self.engine.handle.abort();
     }
 }
+
+/// [`SharedStatus::stop_driver`]: shutdown began; stop waiting for transactions.
+pub(crate) const STOP_WAITING: u8 = 1;
+/// [`SharedStatus::stop_driver`]: the engine stopped; the driver returns.
+pub(crate) const STOP_DRIVER: u8 = 2;
+
+/// Longest [`ConsensusHandle::shutdown`] waits for the engine's actors to stop before
+/// it kills those still running.
+pub const SHUTDOWN_ACTORS_MS: u64 = 2_000;
+/// Longest [`ConsensusHandle::shutdown`] waits for the driver to finish the message
+/// in hand.
+pub const SHUTDOWN_DRIVER_MS: u64 = 1_000;
 
 struct EngineConfig {
     moniker: String,
@@ -481,6 +548,7 @@ pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result
         height: AtomicU64::new(0),
         round: AtomicI64::new(-1),
         shutting_down: AtomicBool::new(false),
+        stop_driver: watch::channel(0).0,
     });
     let net_requests = channels.net_requests.clone();
     let driver = driver::Driver::new(
