@@ -4,7 +4,10 @@
 //! A crash never leaves half a block: either every table has block `h` or none does.
 //! [`verify`] re-checks what is stored and names the first record that is wrong.
 
+mod integrity;
 mod store;
 pub mod verify;
+
+pub use integrity::check_file_integrity;
 
 pub use store::{Head, Rows, StateSnapshot, Store, StoreError, TxLocation, STORE_FORMAT_VERSION};

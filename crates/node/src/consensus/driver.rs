@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 use bytes::Bytes;
 use malachitebft_app_channel::app::consensus::VoteExtensionError;
 use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
@@ -20,12 +20,13 @@ use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use tokio::sync::{mpsc, Notify};
 use tracing::{debug, error, info, warn};
 use waybill_types::limits::SYNC_BLOCKS_MAX;
-use waybill_types::{Block, Hash, SecretKey, Signature};
+use waybill_types::{Block, Hash, Signature};
 
 use super::codec::{to_malachite_certificate, to_waybill_certificate};
 use super::context::{
     Address, BlockValue, Height, ProposalInit, ProposalPart, ValidatorSet, WaybillContext,
 };
+use super::signing::WaybillSigner;
 use super::streaming::{stream_id, PartStreams, SignedParts};
 use super::SharedStatus;
 use crate::app::{AppError, Application};
@@ -42,8 +43,13 @@ const KNOWN_PER_ROUND_MAX: usize = 8;
 pub(crate) struct Driver<A: Application> {
     app: A,
     ctx: WaybillContext,
-    key: SecretKey,
+    /// Signs proposal streams through the signing guard (`None`: a node that follows
+    /// the chain without signing).
+    signer: Option<WaybillSigner>,
     me: Address,
+    /// Following without signing until the store has committed this height; then the
+    /// driver stops with [`DriverExit::PastSigningMark`].
+    sign_from: Option<Height>,
     timeouts: LinearTimeouts,
     empty_block_interval: Duration,
     notify: Arc<Notify>,
@@ -68,6 +74,15 @@ pub(crate) struct Driver<A: Application> {
     stream_nonce: u64,
 }
 
+/// Why the driver stopped without an error.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum DriverExit {
+    /// Shut down on request.
+    Shutdown,
+    /// A follower's store has committed past the signing mark: restart as a validator.
+    PastSigningMark(Height),
+}
+
 /// The engine's network actor is gone (expected during shutdown only).
 #[derive(Debug, thiserror::Error)]
 #[error("the consensus network actor stopped")]
@@ -82,18 +97,20 @@ impl<A: Application> Driver<A> {
     pub(crate) fn new(
         app: A,
         ctx: WaybillContext,
-        key: SecretKey,
+        me: Address,
+        signer: Option<WaybillSigner>,
+        sign_from: Option<Height>,
         timeouts: LinearTimeouts,
         empty_block_interval: Duration,
         status: Arc<SharedStatus>,
     ) -> Self {
         let notify = app.mempool_notify();
-        let me = Address(key.public());
         Driver {
             app,
             ctx,
-            key,
+            signer,
             me,
+            sign_from,
             timeouts,
             empty_block_interval,
             notify,
@@ -180,19 +197,31 @@ impl<A: Application> Driver<A> {
         self.status.shutting_down.load(Ordering::SeqCst)
     }
 
-    pub(crate) async fn run(mut self, mut channels: Channels<Ctx>) -> anyhow::Result<()> {
+    /// Drive the engine until it stops. Gives the application back with the exit, so
+    /// a follower past its signing mark can be restarted as a validator.
+    pub(crate) async fn run(
+        mut self,
+        mut channels: Channels<Ctx>,
+    ) -> (A, anyhow::Result<DriverExit>) {
         while let Some(msg) = channels.consensus.recv().await {
             if let Err(e) = self.handle(msg, &channels.network).await {
                 if self.shutting_down() && e.downcast_ref::<EngineGone>().is_some() {
                     break;
                 }
-                return Err(e);
+                return (self.app, Err(e));
+            }
+            if let Some(mark) = self.sign_from {
+                let committed = self.committed_height();
+                if committed >= mark && !self.shutting_down() {
+                    info!(%committed, "the store is past this validator's signing mark: restarting consensus as a validator");
+                    return (self.app, Ok(DriverExit::PastSigningMark(committed)));
+                }
             }
         }
         if self.shutting_down() {
-            return Ok(());
+            return (self.app, Ok(DriverExit::Shutdown));
         }
-        bail!("the consensus engine stopped")
+        (self.app, Err(anyhow!("the consensus engine stopped")))
     }
 
     async fn handle(
@@ -402,12 +431,22 @@ impl<A: Application> Driver<A> {
             proposer: self.me,
             pol_round: Round::Nil,
         };
-        let parts = SignedParts::sign(
+        let Some(signer) = self.signer.clone() else {
+            warn!(%height, %round, "asked to propose while following without signing");
+            return Ok(());
+        };
+        let parts = match SignedParts::sign_with(
             self.ctx.chain_id(),
-            &self.key,
             init,
             Bytes::from(block.encode()),
-        );
+            |msg| signer.sign_parts_bytes(height, round, msg),
+        ) {
+            Ok(parts) => parts,
+            Err(e) => {
+                error!(%height, %round, error = %e, "not proposing");
+                return Ok(());
+            }
+        };
         self.signed
             .insert(hash, (parts.init.clone(), parts.signature));
         self.remember(ProposedValue {
@@ -484,7 +523,18 @@ impl<A: Application> Driver<A> {
                 proposer: self.me,
                 pol_round: valid_round,
             };
-            SignedParts::sign(self.ctx.chain_id(), &self.key, init, bytes)
+            let Some(signer) = self.signer.clone() else {
+                return Ok(());
+            };
+            match SignedParts::sign_with(self.ctx.chain_id(), init, bytes, |msg| {
+                signer.sign_parts_bytes(height, round, msg)
+            }) {
+                Ok(parts) => parts,
+                Err(e) => {
+                    error!(%height, %round, error = %e, "not re-streaming");
+                    return Ok(());
+                }
+            }
         } else if let Some((init, signature)) = self.signed.get(&value_id).cloned() {
             // Someone else's: replay the parts as their proposer signed them.
             SignedParts::with_signature(init, bytes, signature)
