@@ -45,25 +45,51 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// 503 `store_damaged`: a stored record could not be read or decoded. The cause is
+    /// logged; the response is marked ([`StoreDamaged`]) so the app raises the
+    /// tamper alert.
+    pub fn store_damaged(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%cause, "a request found the store damaged");
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: STORE_DAMAGED,
+            message: "the node's store is damaged; it stops serving and its operator is alerted. Ask another node of the consortium".into(),
+        }
+    }
+}
+
+/// The code of [`ApiError::store_damaged`].
+pub const STORE_DAMAGED: &str = "store_damaged";
+
+/// Marks a response that found the store damaged (read by the app's alert layer).
+#[derive(Clone, Copy, Debug)]
+pub struct StoreDamaged;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let damaged = self.code == STORE_DAMAGED;
+        let mut r = (
             self.status,
             Json(json!({ "error": { "code": self.code, "message": self.message } })),
         )
-            .into_response()
+            .into_response();
+        if damaged {
+            r.extensions_mut().insert(StoreDamaged);
+        }
+        r
     }
 }
 
 impl From<waybill_store::StoreError> for ApiError {
     fn from(e: waybill_store::StoreError) -> Self {
-        ApiError::internal(e)
+        ApiError::store_damaged(e)
     }
 }
 
 impl From<waybill_state::StateReadError> for ApiError {
     fn from(e: waybill_state::StateReadError) -> Self {
-        ApiError::internal(e)
+        ApiError::store_damaged(e)
     }
 }
 

@@ -123,8 +123,9 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/", get(pages::index))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(shared);
-    api.layer(DefaultBodyLimit::max(limits::REQUEST_BODY_BYTES_MAX))
+        .with_state(shared.clone());
+    api.layer(axum::middleware::from_fn_with_state(shared, alert_on_damage))
+        .layer(DefaultBodyLimit::max(limits::REQUEST_BODY_BYTES_MAX))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(axum::error_handling::HandleErrorLayer::new(
@@ -154,6 +155,23 @@ pub fn app(shared: Arc<Shared>) -> Router {
                 .concurrency_limit(CONCURRENT_REQUESTS_MAX)
                 .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS)),
         )
+}
+
+/// A request that found the store damaged raises the tamper alert (the node then
+/// halts consensus and stops serving).
+async fn alert_on_damage(
+    State(shared): State<Arc<Shared>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let resp = next.run(req).await;
+    if resp.extensions().get::<error::StoreDamaged>().is_some() {
+        shared.raise_tamper_alert(format!(
+            "store {} is damaged: a request could not read a stored record (the log has it)",
+            shared.store.path()
+        ));
+    }
+    resp
 }
 
 async fn not_found() -> ApiError {
