@@ -226,6 +226,15 @@ impl Store {
         let db = match existing {
             Some(0) => return Err(StoreError::Empty { path: p }),
             Some(_) => {
+                // Read-only first: a store of another format version or genesis is
+                // refused before the integrity check, which commits, touches it.
+                let (_, stored) = Store::open_existing(path)?;
+                if stored.hash() != genesis.hash() {
+                    return Err(StoreError::GenesisMismatch {
+                        path: p,
+                        stored: stored.hash(),
+                    });
+                }
                 let mut b = builder();
                 b.set_check_integrity_on_open(true);
                 b.open(path).map_err(|e| open_error(&p, e))?
@@ -781,5 +790,79 @@ impl waybill_state::trace::StateScan for StateSnapshot {
         max: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateReadError> {
         StateSnapshot::scan_from(self, prefix, start, max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn genesis() -> Genesis {
+        serde_json::from_value(serde_json::json!({
+            "chain_id": "format-test",
+            "genesis_time_ms": 1_700_000_000_000u64,
+            "organizations": [],
+            "validators": []
+        }))
+        .expect("a genesis")
+    }
+
+    fn temp(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("waybill-store-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        d
+    }
+
+    /// A store written by format version 1 is refused, saying what it is, what this
+    /// build reads and what to do; and it is not written.
+    #[test]
+    fn a_store_of_the_old_format_is_refused_with_what_to_do() {
+        let dir = temp("old-format");
+        let path = dir.join("waybill.redb");
+        let g = genesis();
+        drop(Store::open(&path, &g).expect("a new store"));
+        {
+            let db = builder().open(&path).expect("opens");
+            let txn = db.begin_write().expect("txn");
+            txn.open_table(META)
+                .expect("meta")
+                .insert(META_VERSION, 1u64.to_le_bytes().as_slice())
+                .expect("insert");
+            txn.commit().expect("commit");
+        }
+        let before = waybill_types::sha256(&std::fs::read(&path).expect("reads"));
+        for err in [
+            Store::open(&path, &g).expect_err("refused").to_string(),
+            Store::open_existing(&path).expect_err("refused").to_string(),
+        ] {
+            assert!(
+                err.contains("format version 1")
+                    && err.contains("reads only version 2")
+                    && err.contains("waybill restore"),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            waybill_types::sha256(&std::fs::read(&path).expect("reads")),
+            before,
+            "not written"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn an_empty_file_is_refused_and_stays_empty() {
+        let dir = temp("empty");
+        let path = dir.join("waybill.redb");
+        std::fs::write(&path, b"").expect("empty");
+        let err = Store::open(&path, &genesis()).expect_err("refused");
+        assert!(matches!(err, StoreError::Empty { .. }), "{err}");
+        assert!(matches!(
+            Store::open_existing(&path),
+            Err(StoreError::Empty { .. })
+        ));
+        assert_eq!(std::fs::metadata(&path).expect("exists").len(), 0);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

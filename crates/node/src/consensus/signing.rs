@@ -626,13 +626,94 @@ mod tests {
     use waybill_types::block::{CommitCertificate, CommitSignature, ValidatorInfo};
     use waybill_types::sha256;
 
+    fn test_guard(tag: &str) -> SigningGuard {
+        let dir = crate::testkit::temp_dir(&format!("signing-{tag}"));
+        SigningGuard::open(dir.join("signing-mark.json")).expect("a new mark")
+    }
+
+    fn prevote(ctx: &WaybillContext, h: u64, r: u32, v: Option<Hash>, me: Address) -> Vote {
+        ctx.new_prevote(
+            Height(h),
+            Round::new(r),
+            v.map_or(NilOrVal::Nil, NilOrVal::Val),
+            me,
+        )
+    }
+
+    /// The signing path refuses what could equivocate: a lower height or round than
+    /// the mark, or a different message of the same kind at the mark. The mark is on
+    /// disk before a signature is returned, and a refusal asks the next start to sync.
+    #[tokio::test]
+    async fn the_guard_refuses_to_sign_behind_or_against_its_mark() {
+        let chain = "guard";
+        let key = SecretKey::from_label("guard validator");
+        let me = Address(key.public());
+        let ctx = WaybillContext::new(chain);
+        let guard = test_guard("guard");
+        let path = guard.path().to_path_buf();
+        let signer = WaybillSigner::new(chain, key.clone(), guard.clone());
+        let b = sha256(b"block b");
+
+        let v = prevote(&ctx, 5, 1, Some(b), me);
+        signer.sign_vote(v.clone()).await.expect("first prevote");
+        let on_disk = SigningMark::read(&path).expect("mark on disk");
+        assert_eq!((on_disk.height, on_disk.round), (5, 1));
+        assert!(on_disk.signed.contains_key("prevote"));
+        // The same vote again (a replay) is the same signature: allowed.
+        signer.sign_vote(v).await.expect("same prevote again");
+        // A nil prevote at the same height and round: equivocation.
+        let err = signer
+            .sign_vote_bytes(&prevote(&ctx, 5, 1, None, me))
+            .expect_err("conflicting prevote refused");
+        assert!(matches!(err, SigningRefused::Conflict { .. }), "{err}");
+        // A precommit at the same round is another kind: allowed.
+        let pc = ctx.new_precommit(Height(5), Round::new(1), NilOrVal::Val(b), me);
+        signer.sign_vote(pc).await.expect("precommit");
+        // Lower round, lower height: refused, as the engine sees it too.
+        for (h, r) in [(5, 0), (4, 3), (1, 0)] {
+            let err = signer
+                .sign_vote_bytes(&prevote(&ctx, h, r, Some(b), me))
+                .expect_err("behind the mark");
+            assert!(matches!(err, SigningRefused::Behind { .. }), "{err}");
+        }
+        assert!(signer
+            .sign_vote(prevote(&ctx, 4, 0, Some(b), me))
+            .await
+            .is_err());
+        // The refusal is recorded: the next start follows the chain past height 5.
+        let m = SigningMark::read(&path).expect("reads");
+        assert!(m.resync && m.must_sync_past(4) && !m.must_sync_past(5));
+        // A later height signs again and clears the request.
+        signer
+            .sign_vote(prevote(&ctx, 6, 0, Some(b), me))
+            .await
+            .expect("next height");
+        let m = SigningMark::read(&path).expect("reads");
+        assert_eq!((m.height, m.round, m.resync), (6, 0, false));
+    }
+
+    #[test]
+    fn a_store_more_than_one_height_behind_the_mark_must_sync() {
+        let m = SigningMark {
+            height: 10,
+            round: 2,
+            ..SigningMark::default()
+        };
+        assert!(m.must_sync_past(0));
+        assert!(m.must_sync_past(8));
+        // Resuming the height it was working on (a crash-restart) is not behind.
+        assert!(!m.must_sync_past(9));
+        assert!(!m.must_sync_past(10));
+        assert!(!SigningMark::default().must_sync_past(0));
+    }
+
     #[tokio::test]
     async fn precommit_signatures_make_waybill_certificates() {
         let chain = "test-chain";
         let key = SecretKey::from_label("validator");
         let me = Address(key.public());
         let ctx = WaybillContext::new(chain);
-        let signer = WaybillSigner::new(chain, key.clone());
+        let signer = WaybillSigner::new(chain, key.clone(), test_guard("certs"));
         let block_hash = sha256(b"block");
         let vote = ctx.new_precommit(Height(7), Round::new(2), NilOrVal::Val(block_hash), me);
         let signed = signer.sign_vote(vote.clone()).await.expect("sign");
@@ -667,7 +748,7 @@ mod tests {
     async fn proposal_and_proof_signatures_verify_and_are_domain_separated() {
         let chain = "c";
         let key = SecretKey::from_label("p");
-        let signer = WaybillSigner::new(chain, key.clone());
+        let signer = WaybillSigner::new(chain, key.clone(), test_guard("proposal"));
         let verifier = WaybillVerifier::new(chain);
         let p = Proposal {
             height: Height(1),
