@@ -4,10 +4,9 @@
 //! redb checks integrity only on a writable open, and the check commits. To check a
 //! file that must stay as it is (`waybill verify`, `waybill restore`), the database is
 //! opened over [`OverlayBackend`]: reads come from the file, writes land in memory and
-//! are dropped with it. The file is opened read-only, so nothing can reach it.
+//! are dropped with it; only reads and locks reach the file.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io;
 use std::ops::Bound;
 use std::path::Path;
@@ -44,7 +43,10 @@ struct Overlay {
 
 impl OverlayBackend {
     pub(crate) fn open(path: &Path) -> io::Result<OverlayBackend> {
-        let file = File::open(path)?;
+        // Opened for writing only because POSIX byte-range write locks need it (so a
+        // check refuses a file a node holds); this backend never writes through it:
+        // `write`, `set_len` and `sync_data` stay in the overlay.
+        let file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
         let file_len = file.metadata()?.len();
         Ok(OverlayBackend {
             file: FileBackend::new(file).map_err(|e| io::Error::other(e.to_string()))?,
@@ -209,4 +211,29 @@ pub fn check_file_integrity(path: &Path) -> Result<(), StoreError> {
         .map_err(|e| open_error(&p, e))?;
     drop(db);
     Ok(())
+}
+
+/// Load the allocator state (the free-space map redb records at a clean shutdown,
+/// in the last pages of the file) the way a plain open does, without writing. The
+/// integrity check rebuilds that state instead of reading it, so a damaged one passes
+/// it; a node rebuilds it too, but a file whose map was altered is still a tampered
+/// file. A damaged map makes redb fail here (or panic, in a debug build: callers that
+/// must not crash catch that).
+pub fn check_allocator_state(path: &Path) -> Result<(), StoreError> {
+    let p = path.display().to_string();
+    let db = Builder::new()
+        .open_read_only(path)
+        .map_err(|e| match open_error(&p, e) {
+            // A file not shut down cleanly has no recorded map to check.
+            StoreError::NeedsRecovery { .. } => None,
+            other => Some(other),
+        });
+    match db {
+        Ok(db) => {
+            drop(db);
+            Ok(())
+        }
+        Err(None) => Ok(()),
+        Err(Some(e)) => Err(e),
+    }
 }

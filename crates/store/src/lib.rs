@@ -8,6 +8,6 @@ mod integrity;
 mod store;
 pub mod verify;
 
-pub use integrity::check_file_integrity;
+pub use integrity::{check_allocator_state, check_file_integrity};
 
 pub use store::{Head, Rows, StateSnapshot, Store, StoreError, TxLocation, STORE_FORMAT_VERSION};

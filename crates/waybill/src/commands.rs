@@ -205,7 +205,14 @@ pub fn verify(dir: &Path, quick: bool) -> anyhow::Result<()> {
         }
     });
     drop(store);
-    let pages = waybill_store::check_file_integrity(&path);
+    let pages = waybill_store::check_file_integrity(&path).and_then(|()| {
+        guarded(|| Ok(waybill_store::check_allocator_state(&path))).unwrap_or_else(|e| {
+            Err(waybill_store::StoreError::Damaged {
+                path: path.display().to_string(),
+                reason: format!("redb's allocator state (free-space map) {e}"),
+            })
+        })
+    });
     let r = match (report, pages) {
         (Err(e), _) => bail!("TAMPERED or corrupt store {}: {e}", path.display()),
         (Ok(_), Err(e @ waybill_store::StoreError::InUse { .. })) => {
