@@ -124,37 +124,38 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared.clone());
-    api.layer(axum::middleware::from_fn_with_state(shared, alert_on_damage))
-        .layer(DefaultBodyLimit::max(limits::REQUEST_BODY_BYTES_MAX))
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(axum::error_handling::HandleErrorLayer::new(
-                    |e: tower::BoxError| async move {
-                        if e.is::<tower::load_shed::error::Overloaded>() {
-                            ApiError {
-                                status: StatusCode::SERVICE_UNAVAILABLE,
-                                code: "busy",
-                                message:
-                                    "the node is serving as many requests as it can; retry shortly"
-                                        .into(),
-                            }
-                        } else if e.is::<tower::timeout::error::Elapsed>() {
-                            ApiError {
-                                status: StatusCode::SERVICE_UNAVAILABLE,
-                                code: "timeout",
-                                message: format!(
-                                    "request took longer than {REQUEST_TIMEOUT_MS} ms"
-                                ),
-                            }
-                        } else {
-                            ApiError::internal(e)
+    api.layer(axum::middleware::from_fn_with_state(
+        shared,
+        alert_on_damage,
+    ))
+    .layer(DefaultBodyLimit::max(limits::REQUEST_BODY_BYTES_MAX))
+    .layer(
+        tower::ServiceBuilder::new()
+            .layer(axum::error_handling::HandleErrorLayer::new(
+                |e: tower::BoxError| async move {
+                    if e.is::<tower::load_shed::error::Overloaded>() {
+                        ApiError {
+                            status: StatusCode::SERVICE_UNAVAILABLE,
+                            code: "busy",
+                            message:
+                                "the node is serving as many requests as it can; retry shortly"
+                                    .into(),
                         }
-                    },
-                ))
-                .load_shed()
-                .concurrency_limit(CONCURRENT_REQUESTS_MAX)
-                .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS)),
-        )
+                    } else if e.is::<tower::timeout::error::Elapsed>() {
+                        ApiError {
+                            status: StatusCode::SERVICE_UNAVAILABLE,
+                            code: "timeout",
+                            message: format!("request took longer than {REQUEST_TIMEOUT_MS} ms"),
+                        }
+                    } else {
+                        ApiError::internal(e)
+                    }
+                },
+            ))
+            .load_shed()
+            .concurrency_limit(CONCURRENT_REQUESTS_MAX)
+            .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS)),
+    )
 }
 
 /// A request that found the store damaged raises the tamper alert (the node then

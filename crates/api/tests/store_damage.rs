@@ -73,14 +73,22 @@ async fn a_damaged_record_answers_503_and_raises_the_tamper_alert() {
 
     let ok = app
         .clone()
-        .oneshot(Request::get("/v1/blocks/1").body(Body::empty()).expect("request"))
+        .oneshot(
+            Request::get("/v1/blocks/1")
+                .body(Body::empty())
+                .expect("request"),
+        )
         .await
         .expect("answers");
     assert_eq!(ok.status(), StatusCode::OK, "block 1 is intact");
     assert!(shared.tamper_alert().is_none());
 
     let resp = app
-        .oneshot(Request::get("/v1/blocks/2").body(Body::empty()).expect("request"))
+        .oneshot(
+            Request::get("/v1/blocks/2")
+                .body(Body::empty())
+                .expect("request"),
+        )
         .await
         .expect("answers");
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);

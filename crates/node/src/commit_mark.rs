@@ -163,10 +163,7 @@ impl CommitMark {
         };
         let head = store.head()?;
         if head.height.0 < self.height {
-            return Err(mismatch(format!(
-                "its head is height {}",
-                head.height.0
-            )));
+            return Err(mismatch(format!("its head is height {}", head.height.0)));
         }
         if self.height > 0 {
             let found = store.block(Height(self.height))?.map(|b| b.hash());

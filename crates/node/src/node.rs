@@ -118,7 +118,8 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     std::fs::create_dir_all(&opts.data_dir)
         .with_context(|| format!("cannot create data directory {}", opts.data_dir.display()))?;
     let store_path = opts.store_path();
-    check_store(&opts).with_context(|| format!("refusing to start on store {}", store_path.display()))?;
+    check_store(&opts)
+        .with_context(|| format!("refusing to start on store {}", store_path.display()))?;
     let store = Store::open(&store_path, &opts.genesis)
         .with_context(|| format!("cannot open store {}", store_path.display()))?;
     let report = verify_recent(&store, opts.startup_verify_blocks).map_err(|e| {
@@ -253,7 +254,7 @@ fn spawn_commit_marks(shared: Arc<Shared>, path: PathBuf) {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             };
             let height = block.header.height.0;
-            if height % COMMIT_MARK_INTERVAL_BLOCKS != 0 {
+            if !height.is_multiple_of(COMMIT_MARK_INTERVAL_BLOCKS) {
                 continue;
             }
             let mark = CommitMark {

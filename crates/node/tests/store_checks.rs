@@ -22,7 +22,10 @@ fn free_port() -> u16 {
 fn setup(label: &str) -> (Genesis, SecretKey) {
     let admin = SecretKey::from_label(&format!("{label} admin"));
     let validator = SecretKey::from_label(&format!("{label} validator"));
-    let mut g = test_genesis(&[("farm", &[Role::Producer], &["6901234"], &admin)], &validator);
+    let mut g = test_genesis(
+        &[("farm", &[Role::Producer], &["6901234"], &admin)],
+        &validator,
+    );
     g.chain_id = format!("chain-{label}");
     (g, validator)
 }
@@ -74,8 +77,16 @@ async fn an_empty_store_file_is_refused_and_left_empty() {
     let opts = options(&dir, &genesis, &key);
     std::fs::write(opts.store_path(), b"").expect("empty file");
     let err = refused(opts.clone()).await;
-    assert!(err.contains("0 bytes") && err.contains("waybill restore"), "{err}");
-    assert_eq!(std::fs::metadata(opts.store_path()).expect("still there").len(), 0);
+    assert!(
+        err.contains("0 bytes") && err.contains("waybill restore"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::metadata(opts.store_path())
+            .expect("still there")
+            .len(),
+        0
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -85,7 +96,10 @@ async fn a_missing_store_where_the_node_ran_is_refused_and_not_created() {
     let opts = options(&dir, &genesis, &key);
     std::fs::remove_file(opts.store_path()).expect("store removed");
     let err = refused(opts.clone()).await;
-    assert!(err.contains("missing") && err.contains("waybill restore"), "{err}");
+    assert!(
+        err.contains("missing") && err.contains("waybill restore"),
+        "{err}"
+    );
     assert!(!opts.store_path().exists(), "no new store was created");
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -104,7 +118,11 @@ async fn a_store_of_another_genesis_is_refused_and_not_written() {
         err.contains("different genesis") && err.contains("waybill restore"),
         "{err}"
     );
-    assert_eq!(file_hash(&opts.store_path()), before, "the store is unchanged");
+    assert_eq!(
+        file_hash(&opts.store_path()),
+        before,
+        "the store is unchanged"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -120,7 +138,10 @@ async fn a_rolled_back_store_is_refused() {
     let opts = options(&dir, &genesis, &key);
     let before = file_hash(&opts.store_path());
     let err = refused(opts.clone()).await;
-    assert!(err.contains("does not hold block") && err.contains("waybill restore"), "{err}");
+    assert!(
+        err.contains("does not hold block") && err.contains("waybill restore"),
+        "{err}"
+    );
     assert_eq!(file_hash(&opts.store_path()), before);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -167,7 +188,10 @@ async fn a_validator_behind_its_signing_mark_follows_without_signing() {
     // set); the signing path below the mark refuses in any case (unit tests).
     let deadline = Instant::now() + Duration::from_secs(30);
     while node.consensus.status().height != 3 {
-        assert!(Instant::now() < deadline, "consensus never started height 3");
+        assert!(
+            Instant::now() < deadline,
+            "consensus never started height 3"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(node.consensus.is_following());

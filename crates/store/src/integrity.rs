@@ -46,7 +46,10 @@ impl OverlayBackend {
         // Opened for writing only because POSIX byte-range write locks need it (so a
         // check refuses a file a node holds); this backend never writes through it:
         // `write`, `set_len` and `sync_data` stay in the overlay.
-        let file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)?;
         let file_len = file.metadata()?.len();
         Ok(OverlayBackend {
             file: FileBackend::new(file).map_err(|e| io::Error::other(e.to_string()))?,
@@ -74,8 +77,7 @@ impl OverlayBackend {
         let start = idx * BLOCK_BYTES;
         let end = (start + BLOCK_BYTES).min(self.file_len).min(st.zero_from);
         if end > start {
-            self.file
-                .read(start, &mut buf[..(end - start) as usize])?;
+            self.file.read(start, &mut buf[..(end - start) as usize])?;
         }
         Ok(buf)
     }
@@ -115,7 +117,7 @@ impl StorageBackend for OverlayBackend {
             let first_cut = len.div_ceil(BLOCK_BYTES);
             st.blocks.retain(|&i, _| i < first_cut);
             // Zero the tail of the block that now ends the storage.
-            if len % BLOCK_BYTES != 0 {
+            if !len.is_multiple_of(BLOCK_BYTES) {
                 let idx = len / BLOCK_BYTES;
                 let mut b = self.block(&st, idx)?;
                 b[(len % BLOCK_BYTES) as usize..].fill(0);

@@ -670,9 +670,7 @@ impl Store {
                 })
             }
         };
-        let dst = builder()
-            .create(&partial)
-            .map_err(|e| open_error(&o, e))?;
+        let dst = builder().create(&partial).map_err(|e| open_error(&o, e))?;
         let oe = |e: redb::Error| db_err(&o)(e);
         let mut txn = dst.begin_write().map_err(|e| oe(e.into()))?;
         txn.set_durability(Durability::Immediate)
@@ -834,7 +832,9 @@ mod tests {
         let before = waybill_types::sha256(&std::fs::read(&path).expect("reads"));
         for err in [
             Store::open(&path, &g).expect_err("refused").to_string(),
-            Store::open_existing(&path).expect_err("refused").to_string(),
+            Store::open_existing(&path)
+                .expect_err("refused")
+                .to_string(),
         ] {
             assert!(
                 err.contains("format version 1")

@@ -424,10 +424,7 @@ fn check_tx_index(store: &Store, head: Height, n_txs: u64) -> Result<(), VerifyE
         return Err(bad(
             head.0,
             "transaction index",
-            format!(
-                "has {} entries for {n_txs} transactions in blocks",
-                checked
-            ),
+            format!("has {} entries for {n_txs} transactions in blocks", checked),
         ));
     }
     Ok(())

@@ -266,8 +266,10 @@ pub fn backup(dir: &Path, out: &Path) -> anyhow::Result<()> {
     drop(store);
     // Check what was written: records (re-read from the new file) and page checksums.
     let (copy, _) = waybill_store::Store::open_existing(out)?;
-    guarded(|| waybill_store::verify::verify_recent(&copy, waybill_node::node::STARTUP_VERIFY_BLOCKS))
-        .map_err(|e| anyhow::anyhow!("the backup {} does not verify: {e}", out.display()))?;
+    guarded(|| {
+        waybill_store::verify::verify_recent(&copy, waybill_node::node::STARTUP_VERIFY_BLOCKS)
+    })
+    .map_err(|e| anyhow::anyhow!("the backup {} does not verify: {e}", out.display()))?;
     drop(copy);
     waybill_store::check_file_integrity(out)?;
     println!(
@@ -293,9 +295,8 @@ pub fn restore(dir: &Path, from: &Path, force: bool) -> anyhow::Result<()> {
         Some(_) => {}
     }
     // 1. The backup, checked as `waybill verify` checks a store; nothing is written to it.
-    waybill_store::check_file_integrity(from).map_err(|e| {
-        anyhow::anyhow!("backup {} is damaged; not installed: {e}", from.display())
-    })?;
+    waybill_store::check_file_integrity(from)
+        .map_err(|e| anyhow::anyhow!("backup {} is damaged; not installed: {e}", from.display()))?;
     let (backup, backup_genesis) = Store::open_existing(from)
         .with_context(|| format!("backup {} cannot be read; not installed", from.display()))?;
     if backup_genesis.hash() != genesis.hash() {
@@ -309,7 +310,10 @@ pub fn restore(dir: &Path, from: &Path, force: bool) -> anyhow::Result<()> {
         );
     }
     let report = guarded(|| waybill_store::verify::verify_full(&backup)).map_err(|e| {
-        anyhow::anyhow!("backup {} fails verification; not installed: {e}", from.display())
+        anyhow::anyhow!(
+            "backup {} fails verification; not installed: {e}",
+            from.display()
+        )
     })?;
     let head = backup.head()?;
     drop(backup);
@@ -330,9 +334,14 @@ pub fn restore(dir: &Path, from: &Path, force: bool) -> anyhow::Result<()> {
                 .ok()
                 .filter(|(_, g)| g.hash() == genesis.hash())
                 .and_then(|(s, _)| {
-                    guarded(|| waybill_store::verify::verify_recent(&s, waybill_node::node::STARTUP_VERIFY_BLOCKS))
-                        .ok()
-                        .map(|r| r.to)
+                    guarded(|| {
+                        waybill_store::verify::verify_recent(
+                            &s,
+                            waybill_node::node::STARTUP_VERIFY_BLOCKS,
+                        )
+                    })
+                    .ok()
+                    .map(|r| r.to)
                 });
             if let Some(h) = good {
                 if !force {

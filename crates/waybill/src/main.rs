@@ -160,12 +160,10 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
     },
     /// Copy a node's store (running or stopped) into a backup file: one consistent
     /// snapshot of every table, fsynced, then checked.
-    #[command(
-        after_help = "Example:
+    #[command(after_help = "Example:
   waybill backup --dir waybill-data --out waybill-2026-11-20.redb
 
-Restore it with `waybill restore`."
-    )]
+Restore it with `waybill restore`.")]
     Backup {
         #[arg(long, default_value = DEFAULT_DIR)]
         dir: PathBuf,
@@ -175,12 +173,10 @@ Restore it with `waybill restore`."
     },
     /// Install a backup as a stopped node's store, after checking it fully (page
     /// checksums, the genesis, every block, certificate and the replayed state).
-    #[command(
-        after_help = "Example:
+    #[command(after_help = "Example:
   waybill restore --dir waybill-data --from waybill-2026-11-20.redb
 
-A validator restored behind what it already signed syncs from its peers without signing until it is past that height."
-    )]
+A validator restored behind what it already signed syncs from its peers without signing until it is past that height.")]
     Restore {
         #[arg(long, default_value = DEFAULT_DIR)]
         dir: PathBuf,

@@ -960,7 +960,11 @@ async fn a_validator_restored_from_an_old_backup_catches_up_without_equivocating
         .arg(&backup)
         .output()
         .expect("backup runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let backed_up = height(&nodes[3].client).await.expect("height");
     wait_until(
         "the chain moves past the backup",
@@ -983,7 +987,11 @@ async fn a_validator_restored_from_an_old_backup_catches_up_without_equivocating
         .output()
         .expect("restore runs");
     let said = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(said.contains("signs nothing until"), "{said}");
     nodes[3].start();
     let target = height(&nodes[0].client).await.expect("height");
@@ -1000,10 +1008,16 @@ async fn a_validator_restored_from_an_old_backup_catches_up_without_equivocating
     )
     .await;
     let child = nodes[3].child.as_mut().expect("running");
-    assert!(child.try_wait().expect("wait").is_none(), "node 3 kept running");
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "node 3 kept running"
+    );
     let log = std::fs::read_to_string(nodes[3].dir.join("node.log")).expect("log");
     assert!(log.contains("following the chain"), "it followed first");
-    assert!(!log.contains("SIGNING REFUSED"), "it was never asked to equivocate");
+    assert!(
+        !log.contains("SIGNING REFUSED"),
+        "it was never asked to equivocate"
+    );
     let h = height(&nodes[0].client).await.expect("height");
     assert_same_chain(&nodes.iter().collect::<Vec<_>>(), h.min(target)).await;
     for n in nodes.iter_mut() {

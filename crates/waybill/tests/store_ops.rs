@@ -55,12 +55,17 @@ fn hash_of(p: &Path) -> Hash {
 /// encoded last block.
 fn node_dir(tag: &str, n_blocks: u64) -> (PathBuf, Vec<u8>) {
     let dir = temp(tag);
-    let o = run(&["init", "--dir", dir.to_str().expect("utf-8"), "--chain-id", tag]);
+    let o = run(&[
+        "init",
+        "--dir",
+        dir.to_str().expect("utf-8"),
+        "--chain-id",
+        tag,
+    ]);
     assert!(o.status.success(), "{}", text(&o));
-    let genesis: Genesis = serde_json::from_slice(
-        &std::fs::read(dir.join("genesis.json")).expect("genesis"),
-    )
-    .expect("genesis parses");
+    let genesis: Genesis =
+        serde_json::from_slice(&std::fs::read(dir.join("genesis.json")).expect("genesis"))
+            .expect("genesis parses");
     let (_, validator) = KeyFile::read(&dir.join("keys/validator.json")).expect("key");
     let (_, admin) =
         KeyFile::read(&dir.join("keys/orgs/pujiang-orchard-admin.json")).expect("admin key");
@@ -106,7 +111,11 @@ fn verify_of_a_sound_store_passes_and_of_an_empty_one_fails_without_writing() {
     let (dir, _) = node_dir("verify-ok", 3);
     let o = run(&["verify", "--dir", s(&dir)]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("every page checksum checked"), "{}", text(&o));
+    assert!(
+        text(&o).contains("every page checksum checked"),
+        "{}",
+        text(&o)
+    );
     std::fs::write(store(&dir), b"").expect("emptied");
     let o = run(&["verify", "--dir", s(&dir)]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -141,10 +150,9 @@ fn verify_of_a_store_with_its_last_page_corrupted_does_not_panic_or_write() {
         Some(0) => {
             let copy = dir.join("copy.redb");
             std::fs::copy(&path, &copy).expect("copy");
-            let genesis: Genesis = serde_json::from_slice(
-                &std::fs::read(dir.join("genesis.json")).expect("genesis"),
-            )
-            .expect("parses");
+            let genesis: Genesis =
+                serde_json::from_slice(&std::fs::read(dir.join("genesis.json")).expect("genesis"))
+                    .expect("parses");
             let store = waybill_store::Store::open(&copy, &genesis).expect("a node accepts it");
             waybill_store::verify::verify_full(&store).expect("and every record verifies");
         }
@@ -178,7 +186,10 @@ fn verify_of_a_store_with_16_bytes_corrupted_mid_file_names_the_height() {
     assert!(hits >= 1, "block 2 is in the file");
     std::fs::write(&path, &bytes).expect("writes");
     let before = hash_of(&path);
-    for args in [vec!["verify", "--dir", s(&dir)], vec!["verify", "--quick", "--dir", s(&dir)]] {
+    for args in [
+        vec!["verify", "--dir", s(&dir)],
+        vec!["verify", "--quick", "--dir", s(&dir)],
+    ] {
         let o = run(&args);
         let t = text(&o);
         assert_eq!(o.status.code(), Some(1), "{t}");
@@ -210,7 +221,14 @@ fn backup_and_restore_check_what_they_install() {
     // A backup of another chain is refused.
     let (other, _) = node_dir("restore-other", 1);
     let other_before = hash_of(&store(&other));
-    let o = run(&["restore", "--dir", s(&other), "--from", s(&backup), "--force"]);
+    let o = run(&[
+        "restore",
+        "--dir",
+        s(&other),
+        "--from",
+        s(&backup),
+        "--force",
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("another chain"), "{}", text(&o));
     assert_eq!(hash_of(&store(&other)), other_before);

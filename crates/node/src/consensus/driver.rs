@@ -74,6 +74,17 @@ pub(crate) struct Driver<A: Application> {
     stream_nonce: u64,
 }
 
+/// How this node takes part in consensus.
+pub(crate) enum Role {
+    /// Proposes and votes, signing through the guarded signer.
+    Validator(WaybillSigner),
+    /// Follows without signing until the store has committed `sign_from`.
+    Follower {
+        /// The signing mark's height.
+        sign_from: Height,
+    },
+}
+
 /// Why the driver stopped without an error.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum DriverExit {
@@ -98,13 +109,16 @@ impl<A: Application> Driver<A> {
         app: A,
         ctx: WaybillContext,
         me: Address,
-        signer: Option<WaybillSigner>,
-        sign_from: Option<Height>,
+        role: Role,
         timeouts: LinearTimeouts,
         empty_block_interval: Duration,
         status: Arc<SharedStatus>,
     ) -> Self {
         let notify = app.mempool_notify();
+        let (signer, sign_from) = match role {
+            Role::Validator(signer) => (Some(signer), None),
+            Role::Follower { sign_from } => (None, Some(sign_from)),
+        };
         Driver {
             app,
             ctx,

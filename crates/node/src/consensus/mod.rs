@@ -589,14 +589,8 @@ pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result
 
     let span = tracing::info_span!("consensus", node = %moniker);
     let following = sign_from.is_some();
-    let (channels, engine) = start_engine(
-        &ctx,
-        &cfg,
-        &moniker,
-        (!following).then_some(&signer),
-        &span,
-    )
-    .await?;
+    let (channels, engine) =
+        start_engine(&ctx, &cfg, &moniker, (!following).then_some(&signer), &span).await?;
 
     let status = Arc::new(SharedStatus {
         height: AtomicU64::new(0),
@@ -613,20 +607,25 @@ pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result
         let status = status.clone();
         let timeouts = cfg.timeouts.linear();
         let empty_block_interval = cfg.empty_block_interval;
-        move |app: A, signer: Option<WaybillSigner>, sign_from: Option<Height>| {
+        move |app: A, role: driver::Role| {
             driver::Driver::new(
                 app,
                 ctx.clone(),
                 address,
-                signer,
-                sign_from,
+                role,
                 timeouts,
                 empty_block_interval,
                 status.clone(),
             )
         }
     };
-    let driver = new_driver(app, (!following).then(|| signer.clone()), sign_from);
+    let driver = new_driver(
+        app,
+        match sign_from {
+            Some(sign_from) => driver::Role::Follower { sign_from },
+            None => driver::Role::Validator(signer.clone()),
+        },
+    );
     let (outcome_tx, outcome) = watch::channel(None);
     let supervisor = {
         let current = current.clone();
@@ -677,7 +676,8 @@ pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result
                                     cur.following = false;
                                     drop(cur);
                                     tracing::info!("consensus restarted as a signing validator");
-                                    driver = new_driver(app, Some(signer.clone()), None);
+                                    driver =
+                                        new_driver(app, driver::Role::Validator(signer.clone()));
                                     channels = ch;
                                 }
                                 Some(Err(e)) => break Err(e),

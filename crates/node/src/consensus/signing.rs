@@ -296,7 +296,9 @@ impl SigningGuard {
             m.resync = true;
             match m.write(&self.inner.path) {
                 Ok(()) => *mark = m,
-                Err(e) => tracing::error!(%e, "cannot record the resync request in the signing mark"),
+                Err(e) => {
+                    tracing::error!(%e, "cannot record the resync request in the signing mark")
+                }
             }
         }
     }
