@@ -200,19 +200,22 @@ pub fn check_file_integrity(path: &Path) -> Result<(), StoreError> {
     if meta.len() == 0 {
         return Err(StoreError::Empty { path: p });
     }
+    drop(open_in_memory(path)?);
+    Ok(())
+}
+
+/// Open the store at `path` with redb's integrity check (and, for a file not shut
+/// down cleanly, its repair) over an [`OverlayBackend`]: every write stays in memory.
+pub(crate) fn open_in_memory(path: &Path) -> Result<redb::Database, StoreError> {
+    let p = path.display().to_string();
     let backend = OverlayBackend::open(path).map_err(|e| StoreError::Damaged {
         path: p.clone(),
         reason: format!("cannot open the file: {e}"),
     })?;
     let mut b = Builder::new();
     b.set_check_integrity_on_open(true);
-    // A file the check has to repair (not shut down cleanly) is repaired in the
-    // overlay only; page checksums that fail are an error either way.
-    let db = b
-        .create_with_backend(backend)
-        .map_err(|e| open_error(&p, e))?;
-    drop(db);
-    Ok(())
+    b.create_with_backend(backend)
+        .map_err(|e| open_error(&p, e))
 }
 
 /// Load the allocator state (the free-space map redb records at a clean shutdown,

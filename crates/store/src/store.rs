@@ -265,7 +265,9 @@ impl Store {
 
     /// Open an existing database read-only, without knowing its genesis (`verify`,
     /// `backup`, `restore`). Never writes to the file; works beside a running node
-    /// (it reads a consistent snapshot of the last commit).
+    /// (it reads a consistent snapshot of the last commit). A store that was not shut
+    /// down cleanly is recovered in memory (redb's repair, over an overlay that keeps
+    /// every write off the file).
     pub fn open_existing(path: &Path) -> Result<(Store, Genesis), StoreError> {
         let p = path.display().to_string();
         match file_len(path, &p)? {
@@ -273,11 +275,17 @@ impl Store {
             Some(0) => return Err(StoreError::Empty { path: p }),
             Some(_) => {}
         }
-        let db = builder()
-            .open_read_only(path)
-            .map_err(|e| open_error(&p, e))?;
+        let db = match builder().open_read_only(path) {
+            Ok(db) => Db::ReadOnly(db),
+            // Not shut down cleanly (a crash, a SIGKILL): recover into memory, so the
+            // file is still not written.
+            Err(DatabaseError::RepairAborted) => {
+                Db::ReadWrite(crate::integrity::open_in_memory(path)?)
+            }
+            Err(e) => return Err(open_error(&p, e)),
+        };
         let store = Store {
-            db: Db::ReadOnly(db),
+            db,
             path: p.clone(),
         };
         let genesis = store.genesis()?.ok_or(StoreError::NoGenesis { path: p })?;

@@ -427,18 +427,9 @@ impl<A: Application> Driver<A> {
             }
         };
         let hash = block.hash();
-        debug!(%height, %round, block = %hash, txs = block.txs.len(), "proposing");
-        send(
-            reply.send(LocallyProposedValue::new(
-                height,
-                round,
-                BlockValue::new(hash),
-            )),
-            "GetValue",
-        );
-
-        self.built.insert(r, hash);
-        self.accepted.insert(hash);
+        // Sign the stream first: if the guard refuses (this round already carries
+        // another block of ours, signed before a crash), do not propose at all; the
+        // round times out and the next one is fresh.
         let init = ProposalInit {
             height,
             round,
@@ -457,10 +448,21 @@ impl<A: Application> Driver<A> {
         ) {
             Ok(parts) => parts,
             Err(e) => {
-                error!(%height, %round, error = %e, "not proposing");
+                warn!(%height, %round, error = %e, "not proposing this round");
                 return Ok(());
             }
         };
+        debug!(%height, %round, block = %hash, txs = block.txs.len(), "proposing");
+        send(
+            reply.send(LocallyProposedValue::new(
+                height,
+                round,
+                BlockValue::new(hash),
+            )),
+            "GetValue",
+        );
+        self.built.insert(r, hash);
+        self.accepted.insert(hash);
         self.signed
             .insert(hash, (parts.init.clone(), parts.signature));
         self.remember(ProposedValue {

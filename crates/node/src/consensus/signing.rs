@@ -254,7 +254,7 @@ impl SigningGuard {
                     mark_round: mark.round,
                     path,
                 };
-                self.refused(&mut mark, &refused);
+                self.refused(&mut mark, kind, &refused);
                 return Err(refused);
             }
             std::cmp::Ordering::Equal => match mark.signed.get(kind.name()) {
@@ -266,7 +266,7 @@ impl SigningGuard {
                         round,
                         path,
                     };
-                    self.refused(&mut mark, &refused);
+                    self.refused(&mut mark, kind, &refused);
                     return Err(refused);
                 }
                 None => {
@@ -287,9 +287,14 @@ impl SigningGuard {
         Ok(())
     }
 
-    /// A refused signature halts consensus; make the next start follow the chain
-    /// until it is past the mark instead of refusing again.
-    fn refused(&self, mark: &mut SigningMark, why: &SigningRefused) {
+    /// A refused vote or proposal halts consensus; make the next start follow the
+    /// chain until it is past the mark instead of refusing again. A refused proposal
+    /// stream does not: the driver then just does not propose in that round.
+    fn refused(&self, mark: &mut SigningMark, kind: SignedKind, why: &SigningRefused) {
+        if kind == SignedKind::ProposalParts {
+            tracing::warn!(%why, "signing refused: not proposing this round");
+            return;
+        }
         tracing::error!(%why, "SIGNING REFUSED");
         if !mark.resync {
             let mut m = mark.clone();
