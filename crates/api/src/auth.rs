@@ -10,8 +10,8 @@ use axum::http::{header, StatusCode};
 use waybill_state::access::member_may_read;
 use waybill_state::identity::{load_member, Member};
 use waybill_state::{StateRead, StateReadError};
-use waybill_types::keys::{domain, read_message};
-use waybill_types::{DataCategory, OrgId, PublicKey, Signature};
+use waybill_types::signed_request::parse_read_authorization;
+use waybill_types::{DataCategory, OrgId};
 
 use crate::{now_ms, ApiError, AppState};
 
@@ -74,37 +74,8 @@ pub fn authenticate(
     path_and_query: &str,
     value: &str,
 ) -> Result<Reader, ApiError> {
-    let rest = value.strip_prefix("Waybill ").ok_or_else(|| {
-        unauthorized("the Authorization header must be `Waybill key=<hex>, ts=<ms>, sig=<hex>`")
-    })?;
-    let (mut key, mut ts, mut sig) = (None, None, None);
-    for part in rest.split(',') {
-        let (k, v) = part.trim().split_once('=').ok_or_else(|| {
-            unauthorized(format!(
-                "Authorization part `{}` is not name=value",
-                part.trim()
-            ))
-        })?;
-        match k {
-            "key" => key = Some(v),
-            "ts" => ts = Some(v),
-            "sig" => sig = Some(v),
-            other => {
-                return Err(unauthorized(format!(
-                    "unknown Authorization part `{other}`"
-                )))
-            }
-        }
-    }
-    let (Some(key), Some(ts), Some(sig)) = (key, ts, sig) else {
-        return Err(unauthorized(
-            "the Authorization header needs key, ts and sig",
-        ));
-    };
-    let key = PublicKey::from_hex(key).map_err(|e| unauthorized(format!("key: {e}")))?;
-    let ts: u64 = ts
-        .parse()
-        .map_err(|_| unauthorized(format!("ts `{ts}` is not a time in ms")))?;
+    let auth = parse_read_authorization(value).map_err(|e| unauthorized(e.message))?;
+    let (key, ts) = (auth.key, auth.ts_ms);
     let now = now_ms();
     if now.abs_diff(ts) > READ_SIGNATURE_MAX_AGE_MS {
         return Err(unauthorized(format!(
@@ -112,20 +83,8 @@ pub fn authenticate(
             READ_SIGNATURE_MAX_AGE_MS / 1000
         )));
     }
-    let sig_bytes: [u8; 64] = hex::decode(sig)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| unauthorized("sig must be 128 hex digits (an Ed25519 signature)"))?;
-    key.verify(
-        domain::READ,
-        &read_message(method, path_and_query, ts),
-        &Signature(sig_bytes),
-    )
-    .map_err(|_| {
-        unauthorized(format!(
-            "the signature does not verify for {key} over `{method} {path_and_query}` at {ts}"
-        ))
-    })?;
+    auth.verify(method, path_and_query)
+        .map_err(|e| unauthorized(e.message))?;
     let snap = s.store.snapshot()?;
     let m = load_member(&snap, &key)?
         .ok_or_else(|| unauthorized(format!("{key} is not a registered member")))?;

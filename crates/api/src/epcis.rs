@@ -22,7 +22,6 @@ use waybill_node::ledger::submit_batch;
 use waybill_state::trace::{self, Direction, EventRecord, StateScan};
 use waybill_state::{audit, catalog, credentials, keys, StateRead};
 use waybill_types::gs1::Gln;
-use waybill_types::keys::Signature;
 use waybill_types::tx::TX_VERSION;
 use waybill_types::{limits, Hash, OrgId, Payload, PublicKey, SignedTx, Transaction};
 
@@ -63,19 +62,6 @@ fn invalid_epcis(detail: String, problems: Value) -> Response {
     let mut ext = serde_json::Map::new();
     ext.insert("problems".into(), problems);
     crate::error::problem_response(StatusCode::BAD_REQUEST, "invalid_epcis", &detail, Some(ext))
-}
-
-fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
-    h.get(name)
-        .ok_or_else(|| {
-            epcis_error(
-                StatusCode::UNAUTHORIZED,
-                "unsigned_capture",
-                format!("capture needs the headers Waybill-Signer, Waybill-Nonce, Waybill-Expires and Waybill-Signature (the member's signature over the capture transaction); `{name}` is missing — `waybill capture` does this for you"),
-            )
-        })?
-        .to_str()
-        .map_err(|_| ApiError::bad_request("bad_header", format!("header `{name}` is not ASCII")))
 }
 
 #[derive(Deserialize)]
@@ -161,38 +147,27 @@ pub(crate) async fn capture(
             ),
         ));
     }
-    let signer = PublicKey::from_hex(header_str(&headers, "waybill-signer")?)
-        .map_err(|e| ApiError::bad_request("bad_key", format!("Waybill-Signer: {e}")))?;
-    let header_u64 = |name: &str, what: &str| -> Result<u64, ApiError> {
-        let text = header_str(&headers, name)?;
-        text.parse().map_err(|_| {
-            ApiError::bad_request(
-                "bad_header",
-                format!("header `{name}` `{text}` is not {what}"),
-            )
-        })
-    };
-    let nonce = header_u64("waybill-nonce", "a decimal u64 nonce")?;
-    let expires_at_ms = header_u64(
-        "waybill-expires",
-        "an expiry in ms since the Unix epoch (decimal)",
-    )?;
-    let sig: [u8; 64] = hex::decode(header_str(&headers, "waybill-signature")?)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| {
-            ApiError::bad_request("bad_signature", "Waybill-Signature must be 128 hex digits")
-        })?;
+    let signed = waybill_types::signed_request::parse_capture_headers(|name| {
+        headers.get(name).map(|v| v.to_str().map_err(|_| ()))
+    })
+    .map_err(|e| {
+        let status = if e.code == "unsigned_capture" {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        epcis_error(status, e.code, e.message)
+    })?;
     let stx = SignedTx {
         tx: Transaction {
             version: TX_VERSION,
             chain_id: s.chain_id().to_string(),
-            signer,
-            nonce,
-            expires_at_ms,
+            signer: signed.signer,
+            nonce: signed.nonce,
+            expires_at_ms: signed.expires_at_ms,
             payload: Payload::CaptureEpcis { document },
         },
-        signature: Signature(sig),
+        signature: signed.signature,
     };
     let shared = s.clone();
     let bytes = stx.encode();
@@ -218,11 +193,11 @@ pub(crate) async fn capture(
     let created_at_ms = now_ms();
     let shared = s.clone();
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
-        let org = waybill_state::identity::load_member(&shared.store.snapshot()?, &signer)?
+        let org = waybill_state::identity::load_member(&shared.store.snapshot()?, &signed.signer)?
             .map(|m| m.org)
             .ok_or_else(|| ApiError::internal("an admitted signer is a member"))?;
         let job = waybill_store::CaptureJob {
-            signer,
+            signer: signed.signer,
             org,
             created_at_ms,
             n_events: u32::try_from(n_events).unwrap_or(u32::MAX),

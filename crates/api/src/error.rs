@@ -117,9 +117,35 @@ pub fn problem_response(
     resp
 }
 
+impl ApiError {
+    /// 503 `store_damaged`: a stored record could not be read or decoded. The cause is
+    /// logged; the response is marked ([`StoreDamaged`]) so the app raises the
+    /// tamper alert.
+    pub fn store_damaged(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%cause, "a request found the store damaged");
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: STORE_DAMAGED,
+            message: "the node's store is damaged; it stops serving and its operator is alerted. Ask another node of the consortium".into(),
+        }
+    }
+}
+
+/// The code of [`ApiError::store_damaged`].
+pub const STORE_DAMAGED: &str = "store_damaged";
+
+/// Marks a response that found the store damaged (read by the app's alert layer).
+#[derive(Clone, Copy, Debug)]
+pub struct StoreDamaged;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        problem_response(self.status, self.code, &self.message, None)
+        let damaged = self.code == STORE_DAMAGED;
+        let mut r = problem_response(self.status, self.code, &self.message, None);
+        if damaged {
+            r.extensions_mut().insert(StoreDamaged);
+        }
+        r
     }
 }
 
@@ -218,13 +244,13 @@ pub(crate) fn raw_problem_answer(status: StatusCode, detail: &str) -> Vec<u8> {
 
 impl From<waybill_store::StoreError> for ApiError {
     fn from(e: waybill_store::StoreError) -> Self {
-        ApiError::internal(e)
+        ApiError::store_damaged(e)
     }
 }
 
 impl From<waybill_state::StateReadError> for ApiError {
     fn from(e: waybill_state::StateReadError) -> Self {
-        ApiError::internal(e)
+        ApiError::store_damaged(e)
     }
 }
 

@@ -130,42 +130,44 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .merge(resolver_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(shared);
-    api.layer(DefaultBodyLimit::max(limits::REQUEST_BODY_BYTES_MAX))
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(axum::error_handling::HandleErrorLayer::new(
-                    |e: tower::BoxError| async move {
-                        if e.is::<tower::load_shed::error::Overloaded>() {
-                            ApiError {
-                                status: StatusCode::SERVICE_UNAVAILABLE,
-                                code: "busy",
-                                message:
-                                    "the node is serving as many requests as it can; retry shortly"
-                                        .into(),
-                            }
-                        } else if e.is::<tower::timeout::error::Elapsed>() {
-                            ApiError {
-                                status: StatusCode::SERVICE_UNAVAILABLE,
-                                code: "timeout",
-                                message: format!(
-                                    "request took longer than {REQUEST_TIMEOUT_MS} ms"
-                                ),
-                            }
-                        } else {
-                            ApiError::internal(e)
+        .with_state(shared.clone());
+    api.layer(axum::middleware::from_fn_with_state(
+        shared,
+        alert_on_damage,
+    ))
+    .layer(DefaultBodyLimit::max(limits::REQUEST_BODY_BYTES_MAX))
+    .layer(
+        tower::ServiceBuilder::new()
+            .layer(axum::error_handling::HandleErrorLayer::new(
+                |e: tower::BoxError| async move {
+                    if e.is::<tower::load_shed::error::Overloaded>() {
+                        ApiError {
+                            status: StatusCode::SERVICE_UNAVAILABLE,
+                            code: "busy",
+                            message:
+                                "the node is serving as many requests as it can; retry shortly"
+                                    .into(),
                         }
-                    },
-                ))
-                .load_shed()
-                .concurrency_limit(CONCURRENT_REQUESTS_MAX)
-                .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS)),
-        )
-        // Oversized targets, heads and announced bodies are refused before they take
-        // a request slot or a byte of the body is read.
-        .layer(axum::middleware::from_fn(server::request_limits))
-        // Outermost: whatever answered with an error, the body is a problem document.
-        .layer(axum::middleware::map_response(error::ensure_problem))
+                    } else if e.is::<tower::timeout::error::Elapsed>() {
+                        ApiError {
+                            status: StatusCode::SERVICE_UNAVAILABLE,
+                            code: "timeout",
+                            message: format!("request took longer than {REQUEST_TIMEOUT_MS} ms"),
+                        }
+                    } else {
+                        ApiError::internal(e)
+                    }
+                },
+            ))
+            .load_shed()
+            .concurrency_limit(CONCURRENT_REQUESTS_MAX)
+            .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS)),
+    )
+    // Oversized targets, heads and announced bodies are refused before they take
+    // a request slot or a byte of the body is read.
+    .layer(axum::middleware::from_fn(server::request_limits))
+    // Outermost: whatever answered with an error, the body is a problem document.
+    .layer(axum::middleware::map_response(error::ensure_problem))
 }
 
 /// The Digital Link resolver's routes (one per primary key it resolves), open to
@@ -177,6 +179,23 @@ fn resolver_routes() -> Router<AppState> {
         .route("/414/{*link}", get(resolver::resolve))
         .route("/8004/{*link}", get(resolver::resolve))
         .route_layer(axum::middleware::map_response(resolver::cors))
+}
+
+/// A request that found the store damaged raises the tamper alert (the node then
+/// halts consensus and stops serving).
+async fn alert_on_damage(
+    State(shared): State<Arc<Shared>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let resp = next.run(req).await;
+    if resp.extensions().get::<error::StoreDamaged>().is_some() {
+        shared.raise_tamper_alert(format!(
+            "store {} is damaged: a request could not read a stored record (the log has it)",
+            shared.store.path()
+        ));
+    }
+    resp
 }
 
 async fn not_found() -> ApiError {

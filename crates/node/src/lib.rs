@@ -2,6 +2,7 @@
 //! (Malachite), catch-up, and the shared handle the API reads through.
 
 pub mod app;
+pub mod commit_mark;
 pub mod consensus;
 pub mod gossip;
 pub mod ledger;

@@ -4,11 +4,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use waybill_store::verify::verify_recent;
+use waybill_store::verify::{verify_recent, verify_stored};
 use waybill_store::Store;
 use waybill_types::{limits, Genesis, SecretKey};
 
-use crate::consensus::{self, ConsensusConfig, ConsensusHandle};
+use crate::commit_mark::{CommitMark, CommitMarkError, COMMIT_MARK_INTERVAL_BLOCKS};
+use crate::consensus::{self, ConsensusConfig, ConsensusHandle, SigningMark};
 use crate::ledger::{Ledger, Shared};
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
@@ -47,6 +48,10 @@ pub struct NodeOptions {
     pub startup_verify_blocks: u64,
     /// Fault injection for tests (see [`crate::consensus::ConsensusConfig::byzantine`]).
     pub byzantine: Option<malachitebft_engine_byzantine::ByzantineConfig>,
+    /// The validator's signing mark (see [`crate::consensus::SigningGuard`]). Default
+    /// `data_dir/signing-mark.json`; `waybill node` keeps it beside the validator key,
+    /// outside the data directory, so a lost or wiped data directory does not take it.
+    pub signing_mark: PathBuf,
 }
 
 impl NodeOptions {
@@ -57,8 +62,10 @@ impl NodeOptions {
         validator_key: SecretKey,
         p2p_listen: impl Into<String>,
     ) -> Self {
+        let data_dir = data_dir.into();
         NodeOptions {
-            data_dir: data_dir.into(),
+            signing_mark: data_dir.join("signing-mark.json"),
+            data_dir,
             genesis,
             validator_key,
             p2p_listen: p2p_listen.into(),
@@ -111,8 +118,26 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     std::fs::create_dir_all(&opts.data_dir)
         .with_context(|| format!("cannot create data directory {}", opts.data_dir.display()))?;
     let store_path = opts.store_path();
-    let store = Store::open(&store_path, &opts.genesis)
-        .with_context(|| format!("cannot open store {}", store_path.display()))?;
+    check_store(&opts)
+        .with_context(|| format!("refusing to start on store {}", store_path.display()))?;
+    let store = match Store::open(&store_path, &opts.genesis) {
+        Ok(store) => store,
+        // A page that fails its checksum is tampering or a failing disk: say so, and
+        // name the first bad record if the records can still be read.
+        Err(e @ waybill_store::StoreError::Damaged { .. }) => {
+            let located = Store::open_existing(&store_path)
+                .ok()
+                .and_then(|(s, _)| verify_stored(&s).err())
+                .map(|v| format!("; the first bad record: {v}"))
+                .unwrap_or_default();
+            anyhow::bail!(
+                "TAMPER ALERT: {e}{located}; the node will not serve it. Run `waybill verify --dir` for the full check; restore from a backup or resync from peers"
+            );
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot open store {}", store_path.display()))
+        }
+    };
     let report = verify_recent(&store, opts.startup_verify_blocks).map_err(|e| {
         anyhow::anyhow!(
             "TAMPER ALERT: store {} failed verification and will not be served: {e}. Run `waybill verify --dir` for the full check; restore from a backup or resync from peers",
@@ -125,6 +150,27 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
         n_txs = report.n_txs,
         "start-up verification passed"
     );
+    let mark_path = CommitMark::path(&opts.data_dir);
+    CommitMark::of_head(&store)
+        .and_then(|m| m.write(&mark_path))
+        .context("cannot record the commit mark")?;
+    let signing_mark = SigningMark::read(&opts.signing_mark)?;
+    let committed = report.to.0;
+    if signing_mark.must_sync_past(committed) {
+        if opts.peers.is_empty() {
+            anyhow::bail!(
+                "this validator signed at height {} (signing mark {}), but its store has committed only height {committed}, and it has no peers to sync the missing blocks from; signing again below that height could equivocate. Install a newer backup with `waybill restore`, or give it --peer addresses of the consortium's nodes",
+                signing_mark.height,
+                opts.signing_mark.display()
+            );
+        }
+        tracing::warn!(
+            committed,
+            signing_mark = signing_mark.height,
+            "the store is behind this validator's signing mark: it syncs from its peers and signs nothing until it has committed height {}",
+            signing_mark.height
+        );
+    }
     let store = Arc::new(store);
     let metrics = Arc::new(Metrics::default());
     let mempool = Arc::new(Mempool::new(opts.mempool_txs_max, opts.mempool_bytes_max));
@@ -141,6 +187,7 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     );
     ccfg.persistent_peers = opts.peers.clone();
     ccfg.byzantine = opts.byzantine.clone();
+    ccfg.signing_mark = opts.signing_mark.clone();
     if opts.genesis.validators.len() == 1 {
         // One validator is always its own proposer: a long propose timeout costs
         // nothing, and an idle chain then adds one empty block per
@@ -157,6 +204,7 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     }
     resume_capture_jobs(&shared);
     spawn_background_verification(shared.clone());
+    spawn_commit_marks(shared.clone(), mark_path);
     Ok(RunningNode { shared, consensus })
 }
 
@@ -218,14 +266,97 @@ fn resume_capture_jobs(shared: &Shared) {
     }
 }
 
+/// Refuse, before anything is written, a store that is not this node's: a missing or
+/// empty one where the node has run (the commit mark says so), one of another genesis
+/// or format version, or one that does not hold the block the commit mark names.
+fn check_store(opts: &NodeOptions) -> anyhow::Result<()> {
+    let store_path = opts.store_path();
+    let mark_path = CommitMark::path(&opts.data_dir);
+    let mark = CommitMark::read(&mark_path)?;
+    if let Some(m) = &mark {
+        if m.genesis != opts.genesis.hash() {
+            return Err(CommitMarkError::OtherChain {
+                mark: mark_path.display().to_string(),
+                found: m.genesis,
+                expected: opts.genesis.hash(),
+            }
+            .into());
+        }
+    }
+    match std::fs::metadata(&store_path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match mark {
+            Some(m) if m.height > 0 || opts.data_dir.join("consensus").exists() => {
+                Err(CommitMarkError::StoreMissing {
+                    store: store_path.display().to_string(),
+                    height: m.height,
+                    mark: mark_path.display().to_string(),
+                    data_dir: opts.data_dir.display().to_string(),
+                }
+                .into())
+            }
+            _ => Ok(()),
+        },
+        Err(e) => Err(e.into()),
+        Ok(m) if m.len() == 0 => Err(waybill_store::StoreError::Empty {
+            path: store_path.display().to_string(),
+        }
+        .into()),
+        Ok(_) => {
+            // Read-only: a foreign or old store is refused without being written.
+            let (store, genesis) = Store::open_existing(&store_path)?;
+            if genesis.hash() != opts.genesis.hash() {
+                return Err(waybill_store::StoreError::GenesisMismatch {
+                    path: store_path.display().to_string(),
+                    stored: genesis.hash(),
+                }
+                .into());
+            }
+            if let Some(m) = mark {
+                m.check(&store, &mark_path)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Keep the commit mark within [`COMMIT_MARK_INTERVAL_BLOCKS`] of the head, off the
+/// commit path.
+fn spawn_commit_marks(shared: Arc<Shared>, path: PathBuf) {
+    let mut commits = shared.commits.subscribe();
+    let genesis = shared.genesis.hash();
+    tokio::spawn(async move {
+        loop {
+            let block = match commits.recv().await {
+                Ok(b) => b.block,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let height = block.header.height.0;
+            if !height.is_multiple_of(COMMIT_MARK_INTERVAL_BLOCKS) {
+                continue;
+            }
+            let mark = CommitMark {
+                genesis,
+                height,
+                block_hash: block.hash(),
+            };
+            let p = path.clone();
+            match tokio::task::spawn_blocking(move || mark.write(&p)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(%e, "cannot update the commit mark"),
+                Err(e) => tracing::warn!(%e, "commit mark task failed"),
+            }
+        }
+    });
+}
+
 /// Re-check the whole chain now and then, off the commit path. A failure raises the
 /// tamper alert, which halts consensus and stops the node from serving.
 fn spawn_background_verification(shared: Arc<Shared>) {
     tokio::spawn(async move {
         loop {
             let s = shared.clone();
-            let outcome =
-                tokio::task::spawn_blocking(move || verify_recent(&s.store, u64::MAX)).await;
+            let outcome = tokio::task::spawn_blocking(move || verify_stored(&s.store)).await;
             match outcome {
                 Ok(Ok(report)) => {
                     tracing::info!(
@@ -237,6 +368,14 @@ fn spawn_background_verification(shared: Arc<Shared>) {
                 Ok(Err(e)) => {
                     shared.raise_tamper_alert(format!(
                         "store {} failed verification: {e}",
+                        shared.store.path()
+                    ));
+                    return;
+                }
+                // A panic while reading the store is a damaged store too.
+                Err(e) if e.is_panic() => {
+                    shared.raise_tamper_alert(format!(
+                        "store {} could not be read during verification (the read panicked); it is damaged",
                         shared.store.path()
                     ));
                     return;

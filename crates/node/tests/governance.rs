@@ -283,3 +283,122 @@ fn admitting_an_organization_with_a_validator_needs_a_majority_and_takes_effect_
     let report = verify_full(&shared.store).expect("chain verifies");
     assert!(report.to.0 > effective);
 }
+
+/// Regression (issue 12): governance took any voting power up to 2^64−1 and every
+/// node halted at the effective height. Power over the cap is refused at submission
+/// (it never reaches a block), the last validator cannot be removed, and power at
+/// the cap is taken.
+#[test]
+fn validator_changes_that_would_halt_the_chain_are_refused() {
+    let keys: Vec<SecretKey> = (0..2)
+        .map(|i| SecretKey::from_label(&format!("cap admin {i}")))
+        .collect();
+    let validator = SecretKey::from_label("cap validator 0");
+    let genesis = test_genesis(
+        &[
+            ("orchard", &[Role::Producer], &["6901234"], &keys[0]),
+            ("packer", &[Role::Processor], &["6905678"], &keys[1]),
+        ],
+        &validator,
+    );
+    let chain_id = genesis.chain_id.clone();
+    let mut chain = TestChain::new(genesis, validator.clone());
+    let shared = chain.shared();
+    let orchard = OrgId::new("orchard").expect("id");
+    let propose = |action| Payload::ProposeGovernance {
+        action,
+        reason: "test".into(),
+    };
+    let cap = waybill_types::limits::VOTING_POWER_MAX;
+    let newcomer = SecretKey::from_label("cap newcomer");
+
+    // One past the cap and the u64 maximum, for a new and an existing validator, and
+    // an organization admitted with such a validator: refused with a clear message.
+    let over_cap = [
+        GovernanceAction::SetValidator {
+            org: orchard.clone(),
+            public_key: newcomer.public(),
+            voting_power: cap + 1,
+        },
+        GovernanceAction::SetValidator {
+            org: orchard.clone(),
+            public_key: validator.public(),
+            voting_power: u64::MAX,
+        },
+        GovernanceAction::AdmitOrganization {
+            id: OrgId::new("customs").expect("id"),
+            name: "Customs".into(),
+            admin: SecretKey::from_label("cap customs admin").public(),
+            roles: vec![Role::Customs],
+            company_prefixes: vec![],
+            validator: Some((newcomer.public(), u64::MAX / 2)),
+        },
+    ];
+    for action in over_cap {
+        let tx = sign(&keys[0], &chain_id, propose(action.clone())).encode();
+        let r = waybill_node::ledger::submit_batch(&shared, vec![tx]).remove(0);
+        let err = r.expect_err("over the cap is refused");
+        assert_eq!(err.code(), "invalid_tx", "{action:?}: {err}");
+        assert!(
+            err.to_string().contains(&format!("1 to {cap}")),
+            "names the cap: {err}"
+        );
+    }
+    let mut admins = Admins { keys };
+    // The last validator cannot be removed.
+    let tx = admins.tx(
+        0,
+        &chain_id,
+        propose(GovernanceAction::RemoveValidator {
+            public_key: validator.public(),
+        }),
+    );
+    let (_, r) = submit_and_commit(&mut chain, &shared, tx);
+    assert_eq!(rejected_code(&r), "last_validator", "{r:?}");
+    // At the cap it is taken.
+    let tx = admins.tx(
+        0,
+        &chain_id,
+        propose(GovernanceAction::SetValidator {
+            org: orchard.clone(),
+            public_key: validator.public(),
+            voting_power: cap,
+        }),
+    );
+    let (_, r) = submit_and_commit(&mut chain, &shared, tx);
+    assert_eq!(r.status, TxStatus::Applied, "{r:?}");
+}
+
+/// The total power of the largest set at the cap fits the engine's arithmetic, and a
+/// certificate over powers whose sum overflows u64 is refused, not saturated.
+#[test]
+fn the_voting_power_cap_keeps_totals_in_range_and_overflow_is_refused() {
+    use waybill_types::block::{CommitCertificate, CommitSignature, ValidatorInfo};
+    use waybill_types::limits::{VALIDATORS_MAX, VOTING_POWER_MAX};
+    let total = (VALIDATORS_MAX as u64)
+        .checked_mul(VOTING_POWER_MAX)
+        .expect("the largest total fits u64");
+    assert!(total <= waybill_node::consensus::context::MAX_TOTAL_VOTING_POWER);
+
+    let keys: Vec<SecretKey> = (0..2)
+        .map(|i| SecretKey::from_label(&format!("overflow {i}")))
+        .collect();
+    let set: Vec<ValidatorInfo> = keys
+        .iter()
+        .map(|k| ValidatorInfo {
+            public_key: k.public(),
+            voting_power: u64::MAX - 1,
+        })
+        .collect();
+    let hash = waybill_types::sha256(b"block");
+    let cert = CommitCertificate {
+        height: Height(1),
+        round: 0,
+        block_hash: hash,
+        signatures: vec![CommitSignature::sign(&keys[0], "c", Height(1), 0, hash)],
+    };
+    let err = cert
+        .verify("c", Height(1), hash, &set)
+        .expect_err("an overflowing set is refused");
+    assert!(err.to_string().contains("overflow"), "{err}");
+}

@@ -365,13 +365,23 @@ fn check_action<S: StateRead>(
                 )
                 .into());
             }
-            if let Some((key, _)) = validator {
+            if let Some((key, power)) = validator {
                 check_new_validator_key(ex, key)?;
+                check_power(*power)?;
+                let (_, mut set) = latest_set(ex)?;
+                set.push(ValidatorRecord {
+                    public_key: *key,
+                    voting_power: *power,
+                    org: id.clone(),
+                });
+                check_set(&set)?;
             }
             Ok(())
         }
         GovernanceAction::SetValidator {
-            org, public_key, ..
+            org,
+            public_key,
+            voting_power,
         } => {
             if load_org(ex, org)?.is_none() {
                 return Err(
@@ -390,7 +400,17 @@ fn check_action<S: StateRead>(
             } else {
                 check_new_validator_key(ex, public_key)?;
             }
-            Ok(())
+            check_power(*voting_power)?;
+            let mut next = set.clone();
+            match next.iter_mut().find(|v| v.public_key == *public_key) {
+                Some(v) => v.voting_power = *voting_power,
+                None => next.push(ValidatorRecord {
+                    public_key: *public_key,
+                    voting_power: *voting_power,
+                    org: org.clone(),
+                }),
+            }
+            check_set(&next)
         }
         GovernanceAction::RemoveValidator { public_key } => {
             let (_, set) = latest_set(ex)?;
@@ -411,6 +431,45 @@ fn check_action<S: StateRead>(
             Ok(())
         }
     }
+}
+
+/// One validator's power must be `1..=VOTING_POWER_MAX` (see `limits`).
+fn check_power(power: u64) -> Result<(), HandlerError> {
+    if power == 0 || power > limits::VOTING_POWER_MAX {
+        return Err(Rejection::new(
+            "voting_power_out_of_range",
+            format!(
+                "voting power {power} is out of range; a validator has 1 to {}",
+                limits::VOTING_POWER_MAX
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// A validator set every node can run: at least one validator with power, every
+/// power in range, and a total that adds up exactly (so a quorum of more than two
+/// thirds exists and the engine's arithmetic holds).
+fn check_set(set: &[ValidatorRecord]) -> Result<(), HandlerError> {
+    if !set.iter().any(|v| v.voting_power > 0) {
+        return Err(Rejection::new(
+            "no_validator",
+            "the change would leave no validator with voting power; the chain could not finalize another block",
+        )
+        .into());
+    }
+    let mut total: u64 = 0;
+    for v in set {
+        check_power(v.voting_power)?;
+        total = total.checked_add(v.voting_power).ok_or_else(|| {
+            Rejection::new(
+                "voting_power_overflow",
+                "the validator set's total voting power would overflow; no quorum could be counted",
+            )
+        })?;
+    }
+    Ok(())
 }
 
 fn check_new_validator_key<S: StateRead>(

@@ -7,12 +7,12 @@
 //! committed, is the transaction's receipt on the chain.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use redb::{Durability, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+use redb::{Durability, ReadableTable, TableDefinition, TableError};
 use waybill_types::{codec, OrgId, PublicKey, TxId};
 
 use crate::store::{Store, StoreError};
 
-const JOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("capture_jobs");
+pub(crate) const JOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("capture_jobs");
 
 /// Largest stored job record (the signed transaction plus a little).
 const JOB_BYTES_MAX: usize = waybill_types::limits::TX_BYTES_MAX + 64 * 1024;
@@ -163,7 +163,11 @@ impl Store {
         f: impl FnOnce(&mut redb::Table<&[u8; 32], &[u8]>) -> Result<(), redb::Error>,
     ) -> Result<(), StoreError> {
         let e = db_err(self);
-        let mut txn = self.db().begin_write().map_err(|x| e(x.into()))?;
+        let mut txn = self
+            .db()
+            .writable()
+            .begin_write()
+            .map_err(|x| e(x.into()))?;
         txn.set_durability(durability).map_err(|x| e(x.into()))?;
         {
             let mut t = txn.open_table(JOBS).map_err(|x| e(x.into()))?;

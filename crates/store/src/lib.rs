@@ -4,9 +4,12 @@
 //! A crash never leaves half a block: either every table has block `h` or none does.
 //! [`verify`] re-checks what is stored and names the first record that is wrong.
 
+mod integrity;
 mod jobs;
 mod store;
 pub mod verify;
 
+pub use integrity::{check_allocator_state, check_file_integrity};
 pub use jobs::{CaptureJob, JobFailure};
+
 pub use store::{Head, Rows, StateSnapshot, Store, StoreError, TxLocation, STORE_FORMAT_VERSION};

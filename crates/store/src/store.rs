@@ -1,13 +1,21 @@
 use std::path::Path;
 
-use redb::{Database, Durability, ReadTransaction, ReadableDatabase, TableDefinition};
+use redb::{
+    Builder, ConcurrencyMode, Database, DatabaseError, Durability, ReadOnlyDatabase,
+    ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
+};
 use waybill_state::{StateRead, StateReadError, WriteSet};
 use waybill_types::codec::{self, CodecError};
 use waybill_types::{limits, Block, CommitCertificate, Genesis, Hash, Height, Receipt, TxId};
 
 /// The on-disk format version. Bump when a table's layout changes, and say in the
 /// commit how older stores are read.
-pub const STORE_FORMAT_VERSION: u64 = 1;
+///
+/// Version 2 (issue 12: the state layout, the block header and the store checks
+/// changed together). Stores of version 1 are refused with [`StoreError::Version`];
+/// there is no migration: re-initialize the node and resync it from its peers, or
+/// `waybill restore` a backup taken by a version-2 node.
+pub const STORE_FORMAT_VERSION: u64 = 2;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
@@ -45,7 +53,7 @@ pub enum StoreError {
     },
     /// Written by another version.
     #[error(
-        "store {path} has format version {found}; this build reads version {STORE_FORMAT_VERSION}"
+        "store {path} has format version {found}, and this build reads only version {STORE_FORMAT_VERSION}; there is no migration: move the old store away and resync the node from its peers (it starts from genesis), or install a backup of version {STORE_FORMAT_VERSION} with `waybill restore --dir DIR --from FILE`"
     )]
     Version {
         /// The file.
@@ -59,8 +67,34 @@ pub enum StoreError {
         /// The file.
         path: String,
     },
+    /// The file exists but holds nothing: a truncated or lost store, never a new one.
+    #[error("store {path} is an empty file (0 bytes): the node's data was lost or truncated; it was left as it is. Install a backup with `waybill restore --dir DIR --from FILE`, or move the file away to resync the node from its peers")]
+    Empty {
+        /// The file.
+        path: String,
+    },
+    /// The file is not a redb database, or its pages fail their checksums.
+    #[error("store {path} is damaged: {reason}. Run `waybill verify --dir DIR` to find the first bad record, then install a backup with `waybill restore --dir DIR --from FILE`")]
+    Damaged {
+        /// The file.
+        path: String,
+        /// What redb found.
+        reason: String,
+    },
+    /// A read-only open found a store that was not shut down cleanly.
+    #[error("store {path} was not shut down cleanly (the node crashed or is still running) and a read-only open cannot recover it; start the node once to let it recover the store (or stop it), then try again")]
+    NeedsRecovery {
+        /// The file.
+        path: String,
+    },
+    /// Another process holds the store.
+    #[error("store {path} is open in another process (a running node?); stop it first, or use `waybill backup` to copy a running node's store")]
+    InUse {
+        /// The file.
+        path: String,
+    },
     /// Already initialized with another genesis.
-    #[error("store {path} was initialized with a different genesis (hash {stored}); refusing to mix chains")]
+    #[error("store {path} was initialized with a different genesis (hash {stored}) than this node's; refusing to mix chains. Install a backup of this consortium's chain with `waybill restore --dir DIR --from FILE`")]
     GenesisMismatch {
         /// The file.
         path: String,
@@ -101,8 +135,64 @@ pub struct TxLocation {
 
 /// The node's database.
 pub struct Store {
-    db: Database,
+    db: Db,
     path: String,
+}
+
+/// A store opened for writing (the node) or read-only (`verify`, `backup`).
+pub(crate) enum Db {
+    ReadWrite(Database),
+    ReadOnly(ReadOnlyDatabase),
+}
+
+impl Db {
+    pub(crate) fn begin_read(&self) -> Result<ReadTransaction, redb::TransactionError> {
+        match self {
+            Db::ReadWrite(db) => db.begin_read(),
+            Db::ReadOnly(db) => db.begin_read(),
+        }
+    }
+
+    pub(crate) fn writable(&self) -> &Database {
+        match self {
+            Db::ReadWrite(db) => db,
+            // Only `Store::open` makes a store that commits; the read-only opens serve
+            // `verify` and `backup`, which never call a writing method.
+            Db::ReadOnly(_) => panic!("a read-only store was asked to write"),
+        }
+    }
+}
+
+/// How every process opens a store: one writer (the node) and any number of
+/// read-only handles (`waybill backup`, `waybill verify`) that see consistent snapshots.
+fn builder() -> Builder {
+    let mut b = Builder::new();
+    b.set_concurrency_mode(ConcurrencyMode::SingleWriter);
+    b
+}
+
+pub(crate) fn open_error(path: &str, e: DatabaseError) -> StoreError {
+    match e {
+        DatabaseError::RepairAborted => StoreError::NeedsRecovery {
+            path: path.to_string(),
+        },
+        DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
+            path: path.to_string(),
+        },
+        DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => StoreError::Damaged {
+            path: path.to_string(),
+            reason,
+        },
+        DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            StoreError::Damaged {
+                path: path.to_string(),
+                reason: io.to_string(),
+            }
+        }
+        other => db_err(path)(other.into()),
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -125,23 +215,75 @@ macro_rules! tryd {
 }
 
 impl Store {
-    /// Open (or create) the database at `path`. A new database is initialized with
-    /// `genesis`; an existing one must have been initialized with the same genesis.
+    /// Open the database at `path` for writing, creating it from `genesis` if there is
+    /// no file. An existing file is opened with redb's integrity check (every page's
+    /// checksum is verified) and must hold a store of the same genesis; an empty file
+    /// is refused ([`StoreError::Empty`]) and left as it is, never turned into a new
+    /// chain.
     pub fn open(path: &Path, genesis: &Genesis) -> Result<Store, StoreError> {
         let p = path.display().to_string();
-        let db = Database::create(path).map_err(|e| db_err(&p)(e.into()))?;
-        let store = Store { db, path: p };
-        store.init(genesis)?;
-        Ok(store)
+        let existing = file_len(path, &p)?;
+        let db = match existing {
+            Some(0) => return Err(StoreError::Empty { path: p }),
+            Some(_) => {
+                // Read-only first: a store of another format version or genesis is
+                // refused before the integrity check, which commits, touches it.
+                let (_, stored) = Store::open_existing(path)?;
+                if stored.hash() != genesis.hash() {
+                    return Err(StoreError::GenesisMismatch {
+                        path: p,
+                        stored: stored.hash(),
+                    });
+                }
+                let mut b = builder();
+                b.set_check_integrity_on_open(true);
+                b.open(path).map_err(|e| open_error(&p, e))?
+            }
+            None => builder().create(path).map_err(|e| open_error(&p, e))?,
+        };
+        let store = Store {
+            db: Db::ReadWrite(db),
+            path: p,
+        };
+        match (existing, store.genesis()?) {
+            (_, Some(stored)) if stored.hash() != genesis.hash() => {
+                Err(StoreError::GenesisMismatch {
+                    path: store.path.clone(),
+                    stored: stored.hash(),
+                })
+            }
+            (_, Some(_)) => Ok(store),
+            (None, None) => {
+                store.init(genesis)?;
+                Ok(store)
+            }
+            // A redb file without a genesis: not a Waybill store, or one whose
+            // creation was interrupted. Leave it for the operator to look at.
+            (Some(_), None) => Err(StoreError::NoGenesis { path: store.path }),
+        }
     }
 
-    /// Open an existing database without knowing its genesis (for `verify`).
+    /// Open an existing database read-only, without knowing its genesis (`verify`,
+    /// `backup`, `restore`). Never writes to the file; works beside a running node
+    /// (it reads a consistent snapshot of the last commit). A store that was not shut
+    /// down cleanly is recovered in memory (redb's repair, over an overlay that keeps
+    /// every write off the file).
     pub fn open_existing(path: &Path) -> Result<(Store, Genesis), StoreError> {
         let p = path.display().to_string();
-        if !path.exists() {
-            return Err(StoreError::NoGenesis { path: p });
+        match file_len(path, &p)? {
+            None => return Err(StoreError::NoGenesis { path: p }),
+            Some(0) => return Err(StoreError::Empty { path: p }),
+            Some(_) => {}
         }
-        let db = Database::create(path).map_err(|e| db_err(&p)(e.into()))?;
+        let db = match builder().open_read_only(path) {
+            Ok(db) => Db::ReadOnly(db),
+            // Not shut down cleanly (a crash, a SIGKILL): recover into memory, so the
+            // file is still not written.
+            Err(DatabaseError::RepairAborted) => {
+                Db::ReadWrite(crate::integrity::open_in_memory(path)?)
+            }
+            Err(e) => return Err(open_error(&p, e)),
+        };
         let store = Store {
             db,
             path: p.clone(),
@@ -168,7 +310,7 @@ impl Store {
             state_hash,
             time_ms: genesis.genesis_time_ms,
         };
-        let mut txn = tryd!(self, self.db.begin_write());
+        let mut txn = tryd!(self, self.db.writable().begin_write());
         tryd!(self, txn.set_durability(Durability::Immediate));
         {
             let mut meta = tryd!(self, txn.open_table(META));
@@ -296,7 +438,7 @@ impl Store {
             state_hash: block.header.state_hash,
             time_ms: block.header.time_ms,
         };
-        let mut txn = tryd!(self, self.db.begin_write());
+        let mut txn = tryd!(self, self.db.writable().begin_write());
         tryd!(self, txn.set_durability(Durability::Immediate));
         {
             let h = height.0;
@@ -460,8 +602,150 @@ impl Store {
     }
 
     /// The database, for the store's other modules.
-    pub(crate) fn db(&self) -> &Database {
+    pub(crate) fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Every transaction index entry, in id order, with the head of the same
+    /// snapshot (for `verify`, which may run beside commits).
+    pub fn tx_index_entries(&self) -> Result<(Head, Vec<(TxId, TxLocation)>), StoreError> {
+        let txn = tryd!(self, self.db.begin_read());
+        let head = self.head_in(&txn)?;
+        let t = tryd!(self, txn.open_table(TX_INDEX));
+        let mut out = Vec::new();
+        for item in tryd!(self, t.iter()) {
+            let (k, v) = tryd!(self, item);
+            let (h, i) = v.value();
+            out.push((
+                Hash(*k.value()),
+                TxLocation {
+                    height: Height(h),
+                    index: i,
+                },
+            ));
+        }
+        Ok((head, out))
+    }
+
+    fn head_in(&self, txn: &ReadTransaction) -> Result<Head, StoreError> {
+        let b = read_head(txn)
+            .map_err(db_err(&self.path))?
+            .ok_or(StoreError::NoGenesis {
+                path: self.path.clone(),
+            })?;
+        codec::decode(&b, 1024, "head").map_err(|source| StoreError::Corrupt {
+            what: "head",
+            height: 0,
+            source,
+        })
+    }
+
+    /// Every stored state entry, in key order, with the head of the same snapshot
+    /// (for `verify`, which may run beside commits).
+    pub fn state_entries_at_head(&self) -> Result<(Head, Rows), StoreError> {
+        let txn = tryd!(self, self.db.begin_read());
+        let head = self.head_in(&txn)?;
+        let table = tryd!(self, txn.open_table(STATE));
+        let snap = StateSnapshot { table, _txn: txn };
+        let rows = snap
+            .scan_prefix(&[], usize::MAX)
+            .map_err(|e| StoreError::Corrupt {
+                what: "state",
+                height: head.height.0,
+                source: CodecError::Malformed {
+                    what: "state",
+                    reason: e.to_string(),
+                },
+            })?;
+        Ok((head, rows))
+    }
+
+    /// Copy every table, as of one consistent snapshot, into a new store file at
+    /// `out` (which must not exist), fsynced. Works on a running node's store (opened
+    /// with [`Store::open_existing`]): the copy is the state after one committed block,
+    /// never half of one. Written to `out` + `.partial` first and renamed, so `out`
+    /// either holds a whole backup or does not exist.
+    pub fn backup_to(&self, out: &Path) -> Result<Head, StoreError> {
+        let o = out.display().to_string();
+        let partial = out.with_extension("partial");
+        let _ = std::fs::remove_file(&partial);
+        let src = tryd!(self, self.db.begin_read());
+        let head = read_head(&src).map_err(|e| db_err(&self.path)(e))?;
+        let head: Head = match head {
+            Some(b) => codec::decode(&b, 1024, "head").map_err(|source| StoreError::Corrupt {
+                what: "head",
+                height: 0,
+                source,
+            })?,
+            None => {
+                return Err(StoreError::NoGenesis {
+                    path: self.path.clone(),
+                })
+            }
+        };
+        let dst = builder().create(&partial).map_err(|e| open_error(&o, e))?;
+        let oe = |e: redb::Error| db_err(&o)(e);
+        let mut txn = dst.begin_write().map_err(|e| oe(e.into()))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| oe(e.into()))?;
+        copy_table(&src, &txn, META).map_err(&oe)?;
+        copy_table(&src, &txn, BLOCKS).map_err(&oe)?;
+        copy_table(&src, &txn, CERTS).map_err(&oe)?;
+        copy_table(&src, &txn, WRITESETS).map_err(&oe)?;
+        copy_table(&src, &txn, RECEIPTS).map_err(&oe)?;
+        copy_table(&src, &txn, TX_INDEX).map_err(&oe)?;
+        copy_table(&src, &txn, STATE).map_err(&oe)?;
+        // Capture jobs still open are promises this node made (202): they go along, so
+        // a node restored from the backup resubmits them or records why it cannot.
+        match src.open_table(crate::jobs::JOBS) {
+            Ok(_) => copy_table(&src, &txn, crate::jobs::JOBS).map_err(&oe)?,
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(oe(e.into())),
+        }
+        txn.commit().map_err(|e| oe(e.into()))?;
+        drop(dst);
+        std::fs::rename(&partial, out).map_err(|e| oe(redb::Error::Io(e)))?;
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| oe(redb::Error::Io(e)))?;
+        }
+        Ok(head)
+    }
+}
+
+fn read_head(txn: &ReadTransaction) -> Result<Option<Vec<u8>>, redb::Error> {
+    let t = txn.open_table(META)?;
+    Ok(t.get(META_HEAD)?.map(|g| g.value().to_vec()))
+}
+
+/// Copy one table from a read snapshot into a write transaction.
+fn copy_table<K, V>(
+    src: &ReadTransaction,
+    dst: &redb::WriteTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<(), redb::Error>
+where
+    K: redb::Key + 'static,
+    V: redb::Value + 'static,
+    for<'a> K::SelfType<'a>: std::borrow::Borrow<K::SelfType<'a>>,
+    for<'a> V::SelfType<'a>: std::borrow::Borrow<V::SelfType<'a>>,
+{
+    let from = src.open_table(def)?;
+    let mut to = dst.open_table(def)?;
+    for item in from.iter()? {
+        let (k, v) = item?;
+        to.insert(k.value(), v.value())?;
+    }
+    Ok(())
+}
+
+/// The length of the file at `path`, or `None` if there is none.
+fn file_len(path: &Path, p: &str) -> Result<Option<u64>, StoreError> {
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(Some(m.len())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(db_err(p)(redb::Error::Io(e))),
     }
 }
 
@@ -542,5 +826,81 @@ impl waybill_state::trace::StateScan for StateSnapshot {
         max: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateReadError> {
         StateSnapshot::scan_from(self, prefix, start, max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn genesis() -> Genesis {
+        serde_json::from_value(serde_json::json!({
+            "chain_id": "format-test",
+            "genesis_time_ms": 1_700_000_000_000u64,
+            "organizations": [],
+            "validators": []
+        }))
+        .expect("a genesis")
+    }
+
+    fn temp(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("waybill-store-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        d
+    }
+
+    /// A store written by format version 1 is refused, saying what it is, what this
+    /// build reads and what to do; and it is not written.
+    #[test]
+    fn a_store_of_the_old_format_is_refused_with_what_to_do() {
+        let dir = temp("old-format");
+        let path = dir.join("waybill.redb");
+        let g = genesis();
+        drop(Store::open(&path, &g).expect("a new store"));
+        {
+            let db = builder().open(&path).expect("opens");
+            let txn = db.begin_write().expect("txn");
+            txn.open_table(META)
+                .expect("meta")
+                .insert(META_VERSION, 1u64.to_le_bytes().as_slice())
+                .expect("insert");
+            txn.commit().expect("commit");
+        }
+        let before = waybill_types::sha256(&std::fs::read(&path).expect("reads"));
+        for err in [
+            Store::open(&path, &g).expect_err("refused").to_string(),
+            Store::open_existing(&path)
+                .expect_err("refused")
+                .to_string(),
+        ] {
+            assert!(
+                err.contains("format version 1")
+                    && err.contains("reads only version 2")
+                    && err.contains("waybill restore"),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            waybill_types::sha256(&std::fs::read(&path).expect("reads")),
+            before,
+            "not written"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn an_empty_file_is_refused_and_stays_empty() {
+        let dir = temp("empty");
+        let path = dir.join("waybill.redb");
+        std::fs::write(&path, b"").expect("empty");
+        let err = Store::open(&path, &genesis()).expect_err("refused");
+        assert!(matches!(err, StoreError::Empty { .. }), "{err}");
+        assert!(matches!(
+            Store::open_existing(&path),
+            Err(StoreError::Empty { .. })
+        ));
+        assert_eq!(std::fs::metadata(&path).expect("exists").len(), 0);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

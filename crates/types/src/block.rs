@@ -319,6 +319,12 @@ pub enum CertificateError {
         /// Signer.
         validator: PublicKey,
     },
+    /// The validator set's powers do not add up in u64 (a set no node can use).
+    #[error("the validator set of height {height} has a total voting power that overflows")]
+    PowerOverflow {
+        /// The height.
+        height: Height,
+    },
     /// Not enough power.
     #[error("certificate for height {height} carries {signed} of {total} voting power; more than two thirds is needed")]
     Insufficient {
@@ -349,9 +355,11 @@ impl CommitCertificate {
                 block: block_hash,
             });
         }
+        let overflow = CertificateError::PowerOverflow { height };
         let total: u64 = validators
             .iter()
-            .fold(0u64, |acc, v| acc.saturating_add(v.voting_power));
+            .try_fold(0u64, |acc, v| acc.checked_add(v.voting_power))
+            .ok_or(overflow)?;
         let mut seen = std::collections::BTreeSet::new();
         let mut signed: u64 = 0;
         for cs in &self.signatures {
@@ -375,7 +383,9 @@ impl CommitCertificate {
                     height,
                     validator: cs.validator,
                 })?;
-            signed = signed.saturating_add(v.voting_power);
+            signed = signed
+                .checked_add(v.voting_power)
+                .ok_or(CertificateError::PowerOverflow { height })?;
         }
         // signed > 2/3 total  <=>  3*signed > 2*total
         if u128::from(signed) * 3 <= u128::from(total) * 2 {

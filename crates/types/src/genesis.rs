@@ -156,8 +156,13 @@ impl Genesis {
             if !keys.insert(v.public_key) {
                 return bad(format!("validator key {} appears twice", v.public_key));
             }
-            if v.voting_power == 0 {
-                return bad(format!("validator {} has zero voting power", v.public_key));
+            if v.voting_power == 0 || v.voting_power > limits::VOTING_POWER_MAX {
+                return bad(format!(
+                    "validator {} has voting power {}; it must be 1 to {}",
+                    v.public_key,
+                    v.voting_power,
+                    limits::VOTING_POWER_MAX
+                ));
             }
             total = total
                 .checked_add(v.voting_power)

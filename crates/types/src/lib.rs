@@ -16,6 +16,7 @@ pub mod limits;
 pub mod merkle;
 pub mod proof;
 pub mod qr;
+pub mod signed_request;
 pub mod smt;
 pub mod tx;
 

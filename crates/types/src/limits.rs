@@ -61,6 +61,11 @@ pub const COMPANY_PREFIXES_MAX: usize = 64;
 pub const GENESIS_ORGS_MAX: usize = 1_000;
 /// Most validators.
 pub const VALIDATORS_MAX: usize = 200;
+/// Largest voting power of one validator (genesis and governance). With at most
+/// [`VALIDATORS_MAX`] validators the total stays at most 2·10^8, far inside the
+/// consensus engine's arithmetic (`3 × total` must fit u64) and every sum of
+/// powers is exact.
+pub const VOTING_POWER_MAX: u64 = 1_000_000;
 /// Largest encoded genesis, in bytes.
 pub const GENESIS_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Largest encoded commit certificate, in bytes.

@@ -557,19 +557,22 @@ impl Payload {
                                 ),
                             });
                         }
-                        if validator.is_some_and(|(_, p)| p == 0) {
+                        if validator.is_some_and(|(_, p)| p == 0 || p > limits::VOTING_POWER_MAX) {
                             return Err(PayloadError::Field {
                                 field: "validator",
-                                reason: "voting power must be at least 1".into(),
+                                reason: format!(
+                                    "voting power must be 1 to {}",
+                                    limits::VOTING_POWER_MAX
+                                ),
                             });
                         }
                         Ok(())
                     }
                     GovernanceAction::SetValidator { voting_power, .. } => {
-                        if *voting_power == 0 {
+                        if *voting_power == 0 || *voting_power > limits::VOTING_POWER_MAX {
                             return Err(PayloadError::Field {
                                 field: "voting_power",
-                                reason: "must be at least 1".into(),
+                                reason: format!("must be 1 to {}", limits::VOTING_POWER_MAX),
                             });
                         }
                         Ok(())

@@ -148,21 +148,51 @@ pub async fn print_get(node: &str, path: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Run `f` over a store read, turning a panic inside redb (a damaged page, in a debug
+/// build) into an error instead of a crash.
+fn guarded<T>(
+    f: impl FnOnce() -> Result<T, waybill_store::verify::VerifyError>,
+) -> Result<T, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    match out {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(p) => {
+            let what = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown cause".into());
+            Err(format!("the store file cannot be read ({what})"))
+        }
+    }
+}
+
+fn file_len(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.len())
+}
+
+/// `waybill verify`: every table, every record, and redb's page checksums; never writes.
 pub fn verify(dir: &Path, quick: bool) -> anyhow::Result<()> {
     let home = Home::new(dir);
     let path = home.store_path();
-    if !path.exists() {
-        bail!(
+    match file_len(&path) {
+        None => bail!(
             "no store at {}; pass the --dir of a node that has run",
             path.display()
-        );
+        ),
+        Some(0) => bail!(
+            "store {} is an empty file (0 bytes): the node's data was lost or truncated (left as it is). Install a backup with `waybill restore --dir {} --from FILE`",
+            path.display(),
+            dir.display()
+        ),
+        Some(_) => {}
     }
-    let (store, genesis) = waybill_store::Store::open_existing(&path).with_context(|| {
-        format!(
-            "cannot open {} (stop the node first: a running node holds the store)",
-            path.display()
-        )
-    })?;
+    let (store, genesis) = waybill_store::Store::open_existing(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
     if home.genesis_path().exists() {
         let file = home.read_genesis()?;
         if file.hash() != genesis.hash() {
@@ -174,27 +204,218 @@ pub fn verify(dir: &Path, quick: bool) -> anyhow::Result<()> {
         }
     }
     let started = std::time::Instant::now();
-    let report = if quick {
-        waybill_store::verify::verify_recent(&store, u64::MAX)
-    } else {
-        waybill_store::verify::verify_full(&store)
-    };
-    match report {
-        Ok(r) => {
-            println!(
-                "OK: chain `{}` verified, heights {}..={}, {} transactions; hash links, transaction roots, signatures, commit certificates and write sets checked{}; state hash {}",
-                genesis.chain_id,
-                r.from,
-                r.to,
-                r.n_txs,
-                if r.replayed { format!(", every block re-executed and {} state entries compared", r.n_state_entries) } else { String::new() },
-                r.state_hash
-            );
-            eprintln!("({:.2} s)", started.elapsed().as_secs_f64());
-            Ok(())
+    let report = guarded(|| {
+        if quick {
+            waybill_store::verify::verify_stored(&store)
+        } else {
+            waybill_store::verify::verify_full(&store)
         }
-        Err(e) => bail!("TAMPERED or corrupt store {}: {e}", path.display()),
+    });
+    drop(store);
+    let pages = waybill_store::check_file_integrity(&path).and_then(|()| {
+        guarded(|| Ok(waybill_store::check_allocator_state(&path))).unwrap_or_else(|e| {
+            Err(waybill_store::StoreError::Damaged {
+                path: path.display().to_string(),
+                reason: format!("redb's allocator state (free-space map) {e}"),
+            })
+        })
+    });
+    let r = match (report, pages) {
+        (Err(e), _) => bail!("TAMPERED or corrupt store {}: {e}", path.display()),
+        (Ok(_), Err(e @ waybill_store::StoreError::InUse { .. })) => {
+            eprintln!("note: page checksums not checked: {e}");
+            None
+        }
+        (Ok(_), Err(e)) => bail!(
+            "TAMPERED or corrupt store {}: every record checks out, but redb's page checks fail: {e}",
+            path.display()
+        ),
+        (Ok(r), Ok(())) => Some(r),
+    };
+    if let Some(r) = r {
+        println!(
+            "OK: chain `{}` verified, heights {}..={}, {} transactions; hash links, transaction roots, signatures, commit certificates, write sets, receipts, the transaction index, the state and every page checksum checked{}; state hash {}",
+            genesis.chain_id,
+            r.from,
+            r.to,
+            r.n_txs,
+            if r.replayed { format!(", every block re-executed and {} state entries compared", r.n_state_entries) } else { String::new() },
+            r.state_hash
+        );
+    } else {
+        println!("OK: chain `{}` records verified", genesis.chain_id);
     }
+    eprintln!("({:.2} s)", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `waybill backup`: a consistent copy of a running or stopped node's store.
+pub fn backup(dir: &Path, out: &Path) -> anyhow::Result<()> {
+    let home = Home::new(dir);
+    let path = home.store_path();
+    if out.exists() {
+        bail!(
+            "{} already exists; refusing to overwrite it (pick another --out)",
+            out.display()
+        );
+    }
+    if file_len(&path) == Some(0) {
+        bail!(
+            "store {} is an empty file; there is nothing to back up",
+            path.display()
+        );
+    }
+    let (store, genesis) = waybill_store::Store::open_existing(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let head = store
+        .backup_to(out)
+        .with_context(|| format!("cannot write the backup {}", out.display()))?;
+    drop(store);
+    // Check what was written: records (re-read from the new file) and page checksums.
+    let (copy, _) = waybill_store::Store::open_existing(out)?;
+    guarded(|| {
+        waybill_store::verify::verify_recent(&copy, waybill_node::node::STARTUP_VERIFY_BLOCKS)
+    })
+    .map_err(|e| anyhow::anyhow!("the backup {} does not verify: {e}", out.display()))?;
+    drop(copy);
+    waybill_store::check_file_integrity(out)?;
+    println!(
+        "Backed up chain `{}` at height {} (block {}) to {} ({} bytes). Install it with: waybill restore --dir DIR --from {}",
+        genesis.chain_id,
+        head.height,
+        head.block_hash,
+        out.display(),
+        file_len(out).unwrap_or(0),
+        out.display()
+    );
+    Ok(())
+}
+
+/// `waybill restore`: check a backup fully, then install it as the node's store.
+pub fn restore(dir: &Path, from: &Path, force: bool) -> anyhow::Result<()> {
+    use waybill_store::{Store, StoreError};
+    let home = Home::new(dir);
+    let genesis = home.read_genesis()?;
+    match file_len(from) {
+        None => bail!("backup {} not found", from.display()),
+        Some(0) => bail!("backup {} is an empty file; not installed", from.display()),
+        Some(_) => {}
+    }
+    // 1. The backup, checked as `waybill verify` checks a store; nothing is written to it.
+    waybill_store::check_file_integrity(from)
+        .map_err(|e| anyhow::anyhow!("backup {} is damaged; not installed: {e}", from.display()))?;
+    let (backup, backup_genesis) = Store::open_existing(from)
+        .with_context(|| format!("backup {} cannot be read; not installed", from.display()))?;
+    if backup_genesis.hash() != genesis.hash() {
+        bail!(
+            "backup {} is of another chain (`{}`, genesis {}); this node's is `{}` (genesis {}). Not installed",
+            from.display(),
+            backup_genesis.chain_id,
+            backup_genesis.hash(),
+            genesis.chain_id,
+            genesis.hash()
+        );
+    }
+    let report = guarded(|| waybill_store::verify::verify_full(&backup)).map_err(|e| {
+        anyhow::anyhow!(
+            "backup {} fails verification; not installed: {e}",
+            from.display()
+        )
+    })?;
+    let head = backup.head()?;
+    drop(backup);
+
+    // 2. The store it replaces: never a running node's, never a good one without --force.
+    let store_path = home.store_path();
+    let mut replaced = None;
+    if let Some(len) = file_len(&store_path) {
+        if len > 0 {
+            if let Err(StoreError::InUse { .. }) = waybill_store::check_file_integrity(&store_path)
+            {
+                bail!(
+                    "store {} is open in a running node; stop the node, then restore",
+                    store_path.display()
+                );
+            }
+            let good = Store::open_existing(&store_path)
+                .ok()
+                .filter(|(_, g)| g.hash() == genesis.hash())
+                .and_then(|(s, _)| {
+                    guarded(|| {
+                        waybill_store::verify::verify_recent(
+                            &s,
+                            waybill_node::node::STARTUP_VERIFY_BLOCKS,
+                        )
+                    })
+                    .ok()
+                    .map(|r| r.to)
+                });
+            if let Some(h) = good {
+                if !force {
+                    bail!(
+                        "{} holds a store that verifies (height {h}); refusing to replace it with the backup (height {}). Pass --force to replace it (the old store is kept as {}.before-restore)",
+                        store_path.display(),
+                        head.height,
+                        store_path.display()
+                    );
+                }
+            }
+        }
+        let keep = store_path.with_extension("redb.before-restore");
+        std::fs::rename(&store_path, &keep)
+            .with_context(|| format!("cannot move the old store to {}", keep.display()))?;
+        replaced = Some(keep);
+    }
+
+    // 3. Install: copy beside the store, fsync, rename over it, fsync the directory.
+    let data = home.data_dir();
+    std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
+    let partial = store_path.with_extension("redb.restoring");
+    std::fs::copy(from, &partial)
+        .with_context(|| format!("cannot copy {} to {}", from.display(), partial.display()))?;
+    std::fs::File::open(&partial)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot fsync {}", partial.display()))?;
+    std::fs::rename(&partial, &store_path)
+        .with_context(|| format!("cannot install {}", store_path.display()))?;
+    std::fs::File::open(&data)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot fsync {}", data.display()))?;
+    let mark_path = waybill_node::commit_mark::CommitMark::path(&data);
+    waybill_node::commit_mark::CommitMark {
+        genesis: genesis.hash(),
+        height: head.height.0,
+        block_hash: head.block_hash,
+    }
+    .write(&mark_path)?;
+
+    // 4. The validator's signing mark stays; behind it, the node syncs without signing.
+    let mut mark = waybill_node::consensus::SigningMark::read(&home.signing_mark())?;
+    println!(
+        "Restored chain `{}` at height {} (block {}): {} blocks, {} transactions and {} state entries verified{}.",
+        genesis.chain_id,
+        head.height,
+        head.block_hash,
+        report.to,
+        report.n_txs,
+        report.n_state_entries,
+        replaced
+            .map(|p| format!("; the old store was kept as {}", p.display()))
+            .unwrap_or_default()
+    );
+    if mark.height > head.height.0 {
+        mark.resync = true;
+        mark.write(&home.signing_mark())?;
+        println!(
+            "This validator already signed at height {} (signing mark {}), past the backup's height {}: when started, it syncs the missing blocks from its peers and signs nothing until it has committed height {}, so it cannot equivocate. It needs peers (--peer or node.json) to do so.",
+            mark.height,
+            home.signing_mark().display(),
+            head.height,
+            mark.height
+        );
+    }
+    println!("Start the node with: waybill node --dir {}", dir.display());
+    Ok(())
 }
 
 /// The fault-injection modes of `waybill node --byzantine` (tests only).

@@ -6,7 +6,10 @@
 //! keys/validator.json      the validator key (mode 0600)
 //! keys/orgs/ORG-admin.json organization admin keys (development consortium only)
 //! keys/members/NAME.json   member keys made by the demo
+//! signing-mark.json        what the validator last signed (outside data/, so a lost
+//!                          or wiped data directory does not take it along)
 //! data/waybill.redb        the store
+//! data/commit-mark.json    a block this node committed (checked against the store at start)
 //! data/consensus/wal       the consensus write-ahead log
 //! ```
 
@@ -69,6 +72,9 @@ impl Home {
     }
     pub fn store_path(&self) -> PathBuf {
         self.data_dir().join("waybill.redb")
+    }
+    pub fn signing_mark(&self) -> PathBuf {
+        self.dir.join("signing-mark.json")
     }
     pub fn is_initialized(&self) -> bool {
         self.genesis_path().exists()

@@ -210,14 +210,43 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
     /// Re-verify a stopped node's whole store: hash links, transaction roots,
     /// signatures, commit certificates, re-execution and the state.
     #[command(
-        after_help = "Example:\n  waybill verify --dir waybill-data\n\nExits 0 with a summary, or 1 naming the first bad height and record."
+        after_help = "Example:\n  waybill verify --dir waybill-data\n\nExits 0 with a summary, or 1 naming the first bad height and record. Never writes to the store."
     )]
     Verify {
         #[arg(long, default_value = DEFAULT_DIR)]
         dir: PathBuf,
-        /// Only check links, roots, signatures, certificates and write sets (no re-execution).
+        /// Check every record of every table, without re-executing the blocks.
         #[arg(long)]
         quick: bool,
+    },
+    /// Copy a node's store (running or stopped) into a backup file: one consistent
+    /// snapshot of every table, fsynced, then checked.
+    #[command(after_help = "Example:
+  waybill backup --dir waybill-data --out waybill-2026-11-20.redb
+
+Restore it with `waybill restore`.")]
+    Backup {
+        #[arg(long, default_value = DEFAULT_DIR)]
+        dir: PathBuf,
+        /// The backup file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Install a backup as a stopped node's store, after checking it fully (page
+    /// checksums, the genesis, every block, certificate and the replayed state).
+    #[command(after_help = "Example:
+  waybill restore --dir waybill-data --from waybill-2026-11-20.redb
+
+A validator restored behind what it already signed syncs from its peers without signing until it is past that height.")]
+    Restore {
+        #[arg(long, default_value = DEFAULT_DIR)]
+        dir: PathBuf,
+        /// The backup file (made by `waybill backup`).
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace a store that verifies (it is kept beside as `.before-restore`).
+        #[arg(long)]
+        force: bool,
     },
     /// Capture a GS1 EPCIS 2.0 document (JSON/JSON-LD) as a member: all its events or none.
     #[command(
@@ -586,6 +615,8 @@ fn main() -> std::process::ExitCode {
                 }
             }
             Cmd::Verify { dir, quick } => commands::verify(&dir, quick),
+            Cmd::Backup { dir, out } => commands::backup(&dir, &out),
+            Cmd::Restore { dir, from, force } => commands::restore(&dir, &from, force),
             Cmd::Capture {
                 file,
                 who,

@@ -107,6 +107,7 @@ pub async fn start(home: &Home, listen: Listen) -> anyhow::Result<Served> {
     opts.peers = listen.peers;
     opts.peer_apis = listen.peer_apis;
     opts.byzantine = listen.byzantine;
+    opts.signing_mark = home.signing_mark();
     // Bind the API first and check the p2p port, so a busy port fails fast, before
     // consensus starts.
     let listener = tokio::net::TcpListener::bind(&listen.api)

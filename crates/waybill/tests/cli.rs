@@ -58,7 +58,13 @@ fn start_node(dir: &Path) -> Proc {
             .args(["node", "--dir", dir.to_str().expect("utf-8 path")])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join("node.log"))
+                    .expect("node log"),
+            ))
             .spawn()
             .expect("node starts"),
     )
@@ -246,7 +252,24 @@ async fn sigkill_during_commits_loses_nothing_acknowledged_and_verify_passes() {
     assert!(stdout.starts_with("OK"), "{stdout}");
 
     // Now tamper with one acknowledged transaction's signature inside the store: one
-    // in the middle of the chain (older than the start-up check's window).
+    // in the middle of the chain (older than the start-up check's window). The store
+    // is closed cleanly first (a node started and stopped with SIGTERM), so that it
+    // opens without redb's repair: the records are read, and the first bad one named.
+    {
+        let node = start_node(&dir);
+        ready(&client).await;
+        let status = Command::new("kill")
+            .args(["-TERM", &node.0.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let mut node = node;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while node.0.try_wait().expect("try_wait").is_none() {
+            assert!(Instant::now() < deadline, "the node stops on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
     let db = dir.join("data/waybill.redb");
     flip_signature(&db, &acked[acked.len() / 2]);
     let out = waybill(&["verify", "--dir", dir.to_str().expect("utf-8")]);

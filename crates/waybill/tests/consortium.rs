@@ -912,3 +912,102 @@ async fn an_equivocating_validator_neither_forks_nor_stalls_the_others() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+fn signing_mark_height(node: &Node) -> u64 {
+    std::fs::read(node.dir.join("signing-mark.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["height"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Issue 12: a validator restored from a backup older than what it already signed
+/// follows its peers without signing until its store is past its signing mark, then
+/// signs again; it never refuses a signature (which would mean it was asked to sign
+/// something that could equivocate), and every node ends with the same chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_restored_from_an_old_backup_catches_up_without_equivocating() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (root, mut nodes) = testnet("restore").await;
+    wait_until("all four finalize", Duration::from_secs(60), || async {
+        let mut ok = true;
+        for n in &nodes {
+            ok &= height(&n.client).await.is_some_and(|h| h >= 2);
+        }
+        ok
+    })
+    .await;
+    // A backup of node 3's store, taken while it runs.
+    let backup = root.join("node3-backup.redb");
+    let out = Command::new(BIN)
+        .args(["backup", "--dir"])
+        .arg(&nodes[3].dir)
+        .arg("--out")
+        .arg(&backup)
+        .output()
+        .expect("backup runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let backed_up = height(&nodes[3].client).await.expect("height");
+    wait_until(
+        "the chain moves past the backup",
+        Duration::from_secs(30),
+        || async {
+            height(&nodes[0].client)
+                .await
+                .is_some_and(|h| h >= backed_up + 4)
+        },
+    )
+    .await;
+    nodes[3].kill();
+    let mark = signing_mark_height(&nodes[3]);
+    assert!(mark > backed_up, "node 3 signed past its backup ({mark})");
+    let out = Command::new(BIN)
+        .args(["restore", "--force", "--dir"])
+        .arg(&nodes[3].dir)
+        .arg("--from")
+        .arg(&backup)
+        .output()
+        .expect("restore runs");
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("signs nothing until"), "{said}");
+    nodes[3].start();
+    let target = height(&nodes[0].client).await.expect("height");
+    wait_until(
+        "the restored node catches up",
+        Duration::from_secs(60),
+        || async { height(&nodes[3].client).await.is_some_and(|h| h >= target) },
+    )
+    .await;
+    wait_until(
+        "the restored node signs again, past its mark",
+        Duration::from_secs(60),
+        || async { signing_mark_height(&nodes[3]) > mark },
+    )
+    .await;
+    let child = nodes[3].child.as_mut().expect("running");
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "node 3 kept running"
+    );
+    let log = std::fs::read_to_string(nodes[3].dir.join("node.log")).expect("log");
+    assert!(log.contains("following the chain"), "it followed first");
+    assert!(
+        !log.contains("SIGNING REFUSED"),
+        "it was never asked to equivocate"
+    );
+    let h = height(&nodes[0].client).await.expect("height");
+    assert_same_chain(&nodes.iter().collect::<Vec<_>>(), h.min(target)).await;
+    for n in nodes.iter_mut() {
+        n.kill();
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 use bytes::Bytes;
 use malachitebft_app_channel::app::consensus::VoteExtensionError;
 use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
@@ -20,12 +20,13 @@ use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use tokio::sync::{mpsc, Notify};
 use tracing::{debug, error, info, warn};
 use waybill_types::limits::SYNC_BLOCKS_MAX;
-use waybill_types::{Block, Hash, SecretKey, Signature};
+use waybill_types::{Block, Hash, Signature};
 
 use super::codec::{to_malachite_certificate, to_waybill_certificate};
 use super::context::{
     Address, BlockValue, Height, ProposalInit, ProposalPart, ValidatorSet, WaybillContext,
 };
+use super::signing::WaybillSigner;
 use super::streaming::{stream_id, PartStreams, SignedParts};
 use super::SharedStatus;
 use crate::app::{AppError, Application};
@@ -42,8 +43,13 @@ const KNOWN_PER_ROUND_MAX: usize = 8;
 pub(crate) struct Driver<A: Application> {
     app: A,
     ctx: WaybillContext,
-    key: SecretKey,
+    /// Signs proposal streams through the signing guard (`None`: a node that follows
+    /// the chain without signing).
+    signer: Option<WaybillSigner>,
     me: Address,
+    /// Following without signing until the store has committed this height; then the
+    /// driver stops with [`DriverExit::PastSigningMark`].
+    sign_from: Option<Height>,
     timeouts: LinearTimeouts,
     empty_block_interval: Duration,
     notify: Arc<Notify>,
@@ -68,6 +74,26 @@ pub(crate) struct Driver<A: Application> {
     stream_nonce: u64,
 }
 
+/// How this node takes part in consensus.
+pub(crate) enum Role {
+    /// Proposes and votes, signing through the guarded signer.
+    Validator(WaybillSigner),
+    /// Follows without signing until the store has committed `sign_from`.
+    Follower {
+        /// The signing mark's height.
+        sign_from: Height,
+    },
+}
+
+/// Why the driver stopped without an error.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum DriverExit {
+    /// Shut down on request.
+    Shutdown,
+    /// A follower's store has committed past the signing mark: restart as a validator.
+    PastSigningMark(Height),
+}
+
 /// The engine's network actor is gone (expected during shutdown only).
 #[derive(Debug, thiserror::Error)]
 #[error("the consensus network actor stopped")]
@@ -82,18 +108,23 @@ impl<A: Application> Driver<A> {
     pub(crate) fn new(
         app: A,
         ctx: WaybillContext,
-        key: SecretKey,
+        me: Address,
+        role: Role,
         timeouts: LinearTimeouts,
         empty_block_interval: Duration,
         status: Arc<SharedStatus>,
     ) -> Self {
         let notify = app.mempool_notify();
-        let me = Address(key.public());
+        let (signer, sign_from) = match role {
+            Role::Validator(signer) => (Some(signer), None),
+            Role::Follower { sign_from } => (None, Some(sign_from)),
+        };
         Driver {
             app,
             ctx,
-            key,
+            signer,
             me,
+            sign_from,
             timeouts,
             empty_block_interval,
             notify,
@@ -180,13 +211,20 @@ impl<A: Application> Driver<A> {
         self.status.shutting_down.load(Ordering::SeqCst)
     }
 
-    pub(crate) async fn run(mut self, mut channels: Channels<Ctx>) -> anyhow::Result<()> {
+    /// Drive the engine until it stops. Gives the application back with the exit, so
+    /// a follower past its signing mark can be restarted as a validator.
+    pub(crate) async fn run(
+        mut self,
+        mut channels: Channels<Ctx>,
+    ) -> (A, anyhow::Result<DriverExit>) {
         let mut stop = self.status.stop_driver.subscribe();
         loop {
             // Between messages only: a message in hand (a commit) is always finished.
             let msg = tokio::select! {
                 biased;
-                _ = stop.wait_for(|s| *s >= super::STOP_DRIVER) => return Ok(()),
+                _ = stop.wait_for(|s| *s >= super::STOP_DRIVER) => {
+                    return (self.app, Ok(DriverExit::Shutdown));
+                }
                 msg = channels.consensus.recv() => msg,
             };
             let Some(msg) = msg else { break };
@@ -194,13 +232,20 @@ impl<A: Application> Driver<A> {
                 if self.shutting_down() && e.downcast_ref::<EngineGone>().is_some() {
                     break;
                 }
-                return Err(e);
+                return (self.app, Err(e));
+            }
+            if let Some(mark) = self.sign_from {
+                let committed = self.committed_height();
+                if committed >= mark && !self.shutting_down() {
+                    info!(%committed, "the store is past this validator's signing mark: restarting consensus as a validator");
+                    return (self.app, Ok(DriverExit::PastSigningMark(committed)));
+                }
             }
         }
         if self.shutting_down() {
-            return Ok(());
+            return (self.app, Ok(DriverExit::Shutdown));
         }
-        bail!("the consensus engine stopped")
+        (self.app, Err(anyhow!("the consensus engine stopped")))
     }
 
     async fn handle(
@@ -368,10 +413,14 @@ impl<A: Application> Driver<A> {
             return Ok(());
         };
 
-        // Propose the same block again if we already built one for this round.
+        // Propose the same block again if we already built one for this round — in
+        // this run, or before a restart (the signing guard kept the block whose stream
+        // it signed, and would sign no other at this round).
         let previous = self.built.get(&r).copied();
+        let kept = self.kept_proposal(height, round);
         let block = match previous.and_then(|h| self.call(|a| a.proposal(&h))) {
             Some(block) => block,
+            None if kept.is_some() => kept.expect("checked"),
             None => {
                 // Wait for transactions, so an idle chain does not spin out empty
                 // blocks, but leave the engine time to propose before its timeout.
@@ -392,6 +441,38 @@ impl<A: Application> Driver<A> {
             }
         };
         let hash = block.hash();
+        // Sign the stream first: if the guard refuses (this round already carries
+        // another block of ours, signed before a crash), do not propose at all; the
+        // round times out and the next one is fresh.
+        let init = ProposalInit {
+            height,
+            round,
+            proposer: self.me,
+            pol_round: Round::Nil,
+        };
+        let Some(signer) = self.signer.clone() else {
+            warn!(%height, %round, "asked to propose while following without signing");
+            return Ok(());
+        };
+        let block_bytes = block.encode();
+        if let Err(e) = signer
+            .guard()
+            .keep_proposal(height.0, round.as_i64(), &block_bytes)
+        {
+            return Err(halt("keeping the proposal beside the signing mark", e));
+        }
+        let parts = match SignedParts::sign_with(
+            self.ctx.chain_id(),
+            init,
+            Bytes::from(block_bytes),
+            |msg| signer.sign_parts_bytes(height, round, msg),
+        ) {
+            Ok(parts) => parts,
+            Err(e) => {
+                warn!(%height, %round, error = %e, "not proposing this round");
+                return Ok(());
+            }
+        };
         debug!(%height, %round, block = %hash, txs = block.txs.len(), "proposing");
         send(
             reply.send(LocallyProposedValue::new(
@@ -401,21 +482,8 @@ impl<A: Application> Driver<A> {
             )),
             "GetValue",
         );
-
         self.built.insert(r, hash);
         self.accepted.insert(hash);
-        let init = ProposalInit {
-            height,
-            round,
-            proposer: self.me,
-            pol_round: Round::Nil,
-        };
-        let parts = SignedParts::sign(
-            self.ctx.chain_id(),
-            &self.key,
-            init,
-            Bytes::from(block.encode()),
-        );
         self.signed
             .insert(hash, (parts.init.clone(), parts.signature));
         self.remember(ProposedValue {
@@ -427,6 +495,32 @@ impl<A: Application> Driver<A> {
             validity: Validity::Valid,
         });
         self.publish(&parts, network).await
+    }
+
+    /// The block this validator signed a proposal stream for at `height`/`round`
+    /// before a restart, if it is still a valid proposal (it is handed to the ledger
+    /// as a proposal received, so the commit finds it).
+    fn kept_proposal(&mut self, height: Height, round: Round) -> Option<Block> {
+        let signer = self.signer.clone()?;
+        let bytes = signer.guard().kept_proposal(height.0, round.as_i64())?;
+        let block = match Block::decode(&bytes) {
+            Ok(b) if b.header.height == height.into() => b,
+            Ok(_) | Err(_) => {
+                warn!(%height, %round, "the kept proposal does not decode as a block of this height");
+                return None;
+            }
+        };
+        let copy = block.clone();
+        match self.call(|a| a.accept_proposal(copy)) {
+            Ok(()) => {
+                info!(%height, %round, block = %block.hash(), "proposing again the block signed before the restart");
+                Some(block)
+            }
+            Err(e) => {
+                warn!(%height, %round, error = %e, "the block signed before the restart is no longer valid");
+                None
+            }
+        }
     }
 
     async fn wait_for_transactions(&mut self, limit: Duration) {
@@ -499,7 +593,18 @@ impl<A: Application> Driver<A> {
                 proposer: self.me,
                 pol_round: valid_round,
             };
-            SignedParts::sign(self.ctx.chain_id(), &self.key, init, bytes)
+            let Some(signer) = self.signer.clone() else {
+                return Ok(());
+            };
+            match SignedParts::sign_with(self.ctx.chain_id(), init, bytes, |msg| {
+                signer.sign_parts_bytes(height, round, msg)
+            }) {
+                Ok(parts) => parts,
+                Err(e) => {
+                    error!(%height, %round, error = %e, "not re-streaming");
+                    return Ok(());
+                }
+            }
         } else if let Some((init, signature)) = self.signed.get(&value_id).cloned() {
             // Someone else's: replay the parts as their proposer signed them.
             SignedParts::with_signature(init, bytes, signature)

@@ -27,7 +27,7 @@ pub mod streaming;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
@@ -42,7 +42,7 @@ use malachitebft_app_channel::app::types::codec::Codec;
 use malachitebft_app_channel::app::types::core::LinearTimeouts;
 use malachitebft_app_channel::app::types::Keypair;
 use malachitebft_app_channel::{
-    ConsensusContext, EngineHandle, NetworkContext, NetworkIdentity, NetworkRequest,
+    Channels, ConsensusContext, EngineHandle, NetworkContext, NetworkIdentity, NetworkRequest,
     RequestContext, Signer as _, SyncContext, WalContext,
 };
 use tokio::sync::{mpsc, watch};
@@ -53,7 +53,10 @@ use crate::app::Application;
 
 pub use self::codec::{WaybillCodec, SYNC_RESPONSE_BYTES_MAX};
 pub use self::context::{Address, BlockValue, Height, ValidatorSet, WaybillContext};
-pub use self::signing::{WaybillSigner, WaybillVerifier};
+pub use self::signing::{
+    SignedKind, SigningGuard, SigningMark, SigningMarkError, SigningRefused, WaybillSigner,
+    WaybillVerifier,
+};
 
 /// Consensus timeouts. Each grows by its `*_delta` per round, up to `max`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +150,9 @@ pub struct ConsensusConfig {
     /// Fault injection for tests: make this validator misbehave (equivocate votes and
     /// proposals, …) through Malachite's Byzantine network proxy. Never in production.
     pub byzantine: Option<malachitebft_engine_byzantine::ByzantineConfig>,
+    /// The signing mark file (see [`SigningGuard`]); keep it outside the store, so a
+    /// lost or restored store does not take it along. Default `home/signing-mark.json`.
+    pub signing_mark: PathBuf,
 }
 
 impl ConsensusConfig {
@@ -156,8 +162,10 @@ impl ConsensusConfig {
         validator_key: SecretKey,
         listen_addr: impl Into<String>,
     ) -> Self {
+        let home = home.into();
         ConsensusConfig {
-            home: home.into(),
+            signing_mark: home.join("signing-mark.json"),
+            home,
             validator_key,
             listen_addr: listen_addr.into(),
             persistent_peers: Vec::new(),
@@ -202,12 +210,19 @@ pub struct ConsensusStatus {
 /// A running consensus engine and its application driver.
 pub struct ConsensusHandle {
     status: Arc<SharedStatus>,
-    net_requests: mpsc::Sender<NetworkRequest>,
-    engine: EngineHandle,
-    driver: tokio::task::JoinHandle<()>,
+    current: Arc<Mutex<CurrentEngine>>,
+    supervisor: tokio::task::JoinHandle<()>,
     outcome: watch::Receiver<Option<Result<(), String>>>,
     peer_id: String,
     address: Address,
+}
+
+/// The engine running now: a follower's is replaced by a validator's once the store
+/// is past the signing mark.
+struct CurrentEngine {
+    net_requests: mpsc::Sender<NetworkRequest>,
+    engine: Option<EngineHandle>,
+    following: bool,
 }
 
 impl std::fmt::Debug for ConsensusHandle {
@@ -239,9 +254,26 @@ impl ConsensusHandle {
         self.address
     }
 
+    /// Whether this validator follows the chain without signing (its store is behind
+    /// its signing mark); it becomes a signing validator once past it.
+    pub fn is_following(&self) -> bool {
+        self.current
+            .lock()
+            .expect("the engine lock is never held across a panic")
+            .following
+    }
+
+    fn net_requests(&self) -> mpsc::Sender<NetworkRequest> {
+        self.current
+            .lock()
+            .expect("the engine lock is never held across a panic")
+            .net_requests
+            .clone()
+    }
+
     /// Number of connected peers.
     pub async fn peers_count(&self) -> anyhow::Result<usize> {
-        let dump = NetworkRequest::dump_state(&self.net_requests)
+        let dump = NetworkRequest::dump_state(&self.net_requests())
             .await
             .map_err(|e| anyhow!("network state unavailable: {e}"))?;
         Ok(dump.map_or(0, |d| d.peers.len()))
@@ -249,7 +281,7 @@ impl ConsensusHandle {
 
     /// Keep `metrics`' peer count current (every `every`), until consensus stops.
     pub fn track_peers(&self, metrics: std::sync::Arc<crate::metrics::Metrics>, every: Duration) {
-        let requests = self.net_requests.clone();
+        let current = self.current.clone();
         let status = self.status.clone();
         tokio::spawn(async move {
             loop {
@@ -257,6 +289,11 @@ impl ConsensusHandle {
                 if status.shutting_down.load(Ordering::SeqCst) {
                     return;
                 }
+                let requests = current
+                    .lock()
+                    .expect("the engine lock is never held across a panic")
+                    .net_requests
+                    .clone();
                 match NetworkRequest::dump_state(&requests).await {
                     Ok(dump) => metrics.set_peers(dump.map_or(0, |d| d.peers.len()) as u64),
                     Err(malachitebft_app_channel::ConsensusRequestError::Closed) => return,
@@ -291,66 +328,81 @@ impl ConsensusHandle {
     /// [`SHUTDOWN_DRIVER_MS`]).
     ///
     /// The driver first stops waiting for transactions, so the engine's requests in
-    /// flight are answered. The engine's actors are stopped one at a time, newest first (sync, consensus,
-    /// host, WAL, network: each depends only on those started before it), after being
-    /// unlinked from their supervisor, and then the supervisor. Stopping only the
-    /// supervisor would kill its children without their clean-up (the sync actor's
-    /// tickers then log errors against the dead actor), and a supervised child that
-    /// stops makes the supervisor kill its siblings mid-message (a WAL flush then
-    /// cannot answer). The driver finishes the message in hand (a commit completes)
-    /// and returns.
+    /// flight are answered. The engine is stopped by [`stop_engine`]; then the driver
+    /// finishes the message in hand (a commit completes) and returns.
     pub async fn shutdown(mut self) {
         self.status.shutting_down.store(true, Ordering::SeqCst);
         self.status.stop_driver.send_replace(STOP_WAITING);
         let started = std::time::Instant::now();
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(SHUTDOWN_ACTORS_MS);
-        let node = self.engine.actor.get_cell();
-        let mut children = node.get_children();
-        // Actor ids grow in spawn order.
-        children.sort_by_key(|c| std::cmp::Reverse(c.get_id()));
-        for child in children {
-            child.unlink(node.clone());
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if child
-                .stop_and_wait(Some("shutdown".into()), Some(left))
-                .await
-                .is_err()
-            {
-                tracing::warn!(actor = %child.get_id(), "a consensus actor did not stop in time; killing it");
-                child.kill();
-            }
-        }
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if self
+        let engine = self
+            .current
+            .lock()
+            .expect("the engine lock is never held across a panic")
             .engine
-            .actor
-            .stop_and_wait(
-                Some("shutdown".into()),
-                Some(left.max(Duration::from_millis(100))),
-            )
-            .await
-            .is_err()
-        {
-            self.engine.actor.kill();
+            .take();
+        if let Some(engine) = engine {
+            stop_engine(engine).await;
         }
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "consensus engine stopped"
         );
         self.status.stop_driver.send_replace(STOP_DRIVER);
-        if tokio::time::timeout(Duration::from_millis(SHUTDOWN_DRIVER_MS), &mut self.driver)
-            .await
-            .is_err()
+        if tokio::time::timeout(
+            Duration::from_millis(SHUTDOWN_DRIVER_MS),
+            &mut self.supervisor,
+        )
+        .await
+        .is_err()
         {
             tracing::warn!("the consensus driver did not stop in time; aborting it");
-            self.driver.abort();
+            self.supervisor.abort();
         }
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "consensus driver stopped"
         );
-        self.engine.handle.abort();
     }
+}
+
+/// Stop an engine within [`SHUTDOWN_ACTORS_MS`]: its actors one at a time, newest
+/// first (sync, consensus, host, WAL, network: each depends only on those started
+/// before it), each unlinked from their supervisor first, and then the supervisor.
+/// Stopping only the supervisor would kill its children without their clean-up (the
+/// sync actor's tickers then log errors against the dead actor), and a supervised
+/// child that stops makes the supervisor kill its siblings mid-message (a WAL flush
+/// then cannot answer). An actor that does not stop in time is killed.
+async fn stop_engine(engine: EngineHandle) {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(SHUTDOWN_ACTORS_MS);
+    let node = engine.actor.get_cell();
+    let mut children = node.get_children();
+    // Actor ids grow in spawn order.
+    children.sort_by_key(|c| std::cmp::Reverse(c.get_id()));
+    for child in children {
+        child.unlink(node.clone());
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if child
+            .stop_and_wait(Some("shutdown".into()), Some(left))
+            .await
+            .is_err()
+        {
+            tracing::warn!(actor = %child.get_id(), "a consensus actor did not stop in time; killing it");
+            child.kill();
+        }
+    }
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if engine
+        .actor
+        .stop_and_wait(
+            Some("shutdown".into()),
+            Some(left.max(Duration::from_millis(100))),
+        )
+        .await
+        .is_err()
+    {
+        engine.actor.kill();
+    }
+    engine.handle.abort();
 }
 
 /// [`SharedStatus::stop_driver`]: shutdown began; stop waiting for transactions.
@@ -358,8 +410,8 @@ pub(crate) const STOP_WAITING: u8 = 1;
 /// [`SharedStatus::stop_driver`]: the engine stopped; the driver returns.
 pub(crate) const STOP_DRIVER: u8 = 2;
 
-/// Longest [`ConsensusHandle::shutdown`] waits for the engine's actors to stop before
-/// it kills those still running.
+/// Longest [`stop_engine`] waits for the engine's actors to stop before it kills
+/// those still running.
 pub const SHUTDOWN_ACTORS_MS: u64 = 2_000;
 /// Longest [`ConsensusHandle::shutdown`] waits for the driver to finish the message
 /// in hand.
@@ -454,47 +506,64 @@ fn network_keypair(key: &SecretKey) -> anyhow::Result<Keypair> {
     Keypair::ed25519_from_bytes(seed).map_err(|e| anyhow!("p2p key: {e}"))
 }
 
-/// Start consensus for `app`: the Malachite engine and the task that drives the
-/// application. Returns once the engine is listening.
-pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result<ConsensusHandle> {
-    let chain_id = app.chain_id();
-    let ctx = WaybillContext::new(chain_id.clone());
-    let key = cfg.validator_key.clone();
-    let address = Address(key.public());
-    let moniker = cfg
-        .moniker
-        .clone()
-        .unwrap_or_else(|| format!("waybill-{}", key.public().short()));
-    let engine_cfg = engine_config(&cfg, moniker.clone())?;
+/// The address a follower runs its engine under: derived from the validator key, in
+/// no validator set, so the engine never asks it to sign.
+fn follower_address(key: &SecretKey) -> Address {
+    let mut material = b"waybill/follower/v1\0".to_vec();
+    material.extend_from_slice(&key.seed());
+    Address(SecretKey::from_seed(sha256(&material).0).public())
+}
 
-    let signer = WaybillSigner::new(chain_id.clone(), key.clone());
-    let keypair = network_keypair(&key)?;
+/// Start a Malachite engine: a validator's (signing through `signer`) or, with
+/// `signer = None`, a follower's that verifies and syncs but never signs.
+async fn start_engine(
+    ctx: &WaybillContext,
+    cfg: &ConsensusConfig,
+    moniker: &str,
+    signer: Option<&WaybillSigner>,
+    span: &tracing::Span,
+) -> anyhow::Result<(Channels<WaybillContext>, EngineHandle)> {
+    let key = &cfg.validator_key;
+    let address = Address(key.public());
+    let engine_cfg = engine_config(cfg, moniker.to_string())?;
+    let keypair = network_keypair(key)?;
     let peer_id = keypair.public().to_peer_id();
+    let verifier = Box::new(WaybillVerifier::new(ctx.chain_id().to_string()));
+    let wal = WalContext::new(cfg.wal_path(), WaybillCodec);
+    let Some(signer) = signer else {
+        let identity = NetworkIdentity::new(moniker.to_string(), keypair, None);
+        return malachitebft_app_channel::start_engine(
+            ctx.clone(),
+            engine_cfg,
+            wal,
+            NetworkContext::new(identity, WaybillCodec),
+            ConsensusContext::new_full_node(follower_address(key), verifier),
+            SyncContext::new(WaybillCodec),
+            RequestContext::new(100),
+        )
+        .instrument(span.clone())
+        .await
+        .map_err(|e| anyhow!("starting the consensus engine: {e:#}"));
+    };
     let proof = signer
         .sign_validator_proof(key.public().0.to_vec(), peer_id.to_bytes())
         .await
         .map_err(|e| anyhow!("signing the validator proof: {e}"))?;
     let proof_bytes = WaybillCodec.encode(&proof)?;
-    let identity =
-        NetworkIdentity::new_validator(moniker.clone(), keypair, address.to_string(), proof_bytes);
-
-    let wal_path = cfg.wal_path();
-    if let Some(dir) = wal_path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-
-    let span = tracing::info_span!("consensus", node = %moniker);
-    let consensus_ctx = ConsensusContext::new_validator(
-        address,
-        Box::new(WaybillVerifier::new(chain_id.clone())),
-        Box::new(signer.clone()),
+    let identity = NetworkIdentity::new_validator(
+        moniker.to_string(),
+        keypair,
+        address.to_string(),
+        proof_bytes,
     );
-    let (channels, engine) = match cfg.byzantine.clone() {
+    let consensus_ctx =
+        ConsensusContext::new_validator(address, verifier, Box::new(signer.clone()));
+    match cfg.byzantine.clone() {
         None => {
             malachitebft_app_channel::start_engine(
                 ctx.clone(),
                 engine_cfg,
-                WalContext::new(wal_path, WaybillCodec),
+                wal,
                 NetworkContext::new(identity, WaybillCodec),
                 consensus_ctx,
                 SyncContext::new(WaybillCodec),
@@ -510,7 +579,7 @@ pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result
             );
             async {
                 malachitebft_app_channel::EngineBuilder::new(ctx.clone(), engine_cfg)
-                    .with_default_wal(WalContext::new(wal_path, WaybillCodec))
+                    .with_default_wal(wal)
                     .with_byzantine_network(malachitebft_app_channel::ByzantineContext {
                         identity,
                         codec: WaybillCodec,
@@ -542,7 +611,57 @@ pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result
             .await
         }
     }
-    .map_err(|e| anyhow!("starting the consensus engine: {e:#}"))?;
+    .map_err(|e| anyhow!("starting the consensus engine: {e:#}"))
+}
+
+/// Most attempts to start the validator engine after the follower's stopped (its p2p
+/// port may take a moment to be released).
+const RESTART_ATTEMPTS_MAX: u32 = 40;
+
+/// Start consensus for `app`: the Malachite engine and the task that drives the
+/// application. Returns once the engine is listening.
+///
+/// If the store is behind this validator's signing mark
+/// ([`SigningMark::must_sync_past`]), the engine starts as a follower that syncs from
+/// peers and signs nothing; once the store has committed the mark's height, it is
+/// replaced by a validator engine in the same process.
+pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result<ConsensusHandle> {
+    let chain_id = app.chain_id();
+    let ctx = WaybillContext::new(chain_id.clone());
+    let key = cfg.validator_key.clone();
+    let address = Address(key.public());
+    let moniker = cfg
+        .moniker
+        .clone()
+        .unwrap_or_else(|| format!("waybill-{}", key.public().short()));
+    let guard = SigningGuard::open(&cfg.signing_mark)?;
+    let signer = WaybillSigner::new(chain_id.clone(), key.clone(), guard.clone());
+    let mark = guard.mark();
+    let committed = app.committed_height().0;
+    let sign_from = mark
+        .must_sync_past(committed)
+        .then_some(Height(mark.height));
+    if let Some(h) = sign_from {
+        tracing::warn!(
+            committed,
+            mark_height = mark.height,
+            mark_round = mark.round,
+            mark = %cfg.signing_mark.display(),
+            "the store is behind this validator's signing mark: following the chain from peers without signing until height {h} is committed"
+        );
+    }
+    let keypair = network_keypair(&key)?;
+    let peer_id = keypair.public().to_peer_id();
+
+    let wal_path = cfg.wal_path();
+    if let Some(dir) = wal_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+
+    let span = tracing::info_span!("consensus", node = %moniker);
+    let following = sign_from.is_some();
+    let (channels, engine) =
+        start_engine(&ctx, &cfg, &moniker, (!following).then_some(&signer), &span).await?;
 
     let status = Arc::new(SharedStatus {
         height: AtomicU64::new(0),
@@ -550,35 +669,119 @@ pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result
         shutting_down: AtomicBool::new(false),
         stop_driver: watch::channel(0).0,
     });
-    let net_requests = channels.net_requests.clone();
-    let driver = driver::Driver::new(
+    let current = Arc::new(Mutex::new(CurrentEngine {
+        net_requests: channels.net_requests.clone(),
+        engine: Some(engine),
+        following,
+    }));
+    let new_driver = {
+        let ctx = ctx.clone();
+        let status = status.clone();
+        let timeouts = cfg.timeouts.linear();
+        let empty_block_interval = cfg.empty_block_interval;
+        move |app: A, role: driver::Role| {
+            driver::Driver::new(
+                app,
+                ctx.clone(),
+                address,
+                role,
+                timeouts,
+                empty_block_interval,
+                status.clone(),
+            )
+        }
+    };
+    let driver = new_driver(
         app,
-        ctx,
-        key,
-        cfg.timeouts.linear(),
-        cfg.empty_block_interval,
-        status.clone(),
+        match sign_from {
+            Some(sign_from) => driver::Role::Follower { sign_from },
+            None => driver::Role::Validator(signer.clone()),
+        },
     );
     let (outcome_tx, outcome) = watch::channel(None);
-    let node_ref = engine.actor.clone();
-    let driver = tokio::spawn(
-        async move {
-            let result = driver.run(channels).await;
-            if let Err(e) = &result {
-                error!("{e:#}");
-                // Never keep voting after the ledger failed: stop the engine now.
-                node_ref.kill();
+    let supervisor = {
+        let current = current.clone();
+        let status = status.clone();
+        let engine_span = span.clone();
+        tokio::spawn(
+            async move {
+                let span = engine_span;
+                let mut driver = driver;
+                let mut channels = channels;
+                let result = loop {
+                    let (app, exit) = driver.run(channels).await;
+                    match exit {
+                        Ok(driver::DriverExit::PastSigningMark(_))
+                            if !status.shutting_down.load(Ordering::SeqCst) =>
+                        {
+                            let old = current
+                                .lock()
+                                .expect("the engine lock is never held across a panic")
+                                .engine
+                                .take();
+                            if let Some(old) = old {
+                                stop_engine(old).await;
+                            }
+                            let mut started = None;
+                            for attempt in 1..=RESTART_ATTEMPTS_MAX {
+                                match start_engine(&ctx, &cfg, &moniker, Some(&signer), &span)
+                                    .await
+                                {
+                                    Ok(s) => {
+                                        started = Some(Ok(s));
+                                        break;
+                                    }
+                                    Err(e) if attempt < RESTART_ATTEMPTS_MAX => {
+                                        tracing::debug!(attempt, error = %e, "validator engine not started yet; retrying");
+                                        tokio::time::sleep(Duration::from_millis(250)).await;
+                                    }
+                                    Err(e) => started = Some(Err(e)),
+                                }
+                            }
+                            match started {
+                                Some(Ok((ch, engine))) => {
+                                    let mut cur = current
+                                        .lock()
+                                        .expect("the engine lock is never held across a panic");
+                                    cur.net_requests = ch.net_requests.clone();
+                                    cur.engine = Some(engine);
+                                    cur.following = false;
+                                    drop(cur);
+                                    tracing::info!("consensus restarted as a signing validator");
+                                    driver =
+                                        new_driver(app, driver::Role::Validator(signer.clone()));
+                                    channels = ch;
+                                }
+                                Some(Err(e)) => break Err(e),
+                                None => break Err(anyhow!("the validator engine did not start")),
+                            }
+                        }
+                        Ok(_) => break Ok(()),
+                        Err(e) => {
+                            error!("{e:#}");
+                            // Never keep voting after the ledger failed: stop the engine now.
+                            if let Some(engine) = current
+                                .lock()
+                                .expect("the engine lock is never held across a panic")
+                                .engine
+                                .as_ref()
+                            {
+                                engine.actor.kill();
+                            }
+                            break Err(e);
+                        }
+                    }
+                };
+                let _ = outcome_tx.send(Some(result.map_err(|e| format!("{e:#}"))));
             }
-            let _ = outcome_tx.send(Some(result.map_err(|e| format!("{e:#}"))));
-        }
-        .instrument(span),
-    );
+            .instrument(span),
+        )
+    };
 
     Ok(ConsensusHandle {
         status,
-        net_requests,
-        engine,
-        driver,
+        current,
+        supervisor,
         outcome,
         peer_id: peer_id.to_string(),
         address,

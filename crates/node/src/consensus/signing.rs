@@ -11,6 +11,18 @@
 //!   requires (it starts with `PoV`, which no Waybill domain does).
 //!
 //! Verification is strict Ed25519 (`PublicKey::verify`).
+//!
+//! Every vote, proposal and proposal-stream signature goes through one
+//! [`SigningGuard`], which keeps the validator's *signing mark* — the last height and
+//! round it signed at, and a digest of each message it signed there — in a small file
+//! outside the store, fsynced before the signature is returned. It refuses to sign at
+//! a lower height or round than the mark, or a message different from the one already
+//! signed for the same height, round and kind, so a validator restarted on an older
+//! store (a restored backup, a lost store) cannot equivocate.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use borsh::BorshSerialize;
@@ -22,9 +34,333 @@ use malachitebft_signing::{Error as SigningError, VerificationResult};
 use waybill_types::block::vote_sign_bytes;
 use waybill_types::codec;
 use waybill_types::keys::domain;
-use waybill_types::{Hash, PublicKey, SecretKey, Signature};
+use waybill_types::{sha256, Hash, PublicKey, SecretKey, Signature};
 
 use super::context::{Height, Proposal, Vote, WaybillContext};
+
+/// What kind of consensus message is signed (at most one of each per height and round).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SignedKind {
+    /// A proposal (the block hash it proposes).
+    Proposal,
+    /// The `Fin` signature of a proposal stream (the block's bytes).
+    ProposalParts,
+    /// A prevote.
+    Prevote,
+    /// A precommit.
+    Precommit,
+}
+
+impl SignedKind {
+    fn name(self) -> &'static str {
+        match self {
+            SignedKind::Proposal => "proposal",
+            SignedKind::ProposalParts => "proposal_parts",
+            SignedKind::Prevote => "prevote",
+            SignedKind::Precommit => "precommit",
+        }
+    }
+}
+
+/// The signing mark file: the last height and round this validator signed at, and
+/// what it signed there. `resync` is set by `waybill restore` and by a refused
+/// signature: the node then does not sign until its store has committed `height`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningMark {
+    /// Last height signed at (0: never signed).
+    pub height: u64,
+    /// Last round signed at, within `height`.
+    pub round: i64,
+    /// Kind → SHA-256 of the bytes signed at (`height`, `round`).
+    #[serde(default)]
+    pub signed: BTreeMap<String, Hash>,
+    /// Do not sign again until the store has committed `height`.
+    #[serde(default)]
+    pub resync: bool,
+}
+
+impl SigningMark {
+    /// Read the mark at `path`; a missing file is the mark of a validator that never
+    /// signed.
+    pub fn read(path: &Path) -> Result<SigningMark, SigningMarkError> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| SigningMarkError::Malformed {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SigningMark::default()),
+            Err(e) => Err(SigningMarkError::Io {
+                path: path.display().to_string(),
+                source: e,
+            }),
+        }
+    }
+
+    /// Write the mark to `path` durably: a temporary file, fsynced, renamed over the
+    /// old one, and the directory fsynced.
+    pub fn write(&self, path: &Path) -> Result<(), SigningMarkError> {
+        let io = |e| SigningMarkError::Io {
+            path: path.display().to_string(),
+            source: e,
+        };
+        let tmp = path.with_extension("tmp");
+        let json = serde_json::to_vec_pretty(self).expect("a signing mark always serializes");
+        {
+            use std::io::Write as _;
+            let mut f = std::fs::File::create(&tmp).map_err(io)?;
+            f.write_all(&json).map_err(io)?;
+            f.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, path).map_err(io)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a node whose store has committed `committed` must follow the chain
+    /// without signing: its store is more than one height behind the mark (the mark's
+    /// height was reached on a store it no longer has), or the mark asks for a resync.
+    /// At `committed + 1 == height` it resumes the height it was working on, which the
+    /// consensus write-ahead log and the per-message check of [`SigningGuard`] cover.
+    pub fn must_sync_past(&self, committed: u64) -> bool {
+        committed.saturating_add(1) < self.height || (self.resync && committed < self.height)
+    }
+}
+
+/// The signing mark file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SigningMarkError {
+    /// Not JSON of the right shape.
+    #[error("signing mark {path} is malformed ({reason}); it records what this validator last signed and must not be guessed: restore it from a backup of the node directory, or, if you are sure this key never signed past the store's head, delete it")]
+    Malformed {
+        /// The file.
+        path: String,
+        /// The parse error.
+        reason: String,
+    },
+    /// Reading or writing failed.
+    #[error("signing mark {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Why a signature was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SigningRefused {
+    /// Below the mark.
+    #[error("refusing to sign a {kind} at height {height} round {round}: this validator already signed at height {mark_height} round {mark_round} (signing mark {path}); signing now could equivocate. The node must sync past height {mark_height} first")]
+    Behind {
+        /// What.
+        kind: &'static str,
+        /// Requested height.
+        height: u64,
+        /// Requested round.
+        round: i64,
+        /// The mark's height.
+        mark_height: u64,
+        /// The mark's round.
+        mark_round: i64,
+        /// The mark file.
+        path: String,
+    },
+    /// A different message of the same kind at the mark.
+    #[error("refusing to sign a second, different {kind} at height {height} round {round} (signing mark {path}): that would be equivocation")]
+    Conflict {
+        /// What.
+        kind: &'static str,
+        /// Height.
+        height: u64,
+        /// Round.
+        round: i64,
+        /// The mark file.
+        path: String,
+    },
+    /// The mark could not be made durable, so nothing is signed.
+    #[error(transparent)]
+    Mark(#[from] SigningMarkError),
+}
+
+/// The one gate every consensus signature of this validator passes (see the module
+/// docs). Cloning shares the gate.
+#[derive(Clone, Debug)]
+pub struct SigningGuard {
+    inner: Arc<GuardInner>,
+}
+
+#[derive(Debug)]
+struct GuardInner {
+    path: PathBuf,
+    mark: Mutex<SigningMark>,
+}
+
+impl SigningGuard {
+    /// The guard over the mark file at `path` (read now; created at the first signature).
+    pub fn open(path: impl Into<PathBuf>) -> Result<SigningGuard, SigningMarkError> {
+        let path = path.into();
+        let mark = SigningMark::read(&path)?;
+        Ok(SigningGuard {
+            inner: Arc::new(GuardInner {
+                path,
+                mark: Mutex::new(mark),
+            }),
+        })
+    }
+
+    /// The mark file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The file that keeps the block of the last proposal stream signed (beside the
+    /// mark: `signing-mark.proposal`), so that a proposer restarted before the block
+    /// committed proposes the same block again rather than a different one it may not
+    /// sign.
+    pub fn proposal_path(&self) -> PathBuf {
+        self.inner.path.with_extension("proposal")
+    }
+
+    /// Keep `block` as the proposal at `height`/`round`, durably, unless a proposal
+    /// stream is already signed there (the block kept is then that one's). Call before
+    /// signing the stream.
+    pub fn keep_proposal(&self, height: u64, round: i64, block: &[u8]) -> std::io::Result<()> {
+        let mark = self
+            .inner
+            .mark
+            .lock()
+            .expect("the signing mark lock is never held across a panic");
+        let at_mark = (height, round) == (mark.height, mark.round);
+        if (height, round) < (mark.height, mark.round)
+            || (at_mark && mark.signed.contains_key(SignedKind::ProposalParts.name()))
+        {
+            return Ok(());
+        }
+        let path = self.proposal_path();
+        let tmp = path.with_extension("proposal-tmp");
+        {
+            use std::io::Write as _;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&height.to_be_bytes())?;
+            f.write_all(&round.to_be_bytes())?;
+            f.write_all(block)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &path)
+        // The mark written next (by `permit`) fsyncs the directory.
+    }
+
+    /// The block kept by [`SigningGuard::keep_proposal`] for `height`/`round`, if the
+    /// mark records a proposal stream signed there.
+    pub fn kept_proposal(&self, height: u64, round: i64) -> Option<Vec<u8>> {
+        let mark = self.mark();
+        if (height, round) != (mark.height, mark.round)
+            || !mark.signed.contains_key(SignedKind::ProposalParts.name())
+        {
+            return None;
+        }
+        let bytes = std::fs::read(self.proposal_path()).ok()?;
+        let (h, rest) = bytes.split_first_chunk::<8>()?;
+        let (r, block) = rest.split_first_chunk::<8>()?;
+        (u64::from_be_bytes(*h) == height && i64::from_be_bytes(*r) == round)
+            .then(|| block.to_vec())
+    }
+
+    /// The current mark.
+    pub fn mark(&self) -> SigningMark {
+        self.inner
+            .mark
+            .lock()
+            .expect("the signing mark lock is never held across a panic")
+            .clone()
+    }
+
+    /// Allow signing `msg` as a `kind` at `height`/`round`, recording it in the mark
+    /// file (fsynced) first; or refuse. The caller signs only after `Ok`.
+    pub fn permit(
+        &self,
+        kind: SignedKind,
+        height: u64,
+        round: i64,
+        msg: &[u8],
+    ) -> Result<(), SigningRefused> {
+        let digest = sha256(msg);
+        let path = self.inner.path.display().to_string();
+        let mut mark = self
+            .inner
+            .mark
+            .lock()
+            .expect("the signing mark lock is never held across a panic");
+        let next = match (height, round).cmp(&(mark.height, mark.round)) {
+            std::cmp::Ordering::Less => {
+                let refused = SigningRefused::Behind {
+                    kind: kind.name(),
+                    height,
+                    round,
+                    mark_height: mark.height,
+                    mark_round: mark.round,
+                    path,
+                };
+                self.refused(&mut mark, kind, &refused);
+                return Err(refused);
+            }
+            std::cmp::Ordering::Equal => match mark.signed.get(kind.name()) {
+                Some(d) if *d == digest => return Ok(()),
+                Some(_) => {
+                    let refused = SigningRefused::Conflict {
+                        kind: kind.name(),
+                        height,
+                        round,
+                        path,
+                    };
+                    self.refused(&mut mark, kind, &refused);
+                    return Err(refused);
+                }
+                None => {
+                    let mut m = mark.clone();
+                    m.signed.insert(kind.name().to_string(), digest);
+                    m
+                }
+            },
+            std::cmp::Ordering::Greater => SigningMark {
+                height,
+                round,
+                signed: BTreeMap::from([(kind.name().to_string(), digest)]),
+                resync: false,
+            },
+        };
+        next.write(&self.inner.path)?;
+        *mark = next;
+        Ok(())
+    }
+
+    /// A refused vote or proposal halts consensus; make the next start follow the
+    /// chain until it is past the mark instead of refusing again. A refused proposal
+    /// stream does not: the driver then just does not propose in that round.
+    fn refused(&self, mark: &mut SigningMark, kind: SignedKind, why: &SigningRefused) {
+        if kind == SignedKind::ProposalParts {
+            tracing::warn!(%why, "signing refused: not proposing this round");
+            return;
+        }
+        tracing::error!(%why, "SIGNING REFUSED");
+        if !mark.resync {
+            let mut m = mark.clone();
+            m.resync = true;
+            match m.write(&self.inner.path) {
+                Ok(()) => *mark = m,
+                Err(e) => {
+                    tracing::error!(%e, "cannot record the resync request in the signing mark")
+                }
+            }
+        }
+    }
+}
 
 /// Ed25519 over Waybill's key and signature types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,21 +573,69 @@ impl Verifier<WaybillContext> for WaybillVerifier {
     }
 }
 
-/// Signs consensus messages with the validator key.
+/// Signs consensus messages with the validator key, each through the [`SigningGuard`].
 #[derive(Clone, Debug)]
 pub struct WaybillSigner {
     chain_id: String,
     key: SecretKey,
+    guard: SigningGuard,
 }
 
 impl WaybillSigner {
-    /// A signer for `chain_id` with `key`.
-    pub fn new(chain_id: impl Into<String>, key: SecretKey) -> Self {
+    /// A signer for `chain_id` with `key`, gated by `guard`.
+    pub fn new(chain_id: impl Into<String>, key: SecretKey, guard: SigningGuard) -> Self {
         WaybillSigner {
             chain_id: chain_id.into(),
             key,
+            guard,
         }
     }
+
+    /// The guard.
+    pub fn guard(&self) -> &SigningGuard {
+        &self.guard
+    }
+
+    /// Sign a vote, if the guard allows it.
+    pub fn sign_vote_bytes(&self, vote: &Vote) -> Result<Signature, SigningRefused> {
+        let msg = vote_bytes(&self.chain_id, vote);
+        let kind = match vote.vote_type {
+            VoteType::Prevote => SignedKind::Prevote,
+            VoteType::Precommit => SignedKind::Precommit,
+        };
+        self.guard
+            .permit(kind, vote.height.0, vote.round.as_i64(), &msg)?;
+        Ok(self.key.sign(domain::VOTE, &msg))
+    }
+
+    /// Sign a proposal, if the guard allows it.
+    pub fn sign_proposal_bytes(&self, proposal: &Proposal) -> Result<Signature, SigningRefused> {
+        let msg = proposal_bytes(&self.chain_id, proposal);
+        self.guard.permit(
+            SignedKind::Proposal,
+            proposal.height.0,
+            proposal.round.as_i64(),
+            &msg,
+        )?;
+        Ok(self.key.sign(domain::PROPOSAL, &msg))
+    }
+
+    /// Sign the `Fin` of a proposal stream (`msg` from [`parts_bytes`]), if the guard
+    /// allows it.
+    pub fn sign_parts_bytes(
+        &self,
+        height: Height,
+        round: Round,
+        msg: &[u8],
+    ) -> Result<Signature, SigningRefused> {
+        self.guard
+            .permit(SignedKind::ProposalParts, height.0, round.as_i64(), msg)?;
+        Ok(self.key.sign(domain::PROPOSAL_PART, msg))
+    }
+}
+
+fn refused(e: SigningRefused) -> SigningError {
+    SigningError::from_source(e)
 }
 
 #[async_trait]
@@ -260,9 +644,7 @@ impl Signer<WaybillContext> for WaybillSigner {
         &self,
         vote: Vote,
     ) -> Result<SignedMessage<WaybillContext, Vote>, SigningError> {
-        let signature = self
-            .key
-            .sign(domain::VOTE, &vote_bytes(&self.chain_id, &vote));
+        let signature = self.sign_vote_bytes(&vote).map_err(refused)?;
         Ok(SignedMessage::new(vote, signature))
     }
 
@@ -270,9 +652,7 @@ impl Signer<WaybillContext> for WaybillSigner {
         &self,
         proposal: Proposal,
     ) -> Result<SignedMessage<WaybillContext, Proposal>, SigningError> {
-        let signature = self
-            .key
-            .sign(domain::PROPOSAL, &proposal_bytes(&self.chain_id, &proposal));
+        let signature = self.sign_proposal_bytes(&proposal).map_err(refused)?;
         Ok(SignedMessage::new(proposal, signature))
     }
 
@@ -306,13 +686,127 @@ mod tests {
     use waybill_types::block::{CommitCertificate, CommitSignature, ValidatorInfo};
     use waybill_types::sha256;
 
+    fn test_guard(tag: &str) -> SigningGuard {
+        let dir = crate::testkit::temp_dir(&format!("signing-{tag}"));
+        SigningGuard::open(dir.join("signing-mark.json")).expect("a new mark")
+    }
+
+    fn prevote(ctx: &WaybillContext, h: u64, r: u32, v: Option<Hash>, me: Address) -> Vote {
+        ctx.new_prevote(
+            Height(h),
+            Round::new(r),
+            v.map_or(NilOrVal::Nil, NilOrVal::Val),
+            me,
+        )
+    }
+
+    /// A proposer restarted before its block committed gets that block back (the one
+    /// whose stream it signed), and only for that height and round; a second block
+    /// offered at the same round does not replace it.
+    #[test]
+    fn the_block_of_a_signed_proposal_stream_is_kept_for_its_round() {
+        let guard = test_guard("kept");
+        assert_eq!(guard.kept_proposal(5, 0), None, "nothing signed yet");
+        guard.keep_proposal(5, 0, b"block A").expect("kept");
+        assert_eq!(guard.kept_proposal(5, 0), None, "not signed yet");
+        guard
+            .permit(SignedKind::ProposalParts, 5, 0, b"parts of A")
+            .expect("first stream at (5, 0)");
+        assert_eq!(guard.kept_proposal(5, 0).as_deref(), Some(&b"block A"[..]));
+        // A restart reads the same mark and file.
+        let again = SigningGuard::open(guard.path()).expect("reopened");
+        assert_eq!(again.kept_proposal(5, 0).as_deref(), Some(&b"block A"[..]));
+        assert_eq!(again.kept_proposal(5, 1), None);
+        assert_eq!(again.kept_proposal(6, 0), None);
+        // Another block at the same round is neither kept nor signed.
+        again.keep_proposal(5, 0, b"block B").expect("no-op");
+        assert_eq!(again.kept_proposal(5, 0).as_deref(), Some(&b"block A"[..]));
+        assert!(again
+            .permit(SignedKind::ProposalParts, 5, 0, b"parts of B")
+            .is_err());
+        // The next round keeps its own block.
+        again.keep_proposal(5, 1, b"block C").expect("kept");
+        again
+            .permit(SignedKind::ProposalParts, 5, 1, b"parts of C")
+            .expect("a new round");
+        assert_eq!(again.kept_proposal(5, 1).as_deref(), Some(&b"block C"[..]));
+        assert_eq!(again.kept_proposal(5, 0), None);
+    }
+
+    /// The signing path refuses what could equivocate: a lower height or round than
+    /// the mark, or a different message of the same kind at the mark. The mark is on
+    /// disk before a signature is returned, and a refusal asks the next start to sync.
+    #[tokio::test]
+    async fn the_guard_refuses_to_sign_behind_or_against_its_mark() {
+        let chain = "guard";
+        let key = SecretKey::from_label("guard validator");
+        let me = Address(key.public());
+        let ctx = WaybillContext::new(chain);
+        let guard = test_guard("guard");
+        let path = guard.path().to_path_buf();
+        let signer = WaybillSigner::new(chain, key.clone(), guard.clone());
+        let b = sha256(b"block b");
+
+        let v = prevote(&ctx, 5, 1, Some(b), me);
+        signer.sign_vote(v.clone()).await.expect("first prevote");
+        let on_disk = SigningMark::read(&path).expect("mark on disk");
+        assert_eq!((on_disk.height, on_disk.round), (5, 1));
+        assert!(on_disk.signed.contains_key("prevote"));
+        // The same vote again (a replay) is the same signature: allowed.
+        signer.sign_vote(v).await.expect("same prevote again");
+        // A nil prevote at the same height and round: equivocation.
+        let err = signer
+            .sign_vote_bytes(&prevote(&ctx, 5, 1, None, me))
+            .expect_err("conflicting prevote refused");
+        assert!(matches!(err, SigningRefused::Conflict { .. }), "{err}");
+        // A precommit at the same round is another kind: allowed.
+        let pc = ctx.new_precommit(Height(5), Round::new(1), NilOrVal::Val(b), me);
+        signer.sign_vote(pc).await.expect("precommit");
+        // Lower round, lower height: refused, as the engine sees it too.
+        for (h, r) in [(5, 0), (4, 3), (1, 0)] {
+            let err = signer
+                .sign_vote_bytes(&prevote(&ctx, h, r, Some(b), me))
+                .expect_err("behind the mark");
+            assert!(matches!(err, SigningRefused::Behind { .. }), "{err}");
+        }
+        assert!(signer
+            .sign_vote(prevote(&ctx, 4, 0, Some(b), me))
+            .await
+            .is_err());
+        // The refusal is recorded: the next start follows the chain past height 5.
+        let m = SigningMark::read(&path).expect("reads");
+        assert!(m.resync && m.must_sync_past(4) && !m.must_sync_past(5));
+        // A later height signs again and clears the request.
+        signer
+            .sign_vote(prevote(&ctx, 6, 0, Some(b), me))
+            .await
+            .expect("next height");
+        let m = SigningMark::read(&path).expect("reads");
+        assert_eq!((m.height, m.round, m.resync), (6, 0, false));
+    }
+
+    #[test]
+    fn a_store_more_than_one_height_behind_the_mark_must_sync() {
+        let m = SigningMark {
+            height: 10,
+            round: 2,
+            ..SigningMark::default()
+        };
+        assert!(m.must_sync_past(0));
+        assert!(m.must_sync_past(8));
+        // Resuming the height it was working on (a crash-restart) is not behind.
+        assert!(!m.must_sync_past(9));
+        assert!(!m.must_sync_past(10));
+        assert!(!SigningMark::default().must_sync_past(0));
+    }
+
     #[tokio::test]
     async fn precommit_signatures_make_waybill_certificates() {
         let chain = "test-chain";
         let key = SecretKey::from_label("validator");
         let me = Address(key.public());
         let ctx = WaybillContext::new(chain);
-        let signer = WaybillSigner::new(chain, key.clone());
+        let signer = WaybillSigner::new(chain, key.clone(), test_guard("certs"));
         let block_hash = sha256(b"block");
         let vote = ctx.new_precommit(Height(7), Round::new(2), NilOrVal::Val(block_hash), me);
         let signed = signer.sign_vote(vote.clone()).await.expect("sign");
@@ -347,7 +841,7 @@ mod tests {
     async fn proposal_and_proof_signatures_verify_and_are_domain_separated() {
         let chain = "c";
         let key = SecretKey::from_label("p");
-        let signer = WaybillSigner::new(chain, key.clone());
+        let signer = WaybillSigner::new(chain, key.clone(), test_guard("proposal"));
         let verifier = WaybillVerifier::new(chain);
         let p = Proposal {
             height: Height(1),

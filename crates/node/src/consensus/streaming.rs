@@ -61,6 +61,24 @@ impl SignedParts {
         }
     }
 
+    /// As [`SignedParts::sign`], with the `Fin` signature made by `sign` over the
+    /// bytes [`parts_bytes`] gives (the validator's guarded signer); its refusal is
+    /// passed on.
+    pub fn sign_with<E>(
+        chain_id: &str,
+        init: ProposalInit,
+        block_bytes: Bytes,
+        sign: impl FnOnce(&[u8]) -> Result<Signature, E>,
+    ) -> Result<Self, E> {
+        let chunks = split(block_bytes);
+        let signature = sign(&Self::sign_bytes(chain_id, &init, &chunks))?;
+        Ok(SignedParts {
+            init,
+            chunks,
+            signature,
+        })
+    }
+
     /// Rebuild the parts of a stream whose signature we already hold (re-streaming a
     /// proposal: chunking is deterministic, so the signature still covers them).
     pub fn with_signature(init: ProposalInit, block_bytes: Bytes, signature: Signature) -> Self {
