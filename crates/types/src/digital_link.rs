@@ -546,6 +546,13 @@ impl DigitalLink {
                     .into_owned();
                 let value = String::from_utf8_lossy(&uri_unescape(raw_value, UriComponent::Query))
                     .into_owned();
+                // A name that decodes to digits would be read as an AI once written
+                // canonically (digits are never escaped): refuse it here.
+                if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(DlError::NumericNonAiParameter {
+                        name: raw_name.to_owned(),
+                    });
+                }
                 if !name.is_empty() {
                     attributes.push((name, value));
                 }

@@ -486,6 +486,13 @@ impl Parser<'_> {
             Some(b'-' | b'0'..=b'9') => {
                 let len = number_len(self.bytes, self.at).ok_or_else(|| self.error("a number"))?;
                 let literal = &self.text[self.at..self.at + len];
+                // serde_json, which reads the same document for validation, refuses a
+                // number beyond the range of an f64 (`1e400`); so does this reader, so
+                // that both accept the same texts. Precision is kept: only the range
+                // is checked.
+                if literal.parse::<f64>().map_or(true, f64::is_infinite) {
+                    return Err(self.error("a number within the range of a 64-bit float"));
+                }
                 self.at += len;
                 Ok(Json::Number(JsonNumber(literal.to_owned())))
             }
