@@ -1994,7 +1994,28 @@ async fn capture_jobs_are_read_by_the_submitters_organization_only() {
         .0
         .assert_error(StatusCode::FORBIDDEN, "not_authorized");
     assert!(m.contains("another organization"), "{m}");
+    assert_eq!(
+        j.net
+            .shared
+            .store
+            .open_capture_jobs()
+            .expect("jobs read")
+            .len(),
+        1,
+        "the accepted capture is an open job"
+    );
     j.net.commit();
+    // The block's commit settled it (in the same write): a restart has nothing to
+    // resubmit.
+    assert!(
+        j.net
+            .shared
+            .store
+            .open_capture_jobs()
+            .expect("jobs read")
+            .is_empty(),
+        "a committed capture's job is settled by the commit"
+    );
     let done = j.net.job(&id).await;
     assert_eq!(done["success"], true, "{done}");
     assert_eq!(done["createdAt"], running["createdAt"]);

@@ -565,17 +565,6 @@ impl Application for Ledger {
         let ids: HashSet<TxId> = ex.tx_ids.iter().copied().collect();
         self.shared.mempool.remove(&ids);
         // Committed captures: their jobs no longer need the transaction's bytes.
-        let captures: Vec<TxId> = ex
-            .block
-            .txs
-            .iter()
-            .zip(&ex.tx_ids)
-            .filter(|(t, _)| matches!(t.tx.payload, waybill_types::Payload::CaptureEpcis { .. }))
-            .map(|(_, id)| *id)
-            .collect();
-        if let Err(e) = self.shared.store.settle_capture_jobs(&captures) {
-            tracing::warn!(%e, "cannot settle capture jobs (they are settled at the next start)");
-        }
         for id in &ex.tx_ids {
             self.verified.remove(id);
         }

@@ -112,9 +112,12 @@ impl Store {
     }
 
     /// Forget the transaction bytes of jobs whose transactions committed (the chain
-    /// has them). Not fsynced: after a crash, a starting node finds them committed.
+    /// has them): for a starting node; a block's commit settles its own captures in
+    /// the same write ([`settle_jobs_in`]).
     pub fn settle_capture_jobs(&self, committed: &[TxId]) -> Result<(), StoreError> {
-        self.update_jobs(Durability::None, committed, |_, job| job.tx = Vec::new())
+        self.update_jobs(Durability::Immediate, committed, |_, job| {
+            job.tx = Vec::new()
+        })
     }
 
     /// Record that jobs' transactions will never commit, and why.
@@ -175,4 +178,31 @@ impl Store {
         }
         txn.commit().map_err(|x| e(x.into()))
     }
+}
+
+/// Settle the jobs of `committed` inside a block's own write transaction: each job's
+/// transaction bytes are dropped (the chain holds them now). No extra commit, no extra
+/// fsync; jobs this node never accepted are not there and are skipped.
+pub(crate) fn settle_jobs_in(
+    txn: &redb::WriteTransaction,
+    committed: &[TxId],
+) -> Result<(), redb::Error> {
+    if committed.is_empty() {
+        return Ok(());
+    }
+    let mut t = txn.open_table(JOBS)?;
+    for id in committed {
+        let Some(bytes) = t.get(&id.0)?.map(|v| v.value().to_vec()) else {
+            continue;
+        };
+        let Ok(mut job) = codec::decode::<CaptureJob>(&bytes, JOB_BYTES_MAX, "capture job") else {
+            continue;
+        };
+        if job.tx.is_empty() {
+            continue;
+        }
+        job.tx = Vec::new();
+        t.insert(&id.0, codec::encode(&job).as_slice())?;
+    }
+    Ok(())
 }

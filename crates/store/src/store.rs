@@ -466,6 +466,16 @@ impl Store {
                     u32::try_from(i).expect("block transaction count is bounded by BLOCK_TXS_MAX");
                 tryd!(self, idx.insert(&id.0, (h, index)));
             }
+            let captures: Vec<TxId> = block
+                .txs
+                .iter()
+                .zip(tx_ids)
+                .filter(|(t, _)| {
+                    matches!(t.tx.payload, waybill_types::Payload::CaptureEpcis { .. })
+                })
+                .map(|(_, id)| *id)
+                .collect();
+            tryd!(self, crate::jobs::settle_jobs_in(&txn, &captures));
             let mut state = tryd!(self, txn.open_table(STATE));
             for (k, v) in writes {
                 match v {

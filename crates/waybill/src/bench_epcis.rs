@@ -1228,9 +1228,14 @@ async fn measure(
                 .collect()
         })
         .collect();
-    let expected: HashMap<TxId, usize> = lanes.iter().flatten().map(|c| (c.id, c.events)).collect();
+    // Each capture's events and its capturer's key (a job is read by its submitter).
+    let expected: HashMap<TxId, (usize, SecretKey)> = lanes
+        .iter()
+        .zip(&s.capturers)
+        .flat_map(|(lane, (key, _))| lane.iter().map(move |c| (c.id, (c.events, key.clone()))))
+        .collect();
     let n_docs = expected.len();
-    let n_events: usize = expected.values().sum();
+    let n_events: usize = expected.values().map(|(e, _)| e).sum();
     let doc_bytes: usize = lanes.iter().flatten().map(|c| c.document().len()).sum();
     let texts: Vec<String> = lanes
         .iter()
@@ -1295,8 +1300,11 @@ async fn measure(
         );
     }
     // Every capture job succeeded with all its events; the store holds them all.
-    for (id, events) in &expected {
-        check_job(&client.get(&format!("/epcis/capture/{id}")).await?, *events)?;
+    for (id, (events, key)) in &expected {
+        check_job(
+            &client.get_as(&format!("/epcis/capture/{id}"), key).await?,
+            *events,
+        )?;
     }
     let stored = trace::event_count(&shared.store.snapshot()?)? - events_before;
     ensure!(
