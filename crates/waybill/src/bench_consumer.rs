@@ -423,7 +423,10 @@ async fn measure(
             .entry(r.record["kind"].as_str().unwrap_or("?").to_string())
             .or_default() += 1;
     }
-    let event_records = by_kind.get("event").copied().unwrap_or(0);
+    // Customs and quality events are published as inspection outcomes (the open
+    // tier's matrix row); both are records of the history's events.
+    let event_records = by_kind.get("event").copied().unwrap_or(0)
+        + by_kind.get("inspection").copied().unwrap_or(0);
     ensure!(
         event_records >= HISTORY_EVENTS_MIN && event_records == n_events,
         "the bundle carries {event_records} event records; the carton's history has {n_events} \
