@@ -144,19 +144,10 @@ impl Store {
             return Ok(());
         }
         self.write_jobs(durability, |t| {
-            for id in ids {
-                let Some(bytes) = t.get(&id.0)?.map(|v| v.value().to_vec()) else {
-                    continue;
-                };
-                let Ok(mut job) = codec::decode::<CaptureJob>(&bytes, JOB_BYTES_MAX, "capture job")
-                else {
-                    // A damaged job record is left as it is; reading it reports it.
-                    continue;
-                };
-                change(id, &mut job);
-                t.insert(&id.0, codec::encode(&job).as_slice())?;
-            }
-            Ok(())
+            change_jobs(t, ids, |id, job| {
+                change(id, job);
+                true
+            })
         })
     }
 
@@ -190,19 +181,29 @@ pub(crate) fn settle_jobs_in(
     if committed.is_empty() {
         return Ok(());
     }
-    let mut t = txn.open_table(JOBS)?;
-    for id in committed {
+    change_jobs(&mut txn.open_table(JOBS)?, committed, |_, job| {
+        !std::mem::take(&mut job.tx).is_empty()
+    })
+}
+
+/// Apply `change` to the job of each of `ids` that has one, writing it back when
+/// `change` says it changed. A damaged job record is left as it is; reading it
+/// reports it.
+fn change_jobs(
+    t: &mut redb::Table<&[u8; 32], &[u8]>,
+    ids: &[TxId],
+    mut change: impl FnMut(&TxId, &mut CaptureJob) -> bool,
+) -> Result<(), redb::Error> {
+    for id in ids {
         let Some(bytes) = t.get(&id.0)?.map(|v| v.value().to_vec()) else {
             continue;
         };
         let Ok(mut job) = codec::decode::<CaptureJob>(&bytes, JOB_BYTES_MAX, "capture job") else {
             continue;
         };
-        if job.tx.is_empty() {
-            continue;
+        if change(id, &mut job) {
+            t.insert(&id.0, codec::encode(&job).as_slice())?;
         }
-        job.tx = Vec::new();
-        t.insert(&id.0, codec::encode(&job).as_slice())?;
     }
     Ok(())
 }

@@ -27,6 +27,26 @@ fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// An EPCIS document with one commissioning ObjectEvent on day `i` of November 2026,
+/// for the item with serial `{prefix}{i}`.
+fn commissioning_doc(i: u32, prefix: &str) -> Value {
+    json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-06T12:00:00.000Z",
+        "epcisBody": { "eventList": [{
+            "type": "ObjectEvent",
+            "eventTime": format!("2026-11-0{i}T08:00:00.000+08:00"),
+            "eventTimeZoneOffset": "+08:00",
+            "action": "ADD",
+            "epcList": [format!("urn:epc:id:sgtin:6901234.000001.{prefix}{i}")],
+            "bizStep": "commissioning",
+            "disposition": "active",
+        }]}
+    })
+}
+
 /// A child process killed when dropped.
 struct Proc(Child);
 
@@ -353,21 +373,7 @@ async fn commands_read_the_node_address_from_dir_and_lists_page_through_everythi
         KeyFile::read(&dir.join("keys/orgs/pujiang-orchard-admin.json")).expect("admin key");
     let chain_id = client.chain_id().await.expect("chain id");
     for i in 1..=5 {
-        let doc = json!({
-            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-            "type": "EPCISDocument",
-            "schemaVersion": "2.0",
-            "creationDate": "2026-11-06T12:00:00.000Z",
-            "epcisBody": { "eventList": [{
-                "type": "ObjectEvent",
-                "eventTime": format!("2026-11-0{i}T08:00:00.000+08:00"),
-                "eventTimeZoneOffset": "+08:00",
-                "action": "ADD",
-                "epcList": [format!("urn:epc:id:sgtin:6901234.000001.P{i}")],
-                "bizStep": "commissioning",
-                "disposition": "active",
-            }]}
-        });
+        let doc = commissioning_doc(i, "P");
         let job = client
             .capture(&admin, &chain_id, doc.to_string(), true)
             .await
@@ -496,21 +502,7 @@ async fn accepted_captures_survive_a_kill_before_commit() {
     let who = "admin:pujiang-orchard";
 
     let capture = |i: u32, extra: &[&str]| -> String {
-        let doc = json!({
-            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-            "type": "EPCISDocument",
-            "schemaVersion": "2.0",
-            "creationDate": "2026-11-06T12:00:00.000Z",
-            "epcisBody": { "eventList": [{
-                "type": "ObjectEvent",
-                "eventTime": format!("2026-11-0{i}T08:00:00.000+08:00"),
-                "eventTimeZoneOffset": "+08:00",
-                "action": "ADD",
-                "epcList": [format!("urn:epc:id:sgtin:6901234.000001.K{i}")],
-                "bizStep": "commissioning",
-                "disposition": "active",
-            }]}
-        });
+        let doc = commissioning_doc(i, "K");
         let file = dir.join(format!("doc-{i}.jsonld"));
         std::fs::write(&file, doc.to_string()).expect("doc");
         let mut args = vec!["capture", utf8(&file), "--as", who, "--dir", d, "--no-wait"];
