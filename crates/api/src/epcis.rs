@@ -6,6 +6,8 @@
 //! headers (`Waybill-Signer`, `Waybill-Nonce`, `Waybill-Expires`, `Waybill-Signature`), so the node never
 //! holds members' keys. The capture id is the transaction id.
 
+use waybill_types::payload::CaptureEpcis;
+
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
@@ -19,7 +21,8 @@ use serde_json::{json, Map, Value};
 use waybill_epcis::hash_id::json::{self as exact_json, Json as ExactJson, JsonObject};
 use waybill_epcis::model::IdRole;
 use waybill_node::ledger::submit_batch;
-use waybill_state::trace::{self, Direction, EventRecord, StateScan};
+use waybill_state::trace::{self, Direction, EventRecord};
+use waybill_state::StateScan;
 use waybill_state::{audit, catalog, credentials, keys, StateRead};
 use waybill_types::gs1::Gln;
 use waybill_types::tx::TX_VERSION;
@@ -165,7 +168,7 @@ pub(crate) async fn capture(
             signer: signed.signer,
             nonce: signed.nonce,
             expires_at_ms: signed.expires_at_ms,
-            payload: Payload::CaptureEpcis { document },
+            payload: Payload::CaptureEpcis(CaptureEpcis { document }),
         },
         signature: signed.signature,
     };
@@ -1316,7 +1319,7 @@ pub(crate) fn payload_visible<S: StateRead + ?Sized>(
     reader: &Reader,
     stx: &SignedTx,
 ) -> Result<bool, ApiError> {
-    if !matches!(stx.tx.payload, Payload::CaptureEpcis { .. }) {
+    if !matches!(stx.tx.payload, Payload::CaptureEpcis(_)) {
         return Ok(true);
     }
     let Reader::Member(m) = reader else {

@@ -5,6 +5,8 @@
 #[allow(dead_code)] // each test binary uses part of the fixtures
 mod common;
 
+use waybill_types::payload::{RegisterProduct, RevokeMember};
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -564,10 +566,12 @@ async fn revoked_member_is_rejected_in_blocks_and_refused_at_submission() {
 
     // Revocation and a transaction of the member, in one block: the member's
     // transaction executes after the revocation and is rejected.
-    let revoke = f.admin1.sign(waybill_types::Payload::RevokeMember {
-        member: producer.public(),
-        reason: "left the company".into(),
-    });
+    let revoke = f
+        .admin1
+        .sign(waybill_types::Payload::RevokeMember(RevokeMember {
+            member: producer.public(),
+            reason: "left the company".into(),
+        }));
     let revoke_id = f.submit_ok(&revoke).await;
     let late = producer.sign(product(&gtin("0690123400001"), "Late product"));
     let late_id = f.submit_ok(&late).await;
@@ -588,10 +592,12 @@ async fn revoked_member_is_rejected_in_blocks_and_refused_at_submission() {
         .assert_error(StatusCode::FORBIDDEN, "member_revoked");
     assert_eq!(f.status().await, before);
     // A revoked member cannot be revoked twice (recorded as a rejection).
-    let twice = f.admin1.sign(waybill_types::Payload::RevokeMember {
-        member: producer.public(),
-        reason: "again".into(),
-    });
+    let twice = f
+        .admin1
+        .sign(waybill_types::Payload::RevokeMember(RevokeMember {
+            member: producer.public(),
+            reason: "again".into(),
+        }));
     let twice_id = f.submit_ok(&twice).await;
     f.commit();
     f.assert_rejected(&twice_id, "member_revoked").await;
@@ -812,13 +818,13 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
     );
     let bad_field = producer.sign_nonce(
         2,
-        waybill_types::Payload::RegisterProduct {
+        waybill_types::Payload::RegisterProduct(RegisterProduct {
             gtin: parse_gtin(&gtin("0690123400002")),
             name: "Mandarins".into(),
             brand: "Pujiang".into(),
             category: "fruit".into(),
             origin_country: "cn".into(),
-        },
+        }),
     );
     let unknown_signer =
         Signer::new("nobody").sign_nonce(1, product(&gtin("0690123400002"), "Mandarins"));

@@ -15,6 +15,11 @@
 #[allow(dead_code)]
 mod common;
 
+use waybill_types::payload::{
+    CaptureEpcis, GrantRead, RecordQualification, RegisterLocation, RegisterLot, RevokeMember,
+    RevokeQualification, SetLocationDelegate,
+};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,7 +36,7 @@ use waybill_node::testkit::{test_genesis, TestChain};
 use waybill_node::Shared;
 use waybill_types::gs1::Gln;
 use waybill_types::keys::read_authorization;
-use waybill_types::tx::LotRef;
+use waybill_types::LotRef;
 use waybill_types::{DataCategory, OrgId, Payload, Role, SecretKey, SignedTx};
 
 use common::{gtin, member, parse_gtin, post_json, product, tx_body, Answer, Signer, CHAIN_ID};
@@ -164,9 +169,9 @@ fn capture_request_until(
         CHAIN_ID,
         nonce,
         expires_at_ms,
-        Payload::CaptureEpcis {
+        Payload::CaptureEpcis(CaptureEpcis {
             document: body.to_string(),
-        },
+        }),
     );
     Request::builder()
         .method(Method::POST)
@@ -219,7 +224,7 @@ fn gln_of(id: &str) -> Gln {
 
 /// A `register_location` payload.
 fn location(gln: Gln, name: &str, kind: &str, country: &str) -> Payload {
-    Payload::RegisterLocation {
+    Payload::RegisterLocation(RegisterLocation {
         gln,
         name: name.to_string(),
         kind: kind.to_string(),
@@ -227,7 +232,7 @@ fn location(gln: Gln, name: &str, kind: &str, country: &str) -> Payload {
         country: country.to_string(),
         latitude: None,
         longitude: None,
-    }
+    })
 }
 
 fn org_id(s: &str) -> OrgId {
@@ -1110,30 +1115,32 @@ async fn journey() -> Journey {
     let d1 = admins
         .get_mut(ORCH)
         .expect("admin")
-        .sign(Payload::SetLocationDelegate {
+        .sign(Payload::SetLocationDelegate(SetLocationDelegate {
             gln: gln_of(PACKHOUSE),
             org: org_id(COLD),
             allowed: true,
-        });
+        }));
     let d2 = admins
         .get_mut(SHOP)
         .expect("admin")
-        .sign(Payload::SetLocationDelegate {
+        .sign(Payload::SetLocationDelegate(SetLocationDelegate {
             gln: gln_of(STORE),
             org: org_id(COLD),
             allowed: true,
-        });
+        }));
     net.apply_all(&[p_fruit, p_carton, d1, d2]).await;
-    let lot = |g: &str, l: &str, raw: Vec<LotRef>| Payload::RegisterLot {
-        gtin: parse_gtin(g),
-        lot: l.to_string(),
-        origin_gln: Some(gln_of(FARM)),
-        produced_on: "2026-11-01".into(),
-        quantity: 500,
-        unit: "kg".into(),
-        inputs: vec![],
-        raw_materials: raw,
-        claims: vec![],
+    let lot = |g: &str, l: &str, raw: Vec<LotRef>| {
+        Payload::RegisterLot(RegisterLot {
+            gtin: parse_gtin(g),
+            lot: l.to_string(),
+            origin_gln: Some(gln_of(FARM)),
+            produced_on: "2026-11-01".into(),
+            quantity: 500,
+            unit: "kg".into(),
+            inputs: vec![],
+            raw_materials: raw,
+            claims: vec![],
+        })
     };
     let l_fruit = producer.sign(lot(&fruit_gtin(), "H2611", vec![]));
     net.apply_all(std::slice::from_ref(&l_fruit)).await;
@@ -2206,10 +2213,12 @@ async fn reads_need_a_member_signature_and_respect_data_categories() {
     assert_eq!(shop_trace["events"].as_array().expect("events").len(), 8);
 
     // The customs admin lets the platform read its inspections; then withdraws it.
-    let grant = |allowed| Payload::GrantRead {
-        org: org_id(SHOP),
-        category: DataCategory::CustomsQuality,
-        allowed,
+    let grant = |allowed| {
+        Payload::GrantRead(GrantRead {
+            org: org_id(SHOP),
+            category: DataCategory::CustomsQuality,
+            allowed,
+        })
     };
     let g = j.admin(CUST).sign(grant(true));
     j.net.apply_all(&[g]).await;
@@ -2236,10 +2245,10 @@ async fn reads_need_a_member_signature_and_respect_data_categories() {
 
     // A revoked member reads nothing.
     let shop_key = j.shop.public();
-    let r = j.admin(SHOP).sign(Payload::RevokeMember {
+    let r = j.admin(SHOP).sign(Payload::RevokeMember(RevokeMember {
         member: shop_key,
         reason: "left the company".into(),
-    });
+    }));
     j.net.apply_all(&[r]).await;
     get_as(&app, &j.shop.key, "/epcis/events")
         .await
@@ -2864,14 +2873,16 @@ async fn master_data_locations_and_qualifications() {
         .assert_error(StatusCode::BAD_REQUEST, "bad_gln");
 
     // Qualifications with their status today.
-    let q = |kind: &str, number: &str, from: &str, to: &str| Payload::RecordQualification {
-        org: org_id(ORCH),
-        kind: kind.into(),
-        issuer: "China Organic Certification Center".into(),
-        number: number.into(),
-        scope: "navel oranges, 120 ha".into(),
-        valid_from: from.into(),
-        valid_to: to.into(),
+    let q = |kind: &str, number: &str, from: &str, to: &str| {
+        Payload::RecordQualification(RecordQualification {
+            org: org_id(ORCH),
+            kind: kind.into(),
+            issuer: "China Organic Certification Center".into(),
+            number: number.into(),
+            scope: "navel oranges, 120 ha".into(),
+            valid_from: from.into(),
+            valid_to: to.into(),
+        })
     };
     let recs = vec![
         j.inspector
@@ -2884,11 +2895,13 @@ async fn master_data_locations_and_qualifications() {
             .sign(q("haccp", "HACCP-2", "2020-01-01", "2099-12-31")),
     ];
     let h = j.net.apply_all(&recs).await;
-    let revoke = j.inspector.sign(Payload::RevokeQualification {
-        org: org_id(ORCH),
-        number: "HACCP-2".into(),
-        reason: "plant failed the follow-up audit".into(),
-    });
+    let revoke = j
+        .inspector
+        .sign(Payload::RevokeQualification(RevokeQualification {
+            org: org_id(ORCH),
+            number: "HACCP-2".into(),
+            reason: "plant failed the follow-up audit".into(),
+        }));
     let h_revoke = j.net.apply_all(&[revoke]).await;
     let v = common::get_ok(&app, &format!("/v1/orgs/{ORCH}/qualifications")).await;
     assert_eq!(v["org"], ORCH);

@@ -6,6 +6,8 @@
 #[allow(dead_code)]
 mod common;
 
+use waybill_types::payload::{CaptureEpcis, RegisterLocation};
+
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
@@ -43,7 +45,7 @@ async fn resolver() -> Resolver {
         common::product(&g, "Navel oranges"),
         common::lot(&g, "L1"),
         common::lot(&g, "A/B-1"),
-        Payload::RegisterLocation {
+        Payload::RegisterLocation(RegisterLocation {
             gln: gln.parse().expect("GLN"),
             name: "Pujiang orchard".into(),
             kind: "farm".into(),
@@ -51,7 +53,7 @@ async fn resolver() -> Resolver {
             country: "CN".into(),
             latitude: None,
             longitude: None,
-        },
+        }),
     ] {
         let stx = f.admin1.sign(p);
         let id = f.submit_ok(&stx).await;
@@ -79,9 +81,9 @@ async fn resolver() -> Resolver {
             "disposition": "active",
         }]}
     });
-    let stx = producer.sign(Payload::CaptureEpcis {
+    let stx = producer.sign(Payload::CaptureEpcis(CaptureEpcis {
         document: doc.to_string(),
-    });
+    }));
     let id = f.submit_ok(&stx).await;
     f.commit();
     f.assert_applied(&id).await;

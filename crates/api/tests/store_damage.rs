@@ -2,6 +2,8 @@
 //! decodes answers 503 `store_damaged` (not 500) and raises the tamper alert.
 //! Regression (issue 12): such queries answered 500 and nobody was alerted.
 
+use waybill_types::payload::RegisterMember;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -29,11 +31,11 @@ async fn a_damaged_record_answers_503_and_raises_the_tamper_alert() {
         let tx = sign(
             &admin,
             &genesis.chain_id,
-            Payload::RegisterMember {
+            Payload::RegisterMember(RegisterMember {
                 member: SecretKey::from_label(&format!("damage member {seq}")).public(),
                 name: format!("m{seq}"),
                 roles: vec![Role::Producer],
-            },
+            }),
         );
         for r in waybill_node::ledger::submit_batch(&shared, vec![tx.encode()]) {
             r.expect("admitted");

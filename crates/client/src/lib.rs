@@ -3,6 +3,8 @@
 
 pub mod keyfile;
 
+use waybill_types::payload::CaptureEpcis;
+
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -261,9 +263,9 @@ impl Client {
         let stx = sign(
             key,
             chain_id,
-            Payload::CaptureEpcis {
+            Payload::CaptureEpcis(CaptureEpcis {
                 document: document.clone(),
-            },
+            }),
         );
         self.capture_signed(&stx, wait).await
     }
@@ -271,7 +273,7 @@ impl Client {
     /// Send a capture transaction signed beforehand (offline, or by another process)
     /// through `POST /epcis/capture`; its payload must be `capture_epcis`.
     pub async fn capture_signed(&self, stx: &SignedTx, wait: bool) -> Result<Value, ClientError> {
-        let Payload::CaptureEpcis { document } = &stx.tx.payload else {
+        let Payload::CaptureEpcis(CaptureEpcis { document }) = &stx.tx.payload else {
             return Err(ClientError::Protocol {
                 url: format!("{}/epcis/capture", self.base),
                 reason: format!(

@@ -5,6 +5,8 @@
 //! `tests/regressions.rs` calls them with every seed and every input that once
 //! crashed (`fuzz/regressions/<target>/`), in CI.
 
+use waybill_types::payload::{CaptureEpcis, RegisterMember};
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -175,17 +177,17 @@ pub fn generated_seeds() -> Vec<(&'static str, Vec<u8>)> {
     let txs = vec![
         tx(
             1,
-            Payload::RegisterMember {
+            Payload::RegisterMember(RegisterMember {
                 member,
                 name: "Li Wei, harvest team lead".into(),
                 roles: vec![Role::Producer],
-            },
+            }),
         ),
         tx(
             2,
-            Payload::CaptureEpcis {
+            Payload::CaptureEpcis(CaptureEpcis {
                 document: r#"{"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2026-11-06T12:00:00.000Z","epcisBody":{"eventList":[{"type":"ObjectEvent","eventTime":"2026-11-01T08:00:00.000+08:00","eventTimeZoneOffset":"+08:00","action":"ADD","epcList":["urn:epc:id:sgtin:6901234.000001.1"],"bizStep":"commissioning"}]}}"#.into(),
-            },
+            }),
         ),
     ];
     let mut seeds: Vec<(&'static str, Vec<u8>)> =

@@ -171,6 +171,7 @@ impl Mempool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use waybill_types::payload::RevokeMember;
     use waybill_types::tx::TX_VERSION;
     use waybill_types::{Payload, SecretKey, Transaction};
 
@@ -181,10 +182,10 @@ mod tests {
             signer: key.public(),
             nonce,
             expires_at_ms: 1_800_000_000_000,
-            payload: Payload::RevokeMember {
+            payload: Payload::RevokeMember(RevokeMember {
                 member: key.public(),
                 reason: "x".into(),
-            },
+            }),
         }
         .sign(key);
         let bytes = tx.encode().len();

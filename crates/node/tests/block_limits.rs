@@ -1,6 +1,8 @@
 //! The proposer never builds a block past the limits: with more transactions
 //! waiting than fit, the block holds exactly `BLOCK_TXS_MAX` and the rest wait.
 
+use waybill_types::payload::RegisterMember;
+
 use waybill_client::sign;
 use waybill_node::testkit::{temp_dir, test_genesis, TestChain};
 use waybill_types::{limits, Height, Payload, Role, SecretKey, SignedTx};
@@ -25,11 +27,11 @@ fn a_block_holds_at_most_block_txs_max_transactions() {
     // One signer: the admin registers n new members.
     let txs: Vec<Vec<u8>> = (0..n)
         .map(|i| {
-            let p = Payload::RegisterMember {
+            let p = Payload::RegisterMember(RegisterMember {
                 member: SecretKey::from_label(&format!("limits member {i}")).public(),
                 name: format!("member {i}"),
                 roles: vec![Role::Producer],
-            };
+            });
             sign(&admin, &genesis.chain_id, p).encode()
         })
         .collect();

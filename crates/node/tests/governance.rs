@@ -3,6 +3,8 @@
 //! `VALIDATOR_CHANGE_DELAY_BLOCKS` later, certificates from then on need the new
 //! validator, and the whole chain still verifies. Removing a validator works alike.
 
+use waybill_types::payload::{ApproveGovernance, ProposeGovernance, RegisterMember};
+
 use waybill_client::sign;
 use waybill_node::app::Application;
 use waybill_node::testkit::{test_genesis, TestChain};
@@ -83,20 +85,20 @@ fn admitting_an_organization_with_a_validator_needs_a_majority_and_takes_effect_
 
     // A member who is not an admin cannot propose.
     let member = SecretKey::from_label("gov member");
-    let p = Payload::RegisterMember {
+    let p = Payload::RegisterMember(RegisterMember {
         member: member.public(),
         name: "grower".into(),
         roles: vec![Role::Producer],
-    };
+    });
     let tx = admins.tx(0, &chain_id, p);
     submit_and_commit(&mut chain, &shared, tx);
     let tx = sign(
         &member,
         &chain_id,
-        Payload::ProposeGovernance {
+        Payload::ProposeGovernance(ProposeGovernance {
             action: action.clone(),
             reason: "r".into(),
-        },
+        }),
     )
     .encode();
     let (_, r) = submit_and_commit(&mut chain, &shared, tx);
@@ -106,10 +108,10 @@ fn admitting_an_organization_with_a_validator_needs_a_majority_and_takes_effect_
     let tx = admins.tx(
         0,
         &chain_id,
-        Payload::ProposeGovernance {
+        Payload::ProposeGovernance(ProposeGovernance {
             action,
             reason: "customs joins the consortium".into(),
-        },
+        }),
     );
     let (h_proposed, r) = submit_and_commit(&mut chain, &shared, tx);
     assert_eq!(r.status, TxStatus::Applied);
@@ -123,19 +125,31 @@ fn admitting_an_organization_with_a_validator_needs_a_majority_and_takes_effect_
     );
     drop(snap);
     // The same organization cannot approve twice; an unknown proposal is refused.
-    let tx = admins.tx(0, &chain_id, Payload::ApproveGovernance { proposal: 1 });
+    let tx = admins.tx(
+        0,
+        &chain_id,
+        Payload::ApproveGovernance(ApproveGovernance { proposal: 1 }),
+    );
     assert_eq!(
         rejected_code(&submit_and_commit(&mut chain, &shared, tx).1),
         "already_approved"
     );
-    let tx = admins.tx(1, &chain_id, Payload::ApproveGovernance { proposal: 9 });
+    let tx = admins.tx(
+        1,
+        &chain_id,
+        Payload::ApproveGovernance(ApproveGovernance { proposal: 9 }),
+    );
     assert_eq!(
         rejected_code(&submit_and_commit(&mut chain, &shared, tx).1),
         "unknown_proposal"
     );
 
     // The second organization approves: 2 of 3 is a majority; carried out in that block.
-    let tx = admins.tx(1, &chain_id, Payload::ApproveGovernance { proposal: 1 });
+    let tx = admins.tx(
+        1,
+        &chain_id,
+        Payload::ApproveGovernance(ApproveGovernance { proposal: 1 }),
+    );
     let (h_exec, r) = submit_and_commit(&mut chain, &shared, tx);
     assert_eq!(r.status, TxStatus::Applied);
     assert!(h_exec > h_proposed);
@@ -156,7 +170,11 @@ fn admitting_an_organization_with_a_validator_needs_a_majority_and_takes_effect_
     );
     drop(snap);
     // The third approval comes too late.
-    let tx = admins.tx(2, &chain_id, Payload::ApproveGovernance { proposal: 1 });
+    let tx = admins.tx(
+        2,
+        &chain_id,
+        Payload::ApproveGovernance(ApproveGovernance { proposal: 1 }),
+    );
     assert_eq!(
         rejected_code(&submit_and_commit(&mut chain, &shared, tx).1),
         "proposal_closed"
@@ -225,25 +243,33 @@ fn admitting_an_organization_with_a_validator_needs_a_majority_and_takes_effect_
     let tx = new_admins.tx(
         0,
         &chain_id,
-        Payload::ProposeGovernance {
+        Payload::ProposeGovernance(ProposeGovernance {
             action: GovernanceAction::RemoveValidator {
                 public_key: new_validator.public(),
             },
             reason: "customs stops running a node".into(),
-        },
+        }),
     );
     assert_eq!(
         submit_and_commit(&mut chain, &shared, tx).1.status,
         TxStatus::Applied
     );
-    let tx = admins.tx(2, &chain_id, Payload::ApproveGovernance { proposal: 2 });
+    let tx = admins.tx(
+        2,
+        &chain_id,
+        Payload::ApproveGovernance(ApproveGovernance { proposal: 2 }),
+    );
     let (h_removed, r) = submit_and_commit(&mut chain, &shared, tx);
     assert_eq!(
         r.status,
         TxStatus::Applied,
         "2 of 4 is not a majority yet: {r:?}"
     );
-    let tx = admins.tx(1, &chain_id, Payload::ApproveGovernance { proposal: 2 });
+    let tx = admins.tx(
+        1,
+        &chain_id,
+        Payload::ApproveGovernance(ApproveGovernance { proposal: 2 }),
+    );
     let (h_removed2, r) = submit_and_commit(&mut chain, &shared, tx);
     assert_eq!(r.status, TxStatus::Applied);
     assert!(h_removed2 > h_removed);
@@ -267,12 +293,12 @@ fn admitting_an_organization_with_a_validator_needs_a_majority_and_takes_effect_
     let tx = admins.tx(
         0,
         &chain_id,
-        Payload::ProposeGovernance {
+        Payload::ProposeGovernance(ProposeGovernance {
             action: GovernanceAction::RemoveValidator {
                 public_key: validator.public(),
             },
             reason: "r".into(),
-        },
+        }),
     );
     assert_eq!(
         rejected_code(&submit_and_commit(&mut chain, &shared, tx).1),
@@ -305,9 +331,11 @@ fn validator_changes_that_would_halt_the_chain_are_refused() {
     let mut chain = TestChain::new(genesis, validator.clone());
     let shared = chain.shared();
     let orchard = OrgId::new("orchard").expect("id");
-    let propose = |action| Payload::ProposeGovernance {
-        action,
-        reason: "test".into(),
+    let propose = |action| {
+        Payload::ProposeGovernance(ProposeGovernance {
+            action,
+            reason: "test".into(),
+        })
     };
     let cap = waybill_types::limits::VOTING_POWER_MAX;
     let newcomer = SecretKey::from_label("cap newcomer");

@@ -1,6 +1,8 @@
 //! Tamper detection: change one byte of a stored transaction, header, certificate
 //! or state record in the redb file; `verify` must name the height and record.
 
+use waybill_types::payload::{RegisterLot, RegisterMember, RegisterProduct, RevokeMember};
+
 use std::path::Path;
 
 use waybill_client::sign;
@@ -42,11 +44,11 @@ fn build_chain() -> (std::path::PathBuf, Genesis, Vec<SignedTx>) {
                 sign(
                     &admin,
                     &chain_id,
-                    Payload::RegisterMember {
+                    Payload::RegisterMember(RegisterMember {
                         member: m.public(),
                         name: format!("m{i}"),
                         roles: vec![Role::Producer],
-                    },
+                    }),
                 )
             })
             .collect(),
@@ -62,21 +64,21 @@ fn build_chain() -> (std::path::PathBuf, Genesis, Vec<SignedTx>) {
             sign(
                 &members[0],
                 &chain_id,
-                Payload::RegisterProduct {
+                Payload::RegisterProduct(RegisterProduct {
                     gtin: gtin.clone(),
                     name: "Navel oranges".into(),
                     brand: "Pujiang".into(),
                     category: "fruit".into(),
                     origin_country: "CN".into(),
-                },
+                }),
             ),
             sign(
                 &members[1],
                 &chain_id,
-                Payload::RevokeMember {
+                Payload::RevokeMember(RevokeMember {
                     member: members[2].public(),
                     reason: "not an admin".into(),
-                },
+                }),
             ),
         ],
     );
@@ -88,7 +90,7 @@ fn build_chain() -> (std::path::PathBuf, Genesis, Vec<SignedTx>) {
                 sign(
                     &members[i],
                     &chain_id,
-                    Payload::RegisterLot {
+                    Payload::RegisterLot(RegisterLot {
                         gtin: gtin.clone(),
                         lot: format!("LOT{i}"),
                         origin_gln: None,
@@ -98,7 +100,7 @@ fn build_chain() -> (std::path::PathBuf, Genesis, Vec<SignedTx>) {
                         inputs: vec![],
                         raw_materials: vec![],
                         claims: vec![],
-                    },
+                    }),
                 )
             })
             .collect(),
@@ -297,11 +299,11 @@ fn verification_during_commits_is_not_a_tamper_alert() {
         })
     };
     for i in 0..200u64 {
-        let p = Payload::RegisterMember {
+        let p = Payload::RegisterMember(RegisterMember {
             member: SecretKey::from_label(&format!("race member {i}")).public(),
             name: format!("m{i}"),
             roles: vec![Role::Producer],
-        };
+        });
         for r in waybill_node::ledger::submit_batch(
             &shared,
             vec![sign(&admin, &genesis.chain_id, p).encode()],

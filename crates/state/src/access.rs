@@ -3,11 +3,13 @@
 //! The matrix is data, not scattered `if`s, so that it can be printed in the docs
 //! and tested cell by cell.
 
-use waybill_types::{OrgId, PublicKey, Role};
+use waybill_types::payload::GrantRead;
+use waybill_types::{OrgId, Role};
 
-use crate::exec::{HandlerError, Rejection, Writes};
+use crate::exec::{Call, Contract, HandlerError, Rejection, Writes};
+use crate::exec::{Execution, StateRead, StateReadError};
 use crate::identity::{admin_signer, load_org, Member};
-use crate::{keys, Execution, StateRead, StateReadError};
+use crate::keys;
 
 pub use waybill_types::DataCategory;
 
@@ -81,30 +83,45 @@ pub fn member_may_read<S: StateRead + ?Sized>(
 
 /// An organization admin grants (or withdraws) another organization reading its data
 /// of a category.
-pub(crate) fn grant_read<S: StateRead>(
-    ex: &Execution<S>,
-    signer: PublicKey,
-    grantee: &OrgId,
-    category: DataCategory,
-    allowed: bool,
-) -> Result<Writes, HandlerError> {
-    let (_, org) = admin_signer(ex, signer)?;
-    if load_org(ex, grantee)?.is_none() {
-        return Err(Rejection::new(
-            "unknown_org",
-            format!("organization `{grantee}` is not a member of the consortium"),
+impl Contract for GrantRead {
+    fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
+        let signer = call.signer;
+        let grantee = &self.org;
+        let category = self.category;
+        let allowed = self.allowed;
+        let (_, org) = admin_signer(ex, signer)?;
+        if load_org(ex, grantee)?.is_none() {
+            return Err(Rejection::new(
+                "unknown_org",
+                format!("organization `{grantee}` is not a member of the consortium"),
+            )
+            .into());
+        }
+        if grantee == &org.id {
+            return Err(Rejection::new(
+                "invalid",
+                format!("`{grantee}` always reads its own data"),
+            )
+            .into());
+        }
+        Ok(vec![(
+            keys::read_grant(&org.id, grantee, category),
+            vec![u8::from(allowed)],
+        )])
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} `{}` reading {} data",
+            if self.allowed {
+                "granted"
+            } else {
+                "withdrew from"
+            },
+            self.org,
+            self.category.name()
         )
-        .into());
     }
-    if grantee == &org.id {
-        return Err(
-            Rejection::new("invalid", format!("`{grantee}` always reads its own data")).into(),
-        );
-    }
-    Ok(vec![(
-        keys::read_grant(&org.id, grantee, category),
-        vec![u8::from(allowed)],
-    )])
 }
 
 /// The authority matrix as a Markdown table (rows: roles; columns: categories; `W`

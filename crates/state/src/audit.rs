@@ -6,9 +6,11 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
 use waybill_types::block::TxStatus;
-use waybill_types::{Height, OrgId, Payload, PublicKey, TxId};
+use waybill_types::gs1::Gtin;
+use waybill_types::{Height, OrgId, PublicKey, TxId};
 
-use crate::{encode_record, keys, BlockContext};
+use crate::exec::{encode_record, BlockContext};
+use crate::keys;
 
 /// Subject kinds in audit keys.
 pub mod subject {
@@ -41,83 +43,16 @@ pub struct AuditEntry {
     pub outcome: String,
 }
 
-/// A one-line description of a payload for the audit trail.
-pub fn describe(p: &Payload) -> String {
-    match p {
-        Payload::RegisterMember {
-            member,
-            name,
-            roles,
-        } => format!(
-            "registered member {member} ({name}) with roles {}",
-            roles
-                .iter()
-                .map(|r| r.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Payload::SetMemberRoles { member, roles } => format!(
-            "set roles of {member} to {}",
-            roles
-                .iter()
-                .map(|r| r.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Payload::RevokeMember { member, reason } => format!("revoked member {member}: {reason}"),
-        Payload::RegisterProduct { gtin, name, .. } => {
-            format!("registered product {gtin} ({name})")
-        }
-        Payload::RegisterLot { gtin, lot, .. } => format!("registered lot {lot} of {gtin}"),
-        Payload::ProposeGovernance { action, .. } => format!("proposed {action:?}"),
-        Payload::ApproveGovernance { proposal } => format!("approved proposal {proposal}"),
-        Payload::RegisterLocation { gln, name, .. } => {
-            format!("registered location {gln} ({name})")
-        }
-        Payload::SetLocationDelegate { gln, org, allowed } => format!(
-            "{} `{org}` to capture at {gln}",
-            if *allowed {
-                "delegated"
-            } else {
-                "withdrew delegation from"
-            }
-        ),
-        Payload::RecordQualification {
-            org, kind, number, ..
-        } => {
-            format!("recorded `{kind}` qualification {number} of `{org}`")
-        }
-        Payload::RevokeQualification {
-            org,
-            number,
-            reason,
-        } => {
-            format!("revoked qualification {number} of `{org}`: {reason}")
-        }
-        Payload::RequireQualification {
-            product_category,
-            kind,
-        } => match kind {
-            Some(k) => format!("required `{k}` for products of `{product_category}`"),
-            None => format!("dropped the requirement for products of `{product_category}`"),
-        },
-        Payload::GrantRead {
-            org,
-            category,
-            allowed,
-        } => format!(
-            "{} `{org}` reading {} data",
-            if *allowed { "granted" } else { "withdrew from" },
-            category.name()
-        ),
-        Payload::CaptureEpcis { document } => {
-            format!("captured an EPCIS document ({} bytes)", document.len())
-        }
-    }
+/// What a transaction did, as the audit trail records it.
+pub(crate) struct Action {
+    /// The payload kind, e.g. "capture_epcis".
+    pub kind: &'static str,
+    /// A one-line description ([`crate::dispatch::describe`]).
+    pub summary: String,
 }
 
 fn entry(
-    p: &Payload,
+    action: &Action,
     ctx: &BlockContext,
     tx_id: TxId,
     signer: PublicKey,
@@ -130,15 +65,15 @@ fn entry(
         tx_id,
         signer,
         org: org.cloned(),
-        action: p.kind().to_string(),
-        summary: describe(p),
+        action: action.kind.to_string(),
+        summary: action.summary.clone(),
         outcome,
     })
 }
 
 /// Entries for the signer and its organization (every transaction).
 pub(crate) fn actor_entries(
-    p: &Payload,
+    action: &Action,
     ctx: &BlockContext,
     tx_id: TxId,
     signer: PublicKey,
@@ -149,7 +84,7 @@ pub(crate) fn actor_entries(
         TxStatus::Applied => "applied".to_string(),
         TxStatus::Rejected { code, .. } => format!("rejected: {code}"),
     };
-    let v = entry(p, ctx, tx_id, signer, org, outcome);
+    let v = entry(action, ctx, tx_id, signer, org, outcome);
     let mut out = vec![(
         keys::audit(subject::MEMBER, &signer.0, ctx.height.0, &tx_id),
         v.clone(),
@@ -163,33 +98,30 @@ pub(crate) fn actor_entries(
     out
 }
 
-/// Entries for the products an applied transaction touched (events name theirs
-/// through [`crate::trace`]).
-pub(crate) fn product_entries(
-    p: &Payload,
+/// The entry for the product an applied transaction registered (events name
+/// theirs through [`capture_product_entry`]).
+pub(crate) fn product_entry(
+    action: &Action,
     ctx: &BlockContext,
     tx_id: TxId,
     signer: PublicKey,
     org: Option<&OrgId>,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let gtin = match p {
-        Payload::RegisterProduct { gtin, .. } | Payload::RegisterLot { gtin, .. } => gtin,
-        _ => return Vec::new(),
-    };
-    vec![(
+    gtin: &Gtin,
+) -> (Vec<u8>, Vec<u8>) {
+    (
         keys::audit(
             subject::PRODUCT,
             gtin.as_str().as_bytes(),
             ctx.height.0,
             &tx_id,
         ),
-        entry(p, ctx, tx_id, signer, org, "applied".into()),
-    )]
+        entry(action, ctx, tx_id, signer, org, "applied".into()),
+    )
 }
 
 /// Product audit entry for a capture that named `gtin`.
 pub(crate) fn capture_product_entry(
-    p: &Payload,
+    kind: &'static str,
     ctx: &BlockContext,
     tx_id: TxId,
     signer: PublicKey,
@@ -197,17 +129,16 @@ pub(crate) fn capture_product_entry(
     gtin: &str,
     summary: String,
 ) -> (Vec<u8>, Vec<u8>) {
-    let mut e = AuditEntry {
+    let e = AuditEntry {
         height: ctx.height,
         time_ms: ctx.time_ms,
         tx_id,
         signer,
         org: Some(org.clone()),
-        action: p.kind().to_string(),
-        summary: describe(p),
+        action: kind.to_string(),
+        summary,
         outcome: "applied".into(),
     };
-    e.summary = summary;
     (
         keys::audit(subject::PRODUCT, gtin.as_bytes(), ctx.height.0, &tx_id),
         encode_record(&e),

@@ -4,13 +4,15 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
 use waybill_types::gs1::{Gln, Gtin};
+use waybill_types::payload::{RegisterLocation, RegisterLot, RegisterProduct, SetLocationDelegate};
 use waybill_types::{Height, LotInput, LotRef, OrgId, PublicKey, TxId};
 
 use crate::access::{any_may_write, DataCategory};
-use crate::exec::{HandlerError, Rejection, Writes};
+use crate::exec::{decode_record, encode_record, Execution, StateRead, StateReadError};
+use crate::exec::{Call, Contract, HandlerError, Rejection, Writes};
 use crate::identity::{active_signer, load_org};
+use crate::keys;
 use crate::open::{OpenRecord, Publisher};
-use crate::{decode_record, encode_record, keys, Execution, StateRead, StateReadError};
 
 /// A product (trade item).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
@@ -89,26 +91,6 @@ pub fn load_lot<S: StateRead + ?Sized>(
     state.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
 }
 
-pub(crate) struct NewProduct<'a> {
-    pub gtin: &'a Gtin,
-    pub name: &'a str,
-    pub brand: &'a str,
-    pub category: &'a str,
-    pub origin_country: &'a str,
-}
-
-pub(crate) struct NewLot<'a> {
-    pub gtin: &'a Gtin,
-    pub lot: &'a str,
-    pub origin_gln: Option<&'a Gln>,
-    pub produced_on: &'a str,
-    pub quantity: u64,
-    pub unit: &'a str,
-    pub inputs: &'a [LotInput],
-    pub raw_materials: &'a [LotRef],
-    pub claims: &'a [String],
-}
-
 fn production_writer<S: StateRead>(
     ex: &Execution<S>,
     signer: PublicKey,
@@ -160,173 +142,192 @@ fn prefix_owner<S: StateRead>(
     Ok(org)
 }
 
-pub(crate) fn register_product<S: StateRead>(
-    ex: &Execution<S>,
-    signer: PublicKey,
-    tx_id: TxId,
-    p: NewProduct<'_>,
-) -> Result<Writes, HandlerError> {
-    let m = production_writer(ex, signer)?;
-    let org = prefix_owner(ex, &m, signer, "GTIN", p.gtin.as_str(), |cp| {
-        p.gtin.company_prefix_matches(cp)
-    })?;
-    if let Some(existing) = load_product(ex, p.gtin)? {
-        return Err(Rejection::new(
-            "duplicate",
-            format!(
-                "product {} is already registered (by `{}` at height {})",
-                p.gtin, existing.owner, existing.registered_at
-            ),
-        )
-        .into());
-    }
-    let ctx = ex.context();
-    let mut w: Writes = Vec::new();
-    let mut publisher = Publisher::new(ex, ctx.height.0)?;
-    let id = product_id(p.gtin);
-    publisher.publish(
-        &mut w,
-        &OpenRecord::Product {
-            id: &id,
-            gtin: p.gtin.as_str(),
-            name: p.name,
-            brand: p.brand,
-            category: p.category,
-            origin_country: p.origin_country,
-            owner: org.id.as_str(),
-            owner_name: &org.name,
-            source: tx_id.to_string(),
-        },
-        std::slice::from_ref(&id),
-    )?;
-    publisher.finish(&mut w);
-    let product = Product {
-        gtin: p.gtin.clone(),
-        name: p.name.to_string(),
-        brand: p.brand.to_string(),
-        category: p.category.to_string(),
-        origin_country: p.origin_country.to_string(),
-        owner: org.id,
-        registered_by: signer,
-        registered_at: ctx.height,
-        registered_time_ms: ctx.time_ms,
-        tx_id,
-    };
-    w.push((keys::product(p.gtin), encode_record(&product)));
-    Ok(w)
-}
-
-pub(crate) fn register_lot<S: StateRead>(
-    ex: &Execution<S>,
-    signer: PublicKey,
-    tx_id: TxId,
-    l: NewLot<'_>,
-) -> Result<Writes, HandlerError> {
-    let m = production_writer(ex, signer)?;
-    let product = load_product(ex, l.gtin)?.ok_or_else(|| {
-        Rejection::new(
-            "unknown_product",
-            format!("product {} is not registered; register it first", l.gtin),
-        )
-    })?;
-    if product.owner != m.org {
-        return Err(Rejection::new(
-            "not_authorized",
-            format!(
-                "product {} belongs to `{}`; members of `{}` cannot register its lots",
-                l.gtin, product.owner, m.org
-            ),
-        )
-        .into());
-    }
-    if let Some(kind) = crate::credentials::requirement(ex, &product.category)? {
-        crate::credentials::require_valid(
-            ex,
-            &m.org,
-            &kind,
-            &format!(
-                "producing `{}` ({}) lot {}",
-                product.category, l.gtin, l.lot
-            ),
-        )?;
-    }
-    for claim in l.claims {
-        crate::credentials::require_valid(
-            ex,
-            &m.org,
-            claim,
-            &format!("the `{claim}` claim on lot {} of {}", l.lot, l.gtin),
-        )?;
-    }
-    for r in l.raw_materials {
-        if load_lot(ex, &r.gtin, &r.lot)?.is_none() {
+impl Contract for RegisterProduct {
+    fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
+        let signer = call.signer;
+        let tx_id = call.tx_id;
+        let p = self;
+        let m = production_writer(ex, signer)?;
+        let org = prefix_owner(ex, &m, signer, "GTIN", p.gtin.as_str(), |cp| {
+            p.gtin.company_prefix_matches(cp)
+        })?;
+        if let Some(existing) = load_product(ex, &p.gtin)? {
             return Err(Rejection::new(
-                "unknown_lot",
-                format!("raw-material lot {} of {} is not registered", r.lot, r.gtin),
+                "duplicate",
+                format!(
+                    "product {} is already registered (by `{}` at height {})",
+                    &p.gtin, existing.owner, existing.registered_at
+                ),
             )
             .into());
         }
+        let ctx = ex.context();
+        let mut w: Writes = Vec::new();
+        let mut publisher = Publisher::new(ex, ctx.height.0)?;
+        let id = product_id(&p.gtin);
+        publisher.publish(
+            &mut w,
+            &OpenRecord::Product {
+                id: &id,
+                gtin: p.gtin.as_str(),
+                name: &p.name,
+                brand: &p.brand,
+                category: &p.category,
+                origin_country: &p.origin_country,
+                owner: org.id.as_str(),
+                owner_name: &org.name,
+                source: tx_id.to_string(),
+            },
+            std::slice::from_ref(&id),
+        )?;
+        publisher.finish(&mut w);
+        let product = Product {
+            gtin: p.gtin.clone(),
+            name: p.name.to_string(),
+            brand: p.brand.to_string(),
+            category: p.category.to_string(),
+            origin_country: p.origin_country.to_string(),
+            owner: org.id,
+            registered_by: signer,
+            registered_at: ctx.height,
+            registered_time_ms: ctx.time_ms,
+            tx_id,
+        };
+        w.push((keys::product(&p.gtin), encode_record(&product)));
+        Ok(w)
     }
-    if load_lot(ex, l.gtin, l.lot)?.is_some() {
-        return Err(Rejection::new(
-            "duplicate",
-            format!("lot {} of product {} is already registered", l.lot, l.gtin),
-        )
-        .into());
+
+    fn describe(&self) -> String {
+        format!("registered product {} ({})", self.gtin, self.name)
     }
-    let ctx = ex.context();
-    let mut w: Writes = Vec::new();
-    let mut publisher = Publisher::new(ex, ctx.height.0)?;
-    let origin = l.origin_gln.map(|g| g.as_str().to_string());
-    let id = lot_id(l.gtin, l.lot);
-    let raw_material_ids: Vec<String> = l
-        .raw_materials
-        .iter()
-        .map(|r| lot_id(&r.gtin, &r.lot))
-        .collect();
-    // The record is about the lot, its product and the lots it was made from.
-    let subjects: Vec<String> = [id.clone(), product_id(l.gtin)]
-        .into_iter()
-        .chain(raw_material_ids.iter().cloned())
-        .collect();
-    publisher.publish(
-        &mut w,
-        &OpenRecord::Lot {
-            id: &id,
-            gtin: l.gtin.as_str(),
-            lot: l.lot,
-            origin_gln: origin.as_deref(),
-            produced_on: l.produced_on,
+
+    fn audited_product(&self) -> Option<&Gtin> {
+        Some(&self.gtin)
+    }
+}
+
+impl Contract for RegisterLot {
+    fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
+        let signer = call.signer;
+        let tx_id = call.tx_id;
+        let l = self;
+        let m = production_writer(ex, signer)?;
+        let product = load_product(ex, &l.gtin)?.ok_or_else(|| {
+            Rejection::new(
+                "unknown_product",
+                format!("product {} is not registered; register it first", &l.gtin),
+            )
+        })?;
+        if product.owner != m.org {
+            return Err(Rejection::new(
+                "not_authorized",
+                format!(
+                    "product {} belongs to `{}`; members of `{}` cannot register its lots",
+                    &l.gtin, product.owner, m.org
+                ),
+            )
+            .into());
+        }
+        if let Some(kind) = crate::credentials::requirement(ex, &product.category)? {
+            crate::credentials::require_valid(
+                ex,
+                &m.org,
+                &kind,
+                &format!(
+                    "producing `{}` ({}) lot {}",
+                    product.category, &l.gtin, &l.lot
+                ),
+            )?;
+        }
+        for claim in &l.claims {
+            crate::credentials::require_valid(
+                ex,
+                &m.org,
+                &claim,
+                &format!("the `{claim}` claim on lot {} of {}", &l.lot, &l.gtin),
+            )?;
+        }
+        for r in &l.raw_materials {
+            if load_lot(ex, &r.gtin, &r.lot)?.is_none() {
+                return Err(Rejection::new(
+                    "unknown_lot",
+                    format!("raw-material lot {} of {} is not registered", r.lot, r.gtin),
+                )
+                .into());
+            }
+        }
+        if load_lot(ex, &l.gtin, &l.lot)?.is_some() {
+            return Err(Rejection::new(
+                "duplicate",
+                format!(
+                    "lot {} of product {} is already registered",
+                    &l.lot, &l.gtin
+                ),
+            )
+            .into());
+        }
+        let ctx = ex.context();
+        let mut w: Writes = Vec::new();
+        let mut publisher = Publisher::new(ex, ctx.height.0)?;
+        let origin = l.origin_gln.as_ref().map(|g| g.as_str().to_string());
+        let id = lot_id(&l.gtin, &l.lot);
+        let raw_material_ids: Vec<String> = l
+            .raw_materials
+            .iter()
+            .map(|r| lot_id(&r.gtin, &r.lot))
+            .collect();
+        // The record is about the lot, its product and the lots it was made from.
+        let subjects: Vec<String> = [id.clone(), product_id(&l.gtin)]
+            .into_iter()
+            .chain(raw_material_ids.iter().cloned())
+            .collect();
+        publisher.publish(
+            &mut w,
+            &OpenRecord::Lot {
+                id: &id,
+                gtin: l.gtin.as_str(),
+                lot: &l.lot,
+                origin_gln: origin.as_deref(),
+                produced_on: &l.produced_on,
+                quantity: l.quantity,
+                unit: &l.unit,
+                inputs: &l.inputs,
+                raw_materials: &l.raw_materials,
+                raw_material_ids: &raw_material_ids,
+                claims: &l.claims,
+                owner: m.org.as_str(),
+                source: tx_id.to_string(),
+            },
+            &subjects,
+        )?;
+        publisher.finish(&mut w);
+        let lot = Lot {
+            gtin: l.gtin.clone(),
+            lot: l.lot.to_string(),
+            origin_gln: l.origin_gln.clone(),
+            produced_on: l.produced_on.to_string(),
             quantity: l.quantity,
-            unit: l.unit,
-            inputs: l.inputs,
-            raw_materials: l.raw_materials,
-            raw_material_ids: &raw_material_ids,
-            claims: l.claims,
-            owner: m.org.as_str(),
-            source: tx_id.to_string(),
-        },
-        &subjects,
-    )?;
-    publisher.finish(&mut w);
-    let lot = Lot {
-        gtin: l.gtin.clone(),
-        lot: l.lot.to_string(),
-        origin_gln: l.origin_gln.cloned(),
-        produced_on: l.produced_on.to_string(),
-        quantity: l.quantity,
-        unit: l.unit.to_string(),
-        inputs: l.inputs.to_vec(),
-        raw_materials: l.raw_materials.to_vec(),
-        claims: l.claims.to_vec(),
-        owner: m.org,
-        registered_by: signer,
-        registered_at: ctx.height,
-        registered_time_ms: ctx.time_ms,
-        tx_id,
-    };
-    w.push((keys::lot(l.gtin, l.lot), encode_record(&lot)));
-    Ok(w)
+            unit: l.unit.to_string(),
+            inputs: l.inputs.to_vec(),
+            raw_materials: l.raw_materials.to_vec(),
+            claims: l.claims.to_vec(),
+            owner: m.org,
+            registered_by: signer,
+            registered_at: ctx.height,
+            registered_time_ms: ctx.time_ms,
+            tx_id,
+        };
+        w.push((keys::lot(&l.gtin, &l.lot), encode_record(&lot)));
+        Ok(w)
+    }
+
+    fn describe(&self) -> String {
+        format!("registered lot {} of {}", self.lot, self.gtin)
+    }
+
+    fn audited_product(&self) -> Option<&Gtin> {
+        Some(&self.gtin)
+    }
 }
 
 /// A location (GLN): a farm, plant, warehouse, customs office or store.
@@ -399,108 +400,115 @@ pub(crate) fn check_location_use<S: StateRead>(
     }
 }
 
-pub(crate) struct NewLocation<'a> {
-    pub gln: &'a Gln,
-    pub name: &'a str,
-    pub kind: &'a str,
-    pub address: &'a str,
-    pub country: &'a str,
-    pub latitude: Option<&'a String>,
-    pub longitude: Option<&'a String>,
+impl Contract for RegisterLocation {
+    fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
+        let signer = call.signer;
+        let tx_id = call.tx_id;
+        let l = self;
+        let m = active_signer(ex, signer)?;
+        let org = prefix_owner(ex, &m, signer, "GLN", l.gln.as_str(), |cp| {
+            l.gln.as_str().starts_with(cp)
+        })?;
+        if let Some(existing) = load_location(ex, &l.gln)? {
+            return Err(Rejection::new(
+                "duplicate",
+                format!(
+                    "location {} is already registered ({})",
+                    &l.gln, existing.name
+                ),
+            )
+            .into());
+        }
+        let mut w: Writes = Vec::new();
+        let mut publisher = Publisher::new(ex, ex.context().height.0)?;
+        let id = location_id(&l.gln);
+        publisher.publish(
+            &mut w,
+            &OpenRecord::Location {
+                id: &id,
+                gln: l.gln.as_str(),
+                name: &l.name,
+                location_kind: &l.kind,
+                address: &l.address,
+                country: &l.country,
+                latitude: l.latitude.as_deref(),
+                longitude: l.longitude.as_deref(),
+                owner: org.id.as_str(),
+                source: tx_id.to_string(),
+            },
+            std::slice::from_ref(&id),
+        )?;
+        publisher.finish(&mut w);
+        let loc = Location {
+            gln: l.gln.clone(),
+            name: l.name.to_string(),
+            kind: l.kind.to_string(),
+            address: l.address.to_string(),
+            country: l.country.to_string(),
+            latitude: l.latitude.clone(),
+            longitude: l.longitude.clone(),
+            owner: org.id,
+            registered_by: signer,
+            registered_at: ex.context().height,
+            tx_id,
+        };
+        w.push((keys::location(&l.gln), encode_record(&loc)));
+        Ok(w)
+    }
+
+    fn describe(&self) -> String {
+        format!("registered location {} ({})", self.gln, self.name)
+    }
 }
 
-pub(crate) fn register_location<S: StateRead>(
-    ex: &Execution<S>,
-    signer: PublicKey,
-    tx_id: TxId,
-    l: NewLocation<'_>,
-) -> Result<Writes, HandlerError> {
-    let m = active_signer(ex, signer)?;
-    let org = prefix_owner(ex, &m, signer, "GLN", l.gln.as_str(), |cp| {
-        l.gln.as_str().starts_with(cp)
-    })?;
-    if let Some(existing) = load_location(ex, l.gln)? {
-        return Err(Rejection::new(
-            "duplicate",
-            format!(
-                "location {} is already registered ({})",
-                l.gln, existing.name
-            ),
-        )
-        .into());
+impl Contract for SetLocationDelegate {
+    fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
+        let signer = call.signer;
+        let gln = &self.gln;
+        let org = &self.org;
+        let allowed = self.allowed;
+        let m = active_signer(ex, signer)?;
+        let loc = load_location(ex, gln)?.ok_or_else(|| {
+            Rejection::new(
+                "unknown_location",
+                format!("location {gln} is not registered"),
+            )
+        })?;
+        if loc.owner != m.org {
+            return Err(Rejection::new(
+                "not_authorized",
+                format!(
+                    "location {gln} belongs to `{}`; members of `{}` cannot delegate it",
+                    loc.owner, m.org
+                ),
+            )
+            .into());
+        }
+        if load_org(ex, org)?.is_none() {
+            return Err(Rejection::new(
+                "unknown_org",
+                format!("organization `{org}` is not a member of the consortium"),
+            )
+            .into());
+        }
+        Ok(vec![(
+            keys::location_delegate(gln, org),
+            vec![u8::from(allowed)],
+        )])
     }
-    let mut w: Writes = Vec::new();
-    let mut publisher = Publisher::new(ex, ex.context().height.0)?;
-    let id = location_id(l.gln);
-    publisher.publish(
-        &mut w,
-        &OpenRecord::Location {
-            id: &id,
-            gln: l.gln.as_str(),
-            name: l.name,
-            location_kind: l.kind,
-            address: l.address,
-            country: l.country,
-            latitude: l.latitude.map(String::as_str),
-            longitude: l.longitude.map(String::as_str),
-            owner: org.id.as_str(),
-            source: tx_id.to_string(),
-        },
-        std::slice::from_ref(&id),
-    )?;
-    publisher.finish(&mut w);
-    let loc = Location {
-        gln: l.gln.clone(),
-        name: l.name.to_string(),
-        kind: l.kind.to_string(),
-        address: l.address.to_string(),
-        country: l.country.to_string(),
-        latitude: l.latitude.cloned(),
-        longitude: l.longitude.cloned(),
-        owner: org.id,
-        registered_by: signer,
-        registered_at: ex.context().height,
-        tx_id,
-    };
-    w.push((keys::location(l.gln), encode_record(&loc)));
-    Ok(w)
-}
 
-pub(crate) fn set_delegate<S: StateRead>(
-    ex: &Execution<S>,
-    signer: PublicKey,
-    gln: &Gln,
-    org: &OrgId,
-    allowed: bool,
-) -> Result<Writes, HandlerError> {
-    let m = active_signer(ex, signer)?;
-    let loc = load_location(ex, gln)?.ok_or_else(|| {
-        Rejection::new(
-            "unknown_location",
-            format!("location {gln} is not registered"),
+    fn describe(&self) -> String {
+        format!(
+            "{} `{}` to capture at {}",
+            if self.allowed {
+                "delegated"
+            } else {
+                "withdrew delegation from"
+            },
+            self.org,
+            self.gln
         )
-    })?;
-    if loc.owner != m.org {
-        return Err(Rejection::new(
-            "not_authorized",
-            format!(
-                "location {gln} belongs to `{}`; members of `{}` cannot delegate it",
-                loc.owner, m.org
-            ),
-        )
-        .into());
     }
-    if load_org(ex, org)?.is_none() {
-        return Err(Rejection::new(
-            "unknown_org",
-            format!("organization `{org}` is not a member of the consortium"),
-        )
-        .into());
-    }
-    Ok(vec![(
-        keys::location_delegate(gln, org),
-        vec![u8::from(allowed)],
-    )])
 }
 
 /// The canonical Digital Link of a product (GTIN level).

@@ -8,12 +8,14 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
+use waybill_types::payload::{RecordQualification, RequireQualification, RevokeQualification};
 use waybill_types::{Height, OrgId, PublicKey, Role, TxId};
 
-use crate::exec::{HandlerError, Rejection, Writes};
+use crate::exec::{decode_record, encode_record, Execution, StateRead, StateReadError};
+use crate::exec::{Call, Contract, HandlerError, Rejection, Writes};
 use crate::identity::{active_signer, load_org};
+use crate::keys;
 use crate::open::{OpenRecord, Publisher};
-use crate::{decode_record, encode_record, keys, Execution, StateRead, StateReadError};
 
 /// A qualification held by an organization.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
@@ -134,7 +136,7 @@ pub(crate) fn require_valid<S: StateRead>(
             }
             seen.push(format!(
                 "{} is {st} (valid {} to {})",
-                q.number, q.valid_from, q.valid_to
+                &q.number, q.valid_from, q.valid_to
             ));
         }
     }
@@ -171,132 +173,151 @@ fn verifier<S: StateRead>(
     Ok(m)
 }
 
-pub(crate) struct NewQualification<'a> {
-    pub org: &'a OrgId,
-    pub kind: &'a str,
-    pub issuer: &'a str,
-    pub number: &'a str,
-    pub scope: &'a str,
-    pub valid_from: &'a str,
-    pub valid_to: &'a str,
+impl Contract for RecordQualification {
+    fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
+        let signer = call.signer;
+        let tx_id = call.tx_id;
+        let q = self;
+        let m = verifier(ex, signer)?;
+        if m.org == *&q.org {
+            return Err(Rejection::new(
+                "self_certification",
+                format!(
+                    "`{}` cannot verify its own qualification; an inspector or regulator of another organization must record it",
+                    &q.org
+                ),
+            )
+            .into());
+        }
+        if load_org(ex, &q.org)?.is_none() {
+            return Err(Rejection::new(
+                "unknown_org",
+                format!(
+                    "organization `{}` is not a member of the consortium",
+                    &q.org
+                ),
+            )
+            .into());
+        }
+        if let Some(existing) = load_qualification(ex, &q.org, &q.number)? {
+            return Err(Rejection::new(
+                "duplicate",
+                format!(
+                    "qualification {} of `{}` is already recorded (at height {})",
+                    &q.number, &q.org, existing.recorded_at
+                ),
+            )
+            .into());
+        }
+        let ctx = ex.context();
+        let rec = Qualification {
+            org: q.org.clone(),
+            kind: q.kind.to_string(),
+            issuer: q.issuer.to_string(),
+            number: q.number.to_string(),
+            scope: q.scope.to_string(),
+            valid_from: q.valid_from.to_string(),
+            valid_to: q.valid_to.to_string(),
+            verified_by: signer,
+            verified_by_org: m.org,
+            recorded_at: ctx.height,
+            recorded_time_ms: ctx.time_ms,
+            tx_id,
+            revoked: None,
+        };
+        let mut numbers = numbers_of_kind(ex, &q.org, &q.kind)?;
+        numbers.push(q.number.to_string());
+        let mut w: Writes = Vec::new();
+        let mut publisher = Publisher::new(ex, ctx.height.0)?;
+        publisher.publish(&mut w, &open_record(&rec, None), &[org_id(&q.org)])?;
+        publisher.finish(&mut w);
+        w.push((keys::qualification(&q.org, &q.number), encode_record(&rec)));
+        w.push((kind_index_key(&q.org, &q.kind), encode_record(&numbers)));
+        Ok(w)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "recorded `{}` qualification {} of `{}`",
+            self.kind, self.number, self.org
+        )
+    }
 }
 
-pub(crate) fn record<S: StateRead>(
-    ex: &Execution<S>,
-    signer: PublicKey,
-    tx_id: TxId,
-    q: NewQualification<'_>,
-) -> Result<Writes, HandlerError> {
-    let m = verifier(ex, signer)?;
-    if m.org == *q.org {
-        return Err(Rejection::new(
-            "self_certification",
-            format!(
-                "`{}` cannot verify its own qualification; an inspector or regulator of another organization must record it",
-                q.org
+impl Contract for RevokeQualification {
+    fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
+        let signer = call.signer;
+        let org = &self.org;
+        let number = self.number.as_str();
+        let reason = self.reason.as_str();
+        verifier(ex, signer)?;
+        let mut q = load_qualification(ex, org, number)?.ok_or_else(|| {
+            Rejection::new(
+                "unknown_qualification",
+                format!("`{org}` has no qualification numbered {number}"),
+            )
+        })?;
+        if q.revoked.is_some() {
+            return Err(Rejection::new(
+                "already_revoked",
+                format!("qualification {number} of `{org}` is already revoked"),
+            )
+            .into());
+        }
+        q.revoked = Some(Revocation {
+            by: signer,
+            at: ex.context().height,
+            reason: reason.to_string(),
+        });
+        let mut w: Writes = Vec::new();
+        let mut publisher = Publisher::new(ex, ex.context().height.0)?;
+        publisher.publish(&mut w, &open_record(&q, Some(reason)), &[org_id(org)])?;
+        publisher.finish(&mut w);
+        w.push((keys::qualification(org, number), encode_record(&q)));
+        Ok(w)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "revoked qualification {} of `{}`: {}",
+            self.number, self.org, self.reason
+        )
+    }
+}
+
+impl Contract for RequireQualification {
+    fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
+        let signer = call.signer;
+        let category = self.product_category.as_str();
+        let kind = self.kind.as_deref();
+        let m = active_signer(ex, signer)?;
+        if !m.roles.contains(&Role::Regulator) {
+            return Err(Rejection::new(
+                "not_authorized",
+                format!(
+                    "{signer} is not a regulator; only regulators set qualification requirements"
+                ),
+            )
+            .into());
+        }
+        match kind {
+            Some(k) => Ok(vec![(
+                keys::requirement(category),
+                encode_record(&k.to_string()),
+            )]),
+            // An empty record means "no requirement": handlers write, never delete.
+            None => Ok(vec![(keys::requirement(category), Vec::new())]),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match &self.kind {
+            Some(k) => format!("required `{k}` for products of `{}`", self.product_category),
+            None => format!(
+                "dropped the requirement for products of `{}`",
+                self.product_category
             ),
-        )
-        .into());
-    }
-    if load_org(ex, q.org)?.is_none() {
-        return Err(Rejection::new(
-            "unknown_org",
-            format!("organization `{}` is not a member of the consortium", q.org),
-        )
-        .into());
-    }
-    if let Some(existing) = load_qualification(ex, q.org, q.number)? {
-        return Err(Rejection::new(
-            "duplicate",
-            format!(
-                "qualification {} of `{}` is already recorded (at height {})",
-                q.number, q.org, existing.recorded_at
-            ),
-        )
-        .into());
-    }
-    let ctx = ex.context();
-    let rec = Qualification {
-        org: q.org.clone(),
-        kind: q.kind.to_string(),
-        issuer: q.issuer.to_string(),
-        number: q.number.to_string(),
-        scope: q.scope.to_string(),
-        valid_from: q.valid_from.to_string(),
-        valid_to: q.valid_to.to_string(),
-        verified_by: signer,
-        verified_by_org: m.org,
-        recorded_at: ctx.height,
-        recorded_time_ms: ctx.time_ms,
-        tx_id,
-        revoked: None,
-    };
-    let mut numbers = numbers_of_kind(ex, q.org, q.kind)?;
-    numbers.push(q.number.to_string());
-    let mut w: Writes = Vec::new();
-    let mut publisher = Publisher::new(ex, ctx.height.0)?;
-    publisher.publish(&mut w, &open_record(&rec, None), &[org_id(q.org)])?;
-    publisher.finish(&mut w);
-    w.push((keys::qualification(q.org, q.number), encode_record(&rec)));
-    w.push((kind_index_key(q.org, q.kind), encode_record(&numbers)));
-    Ok(w)
-}
-
-pub(crate) fn revoke<S: StateRead>(
-    ex: &Execution<S>,
-    signer: PublicKey,
-    org: &OrgId,
-    number: &str,
-    reason: &str,
-) -> Result<Writes, HandlerError> {
-    verifier(ex, signer)?;
-    let mut q = load_qualification(ex, org, number)?.ok_or_else(|| {
-        Rejection::new(
-            "unknown_qualification",
-            format!("`{org}` has no qualification numbered {number}"),
-        )
-    })?;
-    if q.revoked.is_some() {
-        return Err(Rejection::new(
-            "already_revoked",
-            format!("qualification {number} of `{org}` is already revoked"),
-        )
-        .into());
-    }
-    q.revoked = Some(Revocation {
-        by: signer,
-        at: ex.context().height,
-        reason: reason.to_string(),
-    });
-    let mut w: Writes = Vec::new();
-    let mut publisher = Publisher::new(ex, ex.context().height.0)?;
-    publisher.publish(&mut w, &open_record(&q, Some(reason)), &[org_id(org)])?;
-    publisher.finish(&mut w);
-    w.push((keys::qualification(org, number), encode_record(&q)));
-    Ok(w)
-}
-
-pub(crate) fn set_requirement<S: StateRead>(
-    ex: &Execution<S>,
-    signer: PublicKey,
-    category: &str,
-    kind: Option<&str>,
-) -> Result<Writes, HandlerError> {
-    let m = active_signer(ex, signer)?;
-    if !m.roles.contains(&Role::Regulator) {
-        return Err(Rejection::new(
-            "not_authorized",
-            format!("{signer} is not a regulator; only regulators set qualification requirements"),
-        )
-        .into());
-    }
-    match kind {
-        Some(k) => Ok(vec![(
-            keys::requirement(category),
-            encode_record(&k.to_string()),
-        )]),
-        // An empty record means "no requirement": handlers write, never delete.
-        None => Ok(vec![(keys::requirement(category), Vec::new())]),
+        }
     }
 }
 

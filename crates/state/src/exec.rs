@@ -1,14 +1,16 @@
-//! Block execution over an overlay of writes.
+//! What every domain module shares: reading state, the block context, the overlay a
+//! block executes in, rejections, and the [`Contract`] trait each payload implements.
+//! This module imports no domain module (a test keeps the crate free of import
+//! cycles); the block driver ([`crate::block`]) and the dispatch
+//! ([`crate::dispatch`]) sit above the domains.
 
 use std::collections::BTreeMap;
 
-use waybill_types::block::TxStatus;
+use borsh::{BorshDeserialize, BorshSerialize};
 use waybill_types::codec;
+use waybill_types::gs1::Gtin;
 use waybill_types::hash::{sha256_parts, Hash};
-use waybill_types::{Genesis, Height, Payload, Receipt, SignedTx, TxId};
-
-use crate::trace::StateScan;
-use crate::{audit, catalog, credentials, identity, keys, trace};
+use waybill_types::{Genesis, Height, PublicKey, Receipt, TxId};
 
 /// Reads committed state. Implemented by the store over a redb snapshot.
 pub trait StateRead {
@@ -60,16 +62,6 @@ pub fn next_state_hash(prev: &Hash, writes: &WriteSet) -> Hash {
 /// The state hash at height 0: `SHA-256(genesis hash ‖ digest(genesis writes))`.
 pub fn genesis_state_hash(genesis: &Genesis, writes: &WriteSet) -> Hash {
     next_state_hash(&genesis.hash(), writes)
-}
-
-/// The writes that genesis makes: organizations, their admins as members, the
-/// genesis hash.
-pub fn apply_genesis(genesis: &Genesis) -> WriteSet {
-    let mut w = WriteSet::new();
-    identity::genesis_writes(genesis, &mut w);
-    crate::governance::genesis_writes(genesis, &mut w);
-    w.insert(keys::genesis_hash(), Some(genesis.hash().0.to_vec()));
-    w
 }
 
 /// What a block's transactions execute in.
@@ -192,58 +184,10 @@ impl From<Rejection> for HandlerError {
 
 /// A block being executed: committed state below, this block's writes on top.
 pub struct Execution<'a, S: StateRead> {
-    base: &'a S,
-    ctx: BlockContext,
-    writes: WriteSet,
-    receipts: Vec<Receipt>,
-}
-
-impl<'a, S: StateScan> Execution<'a, S> {
-    /// Start executing a block on `base`: first the work due at the start of every
-    /// block, before its transactions — replay ids whose expiry is not after the
-    /// block time are removed, oldest first, at most
-    /// [`REPLAY_IDS_EXPIRED_PER_BLOCK_MAX`](waybill_types::limits::REPLAY_IDS_EXPIRED_PER_BLOCK_MAX)
-    /// (the rest roll over to the next block; an expired transaction is refused by
-    /// its expiry whether or not its id is still kept).
-    pub fn begin(base: &'a S, ctx: BlockContext) -> Result<Self, StateReadError> {
-        let mut ex = Execution::new(base, ctx);
-        ex.expire_replay_ids()?;
-        Ok(ex)
-    }
-
-    fn expire_replay_ids(&mut self) -> Result<(), StateReadError> {
-        const CHUNK: usize = 256;
-        let max = waybill_types::limits::REPLAY_IDS_EXPIRED_PER_BLOCK_MAX;
-        let prefix = [keys::REPLAY];
-        let mut start = prefix.to_vec();
-        let mut expired = Vec::new();
-        'scan: loop {
-            let rows = self.base.scan_from(&prefix, &start, CHUNK)?;
-            let n_rows = rows.len();
-            for (k, _) in rows {
-                let expires_at_ms = k
-                    .get(1..9)
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map(u64::from_be_bytes)
-                    .ok_or_else(|| StateReadError::Corrupt {
-                        key: k.clone(),
-                        reason: "replay key shorter than its expiry".into(),
-                    })?;
-                if expires_at_ms > self.ctx.time_ms || expired.len() >= max {
-                    break 'scan;
-                }
-                start = [k.as_slice(), &[0]].concat();
-                expired.push(k);
-            }
-            if n_rows < CHUNK {
-                break;
-            }
-        }
-        for k in expired {
-            self.writes.insert(k, None);
-        }
-        Ok(())
-    }
+    pub(crate) base: &'a S,
+    pub(crate) ctx: BlockContext,
+    pub(crate) writes: WriteSet,
+    pub(crate) receipts: Vec<Receipt>,
 }
 
 impl<'a, S: StateRead> Execution<'a, S> {
@@ -272,215 +216,66 @@ impl<'a, S: StateRead> Execution<'a, S> {
         }
     }
 
-    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+    pub(crate) fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.writes.insert(key, Some(value));
     }
+}
 
-    /// Apply one transaction whose signature was already verified. `Ok` with the
-    /// receipt if it belongs in the block (applied or rejected); `Err` if it cannot
-    /// be in a block at all, in which case nothing was written.
-    pub fn apply(&mut self, stx: &SignedTx, tx_id: TxId) -> Result<&Receipt, TxInvalid> {
-        stx.check_stateless(&self.ctx.chain_id)
-            .map_err(|e| TxInvalid::Stateless(e.to_string()))?;
-        let signer = stx.tx.signer;
-        if self.get(&keys::member(&signer))?.is_none() {
-            return Err(TxInvalid::UnknownSigner { signer });
-        }
-        let block_time_ms = self.ctx.time_ms;
-        let expires_at_ms = stx.tx.expires_at_ms;
-        if expires_at_ms <= block_time_ms {
-            return Err(TxInvalid::Expired {
-                signer,
-                expires_at_ms,
-                block_time_ms,
-            });
-        }
-        let window_ms = waybill_types::limits::TX_EXPIRY_WINDOW_MS_MAX;
-        if expires_at_ms - block_time_ms > window_ms {
-            return Err(TxInvalid::ExpiryTooFar {
-                signer,
-                expires_at_ms,
-                block_time_ms,
-                window_ms,
-            });
-        }
-        let replay_id = stx.tx.replay_id();
-        let replay_key = keys::replay(expires_at_ms, &replay_id);
-        if self.get(&replay_key)?.is_some() {
-            return Err(TxInvalid::Replayed { signer, replay_id });
-        }
-        // Handlers only read and return their writes; a rejection writes nothing.
-        // The signer's organization as it was before the transaction.
-        let org = identity::load_member(self, &signer)?.map(|m| m.org);
-        let status = match self.dispatch(stx, tx_id) {
-            Ok(writes) => {
-                for (k, v) in writes {
-                    self.put(k, v);
-                }
-                for (k, v) in
-                    audit::product_entries(&stx.tx.payload, &self.ctx, tx_id, signer, org.as_ref())
-                {
-                    self.put(k, v);
-                }
-                TxStatus::Applied
-            }
-            Err(HandlerError::Reject(r)) => TxStatus::Rejected {
-                code: r.code.to_string(),
-                message: r.message,
-            },
-            Err(HandlerError::State(e)) => return Err(TxInvalid::State(e)),
-        };
-        // Kept until the expiry passes (see `begin`), whatever the outcome.
-        self.put(replay_key, Vec::new());
-        for (k, v) in audit::actor_entries(
-            &stx.tx.payload,
-            &self.ctx,
-            tx_id,
-            signer,
-            org.as_ref(),
-            &status,
-        ) {
-            self.put(k, v);
-        }
-        self.receipts.push(Receipt { tx_id, status });
-        Ok(self.receipts.last().expect("a receipt was just pushed"))
+/// Rows of a key range scan.
+pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// A state that can also list keys by prefix (the store's snapshot; a map in tests).
+pub trait StateScan: StateRead {
+    /// Up to `max` entries with key prefix `prefix` and key `>= start`, in key order.
+    fn scan_from(&self, prefix: &[u8], start: &[u8], max: usize) -> Result<Rows, StateReadError>;
+}
+
+impl StateScan for BTreeMap<Vec<u8>, Vec<u8>> {
+    fn scan_from(&self, prefix: &[u8], start: &[u8], max: usize) -> Result<Rows, StateReadError> {
+        Ok(self
+            .range(start.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(max)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
+}
 
-    fn dispatch(&self, stx: &SignedTx, tx_id: TxId) -> Result<Writes, HandlerError> {
-        let signer = stx.tx.signer;
-        match &stx.tx.payload {
-            Payload::RegisterMember {
-                member,
-                name,
-                roles,
-            } => identity::register_member(self, signer, *member, name, roles),
-            Payload::SetMemberRoles { member, roles } => {
-                identity::set_roles(self, signer, *member, roles)
-            }
-            Payload::RevokeMember { member, reason } => {
-                identity::revoke_member(self, signer, *member, reason)
-            }
-            Payload::RegisterProduct {
-                gtin,
-                name,
-                brand,
-                category,
-                origin_country,
-            } => catalog::register_product(
-                self,
-                signer,
-                tx_id,
-                catalog::NewProduct {
-                    gtin,
-                    name,
-                    brand,
-                    category,
-                    origin_country,
-                },
-            ),
-            Payload::RegisterLot {
-                gtin,
-                lot,
-                origin_gln,
-                produced_on,
-                quantity,
-                unit,
-                inputs,
-                raw_materials,
-                claims,
-            } => catalog::register_lot(
-                self,
-                signer,
-                tx_id,
-                catalog::NewLot {
-                    gtin,
-                    lot,
-                    origin_gln: origin_gln.as_ref(),
-                    produced_on,
-                    quantity: *quantity,
-                    unit,
-                    inputs,
-                    raw_materials,
-                    claims,
-                },
-            ),
-            Payload::ProposeGovernance { action, reason } => {
-                crate::governance::propose(self, signer, action, reason)
-            }
-            Payload::ApproveGovernance { proposal } => {
-                crate::governance::approve(self, signer, *proposal)
-            }
-            Payload::RegisterLocation {
-                gln,
-                name,
-                kind,
-                address,
-                country,
-                latitude,
-                longitude,
-            } => catalog::register_location(
-                self,
-                signer,
-                tx_id,
-                catalog::NewLocation {
-                    gln,
-                    name,
-                    kind,
-                    address,
-                    country,
-                    latitude: latitude.as_ref(),
-                    longitude: longitude.as_ref(),
-                },
-            ),
-            Payload::SetLocationDelegate { gln, org, allowed } => {
-                catalog::set_delegate(self, signer, gln, org, *allowed)
-            }
-            Payload::RecordQualification {
-                org,
-                kind,
-                issuer,
-                number,
-                scope,
-                valid_from,
-                valid_to,
-            } => credentials::record(
-                self,
-                signer,
-                tx_id,
-                credentials::NewQualification {
-                    org,
-                    kind,
-                    issuer,
-                    number,
-                    scope,
-                    valid_from,
-                    valid_to,
-                },
-            ),
-            Payload::RevokeQualification {
-                org,
-                number,
-                reason,
-            } => credentials::revoke(self, signer, org, number, reason),
-            Payload::RequireQualification {
-                product_category,
-                kind,
-            } => credentials::set_requirement(self, signer, product_category, kind.as_deref()),
-            Payload::GrantRead {
-                org,
-                category,
-                allowed,
-            } => crate::access::grant_read(self, signer, org, *category, *allowed),
-            Payload::CaptureEpcis { document } => trace::capture(self, signer, tx_id, document),
-        }
-    }
+/// Decode a record stored in state. Records are written only by this crate, so a
+/// record that does not decode means the store was corrupted.
+pub fn decode_record<T: BorshDeserialize>(key: &[u8], bytes: &[u8]) -> Result<T, StateReadError> {
+    borsh::from_slice(bytes).map_err(|e| StateReadError::Corrupt {
+        key: key.to_vec(),
+        reason: e.to_string(),
+    })
+}
 
-    /// Finish the block: the work due at its end (the subjects whose heads moved are
-    /// folded into the heads tree, whose root the header commits to — see
-    /// [`crate::open::heads_root`]), then the write set and the receipts, in
-    /// transaction order.
-    pub fn finish(mut self) -> Result<(WriteSet, Vec<Receipt>), StateReadError> {
-        crate::open::update_heads_tree(self.base, &mut self.writes)?;
-        Ok((self.writes, self.receipts))
+/// Encode a record for state.
+pub fn encode_record<T: BorshSerialize>(value: &T) -> Vec<u8> {
+    waybill_types::codec::encode(value)
+}
+
+/// Who sent the transaction being executed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Call {
+    /// The signer (a registered member; its signature was verified).
+    pub signer: PublicKey,
+    /// The transaction's id.
+    pub tx_id: TxId,
+}
+
+/// What executes one kind of payload: a domain module implements it for each payload
+/// struct it owns, and [`crate::dispatch`] routes to it. See `docs/CONTRACTS.md`.
+pub(crate) trait Contract {
+    /// Check the payload against state and return the writes it asks for (a handler
+    /// only reads; the block applies the writes if it succeeds, and none if it fails).
+    fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError>;
+
+    /// One line for the audit trail.
+    fn describe(&self) -> String;
+
+    /// The product whose audit trail records the transaction when it applies.
+    fn audited_product(&self) -> Option<&Gtin> {
+        None
     }
 }

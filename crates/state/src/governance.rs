@@ -9,11 +9,13 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
 use waybill_types::block::ValidatorInfo;
+use waybill_types::payload::{ApproveGovernance, ProposeGovernance};
 use waybill_types::{limits, Genesis, GovernanceAction, Height, OrgId, PublicKey};
 
-use crate::exec::{HandlerError, Rejection, Writes};
+use crate::exec::{decode_record, encode_record, Execution, StateRead, StateReadError, WriteSet};
+use crate::exec::{Call, Contract, HandlerError, Rejection, Writes};
 use crate::identity::{load_member, load_org, Member, MemberStatus, Organization};
-use crate::{decode_record, encode_record, keys, Execution, StateRead, StateReadError, WriteSet};
+use crate::keys;
 
 /// A validator change approved at height `h` governs heights from `h + this` on.
 pub const VALIDATOR_CHANGE_DELAY_BLOCKS: u64 = 3;
@@ -187,61 +189,69 @@ fn admin_of_org<S: StateRead>(
 }
 
 /// Propose; the proposer's organization approves by proposing.
-pub(crate) fn propose<S: StateRead>(
-    ex: &Execution<S>,
-    signer: PublicKey,
-    action: &GovernanceAction,
-    reason: &str,
-) -> Result<Writes, HandlerError> {
-    let m = admin_of_org(ex, signer)?;
-    // Refuse now what could never be carried out.
-    check_action(ex, action)?;
-    let id = proposal_count(ex)?
-        .checked_add(1)
-        .ok_or_else(|| Rejection::new("limit", "proposal numbers exhausted"))?;
-    let mut p = Proposal {
-        id,
-        action: action.clone(),
-        reason: reason.to_string(),
-        proposer: signer,
-        proposed_at: ex.context().height,
-        approvals: vec![m.org],
-        status: ProposalStatus::Open,
-    };
-    let mut w: Writes = vec![(meta("gov_count"), encode_record(&id))];
-    w.extend(settle(ex, &mut p)?);
-    w.push((proposal_key(id), encode_record(&p)));
-    Ok(w)
+impl Contract for ProposeGovernance {
+    fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
+        let signer = call.signer;
+        let action = &self.action;
+        let reason = self.reason.as_str();
+        let m = admin_of_org(ex, signer)?;
+        // Refuse now what could never be carried out.
+        check_action(ex, action)?;
+        let id = proposal_count(ex)?
+            .checked_add(1)
+            .ok_or_else(|| Rejection::new("limit", "proposal numbers exhausted"))?;
+        let mut p = Proposal {
+            id,
+            action: action.clone(),
+            reason: reason.to_string(),
+            proposer: signer,
+            proposed_at: ex.context().height,
+            approvals: vec![m.org],
+            status: ProposalStatus::Open,
+        };
+        let mut w: Writes = vec![(meta("gov_count"), encode_record(&id))];
+        w.extend(settle(ex, &mut p)?);
+        w.push((proposal_key(id), encode_record(&p)));
+        Ok(w)
+    }
+
+    fn describe(&self) -> String {
+        format!("proposed {:?}", self.action)
+    }
 }
 
 /// Approve an open proposal.
-pub(crate) fn approve<S: StateRead>(
-    ex: &Execution<S>,
-    signer: PublicKey,
-    id: u64,
-) -> Result<Writes, HandlerError> {
-    let m = admin_of_org(ex, signer)?;
-    let mut p = load_proposal(ex, id)?.ok_or_else(|| {
-        Rejection::new("unknown_proposal", format!("no governance proposal {id}"))
-    })?;
-    if p.status != ProposalStatus::Open {
-        return Err(Rejection::new(
-            "proposal_closed",
-            format!("proposal {id} was already carried out"),
-        )
-        .into());
+impl Contract for ApproveGovernance {
+    fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
+        let signer = call.signer;
+        let id = self.proposal;
+        let m = admin_of_org(ex, signer)?;
+        let mut p = load_proposal(ex, id)?.ok_or_else(|| {
+            Rejection::new("unknown_proposal", format!("no governance proposal {id}"))
+        })?;
+        if p.status != ProposalStatus::Open {
+            return Err(Rejection::new(
+                "proposal_closed",
+                format!("proposal {id} was already carried out"),
+            )
+            .into());
+        }
+        if p.approvals.contains(&m.org) {
+            return Err(Rejection::new(
+                "already_approved",
+                format!("organization `{}` already approved proposal {id}", m.org),
+            )
+            .into());
+        }
+        p.approvals.push(m.org);
+        let mut w = settle(ex, &mut p)?;
+        w.push((proposal_key(id), encode_record(&p)));
+        Ok(w)
     }
-    if p.approvals.contains(&m.org) {
-        return Err(Rejection::new(
-            "already_approved",
-            format!("organization `{}` already approved proposal {id}", m.org),
-        )
-        .into());
+
+    fn describe(&self) -> String {
+        format!("approved proposal {}", self.proposal)
     }
-    p.approvals.push(m.org);
-    let mut w = settle(ex, &mut p)?;
-    w.push((proposal_key(id), encode_record(&p)));
-    Ok(w)
 }
 
 /// If more than half of the organizations approved, carry the action out.

@@ -2,10 +2,12 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
+use waybill_types::payload::{RegisterMember, RevokeMember, SetMemberRoles};
 use waybill_types::{Genesis, Height, OrgId, PublicKey, Role};
 
-use crate::exec::{HandlerError, Rejection, Writes};
-use crate::{decode_record, encode_record, keys, Execution, StateRead, StateReadError, WriteSet};
+use crate::exec::{decode_record, encode_record, Execution, StateRead, StateReadError, WriteSet};
+use crate::exec::{Call, Contract, HandlerError, Rejection, Writes};
+use crate::keys;
 
 /// An organization of the consortium.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
@@ -182,6 +184,15 @@ fn check_roles_allowed(org: &Organization, roles: &[Role]) -> Result<(), Rejecti
     Ok(())
 }
 
+/// Role names joined by ", ", for messages and the audit trail.
+fn role_names(roles: &[Role]) -> String {
+    roles
+        .iter()
+        .map(|r| r.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn sorted(roles: &[Role]) -> Vec<Role> {
     let mut r = roles.to_vec();
     r.sort();
@@ -189,39 +200,48 @@ fn sorted(roles: &[Role]) -> Vec<Role> {
 }
 
 /// An admin registers a member of its organization.
-pub(crate) fn register_member<S: StateRead>(
-    ex: &Execution<S>,
-    signer: PublicKey,
-    member: PublicKey,
-    name: &str,
-    roles: &[Role],
-) -> Result<Writes, HandlerError> {
-    let (_, org) = admin_signer(ex, signer)?;
-    check_roles_allowed(&org, roles)?;
-    if let Some(existing) = load_member(ex, &member)? {
-        return Err(Rejection::new(
-            "already_registered",
-            format!(
-                "{member} is already a member of `{}`; use a new key",
-                existing.org
-            ),
-        )
-        .into());
+impl Contract for RegisterMember {
+    fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
+        let signer = call.signer;
+        let member = self.member;
+        let name = self.name.as_str();
+        let roles = self.roles.as_slice();
+        let (_, org) = admin_signer(ex, signer)?;
+        check_roles_allowed(&org, roles)?;
+        if let Some(existing) = load_member(ex, &member)? {
+            return Err(Rejection::new(
+                "already_registered",
+                format!(
+                    "{member} is already a member of `{}`; use a new key",
+                    existing.org
+                ),
+            )
+            .into());
+        }
+        let m = Member {
+            key: member,
+            org: org.id.clone(),
+            name: name.to_string(),
+            roles: sorted(roles),
+            admin: false,
+            status: MemberStatus::Active,
+            registered_at: ex.context().height,
+            registered_by: signer,
+        };
+        Ok(vec![
+            (keys::member(&member), encode_record(&m)),
+            (keys::org_member(&org.id, &member), Vec::new()),
+        ])
     }
-    let m = Member {
-        key: member,
-        org: org.id.clone(),
-        name: name.to_string(),
-        roles: sorted(roles),
-        admin: false,
-        status: MemberStatus::Active,
-        registered_at: ex.context().height,
-        registered_by: signer,
-    };
-    Ok(vec![
-        (keys::member(&member), encode_record(&m)),
-        (keys::org_member(&org.id, &member), Vec::new()),
-    ])
+
+    fn describe(&self) -> String {
+        format!(
+            "registered member {} ({}) with roles {}",
+            self.member,
+            self.name,
+            role_names(&self.roles)
+        )
+    }
 }
 
 fn member_of_admins_org<S: StateRead>(
@@ -250,48 +270,60 @@ fn member_of_admins_org<S: StateRead>(
 }
 
 /// An admin replaces a member's roles.
-pub(crate) fn set_roles<S: StateRead>(
-    ex: &Execution<S>,
-    signer: PublicKey,
-    member: PublicKey,
-    roles: &[Role],
-) -> Result<Writes, HandlerError> {
-    let (org, mut m) = member_of_admins_org(ex, signer, member)?;
-    check_roles_allowed(&org, roles)?;
-    if !m.is_active() {
-        return Err(Rejection::new(
-            "member_revoked",
-            format!("{member} is revoked; register a new key instead"),
-        )
-        .into());
+impl Contract for SetMemberRoles {
+    fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
+        let signer = call.signer;
+        let member = self.member;
+        let roles = self.roles.as_slice();
+        let (org, mut m) = member_of_admins_org(ex, signer, member)?;
+        check_roles_allowed(&org, roles)?;
+        if !m.is_active() {
+            return Err(Rejection::new(
+                "member_revoked",
+                format!("{member} is revoked; register a new key instead"),
+            )
+            .into());
+        }
+        m.roles = sorted(roles);
+        Ok(vec![(keys::member(&member), encode_record(&m))])
     }
-    m.roles = sorted(roles);
-    Ok(vec![(keys::member(&member), encode_record(&m))])
+
+    fn describe(&self) -> String {
+        format!(
+            "set roles of {} to {}",
+            self.member,
+            role_names(&self.roles)
+        )
+    }
 }
 
 /// An admin revokes a member.
-pub(crate) fn revoke_member<S: StateRead>(
-    ex: &Execution<S>,
-    signer: PublicKey,
-    member: PublicKey,
-    reason: &str,
-) -> Result<Writes, HandlerError> {
-    let (_, mut m) = member_of_admins_org(ex, signer, member)?;
-    if m.admin {
-        return Err(Rejection::new(
-            "cannot_revoke_admin",
-            "an organization admin cannot be revoked by a member transaction; replacing an admin is a governance action",
-        )
-        .into());
+impl Contract for RevokeMember {
+    fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
+        let signer = call.signer;
+        let member = self.member;
+        let reason = self.reason.as_str();
+        let (_, mut m) = member_of_admins_org(ex, signer, member)?;
+        if m.admin {
+            return Err(Rejection::new(
+                "cannot_revoke_admin",
+                "an organization admin cannot be revoked by a member transaction; replacing an admin is a governance action",
+            )
+            .into());
+        }
+        if !m.is_active() {
+            return Err(
+                Rejection::new("member_revoked", format!("{member} is already revoked")).into(),
+            );
+        }
+        m.status = MemberStatus::Revoked {
+            at: ex.context().height,
+            reason: reason.to_string(),
+        };
+        Ok(vec![(keys::member(&member), encode_record(&m))])
     }
-    if !m.is_active() {
-        return Err(
-            Rejection::new("member_revoked", format!("{member} is already revoked")).into(),
-        );
+
+    fn describe(&self) -> String {
+        format!("revoked member {}: {}", self.member, self.reason)
     }
-    m.status = MemberStatus::Revoked {
-        at: ex.context().height,
-        reason: reason.to_string(),
-    };
-    Ok(vec![(keys::member(&member), encode_record(&m))])
 }

@@ -5,37 +5,35 @@
 //! here is a pure function of the state it reads through [`StateRead`], the block
 //! context and the transactions. The node does the I/O.
 //!
-//! One module per domain: [`identity`] (organizations, members, roles), [`catalog`]
-//! (products, lots); [`access`] holds the authority matrix.
+//! Layers, each importing only the ones below it (a test fails on any import cycle):
+//! - [`block`] drives a block (admission, audit, start- and end-of-block work) and
+//!   [`dispatch`] routes each payload to its domain's [`exec::Contract`];
+//! - the domains, one module each, owning their handlers and reads: [`identity`]
+//!   (organizations, members, roles), [`catalog`] (products, lots, locations),
+//!   [`credentials`] (qualifications), [`governance`] (consortium changes),
+//!   [`access`] (the authority matrix and read grants), [`trace`] (EPCIS capture and
+//!   the lineage walk); beside them [`open`] (the open tier's records and subject
+//!   heads) and [`audit`] (the audit trail);
+//! - [`exec`] and [`keys`]: what every domain shares.
+//!
+//! The payload structs themselves are defined once in `waybill_types::payload`, one
+//! module per domain, so that clients build them without this crate.
 
 pub mod access;
 pub mod audit;
+pub mod block;
 pub mod catalog;
 pub mod credentials;
-mod exec;
+pub mod dispatch;
+pub mod exec;
 pub mod governance;
 pub mod identity;
 pub mod keys;
 pub mod open;
 pub mod trace;
 
+pub use block::apply_genesis;
 pub use exec::{
-    apply_genesis, genesis_state_hash, next_state_hash, write_set_digest, BlockContext, Execution,
-    StateRead, StateReadError, TxInvalid, WriteSet,
+    decode_record, encode_record, genesis_state_hash, next_state_hash, write_set_digest,
+    BlockContext, Execution, Rows, StateRead, StateReadError, StateScan, TxInvalid, WriteSet,
 };
-
-use borsh::{BorshDeserialize, BorshSerialize};
-
-/// Decode a record stored in state. Records are written only by this crate, so a
-/// record that does not decode means the store was corrupted.
-pub fn decode_record<T: BorshDeserialize>(key: &[u8], bytes: &[u8]) -> Result<T, StateReadError> {
-    borsh::from_slice(bytes).map_err(|e| StateReadError::Corrupt {
-        key: key.to_vec(),
-        reason: e.to_string(),
-    })
-}
-
-/// Encode a record for state.
-pub fn encode_record<T: BorshSerialize>(value: &T) -> Vec<u8> {
-    waybill_types::codec::encode(value)
-}

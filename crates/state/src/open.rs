@@ -16,7 +16,8 @@ use waybill_types::hash::Hash;
 use waybill_types::merkle;
 
 use crate::exec::Writes;
-use crate::{keys, StateRead, StateReadError, WriteSet};
+use crate::exec::{StateRead, StateReadError, WriteSet};
+use crate::keys;
 
 /// The RFC 6962 root over the open-tier records in `writes` for block `height` (the
 /// empty root if it publishes none).

@@ -6,6 +6,10 @@
 //! `BTreeMap`, blocks executed with [`Execution`], their write sets applied
 //! (`None` deletes) and the state hash chained with [`next_state_hash`].
 
+use waybill_types::payload::{
+    RegisterLot, RegisterMember, RegisterProduct, RevokeMember, SetMemberRoles,
+};
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::collection::vec;
@@ -157,39 +161,39 @@ fn replay_key(tx: &SignedTx) -> Vec<u8> {
 }
 
 fn reg_member(member: &SecretKey, roles: &[Role]) -> Payload {
-    Payload::RegisterMember {
+    Payload::RegisterMember(RegisterMember {
         member: member.public(),
         name: "Li Wei, harvest team".into(),
         roles: roles.to_vec(),
-    }
+    })
 }
 
 fn set_roles(member: &SecretKey, roles: &[Role]) -> Payload {
-    Payload::SetMemberRoles {
+    Payload::SetMemberRoles(SetMemberRoles {
         member: member.public(),
         roles: roles.to_vec(),
-    }
+    })
 }
 
 fn revoke(member: &SecretKey, reason: &str) -> Payload {
-    Payload::RevokeMember {
+    Payload::RevokeMember(RevokeMember {
         member: member.public(),
         reason: reason.into(),
-    }
+    })
 }
 
 fn product(g: &Gtin) -> Payload {
-    Payload::RegisterProduct {
+    Payload::RegisterProduct(RegisterProduct {
         gtin: g.clone(),
         name: "Navel oranges, 5 kg carton".into(),
         brand: "Orchard".into(),
         category: "fresh fruit".into(),
         origin_country: "CN".into(),
-    }
+    })
 }
 
 fn lot(g: &Gtin, lot: &str) -> Payload {
-    Payload::RegisterLot {
+    Payload::RegisterLot(RegisterLot {
         gtin: g.clone(),
         lot: lot.into(),
         origin_gln: Some(gln("690123400001")),
@@ -199,7 +203,7 @@ fn lot(g: &Gtin, lot: &str) -> Payload {
         inputs: vec![],
         raw_materials: vec![],
         claims: vec![],
-    }
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -980,7 +984,7 @@ fn stateless_failures_are_invalid_not_rejected() {
     let zero_quantity = signed(
         &admin,
         1,
-        Payload::RegisterLot {
+        Payload::RegisterLot(RegisterLot {
             gtin: orchard_gtin(),
             lot: "L1".into(),
             origin_gln: None,
@@ -990,7 +994,7 @@ fn stateless_failures_are_invalid_not_rejected() {
             inputs: vec![],
             raw_materials: vec![],
             claims: vec![],
-        },
+        }),
     );
     let no_roles = signed(&admin, 1, reg_member(&key("m"), &[]));
     let dup_roles = signed(
@@ -1001,13 +1005,13 @@ fn stateless_failures_are_invalid_not_rejected() {
     let bad_country = signed(
         &admin,
         1,
-        Payload::RegisterProduct {
+        Payload::RegisterProduct(RegisterProduct {
             gtin: orchard_gtin(),
             name: "x".into(),
             brand: "x".into(),
             category: "x".into(),
             origin_country: "cn".into(),
-        },
+        }),
     );
     // Stateless checks come first: an unknown signer with a bad payload is Stateless.
     let stranger_bad = signed(&key("stranger"), 1, reg_member(&key("m"), &[]));
@@ -1548,7 +1552,7 @@ impl Op {
                 gtin: g,
                 lot: l,
                 quantity,
-            } => Payload::RegisterLot {
+            } => Payload::RegisterLot(RegisterLot {
                 gtin: gtin(GTINS[g]),
                 lot: LOTS[l].into(),
                 origin_gln: None,
@@ -1558,7 +1562,7 @@ impl Op {
                 inputs: vec![],
                 raw_materials: vec![],
                 claims: vec![],
-            },
+            }),
         }
     }
 }

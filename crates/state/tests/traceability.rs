@@ -7,6 +7,11 @@
 //! prefixes and locations, so the demo's EPCIS documents can be captured as they are),
 //! plus an organization that may grant every role, for the role-by-role matrix.
 
+use waybill_types::payload::{
+    CaptureEpcis, GrantRead, RecordQualification, RegisterLocation, RegisterLot, RegisterMember,
+    RegisterProduct, RequireQualification, RevokeQualification, SetLocationDelegate,
+};
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
@@ -171,7 +176,7 @@ fn genesis() -> Genesis {
 }
 
 fn location(g: &Gln, name: &str) -> Payload {
-    Payload::RegisterLocation {
+    Payload::RegisterLocation(RegisterLocation {
         gln: g.clone(),
         name: name.into(),
         kind: "site".into(),
@@ -179,21 +184,21 @@ fn location(g: &Gln, name: &str) -> Payload {
         country: "CN".into(),
         latitude: Some("30.6829".into()),
         longitude: Some("103.8552".into()),
-    }
+    })
 }
 
 fn product(g: &Gtin, category: &str) -> Payload {
-    Payload::RegisterProduct {
+    Payload::RegisterProduct(RegisterProduct {
         gtin: g.clone(),
         name: "Navel oranges".into(),
         brand: "Pujiang Gold".into(),
         category: category.into(),
         origin_country: "CN".into(),
-    }
+    })
 }
 
 fn lot(g: &Gtin, lot: &str, claims: &[&str], raw: &[(Gtin, &str)]) -> Payload {
-    Payload::RegisterLot {
+    Payload::RegisterLot(RegisterLot {
         gtin: g.clone(),
         lot: lot.into(),
         origin_gln: Some(farm()),
@@ -209,11 +214,11 @@ fn lot(g: &Gtin, lot: &str, claims: &[&str], raw: &[(Gtin, &str)]) -> Payload {
             })
             .collect(),
         claims: claims.iter().map(|c| c.to_string()).collect(),
-    }
+    })
 }
 
 fn qualification(o: &str, kind: &str, number: &str, from: &str, to: &str) -> Payload {
-    Payload::RecordQualification {
+    Payload::RecordQualification(RecordQualification {
         org: org(o),
         kind: kind.into(),
         issuer: "China Organic Certification Center".into(),
@@ -221,13 +226,13 @@ fn qualification(o: &str, kind: &str, number: &str, from: &str, to: &str) -> Pay
         scope: "navel oranges, 120 ha".into(),
         valid_from: from.into(),
         valid_to: to.into(),
-    }
+    })
 }
 
 fn capture(document: &str) -> Payload {
-    Payload::CaptureEpcis {
+    Payload::CaptureEpcis(CaptureEpcis {
         document: document.to_string(),
-    }
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -396,22 +401,22 @@ impl Chain {
             .map(|(label, o, roles)| {
                 (
                     admin(o),
-                    Payload::RegisterMember {
+                    Payload::RegisterMember(RegisterMember {
                         member: key(label).public(),
                         name: format!("{label} of {o}"),
                         roles: roles.to_vec(),
-                    },
+                    }),
                 )
             })
             .collect();
         for r in Role::ALL {
             regs.push((
                 admin(EVERY),
-                Payload::RegisterMember {
+                Payload::RegisterMember(RegisterMember {
                     member: only(r).public(),
                     name: format!("{} only", r.name()),
                     roles: vec![r],
-                },
+                }),
             ));
         }
         c.commit_all(&regs);
@@ -771,33 +776,33 @@ fn read_authority_and_grants() {
     // ... a member other than the admin cannot grant it ...
     let run = c.submit(
         &key("officer"),
-        Payload::GrantRead {
+        Payload::GrantRead(GrantRead {
             org: org(SHOPMART),
             category: DataCategory::CustomsQuality,
             allowed: true,
-        },
+        }),
     );
     assert_rejected(&run, &key("officer"), "not_admin");
     assert!(!read(&c, "seller", CUSTOMS, DataCategory::CustomsQuality));
     // ... nor can another organization's admin grant reading customs' data.
     let run = c.submit(
         &admin(SHOPMART),
-        Payload::GrantRead {
+        Payload::GrantRead(GrantRead {
             org: org(SHOPMART),
             category: DataCategory::CustomsQuality,
             allowed: true,
-        },
+        }),
     );
     assert_rejected(&run, &admin(SHOPMART), "invalid");
     assert!(!read(&c, "seller", CUSTOMS, DataCategory::CustomsQuality));
     // The owner's admin grants it: now it reads customs' data, and only customs'.
     assert_applied(&c.submit(
         &admin(CUSTOMS),
-        Payload::GrantRead {
+        Payload::GrantRead(GrantRead {
             org: org(SHOPMART),
             category: DataCategory::CustomsQuality,
             allowed: true,
-        },
+        }),
     ));
     assert!(read(&c, "seller", CUSTOMS, DataCategory::CustomsQuality));
     assert!(
@@ -809,21 +814,21 @@ fn read_authority_and_grants() {
     // Withdrawn: reading stops.
     assert_applied(&c.submit(
         &admin(CUSTOMS),
-        Payload::GrantRead {
+        Payload::GrantRead(GrantRead {
             org: org(SHOPMART),
             category: DataCategory::CustomsQuality,
             allowed: false,
-        },
+        }),
     ));
     assert!(!read(&c, "seller", CUSTOMS, DataCategory::CustomsQuality));
     // Granting an unknown organization is refused.
     let run = c.submit(
         &admin(CUSTOMS),
-        Payload::GrantRead {
+        Payload::GrantRead(GrantRead {
             org: org("nobody"),
             category: DataCategory::CustomsQuality,
             allowed: true,
-        },
+        }),
     );
     assert_rejected(&run, &admin(CUSTOMS), "unknown_org");
 
@@ -993,11 +998,11 @@ fn authority_matrix_through_transactions() {
 // ---------------------------------------------------------------------------
 
 fn delegate(g: &Gln, to: &str, allowed: bool) -> Payload {
-    Payload::SetLocationDelegate {
+    Payload::SetLocationDelegate(SetLocationDelegate {
         gln: g.clone(),
         org: org(to),
         allowed,
-    }
+    })
 }
 
 #[test]
@@ -1182,18 +1187,18 @@ fn locations_are_registered_by_the_prefix_owner_and_delegated_by_it() {
 // ---------------------------------------------------------------------------
 
 fn revoke_qualification(o: &str, number: &str) -> Payload {
-    Payload::RevokeQualification {
+    Payload::RevokeQualification(RevokeQualification {
         org: org(o),
         number: number.into(),
         reason: "certificate withdrawn by the issuer".into(),
-    }
+    })
 }
 
 fn require(category: &str, kind: Option<&str>) -> Payload {
-    Payload::RequireQualification {
+    Payload::RequireQualification(RequireQualification {
         product_category: category.into(),
         kind: kind.map(str::to_string),
-    }
+    })
 }
 
 #[test]
@@ -2496,11 +2501,11 @@ fn trace_hides_what_the_reader_may_not_read_and_does_not_follow_it() {
     // Granted, it does.
     assert_applied(&j.chain.submit(
         &admin(CUSTOMS),
-        Payload::GrantRead {
+        Payload::GrantRead(GrantRead {
             org: org(SHOPMART),
             category: DataCategory::CustomsQuality,
             allowed: true,
-        },
+        }),
     ));
     let l = walk_as(&j, "seller", &c1, Direction::Back);
     assert_eq!(l.hidden_events, 0);
@@ -2808,11 +2813,11 @@ fn the_same_block_on_the_same_state_writes_the_same() {
         (key("grower"), lot(&bulk(), "ORG-LOT", &["organic"], &[])),
         (
             admin(CUSTOMS),
-            Payload::GrantRead {
+            Payload::GrantRead(GrantRead {
                 org: org(SHOPMART),
                 category: DataCategory::CustomsQuality,
                 allowed: true,
-            },
+            }),
         ),
         (
             key("auditor"),

@@ -470,9 +470,7 @@ impl Store {
                 .txs
                 .iter()
                 .zip(tx_ids)
-                .filter(|(t, _)| {
-                    matches!(t.tx.payload, waybill_types::Payload::CaptureEpcis { .. })
-                })
+                .filter(|(t, _)| matches!(t.tx.payload, waybill_types::Payload::CaptureEpcis(_)))
                 .map(|(_, id)| *id)
                 .collect();
             tryd!(self, crate::jobs::settle_jobs_in(&txn, &captures));
@@ -828,7 +826,7 @@ impl StateRead for StateSnapshot {
     }
 }
 
-impl waybill_state::trace::StateScan for StateSnapshot {
+impl waybill_state::StateScan for StateSnapshot {
     fn scan_from(
         &self,
         prefix: &[u8],

@@ -4,6 +4,11 @@
 //! body disagrees with the header and certificates that do not prove finality are
 //! refused with the right error.
 
+use waybill_types::payload::{
+    CaptureEpcis, GrantRead, RecordQualification, RegisterLocation, RegisterLot, RegisterMember,
+    RegisterProduct, RevokeMember, SetMemberRoles,
+};
+
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{subsequence, Index};
@@ -90,14 +95,14 @@ fn date() -> impl Strategy<Value = String> {
 fn payload() -> impl Strategy<Value = Payload> {
     prop_oneof![
         (public_key(), text(NAME_BYTES_MAX), roles()).prop_map(|(member, name, roles)| {
-            Payload::RegisterMember {
+            Payload::RegisterMember(RegisterMember {
                 member,
                 name,
                 roles,
-            }
+            })
         }),
         (public_key(), roles())
-            .prop_map(|(member, roles)| Payload::SetMemberRoles { member, roles }),
+            .prop_map(|(member, roles)| Payload::SetMemberRoles(SetMemberRoles { member, roles })),
         (
             public_key(),
             prop_oneof![
@@ -105,7 +110,7 @@ fn payload() -> impl Strategy<Value = Payload> {
                 1 => Just("r".repeat(TEXT_BYTES_MAX))
             ]
         )
-            .prop_map(|(member, reason)| Payload::RevokeMember { member, reason }),
+            .prop_map(|(member, reason)| Payload::RevokeMember(RevokeMember { member, reason })),
         (
             gtin(),
             text(NAME_BYTES_MAX),
@@ -114,13 +119,13 @@ fn payload() -> impl Strategy<Value = Payload> {
             "[A-Z]{2}"
         )
             .prop_map(|(gtin, name, brand, category, origin_country)| {
-                Payload::RegisterProduct {
+                Payload::RegisterProduct(RegisterProduct {
                     gtin,
                     name,
                     brand,
                     category,
                     origin_country,
-                }
+                })
             }),
         (
             gtin(),
@@ -143,7 +148,7 @@ fn payload() -> impl Strategy<Value = Payload> {
         )
             .prop_map(
                 |(gtin, lot, origin_gln, produced_on, quantity, unit, inputs, raw, claims)| {
-                    Payload::RegisterLot {
+                    Payload::RegisterLot(RegisterLot {
                         gtin,
                         lot,
                         origin_gln,
@@ -164,7 +169,7 @@ fn payload() -> impl Strategy<Value = Payload> {
                             .map(|(gtin, lot)| waybill_types::LotRef { gtin, lot })
                             .collect(),
                         claims,
-                    }
+                    })
                 }
             ),
         (
@@ -176,7 +181,7 @@ fn payload() -> impl Strategy<Value = Payload> {
             proptest::option::of("-?[0-8][0-9]\\.[0-9]{1,7}")
         )
             .prop_map(|(gln, name, kind, address, country, latitude)| {
-                Payload::RegisterLocation {
+                Payload::RegisterLocation(RegisterLocation {
                     gln,
                     name,
                     kind,
@@ -184,7 +189,7 @@ fn payload() -> impl Strategy<Value = Payload> {
                     country,
                     latitude,
                     longitude: Some("103.5".into()),
-                }
+                })
             }),
         (
             "[a-z][a-z0-9-]{1,20}",
@@ -195,7 +200,7 @@ fn payload() -> impl Strategy<Value = Payload> {
             date()
         )
             .prop_map(|(org, kind, issuer, number, scope, from)| {
-                Payload::RecordQualification {
+                Payload::RecordQualification(RecordQualification {
                     org: waybill_types::OrgId::new(&org).expect("valid org id"),
                     kind,
                     issuer,
@@ -203,16 +208,16 @@ fn payload() -> impl Strategy<Value = Payload> {
                     scope,
                     valid_from: from.clone(),
                     valid_to: from,
-                }
+                })
             }),
         ("[a-z][a-z0-9-]{1,20}", 0usize..5, any::<bool>()).prop_map(|(org, c, allowed)| {
-            Payload::GrantRead {
+            Payload::GrantRead(GrantRead {
                 org: waybill_types::OrgId::new(&org).expect("valid org id"),
                 category: waybill_types::DataCategory::ALL[c],
                 allowed,
-            }
+            })
         }),
-        "\\PC{0,400}".prop_map(|document| Payload::CaptureEpcis { document }),
+        "\\PC{0,400}".prop_map(|document| Payload::CaptureEpcis(CaptureEpcis { document })),
     ]
 }
 
@@ -336,7 +341,7 @@ fn sample_tx(nonce: u64) -> SignedTx {
         signer: key.public(),
         nonce,
         expires_at_ms: 1_800_000_000_000,
-        payload: Payload::RegisterLot {
+        payload: Payload::RegisterLot(RegisterLot {
             gtin: "06901234000016".parse().expect("valid"),
             lot: "PJ2611C".into(),
             origin_gln: Some("6901234000016".parse().expect("valid")),
@@ -346,7 +351,7 @@ fn sample_tx(nonce: u64) -> SignedTx {
             inputs: vec![],
             raw_materials: vec![],
             claims: vec![],
-        },
+        }),
     }
     .sign(&key)
 }
@@ -538,10 +543,10 @@ fn tx_of_len(len: usize) -> SignedTx {
             signer: key.public(),
             nonce: 1,
             expires_at_ms: 1_800_000_000_000,
-            payload: Payload::RevokeMember {
+            payload: Payload::RevokeMember(RevokeMember {
                 member: key.public(),
                 reason: "r".into(),
-            },
+            }),
         }
         .sign(&key)
     };
@@ -971,12 +976,14 @@ fn category_and_unit_follow_the_name_limit() {
     // (1000 bytes) while tx.rs checks them as names (200 bytes); names win.
     let at = "c".repeat(NAME_BYTES_MAX);
     let past = "c".repeat(NAME_BYTES_MAX + 1);
-    let product = |category: &str| Payload::RegisterProduct {
-        gtin: "06901234000016".parse().expect("valid"),
-        name: "n".into(),
-        brand: "b".into(),
-        category: category.into(),
-        origin_country: "CN".into(),
+    let product = |category: &str| {
+        Payload::RegisterProduct(RegisterProduct {
+            gtin: "06901234000016".parse().expect("valid"),
+            name: "n".into(),
+            brand: "b".into(),
+            category: category.into(),
+            origin_country: "CN".into(),
+        })
     };
     assert_eq!(
         product(&at).check(),
@@ -987,16 +994,18 @@ fn category_and_unit_follow_the_name_limit() {
         product(&past).check().is_err(),
         "category one byte past NAME_BYTES_MAX"
     );
-    let lot = |unit: &str| Payload::RegisterLot {
-        gtin: "06901234000016".parse().expect("valid"),
-        lot: "L1".into(),
-        origin_gln: None,
-        produced_on: "2026-11-20".into(),
-        quantity: 1,
-        unit: unit.into(),
-        inputs: vec![],
-        raw_materials: vec![],
-        claims: vec![],
+    let lot = |unit: &str| {
+        Payload::RegisterLot(RegisterLot {
+            gtin: "06901234000016".parse().expect("valid"),
+            lot: "L1".into(),
+            origin_gln: None,
+            produced_on: "2026-11-20".into(),
+            quantity: 1,
+            unit: unit.into(),
+            inputs: vec![],
+            raw_materials: vec![],
+            claims: vec![],
+        })
     };
     assert_eq!(lot(&at).check(), Ok(()), "unit of NAME_BYTES_MAX bytes");
     assert!(

@@ -9,6 +9,8 @@
 //! verification, execution, redb commit) without HTTP or consensus: the ratio shows
 //! what the API and consensus cost.
 
+use waybill_types::payload::{RegisterLot, RegisterMember, RegisterProduct};
+
 use anyhow::{bail, Context as _};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -156,31 +158,31 @@ fn workload(o: &BenchOptions, n_validators: usize) -> anyhow::Result<Workload> {
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            let p = Payload::RegisterMember {
+            let p = Payload::RegisterMember(RegisterMember {
                 member: m.public(),
                 name: format!("bench member {i}"),
                 roles: vec![Role::Producer],
-            };
+            });
             waybill_client::sign(&admin, &chain_id, p)
         })
         .collect();
     setup.push(waybill_client::sign(
         &admin,
         &chain_id,
-        Payload::RegisterProduct {
+        Payload::RegisterProduct(RegisterProduct {
             gtin: gtin.clone(),
             name: "Benchmark oranges".into(),
             brand: "Bench".into(),
             category: "fresh fruit".into(),
             origin_country: "CN".into(),
-        },
+        }),
     ));
     let per_member = o.n_txs / o.n_members;
     let n_lanes = o.concurrency.max(1);
     let mut lanes: Vec<Vec<SignedTx>> = vec![Vec::new(); n_lanes];
     for s in 1..=per_member as u64 {
         for (i, m) in members.iter().enumerate() {
-            let p = Payload::RegisterLot {
+            let p = Payload::RegisterLot(RegisterLot {
                 gtin: gtin.clone(),
                 lot: format!("B{i}-{s}"),
                 origin_gln: None,
@@ -190,7 +192,7 @@ fn workload(o: &BenchOptions, n_validators: usize) -> anyhow::Result<Workload> {
                 inputs: vec![],
                 raw_materials: vec![],
                 claims: vec![],
-            };
+            });
             lanes[i % n_lanes].push(waybill_client::sign(m, &chain_id, p));
         }
     }

@@ -30,6 +30,10 @@
 //! The consortium, the documents' building blocks and the lot's way into cartons also
 //! serve `bench_consumer` (the consumer page of one carton).
 
+use waybill_types::payload::{
+    CaptureEpcis, RegisterLocation, RegisterLot, RegisterMember, RegisterProduct,
+};
+
 use anyhow::{bail, ensure, Context as _};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -40,7 +44,7 @@ use waybill_client::{Client, KeyFile};
 use waybill_node::testkit::temp_dir;
 use waybill_state::trace::{self, Direction, EventRecord};
 use waybill_types::gs1::{with_check_digit, Gln, Gtin};
-use waybill_types::tx::LotRef;
+use waybill_types::LotRef;
 use waybill_types::{
     Genesis, GenesisOrganization, GenesisValidator, OrgId, Payload, Role, SecretKey, SignedTx,
     TxId, TxStatus,
@@ -748,21 +752,21 @@ pub(crate) fn setup(chain_id: &str, kinds: &[Kind], n_capturers: usize) -> anyho
     for (i, (m, k)) in capturers.iter().enumerate() {
         add(
             *k,
-            Payload::RegisterMember {
+            Payload::RegisterMember(RegisterMember {
                 member: m.public(),
                 name: format!("capture member {i}"),
                 roles: k.roles(),
-            },
+            }),
         );
     }
     for &k in kinds {
         add(
             k,
-            Payload::RegisterMember {
+            Payload::RegisterMember(RegisterMember {
                 member: tracers[&k].public(),
                 name: format!("trace member of {}", k.org()),
                 roles: k.roles(),
-            },
+            }),
         );
         let n_sites = if matches!(k, Kind::Carrier | Kind::Customs) {
             2
@@ -772,7 +776,7 @@ pub(crate) fn setup(chain_id: &str, kinds: &[Kind], n_capturers: usize) -> anyho
         for loc in 1..=n_sites {
             add(
                 k,
-                Payload::RegisterLocation {
+                Payload::RegisterLocation(RegisterLocation {
                     gln: gln(k, loc)?,
                     name: format!("{} site {loc}", k.org()),
                     kind: match k {
@@ -787,7 +791,7 @@ pub(crate) fn setup(chain_id: &str, kinds: &[Kind], n_capturers: usize) -> anyho
                     country: "CN".into(),
                     latitude: None,
                     longitude: None,
-                },
+                }),
             );
         }
     }
@@ -795,17 +799,17 @@ pub(crate) fn setup(chain_id: &str, kinds: &[Kind], n_capturers: usize) -> anyho
     let carton = gtin(PACKER, CARTON_ITEM)?;
     add(
         Kind::Farm,
-        Payload::RegisterProduct {
+        Payload::RegisterProduct(RegisterProduct {
             gtin: bulk.clone(),
             name: "Navel oranges, bulk".into(),
             brand: "Bench".into(),
             category: "fresh fruit".into(),
             origin_country: "CN".into(),
-        },
+        }),
     );
     add(
         Kind::Farm,
-        Payload::RegisterLot {
+        Payload::RegisterLot(RegisterLot {
             gtin: bulk.clone(),
             lot: TRACE_LOT.into(),
             origin_gln: Some(gln(Kind::Farm, 1)?),
@@ -815,21 +819,21 @@ pub(crate) fn setup(chain_id: &str, kinds: &[Kind], n_capturers: usize) -> anyho
             inputs: vec![],
             raw_materials: vec![],
             claims: vec![],
-        },
+        }),
     );
     add(
         Kind::Packer,
-        Payload::RegisterProduct {
+        Payload::RegisterProduct(RegisterProduct {
             gtin: carton.clone(),
             name: "Navel oranges, 5 kg carton".into(),
             brand: "Bench".into(),
             category: "fresh fruit".into(),
             origin_country: "CN".into(),
-        },
+        }),
     );
     add(
         Kind::Packer,
-        Payload::RegisterLot {
+        Payload::RegisterLot(RegisterLot {
             gtin: carton,
             lot: TRACE_LOT.into(),
             origin_gln: Some(gln(Kind::Packer, 1)?),
@@ -842,7 +846,7 @@ pub(crate) fn setup(chain_id: &str, kinds: &[Kind], n_capturers: usize) -> anyho
                 lot: TRACE_LOT.into(),
             }],
             claims: vec![],
-        },
+        }),
     );
     // Farm first: the plant's carton lot names the farm's lot as its raw material.
     let mut txs = Vec::new();
@@ -871,7 +875,7 @@ struct Capture {
 impl Capture {
     fn document(&self) -> &str {
         match &self.stx.tx.payload {
-            Payload::CaptureEpcis { document } => document,
+            Payload::CaptureEpcis(CaptureEpcis { document }) => document,
             _ => unreachable!("signed_capture builds capture transactions only"),
         }
     }
@@ -882,7 +886,11 @@ fn signed_capture(key: &SecretKey, chain_id: &str, document: String) -> Capture 
         .ok()
         .and_then(|d| trace::document_events(&d).0.map(Vec::len))
         .unwrap_or(0);
-    let stx = waybill_client::sign(key, chain_id, Payload::CaptureEpcis { document });
+    let stx = waybill_client::sign(
+        key,
+        chain_id,
+        Payload::CaptureEpcis(CaptureEpcis { document }),
+    );
     Capture {
         id: stx.id(),
         stx,

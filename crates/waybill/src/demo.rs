@@ -3,6 +3,8 @@
 //! members; products and lots — all loaded as signed transactions through the API,
 //! exactly as any client would. Loading is idempotent: what exists is skipped.
 
+use waybill_types::payload::RegisterMember;
+
 use anyhow::{bail, Context as _};
 use serde::Deserialize;
 use std::path::Path;
@@ -169,11 +171,11 @@ pub async fn load(home: &Home, client: &Client) -> anyhow::Result<usize> {
             client,
             &chain_id,
             &admin,
-            Payload::RegisterMember {
+            Payload::RegisterMember(RegisterMember {
                 member: key.public(),
                 name: mm.name.clone(),
                 roles: mm.roles.clone(),
-            },
+            }),
         )
         .await?;
         n += 1;

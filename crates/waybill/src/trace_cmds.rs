@@ -1,6 +1,8 @@
 //! `waybill capture`, `events`, `trace`, `audit`, `epcis hash-id|validate`,
 //! `dl parse|make` and `qr`.
 
+use waybill_types::payload::CaptureEpcis;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -62,7 +64,7 @@ pub async fn capture(
         &chain_id,
         waybill_types::tx::random_nonce(),
         waybill_client::now_ms().saturating_add(expires_in_ms),
-        waybill_types::Payload::CaptureEpcis { document: doc },
+        waybill_types::Payload::CaptureEpcis(CaptureEpcis { document: doc }),
     );
     let job = client.capture_signed(&stx, wait).await?;
     println!("{}", serde_json::to_string_pretty(&job)?);

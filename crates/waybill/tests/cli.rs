@@ -2,6 +2,8 @@
 //! SIGKILL during a stream of commits and restart, verify, tamper detection.
 //! Every node binds to 127.0.0.1 on free ports and is killed at the end.
 
+use waybill_types::payload::RegisterMember;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -91,11 +93,11 @@ async fn stream(
         seq += 1;
         let txs: Vec<SignedTx> = (0..20)
             .map(|i| {
-                let p = Payload::RegisterMember {
+                let p = Payload::RegisterMember(RegisterMember {
                     member: SecretKey::generate().public(),
                     name: format!("crash test member {seq}-{i}"),
                     roles: vec![Role::Producer],
-                };
+                });
                 waybill_client::sign(&admin, &chain_id, p)
             })
             .collect();

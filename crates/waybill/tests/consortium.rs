@@ -4,6 +4,8 @@
 //! and finality resumes when they return; a node whose data directory was deleted
 //! resyncs from its peers and `waybill verify` passes. Every wait is bounded.
 
+use waybill_types::payload::{ApproveGovernance, ProposeGovernance, RegisterMember};
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -142,11 +144,11 @@ struct Member {
 /// Register a fresh member through `via`, signed by `admin`; wait for the receipt.
 async fn register(via: &Client, chain_id: &str, admin: &mut Member) -> SignedTx {
     admin.n += 1;
-    let p = Payload::RegisterMember {
+    let p = Payload::RegisterMember(RegisterMember {
         member: SecretKey::generate().public(),
         name: format!("member {}", admin.n),
         roles: vec![Role::Processor],
-    };
+    });
     // No sequence to keep: the previous transaction may still be committing on
     // another node, this one is independent of it.
     let tx = waybill_client::sign(&admin.key, chain_id, p);
@@ -293,11 +295,11 @@ async fn four_validators_survive_a_crash_a_halt_and_data_loss() {
     let stalled = height(&nodes[0].client).await.expect("height");
     let pending_tx = {
         admin.n += 1;
-        let p = Payload::RegisterMember {
+        let p = Payload::RegisterMember(RegisterMember {
             member: SecretKey::generate().public(),
             name: "during the halt".into(),
             roles: vec![Role::Processor],
-        };
+        });
         let tx = waybill_client::sign(&admin.key, &chain_id, p);
         let v = nodes[0]
             .client
@@ -386,11 +388,11 @@ async fn steady_load(
         let admin = &admins[turn % admins.len()];
         let txs: Vec<SignedTx> = (0..10)
             .map(|i| {
-                let p = Payload::RegisterMember {
+                let p = Payload::RegisterMember(RegisterMember {
                     member: SecretKey::generate().public(),
                     name: format!("load {turn}-{i}"),
                     roles: vec![Role::Processor],
-                };
+                });
                 waybill_client::sign(admin, &chain_id, p)
             })
             .collect();
@@ -570,7 +572,7 @@ async fn a_new_organization_admitted_by_majority_runs_a_validator_that_votes() {
         admin_of(2, "coldchain-express"),
     ];
     let customs_admin = SecretKey::generate();
-    let propose = Payload::ProposeGovernance {
+    let propose = Payload::ProposeGovernance(ProposeGovernance {
         action: waybill_types::GovernanceAction::AdmitOrganization {
             id: waybill_types::OrgId::new("chengdu-customs").expect("id"),
             name: "Chengdu Customs District".into(),
@@ -580,13 +582,13 @@ async fn a_new_organization_admitted_by_majority_runs_a_validator_that_votes() {
             validator: Some((v4.public(), 1)),
         },
         reason: "customs joins and runs a validator".into(),
-    };
+    });
     let mut executed_at = 0;
     for (i, admin) in admins.iter().enumerate() {
         let payload = if i == 0 {
             propose.clone()
         } else {
-            Payload::ApproveGovernance { proposal: 1 }
+            Payload::ApproveGovernance(ApproveGovernance { proposal: 1 })
         };
         let client = &nodes[i].client;
         let v = client

@@ -5,6 +5,8 @@
 //! everything or say that more remains. Every process binds 127.0.0.1 on free ports
 //! and is killed at the end.
 
+use waybill_types::payload::RegisterMember;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -180,11 +182,11 @@ async fn keep_busy(url: String, dir: PathBuf, stop: tokio::sync::watch::Receiver
                 waybill_client::sign(
                     &admin,
                     &chain_id,
-                    Payload::RegisterMember {
+                    Payload::RegisterMember(RegisterMember {
                         member: SecretKey::generate().public(),
                         name: format!("busy member {round}-{i}"),
                         roles: vec![Role::Producer],
-                    },
+                    }),
                 )
             })
             .collect();

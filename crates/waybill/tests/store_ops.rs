@@ -3,6 +3,8 @@
 //! and never writes; a backup restores only if it is whole and of this chain, and
 //! never over a good store without --force.
 
+use waybill_types::payload::RegisterMember;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -76,11 +78,11 @@ fn node_dir(tag: &str, n_blocks: u64) -> (PathBuf, Vec<u8>) {
         let tx = sign(
             &admin,
             &genesis.chain_id,
-            Payload::RegisterMember {
+            Payload::RegisterMember(RegisterMember {
                 member: SecretKey::generate().public(),
                 name: format!("member {seq} of a store used to test verification"),
                 roles: vec![Role::Producer],
-            },
+            }),
         );
         for r in waybill_node::ledger::submit_batch(&shared, vec![tx.encode()]) {
             r.expect("admitted");

@@ -2,6 +2,8 @@
 //! organizations, the router over it, signers that track their sequence numbers,
 //! and small helpers to send requests and read answers.
 
+use waybill_types::payload::{RegisterLot, RegisterMember, RegisterProduct};
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -259,27 +261,27 @@ pub fn parse_gtin(g: &str) -> Gtin {
 
 /// A `register_member` payload.
 pub fn member(key: PublicKey, name: &str, roles: &[Role]) -> Payload {
-    Payload::RegisterMember {
+    Payload::RegisterMember(RegisterMember {
         member: key,
         name: name.to_string(),
         roles: roles.to_vec(),
-    }
+    })
 }
 
 /// A `register_product` payload.
 pub fn product(g: &str, name: &str) -> Payload {
-    Payload::RegisterProduct {
+    Payload::RegisterProduct(RegisterProduct {
         gtin: parse_gtin(g),
         name: name.to_string(),
         brand: "Pujiang".into(),
         category: "fresh fruit".into(),
         origin_country: "CN".into(),
-    }
+    })
 }
 
 /// A `register_lot` payload.
 pub fn lot(g: &str, lot: &str) -> Payload {
-    Payload::RegisterLot {
+    Payload::RegisterLot(RegisterLot {
         gtin: parse_gtin(g),
         lot: lot.to_string(),
         origin_gln: None,
@@ -289,7 +291,7 @@ pub fn lot(g: &str, lot: &str) -> Payload {
         inputs: vec![],
         raw_materials: vec![],
         claims: vec![],
-    }
+    })
 }
 
 /// The JSON body of a single submission.

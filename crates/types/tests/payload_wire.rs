@@ -1,0 +1,120 @@
+//! The wire forms of payloads are fixed: they are signed, hashed into transaction
+//! ids and stored in blocks. One JSON example of every kind of payload must parse,
+//! and encode to the same bytes as when the form was first fixed (hashes below).
+
+use waybill_types::codec;
+use waybill_types::{Payload, SecretKey};
+
+const EXAMPLES: [(&str, &str); 14] = [
+    (
+        "register_member",
+        r#"{"type":"register_member","member":"KEY","name":"Li Wei","roles":["producer","processor"]}"#,
+    ),
+    (
+        "set_member_roles",
+        r#"{"type":"set_member_roles","member":"KEY","roles":["carrier"]}"#,
+    ),
+    (
+        "revoke_member",
+        r#"{"type":"revoke_member","member":"KEY","reason":"left"}"#,
+    ),
+    (
+        "register_product",
+        r#"{"type":"register_product","gtin":"06901234000016","name":"Navel oranges","brand":"Pujiang","category":"fresh fruit","origin_country":"CN"}"#,
+    ),
+    (
+        "register_lot",
+        r#"{"type":"register_lot","gtin":"06901234000016","lot":"L1","origin_gln":"6901234000016","produced_on":"2026-11-02","quantity":5,"unit":"kg","inputs":[{"kind":"fertilizer","name":"compost","amount":"2 t/ha","applied_on":"2026-03-01"}],"raw_materials":[{"gtin":"06901234000016","lot":"L0"}],"claims":["organic"]}"#,
+    ),
+    (
+        "propose_governance",
+        r#"{"type":"propose_governance","action":{"kind":"admit_organization","id":"new-org","name":"New","admin":"KEY","roles":["carrier"],"company_prefixes":["6901235"],"validator":["KEY",1]},"reason":"joins"}"#,
+    ),
+    (
+        "approve_governance",
+        r#"{"type":"approve_governance","proposal":3}"#,
+    ),
+    (
+        "register_location",
+        r#"{"type":"register_location","gln":"6901234000016","name":"Orchard","kind":"farm","address":"Pujiang","country":"CN","latitude":"30.4521","longitude":"103.5043"}"#,
+    ),
+    (
+        "set_location_delegate",
+        r#"{"type":"set_location_delegate","gln":"6901234000016","org":"carrier-co","allowed":true}"#,
+    ),
+    (
+        "record_qualification",
+        r#"{"type":"record_qualification","org":"farm-co","kind":"organic","issuer":"COCC","number":"N-1","scope":"oranges","valid_from":"2026-01-01","valid_to":"2027-01-01"}"#,
+    ),
+    (
+        "revoke_qualification",
+        r#"{"type":"revoke_qualification","org":"farm-co","number":"N-1","reason":"expired"}"#,
+    ),
+    (
+        "require_qualification",
+        r#"{"type":"require_qualification","product_category":"fresh fruit","kind":"organic"}"#,
+    ),
+    (
+        "grant_read",
+        r#"{"type":"grant_read","org":"carrier-co","category":"transport","allowed":true}"#,
+    ),
+    (
+        "capture_epcis",
+        r#"{"type":"capture_epcis","document":"{}"}"#,
+    ),
+];
+
+/// SHA-256 (hex) of each example's borsh encoding, fixed when the forms were.
+const HASHES: [&str; 14] = [
+    "b654e9bbc1c97732954b25ac3473c7e323fdd42fcbc385edd41f7940140bb026",
+    "062e9352953375401902faa8d00d3f810e86ac1b669c892f7a83b3eded1720c6",
+    "94f4966a355898527025171a6b15979a154ae987d528f1273e13b0f91f217c6a",
+    "13e7a3d80ce9caad0c5b77b7c0e97e7e9a5d48c6619d57f3861ec978316ae395",
+    "1327d7ab6ac300ff8dd6d096949e0dc836f17552b077486b1a272fb66c325e0b",
+    "379cf5957d0f1e75d254ba62d7402c94ce0d45112ab25f63053542ef72b71dfd",
+    "2867596782eadc402d61621bc66febc6f1bef8478cab4a77ab3279e6bfade625",
+    "0967fd84da3f19d2bf6b11126289ed8607b7da4de672c77540c8080a70afc197",
+    "25212bd799f146a487d0f2fc0da9023f3c8ee78f341dc59561c9b3a29cd2f6fe",
+    "a25278d8fb8f61fed7848b36cdf87343dab1276a5ef673f0bbcc91f673ef22a9",
+    "ae9c4b1de2596a80306d30738ed4c39de2a122afe2b2d38617198d378c0ed694",
+    "96778a912db1988b28c01fe771fe5798f32b9aa4283b32d27d9ab41090613074",
+    "e04125b4863133edc481dffed7d8d33f3a649a173709eae42866336f13edbc7a",
+    "159730547261a8080253dd3d7970490d1be867fc79b783c841a19b53e1566eb5",
+];
+
+/// The examples name one member key, written `KEY`.
+fn with_key(json: &str) -> String {
+    json.replace("KEY", &SecretKey::from_label("member").public().to_hex())
+}
+
+#[test]
+fn every_payload_kind_keeps_its_json_and_binary_form() {
+    let mut got = Vec::new();
+    for (kind, json) in EXAMPLES {
+        let json = with_key(json);
+        let p: Payload = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(p.kind(), kind);
+        let back: Payload =
+            serde_json::from_value(serde_json::to_value(&p).expect("serializes")).expect("parses");
+        assert_eq!(back, p, "{kind}: JSON round trip");
+        let bytes = codec::encode(&p);
+        assert_eq!(
+            codec::decode::<Payload>(&bytes, usize::MAX, "payload").expect("decodes"),
+            p
+        );
+        got.push(waybill_types::sha256(&bytes).to_string());
+    }
+    for ((kind, _), (g, want)) in EXAMPLES.iter().zip(got.iter().zip(HASHES)) {
+        assert_eq!(g, want, "{kind}: binary form changed");
+    }
+}
+
+#[test]
+fn unknown_fields_are_refused_in_every_kind() {
+    for (kind, json) in EXAMPLES {
+        let extra = with_key(json).replacen('{', r#"{"surprise":1,"#, 1);
+        let err = serde_json::from_str::<Payload>(&extra)
+            .expect_err(&format!("{kind}: an unknown field must be refused"));
+        assert!(err.to_string().contains("surprise"), "{kind}: {err}");
+    }
+}
