@@ -243,7 +243,7 @@ impl Contract for RegisterLot {
             crate::credentials::require_valid(
                 ex,
                 &m.org,
-                &claim,
+                claim,
                 &format!("the `{claim}` claim on lot {} of {}", &l.lot, &l.gtin),
             )?;
         }

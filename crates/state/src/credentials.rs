@@ -179,7 +179,7 @@ impl Contract for RecordQualification {
         let tx_id = call.tx_id;
         let q = self;
         let m = verifier(ex, signer)?;
-        if m.org == *&q.org {
+        if m.org == q.org {
             return Err(Rejection::new(
                 "self_certification",
                 format!(
