@@ -17,7 +17,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::Value;
-use waybill_state::trace::{self, Direction};
+use waybill_state::trace;
+use waybill_state::trace::lineage::{self, Direction};
 use waybill_state::{catalog, keys};
 use waybill_types::proof::ProofBundle;
 
@@ -685,7 +686,7 @@ fn labels_html(s: &AppState, base: &str) -> Result<String, ApiError> {
             // A few serialised items made from the lot.
             let lot_id = format!("https://id.gs1.org{lot_path}");
             let mut published = |r: &trace::EventRecord| Ok(r.open.is_some());
-            let walk = trace::walk(&snap, &lot_id, Direction::Forward, &mut published)?;
+            let walk = lineage::walk(&snap, &lot_id, Direction::Forward, &mut published)?;
             // The items with the longest public journeys first (the ones that
             // travelled furthest), then in the order reached.
             let prefix = format!("https://id.gs1.org/01/{}/21/", p.gtin);

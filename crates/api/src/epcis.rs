@@ -21,7 +21,8 @@ use serde_json::{json, Map, Value};
 use waybill_epcis::hash_id::json::{self as exact_json, Json as ExactJson, JsonObject};
 use waybill_epcis::model::IdRole;
 use waybill_node::ledger::submit_batch;
-use waybill_state::trace::{self, Direction, EventRecord};
+use waybill_state::trace::lineage::{self, Direction};
+use waybill_state::trace::{self, EventRecord};
 use waybill_state::StateScan;
 use waybill_state::{audit, catalog, credentials, keys, StateRead};
 use waybill_types::gs1::Gln;
@@ -1016,7 +1017,7 @@ impl serde::Serialize for EventsView<'_> {
 pub struct LineageAnswer<'a> {
     id: &'a str,
     direction: Direction,
-    nodes: &'a [trace::TraceNode],
+    nodes: &'a [lineage::TraceNode],
     events: EventsView<'a>,
     lots: Vec<catalog::Lot>,
     hidden_events: u64,
@@ -1031,7 +1032,7 @@ pub struct LineageAnswer<'a> {
 pub fn lineage_answer<'a, S: StateScan + ?Sized>(
     state: &S,
     start: &'a str,
-    lin: &'a trace::Lineage,
+    lin: &'a lineage::Lineage,
 ) -> Result<LineageAnswer<'a>, ApiError> {
     // What each identifier is, for a readable tree and the recall list.
     let mut recall: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
@@ -1127,7 +1128,7 @@ pub(crate) async fn trace_route(
     let snap = s.store.snapshot()?;
     let lin = {
         let mut vis = |r: &EventRecord| reader.may_read(&snap, &r.org, r.category);
-        trace::walk(&snap, &start, direction, &mut vis)?
+        lineage::walk(&snap, &start, direction, &mut vis)?
     };
     if lin.events.is_empty() && lin.nodes.len() == 1 && lin.hidden_events == 0 {
         let known_lot = trace::lot_of(&start)

@@ -110,7 +110,7 @@ impl<'s, S: StateRead + ?Sized> Publisher<'s, S> {
         let k = keys::meta("open_next");
         let next = match state.get(&k)? {
             Some(b) => {
-                let (h, n): (u64, u32) = crate::decode_record(&k, &b)?;
+                let (h, n): (u64, u32) = crate::exec::decode_record(&k, &b)?;
                 if h == height {
                     n
                 } else {
@@ -181,7 +181,7 @@ impl<'s, S: StateRead + ?Sized> Publisher<'s, S> {
         if self.next > 0 {
             writes.push((
                 keys::meta("open_next"),
-                crate::encode_record(&(self.height, self.next)),
+                crate::exec::encode_record(&(self.height, self.next)),
             ));
         }
     }

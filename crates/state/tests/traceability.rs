@@ -20,7 +20,8 @@ use waybill_state::audit::{subject, AuditEntry};
 use waybill_state::catalog::{load_location, load_lot};
 use waybill_state::credentials::load_qualification;
 use waybill_state::identity::{load_member, Member};
-use waybill_state::trace::{self, Direction, EventRecord, Lineage};
+use waybill_state::trace::lineage::{self, Direction, Lineage};
+use waybill_state::trace::{self, EventRecord};
 use waybill_state::{
     apply_genesis, decode_record, genesis_state_hash, keys, next_state_hash, BlockContext,
     Execution, TxInvalid, WriteSet,
@@ -2344,7 +2345,7 @@ fn journey() -> Journey {
 
 impl Journey {
     fn walk(&self, start: &str, d: Direction) -> Lineage {
-        trace::walk(&self.chain.state, start, d, &mut |_| Ok(true)).expect("walks")
+        lineage::walk(&self.chain.state, start, d, &mut |_| Ok(true)).expect("walks")
     }
     fn seqs(&self, names: &[&str]) -> BTreeSet<u64> {
         names.iter().map(|n| self.seq[n]).collect()
@@ -2355,7 +2356,7 @@ fn event_seqs(l: &Lineage) -> BTreeSet<u64> {
     l.events.iter().map(|e| e.seq).collect()
 }
 
-fn node<'a>(l: &'a Lineage, id: &str) -> Option<&'a trace::TraceNode> {
+fn node<'a>(l: &'a Lineage, id: &str) -> Option<&'a lineage::TraceNode> {
     l.nodes.iter().find(|n| n.id == id)
 }
 
@@ -2488,7 +2489,7 @@ fn trace_hides_what_the_reader_may_not_read_and_does_not_follow_it() {
     let c1 = cartons("L1", 1)[0].clone();
     let walk_as = |j: &Journey, reader: &str, start: &str, d: Direction| {
         let m = j.chain.member(&key(reader));
-        trace::walk(&j.chain.state, start, d, &mut |r: &EventRecord| {
+        lineage::walk(&j.chain.state, start, d, &mut |r: &EventRecord| {
             member_may_read(&j.chain.state, &m, &r.org, r.category)
         })
         .expect("walks")
@@ -2522,7 +2523,7 @@ fn trace_hides_what_the_reader_may_not_read_and_does_not_follow_it() {
 
     // A hidden aggregation is not followed: no pallet, none of its events.
     let hide = j.seq["palletise P1"];
-    let l = trace::walk(&j.chain.state, &c1, Direction::Back, &mut |r| {
+    let l = lineage::walk(&j.chain.state, &c1, Direction::Back, &mut |r| {
         Ok(r.seq != hide)
     })
     .expect("walks");
@@ -2535,7 +2536,7 @@ fn trace_hides_what_the_reader_may_not_read_and_does_not_follow_it() {
         "other edges still followed"
     );
     let hide = j.seq["pack L1"];
-    let l = trace::walk(
+    let l = lineage::walk(
         &j.chain.state,
         &lgtin(&bulk(), "L1"),
         Direction::Forward,

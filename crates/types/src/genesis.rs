@@ -6,7 +6,7 @@ use crate::codec;
 use crate::hash::{sha256, Hash};
 use crate::keys::PublicKey;
 use crate::limits;
-use crate::tx::{OrgId, Role};
+use crate::org::{OrgId, Role};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 

@@ -14,6 +14,7 @@ pub mod hash;
 pub mod keys;
 pub mod limits;
 pub mod merkle;
+pub mod org;
 pub mod payload;
 pub mod proof;
 pub mod qr;
@@ -25,8 +26,9 @@ pub use block::{Block, BlockHeader, CommitCertificate, CommitSignature, Receipt,
 pub use genesis::{Genesis, GenesisOrganization, GenesisValidator};
 pub use hash::{sha256, Hash};
 pub use keys::{PublicKey, SecretKey, Signature};
+pub use org::{DataCategory, OrgId, Role};
 pub use payload::{GovernanceAction, LotInput, LotRef, Payload};
-pub use tx::{DataCategory, OrgId, Role, SignedTx, Transaction, TxId};
+pub use tx::{SignedTx, Transaction, TxId};
 
 /// A block height. Height 0 is genesis; the first block is height 1.
 #[derive(

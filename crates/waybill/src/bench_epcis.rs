@@ -23,7 +23,7 @@
 //!    answer). `GET /v1/trace/{id}` with a signed read is timed forward from the lot
 //!    and back from one carton: at the API (request sent to the answer's last byte,
 //!    on a kept-alive connection) and through the SDK's `Client::get_as` (which also
-//!    parses the JSON). The baseline is `trace::walk` on a store snapshot in process;
+//!    parses the JSON). The baseline is `lineage::walk` on a store snapshot in process;
 //!    the rest of the answer is timed in its parts too (`lineage_answer`, serialising,
 //!    parsing).
 //!
@@ -42,7 +42,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use waybill_client::{Client, KeyFile};
 use waybill_node::testkit::temp_dir;
-use waybill_state::trace::{self, Direction, EventRecord};
+use waybill_state::trace::lineage::{self, Direction};
+use waybill_state::trace::{self, EventRecord};
 use waybill_types::gs1::{with_check_digit, Gln, Gtin};
 use waybill_types::LotRef;
 use waybill_types::{
@@ -1127,7 +1128,7 @@ async fn time_trace(
                 let mut vis = |r: &EventRecord| {
                     waybill_state::access::member_may_read(&snap, &member, &r.org, r.category)
                 };
-                trace::walk(&snap, start, direction, &mut vis)?
+                lineage::walk(&snap, start, direction, &mut vis)?
             };
             walk.push(ms(t.elapsed()));
             ensure!(lin.events.len() == n_events, "in-process walk disagrees");

@@ -4,7 +4,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use super::PayloadError;
-use crate::tx::{DataCategory, OrgId};
+use crate::org::{DataCategory, OrgId};
 
 /// An organization admin lets another organization's members read this
 /// organization's data of a category beyond what their roles grant (or stops).

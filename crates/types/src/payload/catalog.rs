@@ -8,7 +8,7 @@ use super::{
 };
 use crate::gs1::{Gln, Gtin};
 use crate::limits;
-use crate::tx::OrgId;
+use crate::org::OrgId;
 
 /// Register a product (trade item) under a company prefix the organization owns.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]

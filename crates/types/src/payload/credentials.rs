@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{check_date, check_text, check_word, PayloadError};
 use crate::limits;
-use crate::tx::OrgId;
+use crate::org::OrgId;
 
 /// An inspector or regulator records a supplier's qualification after verifying it.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{check_roles, check_text, PayloadError};
 use crate::keys::PublicKey;
 use crate::limits;
-use crate::tx::{OrgId, Role};
+use crate::org::{OrgId, Role};
 
 /// An organization admin proposes a change to the consortium; the proposer's
 /// organization approves it by proposing.

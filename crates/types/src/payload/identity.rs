@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{check_roles, check_text, PayloadError};
 use crate::keys::PublicKey;
 use crate::limits;
-use crate::tx::Role;
+use crate::org::Role;
 
 /// An organization admin registers a member of its organization.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]

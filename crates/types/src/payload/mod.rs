@@ -7,7 +7,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::limits;
-use crate::tx::Role;
+use crate::org::Role;
 
 pub mod access;
 pub mod catalog;
