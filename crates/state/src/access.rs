@@ -4,6 +4,7 @@
 //! and tested cell by cell.
 
 use waybill_types::payload::GrantRead;
+use waybill_types::reject::RejectCode;
 use waybill_types::{OrgId, Role};
 
 use crate::exec::{Call, Contract, HandlerError, Rejection, Writes};
@@ -92,14 +93,14 @@ impl Contract for GrantRead {
         let (_, org) = admin_signer(ex, signer)?;
         if load_org(ex, grantee)?.is_none() {
             return Err(Rejection::new(
-                "unknown_org",
+                RejectCode::UnknownOrg,
                 format!("organization `{grantee}` is not a member of the consortium"),
             )
             .into());
         }
         if grantee == &org.id {
             return Err(Rejection::new(
-                "invalid",
+                RejectCode::Invalid,
                 format!("`{grantee}` always reads its own data"),
             )
             .into());

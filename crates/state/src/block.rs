@@ -101,7 +101,7 @@ impl<'a, S: StateRead> Execution<'a, S> {
                 TxStatus::Applied
             }
             Err(HandlerError::Reject(r)) => TxStatus::Rejected {
-                code: r.code.to_string(),
+                code: r.code.as_str().to_string(),
                 message: r.message,
             },
             Err(HandlerError::State(e)) => return Err(TxInvalid::State(e)),

@@ -5,6 +5,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
 use waybill_types::gs1::{Gln, Gtin};
 use waybill_types::payload::{RegisterLocation, RegisterLot, RegisterProduct, SetLocationDelegate};
+use waybill_types::reject::RejectCode;
 use waybill_types::{Height, LotInput, LotRef, OrgId, PublicKey, TxId};
 
 use crate::access::{any_may_write, DataCategory};
@@ -99,7 +100,7 @@ fn production_writer<S: StateRead>(
     if !any_may_write(&m.roles, DataCategory::Production) {
         let roles: Vec<&str> = m.roles.iter().map(|r| r.name()).collect();
         return Err(Rejection::new(
-            "not_authorized",
+            RejectCode::NotAuthorized,
             format!(
                 "{signer} (roles: {}) may not write production data; it needs the producer or processor role",
                 roles.join(", ")
@@ -131,7 +132,7 @@ fn prefix_owner<S: StateRead>(
             org.company_prefixes.join(", ")
         };
         return Err(Rejection::new(
-            "prefix_not_owned",
+            RejectCode::PrefixNotOwned,
             format!(
                 "{what} {value} is not under a company prefix of `{}` (owns: {owned}); only the prefix owner registers it",
                 org.id
@@ -153,7 +154,7 @@ impl Contract for RegisterProduct {
         })?;
         if let Some(existing) = load_product(ex, &p.gtin)? {
             return Err(Rejection::new(
-                "duplicate",
+                RejectCode::Duplicate,
                 format!(
                     "product {} is already registered (by `{}` at height {})",
                     &p.gtin, existing.owner, existing.registered_at
@@ -214,13 +215,13 @@ impl Contract for RegisterLot {
         let m = production_writer(ex, signer)?;
         let product = load_product(ex, &l.gtin)?.ok_or_else(|| {
             Rejection::new(
-                "unknown_product",
+                RejectCode::UnknownProduct,
                 format!("product {} is not registered; register it first", &l.gtin),
             )
         })?;
         if product.owner != m.org {
             return Err(Rejection::new(
-                "not_authorized",
+                RejectCode::NotAuthorized,
                 format!(
                     "product {} belongs to `{}`; members of `{}` cannot register its lots",
                     &l.gtin, product.owner, m.org
@@ -250,7 +251,7 @@ impl Contract for RegisterLot {
         for r in &l.raw_materials {
             if load_lot(ex, &r.gtin, &r.lot)?.is_none() {
                 return Err(Rejection::new(
-                    "unknown_lot",
+                    RejectCode::UnknownLot,
                     format!("raw-material lot {} of {} is not registered", r.lot, r.gtin),
                 )
                 .into());
@@ -258,7 +259,7 @@ impl Contract for RegisterLot {
         }
         if load_lot(ex, &l.gtin, &l.lot)?.is_some() {
             return Err(Rejection::new(
-                "duplicate",
+                RejectCode::Duplicate,
                 format!(
                     "lot {} of product {} is already registered",
                     &l.lot, &l.gtin
@@ -366,38 +367,34 @@ pub fn load_location<S: StateRead + ?Sized>(
     state.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
 }
 
-/// May `org` capture events at `gln`: is it the owner or a delegate? `Err` names why not.
+/// May `org` capture events at `gln`: is it the owner or a delegate? The inner
+/// `Err` names why not; the outer one is a store fault (which halts the node).
 pub(crate) fn check_location_use<S: StateRead>(
     ex: &Execution<S>,
     gln: &Gln,
     org: &OrgId,
-) -> Result<(), Rejection> {
-    let loc = match load_location(ex, gln) {
-        Ok(Some(l)) => l,
-        Ok(None) => {
-            return Err(Rejection::new(
-                "unknown_location",
-                format!(
+) -> Result<Result<(), Rejection>, StateReadError> {
+    let Some(loc) = load_location(ex, gln)? else {
+        return Ok(Err(Rejection::new(
+            RejectCode::UnknownLocation,
+            format!(
                 "location {gln} is not registered; its owner registers it with register_location"
             ),
-            ))
-        }
-        Err(e) => return Err(Rejection::new("state_error", e.to_string())),
+        )));
     };
     if &loc.owner == org {
-        return Ok(());
+        return Ok(Ok(()));
     }
-    match ex.get(&keys::location_delegate(gln, org)) {
-        Ok(Some(v)) if v == [1] => Ok(()),
-        Ok(_) => Err(Rejection::new(
-            "location_not_delegated",
+    Ok(match ex.get(&keys::location_delegate(gln, org))? {
+        Some(v) if v == [1] => Ok(()),
+        _ => Err(Rejection::new(
+            RejectCode::LocationNotDelegated,
             format!(
                 "location {gln} ({}) belongs to `{}` and is not delegated to `{org}`",
                 loc.name, loc.owner
             ),
         )),
-        Err(e) => Err(Rejection::new("state_error", e.to_string())),
-    }
+    })
 }
 
 impl Contract for RegisterLocation {
@@ -411,7 +408,7 @@ impl Contract for RegisterLocation {
         })?;
         if let Some(existing) = load_location(ex, &l.gln)? {
             return Err(Rejection::new(
-                "duplicate",
+                RejectCode::Duplicate,
                 format!(
                     "location {} is already registered ({})",
                     &l.gln, existing.name
@@ -470,13 +467,13 @@ impl Contract for SetLocationDelegate {
         let m = active_signer(ex, signer)?;
         let loc = load_location(ex, gln)?.ok_or_else(|| {
             Rejection::new(
-                "unknown_location",
+                RejectCode::UnknownLocation,
                 format!("location {gln} is not registered"),
             )
         })?;
         if loc.owner != m.org {
             return Err(Rejection::new(
-                "not_authorized",
+                RejectCode::NotAuthorized,
                 format!(
                     "location {gln} belongs to `{}`; members of `{}` cannot delegate it",
                     loc.owner, m.org
@@ -486,7 +483,7 @@ impl Contract for SetLocationDelegate {
         }
         if load_org(ex, org)?.is_none() {
             return Err(Rejection::new(
-                "unknown_org",
+                RejectCode::UnknownOrg,
                 format!("organization `{org}` is not a member of the consortium"),
             )
             .into());

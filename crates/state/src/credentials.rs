@@ -9,6 +9,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
 use waybill_types::payload::{RecordQualification, RequireQualification, RevokeQualification};
+use waybill_types::reject::RejectCode;
 use waybill_types::{Height, OrgId, PublicKey, Role, TxId};
 
 use crate::exec::{decode_record, encode_record, Execution, StateRead, StateReadError};
@@ -146,7 +147,7 @@ pub(crate) fn require_valid<S: StateRead>(
         seen.join("; ")
     };
     Err(Rejection::new(
-        "missing_qualification",
+        RejectCode::MissingQualification,
         format!(
             "{needed_for} needs a valid `{kind}` qualification of `{org}` on {date}: {detail}; an inspector or regulator records it with record_qualification"
         ),
@@ -165,7 +166,7 @@ fn verifier<S: StateRead>(
         .any(|r| matches!(r, Role::Inspector | Role::Regulator))
     {
         return Err(Rejection::new(
-            "not_authorized",
+            RejectCode::NotAuthorized,
             format!("{signer} is not an inspector or regulator; only they record and revoke qualifications"),
         )
         .into());
@@ -181,7 +182,7 @@ impl Contract for RecordQualification {
         let m = verifier(ex, signer)?;
         if m.org == q.org {
             return Err(Rejection::new(
-                "self_certification",
+                RejectCode::SelfCertification,
                 format!(
                     "`{}` cannot verify its own qualification; an inspector or regulator of another organization must record it",
                     &q.org
@@ -191,7 +192,7 @@ impl Contract for RecordQualification {
         }
         if load_org(ex, &q.org)?.is_none() {
             return Err(Rejection::new(
-                "unknown_org",
+                RejectCode::UnknownOrg,
                 format!(
                     "organization `{}` is not a member of the consortium",
                     &q.org
@@ -201,7 +202,7 @@ impl Contract for RecordQualification {
         }
         if let Some(existing) = load_qualification(ex, &q.org, &q.number)? {
             return Err(Rejection::new(
-                "duplicate",
+                RejectCode::Duplicate,
                 format!(
                     "qualification {} of `{}` is already recorded (at height {})",
                     &q.number, &q.org, existing.recorded_at
@@ -253,13 +254,13 @@ impl Contract for RevokeQualification {
         verifier(ex, signer)?;
         let mut q = load_qualification(ex, org, number)?.ok_or_else(|| {
             Rejection::new(
-                "unknown_qualification",
+                RejectCode::UnknownQualification,
                 format!("`{org}` has no qualification numbered {number}"),
             )
         })?;
         if q.revoked.is_some() {
             return Err(Rejection::new(
-                "already_revoked",
+                RejectCode::AlreadyRevoked,
                 format!("qualification {number} of `{org}` is already revoked"),
             )
             .into());
@@ -293,7 +294,7 @@ impl Contract for RequireQualification {
         let m = active_signer(ex, signer)?;
         if !m.roles.contains(&Role::Regulator) {
             return Err(Rejection::new(
-                "not_authorized",
+                RejectCode::NotAuthorized,
                 format!(
                     "{signer} is not a regulator; only regulators set qualification requirements"
                 ),

@@ -10,6 +10,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use waybill_types::codec;
 use waybill_types::gs1::Gtin;
 use waybill_types::hash::{sha256_parts, Hash};
+use waybill_types::reject::RejectCode;
 use waybill_types::{Genesis, Height, PublicKey, Receipt, TxId};
 
 /// Reads committed state. Implemented by the store over a redb snapshot.
@@ -144,15 +145,15 @@ impl TxInvalid {
 /// the transaction's replay id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
-    /// Stable machine code.
-    pub code: &'static str,
+    /// Why, as a stable code.
+    pub code: RejectCode,
     /// What was wrong and what to do.
     pub message: String,
 }
 
 impl Rejection {
     /// A rejection with `code` and `message`.
-    pub fn new(code: &'static str, message: impl Into<String>) -> Rejection {
+    pub fn new(code: RejectCode, message: impl Into<String>) -> Rejection {
         Rejection {
             code,
             message: message.into(),

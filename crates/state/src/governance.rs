@@ -10,6 +10,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
 use waybill_types::block::ValidatorInfo;
 use waybill_types::payload::{ApproveGovernance, ProposeGovernance};
+use waybill_types::reject::RejectCode;
 use waybill_types::{limits, Genesis, GovernanceAction, Height, OrgId, PublicKey};
 
 use crate::exec::{decode_record, encode_record, Execution, StateRead, StateReadError, WriteSet};
@@ -180,7 +181,7 @@ fn admin_of_org<S: StateRead>(
     let m = crate::identity::active_signer(ex, signer)?;
     if !m.admin {
         return Err(Rejection::new(
-            "not_admin",
+            RejectCode::NotAdmin,
             format!("{signer} is not an organization admin; only admins act on governance"),
         )
         .into());
@@ -199,7 +200,7 @@ impl Contract for ProposeGovernance {
         check_action(ex, action)?;
         let id = proposal_count(ex)?
             .checked_add(1)
-            .ok_or_else(|| Rejection::new("limit", "proposal numbers exhausted"))?;
+            .ok_or_else(|| Rejection::new(RejectCode::Limit, "proposal numbers exhausted"))?;
         let mut p = Proposal {
             id,
             action: action.clone(),
@@ -227,18 +228,21 @@ impl Contract for ApproveGovernance {
         let id = self.proposal;
         let m = admin_of_org(ex, signer)?;
         let mut p = load_proposal(ex, id)?.ok_or_else(|| {
-            Rejection::new("unknown_proposal", format!("no governance proposal {id}"))
+            Rejection::new(
+                RejectCode::UnknownProposal,
+                format!("no governance proposal {id}"),
+            )
         })?;
         if p.status != ProposalStatus::Open {
             return Err(Rejection::new(
-                "proposal_closed",
+                RejectCode::ProposalClosed,
                 format!("proposal {id} was already carried out"),
             )
             .into());
         }
         if p.approvals.contains(&m.org) {
             return Err(Rejection::new(
-                "already_approved",
+                RejectCode::AlreadyApproved,
                 format!("organization `{}` already approved proposal {id}", m.org),
             )
             .into());
@@ -346,14 +350,14 @@ fn check_action<S: StateRead>(
         } => {
             if load_org(ex, id)?.is_some() {
                 return Err(Rejection::new(
-                    "duplicate",
+                    RejectCode::Duplicate,
                     format!("organization `{id}` already exists"),
                 )
                 .into());
             }
             if org_ids(ex)?.len() >= limits::GENESIS_ORGS_MAX {
                 return Err(Rejection::new(
-                    "limit",
+                    RejectCode::Limit,
                     format!(
                         "the consortium has {} organizations, the most it takes",
                         limits::GENESIS_ORGS_MAX
@@ -363,14 +367,14 @@ fn check_action<S: StateRead>(
             }
             if let Some(m) = load_member(ex, admin)? {
                 return Err(Rejection::new(
-                    "already_registered",
+                    RejectCode::AlreadyRegistered,
                     format!("admin key {admin} is already a member of `{}`", m.org),
                 )
                 .into());
             }
             if let Some((p, other)) = overlapping_prefix(ex, company_prefixes)? {
                 return Err(Rejection::new(
-                    "prefix_taken",
+                    RejectCode::PrefixTaken,
                     format!("company prefix `{p}` overlaps a prefix of `{other}`"),
                 )
                 .into());
@@ -394,15 +398,17 @@ fn check_action<S: StateRead>(
             voting_power,
         } => {
             if load_org(ex, org)?.is_none() {
-                return Err(
-                    Rejection::new("unknown_org", format!("no organization `{org}`")).into(),
-                );
+                return Err(Rejection::new(
+                    RejectCode::UnknownOrg,
+                    format!("no organization `{org}`"),
+                )
+                .into());
             }
             let (_, set) = latest_set(ex)?;
             if let Some(v) = set.iter().find(|v| v.public_key == *public_key) {
                 if v.org != *org {
                     return Err(Rejection::new(
-                        "not_authorized",
+                        RejectCode::NotAuthorized,
                         format!("validator {public_key} is run by `{}`, not `{org}`", v.org),
                     )
                     .into());
@@ -426,14 +432,14 @@ fn check_action<S: StateRead>(
             let (_, set) = latest_set(ex)?;
             if !set.iter().any(|v| v.public_key == *public_key) {
                 return Err(Rejection::new(
-                    "unknown_validator",
+                    RejectCode::UnknownValidator,
                     format!("{public_key} is not a validator"),
                 )
                 .into());
             }
             if set.len() == 1 {
                 return Err(Rejection::new(
-                    "last_validator",
+                    RejectCode::LastValidator,
                     "the last validator cannot be removed",
                 )
                 .into());
@@ -447,7 +453,7 @@ fn check_action<S: StateRead>(
 fn check_power(power: u64) -> Result<(), HandlerError> {
     if power == 0 || power > limits::VOTING_POWER_MAX {
         return Err(Rejection::new(
-            "voting_power_out_of_range",
+            RejectCode::VotingPowerOutOfRange,
             format!(
                 "voting power {power} is out of range; a validator has 1 to {}",
                 limits::VOTING_POWER_MAX
@@ -464,7 +470,7 @@ fn check_power(power: u64) -> Result<(), HandlerError> {
 fn check_set(set: &[ValidatorRecord]) -> Result<(), HandlerError> {
     if !set.iter().any(|v| v.voting_power > 0) {
         return Err(Rejection::new(
-            "no_validator",
+            RejectCode::NoValidator,
             "the change would leave no validator with voting power; the chain could not finalize another block",
         )
         .into());
@@ -474,7 +480,7 @@ fn check_set(set: &[ValidatorRecord]) -> Result<(), HandlerError> {
         check_power(v.voting_power)?;
         total = total.checked_add(v.voting_power).ok_or_else(|| {
             Rejection::new(
-                "voting_power_overflow",
+                RejectCode::VotingPowerOverflow,
                 "the validator set's total voting power would overflow; no quorum could be counted",
             )
         })?;
@@ -488,11 +494,15 @@ fn check_new_validator_key<S: StateRead>(
 ) -> Result<(), HandlerError> {
     let (_, set) = latest_set(ex)?;
     if set.iter().any(|v| v.public_key == *key) {
-        return Err(Rejection::new("duplicate", format!("{key} is already a validator")).into());
+        return Err(Rejection::new(
+            RejectCode::Duplicate,
+            format!("{key} is already a validator"),
+        )
+        .into());
     }
     if set.len() >= limits::VALIDATORS_MAX {
         return Err(Rejection::new(
-            "limit",
+            RejectCode::Limit,
             format!(
                 "the validator set already has {} validators",
                 limits::VALIDATORS_MAX

@@ -3,6 +3,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
 use waybill_types::payload::{RegisterMember, RevokeMember, SetMemberRoles};
+use waybill_types::reject::RejectCode;
 use waybill_types::{Genesis, Height, OrgId, PublicKey, Role};
 
 use crate::exec::{decode_record, encode_record, Execution, StateRead, StateReadError, WriteSet};
@@ -131,13 +132,13 @@ pub(crate) fn active_signer<S: StateRead>(
 ) -> Result<Member, HandlerError> {
     let m = load_member(ex, &signer)?.ok_or_else(|| {
         Rejection::new(
-            "unknown_member",
+            RejectCode::UnknownMember,
             format!("{signer} is not a registered member"),
         )
     })?;
     if let MemberStatus::Revoked { at, reason } = &m.status {
         return Err(Rejection::new(
-            "member_revoked",
+            RejectCode::MemberRevoked,
             format!("{signer} was revoked at height {at}: {reason}"),
         )
         .into());
@@ -153,7 +154,7 @@ pub(crate) fn admin_signer<S: StateRead>(
     let m = active_signer(ex, signer)?;
     if !m.admin {
         return Err(Rejection::new(
-            "not_admin",
+            RejectCode::NotAdmin,
             format!("{signer} is not the admin of organization `{}`; only an organization admin manages members", m.org),
         )
         .into());
@@ -172,7 +173,7 @@ fn check_roles_allowed(org: &Organization, roles: &[Role]) -> Result<(), Rejecti
     if let Some(r) = roles.iter().find(|r| !org.roles.contains(r)) {
         let allowed: Vec<&str> = org.roles.iter().map(|r| r.name()).collect();
         return Err(Rejection::new(
-            "role_not_allowed",
+            RejectCode::RoleNotAllowed,
             format!(
                 "organization `{}` may not grant role `{}`; it may grant {}",
                 org.id,
@@ -210,7 +211,7 @@ impl Contract for RegisterMember {
         check_roles_allowed(&org, roles)?;
         if let Some(existing) = load_member(ex, &member)? {
             return Err(Rejection::new(
-                "already_registered",
+                RejectCode::AlreadyRegistered,
                 format!(
                     "{member} is already a member of `{}`; use a new key",
                     existing.org
@@ -252,13 +253,13 @@ fn member_of_admins_org<S: StateRead>(
     let (_, org) = admin_signer(ex, signer)?;
     let m = load_member(ex, &member)?.ok_or_else(|| {
         Rejection::new(
-            "unknown_member",
+            RejectCode::UnknownMember,
             format!("{member} is not a registered member"),
         )
     })?;
     if m.org != org.id {
         return Err(Rejection::new(
-            "not_authorized",
+            RejectCode::NotAuthorized,
             format!(
                 "{member} belongs to `{}`; only its own organization's admin manages it",
                 m.org
@@ -279,7 +280,7 @@ impl Contract for SetMemberRoles {
         check_roles_allowed(&org, roles)?;
         if !m.is_active() {
             return Err(Rejection::new(
-                "member_revoked",
+                RejectCode::MemberRevoked,
                 format!("{member} is revoked; register a new key instead"),
             )
             .into());
@@ -306,15 +307,17 @@ impl Contract for RevokeMember {
         let (_, mut m) = member_of_admins_org(ex, signer, member)?;
         if m.admin {
             return Err(Rejection::new(
-                "cannot_revoke_admin",
+                RejectCode::CannotRevokeAdmin,
                 "an organization admin cannot be revoked by a member transaction; replacing an admin is a governance action",
             )
             .into());
         }
         if !m.is_active() {
-            return Err(
-                Rejection::new("member_revoked", format!("{member} is already revoked")).into(),
-            );
+            return Err(Rejection::new(
+                RejectCode::MemberRevoked,
+                format!("{member} is already revoked"),
+            )
+            .into());
         }
         m.status = MemberStatus::Revoked {
             at: ex.context().height,

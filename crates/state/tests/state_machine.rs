@@ -374,6 +374,10 @@ fn assert_rejected(run: &BlockRun, signer: &SecretKey, code: &str) -> String {
             ..
         }) => {
             assert_eq!(c, code, "rejection code (message: {message})");
+            assert!(
+                waybill_types::reject::RejectCode::from_wire(c).is_some(),
+                "`{c}` is a documented RejectCode"
+            );
             message.clone()
         }
         other => panic!("expected Rejected({code}), got {other:?}"),

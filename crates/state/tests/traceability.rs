@@ -558,6 +558,10 @@ fn assert_rejected(run: &BlockRun, signer: &SecretKey, code: &str) -> String {
     let message = match &r.status {
         TxStatus::Rejected { code: c, message } => {
             assert_eq!(c, code, "rejection code (message: {message})");
+            assert!(
+                waybill_types::reject::RejectCode::from_wire(c).is_some(),
+                "`{c}` is a documented RejectCode"
+            );
             message.clone()
         }
         other => panic!("expected Rejected({code}), got {other:?}"),
@@ -3525,4 +3529,120 @@ fn event_times_lie_between_1970_and_a_day_after_the_block() {
         ],
     );
     assert_eq!(c.event_count(), 2);
+}
+
+// ---------------------------------------------------------------------------
+// A failed state read is a fault of the node, never a transaction's outcome.
+// ---------------------------------------------------------------------------
+
+/// A state whose read number `fail_at` (gets and scans counted together) fails, as
+/// a damaged disk would.
+struct Faulty<'a> {
+    inner: &'a State,
+    reads: std::cell::Cell<usize>,
+    fail_at: usize,
+}
+
+impl Faulty<'_> {
+    fn tick(&self) -> Result<(), waybill_state::StateReadError> {
+        let n = self.reads.get();
+        self.reads.set(n + 1);
+        if n == self.fail_at {
+            return Err(waybill_state::StateReadError::Store(format!(
+                "injected failure of read {n}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl waybill_state::StateRead for Faulty<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, waybill_state::StateReadError> {
+        self.tick()?;
+        waybill_state::StateRead::get(self.inner, key)
+    }
+}
+
+impl waybill_state::StateScan for Faulty<'_> {
+    fn scan_from(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        max: usize,
+    ) -> Result<waybill_state::Rows, waybill_state::StateReadError> {
+        self.tick()?;
+        self.inner.scan_from(prefix, start, max)
+    }
+}
+
+/// Every read a transaction makes is failed in turn: each time, the transaction is
+/// refused as a state fault (the node halts), never recorded as rejected or applied.
+/// Covers the location check of captures, which once turned a read error into a
+/// `state_error` rejection.
+#[test]
+fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
+    let mut c = Chain::new();
+    c.commit_all(&[
+        (key("grower"), product(&bulk(), "fresh fruit")),
+        (
+            key("auditor"),
+            qualification(ORCHARD, "organic", "ORG-1", "2026-01-01", "2027-12-31"),
+        ),
+    ]);
+    let harvest = doc(vec![object(
+        &at(0, 1),
+        "ADD",
+        Some("commissioning"),
+        &[sgtin(&bulk(), "F-1")],
+        Some(&farm()),
+    )]);
+    let cases: Vec<(&str, SecretKey, Payload)> = vec![
+        ("capture at a location", key("grower"), capture(&harvest)),
+        (
+            "lot with a claim",
+            key("grower"),
+            lot(&bulk(), "FAULT-1", &["organic"], &[]),
+        ),
+        (
+            "location",
+            key("grower"),
+            location(&gln("690123400077"), "Shed"),
+        ),
+        (
+            "delegation",
+            key("grower"),
+            delegate(&farm(), PACKING, true),
+        ),
+    ];
+    for (what, k, payload) in cases {
+        let tx = c.sign_all(&[(k, payload)]).remove(0);
+        let baseline = c.execute(std::slice::from_ref(&tx));
+        assert!(
+            matches!(baseline.only().status, TxStatus::Applied),
+            "{what}: applies on a sound store: {:?}",
+            baseline.only()
+        );
+        let mut faults = 0;
+        for fail_at in 0..10_000 {
+            let f = Faulty {
+                inner: &c.state,
+                reads: std::cell::Cell::new(0),
+                fail_at,
+            };
+            let Ok(mut ex) = Execution::begin(&f, c.next_ctx()) else {
+                continue; // the start of the block read it: the block stops there
+            };
+            let result = ex.apply(&tx, tx.id()).cloned();
+            if f.reads.get() <= fail_at {
+                assert_eq!(result.as_ref(), baseline.results[0].as_ref(), "{what}");
+                break;
+            }
+            faults += 1;
+            assert!(
+                matches!(result, Err(TxInvalid::State(_))),
+                "{what}: read {fail_at} failed, yet the transaction came out {result:?}"
+            );
+        }
+        assert!(faults > 0, "{what}: the transaction reads state");
+    }
 }

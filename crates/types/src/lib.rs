@@ -18,6 +18,7 @@ pub mod org;
 pub mod payload;
 pub mod proof;
 pub mod qr;
+pub mod reject;
 pub mod signed_request;
 pub mod smt;
 pub mod tx;

@@ -7,6 +7,7 @@
 //! duplicates.
 
 use std::collections::{BTreeMap, BTreeSet};
+use waybill_types::reject::RejectCode;
 
 use serde_json::Value;
 use waybill_epcis::hash_id::ExactDocument;
@@ -114,11 +115,11 @@ const CAPTURE_KIND: &str = "capture_epcis";
 
 /// A capture's rejection code when every refused event was refused for its eventID: it
 /// is another's (or, for an error declaration, it names another organization's event).
-const EVENT_ID_TAKEN: &str = "event_id_taken";
+const EVENT_ID_TAKEN: RejectCode = RejectCode::EventIdTaken;
 /// A capture's rejection code for any other problem (and for a mix of problems).
-const INVALID_EPCIS: &str = "invalid_epcis";
+const INVALID_EPCIS: RejectCode = RejectCode::InvalidEpcis;
 
-fn reject_problems(code: &'static str, what: &str, problems: &[String]) -> HandlerError {
+fn reject_problems(code: RejectCode, what: &str, problems: &[String]) -> HandlerError {
     let shown: Vec<&str> = problems.iter().take(20).map(String::as_str).collect();
     let more = problems.len().saturating_sub(shown.len());
     let mut msg = format!("{what}: {}", shown.join("; "));
@@ -137,7 +138,7 @@ impl Contract for CaptureEpcis {
         let m = active_signer(ex, signer)?;
         let doc: Value = serde_json::from_str(document).map_err(|e| {
             Rejection::new(
-                "malformed_json",
+                RejectCode::MalformedJson,
                 format!("the EPCIS document is not valid JSON: {e}"),
             )
         })?;
@@ -160,7 +161,7 @@ impl Contract for CaptureEpcis {
         }
         if events.len() > limits::EPCIS_EVENTS_MAX {
             return Err(Rejection::new(
-                "too_many_events",
+                RejectCode::TooManyEvents,
                 format!(
                     "{list_ptr}: {} events, over the limit of {} per document; split it",
                     events.len(),
@@ -174,14 +175,14 @@ impl Contract for CaptureEpcis {
         // event lists match; should they not, the document is refused, never misread.
         let exact = ExactDocument::parse(document).map_err(|e| {
             Rejection::new(
-                "malformed_json",
+                RejectCode::MalformedJson,
                 format!("the EPCIS document is not valid JSON: {e}"),
             )
         })?;
         let exact_events = exact.events();
         if exact_events.len() != events.len() {
             return Err(Rejection::new(
-                "malformed_json",
+                RejectCode::MalformedJson,
                 format!(
                     "{list_ptr}: {} events read for validation but {} for hashing; the JSON is ambiguous",
                     events.len(),
@@ -194,7 +195,7 @@ impl Contract for CaptureEpcis {
         let ctx = ex.context().clone();
         let now_ms = i64::try_from(ctx.time_ms).unwrap_or(i64::MAX);
         // Why events are refused: (event index, rejection code, reason).
-        let mut problems: Vec<(usize, &'static str, String)> = Vec::new();
+        let mut problems: Vec<(usize, RejectCode, String)> = Vec::new();
         let mut writes: Writes = Vec::new();
         let mut count = event_count(ex)?;
         let mut captured = Vec::with_capacity(events.len());
@@ -264,7 +265,7 @@ impl Contract for CaptureEpcis {
                 if let Some(gln) = &s.biz_location_gln {
                     match gln.parse::<Gln>() {
                         Ok(gln) => {
-                            if let Err(r) = check_location_use(ex, &gln, &m.org) {
+                            if let Err(r) = check_location_use(ex, &gln, &m.org)? {
                                 problems.push((
                                     i,
                                     INVALID_EPCIS,
@@ -497,14 +498,17 @@ impl Contract for CaptureEpcis {
             let sensor = readings.remove(&c.seq).unwrap_or_default();
             if !org_names.contains_key(rec.org.as_str()) {
                 let name = crate::identity::load_org(ex, &rec.org)?
-                    .map(|o| o.name)
-                    .unwrap_or_else(|| rec.org.to_string());
+                    .ok_or_else(|| StateReadError::Corrupt {
+                        key: keys::org(&rec.org),
+                        reason: format!("the capturer's organization `{}` is missing", rec.org),
+                    })?
+                    .name;
                 org_names.insert(rec.org.to_string(), name);
             }
             let org_name = org_names
                 .get(rec.org.as_str())
                 .map(String::as_str)
-                .unwrap_or("");
+                .expect("the name was looked up just above");
             let ids_roles = || {
                 rec.roles()
                     .map(|(r, i)| crate::open::RoleId { role: r, id: i })
@@ -573,7 +577,8 @@ impl Contract for CaptureEpcis {
             encode_record(&CaptureRecord {
                 org: m.org,
                 signer,
-                context: serde_json::to_string(&context).unwrap_or_else(|_| "null".into()),
+                context: serde_json::to_string(&context)
+                    .expect("a JSON value always serializes (its map keys are strings)"),
                 events: captured,
             }),
         ));

@@ -1,0 +1,108 @@
+//! Why a transaction was rejected: the stable codes a block's receipts carry.
+//!
+//! A rejected transaction is in the block with one of these codes and a message
+//! naming the problem; it changed nothing but its replay id. The wire name (the
+//! receipt's `code`) is stable snake_case; clients match on it. Refusals at
+//! submission (a transaction that cannot be in a block at all: bad signature,
+//! unknown signer, expired, replayed) are not rejections and have codes of their
+//! own in the API.
+
+macro_rules! reject_codes {
+    ($($(#[$doc:meta])* $variant:ident = $wire:literal : $meaning:literal,)*) => {
+        /// The reason a transaction in a block was rejected.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum RejectCode {
+            $($(#[$doc])* #[doc = $meaning] $variant,)*
+        }
+
+        impl RejectCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [RejectCode] = &[$(RejectCode::$variant,)*];
+
+            /// The stable wire name, e.g. `unknown_product`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(RejectCode::$variant => $wire,)*
+                }
+            }
+
+            /// What it means, in one line.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(RejectCode::$variant => $meaning,)*
+                }
+            }
+
+            /// The code with this wire name.
+            pub fn from_wire(s: &str) -> Option<RejectCode> {
+                match s {
+                    $($wire => Some(RejectCode::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+reject_codes! {
+    // Who may do it.
+    NotAuthorized = "not_authorized": "The signer's roles or organization do not allow this action.",
+    NotAdmin = "not_admin": "Only the organization's admin may do this.",
+    MemberRevoked = "member_revoked": "The member (signer or subject) is revoked.",
+    UnknownMember = "unknown_member": "The member named is not registered.",
+    AlreadyRegistered = "already_registered": "The key is already a member of an organization.",
+    RoleNotAllowed = "role_not_allowed": "The organization may not grant this role.",
+    CannotRevokeAdmin = "cannot_revoke_admin": "An organization admin is replaced by governance, not revoked by a member transaction.",
+    UnknownOrg = "unknown_org": "The organization named is not a member of the consortium.",
+    // Catalog.
+    Duplicate = "duplicate": "What the transaction registers is already registered.",
+    PrefixNotOwned = "prefix_not_owned": "The identifier is not under a company prefix of the signer's organization.",
+    UnknownProduct = "unknown_product": "The product (GTIN) is not registered.",
+    UnknownLot = "unknown_lot": "The lot named is not registered.",
+    UnknownLocation = "unknown_location": "The location (GLN) is not registered.",
+    LocationNotDelegated = "location_not_delegated": "The location belongs to another organization that has not delegated it to the signer's.",
+    // Credentials.
+    MissingQualification = "missing_qualification": "A valid qualification the action needs is missing.",
+    SelfCertification = "self_certification": "An organization cannot verify its own qualification.",
+    UnknownQualification = "unknown_qualification": "The qualification named is not recorded.",
+    AlreadyRevoked = "already_revoked": "The qualification is already revoked.",
+    // Access.
+    Invalid = "invalid": "The request contradicts itself (e.g. granting an organization its own data).",
+    // Governance.
+    Limit = "limit": "A ledger-wide limit was reached (e.g. proposal numbers exhausted).",
+    UnknownProposal = "unknown_proposal": "The governance proposal named does not exist.",
+    ProposalClosed = "proposal_closed": "The proposal was already carried out.",
+    AlreadyApproved = "already_approved": "The organization already approved the proposal.",
+    PrefixTaken = "prefix_taken": "A company prefix overlaps one another organization owns.",
+    UnknownValidator = "unknown_validator": "The key named is not a validator.",
+    LastValidator = "last_validator": "The last validator cannot be removed.",
+    NoValidator = "no_validator": "The change would leave no validator with voting power.",
+    VotingPowerOutOfRange = "voting_power_out_of_range": "A validator's voting power is outside the allowed range.",
+    VotingPowerOverflow = "voting_power_overflow": "The validator set's total voting power would overflow.",
+    // Traceability.
+    MalformedJson = "malformed_json": "The EPCIS document is not valid JSON.",
+    TooManyEvents = "too_many_events": "The EPCIS document has more events than one capture allows.",
+    InvalidEpcis = "invalid_epcis": "One or more events were refused (each named by a JSON pointer); nothing was stored.",
+    EventIdTaken = "event_id_taken": "Every refused event was refused for its eventID, which belongs to another organization's event.",
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_are_unique_snake_case_and_round_trip() {
+        let mut seen = std::collections::BTreeSet::new();
+        for c in RejectCode::ALL {
+            let w = c.as_str();
+            assert!(seen.insert(w), "{w} twice");
+            assert!(
+                w.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{w}"
+            );
+            assert_eq!(RejectCode::from_wire(w), Some(*c));
+            assert!(c.meaning().ends_with('.'), "{w}: one sentence");
+        }
+        assert_eq!(RejectCode::from_wire("state_error"), None);
+    }
+}
