@@ -32,6 +32,7 @@ impl<'a, S: StateScan> Execution<'a, S> {
     /// (the rest roll over to the next block; an expired transaction is refused by
     /// its expiry whether or not its id is still kept).
     pub fn begin(base: &'a S, ctx: BlockContext) -> Result<Self, StateReadError> {
+        assert!(ctx.height.0 >= 1, "blocks start at height 1 (0 is genesis)");
         let mut ex = Execution::new(base, ctx);
         ex.expire_replay_ids()?;
         Ok(ex)
@@ -164,6 +165,15 @@ impl<'a, S: StateRead> Execution<'a, S> {
     /// transaction order.
     pub fn finish(mut self) -> Result<(WriteSet, Vec<Receipt>), StateReadError> {
         crate::open::update_heads_tree(self.base, &mut self.writes)?;
+        // Every receipt is one transaction's, and no transaction is in a block twice
+        // (its replay id is written with its receipt, so a second copy is refused).
+        let ids: std::collections::BTreeSet<&TxId> =
+            self.receipts.iter().map(|r| &r.tx_id).collect();
+        assert_eq!(
+            ids.len(),
+            self.receipts.len(),
+            "a transaction is in a block at most once"
+        );
         Ok((self.writes, self.receipts))
     }
 }
