@@ -1,9 +1,13 @@
 //! The deterministic state machine: given the state and a block's transactions, it
 //! computes the block's ordered write set and one receipt per transaction.
 //!
-//! No I/O, no clock, no randomness, no floats, no `HashMap` iteration: everything
-//! here is a pure function of the state it reads through [`StateRead`], the block
-//! context and the transactions. The node does the I/O.
+//! No I/O, no clock, no randomness, no `HashMap` iteration: everything here is a
+//! pure function of the state it reads through [`StateRead`], the block context and
+//! the transactions. The node does the I/O. Amounts, times, counts and heights are
+//! integers; the only floating point is in EPCIS validation (`waybill_epcis`), which
+//! compares JSON numbers as serde_json parses them (correctly rounded, the same on
+//! every platform): a quantity is not negative, `uniqueItems` equality. No float is
+//! stored, hashed or summed.
 //!
 //! Layers, each importing only the ones below it (a test fails on any import cycle):
 //! - [`block`] drives a block (admission, audit, start- and end-of-block work) and
