@@ -11,6 +11,7 @@ mod pages;
 pub mod proofs;
 mod resolver;
 mod server;
+pub mod tls;
 mod views;
 
 use std::sync::Arc;

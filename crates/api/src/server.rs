@@ -13,7 +13,9 @@
 //!   overflows its buffer) is answered with a problem document too, not hyper's empty
 //!   body;
 //! - shutdown stops accepting, lets answers in progress finish for up to
-//!   [`SHUTDOWN_GRACE_MS`], then drops what is left.
+//!   [`SHUTDOWN_GRACE_MS`], then drops what is left;
+//! - with TLS ([`HttpServer::with_tls`]), the handshake must finish within the
+//!   header-read timeout too, and everything above applies inside the TLS stream.
 
 use std::future::Future;
 use std::io;
@@ -33,6 +35,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Sleep;
+use tokio_rustls::TlsAcceptor;
 use waybill_types::limits;
 
 use crate::error::{problem_response, raw_problem_answer};
@@ -124,6 +127,7 @@ pub struct HttpServer {
     app: Router,
     limits: ServerLimits,
     connections: ConnectionCount,
+    tls: Option<TlsAcceptor>,
 }
 
 impl HttpServer {
@@ -134,7 +138,15 @@ impl HttpServer {
             app,
             limits: limits.clamped(),
             connections: ConnectionCount::default(),
+            tls: None,
         }
+    }
+
+    /// Serve HTTPS: every connection first completes a TLS handshake with `acceptor`
+    /// (see [`crate::tls::acceptor`]).
+    pub fn with_tls(mut self, acceptor: TlsAcceptor) -> HttpServer {
+        self.tls = Some(acceptor);
+        self
     }
 
     /// Its open-connection count.
@@ -150,6 +162,7 @@ impl HttpServer {
             app,
             limits,
             connections,
+            tls,
         } = self;
         let permits = Arc::new(tokio::sync::Semaphore::new(limits.connections_max));
         let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
@@ -177,8 +190,9 @@ impl HttpServer {
                 },
             };
             let open = connections.open();
-            tasks.spawn(serve_connection(
+            tasks.spawn(accept_connection(
                 stream,
+                tls.clone(),
                 app.clone(),
                 limits.clone(),
                 closing_rx.clone(),
@@ -213,14 +227,38 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-async fn serve_connection(
+/// Take a connection: the TLS handshake first if the server has TLS (bounded by the
+/// header-read timeout, like a request head), then HTTP.
+async fn accept_connection(
     stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    app: Router,
+    limits: ServerLimits,
+    closing: tokio::sync::watch::Receiver<bool>,
+    held: (tokio::sync::OwnedSemaphorePermit, OpenConnection),
+) {
+    let _ = stream.set_nodelay(true);
+    let Some(acceptor) = tls else {
+        return serve_connection(stream, app, limits, closing, held).await;
+    };
+    let timeout = Duration::from_millis(limits.header_read_timeout_ms);
+    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+        Ok(Ok(tls_stream)) => serve_connection(tls_stream, app, limits, closing, held).await,
+        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(
+            timeout_ms = limits.header_read_timeout_ms,
+            "TLS handshake did not finish in time"
+        ),
+    }
+}
+
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
     app: Router,
     limits: ServerLimits,
     mut closing: tokio::sync::watch::Receiver<bool>,
     _held: (tokio::sync::OwnedSemaphorePermit, OpenConnection),
 ) {
-    let _ = stream.set_nodelay(true);
     let io = TokioIo::new(GuardedIo::new(
         stream,
         Duration::from_millis(limits.write_stall_timeout_ms),
@@ -266,8 +304,8 @@ struct Replacement {
 /// The connection's socket as hyper sees it: drops a client that reads nothing for
 /// `write_stall`, writes problem documents in place of hyper's empty automatic error
 /// answers, and lingers on close.
-struct GuardedIo {
-    inner: TcpStream,
+struct GuardedIo<S> {
+    inner: S,
     write_stall: Duration,
     stall: Option<Pin<Box<Sleep>>>,
     replacement: Option<Replacement>,
@@ -276,8 +314,8 @@ struct GuardedIo {
     lingered_bytes: usize,
 }
 
-impl GuardedIo {
-    fn new(inner: TcpStream, write_stall: Duration) -> GuardedIo {
+impl<S: AsyncWrite + Unpin> GuardedIo<S> {
+    fn new(inner: S, write_stall: Duration) -> GuardedIo<S> {
         GuardedIo {
             inner,
             write_stall,
@@ -353,7 +391,7 @@ fn replace_automatic_answer(buf: &[u8]) -> Option<Vec<u8>> {
     Some(raw_problem_answer(status, &detail))
 }
 
-impl AsyncRead for GuardedIo {
+impl<S: AsyncRead + Unpin> AsyncRead for GuardedIo<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -363,7 +401,7 @@ impl AsyncRead for GuardedIo {
     }
 }
 
-impl AsyncWrite for GuardedIo {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for GuardedIo<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -88,6 +88,14 @@ pub enum ClientError {
         /// What was wrong.
         reason: String,
     },
+    /// The certificates to trust for an `https://` node could not be read.
+    #[error("cannot use the TLS certificates in {path}: {reason}")]
+    TrustedCertificates {
+        /// The PEM file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ClientError {
@@ -145,18 +153,59 @@ pub struct Client {
     http: reqwest::Client,
 }
 
+/// TLS for `https://` nodes runs on rustls' `ring` provider, installed as the process
+/// default once (a no-op if the process installed one already).
+fn ensure_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+fn http_builder() -> reqwest::ClientBuilder {
+    ensure_crypto_provider();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(70))
+        .pool_max_idle_per_host(64)
+}
+
 impl Client {
-    /// A client for the node at `base_url`, e.g. `http://127.0.0.1:8080`.
+    /// A client for the node at `base_url`, e.g. `http://127.0.0.1:8080`; an
+    /// `https://` node must present a certificate the system trusts.
     pub fn new(base_url: &str) -> Client {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(70))
-            .pool_max_idle_per_host(64)
+        let http = http_builder()
             .build()
-            .expect("a reqwest client with only a timeout always builds");
+            .expect("a reqwest client with a timeout and the system's roots always builds");
         Client {
             base: base_url.trim_end_matches('/').to_string(),
             http,
         }
+    }
+
+    /// A client for the `https://` node at `base_url` that trusts only the
+    /// certificates in the PEM file `trusted` (a private CA, or the node's own
+    /// self-signed certificate).
+    pub fn with_trusted_certificates(
+        base_url: &str,
+        trusted: &std::path::Path,
+    ) -> Result<Client, ClientError> {
+        let err = |reason: String| ClientError::TrustedCertificates {
+            path: trusted.display().to_string(),
+            reason,
+        };
+        let pem = std::fs::read(trusted).map_err(|e| err(e.to_string()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| err(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(err("holds no PEM certificate".into()));
+        }
+        let http = http_builder()
+            .tls_certs_only(certs)
+            .build()
+            .map_err(|e| err(e.to_string()))?;
+        Ok(Client {
+            base: base_url.trim_end_matches('/').to_string(),
+            http,
+        })
     }
 
     /// The node's base URL.
