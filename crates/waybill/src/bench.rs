@@ -286,6 +286,7 @@ async fn run_network(o: &BenchOptions) -> anyhow::Result<Value> {
                 .map(|j| format!("http://127.0.0.1:{}", api_ports[*j]))
                 .collect(),
             byzantine: None,
+            tls: None,
         };
         served.push(
             serve::start(&home, listen)

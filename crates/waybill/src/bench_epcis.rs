@@ -1186,6 +1186,7 @@ pub(crate) async fn start_node(
         peers: vec![],
         peer_apis: vec![],
         byzantine: None,
+        tls: None,
     };
     let served = serve::start(&home, listen)
         .await

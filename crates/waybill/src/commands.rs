@@ -59,6 +59,7 @@ pub async fn node(
     p2p: Option<String>,
     peers: Vec<String>,
     byzantine: Option<String>,
+    tls: Option<crate::serve::TlsFiles>,
 ) -> anyhow::Result<()> {
     let home = Home::new(dir);
     let nf = home.read_node_file()?;
@@ -68,11 +69,12 @@ pub async fn node(
         peers: if peers.is_empty() { nf.peers } else { peers },
         peer_apis: nf.peer_apis,
         byzantine: byzantine.as_deref().map(byzantine_config).transpose()?,
+        tls,
     };
     let served = serve::start(&home, listen).await?;
     println!(
-        "Waybill node running: API http://{}/ (Ctrl-C to stop)",
-        served.api_addr
+        "Waybill node running: API {}/ (Ctrl-C to stop)",
+        served.api_url
     );
     served.run_until_stopped().await
 }

@@ -259,7 +259,12 @@ fn demo_p2p(
 
 /// `waybill demo`: `listen` and `p2p_listen` override node.json; what the demo listens
 /// on is written back to it (so `waybill status --dir DIR` finds it).
-pub async fn run(dir: &Path, listen: Option<&str>, p2p_listen: Option<&str>) -> anyhow::Result<()> {
+pub async fn run(
+    dir: &Path,
+    listen: Option<&str>,
+    p2p_listen: Option<&str>,
+    tls: Option<serve::TlsFiles>,
+) -> anyhow::Result<()> {
     let home = Home::new(dir);
     let fresh = !home.is_initialized();
     if fresh {
@@ -276,6 +281,7 @@ pub async fn run(dir: &Path, listen: Option<&str>, p2p_listen: Option<&str>) -> 
             peers: nf.peers.clone(),
             peer_apis: nf.peer_apis.clone(),
             byzantine: None,
+            tls: tls.clone(),
         },
     )
     .await?;
@@ -286,8 +292,13 @@ pub async fn run(dir: &Path, listen: Option<&str>, p2p_listen: Option<&str>) -> 
         nf.p2p_listen = p2p.clone();
         crate::home::write_node_file(&home, &nf)?;
     }
-    let url = format!("http://{}", served.api_addr);
-    let client = Client::new(&url);
+    let url = served.api_url.clone();
+    // The loader is a client of the API like any other: over TLS it trusts the
+    // node's own certificate (self-signed in a demo) besides nothing else.
+    let client = match &tls {
+        Some(t) => Client::with_trusted_certificates(&url, &t.cert)?,
+        None => Client::new(&url),
+    };
     client.wait_ready(Duration::from_secs(30)).await?;
     let n = load(&home, &client)
         .await

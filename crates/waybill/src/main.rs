@@ -19,6 +19,27 @@ use std::path::PathBuf;
 const DEFAULT_DIR: &str = "waybill-data";
 const DEFAULT_NODE: &str = "http://127.0.0.1:8080";
 
+/// TLS for the API (both or neither).
+#[derive(clap::Args, Clone, Debug)]
+struct TlsArgs {
+    /// Serve the API over HTTPS with this PEM certificate chain (leaf first); needs
+    /// --tls-key. Plain HTTP without.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    fn files(self) -> Option<serve::TlsFiles> {
+        match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => Some(serve::TlsFiles { cert, key }),
+            _ => None,
+        }
+    }
+}
+
 /// Which node a command talks to.
 #[derive(clap::Args, Clone, Debug)]
 struct Target {
@@ -116,6 +137,8 @@ enum Cmd {
         /// proposals), `silent` (drops its votes and proposals), `precommit-nil`.
         #[arg(long, hide = true)]
         byzantine: Option<String>,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Start a node with a realistic demo supply chain (initializing the directory the first time).
     #[command(
@@ -134,6 +157,8 @@ enum Cmd {
         /// a free port when --listen is given). A port in use is refused.
         #[arg(long)]
         p2p_listen: Option<String>,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Run a consortium of several organizations on this machine, one node process each.
     #[command(after_help = "Example:\n  waybill testnet --nodes 4 --dir waybill-testnet")]
@@ -576,12 +601,14 @@ fn main() -> std::process::ExitCode {
                 p2p_listen,
                 peers,
                 byzantine,
-            } => commands::node(&dir, listen, p2p_listen, peers, byzantine).await,
+                tls,
+            } => commands::node(&dir, listen, p2p_listen, peers, byzantine, tls.files()).await,
             Cmd::Demo {
                 dir,
                 listen,
                 p2p_listen,
-            } => demo::run(&dir, listen.as_deref(), p2p_listen.as_deref()).await,
+                tls,
+            } => demo::run(&dir, listen.as_deref(), p2p_listen.as_deref(), tls.files()).await,
             Cmd::Keys(KeysCmd::New { out, label }) => commands::keys_new(&out, &label),
             Cmd::Keys(KeysCmd::Show { file }) => commands::keys_show(&file),
             Cmd::Submit {

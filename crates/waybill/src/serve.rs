@@ -8,6 +8,13 @@ use waybill_node::{NodeOptions, RunningNode};
 
 use crate::home::Home;
 
+/// The API's TLS certificate chain and private key (PEM files).
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
 /// Where the node listens.
 pub struct Listen {
     pub api: String,
@@ -16,12 +23,16 @@ pub struct Listen {
     pub peer_apis: Vec<String>,
     /// Fault injection for tests only.
     pub byzantine: Option<waybill_node::ByzantineConfig>,
+    /// Serve the API over TLS (plain HTTP without).
+    pub tls: Option<TlsFiles>,
 }
 
 /// A running node and its API server.
 pub struct Served {
     pub node: RunningNode,
     pub api_addr: SocketAddr,
+    /// The API's base URL: `http://ADDR`, or `https://ADDR` with TLS.
+    pub api_url: String,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     stop_api: tokio::sync::oneshot::Sender<()>,
 }
@@ -119,11 +130,21 @@ pub async fn start(home: &Home, listen: Listen) -> anyhow::Result<Served> {
             )
         })?;
     let api_addr = listener.local_addr().context("listener address")?;
+    let tls = listen
+        .tls
+        .as_ref()
+        .map(|t| waybill_api::tls::acceptor(&t.cert, &t.key))
+        .transpose()?;
     check_p2p_port_free(&listen.p2p)?;
     let node = waybill_node::start(opts).await?;
     let app = waybill_api::app(node.shared.clone());
     let (stop_api, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = waybill_api::HttpServer::new(listener, app, waybill_api::ServerLimits::default());
+    let mut server =
+        waybill_api::HttpServer::new(listener, app, waybill_api::ServerLimits::default());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if let Some(acceptor) = tls {
+        server = server.with_tls(acceptor);
+    }
     let server = tokio::spawn(server.run(async move {
         let _ = stopped.await;
     }));
@@ -131,6 +152,7 @@ pub async fn start(home: &Home, listen: Listen) -> anyhow::Result<Served> {
     Ok(Served {
         node,
         api_addr,
+        api_url: format!("{scheme}://{api_addr}"),
         server,
         stop_api,
     })

@@ -743,3 +743,75 @@ fn errors_say_what_to_do() {
             && String::from_utf8_lossy(&out.stderr).contains("cannot reach the node")
     );
 }
+
+/// `waybill node --tls-cert C --tls-key K` serves its API over HTTPS (and says so);
+/// one flag without the other, or a key that does not match, is refused before the
+/// node starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_serves_https_with_a_certificate_and_key() {
+    let dir = temp_dir("tls");
+    let (http_url, _) = init(&dir);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/tests/fixtures/tls");
+    let cert = fixtures.join("node.cert.pem");
+    let key = fixtures.join("node.key.pem");
+    let d = dir.to_str().expect("utf-8");
+
+    let out = waybill(&[
+        "node",
+        "--dir",
+        d,
+        "--tls-cert",
+        cert.to_str().expect("utf-8"),
+    ]);
+    assert!(!out.status.success(), "a certificate without its key");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-key"));
+    let other_key = fixtures.join("other.key.pem");
+    let out = waybill(&[
+        "node",
+        "--dir",
+        d,
+        "--tls-cert",
+        cert.to_str().expect("utf-8"),
+        "--tls-key",
+        other_key.to_str().expect("utf-8"),
+    ]);
+    assert!(!out.status.success(), "a key of another certificate");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("other.key.pem"), "{err}");
+
+    let mut node = Proc(
+        Command::new(BIN)
+            .args([
+                "node",
+                "--dir",
+                d,
+                "--tls-cert",
+                cert.to_str().expect("utf-8"),
+                "--tls-key",
+                key.to_str().expect("utf-8"),
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node starts"),
+    );
+    let https_url = http_url.replace("http://", "https://");
+    let client = Client::with_trusted_certificates(&https_url, &cert).expect("trust file");
+    ready(&client).await;
+    let status = client.status().await.expect("status over HTTPS");
+    assert!(status["height"].as_u64().is_some(), "{status}");
+    assert!(
+        Client::new(&http_url).status().await.is_err(),
+        "no plain HTTP on a TLS port"
+    );
+    let _ = node.0.kill();
+    let mut printed = String::new();
+    if let Some(mut out) = node.0.stdout.take() {
+        use std::io::Read as _;
+        let _ = out.read_to_string(&mut printed);
+    }
+    assert!(printed.contains(&format!("API {https_url}/")), "{printed}");
+    drop(node);
+    let _ = std::fs::remove_dir_all(&dir);
+}
