@@ -627,7 +627,7 @@ fn carry_out<S: StateRead>(
             assert_eq!(
                 set.len() + 1,
                 n_before,
-                "the validator removed was in the set once (checked just above)"
+                "the validator removed was in the set (checked above), once: genesis and check_new_validator_key keep keys unique"
             );
             schedule(ex, set)
         }
