@@ -209,116 +209,28 @@ impl Contract for RegisterProduct {
 
 impl Contract for RegisterLot {
     fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
-        let signer = call.signer;
-        let tx_id = call.tx_id;
-        let l = self;
-        let m = production_writer(ex, signer)?;
-        let product = load_product(ex, &l.gtin)?.ok_or_else(|| {
-            Rejection::new(
-                RejectCode::UnknownProduct,
-                format!("product {} is not registered; register it first", &l.gtin),
-            )
-        })?;
-        if product.owner != m.org {
-            return Err(Rejection::new(
-                RejectCode::NotAuthorized,
-                format!(
-                    "product {} belongs to `{}`; members of `{}` cannot register its lots",
-                    &l.gtin, product.owner, m.org
-                ),
-            )
-            .into());
-        }
-        if let Some(kind) = crate::credentials::requirement(ex, &product.category)? {
-            crate::credentials::require_valid(
-                ex,
-                &m.org,
-                &kind,
-                &format!(
-                    "producing `{}` ({}) lot {}",
-                    product.category, &l.gtin, &l.lot
-                ),
-            )?;
-        }
-        for claim in &l.claims {
-            crate::credentials::require_valid(
-                ex,
-                &m.org,
-                claim,
-                &format!("the `{claim}` claim on lot {} of {}", &l.lot, &l.gtin),
-            )?;
-        }
-        for r in &l.raw_materials {
-            if load_lot(ex, &r.gtin, &r.lot)?.is_none() {
-                return Err(Rejection::new(
-                    RejectCode::UnknownLot,
-                    format!("raw-material lot {} of {} is not registered", r.lot, r.gtin),
-                )
-                .into());
-            }
-        }
-        if load_lot(ex, &l.gtin, &l.lot)?.is_some() {
-            return Err(Rejection::new(
-                RejectCode::Duplicate,
-                format!(
-                    "lot {} of product {} is already registered",
-                    &l.lot, &l.gtin
-                ),
-            )
-            .into());
-        }
-        let ctx = ex.context();
+        let m = production_writer(ex, call.signer)?;
+        check_new_lot(ex, self, &m)?;
         let mut w: Writes = Vec::new();
-        let mut publisher = Publisher::new(ex, ctx.height.0)?;
-        let origin = l.origin_gln.as_ref().map(|g| g.as_str().to_string());
-        let id = lot_id(&l.gtin, &l.lot);
-        let raw_material_ids: Vec<String> = l
-            .raw_materials
-            .iter()
-            .map(|r| lot_id(&r.gtin, &r.lot))
-            .collect();
-        // The record is about the lot, its product and the lots it was made from.
-        let subjects: Vec<String> = [id.clone(), product_id(&l.gtin)]
-            .into_iter()
-            .chain(raw_material_ids.iter().cloned())
-            .collect();
-        publisher.publish(
-            &mut w,
-            &OpenRecord::Lot {
-                id: &id,
-                gtin: l.gtin.as_str(),
-                lot: &l.lot,
-                origin_gln: origin.as_deref(),
-                produced_on: &l.produced_on,
-                quantity: l.quantity,
-                unit: &l.unit,
-                inputs: &l.inputs,
-                raw_materials: &l.raw_materials,
-                raw_material_ids: &raw_material_ids,
-                claims: &l.claims,
-                owner: m.org.as_str(),
-                source: tx_id.to_string(),
-            },
-            &subjects,
-        )?;
-        publisher.finish(&mut w);
+        publish_lot(ex, self, &m.org, call.tx_id, &mut w)?;
+        let ctx = ex.context();
         let lot = Lot {
-            gtin: l.gtin.clone(),
-            lot: l.lot.to_string(),
-            origin_gln: l.origin_gln.clone(),
-            produced_on: l.produced_on.to_string(),
-            quantity: l.quantity,
-            unit: l.unit.to_string(),
-            inputs: l.inputs.to_vec(),
-            raw_materials: l.raw_materials.to_vec(),
-            claims: l.claims.to_vec(),
+            gtin: self.gtin.clone(),
+            lot: self.lot.to_string(),
+            origin_gln: self.origin_gln.clone(),
+            produced_on: self.produced_on.to_string(),
+            quantity: self.quantity,
+            unit: self.unit.to_string(),
+            inputs: self.inputs.to_vec(),
+            raw_materials: self.raw_materials.to_vec(),
+            claims: self.claims.to_vec(),
             owner: m.org,
-            registered_by: signer,
+            registered_by: call.signer,
             registered_at: ctx.height,
             registered_time_ms: ctx.time_ms,
-            tx_id,
+            tx_id: call.tx_id,
         };
-        w.push((keys::lot(&l.gtin, &l.lot), encode_record(&lot)));
+        w.push((keys::lot(&self.gtin, &self.lot), encode_record(&lot)));
         Ok(w)
     }
 
@@ -329,6 +241,116 @@ impl Contract for RegisterLot {
     fn audited_product(&self) -> Option<&Gtin> {
         Some(&self.gtin)
     }
+}
+
+/// May member `m` register lot `l`, checked in this order: its product is registered
+/// and `m`'s organization's, `m`'s organization holds the qualification the product's
+/// category requires and one for each claim, its raw-material lots are registered,
+/// and the lot is not.
+fn check_new_lot<S: StateRead>(
+    ex: &Execution<S>,
+    l: &RegisterLot,
+    m: &crate::identity::Member,
+) -> Result<(), HandlerError> {
+    let product = load_product(ex, &l.gtin)?.ok_or_else(|| {
+        Rejection::new(
+            RejectCode::UnknownProduct,
+            format!("product {} is not registered; register it first", &l.gtin),
+        )
+    })?;
+    if product.owner != m.org {
+        return Err(Rejection::new(
+            RejectCode::NotAuthorized,
+            format!(
+                "product {} belongs to `{}`; members of `{}` cannot register its lots",
+                &l.gtin, product.owner, m.org
+            ),
+        )
+        .into());
+    }
+    if let Some(kind) = crate::credentials::requirement(ex, &product.category)? {
+        crate::credentials::require_valid(
+            ex,
+            &m.org,
+            &kind,
+            &format!(
+                "producing `{}` ({}) lot {}",
+                product.category, &l.gtin, &l.lot
+            ),
+        )?;
+    }
+    for claim in &l.claims {
+        crate::credentials::require_valid(
+            ex,
+            &m.org,
+            claim,
+            &format!("the `{claim}` claim on lot {} of {}", &l.lot, &l.gtin),
+        )?;
+    }
+    for r in &l.raw_materials {
+        if load_lot(ex, &r.gtin, &r.lot)?.is_none() {
+            return Err(Rejection::new(
+                RejectCode::UnknownLot,
+                format!("raw-material lot {} of {} is not registered", r.lot, r.gtin),
+            )
+            .into());
+        }
+    }
+    if load_lot(ex, &l.gtin, &l.lot)?.is_some() {
+        return Err(Rejection::new(
+            RejectCode::Duplicate,
+            format!(
+                "lot {} of product {} is already registered",
+                &l.lot, &l.gtin
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Publish lot `l` of `owner` in the open tier: a record about the lot, its product
+/// and the lots it was made from.
+fn publish_lot<S: StateRead>(
+    ex: &Execution<S>,
+    l: &RegisterLot,
+    owner: &OrgId,
+    tx_id: TxId,
+    w: &mut Writes,
+) -> Result<(), StateReadError> {
+    let mut publisher = Publisher::new(ex, ex.context().height.0)?;
+    let origin = l.origin_gln.as_ref().map(|g| g.as_str().to_string());
+    let id = lot_id(&l.gtin, &l.lot);
+    let raw_material_ids: Vec<String> = l
+        .raw_materials
+        .iter()
+        .map(|r| lot_id(&r.gtin, &r.lot))
+        .collect();
+    let subjects: Vec<String> = [id.clone(), product_id(&l.gtin)]
+        .into_iter()
+        .chain(raw_material_ids.iter().cloned())
+        .collect();
+    publisher.publish(
+        w,
+        &OpenRecord::Lot {
+            id: &id,
+            gtin: l.gtin.as_str(),
+            lot: &l.lot,
+            origin_gln: origin.as_deref(),
+            produced_on: &l.produced_on,
+            quantity: l.quantity,
+            unit: &l.unit,
+            inputs: &l.inputs,
+            raw_materials: &l.raw_materials,
+            raw_material_ids: &raw_material_ids,
+            claims: &l.claims,
+            owner: owner.as_str(),
+            source: tx_id.to_string(),
+        },
+        &subjects,
+    )?;
+    publisher.finish(w);
+    Ok(())
 }
 
 /// A location (GLN): a farm, plant, warehouse, customs office or store.

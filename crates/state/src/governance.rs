@@ -11,7 +11,7 @@ use serde::Serialize;
 use waybill_types::block::ValidatorInfo;
 use waybill_types::payload::{ApproveGovernance, ProposeGovernance};
 use waybill_types::reject::RejectCode;
-use waybill_types::{limits, Genesis, GovernanceAction, Height, OrgId, PublicKey};
+use waybill_types::{limits, Genesis, GovernanceAction, Height, OrgId, PublicKey, Role};
 
 use crate::exec::{decode_record, encode_record, Execution, StateRead, StateReadError, WriteSet};
 use crate::exec::{Call, Contract, HandlerError, Rejection, Writes};
@@ -336,6 +336,8 @@ fn latest_set<S: StateRead>(
     Ok((last, validator_set_from(ex, last)?))
 }
 
+/// Whether `action` can be carried out on the current state (checked when it is
+/// proposed and again when it is carried out).
 fn check_action<S: StateRead>(
     ex: &Execution<S>,
     action: &GovernanceAction,
@@ -348,105 +350,162 @@ fn check_action<S: StateRead>(
             validator,
             ..
         } => {
-            if load_org(ex, id)?.is_some() {
-                return Err(Rejection::new(
-                    RejectCode::Duplicate,
-                    format!("organization `{id}` already exists"),
-                )
-                .into());
+            check_admission(ex, id, admin, company_prefixes)?;
+            match validator {
+                Some((key, power)) => check_admitted_validator(ex, id, key, *power),
+                None => Ok(()),
             }
-            if org_ids(ex)?.len() >= limits::GENESIS_ORGS_MAX {
-                return Err(Rejection::new(
-                    RejectCode::Limit,
-                    format!(
-                        "the consortium has {} organizations, the most it takes",
-                        limits::GENESIS_ORGS_MAX
-                    ),
-                )
-                .into());
-            }
-            if let Some(m) = load_member(ex, admin)? {
-                return Err(Rejection::new(
-                    RejectCode::AlreadyRegistered,
-                    format!("admin key {admin} is already a member of `{}`", m.org),
-                )
-                .into());
-            }
-            if let Some((p, other)) = overlapping_prefix(ex, company_prefixes)? {
-                return Err(Rejection::new(
-                    RejectCode::PrefixTaken,
-                    format!("company prefix `{p}` overlaps a prefix of `{other}`"),
-                )
-                .into());
-            }
-            if let Some((key, power)) = validator {
-                check_new_validator_key(ex, key)?;
-                check_power(*power)?;
-                let (_, mut set) = latest_set(ex)?;
-                set.push(ValidatorRecord {
-                    public_key: *key,
-                    voting_power: *power,
-                    org: id.clone(),
-                });
-                check_set(&set)?;
-            }
-            Ok(())
         }
         GovernanceAction::SetValidator {
             org,
             public_key,
             voting_power,
-        } => {
-            if load_org(ex, org)?.is_none() {
-                return Err(Rejection::new(
-                    RejectCode::UnknownOrg,
-                    format!("no organization `{org}`"),
-                )
-                .into());
-            }
-            let (_, set) = latest_set(ex)?;
-            if let Some(v) = set.iter().find(|v| v.public_key == *public_key) {
-                if v.org != *org {
-                    return Err(Rejection::new(
-                        RejectCode::NotAuthorized,
-                        format!("validator {public_key} is run by `{}`, not `{org}`", v.org),
-                    )
-                    .into());
-                }
-            } else {
-                check_new_validator_key(ex, public_key)?;
-            }
-            check_power(*voting_power)?;
-            let mut next = set.clone();
-            match next.iter_mut().find(|v| v.public_key == *public_key) {
-                Some(v) => v.voting_power = *voting_power,
-                None => next.push(ValidatorRecord {
-                    public_key: *public_key,
-                    voting_power: *voting_power,
-                    org: org.clone(),
-                }),
-            }
-            check_set(&next)
-        }
-        GovernanceAction::RemoveValidator { public_key } => {
-            let (_, set) = latest_set(ex)?;
-            if !set.iter().any(|v| v.public_key == *public_key) {
-                return Err(Rejection::new(
-                    RejectCode::UnknownValidator,
-                    format!("{public_key} is not a validator"),
-                )
-                .into());
-            }
-            if set.len() == 1 {
-                return Err(Rejection::new(
-                    RejectCode::LastValidator,
-                    "the last validator cannot be removed",
-                )
-                .into());
-            }
-            Ok(())
-        }
+        } => check_set_validator(ex, org, public_key, *voting_power),
+        GovernanceAction::RemoveValidator { public_key } => check_removal(ex, public_key),
     }
+}
+
+/// A new organization, checked in this order: its id is new, the consortium has room,
+/// its admin key is no member yet, and its company prefixes overlap no one's.
+fn check_admission<S: StateRead>(
+    ex: &Execution<S>,
+    id: &OrgId,
+    admin: &PublicKey,
+    company_prefixes: &[String],
+) -> Result<(), HandlerError> {
+    if load_org(ex, id)?.is_some() {
+        return Err(Rejection::new(
+            RejectCode::Duplicate,
+            format!("organization `{id}` already exists"),
+        )
+        .into());
+    }
+    if org_ids(ex)?.len() >= limits::GENESIS_ORGS_MAX {
+        return Err(Rejection::new(
+            RejectCode::Limit,
+            format!(
+                "the consortium has {} organizations, the most it takes",
+                limits::GENESIS_ORGS_MAX
+            ),
+        )
+        .into());
+    }
+    if let Some(m) = load_member(ex, admin)? {
+        return Err(Rejection::new(
+            RejectCode::AlreadyRegistered,
+            format!("admin key {admin} is already a member of `{}`", m.org),
+        )
+        .into());
+    }
+    if let Some((p, other)) = overlapping_prefix(ex, company_prefixes)? {
+        return Err(Rejection::new(
+            RejectCode::PrefixTaken,
+            format!("company prefix `{p}` overlaps a prefix of `{other}`"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The validator an admitted organization brings: a new key, its power in range, in a
+/// set every node can run.
+fn check_admitted_validator<S: StateRead>(
+    ex: &Execution<S>,
+    org: &OrgId,
+    key: &PublicKey,
+    power: u64,
+) -> Result<(), HandlerError> {
+    check_new_validator_key(ex, key)?;
+    check_power(power)?;
+    check_set(&set_admitting(ex, org, key, power)?)
+}
+
+/// Adding or re-weighting a validator of `org`: the organization exists, the key is
+/// `org`'s validator or a new one, its power is in range, and the set stays runnable.
+fn check_set_validator<S: StateRead>(
+    ex: &Execution<S>,
+    org: &OrgId,
+    public_key: &PublicKey,
+    voting_power: u64,
+) -> Result<(), HandlerError> {
+    if load_org(ex, org)?.is_none() {
+        return Err(
+            Rejection::new(RejectCode::UnknownOrg, format!("no organization `{org}`")).into(),
+        );
+    }
+    let (_, set) = latest_set(ex)?;
+    if let Some(v) = set.iter().find(|v| v.public_key == *public_key) {
+        if v.org != *org {
+            return Err(Rejection::new(
+                RejectCode::NotAuthorized,
+                format!("validator {public_key} is run by `{}`, not `{org}`", v.org),
+            )
+            .into());
+        }
+    } else {
+        check_new_validator_key(ex, public_key)?;
+    }
+    check_power(voting_power)?;
+    check_set(&set_with_validator(set, org, public_key, voting_power))
+}
+
+/// Removing a validator: it is one, and not the last.
+fn check_removal<S: StateRead>(
+    ex: &Execution<S>,
+    public_key: &PublicKey,
+) -> Result<(), HandlerError> {
+    let (_, set) = latest_set(ex)?;
+    if !set.iter().any(|v| v.public_key == *public_key) {
+        return Err(Rejection::new(
+            RejectCode::UnknownValidator,
+            format!("{public_key} is not a validator"),
+        )
+        .into());
+    }
+    if set.len() == 1 {
+        return Err(Rejection::new(
+            RejectCode::LastValidator,
+            "the last validator cannot be removed",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The latest scheduled set with the validator `key` of the admitted organization
+/// `org` added.
+fn set_admitting<S: StateRead>(
+    ex: &Execution<S>,
+    org: &OrgId,
+    key: &PublicKey,
+    power: u64,
+) -> Result<Vec<ValidatorRecord>, HandlerError> {
+    let (_, mut set) = latest_set(ex)?;
+    set.push(ValidatorRecord {
+        public_key: *key,
+        voting_power: power,
+        org: org.clone(),
+    });
+    Ok(set)
+}
+
+/// `set` with validator `public_key` of `org` at `voting_power`: re-weighted if it is
+/// in the set, added otherwise.
+fn set_with_validator(
+    mut set: Vec<ValidatorRecord>,
+    org: &OrgId,
+    public_key: &PublicKey,
+    voting_power: u64,
+) -> Vec<ValidatorRecord> {
+    match set.iter_mut().find(|v| v.public_key == *public_key) {
+        Some(v) => v.voting_power = voting_power,
+        None => set.push(ValidatorRecord {
+            public_key: *public_key,
+            voting_power,
+            org: org.clone(),
+        }),
+    }
+    set
 }
 
 /// One validator's power must be `1..=VOTING_POWER_MAX` (see `limits`).
@@ -531,12 +590,13 @@ fn schedule<S: StateRead>(
     ])
 }
 
+/// The writes that carry out `action` (checked again first: the state may have
+/// changed since it was proposed).
 fn carry_out<S: StateRead>(
     ex: &Execution<S>,
     action: &GovernanceAction,
 ) -> Result<Writes, HandlerError> {
     check_action(ex, action)?;
-    let height = ex.context().height;
     match action {
         GovernanceAction::AdmitOrganization {
             id,
@@ -546,43 +606,9 @@ fn carry_out<S: StateRead>(
             company_prefixes,
             validator,
         } => {
-            let mut roles = roles.clone();
-            roles.sort();
-            roles.dedup();
-            let org = Organization {
-                id: id.clone(),
-                name: name.clone(),
-                admin: *admin,
-                roles: roles.clone(),
-                company_prefixes: company_prefixes.clone(),
-                joined_at: height,
-            };
-            let member = Member {
-                key: *admin,
-                org: id.clone(),
-                name: format!("{name} admin"),
-                roles,
-                admin: true,
-                status: MemberStatus::Active,
-                registered_at: height,
-                registered_by: *admin,
-            };
-            let mut ids = org_ids(ex)?;
-            ids.push(id.clone());
-            let mut w = vec![
-                (keys::org(id), encode_record(&org)),
-                (keys::member(admin), encode_record(&member)),
-                (keys::org_member(id, admin), Vec::new()),
-                (meta("org_ids"), encode_record(&ids)),
-            ];
+            let mut w = admit(ex, id, name, admin, roles, company_prefixes)?;
             if let Some((key, power)) = validator {
-                let (_, mut set) = latest_set(ex)?;
-                set.push(ValidatorRecord {
-                    public_key: *key,
-                    voting_power: *power,
-                    org: id.clone(),
-                });
-                w.extend(schedule(ex, set)?);
+                w.extend(schedule(ex, set_admitting(ex, id, key, *power)?)?);
             }
             Ok(w)
         }
@@ -591,21 +617,65 @@ fn carry_out<S: StateRead>(
             public_key,
             voting_power,
         } => {
-            let (_, mut set) = latest_set(ex)?;
-            match set.iter_mut().find(|v| v.public_key == *public_key) {
-                Some(v) => v.voting_power = *voting_power,
-                None => set.push(ValidatorRecord {
-                    public_key: *public_key,
-                    voting_power: *voting_power,
-                    org: org.clone(),
-                }),
-            }
-            schedule(ex, set)
+            let (_, set) = latest_set(ex)?;
+            schedule(ex, set_with_validator(set, org, public_key, *voting_power))
         }
         GovernanceAction::RemoveValidator { public_key } => {
             let (_, mut set) = latest_set(ex)?;
+            let n_before = set.len();
             set.retain(|v| v.public_key != *public_key);
+            assert_eq!(
+                set.len() + 1,
+                n_before,
+                "the validator removed was in the set (checked above), once: genesis and check_new_validator_key keep keys unique"
+            );
             schedule(ex, set)
         }
     }
+}
+
+/// The writes that admit organization `id`: the organization (its roles sorted, each
+/// once), its admin as an active member, and its place in the list of organizations.
+fn admit<S: StateRead>(
+    ex: &Execution<S>,
+    id: &OrgId,
+    name: &str,
+    admin: &PublicKey,
+    roles: &[Role],
+    company_prefixes: &[String],
+) -> Result<Writes, HandlerError> {
+    let height = ex.context().height;
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    let org = Organization {
+        id: id.clone(),
+        name: name.to_string(),
+        admin: *admin,
+        roles: roles.clone(),
+        company_prefixes: company_prefixes.to_vec(),
+        joined_at: height,
+    };
+    let member = Member {
+        key: *admin,
+        org: id.clone(),
+        name: format!("{name} admin"),
+        roles,
+        admin: true,
+        status: MemberStatus::Active,
+        registered_at: height,
+        registered_by: *admin,
+    };
+    let mut ids = org_ids(ex)?;
+    assert!(
+        !ids.contains(id),
+        "an organization not yet admitted is not in the list (checked just above)"
+    );
+    ids.push(id.clone());
+    Ok(vec![
+        (keys::org(id), encode_record(&org)),
+        (keys::member(admin), encode_record(&member)),
+        (keys::org_member(id, admin), Vec::new()),
+        (meta("org_ids"), encode_record(&ids)),
+    ])
 }
