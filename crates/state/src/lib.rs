@@ -23,6 +23,11 @@
 //! The payload structs themselves are defined once in `waybill_types::payload`, one
 //! module per domain, so that clients build them without this crate.
 
+// Functions of at most 70 lines (clippy.toml) in the library; the scenario tests in
+// tests/ read as scripts and are exempt (a crate attribute, not `[lints]`, which would
+// also bind every test target).
+#![warn(clippy::too_many_lines)]
+
 pub mod access;
 pub mod audit;
 pub mod block;
