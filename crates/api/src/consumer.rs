@@ -355,7 +355,7 @@ pub(crate) fn page(
     let mut lots: Vec<&Value> = Vec::new();
     let mut locations: BTreeMap<&str, &Value> = BTreeMap::new();
     let mut quals: BTreeMap<String, &Value> = BTreeMap::new();
-    let dl = waybill_types::digital_link::DigitalLink::parse(subject)
+    let dl = waybill_gs1::digital_link::DigitalLink::parse(subject)
         .map_err(|e| ApiError::bad_request("bad_digital_link", e.to_string()))?;
     let gtin = dl.gtin().unwrap_or("");
     for r in records.values() {

@@ -20,7 +20,7 @@
 //! a GS1 key such as `urn:epc:id:gid:…` — is not a GS1 identifier: it is returned
 //! unchanged with [`Identifier::gs1`] false.
 
-use waybill_types::gs1;
+use waybill_gs1::{check_digit, with_check_digit};
 
 /// The domain of every canonical GS1 Digital Link URI produced here.
 pub const CANONICAL_DL_BASE: &str = "https://id.gs1.org";
@@ -490,7 +490,7 @@ fn check_csum(input: &str, key: &'static str, digits: &str) -> Result<(), EpcErr
         });
     }
     let (data, last) = digits.split_at(digits.len() - 1);
-    let expected = gs1::check_digit(data).map_err(|_| EpcError::KeyFormat {
+    let expected = check_digit(data).map_err(|_| EpcError::KeyFormat {
         input: input.to_owned(),
         key,
         value: digits.to_owned(),
@@ -858,7 +858,7 @@ impl<'a> Urn<'a> {
     }
 
     fn with_check(&self, data: &str) -> Result<String, EpcError> {
-        gs1::with_check_digit(data).map_err(|_| EpcError::NotDigits {
+        with_check_digit(data).map_err(|_| EpcError::NotDigits {
             input: self.input.to_owned(),
             part: "key",
             value: data.to_owned(),

@@ -1922,7 +1922,7 @@ impl Rules {
 /// A problem with the check digit of the all-digit key `key`, if any.
 fn check_digit_problem(name: &str, key: &str) -> Option<String> {
     let (body, last) = key.split_at(key.len().checked_sub(1)?);
-    let expected = waybill_types::gs1::check_digit(body).ok()?;
+    let expected = waybill_gs1::check_digit(body).ok()?;
     (last.as_bytes().first()? - b'0' != expected).then(|| {
         format!("the {name} {key} has a wrong GS1 check digit ({last}, expected {expected})")
     })

@@ -26,7 +26,7 @@ use serde::Serialize;
 use serde_json::Value;
 use waybill_epcis::hash_id::ExactDocument;
 use waybill_epcis::model::{summarize, EventSummary, IdRole};
-use waybill_types::gs1::Gln;
+use waybill_gs1::Gln;
 use waybill_types::{limits, DataCategory, Height, OrgId, Payload, PublicKey, Role, TxId};
 
 use crate::access::{may_correct_others, may_write};
@@ -1252,9 +1252,7 @@ pub fn lot_of(id: &str) -> Option<(String, String)> {
 }
 
 fn percent_decode(s: &str) -> String {
-    let bytes = waybill_types::digital_link::uri_unescape(
-        s,
-        waybill_types::digital_link::UriComponent::Path,
-    );
+    let bytes =
+        waybill_gs1::digital_link::uri_unescape(s, waybill_gs1::digital_link::UriComponent::Path);
     String::from_utf8_lossy(&bytes).into_owned()
 }

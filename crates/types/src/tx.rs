@@ -11,12 +11,12 @@
 //! without asking a node for anything.
 
 use crate::codec::{self, CodecError};
-use crate::gs1::{Gln, Gtin};
 use crate::hash::{sha256, Hash};
 use crate::keys::{domain, KeyError, PublicKey, SecretKey, Signature};
 use crate::limits;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
+use waybill_gs1::{Gln, Gtin};
 
 /// A transaction id: SHA-256 of the encoded signed transaction.
 pub type TxId = Hash;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 use serde_json::{json, Value};
 use waybill_client::{Client, KeyFile};
-use waybill_types::digital_link::DigitalLink;
+use waybill_gs1::digital_link::DigitalLink;
 use waybill_types::SecretKey;
 
 use crate::home::Home;
@@ -190,7 +190,7 @@ fn with_per_page(path: &str, n: usize) -> String {
 
 /// Percent-encode a path segment or query value (unreserved characters kept).
 fn enc(s: &str) -> String {
-    waybill_types::digital_link::uri_escape(s, waybill_types::digital_link::UriComponent::Path)
+    waybill_gs1::digital_link::uri_escape(s, waybill_gs1::digital_link::UriComponent::Path)
 }
 
 /// `waybill trace ID --as MEMBER [--forward] [--json]`.
@@ -473,7 +473,7 @@ pub fn validate(file: &Path) -> anyhow::Result<()> {
 /// `waybill dl parse URI`.
 pub fn dl_parse(uri: &str) -> anyhow::Result<()> {
     // As the resolver reads links: GTIN-8, -12 and -13 are padded to 14 digits.
-    let options = waybill_types::digital_link::ParseOptions {
+    let options = waybill_gs1::digital_link::ParseOptions {
         permit_zero_suppressed_gtin: true,
         ..Default::default()
     };
@@ -506,8 +506,7 @@ pub fn dl_make(
     if let Some(s) = serial {
         el.push(("21".into(), s.into()));
     }
-    let uri =
-        waybill_types::digital_link::generate(&el, stem).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let uri = waybill_gs1::digital_link::generate(&el, stem).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{uri}");
     Ok(())
 }

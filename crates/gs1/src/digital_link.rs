@@ -17,7 +17,7 @@
 //! [`DigitalLink::attribute`]. A fragment is ignored.
 //!
 //! ```
-//! use waybill_types::digital_link::DigitalLink;
+//! use waybill_gs1::digital_link::DigitalLink;
 //!
 //! let dl = DigitalLink::parse("https://example.com/01/09521234543213/10/ABC?17=251231&wb=f00d")
 //!     .expect("valid Digital Link");

@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use crate::gs1;
+use crate::{verify_check_digit, Gs1Error};
 
 /// The character set of an AI data component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -471,23 +471,23 @@ fn lint_one_of(s: &str, allowed: &[&str]) -> Result<(), LintFailure> {
 }
 
 fn lint_csum(s: &str) -> Result<(), LintFailure> {
-    match gs1::verify_check_digit(s) {
+    match verify_check_digit(s) {
         Ok(()) => Ok(()),
-        Err(gs1::Gs1Error::CheckDigitMismatch {
+        Err(Gs1Error::CheckDigitMismatch {
             expected, found, ..
         }) => Err(LintFailure::CheckMismatch {
             what: "digit",
             found: found.to_string(),
             expected: expected.to_string(),
         }),
-        Err(gs1::Gs1Error::NonDigit {
+        Err(Gs1Error::NonDigit {
             position, found, ..
         }) => Err(LintFailure::BadCharacter {
             position,
             found,
             expected: "digits",
         }),
-        Err(gs1::Gs1Error::TooShort { .. } | gs1::Gs1Error::WrongLength { .. }) => {
+        Err(Gs1Error::TooShort { .. } | Gs1Error::WrongLength { .. }) => {
             Err(LintFailure::TooShortForCheck { what: "digit" })
         }
     }

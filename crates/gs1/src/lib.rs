@@ -1,0 +1,14 @@
+//! GS1 standards as pure functions: identification keys (GTIN, GLN, SSCC) and their
+//! mod-10 check digits, the Application Identifier table and its rules ([`ai`]), and
+//! GS1 Digital Link URIs ([`digital_link`]).
+//!
+//! It knows nothing of Waybill: no transactions, no state, no EPCIS, no I/O. Keys
+//! serialize as their digit strings (serde at the API edge, borsh where they are hashed).
+
+pub mod ai;
+pub mod digital_link;
+mod ident;
+
+pub use ident::{
+    check_digit, verify_check_digit, with_check_digit, Gln, Gs1Error, Gs1Kind, Gtin, Sscc,
+};
