@@ -410,20 +410,20 @@ pub(crate) struct QrQuery {
 /// `GET /v1/qr?link=…&format=png|svg&scale=N`.
 pub(crate) async fn qr(q: Result<Query<QrQuery>, QueryRejection>) -> Result<Response, ApiError> {
     let Query(q) = q?;
-    let opts = waybill_types::qr::QrOptions {
+    let opts = waybill_gs1::qr::QrOptions {
         scale: q.scale.unwrap_or(8),
         ..Default::default()
     };
-    let bad = |e: waybill_types::qr::QrError| ApiError::bad_request("bad_qr", e.to_string());
+    let bad = |e: waybill_gs1::qr::QrError| ApiError::bad_request("bad_qr", e.to_string());
     match q.format.as_deref().unwrap_or("png") {
         "png" => Ok((
             [(header::CONTENT_TYPE, "image/png")],
-            waybill_types::qr::png(&q.link, &opts).map_err(bad)?,
+            waybill_gs1::qr::png(&q.link, &opts).map_err(bad)?,
         )
             .into_response()),
         "svg" => Ok((
             [(header::CONTENT_TYPE, "image/svg+xml")],
-            waybill_types::qr::svg(&q.link, &opts).map_err(bad)?,
+            waybill_gs1::qr::svg(&q.link, &opts).map_err(bad)?,
         )
             .into_response()),
         other => Err(ApiError {

@@ -13,7 +13,6 @@ pub mod keys;
 pub mod limits;
 pub mod merkle;
 pub mod proof;
-pub mod qr;
 pub mod signed_request;
 pub mod smt;
 pub mod tx;

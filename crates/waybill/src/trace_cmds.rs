@@ -513,7 +513,7 @@ pub fn dl_make(
 
 /// `waybill qr LINK --out FILE` (PNG or SVG by extension).
 pub fn qr(link: &str, out: &Path, scale: u32) -> anyhow::Result<()> {
-    let opts = waybill_types::qr::QrOptions {
+    let opts = waybill_gs1::qr::QrOptions {
         scale,
         ..Default::default()
     };
@@ -521,9 +521,9 @@ pub fn qr(link: &str, out: &Path, scale: u32) -> anyhow::Result<()> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
     let bytes = if svg {
-        waybill_types::qr::svg(link, &opts)?.into_bytes()
+        waybill_gs1::qr::svg(link, &opts)?.into_bytes()
     } else {
-        waybill_types::qr::png(link, &opts)?
+        waybill_gs1::qr::png(link, &opts)?
     };
     std::fs::write(out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
     println!(
