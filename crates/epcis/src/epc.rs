@@ -20,6 +20,7 @@
 //! a GS1 key such as `urn:epc:id:gid:…` — is not a GS1 identifier: it is returned
 //! unchanged with [`Identifier::gs1`] false.
 
+use waybill_gs1::digital_link::{uri_unescape_strict, UriComponent};
 use waybill_gs1::{check_digit, with_check_digit};
 
 /// The domain of every canonical GS1 Digital Link URI produced here.
@@ -456,23 +457,8 @@ fn dl_escape(value: &str) -> String {
 
 /// Decodes `%XX` escapes. `None` on a malformed escape or invalid UTF-8.
 fn unescape(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return None;
-            }
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    let bytes = uri_unescape_strict(text, UriComponent::Path).ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 fn all_digits(s: &str) -> bool {

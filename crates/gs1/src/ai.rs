@@ -15,6 +15,7 @@
 
 use std::fmt;
 
+use crate::percent::check_escapes;
 use crate::{verify_check_digit, Gs1Error};
 
 /// The character set of an AI data component.
@@ -591,24 +592,7 @@ fn lint_date(s: &str, four_digit_year: bool, day_may_be_zero: bool) -> Result<()
 }
 
 fn lint_pcenc(s: &str) -> Result<(), LintFailure> {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
-            if !ok {
-                return Err(LintFailure::Invalid(format!(
-                    "`%` at position {} is not followed by two hex digits",
-                    i + 1
-                )));
-            }
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    Ok(())
+    check_escapes(s).map_err(|e| LintFailure::Invalid(e.to_string()))
 }
 
 fn lint_iban(s: &str) -> Result<(), LintFailure> {

@@ -8,6 +8,7 @@
 pub mod ai;
 pub mod digital_link;
 mod ident;
+mod percent;
 pub mod qr;
 
 pub use ident::{
