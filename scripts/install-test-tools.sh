@@ -1,35 +1,67 @@
 #!/usr/bin/env bash
-# Installs what the browser tests need beyond Rust: Debian's Chromium and its
-# WebDriver (the packages `chromium` and `chromium-driver`, which provide
-# `chromium` and `chromedriver` on PATH). Does nothing when both are present.
-# Fails, naming what is missing, when they cannot be installed.
+# Installs what the tests need beyond Rust, from Debian packages:
+# - the browser tests: Chromium and its WebDriver (`chromium`, `chromium-driver`,
+#   which provide `chromium` and `chromedriver` on PATH);
+# - the QR scan test (crates/gs1/tests/qr_zbar.rs): `zbarimg` (zbar-tools),
+#   ImageMagick (`imagemagick`) with its SVG coder, MSVG (`libmagickcore-*-extra`),
+#   and `rsvg-convert` (librsvg2-bin).
+# Does nothing when all are present. Fails, naming what is missing, when they cannot
+# be installed.
 set -euo pipefail
 
+has_msvg() {
+  local im
+  im=$(command -v magick || command -v convert || true)
+  # grep reads all of it (no -q): with pipefail, an early exit would fail the pipe.
+  [ -n "$im" ] && "$im" -list format 2>/dev/null | grep -w MSVG >/dev/null
+}
+
+# The missing tools, each as "tool:package".
 missing() {
   local m=()
-  command -v chromium >/dev/null 2>&1 || m+=(chromium)
-  command -v chromedriver >/dev/null 2>&1 || m+=(chromedriver)
+  command -v chromium >/dev/null 2>&1 || m+=(chromium:chromium)
+  command -v chromedriver >/dev/null 2>&1 || m+=(chromedriver:chromium-driver)
+  command -v zbarimg >/dev/null 2>&1 || m+=(zbarimg:zbar-tools)
+  command -v rsvg-convert >/dev/null 2>&1 || m+=(rsvg-convert:librsvg2-bin)
+  if ! command -v magick >/dev/null 2>&1 && ! command -v convert >/dev/null 2>&1; then
+    m+=(convert:imagemagick)
+  fi
+  has_msvg || m+=(ImageMagick-MSVG:"$(magick_extra)")
   echo "${m[@]+"${m[@]}"}"
 }
 
+# ImageMagick's extra coders (SVG among them): libmagickcore-6.q16-6-extra on
+# Debian 12, named after the library's version elsewhere.
+magick_extra() {
+  local name=""
+  if command -v apt-cache >/dev/null 2>&1; then
+    name=$(apt-cache pkgnames libmagickcore 2>/dev/null | grep -E '^libmagickcore-[0-9.]+q16-[0-9]+-extra$' | sort -V | tail -n 1 || true)
+  fi
+  echo "${name:-libmagickcore-6.q16-6-extra}"
+}
+
 if [ -n "$(missing)" ]; then
-  echo "== installing chromium and chromium-driver (missing: $(missing))"
+  packages=()
+  for item in $(missing); do
+    packages+=("${item#*:}")
+  done
+  echo "== installing ${packages[*]} (missing: $(missing))"
   sudo=()
   if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
     sudo=(sudo)
   fi
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "warning: apt-get not found; cannot install the Debian packages chromium and chromium-driver" >&2
+    echo "warning: apt-get not found; cannot install the Debian packages ${packages[*]}" >&2
   elif ! { "${sudo[@]+"${sudo[@]}"}" env DEBIAN_FRONTEND=noninteractive apt-get update &&
            "${sudo[@]+"${sudo[@]}"}" env DEBIAN_FRONTEND=noninteractive \
-             apt-get install -y --no-install-recommends chromium chromium-driver; }; then
-    echo "warning: apt-get failed to install chromium and chromium-driver" >&2
+             apt-get install -y --no-install-recommends "${packages[@]}"; }; then
+    echo "warning: apt-get failed to install ${packages[*]}" >&2
   fi
 fi
 
 still=$(missing)
 if [ -n "$still" ]; then
-  echo "error: missing after install: $still (the browser tests need the Debian packages chromium and chromium-driver; install them as root: apt-get install chromium chromium-driver)" >&2
+  echo "error: missing after install: $still (each as tool:Debian package; the browser tests need chromium and chromium-driver, the QR scan test zbar-tools, imagemagick, $(magick_extra) and librsvg2-bin; install them as root with apt-get install)" >&2
   exit 1
 fi
 
@@ -46,3 +78,7 @@ if ! driver_version=$(chromedriver --version 2>/dev/null); then
 fi
 echo "chromium: $(command -v chromium): $chromium_version"
 echo "chromedriver: $(command -v chromedriver): $driver_version"
+echo "zbarimg: $(command -v zbarimg): $(zbarimg --version 2>/dev/null | head -n 1)"
+echo "rsvg-convert: $(command -v rsvg-convert): $(rsvg-convert --version 2>/dev/null | head -n 1)"
+im=$(command -v magick || command -v convert)
+echo "imagemagick: $im: $("$im" -version 2>/dev/null | head -n 1) (MSVG coder present)"

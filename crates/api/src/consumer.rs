@@ -356,7 +356,7 @@ pub(crate) fn page(
     let mut lots: Vec<&Value> = Vec::new();
     let mut locations: BTreeMap<&str, &Value> = BTreeMap::new();
     let mut quals: BTreeMap<String, &Value> = BTreeMap::new();
-    let dl = waybill_types::digital_link::DigitalLink::parse(subject)
+    let dl = waybill_gs1::digital_link::DigitalLink::parse(subject)
         .map_err(|e| ApiError::bad_request("bad_digital_link", e.to_string()))?;
     let gtin = dl.gtin().unwrap_or("");
     for r in records.values() {
@@ -601,8 +601,8 @@ pub(crate) fn page(
     h.push_str("</div><div id=verified hidden></div>");
     // The QR code: this page's link with the consortium fingerprint (the trust root).
     let qr_link = format!("{base}{local_path}?wb={fp}");
-    let qr = waybill_types::qr::svg(&qr_link, &waybill_types::qr::QrOptions::default())
-        .unwrap_or_default();
+    let qr =
+        waybill_gs1::qr::svg(&qr_link, &waybill_gs1::qr::QrOptions::default()).unwrap_or_default();
     let proof_path = format!("/v1/proofs/{}", local_path.trim_start_matches('/'));
     let _ = write!(
         h,
@@ -654,8 +654,8 @@ fn labels_html(s: &AppState, base: &str) -> Result<String, ApiError> {
     );
     let label = |h: &mut String, path: &str, title: &str, sub: &str| {
         let link = format!("{base}{path}?wb={fp}");
-        let qr = waybill_types::qr::svg(&link, &waybill_types::qr::QrOptions::default())
-            .unwrap_or_default();
+        let qr =
+            waybill_gs1::qr::svg(&link, &waybill_gs1::qr::QrOptions::default()).unwrap_or_default();
         let _ = write!(
             h,
             "<div class='card label'><a href='{href}'>{qr}</a><div><b>{title}</b></div><div class=muted>{sub}</div><div><a href='{href}'><code>{path}</code></a></div></div>",

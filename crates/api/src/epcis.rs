@@ -20,12 +20,12 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use waybill_epcis::hash_id::json::{self as exact_json, Json as ExactJson, JsonObject};
 use waybill_epcis::model::IdRole;
+use waybill_gs1::Gln;
 use waybill_node::ledger::submit_batch;
 use waybill_state::trace::lineage::{self, Direction};
 use waybill_state::trace::{self, EventRecord};
 use waybill_state::StateScan;
 use waybill_state::{audit, catalog, credentials, keys, StateRead};
-use waybill_types::gs1::Gln;
 use waybill_types::tx::TX_VERSION;
 use waybill_types::{limits, Hash, OrgId, Payload, PublicKey, SignedTx, Transaction};
 
@@ -1262,9 +1262,9 @@ pub(crate) async fn location_by_gln(
     p: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
     let Path(g) = p?;
-    let gln: Gln = g.parse().map_err(|e: waybill_types::gs1::Gs1Error| {
-        ApiError::bad_request("bad_gln", e.to_string())
-    })?;
+    let gln: Gln = g
+        .parse()
+        .map_err(|e: waybill_gs1::Gs1Error| ApiError::bad_request("bad_gln", e.to_string()))?;
     let snap = s.store.snapshot()?;
     let loc = catalog::load_location(&snap, &gln)?
         .ok_or_else(|| ApiError::not_found("unknown_location", format!("no location {gln}")))?;

@@ -26,10 +26,10 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use waybill_gs1::Gtin;
 use waybill_node::ledger::{submit_batch, submit_batch_from_peer, SubmitError};
 use waybill_node::{Shared, TxOutcome};
 use waybill_state::{catalog, identity, keys};
-use waybill_types::gs1::Gtin;
 use waybill_types::{limits, Hash, Height, OrgId, PublicKey};
 
 pub use error::{ApiError, PROBLEM_JSON};

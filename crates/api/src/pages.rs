@@ -26,7 +26,7 @@ pub fn esc(s: &str) -> String {
 
 /// Percent-encode a path segment (everything but unreserved characters).
 pub fn percent_encode(s: &str) -> String {
-    waybill_types::digital_link::uri_escape(s, waybill_types::digital_link::UriComponent::Path)
+    waybill_gs1::digital_link::uri_escape(s, waybill_gs1::digital_link::UriComponent::Path)
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;line-height:1.45;color:#1d2a1d}\

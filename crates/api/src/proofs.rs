@@ -106,12 +106,10 @@ pub fn build_bundle_with_history(
     let snap = s.store.snapshot()?;
     let anchor = snap.head()?.height.0;
     let subj = Subject::parse(subject).map_err(|e| ApiError::bad_request("bad_digital_link", e))?;
-    let gtin: waybill_types::gs1::Gtin =
-        subj.gtin
-            .parse()
-            .map_err(|e: waybill_types::gs1::Gs1Error| {
-                ApiError::bad_request("bad_gtin", e.to_string())
-            })?;
+    let gtin: waybill_gs1::Gtin = subj
+        .gtin
+        .parse()
+        .map_err(|e: waybill_gs1::Gs1Error| ApiError::bad_request("bad_gtin", e.to_string()))?;
     if catalog::load_product(&snap, &gtin)?.is_none() {
         return Err(ApiError::not_found(
             "unknown_product",
@@ -233,9 +231,9 @@ pub(crate) async fn proof_route(
     let lower = raw.to_ascii_lowercase();
     let link = if lower.starts_with("http%3a") || lower.starts_with("https%3a") {
         // One encoded segment: decode it once; what it holds is itself a URI.
-        let bytes = waybill_types::digital_link::uri_unescape(
+        let bytes = waybill_gs1::digital_link::uri_unescape(
             raw,
-            waybill_types::digital_link::UriComponent::Path,
+            waybill_gs1::digital_link::UriComponent::Path,
         );
         String::from_utf8(bytes).map_err(|_| {
             ApiError::bad_request(

@@ -5,7 +5,7 @@
 //!
 //! - A link is parsed with GS1's rules ([`parse_link`]): a GTIN-8, -12 or -13 is
 //!   padded to 14 digits; values are percent-decoded as
-//!   [`waybill_types::digital_link::uri_unescape`] does; an unknown AI is refused by
+//!   [`waybill_gs1::digital_link::uri_unescape`] does; an unknown AI is refused by
 //!   name.
 //! - An item the ledger does not know (a product, lot or location not registered; a
 //!   serial, SSCC or GIAI that no event names) answers 404, whatever was asked.
@@ -26,9 +26,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use waybill_gs1::digital_link::{DigitalLink, ParseOptions};
+use waybill_gs1::{Gln, Gtin};
 use waybill_state::{catalog, trace};
-use waybill_types::digital_link::{DigitalLink, ParseOptions};
-use waybill_types::gs1::{Gln, Gtin};
 
 use crate::pages::percent_encode;
 use crate::{ApiError, AppState};
@@ -82,7 +82,7 @@ pub(crate) fn check_known(s: &AppState, dl: &DigitalLink) -> Result<(), ApiError
         "01" => {
             let gtin: Gtin = value
                 .parse()
-                .map_err(|e: waybill_types::gs1::Gs1Error| {
+                .map_err(|e: waybill_gs1::Gs1Error| {
                     ApiError::bad_request("bad_gtin", e.to_string())
                 })?;
             if catalog::load_product(&snap, &gtin)?.is_none() {
@@ -126,7 +126,7 @@ pub(crate) fn check_known(s: &AppState, dl: &DigitalLink) -> Result<(), ApiError
         "414" => {
             let gln: Gln = value
                 .parse()
-                .map_err(|e: waybill_types::gs1::Gs1Error| {
+                .map_err(|e: waybill_gs1::Gs1Error| {
                     ApiError::bad_request("bad_gln", e.to_string())
                 })?;
             if catalog::load_location(&snap, &gln)?.is_none() {
@@ -166,7 +166,7 @@ fn links_of(
     base: &str,
 ) -> Result<Vec<Link>, ApiError> {
     let (key, value) = dl.key().unwrap_or(("", ""));
-    let local_path = anchor.trim_start_matches(waybill_types::digital_link::DEFAULT_STEM);
+    let local_path = anchor.trim_start_matches(waybill_gs1::digital_link::DEFAULT_STEM);
     let local_path = local_path.split('?').next().unwrap_or(local_path);
     let trace_id = percent_encode(anchor);
     let signed = |rel, href: String, title: &str, media_type| Link {
@@ -178,7 +178,7 @@ fn links_of(
     let mut links = Vec::new();
     match key {
         "01" => {
-            let gtin: Gtin = value.parse().map_err(|e: waybill_types::gs1::Gs1Error| {
+            let gtin: Gtin = value.parse().map_err(|e: waybill_gs1::Gs1Error| {
                 ApiError::bad_request("bad_gtin", e.to_string())
             })?;
             let name = catalog::load_product(&s.store.snapshot()?, &gtin)?
@@ -301,7 +301,7 @@ pub(crate) async fn resolve(
     let anchor = canonical_item(&dl)?;
     let base = crate::consumer::base_url(&headers);
     let local_path = anchor
-        .trim_start_matches(waybill_types::digital_link::DEFAULT_STEM)
+        .trim_start_matches(waybill_gs1::digital_link::DEFAULT_STEM)
         .to_string();
     let links = links_of(&s, &dl, &anchor, &base)?;
     let linkset_href = format!(
@@ -371,7 +371,7 @@ pub(crate) async fn resolve(
     // A trade item: its consumer page.
     let subject = anchor.split('?').next().unwrap_or(&anchor).to_string();
     let page_path = subject
-        .trim_start_matches(waybill_types::digital_link::DEFAULT_STEM)
+        .trim_start_matches(waybill_gs1::digital_link::DEFAULT_STEM)
         .to_string();
     let html = tokio::task::spawn_blocking(move || {
         crate::consumer::page(&s, &subject, &page_path, &base, wb.as_deref())
@@ -410,20 +410,20 @@ pub(crate) struct QrQuery {
 /// `GET /v1/qr?link=…&format=png|svg&scale=N`.
 pub(crate) async fn qr(q: Result<Query<QrQuery>, QueryRejection>) -> Result<Response, ApiError> {
     let Query(q) = q?;
-    let opts = waybill_types::qr::QrOptions {
+    let opts = waybill_gs1::qr::QrOptions {
         scale: q.scale.unwrap_or(8),
         ..Default::default()
     };
-    let bad = |e: waybill_types::qr::QrError| ApiError::bad_request("bad_qr", e.to_string());
+    let bad = |e: waybill_gs1::qr::QrError| ApiError::bad_request("bad_qr", e.to_string());
     match q.format.as_deref().unwrap_or("png") {
         "png" => Ok((
             [(header::CONTENT_TYPE, "image/png")],
-            waybill_types::qr::png(&q.link, &opts).map_err(bad)?,
+            waybill_gs1::qr::png(&q.link, &opts).map_err(bad)?,
         )
             .into_response()),
         "svg" => Ok((
             [(header::CONTENT_TYPE, "image/svg+xml")],
-            waybill_types::qr::svg(&q.link, &opts).map_err(bad)?,
+            waybill_gs1::qr::svg(&q.link, &opts).map_err(bad)?,
         )
             .into_response()),
         other => Err(ApiError {

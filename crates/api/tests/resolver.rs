@@ -24,7 +24,7 @@ fn product_gtin() -> String {
 }
 /// The producer's pallet (an SSCC named by an event) and another one (named by none).
 fn sscc(serial_ref: &str) -> String {
-    waybill_types::gs1::with_check_digit(&format!("06901234{serial_ref}")).expect("17 digits")
+    waybill_gs1::with_check_digit(&format!("06901234{serial_ref}")).expect("17 digits")
 }
 /// An asset of the producer, as it appears in a link (`/` percent-encoded).
 const GIAI: &str = "6901234TOOL%2F7";
@@ -40,7 +40,7 @@ async fn resolver() -> Resolver {
     f.register_orchard_member(&producer, "Li Wei", &[Role::Producer])
         .await;
     let g = product_gtin();
-    let gln = waybill_types::gs1::with_check_digit("690123400001").expect("12 digits");
+    let gln = waybill_gs1::with_check_digit("690123400001").expect("12 digits");
     for p in [
         common::product(&g, "Navel oranges"),
         common::lot(&g, "L1"),
@@ -276,7 +276,7 @@ async fn sscc_gln_and_giai_resolve_or_answer_404() {
     let (a, _) = fetch(app, &format!("/414/{}", r.gln), LINKSET).await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(a.json()["linkset"][0]["https://gs1.org/voc/masterData"].is_array());
-    let other = waybill_types::gs1::with_check_digit("690123400099").expect("GLN");
+    let other = waybill_gs1::with_check_digit("690123400099").expect("GLN");
     let (a, _) = fetch(app, &format!("/414/{other}"), HTML).await;
     a.assert_error(StatusCode::NOT_FOUND, "unknown_location");
 }

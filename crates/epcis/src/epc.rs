@@ -20,7 +20,8 @@
 //! a GS1 key such as `urn:epc:id:gid:…` — is not a GS1 identifier: it is returned
 //! unchanged with [`Identifier::gs1`] false.
 
-use waybill_types::gs1;
+use waybill_gs1::digital_link::{uri_unescape_strict, UriComponent};
+use waybill_gs1::{check_digit, with_check_digit};
 
 /// The domain of every canonical GS1 Digital Link URI produced here.
 pub const CANONICAL_DL_BASE: &str = "https://id.gs1.org";
@@ -456,23 +457,8 @@ fn dl_escape(value: &str) -> String {
 
 /// Decodes `%XX` escapes. `None` on a malformed escape or invalid UTF-8.
 fn unescape(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return None;
-            }
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    let bytes = uri_unescape_strict(text, UriComponent::Path).ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 fn all_digits(s: &str) -> bool {
@@ -490,7 +476,7 @@ fn check_csum(input: &str, key: &'static str, digits: &str) -> Result<(), EpcErr
         });
     }
     let (data, last) = digits.split_at(digits.len() - 1);
-    let expected = gs1::check_digit(data).map_err(|_| EpcError::KeyFormat {
+    let expected = check_digit(data).map_err(|_| EpcError::KeyFormat {
         input: input.to_owned(),
         key,
         value: digits.to_owned(),
@@ -858,7 +844,7 @@ impl<'a> Urn<'a> {
     }
 
     fn with_check(&self, data: &str) -> Result<String, EpcError> {
-        gs1::with_check_digit(data).map_err(|_| EpcError::NotDigits {
+        with_check_digit(data).map_err(|_| EpcError::NotDigits {
             input: self.input.to_owned(),
             part: "key",
             value: data.to_owned(),

@@ -122,10 +122,7 @@ pub fn lot_identifier(gtin: &str, lot: &str) -> String {
     let dl = format!(
         "{}/01/{gtin}/10/{}",
         epc::CANONICAL_DL_BASE,
-        waybill_types::digital_link::uri_escape(
-            lot,
-            waybill_types::digital_link::UriComponent::Path
-        )
+        waybill_gs1::digital_link::uri_escape(lot, waybill_gs1::digital_link::UriComponent::Path)
     );
     epc::parse(&dl).map(|i| i.canonical).unwrap_or(dl)
 }

@@ -18,6 +18,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use waybill_gs1::digital_link::{uri_unescape, UriComponent};
 
 use crate::cbv::{self, Vocabulary};
 
@@ -1922,33 +1923,16 @@ impl Rules {
 /// A problem with the check digit of the all-digit key `key`, if any.
 fn check_digit_problem(name: &str, key: &str) -> Option<String> {
     let (body, last) = key.split_at(key.len().checked_sub(1)?);
-    let expected = waybill_types::gs1::check_digit(body).ok()?;
+    let expected = waybill_gs1::check_digit(body).ok()?;
     (last.as_bytes().first()? - b'0' != expected).then(|| {
         format!("the {name} {key} has a wrong GS1 check digit ({last}, expected {expected})")
     })
 }
 
-/// Percent-decoded `s` (invalid escapes kept as they are).
+/// Percent-decoded `s` (a `%` not followed by two hex digits kept as it is; bytes that
+/// are not UTF-8 become U+FFFD).
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            if let Some(Ok(byte)) = b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .map(|h| u8::from_str_radix(h, 16))
-            {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&uri_unescape(s, UriComponent::Path)).into_owned()
 }
 
 /// GS1 AI encodable character set 82.
@@ -2313,5 +2297,27 @@ mod tests {
         assert!(epc_urn_problem("idpat:sgtin:4012345.066666.*").is_none());
         assert!(epc_urn_problem("id:sscc:0614141.1234567890").is_none());
         assert!(epc_urn_problem("id:giai:4000001.111").is_none());
+    }
+
+    /// Only `%` and two hex digits is an escape. The hand-written decoder this replaced
+    /// read `%+1` as the byte 1 (`u8::from_str_radix` takes a sign), so seven of them
+    /// passed for a 7-character SGTIN serial; as written they are 21, over the 20 allowed.
+    #[test]
+    fn malformed_escapes_stay_as_written() {
+        assert_eq!(percent_decode("a%41%4a%2F"), "aAJ/");
+        assert_eq!(percent_decode("%+1%-1%1%G0%"), "%+1%-1%1%G0%");
+        assert_eq!(percent_decode("%E4%B8%AD%FF"), "中\u{FFFD}");
+        let serial = "%+1".repeat(7);
+        let problem = epc_urn_problem(&format!("id:sgtin:0614141.107346.{serial}"));
+        assert_eq!(
+            problem.as_deref(),
+            Some(
+                "the last field of an urn:epc:id:sgtin URN must have 1 to 20 characters, \
+                 found 21"
+            )
+        );
+        assert!(
+            epc_urn_problem(&format!("id:sgtin:0614141.107346.{}", "%41".repeat(20))).is_none()
+        );
     }
 }

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use waybill_epcis::hash_id::ExactDocument;
+use waybill_gs1::digital_link::{uri_unescape, DigitalLink, UriComponent};
 use waybill_types::block::{Block, CommitCertificate};
 use waybill_types::codec;
-use waybill_types::digital_link::{uri_unescape, DigitalLink, UriComponent};
 use waybill_types::proof::{self, ProofBundle, TrustRoot};
 use waybill_types::signed_request::{parse_capture_headers, parse_read_authorization};
 use waybill_types::tx::SignedTx;

@@ -6,11 +6,11 @@ use waybill_types::payload::{RegisterLot, RegisterMember, RegisterProduct, Revok
 use std::path::Path;
 
 use waybill_client::sign;
+use waybill_gs1::with_check_digit;
 use waybill_node::testkit::{test_genesis, TestChain};
 use waybill_node::Shared;
 use waybill_store::verify::{verify_full, verify_recent};
 use waybill_store::Store;
-use waybill_types::gs1::with_check_digit;
 use waybill_types::{codec, Genesis, Height, Payload, Role, SecretKey, SignedTx};
 
 /// A chain of 3 blocks with a few transactions each; returns its directory and genesis.
@@ -54,7 +54,7 @@ fn build_chain() -> (std::path::PathBuf, Genesis, Vec<SignedTx>) {
             .collect(),
     );
     chain.commit_block().expect("block 1 commits");
-    let gtin: waybill_types::gs1::Gtin = with_check_digit("0690123400001")
+    let gtin: waybill_gs1::Gtin = with_check_digit("0690123400001")
         .expect("digits")
         .parse()
         .expect("gtin");
@@ -244,7 +244,7 @@ fn flipped_byte_in_the_state_is_named() {
     let lot = {
         let store = Store::open(&db(&dir), &genesis).expect("opens");
         let snap = store.snapshot().expect("snapshot");
-        let gtin: waybill_types::gs1::Gtin = with_check_digit("0690123400001")
+        let gtin: waybill_gs1::Gtin = with_check_digit("0690123400001")
             .expect("digits")
             .parse()
             .expect("gtin");

@@ -5,8 +5,8 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
+use waybill_gs1::Gtin;
 use waybill_types::block::TxStatus;
-use waybill_types::gs1::Gtin;
 use waybill_types::{Height, OrgId, PublicKey, TxId};
 
 use crate::exec::{encode_record, BlockContext};

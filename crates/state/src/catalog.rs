@@ -3,7 +3,7 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
-use waybill_types::gs1::{Gln, Gtin};
+use waybill_gs1::{Gln, Gtin};
 use waybill_types::payload::{RegisterLocation, RegisterLot, RegisterProduct, SetLocationDelegate};
 use waybill_types::reject::RejectCode;
 use waybill_types::{Height, LotInput, LotRef, OrgId, PublicKey, TxId};
@@ -539,10 +539,7 @@ pub fn product_id(gtin: &Gtin) -> String {
 pub fn lot_id(gtin: &Gtin, lot: &str) -> String {
     format!(
         "https://id.gs1.org/01/{gtin}/10/{}",
-        waybill_types::digital_link::uri_escape(
-            lot,
-            waybill_types::digital_link::UriComponent::Path
-        )
+        waybill_gs1::digital_link::uri_escape(lot, waybill_gs1::digital_link::UriComponent::Path)
     )
 }
 

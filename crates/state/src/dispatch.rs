@@ -2,7 +2,7 @@
 //! payload kinds the state machine executes; adding a kind adds one line here (see
 //! `docs/CONTRACTS.md`).
 
-use waybill_types::gs1::Gtin;
+use waybill_gs1::Gtin;
 use waybill_types::Payload;
 
 use crate::exec::{Call, Contract, Execution, HandlerError, StateRead, Writes};

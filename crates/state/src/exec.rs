@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use waybill_gs1::Gtin;
 use waybill_types::codec;
-use waybill_types::gs1::Gtin;
 use waybill_types::hash::{sha256_parts, Hash};
 use waybill_types::reject::RejectCode;
 use waybill_types::{Genesis, Height, PublicKey, Receipt, TxId};

@@ -1,7 +1,7 @@
 //! The layout of state keys. Each key starts with a one-byte table tag, so a table is
 //! a key range and listing a table is a range scan.
 
-use waybill_types::gs1::Gtin;
+use waybill_gs1::Gtin;
 use waybill_types::{OrgId, PublicKey};
 
 /// Organization records: `ORG ‖ org id`.
@@ -91,11 +91,11 @@ pub const CAPTURE: u8 = 0x14;
 pub const AUDIT: u8 = 0x15;
 
 /// Key of a location.
-pub fn location(gln: &waybill_types::gs1::Gln) -> Vec<u8> {
+pub fn location(gln: &waybill_gs1::Gln) -> Vec<u8> {
     [&[LOCATION][..], gln.as_str().as_bytes()].concat()
 }
 /// Key of a location delegation.
-pub fn location_delegate(gln: &waybill_types::gs1::Gln, org: &OrgId) -> Vec<u8> {
+pub fn location_delegate(gln: &waybill_gs1::Gln, org: &OrgId) -> Vec<u8> {
     [
         &[LOCATION_DELEGATE][..],
         gln.as_str().as_bytes(),

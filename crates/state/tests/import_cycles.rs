@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The crates checked, by directory under `crates/`.
-const CRATES: &[&str] = &["state", "types", "epcis", "client"];
+const CRATES: &[&str] = &["state", "types", "gs1", "epcis", "client"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)

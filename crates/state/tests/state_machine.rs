@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::collection::vec;
 use proptest::prelude::*;
+use waybill_gs1::{with_check_digit, Gln, Gtin};
 use waybill_state::access::{any_may_write, may_read, may_write, DataCategory};
 use waybill_state::catalog::{load_lot, load_product};
 use waybill_state::identity::{load_member, load_org, Member, MemberStatus};
@@ -21,7 +22,6 @@ use waybill_state::{
     apply_genesis, genesis_state_hash, keys, next_state_hash, write_set_digest, BlockContext,
     Execution, TxInvalid, WriteSet,
 };
-use waybill_types::gs1::{with_check_digit, Gln, Gtin};
 use waybill_types::tx::TX_VERSION;
 use waybill_types::{
     Genesis, GenesisOrganization, GenesisValidator, Hash, Height, OrgId, Payload, PublicKey,

@@ -15,6 +15,7 @@ use waybill_types::payload::{
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
+use waybill_gs1::{with_check_digit, Gln, Gtin};
 use waybill_state::access::{may_read, may_write, member_may_read, DataCategory};
 use waybill_state::audit::{subject, AuditEntry};
 use waybill_state::catalog::{load_location, load_lot};
@@ -26,7 +27,6 @@ use waybill_state::{
     apply_genesis, decode_record, genesis_state_hash, keys, next_state_hash, BlockContext,
     Execution, TxInvalid, WriteSet,
 };
-use waybill_types::gs1::{with_check_digit, Gln, Gtin};
 use waybill_types::tx::TX_VERSION;
 use waybill_types::{
     limits, Genesis, GenesisOrganization, GenesisValidator, Hash, Height, LotRef, OrgId, Payload,

@@ -1,15 +1,13 @@
-//! Waybill's vocabulary: hashes, keys and signatures, the canonical codec, GS1
-//! identifiers, transactions, blocks, genesis and the limits that bound them all.
+//! Waybill's vocabulary: hashes, keys and signatures, the canonical codec,
+//! transactions, blocks, genesis and the limits that bound them all. GS1 identifiers
+//! live in `waybill-gs1`.
 //!
 //! Everything that is hashed or signed in Waybill is encoded with [`codec`] (borsh,
 //! decoded with a byte limit); JSON appears only at the API edge.
 
-pub mod ai;
 pub mod block;
 pub mod codec;
-pub mod digital_link;
 pub mod genesis;
-pub mod gs1;
 pub mod hash;
 pub mod keys;
 pub mod limits;
@@ -17,7 +15,6 @@ pub mod merkle;
 pub mod org;
 pub mod payload;
 pub mod proof;
-pub mod qr;
 pub mod reject;
 pub mod signed_request;
 pub mod smt;

@@ -12,9 +12,9 @@ use waybill_types::payload::{
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{subsequence, Index};
+use waybill_gs1::{with_check_digit, Gln, Gtin};
 use waybill_types::block::{tx_root, BlockError, CertificateError, ValidatorInfo, HEADER_VERSION};
 use waybill_types::codec::{self, CodecError};
-use waybill_types::gs1::{with_check_digit, Gln, Gtin};
 use waybill_types::keys::domain;
 use waybill_types::limits::{
     BLOCK_BYTES_MAX, BLOCK_TXS_MAX, CERTIFICATE_BYTES_MAX, NAME_BYTES_MAX, TEXT_BYTES_MAX,

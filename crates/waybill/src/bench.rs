@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use waybill_client::{Client, KeyFile};
+use waybill_gs1::{with_check_digit, Gtin};
 use waybill_node::testkit::{temp_dir, TestChain};
-use waybill_types::gs1::{with_check_digit, Gtin};
 use waybill_types::{
     Genesis, GenesisOrganization, GenesisValidator, OrgId, Payload, Role, SecretKey, SignedTx,
     TxId, TxStatus,

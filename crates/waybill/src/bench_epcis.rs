@@ -41,10 +41,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use waybill_client::{Client, KeyFile};
+use waybill_gs1::{with_check_digit, Gln, Gtin};
 use waybill_node::testkit::temp_dir;
 use waybill_state::trace::lineage::{self, Direction};
 use waybill_state::trace::{self, EventRecord};
-use waybill_types::gs1::{with_check_digit, Gln, Gtin};
 use waybill_types::LotRef;
 use waybill_types::{
     Genesis, GenesisOrganization, GenesisValidator, OrgId, Payload, Role, SecretKey, SignedTx,
@@ -982,7 +982,7 @@ fn validate_and_hash(docs: &[&str]) -> anyhow::Result<(usize, f64)> {
 
 /// Percent-encode a path segment or query value (unreserved characters kept).
 fn enc(s: &str) -> String {
-    waybill_types::digital_link::uri_escape(s, waybill_types::digital_link::UriComponent::Path)
+    waybill_gs1::digital_link::uri_escape(s, waybill_gs1::digital_link::UriComponent::Path)
 }
 
 pub(crate) fn ms(d: Duration) -> f64 {

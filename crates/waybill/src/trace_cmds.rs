@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 use serde_json::{json, Value};
 use waybill_client::{Client, KeyFile};
-use waybill_types::digital_link::DigitalLink;
+use waybill_gs1::digital_link::DigitalLink;
 use waybill_types::SecretKey;
 
 use crate::home::Home;
@@ -192,7 +192,7 @@ fn with_per_page(path: &str, n: usize) -> String {
 
 /// Percent-encode a path segment or query value (unreserved characters kept).
 fn enc(s: &str) -> String {
-    waybill_types::digital_link::uri_escape(s, waybill_types::digital_link::UriComponent::Path)
+    waybill_gs1::digital_link::uri_escape(s, waybill_gs1::digital_link::UriComponent::Path)
 }
 
 /// `waybill trace ID --as MEMBER [--forward] [--json]`.
@@ -475,7 +475,7 @@ pub fn validate(file: &Path) -> anyhow::Result<()> {
 /// `waybill dl parse URI`.
 pub fn dl_parse(uri: &str) -> anyhow::Result<()> {
     // As the resolver reads links: GTIN-8, -12 and -13 are padded to 14 digits.
-    let options = waybill_types::digital_link::ParseOptions {
+    let options = waybill_gs1::digital_link::ParseOptions {
         permit_zero_suppressed_gtin: true,
         ..Default::default()
     };
@@ -508,15 +508,14 @@ pub fn dl_make(
     if let Some(s) = serial {
         el.push(("21".into(), s.into()));
     }
-    let uri =
-        waybill_types::digital_link::generate(&el, stem).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let uri = waybill_gs1::digital_link::generate(&el, stem).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{uri}");
     Ok(())
 }
 
 /// `waybill qr LINK --out FILE` (PNG or SVG by extension).
 pub fn qr(link: &str, out: &Path, scale: u32) -> anyhow::Result<()> {
-    let opts = waybill_types::qr::QrOptions {
+    let opts = waybill_gs1::qr::QrOptions {
         scale,
         ..Default::default()
     };
@@ -524,9 +523,9 @@ pub fn qr(link: &str, out: &Path, scale: u32) -> anyhow::Result<()> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
     let bytes = if svg {
-        waybill_types::qr::svg(link, &opts)?.into_bytes()
+        waybill_gs1::qr::svg(link, &opts)?.into_bytes()
     } else {
-        waybill_types::qr::png(link, &opts)?
+        waybill_gs1::qr::png(link, &opts)?
     };
     std::fs::write(out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
     println!(

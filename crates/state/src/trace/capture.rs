@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use waybill_epcis::hash_id::json::{Json, JsonObject};
 use waybill_epcis::hash_id::ExactDocument;
 use waybill_epcis::model::{summarize, EventSummary, IdRole};
-use waybill_types::gs1::Gln;
+use waybill_gs1::Gln;
 use waybill_types::payload::CaptureEpcis;
 use waybill_types::{limits, DataCategory, OrgId};
 

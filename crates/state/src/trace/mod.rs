@@ -293,9 +293,7 @@ pub fn lot_of(id: &str) -> Option<(String, String)> {
 }
 
 fn percent_decode(s: &str) -> String {
-    let bytes = waybill_types::digital_link::uri_unescape(
-        s,
-        waybill_types::digital_link::UriComponent::Path,
-    );
+    let bytes =
+        waybill_gs1::digital_link::uri_unescape(s, waybill_gs1::digital_link::UriComponent::Path);
     String::from_utf8_lossy(&bytes).into_owned()
 }

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::{
     check_country, check_date, check_degrees, check_lot, check_text, check_word, PayloadError,
 };
-use crate::gs1::{Gln, Gtin};
 use crate::limits;
 use crate::org::OrgId;
+use waybill_gs1::{Gln, Gtin};
 
 /// Register a product (trade item) under a company prefix the organization owns.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]

@@ -8,13 +8,16 @@
 //! zone of [`QUIET_ZONE`] light modules that scanners need. Both renderings are
 //! black on white and contain nothing but the symbol:
 //!
-//! - [`svg`] writes one `<path>` of the dark modules over a white background, in
-//!   module units (`viewBox`), with `shape-rendering="crispEdges"` and the text
-//!   as its `<title>`;
-//! - [`png`] writes a 1-bit greyscale PNG, [`QrOptions::scale`] pixels per module.
+//! - [`svg`] is the `qrcode` crate's own SVG renderer: a white `<rect>` and one
+//!   `<path>` of the dark modules, [`QrOptions::scale`] user units per module, with
+//!   `shape-rendering="crispEdges"`, `stroke="none"` (renderers that stroke shapes by
+//!   default, such as ImageMagick's MSVG, would otherwise grow every module into its
+//!   neighbours and the symbol would not scan) and the text as its `<title>`;
+//! - [`png`] writes a 1-bit greyscale PNG, [`QrOptions::scale`] pixels per module,
+//!   deflated by `miniz_oxide` (no image library).
 //!
 //! ```
-//! use waybill_types::qr::{self, QrOptions};
+//! use waybill_gs1::qr::{self, QrOptions};
 //!
 //! let uri = "https://id.gs1.org/01/06901234000016/21/000123";
 //! let svg = qr::svg(uri, &QrOptions::default()).expect("fits");
@@ -124,7 +127,8 @@ impl Modules {
     }
 }
 
-fn encode(text: &str, opts: &QrOptions) -> Result<Modules, QrError> {
+/// The symbol of `text`, after the limits are checked.
+fn symbol(text: &str, opts: &QrOptions) -> Result<qrcode::QrCode, QrError> {
     if text.is_empty() {
         return Err(QrError::Empty);
     }
@@ -141,13 +145,17 @@ fn encode(text: &str, opts: &QrOptions) -> Result<Modules, QrError> {
         });
     }
     let ec = opts.ec_level.to_qrcode();
-    let code = if text.is_ascii() {
+    if text.is_ascii() {
         // Numeric, alphanumeric and byte segments, as short as possible.
         qrcode::QrCode::with_error_correction_level(text, ec)
     } else {
         utf8_byte_mode(text.as_bytes(), ec)
     }
-    .map_err(|e| QrError::Encode(e.to_string()))?;
+    .map_err(|e| QrError::Encode(e.to_string()))
+}
+
+/// The modules of `code` with the quiet zone around them.
+fn modules(code: &qrcode::QrCode) -> Modules {
     let width = code.width();
     let colors = code.to_colors();
     let size = width + 2 * QUIET_ZONE;
@@ -160,7 +168,7 @@ fn encode(text: &str, opts: &QrOptions) -> Result<Modules, QrError> {
             }
         }
     }
-    Ok(Modules { size, dark })
+    Modules { size, dark }
 }
 
 /// Non-ASCII text as one byte segment after ECI 26 (UTF-8), smallest version.
@@ -181,53 +189,45 @@ fn utf8_byte_mode(data: &[u8], ec: qrcode::EcLevel) -> qrcode::types::QrResult<q
     Err(qrcode::types::QrError::DataTooLong)
 }
 
-/// The QR code of `text` as a standalone SVG document.
+/// The QR code of `text` as a standalone SVG document, drawn by the `qrcode` crate's
+/// SVG renderer.
 ///
-/// The drawing is in module units: `viewBox="0 0 N N"` where N is the symbol's
-/// width plus twice the quiet zone, and `width`/`height` are N × `opts.scale`.
-/// A white `<rect>` covers the whole drawing and a single black `<path>` draws
-/// the dark modules, one `M x y h w v1 h-w z` rectangle per horizontal run. The
-/// `<title>` holds `text`, escaped for XML (characters XML cannot hold become
-/// U+FFFD there; the symbol itself holds the exact text).
+/// The drawing is `N` × `opts.scale` user units square, where N is the symbol's width
+/// plus twice the quiet zone (`width`, `height` and `viewBox` agree): a white `<rect>`
+/// covers it and a single black `<path>` draws the dark modules, one square each. The
+/// root element carries `stroke="none"`, so that no renderer outlines the shapes, and a
+/// `<title>` holding `text`, escaped for XML (characters XML cannot hold become U+FFFD
+/// there; the symbol itself holds the exact text). There is no XML declaration, so the
+/// document can also be put inline in an HTML page.
 ///
 /// # Errors
 ///
 /// [`QrError::Empty`], [`QrError::TooLong`] or [`QrError::Scale`] for input
 /// outside the limits.
 pub fn svg(text: &str, opts: &QrOptions) -> Result<String, QrError> {
-    let m = encode(text, opts)?;
-    let n = m.size;
-    let px = n as u64 * u64::from(opts.scale);
-    let mut d = String::new();
-    for y in 0..n {
-        let mut x = 0;
-        while x < n {
-            if !m.is_dark(x, y) {
-                x += 1;
-                continue;
-            }
-            let start = x;
-            while x < n && m.is_dark(x, y) {
-                x += 1;
-            }
-            let run = x - start;
-            // Writing to a String cannot fail.
-            let _ = write!(d, "M{start} {y}h{run}v1h-{run}z");
-        }
-    }
-    let mut out = String::with_capacity(d.len() + text.len() + 320);
-    let _ = write!(
-        out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" \
-         width=\"{px}\" height=\"{px}\" viewBox=\"0 0 {n} {n}\" \
-         shape-rendering=\"crispEdges\"><title>"
-    );
+    let code = symbol(text, opts)?;
+    let drawn = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .quiet_zone(true)
+        .module_dimensions(opts.scale, opts.scale)
+        .build();
+    // qrcode writes `<?xml …?><svg …>` then the drawing: keep the element, with the
+    // stroke turned off on it and the title first inside it.
+    let root = drawn
+        .find("<svg")
+        .and_then(|start| drawn.get(start..))
+        .ok_or_else(|| QrError::Encode("the SVG renderer wrote no <svg> element".to_owned()))?;
+    let (open, drawing) = root
+        .find('>')
+        .map(|end| root.split_at(end))
+        .ok_or_else(|| QrError::Encode("the SVG renderer's <svg> tag is not closed".to_owned()))?;
+    let mut out = String::with_capacity(root.len() + text.len() + 40);
+    out.push_str(open);
+    out.push_str(" stroke=\"none\"><title>");
     escape_xml(text, &mut out);
-    let _ = writeln!(
-        out,
-        "</title><rect width=\"{n}\" height=\"{n}\" fill=\"#fff\"/>\
-         <path fill=\"#000\" d=\"{d}\"/></svg>"
-    );
+    out.push_str("</title>");
+    out.push_str(drawing.get(1..).unwrap_or_default());
+    out.push('\n');
     Ok(out)
 }
 
@@ -259,7 +259,7 @@ fn escape_xml(text: &str, out: &mut String) {
 /// [`QrError::Empty`], [`QrError::TooLong`] or [`QrError::Scale`] for input
 /// outside the limits.
 pub fn png(text: &str, opts: &QrOptions) -> Result<Vec<u8>, QrError> {
-    let m = encode(text, opts)?;
+    let m = modules(&symbol(text, opts)?);
     let scale = opts.scale as usize;
     let side = m.size * scale;
     // One filter byte (0, none) then the packed pixels of each row; a set bit is
@@ -323,11 +323,13 @@ mod tests {
 
     #[test]
     fn quiet_zone_is_light() {
-        let m = encode(
-            "https://id.gs1.org/01/06901234000016",
-            &QrOptions::default(),
-        )
-        .expect("fits");
+        let m = modules(
+            &symbol(
+                "https://id.gs1.org/01/06901234000016",
+                &QrOptions::default(),
+            )
+            .expect("fits"),
+        );
         for i in 0..m.size {
             for j in 0..QUIET_ZONE {
                 assert!(!m.is_dark(i, j) && !m.is_dark(j, i));

@@ -17,7 +17,7 @@
 //! [`DigitalLink::attribute`]. A fragment is ignored.
 //!
 //! ```
-//! use waybill_types::digital_link::DigitalLink;
+//! use waybill_gs1::digital_link::DigitalLink;
 //!
 //! let dl = DigitalLink::parse("https://example.com/01/09521234543213/10/ABC?17=251231&wb=f00d")
 //!     .expect("valid Digital Link");
@@ -35,82 +35,12 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::ai::{self, describe, AiError, AiInfo};
+pub use crate::percent::{
+    check_escapes, uri_escape, uri_unescape, uri_unescape_strict, MalformedEscape, UriComponent,
+};
 
 /// The stem of canonical GS1 Digital Link URIs.
 pub const DEFAULT_STEM: &str = "https://id.gs1.org";
-
-/// Which part of a URI a string is escaped for or unescaped from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum UriComponent {
-    /// A path segment: `+` is a literal plus, a space is `%20`.
-    Path,
-    /// A query parameter name or value: `+` stands for a space.
-    Query,
-}
-
-/// Percent-encodes `input` for a URI path segment or query component: every byte other
-/// than the unreserved characters `A`–`Z`, `a`–`z`, `0`–`9`, `-`, `.`, `_` and `~`
-/// becomes `%XX` (upper-case hex), except that in a query a space becomes `+`.
-pub fn uri_escape(input: &str, component: UriComponent) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(input.len());
-    for b in input.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else if b == b' ' && component == UriComponent::Query {
-            out.push('+');
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
-    }
-    out
-}
-
-/// Decodes percent-encoding: each `%XX` with two hex digits (either case) becomes that
-/// byte, and in a query `+` becomes a space. A `%` not followed by two hex digits is kept
-/// as it is. Returns bytes, since `%XX` can produce any byte (including ones that are not
-/// UTF-8, and NUL).
-pub fn uri_unescape(input: &str, component: UriComponent) -> Vec<u8> {
-    fn hex(b: u8) -> Option<u8> {
-        match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            b'A'..=b'F' => Some(b - b'A' + 10),
-            _ => None,
-        }
-    }
-    let b = input.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let pair = b
-                    .get(i + 1)
-                    .and_then(|&h| hex(h))
-                    .zip(b.get(i + 2).and_then(|&l| hex(l)));
-                if let Some((high, low)) = pair {
-                    out.push(high << 4 | low);
-                    i += 3;
-                } else {
-                    out.push(b'%');
-                    i += 1;
-                }
-            }
-            b'+' if component == UriComponent::Query => {
-                out.push(b' ');
-                i += 1;
-            }
-            other => {
-                out.push(other);
-                i += 1;
-            }
-        }
-    }
-    out
-}
 
 /// Parser and generator settings; [`ParseOptions::default`] is the strict GS1 behaviour.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Runs every GS1 Digital Link and AI vector in `shared/conformance/digital-link/*.jsonl`
-//! through `waybill_types::{ai, digital_link}`.
+//! through `waybill_gs1::{ai, digital_link}`.
 //!
 //! Each test checks every line of its file, collects the failures (each naming the line
 //! and its content) and reports them all at once, then checks the pinned line counts.
@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
-use waybill_types::ai::{self, AiError, LintFailure, Linter};
-use waybill_types::digital_link::{
+use waybill_gs1::ai::{self, AiError, LintFailure, Linter};
+use waybill_gs1::digital_link::{
     generate_with, uri_escape, uri_unescape, DigitalLink, ParseOptions, UriComponent,
 };
 

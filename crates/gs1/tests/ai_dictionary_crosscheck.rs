@@ -1,4 +1,4 @@
-//! Cross-checks the hand-written AI table in `waybill_types::ai` against the GS1 Barcode
+//! Cross-checks the hand-written AI table in `waybill_gs1::ai` against the GS1 Barcode
 //! Syntax Dictionary in `shared/conformance/digital-link/gs1-syntax-dictionary.txt`,
 //! read at run time: every AI the dictionary defines must be in the table with the same
 //! title, format, linters, flags, Digital Link rules and pairing rules, and the table
@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use waybill_types::ai::{self, AiInfo, Charset, Component, Linter};
+use waybill_gs1::ai::{self, AiInfo, Charset, Component, Linter};
 
 const DICTIONARY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

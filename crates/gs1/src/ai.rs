@@ -15,7 +15,8 @@
 
 use std::fmt;
 
-use crate::gs1;
+use crate::percent::check_escapes;
+use crate::{verify_check_digit, Gs1Error};
 
 /// The character set of an AI data component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -471,23 +472,23 @@ fn lint_one_of(s: &str, allowed: &[&str]) -> Result<(), LintFailure> {
 }
 
 fn lint_csum(s: &str) -> Result<(), LintFailure> {
-    match gs1::verify_check_digit(s) {
+    match verify_check_digit(s) {
         Ok(()) => Ok(()),
-        Err(gs1::Gs1Error::CheckDigitMismatch {
+        Err(Gs1Error::CheckDigitMismatch {
             expected, found, ..
         }) => Err(LintFailure::CheckMismatch {
             what: "digit",
             found: found.to_string(),
             expected: expected.to_string(),
         }),
-        Err(gs1::Gs1Error::NonDigit {
+        Err(Gs1Error::NonDigit {
             position, found, ..
         }) => Err(LintFailure::BadCharacter {
             position,
             found,
             expected: "digits",
         }),
-        Err(gs1::Gs1Error::TooShort { .. } | gs1::Gs1Error::WrongLength { .. }) => {
+        Err(Gs1Error::TooShort { .. } | Gs1Error::WrongLength { .. }) => {
             Err(LintFailure::TooShortForCheck { what: "digit" })
         }
     }
@@ -591,24 +592,7 @@ fn lint_date(s: &str, four_digit_year: bool, day_may_be_zero: bool) -> Result<()
 }
 
 fn lint_pcenc(s: &str) -> Result<(), LintFailure> {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
-            if !ok {
-                return Err(LintFailure::Invalid(format!(
-                    "`%` at position {} is not followed by two hex digits",
-                    i + 1
-                )));
-            }
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    Ok(())
+    check_escapes(s).map_err(|e| LintFailure::Invalid(e.to_string()))
 }
 
 fn lint_iban(s: &str) -> Result<(), LintFailure> {

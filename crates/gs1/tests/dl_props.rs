@@ -1,8 +1,8 @@
 //! Properties of the GS1 Digital Link helpers over generated inputs.
 
 use proptest::prelude::*;
-use waybill_types::ai;
-use waybill_types::digital_link::{uri_escape, uri_unescape, DigitalLink, UriComponent};
+use waybill_gs1::ai;
+use waybill_gs1::digital_link::{uri_escape, uri_unescape, DigitalLink, UriComponent};
 
 proptest! {
     #[test]
@@ -28,13 +28,13 @@ proptest! {
         lot in "[!-~&&[^#$@\\[\\\\\\]^`{|}~]]{1,20}",
         serial in "[A-Za-z0-9%+/ ]{0,20}",
     ) {
-        let gtin = waybill_types::gs1::with_check_digit(&digits).expect("13 digits");
+        let gtin = waybill_gs1::with_check_digit(&digits).expect("13 digits");
         let mut elements = vec![("01".to_owned(), gtin.clone()), ("10".to_owned(), lot.clone())];
         let serial = serial.replace(' ', "-");
         if !serial.is_empty() {
             elements.push(("21".to_owned(), serial.clone()));
         }
-        let uri = waybill_types::digital_link::generate(&elements, Some("https://example.com/x/"))
+        let uri = waybill_gs1::digital_link::generate(&elements, Some("https://example.com/x/"))
             .expect("valid data");
         let dl = DigitalLink::parse(&uri).expect("generated URI parses");
         prop_assert_eq!(dl.gtin(), Some(gtin.as_str()));

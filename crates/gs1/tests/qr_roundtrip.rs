@@ -1,11 +1,12 @@
-//! QR codes read back: every PNG and SVG that `waybill_types::qr` writes is
+//! QR codes read back: every PNG and SVG that `waybill_gs1::qr` writes is
 //! decoded here with an independent reader (`rqrr`) and must give back the exact
 //! text. The PNG is parsed by hand (chunks, CRCs, IHDR, inflate, unpack) and the
-//! SVG path is rasterized back to its module grid. No outside tools are needed.
+//! SVG path is rasterized back to its module grid. No outside tools are needed
+//! (`qr_zbar.rs` adds ImageMagick, librsvg and zbarimg).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use waybill_types::qr::{
+use waybill_gs1::qr::{
     self, EcLevel, QrError, QrOptions, QR_TEXT_BYTES_MAX, QUIET_ZONE, SCALE_MAX,
 };
 
@@ -205,24 +206,29 @@ fn number(tokens: &mut std::iter::Peekable<std::str::Chars<'_>>) -> i64 {
 }
 
 /// Checks the SVG's frame and rasterizes its one path back into modules. The
-/// path is read as written: `M x y h w v1 h-w z` per run, in module units.
+/// path is read as qrcode's renderer writes it: `M x y h s v s H x V y` per dark
+/// module, in user units, `scale` of them per module.
 fn read_svg(svg: &str, text: &str, scale: u32) -> Grid {
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     assert!(svg.trim_end().ends_with("</svg>"));
     assert_eq!(svg.matches("<path").count(), 1, "one path");
     assert_eq!(attr(svg, "<svg", "shape-rendering"), "crispEdges");
+    assert_eq!(attr(svg, "<svg", "stroke"), "none", "no renderer strokes");
     let view_box: Vec<usize> = attr(svg, "<svg", "viewBox")
         .split(' ')
         .map(|n| n.parse().unwrap())
         .collect();
     assert_eq!(view_box[..2], [0, 0]);
     assert_eq!(view_box[2], view_box[3]);
-    let size = view_box[2];
-    let px = (size as u64 * u64::from(scale)).to_string();
-    assert_eq!(attr(svg, "<svg", "width"), px);
-    assert_eq!(attr(svg, "<svg", "height"), px);
+    let px = view_box[2];
+    let s = scale as usize;
+    assert_eq!(px % s, 0, "whole modules");
+    let size = px / s;
+    assert_eq!(attr(svg, "<svg", "width"), px.to_string());
+    assert_eq!(attr(svg, "<svg", "height"), px.to_string());
     assert_eq!(attr(svg, "<rect", "fill"), "#fff");
-    assert_eq!(attr(svg, "<rect", "width"), size.to_string());
+    assert_eq!(attr(svg, "<rect", "width"), px.to_string());
+    assert_eq!(attr(svg, "<rect", "height"), px.to_string());
     assert_eq!(attr(svg, "<path", "fill"), "#000");
 
     let t0 = svg.find("<title>").unwrap() + "<title>".len();
@@ -232,24 +238,22 @@ fn read_svg(svg: &str, text: &str, scale: u32) -> Grid {
     let mut dark = vec![false; size * size];
     let d = attr(svg, "<path", "d");
     let mut it = d.chars().peekable();
+    let side = scale as i64;
     while it.peek().is_some() {
         assert_eq!(it.next(), Some('M'));
         let x = number(&mut it);
         assert_eq!(it.next(), Some(' '));
         let y = number(&mut it);
-        assert_eq!(it.next(), Some('h'));
-        let w = number(&mut it);
-        assert_eq!(it.next(), Some('v'));
-        assert_eq!(number(&mut it), 1);
-        assert_eq!(it.next(), Some('h'));
-        assert_eq!(number(&mut it), -w);
-        assert_eq!(it.next(), Some('z'));
-        assert!(w > 0 && x >= 0 && y >= 0 && (x + w) as usize <= size && (y as usize) < size);
-        for xi in x..x + w {
-            let cell = &mut dark[y as usize * size + xi as usize];
-            assert!(!*cell, "runs do not overlap");
-            *cell = true;
+        for (command, value) in [('h', side), ('v', side), ('H', x), ('V', y)] {
+            assert_eq!(it.next(), Some(command));
+            assert_eq!(number(&mut it), value, "{command} in module at ({x},{y})");
         }
+        assert!(x >= 0 && y >= 0 && x % side == 0 && y % side == 0);
+        let (mx, my) = ((x / side) as usize, (y / side) as usize);
+        assert!(mx < size && my < size);
+        let cell = &mut dark[my * size + mx];
+        assert!(!*cell, "modules are drawn once");
+        *cell = true;
     }
     Grid { size, dark }
 }

@@ -1,12 +1,10 @@
 //! Runs every GS1 mod-10 check-digit vector in
-//! `shared/conformance/digital-link/check_digit_csum.jsonl` through `waybill_types::gs1`.
+//! `shared/conformance/digital-link/check_digit_csum.jsonl` through `waybill_gs1`.
 
 use std::path::Path;
 
 use serde_json::Value;
-use waybill_types::gs1::{
-    check_digit, verify_check_digit, with_check_digit, Gln, Gs1Error, Gtin, Sscc,
-};
+use waybill_gs1::{check_digit, verify_check_digit, with_check_digit, Gln, Gs1Error, Gtin, Sscc};
 
 /// Lines in `check_digit_csum.jsonl`; pinned so a truncated file fails loudly.
 const CHECK_DIGIT_VECTORS: usize = 14;
@@ -110,7 +108,7 @@ fn every_check_digit_vector() {
                     assert_eq!(
                         err,
                         Gs1Error::CheckDigitMismatch {
-                            kind: waybill_types::gs1::Gs1Kind::Digits,
+                            kind: waybill_gs1::Gs1Kind::Digits,
                             value: input.to_owned(),
                             expected,
                             found: found_text.parse().expect("the highlight is a digit"),
