@@ -6,6 +6,7 @@
 //! decoded with a byte limit); JSON appears only at the API edge.
 
 pub mod block;
+pub mod clock;
 pub mod codec;
 pub mod genesis;
 pub mod hash;
