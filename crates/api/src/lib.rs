@@ -80,6 +80,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/governance/proposals"),
     ("get", "/v1/governance/proposals/{id}"),
     ("get", "/metrics"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
     ("get", "/openapi.json"),
     ("post", "/epcis/capture"),
     ("get", "/epcis/capture/{id}"),

@@ -255,6 +255,9 @@ fn demo_p2p(
     }
 }
 
+/// The readiness condition `waybill demo` holds until its data is loaded.
+pub const DEMO_LOADED: &str = "demo_loaded";
+
 /// `waybill demo`: `listen` and `p2p_listen` override node.json; what the demo listens
 /// on is written back to it (so `waybill status --dir DIR` finds it).
 pub async fn run(dir: &Path, listen: Option<&str>, p2p_listen: Option<&str>) -> anyhow::Result<()> {
@@ -266,7 +269,7 @@ pub async fn run(dir: &Path, listen: Option<&str>, p2p_listen: Option<&str>) -> 
     let mut nf = home.read_node_file()?;
     let p2p = demo_p2p(listen, p2p_listen, &nf)?;
     let api = listen.map_or_else(|| nf.api_listen.clone(), str::to_string);
-    let served = serve::start(
+    let served = serve::start_holding(
         &home,
         Listen {
             api: api.clone(),
@@ -275,6 +278,7 @@ pub async fn run(dir: &Path, listen: Option<&str>, p2p_listen: Option<&str>) -> 
             peer_apis: nf.peer_apis.clone(),
             byzantine: None,
         },
+        &[(DEMO_LOADED, "the demo data is loading")],
     )
     .await?;
     let bound = served.api_addr.to_string();
@@ -290,6 +294,8 @@ pub async fn run(dir: &Path, listen: Option<&str>, p2p_listen: Option<&str>) -> 
     let n = load(&home, &client)
         .await
         .context("loading the demo data")?;
+    served.node.shared.readiness.release(DEMO_LOADED);
+    println!("demo loaded");
     let status = client.status().await?;
     let d = dir.display();
     let carton = "https://id.gs1.org/01/06901234000016/21/261103015";

@@ -334,6 +334,9 @@ async fn demo_loads_once_and_resumes() {
     };
     let first = run_demo();
     wait_loaded(client.clone()).await;
+    // Loaded: ready (the store verified, consensus running, no peers to lag behind).
+    let readyz = wait_ready_z(&url).await;
+    assert_eq!(readyz["status"], "ready", "{readyz}");
     let members = client
         .get("/v1/orgs/pujiang-orchard/members")
         .await
@@ -583,7 +586,90 @@ async fn demo_loads_once_and_resumes() {
         out.contains("resumed") && out.contains("already loaded"),
         "second run says it resumed: {out}"
     );
+    assert!(
+        out.lines().any(|l| l == "demo loaded"),
+        "the demo says when its data is loaded: {out}"
+    );
     drop(second);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `GET /readyz` until it answers 200 (bounded); its body.
+async fn wait_ready_z(url: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = reqwest::get(format!("{url}/readyz"))
+            .await
+            .expect("readyz answers");
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.expect("readyz JSON");
+        if status == reqwest::StatusCode::OK {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready within 30 s of loading: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// While the demo loads its data, the node is not ready and says why; only the
+/// demo's own condition fails (the store verified, consensus runs). Blocks take no
+/// transactions while `hold` exists, so the load cannot finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_is_not_ready_until_its_data_is_loaded() {
+    let dir = temp_dir("demo-not-ready");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let hold = dir.join("hold-blocks");
+    std::fs::write(&hold, b"").expect("hold file");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let url = format!("http://{listen}");
+    let demo = Proc(
+        Command::new(BIN)
+            .args([
+                "demo",
+                "--dir",
+                dir.to_str().expect("utf-8"),
+                "--listen",
+                &listen,
+            ])
+            .env("RUST_LOG", "warn")
+            .env("WAYBILL_TEST_HOLD_BLOCKS_FILE", &hold)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("demo starts"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        if let Ok(r) = reqwest::get(format!("{url}/readyz")).await {
+            let status = r.status();
+            let v: serde_json::Value = r.json().await.expect("readyz JSON");
+            assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE, "{v}");
+            if v["failing"] == serde_json::json!(["demo_loaded"]) {
+                break v;
+            }
+        }
+        assert!(Instant::now() < deadline, "the demo's node answers /readyz");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(body["code"], "not_ready", "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("demo_loaded")),
+        "{body}"
+    );
+    let healthz = reqwest::get(format!("{url}/healthz"))
+        .await
+        .expect("healthz");
+    assert_eq!(
+        healthz.status(),
+        reqwest::StatusCode::OK,
+        "alive all the same"
+    );
+    drop(demo);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
