@@ -2,7 +2,7 @@
 # The whole test suite: formatting, lints, every crate's unit and integration
 # tests (conformance vectors from ../shared/conformance, crash and tamper tests,
 # the CLI end to end, browser tests). Installs what the tests need beyond Rust
-# first: Chromium and chromedriver, via scripts/install-test-tools.sh.
+# first: Chromium and chromedriver, and promtool, via scripts/install-test-tools.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +11,7 @@ if [ ! -d ../shared/conformance ]; then
   exit 1
 fi
 
-echo "== test tools (chromium, chromedriver)"
+echo "== test tools (chromium, chromedriver, promtool)"
 ./scripts/install-test-tools.sh
 
 echo "== cargo fmt --check"

@@ -121,7 +121,8 @@ pub(crate) async fn capture(
         .await
         .map_err(ApiError::internal)?
         .pop()
-        .ok_or_else(|| ApiError::internal("no submit result"))??;
+        .ok_or_else(|| ApiError::internal("no submit result"))?
+        .inspect_err(|e| s.metrics.add_refused_at_submit(e.code()))?;
     let created_at_ms = record_job(&s, id, signed.signer, n_events, tx_bytes).await?;
     let location = format!("/epcis/capture/{id}");
     if q.wait {

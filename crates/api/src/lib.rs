@@ -17,6 +17,7 @@ pub mod consumer;
 pub mod epcis;
 mod error;
 mod governance;
+pub mod metrics;
 mod ops;
 mod orgs;
 mod pages;
@@ -120,7 +121,10 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared.clone());
-    with_limits(api, shared)
+    let http = Arc::new(metrics::HttpMetrics::default());
+    with_limits(api.layer(axum::Extension(http.clone())), shared)
+        // Outermost: every request counted and timed, with its final status.
+        .layer(axum::middleware::from_fn_with_state(http, metrics::track))
 }
 
 /// The layers around every route, innermost first: the tamper alert, the body

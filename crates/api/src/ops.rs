@@ -2,13 +2,16 @@
 //! node is ready to serve: `waybill_node::readiness`), `/metrics` (Prometheus) and
 //! `/openapi.json`.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::{json, Map, Value};
 
+use crate::metrics::HttpMetrics;
 use crate::{ApiError, AppState, OPENAPI_JSON};
 
 /// The operations routes.
@@ -60,7 +63,11 @@ async fn openapi() -> Result<Response, ApiError> {
     Ok(([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response())
 }
 
-async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
-    let body = s.metrics.render(s.mempool.len() as u64);
+async fn metrics(
+    State(s): State<AppState>,
+    Extension(http): Extension<Arc<HttpMetrics>>,
+) -> Result<Response, ApiError> {
+    let mut body = s.metrics.render(s.mempool.len() as u64);
+    http.render(&mut body);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }

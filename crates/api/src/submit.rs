@@ -100,8 +100,9 @@ async fn run_submit(
             Err(e) => Err(e),
         })
         .collect();
-    let n_refused = out.iter().filter(|r| r.is_err()).count() as u64;
-    s.metrics.add_rejected_at_submit(n_refused);
+    for e in out.iter().filter_map(|r| r.as_ref().err()) {
+        s.metrics.add_refused_at_submit(e.code());
+    }
     Ok(out)
 }
 

@@ -1666,7 +1666,7 @@ async fn metrics_report_height_commits_and_mempool() {
     );
     assert_eq!(metric_value(&text, "waybill_txs_committed_total"), 1);
     assert_eq!(metric_value(&text, "waybill_mempool_txs"), 1);
-    assert_eq!(metric_value(&text, "waybill_block_commit_ms_count"), 2);
+    assert_eq!(metric_value(&text, "waybill_block_commit_seconds_count"), 2);
     f.commit();
     assert_eq!(f.metric("waybill_height").await, 3);
     assert_eq!(f.metric("waybill_txs_committed_total").await, 2);

@@ -604,8 +604,15 @@ impl Application for Ledger {
         let m = &self.shared.metrics;
         m.set_height(height.0);
         m.add_committed(ex.tx_ids.len() as u64);
-        m.observe_commit_ms(commit_ms);
-        m.observe_finality_ms(now_ms().saturating_sub(ex.block.header.time_ms) as f64);
+        m.observe_commit_seconds(commit_ms / 1000.0);
+        m.observe_finality_seconds(
+            now_ms().saturating_sub(ex.block.header.time_ms) as f64 / 1000.0,
+        );
+        for r in &ex.receipts {
+            if let waybill_types::TxStatus::Rejected { code, .. } = &r.status {
+                m.add_rejected(code);
+            }
+        }
         tracing::debug!(
             height = height.0,
             n_txs = ex.tx_ids.len(),

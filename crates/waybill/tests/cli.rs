@@ -337,6 +337,9 @@ async fn demo_loads_once_and_resumes() {
     // Loaded: ready (the store verified, consensus running, no peers to lag behind).
     let readyz = wait_ready_z(&url).await;
     assert_eq!(readyz["status"], "ready", "{readyz}");
+    // Its metrics pass `promtool check metrics` (Debian's prometheus package,
+    // installed by scripts/install-test-tools.sh).
+    promtool_checks(&url).await;
     let members = client
         .get("/v1/orgs/pujiang-orchard/members")
         .await
@@ -612,6 +615,49 @@ async fn wait_ready_z(url: &str) -> serde_json::Value {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The node's `/metrics` pass `promtool check metrics`; promtool must be installed.
+async fn promtool_checks(url: &str) {
+    let text = reqwest::get(format!("{url}/metrics"))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text");
+    for family in [
+        "waybill_build_info",
+        "waybill_http_requests_total",
+        "waybill_http_request_duration_seconds",
+        "process_resident_memory_bytes",
+        "waybill_block_commit_seconds",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {family} ")),
+            "{family} in:\n{text}"
+        );
+    }
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs (scripts/install-test-tools.sh installs Debian's prometheus package, which has it)");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("metrics to promtool");
+    let out = child.wait_with_output().expect("promtool finishes");
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// While the demo loads its data, the node is not ready and says why; only the
