@@ -13,9 +13,11 @@
 pub mod auth;
 mod catalog;
 mod chain;
+mod compress;
 pub mod consumer;
 pub mod epcis;
 mod error;
+mod etag;
 mod governance;
 pub mod metrics;
 mod ops;
@@ -123,6 +125,8 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .with_state(shared.clone());
     let http = Arc::new(metrics::HttpMetrics::default());
     with_limits(api.layer(axum::Extension(http.clone())), shared)
+        // Answers gzip-compressed for clients that accept it.
+        .layer(axum::middleware::from_fn(compress::gzip_answers))
         // Outermost: every request counted and timed, with its final status.
         .layer(axum::middleware::from_fn_with_state(http, metrics::track))
 }

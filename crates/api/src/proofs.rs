@@ -7,9 +7,10 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::http::Uri;
+use axum::http::{header, HeaderMap, HeaderValue, Uri};
+use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use base64::Engine as _;
 use serde_json::Value;
 use waybill_state::{catalog, keys, open, StateRead};
@@ -254,7 +255,8 @@ fn prove_records(
 pub(crate) async fn proof_route(
     State(s): State<AppState>,
     uri: Uri,
-) -> Result<impl axum::response::IntoResponse, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let raw = uri.path().strip_prefix("/v1/proofs/").unwrap_or_default();
     let lower = raw.to_ascii_lowercase();
     let link = if lower.starts_with("http%3a") || lower.starts_with("https%3a") {
@@ -281,10 +283,13 @@ pub(crate) async fn proof_route(
     let bundle = tokio::task::spawn_blocking(move || build_bundle(&s2, &subject))
         .await
         .map_err(ApiError::internal)??;
+    let body = serde_json::to_vec(&bundle).map_err(ApiError::internal)?;
+    let mut resp = crate::etag::tagged(&headers, "application/json", body);
     // Any page may fetch a bundle: the data is public and the reader verifies it
     // (an independently hosted verifier can check any node's answer).
-    Ok((
-        [(axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
-        Json(bundle),
-    ))
+    resp.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    Ok(resp)
 }

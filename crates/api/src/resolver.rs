@@ -23,7 +23,7 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
@@ -379,9 +379,7 @@ pub(crate) async fn resolve(
     })
     .await
     .map_err(ApiError::internal)??;
-    let mut resp = Html(html).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let resp = crate::etag::tagged(&headers, "text/html; charset=utf-8", html.into_bytes());
     Ok(with_headers(resp))
 }
 

@@ -3709,3 +3709,92 @@ async fn event_ids_are_not_reused_and_events_come_back_exactly() {
         "{m}"
     );
 }
+
+/// GET `uri` through the router with `headers`: status, headers and raw body.
+async fn get_raw(
+    app: &Router,
+    uri: &str,
+    headers: &[(header::HeaderName, &str)],
+) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let mut b = Request::builder().uri(uri);
+    for (k, v) in headers {
+        b = b.header(k, *v);
+    }
+    let resp = app
+        .clone()
+        .oneshot(b.body(Body::empty()).expect("request"))
+        .await
+        .expect("infallible");
+    let (parts, body) = resp.into_parts();
+    let bytes = body.collect().await.expect("body").to_bytes().to_vec();
+    (parts.status, parts.headers, bytes)
+}
+
+/// A phone re-scanning a QR code revalidates: the consumer page and the proof bundle
+/// carry a strong ETag of their content, `If-None-Match` with it answers 304 with no
+/// body (also for the gzip variant's tag), and a changed bundle gets a new tag.
+#[tokio::test]
+async fn consumer_pages_and_proof_bundles_revalidate_with_etags() {
+    let mut j = journey().await;
+    let page = format!("/01/{}/21/C1", carton_gtin());
+    let html = (header::ACCEPT, "text/html");
+    let (status, h, body) = get_raw(&j.net.app, &page, std::slice::from_ref(&html)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let tag = h[header::ETAG].to_str().expect("ASCII").to_string();
+    assert!(tag.starts_with('"') && tag.ends_with('"'), "strong: {tag}");
+    assert_eq!(
+        h[header::CACHE_CONTROL],
+        "no-cache",
+        "revalidate before reuse"
+    );
+    let (_, again, body_again) = get_raw(&j.net.app, &page, std::slice::from_ref(&html)).await;
+    assert_eq!(again[header::ETAG], tag.as_str(), "same content, same tag");
+    assert_eq!(body_again, body);
+    let (status, h304, empty) = get_raw(
+        &j.net.app,
+        &page,
+        &[html.clone(), (header::IF_NONE_MATCH, &tag)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(empty.is_empty(), "304 has no body");
+    assert_eq!(h304[header::ETAG], tag.as_str());
+    // The gzip variant is another representation with its own tag, which revalidates.
+    let gzip = (header::ACCEPT_ENCODING, "gzip");
+    let (status, hz, zipped) = get_raw(&j.net.app, &page, &[html.clone(), gzip.clone()]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(hz[header::CONTENT_ENCODING], "gzip");
+    let gz_tag = hz[header::ETAG].to_str().expect("ASCII").to_string();
+    assert_eq!(gz_tag, format!("{}-gzip\"", &tag[..tag.len() - 1]));
+    assert!(
+        zipped.len() * 2 < body.len(),
+        "{} → {}",
+        body.len(),
+        zipped.len()
+    );
+    let (status, _, empty) = get_raw(
+        &j.net.app,
+        &page,
+        &[html, gzip, (header::IF_NONE_MATCH, &gz_tag)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(empty.is_empty());
+    // The proof bundle.
+    let proof = format!("/v1/proofs/01/{}/21/C1", carton_gtin());
+    let (status, h, bundle) = get_raw(&j.net.app, &proof, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let btag = h[header::ETAG].to_str().expect("ASCII").to_string();
+    assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let (status, h304, empty) =
+        get_raw(&j.net.app, &proof, &[(header::IF_NONE_MATCH, &btag)]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(empty.is_empty());
+    assert_eq!(h304[header::ETAG], btag.as_str());
+    // A new block moves the bundle's anchor: a stale tag gets the new bundle.
+    j.net.commit();
+    let (status, h, newer) = get_raw(&j.net.app, &proof, &[(header::IF_NONE_MATCH, &btag)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(h[header::ETAG], btag.as_str());
+    assert_ne!(newer, bundle);
+}

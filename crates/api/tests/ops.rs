@@ -1,15 +1,18 @@
 //! Operating a node over HTTP: liveness and readiness (`/healthz`, `/readyz`), the
 //! Prometheus exposition at `/metrics` (base units, route templates, reasons, the
-//! format's rules).
+//! format's rules), and gzip-compressed answers.
 
 #[allow(dead_code)] // each test binary uses part of the fixtures
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
 use common::*;
-use serde_json::json;
+use http_body_util::BodyExt as _;
+use serde_json::{json, Value};
+use tower::ServiceExt as _;
 use waybill_types::Role;
 
 #[tokio::test]
@@ -316,4 +319,80 @@ fn build_commit_and_process_families(samples: &[Sample]) {
     ] {
         assert!(value(family, &[]) > 0.0, "{family}");
     }
+}
+
+/// GET `uri` with `headers`; the response's status, headers and raw body.
+async fn get_with(
+    app: &axum::Router,
+    uri: &str,
+    headers: &[(header::HeaderName, &str)],
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut b = Request::builder().method(Method::GET).uri(uri);
+    for (k, v) in headers {
+        b = b.header(k, *v);
+    }
+    let resp = app
+        .clone()
+        .oneshot(b.body(Body::empty()).expect("request"))
+        .await
+        .expect("infallible");
+    let (parts, body) = resp.into_parts();
+    let bytes = body.collect().await.expect("body").to_bytes().to_vec();
+    (parts.status, parts.headers, bytes)
+}
+
+/// Inflate a gzip member (header of 10 bytes, no optional fields; CRC and size
+/// checked).
+pub fn gunzip(z: &[u8]) -> Vec<u8> {
+    assert_eq!(&z[..4], &[0x1f, 0x8b, 8, 0], "gzip, deflate, no flags");
+    let n = z.len();
+    let raw = miniz_oxide::inflate::decompress_to_vec(&z[10..n - 8]).expect("deflate stream");
+    assert_eq!(
+        &z[n - 8..n - 4],
+        &crc32fast::hash(&raw).to_le_bytes(),
+        "CRC-32"
+    );
+    assert_eq!(&z[n - 4..], &(raw.len() as u32).to_le_bytes(), "ISIZE");
+    raw
+}
+
+#[tokio::test]
+async fn answers_are_gzipped_only_for_clients_that_accept_it() {
+    let f = Fixture::new();
+    let (status, h, plain) = get_with(&f.app, "/openapi.json", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(h.get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(h[header::VARY], "Accept-Encoding");
+    let (status, h, zipped) = get_with(
+        &f.app,
+        "/openapi.json",
+        &[(header::ACCEPT_ENCODING, "br, gzip;q=0.8")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(h[header::VARY], "Accept-Encoding");
+    assert_eq!(h[header::CONTENT_TYPE], "application/json");
+    assert!(
+        zipped.len() * 3 < plain.len(),
+        "{} → {}",
+        plain.len(),
+        zipped.len()
+    );
+    assert_eq!(gunzip(&zipped), plain, "the same document");
+    // Refused by quality zero; small answers and problem documents of a few bytes
+    // are sent as they are.
+    let (_, h, _) = get_with(
+        &f.app,
+        "/openapi.json",
+        &[(header::ACCEPT_ENCODING, "gzip;q=0")],
+    )
+    .await;
+    assert!(h.get(header::CONTENT_ENCODING).is_none());
+    let (status, h, body) =
+        get_with(&f.app, "/healthz", &[(header::ACCEPT_ENCODING, "gzip")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(h.get(header::CONTENT_ENCODING).is_none());
+    let v: Value = serde_json::from_slice(&body).expect("plain JSON");
+    assert_eq!(v["status"], "alive");
 }
