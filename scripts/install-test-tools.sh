@@ -5,6 +5,8 @@
 # - the QR scan test (crates/gs1/tests/qr_zbar.rs): `zbarimg` (zbar-tools),
 #   ImageMagick (`imagemagick`) with its SVG coder, MSVG (`libmagickcore-*-extra`),
 #   and `rsvg-convert` (librsvg2-bin).
+# - the metrics test (crates/api/tests/ops.rs): `promtool` (package `prometheus`;
+#   `promtool check metrics` checks a live node's /metrics).
 # Does nothing when all are present. Fails, naming what is missing, when they cannot
 # be installed.
 set -euo pipefail
@@ -27,6 +29,7 @@ missing() {
     m+=(convert:imagemagick)
   fi
   has_msvg || m+=(ImageMagick-MSVG:"$(magick_extra)")
+  command -v promtool >/dev/null 2>&1 || m+=(promtool:prometheus)
   echo "${m[@]+"${m[@]}"}"
 }
 
@@ -61,7 +64,7 @@ fi
 
 still=$(missing)
 if [ -n "$still" ]; then
-  echo "error: missing after install: $still (each as tool:Debian package; the browser tests need chromium and chromium-driver, the QR scan test zbar-tools, imagemagick, $(magick_extra) and librsvg2-bin; install them as root with apt-get install)" >&2
+  echo "error: missing after install: $still (each as tool:Debian package; the browser tests need chromium and chromium-driver, the QR scan test zbar-tools, imagemagick, $(magick_extra) and librsvg2-bin, the metrics test prometheus (for promtool); install them as root with apt-get install)" >&2
   exit 1
 fi
 
@@ -76,9 +79,14 @@ if ! driver_version=$(chromedriver --version 2>/dev/null); then
   chromedriver --version >&2 || true
   exit 1
 fi
+if ! promtool_version=$(promtool --version 2>&1 | head -n 1); then
+  echo "error: $(command -v promtool) is installed but 'promtool --version' fails" >&2
+  exit 1
+fi
 echo "chromium: $(command -v chromium): $chromium_version"
 echo "chromedriver: $(command -v chromedriver): $driver_version"
 echo "zbarimg: $(command -v zbarimg): $(zbarimg --version 2>/dev/null | head -n 1)"
 echo "rsvg-convert: $(command -v rsvg-convert): $(rsvg-convert --version 2>/dev/null | head -n 1)"
 im=$(command -v magick || command -v convert)
 echo "imagemagick: $im: $("$im" -version 2>/dev/null | head -n 1) (MSVG coder present)"
+echo "promtool: $(command -v promtool): $promtool_version"

@@ -2,8 +2,8 @@
 # The whole test suite: formatting, lints, every crate's unit and integration
 # tests (conformance vectors from ../shared/conformance, crash and tamper tests,
 # the CLI end to end, browser tests). Installs what the tests need beyond Rust
-# first: Chromium and chromedriver, zbarimg, ImageMagick and rsvg-convert, via
-# scripts/install-test-tools.sh.
+# first: Chromium and chromedriver, zbarimg, ImageMagick and rsvg-convert, and
+# promtool, via scripts/install-test-tools.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +12,7 @@ if [ ! -d ../shared/conformance ]; then
   exit 1
 fi
 
-echo "== test tools (chromium, chromedriver, zbarimg, imagemagick, rsvg-convert)"
+echo "== test tools (chromium, chromedriver, zbarimg, imagemagick, rsvg-convert, promtool)"
 ./scripts/install-test-tools.sh
 
 echo "== cargo fmt --check"

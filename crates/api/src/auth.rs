@@ -60,11 +60,7 @@ impl Reader {
 }
 
 fn unauthorized(message: impl Into<String>) -> ApiError {
-    ApiError {
-        status: StatusCode::UNAUTHORIZED,
-        code: "unauthorized",
-        message: message.into(),
-    }
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
 }
 
 /// Parse and check an `Authorization: Waybill …` header value.
@@ -89,11 +85,11 @@ pub fn authenticate(
     let m = load_member(&snap, &key)?
         .ok_or_else(|| unauthorized(format!("{key} is not a registered member")))?;
     if !m.is_active() {
-        return Err(ApiError {
-            status: StatusCode::FORBIDDEN,
-            code: "member_revoked",
-            message: format!("{key} was revoked and may no longer read"),
-        });
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "member_revoked",
+            format!("{key} was revoked and may no longer read"),
+        ));
     }
     Ok(Reader::Member(m))
 }

@@ -12,9 +12,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use base64::Engine as _;
 use serde_json::Value;
 use waybill_state::trace;
@@ -47,8 +50,17 @@ ol.timeline time{display:block;color:#667;font-size:.85rem}.temps{font-size:.9re
 .chart .axis{stroke:#999}.chart .line{fill:none;stroke:#1e5a7b;stroke-width:2}.chart .dot{fill:#1e5a7b}.chart .dot.out{fill:#b3261e}.chart .tick{font-size:12px;fill:#556}\
 .qr svg{width:9rem;height:9rem;display:block}details summary{cursor:pointer;font-weight:600}a{color:#0b5cad}";
 
+/// The label sheet and the consumer page's scripts (the page itself is the
+/// resolver's answer to a browser).
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/labels", get(labels))
+        .route("/assets/{name}", get(asset))
+}
+
 /// `GET /assets/{name}`: the page's scripts.
-pub(crate) async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn asset(p: Result<Path<String>, PathRejection>) -> Result<Response, ApiError> {
+    let Path(name) = p?;
     let body = match name.as_str() {
         "waybill-proof.js" => PROOF_JS,
         "consumer.js" => CONSUMER_JS,
@@ -146,6 +158,10 @@ fn within(t: i64, windows: &[(i64, i64)]) -> bool {
         .any(|&(a, b)| t >= a && (t < b || (a == b && t == a)))
 }
 
+/// How far the history reaches from the page's subject: each subject reached, the
+/// time windows in which its events are about the page's subject, and how it relates.
+type Reach = BTreeMap<String, (Windows, Option<Relation>)>;
+
 /// Which events the page shows, in time order: the item's own, a container's while it
 /// held the item, an input's up to its transformation, a lot's about the lot itself.
 /// The same selection as `timeline` in `assets/consumer.js`.
@@ -160,7 +176,7 @@ fn timeline<'a>(
         .flat_map(|r| r["corrects"].as_array().into_iter().flatten())
         .filter_map(Value::as_str)
         .collect();
-    let mut reach: BTreeMap<String, (Windows, Option<Relation>)> = roots
+    let mut reach: Reach = roots
         .iter()
         .map(|r| (r.clone(), (vec![(i64::MIN, i64::MAX)], None)))
         .collect();
@@ -179,15 +195,9 @@ fn timeline<'a>(
             .filter_map(|(p, r)| Some((p, r, waybill_epcis::time::parse_ms(txt(r, "event_time"))?)))
             .collect();
         events.sort_by_key(|e| e.2);
-        let mut open: BTreeMap<&str, i64> = BTreeMap::new();
-        let mut held: BTreeMap<&str, Windows> = BTreeMap::new();
+        let mut holds = Holds::default();
         for (pos, r, t) in events {
-            let ids: Vec<(&str, &str)> = r["ids"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|x| Some((x["role"].as_str()?, x["id"].as_str()?)))
-                .collect();
+            let ids = ids_of(r);
             let roles: BTreeSet<&str> = ids
                 .iter()
                 .filter(|(_, id)| id == s)
@@ -202,65 +212,118 @@ fn timeline<'a>(
                         .then(|| (s.as_str(), relation.unwrap_or(Relation::Held))),
                 });
             }
-            if roles.contains("child") || roles.contains("child_quantity") {
-                for (_, p) in ids.iter().filter(|(r, _)| *r == "parent") {
-                    if r["action"] == "DELETE" {
-                        if let Some(start) = open.remove(p) {
-                            held.entry(p).or_default().push((start, t));
-                        }
-                    } else {
-                        open.entry(p).or_insert(t);
-                    }
-                }
-            }
-            if roles.contains("output") || roles.contains("output_quantity") {
-                for (_, i) in ids
-                    .iter()
-                    .filter(|(r, _)| *r == "input" || *r == "input_quantity")
-                {
-                    reach
-                        .entry(i.to_string())
-                        .or_insert_with(|| (clip(&windows, i64::MIN, t), Some(Relation::Input)));
-                }
-            }
-            if roles.contains("epc") || roles.contains("quantity") {
-                for (_, l) in ids.iter().filter(|(r, _)| *r == "ilmd_lot") {
-                    reach
-                        .entry(l.to_string())
-                        .or_insert_with(|| (windows.clone(), Some(Relation::Lot)));
-                }
-            }
+            holds.follow(&mut reach, &windows, r, &ids, &roles, t);
         }
-        for (p, start) in open {
-            held.entry(p).or_default().push((start, i64::MAX));
-        }
-        for (p, ws) in held {
-            let w: Windows = ws.iter().flat_map(|&(a, b)| clip(&windows, a, b)).collect();
-            reach
-                .entry(p.to_string())
-                .or_insert((w, Some(Relation::Held)));
-        }
-        for p in chain {
-            if let Some(r) = records
-                .get(p)
-                .filter(|r| r["kind"] == "lot" && r["id"] == s.as_str())
-            {
-                for id in r["raw_material_ids"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                {
-                    reach
-                        .entry(id.to_string())
-                        .or_insert_with(|| (windows.clone(), Some(Relation::Input)));
-                }
-            }
-        }
+        holds.close(&mut reach, &windows);
+        reach_raw_materials(&mut reach, s, chain, records, &windows);
     }
     let mut steps: Vec<Step<'a>> = shown.into_values().collect();
     steps.sort_by_key(|s| s.time_ms);
     steps
+}
+
+/// The identifiers an event record names, with their roles.
+fn ids_of(r: &Value) -> Vec<(&str, &str)> {
+    r["ids"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| Some((x["role"].as_str()?, x["id"].as_str()?)))
+        .collect()
+}
+
+/// The containers that held a subject: those holding it now (since when) and the
+/// windows in which others held it.
+#[derive(Default)]
+struct Holds<'a> {
+    open: BTreeMap<&'a str, i64>,
+    held: BTreeMap<&'a str, Windows>,
+}
+
+impl<'a> Holds<'a> {
+    /// Follow an event at `t` about the subject (in `roles`) to what it reaches: the
+    /// containers it enters or leaves, the inputs it was made from, its lot.
+    fn follow(
+        &mut self,
+        reach: &mut Reach,
+        windows: &[(i64, i64)],
+        r: &Value,
+        ids: &[(&'a str, &'a str)],
+        roles: &BTreeSet<&str>,
+        t: i64,
+    ) {
+        if roles.contains("child") || roles.contains("child_quantity") {
+            for (_, p) in ids.iter().filter(|(r, _)| *r == "parent") {
+                if r["action"] == "DELETE" {
+                    if let Some(start) = self.open.remove(*p) {
+                        self.held.entry(*p).or_default().push((start, t));
+                    }
+                } else {
+                    self.open.entry(*p).or_insert(t);
+                }
+            }
+        }
+        if roles.contains("output") || roles.contains("output_quantity") {
+            for (_, i) in ids
+                .iter()
+                .filter(|(r, _)| *r == "input" || *r == "input_quantity")
+            {
+                reach
+                    .entry(i.to_string())
+                    .or_insert_with(|| (clip(windows, i64::MIN, t), Some(Relation::Input)));
+            }
+        }
+        if roles.contains("epc") || roles.contains("quantity") {
+            for (_, l) in ids.iter().filter(|(r, _)| *r == "ilmd_lot") {
+                reach
+                    .entry(l.to_string())
+                    .or_insert_with(|| (windows.to_vec(), Some(Relation::Lot)));
+            }
+        }
+    }
+
+    /// The containers reach the subject's history within the windows they held it
+    /// (one still holding it, from then on).
+    fn close(self, reach: &mut Reach, windows: &[(i64, i64)]) {
+        let mut held = self.held;
+        for (p, start) in self.open {
+            held.entry(p).or_default().push((start, i64::MAX));
+        }
+        for (p, ws) in held {
+            let w: Windows = ws.iter().flat_map(|&(a, b)| clip(windows, a, b)).collect();
+            reach
+                .entry(p.to_string())
+                .or_insert((w, Some(Relation::Held)));
+        }
+    }
+}
+
+/// A lot record of `subject` reaches the raw materials it names.
+fn reach_raw_materials(
+    reach: &mut Reach,
+    subject: &str,
+    chain: &[(u64, u64)],
+    records: &BTreeMap<(u64, u64), Value>,
+    windows: &[(i64, i64)],
+) {
+    for p in chain {
+        let Some(r) = records
+            .get(p)
+            .filter(|r| r["kind"] == "lot" && r["id"] == subject)
+        else {
+            continue;
+        };
+        for id in r["raw_material_ids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            reach
+                .entry(id.to_string())
+                .or_insert_with(|| (windows.to_vec(), Some(Relation::Input)));
+        }
+    }
 }
 
 /// What a subject of the history is, in a few words ("pallet 0690…", "lot PJ2611A").
@@ -333,6 +396,46 @@ fn gln_of(uri: &str) -> Option<&str> {
     uri.get(i + 5..i + 18)
 }
 
+/// What the page shows of a bundle's records (decoded, not verified).
+struct Facts<'a> {
+    product: Option<&'a Value>,
+    lots: Vec<&'a Value>,
+    locations: BTreeMap<&'a str, &'a Value>,
+    quals: BTreeMap<String, &'a Value>,
+}
+
+impl<'a> Facts<'a> {
+    /// The product (of `gtin`), lots, locations and qualifications among `records`.
+    fn of(records: &'a BTreeMap<(u64, u64), Value>, gtin: &str) -> Facts<'a> {
+        let mut f = Facts {
+            product: None,
+            lots: Vec::new(),
+            locations: BTreeMap::new(),
+            quals: BTreeMap::new(),
+        };
+        for r in records.values() {
+            match txt(r, "kind") {
+                "product" if txt(r, "gtin") == gtin && f.product.is_none() => f.product = Some(r),
+                "lot" => f.lots.push(r),
+                "location" => {
+                    f.locations.insert(txt(r, "gln"), r);
+                }
+                "qualification" => {
+                    let key = format!(
+                        "{}|{}|{}",
+                        txt(r, "org"),
+                        txt(r, "qualification_kind"),
+                        txt(r, "number")
+                    );
+                    f.quals.insert(key, r);
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
 /// The page for `subject` (a canonical Digital Link without query), as HTML.
 pub(crate) fn page(
     state: &AppState,
@@ -346,43 +449,15 @@ pub(crate) fn page(
     let roots = waybill_types::proof::Subject::parse(subject)
         .map_err(|e| ApiError::bad_request("bad_digital_link", e))?
         .roots();
-    let fp = waybill_types::proof::fingerprint(&state.genesis);
-    let with_wb = |href: &str| match wb {
-        Some(w) => format!("{href}?wb={w}"),
-        None => href.to_string(),
-    };
-
-    let mut product: Option<&Value> = None;
-    let mut lots: Vec<&Value> = Vec::new();
-    let mut locations: BTreeMap<&str, &Value> = BTreeMap::new();
-    let mut quals: BTreeMap<String, &Value> = BTreeMap::new();
     let dl = waybill_gs1::digital_link::DigitalLink::parse(subject)
         .map_err(|e| ApiError::bad_request("bad_digital_link", e.to_string()))?;
-    let gtin = dl.gtin().unwrap_or("");
-    for r in records.values() {
-        match txt(r, "kind") {
-            "product" if txt(r, "gtin") == gtin && product.is_none() => product = Some(r),
-            "lot" => lots.push(r),
-            "location" => {
-                locations.insert(txt(r, "gln"), r);
-            }
-            "qualification" => {
-                quals.insert(
-                    format!(
-                        "{}|{}|{}",
-                        txt(r, "org"),
-                        txt(r, "qualification_kind"),
-                        txt(r, "number")
-                    ),
-                    r,
-                );
-            }
-            _ => {}
-        }
-    }
+    let facts = Facts::of(&records, dl.gtin().unwrap_or(""));
     let steps = timeline(&roots, &history, &records);
 
-    let name = product.map(|p| txt(p, "name")).unwrap_or("Product history");
+    let name = facts
+        .product
+        .map(|p| txt(p, "name"))
+        .unwrap_or("Product history");
     let mut h = String::with_capacity(16 * 1024);
     let _ = write!(
         h,
@@ -394,7 +469,29 @@ pub(crate) fn page(
         title = esc(name),
         chain = esc(&bundle.chain_id),
     );
-    // What it is.
+    what_it_is(&mut h, facts.product, &dl);
+    origins(&mut h, &facts, &dl, wb);
+    journey(&mut h, &steps, &facts.locations, &bundle);
+    certificates(&mut h, &facts.quals);
+    h.push_str("</div><div id=verified hidden></div>");
+    qr_card(&mut h, state, local_path, base);
+    // The bundle, for the script (`<` escaped so no string can end the element).
+    let json = serde_json::to_string(&bundle)
+        .map_err(ApiError::internal)?
+        .replace('<', "\\u003c");
+    let _ = write!(
+        h,
+        "<script type=application/json id=wb-bundle>{json}</script><script src=/assets/waybill-proof.js></script><script src=/assets/consumer.js></script></body></html>"
+    );
+    Ok(h)
+}
+
+/// "What it is": the product, and the lot and serial the link names.
+fn what_it_is(
+    h: &mut String,
+    product: Option<&Value>,
+    dl: &waybill_gs1::digital_link::DigitalLink,
+) {
     h.push_str("<section class=card><h2>What it is<span class=tag>not verified</span></h2><dl>");
     if let Some(p) = product {
         let _ = write!(
@@ -413,18 +510,30 @@ pub(crate) fn page(
         let _ = write!(h, "<dt>Serial</dt><dd>{}</dd>", esc(sr));
     }
     h.push_str("</dl></section>");
-    // Origin.
-    let mine: Vec<&&Value> = lots
+}
+
+/// "Origin": up to three lots — the subject's own if the history has them, else the
+/// lots it was made from — with where and when they were made, their inputs and the
+/// lots they were made from.
+fn origins(
+    h: &mut String,
+    facts: &Facts,
+    dl: &waybill_gs1::digital_link::DigitalLink,
+    wb: Option<&str>,
+) {
+    let gtin = dl.gtin().unwrap_or("");
+    let mine: Vec<&&Value> = facts
+        .lots
         .iter()
         .filter(|l| txt(l, "gtin") == gtin && dl.lot().is_none_or(|x| txt(l, "lot") == x))
         .collect();
     let origin_lots: Vec<&&Value> = if mine.is_empty() {
-        lots.iter().collect()
+        facts.lots.iter().collect()
     } else {
         mine
     };
     for l in origin_lots.into_iter().take(3) {
-        let origin = locations.get(txt(l, "origin_gln"));
+        let origin = facts.locations.get(txt(l, "origin_gln"));
         let _ = write!(
             h,
             "<section class=card><h2>Origin — lot {}<span class=tag>not verified</span></h2><dl><dt>{}</dt><dd>{}</dd>",
@@ -450,109 +559,65 @@ pub(crate) fn page(
             l["quantity"],
             esc(txt(l, "unit"))
         );
-        if let Some(inputs) = l["inputs"].as_array().filter(|a| !a.is_empty()) {
-            let _ = write!(
-                h,
-                "<details><summary>Inputs used ({})</summary><ul>",
-                inputs.len()
-            );
-            for i in inputs {
-                let _ = write!(
-                    h,
-                    "<li>{}: {} — {} <span class=muted>{}</span></li>",
-                    esc(&txt(i, "kind").replace('_', " ")),
-                    esc(txt(i, "name")),
-                    esc(txt(i, "amount")),
-                    esc(txt(i, "applied_on"))
-                );
-            }
-            h.push_str("</ul></details>");
-        }
-        if let Some(raw) = l["raw_materials"].as_array().filter(|a| !a.is_empty()) {
-            h.push_str("<h3>Made from</h3><ul>");
-            for r in raw {
-                let _ = write!(
-                    h,
-                    "<li><a href='{}'>lot {} of {}</a></li>",
-                    esc(&with_wb(&format!(
-                        "/01/{}/10/{}",
-                        txt(r, "gtin"),
-                        percent_encode(txt(r, "lot"))
-                    ))),
-                    esc(txt(r, "lot")),
-                    esc(txt(r, "gtin"))
-                );
-            }
-            h.push_str("</ul>");
-        }
+        lot_inputs(h, l, wb);
         h.push_str("</section>");
     }
-    // Journey.
-    h.push_str("<section class=card><h2>Journey<span class=tag>not verified</span></h2><ol class=timeline>");
-    for step in &steps {
-        let e = step.record;
-        let loc = gln_of(txt(e, "biz_location"))
-            .or_else(|| gln_of(txt(e, "read_point")))
-            .and_then(|g| locations.get(g));
-        let place = match loc {
-            Some(l) => txt(l, "name").to_string(),
-            None => match txt(e, "read_point").split_once("/8004/") {
-                Some((_, asset)) => format!("vehicle {asset}"),
-                None => txt(e, "read_point").to_string(),
-            },
-        };
-        let label = step_label(e, loc.map(|l| txt(l, "location_kind")));
-        let org = if txt(e, "org_name").is_empty() {
-            txt(e, "org")
-        } else {
-            txt(e, "org_name")
-        };
-        let disposition = match local_name(txt(
-            e,
-            if e["kind"] == "inspection" {
-                "outcome"
-            } else {
-                "disposition"
-            },
-        )) {
-            "" | "active" => String::new(),
-            "conformant" => " — passed".into(),
-            "non_conformant" => " — failed".into(),
-            d => format!(" — {}", d.replace('_', " ")),
-        };
+}
+
+/// A lot's inputs (fertilizer, …) and the lots it was made from (links to their pages).
+fn lot_inputs(h: &mut String, l: &Value, wb: Option<&str>) {
+    if let Some(inputs) = l["inputs"].as_array().filter(|a| !a.is_empty()) {
         let _ = write!(
             h,
-            "<li><time>{}</time><b>{}</b>{}<div>{} <span class=muted>· {}</span></div>",
-            esc(txt(e, "event_time")),
-            esc(&label),
-            esc(&disposition),
-            esc(&place),
-            esc(org)
+            "<details><summary>Inputs used ({})</summary><ul>",
+            inputs.len()
         );
-        if let Some((s, relation)) = step.via {
+        for i in inputs {
             let _ = write!(
                 h,
-                "<div class='via muted'>{}</div>",
-                esc(&via_text(s, relation))
+                "<li>{}: {} — {} <span class=muted>{}</span></li>",
+                esc(&txt(i, "kind").replace('_', " ")),
+                esc(txt(i, "name")),
+                esc(txt(i, "amount")),
+                esc(txt(i, "applied_on"))
             );
         }
-        let temps: Vec<f64> = e["readings"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|r| txt(r, "type").to_ascii_lowercase().contains("temperature"))
-            .filter_map(|r| r["value"].as_f64())
-            .collect();
-        if !temps.is_empty() {
-            let lo = temps.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = temps.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        h.push_str("</ul></details>");
+    }
+    if let Some(raw) = l["raw_materials"].as_array().filter(|a| !a.is_empty()) {
+        h.push_str("<h3>Made from</h3><ul>");
+        for r in raw {
+            let href = format!(
+                "/01/{}/10/{}",
+                txt(r, "gtin"),
+                percent_encode(txt(r, "lot"))
+            );
+            let href = match wb {
+                Some(w) => format!("{href}?wb={w}"),
+                None => href,
+            };
             let _ = write!(
                 h,
-                "<div class=temps>{} temperature readings, {lo} to {hi}</div>",
-                temps.len()
+                "<li><a href='{}'>lot {} of {}</a></li>",
+                esc(&href),
+                esc(txt(r, "lot")),
+                esc(txt(r, "gtin"))
             );
         }
-        h.push_str("</li>");
+        h.push_str("</ul>");
+    }
+}
+
+/// "Journey": the timeline's steps, and how far the history is complete.
+fn journey(
+    h: &mut String,
+    steps: &[Step],
+    locations: &BTreeMap<&str, &Value>,
+    bundle: &ProofBundle,
+) {
+    h.push_str("<section class=card><h2>Journey<span class=tag>not verified</span></h2><ol class=timeline>");
+    for step in steps {
+        journey_step(h, step, locations);
     }
     if steps.is_empty() {
         h.push_str("<li>No published events yet.</li>");
@@ -576,30 +641,110 @@ pub(crate) fn page(
         bundle.anchor,
         esc(&anchor_time)
     );
-    // Certificates.
-    if !quals.is_empty() {
-        h.push_str(
-            "<section class=card><h2>Certificates<span class=tag>not verified</span></h2><ul>",
-        );
-        for q in quals.values() {
-            let _ = write!(
-                h,
-                "<li><b>{}</b> {} — {}, {} to {}{}</li>",
-                esc(&txt(q, "qualification_kind").replace('_', " ")),
-                esc(txt(q, "number")),
-                esc(txt(q, "issuer")),
-                esc(txt(q, "valid_from")),
-                esc(txt(q, "valid_to")),
-                q["revoked"]
-                    .as_str()
-                    .map(|r| format!(" <b>revoked: {}</b>", esc(r)))
-                    .unwrap_or_default()
-            );
-        }
-        h.push_str("</ul></section>");
+}
+
+/// Where an event happened: its location's name, else its vehicle or read point.
+fn place_of(e: &Value, loc: Option<&&Value>) -> String {
+    match loc {
+        Some(l) => txt(l, "name").to_string(),
+        None => match txt(e, "read_point").split_once("/8004/") {
+            Some((_, asset)) => format!("vehicle {asset}"),
+            None => txt(e, "read_point").to_string(),
+        },
     }
-    h.push_str("</div><div id=verified hidden></div>");
-    // The QR code: this page's link with the consortium fingerprint (the trust root).
+}
+
+/// What an event's disposition (or an inspection's outcome) says, as a suffix.
+fn disposition_text(e: &Value) -> String {
+    let field = if e["kind"] == "inspection" {
+        "outcome"
+    } else {
+        "disposition"
+    };
+    match local_name(txt(e, field)) {
+        "" | "active" => String::new(),
+        "conformant" => " — passed".into(),
+        "non_conformant" => " — failed".into(),
+        d => format!(" — {}", d.replace('_', " ")),
+    }
+}
+
+/// One step of the journey: when, what, where, by whom, through what, and the
+/// temperatures read.
+fn journey_step(h: &mut String, step: &Step, locations: &BTreeMap<&str, &Value>) {
+    let e = step.record;
+    let loc = gln_of(txt(e, "biz_location"))
+        .or_else(|| gln_of(txt(e, "read_point")))
+        .and_then(|g| locations.get(g));
+    let label = step_label(e, loc.map(|l| txt(l, "location_kind")));
+    let org = if txt(e, "org_name").is_empty() {
+        txt(e, "org")
+    } else {
+        txt(e, "org_name")
+    };
+    let _ = write!(
+        h,
+        "<li><time>{}</time><b>{}</b>{}<div>{} <span class=muted>· {}</span></div>",
+        esc(txt(e, "event_time")),
+        esc(&label),
+        esc(&disposition_text(e)),
+        esc(&place_of(e, loc)),
+        esc(org)
+    );
+    if let Some((s, relation)) = step.via {
+        let _ = write!(
+            h,
+            "<div class='via muted'>{}</div>",
+            esc(&via_text(s, relation))
+        );
+    }
+    let temps: Vec<f64> = e["readings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| txt(r, "type").to_ascii_lowercase().contains("temperature"))
+        .filter_map(|r| r["value"].as_f64())
+        .collect();
+    if !temps.is_empty() {
+        let lo = temps.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = temps.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let _ = write!(
+            h,
+            "<div class=temps>{} temperature readings, {lo} to {hi}</div>",
+            temps.len()
+        );
+    }
+    h.push_str("</li>");
+}
+
+/// "Certificates": the owners' qualifications.
+fn certificates(h: &mut String, quals: &BTreeMap<String, &Value>) {
+    if quals.is_empty() {
+        return;
+    }
+    h.push_str("<section class=card><h2>Certificates<span class=tag>not verified</span></h2><ul>");
+    for q in quals.values() {
+        let _ = write!(
+            h,
+            "<li><b>{}</b> {} — {}, {} to {}{}</li>",
+            esc(&txt(q, "qualification_kind").replace('_', " ")),
+            esc(txt(q, "number")),
+            esc(txt(q, "issuer")),
+            esc(txt(q, "valid_from")),
+            esc(txt(q, "valid_to")),
+            q["revoked"]
+                .as_str()
+                .map(|r| format!(" <b>revoked: {}</b>", esc(r)))
+                .unwrap_or_default()
+        );
+    }
+    h.push_str("</ul></section>");
+}
+
+/// The QR code: this page's link with the consortium fingerprint (the trust root),
+/// and the proof bundle to download.
+fn qr_card(h: &mut String, state: &AppState, local_path: &str, base: &str) {
+    let fp = waybill_types::proof::fingerprint(&state.genesis);
     let qr_link = format!("{base}{local_path}?wb={fp}");
     let qr =
         waybill_gs1::qr::svg(&qr_link, &waybill_gs1::qr::QrOptions::default()).unwrap_or_default();
@@ -611,15 +756,6 @@ pub(crate) fn page(
         link = esc(&qr_link),
         proof = esc(&proof_path),
     );
-    // The bundle, for the script (`<` escaped so no string can end the element).
-    let json = serde_json::to_string(&bundle)
-        .map_err(ApiError::internal)?
-        .replace('<', "\\u003c");
-    let _ = write!(
-        h,
-        "<script type=application/json id=wb-bundle>{json}</script><script src=/assets/waybill-proof.js></script><script src=/assets/consumer.js></script></body></html>"
-    );
-    Ok(h)
 }
 
 /// `GET /labels`: a sheet of QR codes for the registered products, their lots and a
@@ -639,6 +775,44 @@ pub(crate) async fn labels(
 const LABEL_PRODUCTS_MAX: usize = 50;
 const LABEL_LOTS_MAX: usize = 10;
 const LABEL_ITEMS_MAX: usize = 4;
+
+/// The serialised items (ids starting with `prefix`) made from lot `lot_id` whose
+/// events are published, at most [`LABEL_ITEMS_MAX`]: the items with the longest
+/// public journeys first (the ones that travelled furthest), then in the order
+/// reached.
+fn lot_items(
+    snap: &waybill_store::StateSnapshot,
+    lot_id: &str,
+    prefix: &str,
+) -> Result<Vec<String>, ApiError> {
+    let mut published = |r: &trace::EventRecord| Ok(r.open.is_some());
+    let walk = lineage::walk(snap, lot_id, Direction::Forward, &mut published)?;
+    let mut named: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in &walk.events {
+        for (_, id) in e.ids.iter().filter(|(_, id)| id.starts_with(prefix)) {
+            *named.entry(id.as_str()).or_default() += 1;
+        }
+    }
+    let mut items: Vec<(usize, usize, &str)> = walk
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.id.starts_with(prefix))
+        .map(|(i, n)| {
+            (
+                named.get(n.id.as_str()).copied().unwrap_or(0),
+                i,
+                n.id.as_str(),
+            )
+        })
+        .collect();
+    items.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    Ok(items
+        .into_iter()
+        .take(LABEL_ITEMS_MAX)
+        .map(|(_, _, id)| id.to_string())
+        .collect())
+}
 
 fn labels_html(s: &AppState, base: &str) -> Result<String, ApiError> {
     let snap = s.store.snapshot()?;
@@ -684,33 +858,9 @@ fn labels_html(s: &AppState, base: &str) -> Result<String, ApiError> {
                 &format!("{} {} · {}", l.quantity, l.unit, l.produced_on),
             );
             // A few serialised items made from the lot.
-            let lot_id = format!("https://id.gs1.org{lot_path}");
-            let mut published = |r: &trace::EventRecord| Ok(r.open.is_some());
-            let walk = lineage::walk(&snap, &lot_id, Direction::Forward, &mut published)?;
-            // The items with the longest public journeys first (the ones that
-            // travelled furthest), then in the order reached.
             let prefix = format!("https://id.gs1.org/01/{}/21/", p.gtin);
-            let mut named: BTreeMap<&str, usize> = BTreeMap::new();
-            for e in &walk.events {
-                for (_, id) in e.ids.iter().filter(|(_, id)| id.starts_with(&prefix)) {
-                    *named.entry(id.as_str()).or_default() += 1;
-                }
-            }
-            let mut items: Vec<(usize, usize, &str)> = walk
-                .nodes
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| n.id.starts_with(&prefix))
-                .map(|(i, n)| {
-                    (
-                        named.get(n.id.as_str()).copied().unwrap_or(0),
-                        i,
-                        n.id.as_str(),
-                    )
-                })
-                .collect();
-            items.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-            for (_, _, id) in items.into_iter().take(LABEL_ITEMS_MAX) {
+            let items = lot_items(&snap, &format!("https://id.gs1.org{lot_path}"), &prefix)?;
+            for id in items {
                 let path = id.trim_start_matches("https://id.gs1.org");
                 let serial = id[prefix.len()..].to_string();
                 label(

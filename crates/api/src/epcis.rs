@@ -15,7 +15,8 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use waybill_epcis::hash_id::json::{self as exact_json, Json as ExactJson, JsonObject};
@@ -52,20 +53,30 @@ pub fn rfc3339_ms(ms: u64) -> String {
     format!("{date}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
 }
 
+/// The EPCIS routes: capture, events, trace, audit, locations and qualifications.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/epcis/capture", post(capture))
+        .route("/epcis/capture/{id}", get(capture_status))
+        .route("/epcis/events", get(events))
+        .route("/epcis/events/{eventID}", get(event_by_id))
+        .route("/v1/trace/{id}", get(trace_route))
+        .route("/v1/audit", get(audit_route))
+        .route("/v1/locations", get(locations))
+        .route("/v1/locations/{gln}", get(location_by_gln))
+        .route("/v1/orgs/{id}/qualifications", get(qualifications))
+}
+
 fn epcis_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError {
-        status,
-        code,
-        message: message.into(),
-    }
+    ApiError::new(status, code, message)
 }
 
 /// A 400 `invalid_epcis` problem document with the validation `problems` (each a JSON
 /// pointer and a message) as an extension member.
-fn invalid_epcis(detail: String, problems: Value) -> Response {
+fn invalid_epcis(detail: String, problems: Value) -> ApiError {
     let mut ext = serde_json::Map::new();
     ext.insert("problems".into(), problems);
-    crate::error::problem_response(StatusCode::BAD_REQUEST, "invalid_epcis", &detail, Some(ext))
+    ApiError::bad_request("invalid_epcis", detail).with_extensions(ext)
 }
 
 #[derive(Deserialize)]
@@ -84,6 +95,66 @@ pub(crate) async fn capture(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
+    let (document, n_events) = checked_document(body).await?;
+    let signed = waybill_types::signed_request::parse_capture_headers(|name| {
+        headers.get(name).map(|v| v.to_str().map_err(|_| ()))
+    })
+    .map_err(|e| {
+        let status = if e.code == "unsigned_capture" {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        epcis_error(status, e.code, e.message)
+    })?;
+    let stx = SignedTx {
+        tx: Transaction {
+            version: TX_VERSION,
+            chain_id: s.chain_id().to_string(),
+            signer: signed.signer,
+            nonce: signed.nonce,
+            expires_at_ms: signed.expires_at_ms,
+            payload: Payload::CaptureEpcis(CaptureEpcis { document }),
+        },
+        signature: signed.signature,
+    };
+    let shared = s.clone();
+    let bytes = stx.encode();
+    let tx_bytes = bytes.clone();
+    let id = tokio::task::spawn_blocking(move || submit_batch(&shared, vec![bytes]))
+        .await
+        .map_err(ApiError::internal)?
+        .pop()
+        .ok_or_else(|| ApiError::internal("no submit result"))?
+        .inspect_err(|e| s.metrics.add_refused_at_submit(e.code()))?;
+    let created_at_ms = record_job(&s, id, signed.signer, n_events, tx_bytes).await?;
+    let location = format!("/epcis/capture/{id}");
+    if q.wait {
+        let _ = crate::wait_outcome(
+            &s,
+            id,
+            q.timeout_ms.unwrap_or(10_000).min(crate::WAIT_MS_MAX),
+        )
+        .await;
+        let job = capture_job(&s, &id)?;
+        return Ok(([(header::LOCATION, location)], Json(job)).into_response());
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location.clone())],
+        Json(json!({
+            "captureID": id,
+            "location": location,
+            "events": n_events,
+            "createdAt": rfc3339_ms(created_at_ms),
+        })),
+    )
+        .into_response())
+}
+
+/// A capture's body as a valid EPCIS document within the limits, and its number of
+/// events; a bad one is answered at once and in full.
+async fn checked_document(body: Bytes) -> Result<(String, usize), ApiError> {
     if body.len() > limits::EPCIS_DOCUMENT_BYTES_MAX {
         return Err(epcis_error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -127,16 +198,23 @@ pub(crate) async fn capture(
     })?;
     if let Some(problems) = problems {
         let n = problems.len();
-        return Ok(invalid_epcis(
+        return Err(invalid_epcis(
             format!("the EPCIS document is not valid ({n} problem(s)); nothing was captured"),
             json!(problems),
         ));
     }
-    let (events, list_ptr) = trace::document_events(&doc);
+    let n_events = checked_event_count(&doc)?;
+    Ok((document, n_events))
+}
+
+/// The number of events of a valid document: at least one, at most
+/// [`limits::EPCIS_EVENTS_MAX`].
+fn checked_event_count(doc: &Value) -> Result<usize, ApiError> {
+    let (events, list_ptr) = trace::document_events(doc);
     let n_events = events.map(Vec::len).unwrap_or(0);
     if n_events == 0 {
         // The ledger refuses a document without events; say so now.
-        return Ok(invalid_epcis(
+        return Err(invalid_epcis(
             "the EPCIS document has no events; nothing was captured".into(),
             json!([{ "pointer": list_ptr, "message": "the document has no events" }]),
         ));
@@ -151,89 +229,38 @@ pub(crate) async fn capture(
             ),
         ));
     }
-    let signed = waybill_types::signed_request::parse_capture_headers(|name| {
-        headers.get(name).map(|v| v.to_str().map_err(|_| ()))
-    })
-    .map_err(|e| {
-        let status = if e.code == "unsigned_capture" {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        epcis_error(status, e.code, e.message)
-    })?;
-    let stx = SignedTx {
-        tx: Transaction {
-            version: TX_VERSION,
-            chain_id: s.chain_id().to_string(),
-            signer: signed.signer,
-            nonce: signed.nonce,
-            expires_at_ms: signed.expires_at_ms,
-            payload: Payload::CaptureEpcis(CaptureEpcis { document }),
-        },
-        signature: signed.signature,
-    };
-    let shared = s.clone();
-    let bytes = stx.encode();
-    let tx_bytes = bytes.clone();
-    let result = tokio::task::spawn_blocking(move || submit_batch(&shared, vec![bytes]))
-        .await
-        .map_err(ApiError::internal)?
-        .pop()
-        .ok_or_else(|| ApiError::internal("no submit result"))?;
-    let id = match result {
-        Ok(id) => id,
-        Err(e) => {
-            return Ok(crate::error::problem_response(
-                crate::submit_error_status(&e),
-                e.code(),
-                &e.to_string(),
-                None,
-            ))
-        }
-    };
-    // The job is durable before the client hears 202: a restart or a crash before the
-    // commit resubmits it, and a failure is recorded, never forgotten.
+    Ok(n_events)
+}
+
+/// Record the capture job of an admitted capture, durably, before the client hears
+/// 202: a restart or a crash before the commit resubmits it, and a failure is
+/// recorded, never forgotten. Returns its creation time.
+async fn record_job(
+    s: &AppState,
+    id: Hash,
+    signer: PublicKey,
+    n_events: usize,
+    tx: Vec<u8>,
+) -> Result<u64, ApiError> {
     let created_at_ms = now_ms();
     let shared = s.clone();
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
-        let org = waybill_state::identity::load_member(&shared.store.snapshot()?, &signed.signer)?
+        let org = waybill_state::identity::load_member(&shared.store.snapshot()?, &signer)?
             .map(|m| m.org)
             .ok_or_else(|| ApiError::internal("an admitted signer is a member"))?;
         let job = waybill_store::CaptureJob {
-            signer: signed.signer,
+            signer,
             org,
             created_at_ms,
             n_events: u32::try_from(n_events).unwrap_or(u32::MAX),
-            tx: tx_bytes,
+            tx,
             failed: None,
         };
         Ok(shared.store.put_capture_job(&id, &job)?)
     })
     .await
     .map_err(ApiError::internal)??;
-    let location = format!("/epcis/capture/{id}");
-    if q.wait {
-        let _ = crate::wait_outcome(
-            &s,
-            id,
-            q.timeout_ms.unwrap_or(10_000).min(crate::WAIT_MS_MAX),
-        )
-        .await;
-        let job = capture_job(&s, &id)?;
-        return Ok(([(header::LOCATION, location)], Json(job)).into_response());
-    }
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, location.clone())],
-        Json(json!({
-            "captureID": id,
-            "location": location,
-            "events": n_events,
-            "createdAt": rfc3339_ms(created_at_ms),
-        })),
-    )
-        .into_response())
+    Ok(created_at_ms)
 }
 
 /// The per-event errors of a rejected capture (the receipt's message lists them as
@@ -349,11 +376,11 @@ pub(crate) async fn capture_status(
     let id = Hash::from_hex(&id)
         .map_err(|e| ApiError::bad_request("bad_capture_id", format!("capture id: {e}")))?;
     let Reader::Member(m) = reader else {
-        return Err(ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            code: "unauthorized",
-            message: "a capture job is read by its submitter's organization: sign the request (`waybill capture-job ID --as MEMBER`)".into(),
-        });
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a capture job is read by its submitter's organization: sign the request (`waybill capture-job ID --as MEMBER`)",
+        ));
     };
     let s2 = s.clone();
     let (job, owner) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
@@ -367,14 +394,14 @@ pub(crate) async fn capture_status(
     .await
     .map_err(ApiError::internal)??;
     if owner.as_ref() != Some(&m.org) {
-        return Err(ApiError {
-            status: StatusCode::FORBIDDEN,
-            code: "not_authorized",
-            message: format!(
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_authorized",
+            format!(
                 "capture {id} was submitted by another organization; only its members read the job (you are {} of `{}`)",
                 m.key, m.org
             ),
-        });
+        ));
     }
     Ok(Json(job))
 }
@@ -545,6 +572,7 @@ pub fn canonical_id(input: &str) -> Result<String, ApiError> {
 
 // ---------- queries ----------
 
+#[derive(Default)]
 struct Filters {
     types: Option<Vec<String>>,
     ge_event: Option<i64>,
@@ -614,55 +642,11 @@ fn vocab_values(v: &str, norm: fn(&str) -> Option<&'static str>) -> Vec<String> 
 }
 
 fn parse_filters(params: &[(String, String)]) -> Result<(Filters, usize, Option<u64>), ApiError> {
-    use IdRole::*;
-    let mut f = Filters {
-        types: None,
-        ge_event: None,
-        lt_event: None,
-        ge_record: None,
-        lt_record: None,
-        biz_step: None,
-        disposition: None,
-        read_point: None,
-        biz_location: None,
-        event_id: None,
-        matches: Vec::new(),
-        biz_tx: Vec::new(),
-        sources: Vec::new(),
-        destinations: Vec::new(),
-    };
+    let mut f = Filters::default();
     let mut per_page = EVENTS_PER_PAGE_DEFAULT;
     let mut token = None;
     for (k, v) in params {
         match k.as_str() {
-            "eventType" => f.types = Some(values(v)),
-            "GE_eventTime" => f.ge_event = Some(time_param(k, v)?),
-            "LT_eventTime" => f.lt_event = Some(time_param(k, v)?),
-            "GE_recordTime" => f.ge_record = Some(time_param(k, v)?.max(0) as u64),
-            "LT_recordTime" => f.lt_record = Some(time_param(k, v)?.max(0) as u64),
-            "EQ_bizStep" => f.biz_step = Some(vocab_values(v, waybill_epcis::cbv::bizstep)),
-            "EQ_disposition" => {
-                f.disposition = Some(vocab_values(v, waybill_epcis::cbv::disposition))
-            }
-            "EQ_readPoint" => f.read_point = Some(id_values(k, v)?),
-            "EQ_bizLocation" => f.biz_location = Some(id_values(k, v)?),
-            "EQ_eventID" | "eventID" => f.event_id = Some(values(v)),
-            "MATCH_epc" => f.matches.push((&[Epc, Child], id_values(k, v)?)),
-            "MATCH_parentID" => f.matches.push((&[Parent], id_values(k, v)?)),
-            "MATCH_inputEPC" => f.matches.push((&[Input], id_values(k, v)?)),
-            "MATCH_outputEPC" => f.matches.push((&[Output], id_values(k, v)?)),
-            "MATCH_anyEPC" => f
-                .matches
-                .push((&[Epc, Child, Input, Output, Parent], id_values(k, v)?)),
-            "MATCH_epcClass" => f
-                .matches
-                .push((&[Quantity, ChildQuantity], id_values(k, v)?)),
-            "MATCH_inputEPCClass" => f.matches.push((&[InputQuantity], id_values(k, v)?)),
-            "MATCH_outputEPCClass" => f.matches.push((&[OutputQuantity], id_values(k, v)?)),
-            "MATCH_anyEPCClass" => f.matches.push((
-                &[Quantity, ChildQuantity, InputQuantity, OutputQuantity],
-                id_values(k, v)?,
-            )),
             "perPage" => {
                 per_page = v
                     .parse::<usize>()
@@ -673,7 +657,7 @@ fn parse_filters(params: &[(String, String)]) -> Result<(Filters, usize, Option<
                             "bad_query_parameter",
                             format!("perPage must be 1 to {}, got `{v}`", limits::PAGE_ITEMS_MAX),
                         )
-                    })?
+                    })?;
             }
             "nextPageToken" => {
                 token = Some(v.parse::<u64>().map_err(|_| {
@@ -681,52 +665,78 @@ fn parse_filters(params: &[(String, String)]) -> Result<(Filters, usize, Option<
                         "bad_query_parameter",
                         format!("nextPageToken `{v}` did not come from this node"),
                     )
-                })?)
+                })?);
             }
-            other => {
-                if let Some(t) = other.strip_prefix("EQ_bizTransaction_") {
-                    let t = waybill_epcis::cbv::biz_transaction_type(t)
-                        .map(str::to_string)
-                        .unwrap_or_else(|| t.to_string());
-                    f.biz_tx.push((
-                        t,
-                        values(v)
-                            .into_iter()
-                            .map(|x| canonical_id(&x).unwrap_or(x))
-                            .collect(),
-                    ));
-                } else if let Some(t) = other.strip_prefix("EQ_source_") {
-                    let t = waybill_epcis::cbv::source_dest_type(t)
-                        .map(str::to_string)
-                        .unwrap_or_else(|| t.to_string());
-                    f.sources.push((
-                        t,
-                        values(v)
-                            .into_iter()
-                            .map(|x| canonical_id(&x).unwrap_or(x))
-                            .collect(),
-                    ));
-                } else if let Some(t) = other.strip_prefix("EQ_destination_") {
-                    let t = waybill_epcis::cbv::source_dest_type(t)
-                        .map(str::to_string)
-                        .unwrap_or_else(|| t.to_string());
-                    f.destinations.push((
-                        t,
-                        values(v)
-                            .into_iter()
-                            .map(|x| canonical_id(&x).unwrap_or(x))
-                            .collect(),
-                    ));
-                } else {
-                    return Err(ApiError::bad_request(
-                        "bad_query_parameter",
-                        format!("unknown query parameter `{other}`; supported: eventType, GE_/LT_eventTime, GE_/LT_recordTime, EQ_bizStep, EQ_disposition, EQ_readPoint, EQ_bizLocation, EQ_eventID, MATCH_epc, MATCH_anyEPC, MATCH_parentID, MATCH_inputEPC, MATCH_outputEPC, MATCH_epcClass, MATCH_anyEPCClass, EQ_bizTransaction_<type>, EQ_source_<type>, EQ_destination_<type>, perPage, nextPageToken"),
-                    ));
-                }
-            }
+            _ => f.add(k, v)?,
         }
     }
     Ok((f, per_page, token))
+}
+
+impl Filters {
+    /// Add the filter of query parameter `k`.
+    fn add(&mut self, k: &str, v: &str) -> Result<(), ApiError> {
+        use IdRole::*;
+        match k {
+            "eventType" => self.types = Some(values(v)),
+            "GE_eventTime" => self.ge_event = Some(time_param(k, v)?),
+            "LT_eventTime" => self.lt_event = Some(time_param(k, v)?),
+            "GE_recordTime" => self.ge_record = Some(time_param(k, v)?.max(0) as u64),
+            "LT_recordTime" => self.lt_record = Some(time_param(k, v)?.max(0) as u64),
+            "EQ_bizStep" => self.biz_step = Some(vocab_values(v, waybill_epcis::cbv::bizstep)),
+            "EQ_disposition" => {
+                self.disposition = Some(vocab_values(v, waybill_epcis::cbv::disposition));
+            }
+            "EQ_readPoint" => self.read_point = Some(id_values(k, v)?),
+            "EQ_bizLocation" => self.biz_location = Some(id_values(k, v)?),
+            "EQ_eventID" | "eventID" => self.event_id = Some(values(v)),
+            "MATCH_epc" => self.matches.push((&[Epc, Child], id_values(k, v)?)),
+            "MATCH_parentID" => self.matches.push((&[Parent], id_values(k, v)?)),
+            "MATCH_inputEPC" => self.matches.push((&[Input], id_values(k, v)?)),
+            "MATCH_outputEPC" => self.matches.push((&[Output], id_values(k, v)?)),
+            "MATCH_anyEPC" => self
+                .matches
+                .push((&[Epc, Child, Input, Output, Parent], id_values(k, v)?)),
+            "MATCH_epcClass" => self
+                .matches
+                .push((&[Quantity, ChildQuantity], id_values(k, v)?)),
+            "MATCH_inputEPCClass" => self.matches.push((&[InputQuantity], id_values(k, v)?)),
+            "MATCH_outputEPCClass" => self.matches.push((&[OutputQuantity], id_values(k, v)?)),
+            "MATCH_anyEPCClass" => self.matches.push((
+                &[Quantity, ChildQuantity, InputQuantity, OutputQuantity],
+                id_values(k, v)?,
+            )),
+            other => self.add_typed(other, v)?,
+        }
+        Ok(())
+    }
+
+    /// Add the filter of a typed query parameter (`EQ_bizTransaction_<type>`,
+    /// `EQ_source_<type>`, `EQ_destination_<type>`); refuse any other parameter.
+    fn add_typed(&mut self, k: &str, v: &str) -> Result<(), ApiError> {
+        let ids = || -> Vec<String> {
+            values(v)
+                .into_iter()
+                .map(|x| canonical_id(&x).unwrap_or(x))
+                .collect()
+        };
+        if let Some(t) = k.strip_prefix("EQ_bizTransaction_") {
+            let t = waybill_epcis::cbv::biz_transaction_type(t).unwrap_or(t);
+            self.biz_tx.push((t.to_string(), ids()));
+        } else if let Some(t) = k.strip_prefix("EQ_source_") {
+            let t = waybill_epcis::cbv::source_dest_type(t).unwrap_or(t);
+            self.sources.push((t.to_string(), ids()));
+        } else if let Some(t) = k.strip_prefix("EQ_destination_") {
+            let t = waybill_epcis::cbv::source_dest_type(t).unwrap_or(t);
+            self.destinations.push((t.to_string(), ids()));
+        } else {
+            return Err(ApiError::bad_request(
+                "bad_query_parameter",
+                format!("unknown query parameter `{k}`; supported: eventType, GE_/LT_eventTime, GE_/LT_recordTime, EQ_bizStep, EQ_disposition, EQ_readPoint, EQ_bizLocation, EQ_eventID, MATCH_epc, MATCH_anyEPC, MATCH_parentID, MATCH_inputEPC, MATCH_outputEPC, MATCH_epcClass, MATCH_anyEPCClass, EQ_bizTransaction_<type>, EQ_source_<type>, EQ_destination_<type>, perPage, nextPageToken"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn id_matches(id: &str, want: &str) -> bool {
@@ -853,27 +863,38 @@ pub(crate) async fn events(
     let doc = query_document(&snap, &out, now_ms())?;
     let mut resp = json_ld(&doc);
     if let Some(n) = next {
-        let mut qs: Vec<String> = params
-            .iter()
-            .filter(|(k, _)| k != "nextPageToken")
-            .map(|(k, v)| {
-                format!(
-                    "{}={}",
-                    crate::pages::percent_encode(k),
-                    crate::pages::percent_encode(v)
-                )
-            })
-            .collect();
-        qs.push(format!("nextPageToken={n}"));
-        let link = format!("<{}?{}>; rel=\"next\"", uri.path(), qs.join("&"));
-        if let Ok(h) = link.parse() {
-            resp.headers_mut().insert(header::LINK, h);
-        }
-        if let Ok(h) = n.to_string().parse() {
-            resp.headers_mut().insert("GS1-Next-Page-Token", h);
-        }
+        next_page_headers(&mut resp, &uri, &params, n);
     }
     Ok(resp)
+}
+
+/// The `Link: <…>; rel="next"` and `GS1-Next-Page-Token` headers of a page of events
+/// that has a next page, starting at event `n`.
+fn next_page_headers(
+    resp: &mut Response,
+    uri: &axum::http::Uri,
+    params: &[(String, String)],
+    n: u64,
+) {
+    let mut qs: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| k != "nextPageToken")
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                crate::pages::percent_encode(k),
+                crate::pages::percent_encode(v)
+            )
+        })
+        .collect();
+    qs.push(format!("nextPageToken={n}"));
+    let link = format!("<{}?{}>; rel=\"next\"", uri.path(), qs.join("&"));
+    if let Ok(h) = link.parse() {
+        resp.headers_mut().insert(header::LINK, h);
+    }
+    if let Ok(h) = n.to_string().parse() {
+        resp.headers_mut().insert("GS1-Next-Page-Token", h);
+    }
 }
 
 /// `GET /epcis/events/{eventID}` (an eventID, or an Event Hash ID `ni:///sha-256;…`).
@@ -1167,56 +1188,8 @@ pub(crate) async fn audit_route(
 ) -> ApiResult {
     require_member(&reader, "the audit trail")?;
     let Query(q) = q?;
-    let (kind, subject, label) = match (&q.product, &q.member, &q.org) {
-        (Some(p), None, None) => (
-            audit::subject::PRODUCT,
-            parse_gtin(p)?.as_str().as_bytes().to_vec(),
-            format!("product {p}"),
-        ),
-        (None, Some(m), None) => (
-            audit::subject::MEMBER,
-            parse_key(m)?.0.to_vec(),
-            format!("member {m}"),
-        ),
-        (None, None, Some(o)) => (
-            audit::subject::ORG,
-            parse_org(o)?.as_str().as_bytes().to_vec(),
-            format!("organization {o}"),
-        ),
-        _ => {
-            return Err(ApiError::bad_request(
-                "bad_query_parameter",
-                "give exactly one of product=GTIN, member=KEY, org=ID",
-            ))
-        }
-    };
-    // Who may read whose audit trail: regulators everything; members their own
-    // organization's; others the product trail (who touched a product is what a
-    // partner needs to know).
-    if let Reader::Member(m) = &reader {
-        let regulator = m.roles.contains(&waybill_types::Role::Regulator);
-        let own = match kind {
-            audit::subject::ORG => subject == m.org.as_str().as_bytes(),
-            audit::subject::MEMBER => {
-                let snap = s.store.snapshot()?;
-                let key = PublicKey(
-                    subject
-                        .clone()
-                        .try_into()
-                        .map_err(|_| ApiError::internal("key length"))?,
-                );
-                waybill_state::identity::load_member(&snap, &key)?.is_some_and(|x| x.org == m.org)
-            }
-            _ => true,
-        };
-        if !regulator && !own {
-            return Err(epcis_error(
-                StatusCode::FORBIDDEN,
-                "not_authorized",
-                format!("{} may read the audit trail of its own organization and its members, and of products; only regulators read other organizations'", reader.describe()),
-            ));
-        }
-    }
+    let (kind, subject, label) = audit_subject(&q)?;
+    may_read_audit(&s, &reader, kind, &subject)?;
     let limit = q.limit.unwrap_or(100).clamp(1, limits::PAGE_ITEMS_MAX);
     let prefix = keys::audit_of(kind, &subject);
     let start = match &q.after {
@@ -1243,6 +1216,64 @@ pub(crate) async fn audit_route(
     Ok(Json(
         json!({ "subject": label, "items": items, "next_after": next }),
     ))
+}
+
+/// The audit subject a query names: its kind, its key bytes and how to say it.
+fn audit_subject(q: &AuditQuery) -> Result<(u8, Vec<u8>, String), ApiError> {
+    Ok(match (&q.product, &q.member, &q.org) {
+        (Some(p), None, None) => (
+            audit::subject::PRODUCT,
+            parse_gtin(p)?.as_str().as_bytes().to_vec(),
+            format!("product {p}"),
+        ),
+        (None, Some(m), None) => (
+            audit::subject::MEMBER,
+            parse_key(m)?.0.to_vec(),
+            format!("member {m}"),
+        ),
+        (None, None, Some(o)) => (
+            audit::subject::ORG,
+            parse_org(o)?.as_str().as_bytes().to_vec(),
+            format!("organization {o}"),
+        ),
+        _ => {
+            return Err(ApiError::bad_request(
+                "bad_query_parameter",
+                "give exactly one of product=GTIN, member=KEY, org=ID",
+            ))
+        }
+    })
+}
+
+/// Who may read whose audit trail: regulators everything; members their own
+/// organization's; others the product trail (who touched a product is what a
+/// partner needs to know).
+fn may_read_audit(s: &AppState, reader: &Reader, kind: u8, subject: &[u8]) -> Result<(), ApiError> {
+    let Reader::Member(m) = reader else {
+        return Ok(());
+    };
+    let regulator = m.roles.contains(&waybill_types::Role::Regulator);
+    let own = match kind {
+        audit::subject::ORG => subject == m.org.as_str().as_bytes(),
+        audit::subject::MEMBER => {
+            let snap = s.store.snapshot()?;
+            let key = PublicKey(
+                subject
+                    .try_into()
+                    .map_err(|_| ApiError::internal("key length"))?,
+            );
+            waybill_state::identity::load_member(&snap, &key)?.is_some_and(|x| x.org == m.org)
+        }
+        _ => true,
+    };
+    if !regulator && !own {
+        return Err(epcis_error(
+            StatusCode::FORBIDDEN,
+            "not_authorized",
+            format!("{} may read the audit trail of its own organization and its members, and of products; only regulators read other organizations'", reader.describe()),
+        ));
+    }
+    Ok(())
 }
 
 // ---------- master data ----------

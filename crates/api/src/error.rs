@@ -32,6 +32,9 @@ pub struct ApiError {
     pub code: &'static str,
     /// Human message: what failed and what to do (the problem's `detail`).
     pub message: String,
+    /// Extension members of the problem document beyond `code` (e.g. EPCIS
+    /// validation's `problems`); they never replace a standard member.
+    pub extensions: Option<Map<String, Value>>,
 }
 
 impl ApiError {
@@ -41,7 +44,14 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            extensions: None,
         }
+    }
+    /// This error with extension members in its problem document.
+    #[must_use]
+    pub fn with_extensions(mut self, extensions: Map<String, Value>) -> ApiError {
+        self.extensions = Some(extensions);
+        self
     }
     /// 400 with `code`.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -123,11 +133,11 @@ impl ApiError {
     /// tamper alert.
     pub fn store_damaged(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "a request found the store damaged");
-        ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: STORE_DAMAGED,
-            message: "the node's store is damaged; it stops serving and its operator is alerted. Ask another node of the consortium".into(),
-        }
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            STORE_DAMAGED,
+            "the node's store is damaged; it stops serving and its operator is alerted. Ask another node of the consortium",
+        )
     }
 }
 
@@ -141,7 +151,7 @@ pub struct StoreDamaged;
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let damaged = self.code == STORE_DAMAGED;
-        let mut r = problem_response(self.status, self.code, &self.message, None);
+        let mut r = problem_response(self.status, self.code, &self.message, self.extensions);
         if damaged {
             r.extensions_mut().insert(StoreDamaged);
         }
@@ -258,19 +268,19 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(r: axum::extract::rejection::JsonRejection) -> Self {
         use axum::extract::rejection::JsonRejection as J;
         match r {
-            J::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                code: "body_too_large",
-                message: format!(
+            J::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
                     "request body is over the limit of {} bytes",
                     waybill_types::limits::REQUEST_BODY_BYTES_MAX
                 ),
-            },
-            J::MissingJsonContentType(_) => ApiError {
-                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                code: "unsupported_media_type",
-                message: "send the body as JSON with `Content-Type: application/json`".into(),
-            },
+            ),
+            J::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ),
             other => ApiError::bad_request("malformed_json", other.body_text()),
         }
     }

@@ -2,8 +2,11 @@
 
 use axum::extract::State;
 use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
 use std::fmt::Write;
 use waybill_state::{catalog, identity, keys};
+use waybill_store::StateSnapshot;
 use waybill_types::Height;
 
 use crate::{ApiError, AppState};
@@ -33,6 +36,11 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margi
 h1{color:#c25e00}table{border-collapse:collapse;width:100%;font-size:.92rem}td,th{border-bottom:1px solid #ddd;padding:.3rem .4rem;text-align:left;vertical-align:top}\
 code{font-size:.85rem;word-break:break-all}.muted{color:#667}";
 
+/// The explorer page's route.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route("/", get(index))
+}
+
 pub(crate) async fn index(State(s): State<AppState>) -> Result<Html<String>, ApiError> {
     let head = s.head.borrow().clone();
     let snap = s.store.snapshot()?;
@@ -48,6 +56,27 @@ pub(crate) async fn index(State(s): State<AppState>) -> Result<Html<String>, Api
         hash = head.block_hash,
         mempool = s.mempool.len(),
     );
+    orgs_table(&mut h, &snap)?;
+    products_table(&mut h, &snap)?;
+    h.push_str("</table><h2>Latest blocks</h2><table><tr><th>Height</th><th>Hash</th><th>Transactions</th></tr>");
+    let mut height = head.height.0;
+    while height >= 1 && head.height.0 - height < 15 {
+        if let Some(b) = s.store.block(Height(height))? {
+            let _ = write!(
+                h,
+                "<tr><td><a href=/v1/blocks/{height}>{height}</a></td><td><code>{}</code></td><td>{}</td></tr>",
+                b.hash(),
+                b.header.n_txs
+            );
+        }
+        height -= 1;
+    }
+    h.push_str("</table><p class=muted>Every block is finalized by the consortium's validators; run <code>waybill verify</code> to re-check the whole chain.</p></body></html>");
+    Ok(Html(h))
+}
+
+/// The organizations table.
+fn orgs_table(h: &mut String, snap: &StateSnapshot) -> Result<(), ApiError> {
     h.push_str("<h2>Organizations</h2><table><tr><th>Organization</th><th>Roles</th><th>Company prefixes</th></tr>");
     for (k, v) in snap.scan_prefix(&[keys::ORG], 200)? {
         let o: identity::Organization = waybill_state::decode_record(&k, &v)?;
@@ -61,6 +90,11 @@ pub(crate) async fn index(State(s): State<AppState>) -> Result<Html<String>, Api
             prefixes = esc(&o.company_prefixes.join(", "))
         );
     }
+    Ok(())
+}
+
+/// The products table, with each product's first lots.
+fn products_table(h: &mut String, snap: &StateSnapshot) -> Result<(), ApiError> {
     h.push_str("</table><h2>Products and lots</h2><table><tr><th>Product</th><th>Owner</th><th>Lots</th></tr>");
     for (k, v) in snap.scan_prefix(&[keys::PRODUCT], 200)? {
         let p: catalog::Product = waybill_state::decode_record(&k, &v)?;
@@ -89,19 +123,5 @@ pub(crate) async fn index(State(s): State<AppState>) -> Result<Html<String>, Api
             lots = lots.join("<br>")
         );
     }
-    h.push_str("</table><h2>Latest blocks</h2><table><tr><th>Height</th><th>Hash</th><th>Transactions</th></tr>");
-    let mut height = head.height.0;
-    while height >= 1 && head.height.0 - height < 15 {
-        if let Some(b) = s.store.block(Height(height))? {
-            let _ = write!(
-                h,
-                "<tr><td><a href=/v1/blocks/{height}>{height}</a></td><td><code>{}</code></td><td>{}</td></tr>",
-                b.hash(),
-                b.header.n_txs
-            );
-        }
-        height -= 1;
-    }
-    h.push_str("</table><p class=muted>Every block is finalized by the consortium's validators; run <code>waybill verify</code> to re-check the whole chain.</p></body></html>");
-    Ok(Html(h))
+    Ok(())
 }

@@ -7,8 +7,10 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::http::Uri;
-use axum::Json;
+use axum::http::{header, HeaderMap, HeaderValue, Uri};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
 use base64::Engine as _;
 use serde_json::Value;
 use waybill_state::{catalog, keys, open, StateRead};
@@ -21,6 +23,11 @@ use waybill_types::smt::Terminal;
 use waybill_types::{codec, merkle, Height};
 
 use crate::{ApiError, AppState};
+
+/// The proof bundle route.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route("/v1/proofs/{*link}", get(proof_route))
+}
 
 fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
@@ -146,10 +153,30 @@ pub fn build_bundle_with_history(
             ));
         }
     }
-    // Heads of every subject walked, proven from the anchor's heads root.
+    let heads = prove_heads(&snap, &history)?;
+    let (records, headers) = prove_records(s, &snap, &history, anchor)?;
+    let bundle = ProofBundle {
+        format: PROOF_FORMAT.to_string(),
+        subject: subject.to_string(),
+        chain_id: s.genesis.chain_id.clone(),
+        genesis: b64(&codec::encode(&s.genesis)),
+        fingerprint: fingerprint(&s.genesis),
+        anchor,
+        headers,
+        heads,
+        records,
+    };
+    Ok((bundle, history))
+}
+
+/// The head of every subject walked, proven from the anchor's heads root.
+fn prove_heads(
+    snap: &StateSnapshot,
+    history: &waybill_types::proof::History,
+) -> Result<Vec<SubjectHead>, ApiError> {
     let mut heads = Vec::with_capacity(history.chains.len());
     for (subject_id, chain) in &history.chains {
-        let p = open::prove_head(&snap, subject_id)?;
+        let p = open::prove_head(snap, subject_id)?;
         let other = match p.terminal {
             Terminal::Other { key, value } => Some([hex::encode(key), hex::encode(value)]),
             _ => None,
@@ -161,6 +188,17 @@ pub fn build_bundle_with_history(
             other,
         });
     }
+    Ok(heads)
+}
+
+/// Every record of the history with its inclusion proof, and the certified header of
+/// each block they are in and of the anchor.
+fn prove_records(
+    s: &AppState,
+    snap: &StateSnapshot,
+    history: &waybill_types::proof::History,
+    anchor: u64,
+) -> Result<(Vec<ProvenRecord>, Vec<CertifiedHeader>), ApiError> {
     // Proofs, per block; the anchor's header even if it published nothing of these.
     let mut by_height: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     for (h, i) in history.positions() {
@@ -205,18 +243,7 @@ pub fn build_bundle_with_history(
             certificate: b64(&codec::encode(&cert)),
         });
     }
-    let bundle = ProofBundle {
-        format: PROOF_FORMAT.to_string(),
-        subject: subject.to_string(),
-        chain_id: s.genesis.chain_id.clone(),
-        genesis: b64(&codec::encode(&s.genesis)),
-        fingerprint: fingerprint(&s.genesis),
-        anchor,
-        headers,
-        heads,
-        records,
-    };
-    Ok((bundle, history))
+    Ok((records, headers))
 }
 
 /// `GET /v1/proofs/{*link}`: `link` is a Digital Link URI, percent-encoded as one
@@ -226,7 +253,8 @@ pub fn build_bundle_with_history(
 pub(crate) async fn proof_route(
     State(s): State<AppState>,
     uri: Uri,
-) -> Result<impl axum::response::IntoResponse, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let raw = uri.path().strip_prefix("/v1/proofs/").unwrap_or_default();
     let lower = raw.to_ascii_lowercase();
     let link = if lower.starts_with("http%3a") || lower.starts_with("https%3a") {
@@ -253,10 +281,13 @@ pub(crate) async fn proof_route(
     let bundle = tokio::task::spawn_blocking(move || build_bundle(&s2, &subject))
         .await
         .map_err(ApiError::internal)??;
+    let body = serde_json::to_vec(&bundle).map_err(ApiError::internal)?;
+    let mut resp = crate::etag::tagged(&headers, "application/json", body);
     // Any page may fetch a bundle: the data is public and the reader verifies it
     // (an independently hosted verifier can check any node's answer).
-    Ok((
-        [(axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
-        Json(bundle),
-    ))
+    resp.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    Ok(resp)
 }

@@ -23,7 +23,9 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use waybill_gs1::digital_link::{DigitalLink, ParseOptions};
@@ -34,6 +36,18 @@ use crate::pages::percent_encode;
 use crate::{ApiError, AppState};
 
 /// The vocabulary of GS1 link types; `gs1:pip` is `https://gs1.org/voc/pip`.
+/// The Digital Link resolver's routes (one per primary key it resolves, open to
+/// pages on any origin) and the QR code route.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/01/{*link}", get(resolve))
+        .route("/00/{*link}", get(resolve))
+        .route("/414/{*link}", get(resolve))
+        .route("/8004/{*link}", get(resolve))
+        .route_layer(axum::middleware::map_response(cors))
+        .route("/v1/qr", get(qr))
+}
+
 const GS1_VOC: &str = "https://gs1.org/voc/";
 
 /// How this node parses Digital Links: GS1's strict rules, except that a GTIN-8, -12
@@ -79,37 +93,7 @@ pub(crate) fn check_known(s: &AppState, dl: &DigitalLink) -> Result<(), ApiError
         Ok(!trace::events_naming(snap, &id, 1)?.is_empty())
     };
     match key {
-        "01" => {
-            let gtin: Gtin = value
-                .parse()
-                .map_err(|e: waybill_gs1::Gs1Error| {
-                    ApiError::bad_request("bad_gtin", e.to_string())
-                })?;
-            if catalog::load_product(&snap, &gtin)?.is_none() {
-                return Err(ApiError::not_found(
-                    "unknown_product",
-                    format!("product {gtin} is not registered on this consortium's ledger"),
-                ));
-            }
-            if let Some(l) = dl.lot() {
-                if catalog::load_lot(&snap, &gtin, l)?.is_none() {
-                    return Err(ApiError::not_found(
-                        "unknown_lot",
-                        format!("lot {l} of product {gtin} is not registered"),
-                    ));
-                }
-            }
-            if let Some(serial) = dl.serial() {
-                if !named_by_an_event(&snap)? {
-                    return Err(ApiError::not_found(
-                        "unknown_item",
-                        format!(
-                            "no event on this consortium's ledger names item {serial} of product {gtin}: the serial is unknown here (check the label)"
-                        ),
-                    ));
-                }
-            }
-        }
+        "01" => check_trade_item(&snap, dl, value, || named_by_an_event(&snap))?,
         "00" | "8004" => {
             if !named_by_an_event(&snap)? {
                 let (code, what) = if key == "00" {
@@ -148,6 +132,44 @@ pub(crate) fn check_known(s: &AppState, dl: &DigitalLink) -> Result<(), ApiError
     Ok(())
 }
 
+/// Whether the ledger knows a trade item: its product, its lot if named, and its
+/// serial if named (`named_by_an_event`).
+fn check_trade_item(
+    snap: &waybill_store::StateSnapshot,
+    dl: &DigitalLink,
+    gtin: &str,
+    named_by_an_event: impl FnOnce() -> Result<bool, ApiError>,
+) -> Result<(), ApiError> {
+    let gtin: Gtin = gtin
+        .parse()
+        .map_err(|e: waybill_gs1::Gs1Error| ApiError::bad_request("bad_gtin", e.to_string()))?;
+    if catalog::load_product(snap, &gtin)?.is_none() {
+        return Err(ApiError::not_found(
+            "unknown_product",
+            format!("product {gtin} is not registered on this consortium's ledger"),
+        ));
+    }
+    if let Some(l) = dl.lot() {
+        if catalog::load_lot(snap, &gtin, l)?.is_none() {
+            return Err(ApiError::not_found(
+                "unknown_lot",
+                format!("lot {l} of product {gtin} is not registered"),
+            ));
+        }
+    }
+    if let Some(serial) = dl.serial() {
+        if !named_by_an_event()? {
+            return Err(ApiError::not_found(
+                "unknown_item",
+                format!(
+                    "no event on this consortium's ledger names item {serial} of product {gtin}: the serial is unknown here (check the label)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// One link of an item's linkset.
 struct Link {
     /// Link type, short form (`pip` for `https://gs1.org/voc/pip`).
@@ -175,51 +197,19 @@ fn links_of(
         title: format!("{title} (members sign the request)"),
         media_type,
     };
-    let mut links = Vec::new();
-    match key {
-        "01" => {
-            let gtin: Gtin = value.parse().map_err(|e: waybill_gs1::Gs1Error| {
-                ApiError::bad_request("bad_gtin", e.to_string())
-            })?;
-            let name = catalog::load_product(&s.store.snapshot()?, &gtin)?
-                .map(|p| p.name)
-                .unwrap_or_default();
-            let page = format!("{base}{local_path}");
-            links.push(Link {
-                rel: "defaultLink",
-                href: page.clone(),
-                title: name.clone(),
-                media_type: "text/html",
-            });
-            links.push(Link {
-                rel: "pip",
-                href: page,
-                title: format!("{name} — product information and history"),
-                media_type: "text/html",
-            });
-            links.push(Link {
-                rel: "masterData",
-                href: format!("{base}/v1/products/{gtin}"),
-                title: "Product master data".into(),
-                media_type: "application/json",
-            });
-        }
-        "414" => {
-            links.push(Link {
-                rel: "defaultLink",
+    let mut links = match key {
+        "01" => trade_item_links(s, value, &format!("{base}{local_path}"), base)?,
+        "414" => ["defaultLink", "masterData"]
+            .into_iter()
+            .map(|rel| Link {
+                rel,
                 href: format!("{base}/v1/locations/{value}"),
                 title: "Location master data".into(),
                 media_type: "application/json",
-            });
-            links.push(Link {
-                rel: "masterData",
-                href: format!("{base}/v1/locations/{value}"),
-                title: "Location master data".into(),
-                media_type: "application/json",
-            });
-        }
-        _ => {}
-    }
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     if key != "414" {
         links.push(signed(
             "traceability",
@@ -235,6 +225,41 @@ fn links_of(
         "application/ld+json",
     ));
     Ok(links)
+}
+
+/// A trade item's own links: its page (the default) and its product's master data.
+fn trade_item_links(
+    s: &AppState,
+    gtin: &str,
+    page: &str,
+    base: &str,
+) -> Result<Vec<Link>, ApiError> {
+    let gtin: Gtin = gtin
+        .parse()
+        .map_err(|e: waybill_gs1::Gs1Error| ApiError::bad_request("bad_gtin", e.to_string()))?;
+    let name = catalog::load_product(&s.store.snapshot()?, &gtin)?
+        .map(|p| p.name)
+        .unwrap_or_default();
+    Ok(vec![
+        Link {
+            rel: "defaultLink",
+            href: page.to_string(),
+            title: name.clone(),
+            media_type: "text/html",
+        },
+        Link {
+            rel: "pip",
+            href: page.to_string(),
+            title: format!("{name} — product information and history"),
+            media_type: "text/html",
+        },
+        Link {
+            rel: "masterData",
+            href: format!("{base}/v1/products/{gtin}"),
+            title: "Product master data".into(),
+            media_type: "application/json",
+        },
+    ])
 }
 
 /// The linkset document (RFC 9264 §4.2, GS1 resolver profile).
@@ -328,27 +353,8 @@ pub(crate) async fn resolve(
     match dl.attribute("linkType").map(short_link_type) {
         Some("all") => return Ok(with_headers(linkset_answer())),
         Some(t) => {
-            let Some(link) = links.iter().find(|l| l.rel == t) else {
-                let there: Vec<String> = links.iter().map(|l| format!("gs1:{}", l.rel)).collect();
-                return Err(ApiError::not_found(
-                    "no_such_link_type",
-                    format!(
-                        "{anchor} has no link of type `{t}`; it has {} (or linkType=all for the linkset)",
-                        there.join(", ")
-                    ),
-                ));
-            };
-            let mut href = link.href.clone();
-            if link.media_type == "text/html" {
-                if let Some(w) = &wb {
-                    href.push_str(if href.contains('?') { "&wb=" } else { "?wb=" });
-                    href.push_str(w);
-                }
-            }
-            let location = HeaderValue::from_str(&href).map_err(ApiError::internal)?;
-            let mut resp = StatusCode::TEMPORARY_REDIRECT.into_response();
-            resp.headers_mut().insert(header::LOCATION, location);
-            return Ok(with_headers(resp));
+            let href = link_of_type(&links, t, &anchor, wb.as_deref())?;
+            return Ok(with_headers(redirect(&href)?));
         }
         None => {}
     }
@@ -361,12 +367,7 @@ pub(crate) async fn resolve(
             .find(|l| l.rel == "defaultLink")
             .map(|l| l.href.clone())
             .unwrap_or_default();
-        let mut resp = StatusCode::TEMPORARY_REDIRECT.into_response();
-        resp.headers_mut().insert(
-            header::LOCATION,
-            HeaderValue::from_str(&default).map_err(ApiError::internal)?,
-        );
-        return Ok(with_headers(resp));
+        return Ok(with_headers(redirect(&default)?));
     }
     // A trade item: its consumer page.
     let subject = anchor.split('?').next().unwrap_or(&anchor).to_string();
@@ -378,10 +379,44 @@ pub(crate) async fn resolve(
     })
     .await
     .map_err(ApiError::internal)??;
-    let mut resp = Html(html).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let resp = crate::etag::tagged(&headers, "text/html; charset=utf-8", html.into_bytes());
     Ok(with_headers(resp))
+}
+
+/// Where `linkType=t` leads: the link of that type (a page link carries the scanned
+/// consortium fingerprint `wb` on); 404 naming the types there are if none.
+fn link_of_type(
+    links: &[Link],
+    t: &str,
+    anchor: &str,
+    wb: Option<&str>,
+) -> Result<String, ApiError> {
+    let Some(link) = links.iter().find(|l| l.rel == t) else {
+        let there: Vec<String> = links.iter().map(|l| format!("gs1:{}", l.rel)).collect();
+        return Err(ApiError::not_found(
+            "no_such_link_type",
+            format!(
+                "{anchor} has no link of type `{t}`; it has {} (or linkType=all for the linkset)",
+                there.join(", ")
+            ),
+        ));
+    };
+    let mut href = link.href.clone();
+    if link.media_type == "text/html" {
+        if let Some(w) = wb {
+            href.push_str(if href.contains('?') { "&wb=" } else { "?wb=" });
+            href.push_str(w);
+        }
+    }
+    Ok(href)
+}
+
+/// A 307 to `href`.
+fn redirect(href: &str) -> Result<Response, ApiError> {
+    let location = HeaderValue::from_str(href).map_err(ApiError::internal)?;
+    let mut resp = StatusCode::TEMPORARY_REDIRECT.into_response();
+    resp.headers_mut().insert(header::LOCATION, location);
+    Ok(resp)
 }
 
 /// Middleware for the resolver's routes: any page may resolve a link (and read why
@@ -426,10 +461,9 @@ pub(crate) async fn qr(q: Result<Query<QrQuery>, QueryRejection>) -> Result<Resp
             waybill_gs1::qr::svg(&q.link, &opts).map_err(bad)?,
         )
             .into_response()),
-        other => Err(ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: "bad_format",
-            message: format!("format must be png or svg, got `{other}`"),
-        }),
+        other => Err(ApiError::bad_request(
+            "bad_format",
+            format!("format must be png or svg, got `{other}`"),
+        )),
     }
 }

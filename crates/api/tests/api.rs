@@ -42,6 +42,34 @@ async fn happy_path_member_product_lot_and_every_read() {
 
     // The committed transaction: where, what, its receipt and its canonical bytes.
     let block1 = get_ok(&f.app, "/v1/blocks/1").await;
+    committed_tx_view(&f, &producer, &reg_id, reg.clone(), &block1).await;
+    member_views(&f, &producer).await;
+    // The member registers a product and a lot of it, in one block.
+    let g = gtin("0690123400001");
+    assert_eq!(g.len(), 14);
+    let p = producer.sign(product(&g, "Navel oranges, 5 kg carton"));
+    let l = producer.sign(lot(&g, "L2026-11"));
+    let p_id = f.submit_ok(&p).await;
+    let l_id = f.submit_ok(&l).await;
+    assert_eq!(f.commit(), 2);
+    f.assert_applied(&p_id).await;
+    f.assert_applied(&l_id).await;
+    let block2 = get_ok(&f.app, "/v1/blocks/2").await;
+    let time2 = block2["header"]["time_ms"].as_u64().expect("time_ms");
+
+    product_and_lot_views(&f, &producer, &g, time2, &p_id, &l_id).await;
+    org_views(&f, &producer).await;
+    let (h2, h2_hash) = block_view(&f, &block1, &block2).await;
+    block_txs_and_status(&f, &block2, (&p_id, &l_id), (&p, &l), &h2, h2_hash, time2).await;
+}
+
+async fn committed_tx_view(
+    f: &Fixture,
+    producer: &Signer,
+    reg_id: &str,
+    reg: SignedTx,
+    block1: &Value,
+) {
     let v = get_ok(&f.app, &format!("/v1/txs/{reg_id}")).await;
     assert_eq!(v["id"], reg_id);
     assert_eq!(v["height"], 1);
@@ -70,7 +98,9 @@ async fn happy_path_member_product_lot_and_every_read() {
         SignedTx::decode(&bytes).expect("canonical bytes decode"),
         reg
     );
+}
 
+async fn member_views(f: &Fixture, producer: &Signer) {
     // The new member.
     let m = get_ok(&f.app, &format!("/v1/members/{}", producer.hex())).await;
     assert_eq!(m["key"], producer.hex());
@@ -85,20 +115,16 @@ async fn happy_path_member_product_lot_and_every_read() {
     assert_eq!(a["admin"], true);
     assert_eq!(a["org"], ORCHARD);
     assert_eq!(a["registered_at"], 0);
+}
 
-    // The member registers a product and a lot of it, in one block.
-    let g = gtin("0690123400001");
-    assert_eq!(g.len(), 14);
-    let p = producer.sign(product(&g, "Navel oranges, 5 kg carton"));
-    let l = producer.sign(lot(&g, "L2026-11"));
-    let p_id = f.submit_ok(&p).await;
-    let l_id = f.submit_ok(&l).await;
-    assert_eq!(f.commit(), 2);
-    f.assert_applied(&p_id).await;
-    f.assert_applied(&l_id).await;
-    let block2 = get_ok(&f.app, "/v1/blocks/2").await;
-    let time2 = block2["header"]["time_ms"].as_u64().expect("time_ms");
-
+async fn product_and_lot_views(
+    f: &Fixture,
+    producer: &Signer,
+    g: &str,
+    time2: u64,
+    p_id: &str,
+    l_id: &str,
+) {
     // Products: the list, by GTIN-14 and by its GTIN-13 form.
     let products = get_ok(&f.app, "/v1/products").await;
     assert_eq!(products["next_after"], Value::Null);
@@ -156,7 +182,9 @@ async fn happy_path_member_product_lot_and_every_read() {
     get(&f.app, &format!("/v1/lots/{g}/L2026-12"))
         .await
         .assert_error(StatusCode::NOT_FOUND, "unknown_lot");
+}
 
+async fn org_views(f: &Fixture, producer: &Signer) {
     // Organizations (key order) and their members.
     let orgs = get_ok(&f.app, "/v1/orgs").await;
     assert_eq!(orgs["next_after"], Value::Null);
@@ -204,7 +232,9 @@ async fn happy_path_member_product_lot_and_every_read() {
     let cc_members = get_ok(&f.app, &format!("/v1/orgs/{COLDCHAIN}/members")).await;
     assert_eq!(cc_members["items"].as_array().expect("items").len(), 1);
     assert_eq!(cc_members["items"][0]["key"], f.admin2.hex());
+}
 
+async fn block_view(f: &Fixture, block1: &Value, block2: &Value) -> (String, Hash) {
     // The block: header, certificate, transactions with receipts, canonical bytes.
     assert_eq!(block2["height"], 2);
     let h2 = block2["hash"].as_str().expect("hash").to_string();
@@ -236,6 +266,19 @@ async fn happy_path_member_product_lot_and_every_read() {
         &f.chain.genesis.validator_set(),
     )
     .expect("the served certificate verifies against the genesis validators");
+    (h2, h2_hash)
+}
+
+async fn block_txs_and_status(
+    f: &Fixture,
+    block2: &Value,
+    (p_id, l_id): (&str, &str),
+    (p, l): (&SignedTx, &SignedTx),
+    h2: &str,
+    h2_hash: Hash,
+    time2: u64,
+) {
+    let header = &block2["header"];
     let txs = block2["txs"].as_array().expect("txs");
     assert_eq!(txs.len(), 2);
     assert_eq!(txs[0]["id"], p_id);
@@ -311,6 +354,10 @@ async fn blocks_are_listed_newest_first_with_paging() {
         assert!(i["time_ms"].as_u64().is_some());
     }
 
+    block_pages_and_cursors(&f).await;
+}
+
+async fn block_pages_and_cursors(f: &Fixture) {
     let page1 = get_ok(&f.app, "/v1/blocks?limit=3").await;
     let heights: Vec<u64> = page1["items"]
         .as_array()
@@ -415,6 +462,10 @@ async fn lists_of_orgs_products_and_lots_page_with_cursors() {
     assert_eq!(pages, 2);
     assert_eq!(seen, gtins);
 
+    lot_pages_and_bad_cursors(&f, &gtins).await;
+}
+
+async fn lot_pages_and_bad_cursors(f: &Fixture, gtins: &[String]) {
     // Lots of one product, two per page.
     let l1 = get_ok(&f.app, &format!("/v1/products/{}/lots?limit=2", gtins[0])).await;
     let lots1: Vec<&str> = l1["items"]
@@ -515,19 +566,42 @@ async fn rejections_are_committed_with_reason_codes_and_change_nothing_else() {
         let v = f.assert_rejected(id, code).await;
         assert_eq!(v["height"], 4);
     }
+    block_records_the_rejections(&f, &cases, &ids).await;
+    nothing_else_changed(
+        &f,
+        &products_before,
+        [&g, &outside, &unknown],
+        &l_id,
+        (&stranger, &producer),
+    )
+    .await;
+    // A rejected transaction is committed: resubmitting it is refused as such.
+    let again = f.submit(&cases[0].0).await;
+    again.assert_error(StatusCode::CONFLICT, "already_committed");
+}
+
+async fn block_records_the_rejections(f: &Fixture, cases: &[(SignedTx, &str)], ids: &[String]) {
     // The block records them in order with the same receipts.
     let block = get_ok(&f.app, "/v1/blocks/4").await;
     let txs = block["txs"].as_array().expect("txs");
     assert_eq!(txs.len(), cases.len());
-    for (i, ((_, code), id)) in cases.iter().zip(&ids).enumerate() {
+    for (i, ((_, code), id)) in cases.iter().zip(ids).enumerate() {
         assert_eq!(txs[i]["id"], *id);
         assert_eq!(txs[i]["receipt"]["status"], "rejected");
         assert_eq!(txs[i]["receipt"]["code"], *code);
         assert_eq!(txs[i]["receipt"]["tx_id"], *id);
     }
+}
 
+async fn nothing_else_changed(
+    f: &Fixture,
+    products_before: &Value,
+    [g, outside, unknown]: [&str; 3],
+    l_id: &str,
+    (stranger, producer): (&Signer, &Signer),
+) {
     // Nothing changed but sequence numbers.
-    assert_eq!(get_ok(&f.app, "/v1/products").await, products_before);
+    assert_eq!(get_ok(&f.app, "/v1/products").await, *products_before);
     assert_eq!(
         get_ok(&f.app, &format!("/v1/products/{g}")).await["name"],
         "Navel oranges"
@@ -552,9 +626,6 @@ async fn rejections_are_committed_with_reason_codes_and_change_nothing_else() {
         get_ok(&f.app, &format!("/v1/members/{}", producer.hex())).await["name"],
         "Li Wei"
     );
-    // A rejected transaction is committed: resubmitting it is refused as such.
-    let again = f.submit(&cases[0].0).await;
-    again.assert_error(StatusCode::CONFLICT, "already_committed");
 }
 
 #[tokio::test]
@@ -639,12 +710,42 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
 
     let next = || producer.sign_nonce(2, product(&gtin("0690123400002"), "Mandarins"));
     let valid_body = tx_body(&next());
-    let app = f.app.clone();
 
-    // Malformed JSON, wrong content type, wrong shape.
-    refused(
+    refused_before_decoding(&f, &before, &valid_body, refused_before).await;
+    refused_at_submit += not_transactions(&f, &before, &producer, &next()).await;
+    signed_wrongly(
         &f,
         &before,
+        &producer,
+        &next(),
+        (&reg, &pending),
+        (refused_before, refused_at_submit),
+    )
+    .await;
+    // None of it disturbed the mempool: the next transaction is taken and both commit.
+    let next_tx = next();
+    let next_id = f.submit_ok(&next_tx).await;
+    assert_eq!(f.commit(), 2);
+    let v1 = f.assert_applied(&pending_id).await;
+    let v2 = f.assert_applied(&next_id).await;
+    assert_eq!(
+        (v1["index"].clone(), v2["index"].clone()),
+        (json!(0), json!(1))
+    );
+    assert_eq!(get_ok(&f.app, "/v1/blocks/2").await["header"]["n_txs"], 2);
+}
+
+async fn refused_before_decoding(
+    f: &Fixture,
+    before: &Status,
+    valid_body: &Value,
+    refused_before: u64,
+) {
+    let app = f.app.clone();
+    // Malformed JSON, wrong content type, wrong shape.
+    refused(
+        f,
+        before,
         post_raw(
             &app,
             "/v1/tx",
@@ -657,75 +758,85 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
     )
     .await;
     refused(
-        &f,
-        &before,
+        f,
+        before,
         post_raw(&app, "/v1/tx", Some("application/json"), b"[1,2]".to_vec()).await,
         StatusCode::BAD_REQUEST,
         "malformed_json",
     )
     .await;
-    let valid_bytes = serde_json::to_vec(&valid_body).expect("json");
+    let valid_bytes = serde_json::to_vec(valid_body).expect("json");
     refused(
-        &f,
-        &before,
+        f,
+        before,
         post_raw(&app, "/v1/tx", Some("text/plain"), valid_bytes.clone()).await,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported_media_type",
     )
     .await;
     refused(
-        &f,
-        &before,
+        f,
+        before,
         post_raw(&app, "/v1/tx", None, valid_bytes.clone()).await,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported_media_type",
     )
     .await;
+    refused_for_their_shape(f, before, valid_body, refused_before).await;
+}
+
+async fn refused_for_their_shape(
+    f: &Fixture,
+    before: &Status,
+    valid_body: &Value,
+    refused_before: u64,
+) {
+    let app = f.app.clone();
     let mut extra = valid_body.clone();
     extra["wait"] = json!(true);
     refused(
-        &f,
-        &before,
+        f,
+        before,
         post_json(&app, "/v1/tx", &extra).await,
         StatusCode::BAD_REQUEST,
         "malformed_json",
     )
     .await;
     refused(
-        &f,
-        &before,
+        f,
+        before,
         post_json(&app, "/v1/tx", &json!({})).await,
         StatusCode::BAD_REQUEST,
         "malformed_json",
     )
     .await;
     refused(
-        &f,
-        &before,
+        f,
+        before,
         post_json(&app, "/v1/tx", &json!({ "tx": 5 })).await,
         StatusCode::BAD_REQUEST,
         "malformed_json",
     )
     .await;
     refused(
-        &f,
-        &before,
-        post_json(&app, "/v1/tx?wait=perhaps", &valid_body).await,
+        f,
+        before,
+        post_json(&app, "/v1/tx?wait=perhaps", valid_body).await,
         StatusCode::BAD_REQUEST,
         "bad_query",
     )
     .await;
     refused(
-        &f,
-        &before,
-        post_json(&app, "/v1/tx?sync=1", &valid_body).await,
+        f,
+        before,
+        post_json(&app, "/v1/tx?sync=1", valid_body).await,
         StatusCode::BAD_REQUEST,
         "bad_query",
     )
     .await;
     refused(
-        &f,
-        &before,
+        f,
+        before,
         post_json(&app, "/v1/txs", &json!({ "txs": [], "x": 1 })).await,
         StatusCode::BAD_REQUEST,
         "malformed_json",
@@ -736,7 +847,16 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
         refused_before,
         "refused before decoding: not counted"
     );
+}
 
+async fn not_transactions(
+    f: &Fixture,
+    before: &Status,
+    producer: &Signer,
+    next_tx: &SignedTx,
+) -> u64 {
+    let app = f.app.clone();
+    let mut refused_at_submit = 0;
     // Not a transaction.
     let cases: Vec<(&str, Value, StatusCode, &str)> = vec![
         (
@@ -759,7 +879,7 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
         ),
         (
             "trailing byte",
-            json!({ "tx": b64(&[next().encode(), vec![0]].concat()) }),
+            json!({ "tx": b64(&[next_tx.encode(), vec![0]].concat()) }),
             StatusCode::BAD_REQUEST,
             "malformed_tx",
         ),
@@ -783,15 +903,26 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
     for (what, body, status, code) in cases {
         let a = post_json(&app, "/v1/tx", &body).await;
         assert_eq!(a.status, status, "{what}: {}", a.text());
-        refused(&f, &before, a, status, code).await;
+        refused(f, before, a, status, code).await;
         refused_at_submit += 1;
     }
 
+    refused_at_submit
+}
+
+async fn signed_wrongly(
+    f: &Fixture,
+    before: &Status,
+    producer: &Signer,
+    next_tx: &SignedTx,
+    (reg, pending): (&SignedTx, &SignedTx),
+    (refused_before, refused_at_submit): (u64, u64),
+) {
     // Signed wrongly or for the wrong chain.
-    let mut flipped = next().encode();
+    let mut flipped = next_tx.encode();
     let last = flipped.len() - 1;
     flipped[last] ^= 0x01;
-    let mut forged = next();
+    let mut forged = next_tx.clone();
     forged.signature = Signer::new("stranger")
         .sign_nonce(2, product(&gtin("0690123400002"), "Mandarins"))
         .signature;
@@ -846,13 +977,23 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
             "unknown_signer",
         ),
         // The exact committed transaction again.
-        (tx_body(&reg), StatusCode::CONFLICT, "already_committed"),
+        (tx_body(reg), StatusCode::CONFLICT, "already_committed"),
         // The waiting transaction again.
-        (tx_body(&pending), StatusCode::CONFLICT, "duplicate"),
+        (tx_body(pending), StatusCode::CONFLICT, "duplicate"),
     ];
+    each_is_refused_and_counted(f, before, cases, (refused_before, refused_at_submit)).await;
+}
+
+async fn each_is_refused_and_counted(
+    f: &Fixture,
+    before: &Status,
+    cases: Vec<(Value, StatusCode, &str)>,
+    (refused_before, mut refused_at_submit): (u64, u64),
+) {
+    let app = f.app.clone();
     for (body, status, code) in cases {
         let a = post_json(&app, "/v1/tx", &body).await;
-        refused(&f, &before, a, status, code).await;
+        refused(f, before, a, status, code).await;
         refused_at_submit += 1;
     }
     assert_eq!(
@@ -860,18 +1001,6 @@ async fn submission_errors_have_status_codes_and_change_nothing() {
         refused_before + refused_at_submit,
         "each refused transaction is counted once"
     );
-
-    // None of it disturbed the mempool: the next transaction is taken and both commit.
-    let next_tx = next();
-    let next_id = f.submit_ok(&next_tx).await;
-    assert_eq!(f.commit(), 2);
-    let v1 = f.assert_applied(&pending_id).await;
-    let v2 = f.assert_applied(&next_id).await;
-    assert_eq!(
-        (v1["index"].clone(), v2["index"].clone()),
-        (json!(0), json!(1))
-    );
-    assert_eq!(get_ok(&f.app, "/v1/blocks/2").await["header"]["n_txs"], 2);
 }
 
 #[tokio::test]
@@ -1340,47 +1469,54 @@ async fn read_errors_have_status_codes_and_json_bodies() {
     let unknown_key = Signer::new("nobody").hex();
     let unknown_tx = waybill_types::sha256(b"never submitted").to_hex();
 
-    let cases: Vec<(String, StatusCode, &str)> = vec![
+    let mut cases = catalog_read_errors(&good, &bad);
+    cases.extend(chain_read_errors(&unknown_tx));
+    cases.extend(vec![
+        ("/v1/nope".into(), StatusCode::NOT_FOUND, "no_such_route"),
         (
-            format!("/v1/products/{good}"),
+            "/v1/status/extra".into(),
             StatusCode::NOT_FOUND,
-            "unknown_product",
+            "no_such_route",
         ),
+        ("/v2/status".into(), StatusCode::NOT_FOUND, "no_such_route"),
+        ("/v1/members/zz".into(), StatusCode::BAD_REQUEST, "bad_key"),
         (
-            format!("/v1/products/{bad}"),
+            format!("/v1/members/{}", &unknown_key[2..]),
             StatusCode::BAD_REQUEST,
-            "bad_gtin",
+            "bad_key",
         ),
         (
-            "/v1/products/12345".into(),
-            StatusCode::BAD_REQUEST,
-            "bad_gtin",
-        ),
-        (
-            "/v1/products/abcdefgh".into(),
-            StatusCode::BAD_REQUEST,
-            "bad_gtin",
-        ),
-        (
-            format!("/v1/products/{good}/lots"),
+            format!("/v1/members/{unknown_key}"),
             StatusCode::NOT_FOUND,
-            "unknown_product",
+            "unknown_member",
         ),
         (
-            format!("/v1/products/{bad}/lots"),
-            StatusCode::BAD_REQUEST,
-            "bad_gtin",
-        ),
-        (
-            format!("/v1/lots/{good}/L1"),
+            "/v1/orgs/no-such-org".into(),
             StatusCode::NOT_FOUND,
-            "unknown_lot",
+            "unknown_org",
         ),
         (
-            format!("/v1/lots/{bad}/L1"),
-            StatusCode::BAD_REQUEST,
-            "bad_gtin",
+            "/v1/orgs/no-such-org/members".into(),
+            StatusCode::NOT_FOUND,
+            "unknown_org",
         ),
+        (
+            "/v1/orgs/Not_An_Id".into(),
+            StatusCode::BAD_REQUEST,
+            "bad_org_id",
+        ),
+        ("/v1/orgs/x".into(), StatusCode::BAD_REQUEST, "bad_org_id"),
+    ]);
+    for (uri, status, code) in cases {
+        let a = get(app, &uri).await;
+        assert_eq!(a.status, status, "GET {uri}: {}", a.text());
+        a.assert_error(status, code);
+    }
+}
+
+/// The read errors of blocks and transactions: (URI, status, code).
+fn chain_read_errors(unknown_tx: &str) -> Vec<(String, StatusCode, &'static str)> {
+    vec![
         (
             "/v1/blocks/2".into(),
             StatusCode::NOT_FOUND,
@@ -1427,46 +1563,53 @@ async fn read_errors_have_status_codes_and_json_bodies() {
             StatusCode::NOT_FOUND,
             "unknown_tx",
         ),
-        ("/v1/nope".into(), StatusCode::NOT_FOUND, "no_such_route"),
+    ]
+}
+
+/// The read errors of products and lots: (URI, status, code).
+fn catalog_read_errors(good: &str, bad: &str) -> Vec<(String, StatusCode, &'static str)> {
+    vec![
         (
-            "/v1/status/extra".into(),
+            format!("/v1/products/{good}"),
             StatusCode::NOT_FOUND,
-            "no_such_route",
+            "unknown_product",
         ),
-        ("/v2/status".into(), StatusCode::NOT_FOUND, "no_such_route"),
-        ("/v1/members/zz".into(), StatusCode::BAD_REQUEST, "bad_key"),
         (
-            format!("/v1/members/{}", &unknown_key[2..]),
+            format!("/v1/products/{bad}"),
             StatusCode::BAD_REQUEST,
-            "bad_key",
+            "bad_gtin",
         ),
         (
-            format!("/v1/members/{unknown_key}"),
-            StatusCode::NOT_FOUND,
-            "unknown_member",
-        ),
-        (
-            "/v1/orgs/no-such-org".into(),
-            StatusCode::NOT_FOUND,
-            "unknown_org",
-        ),
-        (
-            "/v1/orgs/no-such-org/members".into(),
-            StatusCode::NOT_FOUND,
-            "unknown_org",
-        ),
-        (
-            "/v1/orgs/Not_An_Id".into(),
+            "/v1/products/12345".into(),
             StatusCode::BAD_REQUEST,
-            "bad_org_id",
+            "bad_gtin",
         ),
-        ("/v1/orgs/x".into(), StatusCode::BAD_REQUEST, "bad_org_id"),
-    ];
-    for (uri, status, code) in cases {
-        let a = get(app, &uri).await;
-        assert_eq!(a.status, status, "GET {uri}: {}", a.text());
-        a.assert_error(status, code);
-    }
+        (
+            "/v1/products/abcdefgh".into(),
+            StatusCode::BAD_REQUEST,
+            "bad_gtin",
+        ),
+        (
+            format!("/v1/products/{good}/lots"),
+            StatusCode::NOT_FOUND,
+            "unknown_product",
+        ),
+        (
+            format!("/v1/products/{bad}/lots"),
+            StatusCode::BAD_REQUEST,
+            "bad_gtin",
+        ),
+        (
+            format!("/v1/lots/{good}/L1"),
+            StatusCode::NOT_FOUND,
+            "unknown_lot",
+        ),
+        (
+            format!("/v1/lots/{bad}/L1"),
+            StatusCode::BAD_REQUEST,
+            "bad_gtin",
+        ),
+    ]
 }
 
 #[tokio::test]
@@ -1672,7 +1815,7 @@ async fn metrics_report_height_commits_and_mempool() {
     );
     assert_eq!(metric_value(&text, "waybill_txs_committed_total"), 1);
     assert_eq!(metric_value(&text, "waybill_mempool_txs"), 1);
-    assert_eq!(metric_value(&text, "waybill_block_commit_ms_count"), 2);
+    assert_eq!(metric_value(&text, "waybill_block_commit_seconds_count"), 2);
     f.commit();
     assert_eq!(f.metric("waybill_height").await, 3);
     assert_eq!(f.metric("waybill_txs_committed_total").await, 2);

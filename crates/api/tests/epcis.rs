@@ -519,11 +519,52 @@ async fn check_example(
     assert!(!events.is_empty(), "{name} has events");
     let input_hashes = hash_ids(&doc);
 
+    let (mut net, mut capturer) = example_net(&events).await;
+    let (mut expected_hashes, n_originals) =
+        capture_originals(&mut net, &mut capturer, name, &doc, &events).await;
+    let (job, new_hashes) = capture_as_published(
+        &mut net,
+        &mut capturer,
+        name,
+        text,
+        (&events, &input_hashes),
+        &mut expected_hashes,
+    )
+    .await;
+    let (exported, out_hashes) =
+        export_is_valid(&net, &capturer, validator, name, &expected_hashes).await;
+    let out_events = exported_events_are_as_captured(
+        &net,
+        name,
+        &doc,
+        (&events, &input_hashes),
+        (&job, &new_hashes),
+        &exported,
+    )
+    .await;
+    each_event_by_its_id(&net, &capturer, name, &out_events, &out_hashes).await;
+    recapture_stores_nothing(
+        &mut net,
+        &mut capturer,
+        name,
+        &doc,
+        events.len(),
+        &expected_hashes,
+    )
+    .await;
+    ExampleOutcome {
+        events: events.len(),
+        with_originals: n_originals,
+        query_document: doc["type"] == "EPCISQueryDocument",
+    }
+}
+
+async fn example_net(events: &[Value]) -> (Net, Signer) {
     // The organization owns the company prefixes of the bizLocations; its locations
     // are registered; a member holds every writer role.
     let mut glns = BTreeSet::new();
     let mut prefixes = BTreeSet::new();
-    for e in &events {
+    for e in events {
         if let Some(id) = e.pointer("/bizLocation/id").and_then(Value::as_str) {
             let gln = gln_of(id);
             prefixes.insert(company_prefix(id, gln.as_str()));
@@ -542,7 +583,7 @@ async fn check_example(
         .collect();
     let prefix_refs: Vec<&str> = prefixes.iter().map(String::as_str).collect();
     let mut admin = Signer::new("gs1-examples-admin");
-    let mut capturer = Signer::new("gs1-examples-capturer");
+    let capturer = Signer::new("gs1-examples-capturer");
     let mut net = Net::new(&[("gs1-examples", WRITERS, &prefix_refs, &admin.key)]);
     let mut setup = vec![admin.sign(member(capturer.public(), "EPCIS capture", WRITERS))];
     for g in &glns {
@@ -555,6 +596,16 @@ async fn check_example(
     }
     net.apply_all(&setup).await;
 
+    (net, capturer)
+}
+
+async fn capture_originals(
+    net: &mut Net,
+    capturer: &mut Signer,
+    name: &str,
+    doc: &Value,
+    events: &[Value],
+) -> (Vec<String>, usize) {
     // An error declaration corrects an event already recorded: capture those first
     // (the same event without `errorDeclaration`), unless the document carries them.
     let originals: Vec<Value> = events
@@ -581,13 +632,24 @@ async fn check_example(
         od["type"] = json!("EPCISDocument");
         od.as_object_mut().expect("object").remove("epcisBody");
         od["epcisBody"] = json!({ "eventList": originals });
-        let job = net.capture_ok(&mut capturer, &od).await;
+        let job = net.capture_ok(capturer, &od).await;
         assert_eq!(job["eventsCaptured"], originals.len(), "{name}: {job}");
         expected_hashes.extend(hash_ids(&od));
     }
 
+    (expected_hashes, originals.len())
+}
+
+async fn capture_as_published(
+    net: &mut Net,
+    capturer: &mut Signer,
+    name: &str,
+    text: &str,
+    (events, input_hashes): (&[Value], &[String]),
+    expected_hashes: &mut Vec<String>,
+) -> (Value, Vec<String>) {
     // Capture the example exactly as published.
-    let id = net.capture(&mut capturer, text).await;
+    let id = net.capture(capturer, text).await;
     let pending = net.job(&id).await;
     assert_eq!(pending["running"], true, "{name}: {pending}");
     let h = net.commit();
@@ -598,7 +660,7 @@ async fn check_example(
     assert_eq!(job["captureErrorBehaviour"], "rollback", "{name}");
     let mut seen = BTreeSet::new();
     let mut new_hashes = Vec::new();
-    for (i, (e, hid)) in events.iter().zip(&input_hashes).enumerate() {
+    for (i, (e, hid)) in events.iter().zip(input_hashes).enumerate() {
         let decl = e.get("errorDeclaration").is_some();
         let dup = !seen.insert((hid.clone(), decl));
         assert_eq!(
@@ -621,6 +683,16 @@ async fn check_example(
     );
     expected_hashes.extend(new_hashes.iter().cloned());
 
+    (job, new_hashes)
+}
+
+async fn export_is_valid(
+    net: &Net,
+    capturer: &Signer,
+    validator: &jsonschema::Validator,
+    name: &str,
+    expected_hashes: &[String],
+) -> (Value, Vec<String>) {
     // Export: valid EPCIS, the same events with the same Event Hash IDs.
     let (a, h) = get_as(&net.app, &capturer.key, "/epcis/events?perPage=1000").await;
     assert_eq!(a.status, StatusCode::OK, "{name}: {}", a.text());
@@ -640,14 +712,25 @@ async fn check_example(
         out_hashes, expected_hashes,
         "{name}: exported Event Hash IDs"
     );
-    let out_events = events_of(&exported);
-    let record_time = waybill_api::epcis::rfc3339_ms(net.block_time(h_of(&job)).await);
+    (exported, out_hashes)
+}
+
+async fn exported_events_are_as_captured(
+    net: &Net,
+    name: &str,
+    doc: &Value,
+    (events, input_hashes): (&[Value], &[String]),
+    (job, new_hashes): (&Value, &[String]),
+    exported: &Value,
+) -> Vec<Value> {
+    let out_events = events_of(exported);
+    let record_time = waybill_api::epcis::rfc3339_ms(net.block_time(h_of(job)).await);
     let skip = out_events.len() - new_hashes.len();
     let firsts: Vec<&Value> = {
         let mut s = BTreeSet::new();
         events
             .iter()
-            .zip(&input_hashes)
+            .zip(input_hashes)
             .filter(|(e, hid)| s.insert(((*hid).clone(), e.get("errorDeclaration").is_some())))
             .map(|(e, _)| e)
             .collect()
@@ -684,8 +767,18 @@ async fn check_example(
         );
     }
 
+    out_events
+}
+
+async fn each_event_by_its_id(
+    net: &Net,
+    capturer: &Signer,
+    name: &str,
+    out_events: &[Value],
+    out_hashes: &[String],
+) {
     // Each exported event by its eventID.
-    for (e, hid) in out_events.iter().zip(&out_hashes) {
+    for (e, hid) in out_events.iter().zip(out_hashes) {
         let eid = e["eventID"].as_str().expect("eventID");
         let v = get_as_ok(
             &net.app,
@@ -703,11 +796,20 @@ async fn check_example(
             "{name}: GET /epcis/events/{eid}: {v}"
         );
     }
+}
 
+async fn recapture_stores_nothing(
+    net: &mut Net,
+    capturer: &mut Signer,
+    name: &str,
+    doc: &Value,
+    n_events: usize,
+    expected_hashes: &[String],
+) {
     // Capturing it again stores nothing new.
-    let again = net.capture_ok(&mut capturer, &doc).await;
+    let again = net.capture_ok(capturer, doc).await;
     assert_eq!(again["eventsCaptured"], 0, "{name}: {again}");
-    assert_eq!(again["duplicatesSkipped"], events.len(), "{name}: {again}");
+    assert_eq!(again["duplicatesSkipped"], n_events, "{name}: {again}");
     assert!(
         again["events"]
             .as_array()
@@ -722,12 +824,6 @@ async fn check_example(
         expected_hashes,
         "{name}: nothing new stored"
     );
-
-    ExampleOutcome {
-        events: events.len(),
-        with_originals: originals.len(),
-        query_document: doc["type"] == "EPCISQueryDocument",
-    }
 }
 
 fn h_of(job: &Value) -> u64 {
@@ -828,7 +924,14 @@ fn ev(kind: &str, time: &str, fields: Value) -> Value {
 /// The journey's events by label.
 fn journey_events() -> BTreeMap<&'static str, Value> {
     let cartons: Vec<String> = (1..=4).map(carton).collect();
-    BTreeMap::from([
+    let mut events = BTreeMap::from(production_events(&cartons));
+    events.extend(logistics_events(&cartons));
+    events
+}
+
+/// Harvest, sorting, packing into cartons, palletizing.
+fn production_events(cartons: &[String]) -> [(&'static str, Value); 4] {
+    [
         // The producer harvests a bin of fruit (lot H2611).
         (
             "harvest",
@@ -883,6 +986,12 @@ fn journey_events() -> BTreeMap<&'static str, Value> {
                 }),
             ),
         ),
+    ]
+}
+
+/// Shipping, inspection, unloading, delivery, sale.
+fn logistics_events(cartons: &[String]) -> [(&'static str, Value); 5] {
+    [
         // The carrier ships the pallet from the packhouse (delegated) to the store.
         (
             "shipping",
@@ -955,7 +1064,7 @@ fn journey_events() -> BTreeMap<&'static str, Value> {
                 }),
             ),
         ),
-    ])
+    ]
 }
 
 /// Every label, in capture order.
@@ -1042,6 +1151,43 @@ async fn journey() -> Journey {
     let regulator = Signer::new("samr-auditor");
     let mut txs = BTreeMap::new();
 
+    let h_setup = journey_members_and_locations(
+        &mut net,
+        &mut admins,
+        (&producer, &carrier, &shop, &inspector, &regulator),
+    )
+    .await;
+    journey_products_and_lots(&mut net, &mut admins, &mut producer, &mut txs).await;
+    let (hashes, [h_production, h_transport, h_retail]) = journey_captures(
+        &mut net,
+        &mut txs,
+        (&mut producer, &mut carrier, &mut inspector, &mut shop),
+    )
+    .await;
+    Journey {
+        net,
+        admins,
+        producer,
+        carrier,
+        shop,
+        inspector,
+        regulator,
+        hashes,
+        heights: BTreeMap::from([
+            ("setup", h_setup),
+            ("production", h_production),
+            ("transport", h_transport),
+            ("retail", h_retail),
+        ]),
+        txs,
+    }
+}
+
+async fn journey_members_and_locations(
+    net: &mut Net,
+    admins: &mut BTreeMap<&'static str, Signer>,
+    (producer, carrier, shop, inspector, regulator): (&Signer, &Signer, &Signer, &Signer, &Signer),
+) -> u64 {
     // Members and locations.
     let a = admins.get_mut(ORCH).expect("admin");
     let mut setup = vec![
@@ -1107,6 +1253,15 @@ async fn journey() -> Journey {
     )));
     let h_setup = net.apply_all(&setup).await;
 
+    h_setup
+}
+
+async fn journey_products_and_lots(
+    net: &mut Net,
+    admins: &mut BTreeMap<&'static str, Signer>,
+    producer: &mut Signer,
+    txs: &mut BTreeMap<&'static str, String>,
+) {
     // Products, delegations; then lots.
     let p_fruit = producer.sign(product(&fruit_gtin(), "Navel oranges, bulk"));
     let p_carton = producer.sign(product(&carton_gtin(), "Navel oranges, 5 kg carton"));
@@ -1155,7 +1310,13 @@ async fn journey() -> Journey {
     net.apply_all(std::slice::from_ref(&l_carton)).await;
     txs.insert("lot_fruit", l_fruit.id().to_hex());
     txs.insert("lot_carton", l_carton.id().to_hex());
+}
 
+async fn journey_captures(
+    net: &mut Net,
+    txs: &mut BTreeMap<&'static str, String>,
+    (producer, carrier, inspector, shop): (&mut Signer, &mut Signer, &mut Signer, &mut Signer),
+) -> (BTreeMap<&'static str, String>, [u64; 3]) {
     // The captures, in three blocks.
     let events = journey_events();
     let docs = |labels: &[&str]| epcis_doc(labels.iter().map(|l| events[l].clone()).collect());
@@ -1168,7 +1329,7 @@ async fn journey() -> Journey {
     let production = ["harvest", "sorting", "cartons", "pallet"];
     let d = docs(&production);
     record(&production, hash_ids(&d));
-    let id = net.capture(&mut producer, &d.to_string()).await;
+    let id = net.capture(producer, &d.to_string()).await;
     txs.insert("capture_production", id.clone());
     let h_production = net.commit();
     assert_eq!(net.job(&id).await["success"], true);
@@ -1176,10 +1337,10 @@ async fn journey() -> Journey {
     let transport = ["shipping", "unloading"];
     let d = docs(&transport);
     record(&transport, hash_ids(&d));
-    let id_t = net.capture(&mut carrier, &d.to_string()).await;
+    let id_t = net.capture(carrier, &d.to_string()).await;
     let d = docs(&["inspection"]);
     record(&["inspection"], hash_ids(&d));
-    let id_i = net.capture(&mut inspector, &d.to_string()).await;
+    let id_i = net.capture(inspector, &d.to_string()).await;
     let h_transport = net.commit();
     for id in [&id_t, &id_i] {
         let job = net.job(id).await;
@@ -1190,10 +1351,10 @@ async fn journey() -> Journey {
 
     let d = docs(&["delivery"]);
     record(&["delivery"], hash_ids(&d));
-    let id_d = net.capture(&mut carrier, &d.to_string()).await;
+    let id_d = net.capture(carrier, &d.to_string()).await;
     let d = docs(&["sale"]);
     record(&["sale"], hash_ids(&d));
-    let id_s = net.capture(&mut shop, &d.to_string()).await;
+    let id_s = net.capture(shop, &d.to_string()).await;
     let h_retail = net.commit();
     for id in [&id_d, &id_s] {
         let job = net.job(id).await;
@@ -1203,23 +1364,7 @@ async fn journey() -> Journey {
     txs.insert("capture_sale", id_s);
     assert_eq!(hashes.len(), ALL.len());
 
-    Journey {
-        net,
-        admins,
-        producer,
-        carrier,
-        shop,
-        inspector,
-        regulator,
-        hashes,
-        heights: BTreeMap::from([
-            ("setup", h_setup),
-            ("production", h_production),
-            ("transport", h_transport),
-            ("retail", h_retail),
-        ]),
-        txs,
-    }
+    (hashes, [h_production, h_transport, h_retail])
 }
 
 /// The labels of the events `GET /epcis/events?{query}` returns to `key`, sorted.
@@ -1249,25 +1394,35 @@ async fn query_parameters_filter_and_page() {
     assert_eq!(query(&j, k, "").await, all);
     assert_eq!(query(&j, k, "perPage=100").await, all);
 
+    filters_by_type_and_event_time(&j, k).await;
+    filters_by_record_time_and_vocabulary(&j, k).await;
+    filters_by_location_and_identifier(&j, k).await;
+    filters_by_input_output_and_class(&j, k).await;
+    filters_by_transaction_and_together(&j, k).await;
+    paging_by_per_page(&j, k, &all).await;
+    bad_query_parameters(&j, k).await;
+}
+
+async fn filters_by_type_and_event_time(j: &Journey, k: &SecretKey) {
     // eventType, one or several.
     assert_eq!(
-        query(&j, k, "eventType=AggregationEvent").await,
+        query(j, k, "eventType=AggregationEvent").await,
         sorted(vec!["pallet", "unloading"])
     );
     assert_eq!(
-        query(&j, k, "eventType=TransformationEvent|AggregationEvent").await,
+        query(j, k, "eventType=TransformationEvent|AggregationEvent").await,
         sorted(vec!["cartons", "pallet", "unloading"])
     );
 
     // Event time: GE inclusive, LT exclusive, any offset.
     let t = pct("2026-11-02T08:00:00+08:00");
     assert_eq!(
-        query(&j, k, &format!("LT_eventTime={t}")).await,
+        query(j, k, &format!("LT_eventTime={t}")).await,
         sorted(vec!["harvest", "sorting"])
     );
     assert_eq!(
         query(
-            &j,
+            j,
             k,
             &format!(
                 "GE_eventTime={t}&LT_eventTime={}",
@@ -1279,25 +1434,27 @@ async fn query_parameters_filter_and_page() {
     );
     assert_eq!(
         query(
-            &j,
+            j,
             k,
             &format!("GE_eventTime={}", pct("2026-11-04T06:00:00Z"))
         )
         .await,
         sorted(vec!["unloading", "delivery", "sale"])
     );
+}
 
+async fn filters_by_record_time_and_vocabulary(j: &Journey, k: &SecretKey) {
     // Record time: the block times.
     let t_transport = j.net.block_time(j.heights["transport"]).await;
     let t_retail = j.net.block_time(j.heights["retail"]).await;
     let rt = |ms: u64| pct(&waybill_api::epcis::rfc3339_ms(ms));
     assert_eq!(
-        query(&j, k, &format!("LT_recordTime={}", rt(t_transport))).await,
+        query(j, k, &format!("LT_recordTime={}", rt(t_transport))).await,
         sorted(vec!["harvest", "sorting", "cartons", "pallet"])
     );
     assert_eq!(
         query(
-            &j,
+            j,
             k,
             &format!(
                 "GE_recordTime={}&LT_recordTime={}",
@@ -1309,7 +1466,7 @@ async fn query_parameters_filter_and_page() {
         sorted(vec!["shipping", "inspection", "unloading"])
     );
     assert_eq!(
-        query(&j, k, &format!("GE_recordTime={}", rt(t_retail))).await,
+        query(j, k, &format!("GE_recordTime={}", rt(t_retail))).await,
         sorted(vec!["delivery", "sale"])
     );
 
@@ -1320,26 +1477,23 @@ async fn query_parameters_filter_and_page() {
         "urn:epcglobal:cbv:bizstep:shipping",
     ] {
         assert_eq!(
-            query(&j, k, &format!("EQ_bizStep={}", pct(step))).await,
+            query(j, k, &format!("EQ_bizStep={}", pct(step))).await,
             ["shipping"],
             "{step}"
         );
     }
     assert_eq!(
-        query(&j, k, "EQ_bizStep=shipping|receiving").await,
+        query(j, k, "EQ_bizStep=shipping|receiving").await,
         sorted(vec!["shipping", "delivery"])
     );
     assert_eq!(
-        query(&j, k, "EQ_bizStep=destroying").await,
+        query(j, k, "EQ_bizStep=destroying").await,
         Vec::<&str>::new()
     );
-    assert_eq!(
-        query(&j, k, "EQ_disposition=in_transit").await,
-        ["shipping"]
-    );
+    assert_eq!(query(j, k, "EQ_disposition=in_transit").await, ["shipping"]);
     assert_eq!(
         query(
-            &j,
+            j,
             k,
             &format!(
                 "EQ_disposition={}",
@@ -1349,34 +1503,36 @@ async fn query_parameters_filter_and_page() {
         .await,
         sorted(vec!["pallet", "unloading", "delivery"])
     );
+}
 
+async fn filters_by_location_and_identifier(j: &Journey, k: &SecretKey) {
     // Locations, as SGLN or Digital Link.
     assert_eq!(
-        query(&j, k, &format!("EQ_readPoint={}", pct(PACKHOUSE))).await,
+        query(j, k, &format!("EQ_readPoint={}", pct(PACKHOUSE))).await,
         sorted(vec!["sorting", "cartons", "pallet", "shipping"])
     );
     assert_eq!(
-        query(&j, k, &format!("EQ_bizLocation={}", pct(&canon(WAREHOUSE)))).await,
+        query(j, k, &format!("EQ_bizLocation={}", pct(&canon(WAREHOUSE)))).await,
         ["unloading"]
     );
     assert_eq!(
-        query(&j, k, &format!("EQ_bizLocation={}", pct(STORE))).await,
+        query(j, k, &format!("EQ_bizLocation={}", pct(STORE))).await,
         sorted(vec!["delivery", "sale"])
     );
 
     // Identifiers by role; EPC URN, Digital Link and pattern forms.
     let c1 = carton(1);
     assert_eq!(
-        query(&j, k, &format!("MATCH_epc={}", pct(&c1))).await,
+        query(j, k, &format!("MATCH_epc={}", pct(&c1))).await,
         sorted(vec!["pallet", "unloading", "delivery", "sale"])
     );
     assert_eq!(
-        query(&j, k, &format!("MATCH_epc={}", pct(&canon(&c1)))).await,
+        query(j, k, &format!("MATCH_epc={}", pct(&canon(&c1)))).await,
         sorted(vec!["pallet", "unloading", "delivery", "sale"])
     );
     assert_eq!(
         query(
-            &j,
+            j,
             k,
             &format!("MATCH_epc={}", pct("urn:epc:idpat:sgtin:6901234.000002.*"))
         )
@@ -1384,48 +1540,52 @@ async fn query_parameters_filter_and_page() {
         sorted(vec!["pallet", "unloading", "delivery", "sale"])
     );
     assert_eq!(
-        query(&j, k, &format!("MATCH_epc={}", pct(&carton(3)))).await,
+        query(j, k, &format!("MATCH_epc={}", pct(&carton(3)))).await,
         sorted(vec!["pallet", "unloading"])
     );
     assert_eq!(
-        query(&j, k, &format!("MATCH_anyEPC={}", pct(&c1))).await,
+        query(j, k, &format!("MATCH_anyEPC={}", pct(&c1))).await,
         sorted(vec!["cartons", "pallet", "unloading", "delivery", "sale"])
     );
     assert_eq!(
-        query(&j, k, &format!("MATCH_anyEPC={}", pct(P1))).await,
+        query(j, k, &format!("MATCH_anyEPC={}", pct(P1))).await,
         sorted(vec!["pallet", "shipping", "inspection", "unloading"])
     );
     assert_eq!(
-        query(&j, k, &format!("MATCH_parentID={}", pct(P1))).await,
+        query(j, k, &format!("MATCH_parentID={}", pct(P1))).await,
         sorted(vec!["pallet", "unloading"])
     );
     assert_eq!(
-        query(&j, k, &format!("MATCH_parentID={}", pct(&c1))).await,
+        query(j, k, &format!("MATCH_parentID={}", pct(&c1))).await,
         Vec::<&str>::new()
     );
+}
+
+async fn filters_by_input_output_and_class(j: &Journey, k: &SecretKey) {
+    // Inputs, outputs and classes.
     assert_eq!(
-        query(&j, k, &format!("MATCH_inputEPC={}", pct(B1))).await,
+        query(j, k, &format!("MATCH_inputEPC={}", pct(B1))).await,
         ["cartons"]
     );
     assert_eq!(
-        query(&j, k, &format!("MATCH_inputEPC={}", pct(&carton(1)))).await,
+        query(j, k, &format!("MATCH_inputEPC={}", pct(&carton(1)))).await,
         Vec::<&str>::new()
     );
     assert_eq!(
-        query(&j, k, &format!("MATCH_outputEPC={}", pct(&carton(4)))).await,
+        query(j, k, &format!("MATCH_outputEPC={}", pct(&carton(4)))).await,
         ["cartons"]
     );
     assert_eq!(
-        query(&j, k, &format!("MATCH_outputEPC={}", pct(B1))).await,
+        query(j, k, &format!("MATCH_outputEPC={}", pct(B1))).await,
         Vec::<&str>::new()
     );
     assert_eq!(
-        query(&j, k, &format!("MATCH_epcClass={}", pct(FRUIT_CLASS))).await,
+        query(j, k, &format!("MATCH_epcClass={}", pct(FRUIT_CLASS))).await,
         ["sorting"]
     );
     assert_eq!(
         query(
-            &j,
+            j,
             k,
             &format!(
                 "MATCH_epcClass={}",
@@ -1437,7 +1597,7 @@ async fn query_parameters_filter_and_page() {
     );
     assert_eq!(
         query(
-            &j,
+            j,
             k,
             &format!("MATCH_epcClass={}", pct(&format!("{}/H2611", fruit_gtin())))
         )
@@ -1445,25 +1605,28 @@ async fn query_parameters_filter_and_page() {
         ["sorting"],
         "GTIN/LOT names the class too"
     );
+}
 
+async fn filters_by_transaction_and_together(j: &Journey, k: &SecretKey) {
+    let c1 = carton(1);
     // Business transactions by type (bare word or URI).
     assert_eq!(
-        query(&j, k, &format!("EQ_bizTransaction_po={}", pct(PO))).await,
+        query(j, k, &format!("EQ_bizTransaction_po={}", pct(PO))).await,
         sorted(vec!["shipping", "delivery"])
     );
     assert_eq!(
-        query(&j, k, &format!("EQ_bizTransaction_inv={}", pct(ORDER))).await,
+        query(j, k, &format!("EQ_bizTransaction_inv={}", pct(ORDER))).await,
         ["sale"]
     );
     assert_eq!(
-        query(&j, k, &format!("EQ_bizTransaction_inv={}", pct(PO))).await,
+        query(j, k, &format!("EQ_bizTransaction_inv={}", pct(PO))).await,
         Vec::<&str>::new()
     );
 
     // Together: every parameter must hold.
     assert_eq!(
         query(
-            &j,
+            j,
             k,
             &format!("MATCH_epc={}&EQ_bizStep=receiving", pct(&c1))
         )
@@ -1472,7 +1635,7 @@ async fn query_parameters_filter_and_page() {
     );
     assert_eq!(
         query(
-            &j,
+            j,
             k,
             &format!(
                 "MATCH_anyEPC={}&eventType=ObjectEvent&EQ_bizLocation={}",
@@ -1483,11 +1646,14 @@ async fn query_parameters_filter_and_page() {
         .await,
         ["inspection"]
     );
+}
 
+async fn paging_by_per_page(j: &Journey, k: &SecretKey, all: &[&str]) {
+    let c1 = carton(1);
     // Paging by perPage: the Link header, then the token, until done.
     for (q, expected) in [
-        ("perPage=2".to_string(), all.clone()),
-        ("perPage=1".to_string(), all.clone()),
+        ("perPage=2".to_string(), all.to_vec()),
+        ("perPage=1".to_string(), all.to_vec()),
         (
             format!("perPage=2&MATCH_anyEPC={}", pct(&c1)),
             sorted(vec!["cartons", "pallet", "unloading", "delivery", "sale"]),
@@ -1535,7 +1701,9 @@ async fn query_parameters_filter_and_page() {
     let order = j.labels(&epcis_doc(events));
     assert_eq!(&order[..4], ["harvest", "sorting", "cartons", "pallet"]);
     assert_eq!(sorted(order[7..].to_vec()), ["delivery", "sale"]);
+}
 
+async fn bad_query_parameters(j: &Journey, k: &SecretKey) {
     // Bad parameters.
     for (q, names) in [
         ("EQ_colour=red", "EQ_colour"),
@@ -1608,27 +1776,36 @@ async fn capture_errors_and_capture_jobs() {
     let key = j.carrier.key.clone();
     let seq = j.carrier.next_nonce;
 
+    refused_unless_json_and_valid(&app, &key, seq, &good).await;
+    refused_unless_signed_for_it(&app, (&key, &j.shop.key), seq, &good).await;
+    refused_over_the_limit_or_unknown(&app, &key, seq, &good).await;
+    committed_then_refused_again(&mut j, &app, &key, &good, head.clone()).await;
+    rejected_at_commit(&mut j, &app).await;
+    empty_documents_and_bad_ids(&j, &app, &key, &good).await;
+}
+
+async fn refused_unless_json_and_valid(app: &Router, key: &SecretKey, seq: u64, good: &str) {
     // Not JSON.
     for body in ["{\"type\": \"EPCISDocument\", ", "", "EPCISDocument"] {
-        let (a, _) = call(&app, capture_request(&key, seq, body, "")).await;
+        let (a, _) = call(app, capture_request(key, seq, body, "")).await;
         let m = a.assert_error(StatusCode::BAD_REQUEST, "malformed_json");
         assert!(m.contains("not valid JSON"), "{m}");
     }
-    let mut not_utf8 = capture_request(&key, seq, &good, "");
+    let mut not_utf8 = capture_request(key, seq, good, "");
     *not_utf8.body_mut() = Body::from(vec![b'{', 0xff, b'}']);
-    call(&app, not_utf8)
+    call(app, not_utf8)
         .await
         .0
         .assert_error(StatusCode::BAD_REQUEST, "malformed_json");
 
     // Not valid EPCIS: every problem with its JSON pointer.
-    let mut doc: Value = serde_json::from_str(&good).expect("JSON");
+    let mut doc: Value = serde_json::from_str(good).expect("JSON");
     doc.as_object_mut().expect("object").remove("schemaVersion");
     let e = &mut doc["epcisBody"]["eventList"][0];
     e.as_object_mut().expect("object").remove("eventTime");
     e["bizStep"] = json!(42);
     e["epcList"] = json!(["urn:epc:id:sgtin:6901234.000002"]);
-    let (a, _) = call(&app, capture_request(&key, seq, &doc.to_string(), "")).await;
+    let (a, _) = call(app, capture_request(key, seq, &doc.to_string(), "")).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
     let detail = a.assert_error(StatusCode::BAD_REQUEST, "invalid_epcis");
     assert!(detail.contains("nothing was captured"), "{detail}");
@@ -1670,7 +1847,14 @@ async fn capture_errors_and_capture_jobs() {
             .is_some_and(|m| m.contains("schemaVersion"))),
         "{problems:?}"
     );
+}
 
+async fn refused_unless_signed_for_it(
+    app: &Router,
+    (key, shop_key): (&SecretKey, &SecretKey),
+    seq: u64,
+    good: &str,
+) {
     // Unsigned: each header is required.
     for missing in [
         "waybill-signer",
@@ -1678,9 +1862,9 @@ async fn capture_errors_and_capture_jobs() {
         "waybill-expires",
         "waybill-signature",
     ] {
-        let mut req = capture_request(&key, seq, &good, "");
+        let mut req = capture_request(key, seq, good, "");
         req.headers_mut().remove(missing);
-        let m = call(&app, req)
+        let m = call(app, req)
             .await
             .0
             .assert_error(StatusCode::UNAUTHORIZED, "unsigned_capture");
@@ -1692,10 +1876,10 @@ async fn capture_errors_and_capture_jobs() {
         ("waybill-expires", "soon", "bad_header"),
         ("waybill-signature", "abcd", "bad_signature"),
     ] {
-        let mut req = capture_request(&key, seq, &good, "");
+        let mut req = capture_request(key, seq, good, "");
         req.headers_mut()
             .insert(name, value.parse().expect("header value"));
-        call(&app, req)
+        call(app, req)
             .await
             .0
             .assert_error(StatusCode::BAD_REQUEST, code);
@@ -1703,29 +1887,31 @@ async fn capture_errors_and_capture_jobs() {
 
     // A signature that is not over this document, this nonce or this key.
     let other = storing_doc(4, "2026-11-07T08:00:00.000+08:00");
-    let mut wrong_doc = capture_request(&key, seq, &other, "");
-    *wrong_doc.body_mut() = Body::from(good.clone());
-    let mut wrong_seq = capture_request(&key, seq + 1, &good, "");
+    let mut wrong_doc = capture_request(key, seq, &other, "");
+    *wrong_doc.body_mut() = Body::from(good.to_string());
+    let mut wrong_seq = capture_request(key, seq + 1, good, "");
     wrong_seq
         .headers_mut()
         .insert("waybill-nonce", seq.to_string().parse().expect("value"));
-    let mut wrong_key = capture_request(&j.shop.key, seq, &good, "");
+    let mut wrong_key = capture_request(shop_key, seq, good, "");
     wrong_key.headers_mut().insert(
         "waybill-signer",
         key.public().to_hex().parse().expect("value"),
     );
     for req in [wrong_doc, wrong_seq, wrong_key] {
-        let m = call(&app, req)
+        let m = call(app, req)
             .await
             .0
             .assert_error(StatusCode::BAD_REQUEST, "bad_signature");
         assert!(m.to_lowercase().contains("signature"), "{m}");
     }
+}
 
+async fn refused_over_the_limit_or_unknown(app: &Router, key: &SecretKey, seq: u64, good: &str) {
     // Over the document limit.
-    let mut big = good.clone();
+    let mut big = good.to_string();
     big.push_str(&" ".repeat(waybill_types::limits::EPCIS_DOCUMENT_BYTES_MAX));
-    let m = call(&app, capture_request(&key, seq, &big, ""))
+    let m = call(app, capture_request(key, seq, &big, ""))
         .await
         .0
         .assert_error(StatusCode::PAYLOAD_TOO_LARGE, "document_too_large");
@@ -1736,47 +1922,55 @@ async fn capture_errors_and_capture_jobs() {
 
     // An unknown signer.
     let stranger = SecretKey::from_label("stranger");
-    let m = call(&app, capture_request(&stranger, 1, &good, ""))
+    let m = call(app, capture_request(&stranger, 1, good, ""))
         .await
         .0
         .assert_error(StatusCode::FORBIDDEN, "unknown_signer");
     assert!(m.contains(&stranger.public().to_hex()), "{m}");
+}
 
+async fn committed_then_refused_again(
+    j: &mut Journey,
+    app: &Router,
+    key: &SecretKey,
+    good: &str,
+    head: (u64, String, u64),
+) {
     // Nothing was stored or queued.
     assert_eq!(j.net.head().await, head);
     assert_eq!(j.net.commit(), head.0 + 1);
-    assert_eq!(count(&j).await, 9);
+    assert_eq!(count(j).await, 9);
 
     // A committed capture.
     let job = j
         .net
-        .capture_ok(&mut j.carrier, &serde_json::from_str(&good).expect("JSON"))
+        .capture_ok(&mut j.carrier, &serde_json::from_str(good).expect("JSON"))
         .await;
     assert_eq!(job["eventsCaptured"], 1, "{job}");
     assert_eq!(job["duplicatesSkipped"], 0, "{job}");
     assert_eq!(job["captureErrorBehaviour"], "rollback");
-    let doc: Value = serde_json::from_str(&good).expect("JSON");
+    let doc: Value = serde_json::from_str(good).expect("JSON");
     assert_eq!(job["events"][0]["hash_id"], hash_ids(&doc)[0]);
     assert_eq!(job["events"][0]["duplicate"], false);
-    assert_eq!(count(&j).await, 10);
+    assert_eq!(count(j).await, 10);
 
     // The committed capture again; one expired, or expiring beyond the window.
     let used = j.carrier.next_nonce - 1;
-    call(&app, capture_request(&key, used, &good, ""))
+    call(app, capture_request(key, used, good, ""))
         .await
         .0
         .assert_error(StatusCode::CONFLICT, "already_committed");
     let other = storing_doc(5, "2026-11-07T08:30:00.000+08:00");
     let now = waybill_client::now_ms();
-    let m = call(&app, capture_request_until(&key, 77, now - 1, &other, ""))
+    let m = call(app, capture_request_until(key, 77, now - 1, &other, ""))
         .await
         .0
         .assert_error(StatusCode::BAD_REQUEST, "expired_tx");
     assert!(m.contains("later expiry"), "{m}");
     call(
-        &app,
+        app,
         capture_request_until(
-            &key,
+            key,
             77,
             now + waybill_types::limits::TX_EXPIRY_WINDOW_MS_MAX + 60_000,
             &other,
@@ -1788,51 +1982,22 @@ async fn capture_errors_and_capture_jobs() {
     .assert_error(StatusCode::BAD_REQUEST, "expiry_too_far");
     // The same capture twice while it waits.
     let seq_now = j.carrier.next_nonce;
-    let (a, _) = call(&app, capture_request(&key, seq_now, &other, "")).await;
+    let (a, _) = call(app, capture_request(key, seq_now, &other, "")).await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text());
-    call(&app, capture_request(&key, seq_now, &other, ""))
+    call(app, capture_request(key, seq_now, &other, ""))
         .await
         .0
         .assert_error(StatusCode::CONFLICT, "duplicate");
     j.carrier.next_nonce += 1;
     j.net.commit();
-    assert_eq!(count(&j).await, 11);
+    assert_eq!(count(j).await, 11);
+}
 
+async fn rejected_at_commit(j: &mut Journey, app: &Router) {
     // Rejected at commit: a carrier may not commission; a location must be registered
     // and be the capturer's or delegated to it; an error declaration needs its event.
-    let commissioning = epcis_doc(vec![ev(
-        "ObjectEvent",
-        "2026-11-07T09:00:00.000+08:00",
-        json!({
-            "action": "ADD", "epcList": [carton(9)], "bizStep": "commissioning",
-            "bizLocation": {"id": WAREHOUSE}
-        }),
-    )]);
-    let unregistered = epcis_doc(vec![ev(
-        "ObjectEvent",
-        "2026-11-07T09:00:00.000+08:00",
-        json!({
-            "action": "OBSERVE", "epcList": [carton(3)], "bizStep": "storing",
-            "bizLocation": {"id": "urn:epc:id:sgln:6905555.00099.0"}
-        }),
-    )]);
-    let not_delegated = epcis_doc(vec![ev(
-        "ObjectEvent",
-        "2026-11-07T09:00:00.000+08:00",
-        json!({
-            "action": "ADD", "epcList": [carton(9)], "bizStep": "commissioning",
-            "bizLocation": {"id": WAREHOUSE}
-        }),
-    )]);
-    let lone_declaration = epcis_doc(vec![ev(
-        "ObjectEvent",
-        "2026-11-07T09:00:00.000+08:00",
-        json!({
-            "eventID": "urn:uuid:9d0b3c4e-0000-4000-8000-0000000000ff",
-            "action": "OBSERVE", "epcList": [carton(3)], "bizStep": "storing",
-            "errorDeclaration": {"declarationTime": "2026-11-08T09:00:00.000+08:00", "reason": "incorrect_data"}
-        }),
-    )]);
+    let [commissioning, unregistered, not_delegated, lone_declaration] =
+        documents_rejected_at_commit();
     let mut rejected = Vec::new();
     rejected.push((
         j.net
@@ -1882,37 +2047,72 @@ async fn capture_errors_and_capture_jobs() {
             );
         }
         assert!(job.get("eventsCaptured").is_none(), "{job}");
-        let tx = common::get_ok(&app, &format!("/v1/txs/{id}")).await;
+        let tx = common::get_ok(app, &format!("/v1/txs/{id}")).await;
         assert_eq!(tx["receipt"]["status"], "rejected", "{tx}");
     }
-    assert_eq!(count(&j).await, 11, "a rejected capture stores nothing");
+    assert_eq!(count(j).await, 11, "a rejected capture stores nothing");
+}
 
+fn documents_rejected_at_commit() -> [Value; 4] {
+    let commissioning = epcis_doc(vec![ev(
+        "ObjectEvent",
+        "2026-11-07T09:00:00.000+08:00",
+        json!({
+            "action": "ADD", "epcList": [carton(9)], "bizStep": "commissioning",
+            "bizLocation": {"id": WAREHOUSE}
+        }),
+    )]);
+    let unregistered = epcis_doc(vec![ev(
+        "ObjectEvent",
+        "2026-11-07T09:00:00.000+08:00",
+        json!({
+            "action": "OBSERVE", "epcList": [carton(3)], "bizStep": "storing",
+            "bizLocation": {"id": "urn:epc:id:sgln:6905555.00099.0"}
+        }),
+    )]);
+    let not_delegated = epcis_doc(vec![ev(
+        "ObjectEvent",
+        "2026-11-07T09:00:00.000+08:00",
+        json!({
+            "action": "ADD", "epcList": [carton(9)], "bizStep": "commissioning",
+            "bizLocation": {"id": WAREHOUSE}
+        }),
+    )]);
+    let lone_declaration = epcis_doc(vec![ev(
+        "ObjectEvent",
+        "2026-11-07T09:00:00.000+08:00",
+        json!({
+            "eventID": "urn:uuid:9d0b3c4e-0000-4000-8000-0000000000ff",
+            "action": "OBSERVE", "epcList": [carton(3)], "bizStep": "storing",
+            "errorDeclaration": {"declarationTime": "2026-11-08T09:00:00.000+08:00", "reason": "incorrect_data"}
+        }),
+    )]);
+    [commissioning, unregistered, not_delegated, lone_declaration]
+}
+
+async fn empty_documents_and_bad_ids(j: &Journey, app: &Router, key: &SecretKey, good: &str) {
     // A document without events stores nothing either.
     let empty = epcis_doc(vec![]).to_string();
-    let (a, _) = call(
-        &app,
-        capture_request(&key, j.carrier.next_nonce, &empty, ""),
-    )
-    .await;
+    let (a, _) = call(app, capture_request(key, j.carrier.next_nonce, &empty, "")).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
     a.assert_error(StatusCode::BAD_REQUEST, "invalid_epcis");
     let v = a.json();
     assert_eq!(v["problems"][0]["pointer"], "/epcisBody/eventList", "{v}");
     assert_eq!(j.net.shared.mempool.len(), 0);
-    assert_eq!(count(&j).await, 11);
+    assert_eq!(count(j).await, 11);
 
     // Unknown and malformed capture ids.
-    get_as(&app, &key, &format!("/epcis/capture/{}", "ab".repeat(32)))
+    get_as(app, key, &format!("/epcis/capture/{}", "ab".repeat(32)))
         .await
         .0
         .assert_error(StatusCode::NOT_FOUND, "unknown_capture");
-    get_anon(&app, "/epcis/capture/not-an-id")
+    get_anon(app, "/epcis/capture/not-an-id")
         .await
         .assert_error(StatusCode::BAD_REQUEST, "bad_capture_id");
     // An unknown query parameter on capture.
     call(
-        &app,
-        capture_request(&key, j.carrier.next_nonce, &good, "?sync=1"),
+        app,
+        capture_request(key, j.carrier.next_nonce, good, "?sync=1"),
     )
     .await
     .0
@@ -2076,142 +2276,12 @@ async fn two_scanners_with_one_key_capture_at_once_and_both_commit() {
 async fn reads_need_a_member_signature_and_respect_data_categories() {
     let mut j = journey().await;
     let app = j.net.app.clone();
-    let hid = |j: &Journey, l: &str| j.hashes[l].clone();
 
-    // No signature.
-    for path in [
-        "/epcis/events".to_string(),
-        "/epcis/events?perPage=5".to_string(),
-        format!("/epcis/events/{}", pct(INSPECTION_ID)),
-        format!("/v1/trace/{}", pct(P1)),
-        format!(
-            "/v1/trace/{}?direction=forward",
-            pct(&format!("{}/L2611", carton_gtin()))
-        ),
-        format!("/v1/audit?org={ORCH}"),
-        format!("/v1/audit?product={}", carton_gtin()),
-    ] {
-        let m = get_anon(&app, &path)
-            .await
-            .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
-        assert!(m.contains("sign"), "{path}: {m}");
-        assert!(m.contains("Authorization"), "{path}: {m}");
-    }
-
-    // Bad signatures.
-    let path = "/epcis/events?perPage=5";
-    let k = j.producer.key.clone();
-    for (what, ts, expect) in [
-        ("expired", now_ms() - 10 * 60_000, "clock"),
-        ("from the future", now_ms() + 10 * 60_000, "clock"),
-    ] {
-        let m = call(&app, signed_get_at(&k, path, ts))
-            .await
-            .0
-            .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
-        assert!(m.contains(expect), "{what}: {m}");
-    }
-    let mut other_path = signed_get_at(&k, "/epcis/events?perPage=6", now_ms());
-    *other_path.uri_mut() = path.parse().expect("uri");
-    let mut other_method = signed_get_at(&k, path, now_ms());
-    other_method.headers_mut().insert(
-        header::AUTHORIZATION,
-        read_authorization(&k, "POST", path, now_ms())
-            .parse()
-            .expect("value"),
-    );
-    let mut other_key = signed_get_at(&j.shop.key, path, now_ms());
-    let forged = read_authorization(&j.shop.key, "GET", path, now_ms())
-        .replace(&j.shop.hex(), &j.producer.hex());
-    other_key
-        .headers_mut()
-        .insert(header::AUTHORIZATION, forged.parse().expect("value"));
-    for (what, req) in [
-        ("other path", other_path),
-        ("other method", other_method),
-        ("other key", other_key),
-    ] {
-        let m = call(&app, req)
-            .await
-            .0
-            .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
-        assert!(m.contains("does not verify"), "{what}: {m}");
-    }
-    let stranger = SecretKey::from_label("stranger");
-    let m = call(&app, signed_get_at(&stranger, path, now_ms()))
-        .await
-        .0
-        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
-    assert!(m.contains("not a registered member"), "{m}");
-    for value in [
-        "Bearer abc".to_string(),
-        "Waybill key=zz, ts=1, sig=00".to_string(),
-        format!("Waybill key={}, ts={}", j.producer.hex(), now_ms()),
-        format!(
-            "Waybill key={}, ts=soon, sig={}",
-            j.producer.hex(),
-            "00".repeat(64)
-        ),
-    ] {
-        let req = Request::builder()
-            .uri(path)
-            .header(header::AUTHORIZATION, value.as_str())
-            .body(Body::empty())
-            .expect("request");
-        call(&app, req)
-            .await
-            .0
-            .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
-    }
-
-    // Who sees what: customs inspection data is not the platform's or the carrier's;
-    // platform sales are not customs'; regulators and the producer see everything.
+    unsigned_reads_are_refused(&app).await;
+    badly_signed_reads_are_refused(&j, &app).await;
+    each_reader_sees_its_categories(&j, &app).await;
     let all = sorted(ALL.to_vec());
     let without = |l: &str| all.iter().copied().filter(|x| *x != l).collect::<Vec<_>>();
-    assert_eq!(query(&j, &j.regulator.key, "perPage=100").await, all);
-    assert_eq!(query(&j, &j.producer.key, "perPage=100").await, all);
-    assert_eq!(
-        query(&j, &j.shop.key, "perPage=100").await,
-        without("inspection")
-    );
-    assert_eq!(
-        query(&j, &j.carrier.key, "perPage=100").await,
-        without("inspection")
-    );
-    assert_eq!(
-        query(&j, &j.inspector.key, "perPage=100").await,
-        without("sale")
-    );
-    assert_eq!(
-        query(&j, &j.shop.key, &format!("MATCH_anyEPC={}", pct(P1))).await,
-        sorted(vec!["pallet", "shipping", "unloading"])
-    );
-    for id in [INSPECTION_ID.to_string(), hid(&j, "inspection")] {
-        let (a, _) = get_as(&app, &j.shop.key, &format!("/epcis/events/{}", pct(&id))).await;
-        let m = a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
-        assert!(m.contains(&j.shop.hex()), "{m}");
-        let v = get_as_ok(
-            &app,
-            &j.regulator.key,
-            &format!("/epcis/events/{}", pct(&id)),
-        )
-        .await;
-        assert_eq!(j.labels(&v), ["inspection"]);
-    }
-    let (a, _) = get_as(
-        &app,
-        &j.shop.key,
-        &format!(
-            "/epcis/events/{}",
-            pct("urn:uuid:00000000-0000-4000-8000-000000000000")
-        ),
-    )
-    .await;
-    a.assert_error(StatusCode::NOT_FOUND, "unknown_event");
-    let shop_trace = get_as_ok(&app, &j.shop.key, &format!("/v1/trace/{}", pct(&carton(1)))).await;
-    assert_eq!(shop_trace["hidden_events"], 1, "{shop_trace}");
-    assert_eq!(shop_trace["events"].as_array().expect("events").len(), 8);
-
     // The customs admin lets the platform read its inspections; then withdraws it.
     let grant = |allowed| {
         Payload::GrantRead(GrantRead {
@@ -2254,6 +2324,147 @@ async fn reads_need_a_member_signature_and_respect_data_categories() {
         .await
         .0
         .assert_error(StatusCode::FORBIDDEN, "member_revoked");
+}
+
+async fn unsigned_reads_are_refused(app: &Router) {
+    // No signature.
+    for path in [
+        "/epcis/events".to_string(),
+        "/epcis/events?perPage=5".to_string(),
+        format!("/epcis/events/{}", pct(INSPECTION_ID)),
+        format!("/v1/trace/{}", pct(P1)),
+        format!(
+            "/v1/trace/{}?direction=forward",
+            pct(&format!("{}/L2611", carton_gtin()))
+        ),
+        format!("/v1/audit?org={ORCH}"),
+        format!("/v1/audit?product={}", carton_gtin()),
+    ] {
+        let m = get_anon(app, &path)
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+        assert!(m.contains("sign"), "{path}: {m}");
+        assert!(m.contains("Authorization"), "{path}: {m}");
+    }
+}
+
+async fn badly_signed_reads_are_refused(j: &Journey, app: &Router) {
+    // Bad signatures.
+    let path = "/epcis/events?perPage=5";
+    let k = j.producer.key.clone();
+    for (what, ts, expect) in [
+        ("expired", now_ms() - 10 * 60_000, "clock"),
+        ("from the future", now_ms() + 10 * 60_000, "clock"),
+    ] {
+        let m = call(app, signed_get_at(&k, path, ts))
+            .await
+            .0
+            .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+        assert!(m.contains(expect), "{what}: {m}");
+    }
+    let mut other_path = signed_get_at(&k, "/epcis/events?perPage=6", now_ms());
+    *other_path.uri_mut() = path.parse().expect("uri");
+    let mut other_method = signed_get_at(&k, path, now_ms());
+    other_method.headers_mut().insert(
+        header::AUTHORIZATION,
+        read_authorization(&k, "POST", path, now_ms())
+            .parse()
+            .expect("value"),
+    );
+    let mut other_key = signed_get_at(&j.shop.key, path, now_ms());
+    let forged = read_authorization(&j.shop.key, "GET", path, now_ms())
+        .replace(&j.shop.hex(), &j.producer.hex());
+    other_key
+        .headers_mut()
+        .insert(header::AUTHORIZATION, forged.parse().expect("value"));
+    for (what, req) in [
+        ("other path", other_path),
+        ("other method", other_method),
+        ("other key", other_key),
+    ] {
+        let m = call(app, req)
+            .await
+            .0
+            .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+        assert!(m.contains("does not verify"), "{what}: {m}");
+    }
+    let stranger = SecretKey::from_label("stranger");
+    let m = call(app, signed_get_at(&stranger, path, now_ms()))
+        .await
+        .0
+        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    assert!(m.contains("not a registered member"), "{m}");
+    for value in [
+        "Bearer abc".to_string(),
+        "Waybill key=zz, ts=1, sig=00".to_string(),
+        format!("Waybill key={}, ts={}", j.producer.hex(), now_ms()),
+        format!(
+            "Waybill key={}, ts=soon, sig={}",
+            j.producer.hex(),
+            "00".repeat(64)
+        ),
+    ] {
+        let req = Request::builder()
+            .uri(path)
+            .header(header::AUTHORIZATION, value.as_str())
+            .body(Body::empty())
+            .expect("request");
+        call(app, req)
+            .await
+            .0
+            .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+}
+
+async fn each_reader_sees_its_categories(j: &Journey, app: &Router) {
+    let hid = |j: &Journey, l: &str| j.hashes[l].clone();
+    // Who sees what: customs inspection data is not the platform's or the carrier's;
+    // platform sales are not customs'; regulators and the producer see everything.
+    let all = sorted(ALL.to_vec());
+    let without = |l: &str| all.iter().copied().filter(|x| *x != l).collect::<Vec<_>>();
+    assert_eq!(query(j, &j.regulator.key, "perPage=100").await, all);
+    assert_eq!(query(j, &j.producer.key, "perPage=100").await, all);
+    assert_eq!(
+        query(j, &j.shop.key, "perPage=100").await,
+        without("inspection")
+    );
+    assert_eq!(
+        query(j, &j.carrier.key, "perPage=100").await,
+        without("inspection")
+    );
+    assert_eq!(
+        query(j, &j.inspector.key, "perPage=100").await,
+        without("sale")
+    );
+    assert_eq!(
+        query(j, &j.shop.key, &format!("MATCH_anyEPC={}", pct(P1))).await,
+        sorted(vec!["pallet", "shipping", "unloading"])
+    );
+    for id in [INSPECTION_ID.to_string(), hid(j, "inspection")] {
+        let (a, _) = get_as(app, &j.shop.key, &format!("/epcis/events/{}", pct(&id))).await;
+        let m = a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
+        assert!(m.contains(&j.shop.hex()), "{m}");
+        let v = get_as_ok(
+            app,
+            &j.regulator.key,
+            &format!("/epcis/events/{}", pct(&id)),
+        )
+        .await;
+        assert_eq!(j.labels(&v), ["inspection"]);
+    }
+    let (a, _) = get_as(
+        app,
+        &j.shop.key,
+        &format!(
+            "/epcis/events/{}",
+            pct("urn:uuid:00000000-0000-4000-8000-000000000000")
+        ),
+    )
+    .await;
+    a.assert_error(StatusCode::NOT_FOUND, "unknown_event");
+    let shop_trace = get_as_ok(app, &j.shop.key, &format!("/v1/trace/{}", pct(&carton(1)))).await;
+    assert_eq!(shop_trace["hidden_events"], 1, "{shop_trace}");
+    assert_eq!(shop_trace["events"].as_array().expect("events").len(), 8);
 }
 
 // ---------------------------------------------------------------------------
@@ -2340,13 +2551,25 @@ async fn trace_back_and_forward_through_the_journey() {
     let j = journey().await;
     let app = j.net.app.clone();
     let k = &j.producer.key;
-    let (c1, p1, b1) = (canon(&carton(1)), canon(P1), canon(B1));
-    let (clot, flot) = (carton_lot(), fruit_lot());
-    let s = |x: &str| Some(x.to_string());
 
+    trace_back_from_a_carton(&j, &app, k).await;
+    trace_back_from_the_pallet_and_lot(&j, &app, k).await;
+    let fwd = trace_forward_from_the_carton_lot(&j, &app, k).await;
+    trace_event_details(&j, &fwd).await;
+    trace_forward_from_links(&j, &app, k).await;
+    trace_refuses_unknown_and_malformed(&app, k).await;
+}
+
+async fn trace_back_from_a_carton(j: &Journey, app: &Router, k: &SecretKey) {
+    let c1 = canon(&carton(1));
+    let p1 = canon(P1);
+    let b1 = canon(B1);
+    let clot = carton_lot();
+    let flot = fruit_lot();
+    let s = |x: &str| Some(x.to_string());
     // Back from carton 1 (EPC URN; back is the default direction).
     let back = get_as_ok(
-        &app,
+        app,
         k,
         &format!("/v1/trace/{}?direction=back", pct(&carton(1))),
     )
@@ -2354,7 +2577,7 @@ async fn trace_back_and_forward_through_the_journey() {
     assert_eq!(back["id"], c1);
     assert_eq!(back["direction"], "back");
     assert_eq!(
-        nodes(&j, &back),
+        nodes(j, &back),
         vec![
             (c1.clone(), None, None, None, 0),
             (b1.clone(), s("made_from"), s(&c1), Some("cartons"), 1),
@@ -2363,7 +2586,7 @@ async fn trace_back_and_forward_through_the_journey() {
             (flot.clone(), s("of_lot"), s(&b1), Some("harvest"), 2),
         ]
     );
-    assert_eq!(trace_events(&j, &back), ALL, "every event, by eventTime");
+    assert_eq!(trace_events(j, &back), ALL, "every event, by eventTime");
     assert_eq!(back["hidden_events"], 0);
     assert_eq!(back["corrected_events"], 0);
     assert_eq!(back["truncated"], false);
@@ -2386,21 +2609,34 @@ async fn trace_back_and_forward_through_the_journey() {
             (fruit_gtin().as_str(), "H2611")
         ]
     );
+}
+
+async fn trace_back_from_the_pallet_and_lot(j: &Journey, app: &Router, k: &SecretKey) {
+    let back = get_as_ok(
+        app,
+        k,
+        &format!("/v1/trace/{}?direction=back", pct(&carton(1))),
+    )
+    .await;
+    let p1 = canon(P1);
+    let clot = carton_lot();
+    let flot = fruit_lot();
+    let s = |x: &str| Some(x.to_string());
     // Back from the pallet: what it contained.
-    let v = get_as_ok(&app, k, &format!("/v1/trace/{}", pct(P1))).await;
-    let first: Vec<_> = nodes(&j, &v).into_iter().skip(1).take(4).collect();
+    let v = get_as_ok(app, k, &format!("/v1/trace/{}", pct(P1))).await;
+    let first: Vec<_> = nodes(j, &v).into_iter().skip(1).take(4).collect();
     assert_eq!(
         first,
         (1..=4)
             .map(|n| (canon(&carton(n)), s("contains"), s(&p1), Some("pallet"), 1))
             .collect::<Vec<_>>()
     );
-    let default = get_as_ok(&app, k, &format!("/v1/trace/{}", pct(&carton(1)))).await;
+    let default = get_as_ok(app, k, &format!("/v1/trace/{}", pct(&carton(1)))).await;
     assert_eq!(default["nodes"], back["nodes"]);
 
     // Back from the carton lot (GTIN/LOT): its raw-material lot from master data.
     let v = get_as_ok(
-        &app,
+        app,
         k,
         &format!(
             "/v1/trace/{}?direction=back",
@@ -2410,17 +2646,23 @@ async fn trace_back_and_forward_through_the_journey() {
     .await;
     assert_eq!(v["id"], clot);
     assert_eq!(
-        nodes(&j, &v),
+        nodes(j, &v),
         vec![
             (clot.clone(), None, None, None, 0),
             (flot.clone(), s("raw_material"), s(&clot), None, 1)
         ]
     );
-    assert_eq!(trace_events(&j, &v), ["harvest", "sorting", "cartons"]);
+    assert_eq!(trace_events(j, &v), ["harvest", "sorting", "cartons"]);
+}
 
+async fn trace_forward_from_the_carton_lot(j: &Journey, app: &Router, k: &SecretKey) -> Value {
+    let c1 = canon(&carton(1));
+    let p1 = canon(P1);
+    let clot = carton_lot();
+    let s = |x: &str| Some(x.to_string());
     // Forward from the carton lot: its cartons, the pallet, and the recall list.
     let fwd = get_as_ok(
-        &app,
+        app,
         k,
         &format!(
             "/v1/trace/{}?direction=forward",
@@ -2441,9 +2683,9 @@ async fn trace_back_and_forward_through_the_journey() {
         ));
     }
     expected.push((p1.clone(), s("packed_into"), s(&c1), Some("pallet"), 2));
-    assert_eq!(nodes(&j, &fwd), expected);
+    assert_eq!(nodes(j, &fwd), expected);
     assert_eq!(
-        trace_events(&j, &fwd),
+        trace_events(j, &fwd),
         [
             "cartons",
             "pallet",
@@ -2454,6 +2696,12 @@ async fn trace_back_and_forward_through_the_journey() {
             "sale"
         ]
     );
+    recall_list_of_the_carton_lot(&fwd);
+    fwd
+}
+
+fn recall_list_of_the_carton_lot(fwd: &Value) {
+    let (clot, p1) = (carton_lot(), canon(P1));
     let recall = &fwd["recall"];
     let cartons: Vec<String> = (1..=4).map(|n| canon(&carton(n))).collect();
     assert_eq!(strings(&recall["items"]), cartons.iter().cloned().collect());
@@ -2484,6 +2732,10 @@ async fn trace_back_and_forward_through_the_journey() {
             &canon(STORE)
         ])
     );
+}
+
+async fn trace_event_details(j: &Journey, fwd: &Value) {
+    let p1 = canon(P1);
     // The event details.
     let shipping = fwd["events"]
         .as_array()
@@ -2500,21 +2752,24 @@ async fn trace_back_and_forward_through_the_journey() {
     assert_eq!(shipping["tx_id"], j.txs["capture_transport"]);
     assert_eq!(shipping["height"], j.heights["transport"]);
     assert_eq!(shipping["ids"], json!([{"role": "epc", "id": p1}]));
+}
 
+async fn trace_forward_from_links(j: &Journey, app: &Router, k: &SecretKey) {
+    let cartons: Vec<String> = (1..=4).map(|n| canon(&carton(n))).collect();
+    let c1 = canon(&carton(1));
+    let p1 = canon(P1);
+    let b1 = canon(B1);
+    let flot = fruit_lot();
+    let s = |x: &str| Some(x.to_string());
     // Forward from carton 1 by its Digital Link (percent-encoded, any domain).
     for dl in [
         c1.clone(),
         format!("https://shop.example/01/{}/21/C1?src=qr", carton_gtin()),
     ] {
-        let v = get_as_ok(
-            &app,
-            k,
-            &format!("/v1/trace/{}?direction=forward", pct(&dl)),
-        )
-        .await;
+        let v = get_as_ok(app, k, &format!("/v1/trace/{}?direction=forward", pct(&dl))).await;
         assert_eq!(v["id"], c1, "{dl}");
         assert_eq!(
-            nodes(&j, &v),
+            nodes(j, &v),
             vec![
                 (c1.clone(), None, None, None, 0),
                 (p1.clone(), s("packed_into"), s(&c1), Some("pallet"), 1)
@@ -2524,7 +2779,7 @@ async fn trace_back_and_forward_through_the_journey() {
         assert_eq!(strings(&v["recall"]["items"]), set(&[&c1]));
         assert_eq!(strings(&v["recall"]["lots"]), BTreeSet::new());
         assert_eq!(
-            trace_events(&j, &v),
+            trace_events(j, &v),
             [
                 "cartons",
                 "pallet",
@@ -2538,27 +2793,29 @@ async fn trace_back_and_forward_through_the_journey() {
     }
     // Forward from the fruit lot: the bin, then what it was made into.
     let v = get_as_ok(
-        &app,
+        app,
         k,
         &format!("/v1/trace/{}?direction=forward", pct(FRUIT_CLASS)),
     )
     .await;
-    let reached: Vec<String> = nodes(&j, &v).into_iter().map(|n| n.0).collect();
+    let reached: Vec<String> = nodes(j, &v).into_iter().map(|n| n.0).collect();
     assert_eq!(&reached[..2], [flot.clone(), b1.clone()]);
     assert!(cartons.iter().all(|c| reached.contains(c)), "{reached:?}");
     assert!(reached.contains(&p1), "{reached:?}");
+}
 
+async fn trace_refuses_unknown_and_malformed(app: &Router, k: &SecretKey) {
     // Unknown and malformed.
     for id in [
         format!("{}/NOPE", carton_gtin()),
         carton(99),
         P1.replace("0000000001", "0000000002"),
     ] {
-        let (a, _) = get_as(&app, k, &format!("/v1/trace/{}", pct(&id))).await;
+        let (a, _) = get_as(app, k, &format!("/v1/trace/{}", pct(&id))).await;
         a.assert_error(StatusCode::NOT_FOUND, "unknown_identifier");
     }
     let (a, _) = get_as(
-        &app,
+        app,
         k,
         &format!("/v1/trace/{}?direction=sideways", pct(&carton(1))),
     )
@@ -2566,13 +2823,13 @@ async fn trace_back_and_forward_through_the_journey() {
     let m = a.assert_error(StatusCode::BAD_REQUEST, "bad_direction");
     assert!(m.contains("sideways"), "{m}");
     let (a, _) = get_as(
-        &app,
+        app,
         k,
         &format!("/v1/trace/{}", pct("urn:epc:id:sgtin:6901234.1")),
     )
     .await;
     a.assert_error(StatusCode::BAD_REQUEST, "bad_identifier");
-    let (a, _) = get_as(&app, k, &format!("/v1/trace/{}?depth=3", pct(&carton(1)))).await;
+    let (a, _) = get_as(app, k, &format!("/v1/trace/{}?depth=3", pct(&carton(1)))).await;
     a.assert_error(StatusCode::BAD_REQUEST, "bad_query");
 }
 
@@ -2617,150 +2874,9 @@ fn tx_ids(items: &[Value]) -> BTreeSet<String> {
 async fn audit_trail_by_product_member_and_org() {
     let mut j = journey().await;
     let app = j.net.app.clone();
-    let t =
-        |names: &[&str]| -> BTreeSet<String> { names.iter().map(|n| j.txs[n].clone()).collect() };
 
-    // Who touched the carton product: any member may ask.
-    let q = format!("product={}", carton_gtin());
-    let v = get_as_ok(&app, &j.shop.key, &format!("/v1/audit?{q}")).await;
-    assert_eq!(v["subject"], format!("product {}", carton_gtin()));
-    let items = audit(&app, &j.shop.key, &q, None).await;
-    assert_eq!(
-        tx_ids(&items),
-        t(&[
-            "product_carton",
-            "lot_carton",
-            "capture_production",
-            "capture_transport",
-            "capture_delivery",
-            "capture_sale"
-        ])
-    );
-    assert_eq!(audit(&app, &j.shop.key, &q, Some(2)).await, items, "paging");
-    assert_eq!(
-        audit(
-            &app,
-            &j.shop.key,
-            &format!("product={}", &carton_gtin()[1..]),
-            None
-        )
-        .await,
-        items,
-        "GTIN-13 form"
-    );
-    let mut last = 0;
-    for i in &items {
-        let id = i["tx_id"].as_str().expect("tx_id");
-        let tx = common::get_ok(&app, &format!("/v1/txs/{id}")).await;
-        assert_eq!(i["height"], tx["height"], "{i}");
-        assert_eq!(i["signer"], tx["signer"], "{i}");
-        assert_eq!(i["action"], tx["payload"]["type"], "{i}");
-        assert_eq!(i["outcome"], "applied", "{i}");
-        let h = i["height"].as_u64().expect("height");
-        assert!(h >= last, "by height");
-        last = h;
-        let time = i["time"].as_str().expect("time");
-        assert_eq!(
-            time,
-            waybill_api::epcis::rfc3339_ms(i["time_ms"].as_u64().expect("time_ms"))
-        );
-        let block_time = j.net.block_time(h).await;
-        assert_eq!(i["time_ms"], block_time);
-    }
-    let captures: Vec<&Value> = items
-        .iter()
-        .filter(|i| i["action"] == "capture_epcis")
-        .collect();
-    assert_eq!(captures.len(), 4);
-    for c in captures {
-        assert!(
-            c["summary"]
-                .as_str()
-                .is_some_and(|s| s.contains(&carton_gtin())),
-            "{c}"
-        );
-        assert!(c["org"].is_string(), "{c}");
-    }
-    let sale = items
-        .iter()
-        .find(|i| i["tx_id"] == j.txs["capture_sale"])
-        .expect("sale");
-    assert_eq!(sale["org"], SHOP);
-    assert_eq!(sale["signer"], j.shop.hex());
-    assert_eq!(sale["height"], j.heights["retail"]);
-    assert_eq!(
-        tx_ids(
-            &audit(
-                &app,
-                &j.carrier.key,
-                &format!("product={}", fruit_gtin()),
-                None
-            )
-            .await
-        ),
-        t(&["product_fruit", "lot_fruit", "capture_production"])
-    );
-
-    // A member's trail: its own organization, or a regulator.
-    let q = format!("member={}", j.producer.hex());
-    let own = audit(&app, &j.producer.key, &q, None).await;
-    assert_eq!(
-        tx_ids(&own),
-        t(&[
-            "product_fruit",
-            "product_carton",
-            "lot_fruit",
-            "lot_carton",
-            "capture_production"
-        ])
-    );
-    assert!(own
-        .iter()
-        .all(|i| i["signer"] == j.producer.hex() && i["org"] == ORCH));
-    assert_eq!(
-        audit(&app, &j.admins[ORCH].key, &q, None).await,
-        own,
-        "the org admin"
-    );
-    assert_eq!(
-        audit(&app, &j.regulator.key, &q, None).await,
-        own,
-        "a regulator"
-    );
-    let (a, _) = get_as(&app, &j.shop.key, &format!("/v1/audit?{q}")).await;
-    let m = a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
-    assert!(m.contains("regulator"), "{m}");
-
-    // An organization's trail: every member's transactions, the admin's too.
-    let q = format!("org={ORCH}");
-    let org = audit(&app, &j.producer.key, &q, None).await;
-    assert_eq!(
-        org.len(),
-        own.len() + 4,
-        "admin: member, two locations, a delegation"
-    );
-    assert!(tx_ids(&own).is_subset(&tx_ids(&org)));
-    let admin_entries: Vec<&Value> = org
-        .iter()
-        .filter(|i| i["signer"] == j.admins[ORCH].hex())
-        .collect();
-    assert_eq!(
-        admin_entries
-            .iter()
-            .map(|i| i["action"].as_str().expect("action"))
-            .collect::<BTreeSet<_>>(),
-        BTreeSet::from([
-            "register_member",
-            "register_location",
-            "set_location_delegate"
-        ])
-    );
-    assert_eq!(audit(&app, &j.regulator.key, &q, None).await, org);
-    for key in [&j.shop.key, &j.carrier.key, &j.inspector.key] {
-        let (a, _) = get_as(&app, key, &format!("/v1/audit?{q}")).await;
-        a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
-    }
-
+    audit_of_a_product(&j, &app).await;
+    audit_of_a_member_and_an_org(&j, &app).await;
     // Rejected transactions are in the trail too.
     let bad = epcis_doc(vec![ev(
         "ObjectEvent",
@@ -2799,6 +2915,160 @@ async fn audit_trail_by_product_member_and_org() {
     a.assert_error(StatusCode::BAD_REQUEST, "bad_query");
 }
 
+async fn audit_of_a_product(j: &Journey, app: &Router) {
+    let t =
+        |names: &[&str]| -> BTreeSet<String> { names.iter().map(|n| j.txs[n].clone()).collect() };
+    // Who touched the carton product: any member may ask.
+    let q = format!("product={}", carton_gtin());
+    let v = get_as_ok(app, &j.shop.key, &format!("/v1/audit?{q}")).await;
+    assert_eq!(v["subject"], format!("product {}", carton_gtin()));
+    let items = audit(app, &j.shop.key, &q, None).await;
+    assert_eq!(
+        tx_ids(&items),
+        t(&[
+            "product_carton",
+            "lot_carton",
+            "capture_production",
+            "capture_transport",
+            "capture_delivery",
+            "capture_sale"
+        ])
+    );
+    assert_eq!(audit(app, &j.shop.key, &q, Some(2)).await, items, "paging");
+    assert_eq!(
+        audit(
+            app,
+            &j.shop.key,
+            &format!("product={}", &carton_gtin()[1..]),
+            None
+        )
+        .await,
+        items,
+        "GTIN-13 form"
+    );
+    audit_entries_match_their_transactions(j, app, &items).await;
+    let captures: Vec<&Value> = items
+        .iter()
+        .filter(|i| i["action"] == "capture_epcis")
+        .collect();
+    assert_eq!(captures.len(), 4);
+    for c in captures {
+        assert!(
+            c["summary"]
+                .as_str()
+                .is_some_and(|s| s.contains(&carton_gtin())),
+            "{c}"
+        );
+        assert!(c["org"].is_string(), "{c}");
+    }
+    let sale = items
+        .iter()
+        .find(|i| i["tx_id"] == j.txs["capture_sale"])
+        .expect("sale");
+    assert_eq!(sale["org"], SHOP);
+    assert_eq!(sale["signer"], j.shop.hex());
+    assert_eq!(sale["height"], j.heights["retail"]);
+    assert_eq!(
+        tx_ids(
+            &audit(
+                app,
+                &j.carrier.key,
+                &format!("product={}", fruit_gtin()),
+                None
+            )
+            .await
+        ),
+        t(&["product_fruit", "lot_fruit", "capture_production"])
+    );
+}
+
+async fn audit_entries_match_their_transactions(j: &Journey, app: &Router, items: &[Value]) {
+    // Each entry matches its transaction, by height.
+    let mut last = 0;
+    for i in items {
+        let id = i["tx_id"].as_str().expect("tx_id");
+        let tx = common::get_ok(app, &format!("/v1/txs/{id}")).await;
+        assert_eq!(i["height"], tx["height"], "{i}");
+        assert_eq!(i["signer"], tx["signer"], "{i}");
+        assert_eq!(i["action"], tx["payload"]["type"], "{i}");
+        assert_eq!(i["outcome"], "applied", "{i}");
+        let h = i["height"].as_u64().expect("height");
+        assert!(h >= last, "by height");
+        last = h;
+        let time = i["time"].as_str().expect("time");
+        assert_eq!(
+            time,
+            waybill_api::epcis::rfc3339_ms(i["time_ms"].as_u64().expect("time_ms"))
+        );
+        let block_time = j.net.block_time(h).await;
+        assert_eq!(i["time_ms"], block_time);
+    }
+}
+
+async fn audit_of_a_member_and_an_org(j: &Journey, app: &Router) {
+    let t =
+        |names: &[&str]| -> BTreeSet<String> { names.iter().map(|n| j.txs[n].clone()).collect() };
+    // A member's trail: its own organization, or a regulator.
+    let q = format!("member={}", j.producer.hex());
+    let own = audit(app, &j.producer.key, &q, None).await;
+    assert_eq!(
+        tx_ids(&own),
+        t(&[
+            "product_fruit",
+            "product_carton",
+            "lot_fruit",
+            "lot_carton",
+            "capture_production"
+        ])
+    );
+    assert!(own
+        .iter()
+        .all(|i| i["signer"] == j.producer.hex() && i["org"] == ORCH));
+    assert_eq!(
+        audit(app, &j.admins[ORCH].key, &q, None).await,
+        own,
+        "the org admin"
+    );
+    assert_eq!(
+        audit(app, &j.regulator.key, &q, None).await,
+        own,
+        "a regulator"
+    );
+    let (a, _) = get_as(app, &j.shop.key, &format!("/v1/audit?{q}")).await;
+    let m = a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
+    assert!(m.contains("regulator"), "{m}");
+
+    // An organization's trail: every member's transactions, the admin's too.
+    let q = format!("org={ORCH}");
+    let org = audit(app, &j.producer.key, &q, None).await;
+    assert_eq!(
+        org.len(),
+        own.len() + 4,
+        "admin: member, two locations, a delegation"
+    );
+    assert!(tx_ids(&own).is_subset(&tx_ids(&org)));
+    let admin_entries: Vec<&Value> = org
+        .iter()
+        .filter(|i| i["signer"] == j.admins[ORCH].hex())
+        .collect();
+    assert_eq!(
+        admin_entries
+            .iter()
+            .map(|i| i["action"].as_str().expect("action"))
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from([
+            "register_member",
+            "register_location",
+            "set_location_delegate"
+        ])
+    );
+    assert_eq!(audit(app, &j.regulator.key, &q, None).await, org);
+    for key in [&j.shop.key, &j.carrier.key, &j.inspector.key] {
+        let (a, _) = get_as(app, key, &format!("/v1/audit?{q}")).await;
+        a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 7. Master data
 // ---------------------------------------------------------------------------
@@ -2808,70 +3078,7 @@ async fn master_data_locations_and_qualifications() {
     let mut j = journey().await;
     let app = j.net.app.clone();
 
-    // Locations: anyone may read them.
-    let v = common::get_ok(&app, "/v1/locations").await;
-    assert_eq!(v["next_after"], Value::Null);
-    let owners: BTreeMap<String, String> = v["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|l| {
-            (
-                l["gln"].as_str().expect("gln").to_string(),
-                l["owner"].as_str().expect("owner").to_string(),
-            )
-        })
-        .collect();
-    let expected: BTreeMap<String, String> = [
-        (FARM, ORCH),
-        (PACKHOUSE, ORCH),
-        (WAREHOUSE, COLD),
-        (STORE, SHOP),
-        (CUSTOMS_OFFICE, CUST),
-    ]
-    .into_iter()
-    .map(|(l, o)| (gln_of(l).as_str().to_string(), o.to_string()))
-    .collect();
-    assert_eq!(owners, expected);
-    let mut paged = Vec::new();
-    let mut uri = "/v1/locations?limit=2".to_string();
-    loop {
-        let p = common::get_ok(&app, &uri).await;
-        paged.extend(p["items"].as_array().expect("items").clone());
-        match p["next_after"].as_str() {
-            Some(n) => uri = format!("/v1/locations?limit=2&after={n}"),
-            None => break,
-        }
-    }
-    assert_eq!(Value::Array(paged), v["items"]);
-    let gln = gln_of(PACKHOUSE);
-    let loc = common::get_ok(&app, &format!("/v1/locations/{gln}")).await;
-    assert_eq!(loc["gln"], gln.as_str());
-    assert_eq!(loc["name"], "Pujiang packhouse");
-    assert_eq!(loc["kind"], "plant");
-    assert_eq!(loc["country"], "CN");
-    assert_eq!(loc["owner"], ORCH);
-    assert_eq!(loc["registered_by"], j.admins[ORCH].hex());
-    assert_eq!(loc["registered_at"], j.heights["setup"]);
-    let tx = common::get_ok(
-        &app,
-        &format!("/v1/txs/{}", loc["tx_id"].as_str().expect("tx_id")),
-    )
-    .await;
-    assert_eq!(tx["payload"]["type"], "register_location");
-    get_anon(
-        &app,
-        &format!(
-            "/v1/locations/{}",
-            gln_of("urn:epc:id:sgln:6901234.00099.0")
-        ),
-    )
-    .await
-    .assert_error(StatusCode::NOT_FOUND, "unknown_location");
-    get_anon(&app, "/v1/locations/6901234000012")
-        .await
-        .assert_error(StatusCode::BAD_REQUEST, "bad_gln");
-
+    locations_are_public(&j, &app).await;
     // Qualifications with their status today.
     let q = |kind: &str, number: &str, from: &str, to: &str| {
         Payload::RecordQualification(RecordQualification {
@@ -2927,12 +3134,87 @@ async fn master_data_locations_and_qualifications() {
             ("HACCP-2", "revoked")
         ])
     );
+    qualifications_page_with_their_details(&j, &app, &v, (h, h_revoke)).await;
+}
+
+async fn locations_are_public(j: &Journey, app: &Router) {
+    // Locations: anyone may read them.
+    let v = common::get_ok(app, "/v1/locations").await;
+    assert_eq!(v["next_after"], Value::Null);
+    let owners: BTreeMap<String, String> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|l| {
+            (
+                l["gln"].as_str().expect("gln").to_string(),
+                l["owner"].as_str().expect("owner").to_string(),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, String> = [
+        (FARM, ORCH),
+        (PACKHOUSE, ORCH),
+        (WAREHOUSE, COLD),
+        (STORE, SHOP),
+        (CUSTOMS_OFFICE, CUST),
+    ]
+    .into_iter()
+    .map(|(l, o)| (gln_of(l).as_str().to_string(), o.to_string()))
+    .collect();
+    assert_eq!(owners, expected);
+    let mut paged = Vec::new();
+    let mut uri = "/v1/locations?limit=2".to_string();
+    loop {
+        let p = common::get_ok(app, &uri).await;
+        paged.extend(p["items"].as_array().expect("items").clone());
+        match p["next_after"].as_str() {
+            Some(n) => uri = format!("/v1/locations?limit=2&after={n}"),
+            None => break,
+        }
+    }
+    assert_eq!(Value::Array(paged), v["items"]);
+    let gln = gln_of(PACKHOUSE);
+    let loc = common::get_ok(app, &format!("/v1/locations/{gln}")).await;
+    assert_eq!(loc["gln"], gln.as_str());
+    assert_eq!(loc["name"], "Pujiang packhouse");
+    assert_eq!(loc["kind"], "plant");
+    assert_eq!(loc["country"], "CN");
+    assert_eq!(loc["owner"], ORCH);
+    assert_eq!(loc["registered_by"], j.admins[ORCH].hex());
+    assert_eq!(loc["registered_at"], j.heights["setup"]);
+    let tx = common::get_ok(
+        app,
+        &format!("/v1/txs/{}", loc["tx_id"].as_str().expect("tx_id")),
+    )
+    .await;
+    assert_eq!(tx["payload"]["type"], "register_location");
+    get_anon(
+        app,
+        &format!(
+            "/v1/locations/{}",
+            gln_of("urn:epc:id:sgln:6901234.00099.0")
+        ),
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "unknown_location");
+    get_anon(app, "/v1/locations/6901234000012")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "bad_gln");
+}
+
+async fn qualifications_page_with_their_details(
+    j: &Journey,
+    app: &Router,
+    v: &Value,
+    (h, h_revoke): (u64, u64),
+) {
     // The list pages like every other list: one at a time, all four, then no cursor.
     assert_eq!(v["next_after"], Value::Null);
     let mut paged = Vec::new();
     let mut uri = format!("/v1/orgs/{ORCH}/qualifications?limit=1");
     loop {
-        let p = common::get_ok(&app, &uri).await;
+        let p = common::get_ok(app, &uri).await;
         let items = p["items"].as_array().expect("items");
         assert!(items.len() <= 1, "a page holds at most `limit` items: {p}");
         paged.extend(items.clone());
@@ -2964,13 +3246,13 @@ async fn master_data_locations_and_qualifications() {
     assert_eq!(haccp["revoked"]["at"], h_revoke);
     assert_eq!(haccp["revoked"]["by"], j.inspector.hex());
     assert_eq!(
-        common::get_ok(&app, &format!("/v1/orgs/{COLD}/qualifications")).await["items"],
+        common::get_ok(app, &format!("/v1/orgs/{COLD}/qualifications")).await["items"],
         json!([])
     );
-    get_anon(&app, "/v1/orgs/nobody/qualifications")
+    get_anon(app, "/v1/orgs/nobody/qualifications")
         .await
         .assert_error(StatusCode::NOT_FOUND, "unknown_org");
-    get_anon(&app, "/v1/orgs/Not%20An%20Id/qualifications")
+    get_anon(app, "/v1/orgs/Not%20An%20Id/qualifications")
         .await
         .assert_error(StatusCode::BAD_REQUEST, "bad_org_id");
 }
@@ -3147,6 +3429,39 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
     for k in ["product", "lot", "event", "inspection", "location"] {
         assert!(kinds.contains(k), "bundle has {k} records: {kinds:?}");
     }
+    let (carton_chain, inspection_at) = bundle_history_is_complete(&ok, &subject).await;
+    orders_are_not_published(&bundle);
+    record_header_and_genesis_mutations_are_caught(&bundle, &root, &genesis, &trust).await;
+    fingerprint_and_subject_mutations_are_caught((&bundle, &sibling), &root, &fp, &subject).await;
+    sibling_records_are_caught((&bundle, &sibling), &root).await;
+    order_gaps_heads_and_anchor_are_caught(
+        &bundle,
+        &root,
+        (&carton_chain, inspection_at),
+        &subject,
+    )
+    .await;
+}
+
+fn orders_are_not_published(bundle: &waybill_types::proof::ProofBundle) {
+    // Orders are platform transactions: never in the open tier.
+    let text = serde_json::to_string(&bundle).expect("json");
+    let decoded: String = bundle
+        .records
+        .iter()
+        .map(|r| String::from_utf8(common::unb64(&r.record)).expect("utf-8"))
+        .collect();
+    assert!(
+        !decoded.contains(ORDER) && !decoded.contains(PO),
+        "orders are not published"
+    );
+    assert!(text.len() < 1_000_000);
+}
+
+async fn bundle_history_is_complete(
+    ok: &waybill_types::proof::Verified,
+    subject: &str,
+) -> (Vec<(u64, u64)>, (u64, u64)) {
     // The history: the carton, the pallet that held it, the bin it was made from, the
     // lots, the places, the owners' qualifications, the validator sets.
     let chain_of = |id: &str| -> Vec<(u64, u64)> {
@@ -3158,7 +3473,7 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
             .unwrap_or_else(|| panic!("{id} is part of the history: {:?}", ok.history.chains))
     };
     let dl = |urn: &str| waybill_epcis::epc::parse(urn).expect("EPC").canonical;
-    let carton_chain = chain_of(&subject);
+    let carton_chain = chain_of(subject);
     let pallet_chain = chain_of(&dl(P1));
     chain_of(&dl(B1));
     chain_of("validators");
@@ -3179,40 +3494,20 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
             inspection.record
         );
     }
-    // Orders are platform transactions: never in the open tier.
-    let text = serde_json::to_string(&bundle).expect("json");
-    let decoded: String = bundle
-        .records
-        .iter()
-        .map(|r| String::from_utf8(common::unb64(&r.record)).expect("utf-8"))
-        .collect();
-    assert!(
-        !decoded.contains(ORDER) && !decoded.contains(PO),
-        "orders are not published"
-    );
-    assert!(text.len() < 1_000_000);
+    (carton_chain, (inspection.height, inspection.index))
+}
 
-    let flip_b64 = |s: &str, at: usize| -> String {
-        let mut b = common::unb64(s);
-        let i = at.min(b.len() - 1);
-        b[i] ^= 0x01;
-        common::b64(&b)
-    };
-    let expect_step = |b: &ProofBundle, step: &str| {
-        let e = verify(b, &root).expect_err("mutation is caught");
-        assert_eq!(e.step, step, "{e}");
-        e
-    };
-    let pos_of = |b: &ProofBundle, p: (u64, u64)| {
-        b.records
-            .iter()
-            .position(|r| (r.height, r.index) == p)
-            .expect("record in bundle")
-    };
+async fn record_header_and_genesis_mutations_are_caught(
+    bundle: &waybill_types::proof::ProofBundle,
+    root: &waybill_types::proof::TrustRoot,
+    genesis: &waybill_types::Genesis,
+    trust: &waybill_types::proof::TrustFile,
+) {
+    use waybill_types::proof::{verify, TrustRoot};
     // A record byte.
     let mut m = bundle.clone();
     m.records[0].record = flip_b64(&m.records[0].record, 5);
-    expect_step(&m, "inclusion");
+    expect_step(&m, root, "inclusion");
     // A proof hash (take a record whose proof is not empty).
     let mut m = bundle.clone();
     let r = m
@@ -3223,7 +3518,7 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
     let mut h = hex::decode(&r.proof[0]).expect("hex");
     h[0] ^= 0x80;
     r.proof[0] = hex::encode(h);
-    expect_step(&m, "inclusion");
+    expect_step(&m, root, "inclusion");
     // A header field (its time): the certificate no longer signs it.
     let mut m = bundle.clone();
     let mut hd: waybill_types::BlockHeader =
@@ -3231,7 +3526,7 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
             .expect("header");
     hd.time_ms += 1;
     m.headers[0].header = common::b64(&waybill_types::codec::encode(&hd));
-    let e = verify(&m, &root).expect_err("caught");
+    let e = verify(&m, root).expect_err("caught");
     assert!(matches!(e.step, "certificate" | "inclusion"), "{e}");
     // A signature.
     let mut m = bundle.clone();
@@ -3240,26 +3535,38 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
             .expect("cert");
     cert.signatures[0].signature.0[7] ^= 0x01;
     m.headers[0].certificate = common::b64(&waybill_types::codec::encode(&cert));
-    expect_step(&m, "certificate");
+    expect_step(&m, root, "certificate");
     // A validator key in the genesis: no trust root the verifier holds accepts it.
     let mut g2 = genesis.clone();
     g2.validators[0].public_key = SecretKey::from_label("impostor").public();
     let mut m = bundle.clone();
     m.genesis = common::b64(&waybill_types::codec::encode(&g2));
-    expect_step(&m, "fingerprint");
+    expect_step(&m, root, "fingerprint");
     for r in [
         TrustRoot::Genesis(Box::new(genesis.clone())),
         TrustRoot::Trust(trust.clone()),
     ] {
         assert_eq!(verify(&m, &r).expect_err("caught").step, "genesis");
     }
+}
+
+async fn fingerprint_and_subject_mutations_are_caught(
+    (bundle, sibling): (
+        &waybill_types::proof::ProofBundle,
+        &waybill_types::proof::ProofBundle,
+    ),
+    root: &waybill_types::proof::TrustRoot,
+    fp: &str,
+    subject: &str,
+) {
+    use waybill_types::proof::{verify, TrustRoot};
     // The bundle's own fingerprint is no trust root, and a short fingerprint is none
     // either: 16 hex digits (64 bits) are within reach of a second-preimage search.
-    let e = verify(&bundle, &TrustRoot::Fingerprint(fp[..16].to_string())).expect_err("short");
+    let e = verify(bundle, &TrustRoot::Fingerprint(fp[..16].to_string())).expect_err("short");
     assert_eq!(e.step, "fingerprint");
     assert!(e.detail.contains("32"), "{e}");
     let e = verify(
-        &bundle,
+        bundle,
         &TrustRoot::Fingerprint("0123456789abcdef0123456789abcdef".into()),
     )
     .expect_err("caught");
@@ -3268,18 +3575,27 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
     let mut m = bundle.clone();
     let h0 = m.records[0].height;
     m.headers.retain(|h| h.height != h0);
-    expect_step(&m, "record");
+    expect_step(&m, root, "record");
     // Another item's genuine history relabelled.
     let mut m = bundle.clone();
     m.subject = format!("https://id.gs1.org/01/{}/21/C999", carton_gtin());
-    expect_step(&m, "completeness");
+    expect_step(&m, root, "completeness");
     let mut m = bundle.clone();
     m.subject = "https://id.gs1.org/01/06901234999990".into();
-    expect_step(&m, "subject");
+    expect_step(&m, root, "subject");
     // The sibling's bundle (genuine, complete) presented as C1's.
     let mut m = sibling.clone();
-    m.subject = subject.clone();
-    expect_step(&m, "completeness");
+    m.subject = subject.to_string();
+    expect_step(&m, root, "completeness");
+}
+
+async fn sibling_records_are_caught(
+    (bundle, sibling): (
+        &waybill_types::proof::ProofBundle,
+        &waybill_types::proof::ProofBundle,
+    ),
+    root: &waybill_types::proof::TrustRoot,
+) {
     // A genuine record of the sibling carton spliced in (with its header).
     let extra = sibling
         .records
@@ -3305,7 +3621,7 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
     }
     m.records.push(extra.clone());
     m.records.sort_by_key(|r| (r.height, r.index));
-    let e = expect_step(&m, "subject");
+    let e = expect_step(&m, root, "subject");
     assert!(e.detail.contains("not part of the history"), "{e}");
     // The sibling's head listed too.
     let mut m = bundle.clone();
@@ -3316,7 +3632,7 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
         .expect("C3's head")
         .clone();
     m.heads.push(c3_head.clone());
-    expect_step(&m, "completeness");
+    expect_step(&m, root, "completeness");
     // ... with its record and header too: still not part of this history.
     let mut m2 = bundle.clone();
     m2.heads.push(c3_head);
@@ -3344,32 +3660,39 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
         m2.records.push(c3_last);
         m2.records.sort_by_key(|r| (r.height, r.index));
     }
-    expect_step(&m2, "subject");
+    expect_step(&m2, root, "subject");
+}
+
+async fn order_gaps_heads_and_anchor_are_caught(
+    bundle: &waybill_types::proof::ProofBundle,
+    root: &waybill_types::proof::TrustRoot,
+    (carton_chain, inspection_at): (&[(u64, u64)], (u64, u64)),
+    subject: &str,
+) {
     // A record repeated, or two records swapped.
     let mut m = bundle.clone();
     let dup = m.records[1].clone();
     m.records.insert(1, dup);
-    expect_step(&m, "order");
+    expect_step(&m, root, "order");
     let mut m = bundle.clone();
     m.records.swap(1, 2);
-    expect_step(&m, "order");
+    expect_step(&m, root, "order");
     // A record dropped from the middle of the carton's history (the packing on the
     // pallet): a gap in the chain.
     let middle = carton_chain[carton_chain.len() / 2];
     assert_ne!(middle, carton_chain[0], "a middle record");
     let mut m = bundle.clone();
     m.records.remove(pos_of(&m, middle));
-    let e = expect_step(&m, "completeness");
+    let e = expect_step(&m, root, "completeness");
     assert!(e.detail.contains("missing"), "{e}");
     // The customs inspection dropped (an inconvenient outcome).
     let mut m = bundle.clone();
-    m.records
-        .remove(pos_of(&m, (inspection.height, inspection.index)));
-    expect_step(&m, "completeness");
+    m.records.remove(pos_of(&m, inspection_at));
+    expect_step(&m, root, "completeness");
     // The last record dropped: the head names it.
     let mut m = bundle.clone();
     m.records.remove(pos_of(&m, carton_chain[0]));
-    expect_step(&m, "completeness");
+    expect_step(&m, root, "completeness");
     // ... and the head moved back to the record before it: not what the block commits to.
     let head_i = m
         .heads
@@ -3377,21 +3700,48 @@ async fn proof_bundle_verifies_and_every_mutation_is_caught() {
         .position(|h| h.subject == subject)
         .expect("carton head");
     m.heads[head_i].at = Some([carton_chain[1].0, carton_chain[1].1]);
-    expect_step(&m, "heads");
+    expect_step(&m, root, "heads");
     // ... or the head left out.
     let mut m = bundle.clone();
     m.heads.retain(|h| h.subject != subject);
-    expect_step(&m, "completeness");
+    expect_step(&m, root, "completeness");
     // A head proof altered.
     let mut m = bundle.clone();
     let mut sib = hex::decode(&m.heads[0].proof[0]).expect("hex");
     sib[3] ^= 1;
     m.heads[0].proof[0] = hex::encode(sib);
-    expect_step(&m, "heads");
+    expect_step(&m, root, "heads");
     // The anchor misstated.
     let mut m = bundle.clone();
     m.anchor -= 1;
-    expect_step(&m, "anchor");
+    expect_step(&m, root, "anchor");
+}
+
+/// `s` (base64) with the bit 0 of byte `at` (or the last byte) flipped.
+fn flip_b64(s: &str, at: usize) -> String {
+    let mut b = common::unb64(s);
+    let i = at.min(b.len() - 1);
+    b[i] ^= 0x01;
+    common::b64(&b)
+}
+
+/// `b` fails verification against `root` at `step`.
+fn expect_step(
+    b: &waybill_types::proof::ProofBundle,
+    root: &waybill_types::proof::TrustRoot,
+    step: &str,
+) -> waybill_types::proof::ProofError {
+    let e = waybill_types::proof::verify(b, root).expect_err("mutation is caught");
+    assert_eq!(e.step, step, "{e}");
+    e
+}
+
+/// Where the record at `p` is in `b`.
+fn pos_of(b: &waybill_types::proof::ProofBundle, p: (u64, u64)) -> usize {
+    b.records
+        .iter()
+        .position(|r| (r.height, r.index) == p)
+        .expect("record in bundle")
 }
 
 /// The open tier publishes exactly what the matrix's last row says, in proof bundles
@@ -3469,6 +3819,10 @@ async fn open_tier_follows_the_matrix_in_bundles_and_pages() {
         }
     }
     assert_eq!(seen, BTreeSet::from(["event", "outcome"]));
+    the_page_and_the_consortium_tier_agree(&j, &app, &page).await;
+}
+
+async fn the_page_and_the_consortium_tier_agree(j: &Journey, app: &Router, page: &str) {
     // The page (no-JS copy, drawn from the same records) shows the inspection's result,
     // and nothing of the sale.
     assert!(
@@ -3481,7 +3835,7 @@ async fn open_tier_follows_the_matrix_in_bundles_and_pages() {
     );
     // The consortium tier: the platform still may not read the inspection itself.
     let (a, _) = get_as(
-        &app,
+        app,
         &j.shop.key,
         &format!("/epcis/events/{}", pct(INSPECTION_ID)),
     )
@@ -3701,11 +4055,15 @@ async fn event_ids_are_not_reused_and_events_come_back_exactly() {
         "the exported event hashes to its ID"
     );
 
+    events_ahead_of_the_clock_are_refused(&j, &app).await;
+}
+
+async fn events_ahead_of_the_clock_are_refused(j: &Journey, app: &Router) {
     // More than a day ahead of the node's clock: refused before anything is signed.
     let ahead = waybill_epcis::time::format_ms((now_ms() + 2 * 86_400_000) as i64);
     let late = storing_doc(3, &ahead);
     let (a, _) = call(
-        &app,
+        app,
         capture_request(&j.carrier.key, j.carrier.next_nonce, &late, ""),
     )
     .await;
@@ -3721,4 +4079,93 @@ async fn event_ids_are_not_reused_and_events_come_back_exactly() {
         m.contains(&ahead) && m.contains("1970-01-01T00:00:00.000Z to"),
         "{m}"
     );
+}
+
+/// GET `uri` through the router with `headers`: status, headers and raw body.
+async fn get_raw(
+    app: &Router,
+    uri: &str,
+    headers: &[(header::HeaderName, &str)],
+) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let mut b = Request::builder().uri(uri);
+    for (k, v) in headers {
+        b = b.header(k, *v);
+    }
+    let resp = app
+        .clone()
+        .oneshot(b.body(Body::empty()).expect("request"))
+        .await
+        .expect("infallible");
+    let (parts, body) = resp.into_parts();
+    let bytes = body.collect().await.expect("body").to_bytes().to_vec();
+    (parts.status, parts.headers, bytes)
+}
+
+/// A phone re-scanning a QR code revalidates: the consumer page and the proof bundle
+/// carry a strong ETag of their content, `If-None-Match` with it answers 304 with no
+/// body (also for the gzip variant's tag), and a changed bundle gets a new tag.
+#[tokio::test]
+async fn consumer_pages_and_proof_bundles_revalidate_with_etags() {
+    let mut j = journey().await;
+    let page = format!("/01/{}/21/C1", carton_gtin());
+    let html = (header::ACCEPT, "text/html");
+    let (status, h, body) = get_raw(&j.net.app, &page, std::slice::from_ref(&html)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let tag = h[header::ETAG].to_str().expect("ASCII").to_string();
+    assert!(tag.starts_with('"') && tag.ends_with('"'), "strong: {tag}");
+    assert_eq!(
+        h[header::CACHE_CONTROL],
+        "no-cache",
+        "revalidate before reuse"
+    );
+    let (_, again, body_again) = get_raw(&j.net.app, &page, std::slice::from_ref(&html)).await;
+    assert_eq!(again[header::ETAG], tag.as_str(), "same content, same tag");
+    assert_eq!(body_again, body);
+    let (status, h304, empty) = get_raw(
+        &j.net.app,
+        &page,
+        &[html.clone(), (header::IF_NONE_MATCH, &tag)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(empty.is_empty(), "304 has no body");
+    assert_eq!(h304[header::ETAG], tag.as_str());
+    // The gzip variant is another representation with its own tag, which revalidates.
+    let gzip = (header::ACCEPT_ENCODING, "gzip");
+    let (status, hz, zipped) = get_raw(&j.net.app, &page, &[html.clone(), gzip.clone()]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(hz[header::CONTENT_ENCODING], "gzip");
+    let gz_tag = hz[header::ETAG].to_str().expect("ASCII").to_string();
+    assert_eq!(gz_tag, format!("{}-gzip\"", &tag[..tag.len() - 1]));
+    assert!(
+        zipped.len() * 2 < body.len(),
+        "{} → {}",
+        body.len(),
+        zipped.len()
+    );
+    let (status, _, empty) = get_raw(
+        &j.net.app,
+        &page,
+        &[html, gzip, (header::IF_NONE_MATCH, &gz_tag)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(empty.is_empty());
+    // The proof bundle.
+    let proof = format!("/v1/proofs/01/{}/21/C1", carton_gtin());
+    let (status, h, bundle) = get_raw(&j.net.app, &proof, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let btag = h[header::ETAG].to_str().expect("ASCII").to_string();
+    assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let (status, h304, empty) =
+        get_raw(&j.net.app, &proof, &[(header::IF_NONE_MATCH, &btag)]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(empty.is_empty());
+    assert_eq!(h304[header::ETAG], btag.as_str());
+    // A new block moves the bundle's anchor: a stale tag gets the new bundle.
+    j.net.commit();
+    let (status, h, newer) = get_raw(&j.net.app, &proof, &[(header::IF_NONE_MATCH, &btag)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(h[header::ETAG], btag.as_str());
+    assert_ne!(newer, bundle);
 }

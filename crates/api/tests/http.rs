@@ -152,6 +152,12 @@ async fn errors_made_by_the_http_stack_are_problem_documents_on_the_wire() {
     let server = common::spawn_server(f.app.clone(), waybill_api::ServerLimits::default()).await;
     let addr = server.addr;
 
+    fallbacks_rejections_and_targets_on_the_wire(addr).await;
+    heads_and_bodies_on_the_wire(addr).await;
+    server.stop().await;
+}
+
+async fn fallbacks_rejections_and_targets_on_the_wire(addr: std::net::SocketAddr) {
     // Fallbacks and axum's own rejections.
     exchange(addr, get_request("/nope", ""))
         .await
@@ -197,7 +203,9 @@ async fn errors_made_by_the_http_stack_are_problem_documents_on_the_wire() {
         "a".repeat(waybill_types::limits::REQUEST_TARGET_BYTES_MAX - "/v1/status?pad=".len())
     );
     assert_ne!(exchange(addr, get_request(&at, "")).await.status, 414);
+}
 
+async fn heads_and_bodies_on_the_wire(addr: std::net::SocketAddr) {
     // Header fields: over our byte limit, over hyper's buffer, and too many.
     let big = format!(
         "x-pad: {}\r\n",
@@ -244,7 +252,6 @@ async fn errors_made_by_the_http_stack_are_problem_documents_on_the_wire() {
     exchange(addr, req)
         .await
         .assert_problem(413, "body_too_large");
-    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -186,6 +186,10 @@ async fn trade_items_resolve_with_short_gtins_and_unknown_serials_are_404() {
         .await
         .assert_error(StatusCode::NOT_FOUND, "unknown_item");
 
+    values_are_percent_decoded_once_and_unknown_ais_refused(app, &g).await;
+}
+
+async fn values_are_percent_decoded_once_and_unknown_ais_refused(app: &Router, g: &str) {
     // Percent-decoding: `%2F` in a serial or lot is a slash in the value, decoded once.
     let (a, _) = fetch(app, &format!("/01/{g}/21/A%2FB"), LINKSET).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());

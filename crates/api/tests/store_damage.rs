@@ -25,32 +25,7 @@ async fn a_damaged_record_answers_503_and_raises_the_tamper_alert() {
         &[("farm", &[Role::Producer], &["6901234"], &admin)],
         &validator,
     );
-    let mut chain = TestChain::new(genesis.clone(), validator);
-    let shared = chain.shared();
-    for seq in 1..=2u64 {
-        let tx = sign(
-            &admin,
-            &genesis.chain_id,
-            Payload::RegisterMember(RegisterMember {
-                member: SecretKey::from_label(&format!("damage member {seq}")).public(),
-                name: format!("m{seq}"),
-                roles: vec![Role::Producer],
-            }),
-        );
-        for r in waybill_node::ledger::submit_batch(&shared, vec![tx.encode()]) {
-            r.expect("admitted");
-        }
-        chain.commit_block().expect("commits");
-    }
-    let block2 = shared
-        .store
-        .block_bytes(Height(2))
-        .expect("reads")
-        .expect("block 2");
-    drop(shared);
-    let dir = chain.close();
-    let path = dir.join("waybill.redb");
-
+    let (block2, dir, path) = two_blocks_closed(&genesis, &admin, validator).await;
     // Damage block 2 on disk: its chain id's length prefix now claims 16 MiB.
     let prefix = &block2[..1 + 4 + genesis.chain_id.len() + 8];
     let mut bytes = std::fs::read(&path).expect("reads");
@@ -99,4 +74,38 @@ async fn a_damaged_record_answers_503_and_raises_the_tamper_alert() {
     let alert = shared.tamper_alert().expect("the tamper alert is raised");
     assert!(alert.contains("damaged"), "{alert}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn two_blocks_closed(
+    genesis: &waybill_types::Genesis,
+    admin: &SecretKey,
+    validator: SecretKey,
+) -> (Vec<u8>, std::path::PathBuf, std::path::PathBuf) {
+    let mut chain = TestChain::new(genesis.clone(), validator);
+    let shared = chain.shared();
+    for seq in 1..=2u64 {
+        let tx = sign(
+            admin,
+            &genesis.chain_id,
+            Payload::RegisterMember(RegisterMember {
+                member: SecretKey::from_label(&format!("damage member {seq}")).public(),
+                name: format!("m{seq}"),
+                roles: vec![Role::Producer],
+            }),
+        );
+        for r in waybill_node::ledger::submit_batch(&shared, vec![tx.encode()]) {
+            r.expect("admitted");
+        }
+        chain.commit_block().expect("commits");
+    }
+    let block2 = shared
+        .store
+        .block_bytes(Height(2))
+        .expect("reads")
+        .expect("block 2");
+    drop(shared);
+    let dir = chain.close();
+    let path = dir.join("waybill.redb");
+
+    (block2, dir, path)
 }

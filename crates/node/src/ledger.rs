@@ -65,6 +65,8 @@ pub struct Shared {
     pub commits: broadcast::Sender<CommittedBlock>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// What readiness depends on beyond the ledger (see [`Shared::readiness_checks`]).
+    pub readiness: crate::readiness::Readiness,
     /// Set when verification finds a stored record that does not check out.
     tamper_alert: watch::Sender<Option<String>>,
     waiters: Mutex<HashMap<TxId, Vec<oneshot::Sender<TxOutcome>>>>,
@@ -182,10 +184,19 @@ pub struct Ledger {
     /// Test hook: while this file exists, blocks take no transactions (so a test can
     /// stop the node between accepting a transaction and committing it).
     hold_file: Option<std::path::PathBuf>,
+    /// Test hook: while this file exists, decided blocks wait to be committed (so a
+    /// test can make a node fall behind its peers).
+    hold_commits_file: Option<std::path::PathBuf>,
 }
 
 /// The environment variable that sets [`Ledger::hold_blocks_while`] at start (tests).
 pub const HOLD_BLOCKS_ENV: &str = "WAYBILL_TEST_HOLD_BLOCKS_FILE";
+
+/// The environment variable that sets [`Ledger::hold_commits_while`] at start (tests).
+pub const HOLD_COMMITS_ENV: &str = "WAYBILL_TEST_HOLD_COMMITS_FILE";
+
+/// Longest the commit hold stops one commit.
+const HOLD_COMMITS_MS_MAX: u64 = 300_000;
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -217,6 +228,7 @@ impl Ledger {
             head: head_rx,
             commits,
             metrics,
+            readiness: crate::readiness::Readiness::default(),
             waiters: Mutex::new(HashMap::new()),
             tamper_alert: watch::channel(None).0,
             gossip: std::sync::OnceLock::new(),
@@ -227,6 +239,7 @@ impl Ledger {
             executed: HashMap::new(),
             verified: HashSet::new(),
             hold_file: None,
+            hold_commits_file: None,
         })
     }
 
@@ -234,6 +247,24 @@ impl Ledger {
     pub fn hold_blocks_while(&mut self, file: std::path::PathBuf) {
         tracing::warn!(file = %file.display(), "TEST HOOK: blocks take no transactions while this file exists");
         self.hold_file = Some(file);
+    }
+
+    /// Test hook: while `file` exists, each decided block waits (at most
+    /// [`HOLD_COMMITS_MS_MAX`]) before it is committed.
+    pub fn hold_commits_while(&mut self, file: std::path::PathBuf) {
+        tracing::warn!(file = %file.display(), "TEST HOOK: decided blocks wait to commit while this file exists");
+        self.hold_commits_file = Some(file);
+    }
+
+    fn wait_while_commits_held(&self) {
+        let Some(f) = &self.hold_commits_file else {
+            return;
+        };
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_millis(HOLD_COMMITS_MS_MAX);
+        while f.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     fn held(&self) -> bool {
@@ -530,6 +561,7 @@ impl Application for Ledger {
     }
 
     fn commit(&mut self, block_hash: Hash, certificate: CommitCertificate) -> Result<(), AppError> {
+        self.wait_while_commits_held();
         if let Some(alert) = self.shared.tamper_alert() {
             return Err(AppError::Internal(format!("tamper alert: {alert}")));
         }
@@ -572,8 +604,15 @@ impl Application for Ledger {
         let m = &self.shared.metrics;
         m.set_height(height.0);
         m.add_committed(ex.tx_ids.len() as u64);
-        m.observe_commit_ms(commit_ms);
-        m.observe_finality_ms(now_ms().saturating_sub(ex.block.header.time_ms) as f64);
+        m.observe_commit_seconds(commit_ms / 1000.0);
+        m.observe_finality_seconds(
+            now_ms().saturating_sub(ex.block.header.time_ms) as f64 / 1000.0,
+        );
+        for r in &ex.receipts {
+            if let waybill_types::TxStatus::Rejected { code, .. } = &r.status {
+                m.add_rejected(code);
+            }
+        }
         tracing::debug!(
             height = height.0,
             n_txs = ex.tx_ids.len(),

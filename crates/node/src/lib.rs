@@ -9,6 +9,7 @@ pub mod ledger;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
+pub mod readiness;
 pub mod testkit;
 
 pub use ledger::{Ledger, Shared, SubmitError, TxOutcome};

@@ -179,7 +179,14 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     if let Some(f) = std::env::var_os(crate::ledger::HOLD_BLOCKS_ENV) {
         ledger.hold_blocks_while(PathBuf::from(f));
     }
+    if let Some(f) = std::env::var_os(crate::ledger::HOLD_COMMITS_ENV) {
+        ledger.hold_commits_while(PathBuf::from(f));
+    }
     let shared = ledger.shared();
+    shared.readiness.set_store_verified();
+    if !opts.peers.is_empty() {
+        shared.readiness.expect_peers();
+    }
     let mut ccfg = ConsensusConfig::new(
         opts.data_dir.clone(),
         opts.validator_key.clone(),
@@ -199,6 +206,7 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
         .await
         .context("cannot start consensus")?;
     consensus.track_peers(shared.metrics.clone(), std::time::Duration::from_secs(2));
+    shared.readiness.attach_consensus(consensus.probe());
     if !opts.peer_apis.is_empty() {
         shared.set_gossip(crate::gossip::start(opts.peer_apis.clone()));
     }

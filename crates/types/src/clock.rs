@@ -41,7 +41,10 @@ impl ManualClock {
     /// Set the time; it may not go backwards.
     pub fn set(&self, now_ms: u64) {
         let before = self.0.swap(now_ms, Ordering::SeqCst);
-        assert!(now_ms >= before, "a clock does not go backwards ({before} → {now_ms})");
+        assert!(
+            now_ms >= before,
+            "a clock does not go backwards ({before} → {now_ms})"
+        );
     }
 
     /// Move the time forward by `ms`.
@@ -74,7 +77,10 @@ mod tests {
         assert_eq!(shared.now_ms(), 1_500);
         c.set(2_000);
         assert_eq!(shared.now_ms(), 2_000);
-        assert!(std::panic::catch_unwind(|| c.set(1)).is_err(), "no going back");
+        assert!(
+            std::panic::catch_unwind(|| c.set(1)).is_err(),
+            "no going back"
+        );
     }
 
     #[test]

@@ -257,6 +257,9 @@ fn demo_p2p(
     }
 }
 
+/// The readiness condition `waybill demo` holds until its data is loaded.
+pub const DEMO_LOADED: &str = "demo_loaded";
+
 /// `waybill demo`: `listen` and `p2p_listen` override node.json; what the demo listens
 /// on is written back to it (so `waybill status --dir DIR` finds it).
 pub async fn run(
@@ -273,7 +276,7 @@ pub async fn run(
     let mut nf = home.read_node_file()?;
     let p2p = demo_p2p(listen, p2p_listen, &nf)?;
     let api = listen.map_or_else(|| nf.api_listen.clone(), str::to_string);
-    let served = serve::start(
+    let served = serve::start_holding(
         &home,
         Listen {
             api: api.clone(),
@@ -283,6 +286,7 @@ pub async fn run(
             byzantine: None,
             tls: tls.clone(),
         },
+        &[(DEMO_LOADED, "the demo data is loading")],
     )
     .await?;
     let bound = served.api_addr.to_string();
@@ -303,6 +307,8 @@ pub async fn run(
     let n = load(&home, &client)
         .await
         .context("loading the demo data")?;
+    served.node.shared.readiness.release(DEMO_LOADED);
+    println!("demo loaded");
     let status = client.status().await?;
     let d = dir.display();
     let carton = "https://id.gs1.org/01/06901234000016/21/261103015";

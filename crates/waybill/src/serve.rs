@@ -111,6 +111,17 @@ pub fn check_p2p_port_free(multiaddr: &str) -> anyhow::Result<()> {
 
 /// Start the node in `home` and its API.
 pub async fn start(home: &Home, listen: Listen) -> anyhow::Result<Served> {
+    start_holding(home, listen, &[]).await
+}
+
+/// [`start`], with readiness held back (`/readyz` answers 503 naming each) until each
+/// of `holds` — a condition and what it awaits — is released on
+/// `node.shared.readiness`. They are set before the API serves its first request.
+pub async fn start_holding(
+    home: &Home,
+    listen: Listen,
+    holds: &[(&'static str, &str)],
+) -> anyhow::Result<Served> {
     let genesis = home.read_genesis()?;
     let (_, validator_key) = KeyFile::read(&home.validator_key())
         .with_context(|| format!("cannot read the validator key of {}", home.dir.display()))?;
@@ -137,6 +148,9 @@ pub async fn start(home: &Home, listen: Listen) -> anyhow::Result<Served> {
         .transpose()?;
     check_p2p_port_free(&listen.p2p)?;
     let node = waybill_node::start(opts).await?;
+    for (condition, awaiting) in holds {
+        node.shared.readiness.hold(condition, *awaiting)?;
+    }
     let app = waybill_api::app(node.shared.clone());
     let (stop_api, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut server =

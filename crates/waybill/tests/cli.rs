@@ -336,6 +336,12 @@ async fn demo_loads_once_and_resumes() {
     };
     let first = run_demo();
     wait_loaded(client.clone()).await;
+    // Loaded: ready (the store verified, consensus running, no peers to lag behind).
+    let readyz = wait_ready_z(&url).await;
+    assert_eq!(readyz["status"], "ready", "{readyz}");
+    // Its metrics pass `promtool check metrics` (Debian's prometheus package,
+    // installed by scripts/install-test-tools.sh).
+    promtool_checks(&url).await;
     let members = client
         .get("/v1/orgs/pujiang-orchard/members")
         .await
@@ -585,7 +591,133 @@ async fn demo_loads_once_and_resumes() {
         out.contains("resumed") && out.contains("already loaded"),
         "second run says it resumed: {out}"
     );
+    assert!(
+        out.lines().any(|l| l == "demo loaded"),
+        "the demo says when its data is loaded: {out}"
+    );
     drop(second);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `GET /readyz` until it answers 200 (bounded); its body.
+async fn wait_ready_z(url: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = reqwest::get(format!("{url}/readyz"))
+            .await
+            .expect("readyz answers");
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.expect("readyz JSON");
+        if status == reqwest::StatusCode::OK {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready within 30 s of loading: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The node's `/metrics` pass `promtool check metrics`; promtool must be installed.
+async fn promtool_checks(url: &str) {
+    let text = reqwest::get(format!("{url}/metrics"))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text");
+    for family in [
+        "waybill_build_info",
+        "waybill_http_requests_total",
+        "waybill_http_request_duration_seconds",
+        "process_resident_memory_bytes",
+        "waybill_block_commit_seconds",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {family} ")),
+            "{family} in:\n{text}"
+        );
+    }
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs (scripts/install-test-tools.sh installs Debian's prometheus package, which has it)");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("metrics to promtool");
+    let out = child.wait_with_output().expect("promtool finishes");
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// While the demo loads its data, the node is not ready and says why; only the
+/// demo's own condition fails (the store verified, consensus runs). Blocks take no
+/// transactions while `hold` exists, so the load cannot finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_is_not_ready_until_its_data_is_loaded() {
+    let dir = temp_dir("demo-not-ready");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let hold = dir.join("hold-blocks");
+    std::fs::write(&hold, b"").expect("hold file");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let url = format!("http://{listen}");
+    let demo = Proc(
+        Command::new(BIN)
+            .args([
+                "demo",
+                "--dir",
+                dir.to_str().expect("utf-8"),
+                "--listen",
+                &listen,
+            ])
+            .env("RUST_LOG", "warn")
+            .env("WAYBILL_TEST_HOLD_BLOCKS_FILE", &hold)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("demo starts"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        if let Ok(r) = reqwest::get(format!("{url}/readyz")).await {
+            let status = r.status();
+            let v: serde_json::Value = r.json().await.expect("readyz JSON");
+            assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE, "{v}");
+            if v["failing"] == serde_json::json!(["demo_loaded"]) {
+                break v;
+            }
+        }
+        assert!(Instant::now() < deadline, "the demo's node answers /readyz");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(body["code"], "not_ready", "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("demo_loaded")),
+        "{body}"
+    );
+    let healthz = reqwest::get(format!("{url}/healthz"))
+        .await
+        .expect("healthz");
+    assert_eq!(
+        healthz.status(),
+        reqwest::StatusCode::OK,
+        "alive all the same"
+    );
+    drop(demo);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

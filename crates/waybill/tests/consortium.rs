@@ -54,6 +54,9 @@ impl Node {
         self.start_with(&[]);
     }
     fn start_with(&mut self, extra_args: &[&str]) {
+        self.start_with_env(extra_args, &[]);
+    }
+    fn start_with_env(&mut self, extra_args: &[&str], env: &[(&str, &std::path::Path)]) {
         assert!(self.child.is_none(), "node already running");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -66,6 +69,7 @@ impl Node {
                 .arg(&self.dir)
                 .args(extra_args)
                 .env("RUST_LOG", "warn,waybill_node=info")
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
@@ -1008,6 +1012,98 @@ async fn a_validator_restored_from_an_old_backup_catches_up_without_equivocating
     );
     let h = height(&nodes[0].client).await.expect("height");
     assert_same_chain(&nodes.iter().collect::<Vec<_>>(), h.min(target)).await;
+    for n in nodes.iter_mut() {
+        n.kill();
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// `GET /readyz` of a node: its status code and body (`None` if it does not answer).
+async fn readyz(c: &Client) -> Option<(u16, serde_json::Value)> {
+    let r = reqwest::get(format!("{}/readyz", c.base_url()))
+        .await
+        .ok()?;
+    let status = r.status().as_u16();
+    Some((status, r.json().await.ok()?))
+}
+
+/// Ready validators answer /readyz 200; one that falls more than two heights behind
+/// its peers (its commits held by a test hook while the other three go on) answers
+/// 503 naming `caught_up`, and 200 again once it has caught up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_behind_its_peers_is_not_ready_until_it_catches_up() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (root, api, _) = layout("lagging");
+    let hold = root.join("hold-commits");
+    let mut nodes: Vec<Node> = (0..N)
+        .map(|i| Node {
+            dir: root.join(format!("node{i}")),
+            child: None,
+            client: Client::new(&format!("http://127.0.0.1:{}", api + i as u16)),
+        })
+        .collect();
+    for (i, n) in nodes.iter_mut().enumerate() {
+        if i == 3 {
+            n.start_with_env(&[], &[("WAYBILL_TEST_HOLD_COMMITS_FILE", &hold)]);
+        } else {
+            n.start();
+        }
+    }
+    for n in &nodes {
+        wait_until("every node is ready", Duration::from_secs(60), || async {
+            readyz(&n.client).await.is_some_and(|(s, _)| s == 200)
+        })
+        .await;
+    }
+    // Node 3 stops committing; the other three finalize on without it.
+    std::fs::write(&hold, b"").expect("hold file");
+    let held_at = height(&nodes[3].client).await.expect("height");
+    wait_until(
+        "the others get 4 heights ahead",
+        Duration::from_secs(60),
+        || async {
+            height(&nodes[0].client)
+                .await
+                .is_some_and(|h| h >= held_at + 4)
+        },
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        if let Some((503, body)) = readyz(&nodes[3].client).await {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node 3 says it is behind within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(body["code"], "not_ready", "{body}");
+    assert_eq!(body["failing"], serde_json::json!(["caught_up"]), "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("caught_up")),
+        "{body}"
+    );
+    assert_eq!(
+        readyz(&nodes[0].client).await.map(|(s, _)| s),
+        Some(200),
+        "the others stay ready"
+    );
+    // Released, it syncs and is ready again.
+    std::fs::remove_file(&hold).expect("release the hold");
+    wait_until(
+        "node 3 catches up and is ready",
+        Duration::from_secs(60),
+        || async {
+            readyz(&nodes[3].client)
+                .await
+                .is_some_and(|(s, _)| s == 200)
+        },
+    )
+    .await;
     for n in nodes.iter_mut() {
         n.kill();
     }

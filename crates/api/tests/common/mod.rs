@@ -422,7 +422,7 @@ impl Fixture {
         }
     }
 
-    /// A counter or gauge from /metrics.
+    /// A counter or gauge from /metrics (a labelled one summed over its series).
     pub async fn metric(&self, name: &str) -> u64 {
         let a = get(&self.app, "/metrics").await;
         assert_eq!(a.status, StatusCode::OK);
@@ -483,15 +483,29 @@ impl Fixture {
     }
 }
 
-/// The value of an unlabelled sample `name` in a Prometheus text exposition.
+/// The value of sample `name` in a Prometheus text exposition (a labelled family: the
+/// sum over its series).
 pub fn metric_value(text: &str, name: &str) -> u64 {
-    text.lines()
+    let family_declared = text.lines().any(|l| {
+        l.strip_prefix("# TYPE ")
+            .and_then(|t| t.split_once(' '))
+            .is_some_and(|(n, _)| n == name)
+    });
+    let values: Vec<u64> = text
+        .lines()
         .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let (n, v) = l.split_once(' ')?;
+        .filter_map(|l| {
+            let (series, v) = l.rsplit_once(' ')?;
+            let n = series.split('{').next()?;
             (n == name).then(|| v.trim().parse().expect("integer sample"))
         })
-        .unwrap_or_else(|| panic!("metric {name} missing from:\n{text}"))
+        .collect();
+    assert!(
+        family_declared || !values.is_empty(),
+        "metric {name} missing from:\n{text}"
+    );
+    // A labelled family: the sum over its series (none yet is 0).
+    values.iter().sum()
 }
 
 /// A server on 127.0.0.1 over a router, as `waybill node` runs one.

@@ -22,6 +22,7 @@
 pub mod codec;
 pub mod context;
 mod driver;
+mod probe;
 pub mod signing;
 pub mod streaming;
 
@@ -53,6 +54,7 @@ use crate::app::Application;
 
 pub use self::codec::{WaybillCodec, SYNC_RESPONSE_BYTES_MAX};
 pub use self::context::{Address, BlockValue, Height, ValidatorSet, WaybillContext};
+pub use self::probe::{ConsensusProbe, PEER_HEIGHTS_MAX, PEER_HEIGHT_TTL};
 pub use self::signing::{
     SignedKind, SigningGuard, SigningMark, SigningMarkError, SigningRefused, WaybillSigner,
     WaybillVerifier,
@@ -215,6 +217,7 @@ pub struct ConsensusHandle {
     outcome: watch::Receiver<Option<Result<(), String>>>,
     peer_id: String,
     address: Address,
+    peer_heights: Arc<probe::PeerHeights>,
 }
 
 /// The engine running now: a follower's is replaced by a validator's once the store
@@ -241,6 +244,16 @@ impl ConsensusHandle {
         ConsensusStatus {
             height: self.status.height.load(Ordering::Relaxed),
             round: self.status.round.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A read-only view for readiness checks: whether consensus runs, and the
+    /// heights peers report.
+    pub fn probe(&self) -> ConsensusProbe {
+        ConsensusProbe {
+            status: self.status.clone(),
+            outcome: self.outcome.clone(),
+            peer_heights: self.peer_heights.clone(),
         }
     }
 
@@ -669,6 +682,8 @@ pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result
         shutting_down: AtomicBool::new(false),
         stop_driver: watch::channel(0).0,
     });
+    let peer_heights = Arc::new(probe::PeerHeights::default());
+    probe::track_peer_heights(&channels.events, peer_heights.clone(), status.clone());
     let current = Arc::new(Mutex::new(CurrentEngine {
         net_requests: channels.net_requests.clone(),
         engine: Some(engine),
@@ -702,6 +717,7 @@ pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result
     let supervisor = {
         let current = current.clone();
         let status = status.clone();
+        let peer_heights = peer_heights.clone();
         let engine_span = span.clone();
         tokio::spawn(
             async move {
@@ -740,6 +756,11 @@ pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result
                             }
                             match started {
                                 Some(Ok((ch, engine))) => {
+                                    probe::track_peer_heights(
+                                        &ch.events,
+                                        peer_heights.clone(),
+                                        status.clone(),
+                                    );
                                     let mut cur = current
                                         .lock()
                                         .expect("the engine lock is never held across a panic");
@@ -785,6 +806,7 @@ pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result
         outcome,
         peer_id: peer_id.to_string(),
         address,
+        peer_heights,
     })
 }
 

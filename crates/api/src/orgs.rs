@@ -1,0 +1,89 @@
+//! Organizations and their members.
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use waybill_state::{identity, keys};
+use waybill_types::PublicKey;
+
+use crate::params::{list, parse_key, parse_org, Page};
+use crate::{ApiError, ApiResult, AppState};
+
+/// The routes of organizations and members.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/orgs", get(orgs))
+        .route("/v1/orgs/{id}", get(org_by_id))
+        .route("/v1/orgs/{id}/members", get(org_members))
+        .route("/v1/members/{key}", get(member_by_key))
+}
+
+async fn orgs(State(s): State<AppState>, q: Result<Query<Page>, QueryRejection>) -> ApiResult {
+    let Query(q) = q?;
+    list::<identity::Organization>(&s, &[keys::ORG], &q)
+}
+
+async fn org_by_id(State(s): State<AppState>, p: Result<Path<String>, PathRejection>) -> ApiResult {
+    let Path(id) = p?;
+    let id = parse_org(&id)?;
+    let snap = s.store.snapshot()?;
+    let org = identity::load_org(&snap, &id)?
+        .ok_or_else(|| ApiError::not_found("unknown_org", format!("no organization `{id}`")))?;
+    Ok(Json(serde_json::to_value(org).map_err(ApiError::internal)?))
+}
+
+async fn org_members(
+    State(s): State<AppState>,
+    p: Result<Path<String>, PathRejection>,
+    q: Result<Query<Page>, QueryRejection>,
+) -> ApiResult {
+    let Path(id) = p?;
+    let Query(q) = q?;
+    let id = parse_org(&id)?;
+    let snap = s.store.snapshot()?;
+    if identity::load_org(&snap, &id)?.is_none() {
+        return Err(ApiError::not_found(
+            "unknown_org",
+            format!("no organization `{id}`"),
+        ));
+    }
+    let prefix = keys::org_members(&id);
+    let start = match &q.after {
+        Some(a) => [prefix.as_slice(), &parse_key(a)?.0, &[0]].concat(),
+        None => prefix.clone(),
+    };
+    let rows = snap.scan_from(&prefix, &start, q.limit() + 1)?;
+    let more = rows.len() > q.limit();
+    let mut items = Vec::new();
+    let mut last = None;
+    for (k, _) in rows.into_iter().take(q.limit()) {
+        let key_bytes: [u8; 32] = k[prefix.len()..]
+            .try_into()
+            .map_err(|_| ApiError::internal("membership index key has the wrong length"))?;
+        if let Some(m) = identity::load_member(&snap, &PublicKey(key_bytes))? {
+            items.push(serde_json::to_value(m).map_err(ApiError::internal)?);
+        }
+        last = Some(PublicKey(key_bytes));
+    }
+    let next = if more { last.map(|k| k.to_hex()) } else { None };
+    Ok(Json(json!({ "items": items, "next_after": next })))
+}
+
+async fn member_by_key(
+    State(s): State<AppState>,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let Path(k) = p?;
+    let key = parse_key(&k)?;
+    let snap = s.store.snapshot()?;
+    let m = identity::load_member(&snap, &key)?.ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_member",
+            format!("{key} is not a registered member"),
+        )
+    })?;
+    let v = serde_json::to_value(m).map_err(ApiError::internal)?;
+    Ok(Json(v))
+}
