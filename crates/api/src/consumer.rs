@@ -10,8 +10,8 @@
 //! verified bytes only.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
+use askama::Template;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -25,7 +25,7 @@ use waybill_state::trace::lineage::{self, Direction};
 use waybill_state::{catalog, keys};
 use waybill_types::proof::ProofBundle;
 
-use crate::pages::{esc, percent_encode};
+use crate::pages::percent_encode;
 use crate::{ApiError, AppState};
 
 /// The proof verifier the page runs (plain JavaScript, no build step).
@@ -436,6 +436,92 @@ impl<'a> Facts<'a> {
     }
 }
 
+/// The consumer page (`templates/consumer.html`, checked at compile time): the
+/// no-JavaScript view of the bundle's records, not verified, every value escaped.
+#[derive(Template)]
+#[template(path = "consumer.html")]
+struct ConsumerPage<'a> {
+    title: &'a str,
+    chain: &'a str,
+    style: &'a str,
+    product: Option<ProductView<'a>>,
+    lot: Option<&'a str>,
+    serial: Option<&'a str>,
+    origins: Vec<OriginView>,
+    steps: Vec<StepView>,
+    anchor: u64,
+    anchor_time: String,
+    quals: Vec<QualView<'a>>,
+    qr: String,
+    link: String,
+    fp: String,
+    proof_path: String,
+    /// The bundle as JSON, `<` escaped so no string can end the script element.
+    bundle_json: String,
+}
+
+struct ProductView<'a> {
+    name: &'a str,
+    brand: &'a str,
+    owner_name: &'a str,
+    gtin: &'a str,
+}
+
+struct OriginView {
+    lot: String,
+    /// "Harvested" (at a farm) or "Made".
+    verb: &'static str,
+    produced_on: String,
+    place: Option<PlaceView>,
+    quantity: String,
+    unit: String,
+    inputs: Vec<InputView>,
+    raw: Vec<RawView>,
+}
+
+struct PlaceView {
+    name: String,
+    address: String,
+}
+
+struct InputView {
+    kind: String,
+    name: String,
+    amount: String,
+    applied_on: String,
+}
+
+struct RawView {
+    href: String,
+    lot: String,
+    gtin: String,
+}
+
+struct StepView {
+    time: String,
+    label: String,
+    disposition: String,
+    place: String,
+    org: String,
+    via: Option<String>,
+    temps: Option<TempsView>,
+}
+
+struct TempsView {
+    n: usize,
+    lo: f64,
+    hi: f64,
+}
+
+struct QualView<'a> {
+    kind: String,
+    number: &'a str,
+    issuer: &'a str,
+    valid_from: &'a str,
+    valid_to: &'a str,
+    revoked: Option<&'a str>,
+}
+
 /// The page for `subject` (a canonical Digital Link without query), as HTML.
 pub(crate) fn page(
     state: &AppState,
@@ -453,74 +539,49 @@ pub(crate) fn page(
         .map_err(|e| ApiError::bad_request("bad_digital_link", e.to_string()))?;
     let facts = Facts::of(&records, dl.gtin().unwrap_or(""));
     let steps = timeline(&roots, &history, &records);
-
-    let name = facts
-        .product
-        .map(|p| txt(p, "name"))
-        .unwrap_or("Product history");
-    let mut h = String::with_capacity(16 * 1024);
-    let _ = write!(
-        h,
-        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>\
-<title>{title}</title><style>{STYLE}</style></head><body><header><p class=brand>Waybill · consortium <code>{chain}</code></p><h1 id=title>{title}</h1></header>\
-<div id=badge class='badge unverified' data-state=unverified role=status aria-live=polite><strong>Not verified</strong>\
-<span class=why>This history is shown as this node reports it. With JavaScript on, your browser checks every record against the consortium's validators.</span></div>\
-<main><div id=history class=unverified>",
-        title = esc(name),
-        chain = esc(&bundle.chain_id),
-    );
-    what_it_is(&mut h, facts.product, &dl);
-    origins(&mut h, &facts, &dl, wb);
-    journey(&mut h, &steps, &facts.locations, &bundle);
-    certificates(&mut h, &facts.quals);
-    h.push_str("</div><div id=verified hidden></div>");
-    qr_card(&mut h, state, local_path, base);
-    // The bundle, for the script (`<` escaped so no string can end the element).
-    let json = serde_json::to_string(&bundle)
-        .map_err(ApiError::internal)?
-        .replace('<', "\\u003c");
-    let _ = write!(
-        h,
-        "<script type=application/json id=wb-bundle>{json}</script><script src=/assets/waybill-proof.js></script><script src=/assets/consumer.js></script></body></html>"
-    );
-    Ok(h)
-}
-
-/// "What it is": the product, and the lot and serial the link names.
-fn what_it_is(
-    h: &mut String,
-    product: Option<&Value>,
-    dl: &waybill_gs1::digital_link::DigitalLink,
-) {
-    h.push_str("<section class=card><h2>What it is<span class=tag>not verified</span></h2><dl>");
-    if let Some(p) = product {
-        let _ = write!(
-            h,
-            "<dt>Product</dt><dd>{}</dd><dt>Brand</dt><dd>{}</dd><dt>Made by</dt><dd>{}</dd><dt>GTIN</dt><dd>{}</dd>",
-            esc(txt(p, "name")),
-            esc(txt(p, "brand")),
-            esc(txt(p, "owner_name")),
-            esc(txt(p, "gtin"))
-        );
-    }
-    if let Some(l) = dl.lot() {
-        let _ = write!(h, "<dt>Lot</dt><dd>{}</dd>", esc(l));
-    }
-    if let Some(sr) = dl.serial() {
-        let _ = write!(h, "<dt>Serial</dt><dd>{}</dd>", esc(sr));
-    }
-    h.push_str("</dl></section>");
+    // The QR code: this page's link with the consortium fingerprint (the trust root).
+    let fp = waybill_types::proof::fingerprint(&state.genesis);
+    let link = format!("{base}{local_path}?wb={fp}");
+    let qr =
+        waybill_gs1::qr::svg(&link, &waybill_gs1::qr::QrOptions::default()).unwrap_or_default();
+    let page = ConsumerPage {
+        title: facts.product.map_or("Product history", |p| txt(p, "name")),
+        chain: &bundle.chain_id,
+        style: STYLE,
+        product: facts.product.map(|p| ProductView {
+            name: txt(p, "name"),
+            brand: txt(p, "brand"),
+            owner_name: txt(p, "owner_name"),
+            gtin: txt(p, "gtin"),
+        }),
+        lot: dl.lot(),
+        serial: dl.serial(),
+        origins: origins(&facts, &dl, wb),
+        steps: steps
+            .iter()
+            .map(|s| step_view(s, &facts.locations))
+            .collect(),
+        anchor: bundle.anchor,
+        anchor_time: anchor_time(&bundle),
+        quals: facts.quals.values().map(|q| qual_view(q)).collect(),
+        qr,
+        link,
+        fp,
+        proof_path: format!("/v1/proofs/{}", local_path.trim_start_matches('/')),
+        bundle_json: serde_json::to_string(&bundle)
+            .map_err(ApiError::internal)?
+            .replace('<', "\\u003c"),
+    };
+    page.render().map_err(ApiError::internal)
 }
 
 /// "Origin": up to three lots — the subject's own if the history has them, else the
-/// lots it was made from — with where and when they were made, their inputs and the
-/// lots they were made from.
+/// lots it was made from.
 fn origins(
-    h: &mut String,
     facts: &Facts,
     dl: &waybill_gs1::digital_link::DigitalLink,
     wb: Option<&str>,
-) {
+) -> Vec<OriginView> {
     let gtin = dl.gtin().unwrap_or("");
     let mine: Vec<&&Value> = facts
         .lots
@@ -532,97 +593,69 @@ fn origins(
     } else {
         mine
     };
-    for l in origin_lots.into_iter().take(3) {
-        let origin = facts.locations.get(txt(l, "origin_gln"));
-        let _ = write!(
-            h,
-            "<section class=card><h2>Origin — lot {}<span class=tag>not verified</span></h2><dl><dt>{}</dt><dd>{}</dd>",
-            esc(txt(l, "lot")),
-            if origin.is_some_and(|o| txt(o, "location_kind") == "farm") {
-                "Harvested"
-            } else {
-                "Made"
-            },
-            esc(txt(l, "produced_on"))
-        );
-        if let Some(o) = origin {
-            let _ = write!(
-                h,
-                "<dt>Where</dt><dd>{}<br><span class=muted>{}</span></dd>",
-                esc(txt(o, "name")),
-                esc(txt(o, "address"))
-            );
-        }
-        let _ = write!(
-            h,
-            "<dt>Quantity</dt><dd>{} {}</dd></dl>",
-            l["quantity"],
-            esc(txt(l, "unit"))
-        );
-        lot_inputs(h, l, wb);
-        h.push_str("</section>");
-    }
+    origin_lots
+        .into_iter()
+        .take(3)
+        .map(|l| origin_view(l, facts, wb))
+        .collect()
 }
 
-/// A lot's inputs (fertilizer, …) and the lots it was made from (links to their pages).
-fn lot_inputs(h: &mut String, l: &Value, wb: Option<&str>) {
-    if let Some(inputs) = l["inputs"].as_array().filter(|a| !a.is_empty()) {
-        let _ = write!(
-            h,
-            "<details><summary>Inputs used ({})</summary><ul>",
-            inputs.len()
-        );
-        for i in inputs {
-            let _ = write!(
-                h,
-                "<li>{}: {} — {} <span class=muted>{}</span></li>",
-                esc(&txt(i, "kind").replace('_', " ")),
-                esc(txt(i, "name")),
-                esc(txt(i, "amount")),
-                esc(txt(i, "applied_on"))
-            );
-        }
-        h.push_str("</ul></details>");
-    }
-    if let Some(raw) = l["raw_materials"].as_array().filter(|a| !a.is_empty()) {
-        h.push_str("<h3>Made from</h3><ul>");
-        for r in raw {
+/// A lot: where and when it was made, its inputs (fertilizer, …) and the lots it was
+/// made from (links to their pages, with the scanned fingerprint).
+fn origin_view(l: &Value, facts: &Facts, wb: Option<&str>) -> OriginView {
+    let origin = facts.locations.get(txt(l, "origin_gln"));
+    let raw = l["raw_materials"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
             let href = format!(
                 "/01/{}/10/{}",
                 txt(r, "gtin"),
                 percent_encode(txt(r, "lot"))
             );
-            let href = match wb {
-                Some(w) => format!("{href}?wb={w}"),
-                None => href,
-            };
-            let _ = write!(
-                h,
-                "<li><a href='{}'>lot {} of {}</a></li>",
-                esc(&href),
-                esc(txt(r, "lot")),
-                esc(txt(r, "gtin"))
-            );
-        }
-        h.push_str("</ul>");
+            RawView {
+                href: match wb {
+                    Some(w) => format!("{href}?wb={w}"),
+                    None => href,
+                },
+                lot: txt(r, "lot").to_string(),
+                gtin: txt(r, "gtin").to_string(),
+            }
+        })
+        .collect();
+    OriginView {
+        lot: txt(l, "lot").to_string(),
+        verb: if origin.is_some_and(|o| txt(o, "location_kind") == "farm") {
+            "Harvested"
+        } else {
+            "Made"
+        },
+        produced_on: txt(l, "produced_on").to_string(),
+        place: origin.map(|o| PlaceView {
+            name: txt(o, "name").to_string(),
+            address: txt(o, "address").to_string(),
+        }),
+        quantity: l["quantity"].to_string(),
+        unit: txt(l, "unit").to_string(),
+        inputs: l["inputs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| InputView {
+                kind: txt(i, "kind").replace('_', " "),
+                name: txt(i, "name").to_string(),
+                amount: txt(i, "amount").to_string(),
+                applied_on: txt(i, "applied_on").to_string(),
+            })
+            .collect(),
+        raw,
     }
 }
 
-/// "Journey": the timeline's steps, and how far the history is complete.
-fn journey(
-    h: &mut String,
-    steps: &[Step],
-    locations: &BTreeMap<&str, &Value>,
-    bundle: &ProofBundle,
-) {
-    h.push_str("<section class=card><h2>Journey<span class=tag>not verified</span></h2><ol class=timeline>");
-    for step in steps {
-        journey_step(h, step, locations);
-    }
-    if steps.is_empty() {
-        h.push_str("<li>No published events yet.</li>");
-    }
-    let anchor_time = bundle
+/// The newest certified header's time: how far the history is complete.
+fn anchor_time(bundle: &ProofBundle) -> String {
+    bundle
         .headers
         .last()
         .and_then(|c| {
@@ -634,13 +667,7 @@ fn journey(
             waybill_types::codec::decode::<waybill_types::BlockHeader>(&b, 64 * 1024, "header").ok()
         })
         .map(|hd| crate::epcis::rfc3339_ms(hd.time_ms))
-        .unwrap_or_default();
-    let _ = write!(
-        h,
-        "</ol><p class=muted>Complete up to block {}, {} (as this node reports it).</p></section>",
-        bundle.anchor,
-        esc(&anchor_time)
-    );
+        .unwrap_or_default()
 }
 
 /// Where an event happened: its location's name, else its vehicle or read point.
@@ -671,33 +698,16 @@ fn disposition_text(e: &Value) -> String {
 
 /// One step of the journey: when, what, where, by whom, through what, and the
 /// temperatures read.
-fn journey_step(h: &mut String, step: &Step, locations: &BTreeMap<&str, &Value>) {
+fn step_view(step: &Step, locations: &BTreeMap<&str, &Value>) -> StepView {
     let e = step.record;
     let loc = gln_of(txt(e, "biz_location"))
         .or_else(|| gln_of(txt(e, "read_point")))
         .and_then(|g| locations.get(g));
-    let label = step_label(e, loc.map(|l| txt(l, "location_kind")));
     let org = if txt(e, "org_name").is_empty() {
         txt(e, "org")
     } else {
         txt(e, "org_name")
     };
-    let _ = write!(
-        h,
-        "<li><time>{}</time><b>{}</b>{}<div>{} <span class=muted>· {}</span></div>",
-        esc(txt(e, "event_time")),
-        esc(&label),
-        esc(&disposition_text(e)),
-        esc(&place_of(e, loc)),
-        esc(org)
-    );
-    if let Some((s, relation)) = step.via {
-        let _ = write!(
-            h,
-            "<div class='via muted'>{}</div>",
-            esc(&via_text(s, relation))
-        );
-    }
     let temps: Vec<f64> = e["readings"]
         .as_array()
         .into_iter()
@@ -705,57 +715,31 @@ fn journey_step(h: &mut String, step: &Step, locations: &BTreeMap<&str, &Value>)
         .filter(|r| txt(r, "type").to_ascii_lowercase().contains("temperature"))
         .filter_map(|r| r["value"].as_f64())
         .collect();
-    if !temps.is_empty() {
-        let lo = temps.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = temps.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let _ = write!(
-            h,
-            "<div class=temps>{} temperature readings, {lo} to {hi}</div>",
-            temps.len()
-        );
+    StepView {
+        time: txt(e, "event_time").to_string(),
+        label: step_label(e, loc.map(|l| txt(l, "location_kind"))),
+        disposition: disposition_text(e),
+        place: place_of(e, loc),
+        org: org.to_string(),
+        via: step.via.map(|(s, relation)| via_text(s, relation)),
+        temps: (!temps.is_empty()).then(|| TempsView {
+            n: temps.len(),
+            lo: temps.iter().copied().fold(f64::INFINITY, f64::min),
+            hi: temps.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }),
     }
-    h.push_str("</li>");
 }
 
-/// "Certificates": the owners' qualifications.
-fn certificates(h: &mut String, quals: &BTreeMap<String, &Value>) {
-    if quals.is_empty() {
-        return;
+/// A qualification of an owner, with its revocation if any.
+fn qual_view(q: &Value) -> QualView<'_> {
+    QualView {
+        kind: txt(q, "qualification_kind").replace('_', " "),
+        number: txt(q, "number"),
+        issuer: txt(q, "issuer"),
+        valid_from: txt(q, "valid_from"),
+        valid_to: txt(q, "valid_to"),
+        revoked: q["revoked"].as_str(),
     }
-    h.push_str("<section class=card><h2>Certificates<span class=tag>not verified</span></h2><ul>");
-    for q in quals.values() {
-        let _ = write!(
-            h,
-            "<li><b>{}</b> {} — {}, {} to {}{}</li>",
-            esc(&txt(q, "qualification_kind").replace('_', " ")),
-            esc(txt(q, "number")),
-            esc(txt(q, "issuer")),
-            esc(txt(q, "valid_from")),
-            esc(txt(q, "valid_to")),
-            q["revoked"]
-                .as_str()
-                .map(|r| format!(" <b>revoked: {}</b>", esc(r)))
-                .unwrap_or_default()
-        );
-    }
-    h.push_str("</ul></section>");
-}
-
-/// The QR code: this page's link with the consortium fingerprint (the trust root),
-/// and the proof bundle to download.
-fn qr_card(h: &mut String, state: &AppState, local_path: &str, base: &str) {
-    let fp = waybill_types::proof::fingerprint(&state.genesis);
-    let qr_link = format!("{base}{local_path}?wb={fp}");
-    let qr =
-        waybill_gs1::qr::svg(&qr_link, &waybill_gs1::qr::QrOptions::default()).unwrap_or_default();
-    let proof_path = format!("/v1/proofs/{}", local_path.trim_start_matches('/'));
-    let _ = write!(
-        h,
-        "<section class='card'><div class=qr>{qr}</div><p class=muted>GS1 Digital Link <code>{link}</code>, with the consortium fingerprint this node reports (<code>{fp}</code>; the badge checks the one in the link you scanned).</p>\
-<p class=muted><a href='{proof}' download>Download the proof bundle</a> and check it on any computer: <code>waybill verify-proof bundle.json --fingerprint {fp}</code> (docs/PROOFS.md).</p></section></main>",
-        link = esc(&qr_link),
-        proof = esc(&proof_path),
-    );
 }
 
 /// `GET /labels`: a sheet of QR codes for the registered products, their lots and a
@@ -814,65 +798,83 @@ fn lot_items(
         .collect())
 }
 
+/// The label sheet (`templates/labels.html`, checked at compile time).
+#[derive(Template)]
+#[template(path = "labels.html")]
+struct LabelSheet<'a> {
+    chain: &'a str,
+    style: &'a str,
+    fp: String,
+    products: Vec<LabelSection>,
+}
+
+/// A product's labels: its lots and a few items of each.
+struct LabelSection {
+    name: String,
+    brand: String,
+    gtin: String,
+    labels: Vec<LabelView>,
+}
+
+struct LabelView {
+    /// The link the QR code holds, with the consortium fingerprint.
+    href: String,
+    qr: String,
+    title: String,
+    sub: String,
+    path: String,
+}
+
 fn labels_html(s: &AppState, base: &str) -> Result<String, ApiError> {
     let snap = s.store.snapshot()?;
     let fp = waybill_types::proof::fingerprint(&s.genesis);
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>\
-<title>Labels — {chain}</title><style>{STYLE}.labels{{display:grid;grid-template-columns:repeat(auto-fill,minmax(11rem,1fr));gap:.7rem}}.label{{text-align:center}}.label svg{{width:100%;max-width:10rem;height:auto}}</style></head>\
-<body><header><p class=brand>Waybill · consortium <code>{chain}</code> · fingerprint <code>{fp}</code></p><h1>Product labels</h1></header>\
-<p>Scan a code with a phone camera (or open its link): the product's page shows its history and checks it against the consortium's validators.</p>",
-        chain = esc(s.chain_id()),
-    );
-    let label = |h: &mut String, path: &str, title: &str, sub: &str| {
-        let link = format!("{base}{path}?wb={fp}");
-        let qr =
-            waybill_gs1::qr::svg(&link, &waybill_gs1::qr::QrOptions::default()).unwrap_or_default();
-        let _ = write!(
-            h,
-            "<div class='card label'><a href='{href}'>{qr}</a><div><b>{title}</b></div><div class=muted>{sub}</div><div><a href='{href}'><code>{path}</code></a></div></div>",
-            href = esc(&link),
-            title = esc(title),
-            sub = esc(sub),
-            path = esc(path),
-        );
+    let label = |path: &str, title: String, sub: String| {
+        let href = format!("{base}{path}?wb={fp}");
+        LabelView {
+            qr: waybill_gs1::qr::svg(&href, &waybill_gs1::qr::QrOptions::default())
+                .unwrap_or_default(),
+            href,
+            title,
+            sub,
+            path: path.to_string(),
+        }
     };
+    let mut products = Vec::new();
     for (k, v) in snap.scan_prefix(&[keys::PRODUCT], LABEL_PRODUCTS_MAX)? {
         let p: catalog::Product = waybill_state::decode_record(&k, &v)?;
-        let _ = write!(
-            h,
-            "<section class=card><h2>{}</h2><p class=muted>{} · GTIN {}</p><div class=labels>",
-            esc(&p.name),
-            esc(&p.brand),
-            p.gtin
-        );
+        let mut labels = Vec::new();
         for (lk, lv) in snap.scan_prefix(&keys::lots_of(&p.gtin), LABEL_LOTS_MAX)? {
             let l: catalog::Lot = waybill_state::decode_record(&lk, &lv)?;
             let lot_path = format!("/01/{}/10/{}", p.gtin, percent_encode(&l.lot));
-            label(
-                &mut h,
+            labels.push(label(
                 &lot_path,
-                &format!("Lot {}", l.lot),
-                &format!("{} {} · {}", l.quantity, l.unit, l.produced_on),
-            );
+                format!("Lot {}", l.lot),
+                format!("{} {} · {}", l.quantity, l.unit, l.produced_on),
+            ));
             // A few serialised items made from the lot.
             let prefix = format!("https://id.gs1.org/01/{}/21/", p.gtin);
             let items = lot_items(&snap, &format!("https://id.gs1.org{lot_path}"), &prefix)?;
             for id in items {
                 let path = id.trim_start_matches("https://id.gs1.org");
-                let serial = id[prefix.len()..].to_string();
-                label(
-                    &mut h,
+                labels.push(label(
                     path,
-                    &format!("Item {serial}"),
-                    &format!("from lot {}", l.lot),
-                );
+                    format!("Item {}", &id[prefix.len()..]),
+                    format!("from lot {}", l.lot),
+                ));
             }
         }
-        h.push_str("</div></section>");
+        products.push(LabelSection {
+            name: p.name,
+            brand: p.brand,
+            gtin: p.gtin.to_string(),
+            labels,
+        });
     }
-    h.push_str("</body></html>");
-    Ok(h)
+    let sheet = LabelSheet {
+        chain: s.chain_id(),
+        style: STYLE,
+        fp,
+        products,
+    };
+    sheet.render().map_err(ApiError::internal)
 }
