@@ -6,8 +6,8 @@ use std::path::Path;
 use waybill_client::{Client, KeyFile};
 use waybill_types::{Payload, SecretKey};
 
-use crate::home::{Home, NodeFile};
-use crate::serve::{self, Listen};
+use waybill_server::home::{Home, NodeFile};
+use waybill_server::serve::{self, Listen};
 
 /// `waybill init`: a development consortium (the demo's organizations, one validator).
 pub fn init(dir: &Path, chain_id: &str) -> anyhow::Result<Home> {

@@ -12,8 +12,8 @@ use waybill_types::{
     Genesis, GenesisOrganization, GenesisValidator, OrgId, Payload, PublicKey, Role, SecretKey,
 };
 
-use crate::home::Home;
-use crate::serve::{self, Listen};
+use waybill_server::home::Home;
+use waybill_server::serve::{self, Listen};
 
 /// The demo's manifest: organizations (genesis), members, and the steps that load
 /// master data and EPCIS documents (see `crates/waybill/demo/README.md`).
@@ -238,7 +238,7 @@ fn free_p2p_addr(ip: std::net::IpAddr) -> anyhow::Result<String> {
 fn demo_p2p(
     listen: Option<&str>,
     p2p_listen: Option<&str>,
-    nf: &crate::home::NodeFile,
+    nf: &waybill_server::home::NodeFile,
 ) -> anyhow::Result<String> {
     if let Some(p) = p2p_listen {
         return Ok(p.to_string());
@@ -282,7 +282,7 @@ pub async fn run(dir: &Path, listen: Option<&str>, p2p_listen: Option<&str>) -> 
     if nf.api_listen != api_recorded || nf.p2p_listen != p2p {
         nf.api_listen = api_recorded;
         nf.p2p_listen = p2p.clone();
-        crate::home::write_node_file(&home, &nf)?;
+        waybill_server::home::write_node_file(&home, &nf)?;
     }
     let url = format!("http://{}", served.api_addr);
     let client = Client::new(&url);

@@ -1,23 +1,17 @@
 //! `waybill`: one binary for every role — init, node, demo, keys, submit, status,
 //! block, tx, verify, bench. Thin: the work is in the library crates.
 
-mod bench;
-mod bench_consumer;
-mod bench_epcis;
 mod commands;
 mod consortium;
 mod demo;
 mod demo_files;
-mod home;
-mod serve;
 mod testnet;
 mod trace_cmds;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-
-const DEFAULT_DIR: &str = "waybill-data";
-const DEFAULT_NODE: &str = "http://127.0.0.1:8080";
+use waybill_server::home;
+use waybill_server::DEFAULT_DIR;
 
 /// Which node a command talks to.
 #[derive(clap::Args, Clone, Debug)]
@@ -736,7 +730,7 @@ fn main() -> std::process::ExitCode {
                 json,
                 ..
             } => {
-                bench_epcis::run(bench_epcis::EpcisBenchOptions {
+                waybill_bench::epcis::run(waybill_bench::epcis::EpcisBenchOptions {
                     n_members: members.unwrap_or(8),
                     docs_per_member: docs,
                     doc_events: doc_events.unwrap_or(100),
@@ -756,7 +750,7 @@ fn main() -> std::process::ExitCode {
                 json,
                 ..
             } => {
-                bench_consumer::run(bench_consumer::ConsumerBenchOptions {
+                waybill_bench::consumer::run(waybill_bench::consumer::ConsumerBenchOptions {
                     reps,
                     browser_loads,
                     journey_doc_events: doc_events.unwrap_or(1),
@@ -777,7 +771,7 @@ fn main() -> std::process::ExitCode {
                 json,
                 ..
             } => {
-                bench::run(bench::BenchOptions {
+                waybill_bench::tx::run(waybill_bench::tx::TxBenchOptions {
                     n_txs: txs,
                     n_members: members.unwrap_or(500),
                     batch: batch.unwrap_or(if nodes > 1 { 200 } else { 1_000 }),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use waybill_client::{Client, KeyFile};
 use waybill_types::{Genesis, GenesisOrganization, GenesisValidator, OrgId, Role, SecretKey};
 
-use crate::home::{Home, NodeFile};
+use waybill_server::home::{Home, NodeFile};
 
 /// Most nodes a local testnet runs.
 pub const TESTNET_NODES_MAX: usize = 10;
