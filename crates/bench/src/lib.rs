@@ -12,6 +12,7 @@
 //! The command line (flags, defaults) stays in the binary; docs/BENCHMARKS.md has the
 //! commands and the figures.
 
+mod baseline;
 pub mod consumer;
 pub mod epcis;
 mod measure;

@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use waybill_client::{Client, KeyFile};
-use waybill_node::testkit::TestChain;
 use waybill_server::serve::{self, Listen};
 use waybill_server::Home;
 use waybill_types::gs1::{with_check_digit, Gtin};
@@ -24,6 +23,7 @@ use waybill_types::{
     TxId, TxStatus,
 };
 
+use crate::baseline::SoleValidatorLedger;
 use crate::measure::{
     free_port, median, next_commit, percentile, round1, scratch_dir, RUN_TIMEOUT,
 };
@@ -308,13 +308,11 @@ async fn run_network(o: &TxBenchOptions) -> anyhow::Result<Value> {
 /// The baseline: the same transactions through the ledger alone (no HTTP, no consensus).
 fn run_ledger(o: &TxBenchOptions) -> anyhow::Result<f64> {
     let w = workload(o, 1)?;
-    let mut chain = TestChain::open(
+    let mut chain = SoleValidatorLedger::open(
         &scratch_dir("bench-baseline")?,
         w.genesis.clone(),
         w.validators[0].clone(),
-        waybill_types::limits::MEMPOOL_TXS_MAX,
-        waybill_types::limits::MEMPOOL_BYTES_MAX,
-    );
+    )?;
     let shared = chain.shared();
     for chunk in w.setup.chunks(1000) {
         for r in waybill_node::ledger::submit_batch(
@@ -323,7 +321,7 @@ fn run_ledger(o: &TxBenchOptions) -> anyhow::Result<f64> {
         ) {
             r.map_err(|e| anyhow::anyhow!("baseline setup refused: {e}"))?;
         }
-        chain.commit_block().map_err(|e| anyhow::anyhow!("{e}"))?;
+        chain.commit_block()?;
     }
     // Same order the lanes would interleave: round-robin over lanes, batch by batch.
     let mut batches = Vec::new();
@@ -347,7 +345,7 @@ fn run_ledger(o: &TxBenchOptions) -> anyhow::Result<f64> {
         }
     }
     while !shared.mempool.is_empty() {
-        chain.commit_block().map_err(|e| anyhow::anyhow!("{e}"))?;
+        chain.commit_block()?;
     }
     Ok(w.n_txs as f64 / started.elapsed().as_secs_f64())
 }

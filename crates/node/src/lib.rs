@@ -9,7 +9,6 @@ pub mod ledger;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
-pub mod testkit;
 
 pub use ledger::{Ledger, Shared, SubmitError, TxOutcome};
 pub use malachitebft_engine_byzantine::{ByzantineConfig, Trigger};

@@ -2,7 +2,7 @@
 //! waiting than fit, the block holds exactly `BLOCK_TXS_MAX` and the rest wait.
 
 use waybill_client::sign;
-use waybill_node::testkit::{temp_dir, test_genesis, TestChain};
+use waybill_testkit::{temp_dir, test_genesis, TestChain};
 use waybill_types::{limits, Height, Payload, Role, SecretKey, SignedTx};
 
 #[test]

@@ -11,8 +11,8 @@ use base64::Engine as _;
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 use tower::ServiceExt as _;
-use waybill_node::testkit::{temp_dir, test_genesis, TestChain};
 use waybill_node::Shared;
+use waybill_testkit::{temp_dir, test_genesis, TestChain};
 use waybill_types::gs1::{with_check_digit, Gtin};
 use waybill_types::{Payload, PublicKey, Role, SecretKey, SignedTx};
 

@@ -686,8 +686,19 @@ mod tests {
     use waybill_types::block::{CommitCertificate, CommitSignature, ValidatorInfo};
     use waybill_types::sha256;
 
+    /// A fresh directory for one test's signing mark.
+    fn temp_dir(tag: &str) -> PathBuf {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let d = std::env::temp_dir().join(format!("waybill-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("the temporary directory can be created");
+        d
+    }
+
     fn test_guard(tag: &str) -> SigningGuard {
-        let dir = crate::testkit::temp_dir(&format!("signing-{tag}"));
+        let dir = temp_dir(&format!("signing-{tag}"));
         SigningGuard::open(dir.join("signing-mark.json")).expect("a new mark")
     }
 
