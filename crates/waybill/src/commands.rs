@@ -22,7 +22,7 @@ pub fn init(dir: &Path, chain_id: &str) -> anyhow::Result<Home> {
     let validator = SecretKey::generate();
     KeyFile::write(&home.validator_key(), "validator", &validator)?;
     let mut admins = Vec::new();
-    for org in crate::demo::manifest()?.organizations {
+    for org in crate::manifest::manifest()?.organizations {
         let key = SecretKey::generate();
         KeyFile::write(
             &home.org_admin_key(&org.id),
@@ -31,7 +31,7 @@ pub fn init(dir: &Path, chain_id: &str) -> anyhow::Result<Home> {
         )?;
         admins.push(key.public());
     }
-    let genesis = crate::demo::genesis(chain_id, &admins, validator.public())?;
+    let genesis = crate::manifest::genesis(chain_id, &admins, validator.public())?;
     std::fs::write(home.genesis_path(), serde_json::to_string_pretty(&genesis)?)
         .with_context(|| format!("cannot write {}", home.genesis_path().display()))?;
     let node = NodeFile {

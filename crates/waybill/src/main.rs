@@ -5,6 +5,7 @@ mod commands;
 mod consortium;
 mod demo;
 mod demo_files;
+mod manifest;
 mod testnet;
 mod trace_cmds;
 

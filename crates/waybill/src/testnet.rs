@@ -15,7 +15,7 @@ use waybill_server::home::{Home, NodeFile};
 pub const TESTNET_NODES_MAX: usize = 10;
 
 fn org_for(i: usize) -> anyhow::Result<(OrgId, String, Vec<Role>, Vec<String>)> {
-    Ok(match crate::demo::manifest()?.organizations.get(i) {
+    Ok(match crate::manifest::manifest()?.organizations.get(i) {
         Some(o) => (
             OrgId::new(&o.id)?,
             o.name.clone(),

@@ -22,6 +22,7 @@
 pub mod codec;
 pub mod context;
 mod driver;
+pub mod scheme;
 pub mod signing;
 pub mod streaming;
 
