@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
-# Installs what the browser tests need beyond Rust: Debian's Chromium and its
-# WebDriver (the packages `chromium` and `chromium-driver`, which provide
-# `chromium` and `chromedriver` on PATH). Does nothing when both are present.
-# Fails, naming what is missing, when they cannot be installed.
+# Installs what the tests need beyond Rust: Debian's Chromium and its WebDriver
+# for the browser tests (the packages `chromium` and `chromium-driver`, which
+# provide `chromium` and `chromedriver` on PATH), and cargo-machete, which finds
+# unused dependencies (from crates.io with `cargo install`: about 2 minutes of
+# compiling, once). Does nothing for what is present. Fails, naming what is
+# missing, when something cannot be installed.
 set -euo pipefail
+
+# The version scripts/test.sh runs; bump it here when a newer one is wanted.
+MACHETE_VERSION=0.9.2
+if ! cargo machete --version 2>/dev/null | grep -qF "$MACHETE_VERSION"; then
+  echo "== installing cargo-machete $MACHETE_VERSION (unused dependencies check)"
+  if ! cargo install cargo-machete --locked --version "$MACHETE_VERSION"; then
+    echo "error: cannot install cargo-machete $MACHETE_VERSION from crates.io (cargo install cargo-machete --locked --version $MACHETE_VERSION); scripts/test.sh needs it" >&2
+    exit 1
+  fi
+fi
 
 missing() {
   local m=()
@@ -46,3 +58,4 @@ if ! driver_version=$(chromedriver --version 2>/dev/null); then
 fi
 echo "chromium: $(command -v chromium): $chromium_version"
 echo "chromedriver: $(command -v chromedriver): $driver_version"
+echo "cargo-machete: $(cargo machete --version 2>/dev/null)"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every crate's unit and integration
 # tests (conformance vectors from ../shared/conformance, crash and tamper tests,
-# the CLI end to end, browser tests). Installs what the tests need beyond Rust
-# first: Chromium and chromedriver, via scripts/install-test-tools.sh.
+# the CLI end to end, browser tests), and no unused dependencies (cargo machete).
+# Installs what the tests need beyond Rust first: Chromium, chromedriver and
+# cargo-machete, via scripts/install-test-tools.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,11 +12,13 @@ if [ ! -d ../shared/conformance ]; then
   exit 1
 fi
 
-echo "== test tools (chromium, chromedriver)"
+echo "== test tools (chromium, chromedriver, cargo-machete)"
 ./scripts/install-test-tools.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
+echo "== cargo machete (no unused dependencies)"
+cargo machete
 echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
