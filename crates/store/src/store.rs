@@ -2,7 +2,7 @@ use std::path::Path;
 
 use redb::{
     Builder, ConcurrencyMode, Database, DatabaseError, Durability, ReadOnlyDatabase,
-    ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
+    ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
 };
 use waybill_state::{StateRead, StateReadError, WriteSet};
 use waybill_types::codec::{self, CodecError};
@@ -440,57 +440,83 @@ impl Store {
         };
         let mut txn = tryd!(self, self.db.writable().begin_write());
         tryd!(self, txn.set_durability(Durability::Immediate));
-        {
-            let h = height.0;
-            tryd!(
-                self,
-                tryd!(self, txn.open_table(BLOCKS)).insert(h, block.encode().as_slice())
-            );
-            tryd!(
-                self,
-                tryd!(self, txn.open_table(CERTS)).insert(h, codec::encode(certificate).as_slice())
-            );
-            let ws: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = writes.iter().collect();
-            tryd!(
-                self,
-                tryd!(self, txn.open_table(WRITESETS)).insert(h, codec::encode(&ws).as_slice())
-            );
-            tryd!(
-                self,
-                tryd!(self, txn.open_table(RECEIPTS))
-                    .insert(h, codec::encode(&receipts.to_vec()).as_slice())
-            );
-            let mut idx = tryd!(self, txn.open_table(TX_INDEX));
-            for (i, id) in tx_ids.iter().enumerate() {
-                let index =
-                    u32::try_from(i).expect("block transaction count is bounded by BLOCK_TXS_MAX");
-                tryd!(self, idx.insert(&id.0, (h, index)));
-            }
-            let captures: Vec<TxId> = block
-                .txs
-                .iter()
-                .zip(tx_ids)
-                .filter(|(t, _)| {
-                    matches!(t.tx.payload, waybill_types::Payload::CaptureEpcis { .. })
-                })
-                .map(|(_, id)| *id)
-                .collect();
-            tryd!(self, crate::jobs::settle_jobs_in(&txn, &captures));
-            let mut state = tryd!(self, txn.open_table(STATE));
-            for (k, v) in writes {
-                match v {
-                    Some(v) => tryd!(self, state.insert(k.as_slice(), v.as_slice())),
-                    None => tryd!(self, state.remove(k.as_slice())),
-                };
-            }
-            tryd!(
-                self,
-                tryd!(self, txn.open_table(META))
-                    .insert(META_HEAD, codec::encode(&head).as_slice())
-            );
-        }
+        self.write_block_records(&txn, block, certificate, writes, receipts)?;
+        self.write_tx_index(&txn, height, tx_ids)?;
+        let captures: Vec<TxId> = block
+            .txs
+            .iter()
+            .zip(tx_ids)
+            .filter(|(t, _)| matches!(t.tx.payload, waybill_types::Payload::CaptureEpcis { .. }))
+            .map(|(_, id)| *id)
+            .collect();
+        tryd!(self, crate::jobs::settle_jobs_in(&txn, &captures));
+        self.write_state(&txn, writes)?;
+        tryd!(
+            self,
+            tryd!(self, txn.open_table(META)).insert(META_HEAD, codec::encode(&head).as_slice())
+        );
         tryd!(self, txn.commit());
         Ok(head)
+    }
+
+    /// The block's own records, keyed by its height: the block, its certificate, its
+    /// write set and its receipts.
+    fn write_block_records(
+        &self,
+        txn: &WriteTransaction,
+        block: &Block,
+        certificate: &CommitCertificate,
+        writes: &WriteSet,
+        receipts: &[Receipt],
+    ) -> Result<(), StoreError> {
+        let h = block.header.height.0;
+        tryd!(
+            self,
+            tryd!(self, txn.open_table(BLOCKS)).insert(h, block.encode().as_slice())
+        );
+        tryd!(
+            self,
+            tryd!(self, txn.open_table(CERTS)).insert(h, codec::encode(certificate).as_slice())
+        );
+        let ws: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = writes.iter().collect();
+        tryd!(
+            self,
+            tryd!(self, txn.open_table(WRITESETS)).insert(h, codec::encode(&ws).as_slice())
+        );
+        tryd!(
+            self,
+            tryd!(self, txn.open_table(RECEIPTS))
+                .insert(h, codec::encode(&receipts.to_vec()).as_slice())
+        );
+        Ok(())
+    }
+
+    /// Where each of the block's transactions is: (height, index in the block).
+    fn write_tx_index(
+        &self,
+        txn: &WriteTransaction,
+        height: Height,
+        tx_ids: &[TxId],
+    ) -> Result<(), StoreError> {
+        let mut idx = tryd!(self, txn.open_table(TX_INDEX));
+        for (i, id) in tx_ids.iter().enumerate() {
+            let index =
+                u32::try_from(i).expect("block transaction count is bounded by BLOCK_TXS_MAX");
+            tryd!(self, idx.insert(&id.0, (height.0, index)));
+        }
+        Ok(())
+    }
+
+    /// The block's writes applied to the state table (`None` removes the key).
+    fn write_state(&self, txn: &WriteTransaction, writes: &WriteSet) -> Result<(), StoreError> {
+        let mut state = tryd!(self, txn.open_table(STATE));
+        for (k, v) in writes {
+            match v {
+                Some(v) => tryd!(self, state.insert(k.as_slice(), v.as_slice())),
+                None => tryd!(self, state.remove(k.as_slice())),
+            };
+        }
+        Ok(())
     }
 
     fn get_u64(
