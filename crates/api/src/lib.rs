@@ -19,6 +19,7 @@ pub mod epcis;
 mod error;
 mod etag;
 mod governance;
+mod links;
 pub mod metrics;
 mod ops;
 mod orgs;

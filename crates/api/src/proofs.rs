@@ -273,9 +273,9 @@ pub(crate) async fn proof_route(
         let q = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
         format!("https://id.gs1.org/{}{q}", raw.trim_start_matches('/'))
     };
-    let dl = crate::resolver::parse_link(&link)?;
-    crate::resolver::check_known(&s, &dl)?;
-    let subject = crate::resolver::canonical_item(&dl)?;
+    let dl = crate::links::parse_link(&link)?;
+    crate::links::check_known(&s, &dl)?;
+    let subject = crate::links::canonical_item(&dl)?;
     let subject = subject.split('?').next().unwrap_or(&subject).to_string();
     let s2 = s.clone();
     let bundle = tokio::task::spawn_blocking(move || build_bundle(&s2, &subject))

@@ -12,9 +12,9 @@ use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 use waybill_client::sign;
 use waybill_node::metrics::Metrics;
-use waybill_node::testkit::{test_genesis, TestChain};
 use waybill_node::{Ledger, Mempool};
 use waybill_store::Store;
+use waybill_testkit::{test_genesis, TestChain};
 use waybill_types::{Height, Payload, Role, SecretKey};
 
 #[tokio::test]

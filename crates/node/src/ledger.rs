@@ -107,6 +107,12 @@ impl Shared {
         self.tamper_alert.borrow().clone()
     }
 
+    /// Every readiness condition, checked now; the node is ready when all are `ok`.
+    pub fn readiness_checks(&self) -> Vec<crate::readiness::Check> {
+        self.readiness
+            .checks(self.tamper_alert(), self.head.borrow().height.0)
+    }
+
     /// Resolves when the tamper alert is raised, with its message.
     pub async fn tamper_alert_raised(&self) -> String {
         let mut rx = self.tamper_alert.subscribe();

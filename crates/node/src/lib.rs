@@ -10,7 +10,6 @@ pub mod mempool;
 pub mod metrics;
 pub mod node;
 pub mod readiness;
-pub mod testkit;
 
 pub use ledger::{Ledger, Shared, SubmitError, TxOutcome};
 pub use malachitebft_engine_byzantine::{ByzantineConfig, Trigger};

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use crate::consensus::ConsensusProbe;
-use crate::ledger::Shared;
 
 /// Most heights a ready node may be behind the highest height a peer reports.
 pub const READY_HEIGHT_LAG_MAX: u64 = 2;
@@ -109,12 +108,14 @@ impl Readiness {
     }
 }
 
-impl Shared {
-    /// Every readiness condition, checked now; the node is ready when all are `ok`.
-    pub fn readiness_checks(&self) -> Vec<Check> {
-        let r = &self.readiness;
+impl Readiness {
+    /// Every readiness condition for a node whose committed height is `head` and
+    /// whose tamper alert (if raised) is `tamper_alert`; ready when all are `ok`.
+    /// ([`crate::ledger::Shared::readiness_checks`] asks it for the node.)
+    pub fn checks(&self, tamper_alert: Option<String>, head: u64) -> Vec<Check> {
+        let r = self;
         let store_ok = r.store_verified.load(Ordering::SeqCst);
-        let store = match (store_ok, self.tamper_alert()) {
+        let store = match (store_ok, tamper_alert) {
             (_, Some(alert)) => Check {
                 condition: "store_verified",
                 ok: false,
@@ -131,7 +132,6 @@ impl Shared {
                 detail: "the store has not passed its start-up verification".into(),
             },
         };
-        let head = self.head.borrow().height.0;
         let mut checks = vec![store];
         let peers_expected = r.peers_expected.load(Ordering::SeqCst);
         checks.extend(consensus_checks(r.consensus.get(), head, peers_expected));

@@ -4,7 +4,7 @@
 use waybill_types::payload::RegisterMember;
 
 use waybill_client::sign;
-use waybill_node::testkit::{temp_dir, test_genesis, TestChain};
+use waybill_testkit::{temp_dir, test_genesis, TestChain};
 use waybill_types::{limits, Height, Payload, Role, SecretKey, SignedTx};
 
 #[test]

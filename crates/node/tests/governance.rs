@@ -7,12 +7,12 @@ use waybill_types::payload::{ApproveGovernance, ProposeGovernance, RegisterMembe
 
 use waybill_client::sign;
 use waybill_node::app::Application;
-use waybill_node::testkit::{test_genesis, TestChain};
 use waybill_node::Shared;
 use waybill_state::governance::{
     load_proposal, validator_set_at, ProposalStatus, VALIDATOR_CHANGE_DELAY_BLOCKS,
 };
 use waybill_store::verify::verify_full;
+use waybill_testkit::{test_genesis, TestChain};
 use waybill_types::block::validators_hash;
 use waybill_types::{GovernanceAction, Height, OrgId, Payload, Receipt, Role, SecretKey, TxStatus};
 

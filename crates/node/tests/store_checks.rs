@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use waybill_node::consensus::SigningMark;
-use waybill_node::testkit::{temp_dir, test_genesis, TestChain};
 use waybill_node::NodeOptions;
+use waybill_testkit::{temp_dir, test_genesis, TestChain};
 use waybill_types::{sha256, Genesis, Hash, Role, SecretKey};
 
 fn free_port() -> u16 {

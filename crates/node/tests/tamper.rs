@@ -7,10 +7,10 @@ use std::path::Path;
 
 use waybill_client::sign;
 use waybill_gs1::with_check_digit;
-use waybill_node::testkit::{test_genesis, TestChain};
 use waybill_node::Shared;
 use waybill_store::verify::{verify_full, verify_recent};
 use waybill_store::Store;
+use waybill_testkit::{test_genesis, TestChain};
 use waybill_types::{codec, Genesis, Height, Payload, Role, SecretKey, SignedTx};
 
 /// A chain of 3 blocks with a few transactions each; returns its directory and genesis.

@@ -9,7 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The crates checked, by directory under `crates/`.
-const CRATES: &[&str] = &["state", "types", "gs1", "epcis", "client"];
+const CRATES: &[&str] = &[
+    "state", "types", "gs1", "epcis", "client", "store", "node", "api", "server", "bench",
+    "testkit", "waybill",
+];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)

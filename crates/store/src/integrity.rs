@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use redb::backends::FileBackend;
 use redb::{BackendError, Builder, StorageBackend};
 
-use crate::store::{open_error, StoreError};
+use crate::error::{open_error, StoreError};
 
 /// Overlay block size (redb's page size, so a page write touches one block).
 const BLOCK_BYTES: u64 = 4096;

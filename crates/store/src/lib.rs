@@ -4,7 +4,9 @@
 //! A crash never leaves half a block: either every table has block `h` or none does.
 //! [`verify`] re-checks what is stored and names the first record that is wrong.
 
+mod error;
 mod integrity;
+mod job_store;
 mod jobs;
 mod store;
 pub mod verify;
@@ -12,4 +14,5 @@ pub mod verify;
 pub use integrity::{check_allocator_state, check_file_integrity};
 pub use jobs::{CaptureJob, JobFailure};
 
-pub use store::{Head, Rows, StateSnapshot, Store, StoreError, TxLocation, STORE_FORMAT_VERSION};
+pub use error::StoreError;
+pub use store::{Head, Rows, StateSnapshot, Store, TxLocation, STORE_FORMAT_VERSION};

@@ -1,21 +1,15 @@
 use std::path::Path;
 
+use crate::error::{db_err, open_error, StoreError};
 use redb::{
     Builder, ConcurrencyMode, Database, DatabaseError, Durability, ReadOnlyDatabase,
-    ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
+    ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
 };
 use waybill_state::{StateRead, StateReadError, WriteSet};
 use waybill_types::codec::{self, CodecError};
 use waybill_types::{limits, Block, CommitCertificate, Genesis, Hash, Height, Receipt, TxId};
 
-/// The on-disk format version. Bump when a table's layout changes, and say in the
-/// commit how older stores are read.
-///
-/// Version 2 (issue 12: the state layout, the block header and the store checks
-/// changed together). Stores of version 1 are refused with [`StoreError::Version`];
-/// there is no migration: re-initialize the node and resync it from its peers, or
-/// `waybill restore` a backup taken by a version-2 node.
-pub const STORE_FORMAT_VERSION: u64 = 2;
+pub use crate::error::STORE_FORMAT_VERSION;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
@@ -29,87 +23,6 @@ const META_VERSION: &str = "format_version";
 const META_GENESIS: &str = "genesis";
 const META_GENESIS_STATE_HASH: &str = "genesis_state_hash";
 const META_HEAD: &str = "head";
-
-/// A store operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// redb failed.
-    #[error("storage error in {path}: {source}")]
-    Db {
-        /// The database file.
-        path: String,
-        /// The cause.
-        source: Box<redb::Error>,
-    },
-    /// A stored record does not decode.
-    #[error("stored {what} at height {height} is corrupt: {source}")]
-    Corrupt {
-        /// What.
-        what: &'static str,
-        /// Where.
-        height: u64,
-        /// The decoding error.
-        source: CodecError,
-    },
-    /// Written by another version.
-    #[error(
-        "store {path} has format version {found}, and this build reads only version {STORE_FORMAT_VERSION}; there is no migration: move the old store away and resync the node from its peers (it starts from genesis), or install a backup of version {STORE_FORMAT_VERSION} with `waybill restore --dir DIR --from FILE`"
-    )]
-    Version {
-        /// The file.
-        path: String,
-        /// Its version.
-        found: u64,
-    },
-    /// Not initialized.
-    #[error("store {path} has no genesis; run `waybill init` first")]
-    NoGenesis {
-        /// The file.
-        path: String,
-    },
-    /// The file exists but holds nothing: a truncated or lost store, never a new one.
-    #[error("store {path} is an empty file (0 bytes): the node's data was lost or truncated; it was left as it is. Install a backup with `waybill restore --dir DIR --from FILE`, or move the file away to resync the node from its peers")]
-    Empty {
-        /// The file.
-        path: String,
-    },
-    /// The file is not a redb database, or its pages fail their checksums.
-    #[error("store {path} is damaged: {reason}. Run `waybill verify --dir DIR` to find the first bad record, then install a backup with `waybill restore --dir DIR --from FILE`")]
-    Damaged {
-        /// The file.
-        path: String,
-        /// What redb found.
-        reason: String,
-    },
-    /// A read-only open found a store that was not shut down cleanly.
-    #[error("store {path} was not shut down cleanly (the node crashed or is still running) and a read-only open cannot recover it; start the node once to let it recover the store (or stop it), then try again")]
-    NeedsRecovery {
-        /// The file.
-        path: String,
-    },
-    /// Another process holds the store.
-    #[error("store {path} is open in another process (a running node?); stop it first, or use `waybill backup` to copy a running node's store")]
-    InUse {
-        /// The file.
-        path: String,
-    },
-    /// Already initialized with another genesis.
-    #[error("store {path} was initialized with a different genesis (hash {stored}) than this node's; refusing to mix chains. Install a backup of this consortium's chain with `waybill restore --dir DIR --from FILE`")]
-    GenesisMismatch {
-        /// The file.
-        path: String,
-        /// The stored genesis hash.
-        stored: Hash,
-    },
-    /// Out-of-order commit (a bug in the caller).
-    #[error("cannot commit block {got}: the next height is {expected}")]
-    OutOfOrder {
-        /// Expected height.
-        expected: u64,
-        /// Offered height.
-        got: u64,
-    },
-}
 
 /// The last committed block.
 #[derive(Clone, Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
@@ -171,40 +84,9 @@ fn builder() -> Builder {
     b
 }
 
-pub(crate) fn open_error(path: &str, e: DatabaseError) -> StoreError {
-    match e {
-        DatabaseError::RepairAborted => StoreError::NeedsRecovery {
-            path: path.to_string(),
-        },
-        DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
-            path: path.to_string(),
-        },
-        DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => StoreError::Damaged {
-            path: path.to_string(),
-            reason,
-        },
-        DatabaseError::Storage(redb::StorageError::Io(io))
-            if io.kind() == std::io::ErrorKind::InvalidData =>
-        {
-            StoreError::Damaged {
-                path: path.to_string(),
-                reason: io.to_string(),
-            }
-        }
-        other => db_err(path)(other.into()),
-    }
-}
-
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Store({})", self.path)
-    }
-}
-
-fn db_err(path: &str) -> impl Fn(redb::Error) -> StoreError + '_ {
-    move |e| StoreError::Db {
-        path: path.to_string(),
-        source: Box::new(e),
     }
 }
 
@@ -440,55 +322,83 @@ impl Store {
         };
         let mut txn = tryd!(self, self.db.writable().begin_write());
         tryd!(self, txn.set_durability(Durability::Immediate));
-        {
-            let h = height.0;
-            tryd!(
-                self,
-                tryd!(self, txn.open_table(BLOCKS)).insert(h, block.encode().as_slice())
-            );
-            tryd!(
-                self,
-                tryd!(self, txn.open_table(CERTS)).insert(h, codec::encode(certificate).as_slice())
-            );
-            let ws: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = writes.iter().collect();
-            tryd!(
-                self,
-                tryd!(self, txn.open_table(WRITESETS)).insert(h, codec::encode(&ws).as_slice())
-            );
-            tryd!(
-                self,
-                tryd!(self, txn.open_table(RECEIPTS))
-                    .insert(h, codec::encode(&receipts.to_vec()).as_slice())
-            );
-            let mut idx = tryd!(self, txn.open_table(TX_INDEX));
-            for (i, id) in tx_ids.iter().enumerate() {
-                let index =
-                    u32::try_from(i).expect("block transaction count is bounded by BLOCK_TXS_MAX");
-                tryd!(self, idx.insert(&id.0, (h, index)));
-            }
-            let captures: Vec<TxId> = block
-                .txs
-                .iter()
-                .zip(tx_ids)
-                .filter(|(t, _)| matches!(t.tx.payload, waybill_types::Payload::CaptureEpcis(_)))
-                .map(|(_, id)| *id)
-                .collect();
-            tryd!(self, crate::jobs::settle_jobs_in(&txn, &captures));
-            let mut state = tryd!(self, txn.open_table(STATE));
-            for (k, v) in writes {
-                match v {
-                    Some(v) => tryd!(self, state.insert(k.as_slice(), v.as_slice())),
-                    None => tryd!(self, state.remove(k.as_slice())),
-                };
-            }
-            tryd!(
-                self,
-                tryd!(self, txn.open_table(META))
-                    .insert(META_HEAD, codec::encode(&head).as_slice())
-            );
-        }
+        self.write_block_records(&txn, block, certificate, writes, receipts)?;
+        self.write_tx_index(&txn, height, tx_ids)?;
+        let captures: Vec<TxId> = block
+            .txs
+            .iter()
+            .zip(tx_ids)
+            .filter(|(t, _)| matches!(t.tx.payload, waybill_types::Payload::CaptureEpcis(_)))
+            .map(|(_, id)| *id)
+            .collect();
+        tryd!(self, crate::jobs::settle_jobs_in(&txn, &captures));
+        self.write_state(&txn, writes)?;
+        tryd!(
+            self,
+            tryd!(self, txn.open_table(META)).insert(META_HEAD, codec::encode(&head).as_slice())
+        );
         tryd!(self, txn.commit());
         Ok(head)
+    }
+
+    /// The block's own records, keyed by its height: the block, its certificate, its
+    /// write set and its receipts.
+    fn write_block_records(
+        &self,
+        txn: &WriteTransaction,
+        block: &Block,
+        certificate: &CommitCertificate,
+        writes: &WriteSet,
+        receipts: &[Receipt],
+    ) -> Result<(), StoreError> {
+        let h = block.header.height.0;
+        tryd!(
+            self,
+            tryd!(self, txn.open_table(BLOCKS)).insert(h, block.encode().as_slice())
+        );
+        tryd!(
+            self,
+            tryd!(self, txn.open_table(CERTS)).insert(h, codec::encode(certificate).as_slice())
+        );
+        let ws: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = writes.iter().collect();
+        tryd!(
+            self,
+            tryd!(self, txn.open_table(WRITESETS)).insert(h, codec::encode(&ws).as_slice())
+        );
+        tryd!(
+            self,
+            tryd!(self, txn.open_table(RECEIPTS))
+                .insert(h, codec::encode(&receipts.to_vec()).as_slice())
+        );
+        Ok(())
+    }
+
+    /// Where each of the block's transactions is: (height, index in the block).
+    fn write_tx_index(
+        &self,
+        txn: &WriteTransaction,
+        height: Height,
+        tx_ids: &[TxId],
+    ) -> Result<(), StoreError> {
+        let mut idx = tryd!(self, txn.open_table(TX_INDEX));
+        for (i, id) in tx_ids.iter().enumerate() {
+            let index =
+                u32::try_from(i).expect("block transaction count is bounded by BLOCK_TXS_MAX");
+            tryd!(self, idx.insert(&id.0, (height.0, index)));
+        }
+        Ok(())
+    }
+
+    /// The block's writes applied to the state table (`None` removes the key).
+    fn write_state(&self, txn: &WriteTransaction, writes: &WriteSet) -> Result<(), StoreError> {
+        let mut state = tryd!(self, txn.open_table(STATE));
+        for (k, v) in writes {
+            match v {
+                Some(v) => tryd!(self, state.insert(k.as_slice(), v.as_slice())),
+                None => tryd!(self, state.remove(k.as_slice())),
+            };
+        }
+        Ok(())
     }
 
     fn get_u64(

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use waybill_state::{BlockContext, Execution, WriteSet};
-use waybill_types::block::{validators_hash, ValidatorInfo};
+use waybill_types::block::{validators_hash, BlockHeader, ValidatorInfo};
 use waybill_types::keys::verify_batch;
 use waybill_types::{Block, Genesis, Hash, Height, SignedTx};
 
@@ -81,14 +81,46 @@ fn check_block(
     prev_state_hash: Hash,
     vs: &[ValidatorInfo],
 ) -> Result<(Block, WriteSet), VerifyError> {
+    let block = read_block(store, height)?;
+    check_header_links(&block.header, genesis, height, prev_hash, prev_time_ms)?;
+    check_block_txs(store, &block, height)?;
+    if block.header.validators_hash != validators_hash(vs) {
+        return Err(bad(
+            height.0,
+            "block header",
+            "validators hash does not match the validator set in force",
+        ));
+    }
+    let cert = store
+        .certificate(height)
+        .map_err(|e| bad(height.0, "commit certificate", e.to_string()))?
+        .ok_or_else(|| bad(height.0, "commit certificate", "missing"))?;
+    cert.verify(&genesis.chain_id, height, block.hash(), vs)
+        .map_err(|e| bad(height.0, "commit certificate", e.to_string()))?;
+    let ws = read_block_records(store, &block, height)?;
+    check_header_roots(store, &block.header, &ws, prev_state_hash)?;
+    Ok((block, ws))
+}
+
+/// The stored block at `height`, decoded.
+fn read_block(store: &Store, height: Height) -> Result<Block, VerifyError> {
     let h = height.0;
     let bytes = store
         .block_bytes(height)?
         .ok_or_else(|| bad(h, "block", "missing"))?;
-    let block: Block =
-        waybill_types::codec::decode(&bytes, waybill_types::limits::BLOCK_BYTES_MAX, "block")
-            .map_err(|e| bad(h, "block", format!("does not decode: {e}")))?;
-    let hd = &block.header;
+    waybill_types::codec::decode(&bytes, waybill_types::limits::BLOCK_BYTES_MAX, "block")
+        .map_err(|e| bad(h, "block", format!("does not decode: {e}")))
+}
+
+/// The header's height, chain id, link to the previous block and time.
+fn check_header_links(
+    hd: &BlockHeader,
+    genesis: &Genesis,
+    height: Height,
+    prev_hash: Hash,
+    prev_time_ms: u64,
+) -> Result<(), VerifyError> {
+    let h = height.0;
     if hd.height != height {
         return Err(bad(h, "block header", format!("says height {}", hd.height)));
     }
@@ -120,7 +152,13 @@ fn check_block(
             ),
         ));
     }
-    // Transactions: signatures first, so a flipped byte names its transaction.
+    Ok(())
+}
+
+/// The block's transactions: signatures first, so a flipped byte names its
+/// transaction; then each where the transaction index says; then the body's roots.
+fn check_block_txs(store: &Store, block: &Block, height: Height) -> Result<(), VerifyError> {
+    let h = height.0;
     let encoded: Vec<Vec<u8>> = block.txs.iter().map(SignedTx::encode).collect();
     let items: Vec<_> = block
         .txs
@@ -146,20 +184,17 @@ fn check_block(
     }
     block
         .check_body()
-        .map_err(|e| bad(h, "block body", e.to_string()))?;
-    if hd.validators_hash != validators_hash(vs) {
-        return Err(bad(
-            h,
-            "block header",
-            "validators hash does not match the validator set in force",
-        ));
-    }
-    let cert = store
-        .certificate(height)
-        .map_err(|e| bad(h, "commit certificate", e.to_string()))?
-        .ok_or_else(|| bad(h, "commit certificate", "missing"))?;
-    cert.verify(&genesis.chain_id, height, block.hash(), vs)
-        .map_err(|e| bad(h, "commit certificate", e.to_string()))?;
+        .map_err(|e| bad(h, "block body", e.to_string()))
+}
+
+/// The block's write set, after checking that it and one receipt per transaction
+/// are stored.
+fn read_block_records(
+    store: &Store,
+    block: &Block,
+    height: Height,
+) -> Result<WriteSet, VerifyError> {
+    let h = height.0;
     let ws = store
         .write_set(height)
         .map_err(|e| bad(h, "write set", e.to_string()))?
@@ -179,7 +214,20 @@ fn check_block(
             ),
         ));
     }
-    let state_hash = waybill_state::next_state_hash(&prev_state_hash, &ws);
+    Ok(ws)
+}
+
+/// The state hash, open-tier root and heads root the header commits to, against the
+/// write set (and, for the heads root of a block that moved no head, the previous
+/// block's).
+fn check_header_roots(
+    store: &Store,
+    hd: &BlockHeader,
+    ws: &WriteSet,
+    prev_state_hash: Hash,
+) -> Result<(), VerifyError> {
+    let h = hd.height.0;
+    let state_hash = waybill_state::next_state_hash(&prev_state_hash, ws);
     if state_hash != hd.state_hash {
         return Err(bad(
             h,
@@ -190,7 +238,7 @@ fn check_block(
             ),
         ));
     }
-    let open_root = waybill_state::open::open_root(&ws, h);
+    let open_root = waybill_state::open::open_root(ws, h);
     if open_root != hd.open_root {
         return Err(bad(
             h,
@@ -203,7 +251,7 @@ fn check_block(
     }
     // The heads tree's root: written by this block if it moved a head, else the
     // previous block's.
-    let heads_root = match waybill_state::open::heads_root_written(&ws) {
+    let heads_root = match waybill_state::open::heads_root_written(ws) {
         Some(r) => r,
         None if h == 1 => Hash(waybill_types::smt::EMPTY),
         None => {
@@ -224,7 +272,7 @@ fn check_block(
             ),
         ));
     }
-    Ok((block, ws))
+    Ok(())
 }
 
 /// Verify the newest `last_n` blocks (hash links, roots, signatures, certificates,
@@ -372,45 +420,7 @@ pub fn verify_full(store: &Store) -> Result<VerifyReport, VerifyError> {
             prev_state,
             &replayed_vs,
         )?;
-        let ctx = BlockContext {
-            chain_id: genesis.chain_id.clone(),
-            height,
-            time_ms: block.header.time_ms,
-        };
-        let mut ex = Execution::begin(&state, ctx)
-            .map_err(|e| bad(h, "state", format!("cannot be read: {e}")))?;
-        for (i, tx) in block.txs.iter().enumerate() {
-            ex.apply(tx, tx.id()).map_err(|e| {
-                bad(
-                    h,
-                    format!("transaction {i} (id {})", tx.id()),
-                    format!("cannot be in a block: {e}"),
-                )
-            })?;
-        }
-        let (ws, receipts) = ex
-            .finish()
-            .map_err(|e| bad(h, "state", format!("cannot be read: {e}")))?;
-        if ws != stored_ws {
-            let first = first_difference(&ws, &stored_ws);
-            return Err(bad(
-                h,
-                "write set",
-                format!("re-execution gives different writes (first at key {first})"),
-            ));
-        }
-        let stored_receipts = store
-            .receipts(height)?
-            .ok_or_else(|| bad(h, "receipts", "missing"))?;
-        if let Some(i) = (0..receipts.len().max(stored_receipts.len()))
-            .find(|&i| receipts.get(i) != stored_receipts.get(i))
-        {
-            return Err(bad(
-                h,
-                format!("receipt {i}"),
-                "does not match re-execution",
-            ));
-        }
+        let ws = replay_block(store, &state, &genesis.chain_id, &block, &stored_ws)?;
         apply_writes(&mut state, &ws);
         n_txs += block.txs.len() as u64;
         prev_hash = block.hash();
@@ -428,6 +438,59 @@ pub fn verify_full(store: &Store) -> Result<VerifyReport, VerifyError> {
         n_state_entries,
         state_hash: prev_state,
     })
+}
+
+/// Execute `block` on the replayed `state` and check that it gives the stored write
+/// set and receipts; the replayed write set.
+fn replay_block(
+    store: &Store,
+    state: &BTreeMap<Vec<u8>, Vec<u8>>,
+    chain_id: &str,
+    block: &Block,
+    stored_ws: &WriteSet,
+) -> Result<WriteSet, VerifyError> {
+    let height = block.header.height;
+    let h = height.0;
+    let ctx = BlockContext {
+        chain_id: chain_id.to_string(),
+        height,
+        time_ms: block.header.time_ms,
+    };
+    let mut ex = Execution::begin(state, ctx)
+        .map_err(|e| bad(h, "state", format!("cannot be read: {e}")))?;
+    for (i, tx) in block.txs.iter().enumerate() {
+        ex.apply(tx, tx.id()).map_err(|e| {
+            bad(
+                h,
+                format!("transaction {i} (id {})", tx.id()),
+                format!("cannot be in a block: {e}"),
+            )
+        })?;
+    }
+    let (ws, receipts) = ex
+        .finish()
+        .map_err(|e| bad(h, "state", format!("cannot be read: {e}")))?;
+    if &ws != stored_ws {
+        let first = first_difference(&ws, stored_ws);
+        return Err(bad(
+            h,
+            "write set",
+            format!("re-execution gives different writes (first at key {first})"),
+        ));
+    }
+    let stored_receipts = store
+        .receipts(height)?
+        .ok_or_else(|| bad(h, "receipts", "missing"))?;
+    if let Some(i) = (0..receipts.len().max(stored_receipts.len()))
+        .find(|&i| receipts.get(i) != stored_receipts.get(i))
+    {
+        return Err(bad(
+            h,
+            format!("receipt {i}"),
+            "does not match re-execution",
+        ));
+    }
+    Ok(ws)
 }
 
 /// Every transaction index entry must be one the blocks put there: each block's

@@ -6,8 +6,8 @@ use std::path::Path;
 use waybill_client::{Client, KeyFile};
 use waybill_types::{Payload, SecretKey};
 
-use crate::home::{Home, NodeFile};
-use crate::serve::{self, Listen};
+use waybill_server::home::{Home, NodeFile};
+use waybill_server::serve::{self, Listen};
 
 /// `waybill init`: a development consortium (the demo's organizations, one validator).
 pub fn init(dir: &Path, chain_id: &str) -> anyhow::Result<Home> {
@@ -22,7 +22,7 @@ pub fn init(dir: &Path, chain_id: &str) -> anyhow::Result<Home> {
     let validator = SecretKey::generate();
     KeyFile::write(&home.validator_key(), "validator", &validator)?;
     let mut admins = Vec::new();
-    for org in crate::demo::manifest()?.organizations {
+    for org in crate::manifest::manifest()?.organizations {
         let key = SecretKey::generate();
         KeyFile::write(
             &home.org_admin_key(&org.id),
@@ -31,7 +31,7 @@ pub fn init(dir: &Path, chain_id: &str) -> anyhow::Result<Home> {
         )?;
         admins.push(key.public());
     }
-    let genesis = crate::demo::genesis(chain_id, &admins, validator.public())?;
+    let genesis = crate::manifest::genesis(chain_id, &admins, validator.public())?;
     std::fs::write(home.genesis_path(), serde_json::to_string_pretty(&genesis)?)
         .with_context(|| format!("cannot write {}", home.genesis_path().display()))?;
     let node = NodeFile {
@@ -59,7 +59,7 @@ pub async fn node(
     p2p: Option<String>,
     peers: Vec<String>,
     byzantine: Option<String>,
-    tls: Option<crate::serve::TlsFiles>,
+    tls: Option<serve::TlsFiles>,
 ) -> anyhow::Result<()> {
     let home = Home::new(dir);
     let nf = home.read_node_file()?;

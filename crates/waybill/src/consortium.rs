@@ -14,7 +14,7 @@ use waybill_types::{
     Genesis, GenesisOrganization, GenesisValidator, OrgId, PublicKey, Role, SecretKey,
 };
 
-use crate::home::{Home, NodeFile};
+use waybill_server::home::{Home, NodeFile};
 
 /// One organization in the consortium file.
 #[derive(Deserialize)]

@@ -6,106 +6,15 @@
 use waybill_types::payload::RegisterMember;
 
 use anyhow::{bail, Context as _};
-use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
 use waybill_client::{Client, KeyFile};
-use waybill_types::{
-    Genesis, GenesisOrganization, GenesisValidator, OrgId, Payload, PublicKey, Role, SecretKey,
-};
+use waybill_types::{Payload, SecretKey};
 
-use crate::home::Home;
-use crate::serve::{self, Listen};
+use waybill_server::home::Home;
+use waybill_server::serve::{self, Listen};
 
-/// The demo's manifest: organizations (genesis), members, and the steps that load
-/// master data and EPCIS documents (see `crates/waybill/demo/README.md`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Manifest {
-    /// Founding organizations.
-    pub organizations: Vec<ManifestOrg>,
-    /// Members each organization's admin registers.
-    pub members: Vec<ManifestMember>,
-    /// What the members do, in order.
-    pub steps: Vec<Step>,
-}
-
-/// A founding organization.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ManifestOrg {
-    pub id: String,
-    pub name: String,
-    pub roles: Vec<Role>,
-    pub company_prefixes: Vec<String>,
-}
-
-/// A member.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ManifestMember {
-    pub slug: String,
-    pub org: String,
-    pub name: String,
-    pub roles: Vec<Role>,
-}
-
-/// One step: a transaction (`payload`) or an EPCIS document to capture, by `as`
-/// (a member slug or `admin:ORG`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Step {
-    #[serde(rename = "as")]
-    pub who: String,
-    #[serde(default)]
-    pub payload: Option<Payload>,
-    #[serde(default)]
-    pub capture: Option<String>,
-}
-
-/// The embedded manifest.
-pub fn manifest() -> anyhow::Result<Manifest> {
-    serde_json::from_str(include_str!("../demo/manifest.json"))
-        .context("the embedded demo manifest is invalid")
-}
-
-/// The development genesis: the manifest's organizations with `admins` (same
-/// order), one validator run by the platform.
-pub fn genesis(
-    chain_id: &str,
-    admins: &[PublicKey],
-    validator: PublicKey,
-) -> anyhow::Result<Genesis> {
-    let organizations = manifest()?
-        .organizations
-        .iter()
-        .zip(admins)
-        .map(|(o, admin)| {
-            Ok(GenesisOrganization {
-                id: OrgId::new(&o.id)?,
-                name: o.name.clone(),
-                admin: *admin,
-                roles: o.roles.clone(),
-                company_prefixes: o.company_prefixes.clone(),
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let genesis_time_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis() as u64;
-    let g = Genesis {
-        chain_id: chain_id.to_string(),
-        genesis_time_ms,
-        organizations,
-        validators: vec![GenesisValidator {
-            org: OrgId::new("shopmart")?,
-            public_key: validator,
-            voting_power: 1,
-        }],
-    };
-    g.check()?;
-    Ok(g)
-}
+use crate::manifest::manifest;
 
 /// Submit `payload` as `key` and wait for the receipt; fail unless applied.
 async fn apply(
@@ -240,7 +149,7 @@ fn free_p2p_addr(ip: std::net::IpAddr) -> anyhow::Result<String> {
 fn demo_p2p(
     listen: Option<&str>,
     p2p_listen: Option<&str>,
-    nf: &crate::home::NodeFile,
+    nf: &waybill_server::home::NodeFile,
 ) -> anyhow::Result<String> {
     if let Some(p) = p2p_listen {
         return Ok(p.to_string());
@@ -294,7 +203,7 @@ pub async fn run(
     if nf.api_listen != api_recorded || nf.p2p_listen != p2p {
         nf.api_listen = api_recorded;
         nf.p2p_listen = p2p.clone();
-        crate::home::write_node_file(&home, &nf)?;
+        waybill_server::home::write_node_file(&home, &nf)?;
     }
     let url = served.api_url.clone();
     // The loader is a client of the API like any other: over TLS it trusts the

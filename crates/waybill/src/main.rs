@@ -1,23 +1,18 @@
 //! `waybill`: one binary for every role — init, node, demo, keys, submit, status,
 //! block, tx, verify, bench. Thin: the work is in the library crates.
 
-mod bench;
-mod bench_consumer;
-mod bench_epcis;
 mod commands;
 mod consortium;
 mod demo;
 mod demo_files;
-mod home;
-mod serve;
+mod manifest;
 mod testnet;
 mod trace_cmds;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-
-const DEFAULT_DIR: &str = "waybill-data";
-const DEFAULT_NODE: &str = "http://127.0.0.1:8080";
+use waybill_server::home;
+use waybill_server::DEFAULT_DIR;
 
 /// TLS for the API (both or neither).
 #[derive(clap::Args, Clone, Debug)]
@@ -32,9 +27,9 @@ struct TlsArgs {
 }
 
 impl TlsArgs {
-    fn files(self) -> Option<serve::TlsFiles> {
+    fn files(self) -> Option<waybill_server::serve::TlsFiles> {
         match (self.tls_cert, self.tls_key) {
-            (Some(cert), Some(key)) => Some(serve::TlsFiles { cert, key }),
+            (Some(cert), Some(key)) => Some(waybill_server::serve::TlsFiles { cert, key }),
             _ => None,
         }
     }
@@ -763,7 +758,7 @@ fn main() -> std::process::ExitCode {
                 json,
                 ..
             } => {
-                bench_epcis::run(bench_epcis::EpcisBenchOptions {
+                waybill_bench::epcis::run(waybill_bench::epcis::EpcisBenchOptions {
                     n_members: members.unwrap_or(8),
                     docs_per_member: docs,
                     doc_events: doc_events.unwrap_or(100),
@@ -783,7 +778,7 @@ fn main() -> std::process::ExitCode {
                 json,
                 ..
             } => {
-                bench_consumer::run(bench_consumer::ConsumerBenchOptions {
+                waybill_bench::consumer::run(waybill_bench::consumer::ConsumerBenchOptions {
                     reps,
                     browser_loads,
                     journey_doc_events: doc_events.unwrap_or(1),
@@ -804,7 +799,7 @@ fn main() -> std::process::ExitCode {
                 json,
                 ..
             } => {
-                bench::run(bench::BenchOptions {
+                waybill_bench::tx::run(waybill_bench::tx::TxBenchOptions {
                     n_txs: txs,
                     n_members: members.unwrap_or(500),
                     batch: batch.unwrap_or(if nodes > 1 { 200 } else { 1_000 }),

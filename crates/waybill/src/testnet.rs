@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use waybill_client::{Client, KeyFile};
 use waybill_types::{Genesis, GenesisOrganization, GenesisValidator, OrgId, Role, SecretKey};
 
-use crate::home::{Home, NodeFile};
+use waybill_server::home::{Home, NodeFile};
 
 /// Most nodes a local testnet runs.
 pub const TESTNET_NODES_MAX: usize = 10;
 
 fn org_for(i: usize) -> anyhow::Result<(OrgId, String, Vec<Role>, Vec<String>)> {
-    Ok(match crate::demo::manifest()?.organizations.get(i) {
+    Ok(match crate::manifest::manifest()?.organizations.get(i) {
         Some(o) => (
             OrgId::new(&o.id)?,
             o.name.clone(),

@@ -12,7 +12,7 @@ use waybill_client::{Client, KeyFile};
 use waybill_gs1::digital_link::DigitalLink;
 use waybill_types::SecretKey;
 
-use crate::home::Home;
+use waybill_server::home::Home;
 
 /// A member's key: a key file path, a demo member slug (`DIR/keys/members/SLUG.json`)
 /// or `admin:ORG` (`DIR/keys/orgs/ORG-admin.json`).

@@ -947,3 +947,51 @@ async fn node_serves_https_with_a_certificate_and_key() {
     drop(node);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `waybill bench` reaches the workloads in `waybill-bench`: a small `tx` run
+/// commits every transaction and prints one JSON object with the medians and the
+/// ledger-only baseline; a workload that needs one validator refuses `--nodes`.
+#[test]
+fn bench_runs_a_small_tx_workload_and_prints_json() {
+    let out = waybill(&[
+        "bench",
+        "--txs",
+        "200",
+        "--members",
+        "20",
+        "--batch",
+        "50",
+        "--runs",
+        "1",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "bench: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("bench --json prints one JSON object");
+    assert_eq!(v["txs"], 200, "{v}");
+    assert_eq!(v["members"], 20, "{v}");
+    assert_eq!(v["runs"], 1, "{v}");
+    assert_eq!(v["per_run"].as_array().map(Vec::len), Some(1), "{v}");
+    assert!(
+        v["tx_per_s_median"].as_f64().is_some_and(|x| x > 0.0),
+        "{v}"
+    );
+    assert!(
+        v["baseline_ledger_only_tx_per_s_median"]
+            .as_f64()
+            .is_some_and(|x| x > 0.0),
+        "{v}"
+    );
+
+    let out = waybill(&["bench", "--workload", "epcis", "--nodes", "2"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--workload epcis runs on one validator"),
+        "{err}"
+    );
+}

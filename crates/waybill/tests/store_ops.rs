@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use waybill_client::{sign, KeyFile};
-use waybill_node::testkit::TestChain;
+use waybill_testkit::TestChain;
 use waybill_types::{sha256, Genesis, Hash, Height, Payload, Role, SecretKey};
 
 const BIN: &str = env!("CARGO_BIN_EXE_waybill");

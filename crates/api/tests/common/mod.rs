@@ -14,8 +14,8 @@ use http_body_util::BodyExt as _;
 use serde_json::Value;
 use tower::ServiceExt as _;
 use waybill_gs1::{with_check_digit, Gtin};
-use waybill_node::testkit::{temp_dir, test_genesis, TestChain};
 use waybill_node::Shared;
+use waybill_testkit::{temp_dir, test_genesis, TestChain};
 use waybill_types::{Payload, PublicKey, Role, SecretKey, SignedTx};
 
 /// The producer organization's id.

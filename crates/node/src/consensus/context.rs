@@ -11,7 +11,7 @@ use malachitebft_app_channel::app::types::core::{
 use waybill_types::block::ValidatorInfo;
 use waybill_types::{Hash, PublicKey, Signature};
 
-use super::signing::WaybillSigningScheme;
+use super::scheme::WaybillSigningScheme;
 
 /// The consensus engine's view of a block height. Converts losslessly to and from
 /// [`waybill_types::Height`] (Malachite's `Height` trait cannot be implemented on

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use bytes::Bytes;
-use malachitebft_app_channel::app::consensus::VoteExtensionError;
+use malachitebft_app_channel::app::consensus::{VoteExtensionError, VoteExtensionVerdicts};
 use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
 use malachitebft_app_channel::app::streaming::StreamMessage;
 use malachitebft_app_channel::app::types::core::{
@@ -254,16 +254,7 @@ impl<A: Application> Driver<A> {
         network: &mpsc::Sender<NetworkMsg<Ctx>>,
     ) -> anyhow::Result<()> {
         match msg {
-            AppMsg::ConsensusReady { reply } => {
-                let start = self.committed_height().0.saturating_add(1);
-                let start = Height(start);
-                self.current = Height(0);
-                self.enter_height(start);
-                let params = self.height_params(start)?;
-                info!(height = %start, validators = params.validator_set.validators().len(), "consensus ready");
-                send(reply.send((start, params)), "ConsensusReady");
-            }
-
+            AppMsg::ConsensusReady { reply } => self.consensus_ready(reply)?,
             AppMsg::StartedRound {
                 height,
                 round,
@@ -272,17 +263,8 @@ impl<A: Application> Driver<A> {
                 reply_value,
             } => {
                 debug!(%height, %round, %proposer, ?role, "started round");
-                self.enter_height(height);
-                self.status.round.store(round.as_i64(), Ordering::Relaxed);
-                self.process_pending().await?;
-                let values = round
-                    .as_u32()
-                    .and_then(|r| self.known.get(&r))
-                    .cloned()
-                    .unwrap_or_default();
-                send(reply_value.send(values), "StartedRound");
+                self.started_round(height, round, reply_value).await?;
             }
-
             AppMsg::GetValue {
                 height,
                 round,
@@ -292,22 +274,10 @@ impl<A: Application> Driver<A> {
                 self.get_value(height, round, timeout, reply, network)
                     .await?;
             }
-
-            AppMsg::ExtendVote { reply, .. } => {
-                send(reply.send(None), "ExtendVote");
-            }
-
+            AppMsg::ExtendVote { reply, .. } => send(reply.send(None), "ExtendVote"),
             AppMsg::VerifyVoteExtensions {
                 extensions, reply, ..
-            } => {
-                // Extensions are disabled: none is acceptable.
-                let verdicts = extensions
-                    .into_iter()
-                    .map(|(addr, _)| (addr, Err(VoteExtensionError::InvalidVoteExtension)))
-                    .collect();
-                send(reply.send(verdicts), "VerifyVoteExtensions");
-            }
-
+            } => refuse_vote_extensions(extensions, reply),
             AppMsg::RestreamProposal {
                 height,
                 round,
@@ -318,73 +288,35 @@ impl<A: Application> Driver<A> {
                 self.restream(height, round, valid_round, address, value_id, network)
                     .await?;
             }
-
             AppMsg::GetHistoryMinHeight { reply } => {
                 let h: Height = self.call(|a| a.history_min_height()).into();
                 send(reply.send(h), "GetHistoryMinHeight");
             }
-
             AppMsg::ReceivedProposalPart {
                 from,
                 published_by,
                 part,
                 reply,
             } => {
-                let value = self
-                    .received_part(published_by.unwrap_or(from), part)
-                    .await?;
-                send(reply.send(value), "ReceivedProposalPart");
+                let from = published_by.unwrap_or(from);
+                send(
+                    reply.send(self.received_part(from, part).await?),
+                    "ReceivedProposalPart",
+                );
             }
-
             AppMsg::Decided {
                 certificate, reply, ..
             } => {
                 self.decided(&certificate)?;
                 send(reply.send(()), "Decided");
             }
-
             AppMsg::Finalized {
                 certificate, reply, ..
-            } => {
-                let height = certificate.height;
-                let next = if self.restart == Some(height) {
-                    self.restart = None;
-                    warn!(%height, "restarting the height: the decided block was never received");
-                    Next::Restart(height, self.height_params(height)?)
-                } else {
-                    let committed = self.committed_height();
-                    if committed < height {
-                        return Err(halt(
-                            "finalize",
-                            format!("height {height} finalized but the ledger is at {committed}"),
-                        ));
-                    }
-                    let next = Height(committed.0 + 1);
-                    self.enter_height(next);
-                    Next::Start(next, self.height_params(next)?)
-                };
-                send(reply.send(next), "Finalized");
-            }
-
+            } => send(reply.send(self.finalized(certificate.height)?), "Finalized"),
             AppMsg::GetDecidedValues { range, reply } => {
-                let (start, end) = (range.start().0, range.end().0);
-                let end = end.min(start.saturating_add(SYNC_BLOCKS_MAX as u64 - 1));
-                let mut values = Vec::new();
-                for h in start..=end {
-                    let Some((bytes, cert)) =
-                        self.call(|a| a.committed_block(waybill_types::Height(h)))
-                    else {
-                        break;
-                    };
-                    values.push(RawDecidedValue::new(
-                        Bytes::from(bytes),
-                        to_malachite_certificate(&cert),
-                    ));
-                }
-                debug!(start, end, served = values.len(), "serving decided values");
+                let values = self.decided_values(range.start().0, range.end().0);
                 send(reply.send(values), "GetDecidedValues");
             }
-
             AppMsg::ProcessSyncedValue {
                 height,
                 round,
@@ -397,6 +329,80 @@ impl<A: Application> Driver<A> {
             }
         }
         Ok(())
+    }
+
+    /// `ConsensusReady`: start at the height after the committed one.
+    fn consensus_ready(
+        &mut self,
+        reply: tokio::sync::oneshot::Sender<(Height, HeightParams<Ctx>)>,
+    ) -> anyhow::Result<()> {
+        let start = self.committed_height().0.saturating_add(1);
+        let start = Height(start);
+        self.current = Height(0);
+        self.enter_height(start);
+        let params = self.height_params(start)?;
+        info!(height = %start, validators = params.validator_set.validators().len(), "consensus ready");
+        send(reply.send((start, params)), "ConsensusReady");
+        Ok(())
+    }
+
+    /// `StartedRound`: enter the height, process parts that waited for it, and answer
+    /// with the values already known for the round.
+    async fn started_round(
+        &mut self,
+        height: Height,
+        round: Round,
+        reply_value: tokio::sync::oneshot::Sender<Vec<ProposedValue<Ctx>>>,
+    ) -> anyhow::Result<()> {
+        self.enter_height(height);
+        self.status.round.store(round.as_i64(), Ordering::Relaxed);
+        self.process_pending().await?;
+        let values = round
+            .as_u32()
+            .and_then(|r| self.known.get(&r))
+            .cloned()
+            .unwrap_or_default();
+        send(reply_value.send(values), "StartedRound");
+        Ok(())
+    }
+
+    /// `Finalized` at `height`: restart the height if its block never arrived, else
+    /// go on after the committed height (which must have reached `height`).
+    fn finalized(&mut self, height: Height) -> anyhow::Result<Next<Ctx>> {
+        if self.restart == Some(height) {
+            self.restart = None;
+            warn!(%height, "restarting the height: the decided block was never received");
+            return Ok(Next::Restart(height, self.height_params(height)?));
+        }
+        let committed = self.committed_height();
+        if committed < height {
+            return Err(halt(
+                "finalize",
+                format!("height {height} finalized but the ledger is at {committed}"),
+            ));
+        }
+        let next = Height(committed.0 + 1);
+        self.enter_height(next);
+        Ok(Next::Start(next, self.height_params(next)?))
+    }
+
+    /// `GetDecidedValues` for heights `start..=end`: the committed blocks there, at
+    /// most `SYNC_BLOCKS_MAX`, stopping at the first one not stored.
+    fn decided_values(&mut self, start: u64, end: u64) -> Vec<RawDecidedValue<Ctx>> {
+        let end = end.min(start.saturating_add(SYNC_BLOCKS_MAX as u64 - 1));
+        let mut values = Vec::new();
+        for h in start..=end {
+            let Some((bytes, cert)) = self.call(|a| a.committed_block(waybill_types::Height(h)))
+            else {
+                break;
+            };
+            values.push(RawDecidedValue::new(
+                Bytes::from(bytes),
+                to_malachite_certificate(&cert),
+            ));
+        }
+        debug!(start, end, served = values.len(), "serving decided values");
+        values
     }
 
     async fn get_value(
@@ -785,6 +791,18 @@ impl<A: Application> Driver<A> {
             validity,
         }))
     }
+}
+
+/// `VerifyVoteExtensions`: extensions are disabled, so none is acceptable.
+fn refuse_vote_extensions(
+    extensions: Vec<(Address, ())>,
+    reply: tokio::sync::oneshot::Sender<VoteExtensionVerdicts<Ctx>>,
+) {
+    let verdicts = extensions
+        .into_iter()
+        .map(|(addr, _)| (addr, Err(VoteExtensionError::InvalidVoteExtension)))
+        .collect();
+    send(reply.send(verdicts), "VerifyVoteExtensions");
 }
 
 fn send<T>(result: Result<(), T>, what: &str) {

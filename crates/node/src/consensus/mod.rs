@@ -23,6 +23,7 @@ pub mod codec;
 pub mod context;
 mod driver;
 mod probe;
+pub mod scheme;
 pub mod signing;
 pub mod streaming;
 

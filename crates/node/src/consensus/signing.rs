@@ -37,6 +37,7 @@ use waybill_types::keys::domain;
 use waybill_types::{sha256, Hash, PublicKey, SecretKey, Signature};
 
 use super::context::{Height, Proposal, Vote, WaybillContext};
+pub use super::scheme::{SchemeDecodeError, WaybillSigningScheme};
 
 /// What kind of consensus message is signed (at most one of each per height and round).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -362,60 +363,6 @@ impl SigningGuard {
     }
 }
 
-/// Ed25519 over Waybill's key and signature types.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WaybillSigningScheme;
-
-/// Bytes that are not a key or signature.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SchemeDecodeError {
-    /// Wrong length.
-    #[error("expected {expected} bytes, got {actual}")]
-    Length {
-        /// Expected length.
-        expected: usize,
-        /// Actual length.
-        actual: usize,
-    },
-    /// Not a curve point.
-    #[error("not a valid Ed25519 public key")]
-    InvalidKey,
-}
-
-impl SigningScheme for WaybillSigningScheme {
-    type DecodingError = SchemeDecodeError;
-    type Signature = Signature;
-    type PublicKey = PublicKey;
-    type PrivateKey = SecretKey;
-
-    fn decode_signature(bytes: &[u8]) -> Result<Signature, SchemeDecodeError> {
-        let arr: [u8; 64] = bytes.try_into().map_err(|_| SchemeDecodeError::Length {
-            expected: 64,
-            actual: bytes.len(),
-        })?;
-        Ok(Signature(arr))
-    }
-
-    fn encode_signature(signature: &Signature) -> Vec<u8> {
-        signature.0.to_vec()
-    }
-
-    fn decode_public_key(bytes: &[u8]) -> Result<PublicKey, SchemeDecodeError> {
-        let arr: [u8; 32] = bytes.try_into().map_err(|_| SchemeDecodeError::Length {
-            expected: 32,
-            actual: bytes.len(),
-        })?;
-        let key = PublicKey(arr);
-        key.verifying_key()
-            .map_err(|_| SchemeDecodeError::InvalidKey)?;
-        Ok(key)
-    }
-
-    fn encode_public_key(public_key: &PublicKey) -> Vec<u8> {
-        public_key.0.to_vec()
-    }
-}
-
 /// The bytes (without domain) a vote signature covers.
 pub fn vote_bytes(chain_id: &str, vote: &Vote) -> Vec<u8> {
     let block_hash = match vote.value {
@@ -686,8 +633,19 @@ mod tests {
     use waybill_types::block::{CommitCertificate, CommitSignature, ValidatorInfo};
     use waybill_types::sha256;
 
+    /// A fresh directory for one test's signing mark.
+    fn temp_dir(tag: &str) -> PathBuf {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let d = std::env::temp_dir().join(format!("waybill-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("the temporary directory can be created");
+        d
+    }
+
     fn test_guard(tag: &str) -> SigningGuard {
-        let dir = crate::testkit::temp_dir(&format!("signing-{tag}"));
+        let dir = temp_dir(&format!("signing-{tag}"));
         SigningGuard::open(dir.join("signing-mark.json")).expect("a new mark")
     }
 

@@ -37,16 +37,16 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use waybill_client::Client;
-use waybill_node::testkit::temp_dir;
 use waybill_types::proof::{self, ProofBundle};
 
-use crate::bench::{median, median_at, repeat_runs, round1};
-use crate::bench_epcis::{
+use crate::epcis::{
     bt, carton_out, check_job, document, giai, lot_into_cartons, merge, ms, object_event,
     pallet_in, pallet_out, sensor_log, setup, sgln, site, sscc, start_node, stats, trace_carton,
     Kind, RawHttp, CARRIER, CUSTOMS, MIN, TRACE_T0_MS,
 };
+use crate::measure::{median, median_at, repeat_runs, round1, scratch_dir};
 
+/// What `waybill bench --workload consumer` runs.
 pub struct ConsumerBenchOptions {
     /// Timed requests per URL per run.
     pub reps: usize,
@@ -307,7 +307,7 @@ fn kill_group(pgid: u32) {
 /// Load `url` in headless Chromium with a fresh profile; the page must end verified.
 /// `(data-verify-ms, wall-clock ms of the whole browser run)`.
 async fn browser_load(exe: &std::path::Path, url: &str) -> anyhow::Result<(f64, f64)> {
-    let profile = temp_dir("bench-chromium");
+    let profile = scratch_dir("bench-chromium")?;
     let started = Instant::now();
     let child = tokio::process::Command::new(exe)
         .args([
@@ -384,8 +384,8 @@ async fn run_once(o: &ConsumerBenchOptions, exe: &std::path::Path) -> anyhow::Re
 async fn measure(
     o: &ConsumerBenchOptions,
     exe: &std::path::Path,
-    s: &crate::bench_epcis::Setup,
-    served: &crate::serve::Served,
+    s: &crate::epcis::Setup,
+    served: &waybill_server::Served,
 ) -> anyhow::Result<Value> {
     let shared = served.node.shared.clone();
     let client = Client::new(&format!("http://{}", served.api_addr));

@@ -18,6 +18,12 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use waybill_types::Genesis;
 
+/// The node directory commands use when `--dir` is not given.
+pub const DEFAULT_DIR: &str = "waybill-data";
+/// The node API commands talk to when neither `--node` nor a `--dir` with a
+/// `node.json` is given.
+pub const DEFAULT_NODE: &str = "http://127.0.0.1:8080";
+
 /// A node directory.
 #[derive(Clone, Debug)]
 pub struct Home {
@@ -134,15 +140,15 @@ pub fn node_url(node: Option<&str>, dir: Option<&Path>) -> anyhow::Result<String
     if let Some(n) = node {
         return Ok(n.trim_end_matches('/').to_string());
     }
-    let home = Home::new(dir.unwrap_or(Path::new(crate::DEFAULT_DIR)));
+    let home = Home::new(dir.unwrap_or(Path::new(DEFAULT_DIR)));
     if !home.node_file().exists() {
         if dir.is_none() {
-            return Ok(crate::DEFAULT_NODE.to_string());
+            return Ok(DEFAULT_NODE.to_string());
         }
         anyhow::bail!(
             "{} has no node.json to read the node's address from; pass --node URL (e.g. {}) or the --dir of a node",
             home.dir.display(),
-            crate::DEFAULT_NODE
+            DEFAULT_NODE
         );
     }
     let nf = home.read_node_file()?;

@@ -28,7 +28,7 @@
 //!    parsing).
 //!
 //! The consortium, the documents' building blocks and the lot's way into cartons also
-//! serve `bench_consumer` (the consumer page of one carton).
+//! serve [`crate::consumer`] (the consumer page of one carton).
 
 use waybill_types::payload::{
     CaptureEpcis, RegisterLocation, RegisterLot, RegisterMember, RegisterProduct,
@@ -42,7 +42,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use waybill_client::{Client, KeyFile};
 use waybill_gs1::{with_check_digit, Gln, Gtin};
-use waybill_node::testkit::temp_dir;
 use waybill_state::trace::lineage::{self, Direction};
 use waybill_state::trace::{self, EventRecord};
 use waybill_types::LotRef;
@@ -51,10 +50,13 @@ use waybill_types::{
     TxId, TxStatus,
 };
 
-use crate::bench::{free_port, median_at, percentile, repeat_runs, round1, RUN_TIMEOUT};
-use crate::home::Home;
-use crate::serve::{self, Listen};
+use crate::measure::{
+    free_port, median_at, next_commit, percentile, repeat_runs, round1, scratch_dir, RUN_TIMEOUT,
+};
+use waybill_server::serve::{self, Listen};
+use waybill_server::Home;
 
+/// What `waybill bench --workload epcis` runs.
 pub struct EpcisBenchOptions {
     /// Capturing members.
     pub n_members: usize,
@@ -1176,7 +1178,7 @@ pub(crate) async fn start_node(
     s: &Setup,
     tag: &str,
 ) -> anyhow::Result<(serve::Served, std::path::PathBuf)> {
-    let dir = temp_dir(tag);
+    let dir = scratch_dir(tag)?;
     let home = Home::new(&dir);
     KeyFile::write(&home.validator_key(), "bench validator", &s.validator)?;
     std::fs::write(home.genesis_path(), serde_json::to_string(&s.genesis)?)?;
@@ -1278,7 +1280,7 @@ async fn measure(
     let mut latencies_ms = Vec::with_capacity(n_docs);
     let mut rejected = Vec::new();
     while latencies_ms.len() < n_docs {
-        let cb = crate::bench::next_commit(&mut commits, started + RUN_TIMEOUT, || {
+        let cb = next_commit(&mut commits, started + RUN_TIMEOUT, || {
             format!(
                 "capture timed out with {} of {n_docs} documents committed",
                 latencies_ms.len()

@@ -18,16 +18,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use waybill_client::{Client, KeyFile};
 use waybill_gs1::{with_check_digit, Gtin};
-use waybill_node::testkit::{temp_dir, TestChain};
+use waybill_server::serve::{self, Listen};
+use waybill_server::Home;
 use waybill_types::{
     Genesis, GenesisOrganization, GenesisValidator, OrgId, Payload, Role, SecretKey, SignedTx,
     TxId, TxStatus,
 };
 
-use crate::home::Home;
-use crate::serve::{self, Listen};
+use crate::baseline::SoleValidatorLedger;
+use crate::measure::{
+    free_port, median, next_commit, percentile, round1, scratch_dir, RUN_TIMEOUT,
+};
 
-pub struct BenchOptions {
+/// What `waybill bench --workload tx` runs (see the binary's `--help` for each flag).
+pub struct TxBenchOptions {
     pub n_txs: usize,
     pub n_members: usize,
     pub batch: usize,
@@ -40,82 +44,6 @@ pub struct BenchOptions {
 
 /// Retries of a batch refused as busy.
 const BUSY_RETRIES_MAX: usize = 500;
-/// Longest one measured run may take.
-pub(crate) const RUN_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// The next committed block, or an error: missed notifications, the node gone, or
-/// `deadline` passed (`timed_out` says how far the run got).
-pub(crate) async fn next_commit(
-    commits: &mut tokio::sync::broadcast::Receiver<waybill_node::ledger::CommittedBlock>,
-    deadline: Instant,
-    timed_out: impl FnOnce() -> String,
-) -> anyhow::Result<waybill_node::ledger::CommittedBlock> {
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    match tokio::time::timeout(remaining, commits.recv()).await {
-        Ok(Ok(cb)) => Ok(cb),
-        Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
-            bail!("benchmark missed {n} commit notifications")
-        }
-        Ok(Err(e)) => bail!("commit notifications ended: {e}"),
-        Err(_) => bail!("{}", timed_out()),
-    }
-}
-
-pub(crate) fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
-pub(crate) fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    percentile(&v, 0.5)
-}
-
-pub(crate) fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
-}
-
-/// The median over `runs` of the number at JSON pointer `ptr` (0 where missing).
-pub(crate) fn median_at(runs: &[Value], ptr: &str) -> f64 {
-    median(
-        runs.iter()
-            .map(|r| r.pointer(ptr).and_then(Value::as_f64).unwrap_or(0.0))
-            .collect(),
-    )
-}
-
-/// `once`, `runs` times in a row (each result printed to stderr unless `json`).
-pub(crate) async fn repeat_runs<F, Fut>(
-    runs: usize,
-    json: bool,
-    mut once: F,
-) -> anyhow::Result<Vec<Value>>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Value>>,
-{
-    let mut out = Vec::with_capacity(runs);
-    for i in 0..runs {
-        let r = once()
-            .await
-            .with_context(|| format!("benchmark run {}", i + 1))?;
-        if !json {
-            eprintln!("run {}: {r}", i + 1);
-        }
-        out.push(r);
-    }
-    Ok(out)
-}
-
 /// One run's transactions: genesis, setup (members and a product), and the measured
 /// transactions split into lanes (a member's transactions stay in one lane, in order).
 struct Workload {
@@ -126,7 +54,7 @@ struct Workload {
     n_txs: usize,
 }
 
-fn workload(o: &BenchOptions, n_validators: usize) -> anyhow::Result<Workload> {
+fn workload(o: &TxBenchOptions, n_validators: usize) -> anyhow::Result<Workload> {
     let admin = SecretKey::generate();
     let validators: Vec<SecretKey> = (0..n_validators).map(|_| SecretKey::generate()).collect();
     let org = OrgId::new("bench-farm")?;
@@ -257,7 +185,7 @@ async fn submit_lane(
 /// One measured run through HTTP and consensus on `o.n_nodes` validators (each a
 /// full node in this process, with its own store, ports and API; lanes submit to the
 /// nodes in turn; latency is measured to the commit on node 0).
-async fn run_network(o: &BenchOptions) -> anyhow::Result<Value> {
+async fn run_network(o: &TxBenchOptions) -> anyhow::Result<Value> {
     let n_nodes = o.n_nodes.max(1);
     let w = workload(o, n_nodes)?;
     let api_ports: Vec<u16> = (0..n_nodes)
@@ -269,7 +197,7 @@ async fn run_network(o: &BenchOptions) -> anyhow::Result<Value> {
     let mut dirs = Vec::new();
     let mut served = Vec::new();
     for i in 0..n_nodes {
-        let dir = temp_dir("bench");
+        let dir = scratch_dir("bench")?;
         let home = Home::new(&dir);
         KeyFile::write(&home.validator_key(), "bench validator", &w.validators[i])?;
         std::fs::write(home.genesis_path(), serde_json::to_string(&w.genesis)?)?;
@@ -381,15 +309,13 @@ async fn run_network(o: &BenchOptions) -> anyhow::Result<Value> {
 }
 
 /// The baseline: the same transactions through the ledger alone (no HTTP, no consensus).
-fn run_ledger(o: &BenchOptions) -> anyhow::Result<f64> {
+fn run_ledger(o: &TxBenchOptions) -> anyhow::Result<f64> {
     let w = workload(o, 1)?;
-    let mut chain = TestChain::open(
-        &temp_dir("bench-baseline"),
+    let mut chain = SoleValidatorLedger::open(
+        &scratch_dir("bench-baseline")?,
         w.genesis.clone(),
         w.validators[0].clone(),
-        waybill_types::limits::MEMPOOL_TXS_MAX,
-        waybill_types::limits::MEMPOOL_BYTES_MAX,
-    );
+    )?;
     let shared = chain.shared();
     for chunk in w.setup.chunks(1000) {
         for r in waybill_node::ledger::submit_batch(
@@ -398,7 +324,7 @@ fn run_ledger(o: &BenchOptions) -> anyhow::Result<f64> {
         ) {
             r.map_err(|e| anyhow::anyhow!("baseline setup refused: {e}"))?;
         }
-        chain.commit_block().map_err(|e| anyhow::anyhow!("{e}"))?;
+        chain.commit_block()?;
     }
     // Same order the lanes would interleave: round-robin over lanes, batch by batch.
     let mut batches = Vec::new();
@@ -422,12 +348,12 @@ fn run_ledger(o: &BenchOptions) -> anyhow::Result<f64> {
         }
     }
     while !shared.mempool.is_empty() {
-        chain.commit_block().map_err(|e| anyhow::anyhow!("{e}"))?;
+        chain.commit_block()?;
     }
     Ok(w.n_txs as f64 / started.elapsed().as_secs_f64())
 }
 
-pub async fn run(o: BenchOptions) -> anyhow::Result<()> {
+pub async fn run(o: TxBenchOptions) -> anyhow::Result<()> {
     if o.n_members == 0 || o.n_txs < o.n_members {
         bail!("--txs must be at least --members, and --members at least 1");
     }

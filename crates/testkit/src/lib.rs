@@ -1,7 +1,10 @@
-//! A ledger without consensus, for tests and tools that need committed blocks on
-//! demand: build a block from the mempool and commit it with a certificate signed
+//! `waybill-testkit`: a ledger without consensus, for tests that need committed blocks
+//! on demand: build a block from the mempool and commit it with a certificate signed
 //! by the (only) validator's key — exactly what a one-validator consensus does,
-//! minus the engine.
+//! minus the engine. Also a test genesis and unique temporary directories.
+//!
+//! Only tests use it (a `[dev-dependencies]` entry of the crates whose tests need
+//! it): it panics where a test should fail, and no library crate exposes it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,10 +15,10 @@ use waybill_types::{
     OrgId, Role, SecretKey,
 };
 
-use crate::app::{AppError, Application};
-use crate::ledger::{Ledger, Shared};
-use crate::mempool::Mempool;
-use crate::metrics::Metrics;
+use waybill_node::app::{AppError, Application};
+use waybill_node::ledger::{Ledger, Shared};
+use waybill_node::mempool::Mempool;
+use waybill_node::metrics::Metrics;
 
 /// A one-validator ledger in a temporary directory.
 pub struct TestChain {
