@@ -59,8 +59,31 @@ pub const WAIT_MS_MAX: u64 = 30_000;
 /// Most requests served at once; more are answered 503 "busy".
 pub const CONCURRENT_REQUESTS_MAX: usize = 1_024;
 
-/// The OpenAPI description, served at `/openapi.json`.
-pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+/// The OpenAPI document as written (`openapi.json`); [`openapi_document`] is what
+/// the API serves: this with the schemas generated from the Rust types added.
+const OPENAPI_STATIC: &str = include_str!("openapi.json");
+
+/// The OpenAPI document the API serves at `/openapi.json`: `openapi.json` with
+/// `components.schemas.RejectCode` generated from
+/// [`waybill_types::reject::RejectCode`] (every code a rejected transaction's receipt
+/// can carry, with its meaning), so the two cannot drift apart.
+pub fn openapi_document() -> &'static str {
+    static DOC: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let mut doc: Value = serde_json::from_str(OPENAPI_STATIC)
+            .expect("openapi.json is valid JSON (a test parses it)");
+        let codes: Vec<Value> = waybill_types::reject::RejectCode::ALL
+            .iter()
+            .map(|c| serde_json::json!({ "const": c.as_str(), "description": c.meaning() }))
+            .collect();
+        doc["components"]["schemas"]["RejectCode"] = serde_json::json!({
+            "type": "string",
+            "description": "Why a transaction in a block was rejected: the `code` of a receipt whose status is `rejected` (docs/CONTRACTS.md). Refusals at submission have codes of their own.",
+            "oneOf": codes,
+        });
+        serde_json::to_string_pretty(&doc).expect("a JSON value serializes")
+    });
+    &DOC
+}
 
 type ApiResult<T = Json<Value>> = Result<T, ApiError>;
 type AppState = Arc<Shared>;

@@ -12,7 +12,7 @@ use axum::{Extension, Json, Router};
 use serde_json::{json, Map, Value};
 
 use crate::metrics::HttpMetrics;
-use crate::{ApiError, AppState, OPENAPI_JSON};
+use crate::{openapi_document, ApiError, AppState};
 
 /// The operations routes.
 pub(crate) fn routes() -> Router<AppState> {
@@ -60,7 +60,11 @@ async fn readyz(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
 }
 
 async fn openapi() -> Result<Response, ApiError> {
-    Ok(([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        openapi_document(),
+    )
+        .into_response())
 }
 
 async fn metrics(

@@ -1676,7 +1676,28 @@ async fn openapi_document_and_routes_agree_both_ways() {
     let f = Fixture::new();
     let a = get(&f.app, "/openapi.json").await;
     let doc = ok_json(&a);
-    assert_eq!(a.text(), waybill_api::OPENAPI_JSON, "served verbatim");
+    assert_eq!(
+        a.text(),
+        waybill_api::openapi_document(),
+        "served as generated"
+    );
+    // Every rejection code, with its meaning, generated from the Rust type.
+    let listed: Vec<(&str, &str)> = doc["components"]["schemas"]["RejectCode"]["oneOf"]
+        .as_array()
+        .expect("RejectCode is listed")
+        .iter()
+        .map(|c| {
+            (
+                c["const"].as_str().expect("code"),
+                c["description"].as_str().expect("meaning"),
+            )
+        })
+        .collect();
+    let want: Vec<(&str, &str)> = waybill_types::reject::RejectCode::ALL
+        .iter()
+        .map(|c| (c.as_str(), c.meaning()))
+        .collect();
+    assert_eq!(listed, want);
     assert!(
         doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
         "{}",
