@@ -471,84 +471,10 @@ impl Application for Ledger {
             return Ok(());
         }
         let head = self.head();
-        let h = &block.header;
-        let invalid = |m: String| {
-            Err(AppError::InvalidBlock(format!(
-                "block {} at height {}: {m}",
-                hash, h.height
-            )))
-        };
-        if h.height != head.height.next() {
-            return invalid(format!("expected height {}", head.height.next()));
-        }
-        if h.chain_id != self.shared.genesis.chain_id {
-            return invalid(format!("wrong chain id `{}`", h.chain_id));
-        }
-        if h.prev_hash != head.block_hash {
-            return invalid(format!(
-                "previous hash {} is not our head {}",
-                h.prev_hash, head.block_hash
-            ));
-        }
-        if h.time_ms <= head.time_ms || h.time_ms > now_ms() + CLOCK_DRIFT_MS_MAX {
-            return invalid(format!(
-                "block time {} is not after {} or too far ahead of our clock",
-                h.time_ms, head.time_ms
-            ));
-        }
-        if h.validators_hash != validators_hash(&self.validators_at(h.height)?) {
-            return invalid("validators hash does not match the validator set".into());
-        }
-        if let Err(e) = block.check_body() {
-            return invalid(e.to_string());
-        }
+        self.check_proposal_header(&block, hash, &head)?;
         let tx_ids: Vec<TxId> = block.tx_ids();
-        // Signatures: verify in one batch those this node has not verified before.
-        let unverified: Vec<_> = block
-            .txs
-            .iter()
-            .zip(&tx_ids)
-            .filter(|(_, id)| !self.verified.contains(id) && !self.shared.mempool.contains(id))
-            .map(|(t, _)| (t.tx.signer, t.signed_message(), t.signature))
-            .collect();
-        if let Err((i, e)) = verify_batch(&unverified) {
-            return invalid(format!("transaction signature {i}: {e}"));
-        }
-        let snapshot = self.shared.store.snapshot().map_err(internal)?;
-        let mut ex =
-            Execution::begin(&snapshot, self.context(h.height, h.time_ms)).map_err(internal)?;
-        for (i, (tx, id)) in block.txs.iter().zip(&tx_ids).enumerate() {
-            match ex.apply(tx, *id) {
-                Ok(_) => {}
-                Err(TxInvalid::State(e)) => return Err(internal(e)),
-                Err(e) => {
-                    return invalid(format!("transaction {i} ({id}) cannot be in a block: {e}"))
-                }
-            }
-        }
-        let (writes, receipts) = ex.finish().map_err(internal)?;
-        let heads_root = waybill_state::open::heads_root(&snapshot, &writes).map_err(internal)?;
-        drop(snapshot);
-        if heads_root != h.heads_root {
-            return invalid(format!(
-                "heads root {} does not match execution {heads_root}",
-                h.heads_root
-            ));
-        }
-        let state_hash = waybill_state::next_state_hash(&head.state_hash, &writes);
-        if state_hash != h.state_hash {
-            return invalid(format!(
-                "state hash {} does not match execution {state_hash}",
-                h.state_hash
-            ));
-        }
-        let open_root = waybill_state::open::open_root(&writes, h.height.0);
-        if open_root != h.open_root {
-            return invalid(format!(
-                "open-tier root {} does not match execution {open_root}",
-                h.open_root
-            ));
-        }
+        self.check_proposal_signatures(&block, hash, &tx_ids)?;
+        let (writes, receipts) = self.execute_proposal(&block, hash, &tx_ids, &head)?;
         self.verified.extend(tx_ids.iter().copied());
         self.executed.insert(
             hash,
@@ -599,6 +525,134 @@ impl Application for Ledger {
             )
             .map_err(internal)?;
         let commit_ms = started.elapsed().as_secs_f64() * 1000.0;
+        self.publish_commit(ex, head, commit_ms);
+        Ok(())
+    }
+
+    fn committed_block(&self, height: Height) -> Option<(Vec<u8>, CommitCertificate)> {
+        let bytes = self.shared.store.block_bytes(height).ok()??;
+        let cert = self.shared.store.certificate(height).ok()??;
+        Some((bytes, cert))
+    }
+}
+
+/// The steps of checking a proposed block ([`Application::accept_proposal`]) and of
+/// publishing a committed one ([`Application::commit`]).
+impl Ledger {
+    /// The header's height, chain, link, time and validators, and the body's roots.
+    fn check_proposal_header(
+        &self,
+        block: &Block,
+        hash: Hash,
+        head: &Head,
+    ) -> Result<(), AppError> {
+        let h = &block.header;
+        let invalid = |m: String| invalid_block(hash, h.height, m);
+        if h.height != head.height.next() {
+            return Err(invalid(format!("expected height {}", head.height.next())));
+        }
+        if h.chain_id != self.shared.genesis.chain_id {
+            return Err(invalid(format!("wrong chain id `{}`", h.chain_id)));
+        }
+        if h.prev_hash != head.block_hash {
+            return Err(invalid(format!(
+                "previous hash {} is not our head {}",
+                h.prev_hash, head.block_hash
+            )));
+        }
+        if h.time_ms <= head.time_ms || h.time_ms > now_ms() + CLOCK_DRIFT_MS_MAX {
+            return Err(invalid(format!(
+                "block time {} is not after {} or too far ahead of our clock",
+                h.time_ms, head.time_ms
+            )));
+        }
+        if h.validators_hash != validators_hash(&self.validators_at(h.height)?) {
+            return Err(invalid(
+                "validators hash does not match the validator set".into(),
+            ));
+        }
+        block.check_body().map_err(|e| invalid(e.to_string()))
+    }
+
+    /// Signatures: verify in one batch those this node has not verified before.
+    fn check_proposal_signatures(
+        &self,
+        block: &Block,
+        hash: Hash,
+        tx_ids: &[TxId],
+    ) -> Result<(), AppError> {
+        let unverified: Vec<_> = block
+            .txs
+            .iter()
+            .zip(tx_ids)
+            .filter(|(_, id)| !self.verified.contains(id) && !self.shared.mempool.contains(id))
+            .map(|(t, _)| (t.tx.signer, t.signed_message(), t.signature))
+            .collect();
+        verify_batch(&unverified).map_err(|(i, e)| {
+            invalid_block(
+                hash,
+                block.header.height,
+                format!("transaction signature {i}: {e}"),
+            )
+        })
+    }
+
+    /// Execute the proposed block on the committed state; its writes and receipts if
+    /// they give the heads root, state hash and open-tier root its header commits to.
+    fn execute_proposal(
+        &self,
+        block: &Block,
+        hash: Hash,
+        tx_ids: &[TxId],
+        head: &Head,
+    ) -> Result<(WriteSet, Vec<Receipt>), AppError> {
+        let h = &block.header;
+        let invalid = |m: String| invalid_block(hash, h.height, m);
+        let snapshot = self.shared.store.snapshot().map_err(internal)?;
+        let mut ex =
+            Execution::begin(&snapshot, self.context(h.height, h.time_ms)).map_err(internal)?;
+        for (i, (tx, id)) in block.txs.iter().zip(tx_ids).enumerate() {
+            match ex.apply(tx, *id) {
+                Ok(_) => {}
+                Err(TxInvalid::State(e)) => return Err(internal(e)),
+                Err(e) => {
+                    return Err(invalid(format!(
+                        "transaction {i} ({id}) cannot be in a block: {e}"
+                    )))
+                }
+            }
+        }
+        let (writes, receipts) = ex.finish().map_err(internal)?;
+        let heads_root = waybill_state::open::heads_root(&snapshot, &writes).map_err(internal)?;
+        drop(snapshot);
+        if heads_root != h.heads_root {
+            return Err(invalid(format!(
+                "heads root {} does not match execution {heads_root}",
+                h.heads_root
+            )));
+        }
+        let state_hash = waybill_state::next_state_hash(&head.state_hash, &writes);
+        if state_hash != h.state_hash {
+            return Err(invalid(format!(
+                "state hash {} does not match execution {state_hash}",
+                h.state_hash
+            )));
+        }
+        let open_root = waybill_state::open::open_root(&writes, h.height.0);
+        if open_root != h.open_root {
+            return Err(invalid(format!(
+                "open-tier root {} does not match execution {open_root}",
+                h.open_root
+            )));
+        }
+        Ok((writes, receipts))
+    }
+
+    /// After the store committed `ex` (its new head `head`, in `commit_ms`): forget
+    /// what is no longer pending, move the head, count it, answer the waiters and
+    /// announce the block.
+    fn publish_commit(&mut self, ex: Executed, head: Head, commit_ms: f64) {
+        let height = head.height;
         self.executed.retain(|_, e| e.block.header.height > height);
         let ids: HashSet<TxId> = ex.tx_ids.iter().copied().collect();
         self.shared.mempool.remove(&ids);
@@ -647,14 +701,12 @@ impl Application for Ledger {
             block: Arc::new(ex.block),
             receipts,
         });
-        Ok(())
     }
+}
 
-    fn committed_block(&self, height: Height) -> Option<(Vec<u8>, CommitCertificate)> {
-        let bytes = self.shared.store.block_bytes(height).ok()??;
-        let cert = self.shared.store.certificate(height).ok()??;
-        Some((bytes, cert))
-    }
+/// A proposed block is invalid: the peer that sent it is at fault.
+fn invalid_block(hash: Hash, height: Height, m: String) -> AppError {
+    AppError::InvalidBlock(format!("block {hash} at height {height}: {m}"))
 }
 
 /// Stateless checks, signature verification in one batch, then admission to the
@@ -674,7 +726,49 @@ pub fn submit_batch_from_peer(
 
 fn submit(shared: &Shared, raw: Vec<Vec<u8>>, forward: bool) -> Vec<Result<TxId, SubmitError>> {
     let gossip = if forward { shared.gossip.get() } else { None };
-    let chain_id = shared.chain_id();
+    let decoded = decode_and_verify(&raw, shared.chain_id());
+    let head_time_ms = shared.head.borrow().time_ms;
+    let snapshot = match shared.store.snapshot() {
+        Ok(s) => s,
+        Err(e) => {
+            return raw
+                .iter()
+                .map(|_| Err(SubmitError::Internal(e.to_string())))
+                .collect()
+        }
+    };
+    let out = decoded
+        .into_iter()
+        .zip(raw)
+        .map(|(d, raw_bytes)| {
+            let (stx, id, bytes) = d?;
+            check_admissible(shared, &snapshot, &stx, id, head_time_ms)?;
+            shared
+                .mempool
+                .admit(crate::mempool::PoolTx {
+                    tx: Arc::new(stx),
+                    id,
+                    bytes,
+                })
+                .map_err(|e| SubmitError::Admit(e.code(), e.to_string()))?;
+            if let Some(g) = gossip {
+                g.push(raw_bytes);
+            }
+            Ok(id)
+        })
+        .collect();
+    shared.metrics.set_mempool(shared.mempool.len() as u64);
+    out
+}
+
+/// Each submitted transaction decoded and checked without state (chain, sizes,
+/// expiry format), then the signatures of all that decoded verified in one batch
+/// (one by one only if the batch fails, to name the bad ones): the transaction, its
+/// id and its size in bytes, or why it is refused. One result per input, in order.
+fn decode_and_verify(
+    raw: &[Vec<u8>],
+    chain_id: &str,
+) -> Vec<Result<(SignedTx, TxId, usize), SubmitError>> {
     let mut decoded: Vec<Result<(SignedTx, TxId, usize), SubmitError>> = raw
         .iter()
         .map(|bytes| {
@@ -714,58 +808,56 @@ fn submit(shared: &Shared, raw: Vec<Vec<u8>>, forward: bool) -> Vec<Result<TxId,
             }
         }
     }
-    let head_time_ms = shared.head.borrow().time_ms;
-    let snapshot = match shared.store.snapshot() {
-        Ok(s) => s,
-        Err(e) => {
-            return raw
-                .iter()
-                .map(|_| Err(SubmitError::Internal(e.to_string())))
-                .collect()
+    decoded
+}
+
+/// What a submitted transaction must pass against the committed state: an active
+/// signer, not already committed, an expiry that leaves it a chance, not a replay.
+fn check_admissible(
+    shared: &Shared,
+    snapshot: &waybill_store::StateSnapshot,
+    stx: &SignedTx,
+    id: TxId,
+    head_time_ms: u64,
+) -> Result<(), SubmitError> {
+    let signer = stx.tx.signer;
+    match waybill_state::identity::load_member(snapshot, &signer) {
+        Ok(Some(m)) if m.is_active() => {}
+        Ok(Some(_)) => {
+            return Err(SubmitError::Invalid {
+                code: "member_revoked",
+                message: format!("signer {signer} was revoked; its transactions are refused"),
+            })
         }
-    };
-    let out = decoded
-        .into_iter()
-        .zip(raw)
-        .map(|(d, raw_bytes)| {
-            let (stx, id, bytes) = d?;
-            let signer = stx.tx.signer;
-            match waybill_state::identity::load_member(&snapshot, &signer) {
-                Ok(Some(m)) if m.is_active() => {}
-                Ok(Some(_)) => {
-                    return Err(SubmitError::Invalid {
-                        code: "member_revoked",
-                        message: format!("signer {signer} was revoked; its transactions are refused"),
-                    })
-                }
-                Ok(None) => {
-                    return Err(SubmitError::Invalid {
-                        code: "unknown_signer",
-                        message: format!("signer {signer} is not a registered member; ask an organization admin to register the key"),
-                    })
-                }
-                Err(e) => return Err(SubmitError::Internal(e.to_string())),
-            }
-            if shared.store.tx_location(&id).map_err(|e| SubmitError::Internal(e.to_string()))?.is_some() {
-                return Err(SubmitError::Invalid { code: "already_committed", message: format!("transaction {id} is already committed") });
-            }
-            check_expiry(&stx, head_time_ms, now_ms())?;
-            let replay_key = waybill_state::keys::replay(stx.tx.expires_at_ms, &stx.tx.replay_id());
-            if snapshot.get(&replay_key).map_err(|e| SubmitError::Internal(e.to_string()))?.is_some() {
-                return Err(SubmitError::Invalid { code: "replayed_tx", message: format!("a transaction with the same content, nonce and expiry from {signer} is already committed (a replay); sign a new one with another nonce") });
-            }
-            shared
-                .mempool
-                .admit(crate::mempool::PoolTx { tx: Arc::new(stx), id, bytes })
-                .map_err(|e| SubmitError::Admit(e.code(), e.to_string()))?;
-            if let Some(g) = gossip {
-                g.push(raw_bytes);
-            }
-            Ok(id)
-        })
-        .collect();
-    shared.metrics.set_mempool(shared.mempool.len() as u64);
-    out
+        Ok(None) => {
+            return Err(SubmitError::Invalid {
+                code: "unknown_signer",
+                message: format!("signer {signer} is not a registered member; ask an organization admin to register the key"),
+            })
+        }
+        Err(e) => return Err(SubmitError::Internal(e.to_string())),
+    }
+    if shared
+        .store
+        .tx_location(&id)
+        .map_err(|e| SubmitError::Internal(e.to_string()))?
+        .is_some()
+    {
+        return Err(SubmitError::Invalid {
+            code: "already_committed",
+            message: format!("transaction {id} is already committed"),
+        });
+    }
+    check_expiry(stx, head_time_ms, now_ms())?;
+    let replay_key = waybill_state::keys::replay(stx.tx.expires_at_ms, &stx.tx.replay_id());
+    if snapshot
+        .get(&replay_key)
+        .map_err(|e| SubmitError::Internal(e.to_string()))?
+        .is_some()
+    {
+        return Err(SubmitError::Invalid { code: "replayed_tx", message: format!("a transaction with the same content, nonce and expiry from {signer} is already committed (a replay); sign a new one with another nonce") });
+    }
+    Ok(())
 }
 
 /// A submitted transaction's expiry must leave it a chance to be included: after the

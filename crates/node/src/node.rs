@@ -117,60 +117,8 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     }
     std::fs::create_dir_all(&opts.data_dir)
         .with_context(|| format!("cannot create data directory {}", opts.data_dir.display()))?;
-    let store_path = opts.store_path();
-    check_store(&opts)
-        .with_context(|| format!("refusing to start on store {}", store_path.display()))?;
-    let store = match Store::open(&store_path, &opts.genesis) {
-        Ok(store) => store,
-        // A page that fails its checksum is tampering or a failing disk: say so, and
-        // name the first bad record if the records can still be read.
-        Err(e @ waybill_store::StoreError::Damaged { .. }) => {
-            let located = Store::open_existing(&store_path)
-                .ok()
-                .and_then(|(s, _)| verify_stored(&s).err())
-                .map(|v| format!("; the first bad record: {v}"))
-                .unwrap_or_default();
-            anyhow::bail!(
-                "TAMPER ALERT: {e}{located}; the node will not serve it. Run `waybill verify --dir` for the full check; restore from a backup or resync from peers"
-            );
-        }
-        Err(e) => {
-            return Err(e).with_context(|| format!("cannot open store {}", store_path.display()))
-        }
-    };
-    let report = verify_recent(&store, opts.startup_verify_blocks).map_err(|e| {
-        anyhow::anyhow!(
-            "TAMPER ALERT: store {} failed verification and will not be served: {e}. Run `waybill verify --dir` for the full check; restore from a backup or resync from peers",
-            store_path.display()
-        )
-    })?;
-    tracing::info!(
-        from = report.from.0,
-        to = report.to.0,
-        n_txs = report.n_txs,
-        "start-up verification passed"
-    );
-    let mark_path = CommitMark::path(&opts.data_dir);
-    CommitMark::of_head(&store)
-        .and_then(|m| m.write(&mark_path))
-        .context("cannot record the commit mark")?;
-    let signing_mark = SigningMark::read(&opts.signing_mark)?;
-    let committed = report.to.0;
-    if signing_mark.must_sync_past(committed) {
-        if opts.peers.is_empty() {
-            anyhow::bail!(
-                "this validator signed at height {} (signing mark {}), but its store has committed only height {committed}, and it has no peers to sync the missing blocks from; signing again below that height could equivocate. Install a newer backup with `waybill restore`, or give it --peer addresses of the consortium's nodes",
-                signing_mark.height,
-                opts.signing_mark.display()
-            );
-        }
-        tracing::warn!(
-            committed,
-            signing_mark = signing_mark.height,
-            "the store is behind this validator's signing mark: it syncs from its peers and signs nothing until it has committed height {}",
-            signing_mark.height
-        );
-    }
+    let (store, committed, mark_path) = open_verified_store(&opts)?;
+    check_signing_mark(&opts, committed)?;
     let store = Arc::new(store);
     let metrics = Arc::new(Metrics::default());
     let mempool = Arc::new(Mempool::new(opts.mempool_txs_max, opts.mempool_bytes_max));
@@ -214,6 +162,72 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     spawn_background_verification(shared.clone());
     spawn_commit_marks(shared.clone(), mark_path);
     Ok(RunningNode { shared, consensus })
+}
+
+/// Open the store (creating it from genesis the first time), verify its newest
+/// blocks and record the commit mark: the store, its committed height, and where
+/// the commit mark is kept. A store that fails its checks is refused, loudly.
+fn open_verified_store(opts: &NodeOptions) -> anyhow::Result<(Store, u64, PathBuf)> {
+    let store_path = opts.store_path();
+    check_store(opts)
+        .with_context(|| format!("refusing to start on store {}", store_path.display()))?;
+    let store = match Store::open(&store_path, &opts.genesis) {
+        Ok(store) => store,
+        // A page that fails its checksum is tampering or a failing disk: say so, and
+        // name the first bad record if the records can still be read.
+        Err(e @ waybill_store::StoreError::Damaged { .. }) => {
+            let located = Store::open_existing(&store_path)
+                .ok()
+                .and_then(|(s, _)| verify_stored(&s).err())
+                .map(|v| format!("; the first bad record: {v}"))
+                .unwrap_or_default();
+            anyhow::bail!(
+                "TAMPER ALERT: {e}{located}; the node will not serve it. Run `waybill verify --dir` for the full check; restore from a backup or resync from peers"
+            );
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot open store {}", store_path.display()))
+        }
+    };
+    let report = verify_recent(&store, opts.startup_verify_blocks).map_err(|e| {
+        anyhow::anyhow!(
+            "TAMPER ALERT: store {} failed verification and will not be served: {e}. Run `waybill verify --dir` for the full check; restore from a backup or resync from peers",
+            store_path.display()
+        )
+    })?;
+    tracing::info!(
+        from = report.from.0,
+        to = report.to.0,
+        n_txs = report.n_txs,
+        "start-up verification passed"
+    );
+    let mark_path = CommitMark::path(&opts.data_dir);
+    CommitMark::of_head(&store)
+        .and_then(|m| m.write(&mark_path))
+        .context("cannot record the commit mark")?;
+    Ok((store, report.to.0, mark_path))
+}
+
+/// Refuse to start a validator whose store is behind what it already signed and that
+/// has no peers to sync from; with peers, say that it syncs without signing.
+fn check_signing_mark(opts: &NodeOptions, committed: u64) -> anyhow::Result<()> {
+    let signing_mark = SigningMark::read(&opts.signing_mark)?;
+    if signing_mark.must_sync_past(committed) {
+        if opts.peers.is_empty() {
+            anyhow::bail!(
+                "this validator signed at height {} (signing mark {}), but its store has committed only height {committed}, and it has no peers to sync the missing blocks from; signing again below that height could equivocate. Install a newer backup with `waybill restore`, or give it --peer addresses of the consortium's nodes",
+                signing_mark.height,
+                opts.signing_mark.display()
+            );
+        }
+        tracing::warn!(
+            committed,
+            signing_mark = signing_mark.height,
+            "the store is behind this validator's signing mark: it syncs from its peers and signs nothing until it has committed height {}",
+            signing_mark.height
+        );
+    }
+    Ok(())
 }
 
 /// Capture jobs accepted before a restart whose transactions are not committed go back

@@ -288,35 +288,25 @@ impl<A: Application> Driver<A> {
                 self.restream(height, round, valid_round, address, value_id, network)
                     .await?;
             }
-            AppMsg::GetHistoryMinHeight { reply } => {
-                let h: Height = self.call(|a| a.history_min_height()).into();
-                send(reply.send(h), "GetHistoryMinHeight");
-            }
+            AppMsg::GetHistoryMinHeight { reply } => self.answer_history_min_height(reply),
             AppMsg::ReceivedProposalPart {
                 from,
                 published_by,
                 part,
                 reply,
             } => {
-                let from = published_by.unwrap_or(from);
-                send(
-                    reply.send(self.received_part(from, part).await?),
-                    "ReceivedProposalPart",
-                );
+                let value = self
+                    .received_part(published_by.unwrap_or(from), part)
+                    .await?;
+                send(reply.send(value), "ReceivedProposalPart");
             }
             AppMsg::Decided {
                 certificate, reply, ..
-            } => {
-                self.decided(&certificate)?;
-                send(reply.send(()), "Decided");
-            }
+            } => send(reply.send(self.decided(&certificate)?), "Decided"),
             AppMsg::Finalized {
                 certificate, reply, ..
             } => send(reply.send(self.finalized(certificate.height)?), "Finalized"),
-            AppMsg::GetDecidedValues { range, reply } => {
-                let values = self.decided_values(range.start().0, range.end().0);
-                send(reply.send(values), "GetDecidedValues");
-            }
+            AppMsg::GetDecidedValues { range, reply } => self.answer_decided_values(range, reply),
             AppMsg::ProcessSyncedValue {
                 height,
                 round,
@@ -386,9 +376,20 @@ impl<A: Application> Driver<A> {
         Ok(Next::Start(next, self.height_params(next)?))
     }
 
-    /// `GetDecidedValues` for heights `start..=end`: the committed blocks there, at
-    /// most `SYNC_BLOCKS_MAX`, stopping at the first one not stored.
-    fn decided_values(&mut self, start: u64, end: u64) -> Vec<RawDecidedValue<Ctx>> {
+    /// `GetHistoryMinHeight`: the lowest height whose block is still stored.
+    fn answer_history_min_height(&mut self, reply: tokio::sync::oneshot::Sender<Height>) {
+        let h: Height = self.call(|a| a.history_min_height()).into();
+        send(reply.send(h), "GetHistoryMinHeight");
+    }
+
+    /// `GetDecidedValues`: the committed blocks in `range`, at most `SYNC_BLOCKS_MAX`,
+    /// stopping at the first one not stored.
+    fn answer_decided_values(
+        &mut self,
+        range: std::ops::RangeInclusive<Height>,
+        reply: tokio::sync::oneshot::Sender<Vec<RawDecidedValue<Ctx>>>,
+    ) {
+        let (start, end) = (range.start().0, range.end().0);
         let end = end.min(start.saturating_add(SYNC_BLOCKS_MAX as u64 - 1));
         let mut values = Vec::new();
         for h in start..=end {
@@ -402,7 +403,46 @@ impl<A: Application> Driver<A> {
             ));
         }
         debug!(start, end, served = values.len(), "serving decided values");
-        values
+        send(reply.send(values), "GetDecidedValues");
+    }
+
+    /// The block to propose at `height` and `round`: the one already built or kept
+    /// for this round, else a new one from the mempool (after waiting a while for
+    /// transactions); `None` if none can be built this round.
+    async fn block_to_propose(
+        &mut self,
+        height: Height,
+        round: Round,
+        timeout: Duration,
+    ) -> anyhow::Result<Option<Block>> {
+        // Propose the same block again if we already built one for this round — in
+        // this run, or before a restart (the signing guard kept the block whose stream
+        // it signed, and would sign no other at this round).
+        let previous = round.as_u32().and_then(|r| self.built.get(&r).copied());
+        let kept = self.kept_proposal(height, round);
+        let block = match previous.and_then(|h| self.call(|a| a.proposal(&h))) {
+            Some(block) => block,
+            None if kept.is_some() => kept.expect("checked just above"),
+            None => {
+                // Wait for transactions, so an idle chain does not spin out empty
+                // blocks, but leave the engine time to propose before its timeout.
+                let margin = (timeout / 4).max(Duration::from_millis(200));
+                let wait = self
+                    .empty_block_interval
+                    .min(timeout.saturating_sub(margin));
+                self.wait_for_transactions(wait).await;
+                let me = self.me.0;
+                match self.call(|a| a.build_block(height.into(), me)) {
+                    Ok(block) => block,
+                    Err(AppError::Internal(e)) => return Err(halt("build_block", e)),
+                    Err(AppError::InvalidBlock(e)) => {
+                        error!(%height, %round, error = %e, "could not build a block; not proposing this round");
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        Ok(Some(block))
     }
 
     async fn get_value(
@@ -419,32 +459,8 @@ impl<A: Application> Driver<A> {
             return Ok(());
         };
 
-        // Propose the same block again if we already built one for this round — in
-        // this run, or before a restart (the signing guard kept the block whose stream
-        // it signed, and would sign no other at this round).
-        let previous = self.built.get(&r).copied();
-        let kept = self.kept_proposal(height, round);
-        let block = match previous.and_then(|h| self.call(|a| a.proposal(&h))) {
-            Some(block) => block,
-            None if kept.is_some() => kept.expect("checked"),
-            None => {
-                // Wait for transactions, so an idle chain does not spin out empty
-                // blocks, but leave the engine time to propose before its timeout.
-                let margin = (timeout / 4).max(Duration::from_millis(200));
-                let wait = self
-                    .empty_block_interval
-                    .min(timeout.saturating_sub(margin));
-                self.wait_for_transactions(wait).await;
-                let me = self.me.0;
-                match self.call(|a| a.build_block(height.into(), me)) {
-                    Ok(block) => block,
-                    Err(AppError::Internal(e)) => return Err(halt("build_block", e)),
-                    Err(AppError::InvalidBlock(e)) => {
-                        error!(%height, %round, error = %e, "could not build a block; not proposing this round");
-                        return Ok(());
-                    }
-                }
-            }
+        let Some(block) = self.block_to_propose(height, round, timeout).await? else {
+            return Ok(());
         };
         let hash = block.hash();
         // Sign the stream first: if the guard refuses (this round already carries

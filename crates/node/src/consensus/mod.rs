@@ -528,6 +528,56 @@ fn follower_address(key: &SecretKey) -> Address {
     Address(SecretKey::from_seed(sha256(&material).0).public())
 }
 
+/// The network of a validator that misbehaves on purpose (tests only): it signs
+/// conflicting proposals and votes, for a block hash with its last byte flipped.
+fn byzantine_network(
+    identity: NetworkIdentity,
+    config: malachitebft_engine_byzantine::ByzantineConfig,
+    signer: &WaybillSigner,
+    address: Address,
+) -> malachitebft_app_channel::ByzantineContext<WaybillContext, WaybillCodec> {
+    malachitebft_app_channel::ByzantineContext {
+        identity,
+        codec: WaybillCodec,
+        config,
+        signer: Box::new(signer.clone()),
+        address,
+        // A conflicting block hash: the real one with its last byte flipped.
+        conflicting_value_fn: Some(Box::new(|v: &BlockValue| {
+            let mut h = v.block_hash;
+            h.0[31] ^= 0xff;
+            BlockValue::new(h)
+        })),
+        conflicting_vote_value_fn: Some(Box::new(|id: Option<&waybill_types::Hash>| {
+            let mut h = id.copied().unwrap_or_default();
+            h.0[31] ^= 0xff;
+            h
+        })),
+    }
+}
+
+/// A validator's network identity: its libp2p key, bound to its validator key by a
+/// proof the validator signs.
+async fn validator_identity(
+    moniker: &str,
+    keypair: Keypair,
+    address: Address,
+    signer: &WaybillSigner,
+) -> anyhow::Result<NetworkIdentity> {
+    let peer_id = keypair.public().to_peer_id();
+    let proof = signer
+        .sign_validator_proof(address.0 .0.to_vec(), peer_id.to_bytes())
+        .await
+        .map_err(|e| anyhow!("signing the validator proof: {e}"))?;
+    let proof_bytes = WaybillCodec.encode(&proof)?;
+    Ok(NetworkIdentity::new_validator(
+        moniker.to_string(),
+        keypair,
+        address.to_string(),
+        proof_bytes,
+    ))
+}
+
 /// Start a Malachite engine: a validator's (signing through `signer`) or, with
 /// `signer = None`, a follower's that verifies and syncs but never signs.
 async fn start_engine(
@@ -541,7 +591,6 @@ async fn start_engine(
     let address = Address(key.public());
     let engine_cfg = engine_config(cfg, moniker.to_string())?;
     let keypair = network_keypair(key)?;
-    let peer_id = keypair.public().to_peer_id();
     let verifier = Box::new(WaybillVerifier::new(ctx.chain_id().to_string()));
     let wal = WalContext::new(cfg.wal_path(), WaybillCodec);
     let Some(signer) = signer else {
@@ -559,17 +608,7 @@ async fn start_engine(
         .await
         .map_err(|e| anyhow!("starting the consensus engine: {e:#}"));
     };
-    let proof = signer
-        .sign_validator_proof(key.public().0.to_vec(), peer_id.to_bytes())
-        .await
-        .map_err(|e| anyhow!("signing the validator proof: {e}"))?;
-    let proof_bytes = WaybillCodec.encode(&proof)?;
-    let identity = NetworkIdentity::new_validator(
-        moniker.to_string(),
-        keypair,
-        address.to_string(),
-        proof_bytes,
-    );
+    let identity = validator_identity(moniker, keypair, address, signer).await?;
     let consensus_ctx =
         ConsensusContext::new_validator(address, verifier, Box::new(signer.clone()));
     match cfg.byzantine.clone() {
@@ -594,26 +633,7 @@ async fn start_engine(
             async {
                 malachitebft_app_channel::EngineBuilder::new(ctx.clone(), engine_cfg)
                     .with_default_wal(wal)
-                    .with_byzantine_network(malachitebft_app_channel::ByzantineContext {
-                        identity,
-                        codec: WaybillCodec,
-                        config,
-                        signer: Box::new(signer.clone()),
-                        address,
-                        // A conflicting block hash: the real one with its last byte flipped.
-                        conflicting_value_fn: Some(Box::new(|v: &BlockValue| {
-                            let mut h = v.block_hash;
-                            h.0[31] ^= 0xff;
-                            BlockValue::new(h)
-                        })),
-                        conflicting_vote_value_fn: Some(Box::new(
-                            |id: Option<&waybill_types::Hash>| {
-                                let mut h = id.copied().unwrap_or_default();
-                                h.0[31] ^= 0xff;
-                                h
-                            },
-                        )),
-                    })
+                    .with_byzantine_network(byzantine_network(identity, config, signer, address))
                     .await?
                     .with_default_sync(SyncContext::new(WaybillCodec))
                     .with_default_consensus(consensus_ctx)
@@ -631,6 +651,180 @@ async fn start_engine(
 /// Most attempts to start the validator engine after the follower's stopped (its p2p
 /// port may take a moment to be released).
 const RESTART_ATTEMPTS_MAX: u32 = 40;
+
+/// The height from which this validator may sign again: `None` if its store is not
+/// behind its signing mark; else the mark's height (said in the log).
+fn sign_from(mark: &SigningMark, committed: u64, cfg: &ConsensusConfig) -> Option<Height> {
+    let sign_from = mark
+        .must_sync_past(committed)
+        .then_some(Height(mark.height));
+    if let Some(h) = sign_from {
+        tracing::warn!(
+            committed,
+            mark_height = mark.height,
+            mark_round = mark.round,
+            mark = %cfg.signing_mark.display(),
+            "the store is behind this validator's signing mark: following the chain from peers without signing until height {h} is committed"
+        );
+    }
+    sign_from
+}
+
+/// Replace the follower's engine with a signing validator's (retrying while its
+/// p2p port is released): the new engine's channels.
+async fn restart_as_validator(
+    current: &Mutex<CurrentEngine>,
+    ctx: &WaybillContext,
+    cfg: &ConsensusConfig,
+    moniker: &str,
+    signer: &WaybillSigner,
+    span: &tracing::Span,
+) -> anyhow::Result<Channels<WaybillContext>> {
+    let old = current
+        .lock()
+        .expect("the engine lock is never held across a panic")
+        .engine
+        .take();
+    if let Some(old) = old {
+        stop_engine(old).await;
+    }
+    let mut started = None;
+    for attempt in 1..=RESTART_ATTEMPTS_MAX {
+        match start_engine(ctx, cfg, moniker, Some(signer), span).await {
+            Ok(s) => {
+                started = Some(Ok(s));
+                break;
+            }
+            Err(e) if attempt < RESTART_ATTEMPTS_MAX => {
+                tracing::debug!(attempt, error = %e, "validator engine not started yet; retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => started = Some(Err(e)),
+        }
+    }
+    match started {
+        Some(Ok((ch, engine))) => {
+            let mut cur = current
+                .lock()
+                .expect("the engine lock is never held across a panic");
+            cur.net_requests = ch.net_requests.clone();
+            cur.engine = Some(engine);
+            cur.following = false;
+            drop(cur);
+            tracing::info!("consensus restarted as a signing validator");
+            Ok(ch)
+        }
+        Some(Err(e)) => Err(e),
+        None => Err(anyhow!("the validator engine did not start")),
+    }
+}
+
+/// Stop the running engine at once (after the ledger failed: never keep voting).
+fn kill_engine(current: &Mutex<CurrentEngine>) {
+    if let Some(engine) = current
+        .lock()
+        .expect("the engine lock is never held across a panic")
+        .engine
+        .as_ref()
+    {
+        engine.actor.kill();
+    }
+}
+
+/// Makes the driver for the application in a role (a new one each time the engine
+/// is replaced), with this node's context, address, timeouts and status.
+fn driver_factory<A: Application>(
+    ctx: &WaybillContext,
+    address: Address,
+    cfg: &ConsensusConfig,
+    status: &Arc<SharedStatus>,
+) -> impl Fn(A, driver::Role) -> driver::Driver<A> {
+    let ctx = ctx.clone();
+    let status = status.clone();
+    let timeouts = cfg.timeouts.linear();
+    let empty_block_interval = cfg.empty_block_interval;
+    move |app: A, role: driver::Role| {
+        driver::Driver::new(
+            app,
+            ctx.clone(),
+            address,
+            role,
+            timeouts,
+            empty_block_interval,
+            status.clone(),
+        )
+    }
+}
+
+/// What starting a validator engine in place of a follower's needs.
+struct EngineSpec {
+    ctx: WaybillContext,
+    cfg: ConsensusConfig,
+    moniker: String,
+    signer: WaybillSigner,
+    span: tracing::Span,
+    /// Where the heights peers report go (read by `/readyz`).
+    peer_heights: Arc<probe::PeerHeights>,
+}
+
+/// Run the driver until consensus stops: when a follower's store passes its signing
+/// mark, restart as a signing validator and go on; when the ledger fails, stop the
+/// engine at once and return the failure.
+async fn supervise<A: Application>(
+    mut driver: driver::Driver<A>,
+    mut channels: Channels<WaybillContext>,
+    new_driver: impl Fn(A, driver::Role) -> driver::Driver<A>,
+    current: Arc<Mutex<CurrentEngine>>,
+    status: Arc<SharedStatus>,
+    spec: EngineSpec,
+) -> anyhow::Result<()> {
+    loop {
+        let (app, exit) = driver.run(channels).await;
+        match exit {
+            Ok(driver::DriverExit::PastSigningMark(_))
+                if !status.shutting_down.load(Ordering::SeqCst) =>
+            {
+                let EngineSpec {
+                    ctx,
+                    cfg,
+                    moniker,
+                    signer,
+                    span,
+                    peer_heights,
+                } = &spec;
+                channels = restart_as_validator(&current, ctx, cfg, moniker, signer, span).await?;
+                probe::track_peer_heights(&channels.events, peer_heights.clone(), status.clone());
+                driver = new_driver(app, driver::Role::Validator(signer.clone()));
+            }
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                error!("{e:#}");
+                // Never keep voting after the ledger failed: stop the engine now.
+                kill_engine(&current);
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// The directory of the consensus write-ahead log, made if missing.
+fn ensure_wal_dir(cfg: &ConsensusConfig) -> anyhow::Result<()> {
+    let wal_path = cfg.wal_path();
+    if let Some(dir) = wal_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// The status of consensus before it has started a height.
+fn new_status() -> Arc<SharedStatus> {
+    Arc::new(SharedStatus {
+        height: AtomicU64::new(0),
+        round: AtomicI64::new(-1),
+        shutting_down: AtomicBool::new(false),
+        stop_driver: watch::channel(0).0,
+    })
+}
 
 /// Start consensus for `app`: the Malachite engine and the task that drives the
 /// application. Returns once the engine is listening.
@@ -650,39 +844,18 @@ pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result
         .unwrap_or_else(|| format!("waybill-{}", key.public().short()));
     let guard = SigningGuard::open(&cfg.signing_mark)?;
     let signer = WaybillSigner::new(chain_id.clone(), key.clone(), guard.clone());
-    let mark = guard.mark();
-    let committed = app.committed_height().0;
-    let sign_from = mark
-        .must_sync_past(committed)
-        .then_some(Height(mark.height));
-    if let Some(h) = sign_from {
-        tracing::warn!(
-            committed,
-            mark_height = mark.height,
-            mark_round = mark.round,
-            mark = %cfg.signing_mark.display(),
-            "the store is behind this validator's signing mark: following the chain from peers without signing until height {h} is committed"
-        );
-    }
+    let sign_from = sign_from(&guard.mark(), app.committed_height().0, &cfg);
     let keypair = network_keypair(&key)?;
     let peer_id = keypair.public().to_peer_id();
 
-    let wal_path = cfg.wal_path();
-    if let Some(dir) = wal_path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
+    ensure_wal_dir(&cfg)?;
 
     let span = tracing::info_span!("consensus", node = %moniker);
     let following = sign_from.is_some();
     let (channels, engine) =
         start_engine(&ctx, &cfg, &moniker, (!following).then_some(&signer), &span).await?;
 
-    let status = Arc::new(SharedStatus {
-        height: AtomicU64::new(0),
-        round: AtomicI64::new(-1),
-        shutting_down: AtomicBool::new(false),
-        stop_driver: watch::channel(0).0,
-    });
+    let status = new_status();
     let peer_heights = Arc::new(probe::PeerHeights::default());
     probe::track_peer_heights(&channels.events, peer_heights.clone(), status.clone());
     let current = Arc::new(Mutex::new(CurrentEngine {
@@ -690,23 +863,7 @@ pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result
         engine: Some(engine),
         following,
     }));
-    let new_driver = {
-        let ctx = ctx.clone();
-        let status = status.clone();
-        let timeouts = cfg.timeouts.linear();
-        let empty_block_interval = cfg.empty_block_interval;
-        move |app: A, role: driver::Role| {
-            driver::Driver::new(
-                app,
-                ctx.clone(),
-                address,
-                role,
-                timeouts,
-                empty_block_interval,
-                status.clone(),
-            )
-        }
-    };
+    let new_driver = driver_factory(&ctx, address, &cfg, &status);
     let driver = new_driver(
         app,
         match sign_from {
@@ -716,84 +873,18 @@ pub async fn run<A: Application>(app: A, cfg: ConsensusConfig) -> anyhow::Result
     );
     let (outcome_tx, outcome) = watch::channel(None);
     let supervisor = {
-        let current = current.clone();
-        let status = status.clone();
-        let peer_heights = peer_heights.clone();
-        let engine_span = span.clone();
+        let (current, status) = (current.clone(), status.clone());
+        let spec = EngineSpec {
+            ctx,
+            cfg,
+            moniker,
+            signer,
+            span: span.clone(),
+            peer_heights: peer_heights.clone(),
+        };
         tokio::spawn(
             async move {
-                let span = engine_span;
-                let mut driver = driver;
-                let mut channels = channels;
-                let result = loop {
-                    let (app, exit) = driver.run(channels).await;
-                    match exit {
-                        Ok(driver::DriverExit::PastSigningMark(_))
-                            if !status.shutting_down.load(Ordering::SeqCst) =>
-                        {
-                            let old = current
-                                .lock()
-                                .expect("the engine lock is never held across a panic")
-                                .engine
-                                .take();
-                            if let Some(old) = old {
-                                stop_engine(old).await;
-                            }
-                            let mut started = None;
-                            for attempt in 1..=RESTART_ATTEMPTS_MAX {
-                                match start_engine(&ctx, &cfg, &moniker, Some(&signer), &span)
-                                    .await
-                                {
-                                    Ok(s) => {
-                                        started = Some(Ok(s));
-                                        break;
-                                    }
-                                    Err(e) if attempt < RESTART_ATTEMPTS_MAX => {
-                                        tracing::debug!(attempt, error = %e, "validator engine not started yet; retrying");
-                                        tokio::time::sleep(Duration::from_millis(250)).await;
-                                    }
-                                    Err(e) => started = Some(Err(e)),
-                                }
-                            }
-                            match started {
-                                Some(Ok((ch, engine))) => {
-                                    probe::track_peer_heights(
-                                        &ch.events,
-                                        peer_heights.clone(),
-                                        status.clone(),
-                                    );
-                                    let mut cur = current
-                                        .lock()
-                                        .expect("the engine lock is never held across a panic");
-                                    cur.net_requests = ch.net_requests.clone();
-                                    cur.engine = Some(engine);
-                                    cur.following = false;
-                                    drop(cur);
-                                    tracing::info!("consensus restarted as a signing validator");
-                                    driver =
-                                        new_driver(app, driver::Role::Validator(signer.clone()));
-                                    channels = ch;
-                                }
-                                Some(Err(e)) => break Err(e),
-                                None => break Err(anyhow!("the validator engine did not start")),
-                            }
-                        }
-                        Ok(_) => break Ok(()),
-                        Err(e) => {
-                            error!("{e:#}");
-                            // Never keep voting after the ledger failed: stop the engine now.
-                            if let Some(engine) = current
-                                .lock()
-                                .expect("the engine lock is never held across a panic")
-                                .engine
-                                .as_ref()
-                            {
-                                engine.actor.kill();
-                            }
-                            break Err(e);
-                        }
-                    }
-                };
+                let result = supervise(driver, channels, new_driver, current, status, spec).await;
                 let _ = outcome_tx.send(Some(result.map_err(|e| format!("{e:#}"))));
             }
             .instrument(span),

@@ -253,6 +253,30 @@ impl PartStreams {
         result
     }
 
+    /// Start buffering the new stream `key`, first evicting the oldest of its
+    /// publisher's streams, and then the oldest of all, when either is at its limit.
+    fn open_stream(&mut self, key: &(PeerId, StreamId)) {
+        let from_publisher = self.streams.keys().filter(|k| k.0 == key.0).count();
+        if from_publisher >= STREAMS_PER_PUBLISHER_MAX {
+            self.evict_oldest(Some(key.0), key);
+        }
+        if self.streams.len() >= STREAMS_MAX {
+            self.evict_oldest(None, key);
+        }
+        let order = self.next_order;
+        self.next_order += 1;
+        self.streams.insert(
+            key.clone(),
+            Partial {
+                order,
+                height: None,
+                parts: BTreeMap::new(),
+                end: None,
+                bytes: 0,
+            },
+        );
+    }
+
     fn insert_inner(
         &mut self,
         key: &(PeerId, StreamId),
@@ -268,25 +292,7 @@ impl PartStreams {
             }
         }
         if !self.streams.contains_key(key) {
-            let from_publisher = self.streams.keys().filter(|k| k.0 == key.0).count();
-            if from_publisher >= STREAMS_PER_PUBLISHER_MAX {
-                self.evict_oldest(Some(key.0), key);
-            }
-            if self.streams.len() >= STREAMS_MAX {
-                self.evict_oldest(None, key);
-            }
-            let order = self.next_order;
-            self.next_order += 1;
-            self.streams.insert(
-                key.clone(),
-                Partial {
-                    order,
-                    height: None,
-                    parts: BTreeMap::new(),
-                    end: None,
-                    bytes: 0,
-                },
-            );
+            self.open_stream(key);
         }
         let Some(stream) = self.streams.get_mut(key) else {
             return Ok(None);
