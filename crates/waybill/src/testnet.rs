@@ -192,6 +192,11 @@ pub async fn run(
     api_base_port: u16,
     p2p_base_port: u16,
 ) -> anyhow::Result<()> {
+    // Listen for Ctrl-C and SIGTERM from the start: one that arrives while the nodes
+    // start is taken when they are up (it stops them), instead of killing this
+    // process and leaving them running.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let fresh = existing_nodes(dir).is_empty();
     if fresh {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -237,12 +242,11 @@ pub async fn run(
         );
     }
     println!("Submit to any node; every node serves the same blocks. Ctrl-C stops them all.");
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut reported = vec![false; procs.len()];
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = interrupt.recv() => break,
             _ = term.recv() => break,
             _ = tick.tick() => {
                 for (i, p) in procs.iter_mut().enumerate() {
