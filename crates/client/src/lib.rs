@@ -154,8 +154,10 @@ pub struct Client {
 }
 
 /// TLS for `https://` nodes runs on rustls' `ring` provider, installed as the process
-/// default once (a no-op if the process installed one already).
-fn ensure_crypto_provider() {
+/// default once (a no-op if the process installed one already). Call it before
+/// building a `reqwest` client of your own: reqwest is built without a provider of
+/// its own (no C toolchain) and panics without one.
+pub fn ensure_crypto_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -743,6 +743,7 @@ return Promise.all(arguments[0].map(async ([name, v]) => {\
     drop(lan);
 
     // 4. A lying node: each lie turns the badge red and names the check.
+    waybill_client::ensure_crypto_provider();
     let liar = Liar {
         upstream: demo.url.clone(),
         lie: Arc::new(Mutex::new(Lie::TamperedRecord)),

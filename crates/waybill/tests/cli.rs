@@ -351,7 +351,7 @@ async fn demo_loads_once_and_resumes() {
         Some(3),
         "admin and two members"
     );
-    let page = reqwest::get(format!("{url}/"))
+    let page = http_get(format!("{url}/"))
         .await
         .expect("explorer")
         .text()
@@ -603,7 +603,7 @@ async fn demo_loads_once_and_resumes() {
 async fn wait_ready_z(url: &str) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let r = reqwest::get(format!("{url}/readyz"))
+        let r = http_get(format!("{url}/readyz"))
             .await
             .expect("readyz answers");
         let status = r.status();
@@ -621,7 +621,7 @@ async fn wait_ready_z(url: &str) -> serde_json::Value {
 
 /// The node's `/metrics` pass `promtool check metrics`; promtool must be installed.
 async fn promtool_checks(url: &str) {
-    let text = reqwest::get(format!("{url}/metrics"))
+    let text = http_get(format!("{url}/metrics"))
         .await
         .expect("metrics answer")
         .text()
@@ -691,7 +691,7 @@ async fn a_demo_is_not_ready_until_its_data_is_loaded() {
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     let body = loop {
-        if let Ok(r) = reqwest::get(format!("{url}/readyz")).await {
+        if let Ok(r) = http_get(format!("{url}/readyz")).await {
             let status = r.status();
             let v: serde_json::Value = r.json().await.expect("readyz JSON");
             assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE, "{v}");
@@ -709,9 +709,7 @@ async fn a_demo_is_not_ready_until_its_data_is_loaded() {
             .is_some_and(|d| d.contains("demo_loaded")),
         "{body}"
     );
-    let healthz = reqwest::get(format!("{url}/healthz"))
-        .await
-        .expect("healthz");
+    let healthz = http_get(format!("{url}/healthz")).await.expect("healthz");
     assert_eq!(
         healthz.status(),
         reqwest::StatusCode::OK,
@@ -994,4 +992,11 @@ fn bench_runs_a_small_tx_workload_and_prints_json() {
         err.contains("--workload epcis runs on one validator"),
         "{err}"
     );
+}
+
+/// `reqwest::get` with the TLS provider reqwest needs installed first (reqwest is
+/// built without one of its own).
+async fn http_get(url: String) -> reqwest::Result<reqwest::Response> {
+    waybill_client::ensure_crypto_provider();
+    reqwest::get(url).await
 }

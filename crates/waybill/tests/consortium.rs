@@ -1020,9 +1020,7 @@ async fn a_validator_restored_from_an_old_backup_catches_up_without_equivocating
 
 /// `GET /readyz` of a node: its status code and body (`None` if it does not answer).
 async fn readyz(c: &Client) -> Option<(u16, serde_json::Value)> {
-    let r = reqwest::get(format!("{}/readyz", c.base_url()))
-        .await
-        .ok()?;
+    let r = http_get(format!("{}/readyz", c.base_url())).await.ok()?;
     let status = r.status().as_u16();
     Some((status, r.json().await.ok()?))
 }
@@ -1108,4 +1106,11 @@ async fn a_validator_behind_its_peers_is_not_ready_until_it_catches_up() {
         n.kill();
     }
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// `reqwest::get` with the TLS provider reqwest needs installed first (reqwest is
+/// built without one of its own).
+async fn http_get(url: String) -> reqwest::Result<reqwest::Response> {
+    waybill_client::ensure_crypto_provider();
+    reqwest::get(url).await
 }

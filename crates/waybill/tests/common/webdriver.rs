@@ -106,6 +106,7 @@ impl Browser {
 
         let dir = fresh_temp_dir()?;
         let profile = dir.join("profile");
+        waybill_client::ensure_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(HTTP_TIMEOUT)
             .connect_timeout(Duration::from_secs(5))
