@@ -6,6 +6,7 @@
 //! keys/validator.json      the validator key (mode 0600)
 //! keys/orgs/ORG-admin.json organization admin keys (development consortium only)
 //! keys/members/NAME.json   member keys made by the demo
+//! operator.sock            the operator channel, while the node runs (mode 0600)
 //! signing-mark.json        what the validator last signed (outside data/, so a lost
 //!                          or wiped data directory does not take it along)
 //! data/waybill.redb        the store
@@ -81,6 +82,10 @@ impl Home {
     }
     pub fn signing_mark(&self) -> PathBuf {
         self.dir.join("signing-mark.json")
+    }
+    /// The operator channel's Unix socket (while the node runs).
+    pub fn operator_socket(&self) -> PathBuf {
+        self.dir.join(crate::operator::SOCKET_NAME)
     }
     pub fn is_initialized(&self) -> bool {
         self.genesis_path().exists()

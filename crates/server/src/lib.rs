@@ -4,6 +4,7 @@
 //! so a benchmark measures the node the binary runs.
 
 pub mod home;
+pub mod operator;
 pub mod serve;
 
 pub use home::{Home, NodeFile, DEFAULT_DIR, DEFAULT_NODE};

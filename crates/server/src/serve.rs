@@ -35,6 +35,8 @@ pub struct Served {
     pub api_url: String,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     stop_api: tokio::sync::oneshot::Sender<()>,
+    /// The operator channel (`operator.sock`), if it could be opened.
+    operator: Option<crate::operator::OperatorChannel>,
 }
 
 /// Longest the API server may take to stop: its grace for answers in progress and a
@@ -49,8 +51,12 @@ impl Served {
             node,
             server,
             stop_api,
+            operator,
             ..
         } = self;
+        if let Some(channel) = operator {
+            channel.close();
+        }
         let _ = stop_api.send(());
         let api = async move {
             match tokio::time::timeout(Duration::from_millis(API_STOP_MS_MAX), server).await {
@@ -151,6 +157,7 @@ pub async fn start_holding(
     for (condition, awaiting) in holds {
         node.shared.readiness.hold(condition, *awaiting)?;
     }
+    let operator = open_operator_channel(home, &node);
     let app = waybill_api::app(node.shared.clone());
     let (stop_api, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut server =
@@ -169,7 +176,24 @@ pub async fn start_holding(
         api_url: format!("{scheme}://{api_addr}"),
         server,
         stop_api,
+        operator,
     })
+}
+
+/// The node's operator channel; a node whose channel cannot open (e.g. a directory
+/// path too long for a Unix socket) still runs, and says how to back it up instead.
+fn open_operator_channel(
+    home: &Home,
+    node: &RunningNode,
+) -> Option<crate::operator::OperatorChannel> {
+    let path = home.operator_socket();
+    match crate::operator::OperatorChannel::open(&path, node.shared.clone()) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(error = %e, "no operator channel: `waybill backup` will read the store directly");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

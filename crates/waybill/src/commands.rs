@@ -251,16 +251,67 @@ pub fn verify(dir: &Path, quick: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `waybill backup`: a consistent copy of a running or stopped node's store.
+/// `waybill backup`: a consistent copy of a node's store. A running node takes it
+/// itself, inside one read transaction, asked through its operator channel
+/// (`operator.sock`); a stopped node's store is read directly. Either way the copy is
+/// checked before it is reported.
 pub fn backup(dir: &Path, out: &Path) -> anyhow::Result<()> {
+    use waybill_server::operator::{self, ChannelError, Reply, Request};
     let home = Home::new(dir);
-    let path = home.store_path();
     if out.exists() {
         bail!(
             "{} already exists; refusing to overwrite it (pick another --out)",
             out.display()
         );
     }
+    let out = std::path::absolute(out)
+        .with_context(|| format!("cannot resolve the path {}", out.display()))?;
+    let req = Request::Backup { out: out.clone() };
+    let (chain, head, how) =
+        match operator::ask(&home.operator_socket(), &req, operator::REPLY_WAIT) {
+            Ok(Reply::BackedUp {
+                height, block_hash, ..
+            }) => (
+                home.read_genesis()?.chain_id,
+                (height, block_hash),
+                "taken by the running node inside one read transaction",
+            ),
+            Ok(Reply::Refused { error }) => bail!("the node refused the backup: {error}"),
+            Err(ChannelError::NoNode { .. }) => {
+                let (chain, h) = backup_stopped(&home, &out)?;
+                (
+                    chain,
+                    h,
+                    "read from the store directly: no node answered on its operator channel",
+                )
+            }
+            Err(e) => bail!(
+                "{e}; is the node healthy? `waybill verify --dir {}`",
+                dir.display()
+            ),
+        };
+    // Check what was written: records (re-read from the new file) and page checksums.
+    let (copy, _) = waybill_store::Store::open_existing(&out)?;
+    guarded(|| {
+        waybill_store::verify::verify_recent(&copy, waybill_node::node::STARTUP_VERIFY_BLOCKS)
+    })
+    .map_err(|e| anyhow::anyhow!("the backup {} does not verify: {e}", out.display()))?;
+    drop(copy);
+    waybill_store::check_file_integrity(&out)?;
+    println!(
+        "Backed up chain `{chain}` at height {} (block {}) to {} ({} bytes; {how}). It holds no private keys. Install it with: waybill restore {} --dir DIR",
+        head.0,
+        head.1,
+        out.display(),
+        file_len(&out).unwrap_or(0),
+        out.display()
+    );
+    Ok(())
+}
+
+/// A backup of the store of a node that is not running: chain id, height, block hash.
+fn backup_stopped(home: &Home, out: &Path) -> anyhow::Result<(String, (u64, String))> {
+    let path = home.store_path();
     if file_len(&path) == Some(0) {
         bail!(
             "store {} is an empty file; there is nothing to back up",
@@ -272,42 +323,43 @@ pub fn backup(dir: &Path, out: &Path) -> anyhow::Result<()> {
     let head = store
         .backup_to(out)
         .with_context(|| format!("cannot write the backup {}", out.display()))?;
-    drop(store);
-    // Check what was written: records (re-read from the new file) and page checksums.
-    let (copy, _) = waybill_store::Store::open_existing(out)?;
-    guarded(|| {
-        waybill_store::verify::verify_recent(&copy, waybill_node::node::STARTUP_VERIFY_BLOCKS)
-    })
-    .map_err(|e| anyhow::anyhow!("the backup {} does not verify: {e}", out.display()))?;
-    drop(copy);
-    waybill_store::check_file_integrity(out)?;
-    println!(
-        "Backed up chain `{}` at height {} (block {}) to {} ({} bytes). Install it with: waybill restore --dir DIR --from {}",
+    Ok((
         genesis.chain_id,
-        head.height,
-        head.block_hash,
-        out.display(),
-        file_len(out).unwrap_or(0),
-        out.display()
-    );
-    Ok(())
+        (head.height.0, head.block_hash.to_string()),
+    ))
 }
 
-/// `waybill restore`: check a backup fully, then install it as the node's store.
-pub fn restore(dir: &Path, from: &Path, force: bool) -> anyhow::Result<()> {
-    use waybill_store::{Store, StoreError};
-    let home = Home::new(dir);
-    let genesis = home.read_genesis()?;
-    match file_len(from) {
-        None => bail!("backup {} not found", from.display()),
-        Some(0) => bail!("backup {} is an empty file; not installed", from.display()),
-        Some(_) => {}
+/// What `waybill restore` is given.
+#[derive(Debug)]
+pub struct RestoreArgs {
+    pub dir: std::path::PathBuf,
+    pub from: std::path::PathBuf,
+    pub force: bool,
+    /// Preparing a new directory: the validator key to run with (else a new key).
+    pub key: Option<std::path::PathBuf>,
+    /// Preparing a new directory with `key`: that validator's signing mark.
+    pub signing_mark: Option<std::path::PathBuf>,
+    /// Preparing a new directory: its `node.json`.
+    pub node_file: NodeFile,
+}
+
+/// `waybill restore`: check a backup fully, then install it as the store of a stopped
+/// node — or, when `--dir` holds no node yet, prepare a node directory around it.
+pub fn restore(args: &RestoreArgs) -> anyhow::Result<()> {
+    let home = Home::new(&args.dir);
+    let from = &args.from;
+    let (backup_genesis, head, report) = check_backup(from)?;
+    if home.is_initialized() {
+        if args.key.is_some() || args.signing_mark.is_some() {
+            bail!(
+                "{} already holds a node (genesis.json); --key and --signing-mark only apply when restoring into a new directory",
+                args.dir.display()
+            );
+        }
+    } else {
+        prepare_node_dir(&home, &backup_genesis, args)?;
     }
-    // 1. The backup, checked as `waybill verify` checks a store; nothing is written to it.
-    waybill_store::check_file_integrity(from)
-        .map_err(|e| anyhow::anyhow!("backup {} is damaged; not installed: {e}", from.display()))?;
-    let (backup, backup_genesis) = Store::open_existing(from)
-        .with_context(|| format!("backup {} cannot be read; not installed", from.display()))?;
+    let genesis = home.read_genesis()?;
     if backup_genesis.hash() != genesis.hash() {
         bail!(
             "backup {} is of another chain (`{}`, genesis {}); this node's is `{}` (genesis {}). Not installed",
@@ -318,6 +370,46 @@ pub fn restore(dir: &Path, from: &Path, force: bool) -> anyhow::Result<()> {
             genesis.hash()
         );
     }
+    let replaced = set_aside_old_store(&home, &genesis, head.height.0, args.force)?;
+    install_store(&home, from, &genesis, &head)?;
+    println!(
+        "Restored chain `{}` at height {} (block {}): {} blocks, {} transactions and {} state entries verified{}.",
+        genesis.chain_id,
+        head.height,
+        head.block_hash,
+        report.to,
+        report.n_txs,
+        report.n_state_entries,
+        replaced
+            .map(|p| format!("; the old store was kept as {}", p.display()))
+            .unwrap_or_default()
+    );
+    mark_resync_if_behind(&home, head.height.0)?;
+    println!(
+        "Start the node with: waybill node --dir {}",
+        args.dir.display()
+    );
+    Ok(())
+}
+
+/// The backup checked as `waybill verify` checks a store (nothing is written to it):
+/// its genesis, head and verification report.
+fn check_backup(
+    from: &Path,
+) -> anyhow::Result<(
+    waybill_types::Genesis,
+    waybill_store::Head,
+    waybill_store::verify::VerifyReport,
+)> {
+    match file_len(from) {
+        None => bail!("backup {} not found", from.display()),
+        Some(0) => bail!("backup {} is an empty file; not installed", from.display()),
+        Some(_) => {}
+    }
+    waybill_store::check_file_integrity(from)
+        .map_err(|e| anyhow::anyhow!("backup {} is damaged; not installed: {e}", from.display()))?;
+    let (backup, genesis) = waybill_store::Store::open_existing(from)
+        .with_context(|| format!("backup {} cannot be read; not installed", from.display()))?;
     let report = guarded(|| waybill_store::verify::verify_full(&backup)).map_err(|e| {
         anyhow::anyhow!(
             "backup {} fails verification; not installed: {e}",
@@ -325,51 +417,129 @@ pub fn restore(dir: &Path, from: &Path, force: bool) -> anyhow::Result<()> {
         )
     })?;
     let head = backup.head()?;
-    drop(backup);
+    Ok((genesis, head, report))
+}
 
-    // 2. The store it replaces: never a running node's, never a good one without --force.
+/// A new node directory around a backup: the backup's genesis, `node.json`, and the
+/// node key — the given validator key with its signing mark, or a new key. The
+/// backup holds no keys, so a key always comes from the operator.
+fn prepare_node_dir(
+    home: &Home,
+    genesis: &waybill_types::Genesis,
+    args: &RestoreArgs,
+) -> anyhow::Result<()> {
+    let dir = &home.dir;
+    if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+        bail!(
+            "{} is not empty and holds no node (no genesis.json); restore into an empty or new directory",
+            dir.display()
+        );
+    }
+    let key = match (&args.key, &args.signing_mark) {
+        (Some(k), Some(_)) => {
+            let (label, key) = KeyFile::read(k)?;
+            Some((label, key))
+        }
+        (Some(k), None) => bail!(
+            "a validator key ({}) needs the signing mark from its old directory (--signing-mark FILE, its signing-mark.json): without it the node could sign twice at a height it already signed. Without --key the node runs with a new key and does not vote",
+            k.display()
+        ),
+        (None, Some(_)) => bail!("--signing-mark goes with --key (the validator it belongs to)"),
+        (None, None) => None,
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::write(home.genesis_path(), serde_json::to_string_pretty(genesis)?)
+        .with_context(|| format!("cannot write {}", home.genesis_path().display()))?;
+    anyhow::ensure!(
+        home.read_genesis()?.hash() == genesis.hash(),
+        "the genesis written to {} does not read back with the backup's hash",
+        home.genesis_path().display()
+    );
+    waybill_server::home::write_node_file(home, &args.node_file)?;
+    match key {
+        Some((label, key)) => {
+            KeyFile::write(&home.validator_key(), &label, &key)?;
+            let mark_from = args.signing_mark.as_ref().expect("checked above");
+            let mark = waybill_node::consensus::SigningMark::read(mark_from)?;
+            mark.write(&home.signing_mark())?;
+            println!(
+                "Prepared {} for validator {} (signing mark: height {}).",
+                dir.display(),
+                key.public(),
+                mark.height
+            );
+        }
+        None => {
+            let key = SecretKey::generate();
+            KeyFile::write(&home.validator_key(), "node", &key)?;
+            println!(
+                "Prepared {} with a new node key {}: it follows the chain and serves it, but votes only if the consortium makes it a validator.",
+                dir.display(),
+                key.public()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Move a stopped node's store out of the way (kept as `.before-restore`): never a
+/// running node's, never one that verifies unless `force`. The kept path, if any.
+fn set_aside_old_store(
+    home: &Home,
+    genesis: &waybill_types::Genesis,
+    backup_height: u64,
+    force: bool,
+) -> anyhow::Result<Option<std::path::PathBuf>> {
+    use waybill_store::{Store, StoreError};
     let store_path = home.store_path();
-    let mut replaced = None;
-    if let Some(len) = file_len(&store_path) {
-        if len > 0 {
-            if let Err(StoreError::InUse { .. }) = waybill_store::check_file_integrity(&store_path)
-            {
+    let Some(len) = file_len(&store_path) else {
+        return Ok(None);
+    };
+    if len > 0 {
+        if let Err(StoreError::InUse { .. }) = waybill_store::check_file_integrity(&store_path) {
+            bail!(
+                "store {} is open in a running node; stop the node, then restore",
+                store_path.display()
+            );
+        }
+        let good = Store::open_existing(&store_path)
+            .ok()
+            .filter(|(_, g)| g.hash() == genesis.hash())
+            .and_then(|(s, _)| {
+                guarded(|| {
+                    waybill_store::verify::verify_recent(
+                        &s,
+                        waybill_node::node::STARTUP_VERIFY_BLOCKS,
+                    )
+                })
+                .ok()
+                .map(|r| r.to)
+            });
+        if let Some(h) = good {
+            if !force {
                 bail!(
-                    "store {} is open in a running node; stop the node, then restore",
+                    "{} holds a store that verifies (height {h}); refusing to replace it with the backup (height {backup_height}). Pass --force to replace it (the old store is kept as {}.before-restore)",
+                    store_path.display(),
                     store_path.display()
                 );
             }
-            let good = Store::open_existing(&store_path)
-                .ok()
-                .filter(|(_, g)| g.hash() == genesis.hash())
-                .and_then(|(s, _)| {
-                    guarded(|| {
-                        waybill_store::verify::verify_recent(
-                            &s,
-                            waybill_node::node::STARTUP_VERIFY_BLOCKS,
-                        )
-                    })
-                    .ok()
-                    .map(|r| r.to)
-                });
-            if let Some(h) = good {
-                if !force {
-                    bail!(
-                        "{} holds a store that verifies (height {h}); refusing to replace it with the backup (height {}). Pass --force to replace it (the old store is kept as {}.before-restore)",
-                        store_path.display(),
-                        head.height,
-                        store_path.display()
-                    );
-                }
-            }
         }
-        let keep = store_path.with_extension("redb.before-restore");
-        std::fs::rename(&store_path, &keep)
-            .with_context(|| format!("cannot move the old store to {}", keep.display()))?;
-        replaced = Some(keep);
     }
+    let keep = store_path.with_extension("redb.before-restore");
+    std::fs::rename(&store_path, &keep)
+        .with_context(|| format!("cannot move the old store to {}", keep.display()))?;
+    Ok(Some(keep))
+}
 
-    // 3. Install: copy beside the store, fsync, rename over it, fsync the directory.
+/// Copy the backup beside the store, fsync, rename over it, fsync the directory, and
+/// record the backup's head as the block this node has committed.
+fn install_store(
+    home: &Home,
+    from: &Path,
+    genesis: &waybill_types::Genesis,
+    head: &waybill_store::Head,
+) -> anyhow::Result<()> {
+    let store_path = home.store_path();
     let data = home.data_dir();
     std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
     let partial = store_path.with_extension("redb.restoring");
@@ -390,33 +560,23 @@ pub fn restore(dir: &Path, from: &Path, force: bool) -> anyhow::Result<()> {
         block_hash: head.block_hash,
     }
     .write(&mark_path)?;
+    Ok(())
+}
 
-    // 4. The validator's signing mark stays; behind it, the node syncs without signing.
+/// The validator's signing mark stays; if it is past the backup, the node syncs
+/// without signing until it has committed that height.
+fn mark_resync_if_behind(home: &Home, backup_height: u64) -> anyhow::Result<()> {
     let mut mark = waybill_node::consensus::SigningMark::read(&home.signing_mark())?;
-    println!(
-        "Restored chain `{}` at height {} (block {}): {} blocks, {} transactions and {} state entries verified{}.",
-        genesis.chain_id,
-        head.height,
-        head.block_hash,
-        report.to,
-        report.n_txs,
-        report.n_state_entries,
-        replaced
-            .map(|p| format!("; the old store was kept as {}", p.display()))
-            .unwrap_or_default()
-    );
-    if mark.height > head.height.0 {
+    if mark.height > backup_height {
         mark.resync = true;
         mark.write(&home.signing_mark())?;
         println!(
-            "This validator already signed at height {} (signing mark {}), past the backup's height {}: when started, it syncs the missing blocks from its peers and signs nothing until it has committed height {}, so it cannot equivocate. It needs peers (--peer or node.json) to do so.",
+            "This validator already signed at height {} (signing mark {}), past the backup's height {backup_height}: when started, it syncs the missing blocks from its peers and signs nothing until it has committed height {}, so it cannot equivocate. It needs peers (--peer or node.json) to do so.",
             mark.height,
             home.signing_mark().display(),
-            head.height,
             mark.height
         );
     }
-    println!("Start the node with: waybill node --dir {}", dir.display());
     Ok(())
 }
 

@@ -239,12 +239,14 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         #[arg(long)]
         quick: bool,
     },
-    /// Copy a node's store (running or stopped) into a backup file: one consistent
-    /// snapshot of every table, fsynced, then checked.
+    /// Copy a node's store into a backup file: one consistent snapshot of every table,
+    /// fsynced, then checked. A running node takes it itself, asked through its
+    /// operator channel (DIR/operator.sock, its OS user only); a stopped node's store is
+    /// read directly. The backup holds no private keys.
     #[command(after_help = "Example:
   waybill backup --dir waybill-data --out waybill-2026-11-20.redb
 
-Restore it with `waybill restore`.")]
+Restore it with `waybill restore FILE --dir DIR`.")]
     Backup {
         #[arg(long, default_value = DEFAULT_DIR)]
         dir: PathBuf,
@@ -253,20 +255,44 @@ Restore it with `waybill restore`.")]
         out: PathBuf,
     },
     /// Install a backup as a stopped node's store, after checking it fully (page
-    /// checksums, the genesis, every block, certificate and the replayed state).
-    #[command(after_help = "Example:
-  waybill restore --dir waybill-data --from waybill-2026-11-20.redb
+    /// checksums, the genesis, every block, certificate and the replayed state); into a
+    /// directory that holds no node yet, prepare one around it.
+    #[command(after_help = "Examples:
+  waybill restore waybill-2026-11-20.redb --dir waybill-data
+  waybill restore waybill-2026-11-20.redb --dir new-node --key old/keys/validator.json \\
+      --signing-mark old/signing-mark.json --peer /ip4/10.0.0.2/tcp/27000
 
-A validator restored behind what it already signed syncs from its peers without signing until it is past that height.")]
+A validator restored behind what it already signed syncs from its peers without signing until it is past that height. A new directory gets the backup's genesis, a node.json from --listen/--p2p-listen/--peer/--peer-api, and the validator key given with its signing mark (or a new key: the node follows the chain without voting).")]
     Restore {
+        /// The backup file (made by `waybill backup`).
+        #[arg(required_unless_present = "from", conflicts_with = "from")]
+        file: Option<PathBuf>,
+        /// The backup file (the older spelling of FILE).
+        #[arg(long)]
+        from: Option<PathBuf>,
         #[arg(long, default_value = DEFAULT_DIR)]
         dir: PathBuf,
-        /// The backup file (made by `waybill backup`).
-        #[arg(long)]
-        from: PathBuf,
         /// Replace a store that verifies (it is kept beside as `.before-restore`).
         #[arg(long)]
         force: bool,
+        /// New directory only: the validator key file to run with.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// New directory only, with --key: that validator's signing-mark.json.
+        #[arg(long)]
+        signing_mark: Option<PathBuf>,
+        /// New directory only: HTTP API listen address for node.json.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// New directory only: p2p listen multiaddr for node.json.
+        #[arg(long, default_value = "/ip4/127.0.0.1/tcp/27000")]
+        p2p_listen: String,
+        /// New directory only: a peer's p2p multiaddr; repeat for several.
+        #[arg(long = "peer")]
+        peers: Vec<String>,
+        /// New directory only: a peer's API base URL (transaction gossip); repeat.
+        #[arg(long = "peer-api")]
+        peer_apis: Vec<String>,
     },
     /// Capture a GS1 EPCIS 2.0 document (JSON/JSON-LD) as a member: all its events or none.
     #[command(
@@ -638,7 +664,30 @@ fn main() -> std::process::ExitCode {
             }
             Cmd::Verify { dir, quick } => commands::verify(&dir, quick),
             Cmd::Backup { dir, out } => commands::backup(&dir, &out),
-            Cmd::Restore { dir, from, force } => commands::restore(&dir, &from, force),
+            Cmd::Restore {
+                file,
+                from,
+                dir,
+                force,
+                key,
+                signing_mark,
+                listen,
+                p2p_listen,
+                peers,
+                peer_apis,
+            } => commands::restore(&commands::RestoreArgs {
+                from: file.or(from).expect("clap requires FILE or --from"),
+                dir,
+                force,
+                key,
+                signing_mark,
+                node_file: waybill_server::NodeFile {
+                    api_listen: listen,
+                    p2p_listen,
+                    peers,
+                    peer_apis,
+                },
+            }),
             Cmd::Capture {
                 file,
                 who,

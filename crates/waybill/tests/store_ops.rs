@@ -271,3 +271,114 @@ fn backup_and_restore_check_what_they_install() {
     let _ = std::fs::remove_file(backup);
     let _ = std::fs::remove_file(damaged);
 }
+
+/// Issue 13: `waybill restore FILE --dir NEW` prepares a node directory around a
+/// backup (its genesis, a node.json, a node key) that verifies; a validator key comes
+/// only with its signing mark; the backup holds no private key.
+#[test]
+fn restore_prepares_a_new_node_directory_and_the_backup_holds_no_keys() {
+    let (dir, _) = node_dir("restore-new", 3);
+    let backup = temp("restore-new-backup.redb");
+    let o = run(&["backup", "--dir", s(&dir), "--out", s(&backup)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("no private keys"), "{}", text(&o));
+
+    // No secret of the directory's keys is in the backup, raw, hex or base64.
+    let bytes = std::fs::read(&backup).expect("reads");
+    let mut keys: Vec<PathBuf> = vec![dir.join("keys/validator.json")];
+    for e in std::fs::read_dir(dir.join("keys/orgs")).expect("org keys") {
+        keys.push(e.expect("entry").path());
+    }
+    for k in &keys {
+        let (_, secret) = KeyFile::read(k).expect("key file");
+        let raw = secret.seed();
+        let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, raw);
+        let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+        assert!(
+            !contains(&raw),
+            "raw secret of {} in the backup",
+            k.display()
+        );
+        assert!(!contains(hex.as_bytes()), "hex secret of {}", k.display());
+        assert!(
+            !contains(b64.as_bytes()),
+            "base64 secret of {}",
+            k.display()
+        );
+    }
+
+    // A validator key without its signing mark is refused; nothing is created.
+    let fresh = temp("restore-new-target");
+    let key = dir.join("keys/validator.json");
+    let o = run(&["restore", s(&backup), "--dir", s(&fresh), "--key", s(&key)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("--signing-mark"), "{}", text(&o));
+    assert!(!fresh.exists(), "nothing is prepared when refused");
+
+    // With its mark: the directory is prepared, with the backup's genesis, the key,
+    // the mark, a node.json from the flags, and the store at the backup's head.
+    std::fs::write(dir.join("signing-mark.json"), r#"{"height":5,"round":0}"#).expect("mark");
+    let o = run(&[
+        "restore",
+        s(&backup),
+        "--dir",
+        s(&fresh),
+        "--key",
+        s(&key),
+        "--signing-mark",
+        s(&dir.join("signing-mark.json")),
+        "--peer",
+        "/ip4/127.0.0.1/tcp/27999",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Prepared"), "{}", text(&o));
+    assert!(text(&o).contains("signs nothing until"), "{}", text(&o));
+    assert_eq!(
+        std::fs::read(fresh.join("genesis.json"))
+            .map(|g| serde_json::from_slice::<Genesis>(&g)
+                .expect("parses")
+                .hash())
+            .expect("genesis"),
+        serde_json::from_slice::<Genesis>(&std::fs::read(dir.join("genesis.json")).expect("g"))
+            .expect("parses")
+            .hash()
+    );
+    let (_, a) = KeyFile::read(&key).expect("old key");
+    let (_, b) = KeyFile::read(&fresh.join("keys/validator.json")).expect("new key");
+    assert_eq!(a.public(), b.public());
+    let nf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fresh.join("node.json")).expect("node.json"))
+            .expect("json");
+    assert_eq!(nf["peers"][0], "/ip4/127.0.0.1/tcp/27999");
+    let mark: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fresh.join("signing-mark.json")).expect("mark"))
+            .expect("json");
+    assert_eq!(
+        (mark["height"].as_u64(), mark["resync"].as_bool()),
+        (Some(5), Some(true))
+    );
+    let o = run(&["verify", "--dir", s(&fresh)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("3"), "{}", text(&o));
+
+    // Without a key: a new node key, and no signing mark.
+    let plain = temp("restore-new-plain");
+    let o = run(&["restore", s(&backup), "--dir", s(&plain)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("new node key"), "{}", text(&o));
+    let (_, c) = KeyFile::read(&plain.join("keys/validator.json")).expect("key");
+    assert_ne!(c.public(), a.public());
+    assert!(!plain.join("signing-mark.json").exists());
+    // A non-empty directory that holds no node is refused.
+    let junk = temp("restore-new-junk");
+    std::fs::create_dir_all(&junk).expect("dir");
+    std::fs::write(junk.join("notes.txt"), "mine").expect("file");
+    let o = run(&["restore", s(&backup), "--dir", s(&junk)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("not empty"), "{}", text(&o));
+    for p in [dir, fresh, plain, junk] {
+        let _ = std::fs::remove_dir_all(p);
+    }
+    let _ = std::fs::remove_file(backup);
+}
