@@ -12,6 +12,14 @@
 #   - The hash-ID code's JSON reader against serde_json (crates/epcis/tests/exact_json.rs):
 #     byte-level mutations of the GS1 examples must be accepted or refused alike and
 #     read alike. CI runs 3,000; here WAYBILL_JSON_CASES (default 1,000,000).
+#   - Backup under load restored into a 4-node testnet
+#     (crates/waybill/tests/consortium.rs,
+#     a_validator_restored_from_an_old_backup_catches_up_without_equivocating): CI runs it
+#     with a light load; here batches of WAYBILL_RESTORE_LOAD_BATCH (default 500)
+#     registrations saturate the four nodes for WAYBILL_RESTORE_LOAD_BLOCKS (default
+#     100) blocks before node 3 backs itself up through its operator channel; the backup
+#     is restored into a new directory, which must serve its height with the same block
+#     hash, catch up, and sign again only past its mark.
 #
 # Usage: scripts/long-checks.sh
 #        WAYBILL_HASH_CASES=5000000 WAYBILL_HASH_SEED=42 scripts/long-checks.sh
@@ -33,4 +41,9 @@ json_cases="${WAYBILL_JSON_CASES:-1000000}"
 echo "== exact JSON reader vs serde_json: ${json_cases} mutations"
 WAYBILL_JSON_CASES="$json_cases" \
   cargo test --release -p waybill-epcis --test exact_json -- --nocapture
+echo "== backup under load, restored into a 4-node testnet"
+WAYBILL_RESTORE_LOAD_BATCH="${WAYBILL_RESTORE_LOAD_BATCH:-500}" \
+  WAYBILL_RESTORE_LOAD_BLOCKS="${WAYBILL_RESTORE_LOAD_BLOCKS:-100}" \
+  cargo test --release -p waybill --test consortium \
+  a_validator_restored_from_an_old_backup_catches_up_without_equivocating -- --nocapture
 echo "== long checks passed"

@@ -927,10 +927,11 @@ fn signing_mark_height(node: &Node) -> u64 {
         .unwrap_or(0)
 }
 
-/// Issue 12: a validator restored from a backup older than what it already signed
-/// follows its peers without signing until its store is past its signing mark, then
-/// signs again; it never refuses a signature (which would mean it was asked to sign
-/// something that could equivocate), and every node ends with the same chain.
+/// Issues 12 and 13: a validator's backup, taken by the running node under load
+/// through its operator channel, restored into a new directory (its key and signing
+/// mark brought along) after the validator signed past it: the restored node serves the
+/// backup's height with the same block hash, catches up from its peers, signs nothing
+/// until it is past its mark, and then signs again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_validator_restored_from_an_old_backup_catches_up_without_equivocating() {
     let _turn = ONE_AT_A_TIME.lock().await;
@@ -943,7 +944,23 @@ async fn a_validator_restored_from_an_old_backup_catches_up_without_equivocating
         ok
     })
     .await;
-    // A backup of node 3's store, taken while it runs.
+    // A backup of node 3's store, taken while it runs and transactions commit.
+    let (stop_load, load) = light_load(nodes[0].client.clone(), &root);
+    let under_load: u64 = std::env::var("WAYBILL_RESTORE_LOAD_BLOCKS")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(0);
+    let h0 = height(&nodes[0].client).await.expect("height");
+    wait_until(
+        "the load commits blocks before the backup",
+        Duration::from_secs(30 + 2 * under_load),
+        || async {
+            height(&nodes[3].client)
+                .await
+                .is_some_and(|h| h >= h0 + under_load)
+        },
+    )
+    .await;
     let backup = root.join("node3-backup.redb");
     let out = Command::new(BIN)
         .args(["backup", "--dir"])
@@ -952,12 +969,21 @@ async fn a_validator_restored_from_an_old_backup_catches_up_without_equivocating
         .arg(&backup)
         .output()
         .expect("backup runs");
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
-        "{}",
+        "{said}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let backed_up = height(&nodes[3].client).await.expect("height");
+    assert!(said.contains("taken by the running node"), "{said}");
+    let backed_up: u64 = said
+        .split("at height ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the height in: {said}"));
+    let _ = stop_load.send(true);
+    let _ = load.await;
     wait_until(
         "the chain moves past the backup",
         Duration::from_secs(30),
@@ -971,21 +997,24 @@ async fn a_validator_restored_from_an_old_backup_catches_up_without_equivocating
     nodes[3].kill();
     let mark = signing_mark_height(&nodes[3]);
     assert!(mark > backed_up, "node 3 signed past its backup ({mark})");
-    let out = Command::new(BIN)
-        .args(["restore", "--force", "--dir"])
-        .arg(&nodes[3].dir)
-        .arg("--from")
-        .arg(&backup)
-        .output()
-        .expect("restore runs");
-    let said = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{said}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(said.contains("signs nothing until"), "{said}");
+    let restored = restore_into_new_dir(&nodes[3].dir, &backup, &root.join("node3-restored"));
+    nodes[3].dir = restored;
     nodes[3].start();
+    wait_until(
+        "the restored node serves the backup's height",
+        Duration::from_secs(30),
+        || async {
+            height(&nodes[3].client)
+                .await
+                .is_some_and(|h| h >= backed_up)
+        },
+    )
+    .await;
+    assert_eq!(
+        block_hash(&nodes[3].client, backed_up).await,
+        block_hash(&nodes[0].client, backed_up).await,
+        "the same block at the backup's height"
+    );
     let target = height(&nodes[0].client).await.expect("height");
     wait_until(
         "the restored node catches up",
@@ -1016,6 +1045,93 @@ async fn a_validator_restored_from_an_old_backup_catches_up_without_equivocating
         n.kill();
     }
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Registrations submitted to `client` until told to stop, in batches of
+/// `WAYBILL_RESTORE_LOAD_BATCH` (default 1: a light load for CI;
+/// `scripts/long-checks.sh` runs this test with batches of 500, which saturates four
+/// nodes on one machine).
+fn light_load(
+    client: Client,
+    root: &std::path::Path,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (_, admin) = KeyFile::read(&root.join("node1/keys/orgs/chengdu-packing-admin.json"))
+        .expect("admin key of org 1");
+    let task = tokio::spawn(async move {
+        let chain_id = client.chain_id().await.expect("chain id");
+        let batch: u64 = std::env::var("WAYBILL_RESTORE_LOAD_BATCH")
+            .ok()
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(1);
+        let mut i = 0u64;
+        while !*stopped.borrow() {
+            let txs: Vec<SignedTx> = (0..batch)
+                .map(|_| {
+                    i += 1;
+                    waybill_client::sign(
+                        &admin,
+                        &chain_id,
+                        Payload::RegisterMember(RegisterMember {
+                            member: SecretKey::generate().public(),
+                            name: format!("member {i} registered during a backup"),
+                            roles: vec![Role::Producer],
+                        }),
+                    )
+                })
+                .collect();
+            if client.submit_batch(&txs, false).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    (stop, task)
+}
+
+/// `waybill restore BACKUP --dir NEW` for the validator of `old`: its key, its signing
+/// mark and its node.json's addresses and peers. The new directory.
+fn restore_into_new_dir(
+    old: &std::path::Path,
+    backup: &std::path::Path,
+    new: &std::path::Path,
+) -> PathBuf {
+    let nf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(old.join("node.json")).expect("node.json"))
+            .expect("json");
+    let mut cmd = Command::new(BIN);
+    cmd.arg("restore")
+        .arg(backup)
+        .arg("--dir")
+        .arg(new)
+        .arg("--key")
+        .arg(old.join("keys/validator.json"))
+        .arg("--signing-mark")
+        .arg(old.join("signing-mark.json"))
+        .args(["--listen", nf["api_listen"].as_str().expect("api_listen")])
+        .args([
+            "--p2p-listen",
+            nf["p2p_listen"].as_str().expect("p2p_listen"),
+        ]);
+    for p in nf["peers"].as_array().expect("peers") {
+        cmd.args(["--peer", p.as_str().expect("peer")]);
+    }
+    for p in nf["peer_apis"].as_array().into_iter().flatten() {
+        cmd.args(["--peer-api", p.as_str().expect("peer api")]);
+    }
+    let out = cmd.output().expect("restore runs");
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("Prepared"), "{said}");
+    assert!(said.contains("signs nothing until"), "{said}");
+    new.to_path_buf()
 }
 
 /// `GET /readyz` of a node: its status code and body (`None` if it does not answer).

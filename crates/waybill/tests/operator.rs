@@ -590,3 +590,97 @@ async fn accepted_captures_survive_a_kill_before_commit() {
     assert_eq!(events.len(), 3, "{v}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One JSON line to the node's operator socket, and its one-line answer.
+fn ask_raw(socket: &Path, line: &str) -> Value {
+    use std::io::{BufRead as _, Write as _};
+    let mut s = std::os::unix::net::UnixStream::connect(socket).expect("connects");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    s.write_all(line.as_bytes()).expect("writes");
+    let mut answer = String::new();
+    std::io::BufReader::new(&s)
+        .read_line(&mut answer)
+        .expect("answers");
+    serde_json::from_str(&answer).expect("a JSON answer")
+}
+
+/// Issue 13: `waybill backup` of a running, busy node goes through its operator
+/// channel (a socket only its user may open) and the node takes the copy inside one
+/// read transaction; the copy restores into a new directory that verifies. Malformed
+/// or unsafe requests are refused with a reason; the socket goes when the node stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_node_backs_itself_up_through_its_operator_channel() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = temp_dir("backup");
+    let url = init(&dir);
+    let client = Client::new(&url);
+    let log = dir.join("node.log");
+    let mut node = start_node(&dir, &log);
+    ready(&client).await;
+    let socket = dir.join("operator.sock");
+    let mode = std::fs::metadata(&socket)
+        .expect("socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "only the node's user may open it");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let load = tokio::spawn(keep_busy(url.clone(), dir.clone(), stop_rx));
+    let h0 = client.status().await.expect("status")["height"]
+        .as_u64()
+        .expect("height");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.status().await.expect("status")["height"].as_u64() < Some(h0 + 3) {
+        assert!(Instant::now() < deadline, "the load commits blocks");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = dir.join("busy.redb");
+    let o = waybill(&["backup", "--dir", utf8(&dir), "--out", utf8(&out)]);
+    let said = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(said.contains("taken by the running node"), "{said}");
+    let _ = stop_tx.send(true);
+    let _ = load.await;
+
+    for (line, expect) in [
+        ("not json\n", "malformed request"),
+        (
+            "{\"op\":\"backup\",\"out\":\"relative.redb\"}\n",
+            "relative",
+        ),
+        (
+            &format!("{{\"op\":\"backup\",\"out\":{:?}}}\n", utf8(&out)),
+            "already exists",
+        ),
+        ("{\"op\":\"delete_everything\"}\n", "malformed request"),
+    ] {
+        let answer = ask_raw(&socket, line);
+        assert_eq!(answer["outcome"], "refused", "{line}: {answer}");
+        assert!(
+            answer["error"].as_str().is_some_and(|e| e.contains(expect)),
+            "{line}: {answer}"
+        );
+    }
+    assert!(client.status().await.is_ok(), "the node serves on");
+
+    stop_with(&mut node, "TERM");
+    assert!(!socket.exists(), "the socket goes with the node");
+    let restored = temp_dir("backup-restored");
+    let o = waybill(&["restore", utf8(&out), "--dir", utf8(&restored)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = waybill(&["verify", "--dir", utf8(&restored)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A stopped node is backed up by reading its store directly.
+    let cold = dir.join("cold.redb");
+    let o = waybill(&["backup", "--dir", utf8(&dir), "--out", utf8(&cold)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("read from the store directly"));
+    for d in [dir, restored] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
