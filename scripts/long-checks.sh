@@ -20,6 +20,9 @@
 #     100) blocks before node 3 backs itself up through its operator channel; the backup
 #     is restored into a new directory, which must serve its height with the same block
 #     hash, catch up, and sign again only past its mark.
+#   - Coverage-guided fuzzing of every decoder and verifier a stranger can reach
+#     (scripts/fuzz.sh, docs/FUZZING.md): WAYBILL_FUZZ_SECS (default 300) per target.
+#   - Schemathesis against the demo's OpenAPI document (see its section below).
 #
 # Usage: scripts/long-checks.sh
 #        WAYBILL_HASH_CASES=5000000 WAYBILL_HASH_SEED=42 scripts/long-checks.sh
@@ -46,4 +49,6 @@ WAYBILL_RESTORE_LOAD_BATCH="${WAYBILL_RESTORE_LOAD_BATCH:-500}" \
   WAYBILL_RESTORE_LOAD_BLOCKS="${WAYBILL_RESTORE_LOAD_BLOCKS:-100}" \
   cargo test --release -p waybill --test consortium \
   a_validator_restored_from_an_old_backup_catches_up_without_equivocating -- --nocapture
+echo "== fuzzing, ${WAYBILL_FUZZ_SECS:-300} s per target"
+scripts/fuzz.sh "${WAYBILL_FUZZ_SECS:-300}"
 echo "== long checks passed"
