@@ -7,22 +7,9 @@
 #   and `rsvg-convert` (librsvg2-bin).
 # - the metrics test (crates/api/tests/ops.rs): `promtool` (package `prometheus`;
 #   `promtool check metrics` checks a live node's /metrics).
-# - the unused-dependency check in scripts/test.sh: cargo-machete (from crates.io with
-#   `cargo install`: about 2 minutes of compiling, once).
 # Does nothing when all are present. Fails, naming what is missing, when they cannot
 # be installed.
 set -euo pipefail
-
-# The version scripts/test.sh runs; bump it here when a newer one is wanted.
-MACHETE_VERSION=0.9.2
-if ! cargo machete --version 2>/dev/null | grep -qF "$MACHETE_VERSION"; then
-  echo "== installing cargo-machete $MACHETE_VERSION (unused dependencies check)"
-  if ! cargo install cargo-machete --locked --version "$MACHETE_VERSION"; then
-    echo "error: cannot install cargo-machete $MACHETE_VERSION from crates.io (cargo install cargo-machete --locked --version $MACHETE_VERSION); scripts/test.sh needs it" >&2
-    exit 1
-  fi
-fi
-
 
 has_msvg() {
   local im
@@ -103,4 +90,3 @@ echo "rsvg-convert: $(command -v rsvg-convert): $(rsvg-convert --version 2>/dev/
 im=$(command -v magick || command -v convert)
 echo "imagemagick: $im: $("$im" -version 2>/dev/null | head -n 1) (MSVG coder present)"
 echo "promtool: $(command -v promtool): $promtool_version"
-echo "cargo-machete: $(cargo machete --version 2>/dev/null)"

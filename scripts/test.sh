@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every crate's unit and integration
 # tests (conformance vectors from ../shared/conformance, crash and tamper tests,
-# the CLI end to end, browser tests), and no unused dependencies (cargo machete).
+# the CLI end to end, browser tests; no unused dependencies and no module import cycles
+# are tests too, crates/state/tests/{unused_dependencies,import_cycles}.rs).
 # Installs what the tests need beyond Rust first: Chromium and chromedriver, zbarimg,
-# ImageMagick and rsvg-convert, promtool and cargo-machete, via
-# scripts/install-test-tools.sh.
+# ImageMagick and rsvg-convert, promtool, via scripts/install-test-tools.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,13 +13,11 @@ if [ ! -d ../shared/conformance ]; then
   exit 1
 fi
 
-echo "== test tools (chromium, chromedriver, zbarimg, imagemagick, rsvg-convert, promtool, cargo-machete)"
+echo "== test tools (chromium, chromedriver, zbarimg, imagemagick, rsvg-convert, promtool)"
 ./scripts/install-test-tools.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
-echo "== cargo machete (no unused dependencies)"
-cargo machete
 echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
