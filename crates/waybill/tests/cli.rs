@@ -12,7 +12,7 @@ use waybill_client::{Client, KeyFile};
 use waybill_types::{Payload, Role, SecretKey, SignedTx};
 
 mod common;
-use common::{free_port, Lcg};
+use common::{free_port, http_get, Lcg};
 
 const BIN: &str = env!("CARGO_BIN_EXE_waybill");
 
@@ -992,11 +992,4 @@ fn bench_runs_a_small_tx_workload_and_prints_json() {
         err.contains("--workload epcis runs on one validator"),
         "{err}"
     );
-}
-
-/// `reqwest::get` with the TLS provider reqwest needs installed first (reqwest is
-/// built without one of its own).
-async fn http_get(url: String) -> reqwest::Result<reqwest::Response> {
-    waybill_client::ensure_crypto_provider();
-    reqwest::get(url).await
 }
