@@ -13,7 +13,7 @@ use waybill_state::{StateRead, StateReadError};
 use waybill_types::signed_request::parse_read_authorization;
 use waybill_types::{DataCategory, OrgId};
 
-use crate::{now_ms, ApiError, AppState};
+use crate::{ApiError, AppState};
 
 /// How far a read signature's timestamp may be from the node's clock.
 pub const READ_SIGNATURE_MAX_AGE_MS: u64 = 300_000;
@@ -72,7 +72,7 @@ pub fn authenticate(
 ) -> Result<Reader, ApiError> {
     let auth = parse_read_authorization(value).map_err(|e| unauthorized(e.message))?;
     let (key, ts) = (auth.key, auth.ts_ms);
-    let now = now_ms();
+    let now = s.now_ms();
     if now.abs_diff(ts) > READ_SIGNATURE_MAX_AGE_MS {
         return Err(unauthorized(format!(
             "the signature's time {ts} is more than {} s from the node's clock ({now}); sign each request afresh",

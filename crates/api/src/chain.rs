@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde_json::json;
 use waybill_types::{Hash, Height};
 
-use crate::params::{now_ms, Page};
+use crate::params::Page;
 use crate::{auth, epcis, views, ApiError, ApiResult, AppState};
 
 /// The chain's routes.
@@ -24,8 +24,9 @@ pub(crate) fn routes() -> Router<AppState> {
 /// least one (empty) block every 10 s.
 pub const IN_SYNC_BLOCK_AGE_MS_MAX: u64 = 30_000;
 
-fn in_sync(head_time_ms: u64) -> bool {
-    now_ms().saturating_sub(head_time_ms) <= IN_SYNC_BLOCK_AGE_MS_MAX
+/// Is the last block, made at `head_time_ms`, recent by the node's clock?
+fn in_sync(s: &AppState, head_time_ms: u64) -> bool {
+    s.now_ms().saturating_sub(head_time_ms) <= IN_SYNC_BLOCK_AGE_MS_MAX
 }
 
 async fn status(State(s): State<AppState>) -> ApiResult {
@@ -40,7 +41,7 @@ async fn status(State(s): State<AppState>) -> ApiResult {
         "mempool_txs": s.mempool.len(),
         "txs_committed_since_start": s.metrics.txs_committed(),
         "peers": s.metrics.peers(),
-        "in_sync": in_sync(head.time_ms),
+        "in_sync": in_sync(&s, head.time_ms),
         "validators": waybill_state::governance::validator_set_at(&s.store.snapshot()?, head.height.next())?,
         "tamper_alert": s.tamper_alert(),
         "gossip_dropped_txs": s.gossip_dropped(),

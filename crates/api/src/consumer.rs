@@ -100,6 +100,30 @@ pub(crate) fn base_url(headers: &HeaderMap) -> String {
     format!("{proto}://{host}")
 }
 
+/// The QR code (SVG) of `link`, a page's link on this node (see [`base_url`]). Only
+/// the request's `Host` can make it too long for a QR code: that is refused (400
+/// `link_too_long`), never drawn as an empty code; any other failure is a 500 that
+/// names its cause.
+fn link_qr(link: &str) -> Result<String, ApiError> {
+    use waybill_gs1::qr::{svg, QrError, QrOptions};
+    svg(link, &QrOptions::default()).map_err(|e| match e {
+        QrError::TooLong { len, max } => ApiError::bad_request(
+            "link_too_long",
+            format!(
+                "this page's link is {len} bytes, over the {max} a QR code holds; it starts with the request's Host header, which is too long: use the node's usual host name"
+            ),
+        ),
+        other => {
+            tracing::error!(%other, link, "cannot draw a page's QR code");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "qr_failed",
+                format!("cannot draw this page's QR code: {other}"),
+            )
+        }
+    })
+}
+
 /// A consortium fingerprint as it may appear in a link (`wb`): hex only.
 pub(crate) fn clean_fingerprint(wb: Option<&str>) -> Option<String> {
     wb.filter(|w| (8..=64).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -542,8 +566,7 @@ pub(crate) fn page(
     // The QR code: this page's link with the consortium fingerprint (the trust root).
     let fp = waybill_types::proof::fingerprint(&state.genesis);
     let link = format!("{base}{local_path}?wb={fp}");
-    let qr =
-        waybill_gs1::qr::svg(&link, &waybill_gs1::qr::QrOptions::default()).unwrap_or_default();
+    let qr = link_qr(&link)?;
     let page = ConsumerPage {
         title: facts.product.map_or("Product history", |p| txt(p, "name")),
         chain: &bundle.chain_id,
@@ -828,16 +851,15 @@ struct LabelView {
 fn labels_html(s: &AppState, base: &str) -> Result<String, ApiError> {
     let snap = s.store.snapshot()?;
     let fp = waybill_types::proof::fingerprint(&s.genesis);
-    let label = |path: &str, title: String, sub: String| {
+    let label = |path: &str, title: String, sub: String| -> Result<LabelView, ApiError> {
         let href = format!("{base}{path}?wb={fp}");
-        LabelView {
-            qr: waybill_gs1::qr::svg(&href, &waybill_gs1::qr::QrOptions::default())
-                .unwrap_or_default(),
+        Ok(LabelView {
+            qr: link_qr(&href)?,
             href,
             title,
             sub,
             path: path.to_string(),
-        }
+        })
     };
     let mut products = Vec::new();
     for (k, v) in snap.scan_prefix(&[keys::PRODUCT], LABEL_PRODUCTS_MAX)? {
@@ -850,7 +872,7 @@ fn labels_html(s: &AppState, base: &str) -> Result<String, ApiError> {
                 &lot_path,
                 format!("Lot {}", l.lot),
                 format!("{} {} · {}", l.quantity, l.unit, l.produced_on),
-            ));
+            )?);
             // A few serialised items made from the lot.
             let prefix = format!("https://id.gs1.org/01/{}/21/", p.gtin);
             let items = lot_items(&snap, &format!("https://id.gs1.org{lot_path}"), &prefix)?;
@@ -860,7 +882,7 @@ fn labels_html(s: &AppState, base: &str) -> Result<String, ApiError> {
                     path,
                     format!("Item {}", &id[prefix.len()..]),
                     format!("from lot {}", l.lot),
-                ));
+                )?);
             }
         }
         products.push(LabelSection {

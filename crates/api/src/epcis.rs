@@ -31,7 +31,7 @@ use waybill_types::tx::TX_VERSION;
 use waybill_types::{limits, Hash, OrgId, Payload, PublicKey, SignedTx, Transaction};
 
 use crate::auth::Reader;
-use crate::{now_ms, parse_gtin, parse_key, parse_org, ApiError, ApiResult, AppState};
+use crate::{parse_gtin, parse_key, parse_org, ApiError, ApiResult, AppState};
 
 /// The EPCIS context every exported document starts with.
 pub const EPCIS_CONTEXT: &str = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld";
@@ -95,7 +95,7 @@ pub(crate) async fn capture(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
-    let (document, n_events) = checked_document(body).await?;
+    let (document, n_events) = checked_document(body, s.now_ms()).await?;
     let signed = waybill_types::signed_request::parse_capture_headers(|name| {
         headers.get(name).map(|v| v.to_str().map_err(|_| ()))
     })
@@ -153,8 +153,9 @@ pub(crate) async fn capture(
 }
 
 /// A capture's body as a valid EPCIS document within the limits, and its number of
-/// events; a bad one is answered at once and in full.
-async fn checked_document(body: Bytes) -> Result<(String, usize), ApiError> {
+/// events; a bad one is answered at once and in full. Event times may lie at most a
+/// day past `now_ms`, the node's clock.
+async fn checked_document(body: Bytes, now_ms: u64) -> Result<(String, usize), ApiError> {
     if body.len() > limits::EPCIS_DOCUMENT_BYTES_MAX {
         return Err(epcis_error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -173,7 +174,7 @@ async fn checked_document(body: Bytes) -> Result<(String, usize), ApiError> {
     // (off the async workers: parsing and validating 1 MiB takes milliseconds).
     // Event times are checked against this node's clock here; the ledger checks them
     // again against the block time, which decides.
-    let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+    let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
     let (document, doc, problems) = tokio::task::spawn_blocking(move || {
         let parsed = serde_json::from_str::<Value>(&document);
         let problems = match &parsed {
@@ -242,7 +243,7 @@ async fn record_job(
     n_events: usize,
     tx: Vec<u8>,
 ) -> Result<u64, ApiError> {
-    let created_at_ms = now_ms();
+    let created_at_ms = s.now_ms();
     let shared = s.clone();
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
         let org = waybill_state::identity::load_member(&shared.store.snapshot()?, &signer)?
@@ -860,7 +861,7 @@ pub(crate) async fn events(
             from = [last.as_slice(), &[0]].concat();
         }
     }
-    let doc = query_document(&snap, &out, now_ms())?;
+    let doc = query_document(&snap, &out, s.now_ms())?;
     let mut resp = json_ld(&doc);
     if let Some(n) = next {
         next_page_headers(&mut resp, &uri, &params, n);
@@ -933,7 +934,7 @@ pub(crate) async fn event_by_id(
             format!("no event with eventID `{id}`"),
         ));
     }
-    let doc = query_document(&snap, &recs, now_ms())?;
+    let doc = query_document(&snap, &recs, s.now_ms())?;
     Ok(json_ld(&doc))
 }
 
@@ -1319,7 +1320,7 @@ pub(crate) async fn qualifications(
             format!("no organization `{org}`"),
         ));
     }
-    let today = credentials::date_of_ms(now_ms());
+    let today = credentials::date_of_ms(s.now_ms());
     let prefix = keys::qualifications_of(&org);
     let start = match &page.after {
         Some(a) => [crate::hex_decode(a)?, vec![0]].concat(),

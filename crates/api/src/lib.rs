@@ -45,7 +45,7 @@ use waybill_types::limits;
 
 pub use chain::IN_SYNC_BLOCK_AGE_MS_MAX;
 pub use error::{ApiError, PROBLEM_JSON};
-pub(crate) use params::{hex_decode, list, now_ms, parse_gtin, parse_key, parse_org, Page};
+pub(crate) use params::{hex_decode, list, parse_gtin, parse_key, parse_org, Page};
 pub use server::{
     ConnectionCount, HttpServer, ServerLimits, HEADER_READ_TIMEOUT_MS, SHUTDOWN_GRACE_MS,
     WRITE_STALL_TIMEOUT_MS,

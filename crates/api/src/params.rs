@@ -1,5 +1,5 @@
-//! What several resources' handlers share: path parameters parsed into our types,
-//! cursor pages, and the node's wall clock (time enters the API here, at its edge).
+//! What several resources' handlers share: path parameters parsed into our types and
+//! cursor pages. (Time enters the API through the node's clock, `Shared::now_ms`.)
 
 use axum::Json;
 use serde::Deserialize;
@@ -9,14 +9,6 @@ use waybill_node::Shared;
 use waybill_types::{limits, OrgId, PublicKey};
 
 use crate::{ApiError, ApiResult};
-
-/// The node's clock, ms since the Unix epoch.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 /// A page of a list: `?after=CURSOR&limit=N`.
 #[derive(Deserialize)]

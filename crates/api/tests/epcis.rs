@@ -35,6 +35,7 @@ use waybill_epcis::context::Namespaces;
 use waybill_gs1::Gln;
 use waybill_node::Shared;
 use waybill_testkit::{test_genesis, TestChain};
+use waybill_types::clock::{Clock, ManualClock};
 use waybill_types::keys::read_authorization;
 use waybill_types::LotRef;
 use waybill_types::{DataCategory, OrgId, Payload, Role, SecretKey, SignedTx};
@@ -280,10 +281,23 @@ struct Net {
 
 impl Net {
     fn new(orgs: &[(&str, &[Role], &[&str], &SecretKey)]) -> Net {
+        Self::on_chain(orgs, TestChain::new)
+    }
+
+    /// A ledger and its router that read the time from `clock`.
+    fn with_clock(orgs: &[(&str, &[Role], &[&str], &SecretKey)], clock: &ManualClock) -> Net {
+        let clock: Arc<dyn Clock> = Arc::new(clock.clone());
+        Self::on_chain(orgs, |g, v| TestChain::with_clock(g, v, clock))
+    }
+
+    fn on_chain(
+        orgs: &[(&str, &[Role], &[&str], &SecretKey)],
+        chain: impl FnOnce(waybill_types::Genesis, SecretKey) -> TestChain,
+    ) -> Net {
         let validator = SecretKey::from_label("epcis-validator");
         let genesis = test_genesis(orgs, &validator);
         assert_eq!(genesis.chain_id, CHAIN_ID);
-        let chain = TestChain::new(genesis, validator);
+        let chain = chain(genesis, validator);
         let shared = chain.shared();
         let app = waybill_api::app(shared.clone());
         Net {
@@ -4168,4 +4182,252 @@ async fn consumer_pages_and_proof_bundles_revalidate_with_etags() {
     assert_eq!(status, StatusCode::OK);
     assert_ne!(h[header::ETAG], btag.as_str());
     assert_ne!(newer, bundle);
+}
+
+// ---------------------------------------------------------------------------
+// Time at the API's edge comes from the node's clock
+// ---------------------------------------------------------------------------
+
+/// 2033-05-18T03:33:20Z: years from any machine's clock while these tests run, so a
+/// time read from the system clock instead of the node's cannot pass for it.
+const CLOCK_T0_MS: u64 = 2_000_000_000_000;
+
+/// A net on a manual clock at [`CLOCK_T0_MS`]: a producer (its admin `grower`), a
+/// warehouse (`keeper`) and an inspection body (`inspector`).
+fn clocked_net() -> (Net, ManualClock, [Signer; 3]) {
+    let clock = ManualClock::at(CLOCK_T0_MS);
+    let signers = [
+        Signer::new("clock-grower"),
+        Signer::new("clock-keeper"),
+        Signer::new("clock-inspector"),
+    ];
+    let net = Net::with_clock(
+        &[
+            (ORCH, &[Role::Producer], &["6901234"], &signers[0].key),
+            (COLD, &[Role::Warehouse], &["6905555"], &signers[1].key),
+            (CUST, &[Role::Inspector], &[], &signers[2].key),
+        ],
+        &clock,
+    );
+    (net, clock, signers)
+}
+
+/// A warehouse's observation of a carton at `time` (no business location to register).
+fn observed_doc(time: &str) -> String {
+    let fields = json!({
+        "action": "OBSERVE", "epcList": [carton(1)], "bizStep": "storing",
+        "readPoint": {"id": WAREHOUSE}
+    });
+    epcis_doc(vec![ev("ObjectEvent", time, fields)]).to_string()
+}
+
+/// `payload` signed by `signer` (next nonce), expiring an hour after the clock's now.
+fn sign_by_clock(signer: &mut Signer, clock: &ManualClock, payload: Payload) -> SignedTx {
+    let stx = waybill_client::sign_with(
+        &signer.key,
+        CHAIN_ID,
+        signer.next_nonce,
+        clock.now_ms() + 3_600_000,
+        payload,
+    );
+    signer.next_nonce += 1;
+    stx
+}
+
+#[tokio::test]
+async fn a_signed_read_is_checked_against_the_nodes_clock() {
+    let (net, clock, [_, keeper, _]) = clocked_net();
+    let path = "/epcis/events";
+    let read = |ts_ms: u64| call(&net.app, signed_get_at(&keeper.key, path, ts_ms));
+    let (a, _) = read(CLOCK_T0_MS).await;
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "signed at the clock's now: {}",
+        a.text()
+    );
+    let window = waybill_api::auth::READ_SIGNATURE_MAX_AGE_MS;
+    let (a, _) = read(CLOCK_T0_MS + window).await;
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "at the window's edge: {}",
+        a.text()
+    );
+    let m = read(CLOCK_T0_MS + window + 1)
+        .await
+        .0
+        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    assert!(
+        m.contains(&CLOCK_T0_MS.to_string()),
+        "names the node's time: {m}"
+    );
+    // The clock moves on: the signature of T0 grows too old, a fresh one is good.
+    clock.advance(window);
+    let (a, _) = read(CLOCK_T0_MS).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    clock.advance(1);
+    read(CLOCK_T0_MS)
+        .await
+        .0
+        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    let (a, _) = read(clock.now_ms()).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+}
+
+#[tokio::test]
+async fn capture_times_and_query_creation_dates_come_from_the_nodes_clock() {
+    let (mut net, clock, [_, mut keeper, _]) = clocked_net();
+    let rfc = waybill_api::epcis::rfc3339_ms;
+    // An event an hour before the clock's now: in the past by the node's clock.
+    let doc = observed_doc("2033-05-18T02:33:20.000Z");
+    let nonce = keeper.next_nonce;
+    keeper.next_nonce += 1;
+    let req = capture_request_until(&keeper.key, nonce, CLOCK_T0_MS + 3_600_000, &doc, "");
+    let (a, _) = call(&net.app, req).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text());
+    let accepted = a.json();
+    assert_eq!(accepted["createdAt"], rfc(CLOCK_T0_MS), "{accepted}");
+    let id = accepted["captureID"]
+        .as_str()
+        .expect("captureID")
+        .to_string();
+
+    clock.advance(1_234);
+    let h = net.commit();
+    assert_eq!(net.block_time(h).await, CLOCK_T0_MS + 1_234);
+    let job_path = format!("/epcis/capture/{id}");
+    let job = call(
+        &net.app,
+        signed_get_at(&keeper.key, &job_path, clock.now_ms()),
+    )
+    .await
+    .0
+    .json();
+    assert_eq!(job["success"], true, "{job}");
+    assert_eq!(job["createdAt"], rfc(CLOCK_T0_MS), "{job}");
+    assert_eq!(job["finishedAt"], rfc(CLOCK_T0_MS + 1_234), "{job}");
+
+    // The query document is created now, by the clock; the event was recorded at
+    // the block's time.
+    clock.advance(10_000);
+    let (a, _) = call(
+        &net.app,
+        signed_get_at(&keeper.key, "/epcis/events", clock.now_ms()),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let q = a.json();
+    assert_eq!(q["creationDate"], rfc(CLOCK_T0_MS + 11_234), "{q}");
+    let events = events_of(&q);
+    assert_eq!(events.len(), 1, "{q}");
+    assert_eq!(events[0]["recordTime"], rfc(CLOCK_T0_MS + 1_234), "{q}");
+    let by_id = format!(
+        "/epcis/events/{}",
+        pct(events[0]["eventID"].as_str().expect("eventID"))
+    );
+    clock.advance(5);
+    let (a, _) = call(&net.app, signed_get_at(&keeper.key, &by_id, clock.now_ms())).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    assert_eq!(a.json()["creationDate"], rfc(CLOCK_T0_MS + 11_239));
+}
+
+#[tokio::test]
+async fn an_event_time_is_bounded_by_the_nodes_clock() {
+    let (net, _clock, [_, keeper, _]) = clocked_net();
+    let ahead_ms =
+        i64::try_from(CLOCK_T0_MS).expect("fits") + waybill_types::limits::EVENT_TIME_AHEAD_MS_MAX;
+    let capture = |time_ms: i64, nonce: u64| {
+        let doc = observed_doc(&waybill_epcis::time::format_ms(time_ms));
+        call(
+            &net.app,
+            capture_request_until(&keeper.key, nonce, CLOCK_T0_MS + 3_600_000, &doc, ""),
+        )
+    };
+    let (a, _) = capture(ahead_ms, 1).await;
+    assert_eq!(
+        a.status,
+        StatusCode::ACCEPTED,
+        "a day ahead of the clock: {}",
+        a.text()
+    );
+    let (a, _) = capture(ahead_ms + 1, 2).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
+    assert!(a.text().contains("eventTime"), "{}", a.text());
+}
+
+#[tokio::test]
+async fn a_qualification_expires_by_the_nodes_clock() {
+    let (mut net, clock, [mut grower, _, mut inspector]) = clocked_net();
+    let today = waybill_state::credentials::date_of_ms(CLOCK_T0_MS);
+    assert_eq!(today, "2033-05-18");
+    let qualification = sign_by_clock(
+        &mut inspector,
+        &clock,
+        Payload::RecordQualification(RecordQualification {
+            org: org_id(ORCH),
+            kind: "organic".into(),
+            issuer: "China Organic Certification Center".into(),
+            number: "COC-9".into(),
+            scope: "navel oranges".into(),
+            valid_from: "2033-01-01".into(),
+            valid_to: today.clone(),
+        }),
+    );
+    let product = sign_by_clock(&mut grower, &clock, product(&fruit_gtin(), "Navel oranges"));
+    net.apply_all(&[qualification, product]).await;
+    let organic_lot = |lot: &str| {
+        Payload::RegisterLot(RegisterLot {
+            claims: vec!["organic".into()],
+            produced_on: "2033-05-01".into(),
+            ..match common::lot(&fruit_gtin(), lot) {
+                Payload::RegisterLot(l) => l,
+                _ => unreachable!("common::lot makes a register_lot"),
+            }
+        })
+    };
+    let status = |net: &Net| {
+        let app = net.app.clone();
+        async move {
+            let v = common::get_ok(&app, &format!("/v1/orgs/{ORCH}/qualifications")).await;
+            (v["date"].clone(), v["items"][0]["status"].clone())
+        }
+    };
+
+    // On its last valid day (by the clock): valid, and an organic lot is taken.
+    assert_eq!(status(&net).await, (json!(today), json!("valid")));
+    let lot_a = sign_by_clock(&mut grower, &clock, organic_lot("A"));
+    net.apply_all(&[lot_a]).await;
+
+    // The clock passes midnight: expired, and the next organic lot is refused.
+    clock.set(CLOCK_T0_MS - CLOCK_T0_MS % 86_400_000 + 86_400_000);
+    assert_eq!(status(&net).await, (json!("2033-05-19"), json!("expired")));
+    let lot_b = sign_by_clock(&mut grower, &clock, organic_lot("B"));
+    let id = net.submit(&lot_b).await;
+    net.commit();
+    let v = common::get_ok(&net.app, &format!("/v1/txs/{id}")).await;
+    assert_eq!(v["receipt"]["status"], "rejected", "{v}");
+    assert_eq!(v["receipt"]["code"], "missing_qualification", "{v}");
+    let m = v["receipt"]["message"].as_str().expect("message");
+    assert!(
+        m.contains("COC-9 is expired") && m.contains("2033-05-19"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn in_sync_is_judged_by_the_nodes_clock() {
+    let (mut net, clock, _) = clocked_net();
+    net.commit();
+    let in_sync = |net: &Net| {
+        let app = net.app.clone();
+        async move { common::get_ok(&app, "/v1/status").await["in_sync"].clone() }
+    };
+    assert_eq!(in_sync(&net).await, json!(true), "a block made just now");
+    clock.advance(waybill_api::IN_SYNC_BLOCK_AGE_MS_MAX);
+    assert_eq!(in_sync(&net).await, json!(true), "as old as allowed");
+    clock.advance(1);
+    assert_eq!(in_sync(&net).await, json!(false), "older");
+    net.commit();
+    assert_eq!(in_sync(&net).await, json!(true), "a new block");
 }

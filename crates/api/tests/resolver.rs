@@ -92,10 +92,15 @@ async fn resolver() -> Resolver {
 
 /// GET `uri` with `accept`; the answer and its headers.
 async fn fetch(app: &Router, uri: &str, accept: &str) -> (Answer, HeaderMap) {
+    fetch_from(app, "shop.example:8080", uri, accept).await
+}
+
+/// GET `uri` with `accept` from `host` (the `Host` header); the answer and its headers.
+async fn fetch_from(app: &Router, host: &str, uri: &str, accept: &str) -> (Answer, HeaderMap) {
     let req = Request::builder()
         .method(Method::GET)
         .uri(uri)
-        .header(header::HOST, "shop.example:8080")
+        .header(header::HOST, host)
         .header(header::ACCEPT, accept)
         .body(Body::empty())
         .expect("request");
@@ -327,4 +332,26 @@ async fn link_type_redirects_to_one_link_or_answers_the_linkset() {
     // Unknown items are 404 before any link type is considered.
     let (a, _) = fetch(app, &format!("/01/{g}/21/NOT-MADE?linkType=all"), HTML).await;
     a.assert_error(StatusCode::NOT_FOUND, "unknown_item");
+}
+
+/// A page's QR code encodes its link on this node, which starts with the request's
+/// `Host`: a host so long that the link does not fit a QR code is refused with an
+/// error that says so (never a page with an empty QR code); a host that fits draws it.
+#[tokio::test]
+async fn a_page_whose_link_cannot_be_a_qr_code_is_refused_naming_the_cause() {
+    let r = resolver().await;
+    let app = &r.f.app;
+    let g = product_gtin();
+    let long_host = format!("{}.example", "a".repeat(waybill_gs1::qr::QR_TEXT_BYTES_MAX));
+    for uri in [format!("/01/{g}/21/S1"), "/labels".to_string()] {
+        let (a, _) = fetch_from(app, "shop.example:8080", &uri, HTML).await;
+        assert_eq!(a.status, StatusCode::OK, "{uri}: {}", a.text());
+        assert!(a.text().contains("<svg"), "{uri}: the QR code is drawn");
+        let (a, _) = fetch_from(app, &long_host, &uri, HTML).await;
+        let msg = a.assert_error(StatusCode::BAD_REQUEST, "link_too_long");
+        assert!(
+            msg.contains("Host") && msg.contains(&waybill_gs1::qr::QR_TEXT_BYTES_MAX.to_string()),
+            "{uri}: names the Host header and the limit: {msg}"
+        );
+    }
 }

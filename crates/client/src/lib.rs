@@ -63,7 +63,10 @@ pub fn sign_with(
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// Could not reach the node.
-    #[error("cannot reach the node at {url}: {source}; is `waybill node` running there?")]
+    #[error(
+        "cannot reach the node at {url}: {source}; is `waybill node` running there?{}",
+        https_hint(url)
+    )]
     Unreachable {
         /// The URL.
         url: String,
@@ -96,6 +99,15 @@ pub enum ClientError {
         /// Why.
         reason: String,
     },
+}
+
+/// For an `https://` node: how to trust a certificate the system does not.
+fn https_hint(url: &str) -> &'static str {
+    if url.starts_with("https://") {
+        " (if a private CA issued its certificate, or it is self-signed, trust that PEM file: `--ca FILE` on the command line, `Client::with_trusted_certificates` in the SDK)"
+    } else {
+        ""
+    }
 }
 
 impl ClientError {

@@ -103,9 +103,9 @@ fn spawn_peer(url: String, dropped: Arc<AtomicU64>) -> mpsc::Sender<Arc<Vec<Stri
     let (tx, mut rx) = mpsc::channel::<Arc<Vec<String>>>(GOSSIP_PEER_BATCHES_MAX);
     let endpoint = format!("{}/v1/txs?gossip=true", url.trim_end_matches('/'));
     tokio::spawn(async move {
-        // reqwest is built without a TLS provider of its own: rustls' `ring` one,
-        // installed process-wide once (a no-op when already installed).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // reqwest is built without a TLS provider of its own: the SDK installs
+        // rustls' `ring` one, process-wide, once.
+        waybill_client::ensure_crypto_provider();
         let http = match reqwest::Client::builder()
             .timeout(GOSSIP_REQUEST_TIMEOUT)
             .build()

@@ -4,12 +4,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{broadcast, oneshot, watch};
 use waybill_state::{BlockContext, Execution, StateRead, TxInvalid, WriteSet};
 use waybill_store::{Head, Store};
 use waybill_types::block::{validators_hash, ValidatorInfo, HEADER_VERSION};
+use waybill_types::clock::Clock;
 use waybill_types::keys::verify_batch;
 use waybill_types::{
     limits, merkle, Block, BlockHeader, CommitCertificate, Genesis, Hash, Height, PublicKey,
@@ -67,6 +67,10 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// What readiness depends on beyond the ledger (see [`Shared::readiness_checks`]).
     pub readiness: crate::readiness::Readiness,
+    /// The node's wall clock: the proposer's block time, the bound on a proposed
+    /// block's time, expiries at submission, and (through the API, which shares this)
+    /// signed-read windows and document times. Nothing else reads the time.
+    pub clock: Arc<dyn Clock>,
     /// Set when verification finds a stored record that does not check out.
     tamper_alert: watch::Sender<Option<String>>,
     waiters: Mutex<HashMap<TxId, Vec<oneshot::Sender<TxOutcome>>>>,
@@ -84,6 +88,11 @@ impl Shared {
     /// The chain id.
     pub fn chain_id(&self) -> &str {
         &self.genesis.chain_id
+    }
+
+    /// Now by the node's clock, ms since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
     }
 
     /// Forward client transactions through `outbox` from now on (set once, at start).
@@ -204,24 +213,35 @@ pub const HOLD_COMMITS_ENV: &str = "WAYBILL_TEST_HOLD_COMMITS_FILE";
 /// Longest the commit hold stops one commit.
 const HOLD_COMMITS_MS_MAX: u64 = 300_000;
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 fn internal(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(e.to_string())
 }
 
 impl Ledger {
-    /// A ledger over an opened store.
+    /// A ledger over an opened store, on the machine's clock.
     pub fn new(
         store: Arc<Store>,
         genesis: Genesis,
         mempool: Arc<Mempool>,
         metrics: Arc<Metrics>,
+    ) -> Result<Ledger, AppError> {
+        Self::with_clock(
+            store,
+            genesis,
+            mempool,
+            metrics,
+            waybill_types::clock::system(),
+        )
+    }
+
+    /// A ledger over an opened store that reads the time from `clock` (tests hold it
+    /// still or move it with a [`waybill_types::clock::ManualClock`]).
+    pub fn with_clock(
+        store: Arc<Store>,
+        genesis: Genesis,
+        mempool: Arc<Mempool>,
+        metrics: Arc<Metrics>,
+        clock: Arc<dyn Clock>,
     ) -> Result<Ledger, AppError> {
         let head = store.head().map_err(internal)?;
         metrics.set_height(head.height.0);
@@ -235,6 +255,7 @@ impl Ledger {
             commits,
             metrics,
             readiness: crate::readiness::Readiness::default(),
+            clock,
             waiters: Mutex::new(HashMap::new()),
             tamper_alert: watch::channel(None).0,
             gossip: std::sync::OnceLock::new(),
@@ -343,7 +364,7 @@ impl Ledger {
             "dropped invalid transactions from the mempool"
         );
         // Capture jobs of dropped transactions read back as failed, with the reason.
-        let at_ms = now_ms();
+        let at_ms = self.shared.now_ms();
         let failures: Vec<(TxId, waybill_store::JobFailure)> = dropped
             .iter()
             .map(|(id, code, reason)| {
@@ -411,7 +432,7 @@ impl Application for Ledger {
             head.height.next(),
             "consensus asks for the block after the head"
         );
-        let time_ms = now_ms().max(head.time_ms + 1);
+        let time_ms = self.shared.now_ms().max(head.time_ms + 1);
         let candidates = if self.held() {
             Vec::new()
         } else {
@@ -560,7 +581,9 @@ impl Ledger {
                 h.prev_hash, head.block_hash
             )));
         }
-        if h.time_ms <= head.time_ms || h.time_ms > now_ms() + CLOCK_DRIFT_MS_MAX {
+        if h.time_ms <= head.time_ms
+            || h.time_ms > self.shared.now_ms().saturating_add(CLOCK_DRIFT_MS_MAX)
+        {
             return Err(invalid(format!(
                 "block time {} is not after {} or too far ahead of our clock",
                 h.time_ms, head.time_ms
@@ -666,7 +689,7 @@ impl Ledger {
         m.add_committed(ex.tx_ids.len() as u64);
         m.observe_commit_seconds(commit_ms / 1000.0);
         m.observe_finality_seconds(
-            now_ms().saturating_sub(ex.block.header.time_ms) as f64 / 1000.0,
+            self.shared.now_ms().saturating_sub(ex.block.header.time_ms) as f64 / 1000.0,
         );
         for r in &ex.receipts {
             if let waybill_types::TxStatus::Rejected { code, .. } = &r.status {
@@ -848,7 +871,7 @@ fn check_admissible(
             message: format!("transaction {id} is already committed"),
         });
     }
-    check_expiry(stx, head_time_ms, now_ms())?;
+    check_expiry(stx, head_time_ms, shared.now_ms())?;
     let replay_key = waybill_state::keys::replay(stx.tx.expires_at_ms, &stx.tx.replay_id());
     if snapshot
         .get(&replay_key)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use waybill_store::verify::{verify_recent, verify_stored};
 use waybill_store::Store;
+use waybill_types::clock::Clock;
 use waybill_types::{limits, Genesis, SecretKey};
 
 use crate::commit_mark::{CommitMark, CommitMarkError, COMMIT_MARK_INTERVAL_BLOCKS};
@@ -52,6 +53,9 @@ pub struct NodeOptions {
     /// `data_dir/signing-mark.json`; `waybill node` keeps it beside the validator key,
     /// outside the data directory, so a lost or wiped data directory does not take it.
     pub signing_mark: PathBuf,
+    /// The wall clock the node and its API read (default: the machine's,
+    /// [`waybill_types::clock::system`]).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl NodeOptions {
@@ -75,6 +79,7 @@ impl NodeOptions {
             mempool_bytes_max: limits::MEMPOOL_BYTES_MAX,
             startup_verify_blocks: STARTUP_VERIFY_BLOCKS,
             byzantine: None,
+            clock: waybill_types::clock::system(),
         }
     }
 
@@ -122,8 +127,14 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     let store = Arc::new(store);
     let metrics = Arc::new(Metrics::default());
     let mempool = Arc::new(Mempool::new(opts.mempool_txs_max, opts.mempool_bytes_max));
-    let mut ledger = Ledger::new(store, opts.genesis.clone(), mempool, metrics)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut ledger = Ledger::with_clock(
+        store,
+        opts.genesis.clone(),
+        mempool,
+        metrics,
+        opts.clock.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(f) = std::env::var_os(crate::ledger::HOLD_BLOCKS_ENV) {
         ledger.hold_blocks_while(PathBuf::from(f));
     }
@@ -258,10 +269,7 @@ fn resume_capture_jobs(shared: &Shared) {
     }
     let (ids, txs): (Vec<_>, Vec<_>) = resubmit.into_iter().unzip();
     let results = crate::ledger::submit_batch(shared, txs);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
+    let now = shared.now_ms();
     let mut failed = Vec::new();
     let mut resumed = 0;
     for (id, r) in ids.into_iter().zip(results) {

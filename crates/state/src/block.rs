@@ -89,7 +89,15 @@ impl<'a, S: StateRead> Execution<'a, S> {
         let org = crate::identity::load_member(self, &signer)?.map(|m| m.org);
         let receipts_before = self.receipts.len();
         // Handlers only read and return their writes; a rejection writes nothing.
-        let status = match dispatch::execute(payload, self, Call { signer, tx_id }) {
+        let status = match dispatch::execute(
+            payload,
+            self,
+            Call {
+                signer,
+                tx_id,
+                kind: action.kind,
+            },
+        ) {
             Ok(writes) => {
                 for (k, v) in writes {
                     self.put(k, v);

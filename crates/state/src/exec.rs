@@ -256,13 +256,15 @@ pub fn encode_record<T: BorshSerialize>(value: &T) -> Vec<u8> {
     waybill_types::codec::encode(value)
 }
 
-/// Who sent the transaction being executed.
+/// Who sent the transaction being executed, and what kind it is.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Call {
     /// The signer (a registered member; its signature was verified).
     pub signer: PublicKey,
     /// The transaction's id.
     pub tx_id: TxId,
+    /// The payload's kind ([`waybill_types::Payload::kind`]), as the audit trail names it.
+    pub kind: &'static str,
 }
 
 /// What executes one kind of payload: a domain module implements it for each payload

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use waybill_store::Store;
+use waybill_types::clock::Clock;
 use waybill_types::{
     CommitCertificate, CommitSignature, Genesis, GenesisOrganization, GenesisValidator, Height,
     OrgId, Role, SecretKey,
@@ -84,6 +85,14 @@ impl TestChain {
         Self::open(&dir, genesis, validator, 10_000, 1 << 30)
     }
 
+    /// A new chain whose ledger (and the API over it) reads the time from `clock`:
+    /// a [`waybill_types::clock::ManualClock`] sets each block's time and moves
+    /// deadlines when the test says.
+    pub fn with_clock(genesis: Genesis, validator: SecretKey, clock: Arc<dyn Clock>) -> TestChain {
+        let dir = temp_dir("testchain");
+        Self::open_with_clock(&dir, genesis, validator, 10_000, 1 << 30, clock)
+    }
+
     /// A chain in `dir` (reopened if it exists) with mempool limits.
     pub fn open(
         dir: &Path,
@@ -92,12 +101,25 @@ impl TestChain {
         mempool_txs: usize,
         mempool_bytes: usize,
     ) -> TestChain {
+        let clock = waybill_types::clock::system();
+        Self::open_with_clock(dir, genesis, validator, mempool_txs, mempool_bytes, clock)
+    }
+
+    fn open_with_clock(
+        dir: &Path,
+        genesis: Genesis,
+        validator: SecretKey,
+        mempool_txs: usize,
+        mempool_bytes: usize,
+        clock: Arc<dyn Clock>,
+    ) -> TestChain {
         let store = Store::open(&dir.join("waybill.redb"), &genesis).expect("test store opens");
-        let ledger = Ledger::new(
+        let ledger = Ledger::with_clock(
             Arc::new(store),
             genesis.clone(),
             Arc::new(Mempool::new(mempool_txs, mempool_bytes)),
             Arc::new(Metrics::default()),
+            clock,
         )
         .expect("ledger starts");
         TestChain {

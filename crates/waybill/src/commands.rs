@@ -99,7 +99,7 @@ pub fn keys_show(file: &Path) -> anyhow::Result<()> {
 pub async fn submit(
     key: &Path,
     payload: &Path,
-    node: &str,
+    client: &Client,
     nonce: Option<u64>,
     expires_in_s: Option<u64>,
     wait: bool,
@@ -119,7 +119,6 @@ pub async fn submit(
         format!("payload {} is not a valid transaction payload; see `waybill submit --help` for an example", payload.display())
     })?;
     payload.check().context("payload is invalid")?;
-    let client = Client::new(node);
     let chain_id = client.chain_id().await?;
     let nonce = nonce.unwrap_or_else(waybill_types::tx::random_nonce);
     let expires_in_ms = expires_in_s.map_or(waybill_client::TX_EXPIRY_MS_DEFAULT, |s| {
@@ -144,8 +143,8 @@ pub async fn submit(
     Ok(())
 }
 
-pub async fn print_get(node: &str, path: &str) -> anyhow::Result<()> {
-    let v = Client::new(node).get(path).await?;
+pub async fn print_get(client: &Client, path: &str) -> anyhow::Result<()> {
+    let v = client.get(path).await?;
     println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
 }

@@ -46,6 +46,11 @@ struct Target {
     /// keys (default ./waybill-data).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// For an https:// node: trust only the certificates in this PEM file (the private
+    /// CA that issued the node's certificate, or the certificate itself) instead of
+    /// the system's roots.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
 }
 
 impl From<Paging> for trace_cmds::Paging {
@@ -61,6 +66,14 @@ impl Target {
     /// The node's URL (see [`home::node_url`]).
     fn url(&self) -> anyhow::Result<String> {
         home::node_url(self.node.as_deref(), self.dir.as_deref())
+    }
+    /// A client for the node: trusting `--ca` if given, else the system's roots.
+    fn client(&self) -> anyhow::Result<waybill_client::Client> {
+        let url = self.url()?;
+        Ok(match &self.ca {
+            Some(ca) => waybill_client::Client::with_trusted_certificates(&url, ca)?,
+            None => waybill_client::Client::new(&url),
+        })
     }
     /// The directory holding the keys.
     fn keys_dir(&self) -> PathBuf {
@@ -640,14 +653,22 @@ fn main() -> std::process::ExitCode {
                 expires_in,
                 no_wait,
             } => {
-                commands::submit(&key, &payload, &target.url()?, nonce, expires_in, !no_wait).await
+                commands::submit(
+                    &key,
+                    &payload,
+                    &target.client()?,
+                    nonce,
+                    expires_in,
+                    !no_wait,
+                )
+                .await
             }
-            Cmd::Status { target } => commands::print_get(&target.url()?, "/v1/status").await,
+            Cmd::Status { target } => commands::print_get(&target.client()?, "/v1/status").await,
             Cmd::Block { height, target } => {
-                commands::print_get(&target.url()?, &format!("/v1/blocks/{height}")).await
+                commands::print_get(&target.client()?, &format!("/v1/blocks/{height}")).await
             }
             Cmd::Tx { id, target } => {
-                commands::print_get(&target.url()?, &format!("/v1/txs/{id}")).await
+                commands::print_get(&target.client()?, &format!("/v1/txs/{id}")).await
             }
             Cmd::Testnet {
                 nodes,
@@ -696,7 +717,7 @@ fn main() -> std::process::ExitCode {
                 no_wait,
             } => {
                 trace_cmds::capture(
-                    &target.url()?,
+                    &target.client()?,
                     &target.keys_dir(),
                     &who,
                     &file,
@@ -706,7 +727,7 @@ fn main() -> std::process::ExitCode {
                 .await
             }
             Cmd::CaptureJob { id, who, target } => {
-                trace_cmds::capture_job(&target.url()?, &target.keys_dir(), &who, &id).await
+                trace_cmds::capture_job(&target.client()?, &target.keys_dir(), &who, &id).await
             }
             Cmd::Events {
                 params,
@@ -715,7 +736,7 @@ fn main() -> std::process::ExitCode {
                 paging,
             } => {
                 trace_cmds::events(
-                    &target.url()?,
+                    &target.client()?,
                     &target.keys_dir(),
                     &who,
                     &params,
@@ -730,8 +751,15 @@ fn main() -> std::process::ExitCode {
                 target,
                 json,
             } => {
-                trace_cmds::trace(&target.url()?, &target.keys_dir(), &who, &id, forward, json)
-                    .await
+                trace_cmds::trace(
+                    &target.client()?,
+                    &target.keys_dir(),
+                    &who,
+                    &id,
+                    forward,
+                    json,
+                )
+                .await
             }
             Cmd::Audit {
                 product,
@@ -751,7 +779,7 @@ fn main() -> std::process::ExitCode {
                 match q {
                     Some(q) => {
                         trace_cmds::audit(
-                            &target.url()?,
+                            &target.client()?,
                             &target.keys_dir(),
                             &who,
                             &q,
@@ -776,7 +804,7 @@ fn main() -> std::process::ExitCode {
             }) => trace_cmds::dl_make(&gtin, lot.as_deref(), serial.as_deref(), stem.as_deref()),
             Cmd::Qr { link, out, scale } => trace_cmds::qr(&link, &out, scale),
             Cmd::Proof { link, out, target } => {
-                trace_cmds::proof(&target.url()?, &link, out.as_deref()).await
+                trace_cmds::proof(&target.client()?, &link, out.as_deref()).await
             }
             Cmd::VerifyProof {
                 file,

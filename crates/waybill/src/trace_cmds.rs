@@ -45,7 +45,7 @@ fn read_doc(file: &Path) -> anyhow::Result<String> {
 
 /// `waybill capture DOC --as MEMBER [--expires-in SECONDS]`.
 pub async fn capture(
-    node: &str,
+    client: &Client,
     dir: &Path,
     who: &str,
     file: &Path,
@@ -54,7 +54,6 @@ pub async fn capture(
 ) -> anyhow::Result<()> {
     let key = member_key(dir, who)?;
     let doc = read_doc(file)?;
-    let client = Client::new(node);
     let chain_id = client.chain_id().await?;
     let expires_in_ms = expires_in_s.map_or(waybill_client::TX_EXPIRY_MS_DEFAULT, |s| {
         s.saturating_mul(1000)
@@ -76,13 +75,12 @@ pub async fn capture(
 
 /// `waybill capture-job ID --as MEMBER`: the capture job, read with a signed request
 /// by a member of the organization that submitted it. Exits 1 if the job failed.
-pub async fn capture_job(node: &str, dir: &Path, who: &str, id: &str) -> anyhow::Result<()> {
+pub async fn capture_job(client: &Client, dir: &Path, who: &str, id: &str) -> anyhow::Result<()> {
     let key = member_key(dir, who)?;
     let id = id.trim();
     if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         bail!("`{id}` is not a capture id (64 hex digits, as `waybill capture` printed it)");
     }
-    let client = Client::new(node);
     let job = client
         .get_as(&format!("/epcis/capture/{}", id.to_ascii_lowercase()), &key)
         .await?;
@@ -106,7 +104,7 @@ pub struct Paging {
 /// `paging.max` events), as one query document; if more remain, says so on standard
 /// error with the page token to go on from.
 pub async fn events(
-    node: &str,
+    client: &Client,
     dir: &Path,
     who: &str,
     params: &[String],
@@ -123,7 +121,6 @@ pub async fn events(
         }
         q.push(format!("{}={}", enc(k), enc(v)));
     }
-    let client = Client::new(node);
     let mut doc: Option<Value> = None;
     let mut n = 0usize;
     let mut next = None;
@@ -197,7 +194,7 @@ fn enc(s: &str) -> String {
 
 /// `waybill trace ID --as MEMBER [--forward] [--json]`.
 pub async fn trace(
-    node: &str,
+    client: &Client,
     dir: &Path,
     who: &str,
     id: &str,
@@ -210,7 +207,7 @@ pub async fn trace(
         enc(id),
         if forward { "forward" } else { "back" }
     );
-    let v = Client::new(node).get_as(&path, &key).await?;
+    let v = client.get_as(&path, &key).await?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
@@ -357,7 +354,7 @@ pub fn render_tree(v: &Value) -> String {
 /// (up to `paging.max` entries), as one answer whose `next_after` is the cursor to go on
 /// from when more remain (said on standard error too), `null` when none do.
 pub async fn audit(
-    node: &str,
+    client: &Client,
     dir: &Path,
     who: &str,
     query: &str,
@@ -365,7 +362,6 @@ pub async fn audit(
     paging: Paging,
 ) -> anyhow::Result<()> {
     let key = member_key(dir, who)?;
-    let client = Client::new(node);
     let mut items: Vec<Value> = Vec::new();
     let mut subject = Value::Null;
     let mut cursor: Option<String> = after.map(str::to_string);
@@ -537,10 +533,8 @@ pub fn qr(link: &str, out: &Path, scale: u32) -> anyhow::Result<()> {
 }
 
 /// `waybill proof LINK [--out FILE]`: fetch a product's proof bundle.
-pub async fn proof(node: &str, link: &str, out: Option<&Path>) -> anyhow::Result<()> {
-    let v = Client::new(node)
-        .get(&format!("/v1/proofs/{}", enc(link)))
-        .await?;
+pub async fn proof(client: &Client, link: &str, out: Option<&Path>) -> anyhow::Result<()> {
+    let v = client.get(&format!("/v1/proofs/{}", enc(link))).await?;
     let text = serde_json::to_string_pretty(&v)?;
     match out {
         Some(p) => {

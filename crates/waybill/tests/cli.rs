@@ -12,7 +12,8 @@ use waybill_client::{Client, KeyFile};
 use waybill_types::{Payload, Role, SecretKey, SignedTx};
 
 mod common;
-use common::{free_port, Lcg};
+
+use common::{free_port, http_get, Lcg};
 
 const BIN: &str = env!("CARGO_BIN_EXE_waybill");
 
@@ -935,6 +936,7 @@ async fn node_serves_https_with_a_certificate_and_key() {
         Client::new(&http_url).status().await.is_err(),
         "no plain HTTP on a TLS port"
     );
+    cli_commands_trust_a_private_ca_with_ca(&https_url, &fixtures, &dir);
     let _ = node.0.kill();
     let mut printed = String::new();
     if let Some(mut out) = node.0.stdout.take() {
@@ -944,6 +946,84 @@ async fn node_serves_https_with_a_certificate_and_key() {
     assert!(printed.contains(&format!("API {https_url}/")), "{printed}");
     drop(node);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The CLI's node commands reach an HTTPS node whose certificate a private CA issued
+/// when given `--ca FILE`: not without it, nor with another CA, nor with a file
+/// that holds no certificate (each refusal names its cause).
+fn cli_commands_trust_a_private_ca_with_ca(https_url: &str, fixtures: &Path, dir: &Path) {
+    let ca = fixtures.join("node.cert.pem");
+    let ca = ca.to_str().expect("utf-8");
+    let out = waybill(&["status", "--node", https_url, "--ca", ca]);
+    assert!(
+        out.status.success(),
+        "status --ca: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    assert!(status["height"].as_u64().is_some(), "{status}");
+    // A signed transaction, committed, and the block that holds it.
+    let payload = dir.join("member.json");
+    let member = SecretKey::from_label("tls member").public().to_hex();
+    let p = serde_json::json!({"type": "register_member", "member": member, "name": "TLS", "roles": ["producer"]});
+    std::fs::write(&payload, p.to_string()).expect("payload file");
+    let admin = dir.join("keys/orgs/pujiang-orchard-admin.json");
+    let out = waybill(&[
+        "submit",
+        "--key",
+        admin.to_str().expect("utf-8"),
+        payload.to_str().expect("utf-8"),
+        "--node",
+        https_url,
+        "--ca",
+        ca,
+    ]);
+    assert!(
+        out.status.success(),
+        "submit --ca: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("submit JSON");
+    let height = answer["height"]
+        .as_u64()
+        .expect("committed at a height")
+        .to_string();
+    let out = waybill(&["block", &height, "--node", https_url, "--ca", ca]);
+    assert!(
+        out.status.success(),
+        "block --ca: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = waybill(&["status", "--node", https_url]);
+    assert!(
+        !out.status.success(),
+        "the system does not trust the private CA"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--ca"), "the refusal suggests --ca: {err}");
+    let other = fixtures.join("other.cert.pem");
+    let out = waybill(&[
+        "status",
+        "--node",
+        https_url,
+        "--ca",
+        other.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        !out.status.success(),
+        "a CA that did not issue the node's certificate"
+    );
+    let not_pem = fixtures.join("node.key.pem");
+    let out = waybill(&[
+        "status",
+        "--node",
+        https_url,
+        "--ca",
+        not_pem.to_str().expect("utf-8"),
+    ]);
+    assert!(!out.status.success(), "a file with no certificate");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("node.key.pem"), "names the file: {err}");
 }
 
 /// `waybill bench` reaches the workloads in `waybill-bench`: a small `tx` run
@@ -992,11 +1072,4 @@ fn bench_runs_a_small_tx_workload_and_prints_json() {
         err.contains("--workload epcis runs on one validator"),
         "{err}"
     );
-}
-
-/// `reqwest::get` with the TLS provider reqwest needs installed first (reqwest is
-/// built without one of its own).
-async fn http_get(url: String) -> reqwest::Result<reqwest::Response> {
-    waybill_client::ensure_crypto_provider();
-    reqwest::get(url).await
 }

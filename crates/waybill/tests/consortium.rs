@@ -14,7 +14,8 @@ use waybill_client::{Client, KeyFile};
 use waybill_types::{Payload, Role, SecretKey, SignedTx};
 
 mod common;
-use common::Lcg;
+
+use common::{http_get, Lcg};
 
 const BIN: &str = env!("CARGO_BIN_EXE_waybill");
 const N: usize = 4;
@@ -1222,11 +1223,4 @@ async fn a_validator_behind_its_peers_is_not_ready_until_it_catches_up() {
         n.kill();
     }
     let _ = std::fs::remove_dir_all(&root);
-}
-
-/// `reqwest::get` with the TLS provider reqwest needs installed first (reqwest is
-/// built without one of its own).
-async fn http_get(url: String) -> reqwest::Result<reqwest::Response> {
-    waybill_client::ensure_crypto_provider();
-    reqwest::get(url).await
 }

@@ -111,9 +111,6 @@ fn event_id_list<S: StateRead>(
         .unwrap_or_default())
 }
 
-/// The payload kind of a capture, as the audit trail names it ([`waybill_types::Payload::kind`]).
-const CAPTURE_KIND: &str = "capture_epcis";
-
 /// A capture's rejection code when every refused event was refused for its eventID: it
 /// is another's (or, for an error declaration, it names another organization's event).
 const EVENT_ID_TAKEN: RejectCode = RejectCode::EventIdTaken;
@@ -805,7 +802,7 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         let ctx = self.ex.context();
         for g in &self.touched_gtins {
             self.writes.push(audit::capture_product_entry(
-                CAPTURE_KIND,
+                self.call.kind,
                 ctx,
                 self.call.tx_id,
                 self.call.signer,

@@ -51,3 +51,11 @@ pub fn spawn_demo(
         .spawn()
         .expect("demo starts")
 }
+
+/// `reqwest::get` with the TLS provider reqwest needs installed first (reqwest is
+/// built without one of its own).
+#[allow(dead_code)]
+pub async fn http_get(url: String) -> reqwest::Result<reqwest::Response> {
+    waybill_client::ensure_crypto_provider();
+    reqwest::get(url).await
+}
