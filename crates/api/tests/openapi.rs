@@ -204,7 +204,7 @@ fn check(doc: &Value, method: &str, path: &str, answer: &Answer) {
     });
     let errors: Vec<String> = validator
         .iter_errors(&body)
-        .map(|e| format!("{} at {}", e, e.instance_path))
+        .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
     assert!(
         errors.is_empty(),
@@ -320,7 +320,7 @@ async fn every_answer_matches_the_schema_the_document_declares() {
     .await;
     check(&doc, "post", "/v1/txs", &waited_batch);
     let rejected_id = again.id().to_hex();
-    f.assert_rejected(&rejected_id, "product_exists").await;
+    f.assert_rejected(&rejected_id, "duplicate").await;
     let pending = f.admin1.sign(product(&gtin("0690123400002"), "Pending pear"));
     let pending_id = f.submit_ok(&pending).await;
     let pending_wait = post_json(&f.app, "/v1/tx?wait=true&timeout_ms=1", &tx_body(&pending)).await;
@@ -417,8 +417,9 @@ async fn every_answer_matches_the_schema_the_document_declares() {
     ];
     for (template, uri, key, accept) in &reads {
         let a = get_signed(&f, uri, *key, *accept).await;
+        // A fixture without consensus is not ready: /readyz's 503 is its answer.
         assert!(
-            !a.status.is_server_error(),
+            !a.status.is_server_error() || *template == "/readyz",
             "GET {uri}: {} {}",
             a.status,
             a.text()
