@@ -66,7 +66,10 @@ fn every_operation_has_a_unique_operation_id() {
         let id = op["operationId"]
             .as_str()
             .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
-        assert!(seen.insert(id.to_string()), "operationId {id} is used twice");
+        assert!(
+            seen.insert(id.to_string()),
+            "operationId {id} is used twice"
+        );
     }
     assert_eq!(seen.len(), waybill_api::ROUTES.len());
 }
@@ -114,8 +117,19 @@ fn every_operation_declares_problem_responses_and_signed_reads_their_scheme() {
     assert_eq!(scheme["type"], "apiKey");
     assert_eq!(scheme["name"], "Authorization");
     let text = scheme["description"].as_str().expect("a description");
-    for must in ["waybill/read/v1", "NUL", "key=", "ts=", "sig=", "300 s", "Ed25519"] {
-        assert!(text.contains(must), "the scheme's description tells `{must}`");
+    for must in [
+        "waybill/read/v1",
+        "NUL",
+        "key=",
+        "ts=",
+        "sig=",
+        "300 s",
+        "Ed25519",
+    ] {
+        assert!(
+            text.contains(must),
+            "the scheme's description tells `{must}`"
+        );
     }
     let problem = &doc["components"]["schemas"]["Problem"];
     for field in ["type", "title", "status", "detail", "code"] {
@@ -164,7 +178,10 @@ fn declared_schema(doc: &Value, method: &str, path: &str, answer: &Answer) -> Op
         });
     let resp = resolve(doc, resp);
     let Some(content) = resp["content"].as_object() else {
-        assert!(answer.body.is_empty(), "{method} {path} {code}: a body not declared");
+        assert!(
+            answer.body.is_empty(),
+            "{method} {path} {code}: a body not declared"
+        );
         return None;
     };
     let ct = answer
@@ -172,9 +189,9 @@ fn declared_schema(doc: &Value, method: &str, path: &str, answer: &Answer) -> Op
         .as_deref()
         .expect("an answer with a body has a content type");
     let ct = ct.split(';').next().unwrap_or(ct).trim();
-    let media = content.get(ct).unwrap_or_else(|| {
-        panic!("{method} {path} {code}: content type {ct} is not declared")
-    });
+    let media = content
+        .get(ct)
+        .unwrap_or_else(|| panic!("{method} {path} {code}: content type {ct} is not declared"));
     Some(media["schema"].clone())
 }
 
@@ -189,7 +206,10 @@ fn check(doc: &Value, method: &str, path: &str, answer: &Answer) {
         .as_deref()
         .is_some_and(|c| c.contains("json"));
     if !json_body {
-        assert_eq!(schema["type"], "string", "{method} {path}: a text body is a string");
+        assert_eq!(
+            schema["type"], "string",
+            "{method} {path}: a text body is a string"
+        );
         return;
     }
     // The schema with the document's components beside it, so that its `$ref`s resolve.
@@ -200,7 +220,10 @@ fn check(doc: &Value, method: &str, path: &str, answer: &Answer) {
         .build(&root)
         .unwrap_or_else(|e| panic!("{method} {path}: the schema does not compile: {e}"));
     let body: Value = serde_json::from_slice(&answer.body).unwrap_or_else(|e| {
-        panic!("{method} {path}: the body is not JSON ({e}): {}", answer.text())
+        panic!(
+            "{method} {path}: the body is not JSON ({e}): {}",
+            answer.text()
+        )
     });
     let errors: Vec<String> = validator
         .iter_errors(&body)
@@ -215,7 +238,12 @@ fn check(doc: &Value, method: &str, path: &str, answer: &Answer) {
 }
 
 /// GET `uri`, signed by `key` when given.
-async fn get_signed(f: &Fixture, uri: &str, key: Option<&SecretKey>, accept: Option<&str>) -> Answer {
+async fn get_signed(
+    f: &Fixture,
+    uri: &str,
+    key: Option<&SecretKey>,
+    accept: Option<&str>,
+) -> Answer {
     let mut b = Request::builder().method(Method::GET).uri(uri);
     if let Some(k) = key {
         let auth = waybill_types::keys::read_authorization(k, "GET", uri, waybill_client::now_ms());
@@ -321,7 +349,9 @@ async fn every_answer_matches_the_schema_the_document_declares() {
     check(&doc, "post", "/v1/txs", &waited_batch);
     let rejected_id = again.id().to_hex();
     f.assert_rejected(&rejected_id, "duplicate").await;
-    let pending = f.admin1.sign(product(&gtin("0690123400002"), "Pending pear"));
+    let pending = f
+        .admin1
+        .sign(product(&gtin("0690123400002"), "Pending pear"));
     let pending_id = f.submit_ok(&pending).await;
     let pending_wait = post_json(&f.app, "/v1/tx?wait=true&timeout_ms=1", &tx_body(&pending)).await;
     check(&doc, "post", "/v1/tx", &pending_wait);
@@ -334,18 +364,36 @@ async fn every_answer_matches_the_schema_the_document_declares() {
     .await;
     assert!(bad.status.is_client_error(), "{}", bad.text());
     check(&doc, "post", "/epcis/capture", &bad);
-    let accepted = send(&f.app, capture_request(&picker.key, 2, &harvest_document(), "")).await;
+    let accepted = send(
+        &f.app,
+        capture_request(&picker.key, 2, &harvest_document(), ""),
+    )
+    .await;
     assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.text());
     check(&doc, "post", "/epcis/capture", &accepted);
     let capture_id = accepted.json()["captureID"]
         .as_str()
         .expect("captureID")
         .to_string();
-    let job_running = get_signed(&f, &format!("/epcis/capture/{capture_id}"), Some(&picker.key), None).await;
+    let job_running = get_signed(
+        &f,
+        &format!("/epcis/capture/{capture_id}"),
+        Some(&picker.key),
+        None,
+    )
+    .await;
     check(&doc, "get", "/epcis/capture/{id}", &job_running);
     f.commit();
-    let waited_capture =
-        send(&f.app, capture_request(&picker.key, 2, &harvest_document(), "?wait=true&timeout_ms=10")).await;
+    let waited_capture = send(
+        &f.app,
+        capture_request(
+            &picker.key,
+            2,
+            &harvest_document(),
+            "?wait=true&timeout_ms=10",
+        ),
+    )
+    .await;
     check(&doc, "post", "/epcis/capture", &waited_capture);
     note("post", "/epcis/capture");
     let height = f.shared.head.borrow().height.0;
@@ -359,55 +407,205 @@ async fn every_answer_matches_the_schema_the_document_declares() {
         ("/v1/status", "/v1/status".into(), None, None),
         ("/v1/txs/{id}", format!("/v1/txs/{rejected_id}"), None, None),
         ("/v1/txs/{id}", format!("/v1/txs/{capture_id}"), None, None),
-        ("/v1/txs/{id}", format!("/v1/txs/{capture_id}"), Some(member), None),
+        (
+            "/v1/txs/{id}",
+            format!("/v1/txs/{capture_id}"),
+            Some(member),
+            None,
+        ),
         ("/v1/txs/{id}", format!("/v1/txs/{pending_id}"), None, None),
         ("/v1/txs/{id}", "/v1/txs/zz".into(), None, None),
-        ("/v1/txs/{id}", format!("/v1/txs/{capture_id}"), Some(&outsider), None),
+        (
+            "/v1/txs/{id}",
+            format!("/v1/txs/{capture_id}"),
+            Some(&outsider),
+            None,
+        ),
         ("/v1/blocks", "/v1/blocks?limit=2".into(), None, None),
         ("/v1/blocks", "/v1/blocks?after=x".into(), None, None),
-        ("/v1/blocks/{height}", format!("/v1/blocks/{height}"), None, None),
-        ("/v1/blocks/{height}", format!("/v1/blocks/{height}"), Some(member), None),
+        (
+            "/v1/blocks/{height}",
+            format!("/v1/blocks/{height}"),
+            None,
+            None,
+        ),
+        (
+            "/v1/blocks/{height}",
+            format!("/v1/blocks/{height}"),
+            Some(member),
+            None,
+        ),
         ("/v1/blocks/{height}", "/v1/blocks/1".into(), None, None),
         ("/v1/blocks/{height}", "/v1/blocks/99999".into(), None, None),
         ("/v1/orgs", "/v1/orgs?limit=1".into(), None, None),
         ("/v1/orgs/{id}", format!("/v1/orgs/{ORCHARD}"), None, None),
         ("/v1/orgs/{id}", "/v1/orgs/NOPE".into(), None, None),
-        ("/v1/orgs/{id}/members", format!("/v1/orgs/{ORCHARD}/members?limit=1"), None, None),
-        ("/v1/members/{key}", format!("/v1/members/{key_hex}"), None, None),
+        (
+            "/v1/orgs/{id}/members",
+            format!("/v1/orgs/{ORCHARD}/members?limit=1"),
+            None,
+            None,
+        ),
+        (
+            "/v1/members/{key}",
+            format!("/v1/members/{key_hex}"),
+            None,
+            None,
+        ),
         ("/v1/products", "/v1/products".into(), None, None),
-        ("/v1/products/{gtin}", format!("/v1/products/{g}"), None, None),
-        ("/v1/products/{gtin}/lots", format!("/v1/products/{g}/lots"), None, None),
-        ("/v1/lots/{gtin}/{lot}", format!("/v1/lots/{g}/H2611"), None, None),
-        ("/v1/lots/{gtin}/{lot}", format!("/v1/lots/{g}/NOPE"), None, None),
+        (
+            "/v1/products/{gtin}",
+            format!("/v1/products/{g}"),
+            None,
+            None,
+        ),
+        (
+            "/v1/products/{gtin}/lots",
+            format!("/v1/products/{g}/lots"),
+            None,
+            None,
+        ),
+        (
+            "/v1/lots/{gtin}/{lot}",
+            format!("/v1/lots/{g}/H2611"),
+            None,
+            None,
+        ),
+        (
+            "/v1/lots/{gtin}/{lot}",
+            format!("/v1/lots/{g}/NOPE"),
+            None,
+            None,
+        ),
         ("/v1/validators", "/v1/validators".into(), None, None),
-        ("/v1/governance/proposals", "/v1/governance/proposals".into(), None, None),
-        ("/v1/governance/proposals/{id}", "/v1/governance/proposals/1".into(), None, None),
+        (
+            "/v1/governance/proposals",
+            "/v1/governance/proposals".into(),
+            None,
+            None,
+        ),
+        (
+            "/v1/governance/proposals/{id}",
+            "/v1/governance/proposals/1".into(),
+            None,
+            None,
+        ),
         ("/metrics", "/metrics".into(), None, None),
         ("/healthz", "/healthz".into(), None, None),
         ("/readyz", "/readyz".into(), None, None),
         ("/openapi.json", "/openapi.json".into(), None, None),
-        ("/epcis/capture/{id}", format!("/epcis/capture/{capture_id}"), Some(&picker.key), None),
-        ("/epcis/capture/{id}", format!("/epcis/capture/{capture_id}"), None, None),
-        ("/epcis/events", "/epcis/events".into(), Some(&picker.key), None),
-        ("/epcis/events", "/epcis/events?perPage=x".into(), Some(&picker.key), None),
+        (
+            "/epcis/capture/{id}",
+            format!("/epcis/capture/{capture_id}"),
+            Some(&picker.key),
+            None,
+        ),
+        (
+            "/epcis/capture/{id}",
+            format!("/epcis/capture/{capture_id}"),
+            None,
+            None,
+        ),
+        (
+            "/epcis/events",
+            "/epcis/events".into(),
+            Some(&picker.key),
+            None,
+        ),
+        (
+            "/epcis/events",
+            "/epcis/events?perPage=x".into(),
+            Some(&picker.key),
+            None,
+        ),
         ("/epcis/events", "/epcis/events".into(), None, None),
-        ("/epcis/events/{eventID}", format!("/epcis/events/{}", enc(EVENT_ID)), Some(&picker.key), None),
-        ("/v1/trace/{id}", format!("/v1/trace/{}", enc(EPC)), Some(&picker.key), None),
-        ("/v1/trace/{id}", format!("/v1/trace/{}?direction=forward", enc(EPC)), Some(&picker.key), None),
-        ("/v1/audit", format!("/v1/audit?product={g}"), Some(&picker.key), None),
-        ("/v1/audit", format!("/v1/audit?org={ORCHARD}"), Some(member), None),
+        (
+            "/epcis/events/{eventID}",
+            format!("/epcis/events/{}", enc(EVENT_ID)),
+            Some(&picker.key),
+            None,
+        ),
+        (
+            "/v1/trace/{id}",
+            format!("/v1/trace/{}", enc(EPC)),
+            Some(&picker.key),
+            None,
+        ),
+        (
+            "/v1/trace/{id}",
+            format!("/v1/trace/{}?direction=forward", enc(EPC)),
+            Some(&picker.key),
+            None,
+        ),
+        (
+            "/v1/audit",
+            format!("/v1/audit?product={g}"),
+            Some(&picker.key),
+            None,
+        ),
+        (
+            "/v1/audit",
+            format!("/v1/audit?org={ORCHARD}"),
+            Some(member),
+            None,
+        ),
         ("/v1/locations", "/v1/locations".into(), None, None),
-        ("/v1/locations/{gln}", "/v1/locations/6901234000014".into(), None, None),
-        ("/v1/orgs/{id}/qualifications", format!("/v1/orgs/{ORCHARD}/qualifications"), None, None),
-        ("/v1/qr", "/v1/qr?link=https%3A%2F%2Fid.gs1.org%2F01%2F1&format=svg".into(), None, None),
+        (
+            "/v1/locations/{gln}",
+            "/v1/locations/6901234000014".into(),
+            None,
+            None,
+        ),
+        (
+            "/v1/orgs/{id}/qualifications",
+            format!("/v1/orgs/{ORCHARD}/qualifications"),
+            None,
+            None,
+        ),
+        (
+            "/v1/qr",
+            "/v1/qr?link=https%3A%2F%2Fid.gs1.org%2F01%2F1&format=svg".into(),
+            None,
+            None,
+        ),
         ("/v1/qr", "/v1/qr?link=x".into(), None, None),
-        ("/v1/proofs/{link}", format!("/v1/proofs/01/{g}"), None, None),
-        ("/v1/proofs/{link}", format!("/v1/proofs/01/{g}/10/H2611"), None, None),
+        (
+            "/v1/proofs/{link}",
+            format!("/v1/proofs/01/{g}"),
+            None,
+            None,
+        ),
+        (
+            "/v1/proofs/{link}",
+            format!("/v1/proofs/01/{g}/10/H2611"),
+            None,
+            None,
+        ),
         ("/01/{gtin}", format!("/01/{g}"), None, None),
-        ("/01/{gtin}", format!("/01/{g}"), None, Some("application/linkset+json")),
-        ("/01/{gtin}", format!("/01/{g}?linkType=gs1:pip"), None, None),
-        ("/01/{gtin}/{qualifiers}", format!("/01/{g}/10/H2611"), None, Some("application/linkset+json")),
-        ("/01/{gtin}/{qualifiers}", format!("/01/{g}/99/x"), None, None),
+        (
+            "/01/{gtin}",
+            format!("/01/{g}"),
+            None,
+            Some("application/linkset+json"),
+        ),
+        (
+            "/01/{gtin}",
+            format!("/01/{g}?linkType=gs1:pip"),
+            None,
+            None,
+        ),
+        (
+            "/01/{gtin}/{qualifiers}",
+            format!("/01/{g}/10/H2611"),
+            None,
+            Some("application/linkset+json"),
+        ),
+        (
+            "/01/{gtin}/{qualifiers}",
+            format!("/01/{g}/99/x"),
+            None,
+            None,
+        ),
         ("/00/{sscc}", "/00/069012340000000014".into(), None, None),
         ("/414/{gln}", "/414/6901234000014".into(), None, None),
         ("/8004/{giai}", "/8004/6901234ABC".into(), None, None),
