@@ -22,10 +22,20 @@
 #     hash, catch up, and sign again only past its mark.
 #   - Coverage-guided fuzzing of every decoder and verifier a stranger can reach
 #     (scripts/fuzz.sh, docs/FUZZING.md): WAYBILL_FUZZ_SECS (default 300) per target.
-#   - Schemathesis against the demo's OpenAPI document (see its section below).
+#   - The API against its OpenAPI document (crates/api/tests/openapi.rs in CI drives
+#     every operation once over a fixture): schemathesis (pinned, in a venv under
+#     target/long-checks) generates requests from /openapi.json against `waybill demo`
+#     (127.0.0.1, a free port, a temporary directory) for WAYBILL_API_SECS seconds
+#     (default 300), signing every read as the demo's regulator (guo-hua) through
+#     scripts/schemathesis/waybill_auth.py. Checks: no 5xx (not_a_server_error) and
+#     every answer as its schema says (response_schema_conformance, and its content
+#     type). Any failure fails the script; the report is in target/long-checks.
+#     Needs python3 with venv, and PyPI the first time.
 #
 # Usage: scripts/long-checks.sh
 #        WAYBILL_HASH_CASES=5000000 WAYBILL_HASH_SEED=42 scripts/long-checks.sh
+#        WAYBILL_LONG_CHECKS=api scripts/long-checks.sh    (only one check: api,
+#                                                           restore or fuzz)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +43,90 @@ if [ ! -d ../shared/conformance ]; then
   echo "error: ../shared/conformance is missing; the checks read the GS1 examples from it" >&2
   exit 1
 fi
+
+only="${WAYBILL_LONG_CHECKS:-all}"
+
+# A backup taken under a saturating load, restored into a 4-node testnet.
+restore_check() {
+  echo "== backup under load, restored into a 4-node testnet"
+  WAYBILL_RESTORE_LOAD_BATCH="${WAYBILL_RESTORE_LOAD_BATCH:-500}" \
+    WAYBILL_RESTORE_LOAD_BLOCKS="${WAYBILL_RESTORE_LOAD_BLOCKS:-100}" \
+    cargo test --release -p waybill --test consortium \
+    a_validator_restored_from_an_old_backup_catches_up_without_equivocating -- --nocapture
+}
+
+# libFuzzer over every decoder and verifier, $WAYBILL_FUZZ_SECS seconds per target.
+fuzz_check() {
+  echo "== fuzzing, ${WAYBILL_FUZZ_SECS:-300} s per target"
+  scripts/fuzz.sh "${WAYBILL_FUZZ_SECS:-300}"
+}
+
+# Schemathesis against the demo for $WAYBILL_API_SECS seconds.
+api_check() {
+  local secs="${WAYBILL_API_SECS:-300}" out
+  out="$(pwd)/target/long-checks"
+  mkdir -p "$out"
+  echo "== API vs its OpenAPI document: schemathesis for ${secs} s against waybill demo"
+  if [ ! -x "$out/venv/bin/st" ]; then
+    python3 -m venv "$out/venv"
+    "$out/venv/bin/pip" install --quiet "schemathesis==4.1.4" "hypothesis==6.136.9" \
+      "cryptography==45.0.5"
+  fi
+  local bin="${WAYBILL_BIN:-}"
+  if [ -z "$bin" ]; then
+    cargo build --release -p waybill
+    bin="$(pwd)/target/release/waybill"
+  fi
+  local dir port pid
+  dir="$(mktemp -d)"
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  "$bin" demo --dir "$dir" --listen "127.0.0.1:$port" > "$out/demo.log" 2>&1 &
+  pid=$!
+  # shellcheck disable=SC2064
+  trap "kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf '$dir'" EXIT
+  # A signal (Ctrl-C, timeout) exits through the EXIT trap: the demo is stopped.
+  trap 'exit 1' INT TERM
+  local ready=0
+  for _ in $(seq 1 300); do
+    if curl -fsS "http://127.0.0.1:$port/readyz" > /dev/null 2>&1; then ready=1; break; fi
+    if ! kill -0 "$pid" 2>/dev/null; then break; fi
+    sleep 1
+  done
+  if [ "$ready" != 1 ]; then
+    echo "error: the demo did not become ready in 300 s; see $out/demo.log" >&2
+    exit 1
+  fi
+  local start runs=0 status=0
+  start=$(date +%s)
+  # One pass covers every operation; passes with new seeds until the time is up.
+  while [ $(( $(date +%s) - start )) -lt "$secs" ]; do
+    runs=$((runs + 1))
+    WAYBILL_API="http://127.0.0.1:$port" \
+    WAYBILL_READ_KEY="$dir/keys/members/guo-hua.json" \
+    SCHEMATHESIS_HOOKS=waybill_auth PYTHONPATH="scripts/schemathesis" \
+      "$out/venv/bin/st" run --no-color "http://127.0.0.1:$port/openapi.json" \
+        --checks not_a_server_error,response_schema_conformance,content_type_conformance \
+        --phases examples,fuzzing --max-examples 25 --seed "$RANDOM$RANDOM" --workers 2 --request-timeout 65 \
+        --generation-with-security-parameters false --generation-database none \
+        --report junit --report-junit-path "$out/schemathesis-$runs.xml" \
+        > "$out/schemathesis-$runs.log" 2>&1 || status=$?
+    tail -n 25 "$out/schemathesis-$runs.log"
+    if [ "$status" != 0 ]; then
+      echo "error: schemathesis pass $runs failed; see $out/schemathesis-$runs.log" >&2
+      exit 1
+    fi
+  done
+  echo "== API: $runs schemathesis passes in $(( $(date +%s) - start )) s, no failures"
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  rm -rf "$dir"
+  trap - EXIT INT TERM
+}
+
+case "$only" in
+  all) ;;
+  api|restore|fuzz) "${only}_check"; echo "== long checks passed"; exit 0 ;;
+  *) echo "error: WAYBILL_LONG_CHECKS=$only; use all, api, restore or fuzz" >&2; exit 1 ;;
+esac
 
 cases="${WAYBILL_HASH_CASES:-1000000}"
 seed="${WAYBILL_HASH_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"
@@ -44,11 +138,7 @@ json_cases="${WAYBILL_JSON_CASES:-1000000}"
 echo "== exact JSON reader vs serde_json: ${json_cases} mutations"
 WAYBILL_JSON_CASES="$json_cases" \
   cargo test --release -p waybill-epcis --test exact_json -- --nocapture
-echo "== backup under load, restored into a 4-node testnet"
-WAYBILL_RESTORE_LOAD_BATCH="${WAYBILL_RESTORE_LOAD_BATCH:-500}" \
-  WAYBILL_RESTORE_LOAD_BLOCKS="${WAYBILL_RESTORE_LOAD_BLOCKS:-100}" \
-  cargo test --release -p waybill --test consortium \
-  a_validator_restored_from_an_old_backup_catches_up_without_equivocating -- --nocapture
-echo "== fuzzing, ${WAYBILL_FUZZ_SECS:-300} s per target"
-scripts/fuzz.sh "${WAYBILL_FUZZ_SECS:-300}"
+restore_check
+fuzz_check
+api_check
 echo "== long checks passed"

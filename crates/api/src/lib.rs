@@ -27,6 +27,7 @@ mod pages;
 mod params;
 pub mod proofs;
 mod resolver;
+mod schemas;
 mod server;
 mod submit;
 pub mod tls;
@@ -63,14 +64,23 @@ pub const CONCURRENT_REQUESTS_MAX: usize = 1_024;
 /// the API serves: this with the schemas generated from the Rust types added.
 const OPENAPI_STATIC: &str = include_str!("openapi.json");
 
-/// The OpenAPI document the API serves at `/openapi.json`: `openapi.json` with
-/// `components.schemas.RejectCode` generated from
-/// [`waybill_types::reject::RejectCode`] (every code a rejected transaction's receipt
-/// can carry, with its meaning), so the two cannot drift apart.
+/// The OpenAPI document the API serves at `/openapi.json`: `openapi.json` (paths,
+/// summaries, parameters, `operationId`s, problem responses, the security scheme)
+/// with `components.schemas` generated from the Rust types the handlers serialize
+/// (`schemas`), and `RejectCode` from [`waybill_types::reject::RejectCode`] (every
+/// code a rejected transaction's receipt can carry, with its meaning), so the
+/// document and the code cannot drift apart.
 pub fn openapi_document() -> &'static str {
     static DOC: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         let mut doc: Value = serde_json::from_str(OPENAPI_STATIC)
             .expect("openapi.json is valid JSON (a test parses it)");
+        let declared = doc["components"]["schemas"]
+            .as_object_mut()
+            .expect("openapi.json has components.schemas (a test parses it)");
+        for (name, schema) in schemas::components() {
+            // A schema written in openapi.json (`Problem`) stays as written.
+            declared.entry(name).or_insert(schema);
+        }
         let codes: Vec<Value> = waybill_types::reject::RejectCode::ALL
             .iter()
             .map(|c| serde_json::json!({ "const": c.as_str(), "description": c.meaning() }))

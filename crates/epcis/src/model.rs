@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 use crate::{cbv, epc};
 
 /// How an identifier appears in an event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum IdRole {
@@ -58,7 +60,7 @@ impl IdRole {
 }
 
 /// The indexed facts of one event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct EventSummary {
     /// `ObjectEvent`, `AggregationEvent`, `TransactionEvent`, `TransformationEvent` or
     /// `AssociationEvent`.

@@ -212,7 +212,21 @@ fn check_fixed(kind: Gs1Kind, value: &str, lens: &'static [usize]) -> Result<(),
 /// Implements `as_str`, `Display`, serde (as a string, via `FromStr`) and borsh (as a
 /// string, canonical form only) for a digit-string key.
 macro_rules! digit_string_key {
-    ($ty:ident) => {
+    ($ty:ident, $digits:literal, $what:literal) => {
+        /// As serde writes it: the normalized digit string.
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($ty).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "pattern": concat!("^[0-9]{", $digits, "}$"),
+                    "description": $what,
+                })
+            }
+        }
+
         impl $ty {
             /// The normalized digit string.
             pub fn as_str(&self) -> &str {
@@ -303,7 +317,7 @@ impl FromStr for Gtin {
     }
 }
 
-digit_string_key!(Gtin);
+digit_string_key!(Gtin, 14, "A GTIN, normalized to 14 digits");
 
 /// A Global Location Number: 13 digits with a valid check digit.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -318,7 +332,7 @@ impl FromStr for Gln {
     }
 }
 
-digit_string_key!(Gln);
+digit_string_key!(Gln, 13, "A GLN: 13 digits");
 
 /// A Serial Shipping Container Code: 18 digits with a valid check digit.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -333,7 +347,7 @@ impl FromStr for Sscc {
     }
 }
 
-digit_string_key!(Sscc);
+digit_string_key!(Sscc, 18, "An SSCC: 18 digits");
 
 #[cfg(test)]
 mod tests {

@@ -23,7 +23,9 @@ pub mod subject {
 }
 
 /// One audit entry.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
 pub struct AuditEntry {
     /// Block height.
     pub height: Height,

@@ -16,7 +16,9 @@ use crate::keys;
 use crate::open::{OpenRecord, Publisher};
 
 /// A product (trade item).
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
 pub struct Product {
     /// Its GTIN.
     pub gtin: Gtin,
@@ -41,7 +43,9 @@ pub struct Product {
 }
 
 /// A lot (batch) of a product.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
 pub struct Lot {
     /// The product.
     pub gtin: Gtin,
@@ -354,7 +358,9 @@ fn publish_lot<S: StateRead>(
 }
 
 /// A location (GLN): a farm, plant, warehouse, customs office or store.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
 pub struct Location {
     /// Its GLN.
     pub gln: Gln,

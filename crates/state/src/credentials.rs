@@ -19,7 +19,9 @@ use crate::keys;
 use crate::open::{OpenRecord, Publisher};
 
 /// A qualification held by an organization.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
 pub struct Qualification {
     /// The organization qualified.
     pub org: OrgId,
@@ -50,7 +52,9 @@ pub struct Qualification {
 }
 
 /// Why and when a qualification was revoked.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
 pub struct Revocation {
     /// Who revoked it.
     pub by: PublicKey,

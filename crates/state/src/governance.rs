@@ -22,7 +22,9 @@ use crate::keys;
 pub const VALIDATOR_CHANGE_DELAY_BLOCKS: u64 = 3;
 
 /// A validator as governance records it.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
 pub struct ValidatorRecord {
     /// Consensus key.
     pub public_key: PublicKey,
@@ -33,7 +35,9 @@ pub struct ValidatorRecord {
 }
 
 /// Where a proposal stands.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ProposalStatus {
     /// Collecting approvals.
@@ -46,7 +50,9 @@ pub enum ProposalStatus {
 }
 
 /// A governance proposal.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
 pub struct Proposal {
     /// Its number.
     pub id: u64,

@@ -11,7 +11,9 @@ use crate::exec::{Call, Contract, HandlerError, Rejection, Writes};
 use crate::keys;
 
 /// An organization of the consortium.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
 pub struct Organization {
     /// Its id.
     pub id: OrgId,
@@ -28,7 +30,9 @@ pub struct Organization {
 }
 
 /// Whether a member may still act.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum MemberStatus {
     /// May sign transactions.
@@ -43,7 +47,9 @@ pub enum MemberStatus {
 }
 
 /// A member: a key that belongs to an organization and holds roles.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
 pub struct Member {
     /// Its public key.
     pub key: PublicKey,

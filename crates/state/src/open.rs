@@ -86,7 +86,7 @@ pub fn load_head<S: StateRead + ?Sized>(
 /// A record as published: its fields, then `prev` — for every subject it names, the
 /// position `[height, index]` of that subject's previous record (`null` for its
 /// first). So each subject's records form a chain back from its head.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Linked<'r, T: Serialize> {
     #[serde(flatten)]
     record: &'r T,
@@ -313,7 +313,7 @@ pub fn prove_head<S: StateRead + ?Sized>(
 }
 
 /// An identifier named by an event, with its role.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RoleId<'a> {
     /// How it appears in the event.
     pub role: waybill_epcis::model::IdRole,
@@ -390,7 +390,7 @@ pub fn screen_sensor_data(event: &serde_json::Map<String, serde_json::Value>) ->
 
 /// A published fact. JSON: `{"kind": "...", ...}`; `source` names the consortium
 /// record (transaction id or Event Hash ID) it was screened from.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OpenRecord<'a> {
     /// A product's master data.

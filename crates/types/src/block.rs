@@ -13,7 +13,17 @@ use serde::{Deserialize, Serialize};
 pub const HEADER_VERSION: u8 = 2;
 
 /// A block header. Its hash (SHA-256 of its canonical encoding) names the block.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct BlockHeader {
     /// Format version, [`HEADER_VERSION`].
     pub version: u8,
@@ -52,7 +62,17 @@ impl BlockHeader {
 }
 
 /// A block: header and transactions.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct Block {
     /// The header.
     pub header: BlockHeader,
@@ -174,7 +194,17 @@ impl Block {
 }
 
 /// One validator's precommit signature in a commit certificate.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct CommitSignature {
     /// The validator.
     pub validator: PublicKey,
@@ -201,7 +231,17 @@ impl CommitSignature {
 
 /// Proof that a block was finalized: precommits from validators holding more than
 /// two thirds of the voting power.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct CommitCertificate {
     /// The height.
     pub height: Height,
@@ -265,7 +305,17 @@ pub fn precommit_sign_bytes(
 }
 
 /// A validator and its voting power.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct ValidatorInfo {
     /// Its consensus key.
     pub public_key: PublicKey,
@@ -400,7 +450,17 @@ impl CommitCertificate {
 }
 
 /// The outcome of one transaction in a committed block.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum TxStatus {
     /// Applied.
@@ -416,7 +476,17 @@ pub enum TxStatus {
 }
 
 /// A transaction's receipt.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct Receipt {
     /// The transaction.
     pub tx_id: TxId,

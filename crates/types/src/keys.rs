@@ -237,7 +237,20 @@ pub fn verify_batch(items: &[(PublicKey, Vec<u8>, Signature)]) -> Result<(), (us
 }
 
 macro_rules! hex_serde {
-    ($t:ty, $parse:path) => {
+    ($t:ty, $parse:path, $hex_len:literal, $what:literal) => {
+        /// As serde writes it: lowercase hex.
+        impl schemars::JsonSchema for $t {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($t).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "pattern": concat!("^[0-9a-f]{", $hex_len, "}$"),
+                    "description": $what,
+                })
+            }
+        }
         impl serde::Serialize for $t {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(&self.to_hex())
@@ -267,8 +280,18 @@ macro_rules! hex_serde {
         }
     };
 }
-hex_serde!(PublicKey, PublicKey::from_hex);
-hex_serde!(Signature, Signature::from_hex);
+hex_serde!(
+    PublicKey,
+    PublicKey::from_hex,
+    64,
+    "An Ed25519 public key: 64 lowercase hex characters"
+);
+hex_serde!(
+    Signature,
+    Signature::from_hex,
+    128,
+    "An Ed25519 signature: 128 lowercase hex characters"
+);
 
 #[cfg(test)]
 mod tests {

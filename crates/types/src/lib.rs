@@ -44,6 +44,7 @@ pub use tx::{SignedTx, Transaction, TxId};
     borsh::BorshDeserialize,
     serde::Serialize,
     serde::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(transparent)]
 pub struct Height(pub u64);

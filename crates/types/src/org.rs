@@ -51,6 +51,20 @@ impl BorshDeserialize for OrgId {
     }
 }
 
+/// As serde writes it: the id text, 2 to 40 of `a-z`, `0-9` and `-`.
+impl schemars::JsonSchema for OrgId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OrgId".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[a-z0-9-]{2,40}$",
+            "description": "An organization id: 2 to 40 of a-z, 0-9 and -",
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for OrgId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <String as Deserialize>::deserialize(d)?;
@@ -72,6 +86,7 @@ impl<'de> Deserialize<'de> for OrgId {
     BorshDeserialize,
     Serialize,
     Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 #[borsh(use_discriminant = true)]
@@ -144,6 +159,7 @@ impl Role {
     BorshDeserialize,
     Serialize,
     Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 #[borsh(use_discriminant = true)]

@@ -52,7 +52,7 @@ pub const VALIDATORS_SUBJECT: &str = "validators";
 pub const TRUST_FORMAT: &str = "waybill-trust/1";
 
 /// A block header with its commit certificate.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertifiedHeader {
     /// Height.
@@ -64,7 +64,7 @@ pub struct CertifiedHeader {
 }
 
 /// An open-tier record with its inclusion proof.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProvenRecord {
     /// The block that published it.
@@ -81,7 +81,7 @@ pub struct ProvenRecord {
 
 /// A subject's head at the anchor: where its latest record is (or that it has none),
 /// proven from the anchor header's `heads_root`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubjectHead {
     /// The subject (a canonical identifier, `org:{id}` or `validators`).
@@ -97,7 +97,7 @@ pub struct SubjectHead {
 }
 
 /// A proof bundle.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProofBundle {
     /// [`PROOF_FORMAT`].
@@ -127,7 +127,7 @@ pub fn fingerprint(genesis: &Genesis) -> String {
 }
 
 /// A saved trust root (`waybill trust`): the chain and its full genesis hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrustFile {
     /// [`TRUST_FORMAT`].

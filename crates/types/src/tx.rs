@@ -27,7 +27,17 @@ pub type TxId = Hash;
 pub const TX_VERSION: u8 = 2;
 
 /// An unsigned transaction.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct Transaction {
     /// Format version, [`TX_VERSION`].
     pub version: u8,
@@ -48,7 +58,17 @@ pub struct Transaction {
 }
 
 /// A signed transaction, as submitted, gossiped and stored.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct SignedTx {
     /// The transaction.
     pub tx: Transaction,

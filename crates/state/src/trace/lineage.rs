@@ -11,7 +11,7 @@ use super::{events_naming, load_event, lot_of, EventRecord};
 use crate::exec::{StateReadError, StateScan};
 
 /// Which way to walk the lineage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Back to origins: inputs, containers it travelled in, its lot.
@@ -21,7 +21,7 @@ pub enum Direction {
 }
 
 /// An identifier reached by the walk, and how.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TraceNode {
     /// Canonical identifier.
     pub id: String,
@@ -37,7 +37,7 @@ pub struct TraceNode {
 }
 
 /// The result of a walk.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Lineage {
     /// The direction walked.
     pub direction: Direction,

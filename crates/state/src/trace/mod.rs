@@ -32,12 +32,15 @@ use crate::exec::{decode_record, StateRead, StateReadError, StateScan};
 use crate::keys;
 
 /// A stored event: its indexed facts, who captured it, and its JSON as captured.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
 pub struct EventRecord {
     /// Capture order, from 1.
     pub seq: u64,
     /// EPCIS Event Hash ID digest (SHA-256 of the canonical pre-hash string).
     #[serde(serialize_with = "ser_hex")]
+    #[schemars(with = "waybill_types::Hash")]
     pub hash: [u8; 32],
     /// Event type.
     pub event_type: String,
@@ -105,7 +108,9 @@ impl EventRecord {
 }
 
 /// What a capture stored: per event, its seq and whether it was a re-sent duplicate.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
 pub struct CaptureRecord {
     /// The capturing organization.
     pub org: OrgId,
@@ -118,7 +123,9 @@ pub struct CaptureRecord {
 }
 
 /// One event of a capture.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
 pub struct CapturedEvent {
     /// The stored event's seq (the earlier one for a duplicate).
     pub seq: u64,

@@ -8,7 +8,17 @@ use crate::org::{DataCategory, OrgId};
 
 /// An organization admin lets another organization's members read this
 /// organization's data of a category beyond what their roles grant (or stops).
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct GrantRead {
     /// The organization granted.

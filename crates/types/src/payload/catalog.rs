@@ -11,7 +11,17 @@ use crate::org::OrgId;
 use waybill_gs1::{Gln, Gtin};
 
 /// Register a product (trade item) under a company prefix the organization owns.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterProduct {
     /// The GTIN.
@@ -37,7 +47,17 @@ impl RegisterProduct {
 }
 
 /// Register a lot (batch) of a product the organization owns.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterLot {
     /// The product's GTIN.
@@ -109,7 +129,17 @@ impl RegisterLot {
 }
 
 /// An input applied to or used in a lot: a fertilizer, a pesticide, a feed, a material.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct LotInput {
     /// What kind of input, e.g. "fertilizer", "pesticide", "material".
@@ -125,7 +155,17 @@ pub struct LotInput {
 }
 
 /// A reference to a lot of a product.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct LotRef {
     /// The product.
@@ -135,7 +175,17 @@ pub struct LotRef {
 }
 
 /// Register a location (GLN) under a company prefix the organization owns.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterLocation {
     /// The GLN.
@@ -175,7 +225,17 @@ impl RegisterLocation {
 
 /// The owner of a location lets another organization capture events there (or
 /// withdraws that).
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct SetLocationDelegate {
     /// The location.

@@ -8,7 +8,17 @@ use crate::limits;
 use crate::org::OrgId;
 
 /// An inspector or regulator records a supplier's qualification after verifying it.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct RecordQualification {
     /// The organization qualified.
@@ -47,7 +57,17 @@ impl RecordQualification {
 }
 
 /// An inspector or regulator revokes a qualification.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeQualification {
     /// The organization.
@@ -68,7 +88,17 @@ impl RevokeQualification {
 
 /// A regulator makes (or, with `kind: null`, stops making) a qualification a
 /// requirement for producing products of a category.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct RequireQualification {
     /// The product category, as registered on products, e.g. "fresh fruit".

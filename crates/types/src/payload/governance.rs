@@ -10,7 +10,17 @@ use crate::org::{OrgId, Role};
 
 /// An organization admin proposes a change to the consortium; the proposer's
 /// organization approves it by proposing.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct ProposeGovernance {
     /// What to change.
@@ -29,7 +39,17 @@ impl ProposeGovernance {
 
 /// An organization admin approves an open proposal. When more than half of the
 /// organizations have approved, the action takes effect in the same block.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveGovernance {
     /// The proposal number.
@@ -44,7 +64,17 @@ impl ApproveGovernance {
 }
 
 /// A change to the consortium that needs a majority of organization admins.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 #[borsh(use_discriminant = true)]
 #[repr(u8)]

@@ -30,7 +30,17 @@ pub use trace::CaptureEpcis;
 /// Each variant wraps its domain's payload struct, defined once in that domain's
 /// module; the wire forms (borsh: the variant's byte then the struct's fields; JSON:
 /// the struct's fields beside `type`) are those of the struct.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 #[borsh(use_discriminant = true)]
 #[repr(u8)]

@@ -7,7 +7,17 @@ use super::PayloadError;
 use crate::limits;
 
 /// Capture a GS1 EPCIS 2.0 document (JSON/JSON-LD): all its events or none.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct CaptureEpcis {
     /// The document, as JSON text.

@@ -1,0 +1,634 @@
+//! The OpenAPI document against the API: every operation has a unique `operationId`,
+//! typed success schemas, problem responses and, where it reads signed, the security
+//! scheme; and every answer the API gives over a realistic chain validates against the
+//! schema the document declares for its status and content type.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use common::*;
+use serde_json::{json, Value};
+use waybill_types::payload::CaptureEpcis;
+use waybill_types::{Payload, Role, SecretKey};
+
+/// The document as served.
+fn document() -> Value {
+    serde_json::from_str(waybill_api::openapi_document()).expect("the document is JSON")
+}
+
+/// Every operation: (method, path, operation object).
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if method != "parameters" {
+                out.push((method.clone(), path.clone(), op.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Follow a local `$ref` (`#/a/b`) in `doc`.
+fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
+    match v.get("$ref").and_then(Value::as_str) {
+        Some(r) => doc
+            .pointer(r.strip_prefix('#').expect("local $ref"))
+            .unwrap_or_else(|| panic!("$ref {r} does not resolve")),
+        None => v,
+    }
+}
+
+/// Every `$ref` anywhere in `v`.
+fn refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => refs(x, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_operation_has_a_unique_operation_id() {
+    let doc = document();
+    let mut seen = BTreeSet::new();
+    for (method, path, op) in operations(&doc) {
+        let id = op["operationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+        assert!(
+            seen.insert(id.to_string()),
+            "operationId {id} is used twice"
+        );
+    }
+    assert_eq!(seen.len(), waybill_api::ROUTES.len());
+}
+
+#[test]
+fn every_ref_resolves_and_no_success_schema_is_untyped() {
+    let doc = document();
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(all.len() > 100, "the document refers to its schemas");
+    for r in &all {
+        let target = r.strip_prefix('#').expect("every $ref is local");
+        assert!(doc.pointer(target).is_some(), "$ref {r} does not resolve");
+    }
+    for (method, path, op) in operations(&doc) {
+        for (code, resp) in op["responses"].as_object().expect("responses") {
+            let resp = resolve(&doc, resp);
+            let Some(content) = resp["content"].as_object() else {
+                continue;
+            };
+            for (ct, media) in content {
+                let schema = resolve(&doc, &media["schema"]);
+                assert!(
+                    !(schema == &json!({ "type": "object" })),
+                    "{method} {path} {code} {ct}: the schema is an untyped object"
+                );
+                if ct.contains("json") && code.starts_with('2') {
+                    assert!(
+                        schema.get("properties").is_some()
+                            || schema.get("oneOf").is_some()
+                            || schema.get("anyOf").is_some()
+                            || schema.get("allOf").is_some(),
+                        "{method} {path} {code} {ct}: the schema says nothing of the body: {schema}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_operation_declares_problem_responses_and_signed_reads_their_scheme() {
+    let doc = document();
+    let scheme = &doc["components"]["securitySchemes"]["WaybillSignedRead"];
+    assert_eq!(scheme["type"], "apiKey");
+    assert_eq!(scheme["name"], "Authorization");
+    let text = scheme["description"].as_str().expect("a description");
+    for must in [
+        "waybill/read/v1",
+        "NUL",
+        "key=",
+        "ts=",
+        "sig=",
+        "300 s",
+        "Ed25519",
+    ] {
+        assert!(
+            text.contains(must),
+            "the scheme's description tells `{must}`"
+        );
+    }
+    let problem = &doc["components"]["schemas"]["Problem"];
+    for field in ["type", "title", "status", "detail", "code"] {
+        assert!(
+            problem["required"]
+                .as_array()
+                .is_some_and(|r| r.contains(&json!(field))),
+            "Problem requires {field}"
+        );
+    }
+    for (method, path, op) in operations(&doc) {
+        for class in ["4XX", "5XX"] {
+            let resp = resolve(&doc, &op["responses"][class]);
+            assert!(
+                resp["content"]["application/problem+json"]["schema"]["$ref"]
+                    == "#/components/schemas/Problem",
+                "{method} {path}: {class} is a problem document"
+            );
+        }
+        let signed = op["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("WaybillSignedRead"));
+        assert_eq!(
+            signed,
+            op.get("security").is_some(),
+            "{method} {path}: a signed read names the scheme in `security`"
+        );
+    }
+}
+
+/// The schema the document declares for `answer` to `method path`, by status and
+/// content type (a specific status first, then its class).
+fn declared_schema(doc: &Value, method: &str, path: &str, answer: &Answer) -> Option<Value> {
+    let op = &doc["paths"][path][method];
+    assert!(op.is_object(), "{method} {path} is not in the document");
+    let code = answer.status.as_u16().to_string();
+    let class = format!("{}XX", &code[..1]);
+    let resp = op["responses"]
+        .get(&code)
+        .or_else(|| op["responses"].get(&class))
+        .unwrap_or_else(|| {
+            panic!(
+                "{method} {path}: status {code} is not declared; body {}",
+                answer.text()
+            )
+        });
+    let resp = resolve(doc, resp);
+    let Some(content) = resp["content"].as_object() else {
+        assert!(
+            answer.body.is_empty(),
+            "{method} {path} {code}: a body not declared"
+        );
+        return None;
+    };
+    let ct = answer
+        .content_type
+        .as_deref()
+        .expect("an answer with a body has a content type");
+    let ct = ct.split(';').next().unwrap_or(ct).trim();
+    let media = content
+        .get(ct)
+        .unwrap_or_else(|| panic!("{method} {path} {code}: content type {ct} is not declared"));
+    Some(media["schema"].clone())
+}
+
+/// Validate `answer`'s body against the schema the document declares; panics naming
+/// every disagreement.
+fn check(doc: &Value, method: &str, path: &str, answer: &Answer) {
+    let Some(schema) = declared_schema(doc, method, path, answer) else {
+        return;
+    };
+    let json_body = answer
+        .content_type
+        .as_deref()
+        .is_some_and(|c| c.contains("json"));
+    if !json_body {
+        assert_eq!(
+            schema["type"], "string",
+            "{method} {path}: a text body is a string"
+        );
+        return;
+    }
+    // The schema with the document's components beside it, so that its `$ref`s resolve.
+    let mut root = json!({ "allOf": [schema], "components": doc["components"] });
+    root["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&root)
+        .unwrap_or_else(|e| panic!("{method} {path}: the schema does not compile: {e}"));
+    let body: Value = serde_json::from_slice(&answer.body).unwrap_or_else(|e| {
+        panic!(
+            "{method} {path}: the body is not JSON ({e}): {}",
+            answer.text()
+        )
+    });
+    let errors: Vec<String> = validator
+        .iter_errors(&body)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {}: the body disagrees with the document:\n{}\nbody: {body}",
+        answer.status,
+        errors.join("\n")
+    );
+}
+
+/// GET `uri`, signed by `key` when given.
+async fn get_signed(
+    f: &Fixture,
+    uri: &str,
+    key: Option<&SecretKey>,
+    accept: Option<&str>,
+) -> Answer {
+    let mut b = Request::builder().method(Method::GET).uri(uri);
+    if let Some(k) = key {
+        let auth = waybill_types::keys::read_authorization(k, "GET", uri, waybill_client::now_ms());
+        b = b.header(header::AUTHORIZATION, auth);
+    }
+    if let Some(a) = accept {
+        b = b.header(header::ACCEPT, a);
+    }
+    send(&f.app, b.body(Body::empty()).expect("request builds")).await
+}
+
+/// A signed EPCIS capture of one harvest event.
+fn capture_request(key: &SecretKey, nonce: u64, body: &str, query: &str) -> Request<Body> {
+    let expires = test_expiry_ms();
+    let stx = waybill_client::sign_with(
+        key,
+        CHAIN_ID,
+        nonce,
+        expires,
+        Payload::CaptureEpcis(CaptureEpcis {
+            document: body.to_string(),
+        }),
+    );
+    Request::builder()
+        .method(Method::POST)
+        .uri(format!("/epcis/capture{query}"))
+        .header(header::CONTENT_TYPE, "application/ld+json")
+        .header("waybill-signer", key.public().to_hex())
+        .header("waybill-nonce", nonce.to_string())
+        .header("waybill-expires", expires.to_string())
+        .header("waybill-signature", hex::encode(stx.signature.0))
+        .body(Body::from(body.to_string()))
+        .expect("request builds")
+}
+
+const EPC: &str = "urn:epc:id:sgtin:6901234.000001.B1";
+const EVENT_ID: &str = "urn:uuid:6f1c0c4e-1b2a-4c3d-8e4f-000000000001";
+
+fn harvest_document() -> String {
+    json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-06T12:00:00.000Z",
+        "epcisBody": { "eventList": [{
+            "type": "ObjectEvent",
+            "eventTime": "2026-11-01T06:00:00.000+08:00",
+            "eventTimeZoneOffset": "+08:00",
+            "eventID": EVENT_ID,
+            "action": "ADD", "epcList": [EPC], "bizStep": "commissioning", "disposition": "active",
+            "readPoint": {"id": "urn:epc:id:sgln:6901234.00001.0"},
+            "ilmd": {"cbvmda:lotNumber": "H2611"}
+        }]}
+    })
+    .to_string()
+}
+
+/// The answers of every operation over a chain with members, a product and its lot,
+/// a rejected transaction and an EPCIS capture, each checked against the document.
+#[tokio::test]
+async fn every_answer_matches_the_schema_the_document_declares() {
+    waybill_client::ensure_crypto_provider();
+    let doc = document();
+    let mut f = Fixture::new();
+    let picker = Signer::new("picker");
+    f.register_orchard_member(&picker, "Picker", &[Role::Producer])
+        .await;
+    let g = gtin("0690123400001");
+    let mut covered: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut note = |m: &str, p: &str| covered.insert((m.to_string(), p.to_string()));
+
+    // Submissions: accepted (202), refused (4XX), a batch, and outcomes with wait.
+    let stx = f.admin1.sign(product(&g, "Pujiang pear"));
+    let a = f.submit(&stx).await;
+    check(&doc, "post", "/v1/tx", &a);
+    let refused = post_json(&f.app, "/v1/tx", &json!({ "tx": "not base64!" })).await;
+    assert!(refused.status.is_client_error());
+    check(&doc, "post", "/v1/tx", &refused);
+    let dup = f.submit(&stx).await;
+    assert_eq!(dup.status, StatusCode::CONFLICT, "{}", dup.text());
+    check(&doc, "post", "/v1/tx", &dup);
+    let lot_tx = f.admin1.sign(lot(&g, "H2611"));
+    let again = f.admin1.sign(product(&g, "Pujiang pear again"));
+    let batch = post_json(
+        &f.app,
+        "/v1/txs",
+        &json!({ "txs": [b64(&lot_tx.encode()), "%%%", b64(&again.encode())] }),
+    )
+    .await;
+    check(&doc, "post", "/v1/txs", &batch);
+    note("post", "/v1/tx");
+    note("post", "/v1/txs");
+    f.commit();
+    // Waiting on committed transactions: one applied, one rejected (product taken).
+    let waited = post_json(&f.app, "/v1/tx?wait=true&timeout_ms=10", &tx_body(&stx)).await;
+    check(&doc, "post", "/v1/tx", &waited);
+    let waited_batch = post_json(
+        &f.app,
+        "/v1/txs?wait=true&timeout_ms=10",
+        &json!({ "txs": [b64(&again.encode())] }),
+    )
+    .await;
+    check(&doc, "post", "/v1/txs", &waited_batch);
+    let rejected_id = again.id().to_hex();
+    f.assert_rejected(&rejected_id, "duplicate").await;
+    let pending = f
+        .admin1
+        .sign(product(&gtin("0690123400002"), "Pending pear"));
+    let pending_id = f.submit_ok(&pending).await;
+    let pending_wait = post_json(&f.app, "/v1/tx?wait=true&timeout_ms=1", &tx_body(&pending)).await;
+    check(&doc, "post", "/v1/tx", &pending_wait);
+
+    // An EPCIS capture: refused, accepted (202), and with wait (200, the job).
+    let bad = send(
+        &f.app,
+        capture_request(&picker.key, 1, "{\"type\":\"EPCISDocument\"}", ""),
+    )
+    .await;
+    assert!(bad.status.is_client_error(), "{}", bad.text());
+    check(&doc, "post", "/epcis/capture", &bad);
+    let accepted = send(
+        &f.app,
+        capture_request(&picker.key, 2, &harvest_document(), ""),
+    )
+    .await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.text());
+    check(&doc, "post", "/epcis/capture", &accepted);
+    let capture_id = accepted.json()["captureID"]
+        .as_str()
+        .expect("captureID")
+        .to_string();
+    let job_running = get_signed(
+        &f,
+        &format!("/epcis/capture/{capture_id}"),
+        Some(&picker.key),
+        None,
+    )
+    .await;
+    check(&doc, "get", "/epcis/capture/{id}", &job_running);
+    f.commit();
+    let waited_capture = send(
+        &f.app,
+        capture_request(
+            &picker.key,
+            2,
+            &harvest_document(),
+            "?wait=true&timeout_ms=10",
+        ),
+    )
+    .await;
+    check(&doc, "post", "/epcis/capture", &waited_capture);
+    note("post", "/epcis/capture");
+    let height = f.shared.head.borrow().height.0;
+
+    let member = &f.admin1.key.clone();
+    let outsider = SecretKey::from_label("nobody");
+    let key_hex = picker.hex();
+    let enc = |s: &str| s.replace(':', "%3A").replace(';', "%3B");
+    // (template, concrete target, signer, Accept)
+    let reads: Vec<(&str, String, Option<&SecretKey>, Option<&str>)> = vec![
+        ("/v1/status", "/v1/status".into(), None, None),
+        ("/v1/txs/{id}", format!("/v1/txs/{rejected_id}"), None, None),
+        ("/v1/txs/{id}", format!("/v1/txs/{capture_id}"), None, None),
+        (
+            "/v1/txs/{id}",
+            format!("/v1/txs/{capture_id}"),
+            Some(member),
+            None,
+        ),
+        ("/v1/txs/{id}", format!("/v1/txs/{pending_id}"), None, None),
+        ("/v1/txs/{id}", "/v1/txs/zz".into(), None, None),
+        (
+            "/v1/txs/{id}",
+            format!("/v1/txs/{capture_id}"),
+            Some(&outsider),
+            None,
+        ),
+        ("/v1/blocks", "/v1/blocks?limit=2".into(), None, None),
+        ("/v1/blocks", "/v1/blocks?after=x".into(), None, None),
+        (
+            "/v1/blocks/{height}",
+            format!("/v1/blocks/{height}"),
+            None,
+            None,
+        ),
+        (
+            "/v1/blocks/{height}",
+            format!("/v1/blocks/{height}"),
+            Some(member),
+            None,
+        ),
+        ("/v1/blocks/{height}", "/v1/blocks/1".into(), None, None),
+        ("/v1/blocks/{height}", "/v1/blocks/99999".into(), None, None),
+        ("/v1/orgs", "/v1/orgs?limit=1".into(), None, None),
+        ("/v1/orgs/{id}", format!("/v1/orgs/{ORCHARD}"), None, None),
+        ("/v1/orgs/{id}", "/v1/orgs/NOPE".into(), None, None),
+        (
+            "/v1/orgs/{id}/members",
+            format!("/v1/orgs/{ORCHARD}/members?limit=1"),
+            None,
+            None,
+        ),
+        (
+            "/v1/members/{key}",
+            format!("/v1/members/{key_hex}"),
+            None,
+            None,
+        ),
+        ("/v1/products", "/v1/products".into(), None, None),
+        (
+            "/v1/products/{gtin}",
+            format!("/v1/products/{g}"),
+            None,
+            None,
+        ),
+        (
+            "/v1/products/{gtin}/lots",
+            format!("/v1/products/{g}/lots"),
+            None,
+            None,
+        ),
+        (
+            "/v1/lots/{gtin}/{lot}",
+            format!("/v1/lots/{g}/H2611"),
+            None,
+            None,
+        ),
+        (
+            "/v1/lots/{gtin}/{lot}",
+            format!("/v1/lots/{g}/NOPE"),
+            None,
+            None,
+        ),
+        ("/v1/validators", "/v1/validators".into(), None, None),
+        (
+            "/v1/governance/proposals",
+            "/v1/governance/proposals".into(),
+            None,
+            None,
+        ),
+        (
+            "/v1/governance/proposals/{id}",
+            "/v1/governance/proposals/1".into(),
+            None,
+            None,
+        ),
+        ("/metrics", "/metrics".into(), None, None),
+        ("/healthz", "/healthz".into(), None, None),
+        ("/readyz", "/readyz".into(), None, None),
+        ("/openapi.json", "/openapi.json".into(), None, None),
+        (
+            "/epcis/capture/{id}",
+            format!("/epcis/capture/{capture_id}"),
+            Some(&picker.key),
+            None,
+        ),
+        (
+            "/epcis/capture/{id}",
+            format!("/epcis/capture/{capture_id}"),
+            None,
+            None,
+        ),
+        (
+            "/epcis/events",
+            "/epcis/events".into(),
+            Some(&picker.key),
+            None,
+        ),
+        (
+            "/epcis/events",
+            "/epcis/events?perPage=x".into(),
+            Some(&picker.key),
+            None,
+        ),
+        ("/epcis/events", "/epcis/events".into(), None, None),
+        (
+            "/epcis/events/{eventID}",
+            format!("/epcis/events/{}", enc(EVENT_ID)),
+            Some(&picker.key),
+            None,
+        ),
+        (
+            "/v1/trace/{id}",
+            format!("/v1/trace/{}", enc(EPC)),
+            Some(&picker.key),
+            None,
+        ),
+        (
+            "/v1/trace/{id}",
+            format!("/v1/trace/{}?direction=forward", enc(EPC)),
+            Some(&picker.key),
+            None,
+        ),
+        (
+            "/v1/audit",
+            format!("/v1/audit?product={g}"),
+            Some(&picker.key),
+            None,
+        ),
+        (
+            "/v1/audit",
+            format!("/v1/audit?org={ORCHARD}"),
+            Some(member),
+            None,
+        ),
+        ("/v1/locations", "/v1/locations".into(), None, None),
+        (
+            "/v1/locations/{gln}",
+            "/v1/locations/6901234000014".into(),
+            None,
+            None,
+        ),
+        (
+            "/v1/orgs/{id}/qualifications",
+            format!("/v1/orgs/{ORCHARD}/qualifications"),
+            None,
+            None,
+        ),
+        (
+            "/v1/qr",
+            "/v1/qr?link=https%3A%2F%2Fid.gs1.org%2F01%2F1&format=svg".into(),
+            None,
+            None,
+        ),
+        ("/v1/qr", "/v1/qr?link=x".into(), None, None),
+        (
+            "/v1/proofs/{link}",
+            format!("/v1/proofs/01/{g}"),
+            None,
+            None,
+        ),
+        (
+            "/v1/proofs/{link}",
+            format!("/v1/proofs/01/{g}/10/H2611"),
+            None,
+            None,
+        ),
+        ("/01/{gtin}", format!("/01/{g}"), None, None),
+        (
+            "/01/{gtin}",
+            format!("/01/{g}"),
+            None,
+            Some("application/linkset+json"),
+        ),
+        (
+            "/01/{gtin}",
+            format!("/01/{g}?linkType=gs1:pip"),
+            None,
+            None,
+        ),
+        (
+            "/01/{gtin}/{qualifiers}",
+            format!("/01/{g}/10/H2611"),
+            None,
+            Some("application/linkset+json"),
+        ),
+        (
+            "/01/{gtin}/{qualifiers}",
+            format!("/01/{g}/99/x"),
+            None,
+            None,
+        ),
+        ("/00/{sscc}", "/00/069012340000000014".into(), None, None),
+        ("/414/{gln}", "/414/6901234000014".into(), None, None),
+        ("/8004/{giai}", "/8004/6901234ABC".into(), None, None),
+        ("/labels", "/labels".into(), None, None),
+        ("/assets/{name}", "/assets/consumer.js".into(), None, None),
+        ("/assets/{name}", "/assets/nope.js".into(), None, None),
+    ];
+    for (template, uri, key, accept) in &reads {
+        let a = get_signed(&f, uri, *key, *accept).await;
+        // A fixture without consensus is not ready: /readyz's 503 is its answer.
+        assert!(
+            !a.status.is_server_error() || *template == "/readyz",
+            "GET {uri}: {} {}",
+            a.status,
+            a.text()
+        );
+        check(&doc, "get", template, &a);
+        note("get", template);
+    }
+    let every: BTreeSet<(String, String)> = operations(&doc)
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .collect();
+    let missed: Vec<_> = every.difference(&covered).collect();
+    assert!(missed.is_empty(), "operations not driven: {missed:?}");
+}
