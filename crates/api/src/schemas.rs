@@ -452,7 +452,14 @@ fn declared() -> Map<String, Value> {
             "eventTimeZoneOffset": { "type": "string" }
         }
     }));
-    m.insert("EpcisQueryDocument".into(), json!({
+    m.insert("EpcisQueryDocument".into(), epcis_query_document());
+    declare_links_and_openapi(&mut m);
+    m
+}
+
+/// The EPCIS 2.0 query document the events endpoints answer with.
+fn epcis_query_document() -> Value {
+    json!({
         "type": "object",
         "description": "An EPCIS 2.0 EPCISQueryDocument holding the events the reader may read",
         "required": ["@context", "type", "schemaVersion", "creationDate", "epcisBody"],
@@ -478,7 +485,11 @@ fn declared() -> Map<String, Value> {
                 } }
             }
         }
-    }));
+    })
+}
+
+/// RFC 9264 linksets and the OpenAPI document itself.
+fn declare_links_and_openapi(m: &mut Map<String, Value>) {
     m.insert("Linkset".into(), json!({
         "type": "object",
         "description": "An RFC 9264 linkset (GS1 resolver profile): one context object whose members other than `anchor` are GS1 link types, each with its links",
@@ -511,7 +522,6 @@ fn declared() -> Map<String, Value> {
         "required": ["openapi", "info", "paths", "components"],
         "properties": { "openapi": { "const": "3.1.0" }, "info": { "type": "object" }, "paths": { "type": "object" }, "components": { "type": "object" } }
     }));
-    m
 }
 
 /// Every schema of `components.schemas` generated from a Rust type, with the
