@@ -1,11 +1,6 @@
 //! The node: mempool, block execution and commit, the consensus integration
 //! (Malachite), catch-up, and the shared handle the API reads through.
 
-// No function over 70 lines in the library (clippy.toml). Until the integration
-// tests' three long scenarios are split too, the lint is on here rather than in
-// Cargo.toml's [lints], which would cover them.
-#![warn(clippy::too_many_lines)]
-
 pub mod app;
 pub mod commit_mark;
 pub mod consensus;

@@ -276,7 +276,31 @@ async fn single_validator_commits_blocks() {
         .await
         .expect("consensus starts");
 
-    // Transactions arriving wake the proposer: measure submit -> commit.
+    transactions_wake_the_proposer(&app, &handle).await;
+    let latencies = app.lock().latencies.clone();
+    println!(
+        "single validator: {} heights in {:?}; submit->commit latencies {latencies:?}",
+        app.height(),
+        started.elapsed()
+    );
+    verify_chain(&app, 3);
+    assert!(latencies.len() >= 3, "too few timed blocks: {latencies:?}");
+    assert!(
+        latencies.iter().all(|l| *l < Duration::from_millis(200)),
+        "slow commits: {latencies:?}"
+    );
+
+    idle_blocks_come_no_faster_than_the_interval(&app).await;
+    verify_chain(&app, app.height());
+
+    assert_eq!(handle.peers_count().await.expect("peers"), 0);
+    shutdown_all(vec![handle]).await;
+    let _ = std::fs::remove_dir_all(home);
+}
+
+/// Transactions arriving wake the proposer: submit five times, each committed in the
+/// next block (the latencies submit -> commit are recorded in the app).
+async fn transactions_wake_the_proposer(app: &MemApp, handle: &ConsensusHandle) {
     for _ in 0..5 {
         let h = app.height();
         wait_until(
@@ -299,20 +323,10 @@ async fn single_validator_commits_blocks() {
         || app.lock().carrying.is_none(),
     )
     .await;
-    let latencies = app.lock().latencies.clone();
-    println!(
-        "single validator: {} heights in {:?}; submit->commit latencies {latencies:?}",
-        app.height(),
-        started.elapsed()
-    );
-    verify_chain(&app, 3);
-    assert!(latencies.len() >= 3, "too few timed blocks: {latencies:?}");
-    assert!(
-        latencies.iter().all(|l| *l < Duration::from_millis(200)),
-        "slow commits: {latencies:?}"
-    );
+}
 
-    // Idle: empty blocks come no faster than the empty-block interval.
+/// Idle: empty blocks come no faster than the empty-block interval.
+async fn idle_blocks_come_no_faster_than_the_interval(app: &MemApp) {
     let h0 = app.height();
     wait_until(Duration::from_secs(30), "an idle block", || {
         app.height() > h0
@@ -330,11 +344,6 @@ async fn single_validator_commits_blocks() {
         idle_gap >= Duration::from_millis(300),
         "idle blocks too fast: {idle_gap:?}"
     );
-    verify_chain(&app, app.height());
-
-    assert_eq!(handle.peers_count().await.expect("peers"), 0);
-    shutdown_all(vec![handle]).await;
-    let _ = std::fs::remove_dir_all(home);
 }
 
 struct Net {

@@ -26,88 +26,105 @@ fn build_chain() -> (std::path::PathBuf, Genesis, Vec<SignedTx>) {
     let members: Vec<SecretKey> = (0..4)
         .map(|i| SecretKey::from_label(&format!("tamper member {i}")))
         .collect();
-    let mut all = Vec::new();
-    let mut submit = |shared: &Shared, txs: Vec<SignedTx>| {
-        let raw = txs.iter().map(SignedTx::encode).collect();
-        for r in waybill_node::ledger::submit_batch(shared, raw) {
-            r.expect("test transaction is admitted");
-        }
-        all.extend(txs);
-    };
-    let chain_id = genesis.chain_id.clone();
-    submit(
-        &shared,
-        members
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                sign(
-                    &admin,
-                    &chain_id,
-                    Payload::RegisterMember(RegisterMember {
-                        member: m.public(),
-                        name: format!("m{i}"),
-                        roles: vec![Role::Producer],
-                    }),
-                )
-            })
-            .collect(),
-    );
-    chain.commit_block().expect("block 1 commits");
     let gtin: waybill_gs1::Gtin = with_check_digit("0690123400001")
         .expect("digits")
         .parse()
         .expect("gtin");
-    submit(
-        &shared,
-        vec![
-            sign(
-                &members[0],
-                &chain_id,
-                Payload::RegisterProduct(RegisterProduct {
-                    gtin: gtin.clone(),
-                    name: "Navel oranges".into(),
-                    brand: "Pujiang".into(),
-                    category: "fruit".into(),
-                    origin_country: "CN".into(),
-                }),
-            ),
-            sign(
-                &members[1],
-                &chain_id,
-                Payload::RevokeMember(RevokeMember {
-                    member: members[2].public(),
-                    reason: "not an admin".into(),
-                }),
-            ),
-        ],
-    );
-    chain.commit_block().expect("block 2 commits");
-    submit(
-        &shared,
-        (1..4)
-            .map(|i| {
-                sign(
-                    &members[i],
-                    &chain_id,
-                    Payload::RegisterLot(RegisterLot {
-                        gtin: gtin.clone(),
-                        lot: format!("LOT{i}"),
-                        origin_gln: None,
-                        produced_on: "2026-11-02".into(),
-                        quantity: 100 + i as u64,
-                        unit: "kg".into(),
-                        inputs: vec![],
-                        raw_materials: vec![],
-                        claims: vec![],
-                    }),
-                )
-            })
-            .collect(),
-    );
-    chain.commit_block().expect("block 3 commits");
+    let chain_id = genesis.chain_id.clone();
+    let blocks = [
+        member_registrations(&admin, &chain_id, &members),
+        a_product_and_a_revocation(&chain_id, &members, &gtin),
+        three_lots(&chain_id, &members, &gtin),
+    ];
+    let mut all = Vec::new();
+    for (i, txs) in blocks.into_iter().enumerate() {
+        submit(&shared, &txs);
+        chain
+            .commit_block()
+            .unwrap_or_else(|e| panic!("block {} commits: {e}", i + 1));
+        all.extend(txs);
+    }
     drop(shared);
     (chain.close(), genesis, all)
+}
+
+/// Submit `txs`, each admitted.
+fn submit(shared: &Shared, txs: &[SignedTx]) {
+    let raw = txs.iter().map(SignedTx::encode).collect();
+    for r in waybill_node::ledger::submit_batch(shared, raw) {
+        r.expect("test transaction is admitted");
+    }
+}
+
+/// Block 1: the admin registers the members.
+fn member_registrations(admin: &SecretKey, chain_id: &str, members: &[SecretKey]) -> Vec<SignedTx> {
+    members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            sign(
+                admin,
+                chain_id,
+                Payload::RegisterMember(RegisterMember {
+                    member: m.public(),
+                    name: format!("m{i}"),
+                    roles: vec![Role::Producer],
+                }),
+            )
+        })
+        .collect()
+}
+
+/// Block 2: a product, and a revocation a member may not make (rejected).
+fn a_product_and_a_revocation(
+    chain_id: &str,
+    members: &[SecretKey],
+    gtin: &waybill_gs1::Gtin,
+) -> Vec<SignedTx> {
+    vec![
+        sign(
+            &members[0],
+            chain_id,
+            Payload::RegisterProduct(RegisterProduct {
+                gtin: gtin.clone(),
+                name: "Navel oranges".into(),
+                brand: "Pujiang".into(),
+                category: "fruit".into(),
+                origin_country: "CN".into(),
+            }),
+        ),
+        sign(
+            &members[1],
+            chain_id,
+            Payload::RevokeMember(RevokeMember {
+                member: members[2].public(),
+                reason: "not an admin".into(),
+            }),
+        ),
+    ]
+}
+
+/// Block 3: three members register a lot each.
+fn three_lots(chain_id: &str, members: &[SecretKey], gtin: &waybill_gs1::Gtin) -> Vec<SignedTx> {
+    (1..4)
+        .map(|i| {
+            sign(
+                &members[i],
+                chain_id,
+                Payload::RegisterLot(RegisterLot {
+                    gtin: gtin.clone(),
+                    lot: format!("LOT{i}"),
+                    origin_gln: None,
+                    produced_on: "2026-11-02".into(),
+                    quantity: 100 + i as u64,
+                    unit: "kg".into(),
+                    inputs: vec![],
+                    raw_materials: vec![],
+                    claims: vec![],
+                }),
+            )
+        })
+        .collect()
 }
 
 /// Flip one bit in every occurrence of `needle` in the file, at `offset` within it.
