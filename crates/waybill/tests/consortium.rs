@@ -603,6 +603,17 @@ async fn a_new_organization_admitted_by_majority_runs_a_validator_that_votes() {
         assert_eq!(v["status"], "applied", "{v}");
         executed_at = v["height"].as_u64().expect("height");
     }
+    // Node 4 follows the chain: it may not have committed the last approval yet.
+    wait_until(
+        "node 4 has the block that executed the proposal",
+        Duration::from_secs(30),
+        || async {
+            height(&nodes[4].client)
+                .await
+                .is_some_and(|h| h >= executed_at)
+        },
+    )
+    .await;
     let p = nodes[4]
         .client
         .get("/v1/governance/proposals/1")
@@ -614,7 +625,7 @@ async fn a_new_organization_admitted_by_majority_runs_a_validator_that_votes() {
         "the new validator set takes effect",
         Duration::from_secs(60),
         || async {
-            height(&nodes[0].client)
+            height(&nodes[4].client)
                 .await
                 .is_some_and(|h| h > effective)
         },
@@ -638,6 +649,10 @@ async fn a_new_organization_admitted_by_majority_runs_a_validator_that_votes() {
     )
     .await;
     let h = height(&nodes[1].client).await.expect("height");
+    wait_until("node 4 has that block", Duration::from_secs(30), || async {
+        height(&nodes[4].client).await.is_some_and(|n| n >= h)
+    })
+    .await;
     let block = nodes[4].client.block(h).await.expect("block");
     let signers: Vec<&str> = block["certificate"]["signatures"]
         .as_array()
