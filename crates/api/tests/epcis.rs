@@ -14,9 +14,10 @@
 
 #[allow(dead_code)]
 mod common;
+use common::{capture_request, capture_request_until};
 
 use waybill_types::payload::{
-    CaptureEpcis, GrantRead, RecordQualification, RegisterLocation, RegisterLot, RevokeMember,
+    GrantRead, RecordQualification, RegisterLocation, RegisterLot, RevokeMember,
     RevokeQualification, SetLocationDelegate,
 };
 
@@ -150,40 +151,6 @@ async fn get_as_ok(app: &Router, key: &SecretKey, path_and_query: &str) -> Value
 /// An unsigned GET.
 async fn get_anon(app: &Router, path_and_query: &str) -> Answer {
     common::get(app, path_and_query).await
-}
-
-/// `POST /epcis/capture{query}` of `body`, signed by `key` with nonce `nonce` (and
-/// the tests' fixed expiry).
-fn capture_request(key: &SecretKey, nonce: u64, body: &str, query: &str) -> Request<Body> {
-    capture_request_until(key, nonce, common::test_expiry_ms(), body, query)
-}
-
-fn capture_request_until(
-    key: &SecretKey,
-    nonce: u64,
-    expires_at_ms: u64,
-    body: &str,
-    query: &str,
-) -> Request<Body> {
-    let stx = waybill_client::sign_with(
-        key,
-        CHAIN_ID,
-        nonce,
-        expires_at_ms,
-        Payload::CaptureEpcis(CaptureEpcis {
-            document: body.to_string(),
-        }),
-    );
-    Request::builder()
-        .method(Method::POST)
-        .uri(format!("/epcis/capture{query}"))
-        .header(header::CONTENT_TYPE, "application/ld+json")
-        .header("waybill-signer", key.public().to_hex())
-        .header("waybill-nonce", nonce.to_string())
-        .header("waybill-expires", expires_at_ms.to_string())
-        .header("waybill-signature", hex::encode(stx.signature.0))
-        .body(Body::from(body.to_string()))
-        .expect("request builds")
 }
 
 /// The events of a document (an EPCISDocument or an EPCISQueryDocument).

@@ -12,8 +12,7 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use common::*;
 use serde_json::{json, Value};
-use waybill_types::payload::CaptureEpcis;
-use waybill_types::{Payload, Role, SecretKey};
+use waybill_types::{Role, SecretKey};
 
 /// The document as served.
 fn document() -> Value {
@@ -254,30 +253,6 @@ async fn get_signed(
         b = b.header(header::ACCEPT, a);
     }
     send(&f.app, b.body(Body::empty()).expect("request builds")).await
-}
-
-/// A signed EPCIS capture of one harvest event.
-fn capture_request(key: &SecretKey, nonce: u64, body: &str, query: &str) -> Request<Body> {
-    let expires = test_expiry_ms();
-    let stx = waybill_client::sign_with(
-        key,
-        CHAIN_ID,
-        nonce,
-        expires,
-        Payload::CaptureEpcis(CaptureEpcis {
-            document: body.to_string(),
-        }),
-    );
-    Request::builder()
-        .method(Method::POST)
-        .uri(format!("/epcis/capture{query}"))
-        .header(header::CONTENT_TYPE, "application/ld+json")
-        .header("waybill-signer", key.public().to_hex())
-        .header("waybill-nonce", nonce.to_string())
-        .header("waybill-expires", expires.to_string())
-        .header("waybill-signature", hex::encode(stx.signature.0))
-        .body(Body::from(body.to_string()))
-        .expect("request builds")
 }
 
 const EPC: &str = "urn:epc:id:sgtin:6901234.000001.B1";

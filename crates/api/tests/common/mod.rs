@@ -2,7 +2,7 @@
 //! organizations, the router over it, signers that track their sequence numbers,
 //! and small helpers to send requests and read answers.
 
-use waybill_types::payload::{RegisterLot, RegisterMember, RegisterProduct};
+use waybill_types::payload::{CaptureEpcis, RegisterLot, RegisterMember, RegisterProduct};
 
 use std::sync::Arc;
 
@@ -552,4 +552,38 @@ pub async fn spawn_server(app: Router, limits: waybill_api::ServerLimits) -> Tes
         stop,
         task,
     }
+}
+
+/// `POST /epcis/capture{query}` of `body`, signed by `key` with nonce `nonce` (and
+/// the tests' fixed expiry).
+pub fn capture_request(key: &SecretKey, nonce: u64, body: &str, query: &str) -> Request<Body> {
+    capture_request_until(key, nonce, test_expiry_ms(), body, query)
+}
+
+pub fn capture_request_until(
+    key: &SecretKey,
+    nonce: u64,
+    expires_at_ms: u64,
+    body: &str,
+    query: &str,
+) -> Request<Body> {
+    let stx = waybill_client::sign_with(
+        key,
+        CHAIN_ID,
+        nonce,
+        expires_at_ms,
+        Payload::CaptureEpcis(CaptureEpcis {
+            document: body.to_string(),
+        }),
+    );
+    Request::builder()
+        .method(Method::POST)
+        .uri(format!("/epcis/capture{query}"))
+        .header(header::CONTENT_TYPE, "application/ld+json")
+        .header("waybill-signer", key.public().to_hex())
+        .header("waybill-nonce", nonce.to_string())
+        .header("waybill-expires", expires_at_ms.to_string())
+        .header("waybill-signature", hex::encode(stx.signature.0))
+        .body(Body::from(body.to_string()))
+        .expect("request builds")
 }
