@@ -1192,31 +1192,96 @@ pub(crate) async fn audit_route(
     let (kind, subject, label) = audit_subject(&q)?;
     may_read_audit(&s, &reader, kind, &subject)?;
     let limit = q.limit.unwrap_or(100).clamp(1, limits::PAGE_ITEMS_MAX);
-    let prefix = keys::audit_of(kind, &subject);
-    let start = match &q.after {
-        Some(a) => {
-            let mut k = crate::hex_decode(a)?;
-            k.push(0);
-            k
-        }
-        None => prefix.clone(),
-    };
+    let after = q.after.as_deref().map(parse_audit_cursor).transpose()?;
     let snap = s.store.snapshot()?;
-    let rows = snap.scan_from(&prefix, &start, limit + 1)?;
-    let more = rows.len() > limit;
+    let prefix = keys::audit_of(kind, &subject);
+    let places = audit_places(&snap, &prefix, after, limit + 1)?;
+    let more = places.len() > limit;
     let mut items = Vec::new();
-    let mut last = None;
-    for (k, v) in rows.into_iter().take(limit) {
-        let e: audit::AuditEntry = waybill_state::decode_record(&k, &v)?;
+    let mut block: Option<(waybill_types::Block, Vec<waybill_types::Receipt>)> = None;
+    for &(height, index) in places.iter().take(limit) {
+        if block.as_ref().map(|(b, _)| b.header.height.0) != Some(height) {
+            let h = waybill_types::Height(height);
+            let missing =
+                || ApiError::internal(format!("block {height} of the audit trail is missing"));
+            block = Some((
+                s.store.block(h)?.ok_or_else(missing)?,
+                s.store.receipts(h)?.ok_or_else(missing)?,
+            ));
+        }
+        let (b, receipts) = block.as_ref().expect("loaded above");
+        let i = index as usize;
+        let (Some(tx), Some(receipt)) = (b.txs.get(i), receipts.get(i)) else {
+            return Err(ApiError::internal(format!(
+                "the audit trail names transaction {index} of block {height}, which has {}",
+                b.txs.len()
+            )));
+        };
+        let place = waybill_state::block::TxPlace {
+            height: b.header.height,
+            time_ms: b.header.time_ms,
+            receipt,
+        };
+        let e = waybill_state::block::audit_entry(&snap, place, tx, (kind, &subject))?;
         let mut j = serde_json::to_value(&e).map_err(ApiError::internal)?;
         j["time"] = json!(rfc3339_ms(e.time_ms));
         items.push(j);
-        last = Some(k);
     }
-    let next = if more { last.map(hex::encode) } else { None };
+    let next = if more {
+        places
+            .get(limit - 1)
+            .map(|(h, i)| hex::encode([&h.to_be_bytes()[..], &i.to_be_bytes()[..]].concat()))
+    } else {
+        None
+    };
     Ok(Json(
         json!({ "subject": label, "items": items, "next_after": next }),
     ))
+}
+
+/// An audit page's `after`: the hex of the last entry's height (u64) and index (u32).
+fn parse_audit_cursor(a: &str) -> Result<(u64, u32), ApiError> {
+    let b = crate::hex_decode(a)?;
+    let bad = || {
+        ApiError::bad_request(
+            "bad_cursor",
+            format!("`after` `{a}` is not a cursor this endpoint returned (12 bytes of hex)"),
+        )
+    };
+    let (h, i) = (b.len() == 12).then(|| b.split_at(8)).ok_or_else(bad)?;
+    Ok((
+        u64::from_be_bytes(h.try_into().map_err(|_| bad())?),
+        u32::from_be_bytes(i.try_into().map_err(|_| bad())?),
+    ))
+}
+
+/// Up to `max` (height, transaction index) entries of an audit subject, after `after`.
+fn audit_places(
+    snap: &waybill_store::StateSnapshot,
+    prefix: &[u8],
+    after: Option<(u64, u32)>,
+    max: usize,
+) -> Result<Vec<(u64, u32)>, ApiError> {
+    let mut out = Vec::new();
+    let mut from = after.map_or(0, |(h, _)| h);
+    loop {
+        let rows = waybill_state::index::rows_from(&snap.index(), prefix, from, 64)?;
+        for r in &rows {
+            for &e in &r.entries {
+                if after.is_some_and(|a| (r.height, e) <= a) {
+                    continue;
+                }
+                out.push((r.height, e));
+                if out.len() >= max {
+                    return Ok(out);
+                }
+            }
+        }
+        match rows.last() {
+            Some(last) if rows.len() == 64 => from = last.height + 1,
+            _ => return Ok(out),
+        }
+    }
 }
 
 /// The audit subject a query names: its kind, its key bytes and how to say it.

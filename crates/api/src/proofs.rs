@@ -76,23 +76,14 @@ impl HistorySource for StateSource<'_> {
     ) -> Result<Option<waybill_types::proof::PlacedRecord>, WalkError<String>> {
         // The master record is the product's first record.
         let prefix = keys::open_of(&format!("https://id.gs1.org/01/{gtin}"));
-        let rows = self
-            .snap
-            .scan_from(&prefix, &prefix, 1)
+        let rows = waybill_state::index::rows_from(&self.snap.index(), &prefix, 0, 1)
             .map_err(source_err)?;
-        let Some((k, _)) = rows.first() else {
+        let Some(pos) = rows
+            .first()
+            .and_then(|r| r.entries.first().map(|i| (r.height, u64::from(*i))))
+        else {
             return Ok(None);
         };
-        let pos = k
-            .get(prefix.len()..prefix.len() + 12)
-            .map(|b| {
-                let (h, i) = b.split_at(8);
-                (
-                    u64::from_be_bytes(h.try_into().unwrap_or([0; 8])),
-                    u64::from(u32::from_be_bytes(i.try_into().unwrap_or([0; 4]))),
-                )
-            })
-            .ok_or_else(|| source_err(format!("open index key of {gtin} is too short")))?;
         let rec = self.record(pos.0, pos.1)?;
         Ok((rec["kind"] == "product").then_some((pos.0, pos.1, rec)))
     }

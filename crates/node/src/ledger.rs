@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{broadcast, oneshot, watch};
-use waybill_state::{BlockContext, Execution, StateRead, TxInvalid, WriteSet};
+use waybill_state::{BlockContext, Execution, StateRead, TxInvalid};
 use waybill_store::{Head, Store};
 use waybill_types::block::{validators_hash, ValidatorInfo, HEADER_VERSION};
 use waybill_types::clock::Clock;
@@ -185,8 +185,8 @@ impl Shared {
 struct Executed {
     block: Block,
     tx_ids: Vec<TxId>,
-    writes: WriteSet,
-    receipts: Vec<Receipt>,
+    /// Its write set, derived index rows and receipts.
+    out: waybill_state::Executed,
 }
 
 /// The ledger (see the module docs).
@@ -322,13 +322,14 @@ impl Ledger {
         time_ms: u64,
         proposer: PublicKey,
         txs_bytes: &[Vec<u8>],
-        writes: &waybill_state::WriteSet,
+        out: &waybill_state::Executed,
         heads_root: Hash,
         validators_hash: Hash,
     ) -> BlockHeader {
         let head = self.head();
-        let state_hash = waybill_state::next_state_hash(&head.state_hash, writes);
-        let open_root = waybill_state::open::open_root(writes, height.0);
+        let state_hash =
+            waybill_state::next_state_hash(&head.state_hash, &out.writes, &out.receipts);
+        let open_root = waybill_state::open::open_root(&out.writes, height.0);
         let leaves: Vec<merkle::Digest32> =
             txs_bytes.iter().map(|b| merkle::leaf_hash(b)).collect();
         BlockHeader {
@@ -458,8 +459,9 @@ impl Application for Ledger {
                 Err(e) => dropped.push((ptx.id, e.code(), e.to_string())),
             }
         }
-        let (writes, receipts) = ex.finish().map_err(internal)?;
-        let heads_root = waybill_state::open::heads_root(&snapshot, &writes).map_err(internal)?;
+        let out = ex.finish().map_err(internal)?;
+        let heads_root =
+            waybill_state::open::heads_root(&snapshot, &out.writes).map_err(internal)?;
         drop(snapshot);
         self.drop_txs(dropped);
         let validators_hash = validators_hash(&self.validators_at(height)?);
@@ -468,7 +470,7 @@ impl Application for Ledger {
             time_ms,
             proposer,
             &txs_bytes,
-            &writes,
+            &out,
             heads_root,
             validators_hash,
         );
@@ -479,8 +481,7 @@ impl Application for Ledger {
             Executed {
                 block: block.clone(),
                 tx_ids,
-                writes,
-                receipts,
+                out,
             },
         );
         Ok(block)
@@ -495,17 +496,9 @@ impl Application for Ledger {
         self.check_proposal_header(&block, hash, &head)?;
         let tx_ids: Vec<TxId> = block.tx_ids();
         self.check_proposal_signatures(&block, hash, &tx_ids)?;
-        let (writes, receipts) = self.execute_proposal(&block, hash, &tx_ids, &head)?;
+        let out = self.execute_proposal(&block, hash, &tx_ids, &head)?;
         self.verified.extend(tx_ids.iter().copied());
-        self.executed.insert(
-            hash,
-            Executed {
-                block,
-                tx_ids,
-                writes,
-                receipts,
-            },
-        );
+        self.executed.insert(hash, Executed { block, tx_ids, out });
         Ok(())
     }
 
@@ -537,13 +530,7 @@ impl Application for Ledger {
         let head = self
             .shared
             .store
-            .commit_block(
-                &ex.block,
-                &certificate,
-                &ex.writes,
-                &ex.receipts,
-                &ex.tx_ids,
-            )
+            .commit_block(&ex.block, &certificate, &ex.out, &ex.tx_ids)
             .map_err(internal)?;
         let commit_ms = started.elapsed().as_secs_f64() * 1000.0;
         self.publish_commit(ex, head, commit_ms);
@@ -620,15 +607,15 @@ impl Ledger {
         })
     }
 
-    /// Execute the proposed block on the committed state; its writes and receipts if
-    /// they give the heads root, state hash and open-tier root its header commits to.
+    /// Execute the proposed block on the committed state; what it gives, if that
+    /// matches the heads root, state hash and open-tier root its header commits to.
     fn execute_proposal(
         &self,
         block: &Block,
         hash: Hash,
         tx_ids: &[TxId],
         head: &Head,
-    ) -> Result<(WriteSet, Vec<Receipt>), AppError> {
+    ) -> Result<waybill_state::Executed, AppError> {
         let h = &block.header;
         let invalid = |m: String| invalid_block(hash, h.height, m);
         let snapshot = self.shared.store.snapshot().map_err(internal)?;
@@ -645,8 +632,9 @@ impl Ledger {
                 }
             }
         }
-        let (writes, receipts) = ex.finish().map_err(internal)?;
-        let heads_root = waybill_state::open::heads_root(&snapshot, &writes).map_err(internal)?;
+        let out = ex.finish().map_err(internal)?;
+        let writes = &out.writes;
+        let heads_root = waybill_state::open::heads_root(&snapshot, writes).map_err(internal)?;
         drop(snapshot);
         if heads_root != h.heads_root {
             return Err(invalid(format!(
@@ -654,21 +642,21 @@ impl Ledger {
                 h.heads_root
             )));
         }
-        let state_hash = waybill_state::next_state_hash(&head.state_hash, &writes);
+        let state_hash = waybill_state::next_state_hash(&head.state_hash, writes, &out.receipts);
         if state_hash != h.state_hash {
             return Err(invalid(format!(
                 "state hash {} does not match execution {state_hash}",
                 h.state_hash
             )));
         }
-        let open_root = waybill_state::open::open_root(&writes, h.height.0);
+        let open_root = waybill_state::open::open_root(writes, h.height.0);
         if open_root != h.open_root {
             return Err(invalid(format!(
                 "open-tier root {} does not match execution {open_root}",
                 h.open_root
             )));
         }
-        Ok((writes, receipts))
+        Ok(out)
     }
 
     /// After the store committed `ex` (its new head `head`, in `commit_ms`): forget
@@ -691,7 +679,7 @@ impl Ledger {
         m.observe_finality_seconds(
             self.shared.now_ms().saturating_sub(ex.block.header.time_ms) as f64 / 1000.0,
         );
-        for r in &ex.receipts {
+        for r in &ex.out.receipts {
             if let waybill_types::TxStatus::Rejected { code, .. } = &r.status {
                 m.add_rejected(code);
             }
@@ -702,7 +690,7 @@ impl Ledger {
             commit_ms,
             "committed block"
         );
-        let receipts = Arc::new(ex.receipts);
+        let receipts = Arc::new(ex.out.receipts);
         self.shared
             .resolve(
                 ex.tx_ids

@@ -289,6 +289,28 @@ fn flipped_byte_in_the_state_is_named() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The audit trail is a derived index, not hashed state: a row moved to another
+/// block (one bit of its key's height flipped) leaves every hash intact, and
+/// `verify --full`, which re-derives the index from the chain, names it.
+#[test]
+fn flipped_byte_in_the_derived_index_is_named() {
+    let (dir, _, txs) = build_chain();
+    let lot_signer = txs.last().expect("a lot registration").tx.signer;
+    let row = waybill_state::keys::index_row(
+        &waybill_state::keys::audit_of(waybill_state::audit::subject::MEMBER, &lot_signer.0),
+        3,
+    );
+    let n = flip_in_file(&db(&dir), &row, row.len() - 1);
+    assert_eq!(n, 1, "the row is stored once");
+    let (store, _) = Store::open_existing(&db(&dir)).expect("opens");
+    verify_recent(&store, 3).expect("no hashed record changed");
+    let err = verify_full(&store)
+        .expect_err("tampering is detected")
+        .to_string();
+    assert!(err.contains("derived index"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// Regression: the background check ran while blocks were being committed and took
 /// the newer head for a mismatch ("head record does not match the last block"),
 /// raising a false tamper alert that halted a healthy node.

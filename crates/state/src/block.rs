@@ -81,31 +81,24 @@ impl<'a, S: StateRead> Execution<'a, S> {
         let replay_key = self.admit(stx)?;
         let signer = stx.tx.signer;
         let payload = &stx.tx.payload;
-        let action = audit::Action {
-            kind: payload.kind(),
-            summary: dispatch::describe(payload),
-        };
-        // The signer's organization as it was before the transaction.
+        // The signer's organization (a key belongs to one organization for good).
         let org = crate::identity::load_member(self, &signer)?.map(|m| m.org);
         let receipts_before = self.receipts.len();
+        let tx_index =
+            u32::try_from(receipts_before).expect("a block holds fewer than 2^32 transactions");
         // Handlers only read and return their writes; a rejection writes nothing.
-        let status = match dispatch::execute(
-            payload,
-            self,
-            Call {
-                signer,
-                tx_id,
-                kind: action.kind,
-            },
-        ) {
+        let status = match dispatch::execute(payload, self, Call { signer, tx_id }) {
             Ok(writes) => {
                 for (k, v) in writes {
-                    self.put(k, v);
+                    if crate::index::is_derived(&k) {
+                        self.index_push(&k, derived_entry(&v, tx_index));
+                    } else {
+                        self.put(k, v);
+                    }
                 }
                 if let Some(gtin) = dispatch::audited_product(payload) {
-                    let (k, v) =
-                        audit::product_entry(&action, &self.ctx, tx_id, signer, org.as_ref(), gtin);
-                    self.put(k, v);
+                    let prefix = keys::audit_of(audit::subject::PRODUCT, gtin.as_str().as_bytes());
+                    self.index_push(&prefix, tx_index);
                 }
                 TxStatus::Applied
             }
@@ -117,9 +110,12 @@ impl<'a, S: StateRead> Execution<'a, S> {
         };
         // Kept until the expiry passes (see `begin`), whatever the outcome.
         self.put(replay_key, Vec::new());
-        for (k, v) in audit::actor_entries(&action, &self.ctx, tx_id, signer, org.as_ref(), &status)
-        {
-            self.put(k, v);
+        self.index_push(&keys::audit_of(audit::subject::MEMBER, &signer.0), tx_index);
+        if let Some(o) = &org {
+            self.index_push(
+                &keys::audit_of(audit::subject::ORG, o.as_str().as_bytes()),
+                tx_index,
+            );
         }
         self.receipts.push(Receipt { tx_id, status });
         assert_eq!(
@@ -169,9 +165,9 @@ impl<'a, S: StateRead> Execution<'a, S> {
 
     /// Finish the block: the work due at its end (the subjects whose heads moved are
     /// folded into the heads tree, whose root the header commits to — see
-    /// [`crate::open::heads_root`]), then the write set and the receipts, in
-    /// transaction order.
-    pub fn finish(mut self) -> Result<(WriteSet, Vec<Receipt>), StateReadError> {
+    /// [`crate::open::heads_root`]), then the write set, the derived index rows and
+    /// the receipts, in transaction order.
+    pub fn finish(mut self) -> Result<Executed, StateReadError> {
         crate::open::update_heads_tree(self.base, &mut self.writes)?;
         // Every receipt is one transaction's, and no transaction is in a block twice
         // (its replay id is written with its receipt, so a second copy is refused).
@@ -182,6 +178,85 @@ impl<'a, S: StateRead> Execution<'a, S> {
             self.receipts.len(),
             "a transaction is in a block at most once"
         );
-        Ok((self.writes, self.receipts))
+        Ok(Executed {
+            writes: self.writes,
+            index: self.index,
+            receipts: self.receipts,
+        })
     }
+}
+
+/// What executing a block gives.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Executed {
+    /// Its writes to the hashed state, ordered by key.
+    pub writes: WriteSet,
+    /// Its derived index rows ([`crate::index`]): stored beside the state, not hashed.
+    pub index: crate::index::Index,
+    /// One receipt per transaction, in order.
+    pub receipts: Vec<Receipt>,
+}
+
+/// The entry a handler's derived row adds: the u32 it carries (an open-tier record's
+/// index), or, if it carries none, the transaction's index in the block (audit).
+fn derived_entry(value: &[u8], tx_index: u32) -> u32 {
+    match <[u8; 4]>::try_from(value) {
+        Ok(b) => u32::from_be_bytes(b),
+        Err(_) => {
+            assert!(
+                value.is_empty(),
+                "a handler's derived row carries a u32 entry or nothing"
+            );
+            tx_index
+        }
+    }
+}
+
+/// Where a transaction sits: its block's height and time, and its receipt.
+#[derive(Clone, Copy, Debug)]
+pub struct TxPlace<'a> {
+    /// The block's height.
+    pub height: waybill_types::Height,
+    /// The block's time, ms since the Unix epoch.
+    pub time_ms: u64,
+    /// The transaction's receipt in that block.
+    pub receipt: &'a Receipt,
+}
+
+/// The entry that transaction `tx` (at `place`) leaves in the audit trail of the
+/// subject `subject` of kind `kind` ([`audit::subject`]): rebuilt from the transaction, its
+/// receipt and the state (the signer's organization; for a capture in a product's
+/// trail, how many new events its capture record stored). The derived index
+/// ([`crate::index`]) lists which transactions a subject's trail names.
+pub fn audit_entry<S: StateRead + ?Sized>(
+    state: &S,
+    place: TxPlace<'_>,
+    tx: &SignedTx,
+    (kind, subject): (u8, &[u8]),
+) -> Result<audit::AuditEntry, StateReadError> {
+    let signer = tx.tx.signer;
+    let payload = &tx.tx.payload;
+    let org = crate::identity::load_member(state, &signer)?.map(|m| m.org);
+    let summary = match payload {
+        waybill_types::Payload::CaptureEpcis(_) if kind == audit::subject::PRODUCT => {
+            let n_new = crate::trace::load_capture(state, &place.receipt.tx_id)?
+                .map_or(0, |c| c.events.iter().filter(|e| !e.duplicate).count());
+            let g = String::from_utf8_lossy(subject);
+            format!("captured {n_new} EPCIS event(s) naming {g}")
+        }
+        _ => dispatch::describe(payload),
+    };
+    Ok(audit::AuditEntry {
+        height: place.height,
+        time_ms: place.time_ms,
+        tx_id: place.receipt.tx_id,
+        signer,
+        org,
+        action: payload.kind().to_string(),
+        summary,
+        outcome: match &place.receipt.status {
+            TxStatus::Applied => "applied".to_string(),
+            TxStatus::Rejected { code, .. } => format!("rejected: {code}"),
+        },
+    })
 }

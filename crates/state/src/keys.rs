@@ -87,7 +87,8 @@ pub const EVENT_ID: u8 = 0x12;
 pub const EPC_EVENT: u8 = 0x13;
 /// Captures: `CAPTURE ‖ tx id`.
 pub const CAPTURE: u8 = 0x14;
-/// Audit trail: `AUDIT ‖ subject kind ‖ subject ‖ 0x00 ‖ height ‖ tx id`.
+/// Audit trail (a derived index, not state): `AUDIT ‖ subject kind ‖ subject ‖ 0x00 ‖
+/// height` → the indexes of the block's transactions on the subject's trail.
 pub const AUDIT: u8 = 0x15;
 
 /// Key of a location.
@@ -170,15 +171,6 @@ pub fn capture(tx_id: &waybill_types::TxId) -> Vec<u8> {
 pub fn audit_of(kind: u8, subject: &[u8]) -> Vec<u8> {
     [&[AUDIT, kind][..], subject, &[0]].concat()
 }
-/// Key of an audit entry.
-pub fn audit(kind: u8, subject: &[u8], height: u64, tx_id: &waybill_types::TxId) -> Vec<u8> {
-    [
-        audit_of(kind, subject).as_slice(),
-        &height.to_be_bytes()[..],
-        &tx_id.0[..],
-    ]
-    .concat()
-}
 /// Chain-wide counters and lists: `META ‖ name`.
 pub fn meta(name: &str) -> Vec<u8> {
     [&[META][..], name.as_bytes()].concat()
@@ -187,7 +179,9 @@ pub fn meta(name: &str) -> Vec<u8> {
 /// Open-tier records: `OPEN ‖ height (u64 BE) ‖ index (u32 BE)` → record bytes. The
 /// header's `open_root` is the RFC 6962 root over a block's records in key order.
 pub const OPEN: u8 = 0x17;
-/// Identifier → open-tier records: `OPEN_BY_ID ‖ canonical id ‖ 0x00 ‖ height ‖ index`.
+/// Identifier → open-tier records (a derived index, not state):
+/// `OPEN_BY_ID ‖ canonical id ‖ 0x00 ‖ height` → the indexes of the block's records
+/// naming it.
 pub const OPEN_BY_ID: u8 = 0x18;
 
 /// Prefix of one block's open-tier records.
@@ -219,4 +213,16 @@ pub fn head(subject: &str) -> Vec<u8> {
 pub fn smt_node(depth: usize, path: &[u8; 32]) -> Vec<u8> {
     let depth = u16::try_from(depth).expect("a tree position is at most 256 deep");
     [&[SMT][..], &depth.to_be_bytes()[..], &path[..]].concat()
+}
+
+/// Whether `key` belongs to a derived index (`crate::index`: the audit trail, the
+/// open-tier identifier index) rather than to the hashed state.
+pub fn is_derived(key: &[u8]) -> bool {
+    matches!(key.first(), Some(&AUDIT) | Some(&OPEN_BY_ID))
+}
+
+/// The derived index row of `prefix` (a subject's [`audit_of`] or [`open_of`]) for
+/// block `height`: `prefix ‖ height (u64 BE)`.
+pub fn index_row(prefix: &[u8], height: u64) -> Vec<u8> {
+    [prefix, &height.to_be_bytes()[..]].concat()
 }

@@ -37,12 +37,14 @@ pub mod dispatch;
 pub mod exec;
 pub mod governance;
 pub mod identity;
+pub mod index;
 pub mod keys;
 pub mod open;
 pub mod trace;
 
-pub use block::apply_genesis;
+pub use block::{apply_genesis, Executed};
 pub use exec::{
-    decode_record, encode_record, genesis_state_hash, next_state_hash, write_set_digest,
-    BlockContext, Execution, Rows, StateRead, StateReadError, StateScan, TxInvalid, WriteSet,
+    decode_record, encode_record, encode_write_set, genesis_state_hash, next_state_hash,
+    outcomes_digest, write_set_digest, BlockContext, Execution, Rows, StateRead, StateReadError,
+    StateScan, TxInvalid, WriteSet,
 };

@@ -163,13 +163,9 @@ impl<'s, S: StateRead + ?Sized> Publisher<'s, S> {
         };
         writes.push((keys::open(self.height, index), bytes));
         for id in prev.keys() {
-            let k = [
-                keys::open_of(id).as_slice(),
-                &self.height.to_be_bytes(),
-                &index.to_be_bytes(),
-            ]
-            .concat();
-            writes.push((k, Vec::new()));
+            // A derived index row (crate::index): the block adds record `index` to
+            // the identifier's row.
+            writes.push((keys::open_of(id), index.to_be_bytes().to_vec()));
             writes.push((keys::head(id), head.encode()));
             self.heads.insert(id.clone(), head);
         }

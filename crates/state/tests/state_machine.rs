@@ -233,6 +233,8 @@ struct BlockRun {
     /// One result per transaction offered, in order.
     results: Vec<Result<Receipt, TxInvalid>>,
     writes: WriteSet,
+    /// The derived index rows (audit trail, open-tier identifier index).
+    index: waybill_state::index::Index,
     receipts: Vec<Receipt>,
     /// The replay-id key of each transaction offered, in order.
     replay_keys: Vec<Vec<u8>>,
@@ -255,9 +257,9 @@ impl BlockRun {
             .collect()
     }
 
-    /// The audit-trail keys written.
+    /// The audit-trail rows written (derived index rows, not state).
     fn audit_keys(&self) -> BTreeSet<Vec<u8>> {
-        self.writes
+        self.index
             .keys()
             .filter(|k| k.first() == Some(&keys::AUDIT))
             .cloned()
@@ -268,11 +270,12 @@ impl BlockRun {
 fn run_block(state: &State, ctx: BlockContext, txs: &[SignedTx]) -> BlockRun {
     let mut ex = Execution::begin(state, ctx).expect("the in-memory state reads");
     let results = txs.iter().map(|t| ex.apply(t, t.id()).cloned()).collect();
-    let (writes, receipts) = ex.finish().expect("the in-memory state reads");
+    let out = ex.finish().expect("the in-memory state reads");
     BlockRun {
         results,
-        writes,
-        receipts,
+        writes: out.writes,
+        index: out.index,
+        receipts: out.receipts,
         replay_keys: txs.iter().map(replay_key).collect(),
     }
 }
@@ -321,7 +324,7 @@ impl Chain {
     fn commit(&mut self, txs: &[SignedTx]) -> BlockRun {
         let run = self.execute(txs);
         apply_writes(&mut self.state, &run.writes);
-        self.state_hash = next_state_hash(&self.state_hash, &run.writes);
+        self.state_hash = next_state_hash(&self.state_hash, &run.writes, &run.receipts);
         self.height += 1;
         run
     }
@@ -437,7 +440,7 @@ fn genesis_writes_orgs_admins_and_hash() {
     );
 
     let chain = Chain::new();
-    assert_eq!(chain.state_hash, next_state_hash(&g.hash(), &writes));
+    assert_eq!(chain.state_hash, genesis_state_hash(&g, &writes));
     let o = load_org(&chain.state, &org("orchard"))
         .expect("reads")
         .expect("orchard exists");
@@ -471,7 +474,10 @@ fn empty_block_writes_nothing_but_advances_the_state_hash() {
     assert!(run.writes.is_empty() && run.receipts.is_empty());
     assert_eq!(chain.state, state_before);
     assert_ne!(chain.state_hash, before);
-    assert_eq!(chain.state_hash, next_state_hash(&before, &WriteSet::new()));
+    assert_eq!(
+        chain.state_hash,
+        next_state_hash(&before, &WriteSet::new(), &[])
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -710,6 +716,32 @@ fn unknown_signer_is_invalid_and_writes_nothing() {
     ));
     assert_eq!(run.receipts.len(), 2);
     assert_eq!(run.receipts[1].tx_id, txs[2].id());
+}
+
+/// Reads of committed state are cached for the block, beneath the block's own
+/// writes: a member that signs, is revoked, and signs again in one block is refused
+/// the second time, though its record was read (and cached) before the revocation.
+#[test]
+fn a_member_revoked_mid_block_is_refused_later_in_that_block() {
+    let mut chain = Chain::new();
+    let worker = key("worker");
+    chain.commit(&[chain.tx(
+        &key("orchard-admin"),
+        reg_member(&worker, &[Role::Producer]),
+    )]);
+    let txs = [
+        signed(&worker, 1, product(&orchard_gtin())),
+        chain.tx(&key("orchard-admin"), revoke(&worker, "left the company")),
+        signed(&worker, 2, lot(&orchard_gtin(), "L1")),
+    ];
+    let run = chain.commit(&txs);
+    let statuses: Vec<&TxStatus> = run.receipts.iter().map(|r| &r.status).collect();
+    assert_eq!(statuses[0], &TxStatus::Applied);
+    assert_eq!(statuses[1], &TxStatus::Applied);
+    assert!(
+        matches!(statuses[2], TxStatus::Rejected { code, .. } if code == "member_revoked"),
+        "{statuses:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1292,11 +1324,12 @@ fn different_order_different_outcome_different_hash() {
     assert_ne!(swapped.writes, straight.writes);
 }
 
-/// The state hash commits to the write set, not to receipts' messages: two orders
-/// whose outcomes differ only in *which* rejection a transaction got write the same
-/// records, except the audit trail, which keeps the rejection code (not the message).
+/// The state hash commits to the write set and to each transaction's outcome (its
+/// rejection code), not to receipts' messages: two orders whose outcomes differ only
+/// in *which* rejection a transaction got write the same records, yet hash apart.
+/// The audit trail is a derived index outside the state.
 #[test]
-fn state_hash_covers_writes_and_audited_rejection_codes() {
+fn state_hash_covers_writes_and_rejection_codes() {
     let chain = Chain::new();
     let reg = chain.tx(&key("orchard-admin"), product(&orchard_gtin()));
     let foreign_lot = chain.tx(&key("packer-admin"), lot(&orchard_gtin(), "L1"));
@@ -1313,19 +1346,50 @@ fn state_hash_covers_writes_and_audited_rejection_codes() {
     ));
     assert_ne!(rb.receipts, rc.receipts);
     assert_eq!(rb.write_keys(), rc.write_keys());
-    let non_audit = |w: &WriteSet| -> WriteSet {
-        w.iter()
-            .filter(|(k, _)| k.first() != Some(&keys::AUDIT))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    };
-    assert_eq!(non_audit(&rb.writes), non_audit(&rc.writes));
+    assert_eq!(rb.writes, rc.writes, "the audit trail is not in the state");
+    assert!(rb
+        .writes
+        .keys()
+        .all(|k| !waybill_state::index::is_derived(k)));
     assert_eq!(rb.audit_keys(), rc.audit_keys());
     assert_ne!(
-        rb.writes, rc.writes,
-        "the audit entries record different rejection codes"
+        rb.index, rc.index,
+        "the trails list the transactions in block order"
     );
-    assert_ne!(b.state_hash, c.state_hash);
+    assert_ne!(b.state_hash, c.state_hash, "the rejection codes differ");
+
+    // Messages are prose: rewording one changes no hash; another code does.
+    let mut reworded = rb.receipts.clone();
+    let mut recoded = rb.receipts.clone();
+    let TxStatus::Rejected { message, .. } = &mut reworded[0].status else {
+        panic!("the first transaction was rejected")
+    };
+    message.push_str(" (reworded)");
+    recoded[0].status = TxStatus::Rejected {
+        code: "not_authorized".into(),
+        message: message.clone(),
+    };
+    let digest = waybill_state::outcomes_digest;
+    assert_eq!(digest(&rb.receipts), digest(&reworded));
+    assert_ne!(digest(&rb.receipts), digest(&recoded));
+}
+
+/// The write set's digest is streamed into the hasher and its stored form encoded
+/// once; both are the borsh encoding of the ordered list of (key, value or none).
+#[test]
+fn write_set_digest_and_stored_form_are_the_listed_encoding() {
+    let mut w = WriteSet::new();
+    w.insert(vec![2, 1], Some(vec![9; 300]));
+    w.insert(vec![1], None);
+    w.insert(vec![3], Some(Vec::new()));
+    let list: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = w.iter().collect();
+    let listed = waybill_types::codec::encode(&list);
+    assert_eq!(waybill_state::encode_write_set(&w), listed);
+    assert_eq!(write_set_digest(&w), waybill_types::sha256(&listed));
+    assert_eq!(
+        write_set_digest(&WriteSet::new()),
+        waybill_types::sha256(&0u32.to_le_bytes())
+    );
 }
 
 #[test]
@@ -1333,7 +1397,7 @@ fn state_hash_depends_on_every_write() {
     let prev = Hash([7; 32]);
     let mut w = WriteSet::new();
     w.insert(vec![1], Some(vec![1]));
-    let base = next_state_hash(&prev, &w);
+    let base = next_state_hash(&prev, &w, &[]);
     let mut changed_value = w.clone();
     changed_value.insert(vec![1], Some(vec![2]));
     let mut deleted = w.clone();
@@ -1342,11 +1406,11 @@ fn state_hash_depends_on_every_write() {
     extra.insert(vec![2], Some(vec![]));
     let hashes = BTreeSet::from([
         base,
-        next_state_hash(&prev, &changed_value),
-        next_state_hash(&prev, &deleted),
-        next_state_hash(&prev, &extra),
-        next_state_hash(&Hash([8; 32]), &w),
-        next_state_hash(&prev, &WriteSet::new()),
+        next_state_hash(&prev, &changed_value, &[]),
+        next_state_hash(&prev, &deleted, &[]),
+        next_state_hash(&prev, &extra, &[]),
+        next_state_hash(&Hash([8; 32]), &w, &[]),
+        next_state_hash(&prev, &WriteSet::new(), &[]),
     ]);
     assert_eq!(hashes.len(), 6);
 }
@@ -1758,7 +1822,8 @@ fn simulate(steps: &[Step]) -> Result<Sim, TestCaseError> {
         let stateless_ok = stx.check_stateless(CHAIN).is_ok();
         let id = stx.id();
         let result = ex.apply(&stx, id).cloned();
-        let (ws, rc) = ex.finish().expect("the in-memory state reads");
+        let out = ex.finish().expect("the in-memory state reads");
+        let (ws, rc) = (out.writes, out.receipts);
         match result {
             Ok(receipt) => {
                 prop_assert!(

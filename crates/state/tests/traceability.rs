@@ -24,8 +24,8 @@ use waybill_state::identity::{load_member, Member};
 use waybill_state::trace::lineage::{self, Direction, Lineage};
 use waybill_state::trace::{self, EventRecord};
 use waybill_state::{
-    apply_genesis, decode_record, genesis_state_hash, keys, next_state_hash, BlockContext,
-    Execution, TxInvalid, WriteSet,
+    apply_genesis, genesis_state_hash, keys, next_state_hash, BlockContext, Execution, TxInvalid,
+    WriteSet,
 };
 use waybill_types::tx::TX_VERSION;
 use waybill_types::{
@@ -342,7 +342,11 @@ struct BlockRun {
     height: u64,
     results: Vec<Result<Receipt, TxInvalid>>,
     writes: WriteSet,
+    /// The derived index rows (audit trail, open-tier identifier index).
+    index: waybill_state::index::Index,
     receipts: Vec<Receipt>,
+    /// The transactions that are in the block (those with a receipt).
+    txs: Vec<SignedTx>,
 }
 
 impl BlockRun {
@@ -360,13 +364,22 @@ impl BlockRun {
 fn run_block(state: &State, ctx: BlockContext, txs: &[SignedTx]) -> BlockRun {
     let height = ctx.height.0;
     let mut ex = Execution::begin(state, ctx).expect("the in-memory state reads");
-    let results = txs.iter().map(|t| ex.apply(t, t.id()).cloned()).collect();
-    let (writes, receipts) = ex.finish().expect("the in-memory state reads");
+    let results: Vec<Result<Receipt, TxInvalid>> =
+        txs.iter().map(|t| ex.apply(t, t.id()).cloned()).collect();
+    let out = ex.finish().expect("the in-memory state reads");
+    let in_block = txs
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(t, _)| t.clone())
+        .collect();
     BlockRun {
         height,
         results,
-        writes,
-        receipts,
+        writes: out.writes,
+        index: out.index,
+        receipts: out.receipts,
+        txs: in_block,
     }
 }
 
@@ -377,6 +390,10 @@ struct Chain {
     /// The time of the last block.
     time_ms: u64,
     state_hash: Hash,
+    /// The derived index rows of every block.
+    index: State,
+    /// Every block's time, transactions and receipts (what the audit trail reads).
+    blocks: BTreeMap<u64, (u64, Vec<SignedTx>, Vec<Receipt>)>,
     /// The next transaction nonce: each chain numbers its own, so that two chains
     /// built the same way sign the same transactions.
     next_nonce: std::cell::Cell<u64>,
@@ -395,6 +412,8 @@ impl Chain {
             height: 0,
             time_ms: T0,
             state_hash: genesis_state_hash(&g, &writes),
+            index: State::new(),
+            blocks: BTreeMap::new(),
             next_nonce: std::cell::Cell::new(1),
         };
         let mut regs: Vec<(SecretKey, Payload)> = MEMBERS
@@ -481,7 +500,17 @@ impl Chain {
         let ctx = self.next_ctx();
         let run = run_block(&self.state, ctx.clone(), txs);
         apply_writes(&mut self.state, &run.writes);
-        self.state_hash = next_state_hash(&self.state_hash, &run.writes);
+        self.state_hash = next_state_hash(&self.state_hash, &run.writes, &run.receipts);
+        for (k, v) in &run.index {
+            assert!(
+                self.index.insert(k.clone(), v.clone()).is_none(),
+                "an index row is its block's"
+            );
+        }
+        self.blocks.insert(
+            ctx.height.0,
+            (ctx.time_ms, run.txs.clone(), run.receipts.clone()),
+        );
         self.height = ctx.height.0;
         self.time_ms = ctx.time_ms;
         run
@@ -586,19 +615,29 @@ fn assert_rejected(run: &BlockRun, signer: &SecretKey, code: &str) -> String {
         .map(|(k, _)| k.clone())
         .collect();
     assert_eq!(replay_keys.len(), 1, "one replay id: {replay_keys:?}");
-    let expected = BTreeSet::from([
-        replay_keys[0].clone(),
-        keys::audit(subject::MEMBER, &signer_pk.0, run.height, &r.tx_id),
-        keys::audit(subject::ORG, org_id.as_bytes(), run.height, &r.tx_id),
-    ]);
     assert_eq!(
         run.writes
             .iter()
             .filter(|(k, v)| !is_expiry(k, v))
             .map(|(k, _)| k.clone())
             .collect::<BTreeSet<_>>(),
-        expected,
-        "a rejected transaction writes only its replay id and audit entries"
+        BTreeSet::from([replay_keys[0].clone()]),
+        "a rejected transaction writes only its replay id"
+    );
+    let n = 0u32.to_be_bytes().to_vec();
+    assert_eq!(
+        run.index,
+        BTreeMap::from([
+            (
+                keys::index_row(&keys::audit_of(subject::MEMBER, &signer_pk.0), run.height),
+                n.clone()
+            ),
+            (
+                keys::index_row(&keys::audit_of(subject::ORG, org_id.as_bytes()), run.height),
+                n
+            ),
+        ]),
+        "and is on its signer's and organization's audit trails"
     );
     assert!(!message.is_empty(), "a rejection explains itself");
     message
@@ -2576,22 +2615,24 @@ fn trace_skips_corrected_events() {
 // 6. Audit trail.
 // ---------------------------------------------------------------------------
 
-/// The audit entries of a subject, in key order (height, then tx id), from `height` on.
+/// The audit entries of a subject, in block order, from `height` on: the derived
+/// index lists (height, transaction index); each entry is rebuilt from the block.
 fn audit_of(c: &Chain, kind: u8, subject: &[u8], from_height: u64) -> Vec<AuditEntry> {
     let prefix = keys::audit_of(kind, subject);
-    c.state
-        .range(prefix.clone()..)
-        .take_while(|(k, _)| k.starts_with(&prefix))
-        .map(|(k, v)| {
-            let e: AuditEntry = decode_record(k, v).expect("audit entry decodes");
-            assert_eq!(
-                *k,
-                keys::audit(kind, subject, e.height.0, &e.tx_id),
-                "key names height and tx"
-            );
-            e
+    waybill_state::index::all_entries(&c.index, &prefix)
+        .expect("the index reads")
+        .into_iter()
+        .filter(|(h, _)| *h >= from_height)
+        .map(|(h, i)| {
+            let (time_ms, txs, receipts) = &c.blocks[&h];
+            let place = waybill_state::block::TxPlace {
+                height: Height(h),
+                time_ms: *time_ms,
+                receipt: &receipts[i as usize],
+            };
+            waybill_state::block::audit_entry(&c.state, place, &txs[i as usize], (kind, subject))
+                .expect("the state reads")
         })
-        .filter(|e| e.height.0 >= from_height)
         .collect()
 }
 
@@ -2600,13 +2641,6 @@ fn outcomes(entries: &[AuditEntry]) -> Vec<(u64, TxId, &str, &str)> {
         .iter()
         .map(|e| (e.height.0, e.tx_id, e.action.as_str(), e.outcome.as_str()))
         .collect()
-}
-
-fn sorted_by_tx(
-    mut v: Vec<(u64, TxId, &'static str, &'static str)>,
-) -> Vec<(u64, TxId, &'static str, &'static str)> {
-    v.sort_by_key(|a| (a.0, a.1 .0));
-    v
 }
 
 #[test]
@@ -2680,7 +2714,7 @@ fn every_transaction_leaves_an_audit_trail() {
     let grower = audit_of(&c, subject::MEMBER, &key("grower").public().0, start);
     assert_eq!(
         outcomes(&grower),
-        sorted_by_tx(vec![
+        (vec![
             (h1, ids1[0], "register_product", "applied"),
             (h1, ids1[1], "register_lot", "applied"),
             (h1, ids1[3], "register_lot", "rejected: unknown_product"),
@@ -2744,7 +2778,7 @@ fn every_transaction_leaves_an_audit_trail() {
     let bulk_entries = audit_of(&c, subject::PRODUCT, bulk().as_str().as_bytes(), 0);
     assert_eq!(
         outcomes(&bulk_entries),
-        sorted_by_tx(vec![
+        (vec![
             (h1, ids1[0], "register_product", "applied"),
             (h1, ids1[1], "register_lot", "applied"),
         ])
@@ -2834,8 +2868,8 @@ fn the_same_block_on_the_same_state_writes_the_same() {
     let b = c.execute(&txs);
     assert_eq!(a, b, "same writes, same receipts");
     assert_eq!(
-        next_state_hash(&c.state_hash, &a.writes),
-        next_state_hash(&c.state_hash, &b.writes)
+        next_state_hash(&c.state_hash, &a.writes, &a.receipts),
+        next_state_hash(&c.state_hash, &b.writes, &b.receipts)
     );
     let applied = a
         .receipts
@@ -3063,18 +3097,12 @@ fn every_subject_chain_is_complete_and_the_heads_tree_commits_to_the_heads() {
         }
         // The index of records naming the subject, oldest first.
         let prefix = keys::open_of(s);
-        let mut indexed: Vec<(u64, u64)> = state
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .filter(|(k, _)| k.len() == prefix.len() + 12)
-            .map(|(k, _)| {
-                let t = &k[prefix.len()..];
-                (
-                    u64::from_be_bytes(t[..8].try_into().expect("8")),
-                    u64::from(u32::from_be_bytes(t[8..].try_into().expect("4"))),
-                )
-            })
-            .collect();
+        let mut indexed: Vec<(u64, u64)> =
+            waybill_state::index::all_entries(&j.chain.index, &prefix)
+                .expect("the index reads")
+                .into_iter()
+                .map(|(h, i)| (h, u64::from(i)))
+                .collect();
         indexed.reverse();
         assert_eq!(chain, indexed, "{s}: the chain is every record naming it");
     }

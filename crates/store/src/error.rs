@@ -8,11 +8,14 @@ use waybill_types::Hash;
 /// The on-disk format version. Bump when a table's layout changes, and say in the
 /// commit how older stores are read.
 ///
-/// Version 2 (issue 12: the state layout, the block header and the store checks
-/// changed together). Stores of version 1 are refused with [`StoreError::Version`];
-/// there is no migration: re-initialize the node and resync it from its peers, or
-/// `waybill restore` a backup taken by a version-2 node.
-pub const STORE_FORMAT_VERSION: u64 = 2;
+/// Version 3 (issue 14): the audit trail and the open-tier identifier index left the
+/// hashed state for a derived index table (`derived_index`, one row per subject per
+/// block), so state hashes differ from version 2's. Version 2 came with issue 12 (the
+/// state layout, the block header and the store checks changed together). Older
+/// stores are refused with [`StoreError::Version`]; there is no migration:
+/// re-initialize the node and resync it from its peers, or `waybill restore` a backup
+/// taken by a node of this version.
+pub const STORE_FORMAT_VERSION: u64 = 3;
 
 /// A store operation failed.
 #[derive(Debug, thiserror::Error)]

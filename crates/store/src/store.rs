@@ -18,6 +18,8 @@ const WRITESETS: TableDefinition<u64, &[u8]> = TableDefinition::new("write_sets"
 const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
 const TX_INDEX: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new("tx_index");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+/// Derived index rows (`waybill_state::index`): not hashed, written with each block.
+const INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("derived_index");
 
 const META_VERSION: &str = "format_version";
 const META_GENESIS: &str = "genesis";
@@ -224,6 +226,7 @@ impl Store {
             tryd!(self, txn.open_table(WRITESETS));
             tryd!(self, txn.open_table(RECEIPTS));
             tryd!(self, txn.open_table(TX_INDEX));
+            tryd!(self, txn.open_table(INDEX));
         }
         tryd!(self, txn.commit());
         Ok(())
@@ -291,15 +294,15 @@ impl Store {
     }
 
     /// Commit a finalized block with everything derived from it, durably, in one
-    /// write transaction. `writes` and `receipts` come from executing it.
+    /// write transaction. `executed` comes from executing it.
     pub fn commit_block(
         &self,
         block: &Block,
         certificate: &CommitCertificate,
-        writes: &WriteSet,
-        receipts: &[Receipt],
+        executed: &waybill_state::Executed,
         tx_ids: &[TxId],
     ) -> Result<Head, StoreError> {
+        let (writes, receipts) = (&executed.writes, executed.receipts.as_slice());
         let prev = self.head()?;
         let height = block.header.height;
         if height != prev.height.next() {
@@ -333,6 +336,16 @@ impl Store {
             .collect();
         tryd!(self, crate::jobs::settle_jobs_in(&txn, &captures));
         self.write_state(&txn, writes)?;
+        {
+            let mut index = tryd!(self, txn.open_table(INDEX));
+            for (k, v) in &executed.index {
+                let old = tryd!(self, index.insert(k.as_slice(), v.as_slice()));
+                assert!(
+                    old.is_none(),
+                    "a derived index row is keyed by its block's height and written once"
+                );
+            }
+        }
         tryd!(
             self,
             tryd!(self, txn.open_table(META)).insert(META_HEAD, codec::encode(&head).as_slice())
@@ -360,10 +373,10 @@ impl Store {
             self,
             tryd!(self, txn.open_table(CERTS)).insert(h, codec::encode(certificate).as_slice())
         );
-        let ws: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = writes.iter().collect();
         tryd!(
             self,
-            tryd!(self, txn.open_table(WRITESETS)).insert(h, codec::encode(&ws).as_slice())
+            tryd!(self, txn.open_table(WRITESETS))
+                .insert(h, waybill_state::encode_write_set(writes).as_slice())
         );
         tryd!(
             self,
@@ -497,7 +510,12 @@ impl Store {
     pub fn snapshot(&self) -> Result<StateSnapshot, StoreError> {
         let txn = tryd!(self, self.db.begin_read());
         let table = tryd!(self, txn.open_table(STATE));
-        Ok(StateSnapshot { table, _txn: txn })
+        let index = tryd!(self, txn.open_table(INDEX));
+        Ok(StateSnapshot {
+            table,
+            index,
+            _txn: txn,
+        })
     }
 
     /// Every stored state entry, in key order (for `verify`).
@@ -561,20 +579,30 @@ impl Store {
     /// Every stored state entry, in key order, with the head of the same snapshot
     /// (for `verify`, which may run beside commits).
     pub fn state_entries_at_head(&self) -> Result<(Head, Rows), StoreError> {
+        self.entries_at_head(STATE, "state")
+    }
+
+    /// Every derived index row, in key order, with the head of the same snapshot.
+    pub fn index_entries_at_head(&self) -> Result<(Head, Rows), StoreError> {
+        self.entries_at_head(INDEX, "derived index")
+    }
+
+    fn entries_at_head(
+        &self,
+        def: TableDefinition<&'static [u8], &'static [u8]>,
+        what: &'static str,
+    ) -> Result<(Head, Rows), StoreError> {
         let txn = tryd!(self, self.db.begin_read());
         let head = self.head_in(&txn)?;
-        let table = tryd!(self, txn.open_table(STATE));
-        let snap = StateSnapshot { table, _txn: txn };
-        let rows = snap
-            .scan_prefix(&[], usize::MAX)
-            .map_err(|e| StoreError::Corrupt {
-                what: "state",
-                height: head.height.0,
-                source: CodecError::Malformed {
-                    what: "state",
-                    reason: e.to_string(),
-                },
-            })?;
+        let table = tryd!(self, txn.open_table(def));
+        let rows = scan_table(&table, &[], &[], usize::MAX).map_err(|e| StoreError::Corrupt {
+            what,
+            height: head.height.0,
+            source: CodecError::Malformed {
+                what,
+                reason: e.to_string(),
+            },
+        })?;
         Ok((head, rows))
     }
 
@@ -613,6 +641,7 @@ impl Store {
         copy_table(&src, &txn, RECEIPTS).map_err(&oe)?;
         copy_table(&src, &txn, TX_INDEX).map_err(&oe)?;
         copy_table(&src, &txn, STATE).map_err(&oe)?;
+        copy_table(&src, &txn, INDEX).map_err(&oe)?;
         // Capture jobs still open are promises this node made (202): they go along, so
         // a node restored from the backup resubmits them or records why it cannot.
         match src.open_table(crate::jobs::JOBS) {
@@ -673,7 +702,47 @@ pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
 /// A read-only snapshot of the state at one committed height.
 pub struct StateSnapshot {
     table: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    index: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
     _txn: ReadTransaction,
+}
+
+/// The derived index rows ([`waybill_state::index`]) as of a [`StateSnapshot`].
+pub struct IndexView<'a>(&'a redb::ReadOnlyTable<&'static [u8], &'static [u8]>);
+
+impl StateRead for IndexView<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateReadError> {
+        self.0
+            .get(key)
+            .map(|o| o.map(|g| g.value().to_vec()))
+            .map_err(|e| StateReadError::Store(e.to_string()))
+    }
+}
+
+impl waybill_state::StateScan for IndexView<'_> {
+    fn scan_from(&self, prefix: &[u8], start: &[u8], max: usize) -> Result<Rows, StateReadError> {
+        scan_table(self.0, prefix, start, max)
+    }
+}
+
+/// Up to `max` rows of `table` with key prefix `prefix` and key `>= start`.
+fn scan_table(
+    table: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    prefix: &[u8],
+    start: &[u8],
+    max: usize,
+) -> Result<Rows, StateReadError> {
+    let mut out = Vec::new();
+    let range = table
+        .range(start..)
+        .map_err(|e| StateReadError::Store(e.to_string()))?;
+    for item in range {
+        let (k, v) = item.map_err(|e| StateReadError::Store(e.to_string()))?;
+        if !k.value().starts_with(prefix) || out.len() >= max {
+            break;
+        }
+        out.push((k.value().to_vec(), v.value().to_vec()));
+    }
+    Ok(out)
 }
 
 impl StateSnapshot {
@@ -708,22 +777,12 @@ impl StateSnapshot {
         start: &[u8],
         max: usize,
     ) -> Result<Rows, StateReadError> {
-        let mut out = Vec::new();
-        let range = self
-            .table
-            .range(start..)
-            .map_err(|e| StateReadError::Store(e.to_string()))?;
-        for item in range {
-            let (k, v) = item.map_err(|e| StateReadError::Store(e.to_string()))?;
-            if !k.value().starts_with(prefix) {
-                break;
-            }
-            if out.len() >= max {
-                break;
-            }
-            out.push((k.value().to_vec(), v.value().to_vec()));
-        }
-        Ok(out)
+        scan_table(&self.table, prefix, start, max)
+    }
+
+    /// The derived index rows as of this snapshot.
+    pub fn index(&self) -> IndexView<'_> {
+        IndexView(&self.index)
     }
 }
 
@@ -768,8 +827,8 @@ mod tests {
         d
     }
 
-    /// A store written by format version 1 is refused, saying what it is, what this
-    /// build reads and what to do; and it is not written.
+    /// A store written by the previous format version is refused, saying what it is,
+    /// what this build reads and what to do; and it is not written.
     #[test]
     fn a_store_of_the_old_format_is_refused_with_what_to_do() {
         let dir = temp("old-format");
@@ -781,7 +840,10 @@ mod tests {
             let txn = db.begin_write().expect("txn");
             txn.open_table(META)
                 .expect("meta")
-                .insert(META_VERSION, 1u64.to_le_bytes().as_slice())
+                .insert(
+                    META_VERSION,
+                    (STORE_FORMAT_VERSION - 1).to_le_bytes().as_slice(),
+                )
                 .expect("insert");
             txn.commit().expect("commit");
         }
@@ -793,8 +855,8 @@ mod tests {
                 .to_string(),
         ] {
             assert!(
-                err.contains("format version 1")
-                    && err.contains("reads only version 2")
+                err.contains(&format!("format version {}", STORE_FORMAT_VERSION - 1))
+                    && err.contains(&format!("reads only version {STORE_FORMAT_VERSION}"))
                     && err.contains("waybill restore"),
                 "{err}"
             );

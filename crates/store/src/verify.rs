@@ -8,7 +8,7 @@ use waybill_types::block::{validators_hash, BlockHeader, ValidatorInfo};
 use waybill_types::keys::verify_batch;
 use waybill_types::{Block, Genesis, Hash, Height, SignedTx};
 
-use crate::{Store, StoreError};
+use crate::{Rows, Store, StoreError};
 
 /// What a successful verification covered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,8 +97,8 @@ fn check_block(
         .ok_or_else(|| bad(height.0, "commit certificate", "missing"))?;
     cert.verify(&genesis.chain_id, height, block.hash(), vs)
         .map_err(|e| bad(height.0, "commit certificate", e.to_string()))?;
-    let ws = read_block_records(store, &block, height)?;
-    check_header_roots(store, &block.header, &ws, prev_state_hash)?;
+    let (ws, receipts) = read_block_records(store, &block, height)?;
+    check_header_roots(store, &block.header, (&ws, &receipts), prev_state_hash)?;
     Ok((block, ws))
 }
 
@@ -187,13 +187,13 @@ fn check_block_txs(store: &Store, block: &Block, height: Height) -> Result<(), V
         .map_err(|e| bad(h, "block body", e.to_string()))
 }
 
-/// The block's write set, after checking that it and one receipt per transaction
-/// are stored.
+/// The block's write set and receipts, after checking that it and one receipt per
+/// transaction are stored.
 fn read_block_records(
     store: &Store,
     block: &Block,
     height: Height,
-) -> Result<WriteSet, VerifyError> {
+) -> Result<(WriteSet, Vec<waybill_types::Receipt>), VerifyError> {
     let h = height.0;
     let ws = store
         .write_set(height)
@@ -214,24 +214,24 @@ fn read_block_records(
             ),
         ));
     }
-    Ok(ws)
+    Ok((ws, receipts))
 }
 
 /// The state hash, open-tier root and heads root the header commits to, against the
-/// write set (and, for the heads root of a block that moved no head, the previous
-/// block's).
+/// write set and receipts (and, for the heads root of a block that moved no head,
+/// the previous block's).
 fn check_header_roots(
     store: &Store,
     hd: &BlockHeader,
-    ws: &WriteSet,
+    (ws, receipts): (&WriteSet, &[waybill_types::Receipt]),
     prev_state_hash: Hash,
 ) -> Result<(), VerifyError> {
     let h = hd.height.0;
-    let state_hash = waybill_state::next_state_hash(&prev_state_hash, ws);
+    let state_hash = waybill_state::next_state_hash(&prev_state_hash, ws, receipts);
     if state_hash != hd.state_hash {
         return Err(bad(
             h,
-            "write set",
+            "write set or receipts",
             format!(
                 "gives state hash {state_hash}, header commits to {}",
                 hd.state_hash
@@ -406,6 +406,7 @@ pub fn verify_full(store: &Store) -> Result<VerifyReport, VerifyError> {
     let mut prev_hash = Hash::ZERO;
     let mut prev_time = genesis.genesis_time_ms;
     let mut n_txs = 0u64;
+    let mut index = waybill_state::index::Index::new();
     for h in 1..=head.height.0 {
         let height = Height(h);
         // The validator set comes from the replayed state, not the stored one.
@@ -420,8 +421,9 @@ pub fn verify_full(store: &Store) -> Result<VerifyReport, VerifyError> {
             prev_state,
             &replayed_vs,
         )?;
-        let ws = replay_block(store, &state, &genesis.chain_id, &block, &stored_ws)?;
-        apply_writes(&mut state, &ws);
+        let ex = replay_block(store, &state, &genesis.chain_id, &block, &stored_ws)?;
+        apply_writes(&mut state, &ex.writes);
+        index.extend(ex.index);
         n_txs += block.txs.len() as u64;
         prev_hash = block.hash();
         prev_time = block.header.time_ms;
@@ -430,6 +432,7 @@ pub fn verify_full(store: &Store) -> Result<VerifyReport, VerifyError> {
     check_head(store, head.height, prev_hash, prev_state)?;
     check_tx_index(store, head.height, n_txs)?;
     let n_state_entries = compare_state(store, &state, head.height)?;
+    compare_index(store, &index, head.height)?;
     Ok(VerifyReport {
         from: Height(1),
         to: head.height,
@@ -441,14 +444,14 @@ pub fn verify_full(store: &Store) -> Result<VerifyReport, VerifyError> {
 }
 
 /// Execute `block` on the replayed `state` and check that it gives the stored write
-/// set and receipts; the replayed write set.
+/// set and receipts; what the replay gave.
 fn replay_block(
     store: &Store,
     state: &BTreeMap<Vec<u8>, Vec<u8>>,
     chain_id: &str,
     block: &Block,
     stored_ws: &WriteSet,
-) -> Result<WriteSet, VerifyError> {
+) -> Result<waybill_state::Executed, VerifyError> {
     let height = block.header.height;
     let h = height.0;
     let ctx = BlockContext {
@@ -467,11 +470,12 @@ fn replay_block(
             )
         })?;
     }
-    let (ws, receipts) = ex
+    let executed = ex
         .finish()
         .map_err(|e| bad(h, "state", format!("cannot be read: {e}")))?;
-    if &ws != stored_ws {
-        let first = first_difference(&ws, stored_ws);
+    let (ws, receipts) = (&executed.writes, &executed.receipts);
+    if ws != stored_ws {
+        let first = first_difference(ws, stored_ws);
         return Err(bad(
             h,
             "write set",
@@ -490,7 +494,7 @@ fn replay_block(
             "does not match re-execution",
         ));
     }
-    Ok(ws)
+    Ok(executed)
 }
 
 /// Every transaction index entry must be one the blocks put there: each block's
@@ -545,6 +549,41 @@ fn compare_state(
     } else {
         expected
     };
+    compare_entries(head, "state", &stored, expected)?;
+    Ok(stored.len())
+}
+
+/// Compare the stored derived index ([`waybill_state::index`]) with the one the
+/// replay derived from the chain, row by row (rows of blocks committed since the
+/// walk began are left to the next check).
+fn compare_index(
+    store: &Store,
+    expected: &waybill_state::index::Index,
+    head: Height,
+) -> Result<(), VerifyError> {
+    let (_, stored) = store
+        .index_entries_at_head()
+        .map_err(|e| bad(head.0, "derived index", e.to_string()))?;
+    let row_height = |k: &[u8]| {
+        k.len()
+            .checked_sub(8)
+            .and_then(|i| <[u8; 8]>::try_from(&k[i..]).ok())
+            .map_or(u64::MAX, u64::from_be_bytes)
+    };
+    let stored: Rows = stored
+        .into_iter()
+        .filter(|(k, _)| row_height(k) <= head.0)
+        .collect();
+    compare_entries(head, "derived index", &stored, expected)
+}
+
+/// Compare `stored` rows with `expected`, naming the first that differs.
+fn compare_entries(
+    head: Height,
+    what: &str,
+    stored: &Rows,
+    expected: &BTreeMap<Vec<u8>, Vec<u8>>,
+) -> Result<(), VerifyError> {
     let mut replayed = expected.iter();
     for (i, (k, v)) in stored.iter().enumerate() {
         match replayed.next() {
@@ -553,15 +592,15 @@ fn compare_state(
                 let key = if rk == k { k } else { rk.min(k) };
                 return Err(bad(
                     head.0,
-                    format!("state entry {i} (key {})", hex(key)),
-                    "does not match the replayed state",
+                    format!("{what} entry {i} (key {})", hex(key)),
+                    format!("does not match the replayed {what}"),
                 ));
             }
             None => {
                 return Err(bad(
                     head.0,
-                    format!("state entry {i} (key {})", hex(k)),
-                    "is not in the replayed state",
+                    format!("{what} entry {i} (key {})", hex(k)),
+                    format!("is not in the replayed {what}"),
                 ))
             }
         }
@@ -569,11 +608,11 @@ fn compare_state(
     if let Some((k, _)) = replayed.next() {
         return Err(bad(
             head.0,
-            format!("state key {}", hex(k)),
-            "is missing from the stored state",
+            format!("{what} key {}", hex(k)),
+            format!("is missing from the stored {what}"),
         ));
     }
-    Ok(stored.len())
+    Ok(())
 }
 
 fn apply_writes(state: &mut BTreeMap<Vec<u8>, Vec<u8>>, ws: &WriteSet) {

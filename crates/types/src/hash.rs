@@ -31,6 +31,24 @@ pub fn sha256_parts(parts: &[&[u8]]) -> Hash {
     Hash(h.finalize().into())
 }
 
+/// SHA-256 of a value's canonical (borsh) encoding, streamed into the hasher: the
+/// same digest as `sha256(&codec::encode(value))` without building the encoding.
+pub fn sha256_encoded<T: borsh::BorshSerialize>(value: &T) -> Hash {
+    struct Writer(Sha256);
+    impl std::io::Write for Writer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut w = Writer(Sha256::new());
+    borsh::to_writer(&mut w, value).expect("writing into a hasher cannot fail");
+    Hash(w.0.finalize().into())
+}
+
 /// A hex string that is not a 32-byte digest.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("`{input}` is not a SHA-256 digest: expected 64 hex characters")]

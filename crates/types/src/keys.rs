@@ -117,10 +117,22 @@ impl PublicKey {
     pub fn from_hex(s: &str) -> Result<PublicKey, KeyError> {
         Ok(PublicKey(parse_hex::<32>(s, "public key")?))
     }
-    /// The dalek verifying key, if the bytes are a valid point.
+    /// The dalek verifying key, if the bytes are a valid point. Decompressing a point
+    /// costs a field square root; the keys of recent signers are kept decompressed
+    /// ([`KEY_CACHE_MAX`] of them), since the same members sign again and again.
     pub fn verifying_key(&self) -> Result<ed25519_dalek::VerifyingKey, KeyError> {
-        ed25519_dalek::VerifyingKey::from_bytes(&self.0)
-            .map_err(|_| KeyError::InvalidPoint { key: self.to_hex() })
+        let cache = KEY_CACHE.get_or_init(Default::default);
+        if let Some(vk) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&self.0) {
+            return Ok(*vk);
+        }
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(&self.0)
+            .map_err(|_| KeyError::InvalidPoint { key: self.to_hex() })?;
+        let mut c = cache.lock().unwrap_or_else(|p| p.into_inner());
+        if c.len() >= KEY_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(self.0, vk);
+        Ok(vk)
     }
     /// Verify `signature` over `domain ‖ message` (strict: rejects malleable forms).
     pub fn verify(
@@ -193,6 +205,13 @@ impl std::fmt::Debug for SecretKey {
         write!(f, "SecretKey(public={})", self.public().to_hex())
     }
 }
+
+/// How many decompressed verifying keys [`PublicKey::verifying_key`] keeps (about
+/// 200 bytes each); when full it starts over. Only valid points are kept.
+pub const KEY_CACHE_MAX: usize = 16_384;
+
+type KeyCache = std::sync::Mutex<std::collections::HashMap<[u8; 32], ed25519_dalek::VerifyingKey>>;
+static KEY_CACHE: std::sync::OnceLock<KeyCache> = std::sync::OnceLock::new();
 
 /// Verify many signatures at once (Ed25519 batch verification, ≈2× faster per
 /// signature than one by one). Each item is `(key, domain ‖ message, signature)`.

@@ -736,7 +736,7 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             self.writes
                 .push((keys::event_id(&eid), encode_record(&list)));
         }
-        self.audit_products(n_new);
+        self.audit_products();
         self.writes
             .push((keys::meta("event_count"), encode_record(&self.count)));
         self.writes.push((
@@ -797,18 +797,13 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         Ok(())
     }
 
-    /// An audit entry for each product (GTIN) the events name.
-    fn audit_products(&mut self, n_new: usize) {
-        let ctx = self.ex.context();
+    /// An audit entry for each product (GTIN) the events name: a derived index row
+    /// naming this transaction ([`crate::index`]).
+    fn audit_products(&mut self) {
         for g in &self.touched_gtins {
-            self.writes.push(audit::capture_product_entry(
-                self.call.kind,
-                ctx,
-                self.call.tx_id,
-                self.call.signer,
-                &self.member.org,
-                g,
-                format!("captured {n_new} EPCIS event(s) naming {g}"),
+            self.writes.push((
+                keys::audit_of(audit::subject::PRODUCT, g.as_bytes()),
+                Vec::new(),
             ));
         }
     }
