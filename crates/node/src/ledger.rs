@@ -194,8 +194,11 @@ pub struct Ledger {
     shared: Arc<Shared>,
     head_tx: watch::Sender<Head>,
     executed: HashMap<Hash, Executed>,
-    /// Ids of transactions whose signatures were verified (mempool or earlier proposal).
-    verified: HashSet<TxId>,
+    /// Ids of transactions whose signatures were verified in a proposal, with the
+    /// proposal's height. Dropped once that height is committed, whether or not the
+    /// proposal was the block decided (a proposal that lost its round would otherwise
+    /// leave its ids here for good).
+    verified: HashMap<TxId, Height>,
     /// Test hook: while this file exists, blocks take no transactions (so a test can
     /// stop the node between accepting a transaction and committing it).
     hold_file: Option<std::path::PathBuf>,
@@ -264,10 +267,16 @@ impl Ledger {
             shared,
             head_tx,
             executed: HashMap::new(),
-            verified: HashSet::new(),
+            verified: HashMap::new(),
             hold_file: None,
             hold_commits_file: None,
         })
+    }
+
+    /// How many transaction ids are remembered as verified from proposals not yet
+    /// decided (bounded by the proposals in flight; tests check nothing leaks).
+    pub fn verified_ids(&self) -> usize {
+        self.verified.len()
     }
 
     /// Test hook: while `file` exists, blocks take no transactions from the mempool.
@@ -497,7 +506,8 @@ impl Application for Ledger {
         let tx_ids: Vec<TxId> = block.tx_ids();
         self.check_proposal_signatures(&block, hash, &tx_ids)?;
         let out = self.execute_proposal(&block, hash, &tx_ids, &head)?;
-        self.verified.extend(tx_ids.iter().copied());
+        let height = block.header.height;
+        self.verified.extend(tx_ids.iter().map(|id| (*id, height)));
         self.executed.insert(hash, Executed { block, tx_ids, out });
         Ok(())
     }
@@ -595,7 +605,7 @@ impl Ledger {
             .txs
             .iter()
             .zip(tx_ids)
-            .filter(|(_, id)| !self.verified.contains(id) && !self.shared.mempool.contains(id))
+            .filter(|(_, id)| !self.verified.contains_key(id) && !self.shared.mempool.contains(id))
             .map(|(t, _)| (t.tx.signer, t.signed_message(), t.signature))
             .collect();
         verify_batch(&unverified).map_err(|(i, e)| {
@@ -667,10 +677,8 @@ impl Ledger {
         self.executed.retain(|_, e| e.block.header.height > height);
         let ids: HashSet<TxId> = ex.tx_ids.iter().copied().collect();
         self.shared.mempool.remove(&ids);
-        // Committed captures: their jobs no longer need the transaction's bytes.
-        for id in &ex.tx_ids {
-            self.verified.remove(id);
-        }
+        // Proposals at this height or below can no longer be decided.
+        self.verified.retain(|_, h| *h > height);
         self.head_tx.send_replace(head);
         let m = &self.shared.metrics;
         m.set_height(height.0);

@@ -185,3 +185,44 @@ fn no_wall_clock_reads_outside_the_clock() {
         found.join("\n")
     );
 }
+
+/// A validator remembers which transactions of a proposal it verified, so that it
+/// does not verify them again; a proposal that is not decided (its round lost) must
+/// not leave those ids behind once its height is committed.
+#[test]
+fn a_proposal_that_is_not_decided_leaves_no_verified_ids_behind() {
+    let clock = ManualClock::at(T0_MS);
+    let mut proposer = chain_on(&clock);
+    let mut validator = chain_on(&clock);
+    let txs: Vec<Vec<u8>> = (1..=3)
+        .map(|n| registration(n, T0_MS + 60_000).encode())
+        .collect();
+    for r in submit_batch(&proposer.shared(), txs) {
+        r.expect("admitted at the proposer");
+    }
+    clock.advance(1_000);
+    let lost = proposer
+        .ledger
+        .build_block(Height(1), keys().1.public())
+        .expect("the proposer builds block 1");
+    assert_eq!(lost.txs.len(), 3);
+    validator
+        .ledger
+        .accept_proposal(lost)
+        .expect("the validator accepts the proposal");
+    assert_eq!(
+        validator.ledger.verified_ids(),
+        3,
+        "verified once, remembered"
+    );
+    // Another block is decided at height 1 (here: the validator's own, empty).
+    assert_eq!(
+        validator.commit_block().expect("block 1 commits"),
+        Height(1)
+    );
+    assert_eq!(
+        validator.ledger.verified_ids(),
+        0,
+        "the lost proposal's ids are dropped with its height"
+    );
+}

@@ -14,13 +14,6 @@ use std::path::PathBuf;
 use waybill_server::home;
 use waybill_server::DEFAULT_DIR;
 
-/// The node allocates and frees many small buffers per transaction (keys, records,
-/// write sets); mimalloc's thread-local free lists cost a fraction of glibc's
-/// (docs/BENCHMARKS.md, "allocator").
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// TLS for the API (both or neither).
 #[derive(clap::Args, Clone, Debug)]
 struct TlsArgs {
