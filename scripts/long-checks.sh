@@ -31,11 +31,15 @@
 #     every answer as its schema says (response_schema_conformance, and its content
 #     type). Any failure fails the script; the report is in target/long-checks.
 #     Needs python3 with venv, and PyPI the first time.
+#   - A long single-node run (`waybill bench --txs 1000000`, issue 14): the throughput
+#     of the last 100,000 committed transactions must be within 20 % of the first
+#     100,000's (commit cost must not grow with the store). WAYBILL_BENCH_TXS (default
+#     1,000,000) transactions; the figures are printed (docs/BENCHMARKS.md records them).
 #
 # Usage: scripts/long-checks.sh
 #        WAYBILL_HASH_CASES=5000000 WAYBILL_HASH_SEED=42 scripts/long-checks.sh
 #        WAYBILL_LONG_CHECKS=api scripts/long-checks.sh    (only one check: api,
-#                                                           restore or fuzz)
+#                                                           restore, fuzz or bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -122,10 +126,27 @@ api_check() {
   trap - EXIT INT TERM
 }
 
+# A million lot registrations through one node: the last 100k as fast as the first.
+bench_check() {
+  local n="${WAYBILL_BENCH_TXS:-1000000}"
+  echo "== long run: $n signed transactions through one validator"
+  cargo build --release -p waybill
+  target/release/waybill bench --txs "$n" --members 1000 --runs 1 --json \
+    | tee target/long-checks-bench.json \
+    | python3 -c '
+import json, sys
+run = json.load(sys.stdin)["per_run"][0]
+first, last = run["first_100k_tx_per_s"], run["last_100k_tx_per_s"]
+print(f"first 100k: {first:.0f} tx/s, last 100k: {last:.0f} tx/s, ratio {last / first:.2f}")
+if last < 0.8 * first:
+    sys.exit("the last 100k are more than 20 % slower than the first")
+'
+}
+
 case "$only" in
   all) ;;
-  api|restore|fuzz) "${only}_check"; echo "== long checks passed"; exit 0 ;;
-  *) echo "error: WAYBILL_LONG_CHECKS=$only; use all, api, restore or fuzz" >&2; exit 1 ;;
+  api|restore|fuzz|bench) "${only}_check"; echo "== long checks passed"; exit 0 ;;
+  *) echo "error: WAYBILL_LONG_CHECKS=$only; use all, api, restore, fuzz or bench" >&2; exit 1 ;;
 esac
 
 cases="${WAYBILL_HASH_CASES:-1000000}"
@@ -141,4 +162,5 @@ WAYBILL_JSON_CASES="$json_cases" \
 restore_check
 fuzz_check
 api_check
+bench_check
 echo "== long checks passed"

@@ -266,6 +266,8 @@ async fn run_network(o: &TxBenchOptions) -> anyhow::Result<Value> {
         .collect();
     let mut latencies_ms = Vec::with_capacity(n_txs);
     let mut n_rejected = 0usize;
+    // (seconds since the start, transactions committed by then), at each block.
+    let mut progress: Vec<(f64, usize)> = Vec::new();
     while latencies_ms.len() < n_txs {
         let cb = next_commit(&mut commits, started + RUN_TIMEOUT, || {
             format!(
@@ -282,6 +284,10 @@ async fn run_network(o: &TxBenchOptions) -> anyhow::Result<Value> {
                 n_rejected += usize::from(matches!(r.status, TxStatus::Rejected { .. }));
             }
         }
+        progress.push((
+            now.duration_since(started).as_secs_f64(),
+            latencies_ms.len(),
+        ));
     }
     let elapsed = started.elapsed().as_secs_f64();
     for t in tasks {
@@ -299,13 +305,42 @@ async fn run_network(o: &TxBenchOptions) -> anyhow::Result<Value> {
         bail!("{n_rejected} benchmark transactions were rejected");
     }
     latencies_ms.sort_by(|a, b| a.total_cmp(b));
-    Ok(json!({
+    let mut out = json!({
         "tx_per_s": (n_txs as f64 / elapsed).round(),
         "seconds": (elapsed * 1000.0).round() / 1000.0,
         "latency_ms_p50": round1(percentile(&latencies_ms, 0.5)),
         "latency_ms_p99": round1(percentile(&latencies_ms, 0.99)),
         "blocks": n_blocks,
-    }))
+    });
+    if n_txs >= 2 * SEGMENT_TXS {
+        let (first, last) = first_and_last_segment(&progress, n_txs);
+        out["first_100k_tx_per_s"] = json!(first.round());
+        out["last_100k_tx_per_s"] = json!(last.round());
+    }
+    Ok(out)
+}
+
+/// The segments a long run compares: its first and its last 100,000 transactions.
+const SEGMENT_TXS: usize = 100_000;
+
+/// Throughput over the first and over the last [`SEGMENT_TXS`] committed, from the
+/// run's progress (time, committed) at each block: from the start to the first block
+/// that reached the first segment's end, and from the last block before the last
+/// segment began to the end (block granularity).
+fn first_and_last_segment(progress: &[(f64, usize)], n_txs: usize) -> (f64, f64) {
+    let at = |pred: &dyn Fn(usize) -> bool| progress.iter().find(|(_, n)| pred(*n)).copied();
+    let (t_first, n_first) = at(&|n| n >= SEGMENT_TXS).unwrap_or((f64::NAN, 0));
+    let (t_before_last, n_before_last) = progress
+        .iter()
+        .rev()
+        .find(|(_, n)| *n <= n_txs - SEGMENT_TXS)
+        .copied()
+        .unwrap_or((0.0, 0));
+    let (t_end, _) = progress.last().copied().unwrap_or((f64::NAN, 0));
+    (
+        n_first as f64 / t_first,
+        (n_txs - n_before_last) as f64 / (t_end - t_before_last),
+    )
 }
 
 /// The baseline: the same transactions through the ledger alone (no HTTP, no consensus).

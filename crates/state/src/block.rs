@@ -91,14 +91,15 @@ impl<'a, S: StateRead> Execution<'a, S> {
             Ok(writes) => {
                 for (k, v) in writes {
                     if crate::index::is_derived(&k) {
-                        self.index_push(&k, derived_entry(&v, tx_index));
+                        let entry = derived_entry(&k, &v, tx_index);
+                        self.index_push(&k, &entry);
                     } else {
                         self.put(k, v);
                     }
                 }
                 if let Some(gtin) = dispatch::audited_product(payload) {
                     let prefix = keys::audit_of(audit::subject::PRODUCT, gtin.as_str().as_bytes());
-                    self.index_push(&prefix, tx_index);
+                    self.index_push(&prefix, &tx_index.to_be_bytes());
                 }
                 TxStatus::Applied
             }
@@ -110,11 +111,12 @@ impl<'a, S: StateRead> Execution<'a, S> {
         };
         // Kept until the expiry passes (see `begin`), whatever the outcome.
         self.put(replay_key, Vec::new());
-        self.index_push(&keys::audit_of(audit::subject::MEMBER, &signer.0), tx_index);
+        let entry = tx_index.to_be_bytes();
+        self.index_push(&keys::audit_of(audit::subject::MEMBER, &signer.0), &entry);
         if let Some(o) = &org {
             self.index_push(
                 &keys::audit_of(audit::subject::ORG, o.as_str().as_bytes()),
-                tx_index,
+                &entry,
             );
         }
         self.receipts.push(Receipt { tx_id, status });
@@ -197,18 +199,16 @@ pub struct Executed {
     pub receipts: Vec<Receipt>,
 }
 
-/// The entry a handler's derived row adds: the u32 it carries (an open-tier record's
-/// index), or, if it carries none, the transaction's index in the block (audit).
-fn derived_entry(value: &[u8], tx_index: u32) -> u32 {
-    match <[u8; 4]>::try_from(value) {
-        Ok(b) => u32::from_be_bytes(b),
-        Err(_) => {
-            assert!(
-                value.is_empty(),
-                "a handler's derived row carries a u32 entry or nothing"
-            );
-            tx_index
-        }
+/// The entry a handler's derived row adds: for the audit trail, the transaction's
+/// index in the block (the handler names only the subject); otherwise the entry the
+/// handler gives (an open-tier record's index; an event's seq and role).
+fn derived_entry(key: &[u8], value: &[u8], tx_index: u32) -> Vec<u8> {
+    if key.first() == Some(&keys::AUDIT) {
+        assert!(value.is_empty(), "an audit row names only its subject");
+        tx_index.to_be_bytes().to_vec()
+    } else {
+        assert!(!value.is_empty(), "a derived row carries its entry");
+        value.to_vec()
     }
 }
 

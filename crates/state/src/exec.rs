@@ -264,6 +264,10 @@ impl<'a, S: StateRead> Execution<'a, S> {
 
     /// Read through this block's writes to committed state.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateReadError> {
+        assert!(
+            !crate::keys::is_derived(key),
+            "execution reads only the hashed state, never a derived index"
+        );
         if let Some(v) = self.writes.get(key) {
             return Ok(v.clone());
         }
@@ -284,7 +288,7 @@ impl<'a, S: StateRead> Execution<'a, S> {
     }
 
     /// Add `entry` to the derived index row of `prefix` for this block.
-    pub(crate) fn index_push(&mut self, prefix: &[u8], entry: u32) {
+    pub(crate) fn index_push(&mut self, prefix: &[u8], entry: &[u8]) {
         index_push(&mut self.index, prefix, self.ctx.height.0, entry);
     }
 }
@@ -294,13 +298,14 @@ pub type Index = BTreeMap<Vec<u8>, Vec<u8>>;
 
 /// Add `entry` to the derived row of `prefix` at `height` (an entry equal to the
 /// row's last is not repeated: a transaction naming a subject twice is listed once).
-pub(crate) fn index_push(index: &mut Index, prefix: &[u8], height: u64, entry: u32) {
+/// A row's entries all have one size, set by its kind (u32 for the audit trail and
+/// the open-tier index, seq and role for the identifier → events index).
+pub(crate) fn index_push(index: &mut Index, prefix: &[u8], height: u64, entry: &[u8]) {
     let row = index
         .entry(crate::keys::index_row(prefix, height))
         .or_default();
-    let e = entry.to_be_bytes();
-    if !row.ends_with(&e) {
-        row.extend_from_slice(&e);
+    if !row.ends_with(entry) {
+        row.extend_from_slice(entry);
     }
 }
 

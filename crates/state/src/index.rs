@@ -12,10 +12,42 @@
 //! index of a record among the block's records. A subject written by 20,000
 //! transactions of one block is one row, not 20,000.
 
-use crate::exec::{Rows, StateReadError, StateScan};
+use crate::exec::{Rows, StateRead, StateReadError, StateScan};
 
 pub use crate::exec::Index;
 pub use crate::keys::{index_row as row_key, is_derived};
+
+/// The hashed state and its derived index read as one: derived keys
+/// ([`is_derived`]) from the index, every other key from the state — what a reader
+/// that walks both needs (the lineage walk reads events from the state and the
+/// identifier → events rows from the index). A store snapshot routes the same way.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadView<'a, S: ?Sized, I: ?Sized> {
+    /// The hashed state.
+    pub state: &'a S,
+    /// Its derived index.
+    pub index: &'a I,
+}
+
+impl<S: StateRead + ?Sized, I: StateRead + ?Sized> StateRead for ReadView<'_, S, I> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateReadError> {
+        if is_derived(key) {
+            self.index.get(key)
+        } else {
+            self.state.get(key)
+        }
+    }
+}
+
+impl<S: StateScan + ?Sized, I: StateScan + ?Sized> StateScan for ReadView<'_, S, I> {
+    fn scan_from(&self, prefix: &[u8], start: &[u8], max: usize) -> Result<Rows, StateReadError> {
+        if is_derived(prefix) {
+            self.index.scan_from(prefix, start, max)
+        } else {
+            self.state.scan_from(prefix, start, max)
+        }
+    }
+}
 
 /// One decoded row: the block and the entries it added.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,12 +118,14 @@ mod tests {
 
     #[test]
     fn a_row_lists_a_subjects_entries_of_one_block_once_each() {
-        use crate::exec::index_push as push;
+        let push = |ix: &mut Index, h: u64, e: u32| {
+            crate::exec::index_push(ix, b"\x18p", h, &e.to_be_bytes());
+        };
         let mut ix = Index::new();
-        push(&mut ix, b"\x18p", 7, 3);
-        push(&mut ix, b"\x18p", 7, 3);
-        push(&mut ix, b"\x18p", 7, 9);
-        push(&mut ix, b"\x18p", 8, 0);
+        push(&mut ix, 7, 3);
+        push(&mut ix, 7, 3);
+        push(&mut ix, 7, 9);
+        push(&mut ix, 8, 0);
         let rows: Vec<Row> = ix
             .iter()
             .map(|(k, v)| decode_row(b"\x18p", k, v).expect("decodes"))

@@ -83,7 +83,8 @@ pub const EVENT: u8 = 0x10;
 pub const EVENT_HASH: u8 = 0x11;
 /// eventID → seqs of the events with it: `EVENT_ID ‖ eventID` → Vec<u64>.
 pub const EVENT_ID: u8 = 0x12;
-/// Identifier → events: `EPC_EVENT ‖ canonical id ‖ 0x00 ‖ seq` → role byte.
+/// Identifier → events (a derived index, not state): `EPC_EVENT ‖ canonical id ‖ 0x00 ‖
+/// height` → the block's events naming it, each `seq (u64 BE) ‖ role byte`.
 pub const EPC_EVENT: u8 = 0x13;
 /// Captures: `CAPTURE ‖ tx id`.
 pub const CAPTURE: u8 = 0x14;
@@ -216,9 +217,13 @@ pub fn smt_node(depth: usize, path: &[u8; 32]) -> Vec<u8> {
 }
 
 /// Whether `key` belongs to a derived index (`crate::index`: the audit trail, the
-/// open-tier identifier index) rather than to the hashed state.
+/// open-tier identifier index, the identifier → events index) rather than to the
+/// hashed state.
 pub fn is_derived(key: &[u8]) -> bool {
-    matches!(key.first(), Some(&AUDIT) | Some(&OPEN_BY_ID))
+    matches!(
+        key.first(),
+        Some(&AUDIT) | Some(&OPEN_BY_ID) | Some(&EPC_EVENT)
+    )
 }
 
 /// The derived index row of `prefix` (a subject's [`audit_of`] or [`open_of`]) for

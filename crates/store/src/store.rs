@@ -770,14 +770,20 @@ impl StateSnapshot {
     }
 
     /// Up to `max` entries with key prefix `prefix` and key `>= start`, in key order
-    /// (for paging: pass the last key seen plus a zero byte).
+    /// (for paging: pass the last key seen plus a zero byte). A derived prefix
+    /// (`waybill_state::keys::is_derived`) is read from the derived index.
     pub fn scan_from(
         &self,
         prefix: &[u8],
         start: &[u8],
         max: usize,
     ) -> Result<Rows, StateReadError> {
-        scan_table(&self.table, prefix, start, max)
+        let table = if waybill_state::keys::is_derived(prefix) {
+            &self.index
+        } else {
+            &self.table
+        };
+        scan_table(table, prefix, start, max)
     }
 
     /// The derived index rows as of this snapshot.
@@ -786,9 +792,16 @@ impl StateSnapshot {
     }
 }
 
+/// A snapshot reads as the hashed state and its derived index together (like
+/// `waybill_state::index::ReadView`): a derived key is served from the derived index.
 impl StateRead for StateSnapshot {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateReadError> {
-        self.table
+        let table = if waybill_state::keys::is_derived(key) {
+            &self.index
+        } else {
+            &self.table
+        };
+        table
             .get(key)
             .map(|o| o.map(|g| g.value().to_vec()))
             .map_err(|e| StateReadError::Store(e.to_string()))

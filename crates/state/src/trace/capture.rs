@@ -756,8 +756,10 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         let mut seen = BTreeSet::new();
         for (id, seq, role) in std::mem::take(&mut self.id_entries) {
             if seen.insert((id.clone(), seq)) {
-                let k = [keys::events_of(&id).as_slice(), &seq.to_be_bytes()].concat();
-                self.writes.push((k, vec![role as u8]));
+                // A derived index row (crate::index): the block adds (seq, role) to
+                // the identifier's row.
+                let entry = [&seq.to_be_bytes()[..], &[role as u8]].concat();
+                self.writes.push((keys::events_of(&id), entry));
             }
         }
     }

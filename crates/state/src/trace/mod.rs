@@ -238,42 +238,50 @@ pub(crate) fn named_digest(event_id: &str) -> Option<[u8; 32]> {
     <[u8; 32]>::try_from(hex::decode(hex_digest).ok()?.as_slice()).ok()
 }
 
-fn seq_suffix(k: &[u8]) -> Result<u64, StateReadError> {
-    k.len()
-        .checked_sub(8)
-        .and_then(|i| k.get(i..))
-        .and_then(|s| <[u8; 8]>::try_from(s).ok())
-        .map(u64::from_be_bytes)
-        .ok_or_else(|| StateReadError::Corrupt {
-            key: k.to_vec(),
-            reason: "index key without a seq".into(),
-        })
-}
-
-/// The events that name `canonical_id`, with the role it has in each, in capture order.
+/// The events that name `canonical_id`, with the role it has in each, in capture
+/// order (at most `max`). Read from the derived identifier → events index
+/// ([`crate::index`]): pass a state that serves it (a store snapshot, or an
+/// [`crate::index::ReadView`]).
 pub fn events_naming<S: StateScan + ?Sized>(
     state: &S,
     canonical_id: &str,
     max: usize,
 ) -> Result<Vec<(u64, IdRole)>, StateReadError> {
+    const ENTRY: usize = 9;
     let prefix = keys::events_of(canonical_id);
-    state
-        .scan_from(&prefix, &prefix, max)?
-        .into_iter()
-        .filter(|(k, _)| k.len() == prefix.len() + 8)
-        .map(|(k, v)| {
-            let seq = seq_suffix(&k)?;
-            let role = v
-                .first()
-                .copied()
-                .and_then(IdRole::from_u8)
-                .ok_or_else(|| StateReadError::Corrupt {
-                    key: k.clone(),
-                    reason: "unknown identifier role".into(),
-                })?;
-            Ok((seq, role))
-        })
-        .collect()
+    let mut out = Vec::new();
+    let mut start = prefix.clone();
+    'rows: loop {
+        let rows = state.scan_from(&prefix, &start, 64)?;
+        for (k, v) in &rows {
+            if k.len() != prefix.len() + 8 {
+                continue;
+            }
+            let corrupt = |reason: &str| StateReadError::Corrupt {
+                key: k.clone(),
+                reason: reason.into(),
+            };
+            if v.is_empty() || !v.len().is_multiple_of(ENTRY) {
+                return Err(corrupt(
+                    "an identifier row lists (seq, role) entries of 9 bytes",
+                ));
+            }
+            for e in v.chunks_exact(ENTRY) {
+                if out.len() >= max {
+                    break 'rows;
+                }
+                let seq = u64::from_be_bytes(e[..8].try_into().map_err(|_| corrupt("seq"))?);
+                let role =
+                    IdRole::from_u8(e[8]).ok_or_else(|| corrupt("unknown identifier role"))?;
+                out.push((seq, role));
+            }
+        }
+        match rows.last() {
+            Some((k, _)) if rows.len() == 64 => start = [k.as_slice(), &[0]].concat(),
+            _ => break,
+        }
+    }
+    Ok(out)
 }
 
 /// The events of an EPCIS document (`EPCISDocument` or `EPCISQueryDocument`) and the
