@@ -1262,26 +1262,9 @@ fn audit_places(
     after: Option<(u64, u32)>,
     max: usize,
 ) -> Result<Vec<(u64, u32)>, ApiError> {
-    let mut out = Vec::new();
-    let mut from = after.map_or(0, |(h, _)| h);
-    loop {
-        let rows = waybill_state::index::rows_from(&snap.index(), prefix, from, 64)?;
-        for r in &rows {
-            for &e in &r.entries {
-                if after.is_some_and(|a| (r.height, e) <= a) {
-                    continue;
-                }
-                out.push((r.height, e));
-                if out.len() >= max {
-                    return Ok(out);
-                }
-            }
-        }
-        match rows.last() {
-            Some(last) if rows.len() == 64 => from = last.height + 1,
-            _ => return Ok(out),
-        }
-    }
+    Ok(waybill_state::index::entries_after(
+        snap, prefix, after, max,
+    )?)
 }
 
 /// The audit subject a query names: its kind, its key bytes and how to say it.

@@ -76,12 +76,9 @@ impl HistorySource for StateSource<'_> {
     ) -> Result<Option<waybill_types::proof::PlacedRecord>, WalkError<String>> {
         // The master record is the product's first record.
         let prefix = keys::open_of(&format!("https://id.gs1.org/01/{gtin}"));
-        let rows = waybill_state::index::rows_from(&self.snap.index(), &prefix, 0, 1)
-            .map_err(source_err)?;
-        let Some(pos) = rows
-            .first()
-            .and_then(|r| r.entries.first().map(|i| (r.height, u64::from(*i))))
-        else {
+        let first =
+            waybill_state::index::entries_after(self.snap, &prefix, None, 1).map_err(source_err)?;
+        let Some(pos) = first.first().map(|&(h, i)| (h, u64::from(i))) else {
             return Ok(None);
         };
         let rec = self.record(pos.0, pos.1)?;

@@ -91,8 +91,8 @@ impl<'a, S: StateRead> Execution<'a, S> {
             Ok(writes) => {
                 for (k, v) in writes {
                     if crate::index::is_derived(&k) {
-                        let entry = derived_entry(&k, &v, tx_index);
-                        self.index_push(&k, &entry);
+                        let audit = tx_index.to_be_bytes();
+                        self.index_push(&k, derived_entry(&k, &v, &audit));
                     } else {
                         self.put(k, v);
                     }
@@ -202,13 +202,13 @@ pub struct Executed {
 /// The entry a handler's derived row adds: for the audit trail, the transaction's
 /// index in the block (the handler names only the subject); otherwise the entry the
 /// handler gives (an open-tier record's index; an event's seq and role).
-fn derived_entry(key: &[u8], value: &[u8], tx_index: u32) -> Vec<u8> {
+fn derived_entry<'a>(key: &[u8], value: &'a [u8], tx_index: &'a [u8; 4]) -> &'a [u8] {
     if key.first() == Some(&keys::AUDIT) {
         assert!(value.is_empty(), "an audit row names only its subject");
-        tx_index.to_be_bytes().to_vec()
+        tx_index
     } else {
         assert!(!value.is_empty(), "a derived row carries its entry");
-        value.to_vec()
+        value
     }
 }
 

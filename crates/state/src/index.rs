@@ -58,58 +58,108 @@ pub struct Row {
     pub entries: Vec<u32>,
 }
 
-/// Decode a row stored under `prefix`.
-pub fn decode_row(prefix: &[u8], key: &[u8], value: &[u8]) -> Result<Row, StateReadError> {
-    let corrupt = |reason: &str| StateReadError::Corrupt {
+/// Size of an audit or open-tier entry (a u32, big endian).
+pub const U32_ENTRY: usize = 4;
+
+/// The height of a row stored under `prefix`, and its value checked to be a
+/// non-empty list of `entry_size`-byte entries.
+fn row_height(
+    prefix: &[u8],
+    key: &[u8],
+    value: &[u8],
+    entry_size: usize,
+) -> Result<u64, StateReadError> {
+    let corrupt = |reason: String| StateReadError::Corrupt {
         key: key.to_vec(),
-        reason: reason.to_string(),
+        reason,
     };
     let height = key
         .strip_prefix(prefix)
         .and_then(|h| <[u8; 8]>::try_from(h).ok())
         .map(u64::from_be_bytes)
-        .ok_or_else(|| corrupt("an index row's key is its prefix and a height"))?;
-    if value.is_empty() || !value.len().is_multiple_of(4) {
-        return Err(corrupt("an index row lists one or more u32 entries"));
+        .ok_or_else(|| corrupt("an index row's key is its prefix and a height".into()))?;
+    if value.is_empty() || !value.len().is_multiple_of(entry_size) {
+        return Err(corrupt(format!(
+            "an index row lists one or more entries of {entry_size} bytes"
+        )));
     }
-    let entries = value
-        .chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    Ok(height)
+}
+
+fn u32_entry(e: &[u8]) -> u32 {
+    u32::from_be_bytes([e[0], e[1], e[2], e[3]])
+}
+
+/// Decode a row of u32 entries stored under `prefix`.
+pub fn decode_row(prefix: &[u8], key: &[u8], value: &[u8]) -> Result<Row, StateReadError> {
+    let height = row_height(prefix, key, value, U32_ENTRY)?;
+    let entries = value.chunks_exact(U32_ENTRY).map(u32_entry).collect();
     Ok(Row { height, entries })
 }
 
-/// Up to `max` rows of `prefix` from block `from_height` on, in block order.
-pub fn rows_from<S: StateScan + ?Sized>(
+/// Walk the entries (`entry_size` bytes each) of `prefix`'s rows from block
+/// `from_height` on, in block order, handing each with its block's height to
+/// `visit` until it returns `false`. The one paging loop every reader of the
+/// derived index uses; a malformed row is an error naming its key.
+pub fn visit_entries<S, F>(
     index: &S,
     prefix: &[u8],
+    entry_size: usize,
     from_height: u64,
-    max: usize,
-) -> Result<Vec<Row>, StateReadError> {
-    let start = row_key(prefix, from_height);
-    let rows: Rows = index.scan_from(prefix, &start, max)?;
-    rows.iter().map(|(k, v)| decode_row(prefix, k, v)).collect()
+    mut visit: F,
+) -> Result<(), StateReadError>
+where
+    S: StateScan + ?Sized,
+    F: FnMut(u64, &[u8]) -> Result<bool, StateReadError>,
+{
+    const PAGE: usize = 64;
+    let mut start = row_key(prefix, from_height);
+    loop {
+        let rows: Rows = index.scan_from(prefix, &start, PAGE)?;
+        for (k, v) in &rows {
+            let height = row_height(prefix, k, v, entry_size)?;
+            for e in v.chunks_exact(entry_size) {
+                if !visit(height, e)? {
+                    return Ok(());
+                }
+            }
+        }
+        match rows.last() {
+            Some((k, _)) if rows.len() == PAGE => start = [k.as_slice(), &[0]].concat(),
+            _ => return Ok(()),
+        }
+    }
 }
 
-/// Every (height, entry) of `prefix`, oldest first.
+/// Up to `max` (height, entry) pairs of `prefix`'s u32 rows that come after
+/// `after` (from the start when `None`), in block order — a page of an index.
+pub fn entries_after<S: StateScan + ?Sized>(
+    index: &S,
+    prefix: &[u8],
+    after: Option<(u64, u32)>,
+    max: usize,
+) -> Result<Vec<(u64, u32)>, StateReadError> {
+    let mut out = Vec::new();
+    if max == 0 {
+        return Ok(out);
+    }
+    let from = after.map_or(0, |(h, _)| h);
+    visit_entries(index, prefix, U32_ENTRY, from, |h, e| {
+        let place = (h, u32_entry(e));
+        if after.is_none_or(|a| place > a) {
+            out.push(place);
+        }
+        Ok(out.len() < max)
+    })?;
+    Ok(out)
+}
+
+/// Every (height, entry) of `prefix`'s u32 rows, oldest first.
 pub fn all_entries<S: StateScan + ?Sized>(
     index: &S,
     prefix: &[u8],
 ) -> Result<Vec<(u64, u32)>, StateReadError> {
-    const CHUNK: usize = 512;
-    let mut out = Vec::new();
-    let mut from = 0u64;
-    loop {
-        let rows = rows_from(index, prefix, from, CHUNK)?;
-        let n = rows.len();
-        for r in &rows {
-            out.extend(r.entries.iter().map(|e| (r.height, *e)));
-        }
-        match rows.last() {
-            Some(last) if n == CHUNK => from = last.height + 1,
-            _ => return Ok(out),
-        }
-    }
+    entries_after(index, prefix, None, usize::MAX)
 }
 
 #[cfg(test)]
@@ -147,6 +197,18 @@ mod tests {
             all_entries(&ix, b"\x18p").expect("reads"),
             vec![(7, 3), (7, 9), (8, 0)]
         );
+        // A page starts after its cursor, inside a row or at the next one.
+        assert_eq!(
+            entries_after(&ix, b"\x18p", Some((7, 3)), 1).expect("reads"),
+            vec![(7, 9)]
+        );
+        assert_eq!(
+            entries_after(&ix, b"\x18p", Some((7, 9)), 5).expect("reads"),
+            vec![(8, 0)]
+        );
+        assert!(entries_after(&ix, b"\x18p", Some((8, 0)), 5)
+            .expect("reads")
+            .is_empty());
         assert!(decode_row(b"\x18p", &row_key(b"\x18p", 1), &[0, 0, 1]).is_err());
         assert!(decode_row(b"\x18p", b"\x18p\x00", &[0, 0, 0, 1]).is_err());
     }

@@ -15,4 +15,4 @@ pub use integrity::{check_allocator_state, check_file_integrity};
 pub use jobs::{CaptureJob, JobFailure};
 
 pub use error::StoreError;
-pub use store::{Head, IndexView, Rows, StateSnapshot, Store, TxLocation, STORE_FORMAT_VERSION};
+pub use store::{Head, Rows, StateSnapshot, Store, TxLocation, STORE_FORMAT_VERSION};

@@ -5,6 +5,7 @@ use redb::{
     Builder, ConcurrencyMode, Database, DatabaseError, Durability, ReadOnlyDatabase,
     ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
 };
+use waybill_state::index::ReadView;
 use waybill_state::{StateRead, StateReadError, WriteSet};
 use waybill_types::codec::{self, CodecError};
 use waybill_types::{limits, Block, CommitCertificate, Genesis, Hash, Height, Receipt, TxId};
@@ -706,10 +707,10 @@ pub struct StateSnapshot {
     _txn: ReadTransaction,
 }
 
-/// The derived index rows ([`waybill_state::index`]) as of a [`StateSnapshot`].
-pub struct IndexView<'a>(&'a redb::ReadOnlyTable<&'static [u8], &'static [u8]>);
+/// One table of a [`StateSnapshot`] read as state.
+struct TableRead<'a>(&'a redb::ReadOnlyTable<&'static [u8], &'static [u8]>);
 
-impl StateRead for IndexView<'_> {
+impl StateRead for TableRead<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateReadError> {
         self.0
             .get(key)
@@ -718,7 +719,7 @@ impl StateRead for IndexView<'_> {
     }
 }
 
-impl waybill_state::StateScan for IndexView<'_> {
+impl waybill_state::StateScan for TableRead<'_> {
     fn scan_from(&self, prefix: &[u8], start: &[u8], max: usize) -> Result<Rows, StateReadError> {
         scan_table(self.0, prefix, start, max)
     }
@@ -778,33 +779,28 @@ impl StateSnapshot {
         start: &[u8],
         max: usize,
     ) -> Result<Rows, StateReadError> {
-        let table = if waybill_state::keys::is_derived(prefix) {
-            &self.index
-        } else {
-            &self.table
-        };
-        scan_table(table, prefix, start, max)
+        self.with_view(|v| waybill_state::StateScan::scan_from(&v, prefix, start, max))
     }
 
-    /// The derived index rows as of this snapshot.
-    pub fn index(&self) -> IndexView<'_> {
-        IndexView(&self.index)
+    /// Read the hashed state and the derived index as one, routed by
+    /// `waybill_state::index::ReadView`.
+    fn with_view<R>(
+        &self,
+        read: impl FnOnce(ReadView<'_, TableRead<'_>, TableRead<'_>>) -> R,
+    ) -> R {
+        let (state, index) = (TableRead(&self.table), TableRead(&self.index));
+        read(ReadView {
+            state: &state,
+            index: &index,
+        })
     }
 }
 
-/// A snapshot reads as the hashed state and its derived index together (like
-/// `waybill_state::index::ReadView`): a derived key is served from the derived index.
+/// A snapshot reads as the hashed state and its derived index together: a derived
+/// key is served from the derived index.
 impl StateRead for StateSnapshot {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateReadError> {
-        let table = if waybill_state::keys::is_derived(key) {
-            &self.index
-        } else {
-            &self.table
-        };
-        table
-            .get(key)
-            .map(|o| o.map(|g| g.value().to_vec()))
-            .map_err(|e| StateReadError::Store(e.to_string()))
+        self.with_view(|v| v.get(key))
     }
 }
 

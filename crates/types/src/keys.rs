@@ -125,6 +125,8 @@ impl PublicKey {
         if let Some(vk) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&self.0) {
             return Ok(*vk);
         }
+        // Decompress without the lock held (other threads verify meanwhile); two
+        // threads missing on one key both decompress it, which is harmless.
         let vk = ed25519_dalek::VerifyingKey::from_bytes(&self.0)
             .map_err(|_| KeyError::InvalidPoint { key: self.to_hex() })?;
         let mut c = cache.lock().unwrap_or_else(|p| p.into_inner());

@@ -247,40 +247,21 @@ pub fn events_naming<S: StateScan + ?Sized>(
     canonical_id: &str,
     max: usize,
 ) -> Result<Vec<(u64, IdRole)>, StateReadError> {
-    const ENTRY: usize = 9;
     let prefix = keys::events_of(canonical_id);
     let mut out = Vec::new();
-    let mut start = prefix.clone();
-    'rows: loop {
-        let rows = state.scan_from(&prefix, &start, 64)?;
-        for (k, v) in &rows {
-            if k.len() != prefix.len() + 8 {
-                continue;
-            }
-            let corrupt = |reason: &str| StateReadError::Corrupt {
-                key: k.clone(),
-                reason: reason.into(),
-            };
-            if v.is_empty() || !v.len().is_multiple_of(ENTRY) {
-                return Err(corrupt(
-                    "an identifier row lists (seq, role) entries of 9 bytes",
-                ));
-            }
-            for e in v.chunks_exact(ENTRY) {
-                if out.len() >= max {
-                    break 'rows;
-                }
-                let seq = u64::from_be_bytes(e[..8].try_into().map_err(|_| corrupt("seq"))?);
-                let role =
-                    IdRole::from_u8(e[8]).ok_or_else(|| corrupt("unknown identifier role"))?;
-                out.push((seq, role));
-            }
-        }
-        match rows.last() {
-            Some((k, _)) if rows.len() == 64 => start = [k.as_slice(), &[0]].concat(),
-            _ => break,
-        }
+    if max == 0 {
+        return Ok(out);
     }
+    crate::index::visit_entries(state, &prefix, 9, 0, |_, e| {
+        let corrupt = |reason: &str| StateReadError::Corrupt {
+            key: prefix.clone(),
+            reason: reason.into(),
+        };
+        let seq = u64::from_be_bytes(e[..8].try_into().map_err(|_| corrupt("seq"))?);
+        let role = IdRole::from_u8(e[8]).ok_or_else(|| corrupt("unknown identifier role"))?;
+        out.push((seq, role));
+        Ok(out.len() < max)
+    })?;
     Ok(out)
 }
 
