@@ -38,6 +38,10 @@ pub trait Application: Send + 'static {
     fn mempool_len(&self) -> usize;
     /// As proposer: build, execute and remember a block for `height` from the mempool.
     fn build_block(&mut self, height: Height, proposer: PublicKey) -> Result<Block, AppError>;
+    /// Consensus expects this node to propose `height` (the one after the block it is
+    /// about to commit) as `proposer`: the application may build that block while it
+    /// writes the decided one. A hint only; `build_block` is still asked for it.
+    fn will_propose(&mut self, _height: Height, _proposer: PublicKey) {}
     /// As validator: check and execute a block proposed by another validator, and
     /// remember it. `InvalidBlock` if anything is wrong with it.
     fn accept_proposal(&mut self, block: Block) -> Result<(), AppError>;

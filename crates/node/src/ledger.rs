@@ -205,7 +205,46 @@ pub struct Ledger {
     /// Test hook: while this file exists, decided blocks wait to be committed (so a
     /// test can make a node fall behind its peers).
     hold_commits_file: Option<std::path::PathBuf>,
+    /// The height this node expects to propose next, and as whom (consensus says so
+    /// before a commit: [`Application::will_propose`]).
+    will_propose: Option<(Height, PublicKey)>,
+    /// The block built for the next height while the store wrote the decided one.
+    prebuilt: Option<Assembled>,
+    /// Test hook: abort the process at a point of the commit pipeline.
+    kill_at: Option<KillAt>,
 }
+
+/// A block assembled from the mempool on some state, not yet remembered or proposed.
+struct Assembled {
+    block: Block,
+    tx_ids: Vec<TxId>,
+    out: waybill_state::Executed,
+    /// Transactions the state refused, with code and reason (dropped from the pool
+    /// once the state they were refused on is committed).
+    dropped: Vec<(TxId, &'static str, String)>,
+    /// The pool offered more than a block holds.
+    full: bool,
+    built_at: std::time::Instant,
+}
+
+/// Oldest a block built ahead may be when it is proposed.
+const PREBUILT_AGE_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A point of the commit pipeline where the test hook [`KILL_AT_ENV`] aborts.
+#[derive(Debug)]
+struct KillAt {
+    point: String,
+    /// Aborts on this pass through the point (counting from 1).
+    nth: u32,
+    passes: std::sync::atomic::AtomicU32,
+}
+
+/// The environment variable of a test hook: `POINT:N` aborts the process (no clean-up,
+/// like a power cut) the Nth time the commit pipeline passes `POINT`:
+/// `commit-built` (the next block is built on the decided one; the decided block may
+/// still be being written) or `commit-written` (the decided block is durable; nothing
+/// is answered or announced yet).
+pub const KILL_AT_ENV: &str = "WAYBILL_TEST_KILL_AT";
 
 /// The environment variable that sets [`Ledger::hold_blocks_while`] at start (tests).
 pub const HOLD_BLOCKS_ENV: &str = "WAYBILL_TEST_HOLD_BLOCKS_FILE";
@@ -270,7 +309,46 @@ impl Ledger {
             verified: HashMap::new(),
             hold_file: None,
             hold_commits_file: None,
+            will_propose: None,
+            prebuilt: None,
+            kill_at: None,
         })
+    }
+
+    /// Test hook ([`KILL_AT_ENV`]): abort the process the `nth` time the commit
+    /// pipeline passes `point`.
+    pub fn kill_at(&mut self, spec: &str) -> Result<(), AppError> {
+        let bad = || {
+            AppError::Internal(format!(
+                "{KILL_AT_ENV}: `{spec}` is not POINT:N with POINT commit-built or commit-written"
+            ))
+        };
+        let (point, nth) = spec.split_once(':').ok_or_else(bad)?;
+        if !matches!(point, "commit-built" | "commit-written") {
+            return Err(bad());
+        }
+        let nth: u32 = nth.parse().map_err(|_| bad())?;
+        tracing::warn!(
+            point,
+            nth,
+            "TEST HOOK: the process aborts at this commit pipeline point"
+        );
+        self.kill_at = Some(KillAt {
+            point: point.to_string(),
+            nth,
+            passes: std::sync::atomic::AtomicU32::new(0),
+        });
+        Ok(())
+    }
+
+    fn kill_point(&self, point: &str) {
+        let Some(k) = &self.kill_at else { return };
+        if k.point == point
+            && k.passes.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == k.nth
+        {
+            eprintln!("TEST HOOK: aborting at {point}");
+            std::process::abort();
+        }
     }
 
     /// How many transaction ids are remembered as verified from proposals not yet
@@ -327,6 +405,7 @@ impl Ledger {
     #[allow(clippy::too_many_arguments)]
     fn header(
         &self,
+        head: &Head,
         height: Height,
         time_ms: u64,
         proposer: PublicKey,
@@ -335,7 +414,6 @@ impl Ledger {
         heads_root: Hash,
         validators_hash: Hash,
     ) -> BlockHeader {
-        let head = self.head();
         let state_hash =
             waybill_state::next_state_hash(&head.state_hash, &out.writes, &out.receipts);
         let open_root = waybill_state::open::open_root(&out.writes, height.0);
@@ -442,58 +520,31 @@ impl Application for Ledger {
             head.height.next(),
             "consensus asks for the block after the head"
         );
-        let time_ms = self.shared.now_ms().max(head.time_ms + 1);
-        let candidates = if self.held() {
-            Vec::new()
-        } else {
-            self.shared
-                .mempool
-                .peek_batch(limits::BLOCK_TXS_MAX, limits::BLOCK_BYTES_MAX - 4096)
-        };
-        let snapshot = self.shared.store.snapshot().map_err(internal)?;
-        let mut ex =
-            Execution::begin(&snapshot, self.context(height, time_ms)).map_err(internal)?;
-        let mut txs = Vec::with_capacity(candidates.len());
-        let mut tx_ids = Vec::with_capacity(candidates.len());
-        let mut txs_bytes = Vec::with_capacity(candidates.len());
-        let mut dropped = Vec::new();
-        for ptx in candidates {
-            match ex.apply(&ptx.tx, ptx.id) {
-                Ok(_) => {
-                    txs_bytes.push(ptx.tx.encode());
-                    tx_ids.push(ptx.id);
-                    txs.push((*ptx.tx).clone());
-                }
-                Err(TxInvalid::State(e)) => return Err(internal(e)),
-                Err(e) => dropped.push((ptx.id, e.code(), e.to_string())),
+        if let Some(p) = self.prebuilt.take() {
+            let h = &p.block.header;
+            // Built on the block just committed, for this proposer, recently; and
+            // either full or holding everything the pool has (else build afresh, so
+            // transactions that came during the write wait no extra block).
+            if h.height == height
+                && h.prev_hash == head.block_hash
+                && h.proposer == proposer
+                && p.built_at.elapsed() <= PREBUILT_AGE_MAX
+                && !self.held()
+                && (p.full || self.shared.mempool.len() <= p.block.txs.len())
+            {
+                self.shared.metrics.add_prebuilt_block();
+                return Ok(self.remember(p));
             }
         }
-        let out = ex.finish().map_err(internal)?;
-        let heads_root =
-            waybill_state::open::heads_root(&snapshot, &out.writes).map_err(internal)?;
+        let snapshot = self.shared.store.snapshot().map_err(internal)?;
+        let mut a = self.assemble(&snapshot, &head, height, proposer, &HashSet::new())?;
         drop(snapshot);
-        self.drop_txs(dropped);
-        let validators_hash = validators_hash(&self.validators_at(height)?);
-        let header = self.header(
-            height,
-            time_ms,
-            proposer,
-            &txs_bytes,
-            &out,
-            heads_root,
-            validators_hash,
-        );
-        let block = Block { header, txs };
-        let hash = block.hash();
-        self.executed.insert(
-            hash,
-            Executed {
-                block: block.clone(),
-                tx_ids,
-                out,
-            },
-        );
-        Ok(block)
+        self.drop_txs(std::mem::take(&mut a.dropped));
+        Ok(self.remember(a))
+    }
+
+    fn will_propose(&mut self, height: Height, proposer: PublicKey) {
+        self.will_propose = Some((height, proposer));
     }
 
     fn accept_proposal(&mut self, block: Block) -> Result<(), AppError> {
@@ -536,14 +587,45 @@ impl Application for Ledger {
                 &self.validators_at(height)?,
             )
             .map_err(|e| AppError::Internal(format!("refusing to store block {height}: {e}")))?;
+        // The pipeline: while the store writes and fsyncs this block, build the next
+        // one on it (if this node proposes next). Only building overlaps: nothing for
+        // the next height is signed or proposed before this returns, and this returns
+        // after the block and its certificate are durable; waiters are answered after.
+        let next = self
+            .will_propose
+            .take()
+            .filter(|(h, _)| *h == height.next() && !self.held());
+        let base = match next {
+            Some(_) => Some(self.shared.store.snapshot().map_err(internal)?),
+            None => None,
+        };
         let started = std::time::Instant::now();
-        let head = self
-            .shared
-            .store
-            .commit_block(&ex.block, &certificate, &ex.out, &ex.tx_ids)
-            .map_err(internal)?;
+        let store = &self.shared.store;
+        let (written, prebuilt) = std::thread::scope(|s| {
+            let writer =
+                s.spawn(|| store.commit_block(&ex.block, &certificate, &ex.out, &ex.tx_ids));
+            let prebuilt = match (next, &base) {
+                (Some((_, proposer)), Some(base)) => self.prebuild(base, &ex, block_hash, proposer),
+                _ => None,
+            };
+            if prebuilt.is_some() {
+                self.kill_point("commit-built");
+            }
+            let written = writer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (written, prebuilt)
+        });
+        drop(base);
+        let head = written.map_err(internal)?;
+        self.kill_point("commit-written");
         let commit_ms = started.elapsed().as_secs_f64() * 1000.0;
         self.publish_commit(ex, head, commit_ms);
+        if let Some(mut p) = prebuilt {
+            // Refused on the state now committed: drop them now.
+            self.drop_txs(std::mem::take(&mut p.dropped));
+            self.prebuilt = Some(p);
+        }
         Ok(())
     }
 
@@ -551,6 +633,120 @@ impl Application for Ledger {
         let bytes = self.shared.store.block_bytes(height).ok()??;
         let cert = self.shared.store.certificate(height).ok()??;
         Some((bytes, cert))
+    }
+}
+
+/// Building blocks: from the committed state, or ahead on a decided block the store
+/// is still writing.
+impl Ledger {
+    /// Take transactions from the pool (but not those in `exclude`), execute them on
+    /// `state` (whose head is `head`) and make the block `height` that `proposer`
+    /// proposes. Transactions the state refuses are listed, not yet dropped.
+    fn assemble<S: waybill_state::StateScan>(
+        &self,
+        state: &S,
+        head: &Head,
+        height: Height,
+        proposer: PublicKey,
+        exclude: &HashSet<TxId>,
+    ) -> Result<Assembled, AppError> {
+        let time_ms = self.shared.now_ms().max(head.time_ms + 1);
+        let max_bytes = limits::BLOCK_BYTES_MAX - 4096;
+        let candidates = if self.held() {
+            Vec::new()
+        } else {
+            self.shared
+                .mempool
+                .peek_batch_excluding(limits::BLOCK_TXS_MAX, max_bytes, exclude)
+        };
+        let offered_bytes: usize = candidates.iter().map(|p| p.bytes).sum();
+        let full = candidates.len() >= limits::BLOCK_TXS_MAX
+            || offered_bytes + limits::TX_BYTES_MAX > max_bytes;
+        let mut ex = Execution::begin(state, self.context(height, time_ms)).map_err(internal)?;
+        let mut txs = Vec::with_capacity(candidates.len());
+        let mut tx_ids = Vec::with_capacity(candidates.len());
+        let mut txs_bytes = Vec::with_capacity(candidates.len());
+        let mut dropped = Vec::new();
+        for ptx in candidates {
+            match ex.apply(&ptx.tx, ptx.id) {
+                Ok(_) => {
+                    txs_bytes.push(ptx.tx.encode());
+                    tx_ids.push(ptx.id);
+                    txs.push((*ptx.tx).clone());
+                }
+                Err(TxInvalid::State(e)) => return Err(internal(e)),
+                Err(e) => dropped.push((ptx.id, e.code(), e.to_string())),
+            }
+        }
+        let out = ex.finish().map_err(internal)?;
+        let heads_root = waybill_state::open::heads_root(state, &out.writes).map_err(internal)?;
+        let validators =
+            waybill_state::governance::validator_infos_at(state, height).map_err(internal)?;
+        let header = self.header(
+            head,
+            height,
+            time_ms,
+            proposer,
+            &txs_bytes,
+            &out,
+            heads_root,
+            validators_hash(&validators),
+        );
+        Ok(Assembled {
+            block: Block { header, txs },
+            tx_ids,
+            out,
+            dropped,
+            full,
+            built_at: std::time::Instant::now(),
+        })
+    }
+
+    /// Remember a block built here (to commit it when decided) and give it out.
+    fn remember(&mut self, a: Assembled) -> Block {
+        let hash = a.block.hash();
+        self.executed.insert(
+            hash,
+            Executed {
+                block: a.block.clone(),
+                tx_ids: a.tx_ids,
+                out: a.out,
+            },
+        );
+        a.block
+    }
+
+    /// Build the block after `decided` (hash `decided_hash`) on the committed state
+    /// `base` with the decided block's writes laid over it, while the store writes it.
+    /// `None` if the pool offers nothing new or building fails (the block is then
+    /// built the usual way, which reports the failure).
+    fn prebuild(
+        &self,
+        base: &waybill_store::StateSnapshot,
+        decided: &Executed,
+        decided_hash: Hash,
+        proposer: PublicKey,
+    ) -> Option<Assembled> {
+        let h = &decided.block.header;
+        let head = Head {
+            height: h.height,
+            block_hash: decided_hash,
+            state_hash: h.state_hash,
+            time_ms: h.time_ms,
+        };
+        let state = waybill_state::Pending {
+            base,
+            writes: &decided.out.writes,
+        };
+        let exclude: HashSet<TxId> = decided.tx_ids.iter().copied().collect();
+        match self.assemble(&state, &head, h.height.next(), proposer, &exclude) {
+            Ok(a) if !a.block.txs.is_empty() => Some(a),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(height = h.height.next().0, error = %e, "could not build the next block ahead; building it after the commit");
+                None
+            }
+        }
     }
 }
 

@@ -142,10 +142,24 @@ impl Mempool {
     /// Up to `max_txs` transactions, at most `max_bytes` in all, in arrival order,
     /// without removing them (they leave when committed or dropped).
     pub fn peek_batch(&self, max_txs: usize, max_bytes: usize) -> Vec<PoolTx> {
+        self.peek_batch_excluding(max_txs, max_bytes, &HashSet::new())
+    }
+
+    /// As [`Mempool::peek_batch`], passing over the transactions in `exclude` (those of
+    /// a decided block the store is still writing, which stay in the pool until then).
+    pub fn peek_batch_excluding(
+        &self,
+        max_txs: usize,
+        max_bytes: usize,
+        exclude: &HashSet<TxId>,
+    ) -> Vec<PoolTx> {
         let g = self.lock();
         let mut out = Vec::with_capacity(max_txs.min(g.queue.len()));
         let mut bytes = 0;
         for ptx in g.queue.values() {
+            if exclude.contains(&ptx.id) {
+                continue;
+            }
             if out.len() >= max_txs || bytes + ptx.bytes > max_bytes {
                 break;
             }
@@ -205,6 +219,25 @@ mod tests {
         }
         assert!(matches!(m.admit(ptx(&k, 3)), Err(AdmitError::Duplicate(_))));
         assert_eq!(m.len(), 4);
+    }
+
+    #[test]
+    fn a_batch_passes_over_excluded_transactions_in_pool_order() {
+        let k = SecretKey::from_label("a");
+        let m = Mempool::new(10, 1 << 20);
+        let txs: Vec<PoolTx> = (1..=5).map(|n| ptx(&k, n)).collect();
+        for t in &txs {
+            assert!(m.admit(t.clone()).is_ok());
+        }
+        let exclude: HashSet<TxId> = [txs[0].id, txs[2].id].into_iter().collect();
+        let got: Vec<TxId> = m
+            .peek_batch_excluding(2, 1 << 20, &exclude)
+            .iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(got, vec![txs[1].id, txs[3].id]);
+        // Excluded transactions stay in the pool.
+        assert_eq!(m.len(), 5);
     }
 
     #[test]

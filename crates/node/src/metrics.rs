@@ -161,6 +161,7 @@ pub fn render_counters(
 pub struct Metrics {
     height: AtomicU64,
     txs_committed: AtomicU64,
+    blocks_built_ahead: AtomicU64,
     mempool_txs: AtomicU64,
     peers: AtomicU64,
     refused_at_submit: Families<u64>,
@@ -183,6 +184,14 @@ impl Metrics {
     /// Count committed transactions.
     pub fn add_committed(&self, n: u64) {
         self.txs_committed.fetch_add(n, Ordering::Relaxed);
+    }
+    /// Count a block proposed as it was built ahead, during the previous commit.
+    pub fn add_prebuilt_block(&self) {
+        self.blocks_built_ahead.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Blocks proposed as built ahead so far.
+    pub fn blocks_built_ahead(&self) -> u64 {
+        self.blocks_built_ahead.load(Ordering::Relaxed)
     }
     /// Set the mempool size.
     pub fn set_mempool(&self, n: u64) {
@@ -244,6 +253,12 @@ impl Metrics {
             "Transactions committed since start.",
             "counter",
             self.txs_committed(),
+        );
+        one(
+            "waybill_blocks_built_ahead_total",
+            "Blocks proposed as built during the previous block's commit (the pipeline).",
+            "counter",
+            self.blocks_built_ahead(),
         );
         one(
             "waybill_mempool_txs",

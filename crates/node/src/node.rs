@@ -141,6 +141,9 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     if let Some(f) = std::env::var_os(crate::ledger::HOLD_COMMITS_ENV) {
         ledger.hold_commits_while(PathBuf::from(f));
     }
+    if let Ok(spec) = std::env::var(crate::ledger::KILL_AT_ENV) {
+        ledger.kill_at(&spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     let shared = ledger.shared();
     shared.readiness.set_store_verified();
     if !opts.peers.is_empty() {

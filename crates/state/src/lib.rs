@@ -45,6 +45,6 @@ pub mod trace;
 pub use block::{apply_genesis, Executed};
 pub use exec::{
     decode_record, encode_record, encode_write_set, genesis_state_hash, next_state_hash,
-    outcomes_digest, write_set_digest, BlockContext, Execution, Rows, StateRead, StateReadError,
-    StateScan, TxInvalid, WriteSet,
+    outcomes_digest, write_set_digest, BlockContext, Execution, Pending, Rows, StateRead,
+    StateReadError, StateScan, TxInvalid, WriteSet,
 };

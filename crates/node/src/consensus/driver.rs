@@ -762,6 +762,19 @@ impl<A: Application> Driver<A> {
             return Ok(());
         }
         let n_signatures = cert.signatures.len();
+        // If this node proposes the next height's first round (by this height's set;
+        // a hint — a changed set only wastes the work), the ledger builds that block
+        // while it writes this one.
+        let next = Height(height.0 + 1);
+        let me = self.me;
+        if self
+            .validator_set(height)?
+            .proposer(next, Round::new(0))
+            .address
+            == me
+        {
+            self.call(|a| a.will_propose(next.into(), me.0));
+        }
         match self.call(|a| a.commit(hash, cert)) {
             Ok(()) => {
                 debug!(%height, round = %certificate.round, block = %hash, signatures = n_signatures, "committed");
