@@ -494,7 +494,7 @@ mod tests {
             };
             for k in applied.keys().chain(writes.keys()) {
                 assert_eq!(
-                    pending.get(k).unwrap(),
+                    pending.get(k).expect("reads"),
                     applied.get(k).cloned(),
                     "case {case}"
                 );
@@ -503,8 +503,8 @@ mod tests {
             let start = [b'p', prefix[1], (next() % 16) as u8];
             for max in [1, 2, 3, 7, 100] {
                 assert_eq!(
-                    pending.scan_from(&prefix, &start, max).unwrap(),
-                    applied.scan_from(&prefix, &start, max).unwrap(),
+                    pending.scan_from(&prefix, &start, max).expect("scans"),
+                    applied.scan_from(&prefix, &start, max).expect("scans"),
                     "case {case}, max {max}"
                 );
             }
