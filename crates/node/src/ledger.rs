@@ -414,8 +414,7 @@ impl Ledger {
         heads_root: Hash,
         validators_hash: Hash,
     ) -> BlockHeader {
-        let state_hash =
-            waybill_state::next_state_hash(&head.state_hash, &out.writes, &out.receipts);
+        let state_hash = out.state_hash_after(&head.state_hash);
         let open_root = waybill_state::open::open_root(&out.writes, height.0);
         let leaves: Vec<merkle::Digest32> =
             txs_bytes.iter().map(|b| merkle::leaf_hash(b)).collect();
@@ -848,7 +847,7 @@ impl Ledger {
                 h.heads_root
             )));
         }
-        let state_hash = waybill_state::next_state_hash(&head.state_hash, writes, &out.receipts);
+        let state_hash = out.state_hash_after(&head.state_hash);
         if state_hash != h.state_hash {
             return Err(invalid(format!(
                 "state hash {} does not match execution {state_hash}",

@@ -180,16 +180,12 @@ impl<'a, S: StateRead> Execution<'a, S> {
             self.receipts.len(),
             "a transaction is in a block at most once"
         );
-        Ok(Executed {
-            writes: self.writes,
-            index: self.index,
-            receipts: self.receipts,
-        })
+        Ok(Executed::new(self.writes, self.index, self.receipts))
     }
 }
 
 /// What executing a block gives.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Executed {
     /// Its writes to the hashed state, ordered by key.
     pub writes: WriteSet,
@@ -197,6 +193,40 @@ pub struct Executed {
     pub index: crate::index::Index,
     /// One receipt per transaction, in order.
     pub receipts: Vec<Receipt>,
+    /// The write set's canonical encoding ([`crate::encode_write_set`]), made once
+    /// when execution finishes: hashed into the state hash and stored as is, so the
+    /// store's write (the critical path of a pipelined commit) does not encode it.
+    encoded_writes: Vec<u8>,
+}
+
+impl Executed {
+    /// What executing a block gave: its writes, derived index rows and receipts.
+    pub fn new(writes: WriteSet, index: crate::index::Index, receipts: Vec<Receipt>) -> Executed {
+        let encoded_writes = crate::encode_write_set(&writes);
+        Executed {
+            writes,
+            index,
+            receipts,
+            encoded_writes,
+        }
+    }
+
+    /// The write set's canonical encoding (what the store keeps beside the block).
+    /// Equal to `encode_write_set(&self.writes)` unless `writes` was changed after
+    /// execution, which the store checks in debug builds.
+    pub fn encoded_writes(&self) -> &[u8] {
+        &self.encoded_writes
+    }
+
+    /// The state hash after this block, given the one before it
+    /// ([`crate::next_state_hash`], from the encoding made once).
+    pub fn state_hash_after(&self, prev: &waybill_types::Hash) -> waybill_types::Hash {
+        crate::exec::state_hash_from_digest(
+            prev,
+            &waybill_types::hash::sha256(&self.encoded_writes),
+            &self.receipts,
+        )
+    }
 }
 
 /// The entry a handler's derived row adds: for the audit trail, the transaction's

@@ -183,11 +183,16 @@ pub fn outcomes_digest(receipts: &[Receipt]) -> Hash {
 /// hashed state and which of the block's transactions were rejected, and why (the
 /// audit trail, which shows outcomes, is a derived index outside the state).
 pub fn next_state_hash(prev: &Hash, writes: &WriteSet, receipts: &[Receipt]) -> Hash {
-    sha256_parts(&[
-        &prev.0,
-        &write_set_digest(writes).0,
-        &outcomes_digest(receipts).0,
-    ])
+    state_hash_from_digest(prev, &write_set_digest(writes), receipts)
+}
+
+/// [`next_state_hash`] from the write set's digest.
+pub(crate) fn state_hash_from_digest(
+    prev: &Hash,
+    writes_digest: &Hash,
+    receipts: &[Receipt],
+) -> Hash {
+    sha256_parts(&[&prev.0, &writes_digest.0, &outcomes_digest(receipts).0])
 }
 
 /// The state hash at height 0: `SHA-256(genesis hash ‖ digest(genesis writes))`.

@@ -271,6 +271,17 @@ fn run_block(state: &State, ctx: BlockContext, txs: &[SignedTx]) -> BlockRun {
     let mut ex = Execution::begin(state, ctx).expect("the in-memory state reads");
     let results = txs.iter().map(|t| ex.apply(t, t.id()).cloned()).collect();
     let out = ex.finish().expect("the in-memory state reads");
+    // The encoding made once at the end of execution is the stored form and hashes
+    // as the state hash's definition says.
+    assert_eq!(
+        out.encoded_writes(),
+        waybill_state::encode_write_set(&out.writes).as_slice()
+    );
+    let prev = waybill_types::Hash([7; 32]);
+    assert_eq!(
+        out.state_hash_after(&prev),
+        next_state_hash(&prev, &out.writes, &out.receipts)
+    );
     BlockRun {
         results,
         writes: out.writes,

@@ -326,7 +326,18 @@ impl Store {
         };
         let mut txn = tryd!(self, self.db.writable().begin_write());
         tryd!(self, txn.set_durability(Durability::Immediate));
-        self.write_block_records(&txn, block, certificate, writes, receipts)?;
+        debug_assert_eq!(
+            executed.encoded_writes(),
+            waybill_state::encode_write_set(writes).as_slice(),
+            "the write set was changed after execution"
+        );
+        self.write_block_records(
+            &txn,
+            block,
+            certificate,
+            executed.encoded_writes(),
+            receipts,
+        )?;
         self.write_tx_index(&txn, height, tx_ids)?;
         let captures: Vec<TxId> = block
             .txs
@@ -356,13 +367,13 @@ impl Store {
     }
 
     /// The block's own records, keyed by its height: the block, its certificate, its
-    /// write set and its receipts.
+    /// write set (encoded once, at execution) and its receipts.
     fn write_block_records(
         &self,
         txn: &WriteTransaction,
         block: &Block,
         certificate: &CommitCertificate,
-        writes: &WriteSet,
+        encoded_writes: &[u8],
         receipts: &[Receipt],
     ) -> Result<(), StoreError> {
         let h = block.header.height.0;
@@ -376,8 +387,7 @@ impl Store {
         );
         tryd!(
             self,
-            tryd!(self, txn.open_table(WRITESETS))
-                .insert(h, waybill_state::encode_write_set(writes).as_slice())
+            tryd!(self, txn.open_table(WRITESETS)).insert(h, encoded_writes)
         );
         tryd!(
             self,
