@@ -14,6 +14,11 @@ use std::path::PathBuf;
 use waybill_server::home;
 use waybill_server::DEFAULT_DIR;
 
+/// `waybill bench --nodes N` (N > 1) offers this many transactions per second unless
+/// `--rate` says otherwise: the highest rate four validators on the project's 2-core
+/// machine sustained with p99 finality under 1 s in every run (docs/BENCHMARKS.md).
+const DEFAULT_MULTI_NODE_RATE: u64 = 2_500;
+
 /// TLS for the API (both or neither).
 #[derive(clap::Args, Clone, Debug)]
 struct TlsArgs {
@@ -507,8 +512,9 @@ A validator restored behind what it already signed syncs from its peers without 
         #[arg(long, default_value_t = 3)]
         runs: usize,
         /// Offered load in transactions per second, paced; 0: as fast as the nodes take
-        /// them. Default: 0 on one node; 10,000 on several (a closed loop saturates four
-        /// validators sharing two cores and measures queueing rather than finality).
+        /// them. Default: 0 on one node; 2,500 on several — the highest offered rate at
+        /// which four validators sharing two cores kept p99 finality under 1 s in every run
+        /// (docs/BENCHMARKS.md); a closed loop would measure queueing, not finality.
         #[arg(long)]
         rate: Option<u64>,
         /// Validators, each a full node with its own store, ports and API, in this process.
@@ -883,7 +889,11 @@ fn main() -> std::process::ExitCode {
                     concurrency: concurrency.unwrap_or(4),
                     runs,
                     n_nodes: nodes,
-                    rate_tx_per_s: rate.unwrap_or(if nodes > 1 { 10_000 } else { 0 }),
+                    rate_tx_per_s: rate.unwrap_or(if nodes > 1 {
+                        DEFAULT_MULTI_NODE_RATE
+                    } else {
+                        0
+                    }),
                     json,
                 })
                 .await
