@@ -222,8 +222,6 @@ struct Assembled {
     /// Transactions the state refused, with code and reason (dropped from the pool
     /// once the state they were refused on is committed).
     dropped: Vec<(TxId, &'static str, String)>,
-    /// The pool offered more than a block holds.
-    full: bool,
     built_at: std::time::Instant,
 }
 
@@ -521,15 +519,16 @@ impl Application for Ledger {
         );
         if let Some(p) = self.prebuilt.take() {
             let h = &p.block.header;
-            // Built on the block just committed, for this proposer, recently; and
-            // either full or holding everything the pool has (else build afresh, so
-            // transactions that came during the write wait no extra block).
+            // Built on the block just committed, for this proposer, recently.
+            // Transactions that came during the write go in the next block, itself
+            // built during this one's write: building afresh to take them now would
+            // put a whole execution back on the critical path (measured: slower
+            // blocks, and no lower latency).
             if h.height == height
                 && h.prev_hash == head.block_hash
                 && h.proposer == proposer
                 && p.built_at.elapsed() <= PREBUILT_AGE_MAX
                 && !self.held()
-                && (p.full || self.shared.mempool.len() <= p.block.txs.len())
             {
                 self.shared.metrics.add_prebuilt_block();
                 return Ok(self.remember(p));
@@ -658,9 +657,6 @@ impl Ledger {
                 .mempool
                 .peek_batch_excluding(limits::BLOCK_TXS_MAX, max_bytes, exclude)
         };
-        let offered_bytes: usize = candidates.iter().map(|p| p.bytes).sum();
-        let full = candidates.len() >= limits::BLOCK_TXS_MAX
-            || offered_bytes + limits::TX_BYTES_MAX > max_bytes;
         let mut ex = Execution::begin(state, self.context(height, time_ms)).map_err(internal)?;
         let mut txs = Vec::with_capacity(candidates.len());
         let mut tx_ids = Vec::with_capacity(candidates.len());
@@ -696,7 +692,6 @@ impl Ledger {
             tx_ids,
             out,
             dropped,
-            full,
             built_at: std::time::Instant::now(),
         })
     }
