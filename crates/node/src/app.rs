@@ -47,6 +47,10 @@ pub trait Application: Send + 'static {
     fn accept_proposal(&mut self, block: Block) -> Result<(), AppError>;
     /// A block this node built or accepted and has not yet committed.
     fn proposal(&self, block_hash: &Hash) -> Option<Block>;
+    /// Whether [`Application::proposal`] has the block (without copying it).
+    fn has_proposal(&self, block_hash: &Hash) -> bool {
+        self.proposal(block_hash).is_some()
+    }
     /// Commit the block `block_hash` (built or accepted before) with its certificate.
     fn commit(&mut self, block_hash: Hash, certificate: CommitCertificate) -> Result<(), AppError>;
     /// A committed block's canonical bytes and certificate, for peers that sync.

@@ -565,6 +565,10 @@ impl Application for Ledger {
         self.executed.get(block_hash).map(|e| e.block.clone())
     }
 
+    fn has_proposal(&self, block_hash: &Hash) -> bool {
+        self.executed.contains_key(block_hash)
+    }
+
     fn commit(&mut self, block_hash: Hash, certificate: CommitCertificate) -> Result<(), AppError> {
         self.wait_while_commits_held();
         if let Some(alert) = self.shared.tamper_alert() {

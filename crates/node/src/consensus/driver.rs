@@ -756,7 +756,7 @@ impl<A: Application> Driver<A> {
             ));
         }
         let cert = to_waybill_certificate(certificate).map_err(|e| halt("decide", e))?;
-        if self.call(|a| a.proposal(&hash)).is_none() {
+        if !self.call(|a| a.has_proposal(&hash)) {
             warn!(%height, block = %hash, "decided a block this node does not have");
             self.restart = Some(height);
             return Ok(());
