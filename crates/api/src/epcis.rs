@@ -1195,7 +1195,7 @@ pub(crate) async fn audit_route(
     let after = q.after.as_deref().map(parse_audit_cursor).transpose()?;
     let snap = s.store.snapshot()?;
     let prefix = keys::audit_of(kind, &subject);
-    let places = audit_places(&snap, &prefix, after, limit + 1)?;
+    let places = waybill_state::index::entries_after(&snap, &prefix, after, limit + 1)?;
     let more = places.len() > limit;
     let mut items = Vec::new();
     let mut block: Option<(waybill_types::Block, Vec<waybill_types::Receipt>)> = None;
@@ -1256,17 +1256,6 @@ fn parse_audit_cursor(a: &str) -> Result<(u64, u32), ApiError> {
 }
 
 /// Up to `max` (height, transaction index) entries of an audit subject, after `after`.
-fn audit_places(
-    snap: &waybill_store::StateSnapshot,
-    prefix: &[u8],
-    after: Option<(u64, u32)>,
-    max: usize,
-) -> Result<Vec<(u64, u32)>, ApiError> {
-    Ok(waybill_state::index::entries_after(
-        snap, prefix, after, max,
-    )?)
-}
-
 /// The audit subject a query names: its kind, its key bytes and how to say it.
 fn audit_subject(q: &AuditQuery) -> Result<(u8, Vec<u8>, String), ApiError> {
     Ok(match (&q.product, &q.member, &q.org) {

@@ -216,9 +216,7 @@ pub struct Ledger {
 
 /// A block assembled from the mempool on some state, not yet remembered or proposed.
 struct Assembled {
-    block: Block,
-    tx_ids: Vec<TxId>,
-    out: waybill_state::Executed,
+    executed: Executed,
     /// Transactions the state refused, with code and reason (dropped from the pool
     /// once the state they were refused on is committed).
     dropped: Vec<(TxId, &'static str, String)>,
@@ -518,7 +516,7 @@ impl Application for Ledger {
             "consensus asks for the block after the head"
         );
         if let Some(p) = self.prebuilt.take() {
-            let h = &p.block.header;
+            let h = &p.executed.block.header;
             // Built on the block just committed, for this proposer, recently.
             // Transactions that came during the write go in the next block, itself
             // built during this one's write: building afresh to take them now would
@@ -593,23 +591,21 @@ impl Application for Ledger {
         // one on it (if this node proposes next). Only building overlaps: nothing for
         // the next height is signed or proposed before this returns, and this returns
         // after the block and its certificate are durable; waiters are answered after.
-        let next = self
-            .will_propose
-            .take()
-            .filter(|(h, _)| *h == height.next() && !self.held());
-        let base = match next {
-            Some(_) => Some(self.shared.store.snapshot().map_err(internal)?),
-            None => None,
+        // The proposer this node will be next, and the committed state to build on.
+        let ahead = match self.will_propose.take() {
+            Some((h, proposer)) if h == height.next() && !self.held() => {
+                Some((proposer, self.shared.store.snapshot().map_err(internal)?))
+            }
+            _ => None,
         };
         let started = std::time::Instant::now();
         let store = &self.shared.store;
         let (written, prebuilt) = std::thread::scope(|s| {
             let writer =
                 s.spawn(|| store.commit_block(&ex.block, &certificate, &ex.out, &ex.tx_ids));
-            let prebuilt = match (next, &base) {
-                (Some((_, proposer)), Some(base)) => self.prebuild(base, &ex, block_hash, proposer),
-                _ => None,
-            };
+            let prebuilt = ahead
+                .as_ref()
+                .and_then(|(proposer, base)| self.prebuild(base, &ex, block_hash, *proposer));
             if prebuilt.is_some() {
                 self.kill_point("commit-built");
             }
@@ -618,7 +614,7 @@ impl Application for Ledger {
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (written, prebuilt)
         });
-        drop(base);
+        drop(ahead);
         let head = written.map_err(internal)?;
         self.kill_point("commit-written");
         let commit_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -692,9 +688,11 @@ impl Ledger {
             validators_hash(&validators),
         );
         Ok(Assembled {
-            block: Block { header, txs },
-            tx_ids,
-            out,
+            executed: Executed {
+                block: Block { header, txs },
+                tx_ids,
+                out,
+            },
             dropped,
             built_at: std::time::Instant::now(),
         })
@@ -702,16 +700,9 @@ impl Ledger {
 
     /// Remember a block built here (to commit it when decided) and give it out.
     fn remember(&mut self, a: Assembled) -> Block {
-        let hash = a.block.hash();
-        self.executed.insert(
-            hash,
-            Executed {
-                block: a.block.clone(),
-                tx_ids: a.tx_ids,
-                out: a.out,
-            },
-        );
-        a.block
+        let block = a.executed.block.clone();
+        self.executed.insert(block.hash(), a.executed);
+        block
     }
 
     /// Build the block after `decided` (hash `decided_hash`) on the committed state
@@ -738,7 +729,7 @@ impl Ledger {
         };
         let exclude: HashSet<TxId> = decided.tx_ids.iter().copied().collect();
         match self.assemble(&state, &head, h.height.next(), proposer, &exclude) {
-            Ok(a) if !a.block.txs.is_empty() => Some(a),
+            Ok(a) if !a.executed.block.txs.is_empty() => Some(a),
             Ok(_) => None,
             Err(e) => {
                 tracing::warn!(height = h.height.next().0, error = %e, "could not build the next block ahead; building it after the commit");

@@ -49,15 +49,6 @@ impl<S: StateScan + ?Sized, I: StateScan + ?Sized> StateScan for ReadView<'_, S,
     }
 }
 
-/// One decoded row: the block and the entries it added.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Row {
-    /// The block.
-    pub height: u64,
-    /// Its entries, in block order.
-    pub entries: Vec<u32>,
-}
-
 /// Size of an audit or open-tier entry (a u32, big endian).
 pub const U32_ENTRY: usize = 4;
 
@@ -75,8 +66,8 @@ fn row_height(
     };
     let height = key
         .strip_prefix(prefix)
-        .and_then(|h| <[u8; 8]>::try_from(h).ok())
-        .map(u64::from_be_bytes)
+        .filter(|h| h.len() == 8)
+        .and_then(|_| row_key_height(key))
         .ok_or_else(|| corrupt("an index row's key is its prefix and a height".into()))?;
     if value.is_empty() || !value.len().is_multiple_of(entry_size) {
         return Err(corrupt(format!(
@@ -86,15 +77,14 @@ fn row_height(
     Ok(height)
 }
 
-fn u32_entry(e: &[u8]) -> u32 {
-    u32::from_be_bytes([e[0], e[1], e[2], e[3]])
+/// The block height a derived row's key ends with ([`row_key`]).
+pub fn row_key_height(key: &[u8]) -> Option<u64> {
+    let at = key.len().checked_sub(8)?;
+    <[u8; 8]>::try_from(&key[at..]).ok().map(u64::from_be_bytes)
 }
 
-/// Decode a row of u32 entries stored under `prefix`.
-pub fn decode_row(prefix: &[u8], key: &[u8], value: &[u8]) -> Result<Row, StateReadError> {
-    let height = row_height(prefix, key, value, U32_ENTRY)?;
-    let entries = value.chunks_exact(U32_ENTRY).map(u32_entry).collect();
-    Ok(Row { height, entries })
+fn u32_entry(e: &[u8]) -> u32 {
+    u32::from_be_bytes([e[0], e[1], e[2], e[3]])
 }
 
 /// Walk the entries (`entry_size` bytes each) of `prefix`'s rows from block
@@ -165,6 +155,19 @@ pub fn all_entries<S: StateScan + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One decoded row: the block and the entries it added.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    struct Row {
+        height: u64,
+        entries: Vec<u32>,
+    }
+
+    fn decode_row(prefix: &[u8], key: &[u8], value: &[u8]) -> Result<Row, StateReadError> {
+        let height = row_height(prefix, key, value, U32_ENTRY)?;
+        let entries = value.chunks_exact(U32_ENTRY).map(u32_entry).collect();
+        Ok(Row { height, entries })
+    }
 
     #[test]
     fn a_row_lists_a_subjects_entries_of_one_block_once_each() {

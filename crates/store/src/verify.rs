@@ -564,15 +564,9 @@ fn compare_index(
     let (_, stored) = store
         .index_entries_at_head()
         .map_err(|e| bad(head.0, "derived index", e.to_string()))?;
-    let row_height = |k: &[u8]| {
-        k.len()
-            .checked_sub(8)
-            .and_then(|i| <[u8; 8]>::try_from(&k[i..]).ok())
-            .map_or(u64::MAX, u64::from_be_bytes)
-    };
     let stored: Rows = stored
         .into_iter()
-        .filter(|(k, _)| row_height(k) <= head.0)
+        .filter(|(k, _)| waybill_state::index::row_key_height(k).is_some_and(|h| h <= head.0))
         .collect();
     compare_entries(head, "derived index", &stored, expected)
 }
