@@ -1,0 +1,706 @@
+//! Sealed fields: a field of a record encrypted for the organizations that may read it
+//! (docs/PRIVACY.md). The SDK and the CLI seal before signing; nodes store and relay
+//! the ciphertext and never hold a key that opens it.
+//!
+//! One sealed field, as it stands in a record's JSON in place of its value:
+//!
+//! ```json
+//! {"wb:sealed": {"suite": "hpke-x25519-sha256-chacha20poly1305",
+//!   "record": "urn:uuid:…", "field": "/wb:purchasePrice", "category": "financial",
+//!   "wraps": [{"org": "sichuan-orchard", "kv": 1, "enc": "…", "ct": "…"}, …],
+//!   "nonce": "…", "ct": "…", "commitment": "…"}}
+//! ```
+//!
+//! * A fresh 256-bit data key per sealed field encrypts `salt ‖ JCS(value)` with
+//!   ChaCha20-Poly1305 (`nonce`, `ct`; base64). The salt is 32 random bytes.
+//! * `commitment` = SHA-256(salt ‖ JCS(value)) (RFC 8785 canonical JSON; hex): it can
+//!   be published and proven without revealing the value, and the salt keeps a
+//!   low-entropy value (a price, a yes/no) from being guessed by hashing candidates.
+//! * Each wrap is the data key sealed to one organization's X25519 key of version `kv`
+//!   with HPKE (RFC 9180, base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
+//!   ChaCha20Poly1305; `enc` is the encapsulated key).
+//! * The associated data of the data ciphertext binds the chain id, the record id, the
+//!   field's JSON pointer, its data category and the commitment; a wrap's binds those
+//!   and its organization and key version. A ciphertext moved to another chain, record
+//!   or field, or a wrap moved to another organization or version, does not open.
+
+use std::fmt;
+
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead as _, KeyInit as _, Payload};
+use hpke::{Deserializable as _, Kem as _, Serializable as _};
+use rand_core::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{DataCategory, Hash, OrgId};
+
+/// The member name that marks a sealed field in JSON.
+pub const SEALED: &str = "wb:sealed";
+/// The one cipher suite of format 1.
+pub const SUITE: &str = "hpke-x25519-sha256-chacha20poly1305";
+
+type Kem = hpke::kem::X25519HkdfSha256;
+type Kdf = hpke::kdf::HkdfSha256;
+type WrapAead = hpke::aead::ChaCha20Poly1305;
+
+const DOMAIN: &[u8] = b"waybill/seal/v1";
+const WRAP_INFO: &[u8] = b"waybill/seal/v1/wrap";
+const SALT_LEN: usize = 32;
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+const KEY_LEN: usize = 32;
+
+/// An organization's public encryption key (X25519, 32 bytes; hex in JSON).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SealPublicKey(pub [u8; 32]);
+
+/// An organization's secret encryption key (X25519, 32 bytes). Held by the
+/// organization's members, never by a node. Its `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealSecretKey(pub [u8; 32]);
+
+impl fmt::Debug for SealPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SealPublicKey({})", hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for SealSecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SealSecretKey(…)")
+    }
+}
+
+impl SealSecretKey {
+    /// A new random key pair.
+    pub fn generate<R: CryptoRng + RngCore>(rng: &mut R) -> (SealSecretKey, SealPublicKey) {
+        let (sk, pk) = Kem::gen_keypair(rng);
+        (
+            SealSecretKey(sk.to_bytes().into()),
+            SealPublicKey(pk.to_bytes().into()),
+        )
+    }
+
+    /// The public key of this secret.
+    pub fn public(&self) -> SealPublicKey {
+        let sk = <Kem as hpke::Kem>::PrivateKey::from_bytes(&self.0)
+            .expect("every 32-byte string is an X25519 secret");
+        SealPublicKey(Kem::sk_to_pk(&sk).to_bytes().into())
+    }
+}
+
+fn hex32<E: serde::de::Error>(s: &str, what: &str) -> Result<[u8; 32], E> {
+    let bytes = hex::decode(s).map_err(|e| E::custom(format!("{what} is not hex: {e}")))?;
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| E::custom(format!("{what} has {} bytes, not 32", b.len())))
+}
+
+impl Serialize for SealPublicKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for SealPublicKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        hex32(&s, "an encryption public key").map(SealPublicKey)
+    }
+}
+
+impl Serialize for SealSecretKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for SealSecretKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        hex32(&s, "an encryption secret key").map(SealSecretKey)
+    }
+}
+
+/// An organization a field is sealed for: its id, the version of its key and the key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    /// The organization.
+    pub org: OrgId,
+    /// The version of its key on chain.
+    pub kv: u32,
+    /// The key.
+    pub key: SealPublicKey,
+}
+
+/// A secret that opens the wraps made for one organization and key version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgSecret {
+    /// The organization.
+    pub org: OrgId,
+    /// The key version the secret belongs to.
+    pub kv: u32,
+    /// The secret.
+    pub secret: SealSecretKey,
+}
+
+/// The data key of one field wrapped for one organization.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wrap {
+    /// The organization.
+    pub org: OrgId,
+    /// The version of its key the wrap was made for.
+    pub kv: u32,
+    /// HPKE's encapsulated key, base64 (32 bytes).
+    pub enc: String,
+    /// The wrapped data key, base64 (32 bytes and a 16-byte tag).
+    pub ct: String,
+}
+
+/// A sealed field (the object under [`SEALED`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sealed {
+    /// [`SUITE`].
+    pub suite: String,
+    /// The id of the record the field belongs to (client-chosen; an EPCIS event's
+    /// `eventID`).
+    pub record: String,
+    /// The field's JSON pointer (RFC 6901) inside its record.
+    pub field: String,
+    /// The field's data category.
+    pub category: DataCategory,
+    /// The data key, wrapped for each recipient organization.
+    pub wraps: Vec<Wrap>,
+    /// The data ciphertext's nonce, base64 (12 bytes).
+    pub nonce: String,
+    /// `salt ‖ JCS(value)` encrypted under the data key, base64.
+    pub ct: String,
+    /// SHA-256(salt ‖ JCS(value)).
+    pub commitment: Hash,
+}
+
+/// Where a field is sealed: the chain, the record and the field.
+#[derive(Clone, Copy, Debug)]
+pub struct Place<'a> {
+    /// The chain id (from genesis).
+    pub chain_id: &'a str,
+    /// The record id.
+    pub record: &'a str,
+    /// The field's JSON pointer inside the record.
+    pub field: &'a str,
+    /// The field's data category.
+    pub category: DataCategory,
+}
+
+/// A sealed field opened.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Opened {
+    /// The value.
+    pub value: Value,
+    /// The salt of its commitment.
+    pub salt: [u8; 32],
+}
+
+/// Why a field could not be sealed or opened.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SealError {
+    /// The sealed object is not well formed.
+    #[error("malformed sealed field: {0}")]
+    Malformed(String),
+    /// No wrap for any of the given organization keys.
+    #[error("the field is not sealed for any key given (sealed for {sealed_for})")]
+    NotARecipient {
+        /// The wraps' organizations and versions, e.g. `acme v1, customs v2`.
+        sealed_for: String,
+    },
+    /// A wrap for the key exists but does not open with it: a wrong secret, or a
+    /// wrap that was moved or changed.
+    #[error("the wrap for {org} v{kv} does not open with the key given")]
+    WrapDoesNotOpen {
+        /// The organization.
+        org: OrgId,
+        /// The key version.
+        kv: u32,
+    },
+    /// The data ciphertext does not open: it was changed, or moved to another chain,
+    /// record or field.
+    #[error("the sealed data does not open for chain {chain_id}, record {record}, field {field}: changed or moved")]
+    DataDoesNotOpen {
+        /// The chain id it was opened for.
+        chain_id: String,
+        /// Its record.
+        record: String,
+        /// Its field.
+        field: String,
+    },
+    /// The sealed field does not stand where it says it was sealed.
+    #[error("the field sealed for record {record} at `{field}` stands at {at}: moved")]
+    Moved {
+        /// Its record id.
+        record: String,
+        /// Its pointer.
+        field: String,
+        /// Where it was found.
+        at: String,
+    },
+    /// The plaintext does not match the commitment.
+    #[error("the opened value does not match its commitment")]
+    CommitmentMismatch,
+    /// The field was sealed for no organization, or twice for one.
+    #[error("{0}")]
+    Recipients(String),
+}
+
+/// SHA-256(salt ‖ JCS(value)).
+pub fn commitment(salt: &[u8; 32], value: &Value) -> Hash {
+    let mut bytes = salt.to_vec();
+    bytes.extend_from_slice(crate::jcs::to_string(value).as_bytes());
+    crate::sha256(&bytes)
+}
+
+fn push_part(out: &mut Vec<u8>, part: &[u8]) {
+    out.extend_from_slice(&(part.len() as u32).to_be_bytes());
+    out.extend_from_slice(part);
+}
+
+/// The associated data of the data ciphertext.
+fn binding(place: &Place<'_>, commitment: &Hash) -> Vec<u8> {
+    let mut out = DOMAIN.to_vec();
+    for part in [
+        place.chain_id.as_bytes(),
+        place.record.as_bytes(),
+        place.field.as_bytes(),
+        place.category.name().as_bytes(),
+        &commitment.0,
+    ] {
+        push_part(&mut out, part);
+    }
+    out
+}
+
+/// The associated data of a wrap: the binding, the organization and the key version.
+fn wrap_aad(binding: &[u8], org: &OrgId, kv: u32) -> Vec<u8> {
+    let mut out = binding.to_vec();
+    push_part(&mut out, org.as_str().as_bytes());
+    out.extend_from_slice(&kv.to_be_bytes());
+    out
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn unb64(s: &str, what: &str, len: Option<usize>) -> Result<Vec<u8>, SealError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| SealError::Malformed(format!("{what} is not base64: {e}")))?;
+    match len {
+        Some(n) if bytes.len() != n => Err(SealError::Malformed(format!(
+            "{what} has {} bytes, not {n}",
+            bytes.len()
+        ))),
+        _ => Ok(bytes),
+    }
+}
+
+fn wrap_key<R: CryptoRng + RngCore>(
+    binding: &[u8],
+    data_key: &[u8; KEY_LEN],
+    to: &Recipient,
+    rng: &mut R,
+) -> Result<Wrap, SealError> {
+    let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(&to.key.0)
+        .map_err(|e| SealError::Recipients(format!("the key of {} is not X25519: {e}", to.org)))?;
+    let (enc, ct) = hpke::single_shot_seal::<WrapAead, Kdf, Kem, _>(
+        &hpke::OpModeS::Base,
+        &pk,
+        WRAP_INFO,
+        data_key,
+        &wrap_aad(binding, &to.org, to.kv),
+        rng,
+    )
+    .map_err(|e| SealError::Recipients(format!("sealing for {} failed: {e}", to.org)))?;
+    Ok(Wrap {
+        org: to.org.clone(),
+        kv: to.kv,
+        enc: b64(&enc.to_bytes()),
+        ct: b64(&ct),
+    })
+}
+
+/// Seal `value` at `place` for `recipients` (at least one; one key per organization).
+pub fn seal<R: CryptoRng + RngCore>(
+    place: &Place<'_>,
+    value: &Value,
+    recipients: &[Recipient],
+    rng: &mut R,
+) -> Result<Sealed, SealError> {
+    if recipients.is_empty() {
+        return Err(SealError::Recipients(
+            "a field must be sealed for at least one organization".into(),
+        ));
+    }
+    for (i, r) in recipients.iter().enumerate() {
+        if recipients[..i].iter().any(|o| o.org == r.org) {
+            return Err(SealError::Recipients(format!(
+                "{} is named twice among the recipients",
+                r.org
+            )));
+        }
+    }
+    let mut salt = [0u8; SALT_LEN];
+    rng.fill_bytes(&mut salt);
+    let mut data_key = [0u8; KEY_LEN];
+    rng.fill_bytes(&mut data_key);
+    let mut nonce = [0u8; NONCE_LEN];
+    rng.fill_bytes(&mut nonce);
+    let commitment = commitment(&salt, value);
+    let binding = binding(place, &commitment);
+    let mut plaintext = salt.to_vec();
+    plaintext.extend_from_slice(crate::jcs::to_string(value).as_bytes());
+    let cipher = chacha20poly1305::ChaCha20Poly1305::new((&data_key).into());
+    let ct = cipher
+        .encrypt(
+            (&nonce).into(),
+            Payload {
+                msg: &plaintext,
+                aad: &binding,
+            },
+        )
+        .map_err(|_| SealError::Malformed("the value is too large to seal".into()))?;
+    let wraps = recipients
+        .iter()
+        .map(|r| wrap_key(&binding, &data_key, r, rng))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Sealed {
+        suite: SUITE.into(),
+        record: place.record.into(),
+        field: place.field.into(),
+        category: place.category,
+        wraps,
+        nonce: b64(&nonce),
+        ct: b64(&ct),
+        commitment,
+    })
+}
+
+impl Sealed {
+    /// Where the field says it was sealed (under `chain_id`).
+    pub fn place<'a>(&'a self, chain_id: &'a str) -> Place<'a> {
+        Place {
+            chain_id,
+            record: &self.record,
+            field: &self.field,
+            category: self.category,
+        }
+    }
+
+    /// Check the form: the suite, base64 lengths, at least one wrap and one wrap per
+    /// organization. Says nothing about whether anything opens.
+    pub fn check_form(&self) -> Result<(), SealError> {
+        if self.suite != SUITE {
+            return Err(SealError::Malformed(format!(
+                "unknown suite `{}` (this version seals with `{SUITE}`)",
+                self.suite
+            )));
+        }
+        if self.record.is_empty() || self.field.is_empty() || !self.field.starts_with('/') {
+            return Err(SealError::Malformed(
+                "a sealed field names its record id and a JSON pointer starting with `/`".into(),
+            ));
+        }
+        unb64(&self.nonce, "the nonce", Some(NONCE_LEN))?;
+        let ct = unb64(&self.ct, "the ciphertext", None)?;
+        if ct.len() < SALT_LEN + TAG_LEN + 1 {
+            return Err(SealError::Malformed(format!(
+                "the ciphertext has {} bytes, fewer than a salt, a value and a tag",
+                ct.len()
+            )));
+        }
+        if self.wraps.is_empty() {
+            return Err(SealError::Recipients(
+                "a field must be sealed for at least one organization".into(),
+            ));
+        }
+        for (i, w) in self.wraps.iter().enumerate() {
+            unb64(&w.enc, "a wrap's encapsulated key", Some(32))?;
+            unb64(&w.ct, "a wrap's ciphertext", Some(KEY_LEN + TAG_LEN))?;
+            if self.wraps[..i].iter().any(|o| o.org == w.org) {
+                return Err(SealError::Recipients(format!(
+                    "{} has two wraps; a field is sealed once per organization",
+                    w.org
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn sealed_for(&self) -> String {
+        self.wraps
+            .iter()
+            .map(|w| format!("{} v{}", w.org, w.kv))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The data key, from the first wrap one of `keys` opens.
+    fn data_key(&self, binding: &[u8], keys: &[OrgSecret]) -> Result<[u8; KEY_LEN], SealError> {
+        let Some((wrap, key)) = self.wraps.iter().find_map(|w| {
+            keys.iter()
+                .find(|k| k.org == w.org && k.kv == w.kv)
+                .map(|k| (w, k))
+        }) else {
+            return Err(SealError::NotARecipient {
+                sealed_for: self.sealed_for(),
+            });
+        };
+        let fail = || SealError::WrapDoesNotOpen {
+            org: wrap.org.clone(),
+            kv: wrap.kv,
+        };
+        let enc = unb64(&wrap.enc, "a wrap's encapsulated key", Some(32))?;
+        let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(&enc).map_err(|_| fail())?;
+        let sk = <Kem as hpke::Kem>::PrivateKey::from_bytes(&key.secret.0).map_err(|_| fail())?;
+        let ct = unb64(&wrap.ct, "a wrap's ciphertext", Some(KEY_LEN + TAG_LEN))?;
+        let key = hpke::single_shot_open::<WrapAead, Kdf, Kem>(
+            &hpke::OpModeR::Base,
+            &sk,
+            &enc,
+            WRAP_INFO,
+            &ct,
+            &wrap_aad(binding, &wrap.org, wrap.kv),
+        )
+        .map_err(|_| fail())?;
+        key.try_into().map_err(|_| fail())
+    }
+
+    /// Open the field with any of `keys` (an organization's secrets, current and old).
+    pub fn open(&self, chain_id: &str, keys: &[OrgSecret]) -> Result<Opened, SealError> {
+        self.check_form()?;
+        let binding = binding(&self.place(chain_id), &self.commitment);
+        let data_key = self.data_key(&binding, keys)?;
+        let nonce = unb64(&self.nonce, "the nonce", Some(NONCE_LEN))?;
+        let ct = unb64(&self.ct, "the ciphertext", None)?;
+        let cipher = chacha20poly1305::ChaCha20Poly1305::new((&data_key).into());
+        let plaintext = cipher
+            .decrypt(
+                nonce.as_slice().into(),
+                Payload {
+                    msg: &ct,
+                    aad: &binding,
+                },
+            )
+            .map_err(|_| SealError::DataDoesNotOpen {
+                chain_id: chain_id.into(),
+                record: self.record.clone(),
+                field: self.field.clone(),
+            })?;
+        if crate::sha256(&plaintext) != self.commitment {
+            return Err(SealError::CommitmentMismatch);
+        }
+        let (salt, json) = plaintext.split_at(SALT_LEN);
+        let value: Value = serde_json::from_slice(json)
+            .map_err(|e| SealError::Malformed(format!("the opened value is not JSON: {e}")))?;
+        if crate::jcs::to_string(&value).as_bytes() != json {
+            return Err(SealError::Malformed(
+                "the opened value is not in canonical (RFC 8785) form".into(),
+            ));
+        }
+        Ok(Opened {
+            value,
+            salt: salt.try_into().expect("split at SALT_LEN"),
+        })
+    }
+
+    /// A wrap of this field's data key for `to`, made by a holder of `keys` (a
+    /// recipient adding a newcomer, e.g. the carrier assigned after an order).
+    pub fn rewrap<R: CryptoRng + RngCore>(
+        &self,
+        chain_id: &str,
+        keys: &[OrgSecret],
+        to: &Recipient,
+        rng: &mut R,
+    ) -> Result<Wrap, SealError> {
+        // Open it whole first: a wrap is only added for data that opens.
+        self.open(chain_id, keys)?;
+        let binding = binding(&self.place(chain_id), &self.commitment);
+        let data_key = self.data_key(&binding, keys)?;
+        wrap_key(&binding, &data_key, to, rng)
+    }
+
+    /// This field as JSON: `{"wb:sealed": {...}}`.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({ SEALED: self })
+    }
+
+    /// The sealed field `v` holds, if it is one (`None` if `v` is not an object whose
+    /// only member is [`SEALED`]).
+    pub fn from_json(v: &Value) -> Option<Result<Sealed, SealError>> {
+        let obj = v.as_object()?;
+        let inner = obj.get(SEALED)?;
+        if obj.len() != 1 {
+            return Some(Err(SealError::Malformed(format!(
+                "an object with `{SEALED}` has no other member"
+            ))));
+        }
+        Some(
+            serde_json::from_value(inner.clone())
+                .map_err(|e| SealError::Malformed(e.to_string()))
+                .and_then(|s: Sealed| s.check_form().map(|()| s)),
+        )
+    }
+}
+
+/// Check that `value` and `salt` are what `commitment` commits to.
+pub fn matches_commitment(commitment_: &Hash, value: &Value, salt: &[u8; 32]) -> bool {
+    commitment(salt, value) == *commitment_
+}
+
+/// Replace the value at `pointer` inside `record` (RFC 6901) with it sealed.
+pub fn seal_at<R: CryptoRng + RngCore>(
+    record: &mut Value,
+    place: &Place<'_>,
+    recipients: &[Recipient],
+    rng: &mut R,
+) -> Result<(), SealError> {
+    let slot = record.pointer_mut(place.field).ok_or_else(|| {
+        SealError::Malformed(format!("the record has no field at `{}`", place.field))
+    })?;
+    if Sealed::from_json(slot).is_some() {
+        return Err(SealError::Malformed(format!(
+            "the field at `{}` is already sealed",
+            place.field
+        )));
+    }
+    let sealed = seal(place, slot, recipients, rng)?;
+    *slot = sealed.to_json();
+    Ok(())
+}
+
+/// What [`open_all`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Fields opened and replaced by their values.
+    pub opened: usize,
+    /// Fields left sealed because no key given is a recipient.
+    pub not_for_us: usize,
+    /// Fields that should have opened and did not, with why (left sealed).
+    pub failed: Vec<(String, SealError)>,
+}
+
+/// Open, in place, every sealed field of `doc` that one of `keys` can open. A field is
+/// checked against where it stands: its pointer must be the end of its path and,
+/// inside an object with an `eventID`, its record id that id.
+pub fn open_all(doc: &mut Value, chain_id: &str, keys: &[OrgSecret]) -> OpenReport {
+    let mut report = OpenReport::default();
+    walk(
+        doc,
+        chain_id,
+        keys,
+        &mut Vec::new(),
+        &mut Vec::new(),
+        &mut report,
+    );
+    report
+}
+
+fn escape_token(t: &str) -> String {
+    t.replace('~', "~0").replace('/', "~1")
+}
+
+fn walk(
+    v: &mut Value,
+    chain_id: &str,
+    keys: &[OrgSecret],
+    path: &mut Vec<String>,
+    records: &mut Vec<(usize, Option<String>)>,
+    report: &mut OpenReport,
+) {
+    if let Some(found) = Sealed::from_json(v) {
+        let here = format!(
+            "/{}",
+            path.iter()
+                .map(|t| escape_token(t))
+                .collect::<Vec<_>>()
+                .join("/")
+        );
+        let result = found.and_then(|s| {
+            check_position(&s, &here, path, records)?;
+            s.open(chain_id, keys)
+        });
+        match result {
+            Ok(opened) => {
+                *v = opened.value;
+                report.opened += 1;
+            }
+            Err(SealError::NotARecipient { .. }) => report.not_for_us += 1,
+            Err(e) => report.failed.push((here, e)),
+        }
+        return;
+    }
+    match v {
+        Value::Object(members) => {
+            let event_id = members
+                .get("eventID")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            records.push((path.len(), event_id));
+            for (name, member) in members.iter_mut() {
+                path.push(name.clone());
+                walk(member, chain_id, keys, path, records, report);
+                path.pop();
+            }
+            records.pop();
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                path.push(i.to_string());
+                walk(item, chain_id, keys, path, records, report);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A sealed field must stand where it says: its pointer is a suffix of its path that
+/// starts at an enclosing object, and if that object has an `eventID`, it is the
+/// field's record id.
+fn check_position(
+    s: &Sealed,
+    here: &str,
+    path: &[String],
+    records: &[(usize, Option<String>)],
+) -> Result<(), SealError> {
+    let moved = |record: Option<&str>| SealError::Moved {
+        record: s.record.clone(),
+        field: s.field.clone(),
+        at: match record {
+            Some(r) => format!("`{here}` in record {r}"),
+            None => format!("`{here}`"),
+        },
+    };
+    let root = records.iter().rev().find(|(depth, _)| {
+        let suffix = format!(
+            "/{}",
+            path[*depth..]
+                .iter()
+                .map(|t| escape_token(t))
+                .collect::<Vec<_>>()
+                .join("/")
+        );
+        suffix == s.field
+    });
+    match root {
+        None => Err(moved(None)),
+        Some((_, Some(event_id))) if *event_id != s.record => Err(moved(Some(event_id))),
+        Some(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,410 @@
+use rand_core::OsRng;
+use serde_json::json;
+
+use super::*;
+
+const CHAIN: &str = "waybill-test";
+
+fn org(s: &str) -> OrgId {
+    OrgId::new(s).expect("test setup")
+}
+
+struct Party {
+    secret: OrgSecret,
+    recipient: Recipient,
+}
+
+fn party(name: &str, kv: u32) -> Party {
+    let (secret, key) = SealSecretKey::generate(&mut OsRng);
+    Party {
+        secret: OrgSecret {
+            org: org(name),
+            kv,
+            secret,
+        },
+        recipient: Recipient {
+            org: org(name),
+            kv,
+            key,
+        },
+    }
+}
+
+fn place<'a>(record: &'a str, field: &'a str) -> Place<'a> {
+    Place {
+        chain_id: CHAIN,
+        record,
+        field,
+        category: DataCategory::Financial,
+    }
+}
+
+const RECORD: &str = "urn:uuid:6f1a8c1e-0c1b-4e0a-9f5b-1d2c3b4a5e6f";
+
+#[test]
+fn each_recipient_opens_a_competitor_sees_nothing() {
+    let (seller, buyer, regulator, rival) = (
+        party("orchard", 1),
+        party("processor", 1),
+        party("regulator", 1),
+        party("rival", 1),
+    );
+    let value = json!({"amount": "1250.00", "currency": "CNY"});
+    let sealed = seal(
+        &place(RECORD, "/wb:purchasePrice"),
+        &value,
+        &[
+            seller.recipient.clone(),
+            buyer.recipient.clone(),
+            regulator.recipient.clone(),
+        ],
+        &mut OsRng,
+    )
+    .expect("test setup");
+    sealed.check_form().expect("test setup");
+    // Nothing of the value in the sealed form.
+    let text = serde_json::to_string(&sealed.to_json()).expect("test setup");
+    assert!(!text.contains("1250"), "{text}");
+    for p in [&seller, &buyer, &regulator] {
+        let opened = sealed
+            .open(CHAIN, std::slice::from_ref(&p.secret))
+            .expect("test setup");
+        assert_eq!(opened.value, value);
+        assert!(matches_commitment(&sealed.commitment, &value, &opened.salt));
+    }
+    assert_eq!(
+        sealed.open(CHAIN, std::slice::from_ref(&rival.secret)),
+        Err(SealError::NotARecipient {
+            sealed_for: "orchard v1, processor v1, regulator v1".into()
+        })
+    );
+    // The rival's secret under the buyer's name does not open the buyer's wrap.
+    let impostor = OrgSecret {
+        org: org("processor"),
+        kv: 1,
+        secret: rival.secret.secret.clone(),
+    };
+    assert_eq!(
+        sealed.open(CHAIN, &[impostor]),
+        Err(SealError::WrapDoesNotOpen {
+            org: org("processor"),
+            kv: 1
+        })
+    );
+}
+
+#[test]
+fn the_commitment_is_salted_sha256_of_the_canonical_value() {
+    let p = party("orchard", 1);
+    let value = json!({"b": 1, "a": [true, 0.5]});
+    let one = seal(
+        &place(RECORD, "/x"),
+        &value,
+        std::slice::from_ref(&p.recipient),
+        &mut OsRng,
+    )
+    .expect("test setup");
+    let two = seal(
+        &place(RECORD, "/x"),
+        &value,
+        std::slice::from_ref(&p.recipient),
+        &mut OsRng,
+    )
+    .expect("test setup");
+    // Equal values, different salts: the commitments cannot be compared or guessed.
+    assert_ne!(one.commitment, two.commitment);
+    let opened = one
+        .open(CHAIN, std::slice::from_ref(&p.secret))
+        .expect("test setup");
+    let mut preimage = opened.salt.to_vec();
+    preimage.extend_from_slice(br#"{"a":[true,0.5],"b":1}"#);
+    assert_eq!(one.commitment, crate::sha256(&preimage));
+    assert!(!matches_commitment(
+        &one.commitment,
+        &json!({"b": 2, "a": [true, 0.5]}),
+        &opened.salt
+    ));
+}
+
+#[test]
+fn a_ciphertext_moved_or_changed_does_not_open() {
+    let (a, b) = (party("orchard", 1), party("processor", 1));
+    let keys = [a.secret.clone()];
+    let sealed = seal(
+        &place(RECORD, "/wb:purchasePrice"),
+        &json!(1250),
+        &[a.recipient.clone(), b.recipient.clone()],
+        &mut OsRng,
+    )
+    .expect("test setup");
+    assert!(sealed.open(CHAIN, &keys).is_ok());
+    // Another chain.
+    assert!(matches!(
+        sealed.open("another-chain", &keys),
+        Err(SealError::WrapDoesNotOpen { .. })
+    ));
+    // Another record, field or category: the wraps are bound to them too.
+    let mut moved = sealed.clone();
+    moved.record = "urn:uuid:00000000-0000-4000-8000-000000000000".into();
+    assert!(moved.open(CHAIN, &keys).is_err());
+    let mut moved = sealed.clone();
+    moved.field = "/wb:salePrice".into();
+    assert!(moved.open(CHAIN, &keys).is_err());
+    let mut moved = sealed.clone();
+    moved.category = DataCategory::Production;
+    assert!(moved.open(CHAIN, &keys).is_err());
+    // A wrap relabelled for another organization or key version.
+    let mut relabelled = sealed.clone();
+    relabelled.wraps[1].org = org("orchard");
+    relabelled.wraps.remove(0);
+    assert_eq!(
+        relabelled.open(CHAIN, &keys),
+        Err(SealError::WrapDoesNotOpen {
+            org: org("orchard"),
+            kv: 1
+        })
+    );
+    let mut relabelled = sealed.clone();
+    relabelled.wraps[0].kv = 2;
+    let keys2 = [OrgSecret {
+        kv: 2,
+        ..a.secret.clone()
+    }];
+    assert!(matches!(
+        relabelled.open(CHAIN, &keys2),
+        Err(SealError::WrapDoesNotOpen { .. })
+    ));
+    // A changed ciphertext byte, and a changed commitment.
+    let mut changed = sealed.clone();
+    let mut ct = base64::engine::general_purpose::STANDARD
+        .decode(&changed.ct)
+        .expect("test setup");
+    ct[40] ^= 1;
+    changed.ct = b64(&ct);
+    assert!(matches!(
+        changed.open(CHAIN, &keys),
+        Err(SealError::DataDoesNotOpen { .. })
+    ));
+    let mut changed = sealed.clone();
+    changed.commitment.0[0] ^= 1;
+    assert!(changed.open(CHAIN, &keys).is_err());
+}
+
+#[test]
+fn a_recipient_rewraps_for_a_newcomer_and_old_versions_still_open() {
+    let (seller, carrier, outsider) = (party("orchard", 1), party("carrier", 3), party("rival", 1));
+    let mut sealed = seal(
+        &place(RECORD, "/wb:address"),
+        &json!("12 Orange Road, Chengdu"),
+        std::slice::from_ref(&seller.recipient),
+        &mut OsRng,
+    )
+    .expect("test setup");
+    assert!(sealed
+        .open(CHAIN, std::slice::from_ref(&carrier.secret))
+        .is_err());
+    // Someone who cannot open it cannot add anyone.
+    assert!(matches!(
+        sealed.rewrap(
+            CHAIN,
+            std::slice::from_ref(&outsider.secret),
+            &outsider.recipient,
+            &mut OsRng
+        ),
+        Err(SealError::NotARecipient { .. })
+    ));
+    let wrap = sealed
+        .rewrap(
+            CHAIN,
+            std::slice::from_ref(&seller.secret),
+            &carrier.recipient,
+            &mut OsRng,
+        )
+        .expect("test setup");
+    sealed.wraps.push(wrap);
+    sealed.check_form().expect("test setup");
+    assert_eq!(
+        sealed
+            .open(CHAIN, std::slice::from_ref(&carrier.secret))
+            .expect("test setup")
+            .value,
+        json!("12 Orange Road, Chengdu")
+    );
+    // The seller rotates to v2: a keyring with both versions opens the old field.
+    let v2 = party("orchard", 2);
+    assert!(sealed
+        .open(CHAIN, std::slice::from_ref(&v2.secret))
+        .is_err());
+    assert!(sealed
+        .open(CHAIN, &[v2.secret.clone(), seller.secret.clone()])
+        .is_ok());
+}
+
+#[test]
+fn malformed_sealed_fields_are_named() {
+    let p = party("orchard", 1);
+    let good = seal(
+        &place(RECORD, "/x"),
+        &json!(1),
+        std::slice::from_ref(&p.recipient),
+        &mut OsRng,
+    )
+    .expect("test setup");
+    type Change = Box<dyn Fn(&mut Sealed)>;
+    let cases: Vec<(Change, &str)> = vec![
+        (Box::new(|s| s.suite = "rot13".into()), "unknown suite"),
+        (
+            Box::new(|s| s.nonce = "AAAA".into()),
+            "the nonce has 3 bytes",
+        ),
+        (
+            Box::new(|s| s.ct = "!!".into()),
+            "the ciphertext is not base64",
+        ),
+        (Box::new(|s| s.wraps.clear()), "at least one organization"),
+        (
+            Box::new(|s| {
+                let w = s.wraps[0].clone();
+                s.wraps.push(w)
+            }),
+            "orchard has two wraps",
+        ),
+        (
+            Box::new(|s| s.wraps[0].enc = b64(&[0; 31])),
+            "31 bytes, not 32",
+        ),
+        (Box::new(|s| s.field = "x".into()), "JSON pointer"),
+    ];
+    for (change, want) in cases {
+        let mut s = good.clone();
+        change(&mut s);
+        let err = s.check_form().expect_err("malformed").to_string();
+        assert!(err.contains(want), "{err} should say {want}");
+        assert!(s.open(CHAIN, std::slice::from_ref(&p.secret)).is_err());
+    }
+    // As JSON: unknown members refused, and nothing beside `wb:sealed`.
+    let mut v = good.to_json();
+    v[SEALED]["extra"] = json!(1);
+    assert!(matches!(
+        Sealed::from_json(&v),
+        Some(Err(SealError::Malformed(_)))
+    ));
+    let mut v = good.to_json();
+    v["note"] = json!("hi");
+    assert!(matches!(
+        Sealed::from_json(&v),
+        Some(Err(SealError::Malformed(_)))
+    ));
+    assert!(Sealed::from_json(&json!({"a": 1})).is_none());
+    assert_eq!(
+        seal(&place(RECORD, "/x"), &json!(1), &[], &mut OsRng).expect_err("no recipients"),
+        SealError::Recipients("a field must be sealed for at least one organization".into())
+    );
+}
+
+#[test]
+fn documents_open_in_place_and_a_field_moved_between_events_is_caught() {
+    let (processor, regulator, rival) = (
+        party("processor", 1),
+        party("regulator", 1),
+        party("rival", 1),
+    );
+    let ids = [
+        "urn:uuid:11111111-1111-4111-8111-111111111111",
+        "urn:uuid:22222222-2222-4222-8222-222222222222",
+    ];
+    let mut events: Vec<Value> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            json!({"type": "ObjectEvent", "eventID": id,
+                   "wb:purchasePrice": {"amount": format!("{}.00", 100 + i)},
+                   "ilmd": {"wb:supplierNote": "picked at dawn"}})
+        })
+        .collect();
+    for (event, id) in events.iter_mut().zip(ids) {
+        seal_at(
+            event,
+            &place(id, "/wb:purchasePrice"),
+            &[processor.recipient.clone(), regulator.recipient.clone()],
+            &mut OsRng,
+        )
+        .expect("test setup");
+        seal_at(
+            event,
+            &Place {
+                category: DataCategory::Production,
+                ..place(id, "/ilmd/wb:supplierNote")
+            },
+            std::slice::from_ref(&processor.recipient),
+            &mut OsRng,
+        )
+        .expect("test setup");
+    }
+    // Sealing a field twice, or a field that is not there, is refused.
+    assert!(seal_at(
+        &mut events[0],
+        &place(ids[0], "/wb:purchasePrice"),
+        std::slice::from_ref(&processor.recipient),
+        &mut OsRng
+    )
+    .is_err());
+    assert!(seal_at(
+        &mut events[0],
+        &place(ids[0], "/nope"),
+        std::slice::from_ref(&processor.recipient),
+        &mut OsRng
+    )
+    .is_err());
+    let doc = json!({"events": events});
+
+    let mut as_regulator = doc.clone();
+    let r = open_all(
+        &mut as_regulator,
+        CHAIN,
+        std::slice::from_ref(&regulator.secret),
+    );
+    assert_eq!((r.opened, r.not_for_us, r.failed.len()), (2, 2, 0));
+    assert_eq!(
+        as_regulator["events"][1]["wb:purchasePrice"],
+        json!({"amount": "101.00"})
+    );
+    assert!(Sealed::from_json(&as_regulator["events"][1]["ilmd"]["wb:supplierNote"]).is_some());
+
+    let mut as_processor = doc.clone();
+    let r = open_all(
+        &mut as_processor,
+        CHAIN,
+        std::slice::from_ref(&processor.secret),
+    );
+    assert_eq!((r.opened, r.not_for_us), (4, 0));
+    assert_eq!(
+        as_processor["events"][0]["ilmd"]["wb:supplierNote"],
+        json!("picked at dawn")
+    );
+
+    let mut as_rival = doc.clone();
+    let r = open_all(&mut as_rival, CHAIN, std::slice::from_ref(&rival.secret));
+    assert_eq!((r.opened, r.not_for_us), (0, 4));
+    assert_eq!(as_rival, doc);
+
+    // Event 0's price pasted into event 1: it stands in another record, so it is
+    // not opened, and the report says where.
+    let mut pasted = doc.clone();
+    pasted["events"][1]["wb:purchasePrice"] = doc["events"][0]["wb:purchasePrice"].clone();
+    let r = open_all(&mut pasted, CHAIN, std::slice::from_ref(&processor.secret));
+    assert_eq!(r.opened, 3);
+    assert_eq!(r.failed.len(), 1);
+    assert_eq!(r.failed[0].0, "/events/1/wb:purchasePrice");
+    assert!(
+        matches!(r.failed[0].1, SealError::Moved { .. }),
+        "{:?}",
+        r.failed[0].1
+    );
+    // Moved to another field of its own event.
+    let mut shifted = doc.clone();
+    shifted["events"][0]["wb:salePrice"] = doc["events"][0]["wb:purchasePrice"].clone();
+    let r = open_all(&mut shifted, CHAIN, std::slice::from_ref(&processor.secret));
+    assert_eq!(r.failed.len(), 1);
+    assert_eq!(r.failed[0].0, "/events/0/wb:salePrice");
+}
