@@ -109,6 +109,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/orgs"),
     ("get", "/v1/orgs/{id}"),
     ("get", "/v1/orgs/{id}/members"),
+    ("get", "/v1/orgs/{id}/seal-keys"),
     ("get", "/v1/members/{key}"),
     ("get", "/v1/products"),
     ("get", "/v1/products/{gtin}"),

@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
-use waybill_state::{identity, keys};
+use waybill_state::{identity, keys, privacy};
 use waybill_types::PublicKey;
 
 use crate::params::{list, parse_key, parse_org, Page};
@@ -17,6 +17,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/orgs", get(orgs))
         .route("/v1/orgs/{id}", get(org_by_id))
         .route("/v1/orgs/{id}/members", get(org_members))
+        .route("/v1/orgs/{id}/seal-keys", get(org_seal_keys))
         .route("/v1/members/{key}", get(member_by_key))
 }
 
@@ -69,6 +70,26 @@ async fn org_members(
     }
     let next = if more { last.map(|k| k.to_hex()) } else { None };
     Ok(Json(json!({ "items": items, "next_after": next })))
+}
+
+/// An organization's encryption keys (public): every version, oldest first, and which
+/// is current — what a member seals fields to.
+async fn org_seal_keys(
+    State(s): State<AppState>,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let Path(id) = p?;
+    let id = parse_org(&id)?;
+    let snap = s.store.snapshot()?;
+    if identity::load_org(&snap, &id)?.is_none() {
+        return Err(ApiError::not_found(
+            "unknown_org",
+            format!("no organization `{id}`"),
+        ));
+    }
+    let keys = privacy::seal_keys(&snap, &id)?;
+    let current = keys.last().map(|k| k.version);
+    Ok(Json(json!({ "org": id, "current": current, "keys": keys })))
 }
 
 async fn member_by_key(

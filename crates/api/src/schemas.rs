@@ -28,6 +28,16 @@ struct Page<T> {
     next_after: Option<String>,
 }
 
+/// `GET /v1/orgs/{id}/seal-keys`.
+#[derive(JsonSchema)]
+struct SealKeys {
+    org: OrgId,
+    /// The current version; null if the organization has registered no key.
+    current: Option<u32>,
+    /// Every version, oldest first.
+    keys: Vec<waybill_state::privacy::SealKey>,
+}
+
 /// `GET /v1/status`.
 #[derive(JsonSchema)]
 struct Status {
@@ -539,6 +549,7 @@ pub(crate) fn components() -> Map<String, Value> {
     gen.subschema_for::<identity::Organization>();
     gen.subschema_for::<Page<identity::Member>>();
     gen.subschema_for::<identity::Member>();
+    gen.subschema_for::<SealKeys>();
     gen.subschema_for::<Page<catalog::Product>>();
     gen.subschema_for::<catalog::Product>();
     gen.subschema_for::<Page<catalog::Lot>>();

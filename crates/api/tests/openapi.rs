@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use common::*;
 use serde_json::{json, Value};
-use waybill_types::{Role, SecretKey};
+use waybill_types::{Payload, Role, SecretKey};
 
 /// The document as served.
 fn document() -> Value {
@@ -325,6 +325,18 @@ const READS: &[(&str, &str, Who, Option<&str>)] = &[
         None,
     ),
     (
+        "/v1/orgs/{id}/seal-keys",
+        "/v1/orgs/$ORCHARD/seal-keys",
+        Who::Anyone,
+        None,
+    ),
+    (
+        "/v1/orgs/{id}/seal-keys",
+        "/v1/orgs/NOPE/seal-keys",
+        Who::Anyone,
+        None,
+    ),
+    (
         "/v1/members/{key}",
         "/v1/members/$key_hex",
         Who::Anyone,
@@ -474,7 +486,18 @@ async fn drive_submissions(doc: &Value, f: &mut Fixture, g: &str) -> (String, St
     )
     .await;
     check(doc, "post", "/v1/txs", &batch);
+    // An encryption key, so the organization's key list is not empty.
+    let seal_key = f.admin1.sign(Payload::RegisterSealKey(
+        waybill_types::payload::RegisterSealKey {
+            version: 1,
+            key: waybill_types::seal::SealPublicKey([7; 32]),
+        },
+    ));
+    f.submit_ok(&seal_key).await;
     f.commit();
+    let keys = get_ok(&f.app, &format!("/v1/orgs/{ORCHARD}/seal-keys")).await;
+    assert_eq!(keys["current"], 1, "{keys}");
+    assert_eq!(keys["keys"][0]["key"], "07".repeat(32), "{keys}");
     // Waiting on committed transactions: one applied, one rejected (product taken).
     let waited = post_json(&f.app, "/v1/tx?wait=true&timeout_ms=10", &tx_body(&stx)).await;
     check(doc, "post", "/v1/tx", &waited);

@@ -26,6 +26,7 @@ macro_rules! with_contract {
             Payload::RequireQualification($c) => $body,
             Payload::GrantRead($c) => $body,
             Payload::CaptureEpcis($c) => $body,
+            Payload::RegisterSealKey($c) => $body,
         }
     };
 }

@@ -161,7 +161,7 @@ pub(crate) fn admin_signer<S: StateRead>(
     if !m.admin {
         return Err(Rejection::new(
             RejectCode::NotAdmin,
-            format!("{signer} is not the admin of organization `{}`; only an organization admin manages members", m.org),
+            format!("{signer} is not the admin of organization `{}`; only the organization's admin may do this", m.org),
         )
         .into());
     }

@@ -205,6 +205,26 @@ pub const HEAD: u8 = 0x19;
 /// `SMT ‖ depth (u16 BE) ‖ path (32)` → node (65 bytes). Its root is the header's
 /// `heads_root`.
 pub const SMT: u8 = 0x1A;
+/// An organization's encryption keys (sealed fields): `SEAL_KEY ‖ org ‖ 0x00 ‖
+/// version (u32 BE)` → the key record; `SEAL_KEY ‖ org ‖ 0x00` alone → the current
+/// version (u32 BE). Organization ids never hold 0x00, so one organization's rows
+/// never run into another's.
+pub const SEAL_KEY: u8 = 0x1B;
+
+/// Key of an organization's current encryption key version.
+pub fn seal_key_current(org: &OrgId) -> Vec<u8> {
+    let mut k = vec![SEAL_KEY];
+    k.extend_from_slice(org.as_str().as_bytes());
+    k.push(0);
+    k
+}
+
+/// Key of one version of an organization's encryption key.
+pub fn seal_key(org: &OrgId, version: u32) -> Vec<u8> {
+    let mut k = seal_key_current(org);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
 
 /// Key of a subject's head.
 pub fn head(subject: &str) -> Vec<u8> {

@@ -40,6 +40,7 @@ pub mod identity;
 pub mod index;
 pub mod keys;
 pub mod open;
+pub mod privacy;
 pub mod trace;
 
 pub use block::{apply_genesis, Executed};

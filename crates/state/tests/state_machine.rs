@@ -1975,3 +1975,157 @@ proptest! {
         prop_assert_eq!(&replay.state, &first.chain_state);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Encryption keys (sealed fields).
+// ---------------------------------------------------------------------------
+
+fn seal_key(byte: u8, version: u32) -> Payload {
+    Payload::RegisterSealKey(waybill_types::payload::RegisterSealKey {
+        version,
+        key: waybill_types::seal::SealPublicKey([byte; 32]),
+    })
+}
+
+/// Every (state of an organization's keys, action, signer) cell of `register_seal_key`:
+/// states — no key, at version 1, at version 2; actions — register the next version,
+/// the same version again, one version too far, an earlier key again; signers — the
+/// organization's admin, one of its members, a revoked member, another organization's
+/// admin (who acts for its own organization).
+#[test]
+fn seal_key_registration_matrix() {
+    use waybill_state::privacy::{current_seal_key, current_seal_key_version, seal_keys};
+    #[derive(Clone, Copy, Debug)]
+    enum Signer {
+        Admin,
+        Member,
+        Revoked,
+        OtherAdmin,
+    }
+    #[derive(Clone, Copy, Debug)]
+    enum Action {
+        Next,
+        Same,
+        Skip,
+        OldKey,
+    }
+    let orchard = org("orchard");
+    for at in 0..=2u32 {
+        for action in [Action::Next, Action::Same, Action::Skip, Action::OldKey] {
+            for signer in [
+                Signer::Admin,
+                Signer::Member,
+                Signer::Revoked,
+                Signer::OtherAdmin,
+            ] {
+                let cell = format!("at v{at}, {action:?}, by {signer:?}");
+                let mut chain = Chain::new();
+                let admin = key("orchard-admin");
+                let (member, gone) = (key("orchard-keeper"), key("orchard-gone"));
+                assert_applied(&chain.submit(&admin, reg_member(&member, &[Role::Producer])));
+                assert_applied(&chain.submit(&admin, reg_member(&gone, &[Role::Producer])));
+                assert_applied(&chain.submit(&admin, revoke(&gone, "left")));
+                for v in 1..=at {
+                    assert_applied(&chain.submit(&admin, seal_key(v as u8, v)));
+                }
+                let (version, byte) = match action {
+                    Action::Next => (at + 1, 10 + at as u8),
+                    Action::Same => (at, 20),
+                    Action::Skip => (at + 2, 30),
+                    // The key of version 1, registered again as the next version.
+                    Action::OldKey => (at + 1, 1),
+                };
+                let k = match signer {
+                    Signer::Admin => admin.clone(),
+                    Signer::Member => member.clone(),
+                    Signer::Revoked => gone.clone(),
+                    Signer::OtherAdmin => key("freight-admin"),
+                };
+                let tx = chain.tx(&k, seal_key(byte, version));
+                let run = chain.commit(std::slice::from_ref(&tx));
+                let want: Result<(), &str> = match (signer, action) {
+                    // Version 0 fails the stateless check: not a transaction at all.
+                    (_, Action::Same) if at == 0 => Err("invalid"),
+                    (Signer::Revoked, _) => Err("member_revoked"),
+                    (Signer::Member, _) => Err("not_admin"),
+                    // freight has no key: its next version is 1.
+                    (Signer::OtherAdmin, _) if version == 1 => Ok(()),
+                    (Signer::OtherAdmin, _) => Err("seal_key_version"),
+                    (Signer::Admin, Action::Next) => Ok(()),
+                    (Signer::Admin, Action::OldKey) if at == 0 => Ok(()),
+                    (Signer::Admin, Action::OldKey) => Err("duplicate"),
+                    (Signer::Admin, Action::Same | Action::Skip) => Err("seal_key_version"),
+                };
+                let owner = match signer {
+                    Signer::OtherAdmin => org("freight"),
+                    _ => orchard.clone(),
+                };
+                match want {
+                    Ok(()) => {
+                        assert_applied(&run);
+                        let current = current_seal_key(&chain.state, &owner)
+                            .expect("reads")
+                            .unwrap_or_else(|| panic!("{cell}: a current key"));
+                        assert_eq!((current.version, current.key.0[0]), (version, byte), "{cell}");
+                        assert_eq!(current.registered_at, Height(chain.height), "{cell}");
+                    }
+                    Err("invalid") => {
+                        assert!(
+                            matches!(run.only(), Err(_)),
+                            "{cell}: not a transaction, got {:?}",
+                            run.only()
+                        );
+                    }
+                    Err(code) => {
+                        let message = assert_rejected(&run, &k, code);
+                        assert!(!message.is_empty(), "{cell}");
+                    }
+                }
+                // The organization's keys are exactly those applied, oldest first.
+                let expect_orchard = at + u32::from(
+                    matches!(signer, Signer::Admin)
+                        && (matches!(action, Action::Next)
+                            || (matches!(action, Action::OldKey) && at == 0)),
+                );
+                assert_eq!(
+                    current_seal_key_version(&chain.state, &orchard).expect("reads"),
+                    expect_orchard,
+                    "{cell}"
+                );
+                let versions: Vec<u32> = seal_keys(&chain.state, &orchard)
+                    .expect("reads")
+                    .iter()
+                    .map(|k| k.version)
+                    .collect();
+                assert_eq!(versions, (1..=expect_orchard).collect::<Vec<_>>(), "{cell}");
+            }
+        }
+    }
+}
+
+/// A rotation in the same block as the first key sees it: versions 1 and 2 in one
+/// block both apply; a second version 2 later in the block is refused.
+#[test]
+fn seal_keys_rotate_within_one_block() {
+    let mut chain = Chain::new();
+    let admin = key("packer-admin");
+    let txs = [
+        chain.tx(&admin, seal_key(1, 1)),
+        chain.tx(&admin, seal_key(2, 2)),
+        chain.tx(&admin, seal_key(3, 2)),
+    ];
+    let run = chain.commit(&txs);
+    let codes: Vec<String> = run
+        .results
+        .iter()
+        .map(|r| match &r.as_ref().expect("valid").status {
+            TxStatus::Applied => "applied".into(),
+            TxStatus::Rejected { code, .. } => code.clone(),
+        })
+        .collect();
+    assert_eq!(codes, ["applied", "applied", "seal_key_version"]);
+    let current = waybill_state::privacy::current_seal_key(&chain.state, &org("packer"))
+        .expect("reads")
+        .expect("a key");
+    assert_eq!((current.version, current.key.0[0]), (2, 2));
+}

@@ -3652,6 +3652,14 @@ fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
             key("grower"),
             delegate(&farm(), PACKING, true),
         ),
+        (
+            "encryption key",
+            admin(ORCHARD),
+            Payload::RegisterSealKey(waybill_types::payload::RegisterSealKey {
+                version: 1,
+                key: waybill_types::seal::SealPublicKey([9; 32]),
+            }),
+        ),
     ];
     for (what, k, payload) in cases {
         let tx = c.sign_all(&[(k, payload)]).remove(0);

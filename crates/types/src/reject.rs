@@ -84,6 +84,8 @@ reject_codes! {
     TooManyEvents = "too_many_events": "The EPCIS document has more events than one capture allows.",
     InvalidEpcis = "invalid_epcis": "One or more events were refused (each named by a JSON pointer); nothing was stored.",
     EventIdTaken = "event_id_taken": "Every refused event was refused for its eventID, which belongs to another organization's event.",
+    // Privacy.
+    SealKeyVersion = "seal_key_version": "The encryption key's version is not the organization's next one (its current version + 1).",
 }
 
 #[cfg(test)]

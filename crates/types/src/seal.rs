@@ -52,8 +52,22 @@ const TAG_LEN: usize = 16;
 const KEY_LEN: usize = 32;
 
 /// An organization's public encryption key (X25519, 32 bytes; hex in JSON).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct SealPublicKey(pub [u8; 32]);
+
+/// As serde writes it: 64 lowercase hex characters.
+impl schemars::JsonSchema for SealPublicKey {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SealPublicKey".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$",
+            "description": "An organization's X25519 encryption key: 64 lowercase hex characters",
+        })
+    }
+}
 
 /// An organization's secret encryption key (X25519, 32 bytes). Held by the
 /// organization's members, never by a node. Its `Debug` does not print it.

@@ -5,7 +5,7 @@
 use waybill_types::codec;
 use waybill_types::{Payload, SecretKey};
 
-const EXAMPLES: [(&str, &str); 14] = [
+const EXAMPLES: [(&str, &str); 15] = [
     (
         "register_member",
         r#"{"type":"register_member","member":"KEY","name":"Li Wei","roles":["producer","processor"]}"#,
@@ -62,10 +62,14 @@ const EXAMPLES: [(&str, &str); 14] = [
         "capture_epcis",
         r#"{"type":"capture_epcis","document":"{}"}"#,
     ),
+    (
+        "register_seal_key",
+        r#"{"type":"register_seal_key","version":1,"key":"8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"}"#,
+    ),
 ];
 
 /// SHA-256 (hex) of each example's borsh encoding, fixed when the forms were.
-const HASHES: [&str; 14] = [
+const HASHES: [&str; 15] = [
     "b654e9bbc1c97732954b25ac3473c7e323fdd42fcbc385edd41f7940140bb026",
     "062e9352953375401902faa8d00d3f810e86ac1b669c892f7a83b3eded1720c6",
     "94f4966a355898527025171a6b15979a154ae987d528f1273e13b0f91f217c6a",
@@ -80,6 +84,7 @@ const HASHES: [&str; 14] = [
     "96778a912db1988b28c01fe771fe5798f32b9aa4283b32d27d9ab41090613074",
     "e04125b4863133edc481dffed7d8d33f3a649a173709eae42866336f13edbc7a",
     "159730547261a8080253dd3d7970490d1be867fc79b783c841a19b53e1566eb5",
+    "ba5f4002cb72905b6d824caf2e4bac38696d247c4afd1dd107edea8d5922e632",
 ];
 
 /// The examples name one member key, written `KEY`.

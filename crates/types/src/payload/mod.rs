@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod credentials;
 pub mod governance;
 pub mod identity;
+pub mod privacy;
 pub mod trace;
 
 pub use access::GrantRead;
@@ -23,6 +24,7 @@ pub use catalog::{
 pub use credentials::{RecordQualification, RequireQualification, RevokeQualification};
 pub use governance::{ApproveGovernance, GovernanceAction, ProposeGovernance};
 pub use identity::{RegisterMember, RevokeMember, SetMemberRoles};
+pub use privacy::RegisterSealKey;
 pub use trace::CaptureEpcis;
 
 /// What a transaction asks the ledger to do. JSON form: `{"type": "register_lot", ...}`.
@@ -73,6 +75,8 @@ pub enum Payload {
     GrantRead(GrantRead) = 12,
     /// Capture a GS1 EPCIS 2.0 document (JSON/JSON-LD): all its events or none.
     CaptureEpcis(CaptureEpcis) = 13,
+    /// An organization admin registers the organization's next encryption key.
+    RegisterSealKey(RegisterSealKey) = 14,
 }
 
 impl Payload {
@@ -93,6 +97,7 @@ impl Payload {
             Payload::RequireQualification(_) => "require_qualification",
             Payload::GrantRead(_) => "grant_read",
             Payload::CaptureEpcis(_) => "capture_epcis",
+            Payload::RegisterSealKey(_) => "register_seal_key",
         }
     }
 
@@ -113,6 +118,7 @@ impl Payload {
             Payload::RequireQualification(p) => p.check(),
             Payload::GrantRead(p) => p.check(),
             Payload::CaptureEpcis(p) => p.check(),
+            Payload::RegisterSealKey(p) => p.check(),
         }
     }
 }
