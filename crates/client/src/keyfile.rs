@@ -1,10 +1,19 @@
-//! Key files: one Ed25519 key per JSON file, readable by its owner only.
+//! Key files: one member's Ed25519 key per JSON file, and the organization's
+//! encryption secrets it may read sealed fields with; readable by its owner only.
 //!
-//! `{"label": "...", "public_key": "<hex>", "secret_key": "<hex seed>"}`, mode 0600.
-//! A key file that others can read is refused, so a leaked permission is noticed.
+//! ```json
+//! {"label": "...", "public_key": "<hex>", "secret_key": "<hex seed>",
+//!  "seal_keys": [{"org": "sichuan-orchard", "kv": 1, "secret": "<hex X25519>"}, ...]}
+//! ```
+//!
+//! Mode 0600. A key file that others can read is refused, so a leaked permission is
+//! noticed. `seal_keys` (absent when empty) holds every version of the organization's
+//! encryption key the member was given — the current one to read new fields, older
+//! ones to read what was sealed before a rotation (docs/PRIVACY.md).
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use waybill_types::seal::OrgSecret;
 use waybill_types::{PublicKey, SecretKey};
 
 /// A key file's contents.
@@ -17,6 +26,9 @@ pub struct KeyFile {
     pub public_key: PublicKey,
     /// The 32-byte seed, hex.
     pub secret_key: String,
+    /// The organization's encryption secrets, each with its organization and version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seal_keys: Vec<OrgSecret>,
 }
 
 /// A key file could not be written or read.
@@ -57,7 +69,6 @@ pub enum KeyFileError {
 impl KeyFile {
     /// Write `key` to a new file at `path` with mode 0600 (never overwrites).
     pub fn write(path: &Path, label: &str, key: &SecretKey) -> Result<(), KeyFileError> {
-        use std::io::Write;
         let p = path.display().to_string();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|source| KeyFileError::Io {
@@ -69,8 +80,16 @@ impl KeyFile {
             label: label.to_string(),
             public_key: key.public(),
             secret_key: hex_encode(&key.seed()),
+            seal_keys: Vec::new(),
         };
-        let json = serde_json::to_string_pretty(&kf).expect("a key file always serializes");
+        kf.write_new(path)
+    }
+
+    /// Write this key file to a new file at `path`, mode 0600, synced.
+    fn write_new(&self, path: &Path) -> Result<(), KeyFileError> {
+        use std::io::Write;
+        let p = path.display().to_string();
+        let json = serde_json::to_string_pretty(self).expect("a key file always serializes");
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
         #[cfg(unix)]
@@ -99,6 +118,51 @@ impl KeyFile {
 
     /// Read a key file, refusing one that group or others can read.
     pub fn read(path: &Path) -> Result<(String, SecretKey), KeyFileError> {
+        let (kf, key) = KeyFile::load(path)?;
+        Ok((kf.label, key))
+    }
+
+    /// The encryption secrets a key file holds (none if it holds none).
+    pub fn read_seal_keys(path: &Path) -> Result<Vec<OrgSecret>, KeyFileError> {
+        Ok(KeyFile::load(path)?.0.seal_keys)
+    }
+
+    /// Add encryption secrets to a key file (kept: ones it already holds; a secret for
+    /// an organization and version it holds with another value is refused). The file
+    /// is replaced atomically: written beside it, synced, renamed over it.
+    pub fn add_seal_keys(path: &Path, secrets: &[OrgSecret]) -> Result<usize, KeyFileError> {
+        let p = path.display().to_string();
+        let (mut kf, _) = KeyFile::load(path)?;
+        let mut added = 0;
+        for s in secrets {
+            match kf.seal_keys.iter().find(|k| k.org == s.org && k.kv == s.kv) {
+                Some(k) if k.secret == s.secret => {}
+                Some(_) => {
+                    return Err(KeyFileError::Malformed {
+                        path: p,
+                        reason: format!(
+                            "it already holds a different secret for {} version {}",
+                            s.org, s.kv
+                        ),
+                    })
+                }
+                None => {
+                    kf.seal_keys.push(s.clone());
+                    added += 1;
+                }
+            }
+        }
+        kf.seal_keys
+            .sort_by(|a, b| (a.org.as_str(), a.kv).cmp(&(b.org.as_str(), b.kv)));
+        let tmp = path.with_extension("json.new");
+        let _ = std::fs::remove_file(&tmp);
+        kf.write_new(&tmp)?;
+        std::fs::rename(&tmp, path).map_err(|source| KeyFileError::Io { path: p, source })?;
+        Ok(added)
+    }
+
+    /// Read and check a key file: mode, form, and that its public key is its secret's.
+    fn load(path: &Path) -> Result<(KeyFile, SecretKey), KeyFileError> {
         let p = path.display().to_string();
         let meta = std::fs::metadata(path).map_err(|source| KeyFileError::Io {
             path: p.clone(),
@@ -130,7 +194,7 @@ impl KeyFile {
                 reason: "public_key does not match secret_key".into(),
             });
         }
-        Ok((kf.label, key))
+        Ok((kf, key))
     }
 }
 

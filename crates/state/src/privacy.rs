@@ -95,7 +95,9 @@ pub fn seal_keys<S: StateRead + ?Sized>(
         .map(|v| {
             load_seal_key(state, org, v)?.ok_or_else(|| StateReadError::Corrupt {
                 key: keys::seal_key(org, v),
-                reason: format!("organization `{org}` is at key version {current}; version {v} is missing"),
+                reason: format!(
+                    "organization `{org}` is at key version {current}; version {v} is missing"
+                ),
             })
         })
         .collect()
@@ -107,7 +109,10 @@ impl Contract for RegisterSealKey {
         let (_, org) = admin_signer(ex, call.signer)?;
         let current = current_seal_key_version(ex, &org.id)?;
         let next = current.checked_add(1).ok_or_else(|| {
-            Rejection::new(RejectCode::Limit, "the organization has used every key version")
+            Rejection::new(
+                RejectCode::Limit,
+                "the organization has used every key version",
+            )
         })?;
         if self.version != next {
             return Err(Rejection::new(
@@ -137,8 +142,14 @@ impl Contract for RegisterSealKey {
             registered_at_ms: ex.context().time_ms,
         };
         Ok(vec![
-            (keys::seal_key(&org.id, self.version), encode_record(&record)),
-            (keys::seal_key_current(&org.id), encode_record(&self.version)),
+            (
+                keys::seal_key(&org.id, self.version),
+                encode_record(&record),
+            ),
+            (
+                keys::seal_key_current(&org.id),
+                encode_record(&self.version),
+            ),
         ])
     }
 

@@ -2066,12 +2066,16 @@ fn seal_key_registration_matrix() {
                         let current = current_seal_key(&chain.state, &owner)
                             .expect("reads")
                             .unwrap_or_else(|| panic!("{cell}: a current key"));
-                        assert_eq!((current.version, current.key.0[0]), (version, byte), "{cell}");
+                        assert_eq!(
+                            (current.version, current.key.0[0]),
+                            (version, byte),
+                            "{cell}"
+                        );
                         assert_eq!(current.registered_at, Height(chain.height), "{cell}");
                     }
                     Err("invalid") => {
                         assert!(
-                            matches!(run.only(), Err(_)),
+                            run.only().is_err(),
                             "{cell}: not a transaction, got {:?}",
                             run.only()
                         );
@@ -2082,11 +2086,12 @@ fn seal_key_registration_matrix() {
                     }
                 }
                 // The organization's keys are exactly those applied, oldest first.
-                let expect_orchard = at + u32::from(
-                    matches!(signer, Signer::Admin)
-                        && (matches!(action, Action::Next)
-                            || (matches!(action, Action::OldKey) && at == 0)),
-                );
+                let expect_orchard = at
+                    + u32::from(
+                        matches!(signer, Signer::Admin)
+                            && (matches!(action, Action::Next)
+                                || (matches!(action, Action::OldKey) && at == 0)),
+                    );
                 assert_eq!(
                     current_seal_key_version(&chain.state, &orchard).expect("reads"),
                     expect_orchard,

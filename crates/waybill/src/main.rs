@@ -6,6 +6,7 @@ mod consortium;
 mod demo;
 mod demo_files;
 mod manifest;
+mod seal_cmds;
 mod testnet;
 mod trace_cmds;
 
@@ -195,6 +196,24 @@ enum Cmd {
     /// Key management.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Organizations' encryption keys for sealed fields (docs/PRIVACY.md).
+    #[command(subcommand)]
+    SealKey(SealKeyCmd),
+    /// Open every sealed field of a JSON document (standard input, e.g. `waybill
+    /// events` output) that the key file's encryption secrets can open, and print it.
+    #[command(
+        after_help = "Example:\n  waybill events eventType=ObjectEvent --as li-wei | waybill open --key waybill-data/keys/members/li-wei.json"
+    )]
+    Open {
+        /// A member's key file holding its organization's encryption secrets.
+        #[arg(long)]
+        key: PathBuf,
+        /// The chain id sealed fields are bound to (default: asked of the node).
+        #[arg(long)]
+        chain_id: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Sign a transaction described in JSON as a member and send it to a node.
     #[command(
         after_help = "Example (payload file):\n  waybill submit --key waybill-data/keys/members/li-wei.json lot.json\n\n\
@@ -586,6 +605,35 @@ enum DlCmd {
 }
 
 #[derive(Subcommand)]
+enum SealKeyCmd {
+    /// As an organization's admin, make the organization's next encryption key: the
+    /// secret goes into the admin's key file first, then the public key on chain.
+    #[command(
+        after_help = "Example:\n  waybill seal-key rotate --as admin:sichuan-orchard --dir waybill-data"
+    )]
+    Rotate {
+        /// The admin: a key file, a member name, or admin:ORG.
+        #[arg(long = "as")]
+        who: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Hand an organization's encryption secrets from one key file (the admin's) to
+    /// another (a member who may read sealed fields).
+    #[command(
+        after_help = "Example:\n  waybill seal-key share --from waybill-data/keys/orgs/sichuan-orchard-admin.json --to waybill-data/keys/members/li-wei.json"
+    )]
+    Share {
+        /// The key file holding the secrets.
+        #[arg(long)]
+        from: PathBuf,
+        /// The key file to add them to.
+        #[arg(long)]
+        to: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum KeysCmd {
     /// Generate a new Ed25519 key into a file readable only by you.
     #[command(
@@ -651,6 +699,21 @@ fn main() -> std::process::ExitCode {
             } => demo::run(&dir, listen.as_deref(), p2p_listen.as_deref(), tls.files()).await,
             Cmd::Keys(KeysCmd::New { out, label }) => commands::keys_new(&out, &label),
             Cmd::Keys(KeysCmd::Show { file }) => commands::keys_show(&file),
+            Cmd::SealKey(SealKeyCmd::Rotate { who, target }) => {
+                seal_cmds::rotate(&target.client()?, &target.keys_dir(), &who).await
+            }
+            Cmd::SealKey(SealKeyCmd::Share { from, to }) => seal_cmds::share(&from, &to),
+            Cmd::Open {
+                key,
+                chain_id,
+                target,
+            } => {
+                let chain_id = match chain_id {
+                    Some(c) => c,
+                    None => target.client()?.chain_id().await?,
+                };
+                seal_cmds::open(&key, &chain_id)
+            }
             Cmd::Submit {
                 key,
                 payload,

@@ -17,6 +17,11 @@ use waybill_server::home::Home;
 /// A member's key: a key file path, a demo member slug (`DIR/keys/members/SLUG.json`)
 /// or `admin:ORG` (`DIR/keys/orgs/ORG-admin.json`).
 pub fn member_key(dir: &Path, who: &str) -> anyhow::Result<SecretKey> {
+    Ok(KeyFile::read(&member_key_path(dir, who)?)?.1)
+}
+
+/// The key file [`member_key`] reads for `who`.
+pub fn member_key_path(dir: &Path, who: &str) -> anyhow::Result<PathBuf> {
     let home = Home::new(dir);
     let path = if Path::new(who).is_file() {
         PathBuf::from(who)
@@ -31,7 +36,7 @@ pub fn member_key(dir: &Path, who: &str) -> anyhow::Result<SecretKey> {
             dir.display()
         );
     }
-    Ok(KeyFile::read(&path)?.1)
+    Ok(path)
 }
 
 fn read_doc(file: &Path) -> anyhow::Result<String> {

@@ -811,6 +811,9 @@ fn every_command_has_help_with_an_example() {
     }
     for sub in [
         &["keys", "new"][..],
+        &["seal-key", "rotate"],
+        &["seal-key", "share"],
+        &["open"],
         &["capture"],
         &["events"],
         &["trace"],
@@ -1148,4 +1151,204 @@ fn bench_runs_a_small_tx_workload_and_prints_json() {
         err.contains("--workload epcis runs on one validator"),
         "{err}"
     );
+}
+
+/// `waybill` with `input` on standard input.
+fn waybill_stdin(args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("waybill runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("writes stdin");
+    child.wait_with_output().expect("waybill ends")
+}
+
+/// Organizations register and rotate encryption keys through the CLI, an admin hands
+/// the secrets to a member, and `waybill open` opens exactly what is sealed for the
+/// member's organization — an old key version included — leaves a competitor's view
+/// sealed, and refuses a field moved to another place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organizations_rotate_encryption_keys_and_members_open_what_is_sealed_for_them() {
+    use waybill_types::seal::{seal_at, Place, Recipient, SealPublicKey};
+    let dir = temp_dir("seal");
+    let (url, _) = init(&dir);
+    let _node = start_node(&dir);
+    let client = Client::new(&url);
+    ready(&client).await;
+    let d = dir.to_str().expect("utf-8 path");
+    let mut orgs: Vec<String> = std::fs::read_dir(dir.join("keys/orgs"))
+        .expect("org keys")
+        .map(|e| {
+            e.expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches("-admin.json")
+                .to_owned()
+        })
+        .collect();
+    orgs.sort();
+    let (seller, buyer, rival) = (&orgs[0], &orgs[1], &orgs[2]);
+    let admin_file = |o: &str| dir.join(format!("keys/orgs/{o}-admin.json"));
+
+    // The seller registers version 1 and rotates to 2; the buyer registers 1.
+    for (o, v) in [(seller, 1), (seller, 2), (buyer, 1)] {
+        let out = waybill(&[
+            "seal-key",
+            "rotate",
+            "--as",
+            &format!("admin:{o}"),
+            "--dir",
+            d,
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "rotate {o}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains(&format!("encryption key version {v}")),
+            "{text}"
+        );
+    }
+    let keys = client
+        .get(&format!("/v1/orgs/{seller}/seal-keys"))
+        .await
+        .expect("seal keys");
+    assert_eq!(keys["current"], 2, "{keys}");
+    assert_eq!(keys["keys"].as_array().map(Vec::len), Some(2), "{keys}");
+    let on_chain = |v: &serde_json::Value| -> SealPublicKey {
+        serde_json::from_value(v["key"].clone()).expect("a key")
+    };
+    let buyer_keys = client
+        .get(&format!("/v1/orgs/{buyer}/seal-keys"))
+        .await
+        .expect("seal keys");
+    // The admin's key file holds both versions' secrets, matching the keys on chain.
+    let secrets = KeyFile::read_seal_keys(&admin_file(seller)).expect("reads");
+    assert_eq!(secrets.len(), 2);
+    for (s, k) in secrets.iter().zip(keys["keys"].as_array().expect("list")) {
+        assert_eq!(s.secret.public(), on_chain(k));
+    }
+
+    // A member of the seller receives the secrets.
+    let member = dir.join("seller-member.json");
+    KeyFile::write(&member, "seller member", &SecretKey::generate()).expect("key file");
+    let m = member.to_str().expect("utf-8");
+    let out = waybill(&[
+        "seal-key",
+        "share",
+        "--from",
+        admin_file(seller).to_str().expect("utf-8"),
+        "--to",
+        m,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 encryption secret(s) added"));
+
+    // A price sealed for the seller's old version 1 and the buyer.
+    let chain_id = client.chain_id().await.expect("chain id");
+    let event_id = "urn:uuid:8d0b5a3e-1f2c-4b6d-9e7f-0a1b2c3d4e5f";
+    let mut event = serde_json::json!({
+        "type": "ObjectEvent", "eventID": event_id, "wb:purchasePrice": "1250.00 CNY"
+    });
+    let recipients = [
+        Recipient {
+            org: waybill_types::OrgId::new(seller).expect("org"),
+            kv: 1,
+            key: on_chain(&keys["keys"][0]),
+        },
+        Recipient {
+            org: waybill_types::OrgId::new(buyer).expect("org"),
+            kv: 1,
+            key: on_chain(&buyer_keys["keys"][0]),
+        },
+    ];
+    seal_at(
+        &mut event,
+        &Place {
+            chain_id: &chain_id,
+            record: event_id,
+            field: "/wb:purchasePrice",
+            category: waybill_types::DataCategory::Financial,
+        },
+        &recipients,
+        &mut rand_core::OsRng,
+    )
+    .expect("seals");
+    let doc = serde_json::json!({ "events": [event] }).to_string();
+    assert!(!doc.contains("1250"));
+
+    let out = waybill_stdin(&["open", "--key", m, "--dir", d], &doc);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let opened: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON out");
+    assert_eq!(opened["events"][0]["wb:purchasePrice"], "1250.00 CNY");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("opened 1 sealed field"));
+
+    // The rival: no secret at all is an error that says what to do; with its own key
+    // it still sees only ciphertext.
+    let rival_file = admin_file(rival);
+    let r = rival_file.to_str().expect("utf-8");
+    let out = waybill_stdin(&["open", "--key", r, "--dir", d], &doc);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no encryption secret"));
+    let out = waybill(&[
+        "seal-key",
+        "rotate",
+        "--as",
+        &format!("admin:{rival}"),
+        "--dir",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = waybill_stdin(&["open", "--key", r, "--dir", d], &doc);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !seen.contains("1250") && seen.contains("wb:sealed"),
+        "{seen}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 sealed for other organizations"));
+
+    // The ciphertext copied to another field does not open, and the exit says so.
+    let mut moved: serde_json::Value = serde_json::from_str(&doc).expect("JSON");
+    moved["events"][0]["wb:salePrice"] = moved["events"][0]["wb:purchasePrice"].clone();
+    let out = waybill_stdin(&["open", "--key", m, "--dir", d], &moved.to_string());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/events/0/wb:salePrice") && err.contains("moved"),
+        "{err}"
+    );
+
+    // Only an admin registers keys.
+    let out = waybill(&["seal-key", "rotate", "--as", m, "--dir", d]);
+    assert!(!out.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
 }
