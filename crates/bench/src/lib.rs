@@ -7,7 +7,9 @@
 //!   several validators (`--workload tx`, the default);
 //! * [`epcis`] — EPCIS capture throughput and lineage trace latency (`--workload epcis`);
 //! * [`consumer`] — the consumer page and proof bundle of a 200-event product, served
-//!   by the node and verified in headless Chromium (`--workload consumer`).
+//!   by the node and verified in headless Chromium (`--workload consumer`);
+//! * [`seal`] — sealing and opening a field, per core, against signing a transaction
+//!   (`--workload seal`).
 //!
 //! The command line (flags, defaults) stays in the binary; docs/BENCHMARKS.md has the
 //! commands and the figures.
@@ -16,4 +18,5 @@ mod baseline;
 pub mod consumer;
 pub mod epcis;
 mod measure;
+pub mod seal;
 pub mod tx;

@@ -487,9 +487,10 @@ A validator restored behind what it already signed syncs from its peers without 
     /// Measure committed transactions per second and commit latency on a fresh one-node
     /// chain (`--workload tx`), EPCIS capture throughput and lineage trace latency
     /// (`--workload epcis`), or the consumer page and proof bundle of a 200-event product,
-    /// served and verified in headless Chromium (`--workload consumer`).
+    /// served and verified in headless Chromium (`--workload consumer`), or sealing and
+    /// opening a field per core (`--workload seal`).
     #[command(
-        after_help = "Examples:\n  waybill bench --txs 100000 --members 1000 --json\n  waybill bench --workload epcis --runs 3\n  waybill bench --workload consumer --runs 3"
+        after_help = "Examples:\n  waybill bench --txs 100000 --members 1000 --json\n  waybill bench --workload epcis --runs 3\n  waybill bench --workload consumer --runs 3\n  waybill bench --workload seal --runs 5"
     )]
     Bench {
         /// What to measure: `tx` (signed lot registrations through POST /v1/txs),
@@ -521,9 +522,13 @@ A validator restored behind what it already signed syncs from its peers without 
         /// Timed trace requests per direction per run (epcis).
         #[arg(long, default_value_t = 200)]
         trace_reps: usize,
-        /// Timed requests of the page and of the bundle per run (consumer).
+        /// Timed requests of the page and of the bundle per run (consumer); for seal,
+        /// 40 × this many seals, opens and signatures per run.
         #[arg(long, default_value_t = 50)]
         reps: usize,
+        /// Organizations each field is sealed for (seal).
+        #[arg(long, default_value_t = 3)]
+        recipients: usize,
         /// Loads of the page in headless Chromium per run (consumer).
         #[arg(long, default_value_t = 5)]
         browser_loads: usize,
@@ -554,6 +559,8 @@ enum Workload {
     Epcis,
     /// The consumer page and proof bundle, at the node and in a browser.
     Consumer,
+    /// Sealing and opening a field, per core (no node).
+    Seal,
 }
 
 #[derive(Subcommand)]
@@ -915,6 +922,19 @@ fn main() -> std::process::ExitCode {
                 })
                 .await
             }
+            Cmd::Bench {
+                workload: Workload::Seal,
+                reps,
+                recipients,
+                runs,
+                json,
+                ..
+            } => waybill_bench::seal::run(waybill_bench::seal::SealBenchOptions {
+                reps: reps.max(1) * 40,
+                recipients,
+                runs,
+                json,
+            }),
             Cmd::Bench {
                 workload: Workload::Consumer,
                 doc_events,

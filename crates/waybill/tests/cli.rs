@@ -1352,3 +1352,33 @@ async fn organizations_rotate_encryption_keys_and_members_open_what_is_sealed_fo
     assert!(!out.status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn bench_seals_and_opens_fields_and_prints_json() {
+    let out = waybill(&[
+        "bench",
+        "--workload",
+        "seal",
+        "--reps",
+        "1",
+        "--runs",
+        "1",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["recipients"], 3);
+    assert_eq!(v["reps"], 40);
+    for k in [
+        "seal_per_s_one_core_median",
+        "open_per_s_one_core_median",
+        "seal_per_s_all_cores_median",
+        "baseline_sign_tx_per_s_one_core_median",
+    ] {
+        assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {v}");
+    }
+}
