@@ -3635,6 +3635,8 @@ fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
         &[sgtin(&bulk(), "F-1")],
         Some(&farm()),
     )]);
+    let packing_key = waybill_types::seal::SealSecretKey([5; 32]).public();
+    assert_applied(&c.submit(&admin(PACKING), register_seal_key(1, packing_key)));
     let cases: Vec<(&str, SecretKey, Payload)> = vec![
         ("capture at a location", key("grower"), capture(&harvest)),
         (
@@ -3659,6 +3661,17 @@ fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
                 version: 1,
                 key: waybill_types::seal::SealPublicKey([9; 32]),
             }),
+        ),
+        (
+            "capture with a sealed field",
+            key("grower"),
+            capture(&doc(vec![sealed_event(
+                "FAULT-S",
+                "urn:uuid:00000000-0000-4000-8000-00000000fa17",
+                "urn:uuid:00000000-0000-4000-8000-00000000fa17",
+                "acme:price",
+                &[(PACKING, 1, packing_key)],
+            )])),
         ),
     ];
     for (what, k, payload) in cases {
@@ -3692,4 +3705,161 @@ fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
         }
         assert!(faults > 0, "{what}: the transaction reads state");
     }
+}
+
+// ---------------------------------------------------------------------------
+// Sealed fields in captured events.
+// ---------------------------------------------------------------------------
+
+fn register_seal_key(version: u32, key: waybill_types::seal::SealPublicKey) -> Payload {
+    Payload::RegisterSealKey(waybill_types::payload::RegisterSealKey { version, key })
+}
+
+/// A commissioning event at the farm with `eventID` `id` and a price sealed for
+/// `recipients` (organization, key version, key) as if it stood at `/acme:price` of
+/// the event with record id `sealed_for`; then moved to `/{stands_at}`.
+fn sealed_event(
+    serial: &str,
+    id: &str,
+    sealed_for: &str,
+    stands_at: &str,
+    recipients: &[(&str, u32, waybill_types::seal::SealPublicKey)],
+) -> Value {
+    use waybill_types::seal::{seal_at, Place, Recipient};
+    let mut e = object(
+        &at(0, 1),
+        "ADD",
+        Some("commissioning"),
+        &[sgtin(&bulk(), serial)],
+        Some(&farm()),
+    );
+    e["eventID"] = json!(id);
+    e["acme:price"] = json!({"amount": "12.50", "currency": "CNY"});
+    let to: Vec<Recipient> = recipients
+        .iter()
+        .map(|(o, kv, key)| Recipient {
+            org: org(o),
+            kv: *kv,
+            key: *key,
+        })
+        .collect();
+    seal_at(
+        &mut e,
+        &Place {
+            chain_id: CHAIN,
+            record: sealed_for,
+            field: "/acme:price",
+            category: DataCategory::Financial,
+        },
+        &to,
+        &mut rand_core::OsRng,
+    )
+    .expect("seals");
+    if stands_at != "acme:price" {
+        let v = e["acme:price"].take();
+        e.as_object_mut().expect("object").remove("acme:price");
+        e[stands_at] = v;
+    }
+    e
+}
+
+/// The capture contract takes a sealed field wrapped for each recipient's current key
+/// and standing where it was sealed, and refuses — `sealed_field`, naming the event
+/// and the field, storing nothing — one wrapped for a superseded key version or for an
+/// organization with no key, one sealed for another event or field, and a malformed
+/// one. What is stored is the ciphertext, which the recipients open.
+#[test]
+fn sealed_fields_must_stand_where_sealed_and_use_current_keys() {
+    use waybill_types::seal::{OrgSecret, SealSecretKey, Sealed};
+    let mut c = Chain::new();
+    let mut secrets = Vec::new();
+    let mut public = std::collections::HashMap::new();
+    for (o, v) in [(ORCHARD, 1u32), (ORCHARD, 2), (PACKING, 1)] {
+        let secret = SealSecretKey([v as u8 + o.len() as u8; 32]);
+        let key = secret.public();
+        assert_applied(&c.submit(&admin(o), register_seal_key(v, key)));
+        public.insert((o, v), key);
+        secrets.push(OrgSecret {
+            org: org(o),
+            kv: v,
+            secret,
+        });
+    }
+    let current = [
+        (ORCHARD, 2, public[&(ORCHARD, 2)]),
+        (PACKING, 1, public[&(PACKING, 1)]),
+    ];
+    let id = |n: u32| format!("urn:uuid:00000000-0000-4000-8000-{n:012}");
+    let cases: Vec<(&str, Value, &[&str])> = vec![
+        (
+            "an old key version",
+            sealed_event(
+                "SF-1",
+                &id(1),
+                &id(1),
+                "acme:price",
+                &[(ORCHARD, 1, public[&(ORCHARD, 1)])],
+            ),
+            &[
+                "/epcisBody/eventList/0/acme:price",
+                "key version 1",
+                "current version is 2",
+            ],
+        ),
+        (
+            "an organization with no key",
+            sealed_event(
+                "SF-2",
+                &id(2),
+                &id(2),
+                "acme:price",
+                &[(COLDCHAIN, 1, public[&(PACKING, 1)])],
+            ),
+            &["coldchain-express", "registered no encryption key"],
+        ),
+        (
+            "sealed for another event",
+            sealed_event("SF-3", &id(3), &id(99), "acme:price", &current),
+            &[
+                "sealed for record",
+                "urn:uuid:00000000-0000-4000-8000-000000000099",
+            ],
+        ),
+        (
+            "moved to another field",
+            sealed_event("SF-4", &id(4), &id(4), "acme:cost", &current),
+            &[
+                "/epcisBody/eventList/0/acme:cost",
+                "sealed for field /acme:price",
+            ],
+        ),
+        (
+            "malformed",
+            {
+                let mut e = sealed_event("SF-5", &id(5), &id(5), "acme:price", &current);
+                e["acme:price"]["wb:sealed"]["nonce"] = json!("AAAA");
+                e
+            },
+            &["the nonce has 3 bytes"],
+        ),
+    ];
+    for (what, event, says) in cases {
+        let before = c.event_count();
+        let run = c.capture(&key("grower"), &doc(vec![event]));
+        let msg = assert_rejected(&run, &key("grower"), "sealed_field");
+        assert_contains(&msg, says);
+        assert_eq!(c.event_count(), before, "{what}: nothing stored");
+    }
+    // Sealed for the current keys, where it stands: taken, stored as ciphertext.
+    let good = sealed_event("SF-6", &id(6), &id(6), "acme:price", &current);
+    let run = c.capture(&key("grower"), &doc(vec![good]));
+    assert_applied(&run);
+    let seq = c.captured_seqs(&run)[0];
+    let stored: Value = serde_json::from_str(&c.event(seq).json).expect("stored JSON");
+    assert!(!stored.to_string().contains("12.50"));
+    let sealed = Sealed::from_json(&stored["acme:price"])
+        .expect("a sealed field")
+        .expect("well formed");
+    let opened = sealed.open(CHAIN, &secrets).expect("a recipient opens it");
+    assert_eq!(opened.value, json!({"amount": "12.50", "currency": "CNY"}));
 }

@@ -595,6 +595,40 @@ pub fn seal_at<R: CryptoRng + RngCore>(
     Ok(())
 }
 
+/// Every sealed field inside `record`, with the JSON pointer (RFC 6901) where it stands
+/// relative to `record`, in document order; a malformed one with why.
+pub fn sealed_fields(record: &Value) -> Vec<(String, Result<Sealed, SealError>)> {
+    fn go(v: &Value, at: &mut String, out: &mut Vec<(String, Result<Sealed, SealError>)>) {
+        if let Some(found) = Sealed::from_json(v) {
+            out.push((at.clone(), found));
+            return;
+        }
+        let len = at.len();
+        match v {
+            Value::Object(members) => {
+                for (name, member) in members {
+                    at.push('/');
+                    at.push_str(&escape_token(name));
+                    go(member, at, out);
+                    at.truncate(len);
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    at.push('/');
+                    at.push_str(&i.to_string());
+                    go(item, at, out);
+                    at.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    go(record, &mut String::new(), &mut out);
+    out
+}
+
 /// What [`open_all`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpenReport {

@@ -333,7 +333,7 @@ A validator restored behind what it already signed syncs from its peers without 
     },
     /// Capture a GS1 EPCIS 2.0 document (JSON/JSON-LD) as a member: all its events or none.
     #[command(
-        after_help = "Example:\n  waybill capture harvest.jsonld --as li-wei\n\n--as takes a key file, a member name (DIR/keys/members/NAME.json) or admin:ORG."
+        after_help = "Examples:\n  waybill capture harvest.jsonld --as li-wei\n  waybill capture purchase.jsonld --as li-wei --seal /wb:purchasePrice=financial --seal-for chengdu-processing\n\n--as takes a key file, a member name (DIR/keys/members/NAME.json) or admin:ORG."
     )]
     Capture {
         /// The document, or `-` for standard input.
@@ -350,6 +350,16 @@ A validator restored behind what it already signed syncs from its peers without 
         /// Return once accepted, without waiting for the commit.
         #[arg(long)]
         no_wait: bool,
+        /// Seal the field at this JSON pointer in every event that has it
+        /// (`POINTER=CATEGORY`, or a field name the docs' table knows, e.g.
+        /// /wb:purchasePrice); repeatable. Sealed for your organization, every
+        /// regulator and each --seal-for organization (docs/PRIVACY.md).
+        #[arg(long, value_name = "POINTER[=CATEGORY]")]
+        seal: Vec<trace_cmds::SealSpec>,
+        /// Another organization to seal the --seal fields for (a trading partner);
+        /// repeatable.
+        #[arg(long, value_name = "ORG")]
+        seal_for: Vec<String>,
     },
     /// A capture job: running, or finished with success or per-event errors. Read by a
     /// member of the organization that submitted the capture (a signed request).
@@ -791,6 +801,8 @@ fn main() -> std::process::ExitCode {
                 target,
                 expires_in,
                 no_wait,
+                seal,
+                seal_for,
             } => {
                 trace_cmds::capture(
                     &target.client()?,
@@ -799,6 +811,8 @@ fn main() -> std::process::ExitCode {
                     &file,
                     expires_in,
                     !no_wait,
+                    &seal,
+                    &seal_for,
                 )
                 .await
             }

@@ -49,6 +49,7 @@ fn read_doc(file: &Path) -> anyhow::Result<String> {
 }
 
 /// `waybill capture DOC --as MEMBER [--expires-in SECONDS]`.
+#[allow(clippy::too_many_arguments)]
 pub async fn capture(
     client: &Client,
     dir: &Path,
@@ -56,10 +57,16 @@ pub async fn capture(
     file: &Path,
     expires_in_s: Option<u64>,
     wait: bool,
+    seal: &[SealSpec],
+    seal_for: &[String],
 ) -> anyhow::Result<()> {
     let key = member_key(dir, who)?;
-    let doc = read_doc(file)?;
+    let mut doc = read_doc(file)?;
     let chain_id = client.chain_id().await?;
+    if !seal.is_empty() {
+        let recipients = seal_recipients(client, &key, seal_for).await?;
+        doc = seal_document(&doc, &chain_id, seal, &recipients)?;
+    }
     let expires_in_ms = expires_in_s.map_or(waybill_client::TX_EXPIRY_MS_DEFAULT, |s| {
         s.saturating_mul(1000)
     });
@@ -76,6 +83,184 @@ pub async fn capture(
         bail!("capture {} was rejected", job["captureID"]);
     }
     Ok(())
+}
+
+/// A field to seal at capture: its JSON pointer inside each event and its category.
+#[derive(Clone, Debug)]
+pub struct SealSpec {
+    /// The pointer, e.g. `/wb:purchasePrice`.
+    pub pointer: String,
+    /// Its data category.
+    pub category: waybill_types::DataCategory,
+}
+
+impl std::str::FromStr for SealSpec {
+    type Err = String;
+    /// `POINTER=CATEGORY`, or `POINTER` alone for a field whose category the table in
+    /// docs/PRIVACY.md gives by its name (price → financial, name/phone/address →
+    /// platform_transactions, report → customs_quality).
+    fn from_str(s: &str) -> Result<Self, String> {
+        use waybill_types::DataCategory as C;
+        let (pointer, category) = match s.rsplit_once('=') {
+            Some((p, c)) => {
+                let c: C = serde_json::from_value(json!(c)).map_err(|_| {
+                    format!("`{c}` is not a data category (production, platform_transactions, customs_quality, transport, financial)")
+                })?;
+                (p, c)
+            }
+            None => {
+                let name = s.rsplit('/').next().unwrap_or(s).to_ascii_lowercase();
+                let c = if name.contains("price")
+                    || name.contains("amount")
+                    || name.contains("bank")
+                {
+                    C::Financial
+                } else if ["name", "phone", "address"]
+                    .iter()
+                    .any(|w| name.contains(w))
+                {
+                    C::PlatformTransactions
+                } else if name.contains("report") || name.contains("inspection") {
+                    C::CustomsQuality
+                } else {
+                    return Err(format!("say which data category `{s}` is: --seal {s}=financial (or production, platform_transactions, customs_quality, transport)"));
+                };
+                (s, c)
+            }
+        };
+        if !pointer.starts_with('/') {
+            return Err(format!("`{pointer}` is not a JSON pointer inside the event (it starts with /, e.g. /wb:purchasePrice)"));
+        }
+        Ok(SealSpec {
+            pointer: pointer.to_owned(),
+            category,
+        })
+    }
+}
+
+/// The organizations a capture's sealed fields are wrapped for: the capturer's own,
+/// every regulator, and `partners`, each with its current key.
+async fn seal_recipients(
+    client: &Client,
+    key: &SecretKey,
+    partners: &[String],
+) -> anyhow::Result<Vec<waybill_types::seal::Recipient>> {
+    let member = client
+        .get(&format!("/v1/members/{}", key.public().to_hex()))
+        .await
+        .context("the signer is not a member the node knows")?;
+    let own = member["org"]
+        .as_str()
+        .context("the member record names no organization")?
+        .to_owned();
+    let mut orgs = vec![own.clone()];
+    let mut after: Option<String> = None;
+    loop {
+        let q = match &after {
+            Some(a) => format!("/v1/orgs?limit=1000&after={a}"),
+            None => "/v1/orgs?limit=1000".to_owned(),
+        };
+        let page = client.get(&q).await?;
+        for o in page["items"].as_array().into_iter().flatten() {
+            let is_regulator = o["roles"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|r| r == "regulator");
+            if let (true, Some(id)) = (is_regulator, o["id"].as_str()) {
+                orgs.push(id.to_owned());
+            }
+        }
+        match page["next_after"].as_str() {
+            Some(n) => after = Some(n.to_owned()),
+            None => break,
+        }
+    }
+    orgs.extend(partners.iter().cloned());
+    orgs.sort();
+    orgs.dedup();
+    let mut out = Vec::new();
+    for org in orgs {
+        let keys = client
+            .get(&format!("/v1/orgs/{org}/seal-keys"))
+            .await
+            .with_context(|| format!("reading `{org}`'s encryption keys"))?;
+        let Some(current) = keys["keys"].as_array().and_then(|k| k.last()) else {
+            bail!("`{org}` has registered no encryption key, so nothing can be sealed for it; its admin runs `waybill seal-key rotate`");
+        };
+        out.push(waybill_types::seal::Recipient {
+            org: waybill_types::OrgId::new(&org)?,
+            kv: u32::try_from(current["version"].as_u64().context("a key version")?)?,
+            key: serde_json::from_value(current["key"].clone()).context("a key")?,
+        });
+    }
+    Ok(out)
+}
+
+/// Seal `specs` in every event of `doc` (an EPCIS document), giving an event without
+/// an eventID a fresh `urn:uuid` one (the record id its fields are sealed for).
+fn seal_document(
+    doc: &str,
+    chain_id: &str,
+    specs: &[SealSpec],
+    recipients: &[waybill_types::seal::Recipient],
+) -> anyhow::Result<String> {
+    let mut v: Value = serde_json::from_str(doc).context("the document is not JSON")?;
+    let events = v
+        .pointer_mut("/epcisBody/eventList")
+        .and_then(Value::as_array_mut)
+        .context("the document has no /epcisBody/eventList to seal fields in")?;
+    let mut sealed = 0;
+    for (i, event) in events.iter_mut().enumerate() {
+        if event.get("eventID").is_none() {
+            let mut b = [0u8; 16];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+            b[6] = (b[6] & 0x0f) | 0x40;
+            b[8] = (b[8] & 0x3f) | 0x80;
+            let h = hex::encode(b);
+            event["eventID"] = json!(format!(
+                "urn:uuid:{}-{}-{}-{}-{}",
+                &h[..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..]
+            ));
+        }
+        let id = event["eventID"]
+            .as_str()
+            .context("an eventID is a string")?
+            .to_owned();
+        for spec in specs {
+            if event.pointer(&spec.pointer).is_none() {
+                continue;
+            }
+            waybill_types::seal::seal_at(
+                event,
+                &waybill_types::seal::Place {
+                    chain_id,
+                    record: &id,
+                    field: &spec.pointer,
+                    category: spec.category,
+                },
+                recipients,
+                &mut rand_core::OsRng,
+            )
+            .with_context(|| format!("sealing {} in event {i}", spec.pointer))?;
+            sealed += 1;
+        }
+    }
+    if sealed == 0 {
+        bail!(
+            "no event has a field at {}; nothing was sealed",
+            specs
+                .iter()
+                .map(|s| s.pointer.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(serde_json::to_string(&v)?)
 }
 
 /// `waybill capture-job ID --as MEMBER`: the capture job, read with a signed request

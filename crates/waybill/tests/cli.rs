@@ -1382,3 +1382,203 @@ fn bench_seals_and_opens_fields_and_prints_json() {
         assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {v}");
     }
 }
+
+/// One commissioning ObjectEvent of the orchard with a purchase price beside it.
+fn priced_commissioning_doc(serial: &str, event_id: Option<&str>) -> serde_json::Value {
+    let mut event = serde_json::json!({
+        "type": "ObjectEvent",
+        "eventTime": "2026-11-03T08:00:00.000+08:00",
+        "eventTimeZoneOffset": "+08:00",
+        "action": "ADD",
+        "epcList": [format!("urn:epc:id:sgtin:6901234.000001.{serial}")],
+        "bizStep": "commissioning",
+        "disposition": "active",
+        "wb:purchasePrice": "1250.00 CNY",
+    });
+    if let Some(id) = event_id {
+        event["eventID"] = serde_json::json!(id);
+    }
+    serde_json::json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+                     {"wb": "https://waybill.example/epcis/"}],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-06T12:00:00.000Z",
+        "epcisBody": { "eventList": [event] }
+    })
+}
+
+/// `waybill capture --seal` seals a field for the capturer's organization, every
+/// regulator and a named partner; the ledger stores ciphertext, each of them opens
+/// it, a carrier does not; a field sealed to a key version that is no longer
+/// current, or for another event, is refused by the contract with `sealed_field`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
+    let dir = temp_dir("seal-capture");
+    let (url, _) = init(&dir);
+    let _node = start_node(&dir);
+    let client = Client::new(&url);
+    ready(&client).await;
+    let d = dir.to_str().expect("utf-8 path");
+    let admin_file = |o: &str| dir.join(format!("keys/orgs/{o}-admin.json"));
+    let doc_file = dir.join("priced.jsonld");
+    let f = doc_file.to_str().expect("utf-8");
+    let capture = |extra: &[&str]| {
+        let mut args = vec!["capture", f, "--as", "admin:pujiang-orchard", "--dir", d];
+        args.extend_from_slice(extra);
+        waybill(&args)
+    };
+    std::fs::write(&doc_file, priced_commissioning_doc("S1", None).to_string()).expect("doc");
+    let seal_args = [
+        "--seal",
+        "/wb:purchasePrice",
+        "--seal-for",
+        "chengdu-packing",
+    ];
+
+    // No key yet: the CLI says who must register one.
+    let out = capture(&seal_args);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has registered no encryption key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for o in [
+        "pujiang-orchard",
+        "sichuan-regulator",
+        "chengdu-packing",
+        "coldchain-express",
+    ] {
+        let out = waybill(&[
+            "seal-key",
+            "rotate",
+            "--as",
+            &format!("admin:{o}"),
+            "--dir",
+            d,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = capture(&seal_args);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // What the ledger serves is ciphertext; each recipient opens it.
+    let out = waybill(&["events", "--as", "admin:pujiang-orchard", "--dir", d]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let served = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        served.contains("wb:sealed") && !served.contains("1250"),
+        "{served}"
+    );
+    for o in ["pujiang-orchard", "sichuan-regulator", "chengdu-packing"] {
+        let out = waybill_stdin(
+            &[
+                "open",
+                "--key",
+                admin_file(o).to_str().expect("utf-8"),
+                "--dir",
+                d,
+            ],
+            &served,
+        );
+        assert!(
+            out.status.success(),
+            "{o}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("1250.00 CNY"),
+            "{o} opens it"
+        );
+    }
+    let out = waybill_stdin(
+        &[
+            "open",
+            "--key",
+            admin_file("coldchain-express").to_str().expect("utf-8"),
+            "--dir",
+            d,
+        ],
+        &served,
+    );
+    assert!(out.status.success());
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("1250"),
+        "the carrier does not"
+    );
+
+    // The orchard rotates; a field sealed to its old version 1 is refused.
+    let old_keys = client
+        .get("/v1/orgs/pujiang-orchard/seal-keys")
+        .await
+        .expect("keys");
+    let out = waybill(&[
+        "seal-key",
+        "rotate",
+        "--as",
+        "admin:pujiang-orchard",
+        "--dir",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let chain_id = client.chain_id().await.expect("chain id");
+    let stale = |serial: &str, event_id: &str, sealed_for: &str| {
+        let mut doc = priced_commissioning_doc(serial, Some(event_id));
+        let event = doc.pointer_mut("/epcisBody/eventList/0").expect("event");
+        waybill_types::seal::seal_at(
+            event,
+            &waybill_types::seal::Place {
+                chain_id: &chain_id,
+                record: sealed_for,
+                field: "/wb:purchasePrice",
+                category: waybill_types::DataCategory::Financial,
+            },
+            &[waybill_types::seal::Recipient {
+                org: waybill_types::OrgId::new("pujiang-orchard").expect("org"),
+                kv: 1,
+                key: serde_json::from_value(old_keys["keys"][0]["key"].clone()).expect("key"),
+            }],
+            &mut rand_core::OsRng,
+        )
+        .expect("seals");
+        doc
+    };
+    let id = "urn:uuid:3b9f2c1a-5d4e-4f6a-8b7c-9d0e1f2a3b4c";
+    std::fs::write(&doc_file, stale("S2", id, id).to_string()).expect("doc");
+    let out = capture(&[]);
+    assert!(!out.status.success());
+    let job = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        job.contains("sealed_field") && job.contains("current version is 2"),
+        "{job}"
+    );
+    // Sealed for another event.
+    let other = "urn:uuid:00000000-0000-4000-8000-000000000001";
+    std::fs::write(&doc_file, stale("S3", id, other).to_string()).expect("doc");
+    let out = capture(&[]);
+    assert!(!out.status.success());
+    let job = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        job.contains("sealed_field") && job.contains("sealed for record"),
+        "{job}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -111,8 +111,8 @@ fn event_id_list<S: StateRead>(
         .unwrap_or_default())
 }
 
-/// A capture's rejection code when every refused event was refused for its eventID: it
-/// is another's (or, for an error declaration, it names another organization's event).
+/// The code of an event refused for its eventID: it is another's (or, for an error
+/// declaration, it names another organization's event).
 const EVENT_ID_TAKEN: RejectCode = RejectCode::EventIdTaken;
 /// A capture's rejection code for any other problem (and for a mix of problems).
 const INVALID_EPCIS: RejectCode = RejectCode::InvalidEpcis;
@@ -377,6 +377,7 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         self.check_times(text.value, &ptr)?;
         let summary = summarize(text.object, &ptr).map_err(|e| NotTaken::invalid(e.to_string()))?;
         let category = self.check_write_authority(&summary, &ptr)?;
+        self.check_sealed(text.value, &ptr)?;
         // An error declaration records no new fact, only withdraws one: the rules for
         // where and what may be recorded apply to the event it corrects.
         if !summary.error_declaration {
@@ -468,6 +469,68 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
                 .map(|b| format!(" such as a `{b}` event"))
                 .unwrap_or_default()
         )))
+    }
+
+    /// Sealed fields (docs/PRIVACY.md): each well formed, standing where it was sealed
+    /// (its record id is the event's eventID, its pointer where it stands in the
+    /// event) and wrapped for the key each recipient organization has current at this
+    /// block — a wrap for an older version, or for an organization with no key, is
+    /// refused so the sender seals again.
+    fn check_sealed(&self, event: &Value, ptr: &str) -> Result<(), NotTaken> {
+        let fields = waybill_types::seal::sealed_fields(event);
+        if fields.is_empty() {
+            return Ok(());
+        }
+        let event_id = event.get("eventID").and_then(Value::as_str);
+        let mut problems = Vec::new();
+        for (at, found) in fields {
+            let here = format!("{ptr}{at}");
+            let sealed = match found {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.push(format!("{here}: {e}"));
+                    continue;
+                }
+            };
+            match event_id {
+                None => problems.push(format!(
+                    "{here}: an event with a sealed field needs an eventID (urn:uuid:…), the record id it is sealed for"
+                )),
+                Some(id) if id != sealed.record => problems.push(format!(
+                    "{here}: sealed for record {} but the event's eventID is {id}; seal it for this event",
+                    sealed.record
+                )),
+                Some(_) => {}
+            }
+            if sealed.field != at {
+                problems.push(format!(
+                    "{here}: sealed for field {} but stands at {at}; seal it where it stands",
+                    sealed.field
+                ));
+            }
+            for w in &sealed.wraps {
+                match crate::privacy::current_seal_key_version(self.ex, &w.org)? {
+                    0 => problems.push(format!(
+                        "{here}: wrapped for `{}`, which has registered no encryption key",
+                        w.org
+                    )),
+                    v if v != w.kv => problems.push(format!(
+                        "{here}: wrapped for `{}` key version {}, but its current version is {v}; seal it again with version {v}",
+                        w.org, w.kv
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(NotTaken::Refused(
+            problems
+                .into_iter()
+                .map(|p| (RejectCode::SealedField, p))
+                .collect(),
+        ))
     }
 
     /// The business location, if any, is registered and the capturer's to use.
@@ -682,8 +745,12 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             return Ok(());
         }
         let problems = std::mem::take(&mut self.problems);
-        let code = if problems.iter().all(|(_, c, _)| *c == EVENT_ID_TAKEN) {
-            EVENT_ID_TAKEN
+        // One kind of problem names the capture's code (every event refused for its
+        // eventID: `event_id_taken`; for its sealed fields: `sealed_field`); a mix is
+        // `invalid_epcis`.
+        let first = problems[0].1;
+        let code = if problems.iter().all(|(_, c, _)| *c == first) {
+            first
         } else {
             INVALID_EPCIS
         };
