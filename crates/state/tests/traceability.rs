@@ -3862,4 +3862,19 @@ fn sealed_fields_must_stand_where_sealed_and_use_current_keys() {
         .expect("well formed");
     let opened = sealed.open(CHAIN, &secrets).expect("a recipient opens it");
     assert_eq!(opened.value, json!({"amount": "12.50", "currency": "CNY"}));
+    // The open tier publishes the event's screened facts, never a sealed field.
+    let published: Vec<String> = run
+        .writes
+        .iter()
+        .filter(|(k, _)| k.first() == Some(&keys::OPEN))
+        .filter_map(|(_, v)| v.as_ref())
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    assert!(!published.is_empty(), "the commissioning is published");
+    for record in published {
+        assert!(
+            !record.contains("wb:sealed") && !record.contains(&sealed.ct),
+            "{record}"
+        );
+    }
 }

@@ -366,6 +366,11 @@ pub fn seal<R: CryptoRng + RngCore>(
             )));
         }
     }
+    if let Some(n) = inexact_number(value) {
+        return Err(SealError::Malformed(format!(
+            "the value holds the integer {n}, beyond 2^53: canonical JSON (RFC 8785) cannot carry it exactly; send it as a string"
+        )));
+    }
     let mut salt = [0u8; SALT_LEN];
     rng.fill_bytes(&mut salt);
     let mut data_key = [0u8; KEY_LEN];
@@ -400,6 +405,24 @@ pub fn seal<R: CryptoRng + RngCore>(
         ct: b64(&ct),
         commitment,
     })
+}
+
+/// An integer in `v` that a double does not hold exactly (beyond ±2^53), if any.
+fn inexact_number(v: &Value) -> Option<String> {
+    const EXACT: u64 = 1 << 53;
+    match v {
+        Value::Number(n) => {
+            let beyond = match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => i.unsigned_abs() > EXACT,
+                (None, Some(u)) => u > EXACT,
+                _ => false,
+            };
+            beyond.then(|| n.to_string())
+        }
+        Value::Array(items) => items.iter().find_map(inexact_number),
+        Value::Object(members) => members.values().find_map(inexact_number),
+        _ => None,
+    }
 }
 
 impl Sealed {

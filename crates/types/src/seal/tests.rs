@@ -296,6 +296,22 @@ fn malformed_sealed_fields_are_named() {
         Some(Err(SealError::Malformed(_)))
     ));
     assert!(Sealed::from_json(&json!({"a": 1})).is_none());
+    // An integer a double cannot hold would come back changed: refused, say a string.
+    let err = seal(
+        &place(RECORD, "/x"),
+        &json!({"serial": 9_007_199_254_740_993u64}),
+        std::slice::from_ref(&p.recipient),
+        &mut OsRng,
+    )
+    .expect_err("inexact");
+    assert!(err.to_string().contains("send it as a string"), "{err}");
+    assert!(seal(
+        &place(RECORD, "/x"),
+        &json!({"serial": 9_007_199_254_740_992u64, "neg": -9_007_199_254_740_992i64}),
+        std::slice::from_ref(&p.recipient),
+        &mut OsRng,
+    )
+    .is_ok());
     assert_eq!(
         seal(&place(RECORD, "/x"), &json!(1), &[], &mut OsRng).expect_err("no recipients"),
         SealError::Recipients("a field must be sealed for at least one organization".into())
