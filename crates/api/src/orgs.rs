@@ -26,12 +26,20 @@ async fn orgs(State(s): State<AppState>, q: Result<Query<Page>, QueryRejection>)
     list::<identity::Organization>(&s, &[keys::ORG], &q)
 }
 
+/// The organization `id`, or a 404 `unknown_org`.
+fn require_org<S: waybill_state::StateRead>(
+    snap: &S,
+    id: &waybill_types::OrgId,
+) -> Result<identity::Organization, ApiError> {
+    identity::load_org(snap, id)?
+        .ok_or_else(|| ApiError::not_found("unknown_org", format!("no organization `{id}`")))
+}
+
 async fn org_by_id(State(s): State<AppState>, p: Result<Path<String>, PathRejection>) -> ApiResult {
     let Path(id) = p?;
     let id = parse_org(&id)?;
     let snap = s.store.snapshot()?;
-    let org = identity::load_org(&snap, &id)?
-        .ok_or_else(|| ApiError::not_found("unknown_org", format!("no organization `{id}`")))?;
+    let org = require_org(&snap, &id)?;
     Ok(Json(serde_json::to_value(org).map_err(ApiError::internal)?))
 }
 
@@ -44,12 +52,7 @@ async fn org_members(
     let Query(q) = q?;
     let id = parse_org(&id)?;
     let snap = s.store.snapshot()?;
-    if identity::load_org(&snap, &id)?.is_none() {
-        return Err(ApiError::not_found(
-            "unknown_org",
-            format!("no organization `{id}`"),
-        ));
-    }
+    require_org(&snap, &id)?;
     let prefix = keys::org_members(&id);
     let start = match &q.after {
         Some(a) => [prefix.as_slice(), &parse_key(a)?.0, &[0]].concat(),
@@ -81,12 +84,7 @@ async fn org_seal_keys(
     let Path(id) = p?;
     let id = parse_org(&id)?;
     let snap = s.store.snapshot()?;
-    if identity::load_org(&snap, &id)?.is_none() {
-        return Err(ApiError::not_found(
-            "unknown_org",
-            format!("no organization `{id}`"),
-        ));
-    }
+    require_org(&snap, &id)?;
     let keys = privacy::seal_keys(&snap, &id)?;
     let current = keys.last().map(|k| k.version);
     Ok(Json(json!({ "org": id, "current": current, "keys": keys })))
