@@ -11,6 +11,14 @@
 # be installed.
 set -euo pipefail
 
+# ImageMagick itself: a `convert` on PATH may be something else standing in for it (a
+# sandbox's PNG-only stand-in, say), so ask it what it is.
+has_imagemagick() {
+  local im
+  im=$(command -v magick || command -v convert || true)
+  [ -n "$im" ] && "$im" -version 2>/dev/null | grep ImageMagick >/dev/null
+}
+
 has_msvg() {
   local im
   im=$(command -v magick || command -v convert || true)
@@ -25,9 +33,7 @@ missing() {
   command -v chromedriver >/dev/null 2>&1 || m+=(chromedriver:chromium-driver)
   command -v zbarimg >/dev/null 2>&1 || m+=(zbarimg:zbar-tools)
   command -v rsvg-convert >/dev/null 2>&1 || m+=(rsvg-convert:librsvg2-bin)
-  if ! command -v magick >/dev/null 2>&1 && ! command -v convert >/dev/null 2>&1; then
-    m+=(convert:imagemagick)
-  fi
+  has_imagemagick || m+=(convert:imagemagick)
   has_msvg || m+=(ImageMagick-MSVG:"$(magick_extra)")
   command -v promtool >/dev/null 2>&1 || m+=(promtool:prometheus)
   echo "${m[@]+"${m[@]}"}"
