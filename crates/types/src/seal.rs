@@ -664,8 +664,9 @@ pub struct OpenReport {
 }
 
 /// Open, in place, every sealed field of `doc` that one of `keys` can open. A field is
-/// checked against where it stands: its pointer must be the end of its path and,
-/// inside an object with an `eventID`, its record id that id.
+/// checked against where it stands: inside an event (the innermost enclosing object
+/// with an `eventID`) its pointer must run from the event and its record id be the
+/// `eventID`; elsewhere its pointer must lead to it from an enclosing object.
 pub fn open_all(doc: &mut Value, chain_id: &str, keys: &[OrgSecret]) -> OpenReport {
     let mut report = OpenReport::default();
     walk(
@@ -755,21 +756,32 @@ fn check_position(
             None => format!("`{here}`"),
         },
     };
-    let root = records.iter().rev().find(|(depth, _)| {
-        let suffix = format!(
+    let suffix_from = |depth: usize| {
+        format!(
             "/{}",
-            path[*depth..]
+            path[depth..]
                 .iter()
                 .map(|t| escape_token(t))
                 .collect::<Vec<_>>()
                 .join("/")
-        );
-        suffix == s.field
-    });
-    match root {
-        None => Err(moved(None)),
-        Some((_, Some(event_id))) if *event_id != s.record => Err(moved(Some(event_id))),
-        Some(_) => Ok(()),
+        )
+    };
+    // Inside an event (the innermost enclosing object with an eventID), the field's
+    // pointer runs from that event and its record id is that eventID. Elsewhere, any
+    // enclosing object from which the pointer leads here is its record.
+    if let Some((depth, Some(event_id))) = records.iter().rev().find(|(_, id)| id.is_some()) {
+        if *event_id != s.record || suffix_from(*depth) != s.field {
+            return Err(moved(Some(event_id)));
+        }
+        return Ok(());
+    }
+    if records
+        .iter()
+        .any(|(depth, _)| suffix_from(*depth) == s.field)
+    {
+        Ok(())
+    } else {
+        Err(moved(None))
     }
 }
 

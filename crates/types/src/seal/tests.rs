@@ -417,6 +417,17 @@ fn documents_open_in_place_and_a_field_moved_between_events_is_caught() {
         "{:?}",
         r.failed[0].1
     );
+    // Moved deeper into its own event: the pointer no longer runs from the event.
+    let mut nested = doc.clone();
+    let price = nested["events"][0]
+        .as_object_mut()
+        .expect("event")
+        .remove("wb:purchasePrice")
+        .expect("price");
+    nested["events"][0]["ilmd"]["wb:purchasePrice"] = price;
+    let r = open_all(&mut nested, CHAIN, std::slice::from_ref(&processor.secret));
+    assert_eq!(r.failed.len(), 1);
+    assert_eq!(r.failed[0].0, "/events/0/ilmd/wb:purchasePrice");
     // Moved to another field of its own event.
     let mut shifted = doc.clone();
     shifted["events"][0]["wb:salePrice"] = doc["events"][0]["wb:purchasePrice"].clone();
