@@ -517,6 +517,15 @@ impl Sealed {
 
     /// Open the field with any of `keys` (an organization's secrets, current and old).
     pub fn open(&self, chain_id: &str, keys: &[OrgSecret]) -> Result<Opened, SealError> {
+        self.open_with_key(chain_id, keys).map(|(opened, _)| opened)
+    }
+
+    /// [`Sealed::open`], with the data key it unwrapped.
+    fn open_with_key(
+        &self,
+        chain_id: &str,
+        keys: &[OrgSecret],
+    ) -> Result<(Opened, [u8; KEY_LEN]), SealError> {
         self.check_form()?;
         let binding = binding(&self.place(chain_id), &self.commitment);
         let data_key = self.data_key(&binding, keys)?;
@@ -547,10 +556,11 @@ impl Sealed {
                 "the opened value is not in canonical (RFC 8785) form".into(),
             ));
         }
-        Ok(Opened {
+        let opened = Opened {
             value,
             salt: salt.try_into().expect("split at SALT_LEN"),
-        })
+        };
+        Ok((opened, data_key))
     }
 
     /// A wrap of this field's data key for `to`, made by a holder of `keys` (a
@@ -562,10 +572,9 @@ impl Sealed {
         to: &Recipient,
         rng: &mut R,
     ) -> Result<Wrap, SealError> {
-        // Open it whole first: a wrap is only added for data that opens.
-        self.open(chain_id, keys)?;
+        // Open it whole first (one unwrap): a wrap is only added for data that opens.
+        let (_, data_key) = self.open_with_key(chain_id, keys)?;
         let binding = binding(&self.place(chain_id), &self.commitment);
-        let data_key = self.data_key(&binding, keys)?;
         wrap_key(&binding, &data_key, to, rng)
     }
 
