@@ -655,15 +655,14 @@ async fn demo_loads_once_and_resumes() {
         status["height"].as_u64().expect("height") >= height_before,
         "resumed, not re-initialized"
     );
+    // What the second run prints: read until its closing line (it prints after the
+    // data is visible through the API, so reading after a kill would race it).
+    let out = read_until_line(
+        second.0.stdout.take().expect("stdout"),
+        "Ctrl-C stops the node",
+        Duration::from_secs(60),
+    );
     let _ = second.0.kill();
-    let mut out = String::new();
-    use std::io::Read as _;
-    let _ = second
-        .0
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut out);
     assert!(
         out.contains("resumed") && out.contains("already loaded"),
         "second run says it resumed: {out}"
@@ -674,6 +673,40 @@ async fn demo_loads_once_and_resumes() {
     );
     drop(second);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Everything `from` prints up to and including the first line containing `last`,
+/// or up to `limit` (then whatever came, for the caller's assertion to show).
+fn read_until_line(
+    from: impl std::io::Read + Send + 'static,
+    last: &str,
+    limit: Duration,
+) -> String {
+    use std::io::BufRead as _;
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(from).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + limit;
+    let mut out = String::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                out.push_str(&line);
+                out.push('\n');
+                if line.contains(last) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    out
 }
 
 /// `GET /readyz` until it answers 200 (bounded); its body.
