@@ -7,11 +7,11 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
-use waybill_state::access::member_may_read;
 use waybill_state::identity::{load_member, Member};
+use waybill_state::trace::{may_read_event, EventRecord};
 use waybill_state::{StateRead, StateReadError};
 use waybill_types::signed_request::parse_read_authorization;
-use waybill_types::{DataCategory, OrgId};
+use waybill_types::OrgId;
 
 use crate::{ApiError, AppState};
 
@@ -28,16 +28,27 @@ pub enum Reader {
 }
 
 impl Reader {
-    /// May this reader read `category` data captured by `owner`?
-    pub fn may_read<S: StateRead + ?Sized>(
+    /// May this reader read the consortium record `rec`
+    /// ([`waybill_state::trace::may_read_event`]: by role and relationship; `holds`
+    /// when `rec` lies on a walk back from something the reader's organization
+    /// holds)?
+    pub fn may_read_event<S: StateRead + ?Sized>(
         &self,
         state: &S,
-        owner: &OrgId,
-        category: DataCategory,
+        rec: &EventRecord,
+        holds: bool,
     ) -> Result<bool, StateReadError> {
         match self {
             Reader::Anonymous => Ok(false),
-            Reader::Member(m) => member_may_read(state, m, owner, category),
+            Reader::Member(m) => may_read_event(state, m, rec, holds),
+        }
+    }
+
+    /// The reader's organization, if it is a member.
+    pub fn org(&self) -> Option<&OrgId> {
+        match self {
+            Reader::Anonymous => None,
+            Reader::Member(m) => Some(&m.org),
         }
     }
 

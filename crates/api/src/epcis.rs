@@ -542,7 +542,7 @@ fn visible<S: StateRead + ?Sized>(
     reader: &Reader,
     rec: &EventRecord,
 ) -> Result<bool, ApiError> {
-    Ok(reader.may_read(state, &rec.org, rec.category)?)
+    Ok(reader.may_read_event(state, rec, false)?)
 }
 
 fn require_member(reader: &Reader, what: &str) -> Result<(), ApiError> {
@@ -1149,7 +1149,15 @@ pub(crate) async fn trace_route(
     let start = canonical_id(&id)?;
     let snap = s.store.snapshot()?;
     let lin = {
-        let mut vis = |r: &EventRecord| reader.may_read(&snap, &r.org, r.category);
+        // Walking back from something the reader's organization is a party to (holds
+        // or held), the walk is that thing's custody chain: its history is the
+        // reader's to read (by category). Walking forward, or from something it
+        // never held, each event is judged on its own.
+        let holds = match reader.org() {
+            Some(org) => lineage::walk_holds(&snap, org, &start, direction)?,
+            None => false,
+        };
+        let mut vis = |r: &EventRecord| reader.may_read_event(&snap, r, holds);
         lineage::walk(&snap, &start, direction, &mut vis)?
     };
     if lin.events.is_empty() && lin.nodes.len() == 1 && lin.hidden_events == 0 {
@@ -1407,7 +1415,7 @@ pub(crate) fn payload_visible<S: StateRead + ?Sized>(
     };
     for e in &c.events {
         match trace::load_event(state, e.seq)? {
-            Some(r) if reader.may_read(state, &r.org, r.category)? => {}
+            Some(r) if reader.may_read_event(state, &r, false)? => {}
             _ => return Ok(false),
         }
     }

@@ -860,6 +860,8 @@ const COLD: &str = "coldchain-express";
 const SHOP: &str = "tmall-fresh";
 const CUST: &str = "ningbo-customs";
 const REG: &str = "samr";
+/// A platform competing with SHOP: same role, never holds the journey's goods.
+const RIVAL: &str = "jd-fresh";
 
 const B1: &str = "urn:epc:id:sgtin:6901234.000001.B1";
 const P1: &str = "urn:epc:id:sscc:6901234.0000000001";
@@ -1069,6 +1071,8 @@ struct Journey {
     shop: Signer,
     inspector: Signer,
     regulator: Signer,
+    /// A member of RIVAL (platform).
+    rival: Signer,
     /// Label → Event Hash ID.
     hashes: BTreeMap<&'static str, String>,
     /// Heights: "setup", "production", "transport", "retail".
@@ -1099,7 +1103,7 @@ impl Journey {
 }
 
 async fn journey() -> Journey {
-    let mut admins: BTreeMap<&'static str, Signer> = [ORCH, COLD, SHOP, CUST, REG]
+    let mut admins: BTreeMap<&'static str, Signer> = [ORCH, COLD, SHOP, CUST, REG, RIVAL]
         .into_iter()
         .map(|o| (o, Signer::new(&format!("admin-{o}"))))
         .collect();
@@ -1124,18 +1128,21 @@ async fn journey() -> Journey {
             &admins[CUST].key,
         ),
         (REG, &[Role::Regulator], &[], &admins[REG].key),
+        (RIVAL, &[Role::Platform], &["6906666"], &admins[RIVAL].key),
     ]);
     let mut producer = Signer::new("li-wei");
     let mut carrier = Signer::new("zhang-min");
     let mut shop = Signer::new("tmall-ops");
     let mut inspector = Signer::new("customs-inspector");
     let regulator = Signer::new("samr-auditor");
+    let rival = Signer::new("jd-ops");
     let mut txs = BTreeMap::new();
 
     let h_setup = journey_members_and_locations(
         &mut net,
         &mut admins,
         (&producer, &carrier, &shop, &inspector, &regulator),
+        &rival,
     )
     .await;
     journey_products_and_lots(&mut net, &mut admins, &mut producer, &mut txs).await;
@@ -1153,6 +1160,7 @@ async fn journey() -> Journey {
         shop,
         inspector,
         regulator,
+        rival,
         hashes,
         heights: BTreeMap::from([
             ("setup", h_setup),
@@ -1168,6 +1176,7 @@ async fn journey_members_and_locations(
     net: &mut Net,
     admins: &mut BTreeMap<&'static str, Signer>,
     (producer, carrier, shop, inspector, regulator): (&Signer, &Signer, &Signer, &Signer, &Signer),
+    rival: &Signer,
 ) -> u64 {
     // Members and locations.
     let a = admins.get_mut(ORCH).expect("admin");
@@ -1231,6 +1240,12 @@ async fn journey_members_and_locations(
         regulator.public(),
         "SAMR auditor",
         &[Role::Regulator],
+    )));
+    let a = admins.get_mut(RIVAL).expect("admin");
+    setup.push(a.sign(member(
+        rival.public(),
+        "JD Fresh operations",
+        &[Role::Platform],
     )));
     let h_setup = net.apply_all(&setup).await;
 
@@ -2254,15 +2269,14 @@ async fn two_scanners_with_one_key_capture_at_once_and_both_commit() {
 // ---------------------------------------------------------------------------
 
 #[tokio::test]
-async fn reads_need_a_member_signature_and_respect_data_categories() {
+async fn reads_need_a_member_signature_and_respect_roles_and_relationships() {
     let mut j = journey().await;
     let app = j.net.app.clone();
 
     unsigned_reads_are_refused(&app).await;
     badly_signed_reads_are_refused(&j, &app).await;
-    each_reader_sees_its_categories(&j, &app).await;
+    each_organization_reads_what_its_roles_and_relationships_allow(&j, &app).await;
     let all = sorted(ALL.to_vec());
-    let without = |l: &str| all.iter().copied().filter(|x| *x != l).collect::<Vec<_>>();
     // The customs admin lets the platform read its inspections; then withdraws it.
     let grant = |allowed| {
         Payload::GrantRead(GrantRead {
@@ -2273,10 +2287,21 @@ async fn reads_need_a_member_signature_and_respect_data_categories() {
     };
     let g = j.admin(CUST).sign(grant(true));
     j.net.apply_all(&[g]).await;
-    assert_eq!(query(&j, &j.shop.key, "perPage=100").await, all);
+    // The grant adds customs' records of that category, held or not; the rest of
+    // the relationship rule stands.
+    let not_held = |ls: &[&str]| {
+        all.iter()
+            .copied()
+            .filter(|x| !ls.contains(x))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        query(&j, &j.shop.key, "perPage=100").await,
+        not_held(&["harvest", "sorting"])
+    );
     assert_eq!(
         query(&j, &j.carrier.key, "perPage=100").await,
-        without("inspection")
+        not_held(&["harvest", "sorting", "inspection"])
     );
     let v = get_as_ok(
         &app,
@@ -2291,7 +2316,7 @@ async fn reads_need_a_member_signature_and_respect_data_categories() {
     j.net.apply_all(&[g]).await;
     assert_eq!(
         query(&j, &j.shop.key, "perPage=100").await,
-        without("inspection")
+        not_held(&["harvest", "sorting", "inspection"])
     );
 
     // A revoked member reads nothing.
@@ -2397,30 +2422,56 @@ async fn badly_signed_reads_are_refused(j: &Journey, app: &Router) {
     }
 }
 
-async fn each_reader_sees_its_categories(j: &Journey, app: &Router) {
+/// The organization × record matrix of scoped reads (docs/PRIVACY.md, "Who reads
+/// what"): each reader gets exactly the events its roles *and* its organization's
+/// relationships allow — through the query, each event by its id, and the trace.
+/// - the regulator: everything; customs: every category it reads (no sales), of
+///   everyone (a customs authority);
+/// - the producer: everything — it owns the products and captured their first events;
+/// - the carrier and the platform: the events naming what they held (the pallet
+///   from the shipment on, the cartons), not the harvest of the bin or the sorting of
+///   the fruit lot, which name nothing they held; not customs' inspection (their roles
+///   do not read it) — but walking back from a carton the platform sold, the carton's
+///   history is its to read;
+/// - a competing platform, same role, never a party: nothing at all.
+async fn each_organization_reads_what_its_roles_and_relationships_allow(j: &Journey, app: &Router) {
     let hid = |j: &Journey, l: &str| j.hashes[l].clone();
-    // Who sees what: customs inspection data is not the platform's or the carrier's;
-    // platform sales are not customs'; regulators and the producer see everything.
     let all = sorted(ALL.to_vec());
-    let without = |l: &str| all.iter().copied().filter(|x| *x != l).collect::<Vec<_>>();
-    assert_eq!(query(j, &j.regulator.key, "perPage=100").await, all);
-    assert_eq!(query(j, &j.producer.key, "perPage=100").await, all);
-    assert_eq!(
-        query(j, &j.shop.key, "perPage=100").await,
-        without("inspection")
-    );
-    assert_eq!(
-        query(j, &j.carrier.key, "perPage=100").await,
-        without("inspection")
-    );
-    assert_eq!(
-        query(j, &j.inspector.key, "perPage=100").await,
-        without("sale")
-    );
+    let without = |ls: &[&str]| {
+        all.iter()
+            .copied()
+            .filter(|x| !ls.contains(x))
+            .collect::<Vec<_>>()
+    };
+    let held = without(&["harvest", "sorting", "inspection"]);
+    let readers: [(&str, &SecretKey, Vec<&'static str>); 6] = [
+        ("regulator", &j.regulator.key, all.clone()),
+        ("producer", &j.producer.key, all.clone()),
+        ("platform", &j.shop.key, held.clone()),
+        ("carrier", &j.carrier.key, held.clone()),
+        ("customs", &j.inspector.key, without(&["sale"])),
+        ("competing platform", &j.rival.key, Vec::new()),
+    ];
+    for (who, key, expect) in &readers {
+        assert_eq!(&query(j, key, "perPage=100").await, expect, "{who}: query");
+        for label in ALL {
+            let (a, _) = get_as(app, key, &format!("/epcis/events/{}", pct(&hid(j, label)))).await;
+            if expect.contains(label) {
+                assert_eq!(a.status, StatusCode::OK, "{who} reads {label}");
+                assert_eq!(j.labels(&a.json()), [*label], "{who}: {label}");
+            } else {
+                let m = a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
+                assert!(m.contains(&hex::encode(key.public().0)), "{who}: {m}");
+            }
+        }
+    }
     assert_eq!(
         query(j, &j.shop.key, &format!("MATCH_anyEPC={}", pct(P1))).await,
         sorted(vec!["pallet", "shipping", "unloading"])
     );
+    assert!(query(j, &j.rival.key, &format!("MATCH_anyEPC={}", pct(P1)))
+        .await
+        .is_empty());
     for id in [INSPECTION_ID.to_string(), hid(j, "inspection")] {
         let (a, _) = get_as(app, &j.shop.key, &format!("/epcis/events/{}", pct(&id))).await;
         let m = a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
@@ -2443,9 +2494,26 @@ async fn each_reader_sees_its_categories(j: &Journey, app: &Router) {
     )
     .await;
     a.assert_error(StatusCode::NOT_FOUND, "unknown_event");
+    // Walking back from the carton it sold, the platform reads its history — the
+    // harvest and the sorting too — all but the inspection.
     let shop_trace = get_as_ok(app, &j.shop.key, &format!("/v1/trace/{}", pct(&carton(1)))).await;
     assert_eq!(shop_trace["hidden_events"], 1, "{shop_trace}");
     assert_eq!(shop_trace["events"].as_array().expect("events").len(), 8);
+    // The competitor walks nowhere: every event of the carton hidden, no edge taken.
+    let rival_trace = get_as_ok(app, &j.rival.key, &format!("/v1/trace/{}", pct(&carton(1)))).await;
+    assert_eq!(rival_trace["events"], json!([]), "{rival_trace}");
+    assert_eq!(rival_trace["nodes"].as_array().map(Vec::len), Some(1));
+    assert!(rival_trace["hidden_events"].as_u64() > Some(0));
+    // Walking forward from the fruit lot it never held, the platform reads only
+    // events naming what it held.
+    let fwd = get_as_ok(
+        app,
+        &j.shop.key,
+        &format!("/v1/trace/{}?direction=forward", pct(&fruit_lot())),
+    )
+    .await;
+    let labels = trace_events(j, &fwd);
+    assert!(!labels.contains(&"sorting"), "{labels:?}");
 }
 
 // ---------------------------------------------------------------------------

@@ -1127,8 +1127,9 @@ async fn time_trace(
         for _ in 0..reps {
             let t = Instant::now();
             let lin = {
+                let holds = lineage::walk_holds(&snap, &member.org, start, direction)?;
                 let mut vis = |r: &EventRecord| {
-                    waybill_state::access::member_may_read(&snap, &member, &r.org, r.category)
+                    waybill_state::trace::may_read_event(&snap, &member, r, holds)
                 };
                 lineage::walk(&snap, start, direction, &mut vis)?
             };

@@ -9,7 +9,7 @@ use waybill_types::{OrgId, Role};
 
 use crate::exec::{Call, Contract, HandlerError, Rejection, Writes};
 use crate::exec::{Execution, StateRead, StateReadError};
-use crate::identity::{admin_signer, load_org, Member};
+use crate::identity::{admin_signer, load_org};
 use crate::keys;
 
 pub use waybill_types::DataCategory;
@@ -62,12 +62,15 @@ pub fn any_may_write(roles: &[Role], category: DataCategory) -> bool {
     roles.iter().any(|r| may_write(*r, category))
 }
 
-/// May `reader` read data of `category` owned by (captured by) `owner`? Yes if it is
-/// the owner's own member, if one of its roles grants reading the category (regulators
-/// read everything), or if the owner granted its organization that category.
+/// The category layer of reading: may `reader` read data of `category` captured by
+/// `owner`, as far as roles and grants go? Yes if it is the owner's own member, if
+/// one of its roles reads the category (regulators read everything), or if the owner
+/// granted its organization that category. Records are read through
+/// [`crate::trace::may_read_event`], which adds the relationship layer (a member of
+/// the right role still reads only what its organization is a party to).
 pub fn member_may_read<S: StateRead + ?Sized>(
     state: &S,
-    reader: &Member,
+    reader: &crate::identity::Member,
     owner: &OrgId,
     category: DataCategory,
 ) -> Result<bool, StateReadError> {
@@ -77,9 +80,35 @@ pub fn member_may_read<S: StateRead + ?Sized>(
     if &reader.org == owner || reader.roles.iter().any(|r| may_read(*r, category)) {
         return Ok(true);
     }
+    granted(state, owner, &reader.org, category)
+}
+
+/// Has `owner` granted `grantee` reading its data of `category` ([`GrantRead`])?
+pub fn granted<S: StateRead + ?Sized>(
+    state: &S,
+    owner: &OrgId,
+    grantee: &OrgId,
+    category: DataCategory,
+) -> Result<bool, StateReadError> {
     Ok(state
-        .get(&keys::read_grant(owner, &reader.org, category))?
+        .get(&keys::read_grant(owner, grantee, category))?
         .is_some_and(|v| v == [1]))
+}
+
+/// May an organization with `roles` (the roles it may grant its members) be sent
+/// data of `category` captured by `owner`: one of the roles reads it, or `owner`
+/// granted it? The sealed-field recipient rule uses this for organizations, as
+/// [`crate::trace::may_read_event`] does for members.
+pub fn org_may_read<S: StateRead + ?Sized>(
+    state: &S,
+    org: &crate::identity::Organization,
+    owner: &OrgId,
+    category: DataCategory,
+) -> Result<bool, StateReadError> {
+    if &org.id == owner || org.roles.iter().any(|r| may_read(*r, category)) {
+        return Ok(true);
+    }
+    granted(state, owner, &org.id, category)
 }
 
 /// An organization admin grants (or withdraws) another organization reading its data

@@ -226,6 +226,21 @@ pub fn seal_key(org: &OrgId, version: u32) -> Vec<u8> {
     k
 }
 
+/// Parties (`crate::parties`): `PARTY ‖ canonical identifier ‖ 0x00 ‖ org id` →
+/// `[1]`. Canonical identifiers never hold 0x00 (they are percent-encoded).
+pub const PARTY: u8 = 0x1C;
+
+/// Key of an organization's being a party to an identifier.
+pub fn party(subject: &str, org: &OrgId) -> Vec<u8> {
+    [
+        &[PARTY][..],
+        subject.as_bytes(),
+        &[0],
+        org.as_str().as_bytes(),
+    ]
+    .concat()
+}
+
 /// Key of a subject's head.
 pub fn head(subject: &str) -> Vec<u8> {
     [&[HEAD][..], subject.as_bytes()].concat()

@@ -40,6 +40,7 @@ pub mod identity;
 pub mod index;
 pub mod keys;
 pub mod open;
+pub mod parties;
 pub mod privacy;
 pub mod trace;
 

@@ -2543,16 +2543,43 @@ fn trace_hides_what_the_reader_may_not_read_and_does_not_follow_it() {
     let c1 = cartons("L1", 1)[0].clone();
     let walk_as = |j: &Journey, reader: &str, start: &str, d: Direction| {
         let m = j.chain.member(&key(reader));
-        lineage::walk(&j.chain.view(), start, d, &mut |r: &EventRecord| {
-            member_may_read(&j.chain.state, &m, &r.org, r.category)
+        let view = j.chain.view();
+        let holds = lineage::walk_holds(&view, &m.org, start, d).expect("reads");
+        lineage::walk(&view, start, d, &mut |r: &EventRecord| {
+            waybill_state::trace::may_read_event(&view, &m, r, holds)
         })
         .expect("walks")
     };
-    // The platform does not read customs' inspection: hidden, counted.
+    // A platform that never held the carton reads none of its history, though its
+    // role reads production and transport: the carton's own four events are hidden,
+    // and the walk goes nowhere (a competitor learns nothing from the chain).
+    let l = walk_as(&j, "seller", &c1, Direction::Back);
+    assert_eq!(l.nodes.len(), 1);
+    assert!(l.events.is_empty());
+    assert_eq!(l.hidden_events, 4);
+    // Once it sells the carton it is a party to it: the carton's history is its to
+    // read, walking back — all but customs' inspection, which its role does not read.
+    let sale = object(
+        &at(0, 18 * 60),
+        "OBSERVE",
+        Some("retail_selling"),
+        std::slice::from_ref(&c1),
+        None,
+    );
+    assert_applied(&j.chain.capture(&key("seller"), &doc(vec![sale])));
     let l = walk_as(&j, "seller", &c1, Direction::Back);
     assert_eq!(l.hidden_events, 1);
     assert!(!event_seqs(&l).contains(&j.seq["inspect P1"]));
-    assert_eq!(event_seqs(&l).len(), 6);
+    assert_eq!(
+        event_seqs(&l).len(),
+        7,
+        "six events of its history and its sale"
+    );
+    // Walking forward from the lot it never held, it reads only what names the
+    // carton it sold (the packing that made it, the pallet it rode, the sale).
+    let fwd = walk_as(&j, "seller", &lgtin(&bulk(), "L1"), Direction::Forward);
+    assert!(!event_seqs(&fwd).contains(&j.seq["harvest L1"]));
+    assert!(fwd.hidden_events > 0);
     // Granted, it does.
     assert_applied(&j.chain.submit(
         &admin(CUSTOMS),
@@ -2573,7 +2600,10 @@ fn trace_hides_what_the_reader_may_not_read_and_does_not_follow_it() {
     let l = walk_as(&j, "shopper", &c1, Direction::Back);
     assert_eq!(l.nodes.len(), 1);
     assert!(l.events.is_empty());
-    assert_eq!(l.hidden_events, 4, "the carton's own four events");
+    assert_eq!(
+        l.hidden_events, 5,
+        "the carton's own five events (with its sale)"
+    );
 
     // A hidden aggregation is not followed: no pallet, none of its events.
     let hide = j.seq["palletise P1"];
@@ -3635,8 +3665,7 @@ fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
         &[sgtin(&bulk(), "F-1")],
         Some(&farm()),
     )]);
-    let packing_key = waybill_types::seal::SealSecretKey([5; 32]).public();
-    assert_applied(&c.submit(&admin(PACKING), register_seal_key(1, packing_key)));
+    let seal_keys = seal_keys_for_recipients(&mut c);
     let cases: Vec<(&str, SecretKey, Payload)> = vec![
         ("capture at a location", key("grower"), capture(&harvest)),
         (
@@ -3658,7 +3687,7 @@ fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
             "encryption key",
             admin(ORCHARD),
             Payload::RegisterSealKey(waybill_types::payload::RegisterSealKey {
-                version: 1,
+                version: 2,
                 key: waybill_types::seal::SealPublicKey([9; 32]),
             }),
         ),
@@ -3670,7 +3699,10 @@ fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
                 "urn:uuid:00000000-0000-4000-8000-00000000fa17",
                 "urn:uuid:00000000-0000-4000-8000-00000000fa17",
                 "acme:price",
-                &[(PACKING, 1, packing_key)],
+                &seal_keys
+                    .iter()
+                    .map(|(o, k)| (*o, 1, k.public()))
+                    .collect::<Vec<_>>(),
             )])),
         ),
     ];
@@ -3715,6 +3747,23 @@ fn register_seal_key(version: u32, key: waybill_types::seal::SealPublicKey) -> P
     Payload::RegisterSealKey(waybill_types::payload::RegisterSealKey { version, key })
 }
 
+/// Encryption keys (version 1) registered for the orchard, the platform and both
+/// regulators (`sichuan-regulator`, and `every-role`, which holds every role): the
+/// recipients the rule asks of a price the orchard seals for the platform.
+fn seal_keys_for_recipients(
+    c: &mut Chain,
+) -> Vec<(&'static str, waybill_types::seal::SealSecretKey)> {
+    [ORCHARD, SHOPMART, REGULATOR, EVERY]
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let secret = waybill_types::seal::SealSecretKey([40 + i as u8; 32]);
+            assert_applied(&c.submit(&admin(o), register_seal_key(1, secret.public())));
+            (o, secret)
+        })
+        .collect()
+}
+
 /// A commissioning event at the farm with `eventID` `id` and a price sealed for
 /// `recipients` (organization, key version, key) as if it stood at `/acme:price` of
 /// the event with record id `sealed_for`; then moved to `/{stands_at}`.
@@ -3734,6 +3783,11 @@ fn sealed_event(
         Some(&farm()),
     );
     e["eventID"] = json!(id);
+    // The platform that bought it and the packer that holds it are its parties.
+    e["destinationList"] = json!([
+        {"type": "owning_party", "destination": "urn:epc:id:pgln:6908001.00000"},
+        {"type": "possessing_party", "destination": "urn:epc:id:pgln:6905678.00000"},
+    ]);
     e["acme:price"] = json!({"amount": "12.50", "currency": "CNY"});
     let to: Vec<Recipient> = recipients
         .iter()
@@ -3774,7 +3828,15 @@ fn sealed_fields_must_stand_where_sealed_and_use_current_keys() {
     let mut c = Chain::new();
     let mut secrets = Vec::new();
     let mut public = std::collections::HashMap::new();
-    for (o, v) in [(ORCHARD, 1u32), (ORCHARD, 2), (PACKING, 1)] {
+    for (o, v) in [
+        (ORCHARD, 1u32),
+        (ORCHARD, 2),
+        (PACKING, 1),
+        (SHOPMART, 1),
+        (CUSTOMS, 1),
+        (REGULATOR, 1),
+        (EVERY, 1),
+    ] {
         let secret = SealSecretKey([v as u8 + o.len() as u8; 32]);
         let key = secret.public();
         assert_applied(&c.submit(&admin(o), register_seal_key(v, key)));
@@ -3785,22 +3847,32 @@ fn sealed_fields_must_stand_where_sealed_and_use_current_keys() {
             secret,
         });
     }
-    let current = [
-        (ORCHARD, 2, public[&(ORCHARD, 2)]),
-        (PACKING, 1, public[&(PACKING, 1)]),
-    ];
+    // The capturer, the platform named as the event's owning party (a financier: it
+    // reads financial data), and every regulator.
+    let current: Vec<_> = [(ORCHARD, 2), (SHOPMART, 1), (REGULATOR, 1), (EVERY, 1)]
+        .into_iter()
+        .map(|(o, v)| (o, v, public[&(o, v)]))
+        .collect();
+    let with = |extra: (&'static str, u32)| {
+        let mut r = current.clone();
+        r.push((
+            extra.0,
+            extra.1,
+            public.get(&extra).copied().unwrap_or(public[&(PACKING, 1)]),
+        ));
+        r
+    };
     let id = |n: u32| format!("urn:uuid:00000000-0000-4000-8000-{n:012}");
-    let cases: Vec<(&str, Value, &[&str])> = vec![
+    let old_version = {
+        let mut r = current.clone();
+        r[0] = (ORCHARD, 1, public[&(ORCHARD, 1)]);
+        r
+    };
+    let cases: Vec<(&str, Value, Vec<&str>)> = vec![
         (
             "an old key version",
-            sealed_event(
-                "SF-1",
-                &id(1),
-                &id(1),
-                "acme:price",
-                &[(ORCHARD, 1, public[&(ORCHARD, 1)])],
-            ),
-            &[
+            sealed_event("SF-1", &id(1), &id(1), "acme:price", &old_version),
+            vec![
                 "/epcisBody/eventList/0/acme:price",
                 "key version 1",
                 "current version is 2",
@@ -3808,19 +3880,13 @@ fn sealed_fields_must_stand_where_sealed_and_use_current_keys() {
         ),
         (
             "an organization with no key",
-            sealed_event(
-                "SF-2",
-                &id(2),
-                &id(2),
-                "acme:price",
-                &[(COLDCHAIN, 1, public[&(PACKING, 1)])],
-            ),
-            &["coldchain-express", "registered no encryption key"],
+            sealed_event("SF-2", &id(2), &id(2), "acme:price", &with((COLDCHAIN, 1))),
+            vec!["coldchain-express", "registered no encryption key"],
         ),
         (
             "sealed for another event",
             sealed_event("SF-3", &id(3), &id(99), "acme:price", &current),
-            &[
+            vec![
                 "sealed for record",
                 "urn:uuid:00000000-0000-4000-8000-000000000099",
             ],
@@ -3828,7 +3894,7 @@ fn sealed_fields_must_stand_where_sealed_and_use_current_keys() {
         (
             "moved to another field",
             sealed_event("SF-4", &id(4), &id(4), "acme:cost", &current),
-            &[
+            vec![
                 "/epcisBody/eventList/0/acme:cost",
                 "sealed for field /acme:price",
             ],
@@ -3840,14 +3906,29 @@ fn sealed_fields_must_stand_where_sealed_and_use_current_keys() {
                 e["acme:price"]["wb:sealed"]["nonce"] = json!("AAAA");
                 e
             },
-            &["the nonce has 3 bytes"],
+            vec!["the nonce has 3 bytes"],
+        ),
+        (
+            "a regulator left out",
+            sealed_event("SF-7", &id(7), &id(7), "acme:price", &current[..3]),
+            vec!["not sealed for regulator `every-role`"],
+        ),
+        (
+            "an organization that is no party to the event",
+            sealed_event("SF-8", &id(8), &id(8), "acme:price", &with((CUSTOMS, 1))),
+            vec!["sealed for `chengdu-customs`, which is not a party to this event"],
+        ),
+        (
+            "a party whose roles do not read the field's category",
+            sealed_event("SF-9", &id(9), &id(9), "acme:price", &with((PACKING, 1))),
+            vec!["sealed for `chengdu-packing`, whose roles do not read financial data"],
         ),
     ];
     for (what, event, says) in cases {
         let before = c.event_count();
         let run = c.capture(&key("grower"), &doc(vec![event]));
         let msg = assert_rejected(&run, &key("grower"), "sealed_field");
-        assert_contains(&msg, says);
+        assert_contains(&msg, &says);
         assert_eq!(c.event_count(), before, "{what}: nothing stored");
     }
     // Sealed for the current keys, where it stands: taken, stored as ciphertext.

@@ -15,7 +15,7 @@ use waybill_epcis::hash_id::ExactDocument;
 use waybill_epcis::model::{summarize, EventSummary, IdRole};
 use waybill_gs1::Gln;
 use waybill_types::payload::CaptureEpcis;
-use waybill_types::{limits, DataCategory, OrgId};
+use waybill_types::{limits, DataCategory, OrgId, Role};
 
 use super::{
     category_of, document_events, event_count, load_event, named_digest, CaptureRecord,
@@ -28,8 +28,9 @@ use crate::exec::{
     decode_record, encode_record, Call, Contract, Execution, HandlerError, Rejection, StateRead,
     StateReadError, Writes,
 };
-use crate::identity::{active_signer, Member};
+use crate::identity::{active_signer, load_org, Member};
 use crate::keys;
+use crate::parties::PartyResolver;
 
 /// What a capture has decided so far, before its writes exist.
 #[derive(Default)]
@@ -317,6 +318,10 @@ struct CaptureRun<'a, 'd, S: StateRead> {
     readings: BTreeMap<u64, crate::open::SensorData>,
     /// Writes decided while taking the events (the Event Hash ID index).
     writes: Writes,
+    /// Who the events make parties to what ([`crate::parties`]).
+    resolver: PartyResolver,
+    /// (identifier, organization) pairs the stored events make parties.
+    party_rows: BTreeSet<(String, OrgId)>,
 }
 
 impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
@@ -345,6 +350,8 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             id_entries: Vec::new(),
             readings: BTreeMap::new(),
             writes: Vec::new(),
+            resolver: PartyResolver::new(),
+            party_rows: BTreeSet::new(),
         })
     }
 
@@ -377,7 +384,7 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         self.check_times(text.value, &ptr)?;
         let summary = summarize(text.object, &ptr).map_err(|e| NotTaken::invalid(e.to_string()))?;
         let category = self.check_write_authority(&summary, &ptr)?;
-        self.check_sealed(text.value, &ptr)?;
+        self.check_sealed(text.value, &summary, &ptr)?;
         // An error declaration records no new fact, only withdraws one: the rules for
         // where and what may be recorded apply to the event it corrects.
         if !summary.error_declaration {
@@ -476,7 +483,7 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
     /// event) and wrapped for the key each recipient organization has current at this
     /// block — a wrap for an older version, or for an organization with no key, is
     /// refused so the sender seals again.
-    fn check_sealed(&self, event: &Value, ptr: &str) -> Result<(), NotTaken> {
+    fn check_sealed(&mut self, event: &Value, s: &EventSummary, ptr: &str) -> Result<(), NotTaken> {
         let fields = waybill_types::seal::sealed_fields(event);
         if fields.is_empty() {
             return Ok(());
@@ -508,6 +515,7 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
                     sealed.field
                 ));
             }
+            self.check_recipients(&sealed, s, &here, &mut problems)?;
             for w in &sealed.wraps {
                 match crate::privacy::current_seal_key_version(self.ex, &w.org)? {
                     0 => problems.push(format!(
@@ -531,6 +539,65 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
                 .map(|p| (RejectCode::SealedField, p))
                 .collect(),
         ))
+    }
+
+    /// The recipient rule (docs/PRIVACY.md): a sealed field is wrapped for every
+    /// regulator, and for no organization beyond the capturer's own, the regulators
+    /// and the event's parties whose roles (or a grant from the capturer) let them
+    /// read the field's category. A regulator with no encryption key blocks sealing
+    /// until it registers one: sealed data the regulators cannot audit is refused.
+    fn check_recipients(
+        &mut self,
+        sealed: &waybill_types::seal::Sealed,
+        s: &EventSummary,
+        here: &str,
+        problems: &mut Vec<String>,
+    ) -> Result<(), StateReadError> {
+        let ex = self.ex;
+        let capturer = self.member.org.clone();
+        let wrapped: BTreeSet<&OrgId> = sealed.wraps.iter().map(|w| &w.org).collect();
+        let mut regulators = BTreeSet::new();
+        for id in crate::governance::org_ids(ex)? {
+            if let Some(o) = load_org(ex, &id)? {
+                if o.roles.contains(&Role::Regulator) {
+                    regulators.insert(o.id);
+                }
+            }
+        }
+        for r in &regulators {
+            if !wrapped.contains(r) {
+                problems.push(format!(
+                    "{here}: not sealed for regulator `{r}`; every regulator is a recipient of sealed data"
+                ));
+            }
+        }
+        let named = self.resolver.event_parties(ex, &capturer, s)?;
+        for org in wrapped {
+            if org == &capturer || regulators.contains(org) {
+                continue;
+            }
+            let Some(o) = load_org(ex, org)? else {
+                continue; // named by the key-version check below
+            };
+            let party = named.contains(org)
+                || crate::parties::is_party_to_event(
+                    ex,
+                    &capturer,
+                    s.ids.iter().map(|(_, id)| id.as_str()),
+                    org,
+                )?;
+            if !party {
+                problems.push(format!(
+                    "{here}: sealed for `{org}`, which is not a party to this event (not named in its locations, sources or destinations, nor a party to what it names)"
+                ));
+            } else if !crate::access::org_may_read(ex, &o, &capturer, sealed.category)? {
+                problems.push(format!(
+                    "{here}: sealed for `{org}`, whose roles do not read {} data (and `{capturer}` granted it none)",
+                    sealed.category.name()
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The business location, if any, is registered and the capturer's to use.
@@ -674,6 +741,16 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         for (role, id) in &e.summary.ids {
             self.id_entries.push((id.clone(), seq, *role));
         }
+        if !e.summary.error_declaration {
+            let parties = self
+                .resolver
+                .event_parties(self.ex, &self.member.org, &e.summary)?;
+            for (_, id) in &e.summary.ids {
+                for org in &parties {
+                    self.party_rows.insert((id.clone(), org.clone()));
+                }
+            }
+        }
         self.readings
             .insert(seq, crate::open::screen_sensor_data(e.text.object));
         self.pending.records.insert(seq, rec);
@@ -772,8 +849,8 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
     }
 
     /// Every event was taken: the writes, in order: Event Hash IDs, identifier index,
-    /// open tier, event records, eventIDs, audit entries, the event count and the
-    /// capture record.
+    /// open tier, event records, eventIDs, audit entries, new parties, the event count
+    /// and the capture record.
     fn into_writes(mut self) -> Result<Writes, StateReadError> {
         let n_new = self.captured.iter().filter(|c| !c.duplicate).count();
         assert_eq!(
@@ -804,6 +881,12 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
                 .push((keys::event_id(&eid), encode_record(&list)));
         }
         self.audit_products();
+        for (id, org) in std::mem::take(&mut self.party_rows) {
+            let k = keys::party(&id, &org);
+            if self.ex.get(&k)?.is_none() {
+                self.writes.push((k, vec![1]));
+            }
+        }
         self.writes
             .push((keys::meta("event_count"), encode_record(&self.count)));
         self.writes.push((

@@ -8,7 +8,7 @@ use serde::Serialize;
 use waybill_epcis::model::IdRole;
 
 use super::{events_naming, load_event, lot_of, EventRecord};
-use crate::exec::{StateReadError, StateScan};
+use crate::exec::{StateRead, StateReadError, StateScan};
 
 /// Which way to walk the lineage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -57,6 +57,20 @@ pub struct Lineage {
 pub const TRACE_EVENTS_MAX: usize = 20_000;
 /// Most identifiers one walk visits.
 pub const TRACE_NODES_MAX: usize = 20_000;
+
+/// Is a walk from `start` in `direction` the custody chain of something `org` holds
+/// or held: a walk back from an identifier it is a party to
+/// ([`crate::parties::is_party`])? Then the events on the way are `org`'s to read by
+/// category ([`super::may_read_event`]'s `holds`): what it received came with its
+/// history.
+pub fn walk_holds<S: StateRead + ?Sized>(
+    state: &S,
+    org: &waybill_types::OrgId,
+    start: &str,
+    direction: Direction,
+) -> Result<bool, StateReadError> {
+    Ok(direction == Direction::Back && crate::parties::is_party(state, start, org)?)
+}
 
 /// Walk the lineage of `start` (a canonical identifier). `visible` decides which
 /// events the reader may see; edges are followed only through visible events, so the

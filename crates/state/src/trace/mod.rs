@@ -135,6 +135,54 @@ pub struct CapturedEvent {
     pub hash_id: String,
 }
 
+/// May `reader` read the consortium record `rec`? Scoped by relationship as well as
+/// role (docs/PRIVACY.md, "Who reads what"):
+/// - its own organization's records, always;
+/// - a record whose capturer granted the reader's organization its category;
+/// - otherwise, only if one of the reader's roles reads the category (regulators
+///   read every category), and the reader's organization is a regulator or customs
+///   authority, or a party to the record ([`crate::parties`]: its capturer, a party
+///   to an identifier it names, the owner of its product) — or, with `holds`, the
+///   record lies on the custody chain of something the organization holds (a walk
+///   back from an identifier it is a party to: the history of what it received).
+///
+/// A competitor of the same role that never held the goods reads nothing.
+pub fn may_read_event<S: StateRead + ?Sized>(
+    state: &S,
+    reader: &crate::identity::Member,
+    rec: &EventRecord,
+    holds: bool,
+) -> Result<bool, StateReadError> {
+    if !reader.is_active() {
+        return Ok(false);
+    }
+    if reader.org == rec.org || crate::access::granted(state, &rec.org, &reader.org, rec.category)?
+    {
+        return Ok(true);
+    }
+    if !reader
+        .roles
+        .iter()
+        .any(|r| crate::access::may_read(*r, rec.category))
+    {
+        return Ok(false);
+    }
+    if holds
+        || reader
+            .roles
+            .iter()
+            .any(|r| matches!(r, Role::Regulator | Role::Customs))
+    {
+        return Ok(true);
+    }
+    crate::parties::is_party_to_event(
+        state,
+        &rec.org,
+        rec.ids.iter().map(|(_, id)| id.as_str()),
+        &reader.org,
+    )
+}
+
 /// The data category of an event, from its business step; events without a
 /// recognised step take the first category the capturer may write.
 pub fn category_of(biz_step: Option<&str>, roles: &[Role]) -> DataCategory {
