@@ -1426,6 +1426,10 @@ fn priced_commissioning_doc(serial: &str, event_id: Option<&str>) -> serde_json:
         "epcList": [format!("urn:epc:id:sgtin:6901234.000001.{serial}")],
         "bizStep": "commissioning",
         "disposition": "active",
+        // Sold to the platform: a party to the event, and a financier (it reads prices).
+        "destinationList": [
+            {"type": "owning_party", "destination": "urn:epc:id:pgln:6908001.00000"}
+        ],
         "wb:purchasePrice": "1250.00 CNY",
     });
     if let Some(id) = event_id {
@@ -1462,12 +1466,7 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
         waybill(&args)
     };
     std::fs::write(&doc_file, priced_commissioning_doc("S1", None).to_string()).expect("doc");
-    let seal_args = [
-        "--seal",
-        "/wb:purchasePrice",
-        "--seal-for",
-        "chengdu-packing",
-    ];
+    let seal_args = ["--seal", "/wb:purchasePrice", "--seal-for", "shopmart"];
 
     // No key yet: the CLI says who must register one.
     let out = capture(&seal_args);
@@ -1480,8 +1479,9 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
     for o in [
         "pujiang-orchard",
         "sichuan-regulator",
-        "chengdu-packing",
+        "shopmart",
         "coldchain-express",
+        "chengdu-packing",
     ] {
         let out = waybill(&[
             "seal-key",
@@ -1517,7 +1517,7 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
         served.contains("wb:sealed") && !served.contains("1250.00"),
         "{served}"
     );
-    for o in ["pujiang-orchard", "sichuan-regulator", "chengdu-packing"] {
+    for o in ["pujiang-orchard", "sichuan-regulator", "shopmart"] {
         let out = waybill_stdin(
             &[
                 "open",
@@ -1611,6 +1611,21 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
     let job = String::from_utf8_lossy(&out.stdout);
     assert!(
         job.contains("sealed_field") && job.contains("sealed for record"),
+        "{job}"
+    );
+    // Sealed for an organization that is no party to the event (the packer, not
+    // named in it): the contract refuses the recipient set.
+    std::fs::write(&doc_file, priced_commissioning_doc("S4", None).to_string()).expect("doc");
+    let out = capture(&[
+        "--seal",
+        "/wb:purchasePrice",
+        "--seal-for",
+        "chengdu-packing",
+    ]);
+    assert!(!out.status.success());
+    let job = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        job.contains("sealed_field") && job.contains("`chengdu-packing`, which is not a party"),
         "{job}"
     );
     let _ = std::fs::remove_dir_all(&dir);
