@@ -1292,8 +1292,9 @@ fn audit_subject(q: &AuditQuery) -> Result<(u8, Vec<u8>, String), ApiError> {
 }
 
 /// Who may read whose audit trail: regulators everything; members their own
-/// organization's; others the product trail (who touched a product is what a
-/// partner needs to know).
+/// organization's; a product's trail, the organizations that are parties to the
+/// product (its owner, and those whose events named its items or lots: who touched a
+/// product is what a partner needs to know, and no competitor's business).
 fn may_read_audit(s: &AppState, reader: &Reader, kind: u8, subject: &[u8]) -> Result<(), ApiError> {
     let Reader::Member(m) = reader else {
         return Ok(());
@@ -1310,13 +1311,21 @@ fn may_read_audit(s: &AppState, reader: &Reader, kind: u8, subject: &[u8]) -> Re
             );
             waybill_state::identity::load_member(&snap, &key)?.is_some_and(|x| x.org == m.org)
         }
-        _ => true,
+        _ => {
+            let snap = s.store.snapshot()?;
+            let gtin = std::str::from_utf8(subject).map_err(|_| ApiError::internal("GTIN"))?;
+            waybill_state::parties::is_party(
+                &snap,
+                &format!("https://id.gs1.org/01/{gtin}"),
+                &m.org,
+            )?
+        }
     };
     if !regulator && !own {
         return Err(epcis_error(
             StatusCode::FORBIDDEN,
             "not_authorized",
-            format!("{} may read the audit trail of its own organization and its members, and of products; only regulators read other organizations'", reader.describe()),
+            format!("{} may read the audit trail of its own organization and its members, and of products its organization is a party to; only regulators read others'", reader.describe()),
         ));
     }
     Ok(())

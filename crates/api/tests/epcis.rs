@@ -2504,6 +2504,13 @@ async fn each_organization_reads_what_its_roles_and_relationships_allow(j: &Jour
     assert_eq!(rival_trace["events"], json!([]), "{rival_trace}");
     assert_eq!(rival_trace["nodes"].as_array().map(Vec::len), Some(1));
     assert!(rival_trace["hidden_events"].as_u64() > Some(0));
+    // Who touched a product: its parties read the product's audit trail, a
+    // competitor does not.
+    let q = format!("/v1/audit?product={}", carton_gtin());
+    get_as_ok(app, &j.carrier.key, &q).await;
+    let (a, _) = get_as(app, &j.rival.key, &q).await;
+    let m = a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
+    assert!(m.contains("party to"), "{m}");
     // Walking forward from the fruit lot it never held, the platform reads only
     // events naming what it held.
     let fwd = get_as_ok(
@@ -3021,7 +3028,7 @@ async fn audit_of_a_product(j: &Journey, app: &Router) {
         tx_ids(
             &audit(
                 app,
-                &j.carrier.key,
+                &j.producer.key,
                 &format!("product={}", fruit_gtin()),
                 None
             )
@@ -3029,6 +3036,15 @@ async fn audit_of_a_product(j: &Journey, app: &Router) {
         ),
         t(&["product_fruit", "lot_fruit", "capture_production"])
     );
+    // The carrier handled the cartons, never the bulk fruit: the fruit's trail is
+    // not its to read.
+    let (a, _) = get_as(
+        app,
+        &j.carrier.key,
+        &format!("/v1/audit?product={}", fruit_gtin()),
+    )
+    .await;
+    a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
 }
 
 async fn audit_entries_match_their_transactions(j: &Journey, app: &Router, items: &[Value]) {

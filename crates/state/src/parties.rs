@@ -6,7 +6,9 @@
 //! container, a shipment's pallet) once an event names that identifier and the
 //! organization either captured the event, is named in its source or destination list
 //! (a party GLN, or a location it owns), or owns the event's read point or business
-//! location. The product's owner (the organization whose company prefix the GTIN
+//! location; and, for each identifier that carries a GTIN, to that product
+//! (`https://id.gs1.org/01/<GTIN>`: who touched a product reads its audit trail).
+//! The product's owner (the organization whose company prefix the GTIN
 //! carries, the one that registered the product) is a party to all of its items and
 //! lots. Being a party is kept in hashed state, `PARTY ‖ identifier ‖ 0x00 ‖ org` →
 //! `[1]`, written the first time and never removed: who took part in a history stays

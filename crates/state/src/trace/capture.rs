@@ -745,7 +745,19 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             let parties = self
                 .resolver
                 .event_parties(self.ex, &self.member.org, &e.summary)?;
-            for (_, id) in &e.summary.ids {
+            // Each identifier, and the product (GTIN) of each that carries one: a
+            // party to an item is a party to its product (its audit trail).
+            let products = e.summary.ids.iter().filter_map(|(_, id)| {
+                gtin_in(id).map(|g| format!("{}/01/{g}", waybill_epcis::epc::CANONICAL_DL_BASE))
+            });
+            let subjects: BTreeSet<String> = e
+                .summary
+                .ids
+                .iter()
+                .map(|(_, id)| id.clone())
+                .chain(products)
+                .collect();
+            for id in subjects {
                 for org in &parties {
                     self.party_rows.insert((id.clone(), org.clone()));
                 }
