@@ -89,6 +89,7 @@ pub async fn load(home: &Home, client: &Client) -> anyhow::Result<usize> {
         .await?;
         n += 1;
     }
+    n += encryption_keys(home, client, &m).await?;
     let progress_path = home.dir.join("demo-progress");
     let done: usize = std::fs::read_to_string(&progress_path)
         .ok()
@@ -106,11 +107,21 @@ pub async fn load(home: &Home, client: &Client) -> anyhow::Result<usize> {
                 }
             }
             (None, Some(file)) => {
-                let doc = crate::demo_files::DOCUMENTS
+                let mut doc = crate::demo_files::DOCUMENTS
                     .iter()
                     .find(|(f, _)| f == file)
                     .map(|(_, d)| d.to_string())
                     .with_context(|| format!("demo document {file} is not embedded"))?;
+                if !step.seal.is_empty() {
+                    match seal_step(client, &chain_id, &key, &doc, step).await? {
+                        Some(sealed) => doc = sealed,
+                        None => {
+                            // Captured by a run that stopped before noting it.
+                            std::fs::write(&progress_path, (i + 1).to_string())?;
+                            continue;
+                        }
+                    }
+                }
                 let job = client
                     .capture(&key, &chain_id, doc, true)
                     .await
@@ -129,6 +140,86 @@ pub async fn load(home: &Home, client: &Client) -> anyhow::Result<usize> {
             .with_context(|| format!("cannot write {}", progress_path.display()))?;
     }
     Ok(n)
+}
+
+/// Every demo organization gets an encryption key (docs/PRIVACY.md), its secret in
+/// the admin's key file and shared with the organization's members, so that the
+/// demo's sealed fields (an inspection report, a purchase price) open for the
+/// members who may read them. Returns the number of keys registered.
+async fn encryption_keys(
+    home: &Home,
+    client: &Client,
+    m: &crate::manifest::Manifest,
+) -> anyhow::Result<usize> {
+    let mut n = 0;
+    for o in &m.organizations {
+        let org = waybill_types::OrgId::new(&o.id)?;
+        let admin = home.org_admin_key(&o.id);
+        if crate::seal_cmds::current_version(client, &org).await? == 0 {
+            crate::seal_cmds::rotate_key(client, &admin).await?;
+            n += 1;
+        }
+        let secrets = KeyFile::read_seal_keys(&admin)?;
+        for mm in m.members.iter().filter(|mm| mm.org == o.id) {
+            KeyFile::add_seal_keys(&home.member_key(&mm.slug), &secrets)?;
+        }
+    }
+    Ok(n)
+}
+
+/// A demo step's document with its fields sealed (as `waybill capture --seal`), or
+/// `None` if its sealed events are on the ledger already (each has a fixed eventID).
+async fn seal_step(
+    client: &Client,
+    chain_id: &str,
+    key: &SecretKey,
+    doc: &str,
+    step: &crate::manifest::Step,
+) -> anyhow::Result<Option<String>> {
+    let specs = step
+        .seal
+        .iter()
+        .map(|s| s.parse::<crate::trace_cmds::SealSpec>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let v: serde_json::Value = serde_json::from_str(doc)?;
+    let mut ids = Vec::new();
+    for e in v["epcisBody"]["eventList"].as_array().into_iter().flatten() {
+        if specs.iter().any(|s| e.pointer(&s.pointer).is_some()) {
+            ids.push(
+                e["eventID"]
+                    .as_str()
+                    .context("a demo event with a sealed field has a fixed eventID")?
+                    .to_owned(),
+            );
+        }
+    }
+    let mut all_there = !ids.is_empty();
+    for id in &ids {
+        let path = format!("/epcis/events/{}", urlencoding_component(id));
+        match client.get_as(&path, key).await {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("unknown_event") => all_there = false,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if all_there {
+        return Ok(None);
+    }
+    let recipients = crate::trace_cmds::seal_recipients(client, key, &step.seal_for).await?;
+    crate::trace_cmds::seal_document(doc, chain_id, &specs, &recipients).map(Some)
+}
+
+/// `s` with every byte outside `A-Z a-z 0-9 - . _ ~` percent-encoded.
+fn urlencoding_component(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// A free TCP port on `ip`, as a p2p multiaddr.

@@ -53,6 +53,14 @@ pub struct Step {
     pub payload: Option<Payload>,
     #[serde(default)]
     pub capture: Option<String>,
+    /// Fields to seal in the captured document (`POINTER=CATEGORY`, as
+    /// `waybill capture --seal`).
+    #[serde(default)]
+    pub seal: Vec<String>,
+    /// Partner organizations to seal them for besides the capturer's and the
+    /// regulators (as `--seal-for`).
+    #[serde(default)]
+    pub seal_for: Vec<String>,
 }
 
 /// The embedded manifest.

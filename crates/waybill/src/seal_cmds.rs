@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _};
 use rand_core::OsRng;
 use waybill_client::{Client, KeyFile};
 use waybill_types::payload::RegisterSealKey;
-use waybill_types::seal::{open_all, OrgSecret, SealSecretKey};
+use waybill_types::seal::{open_all, OrgSecret, SealPublicKey, SealSecretKey};
 use waybill_types::{OrgId, Payload};
 
 use crate::trace_cmds::member_key_path;
@@ -16,7 +16,24 @@ use crate::trace_cmds::member_key_path;
 /// `waybill seal-key rotate`: the organization's next encryption key.
 pub async fn rotate(client: &Client, dir: &Path, who: &str) -> anyhow::Result<()> {
     let path = member_key_path(dir, who)?;
-    let (_, key) = KeyFile::read(&path)?;
+    let (org, version, public) = rotate_key(client, &path).await?;
+    println!(
+        "`{org}` encryption key version {version}: {}\n  secret kept in {}\n  hand it to members who may read: waybill seal-key share --from {} --to MEMBER-KEY.json",
+        hex::encode(public.0),
+        path.display(),
+        path.display()
+    );
+    Ok(())
+}
+
+/// Make and register the next encryption key of the organization whose admin's key
+/// file is `path`: the secret is added to that file first, then the public key goes
+/// on chain. Returns the organization, the new version and its public key.
+pub async fn rotate_key(
+    client: &Client,
+    path: &Path,
+) -> anyhow::Result<(OrgId, u32, SealPublicKey)> {
+    let (_, key) = KeyFile::read(path)?;
     let member = client
         .get(&format!("/v1/members/{}", key.public().to_hex()))
         .await
@@ -31,12 +48,7 @@ pub async fn rotate(client: &Client, dir: &Path, who: &str) -> anyhow::Result<()
         .as_str()
         .context("the node's member record names no organization")?;
     let org = OrgId::new(org)?;
-    let keys = client
-        .get(&format!("/v1/orgs/{org}/seal-keys"))
-        .await
-        .context("reading the organization's encryption keys")?;
-    let current = u32::try_from(keys["current"].as_u64().unwrap_or(0))
-        .context("the node reports a key version beyond u32")?;
+    let current = current_version(client, &org).await?;
     let version = current
         .checked_add(1)
         .context("the organization has used every key version")?;
@@ -44,7 +56,7 @@ pub async fn rotate(client: &Client, dir: &Path, who: &str) -> anyhow::Result<()
     // The secret is kept before its public key goes on chain: nothing is ever sealed
     // to a key whose secret was lost.
     KeyFile::add_seal_keys(
-        &path,
+        path,
         &[OrgSecret {
             org: org.clone(),
             kv: version,
@@ -69,13 +81,17 @@ pub async fn rotate(client: &Client, dir: &Path, who: &str) -> anyhow::Result<()
             path.display()
         );
     }
-    println!(
-        "`{org}` encryption key version {version}: {}\n  secret kept in {}\n  hand it to members who may read: waybill seal-key share --from {} --to MEMBER-KEY.json",
-        hex::encode(public.0),
-        path.display(),
-        path.display()
-    );
-    Ok(())
+    Ok((org, version, public))
+}
+
+/// The organization's current encryption key version on chain (0: none yet).
+pub async fn current_version(client: &Client, org: &OrgId) -> anyhow::Result<u32> {
+    let keys = client
+        .get(&format!("/v1/orgs/{org}/seal-keys"))
+        .await
+        .with_context(|| format!("reading `{org}`'s encryption keys"))?;
+    u32::try_from(keys["current"].as_u64().unwrap_or(0))
+        .context("the node reports a key version beyond u32")
 }
 
 /// `waybill seal-key share`.

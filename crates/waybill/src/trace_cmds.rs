@@ -140,7 +140,7 @@ impl std::str::FromStr for SealSpec {
 
 /// The organizations a capture's sealed fields are wrapped for: the capturer's own,
 /// every regulator, and `partners`, each with its current key.
-async fn seal_recipients(
+pub(crate) async fn seal_recipients(
     client: &Client,
     key: &SecretKey,
     partners: &[String],
@@ -197,9 +197,10 @@ async fn seal_recipients(
     Ok(out)
 }
 
-/// Seal `specs` in every event of `doc` (an EPCIS document), giving an event without
-/// an eventID a fresh `urn:uuid` one (the record id its fields are sealed for).
-fn seal_document(
+/// Seal `specs` in every event of `doc` (an EPCIS document) that has such a field,
+/// giving such an event without an eventID a fresh `urn:uuid` one (the record id its
+/// fields are sealed for); other events are left as they are.
+pub(crate) fn seal_document(
     doc: &str,
     chain_id: &str,
     specs: &[SealSpec],
@@ -212,6 +213,9 @@ fn seal_document(
         .context("the document has no /epcisBody/eventList to seal fields in")?;
     let mut sealed = 0;
     for (i, event) in events.iter_mut().enumerate() {
+        if !specs.iter().any(|s| event.pointer(&s.pointer).is_some()) {
+            continue;
+        }
         if event.get("eventID").is_none() {
             let mut b = [0u8; 16];
             rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);

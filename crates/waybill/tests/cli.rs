@@ -632,6 +632,7 @@ async fn demo_loads_once_and_resumes() {
     assert!(out.status.success());
     assert!(!tree.contains("inspecting by"), "{tree}");
     assert!(tree.contains("not readable by you"), "{tree}");
+    demo_sealed_fields_open_only_for_their_recipients(&dir);
     drop(first);
     // Run again: resumes from disk, loads nothing twice.
     let height_before = {
@@ -673,6 +674,106 @@ async fn demo_loads_once_and_resumes() {
     );
     drop(second);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The demo seals customs' inspection report (for customs, the packer and the
+/// regulator) and the packer's purchase price (for the packer, the platform and the
+/// regulator): the ledger serves ciphertext, each recipient's member opens it with
+/// its key file, a party that is no recipient does not — and neither plaintext is
+/// anywhere in the demo's directory (store, key files, node files).
+fn demo_sealed_fields_open_only_for_their_recipients(dir: &Path) {
+    let d = dir.to_str().expect("utf-8");
+    let report = "CDC-IR-2611-0071";
+    let price = "18640.00";
+    let events_as = |who: &str, step: &str| {
+        let out = waybill(&[
+            "events",
+            &format!("EQ_bizStep={step}"),
+            "--as",
+            who,
+            "--dir",
+            d,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let open_as = |who: &str, served: &str| {
+        let key = dir.join(format!("keys/members/{who}.json"));
+        let out = waybill_stdin(
+            &["open", "--key", key.to_str().expect("utf-8"), "--dir", d],
+            served,
+        );
+        assert!(
+            out.status.success(),
+            "{who}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for (step, value, readers, not) in [
+        (
+            "inspecting",
+            report,
+            ["sun-li", "wang-fang", "guo-hua"],
+            "wong-siu-ming",
+        ),
+        (
+            "shipping",
+            price,
+            ["liu-yang", "zhao-lei", "guo-hua"],
+            "chen-jie",
+        ),
+    ] {
+        for who in readers {
+            let served = events_as(who, step);
+            assert!(
+                served.contains("wb:sealed") && !served.contains(value),
+                "{who}: {served}"
+            );
+            assert!(
+                open_as(who, &served).contains(value),
+                "{who} opens the {step} field"
+            );
+        }
+        // A member whose organization reads the event but is no recipient.
+        let served = events_as(not, step);
+        assert!(served.contains("wb:sealed"), "{not}: {served}");
+        assert!(
+            !open_as(not, &served).contains(value),
+            "{not} does not open it"
+        );
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).expect("dir").flatten() {
+            let (path, kind) = (e.path(), e.file_type().expect("file type"));
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() {
+                // Regular files only (the node's control socket is no file to read).
+                files.push(path);
+            }
+        }
+    }
+    assert!(
+        files.iter().any(|f| f.ends_with("waybill.redb")),
+        "{files:?}"
+    );
+    for f in &files {
+        let bytes = std::fs::read(f).expect("read");
+        for canary in [report, price, "Chlorpyrifos", "16.00 CNY/kg"] {
+            assert!(
+                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+                "{canary} in plaintext in {}",
+                f.display()
+            );
+        }
+    }
 }
 
 /// Everything `from` prints up to and including the first line containing `last`,
