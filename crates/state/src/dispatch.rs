@@ -27,6 +27,8 @@ macro_rules! with_contract {
             Payload::GrantRead($c) => $body,
             Payload::CaptureEpcis($c) => $body,
             Payload::RegisterSealKey($c) => $body,
+            Payload::AddSealWraps($c) => $body,
+            Payload::ComplainSealWrap($c) => $body,
         }
     };
 }

@@ -241,6 +241,36 @@ pub fn party(subject: &str, org: &OrgId) -> Vec<u8> {
     .concat()
 }
 
+/// Wraps added to a sealed field after capture (`crate::trace::wraps`):
+/// `SEAL_WRAP ‖ record ‖ 0x00 ‖ field ‖ 0x00 ‖ org` → the added wrap.
+pub const SEAL_WRAP: u8 = 0x1D;
+/// Complaints of wraps that do not open:
+/// `SEAL_COMPLAINT ‖ record ‖ 0x00 ‖ field ‖ 0x00 ‖ org` → the complaint.
+pub const SEAL_COMPLAINT: u8 = 0x1E;
+
+fn sealed_field_key(table: u8, record: &str, field: &str, org: Option<&OrgId>) -> Vec<u8> {
+    let mut k = vec![table];
+    k.extend_from_slice(record.as_bytes());
+    k.push(0);
+    k.extend_from_slice(field.as_bytes());
+    k.push(0);
+    if let Some(o) = org {
+        k.extend_from_slice(o.as_str().as_bytes());
+    }
+    k
+}
+
+/// Key of a wrap added for `org` (with `None`: the prefix of the field's added
+/// wraps). Record ids and pointers hold no NUL (the payloads refuse it).
+pub fn seal_wrap(record: &str, field: &str, org: Option<&OrgId>) -> Vec<u8> {
+    sealed_field_key(SEAL_WRAP, record, field, org)
+}
+
+/// Key of `org`'s complaint about its wrap (with `None`: the field's prefix).
+pub fn seal_complaint(record: &str, field: &str, org: Option<&OrgId>) -> Vec<u8> {
+    sealed_field_key(SEAL_COMPLAINT, record, field, org)
+}
+
 /// Key of a subject's head.
 pub fn head(subject: &str) -> Vec<u8> {
     [&[HEAD][..], subject.as_bytes()].concat()

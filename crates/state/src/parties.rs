@@ -20,7 +20,6 @@
 use std::collections::BTreeSet;
 
 use waybill_epcis::epc;
-use waybill_epcis::model::EventSummary;
 use waybill_gs1::{Gln, Gtin};
 use waybill_types::OrgId;
 
@@ -75,6 +74,21 @@ pub fn is_party_to_event<'i, S: StateRead + ?Sized>(
     Ok(false)
 }
 
+/// The identifiers an event names that may name a party: its read point, business
+/// location, sources and destinations.
+pub fn named_in<'e>(
+    read_point: Option<&'e str>,
+    biz_location: Option<&'e str>,
+    sources: &'e [(String, String)],
+    destinations: &'e [(String, String)],
+) -> impl Iterator<Item = &'e str> {
+    read_point
+        .into_iter()
+        .chain(biz_location)
+        .chain(sources.iter().map(|(_, id)| id.as_str()))
+        .chain(destinations.iter().map(|(_, id)| id.as_str()))
+}
+
 /// The organizations an event makes parties to the identifiers it names: its
 /// capturer, the owners of its read point and business location, and the
 /// organizations its source and destination lists name (a party GLN by its company
@@ -91,20 +105,16 @@ impl PartyResolver {
         PartyResolver { orgs: None }
     }
 
-    /// The parties of the event `s` captured by `capturer`.
-    pub fn event_parties<S: StateRead + ?Sized>(
+    /// The parties of an event captured by `capturer` that names the GLN-bearing
+    /// identifiers `named` (its read point, business location, sources and
+    /// destinations: [`named_in`]).
+    pub fn event_parties<'n, S: StateRead + ?Sized>(
         &mut self,
         state: &S,
         capturer: &OrgId,
-        s: &EventSummary,
+        named: impl IntoIterator<Item = &'n str>,
     ) -> Result<BTreeSet<OrgId>, StateReadError> {
         let mut out = BTreeSet::from([capturer.clone()]);
-        let named = s
-            .read_point
-            .iter()
-            .chain(s.biz_location.iter())
-            .chain(s.sources.iter().map(|(_, id)| id))
-            .chain(s.destinations.iter().map(|(_, id)| id));
         for id in named {
             if let Some(org) = self.org_of(state, id)? {
                 out.insert(org);

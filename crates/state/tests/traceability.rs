@@ -3959,3 +3959,220 @@ fn sealed_fields_must_stand_where_sealed_and_use_current_keys() {
         );
     }
 }
+
+/// A sealed price's recipients after capture: the state × action × signer matrix of
+/// adding wraps (`add_seal_wraps`) and complaining of one (`complain_seal_wrap`),
+/// every cell asserted. The field is the orchard's price, sealed for the orchard and
+/// both regulators; the event names the platform (a financier) and the packer as
+/// parties. States: the platform is no recipient; a recipient (a wrap added); it
+/// complained its wrap does not open; a new wrap settled the complaint.
+#[test]
+fn sealed_field_recipients_after_capture_matrix() {
+    use waybill_state::trace::wraps::{field_after_capture, find_sealed};
+    use waybill_types::payload::{AddSealWraps, ComplainSealWrap};
+    use waybill_types::seal::{OrgSecret, Recipient, SealSecretKey};
+    const RECORD: &str = "urn:uuid:5a0c6e1d-2b3f-4a7c-8d9e-0f1a2b3c4d5e";
+    const FIELD: &str = "/acme:price";
+    let secrets: Vec<(&str, SealSecretKey)> =
+        [ORCHARD, SHOPMART, REGULATOR, EVERY, PACKING, CUSTOMS]
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| (o, SealSecretKey([60 + i as u8; 32])))
+            .collect();
+    let secret_of = |o: &str| -> OrgSecret {
+        let s = &secrets.iter().find(|(x, _)| *x == o).expect("known").1;
+        OrgSecret {
+            org: org(o),
+            kv: 1,
+            secret: s.clone(),
+        }
+    };
+    let recipient = |o: &str| Recipient {
+        org: org(o),
+        kv: 1,
+        key: secret_of(o).secret.public(),
+    };
+    // The chain in a state: 0 no recipient, 1 recipient, 2 complained, 3 settled.
+    let build = |state: u8| -> Chain {
+        let mut c = Chain::new();
+        for (o, s) in &secrets {
+            assert_applied(&c.submit(&admin(o), register_seal_key(1, s.public())));
+        }
+        let to: Vec<_> = [ORCHARD, REGULATOR, EVERY]
+            .iter()
+            .map(|o| (*o, 1, secret_of(o).secret.public()))
+            .collect();
+        let e = sealed_event("RW-1", RECORD, RECORD, "acme:price", &to);
+        assert_applied(&c.capture(&key("grower"), &doc(vec![e])));
+        let add_platform = |c: &mut Chain| {
+            let (_, sealed) = find_sealed(&c.state, RECORD, FIELD)
+                .expect("reads")
+                .expect("sealed");
+            let w = sealed
+                .rewrap(
+                    CHAIN,
+                    &[secret_of(ORCHARD)],
+                    &recipient(SHOPMART),
+                    &mut rand_core::OsRng,
+                )
+                .expect("the orchard opens and re-wraps");
+            assert_applied(&c.submit(
+                &key("grower"),
+                Payload::AddSealWraps(AddSealWraps {
+                    record: RECORD.into(),
+                    field: FIELD.into(),
+                    wraps: vec![w],
+                }),
+            ));
+        };
+        if state >= 1 {
+            add_platform(&mut c);
+        }
+        if state >= 2 {
+            assert_applied(&c.submit(
+                &key("seller"),
+                Payload::ComplainSealWrap(ComplainSealWrap {
+                    record: RECORD.into(),
+                    field: FIELD.into(),
+                    reason: "does not open with version 1".into(),
+                }),
+            ));
+        }
+        if state >= 3 {
+            add_platform(&mut c);
+        }
+        c
+    };
+    // A wrap for `o` made with a throwaway data key: the contract cannot tell (only
+    // the recipient can, and complains); what it checks is who and which version.
+    let wrap_for = |c: &Chain, o: &str| {
+        let (_, sealed) = find_sealed(&c.state, RECORD, FIELD)
+            .expect("reads")
+            .expect("sealed");
+        sealed
+            .rewrap(
+                CHAIN,
+                &[secret_of(ORCHARD)],
+                &recipient(o),
+                &mut rand_core::OsRng,
+            )
+            .expect("re-wraps")
+    };
+    let actions = ["add platform", "add packer", "add customs", "complain"];
+    let signers = ["grower", "seller", "auditor", "packer", "shopper"];
+    let recipient_in = |state: u8, signer: &str| match signer {
+        "grower" | "auditor" => true,
+        "seller" => state >= 1,
+        _ => false,
+    };
+    let expected = |state: u8, action: &str, signer: &str| -> &'static str {
+        if !recipient_in(state, signer) {
+            return "not_authorized";
+        }
+        match action {
+            // A recipient already, unless its complaint is open.
+            "add platform" => {
+                if state == 1 || state == 3 {
+                    "sealed_field"
+                } else {
+                    "applied"
+                }
+            }
+            // The packer does not read financial data; customs is no party.
+            "add packer" | "add customs" => "sealed_field",
+            _ => {
+                if state == 2 && signer == "seller" {
+                    "duplicate"
+                } else {
+                    "applied"
+                }
+            }
+        }
+    };
+    let mut cells = 0;
+    for state in 0..4u8 {
+        for action in actions {
+            for signer in signers {
+                let mut c = build(state);
+                let payload = match action {
+                    "complain" => Payload::ComplainSealWrap(ComplainSealWrap {
+                        record: RECORD.into(),
+                        field: FIELD.into(),
+                        reason: "HPKE open failed".into(),
+                    }),
+                    a => {
+                        let o = match a {
+                            "add platform" => SHOPMART,
+                            "add packer" => PACKING,
+                            _ => CUSTOMS,
+                        };
+                        let w = wrap_for(&c, o);
+                        Payload::AddSealWraps(AddSealWraps {
+                            record: RECORD.into(),
+                            field: FIELD.into(),
+                            wraps: vec![w],
+                        })
+                    }
+                };
+                let run = c.submit(&key(signer), payload);
+                let want = expected(state, action, signer);
+                if want == "applied" {
+                    assert_applied(&run);
+                } else {
+                    let msg = assert_rejected(&run, &key(signer), want);
+                    let says = match (want, action) {
+                        ("sealed_field", "add packer") => "whose roles do not read financial data",
+                        ("sealed_field", "add customs") => "which is not a party to this event",
+                        ("sealed_field", _) => "is a recipient already",
+                        ("duplicate", _) => "waits for a new wrap",
+                        _ => "not a recipient",
+                    };
+                    assert!(
+                        msg.contains(says),
+                        "state {state}, {action}, {signer}: {msg}"
+                    );
+                }
+                cells += 1;
+            }
+        }
+    }
+    assert_eq!(cells, 4 * 4 * 5);
+
+    // What the states leave: the platform opens the price through its added wrap;
+    // the complaint is kept, settled.
+    let c = build(3);
+    let after = field_after_capture(&c.view(), RECORD, FIELD).expect("reads");
+    assert_eq!(after.added_wraps.len(), 1);
+    assert_eq!(after.complaints.len(), 1);
+    assert!(after.complaints[0].settled_at.is_some() && !after.flagged());
+    let (_, mut sealed) = find_sealed(&c.state, RECORD, FIELD)
+        .expect("reads")
+        .expect("sealed");
+    assert!(
+        sealed.open(CHAIN, &[secret_of(SHOPMART)]).is_err(),
+        "not in the original wraps"
+    );
+    sealed
+        .wraps
+        .extend(after.added_wraps.iter().map(|a| a.wrap.clone()));
+    let opened = sealed
+        .open(CHAIN, &[secret_of(SHOPMART)])
+        .expect("the platform opens it");
+    assert_eq!(opened.value, json!({"amount": "12.50", "currency": "CNY"}));
+    let c = build(2);
+    assert!(field_after_capture(&c.view(), RECORD, FIELD)
+        .expect("reads")
+        .flagged());
+    // No such field.
+    let mut c = build(0);
+    let run = c.submit(
+        &key("grower"),
+        Payload::ComplainSealWrap(ComplainSealWrap {
+            record: RECORD.into(),
+            field: "/acme:cost".into(),
+            reason: "x".into(),
+        }),
+    );
+    assert!(assert_rejected(&run, &key("grower"), "sealed_field")
+        .contains("no sealed field /acme:cost"));
+}

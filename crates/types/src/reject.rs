@@ -86,7 +86,7 @@ reject_codes! {
     EventIdTaken = "event_id_taken": "Every refused event was refused for its eventID, which belongs to another organization's event.",
     // Privacy.
     SealKeyVersion = "seal_key_version": "The encryption key's version is not the organization's next one (its current version + 1).",
-    SealedField = "sealed_field": "A sealed field is malformed, stands elsewhere than it was sealed for, or is wrapped for an organization key that is not current; seal it again.",
+    SealedField = "sealed_field": "A sealed field is malformed, stands elsewhere than it was sealed for, is wrapped for an organization key that is not current, or for recipients outside the rule (every regulator; only parties that read its category); or the named sealed field does not exist.",
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use waybill_types::codec;
 use waybill_types::{Payload, SecretKey};
 
-const EXAMPLES: [(&str, &str); 15] = [
+const EXAMPLES: [(&str, &str); 17] = [
     (
         "register_member",
         r#"{"type":"register_member","member":"KEY","name":"Li Wei","roles":["producer","processor"]}"#,
@@ -66,10 +66,18 @@ const EXAMPLES: [(&str, &str); 15] = [
         "register_seal_key",
         r#"{"type":"register_seal_key","version":1,"key":"8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"}"#,
     ),
+    (
+        "add_seal_wraps",
+        r#"{"type":"add_seal_wraps","record":"urn:uuid:4e8d2c6f-1a7b-4c3e-9f5d-8b2a6e0c4d13","field":"/wb:purchasePrice","wraps":[{"org":"carrier-co","kv":2,"enc":"3gk1ozpL1y0S6N5bmDqVWZ3o3mVyZHRw8XqwGQSbBUk=","ct":"q8nKj2Zg8PZt0dXcM3uCqTW9TKmjJtlQfbb9sOQkRrk3cjZ5UjHbqq6kpzNs7gQ2"}]}"#,
+    ),
+    (
+        "complain_seal_wrap",
+        r#"{"type":"complain_seal_wrap","record":"urn:uuid:4e8d2c6f-1a7b-4c3e-9f5d-8b2a6e0c4d13","field":"/wb:purchasePrice","reason":"the wrap does not open with version 2"}"#,
+    ),
 ];
 
 /// SHA-256 (hex) of each example's borsh encoding, fixed when the forms were.
-const HASHES: [&str; 15] = [
+const HASHES: [&str; 17] = [
     "b654e9bbc1c97732954b25ac3473c7e323fdd42fcbc385edd41f7940140bb026",
     "062e9352953375401902faa8d00d3f810e86ac1b669c892f7a83b3eded1720c6",
     "94f4966a355898527025171a6b15979a154ae987d528f1273e13b0f91f217c6a",
@@ -85,6 +93,8 @@ const HASHES: [&str; 15] = [
     "e04125b4863133edc481dffed7d8d33f3a649a173709eae42866336f13edbc7a",
     "159730547261a8080253dd3d7970490d1be867fc79b783c841a19b53e1566eb5",
     "ba5f4002cb72905b6d824caf2e4bac38696d247c4afd1dd107edea8d5922e632",
+    "b0f62fa75e62e05fef0de86b3a56320d1210652f170611e0f958005012d777ae",
+    "e2466a56def19237622478a0f48952fb5f49fabf89c60fc91df24c5ca1c79308",
 ];
 
 /// The examples name one member key, written `KEY`.

@@ -15,7 +15,7 @@ use waybill_epcis::hash_id::ExactDocument;
 use waybill_epcis::model::{summarize, EventSummary, IdRole};
 use waybill_gs1::Gln;
 use waybill_types::payload::CaptureEpcis;
-use waybill_types::{limits, DataCategory, OrgId, Role};
+use waybill_types::{limits, DataCategory, OrgId};
 
 use super::{
     category_of, document_events, event_count, load_event, named_digest, CaptureRecord,
@@ -28,9 +28,9 @@ use crate::exec::{
     decode_record, encode_record, Call, Contract, Execution, HandlerError, Rejection, StateRead,
     StateReadError, Writes,
 };
-use crate::identity::{active_signer, load_org, Member};
+use crate::identity::{active_signer, Member};
 use crate::keys;
-use crate::parties::PartyResolver;
+use crate::parties::{named_in, PartyResolver};
 
 /// What a capture has decided so far, before its writes exist.
 #[derive(Default)]
@@ -516,19 +516,11 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
                 ));
             }
             self.check_recipients(&sealed, s, &here, &mut problems)?;
-            for w in &sealed.wraps {
-                match crate::privacy::current_seal_key_version(self.ex, &w.org)? {
-                    0 => problems.push(format!(
-                        "{here}: wrapped for `{}`, which has registered no encryption key",
-                        w.org
-                    )),
-                    v if v != w.kv => problems.push(format!(
-                        "{here}: wrapped for `{}` key version {}, but its current version is {v}; seal it again with version {v}",
-                        w.org, w.kv
-                    )),
-                    _ => {}
-                }
-            }
+            problems.extend(super::wraps::key_version_problems(
+                self.ex,
+                &sealed.wraps,
+                &here,
+            )?);
         }
         if problems.is_empty() {
             return Ok(());
@@ -541,11 +533,12 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         ))
     }
 
-    /// The recipient rule (docs/PRIVACY.md): a sealed field is wrapped for every
-    /// regulator, and for no organization beyond the capturer's own, the regulators
-    /// and the event's parties whose roles (or a grant from the capturer) let them
-    /// read the field's category. A regulator with no encryption key blocks sealing
-    /// until it registers one: sealed data the regulators cannot audit is refused.
+    /// The recipient rule (docs/PRIVACY.md, [`super::wraps::recipient_problems`]): a
+    /// sealed field is wrapped for every regulator, and for no organization beyond
+    /// the capturer's own, the regulators and the event's parties whose roles (or a
+    /// grant from the capturer) read the field's category. A regulator with no
+    /// encryption key blocks sealing until it registers one: sealed data the
+    /// regulators cannot audit is refused.
     fn check_recipients(
         &mut self,
         sealed: &waybill_types::seal::Sealed,
@@ -553,50 +546,27 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         here: &str,
         problems: &mut Vec<String>,
     ) -> Result<(), StateReadError> {
-        let ex = self.ex;
-        let capturer = self.member.org.clone();
-        let wrapped: BTreeSet<&OrgId> = sealed.wraps.iter().map(|w| &w.org).collect();
-        let mut regulators = BTreeSet::new();
-        for id in crate::governance::org_ids(ex)? {
-            if let Some(o) = load_org(ex, &id)? {
-                if o.roles.contains(&Role::Regulator) {
-                    regulators.insert(o.id);
-                }
-            }
-        }
-        for r in &regulators {
-            if !wrapped.contains(r) {
-                problems.push(format!(
-                    "{here}: not sealed for regulator `{r}`; every regulator is a recipient of sealed data"
-                ));
-            }
-        }
-        let named = self.resolver.event_parties(ex, &capturer, s)?;
-        for org in wrapped {
-            if org == &capturer || regulators.contains(org) {
-                continue;
-            }
-            let Some(o) = load_org(ex, org)? else {
-                continue; // named by the key-version check below
-            };
-            let party = named.contains(org)
-                || crate::parties::is_party_to_event(
-                    ex,
-                    &capturer,
-                    s.ids.iter().map(|(_, id)| id.as_str()),
-                    org,
-                )?;
-            if !party {
-                problems.push(format!(
-                    "{here}: sealed for `{org}`, which is not a party to this event (not named in its locations, sources or destinations, nor a party to what it names)"
-                ));
-            } else if !crate::access::org_may_read(ex, &o, &capturer, sealed.category)? {
-                problems.push(format!(
-                    "{here}: sealed for `{org}`, whose roles do not read {} data (and `{capturer}` granted it none)",
-                    sealed.category.name()
-                ));
-            }
-        }
+        let rec = super::wraps::SealedRecord {
+            capturer: &self.member.org,
+            named: named_in(
+                s.read_point.as_deref(),
+                s.biz_location.as_deref(),
+                &s.sources,
+                &s.destinations,
+            )
+            .collect(),
+            ids: s.ids.iter().map(|(_, id)| id.as_str()).collect(),
+        };
+        let orgs: BTreeSet<&OrgId> = sealed.wraps.iter().map(|w| &w.org).collect();
+        problems.extend(super::wraps::recipient_problems(
+            self.ex,
+            &mut self.resolver,
+            &rec,
+            sealed.category,
+            &orgs,
+            true,
+            here,
+        )?);
         Ok(())
     }
 
@@ -742,9 +712,16 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             self.id_entries.push((id.clone(), seq, *role));
         }
         if !e.summary.error_declaration {
+            let s = &e.summary;
+            let named = named_in(
+                s.read_point.as_deref(),
+                s.biz_location.as_deref(),
+                &s.sources,
+                &s.destinations,
+            );
             let parties = self
                 .resolver
-                .event_parties(self.ex, &self.member.org, &e.summary)?;
+                .event_parties(self.ex, &self.member.org, named)?;
             // Each identifier, and the product (GTIN) of each that carries one: a
             // party to an item is a party to its product (its audit trail).
             let products = e.summary.ids.iter().filter_map(|(_, id)| {

@@ -20,6 +20,7 @@
 
 pub mod capture;
 pub mod lineage;
+pub mod wraps;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;

@@ -24,7 +24,7 @@ pub use catalog::{
 pub use credentials::{RecordQualification, RequireQualification, RevokeQualification};
 pub use governance::{ApproveGovernance, GovernanceAction, ProposeGovernance};
 pub use identity::{RegisterMember, RevokeMember, SetMemberRoles};
-pub use privacy::RegisterSealKey;
+pub use privacy::{AddSealWraps, ComplainSealWrap, RegisterSealKey};
 pub use trace::CaptureEpcis;
 
 /// What a transaction asks the ledger to do. JSON form: `{"type": "register_lot", ...}`.
@@ -77,6 +77,10 @@ pub enum Payload {
     CaptureEpcis(CaptureEpcis) = 13,
     /// An organization admin registers the organization's next encryption key.
     RegisterSealKey(RegisterSealKey) = 14,
+    /// A recipient of a sealed field wraps its data key for more organizations.
+    AddSealWraps(AddSealWraps) = 15,
+    /// A recipient says its wrap of a sealed field does not open.
+    ComplainSealWrap(ComplainSealWrap) = 16,
 }
 
 impl Payload {
@@ -98,6 +102,8 @@ impl Payload {
             Payload::GrantRead(_) => "grant_read",
             Payload::CaptureEpcis(_) => "capture_epcis",
             Payload::RegisterSealKey(_) => "register_seal_key",
+            Payload::AddSealWraps(_) => "add_seal_wraps",
+            Payload::ComplainSealWrap(_) => "complain_seal_wrap",
         }
     }
 
@@ -119,6 +125,8 @@ impl Payload {
             Payload::GrantRead(p) => p.check(),
             Payload::CaptureEpcis(p) => p.check(),
             Payload::RegisterSealKey(p) => p.check(),
+            Payload::AddSealWraps(p) => p.check(),
+            Payload::ComplainSealWrap(p) => p.check(),
         }
     }
 }

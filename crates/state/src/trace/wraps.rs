@@ -1,0 +1,407 @@
+//! Sealed fields after capture (docs/PRIVACY.md): who may be a recipient (the rule
+//! the capture contract and re-wrapping share), recipients added later by re-wrapping
+//! a field's data key ([`AddSealWraps`]), and complaints of wraps that do not open
+//! ([`ComplainSealWrap`]).
+//!
+//! A sealed field is found by its record id (the event's eventID; the event of the
+//! organization that first captured under it) and its pointer. Added wraps are kept
+//! beside the event, not in it — the event stays exactly as captured, with its Event
+//! Hash ID: `SEAL_WRAP ‖ record ‖ 0x00 ‖ field ‖ 0x00 ‖ org` → [`AddedWrap`]. A
+//! complaint is `SEAL_COMPLAINT ‖ record ‖ 0x00 ‖ field ‖ 0x00 ‖ org` →
+//! [`WrapComplaint`]; a later wrap for that organization settles it (the record
+//! stays, marked settled).
+
+use std::collections::BTreeSet;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::Serialize;
+use serde_json::Value;
+use waybill_types::payload::{AddSealWraps, ComplainSealWrap};
+use waybill_types::reject::RejectCode;
+use waybill_types::seal::{Sealed, Wrap};
+use waybill_types::{DataCategory, Height, OrgId, PublicKey, Role};
+
+use super::{load_event, EventRecord};
+use crate::exec::{decode_record, encode_record, Execution, StateRead, StateReadError};
+use crate::exec::{Call, Contract, HandlerError, Rejection, Writes};
+use crate::identity::{active_signer, load_org};
+use crate::keys;
+use crate::parties::{is_party_to_event, named_in, PartyResolver};
+
+/// Every organization with the regulator role.
+pub fn regulator_orgs<S: StateRead + ?Sized>(state: &S) -> Result<BTreeSet<OrgId>, StateReadError> {
+    let mut out = BTreeSet::new();
+    for id in crate::governance::org_ids(state)? {
+        if let Some(o) = load_org(state, &id)? {
+            if o.roles.contains(&Role::Regulator) {
+                out.insert(o.id);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The record a sealed field belongs to, as the recipient rule sees it.
+pub struct SealedRecord<'r> {
+    /// The capturing organization.
+    pub capturer: &'r OrgId,
+    /// GLN-bearing identifiers it names ([`named_in`]).
+    pub named: Vec<&'r str>,
+    /// The identifiers it names.
+    pub ids: Vec<&'r str>,
+}
+
+/// The recipient rule: one message (prefixed `here`) for each of `orgs` that may not
+/// be a recipient of a field of `category` in `rec` — a recipient is the capturer's
+/// organization, a regulator, or a party to the record whose roles (or a grant from
+/// the capturer) read the category — and, with `all_regulators`, for each regulator
+/// `orgs` leaves out. Organizations that are not members are left to the key check.
+pub fn recipient_problems<S: StateRead + ?Sized>(
+    state: &S,
+    resolver: &mut PartyResolver,
+    rec: &SealedRecord<'_>,
+    category: DataCategory,
+    orgs: &BTreeSet<&OrgId>,
+    all_regulators: bool,
+    here: &str,
+) -> Result<Vec<String>, StateReadError> {
+    let mut problems = Vec::new();
+    let regulators = regulator_orgs(state)?;
+    if all_regulators {
+        for r in regulators.iter().filter(|r| !orgs.contains(r)) {
+            problems.push(format!(
+                "{here}: not sealed for regulator `{r}`; every regulator is a recipient of sealed data"
+            ));
+        }
+    }
+    let named = resolver.event_parties(state, rec.capturer, rec.named.iter().copied())?;
+    for &org in orgs {
+        if org == rec.capturer || regulators.contains(org) {
+            continue;
+        }
+        let Some(o) = load_org(state, org)? else {
+            continue;
+        };
+        let party = named.contains(org)
+            || is_party_to_event(state, rec.capturer, rec.ids.iter().copied(), org)?;
+        if !party {
+            problems.push(format!(
+                "{here}: sealed for `{org}`, which is not a party to this event (not named in its locations, sources or destinations, nor a party to what it names)"
+            ));
+        } else if !crate::access::org_may_read(state, &o, rec.capturer, category)? {
+            problems.push(format!(
+                "{here}: sealed for `{org}`, whose roles do not read {} data (and `{}` granted it none)",
+                category.name(),
+                rec.capturer
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// Each wrap's organization has a key, and the wrap is for its current version.
+pub fn key_version_problems<S: StateRead + ?Sized>(
+    state: &S,
+    wraps: &[Wrap],
+    here: &str,
+) -> Result<Vec<String>, StateReadError> {
+    let mut problems = Vec::new();
+    for w in wraps {
+        match crate::privacy::current_seal_key_version(state, &w.org)? {
+            0 => problems.push(format!(
+                "{here}: wrapped for `{}`, which has registered no encryption key",
+                w.org
+            )),
+            v if v != w.kv => problems.push(format!(
+                "{here}: wrapped for `{}` key version {}, but its current version is {v}; seal it again with version {v}",
+                w.org, w.kv
+            )),
+            _ => {}
+        }
+    }
+    Ok(problems)
+}
+
+/// A wrap added after capture.
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
+pub struct AddedWrap {
+    /// The wrap (its organization inside).
+    pub wrap: Wrap,
+    /// The organization whose member added it.
+    pub by: OrgId,
+    /// The member.
+    pub signer: PublicKey,
+    /// The height it was added at.
+    pub height: Height,
+}
+
+/// A recipient's complaint that its wrap does not open.
+#[derive(
+    Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, schemars::JsonSchema,
+)]
+pub struct WrapComplaint {
+    /// The complaining organization.
+    pub org: OrgId,
+    /// The member who filed it.
+    pub signer: PublicKey,
+    /// Why.
+    pub reason: String,
+    /// The height it was filed at.
+    pub height: Height,
+    /// The height a new wrap for the organization settled it, if one has.
+    pub settled_at: Option<Height>,
+}
+
+impl WrapComplaint {
+    /// Still waiting for a new wrap.
+    pub fn is_open(&self) -> bool {
+        self.settled_at.is_none()
+    }
+}
+
+/// What is recorded about one sealed field after capture.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct FieldAfterCapture {
+    /// Wraps added, by organization.
+    pub added_wraps: Vec<AddedWrap>,
+    /// Complaints, by organization.
+    pub complaints: Vec<WrapComplaint>,
+}
+
+impl FieldAfterCapture {
+    /// Flagged: a complaint waits for a new wrap.
+    pub fn flagged(&self) -> bool {
+        self.complaints.iter().any(WrapComplaint::is_open)
+    }
+}
+
+/// The sealed field at `field` of the event holding `record` (its first capturer's,
+/// not an error declaration), with the event.
+pub fn find_sealed<S: StateRead + ?Sized>(
+    state: &S,
+    record: &str,
+    field: &str,
+) -> Result<Option<(EventRecord, Sealed)>, StateReadError> {
+    let k = keys::event_id(record);
+    let seqs: Vec<u64> = match state.get(&k)? {
+        Some(b) => decode_record(&k, &b)?,
+        None => return Ok(None),
+    };
+    for seq in seqs {
+        let Some(rec) = load_event(state, seq)? else {
+            continue;
+        };
+        if rec.error_declaration {
+            continue;
+        }
+        let Ok(v) = serde_json::from_str::<Value>(&rec.json) else {
+            return Ok(None);
+        };
+        let found = v.pointer(field).and_then(Sealed::from_json);
+        return Ok(match found {
+            Some(Ok(s)) if s.record == record && s.field == field => Some((rec, s)),
+            _ => None,
+        });
+    }
+    Ok(None)
+}
+
+/// The wraps added to, and complaints about, one sealed field.
+pub fn field_after_capture<S: crate::exec::StateScan + ?Sized>(
+    state: &S,
+    record: &str,
+    field: &str,
+) -> Result<FieldAfterCapture, StateReadError> {
+    let mut out = FieldAfterCapture::default();
+    let prefix = keys::seal_wrap(record, field, None);
+    for (k, v) in state.scan_from(&prefix, &prefix, usize::MAX)? {
+        out.added_wraps.push(decode_record(&k, &v)?);
+    }
+    let prefix = keys::seal_complaint(record, field, None);
+    for (k, v) in state.scan_from(&prefix, &prefix, usize::MAX)? {
+        out.complaints.push(decode_record(&k, &v)?);
+    }
+    Ok(out)
+}
+
+fn load_added<S: StateRead + ?Sized>(
+    state: &S,
+    record: &str,
+    field: &str,
+    org: &OrgId,
+) -> Result<Option<AddedWrap>, StateReadError> {
+    let k = keys::seal_wrap(record, field, Some(org));
+    state.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
+}
+
+fn load_complaint<S: StateRead + ?Sized>(
+    state: &S,
+    record: &str,
+    field: &str,
+    org: &OrgId,
+) -> Result<Option<WrapComplaint>, StateReadError> {
+    let k = keys::seal_complaint(record, field, Some(org));
+    state.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
+}
+
+/// Is `org` a recipient of the field: wrapped for at capture, or added since?
+fn is_recipient<S: StateRead + ?Sized>(
+    state: &S,
+    sealed: &Sealed,
+    org: &OrgId,
+) -> Result<bool, StateReadError> {
+    Ok(sealed.wraps.iter().any(|w| &w.org == org)
+        || load_added(state, &sealed.record, &sealed.field, org)?.is_some())
+}
+
+/// The sealed field a payload names, or `sealed_field` saying there is none.
+fn sealed_named<S: StateRead>(
+    ex: &Execution<S>,
+    record: &str,
+    field: &str,
+) -> Result<(EventRecord, Sealed), HandlerError> {
+    find_sealed(ex, record, field)?.ok_or_else(|| {
+        Rejection::new(
+            RejectCode::SealedField,
+            format!("no sealed field {field} in a record {record} (an event captured with that eventID)"),
+        )
+        .into()
+    })
+}
+
+/// A recipient adds recipients.
+impl Contract for AddSealWraps {
+    fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
+        let member = active_signer(ex, call.signer)?;
+        let (rec, sealed) = sealed_named(ex, &self.record, &self.field)?;
+        if !is_recipient(ex, &sealed, &member.org)? {
+            return Err(Rejection::new(
+                RejectCode::NotAuthorized,
+                format!(
+                    "`{}` is not a recipient of {} in {}; only a recipient holds the data key to wrap",
+                    member.org, self.field, self.record
+                ),
+            )
+            .into());
+        }
+        let here = format!("{} {}", self.record, self.field);
+        let mut problems = Vec::new();
+        for w in &self.wraps {
+            let open_complaint =
+                load_complaint(ex, &self.record, &self.field, &w.org)?.is_some_and(|c| c.is_open());
+            if is_recipient(ex, &sealed, &w.org)? && !open_complaint {
+                problems.push(format!(
+                    "{here}: `{}` is a recipient already (a recipient with a wrap that does not open complains first)",
+                    w.org
+                ));
+            }
+        }
+        problems.extend(key_version_problems(ex, &self.wraps, &here)?);
+        let orgs: BTreeSet<&OrgId> = self.wraps.iter().map(|w| &w.org).collect();
+        let view = SealedRecord {
+            capturer: &rec.org,
+            named: named_in(
+                rec.read_point.as_deref(),
+                rec.biz_location.as_deref(),
+                &rec.sources,
+                &rec.destinations,
+            )
+            .collect(),
+            ids: rec.ids.iter().map(|(_, id)| id.as_str()).collect(),
+        };
+        let mut resolver = PartyResolver::new();
+        problems.extend(recipient_problems(
+            ex,
+            &mut resolver,
+            &view,
+            sealed.category,
+            &orgs,
+            false,
+            &here,
+        )?);
+        if !problems.is_empty() {
+            return Err(Rejection::new(RejectCode::SealedField, problems.join("; ")).into());
+        }
+        let height = ex.context().height;
+        let mut writes = Vec::new();
+        for w in &self.wraps {
+            writes.push((
+                keys::seal_wrap(&self.record, &self.field, Some(&w.org)),
+                encode_record(&AddedWrap {
+                    wrap: w.clone(),
+                    by: member.org.clone(),
+                    signer: call.signer,
+                    height,
+                }),
+            ));
+            if let Some(mut c) = load_complaint(ex, &self.record, &self.field, &w.org)? {
+                if c.is_open() {
+                    c.settled_at = Some(height);
+                    writes.push((
+                        keys::seal_complaint(&self.record, &self.field, Some(&w.org)),
+                        encode_record(&c),
+                    ));
+                }
+            }
+        }
+        Ok(writes)
+    }
+
+    fn describe(&self) -> String {
+        let orgs: Vec<&str> = self.wraps.iter().map(|w| w.org.as_str()).collect();
+        format!(
+            "wrapped {} of {} for {}",
+            self.field,
+            self.record,
+            orgs.join(", ")
+        )
+    }
+}
+
+/// A recipient complains that its wrap does not open.
+impl Contract for ComplainSealWrap {
+    fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
+        let member = active_signer(ex, call.signer)?;
+        let (_, sealed) = sealed_named(ex, &self.record, &self.field)?;
+        if !is_recipient(ex, &sealed, &member.org)? {
+            return Err(Rejection::new(
+                RejectCode::NotAuthorized,
+                format!(
+                    "`{}` is not a recipient of {} in {}; it has no wrap to complain of",
+                    member.org, self.field, self.record
+                ),
+            )
+            .into());
+        }
+        if load_complaint(ex, &self.record, &self.field, &member.org)?.is_some_and(|c| c.is_open())
+        {
+            return Err(Rejection::new(
+                RejectCode::Duplicate,
+                format!(
+                    "`{}` has complained of {} in {} already; it waits for a new wrap",
+                    member.org, self.field, self.record
+                ),
+            )
+            .into());
+        }
+        Ok(vec![(
+            keys::seal_complaint(&self.record, &self.field, Some(&member.org)),
+            encode_record(&WrapComplaint {
+                org: member.org.clone(),
+                signer: call.signer,
+                reason: self.reason.clone(),
+                height: ex.context().height,
+                settled_at: None,
+            }),
+        )])
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "complained that its wrap of {} in {} does not open",
+            self.field, self.record
+        )
+    }
+}
