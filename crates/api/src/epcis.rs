@@ -62,6 +62,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/epcis/events/{eventID}", get(event_by_id))
         .route("/v1/trace/{id}", get(trace_route))
         .route("/v1/audit", get(audit_route))
+        .route("/v1/sealed", get(sealed_route))
         .route("/v1/locations", get(locations))
         .route("/v1/locations/{gln}", get(location_by_gln))
         .route("/v1/orgs/{id}/qualifications", get(qualifications))
@@ -936,6 +937,86 @@ pub(crate) async fn event_by_id(
     }
     let doc = query_document(&snap, &recs, s.now_ms())?;
     Ok(json_ld(&doc))
+}
+
+// ---------- sealed fields after capture ----------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SealedQuery {
+    record: String,
+    field: Option<String>,
+}
+
+/// `GET /v1/sealed?record=ID[&field=POINTER]`: the sealed fields of a record (an
+/// event's eventID) as they stand after capture — the wraps recipients added since and
+/// the complaints of wraps that do not open (a field is `flagged` while one waits).
+/// Read by whoever may read the record.
+pub(crate) async fn sealed_route(
+    State(s): State<AppState>,
+    reader: Reader,
+    q: Result<Query<SealedQuery>, QueryRejection>,
+) -> ApiResult {
+    require_member(&reader, "sealed fields")?;
+    let Query(q) = q?;
+    let snap = s.store.snapshot()?;
+    let mut rec = None;
+    let mut hidden = false;
+    for seq in trace::events_by_id(&snap, &q.record)? {
+        match trace::load_event(&snap, seq)? {
+            Some(r) if r.error_declaration => {}
+            Some(r) if visible(&snap, &reader, &r)? => {
+                rec = Some(r);
+                break;
+            }
+            Some(_) => hidden = true,
+            None => {}
+        }
+    }
+    let Some(rec) = rec else {
+        return Err(if hidden {
+            epcis_error(
+                StatusCode::FORBIDDEN,
+                "not_authorized",
+                format!(
+                    "record `{}` exists but {} may not read it",
+                    q.record,
+                    reader.describe()
+                ),
+            )
+        } else {
+            ApiError::not_found(
+                "unknown_event",
+                format!("no event with eventID `{}`", q.record),
+            )
+        });
+    };
+    let event: Value = serde_json::from_str(&rec.json).map_err(ApiError::internal)?;
+    let mut fields = Vec::new();
+    for (pointer, found) in waybill_types::seal::sealed_fields(&event) {
+        if q.field.as_deref().is_some_and(|f| f != pointer) {
+            continue;
+        }
+        let Ok(sealed) = found else { continue };
+        let after = trace::wraps::field_after_capture(&snap, &q.record, &pointer)?;
+        fields.push(json!({
+            "field": pointer,
+            "category": sealed.category,
+            "recipients": sealed.wraps.iter().map(|w| json!({"org": w.org, "kv": w.kv})).collect::<Vec<_>>(),
+            "flagged": after.flagged(),
+            "added_wraps": after.added_wraps,
+            "complaints": after.complaints,
+        }));
+    }
+    if let (Some(f), true) = (&q.field, fields.is_empty()) {
+        return Err(ApiError::not_found(
+            "unknown_sealed_field",
+            format!("record `{}` has no sealed field {f}", q.record),
+        ));
+    }
+    Ok(Json(
+        json!({ "record": q.record, "hash_id": rec.hash_id(), "fields": fields }),
+    ))
 }
 
 // ---------- trace ----------

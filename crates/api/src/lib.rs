@@ -128,6 +128,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/epcis/events/{eventID}"),
     ("get", "/v1/trace/{id}"),
     ("get", "/v1/audit"),
+    ("get", "/v1/sealed"),
     ("get", "/v1/locations"),
     ("get", "/v1/locations/{gln}"),
     ("get", "/v1/orgs/{id}/qualifications"),

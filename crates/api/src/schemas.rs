@@ -38,6 +38,40 @@ struct SealKeys {
     keys: Vec<waybill_state::privacy::SealKey>,
 }
 
+/// `GET /v1/sealed`.
+#[derive(JsonSchema)]
+struct SealedFields {
+    /// The record (the event's eventID).
+    record: String,
+    /// The event's Event Hash ID.
+    hash_id: String,
+    /// Its sealed fields (or the one asked for).
+    fields: Vec<SealedFieldAfterCapture>,
+}
+
+/// One sealed field after capture.
+#[derive(JsonSchema)]
+struct SealedFieldAfterCapture {
+    /// Its JSON pointer inside the record.
+    field: String,
+    category: DataCategory,
+    /// The organizations (and key versions) it was sealed for at capture.
+    recipients: Vec<SealedRecipient>,
+    /// A complaint waits for a new wrap.
+    flagged: bool,
+    /// Wraps added since capture.
+    added_wraps: Vec<waybill_state::trace::wraps::AddedWrap>,
+    /// Complaints of wraps that do not open (settled ones too).
+    complaints: Vec<waybill_state::trace::wraps::WrapComplaint>,
+}
+
+/// A recipient at capture.
+#[derive(JsonSchema)]
+struct SealedRecipient {
+    org: OrgId,
+    kv: u32,
+}
+
 /// `GET /v1/status`.
 #[derive(JsonSchema)]
 struct Status {
@@ -550,6 +584,7 @@ pub(crate) fn components() -> Map<String, Value> {
     gen.subschema_for::<Page<identity::Member>>();
     gen.subschema_for::<identity::Member>();
     gen.subschema_for::<SealKeys>();
+    gen.subschema_for::<SealedFields>();
     gen.subschema_for::<Page<catalog::Product>>();
     gen.subschema_for::<catalog::Product>();
     gen.subschema_for::<Page<catalog::Lot>>();

@@ -414,6 +414,24 @@ const READS: &[(&str, &str, Who, Option<&str>)] = &[
     ),
     ("/v1/audit", "/v1/audit?product=$g", Who::Picker, None),
     ("/v1/audit", "/v1/audit?org=$ORCHARD", Who::Admin, None),
+    (
+        "/v1/sealed",
+        "/v1/sealed?record=$EVENT_ID",
+        Who::Picker,
+        None,
+    ),
+    (
+        "/v1/sealed",
+        "/v1/sealed?record=urn%3Auuid%3Anone",
+        Who::Picker,
+        None,
+    ),
+    (
+        "/v1/sealed",
+        "/v1/sealed?record=$EVENT_ID",
+        Who::Anyone,
+        None,
+    ),
     ("/v1/locations", "/v1/locations", Who::Anyone, None),
     (
         "/v1/locations/{gln}",

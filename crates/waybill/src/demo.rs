@@ -196,7 +196,7 @@ async fn seal_step(
     }
     let mut all_there = !ids.is_empty();
     for id in &ids {
-        let path = format!("/epcis/events/{}", urlencoding_component(id));
+        let path = format!("/epcis/events/{}", crate::seal_cmds::pct(id));
         match client.get_as(&path, key).await {
             Ok(_) => {}
             Err(e) if e.code() == Some("unknown_event") => all_there = false,
@@ -208,18 +208,6 @@ async fn seal_step(
     }
     let recipients = crate::trace_cmds::seal_recipients(client, key, &step.seal_for).await?;
     crate::trace_cmds::seal_document(doc, chain_id, &specs, &recipients).map(Some)
-}
-
-/// `s` with every byte outside `A-Z a-z 0-9 - . _ ~` percent-encoded.
-fn urlencoding_component(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A free TCP port on `ip`, as a p2p multiaddr.

@@ -199,6 +199,10 @@ enum Cmd {
     /// Organizations' encryption keys for sealed fields (docs/PRIVACY.md).
     #[command(subcommand)]
     SealKey(SealKeyCmd),
+    /// Sealed fields after capture: add a recipient (re-wrap), complain of a wrap
+    /// that does not open.
+    #[command(subcommand)]
+    Seal(SealCmd),
     /// Open every sealed field of a JSON document (standard input, e.g. `waybill
     /// events` output) that the key file's encryption secrets can open, and print it.
     #[command(
@@ -622,6 +626,53 @@ enum DlCmd {
 }
 
 #[derive(Subcommand)]
+enum SealCmd {
+    /// As a member of a recipient organization, wrap a sealed field's data key for
+    /// another organization (a party whose roles read the field's category, e.g. the
+    /// carrier assigned after an order), or again for a recipient that complained.
+    #[command(
+        after_help = "Example:\n  waybill seal add-recipient --record urn:uuid:4e8d2c6f-1a7b-4c3e-9f5d-8b2a6e0c4d13 --field /wb:purchasePrice --for shopmart --as liu-yang --dir waybill-data"
+    )]
+    AddRecipient {
+        /// The record: the event's eventID.
+        #[arg(long)]
+        record: String,
+        /// The field's JSON pointer inside the event.
+        #[arg(long)]
+        field: String,
+        /// The organization to add.
+        #[arg(long = "for")]
+        to: String,
+        /// The member (its key file holds the organization's encryption secrets).
+        #[arg(long = "as")]
+        who: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// As a member of a recipient organization, say its wrap of a sealed field does
+    /// not open: the field is flagged until a recipient wraps it again.
+    #[command(
+        after_help = "Example:\n  waybill seal complain --record urn:uuid:… --field /wb:purchasePrice --as zhao-lei --reason \"HPKE open failed\""
+    )]
+    Complain {
+        /// The record: the event's eventID.
+        #[arg(long)]
+        record: String,
+        /// The field's JSON pointer inside the event.
+        #[arg(long)]
+        field: String,
+        /// The member.
+        #[arg(long = "as")]
+        who: String,
+        /// What went wrong.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
 enum SealKeyCmd {
     /// As an organization's admin, make the organization's next encryption key: the
     /// secret goes into the admin's key file first, then the public key on chain.
@@ -724,12 +775,48 @@ fn main() -> std::process::ExitCode {
                 key,
                 chain_id,
                 target,
-            } => {
-                let chain_id = match chain_id {
-                    Some(c) => c,
-                    None => target.client()?.chain_id().await?,
-                };
-                seal_cmds::open(&key, &chain_id)
+            } => match chain_id {
+                // Offline: what the input holds only.
+                Some(c) => seal_cmds::open(&key, &c, None).await,
+                None => {
+                    let client = target.client()?;
+                    let chain_id = client.chain_id().await?;
+                    seal_cmds::open(&key, &chain_id, Some(&client)).await
+                }
+            },
+            Cmd::Seal(SealCmd::AddRecipient {
+                record,
+                field,
+                to,
+                who,
+                target,
+            }) => {
+                seal_cmds::add_recipient(
+                    &target.client()?,
+                    &target.keys_dir(),
+                    &who,
+                    &record,
+                    &field,
+                    &to,
+                )
+                .await
+            }
+            Cmd::Seal(SealCmd::Complain {
+                record,
+                field,
+                who,
+                reason,
+                target,
+            }) => {
+                seal_cmds::complain(
+                    &target.client()?,
+                    &target.keys_dir(),
+                    &who,
+                    &record,
+                    &field,
+                    &reason,
+                )
+                .await
             }
             Cmd::Submit {
                 key,

@@ -114,7 +114,7 @@ pub fn share(from: &Path, to: &Path) -> anyhow::Result<()> {
 
 /// `waybill open`: standard input to standard output, every field the key file's
 /// secrets open replaced by its value; a summary on standard error.
-pub fn open(key_file: &Path, chain_id: &str) -> anyhow::Result<()> {
+pub async fn open(key_file: &Path, chain_id: &str, node: Option<&Client>) -> anyhow::Result<()> {
     let keys = KeyFile::read_seal_keys(key_file)?;
     if keys.is_empty() {
         bail!(
@@ -127,6 +127,13 @@ pub fn open(key_file: &Path, chain_id: &str) -> anyhow::Result<()> {
         .context("cannot read standard input")?;
     let mut doc: serde_json::Value =
         serde_json::from_str(&text).context("standard input is not JSON")?;
+    if let Some(client) = node {
+        let (_, member) = KeyFile::read(key_file)?;
+        let added = merge_added_wraps(client, &member, &keys, &mut doc).await?;
+        if added > 0 {
+            eprintln!("{added} wrap(s) added after capture fetched from the node");
+        }
+    }
     let report = open_all(&mut doc, chain_id, &keys);
     println!("{}", serde_json::to_string_pretty(&doc)?);
     eprintln!(
@@ -142,5 +149,198 @@ pub fn open(key_file: &Path, chain_id: &str) -> anyhow::Result<()> {
             report.failed.len()
         );
     }
+    Ok(())
+}
+
+/// For each sealed field of `doc` not wrapped at capture for an organization `keys`
+/// belong to, the wraps added for it since (`GET /v1/sealed`, read as `member`),
+/// put beside the others so that opening finds them. Returns how many were added.
+pub async fn merge_added_wraps(
+    client: &Client,
+    member: &waybill_types::SecretKey,
+    keys: &[OrgSecret],
+    doc: &mut serde_json::Value,
+) -> anyhow::Result<usize> {
+    let ours = |org: &OrgId| keys.iter().any(|k| &k.org == org);
+    let mut added = 0;
+    for (at, found) in waybill_types::seal::sealed_fields(doc) {
+        let Ok(sealed) = found else { continue };
+        if sealed.wraps.iter().any(|w| ours(&w.org)) {
+            continue;
+        }
+        let path = format!(
+            "/v1/sealed?record={}&field={}",
+            pct(&sealed.record),
+            pct(&sealed.field)
+        );
+        let Ok(answer) = client.get_as(&path, member).await else {
+            continue; // not readable by this member, or gone: left sealed
+        };
+        let extra: Vec<serde_json::Value> = answer["fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|f| f["added_wraps"].as_array().cloned().unwrap_or_default())
+            .map(|a| a["wrap"].clone())
+            .filter(|w| {
+                w["org"]
+                    .as_str()
+                    .and_then(|o| OrgId::new(o).ok())
+                    .is_some_and(|o| ours(&o))
+            })
+            .collect();
+        if let Some(wraps) = doc
+            .pointer_mut(&format!("{at}/{}/wraps", waybill_types::seal::SEALED))
+            .and_then(serde_json::Value::as_array_mut)
+        {
+            added += extra.len();
+            wraps.extend(extra);
+        }
+    }
+    Ok(added)
+}
+
+/// `s` with every byte outside `A-Z a-z 0-9 - . _ ~` percent-encoded (a URI
+/// component).
+pub fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The sealed field `field` of the event with eventID `record`, as `member` reads it
+/// (with the wraps added for `keys`' organizations since capture).
+async fn fetch_sealed(
+    client: &Client,
+    member: &waybill_types::SecretKey,
+    keys: &[OrgSecret],
+    record: &str,
+    field: &str,
+) -> anyhow::Result<waybill_types::seal::Sealed> {
+    let doc = client
+        .get_as(&format!("/epcis/events/{}", pct(record)), member)
+        .await
+        .with_context(|| format!("reading record {record}"))?;
+    let mut event = doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["eventID"] == record)
+        .cloned()
+        .with_context(|| format!("the node's answer holds no event with eventID {record}"))?;
+    merge_added_wraps(client, member, keys, &mut event).await?;
+    let v = event
+        .pointer(field)
+        .with_context(|| format!("record {record} has no field {field}"))?;
+    waybill_types::seal::Sealed::from_json(v)
+        .with_context(|| format!("{field} of record {record} is not sealed"))?
+        .map_err(|e| anyhow::anyhow!("{field} of record {record}: {e}"))
+}
+
+/// Sign `payload` as `key` and wait for its receipt; fail unless applied.
+async fn submit_applied(
+    client: &Client,
+    key: &waybill_types::SecretKey,
+    payload: Payload,
+) -> anyhow::Result<serde_json::Value> {
+    let chain_id = client.chain_id().await?;
+    let what = payload.kind();
+    let stx = waybill_client::sign_with(
+        key,
+        &chain_id,
+        waybill_types::tx::random_nonce(),
+        waybill_client::now_ms().saturating_add(waybill_client::TX_EXPIRY_MS_DEFAULT),
+        payload,
+    );
+    let answer = client.submit(&stx, true).await?;
+    if answer["status"] != "applied" {
+        bail!("{what} was not applied: {answer}");
+    }
+    Ok(answer)
+}
+
+/// `waybill seal add-recipient`: as a member of a recipient organization, open the
+/// field's data key and wrap it for `to`'s current key.
+pub async fn add_recipient(
+    client: &Client,
+    dir: &Path,
+    who: &str,
+    record: &str,
+    field: &str,
+    to: &str,
+) -> anyhow::Result<()> {
+    let path = member_key_path(dir, who)?;
+    let (_, member) = KeyFile::read(&path)?;
+    let keys = KeyFile::read_seal_keys(&path)?;
+    if keys.is_empty() {
+        bail!(
+            "{} holds no encryption secret; only a recipient's member (with its organization's secret) can wrap a field for another",
+            path.display()
+        );
+    }
+    let sealed = fetch_sealed(client, &member, &keys, record, field).await?;
+    let to = OrgId::new(to)?;
+    let current = current_version(client, &to).await?;
+    if current == 0 {
+        bail!("`{to}` has registered no encryption key, so nothing can be wrapped for it; its admin runs `waybill seal-key rotate`");
+    }
+    let list = client.get(&format!("/v1/orgs/{to}/seal-keys")).await?;
+    let key: SealPublicKey =
+        serde_json::from_value(list["keys"][current as usize - 1]["key"].clone())
+            .context("the node's key record")?;
+    let chain_id = client.chain_id().await?;
+    let wrap = sealed
+        .rewrap(
+            &chain_id,
+            &keys,
+            &waybill_types::seal::Recipient {
+                org: to.clone(),
+                kv: current,
+                key,
+            },
+            &mut OsRng,
+        )
+        .map_err(|e| anyhow::anyhow!("opening {field} of {record} to wrap it: {e}"))?;
+    submit_applied(
+        client,
+        &member,
+        Payload::AddSealWraps(waybill_types::payload::AddSealWraps {
+            record: record.to_owned(),
+            field: field.to_owned(),
+            wraps: vec![wrap],
+        }),
+    )
+    .await?;
+    println!("{field} of {record} wrapped for `{to}` (key version {current})");
+    Ok(())
+}
+
+/// `waybill seal complain`: as a member of a recipient organization, say its wrap
+/// of the field does not open.
+pub async fn complain(
+    client: &Client,
+    dir: &Path,
+    who: &str,
+    record: &str,
+    field: &str,
+    reason: &str,
+) -> anyhow::Result<()> {
+    let member = crate::trace_cmds::member_key(dir, who)?;
+    submit_applied(
+        client,
+        &member,
+        Payload::ComplainSealWrap(waybill_types::payload::ComplainSealWrap {
+            record: record.to_owned(),
+            field: field.to_owned(),
+            reason: reason.to_owned(),
+        }),
+    )
+    .await?;
+    println!("complaint recorded: {field} of {record} is flagged until a recipient wraps it again for your organization");
     Ok(())
 }

@@ -1729,5 +1729,158 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
         job.contains("sealed_field") && job.contains("`chengdu-packing`, which is not a party"),
         "{job}"
     );
+    a_recipient_is_added_later_and_a_complaint_settled(&dir, &client, &capture).await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A price sealed for the orchard and the regulator only; the platform it was sold
+/// to is added later by the orchard (`waybill seal add-recipient`) and opens it
+/// (`waybill open` fetches the added wrap); it complains, the field is flagged until
+/// the orchard wraps it again.
+async fn a_recipient_is_added_later_and_a_complaint_settled(
+    dir: &Path,
+    client: &Client,
+    capture: &dyn Fn(&[&str]) -> std::process::Output,
+) {
+    let d = dir.to_str().expect("utf-8 path");
+    let record = "urn:uuid:9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d";
+    let doc_file = dir.join("priced.jsonld");
+    std::fs::write(
+        &doc_file,
+        priced_commissioning_doc("S5", Some(record)).to_string(),
+    )
+    .expect("doc");
+    let out = capture(&["--seal", "/wb:purchasePrice"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shop_file = dir.join("keys/orgs/shopmart-admin.json");
+    let shop_opens = || {
+        let out = waybill(&[
+            "events",
+            &format!("eventID={record}"),
+            "--as",
+            "admin:shopmart",
+            "--dir",
+            d,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let served = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            served.contains("wb:sealed") && !served.contains("1250.00"),
+            "{served}"
+        );
+        let out = waybill_stdin(
+            &[
+                "open",
+                "--key",
+                shop_file.to_str().expect("utf-8"),
+                "--dir",
+                d,
+            ],
+            &served,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).contains("1250.00 CNY")
+    };
+    assert!(!shop_opens(), "not sealed for the platform at capture");
+    let add = || {
+        waybill(&[
+            "seal",
+            "add-recipient",
+            "--record",
+            record,
+            "--field",
+            "/wb:purchasePrice",
+            "--for",
+            "shopmart",
+            "--as",
+            "admin:pujiang-orchard",
+            "--dir",
+            d,
+        ])
+    };
+    let out = add();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(shop_opens(), "the added wrap opens it");
+    // A second wrap for a recipient is refused by the contract.
+    let out = add();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is a recipient already"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The carrier is no recipient: it cannot even open the data key to wrap it.
+    let out = waybill(&[
+        "seal",
+        "add-recipient",
+        "--record",
+        record,
+        "--field",
+        "/wb:purchasePrice",
+        "--for",
+        "coldchain-express",
+        "--as",
+        "admin:coldchain-express",
+        "--dir",
+        d,
+    ]);
+    assert!(!out.status.success());
+    // The platform complains; flagged until the orchard wraps again.
+    let (_, shop_key) = KeyFile::read(&shop_file).expect("key file");
+    let flagged = || async {
+        let v = client
+            .get_as(
+                &format!("/v1/sealed?record={}", record.replace(':', "%3A")),
+                &shop_key,
+            )
+            .await
+            .expect("sealed fields");
+        v["fields"][0]["flagged"].as_bool().expect("flagged")
+    };
+    assert!(!flagged().await);
+    let out = waybill(&[
+        "seal",
+        "complain",
+        "--record",
+        record,
+        "--field",
+        "/wb:purchasePrice",
+        "--as",
+        "admin:shopmart",
+        "--reason",
+        "HPKE open failed with version 1",
+        "--dir",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(flagged().await);
+    let out = add();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!flagged().await, "the new wrap settles the complaint");
+    assert!(shop_opens());
 }
