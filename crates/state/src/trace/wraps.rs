@@ -271,6 +271,53 @@ fn sealed_named<S: StateRead>(
     })
 }
 
+/// Why `wraps` may not be added to `sealed` (a field of `rec`): an organization that
+/// is a recipient already (and has no open complaint), a key version that is not
+/// current, an organization the recipient rule does not allow.
+fn new_wrap_problems<S: StateRead>(
+    ex: &Execution<S>,
+    rec: &EventRecord,
+    sealed: &Sealed,
+    wraps: &[Wrap],
+) -> Result<Vec<String>, StateReadError> {
+    let (record, field) = (&sealed.record, &sealed.field);
+    let here = format!("{record} {field}");
+    let mut problems = Vec::new();
+    for w in wraps {
+        let open_complaint =
+            load_complaint(ex, record, field, &w.org)?.is_some_and(|c| c.is_open());
+        if is_recipient(ex, sealed, &w.org)? && !open_complaint {
+            problems.push(format!(
+                "{here}: `{}` is a recipient already (a recipient with a wrap that does not open complains first)",
+                w.org
+            ));
+        }
+    }
+    problems.extend(key_version_problems(ex, wraps, &here)?);
+    let orgs: BTreeSet<&OrgId> = wraps.iter().map(|w| &w.org).collect();
+    let view = SealedRecord {
+        capturer: &rec.org,
+        named: named_in(
+            rec.read_point.as_deref(),
+            rec.biz_location.as_deref(),
+            &rec.sources,
+            &rec.destinations,
+        )
+        .collect(),
+        ids: rec.ids.iter().map(|(_, id)| id.as_str()).collect(),
+    };
+    problems.extend(recipient_problems(
+        ex,
+        &mut PartyResolver::new(),
+        &view,
+        sealed.category,
+        &orgs,
+        false,
+        &here,
+    )?);
+    Ok(problems)
+}
+
 /// A recipient adds recipients.
 impl Contract for AddSealWraps {
     fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
@@ -286,41 +333,7 @@ impl Contract for AddSealWraps {
             )
             .into());
         }
-        let here = format!("{} {}", self.record, self.field);
-        let mut problems = Vec::new();
-        for w in &self.wraps {
-            let open_complaint =
-                load_complaint(ex, &self.record, &self.field, &w.org)?.is_some_and(|c| c.is_open());
-            if is_recipient(ex, &sealed, &w.org)? && !open_complaint {
-                problems.push(format!(
-                    "{here}: `{}` is a recipient already (a recipient with a wrap that does not open complains first)",
-                    w.org
-                ));
-            }
-        }
-        problems.extend(key_version_problems(ex, &self.wraps, &here)?);
-        let orgs: BTreeSet<&OrgId> = self.wraps.iter().map(|w| &w.org).collect();
-        let view = SealedRecord {
-            capturer: &rec.org,
-            named: named_in(
-                rec.read_point.as_deref(),
-                rec.biz_location.as_deref(),
-                &rec.sources,
-                &rec.destinations,
-            )
-            .collect(),
-            ids: rec.ids.iter().map(|(_, id)| id.as_str()).collect(),
-        };
-        let mut resolver = PartyResolver::new();
-        problems.extend(recipient_problems(
-            ex,
-            &mut resolver,
-            &view,
-            sealed.category,
-            &orgs,
-            false,
-            &here,
-        )?);
+        let problems = new_wrap_problems(ex, &rec, &sealed, &self.wraps)?;
         if !problems.is_empty() {
             return Err(Rejection::new(RejectCode::SealedField, problems.join("; ")).into());
         }
