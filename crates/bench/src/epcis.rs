@@ -68,6 +68,10 @@ pub struct EpcisBenchOptions {
     pub in_flight: usize,
     /// Timed trace requests per direction per run.
     pub trace_reps: usize,
+    /// Fields sealed in every captured event (0: none): each event gets an eventID
+    /// and this many extension fields, sealed for its capturer's organization before
+    /// signing (not timed), so the run measures what sealed fields cost the node.
+    pub sealed_fields: usize,
     pub runs: usize,
     pub json: bool,
 }
@@ -706,6 +710,8 @@ pub(crate) struct Setup {
     capturers: Vec<(SecretKey, Kind)>,
     /// One member per organization for the traced lineage; the packer's also reads it.
     pub(crate) tracers: HashMap<Kind, SecretKey>,
+    /// Each organization's encryption key (version 1, registered by its admin).
+    seal_keys: HashMap<Kind, waybill_types::seal::SealSecretKey>,
 }
 
 /// A consortium of `kinds` (each organization with a member for the traced lineage and
@@ -750,6 +756,15 @@ pub(crate) fn setup(chain_id: &str, kinds: &[Kind], n_capturers: usize) -> anyho
         .collect();
     let tracers: HashMap<Kind, SecretKey> =
         kinds.iter().map(|k| (*k, SecretKey::generate())).collect();
+    let seal_keys: HashMap<Kind, waybill_types::seal::SealSecretKey> = kinds
+        .iter()
+        .map(|k| {
+            (
+                *k,
+                waybill_types::seal::SealSecretKey::generate(&mut rand_core::OsRng).0,
+            )
+        })
+        .collect();
     let mut per_admin: HashMap<Kind, Vec<Payload>> = HashMap::new();
     let mut add = |k: Kind, p: Payload| per_admin.entry(k).or_default().push(p);
     for (i, (m, k)) in capturers.iter().enumerate() {
@@ -763,6 +778,13 @@ pub(crate) fn setup(chain_id: &str, kinds: &[Kind], n_capturers: usize) -> anyho
         );
     }
     for &k in kinds {
+        add(
+            k,
+            Payload::RegisterSealKey(waybill_types::payload::RegisterSealKey {
+                version: 1,
+                key: seal_keys[&k].public(),
+            }),
+        );
         add(
             k,
             Payload::RegisterMember(RegisterMember {
@@ -864,7 +886,54 @@ pub(crate) fn setup(chain_id: &str, kinds: &[Kind], n_capturers: usize) -> anyho
         txs,
         capturers,
         tracers,
+        seal_keys,
     })
+}
+
+/// `document` with `n` fields sealed in every event for `kind`'s organization: each
+/// event gets a `urn:uuid` eventID (the record id a seal binds) and fields
+/// `wb:sealed0`… holding a price-like object, sealed (ChaCha20-Poly1305 data key,
+/// HPKE wrap) as `waybill capture --seal` would.
+fn seal_fields(
+    document: &str,
+    chain_id: &str,
+    kind: Kind,
+    key: &waybill_types::seal::SealSecretKey,
+    n: usize,
+    serial: &mut u64,
+) -> anyhow::Result<String> {
+    use waybill_types::seal::{seal_at, Place, Recipient};
+    let mut doc: Value = serde_json::from_str(document)?;
+    let to = [Recipient {
+        org: OrgId::new(kind.org())?,
+        kv: 1,
+        key: key.public(),
+    }];
+    let events = doc["epcisBody"]["eventList"]
+        .as_array_mut()
+        .context("a document with an event list")?;
+    for e in events {
+        *serial += 1;
+        let id = format!("urn:uuid:00000000-0000-4000-8000-{:012x}", *serial);
+        e["eventID"] = json!(id);
+        for k in 0..n {
+            let field = format!("wb:sealed{k}");
+            e[&field] = json!({"amount": format!("{}.{:02}", 100 + *serial % 900, k), "currency": "CNY", "terms": "FCA Chengdu, 30 days net"});
+            seal_at(
+                e,
+                &Place {
+                    chain_id,
+                    record: &id,
+                    field: &format!("/{field}"),
+                    category: waybill_types::DataCategory::Financial,
+                },
+                &to,
+                &mut rand_core::OsRng,
+            )
+            .map_err(|e| anyhow::anyhow!("sealing: {e}"))?;
+        }
+    }
+    Ok(doc.to_string())
 }
 
 /// One document to capture, signed: the transaction, its id (the capture id), its
@@ -1237,10 +1306,24 @@ async fn measure(
         .enumerate()
         .map(|(m, (key, kind))| {
             (0..o.docs_per_member)
-                .map(|d| signed_capture(key, chain_id, capture_document(*kind, m, d, o.doc_events)))
-                .collect()
+                .map(|d| {
+                    let mut doc = capture_document(*kind, m, d, o.doc_events);
+                    if o.sealed_fields > 0 {
+                        let mut serial = ((m * o.docs_per_member + d) * o.doc_events) as u64;
+                        doc = seal_fields(
+                            &doc,
+                            chain_id,
+                            *kind,
+                            &s.seal_keys[kind],
+                            o.sealed_fields,
+                            &mut serial,
+                        )?;
+                    }
+                    Ok(signed_capture(key, chain_id, doc))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
         })
-        .collect();
+        .collect::<anyhow::Result<_>>()?;
     // Each capture's events and its capturer's key (a job is read by its submitter).
     let expected: HashMap<TxId, (usize, SecretKey)> = lanes
         .iter()
@@ -1426,6 +1509,7 @@ pub async fn run(o: EpcisBenchOptions) -> anyhow::Result<()> {
         "members": o.n_members,
         "documents": runs[0]["documents"],
         "events_per_document": o.doc_events,
+        "sealed_fields_per_event": o.sealed_fields,
         "events": runs[0]["events"],
         "in_flight_per_member": o.in_flight.max(1),
         "runs": o.runs,
@@ -1445,9 +1529,9 @@ pub async fn run(o: EpcisBenchOptions) -> anyhow::Result<()> {
     } else {
         let c = &result["capture"];
         println!(
-            "captured {} events in {} documents of {} from {} members: median {eps:.0} events/s over {} runs; \
+            "captured {} events ({} sealed fields each) in {} documents of {} from {} members: median {eps:.0} events/s over {} runs; \
 capture latency p50 {} ms, p99 {} ms per document; in-process validate+hash baseline {base:.0} events/s (ratio {})",
-            result["events"], result["documents"], o.doc_events, o.n_members, o.runs,
+            result["events"], o.sealed_fields, result["documents"], o.doc_events, o.n_members, o.runs,
             c["latency_ms_p50_median"], c["latency_ms_p99_median"], c["ratio_to_baseline"]
         );
         for d in ["forward", "back"] {
