@@ -123,6 +123,36 @@ impl PartyResolver {
         Ok(out)
     }
 
+    /// Every organization with the regulator role (read once per resolver).
+    pub fn regulators<S: StateRead + ?Sized>(
+        &mut self,
+        state: &S,
+    ) -> Result<BTreeSet<OrgId>, StateReadError> {
+        Ok(self
+            .orgs(state)?
+            .iter()
+            .filter(|o| o.roles.contains(&waybill_types::Role::Regulator))
+            .map(|o| o.id.clone())
+            .collect())
+    }
+
+    /// Every organization, read when first needed.
+    fn orgs<S: StateRead + ?Sized>(
+        &mut self,
+        state: &S,
+    ) -> Result<&[Organization], StateReadError> {
+        if self.orgs.is_none() {
+            let mut orgs = Vec::new();
+            for id in crate::governance::org_ids(state)? {
+                if let Some(o) = load_org(state, &id)? {
+                    orgs.push(o);
+                }
+            }
+            self.orgs = Some(orgs);
+        }
+        Ok(self.orgs.as_deref().unwrap_or_default())
+    }
+
     /// The member organization a GLN-bearing identifier names: a registered
     /// location's owner, else the organization whose company prefix starts the GLN.
     fn org_of<S: StateRead + ?Sized>(
@@ -141,16 +171,7 @@ impl PartyResolver {
                 return Ok(Some(l.owner));
             }
         }
-        if self.orgs.is_none() {
-            let mut orgs = Vec::new();
-            for id in crate::governance::org_ids(state)? {
-                if let Some(o) = load_org(state, &id)? {
-                    orgs.push(o);
-                }
-            }
-            self.orgs = Some(orgs);
-        }
-        Ok(self.orgs.iter().flatten().find_map(|o| {
+        Ok(self.orgs(state)?.iter().find_map(|o| {
             o.company_prefixes
                 .iter()
                 .any(|p| digits.starts_with(p.as_str()))

@@ -741,12 +741,28 @@ fn demo_sealed_fields_open_only_for_their_recipients(dir: &Path) {
         }
         // A member whose organization reads the event but is no recipient.
         let served = events_as(not, step);
-        assert!(served.contains("wb:sealed"), "{not}: {served}");
+        assert!(
+            served.contains("wb:sealed") && !served.contains(value),
+            "{not}: {served}"
+        );
         assert!(
             !open_as(not, &served).contains(value),
             "{not} does not open it"
         );
     }
+    let files = regular_files(dir);
+    assert!(
+        files.iter().any(|f| f.ends_with("waybill.redb")),
+        "{files:?}"
+    );
+    for canary in [report, price, "Chlorpyrifos", "16.00 CNY/kg"] {
+        let hits = files_containing(&files, canary);
+        assert!(hits.is_empty(), "{canary} in plaintext in {hits:?}");
+    }
+}
+
+/// Every regular file under `dir` (the node's control socket is no file to read).
+fn regular_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(p) = stack.pop() {
@@ -755,25 +771,23 @@ fn demo_sealed_fields_open_only_for_their_recipients(dir: &Path) {
             if kind.is_dir() {
                 stack.push(path);
             } else if kind.is_file() {
-                // Regular files only (the node's control socket is no file to read).
                 files.push(path);
             }
         }
     }
-    assert!(
-        files.iter().any(|f| f.ends_with("waybill.redb")),
-        "{files:?}"
-    );
-    for f in &files {
-        let bytes = std::fs::read(f).expect("read");
-        for canary in [report, price, "Chlorpyrifos", "16.00 CNY/kg"] {
-            assert!(
-                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
-                "{canary} in plaintext in {}",
-                f.display()
-            );
-        }
-    }
+    files
+}
+
+/// Those of `files` whose bytes contain `canary`.
+fn files_containing(files: &[PathBuf], canary: &str) -> Vec<PathBuf> {
+    files
+        .iter()
+        .filter(|f| {
+            let bytes = std::fs::read(f).expect("read");
+            bytes.windows(canary.len()).any(|w| w == canary.as_bytes())
+        })
+        .cloned()
+        .collect()
 }
 
 /// Everything `from` prints up to and including the first line containing `last`,
@@ -1554,7 +1568,8 @@ fn priced_commissioning_doc(serial: &str, event_id: Option<&str>) -> serde_json:
 async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
     let dir = temp_dir("seal-capture");
     let (url, _) = init(&dir);
-    let _node = start_node(&dir);
+    // Debug logs: the canary scan below reads them too.
+    let _node = start_node_with_env(&dir, &[("RUST_LOG", "debug")]);
     let client = Client::new(&url);
     ready(&client).await;
     let d = dir.to_str().expect("utf-8 path");
@@ -1730,6 +1745,15 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
         "{job}"
     );
     a_recipient_is_added_later_and_a_complaint_settled(&dir, &client, &capture).await;
+    // Canary: the price is nowhere in the node's directory — store, logs, key files —
+    // but in the document the orchard wrote there itself.
+    let files: Vec<PathBuf> = regular_files(&dir)
+        .into_iter()
+        .filter(|f| f != &doc_file)
+        .collect();
+    assert!(files.iter().any(|f| f.ends_with("node.log")), "{files:?}");
+    let hits = files_containing(&files, "1250.00");
+    assert!(hits.is_empty(), "the sealed price in plaintext in {hits:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -19,7 +19,7 @@ use serde_json::Value;
 use waybill_types::payload::{AddSealWraps, ComplainSealWrap};
 use waybill_types::reject::RejectCode;
 use waybill_types::seal::{Sealed, Wrap};
-use waybill_types::{DataCategory, Height, OrgId, PublicKey, Role};
+use waybill_types::{DataCategory, Height, OrgId, PublicKey};
 
 use super::{load_event, EventRecord};
 use crate::exec::{decode_record, encode_record, Execution, StateRead, StateReadError};
@@ -27,19 +27,6 @@ use crate::exec::{Call, Contract, HandlerError, Rejection, Writes};
 use crate::identity::{active_signer, load_org};
 use crate::keys;
 use crate::parties::{is_party_to_event, named_in, PartyResolver};
-
-/// Every organization with the regulator role.
-pub fn regulator_orgs<S: StateRead + ?Sized>(state: &S) -> Result<BTreeSet<OrgId>, StateReadError> {
-    let mut out = BTreeSet::new();
-    for id in crate::governance::org_ids(state)? {
-        if let Some(o) = load_org(state, &id)? {
-            if o.roles.contains(&Role::Regulator) {
-                out.insert(o.id);
-            }
-        }
-    }
-    Ok(out)
-}
 
 /// The record a sealed field belongs to, as the recipient rule sees it.
 pub struct SealedRecord<'r> {
@@ -66,7 +53,7 @@ pub fn recipient_problems<S: StateRead + ?Sized>(
     here: &str,
 ) -> Result<Vec<String>, StateReadError> {
     let mut problems = Vec::new();
-    let regulators = regulator_orgs(state)?;
+    let regulators = resolver.regulators(state)?;
     if all_regulators {
         for r in regulators.iter().filter(|r| !orgs.contains(r)) {
             problems.push(format!(
