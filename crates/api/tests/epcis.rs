@@ -2524,6 +2524,127 @@ async fn relationships_in_traces_and_trails(j: &Journey, app: &Router) {
     assert!(!labels.contains(&"sorting"), "{labels:?}");
 }
 
+/// The field dimension of the organization × record × field matrix (docs/PRIVACY.md):
+/// a buyer's name and phone sealed (category `platform_transactions`) in the
+/// producer's event for the producer, the regulator and the platform named as the
+/// event's owning party. Through the API: the record is served to exactly the readers
+/// the relationship rule allows (a competitor gets 403, an anonymous caller 401); in
+/// every answer the field is ciphertext; it opens with the secrets of its recipients
+/// only — the carrier and customs read the event but not the field. The plaintext is
+/// in no answer to anyone.
+#[tokio::test]
+async fn sealed_fields_open_only_for_their_recipients_through_the_api() {
+    use waybill_types::payload::RegisterSealKey;
+    use waybill_types::seal::{open_all, seal_at, OrgSecret, Place, Recipient, SealSecretKey};
+    let mut j = journey().await;
+    let app = j.net.app.clone();
+    let chain_id = CHAIN_ID.to_string();
+    let orgs = [ORCH, COLD, SHOP, CUST, REG];
+    let secret =
+        |o: &str| SealSecretKey([orgs.iter().position(|x| *x == o).expect("org") as u8 + 90; 32]);
+    let keys: Vec<SignedTx> = orgs
+        .iter()
+        .map(|o| {
+            j.admin(o).sign(Payload::RegisterSealKey(RegisterSealKey {
+                version: 1,
+                key: secret(o).public(),
+            }))
+        })
+        .collect();
+    j.net.apply_all(&keys).await;
+    let record = "urn:uuid:1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b";
+    let mut event = ev(
+        "ObjectEvent",
+        "2026-11-06T09:00:00.000+08:00",
+        json!({
+            "eventID": record,
+            "action": "OBSERVE", "epcList": [carton(3)], "bizStep": "repackaging",
+            "readPoint": {"id": PACKHOUSE}, "bizLocation": {"id": PACKHOUSE},
+            "destinationList": [{"type": "owning_party", "destination": "urn:epc:id:pgln:6907777.00000"}],
+            "wb:buyer": {"name": "Chen Xiaoling", "phone": "+852 5555 0142"}
+        }),
+    );
+    let to: Vec<Recipient> = [ORCH, REG, SHOP]
+        .iter()
+        .map(|o| Recipient {
+            org: org_id(o),
+            kv: 1,
+            key: secret(o).public(),
+        })
+        .collect();
+    seal_at(
+        &mut event,
+        &Place {
+            chain_id: &chain_id,
+            record,
+            field: "/wb:buyer",
+            category: DataCategory::PlatformTransactions,
+        },
+        &to,
+        &mut rand_core::OsRng,
+    )
+    .expect("seals");
+    let mut doc = epcis_doc(vec![event]);
+    doc["@context"] = json!([
+        "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+        {"wb": "https://waybill.example/epcis/"}
+    ]);
+    let mut producer = std::mem::replace(&mut j.producer, Signer::new("unused"));
+    j.net.capture_ok(&mut producer, &doc).await;
+    j.producer = producer;
+    let path = format!("/epcis/events/{}", pct(record));
+    get_anon(&app, &path)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    // (reader, its organization, reads the event, opens the field)
+    let cells: [(&str, &SecretKey, &str, bool, bool); 6] = [
+        ("regulator", &j.regulator.key, REG, true, true),
+        ("producer", &j.producer.key, ORCH, true, true),
+        ("platform (owning party)", &j.shop.key, SHOP, true, true),
+        (
+            "carrier (held the carton)",
+            &j.carrier.key,
+            COLD,
+            true,
+            false,
+        ),
+        ("customs (authority)", &j.inspector.key, CUST, true, false),
+        ("competing platform", &j.rival.key, RIVAL, false, false),
+    ];
+    for (who, key, org, reads, opens) in cells {
+        let (a, _) = get_as(&app, key, &path).await;
+        let text = a.text();
+        assert!(
+            !text.contains("Xiaoling") && !text.contains("5555"),
+            "{who}: plaintext served"
+        );
+        if !reads {
+            a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
+            continue;
+        }
+        assert_eq!(a.status, StatusCode::OK, "{who}: {text}");
+        let mut answer = a.json();
+        assert!(text.contains("wb:sealed"), "{who}");
+        let secrets: Vec<OrgSecret> = if org == RIVAL {
+            Vec::new()
+        } else {
+            vec![OrgSecret {
+                org: org_id(org),
+                kv: 1,
+                secret: secret(org),
+            }]
+        };
+        let report = open_all(&mut answer, &chain_id, &secrets);
+        assert!(report.failed.is_empty(), "{who}: {:?}", report.failed);
+        assert_eq!(report.opened == 1, opens, "{who} opens the field: {opens}");
+        assert_eq!(
+            answer.to_string().contains("Chen Xiaoling"),
+            opens,
+            "{who}: the value after opening"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 5. Trace
 // ---------------------------------------------------------------------------
