@@ -2534,64 +2534,11 @@ async fn relationships_in_traces_and_trails(j: &Journey, app: &Router) {
 /// in no answer to anyone.
 #[tokio::test]
 async fn sealed_fields_open_only_for_their_recipients_through_the_api() {
-    use waybill_types::payload::RegisterSealKey;
-    use waybill_types::seal::{open_all, seal_at, OrgSecret, Place, Recipient, SealSecretKey};
+    use waybill_types::seal::{open_all, OrgSecret};
     let mut j = journey().await;
     let app = j.net.app.clone();
-    let chain_id = CHAIN_ID.to_string();
-    let orgs = [ORCH, COLD, SHOP, CUST, REG];
-    let secret =
-        |o: &str| SealSecretKey([orgs.iter().position(|x| *x == o).expect("org") as u8 + 90; 32]);
-    let keys: Vec<SignedTx> = orgs
-        .iter()
-        .map(|o| {
-            j.admin(o).sign(Payload::RegisterSealKey(RegisterSealKey {
-                version: 1,
-                key: secret(o).public(),
-            }))
-        })
-        .collect();
-    j.net.apply_all(&keys).await;
     let record = "urn:uuid:1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b";
-    let mut event = ev(
-        "ObjectEvent",
-        "2026-11-06T09:00:00.000+08:00",
-        json!({
-            "eventID": record,
-            "action": "OBSERVE", "epcList": [carton(3)], "bizStep": "repackaging",
-            "readPoint": {"id": PACKHOUSE}, "bizLocation": {"id": PACKHOUSE},
-            "destinationList": [{"type": "owning_party", "destination": "urn:epc:id:pgln:6907777.00000"}],
-            "wb:buyer": {"name": "Chen Xiaoling", "phone": "+852 5555 0142"}
-        }),
-    );
-    let to: Vec<Recipient> = [ORCH, REG, SHOP]
-        .iter()
-        .map(|o| Recipient {
-            org: org_id(o),
-            kv: 1,
-            key: secret(o).public(),
-        })
-        .collect();
-    seal_at(
-        &mut event,
-        &Place {
-            chain_id: &chain_id,
-            record,
-            field: "/wb:buyer",
-            category: DataCategory::PlatformTransactions,
-        },
-        &to,
-        &mut rand_core::OsRng,
-    )
-    .expect("seals");
-    let mut doc = epcis_doc(vec![event]);
-    doc["@context"] = json!([
-        "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
-        {"wb": "https://waybill.example/epcis/"}
-    ]);
-    let mut producer = std::mem::replace(&mut j.producer, Signer::new("unused"));
-    j.net.capture_ok(&mut producer, &doc).await;
-    j.producer = producer;
+    capture_sealed_buyer(&mut j, record).await;
     let path = format!("/epcis/events/{}", pct(record));
     get_anon(&app, &path)
         .await
@@ -2623,18 +2570,14 @@ async fn sealed_fields_open_only_for_their_recipients_through_the_api() {
             continue;
         }
         assert_eq!(a.status, StatusCode::OK, "{who}: {text}");
-        let mut answer = a.json();
         assert!(text.contains("wb:sealed"), "{who}");
-        let secrets: Vec<OrgSecret> = if org == RIVAL {
-            Vec::new()
-        } else {
-            vec![OrgSecret {
-                org: org_id(org),
-                kv: 1,
-                secret: secret(org),
-            }]
-        };
-        let report = open_all(&mut answer, &chain_id, &secrets);
+        let mut answer = a.json();
+        let secrets = vec![OrgSecret {
+            org: org_id(org),
+            kv: 1,
+            secret: buyer_secret(org),
+        }];
+        let report = open_all(&mut answer, CHAIN_ID, &secrets);
         assert!(report.failed.is_empty(), "{who}: {:?}", report.failed);
         assert_eq!(report.opened == 1, opens, "{who} opens the field: {opens}");
         assert_eq!(
@@ -2643,6 +2586,67 @@ async fn sealed_fields_open_only_for_their_recipients_through_the_api() {
             "{who}: the value after opening"
         );
     }
+}
+
+/// The journey organizations' encryption secrets in the sealed-field test.
+fn buyer_secret(o: &str) -> waybill_types::seal::SealSecretKey {
+    let i = [ORCH, COLD, SHOP, CUST, REG]
+        .iter()
+        .position(|x| *x == o)
+        .expect("a journey organization");
+    waybill_types::seal::SealSecretKey([i as u8 + 90; 32])
+}
+
+/// Every journey organization registers its key; the producer captures an event on
+/// carton 3 naming the platform as owning party, with a buyer's name and phone sealed
+/// (`platform_transactions`) for itself, the regulator and the platform.
+async fn capture_sealed_buyer(j: &mut Journey, record: &str) {
+    use waybill_types::payload::RegisterSealKey;
+    use waybill_types::seal::{seal_at, Place, Recipient};
+    let keys: Vec<SignedTx> = [ORCH, COLD, SHOP, CUST, REG]
+        .iter()
+        .map(|o| {
+            j.admin(o).sign(Payload::RegisterSealKey(RegisterSealKey {
+                version: 1,
+                key: buyer_secret(o).public(),
+            }))
+        })
+        .collect();
+    j.net.apply_all(&keys).await;
+    let mut event = ev(
+        "ObjectEvent",
+        "2026-11-06T09:00:00.000+08:00",
+        json!({
+            "eventID": record,
+            "action": "OBSERVE", "epcList": [carton(3)], "bizStep": "repackaging",
+            "readPoint": {"id": PACKHOUSE}, "bizLocation": {"id": PACKHOUSE},
+            "destinationList": [{"type": "owning_party", "destination": "urn:epc:id:pgln:6907777.00000"}],
+            "wb:buyer": {"name": "Chen Xiaoling", "phone": "+852 5555 0142"}
+        }),
+    );
+    let to: Vec<Recipient> = [ORCH, REG, SHOP]
+        .iter()
+        .map(|o| Recipient {
+            org: org_id(o),
+            kv: 1,
+            key: buyer_secret(o).public(),
+        })
+        .collect();
+    let place = Place {
+        chain_id: CHAIN_ID,
+        record,
+        field: "/wb:buyer",
+        category: DataCategory::PlatformTransactions,
+    };
+    seal_at(&mut event, &place, &to, &mut rand_core::OsRng).expect("seals");
+    let mut doc = epcis_doc(vec![event]);
+    doc["@context"] = json!([
+        "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+        {"wb": "https://waybill.example/epcis/"}
+    ]);
+    let mut producer = std::mem::replace(&mut j.producer, Signer::new("unused"));
+    j.net.capture_ok(&mut producer, &doc).await;
+    j.producer = producer;
 }
 
 // ---------------------------------------------------------------------------
