@@ -2586,6 +2586,27 @@ async fn sealed_fields_open_only_for_their_recipients_through_the_api() {
             "{who}: the value after opening"
         );
     }
+    // The competitor records its own "sale" of the carton: stored, its own to read,
+    // but it claims nothing — the carton's records stay closed to it.
+    let claim = epcis_doc(vec![ev(
+        "ObjectEvent",
+        "2026-11-06T10:00:00.000+08:00",
+        json!({
+            "action": "OBSERVE", "epcList": [carton(3)],
+            "bizStep": "retail_selling", "disposition": "retail_sold"
+        }),
+    )]);
+    let mut rival = std::mem::replace(&mut j.rival, Signer::new("unused"));
+    j.net.capture_ok(&mut rival, &claim).await;
+    j.rival = rival;
+    let (a, _) = get_as(&app, &j.rival.key, &path).await;
+    a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
+    let mine = get_as_ok(&app, &j.rival.key, "/epcis/events?perPage=100").await;
+    assert_eq!(
+        events_of(&mine).len(),
+        1,
+        "its own event, none of the journey's: {mine}"
+    );
 }
 
 /// The journey organizations' encryption secrets in the sealed-field test.

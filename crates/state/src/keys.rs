@@ -226,19 +226,22 @@ pub fn seal_key(org: &OrgId, version: u32) -> Vec<u8> {
     k
 }
 
-/// Parties (`crate::parties`): `PARTY ‖ canonical identifier ‖ 0x00 ‖ org id` →
-/// `[1]`. Canonical identifiers never hold 0x00 (they are percent-encoded).
+/// Parties (`crate::parties`): `PARTY ‖ canonical identifier` → the organizations
+/// that are parties to it (sorted). Canonical identifiers never hold 0x00.
 pub const PARTY: u8 = 0x1C;
 
-/// Key of an organization's being a party to an identifier.
-pub fn party(subject: &str, org: &OrgId) -> Vec<u8> {
-    [
-        &[PARTY][..],
-        subject.as_bytes(),
-        &[0],
-        org.as_str().as_bytes(),
-    ]
-    .concat()
+/// Key of an identifier's parties.
+pub fn parties(subject: &str) -> Vec<u8> {
+    [&[PARTY][..], subject.as_bytes()].concat()
+}
+
+/// What a container holds now (`crate::parties`): `CONTENTS ‖ parent identifier` →
+/// its children (sorted), as aggregation events by its parties added and removed them.
+pub const CONTENTS: u8 = 0x1F;
+
+/// Key of a container's contents.
+pub fn contents(parent: &str) -> Vec<u8> {
+    [&[CONTENTS][..], parent.as_bytes()].concat()
 }
 
 /// Wraps added to a sealed field after capture (`crate::trace::wraps`):

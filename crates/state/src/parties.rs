@@ -2,31 +2,40 @@
 //! that roles cannot say (docs/PRIVACY.md, "Who reads what").
 //!
 //! Roles say which *categories* of consortium data a member may read; relationships
-//! say *whose*. An organization is a party to an identifier (an item, a lot, a
-//! container, a shipment's pallet) once an event names that identifier and the
-//! organization either captured the event, is named in its source or destination list
-//! (a party GLN, or a location it owns), or owns the event's read point or business
-//! location; and, for each identifier that carries a GTIN, to that product
+//! say *whose*. Custody is handed over, not claimed ([`Custody::record_event`]):
+//! - an identifier no one is a party to yet (an item, lot or pallet an event names
+//!   first) gets as parties the event's capturer and the organizations the event names
+//!   (its locations' owners, its sources and destinations: a party GLN by company
+//!   prefix, a location by its owner);
+//! - an event whose capturer *holds* one of the identifiers it names — is a party to
+//!   it, owns its product, or captures at a location (its own or delegated to it)
+//!   whose owner is a party to it — makes the capturer and the organizations it names
+//!   parties to every identifier the event names: a shipment names its receiver;
+//! - a party to a container is a party to what it holds at the time (`CONTENTS`,
+//!   kept from aggregation events by the children's parties);
+//! - anyone else's event — an observation of a competitor's item — is stored, and is
+//!   its capturer's to read, but makes no one a party to anything.
+//!
+//! The product's owner (the organization that registered the GTIN) is a party to all
+//! of its items and lots; a party to an item is also a party to its product
 //! (`https://id.gs1.org/01/<GTIN>`: who touched a product reads its audit trail).
-//! The product's owner (the organization whose company prefix the GTIN
-//! carries, the one that registered the product) is a party to all of its items and
-//! lots. Being a party is kept in hashed state, `PARTY ‖ identifier ‖ 0x00 ‖ org` →
-//! `[1]`, written the first time and never removed: who took part in a history stays
-//! able to read it. Contracts read the rows (the sealed-field recipient rule); readers
-//! check them.
+//! Parties are hashed state, `PARTY ‖ identifier` → the sorted organizations, added to
+//! and never removed: who took part in a history stays able to read it. Contracts read
+//! them (the sealed-field recipient rule); readers check them.
 //!
 //! What a member may read then follows `trace::may_read_event`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use waybill_epcis::epc;
 use waybill_gs1::{Gln, Gtin};
 use waybill_types::OrgId;
 
 use crate::catalog::{load_location, load_product};
-use crate::exec::{StateRead, StateReadError};
+use crate::exec::{decode_record, encode_record, StateRead, StateReadError};
 use crate::identity::{load_org, Organization};
 use crate::keys;
+use waybill_epcis::model::{EventSummary, IdRole};
 
 /// Is `org` a party to the identifier `subject` (canonical)?
 pub fn is_party<S: StateRead + ?Sized>(
@@ -34,10 +43,234 @@ pub fn is_party<S: StateRead + ?Sized>(
     subject: &str,
     org: &OrgId,
 ) -> Result<bool, StateReadError> {
-    if state.get(&keys::party(subject, org))?.is_some() {
+    if parties_of(state, subject)?.contains(org) {
         return Ok(true);
     }
     owns_product_of(state, subject, org)
+}
+
+/// The organizations that are parties to `subject`, as stored.
+pub fn parties_of<S: StateRead + ?Sized>(
+    state: &S,
+    subject: &str,
+) -> Result<BTreeSet<OrgId>, StateReadError> {
+    let k = keys::parties(subject);
+    Ok(match state.get(&k)? {
+        Some(b) => decode_record::<Vec<OrgId>>(&k, &b)?.into_iter().collect(),
+        None => BTreeSet::new(),
+    })
+}
+
+/// What the container `parent` holds now, as stored.
+pub fn contents_of<S: StateRead + ?Sized>(
+    state: &S,
+    parent: &str,
+) -> Result<BTreeSet<String>, StateReadError> {
+    let k = keys::contents(parent);
+    Ok(match state.get(&k)? {
+        Some(b) => decode_record::<Vec<String>>(&k, &b)?.into_iter().collect(),
+        None => BTreeSet::new(),
+    })
+}
+
+/// Most identifiers one handover reaches through containers (a pallet of cases of
+/// items): deeper or wider contents are not followed.
+pub const CONTAINED_MAX: usize = 10_000;
+/// Deepest nesting followed (pallet → case → item → …).
+pub const CONTAINED_DEPTH_MAX: usize = 4;
+
+/// Parties and contents one capture changes, over the state it reads: each event
+/// recorded in order sees the ones before it; [`Custody::into_writes`] gives the rows.
+#[derive(Default)]
+pub struct Custody {
+    parties: BTreeMap<String, BTreeSet<OrgId>>,
+    contents: BTreeMap<String, BTreeSet<String>>,
+    changed_parties: BTreeSet<String>,
+    changed_contents: BTreeSet<String>,
+}
+
+impl Custody {
+    fn parties<S: StateRead + ?Sized>(
+        &mut self,
+        state: &S,
+        id: &str,
+    ) -> Result<&mut BTreeSet<OrgId>, StateReadError> {
+        if !self.parties.contains_key(id) {
+            let p = parties_of(state, id)?;
+            self.parties.insert(id.to_owned(), p);
+        }
+        Ok(self.parties.get_mut(id).expect("just loaded"))
+    }
+
+    fn contents<S: StateRead + ?Sized>(
+        &mut self,
+        state: &S,
+        id: &str,
+    ) -> Result<&mut BTreeSet<String>, StateReadError> {
+        if !self.contents.contains_key(id) {
+            let c = contents_of(state, id)?;
+            self.contents.insert(id.to_owned(), c);
+        }
+        Ok(self.contents.get_mut(id).expect("just loaded"))
+    }
+
+    /// Make `orgs` parties to `id`, to its product, and to what it holds (through
+    /// nested containers, bounded).
+    fn hand_over<S: StateRead + ?Sized>(
+        &mut self,
+        state: &S,
+        id: &str,
+        orgs: &BTreeSet<OrgId>,
+    ) -> Result<(), StateReadError> {
+        let mut frontier = vec![id.to_owned()];
+        let mut seen = BTreeSet::new();
+        for _ in 0..=CONTAINED_DEPTH_MAX {
+            let mut next = Vec::new();
+            for x in frontier {
+                if seen.len() >= CONTAINED_MAX || !seen.insert(x.clone()) {
+                    continue;
+                }
+                let product = epc::parse(&x)
+                    .ok()
+                    .and_then(|i| i.class_level())
+                    .filter(|c| c != &x);
+                for target in std::iter::once(x.clone()).chain(product) {
+                    let p = self.parties(state, &target)?;
+                    let before = p.len();
+                    p.extend(orgs.iter().cloned());
+                    if p.len() != before {
+                        self.changed_parties.insert(target);
+                    }
+                }
+                next.extend(self.contents(state, &x)?.iter().cloned());
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        Ok(())
+    }
+
+    /// Record what the event `s`, captured by `capturer`, says about custody
+    /// (the module's rules): new identifiers get parties, a holder hands over what it
+    /// names, an aggregation by the children's party changes a container's contents.
+    pub fn record_event<S: StateRead + ?Sized>(
+        &mut self,
+        state: &S,
+        resolver: &mut PartyResolver,
+        capturer: &OrgId,
+        s: &EventSummary,
+    ) -> Result<(), StateReadError> {
+        let named = named_in(
+            s.read_point.as_deref(),
+            s.biz_location.as_deref(),
+            &s.sources,
+            &s.destinations,
+        );
+        let orgs = resolver.event_parties(state, capturer, named)?;
+        let place_owner = match s.biz_location.as_deref() {
+            Some(l) => resolver.location_owner(state, l)?,
+            None => None,
+        };
+        let ids: BTreeSet<&str> = s.ids.iter().map(|(_, id)| id.as_str()).collect();
+        let mut holding = false;
+        let mut new_ids = Vec::new();
+        for &id in &ids {
+            let p = self.parties(state, id)?;
+            if p.is_empty() {
+                new_ids.push(id);
+            } else if p.contains(capturer)
+                || place_owner.as_ref().is_some_and(|o| p.contains(o))
+                || owns_product_of(state, id, capturer)?
+            {
+                holding = true;
+            }
+        }
+        let handed: Vec<&str> = if holding {
+            ids.iter().copied().collect()
+        } else {
+            new_ids
+        };
+        for id in handed {
+            self.hand_over(state, id, &orgs)?;
+        }
+        if s.event_type == "AggregationEvent" {
+            self.record_contents(state, capturer, s)?;
+        }
+        Ok(())
+    }
+
+    /// A container's contents after an aggregation event: children its capturer is a
+    /// party to are added (ADD, OBSERVE) or removed (DELETE; all of them when the
+    /// event lists none).
+    fn record_contents<S: StateRead + ?Sized>(
+        &mut self,
+        state: &S,
+        capturer: &OrgId,
+        s: &EventSummary,
+    ) -> Result<(), StateReadError> {
+        let Some(parent) = s
+            .ids
+            .iter()
+            .find(|(r, _)| *r == IdRole::Parent)
+            .map(|(_, id)| id.clone())
+        else {
+            return Ok(());
+        };
+        let mut children = Vec::new();
+        for (r, id) in &s.ids {
+            if matches!(r, IdRole::Child | IdRole::ChildQuantity)
+                && self.parties(state, id)?.contains(capturer)
+            {
+                children.push(id.clone());
+            }
+        }
+        let delete = s.action.as_deref() == Some("DELETE");
+        let listed_none = !s
+            .ids
+            .iter()
+            .any(|(r, _)| matches!(r, IdRole::Child | IdRole::ChildQuantity));
+        let c = self.contents(state, &parent)?;
+        let before = c.clone();
+        if delete && listed_none {
+            c.clear();
+        } else if delete {
+            for x in &children {
+                c.remove(x);
+            }
+        } else {
+            c.extend(children);
+        }
+        if *c != before {
+            self.changed_contents.insert(parent);
+        }
+        Ok(())
+    }
+
+    /// The rows to write: each changed identifier's parties and container's contents.
+    pub fn into_writes(mut self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut w = Vec::new();
+        for id in std::mem::take(&mut self.changed_parties) {
+            let list: Vec<OrgId> = self
+                .parties
+                .remove(&id)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            w.push((keys::parties(&id), encode_record(&list)));
+        }
+        for id in std::mem::take(&mut self.changed_contents) {
+            let list: Vec<String> = self
+                .contents
+                .remove(&id)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            w.push((keys::contents(&id), encode_record(&list)));
+        }
+        w
+    }
 }
 
 /// Does `org` own the product (GTIN) the identifier `subject` carries?
@@ -151,6 +384,21 @@ impl PartyResolver {
             self.orgs = Some(orgs);
         }
         Ok(self.orgs.as_deref().unwrap_or_default())
+    }
+
+    /// The owner of the registered location `id` names, if any.
+    pub fn location_owner<S: StateRead + ?Sized>(
+        &mut self,
+        state: &S,
+        id: &str,
+    ) -> Result<Option<OrgId>, StateReadError> {
+        let Some(gln) = epc::parse(id)
+            .ok()
+            .and_then(|i| i.gln().and_then(|g| g.parse::<Gln>().ok()))
+        else {
+            return Ok(None);
+        };
+        Ok(load_location(state, &gln)?.map(|l| l.owner))
     }
 
     /// The member organization a GLN-bearing identifier names: a registered

@@ -2557,8 +2557,8 @@ fn trace_hides_what_the_reader_may_not_read_and_does_not_follow_it() {
     assert_eq!(l.nodes.len(), 1);
     assert!(l.events.is_empty());
     assert_eq!(l.hidden_events, 4);
-    // Once it sells the carton it is a party to it: the carton's history is its to
-    // read, walking back — all but customs' inspection, which its role does not read.
+    // Recording its own observation of the carton claims nothing: the event is its
+    // own to read, the carton's history still is not (custody is handed over).
     let sale = object(
         &at(0, 18 * 60),
         "OBSERVE",
@@ -2568,12 +2568,33 @@ fn trace_hides_what_the_reader_may_not_read_and_does_not_follow_it() {
     );
     assert_applied(&j.chain.capture(&key("seller"), &doc(vec![sale])));
     let l = walk_as(&j, "seller", &c1, Direction::Back);
+    assert_eq!(
+        (l.events.len(), l.nodes.len()),
+        (1, 1),
+        "only its own event"
+    );
+    assert_eq!(l.hidden_events, 4);
+    // The packer, which holds the carton, ships it to the platform (named as owning
+    // party): now the carton's history is the platform's to read, walking back — all
+    // but customs' inspection, which its role does not read.
+    let mut ship = object(
+        &at(0, 17 * 60 + 30),
+        "OBSERVE",
+        Some("shipping"),
+        std::slice::from_ref(&c1),
+        Some(&dc()),
+    );
+    ship["destinationList"] = json!([
+        {"type": "owning_party", "destination": "urn:epc:id:pgln:6908001.00000"}
+    ]);
+    assert_applied(&j.chain.capture(&key("storekeeper"), &doc(vec![ship])));
+    let l = walk_as(&j, "seller", &c1, Direction::Back);
     assert_eq!(l.hidden_events, 1);
     assert!(!event_seqs(&l).contains(&j.seq["inspect P1"]));
     assert_eq!(
         event_seqs(&l).len(),
-        7,
-        "six events of its history and its sale"
+        8,
+        "six events of its history, the shipment to it and its sale"
     );
     // Walking forward from the lot it never held, it reads only what names the
     // carton it sold (the packing that made it, the pallet it rode, the sale).
@@ -2601,8 +2622,8 @@ fn trace_hides_what_the_reader_may_not_read_and_does_not_follow_it() {
     assert_eq!(l.nodes.len(), 1);
     assert!(l.events.is_empty());
     assert_eq!(
-        l.hidden_events, 5,
-        "the carton's own five events (with its sale)"
+        l.hidden_events, 6,
+        "the carton's own six events (with the shipment and the sale)"
     );
 
     // A hidden aggregation is not followed: no pallet, none of its events.

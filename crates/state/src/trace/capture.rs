@@ -30,7 +30,7 @@ use crate::exec::{
 };
 use crate::identity::{active_signer, Member};
 use crate::keys;
-use crate::parties::{named_in, PartyResolver};
+use crate::parties::{named_in, Custody, PartyResolver};
 
 /// What a capture has decided so far, before its writes exist.
 #[derive(Default)]
@@ -320,8 +320,8 @@ struct CaptureRun<'a, 'd, S: StateRead> {
     writes: Writes,
     /// Who the events make parties to what ([`crate::parties`]).
     resolver: PartyResolver,
-    /// (identifier, organization) pairs the stored events make parties.
-    party_rows: BTreeSet<(String, OrgId)>,
+    /// Parties and containers' contents the stored events change.
+    custody: Custody,
 }
 
 impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
@@ -351,7 +351,7 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             readings: BTreeMap::new(),
             writes: Vec::new(),
             resolver: PartyResolver::new(),
-            party_rows: BTreeSet::new(),
+            custody: Custody::default(),
         })
     }
 
@@ -712,33 +712,8 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             self.id_entries.push((id.clone(), seq, *role));
         }
         if !e.summary.error_declaration {
-            let s = &e.summary;
-            let named = named_in(
-                s.read_point.as_deref(),
-                s.biz_location.as_deref(),
-                &s.sources,
-                &s.destinations,
-            );
-            let parties = self
-                .resolver
-                .event_parties(self.ex, &self.member.org, named)?;
-            // Each identifier, and the product (GTIN) of each that carries one: a
-            // party to an item is a party to its product (its audit trail).
-            let products = e.summary.ids.iter().filter_map(|(_, id)| {
-                gtin_in(id).map(|g| format!("{}/01/{g}", waybill_epcis::epc::CANONICAL_DL_BASE))
-            });
-            let subjects: BTreeSet<String> = e
-                .summary
-                .ids
-                .iter()
-                .map(|(_, id)| id.clone())
-                .chain(products)
-                .collect();
-            for id in subjects {
-                for org in &parties {
-                    self.party_rows.insert((id.clone(), org.clone()));
-                }
-            }
+            self.custody
+                .record_event(self.ex, &mut self.resolver, &self.member.org, &e.summary)?;
         }
         self.readings
             .insert(seq, crate::open::screen_sensor_data(e.text.object));
@@ -870,12 +845,8 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
                 .push((keys::event_id(&eid), encode_record(&list)));
         }
         self.audit_products();
-        for (id, org) in std::mem::take(&mut self.party_rows) {
-            let k = keys::party(&id, &org);
-            if self.ex.get(&k)?.is_none() {
-                self.writes.push((k, vec![1]));
-            }
-        }
+        self.writes
+            .extend(std::mem::take(&mut self.custody).into_writes());
         self.writes
             .push((keys::meta("event_count"), encode_record(&self.count)));
         self.writes.push((
