@@ -442,7 +442,9 @@ pub(crate) fn lot_into_cartons(t: i64, cartons: &[String]) -> (Value, [Value; 2]
                 "cbvmda:harvestStartDate": "2026-11-10",
                 "wb:variety": "Newhall navel orange",
                 "wb:brix": 12.6
-            }
+            },
+            // Harvested for the plant: the farm hands the lot over (docs/PRIVACY.md).
+            "destinationList": [{ "type": "possessing_party", "destination": pgln(Kind::Packer) }]
         }),
     );
     let mut x = handover(
