@@ -7,10 +7,10 @@
 //!   first) gets as parties the event's capturer and the organizations the event names
 //!   (its locations' owners, its sources and destinations: a party GLN by company
 //!   prefix, a location by its owner);
-//! - an event whose capturer *holds* one of the identifiers it names — is a party to
-//!   it, owns its product, or captures at a location (its own or delegated to it)
-//!   whose owner is a party to it — makes the capturer and the organizations it names
-//!   parties to every identifier the event names: a shipment names its receiver;
+//! - an identifier the event's capturer *holds* — is a party to it, owns its product,
+//!   or captures at a location (its own or delegated to it) whose owner is a party to
+//!   it — gets the capturer and the organizations the event names as parties: a
+//!   shipment names its receiver; identifiers the capturer does not hold get nothing;
 //! - a party to a container is a party to what it holds at the time (`CONTENTS`,
 //!   kept from aggregation events by the children's parties);
 //! - anyone else's event — an observation of a competitor's item — is stored, and is
@@ -174,24 +174,20 @@ impl Custody {
             None => None,
         };
         let ids: BTreeSet<&str> = s.ids.iter().map(|(_, id)| id.as_str()).collect();
-        let mut holding = false;
-        let mut new_ids = Vec::new();
+        // Per identifier: a new one is created by this event; an existing one is
+        // handed over only if the capturer holds it. Naming another's items beside
+        // one's own hands nothing of theirs over.
+        let mut handed = Vec::new();
         for &id in &ids {
             let p = self.parties(state, id)?;
-            if p.is_empty() {
-                new_ids.push(id);
-            } else if p.contains(capturer)
+            let holds = p.is_empty()
+                || p.contains(capturer)
                 || place_owner.as_ref().is_some_and(|o| p.contains(o))
-                || owns_product_of(state, id, capturer)?
-            {
-                holding = true;
+                || owns_product_of(state, id, capturer)?;
+            if holds {
+                handed.push(id);
             }
         }
-        let handed: Vec<&str> = if holding {
-            ids.iter().copied().collect()
-        } else {
-            new_ids
-        };
         for id in handed {
             self.hand_over(state, id, &orgs)?;
         }

@@ -2588,13 +2588,31 @@ fn trace_hides_what_the_reader_may_not_read_and_does_not_follow_it() {
         {"type": "owning_party", "destination": "urn:epc:id:pgln:6908001.00000"}
     ]);
     assert_applied(&j.chain.capture(&key("storekeeper"), &doc(vec![ship])));
+    // Holding C1 now, it names another lot's carton beside it: that hands nothing
+    // of the other carton over.
+    let other = cartons("L2", 1)[0].clone();
+    let both = object(
+        &at(0, 18 * 60 + 5),
+        "OBSERVE",
+        Some("retail_selling"),
+        &[c1.clone(), other.clone()],
+        None,
+    );
+    assert_applied(&j.chain.capture(&key("seller"), &doc(vec![both])));
+    let l = walk_as(&j, "seller", &other, Direction::Back);
+    assert_eq!(
+        l.events.len(),
+        1,
+        "only its own event names the other carton"
+    );
+    assert!(l.hidden_events > 0);
     let l = walk_as(&j, "seller", &c1, Direction::Back);
     assert_eq!(l.hidden_events, 1);
     assert!(!event_seqs(&l).contains(&j.seq["inspect P1"]));
     assert_eq!(
         event_seqs(&l).len(),
-        8,
-        "six events of its history, the shipment to it and its sale"
+        9,
+        "six events of its history, the shipment to it and its two sales"
     );
     // Walking forward from the lot it never held, it reads only what names the
     // carton it sold (the packing that made it, the pallet it rode, the sale).
@@ -2622,8 +2640,8 @@ fn trace_hides_what_the_reader_may_not_read_and_does_not_follow_it() {
     assert_eq!(l.nodes.len(), 1);
     assert!(l.events.is_empty());
     assert_eq!(
-        l.hidden_events, 6,
-        "the carton's own six events (with the shipment and the sale)"
+        l.hidden_events, 7,
+        "the carton's own seven events (with the shipment and the two sales)"
     );
 
     // A hidden aggregation is not followed: no pallet, none of its events.
