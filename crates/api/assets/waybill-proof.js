@@ -192,6 +192,7 @@
       txRoot: r.bytes(32),
       openRoot: r.bytes(32),
       headsRoot: r.bytes(32),
+      commitRoot: r.bytes(32),
       stateHash: r.bytes(32),
       validatorsHash: r.bytes(32),
     };

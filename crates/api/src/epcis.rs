@@ -63,6 +63,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/trace/{id}", get(trace_route))
         .route("/v1/audit", get(audit_route))
         .route("/v1/sealed", get(sealed_route))
+        .route("/v1/sealed/proof", get(sealed_proof_route))
         .route("/v1/locations", get(locations))
         .route("/v1/locations/{gln}", get(location_by_gln))
         .route("/v1/orgs/{id}/qualifications", get(qualifications))
@@ -908,11 +909,24 @@ pub(crate) async fn event_by_id(
     require_member(&reader, "EPCIS events")?;
     let Path(id) = p?;
     let snap = s.store.snapshot()?;
+    let recs = readable_by_id(&snap, &reader, &id)?;
+    let doc = query_document(&snap, &recs, s.now_ms())?;
+    Ok(json_ld(&doc))
+}
+
+/// The events stored under `id` (an eventID or Event Hash ID) that `reader` may read:
+/// 404 `unknown_event` when there are none, 403 `not_authorized` when some exist but
+/// none is the reader's to read.
+fn readable_by_id<S: StateScan + ?Sized>(
+    snap: &S,
+    reader: &Reader,
+    id: &str,
+) -> Result<Vec<EventRecord>, ApiError> {
     let mut recs = Vec::new();
     let mut hidden = 0;
-    for seq in trace::events_by_id(&snap, &id)? {
-        if let Some(r) = trace::load_event(&snap, seq)? {
-            if visible(&snap, &reader, &r)? {
+    for seq in trace::events_by_id(snap, id)? {
+        if let Some(r) = trace::load_event(snap, seq)? {
+            if visible(snap, reader, &r)? {
                 recs.push(r);
             } else {
                 hidden += 1;
@@ -935,8 +949,7 @@ pub(crate) async fn event_by_id(
             format!("no event with eventID `{id}`"),
         ));
     }
-    let doc = query_document(&snap, &recs, s.now_ms())?;
-    Ok(json_ld(&doc))
+    Ok(recs)
 }
 
 // ---------- sealed fields after capture ----------
@@ -960,36 +973,14 @@ pub(crate) async fn sealed_route(
     require_member(&reader, "sealed fields")?;
     let Query(q) = q?;
     let snap = s.store.snapshot()?;
-    let mut rec = None;
-    let mut hidden = false;
-    for seq in trace::events_by_id(&snap, &q.record)? {
-        match trace::load_event(&snap, seq)? {
-            Some(r) if r.error_declaration => {}
-            Some(r) if visible(&snap, &reader, &r)? => {
-                rec = Some(r);
-                break;
-            }
-            Some(_) => hidden = true,
-            None => {}
-        }
-    }
-    let Some(rec) = rec else {
-        return Err(if hidden {
-            epcis_error(
-                StatusCode::FORBIDDEN,
-                "not_authorized",
-                format!(
-                    "record `{}` exists but {} may not read it",
-                    q.record,
-                    reader.describe()
-                ),
-            )
-        } else {
-            ApiError::not_found(
-                "unknown_event",
-                format!("no event with eventID `{}`", q.record),
-            )
-        });
+    let Some(rec) = readable_by_id(&snap, &reader, &q.record)?
+        .into_iter()
+        .find(|r| !r.error_declaration)
+    else {
+        return Err(ApiError::not_found(
+            "unknown_event",
+            format!("no event with eventID `{}`", q.record),
+        ));
     };
     let event: Value = serde_json::from_str(&rec.json).map_err(ApiError::internal)?;
     let mut fields = Vec::new();
@@ -1016,6 +1007,38 @@ pub(crate) async fn sealed_route(
     }
     Ok(Json(
         json!({ "record": q.record, "hash_id": rec.hash_id(), "fields": fields }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SealedProofQuery {
+    record: String,
+    field: String,
+}
+
+/// `GET /v1/sealed/proof?record=ID&field=POINTER`: the proof of a sealed field's
+/// commitment (docs/PRIVACY.md "Provable disclosure") — what `waybill disclose` adds
+/// the opened value and salt to. Read by whoever may read the record; it holds the
+/// commitment, never the value.
+pub(crate) async fn sealed_proof_route(
+    State(s): State<AppState>,
+    reader: Reader,
+    q: Result<Query<SealedProofQuery>, QueryRejection>,
+) -> ApiResult {
+    require_member(&reader, "sealed fields")?;
+    let Query(q) = q?;
+    let snap = s.store.snapshot()?;
+    readable_by_id(&snap, &reader, &q.record)?;
+    let proof =
+        crate::proofs::commitment_proof(&s, &snap, &q.record, &q.field)?.ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_sealed_field",
+                format!("record `{}` has no sealed field {}", q.record, q.field),
+            )
+        })?;
+    Ok(Json(
+        serde_json::to_value(proof).map_err(ApiError::internal)?,
     ))
 }
 

@@ -129,6 +129,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/trace/{id}"),
     ("get", "/v1/audit"),
     ("get", "/v1/sealed"),
+    ("get", "/v1/sealed/proof"),
     ("get", "/v1/locations"),
     ("get", "/v1/locations/{gln}"),
     ("get", "/v1/orgs/{id}/qualifications"),

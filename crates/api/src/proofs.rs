@@ -13,11 +13,12 @@ use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
 use serde_json::Value;
-use waybill_state::{catalog, keys, open, StateRead};
+use waybill_state::{catalog, commitments, keys, open, StateRead};
 use waybill_store::StateSnapshot;
+use waybill_types::disclosure::CommitmentProof;
 use waybill_types::proof::{
-    fingerprint, walk_history, CertifiedHeader, HistorySource, ProofBundle, ProvenRecord, Subject,
-    SubjectHead, WalkError, PROOF_FORMAT,
+    fingerprint, walk_history, walk_validators, CertifiedHeader, HistorySource, ProofBundle,
+    ProvenRecord, Subject, SubjectHead, WalkError, PROOF_FORMAT,
 };
 use waybill_types::smt::Terminal;
 use waybill_types::{codec, merkle, Height};
@@ -142,7 +143,7 @@ pub fn build_bundle_with_history(
         }
     }
     let heads = prove_heads(&snap, &history)?;
-    let (records, headers) = prove_records(s, &snap, &history, anchor)?;
+    let (records, headers) = prove_records(s, &snap, &history, &[anchor])?;
     let bundle = ProofBundle {
         format: PROOF_FORMAT.to_string(),
         subject: subject.to_string(),
@@ -180,19 +181,21 @@ fn prove_heads(
 }
 
 /// Every record of the history with its inclusion proof, and the certified header of
-/// each block they are in and of the anchor.
+/// each block they are in and of the blocks `also` (the anchor's, …).
 fn prove_records(
     s: &AppState,
     snap: &StateSnapshot,
     history: &waybill_types::proof::History,
-    anchor: u64,
+    also: &[u64],
 ) -> Result<(Vec<ProvenRecord>, Vec<CertifiedHeader>), ApiError> {
-    // Proofs, per block; the anchor's header even if it published nothing of these.
+    // Proofs, per block; the headers `also` even if they published nothing of these.
     let mut by_height: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     for (h, i) in history.positions() {
         by_height.entry(h).or_default().push(i);
     }
-    by_height.entry(anchor).or_default();
+    for h in also {
+        by_height.entry(*h).or_default();
+    }
     let mut records = Vec::new();
     let mut headers = Vec::new();
     for (h, indexes) in by_height {
@@ -232,6 +235,54 @@ fn prove_records(
         });
     }
     Ok((records, headers))
+}
+
+/// The proof of a sealed field's commitment (docs/PRIVACY.md "Provable disclosure"):
+/// its leaf's inclusion proof in the sealing block's commitment tree, that block's
+/// certified header, and the validator sets' chain proven complete up to the newest
+/// header (the anchor), so a verifier knows who had to sign. `None`: the field was
+/// never sealed in a stored record.
+pub(crate) fn commitment_proof(
+    s: &AppState,
+    snap: &StateSnapshot,
+    record: &str,
+    field: &str,
+) -> Result<Option<CommitmentProof>, ApiError> {
+    let Some((height, index)) = commitments::position(snap, record, field)? else {
+        return Ok(None);
+    };
+    let leaf = snap.get(&keys::commit(height, index))?.ok_or_else(|| {
+        ApiError::internal(format!("commitment leaf {height}/{index} is missing"))
+    })?;
+    let commitment = leaf
+        .len()
+        .checked_sub(32)
+        .and_then(|at| <[u8; 32]>::try_from(&leaf[at..]).ok())
+        .ok_or_else(|| ApiError::internal(format!("commitment leaf {height}/{index} is short")))?;
+    let (tree_size, proof) = commitments::inclusion(snap, (height, index))?;
+    let anchor = snap.head()?.height.0;
+    let mut src = StateSource {
+        snap,
+        records: BTreeMap::new(),
+    };
+    let history = walk_validators(&mut src)
+        .map_err(|e| ApiError::internal(format!("walking the validator sets' chain: {e}")))?;
+    let mut heads = prove_heads(snap, &history)?;
+    let (validator_records, headers) = prove_records(s, snap, &history, &[height, anchor])?;
+    Ok(Some(CommitmentProof {
+        chain_id: s.genesis.chain_id.clone(),
+        genesis: b64(&codec::encode(&s.genesis)),
+        record: record.to_owned(),
+        field: field.to_owned(),
+        commitment: waybill_types::Hash(commitment),
+        height,
+        index: u64::from(index),
+        tree_size,
+        proof: proof.iter().map(hex::encode).collect(),
+        headers,
+        validator_records,
+        validators_head: heads.remove(0),
+    }))
 }
 
 /// `GET /v1/proofs/{*link}`: `link` is a Digital Link URI, percent-encoded as one

@@ -585,6 +585,7 @@ pub(crate) fn components() -> Map<String, Value> {
     gen.subschema_for::<identity::Member>();
     gen.subschema_for::<SealKeys>();
     gen.subschema_for::<SealedFields>();
+    gen.subschema_for::<waybill_types::disclosure::CommitmentProof>();
     gen.subschema_for::<Page<catalog::Product>>();
     gen.subschema_for::<catalog::Product>();
     gen.subschema_for::<Page<catalog::Lot>>();

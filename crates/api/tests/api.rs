@@ -239,7 +239,7 @@ async fn block_view(f: &Fixture, block1: &Value, block2: &Value) -> (String, Has
     assert_eq!(block2["height"], 2);
     let h2 = block2["hash"].as_str().expect("hash").to_string();
     let header = &block2["header"];
-    assert_eq!(header["version"], 2);
+    assert_eq!(header["version"], waybill_types::block::HEADER_VERSION);
     assert_eq!(header["chain_id"], CHAIN_ID);
     assert_eq!(header["height"], 2);
     assert_eq!(header["prev_hash"], block1["hash"]);

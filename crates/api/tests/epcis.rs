@@ -2609,6 +2609,203 @@ async fn sealed_fields_open_only_for_their_recipients_through_the_api() {
     );
 }
 
+/// A recipient discloses one sealed field (value, salt, the node's proof of its
+/// commitment): it verifies against the genesis alone; every tampering fails at the
+/// check it breaks, and so does any changed byte of the file. The proof is read by
+/// whoever may read the record, nobody else.
+#[tokio::test]
+async fn a_sealed_field_is_disclosed_and_every_tampering_fails() {
+    use waybill_types::disclosure::{verify, verify_text, CommitmentProof};
+    use waybill_types::proof::TrustRoot;
+    let mut j = journey().await;
+    let app = j.net.app.clone();
+    let record = "urn:uuid:2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d";
+    capture_sealed_buyer(&mut j, record).await;
+    let path = format!(
+        "/v1/sealed/proof?record={}&field=%2Fwb%3Abuyer",
+        pct(record)
+    );
+    get_anon(&app, &path)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    let (a, _) = get_as(&app, &j.rival.key, &path).await;
+    a.assert_error(StatusCode::FORBIDDEN, "not_authorized");
+    let (a, _) = get_as(
+        &app,
+        &j.producer.key,
+        &format!(
+            "/v1/sealed/proof?record={}&field=%2Fwb%3Aseller",
+            pct(record)
+        ),
+    )
+    .await;
+    a.assert_error(StatusCode::NOT_FOUND, "unknown_sealed_field");
+    // The carrier reads the record, so the proof too; it holds no plaintext.
+    let (a, _) = get_as(&app, &j.carrier.key, &path).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    assert!(!a.text().contains("Xiaoling"));
+    let proven: CommitmentProof = serde_json::from_value(a.json()).expect("a commitment proof");
+    let d = disclose_as_producer(&j, record, proven).await;
+    let genesis = d.proven.genesis().expect("genesis");
+    let trust = TrustRoot::Genesis(Box::new(genesis.clone()));
+    let v = verify(&d, &trust).expect("the disclosure verifies");
+    assert_eq!(v.value["name"], "Chen Xiaoling");
+    assert_eq!((v.record.as_str(), v.field.as_str()), (record, "/wb:buyer"));
+    assert!(!v.signers.is_empty());
+    let fp = TrustRoot::Fingerprint(waybill_types::proof::fingerprint(&genesis));
+    verify(&d, &fp).expect("against the fingerprint too");
+    disclosure_tampering_fails(&d, &trust);
+    header_tampering_fails(&d, &trust);
+    // The file: accepted as written; any changed byte fails.
+    let text = d.to_text().into_bytes();
+    verify_text(&text, &trust).expect("the file verifies");
+    for i in 0..text.len() {
+        let mut t = text.clone();
+        t[i] ^= 0x01;
+        assert!(
+            verify_text(&t, &trust).is_err(),
+            "byte {i} changed and still verifies"
+        );
+    }
+}
+
+/// The producer (a recipient) opens the buyer field of `record` and makes a
+/// disclosure of it with the node's proof.
+async fn disclose_as_producer(
+    j: &Journey,
+    record: &str,
+    proven: waybill_types::disclosure::CommitmentProof,
+) -> waybill_types::disclosure::Disclosure {
+    use waybill_types::seal::{sealed_fields, OrgSecret};
+    let event = get_as_ok(
+        &j.net.app,
+        &j.producer.key,
+        &format!("/epcis/events/{}", pct(record)),
+    )
+    .await["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0]
+        .clone();
+    let (_, sealed) = sealed_fields(&event).pop().expect("a sealed field");
+    let opened = sealed
+        .expect("well formed")
+        .open(
+            CHAIN_ID,
+            &[OrgSecret {
+                org: org_id(ORCH),
+                kv: 1,
+                secret: buyer_secret(ORCH),
+            }],
+        )
+        .expect("opens");
+    waybill_types::disclosure::Disclosure {
+        format: waybill_types::disclosure::DISCLOSURE_FORMAT.into(),
+        value: opened.value,
+        salt: hex::encode(opened.salt),
+        proven,
+    }
+}
+
+/// Each tampering of a valid disclosure `d`, and the check that must catch it.
+fn disclosure_tampering_fails(
+    d: &waybill_types::disclosure::Disclosure,
+    trust: &waybill_types::proof::TrustRoot,
+) {
+    use waybill_types::disclosure::{verify, Disclosure};
+    type Tamper = fn(&mut Disclosure);
+    let cases: [(&str, Tamper, &str); 12] = [
+        (
+            "format",
+            |d| d.format = "waybill-disclosure/0".into(),
+            "format",
+        ),
+        (
+            "value",
+            |d| d.value["name"] = json!("Chen Xiaoming"),
+            "commitment",
+        ),
+        ("salt", |d| d.salt = "00".repeat(32), "commitment"),
+        ("short salt", |d| d.salt = "00".into(), "commitment"),
+        ("record", |d| d.proven.record.push('0'), "disclosure"),
+        (
+            "field",
+            |d| d.proven.field = "/wb:seller".into(),
+            "disclosure",
+        ),
+        ("index", |d| d.proven.index += 1, "disclosure"),
+        (
+            "proof",
+            |d| d.proven.proof = vec!["00".repeat(32)],
+            "disclosure",
+        ),
+        ("height", |d| d.proven.height += 1_000, "disclosure"),
+        ("genesis", |d| d.proven.genesis.insert(4, 'A'), "genesis"),
+        (
+            "header",
+            |d| {
+                let h = &mut d.proven.headers[0].header;
+                let last = if h.ends_with('A') { "B" } else { "A" };
+                h.replace_range(h.len() - 4..h.len() - 3, last);
+            },
+            "validator set",
+        ),
+        (
+            "validators head",
+            |d| d.proven.validators_head.subject = "org:x".into(),
+            "heads",
+        ),
+    ];
+    for (what, tamper, step) in cases {
+        let mut t = d.clone();
+        tamper(&mut t);
+        let e = verify(&t, trust).expect_err(what);
+        assert_eq!(e.step, step, "{what}: {e}");
+    }
+    // The commitment itself changed (with a value and salt that match it): not the
+    // one the block committed to.
+    let mut t = d.clone();
+    let salt = [7u8; 32];
+    t.salt = hex::encode(salt);
+    t.proven.commitment = waybill_types::seal::commitment(&salt, &t.value);
+    assert_eq!(
+        verify(&t, trust).expect_err("commitment").step,
+        "disclosure"
+    );
+}
+
+/// The sealing block's commitment root rewritten (to a tree of this leaf twice, so the
+/// inclusion proof holds): the header no longer matches its certificate.
+fn header_tampering_fails(
+    d: &waybill_types::disclosure::Disclosure,
+    trust: &waybill_types::proof::TrustRoot,
+) {
+    use waybill_types::disclosure::verify;
+    let mut t = d.clone();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let at = t
+        .proven
+        .headers
+        .iter()
+        .position(|h| h.height == t.proven.height)
+        .expect("the sealing block's header");
+    let mut header: waybill_types::block::BlockHeader = waybill_types::codec::decode(
+        &base64::Engine::decode(&b64, &t.proven.headers[at].header).expect("base64"),
+        1 << 16,
+        "header",
+    )
+    .expect("a header");
+    let leaf = waybill_types::merkle::leaf_hash(&waybill_types::seal::commitment_leaf(
+        &t.proven.record,
+        &t.proven.field,
+        &t.proven.commitment,
+    ));
+    header.commit_root = waybill_types::Hash(waybill_types::merkle::node_hash(&leaf, &leaf));
+    t.proven.headers[at].header =
+        base64::Engine::encode(&b64, waybill_types::codec::encode(&header));
+    t.proven.proof = vec![hex::encode(leaf)];
+    t.proven.index = 0;
+    t.proven.tree_size = 2;
+    assert_eq!(verify(&t, trust).expect_err("header").step, "certificate");
+}
+
 /// The journey organizations' encryption secrets in the sealed-field test.
 fn buyer_secret(o: &str) -> waybill_types::seal::SealSecretKey {
     let i = [ORCH, COLD, SHOP, CUST, REG]

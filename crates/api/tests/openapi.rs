@@ -432,6 +432,20 @@ const READS: &[(&str, &str, Who, Option<&str>)] = &[
         Who::Anyone,
         None,
     ),
+    // The event seals nothing: 404 unknown_sealed_field (a 200 is shaped by
+    // `CommitmentProof`, deserialized strictly in epcis.rs's disclosure test).
+    (
+        "/v1/sealed/proof",
+        "/v1/sealed/proof?record=$EVENT_ID&field=%2Fwb%3Aprice",
+        Who::Picker,
+        None,
+    ),
+    (
+        "/v1/sealed/proof",
+        "/v1/sealed/proof?record=$EVENT_ID&field=%2Fwb%3Aprice",
+        Who::Anyone,
+        None,
+    ),
     ("/v1/locations", "/v1/locations", Who::Anyone, None),
     (
         "/v1/locations/{gln}",

@@ -424,3 +424,64 @@ fn ignore_fields_leave_out_user_extensions_only() {
     );
     assert!(standard.contains("bizTransactionListtype="), "{standard}");
 }
+
+/// A sealed field is hashed as its commitment: the same commitment under other
+/// ciphertext, nonce or recipients hashes alike (and as the bare commitment would);
+/// another commitment does not; a malformed seal hashes as it stands.
+#[test]
+fn a_sealed_field_hashes_as_its_commitment() {
+    let commitment = "ab".repeat(32);
+    let sealed = |ct: &str, orgs: &[&str], commitment: &str| {
+        json!({"wb:sealed": {
+            "suite": "waybill-seal/1", "record": "urn:uuid:1", "field": "/example:price",
+            "category": "financial",
+            "wraps": orgs.iter().map(|o| json!({"org": o, "kv": 1, "enc": "AA==", "ct": "AA=="})).collect::<Vec<_>>(),
+            "nonce": ct, "ct": ct, "commitment": commitment
+        }})
+    };
+    let a = hash(&with("example:price", sealed("AAAA", &["a"], &commitment)));
+    let b = hash(&with(
+        "example:price",
+        sealed("BBBB", &["a", "b"], &commitment),
+    ));
+    assert_eq!(a, b, "ciphertext and recipients do not count");
+    assert_eq!(
+        pre(&with("example:price", sealed("AAAA", &["a"], &commitment))),
+        pre(&with("example:price", json!(commitment))),
+        "hashed as if the value were the commitment"
+    );
+    assert_ne!(
+        a,
+        hash(&with(
+            "example:price",
+            sealed("AAAA", &["a"], &"cd".repeat(32))
+        )),
+        "another commitment, another ID"
+    );
+    // Inside ILMD too.
+    let in_ilmd = |c: &str| {
+        let mut e = base();
+        e.insert(
+            "ilmd".into(),
+            json!({"example:price": sealed("AAAA", &["a"], c)}),
+        );
+        hash(&e)
+    };
+    assert_eq!(in_ilmd(&commitment), {
+        let mut e = base();
+        e.insert(
+            "ilmd".into(),
+            json!({"example:price": sealed("ZZZZ", &["q"], &commitment)}),
+        );
+        hash(&e)
+    });
+    assert_ne!(in_ilmd(&commitment), in_ilmd(&"cd".repeat(32)));
+    // Not a seal (a second member, or no 64-hex commitment): hashed as an object.
+    let mut two = sealed("AAAA", &["a"], &commitment);
+    two["other"] = json!(1);
+    assert_ne!(hash(&with("example:price", two)), a);
+    assert_ne!(
+        hash(&with("example:price", sealed("AAAA", &["a"], "short"))),
+        hash(&with("example:price", sealed("BBBB", &["a"], "short"))),
+    );
+}

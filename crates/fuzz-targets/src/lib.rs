@@ -205,6 +205,7 @@ pub fn generated_seeds() -> Vec<(&'static str, Vec<u8>)> {
             tx_root: tx_root(encoded.iter().map(Vec::as_slice)),
             open_root: Hash([1; 32]),
             heads_root: Hash([2; 32]),
+            commit_root: Hash([3; 32]),
             state_hash: Hash([3; 32]),
             validators_hash: Hash([4; 32]),
         },

@@ -412,6 +412,7 @@ impl Ledger {
     ) -> BlockHeader {
         let state_hash = out.state_hash_after(&head.state_hash);
         let open_root = waybill_state::open::open_root(&out.writes, height.0);
+        let commit_root = waybill_state::commitments::commit_root(&out.writes, height.0);
         let leaves: Vec<merkle::Digest32> =
             txs_bytes.iter().map(|b| merkle::leaf_hash(b)).collect();
         BlockHeader {
@@ -425,6 +426,7 @@ impl Ledger {
             tx_root: Hash(merkle::root_from_leaf_hashes(&leaves)),
             open_root,
             heads_root,
+            commit_root,
             state_hash,
             validators_hash,
         }
@@ -849,6 +851,13 @@ impl Ledger {
             return Err(invalid(format!(
                 "open-tier root {} does not match execution {open_root}",
                 h.open_root
+            )));
+        }
+        let commit_root = waybill_state::commitments::commit_root(writes, h.height.0);
+        if commit_root != h.commit_root {
+            return Err(invalid(format!(
+                "commitment root {} does not match execution {commit_root}",
+                h.commit_root
             )));
         }
         Ok(out)

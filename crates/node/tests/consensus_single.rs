@@ -87,6 +87,7 @@ impl MemApp {
             tx_root: tx_root(std::iter::empty()),
             open_root: tx_root(std::iter::empty()),
             heads_root: Hash(waybill_types::smt::EMPTY),
+            commit_root: Hash(waybill_types::merkle::empty_root()),
             state_hash: prev_hash,
             validators_hash: validators_hash(&self.validators),
         }

@@ -299,3 +299,24 @@ pub fn is_derived(key: &[u8]) -> bool {
 pub fn index_row(prefix: &[u8], height: u64) -> Vec<u8> {
     [prefix, &height.to_be_bytes()[..]].concat()
 }
+
+/// The commitment tree of sealed fields (`crate::commitments`):
+/// `COMMIT ‖ height (u64 BE) ‖ index (u32 BE)` → the leaf. The header's `commit_root`
+/// is the RFC 6962 root over a block's leaves in key order.
+pub const COMMIT: u8 = 0x20;
+/// Where a sealed field's commitment is: `COMMIT_OF ‖ record ‖ 0x00 ‖ field` →
+/// (height, index).
+pub const COMMIT_OF: u8 = 0x21;
+
+/// Prefix of one block's commitment leaves.
+pub fn commit_at(height: u64) -> Vec<u8> {
+    [&[COMMIT][..], &height.to_be_bytes()[..]].concat()
+}
+/// Key of a commitment leaf.
+pub fn commit(height: u64, index: u32) -> Vec<u8> {
+    [commit_at(height).as_slice(), &index.to_be_bytes()[..]].concat()
+}
+/// Key of a sealed field's commitment position.
+pub fn commit_of(record: &str, field: &str) -> Vec<u8> {
+    sealed_field_key(COMMIT_OF, record, field, None)
+}

@@ -32,6 +32,7 @@ pub mod access;
 pub mod audit;
 pub mod block;
 pub mod catalog;
+pub mod commitments;
 pub mod credentials;
 pub mod dispatch;
 pub mod exec;

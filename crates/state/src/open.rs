@@ -22,10 +22,15 @@ use crate::keys;
 /// The RFC 6962 root over the open-tier records in `writes` for block `height` (the
 /// empty root if it publishes none).
 pub fn open_root(writes: &WriteSet, height: u64) -> Hash {
-    let prefix = keys::open_at(height);
+    block_root(writes, &keys::open_at(height))
+}
+
+/// The RFC 6962 root over the values written under `prefix` (one block's leaves), in
+/// key order.
+pub(crate) fn block_root(writes: &WriteSet, prefix: &[u8]) -> Hash {
     let leaves: Vec<merkle::Digest32> = writes
-        .range(prefix.clone()..)
-        .take_while(|(k, _)| k.starts_with(&prefix))
+        .range(prefix.to_vec()..)
+        .take_while(|(k, _)| k.starts_with(prefix))
         .filter_map(|(_, v)| v.as_ref().map(|b| merkle::leaf_hash(b)))
         .collect();
     Hash(merkle::root_from_leaf_hashes(&leaves))

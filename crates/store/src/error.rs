@@ -8,6 +8,9 @@ use waybill_types::Hash;
 /// The on-disk format version. Bump when a table's layout changes, and say in the
 /// commit how older stores are read.
 ///
+/// Version 4 (issue 15): block headers gained `commit_root` (header version 3), the
+/// state the commitment tree of sealed fields.
+///
 /// Version 3 (issue 14): the audit trail and the open-tier identifier index left the
 /// hashed state for a derived index table (`derived_index`, one row per subject per
 /// block), so state hashes differ from version 2's. Version 2 came with issue 12 (the
@@ -15,7 +18,7 @@ use waybill_types::Hash;
 /// stores are refused with [`StoreError::Version`]; there is no migration:
 /// re-initialize the node and resync it from its peers, or `waybill restore` a backup
 /// taken by a node of this version.
-pub const STORE_FORMAT_VERSION: u64 = 3;
+pub const STORE_FORMAT_VERSION: u64 = 4;
 
 /// A store operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -249,6 +249,17 @@ fn check_header_roots(
             ),
         ));
     }
+    let commit_root = waybill_state::commitments::commit_root(ws, h);
+    if commit_root != hd.commit_root {
+        return Err(bad(
+            h,
+            "commitment root",
+            format!(
+                "the write set's commitments give {commit_root}, header commits to {}",
+                hd.commit_root
+            ),
+        ));
+    }
     // The heads tree's root: written by this block if it moved a head, else the
     // previous block's.
     let heads_root = match waybill_state::open::heads_root_written(ws) {

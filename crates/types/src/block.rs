@@ -9,8 +9,8 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 /// The block header format version this build writes and reads. Version 2 added
-/// `heads_root`; version 1 is no longer read.
-pub const HEADER_VERSION: u8 = 2;
+/// `heads_root`, version 3 `commit_root`; older versions are no longer read.
+pub const HEADER_VERSION: u8 = 3;
 
 /// A block header. Its hash (SHA-256 of its canonical encoding) names the block.
 #[derive(
@@ -48,6 +48,11 @@ pub struct BlockHeader {
     /// container, location, organization, `validators`) to its latest open-tier
     /// record, after this block: what lets a proof show a history is complete.
     pub heads_root: Hash,
+    /// RFC 6962 Merkle root over the commitments of the fields this block sealed
+    /// (leaves [`crate::seal::commitment_leaf`], in the order the block stored them):
+    /// what lets one sealed field be disclosed and proven without the rest of its
+    /// record.
+    pub commit_root: Hash,
     /// `SHA-256(state_hash(h-1) ‖ digest of this block's ordered write set)`.
     pub state_hash: Hash,
     /// Hash of the validator set that finalizes this block.

@@ -8,6 +8,7 @@
 pub mod block;
 pub mod clock;
 pub mod codec;
+pub mod disclosure;
 pub mod genesis;
 pub mod hash;
 pub mod jcs;

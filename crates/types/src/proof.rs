@@ -201,7 +201,7 @@ fn err(step: &'static str, detail: impl Into<String>) -> ProofError {
     }
 }
 
-fn b64(step: &'static str, what: &str, s: &str) -> Result<Vec<u8>, ProofError> {
+pub(crate) fn b64(step: &'static str, what: &str, s: &str) -> Result<Vec<u8>, ProofError> {
     base64::engine::general_purpose::STANDARD
         .decode(s)
         .map_err(|e| err(step, format!("{what} is not base64: {e}")))
@@ -486,33 +486,7 @@ pub fn walk_history<S: HistorySource>(
             )));
         }
         let mut chain = Vec::new();
-        let mut at = src.head(&s)?;
-        let mut newer: Option<(u64, u64)> = None;
-        while let Some((h, i)) = at {
-            if let Some(n) = newer {
-                if (h, i) >= n {
-                    return Err(WalkError::BadLink {
-                        subject: s.clone(),
-                        height: n.0,
-                        index: n.1,
-                        detail: format!("links forward to {h}/{i}"),
-                    });
-                }
-            }
-            n_records += 1;
-            if n_records > PROOF_RECORDS_MAX {
-                return Err(WalkError::TooLarge(format!(
-                    "more than {PROOF_RECORDS_MAX} records"
-                )));
-            }
-            let rec = src.record(h, i).map_err(|e| match e {
-                WalkError::Missing { .. } => WalkError::Missing {
-                    subject: s.clone(),
-                    height: h,
-                    index: i,
-                },
-                other => other,
-            })?;
+        for (pos, rec) in walk_chain(src, &s, &mut n_records)? {
             for t in lineage_edges(&s, &rec) {
                 if let Some(g) = gtin_of(&t) {
                     if !gtins.iter().any(|x| x == g) {
@@ -523,14 +497,7 @@ pub fn walk_history<S: HistorySource>(
                     queue.push(t);
                 }
             }
-            chain.push((h, i));
-            newer = Some((h, i));
-            at = prev_of(&rec, &s).map_err(|detail| WalkError::BadLink {
-                subject: s.clone(),
-                height: h,
-                index: i,
-                detail,
-            })?;
+            chain.push(pos);
         }
         history.chains.push((s, chain));
         // Product masters of GTINs met so far, and their owners' qualifications.
@@ -558,6 +525,70 @@ pub fn walk_history<S: HistorySource>(
     }
     history.products.retain(|_, p| p.0 > 0);
     Ok(history)
+}
+
+/// A record with its position `(height, index)`.
+type PositionedRecord = ((u64, u64), Value);
+
+/// The records of one subject's chain, newest first, from its head along its `prev`
+/// links (each strictly older); `n_records` counts records walked against
+/// [`PROOF_RECORDS_MAX`].
+fn walk_chain<S: HistorySource>(
+    src: &mut S,
+    s: &str,
+    n_records: &mut usize,
+) -> Result<Vec<PositionedRecord>, WalkError<S::Error>> {
+    let mut chain = Vec::new();
+    let mut at = src.head(s)?;
+    let mut newer: Option<(u64, u64)> = None;
+    while let Some((h, i)) = at {
+        if let Some(n) = newer {
+            if (h, i) >= n {
+                return Err(WalkError::BadLink {
+                    subject: s.to_string(),
+                    height: n.0,
+                    index: n.1,
+                    detail: format!("links forward to {h}/{i}"),
+                });
+            }
+        }
+        *n_records += 1;
+        if *n_records > PROOF_RECORDS_MAX {
+            return Err(WalkError::TooLarge(format!(
+                "more than {PROOF_RECORDS_MAX} records"
+            )));
+        }
+        let rec = src.record(h, i).map_err(|e| match e {
+            WalkError::Missing { .. } => WalkError::Missing {
+                subject: s.to_string(),
+                height: h,
+                index: i,
+            },
+            other => other,
+        })?;
+        newer = Some((h, i));
+        at = prev_of(&rec, s).map_err(|detail| WalkError::BadLink {
+            subject: s.to_string(),
+            height: h,
+            index: i,
+            detail,
+        })?;
+        chain.push(((h, i), rec));
+    }
+    Ok(chain)
+}
+
+/// The history of the validator sets alone (what a disclosure carries to prove which
+/// set signed its header): the `validators` chain from its head.
+pub fn walk_validators<S: HistorySource>(src: &mut S) -> Result<History, WalkError<S::Error>> {
+    let chain = walk_chain(src, VALIDATORS_SUBJECT, &mut 0)?;
+    Ok(History {
+        chains: vec![(
+            VALIDATORS_SUBJECT.to_string(),
+            chain.into_iter().map(|(p, _)| p).collect(),
+        )],
+        products: BTreeMap::new(),
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -613,14 +644,15 @@ impl HistorySource for BundleSource<'_> {
 
 /// Verify `bundle` against a trust root the verifier holds (never one from the
 /// bundle itself).
-pub fn verify(bundle: &ProofBundle, trust: &TrustRoot) -> Result<Verified, ProofError> {
-    if bundle.format != PROOF_FORMAT {
-        return Err(err(
-            "format",
-            format!("bundle format `{}` is not {PROOF_FORMAT}", bundle.format),
-        ));
-    }
-    let genesis_bytes = b64("genesis", "genesis", &bundle.genesis)?;
+/// The genesis a bundle or disclosure (`what`) carries (`genesis_b64`, for chain
+/// `chain_id`), checked against the trust root the verifier holds; with its hash.
+pub(crate) fn trusted_genesis(
+    what: &str,
+    genesis_b64: &str,
+    chain_id: &str,
+    trust: &TrustRoot,
+) -> Result<(Genesis, Hash), ProofError> {
+    let genesis_bytes = b64("genesis", "genesis", genesis_b64)?;
     let genesis: Genesis = codec::decode(&genesis_bytes, limits::GENESIS_BYTES_MAX, "genesis")
         .map_err(|e| err("genesis", e.to_string()))?;
     let genesis_hash = sha256(&genesis_bytes);
@@ -639,7 +671,7 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot) -> Result<Verified, Proof
                 return Err(err(
                     "fingerprint",
                     format!(
-                        "the bundle's genesis hashes to {genesis_hash}, which does not match the consortium fingerprint {fp}"
+                        "the {what}'s genesis hashes to {genesis_hash}, which does not match the consortium fingerprint {fp}"
                     ),
                 ));
             }
@@ -649,7 +681,7 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot) -> Result<Verified, Proof
                 return Err(err(
                     "genesis",
                     format!(
-                        "the bundle's genesis hashes to {genesis_hash}, the trusted genesis to {}",
+                        "the {what}'s genesis hashes to {genesis_hash}, the trusted genesis to {}",
                         g.hash()
                     ),
                 ));
@@ -666,25 +698,35 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot) -> Result<Verified, Proof
                 return Err(err(
                     "genesis",
                     format!(
-                        "the bundle's genesis ({genesis_hash}, chain `{}`) is not the trusted one ({}, chain `{}`)",
+                        "the {what}'s genesis ({genesis_hash}, chain `{}`) is not the trusted one ({}, chain `{}`)",
                         genesis.chain_id, t.genesis_hash, t.chain_id
                     ),
                 ));
             }
         }
     }
-    if genesis.chain_id != bundle.chain_id {
+    if genesis.chain_id != chain_id {
         return Err(err(
             "genesis",
             format!(
-                "genesis is for chain `{}`, the bundle says `{}`",
-                genesis.chain_id, bundle.chain_id
+                "genesis is for chain `{}`, the {what} says `{}`",
+                genesis.chain_id, chain_id
             ),
         ));
     }
-    // Headers, each with its certificate, in height order, each once.
+    Ok((genesis, genesis_hash))
+}
+
+/// Headers, each with its certificate, by height.
+pub(crate) type Headers = BTreeMap<u64, (BlockHeader, CommitCertificate)>;
+
+/// Headers, each with its certificate, listed by height, each once, all of `chain_id`.
+pub(crate) fn decode_headers(
+    listed: &[CertifiedHeader],
+    chain_id: &str,
+) -> Result<Headers, ProofError> {
     let mut headers: BTreeMap<u64, (BlockHeader, CommitCertificate)> = BTreeMap::new();
-    for ch in &bundle.headers {
+    for ch in listed {
         if let Some((&last, _)) = headers.last_key_value() {
             if ch.height <= last {
                 return Err(err(
@@ -699,7 +741,7 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot) -> Result<Verified, Proof
         let hb = b64("header", "header", &ch.header)?;
         let header: BlockHeader = codec::decode(&hb, 64 * 1024, "header")
             .map_err(|e| err("header", format!("height {}: {e}", ch.height)))?;
-        if header.height != Height(ch.height) || header.chain_id != genesis.chain_id {
+        if header.height != Height(ch.height) || header.chain_id != chain_id {
             return Err(err(
                 "header",
                 format!(
@@ -714,11 +756,25 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot) -> Result<Verified, Proof
                 .map_err(|e| err("certificate", format!("height {}: {e}", ch.height)))?;
         headers.insert(ch.height, (header, cert));
     }
-    // Records: by position, each once; each in its block's open tier; JSON with links.
-    let mut decoded = Vec::with_capacity(bundle.records.len());
+    Ok(headers)
+}
+
+/// Records decoded and proven included in their blocks' open tiers.
+pub(crate) struct Records {
+    pub(crate) decoded: Vec<VerifiedRecord>,
+    pub(crate) by_pos: BTreeMap<(u64, u64), Value>,
+    pub(crate) leaves: BTreeMap<(u64, u64), merkle::Digest32>,
+}
+
+/// Records: by position, each once; each in its block's open tier; JSON with links.
+pub(crate) fn decode_records(
+    listed: &[ProvenRecord],
+    headers: &Headers,
+) -> Result<Records, ProofError> {
+    let mut decoded = Vec::with_capacity(listed.len());
     let mut by_pos: BTreeMap<(u64, u64), Value> = BTreeMap::new();
     let mut leaves: BTreeMap<(u64, u64), merkle::Digest32> = BTreeMap::new();
-    for (i, r) in bundle.records.iter().enumerate() {
+    for (i, r) in listed.iter().enumerate() {
         if let Some((&(lh, li), _)) = by_pos.last_key_value() {
             if (r.height, r.index) <= (lh, li) {
                 return Err(err(
@@ -782,10 +838,24 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot) -> Result<Verified, Proof
             record: value,
         });
     }
+    Ok(Records {
+        decoded,
+        by_pos,
+        leaves,
+    })
+}
+
+/// Every header's validator set (genesis, then each change the records publish) and
+/// certificate; the keys that signed.
+pub(crate) fn check_certificates(
+    headers: &Headers,
+    decoded: &[VerifiedRecord],
+    genesis: &Genesis,
+) -> Result<BTreeSet<PublicKey>, ProofError> {
     // Validator sets: genesis, then each published change (from the block after the one
     // that published it, at its effective height).
     let mut changes: BTreeMap<u64, Vec<ValidatorInfo>> = BTreeMap::new();
-    for r in &decoded {
+    for r in decoded {
         if let Some((eff, set)) = validator_set_record(&r.record) {
             if eff <= r.height {
                 return Err(err(
@@ -801,7 +871,7 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot) -> Result<Verified, Proof
     }
     let genesis_set = genesis.validator_set();
     let mut signers = BTreeSet::new();
-    for (h, (header, cert)) in &headers {
+    for (h, (header, cert)) in headers {
         let set = changes
             .range(..=*h)
             .next_back()
@@ -821,21 +891,19 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot) -> Result<Verified, Proof
             .map_err(|e| err("certificate", e.to_string()))?;
         signers.extend(cert.signatures.iter().map(|s| s.validator));
     }
-    // The anchor: the newest header; the heads are proven from its heads root.
-    let (&anchor_height, (anchor, _)) = headers
-        .last_key_value()
-        .ok_or_else(|| err("anchor", "the bundle has no headers"))?;
-    if bundle.anchor != anchor_height {
-        return Err(err(
-            "anchor",
-            format!(
-                "the bundle says it is complete up to block {}, but its newest header is {anchor_height}",
-                bundle.anchor
-            ),
-        ));
-    }
+    Ok(signers)
+}
+
+/// The subjects' heads, each proven from the anchor header's heads root; a head at a
+/// position must be one of `leaves`.
+pub(crate) fn check_heads(
+    listed: &[SubjectHead],
+    anchor: &BlockHeader,
+    anchor_height: u64,
+    leaves: &BTreeMap<(u64, u64), merkle::Digest32>,
+) -> Result<BTreeMap<String, Option<(u64, u64)>>, ProofError> {
     let mut heads: BTreeMap<String, Option<(u64, u64)>> = BTreeMap::new();
-    for hd in &bundle.heads {
+    for hd in listed {
         let key = smt::subject_key(&hd.subject);
         let siblings: Vec<smt::Digest32> = hd
             .proof
@@ -897,6 +965,39 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot) -> Result<Verified, Proof
             ));
         }
     }
+    Ok(heads)
+}
+
+pub fn verify(bundle: &ProofBundle, trust: &TrustRoot) -> Result<Verified, ProofError> {
+    if bundle.format != PROOF_FORMAT {
+        return Err(err(
+            "format",
+            format!("bundle format `{}` is not {PROOF_FORMAT}", bundle.format),
+        ));
+    }
+    let (genesis, genesis_hash) =
+        trusted_genesis("bundle", &bundle.genesis, &bundle.chain_id, trust)?;
+    let headers = decode_headers(&bundle.headers, &genesis.chain_id)?;
+    let Records {
+        decoded,
+        by_pos,
+        leaves,
+    } = decode_records(&bundle.records, &headers)?;
+    let signers = check_certificates(&headers, &decoded, &genesis)?;
+    // The anchor: the newest header; the heads are proven from its heads root.
+    let (&anchor_height, (anchor, _)) = headers
+        .last_key_value()
+        .ok_or_else(|| err("anchor", "the bundle has no headers"))?;
+    if bundle.anchor != anchor_height {
+        return Err(err(
+            "anchor",
+            format!(
+                "the bundle says it is complete up to block {}, but its newest header is {anchor_height}",
+                bundle.anchor
+            ),
+        ));
+    }
+    let heads = check_heads(&bundle.heads, anchor, anchor_height, &leaves)?;
     // The history: every chain from its head, every link present.
     let subject = Subject::parse(&bundle.subject).map_err(|e| err("subject", e))?;
     let mut src = BundleSource {

@@ -286,6 +286,17 @@ pub fn commitment(salt: &[u8; 32], value: &Value) -> Hash {
     crate::sha256(&bytes)
 }
 
+/// The leaf, in a block's commitment tree (the header's `commit_root`), of one
+/// sealed field: record id, field pointer (each as a 4-byte big-endian length and
+/// UTF-8 bytes) and the 32-byte commitment.
+pub fn commitment_leaf(record: &str, field: &str, commitment: &Hash) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + record.len() + field.len() + 32);
+    push_part(&mut out, record.as_bytes());
+    push_part(&mut out, field.as_bytes());
+    out.extend_from_slice(&commitment.0);
+    out
+}
+
 fn push_part(out: &mut Vec<u8>, part: &[u8]) {
     out.extend_from_slice(&(part.len() as u32).to_be_bytes());
     out.extend_from_slice(part);
@@ -455,9 +466,14 @@ impl Sealed {
                 self.suite
             )));
         }
-        if self.record.is_empty() || self.field.is_empty() || !self.field.starts_with('/') {
+        if self.record.is_empty()
+            || self.field.is_empty()
+            || !self.field.starts_with('/')
+            || self.record.contains('\0')
+            || self.field.contains('\0')
+        {
             return Err(SealError::Malformed(
-                "a sealed field names its record id and a JSON pointer starting with `/`".into(),
+                "a sealed field names its record id and a JSON pointer starting with `/`, neither holding NUL".into(),
             ));
         }
         unb64(&self.nonce, "the nonce", Some(NONCE_LEN))?;

@@ -261,12 +261,22 @@ fn header() -> impl Strategy<Value = BlockHeader> {
             hash(),
             hash(),
             hash(),
+            hash(),
         ),
     )
         .prop_map(
             |(
                 (version, chain_id, height, prev_hash, time_ms),
-                (proposer, n_txs, tx_root, open_root, heads_root, state_hash, validators_hash),
+                (
+                    proposer,
+                    n_txs,
+                    tx_root,
+                    open_root,
+                    heads_root,
+                    commit_root,
+                    state_hash,
+                    validators_hash,
+                ),
             )| BlockHeader {
                 version,
                 chain_id,
@@ -278,6 +288,7 @@ fn header() -> impl Strategy<Value = BlockHeader> {
                 tx_root,
                 open_root,
                 heads_root,
+                commit_root,
                 state_hash,
                 validators_hash,
             },
@@ -322,6 +333,7 @@ fn block_of(txs: Vec<SignedTx>, height: u64) -> Block {
             tx_root: tx_root(encoded.iter().map(Vec::as_slice)),
             open_root: Hash([2; 32]),
             heads_root: Hash([5; 32]),
+            commit_root: Hash([6; 32]),
             state_hash: Hash([3; 32]),
             validators_hash: Hash([4; 32]),
         },

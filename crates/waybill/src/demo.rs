@@ -96,7 +96,7 @@ pub async fn load(home: &Home, client: &Client) -> anyhow::Result<usize> {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0);
     for (i, step) in m.steps.iter().enumerate().skip(done) {
-        let key = crate::trace_cmds::member_key(&home.dir, &step.who)
+        let key = crate::who::member_key(&home.dir, &step.who)
             .with_context(|| format!("demo step {}", i + 1))?;
         match (&step.payload, &step.capture) {
             (Some(p), None) => {

@@ -9,6 +9,7 @@ mod manifest;
 mod seal_cmds;
 mod testnet;
 mod trace_cmds;
+mod who;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -459,6 +460,49 @@ A validator restored behind what it already signed syncs from its peers without 
         genesis: Option<PathBuf>,
         /// The consortium fingerprint (the `wb` attribute of the QR code's link): at
         /// least 32 hex digits of the genesis hash.
+        #[arg(long)]
+        fingerprint: Option<String>,
+        /// A trust file saved by `waybill trust`.
+        #[arg(long)]
+        trust: Option<PathBuf>,
+    },
+    /// Disclose one sealed field: open it with the key file's encryption secrets and
+    /// write its value, salt and the node's proof of its commitment (a certified
+    /// header's commitment root), which anyone checks with `waybill verify-disclosure`
+    /// without seeing the rest of the record (docs/PRIVACY.md).
+    #[command(
+        after_help = "Example:\n  waybill disclose --key waybill-data/keys/orgs/chengdu-packing-admin.json --record urn:uuid:… --field /wb:purchasePrice --out price.disclosure.json"
+    )]
+    Disclose {
+        /// A member's key file holding its organization's encryption secrets.
+        #[arg(long)]
+        key: PathBuf,
+        /// The record id (the event's eventID).
+        #[arg(long)]
+        record: String,
+        /// The field's JSON pointer inside the record.
+        #[arg(long)]
+        field: String,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Verify a disclosure offline against a trust root you give (the consortium's
+    /// genesis, its fingerprint, or a saved trust file); exits 1 naming the first check
+    /// that fails, including any changed byte of the file.
+    #[command(
+        after_help = "Example:\n  waybill verify-disclosure price.disclosure.json --genesis waybill-data/genesis.json"
+    )]
+    #[command(group(clap::ArgGroup::new("trust_root").required(true).args(["genesis", "fingerprint", "trust"])))]
+    VerifyDisclosure {
+        /// The disclosure file.
+        file: PathBuf,
+        /// The consortium's genesis.json.
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+        /// The consortium fingerprint: at least 32 hex digits of the genesis hash.
         #[arg(long)]
         fingerprint: Option<String>,
         /// A trust file saved by `waybill trust`.
@@ -987,6 +1031,26 @@ fn main() -> std::process::ExitCode {
             Cmd::Proof { link, out, target } => {
                 trace_cmds::proof(&target.client()?, &link, out.as_deref()).await
             }
+            Cmd::Disclose {
+                key,
+                record,
+                field,
+                out,
+                target,
+            } => {
+                seal_cmds::disclose(&target.client()?, &key, &record, &field, out.as_deref()).await
+            }
+            Cmd::VerifyDisclosure {
+                file,
+                genesis,
+                fingerprint,
+                trust,
+            } => trace_cmds::verify_disclosure(
+                &file,
+                genesis.as_deref(),
+                fingerprint.as_deref(),
+                trust.as_deref(),
+            ),
             Cmd::VerifyProof {
                 file,
                 genesis,

@@ -8,10 +8,10 @@ use anyhow::{bail, Context as _};
 use rand_core::OsRng;
 use waybill_client::{Client, KeyFile};
 use waybill_types::payload::RegisterSealKey;
-use waybill_types::seal::{open_all, OrgSecret, SealPublicKey, SealSecretKey};
+use waybill_types::seal::{open_all, OrgSecret, Recipient, SealPublicKey, SealSecretKey};
 use waybill_types::{OrgId, Payload};
 
-use crate::trace_cmds::member_key_path;
+use crate::who::member_key_path;
 
 /// `waybill seal-key rotate`: the organization's next encryption key.
 pub async fn rotate(client: &Client, dir: &Path, who: &str) -> anyhow::Result<()> {
@@ -86,12 +86,26 @@ pub async fn rotate_key(
 
 /// The organization's current encryption key version on chain (0: none yet).
 pub async fn current_version(client: &Client, org: &OrgId) -> anyhow::Result<u32> {
+    Ok(current_key(client, org).await?.map_or(0, |r| r.kv))
+}
+
+/// The organization's current encryption key on chain, as a recipient to seal or wrap
+/// for (`None`: it has registered none).
+pub async fn current_key(client: &Client, org: &OrgId) -> anyhow::Result<Option<Recipient>> {
     let keys = client
         .get(&format!("/v1/orgs/{org}/seal-keys"))
         .await
         .with_context(|| format!("reading `{org}`'s encryption keys"))?;
-    u32::try_from(keys["current"].as_u64().unwrap_or(0))
-        .context("the node reports a key version beyond u32")
+    let Some(current) = keys["keys"].as_array().and_then(|k| k.last()) else {
+        return Ok(None);
+    };
+    Ok(Some(Recipient {
+        org: org.clone(),
+        kv: u32::try_from(current["version"].as_u64().context("a key version")?)
+            .context("the node reports a key version beyond u32")?,
+        key: serde_json::from_value(current["key"].clone())
+            .with_context(|| format!("`{org}`'s key record"))?,
+    }))
 }
 
 /// `waybill seal-key share`.
@@ -242,6 +256,85 @@ async fn fetch_sealed(
         .map_err(|e| anyhow::anyhow!("{field} of record {record}: {e}"))
 }
 
+/// `waybill disclose`: open one sealed field with the key file's secrets and write a
+/// disclosure (docs/PRIVACY.md "Provable disclosure") — the value, its salt and the
+/// node's proof of its commitment — to `out` (standard output if `None`).
+pub async fn disclose(
+    client: &Client,
+    key_file: &Path,
+    record: &str,
+    field: &str,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    use waybill_types::disclosure::{CommitmentProof, Disclosure, DISCLOSURE_FORMAT};
+    let keys = KeyFile::read_seal_keys(key_file)?;
+    if keys.is_empty() {
+        bail!(
+            "{} holds no encryption secret, so it can disclose nothing; ask your organization's admin (`waybill seal-key share`)",
+            key_file.display()
+        );
+    }
+    let (_, member) = KeyFile::read(key_file)?;
+    let chain_id = client.chain_id().await?;
+    let sealed = fetch_sealed(client, &member, &keys, record, field).await?;
+    let opened = sealed.open(&chain_id, &keys).map_err(|e| {
+        anyhow::anyhow!(
+            "{field} of {record} does not open with {}: {e}",
+            key_file.display()
+        )
+    })?;
+    let answer = client
+        .get_as(
+            &format!(
+                "/v1/sealed/proof?record={}&field={}",
+                pct(record),
+                pct(field)
+            ),
+            &member,
+        )
+        .await
+        .with_context(|| format!("reading the proof of {field} of {record}"))?;
+    let proven: CommitmentProof =
+        serde_json::from_value(answer).context("the node's commitment proof")?;
+    if proven.commitment != sealed.commitment {
+        bail!(
+            "the node proves commitment {} for {field} of {record}, but the field carries {}",
+            proven.commitment,
+            sealed.commitment
+        );
+    }
+    let d = Disclosure {
+        format: DISCLOSURE_FORMAT.to_owned(),
+        value: opened.value,
+        salt: hex::encode(opened.salt),
+        proven,
+    };
+    // Checked before it is handed over, against the genesis the node serves.
+    let genesis = d
+        .proven
+        .genesis()
+        .map_err(|e| anyhow::anyhow!("the node's genesis: {e}"))?;
+    waybill_types::disclosure::verify(
+        &d,
+        &waybill_types::proof::TrustRoot::Genesis(Box::new(genesis)),
+    )
+    .map_err(|e| anyhow::anyhow!("the disclosure the node's proof makes does not verify — {e}"))?;
+    let text = d.to_text();
+    match out {
+        Some(p) => {
+            std::fs::write(p, &text).with_context(|| format!("cannot write {}", p.display()))?;
+            eprintln!(
+                "{field} of {record} disclosed to {} (sealed in block {}); anyone checks it with `waybill verify-disclosure {} --genesis GENESIS`",
+                p.display(),
+                d.proven.height,
+                p.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
 /// Sign `payload` as `key` and wait for its receipt; fail unless applied.
 async fn submit_applied(
     client: &Client,
@@ -285,26 +378,13 @@ pub async fn add_recipient(
     }
     let sealed = fetch_sealed(client, &member, &keys, record, field).await?;
     let to = OrgId::new(to)?;
-    let current = current_version(client, &to).await?;
-    if current == 0 {
+    let Some(recipient) = current_key(client, &to).await? else {
         bail!("`{to}` has registered no encryption key, so nothing can be wrapped for it; its admin runs `waybill seal-key rotate`");
-    }
-    let list = client.get(&format!("/v1/orgs/{to}/seal-keys")).await?;
-    let key: SealPublicKey =
-        serde_json::from_value(list["keys"][current as usize - 1]["key"].clone())
-            .context("the node's key record")?;
+    };
+    let current = recipient.kv;
     let chain_id = client.chain_id().await?;
     let wrap = sealed
-        .rewrap(
-            &chain_id,
-            &keys,
-            &waybill_types::seal::Recipient {
-                org: to.clone(),
-                kv: current,
-                key,
-            },
-            &mut OsRng,
-        )
+        .rewrap(&chain_id, &keys, &recipient, &mut OsRng)
         .map_err(|e| anyhow::anyhow!("opening {field} of {record} to wrap it: {e}"))?;
     submit_applied(
         client,
@@ -330,7 +410,7 @@ pub async fn complain(
     field: &str,
     reason: &str,
 ) -> anyhow::Result<()> {
-    let member = crate::trace_cmds::member_key(dir, who)?;
+    let member = crate::who::member_key(dir, who)?;
     submit_applied(
         client,
         &member,

@@ -4,40 +4,15 @@
 use waybill_types::payload::CaptureEpcis;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context as _};
 use serde_json::{json, Value};
-use waybill_client::{Client, KeyFile};
+use waybill_client::Client;
 use waybill_gs1::digital_link::DigitalLink;
 use waybill_types::SecretKey;
 
-use waybill_server::home::Home;
-
-/// A member's key: a key file path, a demo member slug (`DIR/keys/members/SLUG.json`)
-/// or `admin:ORG` (`DIR/keys/orgs/ORG-admin.json`).
-pub fn member_key(dir: &Path, who: &str) -> anyhow::Result<SecretKey> {
-    Ok(KeyFile::read(&member_key_path(dir, who)?)?.1)
-}
-
-/// The key file [`member_key`] reads for `who`.
-pub fn member_key_path(dir: &Path, who: &str) -> anyhow::Result<PathBuf> {
-    let home = Home::new(dir);
-    let path = if Path::new(who).is_file() {
-        PathBuf::from(who)
-    } else if let Some(org) = who.strip_prefix("admin:") {
-        home.org_admin_key(org)
-    } else {
-        home.member_key(who)
-    };
-    if !path.is_file() {
-        bail!(
-            "no key for `{who}`: give a key file, a member name with a key in {}/keys/members/, or admin:ORG",
-            dir.display()
-        );
-    }
-    Ok(path)
-}
+use crate::who::member_key;
 
 fn read_doc(file: &Path) -> anyhow::Result<String> {
     if file == Path::new("-") {
@@ -181,18 +156,11 @@ pub(crate) async fn seal_recipients(
     orgs.dedup();
     let mut out = Vec::new();
     for org in orgs {
-        let keys = client
-            .get(&format!("/v1/orgs/{org}/seal-keys"))
-            .await
-            .with_context(|| format!("reading `{org}`'s encryption keys"))?;
-        let Some(current) = keys["keys"].as_array().and_then(|k| k.last()) else {
+        let org = waybill_types::OrgId::new(&org)?;
+        let Some(current) = crate::seal_cmds::current_key(client, &org).await? else {
             bail!("`{org}` has registered no encryption key, so nothing can be sealed for it; its admin runs `waybill seal-key rotate`");
         };
-        out.push(waybill_types::seal::Recipient {
-            org: waybill_types::OrgId::new(&org)?,
-            kv: u32::try_from(current["version"].as_u64().context("a key version")?)?,
-            key: serde_json::from_value(current["key"].clone()).context("a key")?,
-        });
+        out.push(current);
     }
     Ok(out)
 }
@@ -772,17 +740,15 @@ pub fn save_trust(genesis: &Path, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `waybill verify-proof BUNDLE --genesis FILE | --fingerprint HEX | --trust FILE`:
-/// exit 0 if every check passes, else 1 naming the first that fails. The trust root
-/// is the verifier's own, never taken from the bundle.
-pub fn verify_proof(
-    file: &Path,
+/// The verifier's trust root, from exactly one of `--genesis`, `--fingerprint`,
+/// `--trust` (never one a bundle or disclosure carries).
+fn trust_root(
     genesis: Option<&Path>,
     fingerprint: Option<&str>,
     trust: Option<&Path>,
-) -> anyhow::Result<()> {
-    use waybill_types::proof::{verify, ProofBundle, TrustFile, TrustRoot, PROOF_BUNDLE_BYTES_MAX};
-    let root = match (genesis, fingerprint, trust) {
+) -> anyhow::Result<waybill_types::proof::TrustRoot> {
+    use waybill_types::proof::{TrustFile, TrustRoot};
+    Ok(match (genesis, fingerprint, trust) {
         (Some(g), None, None) => TrustRoot::Genesis(Box::new(read_genesis(g)?)),
         (None, Some(f), None) => TrustRoot::Fingerprint(f.to_string()),
         (None, None, Some(t)) => {
@@ -793,9 +759,59 @@ pub fn verify_proof(
             })?)
         }
         _ => bail!(
-            "give exactly one trust root: --genesis FILE, --fingerprint HEX or --trust FILE (the bundle's own is never trusted)"
+            "give exactly one trust root: --genesis FILE, --fingerprint HEX or --trust FILE (the file's own is never trusted)"
         ),
-    };
+    })
+}
+
+/// `waybill verify-disclosure FILE --genesis FILE | --fingerprint HEX | --trust FILE`:
+/// exit 0 if the disclosed value is the one the chain committed to, else 1 naming
+/// the first check that fails.
+pub fn verify_disclosure(
+    file: &Path,
+    genesis: Option<&Path>,
+    fingerprint: Option<&str>,
+    trust: Option<&Path>,
+) -> anyhow::Result<()> {
+    use waybill_types::disclosure::{verify_text, DISCLOSURE_BYTES_MAX};
+    let root = trust_root(genesis, fingerprint, trust)?;
+    let len = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
+    if len > DISCLOSURE_BYTES_MAX as u64 {
+        bail!(
+            "{}: {len} bytes, over the limit of {DISCLOSURE_BYTES_MAX}",
+            file.display()
+        );
+    }
+    let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let v = verify_text(&text, &root)
+        .map_err(|e| anyhow::anyhow!("disclosure does NOT verify — {e}"))?;
+    println!(
+        "disclosure verified: {} of record {} is {} — committed in block {} ({}) on chain `{}` (genesis {}), signed by {} validator(s)",
+        v.field,
+        v.record,
+        v.value,
+        v.height,
+        waybill_api::epcis::rfc3339_ms(v.time_ms),
+        v.chain_id,
+        v.genesis_hash,
+        v.signers.len()
+    );
+    Ok(())
+}
+
+/// `waybill verify-proof BUNDLE --genesis FILE | --fingerprint HEX | --trust FILE`:
+/// exit 0 if every check passes, else 1 naming the first that fails. The trust root
+/// is the verifier's own, never taken from the bundle.
+pub fn verify_proof(
+    file: &Path,
+    genesis: Option<&Path>,
+    fingerprint: Option<&str>,
+    trust: Option<&Path>,
+) -> anyhow::Result<()> {
+    use waybill_types::proof::{verify, ProofBundle, PROOF_BUNDLE_BYTES_MAX};
+    let root = trust_root(genesis, fingerprint, trust)?;
     let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     if text.len() > PROOF_BUNDLE_BYTES_MAX {
         bail!(

@@ -259,6 +259,7 @@ fn synthetic_bundle(case: Synthetic, subject: &str) -> (ProofBundle, String) {
             tx_root: Hash(merkle::empty_root()),
             open_root: Hash(merkle::root_from_leaf_hashes(&leaves)),
             heads_root: Hash(heads_root),
+            commit_root: Hash(waybill_types::merkle::empty_root()),
             state_hash: Hash::ZERO,
             validators_hash: validators_hash(&synth_set(in_force)),
         };

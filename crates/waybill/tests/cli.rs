@@ -750,6 +750,7 @@ fn demo_sealed_fields_open_only_for_their_recipients(dir: &Path) {
             "{not} does not open it"
         );
     }
+    demo_price_is_disclosed_as_the_readme_shows(dir);
     let files = regular_files(dir);
     assert!(
         files.iter().any(|f| f.ends_with("waybill.redb")),
@@ -759,6 +760,47 @@ fn demo_sealed_fields_open_only_for_their_recipients(dir: &Path) {
         let hits = files_containing(&files, canary);
         assert!(hits.is_empty(), "{canary} in plaintext in {hits:?}");
     }
+}
+
+/// The README's disclosure row: the platform discloses the packer's price, anyone
+/// verifies it against the genesis.
+fn demo_price_is_disclosed_as_the_readme_shows(dir: &Path) {
+    let d = dir.to_str().expect("utf-8");
+    let elsewhere = temp_dir("demo-disclosure");
+    std::fs::create_dir_all(&elsewhere).expect("dir");
+    let file = elsewhere.join("price.json");
+    let key = dir.join("keys/members/zhao-lei.json");
+    let out = waybill(&[
+        "disclose",
+        "--key",
+        key.to_str().expect("utf-8"),
+        "--record",
+        "urn:uuid:4e8d2c6f-1a7b-4c3e-9f5d-8b2a6e0c4d13",
+        "--field",
+        "/wb:purchasePrice",
+        "--out",
+        file.to_str().expect("utf-8"),
+        "--dir",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = waybill(&[
+        "verify-disclosure",
+        file.to_str().expect("utf-8"),
+        "--genesis",
+        dir.join("genesis.json").to_str().expect("utf-8"),
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("\"amount\":\"18640.00\""),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&elsewhere);
 }
 
 /// Every regular file under `dir` (the node's control socket is no file to read).
@@ -1622,51 +1664,12 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
     );
 
     // What the ledger serves is ciphertext; each recipient opens it.
-    let out = waybill(&["events", "--as", "admin:pujiang-orchard", "--dir", d]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let served = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        served.contains("wb:sealed") && !served.contains("1250.00"),
-        "{served}"
-    );
+    let served = served_sealed(d, "admin:pujiang-orchard", &[]);
     for o in ["pujiang-orchard", "sichuan-regulator", "shopmart"] {
-        let out = waybill_stdin(
-            &[
-                "open",
-                "--key",
-                admin_file(o).to_str().expect("utf-8"),
-                "--dir",
-                d,
-            ],
-            &served,
-        );
-        assert!(
-            out.status.success(),
-            "{o}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("1250.00 CNY"),
-            "{o} opens it"
-        );
+        assert!(opens_price(d, &admin_file(o), &served), "{o} opens it");
     }
-    let out = waybill_stdin(
-        &[
-            "open",
-            "--key",
-            admin_file("coldchain-express").to_str().expect("utf-8"),
-            "--dir",
-            d,
-        ],
-        &served,
-    );
-    assert!(out.status.success());
     assert!(
-        !String::from_utf8_lossy(&out.stdout).contains("1250.00"),
+        !opens_price(d, &admin_file("coldchain-express"), &served),
         "the carrier does not"
     );
 
@@ -1757,6 +1760,41 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `waybill events [ARGS] --as WHO`: what the ledger serves, asserted to carry the
+/// sealed price as ciphertext only.
+fn served_sealed(d: &str, who: &str, args: &[&str]) -> String {
+    let mut all = vec!["events"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--as", who, "--dir", d]);
+    let out = waybill(&all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let served = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        served.contains("wb:sealed") && !served.contains("1250.00"),
+        "{served}"
+    );
+    served
+}
+
+/// Does `waybill open --key KEY` open the sealed price in `served`?
+fn opens_price(d: &str, key: &Path, served: &str) -> bool {
+    let out = waybill_stdin(
+        &["open", "--key", key.to_str().expect("utf-8"), "--dir", d],
+        served,
+    );
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        key.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).contains("1250.00 CNY")
+}
+
 /// A price sealed for the orchard and the regulator only; the platform it was sold
 /// to is added later by the orchard (`waybill seal add-recipient`) and opens it
 /// (`waybill open` fetches the added wrap); it complains, the field is flagged until
@@ -1781,41 +1819,10 @@ async fn a_recipient_is_added_later_and_a_complaint_settled(
         String::from_utf8_lossy(&out.stderr)
     );
     let shop_file = dir.join("keys/orgs/shopmart-admin.json");
+    let filter = format!("eventID={record}");
     let shop_opens = || {
-        let out = waybill(&[
-            "events",
-            &format!("eventID={record}"),
-            "--as",
-            "admin:shopmart",
-            "--dir",
-            d,
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let served = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            served.contains("wb:sealed") && !served.contains("1250.00"),
-            "{served}"
-        );
-        let out = waybill_stdin(
-            &[
-                "open",
-                "--key",
-                shop_file.to_str().expect("utf-8"),
-                "--dir",
-                d,
-            ],
-            &served,
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).contains("1250.00 CNY")
+        let served = served_sealed(d, "admin:shopmart", &[&filter]);
+        opens_price(d, &shop_file, &served)
     };
     assert!(!shop_opens(), "not sealed for the platform at capture");
     let add = || {
@@ -1907,4 +1914,74 @@ async fn a_recipient_is_added_later_and_a_complaint_settled(
     );
     assert!(!flagged().await, "the new wrap settles the complaint");
     assert!(shop_opens());
+    a_disclosure_verifies_anywhere_and_fails_on_any_change(dir, record, &shop_file);
+}
+
+/// The platform, a recipient, discloses the price (`waybill disclose`): anyone checks
+/// it against the genesis (`waybill verify-disclosure`); a changed value, or any
+/// changed byte, fails; the carrier, no recipient, cannot disclose it.
+fn a_disclosure_verifies_anywhere_and_fails_on_any_change(dir: &Path, record: &str, key: &Path) {
+    let d = dir.to_str().expect("utf-8 path");
+    // Outside the node's directory (the canary scan reads that).
+    let elsewhere = temp_dir("disclosure");
+    std::fs::create_dir_all(&elsewhere).expect("dir");
+    let file = elsewhere.join("price.disclosure.json");
+    let f = file.to_str().expect("utf-8");
+    let disclose = |key: &Path| {
+        waybill(&[
+            "disclose",
+            "--key",
+            key.to_str().expect("utf-8"),
+            "--record",
+            record,
+            "--field",
+            "/wb:purchasePrice",
+            "--out",
+            f,
+            "--dir",
+            d,
+        ])
+    };
+    let out = disclose(key);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let genesis = dir.join("genesis.json");
+    let verify = || {
+        let out = waybill(&[
+            "verify-disclosure",
+            f,
+            "--genesis",
+            genesis.to_str().expect("utf-8"),
+        ]);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, said) = verify();
+    assert!(
+        ok && said.contains("\"1250.00 CNY\"") && said.contains(record),
+        "{said}"
+    );
+    let text = std::fs::read_to_string(&file).expect("disclosure");
+    assert!(text.contains("\"value\": \"1250.00 CNY\""), "{text}");
+    std::fs::write(&file, text.replace("1250.00 CNY", "1150.00 CNY")).expect("write");
+    let (ok, said) = verify();
+    assert!(!ok && said.contains("does NOT verify"), "{said}");
+    std::fs::write(&file, text.replacen('"', " \"", 1)).expect("write");
+    let (ok, said) = verify();
+    assert!(!ok && said.contains("byte for byte"), "{said}");
+    let carrier = dir.join("keys/orgs/coldchain-express-admin.json");
+    let out = disclose(&carrier);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&elsewhere);
 }

@@ -42,6 +42,14 @@
 //! sorted after their parent's standard fields, and `ilmd` holds only such entries.
 //! A null value counts as absent; an empty string or object leaves just the name.
 //!
+//! A sealed field (Waybill's extension, docs/PRIVACY.md: an object whose only member is
+//! `wb:sealed`, holding a 64-hex-digit `commitment`) is hashed as if its value were that
+//! commitment — `{namespace}local=<hex>` — so an event's Event Hash ID commits to its
+//! sealed values through their salted commitments and does not depend on the
+//! ciphertext, nonces or recipients. Re-sealing the same value (a fresh salt) gives a
+//! new ID; dedupe of sealed events is by this ID and by the eventID every sealed event
+//! carries.
+//!
 //! Not hashed: `type` (written as `eventType`), `eventID`, `recordTime`,
 //! `errorDeclaration`, JSON-LD keywords (`@context`, …) and comments (`comment`,
 //! `rdfs:comment`); and the user extension fields a document lists in its
@@ -774,6 +782,12 @@ impl Renderer<'_> {
                 Ok(out)
             }
             Json::Object(map) => {
+                // A sealed field counts as its commitment (docs/PRIVACY.md): the Event
+                // Hash ID does not change with the encryption's randomness or the
+                // recipients, and commits to the value through the salted commitment.
+                if let Some(commitment) = sealed_commitment(map) {
+                    return Ok(vec![format!("{name}={commitment}")]);
+                }
                 let mut children = Vec::new();
                 for (child_key, child) in map.iter() {
                     if self.is_ignorable(child_key) {
@@ -853,6 +867,22 @@ impl Renderer<'_> {
 }
 
 /// `name` followed by the sorted parts, or "" when there are none.
+/// The commitment of a sealed field (`{"wb:sealed": {…, "commitment": HEX}}`, the
+/// object's only member), as its 64 lowercase hex digits; `None` for any other object
+/// (a malformed seal hashes as it stands, and capture refuses it).
+fn sealed_commitment(map: &JsonObject) -> Option<&str> {
+    if map.len() != 1 {
+        return None;
+    }
+    let Some(Json::Object(sealed)) = map.get(waybill_types::seal::SEALED) else {
+        return None;
+    };
+    sealed
+        .get("commitment")
+        .and_then(Json::as_str)
+        .filter(|c| c.len() == 64 && c.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
 fn with_name(name: &str, mut parts: Vec<String>) -> String {
     if parts.is_empty() {
         return String::new();

@@ -15,7 +15,7 @@ use waybill_epcis::hash_id::ExactDocument;
 use waybill_epcis::model::{summarize, EventSummary, IdRole};
 use waybill_gs1::Gln;
 use waybill_types::payload::CaptureEpcis;
-use waybill_types::{limits, DataCategory, OrgId};
+use waybill_types::{limits, DataCategory, Hash, OrgId};
 
 use super::{
     category_of, document_events, event_count, load_event, named_digest, CaptureRecord,
@@ -286,6 +286,8 @@ struct NewEvent<'d> {
     category: DataCategory,
     /// For an error declaration, the seqs of the events it corrects (empty otherwise).
     corrects: Vec<u64>,
+    /// Its sealed fields: (record, field, commitment).
+    commitments: Vec<(String, String, Hash)>,
 }
 
 /// One capture in progress: the document, the capturer, and what has been decided
@@ -322,6 +324,8 @@ struct CaptureRun<'a, 'd, S: StateRead> {
     resolver: PartyResolver,
     /// Parties and containers' contents the stored events change.
     custody: Custody,
+    /// The sealed fields of the stored events, for the block's commitment tree.
+    commitments: Vec<(String, String, Hash)>,
 }
 
 impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
@@ -352,6 +356,7 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             writes: Vec::new(),
             resolver: PartyResolver::new(),
             custody: Custody::default(),
+            commitments: Vec::new(),
         })
     }
 
@@ -384,7 +389,7 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         self.check_times(text.value, &ptr)?;
         let summary = summarize(text.object, &ptr).map_err(|e| NotTaken::invalid(e.to_string()))?;
         let category = self.check_write_authority(&summary, &ptr)?;
-        self.check_sealed(text.value, &summary, &ptr)?;
+        let commitments = self.check_sealed(text.value, &summary, &ptr)?;
         // An error declaration records no new fact, only withdraws one: the rules for
         // where and what may be recorded apply to the event it corrects.
         if !summary.error_declaration {
@@ -418,6 +423,7 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             hash_id,
             category,
             corrects,
+            commitments,
         }))
     }
 
@@ -483,11 +489,17 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
     /// event) and wrapped for the key each recipient organization has current at this
     /// block — a wrap for an older version, or for an organization with no key, is
     /// refused so the sender seals again.
-    fn check_sealed(&mut self, event: &Value, s: &EventSummary, ptr: &str) -> Result<(), NotTaken> {
+    fn check_sealed(
+        &mut self,
+        event: &Value,
+        s: &EventSummary,
+        ptr: &str,
+    ) -> Result<Vec<(String, String, Hash)>, NotTaken> {
         let fields = waybill_types::seal::sealed_fields(event);
         if fields.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let mut commitments = Vec::with_capacity(fields.len());
         let event_id = event.get("eventID").and_then(Value::as_str);
         let mut problems = Vec::new();
         for (at, found) in fields {
@@ -521,9 +533,10 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
                 &sealed.wraps,
                 &here,
             )?);
+            commitments.push((sealed.record, sealed.field, sealed.commitment));
         }
         if problems.is_empty() {
-            return Ok(());
+            return Ok(commitments);
         }
         Err(NotTaken::Refused(
             problems
@@ -714,6 +727,9 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         if !e.summary.error_declaration {
             self.custody
                 .record_event(self.ex, &mut self.resolver, &self.member.org, &e.summary)?;
+            // An error declaration withdraws a fact; its fields are the corrected
+            // event's, committed to when that was stored.
+            self.commitments.extend(e.commitments);
         }
         self.readings
             .insert(seq, crate::open::screen_sensor_data(e.text.object));
@@ -847,6 +863,12 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         self.audit_products();
         self.writes
             .extend(std::mem::take(&mut self.custody).into_writes());
+        crate::commitments::append(
+            self.ex,
+            self.ex.context().height.0,
+            &mut self.writes,
+            &self.commitments,
+        )?;
         self.writes
             .push((keys::meta("event_count"), encode_record(&self.count)));
         self.writes.push((

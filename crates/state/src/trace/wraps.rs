@@ -11,7 +11,7 @@
 //! [`WrapComplaint`]; a later wrap for that organization settles it (the record
 //! stays, marked settled).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
@@ -258,6 +258,23 @@ fn sealed_named<S: StateRead>(
     })
 }
 
+/// The open complaints of the organizations `wraps` are for, by organization.
+fn open_complaints<S: StateRead + ?Sized>(
+    state: &S,
+    sealed: &Sealed,
+    wraps: &[Wrap],
+) -> Result<BTreeMap<OrgId, WrapComplaint>, StateReadError> {
+    let mut out = BTreeMap::new();
+    for w in wraps {
+        if let Some(c) = load_complaint(state, &sealed.record, &sealed.field, &w.org)? {
+            if c.is_open() {
+                out.insert(w.org.clone(), c);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Why `wraps` may not be added to `sealed` (a field of `rec`): an organization that
 /// is a recipient already (and has no open complaint), a key version that is not
 /// current, an organization the recipient rule does not allow.
@@ -266,14 +283,13 @@ fn new_wrap_problems<S: StateRead>(
     rec: &EventRecord,
     sealed: &Sealed,
     wraps: &[Wrap],
+    complaints: &BTreeMap<OrgId, WrapComplaint>,
 ) -> Result<Vec<String>, StateReadError> {
     let (record, field) = (&sealed.record, &sealed.field);
     let here = format!("{record} {field}");
     let mut problems = Vec::new();
     for w in wraps {
-        let open_complaint =
-            load_complaint(ex, record, field, &w.org)?.is_some_and(|c| c.is_open());
-        if is_recipient(ex, sealed, &w.org)? && !open_complaint {
+        if is_recipient(ex, sealed, &w.org)? && !complaints.contains_key(&w.org) {
             problems.push(format!(
                 "{here}: `{}` is a recipient already (a recipient with a wrap that does not open complains first)",
                 w.org
@@ -320,7 +336,8 @@ impl Contract for AddSealWraps {
             )
             .into());
         }
-        let problems = new_wrap_problems(ex, &rec, &sealed, &self.wraps)?;
+        let mut complaints = open_complaints(ex, &sealed, &self.wraps)?;
+        let problems = new_wrap_problems(ex, &rec, &sealed, &self.wraps, &complaints)?;
         if !problems.is_empty() {
             return Err(Rejection::new(RejectCode::SealedField, problems.join("; ")).into());
         }
@@ -336,14 +353,12 @@ impl Contract for AddSealWraps {
                     height,
                 }),
             ));
-            if let Some(mut c) = load_complaint(ex, &self.record, &self.field, &w.org)? {
-                if c.is_open() {
-                    c.settled_at = Some(height);
-                    writes.push((
-                        keys::seal_complaint(&self.record, &self.field, Some(&w.org)),
-                        encode_record(&c),
-                    ));
-                }
+            if let Some(mut c) = complaints.remove(&w.org) {
+                c.settled_at = Some(height);
+                writes.push((
+                    keys::seal_complaint(&self.record, &self.field, Some(&w.org)),
+                    encode_record(&c),
+                ));
             }
         }
         Ok(writes)
