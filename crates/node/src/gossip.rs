@@ -86,7 +86,10 @@ pub fn start(peer_apis: Vec<String>) -> Outbox {
             let encoded: Arc<Vec<String>> = Arc::new(
                 batch
                     .iter()
-                    .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
+                    .map(|b| {
+                        crate::wire_tap::record(b);
+                        base64::engine::general_purpose::STANDARD.encode(b)
+                    })
                     .collect(),
             );
             for p in &peers {

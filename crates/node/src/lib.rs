@@ -10,6 +10,7 @@ pub mod mempool;
 pub mod metrics;
 pub mod node;
 pub mod readiness;
+pub mod wire_tap;
 
 pub use ledger::{Ledger, Shared, SubmitError, TxOutcome};
 pub use malachitebft_engine_byzantine::{ByzantineConfig, Trigger};

@@ -107,6 +107,7 @@ impl std::fmt::Debug for RunningNode {
 /// blocks, and start consensus. Refuses to start on a store that fails verification.
 pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     opts.genesis.check().context("genesis is invalid")?;
+    crate::wire_tap::warn_if_enabled();
     if !opts
         .genesis
         .validators

@@ -41,6 +41,15 @@ pub fn enabled() -> bool {
     tap().is_some()
 }
 
+/// Log a warning if the tap is on (at node start).
+pub fn warn_if_enabled() {
+    if enabled() {
+        tracing::warn!(
+            "{WIRE_TAP_ENV} is set: this node writes the plaintext of every consensus, sync and gossip message to that file (a test hook; never in production)"
+        );
+    }
+}
+
 /// Append one message's plaintext bytes to the tap, if it is on.
 pub fn record(bytes: &[u8]) {
     let Some(tap) = tap() else {
@@ -50,7 +59,9 @@ pub fn record(bytes: &[u8]) {
         return;
     };
     // A poisoned lock only means another thread panicked mid-write; keep tapping.
-    let mut f = tap.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut f = tap
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let _ = f
         .write_all(&len.to_be_bytes())
         .and_then(|()| f.write_all(bytes));

@@ -1239,3 +1239,134 @@ async fn a_validator_behind_its_peers_is_not_ready_until_it_catches_up() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Every regular file under `dir`.
+fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).expect("dir").flatten() {
+            let (path, kind) = (e.path(), e.file_type().expect("file type"));
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// The canary scan of what nodes tell each other (docs/PRIVACY.md): four nodes tap
+/// the plaintext of every consensus, sync, WAL and gossip message
+/// (`WAYBILL_WIRE_TAP`; on the network it is Noise- or TLS-encrypted); the orchard
+/// captures an event whose price is sealed for itself. Every node's tap carries the
+/// sealed capture (it travelled to every node), and no tap, store or log holds the
+/// price in plaintext.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_plaintext_is_in_no_consensus_sync_or_gossip_message() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (root, api, _) = layout("wiretap");
+    let taps: Vec<PathBuf> = (0..N).map(|i| root.join(format!("tap{i}.bin"))).collect();
+    let mut nodes: Vec<Node> = (0..N)
+        .map(|i| Node {
+            dir: root.join(format!("node{i}")),
+            child: None,
+            client: Client::new(&format!("http://127.0.0.1:{}", api + i as u16)),
+        })
+        .collect();
+    for (n, tap) in nodes.iter_mut().zip(&taps) {
+        n.start_with_env(&[], &[("WAYBILL_WIRE_TAP", tap.as_path())]);
+    }
+    for n in &nodes {
+        n.client
+            .wait_ready(Duration::from_secs(60))
+            .await
+            .expect("node answers");
+    }
+    let node0 = root.join("node0");
+    let d = node0.to_str().expect("utf-8");
+    let cli = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).output().expect("runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    cli(&[
+        "seal-key",
+        "rotate",
+        "--as",
+        "admin:pujiang-orchard",
+        "--dir",
+        d,
+    ]);
+    let canary = "CANARY-5e1d 1250.00 CNY";
+    let doc = root.join("priced.jsonld");
+    std::fs::write(
+        &doc,
+        serde_json::json!({
+            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+                         {"wb": "https://waybill.example/epcis/"}],
+            "type": "EPCISDocument", "schemaVersion": "2.0",
+            "creationDate": "2026-11-06T12:00:00.000Z",
+            "epcisBody": {"eventList": [{
+                "type": "ObjectEvent",
+                "eventTime": "2026-11-03T08:00:00.000+08:00", "eventTimeZoneOffset": "+08:00",
+                "action": "ADD", "epcList": ["urn:epc:id:sgtin:6901234.000001.T1"],
+                "bizStep": "commissioning", "disposition": "active",
+                "wb:purchasePrice": canary
+            }]}
+        })
+        .to_string(),
+    )
+    .expect("doc");
+    cli(&[
+        "capture",
+        doc.to_str().expect("utf-8"),
+        "--as",
+        "admin:pujiang-orchard",
+        "--seal",
+        "/wb:purchasePrice",
+        "--dir",
+        d,
+    ]);
+    let h = height(&nodes[0].client).await.expect("height");
+    wait_until(
+        "every node has the capture's block",
+        Duration::from_secs(60),
+        || async {
+            let mut ok = true;
+            for n in &nodes {
+                ok &= height(&n.client).await.is_some_and(|x| x > h);
+            }
+            ok
+        },
+    )
+    .await;
+    for n in &mut nodes {
+        n.kill();
+    }
+    let has = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    for (i, tap) in taps.iter().enumerate() {
+        let bytes = std::fs::read(tap).expect("tap file");
+        assert!(
+            has(&bytes, b"wb:sealed"),
+            "node {i}'s tap ({} bytes) never carried the sealed capture",
+            bytes.len()
+        );
+        assert!(
+            !has(&bytes, b"CANARY-5e1d"),
+            "node {i}'s wire carries the price"
+        );
+    }
+    let hits: Vec<PathBuf> = files_under(&root)
+        .into_iter()
+        .filter(|f| f != &doc)
+        .filter(|f| has(&std::fs::read(f).unwrap_or_default(), b"CANARY-5e1d"))
+        .collect();
+    assert!(hits.is_empty(), "the price in plaintext in {hits:?}");
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -470,7 +470,9 @@ struct WireProposedValue {
 }
 
 fn encode<T: BorshSerialize>(t: &T) -> Bytes {
-    Bytes::from(waybill_types::codec::encode(t))
+    let bytes = waybill_types::codec::encode(t);
+    crate::wire_tap::record(&bytes);
+    Bytes::from(bytes)
 }
 
 fn decode<T: BorshDeserialize>(
@@ -478,6 +480,7 @@ fn decode<T: BorshDeserialize>(
     max: usize,
     what: &'static str,
 ) -> Result<T, WireError> {
+    crate::wire_tap::record(bytes);
     Ok(waybill_types::codec::decode(bytes, max, what)?)
 }
 
