@@ -103,6 +103,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/status"),
     ("post", "/v1/tx"),
     ("post", "/v1/txs"),
+    ("post", "/v1/tx/dry-run"),
     ("get", "/v1/txs/{id}"),
     ("get", "/v1/blocks"),
     ("get", "/v1/blocks/{height}"),

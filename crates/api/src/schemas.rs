@@ -265,6 +265,39 @@ enum SubmitOutcome {
     Pending { tx_id: Hash, message: String },
 }
 
+/// `POST /v1/tx/dry-run`: what the transaction would do as the next block's only one.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+struct TxDryRun {
+    tx_id: Hash,
+    /// The height it was tried at.
+    height: Height,
+    status: DryRunStatus,
+    /// Why the state machine would refuse it (`status` = `rejected`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<RejectReason>,
+    /// The open-tier records it would publish (the schema of each:
+    /// `OpenRecord`, docs/PROOFS.md), with their `prev` links.
+    publishes: Vec<serde_json::Value>,
+    /// The fields it would seal: record, field pointer, commitment.
+    seals: Vec<DryRunSeal>,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum DryRunStatus {
+    Applied,
+    Rejected,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+struct DryRunSeal {
+    record: String,
+    field: String,
+    commitment: Hash,
+}
+
 /// A refused transaction of a batch.
 #[derive(JsonSchema)]
 struct SubmitRefusal {
@@ -597,6 +630,7 @@ pub(crate) fn components() -> Map<String, Value> {
     gen.subschema_for::<governance::Proposal>();
     gen.subschema_for::<SubmitAccepted>();
     gen.subschema_for::<SubmitOutcome>();
+    gen.subschema_for::<TxDryRun>();
     gen.subschema_for::<SubmitBatch>();
     gen.subschema_for::<CaptureAccepted>();
     gen.subschema_for::<CaptureJob>();

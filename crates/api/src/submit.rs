@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use waybill_node::ledger::{submit_batch, submit_batch_from_peer, SubmitError};
+use waybill_node::ledger::{dry_run, submit_batch, submit_batch_from_peer, SubmitError};
 use waybill_node::TxOutcome;
 use waybill_types::{limits, Hash, Height};
 
@@ -23,6 +23,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/tx", post(submit_one))
         .route("/v1/txs", post(submit_many))
+        .route("/v1/tx/dry-run", post(dry_run_one))
 }
 
 #[derive(Deserialize)]
@@ -191,6 +192,49 @@ async fn submit_one(
         Json(json!({ "tx_id": id, "status": "accepted" })),
     )
         .into_response())
+}
+
+/// `POST /v1/tx/dry-run`: what one signed transaction would do as the next block's
+/// only transaction — its receipt, the open-tier records it would publish and the
+/// commitments of the fields it would seal — checked as a submission is; nothing is
+/// stored, admitted or gossiped (`waybill capture --dry-run`).
+async fn dry_run_one(
+    State(s): State<AppState>,
+    body: Result<Json<SubmitOne>, JsonRejection>,
+) -> ApiResult {
+    let Json(body) = body?;
+    let raw = decode_b64(0, &body.tx)?;
+    let shared = s.clone();
+    let d = tokio::task::spawn_blocking(move || dry_run(&shared, raw))
+        .await
+        .map_err(ApiError::internal)??;
+    let mut v = json!({ "tx_id": d.tx_id, "height": d.height });
+    match &d.receipt.status {
+        waybill_types::TxStatus::Applied => v["status"] = json!("applied"),
+        waybill_types::TxStatus::Rejected { code, message } => {
+            v["status"] = json!("rejected");
+            v["reason"] = json!({ "code": code, "message": message });
+        }
+    }
+    let publishes = d
+        .published
+        .iter()
+        .map(|b| serde_json::from_slice::<Value>(b).map_err(ApiError::internal))
+        .collect::<Result<Vec<_>, _>>()?;
+    let seals = d
+        .sealed
+        .iter()
+        .map(|leaf| {
+            waybill_types::seal::decode_commitment_leaf(leaf)
+                .map(|(record, field, commitment)| {
+                    json!({ "record": record, "field": field, "commitment": commitment })
+                })
+                .ok_or_else(|| ApiError::internal("a commitment leaf does not decode"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    v["publishes"] = json!(publishes);
+    v["seals"] = json!(seals);
+    Ok(Json(v))
 }
 
 async fn submit_many(

@@ -2819,6 +2819,15 @@ fn buyer_secret(o: &str) -> waybill_types::seal::SealSecretKey {
 /// carton 3 naming the platform as owning party, with a buyer's name and phone sealed
 /// (`platform_transactions`) for itself, the regulator and the platform.
 async fn capture_sealed_buyer(j: &mut Journey, record: &str) {
+    let doc = sealed_buyer_doc(j, record).await;
+    let mut producer = std::mem::replace(&mut j.producer, Signer::new("unused"));
+    j.net.capture_ok(&mut producer, &doc).await;
+    j.producer = producer;
+}
+
+/// The journey's organizations register encryption keys; a repackaging event whose
+/// buyer (name, phone) is sealed for the producer, the regulator and the platform.
+async fn sealed_buyer_doc(j: &mut Journey, record: &str) -> Value {
     use waybill_types::payload::RegisterSealKey;
     use waybill_types::seal::{seal_at, Place, Recipient};
     let keys: Vec<SignedTx> = [ORCH, COLD, SHOP, CUST, REG]
@@ -2862,9 +2871,80 @@ async fn capture_sealed_buyer(j: &mut Journey, record: &str) {
         "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
         {"wb": "https://waybill.example/epcis/"}
     ]);
-    let mut producer = std::mem::replace(&mut j.producer, Signer::new("unused"));
-    j.net.capture_ok(&mut producer, &doc).await;
-    j.producer = producer;
+    doc
+}
+
+/// `POST /v1/tx/dry-run`: a sealed capture tried as the next block's only
+/// transaction shows the open-tier record it would publish (no sealed plaintext) and
+/// the commitment it would seal; nothing is stored; the same transaction then
+/// commits. A capture the ledger would refuse shows its rejection; a forged one is
+/// refused like a submission.
+#[tokio::test]
+async fn a_dry_run_shows_what_a_capture_would_publish_and_stores_nothing() {
+    use base64::Engine as _;
+    let mut j = journey().await;
+    let app = j.net.app.clone();
+    let record = "urn:uuid:3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f";
+    let doc = sealed_buyer_doc(&mut j, record).await;
+    let (h0, state0, _) = j.net.head().await;
+    let payload = Payload::CaptureEpcis(waybill_types::payload::CaptureEpcis {
+        document: doc.to_string(),
+    });
+    let stx = j.producer.sign(payload.clone());
+    let b64 = |t: &SignedTx| base64::engine::general_purpose::STANDARD.encode(t.encode());
+    let a = post_json(&app, "/v1/tx/dry-run", &json!({ "tx": b64(&stx) })).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    assert!(!a.text().contains("Xiaoling"), "{}", a.text());
+    let v = a.json();
+    assert_eq!(v["status"], "applied", "{v}");
+    assert_eq!(v["height"], h0 + 1);
+    let published = v["publishes"].as_array().expect("publishes");
+    assert_eq!(published.len(), 1, "{v}");
+    assert_eq!(published[0]["kind"], "event");
+    assert_eq!(published[0]["biz_step"], "repackaging");
+    let sealed = doc["epcisBody"]["eventList"][0]["wb:buyer"]["wb:sealed"].clone();
+    assert_eq!(
+        v["seals"],
+        json!([{ "record": record, "field": "/wb:buyer", "commitment": sealed["commitment"] }])
+    );
+    // Nothing stored, nothing pending.
+    assert_eq!(j.net.head().await, (h0, state0, 0));
+    let (a, _) = get_as(
+        &app,
+        &j.producer.key,
+        &format!("/epcis/events/{}", pct(record)),
+    )
+    .await;
+    a.assert_error(StatusCode::NOT_FOUND, "unknown_event");
+    // The transaction itself is still fresh: it commits, publishing that record.
+    j.net.apply_all(std::slice::from_ref(&stx)).await;
+    let event = get_as_ok(
+        &app,
+        &j.producer.key,
+        &format!("/epcis/events/{}", pct(record)),
+    )
+    .await;
+    assert_eq!(
+        event["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0]["eventID"],
+        record
+    );
+    // The competitor's capture of the carton at the packer's place: refused.
+    let rival = j.rival.sign(payload);
+    let v = post_json(&app, "/v1/tx/dry-run", &json!({ "tx": b64(&rival) }))
+        .await
+        .json();
+    assert_eq!(v["status"], "rejected", "{v}");
+    assert!(v["reason"]["code"].is_string(), "{v}");
+    assert_eq!(v["publishes"], json!([]));
+    // A forged one: refused as a submission would be.
+    let mut forged = j.producer.sign(Payload::CaptureEpcis(
+        waybill_types::payload::CaptureEpcis {
+            document: doc.to_string(),
+        },
+    ));
+    forged.tx.nonce ^= 1;
+    let a = post_json(&app, "/v1/tx/dry-run", &json!({ "tx": b64(&forged) })).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
 }
 
 // ---------------------------------------------------------------------------

@@ -498,6 +498,21 @@ const READS: &[(&str, &str, Who, Option<&str>)] = &[
 
 /// Submissions — accepted (202), refused (4XX), duplicate, a batch, and outcomes
 /// waited on — each checked; the ids of a rejected and of a pending transaction.
+/// `POST /v1/tx/dry-run`: applied, rejected (a product taken), refused (not base64).
+async fn drive_dry_runs(doc: &Value, f: &mut Fixture, g: &str) {
+    let fresh = f.admin1.sign(product(&gtin("0690123400003"), "Dry pear"));
+    let a = post_json(&f.app, "/v1/tx/dry-run", &tx_body(&fresh)).await;
+    assert_eq!(a.json()["status"], "applied", "{}", a.text());
+    check(doc, "post", "/v1/tx/dry-run", &a);
+    let taken = f.admin1.sign(product(g, "Pujiang pear, again"));
+    let a = post_json(&f.app, "/v1/tx/dry-run", &tx_body(&taken)).await;
+    assert_eq!(a.json()["status"], "rejected", "{}", a.text());
+    check(doc, "post", "/v1/tx/dry-run", &a);
+    let a = post_json(&f.app, "/v1/tx/dry-run", &json!({ "tx": "not base64!" })).await;
+    assert!(a.status.is_client_error());
+    check(doc, "post", "/v1/tx/dry-run", &a);
+}
+
 async fn drive_submissions(doc: &Value, f: &mut Fixture, g: &str) -> (String, String) {
     // Submissions: accepted (202), refused (4XX), a batch, and outcomes with wait.
     let stx = f.admin1.sign(product(g, "Pujiang pear"));
@@ -546,6 +561,7 @@ async fn drive_submissions(doc: &Value, f: &mut Fixture, g: &str) -> (String, St
         .admin1
         .sign(product(&gtin("0690123400002"), "Pending pear"));
     let pending_id = f.submit_ok(&pending).await;
+    drive_dry_runs(doc, f, g).await;
     let pending_wait = post_json(&f.app, "/v1/tx?wait=true&timeout_ms=1", &tx_body(&pending)).await;
     check(doc, "post", "/v1/tx", &pending_wait);
 
@@ -657,10 +673,11 @@ async fn every_answer_matches_the_schema_the_document_declares() {
         ("$EPC", enc(EPC)),
         ("$g", g.to_string()),
     ];
-    let mut covered: BTreeSet<(String, String)> = ["/v1/tx", "/v1/txs", "/epcis/capture"]
-        .iter()
-        .map(|p| ("post".to_string(), p.to_string()))
-        .collect();
+    let mut covered: BTreeSet<(String, String)> =
+        ["/v1/tx", "/v1/txs", "/v1/tx/dry-run", "/epcis/capture"]
+            .iter()
+            .map(|p| ("post".to_string(), p.to_string()))
+            .collect();
     for template in drive_reads(&doc, &f, &picker, &vars).await {
         covered.insert(("get".to_string(), template));
     }

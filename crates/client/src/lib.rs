@@ -392,6 +392,14 @@ impl Client {
         Ok(self.send(self.http.post(&url).json(&body), &url).await?.1)
     }
 
+    /// What one transaction would do as the next block's only transaction
+    /// (`POST /v1/tx/dry-run`): nothing is stored.
+    pub async fn dry_run(&self, tx: &SignedTx) -> Result<Value, ClientError> {
+        let url = format!("{}/v1/tx/dry-run", self.base);
+        let body = json!({ "tx": base64::engine::general_purpose::STANDARD.encode(tx.encode()) });
+        Ok(self.send(self.http.post(&url).json(&body), &url).await?.1)
+    }
+
     /// Submit many transactions in one request; one result per transaction.
     pub async fn submit_batch(
         &self,

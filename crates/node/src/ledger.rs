@@ -1073,6 +1073,70 @@ fn check_admissible(
     Ok(())
 }
 
+/// What a transaction would do if it were the next block's only transaction
+/// ([`dry_run`]): nothing of it is stored or sent anywhere.
+#[derive(Debug)]
+pub struct DryRun {
+    /// The transaction.
+    pub tx_id: TxId,
+    /// The height it was tried at (the head's + 1).
+    pub height: Height,
+    /// Its receipt: applied, or rejected with a code and message.
+    pub receipt: waybill_types::Receipt,
+    /// The open-tier records it would publish, in order (JSON bytes, without the
+    /// `prev` links changing anything: they are as the next block would write them).
+    pub published: Vec<Vec<u8>>,
+    /// The commitment leaves of the fields it would seal, in order.
+    pub sealed: Vec<Vec<u8>>,
+}
+
+/// Try one signed transaction on the committed state as if it were the next block's
+/// only transaction: the same checks as submission (decoding, signature, signer,
+/// expiry, replay), then the contract, on a throwaway overlay. Nothing is stored,
+/// admitted to the mempool or gossiped. A member previews what it would publish
+/// (`waybill capture --dry-run`).
+pub fn dry_run(shared: &Shared, raw: Vec<u8>) -> Result<DryRun, SubmitError> {
+    let internal = |e: &dyn std::fmt::Display| SubmitError::Internal(e.to_string());
+    let (stx, id, _) = decode_and_verify(&[raw], shared.chain_id())
+        .pop()
+        .expect("one input, one result")?;
+    let snapshot = shared.store.snapshot().map_err(|e| internal(&e))?;
+    let head = snapshot.head().map_err(|e| internal(&e))?;
+    check_admissible(shared, &snapshot, &stx, id, head.time_ms)?;
+    let height = Height(head.height.0 + 1);
+    let ctx = BlockContext {
+        chain_id: shared.genesis.chain_id.clone(),
+        height,
+        time_ms: shared.now_ms().max(head.time_ms + 1),
+    };
+    let mut ex = Execution::begin(&snapshot, ctx).map_err(|e| internal(&e))?;
+    let receipt = match ex.apply(&stx, id) {
+        Ok(r) => r.clone(),
+        Err(TxInvalid::State(e)) => return Err(internal(&e)),
+        Err(e) => {
+            return Err(SubmitError::Invalid {
+                code: e.code(),
+                message: e.to_string(),
+            })
+        }
+    };
+    let out = ex.finish().map_err(|e| internal(&e))?;
+    let rows = |prefix: Vec<u8>| -> Vec<Vec<u8>> {
+        out.writes
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter_map(|(_, v)| v.clone())
+            .collect()
+    };
+    Ok(DryRun {
+        tx_id: id,
+        height,
+        receipt,
+        published: rows(waybill_state::keys::open_at(height.0)),
+        sealed: rows(waybill_state::keys::commit_at(height.0)),
+    })
+}
+
 /// A submitted transaction's expiry must leave it a chance to be included: after the
 /// last block's time and after our clock, and within the replay window of both (a
 /// block's time is at least the last one's and at most our clock plus the allowed

@@ -297,6 +297,20 @@ pub fn commitment_leaf(record: &str, field: &str, commitment: &Hash) -> Vec<u8> 
     out
 }
 
+/// The parts of a commitment leaf ([`commitment_leaf`]): record id, field pointer,
+/// commitment; `None` if `leaf` is not one.
+pub fn decode_commitment_leaf(leaf: &[u8]) -> Option<(String, String, Hash)> {
+    fn part(b: &[u8]) -> Option<(String, &[u8])> {
+        let len = u32::from_be_bytes(b.get(..4)?.try_into().ok()?) as usize;
+        let text = std::str::from_utf8(b.get(4..4usize.checked_add(len)?)?).ok()?;
+        Some((text.to_owned(), &b[4 + len..]))
+    }
+    let (record, rest) = part(leaf)?;
+    let (field, rest) = part(rest)?;
+    let commitment: [u8; 32] = rest.try_into().ok()?;
+    Some((record, field, Hash(commitment)))
+}
+
 fn push_part(out: &mut Vec<u8>, part: &[u8]) {
     out.extend_from_slice(&(part.len() as u32).to_be_bytes());
     out.extend_from_slice(part);

@@ -338,7 +338,7 @@ A validator restored behind what it already signed syncs from its peers without 
     },
     /// Capture a GS1 EPCIS 2.0 document (JSON/JSON-LD) as a member: all its events or none.
     #[command(
-        after_help = "Examples:\n  waybill capture harvest.jsonld --as li-wei\n  waybill capture purchase.jsonld --as li-wei --seal /wb:purchasePrice=financial --seal-for chengdu-processing\n\n--as takes a key file, a member name (DIR/keys/members/NAME.json) or admin:ORG."
+        after_help = "Examples:\n  waybill capture harvest.jsonld --as li-wei\n  waybill capture purchase.jsonld --as li-wei --seal /wb:purchasePrice=financial --seal-for chengdu-processing\n  waybill capture inspection.jsonld --as sun-li --dry-run\n\n--as takes a key file, a member name (DIR/keys/members/NAME.json) or admin:ORG."
     )]
     Capture {
         /// The document, or `-` for standard input.
@@ -365,6 +365,11 @@ A validator restored behind what it already signed syncs from its peers without 
         /// repeatable.
         #[arg(long, value_name = "ORG")]
         seal_for: Vec<String>,
+        /// Preview only: print what the capture would publish on the open tier and
+        /// which fields it would seal (the ledger's own checks run on a copy of its
+        /// state); nothing is stored. Exits 1 if the ledger would refuse it.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// A capture job: running, or finished with success or per-event errors. Read by a
     /// member of the organization that submitted the capture (a signed request).
@@ -938,18 +943,16 @@ fn main() -> std::process::ExitCode {
                 no_wait,
                 seal,
                 seal_for,
+                dry_run,
             } => {
-                trace_cmds::capture(
-                    &target.client()?,
-                    &target.keys_dir(),
-                    &who,
-                    &file,
-                    expires_in,
-                    !no_wait,
-                    &seal,
-                    &seal_for,
-                )
-                .await
+                let opts = trace_cmds::CaptureOptions {
+                    expires_in_s: expires_in,
+                    wait: !no_wait,
+                    dry_run,
+                    seal,
+                    seal_for,
+                };
+                trace_cmds::capture(&target.client()?, &target.keys_dir(), &who, &file, &opts).await
             }
             Cmd::CaptureJob { id, who, target } => {
                 trace_cmds::capture_job(&target.client()?, &target.keys_dir(), &who, &id).await

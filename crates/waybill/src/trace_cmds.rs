@@ -23,28 +23,41 @@ fn read_doc(file: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))
 }
 
-/// `waybill capture DOC --as MEMBER [--expires-in SECONDS]`.
-#[allow(clippy::too_many_arguments)]
+/// How `waybill capture` sends a document.
+#[derive(Clone, Debug, Default)]
+pub struct CaptureOptions {
+    /// Seconds until the transaction expires (default 600).
+    pub expires_in_s: Option<u64>,
+    /// Wait for the commit.
+    pub wait: bool,
+    /// Only preview it (`POST /v1/tx/dry-run`): nothing is stored.
+    pub dry_run: bool,
+    /// Fields to seal.
+    pub seal: Vec<SealSpec>,
+    /// Organizations to seal them for, beside the capturer's and the regulators.
+    pub seal_for: Vec<String>,
+}
+
+/// `waybill capture DOC --as MEMBER [--expires-in SECONDS] [--seal …] [--dry-run]`.
 pub async fn capture(
     client: &Client,
     dir: &Path,
     who: &str,
     file: &Path,
-    expires_in_s: Option<u64>,
-    wait: bool,
-    seal: &[SealSpec],
-    seal_for: &[String],
+    opts: &CaptureOptions,
 ) -> anyhow::Result<()> {
     let key = member_key(dir, who)?;
     let mut doc = read_doc(file)?;
     let chain_id = client.chain_id().await?;
-    if !seal.is_empty() {
-        let recipients = seal_recipients(client, &key, seal_for).await?;
-        doc = seal_document(&doc, &chain_id, seal, &recipients)?;
+    if !opts.seal.is_empty() {
+        let recipients = seal_recipients(client, &key, &opts.seal_for).await?;
+        doc = seal_document(&doc, &chain_id, &opts.seal, &recipients)?;
     }
-    let expires_in_ms = expires_in_s.map_or(waybill_client::TX_EXPIRY_MS_DEFAULT, |s| {
-        s.saturating_mul(1000)
-    });
+    let expires_in_ms = opts
+        .expires_in_s
+        .map_or(waybill_client::TX_EXPIRY_MS_DEFAULT, |s| {
+            s.saturating_mul(1000)
+        });
     let stx = waybill_client::sign_with(
         &key,
         &chain_id,
@@ -52,11 +65,37 @@ pub async fn capture(
         waybill_client::now_ms().saturating_add(expires_in_ms),
         waybill_types::Payload::CaptureEpcis(CaptureEpcis { document: doc }),
     );
-    let job = client.capture_signed(&stx, wait).await?;
+    if opts.dry_run {
+        return preview(client, &stx).await;
+    }
+    let job = client.capture_signed(&stx, opts.wait).await?;
     println!("{}", serde_json::to_string_pretty(&job)?);
-    if wait && job["success"] != json!(true) {
+    if opts.wait && job["success"] != json!(true) {
         bail!("capture {} was rejected", job["captureID"]);
     }
+    Ok(())
+}
+
+/// `--dry-run`: what the signed transaction would do as the next block's only one —
+/// the open-tier records it would publish (what anyone can read, and what the
+/// consumer page shows) and the fields it would seal; nothing is stored.
+async fn preview(client: &Client, stx: &waybill_types::SignedTx) -> anyhow::Result<()> {
+    let answer = client.dry_run(stx).await?;
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    let n = |k: &str| answer[k].as_array().map_or(0, Vec::len);
+    if answer["status"] != "applied" {
+        bail!(
+            "dry run: the ledger would refuse this capture ({}: {}); nothing was stored",
+            answer["reason"]["code"].as_str().unwrap_or("?"),
+            answer["reason"]["message"].as_str().unwrap_or("?")
+        );
+    }
+    eprintln!(
+        "dry run: would be applied at block {}; publishes {} open-tier record(s) (above, \"publishes\": what anyone reads), seals {} field(s); nothing was stored",
+        answer["height"],
+        n("publishes"),
+        n("seals")
+    );
     Ok(())
 }
 

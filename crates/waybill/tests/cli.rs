@@ -1655,6 +1655,28 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // A dry run shows what the capture would publish and seal; nothing is stored.
+    let mut dry = seal_args.to_vec();
+    dry.push("--dry-run");
+    let out = capture(&dry);
+    let preview = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{preview}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        preview.contains("\"publishes\"")
+            && preview.contains("\"field\": \"/wb:purchasePrice\"")
+            && !preview.contains("1250.00"),
+        "{preview}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was stored"));
+    let out = waybill(&["events", "--as", "admin:pujiang-orchard", "--dir", d]);
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("wb:sealed"),
+        "the dry run stored nothing"
+    );
     let out = capture(&seal_args);
     assert!(
         out.status.success(),

@@ -435,3 +435,15 @@ fn documents_open_in_place_and_a_field_moved_between_events_is_caught() {
     assert_eq!(r.failed.len(), 1);
     assert_eq!(r.failed[0].0, "/events/0/wb:salePrice");
 }
+
+#[test]
+fn a_commitment_leaf_decodes_to_its_parts() {
+    let c = crate::Hash([9; 32]);
+    let leaf = commitment_leaf("urn:uuid:1", "/wb:price", &c);
+    assert_eq!(
+        decode_commitment_leaf(&leaf),
+        Some(("urn:uuid:1".to_owned(), "/wb:price".to_owned(), c))
+    );
+    assert_eq!(decode_commitment_leaf(&leaf[..leaf.len() - 1]), None);
+    assert_eq!(decode_commitment_leaf(&[0, 0, 0, 9, 1]), None);
+}
