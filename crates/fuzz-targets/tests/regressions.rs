@@ -80,4 +80,13 @@ fn seeds_reach_past_the_decoders() {
         verify(&bundle, &TrustRoot::Genesis(Box::new(genesis.clone())))
             .unwrap_or_else(|e| panic!("{} does not verify: {e}", p.display()));
     }
+    let disclosures = files_in(&repo().join("fuzz/seeds/disclosure_verify"));
+    assert!(!disclosures.is_empty(), "disclosure seeds are committed");
+    for p in disclosures {
+        waybill_types::disclosure::verify_text(
+            &std::fs::read(&p).expect("reads"),
+            &TrustRoot::Genesis(Box::new(genesis.clone())),
+        )
+        .unwrap_or_else(|e| panic!("{} does not verify: {e}", p.display()));
+    }
 }
