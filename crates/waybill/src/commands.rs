@@ -96,13 +96,29 @@ pub fn keys_show(file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How `waybill submit` signs and sends a payload.
+#[derive(Clone, Debug, Default)]
+pub struct SubmitOptions {
+    /// The nonce (default: random).
+    pub nonce: Option<u64>,
+    /// Seconds until the transaction expires (default 600).
+    pub expires_in_s: Option<u64>,
+    /// Wait for the commit.
+    pub wait: bool,
+    /// Only preview it (`POST /v1/tx/dry-run`).
+    pub dry_run: bool,
+    /// Fields to seal in each event of a `capture_epcis` payload's document.
+    pub seal: Vec<crate::trace_cmds::SealSpec>,
+    /// Organizations to seal them for, beside the signer's and the regulators.
+    pub seal_for: Vec<String>,
+}
+
+/// `waybill submit --key FILE PAYLOAD [--seal POINTER …] [--dry-run]`.
 pub async fn submit(
     key: &Path,
     payload: &Path,
     client: &Client,
-    nonce: Option<u64>,
-    expires_in_s: Option<u64>,
-    wait: bool,
+    opts: &SubmitOptions,
 ) -> anyhow::Result<()> {
     let (_, key) = KeyFile::read(key)?;
     let text = if payload == Path::new("-") {
@@ -115,15 +131,33 @@ pub async fn submit(
         std::fs::read_to_string(payload)
             .with_context(|| format!("cannot read payload file {}", payload.display()))?
     };
-    let payload: Payload = serde_json::from_str(&text).with_context(|| {
+    let mut payload: Payload = serde_json::from_str(&text).with_context(|| {
         format!("payload {} is not a valid transaction payload; see `waybill submit --help` for an example", payload.display())
     })?;
-    payload.check().context("payload is invalid")?;
     let chain_id = client.chain_id().await?;
-    let nonce = nonce.unwrap_or_else(waybill_types::tx::random_nonce);
-    let expires_in_ms = expires_in_s.map_or(waybill_client::TX_EXPIRY_MS_DEFAULT, |s| {
-        s.saturating_mul(1000)
-    });
+    if !opts.seal.is_empty() {
+        // Sealed fields live in EPCIS events today (docs/PRIVACY.md).
+        let Payload::CaptureEpcis(capture) = &mut payload else {
+            bail!(
+                "a `{}` payload has no field to seal: --seal applies to the events of a `capture_epcis` payload",
+                payload.kind()
+            );
+        };
+        let recipients = crate::trace_cmds::seal_recipients(client, &key, &opts.seal_for).await?;
+        capture.document = crate::trace_cmds::seal_document(
+            &capture.document,
+            &chain_id,
+            &opts.seal,
+            &recipients,
+        )?;
+    }
+    payload.check().context("payload is invalid")?;
+    let nonce = opts.nonce.unwrap_or_else(waybill_types::tx::random_nonce);
+    let expires_in_ms = opts
+        .expires_in_s
+        .map_or(waybill_client::TX_EXPIRY_MS_DEFAULT, |s| {
+            s.saturating_mul(1000)
+        });
     let stx = waybill_client::sign_with(
         &key,
         &chain_id,
@@ -131,7 +165,10 @@ pub async fn submit(
         waybill_client::now_ms().saturating_add(expires_in_ms),
         payload,
     );
-    let answer = client.submit(&stx, wait).await?;
+    if opts.dry_run {
+        return crate::trace_cmds::preview(client, &stx).await;
+    }
+    let answer = client.submit(&stx, opts.wait).await?;
     println!("{}", serde_json::to_string_pretty(&answer)?);
     if answer["status"] == "rejected" || answer["status"] == "dropped" {
         bail!(

@@ -244,6 +244,17 @@ lot.json:\n  {\"type\":\"register_lot\",\"gtin\":\"06901234000016\",\"lot\":\"PJ
         /// Return once accepted, without waiting for the commit.
         #[arg(long)]
         no_wait: bool,
+        /// Seal the field at this JSON pointer in every event of a `capture_epcis`
+        /// payload's document (as `waybill capture --seal`); repeatable.
+        #[arg(long, value_name = "POINTER[=CATEGORY]")]
+        seal: Vec<trace_cmds::SealSpec>,
+        /// Another organization to seal the --seal fields for; repeatable.
+        #[arg(long, value_name = "ORG")]
+        seal_for: Vec<String>,
+        /// Preview only: what the transaction would do as the next block's only one
+        /// (receipt, open-tier records, sealed commitments); nothing is stored.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Show a node's status.
     #[command(
@@ -878,16 +889,19 @@ fn main() -> std::process::ExitCode {
                 nonce,
                 expires_in,
                 no_wait,
+                seal,
+                seal_for,
+                dry_run,
             } => {
-                commands::submit(
-                    &key,
-                    &payload,
-                    &target.client()?,
+                let opts = commands::SubmitOptions {
                     nonce,
-                    expires_in,
-                    !no_wait,
-                )
-                .await
+                    expires_in_s: expires_in,
+                    wait: !no_wait,
+                    dry_run,
+                    seal,
+                    seal_for,
+                };
+                commands::submit(&key, &payload, &target.client()?, &opts).await
             }
             Cmd::Status { target } => commands::print_get(&target.client()?, "/v1/status").await,
             Cmd::Block { height, target } => {

@@ -79,13 +79,13 @@ pub async fn capture(
 /// `--dry-run`: what the signed transaction would do as the next block's only one —
 /// the open-tier records it would publish (what anyone can read, and what the
 /// consumer page shows) and the fields it would seal; nothing is stored.
-async fn preview(client: &Client, stx: &waybill_types::SignedTx) -> anyhow::Result<()> {
+pub(crate) async fn preview(client: &Client, stx: &waybill_types::SignedTx) -> anyhow::Result<()> {
     let answer = client.dry_run(stx).await?;
     println!("{}", serde_json::to_string_pretty(&answer)?);
     let n = |k: &str| answer[k].as_array().map_or(0, Vec::len);
     if answer["status"] != "applied" {
         bail!(
-            "dry run: the ledger would refuse this capture ({}: {}); nothing was stored",
+            "dry run: the ledger would refuse this transaction ({}: {}); nothing was stored",
             answer["reason"]["code"].as_str().unwrap_or("?"),
             answer["reason"]["message"].as_str().unwrap_or("?")
         );

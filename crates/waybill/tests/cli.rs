@@ -1770,6 +1770,7 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
         "{job}"
     );
     a_recipient_is_added_later_and_a_complaint_settled(&dir, &client, &capture).await;
+    submit_seals_a_capture_payload(&dir);
     // Canary: the price is nowhere in the node's directory — store, logs, key files —
     // but in the document the orchard wrote there itself.
     let files: Vec<PathBuf> = regular_files(&dir)
@@ -1780,6 +1781,70 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
     let hits = files_containing(&files, "1250.00");
     assert!(hits.is_empty(), "the sealed price in plaintext in {hits:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `waybill submit --seal` seals the events of a `capture_epcis` payload as `capture
+/// --seal` does (previewed first with `--dry-run`); on a payload without events it
+/// says why not.
+fn submit_seals_a_capture_payload(dir: &Path) {
+    let d = dir.to_str().expect("utf-8 path");
+    let admin = dir.join("keys/orgs/pujiang-orchard-admin.json");
+    // Outside the node's directory (the canary scan reads that).
+    let elsewhere = temp_dir("submit-seal");
+    std::fs::create_dir_all(&elsewhere).expect("dir");
+    let payload = elsewhere.join("capture.json");
+    let doc = priced_commissioning_doc("S9", None);
+    std::fs::write(
+        &payload,
+        serde_json::json!({ "type": "capture_epcis", "document": doc.to_string() }).to_string(),
+    )
+    .expect("payload");
+    let submit = |file: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "submit",
+            "--key",
+            admin.to_str().expect("utf-8"),
+            file.to_str().expect("utf-8"),
+            "--seal",
+            "/wb:purchasePrice",
+            "--dir",
+            d,
+        ];
+        args.extend_from_slice(extra);
+        waybill(&args)
+    };
+    let out = submit(&payload, &["--dry-run"]);
+    let preview = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success()
+            && preview.contains("\"field\": \"/wb:purchasePrice\"")
+            && !preview.contains("1250.00"),
+        "{preview}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = submit(&payload, &[]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let served = served_sealed(d, "admin:pujiang-orchard", &[]);
+    assert!(served.contains("6901234.000001.S9"), "{served}");
+    let lot = elsewhere.join("lot.json");
+    std::fs::write(
+        &lot,
+        r#"{"type":"register_lot","gtin":"06901234000016","lot":"L9","origin_gln":null,"produced_on":"2026-11-20","quantity":1,"unit":"kg"}"#,
+    )
+    .expect("payload");
+    let out = submit(&lot, &[]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has no field to seal"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&elsewhere);
 }
 
 /// `waybill events [ARGS] --as WHO`: what the ledger serves, asserted to carry the
