@@ -803,6 +803,17 @@ fn trust_root(
     })
 }
 
+/// A file to verify, refused (unread) if it is over `max` bytes.
+fn read_at_most(file: &Path, max: usize) -> anyhow::Result<Vec<u8>> {
+    let len = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
+    if len > max as u64 {
+        bail!("{}: {len} bytes, over the limit of {max}", file.display());
+    }
+    std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
+}
+
 /// `waybill verify-disclosure FILE --genesis FILE | --fingerprint HEX | --trust FILE`:
 /// exit 0 if the disclosed value is the one the chain committed to, else 1 naming
 /// the first check that fails.
@@ -814,16 +825,7 @@ pub fn verify_disclosure(
 ) -> anyhow::Result<()> {
     use waybill_types::disclosure::{verify_text, DISCLOSURE_BYTES_MAX};
     let root = trust_root(genesis, fingerprint, trust)?;
-    let len = std::fs::metadata(file)
-        .with_context(|| format!("cannot read {}", file.display()))?
-        .len();
-    if len > DISCLOSURE_BYTES_MAX as u64 {
-        bail!(
-            "{}: {len} bytes, over the limit of {DISCLOSURE_BYTES_MAX}",
-            file.display()
-        );
-    }
-    let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text = read_at_most(file, DISCLOSURE_BYTES_MAX)?;
     let v = verify_text(&text, &root)
         .map_err(|e| anyhow::anyhow!("disclosure does NOT verify — {e}"))?;
     println!(
@@ -851,14 +853,7 @@ pub fn verify_proof(
 ) -> anyhow::Result<()> {
     use waybill_types::proof::{verify, ProofBundle, PROOF_BUNDLE_BYTES_MAX};
     let root = trust_root(genesis, fingerprint, trust)?;
-    let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    if text.len() > PROOF_BUNDLE_BYTES_MAX {
-        bail!(
-            "{}: {} bytes, over the limit of {PROOF_BUNDLE_BYTES_MAX}",
-            file.display(),
-            text.len()
-        );
-    }
+    let text = read_at_most(file, PROOF_BUNDLE_BYTES_MAX)?;
     let bundle: ProofBundle = serde_json::from_slice(&text)
         .map_err(|e| anyhow::anyhow!("{}: not a proof bundle: {e}", file.display()))?;
     let v = verify(&bundle, &root).map_err(|e| anyhow::anyhow!("proof does NOT verify — {e}"))?;

@@ -13,7 +13,7 @@ use waybill_types::{Payload, Role, SecretKey, SignedTx};
 
 mod common;
 
-use common::{free_port, http_get, Lcg};
+use common::{free_port, http_get, regular_files, Lcg};
 
 const BIN: &str = env!("CARGO_BIN_EXE_waybill");
 
@@ -801,23 +801,6 @@ fn demo_price_is_disclosed_as_the_readme_shows(dir: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
     let _ = std::fs::remove_dir_all(&elsewhere);
-}
-
-/// Every regular file under `dir` (the node's control socket is no file to read).
-fn regular_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        for e in std::fs::read_dir(&p).expect("dir").flatten() {
-            let (path, kind) = (e.path(), e.file_type().expect("file type"));
-            if kind.is_dir() {
-                stack.push(path);
-            } else if kind.is_file() {
-                files.push(path);
-            }
-        }
-    }
-    files
 }
 
 /// Those of `files` whose bytes contain `canary`.

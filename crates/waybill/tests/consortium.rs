@@ -15,7 +15,7 @@ use waybill_types::{Payload, Role, SecretKey, SignedTx};
 
 mod common;
 
-use common::{http_get, Lcg};
+use common::{http_get, regular_files, Lcg};
 
 const BIN: &str = env!("CARGO_BIN_EXE_waybill");
 const N: usize = 4;
@@ -201,6 +201,15 @@ fn layout(tag: &str) -> (PathBuf, u16, u16) {
 
 /// Start the four nodes of `root` and wait until each answers.
 async fn start_all(root: &std::path::Path, api: u16) -> Vec<Node> {
+    start_all_with_env(root, api, |_| Vec::new()).await
+}
+
+/// [`start_all`], node `i` with the environment `env(i)`.
+async fn start_all_with_env(
+    root: &std::path::Path,
+    api: u16,
+    env: impl Fn(usize) -> Vec<(&'static str, PathBuf)>,
+) -> Vec<Node> {
     let mut nodes: Vec<Node> = (0..N)
         .map(|i| Node {
             dir: root.join(format!("node{i}")),
@@ -208,8 +217,11 @@ async fn start_all(root: &std::path::Path, api: u16) -> Vec<Node> {
             client: Client::new(&format!("http://127.0.0.1:{}", api + i as u16)),
         })
         .collect();
-    for n in nodes.iter_mut() {
-        n.start();
+    for (i, n) in nodes.iter_mut().enumerate() {
+        let vars = env(i);
+        let vars: Vec<(&str, &std::path::Path)> =
+            vars.iter().map(|(k, v)| (*k, v.as_path())).collect();
+        n.start_with_env(&[], &vars);
     }
     for n in &nodes {
         n.client
@@ -1240,23 +1252,6 @@ async fn a_validator_behind_its_peers_is_not_ready_until_it_catches_up() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
-/// Every regular file under `dir`.
-fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        for e in std::fs::read_dir(&p).expect("dir").flatten() {
-            let (path, kind) = (e.path(), e.file_type().expect("file type"));
-            if kind.is_dir() {
-                stack.push(path);
-            } else if kind.is_file() {
-                files.push(path);
-            }
-        }
-    }
-    files
-}
-
 /// The canary scan of what nodes tell each other (docs/PRIVACY.md): four nodes tap
 /// the plaintext of every consensus, sync, WAL and gossip message
 /// (`WAYBILL_WIRE_TAP`; on the network it is Noise- or TLS-encrypted); the orchard
@@ -1268,22 +1263,8 @@ async fn sealed_plaintext_is_in_no_consensus_sync_or_gossip_message() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (root, api, _) = layout("wiretap");
     let taps: Vec<PathBuf> = (0..N).map(|i| root.join(format!("tap{i}.bin"))).collect();
-    let mut nodes: Vec<Node> = (0..N)
-        .map(|i| Node {
-            dir: root.join(format!("node{i}")),
-            child: None,
-            client: Client::new(&format!("http://127.0.0.1:{}", api + i as u16)),
-        })
-        .collect();
-    for (n, tap) in nodes.iter_mut().zip(&taps) {
-        n.start_with_env(&[], &[("WAYBILL_WIRE_TAP", tap.as_path())]);
-    }
-    for n in &nodes {
-        n.client
-            .wait_ready(Duration::from_secs(60))
-            .await
-            .expect("node answers");
-    }
+    let mut nodes =
+        start_all_with_env(&root, api, |i| vec![("WAYBILL_WIRE_TAP", taps[i].clone())]).await;
     let node0 = root.join("node0");
     let d = node0.to_str().expect("utf-8");
     let cli = |args: &[&str]| {
@@ -1362,7 +1343,7 @@ async fn sealed_plaintext_is_in_no_consensus_sync_or_gossip_message() {
             "node {i}'s wire carries the price"
         );
     }
-    let hits: Vec<PathBuf> = files_under(&root)
+    let hits: Vec<PathBuf> = regular_files(&root)
         .into_iter()
         .filter(|f| f != &doc)
         .filter(|f| has(&std::fs::read(f).unwrap_or_default(), b"CANARY-5e1d"))

@@ -59,3 +59,21 @@ pub async fn http_get(url: String) -> reqwest::Result<reqwest::Response> {
     waybill_client::ensure_crypto_provider();
     reqwest::get(url).await
 }
+
+/// Every regular file under `dir` (a node's control socket is no file to read).
+#[allow(dead_code)] // not every test binary that includes `common` uses it
+pub fn regular_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).expect("dir").flatten() {
+            let (path, kind) = (e.path(), e.file_type().expect("file type"));
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
