@@ -88,6 +88,17 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
+        // A failing test's panic message says what it waited for; the nodes' logs say
+        // why it did not happen (CI keeps only the test's output).
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.dir.join("node.log")).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+            eprintln!(
+                "--- last lines of {}/node.log ---\n{tail}",
+                self.dir.display()
+            );
+        }
     }
 }
 
@@ -1321,7 +1332,7 @@ async fn sealed_plaintext_is_in_no_consensus_sync_or_gossip_message() {
         || async {
             let mut ok = true;
             for n in &nodes {
-                ok &= height(&n.client).await.is_some_and(|x| x > h);
+                ok &= height(&n.client).await.is_some_and(|x| x >= h);
             }
             ok
         },
