@@ -1,4 +1,5 @@
-//! Governance: the validator sets and the proposals that change them.
+//! Governance: the validator sets, the open tier's screening rules and the proposals
+//! that change them.
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -16,6 +17,17 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/validators", get(validators))
         .route("/v1/governance/proposals", get(proposals))
         .route("/v1/governance/proposals/{id}", get(proposal_by_id))
+        .route("/v1/screening-rules", get(screening_rules))
+}
+
+/// The open tier's screening rules: the version in force and every version (public:
+/// anyone may know what the open tier publishes).
+async fn screening_rules(State(s): State<AppState>) -> ApiResult {
+    let snap = s.store.snapshot()?;
+    Ok(Json(json!({
+        "in_force": waybill_state::screening::in_force(&snap)?,
+        "history": waybill_state::screening::history(&snap)?,
+    })))
 }
 
 async fn validators(State(s): State<AppState>) -> ApiResult {

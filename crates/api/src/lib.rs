@@ -119,6 +119,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/validators"),
     ("get", "/v1/governance/proposals"),
     ("get", "/v1/governance/proposals/{id}"),
+    ("get", "/v1/screening-rules"),
     ("get", "/metrics"),
     ("get", "/healthz"),
     ("get", "/readyz"),

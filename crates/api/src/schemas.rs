@@ -208,6 +208,14 @@ struct Validators {
     history: Vec<ValidatorSetFrom>,
 }
 
+/// `GET /v1/screening-rules`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+struct ScreeningRules {
+    in_force: waybill_state::screening::RuleSet,
+    history: Vec<waybill_state::screening::RuleSet>,
+}
+
 /// A submission accepted into the mempool.
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -626,6 +634,7 @@ pub(crate) fn components() -> Map<String, Value> {
     gen.subschema_for::<Page<catalog::Location>>();
     gen.subschema_for::<catalog::Location>();
     gen.subschema_for::<Validators>();
+    gen.subschema_for::<ScreeningRules>();
     gen.subschema_for::<Page<governance::Proposal>>();
     gen.subschema_for::<governance::Proposal>();
     gen.subschema_for::<SubmitAccepted>();

@@ -4233,6 +4233,141 @@ fn pos_of(b: &waybill_types::proof::ProofBundle, p: (u64, u64)) -> usize {
         .expect("record in bundle")
 }
 
+/// The open tier's screening rules are data: `GET /v1/screening-rules` serves version
+/// 1 (issue 7's rule, from code) until governance replaces it — a proposal with a
+/// malformed rule set is refused at submission naming the rule, one approval short of
+/// a majority changes nothing, the majority's approval puts version 2 in force in its
+/// block — and from then on captures publish what version 2 says: here transport
+/// events without read point, readings or allowed range, inspections not at all.
+#[tokio::test]
+async fn screening_rules_are_data_that_governance_changes() {
+    use waybill_types::payload::{ApproveGovernance, ProposeGovernance};
+    use waybill_types::screening::{self, Publish, ScreenedField as F, ScreeningRule};
+    use waybill_types::GovernanceAction;
+    let mut j = journey().await;
+    let app = j.net.app.clone();
+    let v = common::get_ok(&app, "/v1/screening-rules").await;
+    assert_eq!(v["in_force"]["version"], 1, "{v}");
+    assert_eq!(v["in_force"]["since_height"], 0);
+    assert_eq!(v["in_force"]["rules"], json!(screening::v1()));
+    assert_eq!(v["history"].as_array().map(Vec::len), Some(1));
+    let propose = |rules: Vec<ScreeningRule>| {
+        Payload::ProposeGovernance(ProposeGovernance {
+            action: GovernanceAction::SetScreeningRules { rules },
+            reason: "transport readings are commercial; inspections are not for the public".into(),
+        })
+    };
+    // Malformed: a second rule for transport events.
+    let mut twice = screening::v1();
+    twice.push(twice[3].clone());
+    let stx = j.admin(ORCH).sign(propose(twice));
+    let a = post_json(&app, "/v1/tx", &tx_body(&stx)).await;
+    let detail = a.assert_error(StatusCode::BAD_REQUEST, "invalid_tx");
+    assert!(
+        detail.contains("rule 5: a second rule for transport events"),
+        "{detail}"
+    );
+    // Version 2: transport events keep action, disposition and place; customs and
+    // quality events are no longer published.
+    let mut v2 = screening::v1();
+    v2[3] = ScreeningRule {
+        category: DataCategory::Transport,
+        event_type: None,
+        publish: Publish::Event,
+        fields: vec![F::Action, F::Disposition, F::BizLocation],
+    };
+    v2[2] = ScreeningRule {
+        category: DataCategory::CustomsQuality,
+        event_type: None,
+        publish: Publish::Nothing,
+        fields: vec![],
+    };
+    let proposal = j.admin(ORCH).sign(propose(v2.clone()));
+    j.net.apply_all(&[proposal]).await;
+    let approve = |p: u64| Payload::ApproveGovernance(ApproveGovernance { proposal: p });
+    let n = common::get_ok(&app, "/v1/governance/proposals").await["items"][0]["id"]
+        .as_u64()
+        .expect("proposal id");
+    let (a1, a2) = (
+        j.admin(COLD).sign(approve(n)),
+        j.admin(SHOP).sign(approve(n)),
+    );
+    j.net.apply_all(&[a1, a2]).await;
+    let v = common::get_ok(&app, "/v1/screening-rules").await;
+    assert_eq!(v["in_force"]["version"], 1, "3 of 6 is not a majority: {v}");
+    let a3 = j.admin(CUST).sign(approve(n));
+    let h = j.net.apply_all(&[a3]).await;
+    let v = common::get_ok(&app, "/v1/screening-rules").await;
+    assert_eq!(v["in_force"]["version"], 2, "{v}");
+    assert_eq!(v["in_force"]["since_height"], h);
+    assert_eq!(v["in_force"]["rules"], json!(v2));
+    assert_eq!(v["history"][0]["version"], 1);
+    assert_eq!(v["history"][1], v["in_force"]);
+    captures_follow_screening_v2(&mut j).await;
+}
+
+/// Under the version 2 of `screening_rules_are_data_that_governance_changes`: a
+/// transport event without read point, readings or allowed range; an inspection not
+/// published.
+async fn captures_follow_screening_v2(j: &mut Journey) {
+    let app = j.net.app.clone();
+    let reading = json!([{"sensorMetadata": {"time": "2026-11-05T11:00:00.000+08:00"},
+                          "sensorReport": [{"type": "gs1:Temperature", "value": 4.5, "uom": "CEL"}]}]);
+    let received = epcis_doc(vec![ev(
+        "ObjectEvent",
+        "2026-11-05T11:00:00.000+08:00",
+        json!({
+            "action": "OBSERVE", "epcList": [carton(2)],
+            "bizStep": "receiving", "disposition": "in_progress",
+            "readPoint": {"id": STORE}, "bizLocation": {"id": STORE},
+            "sensorElementList": reading
+        }),
+    )]);
+    let inspected = epcis_doc(vec![ev(
+        "ObjectEvent",
+        "2026-11-05T12:00:00.000+08:00",
+        json!({
+            "action": "OBSERVE", "epcList": [carton(2)],
+            "bizStep": "inspecting", "disposition": "conformant",
+            "readPoint": {"id": CUSTOMS_OFFICE}, "bizLocation": {"id": CUSTOMS_OFFICE}
+        }),
+    )]);
+    let mut carrier = std::mem::replace(&mut j.carrier, Signer::new("unused"));
+    let mut inspector = std::mem::replace(&mut j.inspector, Signer::new("unused"));
+    j.net.capture_ok(&mut carrier, &received).await;
+    j.net.capture_ok(&mut inspector, &inspected).await;
+    let a = common::get(&app, &format!("/v1/proofs/01/{}/21/C2", carton_gtin())).await;
+    let bundle: waybill_types::proof::ProofBundle =
+        serde_json::from_value(common::ok_json(&a)).expect("bundle");
+    let records: Vec<Value> = bundle
+        .records
+        .iter()
+        .map(|r| serde_json::from_slice(&common::unb64(&r.record)).expect("json"))
+        .collect();
+    let find = |doc: &Value| {
+        let id = hash_ids(doc).remove(0);
+        records
+            .iter()
+            .find(|r| r["hash_id"] == id.as_str())
+            .cloned()
+    };
+    let r = find(&received).expect("the transport event is published");
+    assert_eq!(r["kind"], "event");
+    assert_eq!(r["action"], "OBSERVE");
+    assert_eq!(r["disposition"], "in_progress");
+    assert!(r["biz_location"].is_string(), "{r}");
+    assert_eq!(r["read_point"], Value::Null, "{r}");
+    assert_eq!(r["readings"], json!([]), "{r}");
+    assert_eq!(r["allowed_range"], Value::Null, "{r}");
+    assert!(find(&inspected).is_none(), "inspections are not published");
+    // Under version 1 the journey's transport event carried its read point.
+    let old = records
+        .iter()
+        .find(|r| r["hash_id"] == j.hashes["delivery"].as_str())
+        .expect("the delivery, published under version 1");
+    assert!(old["read_point"].is_string(), "{old}");
+}
+
 /// The open tier publishes exactly what the matrix's last row says, in proof bundles
 /// and on the consumer page alike: production and transport events screened, customs
 /// and quality events as their outcome only, platform transactions not at all — while

@@ -364,6 +364,12 @@ const READS: &[(&str, &str, Who, Option<&str>)] = &[
     ),
     ("/v1/validators", "/v1/validators", Who::Anyone, None),
     (
+        "/v1/screening-rules",
+        "/v1/screening-rules",
+        Who::Anyone,
+        None,
+    ),
+    (
         "/v1/governance/proposals",
         "/v1/governance/proposals",
         Who::Anyone,

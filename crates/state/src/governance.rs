@@ -368,6 +368,8 @@ fn check_action<S: StateRead>(
             voting_power,
         } => check_set_validator(ex, org, public_key, *voting_power),
         GovernanceAction::RemoveValidator { public_key } => check_removal(ex, public_key),
+        // Checked without state when submitted (`screening::check`).
+        GovernanceAction::SetScreeningRules { .. } => Ok(()),
     }
 }
 
@@ -636,6 +638,9 @@ fn carry_out<S: StateRead>(
                 "the validator removed was in the set (checked above), once: genesis and check_new_validator_key keep keys unique"
             );
             schedule(ex, set)
+        }
+        GovernanceAction::SetScreeningRules { rules } => {
+            Ok(crate::screening::replace(ex, ex.context().height.0, rules)?)
         }
     }
 }

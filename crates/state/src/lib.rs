@@ -43,6 +43,7 @@ pub mod keys;
 pub mod open;
 pub mod parties;
 pub mod privacy;
+pub mod screening;
 pub mod trace;
 
 pub use block::{apply_genesis, Executed};

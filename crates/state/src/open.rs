@@ -342,17 +342,19 @@ pub enum OpenForm {
     Outcome,
 }
 
-/// The open tier of each category: production and transport events are published,
-/// screened; customs and quality events as their outcome (the authority matrix keeps
-/// their reports to customs, inspectors and regulators); platform transactions
-/// (orders) and financial data are not published at all. The same table is in
+/// The open tier of each category under version 1 of the screening rules
+/// ([`waybill_types::screening::v1`]; the rules in force are state,
+/// [`crate::screening`]): production and transport events are published, screened;
+/// customs and quality events as their outcome (the authority matrix keeps their
+/// reports to customs, inspectors and regulators); platform transactions (orders) and
+/// financial data are not published at all. The same table is in
 /// docs/TRACEABILITY.md (`access::matrix_markdown`'s last row) and docs/PROOFS.md.
 pub fn open_form(category: waybill_types::DataCategory) -> Option<OpenForm> {
-    use waybill_types::DataCategory::*;
-    match category {
-        Production | Transport => Some(OpenForm::Event),
-        CustomsQuality => Some(OpenForm::Outcome),
-        PlatformTransactions | Financial => None,
+    use waybill_types::screening::{rule_for, v1, Publish};
+    match rule_for(&v1(), category, None).map(|r| r.publish) {
+        Some(Publish::Event) => Some(OpenForm::Event),
+        Some(Publish::Outcome) => Some(OpenForm::Outcome),
+        Some(Publish::Nothing) | None => None,
     }
 }
 

@@ -19,6 +19,7 @@ pub mod org;
 pub mod payload;
 pub mod proof;
 pub mod reject;
+pub mod screening;
 pub mod seal;
 pub mod signed_request;
 pub mod smt;

@@ -15,6 +15,7 @@ use waybill_epcis::hash_id::ExactDocument;
 use waybill_epcis::model::{summarize, EventSummary, IdRole};
 use waybill_gs1::Gln;
 use waybill_types::payload::CaptureEpcis;
+use waybill_types::screening::{self, ScreeningRule};
 use waybill_types::{limits, DataCategory, Hash, OrgId};
 
 use super::{
@@ -907,6 +908,8 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         let height = ex.context().height.0;
         let mut publisher = crate::open::Publisher::new(ex, height)?;
         let mut org_names: BTreeMap<String, String> = BTreeMap::new();
+        // The screening rules in force (crate::screening), read once per capture.
+        let mut rules: Option<Vec<ScreeningRule>> = None;
         for c in self.captured.iter().filter(|c| !c.duplicate) {
             let Some(rec) = records.get(&c.seq) else {
                 continue;
@@ -914,12 +917,19 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             let index = if rec.error_declaration {
                 publish_correction(&mut publisher, &mut self.writes, rec, records)?
             } else {
-                let Some(form) = crate::open::open_form(rec.category) else {
+                let rules = match &mut rules {
+                    Some(r) => r,
+                    None => rules.insert(crate::screening::in_force(ex)?.rules),
+                };
+                let event_type = screening::EventType::parse(&rec.event_type);
+                let Some(rule) = screening::rule_for(rules, rec.category, event_type)
+                    .filter(|r| r.publish != screening::Publish::Nothing)
+                else {
                     continue;
                 };
                 let sensor = self.readings.remove(&c.seq).unwrap_or_default();
                 let org_name = org_name(ex, &mut org_names, &rec.org)?;
-                let record = open_event(rec, form, org_name, &sensor);
+                let record = open_event(rec, rule, org_name, &sensor);
                 let ids: Vec<String> = rec.ids.iter().map(|(_, i)| i.clone()).collect();
                 publisher.publish(&mut self.writes, &record, &ids)?
             };
@@ -999,28 +1009,31 @@ fn org_name<'n, S: StateRead>(
         .expect("the name was looked up just above"))
 }
 
-/// The open-tier record of a stored event: customs and quality events are published
-/// as their outcome only (the authority matrix keeps the reports on the consortium
-/// tier); others screened, with their sensor readings.
+/// The open-tier record of a stored event under `rule` (one that publishes): its
+/// outcome only (under version 1, customs and quality events: the authority matrix
+/// keeps the reports on the consortium tier), or the event screened; either way with
+/// only the optional fields the rule lists (the others `null` or empty).
 fn open_event<'r>(
     rec: &'r EventRecord,
-    form: crate::open::OpenForm,
+    rule: &ScreeningRule,
     org_name: &'r str,
     sensor: &'r crate::open::SensorData,
 ) -> crate::open::OpenRecord<'r> {
+    use screening::ScreenedField as F;
     let ids_roles = || {
         rec.roles()
             .map(|(r, i)| crate::open::RoleId { role: r, id: i })
             .collect()
     };
-    if form == crate::open::OpenForm::Outcome {
+    let field = |f: F, v: &'r Option<String>| v.as_deref().filter(|_| rule.publishes(f));
+    if rule.publish == screening::Publish::Outcome {
         return crate::open::OpenRecord::Inspection {
             hash_id: rec.hash_id(),
             event_type: &rec.event_type,
             event_time: &rec.event_time,
             biz_step: rec.biz_step.as_deref(),
-            outcome: rec.disposition.as_deref(),
-            biz_location: rec.biz_location.as_deref(),
+            outcome: field(F::Disposition, &rec.disposition),
+            biz_location: field(F::BizLocation, &rec.biz_location),
             ids: ids_roles(),
             org: rec.org.as_str(),
             org_name,
@@ -1030,17 +1043,24 @@ fn open_event<'r>(
     crate::open::OpenRecord::Event {
         hash_id: rec.hash_id(),
         event_type: &rec.event_type,
-        action: rec.action.as_deref(),
+        action: field(F::Action, &rec.action),
         event_time: &rec.event_time,
         biz_step: rec.biz_step.as_deref(),
-        disposition: rec.disposition.as_deref(),
-        read_point: rec.read_point.as_deref(),
-        biz_location: rec.biz_location.as_deref(),
+        disposition: field(F::Disposition, &rec.disposition),
+        read_point: field(F::ReadPoint, &rec.read_point),
+        biz_location: field(F::BizLocation, &rec.biz_location),
         ids: ids_roles(),
         org: rec.org.as_str(),
         org_name,
-        readings: &sensor.readings,
-        allowed_range: sensor.allowed_range.as_ref(),
+        readings: if rule.publishes(F::Readings) {
+            &sensor.readings
+        } else {
+            &[]
+        },
+        allowed_range: sensor
+            .allowed_range
+            .as_ref()
+            .filter(|_| rule.publishes(F::AllowedRange)),
         source: rec.hash_id(),
     }
 }

@@ -7,6 +7,7 @@ use super::{check_roles, check_text, PayloadError};
 use crate::keys::PublicKey;
 use crate::limits;
 use crate::org::{OrgId, Role};
+use crate::screening::ScreeningRule;
 
 /// An organization admin proposes a change to the consortium; the proposer's
 /// organization approves it by proposing.
@@ -108,6 +109,12 @@ pub enum GovernanceAction {
         /// Its consensus key.
         public_key: PublicKey,
     } = 2,
+    /// Replace the open tier's screening rules (`crate::screening`): the next version
+    /// is in force from the approving transaction on.
+    SetScreeningRules {
+        /// The whole new rule set.
+        rules: Vec<ScreeningRule>,
+    } = 3,
 }
 
 impl GovernanceAction {
@@ -154,6 +161,7 @@ impl GovernanceAction {
                 Ok(())
             }
             GovernanceAction::RemoveValidator { .. } => Ok(()),
+            GovernanceAction::SetScreeningRules { rules } => crate::screening::check(rules),
         }
     }
 }
