@@ -351,6 +351,36 @@ mod tests {
     }
 
     #[test]
+    fn the_proposal_in_the_docs_parses_and_passes_the_checks() {
+        let doc = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/PROOFS.md"),
+        )
+        .expect("docs/PROOFS.md");
+        let start = doc
+            .find("```json\n{\"type\": \"propose_governance\"")
+            .expect("the example proposal")
+            + "```json\n".len();
+        let end = start + doc[start..].find("```").expect("its end");
+        let p: crate::Payload = serde_json::from_str(&doc[start..end]).expect("a payload");
+        let crate::Payload::ProposeGovernance(p) = p else {
+            panic!("a governance proposal: {p:?}")
+        };
+        p.check().expect("valid");
+        let crate::GovernanceAction::SetScreeningRules { rules } = p.action else {
+            panic!("sets screening rules")
+        };
+        assert_eq!(
+            rule_for(
+                &rules,
+                DataCategory::Transport,
+                Some(EventType::AggregationEvent)
+            )
+            .map(|r| r.publish),
+            Some(Publish::Nothing)
+        );
+    }
+
+    #[test]
     fn rules_read_and_write_as_documented_json() {
         let json = serde_json::to_value(v1()).expect("json");
         assert_eq!(

@@ -274,6 +274,15 @@ fn malformed_sealed_fields_are_named() {
             "31 bytes, not 32",
         ),
         (Box::new(|s| s.field = "x".into()), "JSON pointer"),
+        // The state keys of commitments separate record id and field pointer by NUL.
+        (
+            Box::new(|s| s.record = format!("{RECORD}\0/x")),
+            "neither holding NUL",
+        ),
+        (
+            Box::new(|s| s.field = "/wb:purchase\0Price".into()),
+            "neither holding NUL",
+        ),
     ];
     for (change, want) in cases {
         let mut s = good.clone();
