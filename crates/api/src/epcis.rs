@@ -992,8 +992,8 @@ pub(crate) async fn sealed_route(
         let after = trace::wraps::field_after_capture(&snap, &q.record, &pointer)?;
         fields.push(json!({
             "field": pointer,
-            "category": sealed.category,
-            "recipients": sealed.wraps.iter().map(|w| json!({"org": w.org, "kv": w.kv})).collect::<Vec<_>>(),
+            "category": sealed.category(),
+            "recipients": sealed.recipients(),
             "flagged": after.flagged(),
             "added_wraps": after.added_wraps,
             "complaints": after.complaints,

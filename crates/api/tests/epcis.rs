@@ -2687,6 +2687,8 @@ async fn disclose_as_producer(
     let (_, sealed) = sealed_fields(&event).pop().expect("a sealed field");
     let opened = sealed
         .expect("well formed")
+        .whole()
+        .expect("inline")
         .open(
             CHAIN_ID,
             &[OrgSecret {

@@ -23,6 +23,20 @@
 //!   field's JSON pointer, its data category and the commitment; a wrap's binds those
 //!   and its organization and key version. A ciphertext moved to another chain, record
 //!   or field, or a wrap moved to another organization or version, does not open.
+//!
+//! An **erasable** field (personal data: names, phones, addresses) is sealed the same
+//! way and then detached ([`Sealed::detach`]): the record carries only where it is,
+//! for whom, the commitment and the SHA-256 of its private part,
+//!
+//! ```json
+//! {"wb:sealed": {"suite": "…", "record": "urn:uuid:…", "field": "/wb:consignee",
+//!   "category": "platform_transactions", "recipients": [{"org": "…", "kv": 1}, …],
+//!   "private": "…", "commitment": "…"}}
+//! ```
+//!
+//! and the private part — `{"wraps": […], "nonce": "…", "ct": "…"}` ([`PrivatePart`];
+//! `private` = SHA-256 of its RFC 8785 form) — goes only to the recipients' nodes, into
+//! a store that can purge it. [`Detached::attach`] puts the two back together.
 
 use std::fmt;
 
@@ -207,6 +221,272 @@ pub struct Sealed {
     pub commitment: Hash,
 }
 
+/// A recipient of a detached field: an organization and the version of its key.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRef {
+    /// The organization.
+    pub org: OrgId,
+    /// Its key version.
+    pub kv: u32,
+}
+
+/// An erasable sealed field as it stands in its record (the object under [`SEALED`]):
+/// its ciphertext and wraps ([`PrivatePart`]) are kept off the chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Detached {
+    /// [`SUITE`].
+    pub suite: String,
+    /// The record id.
+    pub record: String,
+    /// The field's JSON pointer inside its record.
+    pub field: String,
+    /// The field's data category.
+    pub category: DataCategory,
+    /// The organizations (and key versions) its private part holds wraps for.
+    pub recipients: Vec<KeyRef>,
+    /// SHA-256 of the private part's canonical JSON (RFC 8785).
+    pub private: Hash,
+    /// SHA-256(salt ‖ JCS(value)).
+    pub commitment: Hash,
+}
+
+/// The off-chain part of a detached field: what [`Sealed`] has beyond [`Detached`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrivatePart {
+    /// The data key, wrapped for each recipient organization.
+    pub wraps: Vec<Wrap>,
+    /// The data ciphertext's nonce, base64 (12 bytes).
+    pub nonce: String,
+    /// `salt ‖ JCS(value)` encrypted under the data key, base64.
+    pub ct: String,
+}
+
+impl PrivatePart {
+    /// SHA-256 of its canonical JSON (RFC 8785): what a [`Detached`] names.
+    pub fn hash(&self) -> Hash {
+        let v = serde_json::to_value(self).expect("a private part is strings and numbers");
+        crate::sha256(crate::jcs::to_string(&v).as_bytes())
+    }
+}
+
+/// A sealed field as found in a record: whole, or detached (erasable).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SealedField {
+    /// Ciphertext and wraps in the record.
+    Inline(Sealed),
+    /// Ciphertext and wraps kept off the chain.
+    Detached(Detached),
+}
+
+impl SealedField {
+    /// The sealed field `v` holds, if it is one (`None` if `v` is not an object whose
+    /// only member is [`SEALED`]); detached when it names a `private` part.
+    pub fn from_json(v: &Value) -> Option<Result<SealedField, SealError>> {
+        let obj = v.as_object()?;
+        let inner = obj.get(SEALED)?;
+        if obj.len() != 1 {
+            return Some(Err(SealError::Malformed(format!(
+                "an object with `{SEALED}` has no other member"
+            ))));
+        }
+        let malformed = |e: serde_json::Error| SealError::Malformed(e.to_string());
+        Some(if inner.get("private").is_some() {
+            serde_json::from_value(inner.clone())
+                .map_err(malformed)
+                .and_then(|d: Detached| d.check_form().map(|()| SealedField::Detached(d)))
+        } else {
+            serde_json::from_value(inner.clone())
+                .map_err(malformed)
+                .and_then(|s: Sealed| s.check_form().map(|()| SealedField::Inline(s)))
+        })
+    }
+
+    /// The whole sealed field; a detached one is [`SealError::NotAttached`].
+    pub fn whole(self) -> Result<Sealed, SealError> {
+        match self {
+            SealedField::Inline(s) => Ok(s),
+            SealedField::Detached(d) => Err(SealError::NotAttached {
+                record: d.record,
+                field: d.field,
+            }),
+        }
+    }
+
+    /// Its record id.
+    pub fn record(&self) -> &str {
+        match self {
+            SealedField::Inline(s) => &s.record,
+            SealedField::Detached(d) => &d.record,
+        }
+    }
+
+    /// Its JSON pointer.
+    pub fn field(&self) -> &str {
+        match self {
+            SealedField::Inline(s) => &s.field,
+            SealedField::Detached(d) => &d.field,
+        }
+    }
+
+    /// Its data category.
+    pub fn category(&self) -> DataCategory {
+        match self {
+            SealedField::Inline(s) => s.category,
+            SealedField::Detached(d) => d.category,
+        }
+    }
+
+    /// Its commitment.
+    pub fn commitment(&self) -> &Hash {
+        match self {
+            SealedField::Inline(s) => &s.commitment,
+            SealedField::Detached(d) => &d.commitment,
+        }
+    }
+
+    /// The organizations and key versions it is sealed for.
+    pub fn recipients(&self) -> Vec<KeyRef> {
+        match self {
+            SealedField::Inline(s) => s
+                .wraps
+                .iter()
+                .map(|w| KeyRef {
+                    org: w.org.clone(),
+                    kv: w.kv,
+                })
+                .collect(),
+            SealedField::Detached(d) => d.recipients.clone(),
+        }
+    }
+
+    /// This field as JSON: `{"wb:sealed": {...}}`.
+    pub fn to_json(&self) -> Value {
+        match self {
+            SealedField::Inline(s) => s.to_json(),
+            SealedField::Detached(d) => d.to_json(),
+        }
+    }
+}
+
+impl Detached {
+    /// Check the form: suite, record id and pointer, at least one recipient and one
+    /// per organization.
+    pub fn check_form(&self) -> Result<(), SealError> {
+        check_place(&self.suite, &self.record, &self.field)?;
+        check_recipients(self.recipients.iter().map(|r| &r.org))
+    }
+
+    /// The whole sealed field, from this and its private part: the part must be the one
+    /// named (its hash) and hold wraps for exactly the recipients named.
+    pub fn attach(&self, part: &PrivatePart) -> Result<Sealed, SealError> {
+        if part.hash() != self.private {
+            return Err(SealError::Malformed(format!(
+                "the private part of record {} field {} is not the one its record names (SHA-256 {}, named {})",
+                self.record,
+                self.field,
+                part.hash(),
+                self.private
+            )));
+        }
+        let mut named: Vec<(&OrgId, u32)> =
+            self.recipients.iter().map(|r| (&r.org, r.kv)).collect();
+        let mut wrapped: Vec<(&OrgId, u32)> = part.wraps.iter().map(|w| (&w.org, w.kv)).collect();
+        named.sort();
+        wrapped.sort();
+        if named != wrapped {
+            return Err(SealError::Recipients(format!(
+                "the private part of record {} field {} wraps for other organizations than its record names",
+                self.record, self.field
+            )));
+        }
+        let sealed = Sealed {
+            suite: self.suite.clone(),
+            record: self.record.clone(),
+            field: self.field.clone(),
+            category: self.category,
+            wraps: part.wraps.clone(),
+            nonce: part.nonce.clone(),
+            ct: part.ct.clone(),
+            commitment: self.commitment,
+        };
+        sealed.check_form()?;
+        Ok(sealed)
+    }
+
+    /// This field as JSON: `{"wb:sealed": {...}}`.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({ SEALED: self })
+    }
+
+    /// Why it does not open with `keys` as it stands: not for them, or its private
+    /// part is not attached.
+    fn unattached(&self, keys: &[OrgSecret]) -> SealError {
+        if self
+            .recipients
+            .iter()
+            .any(|r| keys.iter().any(|k| k.org == r.org && k.kv == r.kv))
+        {
+            SealError::NotAttached {
+                record: self.record.clone(),
+                field: self.field.clone(),
+            }
+        } else {
+            SealError::NotARecipient {
+                sealed_for: self
+                    .recipients
+                    .iter()
+                    .map(|r| format!("{} v{}", r.org, r.kv))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        }
+    }
+}
+
+/// The suite, record id and pointer of a sealed field are well formed.
+fn check_place(suite: &str, record: &str, field: &str) -> Result<(), SealError> {
+    if suite != SUITE {
+        return Err(SealError::Malformed(format!(
+            "unknown suite `{suite}` (this version seals with `{SUITE}`)"
+        )));
+    }
+    if record.is_empty()
+        || field.is_empty()
+        || !field.starts_with('/')
+        || record.contains('\0')
+        || field.contains('\0')
+    {
+        return Err(SealError::Malformed(
+            "a sealed field names its record id and a JSON pointer starting with `/`, neither holding NUL".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// At least one recipient organization, each once.
+fn check_recipients<'a>(orgs: impl Iterator<Item = &'a OrgId>) -> Result<(), SealError> {
+    let mut seen: Vec<&OrgId> = Vec::new();
+    for org in orgs {
+        if seen.contains(&org) {
+            return Err(SealError::Recipients(format!(
+                "{org} has two wraps; a field is sealed once per organization"
+            )));
+        }
+        seen.push(org);
+    }
+    if seen.is_empty() {
+        return Err(SealError::Recipients(
+            "a field must be sealed for at least one organization".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Where a field is sealed: the chain, the record and the field.
 #[derive(Clone, Copy, Debug)]
 pub struct Place<'a> {
@@ -277,6 +557,14 @@ pub enum SealError {
     /// The field was sealed for no organization, or twice for one.
     #[error("{0}")]
     Recipients(String),
+    /// An erasable field whose private part is not at hand (or was erased).
+    #[error("record {record} field {field} is erasable: its ciphertext is kept by the recipients' nodes, not in the record (ask a node for it with GET /v1/sealed; erased data is gone)")]
+    NotAttached {
+        /// Its record id.
+        record: String,
+        /// Its pointer.
+        field: String,
+    },
 }
 
 /// SHA-256(salt ‖ JCS(value)).
@@ -474,22 +762,7 @@ impl Sealed {
     /// Check the form: the suite, base64 lengths, at least one wrap and one wrap per
     /// organization. Says nothing about whether anything opens.
     pub fn check_form(&self) -> Result<(), SealError> {
-        if self.suite != SUITE {
-            return Err(SealError::Malformed(format!(
-                "unknown suite `{}` (this version seals with `{SUITE}`)",
-                self.suite
-            )));
-        }
-        if self.record.is_empty()
-            || self.field.is_empty()
-            || !self.field.starts_with('/')
-            || self.record.contains('\0')
-            || self.field.contains('\0')
-        {
-            return Err(SealError::Malformed(
-                "a sealed field names its record id and a JSON pointer starting with `/`, neither holding NUL".into(),
-            ));
-        }
+        check_place(&self.suite, &self.record, &self.field)?;
         unb64(&self.nonce, "the nonce", Some(NONCE_LEN))?;
         let ct = unb64(&self.ct, "the ciphertext", None)?;
         if ct.len() < SALT_LEN + TAG_LEN + 1 {
@@ -498,22 +771,41 @@ impl Sealed {
                 ct.len()
             )));
         }
-        if self.wraps.is_empty() {
-            return Err(SealError::Recipients(
-                "a field must be sealed for at least one organization".into(),
-            ));
-        }
-        for (i, w) in self.wraps.iter().enumerate() {
+        check_recipients(self.wraps.iter().map(|w| &w.org))?;
+        for w in &self.wraps {
             unb64(&w.enc, "a wrap's encapsulated key", Some(32))?;
             unb64(&w.ct, "a wrap's ciphertext", Some(KEY_LEN + TAG_LEN))?;
-            if self.wraps[..i].iter().any(|o| o.org == w.org) {
-                return Err(SealError::Recipients(format!(
-                    "{} has two wraps; a field is sealed once per organization",
-                    w.org
-                )));
-            }
         }
         Ok(())
+    }
+
+    /// Split into its detached form and private part (an erasable field: the record
+    /// keeps the first, the recipients' nodes the second).
+    pub fn detach(self) -> (Detached, PrivatePart) {
+        let part = PrivatePart {
+            wraps: self.wraps,
+            nonce: self.nonce,
+            ct: self.ct,
+        };
+        let mut recipients: Vec<KeyRef> = part
+            .wraps
+            .iter()
+            .map(|w| KeyRef {
+                org: w.org.clone(),
+                kv: w.kv,
+            })
+            .collect();
+        recipients.sort();
+        let detached = Detached {
+            suite: self.suite,
+            record: self.record,
+            field: self.field,
+            category: self.category,
+            recipients,
+            private: part.hash(),
+            commitment: self.commitment,
+        };
+        (detached, part)
     }
 
     fn sealed_for(&self) -> String {
@@ -667,11 +959,12 @@ pub fn seal_at<R: CryptoRng + RngCore>(
     Ok(())
 }
 
-/// Every sealed field inside `record`, with the JSON pointer (RFC 6901) where it stands
-/// relative to `record`, in document order; a malformed one with why.
-pub fn sealed_fields(record: &Value) -> Vec<(String, Result<Sealed, SealError>)> {
-    fn go(v: &Value, at: &mut String, out: &mut Vec<(String, Result<Sealed, SealError>)>) {
-        if let Some(found) = Sealed::from_json(v) {
+/// Every sealed field inside `record` (whole or detached), with the JSON pointer (RFC
+/// 6901) where it stands relative to `record`, in document order; a malformed one with
+/// why.
+pub fn sealed_fields(record: &Value) -> Vec<(String, Result<SealedField, SealError>)> {
+    fn go(v: &Value, at: &mut String, out: &mut Vec<(String, Result<SealedField, SealError>)>) {
+        if let Some(found) = SealedField::from_json(v) {
             out.push((at.clone(), found));
             return;
         }
@@ -741,7 +1034,7 @@ fn walk(
     records: &mut Vec<(usize, Option<String>)>,
     report: &mut OpenReport,
 ) {
-    if let Some(found) = Sealed::from_json(v) {
+    if let Some(found) = SealedField::from_json(v) {
         let here = format!(
             "/{}",
             path.iter()
@@ -749,9 +1042,12 @@ fn walk(
                 .collect::<Vec<_>>()
                 .join("/")
         );
-        let result = found.and_then(|s| {
-            check_position(&s, &here, path, records)?;
-            s.open(chain_id, keys)
+        let result = found.and_then(|f| {
+            check_position(f.record(), f.field(), &here, path, records)?;
+            match f {
+                SealedField::Inline(s) => s.open(chain_id, keys),
+                SealedField::Detached(d) => Err(d.unattached(keys)),
+            }
         });
         match result {
             Ok(opened) => {
@@ -792,15 +1088,16 @@ fn walk(
 /// starts at an enclosing object, and if that object has an `eventID`, it is the
 /// field's record id.
 fn check_position(
-    s: &Sealed,
+    record: &str,
+    field: &str,
     here: &str,
     path: &[String],
     records: &[(usize, Option<String>)],
 ) -> Result<(), SealError> {
-    let moved = |record: Option<&str>| SealError::Moved {
-        record: s.record.clone(),
-        field: s.field.clone(),
-        at: match record {
+    let moved = |at_record: Option<&str>| SealError::Moved {
+        record: record.to_owned(),
+        field: field.to_owned(),
+        at: match at_record {
             Some(r) => format!("`{here}` in record {r}"),
             None => format!("`{here}`"),
         },
@@ -819,14 +1116,14 @@ fn check_position(
     // pointer runs from that event and its record id is that eventID. Elsewhere, any
     // enclosing object from which the pointer leads here is its record.
     if let Some((depth, Some(event_id))) = records.iter().rev().find(|(_, id)| id.is_some()) {
-        if *event_id != s.record || suffix_from(*depth) != s.field {
+        if event_id != record || suffix_from(*depth) != field {
             return Err(moved(Some(event_id)));
         }
         return Ok(());
     }
     if records
         .iter()
-        .any(|(depth, _)| suffix_from(*depth) == s.field)
+        .any(|(depth, _)| suffix_from(*depth) == field)
     {
         Ok(())
     } else {

@@ -178,7 +178,9 @@ pub async fn merge_added_wraps(
     let ours = |org: &OrgId| keys.iter().any(|k| &k.org == org);
     let mut added = 0;
     for (at, found) in waybill_types::seal::sealed_fields(doc) {
-        let Ok(sealed) = found else { continue };
+        let Ok(waybill_types::seal::SealedField::Inline(sealed)) = found else {
+            continue;
+        };
         if sealed.wraps.iter().any(|w| ours(&w.org)) {
             continue;
         }

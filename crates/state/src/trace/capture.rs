@@ -516,25 +516,30 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
                 None => problems.push(format!(
                     "{here}: an event with a sealed field needs an eventID (urn:uuid:…), the record id it is sealed for"
                 )),
-                Some(id) if id != sealed.record => problems.push(format!(
+                Some(id) if id != sealed.record() => problems.push(format!(
                     "{here}: sealed for record {} but the event's eventID is {id}; seal it for this event",
-                    sealed.record
+                    sealed.record()
                 )),
                 Some(_) => {}
             }
-            if sealed.field != at {
+            if sealed.field() != at {
                 problems.push(format!(
                     "{here}: sealed for field {} but stands at {at}; seal it where it stands",
-                    sealed.field
+                    sealed.field()
                 ));
             }
-            self.check_recipients(&sealed, s, &here, &mut problems)?;
+            let recipients = sealed.recipients();
+            self.check_recipients(&sealed, &recipients, s, &here, &mut problems)?;
             problems.extend(super::wraps::key_version_problems(
                 self.ex,
-                &sealed.wraps,
+                &recipients,
                 &here,
             )?);
-            commitments.push((sealed.record, sealed.field, sealed.commitment));
+            commitments.push((
+                sealed.record().to_owned(),
+                sealed.field().to_owned(),
+                *sealed.commitment(),
+            ));
         }
         if problems.is_empty() {
             return Ok(commitments);
@@ -555,7 +560,8 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
     /// regulators cannot audit is refused.
     fn check_recipients(
         &mut self,
-        sealed: &waybill_types::seal::Sealed,
+        sealed: &waybill_types::seal::SealedField,
+        recipients: &[waybill_types::seal::KeyRef],
         s: &EventSummary,
         here: &str,
         problems: &mut Vec<String>,
@@ -571,12 +577,12 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             .collect(),
             ids: s.ids.iter().map(|(_, id)| id.as_str()).collect(),
         };
-        let orgs: BTreeSet<&OrgId> = sealed.wraps.iter().map(|w| &w.org).collect();
+        let orgs: BTreeSet<&OrgId> = recipients.iter().map(|w| &w.org).collect();
         problems.extend(super::wraps::recipient_problems(
             self.ex,
             &mut self.resolver,
             &rec,
-            sealed.category,
+            sealed.category(),
             &orgs,
             true,
             here,

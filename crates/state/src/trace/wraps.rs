@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 use waybill_types::payload::{AddSealWraps, ComplainSealWrap};
 use waybill_types::reject::RejectCode;
-use waybill_types::seal::{Sealed, Wrap};
+use waybill_types::seal::{KeyRef, Sealed, SealedField, Wrap};
 use waybill_types::{DataCategory, Height, OrgId, PublicKey};
 
 use super::{load_event, EventRecord};
@@ -89,7 +89,7 @@ pub fn recipient_problems<S: StateRead + ?Sized>(
 /// Each wrap's organization has a key, and the wrap is for its current version.
 pub fn key_version_problems<S: StateRead + ?Sized>(
     state: &S,
-    wraps: &[Wrap],
+    wraps: &[KeyRef],
     here: &str,
 ) -> Result<Vec<String>, StateReadError> {
     let mut problems = Vec::new();
@@ -165,12 +165,25 @@ impl FieldAfterCapture {
 }
 
 /// The sealed field at `field` of the event holding `record` (its first capturer's,
-/// not an error declaration), with the event.
+/// not an error declaration), with the event, if it is whole (not detached).
 pub fn find_sealed<S: StateRead + ?Sized>(
     state: &S,
     record: &str,
     field: &str,
 ) -> Result<Option<(EventRecord, Sealed)>, StateReadError> {
+    Ok(match find_sealed_field(state, record, field)? {
+        Some((rec, SealedField::Inline(s))) => Some((rec, s)),
+        _ => None,
+    })
+}
+
+/// The sealed field at `field` of the event holding `record` (its first capturer's,
+/// not an error declaration), whole or detached, with the event.
+pub fn find_sealed_field<S: StateRead + ?Sized>(
+    state: &S,
+    record: &str,
+    field: &str,
+) -> Result<Option<(EventRecord, SealedField)>, StateReadError> {
     let k = keys::event_id(record);
     let seqs: Vec<u64> = match state.get(&k)? {
         Some(b) => decode_record(&k, &b)?,
@@ -186,9 +199,9 @@ pub fn find_sealed<S: StateRead + ?Sized>(
         let Ok(v) = serde_json::from_str::<Value>(&rec.json) else {
             return Ok(None);
         };
-        let found = v.pointer(field).and_then(Sealed::from_json);
+        let found = v.pointer(field).and_then(SealedField::from_json);
         return Ok(match found {
-            Some(Ok(s)) if s.record == record && s.field == field => Some((rec, s)),
+            Some(Ok(s)) if s.record() == record && s.field() == field => Some((rec, s)),
             _ => None,
         });
     }
@@ -249,13 +262,19 @@ fn sealed_named<S: StateRead>(
     record: &str,
     field: &str,
 ) -> Result<(EventRecord, Sealed), HandlerError> {
-    find_sealed(ex, record, field)?.ok_or_else(|| {
-        Rejection::new(
+    match find_sealed_field(ex, record, field)? {
+        Some((rec, SealedField::Inline(s))) => Ok((rec, s)),
+        Some((_, SealedField::Detached(_))) => Err(Rejection::new(
+            RejectCode::SealedField,
+            format!("{record} {field} is an erasable field: its wraps are kept off the chain by the recipients' nodes, not added or complained about on chain"),
+        )
+        .into()),
+        None => Err(Rejection::new(
             RejectCode::SealedField,
             format!("no sealed field {field} in a record {record} (an event captured with that eventID)"),
         )
-        .into()
-    })
+        .into()),
+    }
 }
 
 /// The open complaints of the organizations `wraps` are for, by organization.
@@ -296,7 +315,14 @@ fn new_wrap_problems<S: StateRead>(
             ));
         }
     }
-    problems.extend(key_version_problems(ex, wraps, &here)?);
+    let refs: Vec<KeyRef> = wraps
+        .iter()
+        .map(|w| KeyRef {
+            org: w.org.clone(),
+            kv: w.kv,
+        })
+        .collect();
+    problems.extend(key_version_problems(ex, &refs, &here)?);
     let orgs: BTreeSet<&OrgId> = wraps.iter().map(|w| &w.org).collect();
     let view = SealedRecord {
         capturer: &rec.org,

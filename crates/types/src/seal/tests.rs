@@ -456,3 +456,102 @@ fn a_commitment_leaf_decodes_to_its_parts() {
     assert_eq!(decode_commitment_leaf(&leaf[..leaf.len() - 1]), None);
     assert_eq!(decode_commitment_leaf(&[0, 0, 0, 9, 1]), None);
 }
+
+/// An erasable field detaches into what its record keeps (where, for whom, the
+/// commitment, the private part's hash) and a private part; attached again it opens as
+/// before. A part that is not the one named, or wraps for other organizations, does
+/// not attach; without the part a recipient is told where it is kept.
+#[test]
+fn a_detached_field_reattaches_only_to_its_own_private_part() {
+    let (shop, carrier, rival) = (party("shop", 1), party("carrier", 2), party("rival", 1));
+    let value = json!({"name": "Wang Fang", "phone": "+86 138 0000 0000"});
+    let sealed = seal(
+        &place(RECORD, "/wb:consignee"),
+        &value,
+        &[carrier.recipient.clone(), shop.recipient.clone()],
+        &mut OsRng,
+    )
+    .expect("test setup");
+    let (detached, part) = sealed.clone().detach();
+    assert_eq!(
+        detached.recipients,
+        vec![
+            KeyRef {
+                org: org("carrier"),
+                kv: 2
+            },
+            KeyRef {
+                org: org("shop"),
+                kv: 1
+            }
+        ],
+        "sorted"
+    );
+    assert_eq!(detached.private, part.hash());
+    assert_eq!(detached.commitment, sealed.commitment);
+    // The record holds no ciphertext, wrap or nonce.
+    let on_chain = detached.to_json().to_string();
+    assert!(!on_chain.contains(&sealed.ct) && !on_chain.contains(&sealed.nonce));
+    assert!(!on_chain.contains(&sealed.wraps[0].ct));
+    let found = SealedField::from_json(&detached.to_json())
+        .expect("sealed")
+        .expect("well formed");
+    assert_eq!(found, SealedField::Detached(detached.clone()));
+    assert_eq!(found.recipients(), detached.recipients);
+    // The part's hash is over its canonical JSON: stable under re-serialization.
+    let reparsed: PrivatePart =
+        serde_json::from_str(&serde_json::to_string_pretty(&part).expect("json")).expect("json");
+    assert_eq!(reparsed.hash(), detached.private);
+    let whole = detached.attach(&part).expect("attaches");
+    assert_eq!(whole, sealed);
+    assert_eq!(
+        whole
+            .open(CHAIN, &[shop.secret.clone()])
+            .expect("opens")
+            .value,
+        value
+    );
+    // Another field's part, a changed part, a part wrapping for someone else.
+    let other = seal(
+        &place(RECORD, "/wb:consignee"),
+        &value,
+        &[carrier.recipient.clone(), shop.recipient.clone()],
+        &mut OsRng,
+    )
+    .expect("test setup");
+    let (_, other_part) = other.detach();
+    assert!(detached
+        .attach(&other_part)
+        .expect_err("not its part")
+        .to_string()
+        .contains("not the one its record names"));
+    let mut changed = part.clone();
+    changed.nonce = "AAAAAAAAAAAAAAAA".into();
+    assert!(detached.attach(&changed).is_err());
+    let mut relabelled = detached.clone();
+    relabelled.recipients[0].org = org("rival");
+    assert!(matches!(
+        relabelled.attach(&part),
+        Err(SealError::Recipients(_))
+    ));
+    // Opening a document in place: a recipient learns the part is kept elsewhere, a
+    // non-recipient that it is not for it.
+    let mut doc = json!({"eventID": RECORD, "wb:consignee": detached.to_json()});
+    let report = open_all(&mut doc, CHAIN, &[carrier.secret.clone()]);
+    assert_eq!(report.opened, 0);
+    assert!(matches!(report.failed[0].1, SealError::NotAttached { .. }));
+    assert!(report.failed[0].1.to_string().contains("GET /v1/sealed"));
+    let report = open_all(&mut doc, CHAIN, &[rival.secret.clone()]);
+    assert_eq!((report.not_for_us, report.failed.len()), (1, 0));
+    // Malformed detached forms are named.
+    let mut twice = detached.clone();
+    twice.recipients.push(twice.recipients[0].clone());
+    assert!(twice
+        .check_form()
+        .expect_err("twice")
+        .to_string()
+        .contains("two wraps"));
+    let mut none = detached;
+    none.recipients.clear();
+    assert!(none.check_form().is_err());
+}
