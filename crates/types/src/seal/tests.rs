@@ -506,7 +506,7 @@ fn a_detached_field_reattaches_only_to_its_own_private_part() {
     assert_eq!(whole, sealed);
     assert_eq!(
         whole
-            .open(CHAIN, &[shop.secret.clone()])
+            .open(CHAIN, std::slice::from_ref(&shop.secret))
             .expect("opens")
             .value,
         value
@@ -537,11 +537,11 @@ fn a_detached_field_reattaches_only_to_its_own_private_part() {
     // Opening a document in place: a recipient learns the part is kept elsewhere, a
     // non-recipient that it is not for it.
     let mut doc = json!({"eventID": RECORD, "wb:consignee": detached.to_json()});
-    let report = open_all(&mut doc, CHAIN, &[carrier.secret.clone()]);
+    let report = open_all(&mut doc, CHAIN, std::slice::from_ref(&carrier.secret));
     assert_eq!(report.opened, 0);
     assert!(matches!(report.failed[0].1, SealError::NotAttached { .. }));
     assert!(report.failed[0].1.to_string().contains("GET /v1/sealed"));
-    let report = open_all(&mut doc, CHAIN, &[rival.secret.clone()]);
+    let report = open_all(&mut doc, CHAIN, std::slice::from_ref(&rival.secret));
     assert_eq!((report.not_for_us, report.failed.len()), (1, 0));
     // Malformed detached forms are named.
     let mut twice = detached.clone();
