@@ -547,7 +547,7 @@ fn visible<S: StateRead + ?Sized>(
     Ok(reader.may_read_event(state, rec, false)?)
 }
 
-fn require_member(reader: &Reader, what: &str) -> Result<(), ApiError> {
+pub(crate) fn require_member(reader: &Reader, what: &str) -> Result<(), ApiError> {
     if matches!(reader, Reader::Anonymous) {
         return Err(epcis_error(
             StatusCode::UNAUTHORIZED,
@@ -917,7 +917,7 @@ pub(crate) async fn event_by_id(
 /// The events stored under `id` (an eventID or Event Hash ID) that `reader` may read:
 /// 404 `unknown_event` when there are none, 403 `not_authorized` when some exist but
 /// none is the reader's to read.
-fn readable_by_id<S: StateScan + ?Sized>(
+pub(crate) fn readable_by_id<S: StateScan + ?Sized>(
     snap: &S,
     reader: &Reader,
     id: &str,

@@ -25,6 +25,7 @@ mod ops;
 mod orgs;
 mod pages;
 mod params;
+mod private;
 pub mod proofs;
 mod resolver;
 mod schemas;
@@ -132,6 +133,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/audit"),
     ("get", "/v1/sealed"),
     ("get", "/v1/sealed/proof"),
+    ("get", "/v1/sealed/private"),
+    ("put", "/v1/sealed/private"),
     ("get", "/v1/locations"),
     ("get", "/v1/locations/{gln}"),
     ("get", "/v1/orgs/{id}/qualifications"),
@@ -154,6 +157,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .merge(orgs::routes())
         .merge(catalog::routes())
         .merge(governance::routes())
+        .merge(private::routes())
         .merge(epcis::routes())
         .merge(proofs::routes())
         .merge(consumer::routes())

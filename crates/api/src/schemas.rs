@@ -216,6 +216,29 @@ struct ScreeningRules {
     history: Vec<waybill_state::screening::RuleSet>,
 }
 
+/// `GET /v1/sealed/private`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+struct PrivatePartAnswer {
+    record: String,
+    field: String,
+    /// The SHA-256 its record names.
+    private: Hash,
+    part: waybill_types::seal::PrivatePart,
+}
+
+/// `PUT /v1/sealed/private`: kept.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+struct PrivatePartKept {
+    record: String,
+    field: String,
+    /// The SHA-256 its record names.
+    private: Hash,
+    /// The recipient organizations this node keeps it for.
+    kept_for: Vec<OrgId>,
+}
+
 /// A submission accepted into the mempool.
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -635,6 +658,9 @@ pub(crate) fn components() -> Map<String, Value> {
     gen.subschema_for::<catalog::Location>();
     gen.subschema_for::<Validators>();
     gen.subschema_for::<ScreeningRules>();
+    gen.subschema_for::<PrivatePartAnswer>();
+    gen.subschema_for::<PrivatePartKept>();
+    gen.subschema_for::<waybill_types::seal::PrivatePart>();
     gen.subschema_for::<Page<governance::Proposal>>();
     gen.subschema_for::<governance::Proposal>();
     gen.subschema_for::<SubmitAccepted>();

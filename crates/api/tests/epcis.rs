@@ -2876,6 +2876,169 @@ async fn sealed_buyer_doc(j: &mut Journey, record: &str) -> Value {
     doc
 }
 
+/// Erasure (docs/PRIVACY.md "Erasure"): a buyer's name and phone sealed as an
+/// erasable field — the record holds only where, for whom, the commitment and the
+/// private part's hash. The capturer delivers the part to a node that keeps private
+/// data for a recipient (a wrong part, a reader who is neither capturer nor recipient,
+/// a competitor are refused); a recipient's member reads it back and opens it, a
+/// non-recipient cannot. Erased by the capturer (others refused): the node purges the
+/// part and records the purge with its validator key, the field no longer opens
+/// anywhere, and the whole chain still verifies.
+#[tokio::test]
+async fn an_erasable_field_is_kept_off_chain_and_erased_everywhere_it_was_kept() {
+    use waybill_types::seal::{PrivatePart, SealedField};
+    let mut j = journey().await;
+    let app = j.net.app.clone();
+    let record = "urn:uuid:5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d";
+    let mut doc = sealed_buyer_doc(&mut j, record).await;
+    let slot = &mut doc["epcisBody"]["eventList"][0]["wb:buyer"];
+    let Some(Ok(SealedField::Inline(sealed))) = SealedField::from_json(slot) else {
+        panic!("sealed inline: {slot}")
+    };
+    let (detached, part) = sealed.detach();
+    *slot = detached.to_json();
+    let dir = waybill_testkit::temp_dir("api-private-store");
+    j.net.shared.set_private_store(
+        waybill_node::private::PrivateStore::open(
+            dir.clone(),
+            vec![org_id(ORCH)],
+            SecretKey::from_label("epcis-validator"),
+        )
+        .expect("private store"),
+    );
+    let mut producer = std::mem::replace(&mut j.producer, Signer::new("unused"));
+    j.net.capture_ok(&mut producer, &doc).await;
+    j.producer = producer;
+    let event = get_as_ok(&app, &j.shop.key, &format!("/epcis/events/{}", pct(record))).await;
+    assert!(
+        !event.to_string().contains(&part.ct),
+        "no ciphertext in the record"
+    );
+    let q = format!(
+        "/v1/sealed/private?record={}&field=%2Fwb%3Abuyer",
+        pct(record)
+    );
+    let (a, _) = get_as(&app, &j.shop.key, &q).await;
+    a.assert_error(StatusCode::NOT_FOUND, "private_part_not_here");
+    deliveries_are_checked(&j, &q, &part).await;
+    // A recipient (the platform) reads the part and opens the field; the carrier,
+    // who reads the event, is no recipient.
+    let v = get_as_ok(&app, &j.shop.key, &q).await;
+    let got: PrivatePart = serde_json::from_value(v["part"].clone()).expect("part");
+    let opened = detached
+        .attach(&got)
+        .expect("attaches")
+        .open(
+            CHAIN_ID,
+            &[waybill_types::seal::OrgSecret {
+                org: org_id(SHOP),
+                kv: 1,
+                secret: buyer_secret(SHOP),
+            }],
+        )
+        .expect("opens");
+    assert_eq!(opened.value["name"], "Chen Xiaoling");
+    let (a, _) = get_as(&app, &j.carrier.key, &q).await;
+    a.assert_error(StatusCode::FORBIDDEN, "not_a_recipient");
+    let kept = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .count();
+    assert_eq!(kept, 1);
+    erase_and_purge(&mut j, record, &q, &dir).await;
+}
+
+/// Deliveries of `part` to `q`: a changed part, a carrier (reads the event, neither
+/// captured nor receives it) and a competitor are refused; the producer's is kept.
+async fn deliveries_are_checked(j: &Journey, q: &str, part: &waybill_types::seal::PrivatePart) {
+    let app = &j.net.app;
+    let put = |key: &SecretKey, body: String| {
+        let auth = read_authorization(key, "PUT", q, now_ms());
+        Request::builder()
+            .method(Method::PUT)
+            .uri(q)
+            .header(header::AUTHORIZATION, auth)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .expect("request")
+    };
+    let good = serde_json::to_string(part).expect("json");
+    let mut changed = part.clone();
+    changed.nonce = "AAAAAAAAAAAAAAAA".into();
+    let bad = serde_json::to_string(&changed).expect("json");
+    common::send(app, put(&j.producer.key, bad))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "bad_private_part");
+    common::send(app, put(&j.producer.key, "{".into()))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "bad_private_part");
+    common::send(app, put(&j.carrier.key, good.clone()))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "not_authorized");
+    common::send(app, put(&j.rival.key, good.clone()))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "not_authorized");
+    let a = common::send(app, put(&j.producer.key, good)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    assert_eq!(a.json()["kept_for"], json!([ORCH]));
+}
+
+/// Erase the field of `q`: refused for the carrier and the platform, applied for the
+/// producer; the node purges its copy and records the purge; the chain verifies.
+async fn erase_and_purge(j: &mut Journey, record: &str, q: &str, dir: &Path) {
+    use waybill_types::payload::EraseSealed;
+    let app = j.net.app.clone();
+    let erase = |reason: &str| {
+        Payload::EraseSealed(EraseSealed {
+            record: record.into(),
+            field: "/wb:buyer".into(),
+            reason: reason.into(),
+        })
+    };
+    let by_carrier = j.carrier.sign(erase("not mine"));
+    let by_shop = j.shop.sign(erase("not mine either"));
+    let ids = [
+        j.net.submit(&by_carrier).await,
+        j.net.submit(&by_shop).await,
+    ];
+    j.net.commit();
+    for id in ids {
+        let v = common::get_ok(&app, &format!("/v1/txs/{id}")).await;
+        assert_eq!(v["receipt"]["code"], "not_authorized", "{v}");
+    }
+    let by_producer = j
+        .producer
+        .sign(erase("erasure request 2026-118 (PIPL art. 47)"));
+    j.net.apply_all(&[by_producer]).await;
+    // The node purges after the block and records the purge in a later one.
+    let mut purged_by = Value::Null;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        j.net.commit();
+        let (a, _) = get_as(&app, &j.shop.key, q).await;
+        assert_eq!(a.status, StatusCode::GONE, "{}", a.text());
+        purged_by = a.json()["purged_by"].clone();
+        if purged_by.as_array().is_some_and(|p| !p.is_empty()) {
+            break;
+        }
+    }
+    assert_eq!(purged_by[0]["org"], ORCH, "{purged_by}");
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    assert!(files.is_empty(), "purged: {files:?}");
+    let again = j.producer.sign(erase("twice"));
+    let id = j.net.submit(&again).await;
+    j.net.commit();
+    let v = common::get_ok(&app, &format!("/v1/txs/{id}")).await;
+    assert_eq!(v["receipt"]["code"], "duplicate", "{v}");
+    waybill_store::verify::verify_full(&j.net.shared.store).expect("the chain verifies");
+}
+
 /// `POST /v1/tx/dry-run`: a sealed capture tried as the next block's only
 /// transaction shows the open-tier record it would publish (no sealed plaintext) and
 /// the commitment it would seal; nothing is stored; the same transaction then

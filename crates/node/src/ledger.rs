@@ -76,6 +76,8 @@ pub struct Shared {
     waiters: Mutex<HashMap<TxId, Vec<oneshot::Sender<TxOutcome>>>>,
     /// Where transactions submitted by clients are forwarded to peers (multi-node).
     gossip: std::sync::OnceLock<crate::gossip::Outbox>,
+    /// The private parts of erasable fields this node keeps (docs/PRIVACY.md).
+    private: std::sync::OnceLock<Arc<crate::private::PrivateStore>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -93,6 +95,20 @@ impl Shared {
     /// Now by the node's clock, ms since the Unix epoch.
     pub fn now_ms(&self) -> u64 {
         self.clock.now_ms()
+    }
+
+    /// Keep erasable fields' private parts in `store` from now on (set once, at start),
+    /// purging erased ones and recording each purge ([`crate::private`]).
+    pub fn set_private_store(self: &Arc<Self>, store: crate::private::PrivateStore) {
+        let store = Arc::new(store);
+        if self.private.set(store.clone()).is_ok() {
+            crate::private::spawn_purger(self.clone(), store);
+        }
+    }
+
+    /// The private store, if this node keeps one.
+    pub fn private_store(&self) -> Option<&Arc<crate::private::PrivateStore>> {
+        self.private.get()
     }
 
     /// Forward client transactions through `outbox` from now on (set once, at start).
@@ -297,6 +313,7 @@ impl Ledger {
             waiters: Mutex::new(HashMap::new()),
             tamper_alert: watch::channel(None).0,
             gossip: std::sync::OnceLock::new(),
+            private: std::sync::OnceLock::new(),
         });
         Ok(Ledger {
             shared,
@@ -1024,16 +1041,11 @@ fn decode_and_verify(
     decoded
 }
 
-/// What a submitted transaction must pass against the committed state: an active
-/// signer, not already committed, an expiry that leaves it a chance, not a replay.
-fn check_admissible(
-    shared: &Shared,
+/// An active member signs every payload but `record_purge`.
+fn check_member_signer(
     snapshot: &waybill_store::StateSnapshot,
-    stx: &SignedTx,
-    id: TxId,
-    head_time_ms: u64,
+    signer: waybill_types::PublicKey,
 ) -> Result<(), SubmitError> {
-    let signer = stx.tx.signer;
     match waybill_state::identity::load_member(snapshot, &signer) {
         Ok(Some(m)) if m.is_active() => {}
         Ok(Some(_)) => {
@@ -1049,6 +1061,36 @@ fn check_admissible(
             })
         }
         Err(e) => return Err(SubmitError::Internal(e.to_string())),
+    }
+    Ok(())
+}
+
+/// What a submitted transaction must pass against the committed state: an active
+/// signer, not already committed, an expiry that leaves it a chance, not a replay.
+fn check_admissible(
+    shared: &Shared,
+    snapshot: &waybill_store::StateSnapshot,
+    stx: &SignedTx,
+    id: TxId,
+    head_time_ms: u64,
+) -> Result<(), SubmitError> {
+    let signer = stx.tx.signer;
+    if matches!(stx.tx.payload, waybill_types::Payload::RecordPurge(_)) {
+        // The one payload a validator's key signs: a node recording its purge of an
+        // erased field (docs/PRIVACY.md "Erasure").
+        let next = shared.head.borrow().height.next();
+        let validators = waybill_state::governance::validator_set_at(snapshot, next)
+            .map_err(|e| SubmitError::Internal(e.to_string()))?;
+        if !validators.iter().any(|v| v.public_key == signer) {
+            return Err(SubmitError::Invalid {
+                code: "unknown_signer",
+                message: format!(
+                    "a record_purge is signed by a validator's key; {signer} is no validator"
+                ),
+            });
+        }
+    } else {
+        check_member_signer(snapshot, signer)?;
     }
     if shared
         .store

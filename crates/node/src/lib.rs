@@ -9,6 +9,7 @@ pub mod ledger;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
+pub mod private;
 pub mod readiness;
 pub mod wire_tap;
 

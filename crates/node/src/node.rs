@@ -173,10 +173,43 @@ pub async fn start(opts: NodeOptions) -> anyhow::Result<RunningNode> {
     if !opts.peer_apis.is_empty() {
         shared.set_gossip(crate::gossip::start(opts.peer_apis.clone()));
     }
+    open_private_store(&shared, &opts)?;
     resume_capture_jobs(&shared);
     spawn_background_verification(shared.clone());
     spawn_commit_marks(shared.clone(), mark_path);
     Ok(RunningNode { shared, consensus })
+}
+
+/// Open the private store (`data_dir/private`, docs/PRIVACY.md "Erasure") for the
+/// organization that runs this node's validator, if it runs one now.
+fn open_private_store(shared: &Arc<Shared>, opts: &NodeOptions) -> anyhow::Result<()> {
+    let me = opts.validator_key.public();
+    let snap = shared.store.snapshot().context("cannot read the state")?;
+    let next = shared.head.borrow().height.next();
+    let org = waybill_state::governance::validator_set_at(&snap, next)
+        .context("cannot read the validator set")?
+        .into_iter()
+        .find(|v| v.public_key == me)
+        .map(|v| v.org)
+        .or_else(|| {
+            opts.genesis
+                .validators
+                .iter()
+                .find(|v| v.public_key == me)
+                .map(|v| v.org.clone())
+        });
+    let Some(org) = org else {
+        tracing::info!("this node runs no validator yet: it keeps no private data");
+        return Ok(());
+    };
+    let store = crate::private::PrivateStore::open(
+        opts.data_dir.join("private"),
+        vec![org],
+        opts.validator_key.clone(),
+    )
+    .context("cannot open the private store")?;
+    shared.set_private_store(store);
+    Ok(())
 }
 
 /// Open the store (creating it from genesis the first time), verify its newest

@@ -29,6 +29,8 @@ macro_rules! with_contract {
             Payload::RegisterSealKey($c) => $body,
             Payload::AddSealWraps($c) => $body,
             Payload::ComplainSealWrap($c) => $body,
+            Payload::EraseSealed($c) => $body,
+            Payload::RecordPurge($c) => $body,
         }
     };
 }

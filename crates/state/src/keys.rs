@@ -320,3 +320,23 @@ pub fn commit(height: u64, index: u32) -> Vec<u8> {
 pub fn commit_of(record: &str, field: &str) -> Vec<u8> {
     sealed_field_key(COMMIT_OF, record, field, None)
 }
+
+/// An erasable sealed field's erasure: `SEAL_ERASED ‖ record ‖ 0x00 ‖ field ‖ 0x00` →
+/// `trace::erasure::Erasure`.
+pub const SEAL_ERASED: u8 = 0x22;
+/// A node's purge of an erased field: `SEAL_PURGED ‖ record ‖ 0x00 ‖ field ‖ 0x00 ‖
+/// validator key (32 bytes)` → `trace::erasure::Purge`.
+pub const SEAL_PURGED: u8 = 0x23;
+
+/// Key of a field's erasure.
+pub fn seal_erased(record: &str, field: &str) -> Vec<u8> {
+    sealed_field_key(SEAL_ERASED, record, field, None)
+}
+/// Key of a node's purge of a field (with `None`: the prefix of the field's purges).
+pub fn seal_purged(record: &str, field: &str, validator: Option<&PublicKey>) -> Vec<u8> {
+    let mut k = sealed_field_key(SEAL_PURGED, record, field, None);
+    if let Some(v) = validator {
+        k.extend_from_slice(&v.0);
+    }
+    k
+}

@@ -19,6 +19,7 @@
 //! organization's to make, or a regulator's (`access::may_correct_others`).
 
 pub mod capture;
+pub mod erasure;
 pub mod lineage;
 pub mod wraps;
 

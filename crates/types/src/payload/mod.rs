@@ -24,7 +24,7 @@ pub use catalog::{
 pub use credentials::{RecordQualification, RequireQualification, RevokeQualification};
 pub use governance::{ApproveGovernance, GovernanceAction, ProposeGovernance};
 pub use identity::{RegisterMember, RevokeMember, SetMemberRoles};
-pub use privacy::{AddSealWraps, ComplainSealWrap, RegisterSealKey};
+pub use privacy::{AddSealWraps, ComplainSealWrap, EraseSealed, RecordPurge, RegisterSealKey};
 pub use trace::CaptureEpcis;
 
 /// What a transaction asks the ledger to do. JSON form: `{"type": "register_lot", ...}`.
@@ -81,6 +81,10 @@ pub enum Payload {
     AddSealWraps(AddSealWraps) = 15,
     /// A recipient says its wrap of a sealed field does not open.
     ComplainSealWrap(ComplainSealWrap) = 16,
+    /// Erase an erasable sealed field (personal data) on its subject's request.
+    EraseSealed(EraseSealed) = 17,
+    /// A node records that it purged an erased field (signed by its validator key).
+    RecordPurge(RecordPurge) = 18,
 }
 
 impl Payload {
@@ -104,6 +108,8 @@ impl Payload {
             Payload::RegisterSealKey(_) => "register_seal_key",
             Payload::AddSealWraps(_) => "add_seal_wraps",
             Payload::ComplainSealWrap(_) => "complain_seal_wrap",
+            Payload::EraseSealed(_) => "erase_sealed",
+            Payload::RecordPurge(_) => "record_purge",
         }
     }
 
@@ -127,6 +133,8 @@ impl Payload {
             Payload::RegisterSealKey(p) => p.check(),
             Payload::AddSealWraps(p) => p.check(),
             Payload::ComplainSealWrap(p) => p.check(),
+            Payload::EraseSealed(p) => p.check(),
+            Payload::RecordPurge(p) => p.check(),
         }
     }
 }

@@ -162,3 +162,65 @@ impl ComplainSealWrap {
         super::check_text("reason", &self.reason, 500, true)
     }
 }
+
+/// Erase an erasable (detached) sealed field — personal data — on its subject's
+/// request: every node that keeps its private part purges it and records so
+/// ([`RecordPurge`]). The record keeps the field's commitment and the hash of what was
+/// purged, so the chain still verifies. Signed by a member of the organization that
+/// captured the record, or by a regulator.
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct EraseSealed {
+    /// The record the field belongs to (an EPCIS event's eventID).
+    pub record: String,
+    /// The field's JSON pointer inside the record.
+    pub field: String,
+    /// Why, for the record (e.g. "erasure request 2026-118 under PIPL art. 47").
+    pub reason: String,
+}
+
+impl EraseSealed {
+    /// Stateless checks: names and a reason of 1 to 500 characters.
+    pub fn check(&self) -> Result<(), PayloadError> {
+        check_sealed_names(&self.record, &self.field)?;
+        super::check_text("reason", &self.reason, 500, true)
+    }
+}
+
+/// A node records that it purged an erased field's private part from its private
+/// store. Signed by the node's validator key (the one payload a validator key signs).
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct RecordPurge {
+    /// The record the field belongs to.
+    pub record: String,
+    /// The field's JSON pointer inside the record.
+    pub field: String,
+}
+
+impl RecordPurge {
+    /// Stateless checks: names.
+    pub fn check(&self) -> Result<(), PayloadError> {
+        check_sealed_names(&self.record, &self.field)
+    }
+}
