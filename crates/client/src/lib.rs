@@ -286,6 +286,28 @@ impl Client {
             .1)
     }
 
+    /// PUT `body` (JSON) to a path as member `key` (a signed request, as [`Client::get_as`]).
+    pub async fn put_json_as(
+        &self,
+        path: &str,
+        key: &SecretKey,
+        body: &Value,
+    ) -> Result<Value, ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let auth = waybill_types::keys::read_authorization(key, "PUT", path, ts);
+        Ok(self
+            .send(
+                self.http.put(&url).header("authorization", auth).json(body),
+                &url,
+            )
+            .await?
+            .1)
+    }
+
     /// GET one page of a list as member `key`: the body and, when more remain, the
     /// path and query of the next page (from `Link: <…>; rel="next"`).
     pub async fn get_page_as(

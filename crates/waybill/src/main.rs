@@ -376,6 +376,15 @@ A validator restored behind what it already signed syncs from its peers without 
         /// repeatable.
         #[arg(long, value_name = "ORG")]
         seal_for: Vec<String>,
+        /// Seal this field as erasable personal data (a name, phone, address): sealed
+        /// for the same organizations as --seal, kept off the chain — after the commit
+        /// its private part goes to the node and each --deliver-to node that keeps
+        /// data for a recipient (docs/PRIVACY.md "Erasure"); repeatable.
+        #[arg(long, value_name = "POINTER[=CATEGORY]")]
+        erasable: Vec<trace_cmds::SealSpec>,
+        /// A recipient's node (API base URL) to deliver erasable fields to; repeatable.
+        #[arg(long, value_name = "URL")]
+        deliver_to: Vec<String>,
         /// Preview only: print what the capture would publish on the open tier and
         /// which fields it would seal (the ledger's own checks run on a copy of its
         /// state); nothing is stored. Exits 1 if the ledger would refuse it.
@@ -734,6 +743,27 @@ enum SealCmd {
         #[command(flatten)]
         target: Target,
     },
+    /// Erase an erasable sealed field (personal data) on its subject's request, as a
+    /// member of the organization that captured it or a regulator: every node that
+    /// keeps its private part purges it and records so; the chain still verifies.
+    #[command(after_help = "Example:
+  waybill seal erase --record urn:uuid:… --field /wb:consignee --as li-wei --reason \"erasure request 2026-118\"")]
+    Erase {
+        /// The record: the event's eventID.
+        #[arg(long)]
+        record: String,
+        /// The field's JSON pointer inside the event.
+        #[arg(long)]
+        field: String,
+        /// The member.
+        #[arg(long = "as")]
+        who: String,
+        /// Why (kept on the chain: cite the request, not the person).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 #[derive(Subcommand)]
@@ -882,6 +912,23 @@ fn main() -> std::process::ExitCode {
                 )
                 .await
             }
+            Cmd::Seal(SealCmd::Erase {
+                record,
+                field,
+                who,
+                reason,
+                target,
+            }) => {
+                seal_cmds::erase(
+                    &target.client()?,
+                    &target.keys_dir(),
+                    &who,
+                    &record,
+                    &field,
+                    &reason,
+                )
+                .await
+            }
             Cmd::Submit {
                 key,
                 payload,
@@ -955,16 +1002,23 @@ fn main() -> std::process::ExitCode {
                 target,
                 expires_in,
                 no_wait,
-                seal,
+                mut seal,
                 seal_for,
+                erasable,
+                deliver_to,
                 dry_run,
             } => {
+                seal.extend(erasable.into_iter().map(|mut s| {
+                    s.erasable = true;
+                    s
+                }));
                 let opts = trace_cmds::CaptureOptions {
                     expires_in_s: expires_in,
                     wait: !no_wait,
                     dry_run,
                     seal,
                     seal_for,
+                    deliver_to,
                 };
                 trace_cmds::capture(&target.client()?, &target.keys_dir(), &who, &file, &opts).await
             }

@@ -147,6 +147,10 @@ pub async fn open(key_file: &Path, chain_id: &str, node: Option<&Client>) -> any
         if added > 0 {
             eprintln!("{added} wrap(s) added after capture fetched from the node");
         }
+        let attached = attach_private_parts(client, &member, &keys, &mut doc).await?;
+        if attached > 0 {
+            eprintln!("{attached} erasable field(s): private part fetched from the node");
+        }
     }
     let report = open_all(&mut doc, chain_id, &keys);
     println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -164,6 +168,52 @@ pub async fn open(key_file: &Path, chain_id: &str, node: Option<&Client>) -> any
         );
     }
     Ok(())
+}
+
+/// For each erasable (detached) field of `doc` sealed for an organization `keys`
+/// belong to, its private part (`GET /v1/sealed/private`, read as `member`) put back
+/// in place, so that opening finds it. A part the node does not keep, or an erased
+/// field, is said on standard error and left detached. Returns how many were put
+/// back.
+pub async fn attach_private_parts(
+    client: &Client,
+    member: &waybill_types::SecretKey,
+    keys: &[OrgSecret],
+    doc: &mut serde_json::Value,
+) -> anyhow::Result<usize> {
+    use waybill_types::seal::{PrivatePart, SealedField};
+    let ours = |org: &OrgId| keys.iter().any(|k| &k.org == org);
+    let mut attached = 0;
+    for (at, found) in waybill_types::seal::sealed_fields(doc) {
+        let Ok(SealedField::Detached(d)) = found else {
+            continue;
+        };
+        if !d.recipients.iter().any(|r| ours(&r.org)) {
+            continue;
+        }
+        let path = format!(
+            "/v1/sealed/private?record={}&field={}",
+            pct(&d.record),
+            pct(&d.field)
+        );
+        let part = match client.get_as(&path, member).await {
+            Ok(v) => serde_json::from_value::<PrivatePart>(v["part"].clone())
+                .context("the node's answer holds no private part")?,
+            Err(e) => {
+                eprintln!("{at}: {e}");
+                continue;
+            }
+        };
+        match (d.attach(&part), doc.pointer_mut(&at)) {
+            (Ok(whole), Some(slot)) => {
+                *slot = whole.to_json();
+                attached += 1;
+            }
+            (Err(e), _) => eprintln!("{at}: the node's private part does not fit: {e}"),
+            (Ok(_), None) => {}
+        }
+    }
+    Ok(attached)
 }
 
 /// For each sealed field of `doc` not wrapped at capture for an organization `keys`
@@ -250,6 +300,7 @@ async fn fetch_sealed(
         .cloned()
         .with_context(|| format!("the node's answer holds no event with eventID {record}"))?;
     merge_added_wraps(client, member, keys, &mut event).await?;
+    attach_private_parts(client, member, keys, &mut event).await?;
     let v = event
         .pointer(field)
         .with_context(|| format!("record {record} has no field {field}"))?;
@@ -424,5 +475,30 @@ pub async fn complain(
     )
     .await?;
     println!("complaint recorded: {field} of {record} is flagged until a recipient wraps it again for your organization");
+    Ok(())
+}
+
+/// `waybill seal erase`: erase an erasable field (`erase_sealed`); the nodes that keep
+/// its private part purge it and record so.
+pub async fn erase(
+    client: &Client,
+    dir: &Path,
+    who: &str,
+    record: &str,
+    field: &str,
+    reason: &str,
+) -> anyhow::Result<()> {
+    let member = crate::who::member_key(dir, who)?;
+    submit_applied(
+        client,
+        &member,
+        Payload::EraseSealed(waybill_types::payload::EraseSealed {
+            record: record.to_owned(),
+            field: field.to_owned(),
+            reason: reason.to_owned(),
+        }),
+    )
+    .await?;
+    println!("erased: {field} of {record}; every node that keeps its private part purges it and records the purge on the chain (GET /v1/sealed/private lists them)");
     Ok(())
 }

@@ -36,6 +36,8 @@ pub struct CaptureOptions {
     pub seal: Vec<SealSpec>,
     /// Organizations to seal them for, beside the capturer's and the regulators.
     pub seal_for: Vec<String>,
+    /// Other nodes (API base URLs) to deliver erasable fields' private parts to.
+    pub deliver_to: Vec<String>,
 }
 
 /// `waybill capture DOC --as MEMBER [--expires-in SECONDS] [--seal …] [--dry-run]`.
@@ -49,9 +51,13 @@ pub async fn capture(
     let key = member_key(dir, who)?;
     let mut doc = read_doc(file)?;
     let chain_id = client.chain_id().await?;
+    let mut detached = Vec::new();
     if !opts.seal.is_empty() {
         let recipients = seal_recipients(client, &key, &opts.seal_for).await?;
-        doc = seal_document(&doc, &chain_id, &opts.seal, &recipients)?;
+        (doc, detached) = seal_document_detaching(&doc, &chain_id, &opts.seal, &recipients)?;
+    }
+    if !detached.is_empty() && !opts.wait && !opts.dry_run {
+        bail!("erasable fields are delivered to the recipients' nodes after the commit: drop --no-wait");
     }
     let expires_in_ms = opts
         .expires_in_s
@@ -72,6 +78,10 @@ pub async fn capture(
     println!("{}", serde_json::to_string_pretty(&job)?);
     if opts.wait && job["success"] != json!(true) {
         bail!("capture {} was rejected", job["captureID"]);
+    }
+    if !detached.is_empty() {
+        let spill = file.with_extension("private-parts.json");
+        deliver(client, &opts.deliver_to, &key, &detached, &spill).await?;
     }
     Ok(())
 }
@@ -106,13 +116,27 @@ pub struct SealSpec {
     pub pointer: String,
     /// Its data category.
     pub category: waybill_types::DataCategory,
+    /// Erasable (`--erasable`): detached, its private part delivered to the
+    /// recipients' nodes after the commit, not put in the record.
+    pub erasable: bool,
+}
+
+/// An erasable field's private part, to deliver after the commit.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Detachment {
+    /// The record (eventID).
+    pub record: String,
+    /// The field's pointer.
+    pub field: String,
+    /// The part.
+    pub part: waybill_types::seal::PrivatePart,
 }
 
 impl std::str::FromStr for SealSpec {
     type Err = String;
     /// `POINTER=CATEGORY`, or `POINTER` alone for a field whose category the table in
-    /// docs/PRIVACY.md gives by its name (price → financial, name/phone/address →
-    /// platform_transactions, report → customs_quality).
+    /// docs/PRIVACY.md gives by its name (price → financial, name/phone/address/
+    /// consignee/buyer/email → platform_transactions, report → customs_quality).
     fn from_str(s: &str) -> Result<Self, String> {
         use waybill_types::DataCategory as C;
         let (pointer, category) = match s.rsplit_once('=') {
@@ -129,7 +153,7 @@ impl std::str::FromStr for SealSpec {
                     || name.contains("bank")
                 {
                     C::Financial
-                } else if ["name", "phone", "address"]
+                } else if ["name", "phone", "address", "consignee", "buyer", "email"]
                     .iter()
                     .any(|w| name.contains(w))
                 {
@@ -148,6 +172,7 @@ impl std::str::FromStr for SealSpec {
         Ok(SealSpec {
             pointer: pointer.to_owned(),
             category,
+            erasable: false,
         })
     }
 }
@@ -213,6 +238,22 @@ pub(crate) fn seal_document(
     specs: &[SealSpec],
     recipients: &[waybill_types::seal::Recipient],
 ) -> anyhow::Result<String> {
+    let (doc, detached) = seal_document_detaching(doc, chain_id, specs, recipients)?;
+    if !detached.is_empty() {
+        bail!("erasable fields are delivered after the commit; this command does not deliver them (use `waybill capture --erasable`)");
+    }
+    Ok(doc)
+}
+
+/// [`seal_document`], detaching the erasable fields: the document and their private
+/// parts.
+pub(crate) fn seal_document_detaching(
+    doc: &str,
+    chain_id: &str,
+    specs: &[SealSpec],
+    recipients: &[waybill_types::seal::Recipient],
+) -> anyhow::Result<(String, Vec<Detachment>)> {
+    let mut detachments = Vec::new();
     let mut v: Value = serde_json::from_str(doc).context("the document is not JSON")?;
     let events = v
         .pointer_mut("/epcisBody/eventList")
@@ -259,6 +300,23 @@ pub(crate) fn seal_document(
             )
             .with_context(|| format!("sealing {} in event {i}", spec.pointer))?;
             sealed += 1;
+            if spec.erasable {
+                let slot = event
+                    .pointer_mut(&spec.pointer)
+                    .expect("the field was just sealed in place");
+                let Some(Ok(waybill_types::seal::SealedField::Inline(whole))) =
+                    waybill_types::seal::SealedField::from_json(slot)
+                else {
+                    unreachable!("seal_at leaves a well-formed sealed field");
+                };
+                let (detached, part) = whole.detach();
+                *slot = detached.to_json();
+                detachments.push(Detachment {
+                    record: id.clone(),
+                    field: spec.pointer.clone(),
+                    part,
+                });
+            }
         }
     }
     if sealed == 0 {
@@ -271,7 +329,69 @@ pub(crate) fn seal_document(
                 .join(", ")
         );
     }
-    Ok(serde_json::to_string(&v)?)
+    Ok((serde_json::to_string(&v)?, detachments))
+}
+
+/// Deliver erasable fields' private parts (`PUT /v1/sealed/private`) to the node of
+/// `client` and to `others` (API base URLs of recipients' nodes), as `key`. A node
+/// that keeps private data for none of a field's recipients says so and is skipped;
+/// every part must be kept by at least one node, or the parts are written to
+/// `spill` and the command fails naming them.
+pub(crate) async fn deliver(
+    client: &Client,
+    others: &[String],
+    key: &SecretKey,
+    parts: &[Detachment],
+    spill: &Path,
+) -> anyhow::Result<()> {
+    let mut nodes = vec![client.clone()];
+    nodes.extend(others.iter().map(|u| Client::new(u)));
+    let mut lost = Vec::new();
+    for d in parts {
+        let path = format!(
+            "/v1/sealed/private?record={}&field={}",
+            crate::seal_cmds::pct(&d.record),
+            crate::seal_cmds::pct(&d.field)
+        );
+        let body = serde_json::to_value(&d.part)?;
+        let mut kept = Vec::new();
+        for node in &nodes {
+            match node.put_json_as(&path, key, &body).await {
+                Ok(v) => kept.push(format!("{} (for {})", node.base_url(), v["kept_for"])),
+                Err(e) if e.code() == Some("not_a_holder") => {
+                    eprintln!("{}: {e}", node.base_url());
+                }
+                Err(e) => eprintln!(
+                    "{}: delivering {} of {}: {e}",
+                    node.base_url(),
+                    d.field,
+                    d.record
+                ),
+            }
+        }
+        if kept.is_empty() {
+            lost.push(d.clone());
+        } else {
+            eprintln!(
+                "{} of {}: private part kept by {}",
+                d.field,
+                d.record,
+                kept.join(", ")
+            );
+        }
+    }
+    if !lost.is_empty() {
+        std::fs::write(spill, serde_json::to_vec_pretty(&lost)?)
+            .with_context(|| format!("cannot write {}", spill.display()))?;
+        bail!(
+            "no node kept the private part of {} field(s) (first: {} of {}); they are in {} — deliver them to a node of a recipient (--deliver-to URL) with PUT /v1/sealed/private",
+            lost.len(),
+            lost[0].field,
+            lost[0].record,
+            spill.display()
+        );
+    }
+    Ok(())
 }
 
 /// `waybill capture-job ID --as MEMBER`: the capture job, read with a signed request

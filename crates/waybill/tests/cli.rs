@@ -1754,6 +1754,7 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
     );
     a_recipient_is_added_later_and_a_complaint_settled(&dir, &client, &capture).await;
     submit_seals_a_capture_payload(&dir);
+    an_erasable_field_is_delivered_opened_and_erased(&dir, &client).await;
     // Canary: the price is nowhere in the node's directory — store, logs, key files —
     // but in the document the orchard wrote there itself.
     let files: Vec<PathBuf> = regular_files(&dir)
@@ -1764,6 +1765,157 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
     let hits = files_containing(&files, "1250.00");
     assert!(hits.is_empty(), "the sealed price in plaintext in {hits:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `waybill capture --erasable`: a consignee's name and phone are sealed detached —
+/// the record holds no ciphertext — and the private part is delivered to the node
+/// (it keeps private data for the platform, a recipient). `waybill open` fetches it
+/// and the platform reads the name; the carrier does not. `waybill seal erase` by the
+/// carrier is refused; by the orchard (the capturer) it is applied: the node purges
+/// the part and records the purge, and the field no longer opens.
+async fn an_erasable_field_is_delivered_opened_and_erased(dir: &Path, client: &Client) {
+    let d = dir.to_str().expect("utf-8 path");
+    let admin_file = |o: &str| dir.join(format!("keys/orgs/{o}-admin.json"));
+    // Outside the node's directory (the canary scan reads that).
+    let elsewhere = temp_dir("erasable");
+    std::fs::create_dir_all(&elsewhere).expect("dir");
+    let record = "urn:uuid:7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f";
+    let mut doc = priced_commissioning_doc("E1", Some(record));
+    doc["epcisBody"]["eventList"][0]["wb:consignee"] =
+        serde_json::json!({"name": "Wang Fang", "phone": "+86 138 0013 8000"});
+    let doc_file = elsewhere.join("consignee.jsonld");
+    std::fs::write(&doc_file, doc.to_string()).expect("doc");
+    let out = waybill(&[
+        "capture",
+        doc_file.to_str().expect("utf-8"),
+        "--as",
+        "admin:pujiang-orchard",
+        "--seal",
+        "/wb:purchasePrice",
+        "--erasable",
+        "/wb:consignee",
+        "--seal-for",
+        "shopmart",
+        "--dir",
+        d,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("private part kept by"), "{err}");
+    let out = waybill(&["events", "--as", "admin:shopmart", "--dir", d]);
+    let served = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        served.contains("\"private\"") && !served.contains("Wang Fang"),
+        "{served}"
+    );
+    let open_as = |o: &str| {
+        waybill_stdin(
+            &[
+                "open",
+                "--key",
+                admin_file(o).to_str().expect("utf-8"),
+                "--dir",
+                d,
+            ],
+            &served,
+        )
+    };
+    let out = open_as("shopmart");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Wang Fang"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = open_as("coldchain-express");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Wang Fang"));
+    let erase = |who: &str| {
+        waybill(&[
+            "seal",
+            "erase",
+            "--record",
+            record,
+            "--field",
+            "/wb:consignee",
+            "--as",
+            who,
+            "--reason",
+            "erasure request 2026-118",
+            "--dir",
+            d,
+        ])
+    };
+    let out = erase("admin:coldchain-express");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not_authorized"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = erase("admin:pujiang-orchard");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The node purges after the block and records the purge in a later one.
+    let (_, shop) = KeyFile::read(&admin_file("shopmart")).expect("key");
+    let path = format!(
+        "/v1/sealed/private?record={}&field=%2Fwb%3Aconsignee",
+        record.replace(':', "%3A")
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let e = client.get_as(&path, &shop).await.expect_err("erased");
+        assert_eq!(e.code(), Some("erased"), "{e}");
+        if private_entries(dir) == 0 && purge_recorded(client, &shop, &path).await {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node did not purge and record in 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let out = open_as("shopmart");
+    assert!(!out.status.success(), "an erased field does not open");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("erased"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&elsewhere);
+}
+
+/// Parts in the node's private store.
+fn private_entries(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("data/private"))
+        .map(|r| {
+            r.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Has a node recorded its purge of the field at `path` (`GET /v1/sealed/private`
+/// answers 410 with `purged_by`)?
+async fn purge_recorded(client: &Client, key: &SecretKey, path: &str) -> bool {
+    let url = format!("{}{path}", client.base_url());
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let auth = waybill_types::keys::read_authorization(key, "GET", path, ts);
+    let body: serde_json::Value = reqwest::Client::new()
+        .get(&url)
+        .header("authorization", auth)
+        .send()
+        .await
+        .expect("node answers")
+        .json()
+        .await
+        .expect("json");
+    body["purged_by"].as_array().is_some_and(|p| !p.is_empty())
 }
 
 /// `waybill submit --seal` seals the events of a `capture_epcis` payload as `capture
