@@ -1362,3 +1362,193 @@ async fn sealed_plaintext_is_in_no_consensus_sync_or_gossip_message() {
     assert!(hits.is_empty(), "the price in plaintext in {hits:?}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Erasable personal data across four organizations' nodes (docs/PRIVACY.md
+/// "Erasure"): the orchard captures an event whose consignee is sealed erasable for
+/// itself and the platform; the private part goes to the orchard's node and the
+/// platform's (the packer's node, asked too, keeps data for no recipient and refuses
+/// it). The packer's and the carrier's nodes hold neither the plaintext nor the
+/// ciphertext. Erased by the orchard, both holders purge and each records its purge on
+/// the chain; the chain verifies on a node that never held the data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasable_data_is_kept_by_recipients_nodes_only_and_each_purges_it() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (root, api, _) = layout("erasure");
+    let mut nodes = start_all(&root, api).await;
+    let dir = |i: usize| root.join(format!("node{i}"));
+    let d0 = dir(0);
+    let d0 = d0.to_str().expect("utf-8");
+    let cli = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).output().expect("runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    cli(&[
+        "seal-key",
+        "rotate",
+        "--as",
+        "admin:pujiang-orchard",
+        "--dir",
+        d0,
+    ]);
+    let d3 = dir(3);
+    cli(&[
+        "seal-key",
+        "rotate",
+        "--as",
+        "admin:shopmart",
+        "--dir",
+        d3.to_str().expect("utf-8"),
+    ]);
+    let record = "urn:uuid:8d9e0f1a-2b3c-4d5e-8f6a-7b8c9d0e1f2a";
+    let canary = "Wang Fang CANARY-7f3a";
+    let doc = root.join("consignee.jsonld");
+    std::fs::write(
+        &doc,
+        serde_json::json!({
+            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+                         {"wb": "https://waybill.example/epcis/"}],
+            "type": "EPCISDocument", "schemaVersion": "2.0",
+            "creationDate": "2026-11-06T12:00:00.000Z",
+            "epcisBody": {"eventList": [{
+                "type": "ObjectEvent", "eventID": record,
+                "eventTime": "2026-11-03T08:00:00.000+08:00", "eventTimeZoneOffset": "+08:00",
+                "action": "ADD", "epcList": ["urn:epc:id:sgtin:6901234.000001.E1"],
+                "bizStep": "commissioning", "disposition": "active",
+                "destinationList": [{"type": "owning_party", "destination": "urn:epc:id:pgln:6908001.00000"}],
+                "wb:consignee": {"name": canary, "phone": "+86 138 0013 8000"}
+            }]}
+        })
+        .to_string(),
+    )
+    .expect("doc");
+    let url = |i: usize| format!("http://127.0.0.1:{}", api + i as u16);
+    let said = cli(&[
+        "capture",
+        doc.to_str().expect("utf-8"),
+        "--as",
+        "admin:pujiang-orchard",
+        "--erasable",
+        "/wb:consignee",
+        "--seal-for",
+        "shopmart",
+        "--deliver-to",
+        &url(1),
+        "--deliver-to",
+        &url(3),
+        "--dir",
+        d0,
+    ]);
+    assert!(
+        said.contains("keeps private data for `chengdu-packing` only"),
+        "{said}"
+    );
+    let entries = |i: usize| -> Vec<PathBuf> {
+        std::fs::read_dir(dir(i).join("data/private"))
+            .map(|r| {
+                r.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        (entries(0).len(), entries(3).len()),
+        (1, 1),
+        "the recipients' nodes keep it"
+    );
+    assert_eq!(
+        (entries(1).len(), entries(2).len()),
+        (0, 0),
+        "the others do not"
+    );
+    // The ciphertext (a canary of its own) and the plaintext are in no file of the
+    // packer's or the carrier's node.
+    let kept: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&entries(0)[0]).expect("entry")).expect("json");
+    let ct = kept["part"]["ct"].as_str().expect("ciphertext").to_owned();
+    for i in [1, 2] {
+        for f in regular_files(&dir(i)) {
+            let bytes = std::fs::read(&f).unwrap_or_default();
+            let has = |n: &[u8]| bytes.windows(n.len()).any(|w| w == n);
+            assert!(
+                !has(ct.as_bytes()) && !has(canary.as_bytes()),
+                "{}",
+                f.display()
+            );
+        }
+    }
+    cli(&[
+        "seal",
+        "erase",
+        "--record",
+        record,
+        "--field",
+        "/wb:consignee",
+        "--as",
+        "admin:pujiang-orchard",
+        "--reason",
+        "erasure request 2026-118",
+        "--dir",
+        d0,
+    ]);
+    let (_, shop) = KeyFile::read(&d3.join("keys/orgs/shopmart-admin.json")).expect("key");
+    let path = format!(
+        "/v1/sealed/private?record={}&field=%2Fwb%3Aconsignee",
+        record.replace(':', "%3A")
+    );
+    wait_until(
+        "both holders purge and record their purges",
+        Duration::from_secs(60),
+        || async {
+            let ts = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            let auth = waybill_types::keys::read_authorization(&shop, "GET", &path, ts);
+            let Ok(answer) = reqwest::Client::new()
+                .get(format!("{}{path}", url(3)))
+                .header("authorization", auth)
+                .send()
+                .await
+            else {
+                return false;
+            };
+            let status = answer.status().as_u16();
+            let body: serde_json::Value = answer.json().await.unwrap_or_default();
+            assert_eq!(status, 410, "{body}");
+            let orgs: Vec<&str> = body["purged_by"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["org"].as_str())
+                .collect();
+            entries(0).is_empty()
+                && entries(3).is_empty()
+                && orgs.contains(&"pujiang-orchard")
+                && orgs.contains(&"shopmart")
+        },
+    )
+    .await;
+    for n in &mut nodes {
+        n.kill();
+    }
+    let out = Command::new(BIN)
+        .args(["verify", "--dir"])
+        .arg(dir(2))
+        .output()
+        .expect("verify runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
