@@ -2898,7 +2898,8 @@ async fn an_erasable_field_is_kept_off_chain_and_erased_everywhere_it_was_kept()
     let (detached, part) = sealed.detach();
     *slot = detached.to_json();
     let dir = waybill_testkit::temp_dir("api-private-store");
-    j.net.shared.set_private_store(
+    waybill_node::purger::start(
+        &j.net.shared,
         waybill_node::private::PrivateStore::open(
             dir.clone(),
             vec![org_id(ORCH)],

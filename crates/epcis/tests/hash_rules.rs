@@ -426,8 +426,9 @@ fn ignore_fields_leave_out_user_extensions_only() {
 }
 
 /// A sealed field is hashed as its commitment: the same commitment under other
-/// ciphertext, nonce or recipients hashes alike (and as the bare commitment would);
-/// another commitment does not; a malformed seal hashes as it stands.
+/// ciphertext, nonce or recipients, or detached, hashes alike (and as the bare
+/// commitment would); another commitment does not; a malformed seal hashes as it
+/// stands.
 #[test]
 fn a_sealed_field_hashes_as_its_commitment() {
     let commitment = "ab".repeat(32);
@@ -484,4 +485,12 @@ fn a_sealed_field_hashes_as_its_commitment() {
         hash(&with("example:price", sealed("AAAA", &["a"], "short"))),
         hash(&with("example:price", sealed("BBBB", &["a"], "short"))),
     );
+    // Detached (erasable: the ciphertext kept off the chain, then purged): the same ID
+    // as the field sealed inline, so erasing a field changes no Event Hash ID.
+    let detached = json!({"wb:sealed": {
+        "suite": "waybill-seal/1", "record": "urn:uuid:1", "field": "/example:price",
+        "category": "financial", "recipients": [{"org": "a", "kv": 1}],
+        "private": "ef".repeat(32), "commitment": commitment
+    }});
+    assert_eq!(hash(&with("example:price", detached)), a);
 }

@@ -97,13 +97,14 @@ impl Shared {
         self.clock.now_ms()
     }
 
-    /// Keep erasable fields' private parts in `store` from now on (set once, at start),
-    /// purging erased ones and recording each purge ([`crate::private`]).
-    pub fn set_private_store(self: &Arc<Self>, store: crate::private::PrivateStore) {
+    /// Keep erasable fields' private parts in `store` from now on (set once, at start;
+    /// `crate::purger::start` does this and purges); the store, if it was set now.
+    pub fn set_private_store(
+        &self,
+        store: crate::private::PrivateStore,
+    ) -> Option<Arc<crate::private::PrivateStore>> {
         let store = Arc::new(store);
-        if self.private.set(store.clone()).is_ok() {
-            crate::private::spawn_purger(self.clone(), store);
-        }
+        self.private.set(store.clone()).ok().map(|()| store)
     }
 
     /// The private store, if this node keeps one.

@@ -10,6 +10,7 @@ pub mod mempool;
 pub mod metrics;
 pub mod node;
 pub mod private;
+pub mod purger;
 pub mod readiness;
 pub mod wire_tap;
 

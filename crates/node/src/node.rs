@@ -208,7 +208,7 @@ fn open_private_store(shared: &Arc<Shared>, opts: &NodeOptions) -> anyhow::Resul
         opts.validator_key.clone(),
     )
     .context("cannot open the private store")?;
-    shared.set_private_store(store);
+    crate::purger::start(shared, store);
     Ok(())
 }
 

@@ -7,9 +7,7 @@
 //! `{"record", "field", "part"}`, written to a temporary file, synced and renamed. A
 //! purge overwrites the file with zeros, syncs, unlinks it and syncs the directory, and
 //! leaves a tombstone (`private/purged/<same name>`, the names only) until the node's
-//! purge record is on the chain. A node records each purge with its validator key
-//! ([`waybill_types::payload::RecordPurge`]): after every block that erases a field it
-//! holds, and at start for fields erased while it was down.
+//! purge record is on the chain ([`crate::purger`] purges and records).
 //!
 //! What a purge cannot reach: copies made outside this store (a recipient that saved
 //! the plaintext, a backup of the data directory taken before the purge) and blocks of
@@ -17,25 +15,21 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
-use waybill_types::payload::RecordPurge;
 use waybill_types::seal::PrivatePart;
-use waybill_types::{OrgId, Payload, SecretKey, TxStatus};
-
-use crate::ledger::Shared;
+use waybill_types::{OrgId, SecretKey};
 
 /// The private store of one node.
 #[derive(Debug)]
 pub struct PrivateStore {
     dir: PathBuf,
     holds_for: Vec<OrgId>,
-    key: SecretKey,
+    pub(crate) key: SecretKey,
     /// Purge records submitted and not yet seen on the chain: (record, field) → the
     /// height they were submitted after (resubmitted [`PURGE_RESUBMIT_BLOCKS`] later).
-    submitted: std::sync::Mutex<std::collections::HashMap<(String, String), u64>>,
+    pub(crate) submitted: std::sync::Mutex<std::collections::HashMap<(String, String), u64>>,
 }
 
 /// Blocks after which a purge record not yet on the chain is submitted again.
@@ -95,7 +89,7 @@ impl PrivateStore {
         self.dir.join(Self::name(record, field))
     }
 
-    fn tombstone(&self, record: &str, field: &str) -> PathBuf {
+    pub(crate) fn tombstone(&self, record: &str, field: &str) -> PathBuf {
         self.dir.join("purged").join(Self::name(record, field))
     }
 
@@ -182,7 +176,7 @@ impl PrivateStore {
     }
 
     /// The (record, field) of every purge not yet seen recorded.
-    fn tombstones(&self) -> std::io::Result<Vec<(String, String)>> {
+    pub(crate) fn tombstones(&self) -> std::io::Result<Vec<(String, String)>> {
         self.entries(&self.dir.join("purged"), |b| {
             serde_json::from_slice::<Tombstone>(b).map(|t| (t.record, t.field))
         })
@@ -209,125 +203,5 @@ impl PrivateStore {
         }
         out.sort();
         Ok(out)
-    }
-}
-
-/// Purge what was erased and record each purge, now and after every block: on start
-/// (fields erased while the node was down, purges not yet recorded), then for each
-/// block's applied `erase_sealed`.
-pub(crate) fn spawn_purger(shared: Arc<Shared>, store: Arc<PrivateStore>) {
-    let mut commits = shared.commits.subscribe();
-    tokio::spawn(async move {
-        sweep(&shared, &store);
-        loop {
-            match commits.recv().await {
-                Ok(c) => {
-                    let erased = c
-                        .block
-                        .txs
-                        .iter()
-                        .zip(c.receipts.iter())
-                        .filter_map(|(t, r)| match (&t.tx.payload, &r.status) {
-                            (Payload::EraseSealed(e), TxStatus::Applied) => {
-                                Some((e.record.clone(), e.field.clone()))
-                            }
-                            _ => None,
-                        });
-                    for (record, field) in erased.collect::<Vec<_>>() {
-                        if let Err(e) = store.purge(&record, &field) {
-                            tracing::error!(%record, %field, error = %e, "cannot purge an erased field; retried at the next block");
-                        }
-                    }
-                    record_purges(&shared, &store);
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => sweep(&shared, &store),
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            }
-        }
-    });
-}
-
-/// Purge every kept part whose field is erased, then record the purges.
-fn sweep(shared: &Shared, store: &PrivateStore) {
-    let held = match store.held() {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot list the private store");
-            return;
-        }
-    };
-    let Ok(snap) = shared.store.snapshot() else {
-        return;
-    };
-    for (record, field) in held {
-        match waybill_state::trace::erasure::load_erasure(&snap, &record, &field) {
-            Ok(Some(_)) => {
-                if let Err(e) = store.purge(&record, &field) {
-                    tracing::error!(%record, %field, error = %e, "cannot purge an erased field");
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "cannot read an erasure"),
-        }
-    }
-    record_purges(shared, store);
-}
-
-/// For each tombstone: drop it if the purge is recorded on the chain, else submit the
-/// record (again; the chain refuses a second one).
-fn record_purges(shared: &Shared, store: &PrivateStore) {
-    let stones = match store.tombstones() {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot list the private store's tombstones");
-            return;
-        }
-    };
-    let Ok(snap) = shared.store.snapshot() else {
-        return;
-    };
-    let me = store.key.public();
-    let height = shared.head.borrow().height.0;
-    let mut submitted = store
-        .submitted
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut txs = Vec::new();
-    for (record, field) in stones {
-        let k = waybill_state::keys::seal_purged(&record, &field, Some(&me));
-        let names = (record.clone(), field.clone());
-        match waybill_state::exec::StateRead::get(&snap, &k) {
-            Ok(Some(_)) => {
-                let _ = std::fs::remove_file(store.tombstone(&record, &field));
-                submitted.remove(&names);
-            }
-            Ok(None)
-                if submitted
-                    .get(&names)
-                    .is_some_and(|h| height < h.saturating_add(PURGE_RESUBMIT_BLOCKS)) => {}
-            Ok(None) => {
-                submitted.insert(names, height);
-                let tx = waybill_client::sign_with(
-                    &store.key,
-                    shared.chain_id(),
-                    waybill_types::tx::random_nonce(),
-                    shared
-                        .now_ms()
-                        .saturating_add(waybill_client::TX_EXPIRY_MS_DEFAULT),
-                    Payload::RecordPurge(RecordPurge { record, field }),
-                );
-                txs.push(tx.encode());
-            }
-            Err(e) => tracing::error!(error = %e, "cannot read a purge record"),
-        }
-    }
-    drop(submitted);
-    if txs.is_empty() {
-        return;
-    }
-    for r in crate::ledger::submit_batch(shared, txs) {
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "a purge record was not admitted; retried at the next block");
-        }
     }
 }
