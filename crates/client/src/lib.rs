@@ -26,6 +26,12 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// The `Authorization` header of a request signed by member `key` now
+/// (`Waybill key=…, ts=…, sig=…` over `METHOD\npath?query\ntimestamp`).
+pub fn signed_request(key: &SecretKey, method: &str, path_and_query: &str) -> String {
+    waybill_types::keys::read_authorization(key, method, path_and_query, now_ms())
+}
+
 /// Sign `payload` as `key` for `chain_id`: a random nonce, valid for
 /// [`TX_EXPIRY_MS_DEFAULT`] from now. Needs nothing from a node, so any number of
 /// processes can sign with one key at once.
@@ -275,11 +281,7 @@ impl Client {
     /// (`Authorization: Waybill key=…, ts=…, sig=…`).
     pub async fn get_as(&self, path: &str, key: &SecretKey) -> Result<Value, ClientError> {
         let url = format!("{}{}", self.base, path);
-        let ts = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let auth = waybill_types::keys::read_authorization(key, "GET", path, ts);
+        let auth = signed_request(key, "GET", path);
         Ok(self
             .send(self.http.get(&url).header("authorization", auth), &url)
             .await?
@@ -294,11 +296,7 @@ impl Client {
         body: &Value,
     ) -> Result<Value, ClientError> {
         let url = format!("{}{}", self.base, path);
-        let ts = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let auth = waybill_types::keys::read_authorization(key, "PUT", path, ts);
+        let auth = signed_request(key, "PUT", path);
         Ok(self
             .send(
                 self.http.put(&url).header("authorization", auth).json(body),
@@ -316,11 +314,7 @@ impl Client {
         key: &SecretKey,
     ) -> Result<(Value, Option<String>), ClientError> {
         let url = format!("{}{}", self.base, path);
-        let ts = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let auth = waybill_types::keys::read_authorization(key, "GET", path, ts);
+        let auth = signed_request(key, "GET", path);
         let (_, headers, body) = self
             .send_full(self.http.get(&url).header("authorization", auth), &url)
             .await?;

@@ -1900,21 +1900,9 @@ fn private_entries(dir: &Path) -> usize {
 /// Has a node recorded its purge of the field at `path` (`GET /v1/sealed/private`
 /// answers 410 with `purged_by`)?
 async fn purge_recorded(client: &Client, key: &SecretKey, path: &str) -> bool {
-    let url = format!("{}{path}", client.base_url());
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let auth = waybill_types::keys::read_authorization(key, "GET", path, ts);
-    let body: serde_json::Value = reqwest::Client::new()
-        .get(&url)
-        .header("authorization", auth)
-        .send()
+    let (_, body) = common::get_signed(client.base_url(), key, path)
         .await
-        .expect("node answers")
-        .json()
-        .await
-        .expect("json");
+        .expect("node answers");
     body["purged_by"].as_array().is_some_and(|p| !p.is_empty())
 }
 

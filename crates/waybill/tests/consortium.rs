@@ -1507,21 +1507,9 @@ async fn erasable_data_is_kept_by_recipients_nodes_only_and_each_purges_it() {
         "both holders purge and record their purges",
         Duration::from_secs(60),
         || async {
-            let ts = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0);
-            let auth = waybill_types::keys::read_authorization(&shop, "GET", &path, ts);
-            let Ok(answer) = reqwest::Client::new()
-                .get(format!("{}{path}", url(3)))
-                .header("authorization", auth)
-                .send()
-                .await
-            else {
+            let Ok((status, body)) = common::get_signed(&url(3), &shop, &path).await else {
                 return false;
             };
-            let status = answer.status().as_u16();
-            let body: serde_json::Value = answer.json().await.unwrap_or_default();
             assert_eq!(status, 410, "{body}");
             let orgs: Vec<&str> = body["purged_by"]
                 .as_array()

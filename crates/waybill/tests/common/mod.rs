@@ -77,3 +77,23 @@ pub fn regular_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// GET `base``path` as member `key` (a signed request): the status and the JSON body
+/// (`null` if it is not JSON) — error bodies included, with their extension members.
+#[allow(dead_code)]
+pub async fn get_signed(
+    base: &str,
+    key: &waybill_types::SecretKey,
+    path: &str,
+) -> reqwest::Result<(u16, serde_json::Value)> {
+    let answer = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .header(
+            "authorization",
+            waybill_client::signed_request(key, "GET", path),
+        )
+        .send()
+        .await?;
+    let status = answer.status().as_u16();
+    Ok((status, answer.json().await.unwrap_or_default()))
+}
