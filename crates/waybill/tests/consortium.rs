@@ -15,34 +15,13 @@ use waybill_types::{Payload, Role, SecretKey, SignedTx};
 
 mod common;
 
-use common::{http_get, regular_files, Lcg};
+use common::{free_port_block, http_get, regular_files, Lcg};
 
 const BIN: &str = env!("CARGO_BIN_EXE_waybill");
 const N: usize = 4;
 
 /// The tests here each run four node processes; on two cores they take turns.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn free_port_block(n: usize) -> u16 {
-    // Find n consecutive free ports (best effort: bind them all, then release).
-    for _ in 0..50 {
-        let first = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        if first as usize + n >= 65_000 {
-            continue;
-        }
-        let held: Vec<_> = (0..n as u16)
-            .map(|i| std::net::TcpListener::bind(("127.0.0.1", first + i)))
-            .collect();
-        if held.iter().all(Result::is_ok) {
-            return first;
-        }
-    }
-    panic!("no block of {n} free ports");
-}
 
 struct Node {
     dir: PathBuf,

@@ -19,14 +19,44 @@ impl Lcg {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound, then released).
+/// `n` consecutive free TCP ports on 127.0.0.1 (each bound, then released), the first
+/// returned: below the kernel's ephemeral range (32768 and up on Linux), so that no
+/// outgoing connection's source port takes one before a node binds it, and never one
+/// handed out before in this process (a test's API and p2p ports never overlap).
+#[allow(dead_code)]
+pub fn free_port_block(n: usize) -> u16 {
+    const LOW: u32 = 20_000;
+    const HIGH: u32 = 32_000;
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let n = u16::try_from(n).expect("a small block");
+    let mut rng = Lcg(u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64));
+    for _ in 0..500 {
+        let first = (LOW + (rng.next() % u64::from(HIGH - LOW)) as u32) as u16;
+        if (first..first + n).any(|p| given.contains(&p)) {
+            continue;
+        }
+        let held: Vec<_> = (first..first + n)
+            .map(|p| std::net::TcpListener::bind(("127.0.0.1", p)))
+            .collect();
+        if held.iter().all(Result::is_ok) {
+            given.extend(first..first + n);
+            return first;
+        }
+    }
+    panic!("no block of {n} free ports between {LOW} and {HIGH}");
+}
+
+/// A free TCP port on 127.0.0.1 ([`free_port_block`] of one).
 #[allow(dead_code)]
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    free_port_block(1)
 }
 
 /// `waybill demo --dir DIR --listen ADDR`, as the README starts it (warnings only on
