@@ -1042,30 +1042,6 @@ fn decode_and_verify(
     decoded
 }
 
-/// An active member signs every payload but `record_purge`.
-fn check_member_signer(
-    snapshot: &waybill_store::StateSnapshot,
-    signer: waybill_types::PublicKey,
-) -> Result<(), SubmitError> {
-    match waybill_state::identity::load_member(snapshot, &signer) {
-        Ok(Some(m)) if m.is_active() => {}
-        Ok(Some(_)) => {
-            return Err(SubmitError::Invalid {
-                code: "member_revoked",
-                message: format!("signer {signer} was revoked; its transactions are refused"),
-            })
-        }
-        Ok(None) => {
-            return Err(SubmitError::Invalid {
-                code: "unknown_signer",
-                message: format!("signer {signer} is not a registered member; ask an organization admin to register the key"),
-            })
-        }
-        Err(e) => return Err(SubmitError::Internal(e.to_string())),
-    }
-    Ok(())
-}
-
 /// What a submitted transaction must pass against the committed state: an active
 /// signer, not already committed, an expiry that leaves it a chance, not a replay.
 fn check_admissible(
@@ -1076,22 +1052,28 @@ fn check_admissible(
     head_time_ms: u64,
 ) -> Result<(), SubmitError> {
     let signer = stx.tx.signer;
-    if matches!(stx.tx.payload, waybill_types::Payload::RecordPurge(_)) {
-        // The one payload a validator's key signs: a node recording its purge of an
-        // erased field (docs/PRIVACY.md "Erasure").
-        let next = shared.head.borrow().height.next();
-        let validators = waybill_state::governance::validator_set_at(snapshot, next)
-            .map_err(|e| SubmitError::Internal(e.to_string()))?;
-        if !validators.iter().any(|v| v.public_key == signer) {
-            return Err(SubmitError::Invalid {
-                code: "unknown_signer",
-                message: format!(
-                    "a record_purge is signed by a validator's key; {signer} is no validator"
-                ),
-            });
+    use waybill_state::governance::{signer_standing, SignerStanding};
+    let next = shared.head.borrow().height.next();
+    let standing = signer_standing(snapshot, &stx.tx.payload, &signer, next)
+        .map_err(|e| SubmitError::Internal(e.to_string()))?;
+    let refused = |code: &'static str, message: String| SubmitError::Invalid { code, message };
+    match standing {
+        SignerStanding::Member(m) if m.is_active() => {}
+        SignerStanding::Validator(_) => {}
+        SignerStanding::Member(_) => {
+            return Err(refused(
+                "member_revoked",
+                format!("signer {signer} was revoked; its transactions are refused"),
+            ))
         }
-    } else {
-        check_member_signer(snapshot, signer)?;
+        SignerStanding::NotAValidator => {
+            let e = TxInvalid::NotAValidator { signer };
+            return Err(refused(e.code(), e.to_string()));
+        }
+        SignerStanding::Unknown => {
+            let e = TxInvalid::UnknownSigner { signer };
+            return Err(refused(e.code(), e.to_string()));
+        }
     }
     if shared
         .store

@@ -90,6 +90,10 @@ fn record_purges(shared: &Shared, store: &PrivateStore) {
             return;
         }
     };
+    if stones.is_empty() {
+        // The common case: no snapshot, no lock, nothing to do.
+        return;
+    }
     let Ok(snap) = shared.store.snapshot() else {
         return;
     };

@@ -4,7 +4,7 @@
 
 use waybill_types::block::TxStatus;
 use waybill_types::hash::Hash;
-use waybill_types::{Genesis, PublicKey, Receipt, SignedTx, TxId};
+use waybill_types::{Genesis, OrgId, PublicKey, Receipt, SignedTx, TxId};
 
 use crate::audit;
 use crate::dispatch;
@@ -78,11 +78,10 @@ impl<'a, S: StateRead> Execution<'a, S> {
     /// receipt if it belongs in the block (applied or rejected); `Err` if it cannot
     /// be in a block at all, in which case nothing was written.
     pub fn apply(&mut self, stx: &SignedTx, tx_id: TxId) -> Result<&Receipt, TxInvalid> {
-        let replay_key = self.admit(stx)?;
+        // The signer's organization (a key belongs to one organization for good).
+        let (replay_key, org) = self.admit(stx)?;
         let signer = stx.tx.signer;
         let payload = &stx.tx.payload;
-        // The signer's organization (a key belongs to one organization for good).
-        let org = crate::identity::load_member(self, &signer)?.map(|m| m.org);
         let receipts_before = self.receipts.len();
         let tx_index =
             u32::try_from(receipts_before).expect("a block holds fewer than 2^32 transactions");
@@ -113,12 +112,10 @@ impl<'a, S: StateRead> Execution<'a, S> {
         self.put(replay_key, Vec::new());
         let entry = tx_index.to_be_bytes();
         self.index_push(&keys::audit_of(audit::subject::MEMBER, &signer.0), &entry);
-        if let Some(o) = &org {
-            self.index_push(
-                &keys::audit_of(audit::subject::ORG, o.as_str().as_bytes()),
-                &entry,
-            );
-        }
+        self.index_push(
+            &keys::audit_of(audit::subject::ORG, org.as_str().as_bytes()),
+            &entry,
+        );
         self.receipts.push(Receipt { tx_id, status });
         assert_eq!(
             self.receipts.len(),
@@ -132,23 +129,19 @@ impl<'a, S: StateRead> Execution<'a, S> {
     /// stateless rules, a registered signer (a validator's key for a purge record), an
     /// expiry after the block time and
     /// within the replay window, and a replay id not yet kept. Returns the key its
-    /// replay id is kept under.
-    fn admit(&self, stx: &SignedTx) -> Result<Vec<u8>, TxInvalid> {
+    /// replay id is kept under and the signer's organization (a validator's, for a
+    /// purge record).
+    fn admit(&self, stx: &SignedTx) -> Result<(Vec<u8>, OrgId), TxInvalid> {
         stx.check_stateless(&self.ctx.chain_id)
             .map_err(|e| TxInvalid::Stateless(e.to_string()))?;
         let signer: PublicKey = stx.tx.signer;
-        let known = if matches!(stx.tx.payload, waybill_types::Payload::RecordPurge(_)) {
-            // The one payload a validator's key signs (a node's purge record,
-            // `trace::erasure`).
-            crate::governance::validator_set_at(self, self.ctx.height)?
-                .iter()
-                .any(|v| v.public_key == signer)
-        } else {
-            self.get(&keys::member(&signer))?.is_some()
+        use crate::governance::{signer_standing, SignerStanding};
+        let org = match signer_standing(self, &stx.tx.payload, &signer, self.ctx.height)? {
+            SignerStanding::Member(m) => m.org,
+            SignerStanding::Validator(v) => v.org,
+            SignerStanding::NotAValidator => return Err(TxInvalid::NotAValidator { signer }),
+            SignerStanding::Unknown => return Err(TxInvalid::UnknownSigner { signer }),
         };
-        if !known {
-            return Err(TxInvalid::UnknownSigner { signer });
-        }
         let block_time_ms = self.ctx.time_ms;
         let expires_at_ms = stx.tx.expires_at_ms;
         if expires_at_ms <= block_time_ms {
@@ -172,7 +165,7 @@ impl<'a, S: StateRead> Execution<'a, S> {
         if self.get(&replay_key)?.is_some() {
             return Err(TxInvalid::Replayed { signer, replay_id });
         }
-        Ok(replay_key)
+        Ok((replay_key, org))
     }
 
     /// Finish the block: the work due at its end (the subjects whose heads moved are
@@ -276,7 +269,12 @@ pub fn audit_entry<S: StateRead + ?Sized>(
 ) -> Result<audit::AuditEntry, StateReadError> {
     let signer = tx.tx.signer;
     let payload = &tx.tx.payload;
-    let org = crate::identity::load_member(state, &signer)?.map(|m| m.org);
+    use crate::governance::{signer_standing, SignerStanding};
+    let org = match signer_standing(state, payload, &signer, place.height)? {
+        SignerStanding::Member(m) => Some(m.org),
+        SignerStanding::Validator(v) => Some(v.org),
+        SignerStanding::NotAValidator | SignerStanding::Unknown => None,
+    };
     let summary = match payload {
         waybill_types::Payload::CaptureEpcis(_) if kind == audit::subject::PRODUCT => {
             let n_new = crate::trace::load_capture(state, &place.receipt.tx_id)?

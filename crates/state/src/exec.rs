@@ -224,6 +224,14 @@ pub enum TxInvalid {
         /// The signer.
         signer: waybill_types::PublicKey,
     },
+    /// A `record_purge` signed by a key outside the validator set at the block's height.
+    #[error(
+        "a record_purge is signed by a validator's key; {signer} is no validator at this height"
+    )]
+    NotAValidator {
+        /// The signer.
+        signer: waybill_types::PublicKey,
+    },
     /// Its replay id is already in state: the same transaction was committed before.
     #[error("transaction {replay_id} from {signer} was already committed (a replay); to do it again, sign a new transaction (another nonce)")]
     Replayed {
@@ -266,7 +274,7 @@ impl TxInvalid {
     /// Stable machine code (the API's code for the same refusal at submission).
     pub fn code(&self) -> &'static str {
         match self {
-            TxInvalid::UnknownSigner { .. } => "unknown_signer",
+            TxInvalid::UnknownSigner { .. } | TxInvalid::NotAValidator { .. } => "unknown_signer",
             TxInvalid::Replayed { .. } => "replayed_tx",
             TxInvalid::Expired { .. } => "expired_tx",
             TxInvalid::ExpiryTooFar { .. } => "expiry_too_far",

@@ -135,6 +135,42 @@ pub fn validator_set_at<S: StateRead + ?Sized>(
     validator_set_from(state, effective)
 }
 
+/// Who a transaction's signer is, for the payload it signs at `height`: the one rule
+/// admission applies both where a node takes a submission and where a block is
+/// executed. Every payload is signed by a member's key, except `record_purge`, which a
+/// key of the validator set at `height` signs (a node recording its purge of an erased
+/// field, `trace::erasure`).
+#[derive(Debug)]
+pub enum SignerStanding {
+    /// A registered member (active or revoked: revocation is checked on execution).
+    Member(Member),
+    /// A key of the validator set at the height, signing `record_purge`.
+    Validator(ValidatorRecord),
+    /// A `record_purge` signed by a key outside the validator set at the height.
+    NotAValidator,
+    /// No member has this key.
+    Unknown,
+}
+
+/// [`SignerStanding`] of `signer` for `payload` at `height`.
+pub fn signer_standing<S: StateRead + ?Sized>(
+    state: &S,
+    payload: &waybill_types::Payload,
+    signer: &PublicKey,
+    height: Height,
+) -> Result<SignerStanding, StateReadError> {
+    if matches!(payload, waybill_types::Payload::RecordPurge(_)) {
+        return Ok(validator_set_at(state, height)?
+            .into_iter()
+            .find(|v| v.public_key == *signer)
+            .map_or(SignerStanding::NotAValidator, SignerStanding::Validator));
+    }
+    Ok(match load_member(state, signer)? {
+        Some(m) => SignerStanding::Member(m),
+        None => SignerStanding::Unknown,
+    })
+}
+
 /// As [`validator_set_at`], in the form consensus and certificates use.
 pub fn validator_infos_at<S: StateRead + ?Sized>(
     state: &S,

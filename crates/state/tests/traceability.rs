@@ -613,6 +613,8 @@ fn assert_rejected(run: &BlockRun, signer: &SecretKey, code: &str) -> String {
                 .find(|(o, _, _)| admin(o).public() == signer_pk)
                 .map(|(o, _, _)| *o)
         })
+        // The validator's key (a purge record) is its organization's.
+        .or((key("validator").public() == signer_pk).then_some(REGULATOR))
         .unwrap_or(EVERY);
     let is_expiry =
         |k: &Vec<u8>, v: &Option<Vec<u8>>| k.first() == Some(&keys::REPLAY) && v.is_none();
@@ -4214,4 +4216,129 @@ fn sealed_field_recipients_after_capture_matrix() {
     );
     assert!(assert_rejected(&run, &key("grower"), "sealed_field")
         .contains("no sealed field /acme:cost"));
+}
+
+/// Erasure: the state × action × signer matrix of `erase_sealed` and `record_purge`,
+/// every cell asserted. Two prices the orchard captured, sealed for the orchard, the
+/// platform and both regulators: one erasable (detached), one inline. States: 0
+/// captured; 1 the erasable one erased; 2 the validator's node recorded its purge.
+/// Signers: the capturer's member, a regulator, a recipient that did not capture (the
+/// platform), a carrier, a consumer, and the validator's key (no member).
+#[test]
+fn erasure_matrix() {
+    use waybill_state::trace::erasure::{load_erasure, purges};
+    use waybill_types::payload::{EraseSealed, RecordPurge};
+    use waybill_types::seal::Sealed;
+    const DETACHED: &str = "urn:uuid:7d1e2f30-4a5b-4c6d-8e7f-901a2b3c4d5e";
+    const INLINE: &str = "urn:uuid:7d1e2f30-4a5b-4c6d-8e7f-901a2b3c4d5f";
+    const FIELD: &str = "/acme:price";
+    let build = |state: u8| -> Chain {
+        let mut c = Chain::new();
+        let keys = seal_keys_for_recipients(&mut c);
+        let to: Vec<_> = keys.iter().map(|(o, s)| (*o, 1, s.public())).collect();
+        let mut erasable = sealed_event("ER-1", DETACHED, DETACHED, "acme:price", &to);
+        let whole = Sealed::from_json(&erasable["acme:price"])
+            .expect("sealed")
+            .expect("well formed");
+        erasable["acme:price"] = whole.detach().0.to_json();
+        let inline = sealed_event("ER-2", INLINE, INLINE, "acme:price", &to);
+        assert_applied(&c.capture(&key("grower"), &doc(vec![erasable, inline])));
+        if state >= 1 {
+            assert_applied(&c.submit(&key("grower"), erase(DETACHED)));
+        }
+        if state >= 2 {
+            assert_applied(&c.submit(&key("validator"), purge()));
+        }
+        c
+    };
+    fn erase(record: &str) -> Payload {
+        Payload::EraseSealed(EraseSealed {
+            record: record.into(),
+            field: FIELD.into(),
+            reason: "the data subject asked".into(),
+        })
+    }
+    fn purge() -> Payload {
+        Payload::RecordPurge(RecordPurge {
+            record: DETACHED.into(),
+            field: FIELD.into(),
+        })
+    }
+    let actions = ["erase erasable", "erase inline", "record purge"];
+    let signers = [
+        "grower",
+        "auditor",
+        "seller",
+        "driver",
+        "shopper",
+        "validator",
+    ];
+    // The outcome: a receipt's status, or `invalid` (not admitted into a block).
+    let expected = |state: u8, action: &str, signer: &str| -> (&'static str, &'static str) {
+        let validator = signer == "validator";
+        match action {
+            "record purge" if !validator => ("invalid", "is no validator"),
+            "record purge" => match state {
+                0 => ("sealed_field", "was not erased"),
+                1 => ("applied", ""),
+                _ => ("duplicate", "is recorded already"),
+            },
+            _ if validator => ("invalid", "is not a registered member"),
+            "erase inline" => ("sealed_field", "was sealed inline"),
+            _ if !matches!(signer, "grower" | "auditor") => ("not_authorized", "neither captured"),
+            _ if state == 0 => ("applied", ""),
+            _ => ("duplicate", "was erased at height"),
+        }
+    };
+    let mut cells = 0;
+    for state in 0..3u8 {
+        for action in actions {
+            for signer in signers {
+                let mut c = build(state);
+                let payload = match action {
+                    "erase erasable" => erase(DETACHED),
+                    "erase inline" => erase(INLINE),
+                    _ => purge(),
+                };
+                let run = c.submit(&key(signer), payload);
+                let (want, says) = expected(state, action, signer);
+                let at = format!("state {state}, {action}, {signer}");
+                match want {
+                    "applied" => assert_applied(&run),
+                    "invalid" => {
+                        assert_eq!(run.results.len(), 1);
+                        match &run.results[0] {
+                            Err(e) if e.code() == "unknown_signer" => {
+                                assert!(e.to_string().contains(says), "{at}: {e}");
+                            }
+                            other => panic!("{at}: expected unknown_signer, got {other:?}"),
+                        }
+                    }
+                    code => {
+                        let msg = assert_rejected(&run, &key(signer), code);
+                        assert!(msg.contains(says), "{at}: {msg}");
+                    }
+                }
+                cells += 1;
+            }
+        }
+    }
+    assert_eq!(cells, 3 * 3 * 6);
+
+    // What the states leave: the erasure names its capturer; the purge its validator
+    // and organization; the inline price is neither.
+    let c = build(2);
+    let e = load_erasure(&c.state, DETACHED, FIELD)
+        .expect("reads")
+        .expect("erased");
+    assert_eq!((e.by, e.height), (org(ORCHARD), Height(c.height - 1)));
+    let p = purges(&c.state, DETACHED, FIELD).expect("reads");
+    assert_eq!(p.len(), 1);
+    assert_eq!(
+        (p[0].validator, p[0].org.clone()),
+        (key("validator").public(), org(REGULATOR))
+    );
+    assert!(load_erasure(&c.state, INLINE, FIELD)
+        .expect("reads")
+        .is_none());
 }
