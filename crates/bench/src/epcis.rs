@@ -72,6 +72,9 @@ pub struct EpcisBenchOptions {
     /// and this many extension fields, sealed for its capturer's organization before
     /// signing (not timed), so the run measures what sealed fields cost the node.
     pub sealed_fields: usize,
+    /// The same fields (and eventIDs) in plaintext, to measure what sealing them
+    /// costs (0: none; not with `sealed_fields`).
+    pub plain_fields: usize,
     pub runs: usize,
     pub json: bool,
 }
@@ -892,25 +895,31 @@ pub(crate) fn setup(chain_id: &str, kinds: &[Kind], n_capturers: usize) -> anyho
     })
 }
 
-/// `document` with `n` fields sealed in every event for `kind`'s organization: each
-/// event gets a `urn:uuid` eventID (the record id a seal binds) and fields
-/// `wb:sealed0`… holding a price-like object, sealed (ChaCha20-Poly1305 data key,
-/// HPKE wrap) as `waybill capture --seal` would.
-fn seal_fields(
+/// `document` with `n` fields in every event: each event gets a `urn:uuid` eventID
+/// (the record id a seal binds) and fields `wb:sealed0`… holding a price-like object,
+/// sealed for `kind`'s organization with `key` (ChaCha20-Poly1305 data key, HPKE
+/// wrap) as `waybill capture --seal` would, or left in plaintext without one.
+fn add_fields(
     document: &str,
     chain_id: &str,
     kind: Kind,
-    key: &waybill_types::seal::SealSecretKey,
+    key: Option<&waybill_types::seal::SealSecretKey>,
     n: usize,
     serial: &mut u64,
 ) -> anyhow::Result<String> {
     use waybill_types::seal::{seal_at, Place, Recipient};
     let mut doc: Value = serde_json::from_str(document)?;
-    let to = [Recipient {
-        org: OrgId::new(kind.org())?,
-        kv: 1,
-        key: key.public(),
-    }];
+    let to: Vec<Recipient> = key
+        .map(|key| -> anyhow::Result<Recipient> {
+            Ok(Recipient {
+                org: OrgId::new(kind.org())?,
+                kv: 1,
+                key: key.public(),
+            })
+        })
+        .transpose()?
+        .into_iter()
+        .collect();
     let events = doc["epcisBody"]["eventList"]
         .as_array_mut()
         .context("a document with an event list")?;
@@ -921,6 +930,9 @@ fn seal_fields(
         for k in 0..n {
             let field = format!("wb:sealed{k}");
             e[&field] = json!({"amount": format!("{}.{:02}", 100 + *serial % 900, k), "currency": "CNY", "terms": "FCA Chengdu, 30 days net"});
+            if to.is_empty() {
+                continue;
+            }
             seal_at(
                 e,
                 &Place {
@@ -1310,14 +1322,14 @@ async fn measure(
             (0..o.docs_per_member)
                 .map(|d| {
                     let mut doc = capture_document(*kind, m, d, o.doc_events);
-                    if o.sealed_fields > 0 {
+                    if o.sealed_fields + o.plain_fields > 0 {
                         let mut serial = ((m * o.docs_per_member + d) * o.doc_events) as u64;
-                        doc = seal_fields(
+                        doc = add_fields(
                             &doc,
                             chain_id,
                             *kind,
-                            &s.seal_keys[kind],
-                            o.sealed_fields,
+                            (o.sealed_fields > 0).then(|| &s.seal_keys[kind]),
+                            o.sealed_fields.max(o.plain_fields),
                             &mut serial,
                         )?;
                     }
@@ -1481,6 +1493,9 @@ pub async fn run(o: EpcisBenchOptions) -> anyhow::Result<()> {
             waybill_types::limits::EPCIS_EVENTS_MAX
         );
     }
+    if o.sealed_fields > 0 && o.plain_fields > 0 {
+        bail!("--sealed-fields and --plaintext-fields measure two runs; give one of them");
+    }
     let runs = repeat_runs(o.runs, o.json, || run_once(&o)).await?;
     let col = |ptr: &str| median_at(&runs, ptr);
     let eps = col("/capture/events_per_s");
@@ -1512,6 +1527,7 @@ pub async fn run(o: EpcisBenchOptions) -> anyhow::Result<()> {
         "documents": runs[0]["documents"],
         "events_per_document": o.doc_events,
         "sealed_fields_per_event": o.sealed_fields,
+        "plaintext_fields_per_event": o.plain_fields,
         "events": runs[0]["events"],
         "in_flight_per_member": o.in_flight.max(1),
         "runs": o.runs,
@@ -1531,9 +1547,9 @@ pub async fn run(o: EpcisBenchOptions) -> anyhow::Result<()> {
     } else {
         let c = &result["capture"];
         println!(
-            "captured {} events ({} sealed fields each) in {} documents of {} from {} members: median {eps:.0} events/s over {} runs; \
+            "captured {} events ({} sealed, {} plaintext fields each) in {} documents of {} from {} members: median {eps:.0} events/s over {} runs; \
 capture latency p50 {} ms, p99 {} ms per document; in-process validate+hash baseline {base:.0} events/s (ratio {})",
-            result["events"], o.sealed_fields, result["documents"], o.doc_events, o.n_members, o.runs,
+            result["events"], o.sealed_fields, o.plain_fields, result["documents"], o.doc_events, o.n_members, o.runs,
             c["latency_ms_p50_median"], c["latency_ms_p99_median"], c["ratio_to_baseline"]
         );
         for d in ["forward", "back"] {

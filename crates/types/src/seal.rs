@@ -11,8 +11,11 @@
 //!   "nonce": "…", "ct": "…", "commitment": "…"}}
 //! ```
 //!
-//! * A fresh 256-bit data key per sealed field encrypts `salt ‖ JCS(value)` with
-//!   ChaCha20-Poly1305 (`nonce`, `ct`; base64). The salt is 32 random bytes.
+//! * A fresh 256-bit data key per sealed field encrypts `JCS(value)` with
+//!   ChaCha20-Poly1305 (`nonce`, `ct`; base64). The salt is 32 bytes derived from the
+//!   data key (HKDF-SHA256, info `waybill/seal/salt`): as random as the key, known
+//!   only to whoever opens the field, and not carried in the ciphertext (32 bytes less
+//!   per field on the chain).
 //! * `commitment` = SHA-256(salt ‖ JCS(value)) (RFC 8785 canonical JSON; hex): it can
 //!   be published and proven without revealing the value, and the salt keeps a
 //!   low-entropy value (a price, a yes/no) from being guessed by hashing candidates.
@@ -567,6 +570,17 @@ pub enum SealError {
     },
 }
 
+/// The salt of a field's commitment, derived from its data key: HKDF-SHA256 (RFC
+/// 5869) with no salt, the data key as input keying material and info
+/// `waybill/seal/salt`, 32 bytes.
+fn salt_of(data_key: &[u8; KEY_LEN]) -> [u8; SALT_LEN] {
+    let mut salt = [0u8; SALT_LEN];
+    hkdf::Hkdf::<sha2::Sha256>::new(None, data_key)
+        .expand(b"waybill/seal/salt", &mut salt)
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    salt
+}
+
 /// SHA-256(salt ‖ JCS(value)).
 pub fn commitment(salt: &[u8; 32], value: &Value) -> Hash {
     let mut bytes = salt.to_vec();
@@ -694,16 +708,14 @@ pub fn seal<R: CryptoRng + RngCore>(
             "the value holds the integer {n}, beyond 2^53: canonical JSON (RFC 8785) cannot carry it exactly; send it as a string"
         )));
     }
-    let mut salt = [0u8; SALT_LEN];
-    rng.fill_bytes(&mut salt);
     let mut data_key = [0u8; KEY_LEN];
     rng.fill_bytes(&mut data_key);
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill_bytes(&mut nonce);
+    let salt = salt_of(&data_key);
     let commitment = commitment(&salt, value);
     let binding = binding(place, &commitment);
-    let mut plaintext = salt.to_vec();
-    plaintext.extend_from_slice(crate::jcs::to_string(value).as_bytes());
+    let plaintext = crate::jcs::to_string(value).into_bytes();
     let cipher = chacha20poly1305::ChaCha20Poly1305::new((&data_key).into());
     let ct = cipher
         .encrypt(
@@ -765,9 +777,9 @@ impl Sealed {
         check_place(&self.suite, &self.record, &self.field)?;
         unb64(&self.nonce, "the nonce", Some(NONCE_LEN))?;
         let ct = unb64(&self.ct, "the ciphertext", None)?;
-        if ct.len() < SALT_LEN + TAG_LEN + 1 {
+        if ct.len() < TAG_LEN + 1 {
             return Err(SealError::Malformed(format!(
-                "the ciphertext has {} bytes, fewer than a salt, a value and a tag",
+                "the ciphertext has {} bytes, fewer than a value and a tag",
                 ct.len()
             )));
         }
@@ -877,10 +889,13 @@ impl Sealed {
                 record: self.record.clone(),
                 field: self.field.clone(),
             })?;
-        if crate::sha256(&plaintext) != self.commitment {
+        let salt = salt_of(&data_key);
+        let mut committed = salt.to_vec();
+        committed.extend_from_slice(&plaintext);
+        if crate::sha256(&committed) != self.commitment {
             return Err(SealError::CommitmentMismatch);
         }
-        let (salt, json) = plaintext.split_at(SALT_LEN);
+        let json = plaintext.as_slice();
         let value: Value = serde_json::from_slice(json)
             .map_err(|e| SealError::Malformed(format!("the opened value is not JSON: {e}")))?;
         if crate::jcs::to_string(&value).as_bytes() != json {
@@ -888,10 +903,7 @@ impl Sealed {
                 "the opened value is not in canonical (RFC 8785) form".into(),
             ));
         }
-        let opened = Opened {
-            value,
-            salt: salt.try_into().expect("split at SALT_LEN"),
-        };
+        let opened = Opened { value, salt };
         Ok((opened, data_key))
     }
 

@@ -573,7 +573,7 @@ A validator restored behind what it already signed syncs from its peers without 
     /// served and verified in headless Chromium (`--workload consumer`), or sealing and
     /// opening a field per core (`--workload seal`).
     #[command(
-        after_help = "Examples:\n  waybill bench --txs 100000 --members 1000 --json\n  waybill bench --workload epcis --runs 3\n  waybill bench --workload epcis --sealed-fields 2 --runs 3\n  waybill bench --workload consumer --runs 3\n  waybill bench --workload seal --runs 5"
+        after_help = "Examples:\n  waybill bench --txs 100000 --members 1000 --json\n  waybill bench --workload epcis --runs 3\n  waybill bench --workload epcis --sealed-fields 2 --runs 3\n  waybill bench --workload epcis --plaintext-fields 2 --runs 3\n  waybill bench --workload consumer --runs 3\n  waybill bench --workload seal --runs 5"
     )]
     Bench {
         /// What to measure: `tx` (signed lot registrations through POST /v1/txs),
@@ -609,6 +609,10 @@ A validator restored behind what it already signed syncs from its peers without 
         /// (epcis; default 0).
         #[arg(long, default_value_t = 0)]
         sealed_fields: usize,
+        /// The same fields (and eventIDs) in plaintext, the baseline of
+        /// `--sealed-fields` (epcis; default 0).
+        #[arg(long, default_value_t = 0)]
+        plaintext_fields: usize,
         /// Timed requests of the page and of the bundle per run (consumer); for seal,
         /// 40 × this many seals, opens and signatures per run.
         #[arg(long, default_value_t = 50)]
@@ -1148,12 +1152,14 @@ fn main() -> std::process::ExitCode {
                 doc_events,
                 trace_reps,
                 sealed_fields,
+                plaintext_fields,
                 runs,
                 json,
                 ..
             } => {
                 waybill_bench::epcis::run(waybill_bench::epcis::EpcisBenchOptions {
                     sealed_fields,
+                    plain_fields: plaintext_fields,
                     n_members: members.unwrap_or(8),
                     docs_per_member: docs,
                     doc_events: doc_events.unwrap_or(100),

@@ -119,6 +119,18 @@ fn the_commitment_is_salted_sha256_of_the_canonical_value() {
     let mut preimage = opened.salt.to_vec();
     preimage.extend_from_slice(br#"{"a":[true,0.5],"b":1}"#);
     assert_eq!(one.commitment, crate::sha256(&preimage));
+    // The salt comes from the data key: the ciphertext carries the value and the tag
+    // only, and the two seals' salts differ as their keys do.
+    let ct_len = base64::engine::general_purpose::STANDARD
+        .decode(&one.ct)
+        .expect("base64")
+        .len();
+    assert_eq!(ct_len, br#"{"a":[true,0.5],"b":1}"#.len() + 16);
+    let salt_two = two
+        .open(CHAIN, std::slice::from_ref(&p.secret))
+        .expect("test setup")
+        .salt;
+    assert_ne!(opened.salt, salt_two);
     assert!(!matches_commitment(
         &one.commitment,
         &json!({"b": 2, "a": [true, 0.5]}),
@@ -179,7 +191,7 @@ fn a_ciphertext_moved_or_changed_does_not_open() {
     let mut ct = base64::engine::general_purpose::STANDARD
         .decode(&changed.ct)
         .expect("test setup");
-    ct[40] ^= 1;
+    ct[10] ^= 1;
     changed.ct = b64(&ct);
     assert!(matches!(
         changed.open(CHAIN, &keys),
