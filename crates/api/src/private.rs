@@ -34,12 +34,13 @@ pub(crate) struct FieldQuery {
 }
 
 /// The detached field `q` names, of a record `reader` may read, with the record's
-/// capturing organization.
+/// capturing organization and the field's recipients now (sealed for at capture, or
+/// added since by `add_seal_wraps`).
 fn detached_field<S: waybill_state::exec::StateScan + ?Sized>(
     snap: &S,
     reader: &Reader,
     q: &FieldQuery,
-) -> Result<(Detached, waybill_types::OrgId), ApiError> {
+) -> Result<(Detached, waybill_types::OrgId, Vec<waybill_types::OrgId>), ApiError> {
     if readable_by_id(snap, reader, &q.record)?.is_empty() {
         return Err(ApiError::not_found(
             "unknown_event",
@@ -47,7 +48,10 @@ fn detached_field<S: waybill_state::exec::StateScan + ?Sized>(
         ));
     }
     match wraps::find_sealed_field(snap, &q.record, &q.field)? {
-        Some((rec, SealedField::Detached(d))) => Ok((d, rec.org)),
+        Some((rec, SealedField::Detached(d))) => {
+            let recipients = wraps::recipient_orgs(snap, &SealedField::Detached(d.clone()))?;
+            Ok((d, rec.org, recipients))
+        }
         Some((_, SealedField::Inline(_))) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "not_erasable",
@@ -98,9 +102,9 @@ async fn deliver_private_part(
         )
     })?;
     let snap = s.store.snapshot()?;
-    let (field, capturer) = detached_field(&snap, &reader, &q)?;
+    let (field, capturer, recipients) = detached_field(&snap, &reader, &q)?;
     let org = reader.org().expect("a member (checked above)");
-    if *org != capturer && !field.recipients.iter().any(|r| &r.org == org) {
+    if *org != capturer && !recipients.contains(org) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "not_authorized",
@@ -126,7 +130,7 @@ async fn deliver_private_part(
     let ours: Vec<&str> = store
         .holds_for()
         .iter()
-        .filter(|o| field.recipients.iter().any(|r| &r.org == *o))
+        .filter(|o| recipients.contains(o))
         .map(waybill_types::OrgId::as_str)
         .collect();
     if ours.is_empty() {
@@ -138,7 +142,7 @@ async fn deliver_private_part(
                 names(store.holds_for().iter().map(waybill_types::OrgId::as_str)),
                 q.field,
                 q.record,
-                names(field.recipients.iter().map(|r| r.org.as_str())),
+                names(recipients.iter().map(waybill_types::OrgId::as_str)),
             ),
         ));
     }
@@ -170,9 +174,9 @@ async fn private_part(
     require_member(&reader, "a private part")?;
     let Query(q) = q?;
     let snap = s.store.snapshot()?;
-    let (field, _) = detached_field(&snap, &reader, &q)?;
+    let (field, _, recipients) = detached_field(&snap, &reader, &q)?;
     let org = reader.org().expect("a member (checked above)");
-    if !field.recipients.iter().any(|r| &r.org == org) {
+    if !recipients.contains(org) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "not_a_recipient",
@@ -180,7 +184,7 @@ async fn private_part(
                 "`{org}` is not a recipient of {} in {} (it is for {})",
                 q.field,
                 q.record,
-                names(field.recipients.iter().map(|r| r.org.as_str()))
+                names(recipients.iter().map(waybill_types::OrgId::as_str))
             ),
         ));
     }
@@ -204,7 +208,7 @@ async fn private_part(
                 "this node does not keep the private part of {} in {}; ask a node of {}",
                 q.field,
                 q.record,
-                names(field.recipients.iter().map(|r| r.org.as_str()))
+                names(recipients.iter().map(waybill_types::OrgId::as_str))
             ),
         )
     })?;

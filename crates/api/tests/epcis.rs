@@ -2941,6 +2941,7 @@ async fn an_erasable_field_is_kept_off_chain_and_erased_everywhere_it_was_kept()
     assert_eq!(opened.value["name"], "Chen Xiaoling");
     let (a, _) = get_as(&app, &j.carrier.key, &q).await;
     a.assert_error(StatusCode::FORBIDDEN, "not_a_recipient");
+    carrier_added_later(&mut j, record, &q, &detached).await;
     let kept = std::fs::read_dir(&dir)
         .expect("dir")
         .filter_map(Result::ok)
@@ -2948,6 +2949,63 @@ async fn an_erasable_field_is_kept_off_chain_and_erased_everywhere_it_was_kept()
         .count();
     assert_eq!(kept, 1);
     erase_and_purge(&mut j, record, &q, &dir).await;
+}
+
+/// The carrier, assigned after the order, is added as a recipient of the erasable
+/// field `q` names: the platform opens the data key and wraps it for the carrier's
+/// key (`add_seal_wraps`, on the chain like an inline field's); the carrier's member
+/// then reads the private part this node keeps and opens the field with the added
+/// wrap.
+async fn carrier_added_later(
+    j: &mut Journey,
+    record: &str,
+    q: &str,
+    detached: &waybill_types::seal::Detached,
+) {
+    use waybill_types::payload::AddSealWraps;
+    use waybill_types::seal::{OrgSecret, PrivatePart, Recipient};
+    let app = j.net.app.clone();
+    let secret = |o: &str| OrgSecret {
+        org: org_id(o),
+        kv: 1,
+        secret: buyer_secret(o),
+    };
+    let part: PrivatePart =
+        serde_json::from_value(get_as_ok(&app, &j.shop.key, q).await["part"].clone())
+            .expect("part");
+    let wrap = detached
+        .attach(&part)
+        .expect("attaches")
+        .rewrap(
+            CHAIN_ID,
+            &[secret(SHOP)],
+            &Recipient {
+                org: org_id(COLD),
+                kv: 1,
+                key: buyer_secret(COLD).public(),
+            },
+            &mut rand_core::OsRng,
+        )
+        .expect("the platform re-wraps");
+    let add = j.shop.sign(Payload::AddSealWraps(AddSealWraps {
+        record: record.into(),
+        field: "/wb:buyer".into(),
+        wraps: vec![wrap.clone()],
+    }));
+    j.net.apply_all(&[add]).await;
+    let got: PrivatePart =
+        serde_json::from_value(get_as_ok(&app, &j.carrier.key, q).await["part"].clone())
+            .expect("the carrier reads the part");
+    let mut whole = detached.attach(&got).expect("attaches");
+    assert!(
+        whole.open(CHAIN_ID, &[secret(COLD)]).is_err(),
+        "not in the captured wraps"
+    );
+    whole.wraps.push(wrap);
+    let opened = whole
+        .open(CHAIN_ID, &[secret(COLD)])
+        .expect("the carrier opens it with the added wrap");
+    assert_eq!(opened.value["phone"], "+852 5555 0142");
 }
 
 /// Deliveries of `part` to `q`: a changed part, a carrier (reads the event, neither

@@ -4218,29 +4218,40 @@ fn sealed_field_recipients_after_capture_matrix() {
         .contains("no sealed field /acme:cost"));
 }
 
-/// Erasure: the state × action × signer matrix of `erase_sealed` and `record_purge`,
-/// every cell asserted. Two prices the orchard captured, sealed for the orchard, the
-/// platform and both regulators: one erasable (detached), one inline. States: 0
-/// captured; 1 the erasable one erased; 2 the validator's node recorded its purge.
-/// Signers: the capturer's member, a regulator, a recipient that did not capture (the
-/// platform), a carrier, a consumer, and the validator's key (no member).
+/// Erasure: the state × action × signer matrix of `erase_sealed`, `record_purge` and
+/// adding a recipient to an erasable field (`add_seal_wraps`), every cell asserted.
+/// Two prices the orchard captured, sealed for the orchard and both regulators: one
+/// erasable (detached), one inline. States: 0 captured; 1 the erasable one erased; 2
+/// the validator's node recorded its purge. Signers: the capturer's member, a
+/// regulator, the platform (a party, not yet a recipient), a carrier, a consumer, and
+/// the validator's key (no member).
 #[test]
 fn erasure_matrix() {
     use waybill_state::trace::erasure::{load_erasure, purges};
-    use waybill_types::payload::{EraseSealed, RecordPurge};
-    use waybill_types::seal::Sealed;
+    use waybill_types::payload::{AddSealWraps, EraseSealed, RecordPurge};
+    use waybill_types::seal::{OrgSecret, Recipient, Sealed};
     const DETACHED: &str = "urn:uuid:7d1e2f30-4a5b-4c6d-8e7f-901a2b3c4d5e";
     const INLINE: &str = "urn:uuid:7d1e2f30-4a5b-4c6d-8e7f-901a2b3c4d5f";
     const FIELD: &str = "/acme:price";
-    let build = |state: u8| -> Chain {
+    // The chain in `state`, with the erasable field whole (as its capturer made it)
+    // and the platform's key.
+    let build = |state: u8| -> (Chain, Sealed, OrgSecret, Recipient) {
         let mut c = Chain::new();
         let keys = seal_keys_for_recipients(&mut c);
-        let to: Vec<_> = keys.iter().map(|(o, s)| (*o, 1, s.public())).collect();
+        let secret = |o: &str| OrgSecret {
+            org: org(o),
+            kv: 1,
+            secret: keys.iter().find(|(x, _)| *x == o).expect("known").1.clone(),
+        };
+        let to: Vec<_> = [ORCHARD, REGULATOR, EVERY]
+            .iter()
+            .map(|o| (*o, 1, secret(o).secret.public()))
+            .collect();
         let mut erasable = sealed_event("ER-1", DETACHED, DETACHED, "acme:price", &to);
         let whole = Sealed::from_json(&erasable["acme:price"])
             .expect("sealed")
             .expect("well formed");
-        erasable["acme:price"] = whole.detach().0.to_json();
+        erasable["acme:price"] = whole.clone().detach().0.to_json();
         let inline = sealed_event("ER-2", INLINE, INLINE, "acme:price", &to);
         assert_applied(&c.capture(&key("grower"), &doc(vec![erasable, inline])));
         if state >= 1 {
@@ -4249,7 +4260,12 @@ fn erasure_matrix() {
         if state >= 2 {
             assert_applied(&c.submit(&key("validator"), purge()));
         }
-        c
+        let platform = Recipient {
+            org: org(SHOPMART),
+            kv: 1,
+            key: secret(SHOPMART).secret.public(),
+        };
+        (c, whole, secret(ORCHARD), platform)
     };
     fn erase(record: &str) -> Payload {
         Payload::EraseSealed(EraseSealed {
@@ -4264,7 +4280,12 @@ fn erasure_matrix() {
             field: FIELD.into(),
         })
     }
-    let actions = ["erase erasable", "erase inline", "record purge"];
+    let actions = [
+        "erase erasable",
+        "erase inline",
+        "record purge",
+        "add platform",
+    ];
     let signers = [
         "grower",
         "auditor",
@@ -4285,6 +4306,12 @@ fn erasure_matrix() {
             },
             _ if validator => ("invalid", "is not a registered member"),
             "erase inline" => ("sealed_field", "was sealed inline"),
+            // Only a recipient holds the data key to wrap; an erased field takes none.
+            "add platform" if !matches!(signer, "grower" | "auditor") => {
+                ("not_authorized", "is not a recipient")
+            }
+            "add platform" if state == 0 => ("applied", ""),
+            "add platform" => ("sealed_field", "the field was erased"),
             _ if !matches!(signer, "grower" | "auditor") => ("not_authorized", "neither captured"),
             _ if state == 0 => ("applied", ""),
             _ => ("duplicate", "was erased at height"),
@@ -4294,11 +4321,18 @@ fn erasure_matrix() {
     for state in 0..3u8 {
         for action in actions {
             for signer in signers {
-                let mut c = build(state);
+                let (mut c, whole, orchard, platform) = build(state);
                 let payload = match action {
                     "erase erasable" => erase(DETACHED),
                     "erase inline" => erase(INLINE),
-                    _ => purge(),
+                    "record purge" => purge(),
+                    _ => Payload::AddSealWraps(AddSealWraps {
+                        record: DETACHED.into(),
+                        field: FIELD.into(),
+                        wraps: vec![whole
+                            .rewrap(CHAIN, &[orchard], &platform, &mut rand_core::OsRng)
+                            .expect("the orchard re-wraps")],
+                    }),
                 };
                 let run = c.submit(&key(signer), payload);
                 let (want, says) = expected(state, action, signer);
@@ -4323,11 +4357,11 @@ fn erasure_matrix() {
             }
         }
     }
-    assert_eq!(cells, 3 * 3 * 6);
+    assert_eq!(cells, 3 * 4 * 6);
 
     // What the states leave: the erasure names its capturer; the purge its validator
     // and organization; the inline price is neither.
-    let c = build(2);
+    let (c, ..) = build(2);
     let e = load_erasure(&c.state, DETACHED, FIELD)
         .expect("reads")
         .expect("erased");

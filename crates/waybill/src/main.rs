@@ -723,6 +723,10 @@ enum SealCmd {
         /// The member (its key file holds the organization's encryption secrets).
         #[arg(long = "as")]
         who: String,
+        /// For an erasable field: also deliver its private part to this node (API base
+        /// URL of a node of the added organization; repeatable).
+        #[arg(long = "deliver-to", value_name = "URL")]
+        deliver_to: Vec<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -887,15 +891,16 @@ fn main() -> std::process::ExitCode {
                 field,
                 to,
                 who,
+                deliver_to,
                 target,
             }) => {
                 seal_cmds::add_recipient(
                     &target.client()?,
                     &target.keys_dir(),
                     &who,
-                    &record,
-                    &field,
+                    (&record, &field),
                     &to,
+                    &deliver_to,
                 )
                 .await
             }

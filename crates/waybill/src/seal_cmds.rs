@@ -2,7 +2,7 @@
 //! sealed fields (docs/PRIVACY.md). Secrets stay in key files; the node only ever sees
 //! public keys and ciphertext.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use rand_core::OsRng;
@@ -143,13 +143,15 @@ pub async fn open(key_file: &Path, chain_id: &str, node: Option<&Client>) -> any
         serde_json::from_str(&text).context("standard input is not JSON")?;
     if let Some(client) = node {
         let (_, member) = KeyFile::read(key_file)?;
-        let added = merge_added_wraps(client, &member, &keys, &mut doc).await?;
-        if added > 0 {
-            eprintln!("{added} wrap(s) added after capture fetched from the node");
-        }
+        // Erasable fields first: once attached they are whole, and take added wraps
+        // like any other.
         let attached = attach_private_parts(client, &member, &keys, &mut doc).await?;
         if attached > 0 {
             eprintln!("{attached} erasable field(s): private part fetched from the node");
+        }
+        let added = merge_added_wraps(client, &member, &keys, &mut doc).await?;
+        if added > 0 {
+            eprintln!("{added} wrap(s) added after capture fetched from the node");
         }
     }
     let report = open_all(&mut doc, chain_id, &keys);
@@ -171,10 +173,10 @@ pub async fn open(key_file: &Path, chain_id: &str, node: Option<&Client>) -> any
 }
 
 /// For each erasable (detached) field of `doc` sealed for an organization `keys`
-/// belong to, its private part (`GET /v1/sealed/private`, read as `member`) put back
-/// in place, so that opening finds it. A part the node does not keep, or an erased
-/// field, is said on standard error and left detached. Returns how many were put
-/// back.
+/// belong to — at capture, or by a wrap added since — its private part (`GET
+/// /v1/sealed/private`, read as `member`) put back in place, so that opening finds it.
+/// A part the node does not keep, or an erased field, is said on standard error and
+/// left detached. Returns how many were put back.
 pub async fn attach_private_parts(
     client: &Client,
     member: &waybill_types::SecretKey,
@@ -188,7 +190,11 @@ pub async fn attach_private_parts(
         let Ok(SealedField::Detached(d)) = found else {
             continue;
         };
-        if !d.recipients.iter().any(|r| ours(&r.org)) {
+        if !d.recipients.iter().any(|r| ours(&r.org))
+            && added_wraps_for(client, member, &d.record, &d.field, &ours)
+                .await
+                .is_empty()
+        {
             continue;
         }
         let path = format!(
@@ -234,27 +240,7 @@ pub async fn merge_added_wraps(
         if sealed.wraps.iter().any(|w| ours(&w.org)) {
             continue;
         }
-        let path = format!(
-            "/v1/sealed?record={}&field={}",
-            pct(&sealed.record),
-            pct(&sealed.field)
-        );
-        let Ok(answer) = client.get_as(&path, member).await else {
-            continue; // not readable by this member, or gone: left sealed
-        };
-        let extra: Vec<serde_json::Value> = answer["fields"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|f| f["added_wraps"].as_array().cloned().unwrap_or_default())
-            .map(|a| a["wrap"].clone())
-            .filter(|w| {
-                w["org"]
-                    .as_str()
-                    .and_then(|o| OrgId::new(o).ok())
-                    .is_some_and(|o| ours(&o))
-            })
-            .collect();
+        let extra = added_wraps_for(client, member, &sealed.record, &sealed.field, &ours).await;
         if let Some(wraps) = doc
             .pointer_mut(&format!("{at}/{}/wraps", waybill_types::seal::SEALED))
             .and_then(serde_json::Value::as_array_mut)
@@ -264,6 +250,34 @@ pub async fn merge_added_wraps(
         }
     }
     Ok(added)
+}
+
+/// The wraps of `field` of `record` added since capture (`GET /v1/sealed`, read as
+/// `member`) for organizations `ours` accepts; none if the member cannot read them.
+async fn added_wraps_for(
+    client: &Client,
+    member: &waybill_types::SecretKey,
+    record: &str,
+    field: &str,
+    ours: &impl Fn(&OrgId) -> bool,
+) -> Vec<serde_json::Value> {
+    let path = format!("/v1/sealed?record={}&field={}", pct(record), pct(field));
+    let Ok(answer) = client.get_as(&path, member).await else {
+        return Vec::new(); // not readable by this member, or gone: left sealed
+    };
+    answer["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["added_wraps"].as_array().cloned().unwrap_or_default())
+        .map(|a| a["wrap"].clone())
+        .filter(|w| {
+            w["org"]
+                .as_str()
+                .and_then(|o| OrgId::new(o).ok())
+                .is_some_and(|o| ours(&o))
+        })
+        .collect()
 }
 
 /// `s` with every byte outside `A-Z a-z 0-9 - . _ ~` percent-encoded (a URI
@@ -299,8 +313,8 @@ async fn fetch_sealed(
         .find(|e| e["eventID"] == record)
         .cloned()
         .with_context(|| format!("the node's answer holds no event with eventID {record}"))?;
-    merge_added_wraps(client, member, keys, &mut event).await?;
     attach_private_parts(client, member, keys, &mut event).await?;
+    merge_added_wraps(client, member, keys, &mut event).await?;
     let v = event
         .pointer(field)
         .with_context(|| format!("record {record} has no field {field}"))?;
@@ -416,9 +430,9 @@ pub async fn add_recipient(
     client: &Client,
     dir: &Path,
     who: &str,
-    record: &str,
-    field: &str,
+    (record, field): (&str, &str),
     to: &str,
+    deliver_to: &[String],
 ) -> anyhow::Result<()> {
     let path = member_key_path(dir, who)?;
     let (_, member) = KeyFile::read(&path)?;
@@ -450,6 +464,32 @@ pub async fn add_recipient(
     )
     .await?;
     println!("{field} of {record} wrapped for `{to}` (key version {current})");
+    // An erasable field's private part goes to the newcomer's node too (this node
+    // keeps it already; the new wrap is on the chain).
+    let path = format!(
+        "/v1/sealed/private?record={}&field={}",
+        pct(record),
+        pct(field)
+    );
+    if let Ok(answer) = client.get_as(&path, &member).await {
+        let part = serde_json::from_value(answer["part"].clone())
+            .context("the node's answer holds no private part")?;
+        let spill = PathBuf::from(format!("{}.private-parts.json", to.as_str()));
+        crate::trace_cmds::deliver(
+            client,
+            deliver_to,
+            &member,
+            &[crate::trace_cmds::Detachment {
+                record: record.to_owned(),
+                field: field.to_owned(),
+                part,
+            }],
+            &spill,
+        )
+        .await?;
+    } else if !deliver_to.is_empty() {
+        bail!("{field} of {record} is not erasable (or this node does not keep its private part): --deliver-to has nothing to deliver");
+    }
     Ok(())
 }
 

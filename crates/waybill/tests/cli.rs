@@ -1770,8 +1770,8 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
 /// `waybill capture --erasable`: a consignee's name and phone are sealed detached —
 /// the record holds no ciphertext — and the private part is delivered to the node
 /// (it keeps private data for the platform, a recipient). `waybill open` fetches it
-/// and the platform reads the name; the carrier does not. `waybill seal erase` by the
-/// carrier is refused; by the orchard (the capturer) it is applied: the node purges
+/// and the platform reads the name; the carrier does not, until the platform adds it
+/// (`waybill seal add-recipient`). `waybill seal erase` by the carrier is refused; by the orchard (the capturer) it is applied: the node purges
 /// the part and records the purge, and the field no longer opens.
 async fn an_erasable_field_is_delivered_opened_and_erased(dir: &Path, client: &Client) {
     let d = dir.to_str().expect("utf-8 path");
@@ -1783,6 +1783,11 @@ async fn an_erasable_field_is_delivered_opened_and_erased(dir: &Path, client: &C
     let mut doc = priced_commissioning_doc("E1", Some(record));
     doc["epcisBody"]["eventList"][0]["wb:consignee"] =
         serde_json::json!({"name": "Wang Fang", "phone": "+86 138 0013 8000"});
+    // The carrier that will deliver it is a party (not a recipient at capture).
+    doc["epcisBody"]["eventList"][0]["destinationList"]
+        .as_array_mut()
+        .expect("destinations")
+        .push(serde_json::json!({"type": "possessing_party", "destination": "urn:epc:id:pgln:6907001.00000"}));
     let doc_file = elsewhere.join("consignee.jsonld");
     std::fs::write(&doc_file, doc.to_string()).expect("doc");
     let out = waybill(&[
@@ -1828,6 +1833,33 @@ async fn an_erasable_field_is_delivered_opened_and_erased(dir: &Path, client: &C
     );
     let out = open_as("coldchain-express");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("Wang Fang"));
+    // The carrier assigned after the order: the platform adds it (a wrap on the
+    // chain); `waybill open` then fetches the part and the added wrap for it.
+    let out = waybill(&[
+        "seal",
+        "add-recipient",
+        "--record",
+        record,
+        "--field",
+        "/wb:consignee",
+        "--for",
+        "coldchain-express",
+        "--as",
+        "admin:shopmart",
+        "--dir",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = open_as("coldchain-express");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Wang Fang"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let erase = |who: &str| {
         waybill(&[
             "seal",

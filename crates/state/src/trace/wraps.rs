@@ -247,28 +247,40 @@ fn load_complaint<S: StateRead + ?Sized>(
 }
 
 /// Is `org` a recipient of the field: wrapped for at capture, or added since?
-fn is_recipient<S: StateRead + ?Sized>(
+pub fn is_recipient<S: StateRead + ?Sized>(
     state: &S,
-    sealed: &Sealed,
+    sealed: &SealedField,
     org: &OrgId,
 ) -> Result<bool, StateReadError> {
-    Ok(sealed.wraps.iter().any(|w| &w.org == org)
-        || load_added(state, &sealed.record, &sealed.field, org)?.is_some())
+    Ok(sealed.recipients().iter().any(|r| &r.org == org)
+        || load_added(state, sealed.record(), sealed.field(), org)?.is_some())
 }
 
-/// The sealed field a payload names, or `sealed_field` saying there is none.
+/// The field's recipient organizations now: those it was sealed for at capture, then
+/// those added since (`add_seal_wraps`), each once.
+pub fn recipient_orgs<S: crate::exec::StateScan + ?Sized>(
+    state: &S,
+    sealed: &SealedField,
+) -> Result<Vec<OrgId>, StateReadError> {
+    let mut orgs: Vec<OrgId> = sealed.recipients().into_iter().map(|r| r.org).collect();
+    for a in field_after_capture(state, sealed.record(), sealed.field())?.added_wraps {
+        if !orgs.contains(&a.wrap.org) {
+            orgs.push(a.wrap.org);
+        }
+    }
+    Ok(orgs)
+}
+
+/// The sealed field a payload names (inline or erasable), or `sealed_field` saying
+/// there is none. An erasable field's added wraps are on the chain like an inline
+/// one's: a wrap without the purged private part opens nothing.
 fn sealed_named<S: StateRead>(
     ex: &Execution<S>,
     record: &str,
     field: &str,
-) -> Result<(EventRecord, Sealed), HandlerError> {
+) -> Result<(EventRecord, SealedField), HandlerError> {
     match find_sealed_field(ex, record, field)? {
-        Some((rec, SealedField::Inline(s))) => Ok((rec, s)),
-        Some((_, SealedField::Detached(_))) => Err(Rejection::new(
-            RejectCode::SealedField,
-            format!("{record} {field} is an erasable field: its wraps are kept off the chain by the recipients' nodes, not added or complained about on chain"),
-        )
-        .into()),
+        Some(found) => Ok(found),
         None => Err(Rejection::new(
             RejectCode::SealedField,
             format!("no sealed field {field} in a record {record} (an event captured with that eventID)"),
@@ -280,12 +292,12 @@ fn sealed_named<S: StateRead>(
 /// The open complaints of the organizations `wraps` are for, by organization.
 fn open_complaints<S: StateRead + ?Sized>(
     state: &S,
-    sealed: &Sealed,
+    sealed: &SealedField,
     wraps: &[Wrap],
 ) -> Result<BTreeMap<OrgId, WrapComplaint>, StateReadError> {
     let mut out = BTreeMap::new();
     for w in wraps {
-        if let Some(c) = load_complaint(state, &sealed.record, &sealed.field, &w.org)? {
+        if let Some(c) = load_complaint(state, sealed.record(), sealed.field(), &w.org)? {
             if c.is_open() {
                 out.insert(w.org.clone(), c);
             }
@@ -300,13 +312,18 @@ fn open_complaints<S: StateRead + ?Sized>(
 fn new_wrap_problems<S: StateRead>(
     ex: &Execution<S>,
     rec: &EventRecord,
-    sealed: &Sealed,
+    sealed: &SealedField,
     wraps: &[Wrap],
     complaints: &BTreeMap<OrgId, WrapComplaint>,
 ) -> Result<Vec<String>, StateReadError> {
-    let (record, field) = (&sealed.record, &sealed.field);
+    let (record, field) = (sealed.record(), sealed.field());
     let here = format!("{record} {field}");
     let mut problems = Vec::new();
+    if ex.get(&keys::seal_erased(record, field))?.is_some() {
+        problems.push(format!(
+            "{here}: the field was erased; its private part is purged, so a new wrap would open nothing"
+        ));
+    }
     for w in wraps {
         if is_recipient(ex, sealed, &w.org)? && !complaints.contains_key(&w.org) {
             problems.push(format!(
@@ -339,7 +356,7 @@ fn new_wrap_problems<S: StateRead>(
         ex,
         &mut PartyResolver::new(),
         &view,
-        sealed.category,
+        sealed.category(),
         &orgs,
         false,
         &here,
