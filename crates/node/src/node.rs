@@ -56,6 +56,9 @@ pub struct NodeOptions {
     /// The wall clock the node and its API read (default: the machine's,
     /// [`waybill_types::clock::system`]).
     pub clock: Arc<dyn Clock>,
+    /// Organizations besides its validator's whose private data the node keeps
+    /// (`hosts_private_data_for` in `node.json`).
+    pub hosted_orgs: Vec<waybill_types::OrgId>,
 }
 
 impl NodeOptions {
@@ -80,6 +83,7 @@ impl NodeOptions {
             startup_verify_blocks: STARTUP_VERIFY_BLOCKS,
             byzantine: None,
             clock: waybill_types::clock::system(),
+            hosted_orgs: Vec::new(),
         }
     }
 
@@ -202,9 +206,19 @@ fn open_private_store(shared: &Arc<Shared>, opts: &NodeOptions) -> anyhow::Resul
         tracing::info!("this node runs no validator yet: it keeps no private data");
         return Ok(());
     };
+    let mut orgs = vec![org];
+    for o in &opts.hosted_orgs {
+        if !orgs.contains(o) {
+            orgs.push(o.clone());
+        }
+    }
+    tracing::info!(
+        orgs = %orgs.iter().map(waybill_types::OrgId::as_str).collect::<Vec<_>>().join(", "),
+        "keeping private data for"
+    );
     let store = crate::private::PrivateStore::open(
         opts.data_dir.join("private"),
-        vec![org],
+        orgs,
         opts.validator_key.clone(),
     )
     .context("cannot open the private store")?;

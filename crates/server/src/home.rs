@@ -45,6 +45,11 @@ pub struct NodeFile {
     /// Peers' API base URLs, for transaction gossip.
     #[serde(default)]
     pub peer_apis: Vec<String>,
+    /// Organizations, besides the one that runs this node's validator, whose private
+    /// data (erasable fields' private parts) this node keeps: organizations that run
+    /// no node of their own (docs/PRIVACY.md "Erasure").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts_private_data_for: Vec<waybill_types::OrgId>,
 }
 
 impl Home {
@@ -194,6 +199,7 @@ mod tests {
             p2p_listen: "/ip4/0.0.0.0/tcp/27181".into(),
             peers: vec![],
             peer_apis: vec![],
+            hosts_private_data_for: vec![],
         };
         write_node_file(&Home::new(&dir), &nf).expect("write");
         assert_eq!(

@@ -136,6 +136,9 @@ pub async fn start_holding(
     opts.peer_apis = listen.peer_apis;
     opts.byzantine = listen.byzantine;
     opts.signing_mark = home.signing_mark();
+    if home.node_file().exists() {
+        opts.hosted_orgs = home.read_node_file()?.hosts_private_data_for;
+    }
     // Bind the API first and check the p2p port, so a busy port fails fast, before
     // consensus starts.
     let listener = tokio::net::TcpListener::bind(&listen.api)

@@ -22,7 +22,9 @@ pub fn init(dir: &Path, chain_id: &str) -> anyhow::Result<Home> {
     let validator = SecretKey::generate();
     KeyFile::write(&home.validator_key(), "validator", &validator)?;
     let mut admins = Vec::new();
+    let mut hosted = Vec::new();
     for org in crate::manifest::manifest()?.organizations {
+        hosted.push(waybill_types::OrgId::new(&org.id)?);
         let key = SecretKey::generate();
         KeyFile::write(
             &home.org_admin_key(&org.id),
@@ -39,6 +41,9 @@ pub fn init(dir: &Path, chain_id: &str) -> anyhow::Result<Home> {
         p2p_listen: "/ip4/127.0.0.1/tcp/27000".into(),
         peers: Vec::new(),
         peer_apis: Vec::new(),
+        // One node for the whole development consortium: it keeps every
+        // organization's private data.
+        hosts_private_data_for: hosted,
     };
     std::fs::write(home.node_file(), serde_json::to_string_pretty(&node)?)
         .with_context(|| format!("cannot write {}", home.node_file().display()))?;

@@ -141,6 +141,7 @@ pub fn init(spec_path: &Path, dir: &Path) -> anyhow::Result<()> {
                 .iter()
                 .map(|p| format!("http://{}:{}", p.host, p.api_port))
                 .collect(),
+            hosts_private_data_for: Vec::new(),
         };
         std::fs::write(home.node_file(), serde_json::to_string_pretty(&nf)?)?;
         println!("{:<24} bundle {}", o.id.as_str(), home.dir.display());

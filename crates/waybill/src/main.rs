@@ -1003,6 +1003,7 @@ fn main() -> std::process::ExitCode {
                     p2p_listen,
                     peers,
                     peer_apis,
+                    hosts_private_data_for: Vec::new(),
                 },
             }),
             Cmd::Capture {

@@ -95,6 +95,7 @@ pub fn create(dir: &Path, n: usize, api_base_port: u16, p2p_base_port: u16) -> a
                 .iter()
                 .map(|j| format!("http://{}", api(*j)))
                 .collect(),
+            hosts_private_data_for: Vec::new(),
         };
         std::fs::write(home.node_file(), serde_json::to_string_pretty(&nf)?)?;
     }
