@@ -50,8 +50,13 @@ fn init(dir: &Path) -> (String, String) {
     );
     let api = format!("127.0.0.1:{}", free_port());
     let p2p = format!("/ip4/127.0.0.1/tcp/{}", free_port());
-    let nf = serde_json::json!({ "api_listen": api, "p2p_listen": p2p, "peers": [] });
-    std::fs::write(dir.join("node.json"), nf.to_string()).expect("node.json");
+    // Free ports; the rest of what `init` wrote stays.
+    let path = dir.join("node.json");
+    let mut nf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("node.json")).expect("JSON");
+    nf["api_listen"] = serde_json::json!(api);
+    nf["p2p_listen"] = serde_json::json!(p2p);
+    std::fs::write(&path, nf.to_string()).expect("node.json");
     (format!("http://{api}"), p2p)
 }
 
