@@ -475,11 +475,11 @@ pub async fn add_recipient(
         let part = serde_json::from_value(answer["part"].clone())
             .context("the node's answer holds no private part")?;
         let spill = PathBuf::from(format!("{}.private-parts.json", to.as_str()));
-        crate::trace_cmds::deliver(
+        deliver(
             client,
             deliver_to,
             &member,
-            &[crate::trace_cmds::Detachment {
+            &[Detachment {
                 record: record.to_owned(),
                 field: field.to_owned(),
                 part,
@@ -540,5 +540,78 @@ pub async fn erase(
     )
     .await?;
     println!("erased: {field} of {record}; every node that keeps its private part purges it and records the purge on the chain (GET /v1/sealed/private lists them)");
+    Ok(())
+}
+
+/// An erasable field's private part, to deliver after the commit.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Detachment {
+    /// The record (eventID).
+    pub record: String,
+    /// The field's pointer.
+    pub field: String,
+    /// The part.
+    pub part: waybill_types::seal::PrivatePart,
+}
+
+/// Deliver erasable fields' private parts (`PUT /v1/sealed/private`) to the node of
+/// `client` and to `others` (API base URLs of recipients' nodes), as `key`. A node
+/// that keeps private data for none of a field's recipients says so and is skipped;
+/// every part must be kept by at least one node, or the parts are written to
+/// `spill` and the command fails naming them.
+pub(crate) async fn deliver(
+    client: &Client,
+    others: &[String],
+    key: &waybill_types::SecretKey,
+    parts: &[Detachment],
+    spill: &Path,
+) -> anyhow::Result<()> {
+    let mut nodes = vec![client.clone()];
+    nodes.extend(others.iter().map(|u| Client::new(u)));
+    let mut lost = Vec::new();
+    for d in parts {
+        let path = format!(
+            "/v1/sealed/private?record={}&field={}",
+            pct(&d.record),
+            pct(&d.field)
+        );
+        let body = serde_json::to_value(&d.part)?;
+        let mut kept = Vec::new();
+        for node in &nodes {
+            match node.put_json_as(&path, key, &body).await {
+                Ok(v) => kept.push(format!("{} (for {})", node.base_url(), v["kept_for"])),
+                Err(e) if e.code() == Some("not_a_holder") => {
+                    eprintln!("{}: {e}", node.base_url());
+                }
+                Err(e) => eprintln!(
+                    "{}: delivering {} of {}: {e}",
+                    node.base_url(),
+                    d.field,
+                    d.record
+                ),
+            }
+        }
+        if kept.is_empty() {
+            lost.push(d.clone());
+        } else {
+            eprintln!(
+                "{} of {}: private part kept by {}",
+                d.field,
+                d.record,
+                kept.join(", ")
+            );
+        }
+    }
+    if !lost.is_empty() {
+        std::fs::write(spill, serde_json::to_vec_pretty(&lost)?)
+            .with_context(|| format!("cannot write {}", spill.display()))?;
+        bail!(
+            "no node kept the private part of {} field(s) (first: {} of {}); they are in {} — deliver them to a node of a recipient (--deliver-to URL) with PUT /v1/sealed/private",
+            lost.len(),
+            lost[0].field,
+            lost[0].record,
+            spill.display()
+        );
+    }
     Ok(())
 }

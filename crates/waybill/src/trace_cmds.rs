@@ -81,7 +81,7 @@ pub async fn capture(
     }
     if !detached.is_empty() {
         let spill = file.with_extension("private-parts.json");
-        deliver(client, &opts.deliver_to, &key, &detached, &spill).await?;
+        crate::seal_cmds::deliver(client, &opts.deliver_to, &key, &detached, &spill).await?;
     }
     Ok(())
 }
@@ -119,17 +119,6 @@ pub struct SealSpec {
     /// Erasable (`--erasable`): detached, its private part delivered to the
     /// recipients' nodes after the commit, not put in the record.
     pub erasable: bool,
-}
-
-/// An erasable field's private part, to deliver after the commit.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Detachment {
-    /// The record (eventID).
-    pub record: String,
-    /// The field's pointer.
-    pub field: String,
-    /// The part.
-    pub part: waybill_types::seal::PrivatePart,
 }
 
 impl std::str::FromStr for SealSpec {
@@ -252,7 +241,7 @@ pub(crate) fn seal_document_detaching(
     chain_id: &str,
     specs: &[SealSpec],
     recipients: &[waybill_types::seal::Recipient],
-) -> anyhow::Result<(String, Vec<Detachment>)> {
+) -> anyhow::Result<(String, Vec<crate::seal_cmds::Detachment>)> {
     let mut detachments = Vec::new();
     let mut v: Value = serde_json::from_str(doc).context("the document is not JSON")?;
     let events = v
@@ -311,7 +300,7 @@ pub(crate) fn seal_document_detaching(
                 };
                 let (detached, part) = whole.detach();
                 *slot = detached.to_json();
-                detachments.push(Detachment {
+                detachments.push(crate::seal_cmds::Detachment {
                     record: id.clone(),
                     field: spec.pointer.clone(),
                     part,
@@ -330,68 +319,6 @@ pub(crate) fn seal_document_detaching(
         );
     }
     Ok((serde_json::to_string(&v)?, detachments))
-}
-
-/// Deliver erasable fields' private parts (`PUT /v1/sealed/private`) to the node of
-/// `client` and to `others` (API base URLs of recipients' nodes), as `key`. A node
-/// that keeps private data for none of a field's recipients says so and is skipped;
-/// every part must be kept by at least one node, or the parts are written to
-/// `spill` and the command fails naming them.
-pub(crate) async fn deliver(
-    client: &Client,
-    others: &[String],
-    key: &SecretKey,
-    parts: &[Detachment],
-    spill: &Path,
-) -> anyhow::Result<()> {
-    let mut nodes = vec![client.clone()];
-    nodes.extend(others.iter().map(|u| Client::new(u)));
-    let mut lost = Vec::new();
-    for d in parts {
-        let path = format!(
-            "/v1/sealed/private?record={}&field={}",
-            crate::seal_cmds::pct(&d.record),
-            crate::seal_cmds::pct(&d.field)
-        );
-        let body = serde_json::to_value(&d.part)?;
-        let mut kept = Vec::new();
-        for node in &nodes {
-            match node.put_json_as(&path, key, &body).await {
-                Ok(v) => kept.push(format!("{} (for {})", node.base_url(), v["kept_for"])),
-                Err(e) if e.code() == Some("not_a_holder") => {
-                    eprintln!("{}: {e}", node.base_url());
-                }
-                Err(e) => eprintln!(
-                    "{}: delivering {} of {}: {e}",
-                    node.base_url(),
-                    d.field,
-                    d.record
-                ),
-            }
-        }
-        if kept.is_empty() {
-            lost.push(d.clone());
-        } else {
-            eprintln!(
-                "{} of {}: private part kept by {}",
-                d.field,
-                d.record,
-                kept.join(", ")
-            );
-        }
-    }
-    if !lost.is_empty() {
-        std::fs::write(spill, serde_json::to_vec_pretty(&lost)?)
-            .with_context(|| format!("cannot write {}", spill.display()))?;
-        bail!(
-            "no node kept the private part of {} field(s) (first: {} of {}); they are in {} — deliver them to a node of a recipient (--deliver-to URL) with PUT /v1/sealed/private",
-            lost.len(),
-            lost[0].field,
-            lost[0].record,
-            spill.display()
-        );
-    }
-    Ok(())
 }
 
 /// `waybill capture-job ID --as MEMBER`: the capture job, read with a signed request
