@@ -9,6 +9,8 @@
 #   digital_link    a GS1 Digital Link URI (resolver, consumer page, `dl parse`)
 #   proof_verify    a proof bundle from an untrusted node, verified offline
 #   disclosure_verify  a disclosure of a sealed field, verified offline
+#   sealed_field    sealed fields as a capture carries them, and an erasable
+#                   field's private part as PUT /v1/sealed/private takes it
 #   signed_request  the Authorization and capture signature headers
 #
 # Each target runs for a fixed time (default 300 s) from a corpus seeded with the
@@ -31,7 +33,7 @@ secs="${1:-300}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(tx_decode block_decode epcis_capture digital_link proof_verify disclosure_verify signed_request)
+  targets=(tx_decode block_decode epcis_capture digital_link proof_verify disclosure_verify sealed_field signed_request)
 fi
 if [ ! -d ../shared/conformance ]; then
   echo "error: ../shared/conformance is missing; the seed corpora come from it" >&2

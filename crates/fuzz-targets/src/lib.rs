@@ -23,13 +23,14 @@ use waybill_types::Genesis;
 pub type Target = fn(&[u8]);
 
 /// The targets, by name (the names of `fuzz/fuzz_targets/*.rs`).
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("tx_decode", tx_decode),
     ("block_decode", block_decode),
     ("epcis_capture", epcis_capture),
     ("digital_link", digital_link),
     ("proof_verify", proof_verify),
     ("disclosure_verify", disclosure_verify),
+    ("sealed_field", sealed_field),
     ("signed_request", signed_request),
 ];
 
@@ -149,6 +150,55 @@ pub fn disclosure_verify(data: &[u8]) {
     }
 }
 
+/// Sealed fields as a captured event carries them, and a private part as `PUT
+/// /v1/sealed/private` takes it (`{"part": …}` beside them): every sealed field in the
+/// JSON is read (form, recipients, commitment); a whole one of good form detaches and
+/// re-attaches to exactly itself, and its part attaches to no other field; a detached
+/// one takes the given part only if the part hashes to what it names.
+pub fn sealed_field(data: &[u8]) {
+    use waybill_types::seal::{sealed_fields, PrivatePart, SealedField};
+    let Ok(v) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let given = serde_json::from_value::<PrivatePart>(v["part"].clone()).ok();
+    let mut detached = Vec::new();
+    for (_, found) in sealed_fields(&v) {
+        let Ok(field) = found else { continue };
+        let _ = (field.recipients(), field.commitment(), field.category());
+        match field {
+            SealedField::Inline(s) => {
+                if s.check_form().is_ok() {
+                    let (d, part) = s.clone().detach();
+                    assert_eq!(
+                        d.attach(&part).ok().as_ref(),
+                        Some(&s),
+                        "a field detached re-attaches to itself"
+                    );
+                    detached.push((d, part));
+                }
+            }
+            SealedField::Detached(d) => {
+                if let Some(part) = &given {
+                    if let Ok(whole) = d.attach(part) {
+                        assert_eq!(part.hash(), d.private, "attached, so the named part");
+                        assert!(whole.check_form().is_ok());
+                    }
+                }
+            }
+        }
+    }
+    for (i, (d, _)) in detached.iter().enumerate() {
+        for (j, (_, part)) in detached.iter().enumerate() {
+            if i != j && part.hash() != d.private {
+                assert!(
+                    d.attach(part).is_err(),
+                    "another field's part does not attach"
+                );
+            }
+        }
+    }
+}
+
 /// Signed-request headers: the first line an `Authorization` value, verified over a
 /// fixed request; the next four the capture headers.
 pub fn signed_request(data: &[u8]) {
@@ -237,7 +287,58 @@ pub fn generated_seeds() -> Vec<(&'static str, Vec<u8>)> {
         "ab".repeat(64)
     );
     seeds.push(("signed_request", capture.into_bytes()));
+    seeds.extend(sealed_seeds());
     seeds
+}
+
+/// An event with two prices sealed for two organizations, and a detached consignee
+/// with its private part beside it (`{"part": …}`).
+fn sealed_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use waybill_types::seal::{seal_at, Place, Recipient, SealSecretKey, Sealed};
+    use waybill_types::{DataCategory, OrgId};
+    let record = "urn:uuid:6f1e2d3c-4b5a-4968-8776-5a4b3c2d1e0f";
+    let to: Vec<Recipient> = ["pujiang-orchard", "sichuan-regulator"]
+        .iter()
+        .zip(1u8..)
+        .map(|(o, i)| Recipient {
+            org: OrgId::new(o).expect("an organization id"),
+            kv: 1,
+            key: SealSecretKey([i; 32]).public(),
+        })
+        .collect();
+    let mut event = serde_json::json!({
+        "eventID": record,
+        "wb:price": {"amount": "12.50", "currency": "CNY"},
+        "wb:cost": {"amount": "9.10", "currency": "CNY"},
+        "wb:consignee": {"name": "Wang Fang", "phone": "+86 138 0013 8000"},
+    });
+    // A fixed RNG: the seeds are the same every run.
+    let mut rng =
+        <rand_chacha::ChaCha20Rng as rand_chacha::rand_core::SeedableRng>::seed_from_u64(7);
+    for (field, category) in [
+        ("/wb:price", DataCategory::Financial),
+        ("/wb:cost", DataCategory::Financial),
+        ("/wb:consignee", DataCategory::PlatformTransactions),
+    ] {
+        let place = Place {
+            chain_id: "waybill-dev",
+            record,
+            field,
+            category,
+        };
+        seal_at(&mut event, &place, &to, &mut rng).expect("seals");
+    }
+    let whole = Sealed::from_json(&event["wb:consignee"])
+        .expect("sealed")
+        .expect("well formed");
+    let (detached, part) = whole.detach();
+    let inline = event.to_string().into_bytes();
+    event["wb:consignee"] = detached.to_json();
+    event["part"] = serde_json::to_value(part).expect("a part is JSON");
+    vec![
+        ("sealed_field", inline),
+        ("sealed_field", event.to_string().into_bytes()),
+    ]
 }
 
 /// Every file under `dir`, in path order (none if it does not exist).

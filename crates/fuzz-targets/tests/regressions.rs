@@ -65,6 +65,22 @@ fn seeds_reach_past_the_decoders() {
             "block_decode" => {
                 waybill_types::Block::decode(&data).expect("the generated block decodes");
             }
+            "sealed_field" => {
+                use waybill_types::seal::{sealed_fields, PrivatePart, SealedField};
+                let v: serde_json::Value = serde_json::from_slice(&data).expect("JSON");
+                let fields = sealed_fields(&v);
+                assert_eq!(fields.len(), 3, "three sealed fields");
+                for (at, f) in fields {
+                    match f.unwrap_or_else(|e| panic!("{at}: {e}")) {
+                        SealedField::Inline(s) => s.check_form().expect("good form"),
+                        SealedField::Detached(d) => {
+                            let part: PrivatePart =
+                                serde_json::from_value(v["part"].clone()).expect("a part");
+                            d.attach(&part).expect("its part attaches");
+                        }
+                    }
+                }
+            }
             _ => {}
         }
     }
