@@ -464,7 +464,7 @@ pub async fn add_recipient(
     )
     .await?;
     println!("{field} of {record} wrapped for `{to}` (key version {current})");
-    // An erasable field's private part goes to the newcomer's node too (this node
+    // An erasable field's private part goes to the newcomer's nodes too (this node
     // keeps it already; the new wrap is on the chain).
     let path = format!(
         "/v1/sealed/private?record={}&field={}",
@@ -472,12 +472,18 @@ pub async fn add_recipient(
         pct(field)
     );
     if let Ok(answer) = client.get_as(&path, &member).await {
+        if deliver_to.is_empty() {
+            eprintln!("{field} of {record} is erasable: its private part stays on the nodes that keep it; deliver it to a node of `{to}` with --deliver-to URL, unless one of those nodes hosts `{to}`");
+            return Ok(());
+        }
         let part = serde_json::from_value(answer["part"].clone())
             .context("the node's answer holds no private part")?;
         let spill = PathBuf::from(format!("{}.private-parts.json", to.as_str()));
         deliver(
-            client,
-            deliver_to,
+            &deliver_to
+                .iter()
+                .map(|u| Client::new(u))
+                .collect::<Vec<_>>(),
             &member,
             &[Detachment {
                 record: record.to_owned(),
@@ -554,20 +560,16 @@ pub struct Detachment {
     pub part: waybill_types::seal::PrivatePart,
 }
 
-/// Deliver erasable fields' private parts (`PUT /v1/sealed/private`) to the node of
-/// `client` and to `others` (API base URLs of recipients' nodes), as `key`. A node
-/// that keeps private data for none of a field's recipients says so and is skipped;
-/// every part must be kept by at least one node, or the parts are written to
-/// `spill` and the command fails naming them.
+/// Deliver erasable fields' private parts (`PUT /v1/sealed/private`) to `nodes`, as
+/// `key`. A node that keeps private data for none of a field's recipients says so and
+/// is skipped; every part must be kept by at least one node, or the parts are written
+/// to `spill` and the command fails naming them.
 pub(crate) async fn deliver(
-    client: &Client,
-    others: &[String],
+    nodes: &[Client],
     key: &waybill_types::SecretKey,
     parts: &[Detachment],
     spill: &Path,
 ) -> anyhow::Result<()> {
-    let mut nodes = vec![client.clone()];
-    nodes.extend(others.iter().map(|u| Client::new(u)));
     let mut lost = Vec::new();
     for d in parts {
         let path = format!(
@@ -577,7 +579,7 @@ pub(crate) async fn deliver(
         );
         let body = serde_json::to_value(&d.part)?;
         let mut kept = Vec::new();
-        for node in &nodes {
+        for node in nodes {
             match node.put_json_as(&path, key, &body).await {
                 Ok(v) => kept.push(format!("{} (for {})", node.base_url(), v["kept_for"])),
                 Err(e) if e.code() == Some("not_a_holder") => {

@@ -81,7 +81,10 @@ pub async fn capture(
     }
     if !detached.is_empty() {
         let spill = file.with_extension("private-parts.json");
-        crate::seal_cmds::deliver(client, &opts.deliver_to, &key, &detached, &spill).await?;
+        // Its own node first, then each recipient's node named.
+        let mut nodes = vec![client.clone()];
+        nodes.extend(opts.deliver_to.iter().map(|u| Client::new(u)));
+        crate::seal_cmds::deliver(&nodes, &key, &detached, &spill).await?;
     }
     Ok(())
 }
