@@ -247,7 +247,7 @@ fn load_complaint<S: StateRead + ?Sized>(
 }
 
 /// Is `org` a recipient of the field: wrapped for at capture, or added since?
-pub fn is_recipient<S: StateRead + ?Sized>(
+fn is_recipient<S: StateRead + ?Sized>(
     state: &S,
     sealed: &SealedField,
     org: &OrgId,
