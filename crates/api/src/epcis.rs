@@ -984,7 +984,7 @@ pub(crate) async fn sealed_route(
     };
     let event: Value = serde_json::from_str(&rec.json).map_err(ApiError::internal)?;
     let mut fields = Vec::new();
-    for (pointer, found) in waybill_types::seal::sealed_fields(&event) {
+    for (pointer, found) in waybill_types::seal::sealed_fields(&event, &q.record) {
         if q.field.as_deref().is_some_and(|f| f != pointer) {
             continue;
         }

@@ -2684,7 +2684,7 @@ async fn disclose_as_producer(
     )
     .await["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0]
         .clone();
-    let (_, sealed) = sealed_fields(&event).pop().expect("a sealed field");
+    let (_, sealed) = sealed_fields(&event, record).pop().expect("a sealed field");
     let opened = sealed
         .expect("well formed")
         .whole()
@@ -2892,7 +2892,8 @@ async fn an_erasable_field_is_kept_off_chain_and_erased_everywhere_it_was_kept()
     let record = "urn:uuid:5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d";
     let mut doc = sealed_buyer_doc(&mut j, record).await;
     let slot = &mut doc["epcisBody"]["eventList"][0]["wb:buyer"];
-    let Some(Ok(SealedField::Inline(sealed))) = SealedField::from_json(slot) else {
+    let Some(Ok(SealedField::Inline(sealed))) = SealedField::from_json(slot, record, "/wb:buyer")
+    else {
         panic!("sealed inline: {slot}")
     };
     let (detached, part) = sealed.detach();

@@ -434,7 +434,7 @@ fn a_sealed_field_hashes_as_its_commitment() {
     let commitment = "ab".repeat(32);
     let sealed = |ct: &str, orgs: &[&str], commitment: &str| {
         json!({"wb:sealed": {
-            "suite": "waybill-seal/1", "record": "urn:uuid:1", "field": "/example:price",
+            "suite": "waybill-seal/1",
             "category": "financial",
             "wraps": orgs.iter().map(|o| json!({"org": o, "kv": 1, "enc": "AA==", "ct": "AA=="})).collect::<Vec<_>>(),
             "nonce": ct, "ct": ct, "commitment": commitment
@@ -488,7 +488,7 @@ fn a_sealed_field_hashes_as_its_commitment() {
     // Detached (erasable: the ciphertext kept off the chain, then purged): the same ID
     // as the field sealed inline, so erasing a field changes no Event Hash ID.
     let detached = json!({"wb:sealed": {
-        "suite": "waybill-seal/1", "record": "urn:uuid:1", "field": "/example:price",
+        "suite": "waybill-seal/1",
         "category": "financial", "recipients": [{"org": "a", "kv": 1}],
         "private": "ef".repeat(32), "commitment": commitment
     }});

@@ -162,7 +162,8 @@ pub fn sealed_field(data: &[u8]) {
     };
     let given = serde_json::from_value::<PrivatePart>(v["part"].clone()).ok();
     let mut detached = Vec::new();
-    for (_, found) in sealed_fields(&v) {
+    let record = v["eventID"].as_str().unwrap_or_default();
+    for (_, found) in sealed_fields(&v, record) {
         let Ok(field) = found else { continue };
         let _ = (field.recipients(), field.commitment(), field.category());
         match field {
@@ -328,7 +329,7 @@ fn sealed_seeds() -> Vec<(&'static str, Vec<u8>)> {
         };
         seal_at(&mut event, &place, &to, &mut rng).expect("seals");
     }
-    let whole = Sealed::from_json(&event["wb:consignee"])
+    let whole = Sealed::from_json(&event["wb:consignee"], record, "/wb:consignee")
         .expect("sealed")
         .expect("well formed");
     let (detached, part) = whole.detach();

@@ -3858,13 +3858,15 @@ fn sealed_event(
     e
 }
 
-/// The capture contract takes a sealed field wrapped for each recipient's current key
-/// and standing where it was sealed, and refuses — `sealed_field`, naming the event
-/// and the field, storing nothing — one wrapped for a superseded key version or for an
-/// organization with no key, one sealed for another event or field, and a malformed
-/// one. What is stored is the ciphertext, which the recipients open.
+/// The capture contract takes a sealed field wrapped for each recipient's current key,
+/// and refuses — `sealed_field`, naming the event and the field, storing nothing — one
+/// wrapped for a superseded key version or for an organization with no key, one in an
+/// event without an eventID, and a malformed one. What is stored is the ciphertext,
+/// which the recipients open. One sealed for another event or field is taken (the
+/// contract holds no key to tell) and opens for nobody: the associated data binds
+/// the record and the pointer where it stands.
 #[test]
-fn sealed_fields_must_stand_where_sealed_and_use_current_keys() {
+fn sealed_fields_must_use_current_keys_and_open_only_where_sealed() {
     use waybill_types::seal::{OrgSecret, SealSecretKey, Sealed};
     let mut c = Chain::new();
     let mut secrets = Vec::new();
@@ -3925,20 +3927,13 @@ fn sealed_fields_must_stand_where_sealed_and_use_current_keys() {
             vec!["coldchain-express", "registered no encryption key"],
         ),
         (
-            "sealed for another event",
-            sealed_event("SF-3", &id(3), &id(99), "acme:price", &current),
-            vec![
-                "sealed for record",
-                "urn:uuid:00000000-0000-4000-8000-000000000099",
-            ],
-        ),
-        (
-            "moved to another field",
-            sealed_event("SF-4", &id(4), &id(4), "acme:cost", &current),
-            vec![
-                "/epcisBody/eventList/0/acme:cost",
-                "sealed for field /acme:price",
-            ],
+            "an event without an eventID",
+            {
+                let mut e = sealed_event("SF-3", &id(3), &id(3), "acme:price", &current);
+                e.as_object_mut().expect("an event").remove("eventID");
+                e
+            },
+            vec!["/epcisBody/eventList/0/acme:price", "needs an eventID"],
         ),
         (
             "malformed",
@@ -3979,11 +3974,30 @@ fn sealed_fields_must_stand_where_sealed_and_use_current_keys() {
     let seq = c.captured_seqs(&run)[0];
     let stored: Value = serde_json::from_str(&c.event(seq).json).expect("stored JSON");
     assert!(!stored.to_string().contains("12.50"));
-    let sealed = Sealed::from_json(&stored["acme:price"])
+    let sealed = Sealed::from_json(&stored["acme:price"], &id(6), "/acme:price")
         .expect("a sealed field")
         .expect("well formed");
     let opened = sealed.open(CHAIN, &secrets).expect("a recipient opens it");
     assert_eq!(opened.value, json!({"amount": "12.50", "currency": "CNY"}));
+    // Sealed for another event, or standing at another field: taken, opened by none.
+    for (serial, n, sealed_for, stands_at) in [
+        ("SF-10", 10, 99, "acme:price"),
+        ("SF-11", 11, 11, "acme:cost"),
+    ] {
+        let moved = sealed_event(serial, &id(n), &id(sealed_for), stands_at, &current);
+        let run = c.capture(&key("grower"), &doc(vec![moved]));
+        assert_applied(&run);
+        let seq = c.captured_seqs(&run)[0];
+        let stored: Value = serde_json::from_str(&c.event(seq).json).expect("stored JSON");
+        let field = format!("/{stands_at}");
+        let sealed = Sealed::from_json(&stored[stands_at], &id(n), &field)
+            .expect("a sealed field")
+            .expect("well formed");
+        assert!(matches!(
+            sealed.open(CHAIN, &secrets),
+            Err(waybill_types::seal::SealError::WrapDoesNotOpen { .. })
+        ));
+    }
     // The open tier publishes the event's screened facts, never a sealed field.
     let published: Vec<String> = run
         .writes
@@ -4248,7 +4262,7 @@ fn erasure_matrix() {
             .map(|o| (*o, 1, secret(o).secret.public()))
             .collect();
         let mut erasable = sealed_event("ER-1", DETACHED, DETACHED, "acme:price", &to);
-        let whole = Sealed::from_json(&erasable["acme:price"])
+        let whole = Sealed::from_json(&erasable["acme:price"], DETACHED, FIELD)
             .expect("sealed")
             .expect("well formed");
         erasable["acme:price"] = whole.clone().detach().0.to_json();

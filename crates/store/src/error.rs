@@ -8,6 +8,10 @@ use waybill_types::Hash;
 /// The on-disk format version. Bump when a table's layout changes, and say in the
 /// commit how older stores are read.
 ///
+/// Version 5 (issue 15): sealed fields in format 2 — no `record` or `field` members
+/// (where a field stands says them). The capture contract refuses format 1, so a
+/// version-4 store holding sealed fields would not replay; refused instead.
+///
 /// Version 4 (issue 15): block headers gained `commit_root` (header version 3), the
 /// state the commitment tree of sealed fields.
 ///
@@ -18,7 +22,7 @@ use waybill_types::Hash;
 /// stores are refused with [`StoreError::Version`]; there is no migration:
 /// re-initialize the node and resync it from its peers, or `waybill restore` a backup
 /// taken by a node of this version.
-pub const STORE_FORMAT_VERSION: u64 = 4;
+pub const STORE_FORMAT_VERSION: u64 = 5;
 
 /// A store operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -6,10 +6,14 @@
 //!
 //! ```json
 //! {"wb:sealed": {"suite": "hpke-x25519-sha256-chacha20poly1305",
-//!   "record": "urn:uuid:…", "field": "/wb:purchasePrice", "category": "financial",
+//!   "category": "financial",
 //!   "wraps": [{"org": "sichuan-orchard", "kv": 1, "enc": "…", "ct": "…"}, …],
 //!   "nonce": "…", "ct": "…", "commitment": "…"}}
 //! ```
+//!
+//! The field's record id and JSON pointer are not members (they were, in format 1):
+//! its record is the event it stands in (that event's `eventID`) and its pointer is
+//! where it stands there, and the associated data binds both.
 //!
 //! * A fresh 256-bit data key per sealed field encrypts `JCS(value)` with
 //!   ChaCha20-Poly1305 (`nonce`, `ct`; base64). The salt is 32 bytes derived from the
@@ -32,8 +36,8 @@
 //! for whom, the commitment and the SHA-256 of its private part,
 //!
 //! ```json
-//! {"wb:sealed": {"suite": "…", "record": "urn:uuid:…", "field": "/wb:consignee",
-//!   "category": "platform_transactions", "recipients": [{"org": "…", "kv": 1}, …],
+//! {"wb:sealed": {"suite": "…", "category": "platform_transactions",
+//!   "recipients": [{"org": "…", "kv": 1}, …],
 //!   "private": "…", "commitment": "…"}}
 //! ```
 //!
@@ -208,9 +212,13 @@ pub struct Sealed {
     /// [`SUITE`].
     pub suite: String,
     /// The id of the record the field belongs to (client-chosen; an EPCIS event's
-    /// `eventID`).
+    /// `eventID`). Not in the JSON: where the field stands says it, and the
+    /// associated data binds it.
+    #[serde(skip)]
     pub record: String,
-    /// The field's JSON pointer (RFC 6901) inside its record.
+    /// The field's JSON pointer (RFC 6901) inside its record. Not in the JSON, like
+    /// `record`.
+    #[serde(skip)]
     pub field: String,
     /// The field's data category.
     pub category: DataCategory,
@@ -243,9 +251,11 @@ pub struct KeyRef {
 pub struct Detached {
     /// [`SUITE`].
     pub suite: String,
-    /// The record id.
+    /// The record id (not in the JSON: where the field stands says it).
+    #[serde(skip)]
     pub record: String,
-    /// The field's JSON pointer inside its record.
+    /// The field's JSON pointer inside its record (not in the JSON either).
+    #[serde(skip)]
     pub field: String,
     /// The field's data category.
     pub category: DataCategory,
@@ -288,25 +298,25 @@ pub enum SealedField {
 
 impl SealedField {
     /// The sealed field `v` holds, if it is one (`None` if `v` is not an object whose
-    /// only member is [`SEALED`]); detached when it names a `private` part.
-    pub fn from_json(v: &Value) -> Option<Result<SealedField, SealError>> {
-        let obj = v.as_object()?;
-        let inner = obj.get(SEALED)?;
-        if obj.len() != 1 {
-            return Some(Err(SealError::Malformed(format!(
-                "an object with `{SEALED}` has no other member"
-            ))));
-        }
-        let malformed = |e: serde_json::Error| SealError::Malformed(e.to_string());
-        Some(if inner.get("private").is_some() {
-            serde_json::from_value(inner.clone())
-                .map_err(malformed)
-                .and_then(|d: Detached| d.check_form().map(|()| SealedField::Detached(d)))
-        } else {
-            serde_json::from_value(inner.clone())
-                .map_err(malformed)
-                .and_then(|s: Sealed| s.check_form().map(|()| SealedField::Inline(s)))
-        })
+    /// only member is [`SEALED`]), standing in record `record` at `field`; detached
+    /// when it names a `private` part.
+    pub fn from_json(
+        v: &Value,
+        record: &str,
+        field: &str,
+    ) -> Option<Result<SealedField, SealError>> {
+        let inner = sealed_member(v)?;
+        Some(inner.and_then(|inner| {
+            if inner.get("private").is_some() {
+                let mut d: Detached = from_member(inner)?;
+                (d.record, d.field) = (record.to_owned(), field.to_owned());
+                d.check_form().map(|()| SealedField::Detached(d))
+            } else {
+                let mut s: Sealed = from_member(inner)?;
+                (s.record, s.field) = (record.to_owned(), field.to_owned());
+                s.check_form().map(|()| SealedField::Inline(s))
+            }
+        }))
     }
 
     /// The whole sealed field; a detached one is [`SealError::NotAttached`].
@@ -465,7 +475,7 @@ fn check_place(suite: &str, record: &str, field: &str) -> Result<(), SealError> 
         || field.contains('\0')
     {
         return Err(SealError::Malformed(
-            "a sealed field names its record id and a JSON pointer starting with `/`, neither holding NUL".into(),
+            "a sealed field stands in a record with an id (an EPCIS event's eventID) and at a JSON pointer starting with `/`, neither holding NUL".into(),
         ));
     }
     Ok(())
@@ -525,8 +535,9 @@ pub enum SealError {
         sealed_for: String,
     },
     /// A wrap for the key exists but does not open with it: a wrong secret, or a
-    /// wrap that was moved or changed.
-    #[error("the wrap for {org} v{kv} does not open with the key given")]
+    /// field (or wrap) that was changed or moved — a wrap is bound to the chain, the
+    /// record and the place where the field was sealed.
+    #[error("the wrap for {org} v{kv} does not open with the key given: a wrong secret, or the field was changed or moved from the record and place it was sealed at")]
     WrapDoesNotOpen {
         /// The organization.
         org: OrgId,
@@ -543,16 +554,6 @@ pub enum SealError {
         record: String,
         /// Its field.
         field: String,
-    },
-    /// The sealed field does not stand where it says it was sealed.
-    #[error("the field sealed for record {record} at `{field}` stands at {at}: moved")]
-    Moved {
-        /// Its record id.
-        record: String,
-        /// Its pointer.
-        field: String,
-        /// Where it was found.
-        at: String,
     },
     /// The plaintext does not match the commitment.
     #[error("the opened value does not match its commitment")]
@@ -927,22 +928,37 @@ impl Sealed {
         serde_json::json!({ SEALED: self })
     }
 
-    /// The sealed field `v` holds, if it is one (`None` if `v` is not an object whose
-    /// only member is [`SEALED`]).
-    pub fn from_json(v: &Value) -> Option<Result<Sealed, SealError>> {
-        let obj = v.as_object()?;
-        let inner = obj.get(SEALED)?;
-        if obj.len() != 1 {
-            return Some(Err(SealError::Malformed(format!(
-                "an object with `{SEALED}` has no other member"
-            ))));
-        }
-        Some(
-            serde_json::from_value(inner.clone())
-                .map_err(|e| SealError::Malformed(e.to_string()))
-                .and_then(|s: Sealed| s.check_form().map(|()| s)),
-        )
+    /// The whole sealed field `v` holds, if it is one (`None` if `v` is not an object
+    /// whose only member is [`SEALED`]), standing in record `record` at `field`; a
+    /// detached one is [`SealError::NotAttached`].
+    pub fn from_json(v: &Value, record: &str, field: &str) -> Option<Result<Sealed, SealError>> {
+        SealedField::from_json(v, record, field).map(|f| f.and_then(SealedField::whole))
     }
+}
+
+/// The object under [`SEALED`] if `v` is a sealed field (`None` if `v` is not an
+/// object with that member; an error if it has others beside it).
+fn sealed_member(v: &Value) -> Option<Result<&Value, SealError>> {
+    let obj = v.as_object()?;
+    let inner = obj.get(SEALED)?;
+    if obj.len() != 1 {
+        return Some(Err(SealError::Malformed(format!(
+            "an object with `{SEALED}` has no other member"
+        ))));
+    }
+    Some(Ok(inner))
+}
+
+/// A sealed field's object read into `T`. Its record id and pointer are not members
+/// (format 2): where it stands says them. A field in format 1 (with `record` and
+/// `field` members) is refused saying so.
+fn from_member<T: serde::de::DeserializeOwned>(inner: &Value) -> Result<T, SealError> {
+    if inner.get("record").is_some() || inner.get("field").is_some() {
+        return Err(SealError::Malformed(
+            "`record` and `field` are not members of a sealed field (format 1 had them): its record is the event it stands in and its pointer where it stands there; seal it again with this version".into(),
+        ));
+    }
+    serde_json::from_value(inner.clone()).map_err(|e| SealError::Malformed(e.to_string()))
 }
 
 /// Check that `value` and `salt` are what `commitment` commits to.
@@ -960,7 +976,7 @@ pub fn seal_at<R: CryptoRng + RngCore>(
     let slot = record.pointer_mut(place.field).ok_or_else(|| {
         SealError::Malformed(format!("the record has no field at `{}`", place.field))
     })?;
-    if Sealed::from_json(slot).is_some() {
+    if sealed_member(slot).is_some() {
         return Err(SealError::Malformed(format!(
             "the field at `{}` is already sealed",
             place.field
@@ -971,12 +987,20 @@ pub fn seal_at<R: CryptoRng + RngCore>(
     Ok(())
 }
 
-/// Every sealed field inside `record` (whole or detached), with the JSON pointer (RFC
-/// 6901) where it stands relative to `record`, in document order; a malformed one with
-/// why.
-pub fn sealed_fields(record: &Value) -> Vec<(String, Result<SealedField, SealError>)> {
-    fn go(v: &Value, at: &mut String, out: &mut Vec<(String, Result<SealedField, SealError>)>) {
-        if let Some(found) = SealedField::from_json(v) {
+/// Every sealed field inside `record` (whole or detached), whose id is `record_id`,
+/// with the JSON pointer (RFC 6901) where it stands relative to `record`, in document
+/// order; a malformed one with why.
+pub fn sealed_fields(
+    record: &Value,
+    record_id: &str,
+) -> Vec<(String, Result<SealedField, SealError>)> {
+    fn go(
+        v: &Value,
+        record_id: &str,
+        at: &mut String,
+        out: &mut Vec<(String, Result<SealedField, SealError>)>,
+    ) {
+        if let Some(found) = SealedField::from_json(v, record_id, at) {
             out.push((at.clone(), found));
             return;
         }
@@ -986,7 +1010,7 @@ pub fn sealed_fields(record: &Value) -> Vec<(String, Result<SealedField, SealErr
                 for (name, member) in members {
                     at.push('/');
                     at.push_str(&escape_token(name));
-                    go(member, at, out);
+                    go(member, record_id, at, out);
                     at.truncate(len);
                 }
             }
@@ -994,7 +1018,7 @@ pub fn sealed_fields(record: &Value) -> Vec<(String, Result<SealedField, SealErr
                 for (i, item) in items.iter().enumerate() {
                     at.push('/');
                     at.push_str(&i.to_string());
-                    go(item, at, out);
+                    go(item, record_id, at, out);
                     at.truncate(len);
                 }
             }
@@ -1002,8 +1026,66 @@ pub fn sealed_fields(record: &Value) -> Vec<(String, Result<SealedField, SealErr
         }
     }
     let mut out = Vec::new();
-    go(record, &mut String::new(), &mut out);
+    go(record, record_id, &mut String::new(), &mut out);
     out
+}
+
+/// Every sealed field anywhere in `doc` (a document, a list of events, one event),
+/// with the JSON pointer where it stands in `doc`, in document order; a malformed one
+/// with why. A field's record is the innermost enclosing object with an `eventID`
+/// (as [`open_all`] reads it); a field in no such object is malformed.
+pub fn sealed_fields_in(doc: &Value) -> Vec<(String, Result<SealedField, SealError>)> {
+    fn go(
+        v: &Value,
+        path: &mut Vec<String>,
+        record: Option<(usize, &str)>,
+        out: &mut Vec<(String, Result<SealedField, SealError>)>,
+    ) {
+        if sealed_member(v).is_some() {
+            out.push((pointer(path), field_at(v, path, record)));
+            return;
+        }
+        match v {
+            Value::Object(members) => {
+                let record = match members.get("eventID").and_then(Value::as_str) {
+                    Some(id) => Some((path.len(), id)),
+                    None => record,
+                };
+                for (name, member) in members {
+                    path.push(name.clone());
+                    go(member, path, record, out);
+                    path.pop();
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(i.to_string());
+                    go(item, path, record, out);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    go(doc, &mut Vec::new(), None, &mut out);
+    out
+}
+
+/// The sealed field `v`, standing at `path` inside the record found at
+/// `record` = (depth of the record's object in `path`, its id).
+fn field_at(
+    v: &Value,
+    path: &[String],
+    record: Option<(usize, &str)>,
+) -> Result<SealedField, SealError> {
+    match record {
+        Some((depth, id)) => SealedField::from_json(v, id, &pointer(&path[depth..]))
+            .unwrap_or_else(|| Err(SealError::Malformed("not a sealed field".into()))),
+        None => Err(SealError::Malformed(
+            "a sealed field in no object with an `eventID`: its record cannot be told".into(),
+        )),
+    }
 }
 
 /// What [`open_all`] did.
@@ -1017,20 +1099,13 @@ pub struct OpenReport {
     pub failed: Vec<(String, SealError)>,
 }
 
-/// Open, in place, every sealed field of `doc` that one of `keys` can open. A field is
-/// checked against where it stands: inside an event (the innermost enclosing object
-/// with an `eventID`) its pointer must run from the event and its record id be the
-/// `eventID`; elsewhere its pointer must lead to it from an enclosing object.
+/// Open, in place, every sealed field of `doc` that one of `keys` can open. A field's
+/// record is the innermost enclosing object with an `eventID` (an EPCIS event), and
+/// its pointer runs from there: a field moved elsewhere does not open, because the
+/// associated data binds both. A sealed field in no such object is reported failed.
 pub fn open_all(doc: &mut Value, chain_id: &str, keys: &[OrgSecret]) -> OpenReport {
     let mut report = OpenReport::default();
-    walk(
-        doc,
-        chain_id,
-        keys,
-        &mut Vec::new(),
-        &mut Vec::new(),
-        &mut report,
-    );
+    walk(doc, chain_id, keys, &mut Vec::new(), None, &mut report);
     report
 }
 
@@ -1038,28 +1113,28 @@ fn escape_token(t: &str) -> String {
     t.replace('~', "~0").replace('/', "~1")
 }
 
+/// JSON pointer of `path`'s tokens.
+fn pointer(path: &[String]) -> String {
+    path.iter().fold(String::new(), |mut out, t| {
+        out.push('/');
+        out.push_str(&escape_token(t));
+        out
+    })
+}
+
 fn walk(
     v: &mut Value,
     chain_id: &str,
     keys: &[OrgSecret],
     path: &mut Vec<String>,
-    records: &mut Vec<(usize, Option<String>)>,
+    record: Option<(usize, &str)>,
     report: &mut OpenReport,
 ) {
-    if let Some(found) = SealedField::from_json(v) {
-        let here = format!(
-            "/{}",
-            path.iter()
-                .map(|t| escape_token(t))
-                .collect::<Vec<_>>()
-                .join("/")
-        );
-        let result = found.and_then(|f| {
-            check_position(f.record(), f.field(), &here, path, records)?;
-            match f {
-                SealedField::Inline(s) => s.open(chain_id, keys),
-                SealedField::Detached(d) => Err(d.unattached(keys)),
-            }
+    if sealed_member(v).is_some() {
+        let here = pointer(path);
+        let result = field_at(v, path, record).and_then(|f| match f {
+            SealedField::Inline(s) => s.open(chain_id, keys),
+            SealedField::Detached(d) => Err(d.unattached(keys)),
         });
         match result {
             Ok(opened) => {
@@ -1077,69 +1152,24 @@ fn walk(
                 .get("eventID")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            records.push((path.len(), event_id));
+            let record = match &event_id {
+                Some(id) => Some((path.len(), id.as_str())),
+                None => record,
+            };
             for (name, member) in members.iter_mut() {
                 path.push(name.clone());
-                walk(member, chain_id, keys, path, records, report);
+                walk(member, chain_id, keys, path, record, report);
                 path.pop();
             }
-            records.pop();
         }
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
                 path.push(i.to_string());
-                walk(item, chain_id, keys, path, records, report);
+                walk(item, chain_id, keys, path, record, report);
                 path.pop();
             }
         }
         _ => {}
-    }
-}
-
-/// A sealed field must stand where it says: its pointer is a suffix of its path that
-/// starts at an enclosing object, and if that object has an `eventID`, it is the
-/// field's record id.
-fn check_position(
-    record: &str,
-    field: &str,
-    here: &str,
-    path: &[String],
-    records: &[(usize, Option<String>)],
-) -> Result<(), SealError> {
-    let moved = |at_record: Option<&str>| SealError::Moved {
-        record: record.to_owned(),
-        field: field.to_owned(),
-        at: match at_record {
-            Some(r) => format!("`{here}` in record {r}"),
-            None => format!("`{here}`"),
-        },
-    };
-    let suffix_from = |depth: usize| {
-        format!(
-            "/{}",
-            path[depth..]
-                .iter()
-                .map(|t| escape_token(t))
-                .collect::<Vec<_>>()
-                .join("/")
-        )
-    };
-    // Inside an event (the innermost enclosing object with an eventID), the field's
-    // pointer runs from that event and its record id is that eventID. Elsewhere, any
-    // enclosing object from which the pointer leads here is its record.
-    if let Some((depth, Some(event_id))) = records.iter().rev().find(|(_, id)| id.is_some()) {
-        if event_id != record || suffix_from(*depth) != field {
-            return Err(moved(Some(event_id)));
-        }
-        return Ok(());
-    }
-    if records
-        .iter()
-        .any(|(depth, _)| suffix_from(*depth) == field)
-    {
-        Ok(())
-    } else {
-        Err(moved(None))
     }
 }
 

@@ -186,7 +186,7 @@ pub async fn attach_private_parts(
     use waybill_types::seal::{PrivatePart, SealedField};
     let ours = |org: &OrgId| keys.iter().any(|k| &k.org == org);
     let mut attached = 0;
-    for (at, found) in waybill_types::seal::sealed_fields(doc) {
+    for (at, found) in waybill_types::seal::sealed_fields_in(doc) {
         let Ok(SealedField::Detached(d)) = found else {
             continue;
         };
@@ -233,7 +233,7 @@ pub async fn merge_added_wraps(
 ) -> anyhow::Result<usize> {
     let ours = |org: &OrgId| keys.iter().any(|k| &k.org == org);
     let mut added = 0;
-    for (at, found) in waybill_types::seal::sealed_fields(doc) {
+    for (at, found) in waybill_types::seal::sealed_fields_in(doc) {
         let Ok(waybill_types::seal::SealedField::Inline(sealed)) = found else {
             continue;
         };
@@ -318,7 +318,7 @@ async fn fetch_sealed(
     let v = event
         .pointer(field)
         .with_context(|| format!("record {record} has no field {field}"))?;
-    waybill_types::seal::Sealed::from_json(v)
+    waybill_types::seal::Sealed::from_json(v, record, field)
         .with_context(|| format!("{field} of record {record} is not sealed"))?
         .map_err(|e| anyhow::anyhow!("{field} of record {record}: {e}"))
 }

@@ -297,7 +297,7 @@ pub(crate) fn seal_document_detaching(
                     .pointer_mut(&spec.pointer)
                     .expect("the field was just sealed in place");
                 let Some(Ok(waybill_types::seal::SealedField::Inline(whole))) =
-                    waybill_types::seal::SealedField::from_json(slot)
+                    waybill_types::seal::SealedField::from_json(slot, &id, &spec.pointer)
                 else {
                     unreachable!("seal_at leaves a well-formed sealed field");
                 };

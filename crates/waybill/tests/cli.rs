@@ -1732,14 +1732,16 @@ async fn a_capture_seals_fields_for_its_organization_regulators_and_partners() {
         job.contains("sealed_field") && job.contains("current version is 2"),
         "{job}"
     );
-    // Sealed for another event.
-    let other = "urn:uuid:00000000-0000-4000-8000-000000000001";
-    std::fs::write(&doc_file, stale("S3", id, other).to_string()).expect("doc");
+    // A field in format 1 (naming its record and pointer as members).
+    let mut old_format = stale("S3", id, id);
+    old_format["epcisBody"]["eventList"][0]["wb:purchasePrice"]["wb:sealed"]["record"] =
+        serde_json::json!(id);
+    std::fs::write(&doc_file, old_format.to_string()).expect("doc");
     let out = capture(&[]);
     assert!(!out.status.success());
     let job = String::from_utf8_lossy(&out.stdout);
     assert!(
-        job.contains("sealed_field") && job.contains("sealed for record"),
+        job.contains("sealed_field") && job.contains("format 1"),
         "{job}"
     );
     // Sealed for an organization that is no party to the event (the packer, not

@@ -485,23 +485,32 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         )))
     }
 
-    /// Sealed fields (docs/PRIVACY.md): each well formed, standing where it was sealed
-    /// (its record id is the event's eventID, its pointer where it stands in the
-    /// event) and wrapped for the key each recipient organization has current at this
-    /// block — a wrap for an older version, or for an organization with no key, is
-    /// refused so the sender seals again.
+    /// Sealed fields (docs/PRIVACY.md): each well formed, in an event with an eventID
+    /// (the record id its associated data binds, with the pointer where it stands)
+    /// and wrapped for the key each recipient organization has current at this block
+    /// — a wrap for an older version, or for an organization with no key, is refused
+    /// so the sender seals again.
     fn check_sealed(
         &mut self,
         event: &Value,
         s: &EventSummary,
         ptr: &str,
     ) -> Result<Vec<(String, String, Hash)>, NotTaken> {
-        let fields = waybill_types::seal::sealed_fields(event);
+        let event_id = event.get("eventID").and_then(Value::as_str);
+        let fields = waybill_types::seal::sealed_fields(event, event_id.unwrap_or_default());
         if fields.is_empty() {
             return Ok(Vec::new());
         }
+        if event_id.is_none() {
+            return Err(NotTaken::Refused(vec![(
+                RejectCode::SealedField,
+                format!(
+                    "{ptr}{}: an event with a sealed field needs an eventID (urn:uuid:…), the record id it is sealed for",
+                    fields[0].0
+                ),
+            )]));
+        }
         let mut commitments = Vec::with_capacity(fields.len());
-        let event_id = event.get("eventID").and_then(Value::as_str);
         let mut problems = Vec::new();
         for (at, found) in fields {
             let here = format!("{ptr}{at}");
@@ -512,22 +521,6 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
                     continue;
                 }
             };
-            match event_id {
-                None => problems.push(format!(
-                    "{here}: an event with a sealed field needs an eventID (urn:uuid:…), the record id it is sealed for"
-                )),
-                Some(id) if id != sealed.record() => problems.push(format!(
-                    "{here}: sealed for record {} but the event's eventID is {id}; seal it for this event",
-                    sealed.record()
-                )),
-                Some(_) => {}
-            }
-            if sealed.field() != at {
-                problems.push(format!(
-                    "{here}: sealed for field {} but stands at {at}; seal it where it stands",
-                    sealed.field()
-                ));
-            }
             let recipients = sealed.recipients();
             self.check_recipients(&sealed, &recipients, s, &here, &mut problems)?;
             problems.extend(super::wraps::key_version_problems(

@@ -199,9 +199,11 @@ pub fn find_sealed_field<S: StateRead + ?Sized>(
         let Ok(v) = serde_json::from_str::<Value>(&rec.json) else {
             return Ok(None);
         };
-        let found = v.pointer(field).and_then(SealedField::from_json);
+        let found = v
+            .pointer(field)
+            .and_then(|slot| SealedField::from_json(slot, record, field));
         return Ok(match found {
-            Some(Ok(s)) if s.record() == record && s.field() == field => Some((rec, s)),
+            Some(Ok(s)) => Some((rec, s)),
             _ => None,
         });
     }

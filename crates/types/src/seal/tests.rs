@@ -304,19 +304,42 @@ fn malformed_sealed_fields_are_named() {
         assert!(s.open(CHAIN, std::slice::from_ref(&p.secret)).is_err());
     }
     // As JSON: unknown members refused, and nothing beside `wb:sealed`.
+    let at = |v: &Value| Sealed::from_json(v, &good.record, &good.field);
+    assert_eq!(at(&good.to_json()), Some(Ok(good.clone())));
     let mut v = good.to_json();
     v[SEALED]["extra"] = json!(1);
-    assert!(matches!(
-        Sealed::from_json(&v),
-        Some(Err(SealError::Malformed(_)))
-    ));
+    assert!(matches!(at(&v), Some(Err(SealError::Malformed(_)))));
     let mut v = good.to_json();
     v["note"] = json!("hi");
-    assert!(matches!(
-        Sealed::from_json(&v),
-        Some(Err(SealError::Malformed(_)))
-    ));
-    assert!(Sealed::from_json(&json!({"a": 1})).is_none());
+    assert!(matches!(at(&v), Some(Err(SealError::Malformed(_)))));
+    assert!(at(&json!({"a": 1})).is_none());
+    // Format 2: the record id and the pointer are where the field stands, not members;
+    // a field of format 1 (with them) is refused saying so.
+    let json = good.to_json().to_string();
+    assert!(
+        !json.contains(RECORD) && !json.contains("\"record\"") && !json.contains("\"field\""),
+        "{json}"
+    );
+    for member in ["record", "field"] {
+        let mut v = good.to_json();
+        v[SEALED][member] = json!("urn:uuid:x");
+        let err = at(&v).expect("sealed").expect_err("format 1").to_string();
+        assert!(err.contains("format 1"), "{err}");
+    }
+    // Read where it does not stand (another record or field): well formed, but the
+    // associated data binds the record and the pointer, so it does not open.
+    for (record, field) in [
+        ("urn:uuid:other", good.field.as_str()),
+        (RECORD, "/wb:other"),
+    ] {
+        let moved = Sealed::from_json(&good.to_json(), record, field)
+            .expect("sealed")
+            .expect("well formed");
+        assert!(matches!(
+            moved.open(CHAIN, std::slice::from_ref(&p.secret)),
+            Err(SealError::WrapDoesNotOpen { .. })
+        ));
+    }
     // An integer a double cannot hold would come back changed: refused, say a string.
     let err = seal(
         &place(RECORD, "/x"),
@@ -406,7 +429,12 @@ fn documents_open_in_place_and_a_field_moved_between_events_is_caught() {
         as_regulator["events"][1]["wb:purchasePrice"],
         json!({"amount": "101.00"})
     );
-    assert!(Sealed::from_json(&as_regulator["events"][1]["ilmd"]["wb:supplierNote"]).is_some());
+    assert!(Sealed::from_json(
+        &as_regulator["events"][1]["ilmd"]["wb:supplierNote"],
+        ids[1],
+        "/ilmd/wb:supplierNote"
+    )
+    .is_some());
 
     let mut as_processor = doc.clone();
     let r = open_all(
@@ -434,7 +462,7 @@ fn documents_open_in_place_and_a_field_moved_between_events_is_caught() {
     assert_eq!(r.failed.len(), 1);
     assert_eq!(r.failed[0].0, "/events/1/wb:purchasePrice");
     assert!(
-        matches!(r.failed[0].1, SealError::Moved { .. }),
+        matches!(r.failed[0].1, SealError::WrapDoesNotOpen { .. }),
         "{:?}",
         r.failed[0].1
     );
@@ -455,6 +483,28 @@ fn documents_open_in_place_and_a_field_moved_between_events_is_caught() {
     let r = open_all(&mut shifted, CHAIN, std::slice::from_ref(&processor.secret));
     assert_eq!(r.failed.len(), 1);
     assert_eq!(r.failed[0].0, "/events/0/wb:salePrice");
+    // Outside any event: its record cannot be told.
+    let mut loose = json!({"price": doc["events"][0]["wb:purchasePrice"].clone()});
+    let r = open_all(&mut loose, CHAIN, std::slice::from_ref(&processor.secret));
+    assert_eq!(r.failed.len(), 1);
+    assert!(r.failed[0]
+        .1
+        .to_string()
+        .contains("no object with an `eventID`"));
+    // Every field of the document is found, each with its record and pointer.
+    let found: Vec<(String, String, String)> = sealed_fields_in(&doc)
+        .into_iter()
+        .map(|(at, f)| {
+            let f = f.expect("well formed");
+            (at, f.record().to_owned(), f.field().to_owned())
+        })
+        .collect();
+    assert_eq!(found.len(), 4);
+    assert!(found.contains(&(
+        "/events/1/ilmd/wb:supplierNote".into(),
+        ids[1].to_owned(),
+        "/ilmd/wb:supplierNote".into()
+    )));
 }
 
 #[test]
@@ -505,7 +555,7 @@ fn a_detached_field_reattaches_only_to_its_own_private_part() {
     let on_chain = detached.to_json().to_string();
     assert!(!on_chain.contains(&sealed.ct) && !on_chain.contains(&sealed.nonce));
     assert!(!on_chain.contains(&sealed.wraps[0].ct));
-    let found = SealedField::from_json(&detached.to_json())
+    let found = SealedField::from_json(&detached.to_json(), RECORD, "/wb:consignee")
         .expect("sealed")
         .expect("well formed");
     assert_eq!(found, SealedField::Detached(detached.clone()));
