@@ -958,7 +958,7 @@ fn from_member<T: serde::de::DeserializeOwned>(inner: &Value) -> Result<T, SealE
             "`record` and `field` are not members of a sealed field (format 1 had them): its record is the event it stands in and its pointer where it stands there; seal it again with this version".into(),
         ));
     }
-    serde_json::from_value(inner.clone()).map_err(|e| SealError::Malformed(e.to_string()))
+    T::deserialize(inner).map_err(|e| SealError::Malformed(e.to_string()))
 }
 
 /// Check that `value` and `salt` are what `commitment` commits to.
@@ -1105,7 +1105,22 @@ pub struct OpenReport {
 /// associated data binds both. A sealed field in no such object is reported failed.
 pub fn open_all(doc: &mut Value, chain_id: &str, keys: &[OrgSecret]) -> OpenReport {
     let mut report = OpenReport::default();
-    walk(doc, chain_id, keys, &mut Vec::new(), None, &mut report);
+    for (at, found) in sealed_fields_in(doc) {
+        let result = found.and_then(|f| match f {
+            SealedField::Inline(s) => s.open(chain_id, keys),
+            SealedField::Detached(d) => Err(d.unattached(keys)),
+        });
+        match result {
+            Ok(opened) => {
+                if let Some(slot) = doc.pointer_mut(&at) {
+                    *slot = opened.value;
+                }
+                report.opened += 1;
+            }
+            Err(SealError::NotARecipient { .. }) => report.not_for_us += 1,
+            Err(e) => report.failed.push((at, e)),
+        }
+    }
     report
 }
 
@@ -1120,57 +1135,6 @@ fn pointer(path: &[String]) -> String {
         out.push_str(&escape_token(t));
         out
     })
-}
-
-fn walk(
-    v: &mut Value,
-    chain_id: &str,
-    keys: &[OrgSecret],
-    path: &mut Vec<String>,
-    record: Option<(usize, &str)>,
-    report: &mut OpenReport,
-) {
-    if sealed_member(v).is_some() {
-        let here = pointer(path);
-        let result = field_at(v, path, record).and_then(|f| match f {
-            SealedField::Inline(s) => s.open(chain_id, keys),
-            SealedField::Detached(d) => Err(d.unattached(keys)),
-        });
-        match result {
-            Ok(opened) => {
-                *v = opened.value;
-                report.opened += 1;
-            }
-            Err(SealError::NotARecipient { .. }) => report.not_for_us += 1,
-            Err(e) => report.failed.push((here, e)),
-        }
-        return;
-    }
-    match v {
-        Value::Object(members) => {
-            let event_id = members
-                .get("eventID")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            let record = match &event_id {
-                Some(id) => Some((path.len(), id.as_str())),
-                None => record,
-            };
-            for (name, member) in members.iter_mut() {
-                path.push(name.clone());
-                walk(member, chain_id, keys, path, record, report);
-                path.pop();
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                path.push(i.to_string());
-                walk(item, chain_id, keys, path, record, report);
-                path.pop();
-            }
-        }
-        _ => {}
-    }
 }
 
 #[cfg(test)]
