@@ -7,7 +7,7 @@
 //! every error with the one [`ApiError`]: `submit` (transactions in), `chain`
 //! (status, transactions, blocks), `orgs` (organizations, members), `catalog`
 //! (products, lots), `governance`, `epcis` (the EPCIS binding, trace, audit, master
-//! data), `proofs`, `consumer` (the consumer page's label sheet and scripts),
+//! data), `money` (accounts, transfers), `proofs`, `consumer` (the consumer page's label sheet and scripts),
 //! `resolver` (GS1 Digital Link), `pages` (the explorer), `ops` (metrics, OpenAPI).
 
 pub mod auth;
@@ -21,6 +21,7 @@ mod etag;
 mod governance;
 mod links;
 pub mod metrics;
+mod money;
 mod ops;
 mod orgs;
 mod pages;
@@ -113,6 +114,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/orgs/{id}/members"),
     ("get", "/v1/orgs/{id}/seal-keys"),
     ("get", "/v1/members/{key}"),
+    ("get", "/v1/accounts"),
+    ("get", "/v1/accounts/{id}"),
+    ("get", "/v1/transfers/{signer}/{id}"),
     ("get", "/v1/products"),
     ("get", "/v1/products/{gtin}"),
     ("get", "/v1/products/{gtin}/lots"),
@@ -155,6 +159,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .merge(submit::routes())
         .merge(chain::routes())
         .merge(orgs::routes())
+        .merge(money::routes())
         .merge(catalog::routes())
         .merge(governance::routes())
         .merge(private::routes())

@@ -28,6 +28,37 @@ struct Page<T> {
     next_after: Option<String>,
 }
 
+/// An account as `GET /v1/accounts` and `GET /v1/accounts/{id}` show it.
+#[derive(JsonSchema)]
+struct AccountView {
+    id: waybill_types::money::AccountId,
+    currency: waybill_types::money::Currency,
+    /// The currency's minor-unit exponent (2: amounts are hundredths).
+    exponent: u8,
+    flags: waybill_types::payload::money::AccountFlags,
+    debits_pending: waybill_types::money::Amount,
+    debits_posted: waybill_types::money::Amount,
+    credits_pending: waybill_types::money::Amount,
+    credits_posted: waybill_types::money::Amount,
+    balance: Balances,
+    /// The height of the block that opened it.
+    opened_at: Height,
+}
+
+/// Balances seen from the owner, signed decimal strings of minor units.
+#[derive(JsonSchema)]
+struct Balances {
+    /// credits_posted − debits_posted.
+    #[schemars(regex(pattern = r"^-?(0|[1-9][0-9]*)$"))]
+    posted: String,
+    /// posted + credits_pending − debits_pending.
+    #[schemars(regex(pattern = r"^-?(0|[1-9][0-9]*)$"))]
+    pending: String,
+    /// posted − debits_pending: what may still be spent.
+    #[schemars(regex(pattern = r"^-?(0|[1-9][0-9]*)$"))]
+    available: String,
+}
+
 /// `GET /v1/orgs/{id}/seal-keys`.
 #[derive(JsonSchema)]
 struct SealKeys {
@@ -648,6 +679,9 @@ pub(crate) fn components() -> Map<String, Value> {
     gen.subschema_for::<Page<identity::Member>>();
     gen.subschema_for::<identity::Member>();
     gen.subschema_for::<SealKeys>();
+    gen.subschema_for::<Page<AccountView>>();
+    gen.subschema_for::<AccountView>();
+    gen.subschema_for::<waybill_state::money::TransferRecord>();
     gen.subschema_for::<SealedFields>();
     gen.subschema_for::<waybill_types::disclosure::CommitmentProof>();
     gen.subschema_for::<Page<catalog::Product>>();

@@ -467,6 +467,44 @@ const READS: &[(&str, &str, Who, Option<&str>)] = &[
         None,
     ),
     ("/v1/locations", "/v1/locations", Who::Anyone, None),
+    ("/v1/accounts", "/v1/accounts", Who::Admin, None),
+    ("/v1/accounts", "/v1/accounts", Who::Anyone, None),
+    (
+        "/v1/accounts/{id}",
+        "/v1/accounts/org:$ORCHARD:CNY:main",
+        Who::Admin,
+        None,
+    ),
+    (
+        "/v1/accounts/{id}",
+        "/v1/accounts/org:$ORCHARD:CNY:main",
+        Who::Picker,
+        None,
+    ),
+    (
+        "/v1/accounts/{id}",
+        "/v1/accounts/org:$ORCHARD:XXX:main",
+        Who::Admin,
+        None,
+    ),
+    (
+        "/v1/accounts/{id}",
+        "/v1/accounts/org:$ORCHARD:CNY:nowhere",
+        Who::Admin,
+        None,
+    ),
+    (
+        "/v1/transfers/{signer}/{id}",
+        "/v1/transfers/$key_hex/no-such-transfer",
+        Who::Admin,
+        None,
+    ),
+    (
+        "/v1/transfers/{signer}/{id}",
+        "/v1/transfers/$key_hex/no-such-transfer",
+        Who::Anyone,
+        None,
+    ),
     (
         "/v1/locations/{gln}",
         "/v1/locations/6901234000014",
@@ -595,6 +633,7 @@ async fn drive_submissions(doc: &Value, f: &mut Fixture, g: &str) -> (String, St
     let keys = get_ok(&f.app, &format!("/v1/orgs/{ORCHARD}/seal-keys")).await;
     assert_eq!(keys["current"], 1, "{keys}");
     assert_eq!(keys["keys"][0]["key"], "07".repeat(32), "{keys}");
+    open_an_account(f).await;
     // Waiting on committed transactions: one applied, one rejected (product taken).
     let waited = post_json(&f.app, "/v1/tx?wait=true&timeout_ms=10", &tx_body(&stx)).await;
     check(doc, "post", "/v1/tx", &waited);
@@ -616,6 +655,41 @@ async fn drive_submissions(doc: &Value, f: &mut Fixture, g: &str) -> (String, St
     check(doc, "post", "/v1/tx", &pending_wait);
 
     (rejected_id, pending_id)
+}
+
+/// The orchard opens an account, so the account reads answer 200 too; the admin
+/// reads it back, and finds it in its list.
+async fn open_an_account(f: &mut Fixture) {
+    let account = f
+        .admin1
+        .sign(Payload::OpenAccount(waybill_types::payload::OpenAccount {
+            account: format!("org:{ORCHARD}:CNY:main")
+                .parse()
+                .expect("account id"),
+            flags: Default::default(),
+        }));
+    f.submit_ok(&account).await;
+    f.commit();
+    let admin_key = f.admin1.key.clone();
+    let opened = get_signed(
+        f,
+        &format!("/v1/accounts/org:{ORCHARD}:CNY:main"),
+        Some(&admin_key),
+        None,
+    )
+    .await;
+    assert_eq!(opened.status, StatusCode::OK, "{}", opened.text());
+    assert_eq!(
+        opened.json()["balance"]["available"],
+        "0",
+        "{}",
+        opened.text()
+    );
+    let listed = get_signed(f, "/v1/accounts", Some(&admin_key), None).await;
+    assert_eq!(
+        listed.json()["items"][0]["id"],
+        format!("org:{ORCHARD}:CNY:main")
+    );
 }
 
 /// An EPCIS capture — refused, accepted (202), its job read, and waited on — each

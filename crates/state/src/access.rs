@@ -24,7 +24,7 @@ pub fn may_write(role: Role, category: DataCategory) -> bool {
             | (Platform, PlatformTransactions)
             | (Customs | Inspector, CustomsQuality)
             | (Carrier | Warehouse, Transport)
-            | (Financier, Financial)
+            | (Financier | PaymentProvider, Financial)
     )
 }
 

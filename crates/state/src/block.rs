@@ -35,6 +35,7 @@ impl<'a, S: StateScan> Execution<'a, S> {
         assert!(ctx.height.0 >= 1, "blocks start at height 1 (0 is genesis)");
         let mut ex = Execution::new(base, ctx);
         ex.expire_replay_ids()?;
+        crate::money::expire_pending(&mut ex)?;
         Ok(ex)
     }
 

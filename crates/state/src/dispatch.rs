@@ -31,6 +31,10 @@ macro_rules! with_contract {
             Payload::ComplainSealWrap($c) => $body,
             Payload::EraseSealed($c) => $body,
             Payload::RecordPurge($c) => $body,
+            Payload::OpenAccount($c) => $body,
+            Payload::CloseAccount($c) => $body,
+            Payload::Transfer($c) => $body,
+            Payload::Deposit($c) => $body,
         }
     };
 }

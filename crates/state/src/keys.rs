@@ -340,3 +340,56 @@ pub fn seal_purged(record: &str, field: &str, validator: Option<&PublicKey>) -> 
     }
     k
 }
+
+/// An account row (`crate::money::Account`): `ACCOUNT ‖ owner ‖ currency (3) ‖ name`,
+/// where the owner is `0x00 ‖ len (1) ‖ organization id` or `0x01 ‖ public key (32)`,
+/// so one owner's accounts share a prefix ([`accounts_of_org`]).
+pub const ACCOUNT: u8 = 0x24;
+/// A transfer row (`crate::money::TransferRecord`): `TRANSFER ‖ signer (32) ‖ client
+/// id`; client ids are scoped per signer.
+pub const TRANSFER: u8 = 0x25;
+/// A pending transfer's deadline: `PENDING_EXPIRY ‖ expires_at_ms (u64 BE) ‖ signer
+/// (32) ‖ client id` → empty; in deadline order, removed when the block at or after
+/// the deadline has looked at it.
+pub const PENDING_EXPIRY: u8 = 0x26;
+/// A currency's sums over every account row: `MONEY_TOTALS ‖ code (3)`.
+pub const MONEY_TOTALS: u8 = 0x27;
+
+/// The key prefix of an organization's accounts.
+pub fn accounts_of_org(org: &OrgId) -> Vec<u8> {
+    let o = org.as_str().as_bytes();
+    let len = u8::try_from(o.len()).expect("an organization id is at most 40 bytes");
+    [&[ACCOUNT, 0x00, len][..], o].concat()
+}
+/// Key of an account row.
+pub fn account(id: &waybill_types::money::AccountId) -> Vec<u8> {
+    use waybill_types::money::AccountOwner;
+    let mut k = match &id.owner {
+        AccountOwner::Org(o) => accounts_of_org(o),
+        AccountOwner::Key(pk) => [&[ACCOUNT, 0x01][..], &pk.0].concat(),
+    };
+    k.extend_from_slice(id.currency.code().as_bytes());
+    k.extend_from_slice(id.name.as_bytes());
+    k
+}
+/// Key of a transfer row.
+pub fn transfer(signer: &PublicKey, id: &str) -> Vec<u8> {
+    [&[TRANSFER][..], &signer.0, id.as_bytes()].concat()
+}
+/// Key of a pending transfer's deadline.
+pub fn pending_expiry(
+    expires_at_ms: u64,
+    r: &waybill_types::payload::money::TransferRef,
+) -> Vec<u8> {
+    [
+        &[PENDING_EXPIRY][..],
+        &expires_at_ms.to_be_bytes(),
+        &r.signer.0,
+        r.id.as_bytes(),
+    ]
+    .concat()
+}
+/// Key of a currency's totals row.
+pub fn money_totals(currency: &waybill_types::money::Currency) -> Vec<u8> {
+    [&[MONEY_TOTALS][..], currency.code().as_bytes()].concat()
+}

@@ -1433,7 +1433,7 @@ fn state_hash_depends_on_every_write() {
 /// The authority matrix, cell by cell. `W`: writes (and therefore reads); `R`: reads
 /// only; `-`: neither. Columns follow [`DataCategory::ALL`]:
 /// production, platform_transactions, customs_quality, transport, financial.
-const MATRIX: [(Role, &str); 10] = [
+const MATRIX: [(Role, &str); 11] = [
     (Role::Producer, "W R R R -"),
     (Role::Processor, "W R R R -"),
     (Role::Warehouse, "R R - W -"),
@@ -1444,6 +1444,7 @@ const MATRIX: [(Role, &str); 10] = [
     (Role::Regulator, "R R R R R"),
     (Role::Financier, "- - - - W"),
     (Role::Consumer, "- - - - -"),
+    (Role::PaymentProvider, "- - - - W"),
 ];
 
 /// Cells that once disagreed with [`MATRIX`] (regression: platforms could write
@@ -1491,7 +1492,7 @@ fn access_matrix_cell_by_cell() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 50);
+    assert_eq!(checked, 55);
 }
 
 #[test]

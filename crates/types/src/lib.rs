@@ -15,6 +15,7 @@ pub mod jcs;
 pub mod keys;
 pub mod limits;
 pub mod merkle;
+pub mod money;
 pub mod org;
 pub mod payload;
 pub mod proof;

@@ -72,3 +72,14 @@ pub const GENESIS_BYTES_MAX: usize = 4 * 1024 * 1024;
 pub const CERTIFICATE_BYTES_MAX: usize = VALIDATORS_MAX * 200 + 1024;
 /// Most blocks returned by one sync request.
 pub const SYNC_BLOCKS_MAX: usize = 64;
+/// Most transfers in one transaction (they succeed or fail together).
+pub const TRANSFERS_PER_TX_MAX: usize = 1_000;
+/// Longest pending-transfer timeout, ms (366 days): escrow that outlives a return
+/// window, bounded so that every pending transfer is settled some day.
+pub const PENDING_TRANSFER_TIMEOUT_MS_MAX: u64 = 366 * 24 * 60 * 60 * 1000;
+/// Most pending transfers expired at the start of one block; the rest wait for the
+/// next block (until then they may still be posted or voided).
+pub const PENDING_TRANSFERS_EXPIRED_PER_BLOCK_MAX: usize = 10_000;
+/// Longest payment-provider reference, bytes (ISO 20022 references are at most 35
+/// characters; room for a provider's own composite form).
+pub const PROVIDER_REFERENCE_BYTES_MAX: usize = 140;

@@ -112,11 +112,14 @@ pub enum Role {
     Financier = 8,
     /// Consumers.
     Consumer = 9,
+    /// Payment providers (banks, gateways): money enters and leaves the ledger only
+    /// through their deposits and payouts.
+    PaymentProvider = 10,
 }
 
 impl Role {
     /// Every role, in order.
-    pub const ALL: [Role; 10] = [
+    pub const ALL: [Role; 11] = [
         Role::Producer,
         Role::Processor,
         Role::Warehouse,
@@ -127,6 +130,7 @@ impl Role {
         Role::Regulator,
         Role::Financier,
         Role::Consumer,
+        Role::PaymentProvider,
     ];
     /// The snake_case name used in JSON.
     pub fn name(self) -> &'static str {
@@ -141,6 +145,7 @@ impl Role {
             Role::Regulator => "regulator",
             Role::Financier => "financier",
             Role::Consumer => "consumer",
+            Role::PaymentProvider => "payment_provider",
         }
     }
 }

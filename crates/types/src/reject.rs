@@ -87,6 +87,20 @@ reject_codes! {
     // Privacy.
     SealKeyVersion = "seal_key_version": "The encryption key's version is not the organization's next one (its current version + 1).",
     SealedField = "sealed_field": "A sealed field is malformed, stands elsewhere than it was sealed for, is wrapped for an organization key that is not current, or for recipients outside the rule (every regulator; only parties that read its category); or the named sealed field does not exist.",
+    // Money.
+    UnknownAccount = "unknown_account": "The account named is not open.",
+    AccountClosed = "account_closed": "The account is closed; no new transfer may touch it.",
+    ExceedsCredits = "exceeds_credits": "The debit would take the account's debits (posted and pending) past its posted credits: an overdraft.",
+    ExceedsDebits = "exceeds_debits": "The credit would take the account's credits (posted and pending) past its posted debits.",
+    Overflow = "overflow": "An account's sum, or a currency's sum over all accounts, would pass 2^128-1 minor units.",
+    Exists = "exists": "The signer already made a transfer with this client id and the same fields; nothing changed, the first result stands.",
+    ExistsWithDifferentFields = "exists_with_different_fields": "The signer already used this client id for a different transfer.",
+    UnknownTransfer = "unknown_transfer": "The transfer named does not exist.",
+    NotPending = "not_pending": "The transfer named is not a pending transfer, so it cannot be posted or voided.",
+    PendingTransferPosted = "pending_transfer_already_posted": "The pending transfer was already posted.",
+    PendingTransferVoided = "pending_transfer_already_voided": "The pending transfer was already voided.",
+    PendingTransferExpired = "pending_transfer_expired": "The pending transfer expired at its timeout; the money went back to the payer.",
+    ExceedsPendingAmount = "exceeds_pending_amount": "The post is for more than the pending transfer holds.",
 }
 
 #[cfg(test)]

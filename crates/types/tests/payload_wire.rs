@@ -5,7 +5,7 @@
 use waybill_types::codec;
 use waybill_types::{Payload, SecretKey};
 
-const EXAMPLES: [(&str, &str); 17] = [
+const EXAMPLES: [(&str, &str); 21] = [
     (
         "register_member",
         r#"{"type":"register_member","member":"KEY","name":"Li Wei","roles":["producer","processor"]}"#,
@@ -74,10 +74,26 @@ const EXAMPLES: [(&str, &str); 17] = [
         "complain_seal_wrap",
         r#"{"type":"complain_seal_wrap","record":"urn:uuid:4e8d2c6f-1a7b-4c3e-9f5d-8b2a6e0c4d13","field":"/wb:purchasePrice","reason":"the wrap does not open with version 2"}"#,
     ),
+    (
+        "open_account",
+        r#"{"type":"open_account","account":"org:shopmart:CNY:main","flags":{"debits_must_not_exceed_credits":true}}"#,
+    ),
+    (
+        "close_account",
+        r#"{"type":"close_account","account":"org:shopmart:CNY:main"}"#,
+    ),
+    (
+        "transfer",
+        r#"{"type":"transfer","transfers":[{"kind":"single","id":"fee-1","debit":"org:shopmart:CNY:main","credit":"org:farm-co:CNY:main","amount":"1250"},{"kind":"pending","id":"escrow-1","debit":"org:shopmart:CNY:main","credit":"org:farm-co:CNY:main","amount":"340282366920938463463374607431768211455","timeout_ms":604800000,"reference":"PO-7"},{"kind":"post","id":"post-1","pending":{"signer":"KEY","id":"escrow-0"},"amount":"99"},{"kind":"void","id":"void-1","pending":{"signer":"KEY","id":"escrow-9"}}]}"#,
+    ),
+    (
+        "deposit",
+        r#"{"type":"deposit","id":"dep-1","account":"key:KEY:CNY:wallet","amount":"5000","reference":"ICBC-2026-12-06-0001"}"#,
+    ),
 ];
 
 /// SHA-256 (hex) of each example's borsh encoding, fixed when the forms were.
-const HASHES: [&str; 17] = [
+const HASHES: [&str; 21] = [
     "b654e9bbc1c97732954b25ac3473c7e323fdd42fcbc385edd41f7940140bb026",
     "062e9352953375401902faa8d00d3f810e86ac1b669c892f7a83b3eded1720c6",
     "94f4966a355898527025171a6b15979a154ae987d528f1273e13b0f91f217c6a",
@@ -95,6 +111,10 @@ const HASHES: [&str; 17] = [
     "ba5f4002cb72905b6d824caf2e4bac38696d247c4afd1dd107edea8d5922e632",
     "b0f62fa75e62e05fef0de86b3a56320d1210652f170611e0f958005012d777ae",
     "e2466a56def19237622478a0f48952fb5f49fabf89c60fc91df24c5ca1c79308",
+    "70aeab7ddd26981ad53a8ceb8f51d7e1036d0c285dcd4c35d5e6af072b666e86",
+    "22ca7d465e1a6b7c9594695c1bfcf385dbd2769f39c357b66ebc7e9af7c5ef36",
+    "717c675f2d083a2b490035fcdc187eafc129a4596007247ede23e20fb415a6b4",
+    "9b45b6d420bb006837e78c1a50f8056edd2c3fb503a7d3fb3eea371e23562d4b",
 ];
 
 /// The examples name one member key, written `KEY`.

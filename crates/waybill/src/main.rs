@@ -6,6 +6,7 @@ mod consortium;
 mod demo;
 mod demo_files;
 mod manifest;
+mod money_cmds;
 mod seal_cmds;
 mod testnet;
 mod trace_cmds;
@@ -534,6 +535,9 @@ A validator restored behind what it already signed syncs from its peers without 
         #[arg(long)]
         trust: Option<PathBuf>,
     },
+    /// Accounts and balances (financial data: signed as a member).
+    #[command(subcommand)]
+    Accounts(AccountsCmd),
     /// Save a consortium's trust root (chain id and full genesis hash) to a file, for
     /// `verify-proof --trust`.
     #[command(
@@ -652,6 +656,35 @@ enum Workload {
     Consumer,
     /// Sealing and opening a field, per core (no node).
     Seal,
+}
+
+#[derive(Subcommand)]
+enum AccountsCmd {
+    /// Every account the member may list (a regulator: all; others: their
+    /// organization's), with posted, pending and available balances in minor units.
+    #[command(after_help = "Example:\n  waybill accounts list --as guo-hua --json")]
+    List {
+        #[arg(long = "as")]
+        who: String,
+        /// Print JSON (`items`: `id`, `currency`, `debits_posted`, `credits_posted`,
+        /// `debits_pending`, `credits_pending`, `balance`…) instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        paging: Paging,
+    },
+    /// One account, as JSON.
+    #[command(after_help = "Example:\n  waybill accounts show org:shopmart:CNY:main --as guo-hua")]
+    Show {
+        /// The account id: org:<org>:<currency>:<name> or key:<hex>:<currency>:<name>.
+        id: String,
+        #[arg(long = "as")]
+        who: String,
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1144,6 +1177,24 @@ fn main() -> std::process::ExitCode {
                 trust.as_deref(),
             ),
             Cmd::Trust { genesis, out } => trace_cmds::save_trust(&genesis, &out),
+            Cmd::Accounts(AccountsCmd::List {
+                who,
+                json,
+                target,
+                paging,
+            }) => {
+                money_cmds::list(
+                    &target.client()?,
+                    &target.keys_dir(),
+                    &who,
+                    paging.into(),
+                    json,
+                )
+                .await
+            }
+            Cmd::Accounts(AccountsCmd::Show { id, who, target }) => {
+                money_cmds::show(&target.client()?, &target.keys_dir(), &who, &id).await
+            }
             Cmd::Bench {
                 workload, nodes, ..
             } if workload != Workload::Tx && nodes != 1 => Err(anyhow::anyhow!(

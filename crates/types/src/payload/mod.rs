@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod credentials;
 pub mod governance;
 pub mod identity;
+pub mod money;
 pub mod privacy;
 pub mod trace;
 
@@ -24,6 +25,7 @@ pub use catalog::{
 pub use credentials::{RecordQualification, RequireQualification, RevokeQualification};
 pub use governance::{ApproveGovernance, GovernanceAction, ProposeGovernance};
 pub use identity::{RegisterMember, RevokeMember, SetMemberRoles};
+pub use money::{CloseAccount, Deposit, OpenAccount, Transfers};
 pub use privacy::{AddSealWraps, ComplainSealWrap, EraseSealed, RecordPurge, RegisterSealKey};
 pub use trace::CaptureEpcis;
 
@@ -85,6 +87,14 @@ pub enum Payload {
     EraseSealed(EraseSealed) = 17,
     /// A node records that it purged an erased field (signed by its validator key).
     RecordPurge(RecordPurge) = 18,
+    /// An organization opens an account of its own.
+    OpenAccount(OpenAccount) = 19,
+    /// An account's owner closes it.
+    CloseAccount(CloseAccount) = 20,
+    /// Transfers (single-phase, pending, post, void) that succeed or fail together.
+    Transfer(Transfers) = 21,
+    /// A payment provider records money received for an account.
+    Deposit(Deposit) = 22,
 }
 
 impl Payload {
@@ -110,6 +120,10 @@ impl Payload {
             Payload::ComplainSealWrap(_) => "complain_seal_wrap",
             Payload::EraseSealed(_) => "erase_sealed",
             Payload::RecordPurge(_) => "record_purge",
+            Payload::OpenAccount(_) => "open_account",
+            Payload::CloseAccount(_) => "close_account",
+            Payload::Transfer(_) => "transfer",
+            Payload::Deposit(_) => "deposit",
         }
     }
 
@@ -135,6 +149,10 @@ impl Payload {
             Payload::ComplainSealWrap(p) => p.check(),
             Payload::EraseSealed(p) => p.check(),
             Payload::RecordPurge(p) => p.check(),
+            Payload::OpenAccount(p) => p.check(),
+            Payload::CloseAccount(p) => p.check(),
+            Payload::Transfer(p) => p.check(),
+            Payload::Deposit(p) => p.check(),
         }
     }
 }
