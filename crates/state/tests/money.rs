@@ -1298,3 +1298,175 @@ fn key_owned_accounts_are_keyed_by_the_key() {
     assert_ne!(k, o);
     let _: PublicKey = key("consumer-1").public();
 }
+
+// ---------------------------------------------------------------------------
+// Store faults: a failed read halts, never rejects or applies.
+// ---------------------------------------------------------------------------
+
+/// A state whose `fail_at`-th read (get or scan) fails.
+struct Faulty<'a> {
+    inner: &'a State,
+    reads: std::cell::Cell<usize>,
+    fail_at: usize,
+}
+
+impl Faulty<'_> {
+    fn tick(&self) -> Result<(), waybill_state::StateReadError> {
+        let n = self.reads.get();
+        self.reads.set(n + 1);
+        if n == self.fail_at {
+            return Err(waybill_state::StateReadError::Store(format!(
+                "injected failure of read {n}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl waybill_state::StateRead for Faulty<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, waybill_state::StateReadError> {
+        self.tick()?;
+        waybill_state::StateRead::get(self.inner, key)
+    }
+}
+
+impl waybill_state::StateScan for Faulty<'_> {
+    fn scan_from(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        max: usize,
+    ) -> Result<waybill_state::Rows, waybill_state::StateReadError> {
+        self.tick()?;
+        self.inner.scan_from(prefix, start, max)
+    }
+}
+
+/// Every read each money action makes is failed in turn (and every read of the
+/// start-of-block expiry): each time the block stops with a state fault, never a
+/// rejection or an applied transfer.
+#[test]
+fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
+    let mut c = Chain::new();
+    c.deposit(&acct("shop", "main"), 1_000);
+    let (s, f) = (acct("shop", "main"), acct("farm", "main"));
+    assert_eq!(
+        c.run(
+            "shop-fin",
+            transfers(vec![pending("held", &s, &f, 100, 60_000)])
+        ),
+        Ok(())
+    );
+    let cases: Vec<(&str, &str, Payload)> = vec![
+        (
+            "open",
+            "farm-fin",
+            Payload::OpenAccount(OpenAccount {
+                account: acct("farm", "fees"),
+                flags: AccountFlags::default(),
+            }),
+        ),
+        (
+            "close",
+            "farm-fin",
+            Payload::CloseAccount(CloseAccount {
+                account: acct("farm", "main"),
+            }),
+        ),
+        (
+            "deposit into a new key account",
+            "bank-teller",
+            Payload::Deposit(Deposit {
+                id: "fault-dep".into(),
+                account: consumer_acct("consumer-9"),
+                amount: Amount(5),
+                reference: "F".into(),
+            }),
+        ),
+        (
+            "linked single and pending",
+            "shop-fin",
+            transfers(vec![
+                single("fault-1", &s, &f, 10),
+                pending("fault-2", &s, &f, 10, 1_000),
+            ]),
+        ),
+        (
+            "post in part",
+            "shop-fin",
+            transfers(vec![post("fault-p", "shop-fin", "held", Some(40))]),
+        ),
+        (
+            "void",
+            "farm-fin",
+            transfers(vec![void("fault-v", "shop-fin", "held")]),
+        ),
+    ];
+    let ctx = BlockContext {
+        chain_id: CHAIN.into(),
+        height: Height(c.height + 1),
+        time_ms: c.time(c.height + 1),
+    };
+    for (what, who, payload) in cases {
+        let tx = c.tx(who, payload);
+        let mut ex = Execution::begin(&c.state, ctx.clone()).expect("reads");
+        let baseline = ex.apply(&tx, tx.id()).cloned();
+        assert!(
+            matches!(&baseline, Ok(r) if r.status == TxStatus::Applied),
+            "{what}: applies on a sound store: {baseline:?}"
+        );
+        let mut faults = 0;
+        for fail_at in 0..10_000 {
+            let faulty = Faulty {
+                inner: &c.state,
+                reads: std::cell::Cell::new(0),
+                fail_at,
+            };
+            let Ok(mut ex) = Execution::begin(&faulty, ctx.clone()) else {
+                continue;
+            };
+            let result = ex.apply(&tx, tx.id()).cloned();
+            if faulty.reads.get() <= fail_at {
+                assert_eq!(result, baseline, "{what}");
+                break;
+            }
+            faults += 1;
+            assert!(
+                matches!(result, Err(TxInvalid::State(_))),
+                "{what}: read {fail_at} failed, yet the transaction came out {result:?}"
+            );
+        }
+        assert!(faults > 2, "{what}: the transaction reads state");
+    }
+    // The expiry at the start of a block: a failed read stops the block.
+    let late = BlockContext {
+        time_ms: c.time(c.height) + 60_000,
+        ..ctx
+    };
+    let mut stopped = 0;
+    for fail_at in 0..10_000 {
+        let faulty = Faulty {
+            inner: &c.state,
+            reads: std::cell::Cell::new(0),
+            fail_at,
+        };
+        let begun = Execution::begin(&faulty, late.clone());
+        if faulty.reads.get() <= fail_at {
+            let ex = begun.expect("sound");
+            let out = ex.finish().expect("sound");
+            assert!(
+                out.writes
+                    .keys()
+                    .any(|k| k.first() == Some(&keys::PENDING_EXPIRY)),
+                "the expiry ran"
+            );
+            break;
+        }
+        assert!(begun.is_err(), "read {fail_at} failed, yet the block began");
+        stopped += 1;
+    }
+    assert!(
+        stopped > 3,
+        "the expiry reads the deadline, the transfer and both accounts"
+    );
+}

@@ -996,6 +996,8 @@ fn every_command_has_help_with_an_example() {
         &["events"],
         &["trace"],
         &["audit"],
+        &["accounts", "list"],
+        &["accounts", "show"],
         &["epcis", "hash-id"],
         &["epcis", "validate"],
         &["dl", "parse"],
@@ -2243,4 +2245,129 @@ fn a_disclosure_verifies_anywhere_and_fails_on_any_change(dir: &Path, record: &s
         String::from_utf8_lossy(&out.stderr)
     );
     let _ = std::fs::remove_dir_all(&elsewhere);
+}
+
+/// `waybill submit` opens an account; `waybill accounts list --json` and `accounts
+/// show` read it back with its sums and balances; another organization's account is
+/// refused with a message that names who may read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_are_opened_listed_and_shown_from_the_command_line() {
+    let dir = temp_dir("accounts");
+    let (url, _) = init(&dir);
+    let _node = start_node(&dir);
+    let client = Client::new(&url);
+    ready(&client).await;
+    let d = dir.to_str().expect("utf-8 path");
+    let mut orgs: Vec<String> = std::fs::read_dir(dir.join("keys/orgs"))
+        .expect("org keys")
+        .map(|e| {
+            e.expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches("-admin.json")
+                .to_owned()
+        })
+        .collect();
+    orgs.sort();
+    let (mine, theirs) = (&orgs[0], &orgs[1]);
+    let payload = dir.join("open.json");
+    std::fs::write(
+        &payload,
+        serde_json::json!({
+            "type": "open_account",
+            "account": format!("org:{mine}:CNY:main"),
+            "flags": { "debits_must_not_exceed_credits": true }
+        })
+        .to_string(),
+    )
+    .expect("payload");
+    let key = dir.join(format!("keys/orgs/{mine}-admin.json"));
+    let out = waybill(&[
+        "submit",
+        "--key",
+        key.to_str().expect("utf-8"),
+        payload.to_str().expect("utf-8"),
+        "--dir",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "submit: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let who = format!("admin:{mine}");
+    let out = waybill(&["accounts", "list", "--as", &who, "--json", "--dir", d]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let items = list["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{list}");
+    let a = &items[0];
+    assert_eq!(a["id"], format!("org:{mine}:CNY:main"));
+    assert_eq!(a["currency"], "CNY");
+    assert_eq!(a["exponent"], 2);
+    for f in [
+        "debits_posted",
+        "credits_posted",
+        "debits_pending",
+        "credits_pending",
+    ] {
+        assert_eq!(a[f], "0", "{f}: {a}");
+    }
+    assert_eq!(a["flags"]["debits_must_not_exceed_credits"], true);
+    let out = waybill(&["accounts", "list", "--as", &who, "--dir", d]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains(&format!("org:{mine}:CNY:main")) && table.contains("available"),
+        "{table}"
+    );
+    let out = waybill(&[
+        "accounts",
+        "show",
+        &format!("org:{mine}:CNY:main"),
+        "--as",
+        &who,
+        "--dir",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(shown["balance"]["available"], "0");
+    let out = waybill(&[
+        "accounts",
+        "show",
+        &format!("org:{theirs}:CNY:main"),
+        "--as",
+        &who,
+        "--dir",
+        d,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("may not read account") && err.contains("regulators"),
+        "{err}"
+    );
+    let out = waybill(&[
+        "accounts",
+        "show",
+        "org:x:CNY:main",
+        "--as",
+        &who,
+        "--dir",
+        d,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("not an account id"),
+        "{err}"
+    );
 }
