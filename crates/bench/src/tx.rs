@@ -40,6 +40,9 @@ pub struct TxBenchOptions {
     pub n_nodes: usize,
     pub rate_tx_per_s: u64,
     pub json: bool,
+    /// 0: lot registrations (`--workload tx`); otherwise transfers per transaction
+    /// (`--workload transfers`, a multiple of 5).
+    pub transfers_per_tx: usize,
 }
 
 /// Retries of a batch refused as busy.
@@ -49,12 +52,16 @@ const BUSY_RETRIES_MAX: usize = 500;
 struct Workload {
     genesis: Genesis,
     validators: Vec<SecretKey>,
-    setup: Vec<SignedTx>,
+    /// Setup phases, each committed before the next starts.
+    setup: Vec<Vec<SignedTx>>,
     lanes: Vec<Vec<SignedTx>>,
     n_txs: usize,
 }
 
 fn workload(o: &TxBenchOptions, n_validators: usize) -> anyhow::Result<Workload> {
+    if o.transfers_per_tx > 0 {
+        return transfer_workload(o, n_validators);
+    }
     let admin = SecretKey::generate();
     let validators: Vec<SecretKey> = (0..n_validators).map(|_| SecretKey::generate()).collect();
     let org = OrgId::new("bench-farm")?;
@@ -127,7 +134,165 @@ fn workload(o: &TxBenchOptions, n_validators: usize) -> anyhow::Result<Workload>
     Ok(Workload {
         genesis,
         validators,
-        setup,
+        setup: vec![setup],
+        lanes,
+        n_txs: per_member * o.n_members,
+    })
+}
+
+/// Transfers: one organization with an account per member (no overdraft), funded by a
+/// payment provider's deposits; every measured transaction carries
+/// `o.transfers_per_tx` transfers from the member's account to the next member's, in
+/// groups of five that succeed together: a single-phase transfer; a pending one posted
+/// in part; a pending one voided.
+fn transfer_workload(o: &TxBenchOptions, n_validators: usize) -> anyhow::Result<Workload> {
+    use waybill_types::money::{AccountId, Amount, Currency};
+    use waybill_types::payload::money::{AccountFlags, TransferRef, TransferSpec};
+    use waybill_types::payload::{Deposit, OpenAccount, Transfers};
+    if o.transfers_per_tx % 5 != 0
+        || o.transfers_per_tx > waybill_types::limits::TRANSFERS_PER_TX_MAX
+    {
+        bail!(
+            "--transfers-per-tx must be a multiple of 5 up to {} (groups of single, pending, post, pending, void)",
+            waybill_types::limits::TRANSFERS_PER_TX_MAX
+        );
+    }
+    let admin = SecretKey::generate();
+    let bank = SecretKey::generate();
+    let validators: Vec<SecretKey> = (0..n_validators).map(|_| SecretKey::generate()).collect();
+    let org = OrgId::new("bench-shop")?;
+    let genesis = Genesis {
+        chain_id: "waybill-bench".into(),
+        genesis_time_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis() as u64,
+        organizations: vec![
+            GenesisOrganization {
+                id: org.clone(),
+                name: "Benchmark Shop".into(),
+                admin: admin.public(),
+                roles: vec![Role::Platform, Role::Financier],
+                company_prefixes: vec![],
+            },
+            GenesisOrganization {
+                id: OrgId::new("bench-bank")?,
+                name: "Benchmark Bank".into(),
+                admin: bank.public(),
+                roles: vec![Role::PaymentProvider],
+                company_prefixes: vec![],
+            },
+        ],
+        validators: validators
+            .iter()
+            .map(|v| GenesisValidator {
+                org: org.clone(),
+                public_key: v.public(),
+                voting_power: 1,
+            })
+            .collect(),
+    };
+    let chain_id = genesis.chain_id.clone();
+    let cny = Currency::new("CNY")?;
+    let members: Vec<SecretKey> = (0..o.n_members).map(|_| SecretKey::generate()).collect();
+    let account = |i: usize| AccountId::org(&org, cny, &format!("a{i}"));
+    let sign = |k: &SecretKey, p: Payload| waybill_client::sign(k, &chain_id, p);
+    let register: Vec<SignedTx> = members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            sign(
+                &admin,
+                Payload::RegisterMember(RegisterMember {
+                    member: m.public(),
+                    name: format!("bench cashier {i}"),
+                    roles: vec![Role::Financier],
+                }),
+            )
+        })
+        .collect();
+    let open: Vec<SignedTx> = (0..o.n_members)
+        .map(|i| {
+            sign(
+                &admin,
+                Payload::OpenAccount(OpenAccount {
+                    account: account(i),
+                    flags: AccountFlags {
+                        debits_must_not_exceed_credits: true,
+                        ..AccountFlags::default()
+                    },
+                }),
+            )
+        })
+        .collect();
+    let fund: Vec<SignedTx> = (0..o.n_members)
+        .map(|i| {
+            sign(
+                &bank,
+                Payload::Deposit(Deposit {
+                    id: format!("fund-{i}"),
+                    account: account(i),
+                    amount: Amount(1_000_000_000_000),
+                    reference: format!("BENCH-FUND-{i}"),
+                }),
+            )
+        })
+        .collect();
+    let per_member = o.n_txs / o.n_members;
+    let n_lanes = o.concurrency.max(1);
+    let mut lanes: Vec<Vec<SignedTx>> = vec![Vec::new(); n_lanes];
+    for s in 0..per_member {
+        for (i, m) in members.iter().enumerate() {
+            let (from, to) = (account(i), account((i + 1) % o.n_members));
+            let mut transfers = Vec::with_capacity(o.transfers_per_tx);
+            for g in 0..o.transfers_per_tx / 5 {
+                let id = |k: &str| format!("s{s}-g{g}-{k}");
+                let pending_of = |k: &str| TransferRef {
+                    signer: m.public(),
+                    id: id(k),
+                };
+                transfers.extend([
+                    TransferSpec::Single {
+                        id: id("single"),
+                        debit: from.clone(),
+                        credit: to.clone(),
+                        amount: Amount(3),
+                        reference: None,
+                    },
+                    TransferSpec::Pending {
+                        id: id("escrow"),
+                        debit: from.clone(),
+                        credit: to.clone(),
+                        amount: Amount(5),
+                        timeout_ms: 3_600_000,
+                        reference: None,
+                    },
+                    TransferSpec::Post {
+                        id: id("post"),
+                        pending: pending_of("escrow"),
+                        amount: Some(Amount(4)),
+                        reference: None,
+                    },
+                    TransferSpec::Pending {
+                        id: id("hold"),
+                        debit: from.clone(),
+                        credit: to.clone(),
+                        amount: Amount(7),
+                        timeout_ms: 3_600_000,
+                        reference: None,
+                    },
+                    TransferSpec::Void {
+                        id: id("void"),
+                        pending: pending_of("hold"),
+                    },
+                ]);
+            }
+            lanes[i % n_lanes].push(sign(m, Payload::Transfer(Transfers { transfers })));
+        }
+    }
+    Ok(Workload {
+        genesis,
+        validators,
+        setup: vec![register, open, fund],
         lanes,
         n_txs: per_member * o.n_members,
     })
@@ -229,7 +394,7 @@ async fn run_network(o: &TxBenchOptions) -> anyhow::Result<Value> {
         .map(|s| Client::new(&format!("http://{}", s.api_addr)))
         .collect();
     let client = clients[0].clone();
-    for chunk in w.setup.chunks(1000) {
+    for chunk in w.setup.iter().flat_map(|phase| phase.chunks(1000)) {
         let results = client.submit_batch(chunk, true).await?;
         if let Some(bad) = results.iter().find(|r| r["status"] != "applied") {
             bail!("benchmark setup failed: {bad}");
@@ -352,7 +517,7 @@ fn run_ledger(o: &TxBenchOptions) -> anyhow::Result<f64> {
         w.validators[0].clone(),
     )?;
     let shared = chain.shared();
-    for chunk in w.setup.chunks(1000) {
+    for chunk in w.setup.iter().flat_map(|phase| phase.chunks(1000)) {
         for r in waybill_node::ledger::submit_batch(
             &shared,
             chunk.iter().map(SignedTx::encode).collect(),
@@ -424,8 +589,12 @@ pub async fn run(o: TxBenchOptions) -> anyhow::Result<()> {
     let tps = median(col("tx_per_s"));
     let baseline = median(baselines.clone());
     let n_txs = (o.n_txs / o.n_members) * o.n_members;
-    let result = json!({
-        "benchmark": "committed signed transactions (lot registrations) over HTTP",
+    let mut result = json!({
+        "benchmark": if o.transfers_per_tx > 0 {
+            "committed signed transfers over HTTP (every single, pending, post and void counts one)"
+        } else {
+            "committed signed transactions (lot registrations) over HTTP"
+        },
         "validators": o.n_nodes.max(1),
         "offered_rate_tx_per_s": if o.rate_tx_per_s == 0 { json!("unlimited") } else { json!(o.rate_tx_per_s) },
         "txs": n_txs,
@@ -441,8 +610,29 @@ pub async fn run(o: TxBenchOptions) -> anyhow::Result<()> {
         "per_run": runs,
         "baseline_per_run": baselines.iter().map(|b| b.round()).collect::<Vec<_>>(),
     });
+    let k = o.transfers_per_tx as f64;
+    if o.transfers_per_tx > 0 {
+        result["transfers_per_tx"] = json!(o.transfers_per_tx);
+        result["transfers"] = json!(n_txs * o.transfers_per_tx);
+        result["transfers_per_s_median"] = json!((tps * k).round());
+        result["baseline_ledger_only_transfers_per_s_median"] = json!((baseline * k).round());
+    }
     if o.json {
         println!("{result}");
+    } else if o.transfers_per_tx > 0 {
+        println!(
+            "committed {} signed transfers in {n_txs} transactions of {} from {} members: median {:.0} transfers/s \
+over {} runs; commit latency p50 {} ms, p99 {} ms; ledger-only baseline {:.0} transfers/s (ratio {})",
+            n_txs * o.transfers_per_tx,
+            o.transfers_per_tx,
+            o.n_members,
+            tps * k,
+            o.runs,
+            result["latency_ms_p50_median"],
+            result["latency_ms_p99_median"],
+            baseline * k,
+            result["ratio_to_baseline"]
+        );
     } else {
         println!(
             "committed {n_txs} signed transactions from {} members: median {tps:.0} tx/s over {} runs; \

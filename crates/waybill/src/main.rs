@@ -581,6 +581,7 @@ A validator restored behind what it already signed syncs from its peers without 
     )]
     Bench {
         /// What to measure: `tx` (signed lot registrations through POST /v1/txs),
+        /// `transfers` (signed transfers through POST /v1/txs),
         /// `epcis` (EPCIS documents through POST /epcis/capture, then GET /v1/trace) or
         /// `consumer` (GET /01/… and GET /v1/proofs/…, then the page in Chromium).
         #[arg(long, value_enum, default_value_t = Workload::Tx)]
@@ -639,6 +640,10 @@ A validator restored behind what it already signed syncs from its peers without 
         /// Validators, each a full node with its own store, ports and API, in this process.
         #[arg(long, default_value_t = 1)]
         nodes: usize,
+        /// Transfers per transaction (transfers; a multiple of 5: a single-phase
+        /// transfer, a pending one posted in part, a pending one voided).
+        #[arg(long, default_value_t = 10)]
+        transfers_per_tx: usize,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -650,6 +655,9 @@ A validator restored behind what it already signed syncs from its peers without 
 enum Workload {
     /// Committed signed transactions (lot registrations).
     Tx,
+    /// Committed signed transfers (single, pending, post, void), several per
+    /// transaction.
+    Transfers,
     /// EPCIS capture throughput and lineage trace latency.
     Epcis,
     /// The consumer page and proof bundle, at the node and in a browser.
@@ -1197,10 +1205,12 @@ fn main() -> std::process::ExitCode {
             }
             Cmd::Bench {
                 workload, nodes, ..
-            } if workload != Workload::Tx && nodes != 1 => Err(anyhow::anyhow!(
-                "--workload {} runs on one validator; drop --nodes",
-                format!("{workload:?}").to_lowercase()
-            )),
+            } if !matches!(workload, Workload::Tx | Workload::Transfers) && nodes != 1 => {
+                Err(anyhow::anyhow!(
+                    "--workload {} runs on one validator; drop --nodes",
+                    format!("{workload:?}").to_lowercase()
+                ))
+            }
             Cmd::Bench {
                 workload: Workload::Epcis,
                 members,
@@ -1259,7 +1269,7 @@ fn main() -> std::process::ExitCode {
                 .await
             }
             Cmd::Bench {
-                workload: Workload::Tx,
+                workload: workload @ (Workload::Tx | Workload::Transfers),
                 txs,
                 members,
                 batch,
@@ -1268,6 +1278,7 @@ fn main() -> std::process::ExitCode {
                 nodes,
                 rate,
                 json,
+                transfers_per_tx,
                 ..
             } => {
                 waybill_bench::tx::run(waybill_bench::tx::TxBenchOptions {
@@ -1283,6 +1294,11 @@ fn main() -> std::process::ExitCode {
                         0
                     }),
                     json,
+                    transfers_per_tx: if workload == Workload::Transfers {
+                        transfers_per_tx
+                    } else {
+                        0
+                    },
                 })
                 .await
             }

@@ -1324,6 +1324,45 @@ fn bench_runs_a_small_tx_workload_and_prints_json() {
         "{v}"
     );
 
+    // Transfers: every transfer of every transaction applied (a rejection fails the
+    // run), counted one by one.
+    let out = waybill(&[
+        "bench",
+        "--workload",
+        "transfers",
+        "--txs",
+        "100",
+        "--members",
+        "20",
+        "--transfers-per-tx",
+        "15",
+        "--runs",
+        "1",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "bench transfers: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["transfers"], 1_500, "{v}");
+    let (per_tx, per_s) = (
+        v["tx_per_s_median"].as_f64().expect("tx/s"),
+        v["transfers_per_s_median"].as_f64().expect("transfers/s"),
+    );
+    assert!(per_s > 0.0 && (per_s - 15.0 * per_tx).abs() <= 1.0, "{v}");
+    let out = waybill(&[
+        "bench",
+        "--workload",
+        "transfers",
+        "--transfers-per-tx",
+        "7",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("multiple of 5"), "{err}");
+
     let out = waybill(&["bench", "--workload", "epcis", "--nodes", "2"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
