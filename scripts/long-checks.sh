@@ -31,6 +31,10 @@
 #     every answer as its schema says (response_schema_conformance, and its content
 #     type). Any failure fails the script; the report is in target/long-checks.
 #     Needs python3 with venv, and PyPI the first time.
+#   - Money (issue 16): the property test over random transfer sequences (deposits,
+#     single and pending transfers, partial posts, voids, closes, expiry) with
+#     WAYBILL_MONEY_CASES (default 1,000,000) cases: after every block, per currency
+#     Σ debits = Σ credits over all account rows, and no balance flag broken.
 #   - A long single-node run (`waybill bench --txs 1000000`, issue 14): the throughput
 #     of the last 100,000 committed transactions must be within 20 % of the first
 #     100,000's (commit cost must not grow with the store). WAYBILL_BENCH_TXS (default
@@ -159,6 +163,11 @@ json_cases="${WAYBILL_JSON_CASES:-1000000}"
 echo "== exact JSON reader vs serde_json: ${json_cases} mutations"
 WAYBILL_JSON_CASES="$json_cases" \
   cargo test --release -p waybill-epcis --test exact_json -- --nocapture
+money_cases="${WAYBILL_MONEY_CASES:-1000000}"
+echo "== money property: ${money_cases} random transfer sequences (Σ debits = Σ credits, every flag)"
+WAYBILL_MONEY_CASES="$money_cases" \
+  cargo test --release -p waybill-state --test money \
+  random_transfers_keep_debits_equal_to_credits_and_every_flag -- --nocapture
 restore_check
 fuzz_check
 api_check

@@ -149,7 +149,7 @@ fn transfer_workload(o: &TxBenchOptions, n_validators: usize) -> anyhow::Result<
     use waybill_types::money::{AccountId, Amount, Currency};
     use waybill_types::payload::money::{AccountFlags, TransferRef, TransferSpec};
     use waybill_types::payload::{Deposit, OpenAccount, Transfers};
-    if o.transfers_per_tx % 5 != 0
+    if !o.transfers_per_tx.is_multiple_of(5)
         || o.transfers_per_tx > waybill_types::limits::TRANSFERS_PER_TX_MAX
     {
         bail!(

@@ -35,6 +35,8 @@ macro_rules! with_contract {
             Payload::CloseAccount($c) => $body,
             Payload::Transfer($c) => $body,
             Payload::Deposit($c) => $body,
+            Payload::PublishRate($c) => $body,
+            Payload::Convert($c) => $body,
         }
     };
 }

@@ -393,3 +393,13 @@ pub fn pending_expiry(
 pub fn money_totals(currency: &waybill_types::money::Currency) -> Vec<u8> {
     [&[MONEY_TOTALS][..], currency.code().as_bytes()].concat()
 }
+/// A payment provider's exchange rate (`crate::fx::FxRate`): `FX_RATE ‖ len (1) ‖
+/// provider organization ‖ rate id`.
+pub const FX_RATE: u8 = 0x28;
+
+/// Key of an exchange rate.
+pub fn fx_rate(provider: &OrgId, id: &str) -> Vec<u8> {
+    let o = provider.as_str().as_bytes();
+    let len = u8::try_from(o.len()).expect("an organization id is at most 40 bytes");
+    [&[FX_RATE, len][..], o, id.as_bytes()].concat()
+}

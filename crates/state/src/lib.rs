@@ -16,7 +16,7 @@
 //!   (organizations, members, roles), [`catalog`] (products, lots, locations),
 //!   [`credentials`] (qualifications), [`governance`] (consortium changes),
 //!   [`access`] (the authority matrix and read grants), [`trace`] (EPCIS capture and
-//!   the lineage walk), [`money`] (accounts and transfers); beside them [`open`] (the open tier's records and subject
+//!   the lineage walk), [`money`] (accounts and transfers), [`fx`] (rates and conversions); beside them [`open`] (the open tier's records and subject
 //!   heads) and [`audit`] (the audit trail);
 //! - [`exec`] and [`keys`]: what every domain shares.
 //!
@@ -36,6 +36,7 @@ pub mod commitments;
 pub mod credentials;
 pub mod dispatch;
 pub mod exec;
+pub mod fx;
 pub mod governance;
 pub mod identity;
 pub mod index;

@@ -285,22 +285,22 @@ pub fn check_totals<S: StateScan + ?Sized>(
 /// The accounts and transfers one transaction (or the start-of-block expiry) reads
 /// and changes, kept until its end so a later transfer of a batch sees an earlier
 /// one's effect; then written, with the totals, in one go.
-struct Ledger<'e, S: StateRead + ?Sized> {
+pub(crate) struct Ledger<'e, S: StateRead + ?Sized> {
     state: &'e S,
     height: Height,
     time_ms: u64,
     /// Account rows touched: (as read, as now).
     accounts: BTreeMap<AccountId, (Option<Account>, Account)>,
     /// Transfer rows written.
-    transfers: BTreeMap<TransferRef, TransferRecord>,
+    pub(crate) transfers: BTreeMap<TransferRef, TransferRecord>,
     /// Pending-expiry index keys to write.
     expiries: Vec<Vec<u8>>,
 }
 
-type Rejected = Result<(), Rejection>;
+pub(crate) type Rejected = Result<(), Rejection>;
 
 impl<'e, S: StateRead + ?Sized> Ledger<'e, S> {
-    fn new(state: &'e S, height: Height, time_ms: u64) -> Self {
+    pub(crate) fn new(state: &'e S, height: Height, time_ms: u64) -> Self {
         Ledger {
             state,
             height,
@@ -311,7 +311,10 @@ impl<'e, S: StateRead + ?Sized> Ledger<'e, S> {
         }
     }
 
-    fn account(&mut self, id: &AccountId) -> Result<Option<&mut Account>, StateReadError> {
+    pub(crate) fn account(
+        &mut self,
+        id: &AccountId,
+    ) -> Result<Option<&mut Account>, StateReadError> {
         if !self.accounts.contains_key(id) {
             match load_account(self.state, id)? {
                 Some(a) => {
@@ -323,12 +326,15 @@ impl<'e, S: StateRead + ?Sized> Ledger<'e, S> {
         Ok(self.accounts.get_mut(id).map(|(_, now)| now))
     }
 
-    fn open(&mut self, id: &AccountId, flags: AccountFlags) {
+    pub(crate) fn open(&mut self, id: &AccountId, flags: AccountFlags) {
         let a = Account::new(id.clone(), flags, self.height);
         self.accounts.insert(id.clone(), (None, a));
     }
 
-    fn transfer(&self, r: &TransferRef) -> Result<Option<TransferRecord>, StateReadError> {
+    pub(crate) fn transfer(
+        &self,
+        r: &TransferRef,
+    ) -> Result<Option<TransferRecord>, StateReadError> {
         match self.transfers.get(r) {
             Some(t) => Ok(Some(t.clone())),
             None => load_transfer(self.state, r),
@@ -336,7 +342,7 @@ impl<'e, S: StateRead + ?Sized> Ledger<'e, S> {
     }
 
     /// Both accounts, open; `Err` names the first that is unknown or closed.
-    fn open_pair(
+    pub(crate) fn open_pair(
         &mut self,
         debit: &AccountId,
         credit: &AccountId,
@@ -363,7 +369,7 @@ impl<'e, S: StateRead + ?Sized> Ledger<'e, S> {
 
     /// Add `amount` to the debit side of `debit` and the credit side of `credit`,
     /// posted or pending, checking both accounts' flags.
-    fn book(
+    pub(crate) fn book(
         &mut self,
         debit: &AccountId,
         credit: &AccountId,
@@ -471,7 +477,7 @@ impl<'e, S: StateRead + ?Sized> Ledger<'e, S> {
     /// A currency's ledger-wide sums are bounded by 2^128 − 1 too: a transaction that
     /// would pass that is rejected (`overflow`) — far beyond any real money, but a
     /// bound the invariant needs.
-    fn into_writes(self) -> Result<Writes, HandlerError> {
+    pub(crate) fn into_writes(self) -> Result<Writes, HandlerError> {
         let mut w: Writes = Vec::new();
         // Per currency: Σ of the touched rows as they are now, and as they were. Kept
         // in i128-free form: two u128 sums per field, wide enough for the few rows
@@ -620,7 +626,7 @@ impl Contract for CloseAccount {
 
 /// Is the transfer client id `id` of `signer` free, or taken by a transfer with the
 /// same request (`exists`) or another (`exists_with_different_fields`)?
-fn check_fresh<S: StateRead + ?Sized>(
+pub(crate) fn check_fresh<S: StateRead + ?Sized>(
     l: &Ledger<'_, S>,
     r: &TransferRef,
     body: &Hash,
@@ -806,7 +812,10 @@ fn settle_pending<S: StateRead + ?Sized>(
 }
 
 /// May `signer` debit `debit`? Only an organization's own money mover.
-fn check_debit_authority(signer: &Member, debit: &AccountId) -> Result<(), HandlerError> {
+pub(crate) fn check_debit_authority(
+    signer: &Member,
+    debit: &AccountId,
+) -> Result<(), HandlerError> {
     match &debit.owner {
         AccountOwner::Org(o) if *o == signer.org && moves_money(signer) => Ok(()),
         AccountOwner::Org(o) if *o == signer.org => Err(not_authorized(format!(

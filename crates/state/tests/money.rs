@@ -211,9 +211,17 @@ impl Chain {
     /// Σ debits = Σ credits per currency (from the rows, and as the totals row says),
     /// and every account's flags hold.
     fn check_invariants(&self) {
-        check_totals(&self.state, cny())
-            .expect("reads")
-            .expect("money invariant");
+        let currencies: Vec<Currency> = self
+            .state
+            .keys()
+            .filter(|k| k.first() == Some(&keys::MONEY_TOTALS))
+            .map(|k| Currency::new(std::str::from_utf8(&k[1..]).expect("ASCII")).expect("ISO"))
+            .collect();
+        for c in currencies {
+            check_totals(&self.state, c)
+                .expect("reads")
+                .expect("money invariant");
+        }
         for a in list_accounts(&self.state, &[keys::ACCOUNT], None, 100_000).expect("reads") {
             let debits = a.debits_posted.0 + a.debits_pending.0;
             let credits = a.credits_posted.0 + a.credits_pending.0;
@@ -1357,7 +1365,37 @@ fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
         ),
         Ok(())
     );
+    let shop_usd = AccountId::org(&org("shop"), usd(), "usd");
+    assert_eq!(
+        c.run(
+            "shop-fin",
+            Payload::OpenAccount(OpenAccount {
+                account: shop_usd.clone(),
+                flags: AccountFlags::default(),
+            })
+        ),
+        Ok(())
+    );
+    c.deposit(&shop_usd, 500);
+    let t = c.time(c.height + 1);
+    assert_eq!(
+        c.run(
+            "bank-teller",
+            quote("q", usd(), cny(), "7.1", t, t + 600_000)
+        ),
+        Ok(())
+    );
     let cases: Vec<(&str, &str, Payload)> = vec![
+        (
+            "quote",
+            "bank-teller",
+            quote("q2", usd(), cny(), "7.2", t, t + 600_000),
+        ),
+        (
+            "convert",
+            "shop-fin",
+            convert("fault-fx", &shop_usd, &s, 100, "q"),
+        ),
         (
             "open",
             "farm-fin",
@@ -1468,5 +1506,175 @@ fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
     assert!(
         stopped > 3,
         "the expiry reads the deadline, the transfer and both accounts"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// FX: quoted rates and conversions.
+// ---------------------------------------------------------------------------
+
+fn usd() -> Currency {
+    Currency::new("USD").expect("USD")
+}
+
+fn quote(id: &str, base: Currency, quote: Currency, rate: &str, from: u64, until: u64) -> Payload {
+    Payload::PublishRate(waybill_types::payload::PublishRate {
+        id: id.into(),
+        base,
+        quote,
+        rate: rate.parse().expect("rate"),
+        valid_from_ms: from,
+        valid_until_ms: until,
+    })
+}
+
+fn convert(id: &str, from: &AccountId, to: &AccountId, amount: u128, rate_id: &str) -> Payload {
+    Payload::Convert(waybill_types::payload::Convert {
+        id: id.into(),
+        from: from.clone(),
+        to: to.clone(),
+        amount: Amount(amount),
+        rate: waybill_types::payload::money::RateRef {
+            provider: org("bank"),
+            id: rate_id.into(),
+        },
+    })
+}
+
+#[test]
+fn an_importer_converts_at_a_quoted_rate_through_the_providers_fx_accounts() {
+    let mut c = Chain::new();
+    let shop_usd = AccountId::org(&org("shop"), usd(), "usd");
+    assert_eq!(
+        c.run(
+            "shop-fin",
+            Payload::OpenAccount(OpenAccount {
+                account: shop_usd.clone(),
+                flags: AccountFlags {
+                    debits_must_not_exceed_credits: true,
+                    ..AccountFlags::default()
+                }
+            })
+        ),
+        Ok(())
+    );
+    c.deposit(&shop_usd, 20_000);
+    let t = c.time(c.height + 1);
+    // Only a payment provider quotes; never into the past; one id once.
+    assert_eq!(
+        c.run(
+            "shop-fin",
+            quote("q1", usd(), cny(), "7.2345", t, t + 60_000)
+        ),
+        Err("not_authorized".into())
+    );
+    let t = c.time(c.height + 1);
+    assert_eq!(
+        c.run(
+            "bank-teller",
+            quote("old", usd(), cny(), "7.2", t - 10_000, t)
+        ),
+        Err("invalid".into())
+    );
+    let t = c.time(c.height + 1);
+    assert_eq!(
+        c.run(
+            "bank-teller",
+            quote("q1", usd(), cny(), "7.2345", t + 1_000, t + 60_000)
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        c.run(
+            "bank-teller",
+            quote("q1", usd(), cny(), "7.3", t, t + 60_000)
+        ),
+        Err("duplicate".into())
+    );
+    let valid_from = t + 1_000;
+    let until = t + 60_000;
+    let main = acct("shop", "main");
+    // Before its window, and at its end, the rate is refused; inside it, 100.00 USD
+    // buys 723.45 CNY.
+    let tx = c.tx("shop-fin", convert("fx-1", &shop_usd, &main, 10_000, "q1"));
+    let r = c.block_at(valid_from - 1, vec![tx]).remove(0);
+    assert!(
+        matches!(&r.status, TxStatus::Rejected { code, .. } if code == "fx_rate_expired"),
+        "{r:?}"
+    );
+    assert_eq!(
+        c.run(
+            "shop-fin",
+            convert("fx-1", &shop_usd, &main, 10_000, "nope")
+        ),
+        Err("unknown_fx_rate".into())
+    );
+    assert_eq!(
+        c.run("shop-fin", convert("fx-1", &main, &shop_usd, 10_000, "q1")),
+        Err("unknown_fx_rate".into()),
+        "the rate is USD→CNY only"
+    );
+    assert_eq!(
+        c.run("farm-fin", convert("fx-1", &shop_usd, &main, 10_000, "q1")),
+        Err("not_authorized".into())
+    );
+    assert_eq!(
+        c.run("shop-fin", convert("fx-1", &shop_usd, &main, 10_000, "q1")),
+        Ok(())
+    );
+    assert_eq!(c.balance(&shop_usd), 10_000);
+    assert_eq!(c.balance(&main), 72_345);
+    assert_eq!(
+        c.balance(&AccountId::org(&org("bank"), usd(), "fx")),
+        10_000
+    );
+    assert_eq!(
+        c.balance(&AccountId::org(&org("bank"), cny(), "fx")),
+        -72_345
+    );
+    // A retry converts nothing twice; more than the account holds changes nothing.
+    assert_eq!(
+        c.run("shop-fin", convert("fx-1", &shop_usd, &main, 10_000, "q1")),
+        Err("exists".into())
+    );
+    assert_eq!(
+        c.run("shop-fin", convert("fx-2", &shop_usd, &main, 10_001, "q1")),
+        Err("exceeds_credits".into())
+    );
+    assert_eq!(
+        c.balance(&main),
+        72_345,
+        "neither leg of a refused conversion was made"
+    );
+    // Half to even at the minor unit: 0.01 USD × 0.5 rounds to 0 and is refused;
+    // 0.03 USD × 0.5 = 1.5 fen → 2; 0.05 USD × 0.5 = 2.5 fen → 2.
+    let t = c.time(c.height + 1);
+    assert_eq!(
+        c.run(
+            "bank-teller",
+            quote("half", usd(), cny(), "0.5", t, t + 60_000)
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        c.run("shop-fin", convert("h1", &shop_usd, &main, 1, "half")),
+        Err("invalid".into())
+    );
+    assert_eq!(
+        c.run("shop-fin", convert("h3", &shop_usd, &main, 3, "half")),
+        Ok(())
+    );
+    assert_eq!(c.balance(&main), 72_347);
+    assert_eq!(
+        c.run("shop-fin", convert("h5", &shop_usd, &main, 5, "half")),
+        Ok(())
+    );
+    assert_eq!(c.balance(&main), 72_349);
+    // At the end of its window the rate is refused.
+    let tx = c.tx("shop-fin", convert("late", &shop_usd, &main, 100, "q1"));
+    let r = c.block_at(until, vec![tx]).remove(0);
+    assert!(
+        matches!(&r.status, TxStatus::Rejected { code, .. } if code == "fx_rate_expired"),
+        "{r:?}"
     );
 }

@@ -340,6 +340,109 @@ impl schemars::JsonSchema for Amount {
     }
 }
 
+/// An exchange rate: how many units of the quote currency one unit of the base
+/// currency buys, as an exact decimal (`"7.2345"`; at most 18 decimals, more than
+/// zero). Kept as `mantissa / 10^scale`, never a float.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
+pub struct Rate {
+    /// The digits without the point.
+    pub mantissa: u128,
+    /// How many of them are decimals.
+    pub scale: u8,
+}
+
+impl Rate {
+    /// Most decimals a rate has.
+    pub const SCALE_MAX: u8 = 18;
+
+    /// `amount` minor units of a currency with exponent `from_exp` converted at this
+    /// rate to minor units of one with exponent `to_exp`, rounded half to even; `None`
+    /// if a product passes 2^128 − 1.
+    pub fn convert(&self, amount: Amount, from_exp: u8, to_exp: u8) -> Option<Amount> {
+        let num = amount
+            .0
+            .checked_mul(self.mantissa)?
+            .checked_mul(10u128.checked_pow(u32::from(to_exp))?)?;
+        let den = 10u128.checked_pow(u32::from(self.scale) + u32::from(from_exp))?;
+        let (q, r) = (num / den, num % den);
+        // r < den ≤ 10^22, so 2r cannot overflow.
+        let up = match (2 * r).cmp(&den) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => q % 2 == 1,
+            std::cmp::Ordering::Less => false,
+        };
+        q.checked_add(u128::from(up)).map(Amount)
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = format!(
+            "{:0>width$}",
+            self.mantissa,
+            width = usize::from(self.scale) + 1
+        );
+        let (int, frac) = digits.split_at(digits.len() - usize::from(self.scale));
+        if frac.is_empty() {
+            f.write_str(int)
+        } else {
+            write!(f, "{int}.{frac}")
+        }
+    }
+}
+
+impl FromStr for Rate {
+    type Err = MoneyError;
+    fn from_str(s: &str) -> Result<Rate, MoneyError> {
+        let bad = || MoneyError::Rate(s.chars().take(48).collect());
+        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+        if int.is_empty()
+            || !digits(int)
+            || !digits(frac)
+            || (s.contains('.') && frac.is_empty())
+            || (int.len() > 1 && int.starts_with('0'))
+            || frac.len() > usize::from(Rate::SCALE_MAX)
+        {
+            return Err(bad());
+        }
+        let mantissa: u128 = format!("{int}{frac}").parse().map_err(|_| bad())?;
+        if mantissa == 0 {
+            return Err(bad());
+        }
+        Ok(Rate {
+            mantissa,
+            scale: u8::try_from(frac.len()).map_err(|_| bad())?,
+        })
+    }
+}
+
+impl Serialize for Rate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <String as Deserialize>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl schemars::JsonSchema for Rate {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Rate".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^(0|[1-9][0-9]*)(\\.[0-9]{1,18})?$",
+            "description": "Units of the quote currency per unit of the base currency, an exact decimal, e.g. 7.2345",
+        })
+    }
+}
+
 /// Who owns an account: an organization, or a key (a consumer's; its account opens
 /// with a payment provider's first deposit for that key).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
@@ -471,6 +574,9 @@ pub enum MoneyError {
     /// Not a decimal string of a u128.
     #[error("`{0}` is not an amount: whole minor units as a decimal string without sign, point or leading zeros, at most 2^128-1, e.g. \"12345\"")]
     Amount(String),
+    /// Not an exchange rate.
+    #[error("`{0}` is not an exchange rate: a decimal more than zero with at most 18 decimals, without sign or exponent, e.g. \"7.2345\"")]
+    Rate(String),
     /// Not an account id.
     #[error("`{0}` is not an account id: org:<org>:<currency>:<name> or key:<64 hex>:<currency>:<name>, e.g. org:shopmart:CNY:main")]
     AccountId(String),
@@ -521,6 +627,55 @@ mod tests {
         assert!(
             serde_json::from_str::<Amount>("12345").is_err(),
             "a JSON number is refused"
+        );
+    }
+
+    #[test]
+    fn rates_are_exact_decimals_and_convert_half_to_even() {
+        for (text, m, sc) in [
+            ("7.2345", 72_345, 4),
+            ("1", 1, 0),
+            ("0.5", 5, 1),
+            ("150.25", 15_025, 2),
+        ] {
+            let r: Rate = text.parse().expect("valid test value");
+            assert_eq!((r.mantissa, r.scale), (m, sc), "{text}");
+            assert_eq!(r.to_string(), text);
+        }
+        for bad in [
+            "",
+            "0",
+            "0.000",
+            "-1",
+            "1.",
+            ".5",
+            "01.5",
+            "1e3",
+            "1.0000000000000000001",
+            " 1",
+        ] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad:?}");
+        }
+        let rate = |t: &str| t.parse::<Rate>().expect("valid test value");
+        // 100.00 USD at 7.2345 CNY/USD: 723.45 CNY.
+        assert_eq!(
+            rate("7.2345").convert(Amount(10_000), 2, 2),
+            Some(Amount(72_345))
+        );
+        // Half to even: 1.5 → 2, 2.5 → 2, 0.5 → 0; above half rounds up.
+        assert_eq!(rate("0.5").convert(Amount(3), 2, 2), Some(Amount(2)));
+        assert_eq!(rate("0.5").convert(Amount(5), 2, 2), Some(Amount(2)));
+        assert_eq!(rate("0.5").convert(Amount(1), 2, 2), Some(Amount(0)));
+        assert_eq!(rate("0.5").convert(Amount(7), 2, 2), Some(Amount(4)));
+        // Exponents: 0.01 USD at 150.25 JPY/USD is 1.5025 yen → 2; 0.02 USD → 3.005 → 3.
+        assert_eq!(rate("150.25").convert(Amount(1), 2, 0), Some(Amount(2)));
+        assert_eq!(rate("150.25").convert(Amount(2), 2, 0), Some(Amount(3)));
+        // 1 KWD (1000 fils) at 3.25 USD/KWD: 325 cents.
+        assert_eq!(rate("3.25").convert(Amount(1_000), 3, 2), Some(Amount(325)));
+        assert_eq!(
+            rate("2").convert(Amount(u128::MAX), 2, 2),
+            None,
+            "overflow is None"
         );
     }
 

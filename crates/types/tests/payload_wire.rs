@@ -5,7 +5,7 @@
 use waybill_types::codec;
 use waybill_types::{Payload, SecretKey};
 
-const EXAMPLES: [(&str, &str); 21] = [
+const EXAMPLES: [(&str, &str); 23] = [
     (
         "register_member",
         r#"{"type":"register_member","member":"KEY","name":"Li Wei","roles":["producer","processor"]}"#,
@@ -90,10 +90,18 @@ const EXAMPLES: [(&str, &str); 21] = [
         "deposit",
         r#"{"type":"deposit","id":"dep-1","account":"key:KEY:CNY:wallet","amount":"5000","reference":"ICBC-2026-12-06-0001"}"#,
     ),
+    (
+        "publish_rate",
+        r#"{"type":"publish_rate","id":"usd-cny-2026-12-06","base":"USD","quote":"CNY","rate":"7.2345","valid_from_ms":1796515200000,"valid_until_ms":1796601600000}"#,
+    ),
+    (
+        "convert",
+        r#"{"type":"convert","id":"fx-1","from":"org:importer:USD:main","to":"org:importer:CNY:main","amount":"10000","rate":{"provider":"icbc","id":"usd-cny-2026-12-06"}}"#,
+    ),
 ];
 
 /// SHA-256 (hex) of each example's borsh encoding, fixed when the forms were.
-const HASHES: [&str; 21] = [
+const HASHES: [&str; 23] = [
     "b654e9bbc1c97732954b25ac3473c7e323fdd42fcbc385edd41f7940140bb026",
     "062e9352953375401902faa8d00d3f810e86ac1b669c892f7a83b3eded1720c6",
     "94f4966a355898527025171a6b15979a154ae987d528f1273e13b0f91f217c6a",
@@ -115,6 +123,8 @@ const HASHES: [&str; 21] = [
     "22ca7d465e1a6b7c9594695c1bfcf385dbd2769f39c357b66ebc7e9af7c5ef36",
     "717c675f2d083a2b490035fcdc187eafc129a4596007247ede23e20fb415a6b4",
     "9b45b6d420bb006837e78c1a50f8056edd2c3fb503a7d3fb3eea371e23562d4b",
+    "7b25b15f140475415354afbda18ce70568626f984f44fcc2d0af11bf5566eb3d",
+    "8b23582c966ce852d808b9e47947b735538836a673f4e22ee242e6a122f1ad42",
 ];
 
 /// The examples name one member key, written `KEY`.

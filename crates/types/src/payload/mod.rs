@@ -25,7 +25,7 @@ pub use catalog::{
 pub use credentials::{RecordQualification, RequireQualification, RevokeQualification};
 pub use governance::{ApproveGovernance, GovernanceAction, ProposeGovernance};
 pub use identity::{RegisterMember, RevokeMember, SetMemberRoles};
-pub use money::{CloseAccount, Deposit, OpenAccount, Transfers};
+pub use money::{CloseAccount, Convert, Deposit, OpenAccount, PublishRate, Transfers};
 pub use privacy::{AddSealWraps, ComplainSealWrap, EraseSealed, RecordPurge, RegisterSealKey};
 pub use trace::CaptureEpcis;
 
@@ -95,6 +95,10 @@ pub enum Payload {
     Transfer(Transfers) = 21,
     /// A payment provider records money received for an account.
     Deposit(Deposit) = 22,
+    /// A payment provider quotes an exchange rate for a window of block time.
+    PublishRate(PublishRate) = 23,
+    /// Convert money between currencies at a provider's rate (a linked pair).
+    Convert(Convert) = 24,
 }
 
 impl Payload {
@@ -124,6 +128,8 @@ impl Payload {
             Payload::CloseAccount(_) => "close_account",
             Payload::Transfer(_) => "transfer",
             Payload::Deposit(_) => "deposit",
+            Payload::PublishRate(_) => "publish_rate",
+            Payload::Convert(_) => "convert",
         }
     }
 
@@ -153,6 +159,8 @@ impl Payload {
             Payload::CloseAccount(p) => p.check(),
             Payload::Transfer(p) => p.check(),
             Payload::Deposit(p) => p.check(),
+            Payload::PublishRate(p) => p.check(),
+            Payload::Convert(p) => p.check(),
         }
     }
 }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::{check_word, PayloadError};
 use crate::keys::PublicKey;
 use crate::limits;
-use crate::money::{AccountId, AccountOwner, Amount};
+use crate::money::{AccountId, AccountOwner, Amount, Currency, Rate};
+use crate::org::OrgId;
 
 /// An account's balance rules, checked on every transfer (a pending transfer's
 /// amount counts against them when it is created).
@@ -419,5 +420,124 @@ fn field(field: &'static str, reason: &str) -> PayloadError {
     PayloadError::Field {
         field,
         reason: reason.to_string(),
+    }
+}
+
+/// A payment provider quotes an exchange rate: one unit of `base` buys `rate` units of
+/// `quote`, for conversions whose block time lies in `[valid_from_ms, valid_until_ms)`.
+/// A conversion at the rate goes through the provider's FX accounts: the provider is
+/// the counterparty at the rate it quoted.
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRate {
+    /// The rate's id, unique per provider organization (1-64 of a-z, 0-9, `_`, `-`).
+    pub id: String,
+    /// The currency sold.
+    pub base: Currency,
+    /// The currency bought.
+    pub quote: Currency,
+    /// Units of `quote` per unit of `base`, an exact decimal.
+    pub rate: Rate,
+    /// First block time (ms since the Unix epoch) at which it may be used.
+    pub valid_from_ms: u64,
+    /// Block time from which it may no longer be used (after `valid_from_ms`, and after
+    /// the block that publishes it: a rate is never backdated into the past).
+    pub valid_until_ms: u64,
+}
+
+impl PublishRate {
+    /// Checks that need no state.
+    pub fn check(&self) -> Result<(), PayloadError> {
+        check_word("id", &self.id)?;
+        if self.base == self.quote {
+            return Err(field("quote", "a rate converts between two currencies"));
+        }
+        if self.valid_until_ms <= self.valid_from_ms {
+            return Err(field(
+                "valid_until_ms",
+                "the window [valid_from_ms, valid_until_ms) is empty",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A provider's rate, named by the provider's organization and the rate's id.
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct RateRef {
+    /// The payment provider that quoted it.
+    pub provider: OrgId,
+    /// The rate's id.
+    pub id: String,
+}
+
+/// Convert money between two accounts in two currencies at a provider's rate: a linked
+/// pair of transfers, `from` → the provider's FX account in `from`'s currency, and the
+/// provider's FX account in `to`'s currency → `to`, for `amount` converted at the rate
+/// and rounded half to even to `to`'s minor unit. Signed like a transfer from `from`.
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Convert {
+    /// Client id, unique per signer (the pair's first leg; the second is `<id>~fx`).
+    pub id: String,
+    /// The account debited, in the rate's base currency.
+    pub from: AccountId,
+    /// The account credited, in the rate's quote currency.
+    pub to: AccountId,
+    /// Minor units of `from`'s currency, more than zero.
+    pub amount: Amount,
+    /// The rate it cites.
+    pub rate: RateRef,
+}
+
+impl Convert {
+    /// Checks that need no state.
+    pub fn check(&self) -> Result<(), PayloadError> {
+        check_word("id", &self.id)?;
+        check_word("rate.id", &self.rate.id)?;
+        if self.amount.0 == 0 {
+            return Err(field("amount", "a conversion is of more than zero"));
+        }
+        if self.from.currency == self.to.currency {
+            return Err(field(
+                "to",
+                &format!(
+                    "`{}` and `{}` are both in {}; a conversion is between two currencies (use a transfer)",
+                    self.from, self.to, self.to.currency
+                ),
+            ));
+        }
+        Ok(())
     }
 }
