@@ -403,3 +403,21 @@ pub fn fx_rate(provider: &OrgId, id: &str) -> Vec<u8> {
     let len = u8::try_from(o.len()).expect("an organization id is at most 40 bytes");
     [&[FX_RATE, len][..], o, id.as_bytes()].concat()
 }
+/// A payment provider's reference, booked once: `PROVIDER_REF ‖ len (1) ‖ provider
+/// organization ‖ reference` → the transfer (`TransferRef`) that booked it.
+pub const PROVIDER_REF: u8 = 0x29;
+
+/// The key prefix of a provider's references.
+pub fn provider_references(provider: &OrgId) -> Vec<u8> {
+    let o = provider.as_str().as_bytes();
+    let len = u8::try_from(o.len()).expect("an organization id is at most 40 bytes");
+    [&[PROVIDER_REF, len][..], o].concat()
+}
+/// Key of a provider's reference.
+pub fn provider_reference(provider: &OrgId, reference: &str) -> Vec<u8> {
+    [
+        provider_references(provider).as_slice(),
+        reference.as_bytes(),
+    ]
+    .concat()
+}

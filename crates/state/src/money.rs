@@ -23,7 +23,7 @@ use waybill_types::payload::money::{
     AccountFlags, CloseAccount, Deposit, OpenAccount, TransferRef, TransferSpec, Transfers,
 };
 use waybill_types::reject::RejectCode;
-use waybill_types::{Height, PublicKey, Role, TxId};
+use waybill_types::{Height, OrgId, PublicKey, Role, TxId};
 
 use crate::access::{may_write, DataCategory};
 use crate::exec::{
@@ -212,6 +212,36 @@ pub fn load_transfer<S: StateRead + ?Sized>(
     state.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
 }
 
+/// A payment provider's booked references, in reference order, after `after`
+/// (exclusive), at most `max`: each with its transfer.
+pub fn provider_transfers<S: StateScan + ?Sized>(
+    state: &S,
+    provider: &OrgId,
+    after: Option<&str>,
+    max: usize,
+) -> Result<Vec<(String, TransferRecord)>, StateReadError> {
+    let prefix = keys::provider_references(provider);
+    let start = match after {
+        Some(a) => [keys::provider_reference(provider, a).as_slice(), &[0]].concat(),
+        None => prefix.clone(),
+    };
+    let mut out = Vec::new();
+    for (k, v) in state.scan_from(&prefix, &start, max)? {
+        let r: TransferRef = decode_record(&k, &v)?;
+        let reference =
+            String::from_utf8(k[prefix.len()..].to_vec()).map_err(|_| StateReadError::Corrupt {
+                key: k.clone(),
+                reason: "a provider reference is not UTF-8".into(),
+            })?;
+        let t = load_transfer(state, &r)?.ok_or_else(|| StateReadError::Corrupt {
+            key: k.clone(),
+            reason: format!("reference names transfer `{}`, which is missing", r.id),
+        })?;
+        out.push((reference, t));
+    }
+    Ok(out)
+}
+
 /// Every account row whose key starts with `prefix` (all accounts, or one owner's:
 /// [`keys::accounts_of_org`]), in key order, after `after` (exclusive), at most `max`.
 pub fn list_accounts<S: StateScan + ?Sized>(
@@ -295,6 +325,8 @@ pub(crate) struct Ledger<'e, S: StateRead + ?Sized> {
     pub(crate) transfers: BTreeMap<TransferRef, TransferRecord>,
     /// Pending-expiry index keys to write.
     expiries: Vec<Vec<u8>>,
+    /// Payment-provider references claimed: key → the transfer.
+    references: BTreeMap<Vec<u8>, TransferRef>,
 }
 
 pub(crate) type Rejected = Result<(), Rejection>;
@@ -308,6 +340,7 @@ impl<'e, S: StateRead + ?Sized> Ledger<'e, S> {
             accounts: BTreeMap::new(),
             transfers: BTreeMap::new(),
             expiries: Vec::new(),
+            references: BTreeMap::new(),
         }
     }
 
@@ -339,6 +372,37 @@ impl<'e, S: StateRead + ?Sized> Ledger<'e, S> {
             Some(t) => Ok(Some(t.clone())),
             None => load_transfer(self.state, r),
         }
+    }
+
+    /// Claim a payment provider's `reference` for transfer `r`: a provider's
+    /// reference names one payment of its own, so it is taken once (the same bank
+    /// payment cannot be credited twice under two client ids).
+    pub(crate) fn claim_reference(
+        &mut self,
+        provider: &OrgId,
+        reference: &str,
+        r: &TransferRef,
+    ) -> Result<Rejected, StateReadError> {
+        let k = keys::provider_reference(provider, reference);
+        let taken = match self.references.get(&k) {
+            Some(t) => Some(t.clone()),
+            None => self
+                .state
+                .get(&k)?
+                .map(|b| decode_record::<TransferRef>(&k, &b))
+                .transpose()?,
+        };
+        if let Some(t) = taken {
+            return Ok(Err(Rejection::new(
+                RejectCode::Duplicate,
+                format!(
+                    "`{provider}` already booked reference `{reference}` (transfer `{}`); a provider's reference names one payment",
+                    t.id
+                ),
+            )));
+        }
+        self.references.insert(k, r.clone());
+        Ok(Ok(()))
     }
 
     /// Both accounts, open; `Err` names the first that is unknown or closed.
@@ -535,6 +599,9 @@ impl<'e, S: StateRead + ?Sized> Ledger<'e, S> {
         }
         for k in self.expiries {
             w.push((k, Vec::new()));
+        }
+        for (k, r) in &self.references {
+            w.push((k.clone(), encode_record(r)));
         }
         Ok(w)
     }
@@ -790,6 +857,15 @@ fn settle_pending<S: StateRead + ?Sized>(
     if let Err(e) = l.settle(&p.debit, &p.credit, held, posted)? {
         return Ok(Err(e));
     }
+    // A provider's payout names its own payment: its reference is indexed (and taken).
+    let payout = p.credit.name == SETTLEMENT_ACCOUNT
+        && p.credit.org_owner() == Some(&signer.org)
+        && signer.roles.contains(&Role::PaymentProvider);
+    if let (true, Some(reference)) = (payout && post.is_some(), reference) {
+        if let Err(e) = l.claim_reference(&signer.org, reference, r)? {
+            return Ok(Err(e));
+        }
+    }
     p.pending_state = Some(match post {
         Some(_) => PendingState::Posted {
             by: r.clone(),
@@ -958,6 +1034,9 @@ impl Contract for Deposit {
         };
         let body = sha256(&borsh::to_vec(self).expect("borsh encodes a deposit"));
         if let Err(e) = check_fresh(&l, &r, &body)? {
+            return Err(e.into());
+        }
+        if let Err(e) = l.claim_reference(&m.org, &self.reference, &r)? {
             return Err(e.into());
         }
         if let Err(e) = l.open_pair(&settlement, &self.account)? {

@@ -413,7 +413,15 @@ fn deposits_need_a_payment_provider_and_an_open_organization_account() {
         c.run("bank-teller", dep(acct("farm", "main"), "d1")),
         Err("exists_with_different_fields".into())
     );
+    // A provider's reference names one payment: booked once, whatever the client id.
+    let r = c.run("bank-teller", dep(acct("farm", "main"), "d2"));
+    assert_eq!(r, Err("duplicate".into()), "REF-1 is booked already");
     assert_eq!(c.balance(&acct("shop", "main")), 100);
+    let booked =
+        waybill_state::money::provider_transfers(&c.state, &org("bank"), None, 10).expect("reads");
+    assert_eq!(booked.len(), 1);
+    assert_eq!(booked[0].0, "REF-1");
+    assert_eq!(booked[0].1.credit, acct("shop", "main"));
 }
 
 #[test]
@@ -1248,7 +1256,7 @@ proptest! {
             let id = format!("op{i}");
             let (who, payload) = match op {
                 Op::Deposit { to, amount } => ("bank-teller".to_string(), Payload::Deposit(Deposit {
-                    id, account: acct(ORGS[to], "main"), amount: Amount(amount), reference: "R".into(),
+                    reference: format!("R-{id}"), id, account: acct(ORGS[to], "main"), amount: Amount(amount),
                 })),
                 Op::Single { from, to, amount } if from != to => (format!("{}-fin", ORGS[from]),
                     transfers(vec![single(&id, &acct(ORGS[from], "main"), &acct(ORGS[to], "main"), amount)])),
