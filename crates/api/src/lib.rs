@@ -117,6 +117,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/accounts"),
     ("get", "/v1/accounts/{id}"),
     ("get", "/v1/transfers/{signer}/{id}"),
+    ("get", "/v1/providers/{org}/references"),
     ("get", "/v1/products"),
     ("get", "/v1/products/{gtin}"),
     ("get", "/v1/products/{gtin}/lots"),

@@ -26,6 +26,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/accounts", get(accounts))
         .route("/v1/accounts/{id}", get(account_by_id))
         .route("/v1/transfers/{signer}/{id}", get(transfer_by_id))
+        .route("/v1/providers/{org}/references", get(provider_references))
 }
 
 fn forbidden(message: String) -> ApiError {
@@ -179,4 +180,39 @@ async fn transfer_by_id(
         return Err(not_found());
     }
     Ok(Json(serde_json::to_value(&t).map_err(ApiError::internal)?))
+}
+
+/// `GET /v1/providers/{org}/references`: the payments a provider booked (deposits and
+/// payouts), by its reference, in reference order — what `waybill reconcile` matches
+/// a statement against. Read by the provider's members and regulators.
+async fn provider_references(
+    State(s): State<AppState>,
+    reader: Reader,
+    p: Result<Path<String>, PathRejection>,
+    q: Result<Query<Page>, QueryRejection>,
+) -> ApiResult {
+    let Path(org) = p?;
+    let Query(q) = q?;
+    let org = crate::parse_org(&org)?;
+    let m = member(&reader, "a provider's booked payments")?;
+    if m.org != org && !is_regulator(&m) {
+        return Err(forbidden(format!(
+            "{} may not read `{org}`'s booked payments: its own members and regulators do",
+            reader.describe()
+        )));
+    }
+    let snap = s.store.snapshot()?;
+    let rows = money::provider_transfers(&snap, &org, q.after.as_deref(), q.limit() + 1)?;
+    let more = rows.len() > q.limit();
+    let items: Vec<Value> = rows
+        .iter()
+        .take(q.limit())
+        .map(|(reference, t)| json!({ "reference": reference, "transfer": t }))
+        .collect();
+    let next = if more {
+        rows.get(q.limit() - 1).map(|(r, _)| r.clone())
+    } else {
+        None
+    };
+    Ok(Json(json!({ "items": items, "next_after": next })))
 }

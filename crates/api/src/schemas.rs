@@ -45,6 +45,14 @@ struct AccountView {
     opened_at: Height,
 }
 
+/// `GET /v1/providers/{org}/references`: one booked payment.
+#[derive(JsonSchema)]
+struct BookedReference {
+    /// The provider's reference.
+    reference: String,
+    transfer: waybill_state::money::TransferRecord,
+}
+
 /// Balances seen from the owner, signed decimal strings of minor units.
 #[derive(JsonSchema)]
 struct Balances {
@@ -682,6 +690,7 @@ pub(crate) fn components() -> Map<String, Value> {
     gen.subschema_for::<Page<AccountView>>();
     gen.subschema_for::<AccountView>();
     gen.subschema_for::<waybill_state::money::TransferRecord>();
+    gen.subschema_for::<Page<BookedReference>>();
     gen.subschema_for::<SealedFields>();
     gen.subschema_for::<waybill_types::disclosure::CommitmentProof>();
     gen.subschema_for::<Page<catalog::Product>>();

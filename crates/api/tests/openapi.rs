@@ -467,6 +467,18 @@ const READS: &[(&str, &str, Who, Option<&str>)] = &[
         None,
     ),
     ("/v1/locations", "/v1/locations", Who::Anyone, None),
+    (
+        "/v1/providers/{org}/references",
+        "/v1/providers/$ORCHARD/references",
+        Who::Admin,
+        None,
+    ),
+    (
+        "/v1/providers/{org}/references",
+        "/v1/providers/$ORCHARD/references",
+        Who::Anyone,
+        None,
+    ),
     ("/v1/accounts", "/v1/accounts", Who::Admin, None),
     ("/v1/accounts", "/v1/accounts", Who::Anyone, None),
     (

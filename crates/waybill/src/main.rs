@@ -538,6 +538,36 @@ A validator restored behind what it already signed syncs from its peers without 
     /// Accounts and balances (financial data: signed as a member).
     #[command(subcommand)]
     Accounts(AccountsCmd),
+    /// Match a payment provider's statement (CSV, or ISO 20022 camt.053 XML) to the
+    /// payments the ledger booked for it, by the provider's reference (not by date),
+    /// and list every difference; exits 1 if there is one (docs/MONEY.md).
+    #[command(
+        after_help = "Example:\n  waybill reconcile --statement icbc-2026-12-06.xml --as admin:icbc\n\n\
+CSV: a header with reference,amount,currency,direction (amount in major units, e.g. 123.45;\n\
+direction CRDT for money the provider received, DBIT for money it paid out)."
+    )]
+    Reconcile {
+        /// The statement file.
+        #[arg(long)]
+        statement: PathBuf,
+        #[arg(long = "as")]
+        who: String,
+        /// The provider's organization (default: the member's).
+        #[arg(long)]
+        provider: Option<String>,
+        /// First day (YYYY-MM-DD, UTC) of the ledger's payments to compare (default: the
+        /// statement's period if it states one, else every booked payment).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day (YYYY-MM-DD, UTC, inclusive).
+        #[arg(long)]
+        to: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Save a consortium's trust root (chain id and full genesis hash) to a file, for
     /// `verify-proof --trust`.
     #[command(
@@ -1196,6 +1226,26 @@ fn main() -> std::process::ExitCode {
                     &target.keys_dir(),
                     &who,
                     paging.into(),
+                    json,
+                )
+                .await
+            }
+            Cmd::Reconcile {
+                statement,
+                who,
+                provider,
+                from,
+                to,
+                json,
+                target,
+            } => {
+                money_cmds::reconcile(
+                    &target.client()?,
+                    &target.keys_dir(),
+                    &who,
+                    &statement,
+                    provider.as_deref(),
+                    (from.as_deref(), to.as_deref()),
                     json,
                 )
                 .await

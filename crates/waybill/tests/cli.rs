@@ -998,6 +998,7 @@ fn every_command_has_help_with_an_example() {
         &["audit"],
         &["accounts", "list"],
         &["accounts", "show"],
+        &["reconcile"],
         &["epcis", "hash-id"],
         &["epcis", "validate"],
         &["dl", "parse"],
@@ -2407,6 +2408,190 @@ async fn accounts_are_opened_listed_and_shown_from_the_command_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && err.contains("not an account id"),
+        "{err}"
+    );
+}
+
+/// A payment provider's deposits and a payout, then its statement reconciled: a CSV with
+/// a wrong amount, an unknown payment and a repeated line lists exactly those three
+/// differences (exit 1); a camt.053 statement of what was booked matches (exit 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_providers_statement_is_reconciled_by_reference() {
+    let dir = temp_dir("reconcile");
+    let (url, _) = init(&dir);
+    let _node = start_node(&dir);
+    ready(&Client::new(&url)).await;
+    let d = dir.to_str().expect("utf-8 path");
+    let consumer = waybill_types::SecretKey::from_label("reconcile-consumer").public();
+    let submit = |admin: &str, payload: serde_json::Value| {
+        let file = dir.join("payload.json");
+        std::fs::write(&file, payload.to_string()).expect("payload");
+        let key = dir.join(format!("keys/orgs/{admin}-admin.json"));
+        let out = waybill(&[
+            "submit",
+            "--key",
+            key.to_str().expect("utf-8"),
+            file.to_str().expect("utf-8"),
+            "--dir",
+            d,
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success() && text.contains("applied"),
+            "{payload}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let wallet = format!("key:{}:CNY:wallet", consumer.to_hex());
+    let deposit = |id: &str, account: &str, amount: &str| serde_json::json!({"type": "deposit", "id": id, "account": account, "amount": amount, "reference": id.to_uppercase()});
+    submit("sichuan-bank", deposit("bank-001", &wallet, "10000"));
+    submit("sichuan-bank", deposit("bank-002", &wallet, "2550"));
+    submit(
+        "shopmart",
+        serde_json::json!({"type": "open_account", "account": "org:shopmart:CNY:main"}),
+    );
+    submit(
+        "sichuan-bank",
+        deposit("bank-003", "org:shopmart:CNY:main", "5000"),
+    );
+    submit(
+        "shopmart",
+        serde_json::json!({"type": "transfer", "transfers": [{"kind": "pending", "id": "payout-1",
+        "debit": "org:shopmart:CNY:main", "credit": "org:sichuan-bank:CNY:settlement", "amount": "2000", "timeout_ms": 3600000}]}),
+    );
+    let shopmart_admin = waybill_client::KeyFile::read(&dir.join("keys/orgs/shopmart-admin.json"))
+        .expect("key")
+        .1;
+    submit(
+        "sichuan-bank",
+        serde_json::json!({"type": "transfer", "transfers": [{"kind": "post", "id": "paid-1",
+        "pending": {"signer": shopmart_admin.public().to_hex(), "id": "payout-1"}, "reference": "BANK-OUT-1"}]}),
+    );
+
+    let csv = dir.join("statement.csv");
+    std::fs::write(
+        &csv,
+        "booking_date,reference,amount,currency,direction\n\
+         2026-12-06,BANK-001,100.00,CNY,CRDT\n\
+         2026-12-06,BANK-002,25.05,CNY,CRDT\n\
+         2026-12-06,BANK-003,50.00,CNY,CRDT\n\
+         2026-12-06,\"BANK-OUT-1\",20,CNY,DBIT\n\
+         2026-12-06,BANK-999,1.00,CNY,CRDT\n\
+         2026-12-06,BANK-001,100.00,CNY,CRDT\n",
+    )
+    .expect("statement");
+    let out = waybill(&[
+        "reconcile",
+        "--statement",
+        csv.to_str().expect("utf-8"),
+        "--as",
+        "admin:sichuan-bank",
+        "--json",
+        "--dir",
+        d,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "differences exit 1: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let kinds: Vec<(String, String)> = v["differences"]
+        .as_array()
+        .expect("differences")
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().expect("kind").to_string(),
+                d["reference"].as_str().expect("reference").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("differs".to_string(), "BANK-002".to_string()),
+            ("missing_on_ledger".to_string(), "BANK-999".to_string()),
+            ("duplicate_on_statement".to_string(), "BANK-001".to_string()),
+        ],
+        "{v}"
+    );
+    assert!(
+        v["differences"][0]["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("amount 2505 on the statement, 2550 on the ledger"),
+        "{v}"
+    );
+    assert_eq!(v["matched"], 3, "{v}");
+
+    // camt.053 of what was booked, minus the payout: that one shows as not on the statement.
+    let entry = |r: &str, amt: &str, dir: &str| {
+        format!("<Ntry><Amt Ccy=\"CNY\">{amt}</Amt><CdtDbtInd>{dir}</CdtDbtInd><BookgDt><Dt>2026-12-06</Dt></BookgDt>\
+                 <NtryDtls><TxDtls><Refs><AcctSvcrRef>{r}</AcctSvcrRef><EndToEndId>NOTPROVIDED</EndToEndId></Refs></TxDtls></NtryDtls></Ntry>")
+    };
+    let camt = |entries: &str| {
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.08\">\
+                 <BkToCstmrStmt><GrpHdr><MsgId>S-1</MsgId><CreDtTm>2026-12-06T23:00:00+08:00</CreDtTm></GrpHdr>\
+                 <Stmt><Id>S-1</Id><Acct><Id><IBAN>CN0000000000000000</IBAN></Id></Acct>{entries}</Stmt></BkToCstmrStmt></Document>")
+    };
+    let xml = dir.join("statement.xml");
+    let three = [
+        entry("BANK-001", "100.00", "CRDT"),
+        entry("BANK-002", "25.50", "CRDT"),
+        entry("BANK-003", "50", "CRDT"),
+    ]
+    .concat();
+    std::fs::write(&xml, camt(&three)).expect("xml");
+    let out = waybill(&[
+        "reconcile",
+        "--statement",
+        xml.to_str().expect("utf-8"),
+        "--as",
+        "admin:sichuan-bank",
+        "--dir",
+        d,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("3 of 3 statement lines match")
+            && text.contains("missing_on_statement: BANK-OUT-1"),
+        "{text}"
+    );
+    std::fs::write(&xml, camt(&(three + &entry("BANK-OUT-1", "20.00", "DBIT")))).expect("xml");
+    let out = waybill(&[
+        "reconcile",
+        "--statement",
+        xml.to_str().expect("utf-8"),
+        "--as",
+        "admin:sichuan-bank",
+        "--dir",
+        d,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("4 of 4 statement lines match"), "{text}");
+    // Another organization may not read the bank's booked payments.
+    let out = waybill(&[
+        "reconcile",
+        "--statement",
+        xml.to_str().expect("utf-8"),
+        "--provider",
+        "sichuan-bank",
+        "--as",
+        "admin:shopmart",
+        "--dir",
+        d,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("booked payments"),
         "{err}"
     );
 }
