@@ -65,27 +65,16 @@ fn workload(o: &TxBenchOptions, n_validators: usize) -> anyhow::Result<Workload>
     let admin = SecretKey::generate();
     let validators: Vec<SecretKey> = (0..n_validators).map(|_| SecretKey::generate()).collect();
     let org = OrgId::new("bench-farm")?;
-    let genesis = Genesis {
-        chain_id: "waybill-bench".into(),
-        genesis_time_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis() as u64,
-        organizations: vec![GenesisOrganization {
+    let genesis = bench_genesis(
+        vec![GenesisOrganization {
             id: org.clone(),
             name: "Benchmark Farm".into(),
             admin: admin.public(),
             roles: vec![Role::Producer],
             company_prefixes: vec!["6900001".into()],
         }],
-        validators: validators
-            .iter()
-            .map(|v| GenesisValidator {
-                org: org.clone(),
-                public_key: v.public(),
-                voting_power: 1,
-            })
-            .collect(),
-    };
+        &validators,
+    )?;
     let chain_id = genesis.chain_id.clone();
     let members: Vec<SecretKey> = (0..o.n_members).map(|_| SecretKey::generate()).collect();
     let gtin: Gtin = with_check_digit("0690000100001")?.parse()?;
@@ -161,12 +150,8 @@ fn transfer_workload(o: &TxBenchOptions, n_validators: usize) -> anyhow::Result<
     let bank = SecretKey::generate();
     let validators: Vec<SecretKey> = (0..n_validators).map(|_| SecretKey::generate()).collect();
     let org = OrgId::new("bench-shop")?;
-    let genesis = Genesis {
-        chain_id: "waybill-bench".into(),
-        genesis_time_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis() as u64,
-        organizations: vec![
+    let genesis = bench_genesis(
+        vec![
             GenesisOrganization {
                 id: org.clone(),
                 name: "Benchmark Shop".into(),
@@ -182,15 +167,8 @@ fn transfer_workload(o: &TxBenchOptions, n_validators: usize) -> anyhow::Result<
                 company_prefixes: vec![],
             },
         ],
-        validators: validators
-            .iter()
-            .map(|v| GenesisValidator {
-                org: org.clone(),
-                public_key: v.public(),
-                voting_power: 1,
-            })
-            .collect(),
-    };
+        &validators,
+    )?;
     let chain_id = genesis.chain_id.clone();
     let cny = Currency::new("CNY")?;
     let members: Vec<SecretKey> = (0..o.n_members).map(|_| SecretKey::generate()).collect();
@@ -295,6 +273,34 @@ fn transfer_workload(o: &TxBenchOptions, n_validators: usize) -> anyhow::Result<
         setup: vec![register, open, fund],
         lanes,
         n_txs: per_member * o.n_members,
+    })
+}
+
+/// A benchmark chain's genesis: `organizations`, each validator of the first of them
+/// with voting power 1, the time now.
+fn bench_genesis(
+    organizations: Vec<GenesisOrganization>,
+    validators: &[SecretKey],
+) -> anyhow::Result<Genesis> {
+    let org = organizations
+        .first()
+        .context("a benchmark chain has an organization")?
+        .id
+        .clone();
+    Ok(Genesis {
+        chain_id: "waybill-bench".into(),
+        genesis_time_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis() as u64,
+        organizations,
+        validators: validators
+            .iter()
+            .map(|v| GenesisValidator {
+                org: org.clone(),
+                public_key: v.public(),
+                voting_power: 1,
+            })
+            .collect(),
     })
 }
 

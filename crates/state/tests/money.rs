@@ -5,6 +5,9 @@
 //! currency Σ debits = Σ credits over all account rows and that no balance flag is
 //! broken.
 
+mod common;
+use common::Faulty;
+
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
@@ -1319,45 +1322,6 @@ fn key_owned_accounts_are_keyed_by_the_key() {
 // Store faults: a failed read halts, never rejects or applies.
 // ---------------------------------------------------------------------------
 
-/// A state whose `fail_at`-th read (get or scan) fails.
-struct Faulty<'a> {
-    inner: &'a State,
-    reads: std::cell::Cell<usize>,
-    fail_at: usize,
-}
-
-impl Faulty<'_> {
-    fn tick(&self) -> Result<(), waybill_state::StateReadError> {
-        let n = self.reads.get();
-        self.reads.set(n + 1);
-        if n == self.fail_at {
-            return Err(waybill_state::StateReadError::Store(format!(
-                "injected failure of read {n}"
-            )));
-        }
-        Ok(())
-    }
-}
-
-impl waybill_state::StateRead for Faulty<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, waybill_state::StateReadError> {
-        self.tick()?;
-        waybill_state::StateRead::get(self.inner, key)
-    }
-}
-
-impl waybill_state::StateScan for Faulty<'_> {
-    fn scan_from(
-        &self,
-        prefix: &[u8],
-        start: &[u8],
-        max: usize,
-    ) -> Result<waybill_state::Rows, waybill_state::StateReadError> {
-        self.tick()?;
-        self.inner.scan_from(prefix, start, max)
-    }
-}
-
 /// Every read each money action makes is failed in turn (and every read of the
 /// start-of-block expiry): each time the block stops with a state fault, never a
 /// rejection or an applied transfer.
@@ -1463,11 +1427,7 @@ fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
         );
         let mut faults = 0;
         for fail_at in 0..10_000 {
-            let faulty = Faulty {
-                inner: &c.state,
-                reads: std::cell::Cell::new(0),
-                fail_at,
-            };
+            let faulty = Faulty::new(&c.state, fail_at);
             let Ok(mut ex) = Execution::begin(&faulty, ctx.clone()) else {
                 continue;
             };
@@ -1491,11 +1451,7 @@ fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
     };
     let mut stopped = 0;
     for fail_at in 0..10_000 {
-        let faulty = Faulty {
-            inner: &c.state,
-            reads: std::cell::Cell::new(0),
-            fail_at,
-        };
+        let faulty = Faulty::new(&c.state, fail_at);
         let begun = Execution::begin(&faulty, late.clone());
         if faulty.reads.get() <= fail_at {
             let ex = begun.expect("sound");

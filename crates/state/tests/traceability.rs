@@ -7,6 +7,9 @@
 //! prefixes and locations, so the demo's EPCIS documents can be captured as they are),
 //! plus an organization that may grant every role, for the role-by-role matrix.
 
+mod common;
+use common::Faulty;
+
 use waybill_types::payload::{
     CaptureEpcis, GrantRead, RecordQualification, RegisterLocation, RegisterLot, RegisterMember,
     RegisterProduct, RequireQualification, RevokeQualification, SetLocationDelegate,
@@ -3645,46 +3648,6 @@ fn event_times_lie_between_1970_and_a_day_after_the_block() {
 // A failed state read is a fault of the node, never a transaction's outcome.
 // ---------------------------------------------------------------------------
 
-/// A state whose read number `fail_at` (gets and scans counted together) fails, as
-/// a damaged disk would.
-struct Faulty<'a> {
-    inner: &'a State,
-    reads: std::cell::Cell<usize>,
-    fail_at: usize,
-}
-
-impl Faulty<'_> {
-    fn tick(&self) -> Result<(), waybill_state::StateReadError> {
-        let n = self.reads.get();
-        self.reads.set(n + 1);
-        if n == self.fail_at {
-            return Err(waybill_state::StateReadError::Store(format!(
-                "injected failure of read {n}"
-            )));
-        }
-        Ok(())
-    }
-}
-
-impl waybill_state::StateRead for Faulty<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, waybill_state::StateReadError> {
-        self.tick()?;
-        waybill_state::StateRead::get(self.inner, key)
-    }
-}
-
-impl waybill_state::StateScan for Faulty<'_> {
-    fn scan_from(
-        &self,
-        prefix: &[u8],
-        start: &[u8],
-        max: usize,
-    ) -> Result<waybill_state::Rows, waybill_state::StateReadError> {
-        self.tick()?;
-        self.inner.scan_from(prefix, start, max)
-    }
-}
-
 /// Every read a transaction makes is failed in turn: each time, the transaction is
 /// refused as a state fault (the node halts), never recorded as rejected or applied.
 /// Covers the location check of captures, which once turned a read error into a
@@ -3757,11 +3720,7 @@ fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
         );
         let mut faults = 0;
         for fail_at in 0..10_000 {
-            let f = Faulty {
-                inner: &c.state,
-                reads: std::cell::Cell::new(0),
-                fail_at,
-            };
+            let f = Faulty::new(&c.state, fail_at);
             let Ok(mut ex) = Execution::begin(&f, c.next_ctx()) else {
                 continue; // the start of the block read it: the block stops there
             };

@@ -60,6 +60,22 @@ fn init(dir: &Path) -> (String, String) {
     (format!("http://{api}"), p2p)
 }
 
+/// The organizations `init` wrote admin keys for, sorted.
+fn org_ids(dir: &Path) -> Vec<String> {
+    let mut orgs: Vec<String> = std::fs::read_dir(dir.join("keys/orgs"))
+        .expect("org keys")
+        .map(|e| {
+            e.expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches("-admin.json")
+                .to_owned()
+        })
+        .collect();
+    orgs.sort();
+    orgs
+}
+
 fn start_node(dir: &Path) -> Proc {
     start_node_with_env(dir, &[])
 }
@@ -1406,17 +1422,7 @@ async fn organizations_rotate_encryption_keys_and_members_open_what_is_sealed_fo
     let client = Client::new(&url);
     ready(&client).await;
     let d = dir.to_str().expect("utf-8 path");
-    let mut orgs: Vec<String> = std::fs::read_dir(dir.join("keys/orgs"))
-        .expect("org keys")
-        .map(|e| {
-            e.expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .trim_end_matches("-admin.json")
-                .to_owned()
-        })
-        .collect();
-    orgs.sort();
+    let orgs = org_ids(&dir);
     let (seller, buyer, rival) = (&orgs[0], &orgs[1], &orgs[2]);
     let admin_file = |o: &str| dir.join(format!("keys/orgs/{o}-admin.json"));
 
@@ -2298,17 +2304,7 @@ async fn accounts_are_opened_listed_and_shown_from_the_command_line() {
     let client = Client::new(&url);
     ready(&client).await;
     let d = dir.to_str().expect("utf-8 path");
-    let mut orgs: Vec<String> = std::fs::read_dir(dir.join("keys/orgs"))
-        .expect("org keys")
-        .map(|e| {
-            e.expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .trim_end_matches("-admin.json")
-                .to_owned()
-        })
-        .collect();
-    orgs.sort();
+    let orgs = org_ids(&dir);
     let (mine, theirs) = (&orgs[0], &orgs[1]);
     let payload = dir.join("open.json");
     std::fs::write(
