@@ -37,6 +37,7 @@ macro_rules! with_contract {
             Payload::Deposit($c) => $body,
             Payload::PublishRate($c) => $body,
             Payload::Convert($c) => $body,
+            Payload::SetLotStatus($c) => $body,
         }
     };
 }

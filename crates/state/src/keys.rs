@@ -421,3 +421,11 @@ pub fn provider_reference(provider: &OrgId, reference: &str) -> Vec<u8> {
     ]
     .concat()
 }
+/// A lot's status (`crate::lot_status::LotStatusRecord`): `LOT_STATUS ‖ GTIN (14) ‖ lot`;
+/// absent: released.
+pub const LOT_STATUS: u8 = 0x2A;
+
+/// Key of a lot's status.
+pub fn lot_status(gtin: &Gtin, lot: &str) -> Vec<u8> {
+    [&[LOT_STATUS][..], gtin.as_str().as_bytes(), lot.as_bytes()].concat()
+}

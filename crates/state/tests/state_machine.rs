@@ -2135,3 +2135,88 @@ fn seal_keys_rotate_within_one_block() {
         .expect("a key");
     assert_eq!((current.version, current.key.0[0]), (2, 2));
 }
+
+// ---------------------------------------------------------------------------
+// Lot status: quarantine and recall.
+// ---------------------------------------------------------------------------
+
+fn set_lot_status(g: &Gtin, lot: &str, status: waybill_types::payload::LotStatus) -> Payload {
+    Payload::SetLotStatus(waybill_types::payload::SetLotStatus {
+        gtin: g.clone(),
+        lot: lot.into(),
+        status,
+        reason: "inspection report CIQ-2026-0412".into(),
+    })
+}
+
+/// Every (status before, status asked for, signer) cell: inspectors and regulators set
+/// any lot's status, nobody else does; a recall is final; asking for the status a lot
+/// has is refused; a rejection writes nothing.
+#[test]
+fn lot_status_matrix_state_by_action_by_role() {
+    use waybill_state::lot_status::lot_status;
+    use waybill_types::payload::LotStatus::{self, Quarantined, Recalled, Released};
+    let mut base = Chain::new();
+    for (label, roles) in [
+        ("lot-inspector", vec![Role::Inspector]),
+        ("lot-regulator", vec![Role::Regulator]),
+        ("lot-platform", vec![Role::Platform]),
+    ] {
+        assert_applied(&base.submit(&key("bazaar-admin"), reg_member(&key(label), &roles)));
+    }
+    let g = orchard_gtin();
+    assert_applied(&base.submit(&key("orchard-admin"), product(&g)));
+    assert_applied(&base.submit(&key("orchard-admin"), lot(&g, "PJ-9")));
+    let run = base.submit(
+        &key("lot-regulator"),
+        set_lot_status(&g, "NO-SUCH", Recalled),
+    );
+    assert_rejected(&run, &key("lot-regulator"), "unknown_lot");
+    let signers = [
+        "lot-inspector",
+        "lot-regulator",
+        "lot-platform",
+        "orchard-admin",
+    ];
+    let all = [Released, Quarantined, Recalled];
+    let mut applied = 0;
+    for before in all {
+        let mut start = base.clone();
+        if before != Released {
+            assert_applied(
+                &start.submit(&key("lot-regulator"), set_lot_status(&g, "PJ-9", before)),
+            );
+        }
+        assert_eq!(lot_status(&start.state, &g, "PJ-9").expect("reads"), before);
+        for asked in all {
+            for who in signers {
+                let mut c = start.clone();
+                let run = c.submit(&key(who), set_lot_status(&g, "PJ-9", asked));
+                let may = matches!(who, "lot-inspector" | "lot-regulator");
+                let want: Option<&str> = if !may {
+                    Some("not_authorized")
+                } else if before == Recalled {
+                    Some("lot_recalled")
+                } else if before == asked {
+                    Some("lot_status_unchanged")
+                } else {
+                    None
+                };
+                let now: LotStatus = lot_status(&c.state, &g, "PJ-9").expect("reads");
+                match want {
+                    Some(code) => {
+                        assert_rejected(&run, &key(who), code);
+                        assert_eq!(now, before, "{before:?} × {asked:?} × {who}");
+                    }
+                    None => {
+                        assert_applied(&run);
+                        assert_eq!(now, asked, "{before:?} × {asked:?} × {who}");
+                        applied += 1;
+                    }
+                }
+            }
+        }
+    }
+    // released → quarantined, recalled; quarantined → released, recalled: by 2 signers.
+    assert_eq!(applied, 8);
+}

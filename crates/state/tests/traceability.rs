@@ -3661,6 +3661,7 @@ fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
             key("auditor"),
             qualification(ORCHARD, "organic", "ORG-1", "2026-01-01", "2027-12-31"),
         ),
+        (key("grower"), lot(&bulk(), "FAULT-0", &[], &[])),
     ]);
     let harvest = doc(vec![object(
         &at(0, 1),
@@ -3676,6 +3677,16 @@ fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
             "lot with a claim",
             key("grower"),
             lot(&bulk(), "FAULT-1", &["organic"], &[]),
+        ),
+        (
+            "lot status",
+            key("auditor"),
+            Payload::SetLotStatus(waybill_types::payload::SetLotStatus {
+                gtin: bulk(),
+                lot: "FAULT-0".into(),
+                status: waybill_types::payload::LotStatus::Quarantined,
+                reason: "sampled".into(),
+            }),
         ),
         (
             "location",

@@ -101,6 +101,8 @@ reject_codes! {
     PendingTransferVoided = "pending_transfer_already_voided": "The pending transfer was already voided.",
     PendingTransferExpired = "pending_transfer_expired": "The pending transfer expired at its timeout; the money went back to the payer.",
     ExceedsPendingAmount = "exceeds_pending_amount": "The post is for more than the pending transfer holds.",
+    LotRecalled = "lot_recalled": "The lot is recalled: it is not sold, and its status does not change again.",
+    LotStatusUnchanged = "lot_status_unchanged": "The lot already has the status asked for.",
     UnknownFxRate = "unknown_fx_rate": "The provider quoted no exchange rate with this id for this pair of currencies.",
     FxRateExpired = "fx_rate_expired": "The exchange rate is not valid at the block's time (before its window, or at or after its end).",
 }

@@ -5,7 +5,7 @@
 use waybill_types::codec;
 use waybill_types::{Payload, SecretKey};
 
-const EXAMPLES: [(&str, &str); 23] = [
+const EXAMPLES: [(&str, &str); 24] = [
     (
         "register_member",
         r#"{"type":"register_member","member":"KEY","name":"Li Wei","roles":["producer","processor"]}"#,
@@ -98,10 +98,14 @@ const EXAMPLES: [(&str, &str); 23] = [
         "convert",
         r#"{"type":"convert","id":"fx-1","from":"org:importer:USD:main","to":"org:importer:CNY:main","amount":"10000","rate":{"provider":"icbc","id":"usd-cny-2026-12-06"}}"#,
     ),
+    (
+        "set_lot_status",
+        r#"{"type":"set_lot_status","gtin":"06901234000016","lot":"PJ2611A","status":"quarantined","reason":"pesticide residue over the limit, report CIQ-2026-0412"}"#,
+    ),
 ];
 
 /// SHA-256 (hex) of each example's borsh encoding, fixed when the forms were.
-const HASHES: [&str; 23] = [
+const HASHES: [&str; 24] = [
     "b654e9bbc1c97732954b25ac3473c7e323fdd42fcbc385edd41f7940140bb026",
     "062e9352953375401902faa8d00d3f810e86ac1b669c892f7a83b3eded1720c6",
     "94f4966a355898527025171a6b15979a154ae987d528f1273e13b0f91f217c6a",
@@ -125,6 +129,7 @@ const HASHES: [&str; 23] = [
     "9b45b6d420bb006837e78c1a50f8056edd2c3fb503a7d3fb3eea371e23562d4b",
     "7b25b15f140475415354afbda18ce70568626f984f44fcc2d0af11bf5566eb3d",
     "8b23582c966ce852d808b9e47947b735538836a673f4e22ee242e6a122f1ad42",
+    "f20471e5edaf7d386c0ae5725c3ee0d38bb9741e583b36ae3620e1ccd39a609c",
 ];
 
 /// The examples name one member key, written `KEY`.

@@ -252,3 +252,72 @@ impl SetLocationDelegate {
         Ok(())
     }
 }
+
+/// Whether a lot may be sold: released (the default), quarantined (held while it is
+/// examined) or recalled (final).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[borsh(use_discriminant = true)]
+#[repr(u8)]
+pub enum LotStatus {
+    /// May be sold.
+    Released = 0,
+    /// Held while it is examined; may be released again.
+    Quarantined = 1,
+    /// Withdrawn from sale for good.
+    Recalled = 2,
+}
+
+impl LotStatus {
+    /// The snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            LotStatus::Released => "released",
+            LotStatus::Quarantined => "quarantined",
+            LotStatus::Recalled => "recalled",
+        }
+    }
+}
+
+/// An inspector or a regulator quarantines, releases or recalls a lot.
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct SetLotStatus {
+    /// The product.
+    pub gtin: Gtin,
+    /// The lot number.
+    pub lot: String,
+    /// Its new status.
+    pub status: LotStatus,
+    /// Why (an inspection report's number, a recall notice).
+    pub reason: String,
+}
+
+impl SetLotStatus {
+    /// Checks that need no state.
+    pub fn check(&self) -> Result<(), PayloadError> {
+        check_lot(&self.lot)?;
+        check_text("reason", &self.reason, limits::TEXT_BYTES_MAX, true)
+    }
+}

@@ -20,7 +20,8 @@ pub mod trace;
 
 pub use access::GrantRead;
 pub use catalog::{
-    LotInput, LotRef, RegisterLocation, RegisterLot, RegisterProduct, SetLocationDelegate,
+    LotInput, LotRef, LotStatus, RegisterLocation, RegisterLot, RegisterProduct,
+    SetLocationDelegate, SetLotStatus,
 };
 pub use credentials::{RecordQualification, RequireQualification, RevokeQualification};
 pub use governance::{ApproveGovernance, GovernanceAction, ProposeGovernance};
@@ -99,6 +100,8 @@ pub enum Payload {
     PublishRate(PublishRate) = 23,
     /// Convert money between currencies at a provider's rate (a linked pair).
     Convert(Convert) = 24,
+    /// An inspector or a regulator quarantines, releases or recalls a lot.
+    SetLotStatus(SetLotStatus) = 25,
 }
 
 impl Payload {
@@ -130,6 +133,7 @@ impl Payload {
             Payload::Deposit(_) => "deposit",
             Payload::PublishRate(_) => "publish_rate",
             Payload::Convert(_) => "convert",
+            Payload::SetLotStatus(_) => "set_lot_status",
         }
     }
 
@@ -161,6 +165,7 @@ impl Payload {
             Payload::Deposit(p) => p.check(),
             Payload::PublishRate(p) => p.check(),
             Payload::Convert(p) => p.check(),
+            Payload::SetLotStatus(p) => p.check(),
         }
     }
 }
