@@ -620,26 +620,16 @@ fn not_authorized(msg: String) -> HandlerError {
     Rejection::new(RejectCode::NotAuthorized, msg).into()
 }
 
-/// The signer as a member that moves `org`'s money.
+/// The signer as a member that moves `account`'s owner's money (see
+/// [`check_debit_authority`]).
 fn money_signer<S: StateRead>(
     ex: &Execution<S>,
     signer: PublicKey,
     account: &AccountId,
 ) -> Result<Member, HandlerError> {
     let m = active_signer(ex, signer)?;
-    match &account.owner {
-        AccountOwner::Org(o) if *o == m.org && moves_money(&m) => Ok(m),
-        AccountOwner::Org(o) if *o == m.org => Err(not_authorized(format!(
-            "{signer} may not move `{o}`'s money: that takes the organization's admin or a member with the financier or payment_provider role"
-        ))),
-        AccountOwner::Org(o) => Err(not_authorized(format!(
-            "account `{account}` belongs to `{o}`, not to the signer's organization `{}`",
-            m.org
-        ))),
-        AccountOwner::Key(_) => Err(not_authorized(format!(
-            "account `{account}` belongs to a key; it is debited only by a payment its holder signs (an order), never by another's transaction"
-        ))),
-    }
+    check_debit_authority(&m, account)?;
+    Ok(m)
 }
 
 impl Contract for OpenAccount {
@@ -1083,15 +1073,26 @@ pub(crate) fn expire_pending<S: StateScan>(
 ) -> Result<(), StateReadError> {
     let max = waybill_types::limits::PENDING_TRANSFERS_EXPIRED_PER_BLOCK_MAX;
     let prefix = [keys::PENDING_EXPIRY];
-    let due: Vec<(Vec<u8>, u64, TransferRef)> = ex
-        .base
-        .scan_from(&prefix, &prefix, max)?
-        .into_iter()
-        .map(|(k, _)| parse_pending_expiry(&k).map(|(at, r)| (k, at, r)))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .take_while(|(_, at, _)| *at <= ex.ctx.time_ms)
-        .collect();
+    // Read the deadlines in small chunks and stop at the first not yet due: a block
+    // with nothing due reads one row, however many transfers are pending.
+    const CHUNK: usize = 256;
+    let mut due: Vec<(Vec<u8>, u64, TransferRef)> = Vec::new();
+    let mut start = prefix.to_vec();
+    'scan: loop {
+        let rows = ex.base.scan_from(&prefix, &start, CHUNK)?;
+        let n_rows = rows.len();
+        for (k, _) in rows {
+            let (at, r) = parse_pending_expiry(&k)?;
+            if at > ex.ctx.time_ms || due.len() >= max {
+                break 'scan;
+            }
+            start = [k.as_slice(), &[0]].concat();
+            due.push((k, at, r));
+        }
+        if n_rows < CHUNK {
+            break;
+        }
+    }
     if due.is_empty() {
         return Ok(());
     }

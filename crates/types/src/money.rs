@@ -221,13 +221,6 @@ impl Currency {
             .expect("a currency is built only from List One");
         ISO_4217[i].1
     }
-
-    /// Is this a currency of List One? (A decoded value could be anything.)
-    pub fn is_known(&self) -> bool {
-        ISO_4217
-            .binary_search_by(|(c, _)| c.as_bytes().cmp(&self.0[..]))
-            .is_ok()
-    }
 }
 
 impl fmt::Display for Currency {
