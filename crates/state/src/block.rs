@@ -36,6 +36,7 @@ impl<'a, S: StateScan> Execution<'a, S> {
         let mut ex = Execution::new(base, ctx);
         ex.expire_replay_ids()?;
         crate::money::expire_pending(&mut ex)?;
+        crate::orders::run_deadlines(&mut ex)?;
         Ok(ex)
     }
 

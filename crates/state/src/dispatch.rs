@@ -38,6 +38,10 @@ macro_rules! with_contract {
             Payload::PublishRate($c) => $body,
             Payload::Convert($c) => $body,
             Payload::SetLotStatus($c) => $body,
+            Payload::SetListing($c) => $body,
+            Payload::PlaceOrder($c) => $body,
+            Payload::OrderAction($c) => $body,
+            Payload::AdjustStock($c) => $body,
         }
     };
 }

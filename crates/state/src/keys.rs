@@ -429,3 +429,102 @@ pub const LOT_STATUS: u8 = 0x2A;
 pub fn lot_status(gtin: &Gtin, lot: &str) -> Vec<u8> {
     [&[LOT_STATUS][..], gtin.as_str().as_bytes(), lot.as_bytes()].concat()
 }
+
+/// An organization id with its length in front (`len (1) ‖ id`), so one
+/// organization's rows are a prefix no other organization's id extends.
+fn org_part(org: &OrgId) -> Vec<u8> {
+    let o = org.as_str().as_bytes();
+    let len = u8::try_from(o.len()).expect("an organization id is at most 40 bytes");
+    [&[len][..], o].concat()
+}
+
+/// A listing (`crate::orders::Listing`): `LISTING ‖ GTIN (14) ‖ seller (len ‖ id) ‖
+/// platform id (empty for direct trade)`.
+pub const LISTING: u8 = 0x2B;
+/// An order (`crate::orders::Order`): `ORDER ‖ buyer key (32) ‖ order id`.
+pub const ORDER: u8 = 0x2C;
+/// The orders an organization is a party to (seller, platform, carrier, the buyer's
+/// organization): `ORDER_OF ‖ org (len ‖ id) ‖ buyer key (32) ‖ order id` → empty.
+pub const ORDER_OF: u8 = 0x2D;
+/// An order's next deadline: `ORDER_DEADLINE ‖ at_ms (u64 BE) ‖ buyer key (32) ‖ order
+/// id` → empty; in deadline order, acted on at the start of the first block at or
+/// after it.
+pub const ORDER_DEADLINE: u8 = 0x2E;
+/// Stock of a product at a location (`crate::inventory::Stock`): `STOCK ‖ GLN (13) ‖
+/// GTIN (14)`.
+pub const STOCK: u8 = 0x2F;
+/// How many orders used a coupon: `COUPON_USES ‖ seller (len ‖ id) ‖ platform (len ‖
+/// id, len 0 for none) ‖ code` → u32.
+pub const COUPON_USES: u8 = 0x30;
+/// An alert for an organization (`crate::inventory::Alert`): `ALERT ‖ org (len ‖ id) ‖
+/// height (u64 BE) ‖ kind (1) ‖ subject`.
+pub const ALERT: u8 = 0x31;
+
+/// The key prefix of a product's listings.
+pub fn listings_of(gtin: &Gtin) -> Vec<u8> {
+    [&[LISTING][..], gtin.as_str().as_bytes()].concat()
+}
+/// Key of a listing.
+pub fn listing(gtin: &Gtin, seller: &OrgId, platform: Option<&OrgId>) -> Vec<u8> {
+    [
+        listings_of(gtin).as_slice(),
+        &org_part(seller),
+        platform.map_or(&b""[..], |p| p.as_str().as_bytes()),
+    ]
+    .concat()
+}
+/// Key of an order.
+pub fn order(buyer: &PublicKey, id: &str) -> Vec<u8> {
+    [&[ORDER][..], &buyer.0, id.as_bytes()].concat()
+}
+/// The key prefix of an organization's orders.
+pub fn orders_of(org: &OrgId) -> Vec<u8> {
+    [&[ORDER_OF][..], &org_part(org)].concat()
+}
+/// Key of an organization's order index entry.
+pub fn order_of(org: &OrgId, buyer: &PublicKey, id: &str) -> Vec<u8> {
+    [orders_of(org).as_slice(), &buyer.0, id.as_bytes()].concat()
+}
+/// Key of an order's deadline.
+pub fn order_deadline(at_ms: u64, buyer: &PublicKey, id: &str) -> Vec<u8> {
+    [
+        &[ORDER_DEADLINE][..],
+        &at_ms.to_be_bytes(),
+        &buyer.0,
+        id.as_bytes(),
+    ]
+    .concat()
+}
+/// The key prefix of a location's stock rows.
+pub fn stock_at(gln: &waybill_gs1::Gln) -> Vec<u8> {
+    [&[STOCK][..], gln.as_str().as_bytes()].concat()
+}
+/// Key of the stock of a product at a location.
+pub fn stock(gln: &waybill_gs1::Gln, gtin: &Gtin) -> Vec<u8> {
+    [stock_at(gln).as_slice(), gtin.as_str().as_bytes()].concat()
+}
+/// Key of a coupon's use count.
+pub fn coupon_uses(seller: &OrgId, platform: Option<&OrgId>, code: &str) -> Vec<u8> {
+    let platform = platform.map_or(vec![0], org_part);
+    [
+        &[COUPON_USES][..],
+        &org_part(seller),
+        &platform,
+        code.as_bytes(),
+    ]
+    .concat()
+}
+/// The key prefix of an organization's alerts.
+pub fn alerts_of(org: &OrgId) -> Vec<u8> {
+    [&[ALERT][..], &org_part(org)].concat()
+}
+/// Key of an alert.
+pub fn alert(org: &OrgId, height: u64, kind: u8, subject: &[u8]) -> Vec<u8> {
+    [
+        alerts_of(org).as_slice(),
+        &height.to_be_bytes(),
+        &[kind],
+        subject,
+    ]
+    .concat()
+}

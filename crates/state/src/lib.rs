@@ -16,7 +16,7 @@
 //!   (organizations, members, roles), [`catalog`] (products, lots, locations),
 //!   [`credentials`] (qualifications), [`governance`] (consortium changes),
 //!   [`access`] (the authority matrix and read grants), [`trace`] (EPCIS capture and
-//!   the lineage walk), [`money`] (accounts and transfers), [`fx`] (rates and conversions), [`lot_status`] (quarantine and recall); beside them [`open`] (the open tier's records and subject
+//!   the lineage walk), [`money`] (accounts and transfers), [`fx`] (rates and conversions), [`lot_status`] (quarantine and recall), [`orders`] (listings and orders), [`inventory`] (stock and alerts); beside them [`open`] (the open tier's records and subject
 //!   heads) and [`audit`] (the audit trail);
 //! - [`exec`] and [`keys`]: what every domain shares.
 //!
@@ -40,10 +40,12 @@ pub mod fx;
 pub mod governance;
 pub mod identity;
 pub mod index;
+pub mod inventory;
 pub mod keys;
 pub mod lot_status;
 pub mod money;
 pub mod open;
+pub mod orders;
 pub mod parties;
 pub mod privacy;
 pub mod screening;

@@ -344,6 +344,11 @@ impl<'e, S: StateRead + ?Sized> Ledger<'e, S> {
         }
     }
 
+    /// The block height and time it books at.
+    pub(crate) fn at(&self) -> (Height, u64) {
+        (self.height, self.time_ms)
+    }
+
     pub(crate) fn account(
         &mut self,
         id: &AccountId,
@@ -499,7 +504,7 @@ impl<'e, S: StateRead + ?Sized> Ledger<'e, S> {
     }
 
     /// Release a pending `amount` from both sides and post `post` of it.
-    fn settle(
+    pub(crate) fn settle(
         &mut self,
         debit: &AccountId,
         credit: &AccountId,
@@ -606,6 +611,10 @@ impl<'e, S: StateRead + ?Sized> Ledger<'e, S> {
         Ok(w)
     }
 }
+
+/// The kind of the pending transfers an order holds as escrow: only the order
+/// (`crate::orders`) posts or voids them.
+pub const ESCROW_KIND: &str = "escrow";
 
 /// May `m` move its organization's money (debit its accounts, open and close them)?
 /// Its admin, or a member with a role that writes financial data.
@@ -936,6 +945,12 @@ fn pending_to_settle<S: StateRead + ?Sized>(
             format!("{} made no transfer `{}`", r.signer, r.id),
         )));
     };
+    if p.kind == ESCROW_KIND {
+        return Err(not_authorized(format!(
+            "transfer `{}` is an order's escrow; the order settles it (cancel, delivery, its deadlines), no transfer does",
+            r.id
+        )));
+    }
     check_settle_authority(signer, &p, post)?;
     let held = p.amount;
     Ok(match &p.pending_state {

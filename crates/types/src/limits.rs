@@ -83,3 +83,15 @@ pub const PENDING_TRANSFERS_EXPIRED_PER_BLOCK_MAX: usize = 10_000;
 /// Longest payment-provider reference, bytes (ISO 20022 references are at most 35
 /// characters; room for a provider's own composite form).
 pub const PROVIDER_REFERENCE_BYTES_MAX: usize = 140;
+
+/// Lines of one order.
+pub const ORDER_LINES_MAX: usize = 100;
+/// Trade units on one order line.
+pub const ORDER_QUANTITY_MAX: u32 = 1_000_000;
+/// Discounts of one listing.
+pub const DISCOUNTS_MAX: usize = 16;
+/// The longest step of an order's terms (ship, deliver, return window): 366 days.
+pub const ORDER_STEP_MS_MAX: u64 = 366 * 24 * 60 * 60 * 1000;
+/// Order deadlines acted on at the start of one block (expiry, refund, settlement);
+/// the rest roll over to the next block.
+pub const ORDER_DEADLINES_PER_BLOCK_MAX: usize = 10_000;

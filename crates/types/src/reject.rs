@@ -105,6 +105,17 @@ reject_codes! {
     LotStatusUnchanged = "lot_status_unchanged": "The lot already has the status asked for.",
     UnknownFxRate = "unknown_fx_rate": "The provider quoted no exchange rate with this id for this pair of currencies.",
     FxRateExpired = "fx_rate_expired": "The exchange rate is not valid at the block's time (before its window, or at or after its end).",
+    // Orders and stock.
+    UnknownListing = "unknown_listing": "The seller does not list the product on this platform (or its listing is withdrawn).",
+    LotQuarantined = "lot_quarantined": "The lot is quarantined: it is not sold until an inspector or regulator releases it.",
+    InsufficientStock = "insufficient_stock": "The location has fewer units available (on hand, not reserved) than asked for.",
+    PriceChanged = "price_changed": "The order's price is above the most the buyer agreed to pay.",
+    CouponExhausted = "coupon_exhausted": "The coupon was used as many times as its cap allows.",
+    UnknownCoupon = "unknown_coupon": "The listing has no coupon with this code.",
+    BadBuyerSignature = "bad_buyer_signature": "The buyer's signature over the order intent or action does not verify.",
+    IntentExpired = "intent_expired": "The order intent's expiry is not after the block's time, or it is for another chain.",
+    UnknownOrder = "unknown_order": "The order named does not exist.",
+    OrderState = "order_state": "The order is not in a state that allows this step (e.g. cancelling a shipped order).",
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use waybill_types::codec;
 use waybill_types::{Payload, SecretKey};
 
-const EXAMPLES: [(&str, &str); 24] = [
+const EXAMPLES: [(&str, &str); 28] = [
     (
         "register_member",
         r#"{"type":"register_member","member":"KEY","name":"Li Wei","roles":["producer","processor"]}"#,
@@ -102,10 +102,26 @@ const EXAMPLES: [(&str, &str); 24] = [
         "set_lot_status",
         r#"{"type":"set_lot_status","gtin":"06901234000016","lot":"PJ2611A","status":"quarantined","reason":"pesticide residue over the limit, report CIQ-2026-0412"}"#,
     ),
+    (
+        "set_listing",
+        r#"{"type":"set_listing","gtin":"06901234000016","seller":"farm-co","platform":"shopmart","currency":"CNY","unit_price":"3980","platform_fee_bps":500,"discounts":[{"kind":"percent","bps":1000},{"kind":"fixed","amount":"100"},{"kind":"volume","min_quantity":10,"unit_price":"3500"},{"kind":"coupon","code":"newyear","bps":500,"max_uses":1000}],"ship_from":"6901234000016","lot":"PJ2611A","carrier":"swift-cold","terms":{"ship_within_ms":86400000,"deliver_within_ms":259200000,"return_window_ms":604800000},"active":true}"#,
+    ),
+    (
+        "place_order",
+        r#"{"type":"place_order","intent":{"chain_id":"waybill-demo","id":"o-1","buyer":"KEY","seller":"farm-co","platform":"shopmart","lines":[{"gtin":"06901234000016","quantity":2}],"currency":"CNY","max_total":"8000","pay_from":"key:KEY:CNY:wallet","expires_at_ms":1767225600000,"coupon":"newyear","review_key_hash":"SIGHALF"},"signature":"SIG"}"#,
+    ),
+    (
+        "order_action",
+        r#"{"type":"order_action","buyer":"KEY","id":"o-1","step":{"kind":"cancel","reason":"ordered twice"},"buyer_signature":"SIG"}"#,
+    ),
+    (
+        "adjust_stock",
+        r#"{"type":"adjust_stock","location":"6901234000016","gtin":"06901234000016","change":{"kind":"write_off","quantity":3,"reason":"damaged"}}"#,
+    ),
 ];
 
 /// SHA-256 (hex) of each example's borsh encoding, fixed when the forms were.
-const HASHES: [&str; 24] = [
+const HASHES: [&str; 28] = [
     "b654e9bbc1c97732954b25ac3473c7e323fdd42fcbc385edd41f7940140bb026",
     "062e9352953375401902faa8d00d3f810e86ac1b669c892f7a83b3eded1720c6",
     "94f4966a355898527025171a6b15979a154ae987d528f1273e13b0f91f217c6a",
@@ -130,11 +146,17 @@ const HASHES: [&str; 24] = [
     "7b25b15f140475415354afbda18ce70568626f984f44fcc2d0af11bf5566eb3d",
     "8b23582c966ce852d808b9e47947b735538836a673f4e22ee242e6a122f1ad42",
     "f20471e5edaf7d386c0ae5725c3ee0d38bb9741e583b36ae3620e1ccd39a609c",
+    "366e88eca439146e0cc4ac262140e78cfd4f050a9afcb761ab2e27d0635722fc",
+    "27270e5dae2cefd5f8e632479ee248ea24916ba644245a10acfe2df1941a1c12",
+    "faf7c16be697ef0bf5a39664b8bde2e1d17d7f58d6eca86fcbe501b32f88ec98",
+    "7246287b5db67cd21745f1a8497db93192cac5ad9e0e61bc2d48b958ce376723",
 ];
 
 /// The examples name one member key, written `KEY`.
 fn with_key(json: &str) -> String {
     json.replace("KEY", &SecretKey::from_label("member").public().to_hex())
+        .replace("SIGHALF", &"cd".repeat(32))
+        .replace("SIG", &"ab".repeat(64))
 }
 
 #[test]

@@ -327,6 +327,8 @@ struct CaptureRun<'a, 'd, S: StateRead> {
     custody: Custody,
     /// The sealed fields of the stored events, for the block's commitment tree.
     commitments: Vec<(String, String, Hash)>,
+    /// The stored events that name a business transaction (orders may move).
+    order_events: Vec<crate::orders::OrderEvent>,
 }
 
 impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
@@ -358,6 +360,7 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             resolver: PartyResolver::new(),
             custody: Custody::default(),
             commitments: Vec::new(),
+            order_events: Vec::new(),
         })
     }
 
@@ -730,6 +733,13 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             // An error declaration withdraws a fact; its fields are the corrected
             // event's, committed to when that was stored.
             self.commitments.extend(e.commitments);
+            if !e.summary.biz_transactions.is_empty() {
+                self.order_events.push(crate::orders::OrderEvent {
+                    seq,
+                    biz_step: e.summary.biz_step.clone(),
+                    biz_transactions: e.summary.biz_transactions.clone(),
+                });
+            }
         }
         self.readings
             .insert(seq, crate::open::screen_sensor_data(e.text.object));
@@ -869,6 +879,8 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             &mut self.writes,
             &self.commitments,
         )?;
+        let order_writes = crate::orders::on_events(self.ex, &self.member.org, &self.order_events)?;
+        self.writes.extend(order_writes);
         self.writes
             .push((keys::meta("event_count"), encode_record(&self.count)));
         self.writes.push((

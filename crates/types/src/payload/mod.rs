@@ -11,6 +11,7 @@ use crate::org::Role;
 
 pub mod access;
 pub mod catalog;
+pub mod commerce;
 pub mod credentials;
 pub mod governance;
 pub mod identity;
@@ -23,6 +24,7 @@ pub use catalog::{
     LotInput, LotRef, LotStatus, RegisterLocation, RegisterLot, RegisterProduct,
     SetLocationDelegate, SetLotStatus,
 };
+pub use commerce::{AdjustStock, OrderAction, PlaceOrder, SetListing};
 pub use credentials::{RecordQualification, RequireQualification, RevokeQualification};
 pub use governance::{ApproveGovernance, GovernanceAction, ProposeGovernance};
 pub use identity::{RegisterMember, RevokeMember, SetMemberRoles};
@@ -102,6 +104,14 @@ pub enum Payload {
     Convert(Convert) = 24,
     /// An inspector or a regulator quarantines, releases or recalls a lot.
     SetLotStatus(SetLotStatus) = 25,
+    /// A product's owner lists it for a seller (on a platform, or direct) at a price.
+    SetListing(SetListing) = 26,
+    /// Place an order from the buyer's signed intent (stock reserved, money escrowed).
+    PlaceOrder(PlaceOrder) = 27,
+    /// Cancel an order, or confirm its delivery.
+    OrderAction(OrderAction) = 28,
+    /// A warehouse counts, receives, writes off stock, or sets a reorder point.
+    AdjustStock(AdjustStock) = 29,
 }
 
 impl Payload {
@@ -134,6 +144,10 @@ impl Payload {
             Payload::PublishRate(_) => "publish_rate",
             Payload::Convert(_) => "convert",
             Payload::SetLotStatus(_) => "set_lot_status",
+            Payload::SetListing(_) => "set_listing",
+            Payload::PlaceOrder(_) => "place_order",
+            Payload::OrderAction(_) => "order_action",
+            Payload::AdjustStock(_) => "adjust_stock",
         }
     }
 
@@ -166,6 +180,10 @@ impl Payload {
             Payload::PublishRate(p) => p.check(),
             Payload::Convert(p) => p.check(),
             Payload::SetLotStatus(p) => p.check(),
+            Payload::SetListing(p) => p.check(),
+            Payload::PlaceOrder(p) => p.check(),
+            Payload::OrderAction(p) => p.check(),
+            Payload::AdjustStock(p) => p.check(),
         }
     }
 }

@@ -1,0 +1,1236 @@
+//! Orders and shared stock through the state machine: listings, placement from a
+//! buyer-signed intent (stock reserved, money escrowed), shipping and delivery by
+//! EPCIS events, cancellation, the deadlines (expired, refunded, settled) at the
+//! start of a block, two platforms racing for the last unit, pricing, bad input of
+//! every kind, and the order's state × step × party matrix, every cell asserted.
+
+mod common;
+use common::Faulty;
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use waybill_gs1::{with_check_digit, Gln, Gtin};
+use waybill_state::inventory::{alerts_of, load_stock, Stock};
+use waybill_state::money::{check_totals, load_account, load_transfer, PendingState};
+use waybill_state::orders::{load_order, price_line, ListingTerms, Order, OrderState};
+use waybill_state::{apply_genesis, BlockContext, Execution, TxInvalid, WriteSet};
+use waybill_types::money::{AccountId, AccountOwner, Amount, Currency};
+use waybill_types::payload::commerce::{
+    AdjustStock, Discount, OrderAction, OrderIntent, OrderLine, OrderStep, OrderTerms, PlaceOrder,
+    SetListing, StockChange, ORDER_ACTION_DOMAIN, ORDER_INTENT_DOMAIN,
+};
+use waybill_types::payload::money::{AccountFlags, Deposit, OpenAccount, TransferSpec, Transfers};
+use waybill_types::payload::{
+    CaptureEpcis, LotStatus, RegisterLocation, RegisterLot, RegisterMember, RegisterProduct,
+    SetLotStatus,
+};
+use waybill_types::tx::TX_VERSION;
+use waybill_types::{
+    Genesis, GenesisOrganization, GenesisValidator, Height, OrgId, Payload, Receipt, Role,
+    SecretKey, SignedTx, Transaction, TxStatus,
+};
+
+const CHAIN: &str = "waybill-orders";
+const T0: u64 = 1_767_225_600_000;
+const HOUR: u64 = 3_600_000;
+type State = BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn key(label: &str) -> SecretKey {
+    SecretKey::from_label(label)
+}
+fn org(id: &str) -> OrgId {
+    OrgId::new(id).expect("test org id")
+}
+fn cny() -> Currency {
+    Currency::new("CNY").expect("CNY")
+}
+fn gtin() -> Gtin {
+    with_check_digit("0690123400001")
+        .expect("digits")
+        .parse()
+        .expect("GTIN")
+}
+fn warehouse() -> Gln {
+    with_check_digit("690123400001")
+        .expect("digits")
+        .parse()
+        .expect("GLN")
+}
+fn wallet(label: &str) -> AccountId {
+    AccountId {
+        owner: AccountOwner::Key(key(label).public()),
+        currency: cny(),
+        name: "wallet".into(),
+    }
+}
+fn terms() -> OrderTerms {
+    OrderTerms {
+        ship_within_ms: 2 * HOUR,
+        deliver_within_ms: 48 * HOUR,
+        return_window_ms: HOUR,
+    }
+}
+
+/// - `orchard`: producer and warehouse; sells its oranges (prefix 6901234).
+/// - `shop`, `mart`: platforms sharing the orchard's stock; `rival`: a platform that
+///   lists nothing of it.
+/// - `fleet`: the carrier of the orchard's freight agreement.
+/// - `bank`: payment provider; `qc`: inspector.
+fn genesis() -> Genesis {
+    let o = |id: &str, roles: Vec<Role>, prefixes: Vec<String>| GenesisOrganization {
+        id: org(id),
+        name: format!("{id} Ltd"),
+        admin: key(&format!("{id}-admin")).public(),
+        roles,
+        company_prefixes: prefixes,
+    };
+    Genesis {
+        chain_id: CHAIN.into(),
+        genesis_time_ms: T0,
+        organizations: vec![
+            o(
+                "orchard",
+                vec![Role::Producer, Role::Warehouse],
+                vec!["6901234".into()],
+            ),
+            o("shop", vec![Role::Platform], vec![]),
+            o("mart", vec![Role::Platform], vec![]),
+            o("rival", vec![Role::Platform], vec![]),
+            o("fleet", vec![Role::Carrier], vec![]),
+            o("bank", vec![Role::PaymentProvider], vec![]),
+            o("qc", vec![Role::Inspector], vec![]),
+        ],
+        validators: vec![GenesisValidator {
+            org: org("orchard"),
+            public_key: key("validator").public(),
+            voting_power: 1,
+        }],
+    }
+}
+
+struct Chain {
+    state: State,
+    height: u64,
+    time_ms: u64,
+    nonce: u64,
+}
+
+fn apply(state: &mut State, writes: &WriteSet) {
+    for (k, v) in writes {
+        match v {
+            Some(v) => state.insert(k.clone(), v.clone()),
+            None => state.remove(k),
+        };
+    }
+}
+
+impl Chain {
+    /// Genesis; members `orchard-wh` (warehouse), `shop-clerk`, `mart-clerk`,
+    /// `rival-clerk` (platform), `fleet-driver` (carrier), `bank-teller` (payment
+    /// provider), `qc-inspector`; the product, its lot `L1`, the warehouse; accounts
+    /// `orchard:sales`, `shop:fees`, `mart:fees`; the orange listed on shop (5 % fee),
+    /// on mart (3 % fee) and direct, at 12.00 CNY, from the warehouse; 10 on hand;
+    /// alice and bob each with 1,000.00 CNY deposited.
+    fn new() -> Chain {
+        let g = genesis();
+        g.check().expect("valid genesis");
+        let mut state = State::new();
+        apply(&mut state, &apply_genesis(&g));
+        let mut c = Chain {
+            state,
+            height: 0,
+            time_ms: T0,
+            nonce: 0,
+        };
+        let reg = |c: &mut Chain, o: &str, member: &str, roles: Vec<Role>| {
+            c.tx(
+                &format!("{o}-admin"),
+                Payload::RegisterMember(RegisterMember {
+                    member: key(member).public(),
+                    name: member.into(),
+                    roles,
+                }),
+            )
+        };
+        let members = vec![
+            reg(&mut c, "orchard", "orchard-wh", vec![Role::Warehouse]),
+            reg(&mut c, "shop", "shop-clerk", vec![Role::Platform]),
+            reg(&mut c, "mart", "mart-clerk", vec![Role::Platform]),
+            reg(&mut c, "rival", "rival-clerk", vec![Role::Platform]),
+            reg(&mut c, "fleet", "fleet-driver", vec![Role::Carrier]),
+            reg(&mut c, "bank", "bank-teller", vec![Role::PaymentProvider]),
+            reg(&mut c, "qc", "qc-inspector", vec![Role::Inspector]),
+        ];
+        c.block_ok(members);
+        let catalog = vec![
+            c.tx("orchard-admin", product()),
+            c.tx("orchard-admin", location()),
+        ];
+        c.block_ok(catalog);
+        let mut setup = vec![c.tx("orchard-admin", lot("L1"))];
+        for (o, name) in [("orchard", "sales"), ("shop", "fees"), ("mart", "fees")] {
+            setup.push(c.tx(
+                &format!("{o}-admin"),
+                Payload::OpenAccount(OpenAccount {
+                    account: AccountId::org(&org(o), cny(), name),
+                    flags: AccountFlags::default(),
+                }),
+            ));
+        }
+        for who in ["alice", "bob"] {
+            setup.push(c.tx(
+                "bank-teller",
+                Payload::Deposit(Deposit {
+                    id: format!("dep-{who}"),
+                    account: wallet(who),
+                    amount: Amount(100_000),
+                    reference: format!("REF-{who}"),
+                }),
+            ));
+        }
+        setup.push(c.stock("orchard-wh", StockChange::Count { on_hand: 10 }));
+        c.block_ok(setup);
+        let listings = vec![
+            c.tx("orchard-admin", listing(Some("shop"), 500, vec![])),
+            c.tx("orchard-admin", listing(Some("mart"), 300, vec![])),
+            c.tx("orchard-admin", listing(None, 0, vec![])),
+        ];
+        c.block_ok(listings);
+        c
+    }
+
+    fn tx(&mut self, signer: &str, payload: Payload) -> SignedTx {
+        self.nonce += 1;
+        let k = key(signer);
+        Transaction {
+            version: TX_VERSION,
+            chain_id: CHAIN.into(),
+            signer: k.public(),
+            nonce: self.nonce,
+            expires_at_ms: self.time_ms + 1_000 + 24 * HOUR,
+            payload,
+        }
+        .sign(&k)
+    }
+
+    fn stock(&mut self, signer: &str, change: StockChange) -> SignedTx {
+        self.tx(
+            signer,
+            Payload::AdjustStock(AdjustStock {
+                location: warehouse(),
+                gtin: gtin(),
+                change,
+            }),
+        )
+    }
+
+    /// Execute and commit `txs` as the next block at `time_ms`; check that money
+    /// balances and stock holds after it.
+    fn block_at(&mut self, time_ms: u64, txs: Vec<SignedTx>) -> Vec<Receipt> {
+        let ctx = BlockContext {
+            chain_id: CHAIN.into(),
+            height: Height(self.height + 1),
+            time_ms,
+        };
+        let mut ex = Execution::begin(&self.state, ctx).expect("in-memory state reads");
+        let results: Vec<Result<Receipt, TxInvalid>> =
+            txs.iter().map(|t| ex.apply(t, t.id()).cloned()).collect();
+        let out = ex.finish().expect("in-memory state reads");
+        apply(&mut self.state, &out.writes);
+        self.height += 1;
+        self.time_ms = time_ms;
+        check_totals(&self.state, cny())
+            .expect("reads")
+            .expect("money invariant");
+        // Stock: reserved never exceeds on hand (the state machine asserts it too).
+        if let Some(s) = load_stock(&self.state, &warehouse(), &gtin()).expect("reads") {
+            assert!(s.reserved <= s.on_hand, "{s:?}");
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every test transaction is admissible"))
+            .collect()
+    }
+
+    fn block(&mut self, txs: Vec<SignedTx>) -> Vec<Receipt> {
+        let t = self.time_ms + 1_000;
+        self.block_at(t, txs)
+    }
+
+    fn block_ok(&mut self, txs: Vec<SignedTx>) {
+        for r in self.block(txs) {
+            assert_eq!(r.status, TxStatus::Applied, "{r:?}");
+        }
+    }
+
+    /// One transaction in its own block: `Ok` or the rejection code.
+    fn run(&mut self, signer: &str, payload: Payload) -> Result<(), String> {
+        let tx = self.tx(signer, payload);
+        code(&self.block(vec![tx])[0])
+    }
+
+    fn order(&self, buyer: &str, id: &str) -> Order {
+        load_order(&self.state, &key(buyer).public(), id)
+            .expect("reads")
+            .expect("the order exists")
+    }
+
+    fn stock_now(&self) -> Stock {
+        load_stock(&self.state, &warehouse(), &gtin())
+            .expect("reads")
+            .expect("stock is kept")
+    }
+
+    fn balance(&self, a: &AccountId) -> (u128, u128, u128, u128) {
+        let a = load_account(&self.state, a)
+            .expect("reads")
+            .expect("the account is open");
+        (
+            a.debits_posted.0,
+            a.debits_pending.0,
+            a.credits_posted.0,
+            a.credits_pending.0,
+        )
+    }
+
+    /// A block with nothing in it at `time_ms` (deadlines act at its start).
+    fn wait_until(&mut self, time_ms: u64) {
+        self.block_at(time_ms, vec![]);
+    }
+}
+
+fn code(r: &Receipt) -> Result<(), String> {
+    match &r.status {
+        TxStatus::Applied => Ok(()),
+        TxStatus::Rejected { code, .. } => Err(code.clone()),
+    }
+}
+
+fn product() -> Payload {
+    Payload::RegisterProduct(RegisterProduct {
+        gtin: gtin(),
+        name: "Navel oranges, 5 kg carton".into(),
+        brand: "Orchard".into(),
+        category: "fresh fruit".into(),
+        origin_country: "CN".into(),
+    })
+}
+
+fn location() -> Payload {
+    Payload::RegisterLocation(RegisterLocation {
+        gln: warehouse(),
+        name: "Orchard cold store".into(),
+        kind: "warehouse".into(),
+        address: "1 Orchard Road, Ganzhou".into(),
+        country: "CN".into(),
+        latitude: None,
+        longitude: None,
+    })
+}
+
+fn lot(l: &str) -> Payload {
+    Payload::RegisterLot(RegisterLot {
+        gtin: gtin(),
+        lot: l.into(),
+        origin_gln: None,
+        produced_on: "2025-12-20".into(),
+        quantity: 500,
+        unit: "kg".into(),
+        inputs: vec![],
+        raw_materials: vec![],
+        claims: vec![],
+    })
+}
+
+fn listing(platform: Option<&str>, fee_bps: u16, discounts: Vec<Discount>) -> Payload {
+    Payload::SetListing(SetListing {
+        gtin: gtin(),
+        seller: org("orchard"),
+        platform: platform.map(org),
+        currency: cny(),
+        unit_price: Amount(1_200),
+        platform_fee_bps: fee_bps,
+        discounts,
+        ship_from: warehouse(),
+        lot: Some("L1".into()),
+        carrier: Some(org("fleet")),
+        terms: terms(),
+        active: true,
+    })
+}
+
+/// `buyer`'s intent for `quantity` oranges on `platform`, at most `max_total`.
+fn intent(
+    buyer: &str,
+    id: &str,
+    platform: Option<&str>,
+    quantity: u32,
+    max_total: u128,
+) -> OrderIntent {
+    OrderIntent {
+        chain_id: CHAIN.into(),
+        id: id.into(),
+        buyer: key(buyer).public(),
+        seller: org("orchard"),
+        platform: platform.map(org),
+        lines: vec![OrderLine {
+            gtin: gtin(),
+            quantity,
+        }],
+        currency: cny(),
+        max_total: Amount(max_total),
+        pay_from: wallet(buyer),
+        expires_at_ms: T0 + 100 * HOUR,
+        coupon: None,
+        review_key_hash: None,
+    }
+}
+
+fn signed(i: OrderIntent, signer: &str) -> Payload {
+    let signature = key(signer).sign(ORDER_INTENT_DOMAIN, &i.signing_bytes());
+    Payload::PlaceOrder(PlaceOrder {
+        intent: i,
+        signature,
+    })
+}
+
+fn place(buyer: &str, id: &str, platform: Option<&str>, quantity: u32) -> Payload {
+    signed(intent(buyer, id, platform, quantity, 1_000_000), buyer)
+}
+
+/// The buyer's action, signed by the buyer for the platform to submit.
+fn buyer_action(buyer: &str, id: &str, step: OrderStep) -> Payload {
+    let b = key(buyer);
+    let bytes = OrderAction::signing_bytes(CHAIN, &b.public(), id, &step);
+    Payload::OrderAction(OrderAction {
+        buyer: b.public(),
+        id: id.into(),
+        buyer_signature: Some(b.sign(ORDER_ACTION_DOMAIN, &bytes)),
+        step,
+    })
+}
+
+/// A party's own action (no buyer signature).
+fn action(buyer: &str, id: &str, step: OrderStep) -> Payload {
+    Payload::OrderAction(OrderAction {
+        buyer: key(buyer).public(),
+        id: id.into(),
+        step,
+        buyer_signature: None,
+    })
+}
+
+fn cancel() -> OrderStep {
+    OrderStep::Cancel {
+        reason: "changed my mind".into(),
+    }
+}
+
+fn urn(buyer: &str, id: &str) -> String {
+    format!("urn:waybill:order:{}:{id}", key(buyer).public().to_hex())
+}
+
+/// An EPCIS document with one ObjectEvent of `biz_step` naming order `buyer`/`id`
+/// as its `po`, `quantity` oranges of lot L1, at the warehouse if `at_warehouse`.
+fn order_event(
+    biz_step: &str,
+    buyer: &str,
+    id: &str,
+    quantity: u32,
+    at_warehouse: bool,
+) -> Payload {
+    let mut e = json!({
+        "type": "ObjectEvent",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "eventTimeZoneOffset": "+00:00",
+        "action": "OBSERVE",
+        "bizStep": biz_step,
+        "quantityList": [
+            {"epcClass": "urn:epc:class:lgtin:6901234.000001.L1", "quantity": quantity}
+        ],
+        "bizTransactionList": [{"type": "po", "bizTransaction": urn(buyer, id)}]
+    });
+    if at_warehouse {
+        e["bizLocation"] = json!({"id": "urn:epc:id:sgln:6901234.00001.0"});
+    }
+    let doc = json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-01-01T00:00:00Z",
+        "epcisBody": {"eventList": [e]}
+    });
+    Payload::CaptureEpcis(CaptureEpcis {
+        document: doc.to_string(),
+    })
+}
+
+fn ship(c: &mut Chain, buyer: &str, id: &str) -> Result<(), String> {
+    let q = c.order(buyer, id).lines[0].quantity;
+    c.run("orchard-wh", order_event("shipping", buyer, id, q, true))
+}
+
+fn receive(c: &mut Chain, buyer: &str, id: &str) -> Result<(), String> {
+    let q = c.order(buyer, id).lines[0].quantity;
+    c.run(
+        "fleet-driver",
+        order_event("receiving", buyer, id, q, false),
+    )
+}
+
+#[test]
+fn an_order_is_escrowed_shipped_delivered_and_settled_with_the_platform_fee() {
+    let mut c = Chain::new();
+    // 3 × 12.00 = 36.00; the shop's 5 % fee is 1.80.
+    assert_eq!(
+        c.run("shop-clerk", place("alice", "o1", Some("shop"), 3)),
+        Ok(())
+    );
+    let o = c.order("alice", "o1");
+    assert_eq!(o.state, OrderState::Placed);
+    assert_eq!((o.total, o.fee), (Amount(3_600), Amount(180)));
+    assert_eq!(o.carrier, Some(org("fleet")));
+    assert_eq!(c.stock_now().reserved, 3);
+    assert_eq!(c.stock_now().on_hand, 10);
+    let sales = AccountId::org(&org("orchard"), cny(), "sales");
+    let fees = AccountId::org(&org("shop"), cny(), "fees");
+    assert_eq!(c.balance(&wallet("alice")), (0, 3_600, 100_000, 0));
+    assert_eq!(c.balance(&sales), (0, 0, 0, 3_420));
+    assert_eq!(c.balance(&fees), (0, 0, 0, 180));
+    // The escrow is the order's: no transfer can even name it to post or void it.
+    let escrow = o.escrow[0].clone();
+    assert_eq!(escrow.id, "order.o1.sale");
+    let void = Payload::Transfer(Transfers {
+        transfers: vec![TransferSpec::Void {
+            id: "grab".into(),
+            pending: escrow.clone(),
+        }],
+    });
+    let refused = void.check().expect_err("an escrow id is not a client id");
+    assert!(refused.to_string().contains("pending.id"), "{refused}");
+
+    assert_eq!(ship(&mut c, "alice", "o1"), Ok(()));
+    let o = c.order("alice", "o1");
+    assert_eq!(o.state, OrderState::Shipped);
+    assert!(o.shipped_by_event.is_some());
+    assert_eq!(
+        c.stock_now(),
+        Stock {
+            on_hand: 7,
+            reserved: 0,
+            reorder_point: 0
+        }
+    );
+
+    assert_eq!(receive(&mut c, "alice", "o1"), Ok(()));
+    let o = c.order("alice", "o1");
+    assert_eq!(o.state, OrderState::Delivered);
+    let settle_at = o.deadline_ms.expect("the return window runs");
+    // One ms before the window closes: still delivered; at it: settled.
+    c.wait_until(settle_at - 1);
+    assert_eq!(c.order("alice", "o1").state, OrderState::Delivered);
+    c.wait_until(settle_at);
+    let o = c.order("alice", "o1");
+    assert_eq!(o.state, OrderState::Settled);
+    assert_eq!(o.deadline_ms, None);
+    let states: Vec<&str> = o.history.iter().map(|t| t.state.name()).collect();
+    assert_eq!(states, ["placed", "shipped", "delivered", "settled"]);
+    assert_eq!(c.balance(&wallet("alice")), (3_600, 0, 100_000, 0));
+    assert_eq!(c.balance(&sales), (0, 0, 3_420, 0));
+    assert_eq!(c.balance(&fees), (0, 0, 180, 0));
+    let t = load_transfer(&c.state, &escrow)
+        .expect("reads")
+        .expect("kept");
+    assert!(
+        matches!(t.pending_state, Some(PendingState::Posted { amount, .. }) if amount == Amount(3_420)),
+        "{t:?}"
+    );
+}
+
+#[test]
+fn two_platforms_race_for_the_last_unit_in_one_block_and_exactly_one_wins() {
+    let mut c = Chain::new();
+    assert_eq!(
+        c.run(
+            "orchard-wh",
+            Payload::AdjustStock(AdjustStock {
+                location: warehouse(),
+                gtin: gtin(),
+                change: StockChange::Count { on_hand: 1 },
+            })
+        ),
+        Ok(())
+    );
+    let a = c.tx("shop-clerk", place("alice", "last", Some("shop"), 1));
+    let b = c.tx("mart-clerk", place("bob", "last", Some("mart"), 1));
+    let receipts = c.block(vec![a, b]);
+    assert_eq!(code(&receipts[0]), Ok(()));
+    assert_eq!(code(&receipts[1]), Err("insufficient_stock".into()));
+    assert_eq!(c.stock_now().reserved, 1);
+    // Bob's money never moved.
+    assert_eq!(c.balance(&wallet("bob")), (0, 0, 100_000, 0));
+    // Alice cancels through the shop: the unit is free again, and mart sells it.
+    assert_eq!(
+        c.run("shop-clerk", buyer_action("alice", "last", cancel())),
+        Ok(())
+    );
+    assert_eq!(c.order("alice", "last").state, OrderState::Cancelled);
+    assert_eq!(c.balance(&wallet("alice")), (0, 0, 100_000, 0));
+    assert_eq!(
+        c.run("mart-clerk", place("bob", "last2", Some("mart"), 1)),
+        Ok(())
+    );
+    assert_eq!(
+        c.balance(&AccountId::org(&org("mart"), cny(), "fees")),
+        (0, 0, 0, 36)
+    );
+}
+
+#[test]
+fn an_order_not_shipped_in_time_expires_and_one_not_delivered_is_refunded() {
+    let mut c = Chain::new();
+    assert_eq!(
+        c.run("shop-clerk", place("alice", "slow", Some("shop"), 2)),
+        Ok(())
+    );
+    assert_eq!(
+        c.run("shop-clerk", place("bob", "lost", Some("shop"), 4)),
+        Ok(())
+    );
+    assert_eq!(ship(&mut c, "bob", "lost"), Ok(()));
+    let ship_by = c.order("alice", "slow").deadline_ms.expect("a deadline");
+    c.wait_until(ship_by - 1);
+    assert_eq!(c.order("alice", "slow").state, OrderState::Placed);
+    c.wait_until(ship_by);
+    let o = c.order("alice", "slow");
+    assert_eq!(o.state, OrderState::Expired);
+    assert_eq!(o.history.last().map(|t| t.by.as_str()), Some("deadline"));
+    assert_eq!(c.balance(&wallet("alice")), (0, 0, 100_000, 0));
+    assert_eq!(
+        c.stock_now(),
+        Stock {
+            on_hand: 6,
+            reserved: 0,
+            reorder_point: 0
+        }
+    );
+    for who in ["orchard", "shop"] {
+        let alerts = alerts_of(&c.state, &org(who), 10).expect("reads");
+        assert_eq!(alerts.len(), 1, "{who}: {alerts:?}");
+        assert_eq!(alerts[0].kind, "order_expired");
+    }
+    // Shipping it now is too late: the event is stored, the order does not move.
+    assert_eq!(ship(&mut c, "alice", "slow"), Ok(()));
+    assert_eq!(c.order("alice", "slow").state, OrderState::Expired);
+
+    let deliver_by = c.order("bob", "lost").deadline_ms.expect("a deadline");
+    c.wait_until(deliver_by);
+    let o = c.order("bob", "lost");
+    assert_eq!(o.state, OrderState::Refunded);
+    assert_eq!(c.balance(&wallet("bob")), (0, 0, 100_000, 0));
+    // The goods left the warehouse: the stock stays out.
+    assert_eq!(c.stock_now().on_hand, 6);
+    let kinds: Vec<String> = alerts_of(&c.state, &org("shop"), 10)
+        .expect("reads")
+        .into_iter()
+        .map(|a| a.kind)
+        .collect();
+    assert_eq!(kinds, ["order_expired", "order_refunded"]);
+}
+
+#[test]
+fn every_bad_order_is_refused_with_its_code_and_changes_nothing() {
+    let mut c = Chain::new();
+    let before = c.balance(&wallet("alice"));
+    let cases: Vec<(&str, &str, Payload)> = vec![
+        (
+            "not listed on rival",
+            "unknown_listing",
+            signed(intent("alice", "x", Some("rival"), 1, 10_000), "alice"),
+        ),
+        (
+            "bad signature",
+            "bad_buyer_signature",
+            signed(intent("alice", "x", Some("shop"), 1, 10_000), "bob"),
+        ),
+        (
+            "price above the maximum",
+            "price_changed",
+            signed(intent("alice", "x", Some("shop"), 2, 2_399), "alice"),
+        ),
+        (
+            "more than the stock",
+            "insufficient_stock",
+            place("alice", "x", Some("shop"), 11),
+        ),
+        // 10 at the dear price set below for this case: 120,000.00 > 1,000.00 held.
+        (
+            "an overdraft",
+            "exceeds_credits",
+            signed(intent("alice", "x", Some("shop"), 10, 100_000_000), "alice"),
+        ),
+        ("expired intent", "intent_expired", {
+            let mut i = intent("alice", "x", Some("shop"), 1, 10_000);
+            i.expires_at_ms = T0;
+            signed(i, "alice")
+        }),
+        ("another chain", "intent_expired", {
+            let mut i = intent("alice", "x", Some("shop"), 1, 10_000);
+            i.chain_id = "other-chain".into();
+            signed(i, "alice")
+        }),
+        ("unknown coupon", "unknown_coupon", {
+            let mut i = intent("alice", "x", Some("shop"), 1, 10_000);
+            i.coupon = Some("free".into());
+            signed(i, "alice")
+        }),
+        ("paying from bob's wallet", "not_authorized", {
+            let mut i = intent("alice", "x", Some("shop"), 1, 10_000);
+            i.pay_from = wallet("bob");
+            signed(i, "alice")
+        }),
+    ];
+    // The overdraft case needs a dear price: 10 units at 12,000.00.
+    let mut dear = listing(Some("shop"), 500, vec![]);
+    if let Payload::SetListing(l) = &mut dear {
+        l.unit_price = Amount(1_200_000);
+    }
+    for (what, want, payload) in cases {
+        if want == "exceeds_credits" {
+            assert_eq!(c.run("orchard-admin", dear.clone()), Ok(()));
+        }
+        let submitter = if want == "unknown_listing" {
+            "rival-clerk"
+        } else {
+            "shop-clerk"
+        };
+        assert_eq!(c.run(submitter, payload), Err(want.to_string()), "{what}");
+        if want == "exceeds_credits" {
+            assert_eq!(
+                c.run("orchard-admin", listing(Some("shop"), 500, vec![])),
+                Ok(())
+            );
+        }
+        assert_eq!(c.balance(&wallet("alice")), before, "{what}");
+        assert_eq!(c.stock_now().reserved, 0, "{what}");
+    }
+    // A stranger platform may not submit it; a replay is refused; the same id with
+    // another body too.
+    assert_eq!(
+        c.run("rival-clerk", place("alice", "y", Some("shop"), 1)),
+        Err("not_authorized".into())
+    );
+    assert_eq!(
+        c.run("shop-clerk", place("alice", "y", Some("shop"), 1)),
+        Ok(())
+    );
+    assert_eq!(
+        c.run("shop-clerk", place("alice", "y", Some("shop"), 1)),
+        Err("exists".into())
+    );
+    assert_eq!(
+        c.run("shop-clerk", place("alice", "y", Some("shop"), 2)),
+        Err("exists_with_different_fields".into())
+    );
+    assert_eq!(c.stock_now().reserved, 1);
+}
+
+#[test]
+fn lots_not_released_are_not_sold_and_coupons_stop_at_their_cap() {
+    let mut c = Chain::new();
+    let status = |s: LotStatus| {
+        Payload::SetLotStatus(SetLotStatus {
+            gtin: gtin(),
+            lot: "L1".into(),
+            status: s,
+            reason: "residue test".into(),
+        })
+    };
+    assert_eq!(
+        c.run("qc-inspector", status(LotStatus::Quarantined)),
+        Ok(())
+    );
+    assert_eq!(
+        c.run("shop-clerk", place("alice", "q", Some("shop"), 1)),
+        Err("lot_quarantined".into())
+    );
+    assert_eq!(c.run("qc-inspector", status(LotStatus::Released)), Ok(()));
+    assert_eq!(
+        c.run("shop-clerk", place("alice", "q", Some("shop"), 1)),
+        Ok(())
+    );
+    assert_eq!(c.run("qc-inspector", status(LotStatus::Recalled)), Ok(()));
+    assert_eq!(
+        c.run("shop-clerk", place("alice", "r", Some("shop"), 1)),
+        Err("lot_recalled".into())
+    );
+
+    let mut c = Chain::new();
+    let coupon = Discount::Coupon {
+        code: "newyear".into(),
+        bps: 1_000,
+        max_uses: 1,
+    };
+    assert_eq!(
+        c.run("orchard-admin", listing(Some("shop"), 500, vec![coupon])),
+        Ok(())
+    );
+    let with_coupon = |buyer: &str, id: &str| {
+        let mut i = intent(buyer, id, Some("shop"), 1, 10_000);
+        i.coupon = Some("newyear".into());
+        signed(i, buyer)
+    };
+    assert_eq!(c.run("shop-clerk", with_coupon("alice", "c1")), Ok(()));
+    // 12.00 less 10 % = 10.80.
+    let o = c.order("alice", "c1");
+    assert_eq!(o.total, Amount(1_080));
+    assert_eq!(o.lines[0].discounts[0].kind, "coupon:newyear");
+    assert_eq!(
+        c.run("shop-clerk", with_coupon("bob", "c2")),
+        Err("coupon_exhausted".into())
+    );
+}
+
+#[test]
+fn discounts_apply_in_their_documented_order_rounding_half_to_even() {
+    let l = |discounts: Vec<Discount>, fee: u16| ListingTerms {
+        gtin: gtin(),
+        seller: org("orchard"),
+        platform: Some(org("shop")),
+        currency: cny(),
+        unit_price: Amount(1_005),
+        platform_fee_bps: fee,
+        discounts,
+        ship_from: warehouse(),
+        lot: None,
+        carrier: None,
+        terms: terms(),
+        active: true,
+    };
+    // 1 × 10.05, 5 % off = 0.5025 → 0.50 (below the half); net 9.55.
+    let (p, _) = price_line(&l(vec![Discount::Percent { bps: 500 }], 0), 1, None).expect("prices");
+    assert_eq!(p.net, Amount(955));
+    // 2 × 10.05 = 20.10; 2.5 % off is 0.5025 → 0.50; net 19.60; fee 2.5 % of 19.60 =
+    // 0.49.
+    let (p, _) =
+        price_line(&l(vec![Discount::Percent { bps: 250 }], 250), 2, None).expect("prices");
+    assert_eq!(
+        (p.gross, p.net, p.fee),
+        (Amount(2_010), Amount(1_960), Amount(49))
+    );
+    // Half exactly goes to even: 1 × 10.05 at 50 %.
+    let (p, _) =
+        price_line(&l(vec![Discount::Percent { bps: 5_000 }], 0), 1, None).expect("prices");
+    // Off: 5.025 → 5.02 (the even neighbour); net 5.03.
+    assert_eq!(p.net, Amount(503));
+    // Volume tier first, then percent, then fixed, then the coupon.
+    let all = vec![
+        Discount::Coupon {
+            code: "c".into(),
+            bps: 1_000,
+            max_uses: 5,
+        },
+        Discount::Fixed {
+            amount: Amount(100),
+        },
+        Discount::Percent { bps: 1_000 },
+        Discount::Volume {
+            min_quantity: 10,
+            unit_price: Amount(900),
+        },
+        Discount::Volume {
+            min_quantity: 5,
+            unit_price: Amount(950),
+        },
+    ];
+    // 10 × 10.05 = 100.50 → tier 10: 90.00 → −10 % 81.00 → −1.00 80.00 → coupon −10 % 72.00.
+    let (p, used) = price_line(&l(all.clone(), 0), 10, Some("c")).expect("prices");
+    assert!(used);
+    let kinds: Vec<(&str, u128)> = p
+        .discounts
+        .iter()
+        .map(|d| (d.kind.as_str(), d.amount.0))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("volume", 1_050),
+            ("percent", 900),
+            ("fixed", 100),
+            ("coupon:c", 800)
+        ]
+    );
+    assert_eq!(p.net, Amount(7_200));
+    // A fixed discount never takes a line below zero.
+    let (p, _) = price_line(
+        &l(
+            vec![Discount::Fixed {
+                amount: Amount(5_000),
+            }],
+            0,
+        ),
+        1,
+        None,
+    )
+    .expect("prices");
+    assert_eq!(p.net, Amount(0));
+}
+
+#[test]
+fn stock_counts_write_offs_and_the_reorder_alert() {
+    let mut c = Chain::new();
+    assert_eq!(
+        c.run(
+            "orchard-wh",
+            Payload::AdjustStock(AdjustStock {
+                location: warehouse(),
+                gtin: gtin(),
+                change: StockChange::ReorderPoint { point: 5 },
+            })
+        ),
+        Ok(())
+    );
+    assert!(alerts_of(&c.state, &org("orchard"), 10)
+        .expect("reads")
+        .is_empty());
+    assert_eq!(
+        c.run("shop-clerk", place("alice", "s", Some("shop"), 4)),
+        Ok(())
+    );
+    // 10 on hand, 4 reserved: 6 available, not below 5.
+    assert!(alerts_of(&c.state, &org("orchard"), 10)
+        .expect("reads")
+        .is_empty());
+    // A count below what orders reserve is refused; a write-off of more than is
+    // available too.
+    assert_eq!(
+        c.run(
+            "orchard-wh",
+            Payload::AdjustStock(AdjustStock {
+                location: warehouse(),
+                gtin: gtin(),
+                change: StockChange::Count { on_hand: 3 },
+            })
+        ),
+        Err("insufficient_stock".into())
+    );
+    let write_off = |q: u64| {
+        Payload::AdjustStock(AdjustStock {
+            location: warehouse(),
+            gtin: gtin(),
+            change: StockChange::WriteOff {
+                quantity: q,
+                reason: "damaged".into(),
+            },
+        })
+    };
+    assert_eq!(
+        c.run("orchard-wh", write_off(7)),
+        Err("insufficient_stock".into())
+    );
+    assert_eq!(
+        c.run("shop-clerk", write_off(1)),
+        Err("location_not_delegated".into())
+    );
+    assert_eq!(c.run("orchard-wh", write_off(2)), Ok(()));
+    let alerts = alerts_of(&c.state, &org("orchard"), 10).expect("reads");
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].kind, "reorder");
+    assert_eq!(
+        c.stock_now(),
+        Stock {
+            on_hand: 8,
+            reserved: 4,
+            reorder_point: 5
+        }
+    );
+    assert_eq!(
+        c.run(
+            "orchard-wh",
+            Payload::AdjustStock(AdjustStock {
+                location: warehouse(),
+                gtin: gtin(),
+                change: StockChange::Receipt { quantity: 20 },
+            })
+        ),
+        Ok(())
+    );
+    assert_eq!(c.stock_now().available(), 24);
+}
+
+// ---------------------------------------------------------------------------
+// The matrix.
+// ---------------------------------------------------------------------------
+
+/// Who acts, and how: the buyer through the shop with its signature, the seller,
+/// the platform, the carrier, and a platform that is no party.
+const PARTIES: [&str; 5] = ["buyer", "seller", "platform", "carrier", "stranger"];
+
+fn act(c: &mut Chain, party: &str, step: OrderStep) -> Result<(), String> {
+    let payload = match party {
+        "buyer" => buyer_action("alice", "m", step),
+        _ => action("alice", "m", step),
+    };
+    let signer = match party {
+        "buyer" | "platform" => "shop-clerk",
+        "seller" => "orchard-admin",
+        "carrier" => "fleet-driver",
+        _ => "rival-clerk",
+    };
+    c.run(signer, payload)
+}
+
+/// A chain with alice's order `m` (2 oranges on the shop) driven to `state`.
+fn order_in(state: OrderState) -> Chain {
+    let mut c = Chain::new();
+    assert_eq!(
+        c.run("shop-clerk", place("alice", "m", Some("shop"), 2)),
+        Ok(())
+    );
+    let deadline = |c: &Chain| c.order("alice", "m").deadline_ms.expect("a deadline");
+    match state {
+        OrderState::Placed => {}
+        OrderState::Cancelled => assert_eq!(act(&mut c, "buyer", cancel()), Ok(())),
+        OrderState::Expired => {
+            let d = deadline(&c);
+            c.wait_until(d);
+        }
+        _ => {
+            assert_eq!(ship(&mut c, "alice", "m"), Ok(()));
+            match state {
+                OrderState::Refunded => {
+                    let d = deadline(&c);
+                    c.wait_until(d);
+                }
+                OrderState::Delivered | OrderState::Settled => {
+                    assert_eq!(receive(&mut c, "alice", "m"), Ok(()));
+                    if state == OrderState::Settled {
+                        let d = deadline(&c);
+                        c.wait_until(d);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(c.order("alice", "m").state, state);
+    c
+}
+
+/// Every (state, step, party) cell: the outcome, and that a refusal changed
+/// nothing. Who is asked before what: a party that may not take a step is refused
+/// `not_authorized` in every state; one that may is refused `order_state` outside
+/// the state the step takes.
+#[test]
+fn the_order_state_step_party_matrix() {
+    let mut cells = 0;
+    for state in OrderState::ALL {
+        for step in [cancel(), OrderStep::ConfirmDelivery] {
+            for party in PARTIES {
+                let mut c = order_in(state);
+                let before = c.state.clone();
+                let (may, from, to) = match &step {
+                    OrderStep::Cancel { .. } => (
+                        matches!(party, "buyer" | "seller" | "platform"),
+                        OrderState::Placed,
+                        OrderState::Cancelled,
+                    ),
+                    OrderStep::ConfirmDelivery => (
+                        matches!(party, "buyer" | "carrier"),
+                        OrderState::Shipped,
+                        OrderState::Delivered,
+                    ),
+                };
+                let want = if !may {
+                    Err("not_authorized".to_string())
+                } else if state != from {
+                    Err("order_state".to_string())
+                } else {
+                    Ok(())
+                };
+                let got = act(&mut c, party, step.clone());
+                let cell = format!("{} × {} × {party}", state.name(), step.name());
+                assert_eq!(got, want, "{cell}");
+                match got {
+                    Ok(()) => assert_eq!(c.order("alice", "m").state, to, "{cell}"),
+                    Err(_) => {
+                        // Only the replay id and the empty block's bookkeeping changed.
+                        assert_eq!(c.order("alice", "m"), order_from(&before), "{cell}");
+                        assert_eq!(c.balance(&wallet("alice")), balance_in(&before), "{cell}");
+                    }
+                }
+                cells += 1;
+            }
+        }
+    }
+    assert_eq!(cells, 7 * 2 * 5);
+}
+
+/// The EPCIS side of the matrix: a shipping or receiving event naming the order,
+/// captured by each party, in each state: which ones move it.
+#[test]
+fn shipping_and_receiving_events_move_only_the_orders_they_may() {
+    for state in OrderState::ALL {
+        for (step, capturer) in [
+            ("shipping", "orchard-wh"),
+            ("shipping", "fleet-driver"),
+            ("receiving", "fleet-driver"),
+            ("receiving", "orchard-wh"),
+        ] {
+            let mut c = order_in(state);
+            let at_warehouse = capturer == "orchard-wh";
+            let got = c.run(capturer, order_event(step, "alice", "m", 2, at_warehouse));
+            assert_eq!(got, Ok(()), "{step} by {capturer}: the event is stored");
+            let want = match (step, capturer, state) {
+                ("shipping", _, OrderState::Placed) => OrderState::Shipped,
+                ("receiving", "fleet-driver", OrderState::Shipped) => OrderState::Delivered,
+                _ => state,
+            };
+            assert_eq!(
+                c.order("alice", "m").state,
+                want,
+                "{step} by {capturer} in {}",
+                state.name()
+            );
+        }
+    }
+}
+
+fn order_from(state: &State) -> Order {
+    load_order(state, &key("alice").public(), "m")
+        .expect("reads")
+        .expect("exists")
+}
+
+fn balance_in(state: &State) -> (u128, u128, u128, u128) {
+    let a = load_account(state, &wallet("alice"))
+        .expect("reads")
+        .expect("open");
+    (
+        a.debits_posted.0,
+        a.debits_pending.0,
+        a.credits_posted.0,
+        a.credits_pending.0,
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Store faults: a failed read halts, never rejects or applies.
+// ---------------------------------------------------------------------------
+
+/// Fail each read of `tx` in turn on `c`'s state in a block at `time_ms`: every time
+/// the block stops with a state fault.
+fn assert_faults_halt(c: &Chain, what: &str, tx: &SignedTx, time_ms: u64) {
+    let ctx = BlockContext {
+        chain_id: CHAIN.into(),
+        height: Height(c.height + 1),
+        time_ms,
+    };
+    let mut ex = Execution::begin(&c.state, ctx.clone()).expect("reads");
+    let baseline = ex.apply(tx, tx.id()).cloned();
+    assert!(
+        matches!(&baseline, Ok(r) if r.status == TxStatus::Applied),
+        "{what}: applies on a sound store: {baseline:?}"
+    );
+    let mut faults = 0;
+    for fail_at in 0..10_000 {
+        let faulty = Faulty::new(&c.state, fail_at);
+        let Ok(mut ex) = Execution::begin(&faulty, ctx.clone()) else {
+            continue;
+        };
+        let result = ex.apply(tx, tx.id()).cloned();
+        if faulty.reads.get() <= fail_at {
+            assert_eq!(result, baseline, "{what}");
+            break;
+        }
+        faults += 1;
+        assert!(
+            matches!(result, Err(TxInvalid::State(_))),
+            "{what}: read {fail_at} failed, yet the transaction came out {result:?}"
+        );
+    }
+    assert!(faults > 2, "{what}: the transaction reads state");
+}
+
+/// Every read of a listing, a placement, a cancellation, a shipping event, a
+/// confirmation and a stock change is failed in turn, and every read of the
+/// start-of-block deadline run: each time the block stops with a state fault.
+#[test]
+fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
+    let mut c = Chain::new();
+    assert_eq!(
+        c.run("shop-clerk", place("alice", "placed", Some("shop"), 1)),
+        Ok(())
+    );
+    assert_eq!(
+        c.run("shop-clerk", place("bob", "shipped", Some("shop"), 1)),
+        Ok(())
+    );
+    assert_eq!(ship(&mut c, "bob", "shipped"), Ok(()));
+    let t = c.time_ms + 1_000;
+    let cases: Vec<(&str, &str, Payload)> = vec![
+        (
+            "listing",
+            "orchard-admin",
+            listing(Some("mart"), 100, vec![]),
+        ),
+        (
+            "placement",
+            "shop-clerk",
+            place("alice", "new", Some("shop"), 2),
+        ),
+        (
+            "cancellation",
+            "shop-clerk",
+            buyer_action("alice", "placed", cancel()),
+        ),
+        (
+            "shipping event",
+            "orchard-wh",
+            order_event("shipping", "alice", "placed", 1, true),
+        ),
+        (
+            "confirmation",
+            "shop-clerk",
+            buyer_action("bob", "shipped", OrderStep::ConfirmDelivery),
+        ),
+        (
+            "stock count",
+            "orchard-wh",
+            Payload::AdjustStock(AdjustStock {
+                location: warehouse(),
+                gtin: gtin(),
+                change: StockChange::Count { on_hand: 20 },
+            }),
+        ),
+    ];
+    for (what, who, payload) in cases {
+        let tx = c.tx(who, payload);
+        assert_faults_halt(&c, what, &tx, t);
+    }
+    // The deadlines at the start of a block: alice's order expires, bob's is
+    // refunded; a failed read stops the block.
+    let late = c.order("bob", "shipped").deadline_ms.expect("a deadline");
+    let ctx = BlockContext {
+        chain_id: CHAIN.into(),
+        height: Height(c.height + 1),
+        time_ms: late,
+    };
+    let mut stopped = 0;
+    for fail_at in 0..10_000 {
+        let faulty = Faulty::new(&c.state, fail_at);
+        let begun = Execution::begin(&faulty, ctx.clone());
+        if faulty.reads.get() <= fail_at {
+            let out = begun.expect("sound").finish().expect("sound");
+            let mut after = c.state.clone();
+            apply(&mut after, &out.writes);
+            let o = load_order(&after, &key("bob").public(), "shipped").expect("reads");
+            assert_eq!(o.map(|o| o.state), Some(OrderState::Refunded));
+            break;
+        }
+        assert!(begun.is_err(), "read {fail_at} failed, yet the block began");
+        stopped += 1;
+    }
+    assert!(stopped > 4, "the deadline run reads state");
+}
