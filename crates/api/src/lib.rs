@@ -13,6 +13,7 @@
 pub mod auth;
 mod catalog;
 mod chain;
+mod commerce;
 mod compress;
 pub mod consumer;
 pub mod epcis;
@@ -118,6 +119,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/accounts/{id}"),
     ("get", "/v1/transfers/{signer}/{id}"),
     ("get", "/v1/providers/{org}/references"),
+    ("get", "/v1/orders"),
+    ("get", "/v1/orders/{buyer}/{id}"),
+    ("get", "/v1/products/{gtin}/listings"),
+    ("get", "/v1/inventory"),
+    ("get", "/v1/alerts"),
+    ("get", "/v1/rates/{provider}/{id}"),
     ("get", "/v1/products"),
     ("get", "/v1/products/{gtin}"),
     ("get", "/v1/products/{gtin}/lots"),
@@ -161,6 +168,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .merge(chain::routes())
         .merge(orgs::routes())
         .merge(money::routes())
+        .merge(commerce::routes())
         .merge(catalog::routes())
         .merge(governance::routes())
         .merge(private::routes())

@@ -45,6 +45,31 @@ struct AccountView {
     opened_at: Height,
 }
 
+/// An order as `GET /v1/orders` and `GET /v1/orders/{buyer}/{id}` show it.
+#[derive(JsonSchema)]
+struct OrderView {
+    #[serde(flatten)]
+    order: waybill_state::orders::Order,
+    /// `urn:waybill:order:<buyer hex>:<id>`: how EPCIS events name it (a `po`).
+    urn: String,
+}
+
+/// Stock of a product at a location, as `GET /v1/inventory` shows it.
+#[derive(JsonSchema)]
+struct StockView {
+    location: waybill_gs1::Gln,
+    gtin: waybill_gs1::Gtin,
+    /// Trade units on hand.
+    on_hand: u64,
+    /// Of them, reserved by placed orders.
+    reserved: u64,
+    /// on_hand − reserved.
+    available: u64,
+    /// 0: none.
+    reorder_point: u64,
+    below_reorder_point: bool,
+}
+
 /// `GET /v1/providers/{org}/references`: one booked payment.
 #[derive(JsonSchema)]
 struct BookedReference {
@@ -691,6 +716,12 @@ pub(crate) fn components() -> Map<String, Value> {
     gen.subschema_for::<AccountView>();
     gen.subschema_for::<waybill_state::money::TransferRecord>();
     gen.subschema_for::<Page<BookedReference>>();
+    gen.subschema_for::<Page<OrderView>>();
+    gen.subschema_for::<OrderView>();
+    gen.subschema_for::<Page<waybill_state::orders::Listing>>();
+    gen.subschema_for::<Page<StockView>>();
+    gen.subschema_for::<Page<waybill_state::inventory::Alert>>();
+    gen.subschema_for::<waybill_state::fx::FxRate>();
     gen.subschema_for::<SealedFields>();
     gen.subschema_for::<waybill_types::disclosure::CommitmentProof>();
     gen.subschema_for::<Page<catalog::Product>>();

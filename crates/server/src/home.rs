@@ -6,6 +6,7 @@
 //! keys/validator.json      the validator key (mode 0600)
 //! keys/orgs/ORG-admin.json organization admin keys (development consortium only)
 //! keys/members/NAME.json   member keys made by the demo
+//! keys/consumers/NAME.json the demo consumers' keys (they sign orders, are no members)
 //! operator.sock            the operator channel, while the node runs (mode 0600)
 //! signing-mark.json        what the validator last signed (outside data/, so a lost
 //!                          or wiped data directory does not take it along)
@@ -77,6 +78,13 @@ impl Home {
         self.dir
             .join("keys")
             .join("members")
+            .join(format!("{slug}.json"))
+    }
+    /// A demo consumer's key (consumers are no members: they sign order intents).
+    pub fn consumer_key(&self, slug: &str) -> PathBuf {
+        self.dir
+            .join("keys")
+            .join("consumers")
             .join(format!("{slug}.json"))
     }
     pub fn data_dir(&self) -> PathBuf {

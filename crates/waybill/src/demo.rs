@@ -89,6 +89,12 @@ pub async fn load(home: &Home, client: &Client) -> anyhow::Result<usize> {
         .await?;
         n += 1;
     }
+    for c in &m.consumers {
+        let path = home.consumer_key(&c.slug);
+        if !path.exists() {
+            KeyFile::write(&path, &c.name, &SecretKey::generate())?;
+        }
+    }
     n += encryption_keys(home, client, &m).await?;
     let progress_path = home.dir.join("demo-progress");
     let done: usize = std::fs::read_to_string(&progress_path)
@@ -98,48 +104,198 @@ pub async fn load(home: &Home, client: &Client) -> anyhow::Result<usize> {
     for (i, step) in m.steps.iter().enumerate().skip(done) {
         let key = crate::who::member_key(&home.dir, &step.who)
             .with_context(|| format!("demo step {}", i + 1))?;
-        match (&step.payload, &step.capture) {
-            (Some(p), None) => {
-                let v = apply(client, &chain_id, &key, p.clone()).await?;
-                let dup = v["reason"]["code"] == "duplicate";
-                if v["status"] != "applied" && !dup {
-                    bail!("demo step {} ({}) was not applied: {v}", i + 1, p.kind());
-                }
-            }
-            (None, Some(file)) => {
-                let mut doc = crate::demo_files::DOCUMENTS
-                    .iter()
-                    .find(|(f, _)| f == file)
-                    .map(|(_, d)| d.to_string())
-                    .with_context(|| format!("demo document {file} is not embedded"))?;
-                if !step.seal.is_empty() {
-                    match seal_step(client, &chain_id, &key, &doc, step).await? {
-                        Some(sealed) => doc = sealed,
-                        None => {
-                            // Captured by a run that stopped before noting it.
-                            std::fs::write(&progress_path, (i + 1).to_string())?;
-                            continue;
-                        }
-                    }
-                }
-                let job = client
-                    .capture(&key, &chain_id, doc, true)
-                    .await
-                    .with_context(|| format!("demo step {}: capturing {file}", i + 1))?;
-                if job["success"] != true {
-                    bail!("demo step {}: capturing {file} failed: {job}", i + 1);
-                }
-            }
-            _ => bail!(
-                "demo step {} needs exactly one of payload and capture",
-                i + 1
-            ),
-        }
+        let ctx = StepCtx {
+            home,
+            client,
+            chain_id: &chain_id,
+            key: &key,
+            n: i + 1,
+        };
+        run_step(&ctx, step)
+            .await
+            .with_context(|| format!("demo step {}", i + 1))?;
         n += 1;
         std::fs::write(&progress_path, (i + 1).to_string())
             .with_context(|| format!("cannot write {}", progress_path.display()))?;
     }
     Ok(n)
+}
+
+/// What a step runs with.
+struct StepCtx<'a> {
+    home: &'a Home,
+    client: &'a Client,
+    chain_id: &'a str,
+    /// The key of the step's `as`.
+    key: &'a SecretKey,
+    /// The step's number, from 1.
+    n: usize,
+}
+
+/// Run one step. A step a stopped run already did counts as done: a record that is
+/// there (`duplicate`), an order already placed (`exists`), a buyer's step already
+/// taken (`order_state`), a sealed capture already stored.
+async fn run_step(c: &StepCtx<'_>, step: &crate::manifest::Step) -> anyhow::Result<()> {
+    match (
+        &step.payload,
+        &step.capture,
+        &step.order,
+        &step.buyer_step,
+        &step.wait_order,
+    ) {
+        (Some(p), None, None, None, None) => {
+            let p: Payload = serde_json::from_str(&expand(c.home, &p.to_string())?)
+                .context("the step's payload does not parse")?;
+            submit_step(c, p, &["duplicate"]).await
+        }
+        (None, Some(file), None, None, None) => capture_step(c, step, file).await,
+        (None, None, Some(intent), None, None) => {
+            let buyer = step
+                .buyer
+                .as_deref()
+                .context("an order step names its buyer")?;
+            let buyer_key = crate::who::member_key(&c.home.dir, buyer)?;
+            let v: serde_json::Value = serde_json::from_str(&expand(c.home, &intent.to_string())?)?;
+            let intent = crate::order_cmds::complete_intent(v, c.chain_id, &buyer_key.public())?;
+            submit_step(
+                c,
+                crate::order_cmds::sign_intent(intent, &buyer_key),
+                &["exists"],
+            )
+            .await
+        }
+        (None, None, None, Some(b), None) => {
+            let buyer_key = crate::who::member_key(&c.home.dir, &b.buyer)?;
+            let p = crate::order_cmds::order_action(
+                c.chain_id,
+                buyer_key.public(),
+                &b.order,
+                b.step.clone(),
+                Some(&buyer_key),
+            );
+            submit_step(c, p, &["order_state"]).await
+        }
+        (None, None, None, None, Some(w)) => wait_order(c, w).await,
+        _ => bail!("a step has exactly one of payload, capture, order, buyer_step and wait_order"),
+    }
+}
+
+/// Submit `p` as the step's member; applied, or refused with one of `done_codes`
+/// (what a rerun of a step that was done says).
+async fn submit_step(c: &StepCtx<'_>, p: Payload, done_codes: &[&str]) -> anyhow::Result<()> {
+    let kind = p.kind();
+    let v = apply(c.client, c.chain_id, c.key, p).await?;
+    let done = v["reason"]["code"]
+        .as_str()
+        .is_some_and(|code| done_codes.contains(&code));
+    if v["status"] != "applied" && !done {
+        bail!("{kind} was not applied: {v}");
+    }
+    Ok(())
+}
+
+/// Capture a demo document (its placeholders filled in, its fields sealed if the
+/// step says so).
+async fn capture_step(
+    c: &StepCtx<'_>,
+    step: &crate::manifest::Step,
+    file: &str,
+) -> anyhow::Result<()> {
+    let doc = crate::demo_files::DOCUMENTS
+        .iter()
+        .find(|(f, _)| *f == file)
+        .map(|(_, d)| d.to_string())
+        .with_context(|| format!("demo document {file} is not embedded"))?;
+    let mut doc = expand(c.home, &doc)?;
+    if !step.seal.is_empty() {
+        match seal_step(c.client, c.chain_id, c.key, &doc, step).await? {
+            Some(sealed) => doc = sealed,
+            // Captured by a run that stopped before noting it.
+            None => return Ok(()),
+        }
+    }
+    let job = c
+        .client
+        .capture(c.key, c.chain_id, doc, true)
+        .await
+        .with_context(|| format!("capturing {file}"))?;
+    if job["success"] != true {
+        bail!("capturing {file} failed: {job}");
+    }
+    Ok(())
+}
+
+/// Wait (at most a minute) until an order is in the state the step names: its
+/// deadlines act at the start of a block, and the node makes a block every second
+/// when idle.
+async fn wait_order(c: &StepCtx<'_>, w: &crate::manifest::WaitOrder) -> anyhow::Result<()> {
+    let buyer = crate::who::member_key(&c.home.dir, &w.buyer)?.public();
+    let path = format!("/v1/orders/{buyer}/{}", w.order);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let o = c.client.get_as(&path, c.key).await?;
+        if o["state"] == w.state.as_str() {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "order `{}` is still {} after a minute, not {} (step {})",
+                w.order,
+                o["state"],
+                w.state,
+                c.n
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// `text` with its placeholders filled in: `{key:SLUG}` (the public key, hex, of a
+/// member, consumer or `admin:ORG`), `{now}` and `{now+MS}` (wall-clock ms; written
+/// as a JSON string, `"{now}"`, it becomes a JSON number).
+pub fn expand(home: &Home, text: &str) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('{') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let end = tail.find('}').map(|e| e + 1);
+        let token = end.map(|e| &tail[1..e - 1]);
+        let filled = match token {
+            Some(t) if t.starts_with("key:") => Some(
+                crate::who::member_key(&home.dir, &t[4..])?
+                    .public()
+                    .to_hex(),
+            ),
+            Some("now") => Some(waybill_client::now_ms().to_string()),
+            Some(t) if t.starts_with("now+") => {
+                let ms: u64 = t[4..]
+                    .parse()
+                    .with_context(|| format!("`{{{t}}}`: milliseconds after now"))?;
+                Some((waybill_client::now_ms() + ms).to_string())
+            }
+            _ => None,
+        };
+        let is_number = token.is_some_and(|t| t.starts_with("now"));
+        match (filled, end) {
+            // A time written as a JSON string ("{now+5000}") becomes a JSON number.
+            (Some(f), Some(e)) if is_number && out.ends_with('"') && tail[e..].starts_with('"') => {
+                out.pop();
+                out.push_str(&f);
+                rest = &tail[e + 1..];
+            }
+            (Some(f), Some(e)) => {
+                out.push_str(&f);
+                rest = &tail[e..];
+            }
+            _ => {
+                out.push('{');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// Every demo organization gets an encryption key (docs/PRIVACY.md), its secret in

@@ -87,4 +87,16 @@ pub const DOCUMENTS: &[(&str, &str)] = &[
         "orange/16-juice-pressing.jsonld",
         include_str!("../demo/orange/16-juice-pressing.jsonld"),
     ),
+    (
+        "orange/17-order-shipping-navel.jsonld",
+        include_str!("../demo/orange/17-order-shipping-navel.jsonld"),
+    ),
+    (
+        "orange/18-order-shipping-blood.jsonld",
+        include_str!("../demo/orange/18-order-shipping-blood.jsonld"),
+    ),
+    (
+        "orange/19-order-delivery.jsonld",
+        include_str!("../demo/orange/19-order-delivery.jsonld"),
+    ),
 ];

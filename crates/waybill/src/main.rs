@@ -7,6 +7,7 @@ mod demo;
 mod demo_files;
 mod manifest;
 mod money_cmds;
+mod order_cmds;
 mod seal_cmds;
 mod testnet;
 mod trace_cmds;
@@ -538,6 +539,34 @@ A validator restored behind what it already signed syncs from its peers without 
     /// Accounts and balances (financial data: signed as a member).
     #[command(subcommand)]
     Accounts(AccountsCmd),
+    /// Orders: list, show, place from a buyer's intent, cancel, confirm delivery
+    /// (docs/ORDERS.md).
+    #[command(subcommand)]
+    Orders(OrdersCmd),
+    /// Stock per product and location: on hand, reserved by orders, available.
+    #[command(after_help = "Example:\n  waybill inventory --as admin:ganzhou-orchard")]
+    Inventory {
+        #[arg(long = "as")]
+        who: String,
+        /// Only this location (GLN).
+        #[arg(long)]
+        location: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// The member's organization's alerts: reorder points crossed, orders expired or
+    /// refunded at their deadlines.
+    #[command(after_help = "Example:\n  waybill alerts --as admin:shopmart")]
+    Alerts {
+        #[arg(long = "as")]
+        who: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Match a payment provider's statement (CSV, or ISO 20022 camt.053 XML) to the
     /// payments the ledger booked for it, by the provider's reference (not by date),
     /// and list every difference; exits 1 if there is one (docs/MONEY.md).
@@ -718,6 +747,80 @@ enum AccountsCmd {
     Show {
         /// The account id: org:<org>:<currency>:<name> or key:<hex>:<currency>:<name>.
         id: String,
+        #[arg(long = "as")]
+        who: String,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrdersCmd {
+    /// The orders the member's organization is a party to (a regulator: every order).
+    #[command(after_help = "Example:\n  waybill orders list --as admin:shopmart --json")]
+    List {
+        #[arg(long = "as")]
+        who: String,
+        /// Only orders in this state: placed, shipped, delivered, settled, cancelled,
+        /// expired, refunded.
+        #[arg(long)]
+        state: Option<String>,
+        /// Print JSON (`items`: orders with `id`, `state`, `buyer`, `lines`, `total`…).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// One order, as JSON.
+    Show {
+        /// The buyer's public key (hex).
+        buyer: String,
+        /// The buyer's id for the order.
+        id: String,
+        #[arg(long = "as")]
+        who: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Place an order: the intent file (JSON: `id`, `seller`, `platform`, `lines`,
+    /// `currency`, `max_total`, `pay_from`; `chain_id`, `buyer` and `expires_at_ms`
+    /// filled in if left out) is signed with the buyer's key and submitted by --as.
+    #[command(
+        after_help = "Example:\n  waybill orders place --intent order.json --buyer consumer-li-na --as shopmart-clerk"
+    )]
+    Place {
+        #[arg(long)]
+        intent: PathBuf,
+        /// The buyer's key: a key file or a name in the keys directory.
+        #[arg(long)]
+        buyer: String,
+        #[arg(long = "as")]
+        who: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Cancel a placed order (the buyer — signed with --buyer-key —, the seller or the
+    /// platform): the escrow goes back, the stock is released.
+    Cancel {
+        buyer: String,
+        id: String,
+        #[arg(long)]
+        reason: String,
+        /// The buyer's key, when --as submits the buyer's cancellation.
+        #[arg(long)]
+        buyer_key: Option<String>,
+        #[arg(long = "as")]
+        who: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Confirm a shipped order's delivery (the buyer — signed with --buyer-key — or
+    /// the assigned carrier): the return window starts.
+    ConfirmDelivery {
+        buyer: String,
+        id: String,
+        #[arg(long)]
+        buyer_key: Option<String>,
         #[arg(long = "as")]
         who: String,
         #[command(flatten)]
@@ -1250,6 +1353,25 @@ fn main() -> std::process::ExitCode {
                 )
                 .await
             }
+            Cmd::Orders(cmd) => orders_cmd(cmd).await,
+            Cmd::Inventory {
+                who,
+                location,
+                json,
+                target,
+            } => {
+                order_cmds::inventory(
+                    &target.client()?,
+                    &target.keys_dir(),
+                    &who,
+                    location.as_deref(),
+                    json,
+                )
+                .await
+            }
+            Cmd::Alerts { who, json, target } => {
+                order_cmds::alerts(&target.client()?, &target.keys_dir(), &who, json).await
+            }
             Cmd::Accounts(AccountsCmd::Show { id, who, target }) => {
                 money_cmds::show(&target.client()?, &target.keys_dir(), &who, &id).await
             }
@@ -1361,4 +1483,84 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `waybill orders …`.
+async fn orders_cmd(cmd: OrdersCmd) -> anyhow::Result<()> {
+    match cmd {
+        OrdersCmd::List {
+            who,
+            state,
+            json,
+            target,
+        } => {
+            order_cmds::list(
+                &target.client()?,
+                &target.keys_dir(),
+                &who,
+                state.as_deref(),
+                json,
+            )
+            .await
+        }
+        OrdersCmd::Show {
+            buyer,
+            id,
+            who,
+            target,
+        } => order_cmds::show(&target.client()?, &target.keys_dir(), &who, &buyer, &id).await,
+        OrdersCmd::Place {
+            intent,
+            buyer,
+            who,
+            target,
+        } => order_cmds::place(&target.client()?, &target.keys_dir(), &who, &intent, &buyer).await,
+        OrdersCmd::Cancel {
+            buyer,
+            id,
+            reason,
+            buyer_key,
+            who,
+            target,
+        } => {
+            let step = waybill_types::payload::commerce::OrderStep::Cancel { reason };
+            order_step(target, &who, &buyer, &id, step, buyer_key.as_deref()).await
+        }
+        OrdersCmd::ConfirmDelivery {
+            buyer,
+            id,
+            buyer_key,
+            who,
+            target,
+        } => {
+            let step = waybill_types::payload::commerce::OrderStep::ConfirmDelivery;
+            order_step(target, &who, &buyer, &id, step, buyer_key.as_deref()).await
+        }
+    }
+}
+
+/// Submit `step` on order `buyer`/`id` as `who`, signed by the buyer if its key is
+/// given.
+async fn order_step(
+    target: Target,
+    who: &str,
+    buyer: &str,
+    id: &str,
+    step: waybill_types::payload::commerce::OrderStep,
+    buyer_key: Option<&str>,
+) -> anyhow::Result<()> {
+    let client = target.client()?;
+    let dir = target.keys_dir();
+    let buyer = waybill_types::PublicKey::from_hex(buyer)?;
+    let key = buyer_key.map(|k| who::member_key(&dir, k)).transpose()?;
+    if let Some(k) = &key {
+        anyhow::ensure!(
+            k.public() == buyer,
+            "--buyer-key is {}, not the order's buyer {buyer}",
+            k.public()
+        );
+    }
+    let chain_id = client.chain_id().await?;
+    let payload = order_cmds::order_action(&chain_id, buyer, id, step, key.as_ref());
+    order_cmds::submit_as(&client, &dir, who, payload).await
 }

@@ -5,9 +5,7 @@
 
 use anyhow::Context as _;
 use serde::Deserialize;
-use waybill_types::{
-    Genesis, GenesisOrganization, GenesisValidator, OrgId, Payload, PublicKey, Role,
-};
+use waybill_types::{Genesis, GenesisOrganization, GenesisValidator, OrgId, PublicKey, Role};
 
 /// The demo's manifest: organizations (genesis), members, and the steps that load
 /// master data and EPCIS documents (see `crates/waybill/demo/README.md`).
@@ -18,6 +16,9 @@ pub struct Manifest {
     pub organizations: Vec<ManifestOrg>,
     /// Members each organization's admin registers.
     pub members: Vec<ManifestMember>,
+    /// Consumers: no members, only keys that sign their orders.
+    #[serde(default)]
+    pub consumers: Vec<ManifestConsumer>,
     /// What the members do, in order.
     pub steps: Vec<Step>,
 }
@@ -42,15 +43,40 @@ pub struct ManifestMember {
     pub roles: Vec<Role>,
 }
 
-/// One step: a transaction (`payload`) or an EPCIS document to capture, by `as`
-/// (a member slug or `admin:ORG`).
+/// A demo consumer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestConsumer {
+    pub slug: String,
+    pub name: String,
+}
+
+/// One step, by `as` (a member slug or `admin:ORG`): a transaction (`payload`), an
+/// EPCIS document to capture, an order placed from `buyer`'s intent, a buyer's step
+/// on an order, or a wait for an order to reach a state (its deadlines fire by block
+/// time). Payloads, intents and documents may name `{key:SLUG}` (a member's or
+/// consumer's public key, hex) and `{now}` / `{now+MS}` (wall-clock ms).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     #[serde(rename = "as")]
     pub who: String,
+    /// A payload (JSON, parsed once its placeholders are filled in).
     #[serde(default)]
-    pub payload: Option<Payload>,
+    pub payload: Option<serde_json::Value>,
+    /// An order intent (`chain_id`, `buyer`, `expires_at_ms` filled in), signed by
+    /// `buyer` and submitted by `as`.
+    #[serde(default)]
+    pub order: Option<serde_json::Value>,
+    /// The consumer (or member) whose key signs `order`.
+    #[serde(default)]
+    pub buyer: Option<String>,
+    /// A buyer's step on an order, signed by the buyer and submitted by `as`.
+    #[serde(default)]
+    pub buyer_step: Option<BuyerStep>,
+    /// Wait (reading as `as`) until an order reaches a state.
+    #[serde(default)]
+    pub wait_order: Option<WaitOrder>,
     #[serde(default)]
     pub capture: Option<String>,
     /// Fields to seal in the captured document (`POINTER=CATEGORY`, as
@@ -61,6 +87,24 @@ pub struct Step {
     /// regulators (as `--seal-for`).
     #[serde(default)]
     pub seal_for: Vec<String>,
+}
+
+/// A buyer's step on its order.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuyerStep {
+    pub buyer: String,
+    pub order: String,
+    pub step: waybill_types::payload::commerce::OrderStep,
+}
+
+/// Wait until `buyer`'s order `order` is in `state`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitOrder {
+    pub buyer: String,
+    pub order: String,
+    pub state: String,
 }
 
 /// The embedded manifest.

@@ -7,8 +7,9 @@ use waybill_client::KeyFile;
 use waybill_server::home::Home;
 use waybill_types::SecretKey;
 
-/// A member's key: a key file path, a demo member slug (`DIR/keys/members/SLUG.json`)
-/// or `admin:ORG` (`DIR/keys/orgs/ORG-admin.json`).
+/// A member's key: a key file path, a demo member slug (`DIR/keys/members/SLUG.json`),
+/// a demo consumer (`DIR/keys/consumers/SLUG.json`) or `admin:ORG`
+/// (`DIR/keys/orgs/ORG-admin.json`).
 pub fn member_key(dir: &Path, who: &str) -> anyhow::Result<SecretKey> {
     Ok(KeyFile::read(&member_key_path(dir, who)?)?.1)
 }
@@ -20,12 +21,14 @@ pub fn member_key_path(dir: &Path, who: &str) -> anyhow::Result<PathBuf> {
         PathBuf::from(who)
     } else if let Some(org) = who.strip_prefix("admin:") {
         home.org_admin_key(org)
-    } else {
+    } else if home.member_key(who).is_file() {
         home.member_key(who)
+    } else {
+        home.consumer_key(who)
     };
     if !path.is_file() {
         bail!(
-            "no key for `{who}`: give a key file, a member name with a key in {}/keys/members/, or admin:ORG",
+            "no key for `{who}`: give a key file, a member name with a key in {}/keys/members/ (or a demo consumer's in keys/consumers/), or admin:ORG",
             dir.display()
         );
     }

@@ -24,7 +24,6 @@ use waybill_types::block::{validators_hash, CommitSignature, ValidatorInfo};
 use waybill_types::proof::ProofBundle;
 use waybill_types::{codec, BlockHeader, CommitCertificate, Genesis, SecretKey};
 
-const DEMO_STEPS: &str = "64";
 const CARTON: &str = "/01/06901234000016/21/261103015";
 const JUICE_LOT: &str = "/01/06901234000023/10/PJB2611";
 
@@ -60,7 +59,7 @@ async fn start_demo() -> Demo {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let progress = std::fs::read_to_string(demo.dir.join("demo-progress")).unwrap_or_default();
-        if progress.trim() == DEMO_STEPS {
+        if progress.trim() == common::demo_steps().to_string() {
             break;
         }
         assert!(Instant::now() < deadline, "demo data loaded within 90 s");

@@ -400,7 +400,7 @@ async fn sigkill_during_commits_loses_nothing_acknowledged_and_verify_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_loads_once_and_resumes() {
-    const DEMO_STEPS: usize = 64;
+    let demo_steps = common::demo_steps();
     let dir = temp_dir("demo");
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
@@ -420,7 +420,7 @@ async fn demo_loads_once_and_resumes() {
                             let progress =
                                 std::fs::read_to_string(&progress_file).unwrap_or_default();
                             if l["items"].as_array().is_some_and(|a| a.len() == 1)
-                                && progress.trim() == DEMO_STEPS.to_string()
+                                && progress.trim() == demo_steps.to_string()
                             {
                                 return;
                             }
@@ -654,6 +654,7 @@ async fn demo_loads_once_and_resumes() {
     assert!(!tree.contains("inspecting by"), "{tree}");
     assert!(tree.contains("not readable by you"), "{tree}");
     demo_sealed_fields_open_only_for_their_recipients(&dir);
+    demo_orders_as_the_readme_shows(&dir, &url);
     drop(first);
     // Run again: resumes from disk, loads nothing twice.
     let height_before = {
@@ -695,6 +696,94 @@ async fn demo_loads_once_and_resumes() {
     );
     drop(second);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The demo's orders on two platforms sharing one stock, as the README shows them:
+/// ShopMart's members see its settled, cancelled, expired and refunded orders; FreshGo
+/// sees its own and not ShopMart's; the regulator every account row with its sums;
+/// the stock reserved by the import desk's open order; money balanced per currency.
+fn demo_orders_as_the_readme_shows(dir: &Path, url: &str) {
+    let d = dir.to_str().expect("utf-8");
+    let json_of = |args: &[&str]| -> serde_json::Value {
+        let out = waybill(&[args, &["--dir", d, "--node", url]].concat());
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let states = |v: &serde_json::Value| -> Vec<(String, String)> {
+        let mut s: Vec<(String, String)> = v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|o| {
+                (
+                    o["id"].as_str().expect("id").to_string(),
+                    o["state"].as_str().expect("state").to_string(),
+                )
+            })
+            .collect();
+        s.sort();
+        s
+    };
+    let shopmart = json_of(&["orders", "list", "--as", "zhao-lei", "--json"]);
+    let want = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        states(&shopmart),
+        want(&[
+            ("sm-chen-yu-blood", "refunded"),
+            ("sm-li-na-0001", "settled"),
+            ("sm-li-na-blood", "expired"),
+            ("sm-wong-0001", "cancelled"),
+            // The import desk's direct order: ShopMart is its buyer.
+            ("hk-import-2612-01", "placed"),
+        ]),
+        "{shopmart}"
+    );
+    let freshgo = json_of(&["orders", "list", "--as", "lin-xiao", "--json"]);
+    assert_eq!(states(&freshgo), want(&[("fg-chen-yu-0001", "settled")]));
+    let all = json_of(&["orders", "list", "--as", "guo-hua", "--json"]);
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(6), "{all}");
+    let accounts = json_of(&["accounts", "list", "--as", "guo-hua", "--json"]);
+    let mut per_currency: std::collections::BTreeMap<String, (u128, u128, u128, u128)> =
+        Default::default();
+    for a in accounts["items"].as_array().expect("items") {
+        let n = |f: &str| -> u128 { a[f].as_str().expect(f).parse().expect("decimal") };
+        let e = per_currency
+            .entry(a["currency"].as_str().expect("currency").to_string())
+            .or_default();
+        e.0 += n("debits_posted");
+        e.1 += n("credits_posted");
+        e.2 += n("debits_pending");
+        e.3 += n("credits_pending");
+    }
+    assert_eq!(per_currency.len(), 2, "CNY and HKD: {per_currency:?}");
+    for (c, (dp, cp, dq, cq)) in &per_currency {
+        assert_eq!((dp, dq), (cp, cq), "{c}: debits equal credits");
+    }
+    let stock = json_of(&["inventory", "--as", "liu-yang", "--json"]);
+    let navel = stock["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|r| r["gtin"] == "06901234000016")
+        .expect("navel oranges are stocked")
+        .clone();
+    // 240 counted, 2 + 1 shipped, 20 reserved by the import desk's order.
+    assert_eq!(
+        (&navel["on_hand"], &navel["reserved"]),
+        (&serde_json::json!(237), &serde_json::json!(20)),
+        "{navel}"
+    );
 }
 
 /// The demo seals customs' inspection report (for customs, the packer and the

@@ -127,3 +127,12 @@ pub async fn get_signed(
     let status = answer.status().as_u16();
     Ok((status, answer.json().await.unwrap_or_default()))
 }
+
+/// The number of steps of the embedded demo manifest (`demo-progress` reaches it
+/// when the demo is loaded).
+#[allow(dead_code)]
+pub fn demo_steps() -> usize {
+    let m: serde_json::Value = serde_json::from_str(include_str!("../../demo/manifest.json"))
+        .expect("the demo manifest is JSON");
+    m["steps"].as_array().expect("steps").len()
+}
