@@ -227,6 +227,9 @@
       events: [],
       corrected: new Set(),
       corrections: [],
+      sales: [],
+      reviews: new Map(),
+      reviewTotals: null,
     };
     for (const { record: r } of records) {
       switch (r.kind) {
@@ -251,7 +254,24 @@
           m.corrections.push(r);
           for (const h of r.corrects || []) m.corrected.add(h);
           break;
+        case "sale":
+          m.sales.push(r);
+          break;
+        case "review":
+          m.reviews.set(r.review_key + "|" + r.gtin, { review: r, answer: null, hidden: null });
+          // The product's totals after the newest review (hidden ones count).
+          if (!m.reviewTotals || r.product_reviews > m.reviewTotals.count) {
+            m.reviewTotals = { count: r.product_reviews, sum: r.product_rating_sum };
+          }
+          break;
       }
+    }
+    // Answers and hidings name a review that precedes them on the same chain.
+    for (const { record: r } of records) {
+      const x = m.reviews.get(r.review_key + "|" + r.gtin);
+      if (!x) continue;
+      if (r.kind === "review_answer") x.answer = r;
+      if (r.kind === "review_hidden") x.hidden = r;
     }
     m.events = m.events
       .filter((e) => !m.corrected.has(e.hash_id))
@@ -496,6 +516,63 @@
           ),
         ),
       );
+    }
+
+    // Sold and delivered (no buyer is ever named).
+    if (m.sales.length) {
+      const byDay = m.sales
+        .filter((x) => x.gtin === subject.gtin && (!subject.lot || x.lot_id.endsWith("/10/" + encodeURIComponent(subject.lot))))
+        .sort((a, b) => (a.delivered_on < b.delivered_on ? -1 : 1));
+      if (byDay.length) {
+        out.append(
+          el(
+            "section",
+            { class: "card", id: "sales" },
+            el("h2", {}, "Sold"),
+            el(
+              "ul",
+              {},
+              byDay.map((x) =>
+                el("li", { "data-sale": "" }, "Sold by " + x.seller_name + (x.platform_name ? " on " + x.platform_name : "") + ", " + x.quantity + " × delivered on " + x.delivered_on),
+              ),
+            ),
+          ),
+        );
+      }
+    }
+
+    // Reviews of verified purchases.
+    const reviews = [...m.reviews.values()].filter((x) => x.review.gtin === subject.gtin);
+    if (reviews.length) {
+      const t = m.reviewTotals;
+      const avg = t && t.count ? (t.sum / t.count).toFixed(1) : "–";
+      const stars = (n) => "★".repeat(n) + "☆".repeat(5 - n);
+      const sec = el(
+        "section",
+        { class: "card", id: "reviews" },
+        el("h2", {}, "Reviews"),
+        el("p", { class: "muted", id: "review-totals" }, avg + " of 5 from " + (t ? t.count : 0) + " verified purchases of this product (hidden reviews count too)"),
+      );
+      for (const x of reviews) {
+        const r = x.review;
+        const li = el(
+          "article",
+          { class: "review", "data-review-state": r.verified_purchase ? "verified" : "unverified" },
+          el("p", {}, el("span", { class: "stars", "aria-label": r.rating + " of 5 stars" }, stars(r.rating)), " ", el("b", {}, x.hidden ? "(hidden)" : r.title)),
+          x.hidden
+            ? el("p", { class: "muted" }, "Hidden by " + x.hidden.by + ": " + x.hidden.reason + ". It still counts in the average.")
+            : el("p", {}, r.text),
+          el(
+            "p",
+            { class: "muted" },
+            el("span", { class: "verified-purchase" }, "✔ Verified purchase"),
+            " — sold by " + r.seller_name + (r.platform_name ? " on " + r.platform_name : "") + ", delivered " + r.delivered_on,
+          ),
+          x.answer ? el("p", { class: "answer" }, el("b", {}, x.answer.by + " answered: "), x.answer.text) : null,
+        );
+        sec.append(li);
+      }
+      out.append(sec);
     }
 
     // How it was checked.

@@ -18,5 +18,6 @@ mod baseline;
 pub mod consumer;
 pub mod epcis;
 mod measure;
+mod orders;
 pub mod seal;
 pub mod tx;

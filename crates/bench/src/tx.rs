@@ -43,24 +43,40 @@ pub struct TxBenchOptions {
     /// 0: lot registrations (`--workload tx`); otherwise transfers per transaction
     /// (`--workload transfers`, a multiple of 5).
     pub transfers_per_tx: usize,
+    /// `--workload orders`: `n_txs` is the number of orders, each placed, shipped (an
+    /// EPCIS shipping event, `ORDERS_PER_CAPTURE` to a document), confirmed delivered
+    /// and settled (zero return window).
+    pub orders: bool,
 }
+
+/// Shipping events per EPCIS document in `--workload orders`.
+pub const ORDERS_PER_CAPTURE: usize = 50;
 
 /// Retries of a batch refused as busy.
 const BUSY_RETRIES_MAX: usize = 500;
 /// One run's transactions: genesis, setup (members and a product), and the measured
 /// transactions split into lanes (a member's transactions stay in one lane, in order).
-struct Workload {
-    genesis: Genesis,
-    validators: Vec<SecretKey>,
+pub(crate) struct Workload {
+    pub(crate) genesis: Genesis,
+    pub(crate) validators: Vec<SecretKey>,
     /// Setup phases, each committed before the next starts.
-    setup: Vec<Vec<SignedTx>>,
-    lanes: Vec<Vec<SignedTx>>,
-    n_txs: usize,
+    pub(crate) setup: Vec<Vec<SignedTx>>,
+    pub(crate) lanes: Vec<Vec<SignedTx>>,
+    pub(crate) n_txs: usize,
+    /// Orders in the measured transactions (0 but for `--workload orders`).
+    pub(crate) n_orders: usize,
+    /// Sent once every measured transaction is committed, so that the next block —
+    /// whose start settles the orders — comes at once rather than at the idle
+    /// chain's empty-block interval.
+    pub(crate) tick: Option<SignedTx>,
 }
 
 fn workload(o: &TxBenchOptions, n_validators: usize) -> anyhow::Result<Workload> {
     if o.transfers_per_tx > 0 {
         return transfer_workload(o, n_validators);
+    }
+    if o.orders {
+        return crate::orders::order_workload(o, n_validators);
     }
     let admin = SecretKey::generate();
     let validators: Vec<SecretKey> = (0..n_validators).map(|_| SecretKey::generate()).collect();
@@ -126,6 +142,8 @@ fn workload(o: &TxBenchOptions, n_validators: usize) -> anyhow::Result<Workload>
         setup: vec![setup],
         lanes,
         n_txs: per_member * o.n_members,
+        n_orders: 0,
+        tick: None,
     })
 }
 
@@ -273,12 +291,14 @@ fn transfer_workload(o: &TxBenchOptions, n_validators: usize) -> anyhow::Result<
         setup: vec![register, open, fund],
         lanes,
         n_txs: per_member * o.n_members,
+        n_orders: 0,
+        tick: None,
     })
 }
 
 /// A benchmark chain's genesis: `organizations`, each validator of the first of them
 /// with voting power 1, the time now.
-fn bench_genesis(
+pub(crate) fn bench_genesis(
     organizations: Vec<GenesisOrganization>,
     validators: &[SecretKey],
 ) -> anyhow::Result<Genesis> {
@@ -460,6 +480,17 @@ async fn run_network(o: &TxBenchOptions) -> anyhow::Result<Value> {
             latencies_ms.len(),
         ));
     }
+    // Orders settle at the start of the next block (zero return window): it counts.
+    if let Some(tick) = &w.tick {
+        let r = client.submit(tick, false).await?;
+        if r["status"] != "accepted" {
+            bail!("the settlement tick was refused: {r}");
+        }
+        next_commit(&mut commits, started + RUN_TIMEOUT, || {
+            "the settlement block never came".to_string()
+        })
+        .await?;
+    }
     let elapsed = started.elapsed().as_secs_f64();
     for t in tasks {
         t.await.context("submit task")??;
@@ -478,10 +509,12 @@ async fn run_network(o: &TxBenchOptions) -> anyhow::Result<Value> {
     latencies_ms.sort_by(|a, b| a.total_cmp(b));
     let mut out = json!({
         "tx_per_s": (n_txs as f64 / elapsed).round(),
+        "orders_per_s": (w.n_orders as f64 / elapsed).round(),
         "seconds": (elapsed * 1000.0).round() / 1000.0,
         "latency_ms_p50": round1(percentile(&latencies_ms, 0.5)),
         "latency_ms_p99": round1(percentile(&latencies_ms, 0.99)),
         "blocks": n_blocks,
+        "txs": n_txs,
     });
     if n_txs >= 2 * SEGMENT_TXS {
         let (first, last) = first_and_last_segment(&progress, n_txs);
@@ -571,6 +604,9 @@ pub async fn run(o: TxBenchOptions) -> anyhow::Result<()> {
     if o.runs == 0 {
         bail!("--runs must be at least 1");
     }
+    if o.orders {
+        crate::orders::check(&o)?;
+    }
     let mut runs = Vec::new();
     let mut baselines = Vec::new();
     for i in 0..o.runs {
@@ -594,9 +630,15 @@ pub async fn run(o: TxBenchOptions) -> anyhow::Result<()> {
     };
     let tps = median(col("tx_per_s"));
     let baseline = median(baselines.clone());
-    let n_txs = (o.n_txs / o.n_members) * o.n_members;
+    let n_txs = if o.orders {
+        runs.first().and_then(|r| r["txs"].as_u64()).unwrap_or(0) as usize
+    } else {
+        (o.n_txs / o.n_members) * o.n_members
+    };
     let mut result = json!({
-        "benchmark": if o.transfers_per_tx > 0 {
+        "benchmark": if o.orders {
+            "complete orders over HTTP: placed from a signed intent (escrow), shipped by an EPCIS event, confirmed delivered by the buyer, settled at the next block"
+        } else if o.transfers_per_tx > 0 {
             "committed signed transfers over HTTP (every single, pending, post and void counts one)"
         } else {
             "committed signed transactions (lot registrations) over HTTP"
@@ -623,8 +665,26 @@ pub async fn run(o: TxBenchOptions) -> anyhow::Result<()> {
         result["transfers_per_s_median"] = json!((tps * k).round());
         result["baseline_ledger_only_transfers_per_s_median"] = json!((baseline * k).round());
     }
+    if o.orders {
+        let n_orders = (o.n_txs / o.n_members) * o.n_members;
+        let orders_per_s = median(col("orders_per_s"));
+        result["orders"] = json!(n_orders);
+        result["orders_per_s_median"] = json!(orders_per_s.round());
+        // Each order is two transactions and 1/ORDERS_PER_CAPTURE of a capture.
+        let tx_per_order = 2.0 + 1.0 / ORDERS_PER_CAPTURE as f64;
+        result["baseline_ledger_only_orders_per_s_median"] =
+            json!((baseline / tx_per_order).round());
+    }
     if o.json {
         println!("{result}");
+    } else if o.orders {
+        println!(
+            "{} complete orders (placed, shipped by an EPCIS event, delivered, settled) from {} buyers: median {} orders/s \
+over {} runs; commit latency p50 {} ms, p99 {} ms; ledger-only baseline {} orders/s (ratio {})",
+            result["orders"], o.n_members, result["orders_per_s_median"], o.runs,
+            result["latency_ms_p50_median"], result["latency_ms_p99_median"],
+            result["baseline_ledger_only_orders_per_s_median"], result["ratio_to_baseline"]
+        );
     } else if o.transfers_per_tx > 0 {
         println!(
             "committed {} signed transfers in {n_txs} transactions of {} from {} members: median {:.0} transfers/s \

@@ -42,6 +42,8 @@ macro_rules! with_contract {
             Payload::PlaceOrder($c) => $body,
             Payload::OrderAction($c) => $body,
             Payload::AdjustStock($c) => $body,
+            Payload::ReviewOrder($c) => $body,
+            Payload::ReviewAction($c) => $body,
         }
     };
 }

@@ -528,3 +528,16 @@ pub fn alert(org: &OrgId, height: u64, kind: u8, subject: &[u8]) -> Vec<u8> {
     ]
     .concat()
 }
+/// A review (`crate::reviews::Review`): `REVIEW ‖ review key (32) ‖ GTIN (14)`.
+pub const REVIEW: u8 = 0x32;
+/// A product's review count and rating sum: `PRODUCT_REVIEWS ‖ GTIN (14)` → (u64, u64).
+pub const PRODUCT_REVIEWS: u8 = 0x33;
+
+/// Key of a review.
+pub fn review(review_key: &PublicKey, gtin: &Gtin) -> Vec<u8> {
+    [&[REVIEW][..], &review_key.0, gtin.as_str().as_bytes()].concat()
+}
+/// Key of a product's review totals.
+pub fn product_reviews(gtin: &Gtin) -> Vec<u8> {
+    [&[PRODUCT_REVIEWS][..], gtin.as_str().as_bytes()].concat()
+}

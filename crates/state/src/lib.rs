@@ -16,7 +16,7 @@
 //!   (organizations, members, roles), [`catalog`] (products, lots, locations),
 //!   [`credentials`] (qualifications), [`governance`] (consortium changes),
 //!   [`access`] (the authority matrix and read grants), [`trace`] (EPCIS capture and
-//!   the lineage walk), [`money`] (accounts and transfers), [`fx`] (rates and conversions), [`lot_status`] (quarantine and recall), [`orders`] (listings and orders), [`inventory`] (stock and alerts); beside them [`open`] (the open tier's records and subject
+//!   the lineage walk), [`money`] (accounts and transfers), [`fx`] (rates and conversions), [`lot_status`] (quarantine and recall), [`orders`] (listings and orders), [`inventory`] (stock and alerts), [`reviews`] (reviews of verified purchases); beside them [`open`] (the open tier's records and subject
 //!   heads) and [`audit`] (the audit trail);
 //! - [`exec`] and [`keys`]: what every domain shares.
 //!
@@ -48,6 +48,7 @@ pub mod open;
 pub mod orders;
 pub mod parties;
 pub mod privacy;
+pub mod reviews;
 pub mod screening;
 pub mod trace;
 

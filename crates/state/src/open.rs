@@ -549,6 +549,84 @@ pub enum OpenRecord<'a> {
         /// The approving transaction.
         source: String,
     },
+    /// A sale of a lot, published when the order is delivered: who sold it, on which
+    /// platform, how many, on which day — nothing about the buyer.
+    Sale {
+        /// The lot's identifier.
+        lot_id: &'a str,
+        /// GTIN.
+        gtin: &'a str,
+        /// Trade units.
+        quantity: u32,
+        /// The seller organization id.
+        seller: &'a str,
+        /// Its name.
+        seller_name: &'a str,
+        /// The platform, if any.
+        platform: Option<&'a str>,
+        /// Its name.
+        platform_name: Option<&'a str>,
+        /// The day delivered (UTC, from block time).
+        delivered_on: &'a str,
+        /// The delivering transaction.
+        source: String,
+    },
+    /// A verified purchase's review: the state machine checked that the review key is
+    /// the one the delivered order holds; the buyer is not named.
+    Review {
+        /// The review key (hex): the review's id.
+        review_key: &'a str,
+        /// GTIN.
+        gtin: &'a str,
+        /// The lot bought, if known.
+        lot: Option<&'a str>,
+        /// 1 to 5.
+        rating: u8,
+        /// Title.
+        title: &'a str,
+        /// Text.
+        text: &'a str,
+        /// Always true: only a delivered order's buyer can review.
+        verified_purchase: bool,
+        /// Sold by (organization name).
+        seller_name: &'a str,
+        /// On (platform name), if any.
+        platform_name: Option<&'a str>,
+        /// The day delivered.
+        delivered_on: &'a str,
+        /// The product's reviews after this one (hidden ones count).
+        product_reviews: u64,
+        /// The sum of their ratings (average = sum / reviews).
+        product_rating_sum: u64,
+        /// The reviewing transaction.
+        source: String,
+    },
+    /// The seller's answer to a review.
+    ReviewAnswer {
+        /// The review answered.
+        review_key: &'a str,
+        /// GTIN.
+        gtin: &'a str,
+        /// The answer.
+        text: &'a str,
+        /// The seller's name.
+        by: &'a str,
+        /// The answering transaction.
+        source: String,
+    },
+    /// A platform hid a review's text on its pages; the review still counts.
+    ReviewHidden {
+        /// The review hidden.
+        review_key: &'a str,
+        /// GTIN.
+        gtin: &'a str,
+        /// Why.
+        reason: &'a str,
+        /// The platform's name.
+        by: &'a str,
+        /// The hiding transaction.
+        source: String,
+    },
     /// A qualification as verified (or its revocation).
     Qualification {
         /// The organization qualified.

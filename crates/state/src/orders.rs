@@ -1110,15 +1110,11 @@ impl Contract for OrderAction {
             w.extend(stock.into_writes()?);
             w.extend(ledger.into_writes()?);
         }
-        move_to(
-            &mut o,
-            to,
-            ctx.height,
-            ctx.time_ms,
-            who.name(),
-            reason,
-            &mut w,
-        );
+        let by = who.name();
+        move_to(&mut o, to, ctx.height, ctx.time_ms, by, reason, &mut w);
+        if to == OrderState::Delivered {
+            publish_delivery(ex, &o, call.tx_id, &mut w)?;
+        }
         Ok(w)
     }
 
@@ -1265,7 +1261,8 @@ pub(crate) fn on_events<S: StateRead>(
     ex: &Execution<S>,
     capturer: &OrgId,
     events: &[OrderEvent],
-) -> Result<Writes, StateReadError> {
+) -> Result<(Writes, Vec<Order>), StateReadError> {
+    let mut delivered = Vec::new();
     let ctx = ex.context();
     let mut orders: std::collections::BTreeMap<(PublicKey, String), Order> = Default::default();
     let mut stock = StockBook::new(ex, ctx.height, ctx.time_ms);
@@ -1319,13 +1316,75 @@ pub(crate) fn on_events<S: StateRead>(
                         None,
                         &mut w,
                     );
+                    delivered.push(o.clone());
                 }
                 _ => {}
             }
         }
     }
     w.extend(stock.into_writes()?);
-    Ok(w)
+    Ok((w, delivered))
+}
+
+/// An organization's name (its id if it is missing).
+fn org_name<S: StateRead + ?Sized>(state: &S, org: &OrgId) -> Result<String, StateReadError> {
+    Ok(load_org(state, org)?.map_or_else(|| org.to_string(), |o| o.name))
+}
+
+/// The day (UTC) order `o` was delivered, from its history.
+pub fn delivered_on(o: &Order) -> Option<String> {
+    o.history
+        .iter()
+        .find(|t| t.state == OrderState::Delivered)
+        .map(|t| waybill_epcis::time::date_of_ms(t.time_ms))
+}
+
+/// Publish, in a transaction of its own, the sales of delivered order `o`.
+fn publish_delivery<S: StateRead>(
+    ex: &Execution<S>,
+    o: &Order,
+    tx_id: TxId,
+    w: &mut Writes,
+) -> Result<(), StateReadError> {
+    let mut publisher = crate::open::Publisher::new(ex, ex.context().height.0)?;
+    publish_sales(ex, &mut publisher, w, o, tx_id)?;
+    publisher.finish(w);
+    Ok(())
+}
+
+/// Publish the open-tier sale of each lot delivered order `o` sold (a line without
+/// a lot publishes nothing: no page would show it): seller, platform, quantity, day.
+pub(crate) fn publish_sales<S: StateRead + ?Sized>(
+    state: &S,
+    publisher: &mut crate::open::Publisher<'_, S>,
+    w: &mut Writes,
+    o: &Order,
+    source: TxId,
+) -> Result<(), StateReadError> {
+    let seller_name = org_name(state, &o.seller)?;
+    let platform_name = o
+        .platform
+        .as_ref()
+        .map(|p| org_name(state, p))
+        .transpose()?;
+    let day = delivered_on(o).unwrap_or_default();
+    for l in &o.lines {
+        let Some(lot) = &l.lot else { continue };
+        let lot_id = crate::catalog::lot_id(&l.gtin, lot);
+        let record = crate::open::OpenRecord::Sale {
+            lot_id: &lot_id,
+            gtin: l.gtin.as_str(),
+            quantity: l.quantity,
+            seller: o.seller.as_str(),
+            seller_name: &seller_name,
+            platform: o.platform.as_ref().map(OrgId::as_str),
+            platform_name: platform_name.as_deref(),
+            delivered_on: &day,
+            source: source.to_string(),
+        };
+        publisher.publish(w, &record, std::slice::from_ref(&lot_id))?;
+    }
+    Ok(())
 }
 
 /// The buyer and id of `urn:waybill:order:<buyer hex>:<id>`.

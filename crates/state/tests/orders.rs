@@ -17,8 +17,9 @@ use waybill_state::orders::{load_order, price_line, ListingTerms, Order, OrderSt
 use waybill_state::{apply_genesis, BlockContext, Execution, TxInvalid, WriteSet};
 use waybill_types::money::{AccountId, AccountOwner, Amount, Currency};
 use waybill_types::payload::commerce::{
-    AdjustStock, Discount, OrderAction, OrderIntent, OrderLine, OrderStep, OrderTerms, PlaceOrder,
-    SetListing, StockChange, ORDER_ACTION_DOMAIN, ORDER_INTENT_DOMAIN,
+    review_key_hash, AdjustStock, Discount, OrderAction, OrderIntent, OrderLine, OrderStep,
+    OrderTerms, PlaceOrder, ReviewAction, ReviewOrder, ReviewStep, SetListing, StockChange,
+    ORDER_ACTION_DOMAIN, ORDER_INTENT_DOMAIN, REVIEW_DOMAIN,
 };
 use waybill_types::payload::money::{AccountFlags, Deposit, OpenAccount, TransferSpec, Transfers};
 use waybill_types::payload::{
@@ -383,8 +384,45 @@ fn intent(
         pay_from: wallet(buyer),
         expires_at_ms: T0 + 100 * HOUR,
         coupon: None,
-        review_key_hash: None,
+        review_key_hash: Some(review_key_hash(
+            &review_salt(buyer, id),
+            &review_key(buyer, id).public(),
+        )),
     }
+}
+
+/// The buyer's fresh review key for order `id`, and its salt.
+fn review_key(buyer: &str, id: &str) -> SecretKey {
+    key(&format!("review-{buyer}-{id}"))
+}
+fn review_salt(buyer: &str, id: &str) -> waybill_types::Hash {
+    waybill_types::hash::sha256(format!("salt-{buyer}-{id}").as_bytes())
+}
+
+/// The buyer's review of its order `id`, signed with `with` (its review key, or
+/// another), with the order's salt.
+fn review(buyer: &str, id: &str, with: &SecretKey, rating: u8) -> Payload {
+    let (title, text) = ("Sweet", "Juicy and fresh, well packed.");
+    let bytes = ReviewOrder::signing_bytes(
+        CHAIN,
+        &key(buyer).public(),
+        id,
+        &gtin(),
+        rating,
+        title,
+        text,
+    );
+    Payload::ReviewOrder(ReviewOrder {
+        buyer: key(buyer).public(),
+        order: id.into(),
+        gtin: gtin(),
+        rating,
+        title: title.into(),
+        text: text.into(),
+        review_key: with.public(),
+        salt: review_salt(buyer, id),
+        signature: with.sign(REVIEW_DOMAIN, &bytes),
+    })
 }
 
 fn signed(i: OrderIntent, signer: &str) -> Payload {
@@ -1233,4 +1271,148 @@ fn a_failed_state_read_halts_the_block_and_never_becomes_a_rejection() {
         stopped += 1;
     }
     assert!(stopped > 4, "the deadline run reads state");
+}
+
+// ---------------------------------------------------------------------------
+// Reviews and the open tier.
+// ---------------------------------------------------------------------------
+
+/// The open-tier records of every block so far, as JSON.
+fn open_records(c: &Chain) -> Vec<serde_json::Value> {
+    c.state
+        .iter()
+        .filter(|(k, _)| k.first() == Some(&waybill_state::keys::OPEN))
+        .map(|(_, v)| serde_json::from_slice(v).expect("open records are JSON"))
+        .collect()
+}
+
+#[test]
+fn only_the_buyer_of_a_delivered_line_reviews_it_once_and_a_hidden_review_still_counts() {
+    let mut c = Chain::new();
+    assert_eq!(
+        c.run("shop-clerk", place("alice", "r1", Some("shop"), 2)),
+        Ok(())
+    );
+    let mine = review_key("alice", "r1");
+    // Not yet delivered; another key; then delivered: reviewed once.
+    assert_eq!(
+        c.run("shop-clerk", review("alice", "r1", &mine, 5)),
+        Err("order_state".into())
+    );
+    assert_eq!(ship(&mut c, "alice", "r1"), Ok(()));
+    assert_eq!(receive(&mut c, "alice", "r1"), Ok(()));
+    let sales: Vec<serde_json::Value> = open_records(&c)
+        .into_iter()
+        .filter(|r| r["kind"] == "sale")
+        .collect();
+    assert_eq!(sales.len(), 1, "the delivery publishes the sale: {sales:?}");
+    assert_eq!(sales[0]["seller_name"], "orchard Ltd");
+    assert_eq!(sales[0]["platform_name"], "shop Ltd");
+    assert!(
+        !sales[0]
+            .to_string()
+            .contains(&key("alice").public().to_hex()),
+        "no buyer in a sale"
+    );
+    let stranger = key("someone-else");
+    assert_eq!(
+        c.run("shop-clerk", review("alice", "r1", &stranger, 1)),
+        Err("not_a_purchase".into())
+    );
+    assert_eq!(
+        c.run("shop-clerk", review("bob", "r1", &mine, 1)),
+        Err("unknown_order".into())
+    );
+    let mut forged = review("alice", "r1", &mine, 5);
+    if let Payload::ReviewOrder(r) = &mut forged {
+        r.rating = 1; // signed for 5 stars
+    }
+    assert_eq!(
+        c.run("shop-clerk", forged),
+        Err("bad_buyer_signature".into())
+    );
+    assert_eq!(c.run("shop-clerk", review("alice", "r1", &mine, 5)), Ok(()));
+    assert_eq!(
+        c.run("mart-clerk", review("alice", "r1", &mine, 4)),
+        Err("duplicate".into())
+    );
+    let act = |step: ReviewStep| {
+        Payload::ReviewAction(ReviewAction {
+            review_key: mine.public(),
+            gtin: gtin(),
+            step,
+        })
+    };
+    let answer = || {
+        act(ReviewStep::Answer {
+            text: "Thank you!".into(),
+        })
+    };
+    let hide = || {
+        act(ReviewStep::Hide {
+            reason: "names a delivery driver".into(),
+        })
+    };
+    assert_eq!(c.run("shop-clerk", answer()), Err("not_authorized".into()));
+    assert_eq!(c.run("orchard-admin", answer()), Ok(()));
+    assert_eq!(c.run("orchard-admin", answer()), Err("duplicate".into()));
+    assert_eq!(c.run("orchard-admin", hide()), Err("not_authorized".into()));
+    assert_eq!(c.run("mart-clerk", hide()), Err("not_authorized".into()));
+    assert_eq!(c.run("shop-clerk", hide()), Ok(()));
+    // Bob's review of another order adds to the product's count and average.
+    assert_eq!(
+        c.run("mart-clerk", place("bob", "r2", Some("mart"), 1)),
+        Ok(())
+    );
+    assert_eq!(ship(&mut c, "bob", "r2"), Ok(()));
+    assert_eq!(
+        c.run(
+            "mart-clerk",
+            buyer_action("bob", "r2", OrderStep::ConfirmDelivery)
+        ),
+        Ok(())
+    );
+    let sales = open_records(&c)
+        .into_iter()
+        .filter(|r| r["kind"] == "sale")
+        .count();
+    assert_eq!(sales, 2, "a confirmed delivery publishes its sale too");
+    assert_eq!(
+        c.run(
+            "mart-clerk",
+            review("bob", "r2", &review_key("bob", "r2"), 3)
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        waybill_state::reviews::product_reviews(&c.state, &gtin()).expect("reads"),
+        (2, 8),
+        "the hidden review still counts"
+    );
+    let records = open_records(&c);
+    let kinds: Vec<&str> = records.iter().filter_map(|r| r["kind"].as_str()).collect();
+    for k in ["review", "review_answer", "review_hidden"] {
+        assert!(kinds.contains(&k), "{k} published: {kinds:?}");
+    }
+    let last = records
+        .iter()
+        .rev()
+        .find(|r| r["kind"] == "review")
+        .expect("a review");
+    assert_eq!(
+        (&last["product_reviews"], &last["product_rating_sum"]),
+        (&json!(2), &json!(8))
+    );
+    assert_eq!(last["verified_purchase"], true);
+    // The public record names the review key, never the buyer or the order.
+    for r in records
+        .iter()
+        .filter(|r| r["kind"].as_str().is_some_and(|k| k.starts_with("review")))
+    {
+        let t = r.to_string();
+        assert!(
+            !t.contains(&key("alice").public().to_hex()) && !t.contains("\"r1\""),
+            "{t}"
+        );
+    }
 }

@@ -116,6 +116,8 @@ reject_codes! {
     IntentExpired = "intent_expired": "The order intent's expiry is not after the block's time, or it is for another chain.",
     UnknownOrder = "unknown_order": "The order named does not exist.",
     OrderState = "order_state": "The order is not in a state that allows this step (e.g. cancelling a shipped order).",
+    NotAPurchase = "not_a_purchase": "The review key is not the one the order holds, or the order has no line of the product: only its buyer reviews a purchase.",
+    UnknownReview = "unknown_review": "No review with this review key and product exists.",
 }
 
 #[cfg(test)]

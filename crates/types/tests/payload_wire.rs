@@ -5,7 +5,7 @@
 use waybill_types::codec;
 use waybill_types::{Payload, SecretKey};
 
-const EXAMPLES: [(&str, &str); 28] = [
+const EXAMPLES: [(&str, &str); 30] = [
     (
         "register_member",
         r#"{"type":"register_member","member":"KEY","name":"Li Wei","roles":["producer","processor"]}"#,
@@ -115,13 +115,21 @@ const EXAMPLES: [(&str, &str); 28] = [
         r#"{"type":"order_action","buyer":"KEY","id":"o-1","step":{"kind":"cancel","reason":"ordered twice"},"buyer_signature":"SIG"}"#,
     ),
     (
+        "review_order",
+        r#"{"type":"review_order","buyer":"KEY","order":"o-1","gtin":"06901234000016","rating":5,"title":"Sweet","text":"Juicy and cold on arrival.","review_key":"KEY","salt":"SIGHALF","signature":"SIG"}"#,
+    ),
+    (
+        "review_action",
+        r#"{"type":"review_action","review_key":"KEY","gtin":"06901234000016","step":{"kind":"hide","reason":"shows a phone number"}}"#,
+    ),
+    (
         "adjust_stock",
         r#"{"type":"adjust_stock","location":"6901234000016","gtin":"06901234000016","change":{"kind":"write_off","quantity":3,"reason":"damaged"}}"#,
     ),
 ];
 
 /// SHA-256 (hex) of each example's borsh encoding, fixed when the forms were.
-const HASHES: [&str; 28] = [
+const HASHES: [&str; 30] = [
     "b654e9bbc1c97732954b25ac3473c7e323fdd42fcbc385edd41f7940140bb026",
     "062e9352953375401902faa8d00d3f810e86ac1b669c892f7a83b3eded1720c6",
     "94f4966a355898527025171a6b15979a154ae987d528f1273e13b0f91f217c6a",
@@ -149,6 +157,8 @@ const HASHES: [&str; 28] = [
     "366e88eca439146e0cc4ac262140e78cfd4f050a9afcb761ab2e27d0635722fc",
     "27270e5dae2cefd5f8e632479ee248ea24916ba644245a10acfe2df1941a1c12",
     "faf7c16be697ef0bf5a39664b8bde2e1d17d7f58d6eca86fcbe501b32f88ec98",
+    "1fbd6d955f2ddcbf36274ce6ea28000b7fa7d6523172310a75e4c7f10c73d3b8",
+    "8a7b7650a16cc704c22f6230c59100cdd467e7218de79bc6e1713f6039f0364e",
     "7246287b5db67cd21745f1a8497db93192cac5ad9e0e61bc2d48b958ce376723",
 ];
 

@@ -156,7 +156,7 @@ async fn run_step(c: &StepCtx<'_>, step: &crate::manifest::Step) -> anyhow::Resu
                 .context("an order step names its buyer")?;
             let buyer_key = crate::who::member_key(&c.home.dir, buyer)?;
             let v: serde_json::Value = serde_json::from_str(&expand(c.home, &intent.to_string())?)?;
-            let intent = crate::order_cmds::complete_intent(v, c.chain_id, &buyer_key.public())?;
+            let intent = crate::order_cmds::complete_intent(v, c.chain_id, &buyer_key)?;
             submit_step(
                 c,
                 crate::order_cmds::sign_intent(intent, &buyer_key),
@@ -176,7 +176,27 @@ async fn run_step(c: &StepCtx<'_>, step: &crate::manifest::Step) -> anyhow::Resu
             submit_step(c, p, &["order_state"]).await
         }
         (None, None, None, None, Some(w)) => wait_order(c, w).await,
-        _ => bail!("a step has exactly one of payload, capture, order, buyer_step and wait_order"),
+        (None, None, None, None, None) => match &step.review {
+            Some(r) => {
+                let buyer_key = crate::who::member_key(&c.home.dir, &r.buyer)?;
+                let p = crate::order_cmds::review_payload(
+                    c.chain_id,
+                    &buyer_key,
+                    &r.order,
+                    r.gtin.clone(),
+                    r.rating,
+                    &r.title,
+                    &r.text,
+                );
+                submit_step(c, p, &["duplicate"]).await
+            }
+            None => bail!(
+                "a step has one of payload, capture, order, buyer_step, wait_order and review"
+            ),
+        },
+        _ => bail!(
+            "a step has exactly one of payload, capture, order, buyer_step, wait_order and review"
+        ),
     }
 }
 
@@ -251,7 +271,8 @@ async fn wait_order(c: &StepCtx<'_>, w: &crate::manifest::WaitOrder) -> anyhow::
 }
 
 /// `text` with its placeholders filled in: `{key:SLUG}` (the public key, hex, of a
-/// member, consumer or `admin:ORG`), `{now}` and `{now+MS}` (wall-clock ms; written
+/// member, consumer or `admin:ORG`), `{review:BUYER:ORDER}` (the review key of a
+/// buyer's order), `{now}` and `{now+MS}` (wall-clock ms; written
 /// as a JSON string, `"{now}"`, it becomes a JSON number).
 pub fn expand(home: &Home, text: &str) -> anyhow::Result<String> {
     let mut out = String::with_capacity(text.len());
@@ -267,6 +288,18 @@ pub fn expand(home: &Home, text: &str) -> anyhow::Result<String> {
                     .public()
                     .to_hex(),
             ),
+            Some(t) if t.starts_with("review:") => {
+                let (buyer, order) = t[7..]
+                    .split_once(':')
+                    .with_context(|| format!("`{{{t}}}`: review:BUYER:ORDER"))?;
+                let k = crate::who::member_key(&home.dir, buyer)?;
+                Some(
+                    crate::order_cmds::review_secret(&k, order)
+                        .0
+                        .public()
+                        .to_hex(),
+                )
+            }
             Some("now") => Some(waybill_client::now_ms().to_string()),
             Some(t) if t.starts_with("now+") => {
                 let ms: u64 = t[4..]

@@ -717,6 +717,9 @@ enum Workload {
     /// Committed signed transfers (single, pending, post, void), several per
     /// transaction.
     Transfers,
+    /// Complete orders: placed (escrow), shipped by an EPCIS event, confirmed
+    /// delivered, settled; `--txs` counts orders, `--members` buyers.
+    Orders,
     /// EPCIS capture throughput and lineage trace latency.
     Epcis,
     /// The consumer page and proof bundle, at the node and in a browser.
@@ -809,6 +812,31 @@ enum OrdersCmd {
         /// The buyer's key, when --as submits the buyer's cancellation.
         #[arg(long)]
         buyer_key: Option<String>,
+        #[arg(long = "as")]
+        who: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Review a delivered order's line as its buyer: signed with the order's review key
+    /// (derived from the buyer's key and the order id), submitted by --as.
+    #[command(
+        after_help = "Example:\n  waybill orders review sm-li-na-0001 --buyer li-na --gtin 06901234000016 --rating 5 --title Sweet --text 'Juicy.' --as zhao-lei"
+    )]
+    Review {
+        /// The buyer's id for the order.
+        id: String,
+        /// The buyer's key: a key file or a name in the keys directory.
+        #[arg(long)]
+        buyer: String,
+        #[arg(long)]
+        gtin: String,
+        /// 1 to 5 stars.
+        #[arg(long)]
+        rating: u8,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        text: String,
         #[arg(long = "as")]
         who: String,
         #[command(flatten)]
@@ -1377,7 +1405,11 @@ fn main() -> std::process::ExitCode {
             }
             Cmd::Bench {
                 workload, nodes, ..
-            } if !matches!(workload, Workload::Tx | Workload::Transfers) && nodes != 1 => {
+            } if !matches!(
+                workload,
+                Workload::Tx | Workload::Transfers | Workload::Orders
+            ) && nodes != 1 =>
+            {
                 Err(anyhow::anyhow!(
                     "--workload {} runs on one validator; drop --nodes",
                     format!("{workload:?}").to_lowercase()
@@ -1441,7 +1473,7 @@ fn main() -> std::process::ExitCode {
                 .await
             }
             Cmd::Bench {
-                workload: workload @ (Workload::Tx | Workload::Transfers),
+                workload: workload @ (Workload::Tx | Workload::Transfers | Workload::Orders),
                 txs,
                 members,
                 batch,
@@ -1471,6 +1503,7 @@ fn main() -> std::process::ExitCode {
                     } else {
                         0
                     },
+                    orders: workload == Workload::Orders,
                 })
                 .await
             }
@@ -1525,6 +1558,25 @@ async fn orders_cmd(cmd: OrdersCmd) -> anyhow::Result<()> {
         } => {
             let step = waybill_types::payload::commerce::OrderStep::Cancel { reason };
             order_step(target, &who, &buyer, &id, step, buyer_key.as_deref()).await
+        }
+        OrdersCmd::Review {
+            id,
+            buyer,
+            gtin,
+            rating,
+            title,
+            text,
+            who,
+            target,
+        } => {
+            let client = target.client()?;
+            let dir = target.keys_dir();
+            let buyer_key = who::member_key(&dir, &buyer)?;
+            let gtin: waybill_gs1::Gtin = gtin.parse()?;
+            let chain_id = client.chain_id().await?;
+            let p =
+                order_cmds::review_payload(&chain_id, &buyer_key, &id, gtin, rating, &title, &text);
+            order_cmds::submit_as(&client, &dir, &who, p).await
         }
         OrdersCmd::ConfirmDelivery {
             buyer,

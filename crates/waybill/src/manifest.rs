@@ -77,6 +77,10 @@ pub struct Step {
     /// Wait (reading as `as`) until an order reaches a state.
     #[serde(default)]
     pub wait_order: Option<WaitOrder>,
+    /// A buyer's review of its order's line, signed with the order's review key and
+    /// submitted by `as`.
+    #[serde(default)]
+    pub review: Option<ReviewStepSpec>,
     #[serde(default)]
     pub capture: Option<String>,
     /// Fields to seal in the captured document (`POINTER=CATEGORY`, as
@@ -96,6 +100,18 @@ pub struct BuyerStep {
     pub buyer: String,
     pub order: String,
     pub step: waybill_types::payload::commerce::OrderStep,
+}
+
+/// A buyer's review of a line of its order.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewStepSpec {
+    pub buyer: String,
+    pub order: String,
+    pub gtin: waybill_gs1::Gtin,
+    pub rating: u8,
+    pub title: String,
+    pub text: String,
 }
 
 /// Wait until `buyer`'s order `order` is in `state`.

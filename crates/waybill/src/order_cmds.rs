@@ -85,18 +85,38 @@ pub async fn show(
     Ok(())
 }
 
+/// The buyer's review key for order `id`, and the salt of its hash: derived from the
+/// buyer's secret key and the order id, so the buyer can review later without keeping
+/// anything, while nobody without the buyer's secret can link the key to the buyer.
+pub fn review_secret(buyer: &SecretKey, id: &str) -> (SecretKey, waybill_types::Hash) {
+    use waybill_types::hash::sha256_parts;
+    let seed = buyer.seed();
+    let key =
+        SecretKey::from_seed(sha256_parts(&[b"waybill/review-key/v1\0", &seed, id.as_bytes()]).0);
+    let salt = sha256_parts(&[b"waybill/review-salt/v1\0", &seed, id.as_bytes()]);
+    (key, salt)
+}
+
 /// Fill what an intent file may leave out: the chain id (the node's), the buyer (the
-/// buyer key's), the expiry (an hour from now).
+/// buyer key's), the expiry (an hour from now), the review key's hash (see
+/// [`review_secret`]).
 pub fn complete_intent(
     mut v: Value,
     chain_id: &str,
-    buyer: &PublicKey,
+    buyer_key: &SecretKey,
 ) -> anyhow::Result<OrderIntent> {
+    let buyer = &buyer_key.public();
     let Some(m) = v.as_object_mut() else {
         bail!("an order intent is a JSON object");
     };
     m.entry("chain_id").or_insert_with(|| json!(chain_id));
     m.entry("buyer").or_insert_with(|| json!(buyer.to_hex()));
+    if let Some(id) = m.get("id").and_then(Value::as_str).map(str::to_string) {
+        let (rk, salt) = review_secret(buyer_key, &id);
+        let h = waybill_types::payload::commerce::review_key_hash(&salt, &rk.public());
+        m.entry("review_key_hash")
+            .or_insert_with(|| json!(h.to_string()));
+    }
     m.entry("expires_at_ms")
         .or_insert_with(|| json!(waybill_client::now_ms() + 3_600_000));
     let intent: OrderIntent =
@@ -180,7 +200,7 @@ pub async fn place(
         .with_context(|| format!("{} is not JSON", intent_file.display()))?;
     let buyer_key = member_key(dir, buyer)?;
     let chain_id = client.chain_id().await?;
-    let intent = complete_intent(v, &chain_id, &buyer_key.public())?;
+    let intent = complete_intent(v, &chain_id, &buyer_key)?;
     submit_as(client, dir, who, sign_intent(intent, &buyer_key)).await
 }
 
@@ -242,4 +262,32 @@ pub async fn alerts(client: &Client, dir: &Path, who: &str, as_json: bool) -> an
         );
     }
     Ok(())
+}
+
+/// A `review_order` payload: the buyer's review of the `gtin` line of its order `id`,
+/// signed with the order's review key.
+pub fn review_payload(
+    chain_id: &str,
+    buyer: &SecretKey,
+    id: &str,
+    gtin: waybill_gs1::Gtin,
+    rating: u8,
+    title: &str,
+    text: &str,
+) -> Payload {
+    use waybill_types::payload::commerce::{ReviewOrder, REVIEW_DOMAIN};
+    let (rk, salt) = review_secret(buyer, id);
+    let bytes =
+        ReviewOrder::signing_bytes(chain_id, &buyer.public(), id, &gtin, rating, title, text);
+    Payload::ReviewOrder(ReviewOrder {
+        buyer: buyer.public(),
+        order: id.to_string(),
+        gtin,
+        rating,
+        title: title.to_string(),
+        text: text.to_string(),
+        review_key: rk.public(),
+        salt,
+        signature: rk.sign(REVIEW_DOMAIN, &bytes),
+    })
 }

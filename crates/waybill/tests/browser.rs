@@ -596,9 +596,31 @@ async fn consumer_page_in_chromium_from_qr_code_to_verified_history_and_lying_no
         "food production license",
         "signed by the consortium's validators",
         &fp,
+        // Sold and reviewed: from the open tier, without the buyers.
+        "Sold by Pujiang Navel Orange Cooperative (Sichuan) on ShopMart Online Marketplace",
+        "Sweet, juicy, and still cold on arrival",
+        "Pujiang Navel Orange Cooperative (Sichuan) answered",
+        "Hidden by FreshGo Grocery App (Chengdu): it shows a courier's phone number",
+        "4.5 of 5 from 2 verified purchases",
     ] {
         assert!(text.contains(want), "page shows `{want}`:\n{text}");
     }
+    assert!(
+        !text.contains("138 0000 1234"),
+        "a hidden review's text is not shown"
+    );
+    let reviews = phone
+        .execute(
+            "return [...document.querySelectorAll('#reviews [data-review-state]')].map(e => e.dataset.reviewState);",
+            serde_json::json!([]),
+        )
+        .await
+        .expect("reviews");
+    assert_eq!(
+        reviews,
+        serde_json::json!(["verified", "verified"]),
+        "both reviews carry the verified-purchase mark the browser checked"
+    );
     let facts = phone
         .execute(
             "return { fallback: !!document.getElementById('history'), \

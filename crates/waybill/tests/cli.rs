@@ -1469,6 +1469,31 @@ fn bench_runs_a_small_tx_workload_and_prints_json() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("multiple of 5"), "{err}");
 
+    // Orders: every placement, shipping capture and confirmation applied (a rejection
+    // fails the run), each order counted once it is settled.
+    let out = waybill(&[
+        "bench",
+        "--workload",
+        "orders",
+        "--txs",
+        "120",
+        "--members",
+        "20",
+        "--runs",
+        "1",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "bench orders: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["orders"], 120, "{v}");
+    // Two transactions per order and one shipping document per 50 orders of a lane.
+    assert!(v["txs"].as_u64() >= Some(243), "{v}");
+    assert!(v["orders_per_s_median"].as_f64() > Some(0.0), "{v}");
+
     let out = waybill(&["bench", "--workload", "epcis", "--nodes", "2"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

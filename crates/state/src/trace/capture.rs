@@ -862,7 +862,11 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         self.index_identifiers();
         let mut records = records;
         records.append(&mut self.corrected);
-        self.publish_open_tier(&mut records)?;
+        // Orders the events ship or deliver: their writes, and the delivered ones'
+        // sales for the open tier.
+        let (order_writes, delivered) =
+            crate::orders::on_events(self.ex, &self.member.org, &self.order_events)?;
+        self.publish_open_tier(&mut records, &delivered)?;
         for (seq, rec) in records {
             self.writes.push((keys::event(seq), encode_record(&rec)));
         }
@@ -879,7 +883,6 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             &mut self.writes,
             &self.commitments,
         )?;
-        let order_writes = crate::orders::on_events(self.ex, &self.member.org, &self.order_events)?;
         self.writes.extend(order_writes);
         self.writes
             .push((keys::meta("event_count"), encode_record(&self.count)));
@@ -914,6 +917,7 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
     fn publish_open_tier(
         &mut self,
         records: &mut BTreeMap<u64, EventRecord>,
+        delivered: &[crate::orders::Order],
     ) -> Result<(), StateReadError> {
         let ex = self.ex;
         let height = ex.context().height.0;
@@ -947,6 +951,9 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             if let Some(r) = records.get_mut(&c.seq) {
                 r.open = Some((height, index));
             }
+        }
+        for o in delivered {
+            crate::orders::publish_sales(ex, &mut publisher, &mut self.writes, o, self.call.tx_id)?;
         }
         publisher.finish(&mut self.writes);
         Ok(())

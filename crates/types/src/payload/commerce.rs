@@ -576,3 +576,144 @@ fn field(field: &'static str, reason: &str) -> PayloadError {
         reason: reason.to_string(),
     }
 }
+
+/// The domain a review is signed under by its review key
+/// (`domain ‖ borsh((chain id, buyer, order id, gtin, rating, title, text))`).
+pub const REVIEW_DOMAIN: &[u8] = b"waybill/review/v1\0";
+
+/// The review key's hash an order holds: `SHA-256(salt ‖ review public key)`.
+pub fn review_key_hash(salt: &Hash, review_key: &PublicKey) -> Hash {
+    crate::hash::sha256_parts(&[&salt.0, &review_key.0])
+}
+
+/// The buyer of a delivered order line reviews it, once, with the review key whose
+/// salted hash the order holds: the public sees the review and that it is a verified
+/// purchase, not who bought. Submitted by any member (the platform, typically).
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewOrder {
+    /// The order's buyer.
+    pub buyer: PublicKey,
+    /// The buyer's id for the order.
+    pub order: String,
+    /// The line's product.
+    pub gtin: Gtin,
+    /// 1 to 5 stars.
+    pub rating: u8,
+    /// A title (at most 200 bytes).
+    pub title: String,
+    /// The review (at most 1,000 bytes).
+    pub text: String,
+    /// The review key.
+    pub review_key: PublicKey,
+    /// The salt of the review key's hash.
+    pub salt: Hash,
+    /// The review key's signature over [`REVIEW_DOMAIN`] ‖ [`ReviewOrder::signing_bytes`].
+    pub signature: Signature,
+}
+
+impl ReviewOrder {
+    /// The bytes the review key signs.
+    #[allow(clippy::too_many_arguments)]
+    pub fn signing_bytes(
+        chain_id: &str,
+        buyer: &PublicKey,
+        order: &str,
+        gtin: &Gtin,
+        rating: u8,
+        title: &str,
+        text: &str,
+    ) -> Vec<u8> {
+        borsh::to_vec(&(chain_id, buyer, order, gtin.as_str(), rating, title, text))
+            .expect("borsh encodes a review")
+    }
+
+    /// Checks that need no state.
+    pub fn check(&self) -> Result<(), PayloadError> {
+        check_word("order", &self.order)?;
+        if !(1..=5).contains(&self.rating) {
+            return Err(field(
+                "rating",
+                &format!("{} is outside 1..=5 stars", self.rating),
+            ));
+        }
+        check_text("title", &self.title, limits::NAME_BYTES_MAX, true)?;
+        check_text("text", &self.text, limits::TEXT_BYTES_MAX, true)
+    }
+}
+
+/// What the seller or the platform does about a review. JSON:
+/// `{"kind": "answer", "text": "…"}`.
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[borsh(use_discriminant = true)]
+#[repr(u8)]
+pub enum ReviewStep {
+    /// The seller answers (once).
+    Answer {
+        /// The answer.
+        text: String,
+    } = 0,
+    /// The platform hides the review's text on its pages, with a reason; the review
+    /// stays on chain and in the published count and average.
+    Hide {
+        /// Why.
+        reason: String,
+    } = 1,
+}
+
+/// The seller answers a review, or the platform hides it.
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewAction {
+    /// The review: its review key…
+    pub review_key: PublicKey,
+    /// …and the product it reviews.
+    pub gtin: Gtin,
+    /// What to do.
+    pub step: ReviewStep,
+}
+
+impl ReviewAction {
+    /// Checks that need no state.
+    pub fn check(&self) -> Result<(), PayloadError> {
+        match &self.step {
+            ReviewStep::Answer { text } => {
+                check_text("step.text", text, limits::TEXT_BYTES_MAX, true)
+            }
+            ReviewStep::Hide { reason } => {
+                check_text("step.reason", reason, limits::TEXT_BYTES_MAX, true)
+            }
+        }
+    }
+}

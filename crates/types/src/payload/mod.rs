@@ -24,7 +24,7 @@ pub use catalog::{
     LotInput, LotRef, LotStatus, RegisterLocation, RegisterLot, RegisterProduct,
     SetLocationDelegate, SetLotStatus,
 };
-pub use commerce::{AdjustStock, OrderAction, PlaceOrder, SetListing};
+pub use commerce::{AdjustStock, OrderAction, PlaceOrder, ReviewAction, ReviewOrder, SetListing};
 pub use credentials::{RecordQualification, RequireQualification, RevokeQualification};
 pub use governance::{ApproveGovernance, GovernanceAction, ProposeGovernance};
 pub use identity::{RegisterMember, RevokeMember, SetMemberRoles};
@@ -112,6 +112,10 @@ pub enum Payload {
     OrderAction(OrderAction) = 28,
     /// A warehouse counts, receives, writes off stock, or sets a reorder point.
     AdjustStock(AdjustStock) = 29,
+    /// The buyer of a delivered order line reviews it, with its review key.
+    ReviewOrder(ReviewOrder) = 30,
+    /// The seller answers a review, or the platform hides it.
+    ReviewAction(ReviewAction) = 31,
 }
 
 impl Payload {
@@ -148,6 +152,8 @@ impl Payload {
             Payload::PlaceOrder(_) => "place_order",
             Payload::OrderAction(_) => "order_action",
             Payload::AdjustStock(_) => "adjust_stock",
+            Payload::ReviewOrder(_) => "review_order",
+            Payload::ReviewAction(_) => "review_action",
         }
     }
 
@@ -184,6 +190,8 @@ impl Payload {
             Payload::PlaceOrder(p) => p.check(),
             Payload::OrderAction(p) => p.check(),
             Payload::AdjustStock(p) => p.check(),
+            Payload::ReviewOrder(p) => p.check(),
+            Payload::ReviewAction(p) => p.check(),
         }
     }
 }
