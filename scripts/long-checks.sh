@@ -35,6 +35,12 @@
 #     single and pending transfers, partial posts, voids, closes, expiry) with
 #     WAYBILL_MONEY_CASES (default 1,000,000) cases: after every block, per currency
 #     Σ debits = Σ credits over all account rows, and no balance flag broken.
+#   - Orders (issue 16): the property test over random order sequences (placements on
+#     two platforms, cancellations, shipping and receiving events, counts, time passing
+#     so deadlines fire) with WAYBILL_ORDERS_CASES (default 100,000) cases: after
+#     every block money balances, each escrow is pending/posted/voided as its order's
+#     state says, final states stay final, stock reserved and on hand match the model,
+#     each wallet holds exactly its open orders' totals and paid its settled ones'.
 #   - A long single-node run (`waybill bench --txs 1000000`, issue 14): the throughput
 #     of the last 100,000 committed transactions must be within 20 % of the first
 #     100,000's (commit cost must not grow with the store). WAYBILL_BENCH_TXS (default
@@ -168,6 +174,11 @@ echo "== money property: ${money_cases} random transfer sequences (Σ debits = �
 WAYBILL_MONEY_CASES="$money_cases" \
   cargo test --release -p waybill-state --test money \
   random_transfers_keep_debits_equal_to_credits_and_every_flag -- --nocapture
+orders_cases="${WAYBILL_ORDERS_CASES:-100000}"
+echo "== orders property: ${orders_cases} random order sequences (money, escrow, states, stock)"
+WAYBILL_ORDERS_CASES="$orders_cases" \
+  cargo test --release -p waybill-state --test orders \
+  random_orders_keep_money_stock_and_states_consistent -- --nocapture
 restore_check
 fuzz_check
 api_check

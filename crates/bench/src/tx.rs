@@ -509,13 +509,15 @@ async fn run_network(o: &TxBenchOptions) -> anyhow::Result<Value> {
     latencies_ms.sort_by(|a, b| a.total_cmp(b));
     let mut out = json!({
         "tx_per_s": (n_txs as f64 / elapsed).round(),
-        "orders_per_s": (w.n_orders as f64 / elapsed).round(),
         "seconds": (elapsed * 1000.0).round() / 1000.0,
         "latency_ms_p50": round1(percentile(&latencies_ms, 0.5)),
         "latency_ms_p99": round1(percentile(&latencies_ms, 0.99)),
         "blocks": n_blocks,
         "txs": n_txs,
     });
+    if w.n_orders > 0 {
+        out["orders_per_s"] = json!((w.n_orders as f64 / elapsed).round());
+    }
     if n_txs >= 2 * SEGMENT_TXS {
         let (first, last) = first_and_last_segment(&progress, n_txs);
         out["first_100k_tx_per_s"] = json!(first.round());

@@ -9,6 +9,8 @@ use common::Faulty;
 
 use std::collections::BTreeMap;
 
+use proptest::prelude::*;
+
 use serde_json::json;
 use waybill_gs1::{with_check_digit, Gln, Gtin};
 use waybill_state::inventory::{alerts_of, load_stock, Stock};
@@ -997,6 +999,64 @@ fn stock_counts_write_offs_and_the_reorder_alert() {
     assert_eq!(c.stock_now().available(), 24);
 }
 
+/// At most 10,000 deadlines act at the start of one block, earliest first; the rest
+/// roll over to the next block.
+#[test]
+fn at_most_ten_thousand_deadlines_act_per_block_and_the_rest_roll_over() {
+    let mut c = Chain::new();
+    let cap = waybill_types::limits::ORDER_DEADLINES_PER_BLOCK_MAX;
+    assert_eq!(
+        c.run(
+            "orchard-wh",
+            Payload::AdjustStock(AdjustStock {
+                location: warehouse(),
+                gtin: gtin(),
+                change: StockChange::Count { on_hand: 20_000 },
+            })
+        ),
+        Ok(())
+    );
+    for who in ["alice", "bob"] {
+        let more = Payload::Deposit(Deposit {
+            id: format!("more-{who}"),
+            account: wallet(who),
+            amount: Amount(10_000_000),
+            reference: format!("MORE-{who}"),
+        });
+        assert_eq!(c.run("bank-teller", more), Ok(()));
+    }
+    // cap + 5 orders in one block: one deadline time for all of them.
+    let txs: Vec<SignedTx> = (0..cap + 5)
+        .map(|i| {
+            let b = if i % 2 == 0 { "alice" } else { "bob" };
+            let mut it = intent(b, &format!("c{i}"), Some("shop"), 1, 10_000);
+            it.review_key_hash = None;
+            c.tx("shop-clerk", signed(it, b))
+        })
+        .collect();
+    for r in c.block(txs) {
+        assert_eq!(code(&r), Ok(()));
+    }
+    let deadline = c.order("alice", "c0").deadline_ms.expect("a deadline");
+    c.wait_until(deadline);
+    assert_eq!(
+        c.stock_now().reserved,
+        5,
+        "all but 5 expired in the first block"
+    );
+    let still: Vec<String> = (0..cap + 5)
+        .filter_map(|i| {
+            let b = if i % 2 == 0 { "alice" } else { "bob" };
+            (c.order(b, &format!("c{i}")).state == OrderState::Placed).then(|| format!("c{i}"))
+        })
+        .collect();
+    assert_eq!(still.len(), 5, "{still:?}");
+    // Until the next block they may still be cancelled; then they expire.
+    c.wait_until(deadline + 1);
+    assert_eq!(c.stock_now().reserved, 0);
+    assert_eq!(c.balance(&wallet("alice")), (0, 0, 10_100_000, 0));
+}
+
 // ---------------------------------------------------------------------------
 // The matrix.
 // ---------------------------------------------------------------------------
@@ -1414,5 +1474,168 @@ fn only_the_buyer_of_a_delivered_line_reviews_it_once_and_a_hidden_review_still_
             !t.contains(&key("alice").public().to_hex()) && !t.contains("\"r1\""),
             "{t}"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Random sequences: the invariants of money, stock and the lifecycle.
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// A buyer (0: alice, 1: bob) orders `qty` on a platform (0: shop, 1: mart).
+    Place {
+        buyer: usize,
+        platform: usize,
+        qty: u32,
+    },
+    /// The buyer of the k-th order placed cancels it (through its platform).
+    Cancel { k: usize },
+    /// The warehouse ships the k-th order.
+    Ship { k: usize },
+    /// The carrier delivers the k-th order.
+    Deliver { k: usize },
+    /// An empty block `ms` later (deadlines fire).
+    Wait { ms: u64 },
+    /// The warehouse counts `n` on hand.
+    Count { n: u64 },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0..2usize, 0..2usize, 1..4u32).prop_map(|(buyer, platform, qty)| Op::Place { buyer, platform, qty }),
+        1 => (0..64usize).prop_map(|k| Op::Cancel { k }),
+        2 => (0..64usize).prop_map(|k| Op::Ship { k }),
+        2 => (0..64usize).prop_map(|k| Op::Deliver { k }),
+        2 => prop_oneof![Just(1_000u64), Just(HOUR), Just(2 * HOUR), Just(50 * HOUR)].prop_map(|ms| Op::Wait { ms }),
+        1 => (0..20u64).prop_map(|n| Op::Count { n }),
+    ]
+}
+
+/// After every block: each order's escrow is pending while it is open, posted once
+/// settled, voided once cancelled, expired or refunded; a final state never changes;
+/// the stock reserved is what open-and-unshipped orders hold, the stock on hand what
+/// the model says; each buyer's wallet holds in pending exactly its open orders'
+/// totals and has paid exactly its settled orders' totals.
+fn check_orders(
+    c: &Chain,
+    orders: &[(String, String)],
+    finals: &mut BTreeMap<(String, String), OrderState>,
+    on_hand: u64,
+) {
+    let mut reserved = 0u64;
+    let mut pending: BTreeMap<&str, u128> = BTreeMap::new();
+    let mut paid: BTreeMap<&str, u128> = BTreeMap::new();
+    for (buyer, id) in orders {
+        let o = c.order(buyer, id);
+        if let Some(was) = finals.get(&(buyer.clone(), id.clone())) {
+            assert_eq!(o.state, *was, "{buyer}/{id}: a final state stays final");
+        }
+        if o.state.is_final() {
+            finals.insert((buyer.clone(), id.clone()), o.state);
+        }
+        if o.state == OrderState::Placed {
+            reserved += o.lines.iter().map(|l| u64::from(l.quantity)).sum::<u64>();
+        }
+        for r in &o.escrow {
+            let t = load_transfer(&c.state, r)
+                .expect("reads")
+                .expect("escrow kept");
+            let ok = match (o.state, &t.pending_state) {
+                (
+                    OrderState::Placed | OrderState::Shipped | OrderState::Delivered,
+                    Some(PendingState::Pending { .. }),
+                ) => true,
+                (OrderState::Settled, Some(PendingState::Posted { .. })) => true,
+                (
+                    OrderState::Cancelled | OrderState::Expired | OrderState::Refunded,
+                    Some(PendingState::Voided { .. }),
+                ) => true,
+                _ => false,
+            };
+            assert!(
+                ok,
+                "{buyer}/{id} {}: escrow {:?}",
+                o.state.name(),
+                t.pending_state
+            );
+        }
+        match o.state {
+            OrderState::Placed | OrderState::Shipped | OrderState::Delivered => {
+                *pending.entry(buyer).or_default() += o.total.0
+            }
+            OrderState::Settled => *paid.entry(buyer).or_default() += o.total.0,
+            _ => {}
+        }
+    }
+    let s = c.stock_now();
+    assert_eq!((s.on_hand, s.reserved), (on_hand, reserved), "stock");
+    for buyer in ["alice", "bob"] {
+        let (debits_posted, debits_pending, _, _) = c.balance(&wallet(buyer));
+        assert_eq!(
+            debits_pending,
+            pending.get(buyer).copied().unwrap_or(0),
+            "{buyer}: escrowed"
+        );
+        assert_eq!(
+            debits_posted,
+            paid.get(buyer).copied().unwrap_or(0),
+            "{buyer}: paid"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("WAYBILL_ORDERS_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(32),
+        ..ProptestConfig::default()
+    })]
+
+    /// Each op in its own block; `Chain::block_at` checks Σ debits = Σ credits and
+    /// reserved ≤ on hand after every block, `check_orders` the rest.
+    #[test]
+    fn random_orders_keep_money_stock_and_states_consistent(ops in proptest::collection::vec(op(), 1..40)) {
+        let mut c = Chain::new();
+        let mut orders: Vec<(String, String)> = Vec::new();
+        let mut finals = BTreeMap::new();
+        let mut on_hand = 10u64;
+        for (i, op) in ops.into_iter().enumerate() {
+            let pick = |k: usize| orders.get(k % orders.len().max(1)).cloned();
+            match op {
+                Op::Place { buyer, platform, qty } => {
+                    let (b, p) = (["alice", "bob"][buyer], ["shop", "mart"][platform]);
+                    let id = format!("p{i}");
+                    if c.run(&format!("{p}-clerk"), place(b, &id, Some(p), qty)).is_ok() {
+                        orders.push((b.to_string(), id));
+                    }
+                }
+                Op::Cancel { k } => if let Some((b, id)) = pick(k) {
+                    let p = c.order(&b, &id).platform.expect("a platform").to_string();
+                    let _ = c.run(&format!("{p}-clerk"), buyer_action(&b, &id, cancel()));
+                },
+                Op::Ship { k } => if let Some((b, id)) = pick(k) {
+                    let was = c.order(&b, &id).state;
+                    let q = u64::from(c.order(&b, &id).lines[0].quantity);
+                    prop_assert_eq!(ship(&mut c, &b, &id), Ok(()));
+                    if was == OrderState::Placed && c.order(&b, &id).state == OrderState::Shipped {
+                        on_hand -= q;
+                    }
+                },
+                Op::Deliver { k } => if let Some((b, id)) = pick(k) {
+                    prop_assert_eq!(receive(&mut c, &b, &id), Ok(()));
+                },
+                Op::Wait { ms } => {
+                    let t = c.time_ms + ms;
+                    c.wait_until(t);
+                }
+                Op::Count { n } => {
+                    let tx = c.stock("orchard-wh", StockChange::Count { on_hand: n });
+                    if code(&c.block(vec![tx])[0]).is_ok() {
+                        on_hand = n;
+                    }
+                }
+            }
+            check_orders(&c, &orders, &mut finals, on_hand);
+        }
     }
 }
