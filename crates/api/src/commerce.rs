@@ -20,7 +20,7 @@ use waybill_state::{keys, StateRead};
 use waybill_types::{limits, Role};
 
 use crate::auth::Reader;
-use crate::epcis::require_member;
+use crate::money::{is_regulator, member};
 use crate::{hex_decode, parse_gtin, parse_key, parse_org, ApiError, ApiResult, AppState};
 
 /// The routes of commerce.
@@ -32,18 +32,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/inventory", get(inventory))
         .route("/v1/alerts", get(alerts))
         .route("/v1/rates/{provider}/{id}", get(rate))
-}
-
-fn member(reader: &Reader, what: &str) -> Result<Member, ApiError> {
-    require_member(reader, what)?;
-    match reader {
-        Reader::Member(m) => Ok(m.clone()),
-        Reader::Anonymous => unreachable!("checked by require_member"),
-    }
-}
-
-fn is_regulator(m: &Member) -> bool {
-    m.roles.contains(&Role::Regulator)
 }
 
 /// May `m` read order `o`?

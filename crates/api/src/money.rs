@@ -33,7 +33,8 @@ fn forbidden(message: String) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
 }
 
-fn member(reader: &Reader, what: &str) -> Result<Member, ApiError> {
+/// The reader as a member, or the 401 that says `what` needs a signed read.
+pub(crate) fn member(reader: &Reader, what: &str) -> Result<Member, ApiError> {
     require_member(reader, what)?;
     match reader {
         Reader::Member(m) => Ok(m.clone()),
@@ -41,7 +42,7 @@ fn member(reader: &Reader, what: &str) -> Result<Member, ApiError> {
     }
 }
 
-fn is_regulator(m: &Member) -> bool {
+pub(crate) fn is_regulator(m: &Member) -> bool {
     m.roles.contains(&Role::Regulator)
 }
 

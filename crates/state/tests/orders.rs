@@ -1541,18 +1541,17 @@ fn check_orders(
             let t = load_transfer(&c.state, r)
                 .expect("reads")
                 .expect("escrow kept");
-            let ok = match (o.state, &t.pending_state) {
+            let ok = matches!(
+                (o.state, &t.pending_state),
                 (
                     OrderState::Placed | OrderState::Shipped | OrderState::Delivered,
                     Some(PendingState::Pending { .. }),
-                ) => true,
-                (OrderState::Settled, Some(PendingState::Posted { .. })) => true,
-                (
-                    OrderState::Cancelled | OrderState::Expired | OrderState::Refunded,
-                    Some(PendingState::Voided { .. }),
-                ) => true,
-                _ => false,
-            };
+                ) | (OrderState::Settled, Some(PendingState::Posted { .. }))
+                    | (
+                        OrderState::Cancelled | OrderState::Expired | OrderState::Refunded,
+                        Some(PendingState::Voided { .. }),
+                    )
+            );
             assert!(
                 ok,
                 "{buyer}/{id} {}: escrow {:?}",
