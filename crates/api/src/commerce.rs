@@ -122,6 +122,13 @@ fn order_view(o: &Order) -> Value {
     let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
     if let Some(m) = v.as_object_mut() {
         m.insert("urn".into(), json!(o.urn()));
+        // The sealed address as the object it is (`waybill open` opens it in place).
+        if let Some(t) = &o.ship_to {
+            m.insert(
+                "ship_to".into(),
+                serde_json::from_str(t).unwrap_or_else(|_| json!(t)),
+            );
+        }
     }
     v
 }

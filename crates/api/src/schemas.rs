@@ -52,6 +52,10 @@ struct OrderView {
     order: waybill_state::orders::Order,
     /// `urn:waybill:order:<buyer hex>:<id>`: how EPCIS events name it (a `po`).
     urn: String,
+    /// The sealed delivery address, `{"wb:sealed": …}` (the record's `ship_to` text
+    /// parsed), if one was given.
+    #[schemars(with = "Option<serde_json::Value>")]
+    ship_to: Option<serde_json::Value>,
 }
 
 /// Stock of a product at a location, as `GET /v1/inventory` shows it.

@@ -232,7 +232,11 @@ pub(crate) fn order_workload(o: &TxBenchOptions, n_validators: usize) -> anyhow:
                 let signature = b.sign(ORDER_INTENT_DOMAIN, &intent.signing_bytes());
                 lanes[l].push(sign(
                     &clerks[l],
-                    Payload::PlaceOrder(PlaceOrder { intent, signature }),
+                    Payload::PlaceOrder(PlaceOrder {
+                        intent,
+                        signature,
+                        ship_to: None,
+                    }),
                 ));
             }
             lanes[l].push(sign(

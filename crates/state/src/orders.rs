@@ -523,6 +523,9 @@ pub struct Order {
     pub tx_id: TxId,
     /// Every step, the first being `placed`.
     pub history: Vec<Transition>,
+    /// The sealed delivery address (`{"wb:sealed": …}` JSON text), if one was given.
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub ship_to: Option<String>,
 }
 
 impl Order {
@@ -814,8 +817,24 @@ impl Contract for PlaceOrder {
         }
         check_payer(ex, i)?;
         let listings = listings_for(ex, i)?;
-        let (lines, coupon_writes) = price_lines(ex, i, &listings)?;
-        place(ex, call, i, intent_hash, &listings[0], lines, coupon_writes)
+        let (lines, mut writes) = price_lines(ex, i, &listings)?;
+        if let Some(text) = &self.ship_to {
+            let committed = check_ship_to(ex, i, &listings[0], text)?;
+            crate::commitments::append(ex, ex.context().height.0, &mut writes, &[committed])?;
+        }
+        let mut w = place(ex, call, i, intent_hash, &listings[0], lines, writes)?;
+        if let Some(text) = &self.ship_to {
+            // The order record is the last of its writes (see `place`).
+            let k = keys::order(&i.buyer, &i.id);
+            let at = w
+                .iter()
+                .rposition(|(key, _)| *key == k)
+                .expect("the order is written");
+            let mut o: Order = decode_record(&k, &w[at].1)?;
+            o.ship_to = Some(text.clone());
+            w[at].1 = encode_record(&o);
+        }
+        Ok(w)
     }
 
     fn describe(&self) -> String {
@@ -914,6 +933,7 @@ fn place<S: StateRead>(
             by: "buyer".into(),
             reason: None,
         }],
+        ship_to: None,
     };
     for org in order.parties() {
         w.push((keys::order_of(org, &i.buyer, &i.id), Vec::new()));
@@ -982,6 +1002,68 @@ fn hold_escrow<S: StateRead + ?Sized>(
         );
     }
     Ok(legs.into_iter().map(|(r, _, _)| r).collect())
+}
+
+/// The sealed delivery address of intent `i` on listing `l`: a sealed field standing
+/// at `/ship_to` of the order's record, category `platform_transactions`, wrapped for
+/// every regulator, the seller, the platform and the carrier (and at most the buying
+/// organization besides), each at its current key version. The chain cannot open it;
+/// each recipient's member opens it with its organization's key (`waybill open`), and
+/// the AEAD's associated data binds it to this order and field. Its commitment joins
+/// the block's commitment tree. Returns (record, field, commitment).
+fn check_ship_to<S: StateRead>(
+    ex: &Execution<S>,
+    i: &OrderIntent,
+    l: &ListingTerms,
+    text: &str,
+) -> Result<(String, String, Hash), HandlerError> {
+    use waybill_types::seal::SealedField;
+    let bad = |m: String| reject(RejectCode::SealedField, format!("ship_to: {m}"));
+    let record = order_urn(&i.buyer, &i.id);
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let sealed = match SealedField::from_json(&v, &record, "/ship_to") {
+        None => return Err(bad("not a sealed field ({\"wb:sealed\": …})".into())),
+        Some(Err(e)) => return Err(bad(e.to_string())),
+        Some(Ok(SealedField::Detached(_))) => {
+            return Err(bad(
+                "sealed detached (erasable); an order's address is sealed inline (erasing it is not built yet)".into(),
+            ))
+        }
+        Some(Ok(s)) => s,
+    };
+    if sealed.category() != DataCategory::PlatformTransactions {
+        return Err(bad(format!(
+            "sealed as {}; an address is platform_transactions",
+            sealed.category().name()
+        )));
+    }
+    let recipients = sealed.recipients();
+    let orgs: std::collections::BTreeSet<&OrgId> = recipients.iter().map(|w| &w.org).collect();
+    let regulators = crate::parties::PartyResolver::new().regulators(ex)?;
+    let mut needed: Vec<&OrgId> = regulators.iter().collect();
+    needed.push(&i.seller);
+    needed.extend(i.platform.as_ref());
+    needed.extend(l.carrier.as_ref());
+    if let Some(missing) = needed.iter().find(|o| !orgs.contains(*o)) {
+        return Err(bad(format!(
+            "not sealed for `{missing}`; an address is sealed for the seller, the platform, the carrier and every regulator"
+        )));
+    }
+    let buyer_org = i.pay_from.org_owner();
+    if let Some(extra) = orgs
+        .iter()
+        .find(|o| !needed.contains(*o) && Some(**o) != buyer_org)
+    {
+        return Err(bad(format!(
+            "sealed for `{extra}`, which is no party to the order"
+        )));
+    }
+    let problems = crate::privacy::key_version_problems(ex, &recipients, "ship_to")?;
+    if let Some(p) = problems.first() {
+        return Err(reject(RejectCode::SealedField, p.clone()));
+    }
+    Ok((record, "/ship_to".to_string(), *sealed.commitment()))
 }
 
 /// Who acts on an order.

@@ -157,3 +157,26 @@ impl Contract for RegisterSealKey {
         format!("registered encryption key version {}", self.version)
     }
 }
+
+/// Each wrap's organization has a key, and the wrap is for its current version.
+pub fn key_version_problems<S: StateRead + ?Sized>(
+    state: &S,
+    wraps: &[waybill_types::seal::KeyRef],
+    here: &str,
+) -> Result<Vec<String>, StateReadError> {
+    let mut problems = Vec::new();
+    for w in wraps {
+        match current_seal_key_version(state, &w.org)? {
+            0 => problems.push(format!(
+                "{here}: wrapped for `{}`, which has registered no encryption key",
+                w.org
+            )),
+            v if v != w.kv => problems.push(format!(
+                "{here}: wrapped for `{}` key version {}, but its current version is {v}; seal it again with version {v}",
+                w.org, w.kv
+            )),
+            _ => {}
+        }
+    }
+    Ok(problems)
+}

@@ -432,6 +432,7 @@ fn signed(i: OrderIntent, signer: &str) -> Payload {
     Payload::PlaceOrder(PlaceOrder {
         intent: i,
         signature,
+        ship_to: None,
     })
 }
 
@@ -1055,6 +1056,147 @@ fn at_most_ten_thousand_deadlines_act_per_block_and_the_rest_roll_over() {
     c.wait_until(deadline + 1);
     assert_eq!(c.stock_now().reserved, 0);
     assert_eq!(c.balance(&wallet("alice")), (0, 0, 10_100_000, 0));
+}
+
+// ---------------------------------------------------------------------------
+// The buyer's address, sealed.
+// ---------------------------------------------------------------------------
+
+/// Encryption keys (version 1) for `orgs`; the secrets.
+fn seal_keys(c: &mut Chain, orgs: &[&str]) -> Vec<waybill_types::seal::OrgSecret> {
+    orgs.iter()
+        .enumerate()
+        .map(|(n, o)| {
+            let secret = waybill_types::seal::SealSecretKey([70 + n as u8; 32]);
+            let reg = Payload::RegisterSealKey(waybill_types::payload::RegisterSealKey {
+                version: 1,
+                key: secret.public(),
+            });
+            assert_eq!(c.run(&format!("{o}-admin"), reg), Ok(()));
+            waybill_types::seal::OrgSecret {
+                org: org(o),
+                kv: 1,
+                secret,
+            }
+        })
+        .collect()
+}
+
+/// Alice's address for order `id`, sealed as `category` for `to`.
+fn sealed_address(
+    id: &str,
+    to: &[&waybill_types::seal::OrgSecret],
+    category: waybill_types::DataCategory,
+) -> String {
+    use waybill_types::seal::{seal_at, Place, Recipient};
+    let urn = format!("urn:waybill:order:{}:{id}", key("alice").public().to_hex());
+    let mut rec = json!({"ship_to": {"name": "Alice Li", "phone": "+86 138 0000 0000", "address": "8 Jinli Road, Chengdu"}});
+    let recipients: Vec<Recipient> = to
+        .iter()
+        .map(|s| Recipient {
+            org: s.org.clone(),
+            kv: s.kv,
+            key: s.secret.public(),
+        })
+        .collect();
+    let place = Place {
+        chain_id: CHAIN,
+        record: &urn,
+        field: "/ship_to",
+        category,
+    };
+    seal_at(&mut rec, &place, &recipients, &mut rand_core::OsRng).expect("seals");
+    rec["ship_to"].to_string()
+}
+
+fn place_with_address(id: &str, ship_to: String) -> Payload {
+    let Payload::PlaceOrder(mut p) = place("alice", id, Some("shop"), 1) else {
+        unreachable!("place builds a place_order")
+    };
+    p.ship_to = Some(ship_to);
+    Payload::PlaceOrder(p)
+}
+
+/// The address is sealed for the seller, the platform and the carrier (and every
+/// regulator; this consortium has none): each opens it, anyone else sees ciphertext;
+/// an address sealed for too few or too many, as the wrong category or to a stale key
+/// version is refused `sealed_field`; its commitment is in the block's tree.
+#[test]
+fn the_buyers_address_is_sealed_for_the_seller_the_platform_and_the_carrier() {
+    use waybill_types::DataCategory::{PlatformTransactions, Production};
+    let mut c = Chain::new();
+    let s = seal_keys(&mut c, &["orchard", "shop", "fleet", "mart"]);
+    let (orchard, shop, fleet, mart) = (&s[0], &s[1], &s[2], &s[3]);
+    let cases = [
+        (
+            "no carrier",
+            sealed_address("a1", &[orchard, shop], PlatformTransactions),
+        ),
+        (
+            "a stranger",
+            sealed_address("a1", &[orchard, shop, fleet, mart], PlatformTransactions),
+        ),
+        (
+            "wrong category",
+            sealed_address("a1", &[orchard, shop, fleet], Production),
+        ),
+        ("not JSON", "{not json".to_string()),
+        ("not sealed", json!({"name": "Alice Li"}).to_string()),
+    ];
+    for (what, text) in cases {
+        assert_eq!(
+            c.run("shop-clerk", place_with_address("a1", text)),
+            Err("sealed_field".into()),
+            "{what}"
+        );
+    }
+    let text = sealed_address("a1", &[orchard, shop, fleet], PlatformTransactions);
+    assert_eq!(
+        c.run("shop-clerk", place_with_address("a1", text.clone())),
+        Ok(())
+    );
+    let o = c.order("alice", "a1");
+    assert_eq!(o.ship_to.as_deref(), Some(text.as_str()));
+    assert!(!text.contains("Jinli"), "ciphertext on chain");
+    let urn = o.urn();
+    assert!(
+        c.state
+            .contains_key(&waybill_state::keys::commit_of(&urn, "/ship_to")),
+        "the address's commitment is in the block's commitment tree"
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let sealed = waybill_types::seal::Sealed::from_json(&v, &urn, "/ship_to")
+        .expect("a sealed field")
+        .expect("well formed");
+    for secret in [orchard, shop, fleet] {
+        let opened = sealed
+            .open(CHAIN, std::slice::from_ref(secret))
+            .expect("a recipient opens it");
+        assert_eq!(opened.value["address"], "8 Jinli Road, Chengdu");
+    }
+    assert!(
+        sealed.open(CHAIN, std::slice::from_ref(mart)).is_err(),
+        "mart is no recipient"
+    );
+    // Sealed for another order, it does not open there.
+    let moved = waybill_types::seal::Sealed::from_json(&v, &urn.replace(":a1", ":a2"), "/ship_to")
+        .expect("a sealed field")
+        .expect("well formed");
+    assert!(
+        moved.open(CHAIN, std::slice::from_ref(fleet)).is_err(),
+        "bound to its order"
+    );
+    // After the carrier rotates its key, an address sealed to its old version is refused.
+    let rotate = Payload::RegisterSealKey(waybill_types::payload::RegisterSealKey {
+        version: 2,
+        key: waybill_types::seal::SealSecretKey([99; 32]).public(),
+    });
+    assert_eq!(c.run("fleet-admin", rotate), Ok(()));
+    let stale = sealed_address("a3", &[orchard, shop, fleet], PlatformTransactions);
+    assert_eq!(
+        c.run("shop-clerk", place_with_address("a3", stale)),
+        Err("sealed_field".into())
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -95,3 +95,5 @@ pub const ORDER_STEP_MS_MAX: u64 = 366 * 24 * 60 * 60 * 1000;
 /// Order deadlines acted on at the start of one block (expiry, refund, settlement);
 /// the rest roll over to the next block.
 pub const ORDER_DEADLINES_PER_BLOCK_MAX: usize = 10_000;
+/// A sealed delivery address of an order (its JSON text).
+pub const SHIP_TO_BYTES_MAX: usize = 16 * 1024;

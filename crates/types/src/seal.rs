@@ -1047,7 +1047,15 @@ pub fn sealed_fields_in(doc: &Value) -> Vec<(String, Result<SealedField, SealErr
         }
         match v {
             Value::Object(members) => {
-                let record = match members.get("eventID").and_then(Value::as_str) {
+                // A record: an EPCIS event (its eventID), or an order as the API shows
+                // it (its `urn`, `urn:waybill:order:…`).
+                let id = members.get("eventID").and_then(Value::as_str).or_else(|| {
+                    members
+                        .get("urn")
+                        .and_then(Value::as_str)
+                        .filter(|u| u.starts_with("urn:waybill:order:"))
+                });
+                let record = match id {
                     Some(id) => Some((path.len(), id)),
                     None => record,
                 };
@@ -1100,8 +1108,9 @@ pub struct OpenReport {
 }
 
 /// Open, in place, every sealed field of `doc` that one of `keys` can open. A field's
-/// record is the innermost enclosing object with an `eventID` (an EPCIS event), and
-/// its pointer runs from there: a field moved elsewhere does not open, because the
+/// record is the innermost enclosing object with an `eventID` (an EPCIS event) or an
+/// order's `urn` (`urn:waybill:order:…`, an order as the API shows it), and its
+/// pointer runs from there: a field moved elsewhere does not open, because the
 /// associated data binds both. A sealed field in no such object is reported failed.
 pub fn open_all(doc: &mut Value, chain_id: &str, keys: &[OrgSecret]) -> OpenReport {
     let mut report = OpenReport::default();

@@ -108,7 +108,7 @@ const EXAMPLES: [(&str, &str); 30] = [
     ),
     (
         "place_order",
-        r#"{"type":"place_order","intent":{"chain_id":"waybill-demo","id":"o-1","buyer":"KEY","seller":"farm-co","platform":"shopmart","lines":[{"gtin":"06901234000016","quantity":2}],"currency":"CNY","max_total":"8000","pay_from":"key:KEY:CNY:wallet","expires_at_ms":1767225600000,"coupon":"newyear","review_key_hash":"SIGHALF"},"signature":"SIG"}"#,
+        r#"{"type":"place_order","intent":{"chain_id":"waybill-demo","id":"o-1","buyer":"KEY","seller":"farm-co","platform":"shopmart","lines":[{"gtin":"06901234000016","quantity":2}],"currency":"CNY","max_total":"8000","pay_from":"key:KEY:CNY:wallet","expires_at_ms":1767225600000,"coupon":"newyear","review_key_hash":"SIGHALF"},"signature":"SIG","ship_to":"{\"wb:sealed\":{\"v\":2}}"}"#,
     ),
     (
         "order_action",
@@ -155,7 +155,7 @@ const HASHES: [&str; 30] = [
     "8b23582c966ce852d808b9e47947b735538836a673f4e22ee242e6a122f1ad42",
     "f20471e5edaf7d386c0ae5725c3ee0d38bb9741e583b36ae3620e1ccd39a609c",
     "366e88eca439146e0cc4ac262140e78cfd4f050a9afcb761ab2e27d0635722fc",
-    "27270e5dae2cefd5f8e632479ee248ea24916ba644245a10acfe2df1941a1c12",
+    "98e31f8fcd4c99abfb9357474eac15ab0948be06e1ef6afa3ccaea372e4c333e",
     "faf7c16be697ef0bf5a39664b8bde2e1d17d7f58d6eca86fcbe501b32f88ec98",
     "1fbd6d955f2ddcbf36274ce6ea28000b7fa7d6523172310a75e4c7f10c73d3b8",
     "8a7b7650a16cc704c22f6230c59100cdd467e7218de79bc6e1713f6039f0364e",

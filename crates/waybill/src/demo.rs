@@ -157,12 +157,17 @@ async fn run_step(c: &StepCtx<'_>, step: &crate::manifest::Step) -> anyhow::Resu
             let buyer_key = crate::who::member_key(&c.home.dir, buyer)?;
             let v: serde_json::Value = serde_json::from_str(&expand(c.home, &intent.to_string())?)?;
             let intent = crate::order_cmds::complete_intent(v, c.chain_id, &buyer_key)?;
-            submit_step(
-                c,
-                crate::order_cmds::sign_intent(intent, &buyer_key),
-                &["exists"],
-            )
-            .await
+            let sealed = match &step.ship_to {
+                Some(addr) => {
+                    Some(crate::order_cmds::seal_ship_to(c.client, c.key, &intent, addr).await?)
+                }
+                None => None,
+            };
+            let mut p = crate::order_cmds::sign_intent(intent, &buyer_key);
+            if let Payload::PlaceOrder(po) = &mut p {
+                po.ship_to = sealed;
+            }
+            submit_step(c, p, &["exists"]).await
         }
         (None, None, None, Some(b), None) => {
             let buyer_key = crate::who::member_key(&c.home.dir, &b.buyer)?;

@@ -797,6 +797,10 @@ enum OrdersCmd {
         /// The buyer's key: a key file or a name in the keys directory.
         #[arg(long)]
         buyer: String,
+        /// A JSON file with the buyer's name, phone and address: sealed for the
+        /// seller, the platform, the listing's carrier and every regulator.
+        #[arg(long)]
+        ship_to: Option<PathBuf>,
         #[arg(long = "as")]
         who: String,
         #[command(flatten)]
@@ -1545,9 +1549,20 @@ async fn orders_cmd(cmd: OrdersCmd) -> anyhow::Result<()> {
         OrdersCmd::Place {
             intent,
             buyer,
+            ship_to,
             who,
             target,
-        } => order_cmds::place(&target.client()?, &target.keys_dir(), &who, &intent, &buyer).await,
+        } => {
+            order_cmds::place(
+                &target.client()?,
+                &target.keys_dir(),
+                &who,
+                &intent,
+                &buyer,
+                ship_to.as_deref(),
+            )
+            .await
+        }
         OrdersCmd::Cancel {
             buyer,
             id,

@@ -71,6 +71,10 @@ pub struct Step {
     /// The consumer (or member) whose key signs `order`.
     #[serde(default)]
     pub buyer: Option<String>,
+    /// The buyer's name, phone and address for `order`, sealed by `as` for the
+    /// seller, the platform, the carrier and the regulators.
+    #[serde(default)]
+    pub ship_to: Option<serde_json::Value>,
     /// A buyer's step on an order, signed by the buyer and submitted by `as`.
     #[serde(default)]
     pub buyer_step: Option<BuyerStep>,

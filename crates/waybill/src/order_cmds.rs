@@ -134,7 +134,11 @@ pub fn complete_intent(
 /// The `place_order` payload: `intent` signed by the buyer.
 pub fn sign_intent(intent: OrderIntent, buyer: &SecretKey) -> Payload {
     let signature = buyer.sign(ORDER_INTENT_DOMAIN, &intent.signing_bytes());
-    Payload::PlaceOrder(PlaceOrder { intent, signature })
+    Payload::PlaceOrder(PlaceOrder {
+        intent,
+        signature,
+        ship_to: None,
+    })
 }
 
 /// An `order_action` payload: `step` on the buyer's order `id`, signed by the buyer
@@ -186,13 +190,14 @@ pub async fn submit_as(
     Ok(())
 }
 
-/// `waybill orders place --intent FILE --buyer WHO --as M`.
+/// `waybill orders place --intent FILE --buyer WHO --as M [--ship-to FILE]`.
 pub async fn place(
     client: &Client,
     dir: &Path,
     who: &str,
     intent_file: &Path,
     buyer: &str,
+    ship_to: Option<&Path>,
 ) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(intent_file)
         .with_context(|| format!("cannot read {}", intent_file.display()))?;
@@ -201,7 +206,22 @@ pub async fn place(
     let buyer_key = member_key(dir, buyer)?;
     let chain_id = client.chain_id().await?;
     let intent = complete_intent(v, &chain_id, &buyer_key)?;
-    submit_as(client, dir, who, sign_intent(intent, &buyer_key)).await
+    let sealed = match ship_to {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read {}", f.display()))?;
+            let value: Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", f.display()))?;
+            let submitter = member_key(dir, who)?;
+            Some(seal_ship_to(client, &submitter, &intent, &value).await?)
+        }
+        None => None,
+    };
+    let mut p = sign_intent(intent, &buyer_key);
+    if let Payload::PlaceOrder(po) = &mut p {
+        po.ship_to = sealed;
+    }
+    submit_as(client, dir, who, p).await
 }
 
 /// `waybill inventory`: stock per product and location, as JSON or a table.
@@ -290,4 +310,50 @@ pub fn review_payload(
         salt,
         signature: rk.sign(REVIEW_DOMAIN, &bytes),
     })
+}
+
+/// The delivery address `value` (name, phone, address) sealed for intent `i`'s order:
+/// for the submitter's organization, the seller, the listing's carrier and every
+/// regulator (as placement requires), category `platform_transactions`; the
+/// `ship_to` text of a `place_order`.
+pub async fn seal_ship_to(
+    client: &Client,
+    submitter: &SecretKey,
+    i: &OrderIntent,
+    value: &Value,
+) -> anyhow::Result<String> {
+    use waybill_types::seal::{seal_at, Place};
+    let mut partners = vec![i.seller.to_string()];
+    if let Some(p) = &i.platform {
+        partners.push(p.to_string());
+    }
+    // The carrier of the first line's listing (placement requires one carrier per order).
+    let gtin = &i.lines.first().context("an order has a line")?.gtin;
+    let listings = client
+        .get_as(&format!("/v1/products/{gtin}/listings"), submitter)
+        .await?;
+    let listing = listings["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| {
+            l["seller"] == i.seller.as_str()
+                && l["platform"].as_str() == i.platform.as_ref().map(|p| p.as_str())
+        })
+        .with_context(|| format!("`{}` lists no {gtin} here for this order", i.seller))?;
+    if let Some(c) = listing["carrier"].as_str() {
+        partners.push(c.to_string());
+    }
+    let recipients = crate::trace_cmds::seal_recipients(client, submitter, &partners).await?;
+    let record = format!("urn:waybill:order:{}:{}", i.buyer.to_hex(), i.id);
+    let mut holder = json!({ "ship_to": value });
+    let place = Place {
+        chain_id: &i.chain_id,
+        record: &record,
+        field: "/ship_to",
+        category: waybill_types::DataCategory::PlatformTransactions,
+    };
+    seal_at(&mut holder, &place, &recipients, &mut rand_core::OsRng)
+        .map_err(|e| anyhow::anyhow!("sealing the address: {e}"))?;
+    Ok(holder["ship_to"].to_string())
 }

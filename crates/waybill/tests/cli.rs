@@ -778,6 +778,49 @@ fn demo_orders_as_the_readme_shows(dir: &Path, url: &str) {
         .find(|r| r["gtin"] == "06901234000016")
         .expect("navel oranges are stocked")
         .clone();
+    // Li Na's address: sealed on chain; the carrier opens it, FreshGo (no party to
+    // this order, and no recipient) cannot.
+    let li_na = waybill(&["keys", "show", &format!("{d}/keys/consumers/li-na.json")]);
+    let li_na = String::from_utf8_lossy(&li_na.stdout)
+        .split_whitespace()
+        .next()
+        .expect("li-na's key")
+        .to_string();
+    let order = json_of(&[
+        "orders",
+        "show",
+        &li_na,
+        "sm-li-na-0001",
+        "--as",
+        "chen-jie",
+    ]);
+    assert!(order["ship_to"]["wb:sealed"].is_object(), "{order}");
+    assert!(!order.to_string().contains("Jinli"), "ciphertext");
+    let open_as = |member: &str| -> serde_json::Value {
+        let out = waybill_stdin(
+            &[
+                "open",
+                "--key",
+                &format!("{d}/keys/members/{member}.json"),
+                "--dir",
+                d,
+                "--node",
+                url,
+            ],
+            &order.to_string(),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    assert_eq!(
+        open_as("chen-jie")["ship_to"]["address"],
+        "Unit 1203, 8 Jinli West Road, Wuhou District, Chengdu 610041"
+    );
+    assert!(open_as("lin-xiao")["ship_to"]["wb:sealed"].is_object());
     // 240 counted, 2 + 1 shipped, 20 reserved by the import desk's order.
     assert_eq!(
         (&navel["on_hand"], &navel["reserved"]),

@@ -86,28 +86,7 @@ pub fn recipient_problems<S: StateRead + ?Sized>(
     Ok(problems)
 }
 
-/// Each wrap's organization has a key, and the wrap is for its current version.
-pub fn key_version_problems<S: StateRead + ?Sized>(
-    state: &S,
-    wraps: &[KeyRef],
-    here: &str,
-) -> Result<Vec<String>, StateReadError> {
-    let mut problems = Vec::new();
-    for w in wraps {
-        match crate::privacy::current_seal_key_version(state, &w.org)? {
-            0 => problems.push(format!(
-                "{here}: wrapped for `{}`, which has registered no encryption key",
-                w.org
-            )),
-            v if v != w.kv => problems.push(format!(
-                "{here}: wrapped for `{}` key version {}, but its current version is {v}; seal it again with version {v}",
-                w.org, w.kv
-            )),
-            _ => {}
-        }
-    }
-    Ok(problems)
-}
+pub use crate::privacy::key_version_problems;
 
 /// A wrap added after capture.
 #[derive(

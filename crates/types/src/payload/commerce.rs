@@ -346,6 +346,12 @@ pub struct PlaceOrder {
     pub intent: OrderIntent,
     /// The buyer's signature over [`ORDER_INTENT_DOMAIN`] ‖ the intent.
     pub signature: Signature,
+    /// Where to deliver — the buyer's name, phone and address — as a sealed field
+    /// (`{"wb:sealed": …}`, JSON text) for record `urn:waybill:order:<buyer hex>:<id>`
+    /// at `/ship_to`, category `platform_transactions`, wrapped for the seller, the
+    /// platform, the listing's carrier and every regulator (docs/ORDERS.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_to: Option<String>,
 }
 
 impl PlaceOrder {
@@ -406,7 +412,17 @@ impl PlaceOrder {
         if let Some(c) = &i.coupon {
             check_word("intent.coupon", c)?;
         }
-        Ok(())
+        match &self.ship_to {
+            Some(t) if t.len() > limits::SHIP_TO_BYTES_MAX => Err(field(
+                "ship_to",
+                &format!(
+                    "{} bytes; a sealed address is at most {}",
+                    t.len(),
+                    limits::SHIP_TO_BYTES_MAX
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
