@@ -133,7 +133,7 @@ struct StepCtx<'a> {
 }
 
 /// Run one step. A step a stopped run already did counts as done: a record that is
-/// there (`duplicate`), an order already placed (`exists`), a buyer's step already
+/// there (`duplicate`), a transfer or an order already made (`exists`), a buyer's step already
 /// taken (`order_state`), a sealed capture already stored.
 async fn run_step(c: &StepCtx<'_>, step: &crate::manifest::Step) -> anyhow::Result<()> {
     match (
@@ -146,7 +146,8 @@ async fn run_step(c: &StepCtx<'_>, step: &crate::manifest::Step) -> anyhow::Resu
         (Some(p), None, None, None, None) => {
             let p: Payload = serde_json::from_str(&expand(c.home, &p.to_string())?)
                 .context("the step's payload does not parse")?;
-            submit_step(c, p, &["duplicate"]).await
+            // A deposit or a conversion already made says `exists` (its client id).
+            submit_step(c, p, &["duplicate", "exists"]).await
         }
         (None, Some(file), None, None, None) => capture_step(c, step, file).await,
         (None, None, Some(intent), None, None) => {
@@ -507,6 +508,8 @@ cargo run --release -- trace {carton} --as guo-hua --dir {d}\n      the carton's
 cargo run --release -- trace 06901234000016/PJ2611A --forward --as guo-hua --dir {d}\n      recall: everywhere lot PJ2611A went\n  \
 cargo run --release -- trace {carton} --as zhao-lei --dir {d}\n      the same as the platform: customs inspections are not readable by it\n  \
 cargo run --release -- events EQ_bizStep=inspecting --as sun-li --dir {d}\n  \
+cargo run --release -- orders list --as zhao-lei --dir {d}\n      ShopMart's orders: settled, cancelled, expired, refunded (docs/ORDERS.md)\n  \
+cargo run --release -- inventory --as liu-yang --dir {d}\n      one stock shared by ShopMart and FreshGo\n  \
 cargo run --release -- audit --product 06901234000016 --as guo-hua --dir {d}\n  \
 cargo run --release -- capture my-events.jsonld --as li-wei --dir {d}\n  \
 cargo run --release -- status · block 1 · verify --dir {d} (after Ctrl-C)\n\n\
