@@ -21,3 +21,4 @@ mod measure;
 mod orders;
 pub mod seal;
 pub mod tx;
+mod workload;

@@ -2,7 +2,7 @@
 //! placed from a consumer's signed intent by a platform clerk (listing, lot status,
 //! stock and price checked, stock reserved, money escrowed), shipped by an EPCIS
 //! shipping event naming it (the seller's warehouse captures
-//! [`ORDERS_PER_CAPTURE`](crate::tx::ORDERS_PER_CAPTURE) to a document), confirmed
+//! [`ORDERS_PER_CAPTURE`](crate::workload::ORDERS_PER_CAPTURE) to a document), confirmed
 //! delivered by the buyer through the platform, and settled at the start of the next
 //! block (a zero return window): the escrow posted to the seller and the platform.
 
@@ -20,7 +20,7 @@ use waybill_types::payload::{
 };
 use waybill_types::{GenesisOrganization, OrgId, Payload, Role, SecretKey, SignedTx};
 
-use crate::tx::{bench_genesis, TxBenchOptions, Workload, ORDERS_PER_CAPTURE};
+use crate::workload::{bench_genesis, TxBenchOptions, Workload, ORDERS_PER_CAPTURE};
 
 /// The orders workload: one seller (farm with a warehouse), one platform, a payment
 /// provider; `o.n_members` consumers, each funded; the measured lanes hold, per lane,
