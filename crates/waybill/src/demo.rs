@@ -459,7 +459,20 @@ pub async fn run(
     let mut nf = home.read_node_file()?;
     let p2p = demo_p2p(listen, p2p_listen, &nf)?;
     let api = listen.map_or_else(|| nf.api_listen.clone(), str::to_string);
-    let served = serve::start_holding(
+    // node.json says where the demo listens from the moment its API answers (a client
+    // that sees the API up reads the right p2p port): written before the start, put
+    // back if the start fails (a port in use), and corrected after it when the API
+    // port was chosen by the system (`:0`).
+    let before = nf.clone();
+    if !api.ends_with(":0") {
+        nf.api_listen = api.clone();
+    }
+    nf.p2p_listen = p2p.clone();
+    let planned = nf.api_listen != before.api_listen || nf.p2p_listen != before.p2p_listen;
+    if planned {
+        waybill_server::home::write_node_file(&home, &nf)?;
+    }
+    let started = serve::start_holding(
         &home,
         Listen {
             api: api.clone(),
@@ -471,12 +484,18 @@ pub async fn run(
         },
         &[(DEMO_LOADED, "the demo data is loading")],
     )
-    .await?;
-    let bound = served.api_addr.to_string();
-    let api_recorded = if api.ends_with(":0") { bound } else { api };
-    if nf.api_listen != api_recorded || nf.p2p_listen != p2p {
-        nf.api_listen = api_recorded;
-        nf.p2p_listen = p2p.clone();
+    .await;
+    let served = match started {
+        Ok(s) => s,
+        Err(e) => {
+            if planned {
+                waybill_server::home::write_node_file(&home, &before)?;
+            }
+            return Err(e);
+        }
+    };
+    if api.ends_with(":0") {
+        nf.api_listen = served.api_addr.to_string();
         waybill_server::home::write_node_file(&home, &nf)?;
     }
     let url = served.api_url.clone();
