@@ -35,7 +35,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// May `m` read order `o`?
-fn may_read_order(m: &Member, o: &Order) -> bool {
+pub(crate) fn may_read_order(m: &Member, o: &Order) -> bool {
     is_regulator(m) || m.key == o.buyer || o.parties().contains(&&m.org)
 }
 

@@ -33,24 +33,38 @@ pub(crate) struct FieldQuery {
     field: String,
 }
 
-/// The detached field `q` names, of a record `reader` may read, with the record's
-/// capturing organization and the field's recipients now (sealed for at capture, or
-/// added since by `add_seal_wraps`).
+/// The detached field `q` names, of a record `reader` may read (an event, or an
+/// order: its address at `/ship_to`), with the organization that recorded it and the
+/// field's recipients now (sealed for at capture, or added since by
+/// `add_seal_wraps`).
 fn detached_field<S: waybill_state::exec::StateScan + ?Sized>(
     snap: &S,
     reader: &Reader,
     q: &FieldQuery,
 ) -> Result<(Detached, waybill_types::OrgId, Vec<waybill_types::OrgId>), ApiError> {
-    if readable_by_id(snap, reader, &q.record)?.is_empty() {
+    if let Some((buyer, id)) = waybill_state::orders::parse_order_urn(&q.record) {
+        let m = crate::money::member(reader, "a private part")?;
+        let readable = waybill_state::orders::load_order(snap, &buyer, &id)?
+            .is_some_and(|o| crate::commerce::may_read_order(&m, &o));
+        if !readable {
+            return Err(ApiError::not_found(
+                "unknown_order",
+                format!(
+                    "buyer {buyer} placed no order `{id}` that {} may read",
+                    reader.describe()
+                ),
+            ));
+        }
+    } else if readable_by_id(snap, reader, &q.record)?.is_empty() {
         return Err(ApiError::not_found(
             "unknown_event",
             format!("no event with eventID `{}`", q.record),
         ));
     }
     match wraps::find_sealed_field(snap, &q.record, &q.field)? {
-        Some((rec, SealedField::Detached(d))) => {
+        Some((home, SealedField::Detached(d))) => {
             let recipients = wraps::recipient_orgs(snap, &SealedField::Detached(d.clone()))?;
-            Ok((d, rec.org, recipients))
+            Ok((d, home.recorder().clone(), recipients))
         }
         Some((_, SealedField::Inline(_))) => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -109,7 +123,7 @@ async fn deliver_private_part(
             StatusCode::FORBIDDEN,
             "not_authorized",
             format!(
-                "`{org}` neither captured {} nor is a recipient of {}; it has no part to deliver",
+                "`{org}` neither recorded {} nor is a recipient of {}; it has no part to deliver",
                 q.record, q.field
             ),
         ));

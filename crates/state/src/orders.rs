@@ -822,19 +822,18 @@ impl Contract for PlaceOrder {
             let committed = check_ship_to(ex, i, &listings[0], text)?;
             crate::commitments::append(ex, ex.context().height.0, &mut writes, &[committed])?;
         }
-        let mut w = place(ex, call, i, intent_hash, &listings[0], lines, writes)?;
-        if let Some(text) = &self.ship_to {
-            // The order record is the last of its writes (see `place`).
-            let k = keys::order(&i.buyer, &i.id);
-            let at = w
-                .iter()
-                .rposition(|(key, _)| *key == k)
-                .expect("the order is written");
-            let mut o: Order = decode_record(&k, &w[at].1)?;
-            o.ship_to = Some(text.clone());
-            w[at].1 = encode_record(&o);
-        }
-        Ok(w)
+        place(
+            ex,
+            call,
+            Placement {
+                intent: i,
+                intent_hash,
+                listing: &listings[0],
+                lines,
+                ship_to: self.ship_to.clone(),
+            },
+            writes,
+        )
     }
 
     fn describe(&self) -> String {
@@ -875,17 +874,33 @@ fn order_total(i: &OrderIntent, lines: &[PricedLine]) -> Result<(Amount, Amount)
     Ok((total, fee))
 }
 
+/// An order about to be placed: the checked intent, priced on its listing.
+struct Placement<'a> {
+    intent: &'a OrderIntent,
+    /// SHA-256 of the signed intent.
+    intent_hash: Hash,
+    /// The listing of the first line (every line ships from its location).
+    listing: &'a ListingTerms,
+    lines: Vec<PricedLine>,
+    /// The sealed delivery address, checked.
+    ship_to: Option<String>,
+}
+
 /// The rest of a placement: the total against the buyer's maximum, the stock, the
 /// escrow, the order, its deadline and index entries.
 fn place<S: StateRead>(
     ex: &Execution<S>,
     call: Call,
-    i: &OrderIntent,
-    intent_hash: Hash,
-    first: &ListingTerms,
-    lines: Vec<PricedLine>,
+    p: Placement<'_>,
     mut w: Writes,
 ) -> Result<Writes, HandlerError> {
+    let Placement {
+        intent: i,
+        intent_hash,
+        listing: first,
+        lines,
+        ship_to,
+    } = p;
     let ctx = ex.context();
     let (total, fee) = order_total(i, &lines)?;
     let mut stock = StockBook::new(ex, ctx.height, ctx.time_ms);
@@ -933,7 +948,7 @@ fn place<S: StateRead>(
             by: "buyer".into(),
             reason: None,
         }],
-        ship_to: None,
+        ship_to,
     };
     for org in order.parties() {
         w.push((keys::order_of(org, &i.buyer, &i.id), Vec::new()));
@@ -1007,7 +1022,9 @@ fn hold_escrow<S: StateRead + ?Sized>(
 /// The sealed delivery address of intent `i` on listing `l`: a sealed field standing
 /// at `/ship_to` of the order's record, category `platform_transactions`, wrapped for
 /// every regulator, the seller, the platform and the carrier (and at most the buying
-/// organization besides), each at its current key version. The chain cannot open it;
+/// organization besides), each at its current key version; inline, or erasable
+/// (detached: the record keeps no ciphertext, the recipients' nodes keep the private
+/// part, and `erase_sealed` has them purge it). The chain cannot open it;
 /// each recipient's member opens it with its organization's key (`waybill open`), and
 /// the AEAD's associated data binds it to this order and field. Its commitment joins
 /// the block's commitment tree. Returns (record, field, commitment).
@@ -1025,11 +1042,6 @@ fn check_ship_to<S: StateRead>(
     let sealed = match SealedField::from_json(&v, &record, "/ship_to") {
         None => return Err(bad("not a sealed field ({\"wb:sealed\": …})".into())),
         Some(Err(e)) => return Err(bad(e.to_string())),
-        Some(Ok(SealedField::Detached(_))) => {
-            return Err(bad(
-                "sealed detached (erasable); an order's address is sealed inline (erasing it is not built yet)".into(),
-            ))
-        }
         Some(Ok(s)) => s,
     };
     if sealed.category() != DataCategory::PlatformTransactions {

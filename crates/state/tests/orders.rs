@@ -1199,6 +1199,119 @@ fn the_buyers_address_is_sealed_for_the_seller_the_platform_and_the_carrier() {
     );
 }
 
+/// An erasable address: detached, the order keeps no ciphertext, only the private
+/// part's hash; the part opens for a recipient. Only the platform (the organization the
+/// buyer dealt with) erases it on the buyer's request — not the seller, the carrier or
+/// a stranger — once; a wrap is added only for a party to the order, and none after the
+/// erasure; a validator records its purge.
+#[test]
+fn an_erasable_address_is_erased_by_the_platform_and_wrapped_only_for_parties() {
+    use waybill_types::payload::{AddSealWraps, EraseSealed, RecordPurge};
+    use waybill_types::seal::{Recipient, SealedField};
+    let mut c = Chain::new();
+    let s = seal_keys(&mut c, &["orchard", "shop", "fleet", "mart"]);
+    let (orchard, shop, fleet, mart) = (&s[0], &s[1], &s[2], &s[3]);
+    let text = sealed_address(
+        "e1",
+        &[orchard, shop, fleet],
+        waybill_types::DataCategory::PlatformTransactions,
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let urn = urn("alice", "e1");
+    let whole = waybill_types::seal::Sealed::from_json(&v, &urn, "/ship_to")
+        .expect("a sealed field")
+        .expect("well formed");
+    let (detached, part) = whole.clone().detach();
+    let on_chain = detached.to_json().to_string();
+    assert_eq!(
+        c.run("shop-clerk", place_with_address("e1", on_chain.clone())),
+        Ok(())
+    );
+    assert_eq!(
+        c.order("alice", "e1").ship_to.as_deref(),
+        Some(on_chain.as_str())
+    );
+    let ct = serde_json::to_value(&whole).expect("JSON")["ct"].clone();
+    assert!(ct.is_string() && !on_chain.contains(ct.as_str().unwrap_or("-")));
+    // The part the recipients' nodes keep opens for the carrier.
+    let (home, found) = waybill_state::trace::wraps::find_sealed_field(&c.state, &urn, "/ship_to")
+        .expect("reads")
+        .expect("the order's address is a sealed field");
+    assert_eq!(home.recorder(), &org("shop"));
+    let SealedField::Detached(d) = found else {
+        panic!("the address is detached")
+    };
+    let opened = d
+        .attach(&part)
+        .expect("the part fits")
+        .open(CHAIN, std::slice::from_ref(fleet))
+        .expect("the carrier opens it");
+    assert_eq!(opened.value["name"], "Alice Li");
+    // A wrap for mart, no party to the order, is refused.
+    let wrap_for_mart = whole
+        .rewrap(
+            CHAIN,
+            std::slice::from_ref(shop),
+            &Recipient {
+                org: mart.org.clone(),
+                kv: 1,
+                key: mart.secret.public(),
+            },
+            &mut rand_core::OsRng,
+        )
+        .expect("shop rewraps");
+    let add = |w| {
+        Payload::AddSealWraps(AddSealWraps {
+            record: urn.clone(),
+            field: "/ship_to".into(),
+            wraps: vec![w],
+        })
+    };
+    assert_eq!(
+        c.run("shop-clerk", add(wrap_for_mart.clone())),
+        Err("sealed_field".into())
+    );
+    let erase = || {
+        Payload::EraseSealed(EraseSealed {
+            record: urn.clone(),
+            field: "/ship_to".into(),
+            reason: "the buyer's erasure request".into(),
+        })
+    };
+    for who in ["orchard-admin", "fleet-driver", "mart-clerk"] {
+        assert_eq!(c.run(who, erase()), Err("not_authorized".into()), "{who}");
+    }
+    assert_eq!(c.run("shop-clerk", erase()), Ok(()));
+    assert_eq!(c.run("shop-clerk", erase()), Err("duplicate".into()));
+    let purge = Payload::RecordPurge(RecordPurge {
+        record: urn.clone(),
+        field: "/ship_to".into(),
+    });
+    assert_eq!(c.run("validator", purge), Ok(()));
+    let purged = waybill_state::trace::erasure::purges(&c.state, &urn, "/ship_to").expect("reads");
+    assert_eq!(purged.len(), 1);
+    // The order goes on: it is shipped as before.
+    assert_eq!(ship(&mut c, "alice", "e1"), Ok(()));
+    // An inline address cannot be erased.
+    let inline = sealed_address(
+        "e2",
+        &[orchard, shop, fleet],
+        waybill_types::DataCategory::PlatformTransactions,
+    );
+    assert_eq!(
+        c.run("shop-clerk", place_with_address("e2", inline)),
+        Ok(())
+    );
+    let Payload::EraseSealed(mut e2) = erase() else {
+        unreachable!()
+    };
+    e2.record = urn.replace(":e1", ":e2");
+    assert_eq!(
+        c.run("shop-clerk", Payload::EraseSealed(e2)),
+        Err("sealed_field".into())
+    );
+}
+
 // ---------------------------------------------------------------------------
 // The matrix.
 // ---------------------------------------------------------------------------

@@ -4296,7 +4296,7 @@ fn erasure_matrix() {
             }
             "add platform" if state == 0 => ("applied", ""),
             "add platform" => ("sealed_field", "the field was erased"),
-            _ if !matches!(signer, "grower" | "auditor") => ("not_authorized", "neither captured"),
+            _ if !matches!(signer, "grower" | "auditor") => ("not_authorized", "neither recorded"),
             _ if state == 0 => ("applied", ""),
             _ => ("duplicate", "was erased at height"),
         }

@@ -147,7 +147,7 @@ async fn run_step(c: &StepCtx<'_>, step: &crate::manifest::Step) -> anyhow::Resu
             let p: Payload = serde_json::from_str(&expand(c.home, &p.to_string())?)
                 .context("the step's payload does not parse")?;
             // A deposit or a conversion already made says `exists` (its client id).
-            submit_step(c, p, &["duplicate", "exists"]).await
+            submit_step(c, p, &["duplicate", "exists"]).await.map(drop)
         }
         (None, Some(file), None, None, None) => capture_step(c, step, file).await,
         (None, None, Some(intent), None, None) => {
@@ -158,17 +158,29 @@ async fn run_step(c: &StepCtx<'_>, step: &crate::manifest::Step) -> anyhow::Resu
             let buyer_key = crate::who::member_key(&c.home.dir, buyer)?;
             let v: serde_json::Value = serde_json::from_str(&expand(c.home, &intent.to_string())?)?;
             let intent = crate::order_cmds::complete_intent(v, c.chain_id, &buyer_key)?;
-            let sealed = match &step.ship_to {
+            // The address is erasable personal data: its private part goes to the
+            // demo's node, which keeps every organization's.
+            let (sealed, detached) = match &step.ship_to {
                 Some(addr) => {
-                    Some(crate::order_cmds::seal_ship_to(c.client, c.key, &intent, addr).await?)
+                    let (text, part) =
+                        crate::order_cmds::seal_ship_to(c.client, c.key, &intent, addr, true)
+                            .await?;
+                    (Some(text), part)
                 }
-                None => None,
+                None => (None, None),
             };
             let mut p = crate::order_cmds::sign_intent(intent, &buyer_key);
             if let Payload::PlaceOrder(po) = &mut p {
                 po.ship_to = sealed;
             }
-            submit_step(c, p, &["exists"]).await
+            let placed_now = submit_step(c, p, &["exists"]).await?;
+            match detached {
+                Some(part) if placed_now => {
+                    let spill = c.home.dir.join("private-parts.json");
+                    crate::seal_cmds::deliver(&[c.client.clone()], c.key, &[part], &spill).await
+                }
+                _ => Ok(()),
+            }
         }
         (None, None, None, Some(b), None) => {
             let buyer_key = crate::who::member_key(&c.home.dir, &b.buyer)?;
@@ -179,7 +191,7 @@ async fn run_step(c: &StepCtx<'_>, step: &crate::manifest::Step) -> anyhow::Resu
                 b.step.clone(),
                 Some(&buyer_key),
             );
-            submit_step(c, p, &["order_state"]).await
+            submit_step(c, p, &["order_state"]).await.map(drop)
         }
         (None, None, None, None, Some(w)) => wait_order(c, w).await,
         (None, None, None, None, None) => match &step.review {
@@ -194,7 +206,7 @@ async fn run_step(c: &StepCtx<'_>, step: &crate::manifest::Step) -> anyhow::Resu
                     &r.title,
                     &r.text,
                 );
-                submit_step(c, p, &["duplicate"]).await
+                submit_step(c, p, &["duplicate"]).await.map(drop)
             }
             None => bail!(
                 "a step has one of payload, capture, order, buyer_step, wait_order and review"
@@ -208,7 +220,8 @@ async fn run_step(c: &StepCtx<'_>, step: &crate::manifest::Step) -> anyhow::Resu
 
 /// Submit `p` as the step's member; applied, or refused with one of `done_codes`
 /// (what a rerun of a step that was done says).
-async fn submit_step(c: &StepCtx<'_>, p: Payload, done_codes: &[&str]) -> anyhow::Result<()> {
+/// Submit a step's payload; whether it was applied now (not done by a stopped run).
+async fn submit_step(c: &StepCtx<'_>, p: Payload, done_codes: &[&str]) -> anyhow::Result<bool> {
     let kind = p.kind();
     let v = apply(c.client, c.chain_id, c.key, p).await?;
     let done = v["reason"]["code"]
@@ -217,7 +230,7 @@ async fn submit_step(c: &StepCtx<'_>, p: Payload, done_codes: &[&str]) -> anyhow
     if v["status"] != "applied" && !done {
         bail!("{kind} was not applied: {v}");
     }
-    Ok(())
+    Ok(!done)
 }
 
 /// Capture a demo document (its placeholders filled in, its fields sealed if the

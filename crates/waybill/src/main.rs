@@ -798,9 +798,19 @@ enum OrdersCmd {
         #[arg(long)]
         buyer: String,
         /// A JSON file with the buyer's name, phone and address: sealed for the
-        /// seller, the platform, the listing's carrier and every regulator.
+        /// seller, the platform, the listing's carrier and every regulator, as
+        /// erasable personal data (the chain keeps no ciphertext; the recipients'
+        /// nodes keep the private part until `waybill seal erase` purges it).
         #[arg(long)]
         ship_to: Option<PathBuf>,
+        /// Seal the address inline instead: its ciphertext is in the block, and it
+        /// cannot be erased.
+        #[arg(long, requires = "ship_to")]
+        inline: bool,
+        /// Another node (API base URL) to deliver the address's private part to,
+        /// beside this one; repeatable.
+        #[arg(long, requires = "ship_to")]
+        deliver_to: Vec<String>,
         #[arg(long = "as")]
         who: String,
         #[command(flatten)]
@@ -1550,6 +1560,8 @@ async fn orders_cmd(cmd: OrdersCmd) -> anyhow::Result<()> {
             intent,
             buyer,
             ship_to,
+            inline,
+            deliver_to,
             who,
             target,
         } => {
@@ -1559,7 +1571,11 @@ async fn orders_cmd(cmd: OrdersCmd) -> anyhow::Result<()> {
                 &who,
                 &intent,
                 &buyer,
-                ship_to.as_deref(),
+                ship_to.as_deref().map(|file| order_cmds::ShipTo {
+                    file,
+                    inline,
+                    deliver_to: &deliver_to,
+                }),
             )
             .await
         }

@@ -190,14 +190,26 @@ pub async fn submit_as(
     Ok(())
 }
 
-/// `waybill orders place --intent FILE --buyer WHO --as M [--ship-to FILE]`.
+/// The buyer's address for `orders place`: a JSON file, sealed erasable unless
+/// `inline`; erasable, its private part goes to this node and the `deliver_to` nodes.
+pub struct ShipTo<'a> {
+    /// The file.
+    pub file: &'a Path,
+    /// Sealed inline (ciphertext on the chain, not erasable).
+    pub inline: bool,
+    /// Other nodes (API base URLs) to deliver the private part to.
+    pub deliver_to: &'a [String],
+}
+
+/// `waybill orders place --intent FILE --buyer WHO --as M [--ship-to FILE [--inline]
+/// [--deliver-to URL]…]`.
 pub async fn place(
     client: &Client,
     dir: &Path,
     who: &str,
     intent_file: &Path,
     buyer: &str,
-    ship_to: Option<&Path>,
+    ship_to: Option<ShipTo<'_>>,
 ) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(intent_file)
         .with_context(|| format!("cannot read {}", intent_file.display()))?;
@@ -206,22 +218,31 @@ pub async fn place(
     let buyer_key = member_key(dir, buyer)?;
     let chain_id = client.chain_id().await?;
     let intent = complete_intent(v, &chain_id, &buyer_key)?;
-    let sealed = match ship_to {
-        Some(f) => {
-            let text = std::fs::read_to_string(f)
-                .with_context(|| format!("cannot read {}", f.display()))?;
+    let submitter = member_key(dir, who)?;
+    let (sealed, detached) = match &ship_to {
+        Some(s) => {
+            let text = std::fs::read_to_string(s.file)
+                .with_context(|| format!("cannot read {}", s.file.display()))?;
             let value: Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not JSON", f.display()))?;
-            let submitter = member_key(dir, who)?;
-            Some(seal_ship_to(client, &submitter, &intent, &value).await?)
+                .with_context(|| format!("{} is not JSON", s.file.display()))?;
+            let (text, part) = seal_ship_to(client, &submitter, &intent, &value, !s.inline).await?;
+            (Some(text), part)
         }
-        None => None,
+        None => (None, None),
     };
+    let spill = intent_file.with_extension("private-parts.json");
     let mut p = sign_intent(intent, &buyer_key);
     if let Payload::PlaceOrder(po) = &mut p {
         po.ship_to = sealed;
     }
-    submit_as(client, dir, who, p).await
+    submit_as(client, dir, who, p).await?;
+    if let (Some(part), Some(s)) = (detached, ship_to) {
+        // Its own node first, then each recipient's node named.
+        let mut nodes = vec![client.clone()];
+        nodes.extend(s.deliver_to.iter().map(|u| Client::new(u)));
+        crate::seal_cmds::deliver(&nodes, &submitter, &[part], &spill).await?;
+    }
+    Ok(())
 }
 
 /// `waybill inventory`: stock per product and location, as JSON or a table.
@@ -315,13 +336,15 @@ pub fn review_payload(
 /// The delivery address `value` (name, phone, address) sealed for intent `i`'s order:
 /// for the submitter's organization, the seller, the listing's carrier and every
 /// regulator (as placement requires), category `platform_transactions`; the
-/// `ship_to` text of a `place_order`.
+/// `ship_to` text of a `place_order`. Erasable: detached, with the private part to
+/// deliver to the recipients' nodes once the order is placed; else inline.
 pub async fn seal_ship_to(
     client: &Client,
     submitter: &SecretKey,
     i: &OrderIntent,
     value: &Value,
-) -> anyhow::Result<String> {
+    erasable: bool,
+) -> anyhow::Result<(String, Option<crate::seal_cmds::Detachment>)> {
     use waybill_types::seal::{seal_at, Place};
     let mut partners = vec![i.seller.to_string()];
     if let Some(p) = &i.platform {
@@ -355,5 +378,21 @@ pub async fn seal_ship_to(
     };
     seal_at(&mut holder, &place, &recipients, &mut rand_core::OsRng)
         .map_err(|e| anyhow::anyhow!("sealing the address: {e}"))?;
-    Ok(holder["ship_to"].to_string())
+    if !erasable {
+        return Ok((holder["ship_to"].to_string(), None));
+    }
+    let Some(Ok(waybill_types::seal::SealedField::Inline(whole))) =
+        waybill_types::seal::SealedField::from_json(&holder["ship_to"], &record, "/ship_to")
+    else {
+        bail!("sealing the address left no sealed field");
+    };
+    let (detached, part) = whole.detach();
+    Ok((
+        detached.to_json().to_string(),
+        Some(crate::seal_cmds::Detachment {
+            record,
+            field: "/ship_to".into(),
+            part,
+        }),
+    ))
 }

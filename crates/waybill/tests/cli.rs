@@ -821,6 +821,63 @@ fn demo_orders_as_the_readme_shows(dir: &Path, url: &str) {
         "Unit 1203, 8 Jinli West Road, Wuhou District, Chengdu 610041"
     );
     assert!(open_as("lin-xiao")["ship_to"]["wb:sealed"].is_object());
+    // The address is erasable personal data: the order keeps no ciphertext, the node
+    // keeps the private part. Li Na asks ShopMart to erase it: the carrier (no
+    // recorder of it) may not; ShopMart does; the part is purged and opens no more.
+    assert!(
+        order["ship_to"]["wb:sealed"]["private"].is_string(),
+        "{order}"
+    );
+    let urn = format!("urn:waybill:order:{li_na}:sm-li-na-0001");
+    let erase = |who: &str| {
+        waybill(&[
+            "seal",
+            "erase",
+            "--record",
+            &urn,
+            "--field",
+            "/ship_to",
+            "--as",
+            who,
+            "--reason",
+            "Li Na's erasure request",
+            "--dir",
+            d,
+            "--node",
+            url,
+        ])
+    };
+    let refused = erase("chen-jie");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not_authorized")
+            || String::from_utf8_lossy(&refused.stdout).contains("not_authorized"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let erased = erase("zhao-lei");
+    assert!(
+        erased.status.success(),
+        "{}",
+        String::from_utf8_lossy(&erased.stderr)
+    );
+    let after = waybill_stdin(
+        &[
+            "open",
+            "--key",
+            &format!("{d}/keys/members/chen-jie.json"),
+            "--dir",
+            d,
+            "--node",
+            url,
+        ],
+        &order.to_string(),
+    );
+    let said = String::from_utf8_lossy(&after.stderr);
+    assert!(
+        !String::from_utf8_lossy(&after.stdout).contains("Jinli") && said.contains("erased"),
+        "{said}"
+    );
     // 240 counted, 2 + 1 shipped, 20 reserved by the import desk's order.
     assert_eq!(
         (&navel["on_hand"], &navel["reserved"]),

@@ -1,8 +1,10 @@
 //! Erasure of personal data (docs/PRIVACY.md "Erasure"). An erasable sealed field is
 //! detached: its record keeps where it is, for whom, its commitment and the SHA-256 of
-//! its private part, which only the recipients' nodes keep, off the chain. Erasing it
-//! ([`EraseSealed`], by the capturing organization on its subject's request, or by a
-//! regulator) tells every node to purge that part; each node that purged records so
+//! its private part, which only the recipients' nodes keep, off the chain. The record
+//! is an event (its eventID) or an order (its URN; the buyer's address at
+//! `/ship_to`). Erasing it ([`EraseSealed`], by the organization that recorded it —
+//! the event's capturer, the order's platform or, in direct trade, its seller — on its
+//! subject's request, or by a regulator) tells every node to purge that part; each node that purged records so
 //! ([`RecordPurge`], signed by its validator key). Nothing on the chain changes or
 //! disappears, so every block still verifies.
 //!
@@ -78,11 +80,11 @@ pub fn purges<S: StateScan + ?Sized>(
 impl Contract for EraseSealed {
     fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
         let member = active_signer(ex, call.signer)?;
-        let (rec, field) = find_sealed_field(ex, &self.record, &self.field)?.ok_or_else(|| {
+        let (home, field) = find_sealed_field(ex, &self.record, &self.field)?.ok_or_else(|| {
             Rejection::new(
                 RejectCode::SealedField,
                 format!(
-                    "no sealed field {} in a record {} (an event captured with that eventID)",
+                    "no sealed field {} in a record {} (an event captured with that eventID, or an order's URN with /ship_to)",
                     self.field, self.record
                 ),
             )
@@ -97,11 +99,11 @@ impl Contract for EraseSealed {
             )
             .into());
         }
-        if member.org != rec.org && !member.roles.contains(&Role::Regulator) {
+        if member.org != *home.recorder() && !member.roles.contains(&Role::Regulator) {
             return Err(Rejection::new(
                 RejectCode::NotAuthorized,
                 format!(
-                    "`{}` neither captured {} nor is a regulator; the capturer erases on its subject's request",
+                    "`{}` neither recorded {} (captured the event; for an order, is its platform, or its seller in direct trade) nor is a regulator; the recorder erases on its subject's request",
                     member.org, self.record
                 ),
             )

@@ -143,26 +143,65 @@ impl FieldAfterCapture {
     }
 }
 
+/// What holds a sealed field: an event (found by its eventID), or an order (its
+/// delivery address at `/ship_to`, found by the order's URN).
+#[derive(Clone, Debug)]
+pub enum SealedHome {
+    /// The event of the organization that first captured under the eventID.
+    Event(EventRecord),
+    /// The order.
+    Order(Box<crate::orders::Order>),
+}
+
+impl SealedHome {
+    /// The organization that recorded the field, which erases it on its subject's
+    /// request: the event's capturer; for an order, the platform the buyer bought on
+    /// (the seller, for direct trade).
+    pub fn recorder(&self) -> &OrgId {
+        match self {
+            SealedHome::Event(rec) => &rec.org,
+            SealedHome::Order(o) => o.platform.as_ref().unwrap_or(&o.seller),
+        }
+    }
+}
+
 /// The sealed field at `field` of the event holding `record` (its first capturer's,
 /// not an error declaration), with the event, if it is whole (not detached).
 pub fn find_sealed<S: StateRead + ?Sized>(
     state: &S,
     record: &str,
     field: &str,
-) -> Result<Option<(EventRecord, Sealed)>, StateReadError> {
+) -> Result<Option<(SealedHome, Sealed)>, StateReadError> {
     Ok(match find_sealed_field(state, record, field)? {
-        Some((rec, SealedField::Inline(s))) => Some((rec, s)),
+        Some((home, SealedField::Inline(s))) => Some((home, s)),
         _ => None,
     })
 }
 
-/// The sealed field at `field` of the event holding `record` (its first capturer's,
-/// not an error declaration), whole or detached, with the event.
+/// The sealed field at `field` of `record`, whole or detached, with what holds it:
+/// the event captured under that eventID (its first capturer's, not an error
+/// declaration), or the order of that URN (`urn:waybill:order:<buyer>:<id>`, its
+/// address at `/ship_to`).
 pub fn find_sealed_field<S: StateRead + ?Sized>(
     state: &S,
     record: &str,
     field: &str,
-) -> Result<Option<(EventRecord, SealedField)>, StateReadError> {
+) -> Result<Option<(SealedHome, SealedField)>, StateReadError> {
+    if let Some((buyer, id)) = crate::orders::parse_order_urn(record) {
+        let Some(o) = crate::orders::load_order(state, &buyer, &id)? else {
+            return Ok(None);
+        };
+        let found = match (&o.ship_to, field) {
+            (Some(text), "/ship_to") => serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| SealedField::from_json(&v, record, field)),
+            _ => None,
+        };
+        return Ok(match found {
+            Some(Ok(s)) => Some((SealedHome::Order(Box::new(o)), s)),
+            _ => None,
+        });
+    }
     let k = keys::event_id(record);
     let seqs: Vec<u64> = match state.get(&k)? {
         Some(b) => decode_record(&k, &b)?,
@@ -182,7 +221,7 @@ pub fn find_sealed_field<S: StateRead + ?Sized>(
             .pointer(field)
             .and_then(|slot| SealedField::from_json(slot, record, field));
         return Ok(match found {
-            Some(Ok(s)) => Some((rec, s)),
+            Some(Ok(s)) => Some((SealedHome::Event(rec), s)),
             _ => None,
         });
     }
@@ -259,12 +298,12 @@ fn sealed_named<S: StateRead>(
     ex: &Execution<S>,
     record: &str,
     field: &str,
-) -> Result<(EventRecord, SealedField), HandlerError> {
+) -> Result<(SealedHome, SealedField), HandlerError> {
     match find_sealed_field(ex, record, field)? {
         Some(found) => Ok(found),
         None => Err(Rejection::new(
             RejectCode::SealedField,
-            format!("no sealed field {field} in a record {record} (an event captured with that eventID)"),
+            format!("no sealed field {field} in a record {record} (an event captured with that eventID, or an order's URN with /ship_to)"),
         )
         .into()),
     }
@@ -292,7 +331,7 @@ fn open_complaints<S: StateRead + ?Sized>(
 /// current, an organization the recipient rule does not allow.
 fn new_wrap_problems<S: StateRead>(
     ex: &Execution<S>,
-    rec: &EventRecord,
+    home: &SealedHome,
     sealed: &SealedField,
     wraps: &[Wrap],
     complaints: &BTreeMap<OrgId, WrapComplaint>,
@@ -322,6 +361,22 @@ fn new_wrap_problems<S: StateRead>(
         .collect();
     problems.extend(key_version_problems(ex, &refs, &here)?);
     let orgs: BTreeSet<&OrgId> = wraps.iter().map(|w| &w.org).collect();
+    let rec = match home {
+        SealedHome::Event(rec) => rec,
+        SealedHome::Order(o) => {
+            // An order's address is for its parties and regulators only.
+            let regulators = PartyResolver::new().regulators(ex)?;
+            let parties = o.parties();
+            for org in orgs {
+                if !parties.contains(&org) && !regulators.contains(org) {
+                    problems.push(format!(
+                        "{here}: `{org}` is no party to the order (its seller, platform, carrier or buying organization) nor a regulator"
+                    ));
+                }
+            }
+            return Ok(problems);
+        }
+    };
     let view = SealedRecord {
         capturer: &rec.org,
         named: named_in(
@@ -349,7 +404,7 @@ fn new_wrap_problems<S: StateRead>(
 impl Contract for AddSealWraps {
     fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
         let member = active_signer(ex, call.signer)?;
-        let (rec, sealed) = sealed_named(ex, &self.record, &self.field)?;
+        let (home, sealed) = sealed_named(ex, &self.record, &self.field)?;
         if !is_recipient(ex, &sealed, &member.org)? {
             return Err(Rejection::new(
                 RejectCode::NotAuthorized,
@@ -361,7 +416,7 @@ impl Contract for AddSealWraps {
             .into());
         }
         let mut complaints = open_complaints(ex, &sealed, &self.wraps)?;
-        let problems = new_wrap_problems(ex, &rec, &sealed, &self.wraps, &complaints)?;
+        let problems = new_wrap_problems(ex, &home, &sealed, &self.wraps, &complaints)?;
         if !problems.is_empty() {
             return Err(Rejection::new(RejectCode::SealedField, problems.join("; ")).into());
         }

@@ -95,7 +95,7 @@ fn check_sealed_names(record: &str, field: &str) -> Result<(), PayloadError> {
 )]
 #[serde(deny_unknown_fields)]
 pub struct AddSealWraps {
-    /// The record the field belongs to (an EPCIS event's eventID).
+    /// The record the field belongs to (an EPCIS event's eventID, or an order's URN).
     pub record: String,
     /// The field's JSON pointer inside the record.
     pub field: String,
@@ -147,7 +147,7 @@ impl AddSealWraps {
 )]
 #[serde(deny_unknown_fields)]
 pub struct ComplainSealWrap {
-    /// The record the field belongs to (an EPCIS event's eventID).
+    /// The record the field belongs to (an EPCIS event's eventID, or an order's URN).
     pub record: String,
     /// The field's JSON pointer inside the record.
     pub field: String,
@@ -181,7 +181,7 @@ impl ComplainSealWrap {
 )]
 #[serde(deny_unknown_fields)]
 pub struct EraseSealed {
-    /// The record the field belongs to (an EPCIS event's eventID).
+    /// The record the field belongs to (an EPCIS event's eventID, or an order's URN).
     pub record: String,
     /// The field's JSON pointer inside the record.
     pub field: String,
