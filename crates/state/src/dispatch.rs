@@ -44,6 +44,7 @@ macro_rules! with_contract {
             Payload::AdjustStock($c) => $body,
             Payload::ReviewOrder($c) => $body,
             Payload::ReviewAction($c) => $body,
+            Payload::SetTradeUnit($c) => $body,
         }
     };
 }

@@ -4,7 +4,9 @@
 //! writes off stock (`adjust_stock`); orders reserve it when placed, take it when
 //! shipped and release it when cancelled or expired. Reserved never exceeds on hand
 //! (asserted on every write). When the available stock falls below the reorder
-//! point, an alert is raised for the location's owner.
+//! point, an alert is raised for the location's owner. A location where stock was
+//! ever recorded *keeps stock* (`STOCK_KEPT`): EPCIS shipping and receiving events
+//! there move it too ([`crate::stock_events`]).
 
 use std::collections::BTreeMap;
 
@@ -171,6 +173,62 @@ impl<'e, S: StateRead + ?Sized> StockBook<'e, S> {
         Ok(&mut self.rows.get_mut(&k).expect("just inserted").1)
     }
 
+    /// The state it reads.
+    pub(crate) fn state(&self) -> &'e S {
+        self.state
+    }
+
+    /// Does `gln` keep stock: has any been recorded there (or in this book)?
+    pub(crate) fn keeps_stock(&self, gln: &Gln) -> Result<bool, StateReadError> {
+        if self.rows.keys().any(|(g, _)| g == gln) {
+            return Ok(true);
+        }
+        Ok(self.state.get(&keys::stock_kept(gln))?.is_some())
+    }
+
+    /// Put `qty` units into stock (goods received).
+    pub(crate) fn put(
+        &mut self,
+        gln: &Gln,
+        gtin: &Gtin,
+        qty: u64,
+    ) -> Result<Result<(), Rejection>, StateReadError> {
+        let s = self.row(gln, gtin)?;
+        match s.on_hand.checked_add(qty) {
+            Some(n) => {
+                s.on_hand = n;
+                Ok(Ok(()))
+            }
+            None => Ok(Err(Rejection::new(
+                RejectCode::Overflow,
+                format!("{gtin} at {gln}: on hand would pass 2^64-1 units"),
+            ))),
+        }
+    }
+
+    /// Take `qty` available (not reserved) units out of stock, or `insufficient_stock`.
+    pub(crate) fn take(
+        &mut self,
+        gln: &Gln,
+        gtin: &Gtin,
+        qty: u64,
+    ) -> Result<Result<(), Rejection>, StateReadError> {
+        let s = self.row(gln, gtin)?;
+        if s.available() < qty {
+            return Ok(Err(Rejection::new(
+                RejectCode::InsufficientStock,
+                format!(
+                    "{} available ({} on hand, {} reserved)",
+                    s.available(),
+                    s.on_hand,
+                    s.reserved
+                ),
+            )));
+        }
+        s.on_hand -= qty;
+        Ok(Ok(()))
+    }
+
     /// Reserve `qty` units for an order, or `insufficient_stock`.
     pub(crate) fn reserve(
         &mut self,
@@ -236,6 +294,7 @@ impl<'e, S: StateRead + ?Sized> StockBook<'e, S> {
     /// location's owner where the available stock fell below the reorder point.
     pub(crate) fn into_writes(self) -> Result<Writes, StateReadError> {
         let mut w = Writes::new();
+        let mut marked = std::collections::BTreeSet::new();
         for ((gln, gtin), (before, now)) in self.rows {
             assert!(
                 now.reserved <= now.on_hand,
@@ -279,6 +338,10 @@ impl<'e, S: StateRead + ?Sized> StockBook<'e, S> {
                     ),
                     encode_record(&alert),
                 ));
+            }
+            if !marked.contains(&gln) && self.state.get(&keys::stock_kept(&gln))?.is_none() {
+                w.push((keys::stock_kept(&gln), encode_record(&self.height)));
+                marked.insert(gln.clone());
             }
             w.push((keys::stock(&gln, &gtin), encode_record(&now)));
         }

@@ -541,3 +541,19 @@ pub fn review(review_key: &PublicKey, gtin: &Gtin) -> Vec<u8> {
 pub fn product_reviews(gtin: &Gtin) -> Vec<u8> {
     [&[PRODUCT_REVIEWS][..], gtin.as_str().as_bytes()].concat()
 }
+/// A product's trade unit in a unit of measure
+/// (`crate::stock_events::TradeUnit`): `TRADE_UNIT ‖ GTIN (14) ‖ uom`.
+pub const TRADE_UNIT: u8 = 0x34;
+
+/// Key of a product's trade unit in `uom`.
+pub fn trade_unit(gtin: &Gtin, uom: &str) -> Vec<u8> {
+    [&[TRADE_UNIT][..], gtin.as_str().as_bytes(), uom.as_bytes()].concat()
+}
+/// A location keeps stock (`crate::inventory`): `STOCK_KEPT ‖ GLN (13)` → the height
+/// stock was first recorded there.
+pub const STOCK_KEPT: u8 = 0x35;
+
+/// Key of a location's stock-keeping mark.
+pub fn stock_kept(gln: &waybill_gs1::Gln) -> Vec<u8> {
+    [&[STOCK_KEPT][..], gln.as_str().as_bytes()].concat()
+}

@@ -50,6 +50,7 @@ pub mod parties;
 pub mod privacy;
 pub mod reviews;
 pub mod screening;
+pub mod stock_events;
 pub mod trace;
 
 pub use block::{apply_genesis, Executed};

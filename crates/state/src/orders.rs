@@ -1350,16 +1350,17 @@ pub(crate) struct OrderEvent {
 /// ship-from location or the assigned carrier (the stock leaves the location); a
 /// `receiving` or `accepting` event naming a shipped order delivers it, when captured
 /// by the assigned carrier or the buying organization. Any other event naming an
-/// order is stored and moves nothing (the order's history says what did).
-pub(crate) fn on_events<S: StateRead>(
-    ex: &Execution<S>,
+/// order is stored and moves nothing (the order's history says what did). The stock
+/// moves in `stock`, the capture's book (its other events move stock too).
+pub(crate) fn on_events<'e, S: StateRead>(
+    ex: &'e Execution<'e, S>,
     capturer: &OrgId,
     events: &[OrderEvent],
+    stock: &mut StockBook<'e, Execution<'e, S>>,
 ) -> Result<(Writes, Vec<Order>), StateReadError> {
     let mut delivered = Vec::new();
     let ctx = ex.context();
     let mut orders: std::collections::BTreeMap<(PublicKey, String), Order> = Default::default();
-    let mut stock = StockBook::new(ex, ctx.height, ctx.time_ms);
     let mut w = Writes::new();
     for e in events {
         let step = e.biz_step.as_deref();
@@ -1416,7 +1417,6 @@ pub(crate) fn on_events<S: StateRead>(
             }
         }
     }
-    w.extend(stock.into_writes()?);
     Ok((w, delivered))
 }
 

@@ -102,6 +102,15 @@ impl Custody {
         Ok(self.parties.get_mut(id).expect("just loaded"))
     }
 
+    /// What container `id` holds as of the events recorded so far.
+    pub(crate) fn contents_now<S: StateRead + ?Sized>(
+        &mut self,
+        state: &S,
+        id: &str,
+    ) -> Result<Vec<String>, StateReadError> {
+        Ok(self.contents(state, id)?.iter().cloned().collect())
+    }
+
     fn contents<S: StateRead + ?Sized>(
         &mut self,
         state: &S,

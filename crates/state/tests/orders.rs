@@ -1059,6 +1059,231 @@ fn at_most_ten_thousand_deadlines_act_per_block_and_the_rest_roll_over() {
 }
 
 // ---------------------------------------------------------------------------
+// Stock moved by EPCIS events.
+// ---------------------------------------------------------------------------
+
+/// A capture of `events` (EPCIS event objects, times filled in) by `who`.
+fn capture(c: &mut Chain, who: &str, events: Vec<serde_json::Value>) -> Result<(), String> {
+    let events: Vec<serde_json::Value> = events
+        .into_iter()
+        .map(|mut e| {
+            e["eventTime"] = json!("2026-01-01T00:00:00Z");
+            e["eventTimeZoneOffset"] = json!("+00:00");
+            e
+        })
+        .collect();
+    let doc = json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-01-01T00:00:00Z",
+        "epcisBody": {"eventList": events}
+    });
+    let tx = c.tx(
+        who,
+        Payload::CaptureEpcis(CaptureEpcis {
+            document: doc.to_string(),
+        }),
+    );
+    let r = c.block(vec![tx]).remove(0);
+    if let TxStatus::Rejected { message, .. } = &r.status {
+        eprintln!("capture refused: {message}");
+    }
+    code(&r)
+}
+
+const WH: &str = "urn:epc:id:sgln:6901234.00001.0";
+const LOT_CLASS: &str = "urn:epc:class:lgtin:6901234.000001.L1";
+
+fn item(serial: u32) -> String {
+    format!("urn:epc:id:sgtin:6901234.000001.{serial}")
+}
+
+/// An ObjectEvent of `step` at the warehouse naming `epcs` and `quantities`
+/// ((quantity, uom) of lot L1).
+fn moving(
+    step: &str,
+    epcs: &[String],
+    quantities: &[(serde_json::Value, Option<&str>)],
+) -> serde_json::Value {
+    let q: Vec<serde_json::Value> = quantities
+        .iter()
+        .map(|(n, uom)| {
+            let mut e = json!({"epcClass": LOT_CLASS, "quantity": n});
+            if let Some(u) = uom {
+                e["uom"] = json!(u);
+            }
+            e
+        })
+        .collect();
+    let mut e = json!({
+        "type": "ObjectEvent",
+        "action": "OBSERVE",
+        "bizStep": step,
+        "bizLocation": {"id": WH},
+        "epcList": epcs,
+    });
+    if !q.is_empty() {
+        e["quantityList"] = json!(q);
+    }
+    e
+}
+
+fn trade_unit(uom: &str, per_unit: &str) -> Payload {
+    Payload::SetTradeUnit(waybill_types::payload::SetTradeUnit {
+        gtin: gtin(),
+        uom: uom.into(),
+        per_unit: per_unit.parse().expect("a decimal"),
+    })
+}
+
+/// At the warehouse (which keeps stock: it was counted), receiving puts what the event
+/// names into stock and shipping takes it out: quantities in trade units, or in kg by
+/// the product's trade unit (master data, whole multiples only), serialized items one
+/// each, a pallet (SSCC) as its contents, each item once; never what orders reserve.
+/// Anything else is refused with its code and changes nothing.
+#[test]
+fn epcis_receiving_and_shipping_move_the_stock_where_it_is_kept() {
+    let mut c = Chain::new();
+    let on_hand = |c: &Chain| c.stock_now().on_hand;
+    assert_eq!(on_hand(&c), 10);
+    // Trade units, no unit of measure.
+    assert_eq!(
+        capture(
+            &mut c,
+            "orchard-wh",
+            vec![moving("receiving", &[], &[(json!(5), None)])]
+        ),
+        Ok(())
+    );
+    assert_eq!(on_hand(&c), 15);
+    // Kilograms: refused until the product's owner says what a carton holds.
+    let kg = |n: serde_json::Value| moving("receiving", &[], &[(n, Some("KGM"))]);
+    assert_eq!(
+        capture(&mut c, "orchard-wh", vec![kg(json!(10))]),
+        Err("unconvertible_quantity".into())
+    );
+    assert_eq!(
+        c.run("shop-clerk", trade_unit("KGM", "2.5")),
+        Err("not_authorized".into())
+    );
+    assert_eq!(c.run("orchard-admin", trade_unit("KGM", "2.5")), Ok(()));
+    assert_eq!(capture(&mut c, "orchard-wh", vec![kg(json!(10))]), Ok(()));
+    assert_eq!(on_hand(&c), 19);
+    for bad in [json!(11), json!(2.4)] {
+        assert_eq!(
+            capture(&mut c, "orchard-wh", vec![kg(bad.clone())]),
+            Err("unconvertible_quantity".into()),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        capture(
+            &mut c,
+            "orchard-wh",
+            vec![moving("receiving", &[], &[(json!(1.5), None)])]
+        ),
+        Err("unconvertible_quantity".into())
+    );
+    assert_eq!(on_hand(&c), 19);
+    // Serialized cartons, one each; packed on a pallet, which ships as its contents.
+    let cartons = [item(1), item(2), item(3)];
+    assert_eq!(
+        capture(
+            &mut c,
+            "orchard-admin",
+            vec![moving("commissioning", &cartons, &[])]
+        ),
+        Ok(())
+    );
+    assert_eq!(on_hand(&c), 19, "commissioning moves no stock");
+    assert_eq!(
+        capture(
+            &mut c,
+            "orchard-wh",
+            vec![moving("receiving", &cartons, &[])]
+        ),
+        Ok(())
+    );
+    assert_eq!(on_hand(&c), 22);
+    let pallet = "urn:epc:id:sscc:6901234.0000000001";
+    let pack = json!({
+        "type": "AggregationEvent", "action": "ADD", "bizStep": "packing",
+        "bizLocation": {"id": WH}, "parentID": pallet, "childEPCs": cartons,
+    });
+    assert_eq!(capture(&mut c, "orchard-admin", vec![pack]), Ok(()));
+    assert_eq!(on_hand(&c), 22, "packing moves no stock");
+    // Named twice (pallet and carton), a carton counts once.
+    let ship_pallet = moving("shipping", &[pallet.to_string(), item(1)], &[]);
+    assert_eq!(capture(&mut c, "orchard-wh", vec![ship_pallet]), Ok(()));
+    assert_eq!(on_hand(&c), 19);
+    // Orders keep what they reserve: with 15 reserved, 4 are available.
+    let Payload::PlaceOrder(mut big) = place("alice", "s1", Some("shop"), 15) else {
+        unreachable!()
+    };
+    big.intent.max_total = Amount(1_000_000);
+    big.signature = key("alice").sign(ORDER_INTENT_DOMAIN, &big.intent.signing_bytes());
+    assert_eq!(c.run("shop-clerk", Payload::PlaceOrder(big)), Ok(()));
+    let out = |n: u32| moving("shipping", &[], &[(json!(n), None)]);
+    assert_eq!(
+        capture(&mut c, "orchard-wh", vec![out(5)]),
+        Err("insufficient_stock".into())
+    );
+    assert_eq!((c.stock_now().on_hand, c.stock_now().reserved), (19, 15));
+    assert_eq!(capture(&mut c, "orchard-wh", vec![out(4)]), Ok(()));
+    assert_eq!((c.stock_now().on_hand, c.stock_now().reserved), (15, 15));
+    // Nothing moves without a place to move it at.
+    let mut nowhere = out(1);
+    nowhere
+        .as_object_mut()
+        .expect("an object")
+        .remove("bizLocation");
+    assert_eq!(capture(&mut c, "orchard-wh", vec![nowhere]), Ok(()));
+    assert_eq!(on_hand(&c), 15);
+}
+
+/// A pallet holding a lot by class (a quantity the contents do not keep) ships only
+/// when the event states that lot's quantity; a shipping event naming an order moves
+/// the order's lines, not what it lists.
+#[test]
+fn a_pallet_of_a_lot_by_class_ships_with_its_quantity_stated() {
+    let mut c = Chain::new();
+    let pallet = "urn:epc:id:sscc:6901234.0000000002";
+    let pack = json!({
+        "type": "AggregationEvent", "action": "ADD", "bizStep": "packing",
+        "bizLocation": {"id": WH}, "parentID": pallet,
+        "childQuantityList": [{"epcClass": LOT_CLASS, "quantity": 4}],
+    });
+    assert_eq!(capture(&mut c, "orchard-admin", vec![pack]), Ok(()));
+    assert_eq!(c.stock_now().on_hand, 10, "packing moves no stock");
+    let ship = |stated: bool| {
+        let q: &[(serde_json::Value, Option<&str>)] =
+            if stated { &[(json!(4), None)] } else { &[] };
+        moving("shipping", &[pallet.to_string()], q)
+    };
+    assert_eq!(
+        capture(&mut c, "orchard-wh", vec![ship(false)]),
+        Err("unconvertible_quantity".into())
+    );
+    assert_eq!(c.stock_now().on_hand, 10);
+    assert_eq!(capture(&mut c, "orchard-wh", vec![ship(true)]), Ok(()));
+    assert_eq!(c.stock_now().on_hand, 6);
+    // An order's shipping event takes its reserved line (2), whatever it lists (9).
+    assert_eq!(
+        c.run("shop-clerk", place("alice", "p1", Some("shop"), 2)),
+        Ok(())
+    );
+    assert_eq!(
+        c.run(
+            "orchard-wh",
+            order_event("shipping", "alice", "p1", 9, true)
+        ),
+        Ok(())
+    );
+    assert_eq!((c.stock_now().on_hand, c.stock_now().reserved), (4, 0));
+}
+
+// ---------------------------------------------------------------------------
 // The buyer's address, sealed.
 // ---------------------------------------------------------------------------
 

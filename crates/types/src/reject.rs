@@ -118,6 +118,7 @@ reject_codes! {
     OrderState = "order_state": "The order is not in a state that allows this step (e.g. cancelling a shipped order).",
     NotAPurchase = "not_a_purchase": "The review key is not the one the order holds, or the order has no line of the product: only its buyer reviews a purchase.",
     UnknownReview = "unknown_review": "No review with this review key and product exists.",
+    UnconvertibleQuantity = "unconvertible_quantity": "An EPCIS quantity at a location that keeps stock is not a whole number of the product's trade units (no trade unit in its unit of measure, or not a whole multiple of it).",
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use waybill_types::codec;
 use waybill_types::{Payload, SecretKey};
 
-const EXAMPLES: [(&str, &str); 30] = [
+const EXAMPLES: [(&str, &str); 31] = [
     (
         "register_member",
         r#"{"type":"register_member","member":"KEY","name":"Li Wei","roles":["producer","processor"]}"#,
@@ -126,10 +126,14 @@ const EXAMPLES: [(&str, &str); 30] = [
         "adjust_stock",
         r#"{"type":"adjust_stock","location":"6901234000016","gtin":"06901234000016","change":{"kind":"write_off","quantity":3,"reason":"damaged"}}"#,
     ),
+    (
+        "set_trade_unit",
+        r#"{"type":"set_trade_unit","gtin":"06901234000016","uom":"KGM","per_unit":"5"}"#,
+    ),
 ];
 
 /// SHA-256 (hex) of each example's borsh encoding, fixed when the forms were.
-const HASHES: [&str; 30] = [
+const HASHES: [&str; 31] = [
     "b654e9bbc1c97732954b25ac3473c7e323fdd42fcbc385edd41f7940140bb026",
     "062e9352953375401902faa8d00d3f810e86ac1b669c892f7a83b3eded1720c6",
     "94f4966a355898527025171a6b15979a154ae987d528f1273e13b0f91f217c6a",
@@ -160,6 +164,7 @@ const HASHES: [&str; 30] = [
     "1fbd6d955f2ddcbf36274ce6ea28000b7fa7d6523172310a75e4c7f10c73d3b8",
     "8a7b7650a16cc704c22f6230c59100cdd467e7218de79bc6e1713f6039f0364e",
     "7246287b5db67cd21745f1a8497db93192cac5ad9e0e61bc2d48b958ce376723",
+    "59bf18c16670232f487721a2de4fb11e8a8a144cca81c323f4af2ade8ac5e071",
 ];
 
 /// The examples name one member key, written `KEY`.

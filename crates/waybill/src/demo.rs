@@ -177,7 +177,13 @@ async fn run_step(c: &StepCtx<'_>, step: &crate::manifest::Step) -> anyhow::Resu
             match detached {
                 Some(part) if placed_now => {
                     let spill = c.home.dir.join("private-parts.json");
-                    crate::seal_cmds::deliver(&[c.client.clone()], c.key, &[part], &spill).await
+                    crate::seal_cmds::deliver(
+                        std::slice::from_ref(c.client),
+                        c.key,
+                        &[part],
+                        &spill,
+                    )
+                    .await
                 }
                 _ => Ok(()),
             }

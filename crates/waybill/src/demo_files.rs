@@ -99,4 +99,8 @@ pub const DOCUMENTS: &[(&str, &str)] = &[
         "orange/19-order-delivery.jsonld",
         include_str!("../demo/orange/19-order-delivery.jsonld"),
     ),
+    (
+        "orange/20-restock-receiving.jsonld",
+        include_str!("../demo/orange/20-restock-receiving.jsonld"),
+    ),
 ];

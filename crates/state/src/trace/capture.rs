@@ -30,6 +30,7 @@ use crate::exec::{
     StateReadError, Writes,
 };
 use crate::identity::{active_signer, Member};
+use crate::inventory::StockBook;
 use crate::keys;
 use crate::parties::{named_in, Custody, PartyResolver};
 
@@ -279,6 +280,8 @@ enum Taken<'d> {
 
 /// An event to be stored, with what its checks decided.
 struct NewEvent<'d> {
+    /// Its place in the document's event list.
+    index: usize,
     text: EventText<'d>,
     summary: EventSummary,
     /// The Event Hash ID's digest, and the ID as an `ni:` URI.
@@ -329,6 +332,8 @@ struct CaptureRun<'a, 'd, S: StateRead> {
     commitments: Vec<(String, String, Hash)>,
     /// The stored events that name a business transaction (orders may move).
     order_events: Vec<crate::orders::OrderEvent>,
+    /// The stock the stored events move ([`crate::stock_events`], and orders').
+    stock: StockBook<'a, Execution<'a, S>>,
 }
 
 impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
@@ -361,6 +366,7 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             custody: Custody::default(),
             commitments: Vec::new(),
             order_events: Vec::new(),
+            stock: StockBook::new(ex, ex.context().height, ex.context().time_ms),
         })
     }
 
@@ -421,6 +427,7 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             return Ok(duplicate(seq, hash_id));
         }
         Ok(Taken::New(NewEvent {
+            index: event_idx,
             text,
             summary,
             digest,
@@ -730,6 +737,18 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         if !e.summary.error_declaration {
             self.custody
                 .record_event(self.ex, &mut self.resolver, &self.member.org, &e.summary)?;
+            let moved = crate::stock_events::on_event(
+                &mut self.stock,
+                &mut self.custody,
+                &e.summary,
+                e.text.object,
+                &format!("{}/{}", self.doc.list_ptr, e.index),
+            )?;
+            self.problems.extend(
+                moved
+                    .into_iter()
+                    .map(|(code, message)| (e.index, code, message)),
+            );
             // An error declaration withdraws a fact; its fields are the corrected
             // event's, committed to when that was stored.
             self.commitments.extend(e.commitments);
@@ -864,8 +883,17 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         records.append(&mut self.corrected);
         // Orders the events ship or deliver: their writes, and the delivered ones'
         // sales for the open tier.
-        let (order_writes, delivered) =
-            crate::orders::on_events(self.ex, &self.member.org, &self.order_events)?;
+        let (mut order_writes, delivered) = crate::orders::on_events(
+            self.ex,
+            &self.member.org,
+            &self.order_events,
+            &mut self.stock,
+        )?;
+        let stock = std::mem::replace(
+            &mut self.stock,
+            StockBook::new(self.ex, self.ex.context().height, self.ex.context().time_ms),
+        );
+        order_writes.extend(stock.into_writes()?);
         self.publish_open_tier(&mut records, &delivered)?;
         for (seq, rec) in records {
             self.writes.push((keys::event(seq), encode_record(&rec)));

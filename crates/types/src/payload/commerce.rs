@@ -586,6 +586,61 @@ impl AdjustStock {
     }
 }
 
+/// Units of measure that are the trade unit itself (UN/ECE Rec. 20 `H87` piece, `C62`
+/// one, and the common `EA` each): an EPCIS quantity in them counts trade units.
+pub const TRADE_UNIT_UOMS: [&str; 3] = ["H87", "C62", "EA"];
+
+/// Product master data: how much of a unit of measure one trade unit of the product
+/// holds (e.g. a carton of oranges: 5 `KGM`), so that an EPCIS quantity in that unit
+/// converts to trade units of stock. Set by the product owner's admin or a member who
+/// writes its production data; setting it again replaces it.
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct SetTradeUnit {
+    /// The product.
+    pub gtin: Gtin,
+    /// The unit of measure, a UN/ECE Recommendation 20 code as EPCIS writes it
+    /// (`KGM`, `LTR`, `MTR`…; 2 or 3 of A-Z and 0-9).
+    pub uom: String,
+    /// How many of it one trade unit holds, an exact decimal more than zero
+    /// (`"5"`, `"0.75"`).
+    pub per_unit: crate::money::Rate,
+}
+
+impl SetTradeUnit {
+    /// Checks that need no state: a UN/ECE code that is not a trade unit already.
+    pub fn check(&self) -> Result<(), PayloadError> {
+        let code = (2..=3).contains(&self.uom.len())
+            && self
+                .uom
+                .bytes()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if !code {
+            return Err(field(
+                "uom",
+                "a UN/ECE Recommendation 20 code: 2 or 3 of A-Z and 0-9",
+            ));
+        }
+        if TRADE_UNIT_UOMS.contains(&self.uom.as_str()) {
+            return Err(field(
+                "uom",
+                "H87, C62 and EA count trade units already; they need no conversion",
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn field(field: &'static str, reason: &str) -> PayloadError {
     PayloadError::Field {
         field,

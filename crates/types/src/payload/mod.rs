@@ -24,7 +24,9 @@ pub use catalog::{
     LotInput, LotRef, LotStatus, RegisterLocation, RegisterLot, RegisterProduct,
     SetLocationDelegate, SetLotStatus,
 };
-pub use commerce::{AdjustStock, OrderAction, PlaceOrder, ReviewAction, ReviewOrder, SetListing};
+pub use commerce::{
+    AdjustStock, OrderAction, PlaceOrder, ReviewAction, ReviewOrder, SetListing, SetTradeUnit,
+};
 pub use credentials::{RecordQualification, RequireQualification, RevokeQualification};
 pub use governance::{ApproveGovernance, GovernanceAction, ProposeGovernance};
 pub use identity::{RegisterMember, RevokeMember, SetMemberRoles};
@@ -116,6 +118,8 @@ pub enum Payload {
     ReviewOrder(ReviewOrder) = 30,
     /// The seller answers a review, or the platform hides it.
     ReviewAction(ReviewAction) = 31,
+    /// A product's owner says how much of a unit of measure one trade unit holds.
+    SetTradeUnit(SetTradeUnit) = 32,
 }
 
 impl Payload {
@@ -154,6 +158,7 @@ impl Payload {
             Payload::AdjustStock(_) => "adjust_stock",
             Payload::ReviewOrder(_) => "review_order",
             Payload::ReviewAction(_) => "review_action",
+            Payload::SetTradeUnit(_) => "set_trade_unit",
         }
     }
 
@@ -192,6 +197,7 @@ impl Payload {
             Payload::AdjustStock(p) => p.check(),
             Payload::ReviewOrder(p) => p.check(),
             Payload::ReviewAction(p) => p.check(),
+            Payload::SetTradeUnit(p) => p.check(),
         }
     }
 }
