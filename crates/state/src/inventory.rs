@@ -144,6 +144,21 @@ pub fn alerts_of<S: StateScan + ?Sized>(
         .collect()
 }
 
+/// `insufficient_stock` if `s` has fewer than `qty` units available.
+fn short_of(s: &Stock, gln: &Gln, gtin: &Gtin, qty: u64) -> Option<Rejection> {
+    (s.available() < qty).then(|| {
+        Rejection::new(
+            RejectCode::InsufficientStock,
+            format!(
+                "{gtin} at {gln}: {} available ({} on hand, {} reserved); {qty} asked for",
+                s.available(),
+                s.on_hand,
+                s.reserved
+            ),
+        )
+    })
+}
+
 /// The stock rows one transaction (or a block's deadlines) reads and changes, kept
 /// until its end; then written with the alerts they raise.
 pub(crate) struct StockBook<'e, S: StateRead + ?Sized> {
@@ -214,16 +229,8 @@ impl<'e, S: StateRead + ?Sized> StockBook<'e, S> {
         qty: u64,
     ) -> Result<Result<(), Rejection>, StateReadError> {
         let s = self.row(gln, gtin)?;
-        if s.available() < qty {
-            return Ok(Err(Rejection::new(
-                RejectCode::InsufficientStock,
-                format!(
-                    "{} available ({} on hand, {} reserved)",
-                    s.available(),
-                    s.on_hand,
-                    s.reserved
-                ),
-            )));
+        if let Some(e) = short_of(s, gln, gtin, qty) {
+            return Ok(Err(e));
         }
         s.on_hand -= qty;
         Ok(Ok(()))
@@ -237,16 +244,8 @@ impl<'e, S: StateRead + ?Sized> StockBook<'e, S> {
         qty: u64,
     ) -> Result<Result<(), Rejection>, StateReadError> {
         let s = self.row(gln, gtin)?;
-        if s.available() < qty {
-            return Ok(Err(Rejection::new(
-                RejectCode::InsufficientStock,
-                format!(
-                    "{gtin} at {gln}: {} available ({} on hand, {} reserved); {qty} asked for",
-                    s.available(),
-                    s.on_hand,
-                    s.reserved
-                ),
-            )));
+        if let Some(e) = short_of(s, gln, gtin, qty) {
+            return Ok(Err(e));
         }
         s.reserved += qty;
         Ok(Ok(()))

@@ -100,85 +100,75 @@ fn subject(gtin: &Gtin, lot: Option<&str>) -> String {
 
 /// The checks of a review, in order: the order and the line, the review key against
 /// the order's hash, the signature, delivery, once.
-trait Checked {
-    fn checked<S: StateRead>(
-        &self,
-        ex: &Execution<S>,
-    ) -> Result<(crate::orders::Order, crate::orders::PricedLine), HandlerError>;
-}
-
-impl Checked for ReviewOrder {
-    fn checked<S: StateRead>(
-        &self,
-        ex: &Execution<S>,
-    ) -> Result<(crate::orders::Order, crate::orders::PricedLine), HandlerError> {
-        let Some(o) = load_order(ex, &self.buyer, &self.order)? else {
-            return Err(reject(
-                RejectCode::UnknownOrder,
-                format!("buyer {} placed no order `{}`", self.buyer, self.order),
-            ));
-        };
-        let line = o.lines.iter().find(|l| l.gtin == self.gtin).cloned();
-        let key_ok = o.review_key_hash == Some(review_key_hash(&self.salt, &self.review_key));
-        let (Some(line), true) = (line, key_ok) else {
-            return Err(reject(
-                RejectCode::NotAPurchase,
-                format!(
-                    "review key {} with this salt is not the one order `{}` holds, or the order has no line of {}",
-                    self.review_key, self.order, self.gtin
-                ),
-            ));
-        };
-        let bytes = ReviewOrder::signing_bytes(
-            &ex.context().chain_id,
-            &self.buyer,
-            &self.order,
-            &self.gtin,
-            self.rating,
-            &self.title,
-            &self.text,
-        );
-        if self
-            .review_key
-            .verify(REVIEW_DOMAIN, &bytes, &self.signature)
-            .is_err()
-        {
-            return Err(reject(
-                RejectCode::BadBuyerSignature,
-                format!(
-                    "the review's signature does not verify for review key {}",
-                    self.review_key
-                ),
-            ));
-        }
-        if !matches!(o.state, OrderState::Delivered | OrderState::Settled) {
-            return Err(reject(
-                RejectCode::OrderState,
-                format!(
-                    "order `{}` is {}; a purchase is reviewed once delivered",
-                    o.id,
-                    o.state.name()
-                ),
-            ));
-        }
-        if load_review(ex, &self.review_key, &self.gtin)?.is_some() {
-            return Err(reject(
-                RejectCode::Duplicate,
-                format!(
-                    "{} of order `{}` was already reviewed; a purchase is reviewed once",
-                    self.gtin, o.id
-                ),
-            ));
-        }
-        Ok((o, line))
+fn checked<S: StateRead>(
+    p: &ReviewOrder,
+    ex: &Execution<S>,
+) -> Result<(crate::orders::Order, crate::orders::PricedLine), HandlerError> {
+    let Some(o) = load_order(ex, &p.buyer, &p.order)? else {
+        return Err(reject(
+            RejectCode::UnknownOrder,
+            format!("buyer {} placed no order `{}`", p.buyer, p.order),
+        ));
+    };
+    let line = o.lines.iter().find(|l| l.gtin == p.gtin).cloned();
+    let key_ok = o.review_key_hash == Some(review_key_hash(&p.salt, &p.review_key));
+    let (Some(line), true) = (line, key_ok) else {
+        return Err(reject(
+            RejectCode::NotAPurchase,
+            format!(
+                "review key {} with this salt is not the one order `{}` holds, or the order has no line of {}",
+                p.review_key, p.order, p.gtin
+            ),
+        ));
+    };
+    let bytes = ReviewOrder::signing_bytes(
+        &ex.context().chain_id,
+        &p.buyer,
+        &p.order,
+        &p.gtin,
+        p.rating,
+        &p.title,
+        &p.text,
+    );
+    if p.review_key
+        .verify(REVIEW_DOMAIN, &bytes, &p.signature)
+        .is_err()
+    {
+        return Err(reject(
+            RejectCode::BadBuyerSignature,
+            format!(
+                "the review's signature does not verify for review key {}",
+                p.review_key
+            ),
+        ));
     }
+    if !matches!(o.state, OrderState::Delivered | OrderState::Settled) {
+        return Err(reject(
+            RejectCode::OrderState,
+            format!(
+                "order `{}` is {}; a purchase is reviewed once delivered",
+                o.id,
+                o.state.name()
+            ),
+        ));
+    }
+    if load_review(ex, &p.review_key, &p.gtin)?.is_some() {
+        return Err(reject(
+            RejectCode::Duplicate,
+            format!(
+                "{} of order `{}` was already reviewed; a purchase is reviewed once",
+                p.gtin, o.id
+            ),
+        ));
+    }
+    Ok((o, line))
 }
 
 impl Contract for ReviewOrder {
     fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
         active_signer(ex, call.signer)?;
         let ctx = ex.context();
-        let (o, line) = self.checked(ex)?;
+        let (o, line) = checked(self, ex)?;
         let (count, sum) = product_reviews(ex, &self.gtin)?;
         let (count, sum) = (count + 1, sum + u64::from(self.rating));
         let review = Review {
@@ -252,7 +242,8 @@ impl Contract for ReviewAction {
         };
         let mut w = Writes::new();
         let mut publisher = Publisher::new(ex, ctx.height.0)?;
-        self.apply(
+        apply(
+            self,
             ex,
             &m,
             &mut r,
@@ -281,91 +272,76 @@ impl Contract for ReviewAction {
     }
 }
 
-/// How a review action changes its review.
-trait ReviewActionApply {
-    /// Answer or hide `r` as `m`, publishing the record.
-    fn apply<S: StateRead>(
-        &self,
-        ex: &Execution<S>,
-        m: &crate::identity::Member,
-        r: &mut Review,
-        publisher: &mut Publisher<'_, Execution<'_, S>>,
-        w: &mut Writes,
-        source: String,
-    ) -> Result<(), HandlerError>;
-}
-
-impl ReviewActionApply for ReviewAction {
-    fn apply<S: StateRead>(
-        &self,
-        ex: &Execution<S>,
-        m: &crate::identity::Member,
-        r: &mut Review,
-        publisher: &mut Publisher<'_, Execution<'_, S>>,
-        w: &mut Writes,
-        source: String,
-    ) -> Result<(), HandlerError> {
-        let key_hex = self.review_key.to_hex();
-        let subject = subject(&r.gtin, r.lot.as_deref());
-        match &self.step {
-            ReviewStep::Answer { text } => {
-                if m.org != r.seller {
-                    return Err(reject(
-                        RejectCode::NotAuthorized,
-                        format!(
-                            "only the seller `{}` answers this review; the signer is of `{}`",
-                            r.seller, m.org
-                        ),
-                    ));
-                }
-                if r.answer.is_some() {
-                    return Err(reject(
-                        RejectCode::Duplicate,
-                        "the seller already answered this review",
-                    ));
-                }
-                r.answer = Some(text.clone());
-                let by = name_of(ex, &r.seller)?;
-                let rec = OpenRecord::ReviewAnswer {
-                    review_key: &key_hex,
-                    gtin: r.gtin.as_str(),
-                    text,
-                    by: &by,
-                    source,
-                };
-                publisher.publish(w, &rec, std::slice::from_ref(&subject))?;
+/// Review action `a` by `m`: answer or hide `r`, publishing the record.
+fn apply<S: StateRead>(
+    a: &ReviewAction,
+    ex: &Execution<S>,
+    m: &crate::identity::Member,
+    r: &mut Review,
+    publisher: &mut Publisher<'_, Execution<'_, S>>,
+    w: &mut Writes,
+    source: String,
+) -> Result<(), HandlerError> {
+    let key_hex = a.review_key.to_hex();
+    let subject = subject(&r.gtin, r.lot.as_deref());
+    match &a.step {
+        ReviewStep::Answer { text } => {
+            if m.org != r.seller {
+                return Err(reject(
+                    RejectCode::NotAuthorized,
+                    format!(
+                        "only the seller `{}` answers this review; the signer is of `{}`",
+                        r.seller, m.org
+                    ),
+                ));
             }
-            ReviewStep::Hide { reason } => {
-                let platform_member =
-                    r.platform.as_ref() == Some(&m.org) && m.roles.contains(&Role::Platform);
-                if !platform_member {
-                    return Err(reject(
-                        RejectCode::NotAuthorized,
-                        format!(
-                            "only a platform member of `{}` hides this review; the signer is of `{}`",
-                            r.platform.as_ref().map_or("(no platform)", |p| p.as_str()),
-                            m.org
-                        ),
-                    ));
-                }
-                if r.hidden.is_some() {
-                    return Err(reject(
-                        RejectCode::Duplicate,
-                        "the review is already hidden",
-                    ));
-                }
-                r.hidden = Some(reason.clone());
-                let by = name_of(ex, &m.org)?;
-                let rec = OpenRecord::ReviewHidden {
-                    review_key: &key_hex,
-                    gtin: r.gtin.as_str(),
-                    reason,
-                    by: &by,
-                    source,
-                };
-                publisher.publish(w, &rec, std::slice::from_ref(&subject))?;
+            if r.answer.is_some() {
+                return Err(reject(
+                    RejectCode::Duplicate,
+                    "the seller already answered this review",
+                ));
             }
+            r.answer = Some(text.clone());
+            let by = name_of(ex, &r.seller)?;
+            let rec = OpenRecord::ReviewAnswer {
+                review_key: &key_hex,
+                gtin: r.gtin.as_str(),
+                text,
+                by: &by,
+                source,
+            };
+            publisher.publish(w, &rec, std::slice::from_ref(&subject))?;
         }
-        Ok(())
+        ReviewStep::Hide { reason } => {
+            let platform_member =
+                r.platform.as_ref() == Some(&m.org) && m.roles.contains(&Role::Platform);
+            if !platform_member {
+                return Err(reject(
+                    RejectCode::NotAuthorized,
+                    format!(
+                        "only a platform member of `{}` hides this review; the signer is of `{}`",
+                        r.platform.as_ref().map_or("(no platform)", |p| p.as_str()),
+                        m.org
+                    ),
+                ));
+            }
+            if r.hidden.is_some() {
+                return Err(reject(
+                    RejectCode::Duplicate,
+                    "the review is already hidden",
+                ));
+            }
+            r.hidden = Some(reason.clone());
+            let by = name_of(ex, &m.org)?;
+            let rec = OpenRecord::ReviewHidden {
+                review_key: &key_hex,
+                gtin: r.gtin.as_str(),
+                reason,
+                by: &by,
+                source,
+            };
+            publisher.publish(w, &rec, std::slice::from_ref(&subject))?;
+        }
     }
+    Ok(())
 }

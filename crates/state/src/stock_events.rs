@@ -165,7 +165,7 @@ pub(crate) fn on_event<S: StateRead + ?Sized>(
                     problems.push((
                         e.code,
                         format!(
-                            "{ptr}: shipping {n} units of {gtin} from {gln}: {}; placed orders keep what they reserve — ship those by naming the order as the event's `po`",
+                            "{ptr}: shipping {}; placed orders keep what they reserve — ship those by naming the order as the event's `po`",
                             e.message
                         ),
                     ));

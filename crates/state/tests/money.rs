@@ -6,33 +6,25 @@
 //! broken.
 
 mod common;
-use common::Faulty;
-
-use std::collections::BTreeMap;
+use common::{key, Faulty, Ledger};
 
 use proptest::prelude::*;
 use waybill_state::money::{
     check_totals, list_accounts, load_account, load_transfer, PendingState,
 };
-use waybill_state::{apply_genesis, keys, BlockContext, Execution, TxInvalid, WriteSet};
+use waybill_state::{keys, BlockContext, Execution, TxInvalid};
 use waybill_types::money::{AccountId, AccountOwner, Amount, Currency};
 use waybill_types::payload::money::{
     AccountFlags, CloseAccount, Deposit, OpenAccount, TransferRef, TransferSpec, Transfers,
 };
 use waybill_types::payload::RegisterMember;
-use waybill_types::tx::TX_VERSION;
 use waybill_types::{
     Genesis, GenesisOrganization, GenesisValidator, Height, OrgId, Payload, PublicKey, Receipt,
-    Role, SecretKey, SignedTx, Transaction, TxStatus,
+    Role, SignedTx, TxStatus,
 };
 
 const CHAIN: &str = "waybill-money";
 const T0: u64 = 1_767_225_600_000;
-type State = BTreeMap<Vec<u8>, Vec<u8>>;
-
-fn key(label: &str) -> SecretKey {
-    SecretKey::from_label(label)
-}
 fn org(id: &str) -> OrgId {
     OrgId::new(id).expect("test org id")
 }
@@ -79,10 +71,23 @@ fn genesis() -> Genesis {
     }
 }
 
+/// The money chain: a [`Ledger`] whose every block is checked for the invariants.
+#[derive(Clone)]
 struct Chain {
-    state: State,
-    height: u64,
-    nonce: u64,
+    l: Ledger,
+}
+
+impl std::ops::Deref for Chain {
+    type Target = Ledger;
+    fn deref(&self) -> &Ledger {
+        &self.l
+    }
+}
+
+impl std::ops::DerefMut for Chain {
+    fn deref_mut(&mut self) -> &mut Ledger {
+        &mut self.l
+    }
 }
 
 impl Chain {
@@ -90,14 +95,8 @@ impl Chain {
     /// `shop-clerk` (platform only), `bank-teller` (payment provider); then the
     /// accounts `org:<o>:CNY:main` (no overdraft) of farm, shop and rival.
     fn new() -> Chain {
-        let g = genesis();
-        g.check().expect("valid genesis");
-        let mut state = State::new();
-        apply(&mut state, &apply_genesis(&g));
         let mut c = Chain {
-            state,
-            height: 0,
-            nonce: 0,
+            l: Ledger::new(CHAIN, &genesis(), T0),
         };
         let reg = |c: &mut Chain, admin: &str, member: &str, roles: Vec<Role>| {
             c.tx(
@@ -142,17 +141,8 @@ impl Chain {
     }
 
     fn tx(&mut self, signer: &str, payload: Payload) -> SignedTx {
-        self.nonce += 1;
-        let k = key(signer);
-        Transaction {
-            version: TX_VERSION,
-            chain_id: CHAIN.into(),
-            signer: k.public(),
-            nonce: self.nonce,
-            expires_at_ms: self.time(self.height + 1) + 3_600_000,
-            payload,
-        }
-        .sign(&k)
+        let expiry = self.time(self.height + 1) + 3_600_000;
+        self.l.tx_until(signer, payload, expiry)
     }
 
     fn time(&self, height: u64) -> u64 {
@@ -162,22 +152,9 @@ impl Chain {
     /// Execute and commit `txs` as the next block at `time_ms`; assert the money
     /// invariant after it.
     fn block_at(&mut self, time_ms: u64, txs: Vec<SignedTx>) -> Vec<Receipt> {
-        let ctx = BlockContext {
-            chain_id: CHAIN.into(),
-            height: Height(self.height + 1),
-            time_ms,
-        };
-        let mut ex = Execution::begin(&self.state, ctx).expect("in-memory state reads");
-        let results: Vec<Result<Receipt, TxInvalid>> =
-            txs.iter().map(|t| ex.apply(t, t.id()).cloned()).collect();
-        let out = ex.finish().expect("in-memory state reads");
-        apply(&mut self.state, &out.writes);
-        self.height += 1;
+        let receipts = self.l.execute(time_ms, &txs);
         self.check_invariants();
-        results
-            .into_iter()
-            .map(|r| r.expect("every test transaction is admissible"))
-            .collect()
+        receipts
     }
 
     fn block(&mut self, txs: Vec<SignedTx>) -> Vec<Receipt> {
@@ -255,15 +232,6 @@ impl Chain {
             }),
         );
         assert_eq!(r, Ok(()), "deposit into {account}");
-    }
-}
-
-fn apply(state: &mut State, writes: &WriteSet) {
-    for (k, v) in writes {
-        match v {
-            Some(v) => state.insert(k.clone(), v.clone()),
-            None => state.remove(k),
-        };
     }
 }
 
@@ -627,11 +595,8 @@ fn a_pending_transfer_expires_at_the_start_of_the_first_block_at_its_deadline() 
         Ok(())
     );
     // One ms before the deadline it still holds; a post in that block succeeds...
-    let mut probe = Chain {
-        state: c.state.clone(),
-        height: c.height,
-        nonce: c.nonce + 1_000,
-    };
+    let mut probe = c.clone();
+    probe.nonce += 1_000;
     let tx = probe.tx(
         "shop-fin",
         transfers(vec![post("p", "shop-fin", "hold", None)]),
@@ -1031,11 +996,7 @@ fn pending_transfer_matrix_state_by_action_by_role() {
         let base = chain_with_hold(state);
         for action in actions {
             for who in SETTLERS {
-                let mut c = Chain {
-                    state: base.state.clone(),
-                    height: base.height,
-                    nonce: base.nonce,
-                };
+                let mut c = base.clone();
                 let spec = match action {
                     SettleAction::PostAll => post("act", "shop-fin", "hold", None),
                     SettleAction::PostPart => post("act", "shop-fin", "hold", Some(120)),
@@ -1140,11 +1101,7 @@ fn new_transfer_matrix_accounts_by_kind_by_role() {
         }
         for is_pending in [false, true] {
             for who in signers {
-                let mut c = Chain {
-                    state: base.state.clone(),
-                    height: base.height,
-                    nonce: base.nonce,
-                };
+                let mut c = base.clone();
                 let spec = if is_pending {
                     pending("new", &debit, &credit, amount, 60_000)
                 } else {

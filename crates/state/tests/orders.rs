@@ -5,7 +5,7 @@
 //! every kind, and the order's state × step × party matrix, every cell asserted.
 
 mod common;
-use common::Faulty;
+use common::{apply, code, key, Faulty, Ledger, State};
 
 use std::collections::BTreeMap;
 
@@ -16,7 +16,7 @@ use waybill_gs1::{with_check_digit, Gln, Gtin};
 use waybill_state::inventory::{alerts_of, load_stock, Stock};
 use waybill_state::money::{check_totals, load_account, load_transfer, PendingState};
 use waybill_state::orders::{load_order, price_line, ListingTerms, Order, OrderState};
-use waybill_state::{apply_genesis, BlockContext, Execution, TxInvalid, WriteSet};
+use waybill_state::{BlockContext, Execution, TxInvalid};
 use waybill_types::money::{AccountId, AccountOwner, Amount, Currency};
 use waybill_types::payload::commerce::{
     review_key_hash, AdjustStock, Discount, OrderAction, OrderIntent, OrderLine, OrderStep,
@@ -28,20 +28,14 @@ use waybill_types::payload::{
     CaptureEpcis, LotStatus, RegisterLocation, RegisterLot, RegisterMember, RegisterProduct,
     SetLotStatus,
 };
-use waybill_types::tx::TX_VERSION;
 use waybill_types::{
     Genesis, GenesisOrganization, GenesisValidator, Height, OrgId, Payload, Receipt, Role,
-    SecretKey, SignedTx, Transaction, TxStatus,
+    SecretKey, SignedTx, TxStatus,
 };
 
 const CHAIN: &str = "waybill-orders";
 const T0: u64 = 1_767_225_600_000;
 const HOUR: u64 = 3_600_000;
-type State = BTreeMap<Vec<u8>, Vec<u8>>;
-
-fn key(label: &str) -> SecretKey {
-    SecretKey::from_label(label)
-}
 fn org(id: &str) -> OrgId {
     OrgId::new(id).expect("test org id")
 }
@@ -112,19 +106,22 @@ fn genesis() -> Genesis {
     }
 }
 
+/// The orders chain: a [`Ledger`] whose every block is checked for money and stock.
+#[derive(Clone)]
 struct Chain {
-    state: State,
-    height: u64,
-    time_ms: u64,
-    nonce: u64,
+    l: Ledger,
 }
 
-fn apply(state: &mut State, writes: &WriteSet) {
-    for (k, v) in writes {
-        match v {
-            Some(v) => state.insert(k.clone(), v.clone()),
-            None => state.remove(k),
-        };
+impl std::ops::Deref for Chain {
+    type Target = Ledger;
+    fn deref(&self) -> &Ledger {
+        &self.l
+    }
+}
+
+impl std::ops::DerefMut for Chain {
+    fn deref_mut(&mut self) -> &mut Ledger {
+        &mut self.l
     }
 }
 
@@ -136,15 +133,8 @@ impl Chain {
     /// on mart (3 % fee) and direct, at 12.00 CNY, from the warehouse; 10 on hand;
     /// alice and bob each with 1,000.00 CNY deposited.
     fn new() -> Chain {
-        let g = genesis();
-        g.check().expect("valid genesis");
-        let mut state = State::new();
-        apply(&mut state, &apply_genesis(&g));
         let mut c = Chain {
-            state,
-            height: 0,
-            time_ms: T0,
-            nonce: 0,
+            l: Ledger::new(CHAIN, &genesis(), T0),
         };
         let reg = |c: &mut Chain, o: &str, member: &str, roles: Vec<Role>| {
             c.tx(
@@ -204,17 +194,8 @@ impl Chain {
     }
 
     fn tx(&mut self, signer: &str, payload: Payload) -> SignedTx {
-        self.nonce += 1;
-        let k = key(signer);
-        Transaction {
-            version: TX_VERSION,
-            chain_id: CHAIN.into(),
-            signer: k.public(),
-            nonce: self.nonce,
-            expires_at_ms: self.time_ms + 1_000 + 24 * HOUR,
-            payload,
-        }
-        .sign(&k)
+        let expiry = self.time_ms + 1_000 + 24 * HOUR;
+        self.l.tx_until(signer, payload, expiry)
     }
 
     fn stock(&mut self, signer: &str, change: StockChange) -> SignedTx {
@@ -231,18 +212,7 @@ impl Chain {
     /// Execute and commit `txs` as the next block at `time_ms`; check that money
     /// balances and stock holds after it.
     fn block_at(&mut self, time_ms: u64, txs: Vec<SignedTx>) -> Vec<Receipt> {
-        let ctx = BlockContext {
-            chain_id: CHAIN.into(),
-            height: Height(self.height + 1),
-            time_ms,
-        };
-        let mut ex = Execution::begin(&self.state, ctx).expect("in-memory state reads");
-        let results: Vec<Result<Receipt, TxInvalid>> =
-            txs.iter().map(|t| ex.apply(t, t.id()).cloned()).collect();
-        let out = ex.finish().expect("in-memory state reads");
-        apply(&mut self.state, &out.writes);
-        self.height += 1;
-        self.time_ms = time_ms;
+        let receipts = self.l.execute(time_ms, &txs);
         check_totals(&self.state, cny())
             .expect("reads")
             .expect("money invariant");
@@ -250,10 +220,7 @@ impl Chain {
         if let Some(s) = load_stock(&self.state, &warehouse(), &gtin()).expect("reads") {
             assert!(s.reserved <= s.on_hand, "{s:?}");
         }
-        results
-            .into_iter()
-            .map(|r| r.expect("every test transaction is admissible"))
-            .collect()
+        receipts
     }
 
     fn block(&mut self, txs: Vec<SignedTx>) -> Vec<Receipt> {
@@ -300,13 +267,6 @@ impl Chain {
     /// A block with nothing in it at `time_ms` (deadlines act at its start).
     fn wait_until(&mut self, time_ms: u64) {
         self.block_at(time_ms, vec![]);
-    }
-}
-
-fn code(r: &Receipt) -> Result<(), String> {
-    match &r.status {
-        TxStatus::Applied => Ok(()),
-        TxStatus::Rejected { code, .. } => Err(code.clone()),
     }
 }
 
