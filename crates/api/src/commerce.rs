@@ -3,7 +3,8 @@
 //! buying organization — and regulators; a listing by the product's owner, its
 //! seller, platform and carrier, and regulators; stock by the location's owner, the
 //! organizations it delegated the location to, platforms (who sell from it) and
-//! regulators; alerts by their organization.
+//! regulators; alerts by their organization; a product's trade units (master data)
+//! by anyone.
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -16,6 +17,7 @@ use waybill_gs1::Gln;
 use waybill_state::identity::Member;
 use waybill_state::inventory::{self, Stock};
 use waybill_state::orders::{self, Order, OrderState};
+use waybill_state::stock_events;
 use waybill_state::{keys, StateRead};
 use waybill_types::{limits, Role};
 
@@ -29,6 +31,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/orders", get(list_orders))
         .route("/v1/orders/{buyer}/{id}", get(order_by_id))
         .route("/v1/products/{gtin}/listings", get(listings))
+        .route("/v1/products/{gtin}/trade-units", get(trade_units))
         .route("/v1/inventory", get(inventory))
         .route("/v1/alerts", get(alerts))
         .route("/v1/rates/{provider}/{id}", get(rate))
@@ -181,6 +184,25 @@ async fn listings(
         })
         .map(|l| serde_json::to_value(&l).unwrap_or(Value::Null))
         .collect();
+    Ok(Json(json!({ "items": items, "next_after": null })))
+}
+
+/// `GET /v1/products/{gtin}/trade-units`: the product's trade units (master data,
+/// readable by anyone).
+async fn trade_units(
+    State(s): State<AppState>,
+    p: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let Path(gtin) = p?;
+    let gtin = parse_gtin(&gtin)?;
+    let snap = s.store.snapshot()?;
+    if waybill_state::catalog::load_product(&snap, &gtin)?.is_none() {
+        return Err(ApiError::not_found(
+            "unknown_product",
+            format!("{gtin} is not a registered product"),
+        ));
+    }
+    let items = stock_events::trade_units_of(&snap, &gtin, limits::PAGE_ITEMS_MAX)?;
     Ok(Json(json!({ "items": items, "next_after": null })))
 }
 

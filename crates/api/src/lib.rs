@@ -122,6 +122,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/orders"),
     ("get", "/v1/orders/{buyer}/{id}"),
     ("get", "/v1/products/{gtin}/listings"),
+    ("get", "/v1/products/{gtin}/trade-units"),
     ("get", "/v1/inventory"),
     ("get", "/v1/alerts"),
     ("get", "/v1/rates/{provider}/{id}"),

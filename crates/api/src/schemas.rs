@@ -723,6 +723,7 @@ pub(crate) fn components() -> Map<String, Value> {
     gen.subschema_for::<Page<OrderView>>();
     gen.subschema_for::<OrderView>();
     gen.subschema_for::<Page<waybill_state::orders::Listing>>();
+    gen.subschema_for::<Page<waybill_state::stock_events::TradeUnit>>();
     gen.subschema_for::<Page<StockView>>();
     gen.subschema_for::<Page<waybill_state::inventory::Alert>>();
     gen.subschema_for::<waybill_state::fx::FxRate>();

@@ -501,6 +501,18 @@ const READS: &[(&str, &str, Who, Option<&str>)] = &[
         Who::Anyone,
         None,
     ),
+    (
+        "/v1/products/{gtin}/trade-units",
+        "/v1/products/$g/trade-units",
+        Who::Anyone,
+        None,
+    ),
+    (
+        "/v1/products/{gtin}/trade-units",
+        "/v1/products/06901234999994/trade-units",
+        Who::Anyone,
+        None,
+    ),
     ("/v1/inventory", "/v1/inventory", Who::Admin, None),
     (
         "/v1/inventory",

@@ -75,6 +75,20 @@ pub fn load_trade_unit<S: StateRead + ?Sized>(
     state.get(&k)?.map(|b| decode_record(&k, &b)).transpose()
 }
 
+/// Every trade unit of `gtin` (up to `max`), by unit of measure.
+pub fn trade_units_of<S: crate::exec::StateScan + ?Sized>(
+    state: &S,
+    gtin: &Gtin,
+    max: usize,
+) -> Result<Vec<TradeUnit>, StateReadError> {
+    let prefix = keys::trade_unit(gtin, "");
+    state
+        .scan_from(&prefix, &prefix, max)?
+        .into_iter()
+        .map(|(k, v)| decode_record(&k, &v))
+        .collect()
+}
+
 impl Contract for SetTradeUnit {
     fn execute<S: StateRead>(&self, ex: &Execution<S>, call: Call) -> Result<Writes, HandlerError> {
         let m = active_signer(ex, call.signer)?;

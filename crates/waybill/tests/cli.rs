@@ -655,6 +655,19 @@ async fn demo_loads_once_and_resumes() {
     assert!(tree.contains("not readable by you"), "{tree}");
     demo_sealed_fields_open_only_for_their_recipients(&dir);
     demo_orders_as_the_readme_shows(&dir, &url);
+    // The carton's trade unit, master data anyone reads, made 60 kg into 12 cartons.
+    let units: serde_json::Value =
+        http_get(format!("{url}/v1/products/06901234000016/trade-units"))
+            .await
+            .expect("trade units answer")
+            .json()
+            .await
+            .expect("JSON");
+    assert_eq!(
+        (&units["items"][0]["uom"], &units["items"][0]["per_unit"]),
+        (&serde_json::json!("KGM"), &serde_json::json!("5")),
+        "{units}"
+    );
     drop(first);
     // Run again: resumes from disk, loads nothing twice.
     let height_before = {
