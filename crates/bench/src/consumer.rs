@@ -373,7 +373,7 @@ async fn run_once(o: &ConsumerBenchOptions, exe: &std::path::Path) -> anyhow::Re
         Kind::Dc,
         Kind::Customs,
     ];
-    let s = setup("waybill-bench-consumer", &kinds, 0)?;
+    let s = setup("waybill-bench-consumer", &kinds, 0, false)?;
     let (served, dir) = start_node(&s, "bench-consumer").await?;
     let result = measure(o, exe, &s, &served).await;
     served.run_shutdown().await;

@@ -75,6 +75,9 @@ pub struct EpcisBenchOptions {
     /// The same fields (and eventIDs) in plaintext, to measure what sealing them
     /// costs (0: none; not with `sealed_fields`).
     pub plain_fields: usize,
+    /// The distribution centre keeps stock of the carton (counted before the run), so
+    /// its receiving and shipping events move it: what stock moved by EPCIS costs.
+    pub keep_stock: bool,
     pub runs: usize,
     pub json: bool,
 }
@@ -98,6 +101,8 @@ const CARTON_ITEM: &str = "000002";
 const TRACE_LOT: &str = "PJ2611T";
 const TRACE_CARTONS: usize = 200;
 const TRACE_PALLETS: usize = 10;
+/// Cartons the distribution centre counts before a `keep_stock` run.
+const DC_STOCK_START: u64 = 1_000_000_000;
 /// 2026-11-03T00:00:00Z: throughput events start here, the traced lot a week later.
 const T0_MS: i64 = 1_793_664_000_000;
 pub(crate) const TRACE_T0_MS: i64 = T0_MS + 7 * 86_400_000;
@@ -722,7 +727,14 @@ pub(crate) struct Setup {
 /// A consortium of `kinds` (each organization with a member for the traced lineage and
 /// its registered sites; the carrier and customs have two), the farm's bulk product and
 /// lot and the plant's carton product and lot, and `n_capturers` capturing members.
-pub(crate) fn setup(chain_id: &str, kinds: &[Kind], n_capturers: usize) -> anyhow::Result<Setup> {
+/// With `keep_stock`, the distribution centre counts [`DC_STOCK_START`] cartons at its
+/// site.
+pub(crate) fn setup(
+    chain_id: &str,
+    kinds: &[Kind],
+    n_capturers: usize,
+    keep_stock: bool,
+) -> anyhow::Result<Setup> {
     let admins: HashMap<Kind, SecretKey> =
         kinds.iter().map(|k| (*k, SecretKey::generate())).collect();
     let validator = SecretKey::generate();
@@ -861,6 +873,18 @@ pub(crate) fn setup(chain_id: &str, kinds: &[Kind], n_capturers: usize) -> anyho
             origin_country: "CN".into(),
         }),
     );
+    if keep_stock && kinds.contains(&Kind::Dc) {
+        add(
+            Kind::Dc,
+            Payload::AdjustStock(waybill_types::payload::AdjustStock {
+                location: gln(Kind::Dc, 1)?,
+                gtin: carton.clone(),
+                change: waybill_types::payload::commerce::StockChange::Count {
+                    on_hand: DC_STOCK_START,
+                },
+            }),
+        );
+    }
     add(
         Kind::Packer,
         Payload::RegisterLot(RegisterLot {
@@ -1296,13 +1320,47 @@ pub(crate) async fn start_node(
 }
 
 async fn run_once(o: &EpcisBenchOptions) -> anyhow::Result<Value> {
-    let s = setup("waybill-bench-epcis", &Kind::all(), o.n_members)?;
+    let s = setup(
+        "waybill-bench-epcis",
+        &Kind::all(),
+        o.n_members,
+        o.keep_stock,
+    )?;
     let chain_id = s.genesis.chain_id.clone();
     let (served, dir) = start_node(&s, "bench-epcis").await?;
     let result = measure(o, &s, &chain_id, &served).await;
     served.run_shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
     result
+}
+
+/// With `keep_stock`: the distribution centre's shipping events (two cartons each,
+/// every fifth event of its documents) took exactly their cartons out of its stock
+/// (its pallets' receipts hold none: no one packed them). The cartons shipped.
+fn check_dc_stock(
+    o: &EpcisBenchOptions,
+    s: &Setup,
+    shared: &waybill_node::ledger::Shared,
+) -> anyhow::Result<u64> {
+    if !o.keep_stock {
+        return Ok(0);
+    }
+    let dc_members = s.capturers.iter().filter(|(_, k)| *k == Kind::Dc).count();
+    let per_doc = (0..o.doc_events).filter(|i| i % 5 == 4).count();
+    let want = (dc_members * o.docs_per_member * per_doc * 2) as u64;
+    let stock = waybill_state::inventory::load_stock(
+        &shared.store.snapshot()?,
+        &gln(Kind::Dc, 1)?,
+        &gtin(PACKER, CARTON_ITEM)?,
+    )?
+    .context("the distribution centre keeps stock")?;
+    ensure!(
+        stock.on_hand == DC_STOCK_START - want,
+        "the distribution centre holds {} cartons; {DC_STOCK_START} counted less {want} shipped is {}",
+        stock.on_hand,
+        DC_STOCK_START - want
+    );
+    Ok(want)
 }
 
 async fn measure(
@@ -1421,6 +1479,7 @@ async fn measure(
         stored == n_events as u64,
         "{stored} events stored, {n_events} sent"
     );
+    let shipped = check_dc_stock(o, s, &shared)?;
     latencies_ms.sort_by(|a, b| a.total_cmp(b));
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let (n_base, base_s) = tokio::task::block_in_place(|| validate_and_hash(&refs))?;
@@ -1434,6 +1493,7 @@ async fn measure(
         "blocks": n_blocks,
         "document_bytes_mean": doc_bytes / n_docs.max(1),
         "baseline_validate_hash_events_per_s": (n_base as f64 / base_s).round(),
+        "dc_stock_units_shipped": shipped,
     });
 
     // 2. The traced lineage, then its timing.
@@ -1528,6 +1588,7 @@ pub async fn run(o: EpcisBenchOptions) -> anyhow::Result<()> {
         "events_per_document": o.doc_events,
         "sealed_fields_per_event": o.sealed_fields,
         "plaintext_fields_per_event": o.plain_fields,
+        "dc_keeps_stock": o.keep_stock,
         "events": runs[0]["events"],
         "in_flight_per_member": o.in_flight.max(1),
         "runs": o.runs,

@@ -677,6 +677,10 @@ direction CRDT for money the provider received, DBIT for money it paid out)."
         /// `--sealed-fields` (epcis; default 0).
         #[arg(long, default_value_t = 0)]
         plaintext_fields: usize,
+        /// The distribution centre keeps stock of the carton, so its receiving and
+        /// shipping events move it (epcis).
+        #[arg(long)]
+        keep_stock: bool,
         /// Timed requests of the page and of the bundle per run (consumer); for seal,
         /// 40 × this many seals, opens and signatures per run.
         #[arg(long, default_value_t = 50)]
@@ -1438,6 +1442,7 @@ fn main() -> std::process::ExitCode {
                 trace_reps,
                 sealed_fields,
                 plaintext_fields,
+                keep_stock,
                 runs,
                 json,
                 ..
@@ -1445,6 +1450,7 @@ fn main() -> std::process::ExitCode {
                 waybill_bench::epcis::run(waybill_bench::epcis::EpcisBenchOptions {
                     sealed_fields,
                     plain_fields: plaintext_fields,
+                    keep_stock,
                     n_members: members.unwrap_or(8),
                     docs_per_member: docs,
                     doc_events: doc_events.unwrap_or(100),
