@@ -1022,12 +1022,15 @@ fn at_most_ten_thousand_deadlines_act_per_block_and_the_rest_roll_over() {
 // Stock moved by EPCIS events.
 // ---------------------------------------------------------------------------
 
-/// A capture of `events` (EPCIS event objects, times filled in) by `who`.
+/// A capture of `events` (EPCIS event objects; a time filled in where none is given)
+/// by `who`.
 fn capture(c: &mut Chain, who: &str, events: Vec<serde_json::Value>) -> Result<(), String> {
     let events: Vec<serde_json::Value> = events
         .into_iter()
         .map(|mut e| {
-            e["eventTime"] = json!("2026-01-01T00:00:00Z");
+            if e.get("eventTime").is_none() {
+                e["eventTime"] = json!("2026-01-01T00:00:00Z");
+            }
             e["eventTimeZoneOffset"] = json!("+00:00");
             e
         })
@@ -1108,6 +1111,16 @@ fn epcis_receiving_and_shipping_move_the_stock_where_it_is_kept() {
     let on_hand = |c: &Chain| c.stock_now().on_hand;
     assert_eq!(on_hand(&c), 10);
     // Trade units, no unit of measure.
+    assert_eq!(
+        capture(
+            &mut c,
+            "orchard-wh",
+            vec![moving("receiving", &[], &[(json!(5), None)])]
+        ),
+        Ok(())
+    );
+    assert_eq!(on_hand(&c), 15);
+    // The same event again is a duplicate: stored once, moved once.
     assert_eq!(
         capture(
             &mut c,
@@ -1939,6 +1952,10 @@ enum Op {
     Wait { ms: u64 },
     /// The warehouse counts `n` on hand.
     Count { n: u64 },
+    /// An EPCIS receiving event at the warehouse puts `n` cartons into stock.
+    Receive { n: u32 },
+    /// An EPCIS shipping event (no order) takes `n` cartons out, if available.
+    ShipLoose { n: u32 },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -1949,6 +1966,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..64usize).prop_map(|k| Op::Deliver { k }),
         2 => prop_oneof![Just(1_000u64), Just(HOUR), Just(2 * HOUR), Just(50 * HOUR)].prop_map(|ms| Op::Wait { ms }),
         1 => (0..20u64).prop_map(|n| Op::Count { n }),
+        1 => (1..6u32).prop_map(|n| Op::Receive { n }),
+        1 => (1..6u32).prop_map(|n| Op::ShipLoose { n }),
     ]
 }
 
@@ -1956,7 +1975,8 @@ fn op() -> impl Strategy<Value = Op> {
 /// settled, voided once cancelled, expired or refunded; a final state never changes;
 /// the stock reserved is what open-and-unshipped orders hold, the stock on hand what
 /// the model says; each buyer's wallet holds in pending exactly its open orders'
-/// totals and has paid exactly its settled orders' totals.
+/// totals and has paid exactly its settled orders' totals. (Stock also moves by
+/// EPCIS receiving and shipping events that name no order.)
 fn check_orders(
     c: &Chain,
     orders: &[(String, String)],
@@ -2071,6 +2091,26 @@ proptest! {
                     let tx = c.stock("orchard-wh", StockChange::Count { on_hand: n });
                     if code(&c.block(vec![tx])[0]).is_ok() {
                         on_hand = n;
+                    }
+                }
+                // Each at its own time: the same event again is a duplicate, which
+                // moves nothing.
+                Op::Receive { n } => {
+                    let mut e = moving("receiving", &[], &[(json!(n), None)]);
+                    e["eventTime"] = json!(format!("2026-01-01T00:{:02}:{:02}Z", i / 60, i % 60));
+                    prop_assert_eq!(capture(&mut c, "orchard-wh", vec![e]), Ok(()));
+                    on_hand += u64::from(n);
+                }
+                Op::ShipLoose { n } => {
+                    let available = c.stock_now().available();
+                    let mut e = moving("shipping", &[], &[(json!(n), None)]);
+                    e["eventTime"] = json!(format!("2026-01-01T00:{:02}:{:02}Z", i / 60, i % 60));
+                    let r = capture(&mut c, "orchard-wh", vec![e]);
+                    if u64::from(n) <= available {
+                        prop_assert_eq!(r, Ok(()));
+                        on_hand -= u64::from(n);
+                    } else {
+                        prop_assert_eq!(r, Err("insufficient_stock".to_string()));
                     }
                 }
             }
