@@ -36,8 +36,9 @@
 #     WAYBILL_MONEY_CASES (default 1,000,000) cases: after every block, per currency
 #     Σ debits = Σ credits over all account rows, and no balance flag broken.
 #   - Orders (issue 16): the property test over random order sequences (placements on
-#     two platforms, cancellations, shipping and receiving events, counts, time passing
-#     so deadlines fire) with WAYBILL_ORDERS_CASES (default 100,000) cases: after
+#     two platforms, cancellations, shipping and receiving events, counts, EPCIS
+#     receiving and loose shipping that move the stock, time passing so deadlines
+#     fire) with WAYBILL_ORDERS_CASES (default 100,000) cases: after
 #     every block money balances, each escrow is pending/posted/voided as its order's
 #     state says, final states stay final, stock reserved and on hand match the model,
 #     each wallet holds exactly its open orders' totals and paid its settled ones'.
@@ -49,7 +50,8 @@
 # Usage: scripts/long-checks.sh
 #        WAYBILL_HASH_CASES=5000000 WAYBILL_HASH_SEED=42 scripts/long-checks.sh
 #        WAYBILL_LONG_CHECKS=api scripts/long-checks.sh    (only one check: api,
-#                                                           restore, fuzz or bench)
+#                                                           restore, fuzz, orders
+#                                                           or bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -136,6 +138,15 @@ api_check() {
   trap - EXIT INT TERM
 }
 
+# Random order sequences: money, escrow, states and stock against the model.
+orders_check() {
+  local cases="${WAYBILL_ORDERS_CASES:-100000}"
+  echo "== orders property: ${cases} random order sequences (money, escrow, states, stock)"
+  WAYBILL_ORDERS_CASES="$cases" \
+    cargo test --release -p waybill-state --test orders \
+    random_orders_keep_money_stock_and_states_consistent -- --nocapture
+}
+
 # A million lot registrations through one node: the last 100k as fast as the first.
 bench_check() {
   local n="${WAYBILL_BENCH_TXS:-1000000}"
@@ -155,8 +166,8 @@ if last < 0.8 * first:
 
 case "$only" in
   all) ;;
-  api|restore|fuzz|bench) "${only}_check"; echo "== long checks passed"; exit 0 ;;
-  *) echo "error: WAYBILL_LONG_CHECKS=$only; use all, api, restore, fuzz or bench" >&2; exit 1 ;;
+  api|restore|fuzz|orders|bench) "${only}_check"; echo "== long checks passed"; exit 0 ;;
+  *) echo "error: WAYBILL_LONG_CHECKS=$only; use all, api, restore, fuzz, orders or bench" >&2; exit 1 ;;
 esac
 
 cases="${WAYBILL_HASH_CASES:-1000000}"
@@ -174,11 +185,7 @@ echo "== money property: ${money_cases} random transfer sequences (Σ debits = �
 WAYBILL_MONEY_CASES="$money_cases" \
   cargo test --release -p waybill-state --test money \
   random_transfers_keep_debits_equal_to_credits_and_every_flag -- --nocapture
-orders_cases="${WAYBILL_ORDERS_CASES:-100000}"
-echo "== orders property: ${orders_cases} random order sequences (money, escrow, states, stock)"
-WAYBILL_ORDERS_CASES="$orders_cases" \
-  cargo test --release -p waybill-state --test orders \
-  random_orders_keep_money_stock_and_states_consistent -- --nocapture
+orders_check
 restore_check
 fuzz_check
 api_check
