@@ -319,7 +319,9 @@ fn trade_units<S: StateRead + ?Sized>(
             format!("{at}: {why}"),
         )))
     };
-    if amount.parse::<f64>().is_ok_and(|v| v == 0.0) {
+    // Zero (`0`, `0.0`) counts nothing; no float is involved.
+    let digits: Vec<char> = amount.chars().filter(|c| *c != '.').collect();
+    if !digits.is_empty() && digits.iter().all(|c| *c == '0') {
         return Ok(Ok(0));
     }
     let Ok(q) = amount.parse::<Rate>() else {
