@@ -397,8 +397,8 @@ pub fn load_location<S: StateRead + ?Sized>(
 
 /// May `org` capture events at `gln`: is it the owner or a delegate? The inner
 /// `Err` names why not; the outer one is a store fault (which halts the node).
-pub(crate) fn check_location_use<S: StateRead>(
-    ex: &Execution<S>,
+pub(crate) fn check_location_use<S: StateRead + ?Sized>(
+    ex: &S,
     gln: &Gln,
     org: &OrgId,
 ) -> Result<Result<(), Rejection>, StateReadError> {

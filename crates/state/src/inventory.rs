@@ -166,6 +166,8 @@ pub(crate) struct StockBook<'e, S: StateRead + ?Sized> {
     height: Height,
     time_ms: u64,
     rows: BTreeMap<(Gln, Gtin), (Option<Stock>, Stock)>,
+    /// Locations marked as keeping stock whatever their rows do.
+    marks: std::collections::BTreeSet<Gln>,
 }
 
 impl<'e, S: StateRead + ?Sized> StockBook<'e, S> {
@@ -175,7 +177,13 @@ impl<'e, S: StateRead + ?Sized> StockBook<'e, S> {
             height,
             time_ms,
             rows: BTreeMap::new(),
+            marks: std::collections::BTreeSet::new(),
         }
+    }
+
+    /// Mark `gln` as keeping stock (its warehouse recorded stock there).
+    pub(crate) fn mark(&mut self, gln: &Gln) {
+        self.marks.insert(gln.clone());
     }
 
     fn row(&mut self, gln: &Gln, gtin: &Gtin) -> Result<&mut Stock, StateReadError> {
@@ -195,7 +203,7 @@ impl<'e, S: StateRead + ?Sized> StockBook<'e, S> {
 
     /// Does `gln` keep stock: has any been recorded there (or in this book)?
     pub(crate) fn keeps_stock(&self, gln: &Gln) -> Result<bool, StateReadError> {
-        if self.rows.keys().any(|(g, _)| g == gln) {
+        if self.marks.contains(gln) || self.rows.keys().any(|(g, _)| g == gln) {
             return Ok(true);
         }
         Ok(self.state.get(&keys::stock_kept(gln))?.is_some())
@@ -293,7 +301,7 @@ impl<'e, S: StateRead + ?Sized> StockBook<'e, S> {
     /// location's owner where the available stock fell below the reorder point.
     pub(crate) fn into_writes(self) -> Result<Writes, StateReadError> {
         let mut w = Writes::new();
-        let mut marked = std::collections::BTreeSet::new();
+        let mut marks = self.marks;
         for ((gln, gtin), (before, now)) in self.rows {
             assert!(
                 now.reserved <= now.on_hand,
@@ -338,11 +346,13 @@ impl<'e, S: StateRead + ?Sized> StockBook<'e, S> {
                     encode_record(&alert),
                 ));
             }
-            if !marked.contains(&gln) && self.state.get(&keys::stock_kept(&gln))?.is_none() {
-                w.push((keys::stock_kept(&gln), encode_record(&self.height)));
-                marked.insert(gln.clone());
-            }
+            marks.insert(gln.clone());
             w.push((keys::stock(&gln, &gtin), encode_record(&now)));
+        }
+        for gln in marks {
+            if self.state.get(&keys::stock_kept(&gln))?.is_none() {
+                w.push((keys::stock_kept(&gln), encode_record(&self.height)));
+            }
         }
         Ok(w)
     }
@@ -373,6 +383,7 @@ impl Contract for AdjustStock {
         }
         let ctx = ex.context();
         let mut book = StockBook::new(ex, ctx.height, ctx.time_ms);
+        book.mark(&self.location);
         let s = book.row(&self.location, &self.gtin)?;
         match &self.change {
             StockChange::Count { on_hand } => {

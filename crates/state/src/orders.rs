@@ -1376,14 +1376,12 @@ pub(crate) fn on_events<'e, S: StateRead>(
                 };
             }
             let o = orders.get_mut(&k).expect("loaded above");
-            let owner_of_ship_from = load_location(ex, &o.ship_from)?.map(|l| l.owner);
+            let ships = step == Some("shipping")
+                && o.state == OrderState::Placed
+                && may_ship(ex, capturer, o)?;
             let by = format!("event {}", e.seq);
             match (step, o.state) {
-                (Some("shipping"), OrderState::Placed)
-                    if *capturer == o.seller
-                        || owner_of_ship_from.as_ref() == Some(capturer)
-                        || o.carrier.as_ref() == Some(capturer) =>
-                {
+                (Some("shipping"), OrderState::Placed) if ships => {
                     for l in &o.lines {
                         stock.ship(&o.ship_from, &l.gtin, u64::from(l.quantity))?;
                     }
@@ -1481,11 +1479,27 @@ pub(crate) fn publish_sales<S: StateRead + ?Sized>(
     Ok(())
 }
 
-/// The buyer and id of `urn:waybill:order:<buyer hex>:<id>`.
+/// The buyer and id of `urn:waybill:order:<buyer hex>:<id>`, written exactly as
+/// [`order_urn`] writes it (lowercase hex, nothing around it): one order has one name,
+/// so what is keyed by it (erasures, purges, wraps, private parts) cannot be split
+/// across spellings.
 pub fn parse_order_urn(urn: &str) -> Option<(PublicKey, String)> {
     let rest = urn.strip_prefix("urn:waybill:order:")?;
     let (hex, id) = rest.split_once(':')?;
-    Some((PublicKey::from_hex(hex).ok()?, id.to_string()))
+    let buyer = PublicKey::from_hex(hex).ok()?;
+    (order_urn(&buyer, id) == urn).then(|| (buyer, id.to_string()))
+}
+
+/// May `capturer` ship order `o` by an EPCIS event: its seller, the owner of its
+/// ship-from location, or its carrier?
+pub(crate) fn may_ship<S: StateRead + ?Sized>(
+    state: &S,
+    capturer: &OrgId,
+    o: &Order,
+) -> Result<bool, StateReadError> {
+    Ok(*capturer == o.seller
+        || o.carrier.as_ref() == Some(capturer)
+        || load_location(state, &o.ship_from)?.is_some_and(|l| l.owner == *capturer))
 }
 
 /// Act on the order deadlines that are due (not after the block time), earliest

@@ -1,9 +1,12 @@
-//! Stock moved by EPCIS events (docs/ORDERS.md, "Stock"). A location *keeps stock*
-//! once its warehouse has recorded any there (`adjust_stock`); at such a location:
+//! Stock moved by EPCIS events (docs/ORDERS.md, "Stock moved by EPCIS events"). A
+//! location *keeps stock* once its warehouse has recorded any there (`adjust_stock`);
+//! there, events its organization (or one it delegated the location to) captures move
+//! it — anyone else's event naming the place moves nothing:
 //!
 //! - a `shipping` event takes what it names out of the available stock (never what
 //!   placed orders reserve: `insufficient_stock`), unless it ships a Waybill order —
-//!   that takes the order's reserved lines instead ([`crate::orders::on_events`]);
+//!   names as its `po` a placed order its capturer may ship: that takes the order's
+//!   reserved lines instead ([`crate::orders::on_events`]);
 //! - a `receiving` event puts what it names into stock.
 //!
 //! Where: for shipping, the source of type `location`, else the `bizLocation`; for
@@ -12,10 +15,13 @@
 //! `DELETE` events, error declarations and transformations.
 //!
 //! What, in the product's trade units: a serialized item (SGTIN) is one unit of its
-//! GTIN; a container (an SSCC, or anything aggregated) stands for its contents as the
-//! ledger keeps them from aggregation events, followed to
-//! [`CONTAINED_DEPTH_MAX`](crate::parties::CONTAINED_DEPTH_MAX) levels; an item counts
-//! once however often it is named. A quantity (`quantityList`, or an aggregation's
+//! GTIN (so is one with a third-party controlled serial, AI 235); a container (an
+//! SSCC, or anything aggregated) stands for its contents as the ledger keeps them from
+//! aggregation events (one whose contents it does not know holds nothing), followed to
+//! [`CONTAINED_DEPTH_MAX`](crate::parties::CONTAINED_DEPTH_MAX) levels and
+//! [`CONTAINED_MAX`](crate::parties::CONTAINED_MAX) identifiers — past that the event
+//! is refused rather than half counted; an item counts once however often it is
+//! named. Quantities are read exactly as written, never through a float. A quantity (`quantityList`, or an aggregation's
 //! `childQuantityList`) without a unit, or in `H87` / `C62` / `EA`, counts trade units
 //! and must be whole; in another unit it converts by the product's trade unit for that
 //! unit of measure (master data, [`SetTradeUnit`]: a carton holds 5 `KGM`) and must
@@ -28,16 +34,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use waybill_epcis::hash_id::json::{Json, JsonObject};
 use waybill_epcis::model::{EventSummary, IdRole};
 use waybill_gs1::{Gln, Gtin};
 use waybill_types::money::Rate;
 use waybill_types::payload::commerce::{SetTradeUnit, TRADE_UNIT_UOMS};
 use waybill_types::reject::RejectCode;
-use waybill_types::{DataCategory, Height, PublicKey};
+use waybill_types::{DataCategory, Height, OrgId, PublicKey};
 
 use crate::access::any_may_write;
-use crate::catalog::load_product;
+use crate::catalog::{check_location_use, load_product};
 use crate::exec::{
     decode_record, encode_record, Call, Contract, Execution, HandlerError, Rejection, StateRead,
     StateReadError, Writes,
@@ -144,50 +150,112 @@ enum Way {
 /// Why an event may not move stock: (code, message).
 pub(crate) type StockProblem = (RejectCode, String);
 
-/// Move the stock event `s` (its JSON `event`, captured) names, at a location that
-/// keeps stock; `custody` holds containers' contents as this capture left them.
-/// `ptr` names the event in problems.
-pub(crate) fn on_event<S: StateRead + ?Sized>(
-    book: &mut StockBook<'_, S>,
-    custody: &mut Custody,
-    s: &EventSummary,
-    event: &Map<String, Value>,
-    ptr: &str,
-) -> Result<Vec<StockProblem>, StateReadError> {
-    let Some((way, gln)) = where_it_moves(s) else {
-        return Ok(Vec::new());
-    };
-    if !book.keeps_stock(&gln)? {
-        return Ok(Vec::new());
-    }
-    let mut units = Units::default();
-    let mut problems = Vec::new();
-    count_quantities(book.state(), s, event, ptr, &mut units, &mut problems)?;
-    count_identifiers(book.state(), custody, s, ptr, &mut units, &mut problems)?;
-    if !problems.is_empty() {
-        return Ok(problems);
-    }
-    for (gtin, n) in units.by_gtin {
-        match way {
-            Way::In => {
-                if let Err(e) = book.put(&gln, &gtin, n)? {
-                    problems.push((e.code, format!("{ptr}: {}", e.message)));
-                }
-            }
-            Way::Out => {
-                if let Err(e) = book.take(&gln, &gtin, n)? {
-                    problems.push((
-                        e.code,
-                        format!(
-                            "{ptr}: shipping {}; placed orders keep what they reserve — ship those by naming the order as the event's `po`",
-                            e.message
-                        ),
-                    ));
-                }
-            }
+/// The stock one capture moves: its book (which the orders its events ship move too,
+/// [`crate::orders::on_events`]) and those orders.
+pub(crate) struct CaptureStock<'e, S: StateRead + ?Sized> {
+    /// The stock rows the capture reads and changes.
+    pub(crate) book: StockBook<'e, S>,
+    /// The orders (by URN) a shipping event of this capture ships: their reserved
+    /// lines move, not what the event lists.
+    shipped: BTreeSet<String>,
+}
+
+impl<'e, S: StateRead + ?Sized> CaptureStock<'e, S> {
+    pub(crate) fn new(book: StockBook<'e, S>) -> Self {
+        CaptureStock {
+            book,
+            shipped: BTreeSet::new(),
         }
     }
-    Ok(problems)
+
+    /// Move the stock event `s` (its exact JSON `event`) names, captured by
+    /// `capturer`: at a location that keeps stock and that the capturer may use (its
+    /// own, or delegated to it; anyone else's event there moves nothing). `custody`
+    /// holds containers' contents as this capture left them; `ptr` names the event in
+    /// problems.
+    pub(crate) fn on_event(
+        &mut self,
+        custody: &mut Custody,
+        capturer: &OrgId,
+        s: &EventSummary,
+        event: &JsonObject,
+        ptr: &str,
+    ) -> Result<Vec<StockProblem>, StateReadError> {
+        let state = self.book.state();
+        let Some((way, gln)) = where_it_moves(s) else {
+            return Ok(Vec::new());
+        };
+        if way == Way::Out && self.ships_an_order(capturer, s)? {
+            return Ok(Vec::new());
+        }
+        if !self.book.keeps_stock(&gln)? || check_location_use(state, &gln, capturer)?.is_err() {
+            return Ok(Vec::new());
+        }
+        let mut units = Units::default();
+        let mut problems = Vec::new();
+        count_quantities(state, s, event, ptr, &mut units, &mut problems)?;
+        count_identifiers(state, custody, s, ptr, &mut units, &mut problems)?;
+        if !problems.is_empty() {
+            return Ok(problems);
+        }
+        for (gtin, n) in units.by_gtin {
+            let moved = match way {
+                Way::In => self.book.put(&gln, &gtin, n)?,
+                Way::Out => self.book.take(&gln, &gtin, n)?,
+            };
+            if let Err(e) = moved {
+                let what = match way {
+                    Way::In => "receiving",
+                    Way::Out => "shipping",
+                };
+                problems.push((
+                    e.code,
+                    format!(
+                        "{ptr}: {what} {}{}",
+                        e.message,
+                        if way == Way::Out {
+                            "; placed orders keep what they reserve — ship those by naming the order as the event's `po`"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Does shipping event `s` ship a Waybill order — name as its `po` an order that
+    /// is placed (and not shipped by an earlier event of this capture) and that
+    /// `capturer` may ship? Then the order's lines move, as
+    /// [`crate::orders::on_events`] does, and nothing else.
+    fn ships_an_order(
+        &mut self,
+        capturer: &OrgId,
+        s: &EventSummary,
+    ) -> Result<bool, StateReadError> {
+        let mut ships = false;
+        for (t, urn) in &s.biz_transactions {
+            let Some((buyer, id)) = crate::orders::parse_order_urn(urn).filter(|_| t == "po")
+            else {
+                continue;
+            };
+            if self.shipped.contains(urn) {
+                continue;
+            }
+            let Some(o) = crate::orders::load_order(self.book.state(), &buyer, &id)? else {
+                continue;
+            };
+            if o.state == crate::orders::OrderState::Placed
+                && crate::orders::may_ship(self.book.state(), capturer, &o)?
+            {
+                // Every order it names ships (as `orders::on_events` has it).
+                self.shipped.insert(urn.clone());
+                ships = true;
+            }
+        }
+        Ok(ships)
+    }
 }
 
 /// The way and the location an event moves stock at, if it moves any.
@@ -206,14 +274,6 @@ fn where_it_moves(s: &EventSummary) -> Option<(Way, Gln)> {
         Some("receiving") => (Way::In, &s.destinations),
         _ => return None,
     };
-    // An order's shipping moves the order's reserved lines.
-    if way == Way::Out
-        && s.biz_transactions
-            .iter()
-            .any(|(_, id)| crate::orders::parse_order_urn(id).is_some())
-    {
-        return None;
-    }
     let end = ends
         .iter()
         .find(|(t, _)| t == "location" || t.ends_with("SDT-location"))
@@ -255,11 +315,16 @@ impl Units {
     }
 }
 
-/// A canonical GS1 identifier's GTIN, and whether it is one serialized item.
+/// A canonical GS1 identifier's GTIN, and whether it is one serialized item (a
+/// serial, AI 21, or a third-party controlled serial, AI 235).
 fn trade_item(id: &str) -> Option<(Gtin, bool)> {
     let rest = id.strip_prefix("https://id.gs1.org/01/")?;
     let gtin = rest.get(..14)?.parse().ok()?;
-    Some((gtin, rest[14..].starts_with("/21/")))
+    let after = &rest[14..];
+    Some((
+        gtin,
+        after.starts_with("/21/") || after.starts_with("/235/"),
+    ))
 }
 
 /// The event's quantities (`quantityList`, or an aggregation's `childQuantityList`)
@@ -267,7 +332,7 @@ fn trade_item(id: &str) -> Option<(Gtin, bool)> {
 fn count_quantities<S: StateRead + ?Sized>(
     state: &S,
     s: &EventSummary,
-    event: &Map<String, Value>,
+    event: &JsonObject,
     ptr: &str,
     units: &mut Units,
     problems: &mut Vec<StockProblem>,
@@ -277,22 +342,34 @@ fn count_quantities<S: StateRead + ?Sized>(
     } else {
         "quantityList"
     };
-    let entries = event.get(list).and_then(Value::as_array);
-    for (i, q) in entries.into_iter().flatten().enumerate() {
+    let entries: &[Json] = match event.get(list) {
+        Some(Json::Array(v)) => v,
+        _ => &[],
+    };
+    for (i, q) in entries.iter().filter_map(Json::as_object).enumerate() {
         let at = format!("{ptr}/{list}/{i}");
-        let class = q.get("epcClass").and_then(Value::as_str).unwrap_or("");
+        let class = q.get("epcClass").and_then(Json::as_str).unwrap_or("");
         let Some(canonical) = waybill_epcis::epc::parse(class).ok().map(|c| c.canonical) else {
             continue;
         };
         let Some((gtin, false)) = trade_item(&canonical) else {
             continue;
         };
-        units.classes.insert(canonical);
-        let uom = q.get("uom").and_then(Value::as_str);
-        let amount = q
-            .get("quantity")
-            .map(ToString::to_string)
-            .unwrap_or_default();
+        units.classes.insert(canonical.clone());
+        let uom = q.get("uom").and_then(Json::as_str);
+        // The quantity exactly as written (no float): `4.52e2` is 452.
+        let amount = match q.get("quantity") {
+            Some(Json::Number(n)) => n
+                .exact_decimal(40)
+                .unwrap_or_else(|| n.literal().to_string()),
+            Some(_) | None => {
+                problems.push((
+                    RejectCode::UnconvertibleQuantity,
+                    format!("{at}: {canonical} without a quantity; at a location that keeps stock, a quantity is stated"),
+                ));
+                continue;
+            }
+        };
         match trade_units(state, &gtin, &amount, uom, &at)? {
             Ok(n) => {
                 if let Err(p) = units.add(gtin, n, &at) {
@@ -349,7 +426,7 @@ fn trade_units<S: StateRead + ?Sized>(
             pow(q.scale).and_then(|x| p.mantissa.checked_mul(x)),
         ),
     };
-    let (Some(num), Some(den)) = (num, den) else {
+    let (Some(num), Some(den)) = (num, den.filter(|d| *d > 0)) else {
         return bad(format!("{amount} is too large to convert"));
     };
     if num % den != 0 {
@@ -392,10 +469,15 @@ fn count_identifiers<S: StateRead + ?Sized>(
         .collect();
     let mut frontier: Vec<String> = named.iter().map(|id| (*id).to_string()).collect();
     let mut seen = BTreeSet::new();
+    let mut too_many = false;
     for _ in 0..=CONTAINED_DEPTH_MAX {
         let mut next = Vec::new();
         for id in frontier {
-            if !seen.insert(id.clone()) || seen.len() > CONTAINED_MAX {
+            if seen.len() >= CONTAINED_MAX {
+                too_many = true;
+                break;
+            }
+            if !seen.insert(id.clone()) {
                 continue;
             }
             match trade_item(&id) {
@@ -417,9 +499,19 @@ fn count_identifiers<S: StateRead + ?Sized>(
             }
         }
         frontier = next;
-        if frontier.is_empty() {
+        if frontier.is_empty() || too_many {
             break;
         }
+    }
+    if too_many || !frontier.is_empty() {
+        // Counting part of it would misstate the stock.
+        problems.push((
+            RejectCode::UnconvertibleQuantity,
+            format!(
+                "{ptr}: what it names holds more than {CONTAINED_MAX} identifiers, or nests deeper than {} levels; the ledger does not count that far — state the quantities in the event",
+                CONTAINED_DEPTH_MAX + 1
+            ),
+        ));
     }
     Ok(())
 }

@@ -621,9 +621,12 @@ fn an_order_not_shipped_in_time_expires_and_one_not_delivered_is_refunded() {
         assert_eq!(alerts.len(), 1, "{who}: {alerts:?}");
         assert_eq!(alerts[0].kind, "order_expired");
     }
-    // Shipping it now is too late: the event is stored, the order does not move.
+    // Shipping it now is too late: the event is stored, the order does not move; the
+    // goods it lists did leave, out of the available stock.
     assert_eq!(ship(&mut c, "alice", "slow"), Ok(()));
     assert_eq!(c.order("alice", "slow").state, OrderState::Expired);
+    let after_late_shipping = c.stock_now().on_hand;
+    assert!(after_late_shipping < 6);
 
     let deliver_by = c.order("bob", "lost").deadline_ms.expect("a deadline");
     c.wait_until(deliver_by);
@@ -631,7 +634,7 @@ fn an_order_not_shipped_in_time_expires_and_one_not_delivered_is_refunded() {
     assert_eq!(o.state, OrderState::Refunded);
     assert_eq!(c.balance(&wallet("bob")), (0, 0, 100_000, 0));
     // The goods left the warehouse: the stock stays out.
-    assert_eq!(c.stock_now().on_hand, 6);
+    assert_eq!(c.stock_now().on_hand, after_late_shipping);
     let kinds: Vec<String> = alerts_of(&c.state, &org("shop"), 10)
         .expect("reads")
         .into_iter()
@@ -1130,6 +1133,17 @@ fn epcis_receiving_and_shipping_move_the_stock_where_it_is_kept() {
         Ok(())
     );
     assert_eq!(on_hand(&c), 15);
+    // The carrier's event naming the warehouse as its destination is stored and moves
+    // nothing: only the location's organization (or its delegate) moves its stock.
+    let mut theirs = moving("receiving", &[], &[(json!(3), None)]);
+    theirs["eventTime"] = json!("2026-01-01T00:00:01Z");
+    theirs
+        .as_object_mut()
+        .expect("an object")
+        .remove("bizLocation");
+    theirs["destinationList"] = json!([{"type": "location", "destination": WH}]);
+    assert_eq!(capture(&mut c, "fleet-driver", vec![theirs]), Ok(()));
+    assert_eq!(on_hand(&c), 15);
     // Kilograms: refused until the product's owner says what a carton holds.
     let kg = |n: serde_json::Value| moving("receiving", &[], &[(n, Some("KGM"))]);
     assert_eq!(
@@ -1140,6 +1154,17 @@ fn epcis_receiving_and_shipping_move_the_stock_where_it_is_kept() {
         c.run("shop-clerk", trade_unit("KGM", "2.5")),
         Err("not_authorized".into())
     );
+    // A trade unit of zero (which binary encoding could carry) never passes the
+    // payload's checks: conversion never divides by it.
+    let zero = Payload::SetTradeUnit(waybill_types::payload::SetTradeUnit {
+        gtin: gtin(),
+        uom: "KGM".into(),
+        per_unit: waybill_types::money::Rate {
+            mantissa: 0,
+            scale: 0,
+        },
+    });
+    assert!(zero.check().is_err());
     assert_eq!(c.run("orchard-admin", trade_unit("KGM", "2.5")), Ok(()));
     assert_eq!(capture(&mut c, "orchard-wh", vec![kg(json!(10))]), Ok(()));
     assert_eq!(on_hand(&c), 19);
@@ -1254,6 +1279,17 @@ fn a_pallet_of_a_lot_by_class_ships_with_its_quantity_stated() {
         Ok(())
     );
     assert_eq!((c.stock_now().on_hand, c.stock_now().reserved), (4, 0));
+    // Naming it again, shipped already, ships nothing of the order: what the event
+    // lists leaves the available stock.
+    let mut again = order_event("shipping", "alice", "p1", 1, true);
+    if let Payload::CaptureEpcis(doc) = &mut again {
+        doc.document = doc.document.replace(
+            "2026-01-01T00:00:00Z\",\"eventTimeZoneOffset",
+            "2026-01-01T00:00:05Z\",\"eventTimeZoneOffset",
+        );
+    }
+    assert_eq!(c.run("orchard-wh", again), Ok(()));
+    assert_eq!((c.stock_now().on_hand, c.stock_now().reserved), (3, 0));
 }
 
 // ---------------------------------------------------------------------------
@@ -1479,6 +1515,17 @@ fn an_erasable_address_is_erased_by_the_platform_and_wrapped_only_for_parties() 
     for who in ["orchard-admin", "fleet-driver", "mart-clerk"] {
         assert_eq!(c.run(who, erase()), Err("not_authorized".into()), "{who}");
     }
+    // Another spelling of the order's URN names nothing: one order, one name.
+    let Payload::EraseSealed(mut shouted) = erase() else {
+        unreachable!()
+    };
+    shouted.record = urn
+        .to_uppercase()
+        .replace("URN:WAYBILL:ORDER:", "urn:waybill:order:");
+    assert_eq!(
+        c.run("shop-clerk", Payload::EraseSealed(shouted)),
+        Err("sealed_field".into())
+    );
     assert_eq!(c.run("shop-clerk", erase()), Ok(()));
     assert_eq!(c.run("shop-clerk", erase()), Err("duplicate".into()));
     let purge = Payload::RecordPurge(RecordPurge {
@@ -2058,6 +2105,7 @@ proptest! {
         let mut orders: Vec<(String, String)> = Vec::new();
         let mut finals = BTreeMap::new();
         let mut on_hand = 10u64;
+        let mut shipping_events = std::collections::BTreeSet::new();
         for (i, op) in ops.into_iter().enumerate() {
             let pick = |k: usize| orders.get(k % orders.len().max(1)).cloned();
             match op {
@@ -2072,12 +2120,25 @@ proptest! {
                     let p = c.order(&b, &id).platform.expect("a platform").to_string();
                     let _ = c.run(&format!("{p}-clerk"), buyer_action(&b, &id, cancel()));
                 },
+                // A placed order ships its reserved line; naming one that is not
+                // placed ships loose stock (refused past what is available); the
+                // same event again is a duplicate and moves nothing.
                 Op::Ship { k } => if let Some((b, id)) = pick(k) {
                     let was = c.order(&b, &id).state;
                     let q = u64::from(c.order(&b, &id).lines[0].quantity);
-                    prop_assert_eq!(ship(&mut c, &b, &id), Ok(()));
-                    if was == OrderState::Placed && c.order(&b, &id).state == OrderState::Shipped {
+                    let available = c.stock_now().available();
+                    let r = ship(&mut c, &b, &id);
+                    if r.is_ok() && !shipping_events.insert((b.clone(), id.clone())) {
+                        // Stored before: a duplicate.
+                    } else if was == OrderState::Placed {
+                        prop_assert_eq!(r, Ok(()));
+                        prop_assert_eq!(c.order(&b, &id).state, OrderState::Shipped);
                         on_hand -= q;
+                    } else if q <= available {
+                        prop_assert_eq!(r, Ok(()));
+                        on_hand -= q;
+                    } else {
+                        prop_assert_eq!(r, Err("insufficient_stock".to_string()));
                     }
                 },
                 Op::Deliver { k } => if let Some((b, id)) = pick(k) {

@@ -348,6 +348,13 @@ impl Rate {
     /// Most decimals a rate has.
     pub const SCALE_MAX: u8 = 18;
 
+    /// More than zero, with at most [`Rate::SCALE_MAX`] decimals: what its text form
+    /// allows. A rate decoded from binary is checked with this (borsh takes any
+    /// mantissa and scale).
+    pub fn is_well_formed(&self) -> bool {
+        self.mantissa > 0 && self.scale <= Rate::SCALE_MAX
+    }
+
     /// `amount` minor units of a currency with exponent `from_exp` converted at this
     /// rate to minor units of one with exponent `to_exp`, rounded half to even; `None`
     /// if a product passes 2^128 − 1.
@@ -431,7 +438,7 @@ impl schemars::JsonSchema for Rate {
         schemars::json_schema!({
             "type": "string",
             "pattern": "^(0|[1-9][0-9]*)(\\.[0-9]{1,18})?$",
-            "description": "Units of the quote currency per unit of the base currency, an exact decimal, e.g. 7.2345",
+            "description": "An exact decimal more than zero, at most 18 decimals (e.g. 7.2345): an exchange rate's units of the quote currency per unit of the base currency, or a trade unit's quantity of its unit of measure",
         })
     }
 }

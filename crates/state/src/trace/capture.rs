@@ -33,6 +33,7 @@ use crate::identity::{active_signer, Member};
 use crate::inventory::StockBook;
 use crate::keys;
 use crate::parties::{named_in, Custody, PartyResolver};
+use crate::stock_events::CaptureStock;
 
 /// What a capture has decided so far, before its writes exist.
 #[derive(Default)]
@@ -333,7 +334,7 @@ struct CaptureRun<'a, 'd, S: StateRead> {
     /// The stored events that name a business transaction (orders may move).
     order_events: Vec<crate::orders::OrderEvent>,
     /// The stock the stored events move ([`crate::stock_events`], and orders').
-    stock: StockBook<'a, Execution<'a, S>>,
+    stock: CaptureStock<'a, Execution<'a, S>>,
 }
 
 impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
@@ -366,7 +367,11 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             custody: Custody::default(),
             commitments: Vec::new(),
             order_events: Vec::new(),
-            stock: StockBook::new(ex, ex.context().height, ex.context().time_ms),
+            stock: CaptureStock::new(StockBook::new(
+                ex,
+                ex.context().height,
+                ex.context().time_ms,
+            )),
         })
     }
 
@@ -737,11 +742,11 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
         if !e.summary.error_declaration {
             self.custody
                 .record_event(self.ex, &mut self.resolver, &self.member.org, &e.summary)?;
-            let moved = crate::stock_events::on_event(
-                &mut self.stock,
+            let moved = self.stock.on_event(
                 &mut self.custody,
+                &self.member.org,
                 &e.summary,
-                e.text.object,
+                e.text.exact_object,
                 &format!("{}/{}", self.doc.list_ptr, e.index),
             )?;
             self.problems.extend(
@@ -887,13 +892,17 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             self.ex,
             &self.member.org,
             &self.order_events,
-            &mut self.stock,
+            &mut self.stock.book,
         )?;
         let stock = std::mem::replace(
             &mut self.stock,
-            StockBook::new(self.ex, self.ex.context().height, self.ex.context().time_ms),
+            CaptureStock::new(StockBook::new(
+                self.ex,
+                self.ex.context().height,
+                self.ex.context().time_ms,
+            )),
         );
-        order_writes.extend(stock.into_writes()?);
+        order_writes.extend(stock.book.into_writes()?);
         self.publish_open_tier(&mut records, &delivered)?;
         for (seq, rec) in records {
             self.writes.push((keys::event(seq), encode_record(&rec)));

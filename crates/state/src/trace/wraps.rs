@@ -187,20 +187,20 @@ pub fn find_sealed_field<S: StateRead + ?Sized>(
     record: &str,
     field: &str,
 ) -> Result<Option<(SealedHome, SealedField)>, StateReadError> {
+    // An order's address; else (no such order or field) an event captured under that
+    // id, whatever it looks like.
     if let Some((buyer, id)) = crate::orders::parse_order_urn(record) {
-        let Some(o) = crate::orders::load_order(state, &buyer, &id)? else {
-            return Ok(None);
-        };
-        let found = match (&o.ship_to, field) {
-            (Some(text), "/ship_to") => serde_json::from_str::<Value>(text)
-                .ok()
-                .and_then(|v| SealedField::from_json(&v, record, field)),
-            _ => None,
-        };
-        return Ok(match found {
-            Some(Ok(s)) => Some((SealedHome::Order(Box::new(o)), s)),
-            _ => None,
-        });
+        if let Some(o) = crate::orders::load_order(state, &buyer, &id)? {
+            let found = match (&o.ship_to, field) {
+                (Some(text), "/ship_to") => serde_json::from_str::<Value>(text)
+                    .ok()
+                    .and_then(|v| SealedField::from_json(&v, record, field)),
+                _ => None,
+            };
+            if let Some(Ok(s)) = found {
+                return Ok(Some((SealedHome::Order(Box::new(o)), s)));
+            }
+        }
     }
     let k = keys::event_id(record);
     let seqs: Vec<u64> = match state.get(&k)? {

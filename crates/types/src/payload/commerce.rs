@@ -631,6 +631,12 @@ impl SetTradeUnit {
                 "a UN/ECE Recommendation 20 code: 2 or 3 of A-Z and 0-9",
             ));
         }
+        if !self.per_unit.is_well_formed() {
+            return Err(field(
+                "per_unit",
+                "an exact decimal more than zero, at most 18 decimals",
+            ));
+        }
         if TRADE_UNIT_UOMS.contains(&self.uom.as_str()) {
             return Err(field(
                 "uom",

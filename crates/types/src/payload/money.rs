@@ -459,6 +459,12 @@ impl PublishRate {
     /// Checks that need no state.
     pub fn check(&self) -> Result<(), PayloadError> {
         check_word("id", &self.id)?;
+        if !self.rate.is_well_formed() {
+            return Err(field(
+                "rate",
+                "an exact decimal more than zero, at most 18 decimals",
+            ));
+        }
         if self.base == self.quote {
             return Err(field("quote", "a rate converts between two currencies"));
         }
