@@ -1051,11 +1051,7 @@ fn capture(c: &mut Chain, who: &str, events: Vec<serde_json::Value>) -> Result<(
             document: doc.to_string(),
         }),
     );
-    let r = c.block(vec![tx]).remove(0);
-    if let TxStatus::Rejected { message, .. } = &r.status {
-        eprintln!("capture refused: {message}");
-    }
-    code(&r)
+    code(&c.block(vec![tx])[0])
 }
 
 const WH: &str = "urn:epc:id:sgln:6901234.00001.0";
