@@ -299,10 +299,15 @@ impl<'e, S: StateRead + ?Sized> StockBook<'e, S> {
 
     /// The writes: changed rows (reserved ≤ on hand asserted), and an alert for the
     /// location's owner where the available stock fell below the reorder point.
-    pub(crate) fn into_writes(self) -> Result<Writes, StateReadError> {
+    pub(crate) fn into_writes(mut self) -> Result<Writes, StateReadError> {
+        self.take_writes()
+    }
+
+    /// [`StockBook::into_writes`], leaving the book empty (for a holder that goes on).
+    pub(crate) fn take_writes(&mut self) -> Result<Writes, StateReadError> {
         let mut w = Writes::new();
-        let mut marks = self.marks;
-        for ((gln, gtin), (before, now)) in self.rows {
+        let mut marks = std::mem::take(&mut self.marks);
+        for ((gln, gtin), (before, now)) in std::mem::take(&mut self.rows) {
             assert!(
                 now.reserved <= now.on_hand,
                 "stock invariant broken for {gtin} at {gln}: {} reserved of {} on hand",

@@ -894,15 +894,7 @@ impl<'a, 'd, S: StateRead> CaptureRun<'a, 'd, S> {
             &self.order_events,
             &mut self.stock.book,
         )?;
-        let stock = std::mem::replace(
-            &mut self.stock,
-            CaptureStock::new(StockBook::new(
-                self.ex,
-                self.ex.context().height,
-                self.ex.context().time_ms,
-            )),
-        );
-        order_writes.extend(stock.book.into_writes()?);
+        order_writes.extend(self.stock.book.take_writes()?);
         self.publish_open_tier(&mut records, &delivered)?;
         for (seq, rec) in records {
             self.writes.push((keys::event(seq), encode_record(&rec)));
