@@ -1028,6 +1028,17 @@ fn at_most_ten_thousand_deadlines_act_per_block_and_the_rest_roll_over() {
 /// A capture of `events` (EPCIS event objects; a time filled in where none is given)
 /// by `who`.
 fn capture(c: &mut Chain, who: &str, events: Vec<serde_json::Value>) -> Result<(), String> {
+    capture_text(c, who, events, |doc| doc)
+}
+
+/// [`capture`], the document's text passed through `edit` first (numbers written as
+/// JSON values cannot be).
+fn capture_text(
+    c: &mut Chain,
+    who: &str,
+    events: Vec<serde_json::Value>,
+    edit: impl FnOnce(String) -> String,
+) -> Result<(), String> {
     let events: Vec<serde_json::Value> = events
         .into_iter()
         .map(|mut e| {
@@ -1048,7 +1059,7 @@ fn capture(c: &mut Chain, who: &str, events: Vec<serde_json::Value>) -> Result<(
     let tx = c.tx(
         who,
         Payload::CaptureEpcis(CaptureEpcis {
-            document: doc.to_string(),
+            document: edit(doc.to_string()),
         }),
     );
     code(&c.block(vec![tx])[0])
@@ -1234,6 +1245,20 @@ fn epcis_receiving_and_shipping_move_the_stock_where_it_is_kept() {
         .remove("bizLocation");
     assert_eq!(capture(&mut c, "orchard-wh", vec![nowhere]), Ok(()));
     assert_eq!(on_hand(&c), 15);
+}
+
+/// A quantity is read exactly as the document writes it: 2^53 + 1 written with a
+/// decimal point is not rounded to 2^53 on the way (as a float would).
+#[test]
+fn a_quantity_is_counted_exactly_as_written() {
+    let mut c = Chain::new();
+    let e = moving("receiving", &[], &[(json!(123_456_789), None)]);
+    let doc_edit = |d: String| d.replace("123456789", "9007199254740993.0");
+    assert_eq!(
+        capture_text(&mut c, "orchard-wh", vec![e], doc_edit),
+        Ok(())
+    );
+    assert_eq!(c.stock_now().on_hand, 10 + 9_007_199_254_740_993);
 }
 
 /// A pallet holding a lot by class (a quantity the contents do not keep) ships only
