@@ -1261,6 +1261,43 @@ fn a_quantity_is_counted_exactly_as_written() {
     assert_eq!(c.stock_now().on_hand, 10 + 9_007_199_254_740_993);
 }
 
+/// Contents are followed five levels deep: a carton inside four nested containers
+/// ships as one unit; inside five, the event is refused, not half counted.
+#[test]
+fn contents_nested_too_deep_are_refused_not_half_counted() {
+    let mut c = Chain::new();
+    let box_id = |nest: u32, n: u32| format!("urn:epc:id:sscc:6901234.00000{nest}010{n}");
+    for (nest, boxes, shipped) in [
+        (1, 4, Ok(())),
+        (2, 5, Err("unconvertible_quantity".to_string())),
+    ] {
+        let mut packs: Vec<serde_json::Value> = (0..boxes)
+            .map(|n| {
+                let child = if n + 1 == boxes {
+                    item(90 + nest)
+                } else {
+                    box_id(nest, n + 1)
+                };
+                json!({
+                    "type": "AggregationEvent", "action": "ADD", "bizStep": "packing",
+                    "bizLocation": {"id": WH}, "parentID": box_id(nest, n), "childEPCs": [child],
+                })
+            })
+            .collect();
+        packs.reverse();
+        assert_eq!(capture(&mut c, "orchard-admin", packs), Ok(()));
+        let before = c.stock_now().on_hand;
+        let ship = moving("shipping", &[box_id(nest, 0)], &[]);
+        assert_eq!(
+            capture(&mut c, "orchard-wh", vec![ship]),
+            shipped,
+            "{boxes} containers"
+        );
+        let moved = if shipped.is_ok() { 1 } else { 0 };
+        assert_eq!(c.stock_now().on_hand, before - moved, "{boxes} containers");
+    }
+}
+
 /// A pallet holding a lot by class (a quantity the contents do not keep) ships only
 /// when the event states that lot's quantity; a shipping event naming an order moves
 /// the order's lines, not what it lists.
